@@ -1,0 +1,93 @@
+"""The composition root: the one place where settings, database, clock and Telegram meet.
+
+Nothing is built at import time; tests build a fresh Application per test with a fake
+Bot API (``request=``) and a manual clock (``clock=``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+from telegram.ext import Application, ApplicationBuilder, CallbackContext, ContextTypes, ExtBot
+from telegram.request import BaseRequest
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from storage.db import Database
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEPS_KEY = "deps"
+# PTB wants a token even when the transport is a fake that never checks it.
+PLACEHOLDER_TOKEN = "123456:PLACEHOLDER-TOKEN-FOR-A-FAKE-BOT-API"
+
+
+@dataclass
+class Deps:
+    """What handlers and jobs need, reached as ``context.deps``."""
+
+    settings: Settings
+    database: Database
+    clock: Clock
+    instance_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    async def run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a synchronous use case off the event loop (sessions are sync by design)."""
+        return await asyncio.to_thread(function, *args, **kwargs)
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    @property
+    def deps(self) -> Deps:
+        deps: Deps = self.application.bot_data[DEPS_KEY]
+        return deps
+
+
+BotApplication = Application[
+    ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
+]
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    clock: Clock | None = None,
+    database: Database | None = None,
+) -> BotApplication:
+    """Wire the bot: the database must already be at the migration head (see ``bot.cli``)."""
+    from bot import scheduler
+    from bot.handlers import common, patient, therapist
+
+    deps = Deps(
+        settings=settings,
+        database=database or Database(settings.database.url),
+        clock=clock or SystemClock(),
+    )
+    token = settings.telegram.token.get_secret_value().strip() or PLACEHOLDER_TOKEN
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram.api_base_url)
+        .base_file_url(settings.telegram.file_base_url)
+        .context_types(ContextTypes(context=BotContext))
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    application: BotApplication = builder.build()
+    application.bot_data[DEPS_KEY] = deps
+
+    # Order matters inside group 0: the therapist's authoring dialogue must see its own
+    # messages before the patient's answer handler does.
+    common.register_commands(application)
+    therapist.register(application)
+    patient.register(application)
+    common.register_fallbacks(application)
+    scheduler.install(application)
+    return application

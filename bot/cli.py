@@ -1,0 +1,208 @@
+"""The ``patientbot`` command: run, db (upgrade/current/check), seed, export."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import texts
+from bot.clock import SystemClock
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import setup_logging
+from storage.db import (
+    Database,
+    SchemaState,
+    SchemaStatus,
+    head_revision,
+    schema_status,
+    upgrade,
+)
+
+log = logging.getLogger("patientbot")
+
+
+class CommandError(Exception):
+    """A problem the person at the terminal can fix; printed without a traceback."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="patientbot",
+        description="Telegram bot for physiotherapy home-exercise check-ins.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: $PATIENTBOT_CONFIG or ./config.toml)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands.add_parser(
+        "run",
+        help="migrate the database if allowed, then run the bot",
+        description="Check (and with auto_migrate, upgrade) the database, then run the bot "
+        "in the configured mode (polling or webhook).",
+    )
+    db = commands.add_parser("db", help="database migrations: upgrade, current, check")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands.add_parser("upgrade", help="upgrade the database to this version's schema")
+    db_commands.add_parser("current", help="show the database's migration revision")
+    db_commands.add_parser(
+        "check", help="check that the database, the migrations and the models agree"
+    )
+    seed = commands.add_parser(
+        "seed",
+        help="load groups, tasks, questions and invites from a TOML file",
+        description="Validate the whole file, then create or update what it describes. "
+        "Seeding the same file twice changes nothing.",
+    )
+    seed.add_argument("file", type=Path, help="seed file, for example seed_data/demo.toml")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    setup_logging(
+        settings.logging.level,
+        settings.logging.format,
+        [
+            settings.telegram.token.get_secret_value(),
+            settings.telegram.webhook_secret.get_secret_value(),
+        ],
+    )
+    try:
+        if args.command == "run":
+            return _run(settings)
+        if args.command == "db":
+            return _db(settings, args.db_command)
+        if args.command == "seed":
+            return _seed(settings, args.file)
+    except CommandError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except SQLAlchemyError as error:
+        print(texts.cli_database_unreachable(_safe_url(settings), error), file=sys.stderr)
+        return 1
+    return 2
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database.url).render_as_string(hide_password=True)
+
+
+def ensure_schema(settings: Settings, database: Database) -> SchemaStatus:
+    """Bring the database to the head revision, or explain why the bot will not start."""
+    status = schema_status(database.engine)
+    where = _safe_url(settings)
+    if status.state is SchemaState.CURRENT:
+        return status
+    if status.state is SchemaState.UNVERSIONED:
+        raise CommandError(texts.cli_unversioned_database(where))
+    if status.state is SchemaState.UNKNOWN_REVISION:
+        raise CommandError(texts.cli_unknown_revision(where, status.current or "?", status.head))
+    if not settings.database.auto_migrate:
+        raise CommandError(texts.cli_database_behind(where, status.current, status.head))
+    upgrade(settings.database.url)
+    log.info(texts.cli_upgraded(status.current, status.head))
+    return schema_status(database.engine)
+
+
+def _run(settings: Settings) -> int:
+    if not settings.telegram.has_token:
+        raise CommandError(texts.cli_no_token(settings.source))
+    database = Database(settings.database.url)
+    try:
+        ensure_schema(settings, database)
+        from bot.app import build_application
+
+        application = build_application(settings, database=database)
+        log.info("Starting the bot in %s mode", settings.telegram.mode)
+        application.run_polling(allowed_updates=["message", "edited_message", "callback_query"])
+    finally:
+        database.dispose()
+    return 0
+
+
+def _db(settings: Settings, action: str) -> int:
+    database = Database(settings.database.url)
+    try:
+        where = _safe_url(settings)
+        if action == "upgrade":
+            before = schema_status(database.engine)
+            if before.state is SchemaState.UNVERSIONED:
+                raise CommandError(texts.cli_unversioned_database(where))
+            if before.state is SchemaState.UNKNOWN_REVISION:
+                raise CommandError(
+                    texts.cli_unknown_revision(where, before.current or "?", before.head)
+                )
+            upgrade(settings.database.url)
+            print(texts.cli_upgrade_done(where, before.current, before.head))
+            return 0
+        status = schema_status(database.engine)
+        if action == "current":
+            print(texts.cli_current(where, status.current, status.head))
+            return 0
+        return _check(settings, database, status)
+    finally:
+        database.dispose()
+
+
+def _check(settings: Settings, database: Database, status: SchemaStatus) -> int:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    where = _safe_url(settings)
+    if status.state is not SchemaState.CURRENT:
+        print(texts.cli_check_not_current(where, status.current, status.head))
+        return 1
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "render_as_batch": True}
+        )
+        differences = compare_metadata(context, SQLModel.metadata)
+    if differences:
+        print(texts.cli_check_differences(where, [str(d) for d in differences]))
+        return 1
+    print(texts.cli_check_ok(where, head_revision()))
+    return 0
+
+
+def _seed(settings: Settings, path: Path) -> int:
+    from bot.services.seeding import SeedError, apply_seed, read_seed
+
+    database = Database(settings.database.url)
+    try:
+        ensure_schema(settings, database)
+        clock = SystemClock()
+        now = clock.now()
+
+        def today_in(zone: ZoneInfo) -> date:
+            return now.astimezone(zone).date()
+
+        try:
+            plan = read_seed(path, today_in, settings.scheduler.default_timezone)
+        except SeedError as error:
+            for problem in error.problems:
+                print(problem, file=sys.stderr)
+            print(texts.cli_seed_rejected(len(error.problems)), file=sys.stderr)
+            return 1
+        report = apply_seed(database, plan, now, settings.scheduler.default_timezone)
+        print(texts.cli_seed_report(str(path), report))
+        return 0
+    finally:
+        database.dispose()

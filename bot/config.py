@@ -1,0 +1,263 @@
+"""Settings: ``config.toml`` plus environment overrides, validated before anything starts.
+
+Every problem is reported on its own line naming the file (or environment variable), the key
+and what is wrong, so a clinic's IT person never reads a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_CONFIG_PATH = Path("config.toml")
+TELEGRAM_MAX_MESSAGES_PER_SECOND = 30
+
+# Environment variable -> (table, key). The environment wins over the file.
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
+    "TELEGRAM_API_BASE_URL": ("telegram", "api_base_url"),
+    "TELEGRAM_FILE_BASE_URL": ("telegram", "file_base_url"),
+    "TELEGRAM_WEBHOOK_SECRET": ("telegram", "webhook_secret"),
+    "PATIENTBOT_DATABASE_URL": ("database", "url"),
+    "PATIENTBOT_LOG_FORMAT": ("logging", "format"),
+    "PATIENTBOT_LOG_LEVEL": ("logging", "level"),
+}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` holds one sentence per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"'{name}' is not an IANA time zone name (for example Europe/London)"
+        ) from None
+    return name
+
+
+class TelegramSettings(_Table):
+    token: SecretStr = SecretStr("")
+    api_base_url: str = "https://api.telegram.org/bot"
+    file_base_url: str = "https://api.telegram.org/file/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_path: str = "/telegram"
+    webhook_url: str = ""
+    webhook_secret: SecretStr = SecretStr("")
+
+    @field_validator("api_base_url", "file_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_chars(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if secret and not (
+            len(secret) <= 256 and all(c.isascii() and (c.isalnum() or c in "_-") for c in secret)
+        ):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @property
+    def has_token(self) -> bool:
+        return bool(self.token.get_secret_value().strip())
+
+
+class DatabaseSettings(_Table):
+    url: str = "sqlite:///data/patientbot.db"
+    auto_migrate: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must be a sqlite:///path or postgresql://user@host/database URL")
+        return value
+
+
+class SchedulerSettings(_Table):
+    scan_interval_seconds: float = Field(default=5.0, gt=0, le=300)
+    messages_per_second: float = Field(default=25.0, gt=0)
+    default_timezone: str = "Europe/London"
+    claim_lease_seconds: int = Field(default=120, ge=10)
+    scan_batch_size: int = Field(default=500, ge=1, le=10000)
+
+    @field_validator("messages_per_second")
+    @classmethod
+    def _below_telegram_limit(cls, value: float) -> float:
+        if value > TELEGRAM_MAX_MESSAGES_PER_SECOND:
+            raise ValueError(
+                f"{value:g} is above Telegram's limit of {TELEGRAM_MAX_MESSAGES_PER_SECOND} "
+                "messages a second"
+            )
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _check_zone(value)
+
+
+class CheckinSettings(_Table):
+    first_reminder_minutes: int = Field(default=60, ge=1)
+    reminder_interval_minutes: int = Field(default=120, ge=1)
+    max_reminders: int = Field(default=2, ge=0, le=10)
+    expiry_minutes: int = Field(default=24 * 60, ge=5)
+    max_reasks: int = Field(default=3, ge=1, le=20)
+    quiet_hours_start: time | None = time(21, 0)
+    quiet_hours_end: time | None = time(8, 0)
+    common_timezones: list[str] = ["Europe/London", "Europe/Berlin", "America/New_York"]
+
+    @field_validator("common_timezones")
+    @classmethod
+    def _zones(cls, value: list[str]) -> list[str]:
+        return [_check_zone(name) for name in value]
+
+    @model_validator(mode="after")
+    def _quiet_pair(self) -> CheckinSettings:
+        if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
+            raise ValueError("quiet_hours_start and quiet_hours_end must be set together")
+        return self
+
+
+class InviteSettings(_Table):
+    expiry_days: int = Field(default=14, ge=1, le=365)
+    max_uses: int = Field(default=0, ge=0)
+
+
+class TherapistSettings(_Table):
+    user_ids: list[int] = []
+
+
+class LoggingSettings(_Table):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class HealthSettings(_Table):
+    enabled: bool = True
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=1, le=65535)
+
+
+class PlaygroundSettings(_Table):
+    port: int = Field(default=8080, ge=1, le=65535)
+
+
+class Settings(_Table):
+    telegram: TelegramSettings = TelegramSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    checkins: CheckinSettings = CheckinSettings()
+    invites: InviteSettings = InviteSettings()
+    therapists: TherapistSettings = TherapistSettings()
+    logging: LoggingSettings = LoggingSettings()
+    health: HealthSettings = HealthSettings()
+    playground: PlaygroundSettings = PlaygroundSettings()
+    source: str = Field(default="defaults", exclude=True)
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        telegram = self.telegram
+        if telegram.mode == "webhook" and telegram.has_token:
+            if not telegram.webhook_secret.get_secret_value():
+                raise ValueError("[telegram] webhook_secret: required when mode is 'webhook'")
+            if not telegram.webhook_url.startswith("https://"):
+                raise ValueError(
+                    "[telegram] webhook_url: required when mode is 'webhook', an https:// URL"
+                )
+        return self
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the file named by ``path``, ``PATIENTBOT_CONFIG`` or ``config.toml``, then the env."""
+    environ = os.environ if environ is None else environ
+    config_path = Path(path or environ.get("PATIENTBOT_CONFIG") or DEFAULT_CONFIG_PATH)
+    label = str(config_path)
+    data: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError([f"{label}: not valid TOML: {error}"]) from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError([f"{label}: cannot be read: {error}"]) from None
+    elif path is not None or environ.get("PATIENTBOT_CONFIG"):
+        raise ConfigError([f"{label}: no such file"])
+
+    origins: dict[tuple[str, str], str] = {}
+    for variable, (table, key) in ENV_OVERRIDES.items():
+        value = environ.get(variable)
+        if value is None or value == "":
+            continue
+        section = data.setdefault(table, {})
+        if not isinstance(section, dict):
+            continue  # the file's own problem is reported below
+        section[key] = value
+        origins[(table, key)] = variable
+
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, label, origins)) from None
+    return settings.model_copy(update={"source": label})
+
+
+def _describe(
+    error: ValidationError, label: str, origins: dict[tuple[str, str], str]
+) -> list[str]:
+    problems = []
+    for item in error.errors(include_url=False):
+        location = [str(part) for part in item["loc"]]
+        message = item["msg"]
+        if message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling against config.toml)"
+        elif item["type"] == "model_type":
+            message = "must be a table"
+        where = label
+        if len(location) >= 2:
+            variable = origins.get((location[0], location[1]))
+            if variable:
+                where = f"environment variable {variable}"
+            key = ".".join(location[1:])
+            problems.append(f"{where}: [{location[0]}] {key}: {message}")
+        elif len(location) == 1:
+            problems.append(f"{where}: [{location[0]}]: {message}")
+        else:
+            problems.append(f"{where}: {message}")
+    return problems

@@ -1,0 +1,47 @@
+"""Inline keyboards and the callback data behind their buttons.
+
+Callback data is at most 64 bytes and names what a press acts on, so a press can be checked
+against the database (is this delivery the presser's, is this question the current one) and a
+stale or forged button is refused politely. Formats, all ASCII and ``:``-separated:
+
+    p:<delivery>:<action>                  prompt buttons: start, later, skip
+    a:<delivery>:<question>:<token>        an answer button (token from responses.button_tokens)
+    s:<delivery>:<question>                skip an optional question
+    <other prefixes>                       owned by other modules, see ``Callback.kind``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_CALLBACK_BYTES = 64
+
+
+@dataclass(frozen=True)
+class Callback:
+    kind: str
+    parts: tuple[str, ...]
+
+    def int_part(self, index: int) -> int | None:
+        try:
+            value = int(self.parts[index])
+        except (IndexError, ValueError):
+            return None
+        return value if value > 0 else None
+
+
+def encode(kind: str, *parts: object) -> str:
+    data = ":".join([kind, *(str(p) for p in parts)])
+    if len(data.encode()) > MAX_CALLBACK_BYTES:
+        raise ValueError(f"callback data longer than {MAX_CALLBACK_BYTES} bytes: {data!r}")
+    return data
+
+
+def decode(data: str | None) -> Callback | None:
+    """Split callback data; None for anything that is not ours (foreign, empty, oversize)."""
+    if not data or len(data.encode()) > MAX_CALLBACK_BYTES or not data.isascii():
+        return None
+    kind, *parts = data.split(":")
+    if not kind:
+        return None
+    return Callback(kind, tuple(parts))

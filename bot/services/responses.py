@@ -1,0 +1,539 @@
+"""Parse and validate a patient's answer for each response type, and the alert rules on answers.
+
+Pure: no Telegram, no I/O. A handler reduces a Telegram message to a ``Reply``; this module
+decides whether it answers the question and, if not, which sentence from ``texts`` re-asks it.
+
+``Accepted.display`` and ``format_alert_rule`` return raw strings (a patient's text, an option
+name, ``">= 8"``); whoever puts them into an HTML message escapes them.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final, Literal, assert_never
+
+from bot import texts
+
+
+class ResponseType(StrEnum):
+    TEXT = "text"
+    NUMBER = "number"
+    YES_NO = "yes_no"
+    SCALE = "scale"
+    CHOICE = "choice"
+    PHOTO = "photo"
+    VIDEO = "video"
+
+
+BUTTON_TYPES: Final = frozenset({ResponseType.YES_NO, ResponseType.SCALE, ResponseType.CHOICE})
+MEDIA_TYPES: Final = frozenset({ResponseType.PHOTO, ResponseType.VIDEO})
+_BOUNDED_TYPES: Final = frozenset({ResponseType.NUMBER, ResponseType.SCALE})
+ALERT_TYPES: Final = frozenset(
+    {ResponseType.NUMBER, ResponseType.SCALE, ResponseType.YES_NO, ResponseType.CHOICE}
+)
+
+DEFAULT_SCALE_MIN: Final = 0
+DEFAULT_SCALE_MAX: Final = 10
+# A wider scale no longer fits an inline keyboard a patient can read on a phone.
+MAX_SCALE_SPAN: Final = 20
+DEFAULT_MAX_TEXT_LENGTH: Final = 1000
+MIN_CHOICE_OPTIONS: Final = 2
+# More buttons than this stop fitting on one phone screen.
+MAX_CHOICE_OPTIONS: Final = 10
+# Telegram cuts long button labels off, so a longer option could not be read on its button.
+MAX_OPTION_LENGTH: Final = 64
+
+# Only plain decimal notation: float() alone would also take "nan", "inf", "1e400" and "1_000".
+_NUMBER_RE: Final = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")
+# Longer than any number a patient means; keeps float() away from pathological input.
+_MAX_NUMBER_CHARS: Final = 40
+_SCALE_OUT_OF_RE: Final = re.compile(r"(.+?)\s*/\s*(.+)")
+
+_YES_WORDS: Final = frozenset({"yes", "y", "yeah", "yea", "yep", "yup", "ya", "yes please", "👍"})
+_NO_WORDS: Final = frozenset({"no", "n", "nope", "nah", "no thanks", "👎"})
+_YES_TOKEN: Final = "y"
+_NO_TOKEN: Final = "n"
+# Emoji variation selector and skin tones, so every thumbs-up reads the same.
+_EMOJI_MODIFIERS: Final = dict.fromkeys([0xFE0F, *range(0x1F3FB, 0x1F400)])
+
+
+@dataclass(frozen=True)
+class QuestionRules:
+    """How a question is answered; ``validate`` says what is wrong with a definition."""
+
+    response_type: ResponseType
+    options: tuple[str, ...] = ()
+    min_value: float | None = None
+    max_value: float | None = None
+    integer_only: bool = False
+    max_length: int | None = None
+    required: bool = True
+
+    def __post_init__(self) -> None:
+        # Definitions come from TOML and database rows, which hand over plain strings and lists.
+        object.__setattr__(self, "response_type", ResponseType(self.response_type))
+        object.__setattr__(self, "options", tuple(self.options))
+
+    def scale_bounds(self) -> tuple[int, int]:
+        """Return the lowest and highest point of a scale (0 to 10 unless set)."""
+        return (
+            _whole_or_default(self.min_value, DEFAULT_SCALE_MIN, math.ceil),
+            _whole_or_default(self.max_value, DEFAULT_SCALE_MAX, math.floor),
+        )
+
+    def text_limit(self) -> int:
+        """Return the most characters a text answer may have."""
+        return DEFAULT_MAX_TEXT_LENGTH if self.max_length is None else self.max_length
+
+    def validate(self) -> list[str]:
+        """Return a sentence for each problem with this definition; empty when it is sound."""
+        kind = self.response_type
+        type_name = texts.response_type_name(str(kind))
+        problems: list[str] = []
+        if kind == ResponseType.CHOICE:
+            problems += _choice_problems(self.options)
+        elif self.options:
+            problems.append(texts.problem_options_not_allowed(type_name))
+        if kind in _BOUNDED_TYPES:
+            problems += self._bound_problems()
+        elif self.min_value is not None or self.max_value is not None:
+            problems.append(texts.problem_bounds_not_allowed(type_name))
+        # A scale is whole numbers anyway, so the flag is harmless there.
+        if self.integer_only and kind not in _BOUNDED_TYPES:
+            problems.append(texts.problem_integer_only_not_allowed(type_name))
+        if kind == ResponseType.TEXT:
+            if self.max_length is not None and self.max_length < 1:
+                problems.append(texts.problem_max_length_too_small())
+        elif self.max_length is not None:
+            problems.append(texts.problem_max_length_not_allowed(type_name))
+        return problems
+
+    def _bound_problems(self) -> list[str]:
+        bounds = [v for v in (self.min_value, self.max_value) if v is not None]
+        if not all(math.isfinite(v) for v in bounds):
+            return [texts.problem_bounds_not_finite()]
+        whole = all(float(v).is_integer() for v in bounds)
+        if self.response_type == ResponseType.SCALE:
+            if not whole:
+                return [texts.problem_scale_bounds_not_whole()]
+            lo, hi = self.scale_bounds()
+            if lo > hi:
+                return [texts.problem_min_above_max(str(lo), str(hi))]
+            if lo == hi:
+                return [texts.problem_scale_too_narrow(lo)]
+            if hi - lo > MAX_SCALE_SPAN:
+                return [texts.problem_scale_too_wide(lo, hi, MAX_SCALE_SPAN)]
+            return []
+        problems = []
+        if (
+            self.min_value is not None
+            and self.max_value is not None
+            and self.min_value > self.max_value
+        ):
+            problems.append(
+                texts.problem_min_above_max(
+                    format_number(self.min_value), format_number(self.max_value)
+                )
+            )
+        if self.integer_only and not whole:
+            problems.append(texts.problem_whole_bounds_needed())
+        return problems
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the patient sent, already reduced from a Telegram message by the handler."""
+
+    kind: Literal["text", "button", "photo", "video", "other"]
+    text: str = ""
+    file_id: str | None = None
+    other_label: str = ""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    display: str
+    number: float | None = None
+    boolean: bool | None = None
+    file_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    hint: str
+
+
+def parse_reply(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
+    """Turn a patient's reply into an answer, or say how to answer instead."""
+    return _PARSERS[rules.response_type](rules, reply)
+
+
+def button_tokens(rules: QuestionRules) -> list[tuple[str, str]]:
+    """Return (label, token) pairs for the inline keyboard; empty for types without buttons."""
+    kind = rules.response_type
+    if kind == ResponseType.YES_NO:
+        return [(texts.label_yes(), _YES_TOKEN), (texts.label_no(), _NO_TOKEN)]
+    if kind == ResponseType.SCALE:
+        lo, hi = rules.scale_bounds()
+        return [(str(value), str(value)) for value in range(lo, hi + 1)]
+    if kind == ResponseType.CHOICE:
+        return [(option, str(index)) for index, option in enumerate(rules.options)]
+    return []
+
+
+def answer_hint(rules: QuestionRules) -> str:
+    """Return the "how to answer" line shown under a question."""
+    kind = rules.response_type
+    match kind:
+        case ResponseType.TEXT:
+            return texts.hint_type_text()
+        case ResponseType.NUMBER:
+            return _number_hint(rules)
+        case ResponseType.YES_NO:
+            return texts.hint_yes_no()
+        case ResponseType.SCALE:
+            return texts.hint_scale(*rules.scale_bounds())
+        case ResponseType.CHOICE:
+            return texts.hint_choice()
+        case ResponseType.PHOTO:
+            return texts.hint_photo()
+        case ResponseType.VIDEO:
+            return texts.hint_video()
+        case _:
+            assert_never(kind)
+
+
+def format_number(value: float) -> str:
+    """Write a number the way a person would: 7, 7.5, -3 (never 7.0)."""
+    value = float(value)  # TOML and SQL hand over ints, which lack is_integer() before 3.12
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def parse_number(text: str) -> float | None:
+    """Read a finite number in plain decimal notation, decimal comma allowed; None otherwise."""
+    cleaned = text.strip().replace("\u2212", "-")
+    if len(cleaned) > _MAX_NUMBER_CHARS or not _NUMBER_RE.fullmatch(cleaned):
+        return None
+    value = float(cleaned.replace(",", "."))
+    return value if math.isfinite(value) else None
+
+
+# --- answers, per response type -----------------------------------------------------------
+
+
+def _parse_text(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
+    if reply.kind != "text":
+        return _wrong_kind(reply, texts.hint_type_text())
+    cleaned = _strip_control_characters(reply.text).strip()
+    if not cleaned:
+        return Rejected(texts.hint_text_empty())
+    limit = rules.text_limit()
+    if len(cleaned) > limit:
+        return Rejected(texts.hint_text_too_long(len(cleaned), limit))
+    return Accepted(display=cleaned)
+
+
+def _parse_number(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
+    if reply.kind != "text":
+        return _wrong_kind(reply, _number_hint(rules, typed=True))
+    value = parse_number(reply.text)
+    if value is None or not _number_fits(rules, value):
+        return Rejected(_number_hint(rules))
+    value += 0.0  # turns -0.0 into 0.0, so it never reads back as "-0"
+    return Accepted(display=format_number(value), number=value)
+
+
+def _parse_yes_no(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
+    if reply.kind == "button":
+        if reply.text in (_YES_TOKEN, _NO_TOKEN):
+            return _yes_no_answer(reply.text == _YES_TOKEN)
+        return Rejected(texts.hint_stale_button(texts.hint_yes_no()))
+    if reply.kind != "text":
+        return _wrong_kind(reply, texts.hint_yes_no())
+    word = _normalise(reply.text).translate(_EMOJI_MODIFIERS)
+    if word in _YES_WORDS:
+        return _yes_no_answer(True)
+    if word in _NO_WORDS:
+        return _yes_no_answer(False)
+    return Rejected(texts.hint_yes_no_retry())
+
+
+def _parse_scale(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
+    lo, hi = rules.scale_bounds()
+    if reply.kind == "button":
+        if reply.text in {token for _, token in button_tokens(rules)}:
+            return _scale_answer(int(reply.text))
+        return Rejected(texts.hint_stale_button(texts.hint_scale(lo, hi)))
+    if reply.kind != "text":
+        return _wrong_kind(reply, texts.hint_scale(lo, hi))
+    text = reply.text.strip()
+    # Patients often write a pain score as "7/10".
+    out_of = _SCALE_OUT_OF_RE.fullmatch(text)
+    if out_of and parse_number(out_of[2]) == hi:
+        text = out_of[1]
+    value = parse_number(text)
+    if value is None or not value.is_integer() or not lo <= value <= hi:
+        return Rejected(texts.hint_scale_retry(lo, hi))
+    return _scale_answer(int(value))
+
+
+def _parse_choice(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
+    options = rules.options
+    if reply.kind == "button":
+        tokens = {token: option for option, token in button_tokens(rules)}
+        if reply.text in tokens:
+            return Accepted(display=tokens[reply.text])
+        return Rejected(texts.hint_stale_button(texts.hint_choice()))
+    if reply.kind != "text":
+        return _wrong_kind(reply, texts.hint_choice())
+    option = _find_option(options, reply.text)
+    if option is None:
+        number = reply.text.strip().rstrip(".)")
+        if number.isascii() and number.isdigit() and 1 <= int(number) <= len(options):
+            option = options[int(number) - 1]
+    if option is None:
+        return Rejected(texts.hint_choice_retry(list(options)))
+    return Accepted(display=option)
+
+
+def _parse_photo(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
+    if reply.kind == "photo" and reply.file_id:
+        return Accepted(display=texts.answer_display_photo(), file_id=reply.file_id)
+    if reply.kind == "other" and reply.other_label == "document":
+        return Rejected(texts.hint_photo_sent_as_file())
+    if reply.kind in ("text", "photo"):
+        return Rejected(texts.hint_photo())
+    return _wrong_kind(reply, texts.hint_photo())
+
+
+def _parse_video(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
+    if reply.kind == "video" and reply.file_id:
+        return Accepted(display=texts.answer_display_video(), file_id=reply.file_id)
+    if reply.kind == "other" and reply.other_label == "document":
+        return Rejected(texts.hint_video_sent_as_file())
+    if reply.kind in ("text", "video"):
+        return Rejected(texts.hint_video())
+    return _wrong_kind(reply, texts.hint_video())
+
+
+_PARSERS: Final[dict[ResponseType, Callable[[QuestionRules, Reply], Accepted | Rejected]]] = {
+    ResponseType.TEXT: _parse_text,
+    ResponseType.NUMBER: _parse_number,
+    ResponseType.YES_NO: _parse_yes_no,
+    ResponseType.SCALE: _parse_scale,
+    ResponseType.CHOICE: _parse_choice,
+    ResponseType.PHOTO: _parse_photo,
+    ResponseType.VIDEO: _parse_video,
+}
+
+
+def _wrong_kind(reply: Reply, instruction: str) -> Rejected:
+    if reply.kind == "button":
+        return Rejected(texts.hint_stale_button(instruction))
+    if reply.kind == "photo":
+        return Rejected(texts.hint_received(texts.answer_display_photo(), instruction))
+    if reply.kind == "video":
+        return Rejected(texts.hint_received(texts.answer_display_video(), instruction))
+    if reply.kind == "other" and reply.other_label.strip():
+        return Rejected(texts.hint_received(reply.other_label.strip(), instruction))
+    return Rejected(texts.hint_received_unknown(instruction))
+
+
+def _number_hint(rules: QuestionRules, *, typed: bool = False) -> str:
+    return texts.hint_number(
+        whole=rules.integer_only,
+        lo=None if rules.min_value is None else format_number(rules.min_value),
+        hi=None if rules.max_value is None else format_number(rules.max_value),
+        typed=typed,
+    )
+
+
+def _number_fits(rules: QuestionRules, value: float) -> bool:
+    if rules.integer_only and not value.is_integer():
+        return False
+    if rules.min_value is not None and value < rules.min_value:
+        return False
+    return rules.max_value is None or value <= rules.max_value
+
+
+def _yes_no_answer(value: bool) -> Accepted:
+    return Accepted(display=texts.label_yes() if value else texts.label_no(), boolean=value)
+
+
+def _scale_answer(value: int) -> Accepted:
+    return Accepted(display=str(value), number=float(value))
+
+
+def _find_option(options: tuple[str, ...], text: str) -> str | None:
+    wanted = _normalise(text)
+    if not wanted:
+        return None
+    return next((option for option in options if _normalise(option) == wanted), None)
+
+
+def _normalise(text: str) -> str:
+    """Fold what a phone keyboard varies on: case, spacing, a trailing full stop."""
+    return " ".join(text.casefold().split()).rstrip(".!")
+
+
+def _strip_control_characters(text: str) -> str:
+    # Keep line breaks and tabs: patients write lists. Other control characters only confuse
+    # exports and terminals.
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+
+
+def _whole_or_default(value: float | None, default: int, rounding: Callable[[float], int]) -> int:
+    if value is None or not math.isfinite(value):
+        return default
+    return rounding(value)
+
+
+def _choice_problems(options: tuple[str, ...]) -> list[str]:
+    problems: list[str] = []
+    if len(options) < MIN_CHOICE_OPTIONS:
+        problems.append(texts.problem_choice_too_few_options(len(options)))
+    elif len(options) > MAX_CHOICE_OPTIONS:
+        problems.append(texts.problem_choice_too_many_options(len(options), MAX_CHOICE_OPTIONS))
+    seen: set[str] = set()
+    reported: set[str] = set()
+    for position, option in enumerate(options, 1):
+        key = _normalise(option)
+        if not key:
+            problems.append(texts.problem_choice_blank_option(position))
+            continue
+        if len(option) > MAX_OPTION_LENGTH:
+            problems.append(texts.problem_choice_option_too_long(position, MAX_OPTION_LENGTH))
+        if key in seen and key not in reported:
+            problems.append(texts.problem_choice_duplicate_option(option))
+            reported.add(key)
+        seen.add(key)
+    return problems
+
+
+# --- alert rules --------------------------------------------------------------------------
+
+AlertOp = Literal[">=", "<=", ">", "<", "==", "!="]
+
+_ALERT_RE: Final = re.compile(r"\s*(>=|<=|==|!=|=|>|<|≥|≤|≠)\s*(.*?)\s*", re.DOTALL)
+_ALERT_OPS: Final[dict[str, AlertOp]] = {
+    ">=": ">=",
+    "<=": "<=",
+    ">": ">",
+    "<": "<",
+    "==": "==",
+    "!=": "!=",
+    "=": "==",
+    "≥": ">=",
+    "≤": "<=",
+    "≠": "!=",
+}
+_OPERATOR_CHARS: Final = "<>=!≥≤≠"
+_EQUALITY_OPS: Final = frozenset({"==", "!="})
+_NUMERIC_COMPARE: Final[dict[str, Callable[[float, float], bool]]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+# Phones turn typed quotes into curly ones.
+_QUOTE_PAIRS: Final = {'"': '"', "'": "'", "“": "”", "„": "“", "‘": "’", "«": "»"}
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    op: AlertOp
+    value: str
+
+
+def parse_alert_rule(text: str, rules: QuestionRules) -> AlertRule:
+    """Read a therapist's alert such as ">= 8" or "== no" for a question.
+
+    Raises ValueError with a sentence the therapist can act on.
+    """
+    kind = rules.response_type
+    if kind not in ALERT_TYPES:
+        raise ValueError(texts.alert_rule_not_supported(texts.response_type_name(str(kind))))
+    match = _ALERT_RE.fullmatch(text)
+    value = _unquote(match[2]) if match else ""
+    # "=> 8" is a mistyped operator, not "= > 8"; only an option name ("<5 min") may start so.
+    mistyped_op = bool(value) and value[0] in _OPERATOR_CHARS and kind != ResponseType.CHOICE
+    if match is None or not value or mistyped_op:
+        raise ValueError(texts.alert_rule_malformed())
+    op = _ALERT_OPS[match[1]]
+    if kind in _BOUNDED_TYPES:
+        return AlertRule(op, _alert_number(value, rules))
+    if kind == ResponseType.YES_NO:
+        if op not in _EQUALITY_OPS:
+            raise ValueError(texts.alert_rule_yes_no_op())
+        word = _normalise(value)
+        if word in _YES_WORDS:
+            return AlertRule(op, "yes")
+        if word in _NO_WORDS:
+            return AlertRule(op, "no")
+        raise ValueError(texts.alert_rule_yes_no_value(value))
+    if op not in _EQUALITY_OPS:
+        raise ValueError(texts.alert_rule_choice_op(rules.options[0] if rules.options else "…"))
+    option = _find_option(rules.options, value)
+    if option is None:
+        raise ValueError(texts.alert_rule_unknown_option(value, list(rules.options)))
+    return AlertRule(op, option)
+
+
+def alert_matches(rule: AlertRule, answer: Accepted) -> bool:
+    """Say whether an accepted answer meets the alert rule."""
+    if rule.op in _EQUALITY_OPS:
+        return _alert_equals(rule.value, answer) == (rule.op == "==")
+    target = parse_number(rule.value)
+    if target is None or answer.number is None:
+        return False
+    return _NUMERIC_COMPARE[rule.op](answer.number, target)
+
+
+def format_alert_rule(rule: AlertRule) -> str:
+    """Return the stored form of a rule, e.g. ">= 8" or "== no"."""
+    return f"{rule.op} {rule.value}"
+
+
+def _alert_number(value: str, rules: QuestionRules) -> str:
+    number = parse_number(value)
+    if number is None:
+        raise ValueError(texts.alert_rule_needs_number())
+    if rules.response_type == ResponseType.SCALE:
+        lo: float | None
+        hi: float | None
+        lo, hi = rules.scale_bounds()
+    else:
+        lo, hi = rules.min_value, rules.max_value
+    # Beyond the question's range a rule either never or always fires: surely a typo.
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        raise ValueError(
+            texts.alert_rule_out_of_range(
+                None if lo is None else format_number(lo),
+                None if hi is None else format_number(hi),
+            )
+        )
+    return format_number(number + 0.0)
+
+
+def _alert_equals(value: str, answer: Accepted) -> bool:
+    if answer.boolean is not None:
+        return (value == "yes") == answer.boolean
+    if answer.number is not None:
+        target = parse_number(value)
+        if target is not None:
+            return answer.number == target
+    return _normalise(answer.display) == _normalise(value)
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and _QUOTE_PAIRS.get(value[0]) == value[-1]:
+        return value[1:-1].strip()
+    return value

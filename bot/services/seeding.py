@@ -1,0 +1,490 @@
+"""Load demo or test data from a TOML file: validate everything, then upsert in one transaction.
+
+The seed needs the same rules as the bot (response types, recurrence, alert rules, due-date
+forms), which live in ``bot.services``; storage may not import the bot, so the seed use case
+lives here rather than in ``storage/``.
+
+Format (see ``seed_data/demo.toml``)::
+
+    [[groups]]          name, timezone?, invite?, invite_max_uses?
+    [[tasks]]           group, title, due, repeat?, expiry_hours?
+    [[tasks.questions]] text, type, link?, required?, options?, min?, max?, integer?,
+                        max_length?, alert?
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import Session, col, select
+
+from bot.services.planning import plan_task, replan_task
+from bot.services.responses import (
+    QuestionRules,
+    ResponseType,
+    format_alert_rule,
+    parse_alert_rule,
+)
+from bot.services.schedule import parse_recurrence_text, parse_when
+from storage.db import Database
+from storage.models import Invite, Question, Task, TherapyGroup
+
+GROUP_KEYS = {"name", "timezone", "invite", "invite_max_uses"}
+TASK_KEYS = {"group", "title", "due", "repeat", "expiry_hours", "questions"}
+QUESTION_KEYS = {
+    "text", "type", "link", "required", "options", "min", "max", "integer", "max_length", "alert",
+}  # fmt: skip
+
+
+class SeedError(Exception):
+    """The seed file cannot be loaded; ``problems`` has one line each. Nothing was written."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class QuestionSeed:
+    position: int
+    description: str
+    response_type: str
+    link: str | None
+    required: bool
+    options: list[str] | None
+    min_value: float | None
+    max_value: float | None
+    integer_only: bool
+    max_length: int | None
+    alert_rule: str | None
+
+
+@dataclass(frozen=True)
+class TaskSeed:
+    group: str
+    title: str
+    due_date: date
+    due_time: time
+    recurrence: str | None
+    expiry_minutes: int
+    questions: list[QuestionSeed]
+
+
+@dataclass(frozen=True)
+class GroupSeed:
+    name: str
+    timezone: str | None
+    invite: str | None
+    invite_max_uses: int | None
+
+
+@dataclass(frozen=True)
+class SeedPlan:
+    groups: list[GroupSeed]
+    tasks: list[TaskSeed]
+
+
+@dataclass
+class SeedReport:
+    created: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    unchanged: Counter[str] = field(default_factory=Counter)
+    deliveries_planned: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(sum(self.created.values()) or sum(self.updated.values()))
+
+
+class _Problems:
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.items: list[str] = []
+
+    def add(self, where: str, key: str | None, message: str) -> None:
+        place = f"{where}.{key}" if key else where
+        self.items.append(f"{self.label}: {place}: {message}")
+
+
+def read_seed(path: Path, today_in: Any, default_zone: str) -> SeedPlan:
+    """Parse and validate a seed file; raise SeedError listing every problem found.
+
+    ``today_in`` maps a ZoneInfo to that zone's local date, so relative dates ("today 11:00",
+    "+1d 12:00") resolve in the group's own time zone.
+    """
+    label = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SeedError([f"{label}: no such file"]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise SeedError([f"{label}: not valid TOML: {error}"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SeedError([f"{label}: cannot be read: {error}"]) from None
+
+    problems = _Problems(label)
+    for key in sorted(set(raw) - {"groups", "tasks"}):
+        problems.add(key, None, "unknown table (expected [[groups]] and [[tasks]])")
+    groups = _read_groups(_table_list(raw, "groups", problems), problems, default_zone)
+    zones = {g.name: g.timezone or default_zone for g in groups}
+    tasks = _read_tasks(_table_list(raw, "tasks", problems), problems, zones, today_in)
+    if problems.items:
+        raise SeedError(problems.items)
+    return SeedPlan(groups, tasks)
+
+
+def _table_list(raw: dict[str, Any], key: str, problems: _Problems) -> list[dict[str, Any]]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        problems.add(key, None, f"must be an array of tables, written [[{key}]]")
+        return []
+    return value
+
+
+def _unknown_keys(item: dict[str, Any], allowed: set[str], where: str, p: _Problems) -> None:
+    for key in sorted(set(item) - allowed):
+        p.add(where, key, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _text(item: dict[str, Any], key: str, where: str, p: _Problems, *, required: bool) -> str:
+    value = item.get(key)
+    if value is None:
+        if required:
+            p.add(where, key, "missing")
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        p.add(where, key, "must be a non-empty string")
+        return ""
+    return value.strip()
+
+
+def _number(item: dict[str, Any], key: str, where: str, p: _Problems) -> float | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        p.add(where, key, "must be a number")
+        return None
+    return float(value)
+
+
+def _positive_int(item: dict[str, Any], key: str, where: str, p: _Problems) -> int | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        p.add(where, key, "must be a whole number of at least 1")
+        return None
+    return value
+
+
+def _read_groups(items: list[dict[str, Any]], p: _Problems, default_zone: str) -> list[GroupSeed]:
+    groups: list[GroupSeed] = []
+    seen: set[str] = set()
+    codes: set[str] = set()
+    for index, item in enumerate(items, start=1):
+        where = f"groups[{index}]"
+        _unknown_keys(item, GROUP_KEYS, where, p)
+        name = _text(item, "name", where, p, required=True)
+        if name and name.casefold() in seen:
+            p.add(where, "name", f"duplicate group name '{name}'")
+        seen.add(name.casefold())
+        zone = _text(item, "timezone", where, p, required=False) or None
+        if zone:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                p.add(where, "timezone", f"'{zone}' is not an IANA time zone name")
+        invite = _text(item, "invite", where, p, required=False) or None
+        if invite:
+            if not (4 <= len(invite) <= 64 and all(c.isalnum() or c in "_-" for c in invite)):
+                p.add(where, "invite", "must be 4-64 characters of letters, digits, _ and -")
+            elif invite in codes:
+                p.add(where, "invite", f"duplicate invite code '{invite}'")
+            codes.add(invite)
+        max_uses = _positive_int(item, "invite_max_uses", where, p)
+        groups.append(GroupSeed(name, zone, invite, max_uses))
+    return groups
+
+
+def _read_tasks(
+    items: list[dict[str, Any]], p: _Problems, zones: dict[str, str], today_in: Any
+) -> list[TaskSeed]:
+    tasks: list[TaskSeed] = []
+    seen: set[tuple[str, str]] = set()
+    for index, item in enumerate(items, start=1):
+        where = f"tasks[{index}]"
+        _unknown_keys(item, TASK_KEYS, where, p)
+        group = _text(item, "group", where, p, required=True)
+        if group and group not in zones:
+            p.add(where, "group", f"unknown group '{group}' (not in [[groups]])")
+        title = _text(item, "title", where, p, required=True)
+        if title and (group, title.casefold()) in seen:
+            p.add(where, "title", f"duplicate title '{title}' in group '{group}'")
+        seen.add((group, title.casefold()))
+        due_text = _text(item, "due", where, p, required=True)
+        due_date, due_time = date(2000, 1, 1), time(0, 0)
+        if due_text:
+            zone = ZoneInfo(zones.get(group) or "UTC") if group in zones else ZoneInfo("UTC")
+            try:
+                due_date, due_time = parse_when(due_text, today_in(zone))
+            except ValueError as error:
+                p.add(where, "due", str(error))
+        recurrence: str | None = None
+        repeat = item.get("repeat", "once")
+        if not isinstance(repeat, str):
+            p.add(where, "repeat", 'must be a string such as "once" or "daily"')
+        else:
+            try:
+                recurrence = parse_recurrence_text(repeat)
+            except ValueError as error:
+                p.add(where, "repeat", str(error))
+        expiry_hours = _number(item, "expiry_hours", where, p)
+        if expiry_hours is not None and not 0.1 <= expiry_hours <= 24 * 30:
+            p.add(where, "expiry_hours", "must be between 0.1 and 720 hours")
+            expiry_hours = None
+        raw_questions = item.get("questions", [])
+        questions: list[QuestionSeed] = []
+        if not isinstance(raw_questions, list) or not all(
+            isinstance(q, dict) for q in raw_questions
+        ):
+            p.add(where, "questions", "must be an array of tables, written [[tasks.questions]]")
+        elif not raw_questions:
+            p.add(where, "questions", "a task needs at least one question")
+        else:
+            for position, raw in enumerate(raw_questions, start=1):
+                question = _read_question(raw, position, f"{where}.questions[{position}]", p)
+                if question is not None:
+                    questions.append(question)
+        tasks.append(
+            TaskSeed(
+                group=group,
+                title=title,
+                due_date=due_date,
+                due_time=due_time,
+                recurrence=recurrence,
+                expiry_minutes=round((expiry_hours or 24) * 60),
+                questions=questions,
+            )
+        )
+    return tasks
+
+
+def _read_question(
+    item: dict[str, Any], position: int, where: str, p: _Problems
+) -> QuestionSeed | None:
+    before = len(p.items)
+    _unknown_keys(item, QUESTION_KEYS, where, p)
+    description = _text(item, "text", where, p, required=True)
+    type_name = _text(item, "type", where, p, required=True)
+    response_type: ResponseType | None = None
+    if type_name:
+        try:
+            response_type = ResponseType(type_name)
+        except ValueError:
+            allowed = ", ".join(t.value for t in ResponseType)
+            p.add(where, "type", f"unknown response type '{type_name}' (one of: {allowed})")
+    link = _text(item, "link", where, p, required=False) or None
+    if link and not link.startswith(("https://", "http://")):
+        p.add(where, "link", "must be an http:// or https:// address")
+    required = item.get("required", True)
+    if not isinstance(required, bool):
+        p.add(where, "required", "must be true or false")
+        required = True
+    options = item.get("options")
+    if options is not None and (
+        not isinstance(options, list) or not all(isinstance(o, str) and o.strip() for o in options)
+    ):
+        p.add(where, "options", "must be a list of non-empty strings")
+        options = None
+    integer_only = item.get("integer", False)
+    if not isinstance(integer_only, bool):
+        p.add(where, "integer", "must be true or false")
+        integer_only = False
+    min_value = _number(item, "min", where, p)
+    max_value = _number(item, "max", where, p)
+    max_length = _positive_int(item, "max_length", where, p)
+    alert_text = _text(item, "alert", where, p, required=False) or None
+    alert_rule: str | None = None
+    if response_type is not None:
+        rules = QuestionRules(
+            response_type=response_type,
+            options=tuple(o.strip() for o in options or ()),
+            min_value=min_value,
+            max_value=max_value,
+            integer_only=integer_only,
+            max_length=max_length,
+            required=required,
+        )
+        for problem in rules.validate():
+            p.add(where, None, problem)
+        if alert_text:
+            try:
+                alert_rule = format_alert_rule(parse_alert_rule(alert_text, rules))
+            except ValueError as error:
+                p.add(where, "alert", str(error))
+    if len(p.items) > before or response_type is None:
+        return None
+    return QuestionSeed(
+        position=position,
+        description=description,
+        response_type=response_type.value,
+        link=link,
+        required=required,
+        options=[o.strip() for o in options] if options else None,
+        min_value=min_value,
+        max_value=max_value,
+        integer_only=integer_only,
+        max_length=max_length,
+        alert_rule=alert_rule,
+    )
+
+
+def apply_seed(database: Database, plan: SeedPlan, now: datetime, default_zone: str) -> SeedReport:
+    """Upsert the plan in one transaction: groups by name, tasks by (group, title), questions
+    by position, invites by code. Running it twice changes nothing the second time."""
+    report = SeedReport()
+    with database.session() as session:
+        groups = {g.name: _upsert_group(session, g, now, report) for g in plan.groups}
+        for seed in plan.groups:
+            if seed.invite:
+                _upsert_invite(session, seed, groups[seed.name], now, report)
+        for task_seed in plan.tasks:
+            group = groups[task_seed.group]
+            task, reschedule = _upsert_task(session, task_seed, group, now, report)
+            _upsert_questions(session, task, task_seed.questions, now, report)
+            if reschedule:
+                _cancelled, added = replan_task(session, task, now, default_zone)
+            else:
+                added = plan_task(session, task, now, default_zone)
+            report.deliveries_planned += added
+        session.commit()
+    return report
+
+
+def _mark(report: SeedReport, kind: str, created: bool, changed: bool) -> None:
+    if created:
+        report.created[kind] += 1
+    elif changed:
+        report.updated[kind] += 1
+    else:
+        report.unchanged[kind] += 1
+
+
+def _assign(row: Any, values: dict[str, Any]) -> bool:
+    changed = False
+    for key, value in values.items():
+        if getattr(row, key) != value:
+            setattr(row, key, value)
+            changed = True
+    return changed
+
+
+def _upsert_group(
+    session: Session, seed: GroupSeed, now: datetime, report: SeedReport
+) -> TherapyGroup:
+    group = session.exec(select(TherapyGroup).where(TherapyGroup.name == seed.name)).first()
+    created = group is None
+    if group is None:
+        group = TherapyGroup(name=seed.name, created_at=now)
+        session.add(group)
+    changed = _assign(group, {"timezone": seed.timezone})
+    session.flush()
+    _mark(report, "groups", created, changed)
+    return group
+
+
+def _upsert_invite(
+    session: Session, seed: GroupSeed, group: TherapyGroup, now: datetime, report: SeedReport
+) -> None:
+    invite = session.exec(select(Invite).where(Invite.code == seed.invite)).first()
+    created = invite is None
+    assert group.id is not None and seed.invite is not None
+    if invite is None:
+        invite = Invite(code=seed.invite, group_id=group.id, created_at=now)
+        session.add(invite)
+    changed = _assign(invite, {"group_id": group.id, "max_uses": seed.invite_max_uses})
+    _mark(report, "invites", created, changed)
+
+
+def _upsert_task(
+    session: Session, seed: TaskSeed, group: TherapyGroup, now: datetime, report: SeedReport
+) -> tuple[Task, bool]:
+    task = session.exec(
+        select(Task).where(
+            Task.group_id == group.id, Task.title == seed.title, col(Task.deleted_at).is_(None)
+        )
+    ).first()
+    created = task is None
+    assert group.id is not None
+    if task is None:
+        task = Task(
+            group_id=group.id,
+            title=seed.title,
+            due_date=seed.due_date,
+            due_time=seed.due_time,
+            created_at=now,
+        )
+        session.add(task)
+    changed = _assign(
+        task,
+        {
+            "due_date": seed.due_date,
+            "due_time": seed.due_time,
+            "recurrence": seed.recurrence,
+            "expiry_minutes": seed.expiry_minutes,
+        },
+    )
+    session.flush()
+    _mark(report, "tasks", created, changed)
+    return task, changed and not created
+
+
+def _upsert_questions(
+    session: Session, task: Task, seeds: list[QuestionSeed], now: datetime, report: SeedReport
+) -> None:
+    existing = {
+        q.position: q
+        for q in session.exec(select(Question).where(Question.task_id == task.id)).all()
+    }
+    assert task.id is not None
+    for seed in seeds:
+        question = existing.pop(seed.position, None)
+        created = question is None
+        if question is None:
+            question = Question(
+                task_id=task.id,
+                position=seed.position,
+                description=seed.description,
+                response_type=seed.response_type,
+            )
+            session.add(question)
+        changed = _assign(
+            question,
+            {
+                "description": seed.description,
+                "response_type": seed.response_type,
+                "link": seed.link,
+                "required": seed.required,
+                "options": seed.options,
+                "min_value": seed.min_value,
+                "max_value": seed.max_value,
+                "integer_only": seed.integer_only,
+                "max_length": seed.max_length,
+                "alert_rule": seed.alert_rule,
+                "removed_at": None,
+            },
+        )
+        _mark(report, "questions", created, changed)
+    for leftover in existing.values():
+        # Questions the file no longer has are retired, never deleted: answers point at them.
+        if leftover.removed_at is None:
+            leftover.removed_at = now
+            report.updated["questions"] += 1
+    session.flush()

@@ -1,0 +1,206 @@
+"""SQLModel tables: the whole persistent state of the bot.
+
+Every instant is a UTC-aware ``datetime`` stored through ``UTCDateTime``. A task's due date and
+time are wall-clock values in the patient's time zone; ``bot.services.schedule`` turns them into
+instants. Status and role columns hold the string values of the enums below.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+# Constraint names must be deterministic so alembic batch mode on SQLite can find them again.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Role(StrEnum):
+    PATIENT = "patient"
+    THERAPIST = "therapist"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    SKIPPED = "skipped"
+    EXPIRED = "expired"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# A patient can still act on these; the rest are final.
+OPEN_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.IN_PROGRESS)
+FINAL_STATUSES = (
+    DeliveryStatus.COMPLETED,
+    DeliveryStatus.SKIPPED,
+    DeliveryStatus.EXPIRED,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.CANCELLED,
+)
+
+
+def _instant(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _fk(target: str, *, ondelete: str = "CASCADE", nullable: bool = False) -> Any:
+    return Field(
+        sa_column=Column(
+            Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=True
+        )
+    )
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "people"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    name: str = Field(default="", max_length=200)
+    role: str = Field(default=Role.PATIENT.value, max_length=20)
+    timezone: str | None = Field(default=None, max_length=64)
+    quiet_start: time | None = None
+    quiet_end: time | None = None
+    opted_out: bool = False
+    # Set when Telegram answers Forbidden: the patient blocked the bot.
+    unreachable: bool = False
+    # The patient asked for their data to be erased; the row stays so reports can say so.
+    data_deleted_at: datetime | None = _instant()
+    created_at: datetime = _instant(nullable=False)
+
+
+class TherapyGroup(SQLModel, table=True):
+    __tablename__ = "groups"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, sa_column_kwargs={"unique": True})
+    timezone: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _instant(nullable=False)
+
+
+class Membership(SQLModel, table=True):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("group_id", "person_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = _fk("groups.id")
+    person_id: int = _fk("people.id")
+    role: str = Field(default=Role.PATIENT.value, max_length=20)
+    joined_at: datetime = _instant(nullable=False)
+
+
+class Invite(SQLModel, table=True):
+    __tablename__ = "invites"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    group_id: int = _fk("groups.id")
+    expires_at: datetime | None = _instant()
+    max_uses: int | None = None
+    uses: int = 0
+    revoked_at: datetime | None = _instant()
+    created_at: datetime = _instant(nullable=False)
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = _fk("groups.id")
+    title: str = Field(max_length=200)
+    due_date: date
+    due_time: time
+    # RFC 5545 RRULE without DTSTART ("FREQ=DAILY;COUNT=3"); NULL means once.
+    recurrence: str | None = Field(default=None, max_length=200)
+    expiry_minutes: int = 24 * 60
+    # Soft delete: answers already given keep their task.
+    deleted_at: datetime | None = _instant()
+    created_at: datetime = _instant(nullable=False)
+
+
+class Question(SQLModel, table=True):
+    __tablename__ = "questions"
+    __table_args__ = (UniqueConstraint("task_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = _fk("tasks.id")
+    position: int
+    description: str = Field(max_length=1000)
+    link: str | None = Field(default=None, max_length=500)
+    response_type: str = Field(max_length=20)
+    options: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    min_value: float | None = None
+    max_value: float | None = None
+    integer_only: bool = False
+    max_length: int | None = None
+    required: bool = True
+    alert_rule: str | None = Field(default=None, max_length=100)
+    # Soft removal: answers already given still point at their question.
+    removed_at: datetime | None = _instant()
+
+
+class Delivery(SQLModel, table=True):
+    """One occurrence of a task for one patient: the unit the scheduler claims and sends."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("task_id", "person_id", "due_at"),
+        # The scans read only rows that need work now, whatever the size of the history.
+        Index("ix_deliveries_status_due_at", "status", "due_at"),
+        Index("ix_deliveries_status_lease_until", "status", "lease_until"),
+        Index("ix_deliveries_status_remind_at", "status", "remind_at"),
+        Index("ix_deliveries_status_expires_at", "status", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = _fk("tasks.id")
+    person_id: int = _fk("people.id")
+    due_at: datetime = _instant(nullable=False)
+    expires_at: datetime = _instant(nullable=False)
+    status: str = Field(default=DeliveryStatus.PENDING.value, max_length=20)
+    # Position of the question the patient is on; NULL before they start.
+    current_position: int | None = None
+    # Failed tries on the current question, for the offer to skip.
+    current_tries: int = 0
+    sent_at: datetime | None = _instant()
+    started_at: datetime | None = _instant()
+    finished_at: datetime | None = _instant()
+    remind_at: datetime | None = _instant()
+    reminders_sent: int = 0
+    # A claim: whoever holds it sends; after the lease anyone may claim again.
+    lease_until: datetime | None = _instant()
+    claimed_by: str | None = Field(default=None, max_length=100)
+    send_attempts: int = 0
+    prompt_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    last_error: str | None = Field(default=None, max_length=300)
+
+
+class Answer(SQLModel, table=True):
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("delivery_id", "question_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = _fk("deliveries.id")
+    question_id: int = _fk("questions.id", ondelete="RESTRICT")
+    value_text: str = Field(default="", max_length=4096)
+    value_number: float | None = None
+    value_bool: bool | None = None
+    file_id: str | None = Field(default=None, max_length=300)
+    skipped: bool = False
+    answered_at: datetime = _instant(nullable=False)
