@@ -299,6 +299,7 @@ _ENTITY_RE = re.compile(r"&(?:#[xX]([0-9a-fA-F]{1,8})|#([0-9]{1,10})|(lt|gt|amp|
 _TAG_NAME_RE = re.compile(r"[^\s>]*")
 _ATTR_RE = re.compile(r"""\s*([^\s=>]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
 _SPACE_RE = re.compile(r"\s*")
+_SPECIAL_RE = re.compile(r"[<&]")
 
 
 def _utf16_len(text: str) -> int:
@@ -339,8 +340,8 @@ def parse_html(text: str) -> tuple[str, list[JSON]]:
     entities: list[JSON] = []
     i, n = 0, len(text)
     while i < n:
-        lt, amp = text.find("<", i), text.find("&", i)
-        nxt = min(j for j in (lt, amp, n) if j >= 0)
+        special = _SPECIAL_RE.search(text, i)
+        nxt = special.start() if special else n
         if nxt > i:
             chunk = text[i:nxt]
             out.append(chunk)
@@ -702,7 +703,7 @@ class FakeBotApi(BaseRequest):
                     if isinstance(fault, TimeoutFault)
                     else NetworkError("Connection reset by peer")
                 )
-                call.status, call.description, call.result = None, str(error), None
+                call.status, call.description = None, str(error)
                 raise error
             if isinstance(fault, RetryAfterFault):
                 return self._answer_error(
@@ -792,7 +793,10 @@ class FakeBotApi(BaseRequest):
         return [c for c in self.calls if c.method == method]
 
     def sent_to(self, chat_id: int | str) -> list[ApiCall]:
-        """Successful sendMessage/sendDocument/sendPhoto/sendVideo calls into the chat."""
+        """sendMessage/sendDocument/sendPhoto/sendVideo calls that delivered into the chat.
+
+        A timeout injected with ``delivered=True`` is included: the person got the message.
+        """
         return list(self._sent_by_chat.get(self._chat_key(chat_id) or chat_id, ()))
 
     def texts(self, chat_id: int | str) -> list[str]:
@@ -812,14 +816,16 @@ class FakeBotApi(BaseRequest):
 
     def message(self, chat_id: int | str, message_id: int) -> ScreenMessage | None:
         key = self._chat_key(chat_id) or chat_id
-        stored = self._chats.get(key, {}).get(message_id)
-        return _screen(stored) if stored else None
+        with self._lock:
+            stored = self._chats.get(key, {}).get(message_id)
+            return _screen(stored) if stored else None
 
     def message_json(self, chat_id: int | str, message_id: int) -> JSON | None:
         """The message as the server would return it, for building callback updates."""
         key = self._chat_key(chat_id) or chat_id
-        stored = self._chats.get(key, {}).get(message_id)
-        return self._message_json(stored) if stored else None
+        with self._lock:
+            stored = self._chats.get(key, {}).get(message_id)
+            return self._message_json(stored) if stored else None
 
     def commands(self, scope: JSON | None = None, language_code: str = "") -> list[JSON]:
         return list(self._commands.get(_commands_key(scope, language_code), ()))
@@ -1064,6 +1070,8 @@ class FakeBotApi(BaseRequest):
                 "duration": _int_or(p.get("duration"), 1),
                 "file_size": size,
             }
+            if file.mime_type:
+                media["mime_type"] = file.mime_type
         markup = _echo_markup(p.get("reply_markup"))
         stored = self._new_message(call.chat_id, kind, caption, plain, entities, p, markup)
         stored.media = media
@@ -1213,8 +1221,10 @@ class FakeBotApi(BaseRequest):
             raise _bad(not_found)
         key = self._chat_key(params.get("chat_id"))
         message_id = params.get("message_id")
-        stored = self._chats.get(key, {}).get(message_id) if key is not None else None
-        if not isinstance(message_id, int) or stored is None:
+        if key is None or not isinstance(message_id, int):
+            raise _bad(not_found)
+        stored = self._chats.get(key, {}).get(message_id)
+        if stored is None:
             raise _bad(not_found)
         return stored
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging.config
 
 from alembic import context
+from sqlalchemy import Connection, Engine
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables)
@@ -40,9 +41,15 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        _run(connection)
+    # pytest-alembic and the test suite hand over an engine or a connection of their own.
+    given = config.attributes.get("connection")
+    if isinstance(given, Connection):
+        _run(given)
+        return
+    if isinstance(given, Engine):
+        with given.connect() as connection:
+            _run(connection)
+            connection.commit()
         return
     engine = make_engine(_url())
     try:
@@ -52,9 +59,9 @@ def run_migrations_online() -> None:
         engine.dispose()
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
-        connection=connection,  # type: ignore[arg-type]
+        connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
         # SQLite cannot ALTER most things; batch mode copies the table instead.

@@ -14,6 +14,7 @@ Format (see ``seed_data/demo.toml``)::
 
 from __future__ import annotations
 
+import html
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -109,7 +110,8 @@ class _Problems:
 
     def add(self, where: str, key: str | None, message: str) -> None:
         place = f"{where}.{key}" if key else where
-        self.items.append(f"{self.label}: {place}: {message}")
+        # The shared rule messages are written for Telegram's HTML; this one goes to a terminal.
+        self.items.append(f"{self.label}: {place}: {html.unescape(message)}")
 
 
 def read_seed(path: Path, today_in: Any, default_zone: str) -> SeedPlan:

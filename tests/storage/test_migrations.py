@@ -1,0 +1,163 @@
+"""The schema changes only through migrations, and the migrations match the models.
+
+pytest-alembic's built-in tests run here on both backends against an empty database each.
+Then the start-up check: what `patientbot run` does on a database it does or does not
+understand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.config import Config
+from pytest_alembic.tests import (
+    test_model_definitions_match_ddl,
+    test_single_head_revision,
+    test_up_down_consistency,
+    test_upgrade,
+)
+from sqlalchemy import Engine
+
+from bot.cli import main
+from storage.db import alembic_config as make_alembic_config
+from storage.db import head_revision, make_engine, schema_status, upgrade
+
+__all__ = [
+    "test_model_definitions_match_ddl",
+    "test_single_head_revision",
+    "test_up_down_consistency",
+    "test_upgrade",
+]
+
+
+@pytest.fixture
+def alembic_config(empty_url: str) -> Config:
+    return make_alembic_config(empty_url)
+
+
+@pytest.fixture
+def alembic_engine(empty_url: str) -> Iterator[Engine]:
+    engine = make_engine(empty_url)
+    yield engine
+    engine.dispose()
+
+
+def _config_file(tmp_path: Path, url: str, *, auto_migrate: bool) -> str:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[database]\nurl = "{url}"\nauto_migrate = {str(auto_migrate).lower()}\n',
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+def _run(config: str, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(["--config", config, *args])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_db_upgrade_then_check_reports_a_database_that_matches_the_models(
+    empty_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config_file(tmp_path, empty_url, auto_migrate=False)
+    code, before = _run(config, capsys, "db", "current")
+    assert code == 0
+    assert "no migration applied yet" in before
+
+    code, upgraded = _run(config, capsys, "db", "upgrade")
+    assert code == 0
+    assert f"to revision {head_revision()}" in upgraded
+
+    code, checked = _run(config, capsys, "db", "check")
+    assert code == 0
+    assert checked.startswith("OK:")
+    assert "matches the models" in checked
+
+
+def test_seed_refuses_an_empty_database_when_auto_migrate_is_off(
+    empty_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config_file(tmp_path, empty_url, auto_migrate=False)
+    seed = tmp_path / "seed.toml"
+    seed.write_text("", encoding="utf-8")
+    code, output = _run(config, capsys, "seed", str(seed))
+    assert code == 1
+    assert "auto_migrate is off" in output
+    assert "Run: patientbot db upgrade" in output
+    assert "Traceback" not in output
+
+
+def test_an_empty_database_is_upgraded_on_start_when_auto_migrate_is_on(
+    empty_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config_file(tmp_path, empty_url, auto_migrate=True)
+    seed = tmp_path / "seed.toml"
+    seed.write_text("", encoding="utf-8")
+    code, _output = _run(config, capsys, "seed", str(seed))
+    assert code == 0
+    engine = make_engine(empty_url)
+    try:
+        assert schema_status(engine).current == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_tables_without_a_migration_record_are_refused_with_what_to_do(
+    empty_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = make_engine(empty_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE people (id INTEGER PRIMARY KEY)"))
+    engine.dispose()
+    config = _config_file(tmp_path, empty_url, auto_migrate=True)
+
+    code, output = _run(config, capsys, "db", "upgrade")
+    assert code == 1
+    assert "no migration record" in output
+    assert "empty database" in output
+
+    code, output = _run(config, capsys, "seed", str(tmp_path / "any.toml"))
+    assert code == 1
+    assert "no migration record" in output
+
+
+def test_a_revision_this_code_does_not_know_is_refused(
+    empty_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upgrade(empty_url)
+    engine = make_engine(empty_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = 'ffff_future'"))
+    engine.dispose()
+    config = _config_file(tmp_path, empty_url, auto_migrate=True)
+
+    code, output = _run(config, capsys, "seed", str(tmp_path / "any.toml"))
+    assert code == 1
+    assert "ffff_future" in output
+    assert "does not know" in output
+    assert "newer version" in output
+
+
+def test_an_older_database_is_refused_when_auto_migrate_is_off(
+    empty_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config_file(tmp_path, empty_url, auto_migrate=False)
+    code, output = _run(config, capsys, "db", "check")
+    assert code == 1
+    assert "Run: patientbot db upgrade" in output
+
+
+def test_an_unreachable_database_is_one_clear_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config_file(
+        tmp_path, "postgresql://nobody@127.0.0.1:1/nowhere", auto_migrate=True
+    )
+    code, output = _run(config, capsys, "db", "current")
+    assert code == 1
+    assert output.startswith("Cannot use the database at postgresql")
+    assert "Traceback" not in output

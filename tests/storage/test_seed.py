@@ -1,0 +1,212 @@
+"""The TOML seed: the demo loads, loading twice changes nothing, bad files write nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import SQLModel, select
+
+from bot.cli import main
+from bot.services.seeding import SeedError, SeedPlan, apply_seed, read_seed
+from storage.db import Database
+from storage.models import Invite, Question, Task, TherapyGroup
+
+DEMO = Path(__file__).parents[2] / "seed_data" / "demo.toml"
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+ZONE = "Europe/London"
+
+
+def today_in(zone: ZoneInfo) -> date:
+    return NOW.astimezone(zone).date()
+
+
+def read(path: Path) -> SeedPlan:
+    return read_seed(path, today_in, ZONE)
+
+
+def row_counts(database: Database) -> dict[str, int]:
+    with database.session() as session:
+        return {
+            name: session.execute(select(func.count()).select_from(table)).scalar_one()
+            for name, table in SQLModel.metadata.tables.items()
+        }
+
+
+def seed_problems(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SeedError) as caught:
+        read(path)
+    return caught.value.problems
+
+
+def test_the_demo_seed_has_the_original_apps_programme(database: Database) -> None:
+    report = apply_seed(database, read(DEMO), NOW, ZONE)
+    assert report.created["groups"] == 2
+    with database.session() as session:
+        groups = {g.name for g in session.exec(select(TherapyGroup)).all()}
+        assert groups == {"Shoulder Therapy 1", "Hip Therapy 1"}
+        press_ups = session.exec(
+            select(Task).where(Task.title.startswith("Perform 20 Press-Ups"))  # type: ignore[attr-defined]
+        ).all()
+        assert [(t.due_date, t.due_time) for t in sorted(press_ups, key=lambda t: t.due_date)] == [
+            (date(2026, 11, 25), time(11, 0)),
+            (date(2026, 11, 26), time(12, 0)),
+            (date(2026, 11, 27), time(13, 0)),
+        ]
+        for task in press_ups:
+            questions = session.exec(
+                select(Question).where(Question.task_id == task.id).order_by(Question.position)
+            ).all()
+            assert [q.description for q in questions] == [
+                "Do 10 Push-Ups",
+                "Do 20 Push-Ups",
+                "Do 30 Push-Ups",
+            ]
+            assert all(q.link and q.link.startswith("https://") for q in questions)
+        types = {q.response_type for q in session.exec(select(Question)).all()}
+        assert types == {"text", "number", "yes_no", "scale", "choice", "photo", "video"}
+        codes = {i.code for i in session.exec(select(Invite)).all()}
+        assert codes == {"SHOULDER1", "HIP1"}
+
+
+def test_seeding_twice_changes_nothing_the_second_time(database: Database) -> None:
+    first = apply_seed(database, read(DEMO), NOW, ZONE)
+    counts = row_counts(database)
+    second = apply_seed(database, read(DEMO), NOW, ZONE)
+    assert first.changed
+    assert not second.changed
+    assert sum(second.unchanged.values()) == sum(first.created.values())
+    assert row_counts(database) == counts
+
+
+def test_an_edited_seed_updates_in_place(database: Database, tmp_path: Path) -> None:
+    apply_seed(database, read(DEMO), NOW, ZONE)
+    edited = tmp_path / "demo.toml"
+    edited.write_text(
+        DEMO.read_text(encoding="utf-8").replace('due = "+2d 13:00"', 'due = "+2d 14:30"'),
+        encoding="utf-8",
+    )
+    counts = row_counts(database)
+    report = apply_seed(database, read(edited), NOW, ZONE)
+    assert report.updated["tasks"] == 1
+    assert row_counts(database) == counts
+    with database.session() as session:
+        task = session.exec(select(Task).where(Task.title == "Perform 20 Press-Ups (day 3)")).one()
+        assert task.due_time == time(14, 30)
+
+
+def test_the_cli_says_created_then_unchanged(
+    database: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{database.url}"\n', encoding="utf-8")
+    assert main(["--config", str(config), "seed", str(DEMO)]) == 0
+    first = capsys.readouterr().out
+    assert main(["--config", str(config), "seed", str(DEMO)]) == 0
+    second = capsys.readouterr().out
+    assert "groups: 2 created" in first
+    assert "nothing changed" in second
+    assert "groups: 2 unchanged" in second
+
+
+BAD_SEED = """
+[[groups]]
+name = "Knee"
+timezone = "Mars/Olympus"
+
+[[groups]]
+name = "Knee"
+
+[[tasks]]
+group = "Elbow"
+title = "Bend"
+due = "2026-13-40 10:00"
+
+  [[tasks.questions]]
+  text = "How far?"
+  type = "distance"
+
+[[tasks]]
+group = "Knee"
+title = "Squat"
+due = "tomorrow 10:00"
+repeat = "fortnightly-ish"
+
+  [[tasks.questions]]
+  type = "scale"
+  alert = ">= 99"
+
+[[tasks]]
+group = "Knee"
+title = "squat"
+due = "tomorrow 10:00"
+colour = "red"
+
+  [[tasks.questions]]
+  text = "Pick one"
+  type = "choice"
+  options = ["Only one"]
+"""
+
+
+def test_a_bad_seed_lists_every_problem_with_its_place_and_key(tmp_path: Path) -> None:
+    found = seed_problems(tmp_path, BAD_SEED)
+    path = str(tmp_path / "bad.toml")
+    assert all(p.startswith(f"{path}: ") for p in found)
+    text = "\n".join(found)
+    expected = [
+        "groups[1].timezone: 'Mars/Olympus' is not an IANA time zone name",
+        "groups[2].name: duplicate group name 'Knee'",
+        "tasks[1].group: unknown group 'Elbow'",
+        "tasks[1].due:",
+        "tasks[1].questions[1].type: unknown response type 'distance'",
+        "tasks[2].repeat:",
+        "tasks[2].questions[1].text: missing",
+        "tasks[2].questions[1].alert:",
+        "tasks[3].colour: unknown key",
+        "tasks[3].title: duplicate title 'squat' in group 'Knee'",
+        "tasks[3].questions[1]:",
+    ]
+    for fragment in expected:
+        assert fragment in text, f"{fragment!r} not reported in:\n{text}"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[[groups]\n", "not valid TOML"),
+        ("groups = 3\n", "groups: must be an array of tables"),
+        ('[[groups]]\nname = "A"\n[[tasks]]\ngroup = "A"\ntitle = "T"\n', "tasks[1].due: missing"),
+        (
+            '[[groups]]\nname = "A"\n[[tasks]]\ngroup = "A"\ntitle = "T"\ndue = "today 10:00"\n',
+            "tasks[1].questions: a task needs at least one question",
+        ),
+        ("[people]\n", "people: unknown table"),
+    ],
+)
+def test_each_kind_of_seed_error_is_named(tmp_path: Path, text: str, fragment: str) -> None:
+    assert any(fragment in p for p in seed_problems(tmp_path, text))
+
+
+def test_a_bad_seed_writes_nothing(
+    database: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{database.url}"\n', encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    # A valid group followed by a broken task: the group must not be written either.
+    bad.write_text(
+        DEMO.read_text(encoding="utf-8").replace('type = "video"', 'type = "hologram"'),
+        encoding="utf-8",
+    )
+    before = row_counts(database)
+    assert main(["--config", str(config), "seed", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "unknown response type 'hologram'" in err
+    assert "Nothing was written" in err
+    assert row_counts(database) == before

@@ -1,0 +1,161 @@
+"""Configuration: defaults, environment overrides, and one clear line per problem."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import setup_logging
+
+TOKEN = "123456789:AAH-secret-token-value_xyz"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(path: Path, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ or {})
+    return caught.value.problems
+
+
+def test_the_shipped_config_file_is_valid_and_matches_the_defaults() -> None:
+    shipped = load_settings(Path(__file__).parents[2] / "config.toml", {})
+    assert shipped.model_dump() == Settings().model_dump()
+    assert shipped.database.url == "sqlite:///data/patientbot.db"
+    assert shipped.scheduler.messages_per_second == 25
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[telegram]\ntoken = "from-file"\n[database]\nurl = "sqlite:///a.db"\n')
+    settings = load_settings(
+        path,
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": "http://127.0.0.1:8081/bot",
+            "TELEGRAM_FILE_BASE_URL": "http://127.0.0.1:8081/file/bot",
+            "PATIENTBOT_DATABASE_URL": "postgresql://u@h/db",
+        },
+    )
+    assert settings.telegram.token.get_secret_value() == TOKEN
+    assert settings.telegram.api_base_url == "http://127.0.0.1:8081/bot"
+    assert settings.telegram.file_base_url == "http://127.0.0.1:8081/file/bot"
+    assert settings.database.url == "postgresql://u@h/db"
+
+
+def test_patientbot_config_names_the_file_to_read(tmp_path: Path) -> None:
+    path = write(tmp_path, "[scheduler]\nmessages_per_second = 10\n")
+    settings = load_settings(None, {"PATIENTBOT_CONFIG": str(path)})
+    assert settings.scheduler.messages_per_second == 10
+    assert problems(None, {"PATIENTBOT_CONFIG": str(tmp_path / "missing.toml")}) == [  # type: ignore[arg-type]
+        f"{tmp_path / 'missing.toml'}: no such file"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[scheduler]\nmesages_per_second = 5\n", "[scheduler] mesages_per_second: unknown key"),
+        ("[schedular]\n", "[schedular]: unknown key"),
+        ('[scheduler]\nmessages_per_second = "fast"\n', "[scheduler] messages_per_second:"),
+        (
+            "[scheduler]\nmessages_per_second = 45\n",
+            "[scheduler] messages_per_second: 45 is above Telegram's limit of 30",
+        ),
+        (
+            '[scheduler]\ndefault_timezone = "Europe/Londres"\n',
+            "[scheduler] default_timezone: 'Europe/Londres' is not an IANA time zone name",
+        ),
+        ('[telegram]\nmode = "push"\n', "[telegram] mode: Input should be 'polling' or 'webhook'"),
+        ('[database]\nurl = "mysql://x"\n', "[database] url: must be a sqlite:///path"),
+        ('[therapists]\nuser_ids = ["abc"]\n', "[therapists] user_ids.0:"),
+        ("telegram = 5\n", "[telegram]: must be a table"),
+    ],
+)
+def test_each_problem_names_the_file_the_key_and_what_is_wrong(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    found = problems(write(tmp_path, text))
+    assert len(found) == 1
+    assert found[0].startswith(f"{tmp_path / 'config.toml'}: ")
+    assert expected in found[0]
+
+
+def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
+    found = problems(
+        write(
+            tmp_path,
+            '[scheduler]\nmessages_per_second = 99\ndefault_timezone = "Mars/Base"\nx = 1\n',
+        )
+    )
+    assert len(found) == 3
+
+
+def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, ""), {"TELEGRAM_API_BASE_URL": "api.telegram.org"})
+    assert found == [
+        "environment variable TELEGRAM_API_BASE_URL: [telegram] api_base_url: "
+        "must start with http:// or https://"
+    ]
+
+
+def test_broken_toml_is_reported_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "[telegram\ntoken = 1\n")
+    code = main(["--config", str(path), "db", "current"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"{path}: not valid TOML")
+    assert "Traceback" not in err
+
+
+def test_webhook_mode_needs_a_secret_and_a_public_url(tmp_path: Path) -> None:
+    path = write(tmp_path, '[telegram]\nmode = "webhook"\n')
+    found = problems(path, {"TELEGRAM_BOT_TOKEN": TOKEN})
+    assert any("webhook_secret: required" in p for p in found)
+
+
+def test_the_token_is_not_shown_by_the_settings(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, ""), {"TELEGRAM_BOT_TOKEN": TOKEN})
+    assert TOKEN not in repr(settings)
+    assert TOKEN not in str(settings.model_dump())
+
+
+def test_the_token_never_reaches_the_log(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("DEBUG", "text", [TOKEN])
+    try:
+        logging.getLogger("httpx").warning(
+            "HTTP Request: POST https://api.telegram.org/bot%s/getMe", TOKEN
+        )
+        try:
+            raise RuntimeError(f"failed calling https://api.telegram.org/bot{TOKEN}/sendMessage")
+        except RuntimeError:
+            logging.getLogger("telegram.ext").exception("Network trouble")
+        setup_logging("INFO", "json", [TOKEN])
+        logging.getLogger("bot").error("token is %s", TOKEN)
+    finally:
+        logging.getLogger().handlers.clear()
+    err = capsys.readouterr().err
+    assert "Network trouble" in err
+    assert "[REDACTED]" in err
+    assert TOKEN not in err
+
+
+def test_run_without_a_token_explains_how_to_get_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    path = write(tmp_path, f'[database]\nurl = "sqlite:///{tmp_path}/bot.db"\n')
+    code = main(["--config", str(path), "run"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "@BotFather" in err
+    assert "TELEGRAM_BOT_TOKEN" in err
