@@ -676,10 +676,17 @@ class FakeBotApi(BaseRequest):
     ) -> tuple[int, bytes]:
         await asyncio.sleep(self.latency)
         if method == "GET":
-            return self._download(url)
+            return self.download(url)
         name = urlsplit(url).path.rsplit("/", 1)[-1]
-        name = self._canonical.get(name.lower(), name)
         params, files = self._decode(request_data)
+        return await self.handle(name, params, files)
+
+    async def handle(
+        self, name: str, params: JSON, files: dict[str, dict[str, Any]] | None = None
+    ) -> tuple[int, bytes]:
+        """Answer one Bot API method call already decoded (also used by the HTTP front end)."""
+        files = files or {}
+        name = self._canonical.get(name.lower(), name)
         call = ApiCall(
             method=name,
             params=params,
@@ -1170,7 +1177,8 @@ class FakeBotApi(BaseRequest):
             "file_path": file.file_path,
         }
 
-    def _download(self, url: str) -> tuple[int, bytes]:
+    def download(self, url: str) -> tuple[int, bytes]:
+        """Serve a file the bot asks for at ``<file_base_url><token>/<file_path>``."""
         path = urlsplit(url).path
         _, _, rest = path.partition("/file/bot")
         file_path = rest.partition("/")[2]

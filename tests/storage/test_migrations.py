@@ -154,9 +154,7 @@ def test_an_older_database_is_refused_when_auto_migrate_is_off(
 def test_an_unreachable_database_is_one_clear_sentence(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = _config_file(
-        tmp_path, "postgresql://nobody@127.0.0.1:1/nowhere", auto_migrate=True
-    )
+    config = _config_file(tmp_path, "postgresql://nobody@127.0.0.1:1/nowhere", auto_migrate=True)
     code, output = _run(config, capsys, "db", "current")
     assert code == 1
     assert output.startswith("Cannot use the database at postgresql")

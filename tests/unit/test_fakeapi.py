@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -450,9 +451,7 @@ async def test_uploaded_document_is_recorded_and_downloadable(
     assert bytes(await file.download_as_bytearray()) == b"week,done\n1,3\n"
 
 
-async def test_file_handles_are_read(app: Application, fake: FakeBotApi, tmp_path: object) -> None:
-    import io
-
+async def test_file_handles_are_read(app: Application, fake: FakeBotApi) -> None:
     await app.bot.send_document(
         ALICE.id, InputFile(io.BytesIO(b"abc"), filename="a.txt", read_file_handle=False)
     )
