@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from telegram.request import BaseRequest
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.health import ScanMonitor
 from storage.db import Database
 
 P = ParamSpec("P")
@@ -35,7 +37,11 @@ class Deps:
     settings: Settings
     database: Database
     clock: Clock
-    instance_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # The random part keeps two containers apart that share a hostname and are both PID 1.
+    instance_id: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    )
+    scans: ScanMonitor = field(default_factory=ScanMonitor)
 
     async def run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a synchronous use case off the event loop (sessions are sync by design)."""
@@ -90,4 +96,6 @@ def build_application(
     patient.register(application)
     common.register_fallbacks(application)
     scheduler.install(application)
+    # Last, so it chains after any post_init set above: command menus once the bot is up.
+    therapist.install_menus(application)
     return application

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import html
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -63,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
         "Seeding the same file twice changes nothing.",
     )
     seed.add_argument("file", type=Path, help="seed file, for example seed_data/demo.toml")
+    export = commands.add_parser(
+        "export",
+        help="write every answer to a CSV file (the same file as /export in Telegram)",
+        description="One row per answer: UTF-8 with a header row and standard quoting.",
+    )
+    export.add_argument("--group", metavar="NAME", help="only this group (name or number)")
+    export.add_argument("--out", metavar="FILE", type=Path, required=True, help="CSV file")
     return parser
 
 
@@ -89,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _db(settings, args.db_command)
         if args.command == "seed":
             return _seed(settings, args.file)
+        if args.command == "export":
+            return _export(settings, args.group, args.out)
     except CommandError as error:
         print(error, file=sys.stderr)
         return 1
@@ -122,16 +133,29 @@ def ensure_schema(settings: Settings, database: Database) -> SchemaStatus:
 
 
 def _run(settings: Settings) -> int:
-    if not settings.telegram.has_token:
-        raise CommandError(texts.cli_no_token(settings.source))
     database = Database(settings.database.url)
     try:
         ensure_schema(settings, database)
-        from bot.app import build_application
+        if not settings.telegram.has_token:
+            # Nothing to connect to: show the bot in a local page instead, and say how to
+            # get a token (bot.playground prints both).
+            from bot.playground import run_playground
 
+            return run_playground(settings, database)
+        from bot.app import build_application
+        from bot.webhook import StartError, serve, webhook_options
+
+        if settings.telegram.mode == "webhook":
+            # Refuse before anything listens: an open webhook would take updates from anyone.
+            try:
+                webhook_options(settings)
+            except ValueError as error:
+                raise CommandError(str(error)) from None
         application = build_application(settings, database=database)
-        log.info("Starting the bot in %s mode", settings.telegram.mode)
-        application.run_polling(allowed_updates=["message", "edited_message", "callback_query"])
+        try:
+            serve(application, settings)
+        except StartError as error:
+            raise CommandError(str(error)) from None
     finally:
         database.dispose()
     return 0
@@ -203,6 +227,33 @@ def _seed(settings: Settings, path: Path) -> int:
             return 1
         report = apply_seed(database, plan, now, settings.scheduler.default_timezone)
         print(texts.cli_seed_report(str(path), report))
+        return 0
+    finally:
+        database.dispose()
+
+
+def _export(settings: Settings, group: str | None, out: Path) -> int:
+    from bot.services.authoring import AuthoringError
+    from bot.services.reports import export_csv
+
+    database = Database(settings.database.url)
+    try:
+        ensure_schema(settings, database)
+        try:
+            result = export_csv(
+                database, SystemClock().now(), settings.scheduler.default_timezone, group
+            )
+        except AuthoringError as error:
+            # The sentences are written for Telegram's HTML; this one goes to a terminal.
+            print(
+                html.unescape(re.sub(r"<[^>]+>", "", "\n".join(error.problems))), file=sys.stderr
+            )
+            return 1
+        try:
+            out.write_bytes(result.content)
+        except OSError as error:
+            raise CommandError(texts.admin_cli_cannot_write(str(out), error)) from None
+        print(texts.admin_cli_exported(result.rows, str(out)))
         return 0
     finally:
         database.dispose()

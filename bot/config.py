@@ -33,6 +33,12 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "TELEGRAM_API_BASE_URL": ("telegram", "api_base_url"),
     "TELEGRAM_FILE_BASE_URL": ("telegram", "file_base_url"),
     "TELEGRAM_WEBHOOK_SECRET": ("telegram", "webhook_secret"),
+    "TELEGRAM_MODE": ("telegram", "mode"),
+    "TELEGRAM_WEBHOOK_URL": ("telegram", "webhook_url"),
+    "TELEGRAM_WEBHOOK_LISTEN": ("telegram", "webhook_listen"),
+    "TELEGRAM_WEBHOOK_PORT": ("telegram", "webhook_port"),
+    "PATIENTBOT_HEALTH_LISTEN": ("health", "listen"),
+    "PATIENTBOT_HEALTH_PORT": ("health", "port"),
     "PATIENTBOT_DATABASE_URL": ("database", "url"),
     "PATIENTBOT_LOG_FORMAT": ("logging", "format"),
     "PATIENTBOT_LOG_LEVEL": ("logging", "level"),
@@ -192,10 +198,15 @@ class Settings(_Table):
         telegram = self.telegram
         if telegram.mode == "webhook" and telegram.has_token:
             if not telegram.webhook_secret.get_secret_value():
-                raise ValueError("[telegram] webhook_secret: required when mode is 'webhook'")
+                raise ValueError(
+                    "[telegram] webhook_secret: required when mode is 'webhook' (or set "
+                    "TELEGRAM_WEBHOOK_SECRET): a random string of A-Z, a-z, 0-9, _ and - that "
+                    "Telegram sends back with every update"
+                )
             if not telegram.webhook_url.startswith("https://"):
                 raise ValueError(
-                    "[telegram] webhook_url: required when mode is 'webhook', an https:// URL"
+                    "[telegram] webhook_url: required when mode is 'webhook', an https:// URL "
+                    "(or set TELEGRAM_WEBHOOK_URL)"
                 )
         return self
 

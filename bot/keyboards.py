@@ -7,6 +7,15 @@ stale or forged button is refused politely. Formats, all ASCII and ``:``-separat
     p:<delivery>:<action>                  prompt buttons: start, later, skip
     a:<delivery>:<question>:<token>        an answer button (token from responses.button_tokens)
     s:<delivery>:<question>                skip an optional question
+    tz:<IANA zone name>                    /timezone: set this zone
+    stop:yes|no                            /stop: the confirmation
+    del:yes|no                             /deletemydata: the confirmation
+    td:<task>:yes|no                       /deletetask: the confirmation
+    tp:<task>                              /preview: every button of a preview (does nothing)
+    te:<task>:<action>[:<position>]        /edittask: due, repeat, addq, rmq, done; rm:<pos>
+    tg:<group> tr:<repeat> tn:<end>        /newtask steps: group, repetition, how it ends,
+    tt:<type> tl:skip tb:skip ti:y|n       response type, no link, default bounds, integer,
+    tq:y|n ta:skip tm:add|done tv:save|cancel   required, no alert, more, review
     <other prefixes>                       owned by other modules, see ``Callback.kind``
 """
 

@@ -1,38 +1,70 @@
-"""Logging: one line per event, readable text or JSON, and never the bot's token."""
+"""Logging: one line per event, readable text or JSON, never a secret or a patient's answer.
+
+Text is the default (``2026-11-25 09:00:00 INFO    bot.scheduler: due scan: 3 sent
+[claimed=3 sent=3]``); ``[logging] format = "json"`` writes one JSON object per line for a
+log collector. Facts about an event (delivery id, task id, counts) travel as ``extra=`` fields,
+not inside the sentence, so both formats can show them and a collector can index them.
+
+Two things never reach the log at the default level: the bot token or webhook secret (every
+logger, every field and every traceback passes the redacting filter) and what a patient
+answered. Our own code logs ids, never answers; the filter also hides the bound parameters
+that SQLAlchemy puts into its exception messages (an answer being inserted when the database
+failed), unless the level is DEBUG.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
+
+REDACTED = "[REDACTED]"
+HIDDEN_PARAMETERS = "[parameters hidden: set [logging] level = DEBUG to see them]"
 
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is shown.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+# SQLAlchemy's errors end with "[SQL: ...]" and "[parameters: (...)]" lines; the values bound
+# to an INSERT INTO answers are what the patient typed.
+_SQL_PARAMETERS = re.compile(r"^\[parameters: .*$", re.MULTILINE)
 
 
 class RedactingFilter(logging.Filter):
-    """Replace every secret by a placeholder, whichever library logged it."""
+    """Replace every secret by a placeholder, whichever library logged it, wherever it is."""
 
-    def __init__(self, secrets: list[str]) -> None:
+    def __init__(self, secrets: list[str], *, hide_sql_parameters: bool = True) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s]
+        self.hide_sql_parameters = hide_sql_parameters
+
+    def clean(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        if self.hide_sql_parameters:
+            text = _SQL_PARAMETERS.sub(HIDDEN_PARAMETERS, text)
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
         message = record.getMessage()
-        redacted = message
-        for secret in self.secrets:
-            redacted = redacted.replace(secret, "[REDACTED]")
-        if redacted != message or record.exc_info:
-            record.msg, record.args = redacted, None
-            if record.exc_info:
-                text = logging.Formatter().formatException(record.exc_info)
-                for secret in self.secrets:
-                    text = text.replace(secret, "[REDACTED]")
-                record.exc_text, record.exc_info = text, None
+        cleaned = self.clean(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text, record.exc_info = self.clean(text), None
+        elif record.exc_text:
+            record.exc_text = self.clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.clean(record.stack_info)
+        for key, value in _extras(record).items():
+            if isinstance(value, str):
+                setattr(record, key, self.clean(value))
+            elif self.secrets and not isinstance(value, int | float | bool | type(None)):
+                text = str(value)
+                if self.clean(text) != text:
+                    setattr(record, key, self.clean(text))
         return True
 
 
@@ -40,40 +72,53 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
 
 
+def _stamp(record: logging.LogRecord) -> datetime:
+    return datetime.fromtimestamp(record.created, UTC)
+
+
 class TextFormatter(logging.Formatter):
+    """``time LEVEL logger: message [key=value ...]``; a traceback follows on indented lines."""
+
     def format(self, record: logging.LogRecord) -> str:
-        stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%d %H:%M:%S")
-        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
-        line = f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        # A message with a line break would read as two events.
+        message = record.getMessage().replace("\r", "").replace("\n", " | ")
+        line = f"{_stamp(record):%Y-%m-%d %H:%M:%S} {record.levelname:<7} {record.name}: {message}"
+        extras = " ".join(f"{k}={_plain(v)}" for k, v in _extras(record).items())
         if extras:
             line = f"{line} [{extras}]"
-        if record.exc_info:
-            line = f"{line}\n{self.formatException(record.exc_info)}"
-        elif record.exc_text:
-            line = f"{line}\n{record.exc_text}"
+        trace = self.formatException(record.exc_info) if record.exc_info else record.exc_text
+        if trace:
+            line = line + "\n" + "\n".join(f"    {part}" for part in trace.splitlines())
         return line
 
 
+def _plain(value: Any) -> str:
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if (" " in text or not text) else text
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the extra fields, exception."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "time": _stamp(record).isoformat(),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update({k: v for k, v in _extras(record).items()})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        elif record.exc_text:
-            entry["exception"] = record.exc_text
+        entry.update(_extras(record))
+        trace = self.formatException(record.exc_info) if record.exc_info else record.exc_text
+        if trace:
+            entry["exception"] = trace
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def setup_logging(level: str, fmt: str, secrets: list[str]) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def setup_logging(level: str, fmt: str, secrets: list[str], stream: IO[str] | None = None) -> None:
+    """Send every logger's records through one handler: redacted, one event per line."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    handler.addFilter(RedactingFilter(secrets))
+    handler.addFilter(RedactingFilter(secrets, hide_sql_parameters=level != "DEBUG"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -7,6 +7,16 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import keyboards, texts
+from bot.services.checkin import (
+    AlertNotice,
+    AnsweredView,
+    NextDue,
+    QuestionView,
+    Reask,
+    Summary,
+    TaskList,
+)
+from bot.services.responses import ResponseType, answer_hint, button_tokens
 from bot.services.views import PromptView
 
 
@@ -43,3 +53,197 @@ def render_prompt(view: PromptView) -> tuple[str, InlineKeyboardMarkup]:
         ]
     )
     return text, markup
+
+
+# --- check-in: questions, answers, summaries --------------------------------------------------
+
+# Scale buttons per row: 0-10 fits as 6 + 5 on a phone without labels being cut.
+SCALE_ROW = 6
+# A summary quotes the question and the answer, shortened so long ones keep it readable.
+SUMMARY_QUESTION_CHARS = 80
+SUMMARY_ANSWER_CHARS = 120
+
+
+def render_question(
+    view: QuestionView, *, intro: str | None = None
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One question: "Question 2 of 3", the description, the link, how to answer, buttons."""
+    parts = [intro] if intro else []
+    parts.append(_question_body(view))
+    parts.append(f"<i>{answer_hint(view.rules)}</i>")
+    return "\n\n".join(parts), question_keyboard(view, with_skip=view.optional)
+
+
+def render_answered(answered: AnsweredView) -> str:
+    """The question message once answered: the question and the answer, no buttons."""
+    tail = (
+        texts.checkin_your_answer_skipped()
+        if answered.skipped
+        else texts.checkin_your_answer(answered.display)
+    )
+    return f"{_question_body(answered.question)}\n\n{tail}"
+
+
+def render_reask(reask: Reask) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A wrong answer: the specific hint, and the way out when the patient keeps failing."""
+    lines = [reask.hint]
+    if reask.offer_skip:
+        lines.append(texts.checkin_offer_skip())
+    elif reask.stuck:
+        lines.append(texts.checkin_stuck())
+    return "\n".join(lines), question_keyboard(reask.question, with_skip=reask.offer_skip)
+
+
+def question_keyboard(view: QuestionView, *, with_skip: bool) -> InlineKeyboardMarkup | None:
+    rows: list[list[InlineKeyboardButton]] = []
+    buttons = [
+        InlineKeyboardButton(
+            label,
+            callback_data=keyboards.encode("a", view.delivery_id, view.question_id, token),
+        )
+        for label, token in button_tokens(view.rules)
+    ]
+    if view.rules.response_type == ResponseType.SCALE:
+        rows.extend(_balanced_rows(buttons, SCALE_ROW))
+    elif view.rules.response_type == ResponseType.YES_NO:
+        rows.append(buttons)
+    else:
+        rows.extend([button] for button in buttons)
+    if with_skip:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    texts.checkin_button_skip_question(),
+                    callback_data=keyboards.encode("s", view.delivery_id, view.question_id),
+                )
+            ]
+        )
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def render_summary(summary: Summary) -> str:
+    lines = [texts.checkin_summary_head(summary.task_title)]
+    lines.extend(
+        texts.checkin_summary_line(
+            _shorten(line.description, SUMMARY_QUESTION_CHARS),
+            _shorten(line.display, SUMMARY_ANSWER_CHARS),
+            line.skipped,
+        )
+        for line in summary.lines
+    )
+    lines.append("")
+    lines.append(texts.checkin_summary_thanks())
+    return "\n".join(lines)
+
+
+def render_alert(notice: AlertNotice) -> str:
+    return texts.checkin_alert(
+        notice.patient_name,
+        notice.group_name,
+        notice.task_title,
+        _shorten(notice.question, SUMMARY_QUESTION_CHARS * 2),
+        _shorten(notice.answer, SUMMARY_ANSWER_CHARS),
+        notice.rule,
+    )
+
+
+def render_next_due(next_due: NextDue | None) -> str:
+    if next_due is None:
+        return texts.checkin_nothing_planned()
+    return texts.checkin_next_due(
+        next_due.task_title, next_due.due_at.astimezone(ZoneInfo(next_due.zone))
+    )
+
+
+def render_task_list(tasks: TaskList) -> tuple[str, InlineKeyboardMarkup | None]:
+    """/tasks: the open check-ins with a Start or Continue button each, or the next due one."""
+    if not tasks.known or not tasks.in_groups:
+        return texts.checkin_how_to_join(), None
+    if not tasks.items:
+        if tasks.opted_out:
+            return texts.checkin_tasks_opted_out(), None
+        return texts.checkin_tasks_none(render_next_due(tasks.next_due)), None
+    lines = [texts.checkin_tasks_head()]
+    rows = []
+    for item in tasks.items:
+        zone = ZoneInfo(item.zone)
+        lines.append(
+            texts.checkin_task_line(
+                item.task_title,
+                item.due_at.astimezone(zone),
+                item.expires_at.astimezone(zone),
+                item.answered,
+                item.total,
+                item.started,
+            )
+        )
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    texts.checkin_button_task(item.task_title, item.started),
+                    callback_data=keyboards.encode("p", item.delivery_id, "start"),
+                )
+            ]
+        )
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+def timezone_keyboard(zones: list[str], current: str) -> InlineKeyboardMarkup | None:
+    buttons = []
+    for zone in zones:
+        if zone == current:
+            continue
+        try:
+            data = keyboards.encode("tz", zone)
+        except ValueError:
+            continue  # a name too long for callback data: /timezone NAME still sets it
+        buttons.append([InlineKeyboardButton(zone, callback_data=data)])
+    return InlineKeyboardMarkup(buttons) if buttons else None
+
+
+def confirm_keyboard(kind: str, yes: str, no: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(yes, callback_data=keyboards.encode(kind, "yes")),
+                InlineKeyboardButton(no, callback_data=keyboards.encode(kind, "no")),
+            ]
+        ]
+    )
+
+
+def _question_body(view: QuestionView) -> str:
+    lines = [
+        texts.checkin_question_header(view.task_title, view.number, view.total, view.optional),
+        "",
+        texts.escape(view.description),
+    ]
+    if view.link:
+        lines.append(texts.checkin_link(view.link))
+    return "\n".join(lines)
+
+
+def _balanced_rows(
+    buttons: list[InlineKeyboardButton], most: int
+) -> list[list[InlineKeyboardButton]]:
+    """Split into rows of at most ``most``, as even as possible, longer rows first."""
+    if not buttons:
+        return []
+    count = -(-len(buttons) // most)
+    size, extra = divmod(len(buttons), count)
+    rows, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        rows.append(buttons[start:end])
+        start = end
+    return rows
+
+
+def _shorten(text: str, most: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= most else text[: most - 1].rstrip() + "…"
+
+
+def with_outcome(shown_html: str, outcome: str) -> str:
+    """A prompt as it stood, plus what the patient chose; used to edit it without buttons."""
+    return f"{shown_html}\n\n{outcome}"

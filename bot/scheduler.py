@@ -1,10 +1,323 @@
-"""The JobQueue adapter: one repeating due scan, its sends paced below Telegram's limits."""
+"""The JobQueue adapter: one repeating due scan, its sends paced below Telegram's limits.
+
+There is exactly one job, ``due-scan``, repeating every ``scan_interval_seconds`` from the
+moment the application starts (so whatever fell due while the bot was down goes out at once).
+What is due is decided by the database (``bot.services.delivery.scan``), never by a job per
+delivery. A tick that finds the previous scan still sending is skipped.
+"""
 
 from __future__ import annotations
 
-from bot.app import BotApplication
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+
+from bot import texts
+from bot.app import DEPS_KEY, BotApplication, BotContext, Deps
+from bot.rendering import render_prompt
+from bot.sender import Pacer, Sender, SendStats, retry_after_seconds
+from bot.services import delivery
+from bot.services.delivery import ClosedPrompt, MarkPolicy, ScanPolicy, SendJob, SendResult
+
+log = logging.getLogger(__name__)
+
+STATE_KEY = "scheduler"
+JOB_NAME = "due-scan"
+# One tick works through at most this many batches; the next tick carries on.
+MAX_ROUNDS = 20
+
+
+@dataclass
+class SchedulerState:
+    """Per-application scheduler state: the one pacer and the guard against overlapping scans.
+
+    Tests may swap ``pacer`` for one with an injected clock and sleep.
+    """
+
+    pacer: Pacer
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    closing: deque[ClosedPrompt] = field(default_factory=deque)
+    closer: asyncio.Task[None] | None = None
+
+    def sender(self) -> Sender:
+        return Sender(self.pacer)
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """What one run of the scan did, summed over its rounds."""
+
+    claimed: int = 0  # prompts taken this scan (sent now, or held)
+    sent: int = 0  # prompts that reached the patient
+    reminded: int = 0
+    expired: int = 0
+    failed: int = 0  # refused by Telegram (BadRequest) or the patient blocked the bot
+    retried: int = 0  # send attempts repeated after RetryAfter, 5xx, timeouts, resets
+    held: int = 0  # prompts waiting while the patient is in another check-in
+    requeued: int = 0  # claims given back to pending for a later scan (transient failures)
+    cancelled: int = 0
+    deferred: int = 0  # reminders moved past quiet hours
+    blocked: int = 0  # patients newly found to have blocked the bot
+    late_sent: int = 0  # prompts sent long after their due time (after downtime)
+    expired_unsent: int = 0  # prompts that expired before they could be sent (downtime)
+    rounds: int = 0
+    skipped: bool = False  # Telegram asked us to wait; nothing was claimed
+
+
+def state(application: BotApplication) -> SchedulerState:
+    st: SchedulerState = application.bot_data[STATE_KEY]
+    return st
+
+
+def _deps(application: BotApplication) -> Deps:
+    deps: Deps = application.bot_data[DEPS_KEY]
+    return deps
 
 
 def install(application: BotApplication) -> None:
-    """Schedule the repeating due scan on the application's JobQueue (filled in by the
-    scheduling work)."""
+    """Schedule the repeating due scan on the application's JobQueue."""
+    settings = _deps(application).settings
+    application.bot_data[STATE_KEY] = SchedulerState(
+        pacer=Pacer(settings.scheduler.messages_per_second)
+    )
+    if application.job_queue is None:  # PTB installed without its job-queue extra
+        raise RuntimeError(
+            "python-telegram-bot's JobQueue is missing: install the job-queue extra"
+        )
+    application.job_queue.run_repeating(
+        _tick,
+        interval=settings.scheduler.scan_interval_seconds,
+        first=0,
+        name=JOB_NAME,
+        # Our own lock decides about overlap (and says so quietly); late ticks are not dropped.
+        job_kwargs={"max_instances": 2, "coalesce": True, "misfire_grace_time": None},
+    )
+    previous = application.post_stop
+
+    async def post_stop(app: Any) -> None:
+        await release_claims(app)
+        if previous is not None:
+            await previous(app)
+
+    application.post_stop = post_stop
+
+
+async def _tick(context: BotContext) -> None:
+    """Run the due scan unless the previous one is still sending."""
+    application: BotApplication = context.application  # type: ignore[assignment]
+    st = state(application)
+    if st.lock.locked():
+        log.debug("due scan skipped: the previous one is still running")
+        return
+    deps = _deps(application)
+    async with st.lock:
+        try:
+            scan = _scan(application, st, keep_going=lambda: application.running)
+            await deps.scans.track(deps.clock, scan)
+        except Exception:
+            log.exception("due scan failed; the next tick tries again")
+
+
+async def run_scan(application: BotApplication) -> ScanReport:
+    """Run one due scan now and send everything it claimed (tests and tools await this)."""
+    st = state(application)
+    deps = _deps(application)
+    async with st.lock:
+        report = await deps.scans.track(
+            deps.clock, _scan(application, st, keep_going=lambda: True)
+        )
+    if st.closer is not None:
+        await st.closer
+    return report
+
+
+async def release_claims(application: BotApplication) -> int:
+    """Put back what this process claimed but did not send, so another process sends it now."""
+    st = application.bot_data.get(STATE_KEY)
+    if isinstance(st, SchedulerState) and st.closer is not None and not st.closer.done():
+        st.closer.cancel()
+    deps = _deps(application)
+    return await deps.run(
+        delivery.release_claims, deps.database, deps.clock.now(), deps.instance_id
+    )
+
+
+def scan_policy(deps: Deps) -> ScanPolicy:
+    scheduler, checkins = deps.settings.scheduler, deps.settings.checkins
+    # One round's sends (prompts and reminders, a batch of each at most) must finish well
+    # inside the lease, or another process would take the rows over and send them again.
+    within_lease = int(scheduler.messages_per_second * scheduler.claim_lease_seconds / 4)
+    return ScanPolicy(
+        instance_id=deps.instance_id,
+        lease_seconds=scheduler.claim_lease_seconds,
+        batch_size=max(1, min(scheduler.scan_batch_size, within_lease)),
+        default_zone=scheduler.default_timezone,
+        max_reminders=checkins.max_reminders,
+        quiet_start=checkins.quiet_hours_start,
+        quiet_end=checkins.quiet_hours_end,
+        late_after_seconds=max(60.0, 3 * scheduler.scan_interval_seconds),
+    )
+
+
+def mark_policy(deps: Deps) -> MarkPolicy:
+    checkins = deps.settings.checkins
+    return MarkPolicy(
+        first_reminder_minutes=checkins.first_reminder_minutes,
+        reminder_interval_minutes=checkins.reminder_interval_minutes,
+        max_reminders=checkins.max_reminders,
+    )
+
+
+@dataclass
+class _Totals:
+    claimed: int = 0
+    sent: int = 0
+    reminded: int = 0
+    expired: int = 0
+    failed: int = 0
+    retried: int = 0
+    held: int = 0
+    requeued: int = 0
+    cancelled: int = 0
+    deferred: int = 0
+    blocked: int = 0
+    late_sent: int = 0
+    expired_unsent: int = 0
+    rounds: int = 0
+    skipped: bool = False
+
+    def report(self) -> ScanReport:
+        return ScanReport(**{f.name: getattr(self, f.name) for f in fields(ScanReport)})
+
+
+async def _scan(
+    application: BotApplication, st: SchedulerState, keep_going: Callable[[], bool]
+) -> ScanReport:
+    deps = _deps(application)
+    policy = scan_policy(deps)
+    marks = mark_policy(deps)
+    totals = _Totals()
+
+    async def send(job: SendJob) -> int:
+        text, markup = render_prompt(job.view)
+        message = await application.bot.send_message(
+            job.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+        )
+        return message.message_id
+
+    async def flush(results: list[SendResult]) -> None:
+        report = await deps.run(
+            delivery.mark_results, deps.database, deps.clock.now(), results, marks
+        )
+        totals.blocked += report.blocked_people
+
+    for round_number in range(MAX_ROUNDS):
+        if round_number and not keep_going():
+            break
+        if st.pacer.paused:
+            # Telegram asked us to wait: claiming now would only hold rows under lease.
+            totals.skipped = round_number == 0
+            break
+        batch = await deps.run(delivery.scan, deps.database, deps.clock.now(), policy)
+        totals.rounds += 1
+        stats = await st.sender().run(batch.jobs, send, flush, keep_going)
+        _add(totals, batch, stats)
+        if batch.closed:
+            st.closing.extend(batch.closed)
+            if st.closer is None or st.closer.done():
+                st.closer = asyncio.create_task(_close_prompts(application, st))
+        # Stop when nothing is left, or when sends are failing: hammering helps nobody.
+        if not batch.more or stats.requeued:
+            break
+    report = totals.report()
+    _log(report)
+    return report
+
+
+def _add(totals: _Totals, batch: delivery.ScanBatch, stats: SendStats) -> None:
+    late = {job.delivery_id for job in batch.jobs if job.late}
+    totals.claimed += batch.claimed
+    totals.held += batch.held
+    totals.cancelled += batch.cancelled
+    totals.expired += batch.expired
+    totals.expired_unsent += batch.expired_unsent
+    totals.deferred += batch.deferred
+    totals.retried += stats.retried
+    totals.requeued += stats.requeued
+    for result in stats.results:
+        if result.outcome is delivery.Outcome.SENT:
+            if result.kind == "prompt":
+                totals.sent += 1
+                totals.late_sent += result.delivery_id in late
+            else:
+                totals.reminded += 1
+        elif result.outcome in (delivery.Outcome.FAILED, delivery.Outcome.FORBIDDEN):
+            totals.failed += 1
+
+
+def _log(report: ScanReport) -> None:
+    counts = {
+        "claimed": report.claimed,
+        "sent": report.sent,
+        "held": report.held,
+        "reminded": report.reminded,
+        "expired": report.expired,
+        "failed": report.failed,
+        "retried": report.retried,
+        "requeued": report.requeued,
+        "cancelled": report.cancelled,
+        "deferred": report.deferred,
+    }
+    busy = any(counts.values())
+    log.log(
+        logging.INFO if busy else logging.DEBUG,
+        "due scan: %s",
+        ", ".join(f"{value} {name}" for name, value in counts.items() if value) or "nothing due",
+        extra=counts,
+    )
+    if report.late_sent or report.expired_unsent:
+        log.warning(
+            "caught up after downtime: %d sent, %d expired",
+            report.late_sent,
+            report.expired_unsent,
+            extra={"late_sent": report.late_sent, "expired_unsent": report.expired_unsent},
+        )
+
+
+async def _close_prompts(application: BotApplication, st: SchedulerState) -> None:
+    """Edit expired, never-started prompts to say they closed (a courtesy: failures are fine)."""
+    while st.closing:
+        closed = st.closing.popleft()
+        await st.pacer.acquire(closed.chat_id)
+        try:
+            await application.bot.edit_message_text(
+                texts.sched_prompt_closed(closed.task_title),
+                chat_id=closed.chat_id,
+                message_id=closed.message_id,
+                parse_mode=ParseMode.HTML,
+            )
+        except RetryAfter as error:
+            # The edit is a courtesy: drop it rather than queue behind Telegram's wait.
+            st.pacer.pause(retry_after_seconds(error))
+        except (BadRequest, Forbidden) as error:
+            # The patient deleted the chat or the message: nothing left to tidy.
+            log.info(
+                "could not mark an expired prompt closed",
+                extra={"delivery_id": closed.delivery_id, "error": str(error)},
+            )
+        except TelegramError as error:
+            log.info(
+                "could not mark an expired prompt closed",
+                extra={"delivery_id": closed.delivery_id, "error": str(error)},
+            )
+        except Exception:  # a courtesy edit must never break the scans that await it
+            log.exception(
+                "marking an expired prompt closed failed",
+                extra={"delivery_id": closed.delivery_id},
+            )

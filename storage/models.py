@@ -82,6 +82,12 @@ class Person(SQLModel, table=True):
     unreachable: bool = False
     # The patient asked for their data to be erased; the row stays so reports can say so.
     data_deleted_at: datetime | None = _instant()
+    # The newest of the patient's messages a check-in used as an answer or a failed try. Ids
+    # only grow within a chat, so a message at or below it is an update Telegram delivered
+    # again, not the answer to the next question.
+    last_answer_message_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
     created_at: datetime = _instant(nullable=False)
 
 

@@ -1,9 +1,10 @@
 """Shared fixtures: a freshly migrated database per test, on SQLite and on PostgreSQL.
 
 Each run migrates one template database per backend with alembic (so every database test also
-exercises the migrations) and copies it per test: a file copy on SQLite, ``CREATE DATABASE ...
-TEMPLATE`` on PostgreSQL. PostgreSQL comes from ``PATIENTBOT_TEST_POSTGRES_URL``; without it the
-local default is tried, and when no server answers those tests are skipped with that reason.
+exercises the migrations). On SQLite each test gets a copy of the template file; on PostgreSQL
+the run gets one copy of the template, emptied before each test. PostgreSQL comes from
+``PATIENTBOT_TEST_POSTGRES_URL``; without it the local default is tried, and when no server
+answers those tests are skipped with that reason.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 
 from bot.clock import ManualClock
 from bot.config import Settings
-from storage.db import Database, upgrade
+from storage.db import Database, head_revision, upgrade
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
@@ -87,10 +89,40 @@ def postgres_template(postgres_admin_url: str) -> Iterator[str]:
         yield name
     finally:
         _admin(postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _admin(
+            postgres_admin_url, f'DROP DATABASE IF EXISTS "patientbot_{RUN_ID}_tests" WITH (FORCE)'
+        )
+
+
+@pytest.fixture(scope="session")
+def postgres_worker_database(postgres_admin_url: str, postgres_template: str) -> str:
+    """One database per test run (and per xdist worker), emptied before each test."""
+    name = f"patientbot_{RUN_ID}_tests"
+    _admin(postgres_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+    return name
+
+
+def _reset_postgres(url: str, admin_url: str, name: str, template: str) -> None:
+    """Empty every table and put the migration record back at head.
+
+    Emptying takes a few milliseconds where ``CREATE DATABASE`` from a template takes hundreds;
+    a test that damaged the schema itself gets a fresh copy of the template instead.
+    """
+    tables = ", ".join(f'"{t}"' for t in SQLModel.metadata.tables)
+    try:
+        with psycopg.connect(_libpq(url), autocommit=True) as connection:
+            connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")  # type: ignore[arg-type]
+            connection.execute("DELETE FROM alembic_version")
+            connection.execute(
+                "INSERT INTO alembic_version (version_num) VALUES (%s)", (head_revision(),)
+            )
+    except psycopg.Error:
+        _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _admin(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
 
 def fresh_database_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
-    """A new database at the migration head, dropped after the test."""
+    """A database at the migration head holding no rows."""
     if backend == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         path = tmp_path / f"test-{next(_counter)}.db"
@@ -98,12 +130,10 @@ def fresh_database_url(request: pytest.FixtureRequest, backend: str, tmp_path: P
         return f"sqlite:///{path}"
     admin_url: str = request.getfixturevalue("postgres_admin_url")
     template_name: str = request.getfixturevalue("postgres_template")
-    name = f"patientbot_{RUN_ID}_{next(_counter)}"
-    _admin(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
-    request.addfinalizer(
-        lambda: _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    )
-    return _with_database(admin_url, name)
+    name: str = request.getfixturevalue("postgres_worker_database")
+    url = _with_database(admin_url, name)
+    _reset_postgres(url, admin_url, name, template_name)
+    return url
 
 
 def empty_database_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:

@@ -1,9 +1,596 @@
-"""Patient side: joining, the check-in walk-through and the patient's own commands."""
+"""Patient side: joining, the check-in walk-through and the patient's own commands.
+
+Each handler reduces the update to plain values, runs one use case from
+``bot.services.checkin`` (one transaction) and renders what it returns. Nothing about a
+patient is kept in memory: a new Application on the same database carries on at the same
+question. Only private chats are served; group chats and channels are ignored.
+
+Every callback query is answered exactly once, refusals included, so no button keeps spinning.
+"""
 
 from __future__ import annotations
 
-from bot.app import BotApplication
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from telegram import CallbackQuery, Message, Update, User
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot import keyboards, rendering, texts
+from bot.app import BotApplication, BotContext
+from bot.services import checkin
+from bot.services.responses import Reply
+
+log = logging.getLogger(__name__)
+
+HTML = "HTML"
+PRIVATE = filters.ChatType.PRIVATE
+# CommandHandler would also take an edited "/start CODE" by default.
+PRIVATE_MESSAGE = PRIVATE & filters.UpdateType.MESSAGE
+R = TypeVar("R")
 
 
 def register(application: BotApplication) -> None:
-    """Add the patient handlers (filled in by the check-in work)."""
+    """Add the patient handlers; the therapist's come first and win on their own commands."""
+    for names, callback in (
+        ("start", start_command),
+        ("tasks", tasks_command),
+        (("pause", "cancel"), pause_command),
+        ("timezone", timezone_command),
+        ("stop", stop_command),
+        ("deletemydata", delete_command),
+    ):
+        application.add_handler(CommandHandler(names, callback, filters=PRIVATE_MESSAGE))
+    for pattern, pressed in (
+        (r"^p:", prompt_pressed),
+        (r"^a:", answer_pressed),
+        (r"^s:", skip_pressed),
+        (r"^tz:", timezone_pressed),
+        (r"^stop:", stop_pressed),
+        (r"^del:", delete_pressed),
+    ):
+        application.add_handler(CallbackQueryHandler(pressed, pattern=pattern))
+    application.add_handler(
+        MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, edited_message)
+    )
+    application.add_handler(MessageHandler(PRIVATE_MESSAGE & filters.COMMAND, unknown_command))
+    application.add_handler(MessageHandler(PRIVATE_MESSAGE, message_received))
+    # Last of all: a press nobody claimed (forged, or from a version long gone).
+    application.add_handler(CallbackQueryHandler(unknown_button))
+
+
+def policy_of(context: BotContext) -> checkin.Policy:
+    settings = context.deps.settings
+    return checkin.Policy(
+        default_zone=settings.scheduler.default_timezone,
+        max_reasks=settings.checkins.max_reasks,
+        first_reminder_minutes=settings.checkins.first_reminder_minutes,
+        max_reminders=settings.checkins.max_reminders,
+        quiet_start=settings.checkins.quiet_hours_start,
+        quiet_end=settings.checkins.quiet_hours_end,
+        therapist_user_ids=tuple(settings.therapists.user_ids),
+    )
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+async def start_command(update: Update, context: BotContext) -> None:
+    """Join the group of an invite code, opt back in, or explain how to join."""
+    message, user = _message_and_user(update)
+    code = context.args[0] if context.args else None
+    deps = context.deps
+    who = checkin.Patient(user.id, message.chat_id, _full_name(user))
+    result = await deps.run(
+        checkin.start, deps.database, deps.clock.now(), policy_of(context), who, code
+    )
+    next_due = rendering.render_next_due(result.next_due)
+    outcome = checkin.StartOutcome
+    if result.outcome == outcome.BAD_CODE:
+        problem = result.problem or checkin.InviteProblem.UNKNOWN
+        text = texts.checkin_bad_code(problem.value)
+    elif result.outcome == outcome.NEWCOMER:
+        text = texts.checkin_how_to_join()
+    elif result.outcome == outcome.GREETING:
+        text = texts.checkin_greeting(list(result.groups), next_due)
+    elif result.outcome == outcome.OPTED_IN:
+        text = texts.checkin_opted_in(list(result.groups), next_due)
+    elif result.outcome == outcome.ALREADY_MEMBER:
+        text = texts.checkin_already_member(result.group_name, next_due)
+    else:
+        text = texts.checkin_joined(result.group_name, next_due)
+    if result.opted_back_in and result.outcome in (outcome.JOINED, outcome.ALREADY_MEMBER):
+        text = f"{texts.checkin_welcome_back_line()}\n\n{text}"
+    await message.reply_text(text, parse_mode=HTML)
+
+
+async def tasks_command(update: Update, context: BotContext) -> None:
+    """List the open check-ins with Start/Continue buttons, or say when the next is due."""
+    message, user = _message_and_user(update)
+    deps = context.deps
+    tasks = await deps.run(
+        checkin.list_tasks, deps.database, deps.clock.now(), policy_of(context), user.id
+    )
+    text, markup = rendering.render_task_list(tasks)
+    await message.reply_text(text, parse_mode=HTML, reply_markup=markup)
+
+
+async def pause_command(update: Update, context: BotContext) -> None:
+    """Stop answering for now; /tasks resumes at the same question."""
+    message, user = _message_and_user(update)
+    deps = context.deps
+    paused = await deps.run(
+        checkin.pause, deps.database, deps.clock.now(), policy_of(context), user.id
+    )
+    if not paused.known:
+        await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
+        return
+    if paused.task_title is None:
+        await message.reply_text(texts.checkin_nothing_to_pause(paused.open_count))
+        return
+    await message.reply_text(
+        texts.checkin_paused(paused.task_title, paused.number, paused.total), parse_mode=HTML
+    )
+    await _offer(context, paused.offer)
+
+
+async def timezone_command(update: Update, context: BotContext) -> None:
+    """Show the patient's time zone with buttons for common ones, or set the one named."""
+    message, user = _message_and_user(update)
+    deps = context.deps
+    now = deps.clock.now()
+    if context.args:
+        name = " ".join(context.args)
+        changed = await deps.run(
+            checkin.set_timezone, deps.database, now, policy_of(context), user.id, name
+        )
+        await message.reply_text(_zone_changed_text(changed, name, context), parse_mode=HTML)
+        return
+    view = await deps.run(checkin.timezone_of, deps.database, policy_of(context), user.id)
+    if not view.known:
+        await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
+        return
+    local_now = now.astimezone(ZoneInfo(view.zone))
+    markup = rendering.timezone_keyboard(deps.settings.checkins.common_timezones, view.zone)
+    await message.reply_text(
+        texts.checkin_timezone_show(view.zone, local_now, view.own),
+        parse_mode=HTML,
+        reply_markup=markup,
+    )
+
+
+async def stop_command(update: Update, context: BotContext) -> None:
+    """Ask for confirmation before opting out of check-ins."""
+    message, user = _message_and_user(update)
+    deps = context.deps
+    status = await deps.run(checkin.person_status, deps.database, user.id)
+    if not status.known:
+        await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
+        return
+    if status.opted_out:
+        await message.reply_text(texts.checkin_tasks_opted_out())
+        return
+    markup = rendering.confirm_keyboard(
+        "stop", texts.checkin_button_stop_yes(), texts.checkin_button_stop_no()
+    )
+    await message.reply_text(texts.checkin_stop_confirm(), reply_markup=markup)
+
+
+async def delete_command(update: Update, context: BotContext) -> None:
+    """Ask for confirmation before erasing the patient's data."""
+    message, user = _message_and_user(update)
+    deps = context.deps
+    status = await deps.run(checkin.person_status, deps.database, user.id)
+    if not status.known:
+        await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
+        return
+    markup = rendering.confirm_keyboard(
+        "del", texts.checkin_button_delete_yes(), texts.checkin_button_delete_no()
+    )
+    await message.reply_text(texts.checkin_delete_confirm(), parse_mode=HTML, reply_markup=markup)
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    """Point at /help for a command nobody handles."""
+    message, _user = _message_and_user(update)
+    await message.reply_text(texts.checkin_unknown_command())
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+async def message_received(update: Update, context: BotContext) -> None:
+    """Take the message as the answer to the question being asked, or say what to do."""
+    message, user = _message_and_user(update)
+    deps = context.deps
+    result = await deps.run(
+        checkin.answer_message,
+        deps.database,
+        deps.clock.now(),
+        policy_of(context),
+        user.id,
+        reply_of(message),
+        message.message_id,
+    )
+    if isinstance(result, checkin.NoQuestion):
+        if result.reason == checkin.Idle.UNKNOWN_PERSON:
+            await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
+        elif result.reason == checkin.Idle.NOTHING_ASKED:
+            await message.reply_text(texts.checkin_nothing_asked(result.open_count))
+        # A duplicate was answered the first time it came.
+        return
+    if isinstance(result, checkin.Refused):
+        await message.reply_text(texts.checkin_closed())
+        return
+    if isinstance(result, checkin.Reask):
+        text, markup = rendering.render_reask(result)
+        await message.reply_text(text, parse_mode=HTML, reply_markup=markup)
+        return
+    await _send_progress(context, message.chat_id, result)
+
+
+async def edited_message(update: Update, context: BotContext) -> None:
+    """Explain that an edit changes no stored answer, when a question is waiting."""
+    message = update.edited_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    deps = context.deps
+    status = await deps.run(checkin.person_status, deps.database, user.id)
+    if status.asking:
+        await context.bot.send_message(message.chat_id, texts.checkin_edit_ignored())
+
+
+def reply_of(message: Message) -> Reply:
+    """Reduce a Telegram message to what the answer rules look at."""
+    if message.text is not None:
+        return Reply(kind="text", text=message.text)
+    if message.photo:
+        return Reply(kind="photo", file_id=message.photo[-1].file_id)
+    if message.video:
+        return Reply(kind="video", file_id=message.video.file_id)
+    if message.video_note:
+        return Reply(kind="video", file_id=message.video_note.file_id)
+    if message.animation:  # checked before document: a GIF carries both
+        return Reply(kind="other", other_label=texts.checkin_label_animation())
+    if message.document:
+        # responses recognises "document" to suggest resending a photo or video as such.
+        return Reply(kind="other", other_label="document")
+    labels = (
+        (message.sticker, texts.checkin_label_sticker),
+        (message.voice, texts.checkin_label_voice),
+        (message.audio, texts.checkin_label_audio),
+        (message.location, texts.checkin_label_location),
+        (message.contact, texts.checkin_label_contact),
+        (message.poll, texts.checkin_label_poll),
+    )
+    for present, label in labels:
+        if present:
+            return Reply(kind="other", other_label=label())
+    return Reply(kind="other")
+
+
+# --- buttons ----------------------------------------------------------------------------------
+
+
+async def prompt_pressed(update: Update, context: BotContext) -> None:
+    """Start, put off or skip a due task from its prompt (or from /tasks)."""
+    query, user = _query_and_user(update)
+    callback = keyboards.decode(query.data)
+    delivery_id = callback.int_part(0) if callback else None
+    action = callback.parts[1] if callback and len(callback.parts) == 2 else None
+    deps = context.deps
+    now = deps.clock.now()
+    policy = policy_of(context)
+    if delivery_id is None or action not in ("start", "later", "skip"):
+        await _refuse(query, checkin.Refusal.NOT_YOURS)
+        return
+    if action == "start":
+        started = await _guarded(
+            query, deps.run(checkin.begin, deps.database, now, policy, user.id, delivery_id)
+        )
+        if isinstance(started, checkin.Refused):
+            await _refuse(query, started.reason)
+            return
+        await _ack(query)
+        await _send_progress(context, _chat_id(query, user), started)
+        return
+    if action == "later":
+        deferred = await _guarded(
+            query, deps.run(checkin.remind_later, deps.database, now, policy, user.id, delivery_id)
+        )
+        if isinstance(deferred, checkin.Refused):
+            await _refuse(query, deferred.reason)
+            return
+        await _ack(query)
+        zone = ZoneInfo(deferred.zone)
+        outcome = (
+            texts.checkin_prompt_later(deferred.remind_at.astimezone(zone))
+            if deferred.remind_at is not None
+            else texts.checkin_prompt_later_no_reminder(deferred.expires_at.astimezone(zone))
+        )
+        await _settle_prompt(context, query, user, outcome)
+        await _offer(context, deferred.offer)
+        return
+    skipped = await _guarded(
+        query, deps.run(checkin.skip_task, deps.database, now, policy, user.id, delivery_id)
+    )
+    if isinstance(skipped, checkin.Refused):
+        await _refuse(query, skipped.reason)
+        return
+    await _ack(query)
+    await _settle_prompt(context, query, user, texts.checkin_prompt_skipped())
+    await _offer(context, skipped.offer)
+
+
+async def answer_pressed(update: Update, context: BotContext) -> None:
+    """Store the answer a button carries and ask the next question."""
+    query, user = _query_and_user(update)
+    callback = keyboards.decode(query.data)
+    if callback is None or len(callback.parts) != 3:
+        await _refuse(query, checkin.Refusal.NOT_YOURS)
+        return
+    delivery_id, question_id = callback.int_part(0), callback.int_part(1)
+    if delivery_id is None or question_id is None:
+        await _refuse(query, checkin.Refusal.NOT_YOURS)
+        return
+    deps = context.deps
+    result = await _guarded(
+        query,
+        deps.run(
+            checkin.answer_button,
+            deps.database,
+            deps.clock.now(),
+            policy_of(context),
+            user.id,
+            delivery_id,
+            question_id,
+            callback.parts[2],
+        ),
+    )
+    await _after_question_press(context, query, user, result)
+
+
+async def skip_pressed(update: Update, context: BotContext) -> None:
+    """Skip an optional question and ask the next one."""
+    query, user = _query_and_user(update)
+    callback = keyboards.decode(query.data)
+    delivery_id = callback.int_part(0) if callback and len(callback.parts) == 2 else None
+    question_id = callback.int_part(1) if callback and len(callback.parts) == 2 else None
+    if delivery_id is None or question_id is None:
+        await _refuse(query, checkin.Refusal.NOT_YOURS)
+        return
+    deps = context.deps
+    result = await _guarded(
+        query,
+        deps.run(
+            checkin.skip_question,
+            deps.database,
+            deps.clock.now(),
+            policy_of(context),
+            user.id,
+            delivery_id,
+            question_id,
+        ),
+    )
+    await _after_question_press(context, query, user, result)
+
+
+async def timezone_pressed(update: Update, context: BotContext) -> None:
+    """Set the time zone on the pressed button."""
+    query, user = _query_and_user(update)
+    callback = keyboards.decode(query.data)
+    name = ":".join(callback.parts) if callback else ""
+    deps = context.deps
+    changed = await _guarded(
+        query,
+        deps.run(
+            checkin.set_timezone,
+            deps.database,
+            deps.clock.now(),
+            policy_of(context),
+            user.id,
+            name,
+        ),
+    )
+    if not changed.known:
+        await _refuse(query, checkin.Refusal.UNKNOWN_PERSON)
+        return
+    await _ack(query)
+    await _edit_or_send(context, query, user, _zone_changed_text(changed, name, context))
+
+
+async def stop_pressed(update: Update, context: BotContext) -> None:
+    """Opt out after "Yes, stop"; leave everything as it was after "No"."""
+    query, user = _query_and_user(update)
+    callback = keyboards.decode(query.data)
+    if callback is None or callback.parts != ("yes",):
+        await _ack(query)
+        await _edit_or_send(context, query, user, texts.checkin_stop_kept())
+        return
+    deps = context.deps
+    stopped = await _guarded(
+        query, deps.run(checkin.stop, deps.database, deps.clock.now(), user.id)
+    )
+    if not stopped.known:
+        await _refuse(query, checkin.Refusal.UNKNOWN_PERSON)
+        return
+    await _ack(query)
+    await _edit_or_send(context, query, user, texts.checkin_stopped())
+
+
+async def delete_pressed(update: Update, context: BotContext) -> None:
+    """Erase the patient's data after "Yes, delete everything"; nothing after "No"."""
+    query, user = _query_and_user(update)
+    callback = keyboards.decode(query.data)
+    if callback is None or callback.parts != ("yes",):
+        await _ack(query)
+        await _edit_or_send(context, query, user, texts.checkin_delete_kept())
+        return
+    deps = context.deps
+    deleted = await _guarded(
+        query, deps.run(checkin.delete_my_data, deps.database, deps.clock.now(), user.id)
+    )
+    if not deleted.known:
+        await _refuse(query, checkin.Refusal.UNKNOWN_PERSON)
+        return
+    await _ack(query)
+    await _edit_or_send(context, query, user, texts.checkin_deleted())
+
+
+async def unknown_button(update: Update, context: BotContext) -> None:
+    """Answer a press no handler claimed, so the button stops spinning."""
+    if update.callback_query is not None:
+        await _refuse(update.callback_query, checkin.Refusal.NOT_YOURS)
+
+
+# --- shared steps -----------------------------------------------------------------------------
+
+
+async def _after_question_press(
+    context: BotContext,
+    query: CallbackQuery,
+    user: User,
+    result: checkin.Progress | checkin.Refused,
+) -> None:
+    if isinstance(result, checkin.Refused):
+        await _refuse(query, result.reason)
+        return
+    await _ack(query)
+    if result.answered is not None:
+        # The keyboard goes with the edit, so the old buttons cannot be pressed again.
+        await _edit_or_send(context, query, user, rendering.render_answered(result.answered))
+    await _send_progress(context, _chat_id(query, user), result)
+
+
+async def _send_progress(context: BotContext, chat_id: int, progress: checkin.Progress) -> None:
+    """Ask the next question, or send the summary and offer the next waiting task."""
+    bot = context.bot
+    intro = []
+    if progress.paused_title:
+        intro.append(texts.checkin_paused_other(progress.paused_title))
+    if progress.resumed and progress.answered is None:
+        intro.append(texts.checkin_resuming(progress.task_title))
+    if progress.question is not None:
+        text, markup = rendering.render_question(progress.question, intro="\n".join(intro) or None)
+        await bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
+    elif progress.summary is not None:
+        await bot.send_message(
+            chat_id, rendering.render_summary(progress.summary), parse_mode=HTML
+        )
+        await _offer(context, progress.offer)
+    for notice in progress.alerts:
+        await _alert(context, notice)
+
+
+async def _offer(context: BotContext, view: checkin.PromptView | None) -> None:
+    if view is None:
+        return
+    text, markup = rendering.render_prompt(view)
+    sent = await context.bot.send_message(view.chat_id, text, parse_mode=HTML, reply_markup=markup)
+    deps = context.deps
+    # Bookkeeping after the send, like the scan's own "mark sent": a held task's prompt is
+    # only now on the screen, so its reminders and its closing edit can follow.
+    await deps.run(
+        checkin.note_offer,
+        deps.database,
+        deps.clock.now(),
+        policy_of(context),
+        view.delivery_id,
+        sent.message_id,
+    )
+
+
+async def _alert(context: BotContext, notice: checkin.AlertNotice) -> None:
+    try:
+        await context.bot.send_message(
+            notice.chat_id, rendering.render_alert(notice), parse_mode=HTML
+        )
+    except TelegramError:
+        # A therapist who blocked the bot must not break the patient's check-in.
+        log.warning("Could not deliver an alert to chat %s", notice.chat_id, exc_info=True)
+
+
+async def _settle_prompt(
+    context: BotContext, query: CallbackQuery, user: User, outcome: str
+) -> None:
+    """Edit the prompt to say what was chosen, without its buttons."""
+    message = query.message
+    if isinstance(message, Message) and message.text:
+        await _edit_or_send(
+            context, query, user, rendering.with_outcome(message.text_html, outcome)
+        )
+    else:
+        await context.bot.send_message(_chat_id(query, user), outcome, parse_mode=HTML)
+
+
+async def _edit_or_send(context: BotContext, query: CallbackQuery, user: User, text: str) -> None:
+    """Replace the pressed message (and its keyboard); send anew when it cannot be edited."""
+    if isinstance(query.message, Message):
+        try:
+            await query.edit_message_text(text, parse_mode=HTML)
+            return
+        except BadRequest as error:
+            if "not modified" in str(error).lower():
+                return
+            log.info("Could not edit message %s: %s", query.message.message_id, error)
+    await context.bot.send_message(_chat_id(query, user), text, parse_mode=HTML)
+
+
+async def _refuse(query: CallbackQuery, reason: checkin.Refusal) -> None:
+    await _ack(query, texts.checkin_refused(reason.value))
+
+
+async def _ack(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer the press; Telegram refuses a second answer to a redelivered update, harmlessly."""
+    try:
+        await query.answer(text)
+    except BadRequest as error:
+        log.info("Callback query %s not answered: %s", query.id, error)
+
+
+async def _guarded(query: CallbackQuery, work: Awaitable[R]) -> R:
+    """Run the use case; if it fails, still answer the press before the error handler runs."""
+    try:
+        return await work
+    except Exception:
+        try:
+            await query.answer(texts.something_went_wrong())
+        except TelegramError:  # the apology must not hide the real error
+            log.warning("Could not answer callback query %s", query.id, exc_info=True)
+        raise
+
+
+def _zone_changed_text(changed: checkin.ZoneChanged, name: str, context: BotContext) -> str:
+    if not changed.known:
+        return texts.checkin_how_to_join()
+    if changed.zone is None:
+        return texts.checkin_timezone_unknown(name)
+    local_now = context.deps.clock.now().astimezone(ZoneInfo(changed.zone))
+    return texts.checkin_timezone_set(
+        changed.zone, local_now, rendering.render_next_due(changed.next_due)
+    )
+
+
+def _message_and_user(update: Update) -> tuple[Message, User]:
+    message, user = update.message, update.effective_user
+    assert message is not None and user is not None  # the filters admit only such updates
+    return message, user
+
+
+def _query_and_user(update: Update) -> tuple[CallbackQuery, User]:
+    query = update.callback_query
+    assert query is not None
+    return query, query.from_user
+
+
+def _chat_id(query: CallbackQuery, user: User) -> int:
+    # Buttons live only in private chats, whose id is the user's.
+    return query.message.chat.id if query.message is not None else user.id
+
+
+def _full_name(user: User) -> str:
+    return " ".join(part for part in (user.first_name, user.last_name) if part)

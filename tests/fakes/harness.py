@@ -16,10 +16,12 @@ from zoneinfo import ZoneInfo
 
 from telegram import Update
 
+from bot import scheduler
 from bot.app import BotApplication, build_application
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.fakeapi import ApiCall, FakeBotApi, ScreenMessage
+from bot.sender import Pacer, SteppingTime
 from storage.db import Database
 from tests.fakes.updates import JSON, UpdateFactory, User
 
@@ -37,6 +39,7 @@ class Harness:
     ) -> None:
         self.settings = settings
         self.database = database
+        self._restarted = False
         self.clock = clock
         self.api = api or FakeBotApi(wall_clock=lambda: clock.now().timestamp())
         self.updates = UpdateFactory(self.api, clock=clock.now)
@@ -44,9 +47,18 @@ class Harness:
         self.processed: list[JSON] = []
 
     def _build(self) -> BotApplication:
-        return build_application(
+        application = build_application(
             self.settings, request=self.api, clock=self.clock, database=self.database
         )
+        # Pace on a clock that moves when the pacer sleeps: every spacing rule still holds
+        # (one prompt a second per chat), but a flow test never waits for it in real time.
+        stepping = SteppingTime()
+        scheduler.state(application).pacer = Pacer(
+            self.settings.scheduler.messages_per_second,
+            clock=stepping.time,
+            sleep=stepping.sleep,
+        )
+        return application
 
     async def start(self) -> Harness:
         await self.app.initialize()
@@ -54,12 +66,16 @@ class Harness:
 
     async def stop(self) -> None:
         await self.app.shutdown()
+        if self._restarted:
+            # The fixture disposes only the Database it handed over; this one is ours.
+            self.database.dispose()
 
     async def restart(self) -> None:
         """Stop this Application and start a new one on the same database (a new process)."""
         await self.app.shutdown()
         self.database.dispose()
         self.database = Database(self.database.url)
+        self._restarted = True
         self.app = self._build()
         await self.app.initialize()
 

@@ -1,0 +1,129 @@
+"""Raw updates a person's Telegram client would cause, for the playground's fake transport.
+
+A smaller sibling of the tests' ``UpdateFactory``: the product may not import ``tests/``, and
+the playground needs only private-chat messages, photos, videos and button presses. Message ids
+come from the FakeBotApi's per-chat counter, so the person's messages and the bot's never share
+an id and sort into one conversation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import count
+from typing import Any
+
+from bot.fakeapi import FakeBotApi
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone the playground lets you be. Their private chat with the bot has the same id."""
+
+    id: int
+    first_name: str
+    last_name: str | None
+    role: str  # "therapist" or "patient"
+
+    @property
+    def chat_id(self) -> int:
+        return self.id
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}" if self.last_name else self.first_name
+
+    def to_user(self) -> JSON:
+        user: JSON = {
+            "id": self.id,
+            "is_bot": False,
+            "first_name": self.first_name,
+            "language_code": "en",
+        }
+        if self.last_name:
+            user["last_name"] = self.last_name
+        return user
+
+    def private_chat(self) -> JSON:
+        chat: JSON = {"id": self.id, "type": "private", "first_name": self.first_name}
+        if self.last_name:
+            chat["last_name"] = self.last_name
+        return chat
+
+
+class UpdateBuilder:
+    """Build updates for ``FakeBotApi.push_update`` (which assigns the update id)."""
+
+    def __init__(self, api: FakeBotApi, now: Callable[[], datetime]) -> None:
+        self.api = api
+        self.now = now
+        self._seq = count(1)
+
+    def text(self, person: Person, text: str) -> JSON:
+        """A typed message; a leading ``/command`` gets the entity Telegram attaches to it."""
+        content: JSON = {"text": text}
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0]
+            content["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": _utf16_len(command)}
+            ]
+        return self._message(person, content)
+
+    def photo(self, person: Person, file_id: str) -> JSON:
+        sizes = [
+            {
+                "file_id": f"{file_id}-small",
+                "file_unique_id": f"u-{file_id}-small",
+                "width": 90,
+                "height": 68,
+                "file_size": 1_204,
+            },
+            {
+                "file_id": file_id,
+                "file_unique_id": f"u-{file_id}",
+                "width": 1280,
+                "height": 960,
+                "file_size": 98_304,
+            },
+        ]
+        return self._message(person, {"photo": sizes})
+
+    def video(self, person: Person, file_id: str, duration: int = 12) -> JSON:
+        video = {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "width": 1280,
+            "height": 720,
+            "duration": duration,
+            "mime_type": "video/mp4",
+            "file_size": 2_097_152,
+        }
+        return self._message(person, {"video": video})
+
+    def press(self, person: Person, message: JSON, data: str) -> JSON:
+        """A press on an inline button carrying ``data`` under the bot's ``message``."""
+        query = {
+            "id": f"{person.id}{next(self._seq):06d}",
+            "from": person.to_user(),
+            "chat_instance": f"ci-{person.chat_id}",
+            "data": data,
+            "message": message,
+        }
+        return {"callback_query": query}
+
+    def _message(self, person: Person, content: JSON) -> JSON:
+        message = {
+            "message_id": self.api.next_message_id(person.chat_id),
+            "date": int(self.now().timestamp()),
+            "chat": person.private_chat(),
+            "from": person.to_user(),
+            **content,
+        }
+        return {"message": message}
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2

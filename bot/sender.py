@@ -1,0 +1,368 @@
+"""Paced sending for the scheduler: evenly spaced, one prompt a second per chat, nothing lost.
+
+Only the scheduler's fan-out goes through here. A patient's own conversation (handlers'
+``reply_text`` and the like) calls Telegram directly, so it never waits behind a fan-out of
+hundreds of prompts. The price: those replies count towards Telegram's global limit of about
+30 messages a second without being paced here, which is why the configured rate defaults to 25
+and is capped at 30 (``[scheduler] messages_per_second``): the gap is the headroom for replies.
+
+The pacer hands out send slots at least ``1 / rate`` seconds apart (a schedule of reserved
+instants, not a token bucket, so there is never a burst after a quiet spell) and at least one
+second apart for the same chat. Time and sleeping are injected, so tests never really wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+import math
+import time
+import warnings
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.services.delivery import Outcome, SendJob, SendResult
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+# Telegram allows about one message a second into one chat; the margin absorbs the jitter
+# between our clock and the server's.
+PER_CHAT_INTERVAL = 1.05
+TimeSource = Callable[[], float]
+
+
+class Pacer:
+    """Hand out send instants: ``1 / rate`` apart overall and ``per_chat_interval`` per chat.
+
+    ``acquire`` reserves the earliest free instant and sleeps until it. Reservation happens
+    without awaiting, so any number of concurrent senders get distinct, evenly spaced slots.
+    ``pause`` (Telegram's RetryAfter) holds every sender until the pause is over.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        per_chat_interval: float = PER_CHAT_INTERVAL,
+        clock: TimeSource = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.interval = 1.0 / rate
+        self.per_chat_interval = per_chat_interval
+        self.clock = clock
+        self.sleep = sleep
+        self.paused_until = -math.inf
+        self._reserved: list[float] = []  # sorted instants handed out and not long past
+        self._chat_next: dict[int | str, float] = {}
+
+    def reserve(self, chat_id: int | str) -> float:
+        """Book the earliest instant allowed for this chat; return it."""
+        now = self.clock()
+        self._forget_before(now - self.interval)
+        t = max(now, self.paused_until, self._chat_next.get(chat_id, -math.inf))
+        # Slide past every booked instant closer than one interval (they are sorted).
+        start = bisect.bisect_left(self._reserved, t - self.interval + 1e-12)
+        for booked in self._reserved[start:]:
+            if booked >= t + self.interval - 1e-12:
+                break
+            t = max(t, booked + self.interval)
+        bisect.insort(self._reserved, t)
+        self._chat_next[chat_id] = t + self.per_chat_interval
+        return t
+
+    async def acquire(self, chat_id: int | str) -> float:
+        """Wait for this chat's next slot; return the instant it was granted (pacer's clock)."""
+        while True:
+            slot = self.reserve(chat_id)
+            delay = slot - self.clock()
+            if delay > 0:
+                await self.sleep(delay)
+            # A RetryAfter that arrived while we slept holds us too.
+            if self.clock() >= self.paused_until:
+                return slot
+
+    def pause(self, seconds: float) -> None:
+        """Telegram said to wait: no slot is granted before ``seconds`` from now."""
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+    @property
+    def paused(self) -> bool:
+        return self.clock() < self.paused_until
+
+    def _forget_before(self, horizon: float) -> None:
+        cut = bisect.bisect_left(self._reserved, horizon)
+        if cut:
+            del self._reserved[:cut]
+        if len(self._chat_next) > 10_000:
+            self._chat_next = {c: t for c, t in self._chat_next.items() if t > horizon}
+
+
+class SteppingTime:
+    """A clock whose sleep moves it on at once: pacing without waiting (tests, the playground).
+
+    ``Pacer(rate, clock=t.time, sleep=t.sleep)`` keeps every spacing rule on this clock while
+    nothing really waits. With concurrent sleepers it runs ahead, never behind, so the gaps it
+    shows are never shorter than the pacer's.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
+@dataclass
+class SendStats:
+    """What one sender run did; ``retried`` counts every retry of a send, whatever the cause."""
+
+    attempts: int = 0
+    sent: int = 0
+    retried: int = 0
+    rate_limited: int = 0
+    failed: int = 0
+    forbidden: int = 0
+    requeued: int = 0
+    results: list[SendResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    # Tries of one send against network errors, timeouts and 5xx before it goes back to pending.
+    max_attempts: int = 4
+    backoff_base: float = 0.5
+    backoff_cap: float = 8.0
+    # RetryAfter answers one send may get before it goes back to pending.
+    max_rate_limits: int = 5
+    # A RetryAfter longer than this ends the run (the rest go back to pending) rather than
+    # holding claimed rows while their leases run down.
+    max_pause: float = 30.0
+
+    def backoff(self, attempt: int) -> float:
+        return float(min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    """RetryAfter's wait in seconds, without PTB's deprecation warning about its type."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+SendFunction = Callable[[SendJob], Awaitable[int]]
+FlushFunction = Callable[[list[SendResult]], Awaitable[None]]
+
+
+class Sender:
+    """Send jobs through a pacer with a few concurrent workers, and report every result.
+
+    Results are handed to ``flush`` in batches (one transaction each, not one per message),
+    and whatever is left when the run ends, is stopped or is cancelled is flushed too.
+    """
+
+    def __init__(
+        self,
+        pacer: Pacer,
+        *,
+        workers: int = 8,
+        retry: RetryPolicy | None = None,
+        flush_every: int = 50,
+    ) -> None:
+        self.pacer = pacer
+        self.workers = workers
+        self.retry = retry or RetryPolicy()
+        self.flush_every = flush_every
+
+    async def run(
+        self,
+        jobs: Sequence[SendJob],
+        send: SendFunction,
+        flush: FlushFunction,
+        keep_going: Callable[[], bool] = lambda: True,
+    ) -> SendStats:
+        run = _Run(self, _interleave(jobs), send, flush, keep_going)
+        return await run.go()
+
+
+def _interleave(jobs: Sequence[SendJob]) -> deque[SendJob]:
+    """Order so a chat's second message comes after everyone's first: no worker idles on it."""
+    seen: dict[int, int] = {}
+    ranked = []
+    for index, job in enumerate(jobs):
+        rank = seen.get(job.chat_id, 0)
+        seen[job.chat_id] = rank + 1
+        ranked.append((rank, index, job))
+    ranked.sort(key=lambda item: (item[0], item[1]))
+    return deque(job for _, _, job in ranked)
+
+
+class _Run:
+    def __init__(
+        self,
+        sender: Sender,
+        queue: deque[SendJob],
+        send: SendFunction,
+        flush: FlushFunction,
+        keep_going: Callable[[], bool],
+    ) -> None:
+        self.sender = sender
+        self.pacer = sender.pacer
+        self.retry = sender.retry
+        self.queue = queue
+        self.send = send
+        self.flush = flush
+        self.keep_going = keep_going
+        self.stats = SendStats()
+        self.buffer: list[SendResult] = []
+        self.flush_lock = asyncio.Lock()
+        self.blocked_chats: set[int] = set()
+        self.halted = False
+
+    async def go(self) -> SendStats:
+        try:
+            count = max(1, min(self.sender.workers, len(self.queue)))
+            await asyncio.gather(*(self._worker() for _ in range(count)))
+        finally:
+            # Even when cancelled (shutdown), what was sent must be recorded, or it would be
+            # sent again after the lease.
+            await asyncio.shield(self._flush_all())
+        return self.stats
+
+    async def _worker(self) -> None:
+        while self.queue:
+            if self.halted or not self.keep_going():
+                self._requeue_rest("stopped before sending")
+                return
+            job = self.queue.popleft()
+            result = await self._deliver(job)
+            await self._record(result)
+
+    def _requeue_rest(self, why: str) -> None:
+        while self.queue:
+            result = self._give_up(self.queue.popleft(), why)
+            self.stats.results.append(result)
+            self.buffer.append(result)
+
+    async def _deliver(self, job: SendJob) -> SendResult:
+        attempts = 0
+        rate_limits = 0
+        while True:
+            await self.pacer.acquire(job.chat_id)
+            if self.halted:
+                return self._give_up(job, "stopped by a long RetryAfter")
+            if job.chat_id in self.blocked_chats:
+                # Learnt while this job waited for the chat's next slot.
+                return SendResult(job.delivery_id, job.kind, Outcome.FORBIDDEN)
+            self.stats.attempts += 1
+            try:
+                message_id = await self.send(job)
+            except RetryAfter as error:
+                seconds = retry_after_seconds(error)
+                self.pacer.pause(seconds)
+                rate_limits += 1
+                self.stats.rate_limited += 1
+                if seconds > self.retry.max_pause:
+                    self.halted = True
+                if self.halted or rate_limits > self.retry.max_rate_limits:
+                    return self._give_up(job, f"RetryAfter {seconds:g}s")
+                self.stats.retried += 1
+                continue
+            except Forbidden as error:
+                self.blocked_chats.add(job.chat_id)
+                self._warn("patient blocked the bot", job, error)
+                return SendResult(job.delivery_id, job.kind, Outcome.FORBIDDEN, error=str(error))
+            except (BadRequest, ChatMigrated) as error:
+                # BadRequest subclasses NetworkError but retrying the same request is futile.
+                self.stats.failed += 1
+                self._warn("Telegram refused the message", job, error, level=logging.ERROR)
+                return SendResult(job.delivery_id, job.kind, Outcome.FAILED, error=str(error))
+            except NetworkError as error:  # TimedOut, resets, 5xx
+                attempts += 1
+                if attempts >= self.retry.max_attempts:
+                    self._warn("giving up for now, a later scan retries", job, error)
+                    return self._give_up(job, str(error))
+                self.stats.retried += 1
+                await self.pacer.sleep(self.retry.backoff(attempts))
+                continue
+            except TelegramError as error:
+                self._warn("unexpected Telegram error, a later scan retries", job, error)
+                return self._give_up(job, str(error))
+            except Exception as error:
+                # Never lose a claimed delivery to a bug in rendering or elsewhere.
+                log.exception(
+                    "sending failed",
+                    extra={"delivery_id": job.delivery_id, "task_id": job.view.task_id},
+                )
+                return self._give_up(job, type(error).__name__)
+            self.stats.sent += 1
+            return SendResult(job.delivery_id, job.kind, Outcome.SENT, message_id=message_id)
+
+    def _give_up(self, job: SendJob, error: str) -> SendResult:
+        self.stats.requeued += 1
+        return SendResult(job.delivery_id, job.kind, Outcome.RETRY, error=error)
+
+    def _warn(
+        self, what: str, job: SendJob, error: Exception, *, level: int = logging.WARNING
+    ) -> None:
+        log.log(
+            level,
+            what,
+            extra={
+                "delivery_id": job.delivery_id,
+                "task_id": job.view.task_id,
+                "kind": job.kind,
+                "error": f"{type(error).__name__}: {error}",
+            },
+        )
+
+    async def _record(self, result: SendResult) -> None:
+        self.stats.results.append(result)
+        if result.outcome is Outcome.FORBIDDEN:
+            self.stats.forbidden += 1
+        self.buffer.append(result)
+        if len(self.buffer) >= self.sender.flush_every:
+            await self._flush_all()
+
+    async def _flush_all(self) -> None:
+        async with self.flush_lock:
+            if not self.buffer:
+                return
+            batch, self.buffer = self.buffer, []
+            for attempt in range(1, 4):
+                try:
+                    await self.flush(batch)
+                    return
+                except Exception:
+                    log.exception("could not record send results", extra={"attempt": attempt})
+                    if attempt < 3:
+                        await self.pacer.sleep(0.5 * attempt)
+            # The rows stay claimed: after the lease a scan sends them again (a duplicate at
+            # most), which beats losing them.
+            log.error(
+                "send results not recorded; leases will expire and the rows be reclaimed",
+                extra={"delivery_ids": [r.delivery_id for r in batch]},
+            )

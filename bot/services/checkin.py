@@ -1,0 +1,1278 @@
+"""The patient's side: joining by invite, answering a due task question by question, and the
+patient's own commands (/tasks, /pause, /timezone, /stop, /deletemydata).
+
+Every use case is a synchronous function ``(database, now, ...)`` that runs one transaction and
+returns frozen dataclasses; the handler turns them into messages. All state lives in the rows:
+
+- ``in_progress`` means the patient is inside that delivery now: their next message answers its
+  current question. A patient has at most one. Starting another puts the first back to ``sent``
+  (paused, answers kept), and so do /pause and "Remind me later"; /tasks resumes either.
+- ``current_position`` is the question being asked (or to resume at): always the first active
+  question, by position, without an answer. So an edit of the task by the therapist or a restart
+  of the bot can never lose or repeat an answer. ``current_tries`` counts failed tries on it.
+- ``Person.last_answer_message_id`` is the newest of the patient's messages the walk-through has
+  used. Message ids only grow within a chat, so a message at or below it is Telegram delivering
+  an update again, and is ignored rather than taken as the answer to the next question.
+- Answers are unique on (delivery, question); that constraint is the real guard against a double
+  tap, and the row lock taken on the delivery keeps two instances from interleaving.
+- Reminders (sent by the scan when ``remind_at`` passes) are for a patient who went quiet: every
+  step the patient takes moves a planned reminder a full wait away.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo, available_timezones
+
+from sqlalchemy import delete, func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.services.planning import plan_member, replan_person, zone_for
+from bot.services.responses import (
+    Accepted,
+    QuestionRules,
+    Rejected,
+    Reply,
+    alert_matches,
+    parse_alert_rule,
+    parse_reply,
+)
+from bot.services.schedule import end_of_quiet, is_quiet
+from bot.services.views import PromptView
+from storage.db import Database
+from storage.models import (
+    OPEN_STATUSES,
+    Answer,
+    Delivery,
+    DeliveryStatus,
+    Invite,
+    Membership,
+    Person,
+    Question,
+    Role,
+    Task,
+    TherapyGroup,
+)
+
+# What Telegram allows in a deep-link payload (t.me/<bot>?start=CODE).
+INVITE_CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_OPEN = tuple(status.value for status in OPEN_STATUSES)
+_SENT = DeliveryStatus.SENT.value
+_IN_PROGRESS = DeliveryStatus.IN_PROGRESS.value
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The settings the check-in rules depend on, so services never read the configuration."""
+
+    default_zone: str
+    max_reasks: int = 3
+    first_reminder_minutes: int = 60
+    max_reminders: int = 2
+    quiet_start: time | None = None
+    quiet_end: time | None = None
+    therapist_user_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Patient:
+    """Who wrote, as Telegram says: a private chat's id equals the user's."""
+
+    telegram_user_id: int
+    chat_id: int
+    name: str
+
+
+# --- views ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    delivery_id: int
+    question_id: int
+    task_title: str
+    number: int  # 1-based among the task's active questions
+    total: int
+    description: str
+    link: str | None
+    rules: QuestionRules
+
+    @property
+    def optional(self) -> bool:
+        return not self.rules.required
+
+
+@dataclass(frozen=True)
+class AnsweredView:
+    question: QuestionView
+    display: str  # raw: escape before putting it into HTML
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    description: str
+    display: str
+    skipped: bool
+
+
+@dataclass(frozen=True)
+class Summary:
+    task_title: str
+    lines: tuple[SummaryLine, ...]
+
+
+@dataclass(frozen=True)
+class AlertNotice:
+    """One message for one therapist: an answer met its question's alert rule."""
+
+    chat_id: int
+    patient_name: str
+    group_name: str
+    task_title: str
+    question: str
+    answer: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class NextDue:
+    task_title: str
+    due_at: datetime  # UTC
+    zone: str
+
+
+class Refusal(StrEnum):
+    """Why a button press or an answer changed nothing."""
+
+    UNKNOWN_PERSON = "unknown_person"  # the presser never joined
+    NOT_YOURS = "not_yours"  # no such delivery, or someone else's (forged or deleted)
+    NOT_OPEN = "not_open"  # not sent yet
+    CLOSED = "closed"  # past its expiry
+    COMPLETED = "completed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"  # cancelled by /stop, or never deliverable
+    STALE = "stale"  # the question is not the one being asked any more
+    ALREADY = "already"  # that question was answered a moment ago (double tap)
+    REQUIRED = "required"  # skip pressed on a question that must be answered
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: Refusal
+    task_title: str = ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The walk-through moved: ask ``question``, or show ``summary`` when the task is done."""
+
+    delivery_id: int
+    task_title: str
+    answered: AnsweredView | None = None
+    question: QuestionView | None = None
+    summary: Summary | None = None
+    offer: PromptView | None = None  # the next open task, offered once this one is done
+    alerts: tuple[AlertNotice, ...] = ()
+    paused_title: str | None = None  # another task put on hold to start this one
+    resumed: bool = False  # started earlier: continuing where the patient left off
+
+
+@dataclass(frozen=True)
+class Reask:
+    question: QuestionView
+    hint: str  # HTML-safe sentence from bot.texts
+    tries: int
+    offer_skip: bool  # an optional question after max_reasks failed tries
+    stuck: bool  # a required question after max_reasks failed tries
+
+
+class Idle(StrEnum):
+    UNKNOWN_PERSON = "unknown_person"
+    NOTHING_ASKED = "nothing_asked"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class NoQuestion:
+    """A message that answers nothing."""
+
+    reason: Idle
+    open_count: int = 0
+
+
+@dataclass(frozen=True)
+class TaskSkipped:
+    delivery_id: int
+    task_title: str
+    offer: PromptView | None = None
+
+
+@dataclass(frozen=True)
+class Deferred:
+    delivery_id: int
+    task_title: str
+    remind_at: datetime | None  # UTC, when a reminder will come; None when none will
+    expires_at: datetime
+    zone: str
+    offer: PromptView | None = None
+
+
+@dataclass(frozen=True)
+class Paused:
+    known: bool
+    task_title: str | None = None  # None: nothing was in progress
+    number: int = 0
+    total: int = 0
+    open_count: int = 0
+    offer: PromptView | None = None
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    delivery_id: int
+    task_title: str
+    due_at: datetime
+    expires_at: datetime
+    zone: str
+    answered: int
+    total: int
+    started: bool
+    active: bool
+
+
+@dataclass(frozen=True)
+class TaskList:
+    known: bool
+    opted_out: bool = False
+    in_groups: bool = False
+    items: tuple[OpenTask, ...] = ()
+    next_due: NextDue | None = None
+
+
+class StartOutcome(StrEnum):
+    JOINED = "joined"
+    ALREADY_MEMBER = "already_member"
+    BAD_CODE = "bad_code"
+    NEWCOMER = "newcomer"  # /start alone from someone in no group
+    OPTED_IN = "opted_in"  # /start alone from someone who had /stop'ped
+    GREETING = "greeting"  # /start alone from a member
+
+
+class InviteProblem(StrEnum):
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    USED_UP = "used_up"
+
+
+@dataclass(frozen=True)
+class StartResult:
+    outcome: StartOutcome
+    group_name: str = ""
+    problem: InviteProblem | None = None
+    next_due: NextDue | None = None
+    groups: tuple[str, ...] = ()
+    opted_back_in: bool = False
+
+
+@dataclass(frozen=True)
+class ZoneView:
+    known: bool
+    zone: str
+    own: bool  # the patient chose it (otherwise the group's or the clinic's default)
+
+
+@dataclass(frozen=True)
+class ZoneChanged:
+    known: bool
+    zone: str | None  # None: not a time zone name
+    next_due: NextDue | None = None
+
+
+@dataclass(frozen=True)
+class PersonStatus:
+    known: bool
+    opted_out: bool = False
+    asking: bool = False  # a question is waiting for their answer
+
+
+@dataclass(frozen=True)
+class Stopped:
+    known: bool
+    already: bool = False
+    cancelled: int = 0
+
+
+@dataclass(frozen=True)
+class Deleted:
+    known: bool
+    answers: int = 0
+    deliveries: int = 0
+    memberships: int = 0
+
+
+# --- joining ----------------------------------------------------------------------------------
+
+
+def start(
+    database: Database, now: datetime, policy: Policy, who: Patient, code: str | None
+) -> StartResult:
+    """/start with or without an invite code: join a group, opt back in, or greet."""
+    try:
+        return _start(database, now, policy, who, code)
+    except IntegrityError:
+        # Two instances registered the same person or membership at once; the second attempt
+        # finds the first one's rows.
+        return _start(database, now, policy, who, code)
+
+
+def _start(
+    database: Database, now: datetime, policy: Policy, who: Patient, code: str | None
+) -> StartResult:
+    with database.session() as session:
+        person = _person(session, who.telegram_user_id)
+        if code is None:
+            return _greet(session, now, policy, who, person)
+        invite = _find_invite(session, code)
+        problem = _invite_problem(invite, now)
+        if problem is not None or invite is None:
+            return StartResult(StartOutcome.BAD_CODE, problem=problem or InviteProblem.UNKNOWN)
+        group = session.get(TherapyGroup, invite.group_id)
+        assert group is not None and group.id is not None
+        if person is None:
+            person = Person(
+                telegram_user_id=who.telegram_user_id,
+                chat_id=who.chat_id,
+                name=who.name,
+                created_at=now,
+            )
+            session.add(person)
+            session.flush()
+        else:
+            _refresh_identity(person, who)
+        # Joining is consent again after /stop or /deletemydata.
+        came_back = person.opted_out or person.data_deleted_at is not None
+        person.opted_out = False
+        person.data_deleted_at = None
+        assert person.id is not None
+        member = session.exec(
+            select(Membership).where(
+                Membership.group_id == group.id, Membership.person_id == person.id
+            )
+        ).first()
+        outcome = StartOutcome.ALREADY_MEMBER
+        if member is None:
+            # Counted in the UPDATE itself, so two patients cannot both take an invite's last use.
+            used = session.exec(
+                update(Invite)
+                .where(
+                    col(Invite.id) == invite.id,
+                    or_(
+                        col(Invite.max_uses).is_(None),
+                        col(Invite.max_uses) <= 0,
+                        col(Invite.uses) < col(Invite.max_uses),
+                    ),
+                )
+                .values(uses=col(Invite.uses) + 1)
+            )
+            if used.rowcount != 1:
+                return StartResult(StartOutcome.BAD_CODE, problem=InviteProblem.USED_UP)
+            session.add(
+                Membership(
+                    group_id=group.id,
+                    person_id=person.id,
+                    role=Role.PATIENT.value,
+                    joined_at=now,
+                )
+            )
+            session.flush()
+            outcome = StartOutcome.JOINED
+        if came_back:
+            replan_person(session, person, now, policy.default_zone)
+        elif outcome == StartOutcome.JOINED:
+            plan_member(session, person, group, now, policy.default_zone)
+        session.flush()
+        next_due = _next_due(session, person, now, policy, group_id=group.id)
+        session.commit()
+        return StartResult(
+            outcome, group_name=group.name, next_due=next_due, opted_back_in=came_back
+        )
+
+
+def _greet(
+    session: Session, now: datetime, policy: Policy, who: Patient, person: Person | None
+) -> StartResult:
+    if person is None:
+        return StartResult(StartOutcome.NEWCOMER)
+    _refresh_identity(person, who)
+    groups = _group_names(session, person)
+    if not groups:
+        session.commit()
+        return StartResult(StartOutcome.NEWCOMER)
+    outcome = StartOutcome.GREETING
+    if person.opted_out:
+        person.opted_out = False
+        session.flush()
+        replan_person(session, person, now, policy.default_zone)
+        session.flush()
+        outcome = StartOutcome.OPTED_IN
+    next_due = _next_due(session, person, now, policy)
+    session.commit()
+    return StartResult(
+        outcome,
+        groups=groups,
+        next_due=next_due,
+        opted_back_in=outcome == StartOutcome.OPTED_IN,
+    )
+
+
+def _find_invite(session: Session, code: str) -> Invite | None:
+    if not INVITE_CODE_RE.fullmatch(code):
+        return None
+    invite = session.exec(select(Invite).where(Invite.code == code)).first()
+    if invite is not None:
+        return invite
+    # People type a code they were told ("shoulder1"); take it when it names exactly one.
+    matches = session.exec(
+        select(Invite).where(func.lower(col(Invite.code)) == code.lower()).limit(2)
+    ).all()
+    return matches[0] if len(matches) == 1 else None
+
+
+def _invite_problem(invite: Invite | None, now: datetime) -> InviteProblem | None:
+    if invite is None:
+        return InviteProblem.UNKNOWN
+    if invite.revoked_at is not None:
+        return InviteProblem.REVOKED
+    if invite.expires_at is not None and invite.expires_at <= now:
+        return InviteProblem.EXPIRED
+    if invite.max_uses is not None and invite.max_uses > 0 and invite.uses >= invite.max_uses:
+        return InviteProblem.USED_UP
+    return None
+
+
+def _refresh_identity(person: Person, who: Patient) -> None:
+    person.chat_id = who.chat_id
+    if person.data_deleted_at is None and who.name and person.name != who.name:
+        person.name = who.name[:200]
+
+
+# --- the prompt's buttons ---------------------------------------------------------------------
+
+
+def begin(
+    database: Database, now: datetime, policy: Policy, user_id: int, delivery_id: int
+) -> Progress | Refused:
+    """Start or continue a delivery (the prompt's Start button, or /tasks)."""
+    with database.session() as session:
+        found = _open_delivery(session, now, policy, user_id, delivery_id)
+        if isinstance(found, Refused):
+            return found
+        person, delivery, task = found
+        resumed = delivery.started_at is not None
+        paused_title = _activate(session, now, person, delivery)
+        _postpone_reminder(delivery, now, policy)
+        questions = _active_questions(session, task)
+        answers = _answers(session, delivery)
+        current = _first_unanswered(questions, answers)
+        if current is None:
+            progress = _complete(session, now, policy, person, delivery, task, questions, answers)
+        else:
+            delivery.current_position = current.position
+            delivery.current_tries = 0
+            progress = Progress(
+                delivery_id=_id(delivery),
+                task_title=task.title,
+                question=_question_view(delivery, task, questions, current),
+                paused_title=paused_title,
+                resumed=resumed,
+            )
+        session.commit()
+        return progress
+
+
+def remind_later(
+    database: Database, now: datetime, policy: Policy, user_id: int, delivery_id: int
+) -> Deferred | Refused:
+    """Put a delivery off: a reminder comes after the configured wait (quiet hours respected)."""
+    with database.session() as session:
+        found = _open_delivery(session, now, policy, user_id, delivery_id)
+        if isinstance(found, Refused):
+            return found
+        person, delivery, task = found
+        if delivery.status == _IN_PROGRESS:
+            delivery.status = _SENT
+        remind_at = now + timedelta(minutes=policy.first_reminder_minutes)
+        delivery.remind_at = remind_at
+        zone = _zone_of(session, person, task, policy)
+        expected = _reminder_time(person, policy, remind_at, ZoneInfo(zone))
+        will_remind = (
+            policy.max_reminders > delivery.reminders_sent and expected < delivery.expires_at
+        )
+        offer = _offer(session, now, policy, person, exclude=_id(delivery), unseen_only=True)
+        session.commit()
+        return Deferred(
+            delivery_id=_id(delivery),
+            task_title=task.title,
+            remind_at=expected if will_remind else None,
+            expires_at=delivery.expires_at,
+            zone=zone,
+            offer=offer,
+        )
+
+
+def skip_task(
+    database: Database, now: datetime, policy: Policy, user_id: int, delivery_id: int
+) -> TaskSkipped | Refused:
+    """Skip the whole task; answers already given stay."""
+    with database.session() as session:
+        found = _open_delivery(session, now, policy, user_id, delivery_id)
+        if isinstance(found, Refused):
+            return found
+        person, delivery, task = found
+        _finish(delivery, now, DeliveryStatus.SKIPPED)
+        offer = _offer(session, now, policy, person, exclude=_id(delivery))
+        session.commit()
+        return TaskSkipped(_id(delivery), task.title, offer)
+
+
+def note_offer(
+    database: Database, now: datetime, policy: Policy, delivery_id: int, message_id: int
+) -> bool:
+    """Record the prompt of a held task once it has been offered, as the scan does for its own.
+
+    So its reminders follow as for any prompt, and the scan can close it when it expires.
+    Returns whether anything changed (not when it was offered before, or has ended since).
+    """
+    with database.session() as session:
+        delivery = session.exec(
+            select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+        ).first()
+        if (
+            delivery is None
+            or delivery.status not in _OPEN
+            or delivery.prompt_message_id is not None
+        ):
+            return False
+        delivery.prompt_message_id = message_id
+        if delivery.remind_at is None and delivery.reminders_sent < policy.max_reminders:
+            delivery.remind_at = now + timedelta(minutes=policy.first_reminder_minutes)
+        session.commit()
+        return True
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+
+def answer_message(
+    database: Database,
+    now: datetime,
+    policy: Policy,
+    user_id: int,
+    reply: Reply,
+    message_id: int,
+) -> Progress | Reask | Refused | NoQuestion:
+    """Take a typed or uploaded message as the answer to the question being asked."""
+    with database.session() as session:
+        person = _person(session, user_id)
+        if person is None:
+            return NoQuestion(Idle.UNKNOWN_PERSON)
+        if (
+            person.last_answer_message_id is not None
+            and message_id <= person.last_answer_message_id
+        ):
+            return NoQuestion(Idle.DUPLICATE)
+        delivery = _asking(session, person, lock=True)
+        if delivery is None:
+            return NoQuestion(Idle.NOTHING_ASKED, _count_open(session, now, person))
+        task = _task(session, delivery)
+        if _closed(delivery, now):
+            return Refused(Refusal.CLOSED, task.title)
+        person.last_answer_message_id = message_id
+        questions = _active_questions(session, task)
+        answers = _answers(session, delivery)
+        current = _first_unanswered(questions, answers)
+        if current is None:
+            progress = _complete(session, now, policy, person, delivery, task, questions, answers)
+            session.commit()
+            return progress
+        result = parse_reply(_rules(current), reply)
+        if isinstance(result, Rejected):
+            return _reject(session, now, policy, delivery, task, questions, current, result)
+        return _store(session, now, policy, person, delivery, task, questions, current, result)
+
+
+def answer_button(
+    database: Database,
+    now: datetime,
+    policy: Policy,
+    user_id: int,
+    delivery_id: int,
+    question_id: int,
+    token: str,
+) -> Progress | Refused:
+    """Store the answer a button carries, if it belongs to the question being asked."""
+    with database.session() as session:
+        found = _current_for_press(session, now, policy, user_id, delivery_id, question_id)
+        if isinstance(found, Refused):
+            return found
+        person, delivery, task, questions, current = found
+        result = parse_reply(_rules(current), Reply(kind="button", text=token))
+        if isinstance(result, Rejected):
+            return Refused(Refusal.STALE, task.title)
+        return _store(session, now, policy, person, delivery, task, questions, current, result)
+
+
+def skip_question(
+    database: Database,
+    now: datetime,
+    policy: Policy,
+    user_id: int,
+    delivery_id: int,
+    question_id: int,
+) -> Progress | Refused:
+    """Skip an optional question and ask the next one."""
+    with database.session() as session:
+        found = _current_for_press(session, now, policy, user_id, delivery_id, question_id)
+        if isinstance(found, Refused):
+            return found
+        person, delivery, task, questions, current = found
+        if current.required:
+            return Refused(Refusal.REQUIRED, task.title)
+        return _store(session, now, policy, person, delivery, task, questions, current, None)
+
+
+def _current_for_press(
+    session: Session,
+    now: datetime,
+    policy: Policy,
+    user_id: int,
+    delivery_id: int,
+    question_id: int,
+) -> tuple[Person, Delivery, Task, list[Question], Question] | Refused:
+    found = _open_delivery(session, now, policy, user_id, delivery_id)
+    if isinstance(found, Refused):
+        return found
+    person, delivery, task = found
+    questions = _active_questions(session, task)
+    answers = _answers(session, delivery)
+    if question_id in answers:
+        return Refused(Refusal.ALREADY, task.title)
+    current = _first_unanswered(questions, answers)
+    if current is None or current.id != question_id:
+        return Refused(Refusal.STALE, task.title)
+    return person, delivery, task, questions, current
+
+
+def _reject(
+    session: Session,
+    now: datetime,
+    policy: Policy,
+    delivery: Delivery,
+    task: Task,
+    questions: list[Question],
+    current: Question,
+    rejected: Rejected,
+) -> Reask:
+    delivery.current_position = current.position
+    delivery.current_tries += 1
+    _postpone_reminder(delivery, now, policy)
+    tries = delivery.current_tries
+    view = _question_view(delivery, task, questions, current)
+    session.commit()
+    many = tries >= policy.max_reasks
+    return Reask(
+        question=view,
+        hint=rejected.hint,
+        tries=tries,
+        offer_skip=many and not current.required,
+        stuck=many and current.required,
+    )
+
+
+def _store(
+    session: Session,
+    now: datetime,
+    policy: Policy,
+    person: Person,
+    delivery: Delivery,
+    task: Task,
+    questions: list[Question],
+    question: Question,
+    accepted: Accepted | None,
+) -> Progress | Refused:
+    """Record an answer (None: skipped) and move on; the caller's session is committed here."""
+    answer = Answer(
+        delivery_id=_id(delivery),
+        question_id=_id(question),
+        value_text=accepted.display if accepted else "",
+        value_number=accepted.number if accepted else None,
+        value_bool=accepted.boolean if accepted else None,
+        file_id=accepted.file_id if accepted else None,
+        skipped=accepted is None,
+        answered_at=now,
+    )
+    session.add(answer)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return Refused(Refusal.ALREADY, task.title)
+    view = _question_view(delivery, task, questions, question)
+    answered = AnsweredView(view, accepted.display if accepted else "", skipped=accepted is None)
+    alerts = _alerts(session, policy, person, task, question, accepted) if accepted else ()
+    paused_title = _activate(session, now, person, delivery)
+    _postpone_reminder(delivery, now, policy)
+    answers = _answers(session, delivery)
+    following = _first_unanswered(questions, answers)
+    if following is None:
+        progress = _complete(session, now, policy, person, delivery, task, questions, answers)
+        progress = replace(progress, answered=answered, alerts=alerts, paused_title=paused_title)
+    else:
+        delivery.current_position = following.position
+        delivery.current_tries = 0
+        progress = Progress(
+            delivery_id=_id(delivery),
+            task_title=task.title,
+            answered=answered,
+            question=_question_view(delivery, task, questions, following),
+            alerts=alerts,
+            paused_title=paused_title,
+        )
+    session.commit()
+    return progress
+
+
+def _complete(
+    session: Session,
+    now: datetime,
+    policy: Policy,
+    person: Person,
+    delivery: Delivery,
+    task: Task,
+    questions: list[Question],
+    answers: dict[int, Answer],
+) -> Progress:
+    _finish(delivery, now, DeliveryStatus.COMPLETED)
+    lines = tuple(
+        SummaryLine(
+            description=q.description,
+            display=answers[_id(q)].value_text,
+            skipped=answers[_id(q)].skipped,
+        )
+        for q in questions
+        if _id(q) in answers
+    )
+    session.flush()
+    offer = _offer(session, now, policy, person, exclude=_id(delivery))
+    return Progress(
+        delivery_id=_id(delivery),
+        task_title=task.title,
+        summary=Summary(task.title, lines),
+        offer=offer,
+    )
+
+
+def _finish(delivery: Delivery, now: datetime, status: DeliveryStatus) -> None:
+    delivery.status = status.value
+    delivery.finished_at = now
+    delivery.remind_at = None
+    delivery.current_position = None
+    delivery.current_tries = 0
+
+
+def _alerts(
+    session: Session,
+    policy: Policy,
+    person: Person,
+    task: Task,
+    question: Question,
+    accepted: Accepted,
+) -> tuple[AlertNotice, ...]:
+    if not question.alert_rule:
+        return ()
+    try:
+        rule = parse_alert_rule(question.alert_rule, _rules(question))
+    except ValueError:
+        return ()  # a rule the question no longer supports (its type was edited): no alert
+    if not alert_matches(rule, accepted):
+        return ()
+    group = session.get(TherapyGroup, task.group_id)
+    members = session.exec(
+        select(Person.chat_id)
+        .join(Membership, col(Membership.person_id) == Person.id)
+        .where(
+            Membership.group_id == task.group_id,
+            Membership.role == Role.THERAPIST.value,
+            col(Person.chat_id).is_not(None),
+        )
+        .order_by(col(Person.id))
+    ).all()
+    chat_ids = list(
+        dict.fromkeys([*(c for c in members if c is not None), *policy.therapist_user_ids])
+    )
+    return tuple(
+        AlertNotice(
+            chat_id=chat_id,
+            patient_name=person.name,
+            group_name=group.name if group else "",
+            task_title=task.title,
+            question=question.description,
+            answer=accepted.display,
+            rule=question.alert_rule,
+        )
+        for chat_id in chat_ids
+    )
+
+
+# --- the patient's commands -------------------------------------------------------------------
+
+
+def pause(database: Database, now: datetime, policy: Policy, user_id: int) -> Paused:
+    """Stop for now: the delivery goes back to ``sent`` and /tasks resumes it."""
+    with database.session() as session:
+        person = _person(session, user_id)
+        if person is None:
+            return Paused(known=False)
+        delivery = _asking(session, person, lock=True)
+        if delivery is None:
+            return Paused(known=True, open_count=_count_open(session, now, person))
+        task = _task(session, delivery)
+        questions = _active_questions(session, task)
+        current = _first_unanswered(questions, _answers(session, delivery))
+        number = questions.index(current) + 1 if current is not None else len(questions)
+        delivery.status = _SENT
+        _postpone_reminder(delivery, now, policy)
+        offer = _offer(session, now, policy, person, exclude=_id(delivery), unseen_only=True)
+        session.commit()
+        return Paused(
+            known=True,
+            task_title=task.title,
+            number=number,
+            total=len(questions),
+            offer=offer,
+        )
+
+
+def list_tasks(database: Database, now: datetime, policy: Policy, user_id: int) -> TaskList:
+    """The patient's open tasks, or when the next one is due."""
+    with database.session() as session:
+        person = _person(session, user_id)
+        if person is None:
+            return TaskList(known=False)
+        rows = session.exec(
+            select(Delivery, Task)
+            .join(Task, col(Task.id) == Delivery.task_id)
+            .where(
+                Delivery.person_id == person.id,
+                col(Delivery.status).in_(_OPEN),
+                col(Delivery.expires_at) > now,
+            )
+            .order_by(col(Delivery.due_at), col(Delivery.id))
+        ).all()
+        items = []
+        for delivery, task in rows:
+            questions = _active_questions(session, task)
+            answers = _answers(session, delivery)
+            items.append(
+                OpenTask(
+                    delivery_id=_id(delivery),
+                    task_title=task.title,
+                    due_at=delivery.due_at,
+                    expires_at=delivery.expires_at,
+                    zone=_zone_of(session, person, task, policy),
+                    answered=sum(1 for q in questions if _id(q) in answers),
+                    total=len(questions),
+                    started=delivery.started_at is not None,
+                    active=delivery.status == _IN_PROGRESS,
+                )
+            )
+        return TaskList(
+            known=True,
+            opted_out=person.opted_out,
+            in_groups=bool(_group_names(session, person)),
+            items=tuple(items),
+            next_due=None if items else _next_due(session, person, now, policy),
+        )
+
+
+def timezone_of(database: Database, policy: Policy, user_id: int) -> ZoneView:
+    """The zone the patient's due times are shown and planned in."""
+    with database.session() as session:
+        person = _person(session, user_id)
+        if person is None:
+            return ZoneView(known=False, zone=policy.default_zone, own=False)
+        if person.timezone:
+            return ZoneView(known=True, zone=person.timezone, own=True)
+        group = session.exec(
+            select(TherapyGroup)
+            .join(Membership, col(Membership.group_id) == TherapyGroup.id)
+            .where(Membership.person_id == person.id, Membership.role == Role.PATIENT.value)
+            .order_by(col(Membership.joined_at))
+        ).first()
+        zone = (group.timezone if group else None) or policy.default_zone
+        return ZoneView(known=True, zone=zone, own=False)
+
+
+def set_timezone(
+    database: Database, now: datetime, policy: Policy, user_id: int, name: str
+) -> ZoneChanged:
+    """Set the patient's zone and plan their coming tasks in it again."""
+    zone = normalise_zone(name)
+    with database.session() as session:
+        person = _person(session, user_id)
+        if person is None:
+            return ZoneChanged(known=False, zone=zone)
+        if zone is None:
+            return ZoneChanged(known=True, zone=None)
+        person.timezone = zone
+        session.flush()
+        replan_person(session, person, now, policy.default_zone)
+        session.flush()
+        next_due = _next_due(session, person, now, policy)
+        session.commit()
+        return ZoneChanged(known=True, zone=zone, next_due=next_due)
+
+
+def normalise_zone(text: str) -> str | None:
+    """The IANA name meant by ``text`` ("europe/berlin", "Europe/Berlin "), or None."""
+    cleaned = "_".join(text.strip().split())
+    return _zone_names().get(cleaned.casefold())
+
+
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    return {name.casefold(): name for name in available_timezones()}
+
+
+def person_status(database: Database, user_id: int) -> PersonStatus:
+    """Whether this Telegram user is known, opted out, or in the middle of a question."""
+    with database.session() as session:
+        person = _person(session, user_id)
+        if person is None:
+            return PersonStatus(known=False)
+        return PersonStatus(
+            known=True,
+            opted_out=person.opted_out,
+            asking=_asking(session, person, lock=False) is not None,
+        )
+
+
+def stop(database: Database, now: datetime, user_id: int) -> Stopped:
+    """Opt out: no more prompts or reminders until /start."""
+    with database.session() as session:
+        person = _person(session, user_id)
+        if person is None:
+            return Stopped(known=False)
+        already = person.opted_out
+        person.opted_out = True
+        # Pending rows go (planning brings them back on /start); open ones end as cancelled.
+        session.exec(
+            delete(Delivery).where(
+                col(Delivery.person_id) == person.id,
+                col(Delivery.status) == DeliveryStatus.PENDING.value,
+            )
+        )
+        open_rows = session.exec(
+            select(Delivery).where(
+                Delivery.person_id == person.id, col(Delivery.status).in_(_OPEN)
+            )
+        ).all()
+        for delivery in open_rows:
+            _finish(delivery, now, DeliveryStatus.CANCELLED)
+        session.commit()
+        return Stopped(known=True, already=already, cancelled=len(open_rows))
+
+
+def delete_my_data(database: Database, now: datetime, user_id: int) -> Deleted:
+    """Erase the patient's answers, deliveries and memberships; keep a marker row for reports."""
+    with database.session() as session:
+        person = _person(session, user_id)
+        if person is None:
+            return Deleted(known=False)
+        delivery_ids = select(Delivery.id).where(Delivery.person_id == person.id)
+        answers = session.exec(
+            delete(Answer).where(col(Answer.delivery_id).in_(delivery_ids.scalar_subquery()))
+        ).rowcount
+        deliveries = session.exec(
+            delete(Delivery).where(col(Delivery.person_id) == person.id)
+        ).rowcount
+        memberships = session.exec(
+            delete(Membership).where(col(Membership.person_id) == person.id)
+        ).rowcount
+        person.name = ""
+        person.timezone = None
+        person.quiet_start = None
+        person.quiet_end = None
+        person.data_deleted_at = now
+        session.commit()
+        return Deleted(known=True, answers=answers, deliveries=deliveries, memberships=memberships)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _id(row: Delivery | Question | Person | Task) -> int:
+    assert row.id is not None
+    return row.id
+
+
+def _person(session: Session, user_id: int) -> Person | None:
+    return session.exec(select(Person).where(Person.telegram_user_id == user_id)).first()
+
+
+def _task(session: Session, delivery: Delivery) -> Task:
+    task = session.get(Task, delivery.task_id)
+    assert task is not None  # the foreign key guarantees it
+    return task
+
+
+def _open_delivery(
+    session: Session, now: datetime, policy: Policy, user_id: int, delivery_id: int
+) -> tuple[Person, Delivery, Task] | Refused:
+    """The caller's own delivery, locked, if it can still be acted on."""
+    person = _person(session, user_id)
+    if person is None:
+        return Refused(Refusal.UNKNOWN_PERSON)
+    delivery = session.exec(
+        select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+    ).first()
+    # Someone else's delivery is refused exactly like a missing one: a forged button learns
+    # nothing about other patients.
+    if delivery is None or delivery.person_id != person.id:
+        return Refused(Refusal.NOT_YOURS)
+    task = _task(session, delivery)
+    refusal = {
+        DeliveryStatus.COMPLETED.value: Refusal.COMPLETED,
+        DeliveryStatus.SKIPPED.value: Refusal.SKIPPED,
+        DeliveryStatus.CANCELLED.value: Refusal.CANCELLED,
+        DeliveryStatus.FAILED.value: Refusal.CANCELLED,
+        DeliveryStatus.EXPIRED.value: Refusal.CLOSED,
+        DeliveryStatus.PENDING.value: Refusal.NOT_OPEN,
+    }.get(delivery.status)
+    if refusal is None and _closed(delivery, now):
+        refusal = Refusal.CLOSED
+    if refusal is not None:
+        return Refused(refusal, task.title)
+    if delivery.status == DeliveryStatus.SENDING.value:
+        # The scan marks a batch sent only after sending all of it; a press proves this prompt
+        # arrived, so take the row over (the scan's late mark then finds it no longer sending).
+        delivery.status = _SENT
+        delivery.sent_at = delivery.sent_at or now
+        delivery.lease_until = None
+        delivery.claimed_by = None
+        if delivery.remind_at is None and delivery.reminders_sent < policy.max_reminders:
+            delivery.remind_at = now + timedelta(minutes=policy.first_reminder_minutes)
+    return person, delivery, task
+
+
+def _closed(delivery: Delivery, now: datetime) -> bool:
+    return delivery.status == DeliveryStatus.EXPIRED.value or delivery.expires_at <= now
+
+
+def _asking(session: Session, person: Person, *, lock: bool) -> Delivery | None:
+    """The delivery whose question the patient's next message answers."""
+    query = (
+        select(Delivery)
+        .where(Delivery.person_id == person.id, Delivery.status == _IN_PROGRESS)
+        .order_by(col(Delivery.started_at).desc(), col(Delivery.id).desc())
+    )
+    if lock:
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def _activate(session: Session, now: datetime, person: Person, delivery: Delivery) -> str | None:
+    """Make ``delivery`` the one being answered; return the title of one put on hold."""
+    others = session.exec(
+        select(Delivery).where(
+            Delivery.person_id == person.id,
+            Delivery.status == _IN_PROGRESS,
+            Delivery.id != delivery.id,
+        )
+    ).all()
+    paused_title = None
+    for other in others:
+        other.status = _SENT
+        paused_title = _task(session, other).title
+    delivery.status = _IN_PROGRESS
+    if delivery.started_at is None:
+        delivery.started_at = now
+    return paused_title
+
+
+def _postpone_reminder(delivery: Delivery, now: datetime, policy: Policy) -> None:
+    """Reminders are for a patient who went quiet: any step keeps the next one a full wait away."""
+    if delivery.remind_at is not None:
+        delivery.remind_at = max(
+            delivery.remind_at, now + timedelta(minutes=policy.first_reminder_minutes)
+        )
+
+
+def _count_open(session: Session, now: datetime, person: Person) -> int:
+    return session.exec(
+        select(func.count())
+        .select_from(Delivery)
+        .where(
+            Delivery.person_id == person.id,
+            col(Delivery.status).in_(_OPEN),
+            col(Delivery.expires_at) > now,
+        )
+    ).one()
+
+
+def _active_questions(session: Session, task: Task) -> list[Question]:
+    return list(
+        session.exec(
+            select(Question)
+            .where(Question.task_id == task.id, col(Question.removed_at).is_(None))
+            .order_by(col(Question.position))
+        ).all()
+    )
+
+
+def _answers(session: Session, delivery: Delivery) -> dict[int, Answer]:
+    rows = session.exec(select(Answer).where(Answer.delivery_id == delivery.id)).all()
+    return {a.question_id: a for a in rows}
+
+
+def _first_unanswered(questions: list[Question], answers: dict[int, Answer]) -> Question | None:
+    return next((q for q in questions if _id(q) not in answers), None)
+
+
+def _rules(question: Question) -> QuestionRules:
+    return QuestionRules(
+        response_type=question.response_type,  # type: ignore[arg-type]  # coerced by the class
+        options=tuple(question.options or ()),
+        min_value=question.min_value,
+        max_value=question.max_value,
+        integer_only=question.integer_only,
+        max_length=question.max_length,
+        required=question.required,
+    )
+
+
+def _question_view(
+    delivery: Delivery, task: Task, questions: list[Question], question: Question
+) -> QuestionView:
+    return QuestionView(
+        delivery_id=_id(delivery),
+        question_id=_id(question),
+        task_title=task.title,
+        number=questions.index(question) + 1,
+        total=len(questions),
+        description=question.description,
+        link=question.link,
+        rules=_rules(question),
+    )
+
+
+def _group_names(session: Session, person: Person) -> tuple[str, ...]:
+    return tuple(
+        session.exec(
+            select(TherapyGroup.name)
+            .join(Membership, col(Membership.group_id) == TherapyGroup.id)
+            .where(Membership.person_id == person.id, Membership.role == Role.PATIENT.value)
+            .order_by(col(Membership.joined_at), col(TherapyGroup.id))
+        ).all()
+    )
+
+
+def _zone_of(session: Session, person: Person, task: Task, policy: Policy) -> str:
+    group = session.get(TherapyGroup, task.group_id)
+    assert group is not None
+    return str(zone_for(person, group, policy.default_zone).key)
+
+
+def _next_due(
+    session: Session,
+    person: Person,
+    now: datetime,
+    policy: Policy,
+    *,
+    group_id: int | None = None,
+) -> NextDue | None:
+    query = (
+        select(Delivery, Task)
+        .join(Task, col(Task.id) == Delivery.task_id)
+        .where(
+            Delivery.person_id == person.id,
+            Delivery.status == DeliveryStatus.PENDING.value,
+            col(Task.deleted_at).is_(None),
+        )
+        .order_by(col(Delivery.due_at), col(Delivery.id))
+    )
+    if group_id is not None:
+        query = query.where(Task.group_id == group_id)
+    row = session.exec(query).first()
+    if row is None:
+        return None
+    delivery, task = row
+    return NextDue(task.title, delivery.due_at, _zone_of(session, person, task, policy))
+
+
+def _offer(
+    session: Session,
+    now: datetime,
+    policy: Policy,
+    person: Person,
+    *,
+    exclude: int,
+    unseen_only: bool = False,
+) -> PromptView | None:
+    """The oldest other open task, to offer once the patient leaves the current one.
+
+    ``unseen_only`` keeps to tasks whose prompt was never sent (they fell due while the patient
+    was busy): after a pause the patient should not be pushed into a task they already saw.
+    """
+    if person.chat_id is None:
+        return None
+    query = (
+        select(Delivery, Task)
+        .join(Task, col(Task.id) == Delivery.task_id)
+        .where(
+            Delivery.person_id == person.id,
+            col(Delivery.status).in_(_OPEN),
+            col(Delivery.expires_at) > now,
+            Delivery.id != exclude,
+        )
+        .order_by(col(Delivery.due_at), col(Delivery.id))
+    )
+    if unseen_only:
+        query = query.where(col(Delivery.prompt_message_id).is_(None))
+    row = session.exec(query).first()
+    if row is None:
+        return None
+    delivery, task = row
+    return PromptView(
+        delivery_id=_id(delivery),
+        chat_id=person.chat_id,
+        task_id=_id(task),
+        task_title=task.title,
+        due_at=delivery.due_at,
+        zone=_zone_of(session, person, task, policy),
+        question_count=len(_active_questions(session, task)),
+        expires_at=delivery.expires_at,
+        started=delivery.started_at is not None,
+    )
+
+
+def _reminder_time(person: Person, policy: Policy, at: datetime, zone: ZoneInfo) -> datetime:
+    """When a reminder planned for ``at`` really goes out: after quiet hours, if in them."""
+    start_q, end_q = person.quiet_start, person.quiet_end
+    if start_q is None or end_q is None:
+        start_q, end_q = policy.quiet_start, policy.quiet_end
+    if start_q is None or end_q is None:
+        return at
+    if not is_quiet(at.astimezone(zone).time(), start_q, end_q):
+        return at
+    return end_of_quiet(at, zone, start_q, end_q)

@@ -1,0 +1,720 @@
+"""The due scan, claims, and what became of each send: sent, reminded, failed or expired.
+
+Each function runs one transaction and returns frozen dataclasses. The scan is the only reader
+of "what is due"; it reads through the status indexes of ``deliveries`` so its cost follows the
+number of rows due now, not the size of the history:
+
+- expiry:    ``ix_deliveries_status_expires_at``  (pending/sent/in_progress past their window)
+- claims:    ``ix_deliveries_status_due_at``      (pending rows that fell due)
+- reclaims:  ``ix_deliveries_status_lease_until`` (sending rows whose claimer died)
+- reminders: ``ix_deliveries_status_remind_at``   (open rows whose reminder fell due)
+
+A claim is a lease (``lease_until``, ``claimed_by``) written in the same transaction as the
+read. On PostgreSQL the read is ``FOR UPDATE SKIP LOCKED``, so two bot processes sharing the
+database never take the same row; SQLite runs one writer at a time (``BEGIN IMMEDIATE``), so
+there the read and the write cannot interleave with another scan at all. A row claimed by a
+process that died is claimed again once its lease has run out: at most one duplicate prompt per
+crash, never a lost one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.services.planning import plan_following, plan_next, zone_for
+from bot.services.schedule import end_of_quiet, is_quiet
+from bot.services.views import PromptView
+from storage.db import Database
+from storage.models import (
+    OPEN_STATUSES,
+    Delivery,
+    DeliveryStatus,
+    Membership,
+    Person,
+    Question,
+    Role,
+    Task,
+    TherapyGroup,
+)
+
+log = logging.getLogger(__name__)
+
+PENDING = DeliveryStatus.PENDING.value
+SENDING = DeliveryStatus.SENDING.value
+SENT = DeliveryStatus.SENT.value
+IN_PROGRESS = DeliveryStatus.IN_PROGRESS.value
+_OPEN = [s.value for s in OPEN_STATUSES]
+# Rows a blocked patient can no longer receive or answer.
+_LIVE = [PENDING, SENDING, SENT, IN_PROGRESS]
+
+MAX_ERROR_LENGTH = 300
+BLOCKED_ERROR = "Forbidden: the patient blocked the bot"
+
+JobKind = Literal["prompt", "reminder"]
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScanPolicy:
+    """What a scan needs from the configuration."""
+
+    instance_id: str
+    lease_seconds: int
+    batch_size: int
+    default_zone: str
+    max_reminders: int
+    quiet_start: time | None
+    quiet_end: time | None
+    # A claimed row due longer ago than this was missed (downtime): counted as "late".
+    late_after_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class MarkPolicy:
+    """When reminders follow a prompt."""
+
+    first_reminder_minutes: int
+    reminder_interval_minutes: int
+    max_reminders: int
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    FAILED = "failed"  # Telegram refused the request itself (BadRequest): trying again won't help
+    FORBIDDEN = "forbidden"  # the patient blocked the bot
+    RETRY = "retry"  # a transient failure outlived its retries: a later scan sends it
+
+
+@dataclass(frozen=True)
+class SendResult:
+    delivery_id: int
+    kind: JobKind
+    outcome: Outcome
+    message_id: int | None = None
+    error: str | None = None
+
+
+# --- outputs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendJob:
+    """One message the scheduler must send: a due prompt or a reminder."""
+
+    kind: JobKind
+    view: PromptView
+    # Fell due long before this scan (the bot was down): reported as caught up.
+    late: bool = False
+
+    @property
+    def delivery_id(self) -> int:
+        return self.view.delivery_id
+
+    @property
+    def chat_id(self) -> int:
+        return self.view.chat_id
+
+
+@dataclass(frozen=True)
+class ClosedPrompt:
+    """A prompt nobody started that just expired; its message can say it closed."""
+
+    delivery_id: int
+    chat_id: int
+    message_id: int
+    task_title: str
+
+
+@dataclass(frozen=True)
+class ScanBatch:
+    jobs: tuple[SendJob, ...]
+    closed: tuple[ClosedPrompt, ...]
+    claimed: int  # rows taken for a prompt this scan (sent now, or held)
+    held: int  # prompts held back while the patient is in another check-in
+    reclaimed: int  # of the claimed, rows whose previous claimer's lease ran out
+    cancelled: int  # due rows not sent: patient opted out, erased, blocked or left; task gone
+    expired: int  # rows that passed their window
+    expired_unsent: int  # of the expired, rows that were never sent (the bot was down)
+    deferred: int  # reminders pushed past the patient's quiet hours
+    more: bool  # a limit was hit: run again at once
+
+    @property
+    def prompts(self) -> int:
+        return sum(1 for job in self.jobs if job.kind == "prompt")
+
+    @property
+    def reminders(self) -> int:
+        return sum(1 for job in self.jobs if job.kind == "reminder")
+
+
+@dataclass(frozen=True)
+class MarkReport:
+    sent: int = 0
+    reminded: int = 0
+    failed: int = 0
+    blocked_people: int = 0
+    failed_by_block: int = 0  # rows failed because their patient blocked the bot
+    requeued: int = 0
+    stale: int = 0  # results for rows that changed meanwhile (expired, cancelled, taken over)
+
+
+# --- the scan -----------------------------------------------------------------------------
+
+
+def scan(database: Database, now: datetime, policy: ScanPolicy) -> ScanBatch:
+    """Expire, claim due prompts and due reminders, and plan next occurrences: one transaction."""
+    with database.session() as session:
+        expired, expired_unsent, closed, expire_full = _expire(session, now, policy)
+        claim = _claim_prompts(session, now, policy)
+        reminders, deferred, remind_full = _claim_reminders(session, now, policy)
+        session.commit()
+    return ScanBatch(
+        jobs=claim.jobs + reminders,
+        closed=closed,
+        claimed=claim.claimed,
+        held=claim.held,
+        reclaimed=claim.reclaimed,
+        cancelled=claim.cancelled,
+        expired=expired,
+        expired_unsent=expired_unsent,
+        deferred=deferred,
+        more=expire_full or claim.full or remind_full,
+    )
+
+
+# --- the scan's reads: each through its status index (tests/storage/test_scan.py checks) ---
+
+
+def expiring_query(now: datetime, limit: int) -> Any:
+    """Unfinished rows past their window (ix_deliveries_status_expires_at)."""
+    return (
+        select(Delivery)
+        .where(
+            col(Delivery.status).in_([PENDING, SENT, IN_PROGRESS]),
+            col(Delivery.expires_at) <= now,
+        )
+        .order_by(col(Delivery.expires_at))
+        .limit(limit)
+    )
+
+
+def abandoned_query(now: datetime, limit: int) -> Any:
+    """Lapsed claims whose window closed too (ix_deliveries_status_lease_until)."""
+    return (
+        select(Delivery)
+        .where(
+            col(Delivery.status) == SENDING,
+            col(Delivery.lease_until) <= now,
+            col(Delivery.expires_at) <= now,
+        )
+        .order_by(col(Delivery.lease_until))
+        .limit(limit)
+    )
+
+
+def lapsed_claims_query(now: datetime, limit: int) -> Any:
+    """Claims whose claimer died, still worth sending (ix_deliveries_status_lease_until)."""
+    return (
+        select(Delivery)
+        .where(
+            col(Delivery.status) == SENDING,
+            col(Delivery.lease_until) <= now,
+            col(Delivery.expires_at) > now,
+        )
+        .order_by(col(Delivery.lease_until))
+        .limit(limit)
+    )
+
+
+def due_prompts_query(now: datetime, limit: int) -> Any:
+    """Pending rows that fell due and are still open (ix_deliveries_status_due_at)."""
+    return (
+        select(Delivery)
+        .where(
+            col(Delivery.status) == PENDING,
+            col(Delivery.due_at) <= now,
+            col(Delivery.expires_at) > now,
+        )
+        .order_by(col(Delivery.due_at), col(Delivery.id))
+        .limit(limit)
+    )
+
+
+def due_reminders_query(now: datetime, limit: int, max_reminders: int) -> Any:
+    """Open rows whose reminder fell due, unclaimed (ix_deliveries_status_remind_at)."""
+    return (
+        select(Delivery)
+        .where(
+            col(Delivery.status).in_(_OPEN),
+            col(Delivery.remind_at) <= now,
+            col(Delivery.reminders_sent) < max_reminders,
+            # No expires_at condition here: SQLite would pick that index and read every
+            # future row. The expiry step of the same scan has closed expired rows already.
+            or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) <= now),
+        )
+        .order_by(col(Delivery.remind_at))
+        .limit(limit)
+    )
+
+
+def _locked(query: Any) -> Any:
+    # PostgreSQL: rows another scan holds are skipped, not waited for. SQLite's compiler
+    # drops FOR UPDATE; there BEGIN IMMEDIATE already makes the whole scan one writer.
+    return query.with_for_update(skip_locked=True)
+
+
+@dataclass
+class _Context:
+    task: Task
+    group: TherapyGroup
+    person: Person
+
+
+def _contexts(session: Session, rows: Sequence[Delivery]) -> dict[int, _Context]:
+    """Task, group and patient of each row, in one query."""
+    ids = [row.id for row in rows]
+    if not ids:
+        return {}
+    found = session.exec(
+        select(Delivery.id, Task, TherapyGroup, Person)
+        .join(Task, col(Task.id) == Delivery.task_id)
+        .join(TherapyGroup, col(TherapyGroup.id) == Task.group_id)
+        .join(Person, col(Person.id) == Delivery.person_id)
+        .where(col(Delivery.id).in_(ids))
+    ).all()
+    contexts: dict[int, _Context] = {}
+    for delivery_id, task, group, person in found:
+        assert delivery_id is not None
+        contexts[delivery_id] = _Context(task, group, person)
+    return contexts
+
+
+def _question_counts(session: Session, task_ids: Iterable[int]) -> dict[int, int]:
+    ids = sorted(set(task_ids))
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(Question.task_id, func.count())
+        .where(col(Question.task_id).in_(ids), col(Question.removed_at).is_(None))
+        .group_by(col(Question.task_id))
+    ).all()
+    return {task_id: int(count) for task_id, count in rows}
+
+
+def _view(
+    row: Delivery,
+    context: _Context,
+    counts: dict[int, int],
+    default_zone: str,
+    *,
+    reminder_number: int = 0,
+) -> PromptView:
+    assert row.id is not None and context.person.chat_id is not None
+    return PromptView(
+        delivery_id=row.id,
+        chat_id=context.person.chat_id,
+        task_id=row.task_id,
+        task_title=context.task.title,
+        due_at=row.due_at,
+        zone=zone_for(context.person, context.group, default_zone).key,
+        question_count=counts.get(row.task_id, 0),
+        expires_at=row.expires_at,
+        reminder_number=reminder_number,
+        started=row.status == IN_PROGRESS,
+    )
+
+
+def _plan_successors(
+    session: Session, items: Sequence[tuple[_Context, datetime]], default_zone: str
+) -> None:
+    """Plan each series' next row; one that a concurrent edit planned already is no error."""
+    if not items:
+        return
+    # Flush the claims first: rolling back the savepoint below must never undo them.
+    session.flush()
+    series = [(c.task, c.group, c.person, after) for c, after in items]
+    try:
+        with session.begin_nested():
+            plan_following(session, series, default_zone)
+            session.flush()
+        return
+    except IntegrityError:
+        # Another transaction (an edit of the task, a second scanner) inserted one of the same
+        # (task, patient, due_at) rows meanwhile: plan one by one and keep what exists.
+        log.info("next occurrences raced with another writer; planning one by one")
+    for context, after in items:
+        try:
+            with session.begin_nested():
+                plan_next(
+                    session, context.task, context.group, context.person, after, default_zone
+                )
+                session.flush()
+        except IntegrityError:
+            log.info(
+                "next occurrence already planned",
+                extra={"task_id": context.task.id, "person_id": context.person.id},
+            )
+
+
+def _expire(
+    session: Session, now: datetime, policy: ScanPolicy
+) -> tuple[int, int, tuple[ClosedPrompt, ...], bool]:
+    """Close rows past their window; unsent ones plan their next occurrence after ``now``."""
+    limit = policy.batch_size
+    rows: list[Delivery] = list(session.exec(_locked(expiring_query(now, limit))).all())
+    full = len(rows) >= limit
+    # A claim whose claimer died after its window closed: nobody will mark it any more.
+    abandoned = session.exec(_locked(abandoned_query(now, limit))).all()
+    full = full or len(abandoned) >= limit
+    rows += abandoned
+    if not rows:
+        return 0, 0, (), False
+    contexts = _contexts(session, rows)
+    closed: list[ClosedPrompt] = []
+    successors: list[tuple[_Context, datetime]] = []
+    unsent = 0
+    for row in rows:
+        assert row.id is not None
+        context = contexts[row.id]
+        if row.status == PENDING:
+            unsent += 1
+            # After ``now``, not after due_at: downtime must not leave a trail of past rows.
+            successors.append((context, now))
+        elif row.status == SENDING:
+            unsent += 1
+        elif (
+            row.status == SENT
+            and row.prompt_message_id is not None
+            and context.person.chat_id is not None
+        ):
+            closed.append(
+                ClosedPrompt(
+                    row.id, context.person.chat_id, row.prompt_message_id, context.task.title
+                )
+            )
+        row.status = DeliveryStatus.EXPIRED.value
+        row.finished_at = now
+        row.remind_at = None
+        row.lease_until = None
+        row.claimed_by = None
+    _plan_successors(session, successors, policy.default_zone)
+    return len(rows), unsent, tuple(closed), full
+
+
+@dataclass
+class _Claim:
+    jobs: tuple[SendJob, ...] = ()
+    claimed: int = 0
+    held: int = 0
+    reclaimed: int = 0
+    cancelled: int = 0
+    full: bool = False
+
+
+def _why_not(context: _Context, members: set[tuple[int, int]]) -> str | None:
+    """Why this patient must not get this task now, or None."""
+    person, task = context.person, context.task
+    if task.deleted_at is not None:
+        return "task deleted"
+    if person.data_deleted_at is not None:
+        return "patient data deleted"
+    if person.opted_out:
+        return "patient opted out"
+    if person.unreachable:
+        return BLOCKED_ERROR
+    if person.chat_id is None:
+        return "no chat with the patient"
+    if (task.group_id, person.id) not in members:
+        return "patient left the group"
+    return None
+
+
+def _claim_prompts(session: Session, now: datetime, policy: ScanPolicy) -> _Claim:
+    limit = policy.batch_size
+    # Reclaims first: they are the oldest work.
+    stale = list(session.exec(_locked(lapsed_claims_query(now, limit))).all())
+    fresh: list[Delivery] = []
+    if len(stale) < limit:
+        fresh = list(session.exec(_locked(due_prompts_query(now, limit - len(stale)))).all())
+    rows = sorted(stale + fresh, key=lambda r: (r.due_at, r.id or 0))
+    if not rows:
+        return _Claim()
+    contexts = _contexts(session, rows)
+    person_ids = sorted({row.person_id for row in rows})
+    members = {
+        (group_id, person_id)
+        for group_id, person_id in session.exec(
+            select(Membership.group_id, Membership.person_id).where(
+                col(Membership.person_id).in_(person_ids), Membership.role == Role.PATIENT.value
+            )
+        ).all()
+    }
+    busy = set(
+        session.exec(
+            select(Delivery.person_id)
+            .where(Delivery.status == IN_PROGRESS, col(Delivery.person_id).in_(person_ids))
+            .distinct()
+        ).all()
+    )
+    counts = _question_counts(session, (row.task_id for row in rows))
+    late_before = now - timedelta(seconds=policy.late_after_seconds)
+    result = _Claim(reclaimed=len(stale), full=len(rows) >= limit)
+    jobs: list[SendJob] = []
+    successors: list[tuple[_Context, datetime]] = []
+    for row in rows:
+        assert row.id is not None
+        context = contexts[row.id]
+        was_pending = row.status == PENDING
+        reason = _why_not(context, members)
+        if reason is not None:
+            row.status = DeliveryStatus.CANCELLED.value
+            row.finished_at = now
+            row.last_error = reason
+            row.lease_until = None
+            row.claimed_by = None
+            result.cancelled += 1
+            log.info(
+                "due prompt not sent",
+                extra={"delivery_id": row.id, "task_id": row.task_id, "reason": reason},
+            )
+            continue
+        if was_pending:
+            # A reclaimed row planned its successor when it was first claimed.
+            successors.append((context, row.due_at))
+        result.claimed += 1
+        if row.person_id in busy:
+            # The patient is in the middle of another check-in; the prompt waits, and the
+            # check-in offers it when they finish. No message, so no reminders either.
+            row.status = SENT
+            row.sent_at = now
+            row.prompt_message_id = None
+            row.remind_at = None
+            row.lease_until = None
+            row.claimed_by = None
+            result.held += 1
+            continue
+        row.status = SENDING
+        row.lease_until = now + timedelta(seconds=policy.lease_seconds)
+        row.claimed_by = policy.instance_id
+        row.send_attempts += 1
+        jobs.append(
+            SendJob(
+                "prompt",
+                _view(row, context, counts, policy.default_zone),
+                late=row.due_at < late_before,
+            )
+        )
+    _plan_successors(session, successors, policy.default_zone)
+    result.jobs = tuple(jobs)
+    return result
+
+
+def _claim_reminders(
+    session: Session, now: datetime, policy: ScanPolicy
+) -> tuple[tuple[SendJob, ...], int, bool]:
+    if policy.max_reminders <= 0:
+        return (), 0, False
+    limit = policy.batch_size
+    rows = session.exec(_locked(due_reminders_query(now, limit, policy.max_reminders))).all()
+    if not rows:
+        return (), 0, False
+    contexts = _contexts(session, rows)
+    counts = _question_counts(session, (row.task_id for row in rows))
+    jobs: list[SendJob] = []
+    deferred = 0
+    for row in rows:
+        assert row.id is not None
+        if row.expires_at <= now:
+            continue  # left over when the expiry step hit its batch limit; expired next round
+        context = contexts[row.id]
+        person = context.person
+        if (
+            person.unreachable
+            or person.opted_out
+            or person.data_deleted_at is not None
+            or person.chat_id is None
+            or context.task.deleted_at is not None
+        ):
+            row.remind_at = None
+            continue
+        zone = zone_for(person, context.group, policy.default_zone)
+        start, end = policy.quiet_start, policy.quiet_end
+        if person.quiet_start is not None and person.quiet_end is not None:
+            start, end = person.quiet_start, person.quiet_end
+        if (
+            start is not None
+            and end is not None
+            and is_quiet(now.astimezone(zone).time(), start, end)
+        ):
+            until = end_of_quiet(now, zone, start, end)
+            if until > now:
+                row.remind_at = until
+                deferred += 1
+                continue
+        row.lease_until = now + timedelta(seconds=policy.lease_seconds)
+        row.claimed_by = policy.instance_id
+        jobs.append(
+            SendJob(
+                "reminder",
+                _view(
+                    row,
+                    context,
+                    counts,
+                    policy.default_zone,
+                    reminder_number=row.reminders_sent + 1,
+                ),
+            )
+        )
+    session.flush()
+    return tuple(jobs), deferred, len(rows) >= limit
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+def _error_text(error: str | None) -> str | None:
+    return error[:MAX_ERROR_LENGTH] if error else None
+
+
+def mark_results(
+    database: Database, now: datetime, results: Sequence[SendResult], policy: MarkPolicy
+) -> MarkReport:
+    """Record what became of a batch of sends, in one transaction."""
+    if not results:
+        return MarkReport()
+    sent = reminded = failed = requeued = stale = 0
+    with database.session() as session:
+        ids = sorted({r.delivery_id for r in results})
+        # Lock the rows: a patient pressing a button on one of them must not interleave.
+        rows = {
+            row.id: row
+            for row in session.exec(
+                select(Delivery).where(col(Delivery.id).in_(ids)).with_for_update()
+            ).all()
+        }
+        blocked: set[int] = set()
+        for result in results:
+            row = rows.get(result.delivery_id)
+            if row is None:
+                stale += 1
+                continue
+            if result.outcome is Outcome.FORBIDDEN:
+                blocked.add(row.person_id)
+                continue
+            if result.kind == "prompt":
+                if row.status != SENDING:
+                    # Expired, cancelled, or sent by another process that reclaimed it.
+                    stale += 1
+                    continue
+                row.lease_until = None
+                row.claimed_by = None
+                if result.outcome is Outcome.SENT:
+                    row.status = SENT
+                    row.sent_at = now
+                    row.prompt_message_id = result.message_id
+                    row.last_error = None
+                    row.remind_at = (
+                        now + timedelta(minutes=policy.first_reminder_minutes)
+                        if policy.max_reminders > 0
+                        else None
+                    )
+                    sent += 1
+                elif result.outcome is Outcome.FAILED:
+                    row.status = DeliveryStatus.FAILED.value
+                    row.finished_at = now
+                    row.last_error = _error_text(result.error)
+                    failed += 1
+                else:
+                    row.status = PENDING
+                    row.last_error = _error_text(result.error)
+                    requeued += 1
+                continue
+            # A reminder: the delivery itself stays as it is.
+            row.lease_until = None
+            row.claimed_by = None
+            if row.status not in _OPEN:
+                stale += 1
+                continue
+            if result.outcome is Outcome.SENT:
+                row.reminders_sent += 1
+                row.remind_at = (
+                    now + timedelta(minutes=policy.reminder_interval_minutes)
+                    if row.reminders_sent < policy.max_reminders
+                    else None
+                )
+                reminded += 1
+            elif result.outcome is Outcome.FAILED:
+                row.remind_at = None
+                row.last_error = _error_text(result.error)
+                failed += 1
+            else:
+                requeued += 1
+        session.flush()
+        failed_by_block = 0
+        if blocked:
+            people = session.exec(select(Person).where(col(Person.id).in_(sorted(blocked)))).all()
+            for person in people:
+                person.unreachable = True
+            outcome = session.execute(
+                update(Delivery)
+                .where(
+                    col(Delivery.person_id).in_(sorted(blocked)), col(Delivery.status).in_(_LIVE)
+                )
+                .values(
+                    status=DeliveryStatus.FAILED.value,
+                    finished_at=now,
+                    remind_at=None,
+                    lease_until=None,
+                    claimed_by=None,
+                    last_error=BLOCKED_ERROR,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            failed_by_block = int(getattr(outcome, "rowcount", 0) or 0)
+        session.commit()
+    return MarkReport(
+        sent=sent,
+        reminded=reminded,
+        failed=failed,
+        blocked_people=len(blocked),
+        failed_by_block=failed_by_block,
+        requeued=requeued,
+        stale=stale,
+    )
+
+
+def release_claims(database: Database, now: datetime, instance_id: str) -> int:
+    """Give back what this process claimed and did not send (a clean shutdown); return how many.
+
+    Prompts go back to pending, so the next scan of any process sends them at once instead of
+    waiting for the lease to run out; reminder claims are simply dropped.
+    """
+    with database.session() as session:
+        prompts = session.execute(
+            update(Delivery)
+            .where(col(Delivery.status) == SENDING, col(Delivery.claimed_by) == instance_id)
+            .values(status=PENDING, lease_until=None, claimed_by=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(Delivery)
+            .where(col(Delivery.status).in_(_OPEN), col(Delivery.claimed_by) == instance_id)
+            .values(lease_until=None, claimed_by=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    released = int(getattr(prompts, "rowcount", 0) or 0)
+    if released:
+        log.info("released claims", extra={"released": released, "at": now.isoformat()})
+    return released

@@ -1,0 +1,330 @@
+"""Adherence reports and the CSV export: read-only use cases over deliveries and answers.
+
+Figures per patient, counting only check-ins already due (a series always keeps one future
+``pending`` row, which is not yet anybody's to answer) and never cancelled ones:
+
+- completed: every question answered;
+- partial: started but not finished, still open or expired with some answers;
+- missed: nothing answered and no longer answerable (expired, skipped, or undeliverable);
+- expired: all that expired, with or without answers (so it overlaps partial and missed);
+- pending: due and not yet started.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from bot import texts
+from bot.services.authoring import AuthoringError, find_group
+from bot.services.responses import format_number
+from storage.db import Database
+from storage.models import (
+    Answer,
+    Delivery,
+    DeliveryStatus,
+    Membership,
+    Person,
+    Question,
+    Role,
+    Task,
+    TherapyGroup,
+)
+
+CSV_COLUMNS = (
+    "group",
+    "task",
+    "task_id",
+    "due_utc",
+    "due_local",
+    "timezone",
+    "patient_telegram_id",
+    "patient_name",
+    "question_position",
+    "question",
+    "response_type",
+    "value",
+    "file_id",
+    "answered_at_utc",
+    "delivery_status",
+)
+
+_NOT_YET = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.SENT)
+_MISSED = (DeliveryStatus.EXPIRED, DeliveryStatus.SKIPPED, DeliveryStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class PatientAdherence:
+    telegram_user_id: int
+    name: str
+    data_deleted: bool
+    member: bool  # still in the group
+    completed: int = 0
+    partial: int = 0
+    missed: int = 0
+    expired: int = 0
+    pending: int = 0
+    last_answered: date | None = None  # the patient's local date
+
+
+@dataclass(frozen=True)
+class AdherenceReport:
+    kind: str  # "group" or "task"
+    title: str  # the group's name, or the task's title
+    group_name: str
+    task_id: int | None
+    rows: tuple[PatientAdherence, ...]
+    total: PatientAdherence
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    filename: str
+    content: bytes
+    rows: int
+
+
+# --- adherence ----------------------------------------------------------------------------
+
+
+def parse_report_target(text: str) -> tuple[str, str]:
+    """Tell "/report #12" or "/report task 12" (a task) from "/report GROUP"."""
+    cleaned = " ".join(text.split())
+    match = re.fullmatch(r"(?:#|task\s+#?)([0-9]+)", cleaned, re.IGNORECASE)
+    if match:
+        return "task", match[1]
+    return "group", cleaned
+
+
+def adherence(
+    database: Database, now: datetime, default_zone: str, kind: str, ref: str
+) -> AdherenceReport:
+    """Per-patient figures for a group ("group", name or id) or a task ("task", id)."""
+    with database.session() as session:
+        if kind == "task":
+            task = session.get(Task, int(ref))
+            if task is None:
+                raise AuthoringError(texts.admin_unknown_task(int(ref)))
+            group = session.get(TherapyGroup, task.group_id)
+            assert group is not None and task.id is not None
+            task_ids = [task.id]
+            title = task.title
+        else:
+            found = find_group(session, ref)
+            if found is None:
+                names = [g.name for g in session.exec(select(TherapyGroup))]
+                raise AuthoringError(texts.admin_unknown_group(ref, sorted(names)))
+            group = found
+            task_ids = [
+                t for t in session.exec(select(Task.id).where(Task.group_id == group.id)) if t
+            ]
+            title = group.name
+        rows = _adherence_rows(session, group, task_ids, now, default_zone)
+        total = PatientAdherence(
+            telegram_user_id=0,
+            name="",
+            data_deleted=False,
+            member=True,
+            completed=sum(r.completed for r in rows),
+            partial=sum(r.partial for r in rows),
+            missed=sum(r.missed for r in rows),
+            expired=sum(r.expired for r in rows),
+            pending=sum(r.pending for r in rows),
+            last_answered=max((r.last_answered for r in rows if r.last_answered), default=None),
+        )
+        return AdherenceReport(
+            kind=kind,
+            title=title,
+            group_name=group.name,
+            task_id=task_ids[0] if kind == "task" else None,
+            rows=tuple(rows),
+            total=total,
+        )
+
+
+def _adherence_rows(
+    session: Session,
+    group: TherapyGroup,
+    task_ids: list[int],
+    now: datetime,
+    default_zone: str,
+) -> list[PatientAdherence]:
+    members = {
+        person.id: person
+        for person in session.exec(
+            select(Person)
+            .join(Membership, col(Membership.person_id) == Person.id)
+            .where(Membership.group_id == group.id, Membership.role == Role.PATIENT.value)
+        ).all()
+    }
+    deliveries = session.exec(
+        select(Delivery).where(
+            col(Delivery.task_id).in_(task_ids),
+            col(Delivery.due_at) <= now,
+            Delivery.status != DeliveryStatus.CANCELLED.value,
+        )
+    ).all()
+    answer_counts: Counter[int] = Counter()
+    last_at: dict[int, datetime] = {}
+    for delivery_id, answered_at in session.exec(
+        select(Answer.delivery_id, Answer.answered_at)
+        .join(Delivery, col(Delivery.id) == Answer.delivery_id)
+        .where(col(Delivery.task_id).in_(task_ids), col(Answer.skipped).is_(False))
+    ).all():
+        answer_counts[delivery_id] += 1
+        if delivery_id not in last_at or answered_at > last_at[delivery_id]:
+            last_at[delivery_id] = answered_at
+
+    counts: dict[int, Counter[str]] = defaultdict(Counter)
+    last: dict[int, datetime] = {}
+    for delivery in deliveries:
+        assert delivery.id is not None
+        tally = counts[delivery.person_id]
+        status = delivery.status
+        has_answers = answer_counts[delivery.id] > 0
+        if status == DeliveryStatus.COMPLETED.value:
+            tally["completed"] += 1
+        elif status == DeliveryStatus.IN_PROGRESS.value:
+            tally["partial"] += 1
+        elif status in _NOT_YET:
+            tally["pending"] += 1
+        elif status in _MISSED:
+            tally["partial" if has_answers else "missed"] += 1
+        if status == DeliveryStatus.EXPIRED.value:
+            tally["expired"] += 1
+        at = last_at.get(delivery.id)
+        if at is not None and (delivery.person_id not in last or at > last[delivery.person_id]):
+            last[delivery.person_id] = at
+
+    people = dict(members)
+    others = set(counts) - set(members)
+    if others:
+        for person in session.exec(select(Person).where(col(Person.id).in_(others))).all():
+            people[person.id] = person
+    rows = []
+    for person_id, person in people.items():
+        assert person_id is not None
+        tally = counts.get(person_id, Counter())
+        zone = ZoneInfo(person.timezone or group.timezone or default_zone)
+        at = last.get(person_id)
+        rows.append(
+            PatientAdherence(
+                telegram_user_id=person.telegram_user_id,
+                name=person.name,
+                data_deleted=person.data_deleted_at is not None,
+                member=person_id in members,
+                completed=tally["completed"],
+                partial=tally["partial"],
+                missed=tally["missed"],
+                expired=tally["expired"],
+                pending=tally["pending"],
+                last_answered=at.astimezone(zone).date() if at else None,
+            )
+        )
+    rows.sort(key=lambda r: (r.data_deleted, not r.member, r.name.casefold(), r.telegram_user_id))
+    return rows
+
+
+# --- export -------------------------------------------------------------------------------
+
+
+def _iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _slug(name: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
+    return slug or "group"
+
+
+def export_filename(group_name: str | None, now: datetime, zone: str) -> str:
+    today = now.astimezone(ZoneInfo(zone)).date()
+    return f"patientbot-export-{_slug(group_name) if group_name else 'all'}-{today}.csv"
+
+
+def _value(answer: Answer, question: Question) -> str:
+    if answer.skipped:
+        return ""
+    if answer.value_bool is not None:
+        return "yes" if answer.value_bool else "no"
+    if answer.value_number is not None and question.response_type in ("number", "scale"):
+        return format_number(answer.value_number)
+    return answer.value_text
+
+
+def export_csv(
+    database: Database, now: datetime, default_zone: str, group_ref: str | None
+) -> ExportFile:
+    """Every answer (of one group, or all) as CSV: UTF-8, a header row, standard quoting."""
+    with database.session() as session:
+        group: TherapyGroup | None = None
+        if group_ref:
+            group = find_group(session, group_ref)
+            if group is None:
+                names = [g.name for g in session.exec(select(TherapyGroup))]
+                raise AuthoringError(texts.admin_unknown_group(group_ref, sorted(names)))
+        groups = {g.id: g for g in session.exec(select(TherapyGroup)).all()}
+        query = (
+            select(Answer, Question, Delivery, Task)
+            .join(Question, col(Question.id) == Answer.question_id)
+            .join(Delivery, col(Delivery.id) == Answer.delivery_id)
+            .join(Task, col(Task.id) == Delivery.task_id)
+        )
+        if group is not None:
+            query = query.where(Task.group_id == group.id)
+        found = session.exec(query).all()
+        person_ids = {delivery.person_id for _, _, delivery, _ in found}
+        people = {
+            p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(person_ids)))
+        }
+
+        def order(
+            row: tuple[Answer, Question, Delivery, Task],
+        ) -> tuple[str, int, datetime, int, int]:
+            _answer, question, delivery, task = row
+            person = people[delivery.person_id]
+            return (
+                groups[task.group_id].name,
+                task.id or 0,
+                delivery.due_at,
+                person.telegram_user_id,
+                question.position,
+            )
+
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        rows = 0
+        for answer, question, delivery, task in sorted(found, key=order):
+            row_group = groups[task.group_id]
+            person = people[delivery.person_id]
+            zone_name = person.timezone or row_group.timezone or default_zone
+            writer.writerow(
+                (
+                    row_group.name,
+                    task.title,
+                    task.id,
+                    _iso_utc(delivery.due_at),
+                    delivery.due_at.astimezone(ZoneInfo(zone_name)).strftime("%Y-%m-%d %H:%M"),
+                    zone_name,
+                    person.telegram_user_id,
+                    person.name,
+                    question.position,
+                    question.description,
+                    question.response_type,
+                    _value(answer, question),
+                    answer.file_id or "",
+                    _iso_utc(answer.answered_at),
+                    delivery.status,
+                )
+            )
+            rows += 1
+        filename = export_filename(group.name if group else None, now, default_zone)
+        return ExportFile(filename, buffer.getvalue().encode("utf-8"), rows)

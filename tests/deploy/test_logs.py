@@ -1,0 +1,183 @@
+"""The log as an operator reads it: one line per event, facts as fields, no secrets, no answers."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.logs import setup_logging
+from storage.db import Database
+from storage.models import Answer, Delivery
+from tests.deploy.conftest import TOKEN, WEBHOOK_SECRET, with_changes
+from tests.fakes.harness import Harness, patient
+
+# What the patient types: distinctive, so finding it anywhere in the log is a leak.
+ANSWER = "zebra crossing 4711 near my knee"
+TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """Route logging into a buffer as ``patientbot`` would, then put pytest's handlers back."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    stream = io.StringIO()
+    try:
+        yield stream
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+
+
+async def run_checkin(settings: Settings, database: Database, clock: ManualClock) -> Harness:
+    """One patient answers the pain check in full; another has blocked the bot."""
+    h = await Harness(settings, database, clock).start()
+    h.seed_demo()
+    alice, bob = patient(1), patient(2)
+    await h.command(alice, "/start", "SHOULDER1")
+    await h.command(bob, "/start", "SHOULDER1")
+    h.api.block(bob.chat_id)
+    # 18:01: the press-ups (11:00) and the pain check (18:00) are both due.
+    await h.advance_and_scan(timedelta(hours=9, minutes=1))
+    await h.press(alice, "▶️ Start now")
+    await h.press(alice, "3")
+    await h.text(alice, "25")
+    await h.text(alice, ANSWER)
+    assert "Done: Shoulder pain check" in h.texts(alice.chat_id)[-2]
+    return h
+
+
+def secret_settings(settings: Settings) -> Settings:
+    return with_changes(settings, telegram={"token": TOKEN, "webhook_secret": WEBHOOK_SECRET})
+
+
+def start_logging(settings: Settings, fmt: str, stream: io.StringIO, level: str = "INFO") -> None:
+    setup_logging(
+        level,
+        fmt,
+        [settings.telegram.token.get_secret_value(), WEBHOOK_SECRET],
+        stream=stream,
+    )
+
+
+async def test_json_logs_are_one_object_per_line_with_the_facts_as_fields(
+    settings: Settings, database: Database, clock: ManualClock, log_stream: io.StringIO
+) -> None:
+    settings = secret_settings(settings)
+    start_logging(settings, "json", log_stream)
+    h = await run_checkin(settings, database, clock)
+    try:
+        # A library that puts the token in a URL, and an error that carries it.
+        logging.getLogger("telegram.ext").warning(
+            "POST https://api.telegram.org/bot%s/getMe failed", TOKEN
+        )
+        try:
+            raise RuntimeError(f"webhook secret {WEBHOOK_SECRET} rejected")
+        except RuntimeError:
+            logging.getLogger("bot.test").exception("failure", extra={"url": f"/bot{TOKEN}/"})
+    finally:
+        await h.stop()
+    output = log_stream.getvalue()
+    entries: list[dict[str, Any]] = [json.loads(line) for line in output.splitlines()]
+    assert entries, "nothing was logged"
+    for entry in entries:
+        assert {"time", "level", "logger", "message"} <= entry.keys()
+
+    scans = [e for e in entries if e["message"].startswith("due scan:")]
+    assert scans, output
+    assert scans[0]["level"] == "INFO"
+    assert scans[0]["claimed"] >= 2 and scans[0]["sent"] >= 1, scans[0]
+
+    with database.session() as session:
+        bob_rows = {
+            (d.id, d.task_id)
+            for d in session.exec(select(Delivery).where(Delivery.status == "failed")).all()
+        }
+    blocked = [e for e in entries if e["message"] == "patient blocked the bot"]
+    assert blocked, output
+    assert {(e["delivery_id"], e["task_id"]) for e in blocked} <= bob_rows
+
+    assert TOKEN not in output
+    assert WEBHOOK_SECRET not in output
+    assert "[REDACTED]" in output
+    assert ANSWER not in output
+    assert "zebra" not in output
+
+
+async def test_text_logs_are_one_readable_line_per_event(
+    settings: Settings, database: Database, clock: ManualClock, log_stream: io.StringIO
+) -> None:
+    settings = secret_settings(settings)
+    start_logging(settings, "text", log_stream)
+    h = await run_checkin(settings, database, clock)
+    await h.stop()
+    logging.getLogger("bot.test").info("two\nlines", extra={"delivery_id": 7, "note": "a b"})
+    lines = log_stream.getvalue().splitlines()
+    assert lines
+    for line in lines:
+        assert TEXT_LINE.match(line), f"not an event line: {line!r}"
+    assert any(
+        "bot.scheduler: due scan:" in line and "sent=" in line and "claimed=" in line
+        for line in lines
+    )
+    assert lines[-1].endswith('bot.test: two | lines [delivery_id=7 note="a b"]')
+    assert ANSWER not in log_stream.getvalue()
+
+
+def integrity_error_with_an_answer(database: Database) -> IntegrityError:
+    """Store an answer twice: the database's refusal quotes the bound values."""
+    with database.session() as session:
+        delivery = session.exec(select(Delivery)).first()
+        assert delivery is not None and delivery.id is not None
+        question_id = 1
+        when = delivery.due_at
+        session.add(Answer(delivery_id=delivery.id, question_id=question_id, answered_at=when))
+        session.commit()
+        session.add(
+            Answer(
+                delivery_id=delivery.id,
+                question_id=question_id,
+                value_text=ANSWER,
+                answered_at=when,
+            )
+        )
+        with pytest.raises(IntegrityError) as caught:
+            session.commit()
+    return caught.value
+
+
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
+async def test_a_database_error_shows_the_answer_it_carried_only_at_debug(
+    settings: Settings,
+    database: Database,
+    clock: ManualClock,
+    log_stream: io.StringIO,
+    level: str,
+    shown: bool,
+) -> None:
+    h = await Harness(settings, database, clock).start()
+    h.seed_demo()
+    await h.command(patient(1), "/start", "SHOULDER1")
+    await h.stop()
+    error = integrity_error_with_an_answer(database)
+    assert ANSWER in str(error), "the driver's message no longer quotes values: test is moot"
+    start_logging(settings, "json", log_stream, level)
+    try:
+        raise error
+    except IntegrityError:
+        logging.getLogger("telegram.ext.Application").exception("update failed")
+    (entry,) = [json.loads(line) for line in log_stream.getvalue().splitlines()]
+    assert (ANSWER in entry["exception"]) is shown
+    if not shown:
+        assert "parameters hidden" in entry["exception"]

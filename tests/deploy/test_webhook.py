@@ -1,0 +1,244 @@
+"""Webhook mode: PTB's real webhook server over real HTTP, and the start-up rules around it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import col, select
+
+from bot.app import DEPS_KEY, BotApplication, build_application
+from bot.cli import main
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.fakeapi import FakeBotApi
+from bot.webhook import ALLOWED_UPDATES, WebhookSettingsError, webhook_options
+from storage.db import Database
+from storage.models import Answer, Delivery, Task
+from tests.deploy.conftest import PUBLIC_URL, TOKEN, WEBHOOK_SECRET, with_changes
+from tests.fakes.harness import Harness, patient
+from tests.fakes.updates import UpdateFactory, User
+
+ALICE = User(id=321, first_name="Alice", last_name="Test")
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+@asynccontextmanager
+async def webhook_running(
+    settings: Settings, database: Database, clock: ManualClock, api: FakeBotApi
+) -> AsyncIterator[tuple[BotApplication, str]]:
+    """Run the Application behind PTB's webhook server as ``run_webhook`` would."""
+    application = build_application(settings, request=api, clock=clock, database=database)
+    options = webhook_options(settings)
+    async with application:
+        assert application.updater is not None
+        await application.updater.start_webhook(**options.as_kwargs())
+        await application.start()
+        try:
+            yield application, f"http://127.0.0.1:{options.port}{options.url_path}"
+        finally:
+            # Stopping waits until every update already queued has been handled.
+            await application.updater.stop()
+            await application.stop()
+
+
+async def post_update(url: str, update: dict[str, object], secret: str | None) -> httpx.Response:
+    headers = {SECRET_HEADER: secret} if secret is not None else {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        return await client.post(url, json=update, headers=headers)
+
+
+async def test_starting_the_webhook_tells_telegram_the_public_url_and_the_secret(
+    webhook_settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    api = FakeBotApi()
+    async with webhook_running(webhook_settings, database, clock, api):
+        pass
+    (call,) = api.calls_of("setWebhook")
+    assert call.params["url"] == PUBLIC_URL
+    assert call.params["secret_token"] == WEBHOOK_SECRET
+    assert call.params["allowed_updates"] == ALLOWED_UPDATES
+    assert api.webhook is not None
+
+
+@pytest.mark.parametrize(
+    ("secret", "why"),
+    [(None, "no secret header"), ("not-the-secret", "a wrong secret"), ("", "an empty secret")],
+)
+async def test_a_request_without_the_right_secret_is_refused_and_not_processed(
+    webhook_settings: Settings,
+    database: Database,
+    clock: ManualClock,
+    secret: str | None,
+    why: str,
+) -> None:
+    api = FakeBotApi()
+    updates = UpdateFactory(api, clock=clock.now)
+    async with webhook_running(webhook_settings, database, clock, api) as (_, url):
+        response = await post_update(url, updates.command(ALICE, "/help"), secret)
+    assert response.status_code == 403, why
+    assert api.sent_to(ALICE.chat_id) == [], why
+
+
+async def test_a_request_with_the_right_secret_is_answered(
+    webhook_settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    api = FakeBotApi()
+    updates = UpdateFactory(api, clock=clock.now)
+    async with webhook_running(webhook_settings, database, clock, api) as (_, url):
+        response = await post_update(url, updates.command(ALICE, "/help"), WEBHOOK_SECRET)
+    assert response.status_code == 200
+    (reply,) = api.sent_to(ALICE.chat_id)
+    assert reply.method == "sendMessage"
+    assert "/start" in (reply.text or "")
+    assert not api.violations
+
+
+async def test_polling_deletes_a_webhook_left_from_webhook_mode(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    api = FakeBotApi()
+    application = build_application(settings, request=api, clock=clock, database=database)
+    async with application:
+        await application.bot.set_webhook(PUBLIC_URL, secret_token=WEBHOOK_SECRET)
+        assert application.updater is not None
+        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+        await application.updater.stop()
+    assert api.webhook is None
+    assert api.calls_of("deleteWebhook")
+    assert api.calls_of("getUpdates"), "polling went on after deleting the webhook"
+
+
+def test_webhook_mode_refuses_to_start_without_a_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TELEGRAM_WEBHOOK_SECRET", raising=False)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[telegram]\ntoken = "{TOKEN}"\nmode = "webhook"\nwebhook_url = "{PUBLIC_URL}"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path}/bot.db"\n',
+        encoding="utf-8",
+    )
+    code = main(["--config", str(config), "run"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "webhook_secret: required when mode is 'webhook'" in err
+    assert "TELEGRAM_WEBHOOK_SECRET" in err
+    assert TOKEN not in err
+    assert not (tmp_path / "bot.db").exists(), "nothing may start before the refusal"
+
+
+def test_webhook_options_refuse_an_empty_secret_even_without_a_token(
+    settings: Settings,
+) -> None:
+    # Settings only insist on the secret when a token is set; the run path insists always.
+    unsafe = with_changes(settings, telegram={"mode": "webhook", "webhook_url": PUBLIC_URL})
+    with pytest.raises(WebhookSettingsError, match="webhook_secret"):
+        webhook_options(unsafe)
+
+
+def test_webhook_options_come_from_the_settings(webhook_settings: Settings) -> None:
+    options = webhook_options(with_changes(webhook_settings, telegram={"webhook_path": "hook"}))
+    assert options.url_path == "/hook"
+    assert options.webhook_url == PUBLIC_URL
+    assert options.secret_token == WEBHOOK_SECRET
+    assert options.listen == "127.0.0.1"
+
+
+def test_the_environment_configures_webhook_mode_for_a_container(tmp_path: Path) -> None:
+    from bot.config import load_settings
+
+    empty = tmp_path / "config.toml"
+    empty.write_text("", encoding="utf-8")
+    settings = load_settings(
+        empty,
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_MODE": "webhook",
+            "TELEGRAM_WEBHOOK_URL": PUBLIC_URL,
+            "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "TELEGRAM_WEBHOOK_LISTEN": "0.0.0.0",
+            "TELEGRAM_WEBHOOK_PORT": "9443",
+            "PATIENTBOT_HEALTH_LISTEN": "0.0.0.0",
+            "PATIENTBOT_HEALTH_PORT": "9081",
+        },
+    )
+    options = webhook_options(settings)
+    assert (options.listen, options.port) == ("0.0.0.0", 9443)
+    assert (settings.health.listen, settings.health.port) == ("0.0.0.0", 9081)
+
+
+# --- several instances behind one URL, sharing one database ------------------------------------
+
+
+PAIN_ANSWER = "stiff after the long drive"
+
+
+async def test_two_instances_on_one_database_walk_one_patient_through_alternately(
+    settings: Settings, database_url: str, clock: ManualClock
+) -> None:
+    """Telegram's updates reach whichever instance the load balancer picks; all is in the DB."""
+    first_db, second_db = Database(database_url), Database(database_url)
+    first = await Harness(settings, first_db, clock).start()
+    # Same Telegram (one fake), same clock, separate Application and engine: another process.
+    second = await Harness(settings, second_db, clock, api=first.api).start()
+    instances = [first, second]
+    try:
+        assert (
+            first.app.bot_data[DEPS_KEY].instance_id != second.app.bot_data[DEPS_KEY].instance_id
+        )
+        first.seed_demo()
+        alice = patient(1)
+        updates = first.updates  # one Telegram numbering updates and message ids
+
+        async def on(instance: int, update: dict[str, object]) -> None:
+            await instances[instance].feed(update)
+
+        await on(1, updates.command(alice, "/start", "SHOULDER1"))
+        # 18:01: both instances run their due scan at the same moment.
+        clock.advance(timedelta(hours=9, minutes=1))
+        await asyncio.gather(first.scan(), second.scan())
+        prompts = [t for t in first.texts(alice.chat_id) if "Time for your check-in" in t]
+        assert len(prompts) == 2, "each due prompt goes out once, whichever instance claims it"
+
+        await on(0, updates.press(alice, "▶️ Start now"))
+        await on(1, updates.press(alice, "3"))
+        minutes = updates.message(alice, "25")
+        await on(0, minutes)
+        await on(1, minutes)  # Telegram delivers it again, this time to the other instance
+        await on(1, updates.message(alice, PAIN_ANSWER))
+    finally:
+        for h in instances:
+            await h.stop()
+        first_db.dispose()
+        second_db.dispose()
+
+    texts = first.texts(alice.chat_id)
+    for question in ("How strong", "How many minutes", "Anything you want"):
+        asked = [t for t in texts if question in t and "Question" in t]
+        assert len(asked) == 1, f"{question!r} asked {len(asked)} times:\n" + "\n---\n".join(texts)
+    assert any("Done: Shoulder pain check" in t for t in texts)
+    check = Database(database_url)
+    try:
+        with check.session() as session:
+            delivery = session.exec(
+                select(Delivery)
+                .join(Task)
+                .where(Task.title == "Shoulder pain check", Delivery.status == "completed")
+            ).one()
+            answers = session.exec(
+                select(Answer).where(Answer.delivery_id == delivery.id).order_by(col(Answer.id))
+            ).all()
+    finally:
+        check.dispose()
+    assert [(a.value_number, a.value_text) for a in answers] == [
+        (3.0, "3"),
+        (25.0, "25"),
+        (None, PAIN_ANSWER),
+    ], answers
+    assert not first.api.violations

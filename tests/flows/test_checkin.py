@@ -1,0 +1,558 @@
+"""The patient's side through the real Application and the fake Bot API, with the demo data.
+
+The demo clock starts on Wednesday 25 November 2026 at 09:00 in London (UTC). The demo has
+"Perform 20 Press-Ups (day 1)" due at 11:00 and "Shoulder pain check" daily at 18:00 for
+Shoulder Therapy 1 (invite SHOULDER1), and "Hip mobility session" at 10:00 for Hip Therapy 1
+(invite HIP1).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlmodel import select
+
+from bot import texts
+from storage.models import Invite, Membership
+from tests.fakes.harness import Harness, patient, therapist
+from tests.flows.test_checkin_support import (
+    answers_of,
+    at,
+    deliveries_of,
+    delivery_of,
+    local,
+    person_of,
+)
+
+ALICE = patient(0, "Alice")
+BOB = patient(1, "Bob")
+THEO = therapist()
+DAY_1 = "Perform 20 Press-Ups (day 1)"
+PAIN = "Shoulder pain check"
+HIP = "Hip mobility session"
+START = "▶️ Start now"
+SKIP_QUESTION = "⏭ Skip this question"
+
+
+@pytest.fixture
+def h(harness: Harness) -> Harness:
+    harness.seed_demo()
+    return harness
+
+
+async def joined(h: Harness, *codes: str) -> None:
+    for code in codes:
+        await h.command(ALICE, "/start", code)
+
+
+def toasts(h: Harness) -> list[str | None]:
+    return [call.params.get("text") for call in h.callback_answers()]
+
+
+# --- joining ----------------------------------------------------------------------------------
+
+
+async def test_start_alone_explains_how_to_join(h: Harness) -> None:
+    await h.command(ALICE, "/start")
+
+    assert "open the invite link your therapist gave you" in h.last_text(ALICE.chat_id)
+    assert person_of(h, ALICE) is None
+
+
+async def test_joining_names_the_group_and_the_next_task_in_local_time(h: Harness) -> None:
+    await h.command(ALICE, "/start", "SHOULDER1")
+
+    reply = h.last_text(ALICE.chat_id)
+    assert reply.startswith("✅ Welcome! You have joined Shoulder Therapy 1.")
+    assert f"Your next check-in, {DAY_1}, is due Wed 25 Nov, 11:00 (GMT)." in reply
+    person = person_of(h, ALICE)
+    assert person is not None and (person.name, person.chat_id) == ("Alice Test", ALICE.id)
+
+
+async def test_a_patient_in_two_groups_is_greeted_with_both(h: Harness) -> None:
+    await joined(h, "SHOULDER1", "HIP1")
+
+    await h.command(ALICE, "/start")
+
+    reply = h.last_text(ALICE.chat_id)
+    assert "You are in Shoulder Therapy 1, Hip Therapy 1." in reply
+    assert f"Your next check-in, {HIP}, is due Wed 25 Nov, 10:00 (GMT)." in reply
+
+
+@pytest.mark.parametrize(
+    ("prepare", "sentence"),
+    [
+        (None, "I don't know that invite code."),
+        ({"expires_at": datetime(2026, 11, 24, tzinfo=UTC)}, "That invite link has expired."),
+        ({"max_uses": 1, "uses": 1}, "That invite link has already been used as often as it may"),
+        (
+            {"revoked_at": datetime(2026, 11, 24, tzinfo=UTC)},
+            "That invite link has been withdrawn",
+        ),
+    ],
+    ids=["unknown", "expired", "used-up", "revoked"],
+)
+async def test_a_bad_invite_gets_a_clear_sentence_and_changes_nothing(
+    h: Harness, prepare: dict[str, object] | None, sentence: str
+) -> None:
+    code = "NO_SUCH_CODE" if prepare is None else "SHOULDER1"
+    if prepare is not None:
+        with h.database.session() as session:
+            invite = session.exec(select(Invite).where(Invite.code == "SHOULDER1")).one()
+            for key, value in prepare.items():
+                setattr(invite, key, value)
+            session.commit()
+
+    await h.command(ALICE, "/start", code)
+
+    reply = h.last_text(ALICE.chat_id)
+    assert sentence in reply and "Nothing has changed." in reply
+    assert person_of(h, ALICE) is None
+
+
+async def test_the_last_use_of_an_invite_admits_one_patient(h: Harness) -> None:
+    with h.database.session() as session:
+        session.exec(select(Invite).where(Invite.code == "HIP1")).one().max_uses = 1
+        session.commit()
+
+    await h.command(ALICE, "/start", "HIP1")
+    await h.command(BOB, "/start", "HIP1")
+
+    assert h.last_text(ALICE.chat_id).startswith("✅ Welcome!")
+    assert "already been used as often as it may be" in h.last_text(BOB.chat_id)
+
+
+# --- the walk-through -------------------------------------------------------------------------
+
+
+async def test_a_pressed_answer_replaces_the_keyboard_with_the_chosen_answer(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(11))
+    await h.press(ALICE, START)
+    question = h.last_message(ALICE.chat_id)
+    assert question.button_texts == ["Yes", "No"]
+    assert question.plain is not None and "Question 1 of 3" in question.plain
+    assert any(e.get("url") for e in _entities(h, question.message_id))
+
+    await h.press(ALICE, "Yes")
+
+    answered = h.api.message(ALICE.chat_id, question.message_id)
+    assert answered is not None and answered.edited and answered.button_texts == []
+    assert answered.plain is not None and answered.plain.endswith("✔️ Your answer: Yes")
+    assert "Question 2 of 3" in h.last_text(ALICE.chat_id)
+    assert toasts(h) == [None, None]
+
+
+async def test_a_stale_button_is_refused_politely_and_changes_nothing(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(11))
+    await h.press(ALICE, START)
+    question = h.last_message(ALICE.chat_id)
+    old_no = question.callback_data("No")
+    await h.press(ALICE, "Yes")
+    sent_before = len(h.texts(ALICE.chat_id))
+
+    # The client still showed the keyboard (a slow network): the press arrives afterwards.
+    await h.press_data(ALICE, old_no, question.message_id)
+
+    assert toasts(h)[-1] == "Your answer is already recorded."
+    assert len(h.texts(ALICE.chat_id)) == sent_before
+    day_1 = delivery_of(h, ALICE, DAY_1)
+    assert [a.value_bool for a in answers_of(h, day_1.id)] == [True]
+
+
+async def test_the_same_button_update_twice_stores_one_answer_and_replies_once(
+    h: Harness,
+) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(11))
+    await h.press(ALICE, START)
+    press = await h.press(ALICE, "No")
+    messages_before = len(h.api.calls_of("sendMessage"))
+
+    await h.again(press)
+
+    assert len(h.api.calls_of("sendMessage")) == messages_before
+    assert len(h.api.calls_of("answerCallbackQuery")) == 3  # start, the press, the repeat
+    # Telegram refuses a second answer to the same query; the bot takes that in its stride.
+    refused = h.api.violations.pop()
+    assert refused.method == "answerCallbackQuery" and "query is too old" in refused.description
+    day_1 = delivery_of(h, ALICE, DAY_1)
+    assert [a.value_bool for a in answers_of(h, day_1.id)] == [False]
+    # One alert for the one "No", to the configured therapist.
+    assert len(h.texts(THEO.chat_id)) == 1
+
+
+async def test_the_same_text_update_twice_stores_one_answer_and_replies_once(
+    h: Harness,
+) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(18))
+    await h.press(ALICE, START)
+    await h.text(ALICE, "4")
+    minutes = await h.text(ALICE, "30")
+    sent_before = len(h.texts(ALICE.chat_id))
+
+    await h.again(minutes)
+
+    assert len(h.texts(ALICE.chat_id)) == sent_before
+    pain = delivery_of(h, ALICE, PAIN)
+    assert [a.value_number for a in answers_of(h, pain.id)] == [4.0, 30.0]
+    assert pain.current_position == 3
+
+
+async def test_a_forged_callback_is_refused_and_changes_nothing(h: Harness) -> None:
+    await h.command(ALICE, "/start", "SHOULDER1")
+    await h.command(BOB, "/start", "SHOULDER1")
+    await at(h, local(11))
+    await h.press(ALICE, START)
+    alices = delivery_of(h, ALICE, DAY_1)
+    question = h.last_message(ALICE.chat_id)
+    forged = question.callback_data("No")
+
+    # Bob crafts Alice's callback data under a message of his own chat.
+    await h.press_data(BOB, forged, h.last_message(BOB.chat_id).message_id)
+    await h.press_data(BOB, f"p:{alices.id}:skip", h.last_message(BOB.chat_id).message_id)
+    await h.press_data(BOB, "a:not:a:number", h.last_message(BOB.chat_id).message_id)
+    await h.press_data(BOB, "zz:1", h.last_message(BOB.chat_id).message_id)
+
+    assert toasts(h)[-4:] == ["This button doesn't work any more."] * 4
+    assert answers_of(h, alices.id) == []
+    assert delivery_of(h, ALICE, DAY_1).status == "in_progress"
+
+
+async def test_each_kind_of_wrong_message_gets_a_sensible_answer(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(18))
+    await h.press(ALICE, START)
+
+    await h.sticker(ALICE)
+    assert h.last_text(ALICE.chat_id).startswith("That was a sticker. Please tap")
+    await h.voice(ALICE)
+    assert h.last_text(ALICE.chat_id).startswith("That was a voice message.")
+    await h.photo(ALICE)
+    assert h.last_text(ALICE.chat_id).startswith("That was a photo.")
+    await h.text(ALICE, "12")
+    assert h.last_text(ALICE.chat_id) == (
+        "Please tap or type a whole number from 0 to 10.\n" + texts.checkin_stuck()
+    )
+    await h.text(ALICE, "3")
+    await h.text(ALICE, "12.5")
+    assert h.last_text(ALICE.chat_id) == "Please send a whole number from 0 to 240."
+    await h.document(ALICE)
+    assert h.last_text(ALICE.chat_id).startswith("That was a document. Please type a")
+
+
+async def test_an_optional_question_offers_skip_after_repeated_failures(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(18))
+    await h.press(ALICE, START)
+    await h.text(ALICE, "3")
+    await h.text(ALICE, "15")
+    for _ in range(h.settings.checkins.max_reasks):
+        await h.sticker(ALICE)
+
+    offer = h.last_message(ALICE.chat_id)
+    assert offer.plain is not None
+    assert offer.plain.endswith(texts.checkin_offer_skip())
+    assert offer.button_texts == [SKIP_QUESTION]
+    await h.press(ALICE, SKIP_QUESTION)
+
+    assert any(text.startswith(f"✅ Done: {PAIN}") for text in h.texts(ALICE.chat_id))
+    pain = delivery_of(h, ALICE, PAIN)
+    assert [a.skipped for a in answers_of(h, pain.id)] == [False, False, True]
+
+
+async def test_a_restarted_bot_continues_at_the_same_question(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(18))
+    await h.press(ALICE, START)
+    await h.press(ALICE, "2")
+
+    await h.restart()
+    await h.text(ALICE, "45")
+
+    assert "Question 3 of 3 (optional)" in h.last_text(ALICE.chat_id)
+    pain = delivery_of(h, ALICE, PAIN)
+    assert [a.value_number for a in answers_of(h, pain.id)] == [2.0, 45.0]
+
+
+async def test_an_edited_message_changes_no_stored_answer(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(18))
+    await h.press(ALICE, START)
+    await h.press(ALICE, "5")
+    minutes = await h.text(ALICE, "20")
+
+    await h.edit(ALICE, "25", minutes["message"]["message_id"])
+
+    assert h.last_text(ALICE.chat_id) == texts.checkin_edit_ignored()
+    pain = delivery_of(h, ALICE, PAIN)
+    assert [a.value_number for a in answers_of(h, pain.id)] == [5.0, 20.0]
+
+
+async def test_an_expired_prompt_says_the_check_in_has_closed(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(11))
+    prompt = h.last_message(ALICE.chat_id)
+    h.clock.set(local(11, 30, day=26))
+
+    await h.press_data(ALICE, prompt.callback_data(START), prompt.message_id)
+
+    assert toasts(h)[-1] == "This check-in has closed."
+
+
+async def test_messages_in_groups_and_channels_are_ignored(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    calls_before = len(h.api.calls)
+
+    await h.feed(h.updates.group_message(ALICE, "/start SHOULDER1"))
+    await h.feed(h.updates.group_message(ALICE, "yes"))
+    await h.feed(h.updates.channel_post("hello"))
+
+    assert h.api.calls[calls_before:] == []
+
+
+async def test_text_with_no_question_open_points_to_tasks_and_help(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await h.text(ALICE, "hello")
+    assert h.last_text(ALICE.chat_id) == texts.checkin_nothing_asked(0)
+
+    await h.text(BOB, "hello")
+    assert "open the invite link your therapist gave you" in h.last_text(BOB.chat_id)
+
+    await h.command(ALICE, "/frobnicate")
+    assert h.last_text(ALICE.chat_id) == texts.checkin_unknown_command()
+
+
+# --- several tasks, later, skip, pause --------------------------------------------------------
+
+
+async def test_a_task_due_while_inside_another_waits_and_is_offered_afterwards(
+    h: Harness,
+) -> None:
+    await joined(h, "HIP1", "SHOULDER1")
+    await at(h, local(10))
+    h.clock.set(local(10, 30))
+    await h.press(ALICE, START)
+    await h.press(ALICE, "Yes")
+
+    report = await at(h, local(11))
+
+    assert report.held == 1
+    assert "Question 2 of 3" in h.last_text(ALICE.chat_id)
+    await h.press(ALICE, "Left")
+    await h.press(ALICE, SKIP_QUESTION)
+    chat = h.texts(ALICE.chat_id)
+    assert chat[-2].startswith(f"✅ Done: {HIP}")
+    assert chat[-1].startswith("📋 Time for your check-in") and DAY_1 in chat[-1]
+    offered = delivery_of(h, ALICE, DAY_1)
+    assert offered.prompt_message_id == h.last_message(ALICE.chat_id).message_id
+    assert offered.remind_at == local(12)
+    await h.press(ALICE, START)
+    assert "Question 1 of 3" in h.last_text(ALICE.chat_id)
+
+
+async def test_starting_another_task_puts_the_current_one_on_hold(h: Harness) -> None:
+    await joined(h, "HIP1", "SHOULDER1")
+    await at(h, local(10))
+    hip_prompt = h.last_message(ALICE.chat_id)
+    await at(h, local(11))
+    day_1_prompt = next(
+        m
+        for m in h.screen(ALICE.chat_id)
+        if (m.plain or "").startswith(f"📋 Time for your check-in\n\n{DAY_1}")
+    )
+    await h.press(ALICE, START, day_1_prompt.message_id)
+    await h.press(ALICE, "Yes")
+
+    await h.press(ALICE, START, hip_prompt.message_id)
+
+    reply = h.last_text(ALICE.chat_id)
+    assert reply.startswith(f"⏸ I've put {DAY_1} on hold; /tasks brings it back.")
+    assert "Question 1 of 3" in reply
+    await h.command(ALICE, "/tasks")
+    listing = h.last_message(ALICE.chat_id)
+    assert listing.button_texts == [
+        f"▶️ Continue: {HIP}",
+        "▶️ Continue: Perform 20 Press-Ups (day 1)",
+    ]
+
+
+async def test_pause_and_tasks_resume_at_the_same_question(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(18))
+    await h.press(ALICE, START)
+    await h.press(ALICE, "6")
+
+    await h.command(ALICE, "/pause")
+    assert h.last_text(ALICE.chat_id) == (
+        f"⏸ Paused {PAIN} at question 2 of 3. Send /tasks when you want to continue."
+    )
+    await h.text(ALICE, "30")
+    # Day 1's prompt went out at 18:00 as well, so two check-ins are open.
+    assert h.last_text(ALICE.chat_id) == texts.checkin_nothing_asked(2)
+    await h.command(ALICE, "/tasks")
+    assert "1 of 3 answered" in h.last_text(ALICE.chat_id)
+    await h.press(ALICE, f"▶️ Continue: {PAIN}")
+
+    resumed = h.last_text(ALICE.chat_id)
+    assert resumed.startswith(f"▶️ Continuing {PAIN} where you left off.")
+    assert "Question 2 of 3" in resumed
+    await h.text(ALICE, "30")
+    assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
+
+
+async def test_cancel_pauses_like_pause(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(18))
+    await h.press(ALICE, START)
+
+    await h.command(ALICE, "/cancel")
+
+    assert h.last_text(ALICE.chat_id).startswith(f"⏸ Paused {PAIN} at question 1 of 3.")
+    assert delivery_of(h, ALICE, PAIN).status == "sent"
+
+
+async def test_tasks_with_nothing_open_says_when_the_next_is_due(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+
+    await h.command(ALICE, "/tasks")
+
+    assert h.last_text(ALICE.chat_id) == (
+        "Nothing is open right now. 🎉\n\n"
+        f"Your next check-in, {DAY_1}, is due Wed 25 Nov, 11:00 (GMT)."
+    )
+
+
+async def test_remind_me_later_edits_the_prompt_and_a_reminder_follows(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(11))
+    prompt = h.last_message(ALICE.chat_id)
+
+    await h.press(ALICE, "⏰ Remind me later")
+
+    settled = h.api.message(ALICE.chat_id, prompt.message_id)
+    assert settled is not None and settled.button_texts == []
+    assert settled.plain is not None
+    assert settled.plain.endswith("⏰ OK, I'll remind you around 12:00 (GMT).")
+    report = await at(h, local(12))
+    assert report.reminded == 1
+    assert h.last_text(ALICE.chat_id).startswith("⏰ Reminder")
+
+
+async def test_skipping_a_task_from_its_prompt_ends_it(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(11))
+
+    await h.press(ALICE, "⏭ Skip this task")
+
+    prompt = h.last_message(ALICE.chat_id)
+    assert prompt.plain is not None and prompt.plain.endswith("⏭ You skipped this check-in.")
+    assert prompt.button_texts == []
+    day_1 = delivery_of(h, ALICE, DAY_1)
+    assert (day_1.status, day_1.remind_at) == ("skipped", None)
+
+
+# --- time zone, stop, delete ------------------------------------------------------------------
+
+
+async def test_timezone_shows_the_zone_and_a_button_sets_another(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+
+    await h.command(ALICE, "/timezone")
+    shown = h.last_message(ALICE.chat_id)
+    assert shown.plain is not None
+    assert shown.plain.startswith(
+        "🌍 Your time zone (your clinic's setting until you choose one): Europe/London; "
+        "it is 09:00 there now."
+    )
+    assert shown.button_texts == ["Europe/Berlin", "America/New_York"]
+    await h.press(ALICE, "Europe/Berlin")
+
+    changed = h.api.message(ALICE.chat_id, shown.message_id)
+    assert changed is not None and changed.button_texts == []
+    assert changed.plain is not None
+    assert changed.plain.startswith("🌍 Your time zone is now Europe/Berlin; it is 10:00 there.")
+    # Day 1 is due at 11:00 in Berlin now: 10:00 UTC.
+    assert f"{DAY_1}, is due Wed 25 Nov, 11:00 (CET)." in changed.plain
+    assert [d.due_at for d in deliveries_of(h, ALICE, DAY_1)] == [local(10)]
+
+
+async def test_timezone_with_a_name_sets_it_or_explains_the_mistake(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+
+    await h.command(ALICE, "/timezone", "Mars/Olympus")
+    assert h.last_text(ALICE.chat_id).startswith("“Mars/Olympus” isn't a time zone name I know.")
+    await h.command(ALICE, "/timezone", "america/new_york")
+
+    assert "now America/New_York" in h.last_text(ALICE.chat_id)
+    person = person_of(h, ALICE)
+    assert person is not None and person.timezone == "America/New_York"
+
+
+async def test_stop_after_confirmation_ends_prompts_until_start(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await h.command(ALICE, "/stop")
+    assert h.last_message(ALICE.chat_id).button_texts == ["Yes, stop", "No, keep them"]
+
+    await h.press(ALICE, "Yes, stop")
+
+    assert h.last_text(ALICE.chat_id) == texts.checkin_stopped()
+    sent_before = len(h.texts(ALICE.chat_id))
+    await at(h, local(11, 5))
+    assert len(h.texts(ALICE.chat_id)) == sent_before
+    await h.command(ALICE, "/start")
+    reply = h.last_text(ALICE.chat_id)
+    assert reply.startswith("🔔 Check-ins are on again.")
+    assert f"{PAIN}, is due Wed 25 Nov, 18:00 (GMT)" in reply
+
+
+async def test_stop_answered_no_changes_nothing(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await h.command(ALICE, "/stop")
+
+    await h.press(ALICE, "No, keep them")
+
+    assert h.last_text(ALICE.chat_id) == texts.checkin_stop_kept()
+    person = person_of(h, ALICE)
+    assert person is not None and not person.opted_out
+
+
+async def test_deletemydata_after_confirmation_erases_the_patients_data(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(11))
+    await h.press(ALICE, START)
+    await h.press(ALICE, "Yes")
+    await h.command(ALICE, "/deletemydata")
+
+    await h.press(ALICE, "Yes, delete everything")
+
+    assert h.last_text(ALICE.chat_id) == texts.checkin_deleted()
+    person = person_of(h, ALICE)
+    assert person is not None and person.name == "" and person.data_deleted_at == local(11)
+    assert deliveries_of(h, ALICE) == []
+    with h.database.session() as session:
+        assert not session.exec(select(Membership).where(Membership.person_id == person.id)).all()
+    await h.command(ALICE, "/tasks")
+    assert "open the invite link your therapist gave you" in h.last_text(ALICE.chat_id)
+
+
+async def test_an_old_question_button_after_deletemydata_is_refused(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(11))
+    await h.press(ALICE, START)
+    question = h.last_message(ALICE.chat_id)
+    await h.command(ALICE, "/deletemydata")
+    await h.press(ALICE, "Yes, delete everything")
+
+    await h.press_data(ALICE, question.callback_data("Yes"), question.message_id)
+
+    assert toasts(h)[-1] == "This button doesn't work any more."
+
+
+def _entities(h: Harness, message_id: int) -> list[dict[str, object]]:
+    message = h.api.message_json(ALICE.chat_id, message_id)
+    assert message is not None
+    return list(message.get("entities", []))

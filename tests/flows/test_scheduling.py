@@ -1,0 +1,631 @@
+"""Scheduling through the real Application and the fake Bot API, with a manual clock.
+
+Time never really passes: the ManualClock says what is due, and the pacer (and the fake's own
+flood control) run on virtual time, so a fan-out of hundreds of prompts takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot import scheduler
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.fakeapi import FakeBotApi
+from bot.scheduler import ScanReport
+from bot.sender import Pacer
+from bot.services import delivery
+from bot.services.planning import replan_task
+from storage.db import Database
+from storage.models import Task
+from tests.fakes.harness import Harness
+from tests.fakes.updates import User
+from tests.flows.test_scheduling_support import VirtualTime, World, at, virtual_pacer
+
+TODAY = date(2026, 11, 25)  # the clock starts on Wednesday at 09:00 UTC, 09:00 in London
+
+
+@pytest.fixture
+def vt() -> VirtualTime:
+    return VirtualTime()
+
+
+@pytest.fixture
+async def h(
+    settings: Settings, database: Database, clock: ManualClock, vt: VirtualTime
+) -> AsyncIterator[Harness]:
+    api = FakeBotApi(
+        time_source=vt.time,
+        wall_clock=lambda: clock.now().timestamp(),
+        limit_per_second=30,
+        per_chat_per_second=1,
+    )
+    harness = await Harness(settings, database, clock, api=api).start()
+    scheduler.state(harness.app).pacer = virtual_pacer(settings, vt)
+    try:
+        yield harness
+        assert not harness.api.violations, f"invalid Bot API requests: {harness.api.violations}"
+    finally:
+        await harness.stop()
+        if harness.database is not database:  # restart() made its own; close its connections
+            harness.database.dispose()
+
+
+@pytest.fixture
+def world(database: Database, clock: ManualClock) -> World:
+    return World(database, clock)
+
+
+async def scan(h: Harness, vt: VirtualTime) -> ScanReport:
+    report: ScanReport = await vt.run(h.scan())
+    return report
+
+
+def messages(h: Harness, chat_id: int) -> list[str]:
+    """Every text the patient received, as sent: prompts and reminders."""
+    return h.api.texts(chat_id)
+
+
+def prompts(h: Harness, chat_id: int) -> list[str]:
+    """The prompts the patient received, reminders left out."""
+    return [text for text in h.api.texts(chat_id) if "Reminder" not in text]
+
+
+# --- due times across DST --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("zone", "change_day"),
+    [
+        ("Europe/London", date(2026, 3, 29)),  # clocks go forward
+        ("Europe/London", date(2026, 10, 25)),  # clocks go back
+        ("America/New_York", date(2026, 3, 8)),
+        ("America/New_York", date(2026, 11, 1)),
+    ],
+)
+async def test_a_daily_eleven_oclock_task_comes_at_eleven_local_on_both_sides_of_a_dst_change(
+    h: Harness,
+    vt: VirtualTime,
+    world: World,
+    clock: ManualClock,
+    zone: str,
+    change_day: date,
+) -> None:
+    days = [change_day - timedelta(days=1), change_day, change_day + timedelta(days=1)]
+    clock.set(at(days[0], time(6, 0), zone))
+    group = world.group(zone=zone)
+    person = world.patient(group)
+    world.task(group, (days[0], time(11, 0)), recurrence="FREQ=DAILY", expiry_minutes=60)
+    chat = person.chat_id
+    assert chat is not None
+
+    for number, day in enumerate(days, start=1):
+        due = at(day, time(11, 0), zone)
+        clock.set(due - timedelta(seconds=1))
+        await scan(h, vt)
+        assert len(prompts(h, chat)) == number - 1, f"nothing before 11:00 on {day}"
+        clock.set(due)
+        await scan(h, vt)
+        assert len(prompts(h, chat)) == number, f"the prompt at 11:00 on {day}"
+        assert f"{day:%d %b}, 11:00" in prompts(h, chat)[-1]
+
+    sent = [r.due_at for r in world.deliveries() if r.status in ("sent", "expired")]
+    assert sent == [at(day, time(11, 0), zone) for day in days]
+    # The UTC instants differ by 23 or 25 hours across the change: wall-clock time wins.
+    assert {(b - a) for a, b in itertools.pairwise(sent)} != {timedelta(hours=24)}
+
+
+async def test_a_time_skipped_or_repeated_by_dst_follows_the_documented_policy(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    # 01:30 does not exist on 29 March (it is 02:30 BST then) and happens twice on 25 October.
+    clock.set(datetime(2026, 3, 28, 2, 0, tzinfo=UTC))
+    group = world.group(zone="Europe/London")
+    world.patient(group)
+    world.task(group, (date(2026, 3, 29), time(1, 30)), recurrence="FREQ=DAILY", expiry_minutes=30)
+    (spring,) = world.deliveries()
+    assert spring.due_at == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 02:30 BST, an hour on
+
+    clock.set(datetime(2026, 10, 24, 2, 0, tzinfo=UTC))
+    with h.database.session() as session:
+        task = session.exec(select(Task)).one()
+        task.due_date = date(2026, 10, 25)
+        session.flush()
+        replan_task(session, task, clock.now(), "Europe/London")
+        session.commit()
+    autumn = [r for r in world.deliveries() if r.status == "pending"]
+    assert [r.due_at for r in autumn] == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC)]  # BST one
+    clock.set(datetime(2026, 10, 25, 0, 30, tzinfo=UTC))
+    await scan(h, vt)
+    following = [r.due_at for r in world.deliveries() if r.status == "pending"]
+    assert following == [datetime(2026, 10, 26, 1, 30, tzinfo=UTC)]  # 01:30 GMT next day
+
+
+# --- joining, editing, deleting --------------------------------------------------------------
+
+
+async def test_a_patient_joining_mid_series_gets_only_future_occurrences(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    clock.set(datetime(2026, 11, 22, 8, 0, tzinfo=UTC))
+    group = world.group()
+    early = world.patient(group)
+    world.task(group, (date(2026, 11, 22), time(9, 0)), recurrence="FREQ=DAILY;COUNT=10")
+    for day in (22, 23, 24):
+        clock.set(datetime(2026, 11, day, 9, 0, tzinfo=UTC))
+        await scan(h, vt)
+    clock.set(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+
+    late = world.patient(group)
+    await scan(h, vt)
+
+    assert late.chat_id is not None and early.chat_id is not None
+    assert prompts(h, late.chat_id) == [], "nothing from the days before they joined"
+    assert [r.due_at for r in world.deliveries(person_id=late.id)] == [
+        datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    ]
+    clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    await scan(h, vt)
+    assert len(prompts(h, late.chat_id)) == 1
+    assert len(prompts(h, early.chat_id)) == 4
+
+
+async def test_editing_a_tasks_time_moves_its_pending_prompts_without_duplicates(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    group = world.group()
+    people = [world.patient(group) for _ in range(3)]
+    task_id = world.task(group, (TODAY, time(12, 0)), recurrence="FREQ=DAILY")
+    clock.set(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+    await scan(h, vt)  # today's 12:00 prompts go out
+
+    clock.set(datetime(2026, 11, 25, 13, 0, tzinfo=UTC))
+    with h.database.session() as session:
+        task = session.get(Task, task_id)
+        assert task is not None
+        task.due_time = time(15, 0)
+        session.flush()
+        cancelled, added = replan_task(session, task, clock.now(), "Europe/London")
+        session.commit()
+    assert (cancelled, added) == (3, 3)
+
+    for hour in (15, 16):
+        clock.set(datetime(2026, 11, 25, hour, 0, tzinfo=UTC))
+        await scan(h, vt)
+    clock.set(datetime(2026, 11, 26, 15, 0, tzinfo=UTC))
+    await scan(h, vt)
+
+    for person in people:
+        assert person.chat_id is not None
+        assert len(prompts(h, person.chat_id)) == 2, "12:00 today, 15:00 tomorrow; not 15:00 today"
+        due = [r.due_at for r in world.deliveries(person_id=person.id) if r.status != "pending"]
+        assert due == [
+            datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+            datetime(2026, 11, 26, 15, 0, tzinfo=UTC),
+        ]
+
+
+async def test_deleting_a_task_cancels_its_pending_prompts(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    group = world.group()
+    people = [world.patient(group) for _ in range(3)]
+    task_id = world.task(group, (TODAY, time(12, 0)), recurrence="FREQ=DAILY")
+    other = world.task(group, (TODAY, time(12, 0)), title="Hip mobility")
+    with h.database.session() as session:
+        task = session.get(Task, task_id)
+        assert task is not None
+        task.deleted_at = clock.now()
+        session.flush()
+        cancelled, added = replan_task(session, task, clock.now(), "Europe/London")
+        session.commit()
+    assert (cancelled, added) == (3, 0)
+    clock.set(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+
+    report = await scan(h, vt)
+
+    assert report.sent == 3
+    for person in people:
+        assert person.chat_id is not None
+        (text,) = prompts(h, person.chat_id)
+        assert "Hip mobility" in text
+    assert world.deliveries(task_id=task_id) == []
+    assert world.statuses(task_id=other) == {"sent": 3}
+
+
+async def test_a_due_row_of_a_task_deleted_a_moment_ago_is_cancelled_not_sent(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    group = world.group()
+    person = world.patient(group)
+    task_id = world.task(group, (TODAY, time(12, 0)))
+    clock.set(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+    with h.database.session() as session:  # deleted without replanning, as in a race
+        task = session.get(Task, task_id)
+        assert task is not None
+        task.deleted_at = clock.now()
+        session.commit()
+
+    report = await scan(h, vt)
+
+    assert (report.sent, report.cancelled) == (0, 1)
+    assert person.chat_id is not None and prompts(h, person.chat_id) == []
+    assert world.statuses(task_id=task_id) == {"cancelled": 1}
+
+
+# --- catch-up after downtime -----------------------------------------------------------------
+
+
+async def test_after_downtime_what_is_still_open_is_sent_and_the_rest_expires_and_is_logged(
+    h: Harness,
+    vt: VirtualTime,
+    world: World,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    group = world.group()
+    person = world.patient(group)
+    inside = world.task(group, (TODAY, time(10, 0)), title="Long window", expiry_minutes=24 * 60)
+    outside = world.task(group, (TODAY, time(10, 0)), title="Short window", expiry_minutes=60)
+    daily = world.task(
+        group, (TODAY, time(10, 0)), title="Daily", recurrence="FREQ=DAILY", expiry_minutes=30
+    )
+    clock.set(datetime(2026, 11, 25, 13, 0, tzinfo=UTC))  # the bot was down 09:00-13:00
+    caplog.set_level(logging.INFO, logger="bot.scheduler")
+
+    report = await scan(h, vt)
+
+    assert person.chat_id is not None
+    (text,) = prompts(h, person.chat_id)
+    assert "Long window" in text
+    assert (report.sent, report.late_sent, report.expired, report.expired_unsent) == (1, 1, 2, 2)
+    assert world.statuses(task_id=inside) == {"sent": 1}
+    assert world.statuses(task_id=outside) == {"expired": 1}
+    # The daily series goes on from tomorrow: no row for each missed day.
+    assert [(r.status, r.due_at) for r in world.deliveries(task_id=daily)] == [
+        ("expired", datetime(2026, 11, 25, 10, 0, tzinfo=UTC)),
+        ("pending", datetime(2026, 11, 26, 10, 0, tzinfo=UTC)),
+    ]
+    assert "caught up after downtime: 1 sent, 2 expired" in caplog.text
+    assert "1 claimed, 1 sent, 2 expired" in caplog.text
+
+
+async def test_an_expired_prompt_says_it_closed_and_loses_its_buttons(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    group = world.group()
+    person = world.patient(group)
+    world.task(group, (TODAY, time(10, 0)), title="Shoulder <pain> check", expiry_minutes=60)
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    await scan(h, vt)
+    assert person.chat_id is not None
+    assert h.last_message(person.chat_id).buttons
+
+    clock.set(datetime(2026, 11, 25, 11, 0, tzinfo=UTC))
+    report = await scan(h, vt)
+
+    assert report.expired == 1
+    closed = h.last_message(person.chat_id)
+    assert closed.edited and not closed.buttons
+    assert (
+        closed.plain
+        == "⌛ Shoulder <pain> check\nThis check-in has closed and can no longer be answered."
+    )
+
+
+# --- reminders and quiet hours ---------------------------------------------------------------
+
+
+async def test_reminders_follow_unanswered_prompts_and_wait_out_quiet_hours(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    # Defaults: first after 60 minutes, then every 120, at most 2; quiet 21:00-08:00.
+    group = world.group()
+    person = world.patient(group)
+    world.task(group, (TODAY, time(19, 30)), expiry_minutes=24 * 60)
+    assert person.chat_id is not None
+    steps = [
+        (datetime(2026, 11, 25, 19, 30, tzinfo=UTC), 1),  # the prompt
+        (datetime(2026, 11, 25, 20, 29, tzinfo=UTC), 1),
+        (datetime(2026, 11, 25, 20, 30, tzinfo=UTC), 2),  # first reminder
+        (datetime(2026, 11, 25, 22, 30, tzinfo=UTC), 2),  # second is due, but it is quiet
+        (datetime(2026, 11, 26, 7, 59, tzinfo=UTC), 2),
+        (datetime(2026, 11, 26, 8, 0, tzinfo=UTC), 3),  # quiet hours over
+        (datetime(2026, 11, 26, 12, 0, tzinfo=UTC), 3),  # no third
+    ]
+    deferred = 0
+    for instant, expected in steps:
+        clock.set(instant)
+        deferred += (await scan(h, vt)).deferred
+        assert len(messages(h, person.chat_id)) == expected, instant
+    texts = messages(h, person.chat_id)
+    assert "Reminder" not in texts[0]
+    assert all("Reminder" in text for text in texts[1:])
+    assert deferred == 1
+    (row,) = world.deliveries()
+    assert (row.reminders_sent, row.remind_at) == (2, None)
+
+
+async def test_a_patients_own_quiet_hours_win_over_the_default(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    group = world.group()
+    person = world.patient(group, quiet=(time(20, 0), time(22, 0)))
+    world.task(group, (TODAY, time(19, 30)))
+    clock.set(datetime(2026, 11, 25, 19, 30, tzinfo=UTC))
+    await scan(h, vt)
+    clock.set(datetime(2026, 11, 25, 20, 30, tzinfo=UTC))
+    report = await scan(h, vt)
+    assert report.deferred == 1
+    (row,) = world.deliveries()
+    assert row.remind_at == datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
+    clock.set(datetime(2026, 11, 25, 22, 0, tzinfo=UTC))  # default quiet, but not theirs
+    assert (await scan(h, vt)).reminded == 1
+    assert person.chat_id is not None and len(messages(h, person.chat_id)) == 2
+
+
+async def test_no_reminder_once_the_task_is_completed_or_skipped(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    group = world.group()
+    done, skipped, silent = (world.patient(group) for _ in range(3))
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    await scan(h, vt)
+    rows = {r.person_id: r for r in world.deliveries()}
+    world.update_delivery(rows[done.id].id, status="completed")  # type: ignore[index, arg-type]
+    world.update_delivery(rows[skipped.id].id, status="skipped")  # type: ignore[index, arg-type]
+
+    clock.set(datetime(2026, 11, 25, 11, 0, tzinfo=UTC))
+    report = await scan(h, vt)
+
+    assert report.reminded == 1
+    counts = {p.id: len(messages(h, p.chat_id)) for p in (done, skipped, silent) if p.chat_id}
+    assert counts == {done.id: 1, skipped.id: 1, silent.id: 2}
+
+
+async def test_a_prompt_due_while_the_patient_answers_another_waits_unsent(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    group = world.group()
+    person = world.patient(group)
+    first = world.task(group, (TODAY, time(10, 0)), title="Morning")
+    second = world.task(group, (TODAY, time(10, 30)), title="Stretches")
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    await scan(h, vt)
+    (morning,) = world.deliveries(task_id=first)
+    world.update_delivery(morning.id, status="in_progress", remind_at=None)  # type: ignore[arg-type]
+
+    clock.set(datetime(2026, 11, 25, 10, 30, tzinfo=UTC))
+    report = await scan(h, vt)
+
+    assert (report.held, report.sent) == (1, 0)
+    assert person.chat_id is not None and len(prompts(h, person.chat_id)) == 1
+    (waiting,) = world.deliveries(task_id=second)
+    assert (waiting.status, waiting.prompt_message_id, waiting.remind_at) == ("sent", None, None)
+
+
+# --- crashes ---------------------------------------------------------------------------------
+
+
+async def test_a_claim_left_by_a_crashed_process_is_sent_after_the_lease_exactly_once(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock, settings: Settings
+) -> None:
+    group = world.group()
+    people = [world.patient(group) for _ in range(5)]
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    # A process claims the rows, then dies before sending anything.
+    crashed = delivery.scan(h.database, clock.now(), scheduler.scan_policy(h.app.bot_data["deps"]))
+    assert crashed.claimed == 5
+
+    await h.restart()  # a new process on the same database
+    scheduler.state(h.app).pacer = virtual_pacer(settings, vt)
+    clock.advance(timedelta(seconds=60))
+    assert (await scan(h, vt)).claimed == 0, "the lease still holds"
+    clock.advance(timedelta(seconds=61))
+    report = await scan(h, vt)
+
+    assert (report.claimed, report.sent) == (5, 5)
+    for person in people:
+        assert person.chat_id is not None and len(prompts(h, person.chat_id)) == 1
+    assert {r.send_attempts for r in world.deliveries()} == {2}
+
+
+async def test_a_crash_after_sending_but_before_recording_costs_at_most_one_duplicate(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock, settings: Settings
+) -> None:
+    group = world.group()
+    person = world.patient(group)
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    (job,) = delivery.scan(
+        h.database, clock.now(), scheduler.scan_policy(h.app.bot_data["deps"])
+    ).jobs
+    await h.app.bot.send_message(job.chat_id, "📋 the prompt, sent just before the crash")
+
+    await h.restart()
+    scheduler.state(h.app).pacer = virtual_pacer(settings, vt)
+    clock.advance(timedelta(seconds=121))
+    await scan(h, vt)
+    clock.advance(timedelta(seconds=300))
+    await scan(h, vt)
+
+    assert person.chat_id is not None and len(h.api.sent_to(person.chat_id)) == 2
+    assert world.statuses() == {"sent": 1}
+
+
+async def test_a_clean_stop_releases_its_claims_for_the_next_process(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    group = world.group()
+    world.patient(group)
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    deps = h.app.bot_data["deps"]
+    assert delivery.scan(h.database, clock.now(), scheduler.scan_policy(deps)).claimed == 1
+
+    assert h.app.post_stop is not None
+    await h.app.post_stop(h.app)
+
+    assert world.statuses() == {"pending": 1}
+    assert (await scan(h, vt)).sent == 1, "sent at once, without waiting for the lease"
+
+
+# --- Telegram's answers ----------------------------------------------------------------------
+
+
+async def test_a_patient_who_blocked_the_bot_is_marked_and_the_others_still_get_theirs(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    group = world.group()
+    blocker, *others = (world.patient(group) for _ in range(4))
+    world.task(group, (TODAY, time(10, 0)), title="Now")
+    later = world.task(group, (TODAY, time(18, 0)), title="Later")
+    assert blocker.chat_id is not None
+    h.api.block(blocker.chat_id)
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+
+    report = await scan(h, vt)
+
+    assert (report.sent, report.failed) == (3, 1)
+    assert world.person(blocker.id).unreachable  # type: ignore[arg-type]
+    assert {r.status for r in world.deliveries(person_id=blocker.id)} == {"failed"}
+    for person in others:
+        assert person.chat_id is not None and len(prompts(h, person.chat_id)) == 1
+    clock.set(datetime(2026, 11, 25, 18, 0, tzinfo=UTC))
+    assert (await scan(h, vt)).sent == 3
+    assert world.statuses(task_id=later)["sent"] == 3
+
+
+async def test_flood_control_is_honoured_and_nothing_is_lost(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    h.api.limit_per_second = 10  # a stricter server than the configured 25 a second
+    group = world.group()
+    world.patients(group, 60)
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+
+    report = await scan(h, vt)
+    for _ in range(10):
+        if world.statuses().get("sent") == 60:
+            break
+        clock.advance(timedelta(seconds=5))
+        report = await scan(h, vt)
+
+    assert h.api.rate_limited > 0
+    assert world.statuses() == {"sent": 60}
+    assert all(
+        len(h.api.sent_to(chat)) == 1
+        for chat in {c.chat_id for c in h.api.calls_of("sendMessage")}
+    )
+    assert report is not None
+
+
+async def test_two_prompts_for_one_chat_are_a_second_apart_and_the_rest_evenly_spaced(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    group = world.group()
+    busy = world.patient(group)
+    world.patients(group, 40)
+    world.task(group, (TODAY, time(10, 0)), title="Morning")
+    world.task(group, (TODAY, time(10, 0)), title="Stretches")
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+
+    report = await scan(h, vt)
+
+    assert report.sent == 82
+    assert h.api.rate_limited == 0
+    assert busy.chat_id is not None
+    times = [c.at for c in h.api.sent_to(busy.chat_id)]
+    assert len(times) == 2 and times[1] - times[0] >= 1.0
+    every = sorted(c.at for c in h.api.calls_of("sendMessage"))
+    gaps = [b - a for a, b in itertools.pairwise(every)]
+    assert min(gaps) >= 1 / 25 - 1e-9, "never faster than the configured rate"
+    assert every[-1] - every[0] == pytest.approx(81 / 25), "and never slower: no idle slots"
+
+
+# --- the job ---------------------------------------------------------------------------------
+
+
+async def test_one_repeating_job_scans_from_the_moment_the_bot_starts(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    fast = settings.model_copy(
+        update={"scheduler": settings.scheduler.model_copy(update={"scan_interval_seconds": 0.05})}
+    )
+    world = World(database, clock)
+    group = world.group()
+    person = world.patient(group)
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))  # fell due while the bot was down
+    h = await Harness(fast, database, clock).start()
+    try:
+        assert h.app.job_queue is not None
+        jobs = h.app.job_queue.jobs()
+        assert [job.name for job in jobs] == ["due-scan"]
+        st = scheduler.state(h.app)
+        async with st.lock:  # a scan is still running: ticks are skipped, not stacked
+            await h.app.start()
+            await _wait(lambda: False, 0.2)
+            assert person.chat_id is not None and h.api.sent_to(person.chat_id) == []
+        await _wait(lambda: bool(h.api.sent_to(person.chat_id)), 3.0)
+        assert len(h.api.sent_to(person.chat_id)) == 1
+        await h.app.stop()
+    finally:
+        await h.stop()
+
+
+async def _wait(condition: Callable[[], bool], seconds: float) -> None:
+    """Poll a condition on real time (only for the JobQueue, which runs on real time)."""
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+
+
+class Gate:
+    """A pacer clock whose sleeps wait until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.opened = asyncio.Event()
+        self.now = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        await self.opened.wait()
+        self.now += seconds
+
+
+async def test_a_reply_to_a_person_does_not_wait_behind_a_fan_out(
+    h: Harness, world: World, clock: ManualClock, settings: Settings
+) -> None:
+    group = world.group()
+    people = world.patients(group, 100)
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    gate = Gate()
+    scheduler.state(h.app).pacer = Pacer(25, clock=gate.time, sleep=gate.sleep)
+    h.api.time_source = gate.time
+    patients = {p.chat_id for p in people}
+    fan_out = asyncio.ensure_future(h.scan())
+    await _wait(lambda: len(h.api.calls_of("sendMessage")) >= 1, 3.0)
+
+    await h.command(User(5555, "Walk-in"), "/help")  # while 99 prompts wait for their slots
+
+    replies = [c for c in h.api.calls_of("sendMessage") if c.chat_id == 5555]
+    prompts_so_far = [c for c in h.api.calls_of("sendMessage") if c.chat_id in patients]
+    assert len(replies) == 1 and len(prompts_so_far) == 1
+    gate.opened.set()
+    report = await fan_out
+    assert report.sent == 100

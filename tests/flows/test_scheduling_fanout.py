@@ -1,0 +1,213 @@
+"""Fan-outs under fire: injected 429s, 5xx, timeouts and blocked patients; two schedulers at once.
+
+The figures each test prints (run with ``-s``) are the ones quoted in issue #4's closing note.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+
+from bot import scheduler
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.fakeapi import (
+    FakeBotApi,
+    NetworkFault,
+    RetryAfterFault,
+    ServerError,
+    TimeoutFault,
+)
+from bot.scheduler import ScanReport, run_scan
+from storage.db import Database
+from tests.fakes.harness import Harness
+from tests.flows.test_scheduling_support import VirtualTime, World, running_app, virtual_pacer
+
+TODAY = date(2026, 11, 25)
+DUE = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def vt() -> VirtualTime:
+    return VirtualTime()
+
+
+def telegram(vt: VirtualTime, clock: ManualClock, **faults: object) -> FakeBotApi:
+    """The fake with Telegram's own limits: 30 messages a second, one a second per chat."""
+    return FakeBotApi(
+        time_source=vt.time,
+        wall_clock=lambda: clock.now().timestamp(),
+        limit_per_second=30,
+        per_chat_per_second=1,
+        **faults,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def faulty(
+    settings: Settings, database: Database, clock: ManualClock, vt: VirtualTime
+) -> AsyncIterator[Harness]:
+    api = telegram(
+        vt,
+        clock,
+        seed=4,
+        fault_rate=0.12,
+        random_faults=(
+            RetryAfterFault(1),
+            ServerError(502),
+            ServerError(500),
+            TimeoutFault(),
+            NetworkFault(),
+        ),
+    )
+    harness = await Harness(settings, database, clock, api=api).start()
+    scheduler.state(harness.app).pacer = virtual_pacer(settings, vt)
+    try:
+        yield harness
+        assert not harness.api.violations, harness.api.violations
+    finally:
+        await harness.stop()
+
+
+async def scan_until_settled(h: Harness, vt: VirtualTime, clock: ManualClock) -> list[ScanReport]:
+    """Scan as the job would, every 5 seconds, until nothing is left to send (bounded)."""
+    reports: list[ScanReport] = []
+    for _ in range(30):
+        reports.append(await vt.run(h.scan()))
+        statuses = World(h.database, clock).statuses()
+        if not statuses.get("pending") and not statuses.get("sending"):
+            break
+        clock.advance(timedelta(seconds=5))
+    return reports
+
+
+def duplicates(api: FakeBotApi, chats: set[int]) -> int:
+    return sum(max(0, len(api.sent_to(chat)) - 1) for chat in chats)
+
+
+async def test_a_fan_out_with_injected_faults_loses_nothing_and_duplicates_nothing(
+    faulty: Harness, vt: VirtualTime, clock: ManualClock, database: Database, backend: str
+) -> None:
+    h = faulty
+    world = World(database, clock)
+    group = world.group()
+    people = world.patients(group, 300)
+    blocked = {p.chat_id for p in people[::25] if p.chat_id is not None}  # 12 patients
+    for chat in blocked:
+        h.api.block(chat)
+    # On top of the random 12% faults: an outage at the very start, long enough that some
+    # sends use up their tries and go back to pending for the next scan, then flood control.
+    h.api.inject("sendMessage", ServerError(503), times=40)
+    h.api.inject("sendMessage", RetryAfterFault(2), times=2)
+    h.api.inject("sendMessage", TimeoutFault(), times=4)
+    task = world.task(group, (TODAY, time(10, 0)))
+    clock.set(DUE)
+    started = vt.time()
+
+    reports = await scan_until_settled(h, vt, clock)
+
+    rows = world.deliveries(task_id=task)
+    statuses = Counter(r.status for r in rows)
+    chats = {p.chat_id for p in people if p.chat_id is not None}
+    figures = {
+        "patients": len(people),
+        "blocked": len(blocked),
+        "scans": len(reports),
+        "claimed": sum(r.claimed for r in reports),
+        "sent": statuses["sent"],
+        "retried": sum(r.retried for r in reports),
+        "requeued": sum(r.requeued for r in reports),
+        "failed": statuses["failed"],
+        "duplicated": duplicates(h.api, chats),
+        "lost": len(rows) - statuses["sent"] - statuses["failed"],
+        "faults": dict(h.api.fault_counts),
+        "flood_429": h.api.rate_limited,
+        "virtual_seconds": round(vt.time() - started, 1),
+    }
+    print(f"\nfan-out with injected faults [{backend}]: {figures}")
+
+    assert figures["lost"] == 0
+    assert figures["duplicated"] == 0
+    assert figures["sent"] == len(people) - len(blocked)
+    assert figures["failed"] == len(blocked)
+    assert figures["retried"] > 0 and figures["requeued"] > 0 and figures["scans"] > 1
+    assert all(world.person(p.id).unreachable for p in people if p.chat_id in blocked)  # type: ignore[arg-type]
+    assert all(len(h.api.sent_to(chat)) == 1 for chat in chats - blocked)
+    assert all(h.api.sent_to(chat) == [] for chat in blocked)
+
+
+async def test_a_timeout_after_telegram_delivered_costs_one_duplicate_at_most(
+    faulty: Harness, vt: VirtualTime, clock: ManualClock, database: Database, backend: str
+) -> None:
+    """The one duplicate no sender can avoid: the message arrived but the answer was lost."""
+    h = faulty
+    h.api.fault_rate = 0.0
+    world = World(database, clock)
+    group = world.group()
+    people = world.patients(group, 40)
+    h.api.inject("sendMessage", TimeoutFault(delivered=True), times=3)
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(DUE)
+
+    await scan_until_settled(h, vt, clock)
+
+    chats = {p.chat_id for p in people if p.chat_id is not None}
+    extra = duplicates(h.api, chats)
+    print(f"\ndelivered-then-timed-out sends [{backend}]: 3, duplicate prompts: {extra}")
+    assert extra == 3
+    assert world.statuses() == {"sent": 40}
+
+
+async def test_two_schedulers_on_one_database_send_each_prompt_exactly_once(
+    settings: Settings,
+    database: Database,
+    database_url: str,
+    clock: ManualClock,
+    vt: VirtualTime,
+    backend: str,
+) -> None:
+    # Two processes share one bot, so each takes half of the rate; small batches make their
+    # rounds interleave many times.
+    shared = settings.model_copy(
+        update={
+            "scheduler": settings.scheduler.model_copy(
+                update={"messages_per_second": 12.0, "scan_batch_size": 20}
+            )
+        }
+    )
+    world = World(database, clock)
+    group = world.group()
+    people = world.patients(group, 200)
+    task = world.task(group, (TODAY, time(10, 0)))
+    clock.set(DUE)
+    api = telegram(vt, clock)
+    second = Database(database_url)
+    try:
+        async with (
+            running_app(shared, database, clock, api, vt, instance_id="instance-a") as a,
+            running_app(shared, second, clock, api, vt, instance_id="instance-b") as b,
+        ):
+            report_a, report_b = await vt.run(asyncio.gather(run_scan(a), run_scan(b)))
+    finally:
+        second.dispose()
+
+    per_chat = Counter(call.chat_id for call in api.calls_of("sendMessage") if call.ok)
+    chats = {p.chat_id for p in people}
+    figures = {
+        "claimed_a": report_a.claimed,
+        "claimed_b": report_b.claimed,
+        "sent": report_a.sent + report_b.sent,
+        "duplicated": sum(n - 1 for n in per_chat.values() if n > 1),
+        "lost": len(chats - set(per_chat)),
+        "flood_429": api.rate_limited,
+    }
+    print(f"\ntwo schedulers, one {backend} database: {figures}")
+    assert figures["duplicated"] == 0 and figures["lost"] == 0
+    assert report_a.claimed + report_b.claimed == 200
+    assert report_a.claimed > 0 and report_b.claimed > 0, "both did share the work"
+    assert world.statuses(task_id=task) == {"sent": 200}
+    assert not api.violations

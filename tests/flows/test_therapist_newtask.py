@@ -1,0 +1,305 @@
+"""The /newtask dialogue: every step, wrong entries re-asked with a hint, /cancel, Save."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+from sqlmodel import col, select
+
+from bot import texts
+from storage.models import Delivery, Question, Task
+from tests.fakes.harness import Harness, patient, therapist
+from tests.flows.test_therapist_support import snapshot
+
+THEO = therapist()
+
+
+async def start_dialogue(h: Harness, group: str = "Shoulder Therapy 1") -> None:
+    await h.command(THEO, "/newtask")
+    await h.press(THEO, group)
+
+
+def last(h: Harness) -> str:
+    return h.last_text(THEO.chat_id)
+
+
+def buttons(h: Harness) -> list[str]:
+    return h.last_message(THEO.chat_id).button_texts
+
+
+async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> None:
+    h = harness
+    await h.command(THEO, "/newgroup", "Shoulder Therapy 1")
+    await h.command(THEO, "/newtask")
+    assert buttons(h) == ["Shoulder Therapy 1"]
+    await h.text(THEO, "Shoulder Therapy 1")  # typed instead of tapped
+    assert "Please answer the last question above" in last(h)
+    await h.press(THEO, "Shoulder Therapy 1")
+    assert "What is the task's title?" in last(h)
+
+    await h.text(THEO, "x" * 201)
+    assert "That title has 201 characters; keep it to 200." in last(h)
+    await h.text(THEO, "Knee <b>bends</b>")
+    assert "When is it due?" in last(h)
+
+    await h.text(THEO, "someday")
+    assert 'Could not read "someday" as a due time.' in last(h)
+    await h.text(THEO, "today 08:00")
+    assert "That is in the past (Wed 25 Nov 2026, 08:00 in Europe/London)" in last(h)
+    await h.text(THEO, "2026-12-01 10:00")
+    assert "Due Tue 1 Dec 2026, 10:00 (Europe/London)." in h.texts(THEO.chat_id)[-2]
+    assert buttons(h) == ["Once", "Daily", "Weekdays", "Every N days"]
+
+    await h.text(THEO, "fortnightly")
+    assert 'Could not read "fortnightly" as a repeat.' in last(h)
+    await h.press(THEO, "Every N days")
+    await h.text(THEO, "0")
+    assert last(h).startswith("Please type a whole number of days from 1 to 365")
+    await h.text(THEO, "3")
+    assert buttons(h) == ["No end date", "Until a date", "A number of times"]
+    await h.press(THEO, "Until a date")
+    await h.text(THEO, "31/12/2026")
+    assert "“31/12/2026” is not a date." in last(h)
+    await h.text(THEO, "2026-11-30")
+    assert "Mon 30 Nov 2026 is before the first day, Tue 1 Dec 2026" in last(h)
+    await h.text(THEO, "2026-12-31")
+    assert "Repeats: every 3 days until 31 Dec 2026." in h.texts(THEO.chat_id)[-2]
+    assert "Question 1" in last(h)
+
+    # Question 1: a choice, with wrong options first.
+    await h.sticker(THEO)
+    assert "Please answer the last question above" in last(h)
+    await h.text(THEO, "Which knee hurts more?")
+    await h.text(THEO, "youtube.com/watch?v=1")
+    assert "“youtube.com/watch?v=1” is not a web address." in last(h)
+    await h.press(THEO, "No link")
+    assert buttons(h) == ["Yes / No", "Scale", "Number", "Choice", "Text", "Photo", "Video"]
+    await h.text(THEO, "choice")
+    assert "Please answer the last question above" in last(h)
+    await h.press(THEO, "Choice")
+    await h.text(THEO, "Left")
+    assert "A choice question needs at least 2 options; this one has 1." in last(h)
+    await h.text(THEO, "Left, left")
+    assert "The option “left” is listed more than once." in last(h)
+    await h.text(THEO, "Left, Right, Both")
+    await h.press(THEO, "Required")
+    await h.text(THEO, ">= Left")
+    assert "A choice alert compares with == or !=" in last(h)
+    await h.text(THEO, "== Middle")
+    assert "“Middle” is not one of the options: Left, Right, Both." in last(h)
+    await h.text(THEO, "== both")
+    assert "Question 1 added" in last(h)
+    assert "alert when == Both" in last(h)
+    await h.press(THEO, "➕ Add another question")
+
+    # Question 2: a number with bounds that must be whole.
+    await h.text(THEO, "How many bends?")
+    await h.text(THEO, "https://example.org/bends")
+    await h.press(THEO, "Number")
+    await h.text(THEO, "lots")
+    assert "“lots” is not a range." in last(h)
+    await h.text(THEO, "50-0")
+    assert "The minimum (50) is greater than the maximum (0)." in last(h)
+    await h.text(THEO, "0.5-30")
+    await h.press(THEO, "Whole numbers")
+    assert "the minimum and maximum must be whole too" in h.texts(THEO.chat_id)[-1]
+    await h.text(THEO, "0-30")
+    await h.press(THEO, "Whole numbers")
+    await h.press(THEO, "Optional")
+    await h.text(THEO, ">= 31")
+    assert "The alert value must be between 0 and 30" in last(h)
+    await h.press(THEO, "No alert")
+    await h.press(THEO, "➕ Add another question")
+
+    # Question 3: a scale, first too wide.
+    await h.text(THEO, "Pain now?")
+    await h.press(THEO, "No link")
+    await h.press(THEO, "Scale")
+    await h.text(THEO, "0-100")
+    assert "A scale can span at most 20 steps" in last(h)
+    await h.text(THEO, "1-5")
+    await h.press(THEO, "Required")
+    await h.text(THEO, "very high")
+    assert "Write the alert as a comparison and a value" in last(h)
+    await h.text(THEO, ">= 4")
+    await h.press(THEO, "➕ Add another question")
+
+    # Question 4: text with a limit; question 5: a photo, which has no alert step.
+    await h.text(THEO, "Anything else?")
+    await h.press(THEO, "No link")
+    await h.press(THEO, "Text")
+    await h.text(THEO, "0")
+    assert "a whole number from 1 to 4000" in last(h)
+    await h.text(THEO, "300")
+    await h.press(THEO, "Optional")
+    assert "Question 4 added" in last(h)
+    await h.press(THEO, "➕ Add another question")
+    await h.text(THEO, "A photo of your knee")
+    await h.press(THEO, "No link")
+    await h.press(THEO, "Photo")
+    await h.press(THEO, "Required")
+    await h.press(THEO, "✅ Done – review the task")
+
+    review = h.texts(THEO.chat_id)[-2]
+    assert review.splitlines()[:6] == [
+        "Review",
+        "Knee <b>bends</b>",
+        "Group: Shoulder Therapy 1",
+        "Starts: Tue 1 Dec 2026, 10:00 (Europe/London)",
+        "Repeats: every 3 days until 31 Dec 2026",
+        "Next due: Tue 1 Dec 2026, 10:00 (Europe/London)",
+    ]
+    assert "1. Which knee hurts more?" in review
+    assert "Number · 0 to 30 · whole numbers · optional" in review
+    assert "Scale · 1 to 5 · required · alert when >= 4" in review
+    assert "Text · at most 300 characters · optional" in review
+    assert "Photo · required" in review
+    await h.press(THEO, "💾 Save")
+    assert "Saved task #1 “Knee <b>bends</b>”" in last(h)
+
+    with h.database.session() as session:
+        task = session.exec(select(Task)).one()
+        questions = session.exec(select(Question).order_by(col(Question.position))).all()
+    assert (task.title, task.recurrence, task.due_time) == (
+        "Knee <b>bends</b>",
+        "FREQ=DAILY;INTERVAL=3;UNTIL=20261231",
+        time(10, 0),
+    )
+    assert [
+        (q.response_type, q.options, q.min_value, q.max_value, q.integer_only, q.required)
+        for q in questions
+    ] == [
+        ("choice", ["Left", "Right", "Both"], None, None, False, True),
+        ("number", None, 0.0, 30.0, True, False),
+        ("scale", None, 1.0, 5.0, False, True),
+        ("text", None, None, None, False, False),
+        ("photo", None, None, None, False, True),
+    ]
+    assert [q.alert_rule for q in questions] == ["== Both", None, ">= 4", None, None]
+    assert [q.link for q in questions] == [None, "https://example.org/bends", None, None, None]
+    assert [q.max_length for q in questions] == [None, None, None, 300, None]
+    assert not h.api.violations
+
+
+async def test_a_saved_task_plans_each_patients_first_checkin(harness: Harness) -> None:
+    h = harness
+    h.seed_demo()
+    alice, bob = patient(0), patient(1)
+    await h.command(alice, "/start", "HIP1")
+    await h.command(bob, "/start", "HIP1")
+    await start_dialogue(h, "Hip Therapy 1")
+    await h.text(THEO, "Balance")
+    await h.text(THEO, "tomorrow 10:00")
+    await h.press(THEO, "Weekdays")
+    await h.press(THEO, "A number of times")
+    await h.text(THEO, "ten")
+    assert last(h).startswith("Please type a whole number from 1 to 1000")
+    await h.text(THEO, "10")
+    await h.text(THEO, "Stand on one leg for a minute. Done?")
+    await h.press(THEO, "No link")
+    await h.press(THEO, "Yes / No")
+    await h.press(THEO, "Required")
+    await h.text(THEO, "== no")
+    await h.press(THEO, "✅ Done – review the task")
+    await h.press(THEO, "💾 Save")
+    saved = last(h)
+    assert "Next due: Thu 26 Nov 2026, 10:00 (Europe/London); 2 patients scheduled." in saved
+    with h.database.session() as session:
+        task = session.exec(select(Task).where(Task.title == "Balance")).one()
+        rows = session.exec(select(Delivery).where(Delivery.task_id == task.id)).all()
+    assert task.recurrence == "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;COUNT=10"
+    assert len(rows) == 2 and {r.status for r in rows} == {"pending"}
+
+
+async def test_cancel_at_any_step_stores_nothing(harness: Harness) -> None:
+    h = harness
+    h.seed_demo()
+    steps = [
+        [],
+        ["Title"],
+        ["Title", "tomorrow 10:00"],
+        ["Title", "tomorrow 10:00", "[Daily]"],
+        ["Title", "tomorrow 10:00", "[Once]", "Question?"],
+        ["Title", "tomorrow 10:00", "[Once]", "Question?", "[No link]", "[Scale]"],
+    ]
+    before = snapshot(h.database)
+    for entries in steps:
+        await start_dialogue(h)
+        for entry in entries:
+            if entry.startswith("["):
+                await h.press(THEO, entry[1:-1])
+            else:
+                await h.text(THEO, entry)
+        await h.command(THEO, "/cancel")
+        assert last(h) == texts.admin_cancelled()
+        assert snapshot(h.database) == before
+    # After /cancel a typed message is no longer taken as part of a task.
+    await h.text(THEO, "Another title")
+    assert "What is the task" not in last(h) and "When is it due" not in last(h)
+
+
+async def test_cancel_on_the_review_stores_nothing(harness: Harness) -> None:
+    h = harness
+    h.seed_demo()
+    before = snapshot(h.database)
+    await start_dialogue(h)
+    await h.text(THEO, "Title")
+    await h.text(THEO, "tomorrow 10:00")
+    await h.press(THEO, "Once")
+    await h.text(THEO, "Done?")
+    await h.press(THEO, "No link")
+    await h.press(THEO, "Video")
+    await h.press(THEO, "Optional")
+    await h.press(THEO, "✅ Done – review the task")
+    await h.press(THEO, "✖️ Cancel")
+    assert last(h) == texts.admin_cancelled()
+    assert snapshot(h.database) == before
+
+
+async def test_a_button_from_an_earlier_step_is_no_longer_active(harness: Harness) -> None:
+    h = harness
+    h.seed_demo()
+    await start_dialogue(h)
+    await h.text(THEO, "Title")
+    await h.text(THEO, "tomorrow 10:00")
+    repeat_message = h.last_message(THEO.chat_id).message_id
+    await h.press(THEO, "Daily")
+    # The pressed keyboard is gone, showing the choice instead.
+    assert h.api.message(THEO.chat_id, repeat_message).buttons == []  # type: ignore[union-attr]
+    assert "→ Daily" in h.texts(THEO.chat_id)[-2]
+    await h.press_data(THEO, "tr:once", repeat_message)
+    assert h.callback_answers()[-1].params.get("text") == texts.admin_stale_button()
+    await h.press(THEO, "No end date")
+    assert "Repeats: every day." in h.texts(THEO.chat_id)[-2]
+
+
+async def test_an_abandoned_dialogue_is_dropped_after_an_hour(harness: Harness) -> None:
+    h = harness
+    h.seed_demo()
+    before = snapshot(h.database)
+    await start_dialogue(h)
+    await h.text(THEO, "Title")
+    h.advance(timedelta(hours=2))
+    await h.text(THEO, "tomorrow 10:00")
+    assert last(h) == texts.admin_dialogue_expired()
+    await h.text(THEO, "tomorrow 10:00")
+    assert last(h) != texts.admin_dialogue_expired()
+    assert snapshot(h.database) == before
+
+
+async def test_a_restart_forgets_an_unfinished_dialogue_and_says_so(harness: Harness) -> None:
+    h = harness
+    h.seed_demo()
+    before = snapshot(h.database)
+    await start_dialogue(h)
+    await h.text(THEO, "Title")
+    await h.text(THEO, "tomorrow 10:00")
+    await h.restart()
+    await h.press(THEO, "Daily")
+    assert h.callback_answers()[-1].params.get("text") == texts.admin_stale_button()
+    assert snapshot(h.database) == before
+
+
+async def test_a_group_is_needed_before_a_task(harness: Harness) -> None:
+    await harness.command(THEO, "/newtask")
+    assert harness.last_text(THEO.chat_id) == texts.admin_no_groups()

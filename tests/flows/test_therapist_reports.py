@@ -1,0 +1,156 @@
+"""Reports, exports and alerts, against check-ins that real patients answered (or did not)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import cli
+from tests.fakes.harness import Harness, patient, therapist
+from tests.flows.test_therapist_support import invite_code
+
+THEO = therapist()
+ALICE, BOB, CHLOE = patient(0), patient(1), patient(2)
+TASK = (
+    "Knees | Daily check | today 10:00 | daily x3 | "
+    "Pain now? ; scale ; >= 8 | Did you do the exercise? ; yes_no ; == no"
+)
+
+
+def alerts(h: Harness) -> list[str]:
+    return [t for t in h.texts(THEO.chat_id) if t.startswith("🚨 Alert")]
+
+
+async def two_days_of_checkins(h: Harness) -> None:
+    """Day 1: Alice finishes, Bob stops after one answer, Chloe ignores it.
+    Day 2: Alice finishes, Bob ignores it, Chloe skips it. Day 3 is still to come."""
+    await h.command(THEO, "/newgroup", "Knees")
+    await h.command(THEO, "/invite", "Knees")
+    code = invite_code(h.last_text(THEO.chat_id))
+    await h.command(THEO, "/addtask", TASK)
+    for person in (ALICE, BOB, CHLOE):
+        await h.command(person, "/start", code)
+
+    await h.advance_and_scan(timedelta(hours=1))  # Wed 10:00
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "3")
+    await h.press(ALICE, "Yes")
+    assert alerts(h) == []
+    await h.press(BOB, "▶️ Start now")
+    await h.press(BOB, "9")
+    assert len(alerts(h)) == 1
+
+    await h.advance_and_scan(timedelta(days=1))  # Thu 10:00: day 1 expires, day 2 is due
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "2")
+    await h.press(ALICE, "No")
+    await h.press(CHLOE, "⏭ Skip this task")
+
+
+async def test_an_alert_fires_only_when_an_answer_meets_its_rule(harness: Harness) -> None:
+    h = harness
+    await two_days_of_checkins(h)
+    assert alerts(h) == [
+        "🚨 Alert: Bob Test (Knees)\nTask: Daily check\nQuestion: Pain now?\n"
+        "Answer: 9 (alert when >= 8)",
+        "🚨 Alert: Alice Test (Knees)\nTask: Daily check\nQuestion: Did you do the exercise?\n"
+        "Answer: No (alert when == no)",
+    ]
+    # Patients never see another patient's alert.
+    for person in (ALICE, BOB, CHLOE):
+        assert not [t for t in h.texts(person.chat_id) if "Alert" in t]
+
+
+async def test_the_report_shows_each_patients_adherence(harness: Harness) -> None:
+    h = harness
+    await two_days_of_checkins(h)
+    await h.command(THEO, "/report", "knees")
+    lines = h.last_text(THEO.chat_id).splitlines()
+    assert lines[:6] == [
+        "Adherence: Knees",
+        "Patient      Do Pa Mi Ex Pe Last",
+        "Alice Test    2  0  0  0  0 26 Nov",
+        "Bob Test      0  1  0  1  1 25 Nov",
+        "Chloe Test    0  0  2  1  0 –",
+        "All           2  1  2  2  1 26 Nov",
+    ]
+    await h.command(THEO, "/report", "#1")
+    task_lines = h.last_text(THEO.chat_id).splitlines()
+    assert task_lines[0] == "Adherence: #1 Daily check (Knees)"
+    assert task_lines[1:6] == lines[1:6]
+    await h.command(THEO, "/report", "task", "7")
+    assert h.last_text(THEO.chat_id) == "There is no task 7. /tasks lists them with their numbers."
+
+
+async def test_the_export_is_a_csv_file_with_one_row_per_answer(harness: Harness) -> None:
+    h = harness
+    await two_days_of_checkins(h)
+    await h.command(THEO, "/export", "Knees")
+    document = h.last_message(THEO.chat_id)
+    assert document.kind == "document"
+    assert document.file_name == "patientbot-export-knees-2026-11-26.csv"
+    assert document.plain == "5 answers from Knees, one per row (CSV, UTF-8)."
+    content = h.api.calls_of("sendDocument")[-1].files["document"]["content"]
+    rows = list(csv.DictReader(io.StringIO(content.decode("utf-8"), newline="")))
+    assert [
+        (
+            r["patient_name"],
+            r["due_utc"],
+            r["due_local"],
+            r["question_position"],
+            r["response_type"],
+            r["value"],
+            r["delivery_status"],
+        )
+        for r in rows
+    ] == [
+        ("Alice Test", "2026-11-25T10:00:00Z", "2026-11-25 10:00", "1", "scale", "3", "completed"),
+        (
+            "Alice Test",
+            "2026-11-25T10:00:00Z",
+            "2026-11-25 10:00",
+            "2",
+            "yes_no",
+            "yes",
+            "completed",
+        ),
+        ("Bob Test", "2026-11-25T10:00:00Z", "2026-11-25 10:00", "1", "scale", "9", "expired"),
+        ("Alice Test", "2026-11-26T10:00:00Z", "2026-11-26 10:00", "1", "scale", "2", "completed"),
+        (
+            "Alice Test",
+            "2026-11-26T10:00:00Z",
+            "2026-11-26 10:00",
+            "2",
+            "yes_no",
+            "no",
+            "completed",
+        ),
+    ]
+    assert {r["group"] for r in rows} == {"Knees"}
+    assert {r["timezone"] for r in rows} == {"Europe/London"}
+    assert rows[0]["answered_at_utc"] == "2026-11-25T10:00:00Z"
+    await h.command(THEO, "/export")
+    assert h.last_message(THEO.chat_id).file_name == "patientbot-export-all-2026-11-26.csv"
+
+
+async def test_the_command_line_writes_the_same_file_as_export(
+    harness: Harness, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = harness
+    await two_days_of_checkins(h)
+    await h.command(THEO, "/export", "Knees")
+    sent = h.api.calls_of("sendDocument")[-1].files["document"]["content"]
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{h.settings.database.url}"\n', encoding="utf-8")
+    out = tmp_path / "knees.csv"
+    code = cli.main(["--config", str(config), "export", "--group", "Knees", "--out", str(out)])
+    assert code == 0
+    assert out.read_bytes() == sent
+    assert f"Wrote 5 answers to {out}." in capsys.readouterr().out
+    code = cli.main(["--config", str(config), "export", "--group", "Hips", "--out", str(out)])
+    assert code == 1
+    assert "There is no group “Hips”. Groups: Knees." in capsys.readouterr().err

@@ -1,0 +1,243 @@
+"""Tasks after they exist: /tasks, /task, /edittask, /deletetask, /preview, /addtask."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, select
+
+from bot import texts
+from storage.models import Answer, Delivery, Question, Task
+from tests.fakes.harness import Harness, patient, therapist
+from tests.flows.test_therapist_support import invite_code, snapshot
+
+THEO = therapist()
+ALICE, BOB = patient(0), patient(1)
+PAIN_CHECK = 1  # made by pain_check_at_six
+DEMO_PAIN_CHECK = 4  # the demo's "Shoulder pain check": daily x14 at 18:00, three questions
+PAIN_LINE = (
+    "Shoulder Therapy 1 | Shoulder pain check | today 18:00 | daily x14 | "
+    "How strong was your shoulder pain today? ; scale ; >= 8 | "
+    "How many minutes did you spend on your exercises? ; number ; 0-240 ; whole | "
+    "Anything you want your therapist to know? ; text ; max 500 ; optional"
+)
+
+
+def last(h: Harness) -> str:
+    return h.last_text(THEO.chat_id)
+
+
+def rows(h: Harness, task_id: int) -> list[tuple[Any, ...]]:
+    with h.database.session() as session:
+        found = session.exec(
+            select(Delivery).where(Delivery.task_id == task_id).order_by(col(Delivery.id))
+        ).all()
+        return [(d.id, d.person_id, d.status, d.due_at) for d in found]
+
+
+def answers(h: Harness) -> list[tuple[Any, ...]]:
+    return snapshot(h.database)["answers"]
+
+
+async def pain_check_at_six(h: Harness) -> None:
+    """Both patients get the 18:00 pain check; Alice answers it, Bob leaves it open."""
+    await h.command(THEO, "/newgroup", "Shoulder Therapy 1")
+    await h.command(THEO, "/invite", "Shoulder Therapy 1")
+    code = invite_code(last(h))
+    await h.command(THEO, "/addtask", PAIN_LINE)
+    assert last(h).startswith("Saved task #1")
+    await h.command(ALICE, "/start", code)
+    await h.command(BOB, "/start", code)
+    h.advance(timedelta(hours=9))  # 18:00 in London
+    await h.scan()
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "3")
+    await h.text(ALICE, "20")
+    await h.text(ALICE, "Fine")
+    assert "Done" in h.last_text(ALICE.chat_id)
+
+
+async def test_editing_the_due_time_moves_pending_checkins_only(harness: Harness) -> None:
+    h = harness
+    await pain_check_at_six(h)
+    before = rows(h, PAIN_CHECK)
+    given = answers(h)
+    assert [status for _, _, status, _ in before] == ["completed", "sent", "pending", "pending"]
+
+    await h.command(THEO, "/edittask", str(PAIN_CHECK))
+    assert h.last_message(THEO.chat_id).button_texts == [
+        "🕘 Due time",
+        "🔁 Repetition",
+        "➕ Add a question",
+        "➖ Remove a question",
+        "✖️ Cancel",
+    ]
+    await h.press(THEO, "🕘 Due time")
+    await h.text(THEO, "yesterday")
+    assert "Could not read" in last(h)
+    await h.text(THEO, "tomorrow 19:30")
+    assert "Due Thu 26 Nov 2026, 19:30 (Europe/London)." in last(h)
+    assert "Next due: Thu 26 Nov 2026, 19:30 (Europe/London)." in last(h)
+
+    after = rows(h, PAIN_CHECK)
+    assert after[:2] == before[:2]  # the completed and the open check-in are untouched
+    moved = datetime(2026, 11, 26, 19, 30, tzinfo=UTC)
+    assert sorted((p, s, d) for _, p, s, d in after[2:]) == [
+        (before[0][1], "pending", moved),
+        (before[1][1], "pending", moved),
+    ]
+    assert answers(h) == given
+
+
+async def test_editing_the_repetition_plans_again(harness: Harness) -> None:
+    h = harness
+    await pain_check_at_six(h)
+    given = answers(h)
+    await h.command(THEO, "/edittask", str(PAIN_CHECK))
+    await h.press(THEO, "🔁 Repetition")
+    await h.press(THEO, "Every N days")
+    await h.text(THEO, "2")
+    await h.press(THEO, "A number of times")
+    await h.text(THEO, "5")
+    assert "repeats every 2 days, 5 times" in last(h)
+    assert "Next due: Fri 27 Nov 2026, 18:00 (Europe/London)." in last(h)
+    with h.database.session() as session:
+        task = session.get(Task, PAIN_CHECK)
+        assert task is not None and task.recurrence == "FREQ=DAILY;INTERVAL=2;COUNT=5"
+    pending = [d for _, _, s, d in rows(h, PAIN_CHECK) if s == "pending"]
+    assert pending == [datetime(2026, 11, 27, 18, 0, tzinfo=UTC)] * 2
+    assert answers(h) == given
+
+
+async def test_adding_and_removing_questions_keeps_the_answers_given(harness: Harness) -> None:
+    h = harness
+    await pain_check_at_six(h)
+    given = answers(h)
+    await h.command(THEO, "/edittask", str(PAIN_CHECK))
+    await h.press(THEO, "➕ Add a question")
+    await h.text(THEO, "Did you sleep well?")
+    await h.press(THEO, "No link")
+    await h.press(THEO, "Yes / No")
+    await h.press(THEO, "Optional")
+    await h.press(THEO, "No alert")
+    await h.press(THEO, "✅ Done – save")
+    assert "Added 1 question (4)" in last(h) and "it now has 4 questions" in last(h)
+
+    await h.command(THEO, "/edittask", str(PAIN_CHECK))
+    await h.press(THEO, "➖ Remove a question")
+    assert h.last_message(THEO.chat_id).button_texts == [
+        "1. How strong was your shoulder pain today?",
+        "2. How many minutes did you spend on your…",
+        "3. Anything you want your therapist to kno…",
+        "4. Did you sleep well?",
+    ]
+    await h.press(THEO, "2. How many minutes did you spend on your…")
+    assert "Removed question 2" in last(h) and "3 questions left" in last(h)
+    assert answers(h) == given
+    with h.database.session() as session:
+        questions = session.exec(
+            select(Question).where(Question.task_id == PAIN_CHECK).order_by(col(Question.position))
+        ).all()
+        kept = session.exec(select(Answer.question_id)).all()
+    assert [(q.position, q.removed_at is not None) for q in questions] == [
+        (1, False),
+        (2, True),
+        (3, False),
+        (4, False),
+    ]
+    assert questions[1].id in kept  # the removed question still has Alice's answer
+
+    await h.command(THEO, "/task", str(PAIN_CHECK))
+    details = last(h)
+    assert "2. How many minutes did you spend on your exercises? (removed)" in details
+    assert "1 completed · 1 sent, not started · 2 upcoming" in details
+
+
+async def test_deleting_a_task_asks_first_and_cancels_its_checkins(harness: Harness) -> None:
+    h = harness
+    await pain_check_at_six(h)
+    before = snapshot(h.database)
+    await h.command(THEO, "/deletetask", str(PAIN_CHECK))
+    assert "Delete task #1 “Shoulder pain check” of Shoulder Therapy 1?" in last(h)
+    await h.press(THEO, "No, keep it")
+    assert "Kept." in last(h)
+    assert snapshot(h.database) == before
+
+    await h.command(THEO, "/deletetask", str(PAIN_CHECK))
+    confirm = h.last_message(THEO.chat_id).message_id
+    await h.press(THEO, "🗑 Yes, delete")
+    assert "Deleted task #1" in last(h)
+    assert "2 upcoming check-ins and 1 open check-in cancelled; answers kept." in last(h)
+    assert [s for _, _, s, _ in rows(h, PAIN_CHECK)] == ["completed", "cancelled"]
+    assert answers(h) == before["answers"]
+
+    # The same confirmation pressed again (a double tap, a forwarded message) changes nothing.
+    after = snapshot(h.database)
+    await h.press_data(THEO, f"td:{PAIN_CHECK}:yes", confirm)
+    assert "was deleted" in last(h)
+    assert snapshot(h.database) == after
+    await h.command(THEO, "/tasks")
+    assert "Shoulder pain check" not in last(h)
+
+    # Nothing more goes out for it: not tomorrow's check-in, not a reminder.
+    sent = len(h.api.sent_to(BOB.chat_id))
+    await h.advance_and_scan(timedelta(days=1))
+    assert not any(
+        "Shoulder pain check" in (c.text or "") for c in h.api.sent_to(BOB.chat_id)[sent:]
+    )
+
+
+async def test_preview_shows_the_task_as_a_patient_sees_it_and_stores_nothing(
+    harness: Harness,
+) -> None:
+    h = harness
+    h.seed_demo()
+    before = snapshot(h.database)
+    await h.command(THEO, "/preview", str(DEMO_PAIN_CHECK))
+    messages = h.screen(THEO.chat_id)[-5:]
+    assert messages[0].plain is not None and messages[0].plain.startswith("Preview of #4")
+    prompt, first, second, third = messages[1:]
+    assert prompt.button_texts == ["▶️ Start now", "⏰ Remind me later", "⏭ Skip this task"]
+    assert "Question 1 of 3" in (first.plain or "")
+    assert first.button_texts == [str(n) for n in range(11)]
+    assert second.button_texts == []
+    assert "Anything you want your therapist to know?" in (third.plain or "")
+    assert {b["callback_data"] for m in messages for b in m.buttons} == {f"tp:{DEMO_PAIN_CHECK}"}
+    await h.press(THEO, "7")
+    assert h.callback_answers()[-1].params.get("text") == texts.admin_preview_only()
+    assert snapshot(h.database) == before
+
+
+async def test_the_one_line_form_lists_every_problem_and_how_to_write_it(
+    harness: Harness,
+) -> None:
+    h = harness
+    h.seed_demo()
+    before = snapshot(h.database)
+    await h.command(THEO, "/addtask")
+    assert last(h).startswith("Write the task in one message:")
+    await h.command(
+        THEO,
+        "/addtask",
+        "Knees | Bends | someday | daily | Pain? ; scale ; >= 12 | Side? ; choice",
+    )
+    reply = last(h)
+    assert "There is no group “Knees”." in reply
+    assert "when: Could not read" not in reply  # no group, so no zone to read the date in
+    assert "Q1: The alert value must be between 0 and 10" in reply
+    assert "Q2: A choice question needs its options" in reply
+    assert "/addtask GROUP | TITLE | WHEN | REPEAT | QUESTION | QUESTION ..." in reply
+    assert snapshot(h.database) == before
+
+
+async def test_task_commands_explain_a_missing_or_unknown_id(harness: Harness) -> None:
+    h = harness
+    h.seed_demo()
+    for command in ("/task", "/edittask", "/deletetask", "/preview"):
+        await h.command(THEO, command)
+        assert last(h).startswith(f"Usage: {command} ID")
+        await h.command(THEO, command, "99")
+        assert last(h) == "There is no task 99. /tasks lists them with their numbers."
+    await h.command(THEO, "/tasks", "Knees")
+    assert last(h).startswith("There is no group “Knees”.")

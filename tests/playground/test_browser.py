@@ -1,0 +1,149 @@
+"""The whole demo, played in the page by headless Chromium, as a newcomer would play it.
+
+Runs Debian's Chromium (``/usr/bin/chromium``) through the Python ``playwright`` package; no
+browser is downloaded. Where Chromium is missing the test is skipped and says so, unless
+``PATIENTBOT_REQUIRE_BROWSER=1`` (CI) makes that a failure. Set
+``PATIENTBOT_PLAYGROUND_SCREENSHOT=docs/playground.png`` to refresh the README's picture.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.playground import PlaygroundServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+NO_CHROMIUM = "Chromium is not installed at /usr/bin/chromium: the browser test did not run"
+NO_PLAYWRIGHT = "The Python package playwright is not installed: the browser test did not run"
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Chromium's path, or a skip (a failure under PATIENTBOT_REQUIRE_BROWSER=1) saying why."""
+    reason = None
+    if not CHROMIUM.exists():
+        reason = NO_CHROMIUM
+    else:
+        try:
+            import playwright.async_api  # noqa: F401
+        except ImportError:
+            reason = NO_PLAYWRIGHT
+    if reason is not None:
+        if os.environ.get("PATIENTBOT_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{reason} (PATIENTBOT_REQUIRE_BROWSER=1 makes this a failure)")
+        pytest.skip(reason)
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser_page(chromium: Path, server: PlaygroundServer) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1180, "height": 860})
+            page.set_default_timeout(10_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(server.url)
+            yield page
+            assert not errors, f"the page's script failed: {errors}"
+        finally:
+            await browser.close()
+
+
+async def test_a_patient_plays_the_demo_and_the_therapist_sees_it_in_the_report(
+    browser_page: Any,
+) -> None:
+    from playwright.async_api import expect
+
+    page = browser_page
+    bot_says = page.locator(".message.from-bot").last
+    clock = page.locator("#clock-time")
+
+    async def type_and_send(text: str) -> None:
+        await page.locator("#input").fill(text)
+        await page.locator("#input").press("Enter")
+
+    async def press(label: str) -> None:
+        button = page.get_by_role("button", name=label, exact=True)
+        await (
+            page.locator(".message.from-bot")
+            .filter(has=button)
+            .last.get_by_role("button", name=label, exact=True)
+            .click()
+        )
+
+    async def hours(count: int) -> None:
+        for _ in range(count):
+            before = await clock.text_content()
+            await page.get_by_role("button", name="+1 hour").click()
+            await expect(clock).not_to_have_text(before or "")
+
+    await expect(clock).to_have_text("09:00")
+    await page.locator('.person[data-person="Alice"]').click()
+    await type_and_send("/start SHOULDER1")
+    await expect(bot_says).to_contain_text("You have joined Shoulder Therapy 1")
+
+    # The demo's first press-up task is due at 11:00; it is 09:00.
+    await hours(2)
+    await expect(clock).to_have_text("11:00")
+    await expect(bot_says).to_contain_text("Perform 20 Press-Ups (day 1)")
+    await press("▶️ Start now")
+    await expect(bot_says).to_contain_text("Do 10 Push-Ups")
+    video = bot_says.locator('a[href^="https://www.youtube.com/"]')
+    await expect(video).to_have_attribute("target", "_blank")
+    await press("Yes")
+    await expect(bot_says).to_contain_text("Do 20 Push-Ups")
+    await press("Yes")
+    await expect(bot_says).to_contain_text("Do 30 Push-Ups")
+    await press("No")
+    await expect(bot_says).to_contain_text("Done: Perform 20 Press-Ups (day 1)")
+
+    # The daily pain check is due at 18:00: a scale (buttons), a number and a text (typed).
+    await hours(7)
+    await expect(clock).to_have_text("18:00")
+    await expect(bot_says).to_contain_text("Shoulder pain check")
+    await press("▶️ Start now")
+    await expect(bot_says).to_contain_text("How strong was your shoulder pain today?")
+    await press("3")
+    await expect(bot_says).to_contain_text("How many minutes")
+    await type_and_send("25")
+    await expect(bot_says).to_contain_text("Anything you want your therapist to know?")
+    shot = os.environ.get("PATIENTBOT_PLAYGROUND_SCREENSHOT")
+    if shot:
+        await page.mouse.move(0, 0)  # no hover highlight in the picture
+        await page.screenshot(path=shot)
+    # What people type is shown as typed, never interpreted as markup by the page.
+    note = "<b>Much</b> easier than yesterday & no pain"
+    await type_and_send(note)
+    await expect(bot_says).to_contain_text("Done: Shoulder pain check")
+    await expect(bot_says).to_contain_text(note)
+    await expect(page.locator(".message.from-person").last).to_contain_text(note)
+    await expect(page.locator(".messages b")).to_have_count(0)
+
+    await page.locator('.person[data-person="Theo"]').click()
+    await type_and_send("/report Shoulder Therapy 1")
+    await expect(bot_says).to_contain_text("Adherence: Shoulder Therapy 1")
+    # Alice: two check-ins done (Do), none partial, missed or expired.
+    await expect(bot_says).to_contain_text(re.compile(r"Alice\s+2\s+0\s+0\s+0"))
