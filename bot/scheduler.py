@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 STATE_KEY = "scheduler"
 JOB_NAME = "due-scan"
+START_JOB_NAME = "due-scan-at-start"
 # One tick works through at most this many batches; the next tick carries on.
 MAX_ROUNDS = 20
 
@@ -90,13 +91,18 @@ def install(application: BotApplication) -> None:
         raise RuntimeError(
             "python-telegram-bot's JobQueue is missing: install the job-queue extra"
         )
+    # Our own lock decides about overlap (and says so quietly); late ticks are not dropped.
+    job_kwargs = {"max_instances": 2, "coalesce": True, "misfire_grace_time": None}
     application.job_queue.run_repeating(
         _tick,
         interval=settings.scheduler.scan_interval_seconds,
-        first=0,
         name=JOB_NAME,
-        # Our own lock decides about overlap (and says so quietly); late ticks are not dropped.
-        job_kwargs={"max_instances": 2, "coalesce": True, "misfire_grace_time": None},
+        job_kwargs=job_kwargs,
+    )
+    # APScheduler moves a repeating job's first run to the next interval boundary after the
+    # scheduler starts, so catch-up after downtime gets a one-off scan of its own at start.
+    application.job_queue.run_once(
+        _tick, when=0, name=START_JOB_NAME, job_kwargs={"misfire_grace_time": None}
     )
     previous = application.post_stop
 

@@ -571,7 +571,7 @@ async def test_one_repeating_job_scans_from_the_moment_the_bot_starts(
     try:
         assert h.app.job_queue is not None
         jobs = h.app.job_queue.jobs()
-        assert [job.name for job in jobs] == ["due-scan"]
+        assert sorted(job.name for job in jobs) == ["due-scan", "due-scan-at-start"]
         st = scheduler.state(h.app)
         async with st.lock:  # a scan is still running: ticks are skipped, not stacked
             await h.app.start()
@@ -579,6 +579,28 @@ async def test_one_repeating_job_scans_from_the_moment_the_bot_starts(
             assert person.chat_id is not None and h.api.sent_to(person.chat_id) == []
         await _wait(lambda: bool(h.api.sent_to(person.chat_id)), 3.0)
         assert len(h.api.sent_to(person.chat_id)) == 1
+        await h.app.stop()
+    finally:
+        await h.stop()
+
+
+async def test_prompts_that_fell_due_while_down_go_out_at_start_not_an_interval_later(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    slow = settings.model_copy(
+        update={"scheduler": settings.scheduler.model_copy(update={"scan_interval_seconds": 60})}
+    )
+    world = World(database, clock)
+    group = world.group()
+    person = world.patient(group)
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    h = await Harness(slow, database, clock).start()
+    try:
+        await h.app.start()
+        assert person.chat_id is not None
+        await _wait(lambda: bool(h.api.sent_to(person.chat_id)), 3.0)
+        assert len(h.api.sent_to(person.chat_id)) == 1, "sent at start, not after 60 s"
         await h.app.stop()
     finally:
         await h.stop()
