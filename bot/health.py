@@ -121,6 +121,12 @@ async def check_health(
     limit = LAG_INTERVALS * deps.settings.scheduler.scan_interval_seconds
     finished = deps.scans.last_finished
     lag = (now - finished).total_seconds() if finished is not None else None
+    started = deps.scans.last_started
+    if deps.scans.running and started is not None:
+        # A large fan-out legitimately takes longer than a few intervals; a round is only
+        # stuck once it outlives the claim lease, after which others take its rows over.
+        limit = max(limit, float(deps.settings.scheduler.claim_lease_seconds))
+        lag = max(lag or 0.0, (now - started).total_seconds())
     if lag is not None and lag > limit:
         problems.append(texts.health_scan_lagging(lag, limit))
     elif lag is None and (now - up_since).total_seconds() > limit:

@@ -102,7 +102,7 @@ async def test_an_instance_that_never_scanned_is_unhealthy_after_three_intervals
     assert any("has not finished once" in p for p in body["problems"])
 
 
-async def test_a_scan_still_running_long_past_the_limit_is_unhealthy(
+async def test_a_scan_still_running_past_the_claim_lease_is_unhealthy(
     application: BotApplication, health: HealthServer, clock: ManualClock
 ) -> None:
     monitor = deps_of(application).scans
@@ -112,6 +112,9 @@ async def test_a_scan_still_running_long_past_the_limit_is_unhealthy(
     await asyncio.sleep(0)
     assert monitor.running
     clock.advance(timedelta(seconds=LIMIT + 1))
+    assert (await get(health))[0] == 200, "a long fan-out inside the lease is healthy"
+    lease = deps_of(application).settings.scheduler.claim_lease_seconds
+    clock.advance(timedelta(seconds=lease))
     assert (await get(health))[0] == 503
     release.set()
     await stuck
