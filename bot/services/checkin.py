@@ -359,10 +359,12 @@ def _start(
             session.flush()
         else:
             _refresh_identity(person, who)
-        # Joining is consent again after /stop or /deletemydata.
-        came_back = person.opted_out or person.data_deleted_at is not None
+        # Joining is consent again after /stop or /deletemydata, and a message from someone
+        # who had blocked the bot shows they have unblocked it.
+        came_back = person.opted_out or person.data_deleted_at is not None or person.unreachable
         person.opted_out = False
         person.data_deleted_at = None
+        person.unreachable = False
         assert person.id is not None
         member = session.exec(
             select(Membership).where(
@@ -419,12 +421,15 @@ def _greet(
         session.commit()
         return StartResult(StartOutcome.NEWCOMER)
     outcome = StartOutcome.GREETING
-    if person.opted_out:
+    if person.opted_out or person.unreachable:
+        if person.opted_out:
+            outcome = StartOutcome.OPTED_IN
+        # Their series stopped when Telegram refused a prompt or they opted out; plan it again.
         person.opted_out = False
+        person.unreachable = False
         session.flush()
         replan_person(session, person, now, policy.default_zone)
         session.flush()
-        outcome = StartOutcome.OPTED_IN
     next_due = _next_due(session, person, now, policy)
     session.commit()
     return StartResult(

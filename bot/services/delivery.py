@@ -26,7 +26,7 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -666,6 +666,17 @@ def mark_results(
             people = session.exec(select(Person).where(col(Person.id).in_(sorted(blocked)))).all()
             for person in people:
                 person.unreachable = True
+            # Future occurrences were only plans: drop them, so that when the patient unblocks
+            # the bot and says /start, planning can put the same instants back.
+            session.execute(
+                delete(Delivery)
+                .where(
+                    col(Delivery.person_id).in_(sorted(blocked)),
+                    col(Delivery.status) == DeliveryStatus.PENDING.value,
+                    col(Delivery.due_at) > now,
+                )
+                .execution_options(synchronize_session=False)
+            )
             outcome = session.execute(
                 update(Delivery)
                 .where(

@@ -51,7 +51,12 @@ def plan_next(
     expired...) is passed over, so moving a daily task from 12:00 to 15:00 at 13:00 does not
     prompt the patient a second time that day.
     """
-    if task.deleted_at is not None or person.opted_out or person.data_deleted_at is not None:
+    if (
+        task.deleted_at is not None
+        or person.opted_out
+        or person.unreachable
+        or person.data_deleted_at is not None
+    ):
         return None
     zone = zone_for(person, group, default_zone)
     due_at = next_due(task.due_date, task.due_time, task.recurrence, zone, after)
@@ -95,7 +100,12 @@ def plan_following(
     """
     wanted: dict[tuple[int, int, datetime], dict[str, object]] = {}
     for task, group, person, after in series:
-        if task.deleted_at is not None or person.opted_out or person.data_deleted_at is not None:
+        if (
+            task.deleted_at is not None
+            or person.opted_out
+            or person.unreachable
+            or person.data_deleted_at is not None
+        ):
             continue
         zone = zone_for(person, group, default_zone)
         due_at = next_due(task.due_date, task.due_time, task.recurrence, zone, after)

@@ -509,6 +509,24 @@ async def test_stop_after_confirmation_ends_prompts_until_start(h: Harness) -> N
     assert f"{PAIN}, is due Wed 25 Nov, 18:00 (GMT)" in reply
 
 
+async def test_a_patient_who_blocked_the_bot_gets_prompts_again_after_start(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    h.api.block(ALICE.chat_id)
+    await at(h, local(11))
+    person = person_of(h, ALICE)
+    assert person is not None and person.unreachable
+    assert {d.status for d in deliveries_of(h, ALICE)} == {"failed"}, "the series stopped"
+
+    h.api.unblock(ALICE.chat_id)
+    await h.command(ALICE, "/start")
+
+    person = person_of(h, ALICE)
+    assert person is not None and not person.unreachable
+    assert f"{PAIN}, is due Wed 25 Nov, 18:00 (GMT)" in h.last_text(ALICE.chat_id)
+    await at(h, local(18))
+    assert h.last_message(ALICE.chat_id).button_texts[0] == START
+
+
 async def test_stop_answered_no_changes_nothing(h: Harness) -> None:
     await joined(h, "SHOULDER1")
     await h.command(ALICE, "/stop")

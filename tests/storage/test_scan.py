@@ -280,7 +280,7 @@ def test_a_result_for_a_row_that_changed_meanwhile_is_ignored(
     assert world.delivery(delivery_id).status == "cancelled"
 
 
-def test_a_patient_who_blocked_the_bot_is_unreachable_and_their_deliveries_fail(
+def test_a_patient_who_blocked_the_bot_is_unreachable_and_their_open_deliveries_fail(
     world: World, clock: ManualClock, database: Database
 ) -> None:
     group = world.group()
@@ -301,9 +301,10 @@ def test_a_patient_who_blocked_the_bot_is_unreachable_and_their_deliveries_fail(
         MARKS,
     )
 
-    assert (report.blocked_people, report.failed_by_block, report.sent) == (1, 2, 1)
+    assert (report.blocked_people, report.failed_by_block, report.sent) == (1, 1, 1)
     assert world.person(blocker.id).unreachable
-    assert {r.status for r in world.deliveries(person_id=blocker.id)} == {"failed"}
+    assert [r.status for r in world.deliveries(person_id=blocker.id)] == ["failed"]
+    assert world.deliveries(task_id=later, person_id=blocker.id) == [], "plans are dropped"
     assert [r.status for r in world.deliveries(task_id=later, person_id=other.id)] == ["pending"]
 
 
