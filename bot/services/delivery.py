@@ -331,7 +331,8 @@ def _view(
         question_count=counts.get(row.task_id, 0),
         expires_at=row.expires_at,
         reminder_number=reminder_number,
-        started=row.status == IN_PROGRESS,
+        # A paused check-in is back to `sent` but keeps started_at: its reminder says Continue.
+        started=row.started_at is not None,
     )
 
 

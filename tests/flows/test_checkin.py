@@ -67,7 +67,8 @@ async def test_joining_names_the_group_and_the_next_task_in_local_time(h: Harnes
     assert reply.startswith("✅ Welcome! You have joined Shoulder Therapy 1.")
     assert f"Your next check-in, {DAY_1}, is due Wed 25 Nov, 11:00 (GMT)." in reply
     person = person_of(h, ALICE)
-    assert person is not None and (person.name, person.chat_id) == ("Alice Test", ALICE.id)
+    assert person is not None and (person.display_name, person.chat_id) == ("Alice Test", ALICE.id)
+    assert (person.first_name, person.last_name, person.language_code) == ("Alice", "Test", "en")
 
 
 async def test_a_patient_in_two_groups_is_greeted_with_both(h: Harness) -> None:
@@ -527,6 +528,20 @@ async def test_a_patient_who_blocked_the_bot_gets_prompts_again_after_start(h: H
     assert h.last_message(ALICE.chat_id).button_texts[0] == START
 
 
+async def test_a_reminder_for_a_paused_check_in_offers_to_continue(h: Harness) -> None:
+    await joined(h, "SHOULDER1")
+    await at(h, local(11))
+    await h.press(ALICE, START)
+    await h.press(ALICE, "Yes")
+    await h.command(ALICE, "/pause")
+
+    await at(h, local(13))
+
+    reminder = h.last_message(ALICE.chat_id)
+    assert (reminder.plain or "").startswith("⏰ Reminder")
+    assert reminder.button_texts[0] == "▶️ Continue"
+
+
 async def test_stop_answered_no_changes_nothing(h: Harness) -> None:
     await joined(h, "SHOULDER1")
     await h.command(ALICE, "/stop")
@@ -549,7 +564,8 @@ async def test_deletemydata_after_confirmation_erases_the_patients_data(h: Harne
 
     assert h.last_text(ALICE.chat_id) == texts.checkin_deleted()
     person = person_of(h, ALICE)
-    assert person is not None and person.name == "" and person.data_deleted_at == local(11)
+    assert person is not None and person.data_deleted_at == local(11)
+    assert (person.first_name, person.last_name) == ("", "")
     assert deliveries_of(h, ALICE) == []
     with h.database.session() as session:
         assert not session.exec(select(Membership).where(Membership.person_id == person.id)).all()
