@@ -1,8 +1,9 @@
 """Serve a FakeBotApi over real HTTP, as a self-hosted Bot API server would.
 
 The bot then runs unchanged with ``TELEGRAM_API_BASE_URL=http://127.0.0.1:PORT/bot``: used by
-the benchmarks, the crash tests and manual checks of a deployment without Telegram. Listens on
-loopback only.
+the benchmarks, the crash and shutdown tests and manual checks of a deployment without Telegram.
+Listens on loopback only. Besides the Bot API it serves ``POST /_push`` (queue a raw update for
+getUpdates) and ``GET /_calls`` (what the bot sent), for a person or a script driving it.
 
     python -m bot.fakeapi_http --port 8099
 """
@@ -12,6 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from telegram.error import NetworkError
@@ -88,11 +93,34 @@ class _FileHandler(RequestHandler):
         self.finish(body)
 
 
+class _PushHandler(RequestHandler):
+    def initialize(self, api: FakeBotApi) -> None:
+        self.api = api
+
+    def post(self) -> None:
+        self.write(self.api.push_update(json.loads(self.request.body)))
+
+
+class _CallsHandler(RequestHandler):
+    def initialize(self, api: FakeBotApi) -> None:
+        self.api = api
+
+    def get(self) -> None:
+        calls = [
+            {"method": c.method, "params": c.params, "status": c.status} for c in self.api.calls
+        ]
+        self.set_header("Content-Type", "application/json")
+        self.write(json.dumps(calls, default=str))
+
+
 def make_app(api: FakeBotApi) -> Application:
+    shared = {"api": api}
     return Application(
         [
-            (r"/file/bot([^/]+)/(.+)", _FileHandler, {"api": api}),
-            (r"/bot([^/]+)/([A-Za-z]+)", _MethodHandler, {"api": api}),
+            (r"/file/bot([^/]+)/(.+)", _FileHandler, shared),
+            (r"/bot([^/]+)/([A-Za-z]+)", _MethodHandler, shared),
+            (r"/_push", _PushHandler, shared),
+            (r"/_calls", _CallsHandler, shared),
         ]
     )
 
@@ -105,6 +133,50 @@ def serve(api: FakeBotApi, port: int = 0, host: str = "127.0.0.1") -> tuple[HTTP
     sockets = bind_sockets(port, host)
     server.add_sockets(sockets)
     return server, sockets[0].getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    api: FakeBotApi
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+
+@contextmanager
+def serve_in_thread(api: FakeBotApi | None = None) -> Iterator[RunningServer]:
+    """Serve a FakeBotApi from a background thread, for tests whose own loop must stay free."""
+    api = api or FakeBotApi(poll_wait_cap=0.2)
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+
+        async def start() -> None:
+            box["server"], box["port"] = serve(api)
+
+        loop.run_until_complete(start())
+        box["loop"] = loop
+        ready.set()
+        loop.run_forever()
+        box["server"].stop()
+        loop.run_until_complete(box["server"].close_all_connections())
+        loop.close()
+
+    thread = threading.Thread(target=run, name="fake-bot-api", daemon=True)
+    thread.start()
+    if not ready.wait(10):
+        raise RuntimeError("the fake Bot API did not start within 10 s")
+    try:
+        yield RunningServer(api, int(box["port"]))
+    finally:
+        loop: asyncio.AbstractEventLoop = box["loop"]
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
 
 
 async def _main(port: int) -> None:

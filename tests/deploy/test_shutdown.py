@@ -13,6 +13,7 @@ from bot.app import DEPS_KEY, Deps
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.fakeapi import FakeBotApi
+from bot.fakeapi_http import serve_in_thread
 from bot.health import HEALTH_PATH
 from bot.scheduler import JOB_NAME
 from bot.services.seeding import apply_seed, read_seed
@@ -20,7 +21,6 @@ from bot.webhook import install_lifecycle
 from storage.db import Database
 from storage.models import Delivery
 from tests.deploy.conftest import free_port, with_changes
-from tests.deploy.fakeserver import serve_in_thread
 from tests.deploy.process import bot_environment, bot_process, wait_for
 from tests.fakes.harness import DEMO_SEED, Harness, patient
 from tests.fakes.updates import UpdateFactory
