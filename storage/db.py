@@ -16,7 +16,7 @@ from typing import Any
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event, inspect
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -43,13 +43,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """Build an engine; for SQLite: WAL, a busy timeout, foreign keys and ``BEGIN IMMEDIATE``."""
     url = normalise_url(url)
     if not is_sqlite(url):
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        # hide_parameters: a failed statement's error must not carry a patient's answer.
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        hide_parameters=True,
         **kwargs,
     )
     _configure_sqlite(engine)
@@ -148,10 +150,38 @@ def schema_status(engine: Engine) -> SchemaStatus:
     return SchemaStatus(SchemaState.BEHIND, current, head)
 
 
+# Any fixed number: the key of the PostgreSQL advisory lock that serialises migrations.
+MIGRATION_LOCK_KEY = 4_770_131
+
+
 def upgrade(url: str, revision: str = "head") -> None:
+    """Upgrade to ``revision``; on PostgreSQL one instance at a time.
+
+    Several instances starting together against one empty database would otherwise all run
+    the first migration; the advisory lock makes the later ones find it done.
+    """
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    config = alembic_config(url)
+    if is_sqlite(url):
+        command.upgrade(config, revision)
+        return
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+            try:
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+            finally:
+                connection.rollback()
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+                connection.commit()
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str, revision: str) -> None:

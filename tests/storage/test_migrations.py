@@ -8,6 +8,7 @@ understand.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from sqlalchemy import Engine
 from bot.cli import main
 from storage.db import alembic_config as make_alembic_config
 from storage.db import head_revision, make_engine, schema_status, upgrade
+from tests.conftest import empty_database_url
 
 __all__ = [
     "test_model_definitions_match_ddl",
@@ -159,3 +161,20 @@ def test_an_unreachable_database_is_one_clear_sentence(
     assert code == 1
     assert output.startswith("Cannot use the database at postgresql")
     assert "Traceback" not in output
+
+
+def test_instances_starting_together_migrate_an_empty_postgresql_database_once(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # PostgreSQL only: it is the store several instances share; SQLite serves one process.
+    empty_url = empty_database_url(request, "postgresql", tmp_path)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for future in [pool.submit(upgrade, empty_url) for _ in range(4)]:
+            future.result(timeout=60)
+    engine = make_engine(empty_url)
+    try:
+        with engine.connect() as connection:
+            versions = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+            assert [row[0] for row in versions] == [head_revision()]
+    finally:
+        engine.dispose()
