@@ -32,5 +32,9 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
+# Measurements, not tests: the quick sizes in under two minutes; FULL=1 for the full sizes.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all $(if $(FULL),--full)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

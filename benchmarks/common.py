@@ -57,3 +57,9 @@ def bot_env(
     )
     env.update(extra or {})
     return env
+
+
+def machine() -> str:
+    """The machine's load when a benchmark starts: figures from a busy shared host say so."""
+    one, five, _ = os.getloadavg()
+    return f"{os.cpu_count()} CPUs, load average {one:.2f} (1 min), {five:.2f} (5 min)"

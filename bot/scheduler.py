@@ -21,9 +21,17 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from bot import texts
 from bot.app import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.rendering import render_prompt
-from bot.sender import Pacer, Sender, SendStats, retry_after_seconds
+from bot.sender import FlushFunction, Pacer, Sender, SendStats, retry_after_seconds
 from bot.services import delivery
-from bot.services.delivery import ClosedPrompt, MarkPolicy, ScanPolicy, SendJob, SendResult
+from bot.services.delivery import (
+    ClosedPrompt,
+    MarkPolicy,
+    Outcome,
+    ScanPolicy,
+    SendJob,
+    SendResult,
+)
+from storage.errors import is_unavailable, unavailable_reason
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +134,16 @@ async def _tick(context: BotContext) -> None:
         try:
             scan = _scan(application, st, keep_going=lambda: application.running)
             await deps.scans.track(deps.clock, scan)
-        except Exception:
-            log.exception("due scan failed; the next tick tries again")
+        except Exception as error:
+            if not is_unavailable(error):
+                log.exception("due scan failed; the next tick tries again")
+                return
+            # An outage would print the same traceback every few seconds: one line says it.
+            log.warning(
+                "due scan failed: the database is unavailable (%s); the next tick tries again",
+                unavailable_reason(error),
+                extra={"error": type(error).__name__},
+            )
 
 
 async def run_scan(application: BotApplication) -> ScanReport:
@@ -223,27 +239,75 @@ async def _scan(
         )
         totals.blocked += report.blocked_people
 
-    for round_number in range(MAX_ROUNDS):
-        if round_number and not keep_going():
-            break
-        if st.pacer.paused:
-            # Telegram asked us to wait: claiming now would only hold rows under lease.
-            totals.skipped = round_number == 0
-            break
-        batch = await deps.run(delivery.scan, deps.database, deps.clock.now(), policy)
-        totals.rounds += 1
-        stats = await st.sender().run(batch.jobs, send, flush, keep_going)
-        _add(totals, batch, stats)
-        if batch.closed:
-            st.closing.extend(batch.closed)
-            if st.closer is None or st.closer.done():
-                st.closer = asyncio.create_task(_close_prompts(application, st))
-        # Stop when nothing is left, or when sends are failing: hammering helps nobody.
-        if not batch.more or stats.requeued:
-            break
+    async def claim() -> delivery.ScanBatch:
+        return await deps.run(delivery.scan, deps.database, deps.clock.now(), policy)
+
+    ahead: asyncio.Task[delivery.ScanBatch] | None = None
+    try:
+        for round_number in range(MAX_ROUNDS):
+            if ahead is not None:
+                claimed, ahead = ahead, None
+                batch = await claimed
+            else:
+                if round_number and not keep_going():
+                    break
+                if st.pacer.paused:
+                    # Telegram asked us to wait: claiming now would only hold rows under lease.
+                    totals.skipped = round_number == 0
+                    break
+                batch = await claim()
+            totals.rounds += 1
+            if batch.more and round_number + 1 < MAX_ROUNDS:
+                # Claim the next round while this one is sent: at hundreds of messages a second
+                # the claim's own time would otherwise be a gap in the sending.
+                ahead = asyncio.create_task(claim())
+            stats = await st.sender().run(batch.jobs, send, flush, keep_going)
+            _add(totals, batch, stats)
+            _queue_closing(application, st, batch)
+            # Stop when nothing is left, or when sends are failing: hammering helps nobody.
+            if not batch.more or stats.requeued or not keep_going() or st.pacer.paused:
+                break
+    finally:
+        if ahead is not None:
+            # Claimed ahead but not to be sent now: straight back to pending, even on a stop.
+            await asyncio.shield(_give_back(application, st, ahead, flush, totals))
     report = totals.report()
     _log(report)
     return report
+
+
+def _queue_closing(
+    application: BotApplication, st: SchedulerState, batch: delivery.ScanBatch
+) -> None:
+    if batch.closed:
+        st.closing.extend(batch.closed)
+        if st.closer is None or st.closer.done():
+            st.closer = asyncio.create_task(_close_prompts(application, st))
+
+
+async def _give_back(
+    application: BotApplication,
+    st: SchedulerState,
+    claimed: asyncio.Task[delivery.ScanBatch],
+    flush: FlushFunction,
+    totals: _Totals,
+) -> None:
+    """Return a round claimed ahead to pending (its expiries and cancellations stand)."""
+    try:
+        batch = await claimed
+    except Exception:
+        log.exception("claiming ahead failed; the next tick tries again")
+        return
+    results = [SendResult(job.delivery_id, job.kind, Outcome.RETRY) for job in batch.jobs]
+    if results:
+        try:
+            await flush(results)
+        except Exception:
+            # The rows stay claimed: once their leases run out a later scan sends them.
+            log.exception("could not give back the rows claimed ahead")
+    totals.rounds += 1
+    _add(totals, batch, SendStats(requeued=len(results), results=results))
+    _queue_closing(application, st, batch)
 
 
 def _add(totals: _Totals, batch: delivery.ScanBatch, stats: SendStats) -> None:

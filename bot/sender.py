@@ -35,6 +35,7 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.services.delivery import Outcome, SendJob, SendResult
+from storage.errors import is_unavailable, unavailable_reason
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,11 @@ Sleep = Callable[[float], Awaitable[None]]
 # Telegram allows about one message a second into one chat; the margin absorbs the jitter
 # between our clock and the server's.
 PER_CHAT_INTERVAL = 1.05
+# Telegram counts messages per second at its end: allow for the spread of request latency.
+WINDOW_MARGIN = 0.02
 TimeSource = Callable[[], float]
+# Tries to record a batch of results, 0.5 s apart and doubling (about 15 s in all).
+FLUSH_ATTEMPTS = 6
 
 
 class Pacer:
@@ -71,6 +76,14 @@ class Pacer:
         self.paused_until = -math.inf
         self._reserved: list[float] = []  # sorted instants handed out and not long past
         self._chat_next: dict[int | str, float] = {}
+        # The slots keep the schedule even, but a sender the event loop wakes late can land
+        # next to one woken on time. The instants really granted are kept too, and no window
+        # of ``window`` seconds (a second, give or take) ever holds more than ``burst`` of them:
+        # the most any second holds when nothing is late. At 29.1 a second that ends the 429s
+        # a sliding-window server gave for jitter of a few tens of milliseconds.
+        self.burst = math.floor(rate) + 1
+        self.window = max(1.0, min(1.0 + WINDOW_MARGIN, self.burst / rate - 0.001))
+        self._granted: deque[float] = deque(maxlen=self.burst)
 
     def reserve(self, chat_id: int | str) -> float:
         """Book the earliest instant allowed for this chat; return it."""
@@ -94,8 +107,11 @@ class Pacer:
             delay = slot - self.clock()
             if delay > 0:
                 await self.sleep(delay)
+            while (wait := self._window_wait()) > 0 and not self.paused:
+                await self.sleep(wait)
             # A RetryAfter that arrived while we slept holds us too.
             if self.clock() >= self.paused_until:
+                self._granted.append(self.clock())
                 return slot
 
     def pause(self, seconds: float) -> None:
@@ -105,6 +121,12 @@ class Pacer:
     @property
     def paused(self) -> bool:
         return self.clock() < self.paused_until
+
+    def _window_wait(self) -> float:
+        """How long until one more grant keeps every window within ``burst``; <= 0: now."""
+        if len(self._granted) < self.burst:
+            return 0.0
+        return self._granted[0] + self.window - self.clock()
 
     def _forget_before(self, horizon: float) -> None:
         cut = bisect.bisect_left(self._reserved, horizon)
@@ -352,14 +374,23 @@ class _Run:
             if not self.buffer:
                 return
             batch, self.buffer = self.buffer, []
-            for attempt in range(1, 4):
+            for attempt in range(1, FLUSH_ATTEMPTS + 1):
                 try:
                     await self.flush(batch)
                     return
-                except Exception:
-                    log.exception("could not record send results", extra={"attempt": attempt})
-                    if attempt < 3:
-                        await self.pacer.sleep(0.5 * attempt)
+                except Exception as error:
+                    if is_unavailable(error):
+                        # These messages are out: waiting out a short outage to record them
+                        # saves every one of them from being sent again after the lease.
+                        log.warning(
+                            "could not record send results: the database is unavailable (%s)",
+                            unavailable_reason(error),
+                            extra={"attempt": attempt, "results": len(batch)},
+                        )
+                    else:
+                        log.exception("could not record send results", extra={"attempt": attempt})
+                    if attempt < FLUSH_ATTEMPTS:
+                        await self.pacer.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
             # The rows stay claimed: after the lease a scan sends them again (a duplicate at
             # most), which beats losing them.
             log.error(

@@ -2084,3 +2084,15 @@ def playground_port_taken(host: str, port: int, error: OSError) -> str:
 
 def playground_stopped() -> str:
     return "Playground stopped."
+
+
+# --- hardening: faults and outages ---------------------------------------------------------
+
+
+def hardening_reply_lost() -> str:
+    # Telegram failed us after the use case committed: the answer is stored, only the reply
+    # went missing, so "nothing was changed" would be wrong here.
+    return (
+        "Sorry, my reply did not get through. Anything you answered is saved: "
+        "send /tasks to carry on where you left off."
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging.config
+from typing import Any
 
 from alembic import context
 from sqlalchemy import Connection, Engine
@@ -60,15 +61,43 @@ def run_migrations_online() -> None:
 
 
 def _run(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata,
-        compare_type=True,
-        # SQLite cannot ALTER most things; batch mode copies the table instead.
-        render_as_batch=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+    # Batch mode on SQLite copies a table and drops the original; with foreign keys on, that
+    # DROP deletes every row referring to it (ON DELETE CASCADE: memberships, deliveries,
+    # answers). The pragma is a no-op inside a transaction, so it is set on the raw
+    # connection before alembic begins one, and the keys are checked before they come back.
+    keys_off = connection.dialect.name == "sqlite" and not connection.in_transaction()
+    if keys_off:
+        _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
+    try:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            compare_type=True,
+            # SQLite cannot ALTER most things; batch mode copies the table instead.
+            render_as_batch=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        if keys_off:
+            if connection.in_transaction():
+                connection.commit()
+            broken = _sqlite_pragma(connection, "PRAGMA foreign_key_check")
+            if broken:
+                raise RuntimeError(f"the migration broke foreign keys: {broken[:10]}")
+    finally:
+        if keys_off:
+            if connection.in_transaction():
+                connection.rollback()
+            _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
+
+
+def _sqlite_pragma(connection: Connection, statement: str) -> list[Any]:
+    """Run a pragma on the DBAPI connection itself, outside SQLAlchemy's transaction."""
+    cursor = connection.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+    try:
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 if context.is_offline_mode():

@@ -29,6 +29,9 @@ SQLModel.metadata.naming_convention = {
 class Role(StrEnum):
     PATIENT = "patient"
     THERAPIST = "therapist"
+    # A membership whose patient erased their data (/deletemydata): it links no personal data
+    # and is kept only so the group's therapists see that the data was deleted on request.
+    ERASED = "erased"
 
 
 class DeliveryStatus(StrEnum):
@@ -72,7 +75,14 @@ class Person(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     telegram_user_id: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
     chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    name: str = Field(default="", max_length=200)
+    # As Telegram gives them; people who joined before revision 0003 had one name, split then
+    # at its first space (see ``split_name``). Show ``display_name``, never one half alone.
+    first_name: str = Field(default="", max_length=200)
+    last_name: str = Field(default="", max_length=200)
+    # Telegram's IETF tag for the person's app language ("en", "pt-br"), for later translation.
+    language_code: str = Field(
+        default="en", max_length=16, sa_column_kwargs={"server_default": "en"}
+    )
     role: str = Field(default=Role.PATIENT.value, max_length=20)
     timezone: str | None = Field(default=None, max_length=64)
     quiet_start: time | None = None
@@ -89,6 +99,17 @@ class Person(SQLModel, table=True):
         default=None, sa_column=Column(BigInteger, nullable=True)
     )
     created_at: datetime = _instant(nullable=False)
+
+    @property
+    def display_name(self) -> str:
+        """The name to show: first and last name with the space between them, if any."""
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+def split_name(full: str) -> tuple[str, str]:
+    """First and last name of a one-string name: split at the first space (revision 0003)."""
+    first, _space, last = full.partition(" ")
+    return first, last
 
 
 class TherapyGroup(SQLModel, table=True):

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 
 from telegram import Update
-from telegram.ext import CommandHandler
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import CommandHandler, filters
 
 from bot import texts
 from bot.app import BotApplication, BotContext
+from storage.errors import is_unavailable, unavailable_reason
 
 log = logging.getLogger(__name__)
+# Ids of the last updates whose sender got an apology (bounded: only duplicates matter).
+APOLOGISED_KEY = "apologised_updates"
 
 
 async def help_command(update: Update, context: BotContext) -> None:
@@ -34,20 +39,60 @@ async def help_command(update: Update, context: BotContext) -> None:
 async def on_error(update: object, context: BotContext) -> None:
     """Log the failure without the update's content and tell the person something went wrong."""
     update_id = update.update_id if isinstance(update, Update) else None
-    log.error("Unhandled error while handling update %s", update_id, exc_info=context.error)
+    error = context.error
+    apology = texts.something_went_wrong()
+    if isinstance(error, Forbidden):
+        # The person blocked the bot meanwhile: there is nobody to apologise to.
+        log.warning("Could not answer update %s: %s", update_id, error)
+        return
+    if isinstance(error, RetryAfter | TimedOut) or (
+        isinstance(error, NetworkError) and not isinstance(error, BadRequest)
+    ):
+        # The use case had committed; only Telegram lost the reply. PTB does not retry it, so
+        # the person is told their answers are kept and how to go on.
+        log.warning("Reply to update %s lost: %s: %s", update_id, type(error).__name__, error)
+        apology = texts.hardening_reply_lost()
+    elif error is not None and is_unavailable(error):
+        # Nothing was stored (the transaction never committed); an outage needs no traceback.
+        log.warning(
+            "Update %s not handled: the database is unavailable (%s)",
+            update_id,
+            unavailable_reason(error),
+        )
+    else:
+        log.error("Unhandled error while handling update %s", update_id, exc_info=error)
     if (
         isinstance(update, Update)
         and update.effective_chat
         and update.effective_chat.type == "private"
+        and _first_apology(context, update.update_id)
     ):
         try:
-            await context.bot.send_message(update.effective_chat.id, texts.something_went_wrong())
-        except Exception:  # the apology must never raise a second error
-            log.warning("Could not tell the user about the error", exc_info=True)
+            await context.bot.send_message(update.effective_chat.id, apology)
+        except Exception as failure:  # the apology must never raise a second error
+            log.warning(
+                "Could not tell the user about the error: %s: %s",
+                type(failure).__name__,
+                failure,
+            )
+
+
+def _first_apology(context: BotContext, update_id: int) -> bool:
+    """Whether this update has not had an apology yet.
+
+    Handlers in two groups can both fail on one update (an outage fails the therapist check
+    of /tasks and then the patient's /tasks); the person should read one apology, not two.
+    """
+    recent: deque[int] = context.application.bot_data.setdefault(APOLOGISED_KEY, deque(maxlen=256))
+    if update_id in recent:
+        return False
+    recent.append(update_id)
+    return True
 
 
 def register_commands(application: BotApplication) -> None:
-    application.add_handler(CommandHandler("help", help_command))
+    # Private chats only, like every other command: a group chat gets no answer from the bot.
+    application.add_handler(CommandHandler("help", help_command, filters=filters.ChatType.PRIVATE))
     application.add_error_handler(on_error)
 
 

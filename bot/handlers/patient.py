@@ -83,7 +83,9 @@ async def start_command(update: Update, context: BotContext) -> None:
     message, user = _message_and_user(update)
     code = context.args[0] if context.args else None
     deps = context.deps
-    who = checkin.Patient(user.id, message.chat_id, _full_name(user))
+    who = checkin.Patient(
+        user.id, message.chat_id, user.first_name, user.last_name or "", user.language_code
+    )
     result = await deps.run(
         checkin.start, deps.database, deps.clock.now(), policy_of(context), who, code
     )
@@ -529,7 +531,8 @@ async def _settle_prompt(
 
 async def _edit_or_send(context: BotContext, query: CallbackQuery, user: User, text: str) -> None:
     """Replace the pressed message (and its keyboard); send anew when it cannot be edited."""
-    if isinstance(query.message, Message):
+    # A message Telegram calls inaccessible (deleted, or too old) cannot be edited.
+    if isinstance(query.message, Message) and query.message.is_accessible:
         try:
             await query.edit_message_text(text, parse_mode=HTML)
             return
@@ -548,7 +551,9 @@ async def _ack(query: CallbackQuery, text: str | None = None) -> None:
     """Answer the press; Telegram refuses a second answer to a redelivered update, harmlessly."""
     try:
         await query.answer(text)
-    except BadRequest as error:
+    except TelegramError as error:
+        # Only the button's spinner depends on it (it stops by itself): a timeout or a 5xx here
+        # must not cost the patient the next question, which comes after.
         log.info("Callback query %s not answered: %s", query.id, error)
 
 
@@ -590,7 +595,3 @@ def _query_and_user(update: Update) -> tuple[CallbackQuery, User]:
 def _chat_id(query: CallbackQuery, user: User) -> int:
     # Buttons live only in private chats, whose id is the user's.
     return query.message.chat.id if query.message is not None else user.id
-
-
-def _full_name(user: User) -> str:
-    return " ".join(part for part in (user.first_name, user.last_name) if part)

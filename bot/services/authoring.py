@@ -52,6 +52,7 @@ from storage.models import (
     Role,
     Task,
     TherapyGroup,
+    split_name,
 )
 
 MAX_GROUP_NAME = 200
@@ -359,15 +360,23 @@ def _ensure_person(session: Session, user_id: int, name: str, now: datetime) -> 
     person = _person_by_telegram_id(session, user_id)
     if person is None:
         # A config therapist is a therapist by configuration, so the row keeps the default role.
-        person = Person(telegram_user_id=user_id, chat_id=user_id, name=name[:200], created_at=now)
+        first, last = split_name(name)
+        person = Person(
+            telegram_user_id=user_id,
+            chat_id=user_id,
+            first_name=first[:200],
+            last_name=last[:200],
+            created_at=now,
+        )
         session.add(person)
         session.flush()
     else:
         # Alerts reach a group's therapists through their chat id; a therapist added with
         # /addtherapist before ever writing to the bot has none yet.
         person.chat_id = person.chat_id or user_id
-        if not person.name and name and person.data_deleted_at is None:
-            person.name = name[:200]
+        if not person.display_name and name and person.data_deleted_at is None:
+            first, last = split_name(name)
+            person.first_name, person.last_name = first[:200], last[:200]
     return person
 
 
@@ -546,9 +555,12 @@ def group_patients(database: Database, default_zone: str, ref: str) -> PatientLi
     with database.session() as session:
         group = _require_group(session, ref)
         rows = session.exec(
-            select(Person, Membership.joined_at)
+            select(Person, Membership.joined_at, Membership.role)
             .join(Membership, col(Membership.person_id) == Person.id)
-            .where(Membership.group_id == group.id, Membership.role == Role.PATIENT.value)
+            .where(
+                Membership.group_id == group.id,
+                col(Membership.role).in_([Role.PATIENT.value, Role.ERASED.value]),
+            )
             .order_by(col(Membership.joined_at), col(Person.id))
         ).all()
         open_counts = Counter(
@@ -561,12 +573,12 @@ def group_patients(database: Database, default_zone: str, ref: str) -> PatientLi
         patients = tuple(
             PatientRow(
                 telegram_user_id=person.telegram_user_id,
-                name=person.name,
+                name=person.display_name,
                 joined_at=joined_at,
                 open_tasks=open_counts[person.id or 0],
-                data_deleted=person.data_deleted_at is not None,
+                data_deleted=role == Role.ERASED.value or person.data_deleted_at is not None,
             )
-            for person, joined_at in rows
+            for person, joined_at, role in rows
         )
         return PatientList(_group_info(group, default_zone), patients)
 
@@ -597,7 +609,9 @@ def remove_patient(
             found = [(p, m) for p, m in members if p.telegram_user_id == int(patient_ref)]
         else:
             wanted = patient_ref.casefold()
-            found = [(p, m) for p, m in members if " ".join(p.name.split()).casefold() == wanted]
+            found = [
+                (p, m) for p, m in members if " ".join(p.display_name.split()).casefold() == wanted
+            ]
         if not found:
             raise AuthoringError(texts.admin_unknown_patient(patient_ref, group.name))
         if len(found) > 1:
@@ -620,7 +634,10 @@ def remove_patient(
         cancelled = int(getattr(result, "rowcount", 0) or 0)
         session.commit()
         return RemovedPatient(
-            _group_info(group, default_zone), person.name, person.telegram_user_id, cancelled
+            _group_info(group, default_zone),
+            person.display_name,
+            person.telegram_user_id,
+            cancelled,
         )
 
 

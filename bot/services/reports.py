@@ -156,14 +156,18 @@ def _adherence_rows(
     now: datetime,
     default_zone: str,
 ) -> list[PatientAdherence]:
-    members = {
-        person.id: person
-        for person in session.exec(
-            select(Person)
-            .join(Membership, col(Membership.person_id) == Person.id)
-            .where(Membership.group_id == group.id, Membership.role == Role.PATIENT.value)
-        ).all()
-    }
+    roles: dict[int | None, str] = {}
+    members: dict[int | None, Person] = {}
+    for person, role in session.exec(
+        select(Person, Membership.role)
+        .join(Membership, col(Membership.person_id) == Person.id)
+        .where(
+            Membership.group_id == group.id,
+            col(Membership.role).in_([Role.PATIENT.value, Role.ERASED.value]),
+        )
+    ).all():
+        members[person.id] = person
+        roles[person.id] = role
     deliveries = session.exec(
         select(Delivery).where(
             col(Delivery.task_id).in_(task_ids),
@@ -217,8 +221,9 @@ def _adherence_rows(
         rows.append(
             PatientAdherence(
                 telegram_user_id=person.telegram_user_id,
-                name=person.name,
-                data_deleted=person.data_deleted_at is not None,
+                name=person.display_name,
+                data_deleted=roles.get(person_id) == Role.ERASED.value
+                or person.data_deleted_at is not None,
                 member=person_id in members,
                 completed=tally["completed"],
                 partial=tally["partial"],
@@ -315,7 +320,7 @@ def export_csv(
                     delivery.due_at.astimezone(ZoneInfo(zone_name)).strftime("%Y-%m-%d %H:%M"),
                     zone_name,
                     person.telegram_user_id,
-                    person.name,
+                    person.display_name,
                     question.position,
                     question.description,
                     question.response_type,

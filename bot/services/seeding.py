@@ -25,6 +25,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, col, select
 
+from bot.services.authoring import (
+    MAX_DESCRIPTION,
+    MAX_GROUP_NAME,
+    MAX_LINK,
+    MAX_TEXT_LIMIT,
+    MAX_TITLE,
+)
 from bot.services.planning import plan_task, replan_task
 from bot.services.responses import (
     QuestionRules,
@@ -41,6 +48,10 @@ TASK_KEYS = {"group", "title", "due", "repeat", "expiry_hours", "questions"}
 QUESTION_KEYS = {
     "text", "type", "link", "required", "options", "min", "max", "integer", "max_length", "alert",
 }  # fmt: skip
+
+
+# Whole numbers are stored in 32-bit INTEGER columns.
+MAX_INTEGER = 2**31 - 1
 
 
 class SeedError(Exception):
@@ -154,7 +165,15 @@ def _unknown_keys(item: dict[str, Any], allowed: set[str], where: str, p: _Probl
         p.add(where, key, f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
-def _text(item: dict[str, Any], key: str, where: str, p: _Problems, *, required: bool) -> str:
+def _text(
+    item: dict[str, Any],
+    key: str,
+    where: str,
+    p: _Problems,
+    *,
+    required: bool,
+    longest: int | None = None,
+) -> str:
     value = item.get(key)
     if value is None:
         if required:
@@ -162,6 +181,10 @@ def _text(item: dict[str, Any], key: str, where: str, p: _Problems, *, required:
         return ""
     if not isinstance(value, str) or not value.strip():
         p.add(where, key, "must be a non-empty string")
+        return ""
+    # The column's limit: PostgreSQL would refuse the row only while writing (SQLite not at all).
+    if longest is not None and len(value.strip()) > longest:
+        p.add(where, key, f"must be at most {longest} characters (it has {len(value.strip())})")
         return ""
     return value.strip()
 
@@ -176,12 +199,14 @@ def _number(item: dict[str, Any], key: str, where: str, p: _Problems) -> float |
     return float(value)
 
 
-def _positive_int(item: dict[str, Any], key: str, where: str, p: _Problems) -> int | None:
+def _positive_int(
+    item: dict[str, Any], key: str, where: str, p: _Problems, *, largest: int = MAX_INTEGER
+) -> int | None:
     value = item.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        p.add(where, key, "must be a whole number of at least 1")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= largest:
+        p.add(where, key, f"must be a whole number from 1 to {largest}")
         return None
     return value
 
@@ -193,7 +218,7 @@ def _read_groups(items: list[dict[str, Any]], p: _Problems, default_zone: str) -
     for index, item in enumerate(items, start=1):
         where = f"groups[{index}]"
         _unknown_keys(item, GROUP_KEYS, where, p)
-        name = _text(item, "name", where, p, required=True)
+        name = _text(item, "name", where, p, required=True, longest=MAX_GROUP_NAME)
         if name and name.casefold() in seen:
             p.add(where, "name", f"duplicate group name '{name}'")
         seen.add(name.casefold())
@@ -226,7 +251,7 @@ def _read_tasks(
         group = _text(item, "group", where, p, required=True)
         if group and group not in zones:
             p.add(where, "group", f"unknown group '{group}' (not in [[groups]])")
-        title = _text(item, "title", where, p, required=True)
+        title = _text(item, "title", where, p, required=True, longest=MAX_TITLE)
         if title and (group, title.casefold()) in seen:
             p.add(where, "title", f"duplicate title '{title}' in group '{group}'")
         seen.add((group, title.casefold()))
@@ -283,7 +308,7 @@ def _read_question(
 ) -> QuestionSeed | None:
     before = len(p.items)
     _unknown_keys(item, QUESTION_KEYS, where, p)
-    description = _text(item, "text", where, p, required=True)
+    description = _text(item, "text", where, p, required=True, longest=MAX_DESCRIPTION)
     type_name = _text(item, "type", where, p, required=True)
     response_type: ResponseType | None = None
     if type_name:
@@ -292,7 +317,7 @@ def _read_question(
         except ValueError:
             allowed = ", ".join(t.value for t in ResponseType)
             p.add(where, "type", f"unknown response type '{type_name}' (one of: {allowed})")
-    link = _text(item, "link", where, p, required=False) or None
+    link = _text(item, "link", where, p, required=False, longest=MAX_LINK) or None
     if link and not link.startswith(("https://", "http://")):
         p.add(where, "link", "must be an http:// or https:// address")
     required = item.get("required", True)
@@ -311,7 +336,7 @@ def _read_question(
         integer_only = False
     min_value = _number(item, "min", where, p)
     max_value = _number(item, "max", where, p)
-    max_length = _positive_int(item, "max_length", where, p)
+    max_length = _positive_int(item, "max_length", where, p, largest=MAX_TEXT_LIMIT)
     alert_text = _text(item, "alert", where, p, required=False) or None
     alert_rule: str | None = None
     if response_type is not None:

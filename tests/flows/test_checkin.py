@@ -568,9 +568,17 @@ async def test_deletemydata_after_confirmation_erases_the_patients_data(h: Harne
     assert (person.first_name, person.last_name) == ("", "")
     assert deliveries_of(h, ALICE) == []
     with h.database.session() as session:
-        assert not session.exec(select(Membership).where(Membership.person_id == person.id)).all()
+        marks = session.exec(select(Membership).where(Membership.person_id == person.id)).all()
+        assert [m.role for m in marks] == ["erased"], "only a content-free marker stays"
     await h.command(ALICE, "/tasks")
     assert "open the invite link your therapist gave you" in h.last_text(ALICE.chat_id)
+    await h.command(THEO, "/patients", "Shoulder Therapy 1")
+    assert "data deleted at the patient's request" in h.last_text(THEO.chat_id)
+    await h.command(THEO, "/report", "Shoulder Therapy 1")
+    assert "[deleted] = data deleted at the patient's request" in h.last_text(THEO.chat_id)
+
+    await h.command(ALICE, "/start", "SHOULDER1")
+    assert "You have joined Shoulder Therapy 1" in h.last_text(ALICE.chat_id)
 
 
 async def test_an_old_question_button_after_deletemydata_is_refused(h: Harness) -> None:

@@ -135,7 +135,8 @@ class World:
             person = Person(
                 telegram_user_id=user_id,
                 chat_id=user_id,
-                name=f"Patient {user_id}",
+                first_name="Patient",
+                last_name=str(user_id),
                 timezone=zone,
                 quiet_start=quiet[0] if quiet else None,
                 quiet_end=quiet[1] if quiet else None,
@@ -170,7 +171,8 @@ class World:
                 person = Person(
                     telegram_user_id=user_id,
                     chat_id=user_id,
-                    name=f"Patient {user_id}",
+                    first_name="Patient",
+                    last_name=str(user_id),
                     created_at=now,
                 )
                 session.add(person)

@@ -199,7 +199,7 @@ def test_a_patient_who_deleted_their_data_is_listed_as_such(
     join(database, now, 102, "Bob", code)
     with database.session() as session:
         bob = session.exec(select(Person).where(Person.telegram_user_id == 102)).one()
-        bob.name, bob.data_deleted_at = "", now
+        bob.first_name, bob.last_name, bob.data_deleted_at = "", "", now
         session.commit()
     result = authoring.group_patients(database, ZONE, "Shoulder Therapy 1")
     assert [(p.name, p.data_deleted) for p in result.patients] == [

@@ -47,8 +47,8 @@ POLICY = Policy(
     quiet_end=time(8, 0),
     therapist_user_ids=(9001,),
 )
-ALICE = Patient(101, 101, "Alice Archer")
-BOB = Patient(102, 102, "Bob Baker")
+ALICE = Patient(101, 101, "Alice", "Archer")
+BOB = Patient(102, 102, "Bob", "Baker")
 THERAPIST_ID = 7001
 
 
@@ -193,7 +193,7 @@ def world(database: Database, clock: ManualClock) -> World:
         therapist = Person(
             telegram_user_id=THERAPIST_ID,
             chat_id=THERAPIST_ID,
-            name="Theo",
+            first_name="Theo",
             role=Role.THERAPIST.value,
             created_at=now,
         )
@@ -242,7 +242,8 @@ def test_joining_registers_the_patient_and_names_the_group_and_next_task(world: 
     assert result.next_due.zone == "Europe/London"
     with world.database.session() as session:
         person = session.exec(select(Person).where(Person.telegram_user_id == 101)).one()
-        assert (person.chat_id, person.name) == (101, "Alice Archer")
+        assert (person.chat_id, person.first_name, person.last_name) == (101, "Alice", "Archer")
+        assert (person.display_name, person.language_code) == ("Alice Archer", "en")
         invite = session.exec(select(Invite).where(Invite.code == "KNEE1")).one()
         assert invite.uses == 1
         pending = session.exec(select(Delivery).where(Delivery.person_id == person.id)).all()
@@ -909,9 +910,10 @@ def test_delete_my_data_erases_answers_deliveries_and_memberships(world: World) 
     assert deleted == checkin.Deleted(known=True, answers=1, deliveries=3, memberships=2)
     with world.database.session() as session:
         person = session.exec(select(Person).where(Person.telegram_user_id == 101)).one()
-        assert (person.name, person.data_deleted_at) == ("", world.now)
+        assert (person.display_name, person.data_deleted_at) == ("", world.now)
         assert not session.exec(select(Delivery).where(Delivery.person_id == person.id)).all()
-        assert not session.exec(select(Membership).where(Membership.person_id == person.id)).all()
+        marks = session.exec(select(Membership).where(Membership.person_id == person.id)).all()
+        assert [m.role for m in marks] == ["erased", "erased"]
         assert not session.exec(select(Answer)).all()
     assert checkin.start(world.database, world.now, POLICY, ALICE, None).outcome == (
         StartOutcome.NEWCOMER

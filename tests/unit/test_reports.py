@@ -131,12 +131,17 @@ def build(database: Database, now: datetime) -> World:
         session.add_all(questions[key])
     session.flush()
     people = {
-        "alice": Person(telegram_user_id=101, name="Alice Test", timezone="Pacific/Auckland"),
-        "bob": Person(telegram_user_id=102, name="Bob Test"),
-        "chloe": Person(telegram_user_id=103, name="Chloe Test"),
-        "dana": Person(telegram_user_id=104, name="", data_deleted_at=now),
-        "eve": Person(telegram_user_id=105, name="Eve Test"),
-        "hugo": Person(telegram_user_id=108, name="Hugo"),
+        "alice": Person(
+            telegram_user_id=101,
+            first_name="Alice",
+            last_name="Test",
+            timezone="Pacific/Auckland",
+        ),
+        "bob": Person(telegram_user_id=102, first_name="Bob", last_name="Test"),
+        "chloe": Person(telegram_user_id=103, first_name="Chloe", last_name="Test"),
+        "dana": Person(telegram_user_id=104, data_deleted_at=now),
+        "eve": Person(telegram_user_id=105, first_name="Eve", last_name="Test"),
+        "hugo": Person(telegram_user_id=108, first_name="Hugo"),
     }
     for person in people.values():
         person.created_at = now

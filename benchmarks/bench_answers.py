@@ -1,0 +1,288 @@
+"""Answer handling: the full Application against a bare PTB echo that writes one row, same run.
+
+Each of N patients has a check-in in progress at a number question and answers it ("7"). The
+update goes through everything a real answer does: PTB's dispatch to the patient handlers,
+``checkin.answer_message`` in a thread (find the person and their delivery, validate, store the
+answer, move on, one transaction) and the reply with the next question.
+
+The floor is a bare PTB Application on the same kind of fake Bot API and the same database
+(same ``Database``, engine settings and sync-session-in-a-thread pattern) whose one handler
+inserts one row in one transaction and replies. Both process updates one after the other, as
+PTB does by default, in alternating slices so the noise of a shared machine falls on both.
+
+    python -m benchmarks.bench_answers            # quick: 1,000 answers per side and backend
+    python -m benchmarks.bench_answers --full     # 4,000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, func, insert
+from sqlmodel import col, select
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+from benchmarks.common import machine, summary, temp_dir
+from benchmarks.rows import (
+    DELIVERY_COLUMNS,
+    Bulk,
+    QuestionSpec,
+    add_group,
+    add_patients,
+    add_task,
+    delivery_row,
+    postgres_admin_url,
+    postgres_database,
+    sqlite_database,
+    utc_now,
+)
+from bot.app import PLACEHOLDER_TOKEN, build_application
+from bot.config import Settings
+from bot.fakeapi import FakeBotApi
+from storage.db import Database
+from storage.models import Answer, DeliveryStatus
+from storage.types import UTCDateTime
+
+FIRST_USER_ID = 20_000_000
+FLOOR_USER_ID = 30_000_000
+WARM_UP = 30
+SLICES = 4
+
+# The floor's table: created in the benchmark's own database only, never in the schema.
+_floor_metadata = MetaData()
+ECHO = Table(
+    "bench_echo",
+    _floor_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("text", String(4096), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class AnswersResult:
+    backend: str
+    answers: int
+    ours_seconds: float
+    floor_seconds: float
+    stored: int  # answers rows written by the bot
+    replies: int  # answers that got their next question
+    floor_rows: int
+
+    @property
+    def ours_rate(self) -> float:
+        return self.answers / self.ours_seconds
+
+    @property
+    def floor_rate(self) -> float:
+        return self.answers / self.floor_seconds
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_rate / self.floor_rate
+
+
+def build(database: Database, patients: int) -> None:
+    """``patients`` check-ins in progress, each at the first of two number questions."""
+    now = utc_now()
+    group_id = add_group(database, "Answers", now)
+    question = QuestionSpec("number", "How many press-ups did you do?", 0, 1000)
+    task_id, _questions = add_task(
+        database,
+        group_id,
+        now - timedelta(minutes=10),
+        questions=(question, QuestionSpec("number", "How many minutes did it take?", 0, 600)),
+    )
+    bulk = Bulk(database)
+    people = add_patients(bulk, group_id, patients, now, first_user_id=FIRST_USER_ID)
+    due = now - timedelta(minutes=10)
+    bulk.insert(
+        "deliveries",
+        DELIVERY_COLUMNS,
+        (
+            delivery_row(
+                bulk,
+                person,
+                task_id,
+                person,
+                due,
+                status=DeliveryStatus.IN_PROGRESS.value,
+                current_position=1,
+                started=True,
+                remind_at=now + timedelta(minutes=50),
+                prompt_message_id=1,
+            )
+            for person in people
+        ),
+    )
+    _floor_metadata.create_all(database.engine)
+
+
+def text_update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
+    user = {"id": user_id, "is_bot": False, "first_name": "Patient", "language_code": "en"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 10,
+            "date": int(time.time()),
+            "chat": {"id": user_id, "type": "private", "first_name": "Patient"},
+            "from": user,
+            "text": text,
+        },
+    }
+
+
+def _store_echo(database: Database, user_id: int, text: str, now: datetime) -> None:
+    with database.session() as session:
+        session.execute(insert(ECHO).values(user_id=user_id, text=text, at=now))
+        session.commit()
+
+
+def floor_application(
+    api: FakeBotApi, database: Database
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """A bare PTB Application: one handler, one row in one transaction, one reply."""
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        assert message is not None and message.text is not None and message.from_user
+        await asyncio.to_thread(
+            _store_echo, database, message.from_user.id, message.text, utc_now()
+        )
+        await message.reply_text(f"Stored <b>{message.text}</b>.", parse_mode="HTML")
+
+    application = (
+        ApplicationBuilder().token(PLACEHOLDER_TOKEN).request(api).get_updates_request(api).build()
+    )
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
+    return application
+
+
+async def _feed(application: Any, updates: list[dict[str, Any]]) -> float:
+    started = time.perf_counter()
+    for data in updates:
+        await application.process_update(Update.de_json(data, application.bot))
+    return time.perf_counter() - started
+
+
+async def run_answers(url: str, answers: int, backend: str) -> AnswersResult:
+    """Build the rows on ``url`` (a migrated, empty database) and time both applications."""
+    database = Database(url)
+    build(database, answers + WARM_UP)
+    settings = Settings.model_validate({"database": {"url": url}})
+    ours_api, floor_api = FakeBotApi(), FakeBotApi()
+    ours = build_application(settings, request=ours_api, database=database)
+    floor = floor_application(floor_api, database)
+    gc.freeze()  # as `patientbot run` does once the application is built
+    await ours.initialize()
+    await floor.initialize()
+    ids = iter(range(1, 10 * (answers + WARM_UP)))
+
+    def batch(first_user: int, start: int, count: int) -> list[dict[str, Any]]:
+        return [text_update(next(ids), first_user + i, "7") for i in range(start, start + count)]
+
+    try:
+        # Warm both up (compiled statement caches, connection pools, first-call imports).
+        await _feed(ours, batch(FIRST_USER_ID, answers + 1, WARM_UP))
+        await _feed(floor, batch(FLOOR_USER_ID, answers + 1, WARM_UP))
+        ours_seconds = floor_seconds = 0.0
+        size = -(-answers // SLICES)
+        for index, start in enumerate(range(1, answers + 1, size)):
+            count = min(size, answers + 1 - start)
+            runs: list[tuple[Callable[[], Any], str]] = [
+                (lambda s=start, c=count: _feed(ours, batch(FIRST_USER_ID, s, c)), "ours"),
+                (lambda s=start, c=count: _feed(floor, batch(FLOOR_USER_ID, s, c)), "floor"),
+            ]
+            if index % 2:
+                runs.reverse()  # ABBA: neither side always runs on the warmer machine
+            for run, side in runs:
+                seconds = await run()
+                if side == "ours":
+                    ours_seconds += seconds
+                else:
+                    floor_seconds += seconds
+    finally:
+        await ours.shutdown()
+        await floor.shutdown()
+        gc.unfreeze()  # a benchmark run inside pytest must not pin the rest of the session
+    patients = range(FIRST_USER_ID + 1, FIRST_USER_ID + answers + 1)
+    replies = sum(
+        1
+        for c in ours_api.calls_of("sendMessage")
+        if c.ok and c.chat_id in patients and "minutes" in (c.text or "")
+    )
+    with database.session() as session:
+        stored = session.exec(select(func.count()).select_from(Answer)).one()
+        floor_rows = session.execute(select(func.count()).select_from(ECHO)).scalar_one()
+        errors = session.exec(
+            select(func.count()).select_from(Answer).where(col(Answer.value_number) != 7)
+        ).one()
+    database.dispose()
+    assert errors == 0, f"{errors} answers were stored with the wrong value"
+    return AnswersResult(
+        backend=backend,
+        answers=answers,
+        ours_seconds=ours_seconds,
+        floor_seconds=floor_seconds,
+        stored=int(stored) - WARM_UP,
+        replies=replies,
+        floor_rows=int(floor_rows) - WARM_UP,
+    )
+
+
+def report(result: AnswersResult) -> None:
+    r = result
+    print(f"[{r.backend}] {r.answers:,} answers to a number question, processed one by one")
+    print(f"  patientbot (handler, validation, one transaction, reply): {r.ours_rate:,.0f} "
+          f"updates/s ({r.ours_seconds * 1000 / r.answers:.2f} ms each)")  # fmt: skip
+    print(f"  floor (bare PTB echo, one row in one transaction, reply): {r.floor_rate:,.0f} "
+          f"updates/s ({r.floor_seconds * 1000 / r.answers:.2f} ms each)")  # fmt: skip
+    print(f"  ours / floor: {r.ratio:.2f} (goal >= 0.8: {'met' if r.ratio >= 0.8 else 'NOT met'})")
+    print(f"  answers stored: {r.stored:,}, next question sent: {r.replies:,}, "
+          f"floor rows: {r.floor_rows:,}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="4,000 answers per side")
+    parser.add_argument("--answers", type=int, help="override the number of answers")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    args = parser.parse_args()
+    answers = args.answers or (4_000 if args.full else 1_000)
+    print(f"$ python -m benchmarks.bench_answers {' '.join(sys.argv[1:])}".rstrip())
+    print(f"machine: {machine()}")
+    results = []
+    with temp_dir() as folder:
+        url = sqlite_database(Path(folder) / "answers.db")
+        results.append(asyncio.run(run_answers(url, answers, "SQLite")))
+        report(results[-1])
+    admin = None if args.no_postgres else postgres_admin_url()
+    if admin is not None:
+        with postgres_database(admin) as url:
+            results.append(asyncio.run(run_answers(url, answers, "PostgreSQL")))
+            report(results[-1])
+    else:
+        print("[PostgreSQL] not measured: no server answers (or --no-postgres)")
+    summary(
+        "answers",
+        "; ".join(
+            f"{r.backend} {r.ours_rate:,.0f} updates/s vs floor {r.floor_rate:,.0f} = "
+            f"{r.ratio:.2f}"
+            for r in results
+        ),
+    )
+
+
+if __name__ == "__main__":
+    main()

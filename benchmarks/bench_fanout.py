@@ -1,0 +1,304 @@
+"""Fan-out: N prompts due at one instant, through the real scan, claims and sender.
+
+The bot runs as it does in production: a real Application whose JobQueue runs the due scan
+(``bot.scheduler``), claims rows (``bot.services.delivery.scan``), sends through the ``Pacer``
+and ``Sender`` and records results (``mark_results``), all on real time. Telegram is the
+in-process fake Bot API enforcing L messages a second overall and one a second per chat, with
+429 and ``retry_after`` past either. Meanwhile a background task measures the event loop's lag
+and another person's /help is processed, to show an interactive reply does not queue behind the
+fan-out.
+
+    python -m benchmarks.bench_fanout            # quick: 3,000 patients, L = 300 messages/s
+    python -m benchmarks.bench_fanout --full     # 20,000 patients, L = 30/s (about 11 minutes)
+
+The pacer runs at 0.96 L. The fake counts every message in a sliding second, prompts and the
+unpaced interactive replies alike. Evenly spaced at 0.96 L no second holds more than L - 1
+prompts, so a reply still fits under L; the pacer's window guard keeps that true when the event
+loop wakes a sender late (at exactly L, or at 0.97 L with replies, one late send next to one on
+time is a 429 and a whole second of pause). The goal, at least 0.95 L, stays within reach.
+``[scheduler] messages_per_second`` is capped at Telegram's 30, so for L = 300 the scheduler's
+pacer is replaced by ``Pacer(0.96 L)``; every other setting is the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import math
+import statistics
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from telegram import Update
+
+from benchmarks.common import machine, percentile, summary, temp_dir
+from benchmarks.rows import (
+    DELIVERY_COLUMNS,
+    Bulk,
+    add_group,
+    add_patients,
+    add_task,
+    delivery_row,
+    sqlite_database,
+    utc_now,
+)
+from bot import scheduler
+from bot.app import build_application
+from bot.config import Settings
+from bot.fakeapi import FakeBotApi
+from bot.sender import Pacer
+from storage.db import Database
+from storage.models import Delivery, DeliveryStatus
+
+RATE_FRACTION = 0.96
+INTERACTIVE_USER = 99_000_000  # plus the probe's number: one chat each (1 message/s per chat)
+PROBES = 5
+FIRST_USER_ID = 10_000_000
+
+
+@dataclass(frozen=True)
+class FanoutResult:
+    patients: int
+    limit: float
+    pacer_rate: float
+    delivered: int
+    lost: int
+    duplicated: int
+    rows_sent: int
+    rate_limited: int
+    violations: int
+    first_send_delay: float  # seconds from the scan's start to the first prompt sent
+    span: float  # seconds from the first prompt to the last
+    achieved_rate: float
+    loop_lag_p99: float
+    loop_lag_max: float
+    # /help from other people during the fan-out: (prompts sent by then, update in -> reply)
+    replies: tuple[tuple[int, float], ...]
+    # Each 429: (seconds after the scan began, the longest loop stall in the second before it)
+    flood: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def ratio(self) -> float:
+        return self.achieved_rate / self.limit
+
+    @property
+    def reply_median(self) -> float:
+        return statistics.median([s for _, s in self.replies]) if self.replies else math.nan
+
+    @property
+    def reply_max(self) -> float:
+        return max((s for _, s in self.replies), default=math.nan)
+
+
+def build(database: Database, patients: int) -> None:
+    """One group, one daily task with one question, ``patients`` prompts due now."""
+    now = utc_now()
+    group_id = add_group(database, "Fan-out", now)
+    task_id, _questions = add_task(database, group_id, now)
+    bulk = Bulk(database)
+    people = add_patients(bulk, group_id, patients, now, first_user_id=FIRST_USER_ID)
+    bulk.insert(
+        "deliveries",
+        DELIVERY_COLUMNS,
+        (delivery_row(bulk, person, task_id, person, now) for person in people),
+    )
+
+
+def help_update(update_id: int, user_id: int) -> dict[str, object]:
+    user = {"id": user_id, "is_bot": False, "first_name": "Ivy", "language_code": "en"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 1,
+            "date": int(time.time()),
+            "chat": {"id": user_id, "type": "private", "first_name": "Ivy"},
+            "from": user,
+            "text": "/help",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+        },
+    }
+
+
+async def _ask_for_help(application: Any, api: FakeBotApi, probe: int) -> float:
+    """Process another person's /help now; return the seconds until its reply was sent."""
+    user_id = INTERACTIVE_USER + probe
+    asked = time.monotonic()
+    await application.process_update(Update.de_json(help_update(probe, user_id), application.bot))
+    answered = [c.at for c in api.calls_of("sendMessage") if c.chat_id == user_id and c.ok]
+    return (answered[0] if answered else math.inf) - asked
+
+
+async def _watch_loop(
+    lags: list[tuple[float, float]], stop: asyncio.Event, tick: float = 0.010
+) -> None:
+    """Sleep ``tick`` again and again; how late each wake-up comes is the loop's lag.
+
+    Records (when it woke, monotonic; how late, seconds).
+    """
+    while not stop.is_set():
+        started = time.monotonic()
+        await asyncio.sleep(tick)
+        woke = time.monotonic()
+        lags.append((woke, max(0.0, woke - started - tick)))
+
+
+async def run_fanout(
+    folder: Path, patients: int, limit: float, *, rate_fraction: float = RATE_FRACTION
+) -> FanoutResult:
+    """Build the rows, run the real bot until every prompt is out, and count what happened."""
+    url = sqlite_database(folder / "fanout.db")
+    database = Database(url)
+    build(database, patients)
+    rate = limit * rate_fraction
+    settings = Settings.model_validate(
+        {"database": {"url": url}, "scheduler": {"messages_per_second": min(rate, 30.0)}}
+    )
+    api = FakeBotApi(limit_per_second=limit, per_chat_per_second=1)
+    application = build_application(settings, request=api, database=database)
+    if rate > 30.0:
+        scheduler.state(application).pacer = Pacer(rate)
+    gc.freeze()  # as `patientbot run` does once the application is built
+    patient_chats = range(FIRST_USER_ID + 1, FIRST_USER_ID + patients + 1)
+
+    ok_sends = 0
+    seen = 0
+
+    def count_new() -> int:
+        nonlocal ok_sends, seen
+        calls = api.calls
+        for call in calls[seen:]:
+            if call.method == "sendMessage" and call.ok and call.chat_id in patient_chats:
+                ok_sends += 1
+        seen = len(calls)
+        return ok_sends
+
+    lags: list[tuple[float, float]] = []
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(_watch_loop(lags, stop))
+    replies: list[tuple[int, float]] = []  # (prompts sent before, seconds to the reply)
+    probes = iter(range(1, PROBES + 1))
+    probe = next(probes)
+    await application.initialize()
+    started = time.monotonic()
+    await application.start()  # the JobQueue's due scan fires at once (first=0)
+    try:
+        deadline = started + 3 * patients / rate + 60
+        while count_new() < patients and time.monotonic() < deadline:
+            if probe and ok_sends >= patients * probe // (PROBES + 1):
+                # Someone else writes to the bot in the middle of the fan-out.
+                replies.append((ok_sends, await _ask_for_help(application, api, probe)))
+                probe = next(probes, 0)
+            await asyncio.sleep(0.02)
+        # Wait for the scan to record its last results (holding its lock, no tick starts).
+        state = scheduler.state(application)
+        await asyncio.wait_for(state.lock.acquire(), max(1.0, deadline - time.monotonic()))
+        state.lock.release()
+    finally:
+        stop.set()
+        await watcher
+        await application.stop()
+        await application.shutdown()
+        gc.unfreeze()  # a benchmark run inside pytest must not pin the rest of the session
+
+    sends = [
+        c for c in api.calls if c.method == "sendMessage" and c.ok and c.chat_id in patient_chats
+    ]
+    per_chat = Counter(c.chat_id for c in sends)
+    with database.session() as session:
+        rows_sent = session.exec(
+            select(func.count())
+            .select_from(Delivery)
+            .where(col(Delivery.status) == DeliveryStatus.SENT.value)
+        ).one()
+    database.dispose()
+    first, last = (sends[0].at, sends[-1].at) if sends else (started, started)
+    span = last - first
+    return FanoutResult(
+        patients=patients,
+        limit=limit,
+        pacer_rate=rate,
+        delivered=len(per_chat),
+        lost=patients - len(per_chat),
+        duplicated=sum(n - 1 for n in per_chat.values()),
+        rows_sent=int(rows_sent),
+        rate_limited=api.rate_limited,
+        violations=len(api.violations),
+        first_send_delay=first - started,
+        span=span,
+        achieved_rate=(len(sends) - 1) / span if span > 0 else 0.0,
+        loop_lag_p99=percentile([lag for _, lag in lags], 0.99),
+        loop_lag_max=max((lag for _, lag in lags), default=0.0),
+        flood=tuple(
+            _stall_before(c.at - started, c.at, lags) for c in api.calls if c.status == 429
+        ),
+        replies=tuple(replies),
+    )
+
+
+def _stall_before(
+    offset: float, at: float, lags: list[tuple[float, float]]
+) -> tuple[float, float]:
+    return offset, max((lag for woke, lag in lags if at - 1.0 <= woke <= at + 0.05), default=0.0)
+
+
+def report(result: FanoutResult) -> None:
+    r = result
+    ms = 1000
+    print(f"patients with a prompt due now:   {r.patients:,}")
+    print(f"fake Telegram limit L:            {r.limit:g} messages/s overall, 1/s per chat")
+    print(f"pacer rate:                       {r.pacer_rate:g}/s ({RATE_FRACTION:g} L)")
+    if r.pacer_rate > 30:
+        print("  (config caps messages_per_second at Telegram's 30: the scheduler's pacer was "
+              "replaced, scheduler.state(app).pacer = Pacer(rate))")  # fmt: skip
+    print(f"delivered (chats with a prompt):  {r.delivered:,}")
+    print(f"lost:                             {r.lost}")
+    print(f"duplicated:                       {r.duplicated}")
+    print(f"rows marked sent in the database: {r.rows_sent:,}")
+    print(f"429s received:                    {r.rate_limited}")
+    for offset, stall in r.flood:
+        print(f"  429 at +{offset:.1f} s; the event loop stalled up to {stall * ms:.0f} ms "
+              f"in the second before")  # fmt: skip
+    print(f"requests the fake refused as bad: {r.violations}")
+    print(f"first send after the scan began:  {r.first_send_delay * ms:.0f} ms")
+    print(f"first to last send:               {r.span:.2f} s")
+    print(f"achieved rate:                    {r.achieved_rate:.1f}/s = {r.ratio:.3f} L")
+    print(f"event loop lag (10 ms sleeps):    p99 {r.loop_lag_p99 * ms:.1f} ms, "
+          f"max {r.loop_lag_max * ms:.1f} ms")  # fmt: skip
+    answers = ", ".join(f"{s * ms:.0f} ms (after {n:,} prompts)" for n, s in r.replies)
+    print(f"/help from {len(r.replies)} other people during the fan-out: answered in {answers}")
+    goal = r.ratio >= 0.95 and r.rate_limited == 0 and r.lost == 0 and r.duplicated == 0
+    print(f"goal (>= 0.95 L, no 429, none lost or duplicated): {'met' if goal else 'NOT met'}")
+    summary(
+        "fanout",
+        f"{r.patients:,} prompts at L={r.limit:g}/s: {r.ratio:.3f} L achieved, "
+        f"{r.rate_limited} 429s, {r.lost} lost, {r.duplicated} duplicated, first send "
+        f"{r.first_send_delay * ms:.0f} ms after the scan began, loop lag p99 "
+        f"{r.loop_lag_p99 * ms:.1f} ms, /help mid-fan-out answered in median "
+        f"{r.reply_median * ms:.0f} ms (max {r.reply_max * ms:.0f} ms)",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="20,000 patients at L = 30/s")
+    parser.add_argument("--patients", type=int, help="override the number of patients")
+    parser.add_argument("--limit", type=float, help="override L, messages a second")
+    args = parser.parse_args()
+    patients = args.patients or (20_000 if args.full else 3_000)
+    limit = args.limit or (30.0 if args.full else 300.0)
+    print(f"$ python -m benchmarks.bench_fanout {' '.join(sys.argv[1:])}".rstrip())
+    print(f"machine: {machine()}")
+    with temp_dir() as folder:
+        result = asyncio.run(run_fanout(folder, patients, limit))
+    report(result)
+
+
+if __name__ == "__main__":
+    main()

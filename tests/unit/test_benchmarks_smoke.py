@@ -1,0 +1,50 @@
+"""The benchmarks still run: each one's core at a tiny size, checked for correct results only.
+
+Benchmarks are measurements (``make bench``), not tests: nothing here looks at a time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import bench_answers, bench_fanout, bench_memory, bench_scan
+from benchmarks.rows import sqlite_database
+
+
+async def test_the_fan_out_benchmark_delivers_every_prompt_once(tmp_path: Path) -> None:
+    result = await bench_fanout.run_fanout(tmp_path, 20, 300.0)
+
+    assert (result.delivered, result.lost, result.duplicated) == (20, 0, 0)
+    assert result.rows_sent == 20
+    assert result.violations == 0
+
+
+async def test_the_answers_benchmark_stores_every_answer_and_asks_the_next_question(
+    tmp_path: Path,
+) -> None:
+    url = sqlite_database(tmp_path / "answers.db")
+
+    result = await bench_answers.run_answers(url, 20, "SQLite")
+
+    assert (result.stored, result.replies, result.floor_rows) == (20, 20, 20)
+
+
+def test_the_scan_benchmark_claims_exactly_the_due_rows(tmp_path: Path) -> None:
+    clinic = bench_scan.build_clinic(tmp_path / "scan.db", 2_000, datetime.now(UTC).date())
+
+    timing = bench_scan.time_scan(clinic, runs=1)
+
+    assert timing.claimed == bench_scan.DUE
+    assert "ix_deliveries_status_due_at" in bench_scan.query_plan(clinic)
+
+
+async def test_the_memory_benchmark_reads_a_polling_and_scanning_bot(tmp_path: Path) -> None:
+    url = sqlite_database(tmp_path / "memory.db")
+    bench_memory.build(url, 20)
+
+    sample = await bench_memory.measure(tmp_path, url, 20, interval=0.2)
+
+    assert sample.polls >= 3
+    assert sample.scans_seen
+    assert sample.rss > 0 and sample.peak >= sample.rss
