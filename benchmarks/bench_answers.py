@@ -21,7 +21,6 @@ import asyncio
 import gc
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -200,15 +199,12 @@ async def run_answers(url: str, answers: int, backend: str) -> AnswersResult:
         size = -(-answers // SLICES)
         for index, start in enumerate(range(1, answers + 1, size)):
             count = min(size, answers + 1 - start)
-            runs: list[tuple[Callable[[], Any], str]] = [
-                (lambda s=start, c=count: _feed(ours, batch(FIRST_USER_ID, s, c)), "ours"),
-                (lambda s=start, c=count: _feed(floor, batch(FLOOR_USER_ID, s, c)), "floor"),
-            ]
+            sides = [(ours, FIRST_USER_ID), (floor, FLOOR_USER_ID)]
             if index % 2:
-                runs.reverse()  # ABBA: neither side always runs on the warmer machine
-            for run, side in runs:
-                seconds = await run()
-                if side == "ours":
+                sides.reverse()  # ABBA: neither side always runs on the warmer machine
+            for application, first_user in sides:
+                seconds = await _feed(application, batch(first_user, start, count))
+                if application is ours:
                     ours_seconds += seconds
                 else:
                     floor_seconds += seconds

@@ -300,7 +300,7 @@ def _libpq(url: str) -> str:
 
 def _admin(url: str, statement: str) -> None:
     with psycopg.connect(_libpq(url), autocommit=True) as connection:
-        connection.execute(statement)  # type: ignore[arg-type]
+        connection.execute(statement)
 
 
 def day_at(day: date, at: time) -> datetime:

@@ -531,8 +531,9 @@ async def _settle_prompt(
 
 async def _edit_or_send(context: BotContext, query: CallbackQuery, user: User, text: str) -> None:
     """Replace the pressed message (and its keyboard); send anew when it cannot be edited."""
-    # A message Telegram calls inaccessible (deleted, or too old) cannot be edited.
-    if isinstance(query.message, Message) and query.message.is_accessible:
+    # Only a text message can take new text; a message Telegram calls inaccessible (deleted,
+    # or too old) comes without its text. Either way the outcome is sent as a new message.
+    if isinstance(query.message, Message) and query.message.text is not None:
         try:
             await query.edit_message_text(text, parse_mode=HTML)
             return

@@ -21,7 +21,8 @@ After every single update it checks what a person or a clinic would notice:
 - no row of anyone else changed, and non-therapists changed no therapist data.
 
 ``PATIENTBOT_FUZZ_EXAMPLES`` sets the number of examples per backend (default 60, about 3,200
-updates); ``PATIENTBOT_FUZZ_RANDOM=1`` draws new examples instead of the same fixed sequence.
+updates); ``PATIENTBOT_FUZZ_RANDOM=1`` draws new examples instead of the same fixed sequence
+(``--hypothesis-seed=N`` replays a random run), ``PATIENTBOT_FUZZ_SHRINK=0`` skips shrinking.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -71,6 +72,12 @@ from tests.flows.test_therapist_access import registered_commands
 
 EXAMPLES = int(os.environ.get("PATIENTBOT_FUZZ_EXAMPLES", "60"))
 RANDOM = os.environ.get("PATIENTBOT_FUZZ_RANDOM", "") not in ("", "0")
+# Shrinking a failure of 80 actions can take minutes; PATIENTBOT_FUZZ_SHRINK=0 reports it as found.
+PHASES = (
+    [Phase.explicit, Phase.reuse, Phase.generate]
+    if os.environ.get("PATIENTBOT_FUZZ_SHRINK") == "0"
+    else list(Phase)
+)
 SEND_METHODS = frozenset({"sendMessage", "sendDocument", "sendPhoto", "sendVideo"})
 # Own-chat messages one update may cause: the edited question plus a summary plus the next
 # prompt is the most a patient's step sends (edits are not new messages).
@@ -298,6 +305,10 @@ class Compact:
 
         shown = ", ".join(f"{f.name}={short(getattr(self, f.name))!r}" for f in fields(self))
         return f"{type(self).__name__}({shown})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Hypothesis prints examples with its own pretty-printer, which asks for this first.
+        printer.text(repr(self))
 
 
 @dataclass(frozen=True, repr=False)
@@ -1217,6 +1228,7 @@ def test_random_updates_break_nothing_and_touch_no_one_else(
         derandomize=not RANDOM,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        phases=PHASES,
     )
     @given(st.lists(actions(commands), min_size=40, max_size=80))
     def play(batch: list[Action]) -> None:
