@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import gc
 import math
 import statistics
@@ -64,6 +65,16 @@ FIRST_USER_ID = 10_000_000
 
 
 @dataclass(frozen=True)
+class Flood:
+    """One 429: when, and what the fake's sliding second held just before it."""
+
+    offset: float  # seconds after the scan began
+    prompts: int
+    replies: int  # interactive replies (unpaced) in that second
+    stall: float  # the longest event loop stall in that second
+
+
+@dataclass(frozen=True)
 class FanoutResult:
     patients: int
     limit: float
@@ -81,8 +92,7 @@ class FanoutResult:
     loop_lag_max: float
     # /help from other people during the fan-out: (prompts sent by then, update in -> reply)
     replies: tuple[tuple[int, float], ...]
-    # Each 429: (seconds after the scan began, the longest loop stall in the second before it)
-    flood: tuple[tuple[float, float], ...] = ()
+    flood: tuple[Flood, ...] = ()
 
     @property
     def ratio(self) -> float:
@@ -235,17 +245,30 @@ async def run_fanout(
         achieved_rate=(len(sends) - 1) / span if span > 0 else 0.0,
         loop_lag_p99=percentile([lag for _, lag in lags], 0.99),
         loop_lag_max=max((lag for _, lag in lags), default=0.0),
-        flood=tuple(
-            _stall_before(c.at - started, c.at, lags) for c in api.calls if c.status == 429
-        ),
+        flood=_floods(api, started, lags, patient_chats),
         replies=tuple(replies),
     )
 
 
-def _stall_before(
-    offset: float, at: float, lags: list[tuple[float, float]]
-) -> tuple[float, float]:
-    return offset, max((lag for woke, lag in lags if at - 1.0 <= woke <= at + 0.05), default=0.0)
+def _floods(
+    api: FakeBotApi, started: float, lags: list[tuple[float, float]], patient_chats: range
+) -> tuple[Flood, ...]:
+    """What the fake's second held before each 429, and how the event loop fared."""
+    sends = [c for c in api.calls if c.ok and c.method == "sendMessage"]
+    times = [c.at for c in sends]
+    floods = []
+    for call in api.calls:
+        if call.status != 429:
+            continue
+        window = sends[
+            bisect.bisect_right(times, call.at - 1.0) : bisect.bisect_right(times, call.at)
+        ]
+        prompts = sum(1 for c in window if c.chat_id in patient_chats)
+        stall = max(
+            (lag for woke, lag in lags if call.at - 1.0 <= woke <= call.at + 0.05), default=0
+        )
+        floods.append(Flood(call.at - started, prompts, len(window) - prompts, stall))
+    return tuple(floods)
 
 
 def report(result: FanoutResult) -> None:
@@ -262,9 +285,9 @@ def report(result: FanoutResult) -> None:
     print(f"duplicated:                       {r.duplicated}")
     print(f"rows marked sent in the database: {r.rows_sent:,}")
     print(f"429s received:                    {r.rate_limited}")
-    for offset, stall in r.flood:
-        print(f"  429 at +{offset:.1f} s; the event loop stalled up to {stall * ms:.0f} ms "
-              f"in the second before")  # fmt: skip
+    for f in r.flood:
+        print(f"  429 at +{f.offset:.1f} s: the second before held {f.prompts} prompts, "
+              f"{f.replies} replies; loop stalls up to {f.stall * ms:.0f} ms")  # fmt: skip
     print(f"requests the fake refused as bad: {r.violations}")
     print(f"first send after the scan began:  {r.first_send_delay * ms:.0f} ms")
     print(f"first to last send:               {r.span:.2f} s")

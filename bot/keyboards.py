@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from storage.models import MAX_INTEGER
+
 MAX_CALLBACK_BYTES = 64
 
 
@@ -36,7 +38,7 @@ class Callback:
             value = int(self.parts[index])
         except (IndexError, ValueError):
             return None
-        return value if value > 0 else None
+        return value if 0 < value <= MAX_INTEGER else None
 
 
 def encode(kind: str, *parts: object) -> str:

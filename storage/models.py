@@ -25,6 +25,10 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
+# Ids and counts are INTEGER columns: a larger number (typed by a person, or forged into
+# callback data) names no row, and PostgreSQL refuses even to compare it.
+MAX_INTEGER = 2**31 - 1
+
 
 class Role(StrEnum):
     PATIENT = "patient"

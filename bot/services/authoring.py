@@ -42,6 +42,7 @@ from bot.services.schedule import (
 )
 from storage.db import Database
 from storage.models import (
+    MAX_INTEGER,
     OPEN_STATUSES,
     Delivery,
     DeliveryStatus,
@@ -401,7 +402,8 @@ def find_group(session: Session, ref: str) -> TherapyGroup | None:
     if not ref:
         return None
     if ref.isascii() and ref.isdigit():
-        return session.get(TherapyGroup, int(ref))
+        number = int(ref)
+        return session.get(TherapyGroup, number) if number <= MAX_INTEGER else None
     wanted = ref.casefold()
     for group in session.exec(select(TherapyGroup)).all():
         if " ".join(group.name.split()).casefold() == wanted:
@@ -675,6 +677,8 @@ def create_invite(
             raise AuthoringError(texts.admin_usage_invite())
         days = int(numbers[0]) if numbers else default_days
         uses = int(numbers[1]) if len(numbers) > 1 else default_uses
+        if uses > MAX_INTEGER:
+            raise AuthoringError(texts.admin_usage_invite())
         if not 1 <= days <= MAX_INVITE_DAYS:
             raise AuthoringError(texts.admin_invite_bad_days(MAX_INVITE_DAYS))
         assert group.id is not None

@@ -27,6 +27,7 @@ from bot.services.authoring import AuthoringError, find_group
 from bot.services.responses import format_number
 from storage.db import Database
 from storage.models import (
+    MAX_INTEGER,
     Answer,
     Delivery,
     DeliveryStatus,
@@ -109,7 +110,8 @@ def adherence(
     """Per-patient figures for a group ("group", name or id) or a task ("task", id)."""
     with database.session() as session:
         if kind == "task":
-            task = session.get(Task, int(ref))
+            number = int(ref)
+            task = session.get(Task, number) if number <= MAX_INTEGER else None
             if task is None:
                 raise AuthoringError(texts.admin_unknown_task(int(ref)))
             group = session.get(TherapyGroup, task.group_id)

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Final, Literal, assert_never
 
@@ -210,11 +211,16 @@ def answer_hint(rules: QuestionRules) -> str:
 
 
 def format_number(value: float) -> str:
-    """Write a number the way a person would: 7, 7.5, -3 (never 7.0)."""
+    """Write a number the way a person would: 7, 7.5, -3, 0.000001 (never 7.0 or 1e-06)."""
     value = float(value)  # TOML and SQL hand over ints, which lack is_integer() before 3.12
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
-    return repr(value)
+    text = repr(value)
+    if "e" in text and math.isfinite(value):
+        # Stored answers, summaries and exports show what parse_number reads back, and a
+        # patient never writes exponents.
+        text = format(Decimal(text), "f")
+    return text.removesuffix(".0")
 
 
 def parse_number(text: str) -> float | None:

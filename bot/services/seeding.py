@@ -41,17 +41,13 @@ from bot.services.responses import (
 )
 from bot.services.schedule import parse_recurrence_text, parse_when
 from storage.db import Database
-from storage.models import Invite, Question, Task, TherapyGroup
+from storage.models import MAX_INTEGER, Invite, Question, Task, TherapyGroup
 
 GROUP_KEYS = {"name", "timezone", "invite", "invite_max_uses"}
 TASK_KEYS = {"group", "title", "due", "repeat", "expiry_hours", "questions"}
 QUESTION_KEYS = {
     "text", "type", "link", "required", "options", "min", "max", "integer", "max_length", "alert",
 }  # fmt: skip
-
-
-# Whole numbers are stored in 32-bit INTEGER columns.
-MAX_INTEGER = 2**31 - 1
 
 
 class SeedError(Exception):

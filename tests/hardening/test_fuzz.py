@@ -33,6 +33,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 import unicodedata
 from collections import Counter
@@ -287,6 +288,7 @@ ADMIN_STEPS = [
     "revoke SHOULDER1",
     "newgroup Knees Europe/Berlin",
     "addtask Hip Therapy 1 | Balance | tomorrow 09:00 | daily | Steady? ; yes_no ; == no",
+    "addtask Shoulder Therapy 1 | Weigh-in | today 18:05 | once | Your weight? ; number",
     "removepatient Shoulder Therapy 1 | Bob Test",
     "addtherapist 103",
     "removetherapist 103",
@@ -1257,3 +1259,121 @@ def test_random_updates_break_nothing_and_touch_no_one_else(
     if EXAMPLES >= 60:
         assert tally.updates >= 3000, tally
     assert tally.answers_stored > 0, "no check-in ever moved: the fuzz would prove nothing"
+
+
+# --- what the fuzz found, kept as examples ------------------------------------------------
+
+HUGE = "99999999999999999999"  # past any 32- or 64-bit column: PostgreSQL refused to compare
+
+
+@pytest.mark.parametrize(
+    ("who", "act", "args"),
+    [
+        (THEO, "/patients", (HUGE,)),
+        (THEO, "/report", (f"#{HUGE}",)),
+        (THEO, "/tasks", (HUGE,)),
+        (THEO, "/invite", ("Hip Therapy 1", "3", HUGE)),
+        (THEO, "press", (f"td:{HUGE}:yes",)),
+        (THEO, "press", (f"tp:{HUGE}",)),
+        (ALICE, "press", (f"p:{HUGE}:start",)),
+        (ALICE, "press", (f"a:1:{HUGE}:y",)),
+        (ALICE, "press", (f"s:{HUGE}:1",)),
+        (ALICE, "/start", (HUGE,)),
+    ],
+)
+async def test_an_id_too_big_for_the_database_is_refused_like_an_unknown_one(
+    settings: Settings,
+    database: Database,
+    clock: ManualClock,
+    error_log: ErrorRecorder,
+    who: User,
+    act: str,
+    args: tuple[str, ...],
+) -> None:
+    h = await Harness(settings, database, clock).start()
+    errors: list[BaseException] = []
+
+    async def record(update: object, context: Any) -> None:
+        errors.append(context.error)
+
+    h.app.add_error_handler(record)
+    try:
+        h.seed_demo()
+        await h.command(ALICE, "/start", "SHOULDER1")
+        await h.command(who, "/help")
+        before = read_rows(database)
+        if act == "press":
+            await h.press_data(who, args[0])
+            assert len(h.callback_answers()) == 1
+        else:
+            await h.command(who, act, *args)
+            assert texts.something_went_wrong() not in h.last_text(who.chat_id)
+        assert errors == [] and error_log.records == []
+        assert read_rows(database) == before
+        assert not h.api.violations
+    finally:
+        await h.stop()
+
+
+async def test_a_forged_press_on_a_file_or_a_vanished_message_gets_its_answer_anew(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    h = await Harness(settings, database, clock).start()
+    try:
+        h.seed_demo()
+        await h.command(THEO, "/export")
+        document = h.last_message(THEO.chat_id)
+        await h.press_data(THEO, "stop:no", document.message_id)
+        await h.feed(
+            {
+                "update_id": 999,
+                "callback_query": {
+                    "id": "gone-1",
+                    "from": THEO.to_dict(),
+                    "chat_instance": "ci",
+                    "data": "del:no",
+                    "message": {"chat": THEO.private_chat(), "message_id": 1, "date": 0},
+                },
+            }
+        )
+        assert h.texts(THEO.chat_id)[-2:] == [
+            plain_text(texts.checkin_stop_kept()),
+            plain_text(texts.checkin_delete_kept()),
+        ]
+        assert not h.api.violations
+    finally:
+        await h.stop()
+
+
+def plain_text(html_text: str) -> str:
+    return re.sub(r"<[^>]+>", "", html_text)
+
+
+RULES = [
+    QuestionRules(ResponseType.NUMBER),
+    QuestionRules(ResponseType.NUMBER, min_value=-5, max_value=5),
+    QuestionRules(ResponseType.NUMBER, min_value=0, max_value=240, integer_only=True),
+    QuestionRules(ResponseType.SCALE),
+    QuestionRules(ResponseType.SCALE, min_value=1, max_value=5),
+    QuestionRules(ResponseType.CHOICE, options=("Left", "Right", "Both the same")),
+    QuestionRules(ResponseType.TEXT, max_length=20),
+    QuestionRules(ResponseType.TEXT),
+]
+NUMBERISH = st.one_of(
+    st.text(st.sampled_from("0123456789.,-+/ \u2212"), max_size=45),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+)
+
+
+@hsettings(max_examples=2000, deadline=None, derandomize=not RANDOM, database=None)
+@given(st.sampled_from(RULES), st.one_of(NUMBERISH, SHORT_TEXT))
+def test_what_is_stored_reads_back_as_the_same_answer(rules: QuestionRules, typed: str) -> None:
+    accepted = parse_reply(rules, Reply(kind="text", text=typed))
+    if not isinstance(accepted, Accepted):
+        return
+    again = parse_reply(rules, Reply(kind="text", text=accepted.display))
+    # The display is what summaries, exports and alerts show: never "1e-06" or "7.0".
+    assert isinstance(again, Accepted), (typed, accepted)
+    assert (again.display, again.number) == (accepted.display, accepted.number), typed
+    assert "e" not in accepted.display or rules.response_type != ResponseType.NUMBER
