@@ -2096,3 +2096,14 @@ def hardening_reply_lost() -> str:
         "Sorry, my reply did not get through. Anything you answered is saved: "
         "send /tasks to carry on where you left off."
     )
+
+
+# --- hardening: security -------------------------------------------------------------------
+
+
+def hardening_too_long_to_repeat() -> str:
+    # The reply would have quoted what was sent, and that made it longer than Telegram allows.
+    return (
+        "What you sent is too long for me to quote back, so nothing was changed. "
+        "Please check it and send it again, shorter."
+    )

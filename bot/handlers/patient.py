@@ -574,7 +574,8 @@ def _zone_changed_text(changed: checkin.ZoneChanged, name: str, context: BotCont
     if not changed.known:
         return texts.checkin_how_to_join()
     if changed.zone is None:
-        return texts.checkin_timezone_unknown(name)
+        # Quoted back shortened: a name longer than any zone's would make the reply too long.
+        return texts.checkin_timezone_unknown(name if len(name) <= 64 else f"{name[:63]}…")
     local_now = context.deps.clock.now().astimezone(ZoneInfo(changed.zone))
     return texts.checkin_timezone_set(
         changed.zone, local_now, rendering.render_next_due(changed.next_due)

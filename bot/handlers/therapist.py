@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import html
 import logging
+import re
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
@@ -170,6 +172,10 @@ async def _send(
     message = update.effective_message
     if message is None:
         return None
+    if not _fits(text):
+        # Only a quote of what was sent can make a reply this long (a pasted document given
+        # as a group name or a link); Telegram would refuse the whole reply.
+        text = texts.hardening_too_long_to_repeat()
     for attempt in range(2):
         try:
             return await message.reply_text(
@@ -199,6 +205,12 @@ async def _problems(update: Update, error: AuthoringError, hint: str | None = No
     if hint:
         lines.append(hint)
     await _send(update, "\n".join(lines))
+
+
+def _fits(text: str) -> bool:
+    """Whether an HTML message stays within Telegram's limit once its markup is taken out."""
+    shown = html.unescape(re.sub(r"<[^>]+>", "", text))
+    return len(shown.encode("utf-16-le")) // 2 <= MAX_MESSAGE
 
 
 def _args(update: Update) -> str:

@@ -224,6 +224,8 @@ def _read_groups(items: list[dict[str, Any]], p: _Problems, default_zone: str) -
                 ZoneInfo(zone)
             except (ZoneInfoNotFoundError, ValueError):
                 p.add(where, "timezone", f"'{zone}' is not an IANA time zone name")
+                # Its tasks' due times are still checked, in the default zone.
+                zone = None
         invite = _text(item, "invite", where, p, required=False) or None
         if invite:
             if not (4 <= len(invite) <= 64 and all(c.isalnum() or c in "_-" for c in invite)):

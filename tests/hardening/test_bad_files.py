@@ -10,6 +10,9 @@ process as well), against a database the demo was already seeded into:
   the environment variable), never a traceback;
 - nothing is written: every row of every table is as it was;
 - a file the damage left usable seeds as usual (exit code 0).
+
+``PATIENTBOT_BAD_FILE_EXAMPLES`` sets the number of damaged files per test and backend (default
+60); ``PATIENTBOT_FUZZ_RANDOM=1`` draws new damage instead of the same fixed sequence.
 """
 
 from __future__ import annotations
@@ -150,13 +153,6 @@ DAMAGE = st.one_of(
 DAMAGES = st.lists(DAMAGE, min_size=1, max_size=3)
 
 
-@dataclass
-class Outcomes:
-    refused: int = 0
-    accepted: int = 0
-    kinds: Counter[str] | None = None
-
-
 @contextlib.contextmanager
 def patientbot_output() -> Iterator[tuple[io.StringIO, io.StringIO]]:
     """Capture what ``patientbot`` prints; put back the logging it sets up for itself."""
@@ -295,7 +291,9 @@ def test_a_damaged_config_file_is_refused_clearly_and_nothing_runs(
 
 
 DEMO_TEXT = DEMO.read_text(encoding="utf-8")
-TOO_BIG = {
+# Damage that crashed the seed (an unknown zone) or got as far as the database, which refused
+# it as "Cannot use the database" (PostgreSQL) or stored it (SQLite): values too big for a column.
+UNUSABLE = {
     "a title": (
         'title = "Shoulder pain check"',
         f'title = "{"x" * 201}"',
@@ -321,6 +319,11 @@ TOO_BIG = {
         'invite = "HIP1"\ninvite_max_uses = 99999999999999',
         "groups[2].invite_max_uses: must be a whole number from 1 to 2147483647",
     ),
+    "an unknown time zone": (
+        'timezone = "Europe/London"\ninvite = "HIP1"',
+        'timezone = "Durope/London"\ninvite = "HIP1"',
+        "groups[2].timezone: 'Durope/London' is not an IANA time zone name",
+    ),
     "a text limit": (
         "max_length = 500",
         "max_length = 99999999999999",
@@ -329,13 +332,13 @@ TOO_BIG = {
 }
 
 
-@pytest.mark.parametrize("what", list(TOO_BIG))
-def test_a_seed_value_too_big_for_its_column_is_named_before_anything_is_written(
+@pytest.mark.parametrize("what", list(UNUSABLE))
+def test_a_seed_value_the_database_cannot_take_is_named_before_anything_is_written(
     database: Database, tmp_path: Path, seeded: Rows, what: str
 ) -> None:
     # PostgreSQL refused such rows only while writing ("Cannot use the database"); SQLite
     # stored them, longer than the bot itself would ever allow.
-    old, new, problem = TOO_BIG[what]
+    old, new, problem = UNUSABLE[what]
     assert old in DEMO_TEXT
     path = tmp_path / "big.toml"
     path.write_text(DEMO_TEXT.replace(old, new, 1), encoding="utf-8")
