@@ -6,7 +6,8 @@ for later), and the history holds N finished rows (completed, expired, skipped, 
 failed) going back day by day, a million of them reaching a year back. 100 series have their
 pending row due now. ``delivery.scan`` (expiry, claims, successors, reminders: the real
 transaction) runs over a history of 10,000 and over one of 1,000,000 rows; the 100 claimed rows
-are put back to pending and their successors deleted between runs, and the medians compared.
+are put back to pending and their successors deleted between runs, the two sizes' runs taken
+in turn, and the medians compared.
 
     python -m benchmarks.bench_scan            # quick: 10,000 vs 200,000 rows
     python -m benchmarks.bench_scan --full     # 10,000 vs 1,000,000 rows
@@ -198,46 +199,67 @@ def _reset(database: Database, clinic: Clinic) -> None:
         raw.close()
 
 
-def time_scan(clinic: Clinic, runs: int = RUNS) -> ScanTiming:
-    database = Database(clinic.url)
+def _scan_once(database: Database, clinic: Clinic) -> tuple[float, float, int]:
+    """One scan with 100 due: wall and CPU milliseconds and rows claimed; then the reset."""
+    started, started_cpu = time.perf_counter(), time.process_time()
+    batch = delivery.scan(database, clinic.now, POLICY)
+    elapsed, elapsed_cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    _reset(database, clinic)
+    return elapsed * 1000, elapsed_cpu * 1000, batch.claimed
+
+
+def _idle_and_reads(database: Database, clinic: Clinic, runs: int) -> tuple[float, float]:
+    """Medians: a scan an hour earlier (nothing due), and the claim query alone, read-only."""
     query = delivery.due_prompts_query(clinic.now, POLICY.batch_size)
-    try:
-        scans: list[float] = []
-        cpu: list[float] = []
-        claimed = 0
-        for run in range(runs + 1):  # the first run warms the caches and is not counted
-            started, started_cpu = time.perf_counter(), time.process_time()
-            batch = delivery.scan(database, clinic.now, POLICY)
-            elapsed, elapsed_cpu = time.perf_counter() - started, time.process_time() - started_cpu
-            claimed = batch.claimed
-            _reset(database, clinic)
-            if run:
-                scans.append(elapsed * 1000)
-                cpu.append(elapsed_cpu * 1000)
-        idle: list[float] = []
-        for _ in range(runs + 1):
+    idle: list[float] = []
+    for _ in range(runs + 1):
+        started = time.perf_counter()
+        nothing = delivery.scan(database, clinic.now - timedelta(hours=1), POLICY)
+        idle.append((time.perf_counter() - started) * 1000)
+        assert not nothing.jobs and not nothing.expired
+    reads: list[float] = []
+    for _ in range(runs + 1):
+        with database.session() as session:
             started = time.perf_counter()
-            nothing = delivery.scan(database, clinic.now - timedelta(hours=1), POLICY)
-            idle.append((time.perf_counter() - started) * 1000)
-            assert not nothing.jobs and not nothing.expired
-        reads: list[float] = []
-        for _ in range(runs + 1):
-            with database.session() as session:
-                started = time.perf_counter()
-                rows = session.exec(query).all()
-                reads.append((time.perf_counter() - started) * 1000)
-            assert len(rows) == DUE
+            rows = session.exec(query).all()
+            reads.append((time.perf_counter() - started) * 1000)
+        assert len(rows) == DUE
+    return statistics.median(idle[1:]), statistics.median(reads[1:])
+
+
+def time_scans(clinics: list[Clinic], runs: int = RUNS) -> list[ScanTiming]:
+    """Scan each clinic ``runs`` times, interleaved (ABBA), so a busy spell on this shared
+    machine falls on both sizes alike rather than on whichever was measured first."""
+    databases = [Database(clinic.url) for clinic in clinics]
+    scans: list[list[tuple[float, float, int]]] = [[] for _ in clinics]
+    try:
+        for database, clinic in zip(databases, clinics, strict=True):
+            _scan_once(database, clinic)  # warms the caches; not counted
+        for run in range(runs):
+            order = list(range(len(clinics)))
+            if run % 2:
+                order.reverse()
+            for index in order:
+                scans[index].append(_scan_once(databases[index], clinics[index]))
+        extras = [
+            _idle_and_reads(database, clinic, runs)
+            for database, clinic in zip(databases, clinics, strict=True)
+        ]
     finally:
-        database.dispose()
-    return ScanTiming(
-        history=clinic.history,
-        scan_ms=statistics.median(scans),
-        scan_all_ms=tuple(scans),
-        cpu_ms=statistics.median(cpu),
-        query_ms=statistics.median(reads[1:]),
-        idle_ms=statistics.median(idle[1:]),
-        claimed=claimed,
-    )
+        for database in databases:
+            database.dispose()
+    return [
+        ScanTiming(
+            history=clinic.history,
+            scan_ms=statistics.median(wall for wall, _cpu, _n in runs_of),
+            scan_all_ms=tuple(wall for wall, _cpu, _n in runs_of),
+            cpu_ms=statistics.median(cpu for _wall, cpu, _n in runs_of),
+            query_ms=reads,
+            idle_ms=idle,
+            claimed=runs_of[-1][2],
+        )
+        for clinic, runs_of, (idle, reads) in zip(clinics, scans, extras, strict=True)
+    ]
 
 
 def query_plan(clinic: Clinic) -> str:
@@ -260,15 +282,14 @@ def query_plan(clinic: Clinic) -> str:
 
 def compare(folder: Path, small: int, large: int) -> tuple[ScanTiming, ScanTiming, str]:
     today = datetime.now(UTC).date()
-    timings = []
-    plan = ""
+    clinics = []
     for history in (small, large):
         clinic = build_clinic(folder / f"scan-{history}.db", history, today)
         print(f"built {history:,} history rows (+{PATIENTS * 4:,} open and pending) "
               f"in {clinic.build_seconds:.1f} s")  # fmt: skip
-        timings.append(time_scan(clinic))
-        plan = query_plan(clinic)
-    return timings[0], timings[1], plan
+        clinics.append(clinic)
+    a, b = time_scans(clinics)
+    return a, b, query_plan(clinics[-1])
 
 
 def main() -> None:

@@ -31,12 +31,15 @@ async def test_the_answers_benchmark_stores_every_answer_and_asks_the_next_quest
 
 
 def test_the_scan_benchmark_claims_exactly_the_due_rows(tmp_path: Path) -> None:
-    clinic = bench_scan.build_clinic(tmp_path / "scan.db", 2_000, datetime.now(UTC).date())
+    today = datetime.now(UTC).date()
+    small = bench_scan.build_clinic(tmp_path / "small.db", 1_000, today)
+    large = bench_scan.build_clinic(tmp_path / "large.db", 2_000, today)
 
-    timing = bench_scan.time_scan(clinic, runs=1)
+    timings = bench_scan.time_scans([small, large], runs=2)
 
-    assert timing.claimed == bench_scan.DUE
-    assert "ix_deliveries_status_due_at" in bench_scan.query_plan(clinic)
+    assert [t.claimed for t in timings] == [bench_scan.DUE, bench_scan.DUE]
+    assert [t.history for t in timings] == [1_000, 2_000]
+    assert "ix_deliveries_status_due_at" in bench_scan.query_plan(large)
 
 
 async def test_the_memory_benchmark_reads_a_polling_and_scanning_bot(tmp_path: Path) -> None:
