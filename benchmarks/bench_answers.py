@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -45,7 +45,7 @@ from benchmarks.rows import (
     sqlite_database,
     utc_now,
 )
-from bot.app import PLACEHOLDER_TOKEN, build_application
+from bot.app import PLACEHOLDER_TOKEN, build_application, serving_runtime
 from bot.config import Settings
 from bot.fakeapi import FakeBotApi
 from storage.db import Database
@@ -183,7 +183,9 @@ async def run_answers(url: str, answers: int, backend: str) -> AnswersResult:
     ours_api, floor_api = FakeBotApi(), FakeBotApi()
     ours = build_application(settings, request=ours_api, database=database)
     floor = floor_application(floor_api, database)
-    gc.freeze()  # as `patientbot run` does once the application is built
+    # Frozen collector and a 1 ms GIL switch interval, as `patientbot run` has them.
+    runtime = ExitStack()
+    runtime.enter_context(serving_runtime())
     await ours.initialize()
     await floor.initialize()
     ids = iter(range(1, 10 * (answers + WARM_UP)))
@@ -211,7 +213,7 @@ async def run_answers(url: str, answers: int, backend: str) -> AnswersResult:
     finally:
         await ours.shutdown()
         await floor.shutdown()
-        gc.unfreeze()  # a benchmark run inside pytest must not pin the rest of the session
+        runtime.close()  # a benchmark run inside pytest must not pin the rest of the session
     patients = range(FIRST_USER_ID + 1, FIRST_USER_ID + answers + 1)
     replies = sum(
         1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import html
 import logging
 import re
@@ -143,7 +142,7 @@ def _run(settings: Settings) -> int:
             from bot.playground import run_playground
 
             return run_playground(settings, database)
-        from bot.app import build_application
+        from bot.app import build_application, serving_runtime
         from bot.webhook import StartError, serve, webhook_options
 
         if settings.telegram.mode == "webhook":
@@ -153,11 +152,9 @@ def _run(settings: Settings) -> int:
             except ValueError as error:
                 raise CommandError(str(error)) from None
         application = build_application(settings, database=database)
-        # What is imported and built by now lives as long as the process: keep it out of the
-        # collector's full passes, each of which would stall the event loop for ~0.1 s.
-        gc.freeze()
         try:
-            serve(application, settings)
+            with serving_runtime():
+                serve(application, settings)
         except StartError as error:
             raise CommandError(str(error)) from None
     finally:

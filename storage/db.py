@@ -25,6 +25,8 @@ import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Execution option marking a read-only session's connection (see Database.read_session).
+READ_ONLY = "patientbot_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -73,7 +75,20 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader needs no write lock: in WAL mode it reads a snapshot while a writer (the
+        # due scan claiming a fan-out's rows) holds the lock, instead of queueing behind it.
+        if connection.get_execution_options().get(READ_ONLY, False):
+            # query_only: a write in a read-only session is an error here too, as on PostgreSQL.
+            connection.exec_driver_sql("PRAGMA query_only=ON")
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(connection: Any) -> None:
+        # The pooled connection goes back writable (a read session ends in a rollback).
+        if connection.get_execution_options().get(READ_ONLY, False):
+            connection.exec_driver_sql("PRAGMA query_only=OFF")
 
 
 class Database:
@@ -82,6 +97,10 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, **engine_kwargs)
+        options: dict[str, Any] = {READ_ONLY: True}
+        if not self.is_sqlite:
+            options["postgresql_readonly"] = True  # a write in it is an error, not a surprise
+        self._reader = self.engine.execution_options(**options)
 
     @property
     def is_sqlite(self) -> bool:
@@ -91,6 +110,19 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A unit of work: the caller commits; leaving without a commit rolls back."""
         with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for use cases that only read; it never commits.
+
+        On SQLite it does not take the write lock (every ``session()`` does, with BEGIN
+        IMMEDIATE), so /help, /tasks or a report answer at once while the due scan writes.
+        On PostgreSQL its transaction is READ ONLY.
+        """
+        # Leaving the block closes the session, which rolls its transaction back (and puts
+        # the SQLite connection back to writable, see _configure_sqlite).
+        with Session(self._reader, expire_on_commit=False, autoflush=False) as session:
             yield session
 
     def dispose(self) -> None:

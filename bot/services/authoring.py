@@ -286,7 +286,7 @@ def is_therapist(database: Database, config_user_ids: Iterable[int], user_id: in
     """Listed under [therapists] in the configuration, or added with /addtherapist."""
     if user_id in set(config_user_ids):
         return True
-    with database.session() as session:
+    with database.read_session() as session:
         role = session.exec(select(Person.role).where(Person.telegram_user_id == user_id)).first()
     return role == Role.THERAPIST.value
 
@@ -294,7 +294,7 @@ def is_therapist(database: Database, config_user_ids: Iterable[int], user_id: in
 def therapist_chat_ids(database: Database, config_user_ids: Iterable[int]) -> list[int]:
     """Every therapist's private chat (config ones first), for their command menus."""
     ids = list(dict.fromkeys(config_user_ids))
-    with database.session() as session:
+    with database.read_session() as session:
         rows = session.exec(
             select(Person.telegram_user_id, Person.chat_id).where(
                 Person.role == Role.THERAPIST.value
@@ -500,7 +500,7 @@ def create_group(
 
 def list_groups(database: Database, now: datetime, default_zone: str) -> list[GroupSummary]:
     """Every group with its members and its deliveries: upcoming, open, completed."""
-    with database.session() as session:
+    with database.read_session() as session:
         groups = session.exec(select(TherapyGroup).order_by(TherapyGroup.name)).all()
         members = Counter(
             (g, r) for g, r in session.exec(select(Membership.group_id, Membership.role)).all()
@@ -542,19 +542,19 @@ def list_groups(database: Database, now: datetime, default_zone: str) -> list[Gr
 
 def group_names(database: Database, default_zone: str) -> list[GroupInfo]:
     """Every group, by name: the buttons of the /newtask dialogue."""
-    with database.session() as session:
+    with database.read_session() as session:
         groups = session.exec(select(TherapyGroup).order_by(TherapyGroup.name)).all()
         return [_group_info(g, default_zone) for g in groups]
 
 
 def get_group(database: Database, default_zone: str, ref: str) -> GroupInfo:
-    with database.session() as session:
+    with database.read_session() as session:
         return _group_info(_require_group(session, ref), default_zone)
 
 
 def group_patients(database: Database, default_zone: str, ref: str) -> PatientList:
     """The group's patients: name, when they joined, how many check-ins they have open."""
-    with database.session() as session:
+    with database.read_session() as session:
         group = _require_group(session, ref)
         rows = session.exec(
             select(Person, Membership.joined_at, Membership.role)
@@ -1025,7 +1025,7 @@ def parse_task_line(database: Database, now: datetime, default_zone: str, text: 
     Fields are separated by "|" or by line breaks; each question is "TEXT ; TYPE ; extras"
     (see :func:`parse_question_line`). Every problem is reported, each naming its field.
     """
-    with database.session() as session:
+    with database.read_session() as session:
         return _parse_task_line(session, now, default_zone, text)
 
 
@@ -1096,7 +1096,7 @@ def list_tasks(
     database: Database, now: datetime, default_zone: str, group_ref: str | None
 ) -> tuple[GroupInfo | None, list[TaskSummary]]:
     """The live tasks of one group (or all), with their next due time and completion."""
-    with database.session() as session:
+    with database.read_session() as session:
         group = _require_group(session, group_ref) if group_ref else None
         query = select(Task).where(col(Task.deleted_at).is_(None))
         if group is not None:
@@ -1161,7 +1161,7 @@ def task_details(
     database: Database, now: datetime, default_zone: str, task_id: int
 ) -> TaskDetails:
     """A task with all its questions and how its check-ins stand so far."""
-    with database.session() as session:
+    with database.read_session() as session:
         task = _require_task(session, task_id, allow_deleted=True)
         return _details(session, task, now, default_zone)
 

@@ -1055,7 +1055,7 @@ def pause(database: Database, now: datetime, policy: Policy, user_id: int) -> Pa
 
 def list_tasks(database: Database, now: datetime, policy: Policy, user_id: int) -> TaskList:
     """The patient's open tasks, or when the next one is due."""
-    with database.session() as session:
+    with database.read_session() as session:
         person = _person(session, user_id)
         if person is None:
             return TaskList(known=False)
@@ -1097,7 +1097,7 @@ def list_tasks(database: Database, now: datetime, policy: Policy, user_id: int) 
 
 def timezone_of(database: Database, policy: Policy, user_id: int) -> ZoneView:
     """The zone the patient's due times are shown and planned in."""
-    with database.session() as session:
+    with database.read_session() as session:
         person = _person(session, user_id)
         if person is None:
             return ZoneView(known=False, zone=policy.default_zone, own=False)
@@ -1146,7 +1146,7 @@ def _zone_names() -> dict[str, str]:
 
 def person_status(database: Database, user_id: int) -> PersonStatus:
     """Whether this Telegram user is known, opted out, or in the middle of a question."""
-    with database.session() as session:
+    with database.read_session() as session:
         person = _person(session, user_id)
         if person is None:
             return PersonStatus(known=False)

@@ -108,7 +108,7 @@ def adherence(
     database: Database, now: datetime, default_zone: str, kind: str, ref: str
 ) -> AdherenceReport:
     """Per-patient figures for a group ("group", name or id) or a task ("task", id)."""
-    with database.session() as session:
+    with database.read_session() as session:
         if kind == "task":
             number = int(ref)
             task = session.get(Task, number) if number <= MAX_INTEGER else None
@@ -270,7 +270,7 @@ def export_csv(
     database: Database, now: datetime, default_zone: str, group_ref: str | None
 ) -> ExportFile:
     """Every answer (of one group, or all) as CSV: UTF-8, a header row, standard quoting."""
-    with database.session() as session:
+    with database.read_session() as session:
         group: TherapyGroup | None = None
         if group_ref:
             group = find_group(session, group_ref)

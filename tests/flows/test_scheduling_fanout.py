@@ -184,7 +184,10 @@ async def test_two_schedulers_on_one_database_send_each_prompt_exactly_once(
     people = world.patients(group, 200)
     task = world.task(group, (TODAY, time(10, 0)))
     clock.set(DUE)
-    api = telegram(vt, clock)
+    # Sends that take real time, as Telegram's do: on SQLite a scheduler sending nothing but
+    # instant virtual sends would claim its next round at once, again and again, and the
+    # other one's busy handler (sleeping up to 100 ms between tries) could miss every gap.
+    api = telegram(vt, clock, latency=0.005)
     second = Database(database_url)
     try:
         async with (
