@@ -239,8 +239,12 @@ async def _scan(
         )
         totals.blocked += report.blocked_people
 
+    started = deps.clock.now()
+
     async def claim() -> delivery.ScanBatch:
-        return await deps.run(delivery.scan, deps.database, deps.clock.now(), policy)
+        return await deps.run(
+            delivery.scan, deps.database, deps.clock.now(), policy, started=started
+        )
 
     ahead: asyncio.Task[delivery.ScanBatch] | None = None
     try:

@@ -76,7 +76,7 @@ class ScanPolicy:
     max_reminders: int
     quiet_start: time | None
     quiet_end: time | None
-    # A claimed row due longer ago than this was missed (downtime): counted as "late".
+    # A claimed row due this long before its scan began was missed (downtime): "late".
     late_after_seconds: float = 60.0
 
 
@@ -172,11 +172,19 @@ class MarkReport:
 # --- the scan -----------------------------------------------------------------------------
 
 
-def scan(database: Database, now: datetime, policy: ScanPolicy) -> ScanBatch:
-    """Expire, claim due prompts and due reminders, and plan next occurrences: one transaction."""
+def scan(
+    database: Database, now: datetime, policy: ScanPolicy, *, started: datetime | None = None
+) -> ScanBatch:
+    """Expire, claim due prompts and due reminders, and plan next occurrences: one transaction.
+
+    ``started``: when the scan this is a round of began (default ``now``). A prompt is late,
+    missed while the bot was down, when it fell due ``late_after_seconds`` before that, not
+    before this round: a fan-out's last rounds come minutes after its due time, on time.
+    """
     with database.session() as session:
         expired, expired_unsent, closed, expire_full = _expire(session, now, policy)
-        claim = _claim_prompts(session, now, policy)
+        late_before = (started or now) - timedelta(seconds=policy.late_after_seconds)
+        claim = _claim_prompts(session, now, policy, late_before)
         reminders, deferred, remind_full = _claim_reminders(session, now, policy)
         session.commit()
     return ScanBatch(
@@ -441,7 +449,9 @@ def _why_not(context: _Context, members: set[tuple[int, int]]) -> str | None:
     return None
 
 
-def _claim_prompts(session: Session, now: datetime, policy: ScanPolicy) -> _Claim:
+def _claim_prompts(
+    session: Session, now: datetime, policy: ScanPolicy, late_before: datetime
+) -> _Claim:
     limit = policy.batch_size
     # Reclaims first: they are the oldest work.
     stale = list(session.exec(_locked(lapsed_claims_query(now, limit))).all())
@@ -469,7 +479,6 @@ def _claim_prompts(session: Session, now: datetime, policy: ScanPolicy) -> _Clai
         ).all()
     )
     counts = _question_counts(session, (row.task_id for row in rows))
-    late_before = now - timedelta(seconds=policy.late_after_seconds)
     result = _Claim(reclaimed=len(stale), full=len(rows) >= limit)
     jobs: list[SendJob] = []
     successors: list[tuple[_Context, datetime]] = []

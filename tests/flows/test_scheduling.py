@@ -297,6 +297,53 @@ async def test_after_downtime_what_is_still_open_is_sent_and_the_rest_expires_an
     assert "1 claimed, 1 sent, 2 expired" in caplog.text
 
 
+class FollowingClock(ManualClock):
+    """The bot's wall clock moving with virtual time, as a real one moves while prompts go out."""
+
+    def __init__(self, start: datetime, vt: VirtualTime) -> None:
+        super().__init__(start)
+        self.vt = vt
+        self.origin = vt.now
+
+    def now(self) -> datetime:
+        return super().now() + timedelta(seconds=self.vt.now - self.origin)
+
+
+async def test_a_fan_out_longer_than_a_minute_is_on_time_not_a_catch_up_after_downtime(
+    settings: Settings, database: Database, vt: VirtualTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 200 prompts at 2 a second take 100 s, in rounds of 20: the last rounds claim rows due
+    # well over a minute earlier. That is a big group, not downtime, and must not be logged
+    # as "caught up after downtime", which sends an operator looking for an outage.
+    slow = settings.model_copy(
+        update={
+            "scheduler": settings.scheduler.model_copy(
+                update={"messages_per_second": 2.0, "scan_batch_size": 20}
+            )
+        }
+    )
+    clock = FollowingClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC), vt)
+    world = World(database, clock)
+    group = world.group()
+    people = world.patients(group, 200)
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    api = FakeBotApi(time_source=vt.time, limit_per_second=30, per_chat_per_second=1)
+    h = await Harness(slow, database, clock, api=api).start()
+    scheduler.state(h.app).pacer = virtual_pacer(slow, vt)
+    caplog.set_level(logging.INFO, logger="bot.scheduler")
+    try:
+        report = await scan(h, vt)
+    finally:
+        await h.stop()
+
+    assert clock.now() - datetime(2026, 11, 25, 10, 0, tzinfo=UTC) > timedelta(seconds=90)
+    assert report.sent == 200 and report.rounds >= 10
+    assert all(prompts(h, p.chat_id or 0) for p in people)
+    assert report.late_sent == 0
+    assert "caught up after downtime" not in caplog.text
+
+
 async def test_an_expired_prompt_says_it_closed_and_loses_its_buttons(
     h: Harness, vt: VirtualTime, world: World, clock: ManualClock
 ) -> None:
