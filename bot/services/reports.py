@@ -263,13 +263,27 @@ def _value(answer: Answer, question: Question) -> str:
         return "yes" if answer.value_bool else "no"
     if answer.value_number is not None and question.response_type in ("number", "scale"):
         return format_number(answer.value_number)
-    return answer.value_text
+    return _as_text(answer.value_text)
+
+
+# A spreadsheet runs a cell starting with one of these as a formula. A patient chooses their
+# own Telegram name and free-text answers, and a therapist opens the export in Excel: such a
+# cell gets a leading apostrophe, which spreadsheets hide and show the rest as text (OWASP's
+# advice for CSV injection). Numbers are written as numbers, so a negative one keeps its sign.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(text: str) -> str:
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
 def export_csv(
     database: Database, now: datetime, default_zone: str, group_ref: str | None
 ) -> ExportFile:
-    """Every answer (of one group, or all) as CSV: UTF-8, a header row, standard quoting."""
+    """Every answer (of one group, or all) as CSV: UTF-8, a header row, standard quoting.
+
+    Text that a spreadsheet would run as a formula starts with an apostrophe (``_as_text``).
+    """
     with database.read_session() as session:
         group: TherapyGroup | None = None
         if group_ref:
@@ -315,16 +329,16 @@ def export_csv(
             zone_name = person.timezone or row_group.timezone or default_zone
             writer.writerow(
                 (
-                    row_group.name,
-                    task.title,
+                    _as_text(row_group.name),
+                    _as_text(task.title),
                     task.id,
                     _iso_utc(delivery.due_at),
                     delivery.due_at.astimezone(ZoneInfo(zone_name)).strftime("%Y-%m-%d %H:%M"),
                     zone_name,
                     person.telegram_user_id,
-                    person.display_name,
+                    _as_text(person.display_name),
                     question.position,
-                    question.description,
+                    _as_text(question.description),
                     question.response_type,
                     _value(answer, question),
                     answer.file_id or "",

@@ -390,6 +390,31 @@ def test_the_export_of_all_groups_includes_every_answer(
     assert raw.endswith("\r\n")
 
 
+def test_text_a_spreadsheet_would_run_as_a_formula_is_exported_as_text(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    # A patient picks their own Telegram name and types free text; the therapist opens the
+    # file in a spreadsheet, which would run "=HYPERLINK(...)" as a formula.
+    world.people["chloe"].first_name = '=HYPERLINK("http://evil.example","Chloe")'
+    world.session.add(world.people["chloe"])
+    d = world.delivery("chloe", "daily", "2026-11-21T11:00", S.COMPLETED)
+    world.answer(d, 1, "2026-11-21T11:05", value_text="-2", value_number=-2.0)
+    world.answer(d, 2, "2026-11-21T11:06", value_text="+20", value_number=20.0)
+    world.answer(d, 3, "2026-11-21T11:07", value_text="@SUM(A1:A9) -- and more")
+    world.session.commit()
+
+    rows = read_back(reports.export_csv(database, clock.now(), ZONE, None).content)
+
+    chloe = [r for r in rows if r["patient_telegram_id"] == "103"]
+    assert {r["patient_name"] for r in chloe} == {
+        '\'=HYPERLINK("http://evil.example","Chloe") Test'
+    }
+    # Numbers are numbers, negative ones included; only text is guarded.
+    assert [r["value"] for r in chloe] == ["-2", "20", "'@SUM(A1:A9) -- and more"]
+    others = [r for r in rows if r["patient_telegram_id"] != "103"]
+    assert not any(value.startswith("'") for r in others for value in r.values())
+
+
 def test_an_export_with_no_answers_still_has_its_header(
     database: Database, clock: ManualClock
 ) -> None:
