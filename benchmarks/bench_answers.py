@@ -117,7 +117,6 @@ def build(database: Database, patients: int) -> None:
                 person,
                 due,
                 status=DeliveryStatus.IN_PROGRESS.value,
-                current_position=1,
                 started=True,
                 remind_at=now + timedelta(minutes=50),
                 prompt_message_id=1,

@@ -55,6 +55,7 @@ POLICY = ScanPolicy(
     max_reminders=2,
     quiet_start=clock_time(21, 0),
     quiet_end=clock_time(8, 0),
+    first_reminder_minutes=60,
 )
 # Finished rows in the history, per hundred.
 _FINAL = (
@@ -146,7 +147,6 @@ def build_clinic(path: Path, history: int, today: date) -> Clinic:
             status = "in_progress" if person % 10 == 0 else "sent"
             yield delivery_row(
                 bulk, next(ids), task_ids[0], person, morning, status=status,
-                current_position=1 if status == "in_progress" else None,
                 started=status == "in_progress", remind_at=later, prompt_message_id=1,
             )  # fmt: skip
         tomorrow = today + timedelta(days=1)

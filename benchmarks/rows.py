@@ -31,9 +31,9 @@ DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 MEMBERSHIP_COLUMNS = ("id", "group_id", "person_id", "role", "joined_at")
 DELIVERY_COLUMNS = (
-    "id", "task_id", "person_id", "due_at", "expires_at", "status", "current_position",
-    "current_tries", "sent_at", "started_at", "finished_at", "remind_at", "reminders_sent",
-    "send_attempts", "prompt_message_id",
+    "id", "task_id", "person_id", "due_at", "expires_at", "status", "current_tries",
+    "sent_at", "started_at", "finished_at", "remind_at", "reminders_sent", "send_attempts",
+    "prompt_message_id",
 )  # fmt: skip
 
 
@@ -241,7 +241,6 @@ def delivery_row(
     due_at: datetime,
     *,
     status: str = PENDING,
-    current_position: int | None = None,
     started: bool = False,
     finished: bool = False,
     remind_at: datetime | None = None,
@@ -251,8 +250,7 @@ def delivery_row(
     sent = status not in (PENDING, DeliveryStatus.CANCELLED.value)
     return (
         delivery_id, task_id, person_id,
-        bulk.instant(due_at), bulk.instant(due_at + timedelta(days=1)), status,
-        current_position, 0,
+        bulk.instant(due_at), bulk.instant(due_at + timedelta(days=1)), status, 0,
         bulk.instant(due_at) if sent else None,
         bulk.instant(due_at + timedelta(minutes=5)) if started else None,
         bulk.instant(due_at + timedelta(minutes=20)) if finished else None,

@@ -183,6 +183,7 @@ def scan_policy(deps: Deps) -> ScanPolicy:
         max_reminders=checkins.max_reminders,
         quiet_start=checkins.quiet_hours_start,
         quiet_end=checkins.quiet_hours_end,
+        first_reminder_minutes=checkins.first_reminder_minutes,
         late_after_seconds=max(60.0, 3 * scheduler.scan_interval_seconds),
     )
 

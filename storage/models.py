@@ -205,9 +205,8 @@ class Delivery(SQLModel, table=True):
     due_at: datetime = _instant(nullable=False)
     expires_at: datetime = _instant(nullable=False)
     status: str = Field(default=DeliveryStatus.PENDING.value, max_length=20)
-    # Position of the question the patient is on; NULL before they start.
-    current_position: int | None = None
-    # Failed tries on the current question, for the offer to skip.
+    # Failed tries on the question being asked (the first active one without an answer), for
+    # the offer to skip; an accepted answer puts it back to 0.
     current_tries: int = 0
     sent_at: datetime | None = _instant()
     started_at: datetime | None = _instant()

@@ -7,16 +7,19 @@ returns frozen dataclasses; the handler turns them into messages. All state live
 - ``in_progress`` means the patient is inside that delivery now: their next message answers its
   current question. A patient has at most one. Starting another puts the first back to ``sent``
   (paused, answers kept), and so do /pause and "Remind me later"; /tasks resumes either.
-- ``current_position`` is the question being asked (or to resume at): always the first active
-  question, by position, without an answer. So an edit of the task by the therapist or a restart
-  of the bot can never lose or repeat an answer. ``current_tries`` counts failed tries on it.
+- The question being asked (or to resume at) is always the first active question, by position,
+  without an answer: worked out from the answers, never stored, so an edit of the task by the
+  therapist or a restart of the bot can never lose or repeat an answer. ``current_tries``
+  counts failed tries on it.
 - ``Person.last_answer_message_id`` is the newest of the patient's messages the walk-through has
   used. Message ids only grow within a chat, so a message at or below it is Telegram delivering
   an update again, and is ignored rather than taken as the answer to the next question.
 - Answers are unique on (delivery, question); that constraint is the real guard against a double
   tap, and the row lock taken on the delivery keeps two instances from interleaving.
 - Reminders (sent by the scan when ``remind_at`` passes) are for a patient who went quiet: every
-  step the patient takes moves a planned reminder a full wait away.
+  step the patient takes moves a planned reminder a full wait away. Starting, resuming and a
+  failed try move ``remind_at`` at once; an answer does not write the delivery at all, and the
+  scan puts off a reminder that falls due within a wait of the last answer.
 """
 
 from __future__ import annotations
@@ -510,7 +513,6 @@ def begin(
         if current is None:
             progress = _complete(session, now, policy, person, delivery, task, questions, answers)
         else:
-            delivery.current_position = current.position
             delivery.current_tries = 0
             progress = Progress(
                 delivery_id=_id(delivery),
@@ -651,9 +653,10 @@ def answer_message(
 
 
 # The answer to a question that is not the last one, the commonest update the bot gets, in
-# one read and three writes of plain rows. Through the ORM (the general path below it) the
-# same work took four times as long, most of it building statements and flushing the unit of
-# work, not in the database (benchmarks/bench_answers.py measures it against a bare echo).
+# one read and two writes of plain rows (three after a failed try, to reset its count).
+# Through the ORM (the general path below it) the same work took four times as long, most of
+# it building statements and flushing the unit of work, not in the database
+# (benchmarks/bench_answers.py measures it against a bare echo).
 _P, _D, _T, _Q, _A = (
     SQLModel.metadata.tables[name]
     for name in ("people", "deliveries", "tasks", "questions", "answers")
@@ -667,7 +670,7 @@ _PASSING_READ = (
         _D.c.id.label("delivery_id"),
         _D.c.started_at,
         _D.c.expires_at,
-        _D.c.remind_at,
+        _D.c.current_tries,
         _T.c.title,
         _Q.c.id,
         _Q.c.position,
@@ -699,13 +702,7 @@ _PASSING_PERSON = (
     .where(_P.c.id == bindparam("person_id"))
     .values(last_answer_message_id=bindparam("message_id"))
 )
-_PASSING_DELIVERY = (
-    sa_update(_D)
-    .where(_D.c.id == bindparam("delivery_id"))
-    .values(
-        current_position=bindparam("position"), current_tries=0, remind_at=bindparam("remind_at")
-    )
-)
+_PASSING_TRIES = sa_update(_D).where(_D.c.id == bindparam("delivery_id")).values(current_tries=0)
 
 
 def _answer_in_passing(
@@ -750,13 +747,10 @@ def _answer_in_passing(
         session.rollback()
         return Refused(Refusal.ALREADY, row.title)
     connection.execute(_PASSING_PERSON, {"person_id": row.person_id, "message_id": message_id})
-    remind_at = row.remind_at
-    if remind_at is not None:
-        remind_at = max(remind_at, now + timedelta(minutes=policy.first_reminder_minutes))
-    connection.execute(
-        _PASSING_DELIVERY,
-        {"delivery_id": row.delivery_id, "position": following.position, "remind_at": remind_at},
-    )
+    if row.current_tries:
+        connection.execute(_PASSING_TRIES, {"delivery_id": row.delivery_id})
+    # No reminder is moved: the scan puts off one that falls due within a wait of this
+    # answer (delivery._claim_reminders), so the delivery row needs no write here.
     session.commit()
 
     def view(question: Any) -> QuestionView:
@@ -864,7 +858,6 @@ def _reject(
     current: Question,
     rejected: Rejected,
 ) -> Reask:
-    delivery.current_position = current.position
     delivery.current_tries += 1
     _postpone_reminder(delivery, now, policy)
     tries = delivery.current_tries
@@ -918,7 +911,6 @@ def _store(
     answered = AnsweredView(view, accepted.display if accepted else "", skipped=accepted is None)
     alerts = _alerts(session, policy, person, task, question, accepted) if accepted else ()
     paused_title = _activate(session, now, person, delivery)
-    _postpone_reminder(delivery, now, policy)
     # Under the delivery's lock nothing but this answer was added since the caller's read.
     answers = (
         _answers(session, delivery) if answers is None else {**answers, _id(question): answer}
@@ -928,7 +920,6 @@ def _store(
         progress = _complete(session, now, policy, person, delivery, task, questions, answers)
         progress = replace(progress, answered=answered, alerts=alerts, paused_title=paused_title)
     else:
-        delivery.current_position = following.position
         delivery.current_tries = 0
         progress = Progress(
             delivery_id=_id(delivery),
@@ -976,7 +967,6 @@ def _finish(delivery: Delivery, now: datetime, status: DeliveryStatus) -> None:
     delivery.status = status.value
     delivery.finished_at = now
     delivery.remind_at = None
-    delivery.current_position = None
     delivery.current_tries = 0
 
 

@@ -36,6 +36,7 @@ from bot.services.views import PromptView
 from storage.db import Database
 from storage.models import (
     OPEN_STATUSES,
+    Answer,
     Delivery,
     DeliveryStatus,
     Membership,
@@ -76,6 +77,8 @@ class ScanPolicy:
     max_reminders: int
     quiet_start: time | None
     quiet_end: time | None
+    # A reminder waits this long after the patient's last answer (see _claim_reminders).
+    first_reminder_minutes: int
     # A claimed row due this long before its scan began was missed (downtime): "late".
     late_after_seconds: float = 60.0
 
@@ -306,6 +309,18 @@ def _contexts(session: Session, rows: Sequence[Delivery]) -> dict[int, _Context]
         assert delivery_id is not None
         contexts[delivery_id] = _Context(task, group, person)
     return contexts
+
+
+def _last_answers(session: Session, delivery_ids: list[int | None]) -> dict[int, datetime]:
+    """When each of these deliveries was last answered, for those with an answer."""
+    if not delivery_ids:
+        return {}
+    rows = session.exec(
+        select(Answer.delivery_id, func.max(Answer.answered_at))
+        .where(col(Answer.delivery_id).in_(delivery_ids))
+        .group_by(col(Answer.delivery_id))
+    ).all()
+    return {delivery_id: answered for delivery_id, answered in rows if answered is not None}
 
 
 def _question_counts(session: Session, task_ids: Iterable[int]) -> dict[int, int]:
@@ -551,6 +566,8 @@ def _claim_reminders(
         return (), 0, False
     contexts = _contexts(session, rows)
     counts = _question_counts(session, (row.task_id for row in rows))
+    last_answers = _last_answers(session, [row.id for row in rows if row.started_at is not None])
+    wait = timedelta(minutes=policy.first_reminder_minutes)
     jobs: list[SendJob] = []
     deferred = 0
     for row in rows:
@@ -567,6 +584,13 @@ def _claim_reminders(
             or context.task.deleted_at is not None
         ):
             row.remind_at = None
+            continue
+        answered = last_answers.get(row.id)
+        if answered is not None and answered + wait > now:
+            # The patient is answering: an answer leaves remind_at alone (it would cost every
+            # answer a write of the delivery), so the reminder is put off here instead, a full
+            # wait after the last answer, as starting or a failed try put it off at once.
+            row.remind_at = answered + wait
             continue
         zone = zone_for(person, context.group, policy.default_zone)
         start, end = policy.quiet_start, policy.quiet_end

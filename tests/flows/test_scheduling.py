@@ -400,6 +400,41 @@ async def test_reminders_follow_unanswered_prompts_and_wait_out_quiet_hours(
     assert (row.reminders_sent, row.remind_at) == (2, None)
 
 
+async def test_a_patient_who_is_answering_is_reminded_only_a_full_wait_after_the_last_answer(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    # Defaults: the first reminder 60 minutes after the prompt, or after the patient's last step.
+    group = world.group()
+    person = world.patient(group)
+    world.task(group, (TODAY, time(10, 0)), questions=3)
+    patient = User(person.telegram_user_id, "Patient")
+
+    def on(hour: int, minute: int) -> None:
+        at = datetime(2026, 11, 25, hour, minute, tzinfo=UTC)
+        vt.now += (at - clock.now()).total_seconds()  # the fake's flood control sees it too
+        clock.set(at)
+
+    on(10, 0)
+    await scan(h, vt)
+    on(10, 5)
+    await h.press(patient, "▶️ Start now")  # a reminder would now come at 11:05
+    on(10, 50)
+    await h.text(patient, "yes")  # question 1 of 3: the patient is still at it
+    shown = len(messages(h, patient.chat_id))
+    assert "Question 2 of 3" in messages(h, patient.chat_id)[-1]
+
+    on(11, 5)
+    assert (await scan(h, vt)).reminded == 0
+    on(11, 49)
+    assert (await scan(h, vt)).reminded == 0
+    assert len(messages(h, patient.chat_id)) == shown
+
+    on(11, 50)  # a full hour after the last answer
+    assert (await scan(h, vt)).reminded == 1
+    (reminder,) = messages(h, patient.chat_id)[shown:]
+    assert "Reminder" in reminder and "pick up where you left off" in reminder
+
+
 async def test_a_patients_own_quiet_hours_win_over_the_default(
     h: Harness, vt: VirtualTime, world: World, clock: ManualClock
 ) -> None:

@@ -770,8 +770,16 @@ class World:
             own = [q for q in questions if q["task_id"] == delivery["task_id"]]
             if not own:
                 return None
-            at = delivery["current_position"]
-            return next((q for q in own if q["position"] == at), own[pick % len(own)])
+            answered = {
+                a["question_id"]
+                for a in rows["answers"].values()
+                if a["delivery_id"] == delivery["id"]
+            }
+            asked = sorted(
+                (q for q in own if q["removed_at"] is None and q["id"] not in answered),
+                key=lambda q: q["position"],
+            )
+            return asked[0] if asked else own[pick % len(own)]
 
         def token(question: dict[str, Any]) -> str:
             tokens = [t for _, t in button_tokens(rules_of(question))] or ["y"]

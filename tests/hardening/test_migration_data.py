@@ -1,4 +1,4 @@
-"""Migration 0003 keeps every row: a database filled at 0002 goes up, down and up again.
+"""Migrations 0003 and 0004 keep every row: a filled database goes up, down and up again.
 
 The data is written with plain SQL through tables reflected from the database itself, as it
 stood at the previous revision, so the test never leans on today's models. Every table is
@@ -522,3 +522,68 @@ def test_upgrading_a_database_of_100000_answers_keeps_them_all_and_reports_the_t
 def count(engine: Engine, table: str) -> int:
     with engine.connect() as connection:
         return int(connection.exec_driver_sql(f'SELECT count(*) FROM "{table}"').scalar() or 0)
+
+
+# --- 0004: deliveries.current_position dropped ---------------------------------------------
+
+
+def asked_position(rows: dict[str, list[dict[str, Any]]], delivery: dict[str, Any]) -> int | None:
+    """The position of the delivery's first active question without an answer, if any."""
+    answered = {a["question_id"] for a in rows["answers"] if a["delivery_id"] == delivery["id"]}
+    open_positions = [
+        q["position"]
+        for q in rows["questions"]
+        if q["task_id"] == delivery["task_id"]
+        and q["removed_at"] is None
+        and q["id"] not in answered
+    ]
+    return min(open_positions, default=None)
+
+
+def test_dropping_current_position_keeps_every_other_value_and_the_downgrade_restores_it(
+    engine: Engine, empty_url: str, backend: str
+) -> None:
+    fill(engine)
+    upgrade(empty_url, "0003")
+    # The check-ins in progress have answered only their first question.
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "DELETE FROM answers WHERE delivery_id IN "
+            "(SELECT id FROM deliveries WHERE status = 'in_progress') "
+            "AND question_id IN (SELECT id FROM questions WHERE position >= 2)"
+        )
+    before = dump(engine)
+    asking = {d["id"]: asked_position(before, d) for d in before["deliveries"]}
+    in_progress = [d for d in before["deliveries"] if d["status"] == "in_progress"]
+    assert in_progress and all(asking[d["id"]] is not None for d in in_progress)
+
+    upgrade(empty_url, "0004")
+    after = dump(engine)
+    for table in TABLES:
+        expected = before[table]
+        if table == "deliveries":
+            expected = [{k: v for k, v in d.items() if k != "current_position"} for d in expected]
+        assert after[table] == expected, f"{table} changed on the upgrade"
+
+    downgrade(empty_url, "0003")
+    down = dump(engine)
+    # What the bot asks: the first active question without an answer, for those in progress.
+    expected = {
+        **before,
+        "deliveries": [
+            {**d, "current_position": asking[d["id"]] if d["status"] == "in_progress" else None}
+            for d in before["deliveries"]
+        ],
+    }
+    changed = [
+        (table, row["id"], column, row[column], again.get(column))
+        for table in TABLES
+        for row, again in zip(expected[table], down[table], strict=True)
+        for column in row
+        if again.get(column) != row[column]
+    ]
+    assert changed == [], "the downgrade works the position out from the answers"
+
+    upgrade(empty_url, "0004")
+    assert dump(engine) == after
+    print(f"\nmigration 0004 data test [{backend}]: {sum(map(len, after.values()))} rows")

@@ -138,7 +138,19 @@ async def build_scene(settings: Settings, database: Database, clock: ManualClock
     assert SECRET in {a["value_text"] for a in rows["answers"].values()}
     ups = one(rows, "deliveries", id=ups["id"])
     assert ups["status"] == "in_progress"
-    current = one(rows, "questions", task_id=ups["task_id"], position=ups["current_position"])
+    answered = {
+        a["question_id"] for a in rows["answers"].values() if a["delivery_id"] == ups["id"]
+    }
+    current = min(
+        (
+            q
+            for q in rows["questions"].values()
+            if q["task_id"] == ups["task_id"]
+            and q["removed_at"] is None
+            and q["id"] not in answered
+        ),
+        key=lambda q: q["position"],
+    )
     return Scene(
         rows=rows,
         moment=clock.now(),

@@ -33,6 +33,7 @@ POLICY = ScanPolicy(
     max_reminders=2,
     quiet_start=time(21, 0),
     quiet_end=time(8, 0),
+    first_reminder_minutes=60,
 )
 MARKS = MarkPolicy(first_reminder_minutes=60, reminder_interval_minutes=120, max_reminders=2)
 TODAY = date(2026, 11, 25)  # the clock starts at 09:00 UTC, 09:00 in London
