@@ -463,6 +463,23 @@ def read_rows(database: Database) -> Rows:
     return tables
 
 
+def open_questions(rows: Rows, delivery: dict[str, Any]) -> list[dict[str, Any]]:
+    """The delivery's active questions without an answer, by position: the first is asked."""
+    answered = {
+        a["question_id"] for a in rows["answers"].values() if a["delivery_id"] == delivery["id"]
+    }
+    return sorted(
+        (
+            q
+            for q in rows["questions"].values()
+            if q["task_id"] == delivery["task_id"]
+            and q["removed_at"] is None
+            and q["id"] not in answered
+        ),
+        key=lambda q: q["position"],
+    )
+
+
 def glance(connection: Connection) -> Rows:
     """``read_rows`` as the driver returns them, read after every update, so kept quick.
 
@@ -770,15 +787,7 @@ class World:
             own = [q for q in questions if q["task_id"] == delivery["task_id"]]
             if not own:
                 return None
-            answered = {
-                a["question_id"]
-                for a in rows["answers"].values()
-                if a["delivery_id"] == delivery["id"]
-            }
-            asked = sorted(
-                (q for q in own if q["removed_at"] is None and q["id"] not in answered),
-                key=lambda q: q["position"],
-            )
+            asked = open_questions(rows, delivery)
             return asked[0] if asked else own[pick % len(own)]
 
         def token(question: dict[str, Any]) -> str:
@@ -945,21 +954,7 @@ class World:
             started = self.press_first(user, "p:", ":start", pick)
             return started or self.command_update(user, "tasks", ())
         delivery = asking[0]
-        answered = {
-            a["question_id"]
-            for a in rows["answers"].values()
-            if a["delivery_id"] == delivery["id"]
-        }
-        questions = sorted(
-            (
-                q
-                for q in rows["questions"].values()
-                if q["task_id"] == delivery["task_id"]
-                and q["removed_at"] is None
-                and q["id"] not in answered
-            ),
-            key=lambda q: q["position"],
-        )
+        questions = open_questions(rows, delivery)
         if not questions:
             return self.command_update(user, "tasks", ())
         question = questions[0]

@@ -54,6 +54,7 @@ from tests.hardening.test_fuzz import (
     THERAPIST_TABLES,
     Rows,
     command_names,
+    open_questions,
     read_rows,
     restore,
     rows_by_person,
@@ -138,19 +139,7 @@ async def build_scene(settings: Settings, database: Database, clock: ManualClock
     assert SECRET in {a["value_text"] for a in rows["answers"].values()}
     ups = one(rows, "deliveries", id=ups["id"])
     assert ups["status"] == "in_progress"
-    answered = {
-        a["question_id"] for a in rows["answers"].values() if a["delivery_id"] == ups["id"]
-    }
-    current = min(
-        (
-            q
-            for q in rows["questions"].values()
-            if q["task_id"] == ups["task_id"]
-            and q["removed_at"] is None
-            and q["id"] not in answered
-        ),
-        key=lambda q: q["position"],
-    )
+    current = open_questions(rows, ups)[0]
     return Scene(
         rows=rows,
         moment=clock.now(),
