@@ -608,7 +608,7 @@ def answer_message(
 ) -> Progress | Reask | Refused | NoQuestion:
     """Take a typed or uploaded message as the answer to the question being asked."""
     with database.session() as session:
-        fast = _answer_in_passing(session, now, policy, user_id, reply, message_id)
+        fast = _answer_in_passing(session, now, user_id, reply, message_id)
         if fast is not None:
             return fast
         person = _person(session, user_id)
@@ -706,7 +706,7 @@ _PASSING_TRIES = sa_update(_D).where(_D.c.id == bindparam("delivery_id")).values
 
 
 def _answer_in_passing(
-    session: Session, now: datetime, policy: Policy, user_id: int, reply: Reply, message_id: int
+    session: Session, now: datetime, user_id: int, reply: Reply, message_id: int
 ) -> Progress | Refused | None:
     """Store a valid answer to a question with another one after it; None for anything else.
 

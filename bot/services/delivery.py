@@ -27,10 +27,9 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from sqlalchemy import delete, func, or_, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.services.planning import plan_following, plan_next, zone_for
+from bot.services.planning import plan_following, zone_for
 from bot.services.schedule import end_of_quiet, is_quiet
 from bot.services.views import PromptView
 from storage.db import Database
@@ -362,33 +361,11 @@ def _view(
 def _plan_successors(
     session: Session, items: Sequence[tuple[_Context, datetime]], default_zone: str
 ) -> None:
-    """Plan each series' next row; one that a concurrent edit planned already is no error."""
-    if not items:
-        return
-    # Flush the claims first: rolling back the savepoint below must never undo them.
-    session.flush()
-    series = [(c.task, c.group, c.person, after) for c, after in items]
-    try:
-        with session.begin_nested():
-            plan_following(session, series, default_zone)
-            session.flush()
-        return
-    except IntegrityError:
-        # Another transaction (an edit of the task, a second scanner) inserted one of the same
-        # (task, patient, due_at) rows meanwhile: plan one by one and keep what exists.
-        log.info("next occurrences raced with another writer; planning one by one")
-    for context, after in items:
-        try:
-            with session.begin_nested():
-                plan_next(
-                    session, context.task, context.group, context.person, after, default_zone
-                )
-                session.flush()
-        except IntegrityError:
-            log.info(
-                "next occurrence already planned",
-                extra={"task_id": context.task.id, "person_id": context.person.id},
-            )
+    """Plan each series' next row; one that a concurrent edit planned already is kept as is."""
+    if items:
+        plan_following(
+            session, [(c.task, c.group, c.person, after) for c, after in items], default_zone
+        )
 
 
 def _expire(

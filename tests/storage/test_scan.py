@@ -387,24 +387,20 @@ def test_a_clash_while_planning_successors_keeps_the_claims_and_plans_each_once(
     task = world.task(group, (TODAY, time(9, 30)), recurrence="FREQ=DAILY")
     clock.advance(timedelta(minutes=31))
     real = delivery.plan_following
+    added: list[int] = []
 
     def racing(session: Session, series: Any, default_zone: str) -> int:
-        """Plan, then meet a row another writer inserted at the same moment."""
-        added = real(session, series, default_zone)
-        first = session.exec(
-            select(Delivery.task_id, Delivery.person_id, Delivery.due_at, Delivery.expires_at)
-            .where(Delivery.status == "pending")
-            .limit(1)
-        ).one()
-        task_id, person_id, due_at, expires_at = first
+        """Another writer (an edit of the task) plans one of the same rows a moment before."""
+        task_row, _group, person, after = series[0]
+        tomorrow = after + timedelta(days=1)
         session.execute(
             insert(Delivery),
             [
                 {
-                    "task_id": task_id,
-                    "person_id": person_id,
-                    "due_at": due_at,
-                    "expires_at": expires_at,
+                    "task_id": task_row.id,
+                    "person_id": person.id,
+                    "due_at": tomorrow,
+                    "expires_at": tomorrow + timedelta(days=1),
                     "status": "pending",
                     "current_tries": 0,
                     "reminders_sent": 0,
@@ -412,11 +408,13 @@ def test_a_clash_while_planning_successors_keeps_the_claims_and_plans_each_once(
                 }
             ],
         )
-        return added
+        added.append(real(session, series, default_zone))
+        return added[-1]
 
     monkeypatch.setattr(delivery, "plan_following", racing)
 
     batch = scan(database, clock.now(), POLICY)
 
     assert batch.claimed == 3 and len(batch.jobs) == 3
+    assert added == [2], "the row planned by the other writer is kept, not added again"
     assert world.statuses(task_id=task) == {"sending": 3, "pending": 3}
