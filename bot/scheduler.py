@@ -13,6 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
 from telegram.constants import ParseMode
@@ -53,6 +54,9 @@ class SchedulerState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closing: deque[ClosedPrompt] = field(default_factory=deque)
     closer: asyncio.Task[None] | None = None
+    # Since when scans have run without a gap (None before the first): what fell due after it
+    # was sent as soon as the sending allowed, not caught up after downtime.
+    scanning_since: datetime | None = None
 
     def sender(self) -> Sender:
         return Sender(self.pacer)
@@ -240,11 +244,17 @@ async def _scan(
         )
         totals.blocked += report.blocked_people
 
-    started = deps.clock.now()
+    now = deps.clock.now()
+    previous = deps.scans.last_finished  # this scan's own end is recorded after it
+    gap = None if previous is None else (now - previous).total_seconds()
+    if st.scanning_since is None or gap is None or gap > policy.late_after_seconds:
+        # The first scan, or the first after the bot was down or the database away.
+        st.scanning_since = now
+    since = st.scanning_since
 
     async def claim() -> delivery.ScanBatch:
         return await deps.run(
-            delivery.scan, deps.database, deps.clock.now(), policy, started=started
+            delivery.scan, deps.database, deps.clock.now(), policy, scanning_since=since
         )
 
     ahead: asyncio.Task[delivery.ScanBatch] | None = None

@@ -175,17 +175,21 @@ class MarkReport:
 
 
 def scan(
-    database: Database, now: datetime, policy: ScanPolicy, *, started: datetime | None = None
+    database: Database,
+    now: datetime,
+    policy: ScanPolicy,
+    *,
+    scanning_since: datetime | None = None,
 ) -> ScanBatch:
     """Expire, claim due prompts and due reminders, and plan next occurrences: one transaction.
 
-    ``started``: when the scan this is a round of began (default ``now``). A prompt is late,
-    missed while the bot was down, when it fell due ``late_after_seconds`` before that, not
-    before this round: a fan-out's last rounds come minutes after its due time, on time.
+    ``scanning_since``: since when scans have run without a gap (default ``now``). A prompt is
+    late, missed while the bot was down, when it fell due ``late_after_seconds`` before that:
+    a big fan-out's last prompts go out minutes after their due time, and on time.
     """
     with database.session() as session:
         expired, expired_unsent, closed, expire_full = _expire(session, now, policy)
-        late_before = (started or now) - timedelta(seconds=policy.late_after_seconds)
+        late_before = (scanning_since or now) - timedelta(seconds=policy.late_after_seconds)
         claim = _claim_prompts(session, now, policy, late_before)
         reminders, deferred, remind_full = _claim_reminders(session, now, policy)
         session.commit()

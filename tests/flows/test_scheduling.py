@@ -309,39 +309,50 @@ class FollowingClock(ManualClock):
         return super().now() + timedelta(seconds=self.vt.now - self.origin)
 
 
-async def test_a_fan_out_longer_than_a_minute_is_on_time_not_a_catch_up_after_downtime(
+async def test_a_fan_out_over_several_scans_is_on_time_and_only_a_real_gap_is_downtime(
     settings: Settings, database: Database, vt: VirtualTime, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # 200 prompts at 2 a second take 100 s, in rounds of 20: the last rounds claim rows due
-    # well over a minute earlier. That is a big group, not downtime, and must not be logged
-    # as "caught up after downtime", which sends an operator looking for an outage.
-    slow = settings.model_copy(
+    # 500 prompts at 5 a second take 100 s, in rounds of 20 and scans of at most 20 rounds:
+    # the second scan claims rows due well over a minute before it began. That is a big group,
+    # not downtime, and must not be logged as "caught up after downtime", which sends an
+    # operator looking for an outage. A scan after two hours without one is a catch-up.
+    busy = settings.model_copy(
         update={
             "scheduler": settings.scheduler.model_copy(
-                update={"messages_per_second": 2.0, "scan_batch_size": 20}
+                update={"messages_per_second": 5.0, "scan_batch_size": 20}
             )
         }
     )
     clock = FollowingClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC), vt)
     world = World(database, clock)
     group = world.group()
-    people = world.patients(group, 200)
+    people = world.patients(group, 500)
     world.task(group, (TODAY, time(10, 0)))
-    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    small = world.group("Hip Therapy 1")
+    world.patient(small)
+    world.task(small, (TODAY, time(11, 0)), title="Hip check")
+    due = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    clock.set(due)
     api = FakeBotApi(time_source=vt.time, limit_per_second=30, per_chat_per_second=1)
-    h = await Harness(slow, database, clock, api=api).start()
-    scheduler.state(h.app).pacer = virtual_pacer(slow, vt)
+    h = await Harness(busy, database, clock, api=api).start()
+    scheduler.state(h.app).pacer = virtual_pacer(busy, vt)
     caplog.set_level(logging.INFO, logger="bot.scheduler")
     try:
-        report = await scan(h, vt)
+        first = await scan(h, vt)
+        second = await scan(h, vt)
+        fan_out_ended = clock.now()
+        clock.set(datetime(2026, 11, 25, 13, 0, tzinfo=UTC))  # no scan from 10:02 to 13:00
+        after_gap = await scan(h, vt)
     finally:
         await h.stop()
 
-    assert clock.now() - datetime(2026, 11, 25, 10, 0, tzinfo=UTC) > timedelta(seconds=90)
-    assert report.sent == 200 and report.rounds >= 10
+    assert fan_out_ended - due > timedelta(seconds=90)
+    assert (first.sent, first.rounds, second.sent) == (400, 20, 100)
     assert all(prompts(h, p.chat_id or 0) for p in people)
-    assert report.late_sent == 0
-    assert "caught up after downtime" not in caplog.text
+    assert first.late_sent == second.late_sent == 0
+    assert (after_gap.sent, after_gap.late_sent) == (1, 1)  # the 11:00 hip check
+    downtime = [r.getMessage() for r in caplog.records if "downtime" in r.getMessage()]
+    assert downtime == ["caught up after downtime: 1 sent, 0 expired"]
 
 
 async def test_an_expired_prompt_says_it_closed_and_loses_its_buttons(
