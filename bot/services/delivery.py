@@ -76,7 +76,8 @@ class ScanPolicy:
     max_reminders: int
     quiet_start: time | None
     quiet_end: time | None
-    # A reminder waits this long after the patient's last answer (see _claim_reminders).
+    # A reminder waits this long after the patient's last answer (see _claim_reminders), and a
+    # check-in untouched this long no longer holds back the patient's next prompt.
     first_reminder_minutes: int
     # A claimed row due this long before its scan began was missed (downtime): "late".
     late_after_seconds: float = 60.0
@@ -467,10 +468,27 @@ def _claim_prompts(
             )
         ).all()
     }
+    # In the middle of a check-in means touched within a reminder's wait: one left untouched
+    # longer was walked away from, and holding every later prompt behind it would hide them
+    # until it expires. Their prompts go out; starting one pauses the old check-in.
+    active_since = now - timedelta(minutes=policy.first_reminder_minutes)
+    answered_lately = (
+        select(Answer.id)
+        .where(Answer.delivery_id == Delivery.id, col(Answer.answered_at) >= active_since)
+        .exists()
+    )
     busy = set(
         session.exec(
             select(Delivery.person_id)
-            .where(Delivery.status == IN_PROGRESS, col(Delivery.person_id).in_(person_ids))
+            .where(
+                Delivery.status == IN_PROGRESS,
+                col(Delivery.person_id).in_(person_ids),
+                or_(
+                    col(Delivery.started_at).is_(None),
+                    col(Delivery.started_at) >= active_since,
+                    answered_lately,
+                ),
+            )
             .distinct()
         ).all()
     )

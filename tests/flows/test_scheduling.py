@@ -24,7 +24,7 @@ from bot.sender import Pacer
 from bot.services import delivery
 from bot.services.planning import replan_task
 from storage.db import Database
-from storage.models import Task
+from storage.models import Answer, Question, Task
 from tests.fakes.harness import Harness
 from tests.fakes.updates import User
 from tests.flows.test_scheduling_support import VirtualTime, World, at, virtual_pacer
@@ -503,6 +503,53 @@ async def test_a_prompt_due_while_the_patient_answers_another_waits_unsent(
     assert person.chat_id is not None and len(prompts(h, person.chat_id)) == 1
     (waiting,) = world.deliveries(task_id=second)
     assert (waiting.status, waiting.prompt_message_id, waiting.remind_at) == ("sent", None, None)
+
+
+@pytest.mark.parametrize("last_answer", [None, time(11, 0)], ids=["walked away", "answering"])
+async def test_a_check_in_left_untouched_for_a_full_wait_holds_back_no_later_prompt(
+    h: Harness,
+    vt: VirtualTime,
+    world: World,
+    clock: ManualClock,
+    database: Database,
+    last_answer: time | None,
+) -> None:
+    # The patient started the morning task at 10:00 and walked away. Holding the 11:30 prompt
+    # behind it would hide it until the morning task expires, a day later. One who answered
+    # at 11:00 is still at it: the prompt waits for them to finish.
+    group = world.group()
+    person = world.patient(group)
+    first = world.task(group, (TODAY, time(10, 0)), title="Morning")
+    second = world.task(group, (TODAY, time(11, 30)), title="Stretches")
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    await scan(h, vt)
+    (morning,) = world.deliveries(task_id=first)
+    world.update_delivery(
+        morning.id,  # type: ignore[arg-type]
+        status="in_progress",
+        started_at=clock.now(),
+        remind_at=None,
+    )
+    if last_answer is not None:
+        with database.session() as session:
+            q1 = session.exec(select(Question).where(Question.task_id == first)).first()
+            assert q1 is not None and q1.id is not None and morning.id is not None
+            answered_at = datetime.combine(TODAY, last_answer, tzinfo=UTC)
+            session.add(Answer(delivery_id=morning.id, question_id=q1.id, answered_at=answered_at))
+            session.commit()
+
+    clock.set(datetime(2026, 11, 25, 11, 30, tzinfo=UTC))
+    report = await scan(h, vt)
+
+    if last_answer is not None:
+        assert (report.held, report.sent) == (1, 0)
+        return
+    assert (report.held, report.sent) == (0, 1)
+    assert person.chat_id is not None
+    assert "Stretches" in prompts(h, person.chat_id)[-1]
+    (stretches,) = world.deliveries(task_id=second)
+    assert stretches.status == "sent" and stretches.prompt_message_id is not None
+    assert world.delivery(morning.id).status == "in_progress"  # type: ignore[arg-type]
 
 
 # --- crashes ---------------------------------------------------------------------------------
