@@ -569,6 +569,7 @@ def _claim_reminders(
     wait = timedelta(minutes=policy.first_reminder_minutes)
     jobs: list[SendJob] = []
     deferred = 0
+    walked_away: set[int] = set()
     for row in rows:
         assert row.id is not None
         if row.expires_at <= now:
@@ -607,6 +608,8 @@ def _claim_reminders(
                 continue
         row.lease_until = now + timedelta(seconds=policy.lease_seconds)
         row.claimed_by = policy.instance_id
+        if row.status == IN_PROGRESS:
+            walked_away.add(row.person_id)
         jobs.append(
             SendJob(
                 "reminder",
@@ -620,7 +623,32 @@ def _claim_reminders(
             )
         )
     session.flush()
+    _release_held(session, now, walked_away)
     return tuple(jobs), deferred, len(rows) >= limit
+
+
+def _release_held(session: Session, now: datetime, people: set[int]) -> None:
+    """Send the prompts held for patients whose check-in in progress is being reminded.
+
+    A prompt held while the patient was answering waits for them to finish; one who went
+    quiet long enough to be reminded may not finish at all, and the held prompt has no message
+    and no reminder of its own. Back to ``pending``, the next scan sends it as usual (the old
+    check-in is untouched by now, so nothing holds it again).
+    """
+    if not people:
+        return
+    session.execute(
+        update(Delivery)
+        .where(
+            col(Delivery.person_id).in_(sorted(people)),
+            col(Delivery.status) == SENT,
+            col(Delivery.prompt_message_id).is_(None),
+            col(Delivery.started_at).is_(None),
+            col(Delivery.expires_at) > now,
+        )
+        .values(status=PENDING, sent_at=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # --- results ------------------------------------------------------------------------------

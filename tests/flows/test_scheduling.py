@@ -552,6 +552,45 @@ async def test_a_check_in_left_untouched_for_a_full_wait_holds_back_no_later_pro
     assert world.delivery(morning.id).status == "in_progress"  # type: ignore[arg-type]
 
 
+async def test_a_prompt_held_while_the_patient_answered_goes_out_once_they_go_quiet(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock, database: Database
+) -> None:
+    group = world.group()
+    person = world.patient(group)
+    first = world.task(group, (TODAY, time(10, 0)), title="Morning")
+    second = world.task(group, (TODAY, time(11, 30)), title="Stretches")
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    await scan(h, vt)
+    (morning,) = world.deliveries(task_id=first)
+    assert morning.id is not None and person.chat_id is not None
+    world.update_delivery(
+        morning.id,
+        status="in_progress",
+        started_at=clock.now(),
+        remind_at=datetime(2026, 11, 25, 11, 0, tzinfo=UTC),
+    )
+    with database.session() as session:
+        q1 = session.exec(select(Question).where(Question.task_id == first)).first()
+        assert q1 is not None and q1.id is not None
+        answered_at = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
+        session.add(Answer(delivery_id=morning.id, question_id=q1.id, answered_at=answered_at))
+        session.commit()
+    clock.set(datetime(2026, 11, 25, 11, 30, tzinfo=UTC))
+    assert (await scan(h, vt)).held == 1  # the patient answered half an hour ago
+
+    clock.set(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))  # an hour since that answer
+    assert (await scan(h, vt)).reminded == 1
+    clock.set(datetime(2026, 11, 25, 12, 1, tzinfo=UTC))
+    assert (await scan(h, vt)).sent == 1
+
+    texts = messages(h, person.chat_id)
+    assert "Reminder" in texts[-2] and "Morning" in texts[-2]
+    assert "Time for your check-in" in texts[-1] and "Stretches" in texts[-1]
+    (stretches,) = world.deliveries(task_id=second)
+    assert stretches.status == "sent" and stretches.prompt_message_id is not None
+    assert stretches.remind_at is not None  # a prompt of its own now, with its reminders
+
+
 # --- crashes ---------------------------------------------------------------------------------
 
 
