@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -24,7 +25,7 @@ from bot.sender import Pacer
 from bot.services import delivery
 from bot.services.planning import replan_task
 from storage.db import Database
-from storage.models import Answer, Question, Task
+from storage.models import Answer, Person, Question, Task
 from tests.fakes.harness import Harness
 from tests.fakes.updates import User
 from tests.flows.test_scheduling_support import VirtualTime, World, at, virtual_pacer
@@ -484,17 +485,60 @@ async def test_no_reminder_once_the_task_is_completed_or_skipped(
     assert counts == {done.id: 1, skipped.id: 1, silent.id: 2}
 
 
-async def test_a_prompt_due_while_the_patient_answers_another_waits_unsent(
-    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
-) -> None:
+@dataclass
+class TwoTasks:
+    person: Person
+    morning: int  # the delivery in progress
+    morning_task: int
+    second_task: int
+
+
+async def morning_in_progress(
+    h: Harness,
+    vt: VirtualTime,
+    world: World,
+    clock: ManualClock,
+    second_at: time,
+    *,
+    started: bool = True,
+    remind_at: datetime | None = None,
+) -> TwoTasks:
+    """A patient whose 10:00 "Morning" check-in is in progress, and "Stretches" due later."""
     group = world.group()
     person = world.patient(group)
     first = world.task(group, (TODAY, time(10, 0)), title="Morning")
-    second = world.task(group, (TODAY, time(10, 30)), title="Stretches")
+    second = world.task(group, (TODAY, second_at), title="Stretches")
     clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
     await scan(h, vt)
     (morning,) = world.deliveries(task_id=first)
-    world.update_delivery(morning.id, status="in_progress", remind_at=None)  # type: ignore[arg-type]
+    assert morning.id is not None and person.chat_id is not None
+    world.update_delivery(
+        morning.id,
+        status="in_progress",
+        started_at=clock.now() if started else None,
+        remind_at=remind_at,
+    )
+    return TwoTasks(person, morning.id, first, second)
+
+
+def answer_first_question(world: World, tasks: TwoTasks, at: time) -> None:
+    with world.database.session() as session:
+        question = session.exec(
+            select(Question).where(Question.task_id == tasks.morning_task)
+        ).first()
+        assert question is not None and question.id is not None
+        answered_at = datetime.combine(TODAY, at, tzinfo=UTC)
+        session.add(
+            Answer(delivery_id=tasks.morning, question_id=question.id, answered_at=answered_at)
+        )
+        session.commit()
+
+
+async def test_a_prompt_due_while_the_patient_answers_another_waits_unsent(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    tasks = await morning_in_progress(h, vt, world, clock, time(10, 30), started=False)
+    person, second = tasks.person, tasks.second_task
 
     clock.set(datetime(2026, 11, 25, 10, 30, tzinfo=UTC))
     report = await scan(h, vt)
@@ -511,32 +555,15 @@ async def test_a_check_in_left_untouched_for_a_full_wait_holds_back_no_later_pro
     vt: VirtualTime,
     world: World,
     clock: ManualClock,
-    database: Database,
     last_answer: time | None,
 ) -> None:
     # The patient started the morning task at 10:00 and walked away. Holding the 11:30 prompt
     # behind it would hide it until the morning task expires, a day later. One who answered
     # at 11:00 is still at it: the prompt waits for them to finish.
-    group = world.group()
-    person = world.patient(group)
-    first = world.task(group, (TODAY, time(10, 0)), title="Morning")
-    second = world.task(group, (TODAY, time(11, 30)), title="Stretches")
-    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
-    await scan(h, vt)
-    (morning,) = world.deliveries(task_id=first)
-    world.update_delivery(
-        morning.id,  # type: ignore[arg-type]
-        status="in_progress",
-        started_at=clock.now(),
-        remind_at=None,
-    )
+    tasks = await morning_in_progress(h, vt, world, clock, time(11, 30))
+    person, second = tasks.person, tasks.second_task
     if last_answer is not None:
-        with database.session() as session:
-            q1 = session.exec(select(Question).where(Question.task_id == first)).first()
-            assert q1 is not None and q1.id is not None and morning.id is not None
-            answered_at = datetime.combine(TODAY, last_answer, tzinfo=UTC)
-            session.add(Answer(delivery_id=morning.id, question_id=q1.id, answered_at=answered_at))
-            session.commit()
+        answer_first_question(world, tasks, last_answer)
 
     clock.set(datetime(2026, 11, 25, 11, 30, tzinfo=UTC))
     report = await scan(h, vt)
@@ -549,32 +576,17 @@ async def test_a_check_in_left_untouched_for_a_full_wait_holds_back_no_later_pro
     assert "Stretches" in prompts(h, person.chat_id)[-1]
     (stretches,) = world.deliveries(task_id=second)
     assert stretches.status == "sent" and stretches.prompt_message_id is not None
-    assert world.delivery(morning.id).status == "in_progress"  # type: ignore[arg-type]
+    assert world.delivery(tasks.morning).status == "in_progress"
 
 
 async def test_a_prompt_held_while_the_patient_answered_goes_out_once_they_go_quiet(
-    h: Harness, vt: VirtualTime, world: World, clock: ManualClock, database: Database
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
 ) -> None:
-    group = world.group()
-    person = world.patient(group)
-    first = world.task(group, (TODAY, time(10, 0)), title="Morning")
-    second = world.task(group, (TODAY, time(11, 30)), title="Stretches")
-    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
-    await scan(h, vt)
-    (morning,) = world.deliveries(task_id=first)
-    assert morning.id is not None and person.chat_id is not None
-    world.update_delivery(
-        morning.id,
-        status="in_progress",
-        started_at=clock.now(),
-        remind_at=datetime(2026, 11, 25, 11, 0, tzinfo=UTC),
-    )
-    with database.session() as session:
-        q1 = session.exec(select(Question).where(Question.task_id == first)).first()
-        assert q1 is not None and q1.id is not None
-        answered_at = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
-        session.add(Answer(delivery_id=morning.id, question_id=q1.id, answered_at=answered_at))
-        session.commit()
+    reminder_at = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
+    tasks = await morning_in_progress(h, vt, world, clock, time(11, 30), remind_at=reminder_at)
+    answer_first_question(world, tasks, time(11, 0))
+    person, second = tasks.person, tasks.second_task
+    assert person.chat_id is not None
     clock.set(datetime(2026, 11, 25, 11, 30, tzinfo=UTC))
     assert (await scan(h, vt)).held == 1  # the patient answered half an hour ago
 
