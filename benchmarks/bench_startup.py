@@ -4,7 +4,7 @@ Both are measured side by side in one run, several times each, and the medians c
 ratio says what the bot adds on top of importing its framework (migration check, seed-free
 start, JobQueue, the first poll).
 
-    python benchmarks/bench_startup.py [--runs 5]
+    python -m benchmarks.bench_startup [--runs 5]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import subprocess
 import time
+from pathlib import Path
 
 from benchmarks.common import PYTHON, ROOT, bot_env, median, summary, temp_dir
 from bot.fakeapi import FakeBotApi
@@ -49,19 +50,25 @@ def time_import() -> float:
     return time.perf_counter() - started
 
 
+def demo_database(folder: Path) -> str:
+    """A SQLite database in ``folder``, migrated and seeded with the demo, as `make run` does."""
+    url = f"sqlite:///{folder / 'bench.db'}"
+    env = bot_env(url, 1)
+    subprocess.run([PYTHON, "-m", "bot", "db", "upgrade"], env=env, cwd=ROOT, check=True,
+                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [PYTHON, "-m", "bot", "seed", str(ROOT / "seed_data" / "demo.toml")],
+        env=env, cwd=ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    return url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     with temp_dir() as folder:
-        url = f"sqlite:///{folder / 'bench.db'}"
-        env = bot_env(url, 1)
-        subprocess.run([PYTHON, "-m", "bot", "db", "upgrade"], env=env, cwd=ROOT, check=True,
-                       capture_output=True)  # fmt: skip
-        subprocess.run(
-            [PYTHON, "-m", "bot", "seed", str(ROOT / "seed_data" / "demo.toml")],
-            env=env, cwd=ROOT, check=True, capture_output=True,
-        )  # fmt: skip
+        url = demo_database(folder)
         bot_times, import_times = [], []
         for _ in range(args.runs):
             import_times.append(time_import())

@@ -5,10 +5,11 @@ Benchmarks are measurements (``make bench``), not tests: nothing here looks at a
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import bench_answers, bench_fanout, bench_memory, bench_scan
+from benchmarks import bench_answers, bench_fanout, bench_memory, bench_scan, bench_startup
 from benchmarks.rows import sqlite_database
 
 
@@ -51,3 +52,15 @@ async def test_the_memory_benchmark_reads_a_polling_and_scanning_bot(tmp_path: P
     assert sample.polls >= 3
     assert sample.scans_seen
     assert sample.rss > 0 and sample.peak >= sample.rss
+
+
+async def test_the_start_up_benchmark_times_a_real_start_to_its_first_poll(
+    tmp_path: Path,
+) -> None:
+    url = bench_startup.demo_database(tmp_path)
+
+    # It returns only once the fake saw a getUpdates; a bot that exited early raises instead,
+    # and one that never polls runs into the timeout.
+    seconds = await asyncio.wait_for(bench_startup.time_bot_start(url), 60)
+
+    assert seconds > 0
