@@ -246,4 +246,5 @@ def test_sigkill_mid_fan_out_loses_no_prompt_and_duplicates_only_those_in_flight
                 )
             ).all()
         )
+    assert any(flying), f"no kill caught a prompt in flight, so nothing was reclaimed: {figures}"
     assert all(attempts[chat] >= 2 for f in flying for chat in f)

@@ -143,6 +143,8 @@ async def test_the_bot_keeps_running_through_a_database_outage_and_catches_up(
                 await asyncio.sleep(remaining)
             assert app.running and app.job_queue is not None and app.job_queue.scheduler.running
             assert not h.api.calls_of("sendMessage")[:-1], "nothing was sent during the outage"
+            sent_to = {c.chat_id for c in h.api.calls_of("sendMessage")}
+            assert sent_to <= {alice.chat_id}, "only the apology, to the patient who wrote"
         outage_took = time.monotonic() - started
         failed_scans = len(scan_warnings())
         back = time.monotonic()
