@@ -900,8 +900,10 @@ def _task_next_due(task: Task, zone: str, now: datetime) -> datetime | None:
     return next_due(task.due_date, task.due_time, task.recurrence, ZoneInfo(zone), now)
 
 
-def _require_task(session: Session, task_id: int, *, allow_deleted: bool = False) -> Task:
-    task = session.get(Task, task_id)
+def require_task(session: Session, task_id: int, *, allow_deleted: bool = False) -> Task:
+    """The task numbered ``task_id``, or the error a therapist reads for an unknown one."""
+    # An id past the column's range is unknown too, and must not reach the database.
+    task = session.get(Task, task_id) if task_id <= MAX_INTEGER else None
     if task is None:
         raise AuthoringError(texts.admin_unknown_task(task_id))
     if task.deleted_at is not None and not allow_deleted:
@@ -1162,7 +1164,7 @@ def task_details(
 ) -> TaskDetails:
     """A task with all its questions and how its check-ins stand so far."""
     with database.read_session() as session:
-        task = _require_task(session, task_id, allow_deleted=True)
+        task = require_task(session, task_id, allow_deleted=True)
         return _details(session, task, now, default_zone)
 
 
@@ -1231,7 +1233,7 @@ def change_due(
 ) -> TaskChanged:
     """Move a task's start date and time; pending check-ins are planned again."""
     with database.session() as session:
-        task = _require_task(session, task_id)
+        task = require_task(session, task_id)
         info = _group_info(_group_of(session, task), default_zone)
         if next_due(due_date, due_time, task.recurrence, ZoneInfo(info.zone), now) is None:
             raise AuthoringError(texts.admin_never_due())
@@ -1247,7 +1249,7 @@ def change_repeat(
 ) -> TaskChanged:
     """Change how a task repeats; pending check-ins are planned again."""
     with database.session() as session:
-        task = _require_task(session, task_id)
+        task = require_task(session, task_id)
         info = _group_info(_group_of(session, task), default_zone)
         zone = ZoneInfo(info.zone)
         if next_due(task.due_date, task.due_time, recurrence, zone, now) is None:
@@ -1266,7 +1268,7 @@ def add_questions(
     for draft in drafts:
         check_question(draft)
     with database.session() as session:
-        task = _require_task(session, task_id)
+        task = require_task(session, task_id)
         assert task.id is not None
         rows = session.exec(select(Question).where(Question.task_id == task.id)).all()
         active = sum(1 for q in rows if q.removed_at is None)
@@ -1284,7 +1286,7 @@ def remove_question(
 ) -> QuestionsChanged:
     """Retire a question (never delete it: answers point at it); a task keeps at least one."""
     with database.session() as session:
-        task = _require_task(session, task_id)
+        task = require_task(session, task_id)
         assert task.id is not None
         rows = session.exec(select(Question).where(Question.task_id == task.id)).all()
         target = next((q for q in rows if q.position == position and q.removed_at is None), None)
@@ -1301,7 +1303,7 @@ def remove_question(
 def delete_task(database: Database, now: datetime, default_zone: str, task_id: int) -> TaskDeleted:
     """Soft-delete a task: future check-ins go, open ones are cancelled, answers stay."""
     with database.session() as session:
-        task = _require_task(session, task_id)
+        task = require_task(session, task_id)
         info = _group_info(_group_of(session, task), default_zone)
         task.deleted_at = now
         session.flush()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from enum import StrEnum
@@ -35,7 +36,6 @@ from zoneinfo import ZoneInfo, available_timezones
 from sqlalchemy import and_, bindparam, delete, func, or_, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
-from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
@@ -517,7 +517,7 @@ def begin(
             progress = Progress(
                 delivery_id=_id(delivery),
                 task_title=task.title,
-                question=_question_view(delivery, task, questions, current),
+                question=_question_view(_id(delivery), task.title, questions, current),
                 paused_title=paused_title,
                 resumed=resumed,
             )
@@ -698,11 +698,11 @@ _PASSING_READ = (
 )
 _PASSING_ANSWER = sa_insert(_A)
 _PASSING_PERSON = (
-    sa_update(_P)
+    update(_P)
     .where(_P.c.id == bindparam("person_id"))
     .values(last_answer_message_id=bindparam("message_id"))
 )
-_PASSING_TRIES = sa_update(_D).where(_D.c.id == bindparam("delivery_id")).values(current_tries=0)
+_PASSING_TRIES = update(_D).where(_D.c.id == bindparam("delivery_id")).values(current_tries=0)
 
 
 def _answer_in_passing(
@@ -726,7 +726,7 @@ def _answer_in_passing(
     if len(open_ones) < 2 or open_ones[0].alert_rule:
         return None
     current, following = open_ones[0], open_ones[1]
-    accepted = parse_reply(_row_rules(current), reply)
+    accepted = parse_reply(_rules(current), reply)
     if not isinstance(accepted, Accepted):
         return None
     try:
@@ -754,16 +754,7 @@ def _answer_in_passing(
     session.commit()
 
     def view(question: Any) -> QuestionView:
-        return QuestionView(
-            delivery_id=row.delivery_id,
-            question_id=question.id,
-            task_title=row.title,
-            number=questions.index(question) + 1,
-            total=len(questions),
-            description=question.description,
-            link=question.link,
-            rules=_row_rules(question),
-        )
+        return _question_view(row.delivery_id, row.title, questions, question)
 
     return Progress(
         delivery_id=row.delivery_id,
@@ -861,7 +852,7 @@ def _reject(
     delivery.current_tries += 1
     _postpone_reminder(delivery, now, policy)
     tries = delivery.current_tries
-    view = _question_view(delivery, task, questions, current)
+    view = _question_view(_id(delivery), task.title, questions, current)
     session.commit()
     many = tries >= policy.max_reasks
     return Reask(
@@ -884,12 +875,12 @@ def _store(
     question: Question,
     accepted: Accepted | None,
     *,
-    answers: dict[int, Answer] | None = None,
+    answers: dict[int, Answer],
 ) -> Progress | Refused:
     """Record an answer (None: skipped) and move on; the caller's session is committed here.
 
     ``answers``: the delivery's answers as the caller read them in this transaction, under the
-    delivery's row lock (saves reading them again); None reads them.
+    delivery's row lock, so they need no second read.
     """
     answer = Answer(
         delivery_id=_id(delivery),
@@ -907,14 +898,12 @@ def _store(
     except IntegrityError:
         session.rollback()
         return Refused(Refusal.ALREADY, task.title)
-    view = _question_view(delivery, task, questions, question)
+    view = _question_view(_id(delivery), task.title, questions, question)
     answered = AnsweredView(view, accepted.display if accepted else "", skipped=accepted is None)
     alerts = _alerts(session, policy, person, task, question, accepted) if accepted else ()
     paused_title = _activate(session, now, person, delivery)
     # Under the delivery's lock nothing but this answer was added since the caller's read.
-    answers = (
-        _answers(session, delivery) if answers is None else {**answers, _id(question): answer}
-    )
+    answers = {**answers, _id(question): answer}
     following = _first_unanswered(questions, answers)
     if following is None:
         progress = _complete(session, now, policy, person, delivery, task, questions, answers)
@@ -925,7 +914,7 @@ def _store(
             delivery_id=_id(delivery),
             task_title=task.title,
             answered=answered,
-            question=_question_view(delivery, task, questions, following),
+            question=_question_view(_id(delivery), task.title, questions, following),
             alerts=alerts,
             paused_title=paused_title,
         )
@@ -1350,20 +1339,8 @@ def _first_unanswered(questions: list[Question], answers: dict[int, Answer]) -> 
     return next((q for q in questions if _id(q) not in answers), None)
 
 
-def _rules(question: Question) -> QuestionRules:
-    return QuestionRules(
-        response_type=question.response_type,  # type: ignore[arg-type]  # coerced by the class
-        options=tuple(question.options or ()),
-        min_value=question.min_value,
-        max_value=question.max_value,
-        integer_only=question.integer_only,
-        max_length=question.max_length,
-        required=question.required,
-    )
-
-
-def _row_rules(question: Any) -> QuestionRules:
-    """``_rules`` for a plain row of the questions table."""
+def _rules(question: Any) -> QuestionRules:
+    """The answer rules of a ``Question``, or of a plain row of the questions table."""
     return QuestionRules(
         response_type=question.response_type,
         options=tuple(question.options or ()),
@@ -1376,12 +1353,13 @@ def _row_rules(question: Any) -> QuestionRules:
 
 
 def _question_view(
-    delivery: Delivery, task: Task, questions: list[Question], question: Question
+    delivery_id: int, task_title: str, questions: Sequence[Any], question: Any
 ) -> QuestionView:
+    """``question`` among ``questions``: ``Question`` objects, or plain rows of their table."""
     return QuestionView(
-        delivery_id=_id(delivery),
-        question_id=_id(question),
-        task_title=task.title,
+        delivery_id=delivery_id,
+        question_id=question.id,
+        task_title=task_title,
         number=questions.index(question) + 1,
         total=len(questions),
         description=question.description,

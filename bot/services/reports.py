@@ -23,11 +23,10 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from bot import texts
-from bot.services.authoring import AuthoringError, find_group
+from bot.services.authoring import AuthoringError, find_group, require_task
 from bot.services.responses import format_number
 from storage.db import Database
 from storage.models import (
-    MAX_INTEGER,
     Answer,
     Delivery,
     DeliveryStatus,
@@ -110,10 +109,7 @@ def adherence(
     """Per-patient figures for a group ("group", name or id) or a task ("task", id)."""
     with database.read_session() as session:
         if kind == "task":
-            number = int(ref)
-            task = session.get(Task, number) if number <= MAX_INTEGER else None
-            if task is None:
-                raise AuthoringError(texts.admin_unknown_task(int(ref)))
+            task = require_task(session, int(ref), allow_deleted=True)
             group = session.get(TherapyGroup, task.group_id)
             assert group is not None and task.id is not None
             task_ids = [task.id]

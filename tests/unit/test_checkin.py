@@ -511,6 +511,7 @@ def test_the_unique_constraint_settles_a_race_between_two_presses(world: World) 
             questions,
             questions[0],
             Accepted(display="No", boolean=False),
+            answers={},  # what this press read, before the other instance's answer
         )
 
     assert result == Refused(Refusal.ALREADY, "Knee check")
