@@ -11,7 +11,16 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -197,6 +206,7 @@ class Delivery(SQLModel, table=True):
         Index("ix_deliveries_status_lease_until", "status", "lease_until"),
         Index("ix_deliveries_status_remind_at", "status", "remind_at"),
         Index("ix_deliveries_status_expires_at", "status", "expires_at"),
+        Index("ix_deliveries_ask_pending_since", "ask_pending_since"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -219,6 +229,15 @@ class Delivery(SQLModel, table=True):
     send_attempts: int = 0
     prompt_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     last_error: str | None = Field(default=None, max_length=300)
+    # The question whose message last reached the patient (its id in the chat, and when).
+    # A typed answer counts only for this question: one stored but never sent (a kill between
+    # the answer's commit and the next question's send) is sent again, not answered blindly.
+    asked_question_id: int | None = None
+    asked_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    asked_at: datetime | None = _instant()
+    # Set when a use case moved the check-in to a question still to be sent; cleared when its
+    # message is recorded. The scan sends what is left here past a grace (the outbox).
+    ask_pending_since: datetime | None = _instant()
 
 
 class Answer(SQLModel, table=True):
@@ -234,3 +253,37 @@ class Answer(SQLModel, table=True):
     file_id: str | None = Field(default=None, max_length=300)
     skipped: bool = False
     answered_at: datetime = _instant(nullable=False)
+
+
+class InboxState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    # Telegram sent something this version cannot read; kept for the record, never handled.
+    UNREADABLE = "unreadable"
+
+
+class InboxUpdate(SQLModel, table=True):
+    """One update as Telegram sent it, stored before Telegram is told it arrived.
+
+    Keyed by Telegram's ``update_id``, so an update delivered twice is stored once. It is
+    handled from here in order per chat and marked done in the transaction of the handler's
+    first write (``bot.inbox``); handled rows are purged by the due scan after a while.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        # The worker's claim: the oldest pending row of each chat.
+        Index("ix_inbox_state_chat_id_update_id", "state", "chat_id", "update_id"),
+        Index("ix_inbox_state_handled_at", "state", "handled_at"),
+    )
+
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    # The private chat (or the user for updates without one); NULL for kinds with neither.
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(default=InboxState.PENDING.value, max_length=20)
+    received_at: datetime = _instant(nullable=False)
+    handled_at: datetime | None = _instant()
+    attempts: int = 0
+    lease_until: datetime | None = _instant()
+    claimed_by: str | None = Field(default=None, max_length=100)
