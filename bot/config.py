@@ -144,6 +144,9 @@ class CheckinSettings(_Table):
     quiet_hours_start: time | None = time(21, 0)
     quiet_hours_end: time | None = time(8, 0)
     common_timezones: list[str] = ["Europe/London", "Europe/Berlin", "America/New_York"]
+    # A question stored as the next one but not recorded as sent this long (a kill between
+    # the answer's commit and the send) is sent by the due scan.
+    question_resend_seconds: float = Field(default=30.0, ge=1, le=3600)
 
     @field_validator("common_timezones")
     @classmethod
@@ -155,6 +158,15 @@ class CheckinSettings(_Table):
         if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
             raise ValueError("quiet_hours_start and quiet_hours_end must be set together")
         return self
+
+
+class InboxSettings(_Table):
+    # A claimed update not finished within this is handled by another instance (or after a
+    # restart); handlers take milliseconds, so this only bounds the wait after a crash.
+    claim_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # Handled updates are kept this long (for an investigation), then purged by the due scan.
+    keep_handled_days: float = Field(default=7.0, gt=0, le=365)
+    purge_batch_size: int = Field(default=1000, ge=1, le=100_000)
 
 
 class InviteSettings(_Table):
@@ -186,6 +198,7 @@ class Settings(_Table):
     database: DatabaseSettings = DatabaseSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     checkins: CheckinSettings = CheckinSettings()
+    inbox: InboxSettings = InboxSettings()
     invites: InviteSettings = InviteSettings()
     therapists: TherapistSettings = TherapistSettings()
     logging: LoggingSettings = LoggingSettings()
