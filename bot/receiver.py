@@ -29,7 +29,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tim
 
 from bot.app import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.sender import retry_after_seconds
-from bot.services import inbox
+from bot.services import checkin, inbox
 from storage.db import Database
 from storage.errors import is_unavailable, unavailable_reason
 from storage.models import InboxState
@@ -49,6 +49,9 @@ IDLE_LOOK_SECONDS = 1.0
 # Waits after a failed getUpdates or store, doubling up to the maximum.
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 15.0
+
+# What the handlers of the claimed batch sent, recorded with the batch (see ``defer_shown``).
+_shown: ContextVar[list[checkin.Shown] | None] = ContextVar("patientbot_shown", default=None)
 
 # The errors handlers raised while the worker handles one update (see ``_note_error``).
 _errors: ContextVar[list[BaseException] | None] = ContextVar(
@@ -167,6 +170,8 @@ class Receiver:
             )
             unfinished: list[int] = []
             unreadable: list[int] = []
+            shown: list[checkin.Shown] = []
+            token = _shown.set(shown)
             newest = 0
             try:
                 for item in items:
@@ -181,9 +186,12 @@ class Receiver:
                     elif outcome is InboxState.PENDING:
                         unfinished.append(item.update_id)
             finally:
-                # One transaction for the updates whose handlers wrote nothing: a kill before
-                # it only repeats those (a second /help), never a write.
-                await self._finish(unfinished, unreadable)
+                _shown.reset(token)
+                # One transaction for the updates whose handlers wrote nothing (a kill before
+                # it only repeats those, a second /help, never a write) and for the questions
+                # the batch sent. A chat has one update in a batch, so its next one is handled
+                # only after this.
+                await self._finish(unfinished, unreadable, shown)
                 await self._announce(newest)
             return len(items)
 
@@ -225,13 +233,25 @@ class Receiver:
             return None
         return InboxState.PENDING
 
-    async def _finish(self, unfinished: list[int], unreadable: list[int]) -> None:
+    async def _finish(
+        self, unfinished: list[int], unreadable: list[int], shown: list[checkin.Shown]
+    ) -> None:
+        if not unfinished and not unreadable and not shown:
+            return
         deps = self.deps
         now = deps.clock.now()
-        if unfinished:
-            await deps.run(inbox.finish, deps.database, now, unfinished)
-        if unreadable:
-            await deps.run(inbox.finish, deps.database, now, unreadable, InboxState.UNREADABLE)
+
+        def record(session: Any) -> None:
+            checkin.record_shown(session, now, shown)
+
+        await deps.run(
+            inbox.finish,
+            deps.database,
+            now,
+            unfinished,
+            unreadable=unreadable,
+            also=record if shown else None,
+        )
 
     async def _announce(self, update_id: int) -> None:
         async with self._handled:
@@ -347,6 +367,15 @@ class Receiver:
             )
         else:
             log.error("%s failed", what, exc_info=error)
+
+
+def defer_shown(shown: checkin.Shown) -> bool:
+    """Record a sent question with the worker's batch; False outside the worker (write it)."""
+    batch = _shown.get()
+    if batch is None:
+        return False
+    batch.append(shown)
+    return True
 
 
 async def _note_error(update: object, context: BotContext) -> None:

@@ -21,6 +21,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from bot import keyboards, rendering, texts
 from bot.app import BotApplication, BotContext
+from bot.receiver import defer_shown
 from bot.services import checkin
 from bot.services.responses import Reply
 
@@ -496,14 +497,17 @@ async def _ask(
     """Send a question, then record that it reached the patient: only now may it be answered."""
     text, markup = rendering.render_question(question, intro=intro)
     sent = await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
+    shown = checkin.Shown(question.delivery_id, question.question_id, sent.message_id)
+    if defer_shown(shown):
+        return  # recorded with the inbox's batch, before this chat's next update is handled
     deps = context.deps
     await deps.run(
         checkin.note_question_shown,
         deps.database,
         deps.clock.now(),
-        question.delivery_id,
-        question.question_id,
-        sent.message_id,
+        shown.delivery_id,
+        shown.question_id,
+        shown.message_id,
     )
 
 

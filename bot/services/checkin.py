@@ -608,23 +608,40 @@ def note_offer(
         return True
 
 
+@dataclass(frozen=True)
+class Shown:
+    """A question's message reached the patient: it may now be answered."""
+
+    delivery_id: int
+    question_id: int
+    message_id: int
+
+
 def note_question_shown(
     database: Database, now: datetime, delivery_id: int, question_id: int, message_id: int
 ) -> None:
-    """Record that the question's message reached the patient: it may now be answered."""
+    """Record that the question's message reached the patient, in a transaction of its own."""
     with database.session() as session:
-        deliveries = SQLModel.metadata.tables["deliveries"]
-        session.connection().execute(
-            update(deliveries)
-            .where(deliveries.c.id == delivery_id)
-            .values(
-                asked_question_id=question_id,
-                asked_message_id=message_id,
-                asked_at=now,
-                ask_pending_since=None,
-            )
-        )
+        record_shown(session, now, [Shown(delivery_id, question_id, message_id)])
         session.commit()
+
+
+def record_shown(session: Session, now: datetime, shown: Sequence[Shown]) -> None:
+    """Record questions as shown inside the caller's transaction (the inbox's per batch)."""
+    if not shown:
+        return
+    deliveries = SQLModel.metadata.tables["deliveries"]
+    session.connection().execute(
+        update(deliveries)
+        .where(deliveries.c.id == bindparam("d_id"))
+        .values(
+            asked_question_id=bindparam("q_id"),
+            asked_message_id=bindparam("m_id"),
+            asked_at=now,
+            ask_pending_since=None,
+        ),
+        [{"d_id": s.delivery_id, "q_id": s.question_id, "m_id": s.message_id} for s in shown],
+    )
 
 
 @dataclass(frozen=True)

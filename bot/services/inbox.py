@@ -166,19 +166,30 @@ def finish(
     now: datetime,
     update_ids: Iterable[int],
     state: InboxState = InboxState.DONE,
-) -> int:
-    """Mark updates whose handlers wrote nothing (or that cannot be read) as finished."""
-    ids = list(update_ids)
-    if not ids:
-        return 0
+    *,
+    unreadable: Iterable[int] = (),
+    also: Callable[[Session], None] | None = None,
+) -> None:
+    """Mark updates whose handlers wrote nothing (or that cannot be read) as finished.
+
+    ``also`` runs in the same transaction: the worker records there what its handlers sent
+    (one transaction per claimed batch instead of one per update).
+    """
+    ids, unreadable_ids = list(update_ids), list(unreadable)
+    if not ids and not unreadable_ids and also is None:
+        return
     with database.session() as session:
-        result = session.connection().execute(
-            update(_INBOX)
-            .where(_INBOX.c.update_id.in_(ids), _INBOX.c.state == _PENDING)
-            .values(state=state.value, handled_at=now, lease_until=None)
-        )
+        connection = session.connection()
+        for marked, marked_as in ((ids, state), (unreadable_ids, InboxState.UNREADABLE)):
+            if marked:
+                connection.execute(
+                    update(_INBOX)
+                    .where(_INBOX.c.update_id.in_(marked), _INBOX.c.state == _PENDING)
+                    .values(state=marked_as.value, handled_at=now, lease_until=None)
+                )
+        if also is not None:
+            also(session)
         session.commit()
-        return max(result.rowcount, 0)
 
 
 def release(database: Database, instance_id: str, update_ids: Iterable[int] = ()) -> int:
