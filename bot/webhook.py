@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ from telegram.error import InvalidToken, NetworkError
 
 from bot import texts
 from bot.app import DEPS_KEY, BotApplication, Deps
-from bot.config import Settings
+from bot.config import Settings, webhook_url_problem
 from bot.health import HealthServer
 from bot.receiver import ALLOWED_UPDATES, receiver
 
@@ -42,7 +43,7 @@ Hook = Callable[[Any], Coroutine[Any, Any, None]]
 
 @dataclass(frozen=True)
 class WebhookOptions:
-    """The arguments of PTB's ``run_webhook`` / ``Updater.start_webhook`` from the settings."""
+    """Where our webhook server listens and what Telegram is told, from the settings."""
 
     listen: str
     port: int
@@ -50,23 +51,13 @@ class WebhookOptions:
     webhook_url: str
     secret_token: str
 
-    def as_kwargs(self) -> dict[str, Any]:
-        return {
-            "listen": self.listen,
-            "port": self.port,
-            "url_path": self.url_path,
-            "webhook_url": self.webhook_url,
-            "secret_token": self.secret_token,
-            "allowed_updates": ALLOWED_UPDATES,
-        }
-
 
 class WebhookSettingsError(ValueError):
     """Webhook mode is asked for without what it needs; the message says what is missing."""
 
 
 def webhook_options(settings: Settings) -> WebhookOptions:
-    """Read the webhook settings, refusing to go on without a secret or a public https URL."""
+    """Read the webhook settings, refusing to go on without a secret or a usable URL."""
     telegram = settings.telegram
     secret = telegram.webhook_secret.get_secret_value()
     # Settings already refuse these when a token is set; a second look costs nothing and an
@@ -77,10 +68,11 @@ def webhook_options(settings: Settings) -> WebhookOptions:
                 "[telegram] webhook_secret (or TELEGRAM_WEBHOOK_SECRET) is empty"
             )
         )
-    if not telegram.webhook_url.startswith("https://"):
+    problem = webhook_url_problem(telegram)
+    if problem is not None:
         raise WebhookSettingsError(
             texts.deploy_webhook_needs(
-                "[telegram] webhook_url (or TELEGRAM_WEBHOOK_URL) must be the public https:// URL"
+                f"[telegram] webhook_url (or TELEGRAM_WEBHOOK_URL): {problem}"
             )
         )
     return WebhookOptions(
@@ -164,12 +156,33 @@ def serve(application: BotApplication, settings: Settings) -> None:
 
 
 async def _serve(application: BotApplication, settings: Settings) -> None:
-    telegram = settings.telegram
-    incoming = receiver(application)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, stopping.set)
+    try:
+        async with running(application, settings):
+            failure = asyncio.create_task(receiver(application).failed())
+            stop_wait = asyncio.create_task(stopping.wait())
+            await asyncio.wait([failure, stop_wait], return_when=asyncio.FIRST_COMPLETED)
+            stop_wait.cancel()
+            if failure.done():
+                raise failure.result()
+            failure.cancel()
+            log.info("Stopping: no more updates are taken")
+    finally:
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signal_number)
+
+
+@asynccontextmanager
+async def running(application: BotApplication, settings: Settings) -> AsyncIterator[Any]:
+    """The bot taking updates in the configured mode inside the block; a clean stop after.
+
+    Yields the webhook server in webhook mode (its ``port`` is the bound one), else None.
+    """
+    telegram = settings.telegram
+    incoming = receiver(application)
     webhook: Any = None
     try:
         await application.initialize()  # getMe: a refused token or no Telegram stops here
@@ -192,17 +205,8 @@ async def _serve(application: BotApplication, settings: Settings) -> None:
             await application.bot.delete_webhook()
         await application.start()
         incoming.start(polling=webhook is None)
-        failure = asyncio.create_task(incoming.failed())
-        stop_wait = asyncio.create_task(stopping.wait())
-        await asyncio.wait([failure, stop_wait], return_when=asyncio.FIRST_COMPLETED)
-        stop_wait.cancel()
-        if failure.done():
-            raise failure.result()
-        failure.cancel()
-        log.info("Stopping: no more updates are taken")
+        yield webhook
     finally:
-        for signal_number in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signal_number)
         if webhook is not None:
             await webhook.close()
         await incoming.close()

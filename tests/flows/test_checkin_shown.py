@@ -7,13 +7,16 @@ commit and that send: the answer is stored, the question never reached the patie
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from bot import texts
 from bot.fakeapi import NetworkFault
 from bot.receiver import receiver
+from storage.models import InboxState, InboxUpdate
 from tests.fakes.harness import Harness, patient
 from tests.flows.test_checkin_support import answers_of, at, delivery_of, local
 
@@ -102,4 +105,55 @@ async def test_updates_stored_before_a_restart_are_handled_after_it_in_order(
     answers = answers_of(h, pain.id)
     assert [a.value_number for a in answers[:2]] == [4.0, 30.0]
     assert answers[2].value_text == "Felt fine"
+    assert texts.checkin_summary_thanks() in "\n".join(h.texts(ALICE.chat_id))
+
+
+async def test_handled_updates_are_purged_by_the_scan_after_the_configured_days(
+    h: Harness,
+) -> None:
+    keep = h.settings.inbox.keep_handled_days
+    with h.database.session() as session:
+        stored = session.execute(select(func.count()).select_from(InboxUpdate)).scalar()
+    assert stored == 2  # /start and the press of Start
+
+    await h.advance_and_scan(timedelta(days=keep - 1))
+    await h.text(ALICE, "/tasks")
+    with h.database.session() as session:
+        assert session.execute(select(func.count()).select_from(InboxUpdate)).scalar() == 3
+
+    await h.advance_and_scan(timedelta(days=1, minutes=1))
+    with h.database.session() as session:
+        left = session.execute(select(InboxUpdate.update_id)).scalars().all()  # type: ignore[call-overload]
+    assert len(left) == 1, "only the update of the last days is kept"
+
+
+async def test_polling_stores_each_batch_before_confirming_it_and_a_new_process_handles_it(
+    h: Harness,
+) -> None:
+    await h.press(ALICE, "4")
+    h.api.push_update(h.updates.message(ALICE, "30"))
+    h.api.push_update(h.updates.message(ALICE, "Felt fine"))
+    incoming = receiver(h.app)
+
+    # Only the fetch loop runs: the batch is stored, then the process "dies" before handling.
+    poller = asyncio.create_task(incoming.poll())
+    for _ in range(200):
+        with h.database.session() as session:
+            pending = session.execute(
+                select(func.count())
+                .select_from(InboxUpdate)
+                .where(InboxUpdate.state == InboxState.PENDING.value)
+            ).scalar()
+        if pending == 2:
+            break
+        await asyncio.sleep(0.01)
+    poller.cancel()
+    await asyncio.gather(poller, return_exceptions=True)
+    assert pending == 2
+
+    await h.restart()
+    await h.deliver()
+
+    pain = delivery_of(h, ALICE, PAIN)
+    assert [a.value_number for a in answers_of(h, pain.id)][:2] == [4.0, 30.0]
     assert texts.checkin_summary_thanks() in "\n".join(h.texts(ALICE.chat_id))
