@@ -217,6 +217,7 @@ async def message_received(update: Update, context: BotContext) -> None:
         user.id,
         reply_of(message),
         message.message_id,
+        message.date,
     )
     if isinstance(result, checkin.NoQuestion):
         if result.reason == checkin.Idle.UNKNOWN_PERSON:

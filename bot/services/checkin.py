@@ -608,6 +608,29 @@ def note_offer(
         return True
 
 
+def came_after(
+    asked_message_id: int | None,
+    asked_at: datetime | None,
+    message_id: int,
+    sent_at: datetime | None,
+) -> bool:
+    """Whether a patient's message was written after the question's message reached them.
+
+    In a private chat Telegram numbers both sides' messages in one sequence, so a message with
+    a lower id than the question's was written before the question arrived (typed while the
+    bot was down, waiting in the inbox). A Bot API server that numbers the two sides apart
+    would make that test refuse every answer, so a message Telegram dates a whole second after
+    the question was recorded counts too. A question recorded without its message (before
+    revision 0005) is taken as seen.
+    """
+    if asked_message_id is None or message_id > asked_message_id:
+        return True
+    return sent_at is not None and asked_at is not None and sent_at >= asked_at + _ONE_SECOND
+
+
+_ONE_SECOND = timedelta(seconds=1)
+
+
 @dataclass(frozen=True)
 class Shown:
     """A question's message reached the patient: it may now be answered."""
@@ -716,14 +739,16 @@ def answer_message(
     user_id: int,
     reply: Reply,
     message_id: int,
+    sent_at: datetime | None = None,
 ) -> Progress | Reask | Refused | NoQuestion | NotShown:
     """Take a typed or uploaded message as the answer to the question being asked.
 
-    Only the question whose message reached the patient can be answered this way; for any
-    other the message is not stored as an answer and ``NotShown`` says what to send.
+    Only the question whose message reached the patient before they wrote can be answered
+    this way (``came_after``); for any other the message is not stored as an answer and
+    ``NotShown`` says what to send. ``sent_at`` is when Telegram says the message was sent.
     """
     with database.session() as session:
-        fast = _answer_in_passing(session, now, user_id, reply, message_id)
+        fast = _answer_in_passing(session, now, user_id, reply, message_id, sent_at)
         if fast is not None:
             return fast
         person = _person(session, user_id)
@@ -750,7 +775,9 @@ def answer_message(
             progress = _complete(session, now, policy, person, delivery, task, questions, answers)
             session.commit()
             return progress
-        if delivery.asked_question_id != current.id:
+        if delivery.asked_question_id != current.id or not came_after(
+            delivery.asked_message_id, delivery.asked_at, message_id, sent_at
+        ):
             delivery.ask_pending_since = now
             view = _question_view(_id(delivery), task.title, questions, current)
             session.commit()
@@ -792,6 +819,8 @@ _PASSING_READ = (
         _D.c.expires_at,
         _D.c.current_tries,
         _D.c.asked_question_id,
+        _D.c.asked_message_id,
+        _D.c.asked_at,
         _T.c.title,
         _Q.c.id,
         _Q.c.position,
@@ -832,7 +861,12 @@ _PASSING_NEXT = (
 
 
 def _answer_in_passing(
-    session: Session, now: datetime, user_id: int, reply: Reply, message_id: int
+    session: Session,
+    now: datetime,
+    user_id: int,
+    reply: Reply,
+    message_id: int,
+    sent_at: datetime | None,
 ) -> Progress | Refused | None:
     """Store a valid answer to a question with another one after it; None for anything else.
 
@@ -853,8 +887,10 @@ def _answer_in_passing(
     if len(open_ones) < 2 or open_ones[0].alert_rule:
         return None
     current, following = open_ones[0], open_ones[1]
-    if current.id != row.asked_question_id:
-        return None  # never shown: the general path says so and sends it
+    if current.id != row.asked_question_id or not came_after(
+        row.asked_message_id, row.asked_at, message_id, sent_at
+    ):
+        return None  # not shown before it was written: the general path says so and sends it
     accepted = parse_reply(_rules(current), reply)
     if not isinstance(accepted, Accepted):
         return None

@@ -193,7 +193,8 @@ class World:
         assert isinstance(result, Progress), result
         return self._shown(result)
 
-    _bot_message_id = 10_000
+    # The question's message comes before any message the tests type (their ids start at 1).
+    BOT_MESSAGE_ID = 0
 
     def _shown(self, result: R) -> R:
         """Record the question a result asks as sent, as the handler does after sending it."""
@@ -201,13 +202,12 @@ class World:
         if isinstance(result, Progress | checkin.NotShown | checkin.Reask):
             question = result.question
         if question is not None:
-            self._bot_message_id += 1
             checkin.note_question_shown(
                 self.database,
                 self.now,
                 question.delivery_id,
                 question.question_id,
-                self._bot_message_id,
+                self.BOT_MESSAGE_ID,
             )
         return result
 
@@ -945,3 +945,45 @@ def test_delete_my_data_erases_answers_deliveries_and_memberships(world: World) 
     assert checkin.start(world.database, world.now, POLICY, ALICE, None).outcome == (
         StartOutcome.NEWCOMER
     )
+
+
+# --- a question counts as asked once its message reached the patient ---------------------------
+
+
+def test_a_message_written_before_the_question_arrived_is_not_its_answer(world: World) -> None:
+    world.join(ALICE)
+    delivery_id = world.deliver(ALICE, "Knee check")
+    first = world.begin(ALICE, delivery_id)
+    assert first.question is not None
+    # The question's message is number 20 in the chat; Alice's 19 was typed before it.
+    checkin.note_question_shown(
+        world.database, world.now, delivery_id, first.question.question_id, 20
+    )
+
+    early = world.say(ALICE, "y", 19, shown=False)
+    late = world.say(ALICE, "y", 21, shown=False)
+
+    assert isinstance(early, checkin.NotShown)
+    assert early.question.question_id == first.question.question_id
+    assert isinstance(late, Progress)
+    assert [a.question_id for a in world.answers(delivery_id)] == [first.question.question_id]
+
+
+@pytest.mark.parametrize(
+    ("asked_id", "message_id", "seconds_later", "counts"),
+    [
+        (None, 1, None, True),  # recorded before revision 0005: taken as seen
+        (20, 21, None, True),  # written after the question, in one numbering
+        (20, 19, 0.0, False),  # written before it
+        (20, 20, None, False),
+        (20, 3, 0.5, False),  # another numbering, same second: not proven later
+        (20, 3, 1.0, True),  # another numbering, a second later by Telegram's clock
+        (20, 3, None, False),  # no date to go by
+    ],
+)
+def test_came_after(
+    asked_id: int | None, message_id: int, seconds_later: float | None, counts: bool
+) -> None:
+    asked_at = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    sent_at = None if seconds_later is None else asked_at + timedelta(seconds=seconds_later)
+    assert checkin.came_after(asked_id, asked_at, message_id, sent_at) is counts
