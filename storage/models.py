@@ -50,6 +50,12 @@ class Role(StrEnum):
     # A membership whose patient erased their data (/deletemydata): it links no personal data
     # and is kept only so the group's therapists see that the data was deleted on request.
     ERASED = "erased"
+    # Taken out by a therapist (/removepatient) at ``ended_at``: invites made before then no
+    # longer let this person back into this group.
+    REMOVED = "removed"
+    # A therapist's place in a group, ended at start because their id left [therapists] in
+    # the configuration (and /addtherapist never added them): kept so /groups can say so.
+    FORMER_THERAPIST = "former_therapist"
 
 
 class DeliveryStatus(StrEnum):

@@ -590,8 +590,9 @@ def remove_patient(
 ) -> RemovedPatient:
     """Take a patient out of a group ("GROUP PATIENT"); their answers stay.
 
-    Their pending and open check-ins for the group's tasks are cancelled, so no prompt or
-    reminder reaches someone who is no longer in the group.
+    The invites that exist now (links, the seeded code) no longer let them back into the
+    group; one made after the removal does. Their pending and open check-ins for the group's
+    tasks are cancelled, so no prompt or reminder reaches someone no longer in the group.
     """
     with database.session() as session:
         split = _split_group_prefix(session, text)
@@ -620,7 +621,9 @@ def remove_patient(
             ids = [p.telegram_user_id for p, _ in found]
             raise AuthoringError(texts.admin_ambiguous_patient(patient_ref, ids))
         person, membership = found[0]
-        session.delete(membership)
+        # The row stays, ended: invites made before now no longer let them back in.
+        membership.role = Role.REMOVED.value
+        membership.ended_at = now
         task_ids = select(Task.id).where(Task.group_id == group.id)
         result = session.execute(
             update(Delivery)
@@ -704,7 +707,9 @@ def revoke_invite(database: Database, now: datetime, default_zone: str, code: st
     # A therapist may paste the whole link rather than the code.
     code = code.rsplit("start=", 1)[-1]
     with database.session() as session:
-        invite = session.exec(select(Invite).where(Invite.code == code)).first()
+        invite = session.exec(
+            select(Invite).where(func.lower(col(Invite.code)) == code.lower())
+        ).first()
         if invite is None:
             raise AuthoringError(texts.admin_unknown_invite(code))
         if invite.revoked_at is None:

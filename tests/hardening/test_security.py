@@ -71,7 +71,15 @@ ROLES: dict[str, User] = {
 }
 REFUSALS = {
     texts.checkin_refused(reason)
-    for reason in ("not_yours", "unknown_person", "completed", "closed", "stale")
+    for reason in (
+        "not_yours",
+        "unknown_person",
+        "completed",
+        "closed",
+        "stale",
+        "not_yet",
+        "not_an_option",
+    )
 }
 SEND_METHODS = ("sendMessage", "editMessageText", "sendDocument", "answerCallbackQuery")
 
