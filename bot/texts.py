@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -1278,6 +1279,18 @@ def admin_groups(groups: Sequence[GroupSummary]) -> str:
             f" · {_admin_plural(g.tasks, 'task')}"
         )
         lines.append(f"Check-ins: {g.open} open · {g.completed} completed · {g.upcoming} upcoming")
+        for code in g.demo_codes:
+            lines.append(
+                f"⚠️ Demo invite code <code>{escape(code)}</code> still lets anyone who guesses "
+                f"it join: /revoke {escape(code)} when the demo is over."
+            )
+        for former in g.former_therapists:
+            who = escape(former.name) if former.name else "no name"
+            ended = _admin_date(former.ended_at.astimezone(ZoneInfo(g.group.zone)).date())
+            lines.append(
+                f"Therapist {who} (id <code>{former.telegram_user_id}</code>) left on {ended}: "
+                "no longer under [therapists] in the configuration, so no more alerts."
+            )
     return "\n".join(lines)
 
 

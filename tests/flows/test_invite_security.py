@@ -215,3 +215,132 @@ async def test_a_button_of_a_later_question_says_to_answer_the_current_one_first
     await h.press(alice, "Yes")
     await h.press_data(alice, keyboards.encode("a", delivery.id, first, "n"))
     assert h.callback_answers()[-1].params["text"] == "Your answer is already recorded."
+
+
+async def test_two_instances_on_one_database_share_the_count(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    first = await Harness(settings, database, clock).start()
+    second = await Harness(settings, database, clock, api=first.api).start()
+    try:
+        first.seed_demo()
+        mallory = patient(5, "Mallory")
+        for n in range(5):
+            await (first if n % 2 else second).command(mallory, "/start", f"nope{n}")
+        await first.command(mallory, "/start", "HIP1")
+        assert first.last_text(mallory.chat_id).startswith("⏳ Too many wrong invite codes")
+        assert memberships(database, mallory) == []
+    finally:
+        await second.stop()
+        await first.stop()
+
+
+def changed(settings: Settings, **tables: dict[str, object]) -> Settings:
+    return settings.model_copy(
+        update={
+            name: getattr(settings, name).model_copy(update=values)
+            for name, values in tables.items()
+        }
+    )
+
+
+async def test_demo_codes_are_listed_and_warned_about_at_start_in_webhook_mode(
+    settings: Settings,
+    database: Database,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = await Harness(changed(settings, telegram={"mode": "webhook"}), database, clock).start()
+    try:
+        h.seed_demo()
+        with caplog.at_level(logging.WARNING):
+            assert h.app.post_init is not None
+            await h.app.post_init(h.app)
+        warned = [r.getMessage() for r in caplog.records if "demo invite code" in r.getMessage()]
+        assert warned == [
+            "demo invite code HIP1 of group Hip Therapy 1 is active in production: anyone who "
+            "guesses it joins the group; /revoke it, or seed the group with a code of 8 "
+            "characters or more",
+            "demo invite code SHOULDER1 of group Shoulder Therapy 1 is active in production: "
+            "anyone who guesses it joins the group; /revoke it, or seed the group with a code "
+            "of 8 characters or more",
+        ]
+        await h.command(THEO, "/groups")
+        assert (
+            "⚠️ Demo invite code HIP1 still lets anyone who guesses it join: /revoke HIP1 when "
+            "the demo is over."
+        ) in h.last_text(THEO.chat_id).splitlines()
+
+        await h.command(THEO, "/revoke", "hip1")
+        await h.command(THEO, "/groups")
+        listing = h.last_text(THEO.chat_id)
+        assert "HIP1" not in listing and "Demo invite code SHOULDER1" in listing
+        caplog.clear()
+        await h.restart()
+        assert h.app.post_init is not None
+        await h.app.post_init(h.app)
+        assert [r.getMessage()[:30] for r in caplog.records if "demo" in r.getMessage()] == [
+            "demo invite code SHOULDER1 of "
+        ]
+    finally:
+        await h.stop()
+
+
+async def test_in_polling_mode_demo_codes_are_only_listed(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    h.seed_demo()
+    with caplog.at_level(logging.WARNING):
+        assert h.app.post_init is not None
+        await h.app.post_init(h.app)
+    assert not [r for r in caplog.records if "demo invite code" in r.getMessage()]
+
+
+async def test_a_therapist_taken_out_of_the_config_loses_their_groups_and_alerts(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    admin = therapist(9002)
+    # Theo (configured) makes the group; the demo seed gives it its tasks and codes.
+    await h.command(THEO, "/newgroup", "Shoulder Therapy 1")
+    h.seed_demo()
+    alice = patient(0)
+    await h.command(alice, "/start", "SHOULDER1")
+    await h.advance_and_scan(timedelta(hours=2))  # the press-ups at 11:00
+    await h.press(alice, "▶️ Start now")
+    await h.press(alice, "No")  # "Do 10 Push-Ups" alerts on "no"
+    assert "Alice Test" in h.last_text(THEO.chat_id)
+    theo_messages = len(h.texts(THEO.chat_id))
+
+    # The clinic takes Theo out of [therapists] and names another administrator.
+    h.settings = changed(h.settings, therapists={"user_ids": [admin.id]})
+    await h.restart()
+    with caplog.at_level(logging.WARNING):
+        assert h.app.post_init is not None
+        await h.app.post_init(h.app)
+    assert [r.getMessage() for r in caplog.records if "no longer under" in r.getMessage()] == [
+        f"therapist {THEO.id} is no longer under [therapists] user_ids: their place in "
+        "Shoulder Therapy 1 ended (no more alerts from there)"
+    ]
+    await h.command(admin, "/groups")
+    listing = h.last_text(admin.chat_id).splitlines()
+    assert "1 patient · 0 therapists · 4 tasks" in listing
+    assert (
+        f"Therapist Theo Therapist (id {THEO.id}) left on Wed 25 Nov 2026: no longer under "
+        "[therapists] in the configuration, so no more alerts."
+    ) in listing
+    # The next day's "no" alerts the administrator, not Theo.
+    await h.advance_and_scan(timedelta(days=1, hours=1))
+    await h.press(alice, "▶️ Start now")
+    await h.press(alice, "No")
+    assert "Alice Test" in h.last_text(admin.chat_id)
+    assert len(h.texts(THEO.chat_id)) == theo_messages
+
+    # Configured again, Theo has the group back.
+    h.settings = changed(h.settings, therapists={"user_ids": [admin.id, THEO.id]})
+    await h.restart()
+    assert h.app.post_init is not None
+    await h.app.post_init(h.app)
+    await h.command(THEO, "/groups")
+    assert "1 patient · 1 therapist · 4 tasks" in h.last_text(THEO.chat_id).splitlines()
