@@ -213,24 +213,37 @@ def add_task(
 
 
 def add_patients(
-    bulk: Bulk, group_id: int, count: int, now: datetime, *, first_user_id: int = 10_000_000
+    bulk: Bulk,
+    group_id: int,
+    count: int,
+    now: datetime,
+    *,
+    first_user_id: int = 10_000_000,
+    after_id: int = 0,
 ) -> list[int]:
-    """``count`` patients in the group, ids 1..count; each chat id is the user id."""
+    """``count`` patients in the group, ids after_id+1..; user n's id is first_user_id + n."""
     created = bulk.instant(now)
+    ids = range(after_id + 1, after_id + count + 1)
     bulk.insert(
         "people",
         ("id", "telegram_user_id", "chat_id", name_column(), "created_at"),
         (
-            (i, first_user_id + i, first_user_id + i, f"Patient {i}", created)
-            for i in range(1, count + 1)
+            (
+                i,
+                first_user_id + i - after_id,
+                first_user_id + i - after_id,
+                f"Patient {i}",
+                created,
+            )
+            for i in ids
         ),
     )
     bulk.insert(
         "memberships",
         MEMBERSHIP_COLUMNS,
-        ((i, group_id, i, Role.PATIENT.value, created) for i in range(1, count + 1)),
+        ((i, group_id, i, Role.PATIENT.value, created) for i in ids),
     )
-    return list(range(1, count + 1))
+    return list(ids)
 
 
 def delivery_row(

@@ -71,7 +71,7 @@ def build_application(
     database: Database | None = None,
 ) -> BotApplication:
     """Wire the bot: the database must already be at the migration head (see ``bot.cli``)."""
-    from bot import scheduler
+    from bot import receiver, scheduler
     from bot.handlers import common, patient, therapist
 
     deps = Deps(
@@ -99,6 +99,7 @@ def build_application(
     patient.register(application)
     common.register_fallbacks(application)
     scheduler.install(application)
+    receiver.install(application)
     # Last, so it chains after any post_init set above: command menus once the bot is up.
     therapist.install_menus(application)
     return application

@@ -67,6 +67,9 @@ def _check_zone(name: str) -> str:
     return name
 
 
+TELEGRAM_API_ORIGIN = "https://api.telegram.org/"
+
+
 class TelegramSettings(_Table):
     token: SecretStr = SecretStr("")
     api_base_url: str = "https://api.telegram.org/bot"
@@ -77,6 +80,8 @@ class TelegramSettings(_Table):
     webhook_path: str = "/telegram"
     webhook_url: str = ""
     webhook_secret: SecretStr = SecretStr("")
+    # Telegram's updates are a few kilobytes; anything larger is refused unread (413).
+    webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
     @field_validator("api_base_url", "file_base_url")
     @classmethod
@@ -105,6 +110,15 @@ class TelegramSettings(_Table):
     @property
     def has_token(self) -> bool:
         return bool(self.token.get_secret_value().strip())
+
+    @property
+    def self_hosted_api(self) -> bool:
+        """Whether updates come from a Bot API server of our own, not Telegram's.
+
+        A local ``telegram-bot-api`` server posts webhooks to plain http:// URLs on any port
+        and local address; Telegram's own only to https:// on ports 443, 80, 88 and 8443.
+        """
+        return not self.api_base_url.lower().startswith(TELEGRAM_API_ORIGIN)
 
 
 class DatabaseSettings(_Table):
@@ -151,6 +165,9 @@ class CheckinSettings(_Table):
     quiet_hours_start: time | None = time(21, 0)
     quiet_hours_end: time | None = time(8, 0)
     common_timezones: list[str] = ["Europe/London", "Europe/Berlin", "America/New_York"]
+    # A question stored as the next one but not recorded as sent this long (a kill between
+    # the answer's commit and the send) is sent by the due scan.
+    question_resend_seconds: float = Field(default=30.0, ge=1, le=3600)
 
     @field_validator("common_timezones")
     @classmethod
@@ -162,6 +179,15 @@ class CheckinSettings(_Table):
         if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
             raise ValueError("quiet_hours_start and quiet_hours_end must be set together")
         return self
+
+
+class InboxSettings(_Table):
+    # A claimed update not finished within this is handled by another instance (or after a
+    # restart); handlers take milliseconds, so this only bounds the wait after a crash.
+    claim_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # Handled updates are kept this long (for an investigation), then purged by the due scan.
+    keep_handled_days: float = Field(default=7.0, gt=0, le=365)
+    purge_batch_size: int = Field(default=1000, ge=1, le=100_000)
 
 
 class InviteSettings(_Table):
@@ -210,6 +236,7 @@ class Settings(_Table):
     database: DatabaseSettings = DatabaseSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     checkins: CheckinSettings = CheckinSettings()
+    inbox: InboxSettings = InboxSettings()
     invites: InviteSettings = InviteSettings()
     therapists: TherapistSettings = TherapistSettings()
     logging: LoggingSettings = LoggingSettings()
@@ -227,12 +254,28 @@ class Settings(_Table):
                     "TELEGRAM_WEBHOOK_SECRET): a random string of A-Z, a-z, 0-9, _ and - that "
                     "Telegram sends back with every update"
                 )
-            if not telegram.webhook_url.startswith("https://"):
-                raise ValueError(
-                    "[telegram] webhook_url: required when mode is 'webhook', an https:// URL "
-                    "(or set TELEGRAM_WEBHOOK_URL)"
-                )
+            problem = webhook_url_problem(telegram)
+            if problem is not None:
+                raise ValueError(f"[telegram] webhook_url: {problem}")
         return self
+
+
+def webhook_url_problem(telegram: TelegramSettings) -> str | None:
+    """Why ``webhook_url`` cannot be used in webhook mode, or None."""
+    url = telegram.webhook_url
+    if url.startswith("https://"):
+        return None
+    if url.startswith("http://") and telegram.self_hosted_api:
+        return None
+    if url.startswith("http://"):
+        return (
+            "Telegram posts only to https:// URLs; a plain http:// URL works only with a "
+            "self-hosted Bot API server ([telegram] api_base_url)"
+        )
+    return (
+        "required when mode is 'webhook', the public https:// URL (http:// with a "
+        "self-hosted Bot API server; or set TELEGRAM_WEBHOOK_URL)"
+    )
 
 
 def load_settings(

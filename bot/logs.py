@@ -6,10 +6,11 @@ log collector. Facts about an event (delivery id, task id, counts) travel as ``e
 not inside the sentence, so both formats can show them and a collector can index them.
 
 Two things never reach the log at the default level: the bot token or webhook secret (every
-logger, every field and every traceback passes the redacting filter) and what a patient
-answered. Our own code logs ids, never answers; the filter also hides the bound parameters
-that SQLAlchemy puts into its exception messages (an answer being inserted when the database
-failed), unless the level is DEBUG.
+logger, every field and every traceback passes the redacting filter) and what a patient sent
+(answers, names, file ids). Our own code logs ids, never answers; the filters also hide the
+bound parameters that SQLAlchemy puts into its exception messages (an answer being inserted
+when the database failed) and any record of a library's that quotes an update, unless the
+level is DEBUG.
 """
 
 from __future__ import annotations
@@ -114,11 +115,52 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+# What only an update (or a piece of one) carries: a record holding it may hold what a patient
+# typed, their name or their files' ids.
+_UPDATE_MARKERS = re.compile(
+    r"""update_id|['"](?:text|caption|first_name|last_name|username|file_id|data)['"]\s*:"""
+    r"""|\b(?:Update|Message|CallbackQuery|User)\("""
+)
+WITHHELD = "[update content withheld: set [logging] level = DEBUG to see it]"
+
+
+class PatientDataFilter(logging.Filter):
+    """Keep what patients sent out of every record below DEBUG, whichever library wrote it.
+
+    Our own code logs ids only. Libraries do not: python-telegram-bot logs an update it cannot
+    parse whole at CRITICAL, and an exception's message can quote the object it failed on. A
+    record whose message or traceback carries update data keeps its logger, level and the
+    sentence before the data; the data itself is replaced.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.DEBUG:
+            return True
+        message = record.getMessage()
+        if _UPDATE_MARKERS.search(message):
+            template = str(record.msg)
+            sentence = template.split("%", 1)[0].rstrip(" :=") if record.args else ""
+            record.msg = f"{sentence or record.name}: {WITHHELD}"
+            record.args = None
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text, record.exc_info = text, None
+        if record.exc_text and _UPDATE_MARKERS.search(record.exc_text):
+            # The traceback's frames are code; only its last lines quote the failing value.
+            frames = [
+                line for line in record.exc_text.splitlines() if line.startswith(("  ", "Trace"))
+            ]
+            record.exc_text = "\n".join([*frames, f"(exception message) {WITHHELD}"])
+        return True
+
+
 def setup_logging(level: str, fmt: str, secrets: list[str], stream: IO[str] | None = None) -> None:
     """Send every logger's records through one handler: redacted, one event per line."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RedactingFilter(secrets, hide_sql_parameters=level != "DEBUG"))
+    if level != "DEBUG":
+        handler.addFilter(PatientDataFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

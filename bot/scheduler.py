@@ -13,7 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram.constants import ParseMode
@@ -21,9 +21,9 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot import texts
 from bot.app import DEPS_KEY, BotApplication, BotContext, Deps
-from bot.rendering import render_prompt
+from bot.rendering import render_prompt, render_question
 from bot.sender import FlushFunction, Pacer, Sender, SendStats, retry_after_seconds
-from bot.services import delivery
+from bot.services import checkin, delivery, inbox
 from bot.services.delivery import (
     ClosedPrompt,
     MarkPolicy,
@@ -139,6 +139,7 @@ async def _tick(context: BotContext) -> None:
         try:
             scan = _scan(application, st, keep_going=lambda: application.running)
             await deps.scans.track(deps.clock, scan)
+            await _housekeeping(application, st)
         except Exception as error:
             if not is_unavailable(error):
                 log.exception("due scan failed; the next tick tries again")
@@ -159,6 +160,7 @@ async def run_scan(application: BotApplication) -> ScanReport:
         report = await deps.scans.track(
             deps.clock, _scan(application, st, keep_going=lambda: True)
         )
+        await _housekeeping(application, st)
     if st.closer is not None:
         await st.closer
     return report
@@ -292,6 +294,67 @@ async def _scan(
     report = totals.report()
     _log(report)
     return report
+
+
+async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
+    """After a scan: send questions left unsent by a crash, purge old handled updates.
+
+    Returns how many questions were sent.
+    """
+    deps = _deps(application)
+    settings = deps.settings
+    now = deps.clock.now()
+    keep = timedelta(days=settings.inbox.keep_handled_days)
+    purged = await deps.run(
+        inbox.purge, deps.database, now - keep, settings.inbox.purge_batch_size
+    )
+    if purged:
+        log.info("purged %d handled updates older than %s", purged, keep)
+    unsent = await deps.run(
+        checkin.unsent_questions,
+        deps.database,
+        now,
+        timedelta(seconds=settings.checkins.question_resend_seconds),
+        settings.scheduler.scan_batch_size,
+    )
+    sent = 0
+    for item in unsent:
+        question = item.question
+        await st.pacer.acquire(item.chat_id)
+        text, markup = render_question(question)
+        try:
+            message = await application.bot.send_message(
+                item.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+            )
+        except (BadRequest, Forbidden) as error:
+            # Blocked, or the chat is gone: trying every scan would change nothing.
+            log.info(
+                "could not send an unsent question",
+                extra={"delivery_id": question.delivery_id, "error": str(error)},
+            )
+            await deps.run(checkin.forget_unsent, deps.database, question.delivery_id)
+            continue
+        except RetryAfter as error:
+            st.pacer.pause(retry_after_seconds(error))
+            break
+        except TelegramError as error:
+            log.info(
+                "could not send an unsent question; the next scan tries again",
+                extra={"delivery_id": question.delivery_id, "error": str(error)},
+            )
+            break
+        await deps.run(
+            checkin.note_question_shown,
+            deps.database,
+            deps.clock.now(),
+            question.delivery_id,
+            question.question_id,
+            message.message_id,
+        )
+        sent += 1
+    if sent:
+        log.info("sent %d questions a stopped process had stored but not sent", sent)
+    return sent
 
 
 def _queue_closing(

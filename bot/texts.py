@@ -624,6 +624,13 @@ def checkin_resuming(title: str) -> str:
     return f"▶️ Continuing <b>{escape(title)}</b> where you left off."
 
 
+def checkin_question_not_shown() -> str:
+    return (
+        "↩️ Your message came before this question reached you, so I haven't saved it as "
+        "the answer. Here is the question:"
+    )
+
+
 def checkin_paused_other(title: str) -> str:
     return f"⏸ I've put <b>{escape(title)}</b> on hold; /tasks brings it back."
 

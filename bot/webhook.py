@@ -1,22 +1,28 @@
 """Serve updates in the configured mode, with the health endpoint and a clean stop.
 
 Polling (one instance, no public address) or webhook (several instances behind one public
-URL, sharing PostgreSQL). PTB does the bootstrapping either way: polling deletes any webhook
-first, so switching from webhook back to polling just works; webhook mode sets the webhook
-with the secret that Telegram then sends back in ``X-Telegram-Bot-Api-Secret-Token``, and PTB's
-server answers 403 to any request without it.
+URL, sharing PostgreSQL). Either way updates come in through ``bot.receiver``, which stores
+each one before Telegram is told it arrived: PTB's own ``Updater`` and webhook server confirm
+updates before handling them, so neither is used. Polling deletes any webhook first, so
+switching from webhook back to polling just works; webhook mode sets the webhook with the
+secret that Telegram then sends back in ``X-Telegram-Bot-Api-Secret-Token``.
 
-On SIGTERM (or SIGINT) PTB stops fetching updates, finishes the updates in hand, then stops the
-JobQueue, so the due scan claims nothing more and the scan in progress gives its unsent claims
-back. The hooks installed here then run in this order: the scheduler's ``post_stop`` releases
-whatever this instance still holds; ``post_shutdown`` closes the health endpoint and the
-database's connections.
+On SIGTERM (or SIGINT) the bot stops taking updates (the webhook server closes, polling ends
+without confirming a batch it has not stored), the update in hand is finished, the leases of
+updates claimed but not begun are given back, and the JobQueue stops, so the due scan claims
+nothing more and the scan in progress gives its unsent claims back. The hooks installed here
+then run in this order: the scheduler's ``post_stop`` releases whatever this instance still
+holds; ``post_shutdown`` closes the health endpoint and the database's connections. After a
+SIGKILL nothing is lost either: what was stored is handled after the restart.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+import signal
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,13 +30,12 @@ from telegram.error import InvalidToken, NetworkError
 
 from bot import texts
 from bot.app import DEPS_KEY, BotApplication, Deps
-from bot.config import Settings
+from bot.config import Settings, webhook_url_problem
 from bot.health import HealthServer
+from bot.receiver import ALLOWED_UPDATES, receiver
 
 log = logging.getLogger(__name__)
 
-# The update kinds the handlers use; Telegram sends nothing else.
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 HEALTH_KEY = "health_server"
 
 Hook = Callable[[Any], Coroutine[Any, Any, None]]
@@ -38,7 +43,7 @@ Hook = Callable[[Any], Coroutine[Any, Any, None]]
 
 @dataclass(frozen=True)
 class WebhookOptions:
-    """The arguments of PTB's ``run_webhook`` / ``Updater.start_webhook`` from the settings."""
+    """Where our webhook server listens and what Telegram is told, from the settings."""
 
     listen: str
     port: int
@@ -46,23 +51,13 @@ class WebhookOptions:
     webhook_url: str
     secret_token: str
 
-    def as_kwargs(self) -> dict[str, Any]:
-        return {
-            "listen": self.listen,
-            "port": self.port,
-            "url_path": self.url_path,
-            "webhook_url": self.webhook_url,
-            "secret_token": self.secret_token,
-            "allowed_updates": ALLOWED_UPDATES,
-        }
-
 
 class WebhookSettingsError(ValueError):
     """Webhook mode is asked for without what it needs; the message says what is missing."""
 
 
 def webhook_options(settings: Settings) -> WebhookOptions:
-    """Read the webhook settings, refusing to go on without a secret or a public https URL."""
+    """Read the webhook settings, refusing to go on without a secret or a usable URL."""
     telegram = settings.telegram
     secret = telegram.webhook_secret.get_secret_value()
     # Settings already refuse these when a token is set; a second look costs nothing and an
@@ -73,10 +68,11 @@ def webhook_options(settings: Settings) -> WebhookOptions:
                 "[telegram] webhook_secret (or TELEGRAM_WEBHOOK_SECRET) is empty"
             )
         )
-    if not telegram.webhook_url.startswith("https://"):
+    problem = webhook_url_problem(telegram)
+    if problem is not None:
         raise WebhookSettingsError(
             texts.deploy_webhook_needs(
-                "[telegram] webhook_url (or TELEGRAM_WEBHOOK_URL) must be the public https:// URL"
+                f"[telegram] webhook_url (or TELEGRAM_WEBHOOK_URL): {problem}"
             )
         )
     return WebhookOptions(
@@ -147,6 +143,51 @@ def serve(application: BotApplication, settings: Settings) -> None:
     install_lifecycle(application)
     telegram = settings.telegram
     try:
+        asyncio.run(_serve(application, settings))
+    except WebhookSettingsError as error:
+        raise StartError(str(error)) from None
+    except InvalidToken:
+        raise StartError(texts.deploy_token_refused(settings.source)) from None
+    except NetworkError as error:
+        raise StartError(texts.deploy_telegram_unreachable(telegram.api_base_url, error)) from None
+    except OSError as error:
+        # Binding the health or webhook port failed (in use, or an address not on this host).
+        raise StartError(texts.deploy_cannot_listen(error)) from None
+
+
+async def _serve(application: BotApplication, settings: Settings) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stopping.set)
+    try:
+        async with running(application, settings):
+            failure = asyncio.create_task(receiver(application).failed())
+            stop_wait = asyncio.create_task(stopping.wait())
+            await asyncio.wait([failure, stop_wait], return_when=asyncio.FIRST_COMPLETED)
+            stop_wait.cancel()
+            if failure.done():
+                raise failure.result()
+            failure.cancel()
+            log.info("Stopping: no more updates are taken")
+    finally:
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signal_number)
+
+
+@asynccontextmanager
+async def running(application: BotApplication, settings: Settings) -> AsyncIterator[Any]:
+    """The bot taking updates in the configured mode inside the block; a clean stop after.
+
+    Yields the webhook server in webhook mode (its ``port`` is the bound one), else None.
+    """
+    telegram = settings.telegram
+    incoming = receiver(application)
+    webhook: Any = None
+    try:
+        await application.initialize()  # getMe: a refused token or no Telegram stops here
+        if application.post_init is not None:
+            await application.post_init(application)
         if telegram.mode == "webhook":
             options = webhook_options(settings)
             log.info(
@@ -158,17 +199,53 @@ def serve(application: BotApplication, settings: Settings) -> None:
                     "public_url": options.webhook_url,
                 },
             )
-            application.run_webhook(**options.as_kwargs())
+            webhook = await _start_webhook(application, settings, options)
         else:
             log.info("Starting the bot in polling mode")
-            # PTB deletes any webhook before the first getUpdates, so switching modes works.
-            application.run_polling(allowed_updates=ALLOWED_UPDATES)
-    except WebhookSettingsError as error:
-        raise StartError(str(error)) from None
-    except InvalidToken:
-        raise StartError(texts.deploy_token_refused(settings.source)) from None
-    except NetworkError as error:
-        raise StartError(texts.deploy_telegram_unreachable(telegram.api_base_url, error)) from None
-    except OSError as error:
-        # Binding the health or webhook port failed (in use, or an address not on this host).
-        raise StartError(texts.deploy_cannot_listen(error)) from None
+            await application.bot.delete_webhook()
+        await application.start()
+        incoming.start(polling=webhook is None)
+        yield webhook
+    finally:
+        if webhook is not None:
+            await webhook.close()
+        await incoming.close()
+        if application.running:
+            await application.stop()
+            if application.post_stop is not None:
+                await application.post_stop(application)
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
+
+
+async def _start_webhook(
+    application: BotApplication, settings: Settings, options: WebhookOptions
+) -> Any:
+    """Listen first, then tell Telegram where to send: nothing arrives before we can store it."""
+    from bot.webhook_server import WebhookServer
+
+    incoming = receiver(application)
+
+    async def accept(update: dict[str, Any]) -> None:
+        await incoming.accept([update])
+
+    server = WebhookServer(
+        listen=options.listen,
+        port=options.port,
+        path=options.url_path,
+        secret=options.secret_token,
+        max_body_bytes=settings.telegram.webhook_max_body_bytes,
+        accept=accept,
+    )
+    await server.start()
+    try:
+        await application.bot.set_webhook(
+            url=options.webhook_url,
+            secret_token=options.secret_token,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    except BaseException:
+        await server.close()
+        raise
+    return server

@@ -7,8 +7,9 @@ this kind of machine a sync session run in a thread beats aiosqlite's async sess
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,30 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("PRAGMA query_only=OFF")
 
 
+class FirstCommit:
+    """Work to do in the transaction of the first commit made while it is active.
+
+    The inbox uses it to mark an update handled in the same transaction as the handler's own
+    first write: either both are stored or neither is, so a kill at any line neither loses the
+    update nor lets it be handled a second time. Set with ``Database.first_commit_runs``; it is
+    carried into ``asyncio.to_thread`` with the rest of the context.
+    """
+
+    def __init__(self, work: Callable[[Session], None]) -> None:
+        self._work = work
+        self.committed = False
+
+    def _before_commit(self, session: Session) -> None:
+        if not self.committed:
+            self._work(session)
+
+    def _after_commit(self, _session: Session) -> None:
+        self.committed = True
+
+
+_first_commit: ContextVar[FirstCommit | None] = ContextVar("patientbot_first_commit", default=None)
+
+
 class Database:
     """The engine plus a session factory; one per process, built by the composition root."""
 
@@ -110,7 +135,22 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A unit of work: the caller commits; leaving without a commit rolls back."""
         with Session(self.engine, expire_on_commit=False) as session:
+            hook = _first_commit.get()
+            if hook is not None and not hook.committed:
+                event.listen(session, "before_commit", hook._before_commit)
+                event.listen(session, "after_commit", hook._after_commit)
             yield session
+
+    @staticmethod
+    @contextmanager
+    def first_commit_runs(work: Callable[[Session], None]) -> Iterator[FirstCommit]:
+        """Run ``work`` inside the first ``session()`` commit made in this context."""
+        hook = FirstCommit(work)
+        token = _first_commit.set(hook)
+        try:
+            yield hook
+        finally:
+            _first_commit.reset(token)
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:

@@ -11,6 +11,7 @@ from telegram.ext import CommandHandler, filters
 
 from bot import texts
 from bot.app import BotApplication, BotContext
+from bot.services.inbox import AlreadyHandled
 from storage.errors import is_unavailable, unavailable_reason
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ async def on_error(update: object, context: BotContext) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     error = context.error
     apology = texts.something_went_wrong()
+    if isinstance(error, AlreadyHandled):
+        # Another instance finished this update after our claim lapsed; ours rolled back.
+        log.info("Update %s was handled elsewhere first; this attempt changed nothing", update_id)
+        return
     if isinstance(error, Forbidden):
         # The person blocked the bot meanwhile: there is nobody to apologise to.
         log.warning("Could not answer update %s: %s", update_id, error)

@@ -23,6 +23,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from bot import keyboards, rendering, texts
 from bot.app import BotApplication, BotContext
 from bot.config import InviteSettings
+from bot.receiver import defer_shown
 from bot.services import checkin
 from bot.services.responses import Reply
 from bot.services.throttle import Burst, ThrottlePolicy
@@ -275,6 +276,9 @@ async def message_received(update: Update, context: BotContext) -> None:
         text, markup = rendering.render_reask(result)
         await message.reply_text(text, parse_mode=HTML, reply_markup=markup)
         return
+    if isinstance(result, checkin.NotShown):
+        await _ask(context, message.chat_id, result.question, texts.checkin_question_not_shown())
+        return
     await _send_progress(context, message.chat_id, result)
 
 
@@ -521,8 +525,7 @@ async def _send_progress(context: BotContext, chat_id: int, progress: checkin.Pr
     if progress.resumed and progress.answered is None:
         intro.append(texts.checkin_resuming(progress.task_title))
     if progress.question is not None:
-        text, markup = rendering.render_question(progress.question, intro="\n".join(intro) or None)
-        await bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
+        await _ask(context, chat_id, progress.question, "\n".join(intro) or None)
     elif progress.summary is not None:
         await bot.send_message(
             chat_id, rendering.render_summary(progress.summary), parse_mode=HTML
@@ -530,6 +533,26 @@ async def _send_progress(context: BotContext, chat_id: int, progress: checkin.Pr
         await _offer(context, progress.offer)
     for notice in progress.alerts:
         await _alert(context, notice)
+
+
+async def _ask(
+    context: BotContext, chat_id: int, question: checkin.QuestionView, intro: str | None
+) -> None:
+    """Send a question, then record that it reached the patient: only now may it be answered."""
+    text, markup = rendering.render_question(question, intro=intro)
+    sent = await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
+    shown = checkin.Shown(question.delivery_id, question.question_id, sent.message_id)
+    if defer_shown(shown):
+        return  # recorded with the inbox's batch, before this chat's next update is handled
+    deps = context.deps
+    await deps.run(
+        checkin.note_question_shown,
+        deps.database,
+        deps.clock.now(),
+        shown.delivery_id,
+        shown.question_id,
+        shown.message_id,
+    )
 
 
 async def _offer(context: BotContext, view: checkin.PromptView | None) -> None:

@@ -25,16 +25,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import select
-from telegram import Update
-from telegram.ext import TypeHandler
 from telegram.request import RequestData
 
 from bot import scheduler
-from bot.app import BotApplication, BotContext, build_application
+from bot.app import BotApplication, build_application
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.fakeapi import FakeBotApi
 from bot.playground.updates import JSON, Person, UpdateBuilder
+from bot.receiver import receiver
 from bot.scheduler import run_scan
 from bot.sender import Pacer
 from storage.db import Database
@@ -183,8 +182,6 @@ class Playground:
         self._notices: list[Notice] = []
         self._version = 0
         self._calls_seen = 0
-        self._handling = 0  # the newest update id a handler has begun on
-        self._progress = asyncio.Condition()
         self._clock_lock = asyncio.Lock()
         self._changed = asyncio.Event()
         self._closing = False
@@ -205,9 +202,6 @@ class Playground:
             SAMPLE_PHOTO_ID, _static(SAMPLE_PHOTO_URL), "stretch.svg", "image/svg+xml"
         )
         self.api.add_file(SAMPLE_VIDEO_ID, _static(SAMPLE_VIDEO_URL), "squat.mp4", "video/mp4")
-        # Runs before every other handler and stops nothing: it only lets a request wait until
-        # the bot has dealt with what that request typed or pressed.
-        self.application.add_handler(TypeHandler(Update, self._observe), group=-1)
         # Simulated hours pass in milliseconds here, so Telegram's one-message-a-second per
         # chat would turn a "+1 day" into seconds of real waiting; the fake has no such limit.
         scheduler.state(self.application).pacer = Pacer(
@@ -217,11 +211,8 @@ class Playground:
         await app.initialize()
         if app.post_init is not None:
             await app.post_init(app)
-        assert app.updater is not None
-        await app.updater.start_polling(
-            allowed_updates=["message", "edited_message", "callback_query"]
-        )
         await app.start()
+        receiver(app).start(polling=True)
         self._running = True
 
     async def stop(self) -> None:
@@ -230,8 +221,7 @@ class Playground:
             return
         self._running = False
         app = self.application
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
+        await receiver(app).close()
         if app.running:
             await app.stop()
             if app.post_stop is not None:
@@ -264,11 +254,6 @@ class Playground:
             return
         report = apply_seed(self.database, plan, now, zone)
         log.info(texts.cli_seed_report(str(path), report))
-
-    async def _observe(self, update: Update, context: BotContext) -> None:
-        async with self._progress:
-            self._handling = max(self._handling, update.update_id)
-            self._progress.notify_all()
 
     # --- acting as a person -------------------------------------------------------------
 
@@ -349,10 +334,7 @@ class Playground:
         update_id = int(self.api.push_update(update)["update_id"])
         try:
             async with asyncio.timeout(HANDLED_TIMEOUT):
-                async with self._progress:
-                    await self._progress.wait_for(lambda: self._handling >= update_id)
-                # The update fetcher marks an update done only after every handler returned.
-                await self.application.update_queue.join()
+                await receiver(self.application).wait_handled(update_id)
         except TimeoutError:
             log.warning("update %s is still being handled; answering the page anyway", update_id)
 

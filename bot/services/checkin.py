@@ -216,6 +216,17 @@ class Reask:
     stuck: bool  # a required question after max_reasks failed tries
 
 
+@dataclass(frozen=True)
+class NotShown:
+    """A message came for a question whose message never reached the patient.
+
+    The next question was stored but not sent (the bot stopped in between), or the patient
+    typed before it arrived: the message is not taken as its answer; the question is sent.
+    """
+
+    question: QuestionView
+
+
 class Idle(StrEnum):
     UNKNOWN_PERSON = "unknown_person"
     NOTHING_ASKED = "nothing_asked"
@@ -552,6 +563,8 @@ def begin(
             progress = _complete(session, now, policy, person, delivery, task, questions, answers)
         else:
             delivery.current_tries = 0
+            if delivery.asked_question_id != current.id:
+                delivery.ask_pending_since = now
             progress = Progress(
                 delivery_id=_id(delivery),
                 task_title=task.title,
@@ -633,6 +646,104 @@ def note_offer(
         return True
 
 
+@dataclass(frozen=True)
+class Shown:
+    """A question's message reached the patient: it may now be answered."""
+
+    delivery_id: int
+    question_id: int
+    message_id: int
+
+
+def note_question_shown(
+    database: Database, now: datetime, delivery_id: int, question_id: int, message_id: int
+) -> None:
+    """Record that the question's message reached the patient, in a transaction of its own."""
+    with database.session() as session:
+        record_shown(session, now, [Shown(delivery_id, question_id, message_id)])
+        session.commit()
+
+
+def record_shown(session: Session, now: datetime, shown: Sequence[Shown]) -> None:
+    """Record questions as shown inside the caller's transaction (the inbox's per batch)."""
+    if not shown:
+        return
+    deliveries = SQLModel.metadata.tables["deliveries"]
+    session.connection().execute(
+        update(deliveries)
+        .where(deliveries.c.id == bindparam("d_id"))
+        .values(
+            asked_question_id=bindparam("q_id"),
+            asked_message_id=bindparam("m_id"),
+            asked_at=now,
+            ask_pending_since=None,
+        ),
+        [{"d_id": s.delivery_id, "q_id": s.question_id, "m_id": s.message_id} for s in shown],
+    )
+
+
+@dataclass(frozen=True)
+class UnsentQuestion:
+    chat_id: int
+    question: QuestionView
+
+
+def unsent_questions(
+    database: Database, now: datetime, older_than: timedelta, limit: int
+) -> list[UnsentQuestion]:
+    """Check-ins whose next question was stored but not recorded as sent for a while.
+
+    The bot stopped between an answer's commit and the next question's send. Nothing is
+    changed here: the caller sends each question and records it (``note_question_shown``).
+    A check-in that moved on or closed since is left out, and its mark cleared.
+    """
+    found: list[UnsentQuestion] = []
+    stale: list[int] = []
+    with database.session() as session:
+        deliveries = session.exec(
+            select(Delivery)
+            .where(
+                col(Delivery.ask_pending_since).is_not(None),
+                col(Delivery.ask_pending_since) <= now - older_than,
+            )
+            .order_by(col(Delivery.ask_pending_since))
+            .limit(limit)
+        ).all()
+        for delivery in deliveries:
+            person = session.get(Person, delivery.person_id)
+            task = _task(session, delivery)
+            current = None
+            if (
+                delivery.status == _IN_PROGRESS
+                and not _closed(delivery, now)
+                and person is not None
+                and person.chat_id is not None
+                and not person.unreachable
+            ):
+                questions = _active_questions(session, task)
+                current = _first_unanswered(questions, _answers(session, delivery))
+            if current is None or person is None or person.chat_id is None:
+                stale.append(_id(delivery))
+                continue
+            view = _question_view(_id(delivery), task.title, questions, current)
+            found.append(UnsentQuestion(person.chat_id, view))
+        if stale:
+            session.connection().execute(
+                update(Delivery).where(col(Delivery.id).in_(stale)).values(ask_pending_since=None)
+            )
+        session.commit()
+    return found
+
+
+def forget_unsent(database: Database, delivery_id: int) -> None:
+    """Stop trying to send a check-in's next question (Telegram refused it for good)."""
+    with database.session() as session:
+        session.connection().execute(
+            update(Delivery).where(col(Delivery.id) == delivery_id).values(ask_pending_since=None)
+        )
+        session.commit()
+
+
 # --- answers ----------------------------------------------------------------------------------
 
 
@@ -643,8 +754,12 @@ def answer_message(
     user_id: int,
     reply: Reply,
     message_id: int,
-) -> Progress | Reask | Refused | NoQuestion:
-    """Take a typed or uploaded message as the answer to the question being asked."""
+) -> Progress | Reask | Refused | NoQuestion | NotShown:
+    """Take a typed or uploaded message as the answer to the question being asked.
+
+    Only the question whose message reached the patient can be answered this way; for any
+    other the message is not stored as an answer and ``NotShown`` says what to send.
+    """
     with database.session() as session:
         fast = _answer_in_passing(session, now, user_id, reply, message_id)
         if fast is not None:
@@ -673,6 +788,11 @@ def answer_message(
             progress = _complete(session, now, policy, person, delivery, task, questions, answers)
             session.commit()
             return progress
+        if delivery.asked_question_id != current.id:
+            delivery.ask_pending_since = now
+            view = _question_view(_id(delivery), task.title, questions, current)
+            session.commit()
+            return NotShown(view)
         result = parse_reply(_rules(current), reply)
         if isinstance(result, Rejected):
             return _reject(session, now, policy, delivery, task, questions, current, result)
@@ -709,6 +829,7 @@ _PASSING_READ = (
         _D.c.started_at,
         _D.c.expires_at,
         _D.c.current_tries,
+        _D.c.asked_question_id,
         _T.c.title,
         _Q.c.id,
         _Q.c.position,
@@ -740,7 +861,12 @@ _PASSING_PERSON = (
     .where(_P.c.id == bindparam("person_id"))
     .values(last_answer_message_id=bindparam("message_id"))
 )
-_PASSING_TRIES = update(_D).where(_D.c.id == bindparam("delivery_id")).values(current_tries=0)
+# The next question is stored as to be sent; ``note_question_shown`` clears it once it was.
+_PASSING_NEXT = (
+    update(_D)
+    .where(_D.c.id == bindparam("delivery_id"))
+    .values(current_tries=0, ask_pending_since=bindparam("now"))
+)
 
 
 def _answer_in_passing(
@@ -750,7 +876,8 @@ def _answer_in_passing(
 
     Exactly what the general path does in that case (same rows, locks, result); every other
     case (a stranger, a repeat, a closed or finished task, a second task in progress, an alert
-    rule, an invalid answer) returns None without writing, and the general path takes over.
+    rule, a question not shown, an invalid answer) returns None without writing, and the
+    general path takes over.
     """
     connection = session.connection()
     questions = connection.execute(_PASSING_READ, {"user_id": user_id}).all()
@@ -764,6 +891,8 @@ def _answer_in_passing(
     if len(open_ones) < 2 or open_ones[0].alert_rule:
         return None
     current, following = open_ones[0], open_ones[1]
+    if current.id != row.asked_question_id:
+        return None  # never shown: the general path says so and sends it
     accepted = parse_reply(_rules(current), reply)
     if not isinstance(accepted, Accepted):
         return None
@@ -785,10 +914,9 @@ def _answer_in_passing(
         session.rollback()
         return Refused(Refusal.ALREADY, row.title)
     connection.execute(_PASSING_PERSON, {"person_id": row.person_id, "message_id": message_id})
-    if row.current_tries:
-        connection.execute(_PASSING_TRIES, {"delivery_id": row.delivery_id})
+    connection.execute(_PASSING_NEXT, {"delivery_id": row.delivery_id, "now": now})
     # No reminder is moved: the scan puts off one that falls due within a wait of this
-    # answer (delivery._claim_reminders), so the delivery row needs no write here.
+    # answer (delivery._claim_reminders).
     session.commit()
 
     def view(question: Any) -> QuestionView:
@@ -951,6 +1079,7 @@ def _store(
         progress = replace(progress, answered=answered, alerts=alerts, paused_title=paused_title)
     else:
         delivery.current_tries = 0
+        delivery.ask_pending_since = now
         progress = Progress(
             delivery_id=_id(delivery),
             task_title=task.title,
@@ -996,6 +1125,7 @@ def _complete(
 def _finish(delivery: Delivery, now: datetime, status: DeliveryStatus) -> None:
     delivery.status = status.value
     delivery.finished_at = now
+    delivery.ask_pending_since = None
     delivery.remind_at = None
     delivery.current_tries = 0
 

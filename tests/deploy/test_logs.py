@@ -187,6 +187,53 @@ async def test_a_database_error_never_carries_the_answer_into_the_log(
     assert ANSWER not in entry["exception"]
 
 
+# --- what a patient sent never reaches the log, on any path -----------------------------------
+
+MARK = "Qx7Marker"  # in answers, names, captions and file ids: finding it anywhere is a leak
+
+
+async def test_nothing_a_patient_sent_reaches_the_log_on_any_path(
+    log_stream: io.StringIO, settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    from bot.fakeapi import NetworkFault, ServerError
+    from tests.fakes.updates import User
+
+    setup_logging("INFO", "text", [TOKEN, WEBHOOK_SECRET], stream=log_stream)
+    h = await Harness(settings, database, clock).start()
+    try:
+        h.seed_demo()
+        named = User(id=555, first_name=f"{MARK}First", last_name=f"{MARK}Last")
+        await h.command(named, "/start", f"{MARK}code")  # a wrong code
+        await h.command(named, "/start", "SHOULDER1")
+        await h.command(named, "/timezone", f"{MARK}/Zone")
+        await h.advance_and_scan(timedelta(hours=9, minutes=1))
+        await h.press(named, "▶️ Start now")
+        await h.text(named, f"{MARK} not a number")  # re-asked with a hint
+        h.api.inject("sendMessage", NetworkFault())  # the reply is lost: the error handler
+        await h.press(named, "3")
+        await h.text(named, "25")
+        h.api.inject("sendMessage", ServerError(500))
+        await h.text(named, f"{MARK} free text answer")
+        await h.photo(named, f"{MARK}-file-id")
+        await h.feed(h.updates.edited_message(named, f"{MARK} edited", 1))
+        await h.command(named, f"/{MARK}command")
+        # An update the library cannot read: in the inbox, and through PTB's own getUpdates,
+        # which logs such a batch whole at CRITICAL.
+        broken = {"message": {"message_id": 1, "chat": f"{MARK}chat", "text": MARK}}
+        await h.deliver({"update_id": 900_000, **broken})
+        h.api.push_update({"update_id": 900_001, **broken})
+        with pytest.raises(Exception):  # noqa: B017, PT011 (whatever PTB raises)
+            await h.app.bot.get_updates(offset=900_001, timeout=0)
+    finally:
+        await h.stop()
+
+    log = log_stream.getvalue()
+    assert "Error while parsing updates" in log, "the CRITICAL record is kept, its data not"
+    assert "could not be read" in log
+    leaks = [line for line in log.splitlines() if MARK in line]
+    assert leaks == [], "\n".join(leaks)
+
+
 class Unauthorized(BaseRequest):
     """A Bot API that refuses the token, as Telegram does for a revoked one."""
 

@@ -1,4 +1,5 @@
-"""Webhook mode: PTB's real webhook server over real HTTP, and the start-up rules around it."""
+"""Webhook mode: our webhook server over real HTTP in front of the inbox, and the start-up rules
+around it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from bot.app import DEPS_KEY, BotApplication, build_application
@@ -17,9 +19,10 @@ from bot.cli import main
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.fakeapi import FakeBotApi
-from bot.webhook import ALLOWED_UPDATES, WebhookSettingsError, webhook_options
+from bot.receiver import ALLOWED_UPDATES, receiver
+from bot.webhook import WebhookSettingsError, running, webhook_options
 from storage.db import Database
-from storage.models import Answer, Delivery, Task
+from storage.models import Answer, Delivery, InboxUpdate, Task
 from tests.deploy.conftest import PUBLIC_URL, TOKEN, WEBHOOK_SECRET, with_changes
 from tests.fakes.harness import Harness, patient
 from tests.fakes.updates import UpdateFactory, User
@@ -32,19 +35,22 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 async def webhook_running(
     settings: Settings, database: Database, clock: ManualClock, api: FakeBotApi
 ) -> AsyncIterator[tuple[BotApplication, str]]:
-    """Run the Application behind PTB's webhook server as ``run_webhook`` would."""
+    """Run the Application behind our webhook server as ``patientbot run`` does."""
     application = build_application(settings, request=api, clock=clock, database=database)
     options = webhook_options(settings)
-    async with application:
-        assert application.updater is not None
-        await application.updater.start_webhook(**options.as_kwargs())
-        await application.start()
-        try:
-            yield application, f"http://127.0.0.1:{options.port}{options.url_path}"
-        finally:
-            # Stopping waits until every update already queued has been handled.
-            await application.updater.stop()
-            await application.stop()
+    async with running(application, settings) as server:
+        yield application, f"http://127.0.0.1:{server.port}{options.url_path}"
+
+
+async def handled(application: BotApplication, update_id: int) -> None:
+    """Wait until the worker has handled the update the webhook stored."""
+    async with asyncio.timeout(10):
+        await receiver(application).wait_handled(update_id)
+
+
+def stored_updates(database: Database) -> int:
+    with database.session() as session:
+        return int(session.execute(select(func.count()).select_from(InboxUpdate)).scalar_one())
 
 
 async def post_update(url: str, update: dict[str, object], secret: str | None) -> httpx.Response:
@@ -83,6 +89,7 @@ async def test_a_request_without_the_right_secret_is_refused_and_not_processed(
         response = await post_update(url, updates.command(ALICE, "/help"), secret)
     assert response.status_code == 403, why
     assert api.sent_to(ALICE.chat_id) == [], why
+    assert stored_updates(database) == 0, why
 
 
 async def test_a_request_with_the_right_secret_is_answered(
@@ -90,9 +97,13 @@ async def test_a_request_with_the_right_secret_is_answered(
 ) -> None:
     api = FakeBotApi()
     updates = UpdateFactory(api, clock=clock.now)
-    async with webhook_running(webhook_settings, database, clock, api) as (_, url):
-        response = await post_update(url, updates.command(ALICE, "/help"), WEBHOOK_SECRET)
-    assert response.status_code == 200
+    async with webhook_running(webhook_settings, database, clock, api) as (app, url):
+        update = updates.command(ALICE, "/help")
+        response = await post_update(url, update, WEBHOOK_SECRET)
+        # 200 means stored: the row is there before the handler has necessarily run.
+        assert response.status_code == 200
+        assert stored_updates(database) == 1
+        await handled(app, update["update_id"])
     (reply,) = api.sent_to(ALICE.chat_id)
     assert reply.method == "sendMessage"
     assert "/start" in (reply.text or "")
@@ -104,11 +115,14 @@ async def test_polling_deletes_a_webhook_left_from_webhook_mode(
 ) -> None:
     api = FakeBotApi()
     application = build_application(settings, request=api, clock=clock, database=database)
-    async with application:
-        await application.bot.set_webhook(PUBLIC_URL, secret_token=WEBHOOK_SECRET)
-        assert application.updater is not None
-        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
-        await application.updater.stop()
+    await application.initialize()
+    await application.bot.set_webhook(PUBLIC_URL, secret_token=WEBHOOK_SECRET)
+    await application.shutdown()
+    async with running(application, settings):
+        for _ in range(100):
+            if api.calls_of("getUpdates"):
+                break
+            await asyncio.sleep(0.01)
     assert api.webhook is None
     assert api.calls_of("deleteWebhook")
     assert api.calls_of("getUpdates"), "polling went on after deleting the webhook"

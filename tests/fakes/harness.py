@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import Update
-
 from bot import scheduler
 from bot.app import BotApplication, build_application
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.fakeapi import ApiCall, FakeBotApi, ScreenMessage
+from bot.receiver import receiver
 from bot.sender import Pacer, SteppingTime
 from storage.db import Database
 from tests.fakes.updates import JSON, UpdateFactory, User
@@ -82,10 +81,16 @@ class Harness:
     # --- acting as a person -----------------------------------------------------------------
 
     async def feed(self, update: JSON) -> JSON:
-        """Process one raw update exactly as PTB would after getUpdates or a webhook call."""
+        """Receive one raw update as getUpdates or a webhook call would, and handle it."""
         self.processed.append(update)
-        await self.app.process_update(Update.de_json(update, self.app.bot))
+        await self.deliver(update)
         return update
+
+    async def deliver(self, *updates: JSON) -> int:
+        """Store updates in the inbox, then handle everything pending; returns how many."""
+        incoming = receiver(self.app)
+        await incoming.accept(list(updates))
+        return await incoming.drain()
 
     async def text(self, user: User, text: str) -> JSON:
         return await self.feed(self.updates.message(user, text))
@@ -120,8 +125,8 @@ class Harness:
         return await self.feed(self.updates.edited_message(user, text, message_id))
 
     async def again(self, update: JSON) -> None:
-        """Process an update a second time, as Telegram may redeliver it after a crash."""
-        await self.app.process_update(Update.de_json(update, self.app.bot))
+        """Receive an update a second time, as Telegram may redeliver it after a crash."""
+        await self.deliver(update)
 
     # --- time and the scheduler -------------------------------------------------------------
 

@@ -589,6 +589,52 @@ def test_dropping_current_position_keeps_every_other_value_and_the_downgrade_res
     print(f"\nmigration 0004 data test [{backend}]: {sum(map(len, after.values()))} rows")
 
 
+# --- 0005: the inbox, and the question a check-in last showed -----------------------------
+
+
+def test_the_inbox_migration_records_the_question_in_progress_check_ins_were_shown(
+    engine: Engine, empty_url: str, backend: str
+) -> None:
+    fill(engine)
+    upgrade(empty_url, "0004")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "DELETE FROM answers WHERE delivery_id IN "
+            "(SELECT id FROM deliveries WHERE status = 'in_progress') "
+            "AND question_id IN (SELECT id FROM questions WHERE position >= 2)"
+        )
+    before = dump(engine)
+    in_progress = [d for d in before["deliveries"] if d["status"] == "in_progress"]
+    assert in_progress
+
+    upgrade(empty_url, "0005")
+    after = dump(engine)
+    for table in TABLES:
+        if table != "deliveries":
+            assert after[table] == before[table], f"{table} changed on the upgrade"
+    questions = {q["id"]: q for q in before["questions"]}
+    new_columns = ("asked_question_id", "asked_message_id", "asked_at", "ask_pending_since")
+    for old, new in zip(before["deliveries"], after["deliveries"], strict=True):
+        assert without([new], *new_columns) == [old]
+        assert new["asked_message_id"] is None and new["ask_pending_since"] is None
+        if old["status"] != "in_progress":
+            assert new["asked_question_id"] is None
+            continue
+        # The version before had sent the current question: it stays answerable, unasked again.
+        shown = questions[new["asked_question_id"]]
+        assert shown["task_id"] == old["task_id"]
+        assert shown["position"] == asked_position(before, old)
+        assert new["asked_at"] == (old["started_at"] or old["sent_at"])
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM inbox").scalar() == 0
+
+    downgrade(empty_url, "0004")
+    assert dump(engine) == before
+    upgrade(empty_url, "0005")
+    assert dump(engine) == after
+    print(f"\nmigration 0005 data test [{backend}]: {len(in_progress)} check-ins in progress")
+
+
 # --- 0006: invite codes one whatever their case, demo codes, ended memberships ----------------
 
 

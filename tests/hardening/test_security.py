@@ -53,6 +53,7 @@ from tests.flows.test_therapist_support import invite_code
 from tests.hardening.test_fuzz import (
     THERAPIST_TABLES,
     Rows,
+    clear_inbox,
     command_names,
     open_questions,
     read_rows,
@@ -209,6 +210,8 @@ class Stage:
         """``act`` is "/command" (``args`` its arguments) or "press" (``args[0]`` the data)."""
         if self.dirty:
             restore(self.database, self.scene.rows)
+        else:
+            clear_inbox(self.database)
         self.clock.set(self.scene.moment)
         h = await Harness(self.settings, self.database, self.clock).start()
         try:

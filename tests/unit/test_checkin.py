@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 
 import pytest
 from sqlmodel import col, select
@@ -107,6 +108,9 @@ def plan(start: date) -> SeedPlan:
     )
 
 
+R = TypeVar("R")
+
+
 @dataclass
 class World:
     database: Database
@@ -164,8 +168,9 @@ class World:
                 ).all()
             )
 
-    def say(self, who: Patient, text: str, message_id: int) -> object:
-        return checkin.answer_message(
+    def say(self, who: Patient, text: str, message_id: int, *, shown: bool = True) -> object:
+        """Type a message; ``shown``: the question the bot asks next reaches the patient."""
+        result = checkin.answer_message(
             self.database,
             self.now,
             POLICY,
@@ -173,15 +178,37 @@ class World:
             Reply(kind="text", text=text),
             message_id,
         )
+        return self._shown(result) if shown else result
 
-    def tap(self, who: Patient, delivery_id: int, question_id: int, token: str) -> object:
-        return checkin.answer_button(
+    def tap(
+        self, who: Patient, delivery_id: int, question_id: int, token: str, *, shown: bool = True
+    ) -> object:
+        result = checkin.answer_button(
             self.database, self.now, POLICY, who.telegram_user_id, delivery_id, question_id, token
         )
+        return self._shown(result) if shown else result
 
     def begin(self, who: Patient, delivery_id: int) -> Progress:
         result = checkin.begin(self.database, self.now, POLICY, who.telegram_user_id, delivery_id)
         assert isinstance(result, Progress), result
+        return self._shown(result)
+
+    _bot_message_id = 10_000
+
+    def _shown(self, result: R) -> R:
+        """Record the question a result asks as sent, as the handler does after sending it."""
+        question = None
+        if isinstance(result, Progress | checkin.NotShown | checkin.Reask):
+            question = result.question
+        if question is not None:
+            self._bot_message_id += 1
+            checkin.note_question_shown(
+                self.database,
+                self.now,
+                question.delivery_id,
+                question.question_id,
+                self._bot_message_id,
+            )
         return result
 
 

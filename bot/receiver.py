@@ -1,0 +1,398 @@
+"""Receiving: store every update before Telegram is told it arrived, then handle it from there.
+
+PTB's own ``Updater`` confirms a ``getUpdates`` batch with the next offset before its handlers
+ran, and its webhook server answers 200 before handling: a kill in between loses the update for
+good. Here the ``Receiver`` owns both doors:
+
+- polling: ``poll`` asks ``getUpdates``, commits the batch to the inbox, and only then asks
+  again with the offset that confirms it;
+- webhook: ``bot.webhook_server`` calls ``accept`` and answers 200 once it returned.
+
+One worker (``run``) handles the stored updates through ``Application.process_update``, one at
+a time, oldest first per chat, each marked done in the transaction of its handler's first write
+(``bot.services.inbox``). Unfinished rows from before a restart come first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
+from typing import Any
+
+from telegram import Update
+from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
+
+from bot.app import DEPS_KEY, BotApplication, BotContext, Deps
+from bot.sender import retry_after_seconds
+from bot.services import checkin, inbox
+from storage.db import Database
+from storage.errors import is_unavailable, unavailable_reason
+from storage.models import InboxState
+
+log = logging.getLogger(__name__)
+
+RECEIVER_KEY = "receiver"
+# The update kinds the handlers use; Telegram sends nothing else.
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+# Long polling: Telegram holds getUpdates open this long when nothing is waiting.
+POLL_TIMEOUT_SECONDS = 10
+# How many chats one claim takes; each contributes its oldest pending update.
+CLAIM_LIMIT = 100
+# A worker with nothing to do looks again this often, for rows another instance stored (or
+# gave back): its own arrivals wake it at once.
+IDLE_LOOK_SECONDS = 1.0
+# Waits after a failed getUpdates or store, doubling up to the maximum.
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 15.0
+
+# What the handlers of the claimed batch sent, recorded with the batch (see ``defer_shown``).
+_shown: ContextVar[list[checkin.Shown] | None] = ContextVar("patientbot_shown", default=None)
+
+# The errors handlers raised while the worker handles one update (see ``_note_error``).
+_errors: ContextVar[list[BaseException] | None] = ContextVar(
+    "patientbot_update_errors", default=None
+)
+
+
+def strip_nul(value: Any) -> Any:
+    """The update with every NUL character taken out of its strings.
+
+    Telegram accepts NUL in text; PostgreSQL refuses it in a text column, so an answer, a
+    name or a command argument carrying one would fail its handler there. Cleaned once, here,
+    every entry point is covered.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {key: strip_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [strip_nul(item) for item in value]
+    return value
+
+
+class Receiver:
+    """The inbox of one Application: storing, polling and the worker that handles updates."""
+
+    def __init__(self, application: BotApplication) -> None:
+        self.application = application
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._handled = asyncio.Condition()
+        self._newest_handled = 0
+        # Serialises handling: the worker and ``drain`` (tests, the playground) never overlap.
+        self._handling = asyncio.Lock()
+        self._worker: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None
+
+    @property
+    def deps(self) -> Deps:
+        deps: Deps = self.application.bot_data[DEPS_KEY]
+        return deps
+
+    @property
+    def database(self) -> Database:
+        return self.deps.database
+
+    # --- storing --------------------------------------------------------------------------
+
+    async def accept(self, updates: Sequence[Mapping[str, Any]]) -> None:
+        """Commit updates to the inbox (returns once they are durable) and wake the worker."""
+        deps = self.deps
+        await deps.run(inbox.store, deps.database, deps.clock.now(), updates)
+        self._wake.set()
+
+    # --- handling -------------------------------------------------------------------------
+
+    async def drain(self) -> int:
+        """Handle every update pending now; returns how many were handled."""
+        total = 0
+        while True:
+            handled = await self._handle_batch()
+            if not handled:
+                return total
+            total += handled
+
+    async def run(self) -> None:
+        """Handle updates until ``stop``: what is pending first, then each arrival."""
+        deps = self.deps
+        try:
+            released = await deps.run(inbox.release_dead, deps.database, socket.gethostname())
+            if released:
+                log.info("took back %d updates a stopped process had claimed", released)
+        except Exception as error:
+            self._log_failure("giving back claims of stopped processes", error)
+        delay = RETRY_FIRST_SECONDS
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                handled = await self._handle_batch(until_stopped=True)
+                delay = RETRY_FIRST_SECONDS
+            except Exception as error:
+                self._log_failure("handling stored updates", error)
+                await self._pause(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                continue
+            if not handled:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        waits = [
+            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(self._stopping.wait()),
+        ]
+        try:
+            await asyncio.wait(
+                waits, timeout=IDLE_LOOK_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    async def _handle_batch(self, *, until_stopped: bool = False) -> int:
+        deps = self.deps
+        async with self._handling:
+            items = await deps.run(
+                inbox.claim,
+                deps.database,
+                deps.clock.now(),
+                deps.instance_id,
+                deps.settings.inbox.claim_lease_seconds,
+                CLAIM_LIMIT,
+            )
+            unfinished: list[int] = []
+            unreadable: list[int] = []
+            shown: list[checkin.Shown] = []
+            token = _shown.set(shown)
+            newest = 0
+            try:
+                for item in items:
+                    if until_stopped and self._stopping.is_set():
+                        break  # the rest stay pending; ``close`` gives their leases back
+                    outcome = await self._handle(item)
+                    if outcome is None:
+                        continue  # left to its lease: handled again once the database is back
+                    newest = max(newest, item.update_id)
+                    if outcome is InboxState.UNREADABLE:
+                        unreadable.append(item.update_id)
+                    elif outcome is InboxState.PENDING:
+                        unfinished.append(item.update_id)
+            finally:
+                _shown.reset(token)
+                # One transaction for the updates whose handlers wrote nothing (a kill before
+                # it only repeats those, a second /help, never a write) and for the questions
+                # the batch sent. A chat has one update in a batch, so its next one is handled
+                # only after this.
+                await self._finish(unfinished, unreadable, shown)
+                await self._announce(newest)
+            return len(items)
+
+    async def _handle(self, item: inbox.Item) -> InboxState | None:
+        """Handle one update.
+
+        DONE: its handler's first write marked it; PENDING: handled, nothing written, still to
+        be marked; UNREADABLE: not an update this version can read; None: the database failed
+        before the handler wrote anything, so it is handled again when its lease runs out.
+        """
+        application = self.application
+        try:
+            data = strip_nul(json.loads(item.payload))
+            update = Update.de_json(data, application.bot)
+        except Exception as error:
+            # Never the payload itself: it holds what a patient typed.
+            log.warning(
+                "update %s could not be read and is kept unhandled: %s",
+                item.update_id,
+                type(error).__name__,
+            )
+            return InboxState.UNREADABLE
+        deps = self.deps
+        now = deps.clock.now()
+
+        def mark(session: Any) -> None:
+            inbox.mark_in(session, now, item.update_id)
+
+        errors: list[BaseException] = []
+        token = _errors.set(errors)
+        try:
+            with deps.database.first_commit_runs(mark) as first:
+                await application.process_update(update)
+        finally:
+            _errors.reset(token)
+        if first.committed:
+            return InboxState.DONE
+        if any(is_unavailable(error) for error in errors):
+            return None
+        return InboxState.PENDING
+
+    async def _finish(
+        self, unfinished: list[int], unreadable: list[int], shown: list[checkin.Shown]
+    ) -> None:
+        if not unfinished and not unreadable and not shown:
+            return
+        deps = self.deps
+        now = deps.clock.now()
+
+        def record(session: Any) -> None:
+            checkin.record_shown(session, now, shown)
+
+        await deps.run(
+            inbox.finish,
+            deps.database,
+            now,
+            unfinished,
+            unreadable=unreadable,
+            also=record if shown else None,
+        )
+
+    async def _announce(self, update_id: int) -> None:
+        async with self._handled:
+            self._newest_handled = max(self._newest_handled, update_id)
+            self._handled.notify_all()
+
+    async def wait_handled(self, update_id: int) -> None:
+        """Wait until the worker has finished with ``update_id`` (the playground's pages)."""
+        async with self._handled:
+            await self._handled.wait_for(lambda: self._newest_handled >= update_id)
+
+    # --- polling --------------------------------------------------------------------------
+
+    async def poll(self) -> None:
+        """Fetch updates until ``stop``, storing each batch before confirming it."""
+        bot = self.application.bot
+        offset: int | None = None
+        delay = RETRY_FIRST_SECONDS
+        while not self._stopping.is_set():
+            data: dict[str, Any] = {
+                "timeout": POLL_TIMEOUT_SECONDS,
+                "allowed_updates": ALLOWED_UPDATES,
+            }
+            if offset is not None:
+                data["offset"] = offset
+            try:
+                # Bot.get_updates would parse the batch (and log it whole at CRITICAL when it
+                # cannot); the raw JSON is what the inbox keeps.
+                batch = await bot._post(
+                    "getUpdates", data, read_timeout=POLL_TIMEOUT_SECONDS + 5.0
+                )
+            except InvalidToken:
+                raise
+            except RetryAfter as error:
+                await self._pause(retry_after_seconds(error))
+                continue
+            except Conflict as error:
+                log.warning("getUpdates refused: %s", error)
+                await self._pause(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                continue
+            except (TimedOut, NetworkError) as error:
+                log.info("getUpdates failed: %s: %s", type(error).__name__, error)
+                await self._pause(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                continue
+            delay = RETRY_FIRST_SECONDS
+            updates = [u for u in batch or () if isinstance(u, dict) and "update_id" in u]
+            if not updates:
+                continue
+            if not await self._store_until_done(updates):
+                return  # stopping: the batch stays unconfirmed, Telegram sends it again
+            offset = max(int(u["update_id"]) for u in updates) + 1
+
+    async def _store_until_done(self, updates: list[dict[str, Any]]) -> bool:
+        """Store a fetched batch, retrying while the database is away; False when stopping."""
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                await self.accept(updates)
+                return True
+            except Exception as error:
+                self._log_failure(f"storing {len(updates)} updates", error)
+            if self._stopping.is_set():
+                return False
+            await self._pause(delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    # --- stopping -------------------------------------------------------------------------
+
+    def start(self, *, polling: bool) -> None:
+        """Run the worker (and, for polling, the fetch loop) in the background."""
+        self._worker = asyncio.create_task(self.run(), name="inbox-worker")
+        self._poller = asyncio.create_task(self.poll(), name="polling") if polling else None
+
+    async def failed(self) -> BaseException:
+        """Wait until the worker or the fetch loop ends by itself, and say why."""
+        running = [task for task in (self._worker, self._poller) if task is not None]
+        done, _pending = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        task = done.pop()
+        error = None if task.cancelled() else task.exception()
+        return error or RuntimeError(f"{task.get_name()} stopped")
+
+    async def close(self) -> None:
+        """Stop taking updates, finish the one in hand, and give back what was claimed."""
+        self.stop()
+        if self._poller is not None:
+            # Nothing is lost by cutting a long poll short: a batch is confirmed only by the
+            # next getUpdates after it was stored.
+            self._poller.cancel()
+        running = [task for task in (self._worker, self._poller) if task is not None]
+        await asyncio.gather(*running, return_exceptions=True)
+        self._worker = self._poller = None
+        await self.release()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def release(self) -> None:
+        """Give back the leases of updates claimed but not handled, for the next process."""
+        deps = self.deps
+        try:
+            await deps.run(inbox.release, deps.database, deps.instance_id)
+        except Exception as error:
+            self._log_failure("giving back claimed updates", error)
+
+    @staticmethod
+    def _log_failure(what: str, error: BaseException) -> None:
+        if is_unavailable(error):
+            log.warning(
+                "%s failed: the database is unavailable (%s)", what, unavailable_reason(error)
+            )
+        else:
+            log.error("%s failed", what, exc_info=error)
+
+
+def defer_shown(shown: checkin.Shown) -> bool:
+    """Record a sent question with the worker's batch; False outside the worker (write it)."""
+    batch = _shown.get()
+    if batch is None:
+        return False
+    batch.append(shown)
+    return True
+
+
+async def _note_error(update: object, context: BotContext) -> None:
+    """Remember a handler's error for the worker, which decides whether to try again."""
+    errors = _errors.get()
+    if errors is not None and context.error is not None:
+        errors.append(context.error)
+
+
+def install(application: BotApplication) -> Receiver:
+    """Give the application its receiver (``receiver(app)`` finds it)."""
+    made = Receiver(application)
+    application.bot_data[RECEIVER_KEY] = made
+    application.add_error_handler(_note_error)
+    return made
+
+
+def receiver(application: BotApplication) -> Receiver:
+    found: Receiver = application.bot_data[RECEIVER_KEY]
+    return found

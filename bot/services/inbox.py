@@ -1,0 +1,292 @@
+"""The durable inbox: every update is stored before Telegram is told it arrived.
+
+Telegram forgets an update once the next ``getUpdates`` offset (or a webhook's 200) confirms
+it. So ``store`` commits each batch first, and only then is it confirmed; handlers run from
+the stored rows (``claim``), one chat's updates in ``update_id`` order, and each row is marked
+done in the transaction of its handler's first write (``mark_in``, through
+``Database.first_commit_runs``) or, for a handler that writes nothing, right after it
+(``finish``). After a kill -9 at any line every stored update is handled exactly once.
+
+Several instances can share the table (PostgreSQL): ``claim`` takes the oldest pending row of
+each chat, skipping rows another instance has locked or leased, so a chat's updates never run
+out of order or twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from storage.db import Database
+from storage.models import InboxState, InboxUpdate
+
+_PENDING = InboxState.PENDING.value
+_DONE = InboxState.DONE.value
+_INBOX = InboxUpdate.__table__  # type: ignore[attr-defined]
+
+
+class AlreadyHandled(Exception):
+    """Another instance finished this update first (its claim had lapsed); roll back."""
+
+    def __init__(self, update_id: int) -> None:
+        super().__init__(update_id)
+        self.update_id = update_id
+
+
+@dataclass(frozen=True)
+class Item:
+    """A stored update to handle: its id and the JSON exactly as Telegram sent it."""
+
+    update_id: int
+    chat_id: int | None
+    payload: str
+
+
+# The kinds of update the bot asks for, and where each keeps its chat.
+_CHAT_PATHS = (
+    ("message", "chat"),
+    ("edited_message", "chat"),
+    ("callback_query", "message", "chat"),
+)
+
+
+def chat_of(update: Mapping[str, Any]) -> int | None:
+    """The chat an update belongs to (the presser's own for a button on a lost message)."""
+    for path in _CHAT_PATHS:
+        node: Any = update
+        for key in path:
+            node = node.get(key) if isinstance(node, Mapping) else None
+        if isinstance(node, Mapping) and isinstance(node.get("id"), int):
+            return int(node["id"])
+    for kind in ("callback_query", "message", "edited_message"):
+        body = update.get(kind)
+        sender = body.get("from") if isinstance(body, Mapping) else None
+        if isinstance(sender, Mapping) and isinstance(sender.get("id"), int):
+            return int(sender["id"])
+    return None
+
+
+def store(database: Database, now: datetime, updates: Sequence[Mapping[str, Any]]) -> None:
+    """Store a batch in one transaction; an update already stored is kept as it is.
+
+    Telegram redelivers the last unconfirmed batch after a crash, and a webhook call may come
+    twice: the ``update_id`` key makes both harmless.
+    """
+    rows = [
+        {
+            "update_id": int(u["update_id"]),
+            "chat_id": chat_of(u),
+            "payload": json.dumps(u, ensure_ascii=False, separators=(",", ":")),
+            "state": _PENDING,
+            "received_at": now,
+            "attempts": 0,
+        }
+        for u in updates
+    ]
+    if not rows:
+        return
+    with database.session() as session:
+        insert = postgresql_insert if _dialect(session) == "postgresql" else sqlite_insert
+        statement = insert(_INBOX).on_conflict_do_nothing(index_elements=["update_id"])
+        session.connection().execute(statement, rows)
+        session.commit()
+
+
+def claim(
+    database: Database, now: datetime, instance_id: str, lease_seconds: float, limit: int
+) -> list[Item]:
+    """Lease the oldest pending update of up to ``limit`` chats, oldest first.
+
+    A chat whose oldest pending update is leased by someone (or locked by another instance's
+    claim in progress) is left alone entirely, so its later updates wait their turn.
+    """
+    row, older = _INBOX.c, _INBOX.alias("older").c
+    with database.session() as session:
+        candidates = (
+            select(row.update_id)
+            .where(
+                row.state == _PENDING,
+                or_(row.lease_until.is_(None), row.lease_until < now),
+                ~exists().where(
+                    and_(
+                        older.state == _PENDING,
+                        older.chat_id == row.chat_id,
+                        older.update_id < row.update_id,
+                    )
+                ),
+            )
+            .order_by(row.update_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        connection = session.connection()
+        ids = list(connection.execute(candidates).scalars())
+        if not ids:
+            return []
+        connection.execute(
+            update(_INBOX)
+            .where(row.update_id.in_(ids))
+            .values(
+                lease_until=now + timedelta(seconds=lease_seconds),
+                claimed_by=instance_id,
+                attempts=row.attempts + 1,
+            )
+        )
+        rows = connection.execute(
+            select(row.update_id, row.chat_id, row.payload)
+            .where(row.update_id.in_(ids))
+            .order_by(row.update_id)
+        ).all()
+        session.commit()
+        return [Item(r.update_id, r.chat_id, r.payload) for r in rows]
+
+
+def mark_in(session: Session, now: datetime, update_id: int) -> None:
+    """Mark the update done inside the caller's transaction; refuse if it already is."""
+    result = session.connection().execute(
+        update(_INBOX)
+        .where(_INBOX.c.update_id == update_id, _INBOX.c.state == _PENDING)
+        .values(state=_DONE, handled_at=now, lease_until=None)
+    )
+    if result.rowcount != 1:
+        raise AlreadyHandled(update_id)
+
+
+def finish(
+    database: Database,
+    now: datetime,
+    update_ids: Iterable[int],
+    state: InboxState = InboxState.DONE,
+    *,
+    unreadable: Iterable[int] = (),
+    also: Callable[[Session], None] | None = None,
+) -> None:
+    """Mark updates whose handlers wrote nothing (or that cannot be read) as finished.
+
+    ``also`` runs in the same transaction: the worker records there what its handlers sent
+    (one transaction per claimed batch instead of one per update).
+    """
+    ids, unreadable_ids = list(update_ids), list(unreadable)
+    if not ids and not unreadable_ids and also is None:
+        return
+    with database.session() as session:
+        connection = session.connection()
+        for marked, marked_as in ((ids, state), (unreadable_ids, InboxState.UNREADABLE)):
+            if marked:
+                connection.execute(
+                    update(_INBOX)
+                    .where(_INBOX.c.update_id.in_(marked), _INBOX.c.state == _PENDING)
+                    .values(state=marked_as.value, handled_at=now, lease_until=None)
+                )
+        if also is not None:
+            also(session)
+        session.commit()
+
+
+def release(database: Database, instance_id: str, update_ids: Iterable[int] = ()) -> int:
+    """Give back this instance's leases (all, or the ones named) so they are handled now."""
+    ids = list(update_ids)
+    with database.session() as session:
+        statement = update(_INBOX).where(
+            _INBOX.c.state == _PENDING, _INBOX.c.claimed_by == instance_id
+        )
+        if ids:
+            statement = statement.where(_INBOX.c.update_id.in_(ids))
+        result = session.connection().execute(statement.values(lease_until=None))
+        session.commit()
+        return max(result.rowcount, 0)
+
+
+def release_dead(
+    database: Database, host: str, alive: Callable[[int], bool] = lambda pid: _alive(pid)
+) -> int:
+    """Give back leases held by earlier processes of this host that are gone (a kill -9).
+
+    Their rows would otherwise wait out the lease. An instance id is ``host:pid:random``: a
+    claim from this host whose pid no longer runs (or is our own pid with another random part,
+    a restarted container's PID 1) is from a process that cannot finish it.
+    """
+    own_pid = os.getpid()
+    with database.session() as session:
+        holders = session.execute(
+            select(_INBOX.c.claimed_by)
+            .where(
+                _INBOX.c.state == _PENDING,
+                _INBOX.c.lease_until.is_not(None),
+                _INBOX.c.claimed_by.like(f"{host}:%"),
+            )
+            .distinct()
+        ).scalars()
+        dead = []
+        for holder in holders:
+            _host, _sep, rest = holder.partition(":")
+            pid_text = rest.partition(":")[0]
+            if not pid_text.isdigit():
+                continue
+            pid = int(pid_text)
+            if pid == own_pid or not alive(pid):
+                dead.append(holder)
+        if not dead:
+            return 0
+        result = session.connection().execute(
+            update(_INBOX)
+            .where(_INBOX.c.state == _PENDING, _INBOX.c.claimed_by.in_(dead))
+            .values(lease_until=None)
+        )
+        session.commit()
+        return max(result.rowcount, 0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def purge(database: Database, before: datetime, batch_size: int) -> int:
+    """Delete up to ``batch_size`` finished rows handled before ``before``, oldest first."""
+    with database.session() as session:
+        oldest = (
+            select(_INBOX.c.update_id)
+            .where(_INBOX.c.state != _PENDING, _INBOX.c.handled_at < before)
+            .order_by(_INBOX.c.handled_at)
+            .limit(batch_size)
+        )
+        ids = list(session.execute(oldest).scalars())
+        if not ids:
+            return 0
+        session.connection().execute(delete(_INBOX).where(_INBOX.c.update_id.in_(ids)))
+        session.commit()
+        return len(ids)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    pending: int
+    oldest_received_at: datetime | None
+
+
+def backlog(database: Database) -> Backlog:
+    """How many updates wait to be handled, and since when (health, logs)."""
+    with database.read_session() as session:
+        row = session.execute(
+            select(func.count(), func.min(_INBOX.c.received_at)).where(_INBOX.c.state == _PENDING)
+        ).one()
+        return Backlog(int(row[0]), row[1])
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name

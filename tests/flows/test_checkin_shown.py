@@ -1,0 +1,159 @@
+"""An answer counts only for a question the patient saw; the inbox hands each update over once.
+
+The demo's daily "Shoulder pain check" asks a 0-10 scale (buttons), the minutes exercised
+(typed) and a note. Losing the next question's send stands in for a kill between an answer's
+commit and that send: the answer is stored, the question never reached the patient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import texts
+from bot.fakeapi import NetworkFault
+from bot.receiver import receiver
+from storage.models import InboxState, InboxUpdate
+from tests.fakes.harness import Harness, patient
+from tests.flows.test_checkin_support import answers_of, at, delivery_of, local
+
+ALICE = patient(0, "Alice")
+PAIN = "Shoulder pain check"
+START = "▶️ Start now"
+
+
+@pytest.fixture
+async def h(harness: Harness) -> Harness:
+    harness.seed_demo()
+    await harness.command(ALICE, "/start", "SHOULDER1")
+    await at(harness, local(18))
+    await harness.press(ALICE, START)
+    return harness
+
+
+async def lose_the_next_question(h: Harness) -> None:
+    """Press 4 on the scale while the next question's send is lost."""
+    h.api.inject("sendMessage", NetworkFault())
+    await h.press(ALICE, "4")
+    assert not any("Question 2 of 3" in t for t in h.texts(ALICE.chat_id))
+
+
+async def test_a_message_for_a_question_never_shown_is_not_stored_and_the_question_comes(
+    h: Harness,
+) -> None:
+    await lose_the_next_question(h)
+
+    # A valid answer to question 2, which Alice never saw: not taken as its answer.
+    await h.text(ALICE, "30")
+
+    pain = delivery_of(h, ALICE, PAIN)
+    assert [a.value_number for a in answers_of(h, pain.id)] == [4.0]
+    reply = h.last_text(ALICE.chat_id)
+    assert texts.checkin_question_not_shown().split(",")[0] in reply
+    assert "Question 2 of 3" in reply
+    # Now that it was shown, her answer counts.
+    await h.text(ALICE, "25")
+    assert [a.value_number for a in answers_of(h, pain.id)] == [4.0, 25.0]
+    assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
+
+
+async def test_the_scan_sends_a_question_left_unsent_once_the_grace_has_passed(
+    h: Harness,
+) -> None:
+    await lose_the_next_question(h)
+    grace = h.settings.checkins.question_resend_seconds
+
+    await h.advance_and_scan(timedelta(seconds=grace / 2))
+    assert not any("Question 2 of 3" in t for t in h.texts(ALICE.chat_id)), "too early"
+
+    await h.advance_and_scan(timedelta(seconds=grace))
+    assert sum("Question 2 of 3" in t for t in h.texts(ALICE.chat_id)) == 1
+    await h.text(ALICE, "30")
+    pain = delivery_of(h, ALICE, PAIN)
+    assert [a.value_number for a in answers_of(h, pain.id)] == [4.0, 30.0]
+    # Sent once: the next scans leave it alone.
+    await h.advance_and_scan(timedelta(seconds=grace * 2))
+    assert sum("Question 2 of 3" in t for t in h.texts(ALICE.chat_id)) == 1
+
+
+async def test_a_question_left_unsent_is_sent_after_a_restart(h: Harness) -> None:
+    await lose_the_next_question(h)
+
+    await h.restart()
+    await h.advance_and_scan(timedelta(seconds=h.settings.checkins.question_resend_seconds))
+
+    assert "Question 2 of 3" in h.last_text(ALICE.chat_id)
+
+
+async def test_updates_stored_before_a_restart_are_handled_after_it_in_order(
+    h: Harness,
+) -> None:
+    await h.press(ALICE, "4")
+    # Stored, then the process died before its worker got to them.
+    first = h.updates.message(ALICE, "30")
+    second = h.updates.message(ALICE, "Felt fine")
+    await receiver(h.app).accept([first, second])
+
+    await h.restart()
+    handled = await h.deliver()
+
+    assert handled == 2
+    pain = delivery_of(h, ALICE, PAIN)
+    answers = answers_of(h, pain.id)
+    assert [a.value_number for a in answers[:2]] == [4.0, 30.0]
+    assert answers[2].value_text == "Felt fine"
+    assert texts.checkin_summary_thanks() in "\n".join(h.texts(ALICE.chat_id))
+
+
+async def test_handled_updates_are_purged_by_the_scan_after_the_configured_days(
+    h: Harness,
+) -> None:
+    keep = h.settings.inbox.keep_handled_days
+    with h.database.session() as session:
+        stored = session.execute(select(func.count()).select_from(InboxUpdate)).scalar()
+    assert stored == 2  # /start and the press of Start
+
+    await h.advance_and_scan(timedelta(days=keep - 1))
+    await h.text(ALICE, "/tasks")
+    with h.database.session() as session:
+        assert session.execute(select(func.count()).select_from(InboxUpdate)).scalar() == 3
+
+    await h.advance_and_scan(timedelta(days=1, minutes=1))
+    with h.database.session() as session:
+        left = session.execute(select(InboxUpdate.update_id)).scalars().all()  # type: ignore[call-overload]
+    assert len(left) == 1, "only the update of the last days is kept"
+
+
+async def test_polling_stores_each_batch_before_confirming_it_and_a_new_process_handles_it(
+    h: Harness,
+) -> None:
+    await h.press(ALICE, "4")
+    h.api.push_update(h.updates.message(ALICE, "30"))
+    h.api.push_update(h.updates.message(ALICE, "Felt fine"))
+    incoming = receiver(h.app)
+
+    # Only the fetch loop runs: the batch is stored, then the process "dies" before handling.
+    poller = asyncio.create_task(incoming.poll())
+    for _ in range(200):
+        with h.database.session() as session:
+            pending = session.execute(
+                select(func.count())
+                .select_from(InboxUpdate)
+                .where(InboxUpdate.state == InboxState.PENDING.value)
+            ).scalar()
+        if pending == 2:
+            break
+        await asyncio.sleep(0.01)
+    poller.cancel()
+    await asyncio.gather(poller, return_exceptions=True)
+    assert pending == 2
+
+    await h.restart()
+    await h.deliver()
+
+    pain = delivery_of(h, ALICE, PAIN)
+    assert [a.value_number for a in answers_of(h, pain.id)][:2] == [4.0, 30.0]
+    assert texts.checkin_summary_thanks() in "\n".join(h.texts(ALICE.chat_id))

@@ -1,0 +1,215 @@
+"""The inbox on both databases: stored once, claimed in order per chat, marked done once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.receiver import strip_nul
+from bot.services import inbox
+from storage.db import Database
+from storage.models import InboxState, InboxUpdate, TherapyGroup
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+LEASE = 30.0
+
+
+def message(update_id: int, chat_id: int, text: str = "hello") -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1795597200,
+            "chat": {"id": chat_id, "type": "private", "first_name": "P"},
+            "from": {"id": chat_id, "is_bot": False, "first_name": "P"},
+            "text": text,
+        },
+    }
+
+
+def states(database: Database) -> dict[int, str]:
+    with database.session() as session:
+        rows = session.execute(select(InboxUpdate.update_id, InboxUpdate.state)).all()  # type: ignore[call-overload]
+        return {row.update_id: row.state for row in rows}
+
+
+def claimed(database: Database, at: datetime = NOW, who: str = "a:1:x") -> list[int]:
+    return [item.update_id for item in inbox.claim(database, at, who, LEASE, 100)]
+
+
+def test_an_update_stored_twice_is_kept_once_as_it_first_came(database: Database) -> None:
+    inbox.store(database, NOW, [message(1, 10, "first")])
+    inbox.store(database, NOW, [message(1, 10, "again"), message(2, 10)])
+
+    items = inbox.claim(database, NOW, "a:1:x", LEASE, 100)
+    assert [i.update_id for i in items] == [1]
+    assert '"first"' in items[0].payload
+    assert set(states(database)) == {1, 2}
+
+
+def test_text_telegram_allows_but_postgresql_refuses_is_stored(database: Database) -> None:
+    inbox.store(database, NOW, [message(1, 10, "pain\x00 7 — ünïcode")])
+
+    (item,) = inbox.claim(database, NOW, "a:1:x", LEASE, 100)
+    assert strip_nul(json.loads(item.payload))["message"]["text"] == ("pain 7 — ünïcode")
+
+
+def test_one_chat_waits_for_its_oldest_update_while_other_chats_go_on(
+    database: Database,
+) -> None:
+    inbox.store(database, NOW, [message(1, 10), message(2, 10), message(3, 20)])
+
+    assert claimed(database) == [1, 3]
+    # 1 and 3 are leased: nothing else may start, 2 least of all (it must follow 1).
+    assert claimed(database, who="b:2:y") == []
+    inbox.finish(database, NOW, [1])
+    assert claimed(database, who="b:2:y") == [2]
+
+
+def test_a_lapsed_lease_lets_another_instance_take_the_update(database: Database) -> None:
+    inbox.store(database, NOW, [message(1, 10)])
+    assert claimed(database) == [1]
+
+    assert claimed(database, NOW + timedelta(seconds=LEASE - 1), "b:2:y") == []
+    assert claimed(database, NOW + timedelta(seconds=LEASE + 1), "b:2:y") == [1]
+
+
+def test_the_handlers_first_write_marks_the_update_done_in_its_own_transaction(
+    database: Database,
+) -> None:
+    inbox.store(database, NOW, [message(1, 10)])
+    claimed(database)
+
+    with database.first_commit_runs(lambda s: inbox.mark_in(s, NOW, 1)) as first:
+        with database.session() as session:
+            session.add(TherapyGroup(name="Written by the handler", created_at=NOW))
+            session.commit()
+        with database.session() as session:  # a second write marks nothing again
+            session.add(TherapyGroup(name="Second write", created_at=NOW))
+            session.commit()
+
+    assert first.committed
+    assert states(database) == {1: InboxState.DONE.value}
+
+
+def test_a_handler_finishing_an_update_someone_else_finished_writes_nothing(
+    database: Database,
+) -> None:
+    inbox.store(database, NOW, [message(1, 10)])
+    inbox.finish(database, NOW, [1])  # another instance, after our lease had lapsed
+
+    with (
+        database.first_commit_runs(lambda s: inbox.mark_in(s, NOW, 1)),
+        database.session() as session,
+    ):
+        session.add(TherapyGroup(name="Twice", created_at=NOW))
+        with pytest.raises(inbox.AlreadyHandled):
+            session.commit()
+
+    with database.session() as session:
+        assert session.execute(select(func.count()).select_from(TherapyGroup)).scalar() == 0
+
+
+def test_a_read_only_session_marks_nothing(database: Database) -> None:
+    inbox.store(database, NOW, [message(1, 10)])
+
+    with (
+        database.first_commit_runs(lambda s: inbox.mark_in(s, NOW, 1)) as first,
+        database.read_session() as session,
+    ):
+        session.execute(select(func.count()).select_from(TherapyGroup)).scalar()
+
+    assert not first.committed
+    assert states(database) == {1: InboxState.PENDING.value}
+
+
+def test_purge_deletes_old_handled_rows_in_batches_and_keeps_pending_ones(
+    database: Database,
+) -> None:
+    old = NOW - timedelta(days=8)
+    inbox.store(database, old, [message(i, 10 + i) for i in range(1, 6)])
+    inbox.finish(database, old, [1, 2, 3])
+    inbox.store(database, NOW, [message(6, 99)])
+    inbox.finish(database, NOW, [6])
+
+    assert inbox.purge(database, NOW - timedelta(days=7), batch_size=2) == 2
+    assert inbox.purge(database, NOW - timedelta(days=7), batch_size=2) == 1
+    assert inbox.purge(database, NOW - timedelta(days=7), batch_size=2) == 0
+    assert set(states(database)) == {4, 5, 6}
+
+
+def test_claims_of_a_dead_process_on_this_host_are_given_back(database: Database) -> None:
+    inbox.store(database, NOW, [message(1, 10), message(2, 20), message(3, 30)])
+    inbox.claim(database, NOW, "here:4242:dead", LEASE, 1)
+    inbox.claim(database, NOW, "here:4343:alive", LEASE, 1)
+    inbox.claim(database, NOW, "elsewhere:4242:x", LEASE, 1)
+
+    released = inbox.release_dead(database, "here", alive=lambda pid: pid == 4343)
+
+    assert released == 1
+    assert claimed(database, who="here:1:new") == [1]
+
+
+def test_concurrent_claims_take_each_update_once_and_each_chat_in_order(
+    database: Database,
+) -> None:
+    chats, per_chat = 20, 10
+    updates = [message(n * chats + c + 1, 1000 + c) for n in range(per_chat) for c in range(chats)]
+    inbox.store(database, NOW, updates)
+    taken: list[int] = []
+    finishing: set[int] = set()
+    out_of_order: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def same_chat_before(update_id: int) -> range:
+        return range((update_id - 1) % chats + 1, update_id, chats)
+
+    def worker(name: str) -> None:
+        try:
+            idle = 0
+            while idle < 20:
+                items = inbox.claim(database, NOW, name, LEASE, 5)
+                idle = 0 if items else idle + 1
+                with lock:
+                    for item in items:
+                        taken.append(item.update_id)
+                        if not set(same_chat_before(item.update_id)) <= finishing:
+                            out_of_order.append(item.update_id)
+                    # Noted before the commit: no one can claim the next one before it.
+                    finishing.update(i.update_id for i in items)
+                inbox.finish(database, NOW, [i.update_id for i in items])
+        except BaseException as error:  # reported below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(f"h:{n}:t",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors, errors
+    assert sorted(taken) == sorted(u["update_id"] for u in updates)  # each exactly once
+    assert out_of_order == []
+    assert set(states(database).values()) == {InboxState.DONE.value}
+
+
+def test_the_chat_of_each_kind_of_update() -> None:
+    press = {
+        "update_id": 5,
+        "callback_query": {
+            "id": "1",
+            "from": {"id": 77, "is_bot": False, "first_name": "P"},
+            "chat_instance": "c",
+            "data": "x",
+        },
+    }
+    assert inbox.chat_of(message(1, 10)) == 10
+    assert inbox.chat_of({"update_id": 2, "edited_message": message(2, 11)["message"]}) == 11
+    assert inbox.chat_of(press) == 77  # a press on a message Telegram no longer sends
+    assert inbox.chat_of({"update_id": 3, "poll": {"id": "p"}}) is None
