@@ -26,6 +26,7 @@ from storage.db import (
     schema_status,
     upgrade,
 )
+from storage.errors import MigrationRefused
 
 log = logging.getLogger("patientbot")
 
@@ -101,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export":
             return _export(settings, args.group, args.out)
     except CommandError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except MigrationRefused as error:
+        # A migration met data it cannot carry over; it changed nothing and says what to do.
         print(error, file=sys.stderr)
         return 1
     except SQLAlchemyError as error:
@@ -191,6 +196,8 @@ def _check(settings: Settings, database: Database, status: SchemaStatus) -> int:
     from alembic.runtime.migration import MigrationContext
     from sqlmodel import SQLModel
 
+    from storage.models import unreflectable_indexes_ignored
+
     where = _safe_url(settings)
     if status.state is not SchemaState.CURRENT:
         print(texts.cli_check_not_current(where, status.current, status.head))
@@ -199,7 +206,8 @@ def _check(settings: Settings, database: Database, status: SchemaStatus) -> int:
         context = MigrationContext.configure(
             connection, opts={"compare_type": True, "render_as_batch": True}
         )
-        differences = compare_metadata(context, SQLModel.metadata)
+        with unreflectable_indexes_ignored():
+            differences = compare_metadata(context, SQLModel.metadata)
     if differences:
         print(texts.cli_check_differences(where, [str(d) for d in differences]))
         return 1

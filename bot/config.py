@@ -90,6 +90,13 @@ class TelegramSettings(_Table):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("token")
+    @classmethod
+    def _strip_token(cls, value: SecretStr) -> SecretStr:
+        # Read from a secrets file it often ends in a newline: that token is the one PTB
+        # sends and puts in its errors, so it is the one the log must redact.
+        return SecretStr(value.get_secret_value().strip())
+
     @field_validator("webhook_secret")
     @classmethod
     def _secret_chars(cls, value: SecretStr) -> SecretStr:
@@ -186,6 +193,23 @@ class InboxSettings(_Table):
 class InviteSettings(_Table):
     expiry_days: int = Field(default=14, ge=1, le=365)
     max_uses: int = Field(default=0, ge=0)
+    # Guessing codes (bot.services.throttle): this many wrong codes from one user within the
+    # window start a cool-down, which doubles each time up to the longest.
+    wrong_codes_per_user: int = Field(default=5, ge=1, le=1000)
+    wrong_codes_window_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    cooldown_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    cooldown_max_hours: int = Field(default=24, ge=1, le=30 * 24)
+    # Wrong codes from everyone together within an hour that alert the administrators once.
+    wrong_codes_alert_per_hour: int = Field(default=200, ge=1)
+
+    @model_validator(mode="after")
+    def _cooldowns_grow(self) -> InviteSettings:
+        if self.cooldown_max_hours * 60 < self.cooldown_minutes:
+            raise ValueError(
+                f"cooldown_max_hours ({self.cooldown_max_hours}) must be at least "
+                f"cooldown_minutes ({self.cooldown_minutes} minutes)"
+            )
+        return self
 
 
 class TherapistSettings(_Table):

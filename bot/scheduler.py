@@ -32,6 +32,7 @@ from bot.services.delivery import (
     SendJob,
     SendResult,
 )
+from bot.services.throttle import purge as purge_code_attempts
 from storage.errors import is_unavailable, unavailable_reason
 
 log = logging.getLogger(__name__)
@@ -253,6 +254,8 @@ async def _scan(
         # The first scan, or the first after the bot was down or the database away.
         st.scanning_since = now
     since = st.scanning_since
+    # Wrong-invite-code counters past their time: a handful of small rows at most.
+    await deps.run(purge_code_attempts, deps.database, now)
 
     async def claim() -> delivery.ScanBatch:
         return await deps.run(

@@ -6,9 +6,10 @@ Functions take the values a sentence needs and return the finished text. Texts s
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -536,10 +537,42 @@ def checkin_bad_code(problem: str) -> str:
         "expired": "That invite link has expired.",
         "revoked": "That invite link has been withdrawn.",
         "used_up": "That invite link has already been used as often as it may be.",
+        "removed": "You were taken out of that group, so this invite no longer works for you.",
     }.get(problem, "That invite code doesn't work.")
     return (
         f"⚠️ {reason} Nothing has changed.\n"
         "Please ask your therapist for a new invite link, and check the code if you typed it."
+    )
+
+
+def checkin_too_many_codes(wait: timedelta) -> str:
+    """Said with the wrong code that started a cool-down."""
+    return f"⏳ That was too many wrong codes: please wait {_duration(wait)} before trying again."
+
+
+def checkin_throttled(wait: timedelta) -> str:
+    return (
+        "⏳ Too many wrong invite codes were sent from this account, so I am not checking "
+        f"codes for a while: please try again in {_duration(wait)}."
+    )
+
+
+def _duration(wait: timedelta) -> str:
+    """A wait rounded up to whole minutes, or to hours past two."""
+    minutes = max(1, -(-int(wait.total_seconds()) // 60))
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{-(-minutes // 60)} hours"
+
+
+def admin_code_guessing(failures: int, since: datetime, per_user: int) -> str:
+    """To the administrators, once per window: never the codes themselves."""
+    return (
+        f"⚠️ <b>Someone may be guessing invite codes.</b> {failures} wrong codes have been "
+        f"sent to /start since {since:%H:%M} UTC, from all accounts together. Each account "
+        f"is already paused after {per_user} wrong codes in a row. Codes made with /invite "
+        "cannot be guessed; check that no short seeded code is still active (/groups lists "
+        "demo codes)."
     )
 
 
@@ -685,7 +718,9 @@ def checkin_refused(reason: str) -> str:
         "completed": "You have already completed this check-in. Thank you!",
         "skipped": "You skipped this check-in.",
         "cancelled": "This check-in was cancelled.",
-        "stale": "This question has already been answered.",
+        "stale": "This question isn't being asked any more.",
+        "not_yet": "Please answer the question above first.",
+        "not_an_option": "That isn't one of this question's answers: please use its buttons.",
         "already": "Your answer is already recorded.",
         "required": "This question can't be skipped.",
     }.get(reason, "This button doesn't work any more.")
@@ -1251,6 +1286,18 @@ def admin_groups(groups: Sequence[GroupSummary]) -> str:
             f" · {_admin_plural(g.tasks, 'task')}"
         )
         lines.append(f"Check-ins: {g.open} open · {g.completed} completed · {g.upcoming} upcoming")
+        for code in g.demo_codes:
+            lines.append(
+                f"⚠️ Demo invite code <code>{escape(code)}</code> still lets anyone who guesses "
+                f"it join: /revoke {escape(code)} when the demo is over."
+            )
+        for former in g.former_therapists:
+            who = escape(former.name) if former.name else "no name"
+            ended = _admin_date(former.ended_at.astimezone(ZoneInfo(g.group.zone)).date())
+            lines.append(
+                f"Therapist {who} (id <code>{former.telegram_user_id}</code>) left on {ended}: "
+                "no longer under [therapists] in the configuration, so no more alerts."
+            )
     return "\n".join(lines)
 
 
@@ -1298,7 +1345,9 @@ def admin_patient_removed(removed: RemovedPatient) -> str:
     return (
         f"Removed {name} from {escape(removed.group.name)}. "
         f"{_admin_plural(removed.cancelled, 'check-in')} they still had there "
-        f"{'was' if removed.cancelled == 1 else 'were'} cancelled; their answers are kept."
+        f"{'was' if removed.cancelled == 1 else 'were'} cancelled; their answers are kept.\n"
+        "The invite links and codes they could use no longer let them back into the group; "
+        f"to take them back, make a new one with /invite {escape(removed.group.name)}."
     )
 
 

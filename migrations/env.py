@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables)
 from storage.db import make_engine
+from storage.models import unreflectable_indexes_ignored
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -76,7 +77,9 @@ def _run(connection: Connection) -> None:
             # SQLite cannot ALTER most things; batch mode copies the table instead.
             render_as_batch=True,
         )
-        with context.begin_transaction():
+        # Batch mode reflects a table to copy it; on SQLite that skips uq_invites_lower_code,
+        # so a migration that recreates ``invites`` must create that index again.
+        with context.begin_transaction(), unreflectable_indexes_ignored():
             context.run_migrations()
         if keys_off:
             if connection.in_transaction():

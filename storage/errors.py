@@ -21,3 +21,26 @@ def unavailable_reason(error: BaseException) -> str:
     original = getattr(error, "orig", None) or error
     lines = str(original).strip().splitlines()
     return lines[0] if lines else type(original).__name__
+
+
+class MigrationRefused(Exception):
+    """A migration found data it cannot carry over; it changed nothing, and says what to do."""
+
+
+class InviteCodeClash(MigrationRefused):
+    """Invite codes that differ only in case, which revision 0006 makes one code."""
+
+    def __init__(self, invites: list[tuple[int, str, str]]) -> None:
+        self.invites = invites  # (invite id, code, group name), clashing codes next to each other
+        listing = "; ".join(
+            f"'{code}' (invite {invite_id}, group '{group}')" for invite_id, code, group in invites
+        )
+        example_id, example_code, _group = invites[-1]
+        super().__init__(
+            "The upgrade makes invite codes unique whatever their case ('/start shoulder1' "
+            "could join either group), and these codes differ only in case: "
+            f"{listing}. Nothing was changed. Give all but one of each a code of its own, "
+            f"for example UPDATE invites SET code = '{example_code}-2' WHERE id = {example_id}; "
+            "(and hand its patients the new code), or delete the invites no longer used; then "
+            "run `patientbot db upgrade` again."
+        )

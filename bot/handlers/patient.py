@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -21,9 +22,11 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from bot import keyboards, rendering, texts
 from bot.app import BotApplication, BotContext
+from bot.config import InviteSettings
 from bot.receiver import defer_shown
 from bot.services import checkin
 from bot.services.responses import Reply
+from bot.services.throttle import Burst, ThrottlePolicy
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,17 @@ def policy_of(context: BotContext) -> checkin.Policy:
         quiet_start=settings.checkins.quiet_hours_start,
         quiet_end=settings.checkins.quiet_hours_end,
         therapist_user_ids=tuple(settings.therapists.user_ids),
+        throttle=throttle_policy(settings.invites),
+    )
+
+
+def throttle_policy(invites: InviteSettings) -> ThrottlePolicy:
+    return ThrottlePolicy(
+        failures=invites.wrong_codes_per_user,
+        window=timedelta(minutes=invites.wrong_codes_window_minutes),
+        cooldown=timedelta(minutes=invites.cooldown_minutes),
+        cooldown_max=timedelta(hours=invites.cooldown_max_hours),
+        alert_failures=invites.wrong_codes_alert_per_hour,
     )
 
 
@@ -90,11 +104,20 @@ async def start_command(update: Update, context: BotContext) -> None:
     result = await deps.run(
         checkin.start, deps.database, deps.clock.now(), policy_of(context), who, code
     )
+    now = deps.clock.now()
     next_due = rendering.render_next_due(result.next_due)
     outcome = checkin.StartOutcome
-    if result.outcome == outcome.BAD_CODE:
+    if result.outcome == outcome.THROTTLED and result.retry_at is not None:
+        text = texts.checkin_throttled(result.retry_at - now)
+    elif result.outcome == outcome.BAD_CODE:
         problem = result.problem or checkin.InviteProblem.UNKNOWN
         text = texts.checkin_bad_code(problem.value)
+        if result.retry_at is not None:
+            log.info(
+                "wrong invite codes: a cool-down starts",
+                extra={"user_id": user.id, "until": result.retry_at.isoformat()},
+            )
+            text = f"{text}\n\n{texts.checkin_too_many_codes(result.retry_at - now)}"
     elif result.outcome == outcome.NEWCOMER:
         text = texts.checkin_how_to_join()
     elif result.outcome == outcome.GREETING:
@@ -108,6 +131,27 @@ async def start_command(update: Update, context: BotContext) -> None:
     if result.opted_back_in and result.outcome in (outcome.JOINED, outcome.ALREADY_MEMBER):
         text = f"{texts.checkin_welcome_back_line()}\n\n{text}"
     await message.reply_text(text, parse_mode=HTML)
+    if result.burst is not None:
+        await _alert_guessing(context, result.burst)
+
+
+async def _alert_guessing(context: BotContext, burst: Burst) -> None:
+    """Tell the administrators, once per window, that wrong codes come in a burst."""
+    settings = context.deps.settings
+    # The codes stay out of the log: a near miss would show what a real code looks like.
+    log.warning(
+        "invite codes may be being guessed: %d wrong codes since %s from all accounts",
+        burst.failures,
+        burst.since.isoformat(),
+    )
+    text = texts.admin_code_guessing(
+        burst.failures, burst.since, settings.invites.wrong_codes_per_user
+    )
+    for chat_id in dict.fromkeys(settings.therapists.user_ids):
+        try:
+            await context.bot.send_message(chat_id, text, parse_mode=HTML)
+        except TelegramError:
+            log.warning("Could not deliver the guessing alert to chat %s", chat_id, exc_info=True)
 
 
 async def tasks_command(update: Update, context: BotContext) -> None:

@@ -52,7 +52,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import keyboards, rendering, texts
-from bot.app import DEPS_KEY, BotApplication, BotContext
+from bot.app import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.sender import retry_after_seconds
 from bot.services import authoring, checkin, reports
 from bot.services.authoring import AuthoringError, GroupInfo, QuestionDraft
@@ -282,13 +282,47 @@ async def publish_menus(application: BotApplication) -> None:
         await set_therapist_menu(application.bot, chat_id)
 
 
+async def check_at_start(application: BotApplication) -> None:
+    """End therapists' group places no longer configured; warn of demo codes in production."""
+    deps: Deps = application.bot_data[DEPS_KEY]
+    settings = deps.settings
+    now = deps.clock.now()
+    places = await deps.run(
+        authoring.reconcile_therapists, deps.database, now, settings.therapists.user_ids
+    )
+    for ended in places.ended:
+        log.warning(
+            "therapist %s is no longer under [therapists] user_ids: their place in %s ended "
+            "(no more alerts from there)",
+            ended.telegram_user_id,
+            ", ".join(ended.groups),
+        )
+    for back in places.restored:
+        log.info(
+            "therapist %s is configured again: their place in %s is back",
+            back.telegram_user_id,
+            ", ".join(back.groups),
+        )
+    if settings.telegram.mode != "webhook":
+        return
+    for demo in await deps.run(authoring.active_demo_codes, deps.database, now):
+        log.warning(
+            "demo invite code %s of group %s is active in production: anyone who guesses it "
+            "joins the group; /revoke it, or seed the group with a code of 8 characters or more",
+            demo.code,
+            demo.group,
+        )
+
+
 def install_menus(application: BotApplication) -> None:
-    """Publish the menus once the bot has started, after any post_init already set."""
+    """Once the bot has started (after any post_init already set): the start checks, then the
+    command menus."""
     previous = application.post_init
 
     async def post_init(app: BotApplication) -> None:
         if previous is not None:
             await previous(app)
+        await check_at_start(app)
         await publish_menus(app)
 
     application.post_init = post_init

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -113,6 +113,37 @@ class GroupSummary:
     upcoming: int  # pending rows not yet due
     open: int  # prompts out, not finished
     completed: int
+    # Seeded codes short enough to guess that still let people in (see ``active_demo_codes``).
+    demo_codes: tuple[str, ...] = ()
+    # Therapists whose place here ended because their id left the configuration.
+    former_therapists: tuple[FormerTherapist, ...] = ()
+
+
+@dataclass(frozen=True)
+class FormerTherapist:
+    telegram_user_id: int
+    name: str
+    ended_at: datetime
+
+
+@dataclass(frozen=True)
+class EndedTherapist:
+    """A therapist no longer configured whose group places were ended (or, back, restored)."""
+
+    telegram_user_id: int
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TherapistPlaces:
+    ended: tuple[EndedTherapist, ...]
+    restored: tuple[EndedTherapist, ...]
+
+
+@dataclass(frozen=True)
+class DemoCode:
+    code: str
+    group: str
 
 
 @dataclass(frozen=True)
@@ -353,6 +384,63 @@ def remove_therapist(
         return TherapistChange(user_id, person.chat_id or user_id, changed=True)
 
 
+def reconcile_therapists(
+    database: Database, now: datetime, config_user_ids: Iterable[int]
+) -> TherapistPlaces:
+    """At start: end the group places of therapists no longer configured; restore returning ones.
+
+    A therapist's place in a group (from /newgroup) brings that group's alerts. Someone taken
+    out of ``[therapists] user_ids``, and not added with /addtherapist, must stop receiving
+    them: the membership becomes ``former_therapist`` (kept, so /groups can say so). When the
+    id is configured again, the places come back as they were.
+    """
+    configured = set(config_user_ids)
+    with database.session() as session:
+        rows = session.exec(
+            select(Membership, Person.telegram_user_id, Person.role, TherapyGroup.name)
+            .join(Person, col(Person.id) == Membership.person_id)
+            .join(TherapyGroup, col(TherapyGroup.id) == Membership.group_id)
+            .where(col(Membership.role).in_([Role.THERAPIST.value, Role.FORMER_THERAPIST.value]))
+            .order_by(col(TherapyGroup.name))
+        ).all()
+        ended: dict[int, list[str]] = {}
+        restored: dict[int, list[str]] = {}
+        for membership, user_id, person_role, group_name in rows:
+            allowed = user_id in configured or person_role == Role.THERAPIST.value
+            if membership.role == Role.THERAPIST.value and not allowed:
+                membership.role, membership.ended_at = Role.FORMER_THERAPIST.value, now
+                ended.setdefault(user_id, []).append(group_name)
+            elif membership.role == Role.FORMER_THERAPIST.value and allowed:
+                membership.role, membership.ended_at = Role.THERAPIST.value, None
+                restored.setdefault(user_id, []).append(group_name)
+        session.commit()
+    return TherapistPlaces(
+        ended=tuple(EndedTherapist(u, tuple(g)) for u, g in ended.items()),
+        restored=tuple(EndedTherapist(u, tuple(g)) for u, g in restored.items()),
+    )
+
+
+def active_demo_codes(database: Database, now: datetime) -> list[DemoCode]:
+    """Demo codes that still let people in: not revoked, expired or used up."""
+    with database.read_session() as session:
+        return [DemoCode(invite.code, name) for invite, name in _active_demo_invites(session, now)]
+
+
+def _active_demo_invites(session: Session, now: datetime) -> list[tuple[Invite, str]]:
+    rows = session.exec(
+        select(Invite, TherapyGroup.name)
+        .join(TherapyGroup, col(TherapyGroup.id) == Invite.group_id)
+        .where(col(Invite.demo), col(Invite.revoked_at).is_(None))
+        .order_by(col(TherapyGroup.name), col(Invite.code))
+    ).all()
+    return [
+        (invite, name)
+        for invite, name in rows
+        if (invite.expires_at is None or invite.expires_at > now)
+        and not (invite.max_uses and invite.uses >= invite.max_uses)
+    ]
+
+
 def _person_by_telegram_id(session: Session, user_id: int) -> Person | None:
     return session.exec(select(Person).where(Person.telegram_user_id == user_id)).first()
 
@@ -523,6 +611,21 @@ def list_groups(database: Database, now: datetime, default_zone: str) -> list[Gr
                 open_[group_id] += 1
             elif status == DeliveryStatus.COMPLETED.value:
                 completed[group_id] += 1
+        demo: defaultdict[int, list[str]] = defaultdict(list)
+        for invite, _name in _active_demo_invites(session, now):
+            demo[invite.group_id].append(invite.code)
+        former: defaultdict[int, list[FormerTherapist]] = defaultdict(list)
+        for membership, person in session.exec(
+            select(Membership, Person)
+            .join(Person, col(Person.id) == Membership.person_id)
+            .where(Membership.role == Role.FORMER_THERAPIST.value)
+            .order_by(col(Membership.ended_at))
+        ).all():
+            former[membership.group_id].append(
+                FormerTherapist(
+                    person.telegram_user_id, person.display_name, membership.ended_at or now
+                )
+            )
         result = []
         for group in groups:
             assert group.id is not None
@@ -535,6 +638,8 @@ def list_groups(database: Database, now: datetime, default_zone: str) -> list[Gr
                     upcoming=upcoming[group.id],
                     open=open_[group.id],
                     completed=completed[group.id],
+                    demo_codes=tuple(demo[group.id]),
+                    former_therapists=tuple(former[group.id]),
                 )
             )
         return result
@@ -590,8 +695,9 @@ def remove_patient(
 ) -> RemovedPatient:
     """Take a patient out of a group ("GROUP PATIENT"); their answers stay.
 
-    Their pending and open check-ins for the group's tasks are cancelled, so no prompt or
-    reminder reaches someone who is no longer in the group.
+    The invites that exist now (links, the seeded code) no longer let them back into the
+    group; one made after the removal does. Their pending and open check-ins for the group's
+    tasks are cancelled, so no prompt or reminder reaches someone no longer in the group.
     """
     with database.session() as session:
         split = _split_group_prefix(session, text)
@@ -620,7 +726,9 @@ def remove_patient(
             ids = [p.telegram_user_id for p, _ in found]
             raise AuthoringError(texts.admin_ambiguous_patient(patient_ref, ids))
         person, membership = found[0]
-        session.delete(membership)
+        # The row stays, ended: invites made before now no longer let them back in.
+        membership.role = Role.REMOVED.value
+        membership.ended_at = now
         task_ids = select(Task.id).where(Task.group_id == group.id)
         result = session.execute(
             update(Delivery)
@@ -704,7 +812,9 @@ def revoke_invite(database: Database, now: datetime, default_zone: str, code: st
     # A therapist may paste the whole link rather than the code.
     code = code.rsplit("start=", 1)[-1]
     with database.session() as session:
-        invite = session.exec(select(Invite).where(Invite.code == code)).first()
+        invite = session.exec(
+            select(Invite).where(func.lower(col(Invite.code)) == code.lower())
+        ).first()
         if invite is None:
             raise AuthoringError(texts.admin_unknown_invite(code))
         if invite.revoked_at is None:

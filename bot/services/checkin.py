@@ -50,6 +50,13 @@ from bot.services.responses import (
     parse_reply,
 )
 from bot.services.schedule import end_of_quiet, is_quiet
+from bot.services.throttle import (
+    DEFAULT_THROTTLE,
+    Burst,
+    ThrottlePolicy,
+    blocked_until,
+    record_failure,
+)
 from bot.services.views import PromptView
 from storage.db import Database
 from storage.models import (
@@ -71,6 +78,8 @@ INVITE_CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _OPEN = tuple(status.value for status in OPEN_STATUSES)
 _SENT = DeliveryStatus.SENT.value
 _IN_PROGRESS = DeliveryStatus.IN_PROGRESS.value
+# Memberships that no longer make a member; a valid invite replaces them (see _start).
+_ENDED_ROLES = (Role.ERASED.value, Role.REMOVED.value, Role.FORMER_THERAPIST.value)
 
 
 # --- inputs -----------------------------------------------------------------------------------
@@ -87,6 +96,7 @@ class Policy:
     quiet_start: time | None = None
     quiet_end: time | None = None
     therapist_user_ids: tuple[int, ...] = ()
+    throttle: ThrottlePolicy = DEFAULT_THROTTLE
 
 
 @dataclass(frozen=True)
@@ -169,7 +179,9 @@ class Refusal(StrEnum):
     COMPLETED = "completed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"  # cancelled by /stop, or never deliverable
-    STALE = "stale"  # the question is not the one being asked any more
+    STALE = "stale"  # the question is not the one being asked any more (removed by an edit)
+    NOT_YET = "not_yet"  # a later question of the check-in: the current one comes first
+    NOT_AN_OPTION = "not_an_option"  # a value the question's buttons never offer (forged)
     ALREADY = "already"  # that question was answered a moment ago (double tap)
     REQUIRED = "required"  # skip pressed on a question that must be answered
 
@@ -282,6 +294,8 @@ class StartOutcome(StrEnum):
     JOINED = "joined"
     ALREADY_MEMBER = "already_member"
     BAD_CODE = "bad_code"
+    # Too many wrong codes lately: no code is looked at until ``retry_at``.
+    THROTTLED = "throttled"
     NEWCOMER = "newcomer"  # /start alone from someone in no group
     OPTED_IN = "opted_in"  # /start alone from someone who had /stop'ped
     GREETING = "greeting"  # /start alone from a member
@@ -292,6 +306,8 @@ class InviteProblem(StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
     USED_UP = "used_up"
+    # The patient was taken out of the group after this invite was made.
+    REMOVED = "removed"
 
 
 @dataclass(frozen=True)
@@ -302,6 +318,10 @@ class StartResult:
     next_due: NextDue | None = None
     groups: tuple[str, ...] = ()
     opted_back_in: bool = False
+    # THROTTLED, or a wrong code that started a cool-down: when codes are looked at again.
+    retry_at: datetime | None = None
+    # Everyone's wrong codes just reached the alert level (at most once per window).
+    burst: Burst | None = None
 
 
 @dataclass(frozen=True)
@@ -362,8 +382,21 @@ def _start(
         person = _person(session, who.telegram_user_id)
         if code is None:
             return _greet(session, now, policy, who, person)
+        until = blocked_until(session, now, who.telegram_user_id)
+        if until is not None:
+            return StartResult(StartOutcome.THROTTLED, retry_at=until)
         invite = _find_invite(session, code)
         problem = _invite_problem(invite, now)
+        if problem is InviteProblem.UNKNOWN:
+            # A guess, or a typo: counted, and nothing else is written for a stranger.
+            failure = record_failure(session, now, policy.throttle, who.telegram_user_id)
+            session.commit()
+            return StartResult(
+                StartOutcome.BAD_CODE,
+                problem=problem,
+                retry_at=failure.blocked_until,
+                burst=failure.burst,
+            )
         if problem is not None or invite is None:
             return StartResult(StartOutcome.BAD_CODE, problem=problem or InviteProblem.UNKNOWN)
         group = session.get(TherapyGroup, invite.group_id)
@@ -394,8 +427,18 @@ def _start(
             )
         ).first()
         outcome = StartOutcome.ALREADY_MEMBER
-        if member is not None and member.role == Role.ERASED.value:
-            # Back after /deletemydata: this invite is consent for this group only.
+        # Only an invite made after a removal lets the patient back (the therapist's new
+        # decision); the old links and the seeded code no longer do.
+        if (
+            member is not None
+            and member.role == Role.REMOVED.value
+            and member.ended_at is not None
+            and invite.created_at <= member.ended_at
+        ):
+            return StartResult(StartOutcome.BAD_CODE, problem=InviteProblem.REMOVED)
+        if member is not None and member.role in _ENDED_ROLES:
+            # Back after /deletemydata (this invite is consent for this group only), after a
+            # removal, or a former therapist of the group joining it as a patient.
             session.delete(member)
             session.flush()
             member = None
@@ -470,14 +513,9 @@ def _greet(
 def _find_invite(session: Session, code: str) -> Invite | None:
     if not INVITE_CODE_RE.fullmatch(code):
         return None
-    invite = session.exec(select(Invite).where(Invite.code == code)).first()
-    if invite is not None:
-        return invite
-    # People type a code they were told ("shoulder1"); take it when it names exactly one.
-    matches = session.exec(
-        select(Invite).where(func.lower(col(Invite.code)) == code.lower()).limit(2)
-    ).all()
-    return matches[0] if len(matches) == 1 else None
+    # People type a code they were told ("shoulder1"): a code is one whatever its case, which
+    # the unique index on lower(code) enforces, and this lookup goes through that index.
+    return session.exec(select(Invite).where(func.lower(col(Invite.code)) == code.lower())).first()
 
 
 def _invite_problem(invite: Invite | None, now: datetime) -> InviteProblem | None:
@@ -945,7 +983,7 @@ def answer_button(
         person, delivery, task, questions, answers, current = found
         result = parse_reply(_rules(current), Reply(kind="button", text=token))
         if isinstance(result, Rejected):
-            return Refused(Refusal.STALE, task.title)
+            return Refused(Refusal.NOT_AN_OPTION, task.title)
         return _store(
             session,
             now,
@@ -999,7 +1037,10 @@ def _current_for_press(
         return Refused(Refusal.ALREADY, task.title)
     current = _first_unanswered(questions, answers)
     if current is None or current.id != question_id:
-        return Refused(Refusal.STALE, task.title)
+        later = current is not None and any(
+            q.id == question_id and q.position > current.position for q in questions
+        )
+        return Refused(Refusal.NOT_YET if later else Refusal.STALE, task.title)
     return person, delivery, task, questions, answers, current
 
 
@@ -1342,7 +1383,8 @@ def delete_my_data(database: Database, now: datetime, user_id: int) -> Deleted:
             delete(Delivery).where(col(Delivery.person_id) == person.id)
         ).rowcount
         # Patient memberships stay as content-free markers, so the therapists' lists say the
-        # data was deleted at the patient's request; any other membership goes.
+        # data was deleted at the patient's request; a removal stays too (it keeps the old
+        # invites shut to this person); any other membership goes.
         memberships = session.exec(
             update(Membership)
             .where(
@@ -1354,7 +1396,7 @@ def delete_my_data(database: Database, now: datetime, user_id: int) -> Deleted:
         session.exec(
             delete(Membership).where(
                 col(Membership.person_id) == person.id,
-                col(Membership.role) != Role.ERASED.value,
+                col(Membership.role).not_in([Role.ERASED.value, Role.REMOVED.value]),
             )
         )
         person.first_name = ""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -267,10 +268,23 @@ def _value(answer: Answer, question: Question) -> str:
 # cell gets a leading apostrophe, which spreadsheets hide and show the rest as text (OWASP's
 # advice for CSV injection). Numbers are written as numbers, so a negative one keeps its sign.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Invisible to a reader, and some spreadsheets skip them before a formula sign: format
+# characters (zero-width space and joiners, BOM, soft hyphen), controls, and spaces.
+_INVISIBLE = frozenset(("Cf", "Cc", "Zs", "Zl", "Zp"))
 
 
 def _as_text(text: str) -> str:
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+    """The text itself, with an apostrophe first when a spreadsheet could run it.
+
+    The check sees the text as a spreadsheet may: compatibility forms folded (NFKC makes the
+    full-width ＝ ＋ － ＠ their ASCII selves) and invisible characters in front skipped. The
+    original text is what is exported.
+    """
+    seen = unicodedata.normalize("NFKC", text)
+    for char in seen:
+        if char in "\t\r" or unicodedata.category(char) not in _INVISIBLE:
+            return f"'{text}" if char in _FORMULA_STARTS else text
+    return text
 
 
 def export_csv(

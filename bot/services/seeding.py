@@ -6,7 +6,7 @@ lives here rather than in ``storage/``.
 
 Format (see ``seed_data/demo.toml``)::
 
-    [[groups]]          name, timezone?, invite?, invite_max_uses?
+    [[groups]]          name, timezone?, invite?, invite_max_uses?, invite_demo?
     [[tasks]]           group, title, due, repeat?, expiry_hours?
     [[tasks.questions]] text, type, link?, required?, options?, min?, max?, integer?,
                         max_length?, alert?
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.services.authoring import (
@@ -43,7 +44,10 @@ from bot.services.schedule import parse_recurrence_text, parse_when
 from storage.db import Database
 from storage.models import MAX_INTEGER, Invite, Question, Task, TherapyGroup
 
-GROUP_KEYS = {"name", "timezone", "invite", "invite_max_uses"}
+GROUP_KEYS = {"name", "timezone", "invite", "invite_max_uses", "invite_demo"}
+# A seeded code is typed by people, never expires, and is matched whatever its case: shorter
+# ones can be guessed in a few thousand tries (36**4), so they are for demos only.
+STRONG_CODE = 8
 TASK_KEYS = {"group", "title", "due", "repeat", "expiry_hours", "questions"}
 QUESTION_KEYS = {
     "text", "type", "link", "required", "options", "min", "max", "integer", "max_length", "alert",
@@ -90,6 +94,7 @@ class GroupSeed:
     timezone: str | None
     invite: str | None
     invite_max_uses: int | None
+    invite_demo: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,7 +215,7 @@ def _positive_int(
 def _read_groups(items: list[dict[str, Any]], p: _Problems, default_zone: str) -> list[GroupSeed]:
     groups: list[GroupSeed] = []
     seen: set[str] = set()
-    codes: set[str] = set()
+    codes: dict[str, tuple[str, str]] = {}  # lower case -> (as written, where)
     for index, item in enumerate(items, start=1):
         where = f"groups[{index}]"
         _unknown_keys(item, GROUP_KEYS, where, p)
@@ -227,15 +232,47 @@ def _read_groups(items: list[dict[str, Any]], p: _Problems, default_zone: str) -
                 # Its tasks' due times are still checked, in the default zone.
                 zone = None
         invite = _text(item, "invite", where, p, required=False) or None
+        demo = item.get("invite_demo", False)
+        if not isinstance(demo, bool):
+            p.add(where, "invite_demo", "must be true or false")
+            demo = False
+        elif demo and not invite:
+            p.add(where, "invite_demo", "marks the group's invite as a demo code: add invite")
         if invite:
-            if not (4 <= len(invite) <= 64 and all(c.isalnum() or c in "_-" for c in invite)):
-                p.add(where, "invite", "must be 4-64 characters of letters, digits, _ and -")
-            elif invite in codes:
-                p.add(where, "invite", f"duplicate invite code '{invite}'")
-            codes.add(invite)
+            _check_code(invite, demo, where, p, codes)
         max_uses = _positive_int(item, "invite_max_uses", where, p)
-        groups.append(GroupSeed(name, zone, invite, max_uses))
+        groups.append(GroupSeed(name, zone, invite, max_uses, demo))
     return groups
+
+
+def _check_code(
+    code: str, demo: bool, where: str, p: _Problems, codes: dict[str, tuple[str, str]]
+) -> None:
+    if not (
+        4 <= len(code) <= 64 and all(c.isascii() and (c.isalnum() or c in "_-") for c in code)
+    ):
+        p.add(where, "invite", "must be 4-64 characters of letters, digits, _ and -")
+        return
+    if len(code) < STRONG_CODE and not demo:
+        p.add(
+            where,
+            "invite",
+            f"'{code}' has {len(code)} characters and can be guessed: use at least "
+            f"{STRONG_CODE}, or mark a demo group's code with invite_demo = true (the bot then "
+            "warns about it in production)",
+        )
+    earlier = codes.get(code.lower())
+    if earlier is not None:
+        written, other = earlier
+        same = "duplicate invite code" if written == code else "the same invite code as"
+        p.add(
+            where,
+            "invite",
+            f"{same} '{written}' of {other} (codes are matched whatever their case, so "
+            "'/start' could not tell the groups apart)",
+        )
+    else:
+        codes[code.lower()] = (code, where)
 
 
 def _read_tasks(
@@ -428,13 +465,25 @@ def _upsert_group(
 def _upsert_invite(
     session: Session, seed: GroupSeed, group: TherapyGroup, now: datetime, report: SeedReport
 ) -> None:
-    invite = session.exec(select(Invite).where(Invite.code == seed.invite)).first()
-    created = invite is None
     assert group.id is not None and seed.invite is not None
+    # One code whatever its case (the database's unique index on lower(code) says so too):
+    # "shoulder1" in the file is the SHOULDER1 already stored, now written as the file says.
+    invite = session.exec(
+        select(Invite).where(func.lower(col(Invite.code)) == seed.invite.lower())
+    ).first()
+    created = invite is None
     if invite is None:
         invite = Invite(code=seed.invite, group_id=group.id, created_at=now)
         session.add(invite)
-    changed = _assign(invite, {"group_id": group.id, "max_uses": seed.invite_max_uses})
+    changed = _assign(
+        invite,
+        {
+            "code": seed.invite,
+            "group_id": group.id,
+            "max_uses": seed.invite_max_uses,
+            "demo": seed.invite_demo,
+        },
+    )
     _mark(report, "invites", created, changed)
 
 

@@ -8,14 +8,18 @@ import logging
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
+from telegram.error import InvalidToken
+from telegram.request import BaseRequest
 
+from bot.app import build_application
 from bot.clock import ManualClock
-from bot.config import Settings
+from bot.config import Settings, load_settings
 from bot.logs import setup_logging
 from storage.db import Database
 from storage.models import Answer, Delivery
@@ -228,3 +232,44 @@ async def test_nothing_a_patient_sent_reaches_the_log_on_any_path(
     assert "could not be read" in log
     leaks = [line for line in log.splitlines() if MARK in line]
     assert leaks == [], "\n".join(leaks)
+
+
+class Unauthorized(BaseRequest):
+    """A Bot API that refuses the token, as Telegram does for a revoked one."""
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        return 401, b'{"ok": false, "error_code": 401, "description": "Unauthorized"}'
+
+
+async def test_a_token_from_a_file_that_ends_in_a_newline_is_redacted_too(
+    tmp_path: Path, database: Database, log_stream: io.StringIO
+) -> None:
+    secrets_file = tmp_path / "telegram_token"
+    secrets_file.write_text(f"{TOKEN}\n", encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{database.url}"\n', encoding="utf-8")
+    # As `TELEGRAM_BOT_TOKEN="$(< file)"` would not strip it: the variable read as is.
+    settings = load_settings(
+        config, environ={"TELEGRAM_BOT_TOKEN": secrets_file.read_text(encoding="utf-8")}
+    )
+    start_logging(settings, "text", log_stream)
+    application = build_application(settings, request=Unauthorized(), database=database)
+    with pytest.raises(InvalidToken) as caught:
+        await application.initialize()
+    # PTB names the token it sent in this error; the log line must not.
+    assert TOKEN in str(caught.value)
+    logging.getLogger("telegram.ext").error("could not start: %s", caught.value)
+
+    output = log_stream.getvalue()
+    assert "could not start: The token `[REDACTED]` was rejected by the server." in output
+    assert TOKEN not in output

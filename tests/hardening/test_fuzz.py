@@ -1138,7 +1138,16 @@ class World:
             r["uses"] for r in before["invites"].values()
         )
         assert used in (0, 1), f"{where}: invite uses moved by {used}"
-        for table in set(after) - set(THERAPIST_TABLES) - set(PERSON_TABLES) - {"invites"}:
+        # Wrong invite codes are counted for whoever sent them, and for everyone (row 0).
+        counters = before.get("code_attempts", {}), after["code_attempts"]
+        moved = {
+            k
+            for k in set(counters[0]) | set(counters[1])
+            if counters[0].get(k) != counters[1].get(k)
+        }
+        assert moved <= {(user.id,), (0,)}, f"{where}: wrong-code counters of others: {moved}"
+        others = set(after) - set(THERAPIST_TABLES) - set(PERSON_TABLES)
+        for table in others - {"invites", "code_attempts"}:
             assert before.get(table) == after[table], f"{where}: {table} changed"
 
     def check_consistency(self, action: Action) -> None:
@@ -1338,7 +1347,12 @@ async def test_an_id_too_big_for_the_database_is_refused_like_an_unknown_one(
             await h.command(who, act, *args)
             assert texts.something_went_wrong() not in h.last_text(who.chat_id)
         assert errors == [] and error_log.records == []
-        assert read_rows(database) == before
+        after = read_rows(database)
+        if act == "/start":
+            # An unknown code is counted against its sender (and everyone), like any other.
+            assert set(after.pop("code_attempts")) == {(who.id,), (0,)}
+            before.pop("code_attempts")
+        assert after == before
         assert not h.api.violations
     finally:
         await h.stop()

@@ -1,4 +1,4 @@
-"""Migrations 0003 and 0004 keep every row: a filled database goes up, down and up again.
+"""Migrations 0003 to 0006 keep every row: a filled database goes up, down and up again.
 
 The data is written with plain SQL through tables reflected from the database itself, as it
 stood at the previous revision, so the test never leans on today's models. Every table is
@@ -633,3 +633,97 @@ def test_the_inbox_migration_records_the_question_in_progress_check_ins_were_sho
     upgrade(empty_url, "0005")
     assert dump(engine) == after
     print(f"\nmigration 0005 data test [{backend}]: {len(in_progress)} check-ins in progress")
+
+
+# --- 0006: invite codes one whatever their case, demo codes, ended memberships ----------------
+
+
+def add_invites(engine: Engine, *rows: tuple[int, str, int]) -> None:
+    """Invites (id, code, group id) added next to fill()'s, at whatever revision stands."""
+    with engine.begin() as connection:
+        for invite_id, code, group_id in rows:
+            connection.exec_driver_sql(
+                "INSERT INTO invites (id, code, group_id, expires_at, max_uses, uses, "
+                "revoked_at, created_at) VALUES (%(id)s, %(code)s, %(group)s, NULL, NULL, 0, "
+                "NULL, %(at)s)"
+                if engine.dialect.name == "postgresql"
+                else "INSERT INTO invites (id, code, group_id, expires_at, max_uses, uses, "
+                "revoked_at, created_at) VALUES (:id, :code, :group, NULL, NULL, 0, NULL, :at)",
+                {"id": invite_id, "code": code, "group": group_id, "at": T0},
+            )
+
+
+def test_codes_get_their_demo_mark_and_every_row_survives_upgrade_downgrade_and_upgrade(
+    engine: Engine, empty_url: str, backend: str
+) -> None:
+    fill(engine)
+    upgrade(empty_url, "0005")
+    # fill() has SHOULDER1 and HIP1 (seeded, short); a made one and a 7- and an 8-character one.
+    add_invites(engine, (3, "Zq9-xW_3kPa0LmN7bVc2Ts", 1), (4, "Knee123", 2), (5, "Knee1234", 2))
+    before = dump(engine)
+
+    upgrade(empty_url, "0006")
+    first_up = dump(engine)
+    demo = {row["code"]: bool(row["demo"]) for row in first_up["invites"]}
+    assert demo == {
+        "SHOULDER1": False,
+        "HIP1": True,
+        "Zq9-xW_3kPa0LmN7bVc2Ts": False,
+        "Knee123": True,
+        "Knee1234": False,
+    }
+    expected = {
+        **before,
+        "invites": [{**row, "demo": demo[row["code"]]} for row in before["invites"]],
+        "memberships": [{**row, "ended_at": None} for row in before["memberships"]],
+    }
+    # SQLite hands booleans over as 0 and 1.
+    invites = [{**row, "demo": bool(row["demo"])} for row in first_up["invites"]]
+    assert {**first_up, "invites": invites} == expected
+    assert count(engine, "code_attempts") == 0
+    # One code whatever its case, enforced by the database itself.
+    with pytest.raises(sa.exc.IntegrityError):
+        add_invites(engine, (6, "hip1", 1))
+    assert count(engine, "invites") == 5
+
+    downgrade(empty_url, "0005")
+    assert dump(engine) == before
+    upgrade(empty_url, "0006")
+    assert dump(engine) == first_up
+    print(f"\nmigration 0006 data test [{backend}]: {sum(map(len, first_up.values()))} rows")
+
+
+def test_codes_that_differ_only_in_case_stop_the_upgrade_with_what_to_do(
+    engine: Engine, empty_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill(engine)
+    upgrade(empty_url, "0005")
+    # The seed used to take both: "/start shoulder1" then joined whichever the database found.
+    add_invites(engine, (3, "shoulder1", 2), (4, "Hip1", 1))
+    before = dump(engine)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{empty_url}"\n', "utf-8")
+
+    code = main(["--config", str(config), "db", "upgrade"])
+
+    error = capsys.readouterr().err
+    assert code == 1
+    assert "Traceback" not in error and "IntegrityError" not in error
+    for part in (
+        "'SHOULDER1' (invite 1, group 'Shoulder Therapy 1')",
+        "'shoulder1' (invite 3, group 'Hüfte – Gruppe 2')",
+        "'HIP1' (invite 2, group 'Hüfte – Gruppe 2')",
+        "'Hip1' (invite 4, group 'Shoulder Therapy 1')",
+        "Nothing was changed",
+        "patientbot db upgrade",
+    ):
+        assert part in error, error
+    assert current_revision(engine) == "0005"
+    assert dump(engine) == before
+
+    # Doing what the sentence says lets the upgrade through.
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE invites SET code = 'shoulder1-2' WHERE id = 3")
+        connection.exec_driver_sql("DELETE FROM invites WHERE id = 4")
+    assert main(["--config", str(config), "db", "upgrade"]) == 0
+    assert current_revision(engine) == "0006"

@@ -210,3 +210,94 @@ def test_a_bad_seed_writes_nothing(
     assert "unknown response type 'hologram'" in err
     assert "Nothing was written" in err
     assert row_counts(database) == before
+
+
+# --- invite codes: strong enough or clearly demo, one whatever their case ---------------------
+
+CODES_SEED = """
+[[groups]]
+name = "Knee"
+invite = "KNEE1"
+
+[[groups]]
+name = "Hip"
+invite = "HipClinic2026"
+
+[[groups]]
+name = "Back"
+invite = "hipclinic2026"
+
+[[groups]]
+name = "Neck"
+invite = "NECK1"
+invite_demo = true
+
+[[groups]]
+name = "Ankle"
+invite_demo = "yes"
+"""
+
+
+def test_a_short_code_or_one_differing_only_in_case_is_refused_with_file_table_and_key(
+    tmp_path: Path,
+) -> None:
+    found = seed_problems(tmp_path, CODES_SEED)
+    path = str(tmp_path / "bad.toml")
+    assert found == [
+        f"{path}: groups[1].invite: 'KNEE1' has 5 characters and can be guessed: use at least "
+        "8, or mark a demo group's code with invite_demo = true (the bot then warns about it "
+        "in production)",
+        f"{path}: groups[3].invite: the same invite code as 'HipClinic2026' of groups[2] "
+        "(codes are matched whatever their case, so '/start' could not tell the groups apart)",
+        f"{path}: groups[5].invite_demo: must be true or false",
+    ]
+
+
+def test_a_short_code_marked_demo_is_seeded_as_a_demo_code(
+    database: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "demo.toml"
+    path.write_text(
+        '[[groups]]\nname = "Neck"\ninvite = "NECK1"\ninvite_demo = true\n\n'
+        '[[groups]]\nname = "Back"\ninvite = "BackClinic2026"\n',
+        encoding="utf-8",
+    )
+    apply_seed(database, read(path), NOW, ZONE)
+    with database.session() as session:
+        demo = {i.code: i.demo for i in session.exec(select(Invite)).all()}
+    assert demo == {"NECK1": True, "BackClinic2026": False}
+
+
+def test_a_code_seeded_again_in_another_case_is_the_same_invite(
+    database: Database, tmp_path: Path
+) -> None:
+    apply_seed(database, read(DEMO), NOW, ZONE)
+    edited = tmp_path / "demo.toml"
+    edited.write_text(
+        DEMO.read_text(encoding="utf-8").replace('"SHOULDER1"', '"Shoulder1"'), encoding="utf-8"
+    )
+    report = apply_seed(database, read(edited), NOW, ZONE)
+    assert report.updated["invites"] == 1 and report.created["invites"] == 0
+    with database.session() as session:
+        codes = sorted(i.code for i in session.exec(select(Invite)).all())
+    assert codes == ["HIP1", "Shoulder1"]
+
+
+def test_patientbot_seed_refuses_a_short_code_and_takes_it_marked_demo(
+    database: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{database.url}"\n', encoding="utf-8")
+    seed = tmp_path / "clinic.toml"
+    seed.write_text('[[groups]]\nname = "Neck"\ninvite = "NECK1"\n', encoding="utf-8")
+    before = row_counts(database)
+
+    assert main(["--config", str(config), "seed", str(seed)]) == 1
+    err = capsys.readouterr().err
+    assert f"{seed}: groups[1].invite: 'NECK1' has 5 characters and can be guessed" in err
+    assert row_counts(database) == before
+
+    seed.write_text(seed.read_text(encoding="utf-8") + "invite_demo = true\n", encoding="utf-8")
+    assert main(["--config", str(config), "seed", str(seed)]) == 0
+    with database.session() as session:
+        assert [(i.code, i.demo) for i in session.exec(select(Invite)).all()] == [("NECK1", True)]

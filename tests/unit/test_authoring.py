@@ -235,8 +235,9 @@ def test_removing_a_patient_cancels_what_they_had_open_and_keeps_their_answers(
     with database.session() as session:
         alice = session.exec(select(Person).where(Person.telegram_user_id == 101)).one()
         assert session.exec(select(Answer)).one().delivery_id == alice_once.id
-        memberships = session.exec(select(Membership.person_id)).all()
-    assert alice.id not in memberships
+        memberships = dict(session.exec(select(Membership.person_id, Membership.role)).all())
+    # Her row stays, ended: it keeps the invites made before the removal shut to her.
+    assert memberships[alice.id] == "removed"
     alice_id = alice.id or 0
     assert statuses[(once.task_id, alice_id)] == DeliveryStatus.CANCELLED.value
     assert statuses[(daily.task_id, alice_id)] == DeliveryStatus.CANCELLED.value

@@ -560,7 +560,7 @@ def test_a_button_of_an_answered_question_is_refused_as_stale(world: World) -> N
     ahead = world.tap(ALICE, delivery_id, second.question.question_id + 2, "1")
 
     assert again == Refused(Refusal.ALREADY, "Knee check")
-    assert ahead == Refused(Refusal.STALE, "Knee check")
+    assert ahead == Refused(Refusal.NOT_YET, "Knee check")
     assert len(world.answers(delivery_id)) == 2
 
 
@@ -590,7 +590,7 @@ def test_a_token_that_is_not_one_of_the_questions_buttons_is_refused(world: Worl
 
     result = world.tap(ALICE, delivery_id, first.question.question_id, "maybe")
 
-    assert result == Refused(Refusal.STALE, "Knee check")
+    assert result == Refused(Refusal.NOT_AN_OPTION, "Knee check")
 
 
 def test_an_expired_task_refuses_answers_even_before_the_scan_marks_it(world: World) -> None:

@@ -77,6 +77,22 @@ def test_patientbot_config_names_the_file_to_read(tmp_path: Path) -> None:
         ('[database]\nurl = "mysql://x"\n', "[database] url: must be a sqlite:///path"),
         ('[therapists]\nuser_ids = ["abc"]\n', "[therapists] user_ids.0:"),
         ("telegram = 5\n", "[telegram]: must be a table"),
+        (
+            "[invites]\nwrong_codes_per_user = 0\n",
+            "[invites] wrong_codes_per_user: Input should be greater than or equal to 1",
+        ),
+        (
+            "[invites]\nwrong_codes_window_minutes = 0\n",
+            "[invites] wrong_codes_window_minutes: Input should be greater than or equal to 1",
+        ),
+        (
+            "[invites]\ncooldown_minutes = 600\ncooldown_max_hours = 2\n",
+            "[invites]: cooldown_max_hours (2) must be at least cooldown_minutes (600 minutes)",
+        ),
+        (
+            '[invites]\nwrong_codes_alert_per_hour = "many"\n',
+            "[invites] wrong_codes_alert_per_hour:",
+        ),
     ],
 )
 def test_each_problem_names_the_file_the_key_and_what_is_wrong(

@@ -415,6 +415,48 @@ def test_text_a_spreadsheet_would_run_as_a_formula_is_exported_as_text(
     assert not any(value.startswith("'") for r in others for value in r.values())
 
 
+# (typed by a patient, written to the file): the ASCII signs, their full-width forms, and a
+# formula sign behind something a reader cannot see.
+FORMULA_FORMS = [
+    ("=1+1", "'=1+1"),
+    ("+1", "'+1"),
+    ("-1 bad day", "'-1 bad day"),
+    ("@SUM(A1)", "'@SUM(A1)"),
+    ("\tindent", "'\tindent"),
+    ('＝HYPERLINK("x")', '\'＝HYPERLINK("x")'),
+    ("＋1", "'＋1"),
+    ("－1", "'－1"),
+    ("＠SUM(A1)", "'＠SUM(A1)"),
+    ("\u200b=1+1", "'\u200b=1+1"),  # zero-width space
+    ("\ufeff=1+1", "'\ufeff=1+1"),  # byte order mark
+    ("\u2060@x", "'\u2060@x"),  # word joiner
+    ("\u00ad+1", "'\u00ad+1"),  # soft hyphen
+    ("\u200b\u200d＝1", "'\u200b\u200d＝1"),  # two invisible, then full-width
+    ("\u3000=1", "'\u3000=1"),  # ideographic space
+    ("\u00a0-1", "'\u00a0-1"),  # no-break space
+    # Left alone: a sign inside the text, or nothing a spreadsheet runs.
+    ("a=1", "a=1"),
+    ("fine \u200b=1", "fine \u200b=1"),
+    ("\u200bfine", "\u200bfine"),
+    ("’quoted", "’quoted"),
+    ("", ""),
+]
+
+
+def test_every_form_of_a_formula_sign_is_exported_as_text(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    for day, (typed, _written) in enumerate(FORMULA_FORMS, start=1):
+        d = world.delivery("chloe", "daily", f"2026-10-{day:02d}T11:00", S.COMPLETED)
+        world.answer(d, 3, f"2026-10-{day:02d}T11:07", value_text=typed)
+    world.session.commit()
+
+    rows = read_back(reports.export_csv(database, clock.now(), ZONE, None).content)
+
+    exported = [r["value"] for r in rows if r["patient_telegram_id"] == "103"]
+    assert exported == [written for _typed, written in FORMULA_FORMS]
+
+
 def test_an_export_with_no_answers_still_has_its_header(
     database: Database, clock: ManualClock
 ) -> None:
