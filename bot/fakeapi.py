@@ -18,6 +18,7 @@ playground reuses this module outside of pytest.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import random
 import re
@@ -267,6 +268,7 @@ _BUTTON_ACTIONS = (
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
 _SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _NUMERIC_RE = re.compile(r"-?\d+")
+_WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
 
 
 # --- text parsing ---------------------------------------------------------------------------
@@ -563,6 +565,7 @@ class FakeBotApi(BaseRequest):
         poll_wait_cap: float = 0.05,
         latency: float = 0.0,
         read_timeout: float | None = 5.0,
+        local_mode: bool = False,
     ) -> None:
         self.bot_id = bot_id
         self.bot_username = bot_username
@@ -581,6 +584,9 @@ class FakeBotApi(BaseRequest):
         # so tests see the interleavings that concurrent senders really produce.
         self.latency = latency
         self._read_timeout = read_timeout
+        # A self-hosted Bot API server (``telegram-bot-api --local``) accepts webhooks on plain
+        # http://, any port and local addresses; api.telegram.org refuses all three.
+        self.local_mode = local_mode
 
         self.calls: list[ApiCall] = []
         self.violations: list[Violation] = []
@@ -589,6 +595,13 @@ class FakeBotApi(BaseRequest):
         self.blocked: set[int | str] = set()
         self.answered_callbacks: dict[str, dict[str, Any]] = {}
         self.webhook: JSON | None = None
+        self.webhook_last_error: tuple[int, str] | None = None  # (unix time, message)
+        # The highest update_id a getUpdates offset confirmed (Telegram then forgets it).
+        self.confirmed_update_id = 0
+        # Called with each request as it arrives, before it takes effect (crash tests kill
+        # the bot from here at an exact point); returning True cuts the request in flight: it
+        # takes no effect and gets no answer, as when the connection dies on the way.
+        self.intercept: Callable[[ApiCall], bool] | None = None
         self.initialized = False
 
         self._lock = threading.Lock()
@@ -605,6 +618,8 @@ class FakeBotApi(BaseRequest):
         self._last_update_id = 0
         self._allowed_updates: frozenset[str] | None = None
         self._waiters: list[_Waiter] = []
+        # Whoever delivers to a webhook (the HTTP front end) waits on these for news.
+        self._watchers: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self._global_window: deque[float] = deque()
         self._chat_windows: dict[int | str, deque[float]] = {}
 
@@ -694,36 +709,58 @@ class FakeBotApi(BaseRequest):
             at=self.time_source(),
             chat_id=self._chat_key(params.get("chat_id")),
         )
-        if name == "getUpdates":
+        if self.intercept is not None and self.intercept(call):
+            with self._lock:
+                self.calls.append(call)
+            call.description = "cut in flight by the test's intercept"
+            raise NetworkError("Connection reset by peer")
+        if name != "getUpdates":
+            try:
+                with self._lock:
+                    self.calls.append(call)
+                    return self._answer(call, self._take_fault(name))
+            finally:
+                if name in ("setWebhook", "deleteWebhook"):
+                    self._notify_watchers()
+        with self._lock:
+            # Telegram forgets what an offset confirms as the request arrives, not when it
+            # answers: a poller that dies during the long poll has still confirmed the batch.
+            fault = self._take_fault(name)
+            if not (isinstance(fault, TimeoutFault | NetworkFault) and not fault.delivered):
+                self._confirm_offset(params)
+        if fault is None:
             await self._wait_for_updates(params)
         with self._lock:
             self.calls.append(call)
-            fault = self._take_fault(name)
-            if fault is None:
-                return self._execute(call)
-            self.fault_counts[fault.kind] += 1
-            if isinstance(fault, TimeoutFault | NetworkFault):
-                if fault.delivered:
-                    self._execute(call)
-                error: NetworkError = (
-                    TimedOut()
-                    if isinstance(fault, TimeoutFault)
-                    else NetworkError("Connection reset by peer")
-                )
-                call.status, call.description = None, str(error)
-                raise error
-            if isinstance(fault, RetryAfterFault):
-                return self._answer_error(
-                    call,
-                    _ApiError(
-                        429,
-                        f"Too Many Requests: retry after {fault.seconds}",
-                        {"retry_after": fault.seconds},
-                    ),
-                )
-            if isinstance(fault, ServerError):
-                return self._answer_error(call, _ApiError(fault.status, _phrase(fault.status)))
-            return self._answer_error(call, _ApiError(403, _BLOCKED))
+            return self._answer(call, fault)
+
+    def _answer(self, call: ApiCall, fault: Fault | None) -> tuple[int, bytes]:
+        """Execute the call, or answer it with ``fault``; the lock is held."""
+        if fault is None:
+            return self._execute(call)
+        self.fault_counts[fault.kind] += 1
+        if isinstance(fault, TimeoutFault | NetworkFault):
+            if fault.delivered:
+                self._execute(call)
+            error: NetworkError = (
+                TimedOut()
+                if isinstance(fault, TimeoutFault)
+                else NetworkError("Connection reset by peer")
+            )
+            call.status, call.description = None, str(error)
+            raise error
+        if isinstance(fault, RetryAfterFault):
+            return self._answer_error(
+                call,
+                _ApiError(
+                    429,
+                    f"Too Many Requests: retry after {fault.seconds}",
+                    {"retry_after": fault.seconds},
+                ),
+            )
+        if isinstance(fault, ServerError):
+            return self._answer_error(call, _ApiError(fault.status, _phrase(fault.status)))
+        return self._answer_error(call, _ApiError(403, _BLOCKED))
 
     # --- configuration ----------------------------------------------------------------------
 
@@ -771,17 +808,28 @@ class FakeBotApi(BaseRequest):
             self._store_file(content, file_name, mime_type, "documents", file_id=file_id)
 
     def push_update(self, update: JSON) -> JSON:
-        """Queue a raw update for getUpdates; an update_id is assigned when missing."""
+        """Queue a raw update for getUpdates (or the webhook); an update_id is assigned when
+        missing."""
+        (pushed,) = self.push_updates([update])
+        return pushed
+
+    def push_updates(self, updates: Sequence[JSON]) -> list[JSON]:
+        """Queue several updates at once, as they pile up while nobody fetches: the next
+        getUpdates sees them all (``push_update`` one by one may wake a poll in between)."""
+        pushed = []
         with self._lock:
-            if "update_id" not in update:
-                update = {"update_id": self._last_update_id + 1, **update}
-            self._last_update_id = max(self._last_update_id, int(update["update_id"]))
-            self._updates.append(update)
+            for update in updates:
+                if "update_id" not in update:
+                    update = {"update_id": self._last_update_id + 1, **update}
+                self._last_update_id = max(self._last_update_id, int(update["update_id"]))
+                self._updates.append(update)
+                pushed.append(update)
             waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             # push_update may come from another thread than the polling loop.
             waiter.loop.call_soon_threadsafe(_wake, waiter.future)
-        return update
+        self._notify_watchers()
+        return pushed
 
     def next_message_id(self, chat_id: int | str) -> int:
         """Reserve the chat's next message id, as a message from the person would use it.
@@ -792,6 +840,56 @@ class FakeBotApi(BaseRequest):
         key = self._chat_key(chat_id) or chat_id
         with self._lock:
             return self._new_message_id(key)
+
+    # --- webhook delivery (driven by the HTTP front end) -----------------------------------
+
+    def watch(self, loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+        """Set ``event`` (on ``loop``) whenever an update is queued or the webhook changes."""
+        with self._lock:
+            self._watchers.append((loop, event))
+
+    def unwatch(self, event: asyncio.Event) -> None:
+        with self._lock:
+            self._watchers = [w for w in self._watchers if w[1] is not event]
+
+    def webhook_heads(self, busy: set[int | str]) -> list[tuple[int | str, JSON]]:
+        """The next update of every chat (by update_id) whose queue is not in ``busy``.
+
+        Telegram's server sends a chat's updates to the webhook one at a time and in order;
+        different chats' go out in parallel, up to ``max_connections``.
+        """
+        with self._lock:
+            if not self.webhook:
+                return []
+            allowed = self._allowed_updates
+            seen: set[int | str] = set()
+            heads: list[tuple[int | str, JSON]] = []
+            for update in self._updates:
+                if allowed is not None and _update_type(update) not in allowed:
+                    continue
+                queue = _update_queue(update)
+                if queue in seen:
+                    continue
+                seen.add(queue)
+                if queue not in busy:
+                    heads.append((queue, update))
+            return heads
+
+    def webhook_delivered(self, update_id: int) -> None:
+        """The webhook answered 2xx: Telegram forgets the update."""
+        with self._lock:
+            self._updates = deque(u for u in self._updates if u["update_id"] != update_id)
+
+    def webhook_failed(self, message: str) -> None:
+        """Remember a failed delivery for ``getWebhookInfo``, as Telegram does."""
+        with self._lock:
+            self.webhook_last_error = (int(self.wall_clock()), message)
+
+    def _notify_watchers(self) -> None:
+        with self._lock:
+            watchers = list(self._watchers)
+        for loop, event in watchers:
+            loop.call_soon_threadsafe(event.set)
 
     # --- reading what happened --------------------------------------------------------------
 
@@ -977,18 +1075,12 @@ class FakeBotApi(BaseRequest):
                 "Conflict: can't use getUpdates method while webhook is active; "
                 "use deleteWebhook to delete the webhook first",
             )
-        offset = _int_or(params.get("offset"), 0)
         limit = min(max(_int_or(params.get("limit"), 100), 1), 100)
         allowed = params.get("allowed_updates")
         if isinstance(allowed, list):
             # Like the server, a given list is remembered for later calls; empty means default.
             self._allowed_updates = frozenset(allowed) or None
-        if offset > 0:
-            while self._updates and self._updates[0]["update_id"] < offset:
-                self._updates.popleft()
-        elif offset < 0:
-            while len(self._updates) > -offset:
-                self._updates.popleft()
+        self._confirm_offset(params)
         if self._allowed_updates is not None:
             allowed_set = self._allowed_updates
             self._updates = deque(u for u in self._updates if _update_type(u) in allowed_set)
@@ -998,6 +1090,19 @@ class FakeBotApi(BaseRequest):
                 break
             result.append(update)
         return result
+
+    def _confirm_offset(self, params: JSON) -> None:
+        """Forget the updates a getUpdates offset confirms; the lock is held."""
+        if self.webhook:
+            return  # the request is refused with 409 and confirms nothing
+        offset = _int_or(params.get("offset"), 0)
+        if offset > 0:
+            while self._updates and self._updates[0]["update_id"] < offset:
+                self._updates.popleft()
+            self.confirmed_update_id = max(self.confirmed_update_id, offset - 1)
+        elif offset < 0:
+            while len(self._updates) > -offset:
+                self._updates.popleft()
 
     # --- methods ----------------------------------------------------------------------------
 
@@ -1145,7 +1250,11 @@ class FakeBotApi(BaseRequest):
         p = call.params
         if p.get("drop_pending_updates"):
             self._updates.clear()
+        allowed = p.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = frozenset(allowed) or None
         self.webhook = dict(p) if p["url"] else None
+        self.webhook_last_error = None
         return True
 
     def _delete_webhook(self, call: ApiCall) -> bool:
@@ -1161,9 +1270,13 @@ class FakeBotApi(BaseRequest):
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
-        for key in ("max_connections", "allowed_updates", "ip_address"):
+        if hook:
+            info["max_connections"] = int(hook.get("max_connections") or 40)
+        for key in ("allowed_updates", "ip_address"):
             if key in hook:
                 info[key] = hook[key]
+        if hook and self.webhook_last_error is not None:
+            info["last_error_date"], info["last_error_message"] = self.webhook_last_error
         return info
 
     def _get_file(self, call: ApiCall) -> JSON:
@@ -1376,8 +1489,11 @@ class FakeBotApi(BaseRequest):
         url = params.get("url")
         if not isinstance(url, str):
             raise _bad('parameter "url" is required')
-        if url and not url.startswith("https://"):
-            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        if url:
+            _check_webhook_url(url, local=self.local_mode)
+        connections = params.get("max_connections")
+        if connections is not None and not 1 <= _int_or(connections, 0) <= 100:
+            raise _bad("bad webhook: max_connections must be between 1 and 100")
         secret = params.get("secret_token")
         if secret is not None and not _SECRET_TOKEN_RE.fullmatch(str(secret)):
             raise _bad("secret token contains unallowed characters")
@@ -1411,6 +1527,43 @@ def _int_or(value: Any, default: int) -> int:
 
 def _update_type(update: JSON) -> str:
     return next((key for key in update if key != "update_id"), "")
+
+
+def _update_queue(update: JSON) -> int | str:
+    """The queue Telegram keeps an update in for a webhook: its chat, else its sender."""
+    payload = update.get(_update_type(update))
+    if isinstance(payload, dict):
+        for holder in (payload, payload.get("message")):
+            chat = holder.get("chat") if isinstance(holder, dict) else None
+            if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+                return int(chat["id"])
+        sender = payload.get("from") or payload.get("user")
+        if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+            return int(sender["id"])
+    return f"update:{update.get('update_id')}"
+
+
+def _check_webhook_url(url: str, *, local: bool) -> None:
+    """Refuse what api.telegram.org refuses; a self-hosted server (``local``) takes any."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise _bad("bad webhook: Failed to parse the URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _bad("bad webhook: Failed to parse the URL")
+    if local:
+        return
+    if parts.scheme != "https":
+        raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+    if port is not None and port not in _WEBHOOK_PORTS:
+        raise _bad("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
+    try:
+        address = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return
+    if not address.is_global:
+        raise _bad(f"bad webhook: IP address {address} is reserved")
 
 
 def _commands_key(scope: Any, language_code: Any) -> str:

@@ -3,7 +3,17 @@
 The bot then runs unchanged with ``TELEGRAM_API_BASE_URL=http://127.0.0.1:PORT/bot``: used by
 the benchmarks, the crash and shutdown tests and manual checks of a deployment without Telegram.
 Listens on loopback only. Besides the Bot API it serves ``POST /_push`` (queue a raw update for
-getUpdates) and ``GET /_calls`` (what the bot sent), for a person or a script driving it.
+getUpdates or the webhook) and ``GET /_calls`` (what the bot sent), for a person or a script
+driving it.
+
+Webhooks work as Telegram's: once the bot called ``setWebhook``, ``WebhookPusher`` POSTs each
+queued update to the URL with the ``X-Telegram-Bot-Api-Secret-Token`` header, one at a time per
+chat and in update_id order (chats in parallel, up to ``max_connections``), and forgets it only
+when the bot answered 2xx; anything else, or no answer, is retried after a short backoff.
+``deleteWebhook`` stops it, and getUpdates meanwhile is a 409 Conflict. The bot's public URL
+is usually not reachable from here (https on a name the fake cannot serve), so a test
+``route`` s it to where the bot listens, as the TLS-terminating proxy in front of a real
+deployment would.
 
     python -m bot.fakeapi_http --port 8099
 """
@@ -12,19 +22,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from telegram.error import NetworkError
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
-from bot.fakeapi import FakeBotApi
+from bot.fakeapi import JSON, FakeBotApi
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 # Bot API parameters that are strings even when they look like numbers or JSON.
 _STRING_PARAMS = frozenset(
@@ -113,6 +128,137 @@ class _CallsHandler(RequestHandler):
         self.write(json.dumps(calls, default=str))
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookAttempt:
+    """One POST of an update to the webhook and how it ended."""
+
+    update_id: int
+    at: float
+    # The HTTP status the bot answered, or None when it did not answer (refused, reset, timeout).
+    status: int | None
+    error: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class WebhookPusher:
+    """Deliver a FakeBotApi's queued updates to the webhook it was given; see the module doc.
+
+    Runs as a task on the serving event loop (``start``). ``attempts`` records every POST;
+    ``on_attempt``, if set, is called with each as it ends (crash tests kill the bot there).
+    """
+
+    def __init__(
+        self,
+        api: FakeBotApi,
+        *,
+        first_retry: float = 0.05,
+        max_retry: float = 1.0,
+        timeout: float = 10.0,
+    ) -> None:
+        self.api = api
+        self.first_retry = first_retry
+        self.max_retry = max_retry
+        self.timeout = timeout
+        self.routes: dict[str, str] = {}
+        self.attempts: list[WebhookAttempt] = []
+        self.on_attempt: Callable[[WebhookAttempt], None] | None = None
+        self._failures: dict[int | str, int] = {}
+        self._retry_at: dict[int | str, float] = {}
+        self._busy: set[int | str] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def route(self, public_url: str, local_url: str) -> None:
+        """POST what is meant for ``public_url`` to ``local_url`` instead (thread-safe)."""
+        self.routes[public_url] = local_url
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def start(self) -> None:
+        """Start delivering on the running event loop."""
+        self._loop = asyncio.get_running_loop()
+        self.api.watch(self._loop, self._wake)
+        self._task = asyncio.create_task(self._run(), name="fake-webhook-pusher")
+
+    async def close(self) -> None:
+        self.api.unwatch(self._wake)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
+            deliveries: set[asyncio.Task[None]] = set()
+            try:
+                while True:
+                    self._wake.clear()
+                    hook = self.api.webhook
+                    wait: float | None = None
+                    if hook:
+                        limit = int(hook.get("max_connections") or 40)
+                        now = time.monotonic()
+                        for queue, update in self.api.webhook_heads(self._busy):
+                            if len(self._busy) >= limit:
+                                break
+                            due = self._retry_at.get(queue, 0.0)
+                            if due > now:
+                                wait = due - now if wait is None else min(wait, due - now)
+                                continue
+                            self._busy.add(queue)
+                            task = asyncio.create_task(self._deliver(client, hook, queue, update))
+                            deliveries.add(task)
+                            task.add_done_callback(deliveries.discard)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), wait)
+            finally:
+                for task in deliveries:
+                    task.cancel()
+
+    async def _deliver(
+        self, client: httpx.AsyncClient, hook: dict[str, Any], queue: int | str, update: JSON
+    ) -> None:
+        url = str(hook["url"])
+        headers = {"Content-Type": "application/json"}
+        if hook.get("secret_token"):
+            headers[SECRET_HEADER] = str(hook["secret_token"])
+        update_id = int(update["update_id"])
+        status: int | None = None
+        error: str | None = None
+        try:
+            response = await client.post(
+                self.routes.get(url, url), content=json.dumps(update), headers=headers
+            )
+            status = response.status_code
+        except httpx.HTTPError as failure:
+            error = f"{type(failure).__name__}: {failure}".rstrip(": ")
+        attempt = WebhookAttempt(update_id, time.monotonic(), status, error)
+        self.attempts.append(attempt)
+        try:
+            if attempt.delivered:
+                self.api.webhook_delivered(update_id)
+                self._failures.pop(queue, None)
+                self._retry_at.pop(queue, None)
+            else:
+                failures = self._failures[queue] = self._failures.get(queue, 0) + 1
+                backoff = min(self.max_retry, self.first_retry * 2 ** (failures - 1))
+                self._retry_at[queue] = time.monotonic() + backoff
+                self.api.webhook_failed(
+                    f"Wrong response from the webhook: {status}"
+                    if status is not None
+                    else f"Connection failed: {error}"
+                )
+            if self.on_attempt is not None:
+                self.on_attempt(attempt)
+        finally:
+            self._busy.discard(queue)
+            self._wake.set()
+
+
 def make_app(api: FakeBotApi) -> Application:
     shared = {"api": api}
     return Application(
@@ -125,13 +271,24 @@ def make_app(api: FakeBotApi) -> Application:
     )
 
 
-def serve(api: FakeBotApi, port: int = 0, host: str = "127.0.0.1") -> tuple[HTTPServer, int]:
-    """Start serving on the running event loop; returns the server and the bound port."""
+def serve(
+    api: FakeBotApi,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    *,
+    webhooks: WebhookPusher | None = None,
+) -> tuple[HTTPServer, int]:
+    """Start serving on the running event loop; returns the server and the bound port.
+
+    Webhooks are delivered by ``webhooks`` (a new ``WebhookPusher`` when not given; pass your
+    own to route, observe or stop it).
+    """
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the fake Bot API listens on loopback only")
     server = HTTPServer(make_app(api), max_body_size=60 * 1024 * 1024)
     sockets = bind_sockets(port, host)
     server.add_sockets(sockets)
+    (webhooks or WebhookPusher(api)).start()
     return server, sockets[0].getsockname()[1]
 
 
@@ -139,6 +296,7 @@ def serve(api: FakeBotApi, port: int = 0, host: str = "127.0.0.1") -> tuple[HTTP
 class RunningServer:
     api: FakeBotApi
     port: int
+    webhooks: WebhookPusher
 
     @property
     def base_url(self) -> str:
@@ -149,6 +307,7 @@ class RunningServer:
 def serve_in_thread(api: FakeBotApi | None = None) -> Iterator[RunningServer]:
     """Serve a FakeBotApi from a background thread, for tests whose own loop must stay free."""
     api = api or FakeBotApi(poll_wait_cap=0.2)
+    webhooks = WebhookPusher(api)
     ready = threading.Event()
     box: dict[str, Any] = {}
 
@@ -157,13 +316,14 @@ def serve_in_thread(api: FakeBotApi | None = None) -> Iterator[RunningServer]:
         asyncio.set_event_loop(loop)
 
         async def start() -> None:
-            box["server"], box["port"] = serve(api)
+            box["server"], box["port"] = serve(api, webhooks=webhooks)
 
         loop.run_until_complete(start())
         box["loop"] = loop
         ready.set()
         loop.run_forever()
         box["server"].stop()
+        loop.run_until_complete(webhooks.close())
         loop.run_until_complete(box["server"].close_all_connections())
         loop.close()
 
@@ -172,7 +332,7 @@ def serve_in_thread(api: FakeBotApi | None = None) -> Iterator[RunningServer]:
     if not ready.wait(10):
         raise RuntimeError("the fake Bot API did not start within 10 s")
     try:
-        yield RunningServer(api, int(box["port"]))
+        yield RunningServer(api, int(box["port"]), webhooks)
     finally:
         loop: asyncio.AbstractEventLoop = box["loop"]
         loop.call_soon_threadsafe(loop.stop)

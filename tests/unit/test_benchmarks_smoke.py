@@ -6,10 +6,19 @@ Benchmarks are measurements (``make bench``), not tests: nothing here looks at a
 from __future__ import annotations
 
 import asyncio
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import bench_answers, bench_fanout, bench_memory, bench_scan, bench_startup
+from benchmarks import (
+    bench_answers,
+    bench_crash,
+    bench_fanout,
+    bench_memory,
+    bench_scan,
+    bench_startup,
+)
+from benchmarks.crash import Scenario, run_scenario
 from benchmarks.rows import sqlite_database
 
 
@@ -64,3 +73,17 @@ async def test_the_start_up_benchmark_times_a_real_start_to_its_first_poll(
     seconds = await asyncio.wait_for(bench_startup.time_bot_start(url), 60)
 
     assert seconds > 0
+
+
+def test_the_crash_benchmark_kills_at_its_point_and_counts_every_answer(tmp_path: Path) -> None:
+    url = sqlite_database(tmp_path / "crash.db")
+    scenario = Scenario(url, tmp_path, patients=3, seed=1, kills=bench_crash.kills_of(1)[1:])
+
+    outcome = run_scenario(scenario, "sqlite")
+
+    # Whether answers survive is the crash tests' business; here only that the figures add up.
+    (kill,) = outcome.kills
+    assert (kill.kind, kill.reached, kill.exit_code) == ("between", True, -signal.SIGKILL)
+    assert outcome.sent == 3
+    assert outcome.stored + outcome.lost == outcome.sent
+    assert 0 <= outcome.next_delivered <= outcome.patients == 3

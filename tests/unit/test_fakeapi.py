@@ -507,6 +507,54 @@ async def test_bad_commands_are_refused(
         await app.bot.set_my_commands([BotCommand(command, description)])
 
 
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("http://bot.example.org/hook", "An HTTPS URL must be provided for webhook"),
+        ("https://bot.example.org:8080/hook", "only on ports 80, 88, 443 or 8443"),
+        ("https://127.0.0.1:8443/hook", "IP address 127.0.0.1 is reserved"),
+        ("https://10.1.2.3/hook", "IP address 10.1.2.3 is reserved"),
+        ("bot.example.org/hook", "Failed to parse the URL"),
+    ],
+)
+async def test_webhook_urls_telegram_refuses_are_refused(
+    app: Application, url: str, error: str
+) -> None:
+    with pytest.raises(BadRequest, match=said(error)):
+        await app.bot.set_webhook(url)
+
+
+async def test_webhook_max_connections_must_be_1_to_100(app: Application) -> None:
+    with pytest.raises(BadRequest, match="max_connections"):
+        await app.bot.set_webhook("https://bot.example.org/hook", max_connections=101)
+    assert await app.bot.set_webhook("https://bot.example.org:8443/hook", max_connections=1)
+    assert (await app.bot.get_webhook_info()).max_connections == 1
+
+
+async def test_a_self_hosted_server_takes_a_plain_http_webhook_on_any_port() -> None:
+    fake = FakeBotApi(local_mode=True)
+    async with build_app(fake) as app:
+        assert await app.bot.set_webhook("http://127.0.0.1:8080/hook", secret_token="s3cret")
+        info = await app.bot.get_webhook_info()
+    assert info.url == "http://127.0.0.1:8080/hook"
+    assert fake.webhook is not None and fake.webhook["secret_token"] == "s3cret"
+
+
+async def test_webhook_heads_are_each_chats_oldest_update(
+    fake: FakeBotApi, updates: UpdateFactory
+) -> None:
+    a1, b1, a2 = fake.push_updates(
+        [updates.message(ALICE, "1"), updates.message(BOB, "1"), updates.message(ALICE, "2")]
+    )
+    assert fake.webhook_heads(set()) == [], "nothing goes out without a webhook"
+    async with build_app(fake) as app:
+        await app.bot.set_webhook("https://bot.example.org/hook")
+    assert fake.webhook_heads(set()) == [(ALICE.id, a1), (BOB.id, b1)]
+    assert fake.webhook_heads({ALICE.id}) == [(BOB.id, b1)], "Alice's first is still in flight"
+    fake.webhook_delivered(a1["update_id"])
+    assert fake.webhook_heads(set()) == [(BOB.id, b1), (ALICE.id, a2)], "in update_id order"
+
+
 async def test_webhook_blocks_get_updates_until_deleted(
     app: Application, fake: FakeBotApi
 ) -> None:
@@ -663,6 +711,88 @@ async def test_get_updates_honours_offset_and_limit(
     assert [u.update_id for u in await app.bot.get_updates(offset=ids[1])] == ids[1:]
     assert [u["update_id"] for u in fake.pending_updates] == ids[1:]  # the first is confirmed
     assert await app.bot.get_updates(offset=ids[2] + 1) == ()
+
+
+async def test_an_offset_confirms_updates_as_the_request_arrives_not_when_it_answers(
+    app: Application, fake: FakeBotApi, updates: UpdateFactory
+) -> None:
+    first, second = fake.push_updates(
+        [updates.message(ALICE, "one"), updates.message(ALICE, "two")]
+    )
+    fake.poll_wait_cap = 5.0
+    polling = asyncio.create_task(app.bot.get_updates(offset=second["update_id"] + 1, timeout=30))
+    await asyncio.sleep(0.05)
+
+    assert not polling.done(), "the long poll is still waiting for news"
+    assert fake.pending_updates == [], "Telegram forgot the batch when the request arrived"
+    assert fake.confirmed_update_id == second["update_id"]
+    polling.cancel()  # the poller dies before any answer: the batch stays confirmed
+    with pytest.raises(asyncio.CancelledError):
+        await polling
+    assert fake.pending_updates == []
+    assert first["update_id"] < fake.confirmed_update_id
+
+
+async def test_updates_not_confirmed_are_delivered_again(
+    app: Application, fake: FakeBotApi, updates: UpdateFactory
+) -> None:
+    ids = [
+        u["update_id"]
+        for u in fake.push_updates([updates.message(ALICE, "a"), updates.message(BOB, "b")])
+    ]
+
+    assert [u.update_id for u in await app.bot.get_updates()] == ids
+    assert [u.update_id for u in await app.bot.get_updates()] == ids, "no offset: all again"
+    assert [u.update_id for u in await app.bot.get_updates(offset=ids[0] + 1)] == ids[1:]
+    assert fake.confirmed_update_id == ids[0]
+
+
+async def test_a_get_updates_that_never_arrived_confirms_nothing(
+    app: Application, fake: FakeBotApi, updates: UpdateFactory
+) -> None:
+    (pushed,) = fake.push_updates([updates.message(ALICE, "kept")])
+    after = pushed["update_id"] + 1
+    fake.inject("getUpdates", TimeoutFault(delivered=False))
+    with pytest.raises(TimedOut):
+        await app.bot.get_updates(offset=after)
+    assert fake.pending_updates == [pushed]
+
+    # Arrived, but the answer was lost on the way back: confirmed all the same.
+    fake.inject("getUpdates", TimeoutFault(delivered=True))
+    with pytest.raises(TimedOut):
+        await app.bot.get_updates(offset=after)
+    assert fake.pending_updates == []
+
+
+async def test_get_updates_refused_for_a_webhook_confirms_nothing(
+    app: Application, fake: FakeBotApi, updates: UpdateFactory
+) -> None:
+    (pushed,) = fake.push_updates([updates.message(ALICE, "for the webhook")])
+    await app.bot.set_webhook("https://bot.example.org/hook")
+    with pytest.raises(Conflict):
+        await app.bot.get_updates(offset=pushed["update_id"] + 1)
+    assert fake.pending_updates == [pushed]
+    assert (await app.bot.get_webhook_info()).pending_update_count == 1
+
+
+async def test_an_intercepted_request_is_cut_in_flight_without_effect(
+    app: Application, fake: FakeBotApi
+) -> None:
+    seen: list[str] = []
+
+    def cut_sends_to_bob(call: Any) -> bool:
+        seen.append(call.method)
+        return call.method == "sendMessage" and call.chat_id == BOB.id
+
+    fake.intercept = cut_sends_to_bob
+    with pytest.raises(NetworkError):
+        await app.bot.send_message(BOB.id, "lost on the way")
+    await app.bot.send_message(ALICE.id, "arrives")
+
+    assert seen == ["sendMessage", "sendMessage"]
+    assert fake.texts(BOB.id) == []
+    assert fake.texts(ALICE.id) == ["arrives"]
+    assert [c.status for c in fake.calls_of("sendMessage")] == [None, 200]
 
 
 async def test_long_poll_is_capped_and_woken_by_a_push(
