@@ -5,8 +5,11 @@ container runtime or a load balancer, answers one small JSON document and closes
 beside the bot in both modes on ``[health] listen:port`` (in webhook mode too, on its own port,
 because PTB's webhook server serves exactly one path).
 
-Healthy means: the database answers, it is at this code's migration head, and the due scan
+Healthy (ready, ``/healthz`` or ``/readyz``) means: the database answers, it is at this
+code's migration head, writes to it succeed (fewer than three failed in a row: a full disk
+answers reads and refuses writes), updates do not wait in the inbox unhandled, and the due scan
 finished within the last three scan intervals (or the instance has not been up that long).
+``/livez`` only says the process answers.
 Time comes from the injected clock, so tests move it instead of sleeping.
 """
 
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot import texts
 from bot.clock import Clock
+from bot.services import inbox
 from storage.db import SchemaState, SchemaStatus, head_revision, schema_status
 
 if TYPE_CHECKING:
@@ -33,6 +37,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HEALTH_PATH = "/healthz"
+# Readiness under the name orchestrators expect; the same answer as /healthz.
+READY_PATH = "/readyz"
+# Liveness: the process and its event loop answer; nothing outside it is looked at, so an
+# orchestrator restarts the bot only when restarting can help (not for a database outage).
+LIVE_PATH = "/livez"
+# Writes that fail in a row (each a different transaction) before the instance is unready.
+FAILED_WRITES_LIMIT = 3
 # A scan may miss this many intervals before the instance is reported unhealthy.
 LAG_INTERVALS = 3
 DATABASE_TIMEOUT_SECONDS = 5.0
@@ -71,6 +82,8 @@ class HealthReport:
     scan_lag_seconds: float | None
     instance: str
     problems: tuple[str, ...] = field(default=())
+    failed_writes: int = 0
+    inbox_pending: int | None = None
 
     @property
     def healthy(self) -> bool:
@@ -86,6 +99,8 @@ class HealthReport:
             "scan_lag_seconds": (
                 round(self.scan_lag_seconds, 3) if self.scan_lag_seconds is not None else None
             ),
+            "failed_writes_in_a_row": self.failed_writes,
+            "inbox_pending": self.inbox_pending,
             "instance": self.instance,
             "problems": list(self.problems),
         }
@@ -131,6 +146,26 @@ async def check_health(
         problems.append(texts.health_scan_lagging(lag, limit))
     elif lag is None and (now - up_since).total_seconds() > limit:
         problems.append(texts.health_scan_never_ran(limit))
+    writes = deps.database.writes
+    if writes.consecutive_failures >= FAILED_WRITES_LIMIT:
+        problems.append(
+            texts.health_writes_failing(writes.consecutive_failures, writes.last_failure or "")
+        )
+    pending = None
+    if database == "ok":
+        try:
+            backlog = await asyncio.wait_for(
+                asyncio.to_thread(inbox.backlog, deps.database), DATABASE_TIMEOUT_SECONDS
+            )
+        except Exception:
+            backlog = None
+        if backlog is not None:
+            pending = backlog.pending
+            stuck_after = max(60.0, 2 * deps.settings.inbox.claim_lease_seconds)
+            if backlog.oldest_received_at is not None:
+                waiting = (now - backlog.oldest_received_at).total_seconds()
+                if waiting > stuck_after:
+                    problems.append(texts.health_inbox_stuck(backlog.pending, waiting))
     return HealthReport(
         database=database,
         revision=revision,
@@ -139,6 +174,8 @@ async def check_health(
         scan_lag_seconds=lag,
         instance=deps.instance_id,
         problems=tuple(problems),
+        failed_writes=writes.consecutive_failures,
+        inbox_pending=pending,
     )
 
 
@@ -231,10 +268,13 @@ class HealthServer:
         if len(parts) != 3:
             return 400, {"error": "bad request"}
         method, target, _version = parts
-        if target.split("?", 1)[0] != HEALTH_PATH:
+        path = target.split("?", 1)[0]
+        if path not in (HEALTH_PATH, READY_PATH, LIVE_PATH):
             return 404, {"error": f"not found; the health endpoint is {HEALTH_PATH}"}
         if method not in ("GET", "HEAD"):
             return 405, {"error": "only GET and HEAD"}
+        if path == LIVE_PATH:
+            return 200, {"status": "alive", "instance": self.deps.instance_id}
         report = await self.report()
         log.debug("Health checked", extra={"healthy": report.healthy})
         return (200 if report.healthy else 503), report.as_json()

@@ -468,6 +468,14 @@ def health_scan_never_ran(limit: float) -> str:
     return f"the due scan has not finished once in the {limit:g} seconds since start"
 
 
+def health_writes_failing(count: int, reason: str) -> str:
+    return f"the last {count} writes to the database failed: {reason}"
+
+
+def health_inbox_stuck(pending: int, seconds: float) -> str:
+    return f"{pending} received updates wait to be handled, the oldest for {seconds:.0f} seconds"
+
+
 def deploy_webhook_needs(problem: str) -> str:
     return f"Webhook mode cannot start: {problem}"
 

@@ -7,6 +7,7 @@ this kind of machine a sync session run in a thread beats aiosqlite's async sess
 from __future__ import annotations
 
 import enum
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -131,12 +132,52 @@ def _after_commit(session: Session) -> None:
         hook._after_commit(session)
 
 
+@dataclass
+class WriteMonitor:
+    """Whether writes succeed: a database that answers reads can still refuse every write
+    (disk full, a read-only replica after a failover), and health must say so."""
+
+    consecutive_failures: int = 0
+    last_failure: str | None = None
+
+    def failed(self, error: BaseException) -> None:
+        self.consecutive_failures += 1
+        lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+        self.last_failure = lines[0][:200] if lines else type(error).__name__
+
+    def succeeded(self) -> None:
+        self.consecutive_failures = 0
+
+
+_monitors: weakref.WeakKeyDictionary[Engine, WriteMonitor] = weakref.WeakKeyDictionary()
+
+
+@event.listens_for(Session, "after_commit")
+def _write_succeeded(session: Session) -> None:
+    monitor = _monitors.get(session.bind) if isinstance(session.bind, Engine) else None
+    if monitor is not None:
+        monitor.succeeded()
+
+
+def _watch_writes(engine: Engine, monitor: WriteMonitor) -> None:
+    _monitors[engine] = monitor
+
+    @event.listens_for(engine, "handle_error")
+    def _write_failed(context: Any) -> None:
+        statement = (context.statement or "").lstrip().upper()
+        # A failed read (or PRAGMA) is the database being away, which health checks itself.
+        if not statement.startswith(("SELECT", "PRAGMA", "BEGIN")):
+            monitor.failed(context.original_exception)
+
+
 class Database:
     """The engine plus a session factory; one per process, built by the composition root."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, **engine_kwargs)
+        self.writes = WriteMonitor()
+        _watch_writes(self.engine, self.writes)
         options: dict[str, Any] = {READ_ONLY: True}
         if not self.is_sqlite:
             options["postgresql_readonly"] = True  # a write in it is an error, not a surprise

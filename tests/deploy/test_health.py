@@ -9,16 +9,19 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot.app import DEPS_KEY, BotApplication, Deps, build_application
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.fakeapi import FakeBotApi
-from bot.health import HEALTH_PATH, LAG_INTERVALS, HealthServer
+from bot.health import HEALTH_PATH, LAG_INTERVALS, LIVE_PATH, READY_PATH, HealthServer
 from bot.scheduler import run_scan
 from bot.webhook import HEALTH_KEY, install_lifecycle
 from storage.db import Database, head_revision
+from tests.conftest import _admin
 from tests.deploy.conftest import free_port, with_changes
 
 INTERVAL = 5.0  # the default [scheduler] scan_interval_seconds
@@ -238,3 +241,94 @@ async def test_a_hanging_database_is_reported_without_piling_up_probes(
     for status, body in (first, second):
         assert status == 503
         assert body["database"] == "unreachable: no answer within 0.3 seconds"
+
+
+# --- writes that fail, updates that wait, and liveness -----------------------------------------
+
+
+def refuse_writes(database: Database, backend: str, admin_url: str | None) -> None:
+    """Make every write fail while reads go on: SQLite full, PostgreSQL read-only."""
+    database.engine.dispose()
+    if backend == "sqlite":
+
+        def full(connection: Any, _record: Any) -> None:
+            pages = connection.execute("PRAGMA page_count").fetchone()[0]
+            connection.execute(f"PRAGMA max_page_count = {pages}")
+
+        sa_event.listen(database.engine, "connect", full)
+        database.refuse_writes_listener = full  # type: ignore[attr-defined]
+        return
+    assert admin_url is not None
+    name = make_url(database.url).database
+    _admin(admin_url, f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+
+
+def allow_writes(database: Database, backend: str, admin_url: str | None) -> None:
+    database.engine.dispose()
+    if backend == "sqlite":
+        sa_event.remove(database.engine, "connect", database.refuse_writes_listener)  # type: ignore[attr-defined]
+        return
+    assert admin_url is not None
+    name = make_url(database.url).database
+    _admin(admin_url, f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+
+
+async def test_failing_writes_make_the_instance_unready_with_the_reason_until_one_succeeds(
+    application: BotApplication,
+    health: HealthServer,
+    database: Database,
+    backend: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    from bot.receiver import receiver
+    from tests.fakes.updates import UpdateFactory, User
+
+    await run_scan(application)
+    admin = request.getfixturevalue("postgres_admin_url") if backend == "postgresql" else None
+    updates = UpdateFactory(FakeBotApi())
+    alice = User(id=321, first_name="Alice")
+    big = "x" * 3000  # needs new pages on SQLite
+    refuse_writes(database, backend, admin)
+    try:
+        refused = 0
+        for _ in range(10):  # SQLite first fills the free room left in its last page
+            try:
+                await receiver(application).accept([updates.message(alice, big)])
+            except Exception:
+                refused += 1
+                if refused == 3:
+                    break
+        assert refused == 3
+        status, body = await get(health)
+        assert status == 503
+        assert body["failed_writes_in_a_row"] == 3
+        (problem,) = [p for p in body["problems"] if "writes" in p]
+        assert problem.startswith("the last 3 writes to the database failed: ")
+        assert ("full" if backend == "sqlite" else "read-only") in problem
+        live, _ = await get(health, LIVE_PATH)
+        assert live == 200, "alive: restarting would not mend a full disk"
+    finally:
+        allow_writes(database, backend, admin)
+    await run_scan(application)  # a scan's transaction is a write that succeeds
+    status, body = await get(health, READY_PATH)
+    assert status == 200, body
+    assert body["failed_writes_in_a_row"] == 0
+
+
+async def test_updates_left_unhandled_make_the_instance_unready(
+    application: BotApplication, health: HealthServer, clock: ManualClock
+) -> None:
+    from bot.receiver import receiver
+    from tests.fakes.updates import UpdateFactory, User
+
+    await run_scan(application)
+    updates = UpdateFactory(FakeBotApi())
+    await receiver(application).accept([updates.command(User(id=5, first_name="A"), "/help")])
+    status, body = await get(health)
+    assert status == 200 and body["inbox_pending"] == 1, "just arrived is fine"
+
+    clock.advance(timedelta(minutes=2))
+    await run_scan(application)
+    status, body = await get(health)
+    assert status == 503
+    assert any("1 received updates wait to be handled" in p for p in body["problems"])
