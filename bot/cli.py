@@ -1,4 +1,4 @@
-"""The ``patientbot`` command: run, db (upgrade/current/check), seed, export."""
+"""The ``patientbot`` command: run, db (upgrade/current/check), seed, export, import."""
 
 from __future__ import annotations
 
@@ -68,11 +68,29 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("file", type=Path, help="seed file, for example seed_data/demo.toml")
     export = commands.add_parser(
         "export",
-        help="write every answer to a CSV file (the same file as /export in Telegram)",
-        description="One row per answer: UTF-8 with a header row and standard quoting.",
+        help="write every answer to a CSV or FHIR file (the same file as /export in Telegram)",
+        description="CSV: one row per answer, UTF-8 with a header row and standard quoting. "
+        "FHIR: one R4B Bundle (JSON) of Questionnaires, QuestionnaireResponses and Patients.",
     )
     export.add_argument("--group", metavar="NAME", help="only this group (name or number)")
-    export.add_argument("--out", metavar="FILE", type=Path, required=True, help="CSV file")
+    export.add_argument(
+        "--format", choices=("csv", "fhir"), default="csv", help="file format (default: csv)"
+    )
+    export.add_argument("--out", metavar="FILE", type=Path, required=True, help="output file")
+    imports = commands.add_parser(
+        "import-questionnaire",
+        help="create a task from a FHIR Questionnaire (JSON)",
+        description="Read a FHIR R4B Questionnaire and create a task with its questions. "
+        "Items that cannot be mapped are listed, and then nothing is written.",
+    )
+    imports.add_argument("file", type=Path, help="Questionnaire JSON file")
+    imports.add_argument("--group", metavar="NAME", required=True, help="the task's group")
+    imports.add_argument(
+        "--due", metavar="WHEN", required=True, help='first due time, e.g. "tomorrow 09:00"'
+    )
+    imports.add_argument(
+        "--repeat", metavar="RULE", help='e.g. "daily", "mon,wed,fri x6" (default: once)'
+    )
     return parser
 
 
@@ -100,7 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "seed":
             return _seed(settings, args.file)
         if args.command == "export":
+            if args.format == "fhir":
+                return _export_fhir(settings, args.group, args.out)
             return _export(settings, args.group, args.out)
+        if args.command == "import-questionnaire":
+            return _import_questionnaire(settings, args.file, args.group, args.due, args.repeat)
     except CommandError as error:
         print(error, file=sys.stderr)
         return 1
@@ -239,6 +261,77 @@ def _seed(settings: Settings, path: Path) -> int:
         return 0
     finally:
         database.dispose()
+
+
+def _print_problems(problems: list[str]) -> None:
+    # The sentences are written for Telegram's HTML; these go to a terminal.
+    print(html.unescape(re.sub(r"<[^>]+>", "", "\n".join(problems))), file=sys.stderr)
+
+
+def _export_fhir(settings: Settings, group: str | None, out: Path) -> int:
+    from bot.services.authoring import AuthoringError
+    from bot.services.fhir import export_fhir
+
+    database = Database(settings.database.url)
+    try:
+        ensure_schema(settings, database)
+        try:
+            result = export_fhir(
+                database, SystemClock().now(), settings.scheduler.default_timezone, group
+            )
+        except AuthoringError as error:
+            _print_problems(error.problems)
+            return 1
+        try:
+            out.write_bytes(result.content)
+        except OSError as error:
+            raise CommandError(texts.admin_cli_cannot_write(str(out), error)) from None
+        print(
+            texts.admin_cli_exported_fhir(
+                result.responses, result.patients, result.questionnaires, str(out)
+            )
+        )
+        return 0
+    finally:
+        database.dispose()
+
+
+def _import_questionnaire(
+    settings: Settings, path: Path, group: str, due: str, repeat: str | None
+) -> int:
+    from bot.services.authoring import AuthoringError
+    from bot.services.fhir import import_questionnaire
+
+    try:
+        source = path.read_bytes()
+    except OSError as error:
+        raise CommandError(texts.cli_cannot_read(str(path), error)) from None
+    database = Database(settings.database.url)
+    try:
+        ensure_schema(settings, database)
+        try:
+            result = import_questionnaire(
+                database,
+                SystemClock().now(),
+                settings.scheduler.default_timezone,
+                settings.checkins.expiry_minutes,
+                source,
+                group,
+                due,
+                repeat,
+            )
+        except AuthoringError as error:
+            _print_problems(error.problems)
+            print(texts.cli_questionnaire_rejected(len(error.problems)), file=sys.stderr)
+            return 1
+        _print_plain(texts.cli_questionnaire_imported(result.saved, result.removed_left_out))
+        return 0
+    finally:
+        database.dispose()
+
+
+def _print_plain(text: str) -> None:
+    print(html.unescape(re.sub(r"<[^>]+>", "", text)))
 
 
 def _export(settings: Settings, group: str | None, out: Path) -> int:

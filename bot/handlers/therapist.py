@@ -54,7 +54,7 @@ from telegram.warnings import PTBUserWarning
 from bot import keyboards, rendering, texts
 from bot.app import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.sender import retry_after_seconds
-from bot.services import authoring, checkin, reports
+from bot.services import authoring, checkin, fhir, reports
 from bot.services.authoring import AuthoringError, GroupInfo, QuestionDraft
 from bot.services.responses import (
     ALERT_TYPES,
@@ -639,18 +639,29 @@ async def report(update: Update, context: BotContext) -> None:
 
 @therapist_only
 async def export(update: Update, context: BotContext) -> None:
-    """Send every answer (of a group, or all) as a CSV file."""
-    ref = _args(update) or None
+    """Send every answer (of a group, or all) as a CSV file, or as FHIR with "fhir" last."""
+    ref, as_fhir = reports.parse_export_args(_args(update))
     deps = context.deps
+    message = update.effective_message
+    assert message is not None
     try:
+        if as_fhir:
+            bundle = await deps.run(
+                fhir.export_fhir, deps.database, _now(context), _zone(context), ref
+            )
+            await message.reply_document(
+                InputFile(bundle.content, filename=bundle.filename),
+                caption=texts.admin_export_fhir_caption(bundle.responses, bundle.patients, ref),
+                parse_mode="HTML",
+                do_quote=False,
+            )
+            return
         result = await deps.run(
             reports.export_csv, deps.database, _now(context), _zone(context), ref
         )
     except AuthoringError as error:
         await _problems(update, error)
         return
-    message = update.effective_message
-    assert message is not None
     await message.reply_document(
         InputFile(result.content, filename=result.filename),
         caption=texts.admin_export_caption(result.rows, ref),

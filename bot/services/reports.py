@@ -248,6 +248,14 @@ def _slug(name: str) -> str:
     return slug or "group"
 
 
+def parse_export_args(text: str) -> tuple[str | None, bool]:
+    """Read "/export [GROUP] [fhir]": the group (None: all) and whether FHIR was asked for."""
+    words = text.split()
+    if words and words[-1].casefold() in ("fhir", "csv"):
+        return " ".join(words[:-1]) or None, words[-1].casefold() == "fhir"
+    return " ".join(words) or None, False
+
+
 def export_filename(group_name: str | None, now: datetime, zone: str) -> str:
     today = now.astimezone(ZoneInfo(zone)).date()
     return f"patientbot-export-{_slug(group_name) if group_name else 'all'}-{today}.csv"

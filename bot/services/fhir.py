@@ -1,0 +1,638 @@
+"""HL7 FHIR R4B: check-ins exported as one Bundle, and a Questionnaire imported as a task.
+
+The export is a read-only use case: one ``Bundle`` of type ``collection`` holding a
+``Questionnaire`` per task, a ``QuestionnaireResponse`` per check-in that has answers (or is
+completed), and a ``Patient`` per patient. The bundle is validated with ``fhir.resources``
+(its R4B models) before it is returned: a resource that does not validate is a bug here,
+raised as ``pydantic.ValidationError``, never a file.
+
+The import reads a ``Questionnaire`` into the same ``QuestionDraft`` the chat's task dialogue
+builds, so the same rules check it (``authoring.check_question`` and ``_create_task``); what
+cannot be mapped is refused item by item and nothing is written.
+
+The mapping (README, "FHIR"):
+
+=========  =============================================================================
+ours       FHIR item
+=========  =============================================================================
+number     ``decimal`` (``integer`` when whole numbers only), minValue/maxValue extensions
+yes_no     ``boolean``
+scale      ``integer`` with the ``slider`` item control and minValue/maxValue (0-10)
+choice     ``choice`` with ``answerOption.valueCoding`` (code = position, display = text)
+text       ``string`` with ``maxLength``
+photo      ``attachment`` with the mimeType extension ``image/*``
+video      ``attachment`` with the mimeType extension ``video/*``
+=========  =============================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fhir.resources.R4B import __fhir_version__
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.questionnaire import Questionnaire
+from pydantic import ValidationError
+from sqlalchemy import exists
+from sqlmodel import Session, col, or_, select
+
+from bot import texts
+from bot.services.authoring import (
+    AuthoringError,
+    QuestionDraft,
+    TaskDraft,
+    TaskSaved,
+    check_description,
+    check_question,
+    check_title,
+    create_task,
+    find_group,
+    parse_due,
+    parse_link,
+    parse_repeat,
+)
+from bot.services.responses import (
+    DEFAULT_SCALE_MAX,
+    DEFAULT_SCALE_MIN,
+    QuestionRules,
+    ResponseType,
+)
+from storage.db import Database
+from storage.models import (
+    Answer,
+    Delivery,
+    DeliveryStatus,
+    Membership,
+    Person,
+    Question,
+    Role,
+    Task,
+    TherapyGroup,
+)
+
+FHIR_VERSION = __fhir_version__  # "4.3.0": R4B
+# Our own names (identifier systems, canonical URLs, extensions). ``.invalid`` is reserved
+# (RFC 2606): the names are stable and unique but never pretend to resolve.
+BASE = "https://patientbot.invalid/fhir"
+TELEGRAM_USER_SYSTEM = f"{BASE}/telegram-user-id"
+EXT_ALERT = f"{BASE}/StructureDefinition/alert-rule"
+EXT_REMOVED = f"{BASE}/StructureDefinition/question-removed"
+EXT_FILE_ID = f"{BASE}/StructureDefinition/telegram-file-id"
+# HL7's own extensions and code systems.
+EXT_MIN = "http://hl7.org/fhir/StructureDefinition/minValue"
+EXT_MAX = "http://hl7.org/fhir/StructureDefinition/maxValue"
+EXT_MIME = "http://hl7.org/fhir/StructureDefinition/mimeType"
+EXT_SUPPORT_LINK = "http://hl7.org/fhir/StructureDefinition/questionnaire-supportLink"
+EXT_ITEM_CONTROL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
+ITEM_CONTROL_SYSTEM = "http://hl7.org/fhir/questionnaire-item-control"
+FHIR_VERSION_SYSTEM = "http://hl7.org/fhir/FHIR-version"
+
+_RESPONSE_STATUS = {
+    DeliveryStatus.COMPLETED.value: "completed",
+    DeliveryStatus.SENT.value: "in-progress",
+    DeliveryStatus.IN_PROGRESS.value: "in-progress",
+    DeliveryStatus.SENDING.value: "in-progress",
+    DeliveryStatus.PENDING.value: "in-progress",
+}  # every other status is final without being finished: "stopped"
+
+
+@dataclass(frozen=True)
+class FhirExport:
+    filename: str
+    content: bytes
+    questionnaires: int
+    responses: int
+    patients: int
+
+
+# --- export -------------------------------------------------------------------------------
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() or "group"
+
+
+def fhir_filename(group_name: str | None, now: datetime, zone: str) -> str:
+    today = now.astimezone(ZoneInfo(zone)).date()
+    return f"patientbot-fhir-{_slug(group_name) if group_name else 'all'}-{today}.json"
+
+
+def questionnaire_url(task_id: int) -> str:
+    return f"{BASE}/Questionnaire/task-{task_id}"
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def _bound(url: str, value: float | None, whole: bool) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if whole:
+        return [{"url": url, "valueInteger": int(value)}]
+    return [{"url": url, "valueDecimal": _number(value)}]
+
+
+def _item(question: Question) -> dict[str, Any]:
+    kind = ResponseType(question.response_type)
+    item: dict[str, Any] = {
+        "linkId": str(question.position),
+        "text": question.description,
+        "required": question.required,
+    }
+    extensions: list[dict[str, Any]] = []
+    if question.link:
+        extensions.append({"url": EXT_SUPPORT_LINK, "valueUri": question.link})
+    if kind == ResponseType.NUMBER:
+        item["type"] = "integer" if question.integer_only else "decimal"
+        extensions += _bound(EXT_MIN, question.min_value, question.integer_only)
+        extensions += _bound(EXT_MAX, question.max_value, question.integer_only)
+    elif kind == ResponseType.SCALE:
+        item["type"] = "integer"
+        low, high = QuestionRules(
+            kind, min_value=question.min_value, max_value=question.max_value
+        ).scale_bounds()
+        extensions += [
+            {
+                "url": EXT_ITEM_CONTROL,
+                "valueCodeableConcept": {
+                    "coding": [{"system": ITEM_CONTROL_SYSTEM, "code": "slider"}]
+                },
+            },
+            {"url": EXT_MIN, "valueInteger": low},
+            {"url": EXT_MAX, "valueInteger": high},
+        ]
+    elif kind == ResponseType.YES_NO:
+        item["type"] = "boolean"
+    elif kind == ResponseType.CHOICE:
+        item["type"] = "choice"
+        item["answerOption"] = [
+            {"valueCoding": {"code": str(n), "display": option}}
+            for n, option in enumerate(question.options or (), start=1)
+        ]
+    elif kind == ResponseType.TEXT:
+        item["type"] = "string"
+        if question.max_length is not None:
+            item["maxLength"] = question.max_length
+    else:
+        item["type"] = "attachment"
+        mime = "image/*" if kind == ResponseType.PHOTO else "video/*"
+        extensions.append({"url": EXT_MIME, "valueCode": mime})
+    if question.alert_rule:
+        extensions.append({"url": EXT_ALERT, "valueString": question.alert_rule})
+    if question.removed_at is not None:
+        extensions.append({"url": EXT_REMOVED, "valueDateTime": _instant(question.removed_at)})
+    if extensions:
+        item["extension"] = extensions
+    return item
+
+
+def _questionnaire(task: Task, group: TherapyGroup, questions: list[Question]) -> dict[str, Any]:
+    assert task.id is not None
+    return {
+        "resourceType": "Questionnaire",
+        "id": f"task-{task.id}",
+        "url": questionnaire_url(task.id),
+        "title": task.title,
+        "status": "retired" if task.deleted_at is not None else "active",
+        "subjectType": ["Patient"],
+        "date": _instant(task.created_at),
+        # The group is where the task belongs; a receiving system files it by this.
+        "useContext": [
+            {
+                "code": {
+                    "system": "http://terminology.hl7.org/CodeSystem/usage-context-type",
+                    "code": "program",
+                },
+                "valueCodeableConcept": {"text": group.name},
+            }
+        ],
+        "item": [_item(q) for q in questions],
+    }
+
+
+def _answer(answer: Answer, question: Question) -> dict[str, Any] | None:
+    """The FHIR answer of a stored answer, or None when there is nothing to say."""
+    if answer.skipped:
+        return None
+    kind = ResponseType(question.response_type)
+    if kind in (ResponseType.NUMBER, ResponseType.SCALE):
+        if answer.value_number is None:
+            return None
+        whole = kind == ResponseType.SCALE or question.integer_only
+        if whole and float(answer.value_number).is_integer():
+            return {"valueInteger": int(answer.value_number)}
+        return {"valueDecimal": answer.value_number}
+    if kind == ResponseType.YES_NO:
+        return None if answer.value_bool is None else {"valueBoolean": answer.value_bool}
+    if kind == ResponseType.CHOICE:
+        coding: dict[str, Any] = {"display": answer.value_text}
+        options = question.options or []
+        if answer.value_text in options:
+            coding["code"] = str(options.index(answer.value_text) + 1)
+        return {"valueCoding": coding} if answer.value_text else None
+    if kind == ResponseType.TEXT:
+        return {"valueString": answer.value_text} if answer.value_text else None
+    if not answer.file_id:
+        return None
+    # The file id names the file for this bot's token only; the bytes stay with Telegram.
+    attachment: dict[str, Any] = {
+        "extension": [{"url": EXT_FILE_ID, "valueString": answer.file_id}],
+        "title": f"Telegram {kind.value}",
+    }
+    if kind == ResponseType.PHOTO:
+        attachment["contentType"] = "image/jpeg"  # Telegram re-encodes every photo as JPEG
+    return {"valueAttachment": attachment}
+
+
+def _response(
+    delivery: Delivery,
+    person: Person,
+    answers: list[tuple[Answer, Question]],
+) -> dict[str, Any]:
+    items = []
+    for answer, question in sorted(answers, key=lambda pair: pair[1].position):
+        value = _answer(answer, question)
+        if value is not None:
+            items.append(
+                {"linkId": str(question.position), "text": question.description, "answer": [value]}
+            )
+    answered = [a.answered_at for a, _q in answers]
+    authored = delivery.finished_at or max(answered, default=None) or delivery.due_at
+    response: dict[str, Any] = {
+        "resourceType": "QuestionnaireResponse",
+        "id": f"checkin-{delivery.id}",
+        "questionnaire": questionnaire_url(delivery.task_id),
+        "status": _RESPONSE_STATUS.get(delivery.status, "stopped"),
+        "subject": {"reference": f"Patient/patient-{person.id}"},
+        "authored": _instant(authored),
+    }
+    if items:
+        response["item"] = items
+    return response
+
+
+def _patient(person: Person) -> dict[str, Any]:
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": f"patient-{person.id}",
+        "identifier": [{"system": TELEGRAM_USER_SYSTEM, "value": str(person.telegram_user_id)}],
+    }
+    if person.display_name:
+        name: dict[str, Any] = {"text": person.display_name}
+        if person.last_name:
+            name["family"] = person.last_name
+        if person.first_name:
+            name["given"] = [person.first_name]
+        patient["name"] = [name]
+    return patient
+
+
+def build_bundle(session: Session, now: datetime, group: TherapyGroup | None) -> dict[str, Any]:
+    """The export as plain JSON-ready data, not yet validated (see ``export_fhir``)."""
+    groups = {g.id: g for g in session.exec(select(TherapyGroup)).all()}
+    task_query = select(Task).order_by(col(Task.id))
+    if group is not None:
+        task_query = task_query.where(Task.group_id == group.id)
+    tasks = {t.id: t for t in session.exec(task_query).all()}
+    task_ids = list(tasks)
+    questions: dict[int, list[Question]] = defaultdict(list)
+    by_id: dict[int | None, Question] = {}
+    for question in session.exec(
+        select(Question)
+        .where(col(Question.task_id).in_(task_ids))
+        .order_by(col(Question.task_id), col(Question.position))
+    ).all():
+        questions[question.task_id].append(question)
+        by_id[question.id] = question
+    # A check-in counts once someone answered (or skipped) a question in it, or it is done.
+    # Deleted data (/deletemydata) has no rows left, so it cannot come back here.
+    has_answers = exists().where(col(Answer.delivery_id) == Delivery.id)
+    deliveries = session.exec(
+        select(Delivery)
+        .where(
+            col(Delivery.task_id).in_(task_ids),
+            or_(Delivery.status == DeliveryStatus.COMPLETED.value, has_answers),
+        )
+        .order_by(col(Delivery.due_at), col(Delivery.person_id), col(Delivery.id))
+    ).all()
+    answers: dict[int, list[tuple[Answer, Question]]] = defaultdict(list)
+    for answer in session.exec(
+        select(Answer)
+        .join(Delivery, col(Delivery.id) == Answer.delivery_id)
+        .where(col(Delivery.task_id).in_(task_ids))
+    ).all():
+        answers[answer.delivery_id].append((answer, by_id[answer.question_id]))
+    # Patients: everyone whose check-in is here, and the groups' current patients.
+    member_query = select(Membership.person_id).where(
+        Membership.role == Role.PATIENT.value,
+    )
+    if group is not None:
+        member_query = member_query.where(Membership.group_id == group.id)
+    person_ids = set(session.exec(member_query).all()) | {d.person_id for d in deliveries}
+    # Someone who erased their data keeps a row with their Telegram id; it stays out.
+    people = {
+        p.id: p
+        for p in session.exec(
+            select(Person)
+            .where(col(Person.id).in_(person_ids), col(Person.data_deleted_at).is_(None))
+            .order_by(col(Person.id))
+        ).all()
+    }
+    deliveries = [d for d in deliveries if d.person_id in people]
+    resources: list[dict[str, Any]] = [
+        _questionnaire(task, groups[task.group_id], questions[task.id or 0])
+        for task in tasks.values()
+        if questions[task.id or 0]
+    ]
+    resources += [_patient(person) for person in people.values()]
+    resources += [
+        _response(d, people[d.person_id], answers.get(d.id or 0, [])) for d in deliveries
+    ]
+    return {
+        "resourceType": "Bundle",
+        "meta": {"tag": [{"system": FHIR_VERSION_SYSTEM, "code": FHIR_VERSION}]},
+        "type": "collection",
+        "timestamp": _instant(now),
+        "entry": [
+            {"fullUrl": f"{BASE}/{r['resourceType']}/{r['id']}", "resource": r} for r in resources
+        ],
+    }
+
+
+def export_fhir(
+    database: Database, now: datetime, default_zone: str, group_ref: str | None
+) -> FhirExport:
+    """Every check-in (of one group, or all) as one validated FHIR R4B Bundle, JSON."""
+    with database.read_session() as session:
+        group: TherapyGroup | None = None
+        if group_ref:
+            group = find_group(session, group_ref)
+            if group is None:
+                names = [g.name for g in session.exec(select(TherapyGroup))]
+                raise AuthoringError(texts.admin_unknown_group(group_ref, sorted(names)))
+        data = build_bundle(session, now, group)
+    # Raises ValidationError on a resource we built wrong: a bug to fix, never a file to send.
+    bundle = Bundle.model_validate(data)
+    kinds = [entry["resource"]["resourceType"] for entry in data["entry"]]
+    return FhirExport(
+        filename=fhir_filename(group.name if group else None, now, default_zone),
+        content=bundle.model_dump_json(exclude_none=True, indent=1).encode("utf-8"),
+        questionnaires=kinds.count("Questionnaire"),
+        responses=kinds.count("QuestionnaireResponse"),
+        patients=kinds.count("Patient"),
+    )
+
+
+# --- import -------------------------------------------------------------------------------
+
+_SUPPORTED = {"decimal", "integer", "boolean", "choice", "string", "text", "attachment"}
+
+
+@dataclass(frozen=True)
+class ImportedQuestionnaire:
+    saved: TaskSaved
+    removed_left_out: int  # items our own export marked as removed questions
+
+
+def _extensions(item: dict[str, Any], url: str) -> list[dict[str, Any]]:
+    found = item.get("extension") or []
+    return [e for e in found if isinstance(e, dict) and e.get("url") == url]
+
+
+def _extension_value(item: dict[str, Any], url: str, *keys: str) -> Any:
+    for extension in _extensions(item, url):
+        for key in keys:
+            if key in extension:
+                return extension[key]
+    return None
+
+
+def _is_slider(item: dict[str, Any]) -> bool:
+    concept = _extension_value(item, EXT_ITEM_CONTROL, "valueCodeableConcept") or {}
+    return any(
+        isinstance(c, dict) and c.get("code") == "slider" for c in concept.get("coding") or []
+    )
+
+
+def _label(item: Any, index: int) -> str:
+    link_id = item.get("linkId") if isinstance(item, dict) else None
+    return link_id if isinstance(link_id, str) and link_id.strip() else f"#{index}"
+
+
+def _structure_problems(items: list[Any]) -> list[str]:
+    """One line per item that cannot become a question, before any value is read."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            problems.append(texts.fhir_item_not_object(index))
+            continue
+        link_id = item.get("linkId")
+        label = _label(item, index)
+        if not isinstance(link_id, str) or not link_id.strip():
+            problems.append(texts.fhir_item_no_link_id(index, str(item.get("text") or "")))
+        elif link_id in seen:
+            problems.append(texts.fhir_item_duplicate_link_id(link_id))
+        else:
+            seen.add(link_id)
+        kind = item.get("type")
+        if kind == "group" or item.get("item"):
+            problems.append(texts.fhir_item_nested(label))
+        elif kind not in _SUPPORTED:
+            problems.append(texts.fhir_item_unsupported_type(label, str(kind), sorted(_SUPPORTED)))
+        if item.get("enableWhen"):
+            problems.append(texts.fhir_item_conditional(label))
+        if item.get("repeats"):
+            problems.append(texts.fhir_item_repeats(label))
+        if kind in ("choice", "open-choice") and item.get("answerValueSet"):
+            problems.append(texts.fhir_item_value_set(label))
+    return problems
+
+
+def _invalid_line(items: list[Any], loc: tuple[Any, ...], reason: str) -> str:
+    """A validation error, named by the item's linkId when it is inside an item."""
+    if len(loc) >= 2 and loc[0] == "item" and isinstance(loc[1], int) and loc[1] < len(items):
+        where = ".".join(str(part) for part in loc[2:]) or "item"
+        return texts.fhir_item_invalid(_label(items[loc[1]], loc[1] + 1), where, reason)
+    return texts.fhir_invalid(".".join(str(part) for part in loc), reason)
+
+
+def _bounds(item: dict[str, Any]) -> tuple[float | None, float | None]:
+    keys = ("valueDecimal", "valueInteger")
+    low = _extension_value(item, EXT_MIN, *keys)
+    high = _extension_value(item, EXT_MAX, *keys)
+    return (
+        None if low is None else float(low),
+        None if high is None else float(high),
+    )
+
+
+def _draft(item: dict[str, Any]) -> QuestionDraft:
+    """One item as a question; raises AuthoringError with what is wrong with it."""
+    text = item.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise AuthoringError(texts.fhir_item_no_text())
+    description = check_description(text)
+    kind = item["type"]
+    draft = QuestionDraft(
+        description=description,
+        response_type=ResponseType.TEXT,
+        # FHIR's default is "not required"; our export always says which.
+        required=bool(item.get("required", False)),
+    )
+    link = _extension_value(item, EXT_SUPPORT_LINK, "valueUri", "valueUrl")
+    if link is not None:
+        draft = replace(draft, link=parse_link(str(link)))
+    if kind in ("decimal", "integer"):
+        low, high = _bounds(item)
+        if kind == "integer" and _is_slider(item):
+            draft = replace(draft, response_type=ResponseType.SCALE)
+            # A scale is 0-10 unless told otherwise, and is stored so (NULL bounds).
+            if (low, high) == (DEFAULT_SCALE_MIN, DEFAULT_SCALE_MAX):
+                low, high = None, None
+        else:
+            draft = replace(
+                draft, response_type=ResponseType.NUMBER, integer_only=kind == "integer"
+            )
+        draft = replace(draft, min_value=low, max_value=high)
+    elif kind == "boolean":
+        draft = replace(draft, response_type=ResponseType.YES_NO)
+    elif kind == "choice":
+        options = []
+        for option in item.get("answerOption") or []:
+            coding = option.get("valueCoding")
+            text = (
+                (coding.get("display") or coding.get("code"))
+                if isinstance(coding, dict)
+                else option.get("valueString")
+            )
+            if not isinstance(text, str):
+                raise AuthoringError(texts.fhir_option_not_text())
+            options.append(" ".join(text.split()))
+        draft = replace(draft, response_type=ResponseType.CHOICE, options=tuple(options))
+    elif kind in ("string", "text"):
+        draft = replace(draft, response_type=ResponseType.TEXT, max_length=item.get("maxLength"))
+    else:
+        mime = str(_extension_value(item, EXT_MIME, "valueCode") or "")
+        if mime.startswith("image/"):
+            draft = replace(draft, response_type=ResponseType.PHOTO)
+        elif mime.startswith("video/"):
+            draft = replace(draft, response_type=ResponseType.VIDEO)
+        else:
+            raise AuthoringError(texts.fhir_attachment_kind())
+    alert = _extension_value(item, EXT_ALERT, "valueString")
+    if alert is not None:
+        draft = replace(draft, alert_rule=str(alert))
+    return check_question(draft)
+
+
+def read_questionnaire(source: bytes | str) -> tuple[str, tuple[QuestionDraft, ...], int]:
+    """A Questionnaire's title, its questions, and how many removed items it left out.
+
+    Raises AuthoringError with one line per problem (each naming the item's linkId).
+    """
+    try:
+        data = json.loads(source)
+    except ValueError as error:
+        raise AuthoringError(texts.fhir_not_json(str(error))) from None
+    if not isinstance(data, dict) or data.get("resourceType") != "Questionnaire":
+        kind = data.get("resourceType") if isinstance(data, dict) else None
+        raise AuthoringError(texts.fhir_not_questionnaire(str(kind) if kind else None))
+    items = data.get("item") or []
+    if not isinstance(items, list):
+        raise AuthoringError(texts.fhir_items_not_list())
+    problems = _structure_problems(items)
+    if problems:
+        raise AuthoringError(*problems)
+    try:
+        Questionnaire.model_validate(data)
+    except ValidationError as error:
+        raise AuthoringError(
+            *(
+                # FHIR strings may not be empty; pydantic says so as a regular expression.
+                _invalid_line(items, e["loc"], "empty" if e.get("input") == "" else e["msg"])
+                for e in error.errors()
+            )
+        ) from None
+    title_text = data.get("title") or data.get("name") or ""
+    try:
+        title = check_title(str(title_text))
+    except AuthoringError as error:
+        problems += error.problems
+        title = ""
+    drafts: list[QuestionDraft] = []
+    removed = 0
+    for item in items:
+        if _extensions(item, EXT_REMOVED):
+            removed += 1
+            continue
+        try:
+            drafts.append(_draft(item))
+        except AuthoringError as error:
+            problems += [texts.fhir_item_problem(item["linkId"], p) for p in error.problems]
+    if problems:
+        raise AuthoringError(*problems)
+    return title, tuple(drafts), removed
+
+
+def import_questionnaire(
+    database: Database,
+    now: datetime,
+    default_zone: str,
+    default_expiry_minutes: int,
+    source: bytes | str,
+    group_ref: str,
+    due: str,
+    repeat: str | None,
+) -> ImportedQuestionnaire:
+    """Create a task from a FHIR Questionnaire in one transaction, or nothing at all."""
+    problems: list[str] = []
+    title, removed = "", 0
+    drafts: tuple[QuestionDraft, ...] = ()
+    try:
+        title, drafts, removed = read_questionnaire(source)
+    except AuthoringError as error:
+        problems += error.problems
+    group_id, zone = 0, default_zone
+    with database.read_session() as session:
+        group = find_group(session, group_ref)
+        if group is None:
+            names = sorted(g.name for g in session.exec(select(TherapyGroup)))
+            problems.append(texts.admin_unknown_group(group_ref, names))
+        else:
+            group_id, zone = group.id or 0, group.timezone or default_zone
+    due_date, due_time, recurrence = None, None, None
+    if group is not None:
+        try:
+            due_date, due_time = parse_due(due, zone, now)
+        except AuthoringError as error:
+            problems += error.problems
+    try:
+        recurrence = parse_repeat(repeat or "once")
+    except AuthoringError as error:
+        problems += error.problems
+    if problems:
+        raise AuthoringError(*problems)
+    assert due_date is not None and due_time is not None
+    draft = TaskDraft(
+        group_id=group_id,
+        title=title,
+        due_date=due_date,
+        due_time=due_time,
+        recurrence=recurrence,
+        questions=drafts,
+    )
+    # The one write: the task, its questions and the patients' first check-ins together.
+    saved = create_task(database, now, default_zone, default_expiry_minutes, draft)
+    return ImportedQuestionnaire(saved=saved, removed_left_out=removed)

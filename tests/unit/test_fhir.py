@@ -1,0 +1,560 @@
+"""The FHIR export and the Questionnaire import, against rows whose every value is known."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.questionnaire import Questionnaire
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from sqlmodel import Session, func, select
+
+from bot.clock import ManualClock
+from bot.fakeapi import parse_html
+from bot.services import fhir
+from bot.services.authoring import AuthoringError, QuestionDraft, TaskDraft, create_task
+from bot.services.responses import ResponseType
+from storage.db import Database
+from storage.models import (
+    Answer,
+    Delivery,
+    DeliveryStatus,
+    Membership,
+    Person,
+    Question,
+    Role,
+    Task,
+    TherapyGroup,
+)
+
+ZONE = "Europe/London"
+S = DeliveryStatus
+# Telegram ids no date, count or code in the file could contain by chance.
+ALICE_ID, BOB_ID, CHLOE_ID, DANA_ID, EVE_ID, HUGO_ID = (
+    7_700_001,
+    7_700_002,
+    7_700_003,
+    7_700_004,
+    7_700_005,
+    7_700_006,
+)
+
+EVERY_KIND = (
+    QuestionDraft(
+        "Pain now, 0-10?",
+        ResponseType.SCALE,
+        link="https://example.org/pain",
+        alert_rule=">= 8",
+    ),
+    QuestionDraft("Minutes of exercise?", ResponseType.NUMBER, min_value=0.5, max_value=90.5),
+    QuestionDraft(
+        "How many press-ups?", ResponseType.NUMBER, min_value=0, max_value=50, integer_only=True
+    ),
+    QuestionDraft("Did you do it?", ResponseType.YES_NO, alert_rule="== no"),
+    QuestionDraft("Which side?", ResponseType.CHOICE, options=("Left", "Right", "Both sides")),
+    QuestionDraft("Notes", ResponseType.TEXT, max_length=500, required=False),
+    QuestionDraft(
+        "A photo of the exercise",
+        ResponseType.PHOTO,
+        link="https://example.org/how-to-photo",
+        required=False,
+    ),
+    QuestionDraft("A video of one repetition", ResponseType.VIDEO, required=False),
+)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@dataclass
+class World:
+    session: Session
+    group: TherapyGroup
+    task: Task
+    questions: list[Question]
+    people: dict[str, Person]
+    deliveries: dict[str, Delivery]
+
+    def checkin(self, who: str, due: str, status: DeliveryStatus, **extra: Any) -> Delivery:
+        row = Delivery(
+            task_id=self.task.id or 0,
+            person_id=self.people[who].id or 0,
+            due_at=at(due),
+            expires_at=at(due) + timedelta(days=1),
+            status=status.value,
+            **extra,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def answer(self, delivery: Delivery, position: int, when: str, **values: Any) -> None:
+        self.session.add(
+            Answer(
+                delivery_id=delivery.id or 0,
+                question_id=self.questions[position - 1].id or 0,
+                answered_at=at(when),
+                **values,
+            )
+        )
+        self.session.flush()
+
+
+@pytest.fixture
+def world(database: Database, clock: ManualClock) -> Iterator[World]:
+    now = clock.now()
+    saved = create_task(
+        database,
+        now,
+        ZONE,
+        24 * 60,
+        TaskDraft(
+            group_id=_group(database, now, "Shoulder Therapy 1"),
+            title="Every kind",
+            due_date=date(2026, 11, 26),
+            due_time=time(10, 0),
+            recurrence="FREQ=DAILY",
+            questions=EVERY_KIND,
+        ),
+    )
+    other = _group(database, now, "Hip Therapy 1")
+    session = database.session().__enter__()
+    task = session.get(Task, saved.task_id)
+    assert task is not None
+    group = session.get(TherapyGroup, task.group_id)
+    assert group is not None
+    questions = list(
+        session.exec(select(Question).where(Question.task_id == task.id).order_by("position"))
+    )
+    # A question removed after Bob answered it stays in the questionnaire, marked.
+    removed = Question(
+        task_id=task.id or 0,
+        position=9,
+        description="Old question",
+        response_type="yes_no",
+        removed_at=at("2026-11-21T08:00"),
+    )
+    session.add(removed)
+    session.flush()
+    questions.append(removed)
+    people = {
+        "alice": Person(telegram_user_id=ALICE_ID, first_name="Alice", last_name="Test"),
+        "bob": Person(telegram_user_id=BOB_ID, first_name="Bob"),
+        "chloe": Person(telegram_user_id=CHLOE_ID, first_name="Chloe", last_name="Test"),
+        # Erased her data (/deletemydata): no rows left but the marker and her Telegram id.
+        "dana": Person(telegram_user_id=DANA_ID, data_deleted_at=now),
+        "eve": Person(telegram_user_id=EVE_ID, first_name="Eve"),
+        "hugo": Person(telegram_user_id=HUGO_ID, first_name="Hugo"),
+    }
+    for person in people.values():
+        person.created_at = now
+    session.add_all(people.values())
+    session.flush()
+    roles = {"alice": Role.PATIENT, "bob": Role.PATIENT, "chloe": Role.PATIENT}
+    roles |= {"dana": Role.ERASED, "eve": Role.PATIENT}
+    for who, role in roles.items():
+        session.add(
+            Membership(
+                group_id=group.id or 0,
+                person_id=people[who].id or 0,
+                role=role.value,
+                joined_at=now,
+            )
+        )
+    session.add(
+        Membership(group_id=other, person_id=people["hugo"].id or 0, role="patient", joined_at=now)
+    )
+    w = World(session, group, task, questions, people, {})
+    d = w.checkin("alice", "2026-11-20T10:00", S.COMPLETED, finished_at=at("2026-11-20T10:09"))
+    w.answer(d, 1, "2026-11-20T10:01", value_text="7", value_number=7.0)
+    w.answer(d, 2, "2026-11-20T10:02", value_text="12.5", value_number=12.5)
+    w.answer(d, 3, "2026-11-20T10:03", value_text="20", value_number=20.0)
+    w.answer(d, 4, "2026-11-20T10:04", value_text="Yes", value_bool=True)
+    w.answer(d, 5, "2026-11-20T10:05", value_text="Both sides")
+    w.answer(d, 6, "2026-11-20T10:06", value_text='Sore, but "better"\nthanks')
+    w.answer(d, 7, "2026-11-20T10:07", value_text="photo", file_id="AgAD-photo-1")
+    w.answer(d, 8, "2026-11-20T10:08", value_text="video", file_id="BAAD-video-1")
+    w.deliveries["alice"] = d
+    d = w.checkin("bob", "2026-11-20T10:00", S.EXPIRED)
+    w.answer(d, 1, "2026-11-20T11:00", value_text="9", value_number=9.0)
+    w.answer(d, 2, "2026-11-20T11:01", skipped=True)
+    w.answer(d, 9, "2026-11-20T11:02", value_text="No", value_bool=False)
+    w.deliveries["bob"] = d
+    d = w.checkin("chloe", "2026-11-21T10:00", S.IN_PROGRESS)
+    w.answer(d, 1, "2026-11-21T10:30", value_text="0", value_number=0.0)
+    w.deliveries["chloe"] = d
+    # Expired untouched (missed), and still to come: neither is a response.
+    w.checkin("eve", "2026-11-20T10:00", S.EXPIRED)
+    w.checkin("eve", "2026-11-26T10:00", S.PENDING)
+    session.commit()
+    yield w
+    session.close()
+
+
+def _group(database: Database, now: datetime, name: str) -> int:
+    with database.session() as session:
+        group = TherapyGroup(name=name, timezone=ZONE, created_at=now)
+        session.add(group)
+        session.commit()
+        assert group.id is not None
+        return group.id
+
+
+def _export(database: Database, now: datetime, ref: str | None = "Shoulder Therapy 1") -> Bundle:
+    result = fhir.export_fhir(database, now, ZONE, ref)
+    return Bundle.model_validate_json(result.content)
+
+
+def _resources(bundle: Bundle, kind: str) -> list[Any]:
+    return [e.resource for e in bundle.entry or [] if e.resource.get_resource_type() == kind]
+
+
+def _answers(response: QuestionnaireResponse) -> dict[str, dict[str, Any]]:
+    return {
+        item.linkId: item.answer[0].model_dump(exclude_none=True)
+        for item in response.item or []
+        if item.answer
+    }
+
+
+def test_the_export_is_one_valid_r4b_bundle_of_every_kind_of_resource(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    result = fhir.export_fhir(database, clock.now(), ZONE, "shoulder therapy 1")
+    assert result.filename == "patientbot-fhir-shoulder-therapy-1-2026-11-25.json"
+    assert (result.questionnaires, result.responses, result.patients) == (1, 3, 4)
+    data = json.loads(result.content)
+    assert data["type"] == "collection"
+    assert data["meta"]["tag"] == [{"system": fhir.FHIR_VERSION_SYSTEM, "code": "4.3.0"}]
+    bundle = Bundle.model_validate(data)
+    # Every resource validates on its own too, as a receiving system will read it.
+    for entry in data["entry"]:
+        resource = entry["resource"]
+        model = {
+            "Questionnaire": Questionnaire,
+            "QuestionnaireResponse": QuestionnaireResponse,
+            "Patient": Patient,
+        }[resource["resourceType"]]
+        model.model_validate(resource)
+        assert entry["fullUrl"] == f"{fhir.BASE}/{resource['resourceType']}/{resource['id']}"
+    assert len(bundle.entry or []) == 8
+
+
+def test_the_questionnaire_maps_every_response_type(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    (questionnaire,) = _resources(_export(database, clock.now()), "Questionnaire")
+    assert questionnaire.url == fhir.questionnaire_url(world.task.id or 0)
+    assert questionnaire.title == "Every kind"
+    assert questionnaire.status == "active"
+    items = {i.linkId: i.model_dump(exclude_none=True) for i in questionnaire.item}
+    assert [(k, i["type"], i["required"]) for k, i in items.items()] == [
+        ("1", "integer", True),
+        ("2", "decimal", True),
+        ("3", "integer", True),
+        ("4", "boolean", True),
+        ("5", "choice", True),
+        ("6", "string", False),
+        ("7", "attachment", False),
+        ("8", "attachment", False),
+        ("9", "boolean", True),
+    ]
+
+    def ext(link_id: str) -> dict[str, Any]:
+        found = {}
+        for e in items[link_id].get("extension", []):
+            value = next(v for k, v in e.items() if k.startswith("value"))
+            found[e["url"]] = value
+        return found
+
+    assert ext("1") == {
+        fhir.EXT_SUPPORT_LINK: "https://example.org/pain",
+        fhir.EXT_ITEM_CONTROL: {
+            "coding": [{"system": fhir.ITEM_CONTROL_SYSTEM, "code": "slider"}]
+        },
+        fhir.EXT_MIN: 0,
+        fhir.EXT_MAX: 10,
+        fhir.EXT_ALERT: ">= 8",
+    }
+    assert ext("2") == {fhir.EXT_MIN: 0.5, fhir.EXT_MAX: 90.5}
+    assert ext("3") == {fhir.EXT_MIN: 0, fhir.EXT_MAX: 50}
+    assert ext("4") == {fhir.EXT_ALERT: "== no"}
+    assert items["5"]["answerOption"] == [
+        {"valueCoding": {"code": "1", "display": "Left"}},
+        {"valueCoding": {"code": "2", "display": "Right"}},
+        {"valueCoding": {"code": "3", "display": "Both sides"}},
+    ]
+    assert items["6"]["maxLength"] == 500
+    assert ext("7") == {
+        fhir.EXT_SUPPORT_LINK: "https://example.org/how-to-photo",
+        fhir.EXT_MIME: "image/*",
+    }
+    assert ext("8") == {fhir.EXT_MIME: "video/*"}
+    assert ext("9") == {fhir.EXT_REMOVED: datetime(2026, 11, 21, 8, 0, tzinfo=UTC)}
+
+
+def test_each_response_holds_the_values_stored_in_the_database(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    responses = {
+        r.id: r for r in _resources(_export(database, clock.now()), "QuestionnaireResponse")
+    }
+    alice = responses[f"checkin-{world.deliveries['alice'].id}"]
+    assert alice.status == "completed"
+    assert alice.questionnaire == fhir.questionnaire_url(world.task.id or 0)
+    assert alice.subject.reference == f"Patient/patient-{world.people['alice'].id}"
+    assert alice.authored == datetime(2026, 11, 20, 10, 9, tzinfo=UTC)
+    assert _answers(alice) == {
+        "1": {"valueInteger": 7},
+        "2": {"valueDecimal": 12.5},
+        "3": {"valueInteger": 20},
+        "4": {"valueBoolean": True},
+        "5": {"valueCoding": {"code": "3", "display": "Both sides"}},
+        "6": {"valueString": 'Sore, but "better"\nthanks'},
+        "7": {
+            "valueAttachment": {
+                "extension": [{"url": fhir.EXT_FILE_ID, "valueString": "AgAD-photo-1"}],
+                "contentType": "image/jpeg",
+                "title": "Telegram photo",
+            }
+        },
+        "8": {
+            "valueAttachment": {
+                "extension": [{"url": fhir.EXT_FILE_ID, "valueString": "BAAD-video-1"}],
+                "title": "Telegram video",
+            }
+        },
+    }
+    # Expired half-way: stopped, the skipped question left out, the removed one kept.
+    bob = responses[f"checkin-{world.deliveries['bob'].id}"]
+    assert bob.status == "stopped"
+    assert bob.authored == datetime(2026, 11, 20, 11, 2, tzinfo=UTC)
+    assert _answers(bob) == {"1": {"valueInteger": 9}, "9": {"valueBoolean": False}}
+    chloe = responses[f"checkin-{world.deliveries['chloe'].id}"]
+    assert chloe.status == "in-progress"
+    assert _answers(chloe) == {"1": {"valueInteger": 0}}
+
+
+def test_patients_carry_their_name_and_telegram_id_only_as_an_identifier(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    result = fhir.export_fhir(database, clock.now(), ZONE, "Shoulder Therapy 1")
+    bundle = Bundle.model_validate_json(result.content)
+    patients = {p.id: p.model_dump(exclude_none=True) for p in _resources(bundle, "Patient")}
+    alice = patients[f"patient-{world.people['alice'].id}"]
+    assert alice == {
+        "resourceType": "Patient",
+        "id": f"patient-{world.people['alice'].id}",
+        "identifier": [{"system": fhir.TELEGRAM_USER_SYSTEM, "value": str(ALICE_ID)}],
+        "name": [{"text": "Alice Test", "family": "Test", "given": ["Alice"]}],
+    }
+    assert patients[f"patient-{world.people['bob'].id}"]["name"] == [
+        {"text": "Bob", "given": ["Bob"]}
+    ]
+    # Eve has no response but is a patient of the group; Hugo is in another group.
+    assert len(patients) == 4
+    text = result.content.decode()
+    assert text.count(str(ALICE_ID)) == 1
+    assert str(HUGO_ID) not in text
+    # Dana erased her data: not even her Telegram id comes back.
+    assert str(DANA_ID) not in text
+
+
+def test_the_whole_export_holds_every_group(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    result = fhir.export_fhir(database, clock.now(), ZONE, None)
+    assert result.filename == "patientbot-fhir-all-2026-11-25.json"
+    assert str(HUGO_ID) in result.content.decode()
+    Bundle.model_validate_json(result.content)
+
+
+def test_an_unknown_group_is_refused(database: Database, clock: ManualClock, world: World) -> None:
+    with pytest.raises(AuthoringError) as caught:
+        fhir.export_fhir(database, clock.now(), ZONE, "Knees")
+    assert "There is no group" in parse_html(caught.value.problems[0])[0]
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+def _questions(database: Database, task_id: int) -> list[tuple[Any, ...]]:
+    with database.read_session() as session:
+        return [
+            (
+                q.position,
+                q.description,
+                q.response_type,
+                q.link,
+                q.options,
+                q.min_value,
+                q.max_value,
+                q.integer_only,
+                q.max_length,
+                q.required,
+                q.alert_rule,
+            )
+            for q in session.exec(
+                select(Question)
+                .where(Question.task_id == task_id, Question.removed_at == None)  # noqa: E711
+                .order_by("position")
+            )
+        ]
+
+
+def _tasks(database: Database) -> int:
+    with database.read_session() as session:
+        return session.exec(select(func.count()).select_from(Task)).one()
+
+
+def test_a_round_trip_gives_the_same_questions_for_every_response_type(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    data = json.loads(fhir.export_fhir(database, clock.now(), ZONE, None).content)
+    (questionnaire,) = [
+        e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Questionnaire"
+    ]
+    imported = fhir.import_questionnaire(
+        database,
+        clock.now(),
+        ZONE,
+        24 * 60,
+        json.dumps(questionnaire),
+        "Hip Therapy 1",
+        "tomorrow 09:00",
+        "daily",
+    )
+    saved = imported.saved
+    assert saved.title == "Every kind"
+    assert saved.group.name == "Hip Therapy 1"
+    assert saved.recurrence == "FREQ=DAILY"
+    assert imported.removed_left_out == 1
+    assert saved.questions == len(EVERY_KIND)
+    assert _questions(database, saved.task_id) == _questions(database, world.task.id or 0)
+    assert saved.planned == 1  # Hugo
+
+
+def _bad(items: list[dict[str, Any]], **more: Any) -> str:
+    return json.dumps({"resourceType": "Questionnaire", "status": "active", "item": items} | more)
+
+
+def _refused(database: Database, now: datetime, source: str) -> list[str]:
+    before = _tasks(database)
+    with pytest.raises(AuthoringError) as caught:
+        fhir.import_questionnaire(
+            database, now, ZONE, 60, source, "Shoulder Therapy 1", "tomorrow 09:00", None
+        )
+    assert _tasks(database) == before
+    return [parse_html(p)[0] for p in caught.value.problems]
+
+
+def test_a_questionnaire_that_cannot_be_mapped_is_refused_item_by_item(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    source = _bad(
+        [
+            {"linkId": "pain", "text": "Pain?", "type": "integer"},
+            {"text": "Where does it hurt?", "type": "string"},
+            {"linkId": "when", "text": "When?", "type": "dateTime"},
+            {
+                "linkId": "arm",
+                "text": "Arm",
+                "type": "group",
+                "item": [{"linkId": "arm.1", "text": "Left?", "type": "boolean"}],
+            },
+            {"linkId": "pain", "text": "Again?", "type": "boolean"},
+        ],
+        title="Bad",
+    )
+    assert _refused(database, clock.now(), source) == [
+        "Item #2 (“Where does it hurt?”) has no linkId: every item needs one.",
+        "Item when: type “dateTime” is not supported (supported: attachment, boolean, "
+        "choice, decimal, integer, string, text).",
+        "Item arm: nested groups are not supported; list the questions flat.",
+        "Item pain: this linkId is used twice.",
+    ]
+
+
+def test_a_question_our_rules_refuse_is_named_by_its_link_id(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    source = _bad(
+        [
+            {
+                "linkId": "side",
+                "text": "Side?",
+                "type": "choice",
+                "answerOption": [{"valueCoding": {"code": "L", "display": "Left"}}],
+            },
+            {
+                "linkId": "pain",
+                "text": "Pain?",
+                "type": "integer",
+                "extension": [
+                    {"url": fhir.EXT_MIN, "valueInteger": 9},
+                    {"url": fhir.EXT_MAX, "valueInteger": 2},
+                ],
+            },
+            {"linkId": "pic", "text": "Picture", "type": "attachment"},
+            {"linkId": "ok", "type": "boolean"},
+        ],
+        title="Bad",
+    )
+    lines = _refused(database, clock.now(), source)
+    assert [line.split(":")[0] for line in lines] == [
+        "Item side",
+        "Item pain",
+        "Item pic",
+        "Item ok",
+    ]
+    assert "mimeType extension image/*" in lines[2]
+    assert lines[3] == "Item ok: it has no text: give the question as the patient should read it."
+
+
+def test_what_is_not_a_questionnaire_is_refused(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    assert _refused(database, clock.now(), "{")[0].startswith("The file is not JSON")
+    assert _refused(database, clock.now(), '{"resourceType": "Patient"}') == [
+        "The file holds a Patient, not a FHIR Questionnaire."
+    ]
+    # Valid shape, but not valid FHIR: status is required.
+    lines = _refused(
+        database,
+        clock.now(),
+        json.dumps(
+            {
+                "resourceType": "Questionnaire",
+                "title": "T",
+                "item": [{"linkId": "a", "text": "A", "type": "boolean"}],
+            }
+        ),
+    )
+    assert lines[0].startswith("Not a valid FHIR R4B Questionnaire at status")
+    # Inside an item, the line names the item by its linkId.
+    lines = _refused(
+        database,
+        clock.now(),
+        _bad([{"linkId": "a", "text": "", "type": "boolean"}], title="T"),
+    )
+    assert lines[0].startswith("Item a: not valid FHIR R4B at text:")
+
+
+def test_a_bad_group_or_due_time_writes_nothing(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    source = _bad([{"linkId": "a", "text": "Done?", "type": "boolean"}], title="T")
+    before = _tasks(database)
+    with pytest.raises(AuthoringError) as caught:
+        fhir.import_questionnaire(
+            database, clock.now(), ZONE, 60, source, "Knees", "yesterday", "sometimes"
+        )
+    assert len(caught.value.problems) == 2  # the group, and the repetition
+    assert _tasks(database) == before
