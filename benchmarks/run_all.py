@@ -24,6 +24,7 @@ QUICK: list[list[str]] = [
     ["benchmarks.bench_scan"],
     ["benchmarks.bench_memory"],
     ["benchmarks.bench_startup", "--runs", "3"],
+    ["benchmarks.bench_fhir"],
 ]
 FULL: list[list[str]] = [
     ["benchmarks.bench_fanout", "--full"],
@@ -31,6 +32,7 @@ FULL: list[list[str]] = [
     ["benchmarks.bench_scan", "--full"],
     ["benchmarks.bench_memory", "--full"],
     ["benchmarks.bench_startup", "--runs", "5"],
+    ["benchmarks.bench_fhir", "--full"],
     # Not in the quick list: even its quick size restarts the bot 24 times (about two minutes).
     ["benchmarks.bench_crash", "--full"],
 ]

@@ -383,11 +383,13 @@ def export_fhir(
                 raise AuthoringError(texts.admin_unknown_group(group_ref, sorted(names)))
         data = build_bundle(session, now, group)
     # Raises ValidationError on a resource we built wrong: a bug to fix, never a file to send.
-    bundle = Bundle.model_validate(data)
+    Bundle.model_validate(data)
     kinds = [entry["resource"]["resourceType"] for entry in data["entry"]]
     return FhirExport(
         filename=fhir_filename(group.name if group else None, now, default_zone),
-        content=bundle.model_dump_json(exclude_none=True, indent=1).encode("utf-8"),
+        # The data that validated, written as it is: the models' own JSON writer took 2.3 s
+        # where json.dumps takes a few ms for 2,000 check-ins (benchmarks/bench_fhir.py).
+        content=json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
         questionnaires=kinds.count("Questionnaire"),
         responses=kinds.count("QuestionnaireResponse"),
         patients=kinds.count("Patient"),

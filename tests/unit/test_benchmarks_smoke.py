@@ -14,6 +14,7 @@ from benchmarks import (
     bench_answers,
     bench_crash,
     bench_fanout,
+    bench_fhir,
     bench_memory,
     bench_scan,
     bench_startup,
@@ -38,6 +39,13 @@ async def test_the_answers_benchmark_stores_every_answer_and_asks_the_next_quest
     result = await bench_answers.run_answers(url, 20, "SQLite")
 
     assert (result.stored, result.replies, result.floor_rows) == (20, 20, 20)
+
+
+def test_the_fhir_benchmark_exports_every_checkin(tmp_path: Path) -> None:
+    timing = bench_fhir.run(tmp_path, 3, 2, runs=1)
+
+    assert (timing.checkins, timing.answers) == (6, 30)
+    assert timing.size_bytes > 0
 
 
 def test_the_scan_benchmark_claims_exactly_the_due_rows(tmp_path: Path) -> None:

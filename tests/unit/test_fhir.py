@@ -13,6 +13,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from pydantic import ValidationError
 from sqlmodel import Session, func, select
 
 from bot.clock import ManualClock
@@ -245,6 +246,22 @@ def test_the_export_is_one_valid_r4b_bundle_of_every_kind_of_resource(
         model.model_validate(resource)
         assert entry["fullUrl"] == f"{fhir.BASE}/{resource['resourceType']}/{resource['id']}"
     assert len(bundle.entry or []) == 8
+
+
+def test_validation_refuses_a_resource_built_wrong(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    with database.read_session() as session:
+        data = fhir.build_bundle(session, clock.now(), None)
+    Bundle.model_validate(data)
+    response = next(
+        e["resource"]
+        for e in data["entry"]
+        if e["resource"]["resourceType"] == "QuestionnaireResponse"
+    )
+    response["authored"] = "yesterday"
+    with pytest.raises(ValidationError):
+        Bundle.model_validate(data)
 
 
 def test_the_questionnaire_maps_every_response_type(
