@@ -1128,7 +1128,7 @@ def admin_help() -> str:
         "/preview ID – see a task as a patient does\n"
         "<b>Reports</b>\n"
         "/report GROUP or /report #ID – adherence per patient\n"
-        "/export [GROUP] – all answers as a CSV file\n"
+        "/export [GROUP] – all answers as a CSV file; /export [GROUP] fhir – as FHIR R4B\n"
         "<b>Therapists</b>\n"
         "/addtherapist USER_ID, /removetherapist USER_ID\n"
         "GROUP is a group's name or its number from /groups."
