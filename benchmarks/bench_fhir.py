@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import time
@@ -65,6 +66,7 @@ class Timing:
     validate_ms: float
     dump_ms: float
     model_dump_ms: float  # the models' own writer, for comparison (not used by the export)
+    peak_mb: float  # the process's peak resident memory, the database build included
 
 
 def build(url: str, patients: int, days: int, start: datetime) -> int:
@@ -148,6 +150,8 @@ def measure(url: str, runs: int, now: datetime) -> Timing:
             validate_ms=validate_ms,
             dump_ms=dump_ms,
             model_dump_ms=model_dump_ms,
+            # Linux reports kilobytes.
+            peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         )
     finally:
         database.dispose()
@@ -182,7 +186,8 @@ def main() -> None:
         f"export_fhir median {export:.0f} ms of {runs} "
         f"[{', '.join(f'{x:.0f}' for x in t.export_ms)}] = {per:.2f} ms per check-in; "
         f"parts: read + build {t.build_ms:.0f} ms, validate {t.validate_ms:.0f} ms, "
-        f"JSON {t.dump_ms:.0f} ms (the models' own model_dump_json: {t.model_dump_ms:.0f} ms)"
+        f"JSON {t.dump_ms:.0f} ms (the models' own model_dump_json: {t.model_dump_ms:.0f} ms); "
+        f"peak memory {t.peak_mb:.0f} MB"
     )
     summary(
         "fhir",

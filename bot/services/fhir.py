@@ -131,6 +131,12 @@ def questionnaire_url(task_id: int) -> str:
     return f"{BASE}/Questionnaire/task-{task_id}"
 
 
+def _text(value: str | None) -> str | None:
+    """The text, or None when FHIR would refuse it: a FHIR string needs a visible character
+    or a plain space, and a Telegram name of only a no-break space has neither."""
+    return value if value and value.strip() else None
+
+
 def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
@@ -236,13 +242,17 @@ def _answer(answer: Answer, question: Question) -> dict[str, Any] | None:
     if kind == ResponseType.YES_NO:
         return None if answer.value_bool is None else {"valueBoolean": answer.value_bool}
     if kind == ResponseType.CHOICE:
-        coding: dict[str, Any] = {"display": answer.value_text}
+        display = _text(answer.value_text)
+        if display is None:
+            return None
+        coding: dict[str, Any] = {"display": display}
         options = question.options or []
-        if answer.value_text in options:
-            coding["code"] = str(options.index(answer.value_text) + 1)
-        return {"valueCoding": coding} if answer.value_text else None
+        if display in options:
+            coding["code"] = str(options.index(display) + 1)
+        return {"valueCoding": coding}
     if kind == ResponseType.TEXT:
-        return {"valueString": answer.value_text} if answer.value_text else None
+        text = _text(answer.value_text)
+        return None if text is None else {"valueString": text}
     if not answer.file_id:
         return None
     # The file id names the file for this bot's token only; the bytes stay with Telegram.
@@ -288,12 +298,15 @@ def _patient(person: Person) -> dict[str, Any]:
         "id": f"patient-{person.id}",
         "identifier": [{"system": TELEGRAM_USER_SYSTEM, "value": str(person.telegram_user_id)}],
     }
-    if person.display_name:
-        name: dict[str, Any] = {"text": person.display_name}
-        if person.last_name:
-            name["family"] = person.last_name
-        if person.first_name:
-            name["given"] = [person.first_name]
+    full, first, last = (
+        _text(n) for n in (person.display_name, person.first_name, person.last_name)
+    )
+    if full:
+        name: dict[str, Any] = {"text": full}
+        if last:
+            name["family"] = last
+        if first:
+            name["given"] = [first]
         patient["name"] = [name]
     return patient
 

@@ -151,8 +151,9 @@ def world(database: Database, clock: ManualClock) -> Iterator[World]:
         "chloe": Person(telegram_user_id=CHLOE_ID, first_name="Chloe", last_name="Test"),
         # Erased her data (/deletemydata): no rows left but the marker and her Telegram id.
         "dana": Person(telegram_user_id=DANA_ID, data_deleted_at=now),
-        "eve": Person(telegram_user_id=EVE_ID, first_name="Eve"),
         "hugo": Person(telegram_user_id=HUGO_ID, first_name="Hugo"),
+        # Telegram allows a name FHIR would refuse as a string: only a no-break space.
+        "eve": Person(telegram_user_id=EVE_ID, first_name="\u00a0"),
     }
     for person in people.values():
         person.created_at = now
@@ -377,6 +378,7 @@ def test_patients_carry_their_name_and_telegram_id_only_as_an_identifier(
     ]
     # Eve has no response but is a patient of the group; Hugo is in another group.
     assert len(patients) == 4
+    assert "name" not in patients[f"patient-{world.people['eve'].id}"]
     text = result.content.decode()
     assert text.count(str(ALICE_ID)) == 1
     assert str(HUGO_ID) not in text
