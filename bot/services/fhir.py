@@ -137,8 +137,16 @@ def _text(value: str | None) -> str | None:
     return value if value and value.strip() else None
 
 
+# FHIR's integer is 32 bits; a patient may type a bigger whole number where nothing bounds it.
+_INTEGER_LIMIT = 2**31 - 1
+
+
+def _is_integer(value: float | None) -> bool:
+    return value is None or (float(value).is_integer() and abs(value) <= _INTEGER_LIMIT)
+
+
 def _number(value: float) -> int | float:
-    return int(value) if float(value).is_integer() else value
+    return int(value) if _is_integer(value) else value
 
 
 def _bound(url: str, value: float | None, whole: bool) -> list[dict[str, Any]]:
@@ -160,9 +168,15 @@ def _item(question: Question) -> dict[str, Any]:
     if question.link:
         extensions.append({"url": EXT_SUPPORT_LINK, "valueUri": question.link})
     if kind == ResponseType.NUMBER:
-        item["type"] = "integer" if question.integer_only else "decimal"
-        extensions += _bound(EXT_MIN, question.min_value, question.integer_only)
-        extensions += _bound(EXT_MAX, question.max_value, question.integer_only)
+        # Whole-number bounds past FHIR's integer make the item a decimal one.
+        whole = (
+            question.integer_only
+            and _is_integer(question.min_value)
+            and _is_integer(question.max_value)
+        )
+        item["type"] = "integer" if whole else "decimal"
+        extensions += _bound(EXT_MIN, question.min_value, whole)
+        extensions += _bound(EXT_MAX, question.max_value, whole)
     elif kind == ResponseType.SCALE:
         item["type"] = "integer"
         low, high = QuestionRules(
@@ -236,7 +250,8 @@ def _answer(answer: Answer, question: Question) -> dict[str, Any] | None:
         if answer.value_number is None:
             return None
         whole = kind == ResponseType.SCALE or question.integer_only
-        if whole and float(answer.value_number).is_integer():
+        # Past FHIR's integer, a whole number of an unbounded question can only be a decimal.
+        if whole and _is_integer(answer.value_number):
             return {"valueInteger": int(answer.value_number)}
         return {"valueDecimal": answer.value_number}
     if kind == ResponseType.YES_NO:

@@ -360,6 +360,25 @@ def test_each_response_holds_the_values_stored_in_the_database(
     assert _answers(chloe) == {"1": {"valueInteger": 0}}
 
 
+def test_whole_numbers_past_fhirs_integer_are_decimals(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    question = world.questions[2]  # whole numbers, 0-50
+    question.min_value, question.max_value = None, 5e9
+    d = world.checkin("chloe", "2026-11-22T10:00", S.COMPLETED)
+    world.answer(d, 3, "2026-11-22T10:01", value_text="3000000000", value_number=3e9)
+    world.session.commit()
+    bundle = _export(database, clock.now())
+    (questionnaire,) = _resources(bundle, "Questionnaire")
+    item = questionnaire.item[2].model_dump(exclude_none=True)
+    assert item["type"] == "decimal"
+    assert item["extension"] == [{"url": fhir.EXT_MAX, "valueDecimal": 5e9}]
+    (response,) = [
+        r for r in _resources(bundle, "QuestionnaireResponse") if r.id == f"checkin-{d.id}"
+    ]
+    assert _answers(response) == {"3": {"valueDecimal": 3e9}}
+
+
 def test_patients_carry_their_name_and_telegram_id_only_as_an_identifier(
     database: Database, clock: ManualClock, world: World
 ) -> None:
