@@ -250,17 +250,22 @@ def test_the_export_is_one_valid_r4b_bundle_of_every_kind_of_resource(
 
 
 def test_validation_refuses_a_resource_built_wrong(
-    database: Database, clock: ManualClock, world: World
+    database: Database, clock: ManualClock, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with database.read_session() as session:
         data = fhir.build_bundle(session, clock.now(), None)
-    Bundle.model_validate(data)
-    response = next(
+    # Slices of two entries: the broken one is in a later slice, not the first.
+    monkeypatch.setattr(fhir, "VALIDATION_SLICE", 2)
+    fhir.validate_bundle(data)
+    response = [
         e["resource"]
         for e in data["entry"]
         if e["resource"]["resourceType"] == "QuestionnaireResponse"
-    )
+    ][-1]
+    assert data["entry"].index(next(e for e in data["entry"] if e["resource"] is response)) > 2
     response["authored"] = "yesterday"
+    with pytest.raises(ValidationError):
+        fhir.validate_bundle(data)
     with pytest.raises(ValidationError):
         Bundle.model_validate(data)
 

@@ -463,3 +463,12 @@ def test_an_export_with_no_answers_still_has_its_header(
     result = reports.export_csv(database, clock.now(), ZONE, None)
     assert result.rows == 0
     assert result.content.decode().splitlines() == [",".join(reports.CSV_COLUMNS)]
+
+
+def test_the_last_word_of_export_picks_the_format() -> None:
+    assert reports.parse_export_args("") == (None, False)
+    assert reports.parse_export_args("Shoulder  Therapy 1") == ("Shoulder Therapy 1", False)
+    assert reports.parse_export_args("Shoulder Therapy 1 FHIR") == ("Shoulder Therapy 1", True)
+    assert reports.parse_export_args("fhir") == (None, True)
+    assert reports.parse_export_args("fhir csv") == ("fhir", False)
+    assert reports.parse_export_args("fhir fhir") == ("fhir", True)
