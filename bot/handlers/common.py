@@ -11,6 +11,7 @@ from telegram.ext import CommandHandler, filters
 
 from bot import texts
 from bot.app import BotApplication, BotContext
+from bot.floods import RepliesPaused
 from bot.services.inbox import AlreadyHandled
 from storage.errors import is_unavailable, unavailable_reason
 
@@ -42,6 +43,10 @@ async def on_error(update: object, context: BotContext) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     error = context.error
     apology = texts.something_went_wrong()
+    if isinstance(error, RepliesPaused):
+        # The update was handled; only its reply into a flooding chat was held back.
+        log.debug("Reply to update %s held back: %s", update_id, error)
+        return
     if isinstance(error, AlreadyHandled):
         # Another instance finished this update after our claim lapsed; ours rolled back.
         log.info("Update %s was handled elsewhere first; this attempt changed nothing", update_id)
