@@ -60,6 +60,22 @@ async def test_a_message_for_a_question_never_shown_is_not_stored_and_the_questi
     assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
 
 
+async def test_a_lost_reply_then_a_typed_message_gets_the_question_not_a_guess(
+    h: Harness,
+) -> None:
+    await h.press(ALICE, "4")
+    # Question 3 is lost on its way; the bot apologises (another message in the chat).
+    h.api.inject("sendMessage", NetworkFault())
+    await h.text(ALICE, "25")
+    assert not any("Question 3 of 3" in t for t in h.texts(ALICE.chat_id))
+
+    await h.text(ALICE, "Felt fine")
+
+    pain = delivery_of(h, ALICE, PAIN)
+    assert len(answers_of(h, pain.id)) == 2, "not stored against a question never seen"
+    assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
+
+
 async def test_the_scan_sends_a_question_left_unsent_once_the_grace_has_passed(
     h: Harness,
 ) -> None:
