@@ -271,54 +271,61 @@ def seed_checkins(database: Database, patients: int, questions: int) -> None:
                 )
             )
         session.flush()
-        session.execute(
-            insert(Person),
-            [
-                {
-                    "telegram_user_id": chat,
-                    "chat_id": chat,
-                    "first_name": "Patient",
-                    "last_name": str(chat),
-                    "language_code": "en",
-                    "role": "patient",
-                    "opted_out": False,
-                    "unreachable": False,
-                    "created_at": now,
-                }
-                for chat in chats
-            ],
-        )
-        ids = dict(
-            session.exec(
-                select(Person.telegram_user_id, Person.id).where(
-                    col(Person.telegram_user_id) >= FIRST_CHAT
-                )
-            ).all()
-        )
-        session.execute(
-            insert(Membership),
-            [
-                {"group_id": group.id, "person_id": ids[chat], "role": "patient", "joined_at": now}
-                for chat in chats
-            ],
-        )
-        session.execute(
-            insert(Delivery),
-            [
-                {
-                    "task_id": task.id,
-                    "person_id": ids[chat],
-                    "due_at": due,
-                    "expires_at": now + timedelta(hours=2),
-                    "status": "pending",
-                    "current_tries": 0,
-                    "reminders_sent": 0,
-                    "send_attempts": 0,
-                }
-                for chat in chats
-            ],
-        )
+        enrol_with_pending_deliveries(session, group.id or 0, task.id or 0, chats, now, due)
         session.commit()
+
+
+def enrol_with_pending_deliveries(
+    session: Any, group_id: int, task_id: int, chats: range, now: datetime, due: datetime
+) -> None:
+    """A patient per chat in the group, each with the task's prompt pending at ``due``."""
+    session.execute(
+        insert(Person),
+        [
+            {
+                "telegram_user_id": chat,
+                "chat_id": chat,
+                "first_name": "Patient",
+                "last_name": str(chat),
+                "language_code": "en",
+                "role": "patient",
+                "opted_out": False,
+                "unreachable": False,
+                "created_at": now,
+            }
+            for chat in chats
+        ],
+    )
+    ids = dict(
+        session.exec(
+            select(Person.telegram_user_id, Person.id).where(
+                col(Person.telegram_user_id).in_(list(chats))
+            )
+        ).all()
+    )
+    session.execute(
+        insert(Membership),
+        [
+            {"group_id": group_id, "person_id": ids[chat], "role": "patient", "joined_at": now}
+            for chat in chats
+        ],
+    )
+    session.execute(
+        insert(Delivery),
+        [
+            {
+                "task_id": task_id,
+                "person_id": ids[chat],
+                "due_at": due,
+                "expires_at": now + timedelta(hours=2),
+                "status": "pending",
+                "current_tries": 0,
+                "reminders_sent": 0,
+                "send_attempts": 0,
+            }
+            for chat in chats
+        ],
+    )
 
 
 def stored_answers(database: Database) -> list[tuple[int, int, str | None]]:

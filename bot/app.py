@@ -72,6 +72,7 @@ def build_application(
 ) -> BotApplication:
     """Wire the bot: the database must already be at the migration head (see ``bot.cli``)."""
     from bot import receiver, scheduler
+    from bot.floods import ReplyGate
     from bot.handlers import common, patient, therapist
 
     deps = Deps(
@@ -86,6 +87,8 @@ def build_application(
         .base_url(settings.telegram.api_base_url)
         .base_file_url(settings.telegram.file_base_url)
         .context_types(ContextTypes(context=BotContext))
+        # Every Bot API call passes it: messages into a flooding chat are held back.
+        .rate_limiter(ReplyGate())
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)

@@ -168,6 +168,9 @@ class CheckinSettings(_Table):
     # A question stored as the next one but not recorded as sent this long (a kill between
     # the answer's commit and the send) is sent by the due scan.
     question_resend_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # More updates than this from one chat within a minute: the bot says once that it pauses
+    # its replies there, and stays quiet until the rate falls (everything is still handled).
+    flood_messages_per_minute: int = Field(default=30, ge=5, le=1000)
 
     @field_validator("common_timezones")
     @classmethod

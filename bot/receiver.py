@@ -25,9 +25,18 @@ from contextvars import ContextVar
 from typing import Any
 
 from telegram import Update
-from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    Conflict,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
+from bot import texts
 from bot.app import DEPS_KEY, BotApplication, BotContext, Deps
+from bot.floods import FloodWatch, Flow, quiet
 from bot.sender import retry_after_seconds
 from bot.services import checkin, inbox
 from storage.db import Database
@@ -86,6 +95,11 @@ class Receiver:
         self._newest_handled = 0
         # Serialises handling: the worker and ``drain`` (tests, the playground) never overlap.
         self._handling = asyncio.Lock()
+        settings = self.deps.settings
+        # The clinic's administrators build programmes in quick dialogues: never held back.
+        self.floods = FloodWatch(
+            settings.checkins.flood_messages_per_minute, exempt=settings.therapists.user_ids
+        )
         self._worker: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
 
@@ -220,10 +234,18 @@ class Receiver:
         def mark(session: Any) -> None:
             inbox.mark_in(session, now, item.update_id)
 
+        flow = self.floods.note(item.chat_id, item.received_at)
+        if flow is Flow.STARTED and item.chat_id is not None:
+            log.info("chat %s sends too fast: its replies pause", item.chat_id)
+            with contextlib.suppress(TelegramError):
+                await application.bot.send_message(item.chat_id, texts.flood_pausing())
         errors: list[BaseException] = []
         token = _errors.set(errors)
         try:
-            with deps.database.first_commit_runs(mark) as first:
+            with (
+                deps.database.first_commit_runs(mark) as first,
+                quiet(item.chat_id if flow is not Flow.CALM else None),
+            ):
                 await application.process_update(update)
         finally:
             _errors.reset(token)

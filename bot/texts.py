@@ -632,6 +632,13 @@ def checkin_resuming(title: str) -> str:
     return f"▶️ Continuing <b>{escape(title)}</b> where you left off."
 
 
+def flood_pausing() -> str:
+    return (
+        "✋ You're sending messages faster than I can answer, so I'll stay quiet for a "
+        "minute. Everything you send is kept; when things calm down I'll carry on."
+    )
+
+
 def checkin_question_not_shown() -> str:
     return (
         "↩️ Your message came before this question reached you, so I haven't saved it as "

@@ -267,8 +267,10 @@ class Delivery(SQLModel, table=True):
     prompt_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     last_error: str | None = Field(default=None, max_length=300)
     # The question whose message last reached the patient (its id in the chat, and when).
-    # A typed answer counts only for this question: one stored but never sent (a kill between
-    # the answer's commit and the next question's send) is sent again, not answered blindly.
+    # A typed answer counts only for this question, and only if written after it: one stored
+    # but never sent (a kill between the answer's commit and the send) is sent again, not
+    # answered blindly. While the next question waits (ask_pending_since), asked_message_id
+    # holds the patient's typed message it follows (bot.services.checkin._await_question).
     asked_question_id: int | None = None
     asked_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     asked_at: datetime | None = _instant()

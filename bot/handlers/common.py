@@ -11,6 +11,8 @@ from telegram.ext import CommandHandler, filters
 
 from bot import texts
 from bot.app import BotApplication, BotContext
+from bot.floods import RepliesPaused
+from bot.services import checkin
 from bot.services.inbox import AlreadyHandled
 from storage.errors import is_unavailable, unavailable_reason
 
@@ -42,6 +44,10 @@ async def on_error(update: object, context: BotContext) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     error = context.error
     apology = texts.something_went_wrong()
+    if isinstance(error, RepliesPaused):
+        # The update was handled; only its reply into a flooding chat was held back.
+        log.debug("Reply to update %s held back: %s", update_id, error)
+        return
     if isinstance(error, AlreadyHandled):
         # Another instance finished this update after our claim lapsed; ours rolled back.
         log.info("Update %s was handled elsewhere first; this attempt changed nothing", update_id)
@@ -57,6 +63,13 @@ async def on_error(update: object, context: BotContext) -> None:
         # the person is told their answers are kept and how to go on.
         log.warning("Reply to update %s lost: %s: %s", update_id, type(error).__name__, error)
         apology = texts.hardening_reply_lost()
+        user = update.effective_user if isinstance(update, Update) else None
+        if user is not None:
+            deps = context.deps
+            try:
+                await deps.run(checkin.reply_lost, deps.database, user.id)
+            except Exception as failure:  # the apology still goes out
+                log.warning("Could not note the lost reply: %s", type(failure).__name__)
     elif error is not None and is_unavailable(error):
         # Nothing was stored (the transaction never committed); an outage needs no traceback.
         log.warning(

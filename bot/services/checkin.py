@@ -564,7 +564,7 @@ def begin(
         else:
             delivery.current_tries = 0
             if delivery.asked_question_id != current.id:
-                delivery.ask_pending_since = now
+                _await_question(delivery, now, None)
             progress = Progress(
                 delivery_id=_id(delivery),
                 task_title=task.title,
@@ -669,6 +669,36 @@ def came_after(
 _ONE_SECOND = timedelta(seconds=1)
 
 
+def _await_question(delivery: Delivery, now: datetime, after_message_id: int | None) -> None:
+    """Mark the check-in's next question as to be sent, after the patient's message, if typed.
+
+    While a question waits, ``asked_message_id`` holds that message's id (the question asked
+    before is answered, so its own id is needed no more): see ``sent_but_unrecorded``.
+    """
+    delivery.ask_pending_since = now
+    delivery.asked_message_id = after_message_id
+
+
+def sent_but_unrecorded(
+    ask_pending_since: datetime | None, after_message_id: int | None, message_id: int
+) -> bool:
+    """Whether a question stored as next, never recorded as sent, did reach the patient.
+
+    The bot can stop after Telegram delivered the question and before it recorded so. In a
+    private chat both sides' messages share one numbering: if the patient's new message is not
+    the very next number after the typed message the question answers, a message came in
+    between, and from the bot that can only be this question (any reply to a message of the
+    patient's would have recorded it). Where a Bot API server numbers the two sides apart the
+    numbers never jump, and the question is sent again instead; after a button press there is
+    no typed message to count from, and it is sent again too.
+    """
+    return (
+        ask_pending_since is not None
+        and after_message_id is not None
+        and message_id > after_message_id + 1
+    )
+
+
 @dataclass(frozen=True)
 class Shown:
     """A question's message reached the patient: it may now be answered."""
@@ -758,6 +788,27 @@ def unsent_questions(
     return found
 
 
+def reply_lost(database: Database, user_id: int) -> None:
+    """A reply to the patient was lost while the bot apologised: stop counting messages.
+
+    The apology takes a number in the chat, so a jump in the patient's numbering no longer
+    proves that a question waiting to be sent arrived (``sent_but_unrecorded``); it is sent
+    again instead.
+    """
+    with database.session() as session:
+        session.connection().execute(
+            update(Delivery)
+            .where(
+                col(Delivery.person_id).in_(
+                    select(Person.id).where(Person.telegram_user_id == user_id)
+                ),
+                col(Delivery.ask_pending_since).is_not(None),
+            )
+            .values(asked_message_id=None)
+        )
+        session.commit()
+
+
 def forget_unsent(database: Database, delivery_id: int) -> None:
     """Stop trying to send a check-in's next question (Telegram refused it for good)."""
     with database.session() as session:
@@ -813,10 +864,18 @@ def answer_message(
             progress = _complete(session, now, policy, person, delivery, task, questions, answers)
             session.commit()
             return progress
+        if delivery.asked_question_id != current.id and sent_but_unrecorded(
+            delivery.ask_pending_since, delivery.asked_message_id, message_id
+        ):
+            # The question went out just before the bot stopped, too late to be recorded.
+            delivery.asked_question_id = current.id
+            delivery.asked_message_id = None
+            delivery.asked_at = now
+            delivery.ask_pending_since = None
         if delivery.asked_question_id != current.id or not came_after(
             delivery.asked_message_id, delivery.asked_at, message_id, sent_at
         ):
-            delivery.ask_pending_since = now
+            _await_question(delivery, now, message_id)
             view = _question_view(_id(delivery), task.title, questions, current)
             session.commit()
             return NotShown(view)
@@ -834,6 +893,7 @@ def answer_message(
             current,
             result,
             answers=answers,
+            typed_message_id=message_id,
         )
 
 
@@ -894,7 +954,11 @@ _PASSING_PERSON = (
 _PASSING_NEXT = (
     update(_D)
     .where(_D.c.id == bindparam("delivery_id"))
-    .values(current_tries=0, ask_pending_since=bindparam("now"))
+    .values(
+        current_tries=0,
+        ask_pending_since=bindparam("now"),
+        asked_message_id=bindparam("message_id"),  # see _await_question
+    )
 )
 
 
@@ -950,7 +1014,9 @@ def _answer_in_passing(
         session.rollback()
         return Refused(Refusal.ALREADY, row.title)
     connection.execute(_PASSING_PERSON, {"person_id": row.person_id, "message_id": message_id})
-    connection.execute(_PASSING_NEXT, {"delivery_id": row.delivery_id, "now": now})
+    connection.execute(
+        _PASSING_NEXT, {"delivery_id": row.delivery_id, "now": now, "message_id": message_id}
+    )
     # No reminder is moved: the scan puts off one that falls due within a wait of this
     # answer (delivery._claim_reminders).
     session.commit()
@@ -1081,8 +1147,11 @@ def _store(
     accepted: Accepted | None,
     *,
     answers: dict[int, Answer],
+    typed_message_id: int | None = None,
 ) -> Progress | Refused:
     """Record an answer (None: skipped) and move on; the caller's session is committed here.
+
+    ``typed_message_id``: the patient's message that was the answer (None for a button).
 
     ``answers``: the delivery's answers as the caller read them in this transaction, under the
     delivery's row lock, so they need no second read.
@@ -1115,7 +1184,7 @@ def _store(
         progress = replace(progress, answered=answered, alerts=alerts, paused_title=paused_title)
     else:
         delivery.current_tries = 0
-        delivery.ask_pending_since = now
+        _await_question(delivery, now, typed_message_id)
         progress = Progress(
             delivery_id=_id(delivery),
             task_title=task.title,

@@ -49,6 +49,7 @@ class Item:
     update_id: int
     chat_id: int | None
     payload: str
+    received_at: datetime
 
 
 # The kinds of update the bot asks for, and where each keeps its chat.
@@ -142,12 +143,12 @@ def claim(
             )
         )
         rows = connection.execute(
-            select(row.update_id, row.chat_id, row.payload)
+            select(row.update_id, row.chat_id, row.payload, row.received_at)
             .where(row.update_id.in_(ids))
             .order_by(row.update_id)
         ).all()
         session.commit()
-        return [Item(r.update_id, r.chat_id, r.payload) for r in rows]
+        return [Item(r.update_id, r.chat_id, r.payload, r.received_at) for r in rows]
 
 
 # Built once: it runs inside every handler's first write (0.19 ms against 0.47 ms when the

@@ -60,6 +60,22 @@ async def test_a_message_for_a_question_never_shown_is_not_stored_and_the_questi
     assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
 
 
+async def test_a_lost_reply_then_a_typed_message_gets_the_question_not_a_guess(
+    h: Harness,
+) -> None:
+    await h.press(ALICE, "4")
+    # Question 3 is lost on its way; the bot apologises (another message in the chat).
+    h.api.inject("sendMessage", NetworkFault())
+    await h.text(ALICE, "25")
+    assert not any("Question 3 of 3" in t for t in h.texts(ALICE.chat_id))
+
+    await h.text(ALICE, "Felt fine")
+
+    pain = delivery_of(h, ALICE, PAIN)
+    assert len(answers_of(h, pain.id)) == 2, "not stored against a question never seen"
+    assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
+
+
 async def test_the_scan_sends_a_question_left_unsent_once_the_grace_has_passed(
     h: Harness,
 ) -> None:
@@ -162,3 +178,31 @@ async def test_polling_stores_each_batch_before_confirming_it_and_a_new_process_
     assert [a.value_number for a in answers_of(h, pain.id)] == [4.0, 30.0]
     assert any("Question 3 of 3" in t for t in h.texts(ALICE.chat_id))
     assert "/tasks" in h.last_text(ALICE.chat_id), "then the help, in the order sent"
+
+
+async def test_a_flooding_chat_is_told_once_then_kept_quiet_and_loses_nothing(
+    h: Harness,
+) -> None:
+    limit = h.settings.checkins.flood_messages_per_minute
+    await h.press(ALICE, "4")  # now at question 2, the minutes
+    before = len(h.texts(ALICE.chat_id))
+
+    for n in range(limit + 20):  # within one minute: no clock moves
+        await h.text(ALICE, f"spam {n}")
+    await h.text(ALICE, "30")  # a real answer in the middle of the flood
+
+    replies = h.texts(ALICE.chat_id)[before:]
+    assert sum(texts.flood_pausing() == r for r in replies) == 1, "told once"
+    # Replies up to the limit (the two presses of the last minute count too), then the notice.
+    assert len(replies) == limit - 2 + 1
+    pain = delivery_of(h, ALICE, PAIN)
+    assert [a.value_number for a in answers_of(h, pain.id)] == [4.0, 30.0], "the answer is kept"
+    with h.database.session() as session:
+        stored = session.execute(select(func.count()).select_from(InboxUpdate)).scalar()
+    assert stored == 3 + limit + 20 + 1, "every update stored"
+
+    # Calm again: the question the flood held back comes with the next scan.
+    await h.advance_and_scan(timedelta(minutes=2))
+    assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
+    await h.text(ALICE, "Felt fine")
+    assert answers_of(h, pain.id)[2].value_text == "Felt fine"

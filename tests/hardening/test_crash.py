@@ -25,13 +25,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert
+from sqlalchemy import func
 from sqlmodel import col, select
 
+from benchmarks.crash import enrol_with_pending_deliveries
 from bot.fakeapi import FakeBotApi
 from bot.fakeapi_http import serve_in_thread
 from storage.db import Database
-from storage.models import Delivery, Membership, Person, Question, Task, TherapyGroup
+from storage.models import Delivery, Person, Question, Task, TherapyGroup
 from tests.deploy.process import START_TIMEOUT, BotProcess, bot_environment, wait_for
 
 PROMPTS = 1_000
@@ -75,53 +76,7 @@ def make_due_prompts(database: Database, count: int) -> None:
         )
         session.flush()
         chats = range(FIRST_CHAT, FIRST_CHAT + count)
-        session.execute(
-            insert(Person),
-            [
-                {
-                    "telegram_user_id": chat,
-                    "chat_id": chat,
-                    "first_name": "Patient",
-                    "last_name": str(chat),
-                    "language_code": "en",
-                    "role": "patient",
-                    "opted_out": False,
-                    "unreachable": False,
-                    "created_at": now,
-                }
-                for chat in chats
-            ],
-        )
-        ids = dict(
-            session.exec(
-                select(Person.telegram_user_id, Person.id).where(
-                    col(Person.telegram_user_id) >= FIRST_CHAT
-                )
-            ).all()
-        )
-        session.execute(
-            insert(Membership),
-            [
-                {"group_id": group.id, "person_id": ids[chat], "role": "patient", "joined_at": now}
-                for chat in chats
-            ],
-        )
-        session.execute(
-            insert(Delivery),
-            [
-                {
-                    "task_id": task.id,
-                    "person_id": ids[chat],
-                    "due_at": due,
-                    "expires_at": now + timedelta(hours=2),
-                    "status": "pending",
-                    "current_tries": 0,
-                    "reminders_sent": 0,
-                    "send_attempts": 0,
-                }
-                for chat in chats
-            ],
-        )
+        enrol_with_pending_deliveries(session, group.id or 0, task.id or 0, chats, now, due)
         session.commit()
 
 

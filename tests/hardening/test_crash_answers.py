@@ -1,11 +1,13 @@
 """Patients answer while ``patientbot run`` is killed with SIGKILL: nothing is lost or misplaced.
 
 The scenario is ``benchmarks/crash.py`` (its docstring says what happens and how it is
-measured): 40 patients in a check-in answer at once, twice, and each time the bot is killed at a
-point the seed picks, then started again on the same database. The first kill comes as Telegram
-is told the answers arrived (polling: the ``getUpdates`` whose offset confirms them; webhook:
-once the bot answered 200); the second between an answer's commit and the next question's send
-(that request is cut on its way). Patients who see no next question type again.
+measured): 40 patients in a check-in answer at once, three times, and each time the bot is
+killed at a point the seed picks, then started again on the same database. The first kill
+comes as Telegram is told the answers arrived (polling: the ``getUpdates`` whose offset
+confirms them; webhook: once the bot answered 200); the second once a next question reached
+the patient, before the bot heard so; the third between an answer's commit and the next
+question's send (that request is cut on its way). Patients who see no next question type
+again.
 
 After the restarts: every answer typed is stored exactly once, every patient has their next
 question, and no answer is stored against a question that was not on the patient's screen when
@@ -47,7 +49,7 @@ def test_sigkill_while_patients_answer_loses_and_misplaces_no_answer(
         mode="webhook" if mode == "webhook" else "polling",
         patients=PATIENTS,
         seed=seed,
-        kills=("received", "between"),
+        kills=("received", "replied", "between"),
     )
 
     outcome = run_scenario(scenario, backend)
@@ -55,8 +57,9 @@ def test_sigkill_while_patients_answer_loses_and_misplaces_no_answer(
     print(f"\nSIGKILL while answering [{backend}, {mode}]: {outcome.figures()}")
     assert [(k.kind, k.reached, k.exit_code) for k in outcome.kills] == [
         ("received", True, -signal.SIGKILL),
+        ("replied", True, -signal.SIGKILL),
         ("between", True, -signal.SIGKILL),
     ], "each kill came at its point"
-    assert outcome.sent == 2 * PATIENTS, outcome.figures()
+    assert outcome.sent == 3 * PATIENTS, outcome.figures()
     expected = dict.fromkeys(failures(outcome), 0)
     assert failures(outcome) == expected, "\n".join([str(outcome.figures()), *outcome.examples])

@@ -1439,6 +1439,8 @@ async def test_a_message_too_long_to_quote_back_gets_a_reply_not_an_apology(
         h.seed_demo()
         await h.command(ALICE, "/start", "SHOULDER1")
         for command in command_names(settings, database, clock):
+            # At a person's pace: faster, Alice's replies would pause as a flood (bot.floods).
+            h.advance(timedelta(seconds=5))
             for user in (ALICE, THEO):
                 await h.command(user, f"/{command}", PASTED)
                 await h.command(user, f"/{command}", "Shoulder Therapy 1", PASTED)

@@ -1,0 +1,122 @@
+"""Floods from one chat: past a per-chat rate the bot says once that it pauses, then is quiet.
+
+One person sending hundreds of messages would otherwise get a reply to each and spend the
+bot's message budget, which Telegram counts per bot, on everyone else's behalf. Every update
+is still stored and handled (an answer in the middle of a flood is kept); only the messages
+the bot would send *into that chat* are held back, by ``ReplyGate``, PTB's rate-limiter hook
+that every Bot API call passes through. The next question, not sent, stays pending: the due
+scan sends it once the chat is calm again (``question_resend_seconds``), or the patient's next
+message brings it.
+
+The rate is counted per instance from the updates' arrival times over the last minute; with
+several instances each sees its share of a chat's updates, so the limit is approximate there.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram.error import TelegramError
+from telegram.ext import BaseRateLimiter
+
+WINDOW = timedelta(minutes=1)
+# What a paused chat does not get; answering a button press is not a message and still goes.
+_SENDING = frozenset(
+    {
+        "sendMessage",
+        "editMessageText",
+        "sendPhoto",
+        "sendVideo",
+        "sendDocument",
+        "sendMediaGroup",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
+# Chats whose replies are held back while the current update is handled.
+_quiet_chat: ContextVar[int | None] = ContextVar("patientbot_quiet_chat", default=None)
+
+
+class RepliesPaused(TelegramError):
+    """A reply into a flooding chat was held back (the update itself was handled)."""
+
+    def __init__(self, chat_id: int) -> None:
+        super().__init__(f"replies to chat {chat_id} are paused: it sends too fast")
+        self.chat_id = chat_id
+
+
+class ReplyGate(BaseRateLimiter[None]):
+    """Refuse messages into the chat being kept quiet; pass every other request through."""
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        quiet = _quiet_chat.get()
+        if quiet is not None and endpoint in _SENDING and str(data.get("chat_id")) == str(quiet):
+            raise RepliesPaused(quiet)
+        return await callback(*args, **kwargs)
+
+
+class Flow(enum.Enum):
+    CALM = "calm"
+    STARTED = "started"  # this update crossed the limit: say so once
+    FLOODING = "flooding"
+
+
+class FloodWatch:
+    """Updates per chat over the last minute, and which chats are being kept quiet."""
+
+    def __init__(self, per_minute: int, exempt: Iterable[int] = ()) -> None:
+        self.per_minute = per_minute
+        self.exempt = frozenset(exempt)
+        self._arrivals: dict[int, deque[datetime]] = {}
+        self._quiet: set[int] = set()
+
+    def note(self, chat_id: int | None, received_at: datetime) -> Flow:
+        if chat_id is None or chat_id in self.exempt:
+            return Flow.CALM
+        arrivals = self._arrivals.setdefault(chat_id, deque())
+        arrivals.append(received_at)
+        while arrivals and arrivals[0] <= received_at - WINDOW:
+            arrivals.popleft()
+        if len(arrivals) <= self.per_minute:
+            self._quiet.discard(chat_id)
+            if len(self._arrivals) > 10_000:
+                self._forget_calm(received_at)
+            return Flow.CALM
+        if chat_id in self._quiet:
+            return Flow.FLOODING
+        self._quiet.add(chat_id)
+        return Flow.STARTED
+
+    def _forget_calm(self, now: datetime) -> None:
+        for chat_id in [c for c, a in self._arrivals.items() if not a or a[-1] <= now - WINDOW]:
+            del self._arrivals[chat_id]
+
+
+@contextmanager
+def quiet(chat_id: int | None) -> Iterator[None]:
+    """Hold back every message into ``chat_id`` sent inside the block."""
+    token = _quiet_chat.set(chat_id)
+    try:
+        yield
+    finally:
+        _quiet_chat.reset(token)
