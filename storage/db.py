@@ -20,6 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -164,6 +165,10 @@ def _watch_writes(engine: Engine, monitor: WriteMonitor) -> None:
 
     @event.listens_for(engine, "handle_error")
     def _write_failed(context: Any) -> None:
+        # A unique key refusing a duplicate (a button pressed twice) is the database doing its
+        # job, not failing to write.
+        if isinstance(context.sqlalchemy_exception, IntegrityError):
+            return
         statement = (context.statement or "").lstrip().upper()
         # A failed read (or PRAGMA) is the database being away, which health checks itself.
         if not statement.startswith(("SELECT", "PRAGMA", "BEGIN")):

@@ -332,3 +332,22 @@ async def test_updates_left_unhandled_make_the_instance_unready(
     status, body = await get(health)
     assert status == 503
     assert any("1 received updates wait to be handled" in p for p in body["problems"])
+
+
+def test_a_duplicate_refused_by_a_unique_key_is_no_failed_write(database: Database) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import IntegrityError
+
+    from storage.models import TherapyGroup
+
+    now = datetime.now(UTC)
+    with database.session() as session:
+        session.add(TherapyGroup(name="Once", created_at=now))
+        session.commit()
+    for _ in range(3):
+        with database.session() as session:
+            session.add(TherapyGroup(name="Once", created_at=now))
+            with pytest.raises(IntegrityError):
+                session.commit()
+    assert database.writes.consecutive_failures == 0
