@@ -116,9 +116,11 @@ class JsonFormatter(logging.Formatter):
 
 
 # What only an update (or a piece of one) carries: a record holding it may hold what a patient
-# typed, their name or their files' ids.
+# typed, their name or their files' ids. Keys only as a mapping or JSON writes them: a bare
+# ``update_id`` is also the inbox's column, and a database error naming it ("database or disk
+# is full" while storing updates) must keep its message.
 _UPDATE_MARKERS = re.compile(
-    r"""update_id|['"](?:text|caption|first_name|last_name|username|file_id|data)['"]\s*:"""
+    r"""['"](?:update_id|text|caption|first_name|last_name|username|file_id|data)['"]\s*:"""
     r"""|\b(?:Update|Message|CallbackQuery|User)\("""
 )
 WITHHELD = "[update content withheld: set [logging] level = DEBUG to see it]"

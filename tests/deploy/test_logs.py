@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import select
 from telegram.error import InvalidToken
 from telegram.request import BaseRequest
@@ -196,6 +196,8 @@ async def test_nothing_a_patient_sent_reaches_the_log_on_any_path(
     log_stream: io.StringIO, settings: Settings, database: Database, clock: ManualClock
 ) -> None:
     from bot.fakeapi import NetworkFault, ServerError
+    from bot.receiver import receiver
+    from tests.fakes.failing_database import writes_refused
     from tests.fakes.updates import User
 
     setup_logging("INFO", "text", [TOKEN, WEBHOOK_SECRET], stream=log_stream)
@@ -215,6 +217,16 @@ async def test_nothing_a_patient_sent_reaches_the_log_on_any_path(
         h.api.inject("sendMessage", ServerError(500))
         await h.text(named, f"{MARK} free text answer")
         await h.photo(named, f"{MARK}-file-id")
+        # A database that stops taking writes: while storing an update (the webhook's 500
+        # path) and while handling one already stored, logged as the worker's loop logs it.
+        incoming = receiver(h.app)
+        with writes_refused(h.database), pytest.raises(DBAPIError):
+            await incoming.accept([h.updates.message(named, f"{MARK} not stored")])
+        await incoming.accept([h.updates.message(named, f"{MARK} stored, not handled")])
+        with writes_refused(h.database), pytest.raises(DBAPIError) as refused:
+            await incoming.drain()
+        incoming._log_failure("handling stored updates", refused.value)
+        await incoming.drain()
         await h.feed(h.updates.edited_message(named, f"{MARK} edited", 1))
         await h.command(named, f"/{MARK}command")
         # An update the library cannot read: in the inbox, and through PTB's own getUpdates,
@@ -230,6 +242,9 @@ async def test_nothing_a_patient_sent_reaches_the_log_on_any_path(
     log = log_stream.getvalue()
     assert "Error while parsing updates" in log, "the CRITICAL record is kept, its data not"
     assert "could not be read" in log
+    assert "attempt to write a readonly database" in log or "read-only transaction" in log, (
+        "the database error keeps its message (the SQL names inbox.update_id, not an update)"
+    )
     leaks = [line for line in log.splitlines() if MARK in line]
     assert leaks == [], "\n".join(leaks)
 
