@@ -83,7 +83,9 @@ KILL_POINT_TIMEOUT = 20.0
 # something); or after SETTLE_MAX seconds. QUIET covers a resend of a question that was stored
 # but not sent (question_resend_seconds below, plus a scan).
 SETTLED_QUIET = 0.5
-QUIET = 3.0
+# Long enough for what a restart may wait out: a dead process's lease (2 s here), the fake's
+# webhook backoff (1 s at most) and the question resend (1 s), with a loaded machine's slack.
+QUIET = 8.0
 SETTLE_MAX = 20.0
 
 CONFIG = """

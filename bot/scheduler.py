@@ -140,6 +140,11 @@ async def _tick(context: BotContext) -> None:
             scan = _scan(application, st, keep_going=lambda: application.running)
             await deps.scans.track(deps.clock, scan)
             await _housekeeping(application, st)
+        except asyncio.CancelledError:
+            # The JobQueue cancels a running job when the bot stops; what the scan claimed
+            # goes back to pending (post_stop), so this is a stop, not an error to report.
+            log.info("due scan stopped with the bot; the next start carries on")
+            return
         except Exception as error:
             if not is_unavailable(error):
                 log.exception("due scan failed; the next tick tries again")
