@@ -118,9 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "seed":
             return _seed(settings, args.file)
         if args.command == "export":
-            if args.format == "fhir":
-                return _export_fhir(settings, args.group, args.out)
-            return _export(settings, args.group, args.out)
+            return _export(settings, args.group, args.out, fhir=args.format == "fhir")
         if args.command == "import-questionnaire":
             return _import_questionnaire(settings, args.file, args.group, args.due, args.repeat)
     except CommandError as error:
@@ -268,34 +266,6 @@ def _print_problems(problems: list[str]) -> None:
     print(html.unescape(re.sub(r"<[^>]+>", "", "\n".join(problems))), file=sys.stderr)
 
 
-def _export_fhir(settings: Settings, group: str | None, out: Path) -> int:
-    from bot.services.authoring import AuthoringError
-    from bot.services.fhir import export_fhir
-
-    database = Database(settings.database.url)
-    try:
-        ensure_schema(settings, database)
-        try:
-            result = export_fhir(
-                database, SystemClock().now(), settings.scheduler.default_timezone, group
-            )
-        except AuthoringError as error:
-            _print_problems(error.problems)
-            return 1
-        try:
-            out.write_bytes(result.content)
-        except OSError as error:
-            raise CommandError(texts.admin_cli_cannot_write(str(out), error)) from None
-        print(
-            texts.admin_cli_exported_fhir(
-                result.responses, result.patients, result.questionnaires, str(out)
-            )
-        )
-        return 0
-    finally:
-        database.dispose()
-
-
 def _import_questionnaire(
     settings: Settings, path: Path, group: str, due: str, repeat: str | None
 ) -> int:
@@ -334,28 +304,37 @@ def _print_plain(text: str) -> None:
     print(html.unescape(re.sub(r"<[^>]+>", "", text)))
 
 
-def _export(settings: Settings, group: str | None, out: Path) -> int:
+def _export(settings: Settings, group: str | None, out: Path, fhir: bool = False) -> int:
+    """Write the CSV (or the FHIR bundle) that /export sends, and say what it holds."""
     from bot.services.authoring import AuthoringError
-    from bot.services.reports import export_csv
 
     database = Database(settings.database.url)
     try:
         ensure_schema(settings, database)
+        now, zone = SystemClock().now(), settings.scheduler.default_timezone
         try:
-            result = export_csv(
-                database, SystemClock().now(), settings.scheduler.default_timezone, group
-            )
+            if fhir:
+                from bot.services.fhir import export_fhir
+
+                bundle = export_fhir(database, now, zone, group)
+                content = bundle.content
+                done = texts.admin_cli_exported_fhir(
+                    bundle.responses, bundle.patients, bundle.questionnaires, str(out)
+                )
+            else:
+                from bot.services.reports import export_csv
+
+                table = export_csv(database, now, zone, group)
+                content = table.content
+                done = texts.admin_cli_exported(table.rows, str(out))
         except AuthoringError as error:
-            # The sentences are written for Telegram's HTML; this one goes to a terminal.
-            print(
-                html.unescape(re.sub(r"<[^>]+>", "", "\n".join(error.problems))), file=sys.stderr
-            )
+            _print_problems(error.problems)
             return 1
         try:
-            out.write_bytes(result.content)
+            out.write_bytes(content)
         except OSError as error:
             raise CommandError(texts.admin_cli_cannot_write(str(out), error)) from None
-        print(texts.admin_cli_exported(result.rows, str(out)))
+        print(done)
         return 0
     finally:
         database.dispose()
