@@ -84,9 +84,12 @@ KILL_POINT_TIMEOUT = 20.0
 # but not sent (question_resend_seconds below, plus a scan).
 SETTLED_QUIET = 0.5
 # Long enough for what a restart may wait out: a dead process's lease (2 s here), the fake's
-# webhook backoff (1 s at most) and the question resend (1 s), with a loaded machine's slack.
-QUIET = 8.0
-SETTLE_MAX = 20.0
+# webhook backoff (1 s at most) and the question resend (1 s), with a loaded machine's slack:
+# with four test suites sharing two cores, 8 s of quiet and 20 s in all measured a bot that was
+# still catching up (5 answers "lost" that were stored moments later). A passing run ends at
+# SETTLED_QUIET, so only a failing one waits these out.
+QUIET = 20.0
+SETTLE_MAX = 60.0
 
 CONFIG = """
 [scheduler]
