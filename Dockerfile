@@ -26,6 +26,8 @@ RUN python /tmp/build/requirements.py /tmp/build/pyproject.toml > /tmp/build/req
 COPY pyproject.toml README.md alembic.ini config.toml ./
 COPY bot ./bot
 COPY storage ./storage
+# The playground (`run` without a token) drives the bot through the fake Bot API.
+COPY fakebotapi ./fakebotapi
 COPY migrations ./migrations
 COPY seed_data ./seed_data
 COPY deploy/entrypoint.sh ./deploy/entrypoint.sh

@@ -50,8 +50,8 @@ from benchmarks.rows import (
 )
 from bot.app import PLACEHOLDER_TOKEN, build_application, serving_runtime
 from bot.config import Settings
-from bot.fakeapi import FakeBotApi
 from bot.receiver import receiver
+from fakebotapi import FakeBotApi
 from storage.db import Database
 from storage.models import Answer, Delivery, DeliveryStatus, Person
 from storage.types import UTCDateTime

@@ -53,8 +53,8 @@ from benchmarks.rows import (
 from bot import scheduler
 from bot.app import build_application, serving_runtime
 from bot.config import Settings
-from bot.fakeapi import FakeBotApi
 from bot.sender import Pacer
+from fakebotapi import FakeBotApi
 from storage.db import Database
 from storage.models import Delivery, DeliveryStatus
 

@@ -36,8 +36,8 @@ from benchmarks.rows import (
     sqlite_database,
     utc_now,
 )
-from bot.fakeapi import FakeBotApi
-from bot.fakeapi_http import serve
+from fakebotapi import FakeBotApi
+from fakebotapi.server import serve
 from storage.db import Database
 
 SCAN_INTERVAL = 1.0

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from benchmarks.common import PYTHON, ROOT, bot_env, median, summary, temp_dir
-from bot.fakeapi import FakeBotApi
-from bot.fakeapi_http import serve
+from fakebotapi import FakeBotApi
+from fakebotapi.server import serve
 
 
 async def time_bot_start(database_url: str) -> float:

@@ -2,7 +2,7 @@
 
 Shared by ``benchmarks/bench_crash.py`` (which prints the figures) and
 ``tests/hardening/test_crash_answers.py`` (which asserts on them). The bot is the real process
-against the fake Bot API over HTTP (``bot.fakeapi_http``), polling or behind its webhook, on
+against the fake Bot API over HTTP (``fakebotapi.server``), polling or behind its webhook, on
 SQLite or PostgreSQL, on the system clock.
 
 One run: N patients each get a check-in prompt from the bot's own due scan and press Start, so
@@ -60,8 +60,8 @@ from sqlalchemy import func, insert
 from sqlmodel import col, select
 
 from bot.config import CheckinSettings, Settings
-from bot.fakeapi import ApiCall, FakeBotApi
-from bot.fakeapi_http import RunningServer, WebhookAttempt, serve_in_thread
+from fakebotapi import ApiCall, FakeBotApi
+from fakebotapi.server import RunningServer, WebhookAttempt, serve_in_thread
 from storage.db import Database
 from storage.models import Answer, Delivery, Membership, Person, Question, Task, TherapyGroup
 

@@ -1,7 +1,7 @@
 """The playground: the whole bot in a local web page, with no Telegram account needed.
 
 ``patientbot run`` starts it when no token is configured. Behind the page runs the production
-Application (handlers, scheduler, database); only Telegram is replaced, by ``bot.fakeapi``, and
+Application (handlers, scheduler, database); only Telegram is replaced, by ``fakebotapi``, and
 time moves when the page says so.
 """
 

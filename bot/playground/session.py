@@ -31,11 +31,11 @@ from bot import scheduler
 from bot.app import BotApplication, build_application
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.fakeapi import FakeBotApi
 from bot.playground.updates import JSON, Person, UpdateBuilder
 from bot.receiver import receiver
 from bot.scheduler import run_scan
 from bot.sender import Pacer
+from fakebotapi import FakeBotApi
 from storage.db import Database
 from storage.models import TherapyGroup
 

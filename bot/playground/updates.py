@@ -14,7 +14,7 @@ from datetime import datetime
 from itertools import count
 from typing import Any
 
-from bot.fakeapi import FakeBotApi
+from fakebotapi import FakeBotApi
 
 JSON = dict[str, Any]
 

@@ -106,9 +106,14 @@ def test_the_base_image_is_a_small_official_python_pinned_to_a_patch_version() -
 
 def test_every_file_the_dockerfile_copies_exists_and_reaches_the_build() -> None:
     sources = copy_sources()
-    assert {"pyproject.toml", "bot", "storage", "migrations", "deploy/entrypoint.sh"} <= set(
-        sources
-    )
+    assert {
+        "pyproject.toml",
+        "bot",
+        "storage",
+        "fakebotapi",
+        "migrations",
+        "deploy/entrypoint.sh",
+    } <= set(sources)
     for source in sources:
         assert (ROOT / source).exists(), f"COPY {source}: no such file in the repository"
         assert not ignored(source), f"COPY {source}: .dockerignore leaves it out of the build"

@@ -16,10 +16,10 @@ from sqlalchemy.engine import make_url
 from bot.app import DEPS_KEY, BotApplication, Deps, build_application
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.fakeapi import FakeBotApi
 from bot.health import HEALTH_PATH, LAG_INTERVALS, LIVE_PATH, READY_PATH, HealthServer
 from bot.scheduler import run_scan
 from bot.webhook import HEALTH_KEY, install_lifecycle
+from fakebotapi import FakeBotApi
 from storage.db import Database, head_revision
 from tests.conftest import _admin
 from tests.deploy.conftest import free_port, with_changes

@@ -195,8 +195,8 @@ MARK = "Qx7Marker"  # in answers, names, captions and file ids: finding it anywh
 async def test_nothing_a_patient_sent_reaches_the_log_on_any_path(
     log_stream: io.StringIO, settings: Settings, database: Database, clock: ManualClock
 ) -> None:
-    from bot.fakeapi import NetworkFault, ServerError
     from bot.receiver import receiver
+    from fakebotapi import NetworkFault, ServerError
     from tests.fakes.failing_database import writes_refused
     from tests.fakes.updates import User
 

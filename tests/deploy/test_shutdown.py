@@ -12,12 +12,12 @@ from sqlmodel import col, select
 from bot.app import DEPS_KEY, Deps
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.fakeapi import FakeBotApi
-from bot.fakeapi_http import serve_in_thread
 from bot.health import HEALTH_PATH
 from bot.scheduler import JOB_NAME
 from bot.services.seeding import apply_seed, read_seed
 from bot.webhook import install_lifecycle
+from fakebotapi import FakeBotApi
+from fakebotapi.server import serve_in_thread
 from storage.db import Database
 from storage.models import Delivery
 from tests.deploy.conftest import free_port, with_changes

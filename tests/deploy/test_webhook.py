@@ -18,9 +18,9 @@ from bot.app import DEPS_KEY, BotApplication, build_application
 from bot.cli import main
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.fakeapi import FakeBotApi
 from bot.receiver import ALLOWED_UPDATES, receiver
 from bot.webhook import WebhookSettingsError, running, webhook_options
+from fakebotapi import FakeBotApi
 from storage.db import Database
 from storage.models import Answer, Delivery, InboxUpdate, Task
 from tests.deploy.conftest import PUBLIC_URL, TOKEN, WEBHOOK_SECRET, with_changes

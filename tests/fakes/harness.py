@@ -18,9 +18,9 @@ from bot import scheduler
 from bot.app import BotApplication, build_application
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.fakeapi import ApiCall, FakeBotApi, ScreenMessage
 from bot.receiver import receiver
 from bot.sender import Pacer, SteppingTime
+from fakebotapi import ApiCall, FakeBotApi, ScreenMessage
 from storage.db import Database
 from tests.fakes.updates import JSON, UpdateFactory, User
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from telegram import Bot, Update
 
-from bot.fakeapi import FakeBotApi, ScreenMessage
+from fakebotapi import FakeBotApi, ScreenMessage
 
 JSON = dict[str, Any]
 

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import texts
-from bot.fakeapi import NetworkFault
 from bot.receiver import receiver
+from fakebotapi import NetworkFault
 from storage.models import InboxState, InboxUpdate
 from tests.fakes.harness import Harness, patient
 from tests.flows.test_checkin_support import answers_of, at, delivery_of, local

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from bot.fakeapi import ApiCall, parse_html
+from fakebotapi import ApiCall, parse_html
 from storage.models import Answer, Delivery, Person, Task
 from tests.fakes.harness import Harness
 from tests.fakes.updates import JSON, User

@@ -19,11 +19,11 @@ from sqlmodel import select
 from bot import scheduler
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.fakeapi import FakeBotApi
 from bot.scheduler import ScanReport
 from bot.sender import Pacer
 from bot.services import delivery
 from bot.services.planning import replan_task
+from fakebotapi import FakeBotApi
 from storage.db import Database
 from storage.models import Answer, Person, Question, Task
 from tests.fakes.harness import Harness

@@ -7,8 +7,8 @@ from datetime import date, time, timedelta
 
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.fakeapi import ServerError
 from bot.sender import RetryPolicy
+from fakebotapi import ServerError
 from storage.db import Database
 from tests.fakes.harness import Harness
 from tests.flows.test_scheduling_support import World

@@ -15,14 +15,14 @@ import pytest
 from bot import scheduler
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.fakeapi import (
+from bot.scheduler import ScanReport, run_scan
+from fakebotapi import (
     FakeBotApi,
     NetworkFault,
     RetryAfterFault,
     ServerError,
     TimeoutFault,
 )
-from bot.scheduler import ScanReport, run_scan
 from storage.db import Database
 from tests.fakes.harness import Harness
 from tests.flows.test_scheduling_support import VirtualTime, World, running_app, virtual_pacer

@@ -20,9 +20,9 @@ from bot import scheduler
 from bot.app import BotApplication, build_application
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.fakeapi import FakeBotApi
 from bot.sender import Pacer
 from bot.services.planning import plan_member, plan_task
+from fakebotapi import FakeBotApi
 from storage.db import Database
 from storage.models import (
     Delivery,

@@ -29,8 +29,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from benchmarks.crash import enrol_with_pending_deliveries
-from bot.fakeapi import FakeBotApi
-from bot.fakeapi_http import serve_in_thread
+from fakebotapi import FakeBotApi
+from fakebotapi.server import serve_in_thread
 from storage.db import Database
 from storage.models import Delivery, Person, Question, Task, TherapyGroup
 from tests.deploy.process import START_TIMEOUT, BotProcess, bot_environment, wait_for

@@ -33,9 +33,9 @@ import storage.db
 from bot import scheduler, texts
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.fakeapi import FakeBotApi
 from bot.receiver import receiver
 from bot.sender import Pacer
+from fakebotapi import FakeBotApi
 from storage.db import Database
 from tests.conftest import _libpq
 from tests.fakes.harness import Harness

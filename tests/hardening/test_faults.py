@@ -33,7 +33,7 @@ from sqlmodel import col, select
 from bot import texts
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.fakeapi import (
+from fakebotapi import (
     ApiCall,
     FakeBotApi,
     Fault,

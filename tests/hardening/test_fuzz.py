@@ -55,7 +55,6 @@ from bot import texts
 from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.fakeapi import FakeBotApi
 from bot.services.responses import (
     Accepted,
     QuestionRules,
@@ -65,6 +64,7 @@ from bot.services.responses import (
     format_number,
     parse_reply,
 )
+from fakebotapi import FakeBotApi
 from storage.db import Database
 from tests.conftest import START
 from tests.fakes.harness import Harness, patient, therapist

@@ -41,9 +41,9 @@ from bot import texts
 from bot.app import BotApplication
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.fakeapi import ServerError
 from bot.logs import setup_logging
 from bot.services import authoring
+from fakebotapi import ServerError
 from storage.db import Database
 from tests.deploy.conftest import TOKEN, WEBHOOK_SECRET, with_changes
 from tests.fakes.harness import Harness, patient, therapist
@@ -371,7 +371,7 @@ def test_the_matrix_covers_every_kind_of_button(
     settings: Settings, database: Database, clock: ManualClock
 ) -> None:
     from bot.app import build_application
-    from bot.fakeapi import FakeBotApi
+    from fakebotapi import FakeBotApi
 
     application = build_application(settings, request=FakeBotApi(), clock=clock, database=database)
     handled = callback_kinds(application)

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.fakeapi import FakeBotApi
-from bot.fakeapi_http import serve_in_thread
+from fakebotapi import FakeBotApi
+from fakebotapi.server import serve_in_thread
 from storage.db import Database
 from tests.deploy.process import bot_environment, wait_for
 from tests.fakes.harness import DEMO_SEED

@@ -37,7 +37,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.fakeapi import (
+from fakebotapi import (
     FakeBotApi,
     ForbiddenFault,
     NetworkFault,

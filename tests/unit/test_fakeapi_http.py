@@ -17,8 +17,8 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application as TornadoApp
 from tornado.web import RequestHandler
 
-from bot.fakeapi import FakeBotApi
-from bot.fakeapi_http import SECRET_HEADER, WebhookPusher, serve
+from fakebotapi import FakeBotApi
+from fakebotapi.server import SECRET_HEADER, WebhookPusher, serve
 from tests.deploy.conftest import free_port
 from tests.fakes.updates import UpdateFactory, User
 

@@ -17,10 +17,10 @@ from pydantic import ValidationError
 from sqlmodel import Session, func, select
 
 from bot.clock import ManualClock
-from bot.fakeapi import parse_html
 from bot.services import fhir
 from bot.services.authoring import AuthoringError, QuestionDraft, TaskDraft, create_task
 from bot.services.responses import ResponseType
+from fakebotapi import parse_html
 from storage.db import Database
 from storage.models import (
     Answer,

@@ -14,10 +14,10 @@ from sqlmodel import Session
 
 from bot import texts
 from bot.clock import ManualClock
-from bot.fakeapi import parse_html
 from bot.services import reports
 from bot.services.authoring import AuthoringError
 from bot.services.reports import AdherenceReport, PatientAdherence
+from fakebotapi import parse_html
 from storage.db import Database
 from storage.models import (
     Answer,

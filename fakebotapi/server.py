@@ -15,7 +15,7 @@ is usually not reachable from here (https on a name the fake cannot serve), so a
 ``route`` s it to where the bot listens, as the TLS-terminating proxy in front of a real
 deployment would.
 
-    python -m bot.fakeapi_http --port 8099
+    python -m fakebotapi.server --port 8099
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
-from bot.fakeapi import JSON, FakeBotApi
+from fakebotapi.core import JSON, FakeBotApi
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
