@@ -3,10 +3,11 @@
 Tests, benchmarks and the playground use it; the bot's handlers and services never do.
 """
 
-from fakebotapi.core import (
+from fakebotapi.core import FakeBotApi
+from fakebotapi.entities import parse_html
+from fakebotapi.records import (
     JSON,
     ApiCall,
-    FakeBotApi,
     Fault,
     ForbiddenFault,
     NetworkFault,
@@ -15,7 +16,6 @@ from fakebotapi.core import (
     ServerError,
     TimeoutFault,
     Violation,
-    parse_html,
 )
 
 __all__ = [

@@ -37,7 +37,8 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
-from fakebotapi.core import JSON, FakeBotApi
+from fakebotapi.core import FakeBotApi
+from fakebotapi.records import JSON
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
