@@ -2,10 +2,16 @@
 # PATIENTBOT_DATABASE_URL to a PostgreSQL URL to run several instances (see README, Deployment).
 FROM python:3.11.14-slim-bookworm
 
+# uv installs what uv.lock names into /app/.venv: the Makefile's command without --extra dev,
+# so runtime only. The venv comes first on PATH: `python` and `patientbot` are the project's.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    UV_NO_CACHE=1 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/app/.venv \
+    PATH=/app/.venv/bin:$PATH
 
 # A system user that owns nothing but the data volume.
 RUN useradd --system --no-log-init --user-group --uid 10001 --home-dir /app \
@@ -14,16 +20,16 @@ RUN useradd --system --no-log-init --user-group --uid 10001 --home-dir /app \
 
 WORKDIR /app
 
-# Dependencies in a layer of their own, before the code: rebuilt only when pyproject.toml
-# changes, not on every code change.
-COPY pyproject.toml deploy/requirements.py /tmp/build/
-RUN python /tmp/build/requirements.py /tmp/build/pyproject.toml > /tmp/build/requirements.txt \
-    && pip install --no-cache-dir --requirement /tmp/build/requirements.txt \
-    && rm -rf /tmp/build
+# Dependencies in a layer of their own, before the code: rebuilt only when pyproject.toml or
+# uv.lock change, not on every code change. --locked refuses a lock that pyproject.toml has
+# moved away from; the versions and hashes are the lock's, the same ones `make test` ran.
+COPY pyproject.toml uv.lock ./
+RUN pip install --no-cache-dir uv==0.13.8 \
+    && uv sync --locked --no-install-project
 
 # The code, then the `patientbot` command. Editable, so the command finds migrations/ beside
 # the code; root owns it all, so the bot cannot change its own code.
-COPY pyproject.toml README.md alembic.ini config.toml ./
+COPY README.md alembic.ini config.toml ./
 COPY bot ./bot
 COPY storage ./storage
 # The playground (`run` without a token) drives the bot through the fake Bot API.
@@ -31,7 +37,7 @@ COPY fakebotapi ./fakebotapi
 COPY migrations ./migrations
 COPY seed_data ./seed_data
 COPY deploy/entrypoint.sh ./deploy/entrypoint.sh
-RUN pip install --no-cache-dir --no-deps --editable .
+RUN uv sync --locked
 
 # Inside the container the bot listens on every interface (the port mapping decides who can
 # reach it); the SQLite file lives in the volume.

@@ -5,14 +5,31 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv installs exactly what uv.lock names (runtime and dev, with hashes). It is bootstrapped
+# here with the machine's Python, pinned, in a directory of its own, so the two commands need
+# nothing but Python 3.11 and make. The Dockerfile pins the same version.
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+# Never a Python download: the venv is made from $(PYTHON), the interpreter this machine has.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench lock clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+# --locked: a pyproject.toml changed without `make lock` fails here instead of installing
+# something nobody locked.
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --extra dev --python $(PYTHON)
 	touch $(STAMP)
+
+# After adding or changing a dependency in pyproject.toml: re-resolve and commit uv.lock.
+lock: | $(UV)
+	$(UV) lock
 
 run: $(STAMP)
 	$(BIN)/patientbot db upgrade
@@ -37,4 +54,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all $(if $(FULL),--full)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

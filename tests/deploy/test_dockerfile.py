@@ -122,32 +122,40 @@ def test_every_file_the_dockerfile_copies_exists_and_reaches_the_build() -> None
 def test_the_build_context_leaves_out_the_venv_the_data_the_tests_and_git() -> None:
     for path in [".venv/bin/python", "data/patientbot.db", "tests/deploy", ".git/HEAD"]:
         assert ignored(path), f"{path} would be sent to the Docker daemon"
-    for path in ["bot/app.py", "migrations/env.py", "README.md", "deploy/requirements.py"]:
+    for path in ["bot/app.py", "migrations/env.py", "README.md", "uv.lock"]:
         assert not ignored(path), path
 
 
-def test_dependencies_are_installed_in_a_layer_before_the_code() -> None:
+def test_dependencies_are_installed_from_the_lock_in_a_layer_before_the_code() -> None:
     steps = instructions()
     install = next(
-        n for n, i in enumerate(steps) if i.keyword == "RUN" and "--requirement" in i.arguments
+        n
+        for n, i in enumerate(steps)
+        if i.keyword == "RUN" and "uv sync --locked --no-install-project" in i.arguments
     )
     code = next(
         n for n, i in enumerate(steps) if i.keyword == "COPY" and i.arguments[:4] == "bot "
     )
     assert install < code
-    before = " ".join(i.arguments for i in steps[:install] if i.keyword == "COPY")
-    assert "bot" not in before.split(), "the code must not be copied before the dependencies"
+    before = [i.arguments.split() for i in steps[:install] if i.keyword == "COPY"]
+    copied_before = {word for words in before for word in words[:-1]}
+    assert copied_before == {"pyproject.toml", "uv.lock"}, "only the lock's inputs come first"
+    # The dev extra (pytest, ruff, mypy ...) stays out of the image.
+    assert "--extra" not in " ".join(i.arguments for i in steps if i.keyword == "RUN")
+    # The code's own step installs nothing the lock does not name.
+    assert any(i.keyword == "RUN" and i.arguments == "uv sync --locked" for i in steps[code:]), (
+        "the project is installed after the code, from the lock"
+    )
 
 
-def test_the_dependency_list_is_the_one_in_pyproject() -> None:
-    listed = subprocess.run(
-        [sys.executable, str(ROOT / "deploy" / "requirements.py"), str(ROOT / "pyproject.toml")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\n")
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert [line for line in listed if line] == project["dependencies"]
+def test_the_image_uses_the_uv_the_makefile_pins() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    (pinned,) = re.findall(r"^UV_VERSION := (\S+)$", makefile, re.MULTILINE)
+    installs = re.findall(r"pip install [^&]*?uv==(\S+)", " ".join(of("RUN")))
+    assert installs == [pinned]
+    env = image_env()
+    assert env["UV_PROJECT_ENVIRONMENT"] == "/app/.venv"
+    assert env["PATH"].startswith("/app/.venv/bin:"), "python and patientbot are the venv's"
 
 
 def test_it_runs_as_a_user_that_is_not_root() -> None:
