@@ -21,8 +21,8 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import keyboards, rendering, texts
-from bot.app import BotApplication, BotContext
 from bot.config import InviteSettings
+from bot.context import BotApplication, BotContext
 from bot.receiver import defer_shown
 from bot.services import checkin
 from bot.services.responses import Reply

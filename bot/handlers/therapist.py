@@ -52,7 +52,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import keyboards, rendering, texts
-from bot.app import DEPS_KEY, BotApplication, BotContext, Deps
+from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.sender import retry_after_seconds
 from bot.services import authoring, checkin, reports
 from bot.services.authoring import AuthoringError, GroupInfo, QuestionDraft

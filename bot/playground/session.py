@@ -28,9 +28,10 @@ from sqlmodel import select
 from telegram.request import RequestData
 
 from bot import scheduler
-from bot.app import BotApplication, build_application
+from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.context import BotApplication
 from bot.fakeapi import FakeBotApi
 from bot.playground.updates import JSON, Person, UpdateBuilder
 from bot.receiver import receiver

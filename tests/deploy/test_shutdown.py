@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 from sqlmodel import col, select
 
-from bot.app import DEPS_KEY, Deps
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.context import DEPS_KEY, Deps
 from bot.fakeapi import FakeBotApi
 from bot.fakeapi_http import serve_in_thread
 from bot.health import HEALTH_PATH

@@ -7,7 +7,7 @@ from typing import Any
 from telegram.ext import BaseHandler, CommandHandler, ConversationHandler
 
 from bot import texts
-from bot.app import BotApplication
+from bot.context import BotApplication
 from bot.handlers.therapist import ADMIN_MENU, PATIENT_MENU, therapist_menu
 from tests.fakes.harness import Harness, patient, therapist
 from tests.fakes.updates import User

@@ -38,9 +38,9 @@ import pytest
 from telegram.ext import BaseHandler, CallbackQueryHandler, ConversationHandler
 
 from bot import texts
-from bot.app import BotApplication
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.context import BotApplication
 from bot.fakeapi import ServerError
 from bot.logs import setup_logging
 from bot.services import authoring
