@@ -7,9 +7,11 @@ Functions take the values a sentence needs and return the finished text. Texts s
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from html import escape
+from html import escape, unescape
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+from bot.services.meaning import Meaning
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -32,9 +34,33 @@ if TYPE_CHECKING:
     )
     from bot.services.reports import AdherenceReport
     from bot.services.responses import QuestionRules
-    from bot.services.seeding import SeedReport
+    from bot.services.seeding import SeedProblem, SeedReport
 
 __all__ = ["escape"]
+
+
+def words(said: Meaning) -> str:
+    """Word what a service said: the function named by its kind, given its values.
+
+    A value that is itself a ``Meaning`` is worded first (a problem inside a line's frame).
+    """
+    wording = globals()[said.kind.value]
+    values = {name: words(v) if isinstance(v, Meaning) else v for name, v in said.values}
+    text: str = wording(**values)
+    return text
+
+
+def seed_problem(problem: SeedProblem) -> str:
+    """One line of a rejected seed file: file, table path and key, and what is wrong."""
+    what = problem.what if isinstance(problem.what, str) else words(problem.what)
+    where = f"{problem.file}: {problem.place}: " if problem.place else f"{problem.file}: "
+    # The shared rule problems are worded for Telegram's HTML; this line goes to a terminal.
+    return where + unescape(what)
+
+
+def rule_problem(reason: str) -> str:
+    """A due time or repeat rule the schedule rules refused, in their own words."""
+    return escape(reason)
 
 
 # --- Answers: how to answer, re-asks, question-definition problems, alert rules -------------

@@ -201,7 +201,7 @@ async def _send_long(update: Update, chunks: list[str]) -> None:
 
 
 async def _problems(update: Update, error: AuthoringError, hint: str | None = None) -> None:
-    lines = list(error.problems)
+    lines = [texts.words(problem) for problem in error.problems]
     if hint:
         lines.append(hint)
     await _send(update, "\n".join(lines))
@@ -1252,7 +1252,8 @@ async def pick_integer(update: Update, context: BotContext, draft: _Draft) -> in
     problems = candidate.rules().validate()
     if problems:
         await _picked(update, texts.admin_button_whole())
-        await _send(update, "\n".join([*problems, texts.admin_ask_number_bounds()]))
+        lines = [texts.words(problem) for problem in problems]
+        await _send(update, "\n".join([*lines, texts.admin_ask_number_bounds()]))
         draft.question = replace(draft.question, min_value=None, max_value=None)
         return Q_DETAIL
     await _picked(update, texts.admin_button_whole() if whole else texts.admin_button_decimals())

@@ -250,7 +250,7 @@ class Playground:
         except SeedError as error:
             # An edited demo file should not keep the playground from opening.
             for problem in error.problems:
-                log.warning(problem)
+                log.warning(texts.seed_problem(problem))
             log.warning(texts.cli_seed_rejected(len(error.problems)))
             return
         report = apply_seed(self.database, plan, now, zone)

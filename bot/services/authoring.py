@@ -1,8 +1,8 @@
 """Therapists, groups, invites, tasks and questions: the use cases behind the admin commands.
 
 Each use case takes the database and ``now``, runs in one transaction and returns frozen
-dataclasses. A request a therapist can fix raises :class:`AuthoringError` carrying sentences
-from ``bot.texts`` (HTML, user content escaped), so the handler only has to send them.
+dataclasses. A request a therapist can fix raises :class:`AuthoringError` carrying what is
+wrong and the values involved (``Meaning``); the handler has ``bot.texts`` word and send them.
 
 Who may call these is decided by the handlers (``is_therapist``); every therapist may administer
 every group, as in a single clinic.
@@ -16,7 +16,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from html import escape
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,10 +23,11 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot import texts
+from bot.services.meaning import Kind, Meaning, meaning
 from bot.services.planning import plan_task, replan_task
 from bot.services.responses import (
     ALERT_TYPES,
+    AlertRuleError,
     QuestionRules,
     ResponseType,
     format_alert_rule,
@@ -87,10 +87,13 @@ _TYPE_ALIASES = {
 
 
 class AuthoringError(Exception):
-    """A request the therapist can fix; each problem is one HTML sentence from ``texts``."""
+    """A request the therapist can fix; each problem says what is wrong and with which values.
 
-    def __init__(self, *problems: str) -> None:
-        super().__init__("\n".join(problems))
+    The rendering floor (``bot.texts.words``) words each one; the handler only sends them.
+    """
+
+    def __init__(self, *problems: Meaning) -> None:
+        super().__init__(*problems)
         self.problems = list(problems)
 
 
@@ -343,7 +346,7 @@ def add_therapist(
 ) -> TherapistChange:
     """Make a Telegram user a therapist (stored); say so when they already are one."""
     if user_id <= 0:
-        raise AuthoringError(texts.admin_bad_user_id(str(user_id)))
+        raise AuthoringError(meaning(Kind.ADMIN_BAD_USER_ID, text=str(user_id)))
     with database.session() as session:
         person = _person_by_telegram_id(session, user_id)
         if user_id in set(config_user_ids) or (
@@ -365,11 +368,11 @@ def remove_therapist(
 ) -> TherapistChange:
     """Take a stored therapist's rights away, and their place as a group's therapist."""
     if user_id in set(config_user_ids):
-        raise AuthoringError(texts.admin_therapist_in_config(user_id))
+        raise AuthoringError(meaning(Kind.ADMIN_THERAPIST_IN_CONFIG, user_id=user_id))
     with database.session() as session:
         person = _person_by_telegram_id(session, user_id)
         if person is None or person.role != Role.THERAPIST.value:
-            raise AuthoringError(texts.admin_not_a_therapist(user_id))
+            raise AuthoringError(meaning(Kind.ADMIN_NOT_A_THERAPIST, user_id=user_id))
         person.role = Role.PATIENT.value
         # Alerts go to a group's therapist members: someone no longer a therapist must not
         # keep receiving patients' answers.
@@ -503,7 +506,7 @@ def _require_group(session: Session, ref: str) -> TherapyGroup:
     group = find_group(session, ref)
     if group is None:
         names = [g.name for g in session.exec(select(TherapyGroup).order_by(TherapyGroup.name))]
-        raise AuthoringError(texts.admin_unknown_group(ref, names))
+        raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=ref, names=names))
     return group
 
 
@@ -534,11 +537,11 @@ def check_group_name(name: str) -> str:
     """Return the cleaned name, or raise AuthoringError saying what is wrong with it."""
     cleaned = _clean(name)
     if not cleaned:
-        raise AuthoringError(texts.admin_group_name_missing())
+        raise AuthoringError(meaning(Kind.ADMIN_GROUP_NAME_MISSING))
     if len(cleaned) > MAX_GROUP_NAME:
-        raise AuthoringError(texts.admin_group_name_too_long(MAX_GROUP_NAME))
+        raise AuthoringError(meaning(Kind.ADMIN_GROUP_NAME_TOO_LONG, most=MAX_GROUP_NAME))
     if "|" in cleaned or _RESERVED_NAME.fullmatch(cleaned):
-        raise AuthoringError(texts.admin_group_name_reserved(cleaned))
+        raise AuthoringError(meaning(Kind.ADMIN_GROUP_NAME_RESERVED, name=cleaned))
     return cleaned
 
 
@@ -567,7 +570,7 @@ def create_group(
     name = check_group_name(raw_name)
     with database.session() as session:
         if find_group(session, name) is not None:
-            raise AuthoringError(texts.admin_group_exists(name))
+            raise AuthoringError(meaning(Kind.ADMIN_GROUP_EXISTS, name=name))
         group = TherapyGroup(name=name, timezone=zone, created_at=now)
         session.add(group)
         person = _ensure_person(session, creator_id, creator_name, now)
@@ -582,7 +585,7 @@ def create_group(
             session.commit()
         except IntegrityError:
             # Another therapist created the same name at the same moment.
-            raise AuthoringError(texts.admin_group_exists(name)) from None
+            raise AuthoringError(meaning(Kind.ADMIN_GROUP_EXISTS, name=name)) from None
         return _group_info(group, default_zone)
 
 
@@ -704,8 +707,10 @@ def remove_patient(
         if split is None or not split[1]:
             if split is None and find_group(session, text) is None:
                 names = [g.name for g in session.exec(select(TherapyGroup))]
-                raise AuthoringError(texts.admin_unknown_group(text, sorted(names)))
-            raise AuthoringError(texts.admin_usage_removepatient())
+                raise AuthoringError(
+                    meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=text, names=sorted(names))
+                )
+            raise AuthoringError(meaning(Kind.ADMIN_USAGE_REMOVEPATIENT))
         group, patient_ref = split
         members = session.exec(
             select(Person, Membership)
@@ -721,10 +726,12 @@ def remove_patient(
                 (p, m) for p, m in members if " ".join(p.display_name.split()).casefold() == wanted
             ]
         if not found:
-            raise AuthoringError(texts.admin_unknown_patient(patient_ref, group.name))
+            raise AuthoringError(
+                meaning(Kind.ADMIN_UNKNOWN_PATIENT, ref=patient_ref, group_name=group.name)
+            )
         if len(found) > 1:
             ids = [p.telegram_user_id for p, _ in found]
-            raise AuthoringError(texts.admin_ambiguous_patient(patient_ref, ids))
+            raise AuthoringError(meaning(Kind.ADMIN_AMBIGUOUS_PATIENT, ref=patient_ref, ids=ids))
         person, membership = found[0]
         # The row stays, ended: invites made before now no longer let them back in.
         membership.role = Role.REMOVED.value
@@ -782,13 +789,13 @@ def create_invite(
         group, rest = split
         numbers = rest.split()
         if not all(n.isascii() and n.isdigit() for n in numbers):
-            raise AuthoringError(texts.admin_usage_invite())
+            raise AuthoringError(meaning(Kind.ADMIN_USAGE_INVITE))
         days = int(numbers[0]) if numbers else default_days
         uses = int(numbers[1]) if len(numbers) > 1 else default_uses
         if uses > MAX_INTEGER:
-            raise AuthoringError(texts.admin_usage_invite())
+            raise AuthoringError(meaning(Kind.ADMIN_USAGE_INVITE))
         if not 1 <= days <= MAX_INVITE_DAYS:
-            raise AuthoringError(texts.admin_invite_bad_days(MAX_INVITE_DAYS))
+            raise AuthoringError(meaning(Kind.ADMIN_INVITE_BAD_DAYS, most=MAX_INVITE_DAYS))
         assert group.id is not None
         invite = Invite(
             code=new_invite_code(),
@@ -816,7 +823,7 @@ def revoke_invite(database: Database, now: datetime, default_zone: str, code: st
             select(Invite).where(func.lower(col(Invite.code)) == code.lower())
         ).first()
         if invite is None:
-            raise AuthoringError(texts.admin_unknown_invite(code))
+            raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_INVITE, code=code))
         if invite.revoked_at is None:
             invite.revoked_at = now
             session.commit()
@@ -825,9 +832,9 @@ def revoke_invite(database: Database, now: datetime, default_zone: str, code: st
         return _invite_info(invite, group, default_zone)
 
 
-def _unknown_group_problems(session: Session, ref: str) -> list[str]:
+def _unknown_group_problems(session: Session, ref: str) -> list[Meaning]:
     names = [g.name for g in session.exec(select(TherapyGroup).order_by(TherapyGroup.name))]
-    return [texts.admin_unknown_group(ref, names)]
+    return [meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=ref, names=names)]
 
 
 # --- parsing what a therapist types --------------------------------------------------------
@@ -843,9 +850,9 @@ def parse_due(text: str, zone: str, now: datetime) -> tuple[date, time]:
     try:
         due_date, due_time = parse_when(text, group_today(zone, now))
     except ValueError as error:
-        raise AuthoringError(escape(str(error))) from None
+        raise AuthoringError(meaning(Kind.RULE_PROBLEM, reason=str(error))) from None
     if local_to_utc(due_date, due_time, ZoneInfo(zone)) <= now:
-        raise AuthoringError(texts.admin_due_in_past(due_date, due_time, zone))
+        raise AuthoringError(meaning(Kind.ADMIN_DUE_IN_PAST, day=due_date, at=due_time, zone=zone))
     return due_date, due_time
 
 
@@ -854,24 +861,26 @@ def parse_repeat(text: str) -> str | None:
     try:
         return parse_recurrence_text(text)
     except ValueError as error:
-        raise AuthoringError(escape(str(error))) from None
+        raise AuthoringError(meaning(Kind.RULE_PROBLEM, reason=str(error))) from None
 
 
 def check_title(text: str) -> str:
     title = " ".join(text.split())
     if not title:
-        raise AuthoringError(texts.admin_title_missing())
+        raise AuthoringError(meaning(Kind.ADMIN_TITLE_MISSING))
     if len(title) > MAX_TITLE:
-        raise AuthoringError(texts.admin_title_too_long(len(title), MAX_TITLE))
+        raise AuthoringError(meaning(Kind.ADMIN_TITLE_TOO_LONG, length=len(title), most=MAX_TITLE))
     return title
 
 
 def check_description(text: str) -> str:
     description = text.strip()
     if not description:
-        raise AuthoringError(texts.admin_description_missing())
+        raise AuthoringError(meaning(Kind.ADMIN_DESCRIPTION_MISSING))
     if len(description) > MAX_DESCRIPTION:
-        raise AuthoringError(texts.admin_description_too_long(len(description), MAX_DESCRIPTION))
+        raise AuthoringError(
+            meaning(Kind.ADMIN_DESCRIPTION_TOO_LONG, length=len(description), most=MAX_DESCRIPTION)
+        )
     return description
 
 
@@ -885,14 +894,14 @@ def parse_link(text: str) -> str:
         or len(link) > MAX_LINK
         or any(c.isspace() for c in link)
     ):
-        raise AuthoringError(texts.admin_bad_link(link))
+        raise AuthoringError(meaning(Kind.ADMIN_BAD_LINK, link=link))
     return link
 
 
 def parse_response_type(text: str) -> ResponseType:
     kind = _TYPE_ALIASES.get(" ".join(text.split()).casefold().replace(" ", "_"))
     if kind is None:
-        raise AuthoringError(texts.admin_unknown_type(text.strip()))
+        raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_TYPE, text=text.strip()))
     return kind
 
 
@@ -900,7 +909,7 @@ def parse_options(text: str) -> tuple[str, ...]:
     options = tuple(" ".join(o.split()) for o in text.split(","))
     problems = QuestionRules(ResponseType.CHOICE, options=options).validate()
     if problems:
-        raise AuthoringError(*problems, texts.admin_options_hint())
+        raise AuthoringError(*problems, meaning(Kind.ADMIN_OPTIONS_HINT))
     return options
 
 
@@ -910,7 +919,7 @@ def parse_bounds(text: str, kind: ResponseType) -> tuple[float, float]:
     lo = parse_number(match[1]) if match else None
     hi = parse_number(match[2]) if match else None
     if lo is None or hi is None:
-        raise AuthoringError(texts.admin_bad_bounds(text.strip()))
+        raise AuthoringError(meaning(Kind.ADMIN_BAD_BOUNDS, text=text.strip()))
     problems = QuestionRules(kind, min_value=lo, max_value=hi).validate()
     if problems:
         raise AuthoringError(*problems)
@@ -920,7 +929,7 @@ def parse_bounds(text: str, kind: ResponseType) -> tuple[float, float]:
 def parse_max_length(text: str) -> int:
     value = text.strip().lower().removeprefix("max").strip()
     if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_TEXT_LIMIT:
-        raise AuthoringError(texts.admin_bad_max_length(MAX_TEXT_LIMIT))
+        raise AuthoringError(meaning(Kind.ADMIN_BAD_MAX_LENGTH, most=MAX_TEXT_LIMIT))
     return int(value)
 
 
@@ -928,8 +937,8 @@ def parse_alert(text: str, draft: QuestionDraft) -> str:
     """Read an alert rule for the question and return its stored form (">= 8")."""
     try:
         return format_alert_rule(parse_alert_rule(text, draft.rules()))
-    except ValueError as error:
-        raise AuthoringError(str(error)) from None
+    except AlertRuleError as error:
+        raise AuthoringError(error.problem) from None
 
 
 def check_question(draft: QuestionDraft) -> QuestionDraft:
@@ -938,8 +947,8 @@ def check_question(draft: QuestionDraft) -> QuestionDraft:
     if draft.alert_rule is not None and not problems:
         try:
             parse_alert_rule(draft.alert_rule, draft.rules())
-        except ValueError as error:
-            problems.append(str(error))
+        except AlertRuleError as error:
+            problems.append(error.problem)
     if problems:
         raise AuthoringError(*problems)
     return draft
@@ -955,12 +964,12 @@ def parse_question_line(text: str) -> QuestionDraft:
     """
     parts = [p.strip() for p in text.split(";")]
     if len(parts) < 2 or not parts[0]:
-        raise AuthoringError(texts.admin_line_question_shape())
+        raise AuthoringError(meaning(Kind.ADMIN_LINE_QUESTION_SHAPE))
     description = check_description(parts[0])
     kind = parse_response_type(parts[1])
     draft = QuestionDraft(description=description, response_type=kind)
     alert_text: str | None = None
-    problems: list[str] = []
+    problems: list[Meaning] = []
     for extra in parts[2:]:
         if not extra:
             continue
@@ -984,11 +993,11 @@ def parse_question_line(text: str) -> QuestionDraft:
             elif kind == ResponseType.CHOICE and not draft.options:
                 draft = replace(draft, options=parse_options(extra))
             else:
-                problems.append(texts.admin_line_unknown_extra(extra))
+                problems.append(meaning(Kind.ADMIN_LINE_UNKNOWN_EXTRA, extra=extra))
         except AuthoringError as error:
             problems.extend(error.problems)
     if kind == ResponseType.CHOICE and not draft.options and not problems:
-        problems.append(texts.admin_line_choice_needs_options())
+        problems.append(meaning(Kind.ADMIN_LINE_CHOICE_NEEDS_OPTIONS))
     if draft.integer_only and not problems:
         problems.extend(draft.rules().validate())
     if alert_text is not None and not problems:
@@ -1015,9 +1024,9 @@ def require_task(session: Session, task_id: int, *, allow_deleted: bool = False)
     # An id past the column's range is unknown too, and must not reach the database.
     task = session.get(Task, task_id) if task_id <= MAX_INTEGER else None
     if task is None:
-        raise AuthoringError(texts.admin_unknown_task(task_id))
+        raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_TASK, task_id=task_id))
     if task.deleted_at is not None and not allow_deleted:
-        raise AuthoringError(texts.admin_task_deleted(task_id, task.title))
+        raise AuthoringError(meaning(Kind.ADMIN_TASK_DELETED, task_id=task_id, title=task.title))
     return task
 
 
@@ -1091,14 +1100,14 @@ def _create_task(
 ) -> TaskSaved:
     title = check_title(draft.title)
     if not draft.questions:
-        raise AuthoringError(texts.admin_task_needs_question())
+        raise AuthoringError(meaning(Kind.ADMIN_TASK_NEEDS_QUESTION))
     if len(draft.questions) > MAX_QUESTIONS:
-        raise AuthoringError(texts.admin_too_many_questions(MAX_QUESTIONS))
+        raise AuthoringError(meaning(Kind.ADMIN_TOO_MANY_QUESTIONS, most=MAX_QUESTIONS))
     for question in draft.questions:
         check_question(question)
     group = session.get(TherapyGroup, draft.group_id)
     if group is None:
-        raise AuthoringError(texts.admin_group_gone())
+        raise AuthoringError(meaning(Kind.ADMIN_GROUP_GONE))
     info = _group_info(group, default_zone)
     task = Task(
         group_id=info.id,
@@ -1111,7 +1120,7 @@ def _create_task(
     )
     upcoming = _task_next_due(task, info.zone, now)
     if upcoming is None:
-        raise AuthoringError(texts.admin_never_due())
+        raise AuthoringError(meaning(Kind.ADMIN_NEVER_DUE))
     session.add(task)
     session.flush()
     assert task.id is not None
@@ -1145,9 +1154,9 @@ def _parse_task_line(session: Session, now: datetime, default_zone: str, text: s
     separator = "|" if "|" in text else "\n"
     fields = [f.strip() for f in text.split(separator) if f.strip()]
     if len(fields) < 5:
-        raise AuthoringError(texts.admin_line_too_short())
+        raise AuthoringError(meaning(Kind.ADMIN_LINE_TOO_SHORT))
     group_ref, title_text, when_text, repeat_text, *question_texts = fields
-    problems: list[str] = []
+    problems: list[Meaning] = []
     group = find_group(session, group_ref)
     if group is None:
         problems.extend(_unknown_group_problems(session, group_ref))
@@ -1155,31 +1164,46 @@ def _parse_task_line(session: Session, now: datetime, default_zone: str, text: s
     try:
         title = check_title(title_text)
     except AuthoringError as error:
-        problems.extend(texts.admin_line_field("title", p) for p in error.problems)
+        problems.extend(
+            meaning(Kind.ADMIN_LINE_FIELD, name="title", problem=p) for p in error.problems
+        )
         title = ""
     due: tuple[date, time] | None = None
     if info is not None:
         try:
             due = parse_when(when_text, group_today(info.zone, now))
         except ValueError as error:
-            problems.append(texts.admin_line_field("when", escape(str(error))))
+            problems.append(
+                meaning(
+                    Kind.ADMIN_LINE_FIELD,
+                    name="when",
+                    problem=meaning(Kind.RULE_PROBLEM, reason=str(error)),
+                )
+            )
     recurrence: str | None = None
     try:
         recurrence = parse_repeat(repeat_text)
     except AuthoringError as error:
-        problems.extend(texts.admin_line_field("repeat", p) for p in error.problems)
+        problems.extend(
+            meaning(Kind.ADMIN_LINE_FIELD, name="repeat", problem=p) for p in error.problems
+        )
     questions: list[QuestionDraft] = []
     for number, question_text in enumerate(question_texts, 1):
         try:
             questions.append(parse_question_line(question_text))
         except AuthoringError as error:
-            problems.extend(texts.admin_line_field(f"Q{number}", p) for p in error.problems)
+            problems.extend(
+                meaning(Kind.ADMIN_LINE_FIELD, name=f"Q{number}", problem=p)
+                for p in error.problems
+            )
     if len(question_texts) > MAX_QUESTIONS:
-        problems.append(texts.admin_too_many_questions(MAX_QUESTIONS))
+        problems.append(meaning(Kind.ADMIN_TOO_MANY_QUESTIONS, most=MAX_QUESTIONS))
     if info is not None and due is not None and not problems:
         upcoming = next_due(due[0], due[1], recurrence, ZoneInfo(info.zone), now)
         if upcoming is None:
-            problems.append(texts.admin_line_field("when", texts.admin_never_due()))
+            problems.append(
+                meaning(Kind.ADMIN_LINE_FIELD, name="when", problem=meaning(Kind.ADMIN_NEVER_DUE))
+            )
     if problems:
         raise AuthoringError(*problems)
     assert info is not None and due is not None
@@ -1346,7 +1370,7 @@ def change_due(
         task = require_task(session, task_id)
         info = _group_info(_group_of(session, task), default_zone)
         if next_due(due_date, due_time, task.recurrence, ZoneInfo(info.zone), now) is None:
-            raise AuthoringError(texts.admin_never_due())
+            raise AuthoringError(meaning(Kind.ADMIN_NEVER_DUE))
         task.due_date, task.due_time = due_date, due_time
         session.flush()
         cancelled, added = replan_task(session, task, now, default_zone)
@@ -1363,7 +1387,7 @@ def change_repeat(
         info = _group_info(_group_of(session, task), default_zone)
         zone = ZoneInfo(info.zone)
         if next_due(task.due_date, task.due_time, recurrence, zone, now) is None:
-            raise AuthoringError(texts.admin_never_due())
+            raise AuthoringError(meaning(Kind.ADMIN_NEVER_DUE))
         task.recurrence = recurrence
         session.flush()
         cancelled, added = replan_task(session, task, now, default_zone)
@@ -1383,7 +1407,7 @@ def add_questions(
         rows = session.exec(select(Question).where(Question.task_id == task.id)).all()
         active = sum(1 for q in rows if q.removed_at is None)
         if active + len(drafts) > MAX_QUESTIONS:
-            raise AuthoringError(texts.admin_too_many_questions(MAX_QUESTIONS))
+            raise AuthoringError(meaning(Kind.ADMIN_TOO_MANY_QUESTIONS, most=MAX_QUESTIONS))
         # Positions of removed questions stay taken: their answers still point at them.
         start = max((q.position for q in rows), default=0) + 1
         positions = _add_question_rows(session, task.id, drafts, start)
@@ -1401,10 +1425,10 @@ def remove_question(
         rows = session.exec(select(Question).where(Question.task_id == task.id)).all()
         target = next((q for q in rows if q.position == position and q.removed_at is None), None)
         if target is None:
-            raise AuthoringError(texts.admin_unknown_question(position))
+            raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_QUESTION, position=position))
         active = sum(1 for q in rows if q.removed_at is None)
         if active <= 1:
-            raise AuthoringError(texts.admin_last_question())
+            raise AuthoringError(meaning(Kind.ADMIN_LAST_QUESTION))
         target.removed_at = now
         session.commit()
         return QuestionsChanged(task.id, task.title, (position,), active - 1)

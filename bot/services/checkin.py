@@ -39,6 +39,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
+from bot.services.meaning import Meaning
 from bot.services.planning import plan_member, replan_person, zone_for
 from bot.services.responses import (
     Accepted,
@@ -210,7 +211,7 @@ class Progress:
 @dataclass(frozen=True)
 class Reask:
     question: QuestionView
-    hint: str  # HTML-safe sentence from bot.texts
+    hint: Meaning  # why the answer was not taken, and how to answer; worded by bot.texts
     tries: int
     offer_skip: bool  # an optional question after max_reasks failed tries
     stuck: bool  # a required question after max_reasks failed tries

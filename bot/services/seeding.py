@@ -14,7 +14,6 @@ Format (see ``seed_data/demo.toml``)::
 
 from __future__ import annotations
 
-import html
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,8 +32,10 @@ from bot.services.authoring import (
     MAX_TEXT_LIMIT,
     MAX_TITLE,
 )
+from bot.services.meaning import Meaning
 from bot.services.planning import plan_task, replan_task
 from bot.services.responses import (
+    AlertRuleError,
     QuestionRules,
     ResponseType,
     format_alert_rule,
@@ -54,11 +55,24 @@ QUESTION_KEYS = {
 }  # fmt: skip
 
 
-class SeedError(Exception):
-    """The seed file cannot be loaded; ``problems`` has one line each. Nothing was written."""
+@dataclass(frozen=True)
+class SeedProblem:
+    """One problem of a seed file: the file, the table path and key (``tasks[2].due``), what.
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
+    ``what`` is a rule's ``Meaning`` (the rules the bot applies in chat) or the seed's own
+    description of the problem; the rendering floor (``texts.seed_problem``) writes the line.
+    """
+
+    file: str
+    place: str
+    what: str | Meaning
+
+
+class SeedError(Exception):
+    """The seed file cannot be loaded; ``problems`` has one each. Nothing was written."""
+
+    def __init__(self, problems: list[SeedProblem]) -> None:
+        super().__init__(*problems)
         self.problems = problems
 
 
@@ -118,12 +132,10 @@ class SeedReport:
 class _Problems:
     def __init__(self, label: str) -> None:
         self.label = label
-        self.items: list[str] = []
+        self.items: list[SeedProblem] = []
 
-    def add(self, where: str, key: str | None, message: str) -> None:
-        place = f"{where}.{key}" if key else where
-        # The shared rule messages are written for Telegram's HTML; this one goes to a terminal.
-        self.items.append(f"{self.label}: {place}: {html.unescape(message)}")
+    def add(self, where: str, key: str | None, what: str | Meaning) -> None:
+        self.items.append(SeedProblem(self.label, f"{where}.{key}" if key else where, what))
 
 
 def read_seed(path: Path, today_in: Any, default_zone: str) -> SeedPlan:
@@ -136,11 +148,11 @@ def read_seed(path: Path, today_in: Any, default_zone: str) -> SeedPlan:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SeedError([f"{label}: no such file"]) from None
+        raise SeedError([SeedProblem(label, "", "no such file")]) from None
     except tomllib.TOMLDecodeError as error:
-        raise SeedError([f"{label}: not valid TOML: {error}"]) from None
+        raise SeedError([SeedProblem(label, "", f"not valid TOML: {error}")]) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise SeedError([f"{label}: cannot be read: {error}"]) from None
+        raise SeedError([SeedProblem(label, "", f"cannot be read: {error}")]) from None
 
     problems = _Problems(label)
     for key in sorted(set(raw) - {"groups", "tasks"}):
@@ -389,8 +401,8 @@ def _read_question(
         if alert_text:
             try:
                 alert_rule = format_alert_rule(parse_alert_rule(alert_text, rules))
-            except ValueError as error:
-                p.add(where, "alert", str(error))
+            except AlertRuleError as error:
+                p.add(where, "alert", error.problem)
     if len(p.items) > before or response_type is None:
         return None
     return QuestionSeed(
