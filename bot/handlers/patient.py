@@ -27,6 +27,7 @@ from bot.receiver import defer_shown
 from bot.services import checkin
 from bot.services.responses import Reply
 from bot.services.throttle import Burst, ThrottlePolicy
+from bot.services.views import PromptView
 
 log = logging.getLogger(__name__)
 
@@ -556,7 +557,7 @@ async def _ask(
     )
 
 
-async def _offer(context: BotContext, view: checkin.PromptView | None) -> None:
+async def _offer(context: BotContext, view: PromptView | None) -> None:
     if view is None:
         return
     text, markup = rendering.render_prompt(view)

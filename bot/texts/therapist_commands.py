@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 # --- admin (therapist commands) -----------------------------------------------------------
-# Used by bot/handlers/therapist.py, bot/services/authoring.py and bot/services/reports.py.
+# Used by bot/handlers/therapist/, bot/services/authoring/ and bot/services/reports.py.
 
 _ADMIN_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _ADMIN_MONTHS = (

@@ -22,6 +22,7 @@ from bot.services.checkin import (
     Refusal,
     Refused,
     StartOutcome,
+    answering,
 )
 from bot.services.responses import Accepted, Reply
 from bot.services.seeding import GroupSeed, QuestionSeed, SeedPlan, TaskSeed, apply_seed
@@ -529,7 +530,7 @@ def test_the_unique_constraint_settles_a_race_between_two_presses(world: World) 
             ).all()
         )
         assert delivery is not None and person is not None
-        result = checkin._store(
+        result = answering._store(
             session,
             world.now,
             POLICY,

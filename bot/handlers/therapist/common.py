@@ -19,10 +19,7 @@ from telegram import (
     Update,
 )
 from telegram.error import RetryAfter
-from telegram.ext import (
-    ConversationHandler,
-    filters,
-)
+from telegram.ext import ConversationHandler, filters
 
 from bot import keyboards, texts
 from bot.context import BotContext

@@ -14,9 +14,7 @@ from datetime import date, datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from telegram import (
-    Update,
-)
+from telegram import Update
 
 from bot import keyboards, texts
 from bot.context import BotContext
@@ -56,12 +54,7 @@ from bot.handlers.therapist.common import (
 from bot.handlers.therapist.tasks import _close_buttons
 from bot.services import authoring
 from bot.services.authoring import AuthoringError, GroupInfo, QuestionDraft
-from bot.services.responses import (
-    ALERT_TYPES,
-    DEFAULT_SCALE_MAX,
-    DEFAULT_SCALE_MIN,
-    ResponseType,
-)
+from bot.services.responses import ALERT_TYPES, DEFAULT_SCALE_MAX, DEFAULT_SCALE_MIN, ResponseType
 from bot.services.schedule import Recurrence, next_due, recurrence_to_rule
 
 log = logging.getLogger(__name__)

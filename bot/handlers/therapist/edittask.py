@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import (
-    Update,
-)
+from telegram import Update
 
 from bot import texts
 from bot.context import BotContext

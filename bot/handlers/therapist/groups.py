@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import (
-    BotCommandScopeChat,
-    Update,
-)
+from telegram import BotCommandScopeChat, Update
 from telegram.error import TelegramError
 
 from bot import texts

@@ -5,11 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import (
-    BotCommand,
-    BotCommandScopeChat,
-    BotCommandScopeDefault,
-)
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 
 from bot.context import DEPS_KEY, BotApplication, Deps

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import (
-    InputFile,
-    Update,
-)
+from telegram import InputFile, Update
 
 from bot import texts
 from bot.context import BotContext

@@ -13,9 +13,7 @@ from telegram import (
     Update,
 )
 from telegram.error import TelegramError
-from telegram.ext import (
-    ApplicationHandlerStop,
-)
+from telegram.ext import ApplicationHandlerStop
 
 from bot import keyboards, rendering, texts
 from bot.context import BotContext
