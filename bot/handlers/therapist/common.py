@@ -9,7 +9,7 @@ import logging
 import re
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from telegram import (
     InlineKeyboardButton,
@@ -25,7 +25,7 @@ from bot import keyboards, texts
 from bot.context import BotContext
 from bot.sender import retry_after_seconds
 from bot.services import authoring
-from bot.services.authoring import AuthoringError
+from bot.services.authoring import AuthoringError, TaskDetails
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ DRAFT_TTL = timedelta(hours=1)
 MAX_MESSAGE = 4096
 MAX_RETRY_WAIT = 5.0
 PRIVATE = filters.ChatType.PRIVATE
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # The command menus, in the order Telegram shows them. Descriptions live in texts.
 PATIENT_MENU: list[tuple[str, str]] = [
@@ -168,6 +170,36 @@ async def _problems(update: Update, error: AuthoringError, hint: str | None = No
     if hint:
         lines.append(hint)
     await _send(update, "\n".join(lines))
+
+
+async def _named_task(update: Update, context: BotContext, usage: str) -> TaskDetails | None:
+    """The task the command's argument names; None once the usage or the problem was sent."""
+    task_id = _task_id(_args(update))
+    if task_id is None:
+        await _send(update, usage)
+        return None
+    database = context.deps.database
+    return await _attempt(
+        update, context, authoring.task_details, database, _now(context), _zone(context), task_id
+    )
+
+
+async def _attempt(
+    update: Update,
+    context: BotContext,
+    use_case: Callable[P, R],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> R | None:
+    """Run a use case off the event loop; if the therapist can fix what it refused, say so.
+
+    None means the problems were sent and the handler has nothing more to do.
+    """
+    try:
+        return await context.deps.run(use_case, *args, **kwargs)
+    except AuthoringError as error:
+        await _problems(update, error)
+        return None
 
 
 def _fits(text: str) -> bool:

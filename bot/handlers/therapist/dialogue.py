@@ -40,6 +40,9 @@ from bot.handlers.therapist.common import (
     TITLE,
     UNTIL,
     Handler,
+    P,
+    R,
+    _attempt,
     _button,
     _chunks,
     _drop,
@@ -161,10 +164,10 @@ async def pick_group(update: Update, context: BotContext, draft: _Draft) -> int:
     parts = _choice(update)
     group_id = parts[0] if parts else ""
     deps = context.deps
-    try:
-        group = await deps.run(authoring.get_group, deps.database, _zone(context), group_id)
-    except AuthoringError as error:
-        await _problems(update, error)
+    group = await _attempt(
+        update, context, authoring.get_group, deps.database, _zone(context), group_id
+    )
+    if group is None:
         return GROUP
     draft.group = group
     await _picked(update, group.name)
@@ -712,57 +715,68 @@ async def unexpected(update: Update, context: BotContext) -> int | None:
     return None
 
 
+# /edittask walks the same steps as /newtask (one table of states, see registration.py); where a
+# /newtask step would ask the next question, an edit saves the part it changed instead.
+
+
 async def _apply_due(update: Update, context: BotContext, draft: _Draft, understood: str) -> int:
     assert draft.task_id is not None and draft.due_date and draft.due_time
-    deps = context.deps
-    _drop(context)
-    try:
-        changed = await deps.run(
-            authoring.change_due,
-            deps.database,
-            _now(context),
-            _zone(context),
-            draft.task_id,
-            draft.due_date,
-            draft.due_time,
-        )
-    except AuthoringError as error:
-        await _problems(update, error, texts.admin_not_saved())
-        return END
-    await _send(update, f"{understood}\n{texts.admin_task_changed(changed)}")
-    return END
+    return await _save_edit(
+        update,
+        context,
+        lambda changed: f"{understood}\n{texts.admin_task_changed(changed)}",
+        authoring.change_due,
+        context.deps.database,
+        _now(context),
+        _zone(context),
+        draft.task_id,
+        draft.due_date,
+        draft.due_time,
+    )
 
 
 async def _apply_repeat(update: Update, context: BotContext, draft: _Draft) -> int:
     assert draft.task_id is not None
-    deps = context.deps
-    _drop(context)
-    try:
-        changed = await deps.run(
-            authoring.change_repeat,
-            deps.database,
-            _now(context),
-            _zone(context),
-            draft.task_id,
-            draft.recurrence,
-        )
-    except AuthoringError as error:
-        await _problems(update, error, texts.admin_not_saved())
-        return END
-    await _send(update, texts.admin_task_changed(changed))
-    return END
+    return await _save_edit(
+        update,
+        context,
+        texts.admin_task_changed,
+        authoring.change_repeat,
+        context.deps.database,
+        _now(context),
+        _zone(context),
+        draft.task_id,
+        draft.recurrence,
+    )
 
 
 async def _apply_questions(update: Update, context: BotContext, draft: _Draft) -> int:
     assert draft.task_id is not None
-    deps = context.deps
+    return await _save_edit(
+        update,
+        context,
+        texts.admin_questions_added,
+        authoring.add_questions,
+        context.deps.database,
+        draft.task_id,
+        tuple(draft.questions),
+    )
+
+
+async def _save_edit(
+    update: Update,
+    context: BotContext,
+    said: Callable[[R], str],
+    use_case: Callable[P, R],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> int:
+    """Save one change of /edittask and end the dialogue, saved or not."""
     _drop(context)
     try:
-        changed = await deps.run(
-            authoring.add_questions, deps.database, draft.task_id, tuple(draft.questions)
-        )
+        changed = await context.deps.run(use_case, *args, **kwargs)
     except AuthoringError as error:
         await _problems(update, error, texts.admin_not_saved())
         return END
-    await _send(update, texts.admin_questions_added(changed))
+    await _send(update, said(changed))
     return END

@@ -14,16 +14,15 @@ from bot.handlers.therapist.common import (
     EDIT_MENU,
     END,
     REMOVE_PICK,
-    _args,
     _button,
     _chunks,
     _drop,
     _markup,
+    _named_task,
     _now,
     _problems,
     _send,
     _send_long,
-    _task_id,
     _zone,
     therapist_only,
 )
@@ -48,17 +47,8 @@ log = logging.getLogger(__name__)
 @therapist_only
 async def edittask_start(update: Update, context: BotContext) -> int:
     """Show what can be changed about a task."""
-    task_id = _task_id(_args(update))
-    if task_id is None:
-        await _send(update, texts.admin_usage_edittask())
-        return END
-    deps = context.deps
-    try:
-        details = await deps.run(
-            authoring.task_details, deps.database, _now(context), _zone(context), task_id
-        )
-    except AuthoringError as error:
-        await _problems(update, error)
+    details = await _named_task(update, context, texts.admin_usage_edittask())
+    if details is None:
         return END
     if details.deleted:
         await _send(update, texts.admin_task_deleted(details.id, details.title))

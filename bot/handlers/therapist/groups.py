@@ -11,9 +11,9 @@ from bot import texts
 from bot.context import BotContext
 from bot.handlers.therapist.common import (
     _args,
+    _attempt,
     _chunks,
     _now,
-    _problems,
     _send,
     _send_long,
     _zone,
@@ -21,7 +21,6 @@ from bot.handlers.therapist.common import (
 )
 from bot.handlers.therapist.menus import set_therapist_menu
 from bot.services import authoring
-from bot.services.authoring import AuthoringError
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +65,15 @@ async def remove_therapist(update: Update, context: BotContext) -> None:
         await _send(update, texts.admin_usage_removetherapist())
         return
     deps = context.deps
-    try:
-        change = await deps.run(
-            authoring.remove_therapist, deps.database, deps.settings.therapists.user_ids, user_id
-        )
-    except AuthoringError as error:
-        await _problems(update, error)
+    change = await _attempt(
+        update,
+        context,
+        authoring.remove_therapist,
+        deps.database,
+        deps.settings.therapists.user_ids,
+        user_id,
+    )
+    if change is None:
         return
     try:
         await context.bot.delete_my_commands(scope=BotCommandScopeChat(change.chat_id))
@@ -93,18 +95,18 @@ async def new_group(update: Update, context: BotContext) -> None:
     user = update.effective_user
     assert user is not None
     deps = context.deps
-    try:
-        group = await deps.run(
-            authoring.create_group,
-            deps.database,
-            _now(context),
-            _zone(context),
-            user.id,
-            user.full_name,
-            text,
-        )
-    except AuthoringError as error:
-        await _problems(update, error)
+    group = await _attempt(
+        update,
+        context,
+        authoring.create_group,
+        deps.database,
+        _now(context),
+        _zone(context),
+        user.id,
+        user.full_name,
+        text,
+    )
+    if group is None:
         return
     await _send(update, texts.admin_group_created(group.name, group.id, group.zone))
 
@@ -125,10 +127,10 @@ async def list_patients(update: Update, context: BotContext) -> None:
         await _send(update, texts.admin_usage_patients())
         return
     deps = context.deps
-    try:
-        result = await deps.run(authoring.group_patients, deps.database, _zone(context), ref)
-    except AuthoringError as error:
-        await _problems(update, error)
+    result = await _attempt(
+        update, context, authoring.group_patients, deps.database, _zone(context), ref
+    )
+    if result is None:
         return
     await _send_long(update, _chunks(texts.admin_patients(result)))
 
@@ -141,12 +143,16 @@ async def remove_patient(update: Update, context: BotContext) -> None:
         await _send(update, texts.admin_usage_removepatient())
         return
     deps = context.deps
-    try:
-        removed = await deps.run(
-            authoring.remove_patient, deps.database, _now(context), _zone(context), text
-        )
-    except AuthoringError as error:
-        await _problems(update, error)
+    removed = await _attempt(
+        update,
+        context,
+        authoring.remove_patient,
+        deps.database,
+        _now(context),
+        _zone(context),
+        text,
+    )
+    if removed is None:
         return
     await _send(update, texts.admin_patient_removed(removed))
 
@@ -162,18 +168,18 @@ async def invite(update: Update, context: BotContext) -> None:
         await _send(update, texts.admin_usage_invite())
         return
     deps = context.deps
-    try:
-        info = await deps.run(
-            authoring.create_invite,
-            deps.database,
-            _now(context),
-            _zone(context),
-            text,
-            default_days=deps.settings.invites.expiry_days,
-            default_uses=deps.settings.invites.max_uses,
-        )
-    except AuthoringError as error:
-        await _problems(update, error)
+    info = await _attempt(
+        update,
+        context,
+        authoring.create_invite,
+        deps.database,
+        _now(context),
+        _zone(context),
+        text,
+        default_days=deps.settings.invites.expiry_days,
+        default_uses=deps.settings.invites.max_uses,
+    )
+    if info is None:
         return
     link = f"https://t.me/{context.bot.username}?start={info.code}"
     await _send(update, texts.admin_invite_created(info, link))
@@ -187,11 +193,15 @@ async def revoke(update: Update, context: BotContext) -> None:
         await _send(update, texts.admin_usage_revoke())
         return
     deps = context.deps
-    try:
-        info = await deps.run(
-            authoring.revoke_invite, deps.database, _now(context), _zone(context), code
-        )
-    except AuthoringError as error:
-        await _problems(update, error)
+    info = await _attempt(
+        update,
+        context,
+        authoring.revoke_invite,
+        deps.database,
+        _now(context),
+        _zone(context),
+        code,
+    )
+    if info is None:
         return
     await _send(update, texts.admin_invite_revoked(info))

@@ -11,6 +11,7 @@ from bot.context import BotContext
 from bot.handlers.therapist.common import (
     MAX_MESSAGE,
     _args,
+    _attempt,
     _now,
     _problems,
     _send,
@@ -36,12 +37,10 @@ async def report(update: Update, context: BotContext) -> None:
         return
     kind, ref = reports.parse_report_target(text)
     deps = context.deps
-    try:
-        result = await deps.run(
-            reports.adherence, deps.database, _now(context), _zone(context), kind, ref
-        )
-    except AuthoringError as error:
-        await _problems(update, error)
+    result = await _attempt(
+        update, context, reports.adherence, deps.database, _now(context), _zone(context), kind, ref
+    )
+    if result is None:
         return
     await _send_long(update, texts.admin_report(result, MAX_MESSAGE))
 

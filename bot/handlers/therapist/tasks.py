@@ -22,11 +22,11 @@ from bot.handlers.therapist.common import (
     _button,
     _chunks,
     _markup,
+    _named_task,
     _now,
     _problems,
     _send,
     _send_long,
-    _task_id,
     _zone,
     therapist_only,
 )
@@ -63,17 +63,8 @@ async def tasks_for_therapist(update: Update, context: BotContext) -> None:
 @therapist_only
 async def show_task(update: Update, context: BotContext) -> None:
     """Show a task's schedule, its questions and how its check-ins stand."""
-    task_id = _task_id(_args(update))
-    if task_id is None:
-        await _send(update, texts.admin_usage_task())
-        return
-    deps = context.deps
-    try:
-        details = await deps.run(
-            authoring.task_details, deps.database, _now(context), _zone(context), task_id
-        )
-    except AuthoringError as error:
-        await _problems(update, error)
+    details = await _named_task(update, context, texts.admin_usage_task())
+    if details is None:
         return
     await _send_long(update, _chunks(texts.admin_task_details(details)))
 
@@ -81,20 +72,10 @@ async def show_task(update: Update, context: BotContext) -> None:
 @therapist_only
 async def preview(update: Update, context: BotContext) -> None:
     """Send the task as a patient would see it, with buttons that do nothing."""
-    task_id = _task_id(_args(update))
-    if task_id is None:
-        await _send(update, texts.admin_usage_preview())
+    details = await _named_task(update, context, texts.admin_usage_preview())
+    if details is None:
         return
-    deps = context.deps
-    now = _now(context)
-    try:
-        details = await deps.run(
-            authoring.task_details, deps.database, now, _zone(context), task_id
-        )
-    except AuthoringError as error:
-        await _problems(update, error)
-        return
-    due = details.next_due or now
+    due = details.next_due or _now(context)
     questions = details.active_questions
     inert = keyboards.encode("tp", details.id)
     await _send(update, texts.admin_preview_intro(details.id, details.title))
@@ -182,17 +163,8 @@ async def add_task_line(update: Update, context: BotContext) -> None:
 @therapist_only
 async def delete_task_command(update: Update, context: BotContext) -> None:
     """Ask to confirm deleting a task."""
-    task_id = _task_id(_args(update))
-    if task_id is None:
-        await _send(update, texts.admin_usage_deletetask())
-        return
-    deps = context.deps
-    try:
-        details = await deps.run(
-            authoring.task_details, deps.database, _now(context), _zone(context), task_id
-        )
-    except AuthoringError as error:
-        await _problems(update, error)
+    details = await _named_task(update, context, texts.admin_usage_deletetask())
+    if details is None:
         return
     if details.deleted:
         await _send(update, texts.admin_task_deleted(details.id, details.title))
@@ -202,8 +174,8 @@ async def delete_task_command(update: Update, context: BotContext) -> None:
         texts.admin_confirm_delete(details),
         _markup(
             [
-                _button(texts.admin_button_delete_yes(), "td", task_id, "yes"),
-                _button(texts.admin_button_delete_no(), "td", task_id, "no"),
+                _button(texts.admin_button_delete_yes(), "td", details.id, "yes"),
+                _button(texts.admin_button_delete_no(), "td", details.id, "no"),
             ]
         ),
     )
