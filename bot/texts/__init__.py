@@ -22,6 +22,7 @@ from bot.texts.answers import *  # noqa: F403
 from bot.texts.fhir import *  # noqa: F403
 from bot.texts.operations import *  # noqa: F403
 from bot.texts.patient import *  # noqa: F403
+from bot.texts.seed import *  # noqa: F403
 from bot.texts.therapist_commands import *  # noqa: F403
 from bot.texts.therapist_dialogue import *  # noqa: F403
 
@@ -42,7 +43,7 @@ def words(said: Meaning) -> str:
 
 def seed_problem(problem: SeedProblem) -> str:
     """One line of a rejected seed file: file, table path and key, and what is wrong."""
-    what = problem.what if isinstance(problem.what, str) else words(problem.what)
+    what = words(problem.what)
     where = f"{problem.file}: {problem.place}: " if problem.place else f"{problem.file}: "
     # The shared rule problems are worded for Telegram's HTML; this line goes to a terminal.
     return where + unescape(what)
