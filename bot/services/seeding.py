@@ -41,7 +41,7 @@ from bot.services.responses import (
     format_alert_rule,
     parse_alert_rule,
 )
-from bot.services.schedule import parse_recurrence_text, parse_when
+from bot.services.schedule import ScheduleError, parse_recurrence_text, parse_when
 from storage.db import Database
 from storage.models import MAX_INTEGER, Invite, Question, Task, TherapyGroup
 
@@ -308,8 +308,8 @@ def _read_tasks(
             zone = ZoneInfo(zones.get(group) or "UTC") if group in zones else ZoneInfo("UTC")
             try:
                 due_date, due_time = parse_when(due_text, today_in(zone))
-            except ValueError as error:
-                p.add(where, "due", meaning(Kind.RULE_PROBLEM, reason=str(error)))
+            except ScheduleError as error:
+                p.add(where, "due", meaning(Kind.RULE_PROBLEM, reason=error.problem))
         recurrence: str | None = None
         repeat = item.get("repeat", "once")
         if not isinstance(repeat, str):
@@ -317,8 +317,8 @@ def _read_tasks(
         else:
             try:
                 recurrence = parse_recurrence_text(repeat)
-            except ValueError as error:
-                p.add(where, "repeat", meaning(Kind.RULE_PROBLEM, reason=str(error)))
+            except ScheduleError as error:
+                p.add(where, "repeat", meaning(Kind.RULE_PROBLEM, reason=error.problem))
         expiry_hours = _number(item, "expiry_hours", where, p)
         if expiry_hours is not None and not 0.1 <= expiry_hours <= 24 * 30:
             p.add(where, "expiry_hours", meaning(Kind.SEED_BAD_EXPIRY))

@@ -22,6 +22,7 @@ from bot.texts.answers import *  # noqa: F403
 from bot.texts.fhir import *  # noqa: F403
 from bot.texts.operations import *  # noqa: F403
 from bot.texts.patient import *  # noqa: F403
+from bot.texts.schedule import *  # noqa: F403
 from bot.texts.seed import *  # noqa: F403
 from bot.texts.therapist_commands import *  # noqa: F403
 from bot.texts.therapist_dialogue import *  # noqa: F403
@@ -50,5 +51,5 @@ def seed_problem(problem: SeedProblem) -> str:
 
 
 def rule_problem(reason: str) -> str:
-    """A due time or repeat rule the schedule rules refused, in their own words."""
+    """A due time, repeat or rule that cannot be used, worded by ``texts.schedule``, for HTML."""
     return escape(reason)

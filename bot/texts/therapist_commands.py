@@ -9,6 +9,8 @@ from html import escape
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from bot.texts.schedule import describe_rule
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import date as date_
@@ -68,8 +70,6 @@ def _admin_plural(count: int, noun: str, plural: str | None = None) -> str:
 
 
 def _admin_rule(rule: str | None) -> str:
-    from bot.services.schedule import describe_rule
-
     return escape(describe_rule(rule))
 
 

@@ -26,7 +26,12 @@ from bot.services.responses import (
     parse_alert_rule,
     parse_number,
 )
-from bot.services.schedule import local_to_utc, parse_recurrence_text, parse_when
+from bot.services.schedule import (
+    ScheduleError,
+    local_to_utc,
+    parse_recurrence_text,
+    parse_when,
+)
 
 # --- parsing what a therapist types --------------------------------------------------------
 
@@ -40,8 +45,8 @@ def parse_due(text: str, zone: str, now: datetime) -> tuple[date, time]:
     """Read a due date and time in the group's zone; it must not be in the past."""
     try:
         due_date, due_time = parse_when(text, group_today(zone, now))
-    except ValueError as error:
-        raise AuthoringError(meaning(Kind.RULE_PROBLEM, reason=str(error))) from None
+    except ScheduleError as error:
+        raise AuthoringError(meaning(Kind.RULE_PROBLEM, reason=error.problem)) from None
     if local_to_utc(due_date, due_time, ZoneInfo(zone)) <= now:
         raise AuthoringError(meaning(Kind.ADMIN_DUE_IN_PAST, day=due_date, at=due_time, zone=zone))
     return due_date, due_time
@@ -51,8 +56,8 @@ def parse_repeat(text: str) -> str | None:
     """Read a repetition ("daily", "mon,wed,fri x6", ...) into the stored rule."""
     try:
         return parse_recurrence_text(text)
-    except ValueError as error:
-        raise AuthoringError(meaning(Kind.RULE_PROBLEM, reason=str(error))) from None
+    except ScheduleError as error:
+        raise AuthoringError(meaning(Kind.RULE_PROBLEM, reason=error.problem)) from None
 
 
 def check_title(text: str) -> str:

@@ -40,7 +40,7 @@ from bot.services.authoring.results import (
 from bot.services.meaning import Kind, Meaning, meaning
 from bot.services.planning import plan_task, replan_task
 from bot.services.responses import ALERT_TYPES, QuestionRules, ResponseType
-from bot.services.schedule import next_due, parse_when
+from bot.services.schedule import ScheduleError, next_due, parse_when
 from storage.db import Database
 from storage.models import (
     MAX_INTEGER,
@@ -216,12 +216,12 @@ def _parse_task_line(session: Session, now: datetime, default_zone: str, text: s
     if info is not None:
         try:
             due = parse_when(when_text, group_today(info.zone, now))
-        except ValueError as error:
+        except ScheduleError as error:
             problems.append(
                 meaning(
                     Kind.ADMIN_LINE_FIELD,
                     name="when",
-                    problem=meaning(Kind.RULE_PROBLEM, reason=str(error)),
+                    problem=meaning(Kind.RULE_PROBLEM, reason=error.problem),
                 )
             )
     recurrence: str | None = None
