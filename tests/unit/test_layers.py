@@ -34,6 +34,8 @@ FORBIDDEN: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("storage", ("bot", "telegram", "fakebotapi")),
+    # The fake Telegram knows nothing of the bot it stands in front of.
+    ("fakebotapi", ("bot", "storage")),
     ("bot.handlers", ("bot.app", "bot.fakeapi", "fakebotapi")),
     ("bot.context", ("bot.handlers", "bot.app")),
 )
