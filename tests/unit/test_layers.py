@@ -207,14 +207,36 @@ def test_the_check_sees_a_circle_and_an_upward_import() -> None:
 
 
 def test_every_kind_a_service_says_has_its_words() -> None:
-    # A service says Kind.X with named values; the floor's function x must take those names.
+    # A service says Kind.X with named values; the floor's function x must take exactly those.
     from bot import texts
     from bot.services.meaning import Kind
 
     missing = [kind.value for kind in Kind if not callable(getattr(texts, kind.value, None))]
     assert missing == []
-    for kind in Kind:
-        inspect.signature(getattr(texts, kind.value))  # every one can be called by name
+    said = 0
+    wrong = []
+    for path in _source_files():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "meaning"
+                and node.args
+                and isinstance(node.args[0], ast.Attribute)
+            ):
+                continue
+            said += 1
+            function = getattr(texts, Kind[node.args[0].attr].value)
+            names = {keyword.arg: None for keyword in node.keywords if keyword.arg is not None}
+            try:
+                inspect.signature(function).bind(**names)
+            except TypeError as error:
+                wrong.append(
+                    f"{path.relative_to(ROOT)}:{node.lineno} {function.__name__}: {error}"
+                )
+    assert said > 100  # the services do say things this way
+    assert wrong == []
 
 
 if __name__ == "__main__":
