@@ -1,13 +1,14 @@
 """What a service says happened, with the values involved: never the sentence itself.
 
 A use case that refuses (a bad bound, an unknown group), or a rule that explains how to answer,
-returns or raises a ``Meaning``: a ``Kind`` and the values the reader needs (``Kind.PROBLEM_MIN_
-ABOVE_MAX`` with ``lo=5, hi=2``). Only the rendering floor turns it into words
-(``bot.texts.words``), so services never import it and can be asked for another language.
+returns or raises a ``Meaning``: a ``Kind`` and the values the reader needs
+(``Kind.PROBLEM_MIN_ABOVE_MAX`` with ``lo="5", hi="2"``). Only the rendering floor turns it into
+words (``bot.texts.words``), so services never import it and can be asked for another language.
 
 A value may itself be a ``Meaning`` (a problem inside a "line 3, field Q2" frame); the floor
-words the inner one first. Each kind's value names are the parameters of the floor's function of
-the same name, which ``tests/unit/test_layers.py`` checks for every kind.
+words the inner one first. A kind's values are the parameters of the floor's function of the
+same name: ``tests/unit/test_layers.py`` checks that every kind has one and that every
+``meaning(Kind.X, ...)`` written in the code binds to it.
 """
 
 from __future__ import annotations
@@ -185,10 +186,6 @@ class Meaning:
 
     kind: Kind
     values: tuple[tuple[str, object], ...] = ()
-
-    def value(self, name: str) -> object:
-        """Return one named value (tests and callers that act on it, not words)."""
-        return dict(self.values)[name]
 
 
 def meaning(kind: Kind, /, **values: object) -> Meaning:
