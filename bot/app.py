@@ -6,61 +6,24 @@ Bot API (``request=``) and a manual clock (``clock=``).
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import os
-import secrets
-import socket
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
 
-from telegram.ext import Application, ApplicationBuilder, CallbackContext, ContextTypes, ExtBot
+from telegram.ext import ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
+from bot import receiver, scheduler
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.health import ScanMonitor
+from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
+from bot.floods import ReplyGate
+from bot.handlers import common, patient, therapist
 from storage.db import Database
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-DEPS_KEY = "deps"
 # PTB wants a token even when the transport is a fake that never checks it.
 PLACEHOLDER_TOKEN = "123456:PLACEHOLDER-TOKEN-FOR-A-FAKE-BOT-API"
-
-
-@dataclass
-class Deps:
-    """What handlers and jobs need, reached as ``context.deps``."""
-
-    settings: Settings
-    database: Database
-    clock: Clock
-    # The random part keeps two containers apart that share a hostname and are both PID 1.
-    instance_id: str = field(
-        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-    )
-    scans: ScanMonitor = field(default_factory=ScanMonitor)
-
-    async def run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run a synchronous use case off the event loop (sessions are sync by design)."""
-        return await asyncio.to_thread(function, *args, **kwargs)
-
-
-class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    @property
-    def deps(self) -> Deps:
-        deps: Deps = self.application.bot_data[DEPS_KEY]
-        return deps
-
-
-BotApplication = Application[
-    ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
-]
 
 
 def build_application(
@@ -71,10 +34,6 @@ def build_application(
     database: Database | None = None,
 ) -> BotApplication:
     """Wire the bot: the database must already be at the migration head (see ``bot.cli``)."""
-    from bot import receiver, scheduler
-    from bot.floods import ReplyGate
-    from bot.handlers import common, patient, therapist
-
     deps = Deps(
         settings=settings,
         database=database or Database(settings.database.url),

@@ -18,6 +18,7 @@ from bot import texts
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
+from bot.services.meaning import Meaning
 from storage.db import (
     Database,
     SchemaState,
@@ -251,7 +252,7 @@ def _seed(settings: Settings, path: Path) -> int:
             plan = read_seed(path, today_in, settings.scheduler.default_timezone)
         except SeedError as error:
             for problem in error.problems:
-                print(problem, file=sys.stderr)
+                print(texts.seed_problem(problem), file=sys.stderr)
             print(texts.cli_seed_rejected(len(error.problems)), file=sys.stderr)
             return 1
         report = apply_seed(database, plan, now, settings.scheduler.default_timezone)
@@ -261,9 +262,10 @@ def _seed(settings: Settings, path: Path) -> int:
         database.dispose()
 
 
-def _print_problems(problems: list[str]) -> None:
+def _print_problems(problems: list[Meaning]) -> None:
     # The sentences are written for Telegram's HTML; these go to a terminal.
-    print(html.unescape(re.sub(r"<[^>]+>", "", "\n".join(problems))), file=sys.stderr)
+    lines = "\n".join(texts.words(problem) for problem in problems)
+    print(html.unescape(re.sub(r"<[^>]+>", "", lines)), file=sys.stderr)
 
 
 def _import_questionnaire(

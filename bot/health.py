@@ -25,12 +25,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot import texts
-from bot.clock import Clock
 from bot.services import inbox
 from storage.db import SchemaState, SchemaStatus, head_revision, schema_status
 
 if TYPE_CHECKING:
-    from bot.app import Deps
+    from bot.context import Deps
 
 log = logging.getLogger(__name__)
 
@@ -49,26 +48,6 @@ LAG_INTERVALS = 3
 DATABASE_TIMEOUT_SECONDS = 5.0
 REQUEST_TIMEOUT_SECONDS = 5.0
 MAX_REQUEST_HEAD_BYTES = 8192
-
-
-@dataclass
-class ScanMonitor:
-    """When the due scan last started and finished; the scheduler records, health reads."""
-
-    last_started: datetime | None = None
-    last_finished: datetime | None = None
-    running: bool = False
-
-    async def track(self, clock: Clock, scan: Awaitable[T]) -> T:
-        """Await one scan, recording its start and, only when it succeeds, its end."""
-        self.last_started = clock.now()
-        self.running = True
-        try:
-            result = await scan
-        finally:
-            self.running = False
-        self.last_finished = clock.now()
-        return result
 
 
 @dataclass(frozen=True)

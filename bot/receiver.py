@@ -35,7 +35,7 @@ from telegram.error import (
 )
 
 from bot import texts
-from bot.app import DEPS_KEY, BotApplication, BotContext, Deps
+from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import FloodWatch, Flow, quiet
 from bot.sender import retry_after_seconds
 from bot.services import checkin, inbox

@@ -70,7 +70,7 @@ def render_question(
     """One question: "Question 2 of 3", the description, the link, how to answer, buttons."""
     parts = [intro] if intro else []
     parts.append(_question_body(view))
-    parts.append(f"<i>{answer_hint(view.rules)}</i>")
+    parts.append(f"<i>{texts.words(answer_hint(view.rules))}</i>")
     return "\n\n".join(parts), question_keyboard(view, with_skip=view.optional)
 
 
@@ -86,7 +86,7 @@ def render_answered(answered: AnsweredView) -> str:
 
 def render_reask(reask: Reask) -> tuple[str, InlineKeyboardMarkup | None]:
     """A wrong answer: the specific hint, and the way out when the patient keeps failing."""
-    lines = [reask.hint]
+    lines = [texts.words(reask.hint)]
     if reask.offer_skip:
         lines.append(texts.checkin_offer_skip())
     elif reask.stuck:
@@ -98,7 +98,7 @@ def question_keyboard(view: QuestionView, *, with_skip: bool) -> InlineKeyboardM
     rows: list[list[InlineKeyboardButton]] = []
     buttons = [
         InlineKeyboardButton(
-            label,
+            label if isinstance(label, str) else texts.words(label),
             callback_data=keyboards.encode("a", view.delivery_id, view.question_id, token),
         )
         for label, token in button_tokens(view.rules)

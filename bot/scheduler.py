@@ -20,7 +20,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot import texts
-from bot.app import DEPS_KEY, BotApplication, BotContext, Deps
+from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.rendering import render_prompt, render_question
 from bot.sender import FlushFunction, Pacer, Sender, SendStats, retry_after_seconds
 from bot.services import checkin, delivery, inbox

@@ -29,8 +29,8 @@ from typing import Any
 from telegram.error import InvalidToken, NetworkError
 
 from bot import texts
-from bot.app import DEPS_KEY, BotApplication, Deps
 from bot.config import Settings, webhook_url_problem
+from bot.context import DEPS_KEY, BotApplication, Deps
 from bot.health import HealthServer
 from bot.receiver import ALLOWED_UPDATES, receiver
 

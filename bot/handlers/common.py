@@ -10,7 +10,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.ext import CommandHandler, filters
 
 from bot import texts
-from bot.app import BotApplication, BotContext
+from bot.context import BotApplication, BotContext
 from bot.floods import RepliesPaused
 from bot.services import checkin
 from bot.services.inbox import AlreadyHandled

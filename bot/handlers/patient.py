@@ -21,12 +21,13 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import keyboards, rendering, texts
-from bot.app import BotApplication, BotContext
 from bot.config import InviteSettings
+from bot.context import BotApplication, BotContext
 from bot.receiver import defer_shown
 from bot.services import checkin
 from bot.services.responses import Reply
 from bot.services.throttle import Burst, ThrottlePolicy
+from bot.services.views import PromptView
 
 log = logging.getLogger(__name__)
 
@@ -556,7 +557,7 @@ async def _ask(
     )
 
 
-async def _offer(context: BotContext, view: checkin.PromptView | None) -> None:
+async def _offer(context: BotContext, view: PromptView | None) -> None:
     if view is None:
         return
     text, markup = rendering.render_prompt(view)

@@ -28,9 +28,10 @@ from sqlmodel import select
 from telegram.request import RequestData
 
 from bot import scheduler
-from bot.app import BotApplication, build_application
+from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.context import BotApplication
 from bot.playground.updates import JSON, Person, UpdateBuilder
 from bot.receiver import receiver
 from bot.scheduler import run_scan
@@ -249,7 +250,7 @@ class Playground:
         except SeedError as error:
             # An edited demo file should not keep the playground from opening.
             for problem in error.problems:
-                log.warning(problem)
+                log.warning(texts.seed_problem(problem))
             log.warning(texts.cli_seed_rejected(len(error.problems)))
             return
         report = apply_seed(self.database, plan, now, zone)

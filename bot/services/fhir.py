@@ -42,7 +42,6 @@ from pydantic import ValidationError
 from sqlalchemy import exists
 from sqlmodel import Session, col, or_, select
 
-from bot import texts
 from bot.services.authoring import (
     AuthoringError,
     QuestionDraft,
@@ -57,6 +56,7 @@ from bot.services.authoring import (
     parse_link,
     parse_repeat,
 )
+from bot.services.meaning import Kind, Meaning, meaning
 from bot.services.responses import (
     DEFAULT_SCALE_MAX,
     DEFAULT_SCALE_MIN,
@@ -426,7 +426,9 @@ def export_fhir(
             group = find_group(session, group_ref)
             if group is None:
                 names = [g.name for g in session.exec(select(TherapyGroup))]
-                raise AuthoringError(texts.admin_unknown_group(group_ref, sorted(names)))
+                raise AuthoringError(
+                    meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=group_ref, names=sorted(names))
+                )
         data = build_bundle(session, now, group)
     validate_bundle(data)
     kinds = [entry["resource"]["resourceType"] for entry in data["entry"]]
@@ -477,42 +479,56 @@ def _label(item: Any, index: int) -> str:
     return link_id if isinstance(link_id, str) and link_id.strip() else f"#{index}"
 
 
-def _structure_problems(items: list[Any]) -> list[str]:
+def _structure_problems(items: list[Any]) -> list[Meaning]:
     """One line per item that cannot become a question, before any value is read."""
-    problems: list[str] = []
+    problems: list[Meaning] = []
     seen: set[str] = set()
     for index, item in enumerate(items, start=1):
         if not isinstance(item, dict):
-            problems.append(texts.fhir_item_not_object(index))
+            problems.append(meaning(Kind.FHIR_ITEM_NOT_OBJECT, index=index))
             continue
         link_id = item.get("linkId")
         label = _label(item, index)
         if not isinstance(link_id, str) or not link_id.strip():
-            problems.append(texts.fhir_item_no_link_id(index, str(item.get("text") or "")))
+            problems.append(
+                meaning(Kind.FHIR_ITEM_NO_LINK_ID, index=index, text=str(item.get("text") or ""))
+            )
         elif link_id in seen:
-            problems.append(texts.fhir_item_duplicate_link_id(link_id))
+            problems.append(meaning(Kind.FHIR_ITEM_DUPLICATE_LINK_ID, link_id=link_id))
         else:
             seen.add(link_id)
         kind = item.get("type")
         if kind == "group" or item.get("item"):
-            problems.append(texts.fhir_item_nested(label))
+            problems.append(meaning(Kind.FHIR_ITEM_NESTED, link_id=label))
         elif kind not in _SUPPORTED:
-            problems.append(texts.fhir_item_unsupported_type(label, str(kind), sorted(_SUPPORTED)))
+            problems.append(
+                meaning(
+                    Kind.FHIR_ITEM_UNSUPPORTED_TYPE,
+                    link_id=label,
+                    kind=str(kind),
+                    supported=sorted(_SUPPORTED),
+                )
+            )
         if item.get("enableWhen"):
-            problems.append(texts.fhir_item_conditional(label))
+            problems.append(meaning(Kind.FHIR_ITEM_CONDITIONAL, link_id=label))
         if item.get("repeats"):
-            problems.append(texts.fhir_item_repeats(label))
+            problems.append(meaning(Kind.FHIR_ITEM_REPEATS, link_id=label))
         if kind in ("choice", "open-choice") and item.get("answerValueSet"):
-            problems.append(texts.fhir_item_value_set(label))
+            problems.append(meaning(Kind.FHIR_ITEM_VALUE_SET, link_id=label))
     return problems
 
 
-def _invalid_line(items: list[Any], loc: tuple[Any, ...], reason: str) -> str:
+def _invalid_line(items: list[Any], loc: tuple[Any, ...], reason: str) -> Meaning:
     """A validation error, named by the item's linkId when it is inside an item."""
     if len(loc) >= 2 and loc[0] == "item" and isinstance(loc[1], int) and loc[1] < len(items):
         where = ".".join(str(part) for part in loc[2:]) or "item"
-        return texts.fhir_item_invalid(_label(items[loc[1]], loc[1] + 1), where, reason)
-    return texts.fhir_invalid(".".join(str(part) for part in loc), reason)
+        return meaning(
+            Kind.FHIR_ITEM_INVALID,
+            link_id=_label(items[loc[1]], loc[1] + 1),
+            where=where,
+            reason=reason,
+        )
+    return meaning(Kind.FHIR_INVALID, where=".".join(str(part) for part in loc), reason=reason)
 
 
 def _bounds(item: dict[str, Any]) -> tuple[float | None, float | None]:
@@ -529,7 +545,7 @@ def _draft(item: dict[str, Any]) -> QuestionDraft:
     """One item as a question; raises AuthoringError with what is wrong with it."""
     text = item.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise AuthoringError(texts.fhir_item_no_text())
+        raise AuthoringError(meaning(Kind.FHIR_ITEM_NO_TEXT))
     description = check_description(text)
     kind = item["type"]
     draft = QuestionDraft(
@@ -565,7 +581,7 @@ def _draft(item: dict[str, Any]) -> QuestionDraft:
                 else option.get("valueString")
             )
             if not isinstance(text, str):
-                raise AuthoringError(texts.fhir_option_not_text())
+                raise AuthoringError(meaning(Kind.FHIR_OPTION_NOT_TEXT))
             options.append(" ".join(text.split()))
         draft = replace(draft, response_type=ResponseType.CHOICE, options=tuple(options))
     elif kind in ("string", "text"):
@@ -577,7 +593,7 @@ def _draft(item: dict[str, Any]) -> QuestionDraft:
         elif mime.startswith("video/"):
             draft = replace(draft, response_type=ResponseType.VIDEO)
         else:
-            raise AuthoringError(texts.fhir_attachment_kind())
+            raise AuthoringError(meaning(Kind.FHIR_ATTACHMENT_KIND))
     alert = _extension_value(item, EXT_ALERT, "valueString")
     if alert is not None:
         draft = replace(draft, alert_rule=str(alert))
@@ -592,13 +608,15 @@ def read_questionnaire(source: bytes | str) -> tuple[str, tuple[QuestionDraft, .
     try:
         data = json.loads(source)
     except ValueError as error:
-        raise AuthoringError(texts.fhir_not_json(str(error))) from None
+        raise AuthoringError(meaning(Kind.FHIR_NOT_JSON, reason=str(error))) from None
     if not isinstance(data, dict) or data.get("resourceType") != "Questionnaire":
         kind = data.get("resourceType") if isinstance(data, dict) else None
-        raise AuthoringError(texts.fhir_not_questionnaire(str(kind) if kind else None))
+        raise AuthoringError(
+            meaning(Kind.FHIR_NOT_QUESTIONNAIRE, kind=str(kind) if kind else None)
+        )
     items = data.get("item") or []
     if not isinstance(items, list):
-        raise AuthoringError(texts.fhir_items_not_list())
+        raise AuthoringError(meaning(Kind.FHIR_ITEMS_NOT_LIST))
     problems = _structure_problems(items)
     if problems:
         raise AuthoringError(*problems)
@@ -627,7 +645,10 @@ def read_questionnaire(source: bytes | str) -> tuple[str, tuple[QuestionDraft, .
         try:
             drafts.append(_draft(item))
         except AuthoringError as error:
-            problems += [texts.fhir_item_problem(item["linkId"], p) for p in error.problems]
+            problems += [
+                meaning(Kind.FHIR_ITEM_PROBLEM, link_id=item["linkId"], problem=p)
+                for p in error.problems
+            ]
     if problems:
         raise AuthoringError(*problems)
     return title, tuple(drafts), removed
@@ -644,7 +665,7 @@ def import_questionnaire(
     repeat: str | None,
 ) -> ImportedQuestionnaire:
     """Create a task from a FHIR Questionnaire in one transaction, or nothing at all."""
-    problems: list[str] = []
+    problems: list[Meaning] = []
     title, removed = "", 0
     drafts: tuple[QuestionDraft, ...] = ()
     try:
@@ -656,7 +677,7 @@ def import_questionnaire(
         group = find_group(session, group_ref)
         if group is None:
             names = sorted(g.name for g in session.exec(select(TherapyGroup)))
-            problems.append(texts.admin_unknown_group(group_ref, names))
+            problems.append(meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=group_ref, names=names))
         else:
             group_id, zone = group.id or 0, group.timezone or default_zone
     due_date, due_time, recurrence = None, None, None

@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from bot import texts
 from bot.services.authoring import AuthoringError, find_group, require_task
+from bot.services.meaning import Kind, meaning
 from bot.services.responses import format_number
 from storage.db import Database
 from storage.models import (
@@ -119,7 +119,9 @@ def adherence(
             found = find_group(session, ref)
             if found is None:
                 names = [g.name for g in session.exec(select(TherapyGroup))]
-                raise AuthoringError(texts.admin_unknown_group(ref, sorted(names)))
+                raise AuthoringError(
+                    meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=ref, names=sorted(names))
+                )
             group = found
             task_ids = [
                 t for t in session.exec(select(Task.id).where(Task.group_id == group.id)) if t
@@ -308,7 +310,9 @@ def export_csv(
             group = find_group(session, group_ref)
             if group is None:
                 names = [g.name for g in session.exec(select(TherapyGroup))]
-                raise AuthoringError(texts.admin_unknown_group(group_ref, sorted(names)))
+                raise AuthoringError(
+                    meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=group_ref, names=sorted(names))
+                )
         groups = {g.id: g for g in session.exec(select(TherapyGroup)).all()}
         query = (
             select(Answer, Question, Delivery, Task)

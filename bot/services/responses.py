@@ -1,7 +1,8 @@
 """Parse and validate a patient's answer for each response type, and the alert rules on answers.
 
 Pure: no Telegram, no I/O. A handler reduces a Telegram message to a ``Reply``; this module
-decides whether it answers the question and, if not, which sentence from ``texts`` re-asks it.
+decides whether it answers the question and, if not, what the re-ask says (a ``Meaning`` the
+rendering floor words).
 
 ``Accepted.display`` and ``format_alert_rule`` return raw strings (a patient's text, an option
 name, ``">= 8"``); whoever puts them into an HTML message escapes them.
@@ -19,7 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final, Literal, assert_never
 
-from bot import texts
+from bot.services.meaning import Kind, Meaning, meaning
 
 
 class ResponseType(StrEnum):
@@ -92,44 +93,44 @@ class QuestionRules:
         """Return the most characters a text answer may have."""
         return DEFAULT_MAX_TEXT_LENGTH if self.max_length is None else self.max_length
 
-    def validate(self) -> list[str]:
-        """Return a sentence for each problem with this definition; empty when it is sound."""
+    def validate(self) -> list[Meaning]:
+        """Return what is wrong with this definition, one problem each; empty when it is sound."""
         kind = self.response_type
-        type_name = texts.response_type_name(str(kind))
-        problems: list[str] = []
+        type_name = meaning(Kind.RESPONSE_TYPE_NAME, code=str(kind))
+        problems: list[Meaning] = []
         if kind == ResponseType.CHOICE:
             problems += _choice_problems(self.options)
         elif self.options:
-            problems.append(texts.problem_options_not_allowed(type_name))
+            problems.append(meaning(Kind.PROBLEM_OPTIONS_NOT_ALLOWED, type_name=type_name))
         if kind in _BOUNDED_TYPES:
             problems += self._bound_problems()
         elif self.min_value is not None or self.max_value is not None:
-            problems.append(texts.problem_bounds_not_allowed(type_name))
+            problems.append(meaning(Kind.PROBLEM_BOUNDS_NOT_ALLOWED, type_name=type_name))
         # A scale is whole numbers anyway, so the flag is harmless there.
         if self.integer_only and kind not in _BOUNDED_TYPES:
-            problems.append(texts.problem_integer_only_not_allowed(type_name))
+            problems.append(meaning(Kind.PROBLEM_INTEGER_ONLY_NOT_ALLOWED, type_name=type_name))
         if kind == ResponseType.TEXT:
             if self.max_length is not None and self.max_length < 1:
-                problems.append(texts.problem_max_length_too_small())
+                problems.append(meaning(Kind.PROBLEM_MAX_LENGTH_TOO_SMALL))
         elif self.max_length is not None:
-            problems.append(texts.problem_max_length_not_allowed(type_name))
+            problems.append(meaning(Kind.PROBLEM_MAX_LENGTH_NOT_ALLOWED, type_name=type_name))
         return problems
 
-    def _bound_problems(self) -> list[str]:
+    def _bound_problems(self) -> list[Meaning]:
         bounds = [v for v in (self.min_value, self.max_value) if v is not None]
         if not all(math.isfinite(v) for v in bounds):
-            return [texts.problem_bounds_not_finite()]
+            return [meaning(Kind.PROBLEM_BOUNDS_NOT_FINITE)]
         whole = all(float(v).is_integer() for v in bounds)
         if self.response_type == ResponseType.SCALE:
             if not whole:
-                return [texts.problem_scale_bounds_not_whole()]
+                return [meaning(Kind.PROBLEM_SCALE_BOUNDS_NOT_WHOLE)]
             lo, hi = self.scale_bounds()
             if lo > hi:
-                return [texts.problem_min_above_max(str(lo), str(hi))]
+                return [meaning(Kind.PROBLEM_MIN_ABOVE_MAX, lo=str(lo), hi=str(hi))]
             if lo == hi:
-                return [texts.problem_scale_too_narrow(lo)]
+                return [meaning(Kind.PROBLEM_SCALE_TOO_NARROW, value=lo)]
             if hi - lo > MAX_SCALE_SPAN:
-                return [texts.problem_scale_too_wide(lo, hi, MAX_SCALE_SPAN)]
+                return [meaning(Kind.PROBLEM_SCALE_TOO_WIDE, lo=lo, hi=hi, most=MAX_SCALE_SPAN)]
             return []
         problems = []
         if (
@@ -138,12 +139,14 @@ class QuestionRules:
             and self.min_value > self.max_value
         ):
             problems.append(
-                texts.problem_min_above_max(
-                    format_number(self.min_value), format_number(self.max_value)
+                meaning(
+                    Kind.PROBLEM_MIN_ABOVE_MAX,
+                    lo=format_number(self.min_value),
+                    hi=format_number(self.max_value),
                 )
             )
         if self.integer_only and not whole:
-            problems.append(texts.problem_whole_bounds_needed())
+            problems.append(meaning(Kind.PROBLEM_WHOLE_BOUNDS_NEEDED))
         return problems
 
 
@@ -167,7 +170,23 @@ class Accepted:
 
 @dataclass(frozen=True)
 class Rejected:
-    hint: str
+    hint: Meaning
+
+
+class AlertRuleError(ValueError):
+    """An alert rule the therapist has to write again; ``problem`` says why."""
+
+    def __init__(self, problem: Meaning) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+# What a yes/no, photo or video answer stores as its value (exports and summaries show it, and
+# alert rules compare it); a stored value, not a sentence, so it stays the same in any language.
+STORED_YES: Final = "Yes"
+STORED_NO: Final = "No"
+STORED_PHOTO: Final = "photo"
+STORED_VIDEO: Final = "video"
 
 
 def parse_reply(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
@@ -175,11 +194,15 @@ def parse_reply(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
     return _PARSERS[rules.response_type](rules, reply)
 
 
-def button_tokens(rules: QuestionRules) -> list[tuple[str, str]]:
-    """Return (label, token) pairs for the inline keyboard; empty for types without buttons."""
+def button_tokens(rules: QuestionRules) -> list[tuple[str | Meaning, str]]:
+    """Return (label, token) pairs for the inline keyboard; empty for types without buttons.
+
+    A label is what the patient wrote the option as, a number, or a ``Meaning`` (yes, no) that
+    the rendering floor words.
+    """
     kind = rules.response_type
     if kind == ResponseType.YES_NO:
-        return [(texts.label_yes(), _YES_TOKEN), (texts.label_no(), _NO_TOKEN)]
+        return [(meaning(Kind.LABEL_YES), _YES_TOKEN), (meaning(Kind.LABEL_NO), _NO_TOKEN)]
     if kind == ResponseType.SCALE:
         lo, hi = rules.scale_bounds()
         return [(str(value), str(value)) for value in range(lo, hi + 1)]
@@ -188,24 +211,25 @@ def button_tokens(rules: QuestionRules) -> list[tuple[str, str]]:
     return []
 
 
-def answer_hint(rules: QuestionRules) -> str:
+def answer_hint(rules: QuestionRules) -> Meaning:
     """Return the "how to answer" line shown under a question."""
     kind = rules.response_type
     match kind:
         case ResponseType.TEXT:
-            return texts.hint_type_text()
+            return meaning(Kind.HINT_TYPE_TEXT)
         case ResponseType.NUMBER:
             return _number_hint(rules)
         case ResponseType.YES_NO:
-            return texts.hint_yes_no()
+            return meaning(Kind.HINT_YES_NO)
         case ResponseType.SCALE:
-            return texts.hint_scale(*rules.scale_bounds())
+            lo, hi = rules.scale_bounds()
+            return meaning(Kind.HINT_SCALE, lo=lo, hi=hi)
         case ResponseType.CHOICE:
-            return texts.hint_choice()
+            return meaning(Kind.HINT_CHOICE)
         case ResponseType.PHOTO:
-            return texts.hint_photo()
+            return meaning(Kind.HINT_PHOTO)
         case ResponseType.VIDEO:
-            return texts.hint_video()
+            return meaning(Kind.HINT_VIDEO)
         case _:
             assert_never(kind)
 
@@ -237,13 +261,13 @@ def parse_number(text: str) -> float | None:
 
 def _parse_text(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
     if reply.kind != "text":
-        return _wrong_kind(reply, texts.hint_type_text())
+        return _wrong_kind(reply, meaning(Kind.HINT_TYPE_TEXT))
     cleaned = _strip_control_characters(reply.text).strip()
     if not cleaned:
-        return Rejected(texts.hint_text_empty())
+        return Rejected(meaning(Kind.HINT_TEXT_EMPTY))
     limit = rules.text_limit()
     if len(cleaned) > limit:
-        return Rejected(texts.hint_text_too_long(len(cleaned), limit))
+        return Rejected(meaning(Kind.HINT_TEXT_TOO_LONG, length=len(cleaned), max_length=limit))
     return Accepted(display=cleaned)
 
 
@@ -261,15 +285,15 @@ def _parse_yes_no(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
     if reply.kind == "button":
         if reply.text in (_YES_TOKEN, _NO_TOKEN):
             return _yes_no_answer(reply.text == _YES_TOKEN)
-        return Rejected(texts.hint_stale_button(texts.hint_yes_no()))
+        return Rejected(meaning(Kind.HINT_STALE_BUTTON, instruction=meaning(Kind.HINT_YES_NO)))
     if reply.kind != "text":
-        return _wrong_kind(reply, texts.hint_yes_no())
+        return _wrong_kind(reply, meaning(Kind.HINT_YES_NO))
     word = _normalise(reply.text).translate(_EMOJI_MODIFIERS)
     if word in _YES_WORDS:
         return _yes_no_answer(True)
     if word in _NO_WORDS:
         return _yes_no_answer(False)
-    return Rejected(texts.hint_yes_no_retry())
+    return Rejected(meaning(Kind.HINT_YES_NO_RETRY))
 
 
 def _parse_scale(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
@@ -277,9 +301,11 @@ def _parse_scale(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
     if reply.kind == "button":
         if reply.text in {token for _, token in button_tokens(rules)}:
             return _scale_answer(int(reply.text))
-        return Rejected(texts.hint_stale_button(texts.hint_scale(lo, hi)))
+        return Rejected(
+            meaning(Kind.HINT_STALE_BUTTON, instruction=meaning(Kind.HINT_SCALE, lo=lo, hi=hi))
+        )
     if reply.kind != "text":
-        return _wrong_kind(reply, texts.hint_scale(lo, hi))
+        return _wrong_kind(reply, meaning(Kind.HINT_SCALE, lo=lo, hi=hi))
     text = reply.text.strip()
     # Patients often write a pain score as "7/10".
     out_of = _SCALE_OUT_OF_RE.fullmatch(text)
@@ -287,47 +313,49 @@ def _parse_scale(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
         text = out_of[1]
     value = parse_number(text)
     if value is None or not value.is_integer() or not lo <= value <= hi:
-        return Rejected(texts.hint_scale_retry(lo, hi))
+        return Rejected(meaning(Kind.HINT_SCALE_RETRY, lo=lo, hi=hi))
     return _scale_answer(int(value))
 
 
 def _parse_choice(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
     options = rules.options
     if reply.kind == "button":
-        tokens = {token: option for option, token in button_tokens(rules)}
+        tokens = {
+            token: option for option, token in button_tokens(rules) if isinstance(option, str)
+        }
         if reply.text in tokens:
             return Accepted(display=tokens[reply.text])
-        return Rejected(texts.hint_stale_button(texts.hint_choice()))
+        return Rejected(meaning(Kind.HINT_STALE_BUTTON, instruction=meaning(Kind.HINT_CHOICE)))
     if reply.kind != "text":
-        return _wrong_kind(reply, texts.hint_choice())
+        return _wrong_kind(reply, meaning(Kind.HINT_CHOICE))
     option = _find_option(options, reply.text)
     if option is None:
         number = reply.text.strip().rstrip(".)")
         if number.isascii() and number.isdigit() and 1 <= int(number) <= len(options):
             option = options[int(number) - 1]
     if option is None:
-        return Rejected(texts.hint_choice_retry(list(options)))
+        return Rejected(meaning(Kind.HINT_CHOICE_RETRY, options=list(options)))
     return Accepted(display=option)
 
 
 def _parse_photo(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
     if reply.kind == "photo" and reply.file_id:
-        return Accepted(display=texts.answer_display_photo(), file_id=reply.file_id)
+        return Accepted(display=STORED_PHOTO, file_id=reply.file_id)
     if reply.kind == "other" and reply.other_label == "document":
-        return Rejected(texts.hint_photo_sent_as_file())
+        return Rejected(meaning(Kind.HINT_PHOTO_SENT_AS_FILE))
     if reply.kind in ("text", "photo"):
-        return Rejected(texts.hint_photo())
-    return _wrong_kind(reply, texts.hint_photo())
+        return Rejected(meaning(Kind.HINT_PHOTO))
+    return _wrong_kind(reply, meaning(Kind.HINT_PHOTO))
 
 
 def _parse_video(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
     if reply.kind == "video" and reply.file_id:
-        return Accepted(display=texts.answer_display_video(), file_id=reply.file_id)
+        return Accepted(display=STORED_VIDEO, file_id=reply.file_id)
     if reply.kind == "other" and reply.other_label == "document":
-        return Rejected(texts.hint_video_sent_as_file())
+        return Rejected(meaning(Kind.HINT_VIDEO_SENT_AS_FILE))
     if reply.kind in ("text", "video"):
-        return Rejected(texts.hint_video())
-    return _wrong_kind(reply, texts.hint_video())
+        return Rejected(meaning(Kind.HINT_VIDEO))
+    return _wrong_kind(reply, meaning(Kind.HINT_VIDEO))
 
 
 _PARSERS: Final[dict[ResponseType, Callable[[QuestionRules, Reply], Accepted | Rejected]]] = {
@@ -341,20 +369,35 @@ _PARSERS: Final[dict[ResponseType, Callable[[QuestionRules, Reply], Accepted | R
 }
 
 
-def _wrong_kind(reply: Reply, instruction: str) -> Rejected:
+def _wrong_kind(reply: Reply, instruction: Meaning) -> Rejected:
     if reply.kind == "button":
-        return Rejected(texts.hint_stale_button(instruction))
+        return Rejected(meaning(Kind.HINT_STALE_BUTTON, instruction=instruction))
     if reply.kind == "photo":
-        return Rejected(texts.hint_received(texts.answer_display_photo(), instruction))
+        return Rejected(
+            meaning(
+                Kind.HINT_RECEIVED,
+                label=meaning(Kind.ANSWER_DISPLAY_PHOTO),
+                instruction=instruction,
+            )
+        )
     if reply.kind == "video":
-        return Rejected(texts.hint_received(texts.answer_display_video(), instruction))
+        return Rejected(
+            meaning(
+                Kind.HINT_RECEIVED,
+                label=meaning(Kind.ANSWER_DISPLAY_VIDEO),
+                instruction=instruction,
+            )
+        )
     if reply.kind == "other" and reply.other_label.strip():
-        return Rejected(texts.hint_received(reply.other_label.strip(), instruction))
-    return Rejected(texts.hint_received_unknown(instruction))
+        return Rejected(
+            meaning(Kind.HINT_RECEIVED, label=reply.other_label.strip(), instruction=instruction)
+        )
+    return Rejected(meaning(Kind.HINT_RECEIVED_UNKNOWN, instruction=instruction))
 
 
-def _number_hint(rules: QuestionRules, *, typed: bool = False) -> str:
-    return texts.hint_number(
+def _number_hint(rules: QuestionRules, *, typed: bool = False) -> Meaning:
+    return meaning(
+        Kind.HINT_NUMBER,
         whole=rules.integer_only,
         lo=None if rules.min_value is None else format_number(rules.min_value),
         hi=None if rules.max_value is None else format_number(rules.max_value),
@@ -371,7 +414,7 @@ def _number_fits(rules: QuestionRules, value: float) -> bool:
 
 
 def _yes_no_answer(value: bool) -> Accepted:
-    return Accepted(display=texts.label_yes() if value else texts.label_no(), boolean=value)
+    return Accepted(display=STORED_YES if value else STORED_NO, boolean=value)
 
 
 def _scale_answer(value: int) -> Accepted:
@@ -402,23 +445,31 @@ def _whole_or_default(value: float | None, default: int, rounding: Callable[[flo
     return rounding(value)
 
 
-def _choice_problems(options: tuple[str, ...]) -> list[str]:
-    problems: list[str] = []
+def _choice_problems(options: tuple[str, ...]) -> list[Meaning]:
+    problems: list[Meaning] = []
     if len(options) < MIN_CHOICE_OPTIONS:
-        problems.append(texts.problem_choice_too_few_options(len(options)))
+        problems.append(meaning(Kind.PROBLEM_CHOICE_TOO_FEW_OPTIONS, count=len(options)))
     elif len(options) > MAX_CHOICE_OPTIONS:
-        problems.append(texts.problem_choice_too_many_options(len(options), MAX_CHOICE_OPTIONS))
+        problems.append(
+            meaning(
+                Kind.PROBLEM_CHOICE_TOO_MANY_OPTIONS, count=len(options), most=MAX_CHOICE_OPTIONS
+            )
+        )
     seen: set[str] = set()
     reported: set[str] = set()
     for position, option in enumerate(options, 1):
         key = _normalise(option)
         if not key:
-            problems.append(texts.problem_choice_blank_option(position))
+            problems.append(meaning(Kind.PROBLEM_CHOICE_BLANK_OPTION, position=position))
             continue
         if len(option) > MAX_OPTION_LENGTH:
-            problems.append(texts.problem_choice_option_too_long(position, MAX_OPTION_LENGTH))
+            problems.append(
+                meaning(
+                    Kind.PROBLEM_CHOICE_OPTION_TOO_LONG, position=position, most=MAX_OPTION_LENGTH
+                )
+            )
         if key in seen and key not in reported:
-            problems.append(texts.problem_choice_duplicate_option(option))
+            problems.append(meaning(Kind.PROBLEM_CHOICE_DUPLICATE_OPTION, option=option))
             reported.add(key)
         seen.add(key)
     return problems
@@ -462,34 +513,46 @@ class AlertRule:
 def parse_alert_rule(text: str, rules: QuestionRules) -> AlertRule:
     """Read a therapist's alert such as ">= 8" or "== no" for a question.
 
-    Raises ValueError with a sentence the therapist can act on.
+    Raises AlertRuleError saying what the therapist can act on.
     """
     kind = rules.response_type
     if kind not in ALERT_TYPES:
-        raise ValueError(texts.alert_rule_not_supported(texts.response_type_name(str(kind))))
+        raise AlertRuleError(
+            meaning(
+                Kind.ALERT_RULE_NOT_SUPPORTED,
+                type_name=meaning(Kind.RESPONSE_TYPE_NAME, code=str(kind)),
+            )
+        )
     match = _ALERT_RE.fullmatch(text)
     value = _unquote(match[2]) if match else ""
     # "=> 8" is a mistyped operator, not "= > 8"; only an option name ("<5 min") may start so.
     mistyped_op = bool(value) and value[0] in _OPERATOR_CHARS and kind != ResponseType.CHOICE
     if match is None or not value or mistyped_op:
-        raise ValueError(texts.alert_rule_malformed())
+        raise AlertRuleError(meaning(Kind.ALERT_RULE_MALFORMED))
     op = _ALERT_OPS[match[1]]
     if kind in _BOUNDED_TYPES:
         return AlertRule(op, _alert_number(value, rules))
     if kind == ResponseType.YES_NO:
         if op not in _EQUALITY_OPS:
-            raise ValueError(texts.alert_rule_yes_no_op())
+            raise AlertRuleError(meaning(Kind.ALERT_RULE_YES_NO_OP))
         word = _normalise(value)
         if word in _YES_WORDS:
             return AlertRule(op, "yes")
         if word in _NO_WORDS:
             return AlertRule(op, "no")
-        raise ValueError(texts.alert_rule_yes_no_value(value))
+        raise AlertRuleError(meaning(Kind.ALERT_RULE_YES_NO_VALUE, value=value))
     if op not in _EQUALITY_OPS:
-        raise ValueError(texts.alert_rule_choice_op(rules.options[0] if rules.options else "…"))
+        raise AlertRuleError(
+            meaning(
+                Kind.ALERT_RULE_CHOICE_OP,
+                example_option=rules.options[0] if rules.options else "…",
+            )
+        )
     option = _find_option(rules.options, value)
     if option is None:
-        raise ValueError(texts.alert_rule_unknown_option(value, list(rules.options)))
+        raise AlertRuleError(
+            meaning(Kind.ALERT_RULE_UNKNOWN_OPTION, value=value, options=list(rules.options))
+        )
     return AlertRule(op, option)
 
 
@@ -511,7 +574,7 @@ def format_alert_rule(rule: AlertRule) -> str:
 def _alert_number(value: str, rules: QuestionRules) -> str:
     number = parse_number(value)
     if number is None:
-        raise ValueError(texts.alert_rule_needs_number())
+        raise AlertRuleError(meaning(Kind.ALERT_RULE_NEEDS_NUMBER))
     if rules.response_type == ResponseType.SCALE:
         lo: float | None
         hi: float | None
@@ -520,10 +583,11 @@ def _alert_number(value: str, rules: QuestionRules) -> str:
         lo, hi = rules.min_value, rules.max_value
     # Beyond the question's range a rule either never or always fires: surely a typo.
     if (lo is not None and number < lo) or (hi is not None and number > hi):
-        raise ValueError(
-            texts.alert_rule_out_of_range(
-                None if lo is None else format_number(lo),
-                None if hi is None else format_number(hi),
+        raise AlertRuleError(
+            meaning(
+                Kind.ALERT_RULE_OUT_OF_RANGE,
+                lo=None if lo is None else format_number(lo),
+                hi=None if hi is None else format_number(hi),
             )
         )
     return format_number(number + 0.0)

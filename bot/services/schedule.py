@@ -20,10 +20,12 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import DAILY, WEEKLY, rrule, weekday, weekdays
 
+from bot.services.meaning import Kind, Meaning, meaning
+
 __all__ = [
     "WEEKDAY_NAMES",
     "Recurrence",
-    "describe_rule",
+    "ScheduleError",
     "end_of_quiet",
     "is_quiet",
     "local_to_utc",
@@ -43,15 +45,10 @@ MAX_INTERVAL_DAYS = 365
 MAX_OCCURRENCES = 1000
 
 _RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-_DAY_TITLES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY_BY_NAME = {
     name: i for names in (WEEKDAY_NAMES, _FULL_DAY_NAMES) for i, name in enumerate(names)
 }
-# Own month names rather than strftime("%b"), which follows the process locale.
-_MONTH_TITLES = (
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-)  # fmt: skip
 _MON_TO_FRI = (0, 1, 2, 3, 4)
 
 # The largest UTC-offset change a zone has made in one go is a day (Samoa skipped 30 Dec 2011),
@@ -60,16 +57,13 @@ _ZONE_SLACK = timedelta(days=2)
 
 _ASCII_INT = re.compile(r"[0-9]+")
 
-RECURRENCE_HINT = (
-    "Use one of: once, daily, weekdays, mon,wed,fri, every 2 days; optionally followed by "
-    '"until 2026-12-31" or "x5" (or "5 times"); or a raw RRULE such as '
-    "FREQ=WEEKLY;BYDAY=MO,WE,FR."
-)
-WHEN_HINT = (
-    "Use one of: 2026-12-01 10:00, 2026-12-01T10:00, today 11:00, tomorrow 10:00, +3d 9:30, "
-    "mon 09:30 (the next Monday, today included), or just 10:00 for today."
-)
-CLOCK_HINT = "Use HH:MM on the 24-hour clock, such as 09:30 or 21:00."
+
+class ScheduleError(ValueError):
+    """A due time, repeat or rule a person wrote that cannot be used; ``problem`` says why."""
+
+    def __init__(self, problem: Meaning) -> None:
+        super().__init__(problem)
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -84,32 +78,31 @@ class Recurrence:
 
     def __post_init__(self) -> None:
         if self.kind not in ("once", "daily", "weekly", "interval"):
-            raise ValueError(
-                f"Unknown recurrence kind {self.kind!r}; use once, daily, weekly or interval."
-            )
+            raise ScheduleError(meaning(Kind.SCHEDULE_UNKNOWN_KIND, kind=self.kind))
         if not 1 <= self.interval_days <= MAX_INTERVAL_DAYS:
-            raise ValueError(
-                f"The interval must be between 1 and {MAX_INTERVAL_DAYS} days, "
-                f"not {self.interval_days}."
+            raise ScheduleError(
+                meaning(
+                    Kind.SCHEDULE_INTERVAL_RANGE, most=MAX_INTERVAL_DAYS, days=self.interval_days
+                )
             )
         if self.kind != "interval" and self.interval_days != 1:
-            raise ValueError('Only an "interval" recurrence can repeat every N days.')
+            raise ScheduleError(meaning(Kind.SCHEDULE_INTERVAL_ONLY))
         if self.kind == "weekly":
             if not self.weekdays:
-                raise ValueError("A weekly recurrence needs at least one weekday.")
+                raise ScheduleError(meaning(Kind.SCHEDULE_NO_WEEKDAY))
             if any(not 0 <= d <= 6 for d in self.weekdays):
-                raise ValueError("Weekdays are numbered 0 (Monday) to 6 (Sunday).")
+                raise ScheduleError(meaning(Kind.SCHEDULE_WEEKDAY_NUMBERS))
             if list(self.weekdays) != sorted(set(self.weekdays)):
-                raise ValueError("Weekdays must be sorted and must not repeat.")
+                raise ScheduleError(meaning(Kind.SCHEDULE_WEEKDAY_ORDER))
         elif self.weekdays:
-            raise ValueError("Only a weekly recurrence can name weekdays.")
+            raise ScheduleError(meaning(Kind.SCHEDULE_WEEKDAYS_ONLY_WEEKLY))
         if self.count is not None and self.count < 1:
-            raise ValueError(f"A series needs at least one occurrence, not {self.count}.")
+            raise ScheduleError(meaning(Kind.SCHEDULE_COUNT_TOO_SMALL, count=self.count))
         if self.until is not None and self.count is not None:
             # RFC 5545 forbids both, and dateutil deprecates it (a warning we turn into an error).
-            raise ValueError("A series can end on a date or after a number of times, not both.")
+            raise ScheduleError(meaning(Kind.SCHEDULE_UNTIL_AND_COUNT))
         if self.kind == "once" and (self.until is not None or self.count is not None):
-            raise ValueError("A one-off task cannot have an end date or a count.")
+            raise ScheduleError(meaning(Kind.SCHEDULE_ONCE_WITH_END))
 
 
 # --- rules ------------------------------------------------------------------------------------
@@ -148,42 +141,32 @@ def rule_to_recurrence(rule: str | None) -> Recurrence:
         name, sep, value = part.partition("=")
         name, value = name.strip(), value.strip()
         if not sep or not name or not value:
-            raise ValueError(f'"{part}" in rule "{rule}" is not a NAME=VALUE pair.')
+            raise ScheduleError(meaning(Kind.SCHEDULE_RULE_NOT_PAIR, part=part, rule=rule))
         if name not in ("FREQ", "INTERVAL", "BYDAY", "UNTIL", "COUNT"):
-            raise ValueError(
-                f'{name} in rule "{rule}" is not supported; '
-                "only FREQ, INTERVAL, BYDAY, UNTIL and COUNT are."
-            )
+            raise ScheduleError(meaning(Kind.SCHEDULE_RULE_UNSUPPORTED_PART, name=name, rule=rule))
         if name in fields:
-            raise ValueError(f'{name} appears twice in rule "{rule}".')
+            raise ScheduleError(meaning(Kind.SCHEDULE_RULE_TWICE, name=name, rule=rule))
         fields[name] = value
 
     freq = fields.get("FREQ")
     if freq is None:
-        raise ValueError(f'Rule "{rule}" has no FREQ; start it with FREQ=DAILY or FREQ=WEEKLY.')
+        raise ScheduleError(meaning(Kind.SCHEDULE_RULE_NO_FREQ, rule=rule))
     if freq not in ("DAILY", "WEEKLY"):
-        raise ValueError(
-            f"FREQ={freq} is not supported; a task repeats daily, every N days (FREQ=DAILY) "
-            "or on chosen weekdays (FREQ=WEEKLY)."
-        )
+        raise ScheduleError(meaning(Kind.SCHEDULE_RULE_FREQ, freq=freq))
     interval = _rule_int(fields, "INTERVAL", rule) or 1
     count = _rule_int(fields, "COUNT", rule)
     until = _rule_until(fields["UNTIL"], rule) if "UNTIL" in fields else None
 
     if freq == "WEEKLY":
         if interval != 1:
-            raise ValueError(
-                f'Rule "{rule}": a weekly rule repeats every week; INTERVAL is not supported.'
-            )
+            raise ScheduleError(meaning(Kind.SCHEDULE_RULE_WEEKLY_INTERVAL, rule=rule))
         if "BYDAY" not in fields:
-            raise ValueError(
-                f'Rule "{rule}": a weekly rule needs BYDAY, e.g. FREQ=WEEKLY;BYDAY=MO,WE,FR.'
-            )
+            raise ScheduleError(meaning(Kind.SCHEDULE_RULE_WEEKLY_BYDAY, rule=rule))
         return Recurrence(
             "weekly", weekdays=_rule_days(fields["BYDAY"], rule), until=until, count=count
         )
     if "BYDAY" in fields:
-        raise ValueError(f'Rule "{rule}": BYDAY needs FREQ=WEEKLY.')
+        raise ScheduleError(meaning(Kind.SCHEDULE_RULE_BYDAY_WEEKLY, rule=rule))
     if interval == 1:
         return Recurrence("daily", until=until, count=count)
     return Recurrence("interval", interval_days=interval, until=until, count=count)
@@ -195,20 +178,20 @@ def _rule_int(fields: dict[str, str], name: str, rule: str) -> int | None:
         return None
     # str.isdigit would accept non-ASCII digits that RFC 5545 does not.
     if not _ASCII_INT.fullmatch(value) or int(value) < 1:
-        raise ValueError(f'Rule "{rule}": {name} must be a whole number of at least 1.')
+        raise ScheduleError(meaning(Kind.SCHEDULE_RULE_NOT_WHOLE, rule=rule, name=name))
     return int(value)
 
 
 def _rule_until(value: str, rule: str) -> date:
     match = re.fullmatch(r"([0-9]{4})([0-9]{2})([0-9]{2})", value)
     if match is None:
-        raise ValueError(
-            f'Rule "{rule}": UNTIL must be a local date written YYYYMMDD, e.g. UNTIL=20261231.'
-        )
+        raise ScheduleError(meaning(Kind.SCHEDULE_RULE_UNTIL_FORM, rule=rule))
     try:
         return date(*(int(g) for g in match.groups()))
     except ValueError:
-        raise ValueError(f'Rule "{rule}": UNTIL={value} is not a real date.') from None
+        raise ScheduleError(
+            meaning(Kind.SCHEDULE_RULE_UNTIL_DATE, rule=rule, value=value)
+        ) from None
 
 
 def _rule_days(value: str, rule: str) -> tuple[int, ...]:
@@ -216,9 +199,7 @@ def _rule_days(value: str, rule: str) -> tuple[int, ...]:
     for code in value.split(","):
         code = code.strip()
         if code not in _RRULE_DAYS:
-            raise ValueError(
-                f'Rule "{rule}": BYDAY takes plain days such as MO,WE,FR, not "{code}".'
-            )
+            raise ScheduleError(meaning(Kind.SCHEDULE_RULE_BYDAY_CODE, rule=rule, code=code))
         days.add(_RRULE_DAYS.index(code))
     return tuple(sorted(days))
 
@@ -226,34 +207,6 @@ def _rule_days(value: str, rule: str) -> tuple[int, ...]:
 def parse_rule(rule: str | None) -> str | None:
     """Validate a rule and return its normalised stored form (None for a one-off)."""
     return recurrence_to_rule(rule_to_recurrence(rule))
-
-
-def describe_rule(rule: str | None) -> str:
-    """Describe a stored rule in words, e.g. "every Mon, Wed and Fri until 31 Dec 2026"."""
-    rec = rule_to_recurrence(rule)
-    if rec.kind == "once":
-        return "once"
-    if rec.kind == "weekly":
-        if rec.weekdays == _MON_TO_FRI:
-            text = "every weekday"
-        else:
-            text = "every " + _join_and([_DAY_TITLES[d] for d in rec.weekdays])
-    elif rec.kind == "interval" and rec.interval_days > 1:
-        text = f"every {rec.interval_days} days"
-    else:
-        text = "every day"
-    if rec.until is not None:
-        u = rec.until
-        text += f" until {u.day} {_MONTH_TITLES[u.month - 1]} {u.year}"
-    if rec.count is not None:
-        text += f", {rec.count} time" + ("" if rec.count == 1 else "s")
-    return text
-
-
-def _join_and(items: list[str]) -> str:
-    if len(items) == 1:
-        return items[0]
-    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def parse_recurrence_text(text: str) -> str | None:
@@ -267,21 +220,18 @@ def parse_recurrence_text(text: str) -> str | None:
         text,
     )
     if match is None:
-        raise ValueError(f'Could not read "{original}" as a repeat. {RECURRENCE_HINT}')
+        raise ScheduleError(meaning(Kind.SCHEDULE_UNREADABLE_REPEAT, text=original))
     base = match["base"]
     until = _parse_iso_date(match["until"], what="until") if match["until"] else None
     count_text = match["x"] or match["times"]
     count = int(count_text) if count_text else None
     if base == "once":
         if until is not None or count is not None:
-            raise ValueError(
-                f'"{original}": a one-off task has no end date or count; '
-                "drop the ending or pick a repeat."
-            )
+            raise ScheduleError(meaning(Kind.SCHEDULE_ONCE_WITH_ENDING, text=original))
         return None
     rec = _base_recurrence(base, until, count)
     if rec is None:
-        raise ValueError(f'Could not read "{original}" as a repeat. {RECURRENCE_HINT}')
+        raise ScheduleError(meaning(Kind.SCHEDULE_UNREADABLE_REPEAT, text=original))
     return recurrence_to_rule(rec)
 
 
@@ -442,7 +392,7 @@ def parse_when(text: str, today: date) -> tuple[date, time]:
     text = re.sub(r"^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})t", r"\1 ", text)
     day_text, _, clock_text = text.rpartition(" ")
     if ":" not in clock_text:
-        raise ValueError(f'Could not read "{original}" as a due time. {WHEN_HINT}')
+        raise ScheduleError(meaning(Kind.SCHEDULE_UNREADABLE_WHEN, text=original))
     at = parse_clock_time(clock_text)
     if not day_text or day_text == "today":
         return today, at
@@ -453,36 +403,34 @@ def parse_when(text: str, today: date) -> tuple[date, time]:
         try:
             return today + timedelta(days=int(ahead[1])), at
         except OverflowError:
-            raise ValueError(f'"{original}" is too far ahead. {WHEN_HINT}') from None
+            raise ScheduleError(meaning(Kind.SCHEDULE_TOO_FAR_AHEAD, text=original)) from None
     if day_text in _DAY_BY_NAME:
         return today + timedelta(days=(_DAY_BY_NAME[day_text] - today.weekday()) % 7), at
     if re.fullmatch(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}", day_text):
         return _parse_iso_date(day_text, what="date"), at
-    raise ValueError(f'Could not read "{original}" as a due time. {WHEN_HINT}')
+    raise ScheduleError(meaning(Kind.SCHEDULE_UNREADABLE_WHEN, text=original))
 
 
 def _parse_iso_date(text: str, *, what: str) -> date:
     match = re.fullmatch(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})", text)
     if match is None:
-        raise ValueError(f'The {what} "{text}" should be written YYYY-MM-DD, e.g. 2026-12-31.')
+        raise ScheduleError(meaning(Kind.SCHEDULE_DATE_FORM, what=what, text=text))
     try:
         return date(*(int(g) for g in match.groups()))
     except ValueError:
-        raise ValueError(f'The {what} "{text}" is not a real date.') from None
+        raise ScheduleError(meaning(Kind.SCHEDULE_NOT_A_DATE, what=what, text=text)) from None
 
 
 def parse_clock_time(text: str) -> time:
     """Read a 24-hour clock time such as "9:30", "09:30" or "21:00"."""
     match = re.fullmatch(r"([0-9]{1,2}):([0-9]{2})", text.strip())
     if match is None:
-        raise ValueError(f'"{text.strip()}" is not a time. {CLOCK_HINT}')
+        raise ScheduleError(meaning(Kind.SCHEDULE_NOT_A_TIME, text=text.strip()))
     hour, minute = int(match[1]), int(match[2])
     if hour > 23:
-        raise ValueError(f'"{text.strip()}": the hour must be 0 to 23, not {hour}. {CLOCK_HINT}')
+        raise ScheduleError(meaning(Kind.SCHEDULE_BAD_HOUR, text=text.strip(), hour=hour))
     if minute > 59:
-        raise ValueError(
-            f'"{text.strip()}": the minute must be 00 to 59, not {minute}. {CLOCK_HINT}'
-        )
+        raise ScheduleError(meaning(Kind.SCHEDULE_BAD_MINUTE, text=text.strip(), minute=minute))
     return time(hour, minute)
 
 

@@ -14,7 +14,6 @@ Format (see ``seed_data/demo.toml``)::
 
 from __future__ import annotations
 
-import html
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,14 +32,16 @@ from bot.services.authoring import (
     MAX_TEXT_LIMIT,
     MAX_TITLE,
 )
+from bot.services.meaning import Kind, Meaning, meaning
 from bot.services.planning import plan_task, replan_task
 from bot.services.responses import (
+    AlertRuleError,
     QuestionRules,
     ResponseType,
     format_alert_rule,
     parse_alert_rule,
 )
-from bot.services.schedule import parse_recurrence_text, parse_when
+from bot.services.schedule import ScheduleError, parse_recurrence_text, parse_when
 from storage.db import Database
 from storage.models import MAX_INTEGER, Invite, Question, Task, TherapyGroup
 
@@ -54,11 +55,24 @@ QUESTION_KEYS = {
 }  # fmt: skip
 
 
-class SeedError(Exception):
-    """The seed file cannot be loaded; ``problems`` has one line each. Nothing was written."""
+@dataclass(frozen=True)
+class SeedProblem:
+    """One problem of a seed file: the file, the table path and key (``tasks[2].due``), what.
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
+    ``what`` says what is wrong with the values involved (the seed's own checks, or the rules the
+    bot applies in chat); the rendering floor (``texts.seed_problem``) writes the line.
+    """
+
+    file: str
+    place: str
+    what: Meaning
+
+
+class SeedError(Exception):
+    """The seed file cannot be loaded; ``problems`` has one each. Nothing was written."""
+
+    def __init__(self, problems: list[SeedProblem]) -> None:
+        super().__init__(*problems)
         self.problems = problems
 
 
@@ -118,12 +132,10 @@ class SeedReport:
 class _Problems:
     def __init__(self, label: str) -> None:
         self.label = label
-        self.items: list[str] = []
+        self.items: list[SeedProblem] = []
 
-    def add(self, where: str, key: str | None, message: str) -> None:
-        place = f"{where}.{key}" if key else where
-        # The shared rule messages are written for Telegram's HTML; this one goes to a terminal.
-        self.items.append(f"{self.label}: {place}: {html.unescape(message)}")
+    def add(self, where: str, key: str | None, what: Meaning) -> None:
+        self.items.append(SeedProblem(self.label, f"{where}.{key}" if key else where, what))
 
 
 def read_seed(path: Path, today_in: Any, default_zone: str) -> SeedPlan:
@@ -136,15 +148,19 @@ def read_seed(path: Path, today_in: Any, default_zone: str) -> SeedPlan:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SeedError([f"{label}: no such file"]) from None
+        raise SeedError([SeedProblem(label, "", meaning(Kind.SEED_NO_SUCH_FILE))]) from None
     except tomllib.TOMLDecodeError as error:
-        raise SeedError([f"{label}: not valid TOML: {error}"]) from None
+        raise SeedError(
+            [SeedProblem(label, "", meaning(Kind.SEED_NOT_TOML, reason=str(error)))]
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise SeedError([f"{label}: cannot be read: {error}"]) from None
+        raise SeedError(
+            [SeedProblem(label, "", meaning(Kind.SEED_UNREADABLE, reason=str(error)))]
+        ) from None
 
     problems = _Problems(label)
     for key in sorted(set(raw) - {"groups", "tasks"}):
-        problems.add(key, None, "unknown table (expected [[groups]] and [[tasks]])")
+        problems.add(key, None, meaning(Kind.SEED_UNKNOWN_TABLE))
     groups = _read_groups(_table_list(raw, "groups", problems), problems, default_zone)
     zones = {g.name: g.timezone or default_zone for g in groups}
     tasks = _read_tasks(_table_list(raw, "tasks", problems), problems, zones, today_in)
@@ -156,14 +172,14 @@ def read_seed(path: Path, today_in: Any, default_zone: str) -> SeedPlan:
 def _table_list(raw: dict[str, Any], key: str, problems: _Problems) -> list[dict[str, Any]]:
     value = raw.get(key, [])
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        problems.add(key, None, f"must be an array of tables, written [[{key}]]")
+        problems.add(key, None, meaning(Kind.SEED_NOT_TABLES, key=key))
         return []
     return value
 
 
 def _unknown_keys(item: dict[str, Any], allowed: set[str], where: str, p: _Problems) -> None:
     for key in sorted(set(item) - allowed):
-        p.add(where, key, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+        p.add(where, key, meaning(Kind.SEED_UNKNOWN_KEY, allowed=sorted(allowed)))
 
 
 def _text(
@@ -178,14 +194,14 @@ def _text(
     value = item.get(key)
     if value is None:
         if required:
-            p.add(where, key, "missing")
+            p.add(where, key, meaning(Kind.SEED_MISSING))
         return ""
     if not isinstance(value, str) or not value.strip():
-        p.add(where, key, "must be a non-empty string")
+        p.add(where, key, meaning(Kind.SEED_NOT_TEXT))
         return ""
     # The column's limit: PostgreSQL would refuse the row only while writing (SQLite not at all).
     if longest is not None and len(value.strip()) > longest:
-        p.add(where, key, f"must be at most {longest} characters (it has {len(value.strip())})")
+        p.add(where, key, meaning(Kind.SEED_TOO_LONG, most=longest, length=len(value.strip())))
         return ""
     return value.strip()
 
@@ -195,7 +211,7 @@ def _number(item: dict[str, Any], key: str, where: str, p: _Problems) -> float |
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        p.add(where, key, "must be a number")
+        p.add(where, key, meaning(Kind.SEED_NOT_NUMBER))
         return None
     return float(value)
 
@@ -207,7 +223,7 @@ def _positive_int(
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= largest:
-        p.add(where, key, f"must be a whole number from 1 to {largest}")
+        p.add(where, key, meaning(Kind.SEED_NOT_WHOLE_NUMBER, largest=largest))
         return None
     return value
 
@@ -221,23 +237,23 @@ def _read_groups(items: list[dict[str, Any]], p: _Problems, default_zone: str) -
         _unknown_keys(item, GROUP_KEYS, where, p)
         name = _text(item, "name", where, p, required=True, longest=MAX_GROUP_NAME)
         if name and name.casefold() in seen:
-            p.add(where, "name", f"duplicate group name '{name}'")
+            p.add(where, "name", meaning(Kind.SEED_DUPLICATE_GROUP, name=name))
         seen.add(name.casefold())
         zone = _text(item, "timezone", where, p, required=False) or None
         if zone:
             try:
                 ZoneInfo(zone)
             except (ZoneInfoNotFoundError, ValueError):
-                p.add(where, "timezone", f"'{zone}' is not an IANA time zone name")
+                p.add(where, "timezone", meaning(Kind.SEED_UNKNOWN_ZONE, zone=zone))
                 # Its tasks' due times are still checked, in the default zone.
                 zone = None
         invite = _text(item, "invite", where, p, required=False) or None
         demo = item.get("invite_demo", False)
         if not isinstance(demo, bool):
-            p.add(where, "invite_demo", "must be true or false")
+            p.add(where, "invite_demo", meaning(Kind.SEED_NOT_BOOLEAN))
             demo = False
         elif demo and not invite:
-            p.add(where, "invite_demo", "marks the group's invite as a demo code: add invite")
+            p.add(where, "invite_demo", meaning(Kind.SEED_DEMO_WITHOUT_INVITE))
         if invite:
             _check_code(invite, demo, where, p, codes)
         max_uses = _positive_int(item, "invite_max_uses", where, p)
@@ -251,25 +267,21 @@ def _check_code(
     if not (
         4 <= len(code) <= 64 and all(c.isascii() and (c.isalnum() or c in "_-") for c in code)
     ):
-        p.add(where, "invite", "must be 4-64 characters of letters, digits, _ and -")
+        p.add(where, "invite", meaning(Kind.SEED_BAD_CODE))
         return
     if len(code) < STRONG_CODE and not demo:
         p.add(
             where,
             "invite",
-            f"'{code}' has {len(code)} characters and can be guessed: use at least "
-            f"{STRONG_CODE}, or mark a demo group's code with invite_demo = true (the bot then "
-            "warns about it in production)",
+            meaning(Kind.SEED_WEAK_CODE, code=code, length=len(code), strong=STRONG_CODE),
         )
     earlier = codes.get(code.lower())
     if earlier is not None:
         written, other = earlier
-        same = "duplicate invite code" if written == code else "the same invite code as"
         p.add(
             where,
             "invite",
-            f"{same} '{written}' of {other} (codes are matched whatever their case, so "
-            "'/start' could not tell the groups apart)",
+            meaning(Kind.SEED_CODE_TAKEN, code=code, written=written, other=other),
         )
     else:
         codes[code.lower()] = (code, where)
@@ -285,10 +297,10 @@ def _read_tasks(
         _unknown_keys(item, TASK_KEYS, where, p)
         group = _text(item, "group", where, p, required=True)
         if group and group not in zones:
-            p.add(where, "group", f"unknown group '{group}' (not in [[groups]])")
+            p.add(where, "group", meaning(Kind.SEED_UNKNOWN_GROUP, group=group))
         title = _text(item, "title", where, p, required=True, longest=MAX_TITLE)
         if title and (group, title.casefold()) in seen:
-            p.add(where, "title", f"duplicate title '{title}' in group '{group}'")
+            p.add(where, "title", meaning(Kind.SEED_DUPLICATE_TITLE, title=title, group=group))
         seen.add((group, title.casefold()))
         due_text = _text(item, "due", where, p, required=True)
         due_date, due_time = date(2000, 1, 1), time(0, 0)
@@ -296,29 +308,29 @@ def _read_tasks(
             zone = ZoneInfo(zones.get(group) or "UTC") if group in zones else ZoneInfo("UTC")
             try:
                 due_date, due_time = parse_when(due_text, today_in(zone))
-            except ValueError as error:
-                p.add(where, "due", str(error))
+            except ScheduleError as error:
+                p.add(where, "due", meaning(Kind.RULE_PROBLEM, reason=error.problem))
         recurrence: str | None = None
         repeat = item.get("repeat", "once")
         if not isinstance(repeat, str):
-            p.add(where, "repeat", 'must be a string such as "once" or "daily"')
+            p.add(where, "repeat", meaning(Kind.SEED_REPEAT_NOT_TEXT))
         else:
             try:
                 recurrence = parse_recurrence_text(repeat)
-            except ValueError as error:
-                p.add(where, "repeat", str(error))
+            except ScheduleError as error:
+                p.add(where, "repeat", meaning(Kind.RULE_PROBLEM, reason=error.problem))
         expiry_hours = _number(item, "expiry_hours", where, p)
         if expiry_hours is not None and not 0.1 <= expiry_hours <= 24 * 30:
-            p.add(where, "expiry_hours", "must be between 0.1 and 720 hours")
+            p.add(where, "expiry_hours", meaning(Kind.SEED_BAD_EXPIRY))
             expiry_hours = None
         raw_questions = item.get("questions", [])
         questions: list[QuestionSeed] = []
         if not isinstance(raw_questions, list) or not all(
             isinstance(q, dict) for q in raw_questions
         ):
-            p.add(where, "questions", "must be an array of tables, written [[tasks.questions]]")
+            p.add(where, "questions", meaning(Kind.SEED_NOT_TABLES, key="tasks.questions"))
         elif not raw_questions:
-            p.add(where, "questions", "a task needs at least one question")
+            p.add(where, "questions", meaning(Kind.SEED_NO_QUESTIONS))
         else:
             for position, raw in enumerate(raw_questions, start=1):
                 question = _read_question(raw, position, f"{where}.questions[{position}]", p)
@@ -350,24 +362,24 @@ def _read_question(
         try:
             response_type = ResponseType(type_name)
         except ValueError:
-            allowed = ", ".join(t.value for t in ResponseType)
-            p.add(where, "type", f"unknown response type '{type_name}' (one of: {allowed})")
+            allowed = [t.value for t in ResponseType]
+            p.add(where, "type", meaning(Kind.SEED_UNKNOWN_TYPE, name=type_name, allowed=allowed))
     link = _text(item, "link", where, p, required=False, longest=MAX_LINK) or None
     if link and not link.startswith(("https://", "http://")):
-        p.add(where, "link", "must be an http:// or https:// address")
+        p.add(where, "link", meaning(Kind.SEED_BAD_LINK))
     required = item.get("required", True)
     if not isinstance(required, bool):
-        p.add(where, "required", "must be true or false")
+        p.add(where, "required", meaning(Kind.SEED_NOT_BOOLEAN))
         required = True
     options = item.get("options")
     if options is not None and (
         not isinstance(options, list) or not all(isinstance(o, str) and o.strip() for o in options)
     ):
-        p.add(where, "options", "must be a list of non-empty strings")
+        p.add(where, "options", meaning(Kind.SEED_BAD_OPTIONS))
         options = None
     integer_only = item.get("integer", False)
     if not isinstance(integer_only, bool):
-        p.add(where, "integer", "must be true or false")
+        p.add(where, "integer", meaning(Kind.SEED_NOT_BOOLEAN))
         integer_only = False
     min_value = _number(item, "min", where, p)
     max_value = _number(item, "max", where, p)
@@ -389,8 +401,8 @@ def _read_question(
         if alert_text:
             try:
                 alert_rule = format_alert_rule(parse_alert_rule(alert_text, rules))
-            except ValueError as error:
-                p.add(where, "alert", str(error))
+            except AlertRuleError as error:
+                p.add(where, "alert", error.problem)
     if len(p.items) > before or response_type is None:
         return None
     return QuestionSeed(

@@ -13,9 +13,10 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.app import DEPS_KEY, BotApplication, Deps, build_application
+from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.context import DEPS_KEY, BotApplication, Deps
 from bot.health import HEALTH_PATH, LAG_INTERVALS, LIVE_PATH, READY_PATH, HealthServer
 from bot.scheduler import run_scan
 from bot.webhook import HEALTH_KEY, install_lifecycle

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 from sqlmodel import col, select
 
-from bot.app import DEPS_KEY, Deps
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.context import DEPS_KEY, Deps
 from bot.health import HEALTH_PATH
 from bot.scheduler import JOB_NAME
 from bot.services.seeding import apply_seed, read_seed

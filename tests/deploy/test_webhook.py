@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bot.app import DEPS_KEY, BotApplication, build_application
+from bot.app import build_application
 from bot.cli import main
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.context import DEPS_KEY, BotApplication
 from bot.receiver import ALLOWED_UPDATES, receiver
 from bot.webhook import WebhookSettingsError, running, webhook_options
 from fakebotapi import FakeBotApi

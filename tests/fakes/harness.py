@@ -15,9 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import scheduler
-from bot.app import BotApplication, build_application
+from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.context import BotApplication
 from bot.receiver import receiver
 from bot.sender import Pacer, SteppingTime
 from fakebotapi import ApiCall, FakeBotApi, ScreenMessage

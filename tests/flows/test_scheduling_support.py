@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 from sqlmodel import col, select
 
 from bot import scheduler
-from bot.app import BotApplication, build_application
+from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.context import BotApplication
 from bot.sender import Pacer
 from bot.services.planning import plan_member, plan_task
 from fakebotapi import FakeBotApi

@@ -7,11 +7,11 @@ from typing import Any
 from telegram.ext import BaseHandler, CommandHandler, ConversationHandler
 
 from bot import texts
-from bot.app import BotApplication
+from bot.context import BotApplication
 from bot.handlers.therapist import ADMIN_MENU, PATIENT_MENU, therapist_menu
 from tests.fakes.harness import Harness, patient, therapist
+from tests.fakes.snapshots import snapshot
 from tests.fakes.updates import User
-from tests.flows.test_therapist_support import snapshot
 
 # Commands everyone may use: the patient menu, and /cancel (the patient's alias of /pause).
 EVERYONE = {command for command, _ in PATIENT_MENU} | {"cancel"}

@@ -8,7 +8,8 @@ from sqlmodel import select
 
 from storage.models import Delivery, Invite, Membership, TherapyGroup
 from tests.fakes.harness import Harness, patient, therapist
-from tests.flows.test_therapist_support import invite_code, snapshot
+from tests.fakes.snapshots import snapshot
+from tests.flows.test_therapist_support import invite_code
 
 THEO = therapist()
 

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from bot import texts
 from storage.models import Delivery, Question, Task
 from tests.fakes.harness import Harness, patient, therapist
-from tests.flows.test_therapist_support import snapshot
+from tests.fakes.snapshots import snapshot
 
 THEO = therapist()
 

@@ -7,12 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import SQLModel
-
-from storage.db import Database
 from tests.fakes.harness import Harness
 from tests.fakes.updates import User
 
@@ -81,20 +76,6 @@ class Chat:
 def _indent(head: str, text: str) -> str:
     body = str(text).replace("\n", "\n" + " " * 4)
     return f"{head}{body}"
-
-
-def snapshot(database: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table but the inbox, in primary-key order: equal snapshots mean
-    nothing changed (the inbox records every update received, refused ones included)."""
-    tables: dict[str, list[tuple[Any, ...]]] = {}
-    with database.engine.connect() as connection:
-        for table in SQLModel.metadata.sorted_tables:
-            if table.name == "inbox":
-                continue
-            order = list(table.primary_key.columns)
-            rows = connection.execute(select(table).order_by(*order)).all()
-            tables[table.name] = [tuple(row) for row in rows]
-    return tables
 
 
 def invite_code(text: str) -> str:

@@ -10,7 +10,8 @@ from sqlmodel import col, select
 from bot import texts
 from storage.models import Answer, Delivery, Question, Task
 from tests.fakes.harness import Harness, patient, therapist
-from tests.flows.test_therapist_support import invite_code, snapshot
+from tests.fakes.snapshots import snapshot
+from tests.flows.test_therapist_support import invite_code
 
 THEO = therapist()
 ALICE, BOB = patient(0), patient(1)

@@ -37,7 +37,7 @@ from bot.cli import main
 from bot.config import ConfigError, load_settings
 from storage.db import Database
 from tests.conftest import fresh_database_url
-from tests.hardening.test_fuzz import Rows, read_rows, restore
+from tests.fakes.snapshots import Rows, read_rows, restore
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "seed_data" / "demo.toml"

@@ -38,28 +38,28 @@ import pytest
 from telegram.ext import BaseHandler, CallbackQueryHandler, ConversationHandler
 
 from bot import texts
-from bot.app import BotApplication
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.context import BotApplication
 from bot.logs import setup_logging
 from bot.services import authoring
 from fakebotapi import ServerError
 from storage.db import Database
 from tests.deploy.conftest import TOKEN, WEBHOOK_SECRET, with_changes
 from tests.fakes.harness import Harness, patient, therapist
-from tests.fakes.updates import User
-from tests.flows.test_therapist_access import ARGUMENTS, EVERYONE, REFUSAL, STRANGER
-from tests.flows.test_therapist_support import invite_code
-from tests.hardening.test_fuzz import (
+from tests.fakes.snapshots import (
     THERAPIST_TABLES,
     Rows,
     clear_inbox,
-    command_names,
     open_questions,
     read_rows,
     restore,
     rows_by_person,
 )
+from tests.fakes.updates import User
+from tests.flows.test_therapist_access import ARGUMENTS, EVERYONE, REFUSAL, STRANGER
+from tests.flows.test_therapist_support import invite_code
+from tests.hardening.test_fuzz import command_names
 
 ROOT = Path(__file__).resolve().parents[2]
 ALICE, BOB, CHLOE, THEO = patient(0), patient(1), patient(2), therapist()

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import SQLModel, select
 
+from bot import texts
 from bot.cli import main
 from bot.services.seeding import SeedError, SeedPlan, apply_seed, read_seed
 from storage.db import Database
@@ -41,7 +42,7 @@ def seed_problems(tmp_path: Path, text: str) -> list[str]:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(SeedError) as caught:
         read(path)
-    return caught.value.problems
+    return [texts.seed_problem(p) for p in caught.value.problems]
 
 
 def test_the_demo_seed_has_the_original_apps_programme(database: Database) -> None:

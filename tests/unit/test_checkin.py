@@ -22,6 +22,7 @@ from bot.services.checkin import (
     Refusal,
     Refused,
     StartOutcome,
+    answering,
 )
 from bot.services.responses import Accepted, Reply
 from bot.services.seeding import GroupSeed, QuestionSeed, SeedPlan, TaskSeed, apply_seed
@@ -38,6 +39,7 @@ from storage.models import (
     Task,
     TherapyGroup,
 )
+from tests.fakes.words import worded
 
 POLICY = Policy(
     default_zone="Europe/London",
@@ -408,7 +410,7 @@ def test_a_wrong_answer_counts_a_try_and_asks_the_same_question_again(world: Wor
     result = world.say(ALICE, "perhaps", 5)
 
     assert isinstance(result, Reask)
-    assert result.hint == "Please tap Yes or No, or type yes or no."
+    assert worded(result.hint) == "Please tap Yes or No, or type yes or no."
     assert (result.tries, result.offer_skip, result.stuck) == (1, False, False)
     assert world.delivery(delivery_id).current_tries == 1
     assert world.answers(delivery_id) == []
@@ -434,7 +436,7 @@ def test_repeated_failures_offer_skip_on_an_optional_question_only(world: World)
 
     assert isinstance(optional, Reask)
     assert optional.offer_skip and not optional.stuck
-    assert optional.hint == "That was a photo. Please type your answer."
+    assert worded(optional.hint) == "That was a photo. Please type your answer."
 
 
 def test_skipping_an_optional_question_stores_it_as_skipped(world: World) -> None:
@@ -528,7 +530,7 @@ def test_the_unique_constraint_settles_a_race_between_two_presses(world: World) 
             ).all()
         )
         assert delivery is not None and person is not None
-        result = checkin._store(
+        result = answering._store(
             session,
             world.now,
             POLICY,

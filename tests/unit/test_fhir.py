@@ -33,6 +33,7 @@ from storage.models import (
     Task,
     TherapyGroup,
 )
+from tests.fakes.words import worded
 
 ZONE = "Europe/London"
 S = DeliveryStatus
@@ -422,7 +423,7 @@ def test_the_whole_export_holds_every_group(
 def test_an_unknown_group_is_refused(database: Database, clock: ManualClock, world: World) -> None:
     with pytest.raises(AuthoringError) as caught:
         fhir.export_fhir(database, clock.now(), ZONE, "Knees")
-    assert "There is no group" in parse_html(caught.value.problems[0])[0]
+    assert "There is no group" in parse_html(worded(caught.value.problems[0]))[0]
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -495,7 +496,7 @@ def _refused(database: Database, now: datetime, source: str) -> list[str]:
             database, now, ZONE, 60, source, "Shoulder Therapy 1", "tomorrow 09:00", None
         )
     assert _tasks(database) == before
-    return [parse_html(p)[0] for p in caught.value.problems]
+    return [parse_html(worded(p))[0] for p in caught.value.problems]
 
 
 def test_a_questionnaire_that_cannot_be_mapped_is_refused_item_by_item(

@@ -30,6 +30,7 @@ from storage.models import (
     Task,
     TherapyGroup,
 )
+from tests.fakes.words import raises_saying
 
 ZONE = "Europe/London"
 S = DeliveryStatus
@@ -268,9 +269,9 @@ def test_a_report_tells_a_task_from_a_group(text: str, target: tuple[str, str]) 
 def test_an_unknown_group_or_task_is_named_in_the_answer(
     database: Database, clock: ManualClock, world: World
 ) -> None:
-    with pytest.raises(AuthoringError, match="no group “Knees”"):
+    with raises_saying(AuthoringError, "no group “Knees”"):
         reports.adherence(database, clock.now(), ZONE, "group", "Knees")
-    with pytest.raises(AuthoringError, match="no task 99"):
+    with raises_saying(AuthoringError, "no task 99"):
         reports.adherence(database, clock.now(), ZONE, "task", "99")
 
 

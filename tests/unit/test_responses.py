@@ -23,6 +23,7 @@ from bot.services.responses import (
     parse_alert_rule,
     parse_reply,
 )
+from tests.fakes.words import raises_saying, worded
 
 T = ResponseType
 
@@ -62,7 +63,7 @@ def accepted(rules: QuestionRules, reply: Reply) -> Accepted:
 def hint(rules: QuestionRules, reply: Reply) -> str:
     result = parse_reply(rules, reply)
     assert isinstance(result, Rejected), result
-    return result.hint
+    return worded(result.hint)
 
 
 def test_button_and_media_type_sets() -> None:
@@ -200,7 +201,10 @@ def test_number_question_refuses_a_button() -> None:
 
 
 def test_yes_no_buttons() -> None:
-    assert button_tokens(YES_NO) == [("Yes", "y"), ("No", "n")]
+    assert [(worded(label), token) for label, token in button_tokens(YES_NO)] == [
+        ("Yes", "y"),
+        ("No", "n"),
+    ]
     assert accepted(YES_NO, button("y")) == Accepted(display="Yes", boolean=True)
     assert accepted(YES_NO, button("n")) == Accepted(display="No", boolean=False)
 
@@ -397,7 +401,7 @@ def test_media_types_have_no_buttons() -> None:
     ],
 )
 def test_answer_hint(rules: QuestionRules, expected: str) -> None:
-    assert answer_hint(rules) == expected
+    assert worded(answer_hint(rules)) == expected
 
 
 @pytest.mark.parametrize(("value", "text"), [(7, "7"), (7.0, "7"), (7.5, "7.5"), (-0.25, "-0.25")])
@@ -523,12 +527,14 @@ def test_sound_definitions_have_no_problems(rules: QuestionRules) -> None:
     ],
 )
 def test_definition_problems(rules: QuestionRules, problems: list[str]) -> None:
-    assert rules.validate() == problems
+    assert [worded(p) for p in rules.validate()] == problems
 
 
 def test_definition_problem_escapes_option_names() -> None:
     rules = QuestionRules(T.CHOICE, options=("<b>", "<B>"))
-    assert rules.validate() == ["The option “&lt;B&gt;” is listed more than once."]
+    assert [worded(p) for p in rules.validate()] == [
+        "The option “&lt;B&gt;” is listed more than once."
+    ]
 
 
 def test_scale_bounds_stay_usable_on_an_invalid_definition() -> None:
@@ -617,7 +623,7 @@ def test_alert_rule_parses_and_normalises(text: str, rules: QuestionRules, store
 def test_alert_rule_errors_are_clear_sentences(
     text: str, rules: QuestionRules, message: str
 ) -> None:
-    with pytest.raises(ValueError, match="^" + re.escape(message)):
+    with raises_saying(ValueError, "^" + re.escape(message)):
         parse_alert_rule(text, rules)
 
 

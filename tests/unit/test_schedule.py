@@ -13,7 +13,7 @@ from bot.services.schedule import (
     MAX_OCCURRENCES,
     WEEKDAY_NAMES,
     Recurrence,
-    describe_rule,
+    ScheduleError,
     end_of_quiet,
     is_quiet,
     local_to_utc,
@@ -26,6 +26,8 @@ from bot.services.schedule import (
     recurrence_to_rule,
     rule_to_recurrence,
 )
+from bot.texts import describe_rule
+from tests.fakes.words import error_words, raises_saying
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -502,7 +504,7 @@ def test_parse_rule_normalises_what_it_accepts(messy: str, normal: str | None) -
     ],
 )
 def test_parse_rule_explains_what_is_wrong(rule: str, message: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with raises_saying(ScheduleError, re.escape(message)):
         parse_rule(rule)
 
 
@@ -521,7 +523,7 @@ def test_parse_rule_explains_what_is_wrong(rule: str, message: str) -> None:
     ],
 )
 def test_an_impossible_recurrence_cannot_be_built(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with raises_saying(ScheduleError, re.escape(message)):
         Recurrence(**kwargs)  # type: ignore[arg-type]
 
 
@@ -592,16 +594,18 @@ def test_parse_recurrence_text_accepts_every_friendly_form(text: str, rule: str 
 def test_parse_recurrence_text_says_what_it_accepts_when_it_cannot_read_the_input(
     text: str, message: str
 ) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with raises_saying(ScheduleError, re.escape(message)):
         parse_recurrence_text(text)
 
 
 def test_the_recurrence_hint_names_the_end_forms_too() -> None:
-    with pytest.raises(ValueError, match="until 2026-12-31") as caught:
+    with pytest.raises(ScheduleError) as caught:
         parse_recurrence_text("sometimes")
 
-    assert '"x5"' in str(caught.value)
-    assert "FREQ=" in str(caught.value)
+    said = error_words(caught.value)
+    assert "until 2026-12-31" in said
+    assert '"x5"' in said
+    assert "FREQ=" in said
 
 
 # --- parse_when -------------------------------------------------------------------------------
@@ -656,7 +660,7 @@ def test_every_weekday_name_is_understood_by_parse_when() -> None:
     ],
 )
 def test_parse_when_explains_what_it_accepts(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with raises_saying(ScheduleError, re.escape(message)):
         parse_when(text, WEDNESDAY)
 
 
@@ -680,7 +684,7 @@ def test_parse_clock_time_reads_the_24_hour_clock(text: str, expected: time) -> 
     ],
 )
 def test_parse_clock_time_rejects_anything_else(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with raises_saying(ScheduleError, re.escape(message)):
         parse_clock_time(text)
 
 

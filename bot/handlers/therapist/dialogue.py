@@ -1,0 +1,782 @@
+"""The /newtask and /edittask dialogue: the draft, its steps, review and save.
+
+The dialogues keep their draft in ``user_data``: the one place in-memory state is allowed, as
+a cache of a therapist's unfinished authoring. Nothing is stored until Save.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+
+from bot import keyboards, texts
+from bot.context import BotContext
+from bot.handlers.therapist.common import (
+    COUNT,
+    DRAFT_KEY,
+    DRAFT_TTL,
+    DUE,
+    END,
+    EVERY_N,
+    GROUP,
+    Q_ALERT,
+    Q_DESC,
+    Q_DETAIL,
+    Q_INTEGER,
+    Q_LINK,
+    Q_MORE,
+    Q_REQUIRED,
+    Q_TYPE,
+    REPEAT,
+    REPEAT_END,
+    REVIEW,
+    TITLE,
+    UNTIL,
+    Handler,
+    P,
+    R,
+    _attempt,
+    _button,
+    _chunks,
+    _drop,
+    _markup,
+    _now,
+    _problems,
+    _send,
+    _send_long,
+    _zone,
+    therapist_only,
+)
+from bot.handlers.therapist.tasks import _close_buttons
+from bot.services import authoring
+from bot.services.authoring import AuthoringError, GroupInfo, QuestionDraft
+from bot.services.responses import ALERT_TYPES, DEFAULT_SCALE_MAX, DEFAULT_SCALE_MIN, ResponseType
+from bot.services.schedule import Recurrence, next_due, recurrence_to_rule
+
+log = logging.getLogger(__name__)
+
+
+# --- the /newtask and /edittask dialogues ---------------------------------------------------
+
+
+@dataclass
+class _Draft:
+    """The therapist's unfinished task or edit: a cache, lost on restart by design."""
+
+    mode: Literal["new", "edit"]
+    touched: datetime
+    group: GroupInfo | None = None
+    task_id: int | None = None
+    task_title: str = ""
+    edit: str = ""  # "due", "repeat" or "questions"
+    title: str = ""
+    due_date: date | None = None
+    due_time: time | None = None
+    repeat_kind: str = "once"
+    interval: int = 1
+    recurrence: str | None = None
+    questions: list[QuestionDraft] = field(default_factory=list)
+    question: QuestionDraft | None = None
+
+
+def _draft(context: BotContext) -> _Draft | None:
+    data = context.user_data
+    draft = data.get(DRAFT_KEY) if data is not None else None
+    return draft if isinstance(draft, _Draft) else None
+
+
+async def _live_draft(update: Update, context: BotContext) -> _Draft | None:
+    """The therapist's draft, unless there is none or it was left for too long."""
+    draft = _draft(context)
+    now = _now(context)
+    if draft is None or now - draft.touched > DRAFT_TTL:
+        _drop(context)
+        if update.callback_query is not None:
+            await update.callback_query.answer(texts.admin_stale_button())
+        else:
+            await _send(update, texts.admin_dialogue_expired())
+        return None
+    draft.touched = now
+    return draft
+
+
+def step(handler: Callable[[Update, BotContext, _Draft], Awaitable[int]]) -> Handler:
+    """Wrap a dialogue step: therapists only, a live draft, and its last-touched time."""
+
+    @therapist_only
+    @functools.wraps(handler)
+    async def wrapper(update: Update, context: BotContext) -> int:
+        draft = await _live_draft(update, context)
+        if draft is None:
+            return END
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        return await handler(update, context, draft)
+
+    return wrapper
+
+
+def _choice(update: Update) -> tuple[str, ...]:
+    callback = keyboards.decode(update.callback_query.data if update.callback_query else None)
+    return callback.parts if callback else ()
+
+
+def _typed(update: Update) -> str:
+    message = update.effective_message
+    return (message.text or "") if message else ""
+
+
+async def _picked(update: Update, label: str) -> None:
+    """Show which button was pressed and take the keyboard away."""
+    query = update.callback_query
+    if query is not None:
+        await _close_buttons(query.message, texts.admin_picked(label))
+
+
+@therapist_only
+async def newtask_start(update: Update, context: BotContext) -> int:
+    """Start building a task: pick the group."""
+    deps = context.deps
+    groups = await deps.run(authoring.group_names, deps.database, _zone(context))
+    if not groups:
+        await _send(update, texts.admin_no_groups())
+        return END
+    assert context.user_data is not None
+    context.user_data[DRAFT_KEY] = _Draft(mode="new", touched=_now(context))
+    await _send(
+        update,
+        texts.admin_ask_group(),
+        _markup(*[[_button(g.name, "tg", g.id)] for g in groups]),
+    )
+    return GROUP
+
+
+@step
+async def pick_group(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Remember the group and ask for the title."""
+    parts = _choice(update)
+    group_id = parts[0] if parts else ""
+    deps = context.deps
+    group = await _attempt(
+        update, context, authoring.get_group, deps.database, _zone(context), group_id
+    )
+    if group is None:
+        return GROUP
+    draft.group = group
+    await _picked(update, group.name)
+    await _send(update, texts.admin_ask_title(group.name))
+    return TITLE
+
+
+@step
+async def type_title(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Remember the title and ask for the due date and time."""
+    try:
+        draft.title = authoring.check_title(_typed(update))
+    except AuthoringError as error:
+        await _problems(update, error, texts.admin_ask_title_again())
+        return TITLE
+    assert draft.group is not None
+    await _send(update, texts.admin_ask_due(draft.group.zone))
+    return DUE
+
+
+@step
+async def type_due(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Read the due time, repeat it back, and ask how the task repeats (or save the edit)."""
+    assert draft.group is not None
+    try:
+        draft.due_date, draft.due_time = authoring.parse_due(
+            _typed(update), draft.group.zone, _now(context)
+        )
+    except AuthoringError as error:
+        await _problems(update, error, texts.admin_ask_due_again(draft.group.zone))
+        return DUE
+    understood = texts.admin_understood_due(draft.due_date, draft.due_time, draft.group.zone)
+    if draft.mode == "edit":
+        return await _apply_due(update, context, draft, understood)
+    await _send(update, understood)
+    return await _ask_repeat(update)
+
+
+async def _ask_repeat(update: Update) -> int:
+    await _send(
+        update,
+        texts.admin_ask_repeat(),
+        _markup(
+            [
+                _button(texts.admin_button_once(), "tr", "once"),
+                _button(texts.admin_button_daily(), "tr", "daily"),
+            ],
+            [
+                _button(texts.admin_button_weekdays(), "tr", "weekdays"),
+                _button(texts.admin_button_every(), "tr", "every"),
+            ],
+        ),
+    )
+    return REPEAT
+
+
+@step
+async def pick_repeat(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Take a repetition from the buttons; every N days asks for N, the rest for an end."""
+    parts = _choice(update)
+    kind = parts[0] if parts else ""
+    labels = {
+        "once": texts.admin_button_once(),
+        "daily": texts.admin_button_daily(),
+        "weekdays": texts.admin_button_weekdays(),
+        "every": texts.admin_button_every(),
+    }
+    if kind not in labels:
+        return REPEAT
+    await _picked(update, labels[kind])
+    draft.repeat_kind = kind
+    draft.interval = 1
+    if kind == "once":
+        return await _repeat_chosen(update, context, draft, None)
+    if kind == "every":
+        await _send(update, texts.admin_ask_every_n())
+        return EVERY_N
+    return await _ask_repeat_end(update)
+
+
+@step
+async def type_repeat(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Read a repetition typed out ("mon,wed,fri x6") instead of a button."""
+    try:
+        rule = authoring.parse_repeat(_typed(update))
+    except AuthoringError as error:
+        await _problems(update, error, texts.admin_ask_repeat_again())
+        return REPEAT
+    return await _repeat_chosen(update, context, draft, rule)
+
+
+@step
+async def type_every_n(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Read N of "every N days" and ask how the series ends."""
+    text = _typed(update).strip()
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 365):
+        await _send(update, texts.admin_bad_every_n())
+        return EVERY_N
+    draft.interval = int(text)
+    return await _ask_repeat_end(update)
+
+
+async def _ask_repeat_end(update: Update) -> int:
+    await _send(
+        update,
+        texts.admin_ask_repeat_end(),
+        _markup(
+            [_button(texts.admin_button_no_end(), "tn", "none")],
+            [
+                _button(texts.admin_button_until(), "tn", "until"),
+                _button(texts.admin_button_count(), "tn", "count"),
+            ],
+        ),
+    )
+    return REPEAT_END
+
+
+def _recurrence(draft: _Draft, until: date | None, count: int | None) -> str | None:
+    if draft.repeat_kind == "weekdays":
+        rec = Recurrence("weekly", weekdays=(0, 1, 2, 3, 4), until=until, count=count)
+    elif draft.repeat_kind == "every" and draft.interval > 1:
+        rec = Recurrence("interval", interval_days=draft.interval, until=until, count=count)
+    else:
+        rec = Recurrence("daily", until=until, count=count)
+    return recurrence_to_rule(rec)
+
+
+@step
+async def pick_repeat_end(update: Update, context: BotContext, draft: _Draft) -> int:
+    """No end, or ask for the last date, or for the number of times."""
+    parts = _choice(update)
+    choice = parts[0] if parts else ""
+    if choice == "none":
+        await _picked(update, texts.admin_button_no_end())
+        return await _repeat_chosen(update, context, draft, _recurrence(draft, None, None))
+    if choice == "until":
+        await _picked(update, texts.admin_button_until())
+        await _send(update, texts.admin_ask_until())
+        return UNTIL
+    if choice == "count":
+        await _picked(update, texts.admin_button_count())
+        await _send(update, texts.admin_ask_count())
+        return COUNT
+    return REPEAT_END
+
+
+@step
+async def type_until(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Read the last day of the series."""
+    text = _typed(update).strip()
+    try:
+        until = date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        until = None
+    if until is None:
+        await _send(update, texts.admin_bad_until(text))
+        return UNTIL
+    start = draft.due_date
+    if start is not None and until < start:
+        await _send(update, texts.admin_until_before_start(until, start))
+        return UNTIL
+    return await _repeat_chosen(update, context, draft, _recurrence(draft, until, None))
+
+
+@step
+async def type_count(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Read how many times the task happens."""
+    text = _typed(update).strip()
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 1000):
+        await _send(update, texts.admin_bad_count())
+        return COUNT
+    return await _repeat_chosen(update, context, draft, _recurrence(draft, None, int(text)))
+
+
+async def _repeat_chosen(
+    update: Update, context: BotContext, draft: _Draft, rule: str | None
+) -> int:
+    draft.recurrence = rule
+    if draft.mode == "edit":
+        return await _apply_repeat(update, context, draft)
+    await _send(update, texts.admin_understood_repeat(rule))
+    return await _ask_description(update, draft)
+
+
+async def _ask_description(update: Update, draft: _Draft) -> int:
+    draft.question = None
+    number = len(draft.questions) + 1
+    await _send(update, texts.admin_ask_description(number))
+    return Q_DESC
+
+
+@step
+async def type_description(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Remember the question's text and ask for a link."""
+    try:
+        description = authoring.check_description(_typed(update))
+    except AuthoringError as error:
+        await _problems(update, error)
+        return Q_DESC
+    draft.question = QuestionDraft(description=description, response_type=ResponseType.TEXT)
+    await _send(
+        update,
+        texts.admin_ask_link(),
+        _markup([_button(texts.admin_button_no_link(), "tl", "skip")]),
+    )
+    return Q_LINK
+
+
+@step
+async def type_link(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Remember the link and ask for the response type."""
+    assert draft.question is not None
+    try:
+        link = authoring.parse_link(_typed(update))
+    except AuthoringError as error:
+        await _problems(update, error)
+        return Q_LINK
+    draft.question = replace(draft.question, link=link)
+    return await _ask_type(update)
+
+
+@step
+async def skip_link(update: Update, context: BotContext, draft: _Draft) -> int:
+    """No link: ask for the response type."""
+    await _picked(update, texts.admin_button_no_link())
+    return await _ask_type(update)
+
+
+_TYPE_ORDER = (
+    ResponseType.YES_NO,
+    ResponseType.SCALE,
+    ResponseType.NUMBER,
+    ResponseType.CHOICE,
+    ResponseType.TEXT,
+    ResponseType.PHOTO,
+    ResponseType.VIDEO,
+)
+
+
+async def _ask_type(update: Update) -> int:
+    buttons = [_button(texts.admin_type_label(t.value), "tt", t.value) for t in _TYPE_ORDER]
+    await _send(
+        update,
+        texts.admin_ask_type(),
+        _markup(buttons[0:2], buttons[2:4], buttons[4:7]),
+    )
+    return Q_TYPE
+
+
+@step
+async def pick_type(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Remember the response type and ask for what it needs."""
+    assert draft.question is not None
+    parts = _choice(update)
+    try:
+        kind = ResponseType(parts[0]) if parts else None
+    except ValueError:
+        kind = None
+    if kind is None:
+        return Q_TYPE
+    await _picked(update, texts.admin_type_label(kind.value))
+    draft.question = replace(
+        draft.question,
+        response_type=kind,
+        options=(),
+        min_value=None,
+        max_value=None,
+        integer_only=False,
+        max_length=None,
+        alert_rule=None,
+    )
+    if kind == ResponseType.CHOICE:
+        await _send(update, texts.admin_ask_options())
+        return Q_DETAIL
+    if kind == ResponseType.NUMBER:
+        await _send(
+            update,
+            texts.admin_ask_number_bounds(),
+            _markup([_button(texts.admin_button_no_bounds(), "tb", "skip")]),
+        )
+        return Q_DETAIL
+    if kind == ResponseType.SCALE:
+        label = texts.admin_button_default_scale(DEFAULT_SCALE_MIN, DEFAULT_SCALE_MAX)
+        await _send(
+            update, texts.admin_ask_scale_bounds(), _markup([_button(label, "tb", "skip")])
+        )
+        return Q_DETAIL
+    if kind == ResponseType.TEXT:
+        await _send(
+            update,
+            texts.admin_ask_max_length(),
+            _markup([_button(texts.admin_button_no_max_length(), "tb", "skip")]),
+        )
+        return Q_DETAIL
+    return await _ask_required(update)
+
+
+@step
+async def type_detail(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Read the options, bounds or length limit the response type needs."""
+    assert draft.question is not None
+    kind = draft.question.response_type
+    text = _typed(update)
+    try:
+        if kind == ResponseType.CHOICE:
+            draft.question = replace(draft.question, options=authoring.parse_options(text))
+        elif kind in (ResponseType.NUMBER, ResponseType.SCALE):
+            lo, hi = authoring.parse_bounds(text, kind)
+            draft.question = replace(draft.question, min_value=lo, max_value=hi)
+        elif kind == ResponseType.TEXT:
+            draft.question = replace(draft.question, max_length=authoring.parse_max_length(text))
+    except AuthoringError as error:
+        await _problems(update, error)
+        return Q_DETAIL
+    return await _after_detail(update, draft)
+
+
+@step
+async def skip_detail(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Keep the default bounds or length."""
+    assert draft.question is not None
+    kind = draft.question.response_type
+    if kind == ResponseType.CHOICE:
+        return Q_DETAIL
+    labels = {
+        ResponseType.NUMBER: texts.admin_button_no_bounds(),
+        ResponseType.SCALE: texts.admin_button_default_scale(DEFAULT_SCALE_MIN, DEFAULT_SCALE_MAX),
+        ResponseType.TEXT: texts.admin_button_no_max_length(),
+    }
+    await _picked(update, labels.get(kind, ""))
+    return await _after_detail(update, draft)
+
+
+async def _after_detail(update: Update, draft: _Draft) -> int:
+    assert draft.question is not None
+    if draft.question.response_type == ResponseType.NUMBER:
+        await _send(
+            update,
+            texts.admin_ask_integer(),
+            _markup(
+                [
+                    _button(texts.admin_button_whole(), "ti", "y"),
+                    _button(texts.admin_button_decimals(), "ti", "n"),
+                ]
+            ),
+        )
+        return Q_INTEGER
+    return await _ask_required(update)
+
+
+@step
+async def pick_integer(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Whole numbers only, or decimals too."""
+    assert draft.question is not None
+    parts = _choice(update)
+    whole = bool(parts) and parts[0] == "y"
+    candidate = replace(draft.question, integer_only=whole)
+    problems = candidate.rules().validate()
+    if problems:
+        await _picked(update, texts.admin_button_whole())
+        lines = [texts.words(problem) for problem in problems]
+        await _send(update, "\n".join([*lines, texts.admin_ask_number_bounds()]))
+        draft.question = replace(draft.question, min_value=None, max_value=None)
+        return Q_DETAIL
+    await _picked(update, texts.admin_button_whole() if whole else texts.admin_button_decimals())
+    draft.question = candidate
+    return await _ask_required(update)
+
+
+async def _ask_required(update: Update) -> int:
+    await _send(
+        update,
+        texts.admin_ask_required(),
+        _markup(
+            [
+                _button(texts.admin_button_required(), "tq", "y"),
+                _button(texts.admin_button_optional(), "tq", "n"),
+            ]
+        ),
+    )
+    return Q_REQUIRED
+
+
+@step
+async def pick_required(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Required or optional; then the alert, for the types that can have one."""
+    assert draft.question is not None
+    parts = _choice(update)
+    required = not (parts and parts[0] == "n")
+    await _picked(
+        update, texts.admin_button_required() if required else texts.admin_button_optional()
+    )
+    draft.question = replace(draft.question, required=required)
+    if draft.question.response_type in ALERT_TYPES:
+        await _send(
+            update,
+            texts.admin_ask_alert(draft.question.rules()),
+            _markup([_button(texts.admin_button_no_alert(), "ta", "skip")]),
+        )
+        return Q_ALERT
+    return await _question_done(update, draft)
+
+
+@step
+async def type_alert(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Read the alert rule."""
+    assert draft.question is not None
+    try:
+        rule = authoring.parse_alert(_typed(update), draft.question)
+    except AuthoringError as error:
+        await _problems(update, error)
+        return Q_ALERT
+    draft.question = replace(draft.question, alert_rule=rule)
+    return await _question_done(update, draft)
+
+
+@step
+async def skip_alert(update: Update, context: BotContext, draft: _Draft) -> int:
+    """No alert for this question."""
+    await _picked(update, texts.admin_button_no_alert())
+    return await _question_done(update, draft)
+
+
+async def _question_done(update: Update, draft: _Draft) -> int:
+    assert draft.question is not None
+    try:
+        question = authoring.check_question(draft.question)
+    except AuthoringError as error:
+        # Every step validated its part, so this is a contradiction between steps.
+        await _problems(update, error)
+        return await _ask_description(update, draft)
+    draft.questions.append(question)
+    draft.question = None
+    number = len(draft.questions)
+    done = (
+        texts.admin_button_done_review() if draft.mode == "new" else texts.admin_button_done_save()
+    )
+    await _send(
+        update,
+        texts.admin_question_added(number, question),
+        _markup(
+            [_button(texts.admin_button_add_question(), "tm", "add")],
+            [_button(done, "tm", "done")],
+        ),
+    )
+    return Q_MORE
+
+
+@step
+async def pick_more(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Another question, or on to the review (new task) or saving (edit)."""
+    parts = _choice(update)
+    if parts and parts[0] == "add":
+        await _picked(update, texts.admin_button_add_question())
+        return await _ask_description(update, draft)
+    if draft.mode == "edit":
+        await _picked(update, texts.admin_button_done_save())
+        return await _apply_questions(update, context, draft)
+    await _picked(update, texts.admin_button_done_review())
+    assert draft.group is not None and draft.due_date and draft.due_time
+    zone = ZoneInfo(draft.group.zone)
+    upcoming = next_due(draft.due_date, draft.due_time, draft.recurrence, zone, _now(context))
+    await _send_long(
+        update,
+        _chunks(
+            texts.admin_review(
+                draft.group.name,
+                draft.title,
+                draft.due_date,
+                draft.due_time,
+                draft.group.zone,
+                draft.recurrence,
+                upcoming,
+                draft.questions,
+            )
+        ),
+    )
+    await _send(
+        update,
+        texts.admin_ask_save(),
+        _markup(
+            [
+                _button(texts.admin_button_save(), "tv", "save"),
+                _button(texts.admin_button_cancel(), "tv", "cancel"),
+            ]
+        ),
+    )
+    return REVIEW
+
+
+@step
+async def pick_review(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Save the task and plan its check-ins, or throw the draft away."""
+    parts = _choice(update)
+    if not parts or parts[0] != "save":
+        await _picked(update, texts.admin_button_cancel())
+        _drop(context)
+        await _send(update, texts.admin_cancelled())
+        return END
+    await _picked(update, texts.admin_button_save())
+    assert draft.group is not None and draft.due_date and draft.due_time
+    deps = context.deps
+    try:
+        saved = await deps.run(
+            authoring.create_task,
+            deps.database,
+            _now(context),
+            _zone(context),
+            deps.settings.checkins.expiry_minutes,
+            authoring.TaskDraft(
+                group_id=draft.group.id,
+                title=draft.title,
+                due_date=draft.due_date,
+                due_time=draft.due_time,
+                recurrence=draft.recurrence,
+                questions=tuple(draft.questions),
+            ),
+        )
+    except AuthoringError as error:
+        _drop(context)
+        await _problems(update, error, texts.admin_not_saved())
+        return END
+    _drop(context)
+    await _send(update, texts.admin_task_saved(saved))
+    return END
+
+
+@therapist_only
+async def cancel(update: Update, context: BotContext) -> int:
+    """Leave the dialogue; nothing is stored."""
+    _drop(context)
+    await _send(update, texts.admin_cancelled())
+    return END
+
+
+@therapist_only
+async def unexpected(update: Update, context: BotContext) -> int | None:
+    """Something the current step cannot use: say what it needs, and stay on the step."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(texts.admin_stale_button())
+        return None
+    if await _live_draft(update, context) is None:
+        return END
+    await _send(update, texts.admin_wrong_step())
+    return None
+
+
+# /edittask walks the same steps as /newtask (one table of states, see registration.py); where a
+# /newtask step would ask the next question, an edit saves the part it changed instead.
+
+
+async def _apply_due(update: Update, context: BotContext, draft: _Draft, understood: str) -> int:
+    assert draft.task_id is not None and draft.due_date and draft.due_time
+    return await _save_edit(
+        update,
+        context,
+        lambda changed: f"{understood}\n{texts.admin_task_changed(changed)}",
+        authoring.change_due,
+        context.deps.database,
+        _now(context),
+        _zone(context),
+        draft.task_id,
+        draft.due_date,
+        draft.due_time,
+    )
+
+
+async def _apply_repeat(update: Update, context: BotContext, draft: _Draft) -> int:
+    assert draft.task_id is not None
+    return await _save_edit(
+        update,
+        context,
+        texts.admin_task_changed,
+        authoring.change_repeat,
+        context.deps.database,
+        _now(context),
+        _zone(context),
+        draft.task_id,
+        draft.recurrence,
+    )
+
+
+async def _apply_questions(update: Update, context: BotContext, draft: _Draft) -> int:
+    assert draft.task_id is not None
+    return await _save_edit(
+        update,
+        context,
+        texts.admin_questions_added,
+        authoring.add_questions,
+        context.deps.database,
+        draft.task_id,
+        tuple(draft.questions),
+    )
+
+
+async def _save_edit(
+    update: Update,
+    context: BotContext,
+    said: Callable[[R], str],
+    use_case: Callable[P, R],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> int:
+    """Save one change of /edittask and end the dialogue, saved or not."""
+    _drop(context)
+    try:
+        changed = await context.deps.run(use_case, *args, **kwargs)
+    except AuthoringError as error:
+        await _problems(update, error, texts.admin_not_saved())
+        return END
+    await _send(update, said(changed))
+    return END

@@ -1,0 +1,151 @@
+"""What only /edittask has: choosing what to change, removing questions, applying a change."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+
+from bot import texts
+from bot.context import BotContext
+from bot.handlers.therapist.common import (
+    DRAFT_KEY,
+    DUE,
+    EDIT_MENU,
+    END,
+    REMOVE_PICK,
+    _button,
+    _chunks,
+    _drop,
+    _markup,
+    _named_task,
+    _now,
+    _problems,
+    _send,
+    _send_long,
+    _zone,
+    therapist_only,
+)
+from bot.handlers.therapist.dialogue import (
+    _ask_description,
+    _ask_repeat,
+    _choice,
+    _Draft,
+    _picked,
+    step,
+)
+from bot.handlers.therapist.tasks import _close_buttons
+from bot.services import authoring
+from bot.services.authoring import AuthoringError
+
+log = logging.getLogger(__name__)
+
+
+# --- /edittask ----------------------------------------------------------------------------
+
+
+@therapist_only
+async def edittask_start(update: Update, context: BotContext) -> int:
+    """Show what can be changed about a task."""
+    details = await _named_task(update, context, texts.admin_usage_edittask())
+    if details is None:
+        return END
+    if details.deleted:
+        await _send(update, texts.admin_task_deleted(details.id, details.title))
+        return END
+    assert context.user_data is not None
+    context.user_data[DRAFT_KEY] = _Draft(
+        mode="edit",
+        touched=_now(context),
+        group=details.group,
+        task_id=details.id,
+        task_title=details.title,
+        due_date=details.due_date,
+        due_time=details.due_time,
+        recurrence=details.recurrence,
+    )
+    await _send_long(update, _chunks(texts.admin_task_details(details)))
+    await _send(
+        update,
+        texts.admin_ask_edit(details.id, details.title),
+        _markup(
+            [
+                _button(texts.admin_button_edit_due(), "te", details.id, "due"),
+                _button(texts.admin_button_edit_repeat(), "te", details.id, "repeat"),
+            ],
+            [
+                _button(texts.admin_button_edit_add(), "te", details.id, "addq"),
+                _button(texts.admin_button_edit_remove(), "te", details.id, "rmq"),
+            ],
+            [_button(texts.admin_button_cancel(), "te", details.id, "done")],
+        ),
+    )
+    return EDIT_MENU
+
+
+@step
+async def pick_edit(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Go to the part of the task the therapist wants to change."""
+    parts = _choice(update)
+    action = parts[1] if len(parts) > 1 else ""
+    assert draft.group is not None and draft.task_id is not None
+    if action == "due":
+        await _picked(update, texts.admin_button_edit_due())
+        draft.edit = "due"
+        await _send(update, texts.admin_ask_due(draft.group.zone))
+        return DUE
+    if action == "repeat":
+        await _picked(update, texts.admin_button_edit_repeat())
+        draft.edit = "repeat"
+        return await _ask_repeat(update)
+    if action == "addq":
+        await _picked(update, texts.admin_button_edit_add())
+        draft.edit = "questions"
+        return await _ask_description(update, draft)
+    if action == "rmq":
+        await _picked(update, texts.admin_button_edit_remove())
+        deps = context.deps
+        details = await deps.run(
+            authoring.task_details, deps.database, _now(context), _zone(context), draft.task_id
+        )
+        rows = [
+            [
+                _button(
+                    texts.admin_question_button(q.position, q.description),
+                    "te",
+                    draft.task_id,
+                    "rm",
+                    q.position,
+                )
+            ]
+            for q in details.active_questions
+        ]
+        await _send(update, texts.admin_ask_remove(), _markup(*rows))
+        return REMOVE_PICK
+    await _picked(update, texts.admin_button_cancel())
+    _drop(context)
+    await _send(update, texts.admin_cancelled())
+    return END
+
+
+@step
+async def pick_remove(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Retire the chosen question; its answers stay."""
+    parts = _choice(update)
+    position = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
+    assert draft.task_id is not None
+    deps = context.deps
+    _drop(context)
+    try:
+        changed = await deps.run(
+            authoring.remove_question, deps.database, _now(context), draft.task_id, position
+        )
+    except AuthoringError as error:
+        await _close_buttons(
+            update.callback_query.message if update.callback_query else None, None
+        )
+        await _problems(update, error)
+        return END
+    await _picked(update, texts.admin_question_removed_label(position))
+    await _send(update, texts.admin_question_removed(changed))
+    return END

@@ -1,0 +1,207 @@
+"""Therapists, groups, patients and invites: /addtherapist ... /invite, /revoke."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommandScopeChat, Update
+from telegram.error import TelegramError
+
+from bot import texts
+from bot.context import BotContext
+from bot.handlers.therapist.common import (
+    _args,
+    _attempt,
+    _chunks,
+    _now,
+    _send,
+    _send_long,
+    _zone,
+    therapist_only,
+)
+from bot.handlers.therapist.menus import set_therapist_menu
+from bot.services import authoring
+
+log = logging.getLogger(__name__)
+
+
+# --- therapists ---------------------------------------------------------------------------
+
+
+def _user_id_arg(update: Update) -> int | None:
+    text = _args(update)
+    if text.isascii() and text.isdigit() and 0 < int(text) < 2**53:
+        return int(text)
+    return None
+
+
+@therapist_only
+async def add_therapist(update: Update, context: BotContext) -> None:
+    """Make a Telegram user a therapist and show them the admin commands."""
+    user_id = _user_id_arg(update)
+    if user_id is None:
+        await _send(update, texts.admin_usage_addtherapist())
+        return
+    deps = context.deps
+    change = await deps.run(
+        authoring.add_therapist,
+        deps.database,
+        _now(context),
+        deps.settings.therapists.user_ids,
+        user_id,
+    )
+    if not change.changed:
+        await _send(update, texts.admin_already_therapist(user_id))
+        return
+    menu_set = await set_therapist_menu(context.bot, change.chat_id)
+    await _send(update, texts.admin_therapist_added(user_id, menu_set))
+
+
+@therapist_only
+async def remove_therapist(update: Update, context: BotContext) -> None:
+    """Take a stored therapist's admin rights (and admin menu) away."""
+    user_id = _user_id_arg(update)
+    if user_id is None:
+        await _send(update, texts.admin_usage_removetherapist())
+        return
+    deps = context.deps
+    change = await _attempt(
+        update,
+        context,
+        authoring.remove_therapist,
+        deps.database,
+        deps.settings.therapists.user_ids,
+        user_id,
+    )
+    if change is None:
+        return
+    try:
+        await context.bot.delete_my_commands(scope=BotCommandScopeChat(change.chat_id))
+    except TelegramError as error:
+        log.warning("Could not remove the therapist menu of chat %s: %s", change.chat_id, error)
+    await _send(update, texts.admin_therapist_removed(user_id))
+
+
+# --- groups -------------------------------------------------------------------------------
+
+
+@therapist_only
+async def new_group(update: Update, context: BotContext) -> None:
+    """Create a group; its creator becomes the group's therapist."""
+    text = _args(update)
+    if not text:
+        await _send(update, texts.admin_usage_newgroup())
+        return
+    user = update.effective_user
+    assert user is not None
+    deps = context.deps
+    group = await _attempt(
+        update,
+        context,
+        authoring.create_group,
+        deps.database,
+        _now(context),
+        _zone(context),
+        user.id,
+        user.full_name,
+        text,
+    )
+    if group is None:
+        return
+    await _send(update, texts.admin_group_created(group.name, group.id, group.zone))
+
+
+@therapist_only
+async def list_groups(update: Update, context: BotContext) -> None:
+    """List every group with its members and deliveries."""
+    deps = context.deps
+    groups = await deps.run(authoring.list_groups, deps.database, _now(context), _zone(context))
+    await _send_long(update, _chunks(texts.admin_groups(groups)))
+
+
+@therapist_only
+async def list_patients(update: Update, context: BotContext) -> None:
+    """List a group's patients with when they joined and their open check-ins."""
+    ref = _args(update)
+    if not ref:
+        await _send(update, texts.admin_usage_patients())
+        return
+    deps = context.deps
+    result = await _attempt(
+        update, context, authoring.group_patients, deps.database, _zone(context), ref
+    )
+    if result is None:
+        return
+    await _send_long(update, _chunks(texts.admin_patients(result)))
+
+
+@therapist_only
+async def remove_patient(update: Update, context: BotContext) -> None:
+    """Take a patient out of a group and cancel what they still had to answer there."""
+    text = _args(update)
+    if not text:
+        await _send(update, texts.admin_usage_removepatient())
+        return
+    deps = context.deps
+    removed = await _attempt(
+        update,
+        context,
+        authoring.remove_patient,
+        deps.database,
+        _now(context),
+        _zone(context),
+        text,
+    )
+    if removed is None:
+        return
+    await _send(update, texts.admin_patient_removed(removed))
+
+
+# --- invites ------------------------------------------------------------------------------
+
+
+@therapist_only
+async def invite(update: Update, context: BotContext) -> None:
+    """Make an invite deep link for a group."""
+    text = _args(update)
+    if not text:
+        await _send(update, texts.admin_usage_invite())
+        return
+    deps = context.deps
+    info = await _attempt(
+        update,
+        context,
+        authoring.create_invite,
+        deps.database,
+        _now(context),
+        _zone(context),
+        text,
+        default_days=deps.settings.invites.expiry_days,
+        default_uses=deps.settings.invites.max_uses,
+    )
+    if info is None:
+        return
+    link = f"https://t.me/{context.bot.username}?start={info.code}"
+    await _send(update, texts.admin_invite_created(info, link))
+
+
+@therapist_only
+async def revoke(update: Update, context: BotContext) -> None:
+    """Stop an invite code from working."""
+    code = _args(update)
+    if not code:
+        await _send(update, texts.admin_usage_revoke())
+        return
+    deps = context.deps
+    info = await _attempt(
+        update,
+        context,
+        authoring.revoke_invite,
+        deps.database,
+        _now(context),
+        _zone(context),
+        code,
+    )
+    if info is None:
+        return
+    await _send(update, texts.admin_invite_revoked(info))

@@ -1,0 +1,176 @@
+"""The therapist handlers in the order they must be tried, and the dialogue's states."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.context import BotApplication, BotContext
+from bot.handlers.therapist.common import (
+    COUNT,
+    DUE,
+    EDIT_MENU,
+    EVERY_N,
+    GROUP,
+    PRIVATE,
+    Q_ALERT,
+    Q_DESC,
+    Q_DETAIL,
+    Q_INTEGER,
+    Q_LINK,
+    Q_MORE,
+    Q_REQUIRED,
+    Q_TYPE,
+    REMOVE_PICK,
+    REPEAT,
+    REPEAT_END,
+    REVIEW,
+    TITLE,
+    UNTIL,
+    Handler,
+)
+from bot.handlers.therapist.dialogue import (
+    cancel,
+    newtask_start,
+    pick_group,
+    pick_integer,
+    pick_more,
+    pick_repeat,
+    pick_repeat_end,
+    pick_required,
+    pick_review,
+    pick_type,
+    skip_alert,
+    skip_detail,
+    skip_link,
+    type_alert,
+    type_count,
+    type_description,
+    type_detail,
+    type_due,
+    type_every_n,
+    type_link,
+    type_repeat,
+    type_title,
+    type_until,
+    unexpected,
+)
+from bot.handlers.therapist.edittask import edittask_start, pick_edit, pick_remove
+from bot.handlers.therapist.groups import (
+    add_therapist,
+    invite,
+    list_groups,
+    list_patients,
+    new_group,
+    remove_patient,
+    remove_therapist,
+    revoke,
+)
+from bot.handlers.therapist.reports import export, report
+from bot.handlers.therapist.tasks import (
+    add_task_line,
+    delete_task_command,
+    delete_task_press,
+    preview,
+    preview_press,
+    show_task,
+    stale_dialogue_press,
+    tasks_for_therapist,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _text_step(callback: Handler) -> MessageHandler[BotContext, Any]:
+    return MessageHandler(filters.TEXT & ~filters.COMMAND & PRIVATE, callback)
+
+
+def _press(callback: Handler, pattern: str) -> CallbackQueryHandler[BotContext, Any]:
+    return CallbackQueryHandler(callback, pattern=pattern)
+
+
+def _dialogue() -> ConversationHandler[BotContext]:
+    states: dict[object, list[Any]] = {
+        GROUP: [_press(pick_group, r"^tg:\d+$")],
+        TITLE: [_text_step(type_title)],
+        DUE: [_text_step(type_due)],
+        REPEAT: [_press(pick_repeat, r"^tr:\w+$"), _text_step(type_repeat)],
+        EVERY_N: [_text_step(type_every_n)],
+        REPEAT_END: [_press(pick_repeat_end, r"^tn:\w+$")],
+        UNTIL: [_text_step(type_until)],
+        COUNT: [_text_step(type_count)],
+        Q_DESC: [_text_step(type_description)],
+        Q_LINK: [_press(skip_link, r"^tl:skip$"), _text_step(type_link)],
+        Q_TYPE: [_press(pick_type, r"^tt:\w+$")],
+        Q_DETAIL: [_press(skip_detail, r"^tb:skip$"), _text_step(type_detail)],
+        Q_INTEGER: [_press(pick_integer, r"^ti:[yn]$")],
+        Q_REQUIRED: [_press(pick_required, r"^tq:[yn]$")],
+        Q_ALERT: [_press(skip_alert, r"^ta:skip$"), _text_step(type_alert)],
+        Q_MORE: [_press(pick_more, r"^tm:(add|done)$")],
+        REVIEW: [_press(pick_review, r"^tv:(save|cancel)$")],
+        EDIT_MENU: [_press(pick_edit, r"^te:\d+:(due|repeat|addq|rmq|done)$")],
+        REMOVE_PICK: [_press(pick_remove, r"^te:\d+:rm:\d+$")],
+    }
+    with warnings.catch_warnings():
+        # per_message=False is what we want (the dialogue spans many messages); PTB warns that
+        # button presses are then tracked per chat, which is exactly the intent.
+        warnings.filterwarnings("ignore", category=PTBUserWarning)
+        return ConversationHandler(
+            entry_points=[
+                CommandHandler("newtask", newtask_start, filters=PRIVATE),
+                CommandHandler("edittask", edittask_start, filters=PRIVATE),
+            ],
+            states=states,
+            fallbacks=[
+                CommandHandler("cancel", cancel, filters=PRIVATE),
+                _press(unexpected, DIALOGUE_PATTERN),
+                MessageHandler(~filters.COMMAND & PRIVATE, unexpected),
+            ],
+            allow_reentry=True,
+            per_chat=True,
+            per_user=True,
+            name="admin_dialogue",
+        )
+
+
+# Buttons of the dialogues (see keyboards.py): group, repeat, repeat end, type, link, bounds,
+# integer, required, alert, more, review, edit.
+DIALOGUE_PATTERN = r"^t[grntlbiqamve]:"
+
+COMMANDS: list[tuple[str, Handler]] = [
+    ("addtask", add_task_line),
+    ("task", show_task),
+    ("deletetask", delete_task_command),
+    ("preview", preview),
+    ("report", report),
+    ("export", export),
+    ("groups", list_groups),
+    ("newgroup", new_group),
+    ("patients", list_patients),
+    ("removepatient", remove_patient),
+    ("invite", invite),
+    ("revoke", revoke),
+    ("addtherapist", add_therapist),
+    ("removetherapist", remove_therapist),
+]
+
+
+def register(application: BotApplication) -> None:
+    """Add the admin handlers: the dialogue first, so it sees its own replies."""
+    application.add_handler(CommandHandler("tasks", tasks_for_therapist, filters=PRIVATE), -1)
+    application.add_handler(_dialogue())
+    for command, callback in COMMANDS:
+        application.add_handler(CommandHandler(command, callback, filters=PRIVATE))
+    application.add_handler(CallbackQueryHandler(delete_task_press, pattern=r"^td:"))
+    application.add_handler(CallbackQueryHandler(preview_press, pattern=r"^tp:"))
+    application.add_handler(CallbackQueryHandler(stale_dialogue_press, pattern=DIALOGUE_PATTERN))

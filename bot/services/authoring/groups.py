@@ -1,0 +1,406 @@
+"""Groups, their patients and their invites."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.services.authoring.results import (
+    _RESERVED_NAME,
+    INVITE_TOKEN_BYTES,
+    MAX_GROUP_NAME,
+    MAX_INVITE_DAYS,
+    AuthoringError,
+    FormerTherapist,
+    GroupInfo,
+    GroupSummary,
+    InviteInfo,
+    PatientList,
+    PatientRow,
+    RemovedPatient,
+)
+from bot.services.authoring.therapists import _active_demo_invites, _ensure_person
+from bot.services.meaning import Kind, Meaning, meaning
+from storage.db import Database
+from storage.models import (
+    MAX_INTEGER,
+    OPEN_STATUSES,
+    Delivery,
+    DeliveryStatus,
+    Invite,
+    Membership,
+    Person,
+    Role,
+    Task,
+    TherapyGroup,
+)
+
+# --- groups -------------------------------------------------------------------------------
+
+
+def _group_info(group: TherapyGroup, default_zone: str) -> GroupInfo:
+    assert group.id is not None
+    return GroupInfo(group.id, group.name, group.timezone or default_zone)
+
+
+def _clean(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] in "\"'“«" and text[-1] in "\"'”»":
+        text = text[1:-1]
+    return " ".join(text.split())
+
+
+def find_group(session: Session, ref: str) -> TherapyGroup | None:
+    """A group by numeric id, or by name ignoring case and spacing."""
+    ref = _clean(ref)
+    if not ref:
+        return None
+    if ref.isascii() and ref.isdigit():
+        number = int(ref)
+        return session.get(TherapyGroup, number) if number <= MAX_INTEGER else None
+    wanted = ref.casefold()
+    for group in session.exec(select(TherapyGroup)).all():
+        if " ".join(group.name.split()).casefold() == wanted:
+            return group
+    return None
+
+
+def _require_group(session: Session, ref: str) -> TherapyGroup:
+    group = find_group(session, ref)
+    if group is None:
+        names = [g.name for g in session.exec(select(TherapyGroup).order_by(TherapyGroup.name))]
+        raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=ref, names=names))
+    return group
+
+
+def _split_group_prefix(
+    session: Session, text: str, *, trailing_ok: int | None = None
+) -> tuple[TherapyGroup, str] | None:
+    """Find the longest leading run of words that names a group; return it and the rest.
+
+    Group names may hold spaces and digits ("Shoulder Therapy 1"), so "Shoulder Therapy 1 7"
+    is read as the group followed by 7. An explicit "|" after the group always wins.
+    """
+    if "|" in text:
+        head, _, rest = text.partition("|")
+        group = find_group(session, head)
+        return (group, rest.strip()) if group else None
+    words = text.split()
+    for cut in range(len(words), 0, -1):
+        trailing = words[cut:]
+        if trailing_ok is not None and len(trailing) > trailing_ok:
+            break
+        group = find_group(session, " ".join(words[:cut]))
+        if group is not None:
+            return group, " ".join(trailing)
+    return None
+
+
+def check_group_name(name: str) -> str:
+    """Return the cleaned name, or raise AuthoringError saying what is wrong with it."""
+    cleaned = _clean(name)
+    if not cleaned:
+        raise AuthoringError(meaning(Kind.ADMIN_GROUP_NAME_MISSING))
+    if len(cleaned) > MAX_GROUP_NAME:
+        raise AuthoringError(meaning(Kind.ADMIN_GROUP_NAME_TOO_LONG, most=MAX_GROUP_NAME))
+    if "|" in cleaned or _RESERVED_NAME.fullmatch(cleaned):
+        raise AuthoringError(meaning(Kind.ADMIN_GROUP_NAME_RESERVED, name=cleaned))
+    return cleaned
+
+
+def split_zone(text: str) -> tuple[str, str | None]:
+    """Split an optional trailing IANA zone ("Europe/London") off a group name."""
+    words = text.split()
+    if len(words) >= 2 and ("/" in words[-1] or words[-1].upper() == "UTC"):
+        try:
+            ZoneInfo(words[-1])
+        except (ZoneInfoNotFoundError, ValueError):
+            return text, None
+        return " ".join(words[:-1]), words[-1]
+    return text, None
+
+
+def create_group(
+    database: Database,
+    now: datetime,
+    default_zone: str,
+    creator_id: int,
+    creator_name: str,
+    text: str,
+) -> GroupInfo:
+    """Create a group ("NAME [ZONE]") with its creator as the group's therapist."""
+    raw_name, zone = split_zone(text)
+    name = check_group_name(raw_name)
+    with database.session() as session:
+        if find_group(session, name) is not None:
+            raise AuthoringError(meaning(Kind.ADMIN_GROUP_EXISTS, name=name))
+        group = TherapyGroup(name=name, timezone=zone, created_at=now)
+        session.add(group)
+        person = _ensure_person(session, creator_id, creator_name, now)
+        session.flush()
+        assert group.id is not None and person.id is not None
+        session.add(
+            Membership(
+                group_id=group.id, person_id=person.id, role=Role.THERAPIST.value, joined_at=now
+            )
+        )
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another therapist created the same name at the same moment.
+            raise AuthoringError(meaning(Kind.ADMIN_GROUP_EXISTS, name=name)) from None
+        return _group_info(group, default_zone)
+
+
+def list_groups(database: Database, now: datetime, default_zone: str) -> list[GroupSummary]:
+    """Every group with its members and its deliveries: upcoming, open, completed."""
+    with database.read_session() as session:
+        groups = session.exec(select(TherapyGroup).order_by(TherapyGroup.name)).all()
+        members = Counter(
+            (g, r) for g, r in session.exec(select(Membership.group_id, Membership.role)).all()
+        )
+        tasks = Counter(
+            session.exec(select(Task.group_id).where(col(Task.deleted_at).is_(None))).all()
+        )
+        statuses = session.exec(
+            select(Task.group_id, Delivery.status, Delivery.due_at).join(
+                Task, col(Task.id) == Delivery.task_id
+            )
+        ).all()
+        upcoming: Counter[int] = Counter()
+        open_: Counter[int] = Counter()
+        completed: Counter[int] = Counter()
+        for group_id, status, due_at in statuses:
+            if status == DeliveryStatus.PENDING.value and due_at > now:
+                upcoming[group_id] += 1
+            elif status in (*OPEN_STATUSES, DeliveryStatus.PENDING, DeliveryStatus.SENDING):
+                open_[group_id] += 1
+            elif status == DeliveryStatus.COMPLETED.value:
+                completed[group_id] += 1
+        demo: defaultdict[int, list[str]] = defaultdict(list)
+        for invite, _name in _active_demo_invites(session, now):
+            demo[invite.group_id].append(invite.code)
+        former: defaultdict[int, list[FormerTherapist]] = defaultdict(list)
+        for membership, person in session.exec(
+            select(Membership, Person)
+            .join(Person, col(Person.id) == Membership.person_id)
+            .where(Membership.role == Role.FORMER_THERAPIST.value)
+            .order_by(col(Membership.ended_at))
+        ).all():
+            former[membership.group_id].append(
+                FormerTherapist(
+                    person.telegram_user_id, person.display_name, membership.ended_at or now
+                )
+            )
+        result = []
+        for group in groups:
+            assert group.id is not None
+            result.append(
+                GroupSummary(
+                    group=_group_info(group, default_zone),
+                    patients=members[(group.id, Role.PATIENT.value)],
+                    therapists=members[(group.id, Role.THERAPIST.value)],
+                    tasks=tasks[group.id],
+                    upcoming=upcoming[group.id],
+                    open=open_[group.id],
+                    completed=completed[group.id],
+                    demo_codes=tuple(demo[group.id]),
+                    former_therapists=tuple(former[group.id]),
+                )
+            )
+        return result
+
+
+def group_names(database: Database, default_zone: str) -> list[GroupInfo]:
+    """Every group, by name: the buttons of the /newtask dialogue."""
+    with database.read_session() as session:
+        groups = session.exec(select(TherapyGroup).order_by(TherapyGroup.name)).all()
+        return [_group_info(g, default_zone) for g in groups]
+
+
+def get_group(database: Database, default_zone: str, ref: str) -> GroupInfo:
+    with database.read_session() as session:
+        return _group_info(_require_group(session, ref), default_zone)
+
+
+def group_patients(database: Database, default_zone: str, ref: str) -> PatientList:
+    """The group's patients: name, when they joined, how many check-ins they have open."""
+    with database.read_session() as session:
+        group = _require_group(session, ref)
+        rows = session.exec(
+            select(Person, Membership.joined_at, Membership.role)
+            .join(Membership, col(Membership.person_id) == Person.id)
+            .where(
+                Membership.group_id == group.id,
+                col(Membership.role).in_([Role.PATIENT.value, Role.ERASED.value]),
+            )
+            .order_by(col(Membership.joined_at), col(Person.id))
+        ).all()
+        open_counts = Counter(
+            session.exec(
+                select(Delivery.person_id)
+                .join(Task, col(Task.id) == Delivery.task_id)
+                .where(Task.group_id == group.id, col(Delivery.status).in_(OPEN_STATUSES))
+            ).all()
+        )
+        patients = tuple(
+            PatientRow(
+                telegram_user_id=person.telegram_user_id,
+                name=person.display_name,
+                joined_at=joined_at,
+                open_tasks=open_counts[person.id or 0],
+                data_deleted=role == Role.ERASED.value or person.data_deleted_at is not None,
+            )
+            for person, joined_at, role in rows
+        )
+        return PatientList(_group_info(group, default_zone), patients)
+
+
+def remove_patient(
+    database: Database, now: datetime, default_zone: str, text: str
+) -> RemovedPatient:
+    """Take a patient out of a group ("GROUP PATIENT"); their answers stay.
+
+    The invites that exist now (links, the seeded code) no longer let them back into the
+    group; one made after the removal does. Their pending and open check-ins for the group's
+    tasks are cancelled, so no prompt or reminder reaches someone no longer in the group.
+    """
+    with database.session() as session:
+        split = _split_group_prefix(session, text)
+        if split is None or not split[1]:
+            if split is None and find_group(session, text) is None:
+                names = [g.name for g in session.exec(select(TherapyGroup))]
+                raise AuthoringError(
+                    meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=text, names=sorted(names))
+                )
+            raise AuthoringError(meaning(Kind.ADMIN_USAGE_REMOVEPATIENT))
+        group, patient_ref = split
+        members = session.exec(
+            select(Person, Membership)
+            .join(Membership, col(Membership.person_id) == Person.id)
+            .where(Membership.group_id == group.id, Membership.role == Role.PATIENT.value)
+        ).all()
+        patient_ref = _clean(patient_ref)
+        if patient_ref.lstrip("-").isdigit():
+            found = [(p, m) for p, m in members if p.telegram_user_id == int(patient_ref)]
+        else:
+            wanted = patient_ref.casefold()
+            found = [
+                (p, m) for p, m in members if " ".join(p.display_name.split()).casefold() == wanted
+            ]
+        if not found:
+            raise AuthoringError(
+                meaning(Kind.ADMIN_UNKNOWN_PATIENT, ref=patient_ref, group_name=group.name)
+            )
+        if len(found) > 1:
+            ids = [p.telegram_user_id for p, _ in found]
+            raise AuthoringError(meaning(Kind.ADMIN_AMBIGUOUS_PATIENT, ref=patient_ref, ids=ids))
+        person, membership = found[0]
+        # The row stays, ended: invites made before now no longer let them back in.
+        membership.role = Role.REMOVED.value
+        membership.ended_at = now
+        task_ids = select(Task.id).where(Task.group_id == group.id)
+        result = session.execute(
+            update(Delivery)
+            .where(
+                col(Delivery.person_id) == person.id,
+                col(Delivery.task_id).in_(task_ids),
+                col(Delivery.status).in_(
+                    [DeliveryStatus.PENDING, DeliveryStatus.SENDING, *OPEN_STATUSES]
+                ),
+            )
+            .values(status=DeliveryStatus.CANCELLED.value, finished_at=now, remind_at=None)
+        )
+        cancelled = int(getattr(result, "rowcount", 0) or 0)
+        session.commit()
+        return RemovedPatient(
+            _group_info(group, default_zone),
+            person.display_name,
+            person.telegram_user_id,
+            cancelled,
+        )
+
+
+# --- invites ------------------------------------------------------------------------------
+
+
+def _invite_info(invite: Invite, group: TherapyGroup, default_zone: str) -> InviteInfo:
+    return InviteInfo(
+        code=invite.code,
+        group=_group_info(group, default_zone),
+        expires_at=invite.expires_at,
+        max_uses=invite.max_uses,
+        uses=invite.uses,
+        revoked_at=invite.revoked_at,
+    )
+
+
+def create_invite(
+    database: Database,
+    now: datetime,
+    default_zone: str,
+    text: str,
+    *,
+    default_days: int,
+    default_uses: int,
+) -> InviteInfo:
+    """Make an invite code for "GROUP [DAYS] [USES]" (USES 0 means unlimited)."""
+    with database.session() as session:
+        split = _split_group_prefix(session, text, trailing_ok=2)
+        if split is None:
+            raise AuthoringError(*_unknown_group_problems(session, text))
+        group, rest = split
+        numbers = rest.split()
+        if not all(n.isascii() and n.isdigit() for n in numbers):
+            raise AuthoringError(meaning(Kind.ADMIN_USAGE_INVITE))
+        days = int(numbers[0]) if numbers else default_days
+        uses = int(numbers[1]) if len(numbers) > 1 else default_uses
+        if uses > MAX_INTEGER:
+            raise AuthoringError(meaning(Kind.ADMIN_USAGE_INVITE))
+        if not 1 <= days <= MAX_INVITE_DAYS:
+            raise AuthoringError(meaning(Kind.ADMIN_INVITE_BAD_DAYS, most=MAX_INVITE_DAYS))
+        assert group.id is not None
+        invite = Invite(
+            code=new_invite_code(),
+            group_id=group.id,
+            expires_at=now + timedelta(days=days),
+            max_uses=uses or None,
+            created_at=now,
+        )
+        session.add(invite)
+        session.commit()
+        return _invite_info(invite, group, default_zone)
+
+
+def new_invite_code() -> str:
+    return secrets.token_urlsafe(INVITE_TOKEN_BYTES)
+
+
+def revoke_invite(database: Database, now: datetime, default_zone: str, code: str) -> InviteInfo:
+    """Stop an invite code from working; revoking twice keeps the first time."""
+    code = code.strip()
+    # A therapist may paste the whole link rather than the code.
+    code = code.rsplit("start=", 1)[-1]
+    with database.session() as session:
+        invite = session.exec(
+            select(Invite).where(func.lower(col(Invite.code)) == code.lower())
+        ).first()
+        if invite is None:
+            raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_INVITE, code=code))
+        if invite.revoked_at is None:
+            invite.revoked_at = now
+            session.commit()
+        group = session.get(TherapyGroup, invite.group_id)
+        assert group is not None
+        return _invite_info(invite, group, default_zone)
+
+
+def _unknown_group_problems(session: Session, ref: str) -> list[Meaning]:
+    names = [g.name for g in session.exec(select(TherapyGroup).order_by(TherapyGroup.name))]
+    return [meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=ref, names=names)]

@@ -1,0 +1,266 @@
+"""The limits of what a therapist may write, ``AuthoringError``, and what the use cases return."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from bot.services.meaning import Meaning
+from bot.services.responses import QuestionRules, ResponseType
+
+MAX_GROUP_NAME = 200
+MAX_TITLE = 200
+MAX_DESCRIPTION = 1000
+MAX_LINK = 500
+MAX_TEXT_LIMIT = 4000
+MAX_QUESTIONS = 30
+MAX_INVITE_DAYS = 365
+# secrets.token_urlsafe(16): 128 random bits in 22 characters of [A-Za-z0-9_-], well within
+# the 64 characters a deep-link start parameter may have.
+INVITE_TOKEN_BYTES = 16
+
+# Reserved so /report can tell a task ("#12", "task 12") from a group, and a bare number
+# always means a group id.
+_RESERVED_NAME = re.compile(r"[0-9]+|#.*|task\s+#?[0-9]+", re.IGNORECASE)
+_RANGE = re.compile(r"\s*(\S+?)\s*(?:\.\.|–|—|\bto\b|-)\s*(\S+)\s*", re.IGNORECASE)
+_TYPE_ALIASES = {
+    "text": ResponseType.TEXT,
+    "number": ResponseType.NUMBER,
+    "num": ResponseType.NUMBER,
+    "yes_no": ResponseType.YES_NO,
+    "yes/no": ResponseType.YES_NO,
+    "yesno": ResponseType.YES_NO,
+    "yn": ResponseType.YES_NO,
+    "scale": ResponseType.SCALE,
+    "choice": ResponseType.CHOICE,
+    "photo": ResponseType.PHOTO,
+    "video": ResponseType.VIDEO,
+}
+
+
+class AuthoringError(Exception):
+    """A request the therapist can fix; each problem says what is wrong and with which values.
+
+    The rendering floor (``bot.texts.words``) words each one; the handler only sends them.
+    """
+
+    def __init__(self, *problems: Meaning) -> None:
+        super().__init__(*problems)
+        self.problems = list(problems)
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    id: int
+    name: str
+    zone: str  # the group's own IANA zone, or the configured default
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    group: GroupInfo
+    patients: int
+    therapists: int
+    tasks: int
+    upcoming: int  # pending rows not yet due
+    open: int  # prompts out, not finished
+    completed: int
+    # Seeded codes short enough to guess that still let people in (see ``active_demo_codes``).
+    demo_codes: tuple[str, ...] = ()
+    # Therapists whose place here ended because their id left the configuration.
+    former_therapists: tuple[FormerTherapist, ...] = ()
+
+
+@dataclass(frozen=True)
+class FormerTherapist:
+    telegram_user_id: int
+    name: str
+    ended_at: datetime
+
+
+@dataclass(frozen=True)
+class EndedTherapist:
+    """A therapist no longer configured whose group places were ended (or, back, restored)."""
+
+    telegram_user_id: int
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TherapistPlaces:
+    ended: tuple[EndedTherapist, ...]
+    restored: tuple[EndedTherapist, ...]
+
+
+@dataclass(frozen=True)
+class DemoCode:
+    code: str
+    group: str
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    telegram_user_id: int
+    name: str
+    joined_at: datetime
+    open_tasks: int
+    data_deleted: bool
+
+
+@dataclass(frozen=True)
+class PatientList:
+    group: GroupInfo
+    patients: tuple[PatientRow, ...]
+
+
+@dataclass(frozen=True)
+class RemovedPatient:
+    group: GroupInfo
+    name: str
+    telegram_user_id: int
+    cancelled: int
+
+
+@dataclass(frozen=True)
+class InviteInfo:
+    code: str
+    group: GroupInfo
+    expires_at: datetime | None
+    max_uses: int | None
+    uses: int
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TherapistChange:
+    telegram_user_id: int
+    chat_id: int
+    changed: bool
+
+
+@dataclass(frozen=True)
+class QuestionDraft:
+    """A question as the therapist described it; validated by :func:`build_question`."""
+
+    description: str
+    response_type: ResponseType
+    link: str | None = None
+    options: tuple[str, ...] = ()
+    min_value: float | None = None
+    max_value: float | None = None
+    integer_only: bool = False
+    max_length: int | None = None
+    required: bool = True
+    alert_rule: str | None = None
+
+    def rules(self) -> QuestionRules:
+        return QuestionRules(
+            response_type=self.response_type,
+            options=self.options,
+            min_value=self.min_value,
+            max_value=self.max_value,
+            integer_only=self.integer_only,
+            max_length=self.max_length,
+            required=self.required,
+        )
+
+
+@dataclass(frozen=True)
+class TaskDraft:
+    group_id: int
+    title: str
+    due_date: date
+    due_time: time
+    recurrence: str | None
+    questions: tuple[QuestionDraft, ...]
+    expiry_minutes: int | None = None  # None: the configured default
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    id: int
+    position: int
+    description: str
+    link: str | None
+    rules: QuestionRules
+    alert_rule: str | None
+    removed: bool
+
+
+@dataclass(frozen=True)
+class TaskSaved:
+    task_id: int
+    title: str
+    group: GroupInfo
+    due_date: date
+    due_time: time
+    recurrence: str | None
+    next_due: datetime | None  # UTC, in the group's zone
+    planned: int
+    questions: int
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    id: int
+    title: str
+    group: GroupInfo
+    recurrence: str | None
+    next_due: datetime | None
+    questions: int
+    completed: int
+    due: int  # deliveries already due (not cancelled)
+
+
+@dataclass(frozen=True)
+class TaskDetails:
+    id: int
+    title: str
+    group: GroupInfo
+    due_date: date
+    due_time: time
+    recurrence: str | None
+    expiry_minutes: int
+    next_due: datetime | None
+    deleted: bool
+    questions: tuple[QuestionView, ...]
+    status_counts: dict[str, int] = field(default_factory=dict)
+    patients: int = 0
+
+    @property
+    def active_questions(self) -> tuple[QuestionView, ...]:
+        return tuple(q for q in self.questions if not q.removed)
+
+
+@dataclass(frozen=True)
+class TaskChanged:
+    task_id: int
+    title: str
+    group: GroupInfo
+    due_date: date
+    due_time: time
+    recurrence: str | None
+    next_due: datetime | None
+    cancelled: int  # pending deliveries dropped
+    added: int  # pending deliveries planned again
+
+
+@dataclass(frozen=True)
+class QuestionsChanged:
+    task_id: int
+    title: str
+    positions: tuple[int, ...]
+    active: int
+
+
+@dataclass(frozen=True)
+class TaskDeleted:
+    task_id: int
+    title: str
+    group: GroupInfo
+    cancelled_pending: int
+    cancelled_open: int

@@ -1,0 +1,528 @@
+"""Answering: a typed or tapped answer, a skipped question, the summary and the alerts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, update
+from sqlalchemy import insert as sa_insert
+from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, col, select
+
+from bot.services.checkin.common import (
+    _IN_PROGRESS,
+    _activate,
+    _active_questions,
+    _answers,
+    _asking,
+    _closed,
+    _count_open,
+    _first_unanswered,
+    _id,
+    _offer,
+    _open_delivery,
+    _person,
+    _postpone_reminder,
+    _question_view,
+    _rules,
+    _task,
+)
+from bot.services.checkin.results import (
+    AlertNotice,
+    AnsweredView,
+    Idle,
+    NoQuestion,
+    NotShown,
+    Policy,
+    Progress,
+    QuestionView,
+    Reask,
+    Refusal,
+    Refused,
+    Summary,
+    SummaryLine,
+)
+from bot.services.checkin.shown import _await_question, came_after, sent_but_unrecorded
+from bot.services.responses import (
+    Accepted,
+    Rejected,
+    Reply,
+    alert_matches,
+    parse_alert_rule,
+    parse_reply,
+)
+from storage.db import Database
+from storage.models import (
+    Answer,
+    Delivery,
+    DeliveryStatus,
+    Membership,
+    Person,
+    Question,
+    Role,
+    Task,
+    TherapyGroup,
+)
+
+# --- answers ----------------------------------------------------------------------------------
+
+
+def answer_message(
+    database: Database,
+    now: datetime,
+    policy: Policy,
+    user_id: int,
+    reply: Reply,
+    message_id: int,
+    sent_at: datetime | None = None,
+) -> Progress | Reask | Refused | NoQuestion | NotShown:
+    """Take a typed or uploaded message as the answer to the question being asked.
+
+    Only the question whose message reached the patient before they wrote can be answered
+    this way (``came_after``); for any other the message is not stored as an answer and
+    ``NotShown`` says what to send. ``sent_at`` is when Telegram says the message was sent.
+    """
+    with database.session() as session:
+        fast = _answer_in_passing(session, now, user_id, reply, message_id, sent_at)
+        if fast is not None:
+            return fast
+        person = _person(session, user_id)
+        if person is None:
+            return NoQuestion(Idle.UNKNOWN_PERSON)
+        if (
+            person.last_answer_message_id is not None
+            and message_id <= person.last_answer_message_id
+        ):
+            return NoQuestion(Idle.DUPLICATE)
+        delivery = _asking(session, person, lock=True)
+        if delivery is None:
+            return NoQuestion(Idle.NOTHING_ASKED, _count_open(session, now, person))
+        task = _task(session, delivery)
+        if _closed(delivery, now):
+            return Refused(Refusal.CLOSED, task.title)
+        person.last_answer_message_id = message_id
+        # The reads below do not depend on it: its UPDATE goes out with the answer's INSERT.
+        with session.no_autoflush:
+            questions = _active_questions(session, task)
+            answers = _answers(session, delivery)
+        current = _first_unanswered(questions, answers)
+        if current is None:
+            progress = _complete(session, now, policy, person, delivery, task, questions, answers)
+            session.commit()
+            return progress
+        if delivery.asked_question_id != current.id and sent_but_unrecorded(
+            delivery.ask_pending_since, delivery.asked_message_id, message_id
+        ):
+            # The question went out just before the bot stopped, too late to be recorded.
+            delivery.asked_question_id = current.id
+            delivery.asked_message_id = None
+            delivery.asked_at = now
+            delivery.ask_pending_since = None
+        if delivery.asked_question_id != current.id or not came_after(
+            delivery.asked_message_id, delivery.asked_at, message_id, sent_at
+        ):
+            _await_question(delivery, now, message_id)
+            view = _question_view(_id(delivery), task.title, questions, current)
+            session.commit()
+            return NotShown(view)
+        result = parse_reply(_rules(current), reply)
+        if isinstance(result, Rejected):
+            return _reject(session, now, policy, delivery, task, questions, current, result)
+        return _store(
+            session,
+            now,
+            policy,
+            person,
+            delivery,
+            task,
+            questions,
+            current,
+            result,
+            answers=answers,
+            typed_message_id=message_id,
+        )
+
+
+# The answer to a question that is not the last one, the commonest update the bot gets, in
+# one read and two writes of plain rows (three after a failed try, to reset its count).
+# Through the ORM (the general path below it) the same work took four times as long, most of
+# it building statements and flushing the unit of work, not in the database
+# (benchmarks/bench_answers.py measures it against a bare echo).
+_P, _D, _T, _Q, _A = (
+    SQLModel.metadata.tables[name]
+    for name in ("people", "deliveries", "tasks", "questions", "answers")
+)
+# One row per active question of each check-in the patient has in progress, with the answer
+# already given to it, if any; the delivery rows are locked as the general path locks them.
+_PASSING_READ = (
+    sa_select(
+        _P.c.id.label("person_id"),
+        _P.c.last_answer_message_id,
+        _D.c.id.label("delivery_id"),
+        _D.c.started_at,
+        _D.c.expires_at,
+        _D.c.current_tries,
+        _D.c.asked_question_id,
+        _D.c.asked_message_id,
+        _D.c.asked_at,
+        _T.c.title,
+        _Q.c.id,
+        _Q.c.position,
+        _Q.c.description,
+        _Q.c.link,
+        _Q.c.response_type,
+        _Q.c.options,
+        _Q.c.min_value,
+        _Q.c.max_value,
+        _Q.c.integer_only,
+        _Q.c.max_length,
+        _Q.c.required,
+        _Q.c.alert_rule,
+        _A.c.id.label("answer_id"),
+    )
+    .select_from(
+        _P.join(_D, and_(_D.c.person_id == _P.c.id, _D.c.status == _IN_PROGRESS))
+        .join(_T, _T.c.id == _D.c.task_id)
+        .join(_Q, and_(_Q.c.task_id == _T.c.id, _Q.c.removed_at.is_(None)))
+        .outerjoin(_A, and_(_A.c.question_id == _Q.c.id, _A.c.delivery_id == _D.c.id))
+    )
+    .where(_P.c.telegram_user_id == bindparam("user_id"))
+    .order_by(_D.c.id, _Q.c.position)
+    .with_for_update(of=_D)
+)
+_PASSING_ANSWER = sa_insert(_A)
+_PASSING_PERSON = (
+    update(_P)
+    .where(_P.c.id == bindparam("person_id"))
+    .values(last_answer_message_id=bindparam("message_id"))
+)
+# The next question is stored as to be sent; ``note_question_shown`` clears it once it was.
+_PASSING_NEXT = (
+    update(_D)
+    .where(_D.c.id == bindparam("delivery_id"))
+    .values(
+        current_tries=0,
+        ask_pending_since=bindparam("now"),
+        asked_message_id=bindparam("message_id"),  # see _await_question
+    )
+)
+
+
+def _answer_in_passing(
+    session: Session,
+    now: datetime,
+    user_id: int,
+    reply: Reply,
+    message_id: int,
+    sent_at: datetime | None,
+) -> Progress | Refused | None:
+    """Store a valid answer to a question with another one after it; None for anything else.
+
+    Exactly what the general path does in that case (same rows, locks, result); every other
+    case (a stranger, a repeat, a closed or finished task, a second task in progress, an alert
+    rule, a question not shown, an invalid answer) returns None without writing, and the
+    general path takes over.
+    """
+    connection = session.connection()
+    questions = connection.execute(_PASSING_READ, {"user_id": user_id}).all()
+    if not questions or questions[0].delivery_id != questions[-1].delivery_id:
+        return None  # nothing in progress, or two check-ins: the general path decides
+    row = questions[0]
+    repeated = row.last_answer_message_id is not None and message_id <= row.last_answer_message_id
+    if repeated or row.started_at is None or row.expires_at <= now:
+        return None
+    open_ones = [q for q in questions if q.answer_id is None]
+    if len(open_ones) < 2 or open_ones[0].alert_rule:
+        return None
+    current, following = open_ones[0], open_ones[1]
+    if current.id != row.asked_question_id or not came_after(
+        row.asked_message_id, row.asked_at, message_id, sent_at
+    ):
+        return None  # not shown before it was written: the general path says so and sends it
+    accepted = parse_reply(_rules(current), reply)
+    if not isinstance(accepted, Accepted):
+        return None
+    try:
+        connection.execute(
+            _PASSING_ANSWER,
+            {
+                "delivery_id": row.delivery_id,
+                "question_id": current.id,
+                "value_text": accepted.display,
+                "value_number": accepted.number,
+                "value_bool": accepted.boolean,
+                "file_id": accepted.file_id,
+                "skipped": False,
+                "answered_at": now,
+            },
+        )
+    except IntegrityError:
+        session.rollback()
+        return Refused(Refusal.ALREADY, row.title)
+    connection.execute(_PASSING_PERSON, {"person_id": row.person_id, "message_id": message_id})
+    connection.execute(
+        _PASSING_NEXT, {"delivery_id": row.delivery_id, "now": now, "message_id": message_id}
+    )
+    # No reminder is moved: the scan puts off one that falls due within a wait of this
+    # answer (delivery._claim_reminders).
+    session.commit()
+
+    def view(question: Any) -> QuestionView:
+        return _question_view(row.delivery_id, row.title, questions, question)
+
+    return Progress(
+        delivery_id=row.delivery_id,
+        task_title=row.title,
+        answered=AnsweredView(view(current), accepted.display),
+        question=view(following),
+    )
+
+
+def answer_button(
+    database: Database,
+    now: datetime,
+    policy: Policy,
+    user_id: int,
+    delivery_id: int,
+    question_id: int,
+    token: str,
+) -> Progress | Refused:
+    """Store the answer a button carries, if it belongs to the question being asked."""
+    with database.session() as session:
+        found = _current_for_press(session, now, policy, user_id, delivery_id, question_id)
+        if isinstance(found, Refused):
+            return found
+        person, delivery, task, questions, answers, current = found
+        result = parse_reply(_rules(current), Reply(kind="button", text=token))
+        if isinstance(result, Rejected):
+            return Refused(Refusal.NOT_AN_OPTION, task.title)
+        return _store(
+            session,
+            now,
+            policy,
+            person,
+            delivery,
+            task,
+            questions,
+            current,
+            result,
+            answers=answers,
+        )
+
+
+def skip_question(
+    database: Database,
+    now: datetime,
+    policy: Policy,
+    user_id: int,
+    delivery_id: int,
+    question_id: int,
+) -> Progress | Refused:
+    """Skip an optional question and ask the next one."""
+    with database.session() as session:
+        found = _current_for_press(session, now, policy, user_id, delivery_id, question_id)
+        if isinstance(found, Refused):
+            return found
+        person, delivery, task, questions, answers, current = found
+        if current.required:
+            return Refused(Refusal.REQUIRED, task.title)
+        return _store(
+            session, now, policy, person, delivery, task, questions, current, None, answers=answers
+        )
+
+
+def _current_for_press(
+    session: Session,
+    now: datetime,
+    policy: Policy,
+    user_id: int,
+    delivery_id: int,
+    question_id: int,
+) -> tuple[Person, Delivery, Task, list[Question], dict[int, Answer], Question] | Refused:
+    found = _open_delivery(session, now, policy, user_id, delivery_id)
+    if isinstance(found, Refused):
+        return found
+    person, delivery, task = found
+    questions = _active_questions(session, task)
+    answers = _answers(session, delivery)
+    if question_id in answers:
+        return Refused(Refusal.ALREADY, task.title)
+    current = _first_unanswered(questions, answers)
+    if current is None or current.id != question_id:
+        later = current is not None and any(
+            q.id == question_id and q.position > current.position for q in questions
+        )
+        return Refused(Refusal.NOT_YET if later else Refusal.STALE, task.title)
+    return person, delivery, task, questions, answers, current
+
+
+def _reject(
+    session: Session,
+    now: datetime,
+    policy: Policy,
+    delivery: Delivery,
+    task: Task,
+    questions: list[Question],
+    current: Question,
+    rejected: Rejected,
+) -> Reask:
+    delivery.current_tries += 1
+    _postpone_reminder(delivery, now, policy)
+    tries = delivery.current_tries
+    view = _question_view(_id(delivery), task.title, questions, current)
+    session.commit()
+    many = tries >= policy.max_reasks
+    return Reask(
+        question=view,
+        hint=rejected.hint,
+        tries=tries,
+        offer_skip=many and not current.required,
+        stuck=many and current.required,
+    )
+
+
+def _store(
+    session: Session,
+    now: datetime,
+    policy: Policy,
+    person: Person,
+    delivery: Delivery,
+    task: Task,
+    questions: list[Question],
+    question: Question,
+    accepted: Accepted | None,
+    *,
+    answers: dict[int, Answer],
+    typed_message_id: int | None = None,
+) -> Progress | Refused:
+    """Record an answer (None: skipped) and move on; the caller's session is committed here.
+
+    ``typed_message_id``: the patient's message that was the answer (None for a button).
+
+    ``answers``: the delivery's answers as the caller read them in this transaction, under the
+    delivery's row lock, so they need no second read.
+    """
+    answer = Answer(
+        delivery_id=_id(delivery),
+        question_id=_id(question),
+        value_text=accepted.display if accepted else "",
+        value_number=accepted.number if accepted else None,
+        value_bool=accepted.boolean if accepted else None,
+        file_id=accepted.file_id if accepted else None,
+        skipped=accepted is None,
+        answered_at=now,
+    )
+    session.add(answer)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return Refused(Refusal.ALREADY, task.title)
+    view = _question_view(_id(delivery), task.title, questions, question)
+    answered = AnsweredView(view, accepted.display if accepted else "", skipped=accepted is None)
+    alerts = _alerts(session, policy, person, task, question, accepted) if accepted else ()
+    paused_title = _activate(session, now, person, delivery)
+    # Under the delivery's lock nothing but this answer was added since the caller's read.
+    answers = {**answers, _id(question): answer}
+    following = _first_unanswered(questions, answers)
+    if following is None:
+        progress = _complete(session, now, policy, person, delivery, task, questions, answers)
+        progress = replace(progress, answered=answered, alerts=alerts, paused_title=paused_title)
+    else:
+        delivery.current_tries = 0
+        _await_question(delivery, now, typed_message_id)
+        progress = Progress(
+            delivery_id=_id(delivery),
+            task_title=task.title,
+            answered=answered,
+            question=_question_view(_id(delivery), task.title, questions, following),
+            alerts=alerts,
+            paused_title=paused_title,
+        )
+    session.commit()
+    return progress
+
+
+def _complete(
+    session: Session,
+    now: datetime,
+    policy: Policy,
+    person: Person,
+    delivery: Delivery,
+    task: Task,
+    questions: list[Question],
+    answers: dict[int, Answer],
+) -> Progress:
+    _finish(delivery, now, DeliveryStatus.COMPLETED)
+    lines = tuple(
+        SummaryLine(
+            description=q.description,
+            display=answers[_id(q)].value_text,
+            skipped=answers[_id(q)].skipped,
+        )
+        for q in questions
+        if _id(q) in answers
+    )
+    session.flush()
+    offer = _offer(session, now, policy, person, exclude=_id(delivery))
+    return Progress(
+        delivery_id=_id(delivery),
+        task_title=task.title,
+        summary=Summary(task.title, lines),
+        offer=offer,
+    )
+
+
+def _finish(delivery: Delivery, now: datetime, status: DeliveryStatus) -> None:
+    delivery.status = status.value
+    delivery.finished_at = now
+    delivery.ask_pending_since = None
+    delivery.remind_at = None
+    delivery.current_tries = 0
+
+
+def _alerts(
+    session: Session,
+    policy: Policy,
+    person: Person,
+    task: Task,
+    question: Question,
+    accepted: Accepted,
+) -> tuple[AlertNotice, ...]:
+    if not question.alert_rule:
+        return ()
+    try:
+        rule = parse_alert_rule(question.alert_rule, _rules(question))
+    except ValueError:
+        return ()  # a rule the question no longer supports (its type was edited): no alert
+    if not alert_matches(rule, accepted):
+        return ()
+    group = session.get(TherapyGroup, task.group_id)
+    members = session.exec(
+        select(Person.chat_id)
+        .join(Membership, col(Membership.person_id) == Person.id)
+        .where(
+            Membership.group_id == task.group_id,
+            Membership.role == Role.THERAPIST.value,
+            col(Person.chat_id).is_not(None),
+        )
+        .order_by(col(Person.id))
+    ).all()
+    chat_ids = list(
+        dict.fromkeys([*(c for c in members if c is not None), *policy.therapist_user_ids])
+    )
+    return tuple(
+        AlertNotice(
+            chat_id=chat_id,
+            patient_name=person.display_name,
+            group_name=group.name if group else "",
+            task_title=task.title,
+            question=question.description,
+            answer=accepted.display,
+            rule=question.alert_rule,
+        )
+        for chat_id in chat_ids
+    )

@@ -1,0 +1,305 @@
+"""The queries and rules every check-in use case shares, built once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, func
+from sqlmodel import Session, col, select
+
+from bot.services.checkin.results import NextDue, Policy, QuestionView, Refusal, Refused
+from bot.services.planning import zone_for
+from bot.services.responses import QuestionRules
+from bot.services.schedule import end_of_quiet, is_quiet
+from bot.services.views import PromptView
+from storage.models import (
+    OPEN_STATUSES,
+    Answer,
+    Delivery,
+    DeliveryStatus,
+    Membership,
+    Person,
+    Question,
+    Role,
+    Task,
+    TherapyGroup,
+)
+
+# What Telegram allows in a deep-link payload (t.me/<bot>?start=CODE).
+INVITE_CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_OPEN = tuple(status.value for status in OPEN_STATUSES)
+_SENT = DeliveryStatus.SENT.value
+_IN_PROGRESS = DeliveryStatus.IN_PROGRESS.value
+# Memberships that no longer make a member; a valid invite replaces them (see _start).
+_ENDED_ROLES = (Role.ERASED.value, Role.REMOVED.value, Role.FORMER_THERAPIST.value)
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _id(row: Delivery | Question | Person | Task) -> int:
+    assert row.id is not None
+    return row.id
+
+
+# The queries every answer runs, built once: building a statement costs several times more
+# than running it (measured in benchmarks/bench_answers.py), and the values go in as parameters.
+_PERSON_BY_USER = select(Person).where(Person.telegram_user_id == bindparam("user_id"))
+_ASKING = (
+    select(Delivery)
+    .where(Delivery.person_id == bindparam("person_id"), Delivery.status == _IN_PROGRESS)
+    .order_by(col(Delivery.started_at).desc(), col(Delivery.id).desc())
+)
+_ASKING_LOCKED = _ASKING.with_for_update()
+_OTHERS_IN_PROGRESS = select(Delivery).where(
+    Delivery.person_id == bindparam("person_id"),
+    Delivery.status == _IN_PROGRESS,
+    Delivery.id != bindparam("delivery_id"),
+)
+_ACTIVE_QUESTIONS = (
+    select(Question)
+    .where(Question.task_id == bindparam("task_id"), col(Question.removed_at).is_(None))
+    .order_by(col(Question.position))
+)
+_ANSWERS = select(Answer).where(Answer.delivery_id == bindparam("delivery_id"))
+
+
+def _person(session: Session, user_id: int) -> Person | None:
+    return session.exec(_PERSON_BY_USER, params={"user_id": user_id}).first()
+
+
+def _task(session: Session, delivery: Delivery) -> Task:
+    task = session.get(Task, delivery.task_id)
+    assert task is not None  # the foreign key guarantees it
+    return task
+
+
+def _open_delivery(
+    session: Session, now: datetime, policy: Policy, user_id: int, delivery_id: int
+) -> tuple[Person, Delivery, Task] | Refused:
+    """The caller's own delivery, locked, if it can still be acted on."""
+    person = _person(session, user_id)
+    if person is None:
+        return Refused(Refusal.UNKNOWN_PERSON)
+    delivery = session.exec(
+        select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+    ).first()
+    # Someone else's delivery is refused exactly like a missing one: a forged button learns
+    # nothing about other patients.
+    if delivery is None or delivery.person_id != person.id:
+        return Refused(Refusal.NOT_YOURS)
+    task = _task(session, delivery)
+    refusal = {
+        DeliveryStatus.COMPLETED.value: Refusal.COMPLETED,
+        DeliveryStatus.SKIPPED.value: Refusal.SKIPPED,
+        DeliveryStatus.CANCELLED.value: Refusal.CANCELLED,
+        DeliveryStatus.FAILED.value: Refusal.CANCELLED,
+        DeliveryStatus.EXPIRED.value: Refusal.CLOSED,
+        DeliveryStatus.PENDING.value: Refusal.NOT_OPEN,
+    }.get(delivery.status)
+    if refusal is None and _closed(delivery, now):
+        refusal = Refusal.CLOSED
+    if refusal is not None:
+        return Refused(refusal, task.title)
+    if delivery.status == DeliveryStatus.SENDING.value:
+        # The scan marks a batch sent only after sending all of it; a press proves this prompt
+        # arrived, so take the row over (the scan's late mark then finds it no longer sending).
+        delivery.status = _SENT
+        delivery.sent_at = delivery.sent_at or now
+        delivery.lease_until = None
+        delivery.claimed_by = None
+        if delivery.remind_at is None and delivery.reminders_sent < policy.max_reminders:
+            delivery.remind_at = now + timedelta(minutes=policy.first_reminder_minutes)
+    return person, delivery, task
+
+
+def _closed(delivery: Delivery, now: datetime) -> bool:
+    return delivery.status == DeliveryStatus.EXPIRED.value or delivery.expires_at <= now
+
+
+def _asking(session: Session, person: Person, *, lock: bool) -> Delivery | None:
+    """The delivery whose question the patient's next message answers."""
+    query = _ASKING_LOCKED if lock else _ASKING
+    return session.exec(query, params={"person_id": person.id}).first()
+
+
+def _activate(session: Session, now: datetime, person: Person, delivery: Delivery) -> str | None:
+    """Make ``delivery`` the one being answered; return the title of one put on hold."""
+    others = session.exec(
+        _OTHERS_IN_PROGRESS, params={"person_id": person.id, "delivery_id": delivery.id}
+    ).all()
+    paused_title = None
+    for other in others:
+        other.status = _SENT
+        paused_title = _task(session, other).title
+    delivery.status = _IN_PROGRESS
+    if delivery.started_at is None:
+        delivery.started_at = now
+    return paused_title
+
+
+def _postpone_reminder(delivery: Delivery, now: datetime, policy: Policy) -> None:
+    """Reminders are for a patient who went quiet: any step keeps the next one a full wait away."""
+    if delivery.remind_at is not None:
+        delivery.remind_at = max(
+            delivery.remind_at, now + timedelta(minutes=policy.first_reminder_minutes)
+        )
+
+
+def _count_open(session: Session, now: datetime, person: Person) -> int:
+    return session.exec(
+        select(func.count())
+        .select_from(Delivery)
+        .where(
+            Delivery.person_id == person.id,
+            col(Delivery.status).in_(_OPEN),
+            col(Delivery.expires_at) > now,
+        )
+    ).one()
+
+
+def _active_questions(session: Session, task: Task) -> list[Question]:
+    return list(session.exec(_ACTIVE_QUESTIONS, params={"task_id": task.id}).all())
+
+
+def _answers(session: Session, delivery: Delivery) -> dict[int, Answer]:
+    rows = session.exec(_ANSWERS, params={"delivery_id": delivery.id}).all()
+    return {a.question_id: a for a in rows}
+
+
+def _first_unanswered(questions: list[Question], answers: dict[int, Answer]) -> Question | None:
+    return next((q for q in questions if _id(q) not in answers), None)
+
+
+def _rules(question: Any) -> QuestionRules:
+    """The answer rules of a ``Question``, or of a plain row of the questions table."""
+    return QuestionRules(
+        response_type=question.response_type,
+        options=tuple(question.options or ()),
+        min_value=question.min_value,
+        max_value=question.max_value,
+        integer_only=question.integer_only,
+        max_length=question.max_length,
+        required=question.required,
+    )
+
+
+def _question_view(
+    delivery_id: int, task_title: str, questions: Sequence[Any], question: Any
+) -> QuestionView:
+    """``question`` among ``questions``: ``Question`` objects, or plain rows of their table."""
+    return QuestionView(
+        delivery_id=delivery_id,
+        question_id=question.id,
+        task_title=task_title,
+        number=questions.index(question) + 1,
+        total=len(questions),
+        description=question.description,
+        link=question.link,
+        rules=_rules(question),
+    )
+
+
+def _group_names(session: Session, person: Person) -> tuple[str, ...]:
+    return tuple(
+        session.exec(
+            select(TherapyGroup.name)
+            .join(Membership, col(Membership.group_id) == TherapyGroup.id)
+            .where(Membership.person_id == person.id, Membership.role == Role.PATIENT.value)
+            .order_by(col(Membership.joined_at), col(TherapyGroup.id))
+        ).all()
+    )
+
+
+def _zone_of(session: Session, person: Person, task: Task, policy: Policy) -> str:
+    group = session.get(TherapyGroup, task.group_id)
+    assert group is not None
+    return str(zone_for(person, group, policy.default_zone).key)
+
+
+def _next_due(
+    session: Session,
+    person: Person,
+    now: datetime,
+    policy: Policy,
+    *,
+    group_id: int | None = None,
+) -> NextDue | None:
+    query = (
+        select(Delivery, Task)
+        .join(Task, col(Task.id) == Delivery.task_id)
+        .where(
+            Delivery.person_id == person.id,
+            Delivery.status == DeliveryStatus.PENDING.value,
+            col(Task.deleted_at).is_(None),
+        )
+        .order_by(col(Delivery.due_at), col(Delivery.id))
+    )
+    if group_id is not None:
+        query = query.where(Task.group_id == group_id)
+    row = session.exec(query).first()
+    if row is None:
+        return None
+    delivery, task = row
+    return NextDue(task.title, delivery.due_at, _zone_of(session, person, task, policy))
+
+
+def _offer(
+    session: Session,
+    now: datetime,
+    policy: Policy,
+    person: Person,
+    *,
+    exclude: int,
+    unseen_only: bool = False,
+) -> PromptView | None:
+    """The oldest other open task, to offer once the patient leaves the current one.
+
+    ``unseen_only`` keeps to tasks whose prompt was never sent (they fell due while the patient
+    was busy): after a pause the patient should not be pushed into a task they already saw.
+    """
+    if person.chat_id is None:
+        return None
+    query = (
+        select(Delivery, Task)
+        .join(Task, col(Task.id) == Delivery.task_id)
+        .where(
+            Delivery.person_id == person.id,
+            col(Delivery.status).in_(_OPEN),
+            col(Delivery.expires_at) > now,
+            Delivery.id != exclude,
+        )
+        .order_by(col(Delivery.due_at), col(Delivery.id))
+    )
+    if unseen_only:
+        query = query.where(col(Delivery.prompt_message_id).is_(None))
+    row = session.exec(query).first()
+    if row is None:
+        return None
+    delivery, task = row
+    return PromptView(
+        delivery_id=_id(delivery),
+        chat_id=person.chat_id,
+        task_id=_id(task),
+        task_title=task.title,
+        due_at=delivery.due_at,
+        zone=_zone_of(session, person, task, policy),
+        question_count=len(_active_questions(session, task)),
+        expires_at=delivery.expires_at,
+        started=delivery.started_at is not None,
+    )
+
+
+def _reminder_time(person: Person, policy: Policy, at: datetime, zone: ZoneInfo) -> datetime:
+    """When a reminder planned for ``at`` really goes out: after quiet hours, if in them."""
+    start_q, end_q = person.quiet_start, person.quiet_end
+    if start_q is None or end_q is None:
+        start_q, end_q = policy.quiet_start, policy.quiet_end
+    if start_q is None or end_q is None:
+        return at
+    if not is_quiet(at.astimezone(zone).time(), start_q, end_q):
+        return at
+    return end_of_quiet(at, zone, start_q, end_q)

@@ -1,0 +1,202 @@
+"""Joining a group: /start with an invite code, or without one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.services.checkin.common import (
+    _ENDED_ROLES,
+    INVITE_CODE_RE,
+    _group_names,
+    _next_due,
+    _person,
+)
+from bot.services.checkin.results import InviteProblem, Patient, Policy, StartOutcome, StartResult
+from bot.services.planning import plan_member, replan_person
+from bot.services.throttle import blocked_until, record_failure
+from storage.db import Database
+from storage.models import Invite, Membership, Person, Role, TherapyGroup
+
+# --- joining ----------------------------------------------------------------------------------
+
+
+def start(
+    database: Database, now: datetime, policy: Policy, who: Patient, code: str | None
+) -> StartResult:
+    """/start with or without an invite code: join a group, opt back in, or greet."""
+    try:
+        return _start(database, now, policy, who, code)
+    except IntegrityError:
+        # Two instances registered the same person or membership at once; the second attempt
+        # finds the first one's rows.
+        return _start(database, now, policy, who, code)
+
+
+def _start(
+    database: Database, now: datetime, policy: Policy, who: Patient, code: str | None
+) -> StartResult:
+    with database.session() as session:
+        person = _person(session, who.telegram_user_id)
+        if code is None:
+            return _greet(session, now, policy, who, person)
+        until = blocked_until(session, now, who.telegram_user_id)
+        if until is not None:
+            return StartResult(StartOutcome.THROTTLED, retry_at=until)
+        invite = _find_invite(session, code)
+        problem = _invite_problem(invite, now)
+        if problem is InviteProblem.UNKNOWN:
+            # A guess, or a typo: counted, and nothing else is written for a stranger.
+            failure = record_failure(session, now, policy.throttle, who.telegram_user_id)
+            session.commit()
+            return StartResult(
+                StartOutcome.BAD_CODE,
+                problem=problem,
+                retry_at=failure.blocked_until,
+                burst=failure.burst,
+            )
+        if problem is not None or invite is None:
+            return StartResult(StartOutcome.BAD_CODE, problem=problem or InviteProblem.UNKNOWN)
+        group = session.get(TherapyGroup, invite.group_id)
+        assert group is not None and group.id is not None
+        if person is None:
+            person = Person(
+                telegram_user_id=who.telegram_user_id,
+                chat_id=who.chat_id,
+                first_name=who.first_name[:200],
+                last_name=who.last_name[:200],
+                language_code=(who.language_code or "en")[:16],
+                created_at=now,
+            )
+            session.add(person)
+            session.flush()
+        else:
+            _refresh_identity(person, who)
+        # Joining is consent again after /stop or /deletemydata, and a message from someone
+        # who had blocked the bot shows they have unblocked it.
+        came_back = person.opted_out or person.data_deleted_at is not None or person.unreachable
+        person.opted_out = False
+        person.data_deleted_at = None
+        person.unreachable = False
+        assert person.id is not None
+        member = session.exec(
+            select(Membership).where(
+                Membership.group_id == group.id, Membership.person_id == person.id
+            )
+        ).first()
+        outcome = StartOutcome.ALREADY_MEMBER
+        # Only an invite made after a removal lets the patient back (the therapist's new
+        # decision); the old links and the seeded code no longer do.
+        if (
+            member is not None
+            and member.role == Role.REMOVED.value
+            and member.ended_at is not None
+            and invite.created_at <= member.ended_at
+        ):
+            return StartResult(StartOutcome.BAD_CODE, problem=InviteProblem.REMOVED)
+        if member is not None and member.role in _ENDED_ROLES:
+            # Back after /deletemydata (this invite is consent for this group only), after a
+            # removal, or a former therapist of the group joining it as a patient.
+            session.delete(member)
+            session.flush()
+            member = None
+        if member is None:
+            # Counted in the UPDATE itself, so two patients cannot both take an invite's last use.
+            used = session.exec(
+                update(Invite)
+                .where(
+                    col(Invite.id) == invite.id,
+                    or_(
+                        col(Invite.max_uses).is_(None),
+                        col(Invite.max_uses) <= 0,
+                        col(Invite.uses) < col(Invite.max_uses),
+                    ),
+                )
+                .values(uses=col(Invite.uses) + 1)
+            )
+            if used.rowcount != 1:
+                return StartResult(StartOutcome.BAD_CODE, problem=InviteProblem.USED_UP)
+            session.add(
+                Membership(
+                    group_id=group.id,
+                    person_id=person.id,
+                    role=Role.PATIENT.value,
+                    joined_at=now,
+                )
+            )
+            session.flush()
+            outcome = StartOutcome.JOINED
+        if came_back:
+            replan_person(session, person, now, policy.default_zone)
+        elif outcome == StartOutcome.JOINED:
+            plan_member(session, person, group, now, policy.default_zone)
+        session.flush()
+        next_due = _next_due(session, person, now, policy, group_id=group.id)
+        session.commit()
+        return StartResult(
+            outcome, group_name=group.name, next_due=next_due, opted_back_in=came_back
+        )
+
+
+def _greet(
+    session: Session, now: datetime, policy: Policy, who: Patient, person: Person | None
+) -> StartResult:
+    if person is None:
+        return StartResult(StartOutcome.NEWCOMER)
+    _refresh_identity(person, who)
+    groups = _group_names(session, person)
+    if not groups:
+        session.commit()
+        return StartResult(StartOutcome.NEWCOMER)
+    outcome = StartOutcome.GREETING
+    if person.opted_out or person.unreachable:
+        if person.opted_out:
+            outcome = StartOutcome.OPTED_IN
+        # Their series stopped when Telegram refused a prompt or they opted out; plan it again.
+        person.opted_out = False
+        person.unreachable = False
+        session.flush()
+        replan_person(session, person, now, policy.default_zone)
+        session.flush()
+    next_due = _next_due(session, person, now, policy)
+    session.commit()
+    return StartResult(
+        outcome,
+        groups=groups,
+        next_due=next_due,
+        opted_back_in=outcome == StartOutcome.OPTED_IN,
+    )
+
+
+def _find_invite(session: Session, code: str) -> Invite | None:
+    if not INVITE_CODE_RE.fullmatch(code):
+        return None
+    # People type a code they were told ("shoulder1"): a code is one whatever its case, which
+    # the unique index on lower(code) enforces, and this lookup goes through that index.
+    return session.exec(select(Invite).where(func.lower(col(Invite.code)) == code.lower())).first()
+
+
+def _invite_problem(invite: Invite | None, now: datetime) -> InviteProblem | None:
+    if invite is None:
+        return InviteProblem.UNKNOWN
+    if invite.revoked_at is not None:
+        return InviteProblem.REVOKED
+    if invite.expires_at is not None and invite.expires_at <= now:
+        return InviteProblem.EXPIRED
+    if invite.max_uses is not None and invite.max_uses > 0 and invite.uses >= invite.max_uses:
+        return InviteProblem.USED_UP
+    return None
+
+
+def _refresh_identity(person: Person, who: Patient) -> None:
+    person.chat_id = who.chat_id
+    if person.data_deleted_at is not None:
+        return
+    if who.first_name:
+        person.first_name = who.first_name[:200]
+        person.last_name = who.last_name[:200]
+    if who.language_code:
+        person.language_code = who.language_code[:16]

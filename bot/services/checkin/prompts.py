@@ -1,0 +1,134 @@
+"""The prompt's buttons: Start, Remind me later, Skip task, and the offer of what is held."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import select
+
+from bot.services.checkin.answering import _complete, _finish
+from bot.services.checkin.common import (
+    _IN_PROGRESS,
+    _OPEN,
+    _SENT,
+    _activate,
+    _active_questions,
+    _answers,
+    _first_unanswered,
+    _id,
+    _offer,
+    _open_delivery,
+    _postpone_reminder,
+    _question_view,
+    _reminder_time,
+    _zone_of,
+)
+from bot.services.checkin.results import Deferred, Policy, Progress, Refused, TaskSkipped
+from bot.services.checkin.shown import _await_question
+from storage.db import Database
+from storage.models import Delivery, DeliveryStatus
+
+# --- the prompt's buttons ---------------------------------------------------------------------
+
+
+def begin(
+    database: Database, now: datetime, policy: Policy, user_id: int, delivery_id: int
+) -> Progress | Refused:
+    """Start or continue a delivery (the prompt's Start button, or /tasks)."""
+    with database.session() as session:
+        found = _open_delivery(session, now, policy, user_id, delivery_id)
+        if isinstance(found, Refused):
+            return found
+        person, delivery, task = found
+        resumed = delivery.started_at is not None
+        paused_title = _activate(session, now, person, delivery)
+        _postpone_reminder(delivery, now, policy)
+        questions = _active_questions(session, task)
+        answers = _answers(session, delivery)
+        current = _first_unanswered(questions, answers)
+        if current is None:
+            progress = _complete(session, now, policy, person, delivery, task, questions, answers)
+        else:
+            delivery.current_tries = 0
+            if delivery.asked_question_id != current.id:
+                _await_question(delivery, now, None)
+            progress = Progress(
+                delivery_id=_id(delivery),
+                task_title=task.title,
+                question=_question_view(_id(delivery), task.title, questions, current),
+                paused_title=paused_title,
+                resumed=resumed,
+            )
+        session.commit()
+        return progress
+
+
+def remind_later(
+    database: Database, now: datetime, policy: Policy, user_id: int, delivery_id: int
+) -> Deferred | Refused:
+    """Put a delivery off: a reminder comes after the configured wait (quiet hours respected)."""
+    with database.session() as session:
+        found = _open_delivery(session, now, policy, user_id, delivery_id)
+        if isinstance(found, Refused):
+            return found
+        person, delivery, task = found
+        if delivery.status == _IN_PROGRESS:
+            delivery.status = _SENT
+        remind_at = now + timedelta(minutes=policy.first_reminder_minutes)
+        delivery.remind_at = remind_at
+        zone = _zone_of(session, person, task, policy)
+        expected = _reminder_time(person, policy, remind_at, ZoneInfo(zone))
+        will_remind = (
+            policy.max_reminders > delivery.reminders_sent and expected < delivery.expires_at
+        )
+        offer = _offer(session, now, policy, person, exclude=_id(delivery), unseen_only=True)
+        session.commit()
+        return Deferred(
+            delivery_id=_id(delivery),
+            task_title=task.title,
+            remind_at=expected if will_remind else None,
+            expires_at=delivery.expires_at,
+            zone=zone,
+            offer=offer,
+        )
+
+
+def skip_task(
+    database: Database, now: datetime, policy: Policy, user_id: int, delivery_id: int
+) -> TaskSkipped | Refused:
+    """Skip the whole task; answers already given stay."""
+    with database.session() as session:
+        found = _open_delivery(session, now, policy, user_id, delivery_id)
+        if isinstance(found, Refused):
+            return found
+        person, delivery, task = found
+        _finish(delivery, now, DeliveryStatus.SKIPPED)
+        offer = _offer(session, now, policy, person, exclude=_id(delivery))
+        session.commit()
+        return TaskSkipped(_id(delivery), task.title, offer)
+
+
+def note_offer(
+    database: Database, now: datetime, policy: Policy, delivery_id: int, message_id: int
+) -> bool:
+    """Record the prompt of a held task once it has been offered, as the scan does for its own.
+
+    So its reminders follow as for any prompt, and the scan can close it when it expires.
+    Returns whether anything changed (not when it was offered before, or has ended since).
+    """
+    with database.session() as session:
+        delivery = session.exec(
+            select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+        ).first()
+        if (
+            delivery is None
+            or delivery.status not in _OPEN
+            or delivery.prompt_message_id is not None
+        ):
+            return False
+        delivery.prompt_message_id = message_id
+        if delivery.remind_at is None and delivery.reminders_sent < policy.max_reminders:
+            delivery.remind_at = now + timedelta(minutes=policy.first_reminder_minutes)
+        session.commit()
+        return True

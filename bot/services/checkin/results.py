@@ -1,0 +1,289 @@
+"""What the check-in use cases are given (``Policy``, ``Patient``) and what they return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from enum import StrEnum
+
+from bot.services.meaning import Meaning
+from bot.services.responses import QuestionRules
+from bot.services.throttle import DEFAULT_THROTTLE, Burst, ThrottlePolicy
+from bot.services.views import PromptView
+
+# --- inputs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The settings the check-in rules depend on, so services never read the configuration."""
+
+    default_zone: str
+    max_reasks: int = 3
+    first_reminder_minutes: int = 60
+    max_reminders: int = 2
+    quiet_start: time | None = None
+    quiet_end: time | None = None
+    therapist_user_ids: tuple[int, ...] = ()
+    throttle: ThrottlePolicy = DEFAULT_THROTTLE
+
+
+@dataclass(frozen=True)
+class Patient:
+    """Who wrote, as Telegram says: a private chat's id equals the user's."""
+
+    telegram_user_id: int
+    chat_id: int
+    first_name: str
+    last_name: str = ""
+    language_code: str | None = None  # the person's app language, when Telegram says
+
+
+# --- views ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    delivery_id: int
+    question_id: int
+    task_title: str
+    number: int  # 1-based among the task's active questions
+    total: int
+    description: str
+    link: str | None
+    rules: QuestionRules
+
+    @property
+    def optional(self) -> bool:
+        return not self.rules.required
+
+
+@dataclass(frozen=True)
+class AnsweredView:
+    question: QuestionView
+    display: str  # raw: escape before putting it into HTML
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    description: str
+    display: str
+    skipped: bool
+
+
+@dataclass(frozen=True)
+class Summary:
+    task_title: str
+    lines: tuple[SummaryLine, ...]
+
+
+@dataclass(frozen=True)
+class AlertNotice:
+    """One message for one therapist: an answer met its question's alert rule."""
+
+    chat_id: int
+    patient_name: str
+    group_name: str
+    task_title: str
+    question: str
+    answer: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class NextDue:
+    task_title: str
+    due_at: datetime  # UTC
+    zone: str
+
+
+class Refusal(StrEnum):
+    """Why a button press or an answer changed nothing."""
+
+    UNKNOWN_PERSON = "unknown_person"  # the presser never joined
+    NOT_YOURS = "not_yours"  # no such delivery, or someone else's (forged or deleted)
+    NOT_OPEN = "not_open"  # not sent yet
+    CLOSED = "closed"  # past its expiry
+    COMPLETED = "completed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"  # cancelled by /stop, or never deliverable
+    STALE = "stale"  # the question is not the one being asked any more (removed by an edit)
+    NOT_YET = "not_yet"  # a later question of the check-in: the current one comes first
+    NOT_AN_OPTION = "not_an_option"  # a value the question's buttons never offer (forged)
+    ALREADY = "already"  # that question was answered a moment ago (double tap)
+    REQUIRED = "required"  # skip pressed on a question that must be answered
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: Refusal
+    task_title: str = ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The walk-through moved: ask ``question``, or show ``summary`` when the task is done."""
+
+    delivery_id: int
+    task_title: str
+    answered: AnsweredView | None = None
+    question: QuestionView | None = None
+    summary: Summary | None = None
+    offer: PromptView | None = None  # the next open task, offered once this one is done
+    alerts: tuple[AlertNotice, ...] = ()
+    paused_title: str | None = None  # another task put on hold to start this one
+    resumed: bool = False  # started earlier: continuing where the patient left off
+
+
+@dataclass(frozen=True)
+class Reask:
+    question: QuestionView
+    hint: Meaning  # why the answer was not taken, and how to answer; worded by bot.texts
+    tries: int
+    offer_skip: bool  # an optional question after max_reasks failed tries
+    stuck: bool  # a required question after max_reasks failed tries
+
+
+@dataclass(frozen=True)
+class NotShown:
+    """A message came for a question whose message never reached the patient.
+
+    The next question was stored but not sent (the bot stopped in between), or the patient
+    typed before it arrived: the message is not taken as its answer; the question is sent.
+    """
+
+    question: QuestionView
+
+
+class Idle(StrEnum):
+    UNKNOWN_PERSON = "unknown_person"
+    NOTHING_ASKED = "nothing_asked"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class NoQuestion:
+    """A message that answers nothing."""
+
+    reason: Idle
+    open_count: int = 0
+
+
+@dataclass(frozen=True)
+class TaskSkipped:
+    delivery_id: int
+    task_title: str
+    offer: PromptView | None = None
+
+
+@dataclass(frozen=True)
+class Deferred:
+    delivery_id: int
+    task_title: str
+    remind_at: datetime | None  # UTC, when a reminder will come; None when none will
+    expires_at: datetime
+    zone: str
+    offer: PromptView | None = None
+
+
+@dataclass(frozen=True)
+class Paused:
+    known: bool
+    task_title: str | None = None  # None: nothing was in progress
+    number: int = 0
+    total: int = 0
+    open_count: int = 0
+    offer: PromptView | None = None
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    delivery_id: int
+    task_title: str
+    due_at: datetime
+    expires_at: datetime
+    zone: str
+    answered: int
+    total: int
+    started: bool
+    active: bool
+
+
+@dataclass(frozen=True)
+class TaskList:
+    known: bool
+    opted_out: bool = False
+    in_groups: bool = False
+    items: tuple[OpenTask, ...] = ()
+    next_due: NextDue | None = None
+
+
+class StartOutcome(StrEnum):
+    JOINED = "joined"
+    ALREADY_MEMBER = "already_member"
+    BAD_CODE = "bad_code"
+    # Too many wrong codes lately: no code is looked at until ``retry_at``.
+    THROTTLED = "throttled"
+    NEWCOMER = "newcomer"  # /start alone from someone in no group
+    OPTED_IN = "opted_in"  # /start alone from someone who had /stop'ped
+    GREETING = "greeting"  # /start alone from a member
+
+
+class InviteProblem(StrEnum):
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    USED_UP = "used_up"
+    # The patient was taken out of the group after this invite was made.
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True)
+class StartResult:
+    outcome: StartOutcome
+    group_name: str = ""
+    problem: InviteProblem | None = None
+    next_due: NextDue | None = None
+    groups: tuple[str, ...] = ()
+    opted_back_in: bool = False
+    # THROTTLED, or a wrong code that started a cool-down: when codes are looked at again.
+    retry_at: datetime | None = None
+    # Everyone's wrong codes just reached the alert level (at most once per window).
+    burst: Burst | None = None
+
+
+@dataclass(frozen=True)
+class ZoneView:
+    known: bool
+    zone: str
+    own: bool  # the patient chose it (otherwise the group's or the clinic's default)
+
+
+@dataclass(frozen=True)
+class ZoneChanged:
+    known: bool
+    zone: str | None  # None: not a time zone name
+    next_due: NextDue | None = None
+
+
+@dataclass(frozen=True)
+class PersonStatus:
+    known: bool
+    opted_out: bool = False
+    asking: bool = False  # a question is waiting for their answer
+
+
+@dataclass(frozen=True)
+class Stopped:
+    known: bool
+    already: bool = False
+    cancelled: int = 0
+
+
+@dataclass(frozen=True)
+class Deleted:
+    known: bool
+    answers: int = 0
+    deliveries: int = 0
+    memberships: int = 0

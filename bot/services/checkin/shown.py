@@ -1,0 +1,200 @@
+"""Which question the patient saw: the message that asked it, and what came after it.
+
+A question counts as asked once its message was sent; an answer is taken only for that question
+and only if written after it (see docs/architecture.md, "The check-in").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, update
+from sqlmodel import Session, SQLModel, col, select
+
+from bot.services.checkin.common import (
+    _IN_PROGRESS,
+    _active_questions,
+    _answers,
+    _closed,
+    _first_unanswered,
+    _id,
+    _question_view,
+    _task,
+)
+from bot.services.checkin.results import QuestionView
+from storage.db import Database
+from storage.models import Delivery, Person
+
+
+def came_after(
+    asked_message_id: int | None,
+    asked_at: datetime | None,
+    message_id: int,
+    sent_at: datetime | None,
+) -> bool:
+    """Whether a patient's message was written after the question's message reached them.
+
+    In a private chat Telegram numbers both sides' messages in one sequence, so a message with
+    a lower id than the question's was written before the question arrived (typed while the
+    bot was down, waiting in the inbox). A Bot API server that numbers the two sides apart
+    would make that test refuse every answer, so a message Telegram dates a whole second after
+    the question was recorded counts too. A question recorded without its message (before
+    revision 0005) is taken as seen.
+    """
+    if asked_message_id is None or message_id > asked_message_id:
+        return True
+    return sent_at is not None and asked_at is not None and sent_at >= asked_at + _ONE_SECOND
+
+
+_ONE_SECOND = timedelta(seconds=1)
+
+
+def _await_question(delivery: Delivery, now: datetime, after_message_id: int | None) -> None:
+    """Mark the check-in's next question as to be sent, after the patient's message, if typed.
+
+    While a question waits, ``asked_message_id`` holds that message's id (the question asked
+    before is answered, so its own id is needed no more): see ``sent_but_unrecorded``.
+    """
+    delivery.ask_pending_since = now
+    delivery.asked_message_id = after_message_id
+
+
+def sent_but_unrecorded(
+    ask_pending_since: datetime | None, after_message_id: int | None, message_id: int
+) -> bool:
+    """Whether a question stored as next, never recorded as sent, did reach the patient.
+
+    The bot can stop after Telegram delivered the question and before it recorded so. In a
+    private chat both sides' messages share one numbering: if the patient's new message is not
+    the very next number after the typed message the question answers, a message came in
+    between, and from the bot that can only be this question (any reply to a message of the
+    patient's would have recorded it). Where a Bot API server numbers the two sides apart the
+    numbers never jump, and the question is sent again instead; after a button press there is
+    no typed message to count from, and it is sent again too.
+    """
+    return (
+        ask_pending_since is not None
+        and after_message_id is not None
+        and message_id > after_message_id + 1
+    )
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A question's message reached the patient: it may now be answered."""
+
+    delivery_id: int
+    question_id: int
+    message_id: int
+
+
+def note_question_shown(
+    database: Database, now: datetime, delivery_id: int, question_id: int, message_id: int
+) -> None:
+    """Record that the question's message reached the patient, in a transaction of its own."""
+    with database.session() as session:
+        record_shown(session, now, [Shown(delivery_id, question_id, message_id)])
+        session.commit()
+
+
+def record_shown(session: Session, now: datetime, shown: Sequence[Shown]) -> None:
+    """Record questions as shown inside the caller's transaction (the inbox's per batch)."""
+    if not shown:
+        return
+    deliveries = SQLModel.metadata.tables["deliveries"]
+    session.connection().execute(
+        update(deliveries)
+        .where(deliveries.c.id == bindparam("d_id"))
+        .values(
+            asked_question_id=bindparam("q_id"),
+            asked_message_id=bindparam("m_id"),
+            asked_at=now,
+            ask_pending_since=None,
+        ),
+        [{"d_id": s.delivery_id, "q_id": s.question_id, "m_id": s.message_id} for s in shown],
+    )
+
+
+@dataclass(frozen=True)
+class UnsentQuestion:
+    chat_id: int
+    question: QuestionView
+
+
+def unsent_questions(
+    database: Database, now: datetime, older_than: timedelta, limit: int
+) -> list[UnsentQuestion]:
+    """Check-ins whose next question was stored but not recorded as sent for a while.
+
+    The bot stopped between an answer's commit and the next question's send. Nothing is
+    changed here: the caller sends each question and records it (``note_question_shown``).
+    A check-in that moved on or closed since is left out, and its mark cleared.
+    """
+    found: list[UnsentQuestion] = []
+    stale: list[int] = []
+    with database.session() as session:
+        deliveries = session.exec(
+            select(Delivery)
+            .where(
+                col(Delivery.ask_pending_since).is_not(None),
+                col(Delivery.ask_pending_since) <= now - older_than,
+            )
+            .order_by(col(Delivery.ask_pending_since))
+            .limit(limit)
+        ).all()
+        for delivery in deliveries:
+            person = session.get(Person, delivery.person_id)
+            task = _task(session, delivery)
+            current = None
+            if (
+                delivery.status == _IN_PROGRESS
+                and not _closed(delivery, now)
+                and person is not None
+                and person.chat_id is not None
+                and not person.unreachable
+            ):
+                questions = _active_questions(session, task)
+                current = _first_unanswered(questions, _answers(session, delivery))
+            if current is None or person is None or person.chat_id is None:
+                stale.append(_id(delivery))
+                continue
+            view = _question_view(_id(delivery), task.title, questions, current)
+            found.append(UnsentQuestion(person.chat_id, view))
+        if stale:
+            session.connection().execute(
+                update(Delivery).where(col(Delivery.id).in_(stale)).values(ask_pending_since=None)
+            )
+        session.commit()
+    return found
+
+
+def reply_lost(database: Database, user_id: int) -> None:
+    """A reply to the patient was lost while the bot apologised: stop counting messages.
+
+    The apology takes a number in the chat, so a jump in the patient's numbering no longer
+    proves that a question waiting to be sent arrived (``sent_but_unrecorded``); it is sent
+    again instead.
+    """
+    with database.session() as session:
+        session.connection().execute(
+            update(Delivery)
+            .where(
+                col(Delivery.person_id).in_(
+                    select(Person.id).where(Person.telegram_user_id == user_id)
+                ),
+                col(Delivery.ask_pending_since).is_not(None),
+            )
+            .values(asked_message_id=None)
+        )
+        session.commit()
+
+
+def forget_unsent(database: Database, delivery_id: int) -> None:
+    """Stop trying to send a check-in's next question (Telegram refused it for good)."""
+    with database.session() as session:
+        session.connection().execute(
+            update(Delivery).where(col(Delivery.id) == delivery_id).values(ask_pending_since=None)
+        )
+        session.commit()
