@@ -73,7 +73,7 @@ def build_application(
     """Wire the bot: the database must already be at the migration head (see ``bot.cli``)."""
     from bot import receiver, scheduler
     from bot.floods import ReplyGate
-    from bot.handlers import common, patient, therapist
+    from bot.handlers import charts, common, patient, therapist
 
     deps = Deps(
         settings=settings,
@@ -99,6 +99,7 @@ def build_application(
     # messages before the patient's answer handler does.
     common.register_commands(application)
     therapist.register(application)
+    charts.register(application)
     patient.register(application)
     common.register_fallbacks(application)
     scheduler.install(application)

@@ -51,8 +51,9 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot import keyboards, rendering, texts
+from bot import keyboards, rendering, texts, texts_charts
 from bot.app import DEPS_KEY, BotApplication, BotContext, Deps
+from bot.handlers import charts
 from bot.sender import retry_after_seconds
 from bot.services import authoring, checkin, reports
 from bot.services.authoring import AuthoringError, GroupInfo, QuestionDraft
@@ -82,6 +83,7 @@ PATIENT_MENU: list[tuple[str, str]] = [
     ("timezone", texts.admin_menu_timezone()),
     ("stop", texts.admin_menu_stop()),
     ("deletemydata", texts.admin_menu_deletemydata()),
+    ("progress", texts_charts.menu_progress()),
     ("help", texts.admin_menu_help()),
 ]
 ADMIN_MENU: list[tuple[str, str]] = [
@@ -92,6 +94,7 @@ ADMIN_MENU: list[tuple[str, str]] = [
     ("deletetask", texts.admin_menu_deletetask()),
     ("preview", texts.admin_menu_preview()),
     ("report", texts.admin_menu_report()),
+    ("chart", texts_charts.menu_chart()),
     ("export", texts.admin_menu_export()),
     ("groups", texts.admin_menu_groups()),
     ("newgroup", texts.admin_menu_newgroup()),
@@ -634,7 +637,9 @@ async def report(update: Update, context: BotContext) -> None:
     except AuthoringError as error:
         await _problems(update, error)
         return
-    await _send_long(update, texts.admin_report(result, MAX_MESSAGE))
+    *chunks, last = texts.admin_report(result, MAX_MESSAGE)
+    await _send_long(update, chunks)
+    await _send(update, last, charts.chart_button(result.group_id))
 
 
 @therapist_only
