@@ -69,6 +69,10 @@ def labels() -> ChartLabels:
     )
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def display_name(name: str, data_deleted: bool, telegram_user_id: int | None = None) -> str:
     """A patient as /report names them."""
     if data_deleted:
@@ -132,7 +136,7 @@ def _trend_line(trend: Trend) -> str:
     line = (
         f"• {escape(trend_title(trend))}: latest {format_number(last.value)} "
         f"({short_date(last.day)}), lowest {format_number(min(values))}, "
-        f"highest {format_number(max(values))}, {len(values)} answers"
+        f"highest {format_number(max(values))}, {_count(len(values), 'answer', 'answers')}"
     )
     if trend.alert_threshold is not None:
         line += f"; {escape(alert_label(trend))}"
@@ -147,7 +151,9 @@ def progress_caption(progress: PatientProgress, for_patient: bool) -> str:
         lines.append("No check-ins were due in these weeks.")
     else:
         if tally.completed:
-            lines.append(f"✅ Done: {tally.completed} of {tally.due} check-ins.")
+            lines.append(
+                f"✅ Done: {tally.completed} of {_count(tally.due, 'check-in', 'check-ins')}."
+            )
         if progress.streak >= 2:
             lines.append(f"🔥 {progress.streak} completed in a row.")
         elif progress.streak == 1:
@@ -166,12 +172,18 @@ def progress_caption(progress: PatientProgress, for_patient: bool) -> str:
 def heatmap_caption(heatmap: GroupHeatmap, shown: int) -> str:
     tally = heatmap.tally
     lines = [f"<b>{escape(heatmap_title(heatmap))}</b>"]
-    lines.append(f"{day_range(heatmap.first_day, heatmap.today)}, {len(heatmap.rows)} patients.")
+    lines.append(
+        f"{day_range(heatmap.first_day, heatmap.today)}, "
+        f"{_count(len(heatmap.rows), 'patient', 'patients')}."
+    )
     if tally.due == 0:
         lines.append("No check-ins were due in these weeks.")
     else:
         percent = round(100 * tally.completed / tally.due)
-        lines.append(f"✅ Done: {tally.completed} of {tally.due} check-ins ({percent}%).")
+        lines.append(
+            f"✅ Done: {tally.completed} of {_count(tally.due, 'check-in', 'check-ins')} "
+            f"({percent}%)."
+        )
         rest = _not_done(tally)
         if rest:
             lines.append(f"Also: {rest}.")
