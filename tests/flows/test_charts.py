@@ -10,7 +10,10 @@ from PIL import Image
 from sqlmodel import col, select
 
 from bot import charts
+from bot.clock import ManualClock
+from bot.config import DigestSettings, Settings
 from bot.services import progress
+from storage.db import Database
 from storage.models import Answer, Delivery, Digest, DigestStatus, Person
 from tests.fakes.harness import Harness, patient, therapist
 from tests.flows.test_therapist_support import invite_code
@@ -231,3 +234,18 @@ async def test_no_digest_for_a_group_without_tasks(harness: Harness) -> None:
     assert photos(h, THEO.chat_id) == []
     with h.database.read_session() as session:
         assert session.exec(select(Digest)).all() == []
+
+
+async def test_no_digest_when_switched_off(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    off = settings.model_copy(update={"digest": DigestSettings(enabled=False)})
+    h = await Harness(off, database, clock).start()
+    try:
+        await group_with(h, ALICE)
+        await h.advance_and_scan(timedelta(days=6))  # Tue 1 Dec: past Monday 08:00
+        assert photos(h, THEO.chat_id) == []
+        with h.database.read_session() as session:
+            assert session.exec(select(Digest)).all() == []
+    finally:
+        await h.stop()
