@@ -268,10 +268,6 @@ def progress_not_a_patient() -> str:
     )
 
 
-def chart_failed() -> str:
-    return "Sorry, the chart could not be drawn just now. Please try again in a minute."
-
-
 def menu_progress() -> str:
     return "Your check-ins and answers as a chart"
 

@@ -6,7 +6,7 @@ in the chart threads (``bot.charts.render``), and the caption carries the number
 
 from __future__ import annotations
 
-import logging
+import html
 import re
 from typing import Any
 
@@ -25,8 +25,6 @@ from bot.services.progress import (
     UnknownChartTarget,
     UnknownQuestion,
 )
-
-log = logging.getLogger(__name__)
 
 PRIVATE_MESSAGE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 CHART_BUTTON_PREFIX = "chart:"
@@ -162,7 +160,8 @@ async def chart_pressed(update: Update, context: BotContext) -> None:
     try:
         target = await _chart(context, match[1])
     except ChartError as error:
-        await query.answer(_refusal(error)[:200])
+        # A button's answer is plain text, at most 200 characters.
+        await query.answer(html.unescape(_refusal(error))[:200])
         return
     await query.answer()
     await _send_chart(update, context, target)
