@@ -238,27 +238,41 @@ def chart_usage() -> str:
     )
 
 
+def _quoted(text: str, limit: int = 60) -> str:
+    """What the person wrote, shortened: a pasted page must not make the reply too long."""
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _listed(names: Sequence[str], separator: str, most: int = 20) -> str:
+    shown = [_quoted(n) for n in names[:most]]
+    if len(names) > most:
+        shown.append(f"and {len(names) - most} more")
+    return separator.join(shown)
+
+
 def chart_unknown_target(ref: str, groups: Sequence[str]) -> str:
-    known = ", ".join(escape(g) for g in groups) or "none yet"
+    known = _listed(groups, ", ") or "none yet"
     return (
-        f"There is no group or patient called “{escape(ref)}”. Groups: {known}. "
+        f"There is no group or patient called “{_quoted(ref)}”. Groups: {known}. "
         "/patients GROUP lists a group's patients."
     )
 
 
 def chart_ambiguous_patient(ref: str, telegram_user_ids: Sequence[int]) -> str:
     ids = ", ".join(str(i) for i in telegram_user_ids)
-    return f"More than one patient is called “{escape(ref)}”. Use a Telegram id: {ids}."
+    return f"More than one patient is called “{_quoted(ref)}”. Use a Telegram id: {ids}."
 
 
 def chart_unknown_question(ref: str, patient: str, questions: Sequence[str]) -> str:
     if not questions:
         return (
             f"{escape(patient)} has answered no number or scale question in the last "
-            f"{PROGRESS_WEEKS} weeks, so there is no line to draw for “{escape(ref)}”."
+            f"{PROGRESS_WEEKS} weeks, so there is no line to draw for “{_quoted(ref)}”."
         )
-    listed = "; ".join(escape(q) for q in questions)
-    return f"No question of {escape(patient)}'s matches “{escape(ref)}”. Their questions: {listed}"
+    listed = _listed(questions, "; ")
+    return (
+        f"No question of {escape(patient)}'s matches “{_quoted(ref)}”. Their questions: {listed}"
+    )
 
 
 def progress_not_a_patient() -> str:

@@ -152,7 +152,6 @@ class PatientProgress:
     tally: Tally
     streak: int  # check-ins completed in a row, up to the latest closed one
     trends: tuple[Trend, ...]
-    question_filter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -328,7 +327,6 @@ def _progress(
         tally=Tally.of(outcomes),
         streak=_streak(session, person, now),
         trends=trends,
-        question_filter=question_ref,
     )
 
 
