@@ -21,6 +21,11 @@ RUN python /tmp/build/requirements.py /tmp/build/pyproject.toml > /tmp/build/req
     && pip install --no-cache-dir --requirement /tmp/build/requirements.txt \
     && rm -rf /tmp/build
 
+# matplotlib (the charts) keeps its font list in MPLCONFIGDIR; the bot's home is not its to
+# write, so the list is built here once, where the bot may read and refresh it.
+ENV MPLCONFIGDIR=/tmp/matplotlib
+RUN python -c "import matplotlib.font_manager" && chmod -R a+rwX /tmp/matplotlib
+
 # The code, then the `patientbot` command. Editable, so the command finds migrations/ beside
 # the code; root owns it all, so the bot cannot change its own code.
 COPY pyproject.toml README.md alembic.ini config.toml ./
