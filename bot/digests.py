@@ -13,7 +13,7 @@ from telegram import InputFile
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
-from bot import texts_charts
+from bot import charts, texts_charts
 from bot.app import DEPS_KEY, BotApplication, Deps
 from bot.sender import Pacer, retry_after_seconds
 from bot.services import digest
@@ -42,8 +42,6 @@ async def send_due(application: BotApplication, pacer: Pacer) -> int:
     )
     if not jobs:
         return 0
-    from bot import charts  # matplotlib: ~1 s to import, so on first use, not at start
-
     sent = 0
     for index, job in enumerate(jobs):
         found = await deps.run(

@@ -14,7 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
-from bot import texts, texts_charts
+from bot import charts, texts, texts_charts
 from bot.app import BotApplication, BotContext
 from bot.services import authoring, progress
 from bot.services.progress import (
@@ -86,8 +86,6 @@ async def progress_command(update: Update, context: BotContext) -> None:
     except ChartError as error:
         await message.reply_text(_refusal(error), parse_mode=ParseMode.HTML, do_quote=False)
         return
-    from bot import charts  # matplotlib: ~1 s to import, so on first use, not at start
-
     picture = await charts.render(charts.progress_png, found, True)
     await _send_photo(
         update, context, picture, texts_charts.progress_caption(found, True), "progress.png"
@@ -103,8 +101,6 @@ async def _is_therapist(update: Update, context: BotContext) -> bool:
 
 
 async def _send_chart(update: Update, context: BotContext, target: ChartTarget) -> None:
-    from bot import charts  # matplotlib: ~1 s to import, so on first use, not at start
-
     if target.group is not None:
         heatmap = target.group
         picture = await charts.render(charts.heatmap_png, heatmap)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from PIL import Image
 from sqlmodel import col, select
 
-from bot import charts
+from bot import chart_figures
 from bot.clock import ManualClock
 from bot.config import DigestSettings, Settings
 from bot.fakeapi import ApiCall
@@ -86,7 +86,7 @@ async def test_progress_shows_four_weeks_as_one_photo_with_the_numbers(harness: 
     found = await asyncio.to_thread(
         progress.progress_for_user, h.database, h.clock.now(), "Europe/London", ALICE.id
     )
-    figure = charts.progress_figure(found, for_patient=True)
+    figure = chart_figures.progress_figure(found, for_patient=True)
     line = figure.axes[1].lines[0]
     with h.database.read_session() as session:
         stored = session.exec(
@@ -129,7 +129,7 @@ async def test_a_therapist_charts_a_group_with_a_deleted_patient(harness: Harnes
     names = [r.name if not r.data_deleted else "[deleted]" for r in target.group.rows]
     # Who missed most comes first; the deleted patient last.
     assert names == ["Chloe Test", "Alice Test", "[deleted]"]
-    figure = charts.heatmap_figure(target.group)
+    figure = chart_figures.heatmap_figure(target.group)
     assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == names
 
     await h.command(THEO, "/chart", "Alice", "Test", "pain")
