@@ -219,7 +219,7 @@ def heatmap_figure(heatmap: GroupHeatmap) -> Figure:
         y=1 - 0.25 / height,
     )
     _legend(figure, tuple(Outcome), 1 - 0.5 / height)
-    axes = figure.add_axes((0.3, 0.5 / height, 0.67, 1 - 2.0 / height))
+    axes = figure.add_axes((0.29, 0.5 / height, 0.65, 1 - 2.0 / height))
     grid = [[0] * days for _ in rows]
     hatched: list[Rectangle] = []
     for r, row in enumerate(rows):
