@@ -27,6 +27,11 @@ COPY pyproject.toml uv.lock ./
 RUN pip install --no-cache-dir uv==0.13.8 \
     && uv sync --locked --no-install-project
 
+# matplotlib (the charts) keeps its font list in MPLCONFIGDIR; the bot's home is not its to
+# write, so the list is built here once, where the bot may read and refresh it.
+ENV MPLCONFIGDIR=/tmp/matplotlib
+RUN python -c "import matplotlib.font_manager" && chmod -R a+rwX /tmp/matplotlib
+
 # The code, then the `patientbot` command. Editable, so the command finds migrations/ beside
 # the code; root owns it all, so the bot cannot change its own code.
 COPY README.md alembic.ini config.toml ./

@@ -234,6 +234,38 @@ class PlaygroundSettings(_Table):
     port: int = Field(default=8080, ge=1, le=65535)
 
 
+# The digest's key is called ``time``, which would hide the type inside the class.
+ClockTime = time
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class DigestSettings(_Table):
+    # The weekly digest to each therapist about each of their groups (bot.digests).
+    enabled: bool = True
+    weekday: Literal[
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
+    ] = "monday"
+    # Wall-clock time in the group's zone, "HH:MM".
+    time: str = "08:00"
+
+    @field_validator("time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        try:
+            parsed = ClockTime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not a time of day such as 08:00") from None
+        return parsed.strftime("%H:%M")
+
+    @property
+    def weekday_number(self) -> int:
+        return WEEKDAYS.index(self.weekday)
+
+    @property
+    def at(self) -> ClockTime:
+        return ClockTime.fromisoformat(self.time)
+
+
 class Settings(_Table):
     telegram: TelegramSettings = TelegramSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -245,6 +277,7 @@ class Settings(_Table):
     logging: LoggingSettings = LoggingSettings()
     health: HealthSettings = HealthSettings()
     playground: PlaygroundSettings = PlaygroundSettings()
+    digest: DigestSettings = DigestSettings()
     source: str = Field(default="defaults", exclude=True)
 
     @model_validator(mode="after")

@@ -359,6 +359,9 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
         sent += 1
     if sent:
         log.info("sent %d questions a stopped process had stored but not sent", sent)
+    from bot import digests  # the weekly digests ride on the scan (bot.digests)
+
+    await digests.send_due(application, st.pacer)
     return sent
 
 

@@ -117,14 +117,16 @@ class BotApiMethods:
             if file.mime_type:
                 media["mime_type"] = file.mime_type
         elif kind == "photo":
+            width, height = _photo_size(file.content)
+            thumb = 90 / max(width, height)
             media = [
                 {
                     "file_id": file.file_id + "-thumb",
                     "file_unique_id": file.file_unique_id + "-thumb",
-                    "width": 90,
-                    "height": 90,
+                    "width": max(1, round(width * thumb)),
+                    "height": max(1, round(height * thumb)),
                 },
-                {**base, "width": 1280, "height": 960, "file_size": size},
+                {**base, "width": width, "height": height, "file_size": size},
             ]
         else:
             media = {
@@ -439,3 +441,15 @@ class BotApiMethods:
     def _validate_get_file(self, params: JSON, files: JSON) -> None:
         if not params.get("file_id"):
             raise _bad("file_id is empty")
+
+
+def _photo_size(content: bytes) -> tuple[int, int]:
+    """A photo's size as Telegram reports it: an uploaded PNG's own, at most 1280 a side.
+
+    Other uploads (and sent file ids) keep the fixed 1280 x 960 of a phone camera.
+    """
+    if content[:8] != b"\x89PNG\r\n\x1a\n" or len(content) < 24:
+        return 1280, 960
+    width, height = int.from_bytes(content[16:20], "big"), int.from_bytes(content[20:24], "big")
+    scale = min(1.0, 1280 / max(width, height, 1))
+    return max(1, round(width * scale)), max(1, round(height * scale))

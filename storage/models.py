@@ -348,3 +348,36 @@ class CodeAttempts(SQLModel, table=True):
     # Everyone's row: the administrators have been told about this window's burst.
     alerted: bool = False
     expires_at: datetime = _instant(nullable=False, index=True)
+
+
+class DigestStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    # Not sent: the therapist has no chat with the bot, blocked it, or the week went by.
+    DROPPED = "dropped"
+
+
+class Digest(SQLModel, table=True):
+    """One weekly digest for one therapist about one group, planned ahead like a delivery.
+
+    The due scan plans the next one (unique on group, therapist and due instant, so two
+    instances plan it once), claims it when due and records the send.
+    """
+
+    __tablename__ = "digests"
+    __table_args__ = (
+        UniqueConstraint("group_id", "person_id", "due_at"),
+        Index("ix_digests_status_due_at", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = _fk("groups.id")
+    person_id: int = _fk("people.id")
+    due_at: datetime = _instant(nullable=False)
+    status: str = Field(default=DigestStatus.PENDING.value, max_length=20)
+    lease_until: datetime | None = _instant()
+    claimed_by: str | None = Field(default=None, max_length=100)
+    attempts: int = 0
+    sent_at: datetime | None = _instant()
+    last_error: str | None = Field(default=None, max_length=300)

@@ -446,6 +446,10 @@ class Playground:
             if screen.kind != "text":
                 entry["file_name"] = screen.file_name
                 entry["file_url"] = f"/api/file?user={person_id}&message_id={screen.message_id}"
+            if screen.kind == "photo" and message.get("photo"):
+                # A chart is taller than a camera's 4:3: the page sizes it before it loads.
+                entry["width"] = message["photo"][-1]["width"]
+                entry["height"] = message["photo"][-1]["height"]
             items.append((screen.message_id, entry))
         items.sort(key=lambda item: item[0])
         return [entry for _, entry in items]

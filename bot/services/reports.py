@@ -83,6 +83,7 @@ class AdherenceReport:
     task_id: int | None
     rows: tuple[PatientAdherence, ...]
     total: PatientAdherence
+    group_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ def adherence(
             task_id=task_ids[0] if kind == "task" else None,
             rows=tuple(rows),
             total=total,
+            group_id=group.id or 0,
         )
 
 

@@ -27,6 +27,7 @@ def help_patient() -> str:
         "<b>What you can do</b>\n"
         "/start CODE – join your therapy group with the code from your therapist\n"
         "/tasks – your open check-ins, to start or continue\n"
+        "/progress – your check-ins and answers of the last 8 weeks as a chart\n"
         "/pause – stop for now; /tasks continues where you left off\n"
         "/timezone – show or set your time zone\n"
         "/stop – stop receiving check-ins (/start turns them back on)\n"

@@ -255,6 +255,7 @@ def admin_help() -> str:
         "/preview ID – see a task as a patient does\n"
         "<b>Reports</b>\n"
         "/report GROUP or /report #ID – adherence per patient\n"
+        "/chart GROUP or /chart PATIENT [QUESTION] – adherence and answers as a chart\n"
         "/export [GROUP] – all answers as a CSV file; /export [GROUP] fhir – as FHIR R4B\n"
         "<b>Therapists</b>\n"
         "/addtherapist USER_ID, /removetherapist USER_ID\n"

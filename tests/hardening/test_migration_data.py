@@ -726,4 +726,39 @@ def test_codes_that_differ_only_in_case_stop_the_upgrade_with_what_to_do(
         connection.exec_driver_sql("UPDATE invites SET code = 'shoulder1-2' WHERE id = 3")
         connection.exec_driver_sql("DELETE FROM invites WHERE id = 4")
     assert main(["--config", str(config), "db", "upgrade"]) == 0
-    assert current_revision(engine) == "0006"
+    assert current_revision(engine) == head_revision()
+
+
+# --- 0007: weekly digests ---------------------------------------------------------------------
+
+
+def test_the_digest_table_comes_and_goes_and_every_other_row_stays(
+    engine: Engine, empty_url: str, backend: str
+) -> None:
+    fill(engine)
+    upgrade(empty_url, "0006")
+    before = dump(engine)
+
+    upgrade(empty_url, "0007")
+    assert dump(engine) == before
+    assert count(engine, "digests") == 0
+    row = {"group_id": 1, "person_id": 1, "due_at": T0, "status": "pending", "attempts": 0}
+    insert = sa.table(
+        "digests",
+        *(sa.column(name) for name in ("group_id", "person_id", "due_at")),
+        sa.column("status"),
+        sa.column("attempts"),
+    ).insert()
+    with engine.begin() as connection:
+        connection.execute(insert, [row])
+    # Planned once per therapist, group and week, whoever plans it.
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+        connection.execute(insert, [row])
+    assert count(engine, "digests") == 1
+
+    downgrade(empty_url, "0006")
+    assert dump(engine) == before
+    assert "digests" not in sa.inspect(engine).get_table_names()
+    upgrade(empty_url, "0007")
+    assert count(engine, "digests") == 0
+    print(f"\nmigration 0007 data test [{backend}]: digests table up, down and up")

@@ -331,6 +331,7 @@ THERAPIST_KINDS = {
     "ta",
     "tm",
     "tv",
+    "chart",
 }
 
 
@@ -405,6 +406,7 @@ def forged_buttons(scene: Scene) -> dict[str, list[str]]:
         "ta": ["ta:skip"],
         "tm": ["tm:done"],
         "tv": ["tv:save"],
+        "chart": [f"chart:{group}"],
     }
 
 

@@ -52,8 +52,14 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture
-async def browser_page(chromium: Path, server: PlaygroundServer) -> AsyncIterator[Any]:
+# A desktop window, and a phone (390 x 844 CSS pixels, as an iPhone 12 to 15).
+VIEWPORTS = {"desktop": (1180, 860), "phone": (390, 844)}
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+async def browser_page(
+    request: pytest.FixtureRequest, chromium: Path, server: PlaygroundServer
+) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -61,7 +67,8 @@ async def browser_page(chromium: Path, server: PlaygroundServer) -> AsyncIterato
             executable_path=str(chromium), args=CHROMIUM_ARGS
         )
         try:
-            page = await browser.new_page(viewport={"width": 1180, "height": 860})
+            width, height = VIEWPORTS[request.param]
+            page = await browser.new_page(viewport={"width": width, "height": height})
             page.set_default_timeout(10_000)
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
@@ -101,6 +108,7 @@ async def test_a_patient_plays_the_demo_and_the_therapist_sees_it_in_the_report(
             await expect(clock).not_to_have_text(before or "")
 
     await expect(clock).to_have_text("09:00")
+    await fits_the_width(page)
     await page.locator('.person[data-person="Alice"]').click()
     await type_and_send("/start SHOULDER1")
     await expect(bot_says).to_contain_text("You have joined Shoulder Therapy 1")
@@ -147,3 +155,28 @@ async def test_a_patient_plays_the_demo_and_the_therapist_sees_it_in_the_report(
     await expect(bot_says).to_contain_text("Adherence: Shoulder Therapy 1")
     # Alice: two check-ins done (Do), none partial, missed or expired.
     await expect(bot_says).to_contain_text(re.compile(r"Alice\s+2\s+0\s+0\s+0"))
+
+    # The report's chart button: the picture shows in the chat, whole (not cropped to 4:3).
+    await press("📈 Chart")
+    chart = page.locator(".message.from-bot .media.photo img").last
+    await expect(chart).to_be_visible()
+    await expect(chart).to_have_js_property("naturalWidth", 1080)
+    box = await chart.bounding_box()
+    natural = await chart.evaluate("img => img.naturalHeight / img.naturalWidth")
+    assert box is not None and abs(box["height"] / box["width"] - natural) < 0.02
+    await fits_the_width(page)
+    shot = os.environ.get("PATIENTBOT_CHART_SCREENSHOT")
+    if shot and page.viewport_size["width"] < 500:
+        await chart.scroll_into_view_if_needed()
+        await page.screenshot(path=shot)
+
+
+async def fits_the_width(page: Any) -> None:
+    """Nothing runs off the right edge: the page does not scroll sideways, and the clock,
+    the input and the send button are whole on screen."""
+    width = page.viewport_size["width"]
+    assert await page.evaluate("document.documentElement.scrollWidth") <= width
+    for selector in ("#clock-time", ".clock-button >> nth=1", "#input", "#send"):
+        box = await page.locator(selector).bounding_box()
+        assert box is not None, selector
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, (selector, box, width)

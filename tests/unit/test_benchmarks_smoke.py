@@ -12,6 +12,7 @@ from pathlib import Path
 
 from benchmarks import (
     bench_answers,
+    bench_charts,
     bench_crash,
     bench_fanout,
     bench_fhir,
@@ -95,3 +96,12 @@ def test_the_crash_benchmark_kills_at_its_point_and_counts_every_answer(tmp_path
     assert outcome.sent == 3
     assert outcome.stored + outcome.lost == outcome.sent
     assert 0 <= outcome.next_delivered <= outcome.patients == 3
+
+
+def test_the_charts_benchmark_draws_every_patient(tmp_path: Path) -> None:
+    checkins, figures = bench_charts.run(tmp_path, 5, 10, runs=1)
+
+    assert checkins == 50
+    assert figures.rows == 5
+    assert figures.png_bytes > 0
+    assert figures.answers_written > 0

@@ -467,6 +467,27 @@ async def test_photo_and_video_come_back_as_media(app: Application, fake: FakeBo
     assert [c.method for c in fake.sent_to(ALICE.id)] == ["sendPhoto", "sendVideo"]
 
 
+async def test_an_uploaded_png_is_recorded_with_its_bytes_and_its_own_size(
+    app: Application, fake: FakeBotApi
+) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7.2, 8), dpi=150)
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    content = buffer.getvalue()
+
+    photo = await app.bot.send_photo(ALICE.id, InputFile(content, filename="chart.png"))
+
+    assert fake.calls_of("sendPhoto")[-1].files["photo"]["content"] == content
+    assert (photo.photo[-1].width, photo.photo[-1].height) == (1080, 1200)
+    assert (photo.photo[0].width, photo.photo[0].height) == (81, 90)
+    file = await photo.photo[-1].get_file()
+    assert bytes(await file.download_as_bytearray()) == content
+
+
 async def test_a_file_the_person_sent_can_be_fetched(
     app: Application, fake: FakeBotApi, updates: UpdateFactory
 ) -> None:

@@ -26,6 +26,7 @@ from bot.context import BotContext
 from bot.sender import retry_after_seconds
 from bot.services import authoring
 from bot.services.authoring import AuthoringError, TaskDetails
+from bot.texts import charts as texts_charts
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ PATIENT_MENU: list[tuple[str, str]] = [
     ("timezone", texts.admin_menu_timezone()),
     ("stop", texts.admin_menu_stop()),
     ("deletemydata", texts.admin_menu_deletemydata()),
+    ("progress", texts_charts.menu_progress()),
     ("help", texts.admin_menu_help()),
 ]
 ADMIN_MENU: list[tuple[str, str]] = [
@@ -57,6 +59,7 @@ ADMIN_MENU: list[tuple[str, str]] = [
     ("deletetask", texts.admin_menu_deletetask()),
     ("preview", texts.admin_menu_preview()),
     ("report", texts.admin_menu_report()),
+    ("chart", texts_charts.menu_chart()),
     ("export", texts.admin_menu_export()),
     ("groups", texts.admin_menu_groups()),
     ("newgroup", texts.admin_menu_newgroup()),

@@ -8,6 +8,7 @@ from telegram import InputFile, Update
 
 from bot import texts
 from bot.context import BotContext
+from bot.handlers import charts
 from bot.handlers.therapist.common import (
     MAX_MESSAGE,
     _args,
@@ -42,7 +43,9 @@ async def report(update: Update, context: BotContext) -> None:
     )
     if result is None:
         return
-    await _send_long(update, texts.admin_report(result, MAX_MESSAGE))
+    *chunks, last = texts.admin_report(result, MAX_MESSAGE)
+    await _send_long(update, chunks)
+    await _send(update, last, charts.chart_button(result.group_id))
 
 
 @therapist_only

@@ -193,6 +193,7 @@ function renderMessage(person, message) {
     picture.addEventListener("load", () => {
       if (els.messages.dataset.stick === "1") els.messages.scrollTop = els.messages.scrollHeight;
     });
+    if (message.width && message.height) picture.style.aspectRatio = `${message.width} / ${message.height}`;
     const media = h("div", { class: `media ${message.kind}` }, picture);
     if (message.kind === "video") media.append(h("span", { class: "play", "aria-hidden": "true" }, "▶"));
     bubble.append(media);

@@ -1,0 +1,631 @@
+"""What the charts show: a patient's check-ins and answers over time, a group's adherence.
+
+Read-only use cases, each in one read-only session. Answers are counted and grouped in SQL:
+a group's chart reads one aggregated row per patient, day and outcome, never the group's
+answers one by one; a patient's trend lines read only the numbers they are drawn from.
+
+A check-in's outcome for the charts (the calendar strip and the heatmap):
+
+- completed: every question answered;
+- partial: some answers, and no longer answerable (or it is, see open);
+- missed: nothing answered, closed by the patient's skip or because it could not be sent;
+- expired: nothing answered and the answer window passed;
+- open: due and still answerable (whatever was answered so far).
+
+``/report`` counts missed and expired-without-answers together as missed; the captions do too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, and_, case, false, func, literal, or_
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from bot.services.authoring import find_group
+from bot.services.responses import (
+    ALERT_TYPES,
+    AlertRule,
+    QuestionRules,
+    ResponseType,
+    parse_alert_rule,
+)
+from storage.db import Database
+from storage.models import (
+    Answer,
+    Delivery,
+    DeliveryStatus,
+    Membership,
+    Person,
+    Question,
+    Role,
+    Task,
+    TherapyGroup,
+)
+
+PROGRESS_WEEKS = 8
+HEATMAP_DAYS = 28
+# At most this many trend panels and heatmap rows are drawn: more would not read on a phone;
+# the caption says what was left out.
+MAX_TRENDS = 4
+MAX_HEATMAP_ROWS = 30
+TREND_TYPES = ("number", "scale")
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"
+    PARTIAL = "partial"
+    MISSED = "missed"
+    EXPIRED = "expired"
+    OPEN = "open"
+
+
+# Drawn and listed in this order: good news first.
+OUTCOMES = (Outcome.COMPLETED, Outcome.PARTIAL, Outcome.OPEN, Outcome.MISSED, Outcome.EXPIRED)
+
+
+@dataclass(frozen=True)
+class DayCheckins:
+    """The check-ins due on one local day, in due order."""
+
+    day: date
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def summary(self) -> Outcome:
+        """One outcome for the day (a heatmap cell): closed ones decide, open ones wait."""
+        closed = [o for o in self.outcomes if o != Outcome.OPEN]
+        if not closed:
+            return Outcome.OPEN
+        if all(o == Outcome.COMPLETED for o in closed):
+            return Outcome.COMPLETED
+        if any(o in (Outcome.COMPLETED, Outcome.PARTIAL) for o in closed):
+            return Outcome.PARTIAL
+        if any(o == Outcome.MISSED for o in closed):
+            return Outcome.MISSED
+        return Outcome.EXPIRED
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    day: date
+    value: float
+
+
+@dataclass(frozen=True)
+class Trend:
+    """One number or scale question's answers over time."""
+
+    question_id: int
+    task_title: str
+    question: str
+    low: float | None  # the axis: a scale's or a number's bounds, when it has them
+    high: float | None
+    alert: AlertRule | None  # drawn as a line when the rule compares a number
+    points: tuple[TrendPoint, ...]
+
+    @property
+    def alert_threshold(self) -> float | None:
+        if self.alert is None or self.alert.op in ("==", "!="):
+            return None
+        return float(self.alert.value)
+
+
+@dataclass(frozen=True)
+class Tally:
+    completed: int = 0
+    partial: int = 0
+    missed: int = 0
+    expired: int = 0
+    open: int = 0
+
+    @property
+    def due(self) -> int:
+        return self.completed + self.partial + self.missed + self.expired + self.open
+
+    @property
+    def closed(self) -> int:
+        return self.due - self.open
+
+    @property
+    def not_done(self) -> int:
+        """Missed as /report counts it: nothing answered, no longer answerable."""
+        return self.missed + self.expired
+
+    @classmethod
+    def of(cls, outcomes: Counter[Outcome]) -> Tally:
+        return cls(**{o.value: outcomes[o] for o in Outcome})
+
+
+@dataclass(frozen=True)
+class PatientProgress:
+    """A patient's chart: the calendar strip, the streak, trend lines."""
+
+    name: str
+    data_deleted: bool
+    today: date
+    first_day: date  # a Monday, PROGRESS_WEEKS - 1 weeks before this week's
+    days: tuple[DayCheckins, ...]  # only days with a check-in due
+    tally: Tally
+    streak: int  # check-ins completed in a row, up to the latest closed one
+    trends: tuple[Trend, ...]
+
+
+@dataclass(frozen=True)
+class HeatmapRow:
+    telegram_user_id: int
+    name: str
+    data_deleted: bool
+    days: tuple[DayCheckins, ...]
+    tally: Tally
+
+
+@dataclass(frozen=True)
+class GroupHeatmap:
+    group_name: str
+    first_day: date
+    today: date
+    rows: tuple[HeatmapRow, ...]  # those needing attention first
+
+    @property
+    def tally(self) -> Tally:
+        total: Counter[Outcome] = Counter()
+        for row in self.rows:
+            for outcome in Outcome:
+                total[outcome] += getattr(row.tally, outcome.value)
+        return Tally.of(total)
+
+
+# --- typed refusals: the rendering floor says them ------------------------------------------
+
+
+class ChartError(Exception):
+    """A chart cannot be made; subclasses carry what the reader needs to fix the request."""
+
+
+class NotAPatient(ChartError):
+    """/progress from someone in no group."""
+
+
+@dataclass
+class UnknownChartTarget(ChartError):
+    ref: str
+    groups: tuple[str, ...]
+
+
+@dataclass
+class AmbiguousPatient(ChartError):
+    ref: str
+    telegram_user_ids: tuple[int, ...]
+
+
+@dataclass
+class UnknownQuestion(ChartError):
+    ref: str
+    patient: str
+    questions: tuple[str, ...]
+
+
+# --- the outcome of a check-in, in SQL ------------------------------------------------------
+
+_OPEN = (
+    DeliveryStatus.PENDING.value,
+    DeliveryStatus.SENDING.value,
+    DeliveryStatus.SENT.value,
+    DeliveryStatus.IN_PROGRESS.value,
+)
+
+
+def answered_count() -> ColumnElement[int]:
+    return func.count(col(Answer.id))
+
+
+def delivery_outcome(answered: ColumnElement[int]) -> ColumnElement[str]:
+    status = col(Delivery.status)
+    return case(
+        (status == DeliveryStatus.COMPLETED.value, literal(Outcome.COMPLETED.value)),
+        (status.in_(_OPEN), literal(Outcome.OPEN.value)),
+        (answered > 0, literal(Outcome.PARTIAL.value)),
+        (status == DeliveryStatus.EXPIRED.value, literal(Outcome.EXPIRED.value)),
+        else_=literal(Outcome.MISSED.value),
+    )
+
+
+def answers_join() -> ColumnElement[bool]:
+    return and_(col(Answer.delivery_id) == Delivery.id, col(Answer.skipped).is_(false()))
+
+
+def due_between(since: datetime, now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        col(Delivery.due_at) >= since,
+        col(Delivery.due_at) <= now,
+        col(Delivery.status) != DeliveryStatus.CANCELLED.value,
+    ]
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _zone_of(person: Person, group: TherapyGroup | None, default_zone: str) -> ZoneInfo:
+    return ZoneInfo(person.timezone or (group.timezone if group else None) or default_zone)
+
+
+def _window_start(today: date, days: int, zone: ZoneInfo) -> datetime:
+    first = today - timedelta(days=days - 1)
+    return datetime.combine(first, datetime.min.time(), tzinfo=zone)
+
+
+# --- a patient's progress -------------------------------------------------------------------
+
+
+def progress_for_user(
+    database: Database, now: datetime, default_zone: str, telegram_user_id: int
+) -> PatientProgress:
+    """The progress of the patient writing /progress (raises NotAPatient if in no group)."""
+    with database.read_session() as session:
+        person = session.exec(
+            select(Person).where(Person.telegram_user_id == telegram_user_id)
+        ).first()
+        if person is None or person.data_deleted_at is not None:
+            raise NotAPatient()
+        group = session.exec(
+            select(TherapyGroup)
+            .join(Membership, col(Membership.group_id) == TherapyGroup.id)
+            .where(Membership.person_id == person.id, Membership.role == Role.PATIENT.value)
+            .order_by(col(Membership.joined_at))
+        ).first()
+        if group is None:
+            raise NotAPatient()
+        return _progress(session, person, group, now, default_zone, None, False)
+
+
+def _progress(
+    session: Session,
+    person: Person,
+    group: TherapyGroup | None,
+    now: datetime,
+    default_zone: str,
+    question_ref: str | None,
+    data_deleted: bool,
+) -> PatientProgress:
+    zone = _zone_of(person, group, default_zone)
+    today = now.astimezone(zone).date()
+    first_day = _monday(today) - timedelta(weeks=PROGRESS_WEEKS - 1)
+    since = datetime.combine(first_day, datetime.min.time(), tzinfo=zone)
+    answered = answered_count()
+    rows = session.exec(
+        select(Delivery.due_at, delivery_outcome(answered))
+        .outerjoin(Answer, answers_join())
+        .where(Delivery.person_id == person.id, *due_between(since, now))
+        .group_by(col(Delivery.id), col(Delivery.due_at), col(Delivery.status))
+        .order_by(col(Delivery.due_at))
+    ).all()
+    by_day: dict[date, list[Outcome]] = defaultdict(list)
+    outcomes: Counter[Outcome] = Counter()
+    for due_at, outcome in rows:
+        by_day[due_at.astimezone(zone).date()].append(Outcome(outcome))
+        outcomes[Outcome(outcome)] += 1
+    trends = _trends(session, person, since, now, zone)
+    if question_ref is not None:
+        wanted = " ".join(question_ref.split()).casefold()
+        chosen = tuple(t for t in trends if wanted in t.question.casefold())
+        if not chosen:
+            raise UnknownQuestion(
+                question_ref, person.display_name, tuple(t.question for t in trends)
+            )
+        trends = chosen
+    return PatientProgress(
+        name=person.display_name,
+        data_deleted=data_deleted,
+        today=today,
+        first_day=first_day,
+        days=tuple(DayCheckins(day, tuple(by_day[day])) for day in sorted(by_day)),
+        tally=Tally.of(outcomes),
+        streak=_streak(session, person, now),
+        trends=trends,
+    )
+
+
+def _streak(session: Session, person: Person, now: datetime) -> int:
+    """Completed check-ins since the last one that closed without being completed."""
+    broken = (
+        DeliveryStatus.EXPIRED.value,
+        DeliveryStatus.SKIPPED.value,
+        DeliveryStatus.FAILED.value,
+    )
+    last_break = session.exec(
+        select(func.max(Delivery.due_at)).where(
+            Delivery.person_id == person.id,
+            col(Delivery.due_at) <= now,
+            col(Delivery.status).in_(broken),
+        )
+    ).one()
+    query = select(func.count()).where(
+        Delivery.person_id == person.id,
+        col(Delivery.due_at) <= now,
+        Delivery.status == DeliveryStatus.COMPLETED.value,
+    )
+    if last_break is not None:
+        query = query.where(col(Delivery.due_at) > last_break)
+    return int(session.exec(query).one())
+
+
+def _trends(
+    session: Session, person: Person, since: datetime, now: datetime, zone: ZoneInfo
+) -> tuple[Trend, ...]:
+    found = session.exec(
+        select(Question, Task.title, Delivery.due_at, Answer.value_number)
+        .join(Answer, col(Answer.question_id) == Question.id)
+        .join(Delivery, col(Delivery.id) == Answer.delivery_id)
+        .join(Task, col(Task.id) == Delivery.task_id)
+        .where(
+            Delivery.person_id == person.id,
+            col(Delivery.due_at) >= since,
+            col(Delivery.due_at) <= now,
+            col(Question.response_type).in_(TREND_TYPES),
+            col(Answer.skipped).is_(false()),
+            col(Answer.value_number).is_not(None),
+        )
+        .order_by(col(Question.task_id), col(Question.position), col(Delivery.due_at))
+    ).all()
+    questions: dict[int, tuple[Question, str]] = {}
+    points: dict[int, list[TrendPoint]] = defaultdict(list)
+    for question, title, due_at, value in found:
+        assert question.id is not None and value is not None
+        questions.setdefault(question.id, (question, title))
+        points[question.id].append(TrendPoint(due_at.astimezone(zone).date(), float(value)))
+    trends = []
+    for question_id, (question, title) in questions.items():
+        low, high = _bounds(question)
+        trends.append(
+            Trend(
+                question_id=question_id,
+                task_title=title,
+                question=question.description,
+                low=low,
+                high=high,
+                alert=_rule(question),
+                points=tuple(points[question_id]),
+            )
+        )
+    return tuple(trends)
+
+
+def _bounds(question: Question) -> tuple[float | None, float | None]:
+    if question.response_type == "scale":
+        low, high = _rules(question).scale_bounds()
+        return float(low), float(high)
+    return question.min_value, question.max_value
+
+
+def _rules(question: Question) -> QuestionRules:
+    return QuestionRules(
+        response_type=ResponseType(question.response_type),
+        options=tuple(question.options or ()),
+        min_value=question.min_value,
+        max_value=question.max_value,
+        integer_only=question.integer_only,
+        max_length=question.max_length,
+        required=question.required,
+    )
+
+
+def _rule(question: Question) -> AlertRule | None:
+    if not question.alert_rule or question.response_type not in ALERT_TYPES:
+        return None
+    try:
+        return parse_alert_rule(question.alert_rule, _rules(question))
+    except ValueError:
+        return None  # a rule its question no longer supports fires no alert either
+
+
+# --- a therapist's charts -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartTarget:
+    """What "/chart TEXT" names: a group's heatmap or one patient's progress."""
+
+    group: GroupHeatmap | None = None
+    patient: PatientProgress | None = None
+
+
+def chart(database: Database, now: datetime, default_zone: str, text: str) -> ChartTarget:
+    """Read "/chart GROUP" or "/chart PATIENT [QUESTION]" and gather what to draw."""
+    cleaned = " ".join(text.split())
+    with database.read_session() as session:
+        group = find_group(session, cleaned)
+        if group is not None:
+            return ChartTarget(group=group_heatmap(session, group, now, default_zone))
+        found = _find_patient(session, cleaned)
+        if found is None:
+            names = tuple(sorted(g.name for g in session.exec(select(TherapyGroup))))
+            raise UnknownChartTarget(cleaned, names)
+        person, group, deleted, rest = found
+        return ChartTarget(
+            patient=_progress(session, person, group, now, default_zone, rest or None, deleted)
+        )
+
+
+def _find_patient(
+    session: Session, text: str
+) -> tuple[Person, TherapyGroup | None, bool, str] | None:
+    """The patient named by the longest leading words of ``text`` (a name or Telegram id).
+
+    Returns the person, their first group, whether their data was deleted, and the rest of
+    the text (the question). Raises AmbiguousPatient when a name fits several people.
+    """
+    rows = session.exec(
+        select(Person, TherapyGroup, Membership.role)
+        .join(Membership, col(Membership.person_id) == Person.id)
+        .join(TherapyGroup, col(TherapyGroup.id) == Membership.group_id)
+        .where(col(Membership.role).in_([Role.PATIENT.value, Role.ERASED.value]))
+        .order_by(col(Membership.joined_at))
+    ).all()
+    words = text.split()
+    for cut in range(len(words), 0, -1):
+        ref, rest = " ".join(words[:cut]), " ".join(words[cut:])
+        if ref.lstrip("-").isdigit():
+            matches = [r for r in rows if r[0].telegram_user_id == int(ref)]
+        else:
+            wanted = ref.casefold()
+            matches = [
+                r
+                for r in rows
+                if r[2] == Role.PATIENT.value
+                and r[0].data_deleted_at is None
+                # Names as shown: a deleted patient is found by Telegram id only.
+                and " ".join(r[0].display_name.split()).casefold() == wanted
+            ]
+        people = {r[0].id: r for r in matches}
+        if len(people) > 1:
+            raise AmbiguousPatient(ref, tuple(sorted(r[0].telegram_user_id for r in matches)))
+        if people:
+            person, group, role = next(iter(people.values()))
+            deleted = role == Role.ERASED.value or person.data_deleted_at is not None
+            return person, group, deleted, rest
+    return None
+
+
+def group_heatmap(
+    session: Session, group: TherapyGroup, now: datetime, default_zone: str
+) -> GroupHeatmap:
+    zone = ZoneInfo(group.timezone or default_zone)
+    today = now.astimezone(zone).date()
+    since = _window_start(today, HEATMAP_DAYS, zone)
+    members = session.exec(
+        select(Person, Membership.role)
+        .join(Membership, col(Membership.person_id) == Person.id)
+        .where(
+            Membership.group_id == group.id,
+            col(Membership.role).in_([Role.PATIENT.value, Role.ERASED.value]),
+        )
+    ).all()
+    assert group.id is not None
+    rows = outcome_counts(session, group.id, col(Delivery.due_at), *due_between(since, now))
+    zones = {p.id: _zone_of(p, group, default_zone) for p, _role in members}
+    by_person: dict[int, dict[date, list[Outcome]]] = defaultdict(lambda: defaultdict(list))
+    for person_id, due_at, found, count in rows:
+        person_zone = zones.get(person_id, zone)
+        by_person[person_id][due_at.astimezone(person_zone).date()].extend(
+            [Outcome(found)] * int(count)
+        )
+    heat_rows = []
+    for person, role in members:
+        assert person.id is not None
+        days = by_person.get(person.id, {})
+        outcomes = Counter(o for day in days.values() for o in day)
+        heat_rows.append(
+            HeatmapRow(
+                telegram_user_id=person.telegram_user_id,
+                name=person.display_name,
+                data_deleted=role == Role.ERASED.value or person.data_deleted_at is not None,
+                days=tuple(DayCheckins(d, tuple(days[d])) for d in sorted(days)),
+                tally=Tally.of(outcomes),
+            )
+        )
+    heat_rows.sort(key=_attention)
+    return GroupHeatmap(
+        group_name=group.name,
+        first_day=today - timedelta(days=HEATMAP_DAYS - 1),
+        today=today,
+        rows=tuple(heat_rows),
+    )
+
+
+def outcome_counts(
+    session: Session,
+    group_id: int,
+    bucket: Any,  # a column expression
+    *window: ColumnElement[bool],
+) -> Sequence[tuple[int, Any, str, int]]:
+    """Check-ins of a group's tasks in ``window``: (patient, bucket, outcome, how many).
+
+    One row per patient, bucket (a due instant, a week) and outcome: several tasks due at
+    the same minute are counted together, and no answer travels out of the database.
+    """
+    per_delivery = (
+        select(
+            Delivery.person_id,
+            bucket.label("bucket"),
+            delivery_outcome(answered_count()).label("outcome"),
+        )
+        .join(Task, col(Task.id) == Delivery.task_id)
+        .outerjoin(Answer, answers_join())
+        .where(
+            Task.group_id == group_id,
+            col(Delivery.status) != DeliveryStatus.CANCELLED.value,
+            *window,
+        )
+        .group_by(col(Delivery.id), col(Delivery.person_id), col(Delivery.due_at))
+        .group_by(col(Delivery.status))
+        .subquery()
+    )
+    columns = (per_delivery.c.person_id, per_delivery.c.bucket, per_delivery.c.outcome)
+    return session.exec(select(*columns, func.count().cast(Integer)).group_by(*columns)).all()
+
+
+def _attention(row: HeatmapRow) -> tuple[bool, int, float, str, int]:
+    """Most missed first, then the lowest completion; deleted patients last."""
+    rate = row.tally.completed / row.tally.closed if row.tally.closed else 1.0
+    return (row.data_deleted, -row.tally.not_done, rate, row.name.casefold(), row.telegram_user_id)
+
+
+# --- alerts fired, counted in SQL -----------------------------------------------------------
+
+
+def alert_condition(question: Question) -> ColumnElement[bool] | None:
+    """The SQL form of the question's alert rule over its answers, or None without one."""
+    rule = _rule(question)
+    if rule is None:
+        return None
+    if question.response_type in TREND_TYPES:
+        target = float(rule.value)
+        value = col(Answer.value_number)
+        return {
+            ">=": value >= target,
+            "<=": value <= target,
+            ">": value > target,
+            "<": value < target,
+            "==": value == target,
+            "!=": value != target,
+        }[rule.op]
+    if question.response_type == "yes_no":
+        wanted = (rule.value == "yes") == (rule.op == "==")
+        return col(Answer.value_bool).is_(wanted)
+    equal = func.lower(col(Answer.value_text)) == rule.value.casefold()
+    return equal if rule.op == "==" else ~equal
+
+
+def alerts_fired(session: Session, group_id: int, since: datetime, until: datetime) -> int:
+    """Answers given in [since, until) that met their question's alert rule."""
+    questions = session.exec(
+        select(Question)
+        .join(Task, col(Task.id) == Question.task_id)
+        .where(Task.group_id == group_id, col(Question.alert_rule).is_not(None))
+    ).all()
+    conditions = []
+    for question in questions:
+        condition = alert_condition(question)
+        if condition is not None:
+            conditions.append(and_(col(Answer.question_id) == question.id, condition))
+    if not conditions:
+        return 0
+    return int(
+        session.exec(
+            select(func.count()).where(
+                col(Answer.answered_at) >= since,
+                col(Answer.answered_at) < until,
+                col(Answer.skipped).is_(false()),
+                or_(*conditions),
+            )
+        ).one()
+    )
