@@ -14,7 +14,7 @@ from datetime import datetime
 from itertools import count
 from typing import Any
 
-from fakebotapi import FakeBotApi
+from fakebotapi import FakeBotApi, sent
 
 JSON = dict[str, Any]
 
@@ -67,41 +67,14 @@ class UpdateBuilder:
         content: JSON = {"text": text}
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
-            content["entities"] = [
-                {"type": "bot_command", "offset": 0, "length": _utf16_len(command)}
-            ]
+            content["entities"] = [sent.command_entity(command)]
         return self._message(person, content)
 
     def photo(self, person: Person, file_id: str) -> JSON:
-        sizes = [
-            {
-                "file_id": f"{file_id}-small",
-                "file_unique_id": f"u-{file_id}-small",
-                "width": 90,
-                "height": 68,
-                "file_size": 1_204,
-            },
-            {
-                "file_id": file_id,
-                "file_unique_id": f"u-{file_id}",
-                "width": 1280,
-                "height": 960,
-                "file_size": 98_304,
-            },
-        ]
-        return self._message(person, {"photo": sizes})
+        return self._message(person, {"photo": sent.photo_sizes(file_id)})
 
     def video(self, person: Person, file_id: str, duration: int = 12) -> JSON:
-        video = {
-            "file_id": file_id,
-            "file_unique_id": f"u-{file_id}",
-            "width": 1280,
-            "height": 720,
-            "duration": duration,
-            "mime_type": "video/mp4",
-            "file_size": 2_097_152,
-        }
-        return self._message(person, {"video": video})
+        return self._message(person, {"video": sent.video(file_id, duration)})
 
     def press(self, person: Person, message: JSON, data: str) -> JSON:
         """A press on an inline button carrying ``data`` under the bot's ``message``."""
@@ -123,7 +96,3 @@ class UpdateBuilder:
             **content,
         }
         return {"message": message}
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2

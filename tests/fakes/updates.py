@@ -19,7 +19,7 @@ from typing import Any
 
 from telegram import Bot, Update
 
-from fakebotapi import FakeBotApi, ScreenMessage
+from fakebotapi import FakeBotApi, ScreenMessage, sent
 
 JSON = dict[str, Any]
 
@@ -95,28 +95,11 @@ class UpdateFactory:
         """``/start ABC`` with the bot_command entity Telegram attaches to it."""
         command = command if command.startswith("/") else f"/{command}"
         text = " ".join((command, *args))
-        entity = {"type": "bot_command", "offset": 0, "length": _utf16_len(command)}
-        return self._private(user, {"text": text, "entities": [entity]})
+        return self._private(user, {"text": text, "entities": [sent.command_entity(command)]})
 
     def photo(self, user: User, file_id: str | None = None, caption: str | None = None) -> JSON:
         file_id = file_id or f"photo-{next(self._seq)}"
-        sizes = [
-            {
-                "file_id": f"{file_id}-small",
-                "file_unique_id": f"u-{file_id}-small",
-                "width": 90,
-                "height": 68,
-                "file_size": 1_204,
-            },
-            {
-                "file_id": file_id,
-                "file_unique_id": f"u-{file_id}",
-                "width": 1280,
-                "height": 960,
-                "file_size": 98_304,
-            },
-        ]
-        return self._private(user, {"photo": sizes, **_caption(caption)})
+        return self._private(user, {"photo": sent.photo_sizes(file_id), **_caption(caption)})
 
     def video(
         self,
@@ -126,16 +109,7 @@ class UpdateFactory:
         caption: str | None = None,
     ) -> JSON:
         file_id = file_id or f"video-{next(self._seq)}"
-        video = {
-            "file_id": file_id,
-            "file_unique_id": f"u-{file_id}",
-            "width": 1280,
-            "height": 720,
-            "duration": duration,
-            "mime_type": "video/mp4",
-            "file_size": 2_097_152,
-        }
-        return self._private(user, {"video": video, **_caption(caption)})
+        return self._private(user, {"video": sent.video(file_id, duration), **_caption(caption)})
 
     def sticker(self, user: User, emoji: str = "👍") -> JSON:
         file_id = f"sticker-{next(self._seq)}"
@@ -319,7 +293,3 @@ class UpdateFactory:
 
 def _caption(caption: str | None) -> JSON:
     return {"caption": caption} if caption is not None else {}
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
