@@ -7,23 +7,24 @@ this kind of machine a sync session run in a thread beats aiosqlite's async sess
 from __future__ import annotations
 
 import enum
+import re
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -245,6 +246,10 @@ class SchemaStatus:
 
 
 def alembic_config(url: str) -> Config:
+    # Alembic (with Mako and Pygments) costs about a third of a second to import: only the
+    # commands that migrate pay it, not every start of the bot.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser interpolation would choke on a percent sign in a password.
@@ -252,29 +257,51 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+_REVISION_LINE = re.compile(
+    r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:'([^']*)'|\"([^\"]*)\"|None)\s*$", re.M
+)
+
+
+def known_revisions() -> dict[str, str | None]:
+    """Every migration's revision and the one it revises, read from migrations/versions.
+
+    The same two lines alembic reads (``revision = '0006'``, ``down_revision = '0005'``),
+    without importing alembic; tests/storage/test_migrations.py checks both agree.
+    """
+    revisions: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        found: dict[str, str | None] = {}
+        for match in _REVISION_LINE.finditer(path.read_text(encoding="utf-8")):
+            found[match.group(1)] = match.group(2) or match.group(3)
+        if found.get("revision"):
+            revisions[str(found["revision"])] = found.get("down_revision")
+    return revisions
+
+
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-    assert head is not None, "migrations/versions holds no revision"
-    return head
+    revisions = known_revisions()
+    heads = set(revisions) - {down for down in revisions.values() if down}
+    assert len(heads) == 1, f"migrations/versions must have one head, not {sorted(heads)}"
+    return heads.pop()
 
 
 def schema_status(engine: Engine) -> SchemaStatus:
     """Say how the database relates to this code's migrations, without changing anything."""
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    head = script.get_current_head()
-    assert head is not None
+    revisions = known_revisions()
+    head = head_revision()
     with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
         tables = set(inspect(connection).get_table_names())
+        current = None
+        if "alembic_version" in tables:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+            current = rows[0][0] if rows else None
     if current is None:
         known = tables - {"alembic_version"}
         state = SchemaState.UNVERSIONED if known else SchemaState.EMPTY
         return SchemaStatus(state, None, head)
     if current == head:
         return SchemaStatus(SchemaState.CURRENT, current, head)
-    try:
-        script.get_revision(current)
-    except Exception:
+    if current not in revisions:
         return SchemaStatus(SchemaState.UNKNOWN_REVISION, current, head)
     return SchemaStatus(SchemaState.BEHIND, current, head)
 
