@@ -135,9 +135,12 @@ class DatabaseSettings(_Table):
 
 class SchedulerSettings(_Table):
     scan_interval_seconds: float = Field(default=5.0, gt=0, le=300)
-    messages_per_second: float = Field(default=25.0, gt=0)
+    # The whole bot's budget: replies first, prompts and reminders take what replies leave.
+    messages_per_second: float = Field(default=29.0, gt=0)
     default_timezone: str = "Europe/London"
-    claim_lease_seconds: int = Field(default=120, ge=10)
+    # Short, renewed every third of it while the claims are sent: a dead sender's rows pass on
+    # within seconds (a restart on the same host takes them back at once).
+    claim_lease_seconds: int = Field(default=15, ge=10)
     scan_batch_size: int = Field(default=500, ge=1, le=10000)
 
     @field_validator("messages_per_second")

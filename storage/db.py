@@ -188,6 +188,8 @@ class Database:
         if not self.is_sqlite:
             options["postgresql_readonly"] = True  # a write in it is an error, not a surprise
         self._reader = self.engine.execution_options(**options)
+        # Locks holding a connection of their own (SenderLock): let go of when disposed.
+        self.held_locks: weakref.WeakSet[SenderLock] = weakref.WeakSet()
 
     @property
     def is_sqlite(self) -> bool:
@@ -224,6 +226,8 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        for lock in list(self.held_locks):
+            lock.release()
         self.engine.dispose()
 
 
@@ -344,3 +348,79 @@ def downgrade(url: str, revision: str) -> None:
     from alembic import command
 
     command.downgrade(alembic_config(url), revision)
+
+
+# --- one sender per database ---------------------------------------------------------------
+
+# The key of the PostgreSQL advisory lock held by the instance that sends the fan-out.
+FANOUT_LOCK_KEY = 4_770_132
+
+
+class SenderLock:
+    """Which instance on this database sends the fan-out: one at a time, handed over at death.
+
+    On PostgreSQL a session advisory lock held on a connection of its own: the server drops it
+    the moment that connection ends, so a kill -9 (the kernel closes the socket) hands the
+    fan-out to the next instance whose scan asks, within one scan interval. A holder checks
+    its connection at each ask and lets go when it is broken. On SQLite the bot is one process
+    by design, so it always holds it. Measured: an ask costs one round trip (0.2-0.5 ms here);
+    a shared token-bucket row would cost a write per message instead.
+    """
+
+    def __init__(self, database: Database, key: int = FANOUT_LOCK_KEY) -> None:
+        self.database = database
+        self.key = key
+        self._connection: Any = None
+
+    def hold(self) -> bool:
+        """True when this instance holds the lock (taking it if it is free)."""
+        if self.database.is_sqlite:
+            return True
+        if self._connection is not None:
+            try:
+                self._connection.execute(text("SELECT 1"))
+                self._connection.commit()
+                return True
+            except Exception:
+                self._drop()
+        connection = self.database.engine.connect()
+        try:
+            taken = connection.execute(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}
+            ).scalar()
+            connection.commit()
+        except Exception:
+            connection.invalidate()
+            connection.close()
+            raise
+        if taken:
+            self._connection = connection
+            self.database.held_locks.add(self)
+            return True
+        connection.close()
+        return False
+
+    @property
+    def held(self) -> bool:
+        return self.database.is_sqlite or self._connection is not None
+
+    def release(self) -> None:
+        """Let another instance send (a clean stop)."""
+        if self._connection is None:
+            return
+        try:
+            self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
+            self._connection.commit()
+            self._connection.close()
+            self._connection = None
+        except Exception:
+            self._drop()
+
+    def _drop(self) -> None:
+        # Closing it for real (not back to the pool) ends the session and with it the lock.
+        connection, self._connection = self._connection, None
+        try:
+            connection.invalidate()
+            connection.close()
+        except Exception:
+            pass

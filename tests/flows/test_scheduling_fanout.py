@@ -23,8 +23,10 @@ from bot.fakeapi import (
     TimeoutFault,
 )
 from bot.scheduler import ScanReport, run_scan
+from bot.sender import Pacer
 from storage.db import Database
 from tests.fakes.harness import Harness
+from tests.fakes.updates import User
 from tests.flows.test_scheduling_support import VirtualTime, World, running_app, virtual_pacer
 
 TODAY = date(2026, 11, 25)
@@ -214,3 +216,54 @@ async def test_two_schedulers_on_one_database_send_each_prompt_exactly_once(
     assert report_a.claimed > 0 and report_b.claimed > 0, "both did share the work"
     assert world.statuses(task_id=task) == {"sent": 200}
     assert not api.violations
+
+
+async def test_replies_go_out_at_once_during_a_fan_out_and_share_its_budget(
+    settings: Settings, database: Database, clock: ManualClock, vt: VirtualTime
+) -> None:
+    """Issue #22: replies first, prompts take the rest, and the two together stay in budget."""
+    h = await Harness(settings, database, clock, api=telegram(vt, clock)).start()
+    rate = settings.scheduler.messages_per_second
+    waits: list[float] = []
+
+    class WatchedPacer(Pacer):
+        """The real pacer; it notes how long each reply waited in it for its place."""
+
+        async def acquire_reply(self, chat_id: int | str) -> None:
+            asked = self.clock()
+            await super().acquire_reply(chat_id)
+            waits.append(self.clock() - asked)
+
+    scheduler.state(h.app).pacer = WatchedPacer(rate, clock=vt.time, sleep=vt.sleep)
+    world = World(database, clock)
+    group = world.group()
+    people = world.patients(group, 300)
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(DUE)
+    askers = [User(900_000 + n, "Walk-in") for n in range(40)]
+
+    async def patients_write_meanwhile() -> None:
+        await vt.sleep(1.0)  # the fan-out is under way
+        for user in askers:
+            await h.command(user, "/help")
+            await vt.sleep(0.2)  # five replies a second on top of the fan-out
+
+    try:
+        report, _ = await vt.run(asyncio.gather(h.scan(), patients_write_meanwhile()))
+    finally:
+        await h.stop()
+
+    sends = sorted(c.at for c in h.api.calls_of("sendMessage"))
+    busiest_second = max(sum(1 for t in sends if start <= t < start + 1.0) for start in sends)
+    print(
+        f"\nreplies during a fan-out: {report.sent} prompts, {len(waits)} replies, busiest second "
+        f"{busiest_second} messages, reply wait max {max(waits) * 1000:.0f} ms (virtual)"
+    )
+    assert report.sent == len(people)
+    assert all(len(h.api.sent_to(user.id)) == 1 for user in askers)
+    assert h.api.rate_limited == 0 and not h.api.violations
+    assert busiest_second <= int(rate) + 1, "replies and prompts share one budget"
+    # A reply waits at most for the one place the window frees next, never behind the queue
+    # of prompts (300 of them at this rate would be ten seconds).
+    assert len(waits) == len(askers)
+    assert max(waits) <= 2 / rate, waits
