@@ -105,7 +105,7 @@ def install(application: BotApplication) -> None:
     """Schedule the repeating due scan on the application's JobQueue."""
     settings = _deps(application).settings
     application.bot_data[STATE_KEY] = SchedulerState(
-        pacer=Pacer(settings.scheduler.messages_per_second),
+        pacer=Pacer(settings.scheduler.send_rate),
         sender_lock=SenderLock(_deps(application).database),
     )
     gate = application.bot.rate_limiter
@@ -216,7 +216,7 @@ def scan_policy(deps: Deps) -> ScanPolicy:
     # Leases are renewed while a round is sent; should renewals fail (the database away), one
     # round's sends (prompts and reminders, a batch of each at most) still finish inside the
     # lease, so another process does not take the rows over and send them again.
-    within_lease = int(scheduler.messages_per_second * scheduler.claim_lease_seconds / 2)
+    within_lease = int(scheduler.send_rate * scheduler.claim_lease_seconds / 2)
     return ScanPolicy(
         instance_id=deps.instance_id,
         lease_seconds=scheduler.claim_lease_seconds,
@@ -269,11 +269,18 @@ async def _scan(
     marks = mark_policy(deps)
     totals = _Totals()
 
+    # Paid broadcasts (off unless configured) ask Telegram for more than its free 30 a second.
+    paid = True if deps.settings.scheduler.paid_broadcast else None
+
     async def send(job: SendJob) -> int:
         text, markup = render_prompt(job.view)
         with paced():
             message = await application.bot.send_message(
-                job.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+                job.chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                allow_paid_broadcast=paid,
             )
         return message.message_id
 

@@ -267,3 +267,57 @@ async def test_replies_go_out_at_once_during_a_fan_out_and_share_its_budget(
     # of prompts (300 of them at this rate would be ten seconds).
     assert len(waits) == len(askers)
     assert max(waits) <= 2 / rate, waits
+
+
+async def test_paid_broadcasts_flag_the_prompts_and_raise_their_budget_only_when_turned_on(
+    settings: Settings, database: Database, clock: ManualClock, vt: VirtualTime
+) -> None:
+    paid = settings.model_copy(
+        update={
+            "scheduler": settings.scheduler.model_copy(
+                update={"paid_broadcast": True, "paid_messages_per_second": 200.0}
+            )
+        }
+    )
+    api = FakeBotApi(time_source=vt.time, wall_clock=lambda: clock.now().timestamp())
+    h = await Harness(paid, database, clock, api=api).start()
+    assert scheduler.state(h.app).pacer.rate == 200.0
+    scheduler.state(h.app).pacer = virtual_pacer(paid, vt)
+    world = World(database, clock)
+    group = world.group()
+    people = world.patients(group, 400)
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(DUE)
+    walk_in = User(910_000, "Walk-in")
+    try:
+        started = vt.time()
+        report = await vt.run(h.scan())
+        took = vt.time() - started
+        await vt.run(h.command(walk_in, "/help"))
+    finally:
+        await h.stop()
+
+    prompts = [c for c in h.api.calls_of("sendMessage") if c.chat_id != walk_in.id]
+    assert report.sent == len(people) == len(prompts)
+    assert all(c.params.get("allow_paid_broadcast") is True for c in prompts)
+    (reply,) = h.api.sent_to(walk_in.id)
+    assert "allow_paid_broadcast" not in reply.params, "a reply is free: never paid for"
+    assert took < len(people) / 30, "faster than Telegram's free 30 a second"
+
+
+async def test_prompts_are_not_paid_broadcasts_by_default(
+    settings: Settings, database: Database, clock: ManualClock, vt: VirtualTime
+) -> None:
+    h = await Harness(settings, database, clock, api=telegram(vt, clock)).start()
+    assert not settings.scheduler.paid_broadcast
+    assert scheduler.state(h.app).pacer.rate == settings.scheduler.messages_per_second <= 30
+    scheduler.state(h.app).pacer = virtual_pacer(settings, vt)
+    world = World(database, clock)
+    world.patients(group := world.group(), 5)
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(DUE)
+    try:
+        assert (await vt.run(h.scan())).sent == 5
+    finally:
+        await h.stop()
+    assert all("allow_paid_broadcast" not in c.params for c in h.api.calls_of("sendMessage"))
