@@ -363,8 +363,8 @@ class SenderLock:
     the moment that connection ends, so a kill -9 (the kernel closes the socket) hands the
     fan-out to the next instance whose scan asks, within one scan interval. A holder checks at
     each ask that its session still holds the lock, and lets go when it does not. On SQLite the
-    bot is one process by design, so it always holds it. Measured: an ask costs one round trip (0.7 ms p50 here);
-    a shared token-bucket row would cost a write per message instead.
+    bot is one process by design, so it always holds it. Measured: an ask costs one round trip
+    (0.7 ms p50 here); a shared token-bucket row would cost a write per message instead.
     """
 
     def __init__(self, database: Database, key: int = FANOUT_LOCK_KEY) -> None:
