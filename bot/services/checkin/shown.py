@@ -25,7 +25,7 @@ from bot.services.checkin.common import (
 )
 from bot.services.checkin.results import QuestionView
 from storage.db import Database
-from storage.models import Delivery, Person
+from storage.models import Delivery, InboxState, InboxUpdate, Person
 
 
 def came_after(
@@ -130,16 +130,29 @@ def unsent_questions(
 
     The bot stopped between an answer's commit and the next question's send. Nothing is
     changed here: the caller sends each question and records it (``note_question_shown``).
-    A check-in that moved on or closed since is left out, and its mark cleared.
+    A check-in that moved on or closed since is left out, and its mark cleared. So is one whose
+    patient has updates waiting in the inbox (a restart handles its backlog while the scan
+    runs): one of them may answer the very question the bot sent and did not record, and it
+    is judged against what the patient saw before anything is sent again.
     """
     found: list[UnsentQuestion] = []
     stale: list[int] = []
+    waiting_in_inbox = (
+        select(InboxUpdate.update_id)
+        .where(
+            col(InboxUpdate.state) == InboxState.PENDING.value,
+            col(InboxUpdate.chat_id) == col(Person.chat_id),
+        )
+        .exists()
+    )
     with database.session() as session:
         deliveries = session.exec(
             select(Delivery)
+            .join(Person, col(Person.id) == col(Delivery.person_id))
             .where(
                 col(Delivery.ask_pending_since).is_not(None),
                 col(Delivery.ask_pending_since) <= now - older_than,
+                ~waiting_in_inbox,
             )
             .order_by(col(Delivery.ask_pending_since))
             .limit(limit)
