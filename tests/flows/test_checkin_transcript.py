@@ -59,6 +59,7 @@ async def test_a_patient_joins_by_invite_and_completes_the_shoulder_programme(
     assert "Answer: No (alert when == no)" in alerts[0]
     assert "Answer: 8 (alert when >= 8)" in alerts[1]
     assert "Please send a whole number from 0 to 240." in transcript
+    assert "Please type the number with digits, for example 20." in transcript
     pain = delivery_of(harness, ALICE, "Shoulder pain check")
     assert pain.status == "completed"
     assert [(a.value_number, a.skipped) for a in answers_of(harness, pain.id)] == [
@@ -106,7 +107,7 @@ async def test_a_patient_answers_every_hip_question_type_right_after_trying_wron
         "That arrived as a file. Please send it as a photo instead, not as a file.",
         "Please send a photo (tap 📎, then choose or take a picture).",
         "That was a voice message. Please send a video (tap 📎, then choose or record a video).",
-        "Please tap or type a whole number from 0 to 10.",
+        "That is above 10; please tap or type a whole number from 0 to 10.",
     ):
         assert hint in transcript, hint
     mobility = delivery_of(harness, ALICE, "Hip mobility session")

@@ -94,7 +94,7 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
 
     # Question 2: a number with bounds that must be whole.
     await h.text(THEO, "How many bends?")
-    await h.text(THEO, "https://example.org/bends")
+    await h.text(THEO, "www.example.org/bends")  # read as https://
     await h.press(THEO, "Number")
     await h.text(THEO, "lots")
     assert "“lots” is not a range." in last(h)
@@ -176,7 +176,7 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
         ("photo", None, None, None, False, True),
     ]
     assert [q.alert_rule for q in questions] == ["== Both", None, ">= 4", None, None]
-    assert [q.link for q in questions] == [None, "https://example.org/bends", None, None, None]
+    assert [q.link for q in questions] == [None, "https://www.example.org/bends", None, None, None]
     assert [q.max_length for q in questions] == [None, None, None, 300, None]
     assert not h.api.violations
 
