@@ -40,6 +40,15 @@ def help_therapist() -> str:
     return admin_help()
 
 
+def help_therapist_free_text() -> str:
+    """A therapist's message outside a dialogue: what to do instead, not how to join."""
+    return (
+        "You are a therapist here, so a message like this starts nothing. Send a command: "
+        "/groups to see your groups, /newtask to create a task, /report GROUP for adherence, "
+        "/help for all of them."
+    )
+
+
 # --- prompts ------------------------------------------------------------------------------
 
 
