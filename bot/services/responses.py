@@ -601,7 +601,7 @@ def parse_alert_rule(text: str, rules: QuestionRules) -> AlertRule:
                 type_name=meaning(Kind.RESPONSE_TYPE_NAME, code=str(kind)),
             )
         )
-    match = _ALERT_RE.fullmatch(text)
+    match = _ALERT_RE.fullmatch(_with_operator(text, kind))
     value = _unquote(match[2]) if match else ""
     # "=> 8" is a mistyped operator, not "= > 8"; only an option name ("<5 min") may start so.
     mistyped_op = bool(value) and value[0] in _OPERATOR_CHARS and kind != ResponseType.CHOICE
@@ -632,6 +632,29 @@ def parse_alert_rule(text: str, rules: QuestionRules) -> AlertRule:
             meaning(Kind.ALERT_RULE_UNKNOWN_OPTION, value=value, options=list(rules.options))
         )
     return AlertRule(op, option)
+
+
+_AT_LEAST_RE: Final = re.compile(r"(?:at least\s+)?(\S+?)\s*(?:\+|or more|and (?:up|above))")
+_AT_MOST_RE: Final = re.compile(r"(?:at most\s+)?(\S+?)\s*(?:or less|or fewer|and below)")
+_AT_EDGE_RE: Final = re.compile(r"(at least|at most)\s+(\S+)")
+
+
+def _with_operator(text: str, kind: ResponseType) -> str:
+    """The shorthands therapists type, as a comparison: "no" is "== no", "8+" and "8 or more"
+    and "at least 8" are ">= 8", "2 or less" and "at most 2" are "<= 2"."""
+    cleaned = " ".join(text.split())
+    if not cleaned or cleaned[0] in _OPERATOR_CHARS:
+        return text
+    if kind in _BOUNDED_TYPES:
+        lowered = cleaned.casefold()
+        if found := _AT_LEAST_RE.fullmatch(lowered):
+            return f">= {found[1]}"
+        if found := _AT_MOST_RE.fullmatch(lowered):
+            return f"<= {found[1]}"
+        if found := _AT_EDGE_RE.fullmatch(lowered):
+            return f"{'>=' if found[1] == 'at least' else '<='} {found[2]}"
+        return text
+    return f"== {cleaned}"
 
 
 def alert_matches(rule: AlertRule, answer: Accepted) -> bool:

@@ -473,15 +473,36 @@ def checkin_delete_kept() -> str:
     return "👍 Nothing was deleted."
 
 
+_ALERT_OPS_IN_WORDS = {
+    ">=": "{} or more",
+    "<=": "{} or less",
+    ">": "more than {}",
+    "<": "less than {}",
+    "==": "{}",
+    "!=": "anything but {}",
+}
+
+
 def checkin_alert(
-    patient: str, group: str, task: str, question: str, answer: str, rule: str
+    patient: str,
+    group: str,
+    task: str,
+    question: str,
+    answer: str,
+    rule: str,
+    answered_at: datetime,
 ) -> str:
+    """An answer met its alert rule, in words: who answered what to which question, when (the
+    patient's local time), and the rule it met (stored as "== no", ">= 8")."""
     who = escape(patient) if patient else "A patient"
+    op, _, value = rule.partition(" ")
+    shown = value.capitalize() if value in ("yes", "no") else value
+    condition = _ALERT_OPS_IN_WORDS.get(op, "{}").format(escape(shown))
+    when = f"{answered_at:%a} {answered_at.day} {answered_at:%b %H:%M}"
     return (
-        f"🚨 <b>Alert</b>: {who} ({escape(group)})\n"
-        f"Task: {escape(task)}\n"
-        f"Question: {escape(question)}\n"
-        f"Answer: <b>{escape(answer)}</b> (alert when {escape(rule)})"
+        f"🚨 {who} answered <b>{escape(answer)}</b> to “{escape(question)}” "
+        f"({escape(group)}, {when})\n"
+        f"Task: {escape(task)} · alert on {condition}"
     )
 
 

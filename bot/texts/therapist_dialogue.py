@@ -215,16 +215,19 @@ def admin_button_optional() -> str:
 def admin_ask_alert(rules: QuestionRules) -> str:
     kind = str(rules.response_type)
     if kind == "yes_no":
-        example = "== no"
+        example, short = "== no", "no"
     elif kind == "choice":
-        example = f"== {rules.options[0]}" if rules.options else "== …"
+        option = rules.options[0] if rules.options else "…"
+        example, short = f"== {option}", option
     elif kind == "scale":
-        example = f">= {rules.scale_bounds()[1] - 2}"
+        high = rules.scale_bounds()[1] - 2
+        example, short = f">= {high}", f"{high}+"
     else:
-        example = ">= 8"
+        example, short = ">= 8", "8+"
     return (
         "Should the group's therapists get an alert for some answers? Type a rule such as "
-        f"<code>{escape(example)}</code>, or tap No alert."
+        f"<code>{escape(example)}</code> (or just <code>{escape(short)}</code>), "
+        "or tap No alert."
     )
 
 

@@ -87,7 +87,7 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
     assert "A choice alert compares with == or !=" in last(h)
     await h.text(THEO, "== Middle")
     assert "“Middle” is not one of the options: Left, Right, Both." in last(h)
-    await h.text(THEO, "== both")
+    await h.text(THEO, "both")  # short for "== both"
     assert "Question 1 added" in last(h)
     assert "alert when == Both" in last(h)
     await h.press(THEO, "➕ Add another question")
@@ -121,7 +121,7 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
     await h.press(THEO, "Required")
     await h.text(THEO, "very high")
     assert "Write the alert as a comparison and a value" in last(h)
-    await h.text(THEO, ">= 4")
+    await h.text(THEO, "4+")  # short for ">= 4"
     await h.press(THEO, "➕ Add another question")
 
     # Question 4: text with a limit; question 5: a photo, which has no alert step.

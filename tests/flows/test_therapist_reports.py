@@ -22,7 +22,7 @@ TASK = (
 
 
 def alerts(h: Harness) -> list[str]:
-    return [t for t in h.texts(THEO.chat_id) if t.startswith("🚨 Alert")]
+    return [t for t in h.texts(THEO.chat_id) if t.startswith("🚨 ")]
 
 
 async def two_days_of_checkins(h: Harness) -> None:
@@ -55,14 +55,14 @@ async def test_an_alert_fires_only_when_an_answer_meets_its_rule(harness: Harnes
     h = harness
     await two_days_of_checkins(h)
     assert alerts(h) == [
-        "🚨 Alert: Bob Test (Knees)\nTask: Daily check\nQuestion: Pain now?\n"
-        "Answer: 9 (alert when >= 8)",
-        "🚨 Alert: Alice Test (Knees)\nTask: Daily check\nQuestion: Did you do the exercise?\n"
-        "Answer: No (alert when == no)",
+        "🚨 Bob Test answered 9 to “Pain now?” (Knees, Wed 25 Nov 10:00)\n"
+        "Task: Daily check · alert on 8 or more",
+        "🚨 Alice Test answered No to “Did you do the exercise?” (Knees, Thu 26 Nov 10:00)\n"
+        "Task: Daily check · alert on No",
     ]
     # Patients never see another patient's alert.
     for person in (ALICE, BOB, CHLOE):
-        assert not [t for t in h.texts(person.chat_id) if "Alert" in t]
+        assert not [t for t in h.texts(person.chat_id) if t.startswith("🚨")]
 
 
 async def test_the_report_shows_each_patients_adherence(harness: Harness) -> None:

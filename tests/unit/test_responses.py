@@ -622,6 +622,16 @@ REPS = QuestionRules(T.NUMBER, min_value=0, max_value=100)
         ("!= three  TIMES", CHOICE, "!= Three times"),
         ('== "Three times"', CHOICE, "== Three times"),
         ("== “Once”", CHOICE, "== Once"),
+        # The shorthands therapists type.
+        ("no", YES_NO, "== no"),
+        ("Yes", YES_NO, "== yes"),
+        ("twice", CHOICE, "== Twice"),
+        ("8+", PAIN, ">= 8"),
+        ("8 +", PAIN, ">= 8"),
+        ("8 or more", PAIN, ">= 8"),
+        ("At least 8", PAIN, ">= 8"),
+        ("2 or less", PAIN, "<= 2"),
+        ("at most 2", PAIN, "<= 2"),
     ],
 )
 def test_alert_rule_parses_and_normalises(text: str, rules: QuestionRules, stored: str) -> None:
