@@ -657,6 +657,25 @@ def _with_operator(text: str, kind: ResponseType) -> str:
     return f"== {cleaned}"
 
 
+# Choice questions offer a button per option up to this many; beyond it the rule is typed.
+MAX_SUGGESTED_OPTIONS = 6
+
+
+def suggested_alert_rules(rules: QuestionRules) -> tuple[AlertRule, ...]:
+    """The common rules for a question, offered as buttons: on No and on Yes, at the top or the
+    bottom of a scale, on an option. Each is the rule its typed form would give."""
+    kind = rules.response_type
+    if kind == ResponseType.YES_NO:
+        return (AlertRule("==", "no"), AlertRule("==", "yes"))
+    if kind == ResponseType.SCALE:
+        lo, hi = rules.scale_bounds()
+        high, low = max(lo, hi - 2), min(hi, lo + 2)
+        return (AlertRule(">=", str(high)), AlertRule("<=", str(low)))
+    if kind == ResponseType.CHOICE and len(rules.options) <= MAX_SUGGESTED_OPTIONS:
+        return tuple(AlertRule("==", option) for option in rules.options)
+    return ()
+
+
 def alert_matches(rule: AlertRule, answer: Accepted) -> bool:
     """Say whether an accepted answer meets the alert rule."""
     if rule.op in _EQUALITY_OPS:

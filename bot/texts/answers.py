@@ -263,3 +263,25 @@ def alert_rule_choice_op(example_option: str) -> str:
 def alert_rule_unknown_option(value: str, options: list[str]) -> str:
     listing = ", ".join(escape(option) for option in options)
     return f"“{escape(value)}” is not one of the options: {listing}."
+
+
+_ALERT_OPS_IN_WORDS = {
+    ">=": "{} or more",
+    "<=": "{} or less",
+    ">": "more than {}",
+    "<": "less than {}",
+    "==": "{}",
+    "!=": "anything but {}",
+}
+
+
+def alert_condition(op: str, value: str) -> str:
+    """A rule in words, for HTML: "No", "8 or more", "anything but Left"."""
+    shown = value.capitalize() if value in ("yes", "no") else value
+    return _ALERT_OPS_IN_WORDS.get(op, "{}").format(escape(shown))
+
+
+def admin_button_alert(op: str, value: str) -> str:
+    """A suggested rule's button (plain text): "Alert on No", "Alert on 8 or more"."""
+    shown = value.capitalize() if value in ("yes", "no") else value
+    return f"🔔 Alert on {_ALERT_OPS_IN_WORDS.get(op, '{}').format(shown)}"

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING
 
+from bot.texts.answers import alert_condition
 from bot.texts.therapist_commands import admin_help
 
 if TYPE_CHECKING:
@@ -473,16 +474,6 @@ def checkin_delete_kept() -> str:
     return "👍 Nothing was deleted."
 
 
-_ALERT_OPS_IN_WORDS = {
-    ">=": "{} or more",
-    "<=": "{} or less",
-    ">": "more than {}",
-    "<": "less than {}",
-    "==": "{}",
-    "!=": "anything but {}",
-}
-
-
 def checkin_alert(
     patient: str,
     group: str,
@@ -494,10 +485,10 @@ def checkin_alert(
 ) -> str:
     """An answer met its alert rule, in words: who answered what to which question, when (the
     patient's local time), and the rule it met (stored as "== no", ">= 8")."""
+
     who = escape(patient) if patient else "A patient"
     op, _, value = rule.partition(" ")
-    shown = value.capitalize() if value in ("yes", "no") else value
-    condition = _ALERT_OPS_IN_WORDS.get(op, "{}").format(escape(shown))
+    condition = alert_condition(op, value)
     when = f"{answered_at:%a} {answered_at.day} {answered_at:%b %H:%M}"
     return (
         f"🚨 {who} answered <b>{escape(answer)}</b> to “{escape(question)}” "
