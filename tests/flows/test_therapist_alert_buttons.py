@@ -25,6 +25,14 @@ def rules(h: Harness) -> list[str | None]:
         ]
 
 
+async def once_task(h: Harness, title: str) -> None:
+    await h.command(THEO, "/newtask")
+    await h.press(THEO, "Knees")
+    await h.text(THEO, title)
+    await h.text(THEO, "2026-12-01 10:00")
+    await h.press(THEO, "Once")
+
+
 async def question(h: Harness, text: str, kind: str, *entries: str) -> None:
     await h.text(THEO, text)
     await h.press(THEO, "No link")
@@ -39,11 +47,7 @@ async def test_an_alert_button_makes_the_rule_its_typed_form_makes(harness: Harn
     await h.command(THEO, "/newgroup", "Knees")
 
     # Pressed: one task with a button rule on each kind that has suggestions.
-    await h.command(THEO, "/newtask")
-    await h.press(THEO, "Knees")
-    await h.text(THEO, "Pressed")
-    await h.text(THEO, "2026-12-01 10:00")
-    await h.press(THEO, "Once")
+    await once_task(h, "Pressed")
     await question(h, "Did you do them?", "Yes / No")
     assert buttons(h) == ["🔔 Alert on No", "🔔 Alert on Yes", "No alert"]
     await h.press(THEO, "🔔 Alert on No")
@@ -60,11 +64,7 @@ async def test_an_alert_button_makes_the_rule_its_typed_form_makes(harness: Harn
     await h.press(THEO, "💾 Save")
 
     # Typed: the same questions with the rules written, long and short.
-    await h.command(THEO, "/newtask")
-    await h.press(THEO, "Knees")
-    await h.text(THEO, "Typed")
-    await h.text(THEO, "2026-12-01 10:00")
-    await h.press(THEO, "Once")
+    await once_task(h, "Typed")
     await question(h, "Did you do them?", "Yes / No")
     await h.text(THEO, "no")
     await h.press(THEO, "➕ Add another question")
