@@ -41,10 +41,11 @@ def admin_ask_title_again() -> str:
     return "Please type the title again."
 
 
-def admin_ask_due(zone: str) -> str:
+def admin_ask_due(zone: str, example: date_) -> str:
+    """``example``: a day ahead of the clock (the playground's clock may be far from today)."""
     return (
         f"When is it due? Type a date and time in {escape(zone)}, for example "
-        "2026-12-01 10:00, tomorrow 10:00 or mon 09:30. "
+        f"{example.isoformat()} 10:00, tomorrow 10:00 or mon 09:30. "
         "Each patient gets it at that time of day in their own time zone."
     )
 

@@ -41,6 +41,7 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
     assert "That title has 201 characters; keep it to 200." in last(h)
     await h.text(THEO, "Knee <b>bends</b>")
     assert "When is it due?" in last(h)
+    assert "for example 2026-12-02 10:00," in last(h)  # a week after the clock's Wed 25 Nov
 
     await h.text(THEO, "someday")
     assert 'Could not read "someday" as a due time.' in last(h)
@@ -179,6 +180,17 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
     assert [q.link for q in questions] == [None, "https://www.example.org/bends", None, None, None]
     assert [q.max_length for q in questions] == [None, None, None, 300, None]
     assert not h.api.violations
+
+
+async def test_the_due_example_follows_the_clock(harness: Harness) -> None:
+    h = harness
+    await h.command(THEO, "/newgroup", "Shoulder Therapy 1")
+    h.advance(timedelta(days=60))  # as the playground's clock may run ahead of today
+    await start_dialogue(h)
+    await h.text(THEO, "Later")
+    assert "for example 2027-01-31 10:00," in last(h)
+    await h.text(THEO, "2027-01-31 10:00")
+    assert "Due Sun 31 Jan 2027, 10:00 (Europe/London)." in h.texts(THEO.chat_id)[-2]
 
 
 async def test_a_saved_task_plans_each_patients_first_checkin(harness: Harness) -> None:

@@ -46,6 +46,7 @@ from bot.handlers.therapist.common import (
     _button,
     _chunks,
     _drop,
+    _example_day,
     _markup,
     _now,
     _problems,
@@ -191,7 +192,9 @@ async def type_title(update: Update, context: BotContext, draft: _Draft) -> int:
         await _problems(update, error, texts.admin_ask_title_again())
         return TITLE
     assert draft.group is not None
-    await _send(update, texts.admin_ask_due(draft.group.zone))
+    await _send(
+        update, texts.admin_ask_due(draft.group.zone, _example_day(context, draft.group.zone))
+    )
     return DUE
 
 
