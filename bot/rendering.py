@@ -144,6 +144,7 @@ def render_alert(notice: AlertNotice) -> str:
         _shorten(notice.question, SUMMARY_QUESTION_CHARS * 2),
         _shorten(notice.answer, SUMMARY_ANSWER_CHARS),
         notice.rule,
+        notice.answered_at.astimezone(ZoneInfo(notice.zone)),
     )
 
 

@@ -25,6 +25,7 @@ from bot.config import InviteSettings
 from bot.context import BotApplication, BotContext
 from bot.receiver import defer_shown
 from bot.services import checkin
+from bot.services.authoring import is_therapist
 from bot.services.responses import Reply
 from bot.services.throttle import Burst, ThrottlePolicy
 from bot.services.views import PromptView
@@ -265,7 +266,16 @@ async def message_received(update: Update, context: BotContext) -> None:
         message.date,
     )
     if isinstance(result, checkin.NoQuestion):
-        if result.reason == checkin.Idle.UNKNOWN_PERSON:
+        # Nothing of a patient's in the way (never joined, nothing open): a therapist is told
+        # what a therapist can do, not how to join a group.
+        if (
+            result.reason == checkin.Idle.UNKNOWN_PERSON
+            or (result.reason == checkin.Idle.NOTHING_ASKED and not result.open_count)
+        ) and await deps.run(
+            is_therapist, deps.database, deps.settings.therapists.user_ids, user.id
+        ):
+            await message.reply_text(texts.help_therapist_free_text())
+        elif result.reason == checkin.Idle.UNKNOWN_PERSON:
             await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
         elif result.reason == checkin.Idle.NOTHING_ASKED:
             await message.reply_text(texts.checkin_nothing_asked(result.open_count))

@@ -12,7 +12,9 @@ A check-in's outcome for the charts (the calendar strip and the heatmap):
 - expired: nothing answered and the answer window passed;
 - open: due and still answerable (whatever was answered so far).
 
-``/report`` counts missed and expired-without-answers together as missed; the captions do too.
+The captions count missed and expired-without-answers together as missed. ``/report`` splits
+the same rows finer, one outcome per check-in (``reports.checkin_outcome``), counting answers
+with the same ``answered_count``.
 """
 
 from __future__ import annotations

@@ -1,13 +1,17 @@
 """Adherence reports and the CSV export: read-only use cases over deliveries and answers.
 
-Figures per patient, counting only check-ins already due (a series always keeps one future
-``pending`` row, which is not yet anybody's to answer) and never cancelled ones:
+Every check-in already due counts once, in exactly one outcome (a series always keeps one
+future ``pending`` row, which is not yet anybody's to answer; cancelled ones never count):
 
 - completed: every question answered;
-- partial: started but not finished, still open or expired with some answers;
-- missed: nothing answered and no longer answerable (expired, skipped, or undeliverable);
-- expired: all that expired, with or without answers (so it overlaps partial and missed);
-- pending: due and not yet started.
+- closed_partly: some answers, then closed (expired, undeliverable, or skipped midway);
+- closed_unanswered: nothing answered, then closed by its window or a failed send;
+- skipped: the patient skipped it before answering anything;
+- open_started: still answerable, some answers in;
+- open_not_started: still answerable, nothing answered yet.
+
+So the outcomes of a patient sum to their check-ins. The charts (``progress``) draw a coarser
+split of the same rows; both count answers with the same SQL (``answered_count``).
 """
 
 from __future__ import annotations
@@ -16,15 +20,19 @@ import csv
 import io
 import re
 import unicodedata
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Integer, case, func, literal
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from bot.services.authoring import AuthoringError, find_group, require_task
 from bot.services.meaning import Kind, meaning
+from bot.services.progress import answered_count, answers_join
 from bot.services.responses import format_number
 from storage.db import Database
 from storage.models import (
@@ -57,8 +65,35 @@ CSV_COLUMNS = (
     "delivery_status",
 )
 
-_NOT_YET = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.SENT)
-_MISSED = (DeliveryStatus.EXPIRED, DeliveryStatus.SKIPPED, DeliveryStatus.FAILED)
+_STILL_OPEN = (
+    DeliveryStatus.PENDING.value,
+    DeliveryStatus.SENDING.value,
+    DeliveryStatus.SENT.value,
+    DeliveryStatus.IN_PROGRESS.value,
+)
+
+
+class CheckinOutcome(StrEnum):
+    COMPLETED = "completed"
+    CLOSED_PARTLY = "closed_partly"
+    CLOSED_UNANSWERED = "closed_unanswered"
+    SKIPPED = "skipped"
+    OPEN_STARTED = "open_started"
+    OPEN_NOT_STARTED = "open_not_started"
+
+
+def checkin_outcome(answered: ColumnElement[int]) -> ColumnElement[str]:
+    """A due check-in's one outcome, from its status and how many answers it has."""
+    status = col(Delivery.status)
+    started = (status == DeliveryStatus.IN_PROGRESS.value) | (answered > 0)
+    return case(
+        (status == DeliveryStatus.COMPLETED.value, literal(CheckinOutcome.COMPLETED.value)),
+        (status.in_(_STILL_OPEN) & started, literal(CheckinOutcome.OPEN_STARTED.value)),
+        (status.in_(_STILL_OPEN), literal(CheckinOutcome.OPEN_NOT_STARTED.value)),
+        (answered > 0, literal(CheckinOutcome.CLOSED_PARTLY.value)),
+        (status == DeliveryStatus.SKIPPED.value, literal(CheckinOutcome.SKIPPED.value)),
+        else_=literal(CheckinOutcome.CLOSED_UNANSWERED.value),
+    )
 
 
 @dataclass(frozen=True)
@@ -68,11 +103,19 @@ class PatientAdherence:
     data_deleted: bool
     member: bool  # still in the group
     completed: int = 0
-    partial: int = 0
-    missed: int = 0
-    expired: int = 0
-    pending: int = 0
+    closed_partly: int = 0
+    closed_unanswered: int = 0
+    skipped: int = 0
+    open_started: int = 0
+    open_not_started: int = 0
     last_answered: date | None = None  # the patient's local date
+
+    @property
+    def checkins(self) -> int:
+        return sum(self.count(outcome) for outcome in CheckinOutcome)
+
+    def count(self, outcome: CheckinOutcome) -> int:
+        return int(getattr(self, outcome.value))
 
 
 @dataclass(frozen=True)
@@ -134,11 +177,7 @@ def adherence(
             name="",
             data_deleted=False,
             member=True,
-            completed=sum(r.completed for r in rows),
-            partial=sum(r.partial for r in rows),
-            missed=sum(r.missed for r in rows),
-            expired=sum(r.expired for r in rows),
-            pending=sum(r.pending for r in rows),
+            **{o.value: sum(r.count(o) for r in rows) for o in CheckinOutcome},
             last_answered=max((r.last_answered for r in rows if r.last_answered), default=None),
         )
         return AdherenceReport(
@@ -171,44 +210,36 @@ def _adherence_rows(
     ).all():
         members[person.id] = person
         roles[person.id] = role
-    deliveries = session.exec(
-        select(Delivery).where(
+    per_delivery = (
+        select(
+            col(Delivery.person_id).label("person_id"),
+            checkin_outcome(answered_count()).label("outcome"),
+            func.max(Answer.answered_at).label("last_at"),
+        )
+        .outerjoin(Answer, answers_join())
+        .where(
             col(Delivery.task_id).in_(task_ids),
             col(Delivery.due_at) <= now,
             Delivery.status != DeliveryStatus.CANCELLED.value,
         )
-    ).all()
-    answer_counts: Counter[int] = Counter()
-    last_at: dict[int, datetime] = {}
-    for delivery_id, answered_at in session.exec(
-        select(Answer.delivery_id, Answer.answered_at)
-        .join(Delivery, col(Delivery.id) == Answer.delivery_id)
-        .where(col(Delivery.task_id).in_(task_ids), col(Answer.skipped).is_(False))
-    ).all():
-        answer_counts[delivery_id] += 1
-        if delivery_id not in last_at or answered_at > last_at[delivery_id]:
-            last_at[delivery_id] = answered_at
-
-    counts: dict[int, Counter[str]] = defaultdict(Counter)
+        .group_by(col(Delivery.id), col(Delivery.person_id), col(Delivery.status))
+        .subquery()
+    )
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
     last: dict[int, datetime] = {}
-    for delivery in deliveries:
-        assert delivery.id is not None
-        tally = counts[delivery.person_id]
-        status = delivery.status
-        has_answers = answer_counts[delivery.id] > 0
-        if status == DeliveryStatus.COMPLETED.value:
-            tally["completed"] += 1
-        elif status == DeliveryStatus.IN_PROGRESS.value:
-            tally["partial"] += 1
-        elif status in _NOT_YET:
-            tally["pending"] += 1
-        elif status in _MISSED:
-            tally["partial" if has_answers else "missed"] += 1
-        if status == DeliveryStatus.EXPIRED.value:
-            tally["expired"] += 1
-        at = last_at.get(delivery.id)
-        if at is not None and (delivery.person_id not in last or at > last[delivery.person_id]):
-            last[delivery.person_id] = at
+    for person_id, outcome, how_many, last_at in session.exec(
+        select(
+            per_delivery.c.person_id,
+            per_delivery.c.outcome,
+            func.count().cast(Integer),
+            func.max(per_delivery.c.last_at),
+        ).group_by(per_delivery.c.person_id, per_delivery.c.outcome)
+    ).all():
+        counts[person_id][outcome] = int(how_many)
+        if last_at is not None:
+            at = last_at if last_at.tzinfo else last_at.replace(tzinfo=UTC)
+            if person_id not in last or at > last[person_id]:
+                last[person_id] = at
 
     people = dict(members)
     others = set(counts) - set(members)
@@ -218,7 +249,7 @@ def _adherence_rows(
     rows = []
     for person_id, person in people.items():
         assert person_id is not None
-        tally = counts.get(person_id, Counter())
+        tally = counts.get(person_id, {})
         zone = ZoneInfo(person.timezone or group.timezone or default_zone)
         at = last.get(person_id)
         rows.append(
@@ -228,11 +259,7 @@ def _adherence_rows(
                 data_deleted=roles.get(person_id) == Role.ERASED.value
                 or person.data_deleted_at is not None,
                 member=person_id in members,
-                completed=tally["completed"],
-                partial=tally["partial"],
-                missed=tally["missed"],
-                expired=tally["expired"],
-                pending=tally["pending"],
+                **{o.value: tally.get(o.value, 0) for o in CheckinOutcome},
                 last_answered=at.astimezone(zone).date() if at else None,
             )
         )

@@ -275,8 +275,13 @@ def _parse_number(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
     if reply.kind != "text":
         return _wrong_kind(reply, _number_hint(rules, typed=True))
     value = parse_number(reply.text)
-    if value is None or not _number_fits(rules, value):
-        return Rejected(_number_hint(rules))
+    if value is None:
+        if any(c.isdigit() for c in reply.text):
+            return Rejected(_number_hint(rules))
+        return Rejected(meaning(Kind.HINT_NUMBER_IN_WORDS, example=_example(rules, reply.text)))
+    problem = _number_problem(rules, value, scale=False)
+    if problem is not None:
+        return Rejected(problem)
     value += 0.0  # turns -0.0 into 0.0, so it never reads back as "-0"
     return Accepted(display=format_number(value), number=value)
 
@@ -312,8 +317,12 @@ def _parse_scale(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
     if out_of and parse_number(out_of[2]) == hi:
         text = out_of[1]
     value = parse_number(text)
-    if value is None or not value.is_integer() or not lo <= value <= hi:
+    if value is None:
         return Rejected(meaning(Kind.HINT_SCALE_RETRY, lo=lo, hi=hi))
+    scale = QuestionRules(ResponseType.NUMBER, min_value=lo, max_value=hi, integer_only=True)
+    problem = _number_problem(scale, value, scale=True)
+    if problem is not None:
+        return Rejected(problem)
     return _scale_answer(int(value))
 
 
@@ -405,12 +414,81 @@ def _number_hint(rules: QuestionRules, *, typed: bool = False) -> Meaning:
     )
 
 
-def _number_fits(rules: QuestionRules, value: float) -> bool:
-    if rules.integer_only and not value.is_integer():
-        return False
+def _number_problem(rules: QuestionRules, value: float, *, scale: bool) -> Meaning | None:
+    """What is wrong with a number read from a reply, naming the bound it missed; None if fine."""
+    lo = None if rules.min_value is None else format_number(rules.min_value)
+    hi = None if rules.max_value is None else format_number(rules.max_value)
+    whole = rules.integer_only
     if rules.min_value is not None and value < rules.min_value:
-        return False
-    return rules.max_value is None or value <= rules.max_value
+        return meaning(Kind.HINT_NUMBER_BELOW, whole=whole, lo=lo, hi=hi, scale=scale)
+    if rules.max_value is not None and value > rules.max_value:
+        return meaning(Kind.HINT_NUMBER_ABOVE, whole=whole, lo=lo, hi=hi, scale=scale)
+    if whole and not value.is_integer():
+        return meaning(Kind.HINT_NUMBER_NOT_WHOLE, lo=lo, hi=hi, scale=scale)
+    return None
+
+
+_NUMBER_WORDS: Final = {
+    word: n
+    for n, word in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        ]
+    )
+} | {
+    word: 10 * n
+    for n, word in enumerate(
+        ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"], start=2
+    )
+}
+
+
+def _number_in_words(text: str) -> int | None:
+    """The first number written in words: "about twenty", "twenty-five", "one hundred and
+    five"; None when there is none."""
+    value: int | None = None
+    for word in re.split(r"[\s,.!?-]+", text.casefold()):
+        if word in _NUMBER_WORDS:
+            value = (value or 0) + _NUMBER_WORDS[word]
+        elif word == "hundred":
+            value = (value or 1) * 100
+        elif value is not None and word != "and":
+            break
+    return value
+
+
+def _example(rules: QuestionRules, text: str) -> str:
+    """A number to show how to type one: the one written in words if it fits, else one in range."""
+    in_words = _number_in_words(text)
+    if in_words is not None and _number_problem(rules, float(in_words), scale=False) is None:
+        return str(in_words)
+    example = 10.0
+    if rules.max_value is not None:
+        example = min(example, rules.max_value)
+    if rules.min_value is not None:
+        example = max(example, rules.min_value)
+    if rules.integer_only and not example.is_integer():
+        example = float(math.ceil(example))
+    return format_number(example)
 
 
 def _yes_no_answer(value: bool) -> Accepted:
@@ -523,7 +601,7 @@ def parse_alert_rule(text: str, rules: QuestionRules) -> AlertRule:
                 type_name=meaning(Kind.RESPONSE_TYPE_NAME, code=str(kind)),
             )
         )
-    match = _ALERT_RE.fullmatch(text)
+    match = _ALERT_RE.fullmatch(_with_operator(text, kind))
     value = _unquote(match[2]) if match else ""
     # "=> 8" is a mistyped operator, not "= > 8"; only an option name ("<5 min") may start so.
     mistyped_op = bool(value) and value[0] in _OPERATOR_CHARS and kind != ResponseType.CHOICE
@@ -554,6 +632,48 @@ def parse_alert_rule(text: str, rules: QuestionRules) -> AlertRule:
             meaning(Kind.ALERT_RULE_UNKNOWN_OPTION, value=value, options=list(rules.options))
         )
     return AlertRule(op, option)
+
+
+_AT_LEAST_RE: Final = re.compile(r"(?:at least\s+)?(\S+?)\s*(?:\+|or more|and (?:up|above))")
+_AT_MOST_RE: Final = re.compile(r"(?:at most\s+)?(\S+?)\s*(?:or less|or fewer|and below)")
+_AT_EDGE_RE: Final = re.compile(r"(at least|at most)\s+(\S+)")
+
+
+def _with_operator(text: str, kind: ResponseType) -> str:
+    """The shorthands therapists type, as a comparison: "no" is "== no", "8+" and "8 or more"
+    and "at least 8" are ">= 8", "2 or less" and "at most 2" are "<= 2"."""
+    cleaned = " ".join(text.split())
+    if not cleaned or cleaned[0] in _OPERATOR_CHARS:
+        return text
+    if kind in _BOUNDED_TYPES:
+        lowered = cleaned.casefold()
+        if found := _AT_LEAST_RE.fullmatch(lowered):
+            return f">= {found[1]}"
+        if found := _AT_MOST_RE.fullmatch(lowered):
+            return f"<= {found[1]}"
+        if found := _AT_EDGE_RE.fullmatch(lowered):
+            return f"{'>=' if found[1] == 'at least' else '<='} {found[2]}"
+        return text
+    return f"== {cleaned}"
+
+
+# Choice questions offer a button per option up to this many; beyond it the rule is typed.
+MAX_SUGGESTED_OPTIONS = 6
+
+
+def suggested_alert_rules(rules: QuestionRules) -> tuple[AlertRule, ...]:
+    """The common rules for a question, offered as buttons: on No and on Yes, at the top or the
+    bottom of a scale, on an option. Each is the rule its typed form would give."""
+    kind = rules.response_type
+    if kind == ResponseType.YES_NO:
+        return (AlertRule("==", "no"), AlertRule("==", "yes"))
+    if kind == ResponseType.SCALE:
+        lo, hi = rules.scale_bounds()
+        high, low = max(lo, hi - 2), min(hi, lo + 2)
+        return (AlertRule(">=", str(high)), AlertRule("<=", str(low)))
+    if kind == ResponseType.CHOICE and len(rules.options) <= MAX_SUGGESTED_OPTIONS:
+        return tuple(AlertRule("==", option) for option in rules.options)
+    return ()
 
 
 def alert_matches(rule: AlertRule, answer: Accepted) -> bool:

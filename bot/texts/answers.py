@@ -62,16 +62,40 @@ def hint_text_too_long(length: int, max_length: int) -> str:
     )
 
 
-def hint_number(*, whole: bool, lo: str | None, hi: str | None, typed: bool = False) -> str:
-    verb = "type" if typed else "send"
+def _number_wanted(verb: str, whole: bool, lo: str | None, hi: str | None) -> str:
     what = "a whole number" if whole else "a number"
     if lo is not None and hi is not None:
-        return f"Please {verb} {what} from {lo} to {hi}."
+        return f"{verb} {what} from {lo} to {hi}"
     if lo is not None:
-        return f"Please {verb} {what} of at least {lo}."
+        return f"{verb} {what} of at least {lo}"
     if hi is not None:
-        return f"Please {verb} {what} of at most {hi}."
-    return f"Please {verb} {what}."
+        return f"{verb} {what} of at most {hi}"
+    return f"{verb} {what}"
+
+
+def hint_number(*, whole: bool, lo: str | None, hi: str | None, typed: bool = False) -> str:
+    return f"Please {_number_wanted('type' if typed else 'send', whole, lo, hi)}."
+
+
+def hint_number_in_words(example: str) -> str:
+    return f"Please type the number with digits, for example {example}."
+
+
+def hint_number_below(*, whole: bool, lo: str | None, hi: str | None, scale: bool) -> str:
+    verb = "tap or type" if scale else "send"
+    return f"That is below {lo}; please {_number_wanted(verb, whole, lo, hi)}."
+
+
+def hint_number_above(*, whole: bool, lo: str | None, hi: str | None, scale: bool) -> str:
+    verb = "tap or type" if scale else "send"
+    return f"That is above {hi}; please {_number_wanted(verb, whole, lo, hi)}."
+
+
+def hint_number_not_whole(*, lo: str | None, hi: str | None, scale: bool) -> str:
+    verb = "tap or type" if scale else "send"
+    return (
+        f"Only whole numbers here, without decimals; please {_number_wanted(verb, True, lo, hi)}."
+    )
 
 
 def hint_yes_no() -> str:
@@ -239,3 +263,25 @@ def alert_rule_choice_op(example_option: str) -> str:
 def alert_rule_unknown_option(value: str, options: list[str]) -> str:
     listing = ", ".join(escape(option) for option in options)
     return f"“{escape(value)}” is not one of the options: {listing}."
+
+
+_ALERT_OPS_IN_WORDS = {
+    ">=": "{} or more",
+    "<=": "{} or less",
+    ">": "more than {}",
+    "<": "less than {}",
+    "==": "{}",
+    "!=": "anything but {}",
+}
+
+
+def alert_condition(op: str, value: str) -> str:
+    """A rule in words, for HTML: "No", "8 or more", "anything but Left"."""
+    shown = value.capitalize() if value in ("yes", "no") else value
+    return _ALERT_OPS_IN_WORDS.get(op, "{}").format(escape(shown))
+
+
+def admin_button_alert(op: str, value: str) -> str:
+    """A suggested rule's button (plain text): "Alert on No", "Alert on 8 or more"."""
+    shown = value.capitalize() if value in ("yes", "no") else value
+    return f"🔔 Alert on {_ALERT_OPS_IN_WORDS.get(op, '{}').format(shown)}"

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING
 
+from bot.texts.answers import alert_condition
 from bot.texts.therapist_commands import admin_help
 
 if TYPE_CHECKING:
@@ -38,6 +39,15 @@ def help_patient() -> str:
 
 def help_therapist() -> str:
     return admin_help()
+
+
+def help_therapist_free_text() -> str:
+    """A therapist's message outside a dialogue: what to do instead, not how to join."""
+    return (
+        "You are a therapist here, so a message like this starts nothing. Send a command: "
+        "/groups to see your groups, /newtask to create a task, /report GROUP for adherence, "
+        "/help for all of them."
+    )
 
 
 # --- prompts ------------------------------------------------------------------------------
@@ -465,14 +475,25 @@ def checkin_delete_kept() -> str:
 
 
 def checkin_alert(
-    patient: str, group: str, task: str, question: str, answer: str, rule: str
+    patient: str,
+    group: str,
+    task: str,
+    question: str,
+    answer: str,
+    rule: str,
+    answered_at: datetime,
 ) -> str:
+    """An answer met its alert rule, in words: who answered what to which question, when (the
+    patient's local time), and the rule it met (stored as "== no", ">= 8")."""
+
     who = escape(patient) if patient else "A patient"
+    op, _, value = rule.partition(" ")
+    condition = alert_condition(op, value)
+    when = f"{answered_at:%a} {answered_at.day} {answered_at:%b %H:%M}"
     return (
-        f"🚨 <b>Alert</b>: {who} ({escape(group)})\n"
-        f"Task: {escape(task)}\n"
-        f"Question: {escape(question)}\n"
-        f"Answer: <b>{escape(answer)}</b> (alert when {escape(rule)})"
+        f"🚨 {who} answered <b>{escape(answer)}</b> to “{escape(question)}” "
+        f"({escape(group)}, {when})\n"
+        f"Task: {escape(task)} · alert on {condition}"
     )
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         TaskSaved,
         TaskSummary,
     )
-    from bot.services.reports import AdherenceReport
+    from bot.services.reports import AdherenceReport, PatientAdherence
     from bot.services.responses import QuestionRules
 
 
@@ -41,10 +41,11 @@ def admin_ask_title_again() -> str:
     return "Please type the title again."
 
 
-def admin_ask_due(zone: str) -> str:
+def admin_ask_due(zone: str, example: date_) -> str:
+    """``example``: a day ahead of the clock (the playground's clock may be far from today)."""
     return (
         f"When is it due? Type a date and time in {escape(zone)}, for example "
-        "2026-12-01 10:00, tomorrow 10:00 or mon 09:30. "
+        f"{example.isoformat()} 10:00, tomorrow 10:00 or mon 09:30. "
         "Each patient gets it at that time of day in their own time zone."
     )
 
@@ -215,16 +216,19 @@ def admin_button_optional() -> str:
 def admin_ask_alert(rules: QuestionRules) -> str:
     kind = str(rules.response_type)
     if kind == "yes_no":
-        example = "== no"
+        example, short = "== no", "no"
     elif kind == "choice":
-        example = f"== {rules.options[0]}" if rules.options else "== …"
+        option = rules.options[0] if rules.options else "…"
+        example, short = f"== {option}", option
     elif kind == "scale":
-        example = f">= {rules.scale_bounds()[1] - 2}"
+        high = rules.scale_bounds()[1] - 2
+        example, short = f">= {high}", f"{high}+"
     else:
-        example = ">= 8"
+        example, short = ">= 8", "8+"
     return (
         "Should the group's therapists get an alert for some answers? Type a rule such as "
-        f"<code>{escape(example)}</code>, or tap No alert."
+        f"<code>{escape(example)}</code> (or just <code>{escape(short)}</code>), "
+        "or tap No alert."
     )
 
 
@@ -539,8 +543,20 @@ def admin_preview_only() -> str:
 # /report
 
 
+# In this order on every line: done first, then what was closed unfinished, then what is open.
+_ADMIN_OUTCOME_WORDS = (
+    ("completed", "done"),
+    ("closed_partly", "partly answered"),
+    ("closed_unanswered", "not answered"),
+    ("skipped", "skipped"),
+    ("open_started", "started"),
+    ("open_not_started", "not started yet"),
+)
+
+
 def admin_report(report: AdherenceReport, limit: int) -> list[str]:
-    """The adherence table, split into messages of at most ``limit`` characters."""
+    """The adherence report, one line in words per patient, split into messages of at most
+    ``limit`` characters."""
     if report.kind == "task":
         head = (
             f"<b>Adherence: #{report.task_id} {escape(report.title)}</b> "
@@ -550,71 +566,49 @@ def admin_report(report: AdherenceReport, limit: int) -> list[str]:
         head = f"<b>Adherence: {escape(report.title)}</b>"
     if not report.rows:
         return [f"{head}\nNo patients yet."]
-    name_width = 12
-    columns = ("Do", "Pa", "Mi", "Ex", "Pe")
-    rows = [*report.rows, report.total]
-    widths = [
-        max(len(c), *(len(str(v)) for v in values))
-        for c, values in zip(
-            columns,
-            zip(
-                *((r.completed, r.partial, r.missed, r.expired, r.pending) for r in rows),
-                strict=True,
-            ),
-            strict=True,
+
+    def line(name: str, row: PatientAdherence) -> str:
+        if not row.checkins:
+            return f"{name}: no check-ins due yet"
+        parts = [
+            f"{getattr(row, field)} {words}"
+            for field, words in _ADMIN_OUTCOME_WORDS
+            if getattr(row, field)
+        ]
+        last = (
+            f" · last answer {row.last_answered.day} {_ADMIN_MONTHS[row.last_answered.month - 1]}"
+            if row.last_answered
+            else ""
         )
-    ]
+        return f"{name}: {_admin_plural(row.checkins, 'check-in')}: {', '.join(parts)}{last}"
 
-    def line(name: str, values: Sequence[object], last: str) -> str:
-        cells = " ".join(str(v).rjust(w) for v, w in zip(values, widths, strict=True))
-        return f"{name[:name_width].ljust(name_width)} {cells} {last}"
-
-    def last_day(day: date_ | None) -> str:
-        return f"{day.day} {_ADMIN_MONTHS[day.month - 1]}" if day else "–"
-
-    table = [line("Patient", columns, "Last")]
+    lines: list[str] = []
     footnotes: set[str] = set()
     for r in report.rows:
         if r.data_deleted:
             name = "[deleted]"
             footnotes.add("[deleted] = data deleted at the patient's request")
         else:
-            name = r.name or str(r.telegram_user_id)
-            if len(name) > name_width:
-                name = name[: name_width - 1] + "…"
+            name = f"<b>{escape(r.name or str(r.telegram_user_id))}</b>"
             if not r.member:
-                name = name[: name_width - 1] + "†"
+                name += "†"
                 footnotes.add("† no longer in the group")
-        table.append(
-            line(
-                name,
-                (r.completed, r.partial, r.missed, r.expired, r.pending),
-                last_day(r.last_answered),
-            )
-        )
-    t = report.total
-    table.append(
-        line(
-            "All",
-            (t.completed, t.partial, t.missed, t.expired, t.pending),
-            last_day(t.last_answered),
-        )
-    )
+        lines.append(line(name, r))
+    lines.append(line("<b>All</b>", report.total))
     legend = (
-        "Do = completed · Pa = partial (started, not finished) · Mi = missed (nothing answered)"
-        " · Ex = expired (with or without answers) · Pe = due, not started · "
-        "Last = last answer (patient's date)"
+        "Check-ins due so far. Partly answered, not answered, skipped: closed unfinished. "
+        "Started, not started yet: still open. Last answer: the patient's date."
     )
     tail = [legend, *sorted(footnotes)]
     messages: list[str] = []
     current: list[str] = []
     budget = limit - 200
-    for row in table:
+    for row in lines:
         if current and len("\n".join([*current, row])) + len(head) > budget:
-            messages.append(f"{head}\n<pre>{escape(chr(10).join(current))}</pre>")
-            current = [table[0]]
+            messages.append("\n".join([head, *current]))
+            current = []
         current.append(row)
-    messages.append(f"{head}\n<pre>{escape(chr(10).join(current))}</pre>")
+    messages.append("\n".join([head, *current]))
     notes = "\n".join(f"<i>{escape(n)}</i>" for n in tail)
     if len(messages[-1]) + len(notes) + 1 <= limit:
         messages[-1] = f"{messages[-1]}\n{notes}"

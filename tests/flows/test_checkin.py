@@ -231,11 +231,23 @@ async def test_each_kind_of_wrong_message_gets_a_sensible_answer(h: Harness) -> 
     assert h.last_text(ALICE.chat_id).startswith("That was a photo.")
     await h.text(ALICE, "12")
     assert h.last_text(ALICE.chat_id) == (
-        "Please tap or type a whole number from 0 to 10.\n" + texts.checkin_stuck()
+        "That is above 10; please tap or type a whole number from 0 to 10.\n"
+        + texts.checkin_stuck()
     )
     await h.text(ALICE, "3")
+    # Each re-ask names what was wrong with the number.
     await h.text(ALICE, "12.5")
-    assert h.last_text(ALICE.chat_id) == "Please send a whole number from 0 to 240."
+    assert h.last_text(ALICE.chat_id) == (
+        "Only whole numbers here, without decimals; please send a whole number from 0 to 240."
+    )
+    await h.text(ALICE, "twenty")
+    assert h.last_text(ALICE.chat_id) == "Please type the number with digits, for example 20."
+    await h.text(ALICE, "-5")
+    assert h.last_text(ALICE.chat_id) == (
+        "That is below 0; please send a whole number from 0 to 240.\n" + texts.checkin_stuck()
+    )
+    await h.text(ALICE, "300")
+    assert h.last_text(ALICE.chat_id).startswith("That is above 240; please send a whole number")
     await h.document(ALICE)
     assert h.last_text(ALICE.chat_id).startswith("That was a document. Please type a")
 

@@ -53,12 +53,14 @@ async def test_a_patient_joins_by_invite_and_completes_the_shoulder_programme(
     ]
     alerts = harness.texts(THEO.chat_id)
     assert [text.splitlines()[0] for text in alerts] == [
-        "🚨 Alert: Alice Test (Shoulder Therapy 1)",
-        "🚨 Alert: Alice Test (Shoulder Therapy 1)",
+        "🚨 Alice Test answered No to “Do 10 Push-Ups” (Shoulder Therapy 1, Wed 25 Nov 11:00)",
+        "🚨 Alice Test answered 8 to “How strong was your shoulder pain today? (0 = none, "
+        "10 = worst imaginable)” (Shoulder Therapy 1, Wed 25 Nov 18:00)",
     ]
-    assert "Answer: No (alert when == no)" in alerts[0]
-    assert "Answer: 8 (alert when >= 8)" in alerts[1]
+    assert alerts[0].endswith("· alert on No")
+    assert alerts[1].endswith("· alert on 8 or more")
     assert "Please send a whole number from 0 to 240." in transcript
+    assert "Please type the number with digits, for example 20." in transcript
     pain = delivery_of(harness, ALICE, "Shoulder pain check")
     assert pain.status == "completed"
     assert [(a.value_number, a.skipped) for a in answers_of(harness, pain.id)] == [
@@ -106,7 +108,7 @@ async def test_a_patient_answers_every_hip_question_type_right_after_trying_wron
         "That arrived as a file. Please send it as a photo instead, not as a file.",
         "Please send a photo (tap 📎, then choose or take a picture).",
         "That was a voice message. Please send a video (tap 📎, then choose or record a video).",
-        "Please tap or type a whole number from 0 to 10.",
+        "That is above 10; please tap or type a whole number from 0 to 10.",
     ):
         assert hint in transcript, hint
     mobility = delivery_of(harness, ALICE, "Hip mobility session")
@@ -122,4 +124,4 @@ async def test_a_patient_answers_every_hip_question_type_right_after_trying_wron
     assert [a.file_id is not None for a in stored] == [True, True, False]
     assert stored[2].value_number == 1.0
     assert form.status == "completed"
-    assert harness.texts(THEO.chat_id)[-1].startswith("🚨 Alert: Alice Test (Hip Therapy 1)")
+    assert harness.texts(THEO.chat_id)[-1].startswith("🚨 Alice Test answered 1 to")

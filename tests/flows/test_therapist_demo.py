@@ -150,7 +150,7 @@ async def test_a_therapist_builds_the_demo_programme_from_an_empty_database(
     await chat.press(alice, "▶️ Start now")
     await chat.press(alice, "No")
     alert = h.last_text(theo.chat_id)
-    assert "Alert" in alert and "Alice" in alert and "Do 10 Push-Ups" in alert, alert
+    assert alert.startswith("🚨 Alice") and "Do 10 Push-Ups" in alert, alert
     await chat.press(alice, "Yes")
     await chat.press(alice, "Yes")
     await chat.command(theo, "/report", "Shoulder Therapy 1")

@@ -41,6 +41,7 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
     assert "That title has 201 characters; keep it to 200." in last(h)
     await h.text(THEO, "Knee <b>bends</b>")
     assert "When is it due?" in last(h)
+    assert "for example 2026-12-02 10:00," in last(h)  # a week after the clock's Wed 25 Nov
 
     await h.text(THEO, "someday")
     assert 'Could not read "someday" as a due time.' in last(h)
@@ -87,14 +88,14 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
     assert "A choice alert compares with == or !=" in last(h)
     await h.text(THEO, "== Middle")
     assert "“Middle” is not one of the options: Left, Right, Both." in last(h)
-    await h.text(THEO, "== both")
+    await h.text(THEO, "both")  # short for "== both"
     assert "Question 1 added" in last(h)
     assert "alert when == Both" in last(h)
     await h.press(THEO, "➕ Add another question")
 
     # Question 2: a number with bounds that must be whole.
     await h.text(THEO, "How many bends?")
-    await h.text(THEO, "https://example.org/bends")
+    await h.text(THEO, "www.example.org/bends")  # read as https://
     await h.press(THEO, "Number")
     await h.text(THEO, "lots")
     assert "“lots” is not a range." in last(h)
@@ -121,7 +122,7 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
     await h.press(THEO, "Required")
     await h.text(THEO, "very high")
     assert "Write the alert as a comparison and a value" in last(h)
-    await h.text(THEO, ">= 4")
+    await h.text(THEO, "4+")  # short for ">= 4"
     await h.press(THEO, "➕ Add another question")
 
     # Question 4: text with a limit; question 5: a photo, which has no alert step.
@@ -176,9 +177,20 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
         ("photo", None, None, None, False, True),
     ]
     assert [q.alert_rule for q in questions] == ["== Both", None, ">= 4", None, None]
-    assert [q.link for q in questions] == [None, "https://example.org/bends", None, None, None]
+    assert [q.link for q in questions] == [None, "https://www.example.org/bends", None, None, None]
     assert [q.max_length for q in questions] == [None, None, None, 300, None]
     assert not h.api.violations
+
+
+async def test_the_due_example_follows_the_clock(harness: Harness) -> None:
+    h = harness
+    await h.command(THEO, "/newgroup", "Shoulder Therapy 1")
+    h.advance(timedelta(days=60))  # as the playground's clock may run ahead of today
+    await start_dialogue(h)
+    await h.text(THEO, "Later")
+    assert "for example 2027-01-31 10:00," in last(h)
+    await h.text(THEO, "2027-01-31 10:00")
+    assert "Due Sun 31 Jan 2027, 10:00 (Europe/London)." in h.texts(THEO.chat_id)[-2]
 
 
 async def test_a_saved_task_plans_each_patients_first_checkin(harness: Harness) -> None:

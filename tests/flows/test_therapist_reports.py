@@ -22,7 +22,7 @@ TASK = (
 
 
 def alerts(h: Harness) -> list[str]:
-    return [t for t in h.texts(THEO.chat_id) if t.startswith("🚨 Alert")]
+    return [t for t in h.texts(THEO.chat_id) if t.startswith("🚨 ")]
 
 
 async def two_days_of_checkins(h: Harness) -> None:
@@ -55,14 +55,14 @@ async def test_an_alert_fires_only_when_an_answer_meets_its_rule(harness: Harnes
     h = harness
     await two_days_of_checkins(h)
     assert alerts(h) == [
-        "🚨 Alert: Bob Test (Knees)\nTask: Daily check\nQuestion: Pain now?\n"
-        "Answer: 9 (alert when >= 8)",
-        "🚨 Alert: Alice Test (Knees)\nTask: Daily check\nQuestion: Did you do the exercise?\n"
-        "Answer: No (alert when == no)",
+        "🚨 Bob Test answered 9 to “Pain now?” (Knees, Wed 25 Nov 10:00)\n"
+        "Task: Daily check · alert on 8 or more",
+        "🚨 Alice Test answered No to “Did you do the exercise?” (Knees, Thu 26 Nov 10:00)\n"
+        "Task: Daily check · alert on No",
     ]
     # Patients never see another patient's alert.
     for person in (ALICE, BOB, CHLOE):
-        assert not [t for t in h.texts(person.chat_id) if "Alert" in t]
+        assert not [t for t in h.texts(person.chat_id) if t.startswith("🚨")]
 
 
 async def test_the_report_shows_each_patients_adherence(harness: Harness) -> None:
@@ -70,20 +70,58 @@ async def test_the_report_shows_each_patients_adherence(harness: Harness) -> Non
     await two_days_of_checkins(h)
     await h.command(THEO, "/report", "knees")
     lines = h.last_text(THEO.chat_id).splitlines()
-    assert lines[:6] == [
+    assert lines[:5] == [
         "Adherence: Knees",
-        "Patient      Do Pa Mi Ex Pe Last",
-        "Alice Test    2  0  0  0  0 26 Nov",
-        "Bob Test      0  1  0  1  1 25 Nov",
-        "Chloe Test    0  0  2  1  0 –",
-        "All           2  1  2  2  1 26 Nov",
+        "Alice Test: 2 check-ins: 2 done · last answer 26 Nov",
+        "Bob Test: 2 check-ins: 1 partly answered, 1 not started yet · last answer 25 Nov",
+        "Chloe Test: 2 check-ins: 1 not answered, 1 skipped",
+        "All: 6 check-ins: 2 done, 1 partly answered, 1 not answered, 1 skipped, "
+        "1 not started yet · last answer 26 Nov",
     ]
     await h.command(THEO, "/report", "#1")
     task_lines = h.last_text(THEO.chat_id).splitlines()
     assert task_lines[0] == "Adherence: #1 Daily check (Knees)"
-    assert task_lines[1:6] == lines[1:6]
+    assert task_lines[1:5] == lines[1:5]
     await h.command(THEO, "/report", "task", "7")
     assert h.last_text(THEO.chat_id) == "There is no task 7. /tasks lists them with their numbers."
+
+
+async def test_each_checkin_counts_once_and_the_outcomes_add_up(harness: Harness) -> None:
+    """One patient with every outcome: done, partly answered, not answered, skipped, started
+    and not started yet; the line's figures add up to the check-ins due."""
+    h = harness
+    await h.command(THEO, "/newgroup", "Knees")
+    await h.command(THEO, "/invite", "Knees")
+    code = invite_code(h.last_text(THEO.chat_id))
+    await h.command(THEO, "/addtask", TASK.replace("daily x3", "daily x5"))
+    await h.command(ALICE, "/start", code)
+
+    await h.advance_and_scan(timedelta(hours=1))  # Wed 10:00: done
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "3")
+    await h.press(ALICE, "Yes")
+    await h.advance_and_scan(timedelta(days=1))  # Thu: one answer, then it expires
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "4")
+    await h.advance_and_scan(timedelta(days=1))  # Fri: ignored until it expires
+    await h.advance_and_scan(timedelta(days=1))  # Sat: skipped
+    await h.press(ALICE, "⏭ Skip this task")
+    await h.advance_and_scan(timedelta(days=1))  # Sun: started, still open
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "5")
+    await h.command(THEO, "/addtask", "Knees | Stretch | today 11:00 | once | Stretched? ; yes_no")
+    await h.advance_and_scan(timedelta(hours=1))  # Sun 11:00: due, not started
+
+    await h.command(THEO, "/report", "Knees")
+    lines = h.last_text(THEO.chat_id).splitlines()
+    assert lines[1] == (
+        "Alice Test: 6 check-ins: 1 done, 1 partly answered, 1 not answered, 1 skipped, "
+        "1 started, 1 not started yet · last answer 29 Nov"
+    )
+    counted = lines[1].split(": ")[2].split(" · ")[0]
+    figures = [int(part.split()[0]) for part in counted.split(", ")]
+    assert sum(figures) == 6
+    assert lines[-1].startswith("Check-ins due so far.")
 
 
 async def test_the_export_is_a_csv_file_with_one_row_per_answer(harness: Harness) -> None:

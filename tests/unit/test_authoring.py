@@ -388,6 +388,19 @@ def test_a_question_line_reads_its_extras_in_any_order() -> None:
 
 
 @pytest.mark.parametrize(
+    ("typed", "link"),
+    [
+        ("www.example.org/bends", "https://www.example.org/bends"),
+        ("WWW.Example.org", "https://WWW.Example.org"),
+        ("http://example.org/x", "http://example.org/x"),
+    ],
+)
+def test_a_link_typed_without_https_is_read_as_https(typed: str, link: str) -> None:
+    assert authoring.parse_link(typed) == link
+    assert authoring.parse_question_line(f"Watch ; yes_no ; {typed}").link == link
+
+
+@pytest.mark.parametrize(
     ("line", "problem"),
     [
         ("Pain ; scale ; >= 11", "between 0 and 10"),
@@ -398,7 +411,7 @@ def test_a_question_line_reads_its_extras_in_any_order() -> None:
         ("Done? ; yesno ; 1-5", "doesn't fit"),
         ("Done? ; maybe", "not a response type"),
         ("Photo please", "TEXT ; TYPE"),
-        ("Watch ; yes_no ; www.example.org", "doesn't fit"),
+        ("Watch ; yes_no ; www.exam ple.org", "not a web address"),
         ("Watch ; yes_no ; https://", "not a web address"),
     ],
 )

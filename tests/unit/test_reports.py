@@ -210,10 +210,11 @@ def world(database: Database, clock: ManualClock) -> Iterator[World]:
 def figures(row: PatientAdherence) -> tuple[object, ...]:
     return (
         row.completed,
-        row.partial,
-        row.missed,
-        row.expired,
-        row.pending,
+        row.closed_partly,
+        row.closed_unanswered,
+        row.skipped,
+        row.open_started,
+        row.open_not_started,
         row.last_answered.isoformat() if row.last_answered else None,
     )
 
@@ -229,14 +230,18 @@ def test_the_group_report_counts_each_outcome_per_patient(
         ("Eve Test", False, False),
         ("", True, True),
     ]
+    # Each due check-in in exactly one outcome: Alice's expired half-done one is partly
+    # answered, her one in progress started; Bob's sent one and his unsent due one not started.
     assert [figures(r) for r in report.rows] == [
-        (3, 2, 0, 1, 0, "2026-11-24"),
-        (0, 0, 2, 1, 2, None),
-        (0, 0, 0, 0, 0, None),
-        (1, 0, 0, 0, 0, "2026-11-21"),
-        (0, 0, 0, 0, 0, None),
+        (3, 1, 0, 0, 1, 0, "2026-11-24"),
+        (0, 0, 1, 1, 0, 2, None),
+        (0, 0, 0, 0, 0, 0, None),
+        (1, 0, 0, 0, 0, 0, "2026-11-21"),
+        (0, 0, 0, 0, 0, 0, None),
     ]
-    assert figures(report.total) == (4, 2, 2, 2, 2, "2026-11-24")
+    assert [r.checkins for r in report.rows] == [5, 4, 0, 1, 0]
+    assert figures(report.total) == (4, 1, 1, 1, 1, 2, "2026-11-24")
+    assert report.total.checkins == 10
 
 
 def test_a_task_report_counts_only_that_task(
@@ -249,7 +254,7 @@ def test_a_task_report_counts_only_that_task(
         'Press-ups, "day 1"',
         "Shoulder Therapy 1",
     )
-    assert figures(report.total) == (1, 0, 0, 0, 0, "2026-11-20")
+    assert figures(report.total) == (1, 0, 0, 0, 0, 0, "2026-11-20")
 
 
 @pytest.mark.parametrize(
@@ -275,23 +280,23 @@ def test_an_unknown_group_or_task_is_named_in_the_answer(
         reports.adherence(database, clock.now(), ZONE, "task", "99")
 
 
-def test_the_report_reads_as_a_table_on_a_phone(
+def test_the_report_reads_as_one_line_in_words_per_patient(
     database: Database, clock: ManualClock, world: World
 ) -> None:
     report = reports.adherence(database, clock.now(), ZONE, "group", "Shoulder Therapy 1")
     [message] = texts.admin_report(report, 4096)
     plain, _entities = parse_html(message)
     lines = plain.splitlines()
-    assert lines[1:8] == [
-        "Patient      Do Pa Mi Ex Pe Last",
-        "Alice Test    3  2  0  1  0 24 Nov",
-        "Bob Test      0  0  2  1  2 –",
-        "Chloe Test    0  0  0  0  0 –",
-        "Eve Test†     1  0  0  0  0 21 Nov",
-        "[deleted]     0  0  0  0  0 –",
-        "All           4  2  2  2  2 24 Nov",
+    assert lines[:7] == [
+        "Adherence: Shoulder Therapy 1",
+        "Alice Test: 5 check-ins: 3 done, 1 partly answered, 1 started · last answer 24 Nov",
+        "Bob Test: 4 check-ins: 1 not answered, 1 skipped, 2 not started yet",
+        "Chloe Test: no check-ins due yet",
+        "Eve Test†: 1 check-in: 1 done · last answer 21 Nov",
+        "[deleted]: no check-ins due yet",
+        "All: 10 check-ins: 4 done, 1 partly answered, 1 not answered, 1 skipped, 1 started, "
+        "2 not started yet · last answer 24 Nov",
     ]
-    assert max(len(line) for line in lines[1:8]) <= 36
     assert "[deleted] = data deleted at the patient's request" in plain
     assert "† no longer in the group" in plain
 

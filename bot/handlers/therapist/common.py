@@ -8,8 +8,9 @@ import html
 import logging
 import re
 from collections.abc import Callable, Coroutine
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
 
 from telegram import (
     InlineKeyboardButton,
@@ -236,6 +237,11 @@ def _markup(*rows: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
 
 def _now(context: BotContext) -> datetime:
     return context.deps.clock.now()
+
+
+def _example_day(context: BotContext, zone: str) -> date:
+    """A day a week ahead of the bot's clock in ``zone``, for a due time's example."""
+    return _now(context).astimezone(ZoneInfo(zone)).date() + timedelta(days=7)
 
 
 def _zone(context: BotContext) -> str:

@@ -46,6 +46,7 @@ from bot.handlers.therapist.common import (
     _button,
     _chunks,
     _drop,
+    _example_day,
     _markup,
     _now,
     _problems,
@@ -57,7 +58,14 @@ from bot.handlers.therapist.common import (
 from bot.handlers.therapist.tasks import _close_buttons
 from bot.services import authoring
 from bot.services.authoring import AuthoringError, GroupInfo, QuestionDraft
-from bot.services.responses import ALERT_TYPES, DEFAULT_SCALE_MAX, DEFAULT_SCALE_MIN, ResponseType
+from bot.services.responses import (
+    ALERT_TYPES,
+    DEFAULT_SCALE_MAX,
+    DEFAULT_SCALE_MIN,
+    ResponseType,
+    format_alert_rule,
+    suggested_alert_rules,
+)
 from bot.services.schedule import Recurrence, next_due, recurrence_to_rule
 
 log = logging.getLogger(__name__)
@@ -184,7 +192,9 @@ async def type_title(update: Update, context: BotContext, draft: _Draft) -> int:
         await _problems(update, error, texts.admin_ask_title_again())
         return TITLE
     assert draft.group is not None
-    await _send(update, texts.admin_ask_due(draft.group.zone))
+    await _send(
+        update, texts.admin_ask_due(draft.group.zone, _example_day(context, draft.group.zone))
+    )
     return DUE
 
 
@@ -562,10 +572,17 @@ async def pick_required(update: Update, context: BotContext, draft: _Draft) -> i
     )
     draft.question = replace(draft.question, required=required)
     if draft.question.response_type in ALERT_TYPES:
+        suggested = suggested_alert_rules(draft.question.rules())
         await _send(
             update,
             texts.admin_ask_alert(draft.question.rules()),
-            _markup([_button(texts.admin_button_no_alert(), "ta", "skip")]),
+            _markup(
+                *(
+                    [_button(texts.admin_button_alert(rule.op, rule.value), "ta", "r", n)]
+                    for n, rule in enumerate(suggested)
+                ),
+                [_button(texts.admin_button_no_alert(), "ta", "skip")],
+            ),
         )
         return Q_ALERT
     return await _question_done(update, draft)
@@ -581,6 +598,22 @@ async def type_alert(update: Update, context: BotContext, draft: _Draft) -> int:
         await _problems(update, error)
         return Q_ALERT
     draft.question = replace(draft.question, alert_rule=rule)
+    return await _question_done(update, draft)
+
+
+@step
+async def pick_alert(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Take a suggested rule from its button: the same rule as its typed form."""
+    assert draft.question is not None
+    parts = _choice(update)
+    suggested = suggested_alert_rules(draft.question.rules())
+    index = int(parts[1]) if len(parts) == 2 and parts[1].isdigit() else len(suggested)
+    if index >= len(suggested):
+        return Q_ALERT  # a button of an earlier question: this one's are below it
+    rule = suggested[index]
+    await _picked(update, texts.admin_button_alert(rule.op, rule.value))
+    typed = authoring.parse_alert(format_alert_rule(rule), draft.question)
+    draft.question = replace(draft.question, alert_rule=typed)
     return await _question_done(update, draft)
 
 

@@ -17,6 +17,7 @@ from bot.handlers.therapist.common import (
     _button,
     _chunks,
     _drop,
+    _example_day,
     _markup,
     _named_task,
     _now,
@@ -92,7 +93,9 @@ async def pick_edit(update: Update, context: BotContext, draft: _Draft) -> int:
     if action == "due":
         await _picked(update, texts.admin_button_edit_due())
         draft.edit = "due"
-        await _send(update, texts.admin_ask_due(draft.group.zone))
+        await _send(
+            update, texts.admin_ask_due(draft.group.zone, _example_day(context, draft.group.zone))
+        )
         return DUE
     if action == "repeat":
         await _picked(update, texts.admin_button_edit_repeat())

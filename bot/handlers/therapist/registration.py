@@ -42,6 +42,7 @@ from bot.handlers.therapist.common import (
 from bot.handlers.therapist.dialogue import (
     cancel,
     newtask_start,
+    pick_alert,
     pick_group,
     pick_integer,
     pick_more,
@@ -115,7 +116,11 @@ def _dialogue() -> ConversationHandler[BotContext]:
         Q_DETAIL: [_press(skip_detail, r"^tb:skip$"), _text_step(type_detail)],
         Q_INTEGER: [_press(pick_integer, r"^ti:[yn]$")],
         Q_REQUIRED: [_press(pick_required, r"^tq:[yn]$")],
-        Q_ALERT: [_press(skip_alert, r"^ta:skip$"), _text_step(type_alert)],
+        Q_ALERT: [
+            _press(skip_alert, r"^ta:skip$"),
+            _press(pick_alert, r"^ta:r:\d+$"),
+            _text_step(type_alert),
+        ],
         Q_MORE: [_press(pick_more, r"^tm:(add|done)$")],
         REVIEW: [_press(pick_review, r"^tv:(save|cancel)$")],
         EDIT_MENU: [_press(pick_edit, r"^te:\d+:(due|repeat|addq|rmq|done)$")],

@@ -81,8 +81,11 @@ def check_description(text: str) -> str:
 
 
 def parse_link(text: str) -> str:
-    """An http(s) address with a host, as a patient's button can open it."""
+    """An http(s) address with a host, as a patient's button can open it; one typed as
+    ``www.example.org/...`` (as people write them) is read as https."""
     link = text.strip()
+    if link[:4].casefold() == "www.":
+        link = f"https://{link}"
     parts = urlsplit(link)
     if (
         parts.scheme not in ("http", "https")
@@ -171,7 +174,7 @@ def parse_question_line(text: str) -> QuestionDraft:
             continue
         lowered = extra.casefold()
         try:
-            if lowered.startswith(("http://", "https://")):
+            if lowered.startswith(("http://", "https://", "www.")):
                 draft = replace(draft, link=parse_link(extra))
             elif lowered in ("optional", "opt"):
                 draft = replace(draft, required=False)

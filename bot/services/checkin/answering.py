@@ -29,6 +29,7 @@ from bot.services.checkin.common import (
     _question_view,
     _rules,
     _task,
+    _zone_of,
 )
 from bot.services.checkin.results import (
     AlertNotice,
@@ -423,7 +424,7 @@ def _store(
         return Refused(Refusal.ALREADY, task.title)
     view = _question_view(_id(delivery), task.title, questions, question)
     answered = AnsweredView(view, accepted.display if accepted else "", skipped=accepted is None)
-    alerts = _alerts(session, policy, person, task, question, accepted) if accepted else ()
+    alerts = _alerts(session, now, policy, person, task, question, accepted) if accepted else ()
     paused_title = _activate(session, now, person, delivery)
     # Under the delivery's lock nothing but this answer was added since the caller's read.
     answers = {**answers, _id(question): answer}
@@ -486,6 +487,7 @@ def _finish(delivery: Delivery, now: datetime, status: DeliveryStatus) -> None:
 
 def _alerts(
     session: Session,
+    now: datetime,
     policy: Policy,
     person: Person,
     task: Task,
@@ -514,6 +516,7 @@ def _alerts(
     chat_ids = list(
         dict.fromkeys([*(c for c in members if c is not None), *policy.therapist_user_ids])
     )
+    zone = _zone_of(session, person, task, policy)
     return tuple(
         AlertNotice(
             chat_id=chat_id,
@@ -523,6 +526,8 @@ def _alerts(
             question=question.description,
             answer=accepted.display,
             rule=question.alert_rule,
+            answered_at=now,
+            zone=zone,
         )
         for chat_id in chat_ids
     )

@@ -88,7 +88,9 @@ class AlertNotice:
     task_title: str
     question: str
     answer: str
-    rule: str
+    rule: str  # the stored form, "== no" or ">= 8"
+    answered_at: datetime  # UTC
+    zone: str  # the patient's
 
 
 @dataclass(frozen=True)
