@@ -17,7 +17,8 @@ from bot.services.meaning import Kind, meaning
 from storage.db import Database
 from storage.models import AuditEvent, TherapyGroup
 
-PAGE_SIZE = 10
+# Five events of the longest kind (a question's seven fields) fit one Telegram message.
+PAGE_SIZE = 5
 # Further back than this is the command line's job (patientbot audit --out FILE).
 MAX_AUDIT_DAYS = 3660
 CSV_COLUMNS = (

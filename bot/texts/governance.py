@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
-from html import escape
+from html import escape, unescape
 from typing import Any
 
 from bot.services.audit import ActorRole, AuditAction
-from bot.services.audit_view import AuditEntry, AuditPage
+from bot.services.audit_view import PAGE_SIZE, AuditEntry, AuditPage
 from bot.services.datarights import PersonalData
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "audit_button_older",
     "audit_empty",
     "audit_menu",
+    "audit_more",
     "audit_page",
     "audit_usage",
     "cli_audit_written",
@@ -76,7 +78,8 @@ def audit_button_newer() -> str:
 
 
 def _scope(page: AuditPage) -> str:
-    where = f"group <b>{escape(page.group_name)}</b>" if page.group_name else "all groups"
+    name = page.group_name
+    where = f"group <b>{escape(_cut(name, SHOWN_GROUP))}</b>" if name else "all groups"
     when = f"last {page.days} days" if page.days else "all time"
     return f"{where}, {when}"
 
@@ -85,15 +88,30 @@ def audit_empty(page: AuditPage) -> str:
     return f"Audit trail ({_scope(page)}): no events."
 
 
+# A page must fit one message whatever was typed (a title of 200 characters, 20 questions of
+# 1,000): values are cut here, the CSV of `patientbot audit` has them whole.
+SHOWN_VALUE = 60
+SHOWN_GROUP = 40
+# Telegram's 4,096 characters, less the page's first line, shared by a page's events.
+ENTRY_BUDGET = (4096 - 200) // PAGE_SIZE - 1
+
+
+def _cut(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def _value(value: Any) -> str:
-    return escape(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+    shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return escape(_cut(shown, SHOWN_VALUE))
 
 
 def _fields(entry: AuditEntry) -> list[str]:
     before, after = entry.before or {}, entry.after or {}
     lines = []
     for name in list(dict.fromkeys([*before, *after])):
-        if name in before and name in after:
+        if name in before and name in after and before[name] == after[name]:
+            lines.append(f"    {escape(name)}: {_value(after[name])}")
+        elif name in before and name in after:
             lines.append(f"    {escape(name)}: {_value(before[name])} → {_value(after[name])}")
         elif after.get(name) is not None:
             lines.append(f"    {escape(name)}: {_value(after[name])}")
@@ -107,11 +125,27 @@ def _entry(entry: AuditEntry) -> str:
     if entry.actor_telegram_id is not None:
         who += f" {entry.actor_telegram_id}"
     what = f"{entry.object_kind.value} {entry.object_id}" if entry.object_id else ""
-    where = f" in {escape(entry.group_name)}" if entry.group_name else ""
+    where = f" in {escape(_cut(entry.group_name, SHOWN_GROUP))}" if entry.group_name else ""
     head = f"{entry.at:%Y-%m-%d %H:%M} UTC · {who} · <b>{_ACTIONS[entry.action]}</b>"
     if what or where:
         head += f" · {what}{where}".rstrip()
-    return "\n".join([head, *_fields(entry)])
+    lines, used = [head], _shown(head)
+    for line in _fields(entry):
+        if used + 1 + _shown(line) > ENTRY_BUDGET - len(audit_more()) - 1:
+            lines.append(audit_more())
+            break
+        lines.append(line)
+        used += 1 + _shown(line)
+    return "\n".join(lines)
+
+
+def _shown(text: str) -> int:
+    """Characters a reader sees (Telegram counts these, not the markup)."""
+    return len(unescape(re.sub(r"<[^>]+>", "", text)))
+
+
+def audit_more() -> str:
+    return "    … (patientbot audit --out FILE has every field)"
 
 
 def audit_page(page: AuditPage) -> str:

@@ -8,9 +8,11 @@ Steps that change nothing (a refusal, revoking twice) must leave none.
 from __future__ import annotations
 
 import csv
+import html
 import json
+import re
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from bot import texts
 from bot.cli import main
+from bot.services.audit import ActorRole, AuditAction, ObjectKind
+from bot.services.audit_view import PAGE_SIZE, AuditEntry, AuditPage
 from storage.db import Database
 from storage.models import AuditEvent, Person
 from tests.fakes.harness import Harness, patient, therapist
@@ -305,29 +310,34 @@ async def test_audit_pages_newest_first_with_older_and_newer_buttons(harness: Ha
     first, first_text = h.last_message(THEO.chat_id), h.last_text(THEO.chat_id)
     print(f"\n/audit, first page:\n{first_text}\nbuttons: {first.button_texts}")
     lines = first_text.splitlines()
-    assert lines[0] == "Audit trail (all groups, all time), events 1–10, newest first:"
-    assert (
-        lines[2]
-        == "2026-11-25 09:12 UTC · a patient · data erased at the patient's request · person 3"
-    )
+    assert lines[0] == "Audit trail (all groups, all time), events 1–5, newest first:"
+    erased = "2026-11-25 09:12 UTC · a patient · data erased at the patient's request · person 3"
+    assert lines[2] == erased
     assert "therapist 555 · patient removed" in first_text
-    assert "    due_time: 18:00 → 19:30" in first_text
+    assert "    telegram_user_id: 555\n    role: therapist → patient" in first_text
     assert first.button_texts == ["◀ Older"]
 
-    await h.press(THEO, "◀ Older")
-    older, older_text = h.last_message(THEO.chat_id), h.last_text(THEO.chat_id)
-    print(f"\n/audit, after Older:\n{older_text}\nbuttons: {older.button_texts}")
-    assert older.message_id == first.message_id, "the page turns in place"
-    assert older_text.splitlines()[0].endswith("events 11–13, newest first:")
-    assert "administrator 9001 · task created · task 1 in Knees" in older_text
-    assert "administrator 9001 · group created · group 1 in Knees" in older_text
-    assert older.button_texts == ["Newer ▶"]
+    pages = [first_text]
+    for expected in ("events 6–10", "events 11–13"):
+        await h.press(THEO, "◀ Older")
+        page, text = h.last_message(THEO.chat_id), h.last_text(THEO.chat_id)
+        print(f"\n/audit, after Older:\n{text}\nbuttons: {page.button_texts}")
+        assert page.message_id == first.message_id, "the page turns in place"
+        assert text.splitlines()[0].endswith(f"{expected}, newest first:")
+        pages.append(text)
+    assert "    due_time: 18:00 → 19:30" in pages[1]
+    assert "administrator 9001 · task created · task 1 in Knees" in pages[2]
+    assert "administrator 9001 · group created · group 1 in Knees" in pages[2]
+    assert h.last_message(THEO.chat_id).button_texts == ["Newer ▶"]
+    await h.press(THEO, "Newer ▶")
+    assert h.last_text(THEO.chat_id) == pages[1]
+    assert h.last_message(THEO.chat_id).button_texts == ["◀ Older", "Newer ▶"]
     await h.press(THEO, "Newer ▶")
     assert h.last_text(THEO.chat_id) == first_text
 
     await h.command(THEO, "/audit", "Knees", "7")
     knees = h.last_text(THEO.chat_id)
-    assert knees.startswith("Audit trail (group Knees, last 7 days), events 1–10")
+    assert knees.startswith("Audit trail (group Knees, last 7 days), events 1–5")
     assert "therapist removed" not in knees, "not an event of the group"
     await h.command(THEO, "/audit", "Elbows")
     assert h.last_text(THEO.chat_id).startswith("There is no group “Elbows”")
@@ -385,3 +395,23 @@ async def test_postgresql_refuses_to_update_or_delete_an_audit_event(
         ):
             connection.exec_driver_sql(statement)
     assert [(e.action, e.actor_role) for e in events(h)] == [("group_created", "administrator")]
+
+
+def test_a_page_of_the_longest_events_fits_one_telegram_message() -> None:
+    longest = AuditEntry(
+        at=datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
+        actor_telegram_id=9_999_999_999,
+        actor_role=ActorRole.ADMINISTRATOR,
+        action=AuditAction.DATA_ERASED,
+        object_kind=ObjectKind.QUESTION,
+        object_id=2**31 - 1,
+        group_name="G" * 200,
+        before={f"field_{n}": "<&>" * 400 for n in range(7)},
+        after={f"field_{n}": ["Q" * 1000] * 20 for n in range(7)},
+    )
+    page = AuditPage((longest,) * PAGE_SIZE, "G" * 200, 3660, offset=10**6, has_older=True)
+    text = texts.audit_page(page)
+    shown = html.unescape(re.sub(r"<[^>]+>", "", text))
+    assert len(shown) <= 4096, len(shown)
+    assert "…" in shown
+    assert shown.count(texts.audit_more().strip()) == PAGE_SIZE, "each event says it was cut"
