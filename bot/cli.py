@@ -18,6 +18,7 @@ from bot import texts
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
+from bot.services.audit import OPERATOR
 from bot.services.meaning import Meaning
 from storage.db import (
     Database,
@@ -78,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
         "--format", choices=("csv", "fhir"), default="csv", help="file format (default: csv)"
     )
     export.add_argument("--out", metavar="FILE", type=Path, required=True, help="output file")
+    audit = commands.add_parser(
+        "audit",
+        help="write the audit trail (who changed what, when) to a CSV file",
+        description="One row per event, oldest first: when, who (Telegram id and role), the "
+        "action, its object and group, and the fields before and after as JSON.",
+    )
+    audit.add_argument("--out", metavar="FILE", type=Path, required=True, help="output file")
     imports = commands.add_parser(
         "import-questionnaire",
         help="create a task from a FHIR Questionnaire (JSON)",
@@ -120,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _seed(settings, args.file)
         if args.command == "export":
             return _export(settings, args.group, args.out, fhir=args.format == "fhir")
+        if args.command == "audit":
+            return _audit(settings, args.out)
         if args.command == "import-questionnaire":
             return _import_questionnaire(settings, args.file, args.group, args.due, args.repeat)
     except CommandError as error:
@@ -291,6 +301,7 @@ def _import_questionnaire(
                 group,
                 due,
                 repeat,
+                actor=OPERATOR,
             )
         except AuthoringError as error:
             _print_problems(error.problems)
@@ -318,7 +329,7 @@ def _export(settings: Settings, group: str | None, out: Path, fhir: bool = False
             if fhir:
                 from bot.services.fhir import export_fhir
 
-                bundle = export_fhir(database, now, zone, group)
+                bundle = export_fhir(database, now, zone, group, actor=OPERATOR)
                 content = bundle.content
                 done = texts.admin_cli_exported_fhir(
                     bundle.responses, bundle.patients, bundle.questionnaires, str(out)
@@ -326,7 +337,7 @@ def _export(settings: Settings, group: str | None, out: Path, fhir: bool = False
             else:
                 from bot.services.reports import export_csv
 
-                table = export_csv(database, now, zone, group)
+                table = export_csv(database, now, zone, group, actor=OPERATOR)
                 content = table.content
                 done = texts.admin_cli_exported(table.rows, str(out))
         except AuthoringError as error:
@@ -337,6 +348,24 @@ def _export(settings: Settings, group: str | None, out: Path, fhir: bool = False
         except OSError as error:
             raise CommandError(texts.admin_cli_cannot_write(str(out), error)) from None
         print(done)
+        return 0
+    finally:
+        database.dispose()
+
+
+def _audit(settings: Settings, out: Path) -> int:
+    """Write the whole audit trail as CSV, and say how many events it holds."""
+    from bot.services.audit_view import audit_csv
+
+    database = Database(settings.database.url)
+    try:
+        ensure_schema(settings, database)
+        content, events = audit_csv(database)
+        try:
+            out.write_text(content, "utf-8")
+        except OSError as error:
+            raise CommandError(texts.admin_cli_cannot_write(str(out), error)) from None
+        print(texts.cli_audit_written(events, str(out)))
         return 0
     finally:
         database.dispose()

@@ -193,6 +193,13 @@ class InboxSettings(_Table):
     purge_batch_size: int = Field(default=1000, ge=1, le=100_000)
 
 
+class RetentionSettings(_Table):
+    # Answers and finished check-ins older than this many days are purged by the due scan,
+    # purge_batch_size check-ins per scan, each batch with one audit event. None keeps them.
+    answers_days: int | None = Field(default=None, ge=1, le=36_500)
+    purge_batch_size: int = Field(default=500, ge=1, le=100_000)
+
+
 class InviteSettings(_Table):
     expiry_days: int = Field(default=14, ge=1, le=365)
     max_uses: int = Field(default=0, ge=0)
@@ -278,6 +285,7 @@ class Settings(_Table):
     health: HealthSettings = HealthSettings()
     playground: PlaygroundSettings = PlaygroundSettings()
     digest: DigestSettings = DigestSettings()
+    retention: RetentionSettings = RetentionSettings()
     source: str = Field(default="defaults", exclude=True)
 
     @model_validator(mode="after")

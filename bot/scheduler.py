@@ -23,7 +23,7 @@ from bot import texts
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.rendering import render_prompt, render_question
 from bot.sender import FlushFunction, Pacer, Sender, SendStats, retry_after_seconds
-from bot.services import checkin, delivery, inbox
+from bot.services import checkin, delivery, inbox, retention
 from bot.services.delivery import (
     ClosedPrompt,
     MarkPolicy,
@@ -302,7 +302,7 @@ async def _scan(
 
 
 async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
-    """After a scan: send questions left unsent by a crash, purge old handled updates.
+    """After a scan: send questions left unsent by a crash, purge old updates and answers.
 
     Returns how many questions were sent.
     """
@@ -315,6 +315,16 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
     )
     if purged:
         log.info("purged %d handled updates older than %s", purged, keep)
+    if settings.retention.answers_days is not None:
+        gone = await deps.run(
+            retention.purge_old_answers,
+            deps.database,
+            now,
+            settings.retention.answers_days,
+            settings.retention.purge_batch_size,
+        )
+        if gone:
+            log.info("retention: purged %d finished check-ins and their answers", gone)
     unsent = await deps.run(
         checkin.unsent_questions,
         deps.database,

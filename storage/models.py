@@ -381,3 +381,29 @@ class Digest(SQLModel, table=True):
     attempts: int = 0
     sent_at: datetime | None = _instant()
     last_error: str | None = Field(default=None, max_length=300)
+
+
+class AuditEvent(SQLModel, table=True):
+    """One change a person made (or the operator's command line made), kept for an auditor.
+
+    Written by the use case in the same transaction as the change, so a change without its
+    record cannot exist. Append-only: nothing in the code updates or deletes a row, and on
+    PostgreSQL a trigger (migration 0009) refuses both. No foreign keys, so deleting a group or
+    a person never has to touch the trail. ``before``/``after`` hold only the fields a
+    therapist set (titles, due times, question wording), never an answer or a patient's text.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_group_id_at", "group_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _instant(nullable=False, index=True)
+    # The Telegram id of whoever acted; empty for the command line and for an erased patient.
+    actor_telegram_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    actor_role: str = Field(max_length=20)
+    action: str = Field(max_length=40)
+    object_kind: str = Field(max_length=20)
+    object_id: int | None = None
+    group_id: int | None = None
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))

@@ -42,6 +42,7 @@ from pydantic import ValidationError
 from sqlalchemy import exists
 from sqlmodel import Session, col, or_, select
 
+from bot.services.audit import Actor, record_export
 from bot.services.authoring import (
     AuthoringError,
     QuestionDraft,
@@ -417,7 +418,12 @@ def validate_bundle(data: dict[str, Any]) -> None:
 
 
 def export_fhir(
-    database: Database, now: datetime, default_zone: str, group_ref: str | None
+    database: Database,
+    now: datetime,
+    default_zone: str,
+    group_ref: str | None,
+    *,
+    actor: Actor,
 ) -> FhirExport:
     """Every check-in (of one group, or all) as one validated FHIR R4B Bundle, JSON."""
     with database.read_session() as session:
@@ -432,6 +438,14 @@ def export_fhir(
         data = build_bundle(session, now, group)
     validate_bundle(data)
     kinds = [entry["resource"]["resourceType"] for entry in data["entry"]]
+    responses = kinds.count("QuestionnaireResponse")
+    record_export(
+        database,
+        now,
+        actor,
+        group.id if group else None,
+        {"format": "fhir", "responses": responses},
+    )
     return FhirExport(
         filename=fhir_filename(group.name if group else None, now, default_zone),
         # The data that validated, written as it is: the models' own JSON writer took 2.3 s
@@ -663,6 +677,8 @@ def import_questionnaire(
     group_ref: str,
     due: str,
     repeat: str | None,
+    *,
+    actor: Actor,
 ) -> ImportedQuestionnaire:
     """Create a task from a FHIR Questionnaire in one transaction, or nothing at all."""
     problems: list[Meaning] = []
@@ -702,5 +718,5 @@ def import_questionnaire(
         questions=drafts,
     )
     # The one write: the task, its questions and the patients' first check-ins together.
-    saved = create_task(database, now, default_zone, default_expiry_minutes, draft)
+    saved = create_task(database, now, default_zone, default_expiry_minutes, draft, actor=actor)
     return ImportedQuestionnaire(saved=saved, removed_left_out=removed)

@@ -66,6 +66,7 @@ class Kind(StrEnum):
     ALERT_RULE_YES_NO_OP = "alert_rule_yes_no_op"
     ALERT_RULE_YES_NO_VALUE = "alert_rule_yes_no_value"
     ANSWER_DISPLAY_PHOTO = "answer_display_photo"
+    AUDIT_BAD_DAYS = "audit_bad_days"
     ANSWER_DISPLAY_VIDEO = "answer_display_video"
     FHIR_ATTACHMENT_KIND = "fhir_attachment_kind"
     FHIR_INVALID = "fhir_invalid"

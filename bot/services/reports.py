@@ -30,6 +30,7 @@ from sqlalchemy import Integer, case, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
+from bot.services.audit import Actor, record_export
 from bot.services.authoring import AuthoringError, find_group, require_task
 from bot.services.meaning import Kind, meaning
 from bot.services.progress import answered_count, answers_join
@@ -327,7 +328,12 @@ def _as_text(text: str) -> str:
 
 
 def export_csv(
-    database: Database, now: datetime, default_zone: str, group_ref: str | None
+    database: Database,
+    now: datetime,
+    default_zone: str,
+    group_ref: str | None,
+    *,
+    actor: Actor,
 ) -> ExportFile:
     """Every answer (of one group, or all) as CSV: UTF-8, a header row, standard quoting.
 
@@ -399,4 +405,6 @@ def export_csv(
             )
             rows += 1
         filename = export_filename(group.name if group else None, now, default_zone)
-        return ExportFile(filename, buffer.getvalue().encode("utf-8"), rows)
+        group_id = group.id if group else None
+    record_export(database, now, actor, group_id, {"format": "csv", "answers": rows})
+    return ExportFile(filename, buffer.getvalue().encode("utf-8"), rows)

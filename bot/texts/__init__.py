@@ -5,7 +5,8 @@ function of this package named by the kind. The sentences live in one module per
 ``answers`` (how to answer, re-asks, definition problems, alert rules), ``patient`` (joining,
 prompts, the check-in), ``therapist_commands`` (menus, help, groups, invites, patients,
 therapists, the one-line task form), ``therapist_dialogue`` (the /newtask and /edittask steps,
-reviews, reports), ``fhir`` and ``operations`` (command line, deployment, playground, faults).
+reviews, reports), ``governance`` (the audit trail), ``fhir`` and ``operations`` (command
+line, deployment, playground, faults).
 Texts sent with ``parse_mode=HTML`` escape what a person typed with ``html.escape``.
 """
 
@@ -20,6 +21,7 @@ from bot.services.meaning import Meaning
 # kind's function by name in this namespace: so each room's public functions are gathered here.
 from bot.texts.answers import *  # noqa: F403
 from bot.texts.fhir import *  # noqa: F403
+from bot.texts.governance import *  # noqa: F403
 from bot.texts.operations import *  # noqa: F403
 from bot.texts.patient import *  # noqa: F403
 from bot.texts.schedule import *  # noqa: F403

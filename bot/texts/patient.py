@@ -33,6 +33,7 @@ def help_patient() -> str:
         "/timezone – show or set your time zone\n"
         "/stop – stop receiving check-ins (/start turns them back on)\n"
         "/deletemydata – erase your answers and leave your groups\n"
+        "/mydata – everything stored about you, as one file\n"
         "/help – this message"
     )
 

@@ -259,6 +259,7 @@ def admin_help() -> str:
         "/export [GROUP] – all answers as a CSV file; /export [GROUP] fhir – as FHIR R4B\n"
         "<b>Therapists</b>\n"
         "/addtherapist USER_ID, /removetherapist USER_ID\n"
+        "/audit [GROUP] [DAYS] – who changed what, newest first\n"
         "GROUP is a group's name or its number from /groups."
     )
 

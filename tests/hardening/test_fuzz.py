@@ -1065,8 +1065,16 @@ class World:
             if counters[0].get(k) != counters[1].get(k)
         }
         assert moved <= {(user.id,), (0,)}, f"{where}: wrong-code counters of others: {moved}"
+        # The audit trail only grows, and a patient's own acts (/mydata, /deletemydata) add
+        # events about themselves alone, without their Telegram id.
+        trail_before, trail_after = before.get("audit_events", {}), after["audit_events"]
+        assert {k: trail_after[k] for k in trail_before} == trail_before, f"{where}: audit"
+        for key in set(trail_after) - set(trail_before):
+            event = trail_after[key]
+            assert (event["actor_role"], event["actor_telegram_id"]) == ("patient", None), where
+            assert event["object_id"] == me, f"{where}: an event about someone else"
         others = set(after) - set(THERAPIST_TABLES) - set(PERSON_TABLES)
-        for table in others - {"invites", "code_attempts"}:
+        for table in others - {"invites", "code_attempts", "audit_events"}:
             assert before.get(table) == after[table], f"{where}: {table} changed"
 
     def check_consistency(self, action: Action) -> None:

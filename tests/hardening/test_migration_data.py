@@ -762,3 +762,43 @@ def test_the_digest_table_comes_and_goes_and_every_other_row_stays(
     upgrade(empty_url, "0007")
     assert count(engine, "digests") == 0
     print(f"\nmigration 0007 data test [{backend}]: digests table up, down and up")
+
+
+# --- 0009: the audit trail --------------------------------------------------------------------
+
+
+def test_the_audit_table_comes_and_goes_and_every_other_row_stays(
+    engine: Engine, empty_url: str, backend: str
+) -> None:
+    fill(engine)
+    upgrade(empty_url, "0007")
+    before = dump(engine)
+
+    upgrade(empty_url, "0009")
+    assert dump(engine) == before
+    assert count(engine, "audit_events") == 0
+    columns = ("at", "actor_telegram_id", "actor_role", "action", "object_kind", "object_id")
+    insert = sa.table("audit_events", *(sa.column(name) for name in columns)).insert()
+    row = {
+        "at": T0,
+        "actor_telegram_id": 9001,
+        "actor_role": "administrator",
+        "action": "task_created",
+        "object_kind": "task",
+        "object_id": 1,
+    }
+    with engine.begin() as connection:
+        connection.execute(insert, [row])
+    assert count(engine, "audit_events") == 1
+    if backend == "postgresql":
+        # Append-only from the first row on: the trigger comes with the table.
+        with pytest.raises(sa.exc.DBAPIError), engine.begin() as connection:
+            connection.exec_driver_sql("DELETE FROM audit_events")
+        assert count(engine, "audit_events") == 1
+
+    downgrade(empty_url, "0007")
+    assert dump(engine) == before
+    assert "audit_events" not in sa.inspect(engine).get_table_names()
+    upgrade(empty_url, "0009")
+    assert count(engine, "audit_events") == 0
+    print(f"\nmigration 0009 data test [{backend}]: audit_events up, down and up")

@@ -332,6 +332,7 @@ THERAPIST_KINDS = {
     "tm",
     "tv",
     "chart",
+    "au",
 }
 
 
@@ -407,6 +408,7 @@ def forged_buttons(scene: Scene) -> dict[str, list[str]]:
         "tm": ["tm:done"],
         "tv": ["tv:save"],
         "chart": [f"chart:{group}"],
+        "au": ["au:0:0:0", f"au:{group}:7:10"],
     }
 
 
@@ -453,7 +455,9 @@ async def test_every_button_as_every_kind_of_person_changes_only_what_they_may(
 
 async def test_a_task_deleted_by_the_therapist_keeps_every_answer(stage: Stage) -> None:
     attempt = await stage.attempt(THEO, "press", f"td:{stage.scene.task}:yes")
-    assert attempt.changed_tables() <= {"tasks", "deliveries"}
+    assert attempt.changed_tables() <= {"tasks", "deliveries", "audit_events"}
+    (event,) = attempt.after["audit_events"].values()
+    assert (event["action"], event["object_id"]) == ("task_deleted", stage.scene.task)
     task = attempt.after["tasks"][(stage.scene.task,)]
     assert task["deleted_at"] is not None
     assert attempt.after["answers"] == attempt.before["answers"]

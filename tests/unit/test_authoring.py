@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from bot.clock import ManualClock
 from bot.services import authoring, checkin
+from bot.services.audit import OPERATOR
 from bot.services.authoring import AuthoringError, QuestionDraft, TaskDraft
 from bot.services.responses import ResponseType
 from storage.db import Database
@@ -32,11 +33,15 @@ THEO = 9001
 
 
 def group(database: Database, now: datetime, text: str = "Shoulder Therapy 1") -> int:
-    return authoring.create_group(database, now, ZONE, THEO, "Theo Therapist", text).id
+    return authoring.create_group(
+        database, now, ZONE, THEO, "Theo Therapist", text, actor=OPERATOR
+    ).id
 
 
 def invite(database: Database, now: datetime, text: str = "Shoulder Therapy 1") -> str:
-    return authoring.create_invite(database, now, ZONE, text, default_days=14, default_uses=0).code
+    return authoring.create_invite(
+        database, now, ZONE, text, default_days=14, default_uses=0, actor=OPERATOR
+    ).code
 
 
 def join(database: Database, now: datetime, user_id: int, name: str, code: str) -> None:
@@ -77,6 +82,7 @@ def task(
             recurrence=recurrence,
             questions=tuple(yes_no(f"Do {10 * n} push-ups") for n in range(1, questions + 1)),
         ),
+        actor=OPERATOR,
     )
 
 
@@ -125,7 +131,9 @@ def question_ids(database: Database, task_id: int) -> list[int]:
 def test_a_new_group_makes_its_creator_the_groups_therapist(
     database: Database, clock: ManualClock
 ) -> None:
-    info = authoring.create_group(database, clock.now(), ZONE, THEO, "Theo", "Hip Therapy 1")
+    info = authoring.create_group(
+        database, clock.now(), ZONE, THEO, "Theo", "Hip Therapy 1", actor=OPERATOR
+    )
     with database.session() as session:
         person = session.exec(select(Person).where(Person.telegram_user_id == THEO)).one()
         membership = session.exec(select(Membership)).one()
@@ -158,8 +166,12 @@ def test_a_name_that_reads_as_a_number_or_a_task_is_refused(
 def test_a_trailing_time_zone_becomes_the_groups_zone(
     database: Database, clock: ManualClock
 ) -> None:
-    berlin = authoring.create_group(database, clock.now(), ZONE, THEO, "", "Knees Europe/Berlin")
-    odd = authoring.create_group(database, clock.now(), ZONE, THEO, "", "Knees Mars/Olympus")
+    berlin = authoring.create_group(
+        database, clock.now(), ZONE, THEO, "", "Knees Europe/Berlin", actor=OPERATOR
+    )
+    odd = authoring.create_group(
+        database, clock.now(), ZONE, THEO, "", "Knees Mars/Olympus", actor=OPERATOR
+    )
     assert (berlin.name, berlin.zone) == ("Knees", "Europe/Berlin")
     assert (odd.name, odd.zone) == ("Knees Mars/Olympus", ZONE)
 
@@ -226,7 +238,9 @@ def test_removing_a_patient_cancels_what_they_had_open_and_keeps_their_answers(
     mark(database, alice_once.id or 0, DeliveryStatus.IN_PROGRESS)
     answer(database, alice_once.id or 0, question_ids(database, once.task_id)[0], now)
 
-    removed = authoring.remove_patient(database, now, ZONE, "shoulder therapy 1 alice test")
+    removed = authoring.remove_patient(
+        database, now, ZONE, "shoulder therapy 1 alice test", actor=OPERATOR
+    )
 
     assert (removed.name, removed.telegram_user_id, removed.cancelled) == ("Alice Test", 101, 2)
     statuses = {
@@ -253,8 +267,13 @@ def test_removing_a_patient_by_telegram_id_or_after_a_bar(
     code = invite(database, now)
     join(database, now, 101, "Alice", code)
     join(database, now, 102, "Bob", code)
-    assert authoring.remove_patient(database, now, ZONE, "Shoulder Therapy 1 101").name == "Alice"
-    assert authoring.remove_patient(database, now, ZONE, "1 | Bob").name == "Bob"
+    assert (
+        authoring.remove_patient(
+            database, now, ZONE, "Shoulder Therapy 1 101", actor=OPERATOR
+        ).name
+        == "Alice"
+    )
+    assert authoring.remove_patient(database, now, ZONE, "1 | Bob", actor=OPERATOR).name == "Bob"
 
 
 def test_removing_a_patient_by_a_shared_name_asks_for_the_id(
@@ -266,9 +285,9 @@ def test_removing_a_patient_by_a_shared_name_asks_for_the_id(
     join(database, now, 101, "Sam", code)
     join(database, now, 102, "Sam", code)
     with raises_saying(AuthoringError, r"ids 101, 102"):
-        authoring.remove_patient(database, now, ZONE, "Shoulder Therapy 1 Sam")
+        authoring.remove_patient(database, now, ZONE, "Shoulder Therapy 1 Sam", actor=OPERATOR)
     with raises_saying(AuthoringError, "No patient"):
-        authoring.remove_patient(database, now, ZONE, "Shoulder Therapy 1 Kim")
+        authoring.remove_patient(database, now, ZONE, "Shoulder Therapy 1 Kim", actor=OPERATOR)
 
 
 # --- invites --------------------------------------------------------------------------------
@@ -289,20 +308,44 @@ def test_an_invite_reads_days_and_uses_after_a_group_name_ending_in_a_digit(
     now = clock.now()
     group(database, now)
     info = authoring.create_invite(
-        database, now, ZONE, "Shoulder Therapy 1 7 10", default_days=14, default_uses=0
+        database,
+        now,
+        ZONE,
+        "Shoulder Therapy 1 7 10",
+        default_days=14,
+        default_uses=0,
+        actor=OPERATOR,
     )
     assert info.group.name == "Shoulder Therapy 1"
     assert (info.expires_at, info.max_uses) == (now + timedelta(days=7), 10)
     plain = authoring.create_invite(
-        database, now, ZONE, "Shoulder Therapy 1", default_days=14, default_uses=0
+        database,
+        now,
+        ZONE,
+        "Shoulder Therapy 1",
+        default_days=14,
+        default_uses=0,
+        actor=OPERATOR,
     )
     assert (plain.expires_at, plain.max_uses) == (now + timedelta(days=14), None)
     limited = authoring.create_invite(
-        database, now, ZONE, "Shoulder Therapy 1", default_days=3, default_uses=5
+        database,
+        now,
+        ZONE,
+        "Shoulder Therapy 1",
+        default_days=3,
+        default_uses=5,
+        actor=OPERATOR,
     )
     assert (limited.expires_at, limited.max_uses) == (now + timedelta(days=3), 5)
     unlimited = authoring.create_invite(
-        database, now, ZONE, "Shoulder Therapy 1 3 0", default_days=14, default_uses=5
+        database,
+        now,
+        ZONE,
+        "Shoulder Therapy 1 3 0",
+        default_days=14,
+        default_uses=5,
+        actor=OPERATOR,
     )
     assert unlimited.max_uses is None
 
@@ -313,7 +356,9 @@ def test_an_invite_lasts_one_to_365_days(
 ) -> None:
     group(database, clock.now())
     with raises_saying(AuthoringError, "1 to 365 days"):
-        authoring.create_invite(database, clock.now(), ZONE, text, default_days=14, default_uses=0)
+        authoring.create_invite(
+            database, clock.now(), ZONE, text, default_days=14, default_uses=0, actor=OPERATOR
+        )
 
 
 def test_revoking_keeps_the_first_time_and_accepts_the_whole_link(
@@ -322,14 +367,18 @@ def test_revoking_keeps_the_first_time_and_accepts_the_whole_link(
     now = clock.now()
     group(database, now)
     code = invite(database, now)
-    first = authoring.revoke_invite(database, now, ZONE, code)
+    first = authoring.revoke_invite(database, now, ZONE, code, actor=OPERATOR)
     clock.advance(timedelta(hours=1))
     again = authoring.revoke_invite(
-        database, clock.now(), ZONE, f"https://t.me/patientbot_test_bot?start={code}"
+        database,
+        clock.now(),
+        ZONE,
+        f"https://t.me/patientbot_test_bot?start={code}",
+        actor=OPERATOR,
     )
     assert first.revoked_at == again.revoked_at == now
     with raises_saying(AuthoringError, "no invite code"):
-        authoring.revoke_invite(database, now, ZONE, "NOPE")
+        authoring.revoke_invite(database, now, ZONE, "NOPE", actor=OPERATOR)
 
 
 # --- therapists ---------------------------------------------------------------------------
@@ -340,20 +389,26 @@ def test_a_therapist_added_by_command_is_one_until_removed(
 ) -> None:
     now = clock.now()
     assert not authoring.is_therapist(database, CONFIG_THERAPISTS, 555)
-    added = authoring.add_therapist(database, now, CONFIG_THERAPISTS, 555)
+    added = authoring.add_therapist(database, now, CONFIG_THERAPISTS, 555, actor=OPERATOR)
     assert (added.changed, added.chat_id) == (True, 555)
     assert authoring.is_therapist(database, CONFIG_THERAPISTS, 555)
-    assert not authoring.add_therapist(database, now, CONFIG_THERAPISTS, 555).changed
+    assert not authoring.add_therapist(
+        database, now, CONFIG_THERAPISTS, 555, actor=OPERATOR
+    ).changed
     assert authoring.therapist_chat_ids(database, CONFIG_THERAPISTS) == [9001, 555]
-    authoring.remove_therapist(database, CONFIG_THERAPISTS, 555)
+    authoring.remove_therapist(database, CONFIG_THERAPISTS, 555, now=now, actor=OPERATOR)
     assert not authoring.is_therapist(database, CONFIG_THERAPISTS, 555)
     with raises_saying(AuthoringError, "not a therapist"):
-        authoring.remove_therapist(database, CONFIG_THERAPISTS, 555)
+        authoring.remove_therapist(database, CONFIG_THERAPISTS, 555, now=now, actor=OPERATOR)
 
 
-def test_a_configured_therapist_cannot_be_removed_by_command(database: Database) -> None:
+def test_a_configured_therapist_cannot_be_removed_by_command(
+    database: Database, clock: ManualClock
+) -> None:
     with raises_saying(AuthoringError, "configuration"):
-        authoring.remove_therapist(database, CONFIG_THERAPISTS, THEO)
+        authoring.remove_therapist(
+            database, CONFIG_THERAPISTS, THEO, now=clock.now(), actor=OPERATOR
+        )
     assert authoring.is_therapist(database, CONFIG_THERAPISTS, THEO)
 
 
@@ -361,9 +416,9 @@ def test_a_removed_therapist_stops_being_a_groups_therapist(
     database: Database, clock: ManualClock
 ) -> None:
     now = clock.now()
-    authoring.add_therapist(database, now, CONFIG_THERAPISTS, 555)
-    authoring.create_group(database, now, ZONE, 555, "Tess", "Knees")
-    authoring.remove_therapist(database, CONFIG_THERAPISTS, 555)
+    authoring.add_therapist(database, now, CONFIG_THERAPISTS, 555, actor=OPERATOR)
+    authoring.create_group(database, now, ZONE, 555, "Tess", "Knees", actor=OPERATOR)
+    authoring.remove_therapist(database, CONFIG_THERAPISTS, 555, now=now, actor=OPERATOR)
     with database.session() as session:
         assert session.exec(select(Membership)).all() == []
 
@@ -517,7 +572,13 @@ def test_changing_the_due_time_moves_pending_checkins_and_leaves_sent_ones(
     mark(database, alice_first.id or 0, DeliveryStatus.SENT)
 
     changed = authoring.change_due(
-        database, now, ZONE, saved.task_id, date(2026, 11, 27), time(18, 30)
+        database,
+        now,
+        ZONE,
+        saved.task_id,
+        date(2026, 11, 27),
+        time(18, 30),
+        actor=OPERATOR,
     )
 
     # Bob's pending row moves; Alice keeps the prompt she has and gets the next one planned.
@@ -537,7 +598,12 @@ def test_changing_the_repetition_plans_again(database: Database, clock: ManualCl
     join(database, now, 101, "Alice", invite(database, now))
     saved = task(database, now, group_id, recurrence=None)
     changed = authoring.change_repeat(
-        database, now, ZONE, saved.task_id, "FREQ=WEEKLY;BYDAY=MO;COUNT=3"
+        database,
+        now,
+        ZONE,
+        saved.task_id,
+        "FREQ=WEEKLY;BYDAY=MO;COUNT=3",
+        actor=OPERATOR,
     )
     assert changed.recurrence == "FREQ=WEEKLY;BYDAY=MO;COUNT=3"
     assert changed.next_due == datetime.fromisoformat("2026-11-30T11:00:00+00:00")
@@ -556,8 +622,10 @@ def test_added_questions_come_after_removed_ones_and_answers_stay(
     second = question_ids(database, saved.task_id)[1]
     answer(database, delivery.id or 0, second, now)
 
-    removed = authoring.remove_question(database, now, saved.task_id, 2)
-    added = authoring.add_questions(database, saved.task_id, [yes_no("Stretch?")])
+    removed = authoring.remove_question(database, now, saved.task_id, 2, actor=OPERATOR)
+    added = authoring.add_questions(
+        database, saved.task_id, [yes_no("Stretch?")], now=now, actor=OPERATOR
+    )
 
     assert (removed.positions, removed.active) == ((2,), 2)
     assert (added.positions, added.active) == ((4,), 3)
@@ -576,9 +644,9 @@ def test_the_last_question_cannot_be_removed(database: Database, clock: ManualCl
     now = clock.now()
     saved = task(database, now, group(database, now), questions=1)
     with raises_saying(AuthoringError, "only question"):
-        authoring.remove_question(database, now, saved.task_id, 1)
+        authoring.remove_question(database, now, saved.task_id, 1, actor=OPERATOR)
     with raises_saying(AuthoringError, "no question 7"):
-        authoring.remove_question(database, now, saved.task_id, 7)
+        authoring.remove_question(database, now, saved.task_id, 7, actor=OPERATOR)
 
 
 def test_deleting_a_task_cancels_its_checkins_and_keeps_its_answers(
@@ -596,7 +664,7 @@ def test_deleting_a_task_cancels_its_checkins_and_keeps_its_answers(
     answer(database, alice.id or 0, question_ids(database, saved.task_id)[0], now)
     mark(database, bob.id or 0, DeliveryStatus.SENT)
 
-    deleted = authoring.delete_task(database, now, ZONE, saved.task_id)
+    deleted = authoring.delete_task(database, now, ZONE, saved.task_id, actor=OPERATOR)
 
     assert (deleted.cancelled_pending, deleted.cancelled_open) == (1, 1)
     assert [d.status for d in deliveries(database, saved.task_id)] == ["completed", "cancelled"]
@@ -605,7 +673,7 @@ def test_deleting_a_task_cancels_its_checkins_and_keeps_its_answers(
         assert stored is not None and stored.deleted_at == now
         assert len(session.exec(select(Answer)).all()) == 1
     with raises_saying(AuthoringError, "was deleted"):
-        authoring.change_repeat(database, now, ZONE, saved.task_id, None)
+        authoring.change_repeat(database, now, ZONE, saved.task_id, None, actor=OPERATOR)
     assert authoring.list_tasks(database, now, ZONE, None)[1] == []
 
 

@@ -18,6 +18,7 @@ from sqlmodel import Session, func, select
 
 from bot.clock import ManualClock
 from bot.services import fhir
+from bot.services.audit import OPERATOR
 from bot.services.authoring import AuthoringError, QuestionDraft, TaskDraft, create_task
 from bot.services.responses import ResponseType
 from fakebotapi import parse_html
@@ -125,6 +126,7 @@ def world(database: Database, clock: ManualClock) -> Iterator[World]:
             recurrence="FREQ=DAILY",
             questions=EVERY_KIND,
         ),
+        actor=OPERATOR,
     )
     other = _group(database, now, "Hip Therapy 1")
     session = database.session().__enter__()
@@ -211,7 +213,7 @@ def _group(database: Database, now: datetime, name: str) -> int:
 
 
 def _export(database: Database, now: datetime, ref: str | None = "Shoulder Therapy 1") -> Bundle:
-    result = fhir.export_fhir(database, now, ZONE, ref)
+    result = fhir.export_fhir(database, now, ZONE, ref, actor=OPERATOR)
     return Bundle.model_validate_json(result.content)
 
 
@@ -230,7 +232,7 @@ def _answers(response: QuestionnaireResponse) -> dict[str, dict[str, Any]]:
 def test_the_export_is_one_valid_r4b_bundle_of_every_kind_of_resource(
     database: Database, clock: ManualClock, world: World
 ) -> None:
-    result = fhir.export_fhir(database, clock.now(), ZONE, "shoulder therapy 1")
+    result = fhir.export_fhir(database, clock.now(), ZONE, "shoulder therapy 1", actor=OPERATOR)
     assert result.filename == "patientbot-fhir-shoulder-therapy-1-2026-11-25.json"
     assert (result.questionnaires, result.responses, result.patients) == (1, 3, 4)
     data = json.loads(result.content)
@@ -388,7 +390,7 @@ def test_whole_numbers_past_fhirs_integer_are_decimals(
 def test_patients_carry_their_name_and_telegram_id_only_as_an_identifier(
     database: Database, clock: ManualClock, world: World
 ) -> None:
-    result = fhir.export_fhir(database, clock.now(), ZONE, "Shoulder Therapy 1")
+    result = fhir.export_fhir(database, clock.now(), ZONE, "Shoulder Therapy 1", actor=OPERATOR)
     bundle = Bundle.model_validate_json(result.content)
     patients = {p.id: p.model_dump(exclude_none=True) for p in _resources(bundle, "Patient")}
     alice = patients[f"patient-{world.people['alice'].id}"]
@@ -414,7 +416,7 @@ def test_patients_carry_their_name_and_telegram_id_only_as_an_identifier(
 def test_the_whole_export_holds_every_group(
     database: Database, clock: ManualClock, world: World
 ) -> None:
-    result = fhir.export_fhir(database, clock.now(), ZONE, None)
+    result = fhir.export_fhir(database, clock.now(), ZONE, None, actor=OPERATOR)
     assert result.filename == "patientbot-fhir-all-2026-11-25.json"
     assert str(HUGO_ID) in result.content.decode()
     Bundle.model_validate_json(result.content)
@@ -422,7 +424,7 @@ def test_the_whole_export_holds_every_group(
 
 def test_an_unknown_group_is_refused(database: Database, clock: ManualClock, world: World) -> None:
     with pytest.raises(AuthoringError) as caught:
-        fhir.export_fhir(database, clock.now(), ZONE, "Knees")
+        fhir.export_fhir(database, clock.now(), ZONE, "Knees", actor=OPERATOR)
     assert "There is no group" in parse_html(worded(caught.value.problems[0]))[0]
 
 
@@ -461,7 +463,7 @@ def _tasks(database: Database) -> int:
 def test_a_round_trip_gives_the_same_questions_for_every_response_type(
     database: Database, clock: ManualClock, world: World
 ) -> None:
-    data = json.loads(fhir.export_fhir(database, clock.now(), ZONE, None).content)
+    data = json.loads(fhir.export_fhir(database, clock.now(), ZONE, None, actor=OPERATOR).content)
     (questionnaire,) = [
         e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Questionnaire"
     ]
@@ -474,6 +476,7 @@ def test_a_round_trip_gives_the_same_questions_for_every_response_type(
         "Hip Therapy 1",
         "tomorrow 09:00",
         "daily",
+        actor=OPERATOR,
     )
     saved = imported.saved
     assert saved.title == "Every kind"
@@ -493,7 +496,15 @@ def _refused(database: Database, now: datetime, source: str) -> list[str]:
     before = _tasks(database)
     with pytest.raises(AuthoringError) as caught:
         fhir.import_questionnaire(
-            database, now, ZONE, 60, source, "Shoulder Therapy 1", "tomorrow 09:00", None
+            database,
+            now,
+            ZONE,
+            60,
+            source,
+            "Shoulder Therapy 1",
+            "tomorrow 09:00",
+            None,
+            actor=OPERATOR,
         )
     assert _tasks(database) == before
     return [parse_html(worded(p))[0] for p in caught.value.problems]
@@ -598,7 +609,15 @@ def test_a_bad_group_or_due_time_writes_nothing(
     before = _tasks(database)
     with pytest.raises(AuthoringError) as caught:
         fhir.import_questionnaire(
-            database, clock.now(), ZONE, 60, source, "Knees", "yesterday", "sometimes"
+            database,
+            clock.now(),
+            ZONE,
+            60,
+            source,
+            "Knees",
+            "yesterday",
+            "sometimes",
+            actor=OPERATOR,
         )
     assert len(caught.value.problems) == 2  # the group, and the repetition
     assert _tasks(database) == before

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from bot import texts
 from bot.clock import ManualClock
 from bot.services import reports
+from bot.services.audit import OPERATOR
 from bot.services.authoring import AuthoringError
 from bot.services.reports import AdherenceReport, PatientAdherence
 from fakebotapi import parse_html
@@ -336,7 +337,7 @@ def read_back(data: bytes) -> list[dict[str, str]]:
 def test_the_export_has_one_row_per_answer_that_csv_reads_back(
     database: Database, clock: ManualClock, world: World
 ) -> None:
-    result = reports.export_csv(database, clock.now(), ZONE, "Shoulder Therapy 1")
+    result = reports.export_csv(database, clock.now(), ZONE, "Shoulder Therapy 1", actor=OPERATOR)
     assert result.filename == "patientbot-export-shoulder-therapy-1-2026-11-25.csv"
     rows = read_back(result.content)
     assert result.rows == len(rows) == 11
@@ -384,7 +385,7 @@ def test_the_export_has_one_row_per_answer_that_csv_reads_back(
 def test_the_export_of_all_groups_includes_every_answer(
     database: Database, clock: ManualClock, world: World
 ) -> None:
-    result = reports.export_csv(database, clock.now(), ZONE, None)
+    result = reports.export_csv(database, clock.now(), ZONE, None, actor=OPERATOR)
     rows = read_back(result.content)
     assert result.filename == "patientbot-export-all-2026-11-25.csv"
     assert [r["group"] for r in rows].count("Hip Therapy 1") == 1
@@ -409,7 +410,7 @@ def test_text_a_spreadsheet_would_run_as_a_formula_is_exported_as_text(
     world.answer(d, 3, "2026-11-21T11:07", value_text="@SUM(A1:A9) -- and more")
     world.session.commit()
 
-    rows = read_back(reports.export_csv(database, clock.now(), ZONE, None).content)
+    rows = read_back(reports.export_csv(database, clock.now(), ZONE, None, actor=OPERATOR).content)
 
     chloe = [r for r in rows if r["patient_telegram_id"] == "103"]
     assert {r["patient_name"] for r in chloe} == {
@@ -457,7 +458,7 @@ def test_every_form_of_a_formula_sign_is_exported_as_text(
         world.answer(d, 3, f"2026-10-{day:02d}T11:07", value_text=typed)
     world.session.commit()
 
-    rows = read_back(reports.export_csv(database, clock.now(), ZONE, None).content)
+    rows = read_back(reports.export_csv(database, clock.now(), ZONE, None, actor=OPERATOR).content)
 
     exported = [r["value"] for r in rows if r["patient_telegram_id"] == "103"]
     assert exported == [written for _typed, written in FORMULA_FORMS]
@@ -466,7 +467,7 @@ def test_every_form_of_a_formula_sign_is_exported_as_text(
 def test_an_export_with_no_answers_still_has_its_header(
     database: Database, clock: ManualClock
 ) -> None:
-    result = reports.export_csv(database, clock.now(), ZONE, None)
+    result = reports.export_csv(database, clock.now(), ZONE, None, actor=OPERATOR)
     assert result.rows == 0
     assert result.content.decode().splitlines() == [",".join(reports.CSV_COLUMNS)]
 

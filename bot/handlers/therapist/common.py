@@ -26,6 +26,7 @@ from bot import keyboards, texts
 from bot.context import BotContext
 from bot.sender import retry_after_seconds
 from bot.services import authoring
+from bot.services.audit import Actor, ActorRole
 from bot.services.authoring import AuthoringError, TaskDetails
 from bot.texts import charts as texts_charts
 
@@ -49,6 +50,7 @@ PATIENT_MENU: list[tuple[str, str]] = [
     ("timezone", texts.admin_menu_timezone()),
     ("stop", texts.admin_menu_stop()),
     ("deletemydata", texts.admin_menu_deletemydata()),
+    ("mydata", texts.mydata_menu()),
     ("progress", texts_charts.menu_progress()),
     ("help", texts.admin_menu_help()),
 ]
@@ -70,6 +72,7 @@ ADMIN_MENU: list[tuple[str, str]] = [
     ("revoke", texts.admin_menu_revoke()),
     ("addtherapist", texts.admin_menu_addtherapist()),
     ("removetherapist", texts.admin_menu_removetherapist()),
+    ("audit", texts.audit_menu()),
     ("cancel", texts.admin_menu_cancel()),
 ]
 
@@ -233,6 +236,14 @@ def _button(label: str, *parts: object) -> InlineKeyboardButton:
 
 def _markup(*rows: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([row for row in rows if row])
+
+
+def _actor(update: Update, context: BotContext) -> Actor:
+    """Who is acting, for the audit trail: configured ids are administrators."""
+    user = update.effective_user
+    assert user is not None
+    admin = user.id in context.deps.settings.therapists.user_ids
+    return Actor(user.id, ActorRole.ADMINISTRATOR if admin else ActorRole.THERAPIST)
 
 
 def _now(context: BotContext) -> datetime:

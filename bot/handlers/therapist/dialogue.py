@@ -42,6 +42,7 @@ from bot.handlers.therapist.common import (
     Handler,
     P,
     R,
+    _actor,
     _attempt,
     _button,
     _chunks,
@@ -718,6 +719,7 @@ async def pick_review(update: Update, context: BotContext, draft: _Draft) -> int
                 recurrence=draft.recurrence,
                 questions=tuple(draft.questions),
             ),
+            actor=_actor(update, context),
         )
     except AuthoringError as error:
         _drop(context)
@@ -765,6 +767,7 @@ async def _apply_due(update: Update, context: BotContext, draft: _Draft, underst
         draft.task_id,
         draft.due_date,
         draft.due_time,
+        actor=_actor(update, context),
     )
 
 
@@ -780,6 +783,7 @@ async def _apply_repeat(update: Update, context: BotContext, draft: _Draft) -> i
         _zone(context),
         draft.task_id,
         draft.recurrence,
+        actor=_actor(update, context),
     )
 
 
@@ -793,6 +797,8 @@ async def _apply_questions(update: Update, context: BotContext, draft: _Draft) -
         context.deps.database,
         draft.task_id,
         tuple(draft.questions),
+        now=_now(context),
+        actor=_actor(update, context),
     )
 
 

@@ -14,6 +14,7 @@ from bot.handlers.therapist.common import (
     EDIT_MENU,
     END,
     REMOVE_PICK,
+    _actor,
     _button,
     _chunks,
     _drop,
@@ -141,7 +142,12 @@ async def pick_remove(update: Update, context: BotContext, draft: _Draft) -> int
     _drop(context)
     try:
         changed = await deps.run(
-            authoring.remove_question, deps.database, _now(context), draft.task_id, position
+            authoring.remove_question,
+            deps.database,
+            _now(context),
+            draft.task_id,
+            position,
+            actor=_actor(update, context),
         )
     except AuthoringError as error:
         await _close_buttons(

@@ -10,6 +10,7 @@ from telegram.error import TelegramError
 from bot import texts
 from bot.context import BotContext
 from bot.handlers.therapist.common import (
+    _actor,
     _args,
     _attempt,
     _chunks,
@@ -49,6 +50,7 @@ async def add_therapist(update: Update, context: BotContext) -> None:
         _now(context),
         deps.settings.therapists.user_ids,
         user_id,
+        actor=_actor(update, context),
     )
     if not change.changed:
         await _send(update, texts.admin_already_therapist(user_id))
@@ -72,6 +74,8 @@ async def remove_therapist(update: Update, context: BotContext) -> None:
         deps.database,
         deps.settings.therapists.user_ids,
         user_id,
+        now=_now(context),
+        actor=_actor(update, context),
     )
     if change is None:
         return
@@ -105,6 +109,7 @@ async def new_group(update: Update, context: BotContext) -> None:
         user.id,
         user.full_name,
         text,
+        actor=_actor(update, context),
     )
     if group is None:
         return
@@ -151,6 +156,7 @@ async def remove_patient(update: Update, context: BotContext) -> None:
         _now(context),
         _zone(context),
         text,
+        actor=_actor(update, context),
     )
     if removed is None:
         return
@@ -178,6 +184,7 @@ async def invite(update: Update, context: BotContext) -> None:
         text,
         default_days=deps.settings.invites.expiry_days,
         default_uses=deps.settings.invites.max_uses,
+        actor=_actor(update, context),
     )
     if info is None:
         return
@@ -201,6 +208,7 @@ async def revoke(update: Update, context: BotContext) -> None:
         _now(context),
         _zone(context),
         code,
+        actor=_actor(update, context),
     )
     if info is None:
         return

@@ -67,6 +67,7 @@ from bot.handlers.therapist.dialogue import (
     unexpected,
 )
 from bot.handlers.therapist.edittask import edittask_start, pick_edit, pick_remove
+from bot.handlers.therapist.governance import audit, audit_press
 from bot.handlers.therapist.groups import (
     add_therapist,
     invite,
@@ -167,6 +168,7 @@ COMMANDS: list[tuple[str, Handler]] = [
     ("revoke", revoke),
     ("addtherapist", add_therapist),
     ("removetherapist", remove_therapist),
+    ("audit", audit),
 ]
 
 
@@ -178,4 +180,5 @@ def register(application: BotApplication) -> None:
         application.add_handler(CommandHandler(command, callback, filters=PRIVATE))
     application.add_handler(CallbackQueryHandler(delete_task_press, pattern=r"^td:"))
     application.add_handler(CallbackQueryHandler(preview_press, pattern=r"^tp:"))
+    application.add_handler(CallbackQueryHandler(audit_press, pattern=r"^au:"))
     application.add_handler(CallbackQueryHandler(stale_dialogue_press, pattern=DIALOGUE_PATTERN))

@@ -11,6 +11,7 @@ from bot.context import BotContext
 from bot.handlers import charts
 from bot.handlers.therapist.common import (
     MAX_MESSAGE,
+    _actor,
     _args,
     _attempt,
     _now,
@@ -61,7 +62,12 @@ async def export(update: Update, context: BotContext) -> None:
             from bot.services import fhir
 
             bundle = await deps.run(
-                fhir.export_fhir, deps.database, _now(context), _zone(context), ref
+                fhir.export_fhir,
+                deps.database,
+                _now(context),
+                _zone(context),
+                ref,
+                actor=_actor(update, context),
             )
             await message.reply_document(
                 InputFile(bundle.content, filename=bundle.filename),
@@ -71,7 +77,12 @@ async def export(update: Update, context: BotContext) -> None:
             )
             return
         result = await deps.run(
-            reports.export_csv, deps.database, _now(context), _zone(context), ref
+            reports.export_csv,
+            deps.database,
+            _now(context),
+            _zone(context),
+            ref,
+            actor=_actor(update, context),
         )
     except AuthoringError as error:
         await _problems(update, error)

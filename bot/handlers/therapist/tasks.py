@@ -18,6 +18,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot import keyboards, rendering, texts
 from bot.context import BotContext
 from bot.handlers.therapist.common import (
+    _actor,
     _args,
     _button,
     _chunks,
@@ -153,6 +154,7 @@ async def add_task_line(update: Update, context: BotContext) -> None:
             _zone(context),
             deps.settings.checkins.expiry_minutes,
             text,
+            actor=_actor(update, context),
         )
     except AuthoringError as error:
         await _problems(update, error, texts.admin_line_usage())
@@ -199,7 +201,12 @@ async def delete_task_press(update: Update, context: BotContext) -> None:
     deps = context.deps
     try:
         deleted = await deps.run(
-            authoring.delete_task, deps.database, _now(context), _zone(context), task_id
+            authoring.delete_task,
+            deps.database,
+            _now(context),
+            _zone(context),
+            task_id,
+            actor=_actor(update, context),
         )
     except AuthoringError as error:
         await _close_buttons(query.message, None)

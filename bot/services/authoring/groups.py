@@ -11,6 +11,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.services.audit import Actor, AuditAction, ObjectKind, record
 from bot.services.authoring.results import (
     _RESERVED_NAME,
     INVITE_TOKEN_BYTES,
@@ -133,6 +134,8 @@ def create_group(
     creator_id: int,
     creator_name: str,
     text: str,
+    *,
+    actor: Actor,
 ) -> GroupInfo:
     """Create a group ("NAME [ZONE]") with its creator as the group's therapist."""
     raw_name, zone = split_zone(text)
@@ -149,6 +152,17 @@ def create_group(
             Membership(
                 group_id=group.id, person_id=person.id, role=Role.THERAPIST.value, joined_at=now
             )
+        )
+        after = {"name": group.name, "timezone": group.timezone}
+        record(
+            session,
+            now,
+            actor,
+            AuditAction.GROUP_CREATED,
+            ObjectKind.GROUP,
+            group.id,
+            group_id=group.id,
+            after=after,
         )
         try:
             session.commit()
@@ -263,7 +277,7 @@ def group_patients(database: Database, default_zone: str, ref: str) -> PatientLi
 
 
 def remove_patient(
-    database: Database, now: datetime, default_zone: str, text: str
+    database: Database, now: datetime, default_zone: str, text: str, *, actor: Actor
 ) -> RemovedPatient:
     """Take a patient out of a group ("GROUP PATIENT"); their answers stay.
 
@@ -318,6 +332,17 @@ def remove_patient(
             .values(status=DeliveryStatus.CANCELLED.value, finished_at=now, remind_at=None)
         )
         cancelled = int(getattr(result, "rowcount", 0) or 0)
+        record(
+            session,
+            now,
+            actor,
+            AuditAction.PATIENT_REMOVED,
+            ObjectKind.PERSON,
+            person.id,
+            group_id=group.id,
+            before={"role": Role.PATIENT.value},
+            after={"role": Role.REMOVED.value},
+        )
         session.commit()
         return RemovedPatient(
             _group_info(group, default_zone),
@@ -349,6 +374,7 @@ def create_invite(
     *,
     default_days: int,
     default_uses: int,
+    actor: Actor,
 ) -> InviteInfo:
     """Make an invite code for "GROUP [DAYS] [USES]" (USES 0 means unlimited)."""
     with database.session() as session:
@@ -374,6 +400,20 @@ def create_invite(
             created_at=now,
         )
         session.add(invite)
+        session.flush()
+        # Never the code itself: the trail is read by more people than may join the group.
+        expires = invite.expires_at.isoformat() if invite.expires_at else None
+        limits = {"expires_at": expires, "max_uses": invite.max_uses}
+        record(
+            session,
+            now,
+            actor,
+            AuditAction.INVITE_CREATED,
+            ObjectKind.INVITE,
+            invite.id,
+            group_id=group.id,
+            after=limits,
+        )
         session.commit()
         return _invite_info(invite, group, default_zone)
 
@@ -382,7 +422,9 @@ def new_invite_code() -> str:
     return secrets.token_urlsafe(INVITE_TOKEN_BYTES)
 
 
-def revoke_invite(database: Database, now: datetime, default_zone: str, code: str) -> InviteInfo:
+def revoke_invite(
+    database: Database, now: datetime, default_zone: str, code: str, *, actor: Actor
+) -> InviteInfo:
     """Stop an invite code from working; revoking twice keeps the first time."""
     code = code.strip()
     # A therapist may paste the whole link rather than the code.
@@ -395,6 +437,17 @@ def revoke_invite(database: Database, now: datetime, default_zone: str, code: st
             raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_INVITE, code=code))
         if invite.revoked_at is None:
             invite.revoked_at = now
+            record(
+                session,
+                now,
+                actor,
+                AuditAction.INVITE_REVOKED,
+                ObjectKind.INVITE,
+                invite.id,
+                group_id=invite.group_id,
+                before={"revoked_at": None},
+                after={"revoked_at": now.isoformat()},
+            )
             session.commit()
         group = session.get(TherapyGroup, invite.group_id)
         assert group is not None

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from bot.services.audit import Actor, AuditAction, ObjectKind, record
 from bot.services.authoring.groups import (
     _group_info,
     _require_group,
@@ -112,10 +113,12 @@ def create_task(
     default_zone: str,
     default_expiry_minutes: int,
     draft: TaskDraft,
+    *,
+    actor: Actor,
 ) -> TaskSaved:
     """Store a task and its questions and plan every patient's first check-in."""
     with database.session() as session:
-        saved = _create_task(session, now, default_zone, default_expiry_minutes, draft)
+        saved = _create_task(session, now, default_zone, default_expiry_minutes, draft, actor)
         session.commit()
         return saved
 
@@ -126,11 +129,13 @@ def add_task_from_line(
     default_zone: str,
     default_expiry_minutes: int,
     text: str,
+    *,
+    actor: Actor,
 ) -> TaskSaved:
     """Read the one-line form and store the task it describes, in one transaction."""
     with database.session() as session:
         draft = _parse_task_line(session, now, default_zone, text)
-        saved = _create_task(session, now, default_zone, default_expiry_minutes, draft)
+        saved = _create_task(session, now, default_zone, default_expiry_minutes, draft, actor)
         session.commit()
         return saved
 
@@ -141,6 +146,7 @@ def _create_task(
     default_zone: str,
     default_expiry_minutes: int,
     draft: TaskDraft,
+    actor: Actor,
 ) -> TaskSaved:
     title = check_title(draft.title)
     if not draft.questions:
@@ -171,6 +177,17 @@ def _create_task(
     _add_question_rows(session, task.id, draft.questions, 1)
     session.flush()
     planned = plan_task(session, task, now, default_zone)
+    after = _task_fields(task) | {"questions": [q.description for q in draft.questions]}
+    record(
+        session,
+        now,
+        actor,
+        AuditAction.TASK_CREATED,
+        ObjectKind.TASK,
+        task.id,
+        group_id=info.id,
+        after=after,
+    )
     return TaskSaved(
         task_id=task.id,
         title=task.title,
@@ -384,6 +401,16 @@ def _details(session: Session, task: Task, now: datetime, default_zone: str) -> 
     )
 
 
+def _task_fields(task: Task) -> dict[str, object]:
+    """What a therapist sets on a task, as the audit trail keeps it."""
+    return {
+        "title": task.title,
+        "due_date": task.due_date.isoformat(),
+        "due_time": task.due_time.isoformat(timespec="minutes"),
+        "recurrence": task.recurrence,
+    }
+
+
 def _changed(
     task: Task, group: GroupInfo, now: datetime, cancelled: int, added: int
 ) -> TaskChanged:
@@ -408,6 +435,8 @@ def change_due(
     task_id: int,
     due_date: date,
     due_time: time,
+    *,
+    actor: Actor,
 ) -> TaskChanged:
     """Move a task's start date and time; pending check-ins are planned again."""
     with database.session() as session:
@@ -415,15 +444,23 @@ def change_due(
         info = _group_info(_group_of(session, task), default_zone)
         if next_due(due_date, due_time, task.recurrence, ZoneInfo(info.zone), now) is None:
             raise AuthoringError(meaning(Kind.ADMIN_NEVER_DUE))
+        before = _task_fields(task)
         task.due_date, task.due_time = due_date, due_time
         session.flush()
         cancelled, added = replan_task(session, task, now, default_zone)
+        _record_edit(session, now, actor, task, info.id, before)
         session.commit()
         return _changed(task, info, now, cancelled, added)
 
 
 def change_repeat(
-    database: Database, now: datetime, default_zone: str, task_id: int, recurrence: str | None
+    database: Database,
+    now: datetime,
+    default_zone: str,
+    task_id: int,
+    recurrence: str | None,
+    *,
+    actor: Actor,
 ) -> TaskChanged:
     """Change how a task repeats; pending check-ins are planned again."""
     with database.session() as session:
@@ -432,15 +469,47 @@ def change_repeat(
         zone = ZoneInfo(info.zone)
         if next_due(task.due_date, task.due_time, recurrence, zone, now) is None:
             raise AuthoringError(meaning(Kind.ADMIN_NEVER_DUE))
+        before = _task_fields(task)
         task.recurrence = recurrence
         session.flush()
         cancelled, added = replan_task(session, task, now, default_zone)
+        _record_edit(session, now, actor, task, info.id, before)
         session.commit()
         return _changed(task, info, now, cancelled, added)
 
 
+def _record_edit(
+    session: Session,
+    now: datetime,
+    actor: Actor,
+    task: Task,
+    group_id: int,
+    before: dict[str, object],
+) -> None:
+    """One TASK_EDITED event holding only the fields that changed (none changed: no event)."""
+    after = _task_fields(task)
+    changed = [name for name in after if after[name] != before[name]]
+    if changed:
+        record(
+            session,
+            now,
+            actor,
+            AuditAction.TASK_EDITED,
+            ObjectKind.TASK,
+            task.id,
+            group_id=group_id,
+            before={n: before[n] for n in changed},
+            after={n: after[n] for n in changed},
+        )
+
+
 def add_questions(
-    database: Database, task_id: int, drafts: Sequence[QuestionDraft]
+    database: Database,
+    task_id: int,
+    drafts: Sequence[QuestionDraft],
+    *,
+    now: datetime,
+    actor: Actor,
 ) -> QuestionsChanged:
     """Append questions to a task; check-ins already answered keep their answers."""
     for draft in drafts:
@@ -455,12 +524,40 @@ def add_questions(
         # Positions of removed questions stay taken: their answers still point at them.
         start = max((q.position for q in rows), default=0) + 1
         positions = _add_question_rows(session, task.id, drafts, start)
+        session.flush()
+        added = session.exec(
+            select(Question).where(Question.task_id == task.id, col(Question.position) >= start)
+        ).all()
+        for question in added:
+            record(
+                session,
+                now,
+                actor,
+                AuditAction.QUESTION_CREATED,
+                ObjectKind.QUESTION,
+                question.id,
+                group_id=task.group_id,
+                after=_question_fields(question),
+            )
         session.commit()
         return QuestionsChanged(task.id, task.title, tuple(positions), active + len(drafts))
 
 
+def _question_fields(question: Question) -> dict[str, object]:
+    """What a therapist sets on a question, as the audit trail keeps it."""
+    return {
+        "task_id": question.task_id,
+        "position": question.position,
+        "description": question.description,
+        "response_type": question.response_type,
+        "options": question.options,
+        "min_value": question.min_value,
+        "max_value": question.max_value,
+    }
+
+
 def remove_question(
-    database: Database, now: datetime, task_id: int, position: int
+    database: Database, now: datetime, task_id: int, position: int, *, actor: Actor
 ) -> QuestionsChanged:
     """Retire a question (never delete it: answers point at it); a task keeps at least one."""
     with database.session() as session:
@@ -474,15 +571,37 @@ def remove_question(
         if active <= 1:
             raise AuthoringError(meaning(Kind.ADMIN_LAST_QUESTION))
         target.removed_at = now
+        record(
+            session,
+            now,
+            actor,
+            AuditAction.QUESTION_DELETED,
+            ObjectKind.QUESTION,
+            target.id,
+            group_id=task.group_id,
+            before=_question_fields(target),
+        )
         session.commit()
         return QuestionsChanged(task.id, task.title, (position,), active - 1)
 
 
-def delete_task(database: Database, now: datetime, default_zone: str, task_id: int) -> TaskDeleted:
+def delete_task(
+    database: Database, now: datetime, default_zone: str, task_id: int, *, actor: Actor
+) -> TaskDeleted:
     """Soft-delete a task: future check-ins go, open ones are cancelled, answers stay."""
     with database.session() as session:
         task = require_task(session, task_id)
         info = _group_info(_group_of(session, task), default_zone)
+        record(
+            session,
+            now,
+            actor,
+            AuditAction.TASK_DELETED,
+            ObjectKind.TASK,
+            task.id,
+            group_id=info.id,
+            before=_task_fields(task),
+        )
         task.deleted_at = now
         session.flush()
         cancelled_pending, _added = replan_task(session, task, now, default_zone)

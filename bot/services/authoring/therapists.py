@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from bot.services.audit import Actor, AuditAction, ObjectKind, record
 from bot.services.authoring.results import (
     AuthoringError,
     DemoCode,
@@ -47,7 +48,12 @@ def therapist_chat_ids(database: Database, config_user_ids: Iterable[int]) -> li
 
 
 def add_therapist(
-    database: Database, now: datetime, config_user_ids: Iterable[int], user_id: int
+    database: Database,
+    now: datetime,
+    config_user_ids: Iterable[int],
+    user_id: int,
+    *,
+    actor: Actor,
 ) -> TherapistChange:
     """Make a Telegram user a therapist (stored); say so when they already are one."""
     if user_id <= 0:
@@ -64,12 +70,28 @@ def add_therapist(
             session.add(person)
         else:
             person.role = Role.THERAPIST.value
+        session.flush()
+        record(
+            session,
+            now,
+            actor,
+            AuditAction.THERAPIST_ADDED,
+            ObjectKind.PERSON,
+            person.id,
+            group_id=None,
+            after={"telegram_user_id": user_id, "role": person.role},
+        )
         session.commit()
         return TherapistChange(user_id, person.chat_id or user_id, changed=True)
 
 
 def remove_therapist(
-    database: Database, config_user_ids: Iterable[int], user_id: int
+    database: Database,
+    config_user_ids: Iterable[int],
+    user_id: int,
+    *,
+    now: datetime,
+    actor: Actor,
 ) -> TherapistChange:
     """Take a stored therapist's rights away, and their place as a group's therapist."""
     if user_id in set(config_user_ids):
@@ -88,6 +110,17 @@ def remove_therapist(
         ).all()
         for membership in memberships:
             session.delete(membership)
+        record(
+            session,
+            now,
+            actor,
+            AuditAction.THERAPIST_REMOVED,
+            ObjectKind.PERSON,
+            person.id,
+            group_id=None,
+            before={"telegram_user_id": user_id, "role": Role.THERAPIST.value},
+            after={"telegram_user_id": user_id, "role": person.role},
+        )
         session.commit()
         return TherapistChange(user_id, person.chat_id or user_id, changed=True)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 
+from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind, record
 from bot.services.checkin.answering import _finish
 from bot.services.checkin.common import _OPEN, _person
 from bot.services.checkin.results import Deleted, Stopped
@@ -77,5 +78,17 @@ def delete_my_data(database: Database, now: datetime, user_id: int) -> Deleted:
         person.quiet_start = None
         person.quiet_end = None
         person.data_deleted_at = now
+        # The patient's own act, recorded without their Telegram id: the erasure is the point.
+        counts = {"answers": answers, "deliveries": deliveries, "memberships": memberships}
+        record(
+            session,
+            now,
+            Actor(None, ActorRole.PATIENT),
+            AuditAction.DATA_ERASED,
+            ObjectKind.PERSON,
+            person.id,
+            group_id=None,
+            after=counts,
+        )
         session.commit()
         return Deleted(known=True, answers=answers, deliveries=deliveries, memberships=memberships)

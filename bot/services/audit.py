@@ -1,0 +1,125 @@
+"""The audit trail: who changed what, written in the transaction of the change itself.
+
+A use case that changes something a clinic must be able to account for calls ``record`` on its
+own session before it commits, so the change and its event are stored together or not at all.
+``before``/``after`` carry only fields a therapist set (titles, due times, question wording,
+invite limits), never an answer, a patient's text or an invite code (a code lets anyone in).
+Rows are never updated or deleted here; on PostgreSQL a trigger refuses both.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import Session
+
+from storage.db import Database
+from storage.models import AuditEvent
+
+
+class ActorRole(StrEnum):
+    ADMINISTRATOR = "administrator"
+    THERAPIST = "therapist"
+    PATIENT = "patient"
+    # The `patientbot` command line, run by whoever operates the server.
+    OPERATOR = "operator"
+    # The bot itself: the due scan's retention purge.
+    SYSTEM = "system"
+
+
+class AuditAction(StrEnum):
+    GROUP_CREATED = "group_created"
+    TASK_CREATED = "task_created"
+    TASK_EDITED = "task_edited"
+    TASK_DELETED = "task_deleted"
+    QUESTION_CREATED = "question_created"
+    QUESTION_DELETED = "question_deleted"
+    INVITE_CREATED = "invite_created"
+    INVITE_REVOKED = "invite_revoked"
+    PATIENT_REMOVED = "patient_removed"
+    THERAPIST_ADDED = "therapist_added"
+    THERAPIST_REMOVED = "therapist_removed"
+    DATA_EXPORTED = "data_exported"
+    DATA_ERASED = "data_erased"
+    RETENTION_PURGE = "retention_purge"
+
+
+class ObjectKind(StrEnum):
+    GROUP = "group"
+    TASK = "task"
+    QUESTION = "question"
+    INVITE = "invite"
+    PERSON = "person"
+    CHECK_INS = "check_ins"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: their Telegram id (none for the command line) and in which capacity."""
+
+    telegram_id: int | None
+    role: ActorRole
+
+
+OPERATOR = Actor(None, ActorRole.OPERATOR)
+SYSTEM = Actor(None, ActorRole.SYSTEM)
+
+
+def record(
+    session: Session,
+    now: datetime,
+    actor: Actor,
+    action: AuditAction,
+    kind: ObjectKind,
+    object_id: int | None,
+    *,
+    group_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Add one event to the caller's unit of work (the caller commits it with the change)."""
+    session.add(
+        AuditEvent(
+            at=now,
+            actor_telegram_id=actor.telegram_id,
+            actor_role=actor.role.value,
+            action=action.value,
+            object_kind=kind.value,
+            object_id=object_id,
+            group_id=group_id,
+            before=_plain(before),
+            after=_plain(after),
+        )
+    )
+
+
+def record_export(
+    database: Database, now: datetime, actor: Actor, group_id: int | None, fields: dict[str, Any]
+) -> None:
+    """Record that data left the bot, committed before the file is handed over.
+
+    Reading opens no transaction that changes anything, so the export gets its own.
+    """
+    with database.session() as session:
+        record(
+            session,
+            now,
+            actor,
+            AuditAction.DATA_EXPORTED,
+            ObjectKind.GROUP,
+            group_id,
+            group_id=group_id,
+            after=fields,
+        )
+        session.commit()
+
+
+def _plain(fields: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Dates, times and tuples as JSON keeps them, so what is read back equals what was put."""
+    if fields is None:
+        return None
+    return dict(json.loads(json.dumps(fields, default=str)))
