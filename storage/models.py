@@ -388,7 +388,7 @@ class AuditEvent(SQLModel, table=True):
 
     Written by the use case in the same transaction as the change, so a change without its
     record cannot exist. Append-only: nothing in the code updates or deletes a row, and on
-    PostgreSQL a trigger (migration 0009) refuses both. No foreign keys, so deleting a group or
+    PostgreSQL a trigger (migration 0008) refuses both. No foreign keys, so deleting a group or
     a person never has to touch the trail. ``before``/``after`` hold only the fields a
     therapist set (titles, due times, question wording), never an answer or a patient's text.
     """

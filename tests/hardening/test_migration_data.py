@@ -764,7 +764,7 @@ def test_the_digest_table_comes_and_goes_and_every_other_row_stays(
     print(f"\nmigration 0007 data test [{backend}]: digests table up, down and up")
 
 
-# --- 0009: the audit trail --------------------------------------------------------------------
+# --- 0008: the audit trail --------------------------------------------------------------------
 
 
 def test_the_audit_table_comes_and_goes_and_every_other_row_stays(
@@ -774,7 +774,7 @@ def test_the_audit_table_comes_and_goes_and_every_other_row_stays(
     upgrade(empty_url, "0007")
     before = dump(engine)
 
-    upgrade(empty_url, "0009")
+    upgrade(empty_url, "0008")
     assert dump(engine) == before
     assert count(engine, "audit_events") == 0
     columns = ("at", "actor_telegram_id", "actor_role", "action", "object_kind", "object_id")
@@ -799,6 +799,6 @@ def test_the_audit_table_comes_and_goes_and_every_other_row_stays(
     downgrade(empty_url, "0007")
     assert dump(engine) == before
     assert "audit_events" not in sa.inspect(engine).get_table_names()
-    upgrade(empty_url, "0009")
+    upgrade(empty_url, "0008")
     assert count(engine, "audit_events") == 0
-    print(f"\nmigration 0009 data test [{backend}]: audit_events up, down and up")
+    print(f"\nmigration 0008 data test [{backend}]: audit_events up, down and up")

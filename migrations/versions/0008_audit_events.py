@@ -6,7 +6,7 @@
   application can rewrite the trail (TRUNCATE, an owner's maintenance act, is not a row change
   and stays possible). SQLite has no roles to protect against; the code never updates it.
 
-Revision ID: 0009
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-04 05:10:00.000000
 
@@ -20,7 +20,7 @@ import storage.types
 
 
 # revision identifiers, used by Alembic.
-revision: str = '0009'
+revision: str = '0008'
 down_revision: Union[str, None] = '0007'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
