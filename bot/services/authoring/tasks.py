@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -439,18 +439,11 @@ def change_due(
     actor: Actor,
 ) -> TaskChanged:
     """Move a task's start date and time; pending check-ins are planned again."""
-    with database.session() as session:
-        task = require_task(session, task_id)
-        info = _group_info(_group_of(session, task), default_zone)
-        if next_due(due_date, due_time, task.recurrence, ZoneInfo(info.zone), now) is None:
-            raise AuthoringError(meaning(Kind.ADMIN_NEVER_DUE))
-        before = _task_fields(task)
+
+    def move(task: Task) -> None:
         task.due_date, task.due_time = due_date, due_time
-        session.flush()
-        cancelled, added = replan_task(session, task, now, default_zone)
-        _record_edit(session, now, actor, task, info.id, before)
-        session.commit()
-        return _changed(task, info, now, cancelled, added)
+
+    return _reschedule(database, now, default_zone, task_id, actor, move)
 
 
 def change_repeat(
@@ -463,14 +456,32 @@ def change_repeat(
     actor: Actor,
 ) -> TaskChanged:
     """Change how a task repeats; pending check-ins are planned again."""
+
+    def repeat(task: Task) -> None:
+        task.recurrence = recurrence
+
+    return _reschedule(database, now, default_zone, task_id, actor, repeat)
+
+
+def _reschedule(
+    database: Database,
+    now: datetime,
+    default_zone: str,
+    task_id: int,
+    actor: Actor,
+    change: Callable[[Task], None],
+) -> TaskChanged:
+    """Apply a change of when a task is due, refuse it if never due again, plan again, audit."""
     with database.session() as session:
         task = require_task(session, task_id)
         info = _group_info(_group_of(session, task), default_zone)
-        zone = ZoneInfo(info.zone)
-        if next_due(task.due_date, task.due_time, recurrence, zone, now) is None:
-            raise AuthoringError(meaning(Kind.ADMIN_NEVER_DUE))
         before = _task_fields(task)
-        task.recurrence = recurrence
+        change(task)
+        if (
+            next_due(task.due_date, task.due_time, task.recurrence, ZoneInfo(info.zone), now)
+            is None
+        ):
+            raise AuthoringError(meaning(Kind.ADMIN_NEVER_DUE))  # the session rolls back
         session.flush()
         cancelled, added = replan_task(session, task, now, default_zone)
         _record_edit(session, now, actor, task, info.id, before)
