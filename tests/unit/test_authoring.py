@@ -543,6 +543,36 @@ def test_a_task_never_due_again_is_refused(database: Database, clock: ManualCloc
         assert session.exec(select(Task)).all() == []
 
 
+@pytest.mark.parametrize("change", ["due", "repeat"])
+def test_a_task_moved_to_never_being_due_again_is_refused_and_left_as_it_was(
+    database: Database, clock: ManualClock, change: str
+) -> None:
+    now = clock.now()
+    group_id = group(database, now)
+    join(database, now, 101, "Alice", invite(database, now))
+    saved = task(database, now, group_id, recurrence=None)
+    with raises_saying(AuthoringError, "never be due"):
+        if change == "due":
+            authoring.change_due(
+                database, now, ZONE, saved.task_id, date(2026, 11, 1), time(9, 0), actor=OPERATOR
+            )
+        else:
+            # A daily series that ended before today.
+            authoring.change_repeat(
+                database, now, ZONE, saved.task_id, "FREQ=DAILY;UNTIL=20261120", actor=OPERATOR
+            )
+    with database.session() as session:
+        stored = session.get(Task, saved.task_id)
+        assert stored is not None
+        assert (stored.due_date, stored.due_time, stored.recurrence) == (
+            date(2026, 11, 26),
+            time(11, 0),
+            None,
+        )
+    rows = deliveries(database, saved.task_id)
+    assert [d.status for d in rows] == ["pending"], "its planned check-in stays"
+
+
 def test_a_due_time_in_the_past_is_refused_with_the_time_understood(clock: ManualClock) -> None:
     with raises_saying(AuthoringError, r"in the past \(Wed 25 Nov 2026, 08:00"):
         authoring.parse_due("today 8:00", ZONE, clock.now())
