@@ -440,6 +440,7 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
             question.delivery_id,
             question.question_id,
             message.message_id,
+            True,  # the first send may have reached the patient, unrecorded
         )
         sent += 1
     if sent:
