@@ -26,6 +26,8 @@ from pydantic import (
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 TELEGRAM_MAX_MESSAGES_PER_SECOND = 30
+# With allow_paid_broadcast, for a fee per message.
+PAID_BROADCAST_MAX_MESSAGES_PER_SECOND = 1000
 
 # Environment variable -> (table, key). The environment wins over the file.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -135,10 +137,27 @@ class DatabaseSettings(_Table):
 
 class SchedulerSettings(_Table):
     scan_interval_seconds: float = Field(default=5.0, gt=0, le=300)
-    messages_per_second: float = Field(default=25.0, gt=0)
+    # The whole bot's budget: replies first, prompts and reminders take what replies leave.
+    messages_per_second: float = Field(default=29.0, gt=0)
     default_timezone: str = "Europe/London"
-    claim_lease_seconds: int = Field(default=120, ge=10)
+    # Short, renewed every third of it while the claims are sent: a dead sender's rows pass on
+    # within seconds (a restart on the same host takes them back at once).
+    claim_lease_seconds: int = Field(default=15, ge=10)
     scan_batch_size: int = Field(default=500, ge=1, le=10000)
+    # Telegram's paid broadcasts: prompts and reminders carry allow_paid_broadcast and the
+    # budget rises to paid_messages_per_second. Each such message costs the bot 0.1 Telegram
+    # Stars from its balance (Bot API), so it is off unless an operator turns it on.
+    paid_broadcast: bool = False
+    paid_messages_per_second: float = Field(
+        default=PAID_BROADCAST_MAX_MESSAGES_PER_SECOND,
+        gt=0,
+        le=PAID_BROADCAST_MAX_MESSAGES_PER_SECOND,
+    )
+
+    @property
+    def send_rate(self) -> float:
+        """The bot's whole send budget a second (replies first, prompts the rest)."""
+        return self.paid_messages_per_second if self.paid_broadcast else self.messages_per_second
 
     @field_validator("messages_per_second")
     @classmethod

@@ -289,7 +289,14 @@ async def message_received(update: Update, context: BotContext) -> None:
         await message.reply_text(text, parse_mode=HTML, reply_markup=markup)
         return
     if isinstance(result, checkin.NotShown):
-        await _ask(context, message.chat_id, result.question, texts.checkin_question_not_shown())
+        await _ask(
+            context,
+            message.chat_id,
+            result.question,
+            texts.checkin_question_not_shown(),
+            maybe_shown_before=result.maybe_shown_before,
+            record=not result.shown_already,
+        )
         return
     await _send_progress(context, message.chat_id, result)
 
@@ -548,12 +555,22 @@ async def _send_progress(context: BotContext, chat_id: int, progress: checkin.Pr
 
 
 async def _ask(
-    context: BotContext, chat_id: int, question: checkin.QuestionView, intro: str | None
+    context: BotContext,
+    chat_id: int,
+    question: checkin.QuestionView,
+    intro: str | None,
+    *,
+    maybe_shown_before: bool = False,
+    record: bool = True,
 ) -> None:
     """Send a question, then record that it reached the patient: only now may it be answered."""
     text, markup = rendering.render_question(question, intro=intro)
     sent = await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
-    shown = checkin.Shown(question.delivery_id, question.question_id, sent.message_id)
+    if not record:
+        return
+    shown = checkin.Shown(
+        question.delivery_id, question.question_id, sent.message_id, maybe_shown_before
+    )
     if defer_shown(shown):
         return  # recorded with the inbox's batch, before this chat's next update is handled
     deps = context.deps
@@ -564,6 +581,7 @@ async def _ask(
         shown.delivery_id,
         shown.question_id,
         shown.message_id,
+        shown.maybe_shown_before,
     )
 
 

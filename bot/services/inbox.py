@@ -213,7 +213,7 @@ def release(database: Database, instance_id: str, update_ids: Iterable[int] = ()
 
 
 def release_dead(
-    database: Database, host: str, alive: Callable[[int], bool] = lambda pid: _alive(pid)
+    database: Database, host: str, alive: Callable[[int], bool] = lambda pid: process_alive(pid)
 ) -> int:
     """Give back leases held by earlier processes of this host that are gone (a kill -9).
 
@@ -221,7 +221,6 @@ def release_dead(
     claim from this host whose pid no longer runs (or is our own pid with another random part,
     a restarted container's PID 1) is from a process that cannot finish it.
     """
-    own_pid = os.getpid()
     with database.session() as session:
         holders = session.execute(
             select(_INBOX.c.claimed_by)
@@ -232,15 +231,7 @@ def release_dead(
             )
             .distinct()
         ).scalars()
-        dead = []
-        for holder in holders:
-            _host, _sep, rest = holder.partition(":")
-            pid_text = rest.partition(":")[0]
-            if not pid_text.isdigit():
-                continue
-            pid = int(pid_text)
-            if pid == own_pid or not alive(pid):
-                dead.append(holder)
+        dead = dead_instances(holders, alive)
         if not dead:
             return 0
         result = session.connection().execute(
@@ -252,7 +243,26 @@ def release_dead(
         return max(result.rowcount, 0)
 
 
-def _alive(pid: int) -> bool:
+def dead_instances(
+    holders: Iterable[str], alive: Callable[[int], bool] = lambda pid: process_alive(pid)
+) -> list[str]:
+    """Of these instance ids (``host:pid:random``, all of this host), the ones whose process is
+    gone: its pid no longer runs, or it is our own pid with another random part (a restarted
+    container's PID 1)."""
+    own_pid = os.getpid()
+    dead = []
+    for holder in holders:
+        _host, _sep, rest = holder.partition(":")
+        pid_text = rest.partition(":")[0]
+        if not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        if pid == own_pid or not alive(pid):
+            dead.append(holder)
+    return dead
+
+
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

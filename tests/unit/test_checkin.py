@@ -972,6 +972,39 @@ def test_a_message_written_before_the_question_arrived_is_not_its_answer(world: 
 
 
 @pytest.mark.parametrize(
+    ("answer_id", "second_send_id", "counts"),
+    [
+        # Question 2's first send (13) reached Alice unrecorded; she answered it (14) before
+        # its second send (15) arrived: a message came between her 12 and 14, the first send.
+        (14, 15, True),
+        # The first send never arrived: her 13 came right after her 12, before any send.
+        (13, 14, False),
+    ],
+)
+def test_an_answer_between_a_questions_unrecorded_send_and_its_second_send(
+    world: World, answer_id: int, second_send_id: int, counts: bool
+) -> None:
+    world.join(ALICE)
+    delivery_id = world.deliver(ALICE, "Knee check")
+    world.begin(ALICE, delivery_id)
+    answered = world.say(ALICE, "y", 11, shown=False)
+    assert isinstance(answered, Progress) and answered.question is not None
+    pain = answered.question.question_id
+    # Typed while question 2 was on its way; the bot stopped before recording its send.
+    early = world.say(ALICE, "hello?", 12, shown=False)
+    assert isinstance(early, checkin.NotShown) and early.maybe_shown_before
+    checkin.note_question_shown(
+        world.database, world.now, delivery_id, pain, second_send_id, early.maybe_shown_before
+    )
+
+    result = world.say(ALICE, "5", answer_id, shown=False)
+
+    stored = [a.question_id for a in world.answers(delivery_id)]
+    assert (pain in stored) is counts
+    assert isinstance(result, checkin.NotShown) is not counts
+
+
+@pytest.mark.parametrize(
     ("asked_id", "message_id", "seconds_later", "counts"),
     [
         (None, 1, None, True),  # recorded before revision 0005: taken as seen

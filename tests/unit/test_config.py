@@ -30,7 +30,7 @@ def test_the_shipped_config_file_is_valid_and_matches_the_defaults() -> None:
     shipped = load_settings(Path(__file__).parents[2] / "config.toml", {})
     assert shipped.model_dump() == Settings().model_dump()
     assert shipped.database.url == "sqlite:///data/patientbot.db"
-    assert shipped.scheduler.messages_per_second == 25
+    assert shipped.scheduler.messages_per_second == 29
 
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:

@@ -156,6 +156,11 @@ class NotShown:
     """
 
     question: QuestionView
+    # The question may have reached the patient before, unrecorded: see ``Shown``.
+    maybe_shown_before: bool = False
+    # The question's send is recorded and came after the message: it is sent again as a
+    # reminder only, and answers typed after the first send still count.
+    shown_already: bool = False
 
 
 class Idle(StrEnum):
