@@ -87,8 +87,7 @@ def delete_my_data(database: Database, now: datetime, erasure_key: bytes, user_i
                 col(Membership.role).not_in([Role.ERASED.value, Role.REMOVED.value]),
             )
         )
-        # A therapist's planned digests name them; the patient side has none, but an erasure
-        # is an erasure whoever asks.
+        # Digests are planned for therapists only; one who erases their data gets none more.
         session.exec(delete(Digest).where(col(Digest.person_id) == person.id))
         session.exec(delete(CodeAttempts).where(col(CodeAttempts.user_id) == user_id))
         chats = {user_id} | ({person.chat_id} if person.chat_id is not None else set())
