@@ -6,6 +6,8 @@ and what is wrong, so a clinic's IT person never reads a traceback.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import tomllib
 from collections.abc import Mapping
@@ -44,6 +46,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "PATIENTBOT_DATABASE_URL": ("database", "url"),
     "PATIENTBOT_LOG_FORMAT": ("logging", "format"),
     "PATIENTBOT_LOG_LEVEL": ("logging", "level"),
+    "PATIENTBOT_ERASURE_KEY": ("privacy", "erasure_key"),
 }
 
 
@@ -219,6 +222,12 @@ class RetentionSettings(_Table):
     purge_batch_size: int = Field(default=500, ge=1, le=100_000)
 
 
+class PrivacySettings(_Table):
+    # The key of the marks an erasure leaves (bot.services.erasure). Empty: derived from the
+    # bot token (see Settings.erasure_key).
+    erasure_key: SecretStr = SecretStr("")
+
+
 class InviteSettings(_Table):
     expiry_days: int = Field(default=14, ge=1, le=365)
     max_uses: int = Field(default=0, ge=0)
@@ -305,6 +314,7 @@ class Settings(_Table):
     playground: PlaygroundSettings = PlaygroundSettings()
     digest: DigestSettings = DigestSettings()
     retention: RetentionSettings = RetentionSettings()
+    privacy: PrivacySettings = PrivacySettings()
     source: str = Field(default="defaults", exclude=True)
 
     @model_validator(mode="after")
@@ -321,6 +331,24 @@ class Settings(_Table):
             if problem is not None:
                 raise ValueError(f"[telegram] webhook_url: {problem}")
         return self
+
+    @property
+    def erasure_key(self) -> bytes:
+        """The key of the erased people's marks: ``[privacy] erasure_key``, else the token's.
+
+        Derived from the bot token when none is set, so the key is never stored beside the
+        marks (a database copy alone cannot be searched for a Telegram id). A new token then
+        means a new key: people erased before are no longer recognised, and an old button of
+        theirs gets the reply any stranger gets. Without a token (the playground, whose people
+        are made up) a fixed key.
+        """
+        configured = self.privacy.erasure_key.get_secret_value()
+        if configured:
+            return configured.encode("utf-8")
+        token = self.telegram.token.get_secret_value()
+        if not token:
+            return b"patientbot playground erasure key"
+        return hmac.new(token.encode("utf-8"), b"patientbot erasure key", hashlib.sha256).digest()
 
 
 def webhook_url_problem(telegram: TelegramSettings) -> str | None:

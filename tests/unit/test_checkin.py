@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.clock import ManualClock
-from bot.services import checkin
+from bot.services import checkin, erasure
 from bot.services.checkin import (
     Idle,
     InviteProblem,
@@ -41,8 +41,10 @@ from storage.models import (
 )
 from tests.fakes.words import worded
 
+ERASURE_KEY = b"unit test erasure key"
 POLICY = Policy(
     default_zone="Europe/London",
+    erasure_key=ERASURE_KEY,
     max_reasks=2,
     first_reminder_minutes=60,
     max_reminders=2,
@@ -676,7 +678,11 @@ def test_an_answer_outside_the_rule_or_a_skip_alerts_nobody(world: World) -> Non
 
 
 def test_a_config_therapist_who_is_also_a_group_member_gets_one_alert(world: World) -> None:
-    policy = Policy(default_zone="Europe/London", therapist_user_ids=(THERAPIST_ID,))
+    policy = Policy(
+        default_zone="Europe/London",
+        erasure_key=ERASURE_KEY,
+        therapist_user_ids=(THERAPIST_ID,),
+    )
     world.join(ALICE)
     delivery_id = world.deliver(ALICE, "Knee check")
     world.begin(ALICE, delivery_id)
@@ -913,7 +919,7 @@ def test_stop_cancels_open_tasks_and_drops_pending_ones_until_start(world: World
     world.join(ALICE)
     open_id = world.deliver(ALICE, "Knee check")
 
-    stopped = checkin.stop(world.database, world.now, 101)
+    stopped = checkin.stop(world.database, world.now, ERASURE_KEY, 101)
 
     assert stopped == checkin.Stopped(known=True, already=False, cancelled=1)
     with world.database.session() as session:
@@ -934,12 +940,16 @@ def test_delete_my_data_erases_answers_deliveries_and_memberships(world: World) 
     world.begin(ALICE, delivery_id)
     world.say(ALICE, "yes", 5)
 
-    deleted = checkin.delete_my_data(world.database, world.now, 101)
+    deleted = checkin.delete_my_data(world.database, world.now, ERASURE_KEY, 101)
 
     assert deleted == checkin.Deleted(known=True, answers=1, deliveries=3, memberships=2)
     with world.database.session() as session:
-        person = session.exec(select(Person).where(Person.telegram_user_id == 101)).one()
+        assert session.exec(select(Person).where(Person.telegram_user_id == 101)).first() is None
+        person = session.exec(
+            select(Person).where(Person.erased_user_mark == erasure.mark(ERASURE_KEY, 101))
+        ).one()
         assert (person.display_name, person.data_deleted_at) == ("", world.now)
+        assert (person.telegram_user_id, person.chat_id) == (None, None)
         assert not session.exec(select(Delivery).where(Delivery.person_id == person.id)).all()
         marks = session.exec(select(Membership).where(Membership.person_id == person.id)).all()
         assert [m.role for m in marks] == ["erased", "erased"]
@@ -947,6 +957,10 @@ def test_delete_my_data_erases_answers_deliveries_and_memberships(world: World) 
     assert checkin.start(world.database, world.now, POLICY, ALICE, None).outcome == (
         StartOutcome.NEWCOMER
     )
+    again = checkin.delete_my_data(world.database, world.now, ERASURE_KEY, 101)
+    assert again == checkin.Deleted(known=False, erased=True)
+    other_key = checkin.delete_my_data(world.database, world.now, b"another key", 101)
+    assert other_key == checkin.Deleted(known=False, erased=False)
 
 
 # --- a question counts as asked once its message reached the patient ---------------------------

@@ -28,6 +28,7 @@ from bot.services.checkin.common import (
     _postpone_reminder,
     _question_view,
     _rules,
+    _stranger,
     _task,
     _zone_of,
 )
@@ -97,7 +98,8 @@ def answer_message(
             return fast
         person = _person(session, user_id)
         if person is None:
-            return NoQuestion(Idle.UNKNOWN_PERSON)
+            erased = _stranger(session, policy, user_id) is Refusal.ERASED
+            return NoQuestion(Idle.ERASED if erased else Idle.UNKNOWN_PERSON)
         if (
             person.last_answer_message_id is not None
             and message_id <= person.last_answer_message_id
