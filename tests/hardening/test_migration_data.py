@@ -804,7 +804,7 @@ def test_the_audit_table_comes_and_goes_and_every_other_row_stays(
     print(f"\nmigration 0008 data test [{backend}]: audit_events up, down and up")
 
 
-# --- 0012: an erasure leaves no Telegram id -----------------------------------------------------
+# --- 0009: an erasure leaves no Telegram id -----------------------------------------------------
 
 
 def inbox_rows(engine: Engine) -> dict[int, tuple[Any, str]]:
@@ -813,7 +813,7 @@ def inbox_rows(engine: Engine) -> dict[int, tuple[Any, str]]:
         return {r.update_id: (r.chat_id, r.payload) for r in rows}
 
 
-def test_people_erased_before_0012_lose_their_ids_and_the_downgrade_gives_them_placeholders(
+def test_people_erased_before_0009_lose_their_ids_and_the_downgrade_gives_them_placeholders(
     engine: Engine, empty_url: str, backend: str
 ) -> None:
     fill(engine)
@@ -866,7 +866,7 @@ def test_people_erased_before_0012_lose_their_ids_and_the_downgrade_gives_them_p
             ],
         )
 
-    upgrade(empty_url, "0012")
+    upgrade(empty_url, "0009")
 
     after = dump(engine)
     expected_people = [
@@ -933,6 +933,6 @@ def test_people_erased_before_0012_lose_their_ids_and_the_downgrade_gives_them_p
         for p in before["people"]
     ]
     assert "erased_user_mark" not in {c["name"] for c in sa.inspect(engine).get_columns("people")}
-    upgrade(empty_url, "0012")
+    upgrade(empty_url, "0009")
     assert count(engine, "people") == len(before["people"]) + 1
-    print(f"\nmigration 0012 data test [{backend}]: ids of erased people up, down and up")
+    print(f"\nmigration 0009 data test [{backend}]: ids of erased people up, down and up")

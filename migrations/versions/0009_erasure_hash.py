@@ -12,7 +12,7 @@
 - Downgrade: the older schema needs a user id on every row; an erased row gets ``-id`` (no
   Telegram user has a negative id, and ``id`` is unique) and the mark is dropped.
 
-Revision ID: 0012
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-04 07:00:00.000000
 
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision: str = '0012'
+revision: str = '0009'
 down_revision: Union[str, None] = '0008'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
