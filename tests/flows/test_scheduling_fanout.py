@@ -212,8 +212,10 @@ async def test_two_schedulers_on_one_database_send_each_prompt_exactly_once(
     }
     print(f"\ntwo schedulers, one {backend} database: {figures}")
     assert figures["duplicated"] == 0 and figures["lost"] == 0
+    # Who claimed how many is the database's race to settle: in service one instance sends at
+    # a time (SenderLock; these scans bypass it, as a sender that lost its lock mid-scan
+    # would), so what counts is that two at once still send each prompt exactly once.
     assert report_a.claimed + report_b.claimed == 200
-    assert report_a.claimed > 0 and report_b.claimed > 0, "both did share the work"
     assert world.statuses(task_id=task) == {"sent": 200}
     assert not api.violations
 
