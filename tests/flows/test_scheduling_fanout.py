@@ -11,10 +11,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from sqlalchemy import text
+from telegram.ext import Application
 
 from bot import scheduler
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.context import BotApplication, BotContext
 from bot.scheduler import ScanReport, run_scan
 from bot.sender import Pacer
 from fakebotapi import (
@@ -24,7 +27,7 @@ from fakebotapi import (
     ServerError,
     TimeoutFault,
 )
-from storage.db import Database
+from storage.db import FANOUT_LOCK_KEY, Database
 from tests.fakes.harness import Harness
 from tests.fakes.updates import User
 from tests.flows.test_scheduling_support import VirtualTime, World, running_app, virtual_pacer
@@ -218,6 +221,107 @@ async def test_two_schedulers_on_one_database_send_each_prompt_exactly_once(
     assert report_a.claimed + report_b.claimed == 200
     assert world.statuses(task_id=task) == {"sent": 200}
     assert not api.violations
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite is one process by design
+async def test_two_instances_send_within_one_budget_and_the_survivor_takes_over_the_fan_out(
+    settings: Settings,
+    database: Database,
+    database_url: str,
+    clock: ManualClock,
+    vt: VirtualTime,
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue #22: instances on one database share one budget; a dead sender's work passes on."""
+    rate = settings.scheduler.send_rate
+    lease = settings.scheduler.claim_lease_seconds
+    world = World(database, clock)
+    group = world.group()
+    people = world.patients(group, 300)
+    task = world.task(group, (TODAY, time(10, 0)))
+    clock.set(DUE)
+    # No real latency here: on virtual time it would bunch the sends the pacer spread.
+    api = telegram(vt, clock)
+    second = Database(database_url)
+
+    def kill_the_sender() -> None:
+        """What a kill -9 does to the lock: the server sees its connection end."""
+        with second.engine.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                    " AND granted AND objid = :key"
+                ),
+                {"key": FANOUT_LOCK_KEY},
+            )
+
+    try:
+        async with (
+            running_app(settings, database, clock, api, vt, instance_id="instance-a") as a,
+            running_app(settings, second, clock, api, vt, instance_id="instance-b") as b,
+        ):
+
+            def prompts_sent() -> int:
+                return sum(1 for call in api.calls_of("sendMessage") if call.ok)
+
+            async def one_tick(app: BotApplication) -> int:
+                before = prompts_sent()
+                await scheduler._tick(BotContext(app))  # the JobQueue's repeating tick
+                return prompts_sent() - before
+
+            async def until_sent(count: int) -> None:
+                while prompts_sent() < count:
+                    await vt.sleep(0.05)
+
+            async def b_ticks_while_a_sends() -> bool:
+                await until_sent(30)
+                await one_tick(b)
+                return scheduler.state(b).sender_lock.held
+
+            async def b_ticks_after(seconds: float) -> int:
+                await vt.sleep(seconds)  # the lease, on the pacer's clock too
+                return await one_tick(b)
+
+            async def a_dies_halfway() -> None:
+                sending = asyncio.ensure_future(one_tick(a))
+                await until_sent(len(people) // 2)
+                sending.cancel()
+                await asyncio.gather(sending, return_exceptions=True)
+
+            # The JobQueue's tick sends only while the Application runs; these are only
+            # initialised (and one that runs cannot be shut down).
+            with monkeypatch.context() as patched:
+                patched.setattr(Application, "running", property(lambda _app: True))
+                _, b_took_the_lock = await vt.run(
+                    asyncio.gather(a_dies_halfway(), b_ticks_while_a_sends())
+                )
+                sent_by_a = prompts_sent()
+                kill_the_sender()
+                clock.advance(timedelta(seconds=lease + 1))  # what a claimed and never sent
+                taken_over = await vt.run(b_ticks_after(lease + 1))
+    finally:
+        second.dispose()
+
+    sends = sorted(c.at for c in api.calls_of("sendMessage") if c.ok)
+    busiest_second = max(sum(1 for t in sends if start <= t < start + 1.0) for start in sends)
+    per_chat = Counter(call.chat_id for call in api.calls_of("sendMessage") if call.ok)
+    figures = {
+        "sent_by_a_before_it_died": sent_by_a,
+        "b_sent_while_a_sent": b_took_the_lock,
+        "sent_by_b_after": taken_over,
+        "busiest_second": busiest_second,
+        "duplicated": sum(n - 1 for n in per_chat.values() if n > 1),
+        "lost": len({p.chat_id for p in people} - set(per_chat)),
+    }
+    print(f"\ntwo instances, one budget [{backend}]: {figures}")
+    assert not b_took_the_lock, "one instance sends at a time"
+    assert 0 < sent_by_a < len(people), "a died halfway through the fan-out"
+    assert taken_over == len(people) - sent_by_a, "b sent the rest, and only the rest"
+    assert figures["duplicated"] == 0 and figures["lost"] == 0
+    assert busiest_second <= int(rate) + 1, "the instances together stay within the budget"
+    assert world.statuses(task_id=task) == {"sent": 300}
+    assert api.rate_limited == 0 and not api.violations
 
 
 async def test_replies_go_out_at_once_during_a_fan_out_and_share_its_budget(
