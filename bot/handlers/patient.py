@@ -588,7 +588,10 @@ async def _offer(context: BotContext, view: PromptView | None) -> None:
 async def _alert(context: BotContext, notice: checkin.AlertNotice) -> None:
     try:
         await context.bot.send_message(
-            notice.chat_id, rendering.render_alert(notice), parse_mode=HTML
+            notice.chat_id,
+            rendering.render_alert(notice),
+            parse_mode=HTML,
+            reply_markup=rendering.alert_markup(notice),
         )
     except TelegramError:
         # A therapist who blocked the bot must not break the patient's check-in.

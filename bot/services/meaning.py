@@ -183,6 +183,12 @@ class Kind(StrEnum):
     SEED_UNKNOWN_TYPE = "seed_unknown_type"
     SEED_BAD_LINK = "seed_bad_link"
     SEED_BAD_OPTIONS = "seed_bad_options"
+    # /patient, its buttons and /media (services/patientpage.py).
+    PATIENT_PAGE_NO_MATCH = "patient_page_no_match"
+    PATIENT_PAGE_GONE = "patient_page_gone"
+    PATIENT_PAGE_NOT_YOURS = "patient_page_not_yours"
+    PATIENT_MEDIA_GONE = "patient_media_gone"
+    MEDIA_BAD_DAYS = "media_bad_days"
 
 
 @dataclass(frozen=True)

@@ -528,6 +528,7 @@ def _alerts(
             rule=question.alert_rule,
             answered_at=now,
             zone=zone,
+            patient_id=person.id or 0,
         )
         for chat_id in chat_ids
     )

@@ -91,6 +91,7 @@ class AlertNotice:
     rule: str  # the stored form, "== no" or ">= 8"
     answered_at: datetime  # UTC
     zone: str  # the patient's
+    patient_id: int = 0  # for the button to the patient's page
 
 
 @dataclass(frozen=True)
