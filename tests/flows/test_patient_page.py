@@ -167,9 +167,7 @@ async def test_the_alert_has_a_button_to_the_patients_page(harness: Harness) -> 
     await everyone_answers(h)
     (alert,) = [m for m in h.screen(THEO.chat_id) if (m.plain or "").startswith("🚨")]
     markup = alert.reply_markup or {}
-    assert [b["text"] for row in markup["inline_keyboard"] for b in row] == [
-        "👤 Bob Test's page"
-    ]
+    assert [b["text"] for row in markup["inline_keyboard"] for b in row] == ["👤 Bob Test's page"]
     await h.press(THEO, "👤 Bob Test's page", alert.message_id)
     assert h.last_text(THEO.chat_id).startswith(f"👤 Bob Test · Telegram id {BOB.id}")
 
@@ -201,8 +199,8 @@ async def test_media_sends_albums_of_ten_and_names_a_missing_file_in_one_line(
         await h.photo(ALICE, f"form-{day}")
     h.api.forget_file("form-9")
     await h.command(THEO, "/media", "Knees", "30")
-    assert "12 photo and video answers from Knees in the last 30 days" in (
-        h.texts(THEO.chat_id)[-13]
+    assert (
+        "12 photo and video answers from Knees in the last 30 days" in (h.texts(THEO.chat_id)[-13])
     )
     first, second = h.api.calls_of("sendMediaGroup")
     assert len(first.params["media"]) == 10
