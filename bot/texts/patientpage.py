@@ -174,8 +174,8 @@ def _page(page: PatientPage, question_chars: int, answer_chars: int) -> str:
     if page.data_deleted:
         lines.append("Data deleted at the patient's request: no answers or check-ins are kept.")
         return "\n".join(lines)
-    whose = "their own" if page.zone_is_own else "the group's"
-    lines.append(f"Time zone: {escape(page.zone)} ({whose}); times below are theirs")
+    whose = "set by the patient" if page.zone_is_own else "the group's or the default"
+    lines.append(f"Time zone: {escape(page.zone)} ({whose}); times below are in it")
     seen = _when(page.last_seen) if page.last_seen else "not yet"
     joined = _day(page.joined) if page.joined else "—"
     lines.append(f"Joined: {joined} · Last seen: {seen}")
@@ -212,7 +212,8 @@ def _page(page: PatientPage, question_chars: int, answer_chars: int) -> str:
             lines.append(f"• {question} — {value} · {at}")
     first, last = page.offset + 1, page.offset + len(page.checkins)
     lines.append("")
-    lines.append(f"<i>Check-ins {first}–{last} of {page.total}, newest first.</i>")
+    shown = f"Check-in {first}" if first == last else f"Check-ins {first}–{last}"
+    lines.append(f"<i>{shown} of {page.total}, newest first.</i>")
     return "\n".join(lines)
 
 
