@@ -59,6 +59,7 @@ class Kind(StrEnum):
     ADMIN_USAGE_REMOVEPATIENT = "admin_usage_removepatient"
     ALERT_RULE_CHOICE_OP = "alert_rule_choice_op"
     ALERT_RULE_MALFORMED = "alert_rule_malformed"
+    ALERT_RULE_MEDIA = "alert_rule_media"
     ALERT_RULE_NEEDS_NUMBER = "alert_rule_needs_number"
     ALERT_RULE_NOT_SUPPORTED = "alert_rule_not_supported"
     ALERT_RULE_OUT_OF_RANGE = "alert_rule_out_of_range"

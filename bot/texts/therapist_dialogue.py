@@ -215,6 +215,11 @@ def admin_button_optional() -> str:
 
 def admin_ask_alert(rules: QuestionRules) -> str:
     kind = str(rules.response_type)
+    if kind in ("photo", "video"):
+        return (
+            f"Should the group's therapists get every {kind} as an alert, the {kind} "
+            "attached? Tap the alert button (or type <code>any</code>), or tap No alert."
+        )
     if kind == "yes_no":
         example, short = "== no", "no"
     elif kind == "choice":

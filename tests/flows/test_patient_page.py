@@ -216,3 +216,28 @@ async def test_media_sends_albums_of_ten_and_names_a_missing_file_in_one_line(
     assert h.last_text(THEO.chat_id).startswith("⚠️ Alice Test's photo for “Your form” (")
     assert h.last_text(THEO.chat_id).endswith(") is no longer on Telegram.")
     assert len(h.last_text(THEO.chat_id).splitlines()) == 1
+
+
+async def test_an_alert_on_a_photo_question_carries_the_photo(harness: Harness) -> None:
+    h = harness
+    await knees_group(h, "Knees | Form | today 10:00 | daily x3 | Your form ; photo ; any")
+    await h.advance_and_scan(timedelta(hours=1))
+    await h.press(ALICE, "▶️ Start now")
+    await h.photo(ALICE, "form-alice")
+    (sent,) = [c for c in h.api.calls_of("sendPhoto") if c.params.get("photo") == "form-alice"]
+    assert sent.params["chat_id"] == THEO.chat_id
+    alert = h.last_message(THEO.chat_id)
+    assert alert.kind == "photo"
+    assert alert.plain == (
+        "🚨 Alice Test answered photo to “Your form” (Knees, Wed 25 Nov 10:00)\n"
+        "Task: Form · alert on every photo or video"
+    )
+    assert buttons(h, THEO.chat_id) == ["👤 Alice Test's page"]
+
+    # A file Telegram can no longer send: the alert still arrives, in words.
+    await h.press(BOB, "▶️ Start now")
+    h.api.forget_file("form-bob")
+    await h.photo(BOB, "form-bob")
+    assert h.last_message(THEO.chat_id).kind == "text"
+    assert h.last_text(THEO.chat_id).startswith("🚨 Bob Test answered photo to “Your form”")
+    assert buttons(h, THEO.chat_id) == ["👤 Bob Test's page"]

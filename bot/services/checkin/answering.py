@@ -529,6 +529,8 @@ def _alerts(
             answered_at=now,
             zone=zone,
             patient_id=person.id or 0,
+            media_kind=question.response_type if accepted.file_id else None,
+            file_id=accepted.file_id,
         )
         for chat_id in chat_ids
     )

@@ -92,6 +92,8 @@ class AlertNotice:
     answered_at: datetime  # UTC
     zone: str  # the patient's
     patient_id: int = 0  # for the button to the patient's page
+    media_kind: str | None = None  # "photo" or "video": the alert carries it
+    file_id: str | None = None
 
 
 @dataclass(frozen=True)
