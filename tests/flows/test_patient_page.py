@@ -241,3 +241,37 @@ async def test_an_alert_on_a_photo_question_carries_the_photo(harness: Harness) 
     assert h.last_message(THEO.chat_id).kind == "text"
     assert h.last_text(THEO.chat_id).startswith("🚨 Bob Test answered photo to “Your form”")
     assert buttons(h, THEO.chat_id) == ["👤 Bob Test's page"]
+
+
+async def test_a_report_of_many_patients_pages_its_buttons(harness: Harness) -> None:
+    h = harness
+    people = [patient(n, f"P{n:02d}") for n in range(22)]
+    await knees_group(h, "Knees | Daily | today 10:00 | daily x3 | Done? ; yes_no", *people)
+    await h.command(THEO, "/report", "Knees")
+    report = h.last_message(THEO.chat_id)
+    first = buttons(h, THEO.chat_id)
+    assert first[0] == "📈 Chart"
+    assert first[1:21] == [f"👤 P{n:02d} Test" for n in range(20)]
+    assert first[21:] == ["More patients ▶"]
+    await h.press(THEO, "More patients ▶")
+    assert buttons(h, THEO.chat_id) == ["📈 Chart", "👤 P20 Test", "👤 P21 Test", "◀ Back"]
+    # The report's words stay; only its buttons turned.
+    assert h.last_message(THEO.chat_id).plain == report.plain
+    await h.press(THEO, "◀ Back")
+    assert buttons(h, THEO.chat_id) == first
+
+
+async def test_media_refuses_in_words(harness: Harness) -> None:
+    h = harness
+    await everyone_answers(h)
+    await h.command(BOB, "/media", "Knees")
+    assert h.last_text(BOB.chat_id) == "This command is for therapists."
+    await h.command(THEO, "/media")
+    assert h.last_text(THEO.chat_id).startswith("Usage: /media GROUP [DAYS]")
+    await h.command(THEO, "/media", "Knees", "0")
+    assert h.last_text(THEO.chat_id) == "DAYS must be a whole number from 1 to 366, not 0."
+    await h.command(THEO, "/media", "Elbows")
+    assert "Elbows" in h.last_text(THEO.chat_id)
+    await h.command(THEO, "/patient")
+    assert h.last_text(THEO.chat_id).startswith("Usage: /patient NAME")
+    assert not h.api.calls_of("sendMediaGroup")
