@@ -157,7 +157,8 @@ def may_see(
     """Whether ``viewer`` may see the patients (and their answers) of these groups.
 
     The one place this is decided for the patient page, its buttons and /media. Today every
-    therapist sees every group; per-group care teams plug in here.
+    therapist sees every group; per-group care teams plug in here (and then a page should
+    list only the check-ins of groups the viewer may see: ``_page`` shows all of them).
     """
     del group_ids  # every group, until care teams decide per group
     if viewer.telegram_id is None:
@@ -216,11 +217,13 @@ def find_patient(
             people[person.id] = person
             group_names.setdefault(person.id, []).append(group_name)
             group_ids.setdefault(person.id, []).append(group_id)
-        visible = [
-            p
-            for pid, p in people.items()
-            if may_see(session, viewer, config_user_ids, group_ids[pid])
-        ]
+        # Asked per group, not per patient: a clinic has far fewer groups than patients.
+        seen_groups = {
+            group_id
+            for group_id in {g for ids in group_ids.values() for g in ids}
+            if may_see(session, viewer, config_user_ids, [group_id])
+        }
+        visible = [p for pid, p in people.items() if seen_groups.intersection(group_ids[pid])]
         matches = _matching(visible, ref)
         if not matches:
             raise AuthoringError(meaning(Kind.PATIENT_PAGE_NO_MATCH, ref=ref))
