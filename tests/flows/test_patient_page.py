@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from fakebotapi import RetryAfterFault
 from tests.fakes.harness import Harness, patient, therapist
 from tests.flows.test_therapist_support import invite_code
 
@@ -275,3 +276,16 @@ async def test_media_refuses_in_words(harness: Harness) -> None:
     await h.command(THEO, "/patient")
     assert h.last_text(THEO.chat_id).startswith("Usage: /patient NAME")
     assert not h.api.calls_of("sendMediaGroup")
+
+
+async def test_media_waits_when_telegram_asks_for_a_pause_and_sends_the_album(
+    harness: Harness,
+) -> None:
+    h = harness
+    await everyone_answers(h)
+    h.api.inject("sendMediaGroup", RetryAfterFault(1))  # a one-second pause, waited in real time
+    await h.command(THEO, "/media", "Knees")
+    refused, sent = h.api.calls_of("sendMediaGroup")
+    assert refused.status == 429
+    assert sent.status == 200
+    assert [m["media"] for m in sent.params["media"]] == ["AgAD-photo", "BAAD-video"]

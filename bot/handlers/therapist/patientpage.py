@@ -8,10 +8,11 @@ patient sent it; a file Telegram no longer has is said in one line, never as an 
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from telegram import (
@@ -23,13 +24,14 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, RetryAfter
 
 from bot import keyboards, texts
 from bot.context import BotContext
 from bot.handlers.charts import CHART_BUTTON_PREFIX
 from bot.handlers.therapist.common import (
     MAX_MESSAGE,
+    MAX_RETRY_WAIT,
     _actor,
     _args,
     _attempt,
@@ -40,6 +42,7 @@ from bot.handlers.therapist.common import (
     _zone,
     therapist_only,
 )
+from bot.sender import retry_after_seconds
 from bot.services import patientpage, reports
 from bot.services.authoring import AuthoringError
 from bot.services.patientpage import MediaItem, PatientChoices, PatientPage
@@ -205,6 +208,18 @@ async def media_press(update: Update, context: BotContext) -> None:
 # --- sending media --------------------------------------------------------------------------
 
 
+async def _paced(send: Callable[[], Awaitable[object]]) -> None:
+    """Send, waiting once when Telegram asks for a short pause (ten albums are a burst)."""
+    try:
+        await send()
+    except RetryAfter as error:
+        wait = retry_after_seconds(error)
+        if wait > MAX_RETRY_WAIT:
+            raise
+        await asyncio.sleep(wait)
+        await send()
+
+
 def _is_file_gone(error: BadRequest) -> bool:
     return _FILE_GONE.search(error.message) is not None
 
@@ -213,14 +228,10 @@ async def _send_one(context: BotContext, chat_id: int, item: MediaItem) -> bool:
     """Send one photo or video by its file id; False when Telegram no longer has the file."""
     caption = texts.media_caption(item)
     try:
-        if item.kind == "video":
-            await context.bot.send_video(
-                chat_id, item.file_id, caption=caption, parse_mode=ParseMode.HTML
-            )
-        else:
-            await context.bot.send_photo(
-                chat_id, item.file_id, caption=caption, parse_mode=ParseMode.HTML
-            )
+        send = context.bot.send_video if item.kind == "video" else context.bot.send_photo
+        await _paced(
+            lambda: send(chat_id, item.file_id, caption=caption, parse_mode=ParseMode.HTML)
+        )
     except BadRequest as error:
         if not _is_file_gone(error):
             raise
@@ -244,7 +255,8 @@ async def _send_album(context: BotContext, chat_id: int, items: Sequence[MediaIt
     """
     if len(items) > 1:
         try:
-            await context.bot.send_media_group(chat_id, [_album_item(i) for i in items])
+            album = [_album_item(i) for i in items]
+            await _paced(lambda: context.bot.send_media_group(chat_id, album))
         except BadRequest as error:
             if not _is_file_gone(error):
                 raise
