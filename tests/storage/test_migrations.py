@@ -178,3 +178,15 @@ def test_instances_starting_together_migrate_an_empty_postgresql_database_once(
             assert [row[0] for row in versions] == [head_revision()]
     finally:
         engine.dispose()
+
+
+def test_the_start_reads_the_same_revisions_as_alembic() -> None:
+    """The bot's start reads revisions without alembic; both must see the same chain and head."""
+    from alembic.script import ScriptDirectory
+
+    from storage.db import known_revisions
+
+    script = ScriptDirectory.from_config(make_alembic_config("sqlite://"))
+    alembic_chain = {rev.revision: rev.down_revision for rev in script.walk_revisions()}
+    assert known_revisions() == alembic_chain
+    assert head_revision() == script.get_current_head()

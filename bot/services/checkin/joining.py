@@ -16,6 +16,7 @@ from bot.services.checkin.common import (
     _person,
 )
 from bot.services.checkin.results import InviteProblem, Patient, Policy, StartOutcome, StartResult
+from bot.services.erasure import mark
 from bot.services.planning import plan_member, replan_person
 from bot.services.throttle import blocked_until, record_failure
 from storage.db import Database
@@ -62,6 +63,8 @@ def _start(
             return StartResult(StartOutcome.BAD_CODE, problem=problem or InviteProblem.UNKNOWN)
         group = session.get(TherapyGroup, invite.group_id)
         assert group is not None and group.id is not None
+        if person is None and _removed_before(session, policy, who, group.id, invite):
+            return StartResult(StartOutcome.BAD_CODE, problem=InviteProblem.REMOVED)
         if person is None:
             person = Person(
                 telegram_user_id=who.telegram_user_id,
@@ -139,6 +142,27 @@ def _start(
         return StartResult(
             outcome, group_name=group.name, next_due=next_due, opted_back_in=came_back
         )
+
+
+def _removed_before(
+    session: Session, policy: Policy, who: Patient, group_id: int, invite: Invite
+) -> bool:
+    """Whether this user, removed from the group, erased their data before the invite was made.
+
+    Joining again after an erasure makes a new person, so the removal of the erased row is
+    found through its mark: erasing one's data must not open the invites a removal shut.
+    """
+    removed = session.exec(
+        select(Membership.id)
+        .join(Person, col(Person.id) == Membership.person_id)
+        .where(
+            Person.erased_user_mark == mark(policy.erasure_key, who.telegram_user_id),
+            Membership.group_id == group_id,
+            Membership.role == Role.REMOVED.value,
+            col(Membership.ended_at) >= invite.created_at,
+        )
+    ).first()
+    return removed is not None
 
 
 def _greet(
