@@ -231,11 +231,11 @@ def find_patient(
             only = matches[0]
             assert only.id is not None
             return _page(session, now, default_zone, only, 0)
-        matches.sort(key=lambda p: (p.display_name.casefold(), p.telegram_user_id))
+        matches.sort(key=lambda p: (p.display_name.casefold(), p.telegram_user_id or 0))
         choices = tuple(
             PatientChoice(
                 person_id=p.id or 0,
-                telegram_user_id=p.telegram_user_id,
+                telegram_user_id=p.telegram_user_id or 0,
                 name=p.display_name,
                 groups=tuple(dict.fromkeys(group_names[p.id or 0])),
                 data_deleted=p.data_deleted_at is not None,
@@ -352,7 +352,7 @@ def _page(
     )
     return PatientPage(
         person_id=person.id,
-        telegram_user_id=person.telegram_user_id,
+        telegram_user_id=person.telegram_user_id or 0,
         name=person.display_name,
         data_deleted=deleted,
         zone=zone_name,
@@ -397,7 +397,7 @@ def _adherence(
             at = last_at if last_at.tzinfo else last_at.replace(tzinfo=UTC)
             last = at if last is None or at > last else last
     return PatientAdherence(
-        telegram_user_id=person.telegram_user_id,
+        telegram_user_id=person.telegram_user_id or 0,
         name=person.display_name,
         data_deleted=deleted,
         member=True,
@@ -445,9 +445,13 @@ def _last_seen(session: Session, person: Person, zone: ZoneInfo) -> datetime | N
         .where(Delivery.person_id == person.id)
     ).first()
     chat = person.chat_id or person.telegram_user_id
-    received = session.exec(
-        select(func.max(InboxUpdate.received_at)).where(InboxUpdate.chat_id == chat)
-    ).first()
+    received = (
+        session.exec(
+            select(func.max(InboxUpdate.received_at)).where(InboxUpdate.chat_id == chat)
+        ).first()
+        if chat is not None
+        else None
+    )
     seen = [_aware(at) for at in (answered, received) if at is not None]
     return max(seen).astimezone(zone) if seen else None
 

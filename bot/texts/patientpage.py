@@ -168,7 +168,9 @@ def _page(page: PatientPage, question_chars: int, answer_chars: int) -> str:
         name = _DELETED
     else:
         name = f"<b>{escape(page.name or str(page.telegram_user_id))}</b>"
-    lines = [f"👤 {name} · Telegram id <code>{page.telegram_user_id}</code>"]
+    # An erased patient's Telegram id is gone with the rest (0 here).
+    known = f" · Telegram id <code>{page.telegram_user_id}</code>" if page.telegram_user_id else ""
+    lines = [f"👤 {name}{known}"]
     groups = ", ".join(escape(g.name) + ("" if g.member else " (left)") for g in page.groups)
     lines.append(f"Groups: {groups or 'none'}")
     if page.data_deleted:
