@@ -14,6 +14,10 @@ stale or forged button is refused politely. Formats, all ASCII and ``:``-separat
     tp:<task>                              /preview: every button of a preview (does nothing)
     te:<task>:<action>[:<position>]        /edittask: due, repeat, addq, rmq, done; rm:<pos>
     au:<group or 0>:<days or 0>:<offset>   /audit: the Older and Newer pages
+    pp:<person>:<offset>                   /patient: a page (a choice, Older, Newer), in place
+    po:<person>                            a report's or alert's button: the page, a new message
+    pm:<answer>                            /patient: send this photo or video answer
+    rp:g|t:<group or task>:<offset>        /report: the next buttons of patients
     tg:<group> tr:<repeat> tn:<end>        /newtask steps: group, repetition, how it ends,
     tt:<type> tl:skip tb:skip ti:y|n       response type, no link, default bounds, integer,
     tq:y|n ta:skip tm:add|done tv:save|cancel   required, no alert, more, review
@@ -27,6 +31,12 @@ from dataclasses import dataclass
 from storage.models import MAX_INTEGER
 
 MAX_CALLBACK_BYTES = 64
+
+# The patient page's buttons (handlers/therapist/patientpage.py, rendering.alert_markup).
+PATIENT_PAGE = "pp"
+PATIENT_OPEN = "po"
+PATIENT_MEDIA = "pm"
+REPORT_PATIENTS = "rp"
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,15 @@ def render_alert(notice: AlertNotice) -> str:
     )
 
 
+def alert_markup(notice: AlertNotice) -> InlineKeyboardMarkup | None:
+    """The alert's button to the patient's page (opened as a new message)."""
+    if not notice.patient_id:
+        return None
+    data = keyboards.encode(keyboards.PATIENT_OPEN, notice.patient_id)
+    label = texts.alert_page_button(notice.patient_name)
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)]])
+
+
 def render_next_due(next_due: NextDue | None) -> str:
     if next_due is None:
         return texts.checkin_nothing_planned()

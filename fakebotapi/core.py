@@ -141,6 +141,7 @@ class FakeBotApi(BotApiMethods, BaseRequest):
         self._files_by_id: dict[str, _File] = {}
         self._files_by_path: dict[str, _File] = {}
         self._file_seq = 0
+        self._gone_files: set[str] = set()
         self._commands: dict[str, list[JSON]] = {}
         self._updates: deque[JSON] = deque()
         self._last_update_id = 0
@@ -161,6 +162,7 @@ class FakeBotApi(BotApiMethods, BaseRequest):
             "sendDocument": self._send_document,
             "sendPhoto": self._send_photo,
             "sendVideo": self._send_video,
+            "sendMediaGroup": self._send_media_group,
             "sendChatAction": self._send_chat_action,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
@@ -180,6 +182,7 @@ class FakeBotApi(BotApiMethods, BaseRequest):
             "sendDocument": lambda p, f: self._validate_media("document", p, f),
             "sendPhoto": lambda p, f: self._validate_media("photo", p, f),
             "sendVideo": lambda p, f: self._validate_media("video", p, f),
+            "sendMediaGroup": self._validate_media_group,
             "editMessageText": self._validate_edit_text,
             "editMessageReplyMarkup": self._validate_edit_markup,
             "deleteMessage": self._validate_delete,
@@ -334,6 +337,21 @@ class FakeBotApi(BotApiMethods, BaseRequest):
         """Make a file a person sent known to ``getFile`` and to downloads."""
         with self._lock:
             self._store_file(content, file_name, mime_type, "documents", file_id=file_id)
+
+    def sent_file(self, file_id: str, kind: str) -> None:
+        """Know a photo or video a person sent (by its id), as Telegram does, so the bot can
+        send it on by that id."""
+        with self._lock:
+            if file_id not in self._files_by_id:
+                mime = "video/mp4" if kind == "video" else "image/jpeg"
+                file = _File(file_id, f"u-{file_id}", f"{kind}s/{file_id}", b"", None, mime)
+                self._files_by_id[file_id] = file
+                self._files_by_path[file.file_path] = file
+
+    def forget_file(self, file_id: str) -> None:
+        """Behave as if Telegram no longer has this file: sending it by id answers 400."""
+        with self._lock:
+            self._gone_files.add(file_id)
 
     def push_update(self, update: JSON) -> JSON:
         """Queue a raw update for getUpdates (or the webhook); an update_id is assigned when
@@ -546,7 +564,7 @@ class FakeBotApi(BotApiMethods, BaseRequest):
 
     def _answer_error(self, call: ApiCall, error: _ApiError) -> tuple[int, bytes]:
         call.status, call.description = error.status, error.description
-        if error.status in (400, 404):
+        if error.status in (400, 404) and error.invalid:
             self.violations.append(Violation(call.method, error.description, call.params))
         body: JSON = {"ok": False, "error_code": error.status, "description": error.description}
         if error.parameters:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -22,10 +23,12 @@ from fakebotapi.checks import (
 from fakebotapi.records import (
     _CHAT_ACTIONS,
     _COMMAND_RE,
+    _FILE_GONE,
     _NOT_MODIFIED,
     _SECRET_TOKEN_RE,
     JSON,
     ApiCall,
+    _ApiError,
     _bad,
     _File,
     _Stored,
@@ -52,9 +55,11 @@ class BotApiMethods:
     _files_by_id: dict[str, _File]
     _files_by_path: dict[str, _File]
     _file_seq: int
+    _gone_files: set[str]
     _commands: dict[str, list[JSON]]
     _updates: deque[JSON]
     _rendered: dict[str, tuple[str, list[JSON]]]
+    _media_group_seq: int = 0
 
     # --- methods ----------------------------------------------------------------------------
 
@@ -96,10 +101,24 @@ class BotApiMethods:
     def _send_video(self, call: ApiCall) -> JSON:
         return self._send_media(call, "video", "videos")
 
+    def _send_media_group(self, call: ApiCall) -> list[JSON]:
+        """An album: one message per item, sharing a media_group_id, in the order given."""
+        self._media_group_seq += 1
+        group_id = str(10**17 + self._media_group_seq)
+        sent = []
+        for item in _media_items(call.params):
+            kind = str(item["type"])
+            params = {**item, kind: item["media"]}
+            item_call = ApiCall(call.method, params, call.files, call.at, chat_id=call.chat_id)
+            message = self._send_media(item_call, kind, f"{kind}s")
+            message["media_group_id"] = group_id
+            sent.append(message)
+        return sent
+
     def _send_media(self, call: ApiCall, kind: str, folder: str) -> JSON:
         p = call.params
         caption = p.get("caption")
-        plain, entities = self._render(p, "caption") if caption is not None else (None, [])
+        plain, entities = _render_text(p, "caption") if caption is not None else (None, [])
         upload = call.files.get(kind)
         if upload is not None:
             file = self._store_file(
@@ -367,6 +386,8 @@ class BotApiMethods:
             reference = params.get(kind)
             if not isinstance(reference, str) or not reference:
                 raise _bad(f"there is no {kind} in the request")
+            if reference in self._gone_files:
+                raise _ApiError(400, _FILE_GONE, invalid=False)
             is_url = reference.startswith(("http://", "https://"))
             if not is_url and reference not in self._files_by_id:
                 raise _bad("wrong file identifier/HTTP URL specified")
@@ -377,6 +398,33 @@ class BotApiMethods:
         if params.get("caption") is not None:
             self._render(params, "caption")
         _check_markup(params.get("reply_markup"), inline_only=False)
+
+    def _validate_media_group(self, params: JSON, files: JSON) -> None:
+        """As Telegram: 2 to 10 InputMediaPhoto/InputMediaVideo, each caption at most 1024."""
+        _require_chat(params)
+        raw = params.get("media")
+        if isinstance(raw, str):
+            # Over HTTP the array arrives JSON-encoded, as Telegram receives it.
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                raise _bad("can't parse media JSON object") from None
+            params["media"] = raw
+        if not isinstance(raw, list):
+            raise _bad('parameter "media" is required')
+        if not 2 <= len(raw) <= 10:
+            raise _bad("MEDIA_GROUP_COUNT_INVALID: media group must include 2-10 items")
+        for item in raw:
+            if not isinstance(item, dict) or item.get("type") not in ("photo", "video"):
+                # Documents and audio make albums of their own; the bot sends neither.
+                raise _bad("can't parse InputMedia: unsupported or missing media type")
+            kind = str(item["type"])
+            self._validate_media(kind, {"chat_id": params["chat_id"], kind: item.get("media")}, {})
+            if item.get("caption") is not None:
+                _render_text(item, "caption")
+        _check_markup(params.get("reply_markup"), inline_only=False)
+        if "reply_markup" in params:
+            raise _bad("media groups take no reply_markup")
 
     def _validate_edit_text(self, params: JSON, files: JSON) -> None:
         _require_edit_target(params)
@@ -441,6 +489,11 @@ class BotApiMethods:
     def _validate_get_file(self, params: JSON, files: JSON) -> None:
         if not params.get("file_id"):
             raise _bad("file_id is empty")
+
+
+def _media_items(params: JSON) -> list[JSON]:
+    media = params["media"]
+    return [dict(item) for item in (json.loads(media) if isinstance(media, str) else media)]
 
 
 def _photo_size(content: bytes) -> tuple[int, int]:

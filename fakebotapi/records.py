@@ -173,11 +173,21 @@ class _Waiter:
 
 
 class _ApiError(Exception):
-    def __init__(self, status: int, description: str, parameters: JSON | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        description: str,
+        parameters: JSON | None = None,
+        *,
+        invalid: bool = True,
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.parameters = parameters
+        # False for Telegram's answer to a valid request it cannot serve (a file it no longer
+        # has): not the bot's mistake, so not a violation.
+        self.invalid = invalid
 
 
 def _bad(description: str) -> _ApiError:
@@ -191,7 +201,11 @@ _NOT_MODIFIED = (
 )
 
 # Telegram's flood limits are about messages, so only these count towards the rate windows.
-_SEND_METHODS = frozenset({"sendMessage", "sendDocument", "sendPhoto", "sendVideo"})
+_SEND_METHODS = frozenset(
+    {"sendMessage", "sendDocument", "sendPhoto", "sendVideo", "sendMediaGroup"}
+)
+# Telegram's answer for a file id it does not (or no longer) have.
+_FILE_GONE = "Bad Request: wrong file identifier/HTTP URL specified"
 
 _CHAT_ACTIONS = frozenset(
     {

@@ -617,13 +617,49 @@ async def _offer(context: BotContext, view: PromptView | None) -> None:
 
 
 async def _alert(context: BotContext, notice: checkin.AlertNotice) -> None:
+    if notice.file_id and await _alert_with_media(context, notice):
+        return
     try:
         await context.bot.send_message(
-            notice.chat_id, rendering.render_alert(notice), parse_mode=HTML
+            notice.chat_id,
+            rendering.render_alert(notice),
+            parse_mode=HTML,
+            reply_markup=rendering.alert_markup(notice),
         )
     except TelegramError:
         # A therapist who blocked the bot must not break the patient's check-in.
         log.warning("Could not deliver an alert to chat %s", notice.chat_id, exc_info=True)
+
+
+async def _alert_with_media(context: BotContext, notice: checkin.AlertNotice) -> bool:
+    """Send the alert as the photo or video itself, captioned; False to send it as text."""
+    assert notice.file_id is not None
+    caption = rendering.render_alert(notice)
+    markup = rendering.alert_markup(notice)
+    try:
+        if notice.media_kind == "video":
+            await context.bot.send_video(
+                notice.chat_id,
+                notice.file_id,
+                caption=caption,
+                parse_mode=HTML,
+                reply_markup=markup,
+            )
+        else:
+            await context.bot.send_photo(
+                notice.chat_id,
+                notice.file_id,
+                caption=caption,
+                parse_mode=HTML,
+                reply_markup=markup,
+            )
+    except BadRequest as error:
+        # Telegram could not send the file on (it no longer has it): the words still go.
+        log.info("Alert media not sent to chat %s: %s", notice.chat_id, error.message)
+        return False
+    except TelegramError:
+        log.warning("Could not deliver an alert to chat %s", notice.chat_id, exc_info=True)
+    return True
 
 
 async def _settle_prompt(

@@ -77,6 +77,7 @@ _SCREEN_METHODS = frozenset(
         "sendMessage",
         "sendPhoto",
         "sendVideo",
+        "sendMediaGroup",
         "sendDocument",
         "editMessageText",
         "editMessageReplyMarkup",

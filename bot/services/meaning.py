@@ -59,6 +59,7 @@ class Kind(StrEnum):
     ADMIN_USAGE_REMOVEPATIENT = "admin_usage_removepatient"
     ALERT_RULE_CHOICE_OP = "alert_rule_choice_op"
     ALERT_RULE_MALFORMED = "alert_rule_malformed"
+    ALERT_RULE_MEDIA = "alert_rule_media"
     ALERT_RULE_NEEDS_NUMBER = "alert_rule_needs_number"
     ALERT_RULE_NOT_SUPPORTED = "alert_rule_not_supported"
     ALERT_RULE_OUT_OF_RANGE = "alert_rule_out_of_range"
@@ -183,6 +184,12 @@ class Kind(StrEnum):
     SEED_UNKNOWN_TYPE = "seed_unknown_type"
     SEED_BAD_LINK = "seed_bad_link"
     SEED_BAD_OPTIONS = "seed_bad_options"
+    # /patient, its buttons and /media (services/patientpage.py).
+    PATIENT_PAGE_NO_MATCH = "patient_page_no_match"
+    PATIENT_PAGE_GONE = "patient_page_gone"
+    PATIENT_PAGE_NOT_YOURS = "patient_page_not_yours"
+    PATIENT_MEDIA_GONE = "patient_media_gone"
+    MEDIA_BAD_DAYS = "media_bad_days"
 
 
 @dataclass(frozen=True)

@@ -590,6 +590,8 @@ def alert_condition(question: Question) -> ColumnElement[bool] | None:
     rule = _rule(question)
     if rule is None:
         return None
+    if question.response_type in ("photo", "video"):
+        return col(Answer.file_id).is_not(None)
     if question.response_type in TREND_TYPES:
         target = float(rule.value)
         value = col(Answer.value_number)

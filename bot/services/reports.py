@@ -110,6 +110,7 @@ class PatientAdherence:
     open_started: int = 0
     open_not_started: int = 0
     last_answered: date | None = None  # the patient's local date
+    person_id: int = 0  # the row's id, for the buttons to the patient's page (0 in totals)
 
     @property
     def checkins(self) -> int:
@@ -263,6 +264,7 @@ def _adherence_rows(
                 member=person_id in members,
                 **{o.value: tally.get(o.value, 0) for o in CheckinOutcome},
                 last_answered=at.astimezone(zone).date() if at else None,
+                person_id=person_id,
             )
         )
     rows.sort(key=lambda r: (r.data_deleted, not r.member, r.name.casefold(), r.telegram_user_id))

@@ -37,8 +37,19 @@ BUTTON_TYPES: Final = frozenset({ResponseType.YES_NO, ResponseType.SCALE, Respon
 MEDIA_TYPES: Final = frozenset({ResponseType.PHOTO, ResponseType.VIDEO})
 _BOUNDED_TYPES: Final = frozenset({ResponseType.NUMBER, ResponseType.SCALE})
 ALERT_TYPES: Final = frozenset(
-    {ResponseType.NUMBER, ResponseType.SCALE, ResponseType.YES_NO, ResponseType.CHOICE}
+    {
+        ResponseType.NUMBER,
+        ResponseType.SCALE,
+        ResponseType.YES_NO,
+        ResponseType.CHOICE,
+        ResponseType.PHOTO,
+        ResponseType.VIDEO,
+    }
 )
+# A photo or video question's one rule, stored as "== *": alert on every photo (or video),
+# which then carries the photo itself to the therapists. Typed as "any" (or "every", "all").
+MEDIA_ALERT_VALUE: Final = "*"
+_MEDIA_ALERT_WORDS: Final = frozenset({"*", "any", "every", "all", "always"})
 
 DEFAULT_SCALE_MIN: Final = 0
 DEFAULT_SCALE_MAX: Final = 10
@@ -601,6 +612,11 @@ def parse_alert_rule(text: str, rules: QuestionRules) -> AlertRule:
                 type_name=meaning(Kind.RESPONSE_TYPE_NAME, code=str(kind)),
             )
         )
+    if kind in MEDIA_TYPES:
+        word = _normalise(text).lstrip("=").strip()
+        if word not in _MEDIA_ALERT_WORDS:
+            raise AlertRuleError(meaning(Kind.ALERT_RULE_MEDIA, value=text.strip()))
+        return AlertRule("==", MEDIA_ALERT_VALUE)
     match = _ALERT_RE.fullmatch(_with_operator(text, kind))
     value = _unquote(match[2]) if match else ""
     # "=> 8" is a mistyped operator, not "= > 8"; only an option name ("<5 min") may start so.
@@ -673,11 +689,15 @@ def suggested_alert_rules(rules: QuestionRules) -> tuple[AlertRule, ...]:
         return (AlertRule(">=", str(high)), AlertRule("<=", str(low)))
     if kind == ResponseType.CHOICE and len(rules.options) <= MAX_SUGGESTED_OPTIONS:
         return tuple(AlertRule("==", option) for option in rules.options)
+    if kind in MEDIA_TYPES:
+        return (AlertRule("==", MEDIA_ALERT_VALUE),)
     return ()
 
 
 def alert_matches(rule: AlertRule, answer: Accepted) -> bool:
     """Say whether an accepted answer meets the alert rule."""
+    if answer.file_id is not None:
+        return rule.value == MEDIA_ALERT_VALUE
     if rule.op in _EQUALITY_OPS:
         return _alert_equals(rule.value, answer) == (rule.op == "==")
     target = parse_number(rule.value)

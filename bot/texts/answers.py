@@ -231,7 +231,7 @@ def alert_rule_malformed() -> str:
 def alert_rule_not_supported(type_name: str) -> str:
     return (
         f"Alerts can't be set on {type_name} questions; "
-        "they work on number, scale, yes/no and choice questions."
+        "they work on number, scale, yes/no, choice, photo and video questions."
     )
 
 
@@ -275,13 +275,27 @@ _ALERT_OPS_IN_WORDS = {
 }
 
 
+def alert_rule_media(value: str) -> str:
+    return (
+        "A photo or video question alerts on every answer: type <code>any</code> for that, "
+        f"not “{escape(value)}”, or tap No alert."
+    )
+
+
+_MEDIA_ALERT_WORDS = "every photo or video"
+
+
 def alert_condition(op: str, value: str) -> str:
     """A rule in words, for HTML: "No", "8 or more", "anything but Left"."""
+    if value == "*":
+        return _MEDIA_ALERT_WORDS
     shown = value.capitalize() if value in ("yes", "no") else value
     return _ALERT_OPS_IN_WORDS.get(op, "{}").format(escape(shown))
 
 
 def admin_button_alert(op: str, value: str) -> str:
     """A suggested rule's button (plain text): "Alert on No", "Alert on 8 or more"."""
+    if value == "*":
+        return f"🔔 Alert on {_MEDIA_ALERT_WORDS}"
     shown = value.capitalize() if value in ("yes", "no") else value
     return f"🔔 Alert on {_ALERT_OPS_IN_WORDS.get(op, '{}').format(shown)}"

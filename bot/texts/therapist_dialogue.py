@@ -215,6 +215,11 @@ def admin_button_optional() -> str:
 
 def admin_ask_alert(rules: QuestionRules) -> str:
     kind = str(rules.response_type)
+    if kind in ("photo", "video"):
+        return (
+            f"Should the group's therapists get every {kind} as an alert, the {kind} "
+            "attached? Tap the alert button (or type <code>any</code>), or tap No alert."
+        )
     if kind == "yes_no":
         example, short = "== no", "no"
     elif kind == "choice":
@@ -554,6 +559,28 @@ _ADMIN_OUTCOME_WORDS = (
 )
 
 
+def adherence_in_words(row: PatientAdherence) -> str:
+    """One patient's check-ins by outcome: "7 check-ins: 5 done, 2 not answered · last ..."."""
+    if not row.checkins:
+        return "no check-ins due yet"
+    parts = [
+        f"{getattr(row, field)} {words}"
+        for field, words in _ADMIN_OUTCOME_WORDS
+        if getattr(row, field)
+    ]
+    last = (
+        f" · last answer {row.last_answered.day} {_ADMIN_MONTHS[row.last_answered.month - 1]}"
+        if row.last_answered
+        else ""
+    )
+    return f"{_admin_plural(row.checkins, 'check-in')}: {', '.join(parts)}{last}"
+
+
+def checkin_outcome_words(outcome: str) -> str:
+    """A check-in's outcome as the report words it ("done", "not answered")."""
+    return dict(_ADMIN_OUTCOME_WORDS).get(outcome, outcome)
+
+
 def admin_report(report: AdherenceReport, limit: int) -> list[str]:
     """The adherence report, one line in words per patient, split into messages of at most
     ``limit`` characters."""
@@ -568,19 +595,7 @@ def admin_report(report: AdherenceReport, limit: int) -> list[str]:
         return [f"{head}\nNo patients yet."]
 
     def line(name: str, row: PatientAdherence) -> str:
-        if not row.checkins:
-            return f"{name}: no check-ins due yet"
-        parts = [
-            f"{getattr(row, field)} {words}"
-            for field, words in _ADMIN_OUTCOME_WORDS
-            if getattr(row, field)
-        ]
-        last = (
-            f" · last answer {row.last_answered.day} {_ADMIN_MONTHS[row.last_answered.month - 1]}"
-            if row.last_answered
-            else ""
-        )
-        return f"{name}: {_admin_plural(row.checkins, 'check-in')}: {', '.join(parts)}{last}"
+        return f"{name}: {adherence_in_words(row)}"
 
     lines: list[str] = []
     footnotes: set[str] = set()

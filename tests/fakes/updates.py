@@ -99,6 +99,8 @@ class UpdateFactory:
 
     def photo(self, user: User, file_id: str | None = None, caption: str | None = None) -> JSON:
         file_id = file_id or f"photo-{next(self._seq)}"
+        if self.api is not None:
+            self.api.sent_file(file_id, "photo")
         return self._private(user, {"photo": sent.photo_sizes(file_id), **_caption(caption)})
 
     def video(
@@ -109,6 +111,8 @@ class UpdateFactory:
         caption: str | None = None,
     ) -> JSON:
         file_id = file_id or f"video-{next(self._seq)}"
+        if self.api is not None:
+            self.api.sent_file(file_id, "video")
         return self._private(user, {"video": sent.video(file_id, duration), **_caption(caption)})
 
     def sticker(self, user: User, emoji: str = "👍") -> JSON:

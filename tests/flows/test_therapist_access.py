@@ -82,7 +82,20 @@ async def test_every_admin_command_refuses_a_non_therapist_and_changes_nothing(
     assert not h.api.calls_of("setMyCommands")
 
 
-FORGED = ["td:1:yes", "tg:1", "tr:daily", "tv:save", "te:1:rm:1", "tm:done", "tp:1", "au:0:0:10"]
+FORGED = [
+    "td:1:yes",
+    "tg:1",
+    "tr:daily",
+    "tv:save",
+    "te:1:rm:1",
+    "tm:done",
+    "tp:1",
+    "au:0:0:10",
+    "pp:1:0",
+    "po:1",
+    "pm:1",
+    "rp:g:1:0",
+]
 
 
 async def test_a_forged_admin_button_is_refused(harness: Harness) -> None:

@@ -125,7 +125,7 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
     await h.text(THEO, "4+")  # short for ">= 4"
     await h.press(THEO, "➕ Add another question")
 
-    # Question 4: text with a limit; question 5: a photo, which has no alert step.
+    # Question 4: text with a limit; question 5: a photo, whose one alert is on every photo.
     await h.text(THEO, "Anything else?")
     await h.press(THEO, "No link")
     await h.press(THEO, "Text")
@@ -139,6 +139,8 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
     await h.press(THEO, "No link")
     await h.press(THEO, "Photo")
     await h.press(THEO, "Required")
+    assert "get every photo as an alert" in last(h)
+    await h.press(THEO, "No alert")
     await h.press(THEO, "✅ Done – review the task")
 
     review = h.texts(THEO.chat_id)[-2]
@@ -262,6 +264,7 @@ async def test_cancel_on_the_review_stores_nothing(harness: Harness) -> None:
     await h.press(THEO, "No link")
     await h.press(THEO, "Video")
     await h.press(THEO, "Optional")
+    await h.press(THEO, "No alert")
     await h.press(THEO, "✅ Done – review the task")
     await h.press(THEO, "✖️ Cancel")
     assert last(h) == texts.admin_cancelled()

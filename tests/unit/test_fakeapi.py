@@ -15,6 +15,9 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
     ReplyKeyboardMarkup,
     Update,
 )
@@ -465,6 +468,62 @@ async def test_photo_and_video_come_back_as_media(app: Application, fake: FakeBo
     assert photo.photo[-1].width == 1280
     assert video.video is not None and video.caption == "Watch"
     assert [c.method for c in fake.sent_to(ALICE.id)] == ["sendPhoto", "sendVideo"]
+
+
+async def test_an_album_of_photos_and_videos_comes_back_as_one_message_each(
+    app: Application, fake: FakeBotApi
+) -> None:
+    fake.sent_file("form-photo", "photo")
+    fake.sent_file("squat-video", "video")
+    sent = await app.bot.send_media_group(
+        ALICE.id,
+        [
+            InputMediaPhoto("form-photo", caption="<b>Alice</b> · form", parse_mode="HTML"),
+            InputMediaVideo("squat-video", caption="Alice · squat"),
+        ],
+    )
+    assert [m.caption for m in sent] == ["Alice · form", "Alice · squat"]
+    assert sent[0].photo and sent[1].video is not None
+    assert sent[0].media_group_id is not None
+    assert sent[0].media_group_id == sent[1].media_group_id
+    assert [m.plain for m in fake.messages(ALICE.id)] == ["Alice · form", "Alice · squat"]
+    assert [c.method for c in fake.sent_to(ALICE.id)] == ["sendMediaGroup"]
+
+
+async def test_an_album_is_refused_where_telegram_refuses_it(
+    app: Application, fake: FakeBotApi
+) -> None:
+    fake.sent_file("form-photo", "photo")
+    photo = InputMediaPhoto("form-photo")
+    with pytest.raises(BadRequest, match=said("must include 2-10 items")):
+        await app.bot.send_media_group(ALICE.id, [photo])
+    with pytest.raises(BadRequest, match=said("must include 2-10 items")):
+        await app.bot.send_media_group(ALICE.id, [photo] * 11)
+    with pytest.raises(BadRequest, match=said("message caption is too long")):
+        await app.bot.send_media_group(
+            ALICE.id, [InputMediaPhoto("form-photo", "x" * 1025), photo]
+        )
+    with pytest.raises(BadRequest, match=said("wrong file identifier")):
+        await app.bot.send_media_group(ALICE.id, [photo, InputMediaPhoto("no-such-file")])
+    with pytest.raises(BadRequest, match=said("unsupported or missing media type")):
+        await app.bot.send_media_group(ALICE.id, [photo, InputMediaDocument("form-photo")])
+    assert len(fake.violations) == 5
+    assert fake.messages(ALICE.id) == []
+
+
+async def test_a_file_telegram_no_longer_has_answers_400_and_is_no_violation(
+    app: Application, fake: FakeBotApi
+) -> None:
+    fake.sent_file("old-photo", "photo")
+    fake.forget_file("old-photo")
+    gone = "wrong file identifier/HTTP URL specified"
+    with pytest.raises(BadRequest, match=said(gone)):
+        await app.bot.send_photo(ALICE.id, "old-photo", caption="Alice")
+    with pytest.raises(BadRequest, match=said(gone)):
+        await app.bot.send_media_group(
+            ALICE.id, [InputMediaPhoto("old-photo"), InputMediaPhoto("old-photo")]
+        )
+    assert fake.violations == []
 
 
 async def test_an_uploaded_png_is_recorded_with_its_bytes_and_its_own_size(

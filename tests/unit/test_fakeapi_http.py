@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 from tornado.httpserver import HTTPServer
@@ -57,6 +57,31 @@ async def test_a_real_bot_sends_through_http_and_gets_validated(
             await application.bot.send_message(43, "hello")
         await application.bot.send_document(42, b"a,b\n1,2\n", filename="export.csv")
     assert api.calls_of("sendDocument")[0].files["document"]["content"] == b"a,b\n1,2\n"
+
+
+async def test_an_album_over_http_arrives_as_telegram_receives_it(
+    served: tuple[FakeBotApi, str],
+) -> None:
+    api, base_url = served
+    api.sent_file("form-1", "photo")
+    api.sent_file("form-2", "photo")
+    application = ApplicationBuilder().token(TOKEN).base_url(base_url).build()
+    async with application:
+        sent = await application.bot.send_media_group(
+            42,
+            [
+                InputMediaPhoto("form-1", caption="<b>1</b>", parse_mode="HTML"),
+                InputMediaPhoto("form-2"),
+            ],
+        )
+        assert [m.caption for m in sent] == ["1", None]
+        api.forget_file("form-2")
+        with pytest.raises(BadRequest, match=r"(?i)wrong file identifier"):
+            await application.bot.send_media_group(
+                42, [InputMediaPhoto("form-1"), InputMediaPhoto("form-2")]
+            )
+    assert [m.plain for m in api.messages(42)] == ["1", None]
+    assert api.violations == []
 
 
 async def test_polling_over_http_delivers_a_pushed_update(

@@ -22,6 +22,7 @@ from bot.services.responses import (
     format_number,
     parse_alert_rule,
     parse_reply,
+    suggested_alert_rules,
 )
 from tests.fakes.words import raises_saying, worded
 
@@ -674,10 +675,15 @@ def test_alert_rule_parses_and_normalises(text: str, rules: QuestionRules, store
             "== fine",
             TEXT,
             "Alerts can't be set on text questions; "
-            "they work on number, scale, yes/no and choice questions.",
+            "they work on number, scale, yes/no, choice, photo and video questions.",
         ),
-        ("== x", PHOTO, "Alerts can't be set on photo questions"),
-        ("== x", VIDEO, "Alerts can't be set on video questions"),
+        (
+            "== x",
+            PHOTO,
+            "A photo or video question alerts on every answer: type <code>any</code> for "
+            "that, not “== x”, or tap No alert.",
+        ),
+        (">= 3", VIDEO, "A photo or video question alerts on every answer"),
     ],
 )
 def test_alert_rule_errors_are_clear_sentences(
@@ -685,6 +691,15 @@ def test_alert_rule_errors_are_clear_sentences(
 ) -> None:
     with raises_saying(ValueError, "^" + re.escape(message)):
         parse_alert_rule(text, rules)
+
+
+@pytest.mark.parametrize("typed", ["any", "Any.", "== any", "every", "all", "*"])
+def test_a_photo_or_video_alert_is_on_every_answer(typed: str) -> None:
+    for rules in (PHOTO, VIDEO):
+        rule = parse_alert_rule(typed, rules)
+        assert format_alert_rule(rule) == "== *"
+        assert suggested_alert_rules(rules) == (rule,)
+        assert alert_matches(rule, Accepted(display="photo", file_id="AgAD"))
 
 
 @pytest.mark.parametrize(

@@ -62,6 +62,8 @@ ADMIN_MENU: list[tuple[str, str]] = [
     ("deletetask", texts.admin_menu_deletetask()),
     ("preview", texts.admin_menu_preview()),
     ("report", texts.admin_menu_report()),
+    ("patient", texts.menu_patient()),
+    ("media", texts.menu_media()),
     ("chart", texts_charts.menu_chart()),
     ("export", texts.admin_menu_export()),
     ("groups", texts.admin_menu_groups()),

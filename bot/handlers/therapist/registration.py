@@ -78,6 +78,13 @@ from bot.handlers.therapist.groups import (
     remove_therapist,
     revoke,
 )
+from bot.handlers.therapist.patientpage import (
+    media_command,
+    media_press,
+    page_press,
+    patient_command,
+    report_patients_press,
+)
 from bot.handlers.therapist.reports import export, report
 from bot.handlers.therapist.tasks import (
     add_task_line,
@@ -169,6 +176,8 @@ COMMANDS: list[tuple[str, Handler]] = [
     ("addtherapist", add_therapist),
     ("removetherapist", remove_therapist),
     ("audit", audit),
+    ("patient", patient_command),
+    ("media", media_command),
 ]
 
 
@@ -181,4 +190,7 @@ def register(application: BotApplication) -> None:
     application.add_handler(CallbackQueryHandler(delete_task_press, pattern=r"^td:"))
     application.add_handler(CallbackQueryHandler(preview_press, pattern=r"^tp:"))
     application.add_handler(CallbackQueryHandler(audit_press, pattern=r"^au:"))
+    application.add_handler(CallbackQueryHandler(page_press, pattern=r"^p[po]:"))
+    application.add_handler(CallbackQueryHandler(media_press, pattern=r"^pm:"))
+    application.add_handler(CallbackQueryHandler(report_patients_press, pattern=r"^rp:"))
     application.add_handler(CallbackQueryHandler(stale_dialogue_press, pattern=DIALOGUE_PATTERN))

@@ -8,7 +8,6 @@ from telegram import InputFile, Update
 
 from bot import texts
 from bot.context import BotContext
-from bot.handlers import charts
 from bot.handlers.therapist.common import (
     MAX_MESSAGE,
     _actor,
@@ -21,6 +20,7 @@ from bot.handlers.therapist.common import (
     _zone,
     therapist_only,
 )
+from bot.handlers.therapist.patientpage import report_markup
 from bot.services import reports
 from bot.services.authoring import AuthoringError
 
@@ -46,7 +46,7 @@ async def report(update: Update, context: BotContext) -> None:
         return
     *chunks, last = texts.admin_report(result, MAX_MESSAGE)
     await _send_long(update, chunks)
-    await _send(update, last, charts.chart_button(result.group_id))
+    await _send(update, last, report_markup(result))
 
 
 @therapist_only

@@ -182,6 +182,8 @@ def parse_question_line(text: str) -> QuestionDraft:
                 draft = replace(draft, required=True)
             elif extra[0] in "<>=!≥≤≠":
                 alert_text = extra
+            elif lowered in ("any", "alert") and kind in (ResponseType.PHOTO, ResponseType.VIDEO):
+                alert_text = "any"
             elif lowered in ("whole", "integer", "whole numbers") and kind == ResponseType.NUMBER:
                 draft = replace(draft, integer_only=True)
             elif lowered.startswith("max") and kind == ResponseType.TEXT:

@@ -550,6 +550,9 @@ def _alerts(
             rule=question.alert_rule,
             answered_at=now,
             zone=zone,
+            patient_id=person.id or 0,
+            media_kind=question.response_type if accepted.file_id else None,
+            file_id=accepted.file_id,
         )
         for chat_id in chat_ids
     )

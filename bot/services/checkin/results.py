@@ -93,6 +93,9 @@ class AlertNotice:
     rule: str  # the stored form, "== no" or ">= 8"
     answered_at: datetime  # UTC
     zone: str  # the patient's
+    patient_id: int = 0  # for the button to the patient's page
+    media_kind: str | None = None  # "photo" or "video": the alert carries it
+    file_id: str | None = None
 
 
 @dataclass(frozen=True)

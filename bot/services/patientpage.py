@@ -1,0 +1,591 @@
+"""One patient's page and the media patients sent: read-only use cases for therapists.
+
+``/patient NAME`` finds patients by a name, a part of one or a Telegram id; ``patient_page``
+gathers one page of what one patient did (their groups, zone, adherence, the latest check-ins
+with every answer); ``media_answer`` is one photo or video answer to send on; ``group_media``
+is a group's recent photo and video answers for ``/media``. Every one of them asks
+``may_see`` first: the one place where "which patients may this therapist look at" is decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, func
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
+
+from bot.services.audit import Actor, ActorRole
+from bot.services.authoring import AuthoringError, find_group
+from bot.services.meaning import Kind, meaning
+from bot.services.progress import answered_count, answers_join
+from bot.services.reports import CheckinOutcome, PatientAdherence, checkin_outcome
+from bot.services.responses import MEDIA_TYPES, format_number
+from storage.db import Database
+from storage.models import (
+    MAX_INTEGER,
+    Answer,
+    Delivery,
+    DeliveryStatus,
+    InboxUpdate,
+    Membership,
+    Person,
+    Question,
+    Role,
+    Task,
+    TherapyGroup,
+)
+
+# Check-ins per page: a week of a daily task's answers reads on a phone without scrolling far.
+PAGE_CHECKINS = 4
+# More matches than this are not offered as buttons: the therapist types more of the name.
+MAX_CHOICES = 12
+# /media looks back this many days unless told; at most a year.
+DEFAULT_MEDIA_DAYS = 7
+MAX_MEDIA_DAYS = 366
+# A group's media in one /media: a clinic's week is far fewer; more would flood the chat.
+MAX_GROUP_MEDIA = 100
+
+# Memberships that make someone a patient of a group, now or before.
+_PATIENT_ROLES = (Role.PATIENT.value, Role.ERASED.value, Role.REMOVED.value)
+_NOT_DUE_YET = (DeliveryStatus.PENDING.value, DeliveryStatus.CANCELLED.value)
+
+
+# --- what the use cases return --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientChoice:
+    person_id: int
+    telegram_user_id: int
+    name: str
+    groups: tuple[str, ...]
+    data_deleted: bool
+
+
+@dataclass(frozen=True)
+class PatientChoices:
+    """Several patients fit what the therapist typed."""
+
+    ref: str
+    choices: tuple[PatientChoice, ...]  # at most MAX_CHOICES
+    more: int  # how many more fit
+
+
+@dataclass(frozen=True)
+class GroupPlace:
+    name: str
+    joined: date  # the patient's local date
+    member: bool  # False: removed, or their data was deleted
+
+
+@dataclass(frozen=True)
+class AnswerLine:
+    answer_id: int
+    question: str
+    response_type: str
+    value: str  # as stored for display: "Yes", "7", the text; "photo"/"video" for media
+    skipped: bool
+    media: bool  # a photo or video Telegram can still be asked to send
+    answered_at: datetime  # the patient's local time
+
+
+@dataclass(frozen=True)
+class CheckinLine:
+    task_title: str
+    group_name: str
+    due_at: datetime  # the patient's local time
+    outcome: CheckinOutcome
+    answers: tuple[AnswerLine, ...]
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    person_id: int
+    telegram_user_id: int
+    name: str
+    data_deleted: bool
+    zone: str
+    zone_is_own: bool  # False: the group's or the bot's default
+    groups: tuple[GroupPlace, ...]
+    joined: date | None  # the first group joined, the patient's local date
+    last_seen: datetime | None  # the patient's local time
+    adherence: PatientAdherence
+    checkins: tuple[CheckinLine, ...]  # newest first, one page
+    offset: int  # check-ins newer than this page
+    total: int  # check-ins due so far
+
+    @property
+    def has_older(self) -> bool:
+        return self.offset + len(self.checkins) < self.total
+
+    @property
+    def has_newer(self) -> bool:
+        return self.offset > 0
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    answer_id: int
+    kind: str  # "photo" or "video"
+    file_id: str
+    patient: str
+    group_name: str
+    task_title: str
+    question: str
+    answered_at: datetime  # the patient's local time
+
+
+@dataclass(frozen=True)
+class GroupMedia:
+    group_name: str
+    days: int
+    items: tuple[MediaItem, ...]  # oldest first
+    more: int  # found beyond MAX_GROUP_MEDIA, not sent
+
+
+# --- who may see whom -----------------------------------------------------------------------
+
+
+def may_see(
+    session: Session, viewer: Actor, config_user_ids: Iterable[int], group_ids: Iterable[int]
+) -> bool:
+    """Whether ``viewer`` may see the patients (and their answers) of these groups.
+
+    The one place this is decided for the patient page, its buttons and /media. Today every
+    therapist sees every group; per-group care teams plug in here (and then a page should
+    list only the check-ins of groups the viewer may see: ``_page`` shows all of them).
+    """
+    del group_ids  # every group, until care teams decide per group
+    if viewer.telegram_id is None:
+        return False
+    if viewer.role == ActorRole.ADMINISTRATOR or viewer.telegram_id in set(config_user_ids):
+        return True
+    role = session.exec(
+        select(Person.role).where(Person.telegram_user_id == viewer.telegram_id)
+    ).first()
+    return role == Role.THERAPIST.value
+
+
+def _patient_groups(session: Session, person_ids: Iterable[int]) -> dict[int, list[int]]:
+    groups: dict[int, list[int]] = {}
+    for person_id, group_id in session.exec(
+        select(Membership.person_id, Membership.group_id).where(
+            col(Membership.person_id).in_(list(person_ids)),
+            col(Membership.role).in_(_PATIENT_ROLES),
+        )
+    ).all():
+        groups.setdefault(person_id, []).append(group_id)
+    return groups
+
+
+# --- finding a patient ----------------------------------------------------------------------
+
+
+def find_patient(
+    database: Database,
+    now: datetime,
+    default_zone: str,
+    viewer: Actor,
+    config_user_ids: Iterable[int],
+    text: str,
+) -> PatientPage | PatientChoices:
+    """The page of the one patient ``text`` names, or the choices when several fit.
+
+    ``text`` is a Telegram id, a whole name or a part of one (any case). A patient whose data
+    was deleted is found by Telegram id only: their name is gone.
+    """
+    config_user_ids = tuple(config_user_ids)
+    ref = " ".join(text.split())
+    with database.read_session() as session:
+        rows = session.exec(
+            select(Person, TherapyGroup.name, Membership.group_id)
+            .join(Membership, col(Membership.person_id) == Person.id)
+            .join(TherapyGroup, col(TherapyGroup.id) == Membership.group_id)
+            .where(col(Membership.role).in_(_PATIENT_ROLES))
+            .order_by(col(Membership.joined_at))
+        ).all()
+        people: dict[int, Person] = {}
+        group_names: dict[int, list[str]] = {}
+        group_ids: dict[int, list[int]] = {}
+        for person, group_name, group_id in rows:
+            assert person.id is not None
+            people[person.id] = person
+            group_names.setdefault(person.id, []).append(group_name)
+            group_ids.setdefault(person.id, []).append(group_id)
+        # Asked per group, not per patient: a clinic has far fewer groups than patients.
+        seen_groups = {
+            group_id
+            for group_id in {g for ids in group_ids.values() for g in ids}
+            if may_see(session, viewer, config_user_ids, [group_id])
+        }
+        visible = [p for pid, p in people.items() if seen_groups.intersection(group_ids[pid])]
+        matches = _matching(visible, ref)
+        if not matches:
+            raise AuthoringError(meaning(Kind.PATIENT_PAGE_NO_MATCH, ref=ref))
+        if len(matches) == 1:
+            only = matches[0]
+            assert only.id is not None
+            return _page(session, now, default_zone, only, 0)
+        matches.sort(key=lambda p: (p.display_name.casefold(), p.telegram_user_id or 0))
+        choices = tuple(
+            PatientChoice(
+                person_id=p.id or 0,
+                telegram_user_id=p.telegram_user_id or 0,
+                name=p.display_name,
+                groups=tuple(dict.fromkeys(group_names[p.id or 0])),
+                data_deleted=p.data_deleted_at is not None,
+            )
+            for p in matches[:MAX_CHOICES]
+        )
+        return PatientChoices(ref, choices, max(0, len(matches) - MAX_CHOICES))
+
+
+def _matching(people: list[Person], ref: str) -> list[Person]:
+    if not ref:
+        return []
+    digits = ref.lstrip("#")
+    if digits.isascii() and digits.isdigit():
+        return [p for p in people if p.telegram_user_id == int(digits)]
+    wanted = ref.casefold()
+    named = [p for p in people if p.data_deleted_at is None]
+    exact = [p for p in named if " ".join(p.display_name.split()).casefold() == wanted]
+    if len(exact) == 1:
+        # "Al Smith" is Al Smith, even when "Alice Smithers" also contains those letters.
+        return exact
+    return [p for p in named if wanted in " ".join(p.display_name.split()).casefold()]
+
+
+# --- one patient's page ---------------------------------------------------------------------
+
+
+def patient_page(
+    database: Database,
+    now: datetime,
+    default_zone: str,
+    viewer: Actor,
+    config_user_ids: Iterable[int],
+    person_id: int,
+    offset: int = 0,
+) -> PatientPage:
+    """One page of a patient's check-ins (``offset`` newer ones left out), newest first."""
+    with database.read_session() as session:
+        person = _visible_patient(session, viewer, config_user_ids, person_id)
+        return _page(session, now, default_zone, person, max(0, offset))
+
+
+def _visible_patient(
+    session: Session, viewer: Actor, config_user_ids: Iterable[int], person_id: int
+) -> Person:
+    person = session.get(Person, person_id) if 0 < person_id <= MAX_INTEGER else None
+    groups = _patient_groups(session, [person_id]).get(person_id, []) if person else []
+    if person is None or not groups:
+        raise AuthoringError(meaning(Kind.PATIENT_PAGE_GONE))
+    if not may_see(session, viewer, config_user_ids, groups):
+        raise AuthoringError(meaning(Kind.PATIENT_PAGE_NOT_YOURS))
+    return person
+
+
+def _page(
+    session: Session, now: datetime, default_zone: str, person: Person, offset: int
+) -> PatientPage:
+    assert person.id is not None
+    memberships = session.exec(
+        select(Membership, TherapyGroup)
+        .join(TherapyGroup, col(TherapyGroup.id) == Membership.group_id)
+        .where(Membership.person_id == person.id, col(Membership.role).in_(_PATIENT_ROLES))
+        .order_by(col(Membership.joined_at))
+    ).all()
+    first_group = memberships[0][1] if memberships else None
+    zone_name = person.timezone or (first_group.timezone if first_group else None) or default_zone
+    zone = ZoneInfo(zone_name)
+    deleted = person.data_deleted_at is not None or any(
+        m.role == Role.ERASED.value for m, _ in memberships
+    )
+    places = tuple(
+        GroupPlace(g.name, m.joined_at.astimezone(zone).date(), m.role == Role.PATIENT.value)
+        for m, g in memberships
+    )
+    due: list[ColumnElement[bool]] = [
+        col(Delivery.person_id) == person.id,
+        col(Delivery.due_at) <= now,
+        col(Delivery.status).not_in(_NOT_DUE_YET),
+    ]
+    adherence = _adherence(session, person, due, deleted, zone)
+    total = adherence.checkins
+    deliveries = session.exec(
+        select(Delivery, Task, TherapyGroup.name)
+        .join(Task, col(Task.id) == Delivery.task_id)
+        .join(TherapyGroup, col(TherapyGroup.id) == Task.group_id)
+        .where(*due)
+        .order_by(col(Delivery.due_at).desc(), col(Delivery.id).desc())
+        .offset(offset)
+        .limit(PAGE_CHECKINS)
+    ).all()
+    answers: dict[int, list[tuple[Answer, Question]]] = {}
+    ids = [d.id for d, _, _ in deliveries]
+    if ids:
+        for answer, question in session.exec(
+            select(Answer, Question)
+            .join(Question, col(Question.id) == Answer.question_id)
+            .where(col(Answer.delivery_id).in_(ids))
+            .order_by(col(Question.position))
+        ).all():
+            answers.setdefault(answer.delivery_id, []).append((answer, question))
+    outcomes = _outcomes(session, [i for i in ids if i is not None])
+    checkins = tuple(
+        CheckinLine(
+            task_title=task.title,
+            group_name=group_name,
+            due_at=delivery.due_at.astimezone(zone),
+            outcome=outcomes.get(delivery.id or 0, CheckinOutcome.OPEN_NOT_STARTED),
+            answers=tuple(
+                _answer_line(answer, question, zone)
+                for answer, question in answers.get(delivery.id or 0, [])
+            ),
+        )
+        for delivery, task, group_name in deliveries
+    )
+    return PatientPage(
+        person_id=person.id,
+        telegram_user_id=person.telegram_user_id or 0,
+        name=person.display_name,
+        data_deleted=deleted,
+        zone=zone_name,
+        zone_is_own=person.timezone is not None,
+        groups=places,
+        joined=min((p.joined for p in places), default=None),
+        last_seen=_last_seen(session, person, zone),
+        adherence=adherence,
+        checkins=checkins,
+        offset=offset,
+        total=total,
+    )
+
+
+def _adherence(
+    session: Session,
+    person: Person,
+    due: list[ColumnElement[bool]],
+    deleted: bool,
+    zone: ZoneInfo,
+) -> PatientAdherence:
+    per_delivery = (
+        select(
+            col(Delivery.id).label("delivery_id"),
+            checkin_outcome(answered_count()).label("outcome"),
+            func.max(Answer.answered_at).label("last_at"),
+        )
+        .outerjoin(Answer, answers_join())
+        .where(*due)
+        .group_by(col(Delivery.id), col(Delivery.status))
+        .subquery()
+    )
+    tally: dict[str, int] = {}
+    last: datetime | None = None
+    for outcome, how_many, last_at in session.exec(
+        select(
+            per_delivery.c.outcome, func.count().cast(Integer), func.max(per_delivery.c.last_at)
+        ).group_by(per_delivery.c.outcome)
+    ).all():
+        tally[outcome] = int(how_many)
+        if last_at is not None:
+            at = last_at if last_at.tzinfo else last_at.replace(tzinfo=UTC)
+            last = at if last is None or at > last else last
+    return PatientAdherence(
+        telegram_user_id=person.telegram_user_id or 0,
+        name=person.display_name,
+        data_deleted=deleted,
+        member=True,
+        **{o.value: tally.get(o.value, 0) for o in CheckinOutcome},
+        last_answered=last.astimezone(zone).date() if last else None,
+        person_id=person.id or 0,
+    )
+
+
+def _outcomes(session: Session, delivery_ids: list[int]) -> dict[int, CheckinOutcome]:
+    if not delivery_ids:
+        return {}
+    rows = session.exec(
+        select(col(Delivery.id), checkin_outcome(answered_count()))
+        .outerjoin(Answer, answers_join())
+        .where(col(Delivery.id).in_(delivery_ids))
+        .group_by(col(Delivery.id), col(Delivery.status))
+    ).all()
+    return {int(delivery_id or 0): CheckinOutcome(outcome) for delivery_id, outcome in rows}
+
+
+def _answer_line(answer: Answer, question: Question, zone: ZoneInfo) -> AnswerLine:
+    if answer.value_bool is not None:
+        value = "Yes" if answer.value_bool else "No"
+    elif answer.value_number is not None and question.response_type in ("number", "scale"):
+        value = format_number(answer.value_number)
+    else:
+        value = answer.value_text
+    return AnswerLine(
+        answer_id=answer.id or 0,
+        question=question.description,
+        response_type=question.response_type,
+        value=value,
+        skipped=answer.skipped,
+        media=bool(answer.file_id) and question.response_type in MEDIA_TYPES,
+        answered_at=answer.answered_at.astimezone(zone),
+    )
+
+
+def _last_seen(session: Session, person: Person, zone: ZoneInfo) -> datetime | None:
+    """The newest sign of the patient: an answer, or any message or press they sent."""
+    answered = session.exec(
+        select(func.max(Answer.answered_at))
+        .join(Delivery, col(Delivery.id) == Answer.delivery_id)
+        .where(Delivery.person_id == person.id)
+    ).first()
+    chat = person.chat_id or person.telegram_user_id
+    received = (
+        session.exec(
+            select(func.max(InboxUpdate.received_at)).where(InboxUpdate.chat_id == chat)
+        ).first()
+        if chat is not None
+        else None
+    )
+    seen = [_aware(at) for at in (answered, received) if at is not None]
+    return max(seen).astimezone(zone) if seen else None
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+# --- media ----------------------------------------------------------------------------------
+
+
+def media_answer(
+    database: Database,
+    default_zone: str,
+    viewer: Actor,
+    config_user_ids: Iterable[int],
+    answer_id: int,
+) -> MediaItem:
+    """One photo or video answer, to send on to the therapist who pressed its button."""
+    with database.read_session() as session:
+        found = (
+            session.exec(_media_query().where(Answer.id == answer_id)).first()
+            if 0 < answer_id <= MAX_INTEGER
+            else None
+        )
+        if found is None:
+            raise AuthoringError(meaning(Kind.PATIENT_MEDIA_GONE))
+        answer, question, task, delivery = found
+        group, person = _group_and_person(session, task, delivery)
+        if not may_see(session, viewer, config_user_ids, [group.id or 0]):
+            raise AuthoringError(meaning(Kind.PATIENT_PAGE_NOT_YOURS))
+        return _media_item(answer, question, task, group, person, default_zone)
+
+
+def parse_media_args(text: str) -> tuple[str, int | None]:
+    """Read "/media GROUP [DAYS]": the group, and the days when the last word is a number."""
+    words = text.split()
+    if len(words) > 1 and words[-1].isascii() and words[-1].isdigit():
+        return " ".join(words[:-1]), int(words[-1][:6])
+    return " ".join(words), None
+
+
+def group_media(
+    database: Database,
+    now: datetime,
+    default_zone: str,
+    viewer: Actor,
+    config_user_ids: Iterable[int],
+    group_ref: str,
+    days: int | None,
+) -> GroupMedia:
+    """A group's photo and video answers of the last ``days`` days, oldest first."""
+    days = DEFAULT_MEDIA_DAYS if days is None else days
+    if not 1 <= days <= MAX_MEDIA_DAYS:
+        raise AuthoringError(meaning(Kind.MEDIA_BAD_DAYS, days=days, most=MAX_MEDIA_DAYS))
+    with database.read_session() as session:
+        group = find_group(session, group_ref)
+        if group is None:
+            names = sorted(g.name for g in session.exec(select(TherapyGroup)))
+            raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=group_ref, names=names))
+        if not may_see(session, viewer, config_user_ids, [group.id or 0]):
+            raise AuthoringError(meaning(Kind.PATIENT_PAGE_NOT_YOURS))
+        found = session.exec(
+            _media_query()
+            .where(Task.group_id == group.id, col(Answer.answered_at) >= now - timedelta(days))
+            .order_by(col(Answer.answered_at), col(Answer.id))
+            .limit(MAX_GROUP_MEDIA + 1)
+        ).all()
+        more = 0
+        if len(found) > MAX_GROUP_MEDIA:
+            everything = session.exec(
+                select(func.count())
+                .select_from(Answer)
+                .join(Question, col(Question.id) == Answer.question_id)
+                .join(Delivery, col(Delivery.id) == Answer.delivery_id)
+                .join(Task, col(Task.id) == Delivery.task_id)
+                .where(
+                    Task.group_id == group.id,
+                    col(Answer.answered_at) >= now - timedelta(days),
+                    col(Answer.file_id).is_not(None),
+                    col(Question.response_type).in_([t.value for t in MEDIA_TYPES]),
+                )
+            ).one()
+            more = int(everything) - MAX_GROUP_MEDIA
+            found = found[:MAX_GROUP_MEDIA]
+        items = tuple(
+            _media_item(
+                answer, question, task, *_group_and_person(session, task, delivery), default_zone
+            )
+            for answer, question, task, delivery in found
+        )
+        return GroupMedia(group.name, days, items, more)
+
+
+def _media_query() -> Select[Answer, Question, Task, Delivery]:
+    return (
+        select(Answer, Question, Task, Delivery)
+        .join(Question, col(Question.id) == Answer.question_id)
+        .join(Delivery, col(Delivery.id) == Answer.delivery_id)
+        .join(Task, col(Task.id) == Delivery.task_id)
+        .where(
+            col(Answer.file_id).is_not(None),
+            col(Answer.skipped).is_(False),
+            col(Question.response_type).in_([t.value for t in MEDIA_TYPES]),
+        )
+    )
+
+
+def _group_and_person(
+    session: Session, task: Task, delivery: Delivery
+) -> tuple[TherapyGroup, Person]:
+    group = session.get(TherapyGroup, task.group_id)
+    person = session.get(Person, delivery.person_id)
+    assert group is not None and person is not None  # foreign keys
+    return group, person
+
+
+def _media_item(
+    answer: Answer,
+    question: Question,
+    task: Task,
+    group: TherapyGroup,
+    person: Person,
+    default_zone: str,
+) -> MediaItem:
+    zone = ZoneInfo(person.timezone or group.timezone or default_zone)
+    assert answer.file_id is not None
+    return MediaItem(
+        answer_id=answer.id or 0,
+        kind=question.response_type,
+        file_id=answer.file_id,
+        patient=person.display_name,
+        group_name=group.name,
+        task_title=task.title,
+        question=question.description,
+        answered_at=answer.answered_at.astimezone(zone),
+    )

@@ -1,0 +1,295 @@
+"""/patient: one patient's page with every answer and their photos and videos; /media; the
+report's and the alert's buttons to the page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fakebotapi import RetryAfterFault
+from tests.fakes.harness import Harness, patient, therapist
+from tests.flows.test_therapist_support import invite_code
+
+THEO = therapist()
+ALICE, BOB = patient(0), patient(1)
+EVERY_KIND = (
+    "Knees | Every kind | today 10:00 | daily x3 | "
+    "Pain now? ; scale ; >= 8 | Minutes? ; number ; 0-240 ; whole | Did you? ; yes_no | "
+    "Side? ; choice ; Left, Right | Notes ; text ; max 500 | Photo of the stretch ; photo | "
+    "Video of one squat ; video"
+)
+
+
+async def knees_group(h: Harness, task: str, *people: object) -> None:
+    await h.command(THEO, "/newgroup", "Knees")
+    await h.command(THEO, "/invite", "Knees")
+    code = invite_code(h.last_text(THEO.chat_id))
+    await h.command(THEO, "/addtask", task)
+    for person in people or (ALICE, BOB):
+        await h.command(person, "/start", code)  # type: ignore[arg-type]
+
+
+async def everyone_answers(h: Harness) -> None:
+    """Alice answers every question of day 1; Bob answers one (an alert) and stops."""
+    await knees_group(h, EVERY_KIND)
+    await h.advance_and_scan(timedelta(hours=1))  # Wed 25 Nov 10:00
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "3")
+    await h.text(ALICE, "25")
+    await h.press(ALICE, "Yes")
+    await h.press(ALICE, "Right")
+    await h.text(ALICE, "Stiff in the morning")
+    await h.photo(ALICE, "AgAD-photo")
+    await h.video(ALICE, "BAAD-video")
+    await h.press(BOB, "▶️ Start now")
+    await h.press(BOB, "9")
+
+
+def buttons(h: Harness, chat_id: int) -> list[str]:
+    markup = h.last_message(chat_id).reply_markup or {}
+    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def test_the_page_shows_every_answer_and_sends_the_photo_and_the_video(
+    harness: Harness,
+) -> None:
+    h = harness
+    await everyone_answers(h)
+    await h.command(THEO, "/patient", "alice")
+    page = h.last_text(THEO.chat_id)
+    lines = page.splitlines()
+    assert lines[0] == f"👤 Alice Test · Telegram id {ALICE.id}"
+    assert lines[1] == "Groups: Knees"
+    assert lines[2].startswith("Time zone: ")
+    assert lines[3].startswith("Joined: 25 Nov 2026 · Last seen: Wed 25 Nov ")
+    assert lines[4] == "Adherence: 1 check-in: 1 done · last answer 25 Nov"
+    assert "Every kind (Knees) · due Wed 25 Nov 10:00 · done" in lines
+    for answer in (
+        "• Pain now? — 3 · 10:00",
+        "• Minutes? — 25 · 10:00",
+        "• Did you? — Yes · 10:00",
+        "• Side? — Right · 10:00",
+        "• Notes — Stiff in the morning · 10:00",
+        "• Photo of the stretch — 📷 photo (button 1) · 10:00",
+        "• Video of one squat — 🎬 video (button 2) · 10:00",
+    ):
+        assert answer in lines, page
+    assert buttons(h, THEO.chat_id) == ["📷 Photo 1", "🎬 Video 2"]
+
+    await h.press(THEO, "📷 Photo 1")
+    (photo,) = h.api.calls_of("sendPhoto")
+    assert photo.params["photo"] == "AgAD-photo"
+    assert photo.params["chat_id"] == THEO.chat_id
+    caption = h.last_message(THEO.chat_id).plain
+    assert caption == (
+        "📷 Alice Test · Knees · Wed 25 Nov 10:00\nTask: Every kind\n“Photo of the stretch”"
+    )
+    await h.press(THEO, "🎬 Video 2")
+    (video,) = h.api.calls_of("sendVideo")
+    assert video.params["video"] == "BAAD-video"
+    assert h.last_message(THEO.chat_id).plain == (
+        "🎬 Alice Test · Knees · Wed 25 Nov 10:00\nTask: Every kind\n“Video of one squat”"
+    )
+
+
+async def test_a_name_several_patients_share_offers_a_button_each(harness: Harness) -> None:
+    h = harness
+    await everyone_answers(h)
+    await h.command(THEO, "/patient", "Test")
+    assert h.last_text(THEO.chat_id) == "Several patients match “Test”; choose one:"
+    assert buttons(h, THEO.chat_id) == ["Alice Test · Knees", "Bob Test · Knees"]
+    await h.press(THEO, "Bob Test · Knees")
+    # The choice becomes Bob's page in place.
+    page = h.last_text(THEO.chat_id)
+    assert page.startswith(f"👤 Bob Test · Telegram id {BOB.id}")
+    assert "• Pain now? — 9 · 10:00" in page.splitlines()
+    assert "Adherence: 1 check-in: 1 started" in page
+
+    await h.command(THEO, "/patient", str(BOB.id))
+    assert h.last_text(THEO.chat_id).startswith("👤 Bob Test")
+    await h.command(THEO, "/patient", "Zed")
+    assert h.last_text(THEO.chat_id) == (
+        "No patient matches “Zed”. Try a part of the name, or the Telegram id "
+        "(/patients GROUP lists them)."
+    )
+
+
+async def test_a_patient_is_refused_the_page_and_its_buttons(harness: Harness) -> None:
+    h = harness
+    await everyone_answers(h)
+    await h.command(BOB, "/patient", "Alice")
+    assert h.last_text(BOB.chat_id) == "This command is for therapists."
+    await h.command(THEO, "/patient", "alice")
+    page_message = h.last_message(THEO.chat_id).message_id
+    for data in ("pm:1", "pp:1:0", "po:1"):
+        await h.press_data(BOB, data, page_message)
+        assert h.callback_answers()[-1].params["text"] == "This command is for therapists."
+    assert not h.api.calls_of("sendPhoto")
+    assert not [t for t in h.texts(BOB.chat_id) if "Alice" in t]
+
+
+async def test_a_long_history_is_paged_older_and_newer_in_place(harness: Harness) -> None:
+    h = harness
+    await knees_group(h, "Knees | Daily | today 10:00 | daily x6 | Done? ; yes_no", ALICE)
+    for day in range(6):
+        await h.advance_and_scan(timedelta(hours=1) if day == 0 else timedelta(days=1))
+        await h.press(ALICE, "▶️ Start now")
+        await h.press(ALICE, "Yes" if day % 2 else "No")
+    await h.command(THEO, "/patient", "Alice")
+    first = h.last_message(THEO.chat_id)
+    assert "Check-ins 1–4 of 6, newest first." in (first.plain or "")
+    assert "due Mon 30 Nov 10:00" in (first.plain or "")
+    assert buttons(h, THEO.chat_id) == ["◀ Older"]
+    await h.press(THEO, "◀ Older")
+    older = h.api.message(THEO.chat_id, first.message_id)
+    assert older is not None and "Check-ins 5–6 of 6, newest first." in (older.plain or "")
+    assert "due Wed 25 Nov 10:00" in (older.plain or "")
+    assert len(h.screen(THEO.chat_id)) == len(h.api.messages(THEO.chat_id))
+    assert buttons(h, THEO.chat_id) == ["Newer ▶"]
+    await h.press(THEO, "Newer ▶")
+    newer = h.api.message(THEO.chat_id, first.message_id)
+    assert newer is not None and "Check-ins 1–4 of 6" in (newer.plain or "")
+
+
+async def test_a_report_row_button_opens_the_patients_page(harness: Harness) -> None:
+    h = harness
+    await everyone_answers(h)
+    await h.command(THEO, "/report", "Knees")
+    report = h.last_text(THEO.chat_id)
+    assert report.startswith("Adherence: Knees")
+    assert buttons(h, THEO.chat_id) == ["📈 Chart", "👤 Alice Test", "👤 Bob Test"]
+    await h.press(THEO, "👤 Bob Test")
+    assert h.last_text(THEO.chat_id).startswith(f"👤 Bob Test · Telegram id {BOB.id}")
+    # The report stays as it was.
+    assert report in h.texts(THEO.chat_id)
+
+
+async def test_the_alert_has_a_button_to_the_patients_page(harness: Harness) -> None:
+    h = harness
+    await everyone_answers(h)
+    (alert,) = [m for m in h.screen(THEO.chat_id) if (m.plain or "").startswith("🚨")]
+    markup = alert.reply_markup or {}
+    assert [b["text"] for row in markup["inline_keyboard"] for b in row] == ["👤 Bob Test's page"]
+    await h.press(THEO, "👤 Bob Test's page", alert.message_id)
+    assert h.last_text(THEO.chat_id).startswith(f"👤 Bob Test · Telegram id {BOB.id}")
+
+
+async def test_a_deleted_patient_shows_as_deleted_without_media(harness: Harness) -> None:
+    h = harness
+    await everyone_answers(h)
+    await h.command(ALICE, "/deletemydata")
+    await h.press(ALICE, "Yes, delete everything")
+    # Neither the name nor the Telegram id is kept: /patient finds nobody, the report's
+    # button still opens what is left.
+    for ref in ("Alice", str(ALICE.id)):
+        await h.command(THEO, "/patient", ref)
+        assert h.last_text(THEO.chat_id).startswith(f"No patient matches “{ref}”")
+    await h.command(THEO, "/report", "Knees")
+    await h.press(THEO, "👤 [deleted]")
+    page = h.last_text(THEO.chat_id)
+    assert page.splitlines()[:2] == ["👤 [deleted]", "Groups: Knees (left)"]
+    assert "Data deleted at the patient's request" in page
+    assert buttons(h, THEO.chat_id) == []
+
+
+async def test_media_sends_albums_of_ten_and_names_a_missing_file_in_one_line(
+    harness: Harness,
+) -> None:
+    h = harness
+    await knees_group(h, "Knees | Form | today 10:00 | daily x12 | Your form ; photo", ALICE)
+    await h.command(THEO, "/media", "Knees")
+    assert h.last_text(THEO.chat_id) == "No photo or video answers from Knees in the last 7 days."
+    for day in range(12):
+        await h.advance_and_scan(timedelta(hours=1) if day == 0 else timedelta(days=1))
+        await h.press(ALICE, "▶️ Start now")
+        await h.photo(ALICE, f"form-{day}")
+    h.api.forget_file("form-9")
+    await h.command(THEO, "/media", "Knees", "30")
+    assert (
+        "12 photo and video answers from Knees in the last 30 days" in (h.texts(THEO.chat_id)[-13])
+    )
+    first, second = h.api.calls_of("sendMediaGroup")
+    assert len(first.params["media"]) == 10
+    assert first.status == 400  # form-9 is gone: the album goes one by one
+    assert [m["media"] for m in second.params["media"]] == ["form-10", "form-11"]
+    assert second.status == 200
+    # (The weekly digest's chart is a photo too, uploaded rather than sent by id.)
+    singles = [c for c in h.api.calls_of("sendPhoto") if "photo" in c.params]
+    assert [c.params["photo"] for c in singles] == [f"form-{d}" for d in range(10)]
+    assert [c.status for c in singles].count(400) == 1
+    item = second.params["media"][0]
+    assert item["caption"].startswith("📷 <b>Alice Test</b> · Knees · ")
+    assert h.last_text(THEO.chat_id).startswith("⚠️ Alice Test's photo for “Your form” (")
+    assert h.last_text(THEO.chat_id).endswith(") is no longer on Telegram.")
+    assert len(h.last_text(THEO.chat_id).splitlines()) == 1
+
+
+async def test_an_alert_on_a_photo_question_carries_the_photo(harness: Harness) -> None:
+    h = harness
+    await knees_group(h, "Knees | Form | today 10:00 | daily x3 | Your form ; photo ; any")
+    await h.advance_and_scan(timedelta(hours=1))
+    await h.press(ALICE, "▶️ Start now")
+    await h.photo(ALICE, "form-alice")
+    (sent,) = [c for c in h.api.calls_of("sendPhoto") if c.params.get("photo") == "form-alice"]
+    assert sent.params["chat_id"] == THEO.chat_id
+    alert = h.last_message(THEO.chat_id)
+    assert alert.kind == "photo"
+    assert alert.plain == (
+        "🚨 Alice Test answered photo to “Your form” (Knees, Wed 25 Nov 10:00)\n"
+        "Task: Form · alert on every photo or video"
+    )
+    assert buttons(h, THEO.chat_id) == ["👤 Alice Test's page"]
+
+    # A file Telegram can no longer send: the alert still arrives, in words.
+    await h.press(BOB, "▶️ Start now")
+    h.api.forget_file("form-bob")
+    await h.photo(BOB, "form-bob")
+    assert h.last_message(THEO.chat_id).kind == "text"
+    assert h.last_text(THEO.chat_id).startswith("🚨 Bob Test answered photo to “Your form”")
+    assert buttons(h, THEO.chat_id) == ["👤 Bob Test's page"]
+
+
+async def test_a_report_of_many_patients_pages_its_buttons(harness: Harness) -> None:
+    h = harness
+    people = [patient(n, f"P{n:02d}") for n in range(22)]
+    await knees_group(h, "Knees | Daily | today 10:00 | daily x3 | Done? ; yes_no", *people)
+    await h.command(THEO, "/report", "Knees")
+    report = h.last_message(THEO.chat_id)
+    first = buttons(h, THEO.chat_id)
+    assert first[0] == "📈 Chart"
+    assert first[1:21] == [f"👤 P{n:02d} Test" for n in range(20)]
+    assert first[21:] == ["More patients ▶"]
+    await h.press(THEO, "More patients ▶")
+    assert buttons(h, THEO.chat_id) == ["📈 Chart", "👤 P20 Test", "👤 P21 Test", "◀ Back"]
+    # The report's words stay; only its buttons turned.
+    assert h.last_message(THEO.chat_id).plain == report.plain
+    await h.press(THEO, "◀ Back")
+    assert buttons(h, THEO.chat_id) == first
+
+
+async def test_media_refuses_in_words(harness: Harness) -> None:
+    h = harness
+    await everyone_answers(h)
+    await h.command(BOB, "/media", "Knees")
+    assert h.last_text(BOB.chat_id) == "This command is for therapists."
+    await h.command(THEO, "/media")
+    assert h.last_text(THEO.chat_id).startswith("Usage: /media GROUP [DAYS]")
+    await h.command(THEO, "/media", "Knees", "0")
+    assert h.last_text(THEO.chat_id) == "DAYS must be a whole number from 1 to 366, not 0."
+    await h.command(THEO, "/media", "Elbows")
+    assert "Elbows" in h.last_text(THEO.chat_id)
+    await h.command(THEO, "/patient")
+    assert h.last_text(THEO.chat_id).startswith("Usage: /patient NAME")
+    assert not h.api.calls_of("sendMediaGroup")
+
+
+async def test_media_waits_when_telegram_asks_for_a_pause_and_sends_the_album(
+    harness: Harness,
+) -> None:
+    h = harness
+    await everyone_answers(h)
+    h.api.inject("sendMediaGroup", RetryAfterFault(1))  # a one-second pause, waited in real time
+    await h.command(THEO, "/media", "Knees")
+    refused, sent = h.api.calls_of("sendMediaGroup")
+    assert refused.status == 429
+    assert sent.status == 200
+    assert [m["media"] for m in sent.params["media"]] == ["AgAD-photo", "BAAD-video"]

@@ -1,0 +1,51 @@
+"""The patient page always fits one Telegram message, however long the answers are."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from bot import texts
+from bot.handlers.therapist.common import _fits
+from bot.services.patientpage import AnswerLine, CheckinLine, GroupPlace, PatientPage
+from bot.services.reports import CheckinOutcome, PatientAdherence
+
+AT = datetime(2026, 12, 3, 7, 18, tzinfo=UTC)
+
+
+def page_with(questions: int, answer: str) -> PatientPage:
+    answers = tuple(
+        AnswerLine(n, f"Question {n} " + "why " * 200, "text", answer, False, False, AT)
+        for n in range(1, questions + 1)
+    )
+    checkins = tuple(
+        CheckinLine("Task " * 60, "Ankle Group", AT, CheckinOutcome.COMPLETED, answers)
+        for _ in range(4)
+    )
+    return PatientPage(
+        person_id=1,
+        telegram_user_id=101,
+        name="Alice <Test>",
+        data_deleted=False,
+        zone="Europe/Berlin",
+        zone_is_own=True,
+        groups=(GroupPlace("Ankle Group", date(2026, 12, 1), True),),
+        joined=date(2026, 12, 1),
+        last_seen=AT,
+        adherence=PatientAdherence(101, "Alice", False, True, completed=4),
+        checkins=checkins,
+        offset=0,
+        total=9,
+    )
+
+
+def test_long_answers_are_shortened_until_the_page_fits() -> None:
+    text = texts.patient_page(page_with(5, "& long answer " * 300), 4096)
+    assert _fits(text)
+    assert "Alice &lt;Test&gt;" in text
+    assert text.count("• Question") == 20  # every answer keeps its line
+
+
+def test_a_task_of_very_many_questions_is_cut_at_a_line_and_still_fits() -> None:
+    text = texts.patient_page(page_with(60, "x" * 1000), 4096)
+    assert _fits(text)
+    assert text.endswith("…")
