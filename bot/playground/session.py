@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
+from sqlalchemy import func
+from sqlmodel import SQLModel, select
 from telegram.request import RequestData
 
 from bot import scheduler
@@ -38,7 +39,7 @@ from bot.scheduler import run_scan
 from bot.sender import Pacer
 from fakebotapi import FakeBotApi
 from storage.db import Database
-from storage.models import TherapyGroup
+from storage.models import InboxUpdate, TherapyGroup
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +198,11 @@ class Playground:
         """Load the demo when the database is empty, then start the bot as run_polling would."""
         if self.seed is not None:
             await asyncio.to_thread(self._seed_if_empty, self.seed)
+        # The database outlives the in-memory Telegram: ids it already holds are never reused,
+        # or the inbox would drop the next update as one it has handled (the page waited for
+        # it in vain) and a typed answer would count as a message delivered again.
+        update_id, message_id = await asyncio.to_thread(self._newest_ids)
+        self.api.continue_after(update_id=update_id, message_id=message_id)
         for person in self.people.values():
             self.api.name_chat(person.chat_id, person.first_name, person.last_name)
         self.api.add_file(
@@ -230,6 +236,18 @@ class Playground:
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
+
+    def _newest_ids(self) -> tuple[int, int]:
+        """The highest update id in the inbox, and the highest message id any table keeps."""
+        with self.database.session() as session:
+            update_id = session.exec(select(func.max(InboxUpdate.update_id))).one()
+            message_ids = [
+                session.exec(select(func.max(column))).one()
+                for table in SQLModel.metadata.sorted_tables
+                for column in table.columns
+                if column.name.endswith("message_id")
+            ]
+        return int(update_id or 0), max((int(m) for m in message_ids if m is not None), default=0)
 
     def _seed_if_empty(self, path: Path) -> None:
         from bot import texts
