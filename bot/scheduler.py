@@ -336,7 +336,7 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
     for item in unsent:
         question = item.question
         await st.pacer.acquire(item.chat_id)
-        text, markup = render_question(question)
+        text, markup = render_question(question, playground=deps.playground)
         try:
             message = await application.bot.send_message(
                 item.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup

@@ -25,7 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 from telegram.request import RequestData
 
 from bot import scheduler
@@ -39,7 +39,14 @@ from bot.scheduler import run_scan
 from bot.sender import Pacer
 from fakebotapi import FakeBotApi
 from storage.db import Database
-from storage.models import InboxUpdate, TherapyGroup
+from storage.models import (
+    InboxUpdate,
+    Invite,
+    Membership,
+    Role,
+    TherapyGroup,
+)
+from storage.models import Person as Account
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +63,10 @@ PATIENTS = (
 )
 PEOPLE = (THERAPIST, *PATIENTS)
 
-# Commands worth a click for a newcomer, with the demo's own invite codes and group names.
+# Commands worth a click before anyone has joined (see ``Playground._suggest`` for after).
 HINTS = {
-    "therapist": ("/help", "/report Shoulder Therapy 1"),
-    "patient": ("/start SHOULDER1", "/start HIP1", "/tasks", "/help"),
+    "therapist": ("/help", "/report Shoulder Therapy 1", "/patient Alice", "/media"),
+    "patient": ("/start SHOULDER1", "/start HIP1", "/help"),
 }
 
 SAMPLE_PHOTO_ID = "playground-sample-photo"
@@ -177,10 +184,13 @@ class Playground:
             poll_wait_cap=10.0,
         )
         self.application: BotApplication = build_application(
-            self.settings, request=self.api, clock=clock, database=database
+            self.settings, request=self.api, clock=clock, database=database, playground=True
         )
         self.updates = UpdateBuilder(self.api, clock.now)
         self._sent: dict[int, list[Sent]] = {person.id: [] for person in self.people.values()}
+        self._suggestions: dict[int, list[str]] = {
+            person.id: list(HINTS.get(person.role, ())) for person in self.people.values()
+        }
         self._notices: list[Notice] = []
         self._version = 0
         self._calls_seen = 0
@@ -221,6 +231,7 @@ class Playground:
         await app.start()
         receiver(app).start(polling=True)
         self._running = True
+        await self._refresh_suggestions()
 
     async def stop(self) -> None:
         """Stop as run_polling would: updater, application, then the shutdown hooks."""
@@ -356,6 +367,51 @@ class Playground:
                 await receiver(self.application).wait_handled(update_id)
         except TimeoutError:
             log.warning("update %s is still being handled; answering the page anyway", update_id)
+        # Only what people send changes who belongs to which group.
+        await self._refresh_suggestions()
+
+    async def _refresh_suggestions(self) -> None:
+        try:
+            demo = await asyncio.to_thread(self._read_demo)
+        except Exception:
+            log.exception("the playground could not read the groups for its suggestions")
+            return
+        self._suggestions = {person.id: _suggest(person, demo) for person in self.people.values()}
+
+    def _read_demo(self) -> DemoState:
+        """Who is in which group now, and the invite codes still usable."""
+        with self.database.session() as session:
+            groups = list(session.exec(select(TherapyGroup.id, TherapyGroup.name)).all())
+            invites = session.exec(
+                select(Invite.code, Invite.group_id)
+                .where(col(Invite.revoked_at).is_(None))
+                .order_by(col(Invite.id))
+            ).all()
+            members = session.exec(
+                select(
+                    Account.telegram_user_id,
+                    Account.first_name,
+                    Account.last_name,
+                    Membership.group_id,
+                )
+                .join(Membership, col(Membership.person_id) == col(Account.id))
+                .where(Membership.role == Role.PATIENT.value, col(Membership.ended_at).is_(None))
+                .order_by(col(Membership.joined_at))
+            ).all()
+        names = dict(groups)
+        joined: dict[int, set[str]] = {}
+        patients: list[str] = []
+        for user_id, first, last, group_id in members:
+            joined.setdefault(int(user_id), set()).add(names[group_id])
+            name = f"{first} {last}".strip()
+            if name not in patients:
+                patients.append(name)
+        return DemoState(
+            invites=[(code, names[group_id]) for code, group_id in invites],
+            joined=joined,
+            patients=patients,
+            groups=[name for _, name in sorted(groups)],
+        )
 
     # --- what the page shows ------------------------------------------------------------
 
@@ -419,7 +475,7 @@ class Playground:
             "id": person.id,
             "name": person.name,
             "role": person.role,
-            "suggestions": list(HINTS.get(person.role, ())),
+            "suggestions": list(self._suggestions.get(person.id, ())),
             "commands": self._menu(person),
         }
 
@@ -509,6 +565,31 @@ class Playground:
         content = bytes(await file.download_as_bytearray())
         name = media.get("file_name") or (file.file_path or "file").rsplit("/", 1)[-1]
         return str(name), content
+
+
+@dataclass(frozen=True)
+class DemoState:
+    """What the suggestions follow: invite codes (with their group), memberships, patients."""
+
+    invites: list[tuple[str, str]]
+    joined: dict[int, set[str]]  # Telegram user id -> names of the groups joined as a patient
+    patients: list[str]  # in the order they joined
+    groups: list[str]
+
+
+def _suggest(person: Person, demo: DemoState) -> list[str]:
+    """The commands worth a click for ``person`` now: joining what they have not joined, then
+    what to do as a member; for the therapist, a look at the patients who joined."""
+    if person.role == "therapist":
+        busy = [group for group in demo.groups if any(group in g for g in demo.joined.values())]
+        group = (busy or demo.groups or ["Shoulder Therapy 1"])[0]
+        patient = (demo.patients or ["Alice"])[0]
+        return ["/help", f"/report {group}", f"/patient {patient}", f"/media {group}", "/newtask"]
+    joined = demo.joined.get(person.id, set())
+    chips = [f"/start {code}" for code, group in demo.invites if group not in joined]
+    if joined:
+        chips += ["/tasks", "/mydata"]
+    return [*chips, "/help"]
 
 
 class _ObservedApi(FakeBotApi):
