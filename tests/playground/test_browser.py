@@ -173,7 +173,8 @@ async def test_a_patient_plays_the_demo_and_the_therapist_sees_it_in_the_report(
     # The report's chart button: the picture shows in the chat, whole (not cropped to 4:3).
     await press("📈 Chart")
     chart = page.locator(".message.from-bot .media.photo img").last
-    await expect(chart).to_be_visible()
+    # The first chart imports matplotlib (a second alone, several on a busy machine).
+    await expect(chart).to_be_visible(timeout=30_000)
     await expect(chart).to_have_js_property("naturalWidth", 1080)
     # Shown and natural shape read in one go: the page may redraw the chat between two reads.
     shown, natural = await chart.evaluate(
