@@ -209,7 +209,7 @@ def playground_hint_photo() -> str:
 
 def playground_hint_video() -> str:
     return (
-        "Please send a video (press the film camera button beside the message box: "
+        "Please send a video (press the video camera button beside the message box: "
         "it sends a sample clip)."
     )
 

@@ -51,7 +51,7 @@ async def test_photo_and_video_questions_name_the_pages_own_buttons(page: Page) 
     await page.post("/api/photo", user=ALICE)
     video_question = page.last(ALICE)["text"]
     assert "one squat" in video_question
-    assert "film camera button beside the message box" in video_question
+    assert "video camera button beside the message box" in video_question
     assert "📎" not in video_question
     await page.post("/api/video", user=ALICE)
     assert "How confident" in page.last(ALICE)["text"]
