@@ -40,6 +40,8 @@ from bot.sender import Pacer
 from fakebotapi import FakeBotApi
 from storage.db import Database
 from storage.models import (
+    AuditEvent,
+    Delivery,
     InboxUpdate,
     Invite,
     Membership,
@@ -208,11 +210,15 @@ class Playground:
         """Load the demo when the database is empty, then start the bot as run_polling would."""
         if self.seed is not None:
             await asyncio.to_thread(self._seed_if_empty, self.seed)
-        # The database outlives the in-memory Telegram: ids it already holds are never reused,
-        # or the inbox would drop the next update as one it has handled (the page waited for
-        # it in vain) and a typed answer would count as a message delivered again.
-        update_id, message_id = await asyncio.to_thread(self._newest_ids)
+        # The database outlives the in-memory Telegram and the clock. Ids it already holds are
+        # never reused, or the inbox would drop the next update as one it has handled (the
+        # page waited for it in vain) and a typed answer would count as a message delivered
+        # again; and time does not go back to before what it recorded, or an answer would be
+        # "written before" the question it answers.
+        update_id, message_id, newest = await asyncio.to_thread(self._where_the_last_run_left)
         self.api.continue_after(update_id=update_id, message_id=message_id)
+        if newest is not None and newest > self.clock.now():
+            self.clock.set(newest)
         for person in self.people.values():
             self.api.name_chat(person.chat_id, person.first_name, person.last_name)
         self.api.add_file(
@@ -248,8 +254,10 @@ class Playground:
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
 
-    def _newest_ids(self) -> tuple[int, int]:
-        """The highest update id in the inbox, and the highest message id any table keeps."""
+    def _where_the_last_run_left(self) -> tuple[int, int, datetime | None]:
+        """The highest update id in the inbox, the highest message id any table keeps, and
+        the newest moment the bot recorded as past (an update received, a question asked,
+        a change audited)."""
         with self.database.session() as session:
             update_id = session.exec(select(func.max(InboxUpdate.update_id))).one()
             message_ids = [
@@ -258,7 +266,21 @@ class Playground:
                 for column in table.columns
                 if column.name.endswith("message_id")
             ]
-        return int(update_id or 0), max((int(m) for m in message_ids if m is not None), default=0)
+            moments = [
+                session.exec(select(func.max(column))).one()
+                for column in (
+                    InboxUpdate.received_at,
+                    Delivery.sent_at,
+                    Delivery.asked_at,
+                    Delivery.finished_at,
+                    AuditEvent.at,
+                )
+            ]
+        return (
+            int(update_id or 0),
+            max((int(m) for m in message_ids if m is not None), default=0),
+            max((m for m in moments if m is not None), default=None),
+        )
 
     def _seed_if_empty(self, path: Path) -> None:
         from bot import texts
