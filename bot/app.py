@@ -32,12 +32,17 @@ def build_application(
     request: BaseRequest | None = None,
     clock: Clock | None = None,
     database: Database | None = None,
+    playground: bool = False,
 ) -> BotApplication:
-    """Wire the bot: the database must already be at the migration head (see ``bot.cli``)."""
+    """Wire the bot: the database must already be at the migration head (see ``bot.cli``).
+
+    ``playground``: people read the bot on the playground's page (``bot.playground``).
+    """
     deps = Deps(
         settings=settings,
         database=database or Database(settings.database.url),
         clock=clock or SystemClock(),
+        playground=playground,
     )
     token = settings.telegram.token.get_secret_value().strip() or PLACEHOLDER_TOKEN
     builder = (

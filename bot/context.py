@@ -68,6 +68,8 @@ class Deps:
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
     )
     scans: ScanMonitor = field(default_factory=ScanMonitor)
+    # The bot runs behind the playground's page, not Telegram: how-to lines name its buttons.
+    playground: bool = False
 
     async def run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a synchronous use case off the event loop (sessions are sync by design)."""

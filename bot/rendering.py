@@ -65,12 +65,15 @@ SUMMARY_ANSWER_CHARS = 120
 
 
 def render_question(
-    view: QuestionView, *, intro: str | None = None
+    view: QuestionView, *, intro: str | None = None, playground: bool = False
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """One question: "Question 2 of 3", the description, the link, how to answer, buttons."""
+    """One question: "Question 2 of 3", the description, the link, how to answer, buttons.
+
+    ``playground``: the reader is on the playground's page (``Deps.playground``).
+    """
     parts = [intro] if intro else []
     parts.append(_question_body(view))
-    parts.append(f"<i>{texts.words(answer_hint(view.rules))}</i>")
+    parts.append(f"<i>{texts.words(answer_hint(view.rules), playground=playground)}</i>")
     return "\n\n".join(parts), question_keyboard(view, with_skip=view.optional)
 
 
@@ -84,9 +87,11 @@ def render_answered(answered: AnsweredView) -> str:
     return f"{_question_body(answered.question)}\n\n{tail}"
 
 
-def render_reask(reask: Reask) -> tuple[str, InlineKeyboardMarkup | None]:
+def render_reask(
+    reask: Reask, *, playground: bool = False
+) -> tuple[str, InlineKeyboardMarkup | None]:
     """A wrong answer: the specific hint, and the way out when the patient keeps failing."""
-    lines = [texts.words(reask.hint)]
+    lines = [texts.words(reask.hint, playground=playground)]
     if reask.offer_skip:
         lines.append(texts.checkin_offer_skip())
     elif reask.stuck:

@@ -410,7 +410,7 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
     for item in unsent:
         question = item.question
         await st.pacer.acquire(item.chat_id)
-        text, markup = render_question(question)
+        text, markup = render_question(question, playground=deps.playground)
         try:
             with paced():
                 message = await application.bot.send_message(

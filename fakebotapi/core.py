@@ -137,6 +137,8 @@ class FakeBotApi(BotApiMethods, BaseRequest):
         self._sent_by_chat: dict[int | str, list[ApiCall]] = {}
         self._chats: dict[int | str, dict[int, _Stored]] = {}
         self._last_message_id: dict[int | str, int] = {}
+        # Every chat's message ids start above this (see ``continue_after``).
+        self._message_id_floor = 0
         self._chat_names: dict[int | str, JSON] = {}
         self._files_by_id: dict[str, _File] = {}
         self._files_by_path: dict[str, _File] = {}
@@ -376,6 +378,17 @@ class FakeBotApi(BotApiMethods, BaseRequest):
             waiter.loop.call_soon_threadsafe(_wake, waiter.future)
         self._notify_watchers()
         return pushed
+
+    def continue_after(self, *, update_id: int, message_id: int) -> None:
+        """Hand out update ids above ``update_id`` and message ids above ``message_id``.
+
+        Telegram never gives an id twice: a bot restarted on a database that stored earlier
+        updates or message ids (its inbox keeps update ids, its check-ins message ids) must
+        not meet them again, or a new update is dropped as a redelivery.
+        """
+        with self._lock:
+            self._last_update_id = max(self._last_update_id, update_id)
+            self._message_id_floor = max(self._message_id_floor, message_id)
 
     def next_message_id(self, chat_id: int | str) -> int:
         """Reserve the chat's next message id, as a message from the person would use it.

@@ -51,6 +51,7 @@ class BotApiMethods:
     webhook_last_error: tuple[int, str] | None
     _chats: dict[int | str, dict[int, _Stored]]
     _last_message_id: dict[int | str, int]
+    _message_id_floor: int
     _chat_names: dict[int | str, JSON]
     _files_by_id: dict[str, _File]
     _files_by_path: dict[str, _File]
@@ -266,7 +267,7 @@ class BotApiMethods:
     # --- state helpers ----------------------------------------------------------------------
 
     def _new_message_id(self, key: int | str) -> int:
-        message_id = self._last_message_id.get(key, 0) + 1
+        message_id = max(self._last_message_id.get(key, 0), self._message_id_floor) + 1
         self._last_message_id[key] = message_id
         return message_id
 

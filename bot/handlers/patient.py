@@ -288,7 +288,7 @@ async def message_received(update: Update, context: BotContext) -> None:
         await message.reply_text(texts.checkin_closed())
         return
     if isinstance(result, checkin.Reask):
-        text, markup = rendering.render_reask(result)
+        text, markup = rendering.render_reask(result, playground=context.deps.playground)
         await message.reply_text(text, parse_mode=HTML, reply_markup=markup)
         return
     if isinstance(result, checkin.NotShown):
@@ -577,7 +577,9 @@ async def _ask(
     record: bool = True,
 ) -> None:
     """Send a question, then record that it reached the patient: only now may it be answered."""
-    text, markup = rendering.render_question(question, intro=intro)
+    text, markup = rendering.render_question(
+        question, intro=intro, playground=context.deps.playground
+    )
     sent = await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
     if not record:
         return

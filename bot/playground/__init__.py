@@ -37,7 +37,8 @@ def run_playground(settings: Settings, database: Database, host: str = HOST) -> 
 
 
 async def _serve(settings: Settings, database: Database, host: str) -> int:
-    # Simulated time starts at the real time and moves only when the page moves it.
+    # Simulated time starts at the real time (or later: see Playground.start) and moves only
+    # when the page moves it.
     clock = ManualClock(SystemClock().now())
     playground = Playground(settings, database, clock, seed=find_demo_seed())
     server = PlaygroundServer(playground, host, settings.playground.port)

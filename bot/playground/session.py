@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
+from sqlalchemy import func
+from sqlmodel import SQLModel, col, select
 from telegram.request import RequestData
 
 from bot import scheduler
@@ -38,7 +39,16 @@ from bot.scheduler import run_scan
 from bot.sender import Pacer
 from fakebotapi import FakeBotApi
 from storage.db import Database
-from storage.models import TherapyGroup
+from storage.models import (
+    AuditEvent,
+    Delivery,
+    InboxUpdate,
+    Invite,
+    Membership,
+    Role,
+    TherapyGroup,
+)
+from storage.models import Person as Account
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +65,10 @@ PATIENTS = (
 )
 PEOPLE = (THERAPIST, *PATIENTS)
 
-# Commands worth a click for a newcomer, with the demo's own invite codes and group names.
+# Commands worth a click before anyone has joined (see ``Playground._suggest`` for after).
 HINTS = {
-    "therapist": ("/help", "/report Shoulder Therapy 1"),
-    "patient": ("/start SHOULDER1", "/start HIP1", "/tasks", "/help"),
+    "therapist": ("/help", "/report Shoulder Therapy 1", "/patient Alice", "/media"),
+    "patient": ("/start SHOULDER1", "/start HIP1", "/help"),
 }
 
 SAMPLE_PHOTO_ID = "playground-sample-photo"
@@ -177,10 +187,13 @@ class Playground:
             poll_wait_cap=10.0,
         )
         self.application: BotApplication = build_application(
-            self.settings, request=self.api, clock=clock, database=database
+            self.settings, request=self.api, clock=clock, database=database, playground=True
         )
         self.updates = UpdateBuilder(self.api, clock.now)
         self._sent: dict[int, list[Sent]] = {person.id: [] for person in self.people.values()}
+        self._suggestions: dict[int, list[str]] = {
+            person.id: list(HINTS.get(person.role, ())) for person in self.people.values()
+        }
         self._notices: list[Notice] = []
         self._version = 0
         self._calls_seen = 0
@@ -198,6 +211,15 @@ class Playground:
         """Load the demo when the database is empty, then start the bot as run_polling would."""
         if self.seed is not None:
             await asyncio.to_thread(self._seed_if_empty, self.seed)
+        # The database outlives the in-memory Telegram and the clock. Ids it already holds are
+        # never reused, or the inbox would drop the next update as one it has handled (the
+        # page waited for it in vain) and a typed answer would count as a message delivered
+        # again; and time does not go back to before what it recorded, or an answer would be
+        # "written before" the question it answers.
+        update_id, message_id, newest = await asyncio.to_thread(self._where_the_last_run_left)
+        self.api.continue_after(update_id=update_id, message_id=message_id)
+        if newest is not None and newest > self.clock.now():
+            self.clock.set(newest)
         for person in self.people.values():
             self.api.name_chat(person.chat_id, person.first_name, person.last_name)
         self.api.add_file(
@@ -216,6 +238,7 @@ class Playground:
         await app.start()
         receiver(app).start(polling=True)
         self._running = True
+        await self._refresh_suggestions()
 
     async def stop(self) -> None:
         """Stop as run_polling would: updater, application, then the shutdown hooks."""
@@ -231,6 +254,34 @@ class Playground:
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
+
+    def _where_the_last_run_left(self) -> tuple[int, int, datetime | None]:
+        """The highest update id in the inbox, the highest message id any table keeps, and
+        the newest moment the bot recorded as past (an update received, a question asked,
+        a change audited)."""
+        with self.database.session() as session:
+            update_id = session.exec(select(func.max(InboxUpdate.update_id))).one()
+            message_ids = [
+                session.exec(select(func.max(column))).one()
+                for table in SQLModel.metadata.sorted_tables
+                for column in table.columns
+                if column.name.endswith("message_id")
+            ]
+            moments = [
+                session.exec(select(func.max(column))).one()
+                for column in (
+                    InboxUpdate.received_at,
+                    Delivery.sent_at,
+                    Delivery.asked_at,
+                    Delivery.finished_at,
+                    AuditEvent.at,
+                )
+            ]
+        return (
+            int(update_id or 0),
+            max((int(m) for m in message_ids if m is not None), default=0),
+            max((m for m in moments if m is not None), default=None),
+        )
 
     def _seed_if_empty(self, path: Path) -> None:
         from bot import texts
@@ -339,6 +390,51 @@ class Playground:
                 await receiver(self.application).wait_handled(update_id)
         except TimeoutError:
             log.warning("update %s is still being handled; answering the page anyway", update_id)
+        # Only what people send changes who belongs to which group.
+        await self._refresh_suggestions()
+
+    async def _refresh_suggestions(self) -> None:
+        try:
+            demo = await asyncio.to_thread(self._read_demo)
+        except Exception:
+            log.exception("the playground could not read the groups for its suggestions")
+            return
+        self._suggestions = {person.id: _suggest(person, demo) for person in self.people.values()}
+
+    def _read_demo(self) -> DemoState:
+        """Who is in which group now, and the invite codes still usable."""
+        with self.database.session() as session:
+            groups = list(session.exec(select(TherapyGroup.id, TherapyGroup.name)).all())
+            invites = session.exec(
+                select(Invite.code, Invite.group_id)
+                .where(col(Invite.revoked_at).is_(None))
+                .order_by(col(Invite.id))
+            ).all()
+            members = session.exec(
+                select(
+                    Account.telegram_user_id,
+                    Account.first_name,
+                    Account.last_name,
+                    Membership.group_id,
+                )
+                .join(Membership, col(Membership.person_id) == col(Account.id))
+                .where(Membership.role == Role.PATIENT.value, col(Membership.ended_at).is_(None))
+                .order_by(col(Membership.joined_at))
+            ).all()
+        names = dict(groups)
+        joined: dict[int, set[str]] = {}
+        patients: list[str] = []
+        for user_id, first, last, group_id in members:
+            joined.setdefault(int(user_id), set()).add(names[group_id])
+            name = f"{first} {last}".strip()
+            if name not in patients:
+                patients.append(name)
+        return DemoState(
+            invites=[(code, names[group_id]) for code, group_id in invites],
+            joined=joined,
+            patients=patients,
+            groups=[name for _, name in sorted(groups)],
+        )
 
     # --- what the page shows ------------------------------------------------------------
 
@@ -402,7 +498,7 @@ class Playground:
             "id": person.id,
             "name": person.name,
             "role": person.role,
-            "suggestions": list(HINTS.get(person.role, ())),
+            "suggestions": list(self._suggestions.get(person.id, ())),
             "commands": self._menu(person),
         }
 
@@ -492,6 +588,31 @@ class Playground:
         content = bytes(await file.download_as_bytearray())
         name = media.get("file_name") or (file.file_path or "file").rsplit("/", 1)[-1]
         return str(name), content
+
+
+@dataclass(frozen=True)
+class DemoState:
+    """What the suggestions follow: invite codes (with their group), memberships, patients."""
+
+    invites: list[tuple[str, str]]
+    joined: dict[int, set[str]]  # Telegram user id -> names of the groups joined as a patient
+    patients: list[str]  # in the order they joined
+    groups: list[str]
+
+
+def _suggest(person: Person, demo: DemoState) -> list[str]:
+    """The commands worth a click for ``person`` now: joining what they have not joined, then
+    what to do as a member; for the therapist, a look at the patients who joined."""
+    if person.role == "therapist":
+        busy = [group for group in demo.groups if any(group in g for g in demo.joined.values())]
+        group = (busy or demo.groups or ["Shoulder Therapy 1"])[0]
+        patient = (demo.patients or ["Alice"])[0]
+        return ["/help", f"/report {group}", f"/patient {patient}", f"/media {group}", "/newtask"]
+    joined = demo.joined.get(person.id, set())
+    chips = [f"/start {code}" for code, group in demo.invites if group not in joined]
+    if joined:
+        chips += ["/tasks", "/mydata"]
+    return [*chips, "/help"]
 
 
 class _ObservedApi(FakeBotApi):

@@ -34,15 +34,24 @@ if TYPE_CHECKING:
     from bot.services.seeding import SeedProblem
 
 
-def words(said: Meaning) -> str:
+def words(said: Meaning, *, playground: bool = False) -> str:
     """Word what a service said: the function named by its kind, given its values.
 
     A value that is itself a ``Meaning`` is worded first (a problem inside a line's frame).
+    In the playground, a sentence that names Telegram's own controls names the page's.
     """
-    wording = globals()[said.kind.value]
-    values = {name: words(v) if isinstance(v, Meaning) else v for name, v in said.values}
+    name = said.kind.value
+    wording = globals()[f"playground_{name}" if playground and name in _PAGE_WORDED else name]
+    values = {
+        key: words(v, playground=playground) if isinstance(v, Meaning) else v
+        for key, v in said.values
+    }
     text: str = wording(**values)
     return text
+
+
+# Kinds whose sentence tells where to tap in Telegram; ``playground_<kind>`` words the page's.
+_PAGE_WORDED = frozenset({"hint_photo", "hint_video"})
 
 
 def seed_problem(problem: SeedProblem) -> str:

@@ -199,6 +199,21 @@ def playground_port_taken(host: str, port: int, error: OSError) -> str:
     )
 
 
+# The page has no 📎: its own buttons beside the message box send a sample photo or video.
+def playground_hint_photo() -> str:
+    return (
+        "Please send a photo (press the camera button beside the message box: "
+        "it sends a sample picture)."
+    )
+
+
+def playground_hint_video() -> str:
+    return (
+        "Please send a video (press the video camera button beside the message box: "
+        "it sends a sample clip)."
+    )
+
+
 def playground_stopped() -> str:
     return "Playground stopped."
 

@@ -8,6 +8,7 @@ migrated SQLite database, with its ManualClock at a fixed morning (Wednesday 25 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +26,14 @@ ALICE, BOB, CHLOE = (person.id for person in PATIENTS)
 THEO = THERAPIST.id
 
 
-@pytest.fixture
-async def server(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[PlaygroundServer]:
-    url = fresh_database_url(request, "sqlite", tmp_path)
+@asynccontextmanager
+async def running_playground(url: str, clock: ManualClock) -> AsyncIterator[PlaygroundServer]:
+    """A playground served on an ephemeral port over the database at ``url``, stopped after."""
     database = Database(url)
     settings = Settings.model_validate(
         {"database": {"url": url}, "scheduler": {"default_timezone": "Europe/London"}}
     )
-    playground = Playground(settings, database, ManualClock(START), seed=find_demo_seed())
+    playground = Playground(settings, database, clock, seed=find_demo_seed())
     served = PlaygroundServer(playground, port=0)
     await served.start()
     await playground.start()
@@ -45,6 +44,17 @@ async def server(
         await served.stop()
         await playground.stop()
         database.dispose()
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return fresh_database_url(request, "sqlite", tmp_path)
+
+
+@pytest.fixture
+async def server(database_url: str) -> AsyncIterator[PlaygroundServer]:
+    async with running_playground(database_url, ManualClock(START)) as served:
+        yield served
 
 
 @pytest.fixture

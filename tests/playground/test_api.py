@@ -8,10 +8,12 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from bot.clock import ManualClock
 from bot.playground import PlaygroundServer
 from bot.playground.server import check_loopback
 from bot.playground.session import PlaygroundError, parse_advance
-from tests.playground.conftest import ALICE, BOB, THEO, Page
+from tests.conftest import START
+from tests.playground.conftest import ALICE, BOB, THEO, Page, running_playground
 
 
 async def test_the_page_and_its_script_are_served_with_a_strict_policy(
@@ -221,3 +223,35 @@ def test_the_server_refuses_to_listen_beyond_the_loopback(host: str) -> None:
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
 def test_the_loopback_is_fine(host: str) -> None:
     check_loopback(host)
+
+
+async def test_a_restarted_playground_answers_the_first_message_and_takes_a_typed_answer(
+    database_url: str,
+) -> None:
+    """The database keeps the last run's update and message ids; the new run's never
+    repeat them, or the inbox drops the update and the answer counts as a redelivery. Its
+    clock does not go back to before the last run's evening either, though it starts from
+    that morning's real time: an answer would be dated before its question."""
+    async with (
+        running_playground(database_url, ManualClock(START)) as first,
+        httpx.AsyncClient(base_url=first.url, timeout=30) as http,
+    ):
+        before = Page(http)
+        await before.send(ALICE, "/start SHOULDER1")
+        await before.advance("PT9H")
+        await before.press(ALICE, "▶️ Start now")
+        await before.press(ALICE, "3")
+        assert "How many minutes" in before.last(ALICE)["text"]
+
+    async with (
+        running_playground(database_url, ManualClock(START)) as second,
+        httpx.AsyncClient(base_url=second.url, timeout=30) as http,
+    ):
+        after = Page(http)
+        assert (await after.refresh())["clock"]["time"] == "18:00"
+        await after.send(ALICE, "/help")
+        assert after.last(ALICE)["from"] == "bot", "the first message after a restart is answered"
+        await after.send(ALICE, "25")
+        assert "Anything you want your therapist to know?" in after.last(ALICE)["text"]
+        first_id = after.chat(ALICE)[0]["id"]
+        assert first_id > max(m["id"] for m in before.chat(ALICE)), "ids carry on"

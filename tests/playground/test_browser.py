@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from bot.clock import ManualClock
 from bot.playground import PlaygroundServer
+from tests.conftest import START
+from tests.playground.conftest import ALICE, Page, running_playground
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -56,10 +62,9 @@ def chromium() -> Path:
 VIEWPORTS = {"desktop": (1180, 860), "phone": (390, 844)}
 
 
-@pytest.fixture(params=list(VIEWPORTS))
-async def browser_page(
-    request: pytest.FixtureRequest, chromium: Path, server: PlaygroundServer
-) -> AsyncIterator[Any]:
+@asynccontextmanager
+async def browser_on(chromium: Path, url: str, viewport: str = "desktop") -> AsyncIterator[Any]:
+    """A Chromium page open on ``url``; fails the test if the page's script threw."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -67,16 +72,24 @@ async def browser_page(
             executable_path=str(chromium), args=CHROMIUM_ARGS
         )
         try:
-            width, height = VIEWPORTS[request.param]
+            width, height = VIEWPORTS[viewport]
             page = await browser.new_page(viewport={"width": width, "height": height})
             page.set_default_timeout(10_000)
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
-            await page.goto(server.url)
+            await page.goto(url)
             yield page
             assert not errors, f"the page's script failed: {errors}"
         finally:
             await browser.close()
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+async def browser_page(
+    request: pytest.FixtureRequest, chromium: Path, server: PlaygroundServer
+) -> AsyncIterator[Any]:
+    async with browser_on(chromium, server.url, request.param) as page:
+        yield page
 
 
 async def test_a_patient_plays_the_demo_and_the_therapist_sees_it_in_the_report(
@@ -159,7 +172,8 @@ async def test_a_patient_plays_the_demo_and_the_therapist_sees_it_in_the_report(
     # The report's chart button: the picture shows in the chat, whole (not cropped to 4:3).
     await press("📈 Chart")
     chart = page.locator(".message.from-bot .media.photo img").last
-    await expect(chart).to_be_visible()
+    # The first chart imports matplotlib (a second alone, several on a busy machine).
+    await expect(chart).to_be_visible(timeout=30_000)
     await expect(chart).to_have_js_property("naturalWidth", 1080)
     # Shown and natural shape read in one go: the page may redraw the chat between two reads.
     shown, natural = await chart.evaluate(
@@ -183,3 +197,84 @@ async def fits_the_width(page: Any) -> None:
         box = await page.locator(selector).bounding_box()
         assert box is not None, selector
         assert box["x"] >= 0 and box["x"] + box["width"] <= width, (selector, box, width)
+
+
+# A /tasks the bot has handled leaves the page usable at once (the bot takes a few hundredths
+# of a second); a page that waits for an update the bot dropped stays greyed out for 15 s.
+READY_WITHIN_SECONDS = 2.0
+
+
+async def seconds_until_ready_after(page: Any, text: str) -> float:
+    """Send ``text``; the seconds until the bot answered and the page's buttons work again."""
+    from playwright.async_api import expect
+
+    answers = page.locator(".message.from-bot")
+    before = await answers.count()
+    started = time.monotonic()
+    await page.locator("#input").fill(text)
+    await page.locator("#input").press("Enter")
+    # Generous waits, so a slow page fails on the measured time below, which says how slow.
+    await expect(answers).to_have_count(before + 1, timeout=30_000)
+    for button in await page.locator(".clock-button, button.key").all():
+        await expect(button).to_be_enabled(timeout=30_000)
+    return time.monotonic() - started
+
+
+async def test_the_page_is_ready_as_soon_as_the_bot_has_answered_tasks(
+    chromium: Path, server: PlaygroundServer
+) -> None:
+    from playwright.async_api import expect
+
+    async with browser_on(chromium, server.url) as page:
+        bot_says = page.locator(".message.from-bot").last
+        await page.locator('.person[data-person="Alice"]').click()
+        await page.locator("#input").fill("/start SHOULDER1")
+        await page.locator("#input").press("Enter")
+        await expect(bot_says).to_contain_text("You have joined Shoulder Therapy 1")
+        for _ in range(2):
+            await page.get_by_role("button", name="+1 hour").click()
+            await expect(page.locator(".clock-button").first).to_be_enabled()
+        await expect(bot_says).to_contain_text("Perform 20 Press-Ups (day 1)")
+
+        took = await seconds_until_ready_after(page, "/tasks")
+        assert took < READY_WITHIN_SECONDS, f"/tasks left the page busy for {took:.1f} s"
+        await expect(bot_says).to_contain_text("Your open check-ins")
+        await bot_says.get_by_role("button", name="▶️ Start: Perform 20 Press-Ups (day 1)").click()
+        await expect(bot_says).to_contain_text("Do 10 Push-Ups")
+
+        await page.get_by_role("button", name="+1 day").click()
+        await expect(page.locator("#clock-date")).to_contain_text("Thu 26 Nov")
+        took = await seconds_until_ready_after(page, "/tasks")
+        assert took < READY_WITHIN_SECONDS, f"/tasks left the page busy for {took:.1f} s"
+
+
+async def test_a_restarted_playground_answers_at_once_and_takes_typed_answers(
+    chromium: Path, database_url: str
+) -> None:
+    """The database keeps the update and message ids of the last run; Telegram never
+    reuses one, and neither may the playground's, or the bot drops what comes next."""
+    from playwright.async_api import expect
+
+    async with (
+        running_playground(database_url, ManualClock(START)) as first,
+        httpx.AsyncClient(base_url=first.url, timeout=30) as http,
+    ):
+        before = Page(http)
+        await before.send(ALICE, "/start SHOULDER1")
+        await before.send(ALICE, "/tasks")
+        await before.advance("PT9H")  # the daily pain check, due at 18:00
+        await before.press(ALICE, "▶️ Start now")
+        await before.press(ALICE, "3")
+        assert "How many minutes" in before.bot_texts(ALICE)[-1]
+
+    async with (
+        running_playground(database_url, ManualClock(START)) as second,
+        browser_on(chromium, second.url) as page,
+    ):
+        bot_says = page.locator(".message.from-bot").last
+        await page.locator('.person[data-person="Alice"]').click()
+        took = await seconds_until_ready_after(page, "/tasks")
+        assert took < READY_WITHIN_SECONDS, f"/tasks left the page busy for {took:.1f} s"
+        await expect(bot_says).to_contain_text("Shoulder pain check")
+        await seconds_until_ready_after(page, "25")
+        await expect(bot_says).to_contain_text("Anything you want your therapist to know?")

@@ -793,6 +793,19 @@ async def test_get_updates_honours_offset_and_limit(
     assert await app.bot.get_updates(offset=ids[2] + 1) == ()
 
 
+async def test_ids_continue_after_those_a_restarted_bot_has_already_seen(
+    app: Application, fake: FakeBotApi, updates: UpdateFactory
+) -> None:
+    fake.continue_after(update_id=41, message_id=70)
+    update = updates.message(ALICE, "after the restart")
+    del update["update_id"]  # the fake numbers it, as Telegram does
+    assert fake.push_update(update)["update_id"] == 42
+    assert update["message"]["message_id"] == 71  # the factory asks the fake's counter
+    sent = await app.bot.send_message(ALICE.id, "and the answer")
+    assert sent.message_id == 72
+    assert (await app.bot.send_message(BOB.id, "another chat")).message_id == 71
+
+
 async def test_an_offset_confirms_updates_as_the_request_arrives_not_when_it_answers(
     app: Application, fake: FakeBotApi, updates: UpdateFactory
 ) -> None:

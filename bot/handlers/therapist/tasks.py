@@ -106,7 +106,8 @@ async def preview(update: Update, context: BotContext) -> None:
                 description=question.description,
                 link=question.link,
                 rules=question.rules,
-            )
+            ),
+            playground=context.deps.playground,
         )
         await _send(update, text, _inert(question_markup, inert))
 

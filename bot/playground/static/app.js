@@ -251,9 +251,13 @@ function keyboard(person, message) {
 }
 
 function emptyChat(person) {
+  // The suggestions follow the database: no /start among them means this person has joined.
+  const joined = !(person.suggestions || []).some((text) => text.startsWith("/start "));
   const hint = person.role === "therapist"
     ? "You are the therapist. Try /help, then /report Shoulder Therapy 1 once a patient has answered."
-    : "Join the demo group with /start SHOULDER1, then move the clock to 11:00 for the first check-in.";
+    : joined
+      ? "You have joined the demo. Send /tasks for your open check-ins, or move the clock on."
+      : "Join the demo group with /start SHOULDER1, then move the clock to 11:00 for the first check-in.";
   return h("div", { class: "empty" }, h("strong", {}, `This is ${person.name}'s chat with the bot.`), h("p", {}, hint));
 }
 
