@@ -425,6 +425,8 @@ class Playground:
         joined: dict[int, set[str]] = {}
         patients: list[str] = []
         for user_id, first, last, group_id in members:
+            if user_id is None:
+                continue  # erased at their request: no chips of theirs
             joined.setdefault(int(user_id), set()).add(names[group_id])
             name = f"{first} {last}".strip()
             if name not in patients:
