@@ -94,7 +94,7 @@ def _(message: str) -> str:
     return catalog(_reader.get()).gettext(message)
 
 
-def N_(message: str) -> str:  # noqa: N802 (the name xgettext and pybabel know)
+def N_(message: str) -> str:
     """Mark a sentence for the catalog where it is defined; ``_()`` translates it when used."""
     return message
 
@@ -115,11 +115,21 @@ def _locale(language: str) -> Locale:
 
 # English keeps the bot's original short forms ("Wed 02 Dec, 15:02", "Tue 1 Dec 2026"); other
 # languages take CLDR's pattern for the same fields ("Mi., 2. Dez., 15:02").
-_ENGLISH_PATTERNS = {"MMMEd": "EEE dd MMM", "yMMMEd": "EEE d MMM y"}
+_ENGLISH_PATTERNS = {
+    "MMMEd": "EEE dd MMM",
+    "yMMMEd": "EEE d MMM y",
+    "MMMd": "d MMM",
+    "yMMMd": "d MMM y",
+}
 
 
-def weekday_time(moment: datetime) -> str:
-    """A day and time a person reads, in their locale: "Wed 02 Dec, 15:02"."""
+def weekday_time(moment: datetime, *, compact: bool = False) -> str:
+    """A day and time a person reads, in their locale: "Wed 02 Dec, 15:02".
+
+    ``compact`` is the alert's English form, "Wed 2 Dec 15:02"; other languages read the same.
+    """
+    if compact and _reader.get() == SOURCE_LANGUAGE:
+        return format_datetime(moment, "EEE d MMM HH:mm", locale=locale())
     return format_datetime(moment, f"{_pattern('MMMEd')}, HH:mm", locale=locale())
 
 
@@ -131,6 +141,16 @@ def date_time(moment: datetime) -> str:
 def day(value: date) -> str:
     """A date with weekday and year: "Tue 1 Dec 2026"."""
     return format_date(value, _pattern("yMMMEd"), locale=locale())
+
+
+def day_month(value: date) -> str:
+    """A day and month: "1 Dec", "1. Dez."."""
+    return format_date(value, _pattern("MMMd"), locale=locale())
+
+
+def day_month_year(value: date) -> str:
+    """A date without weekday: "31 Dec 2026", "31. Dez. 2026"."""
+    return format_date(value, _pattern("yMMMd"), locale=locale())
 
 
 def clock(value: datetime | time) -> str:
@@ -155,3 +175,6 @@ def decimal_separator(language: str) -> str:
     return str(_locale(language).number_symbols["latn"]["decimal"])
 
 
+def counted(singular: str, plural: str, count: int) -> str:
+    """A counted phrase ("{n} question" / "{n} questions") in the form ``count`` needs."""
+    return ngettext(singular, plural, count).format(n=count)
