@@ -21,6 +21,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot import texts
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
+from bot.readers import chat_language, chat_languages
 from bot.rendering import render_prompt, render_question
 from bot.sender import FlushFunction, Pacer, Sender, SendStats, retry_after_seconds
 from bot.services import checkin, delivery, inbox, retention
@@ -33,6 +34,7 @@ from bot.services.delivery import (
     SendResult,
 )
 from bot.services.throttle import purge as purge_code_attempts
+from bot.texts.language import speaking
 from storage.errors import is_unavailable, unavailable_reason
 
 log = logging.getLogger(__name__)
@@ -239,8 +241,15 @@ async def _scan(
     marks = mark_policy(deps)
     totals = _Totals()
 
+    # Each recipient's language, looked up once per claimed batch (see ``languages_for``).
+    languages: dict[int, str] = {}
+
+    async def languages_for(batch: delivery.ScanBatch) -> None:
+        languages.update(await chat_languages(deps, {job.chat_id for job in batch.jobs}))
+
     async def send(job: SendJob) -> int:
-        text, markup = render_prompt(job.view)
+        with speaking(languages.get(job.chat_id, deps.settings.i18n.default_language)):
+            text, markup = render_prompt(job.view)
         message = await application.bot.send_message(
             job.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
         )
@@ -282,6 +291,7 @@ async def _scan(
                     break
                 batch = await claim()
             totals.rounds += 1
+            await languages_for(batch)
             if batch.more and round_number + 1 < MAX_ROUNDS:
                 # Claim the next round while this one is sent: at hundreds of messages a second
                 # the claim's own time would otherwise be a gap in the sending.
@@ -333,10 +343,12 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
         settings.scheduler.scan_batch_size,
     )
     sent = 0
+    languages = await chat_languages(deps, {item.chat_id for item in unsent})
     for item in unsent:
         question = item.question
         await st.pacer.acquire(item.chat_id)
-        text, markup = render_question(question)
+        with speaking(languages[item.chat_id]):
+            text, markup = render_question(question)
         try:
             message = await application.bot.send_message(
                 item.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
@@ -465,8 +477,10 @@ async def _close_prompts(application: BotApplication, st: SchedulerState) -> Non
         closed = st.closing.popleft()
         await st.pacer.acquire(closed.chat_id)
         try:
+            with speaking(await chat_language(_deps(application), closed.chat_id)):
+                text = texts.sched_prompt_closed(closed.task_title)
             await application.bot.edit_message_text(
-                texts.sched_prompt_closed(closed.task_title),
+                text,
                 chat_id=closed.chat_id,
                 message_id=closed.message_id,
                 parse_mode=ParseMode.HTML,

@@ -23,12 +23,14 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from bot import keyboards, rendering, texts
 from bot.config import InviteSettings
 from bot.context import BotApplication, BotContext
+from bot.readers import chat_language, chat_languages
 from bot.receiver import defer_shown
 from bot.services import checkin
 from bot.services.authoring import is_therapist
 from bot.services.responses import Reply
 from bot.services.throttle import Burst, ThrottlePolicy
 from bot.services.views import PromptView
+from bot.texts.language import speaking
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +148,13 @@ async def _alert_guessing(context: BotContext, burst: Burst) -> None:
         burst.failures,
         burst.since.isoformat(),
     )
-    text = texts.admin_code_guessing(
-        burst.failures, burst.since, settings.invites.wrong_codes_per_user
-    )
-    for chat_id in dict.fromkeys(settings.therapists.user_ids):
+    administrators = list(dict.fromkeys(settings.therapists.user_ids))
+    languages = await chat_languages(context.deps, administrators)
+    for chat_id in administrators:
+        with speaking(languages[chat_id]):
+            text = texts.admin_code_guessing(
+                burst.failures, burst.since, settings.invites.wrong_codes_per_user
+            )
         try:
             await context.bot.send_message(chat_id, text, parse_mode=HTML)
         except TelegramError:
@@ -586,10 +591,11 @@ async def _offer(context: BotContext, view: PromptView | None) -> None:
 
 
 async def _alert(context: BotContext, notice: checkin.AlertNotice) -> None:
+    # In the therapist's language, not the patient's whose update this is.
+    with speaking(await chat_language(context.deps, notice.chat_id)):
+        text = rendering.render_alert(notice)
     try:
-        await context.bot.send_message(
-            notice.chat_id, rendering.render_alert(notice), parse_mode=HTML
-        )
+        await context.bot.send_message(notice.chat_id, text, parse_mode=HTML)
     except TelegramError:
         # A therapist who blocked the bot must not break the patient's check-in.
         log.warning("Could not deliver an alert to chat %s", notice.chat_id, exc_info=True)

@@ -183,6 +183,8 @@ class Kind(StrEnum):
     SEED_UNKNOWN_TYPE = "seed_unknown_type"
     SEED_BAD_LINK = "seed_bad_link"
     SEED_BAD_OPTIONS = "seed_bad_options"
+    LANGUAGE_UNKNOWN = "language_unknown"
+    LANGUAGE_NOT_JOINED = "language_not_joined"
 
 
 @dataclass(frozen=True)

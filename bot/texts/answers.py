@@ -6,9 +6,12 @@ Mostly what ``bot/services/responses.py`` says (``Kind.HINT_*``, ``Kind.PROBLEM_
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import TYPE_CHECKING
 
+import bot.texts.language as language
+from bot.services.responses import STORED_NO, STORED_PHOTO, STORED_VIDEO, STORED_YES
 from bot.texts.language import N_, _
 
 if TYPE_CHECKING:
@@ -48,6 +51,25 @@ def answer_display_photo() -> str:
 
 def answer_display_video() -> str:
     return _("video")
+
+
+_DECIMAL = re.compile(r"-?\d+\.\d+")
+
+
+def shown_answer(display: str) -> str:
+    """A stored answer as the reader reads it: yes/no, photo and video in their language, a
+    decimal with their decimal mark ("7,5"). What is stored stays canonical ("7.5", "Yes")."""
+    words = {
+        STORED_YES: label_yes,
+        STORED_NO: label_no,
+        STORED_PHOTO: answer_display_photo,
+        STORED_VIDEO: answer_display_video,
+    }
+    if display in words:
+        return words[display]()
+    if _DECIMAL.fullmatch(display):
+        return display.replace(".", language.decimal_separator(language.current()))
+    return display
 
 
 def hint_type_text() -> str:

@@ -45,6 +45,7 @@ _ACTIONS = {
     AuditAction.DATA_EXPORTED: N_("data exported"),
     AuditAction.DATA_ERASED: N_("data erased at the patient's request"),
     AuditAction.RETENTION_PURGE: N_("old answers purged (retention)"),
+    AuditAction.LANGUAGE_CHOSEN: N_("language chosen"),
 }
 _ROLES = {
     ActorRole.ADMINISTRATOR: N_("administrator"),

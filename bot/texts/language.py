@@ -26,21 +26,16 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
+from bot.services.language import AVAILABLE
+
 DOMAIN = "patientbot"
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 SOURCE_LANGUAGE = "en"
 # Every language a person can choose, named in itself (the /language buttons).
-LANGUAGES: dict[str, str] = {"de": "Deutsch", "en": "English", "es": "Español"}
+_NAMES = {"de": "Deutsch", "en": "English", "es": "Español"}
+LANGUAGES: dict[str, str] = {code: _NAMES[code] for code in AVAILABLE}
 
 _reader: ContextVar[str] = ContextVar("patientbot_reader_language", default=SOURCE_LANGUAGE)
-
-
-def supported(code: str | None) -> str | None:
-    """The language we have for Telegram's IETF tag ("de-AT" -> "de"), or None."""
-    if not code:
-        return None
-    base = code.replace("_", "-").split("-", 1)[0].lower()
-    return base if base in LANGUAGES else None
 
 
 def current() -> str:

@@ -7,7 +7,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 import bot.texts.language as language
-from bot.texts.answers import alert_condition
+from bot.texts.answers import alert_condition, shown_answer
 from bot.texts.language import _, counted, ngettext
 from bot.texts.therapist_commands import admin_help
 
@@ -51,6 +51,33 @@ def help_therapist_free_text() -> str:
         "You are a therapist here, so a message like this starts nothing. Send a command: "
         "/groups to see your groups, /newtask to create a task, /report GROUP for adherence, "
         "/help for all of them."
+    )
+
+
+# --- /language ----------------------------------------------------------------------------
+# The buttons name each language in itself (texts.language.LANGUAGES), never translated.
+
+
+def language_choose(current: str) -> str:
+    """Which language to write in; said in the current one, ``current`` named in itself."""
+    return _("🌐 I write to you in <b>{current}</b>. Which language would you like?").format(
+        current=escape(current)
+    )
+
+
+def language_set(name: str) -> str:
+    """Said in the newly chosen language."""
+    return _("🌐 Done: from now on I write to you in <b>{name}</b>.").format(name=escape(name))
+
+
+def language_unknown(code: str) -> str:
+    return _("I don't speak “{code}”. Please tap one of the languages.").format(code=escape(code))
+
+
+def language_not_joined() -> str:
+    return _(
+        "Please join your therapy group first, with the invite link from your therapist. "
+        "Until then I write in the language of your Telegram app."
     )
 
 
@@ -229,7 +256,7 @@ def checkin_link(url: str) -> str:
 
 
 def checkin_your_answer(display: str) -> str:
-    return _("✔️ Your answer: <b>{display}</b>").format(display=escape(display))
+    return _("✔️ Your answer: <b>{display}</b>").format(display=escape(shown_answer(display)))
 
 
 def checkin_your_answer_skipped() -> str:
@@ -277,7 +304,7 @@ def checkin_summary_head(title: str) -> str:
 
 
 def checkin_summary_line(description: str, display: str, skipped: bool) -> str:
-    answer = _("<i>skipped</i>") if skipped else f"<b>{escape(display)}</b>"
+    answer = _("<i>skipped</i>") if skipped else f"<b>{escape(shown_answer(display))}</b>"
     return f"• {escape(description)} — {answer}"
 
 
@@ -541,7 +568,7 @@ def checkin_alert(
         "Task: {task} · alert on {condition}"
     ).format(
         who=who,
-        answer=escape(answer),
+        answer=escape(shown_answer(answer)),
         question=escape(question),
         group=escape(group),
         when=when,

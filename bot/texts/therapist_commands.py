@@ -132,6 +132,10 @@ def admin_menu_deletemydata() -> str:
     return _("Erase your answers and leave your groups")
 
 
+def admin_menu_language() -> str:
+    return _("Change the language")
+
+
 def admin_menu_help() -> str:
     return _("What you can do")
 

@@ -20,6 +20,7 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 from bot import texts
+from bot.services.language import supported
 from bot.texts import language
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,4 +178,4 @@ def test_dates_and_numbers_follow_the_readers_locale() -> None:
 def test_telegram_language_codes_map_to_the_languages_we_have(
     telegram: str | None, ours: str | None
 ) -> None:
-    assert language.supported(telegram) == ours
+    assert supported(telegram) == ours
