@@ -95,6 +95,7 @@ async def _choose(update: Update, context: BotContext, code: str) -> None:
             user.id,
             code,
             actor=Actor(user.id, role),
+            therapist=therapist,
         )
     except language.LanguageRefused as refused:
         await context.bot.send_message(chat.id, texts.words(refused.said), parse_mode="HTML")

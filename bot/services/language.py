@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from bot.services.audit import Actor, AuditAction, ObjectKind, record
 from bot.services.meaning import Kind, Meaning, meaning
 from storage.db import Database
-from storage.models import Person
+from storage.models import Person, Role
 
 # English is the source language; every other one has a catalog in bot/locale.
 AVAILABLE: tuple[str, ...] = ("en", "de", "es")
@@ -76,12 +76,19 @@ class LanguageChosen:
 
 
 def choose_language(
-    database: Database, now: datetime, telegram_user_id: int, language: str, *, actor: Actor
+    database: Database,
+    now: datetime,
+    telegram_user_id: int,
+    language: str,
+    *,
+    actor: Actor,
+    therapist: bool = False,
 ) -> LanguageChosen:
     """Store a person's own choice of language, which later Telegram codes never override.
 
-    Raises ``LanguageRefused`` for a language we do not have or a person we do not know (one
-    who never joined: until then, Telegram's language is theirs).
+    A therapist named only in the configuration gets their row here. Raises
+    ``LanguageRefused`` for a language we do not have or a patient we do not know (one who
+    never joined: until then, Telegram's language is theirs).
     """
     if language not in AVAILABLE:
         raise LanguageRefused(meaning(Kind.LANGUAGE_UNKNOWN, code=language))
@@ -89,6 +96,15 @@ def choose_language(
         person = session.exec(
             select(Person).where(Person.telegram_user_id == telegram_user_id)
         ).first()
+        if person is None and therapist:
+            person = Person(
+                telegram_user_id=telegram_user_id,
+                chat_id=telegram_user_id,
+                role=Role.THERAPIST.value,
+                created_at=now,
+            )
+            session.add(person)
+            session.flush()
         if person is None or person.id is None:
             raise LanguageRefused(meaning(Kind.LANGUAGE_NOT_JOINED))
         before = person.language
