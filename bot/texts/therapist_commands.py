@@ -320,7 +320,10 @@ def admin_usage_deletetask() -> str:
 
 
 def admin_usage_preview() -> str:
-    return _("Usage: /preview ID, for example /preview 3 (see /tasks for the numbers)")
+    return _(
+        "Usage: /preview ID [LANGUAGE], for example /preview 3, or /preview 3 de as a patient "
+        "reading German sees it (see /tasks for the numbers)"
+    )
 
 
 def admin_usage_report() -> str:

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from storage.models import Answer, AuditEvent, Delivery, Person
+from storage.models import Answer, AuditEvent, Delivery, Person, Task
 from tests.fakes.harness import Harness, therapist
 from tests.fakes.updates import User
 
@@ -87,6 +87,45 @@ async def test_a_german_patient_checks_in_in_german_and_the_therapist_reads_engl
         ("No", None, False),
     ]
     print(h.transcript([ANNA, THEO]))
+
+
+async def test_a_spanish_patient_checks_in_in_spanish(h: Harness) -> None:
+    await h.command(BEA, "/start", "HIP1")
+    assert h.last_text(BEA.chat_id).startswith("✅ ¡Bienvenido/a! Se ha unido a Hip Therapy 1.")
+    await h.advance_and_scan(timedelta(hours=1))
+    assert "Para el mié, 25 nov, 10:00 (GMT) · 3 preguntas" in h.last_text(BEA.chat_id)
+    await h.press(BEA, "▶️ Empezar ahora")
+    await h.text(BEA, "sí")
+    assert "Pregunta 2 de 3" in h.last_text(BEA.chat_id)
+    await h.text(BEA, "Izquierda")
+    assert h.last_text(BEA.chat_id).startswith(
+        "Toque una de las opciones o escriba su nombre o número: 1 = Left, 2 = Right"
+    )
+    await h.text(BEA, "1")
+    await h.text(BEA, "dos")
+    assert h.last_text(BEA.chat_id).startswith("Escriba el número con cifras")
+    await h.text(BEA, "2,5")
+    summary = h.last_text(BEA.chat_id)
+    assert summary.startswith(f"✅ Hecho: {HIP}")
+    assert summary.endswith("¡Gracias! Su terapeuta puede ver sus respuestas.")
+    assert stored_answers(h, BEA) == [
+        ("2.5", 2.5, None),
+        ("Left", None, None),
+        ("Yes", None, True),
+    ]
+    print(h.transcript([BEA, THEO]))
+
+
+async def test_a_therapist_previews_a_task_in_a_patients_language(h: Harness) -> None:
+    with h.database.session() as session:
+        task = session.exec(select(Task).where(Task.title == HIP)).one()
+    await h.command(THEO, "/preview", str(task.id), "de")
+    texts = h.texts(THEO.chat_id)
+    assert texts[-5].startswith(f"Preview of #{task.id} “{HIP}” as a patient sees it")
+    assert texts[-4].startswith("📋 Zeit für Ihren Check-in")
+    assert "Frage 1 von 3" in texts[-3]
+    await h.command(THEO, "/preview", str(task.id), "fr")
+    assert h.last_text(THEO.chat_id).startswith("Usage: /preview ID [LANGUAGE]")
 
 
 async def test_a_spanish_patient_reads_help_in_spanish(h: Harness) -> None:

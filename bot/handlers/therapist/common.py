@@ -187,9 +187,12 @@ async def _problems(update: Update, error: AuthoringError, hint: str | None = No
     await _send(update, "\n".join(lines))
 
 
-async def _named_task(update: Update, context: BotContext, usage: str) -> TaskDetails | None:
-    """The task the command's argument names; None once the usage or the problem was sent."""
-    task_id = _task_id(_args(update))
+async def _named_task(
+    update: Update, context: BotContext, usage: str, ref: str | None = None
+) -> TaskDetails | None:
+    """The task the command's argument (or ``ref``) names; None once the usage or the problem
+    was sent."""
+    task_id = _task_id(_args(update) if ref is None else ref)
     if task_id is None:
         await _send(update, usage)
         return None
