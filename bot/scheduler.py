@@ -23,6 +23,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from bot import texts
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import ReplyGate, paced
+from bot.readers import chat_language, chat_languages
 from bot.rendering import render_prompt, render_question
 from bot.sender import FlushFunction, Pacer, Sender, SendStats, retry_after_seconds
 from bot.services import checkin, delivery, inbox, retention
@@ -35,6 +36,7 @@ from bot.services.delivery import (
     SendResult,
 )
 from bot.services.throttle import purge as purge_code_attempts
+from bot.texts.language import speaking
 from storage.db import SenderLock
 from storage.errors import is_unavailable, unavailable_reason
 
@@ -273,8 +275,15 @@ async def _scan(
     # Paid broadcasts (off unless configured) ask Telegram for more than its free 30 a second.
     paid = True if deps.settings.scheduler.paid_broadcast else None
 
+    # Each recipient's language, looked up once per claimed batch (see ``languages_for``).
+    languages: dict[int, str] = {}
+
+    async def languages_for(batch: delivery.ScanBatch) -> None:
+        languages.update(await chat_languages(deps, {job.chat_id for job in batch.jobs}))
+
     async def send(job: SendJob) -> int:
-        text, markup = render_prompt(job.view)
+        with speaking(languages.get(job.chat_id, deps.settings.i18n.default_language)):
+            text, markup = render_prompt(job.view)
         with paced():
             message = await application.bot.send_message(
                 job.chat_id,
@@ -329,6 +338,7 @@ async def _scan(
                     break
                 batch = await claim()
             totals.rounds += 1
+            await languages_for(batch)
             if batch.more and round_number + 1 < MAX_ROUNDS:
                 # Claim the next round while this one is sent: at hundreds of messages a second
                 # the claim's own time would otherwise be a gap in the sending.
@@ -407,10 +417,12 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
         settings.scheduler.scan_batch_size,
     )
     sent = 0
+    languages = await chat_languages(deps, {item.chat_id for item in unsent})
     for item in unsent:
         question = item.question
         await st.pacer.acquire(item.chat_id)
-        text, markup = render_question(question, playground=deps.playground)
+        with speaking(languages[item.chat_id]):
+            text, markup = render_question(question, playground=deps.playground)
         try:
             with paced():
                 message = await application.bot.send_message(
@@ -541,9 +553,11 @@ async def _close_prompts(application: BotApplication, st: SchedulerState) -> Non
         closed = st.closing.popleft()
         await st.pacer.acquire(closed.chat_id)
         try:
+            with speaking(await chat_language(_deps(application), closed.chat_id)):
+                text = texts.sched_prompt_closed(closed.task_title)
             with paced():
                 await application.bot.edit_message_text(
-                    texts.sched_prompt_closed(closed.task_title),
+                    text,
                     chat_id=closed.chat_id,
                     message_id=closed.message_id,
                     parse_mode=ParseMode.HTML,

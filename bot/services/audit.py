@@ -46,6 +46,7 @@ class AuditAction(StrEnum):
     DATA_EXPORTED = "data_exported"
     DATA_ERASED = "data_erased"
     RETENTION_PURGE = "retention_purge"
+    LANGUAGE_CHOSEN = "language_chosen"
 
 
 class ObjectKind(StrEnum):
