@@ -345,19 +345,19 @@ _ALERT_OPS_IN_WORDS = {
 
 
 def alert_rule_media(value: str) -> str:
-    return (
+    return _(
         "A photo or video question alerts on every answer: type <code>any</code> for that, "
-        f"not “{escape(value)}”, or tap No alert."
-    )
+        "not “{value}”, or tap No alert."
+    ).format(value=escape(value))
 
 
-_MEDIA_ALERT_WORDS = "every photo or video"
+_MEDIA_ALERT_WORDS = N_("every photo or video")
 
 
 def alert_condition(op: str, value: str) -> str:
     """A rule in words, for HTML: "No", "8 or more", "anything but Left"."""
     if value == "*":
-        return _MEDIA_ALERT_WORDS
+        return _(_MEDIA_ALERT_WORDS)
     shown = value.capitalize() if value in ("yes", "no") else value
     return _(_ALERT_OPS_IN_WORDS.get(op, "{}")).format(escape(shown))
 
@@ -365,7 +365,7 @@ def alert_condition(op: str, value: str) -> str:
 def admin_button_alert(op: str, value: str) -> str:
     """A suggested rule's button (plain text): "Alert on No", "Alert on 8 or more"."""
     if value == "*":
-        return f"🔔 Alert on {_MEDIA_ALERT_WORDS}"
+        return _("🔔 Alert on {shown}").format(shown=_(_MEDIA_ALERT_WORDS))
     shown = value.capitalize() if value in ("yes", "no") else value
     return _("🔔 Alert on {shown}").format(
         shown=_(_ALERT_OPS_IN_WORDS.get(op, "{}")).format(shown)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from bot.texts.language import _, counted
+from bot.texts.language import _, counted, ngettext
 from bot.texts.therapist_dialogue import admin_task_saved
 
 if TYPE_CHECKING:
@@ -54,10 +54,11 @@ def cli_questionnaire_imported(saved: TaskSaved, removed_left_out: int) -> str:
 
 
 def cli_questionnaire_rejected(count: int) -> str:
-    noun = "problem" if count == 1 else "problems"
-    return _("Nothing was written: fix the {count} {noun} above and import again.").format(
-        count=count, noun=noun
-    )
+    return ngettext(
+        "Nothing was written: fix the {count} problem above and import again.",
+        "Nothing was written: fix the {count} problems above and import again.",
+        count,
+    ).format(count=count)
 
 
 def cli_cannot_read(path: str, error: OSError) -> str:

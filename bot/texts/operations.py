@@ -7,7 +7,7 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from bot.texts.language import _
+from bot.texts.language import _, ngettext
 
 if TYPE_CHECKING:
     from bot.services.seeding import SeedReport
@@ -117,10 +117,11 @@ def cli_check_ok(where: str, head: str) -> str:
 
 
 def cli_seed_rejected(count: int) -> str:
-    noun = "problem" if count == 1 else "problems"
-    return _("Nothing was written: fix the {count} {noun} above and seed again.").format(
-        count=count, noun=noun
-    )
+    return ngettext(
+        "Nothing was written: fix the {count} problem above and seed again.",
+        "Nothing was written: fix the {count} problems above and seed again.",
+        count,
+    ).format(count=count)
 
 
 def cli_seed_report(path: str, report: SeedReport) -> str:
@@ -241,14 +242,14 @@ def playground_port_taken(host: str, port: int, error: OSError) -> str:
 
 # The page has no 📎: its own buttons beside the message box send a sample photo or video.
 def playground_hint_photo() -> str:
-    return (
+    return _(
         "Please send a photo (press the camera button beside the message box: "
         "it sends a sample picture)."
     )
 
 
 def playground_hint_video() -> str:
-    return (
+    return _(
         "Please send a video (press the video camera button beside the message box: "
         "it sends a sample clip)."
     )

@@ -142,7 +142,7 @@ def button_skip_task() -> str:
 
 
 def checkin_data_was_deleted() -> str:
-    return (
+    return _(
         "🗑 Your data was deleted at your request, so there is nothing of yours here to "
         "answer. To take part again, open a new invite link from your therapist."
     )
@@ -194,7 +194,7 @@ def checkin_bad_code(problem: str) -> str:
         "revoked": _("That invite link has been withdrawn."),
         "used_up": _("That invite link has already been used as often as it may be."),
         "removed": _("You were taken out of that group, so this invite no longer works for you."),
-    }.get(problem, "That invite code doesn't work.")
+    }.get(problem, _("That invite code doesn't work."))
     return _(
         "⚠️ {reason} Nothing has changed.\n"
         "Please ask your therapist for a new invite link, and check the code "
@@ -401,7 +401,7 @@ def checkin_refused(reason: str) -> str:
         "not_an_option": _("That isn't one of this question's answers: please use its buttons."),
         "already": _("Your answer is already recorded."),
         "required": _("This question can't be skipped."),
-    }.get(reason, "This button doesn't work any more.")
+    }.get(reason, _("This button doesn't work any more."))
 
 
 def checkin_prompt_started() -> str:
@@ -469,7 +469,9 @@ def checkin_task_line(
 
 def checkin_button_task(title: str, started: bool) -> str:
     short = title if len(title) <= 40 else title[:39] + "…"
-    return f"▶️ {'Continue' if started else 'Start'}: {short}"
+    if started:
+        return _("▶️ Continue: {title}").format(title=short)
+    return _("▶️ Start: {title}").format(title=short)
 
 
 def checkin_tasks_none(next_due: str) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import bot.texts.language as language
-from bot.texts.language import N_, _, counted
+from bot.texts.language import N_, _, counted, ngettext
 from bot.texts.schedule import describe_rule
 
 if TYPE_CHECKING:
@@ -522,18 +522,19 @@ def admin_ambiguous_patient(ref: str, ids: list[int]) -> str:
 
 def admin_patient_removed(removed: RemovedPatient) -> str:
     name = escape(removed.name) if removed.name else str(removed.telegram_user_id)
-    return _(
-        "Removed {name} from {name2}. {cancelled} they still had there {value} "
+    return ngettext(
+        "Removed {name} from {name2}. {n} check-in they still had there was "
         "cancelled; their answers are kept.\n"
         "The invite links and codes they could use no longer let them back "
         "into the group; to take them back, make a new one with /invite "
-        "{name2}."
-    ).format(
-        name=name,
-        name2=escape(removed.group.name),
-        cancelled=counted("{n} check-in", "{n} check-ins", removed.cancelled),
-        value="was" if removed.cancelled == 1 else "were",
-    )
+        "{name2}.",
+        "Removed {name} from {name2}. {n} check-ins they still had there were "
+        "cancelled; their answers are kept.\n"
+        "The invite links and codes they could use no longer let them back "
+        "into the group; to take them back, make a new one with /invite "
+        "{name2}.",
+        removed.cancelled,
+    ).format(name=name, name2=escape(removed.group.name), n=removed.cancelled)
 
 
 # invites

@@ -219,9 +219,14 @@ def admin_button_optional() -> str:
 
 def admin_ask_alert(rules: QuestionRules) -> str:
     kind = str(rules.response_type)
-    if kind in ("photo", "video"):
-        return (
-            f"Should the group's therapists get every {kind} as an alert, the {kind} "
+    if kind == "photo":
+        return _(
+            "Should the group's therapists get every photo as an alert, the photo "
+            "attached? Tap the alert button (or type <code>any</code>), or tap No alert."
+        )
+    if kind == "video":
+        return _(
+            "Should the group's therapists get every video as an alert, the video "
             "attached? Tap the alert button (or type <code>any</code>), or tap No alert."
         )
     if kind == "yes_no":
@@ -289,7 +294,7 @@ def _admin_question_details(
             parts.append(_("whole numbers"))
     if kind == "text" and max_length is not None:
         parts.append(_("at most {max_length} characters").format(max_length=max_length))
-    parts.append("required" if required else "optional")
+    parts.append(_("required") if required else _("optional"))
     if alert_rule:
         parts.append(_("alert when {alert_rule}").format(alert_rule=escape(alert_rule)))
     return " · ".join(parts)
