@@ -10,7 +10,7 @@ The downgrade drops the revisions: each question keeps its newest wording, and a
 older one appear to answer that, as they did before this revision.
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-04 07:10:00.000000
 
 """
@@ -24,7 +24,7 @@ import storage.types
 
 # revision identifiers, used by Alembic.
 revision: str = '0013'
-down_revision: Union[str, None] = '0008'
+down_revision: Union[str, None] = '0009'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -191,6 +191,8 @@ def test_the_start_reads_the_same_revisions_as_alembic() -> None:
     alembic_chain = {rev.revision: rev.down_revision for rev in script.walk_revisions()}
     assert known_revisions() == alembic_chain
     assert head_revision() == script.get_current_head()
+
+
 # --- 0013: question revisions -----------------------------------------------------------------
 
 REVISED = (
