@@ -36,6 +36,7 @@ _ACTIONS = {
     AuditAction.TASK_DELETED: "task deleted",
     AuditAction.QUESTION_CREATED: "question added",
     AuditAction.QUESTION_DELETED: "question removed",
+    AuditAction.QUESTION_EDITED: "question changed",
     AuditAction.INVITE_CREATED: "invite made",
     AuditAction.INVITE_REVOKED: "invite revoked",
     AuditAction.PATIENT_REMOVED: "patient removed",

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from bot.services.authoring import (
         GroupInfo,
         QuestionDraft,
+        QuestionReworded,
         QuestionsChanged,
         TaskChanged,
         TaskDeleted,
@@ -456,6 +457,35 @@ def admin_button_edit_add() -> str:
 
 def admin_button_edit_remove() -> str:
     return "➖ Remove a question"
+
+
+def admin_button_edit_reword() -> str:
+    return "✏️ Change a question"
+
+
+def admin_ask_reword() -> str:
+    return (
+        "Which question should change? Answers already given keep the wording they answered; "
+        "from now on patients are asked the new one."
+    )
+
+
+def admin_question_reword_label(position: int) -> str:
+    return f"Changing question {position}"
+
+
+def admin_question_reworded(changed: QuestionReworded) -> str:
+    if not changed.changed:
+        return (
+            f"Question {changed.position} of #{changed.task_id} “{escape(changed.title)}” "
+            "is as it was: nothing changed."
+        )
+    return (
+        f"Question {changed.position} of #{changed.task_id} “{escape(changed.title)}” now "
+        f"reads “{escape(changed.description)}” (version {changed.revision}). Answers already "
+        "given keep the wording they answered; a patient in the middle of this check-in gets "
+        "the new wording from this question on."
+    )
 
 
 def admin_ask_remove() -> str:
