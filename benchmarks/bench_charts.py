@@ -42,6 +42,7 @@ from benchmarks.rows import (
     add_patients,
     add_task,
     delivery_row,
+    revision_ids,
     sqlite_database,
 )
 from bot import charts
@@ -51,7 +52,10 @@ from storage.db import Database
 from storage.models import Delivery, DeliveryStatus, Question
 
 GROUP = "Shoulder Therapy 1"
-ANSWER_COLUMNS = ("id", "delivery_id", "question_id", "value_text", "value_number", "answered_at")
+ANSWER_COLUMNS = (
+    "id", "delivery_id", "question_id", "question_revision_id", "value_text", "value_number",
+    "answered_at",
+)  # fmt: skip
 
 
 def _rss_mb() -> float:
@@ -104,13 +108,14 @@ def build(url: str, patients: int, days: int, start: datetime) -> int:
                     )
 
         count = bulk.insert("deliveries", DELIVERY_COLUMNS, deliveries())
+        (revision_id,) = revision_ids(database, [question_id])
 
         def answers() -> Iterator[tuple[Any, ...]]:
             for n, status in enumerate(outcomes, start=1):
                 if status == DeliveryStatus.COMPLETED.value:
                     value = float(rng.randint(0, 10))
                     at = bulk.instant(start + timedelta(days=(n - 1) // patients, minutes=6))
-                    yield (n, n, question_id, f"{value:g}", value, at)
+                    yield (n, n, question_id, revision_id, f"{value:g}", value, at)
 
         bulk.insert("answers", ANSWER_COLUMNS, answers())
         return count

@@ -36,6 +36,7 @@ from benchmarks.rows import (
     add_patients,
     add_task,
     delivery_row,
+    revision_ids,
     sqlite_database,
 )
 from bot.services import fhir
@@ -51,8 +52,8 @@ QUESTIONS = (
     QuestionSpec("photo", "A photo of your position"),
 )
 ANSWER_COLUMNS = (
-    "id", "delivery_id", "question_id", "value_text", "value_number", "value_bool", "file_id",
-    "skipped", "answered_at",
+    "id", "delivery_id", "question_id", "question_revision_id", "value_text", "value_number",
+    "value_bool", "file_id", "skipped", "answered_at",
 )  # fmt: skip
 GROUP = "Shoulder Therapy 1"
 
@@ -98,6 +99,7 @@ def build(url: str, patients: int, days: int, start: datetime) -> int:
                     )
 
         count = bulk.insert("deliveries", DELIVERY_COLUMNS, deliveries())
+        revisions = revision_ids(database, question_ids)
 
         def answers() -> Iterator[tuple[Any, ...]]:
             n = 0
@@ -110,11 +112,14 @@ def build(url: str, patients: int, days: int, start: datetime) -> int:
                     ("Stiff in the morning, better after the exercise.", None, None, None),
                     ("photo", None, None, f"AgACAgQAAxkBAAI-{delivery:08d}"),
                 )
-                for question_id, (text, number, boolean, file_id) in zip(
-                    question_ids, values, strict=True
+                for question_id, revision_id, (text, number, boolean, file_id) in zip(
+                    question_ids, revisions, values, strict=True
                 ):
                     n += 1
-                    yield (n, delivery, question_id, text, number, boolean, file_id, False, at)
+                    yield (
+                        n, delivery, question_id, revision_id, text, number, boolean, file_id,
+                        False, at,
+                    )  # fmt: skip
 
         return bulk.insert("answers", ANSWER_COLUMNS, answers())
     finally:

@@ -60,6 +60,7 @@ from sqlalchemy import func, insert
 from sqlmodel import col, select
 
 from bot.config import CheckinSettings, Settings
+from bot.services.revisions import add_first_revision
 from fakebotapi import ApiCall, FakeBotApi
 from fakebotapi.server import RunningServer, WebhookAttempt, serve_in_thread
 from storage.db import Database
@@ -267,14 +268,14 @@ def seed_checkins(database: Database, patients: int, questions: int) -> None:
         session.add(task)
         session.flush()
         for position in range(1, questions + 1):
-            session.add(
-                Question(
-                    task_id=task.id or 0,
-                    position=position,
-                    description=f"{question_marker(position)}: how did step {position} go?",
-                    response_type="text",
-                )
+            question = Question(
+                task_id=task.id or 0,
+                position=position,
+                description=f"{question_marker(position)}: how did step {position} go?",
+                response_type="text",
             )
+            session.add(question)
+            add_first_revision(session, question, now)
         session.flush()
         enrol_with_pending_deliveries(session, group.id or 0, task.id or 0, chats, now, due)
         session.commit()

@@ -21,10 +21,11 @@ from typing import Any
 
 import psycopg
 from sqlalchemy.engine import make_url
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col, select
 
+from bot.services.revisions import add_first_revision
 from storage.db import Database, upgrade
-from storage.models import DeliveryStatus, Question, Role, Task, TherapyGroup
+from storage.models import DeliveryStatus, Question, QuestionRevision, Role, Task, TherapyGroup
 
 PENDING = DeliveryStatus.PENDING.value
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -208,8 +209,23 @@ def add_task(
             for position, spec in enumerate(questions, start=1)
         ]
         session.add_all(rows)
+        for row in rows:
+            add_first_revision(session, row, created_at or due)
         session.commit()
         return task.id, [q.id for q in rows if q.id is not None]
+
+
+def revision_ids(database: Database, question_ids: Sequence[int]) -> list[int]:
+    """The current revision of each question, for answers written in bulk."""
+    with database.session() as session:
+        found = dict(
+            session.exec(
+                select(QuestionRevision.question_id, QuestionRevision.id).where(
+                    col(QuestionRevision.question_id).in_(question_ids)
+                )
+            ).all()
+        )
+    return [found[q] for q in question_ids]
 
 
 def add_patients(

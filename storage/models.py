@@ -245,6 +245,48 @@ class Question(SQLModel, table=True):
     alert_rule: str | None = Field(default=None, max_length=100)
     # Soft removal: answers already given still point at their question.
     removed_at: datetime | None = _instant()
+    # The number of the newest QuestionRevision: the wording patients are asked from now on.
+    # The fields above are that revision's, kept here so asking reads one row.
+    revision: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+
+
+# The fields of a question a patient reads or answers by; a change to any is a new revision.
+REVISED_FIELDS = (
+    "description",
+    "link",
+    "response_type",
+    "options",
+    "min_value",
+    "max_value",
+    "integer_only",
+    "max_length",
+)
+
+
+class QuestionRevision(SQLModel, table=True):
+    """What a patient saw of a question, as it stood from ``created_at`` on.
+
+    A change of wording, link, type, options or bounds adds a revision instead of rewriting
+    the question, and each answer points at the revision it answered, so a report shows the
+    question the patient actually read. Whether an answer is required and its alert rule are
+    the therapist's settings, not what the patient read: they change in place.
+    """
+
+    __tablename__ = "question_revisions"
+    __table_args__ = (UniqueConstraint("question_id", "revision"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    question_id: int = _fk("questions.id")
+    revision: int
+    description: str = Field(max_length=1000)
+    link: str | None = Field(default=None, max_length=500)
+    response_type: str = Field(max_length=20)
+    options: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    min_value: float | None = None
+    max_value: float | None = None
+    integer_only: bool = False
+    max_length: int | None = None
+    created_at: datetime = _instant(nullable=False)
 
 
 class Delivery(SQLModel, table=True):
@@ -301,6 +343,8 @@ class Answer(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     delivery_id: int = _fk("deliveries.id")
     question_id: int = _fk("questions.id", ondelete="RESTRICT")
+    # The wording the patient answered (see QuestionRevision).
+    question_revision_id: int = _fk("question_revisions.id", ondelete="RESTRICT")
     value_text: str = Field(default="", max_length=4096)
     value_number: float | None = None
     value_bool: bool | None = None

@@ -301,7 +301,7 @@ async def message_received(update: Update, context: BotContext) -> None:
             context,
             message.chat_id,
             result.question,
-            texts.checkin_question_not_shown(),
+            _not_shown_intro(result),
             maybe_shown_before=result.maybe_shown_before,
             record=not result.shown_already,
         )
@@ -541,16 +541,26 @@ async def _after_question_press(
     context: BotContext,
     query: CallbackQuery,
     user: User,
-    result: checkin.Progress | checkin.Refused,
+    result: checkin.Progress | checkin.Refused | checkin.NotShown,
 ) -> None:
     if isinstance(result, checkin.Refused):
         await _refuse(query, result.reason)
+        return
+    if isinstance(result, checkin.NotShown):
+        await _ack(query)
+        await _ask(context, _chat_id(query, user), result.question, _not_shown_intro(result))
         return
     await _ack(query)
     if result.answered is not None:
         # The keyboard goes with the edit, so the old buttons cannot be pressed again.
         await _edit_or_send(context, query, user, rendering.render_answered(result.answered))
     await _send_progress(context, _chat_id(query, user), result)
+
+
+def _not_shown_intro(result: checkin.NotShown) -> str:
+    if result.reworded:
+        return texts.checkin_question_reworded()
+    return texts.checkin_question_not_shown()
 
 
 async def _send_progress(context: BotContext, chat_id: int, progress: checkin.Progress) -> None:

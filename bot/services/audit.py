@@ -38,6 +38,8 @@ class AuditAction(StrEnum):
     TASK_DELETED = "task_deleted"
     QUESTION_CREATED = "question_created"
     QUESTION_DELETED = "question_deleted"
+    # A new revision of a question's wording (see services/revisions.py).
+    QUESTION_EDITED = "question_edited"
     INVITE_CREATED = "invite_created"
     INVITE_REVOKED = "invite_revoked"
     PATIENT_REMOVED = "patient_removed"

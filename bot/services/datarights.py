@@ -16,7 +16,16 @@ from sqlmodel import col, select
 from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind, record
 from bot.services.checkin.common import _person
 from storage.db import Database
-from storage.models import Answer, Delivery, Membership, Person, Question, Task, TherapyGroup
+from storage.models import (
+    Answer,
+    Delivery,
+    Membership,
+    Person,
+    Question,
+    QuestionRevision,
+    Task,
+    TherapyGroup,
+)
 
 
 @dataclass(frozen=True)
@@ -50,10 +59,11 @@ def _profile(person: Person) -> dict[str, Any]:
     }
 
 
-def _answer(answer: Answer, question: Question) -> dict[str, Any]:
+def _answer(answer: Answer, position: int, question: QuestionRevision) -> dict[str, Any]:
     return {
-        "question_position": question.position,
+        "question_position": position,
         "question": question.description,
+        "question_revision": question.revision,
         "response_type": question.response_type,
         "text": answer.value_text,
         "number": answer.value_number,
@@ -86,13 +96,15 @@ def my_data(database: Database, now: datetime, user_id: int) -> PersonalData | N
         delivery_ids = [d.id for d, _, _ in deliveries]
         answers: dict[int, list[dict[str, Any]]] = {}
         rows = session.exec(
-            select(Answer, Question)
+            # The wording the patient answered: the revision each answer points at.
+            select(Answer, Question.position, QuestionRevision)
             .join(Question, col(Question.id) == Answer.question_id)
+            .join(QuestionRevision, col(QuestionRevision.id) == Answer.question_revision_id)
             .where(col(Answer.delivery_id).in_(delivery_ids))
             .order_by(col(Question.position), col(Answer.id))
         ).all()
-        for answer, question in rows:
-            answers.setdefault(answer.delivery_id, []).append(_answer(answer, question))
+        for answer, position, revision in rows:
+            answers.setdefault(answer.delivery_id, []).append(_answer(answer, position, revision))
         data = {
             "profile": _profile(person),
             "memberships": [

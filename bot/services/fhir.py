@@ -72,6 +72,7 @@ from storage.models import (
     Membership,
     Person,
     Question,
+    QuestionRevision,
     Role,
     Task,
     TherapyGroup,
@@ -242,8 +243,11 @@ def _questionnaire(task: Task, group: TherapyGroup, questions: list[Question]) -
     }
 
 
-def _answer(answer: Answer, question: Question) -> dict[str, Any] | None:
-    """The FHIR answer of a stored answer, or None when there is nothing to say."""
+def _answer(answer: Answer, question: QuestionRevision) -> dict[str, Any] | None:
+    """The FHIR answer of a stored answer, or None when there is nothing to say.
+
+    Typed by the revision the patient answered, which may differ from today's question.
+    """
     if answer.skipped:
         return None
     kind = ResponseType(question.response_type)
@@ -284,16 +288,17 @@ def _answer(answer: Answer, question: Question) -> dict[str, Any] | None:
 def _response(
     delivery: Delivery,
     person: Person,
-    answers: list[tuple[Answer, Question]],
+    answers: list[tuple[Answer, Question, QuestionRevision]],
 ) -> dict[str, Any]:
     items = []
-    for answer, question in sorted(answers, key=lambda pair: pair[1].position):
-        value = _answer(answer, question)
+    for answer, question, revision in sorted(answers, key=lambda row: row[1].position):
+        value = _answer(answer, revision)
         if value is not None:
+            # The text the patient read, even if the question was reworded since.
             items.append(
-                {"linkId": str(question.position), "text": question.description, "answer": [value]}
+                {"linkId": str(question.position), "text": revision.description, "answer": [value]}
             )
-    answered = [a.answered_at for a, _q in answers]
+    answered = [a.answered_at for a, _q, _r in answers]
     authored = delivery.finished_at or max(answered, default=None) or delivery.due_at
     response: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
@@ -355,13 +360,14 @@ def build_bundle(session: Session, now: datetime, group: TherapyGroup | None) ->
         )
         .order_by(col(Delivery.due_at), col(Delivery.person_id), col(Delivery.id))
     ).all()
-    answers: dict[int, list[tuple[Answer, Question]]] = defaultdict(list)
-    for answer in session.exec(
-        select(Answer)
+    answers: dict[int, list[tuple[Answer, Question, QuestionRevision]]] = defaultdict(list)
+    for answer, revision in session.exec(
+        select(Answer, QuestionRevision)
         .join(Delivery, col(Delivery.id) == Answer.delivery_id)
+        .join(QuestionRevision, col(QuestionRevision.id) == Answer.question_revision_id)
         .where(col(Delivery.task_id).in_(task_ids))
     ).all():
-        answers[answer.delivery_id].append((answer, by_id[answer.question_id]))
+        answers[answer.delivery_id].append((answer, by_id[answer.question_id], revision))
     # Patients: everyone whose check-in is here, and the groups' current patients.
     member_query = select(Membership.person_id).where(
         Membership.role == Role.PATIENT.value,

@@ -43,6 +43,7 @@ from storage.models import (
     Membership,
     Person,
     Question,
+    QuestionRevision,
     Role,
     Task,
     TherapyGroup,
@@ -59,6 +60,7 @@ CSV_COLUMNS = (
     "patient_name",
     "question_position",
     "question",
+    "question_revision",
     "response_type",
     "value",
     "file_id",
@@ -296,7 +298,7 @@ def export_filename(group_name: str | None, now: datetime, zone: str) -> str:
     return f"patientbot-export-{_slug(group_name) if group_name else 'all'}-{today}.csv"
 
 
-def _value(answer: Answer, question: Question) -> str:
+def _value(answer: Answer, question: QuestionRevision) -> str:
     if answer.skipped:
         return ""
     if answer.value_bool is not None:
@@ -353,8 +355,9 @@ def export_csv(
                 )
         groups = {g.id: g for g in session.exec(select(TherapyGroup)).all()}
         query = (
-            select(Answer, Question, Delivery, Task)
-            .join(Question, col(Question.id) == Answer.question_id)
+            # The question as the patient read it: the revision the answer points at.
+            select(Answer, QuestionRevision, Delivery, Task)
+            .join(QuestionRevision, col(QuestionRevision.id) == Answer.question_revision_id)
             .join(Delivery, col(Delivery.id) == Answer.delivery_id)
             .join(Task, col(Task.id) == Delivery.task_id)
         )
@@ -362,21 +365,28 @@ def export_csv(
             query = query.where(Task.group_id == group.id)
         found = session.exec(query).all()
         person_ids = {delivery.person_id for _, _, delivery, _ in found}
+        positions = dict(
+            session.exec(
+                select(Question.id, Question.position).where(
+                    col(Question.id).in_({answer.question_id for answer, _, _, _ in found})
+                )
+            ).all()
+        )
         people = {
             p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(person_ids)))
         }
 
         def order(
-            row: tuple[Answer, Question, Delivery, Task],
+            row: tuple[Answer, QuestionRevision, Delivery, Task],
         ) -> tuple[str, int, datetime, int, int]:
-            _answer, question, delivery, task = row
+            answer, _question, delivery, task = row
             person = people[delivery.person_id]
             return (
                 groups[task.group_id].name,
                 task.id or 0,
                 delivery.due_at,
                 person.telegram_user_id or 0,
-                question.position,
+                positions[answer.question_id],
             )
 
         buffer = io.StringIO(newline="")
@@ -397,8 +407,9 @@ def export_csv(
                     zone_name,
                     person.telegram_user_id,
                     _as_text(person.display_name),
-                    question.position,
+                    positions[answer.question_id],
                     _as_text(question.description),
+                    question.revision,
                     question.response_type,
                     _value(answer, question),
                     answer.file_id or "",

@@ -41,6 +41,7 @@ from bot.services.responses import (
     format_alert_rule,
     parse_alert_rule,
 )
+from bot.services.revisions import add_first_revision, revise
 from bot.services.schedule import ScheduleError, parse_recurrence_text, parse_when
 from storage.db import Database
 from storage.models import MAX_INTEGER, Invite, Question, Task, TherapyGroup
@@ -543,30 +544,30 @@ def _upsert_questions(
     for seed in seeds:
         question = existing.pop(seed.position, None)
         created = question is None
+        wording: dict[str, Any] = {
+            "description": seed.description,
+            "response_type": seed.response_type,
+            "link": seed.link,
+            "options": seed.options,
+            "min_value": seed.min_value,
+            "max_value": seed.max_value,
+            "integer_only": seed.integer_only,
+            "max_length": seed.max_length,
+        }
+        settings: dict[str, Any] = {
+            "required": seed.required,
+            "alert_rule": seed.alert_rule,
+            "removed_at": None,
+        }
         if question is None:
-            question = Question(
-                task_id=task.id,
-                position=seed.position,
-                description=seed.description,
-                response_type=seed.response_type,
-            )
+            question = Question(task_id=task.id, position=seed.position, **wording, **settings)
             session.add(question)
-        changed = _assign(
-            question,
-            {
-                "description": seed.description,
-                "response_type": seed.response_type,
-                "link": seed.link,
-                "required": seed.required,
-                "options": seed.options,
-                "min_value": seed.min_value,
-                "max_value": seed.max_value,
-                "integer_only": seed.integer_only,
-                "max_length": seed.max_length,
-                "alert_rule": seed.alert_rule,
-                "removed_at": None,
-            },
-        )
+            add_first_revision(session, question, now)
+            changed = True
+        else:
+            # A new wording is a new revision: answers already given keep the one they answered.
+            changed = revise(session, question, wording, now)
+            changed = _assign(question, settings) or changed
         _mark(report, "questions", created, changed)
     for leftover in existing.values():
         # Questions the file no longer has are retired, never deleted: answers point at them.

@@ -37,6 +37,7 @@ _ACTIONS = {
     AuditAction.TASK_DELETED: N_("task deleted"),
     AuditAction.QUESTION_CREATED: N_("question added"),
     AuditAction.QUESTION_DELETED: N_("question removed"),
+    AuditAction.QUESTION_EDITED: N_("question changed"),
     AuditAction.INVITE_CREATED: N_("invite made"),
     AuditAction.INVITE_REVOKED: N_("invite revoked"),
     AuditAction.PATIENT_REMOVED: N_("patient removed"),

@@ -293,6 +293,13 @@ def flood_pausing() -> str:
     )
 
 
+def checkin_question_reworded() -> str:
+    return _(
+        "✏️ Your therapist has just changed this question, so I haven't saved that as the "
+        "answer. Here it is as it reads now:"
+    )
+
+
 def checkin_question_not_shown() -> str:
     return _(
         "↩️ Your message came before this question reached you, so I haven't saved it as "

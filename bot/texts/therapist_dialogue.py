@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from bot.services.authoring import (
         GroupInfo,
         QuestionDraft,
+        QuestionReworded,
         QuestionsChanged,
         TaskChanged,
         TaskDeleted,
@@ -485,6 +486,39 @@ def admin_button_edit_add() -> str:
 
 def admin_button_edit_remove() -> str:
     return _("➖ Remove a question")
+
+
+def admin_button_edit_reword() -> str:
+    return _("✏️ Change a question")
+
+
+def admin_ask_reword() -> str:
+    return _(
+        "Which question should change? Answers already given keep the wording they answered; "
+        "from now on patients are asked the new one."
+    )
+
+
+def admin_question_reword_label(position: int) -> str:
+    return _("Changing question {position}").format(position=position)
+
+
+def admin_question_reworded(changed: QuestionReworded) -> str:
+    if not changed.changed:
+        return _(
+            "Question {position} of #{task_id} “{title}” is as it was: nothing changed."
+        ).format(position=changed.position, task_id=changed.task_id, title=escape(changed.title))
+    return _(
+        "Question {position} of #{task_id} “{title}” now reads “{description}” "
+        "(version {revision}). Answers already given keep the wording they answered; a patient "
+        "in the middle of this check-in gets the new wording from this question on."
+    ).format(
+        position=changed.position,
+        task_id=changed.task_id,
+        title=escape(changed.title),
+        description=escape(changed.description),
+        revision=changed.revision,
+    )
 
 
 def admin_ask_remove() -> str:

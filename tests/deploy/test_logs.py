@@ -25,6 +25,7 @@ from storage.db import Database
 from storage.models import Answer, Delivery
 from tests.deploy.conftest import TOKEN, WEBHOOK_SECRET, with_changes
 from tests.fakes.harness import Harness, patient
+from tests.fakes.revisions import revision_id
 
 # What the patient types: distinctive, so finding it anywhere in the log is a leak.
 ANSWER = "zebra crossing 4711 near my knee"
@@ -146,12 +147,21 @@ def integrity_error_with_an_answer(database: Database) -> IntegrityError:
         assert delivery is not None and delivery.id is not None
         question_id = 1
         when = delivery.due_at
-        session.add(Answer(delivery_id=delivery.id, question_id=question_id, answered_at=when))
+        revision = revision_id(session, question_id)
+        session.add(
+            Answer(
+                delivery_id=delivery.id,
+                question_id=question_id,
+                question_revision_id=revision,
+                answered_at=when,
+            )
+        )
         session.commit()
         session.add(
             Answer(
                 delivery_id=delivery.id,
                 question_id=question_id,
+                question_revision_id=revision,
                 value_text=ANSWER,
                 answered_at=when,
             )

@@ -82,6 +82,17 @@ async def add_question(h: Harness, seen: dict[str, str]) -> None:
     await h.press(THEO, "✅ Done – save")
 
 
+async def reword_question(h: Harness, seen: dict[str, str]) -> None:
+    await h.command(THEO, "/edittask", "1")
+    await h.press(THEO, "✏️ Change a question")
+    await h.press(THEO, "3. Did you sleep well?")
+    await h.text(THEO, "Did you sleep through the night?")
+    await h.press(THEO, "No link")
+    await h.press(THEO, "Yes / No")
+    await h.press(THEO, "Required")
+    await h.press(THEO, "No alert")
+
+
 async def remove_question(h: Harness, seen: dict[str, str]) -> None:
     await h.command(THEO, "/edittask", "1")
     await h.press(THEO, "➖ Remove a question")
@@ -189,6 +200,16 @@ STEPS: list[tuple[Step, Any]] = [
         ),
     ),
     (
+        reword_question,
+        (
+            ADMIN,
+            "question_edited",
+            "question",
+            {"description": "Did you sleep well?", "required": False, "revision": 1},
+            {"description": "Did you sleep through the night?", "required": True, "revision": 2},
+        ),
+    ),
+    (
         remove_question,
         (
             ADMIN,
@@ -218,7 +239,7 @@ STEPS: list[tuple[Step, Any]] = [
             "invite_revoked",
             "invite",
             {"revoked_at": None},
-            {"revoked_at": "2026-11-25T09:07:00+00:00"},
+            {"revoked_at": "2026-11-25T09:08:00+00:00"},
         ),
     ),
     (revoke_again, None),
@@ -304,28 +325,29 @@ async def test_audit_pages_newest_first_with_older_and_newer_buttons(harness: Ha
     h = harness
     await run_steps(h)
     total = len(events(h))
-    assert total == 13
+    assert total == 14
 
     await h.command(THEO, "/audit")
     first, first_text = h.last_message(THEO.chat_id), h.last_text(THEO.chat_id)
     print(f"\n/audit, first page:\n{first_text}\nbuttons: {first.button_texts}")
     lines = first_text.splitlines()
     assert lines[0] == "Audit trail (all groups, all time), events 1–5, newest first:"
-    erased = "2026-11-25 09:12 UTC · a patient · data erased at the patient's request · person 3"
+    erased = "2026-11-25 09:13 UTC · a patient · data erased at the patient's request · person 3"
     assert lines[2] == erased
     assert "therapist 555 · patient removed" in first_text
     assert "    telegram_user_id: 555\n    role: therapist → patient" in first_text
     assert first.button_texts == ["◀ Older"]
 
     pages = [first_text]
-    for expected in ("events 6–10", "events 11–13"):
+    for expected in ("events 6–10", "events 11–14"):
         await h.press(THEO, "◀ Older")
         page, text = h.last_message(THEO.chat_id), h.last_text(THEO.chat_id)
         print(f"\n/audit, after Older:\n{text}\nbuttons: {page.button_texts}")
         assert page.message_id == first.message_id, "the page turns in place"
         assert text.splitlines()[0].endswith(f"{expected}, newest first:")
         pages.append(text)
-    assert "    due_time: 18:00 → 19:30" in pages[1]
+    assert "    due_time: 18:00 → 19:30" in pages[2]
+    assert "    revision: 1 → 2" in pages[1]
     assert "administrator 9001 · task created · task 1 in Knees" in pages[2]
     assert "administrator 9001 · group created · group 1 in Knees" in pages[2]
     assert h.last_message(THEO.chat_id).button_texts == ["Newer ▶"]

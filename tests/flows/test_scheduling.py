@@ -30,6 +30,7 @@ from fakebotapi import FakeBotApi
 from storage.db import Database
 from storage.models import Answer, Person, Question, Task
 from tests.fakes.harness import Harness
+from tests.fakes.revisions import revision_id
 from tests.fakes.updates import User
 from tests.flows.test_scheduling_support import VirtualTime, World, at, virtual_pacer
 
@@ -532,7 +533,12 @@ def answer_first_question(world: World, tasks: TwoTasks, at: time) -> None:
         assert question is not None and question.id is not None
         answered_at = datetime.combine(TODAY, at, tzinfo=UTC)
         session.add(
-            Answer(delivery_id=tasks.morning, question_id=question.id, answered_at=answered_at)
+            Answer(
+                delivery_id=tasks.morning,
+                question_id=question.id,
+                question_revision_id=revision_id(session, question.id),
+                answered_at=answered_at,
+            )
         )
         session.commit()
 

@@ -34,6 +34,7 @@ from storage.models import (
     Task,
     TherapyGroup,
 )
+from tests.fakes.revisions import with_first_revisions
 
 T = TypeVar("T")
 
@@ -218,16 +219,17 @@ class World:
             session.add(task)
             session.flush()
             assert task.id is not None
-            for position in range(1, questions + 1):
-                session.add(
-                    Question(
-                        task_id=task.id,
-                        position=position,
-                        description=f"Question {position}",
-                        response_type="yes_no",
-                    )
+            rows = [
+                Question(
+                    task_id=task.id,
+                    position=position,
+                    description=f"Question {position}",
+                    response_type="yes_no",
                 )
-            session.flush()
+                for position in range(1, questions + 1)
+            ]
+            session.add_all(rows)
+            with_first_revisions(session, rows)
             plan_task(session, task, now, self.default_zone)
             session.commit()
             return task.id

@@ -72,6 +72,7 @@ async def test_editing_the_due_time_moves_pending_checkins_only(harness: Harness
         "🔁 Repetition",
         "➕ Add a question",
         "➖ Remove a question",
+        "✏️ Change a question",
         "✖️ Cancel",
     ]
     await h.press(THEO, "🕘 Due time")

@@ -34,6 +34,7 @@ from fakebotapi.server import serve_in_thread
 from storage.db import Database
 from storage.models import Delivery, Person, Question, Task, TherapyGroup
 from tests.deploy.process import START_TIMEOUT, BotProcess, bot_environment, wait_for
+from tests.fakes.revisions import with_first_revisions
 
 PROMPTS = 1_000
 PATIENTBOT = str(Path(sys.executable).parent / "patientbot")
@@ -73,10 +74,11 @@ def make_due_prompts(database: Database, count: int) -> None:
         )
         session.add(task)
         session.flush()
-        session.add(
-            Question(task_id=task.id or 0, position=1, description="Done?", response_type="yes_no")
+        question = Question(
+            task_id=task.id or 0, position=1, description="Done?", response_type="yes_no"
         )
-        session.flush()
+        session.add(question)
+        with_first_revisions(session, [question])
         chats = range(FIRST_CHAT, FIRST_CHAT + count)
         enrol_with_pending_deliveries(session, group.id or 0, task.id or 0, chats, now, due)
         session.commit()

@@ -47,6 +47,7 @@ from fakebotapi import (
 from storage.db import Database
 from storage.models import Answer, Delivery, Question, Task
 from tests.fakes.harness import Harness
+from tests.fakes.revisions import with_first_revisions
 from tests.fakes.updates import User
 from tests.flows.test_scheduling_support import World
 
@@ -151,7 +152,7 @@ def make_task(database: Database, group_id: int, clock: ManualClock) -> tuple[in
             for position, (kind, options, low, high) in enumerate(QUESTIONS, 1)
         ]
         session.add_all(rows)
-        session.flush()
+        with_first_revisions(session, rows)
         plan_task(session, task, clock.now(), "Europe/London")
         session.commit()
         return task.id, [q.id for q in rows if q.id is not None]

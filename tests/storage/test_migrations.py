@@ -26,6 +26,7 @@ from bot.cli import main
 from storage.db import alembic_config as make_alembic_config
 from storage.db import downgrade, head_revision, make_engine, schema_status, upgrade
 from tests.conftest import empty_database_url
+from tests.hardening.test_migration_data import dump, fill, without
 
 __all__ = [
     "test_model_definitions_match_ddl",
@@ -192,11 +193,118 @@ def test_the_start_reads_the_same_revisions_as_alembic() -> None:
     assert head_revision() == script.get_current_head()
 
 
+# --- 0010: question revisions -----------------------------------------------------------------
+
+REVISED = (
+    "description",
+    "link",
+    "response_type",
+    "options",
+    "min_value",
+    "max_value",
+    "integer_only",
+    "max_length",
+)
+
+
+def _rows(engine: Engine, table: str) -> list[dict[str, object]]:
+    with engine.connect() as connection:
+        found = connection.exec_driver_sql(f'SELECT * FROM "{table}" ORDER BY id').mappings()
+        return [dict(row) for row in found]
+
+
+def _before_0010() -> str:
+    """The revision 0010 follows (0008 when written; whatever the chain says after a merge)."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(make_alembic_config("sqlite://"))
+    revision = script.get_revision("0010")
+    assert revision is not None
+    return str(revision.down_revision)
+
+
+def test_every_question_becomes_its_revision_1_and_every_answer_points_at_it(
+    empty_url: str, backend: str
+) -> None:
+    previous = _before_0010()
+    upgrade(empty_url, "0002")
+    engine = make_engine(empty_url)
+    try:
+        fill(engine)
+        upgrade(empty_url, previous)
+        before = dump(engine)
+        assert before["questions"] and before["answers"]
+
+        upgrade(empty_url, "0010")
+        after = dump(engine)
+        revisions = _rows(engine, "question_revisions")
+        tasks = {row["id"]: row for row in after["tasks"]}
+        # One revision 1 per question, with the question's wording and its task's date.
+        assert len(revisions) == len(after["questions"])
+        by_question = {row["question_id"]: row for row in revisions}
+        for question in after["questions"]:
+            assert question["revision"] == 1
+            revision = by_question[question["id"]]
+            assert revision["revision"] == 1
+            assert {f: revision[f] for f in REVISED} == {f: question[f] for f in REVISED}
+            assert revision["created_at"] == tasks[question["task_id"]]["created_at"]
+        # Every answer points at its own question's revision 1; nothing else moved.
+        revision_of = {row["id"]: row for row in revisions}
+        for answer in after["answers"]:
+            pointed = revision_of[answer["question_revision_id"]]
+            assert (pointed["question_id"], pointed["revision"]) == (answer["question_id"], 1)
+        assert without(after["answers"], "question_revision_id") == before["answers"]
+        assert without(after["questions"], "revision") == before["questions"]
+        assert {t: after[t] for t in after if t not in ("answers", "questions")} == {
+            t: before[t] for t in before if t not in ("answers", "questions")
+        }
+
+        # A revision 2 made after the upgrade: the downgrade keeps the question's newest wording.
+        question = after["questions"][0]
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO question_revisions (question_id, revision, description, "
+                    "response_type, integer_only, created_at) "
+                    "VALUES (:q, 2, 'Reworded', :kind, :whole, :at)"
+                ),
+                {
+                    "q": question["id"],
+                    "kind": question["response_type"],
+                    "whole": question["integer_only"],
+                    "at": tasks[question["task_id"]]["created_at"],
+                },
+            )
+            connection.execute(
+                sa.text(
+                    "UPDATE questions SET revision = 2, description = 'Reworded' WHERE id = :q"
+                ),
+                {"q": question["id"]},
+            )
+
+        downgrade(empty_url, previous)
+        down = dump(engine)
+        assert "question_revisions" not in sa.inspect(engine).get_table_names()
+        reworded = next(q for q in down["questions"] if q["id"] == question["id"])
+        assert reworded["description"] == "Reworded"
+        restored = [q if q["id"] != question["id"] else reworded for q in before["questions"]]
+        assert down == before | {"questions": restored}
+
+        upgrade(empty_url, "0010")
+        assert len(_rows(engine, "question_revisions")) == len(before["questions"])
+        print(
+            f"\nmigration 0010 data test [{backend}]: {len(revisions)} questions to revision 1, "
+            f"{len(after['answers'])} answers pointed at them, down and up again"
+        )
+    finally:
+        engine.dispose()
+
+
 def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
     empty_url: str,
 ) -> None:
-    """0010 adds people.language (NULL: no choice yet); going down drops only that column."""
-    upgrade(empty_url, "0009")
+    """0011 adds people.language (NULL: no choice yet); going down drops only that column."""
+    upgrade(empty_url, "0010")
     engine = make_engine(empty_url)
     try:
         with engine.begin() as connection:
@@ -213,7 +321,7 @@ def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
         with engine.connect() as connection:
             before = connection.execute(sa.text(f"SELECT {columns} FROM people ORDER BY 1")).all()
 
-        upgrade(empty_url, "0010")
+        upgrade(empty_url, "0011")
         with engine.begin() as connection:
             rows = connection.execute(
                 sa.text(f"SELECT {columns}, language FROM people ORDER BY 1")
@@ -224,7 +332,7 @@ def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
                 sa.text("UPDATE people SET language = 'es' WHERE telegram_user_id = 101")
             )
 
-        downgrade(empty_url, "0009")
+        downgrade(empty_url, "0010")
         with engine.connect() as connection:
             assert "language" not in {
                 column["name"] for column in sa.inspect(connection).get_columns("people")
@@ -232,7 +340,7 @@ def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
             after = connection.execute(sa.text(f"SELECT {columns} FROM people ORDER BY 1")).all()
         assert after == before
 
-        upgrade(empty_url, "0010")
+        upgrade(empty_url, "0011")
         with engine.connect() as connection:
             assert connection.execute(sa.text("SELECT language FROM people")).scalars().all() == [
                 None,

@@ -14,7 +14,7 @@ from bot import texts
 from bot.cli import main
 from bot.services.seeding import SeedError, SeedPlan, apply_seed, read_seed
 from storage.db import Database
-from storage.models import Invite, Question, Task, TherapyGroup
+from storage.models import Invite, Question, QuestionRevision, Task, TherapyGroup
 
 DEMO = Path(__file__).parents[2] / "seed_data" / "demo.toml"
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -99,6 +99,45 @@ def test_an_edited_seed_updates_in_place(database: Database, tmp_path: Path) -> 
     with database.session() as session:
         task = session.exec(select(Task).where(Task.title == "Perform 20 Press-Ups (day 3)")).one()
         assert task.due_time == time(14, 30)
+
+
+def test_a_seed_that_rewords_a_question_makes_a_revision_and_a_rerun_none(
+    database: Database, tmp_path: Path
+) -> None:
+    apply_seed(database, read(DEMO), NOW, ZONE)
+    edited = tmp_path / "demo.toml"
+    edited.write_text(
+        DEMO.read_text(encoding="utf-8").replace(
+            "Which side felt harder?", "Which side felt harder today?"
+        ),
+        encoding="utf-8",
+    )
+    counts = row_counts(database)
+    later = NOW.replace(hour=10)
+    report = apply_seed(database, read(edited), later, ZONE)
+    assert report.updated["questions"] == 1
+    # One row more, the new revision; the question itself is the same row.
+    assert row_counts(database) == counts | {
+        "question_revisions": counts["question_revisions"] + 1
+    }
+    with database.session() as session:
+        question = session.exec(
+            select(Question).where(Question.description == "Which side felt harder today?")
+        ).one()
+        revisions = session.exec(
+            select(QuestionRevision)
+            .where(QuestionRevision.question_id == question.id)
+            .order_by(QuestionRevision.revision)
+        ).all()
+    assert question.revision == 2
+    assert [(r.revision, r.description, r.created_at) for r in revisions] == [
+        (1, "Which side felt harder?", NOW),
+        (2, "Which side felt harder today?", later),
+    ]
+
+    again = apply_seed(database, read(edited), later, ZONE)
+    assert not again.changed
+    assert row_counts(database)["question_revisions"] == counts["question_revisions"] + 1
 
 
 def test_the_cli_says_created_then_unchanged(

@@ -25,6 +25,7 @@ from storage.models import (
     Role,
     Task,
 )
+from tests.fakes.revisions import revision_id
 from tests.fakes.words import raises_saying, worded
 
 ZONE = "Europe/London"
@@ -109,6 +110,7 @@ def answer(database: Database, delivery_id: int, question_id: int, now: datetime
             Answer(
                 delivery_id=delivery_id,
                 question_id=question_id,
+                question_revision_id=revision_id(session, question_id),
                 value_text="Yes",
                 value_bool=True,
                 answered_at=now,

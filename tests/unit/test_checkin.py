@@ -25,6 +25,7 @@ from bot.services.checkin import (
     answering,
 )
 from bot.services.responses import Accepted, Reply
+from bot.services.revisions import current_revision
 from bot.services.seeding import GroupSeed, QuestionSeed, SeedPlan, TaskSeed, apply_seed
 from storage.db import Database
 from storage.models import (
@@ -39,6 +40,7 @@ from storage.models import (
     Task,
     TherapyGroup,
 )
+from tests.fakes.revisions import revision_id
 from tests.fakes.words import worded
 
 ERASURE_KEY = b"unit test erasure key"
@@ -513,6 +515,7 @@ def test_the_unique_constraint_settles_a_race_between_two_presses(world: World) 
             Answer(
                 delivery_id=delivery_id,
                 question_id=question_id,
+                question_revision_id=revision_id(session, question_id),
                 value_text="Yes",
                 value_bool=True,
                 answered_at=world.now,
@@ -541,6 +544,7 @@ def test_the_unique_constraint_settles_a_race_between_two_presses(world: World) 
             task,
             questions,
             questions[0],
+            current_revision(session, questions[0]),
             Accepted(display="No", boolean=False),
             answers={},  # what this press read, before the other instance's answer
         )

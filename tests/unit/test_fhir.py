@@ -34,6 +34,7 @@ from storage.models import (
     Task,
     TherapyGroup,
 )
+from tests.fakes.revisions import revision_id, with_first_revisions
 from tests.fakes.words import worded
 
 ZONE = "Europe/London"
@@ -103,6 +104,9 @@ class World:
             Answer(
                 delivery_id=delivery.id or 0,
                 question_id=self.questions[position - 1].id or 0,
+                question_revision_id=revision_id(
+                    self.session, self.questions[position - 1].id or 0
+                ),
                 answered_at=at(when),
                 **values,
             )
@@ -146,7 +150,7 @@ def world(database: Database, clock: ManualClock) -> Iterator[World]:
         removed_at=at("2026-11-21T08:00"),
     )
     session.add(removed)
-    session.flush()
+    with_first_revisions(session, [removed])
     questions.append(removed)
     people = {
         "alice": Person(telegram_user_id=ALICE_ID, first_name="Alice", last_name="Test"),

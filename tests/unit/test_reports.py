@@ -31,6 +31,7 @@ from storage.models import (
     Task,
     TherapyGroup,
 )
+from tests.fakes.revisions import revision_id, with_first_revisions
 from tests.fakes.words import raises_saying
 
 ZONE = "Europe/London"
@@ -71,6 +72,7 @@ class World:
             Answer(
                 delivery_id=delivery.id or 0,
                 question_id=question.id or 0,
+                question_revision_id=revision_id(self.session, question.id or 0),
                 answered_at=at(when),
                 **values,
             )
@@ -131,6 +133,7 @@ def build(database: Database, now: datetime) -> World:
             for n, (kind, text) in enumerate(specs, 1)
         ]
         session.add_all(questions[key])
+        with_first_revisions(session, questions[key])
     session.flush()
     people = {
         "alice": Person(
@@ -355,6 +358,7 @@ def test_the_export_has_one_row_per_answer_that_csv_reads_back(
         "patient_name": "Alice Test",
         "question_position": "1",
         "question": "Pain, 0-10?",
+        "question_revision": "1",
         "response_type": "scale",
         "value": "3",
         "file_id": "",

@@ -84,7 +84,8 @@ class _Draft:
     group: GroupInfo | None = None
     task_id: int | None = None
     task_title: str = ""
-    edit: str = ""  # "due", "repeat" or "questions"
+    edit: str = ""  # "due", "repeat", "questions" or "reword"
+    reword_position: int = 0
     title: str = ""
     due_date: date | None = None
     due_time: time | None = None
@@ -365,7 +366,7 @@ async def _repeat_chosen(
 
 async def _ask_description(update: Update, draft: _Draft) -> int:
     draft.question = None
-    number = len(draft.questions) + 1
+    number = draft.reword_position or len(draft.questions) + 1
     await _send(update, texts.admin_ask_description(number))
     return Q_DESC
 
@@ -586,7 +587,7 @@ async def pick_required(update: Update, context: BotContext, draft: _Draft) -> i
             ),
         )
         return Q_ALERT
-    return await _question_done(update, draft)
+    return await _question_done(update, context, draft)
 
 
 @step
@@ -599,7 +600,7 @@ async def type_alert(update: Update, context: BotContext, draft: _Draft) -> int:
         await _problems(update, error)
         return Q_ALERT
     draft.question = replace(draft.question, alert_rule=rule)
-    return await _question_done(update, draft)
+    return await _question_done(update, context, draft)
 
 
 @step
@@ -615,17 +616,17 @@ async def pick_alert(update: Update, context: BotContext, draft: _Draft) -> int:
     await _picked(update, texts.admin_button_alert(rule.op, rule.value))
     typed = authoring.parse_alert(format_alert_rule(rule), draft.question)
     draft.question = replace(draft.question, alert_rule=typed)
-    return await _question_done(update, draft)
+    return await _question_done(update, context, draft)
 
 
 @step
 async def skip_alert(update: Update, context: BotContext, draft: _Draft) -> int:
     """No alert for this question."""
     await _picked(update, texts.admin_button_no_alert())
-    return await _question_done(update, draft)
+    return await _question_done(update, context, draft)
 
 
-async def _question_done(update: Update, draft: _Draft) -> int:
+async def _question_done(update: Update, context: BotContext, draft: _Draft) -> int:
     assert draft.question is not None
     try:
         question = authoring.check_question(draft.question)
@@ -635,6 +636,8 @@ async def _question_done(update: Update, draft: _Draft) -> int:
         return await _ask_description(update, draft)
     draft.questions.append(question)
     draft.question = None
+    if draft.edit == "reword":
+        return await _apply_reword(update, context, draft)
     number = len(draft.questions)
     done = (
         texts.admin_button_done_review() if draft.mode == "new" else texts.admin_button_done_save()
@@ -797,6 +800,22 @@ async def _apply_questions(update: Update, context: BotContext, draft: _Draft) -
         context.deps.database,
         draft.task_id,
         tuple(draft.questions),
+        now=_now(context),
+        actor=_actor(update, context),
+    )
+
+
+async def _apply_reword(update: Update, context: BotContext, draft: _Draft) -> int:
+    assert draft.task_id is not None
+    return await _save_edit(
+        update,
+        context,
+        texts.admin_question_reworded,
+        authoring.reword_question,
+        context.deps.database,
+        draft.task_id,
+        draft.reword_position,
+        draft.questions[-1],
         now=_now(context),
         actor=_actor(update, context),
     )

@@ -79,6 +79,7 @@ async def edittask_start(update: Update, context: BotContext) -> int:
                 _button(texts.admin_button_edit_add(), "te", details.id, "addq"),
                 _button(texts.admin_button_edit_remove(), "te", details.id, "rmq"),
             ],
+            [_button(texts.admin_button_edit_reword(), "te", details.id, "chq")],
             [_button(texts.admin_button_cancel(), "te", details.id, "done")],
         ),
     )
@@ -106,8 +107,12 @@ async def pick_edit(update: Update, context: BotContext, draft: _Draft) -> int:
         await _picked(update, texts.admin_button_edit_add())
         draft.edit = "questions"
         return await _ask_description(update, draft)
-    if action == "rmq":
-        await _picked(update, texts.admin_button_edit_remove())
+    if action in ("rmq", "chq"):
+        rewording = action == "chq"
+        await _picked(
+            update,
+            texts.admin_button_edit_reword() if rewording else texts.admin_button_edit_remove(),
+        )
         deps = context.deps
         details = await deps.run(
             authoring.task_details, deps.database, _now(context), _zone(context), draft.task_id
@@ -118,13 +123,14 @@ async def pick_edit(update: Update, context: BotContext, draft: _Draft) -> int:
                     texts.admin_question_button(q.position, q.description),
                     "te",
                     draft.task_id,
-                    "rm",
+                    "ch" if rewording else "rm",
                     q.position,
                 )
             ]
             for q in details.active_questions
         ]
-        await _send(update, texts.admin_ask_remove(), _markup(*rows))
+        ask = texts.admin_ask_reword() if rewording else texts.admin_ask_remove()
+        await _send(update, ask, _markup(*rows))
         return REMOVE_PICK
     await _picked(update, texts.admin_button_cancel())
     _drop(context)
@@ -134,10 +140,16 @@ async def pick_edit(update: Update, context: BotContext, draft: _Draft) -> int:
 
 @step
 async def pick_remove(update: Update, context: BotContext, draft: _Draft) -> int:
-    """Retire the chosen question; its answers stay."""
+    """Retire the chosen question (its answers stay), or start writing its new wording."""
     parts = _choice(update)
     position = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
     assert draft.task_id is not None
+    if parts[1] == "ch":
+        # The question's steps as /newtask asks them; the last one saves a new revision.
+        await _picked(update, texts.admin_question_reword_label(position))
+        draft.edit = "reword"
+        draft.reword_position = position
+        return await _ask_description(update, draft)
     deps = context.deps
     _drop(context)
     try:

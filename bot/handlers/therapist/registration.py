@@ -131,8 +131,8 @@ def _dialogue() -> ConversationHandler[BotContext]:
         ],
         Q_MORE: [_press(pick_more, r"^tm:(add|done)$")],
         REVIEW: [_press(pick_review, r"^tv:(save|cancel)$")],
-        EDIT_MENU: [_press(pick_edit, r"^te:\d+:(due|repeat|addq|rmq|done)$")],
-        REMOVE_PICK: [_press(pick_remove, r"^te:\d+:rm:\d+$")],
+        EDIT_MENU: [_press(pick_edit, r"^te:\d+:(due|repeat|addq|rmq|chq|done)$")],
+        REMOVE_PICK: [_press(pick_remove, r"^te:\d+:(rm|ch):\d+$")],
     }
     with warnings.catch_warnings():
         # per_message=False is what we want (the dialogue spans many messages); PTB warns that

@@ -63,6 +63,7 @@ from bot.services.authoring.results import (
     PatientList,
     PatientRow,
     QuestionDraft,
+    QuestionReworded,
     QuestionsChanged,
     QuestionView,
     RemovedPatient,
@@ -87,6 +88,7 @@ from bot.services.authoring.tasks import (
     question_needs_alert_step,
     remove_question,
     require_task,
+    reword_question,
     task_details,
 )
 from bot.services.authoring.therapists import (
@@ -117,6 +119,7 @@ __all__ = [
     "PatientList",
     "PatientRow",
     "QuestionDraft",
+    "QuestionReworded",
     "QuestionView",
     "QuestionsChanged",
     "RemovedPatient",
@@ -168,6 +171,7 @@ __all__ = [
     "remove_therapist",
     "require_task",
     "revoke_invite",
+    "reword_question",
     "split_zone",
     "task_details",
     "therapist_chat_ids",

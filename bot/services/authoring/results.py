@@ -258,6 +258,18 @@ class QuestionsChanged:
 
 
 @dataclass(frozen=True)
+class QuestionReworded:
+    """A question changed by /edittask; ``revision`` is its number now (unchanged: the same)."""
+
+    task_id: int
+    title: str
+    position: int
+    description: str
+    revision: int
+    changed: bool
+
+
+@dataclass(frozen=True)
 class TaskDeleted:
     task_id: int
     title: str

@@ -29,6 +29,7 @@ from bot.services.authoring.results import (
     AuthoringError,
     GroupInfo,
     QuestionDraft,
+    QuestionReworded,
     QuestionsChanged,
     QuestionView,
     TaskChanged,
@@ -41,6 +42,7 @@ from bot.services.authoring.results import (
 from bot.services.meaning import Kind, Meaning, meaning
 from bot.services.planning import plan_task, replan_task
 from bot.services.responses import ALERT_TYPES, QuestionRules, ResponseType
+from bot.services.revisions import add_first_revision, revise
 from bot.services.schedule import ScheduleError, next_due, parse_when
 from storage.db import Database
 from storage.models import (
@@ -82,27 +84,27 @@ def _group_of(session: Session, task: Task) -> TherapyGroup:
 
 
 def _add_question_rows(
-    session: Session, task_id: int, drafts: Sequence[QuestionDraft], start: int
+    session: Session, task_id: int, drafts: Sequence[QuestionDraft], start: int, now: datetime
 ) -> list[int]:
     positions = []
     for offset, draft in enumerate(drafts):
         position = start + offset
-        session.add(
-            Question(
-                task_id=task_id,
-                position=position,
-                description=draft.description,
-                link=draft.link,
-                response_type=draft.response_type.value,
-                options=list(draft.options) or None,
-                min_value=draft.min_value,
-                max_value=draft.max_value,
-                integer_only=draft.integer_only,
-                max_length=draft.max_length,
-                required=draft.required,
-                alert_rule=draft.alert_rule,
-            )
+        question = Question(
+            task_id=task_id,
+            position=position,
+            description=draft.description,
+            link=draft.link,
+            response_type=draft.response_type.value,
+            options=list(draft.options) or None,
+            min_value=draft.min_value,
+            max_value=draft.max_value,
+            integer_only=draft.integer_only,
+            max_length=draft.max_length,
+            required=draft.required,
+            alert_rule=draft.alert_rule,
         )
+        session.add(question)
+        add_first_revision(session, question, now)
         positions.append(position)
     return positions
 
@@ -174,7 +176,7 @@ def _create_task(
     session.add(task)
     session.flush()
     assert task.id is not None
-    _add_question_rows(session, task.id, draft.questions, 1)
+    _add_question_rows(session, task.id, draft.questions, 1, now)
     session.flush()
     planned = plan_task(session, task, now, default_zone)
     after = _task_fields(task) | {"questions": [q.description for q in draft.questions]}
@@ -534,7 +536,7 @@ def add_questions(
             raise AuthoringError(meaning(Kind.ADMIN_TOO_MANY_QUESTIONS, most=MAX_QUESTIONS))
         # Positions of removed questions stay taken: their answers still point at them.
         start = max((q.position for q in rows), default=0) + 1
-        positions = _add_question_rows(session, task.id, drafts, start)
+        positions = _add_question_rows(session, task.id, drafts, start, now)
         session.flush()
         added = session.exec(
             select(Question).where(Question.task_id == task.id, col(Question.position) >= start)
@@ -565,6 +567,84 @@ def _question_fields(question: Question) -> dict[str, object]:
         "min_value": question.min_value,
         "max_value": question.max_value,
     }
+
+
+def _revised_fields(question: Question) -> dict[str, object]:
+    """A question's fields for an edit's audit event, the revision named."""
+    return _question_fields(question) | {
+        "link": question.link,
+        "integer_only": question.integer_only,
+        "max_length": question.max_length,
+        "required": question.required,
+        "alert_rule": question.alert_rule,
+        "revision": question.revision,
+    }
+
+
+def reword_question(
+    database: Database,
+    task_id: int,
+    position: int,
+    draft: QuestionDraft,
+    *,
+    now: datetime,
+    actor: Actor,
+) -> QuestionReworded:
+    """Give a question new wording, type, options or bounds as a new revision.
+
+    Answers already given keep pointing at the revision they answered. A check-in in progress
+    asks the new revision from its current question on: a reply to the old wording still on
+    the patient's screen is not stored, and the question is sent again as it now reads.
+    """
+    check_question(draft)
+    with database.session() as session:
+        task = require_task(session, task_id)
+        assert task.id is not None
+        target = session.exec(
+            select(Question).where(
+                Question.task_id == task.id,
+                Question.position == position,
+                col(Question.removed_at).is_(None),
+            )
+        ).first()
+        if target is None:
+            raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_QUESTION, position=position))
+        before = _revised_fields(target)
+        revise(
+            session,
+            target,
+            {
+                "description": draft.description,
+                "link": draft.link,
+                "response_type": draft.response_type.value,
+                "options": list(draft.options) or None,
+                "min_value": draft.min_value,
+                "max_value": draft.max_value,
+                "integer_only": draft.integer_only,
+                "max_length": draft.max_length,
+            },
+            now,
+        )
+        # Required and the alert rule are the therapist's settings: changed in place.
+        target.required, target.alert_rule = draft.required, draft.alert_rule
+        after = _revised_fields(target)
+        changed = [name for name in after if after[name] != before[name]]
+        if changed:
+            record(
+                session,
+                now,
+                actor,
+                AuditAction.QUESTION_EDITED,
+                ObjectKind.QUESTION,
+                target.id,
+                group_id=task.group_id,
+                before={n: before[n] for n in changed},
+                after={n: after[n] for n in changed},
+            )
+        session.commit()
+        return QuestionReworded(
+            task.id, task.title, position, target.description, target.revision, bool(changed)
+        )
 
 
 def remove_question(

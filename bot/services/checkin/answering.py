@@ -61,6 +61,7 @@ from bot.services.responses import (
     parse_alert_rule,
     parse_reply,
 )
+from bot.services.revisions import answered_wordings, current_revision
 from storage.db import Database
 from storage.models import (
     Answer,
@@ -69,6 +70,7 @@ from storage.models import (
     Membership,
     Person,
     Question,
+    QuestionRevision,
     Role,
     Task,
     TherapyGroup,
@@ -151,6 +153,9 @@ def answer_message(
             view = _question_view(_id(delivery), task.title, questions, current)
             session.commit()
             return NotShown(view, maybe_shown_before=maybe_shown, shown_already=shown_already)
+        revision = _shown_revision(session, delivery, current)
+        if revision is None:
+            return _reworded(session, now, delivery, task, questions, current, message_id)
         result = parse_reply(_rules(current), reply)
         if isinstance(result, Rejected):
             return _reject(session, now, policy, delivery, task, questions, current, result)
@@ -163,6 +168,7 @@ def answer_message(
             task,
             questions,
             current,
+            revision,
             result,
             answers=answers,
             typed_message_id=message_id,
@@ -178,6 +184,7 @@ _P, _D, _T, _Q, _A = (
     SQLModel.metadata.tables[name]
     for name in ("people", "deliveries", "tasks", "questions", "answers")
 )
+_R = SQLModel.metadata.tables["question_revisions"]
 # One row per active question of each check-in the patient has in progress, with the answer
 # already given to it, if any; the delivery rows are locked as the general path locks them.
 _PASSING_READ = (
@@ -204,12 +211,15 @@ _PASSING_READ = (
         _Q.c.max_length,
         _Q.c.required,
         _Q.c.alert_rule,
+        _R.c.id.label("revision_id"),
+        _R.c.created_at.label("revised_at"),
         _A.c.id.label("answer_id"),
     )
     .select_from(
         _P.join(_D, and_(_D.c.person_id == _P.c.id, _D.c.status == _IN_PROGRESS))
         .join(_T, _T.c.id == _D.c.task_id)
         .join(_Q, and_(_Q.c.task_id == _T.c.id, _Q.c.removed_at.is_(None)))
+        .join(_R, and_(_R.c.question_id == _Q.c.id, _R.c.revision == _Q.c.revision))
         .outerjoin(_A, and_(_A.c.question_id == _Q.c.id, _A.c.delivery_id == _D.c.id))
     )
     .where(_P.c.telegram_user_id == bindparam("user_id"))
@@ -265,6 +275,8 @@ def _answer_in_passing(
         row.asked_message_id, row.asked_at, message_id, sent_at
     ):
         return None  # not shown before it was written: the general path says so and sends it
+    if row.asked_at is None or current.revised_at > row.asked_at:
+        return None  # reworded since it was sent: the general path sends the new wording
     accepted = parse_reply(_rules(current), reply)
     if not isinstance(accepted, Accepted):
         return None
@@ -274,6 +286,7 @@ def _answer_in_passing(
             {
                 "delivery_id": row.delivery_id,
                 "question_id": current.id,
+                "question_revision_id": current.revision_id,
                 "value_text": accepted.display,
                 "value_number": accepted.number,
                 "value_bool": accepted.boolean,
@@ -312,13 +325,13 @@ def answer_button(
     delivery_id: int,
     question_id: int,
     token: str,
-) -> Progress | Refused:
+) -> Progress | Refused | NotShown:
     """Store the answer a button carries, if it belongs to the question being asked."""
     with database.session() as session:
         found = _current_for_press(session, now, policy, user_id, delivery_id, question_id)
-        if isinstance(found, Refused):
+        if isinstance(found, (Refused, NotShown)):
             return found
-        person, delivery, task, questions, answers, current = found
+        person, delivery, task, questions, answers, current, revision = found
         result = parse_reply(_rules(current), Reply(kind="button", text=token))
         if isinstance(result, Rejected):
             return Refused(Refusal.NOT_AN_OPTION, task.title)
@@ -331,6 +344,7 @@ def answer_button(
             task,
             questions,
             current,
+            revision,
             result,
             answers=answers,
         )
@@ -343,17 +357,27 @@ def skip_question(
     user_id: int,
     delivery_id: int,
     question_id: int,
-) -> Progress | Refused:
+) -> Progress | Refused | NotShown:
     """Skip an optional question and ask the next one."""
     with database.session() as session:
         found = _current_for_press(session, now, policy, user_id, delivery_id, question_id)
-        if isinstance(found, Refused):
+        if isinstance(found, (Refused, NotShown)):
             return found
-        person, delivery, task, questions, answers, current = found
+        person, delivery, task, questions, answers, current, revision = found
         if current.required:
             return Refused(Refusal.REQUIRED, task.title)
         return _store(
-            session, now, policy, person, delivery, task, questions, current, None, answers=answers
+            session,
+            now,
+            policy,
+            person,
+            delivery,
+            task,
+            questions,
+            current,
+            revision,
+            None,
+            answers=answers,
         )
 
 
@@ -364,7 +388,11 @@ def _current_for_press(
     user_id: int,
     delivery_id: int,
     question_id: int,
-) -> tuple[Person, Delivery, Task, list[Question], dict[int, Answer], Question] | Refused:
+) -> (
+    tuple[Person, Delivery, Task, list[Question], dict[int, Answer], Question, QuestionRevision]
+    | Refused
+    | NotShown
+):
     found = _open_delivery(session, now, policy, user_id, delivery_id)
     if isinstance(found, Refused):
         return found
@@ -379,7 +407,40 @@ def _current_for_press(
             q.id == question_id and q.position > current.position for q in questions
         )
         return Refused(Refusal.NOT_YET if later else Refusal.STALE, task.title)
-    return person, delivery, task, questions, answers, current
+    revision = _shown_revision(session, delivery, current)
+    if revision is None:
+        return _reworded(session, now, delivery, task, questions, current, None)
+    return person, delivery, task, questions, answers, current, revision
+
+
+def _shown_revision(
+    session: Session, delivery: Delivery, question: Question
+) -> QuestionRevision | None:
+    """The question's revision, or None if it was reworded after its message was sent."""
+    revision = current_revision(session, question)
+    if delivery.asked_at is None or revision.created_at > delivery.asked_at:
+        return None
+    return revision
+
+
+def _reworded(
+    session: Session,
+    now: datetime,
+    delivery: Delivery,
+    task: Task,
+    questions: list[Question],
+    current: Question,
+    message_id: int | None,
+) -> NotShown:
+    """The therapist reworded the question on the patient's screen: send it as it reads now.
+
+    The patient's reply answered a wording no longer asked, so it is not stored; from here on
+    the check-in follows the new revision (see README, "Editing a task").
+    """
+    _await_question(delivery, now, message_id)
+    view = _question_view(_id(delivery), task.title, questions, current)
+    session.commit()
+    return NotShown(view, reworded=True)
 
 
 def _reject(
@@ -416,6 +477,7 @@ def _store(
     task: Task,
     questions: list[Question],
     question: Question,
+    revision: QuestionRevision,
     accepted: Accepted | None,
     *,
     answers: dict[int, Answer],
@@ -431,6 +493,7 @@ def _store(
     answer = Answer(
         delivery_id=_id(delivery),
         question_id=_id(question),
+        question_revision_id=_id(revision),
         value_text=accepted.display if accepted else "",
         value_number=accepted.number if accepted else None,
         value_bool=accepted.boolean if accepted else None,
@@ -480,9 +543,11 @@ def _complete(
     answers: dict[int, Answer],
 ) -> Progress:
     _finish(delivery, now, DeliveryStatus.COMPLETED)
+    # In the words the patient answered, should a question have been reworded since.
+    wordings = answered_wordings(session, (a.question_revision_id for a in answers.values()))
     lines = tuple(
         SummaryLine(
-            description=q.description,
+            description=wordings.get(answers[_id(q)].question_revision_id, q.description),
             display=answers[_id(q)].value_text,
             skipped=answers[_id(q)].skipped,
         )

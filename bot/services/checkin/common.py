@@ -25,6 +25,7 @@ from storage.models import (
     Membership,
     Person,
     Question,
+    QuestionRevision,
     Role,
     Task,
     TherapyGroup,
@@ -41,7 +42,7 @@ _ENDED_ROLES = (Role.ERASED.value, Role.REMOVED.value, Role.FORMER_THERAPIST.val
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _id(row: Delivery | Question | Person | Task) -> int:
+def _id(row: Delivery | Question | QuestionRevision | Person | Task) -> int:
     assert row.id is not None
     return row.id
 

@@ -159,6 +159,7 @@ class NotShown:
 
     The next question was stored but not sent (the bot stopped in between), or the patient
     typed before it arrived: the message is not taken as its answer; the question is sent.
+    ``reworded``: it did reach the patient, but the therapist changed its wording since.
     """
 
     question: QuestionView
@@ -167,6 +168,7 @@ class NotShown:
     # The question's send is recorded and came after the message: it is sent again as a
     # reminder only, and answers typed after the first send still count.
     shown_already: bool = False
+    reworded: bool = False
 
 
 class Idle(StrEnum):

@@ -1,0 +1,229 @@
+"""Task versions: changing a question's wording keeps what past answers answered.
+
+Each answer points at the revision of its question the patient was shown, so the CSV and FHIR
+exports, /mydata and the patient's own summary show the words the patient actually read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import col, func, select
+
+from storage.models import Answer, AuditEvent, QuestionRevision, Task
+from tests.fakes.harness import Harness
+from tests.flows.test_therapist_tasks import ALICE, BOB, PAIN_CHECK, THEO, last, pain_check_at_six
+
+OLD_TEXT = "Anything you want your therapist to know?"
+NEW_TEXT = "Anything else about your shoulder?"
+OLD_MINUTES = "How many minutes did you spend on your exercises?"
+NEW_MINUTES = "How many minutes of exercises did you do?"
+
+
+def revisions(h: Harness) -> list[tuple[int, int, str]]:
+    with h.database.session() as session:
+        found = session.exec(
+            select(QuestionRevision).order_by(
+                col(QuestionRevision.question_id), col(QuestionRevision.revision)
+            )
+        ).all()
+        return [(r.question_id, r.revision, r.description) for r in found]
+
+
+def answer_count(h: Harness) -> int:
+    with h.database.session() as session:
+        return int(session.exec(select(func.count()).select_from(Answer)).one())
+
+
+def sent_file(h: Harness) -> bytes:
+    content: bytes = h.api.calls_of("sendDocument")[-1].files["document"]["content"]
+    return content
+
+
+async def reword(h: Harness, button: str, text: str, *steps: str) -> None:
+    """/edittask PAIN_CHECK, change the question on ``button`` to ``text`` and ``steps``."""
+    await h.command(THEO, "/edittask", str(PAIN_CHECK))
+    await h.press(THEO, "✏️ Change a question")
+    await h.press(THEO, button)
+    await h.text(THEO, text)
+    await h.press(THEO, "No link")
+    for step in steps:
+        if step.startswith("type:"):
+            await h.text(THEO, step.removeprefix("type:"))
+        else:
+            await h.press(THEO, step)
+
+
+async def test_an_edit_after_answers_keeps_the_old_wording_with_the_old_answers(
+    harness: Harness,
+) -> None:
+    h = harness
+    await pain_check_at_six(h)  # Alice answered day 1 with "Fine" to OLD_TEXT
+    await reword(h, "3. Anything you want your therapist to kno…", NEW_TEXT, "Text", "No limit")
+    await h.press(THEO, "Optional")
+    assert f"now reads “{NEW_TEXT}” (version 2)" in last(h)
+    assert "Answers already given keep the wording they answered" in last(h)
+
+    h.advance(timedelta(days=1))
+    await h.scan()
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "4")
+    await h.text(ALICE, "25")
+    assert NEW_TEXT in h.last_text(ALICE.chat_id)  # asked in the new words
+    await h.text(ALICE, "Better")
+    assert NEW_TEXT in h.last_text(ALICE.chat_id)  # and summed up in them
+
+    await h.command(THEO, "/export", "Shoulder Therapy 1")
+    rows = list(csv.DictReader(io.StringIO(sent_file(h).decode("utf-8"), newline="")))
+    thirds = [
+        (r["due_utc"], r["question"], r["question_revision"], r["value"])
+        for r in rows
+        if r["question_position"] == "3"
+    ]
+    assert thirds == [
+        ("2026-11-25T18:00:00Z", OLD_TEXT, "1", "Fine"),
+        ("2026-11-26T18:00:00Z", NEW_TEXT, "2", "Better"),
+    ]
+
+    await h.command(THEO, "/export", "Shoulder Therapy 1", "fhir")
+    bundle: dict[str, Any] = json.loads(sent_file(h))
+    resources = [e["resource"] for e in bundle["entry"]]
+    (questionnaire,) = [r for r in resources if r["resourceType"] == "Questionnaire"]
+    assert questionnaire["item"][2]["text"] == NEW_TEXT
+    responses = sorted(
+        (r for r in resources if r["resourceType"] == "QuestionnaireResponse"),
+        key=lambda r: r["authored"],
+    )
+    assert [[i["text"] for i in r["item"] if i["linkId"] == "3"] for r in responses] == [
+        [OLD_TEXT],
+        [NEW_TEXT],
+    ]
+
+    await h.command(ALICE, "/mydata")
+    mine = json.loads(sent_file(h))
+    given = [
+        (c["due_at"][:10], a["question"], a["question_revision"], a["text"])
+        for c in mine["check_ins"]
+        for a in c["answers"]
+        if a["question_position"] == 3
+    ]
+    assert given == [("2026-11-25", OLD_TEXT, 1, "Fine"), ("2026-11-26", NEW_TEXT, 2, "Better")]
+
+    # /report counts check-ins, never wording: both of Alice's days are completed.
+    await h.command(THEO, "/report", "Shoulder Therapy 1")
+    assert "Alice Test: 2 check-ins: 2 done" in last(h)
+
+    # The audit trail names the revision before and after.
+    with h.database.session() as session:
+        (event,) = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "question_edited")
+        ).all()
+    assert (event.object_kind, event.before, event.after) == (
+        "question",
+        {"description": OLD_TEXT, "max_length": 500, "revision": 1},
+        {"description": NEW_TEXT, "max_length": None, "revision": 2},
+    )
+
+
+async def test_a_question_on_screen_when_reworded_is_asked_again_in_its_new_words(
+    harness: Harness,
+) -> None:
+    h = harness
+    await pain_check_at_six(h)
+    h.advance(timedelta(days=1))
+    await h.scan()
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "2")
+    assert OLD_MINUTES in h.last_text(ALICE.chat_id)  # question 2 is on Alice's screen
+    stored = answer_count(h)
+
+    h.advance(timedelta(minutes=1))
+    await reword(
+        h, "2. How many minutes did you spend on your…", NEW_MINUTES, "Number", "type:0-120"
+    )
+    await h.press(THEO, "Whole numbers")
+    await h.press(THEO, "Required")
+    await h.press(THEO, "No alert")
+    assert "(version 2)" in last(h)
+
+    # Her reply was typed against the old words: not stored, the question comes again.
+    h.advance(timedelta(minutes=1))
+    await h.text(ALICE, "200")
+    reply = h.last_text(ALICE.chat_id)
+    assert reply.startswith("✏️ Your therapist has just changed this question")
+    assert NEW_MINUTES in reply
+    assert answer_count(h) == stored
+    # The new bounds apply from here on.
+    await h.text(ALICE, "200")
+    assert "0" in h.last_text(ALICE.chat_id) and "120" in h.last_text(ALICE.chat_id)
+    await h.text(ALICE, "30")
+    await h.text(ALICE, "ok")
+    summary = h.last_text(ALICE.chat_id)
+    assert NEW_MINUTES in summary and "30" in summary
+
+    with h.database.session() as session:
+        day_two = session.exec(
+            select(Answer.value_text, QuestionRevision.description, QuestionRevision.revision)
+            .join(QuestionRevision, col(QuestionRevision.id) == Answer.question_revision_id)
+            .where(col(Answer.answered_at) > h.clock.now() - timedelta(hours=1))
+            .order_by(col(Answer.id))
+        ).all()
+    assert [(text, revision) for text, _, revision in day_two] == [
+        ("2", 1),
+        ("30", 2),
+        ("ok", 1),
+    ]
+
+
+async def test_a_button_from_before_the_rewording_asks_the_question_again(
+    harness: Harness,
+) -> None:
+    h = harness
+    await pain_check_at_six(h)
+    h.advance(timedelta(days=1))
+    await h.scan()
+    await h.press(BOB, "▶️ Start now")  # Bob starts day 2: the pain scale is on his screen
+    old_scale = h.last_message(BOB.chat_id).message_id
+    h.advance(timedelta(minutes=1))
+    await reword(h, "1. How strong was your shoulder pain today?", "Pain right now?", "Yes / No")
+    await h.press(THEO, "Required")
+    await h.press(THEO, "No alert")
+    stored = answer_count(h)
+
+    h.advance(timedelta(minutes=1))
+    await h.press(BOB, "7", message_id=old_scale)
+    reply = h.last_message(BOB.chat_id)
+    assert reply.plain.startswith("✏️ Your therapist has just changed this question")
+    assert "Pain right now?" in reply.plain and "Yes" in reply.button_texts
+    assert answer_count(h) == stored
+
+
+async def test_changing_the_due_time_makes_no_revision(harness: Harness) -> None:
+    h = harness
+    await pain_check_at_six(h)
+    before = revisions(h)
+    assert [r for _, r, _ in before] == [1, 1, 1]
+    await h.command(THEO, "/edittask", str(PAIN_CHECK))
+    await h.press(THEO, "🕘 Due time")
+    await h.text(THEO, "tomorrow 19:30")
+    assert revisions(h) == before
+
+
+async def test_a_rewording_that_changes_nothing_makes_no_revision(harness: Harness) -> None:
+    h = harness
+    await pain_check_at_six(h)
+    before = revisions(h)
+    await reword(h, "3. Anything you want your therapist to kno…", OLD_TEXT, "Text", "type:500")
+    await h.press(THEO, "Optional")
+    assert "nothing changed" in last(h)
+    assert revisions(h) == before
+    with h.database.session() as session:
+        assert not session.exec(
+            select(AuditEvent).where(AuditEvent.action == "question_edited")
+        ).all()
+        task = session.get(Task, PAIN_CHECK)
+        assert task is not None and task.title == "Shoulder pain check"
