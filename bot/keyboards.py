@@ -14,6 +14,7 @@ stale or forged button is refused politely. Formats, all ASCII and ``:``-separat
     tp:<task>                              /preview: every button of a preview (does nothing)
     te:<task>:<action>[:<position>]        /edittask: due, repeat, addq, rmq, done; rm:<pos>
     au:<group or 0>:<days or 0>:<offset>   /audit: the Older and Newer pages
+    ct:<group>:<telegram user id>          /team: take that therapist off the group's team
     tg:<group> tr:<repeat> tn:<end>        /newtask steps: group, repetition, how it ends,
     tt:<type> tl:skip tb:skip ti:y|n       response type, no link, default bounds, integer,
     tq:y|n ta:skip tm:add|done tv:save|cancel   required, no alert, more, review

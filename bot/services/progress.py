@@ -31,7 +31,8 @@ from sqlalchemy import Integer, and_, case, false, func, literal, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from bot.services.authoring import find_group
+from bot.services.audit import Actor
+from bot.services.authoring import find_group, team_group_ids, visible_group_names
 from bot.services.responses import (
     ALERT_TYPES,
     AlertRule,
@@ -440,17 +441,23 @@ class ChartTarget:
     patient: PatientProgress | None = None
 
 
-def chart(database: Database, now: datetime, default_zone: str, text: str) -> ChartTarget:
-    """Read "/chart GROUP" or "/chart PATIENT [QUESTION]" and gather what to draw."""
+def chart(
+    database: Database, now: datetime, default_zone: str, text: str, *, actor: Actor
+) -> ChartTarget:
+    """Read "/chart GROUP" or "/chart PATIENT [QUESTION]" and gather what to draw.
+
+    Only the actor's groups and their patients are found (``access``): anything else is
+    unknown, whether it exists or not.
+    """
     cleaned = " ".join(text.split())
     with database.read_session() as session:
-        group = find_group(session, cleaned)
+        among = team_group_ids(session, actor)
+        group = find_group(session, cleaned, among=among)
         if group is not None:
             return ChartTarget(group=group_heatmap(session, group, now, default_zone))
-        found = _find_patient(session, cleaned)
+        found = _find_patient(session, cleaned, among)
         if found is None:
-            names = tuple(sorted(g.name for g in session.exec(select(TherapyGroup))))
-            raise UnknownChartTarget(cleaned, names)
+            raise UnknownChartTarget(cleaned, tuple(visible_group_names(session, actor)))
         person, group, deleted, rest = found
         return ChartTarget(
             patient=_progress(session, person, group, now, default_zone, rest or None, deleted)
@@ -458,20 +465,23 @@ def chart(database: Database, now: datetime, default_zone: str, text: str) -> Ch
 
 
 def _find_patient(
-    session: Session, text: str
+    session: Session, text: str, among: frozenset[int] | None
 ) -> tuple[Person, TherapyGroup | None, bool, str] | None:
     """The patient named by the longest leading words of ``text`` (a name or Telegram id).
 
     Returns the person, their first group, whether their data was deleted, and the rest of
     the text (the question). Raises AmbiguousPatient when a name fits several people.
     """
-    rows = session.exec(
+    query = (
         select(Person, TherapyGroup, Membership.role)
         .join(Membership, col(Membership.person_id) == Person.id)
         .join(TherapyGroup, col(TherapyGroup.id) == Membership.group_id)
         .where(col(Membership.role).in_([Role.PATIENT.value, Role.ERASED.value]))
         .order_by(col(Membership.joined_at))
-    ).all()
+    )
+    if among is not None:
+        query = query.where(col(TherapyGroup.id).in_(among))
+    rows = session.exec(query).all()
     words = text.split()
     for cut in range(len(words), 0, -1):
         ref, rest = " ".join(words[:cut]), " ".join(words[cut:])

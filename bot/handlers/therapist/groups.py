@@ -44,7 +44,9 @@ async def add_therapist(update: Update, context: BotContext) -> None:
         await _send(update, texts.admin_usage_addtherapist())
         return
     deps = context.deps
-    change = await deps.run(
+    change = await _attempt(
+        update,
+        context,
         authoring.add_therapist,
         deps.database,
         _now(context),
@@ -52,6 +54,8 @@ async def add_therapist(update: Update, context: BotContext) -> None:
         user_id,
         actor=_actor(update, context),
     )
+    if change is None:
+        return
     if not change.changed:
         await _send(update, texts.admin_already_therapist(user_id))
         return
@@ -120,7 +124,13 @@ async def new_group(update: Update, context: BotContext) -> None:
 async def list_groups(update: Update, context: BotContext) -> None:
     """List every group with its members and deliveries."""
     deps = context.deps
-    groups = await deps.run(authoring.list_groups, deps.database, _now(context), _zone(context))
+    groups = await deps.run(
+        authoring.list_groups,
+        deps.database,
+        _now(context),
+        _zone(context),
+        actor=_actor(update, context),
+    )
     await _send_long(update, _chunks(texts.admin_groups(groups)))
 
 
@@ -133,7 +143,13 @@ async def list_patients(update: Update, context: BotContext) -> None:
         return
     deps = context.deps
     result = await _attempt(
-        update, context, authoring.group_patients, deps.database, _zone(context), ref
+        update,
+        context,
+        authoring.group_patients,
+        deps.database,
+        _zone(context),
+        ref,
+        actor=_actor(update, context),
     )
     if result is None:
         return

@@ -89,6 +89,13 @@ from bot.handlers.therapist.tasks import (
     stale_dialogue_press,
     tasks_for_therapist,
 )
+from bot.handlers.therapist.teams import (
+    TEAM_PREFIX,
+    add_to_team,
+    remove_from_team,
+    remove_from_team_press,
+    show_team,
+)
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +176,9 @@ COMMANDS: list[tuple[str, Handler]] = [
     ("addtherapist", add_therapist),
     ("removetherapist", remove_therapist),
     ("audit", audit),
+    ("team", show_team),
+    ("addtoteam", add_to_team),
+    ("removefromteam", remove_from_team),
 ]
 
 
@@ -181,4 +191,7 @@ def register(application: BotApplication) -> None:
     application.add_handler(CallbackQueryHandler(delete_task_press, pattern=r"^td:"))
     application.add_handler(CallbackQueryHandler(preview_press, pattern=r"^tp:"))
     application.add_handler(CallbackQueryHandler(audit_press, pattern=r"^au:"))
+    application.add_handler(
+        CallbackQueryHandler(remove_from_team_press, pattern=rf"^{TEAM_PREFIX}:")
+    )
     application.add_handler(CallbackQueryHandler(stale_dialogue_press, pattern=DIALOGUE_PATTERN))
