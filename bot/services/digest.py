@@ -179,10 +179,22 @@ def claim(
                 )
             ).all()
         )
+        # Planned a week ahead: whoever has left the group's team since gets no digest of it.
+        on_team = set(
+            session.exec(
+                select(GroupTherapist.group_id, GroupTherapist.person_id).where(
+                    col(GroupTherapist.person_id).in_({r.person_id for r in rows})
+                )
+            ).all()
+        )
         jobs = []
         for row in rows:
             assert row.id is not None
             chat_id = chats.get(row.person_id)
+            if (row.group_id, row.person_id) not in on_team:
+                row.status = DigestStatus.DROPPED.value
+                row.last_error = "no longer on the group's team"
+                continue
             if chat_id is None or now - row.due_at > STALE_AFTER:
                 row.status = DigestStatus.DROPPED.value
                 row.last_error = "no chat with the therapist" if chat_id is None else "stale"

@@ -55,8 +55,8 @@ def team_not_a_therapist(user_id: int) -> str:
 def team_not_your_group(ref: str, names: list[str]) -> str:
     if not names:
         return (
-            f"“{escape(ref)}” is not one of your groups; you are on no group's team yet. "
-            "An administrator can add you with /addtoteam."
+            f"That group is not one of yours: “{escape(ref)}”. You are on no group's team yet; "
+            "an administrator can add you with /addtoteam."
         )
     listing = ", ".join(escape(n) for n in names)
     return f"That group is not one of yours: “{escape(ref)}”. Your groups: {listing}."
