@@ -159,3 +159,25 @@ async def test_removing_a_therapist_ends_their_team_places(harness: Harness) -> 
     with h.database.read_session() as session:
         places = session.exec(select(GroupTherapist)).all()
     assert len(places) == 1, "only Theo, the group's creator, is left on its team"
+
+
+async def test_a_patient_of_two_groups_is_charted_with_only_the_therapists_groups(
+    harness: Harness,
+) -> None:
+    h = harness
+    await knees(h)  # Wed 25 Nov 09:00; Alice is in Knees (Theo and Tess)
+    await h.command(SAM, "/newgroup", "Elbows")
+    await h.command(SAM, "/invite", "Elbows")
+    code = invite_code(h.last_text(SAM.chat_id))
+    await h.command(ALICE, "/start", code)
+    await h.advance_and_scan(timedelta(hours=1))
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "9")
+
+    await h.command(THEO, "/chart", "Alice", "Test")
+    theo_caption = h.api.calls_of("sendPhoto")[-1].params["caption"]
+    await h.command(SAM, "/chart", "Alice", "Test")
+    sam_caption = h.api.calls_of("sendPhoto")[-1].params["caption"]
+    assert "Done: 1 of 1" in theo_caption and "Pain now?" in theo_caption
+    # Sam's Elbows has no task yet: Knees' check-in and its answers are not his to see.
+    assert "Done: 1" not in sam_caption and "Pain now?" not in sam_caption

@@ -354,6 +354,11 @@ async def test_a_button_from_an_old_message_is_checked_again_when_pressed(
     assert len(h.api.calls_of("sendPhoto")) == photos
     await h.press_data(SAM, "au:1:0:0")
     assert NOT_YOURS in h.callback_answers()[-1].params["text"]
+    # A group button of the /newtask dialogue, forged or from before: the group is checked.
+    await h.command(TESS, "/newtask")
+    await h.press_data(TESS, "tg:1")
+    assert h.last_text(TESS.chat_id).startswith(NOT_YOURS)
+    await h.command(TESS, "/cancel")
     # Another group's therapist presses the team's buttons: administrators only.
     await h.press_data(TESS, team.buttons[0]["callback_data"], team.message_id)
     assert h.last_text(TESS.chat_id) == ADMINS_ONLY
