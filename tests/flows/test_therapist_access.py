@@ -83,7 +83,17 @@ async def test_every_admin_command_refuses_a_non_therapist_and_changes_nothing(
     assert not h.api.calls_of("setMyCommands")
 
 
-FORGED = ["td:1:yes", "tg:1", "tr:daily", "tv:save", "te:1:rm:1", "tm:done", "tp:1", "au:0:0:10"]
+FORGED = [
+    "td:1:yes",
+    "tg:1",
+    "tr:daily",
+    "tv:save",
+    "te:1:rm:1",
+    "tm:done",
+    "tp:1",
+    "au:0:0:10",
+    "ct:1:9001",
+]
 
 
 async def test_a_forged_admin_button_is_refused(harness: Harness) -> None:
