@@ -62,11 +62,9 @@ def visible_group_names(session: Session, actor: Actor) -> list[str]:
 
 def not_your_group(session: Session, actor: Actor, ref: str) -> AuthoringError:
     """The refusal for a group ``actor`` may not act on, or that does not exist."""
-    if sees_every_group(actor):
-        names = visible_group_names(session, actor)
-        return AuthoringError(meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=ref, names=names))
     names = visible_group_names(session, actor)
-    return AuthoringError(meaning(Kind.TEAM_NOT_YOUR_GROUP, ref=ref, names=names))
+    kind = Kind.ADMIN_UNKNOWN_GROUP if sees_every_group(actor) else Kind.TEAM_NOT_YOUR_GROUP
+    return AuthoringError(meaning(kind, ref=ref, names=names))
 
 
 def require_group(
@@ -87,7 +85,8 @@ def require_task_group(session: Session, actor: Actor, task_id: int, group_id: i
         raise AuthoringError(meaning(Kind.TEAM_NOT_YOUR_TASK, task_id=task_id))
 
 
-def _place(session: Session, group_id: int, person: Person) -> GroupTherapist | None:
+def team_place(session: Session, group_id: int, person: Person) -> GroupTherapist | None:
+    """``person``'s place on the group's team, if they have one."""
     return session.exec(
         select(GroupTherapist).where(
             GroupTherapist.group_id == group_id, GroupTherapist.person_id == person.id
@@ -98,5 +97,5 @@ def _place(session: Session, group_id: int, person: Person) -> GroupTherapist | 
 def join_team(session: Session, now: datetime, group_id: int, person: Person) -> None:
     """Put ``person`` on the team of a group (the creator of a new group), unless they are."""
     assert person.id is not None
-    if _place(session, group_id, person) is None:
+    if team_place(session, group_id, person) is None:
         session.add(GroupTherapist(group_id=group_id, person_id=person.id, added_at=now))

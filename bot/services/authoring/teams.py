@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from bot.services.audit import Actor, AuditAction, ObjectKind, record
-from bot.services.authoring.access import _place, require_group, sees_every_group
+from bot.services.authoring.access import require_group, sees_every_group, team_place
 from bot.services.authoring.groups import _group_info, find_group
 from bot.services.authoring.results import (
     AuthoringError,
@@ -99,7 +99,7 @@ def add_to_team(
             raise AuthoringError(meaning(Kind.TEAM_NOT_A_THERAPIST, user_id=user_id))
         person = _ensure_person(session, user_id, "", now)
         info = _group_info(group, default_zone)
-        if _place(session, group.id, person) is not None:
+        if team_place(session, group.id, person) is not None:
             return TeamChange(info, user_id, person.display_name, changed=False)
         assert person.id is not None
         session.add(GroupTherapist(group_id=group.id, person_id=person.id, added_at=now))
@@ -128,7 +128,7 @@ def remove_from_team(
         assert group.id is not None
         info = _group_info(group, default_zone)
         person = _person_by_telegram_id(session, user_id)
-        place = _place(session, group.id, person) if person is not None else None
+        place = team_place(session, group.id, person) if person is not None else None
         if person is None or place is None:
             return TeamChange(info, user_id, person.display_name if person else "", changed=False)
         session.delete(place)
