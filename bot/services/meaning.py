@@ -174,6 +174,7 @@ class Kind(StrEnum):
     SEED_NOT_NUMBER = "seed_not_number"
     SEED_NOT_WHOLE_NUMBER = "seed_not_whole_number"
     SEED_NOT_BOOLEAN = "seed_not_boolean"
+    SEED_BAD_TEAM = "seed_bad_team"
     SEED_DUPLICATE_GROUP = "seed_duplicate_group"
     SEED_UNKNOWN_ZONE = "seed_unknown_zone"
     SEED_DEMO_WITHOUT_INVITE = "seed_demo_without_invite"

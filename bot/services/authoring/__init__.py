@@ -24,6 +24,7 @@ from bot.services.authoring.access import (
     require_task_group,
     sees_every_group,
     team_group_ids,
+    team_place,
     visible_group_names,
 )
 from bot.services.authoring.groups import (
@@ -206,6 +207,7 @@ __all__ = [
     "team_chat_ids",
     "team_group_ids",
     "team_of",
+    "team_place",
     "therapist_chat_ids",
     "visible_group_names",
 ]
