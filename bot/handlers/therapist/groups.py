@@ -95,7 +95,7 @@ async def remove_therapist(update: Update, context: BotContext) -> None:
 
 @therapist_only
 async def new_group(update: Update, context: BotContext) -> None:
-    """Create a group; its creator becomes the group's therapist."""
+    """Create a group; its creator is on its care team."""
     text = _args(update)
     if not text:
         await _send(update, texts.admin_usage_newgroup())
@@ -122,7 +122,7 @@ async def new_group(update: Update, context: BotContext) -> None:
 
 @therapist_only
 async def list_groups(update: Update, context: BotContext) -> None:
-    """List every group with its members and deliveries."""
+    """List the therapist's groups (every group for an administrator) with their members."""
     deps = context.deps
     groups = await deps.run(
         authoring.list_groups,

@@ -161,7 +161,7 @@ def create_group(
     *,
     actor: Actor,
 ) -> GroupInfo:
-    """Create a group ("NAME [ZONE]") with its creator as the group's therapist."""
+    """Create a group ("NAME [ZONE]") with its creator on its care team."""
     raw_name, zone = split_zone(text)
     name = check_group_name(raw_name)
     with database.session() as session:
