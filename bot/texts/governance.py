@@ -42,6 +42,8 @@ _ACTIONS = {
     AuditAction.PATIENT_REMOVED: "patient removed",
     AuditAction.THERAPIST_ADDED: "therapist added",
     AuditAction.THERAPIST_REMOVED: "therapist removed",
+    AuditAction.TEAM_MEMBER_ADDED: "put on the group's team",
+    AuditAction.TEAM_MEMBER_REMOVED: "taken off the group's team",
     AuditAction.DATA_EXPORTED: "data exported",
     AuditAction.DATA_ERASED: "data erased at the patient's request",
     AuditAction.RETENTION_PURGE: "old answers purged (retention)",

@@ -51,6 +51,10 @@ def seed_not_whole_number(largest: int) -> str:
     return f"must be a whole number from 1 to {largest}"
 
 
+def seed_bad_team() -> str:
+    return "must be a list of Telegram user ids, such as [9001, 555]"
+
+
 def seed_not_boolean() -> str:
     return "must be true or false"
 
