@@ -36,7 +36,9 @@ async def send_due(application: BotApplication, pacer: Pacer) -> int:
         at=settings.digest.at,
         default_zone=settings.scheduler.default_timezone,
     )
-    await deps.run(digest.plan, deps.database, deps.clock.now(), schedule)
+    await deps.run(
+        digest.plan, deps.database, deps.clock.now(), schedule, settings.therapists.user_ids
+    )
     jobs = await deps.run(
         digest.claim,
         deps.database,

@@ -18,6 +18,7 @@ stale or forged button is refused politely. Formats, all ASCII and ``:``-separat
     po:<person>                            a report's or alert's button: the page, a new message
     pm:<answer>                            /patient: send this photo or video answer
     rp:g|t:<group or task>:<offset>        /report: the next buttons of patients
+    ct:<group>:<telegram user id>          /team: take that therapist off the group's team
     tg:<group> tr:<repeat> tn:<end>        /newtask steps: group, repetition, how it ends,
     tt:<type> tl:skip tb:skip ti:y|n       response type, no link, default bounds, integer,
     tq:y|n ta:skip tm:add|done tv:save|cancel   required, no alert, more, review
@@ -37,6 +38,8 @@ PATIENT_PAGE = "pp"
 PATIENT_OPEN = "po"
 PATIENT_MEDIA = "pm"
 REPORT_PATIENTS = "rp"
+# The report's 📈 Chart button: "chart:<group id>" (older than the kind:part form above).
+CHART_BUTTON_PREFIX = "chart:"
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,21 @@ class Membership(SQLModel, table=True):
     ended_at: datetime | None = _instant()
 
 
+class GroupTherapist(SQLModel, table=True):
+    """A therapist on a group's care team: they see, edit and export that group, and get its
+    alerts and digests. Administrators (``[therapists] user_ids``) see every group without a
+    row here, but get a group's alerts and digests only through one (or when it has no team).
+    """
+
+    __tablename__ = "group_therapists"
+    __table_args__ = (UniqueConstraint("group_id", "person_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = _fk("groups.id")
+    person_id: int = _fk("people.id")
+    added_at: datetime = _instant(nullable=False)
+
+
 class Invite(SQLModel, table=True):
     __tablename__ = "invites"
 

@@ -14,8 +14,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
-from bot import charts, texts
+from bot import charts, keyboards, texts
 from bot.context import BotApplication, BotContext
+from bot.handlers.therapist.common import _actor
 from bot.services import authoring, progress
 from bot.services.progress import (
     AmbiguousPatient,
@@ -28,7 +29,7 @@ from bot.services.progress import (
 from bot.texts import charts as texts_charts
 
 PRIVATE_MESSAGE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-CHART_BUTTON_PREFIX = "chart:"
+CHART_BUTTON_PREFIX = keyboards.CHART_BUTTON_PREFIX
 
 
 def chart_button(group_id: int) -> InlineKeyboardMarkup:
@@ -115,7 +116,7 @@ async def _send_chart(update: Update, context: BotContext, target: ChartTarget) 
     await _send_photo(update, context, picture, caption, "patient.png")
 
 
-async def _chart(context: BotContext, ref: str) -> ChartTarget:
+async def _chart(update: Update, context: BotContext, ref: str) -> ChartTarget:
     deps = context.deps
     return await deps.run(
         progress.chart,
@@ -123,6 +124,7 @@ async def _chart(context: BotContext, ref: str) -> ChartTarget:
         deps.clock.now(),
         deps.settings.scheduler.default_timezone,
         ref,
+        actor=_actor(update, context),
     )
 
 
@@ -140,7 +142,7 @@ async def chart_command(update: Update, context: BotContext) -> None:
         await message.reply_text(texts_charts.chart_usage(), do_quote=False)
         return
     try:
-        target = await _chart(context, ref)
+        target = await _chart(update, context, ref)
     except ChartError as error:
         await message.reply_text(_refusal(error), parse_mode=ParseMode.HTML, do_quote=False)
         return
@@ -159,7 +161,7 @@ async def chart_pressed(update: Update, context: BotContext) -> None:
         await query.answer(texts.admin_refused())
         return
     try:
-        target = await _chart(context, match[1])
+        target = await _chart(update, context, match[1])
     except ChartError as error:
         # A button's answer is plain text, at most 200 characters.
         await query.answer(html.unescape(_refusal(error))[:200])

@@ -45,6 +45,8 @@ class AuditAction(StrEnum):
     PATIENT_REMOVED = "patient_removed"
     THERAPIST_ADDED = "therapist_added"
     THERAPIST_REMOVED = "therapist_removed"
+    TEAM_MEMBER_ADDED = "team_member_added"
+    TEAM_MEMBER_REMOVED = "team_member_removed"
     DATA_EXPORTED = "data_exported"
     DATA_ERASED = "data_erased"
     RETENTION_PURGE = "retention_purge"

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from bot.services.audit import ActorRole, AuditAction, ObjectKind
-from bot.services.authoring import AuthoringError, find_group
+from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind
+from bot.services.authoring import AuthoringError, find_own_group, require_group, team_group_ids
 from bot.services.meaning import Kind, meaning
 from storage.db import Database
 from storage.models import AuditEvent, TherapyGroup
@@ -43,14 +43,14 @@ class AuditTarget:
     days: int | None
 
 
-def parse_audit_target(database: Database, text: str) -> AuditTarget:
+def parse_audit_target(database: Database, text: str, *, actor: Actor) -> AuditTarget:
     """Read "[GROUP] [DAYS]": a last word of digits is DAYS when the rest names a group or is
     empty ("/audit 7"); otherwise the whole text is the group ("Shoulder Therapy 1")."""
     words = text.split()
     with database.read_session() as session:
         if words and words[-1].isascii() and words[-1].isdigit():
             rest = " ".join(words[:-1])
-            group = find_group(session, rest) if rest else None
+            group = find_own_group(session, actor, rest) if rest else None
             if not rest or group is not None:
                 days = int(words[-1])
                 if not 1 <= days <= MAX_AUDIT_DAYS:
@@ -58,10 +58,7 @@ def parse_audit_target(database: Database, text: str) -> AuditTarget:
                 return AuditTarget(group.id if group else None, days)
         if not words:
             return AuditTarget(None, None)
-        group = find_group(session, text)
-        if group is None:
-            names = sorted(g.name for g in session.exec(select(TherapyGroup)))
-            raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=text, names=names))
+        group = require_group(session, actor, find_own_group(session, actor, text), text)
         return AuditTarget(group.id, None)
 
 
@@ -100,9 +97,12 @@ def audit_page(
     group_id: int | None,
     days: int | None,
     offset: int,
+    actor: Actor,
     page_size: int = PAGE_SIZE,
 ) -> AuditPage:
-    """The events of one group (or all) of the last ``days`` (or ever), newest first."""
+    """The events of one group (or all the actor's) of the last ``days`` (or ever), newest
+    first. A therapist who is not an administrator sees only their own groups' events, and
+    none that name no group (therapists added or removed, erasures, retention purges)."""
     offset = max(offset, 0)
     with database.read_session() as session:
         query = select(AuditEvent, TherapyGroup.name).outerjoin(
@@ -114,7 +114,11 @@ def audit_page(
             group = session.get(TherapyGroup, group_id)
             if group is None:
                 raise AuthoringError(meaning(Kind.ADMIN_GROUP_GONE))
-            group_name = group.name
+            # The page's buttons carry the group: one from before leaving the team is refused.
+            group_name = require_group(session, actor, group, group.name).name
+        allowed = team_group_ids(session, actor)
+        if allowed is not None:
+            query = query.where(col(AuditEvent.group_id).in_(allowed))
         if days is not None:
             query = query.where(col(AuditEvent.at) >= now - timedelta(days=days))
         rows = session.exec(

@@ -11,6 +11,7 @@ out; nothing else is ever sent twice, and no digest is lost.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -33,6 +34,7 @@ from storage.models import (
     Delivery,
     Digest,
     DigestStatus,
+    GroupTherapist,
     Membership,
     Person,
     Role,
@@ -92,8 +94,14 @@ class GroupDigest:
     heatmap: GroupHeatmap
 
 
-def plan(database: Database, now: datetime, schedule: DigestSchedule) -> int:
-    """Plan the next digest for each therapist of each group with a task; return how many."""
+def plan(
+    database: Database, now: datetime, schedule: DigestSchedule, admins: Iterable[int]
+) -> int:
+    """Plan the next digest for each team member of each group with a task; return how many.
+
+    ``admins`` are the configured therapists: on a team they get its digest like anyone else.
+    """
+    admins = list(admins)
     with database.session() as session:
         has_task = (
             select(Task.id)
@@ -104,20 +112,20 @@ def plan(database: Database, now: datetime, schedule: DigestSchedule) -> int:
             select(Digest.id)
             .where(
                 Digest.group_id == TherapyGroup.id,
-                Digest.person_id == Membership.person_id,
+                Digest.person_id == GroupTherapist.person_id,
                 col(Digest.status).in_([DigestStatus.PENDING.value, DigestStatus.SENDING.value]),
             )
             .exists()
         )
+        # The group's care team, those still therapists (stored, or configured: ``admins``).
+        still_therapist = or_(
+            col(Person.role) == Role.THERAPIST.value, col(Person.telegram_user_id).in_(admins)
+        )
         pairs = session.exec(
-            select(TherapyGroup.id, TherapyGroup.timezone, Membership.person_id)
-            .join(Membership, col(Membership.group_id) == TherapyGroup.id)
-            .where(
-                Membership.role == Role.THERAPIST.value,
-                col(Membership.ended_at).is_(None),
-                has_task,
-                ~waiting,
-            )
+            select(TherapyGroup.id, TherapyGroup.timezone, GroupTherapist.person_id)
+            .join(GroupTherapist, col(GroupTherapist.group_id) == TherapyGroup.id)
+            .join(Person, col(Person.id) == GroupTherapist.person_id)
+            .where(still_therapist, has_task, ~waiting)
         ).all()
         if not pairs:
             return 0
@@ -171,10 +179,22 @@ def claim(
                 )
             ).all()
         )
+        # Planned a week ahead: whoever has left the group's team since gets no digest of it.
+        on_team = set(
+            session.exec(
+                select(GroupTherapist.group_id, GroupTherapist.person_id).where(
+                    col(GroupTherapist.person_id).in_({r.person_id for r in rows})
+                )
+            ).all()
+        )
         jobs = []
         for row in rows:
             assert row.id is not None
             chat_id = chats.get(row.person_id)
+            if (row.group_id, row.person_id) not in on_team:
+                row.status = DigestStatus.DROPPED.value
+                row.last_error = "no longer on the group's team"
+                continue
             if chat_id is None or now - row.due_at > STALE_AFTER:
                 row.status = DigestStatus.DROPPED.value
                 row.last_error = "no chat with the therapist" if chat_id is None else "stale"

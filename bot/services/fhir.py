@@ -52,10 +52,13 @@ from bot.services.authoring import (
     check_question,
     check_title,
     create_task,
-    find_group,
+    find_own_group,
+    not_your_group,
     parse_due,
     parse_link,
     parse_repeat,
+    require_group,
+    team_group_ids,
 )
 from bot.services.meaning import Kind, Meaning, meaning
 from bot.services.responses import (
@@ -332,12 +335,23 @@ def _patient(person: Person) -> dict[str, Any]:
     return patient
 
 
-def build_bundle(session: Session, now: datetime, group: TherapyGroup | None) -> dict[str, Any]:
-    """The export as plain JSON-ready data, not yet validated (see ``export_fhir``)."""
+def build_bundle(
+    session: Session,
+    now: datetime,
+    group: TherapyGroup | None,
+    *,
+    among: frozenset[int] | None = None,
+) -> dict[str, Any]:
+    """The export as plain JSON-ready data, not yet validated (see ``export_fhir``).
+
+    Without a group, every group, or only those ``among`` (a therapist's own, ``access``).
+    """
     groups = {g.id: g for g in session.exec(select(TherapyGroup)).all()}
     task_query = select(Task).order_by(col(Task.id))
     if group is not None:
         task_query = task_query.where(Task.group_id == group.id)
+    elif among is not None:
+        task_query = task_query.where(col(Task.group_id).in_(among))
     tasks = {t.id: t for t in session.exec(task_query).all()}
     task_ids = list(tasks)
     questions: dict[int, list[Question]] = defaultdict(list)
@@ -435,13 +449,10 @@ def export_fhir(
     with database.read_session() as session:
         group: TherapyGroup | None = None
         if group_ref:
-            group = find_group(session, group_ref)
-            if group is None:
-                names = [g.name for g in session.exec(select(TherapyGroup))]
-                raise AuthoringError(
-                    meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=group_ref, names=sorted(names))
-                )
-        data = build_bundle(session, now, group)
+            group = require_group(
+                session, actor, find_own_group(session, actor, group_ref), group_ref
+            )
+        data = build_bundle(session, now, group, among=team_group_ids(session, actor))
     validate_bundle(data)
     kinds = [entry["resource"]["resourceType"] for entry in data["entry"]]
     responses = kinds.count("QuestionnaireResponse")
@@ -696,10 +707,9 @@ def import_questionnaire(
         problems += error.problems
     group_id, zone = 0, default_zone
     with database.read_session() as session:
-        group = find_group(session, group_ref)
+        group = find_own_group(session, actor, group_ref)
         if group is None:
-            names = sorted(g.name for g in session.exec(select(TherapyGroup)))
-            problems.append(meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=group_ref, names=names))
+            problems += not_your_group(session, actor, group_ref).problems
         else:
             group_id, zone = group.id or 0, group.timezone or default_zone
     due_date, due_time, recurrence = None, None, None

@@ -20,7 +20,12 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from bot.services.audit import Actor, ActorRole
-from bot.services.authoring import AuthoringError, find_group
+from bot.services.authoring import (
+    AuthoringError,
+    find_own_group,
+    require_group,
+    team_group_ids,
+)
 from bot.services.meaning import Kind, meaning
 from bot.services.progress import answered_count, answers_join
 from bot.services.reports import CheckinOutcome, PatientAdherence, checkin_outcome
@@ -156,11 +161,9 @@ def may_see(
 ) -> bool:
     """Whether ``viewer`` may see the patients (and their answers) of these groups.
 
-    The one place this is decided for the patient page, its buttons and /media. Today every
-    therapist sees every group; per-group care teams plug in here (and then a page should
-    list only the check-ins of groups the viewer may see: ``_page`` shows all of them).
+    The one place this is decided for the patient page, its buttons and /media: an
+    administrator sees every group, another therapist the groups of their care team.
     """
-    del group_ids  # every group, until care teams decide per group
     if viewer.telegram_id is None:
         return False
     if viewer.role == ActorRole.ADMINISTRATOR or viewer.telegram_id in set(config_user_ids):
@@ -168,7 +171,10 @@ def may_see(
     role = session.exec(
         select(Person.role).where(Person.telegram_user_id == viewer.telegram_id)
     ).first()
-    return role == Role.THERAPIST.value
+    if role != Role.THERAPIST.value:
+        return False
+    own = team_group_ids(session, viewer)
+    return own is None or not own.isdisjoint(group_ids)
 
 
 def _patient_groups(session: Session, person_ids: Iterable[int]) -> dict[int, list[int]]:
@@ -230,7 +236,7 @@ def find_patient(
         if len(matches) == 1:
             only = matches[0]
             assert only.id is not None
-            return _page(session, now, default_zone, only, 0)
+            return _page(session, now, default_zone, only, 0, team_group_ids(session, viewer))
         matches.sort(key=lambda p: (p.display_name.casefold(), p.telegram_user_id or 0))
         choices = tuple(
             PatientChoice(
@@ -275,7 +281,8 @@ def patient_page(
     """One page of a patient's check-ins (``offset`` newer ones left out), newest first."""
     with database.read_session() as session:
         person = _visible_patient(session, viewer, config_user_ids, person_id)
-        return _page(session, now, default_zone, person, max(0, offset))
+        visible = team_group_ids(session, viewer)
+        return _page(session, now, default_zone, person, max(0, offset), visible)
 
 
 def _visible_patient(
@@ -291,13 +298,29 @@ def _visible_patient(
 
 
 def _page(
-    session: Session, now: datetime, default_zone: str, person: Person, offset: int
+    session: Session,
+    now: datetime,
+    default_zone: str,
+    person: Person,
+    offset: int,
+    visible: frozenset[int] | None,
 ) -> PatientPage:
+    """The page as ``visible`` groups show it (None: every group, an administrator's view).
+
+    A patient in two groups shows a therapist of one of them that group's check-ins only.
+    """
     assert person.id is not None
+    in_view: list[ColumnElement[bool]] = []
+    if visible is not None:
+        in_view.append(col(Membership.group_id).in_(visible))
     memberships = session.exec(
         select(Membership, TherapyGroup)
         .join(TherapyGroup, col(TherapyGroup.id) == Membership.group_id)
-        .where(Membership.person_id == person.id, col(Membership.role).in_(_PATIENT_ROLES))
+        .where(
+            Membership.person_id == person.id,
+            col(Membership.role).in_(_PATIENT_ROLES),
+            *in_view,
+        )
         .order_by(col(Membership.joined_at))
     ).all()
     first_group = memberships[0][1] if memberships else None
@@ -315,6 +338,10 @@ def _page(
         col(Delivery.due_at) <= now,
         col(Delivery.status).not_in(_NOT_DUE_YET),
     ]
+    if visible is not None:
+        due.append(
+            col(Delivery.task_id).in_(select(Task.id).where(col(Task.group_id).in_(visible)))
+        )
     adherence = _adherence(session, person, due, deleted, zone)
     total = adherence.checkins
     deliveries = session.exec(
@@ -503,15 +530,21 @@ def group_media(
     group_ref: str,
     days: int | None,
 ) -> GroupMedia:
-    """A group's photo and video answers of the last ``days`` days, oldest first."""
-    days = DEFAULT_MEDIA_DAYS if days is None else days
-    if not 1 <= days <= MAX_MEDIA_DAYS:
-        raise AuthoringError(meaning(Kind.MEDIA_BAD_DAYS, days=days, most=MAX_MEDIA_DAYS))
+    """A group's photo and video answers of the last ``days`` days, oldest first.
+
+    A group whose name ends in a number ("Shoulder Therapy 1") is that group, not days.
+    """
     with database.read_session() as session:
-        group = find_group(session, group_ref)
-        if group is None:
-            names = sorted(g.name for g in session.exec(select(TherapyGroup)))
-            raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=group_ref, names=names))
+        if days is not None:
+            whole = f"{group_ref} {days}"
+            if find_own_group(session, viewer, whole) is not None:
+                group_ref, days = whole, None
+        days = DEFAULT_MEDIA_DAYS if days is None else days
+        if not 1 <= days <= MAX_MEDIA_DAYS:
+            raise AuthoringError(meaning(Kind.MEDIA_BAD_DAYS, days=days, most=MAX_MEDIA_DAYS))
+        # Another team's group reads like one that does not exist (care teams' rule).
+        own = find_own_group(session, viewer, group_ref)
+        group = require_group(session, viewer, own, group_ref)
         if not may_see(session, viewer, config_user_ids, [group.id or 0]):
             raise AuthoringError(meaning(Kind.PATIENT_PAGE_NOT_YOURS))
         found = session.exec(

@@ -31,7 +31,8 @@ from sqlalchemy import Integer, and_, case, false, func, literal, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from bot.services.authoring import find_group
+from bot.services.audit import Actor
+from bot.services.authoring import find_group, team_group_ids, visible_group_names
 from bot.services.responses import (
     ALERT_TYPES,
     AlertRule,
@@ -289,6 +290,13 @@ def progress_for_user(
         return _progress(session, person, group, now, default_zone, None, False)
 
 
+def _of_groups(among: frozenset[int] | None) -> list[ColumnElement[bool]]:
+    """Only check-ins of tasks of the groups ``among`` (a therapist's own); all if None."""
+    if among is None:
+        return []
+    return [col(Delivery.task_id).in_(select(Task.id).where(col(Task.group_id).in_(among)))]
+
+
 def _progress(
     session: Session,
     person: Person,
@@ -297,6 +305,7 @@ def _progress(
     default_zone: str,
     question_ref: str | None,
     data_deleted: bool,
+    among: frozenset[int] | None = None,
 ) -> PatientProgress:
     zone = _zone_of(person, group, default_zone)
     today = now.astimezone(zone).date()
@@ -306,7 +315,7 @@ def _progress(
     rows = session.exec(
         select(Delivery.due_at, delivery_outcome(answered))
         .outerjoin(Answer, answers_join())
-        .where(Delivery.person_id == person.id, *due_between(since, now))
+        .where(Delivery.person_id == person.id, *due_between(since, now), *_of_groups(among))
         .group_by(col(Delivery.id), col(Delivery.due_at), col(Delivery.status))
         .order_by(col(Delivery.due_at))
     ).all()
@@ -315,7 +324,7 @@ def _progress(
     for due_at, outcome in rows:
         by_day[due_at.astimezone(zone).date()].append(Outcome(outcome))
         outcomes[Outcome(outcome)] += 1
-    trends = _trends(session, person, since, now, zone)
+    trends = _trends(session, person, since, now, zone, among)
     if question_ref is not None:
         wanted = " ".join(question_ref.split()).casefold()
         chosen = tuple(t for t in trends if wanted in t.question.casefold())
@@ -331,12 +340,12 @@ def _progress(
         first_day=first_day,
         days=tuple(DayCheckins(day, tuple(by_day[day])) for day in sorted(by_day)),
         tally=Tally.of(outcomes),
-        streak=_streak(session, person, now),
+        streak=_streak(session, person, now, among),
         trends=trends,
     )
 
 
-def _streak(session: Session, person: Person, now: datetime) -> int:
+def _streak(session: Session, person: Person, now: datetime, among: frozenset[int] | None) -> int:
     """Completed check-ins since the last one that closed without being completed."""
     broken = (
         DeliveryStatus.EXPIRED.value,
@@ -348,12 +357,14 @@ def _streak(session: Session, person: Person, now: datetime) -> int:
             Delivery.person_id == person.id,
             col(Delivery.due_at) <= now,
             col(Delivery.status).in_(broken),
+            *_of_groups(among),
         )
     ).one()
     query = select(func.count()).where(
         Delivery.person_id == person.id,
         col(Delivery.due_at) <= now,
         Delivery.status == DeliveryStatus.COMPLETED.value,
+        *_of_groups(among),
     )
     if last_break is not None:
         query = query.where(col(Delivery.due_at) > last_break)
@@ -361,7 +372,12 @@ def _streak(session: Session, person: Person, now: datetime) -> int:
 
 
 def _trends(
-    session: Session, person: Person, since: datetime, now: datetime, zone: ZoneInfo
+    session: Session,
+    person: Person,
+    since: datetime,
+    now: datetime,
+    zone: ZoneInfo,
+    among: frozenset[int] | None,
 ) -> tuple[Trend, ...]:
     found = session.exec(
         select(Question, Task.title, Delivery.due_at, Answer.value_number)
@@ -375,6 +391,7 @@ def _trends(
             col(Question.response_type).in_(TREND_TYPES),
             col(Answer.skipped).is_(false()),
             col(Answer.value_number).is_not(None),
+            *_of_groups(among),
         )
         .order_by(col(Question.task_id), col(Question.position), col(Delivery.due_at))
     ).all()
@@ -440,38 +457,50 @@ class ChartTarget:
     patient: PatientProgress | None = None
 
 
-def chart(database: Database, now: datetime, default_zone: str, text: str) -> ChartTarget:
-    """Read "/chart GROUP" or "/chart PATIENT [QUESTION]" and gather what to draw."""
+def chart(
+    database: Database, now: datetime, default_zone: str, text: str, *, actor: Actor
+) -> ChartTarget:
+    """Read "/chart GROUP" or "/chart PATIENT [QUESTION]" and gather what to draw.
+
+    Only the actor's groups and their patients are found (``access``): anything else is
+    unknown, whether it exists or not.
+    """
     cleaned = " ".join(text.split())
     with database.read_session() as session:
-        group = find_group(session, cleaned)
+        among = team_group_ids(session, actor)
+        group = find_group(session, cleaned, among=among)
         if group is not None:
             return ChartTarget(group=group_heatmap(session, group, now, default_zone))
-        found = _find_patient(session, cleaned)
+        found = _find_patient(session, cleaned, among)
         if found is None:
-            names = tuple(sorted(g.name for g in session.exec(select(TherapyGroup))))
-            raise UnknownChartTarget(cleaned, names)
+            raise UnknownChartTarget(cleaned, tuple(visible_group_names(session, actor)))
         person, group, deleted, rest = found
         return ChartTarget(
-            patient=_progress(session, person, group, now, default_zone, rest or None, deleted)
+            # A patient of several groups: a therapist sees only their own groups' check-ins.
+            patient=_progress(
+                session, person, group, now, default_zone, rest or None, deleted, among
+            )
         )
 
 
 def _find_patient(
-    session: Session, text: str
+    session: Session, text: str, among: frozenset[int] | None
 ) -> tuple[Person, TherapyGroup | None, bool, str] | None:
     """The patient named by the longest leading words of ``text`` (a name or Telegram id).
 
     Returns the person, their first group, whether their data was deleted, and the rest of
     the text (the question). Raises AmbiguousPatient when a name fits several people.
     """
-    rows = session.exec(
+    query = (
         select(Person, TherapyGroup, Membership.role)
         .join(Membership, col(Membership.person_id) == Person.id)
         .join(TherapyGroup, col(TherapyGroup.id) == Membership.group_id)
         .where(col(Membership.role).in_([Role.PATIENT.value, Role.ERASED.value]))
         .order_by(col(Membership.joined_at))
-    ).all()
+    )
+    if among is not None:
+        query = query.where(col(TherapyGroup.id).in_(among))
+    rows = session.exec(query).all()
     words = text.split()
     for cut in range(len(words), 0, -1):
         ref, rest = " ".join(words[:cut]), " ".join(words[cut:])

@@ -31,8 +31,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from bot.services.audit import Actor, record_export
-from bot.services.authoring import AuthoringError, find_group, require_task
-from bot.services.meaning import Kind, meaning
+from bot.services.authoring import (
+    find_own_group,
+    require_group,
+    require_task,
+    team_group_ids,
+)
 from bot.services.progress import answered_count, answers_join
 from bot.services.responses import format_number
 from storage.db import Database
@@ -153,24 +157,24 @@ def parse_report_target(text: str) -> tuple[str, str]:
 
 
 def adherence(
-    database: Database, now: datetime, default_zone: str, kind: str, ref: str
+    database: Database,
+    now: datetime,
+    default_zone: str,
+    kind: str,
+    ref: str,
+    *,
+    actor: Actor,
 ) -> AdherenceReport:
     """Per-patient figures for a group ("group", name or id) or a task ("task", id)."""
     with database.read_session() as session:
         if kind == "task":
-            task = require_task(session, int(ref), allow_deleted=True)
+            task = require_task(session, int(ref), actor=actor, allow_deleted=True)
             group = session.get(TherapyGroup, task.group_id)
             assert group is not None and task.id is not None
             task_ids = [task.id]
             title = task.title
         else:
-            found = find_group(session, ref)
-            if found is None:
-                names = [g.name for g in session.exec(select(TherapyGroup))]
-                raise AuthoringError(
-                    meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=ref, names=sorted(names))
-                )
-            group = found
+            group = require_group(session, actor, find_own_group(session, actor, ref), ref)
             task_ids = [
                 t for t in session.exec(select(Task.id).where(Task.group_id == group.id)) if t
             ]
@@ -347,13 +351,11 @@ def export_csv(
     with database.read_session() as session:
         group: TherapyGroup | None = None
         if group_ref:
-            group = find_group(session, group_ref)
-            if group is None:
-                names = [g.name for g in session.exec(select(TherapyGroup))]
-                raise AuthoringError(
-                    meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=group_ref, names=sorted(names))
-                )
+            group = require_group(
+                session, actor, find_own_group(session, actor, group_ref), group_ref
+            )
         groups = {g.id: g for g in session.exec(select(TherapyGroup)).all()}
+        allowed = team_group_ids(session, actor)
         query = (
             # The question as the patient read it: the revision the answer points at.
             select(Answer, QuestionRevision, Delivery, Task)
@@ -363,6 +365,9 @@ def export_csv(
         )
         if group is not None:
             query = query.where(Task.group_id == group.id)
+        elif allowed is not None:
+            # "/export" without a group: every group of the therapist's, never another team's.
+            query = query.where(col(Task.group_id).in_(allowed))
         found = session.exec(query).all()
         person_ids = {delivery.person_id for _, _, delivery, _ in found}
         positions = dict(

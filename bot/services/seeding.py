@@ -6,7 +6,7 @@ lives here rather than in ``storage/``.
 
 Format (see ``seed_data/demo.toml``)::
 
-    [[groups]]          name, timezone?, invite?, invite_max_uses?, invite_demo?
+    [[groups]]          name, timezone?, invite?, invite_max_uses?, invite_demo?, team?
     [[tasks]]           group, title, due, repeat?, expiry_hours?
     [[tasks.questions]] text, type, link?, required?, options?, min?, max?, integer?,
                         max_length?, alert?
@@ -31,6 +31,8 @@ from bot.services.authoring import (
     MAX_LINK,
     MAX_TEXT_LIMIT,
     MAX_TITLE,
+    join_team,
+    team_place,
 )
 from bot.services.meaning import Kind, Meaning, meaning
 from bot.services.planning import plan_task, replan_task
@@ -44,9 +46,11 @@ from bot.services.responses import (
 from bot.services.revisions import add_first_revision, revise
 from bot.services.schedule import ScheduleError, parse_recurrence_text, parse_when
 from storage.db import Database
-from storage.models import MAX_INTEGER, Invite, Question, Task, TherapyGroup
+from storage.models import MAX_INTEGER, Invite, Person, Question, Task, TherapyGroup
 
-GROUP_KEYS = {"name", "timezone", "invite", "invite_max_uses", "invite_demo"}
+GROUP_KEYS = {"name", "timezone", "invite", "invite_max_uses", "invite_demo", "team"}
+# A Telegram user id is a BIGINT column.
+MAX_USER_ID = 2**63 - 1
 # A seeded code is typed by people, never expires, and is matched whatever its case: shorter
 # ones can be guessed in a few thousand tries (36**4), so they are for demos only.
 STRONG_CODE = 8
@@ -110,6 +114,8 @@ class GroupSeed:
     invite: str | None
     invite_max_uses: int | None
     invite_demo: bool = False
+    # Telegram user ids put on the group's care team (added, never taken off, by a seed).
+    team: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -258,7 +264,13 @@ def _read_groups(items: list[dict[str, Any]], p: _Problems, default_zone: str) -
         if invite:
             _check_code(invite, demo, where, p, codes)
         max_uses = _positive_int(item, "invite_max_uses", where, p)
-        groups.append(GroupSeed(name, zone, invite, max_uses, demo))
+        team = item.get("team", [])
+        if not isinstance(team, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= MAX_USER_ID for i in team
+        ):
+            p.add(where, "team", meaning(Kind.SEED_BAD_TEAM))
+            team = []
+        groups.append(GroupSeed(name, zone, invite, max_uses, demo, tuple(dict.fromkeys(team))))
     return groups
 
 
@@ -430,6 +442,8 @@ def apply_seed(database: Database, plan: SeedPlan, now: datetime, default_zone: 
         for seed in plan.groups:
             if seed.invite:
                 _upsert_invite(session, seed, groups[seed.name], now, report)
+            for user_id in seed.team:
+                _add_team_place(session, groups[seed.name], user_id, now, report)
         for task_seed in plan.tasks:
             group = groups[task_seed.group]
             task, reschedule = _upsert_task(session, task_seed, group, now, report)
@@ -473,6 +487,24 @@ def _upsert_group(
     session.flush()
     _mark(report, "groups", created, changed)
     return group
+
+
+def _add_team_place(
+    session: Session, group: TherapyGroup, user_id: int, now: datetime, report: SeedReport
+) -> None:
+    """Put a Telegram user on the group's team. A person the bot does not know yet gets a row
+    (the patient role, as a configured administrator's row has): a team place gives access
+    only to a therapist, configured or added with /addtherapist."""
+    assert group.id is not None
+    person = session.exec(select(Person).where(Person.telegram_user_id == user_id)).first()
+    if person is None:
+        person = Person(telegram_user_id=user_id, chat_id=user_id, created_at=now)
+        session.add(person)
+        session.flush()
+    created = team_place(session, group.id, person) is None
+    if created:
+        join_team(session, now, group.id, person)
+    _mark(report, "team places", created, False)
 
 
 def _upsert_invite(

@@ -5,8 +5,9 @@ function of this package named by the kind. The sentences live in one module per
 ``answers`` (how to answer, re-asks, definition problems, alert rules), ``patient`` (joining,
 prompts, the check-in), ``therapist_commands`` (menus, help, groups, invites, patients,
 therapists, the one-line task form), ``therapist_dialogue`` (the /newtask and /edittask steps,
-reviews, reports), ``governance`` (the audit trail), ``patientpage`` (/patient and /media),
-``fhir`` and ``operations`` (command line, deployment, playground, faults).
+reviews, reports), ``governance`` (the audit trail), ``teams`` (care teams), ``patientpage``
+(/patient and /media), ``fhir`` and ``operations`` (command line, deployment, playground,
+faults).
 Texts sent with ``parse_mode=HTML`` escape what a person typed with ``html.escape``.
 """
 
@@ -27,6 +28,7 @@ from bot.texts.patient import *  # noqa: F403
 from bot.texts.patientpage import *  # noqa: F403
 from bot.texts.schedule import *  # noqa: F403
 from bot.texts.seed import *  # noqa: F403
+from bot.texts.teams import *  # noqa: F403
 from bot.texts.therapist_commands import *  # noqa: F403
 from bot.texts.therapist_dialogue import *  # noqa: F403
 

@@ -43,6 +43,8 @@ _ACTIONS = {
     AuditAction.PATIENT_REMOVED: N_("patient removed"),
     AuditAction.THERAPIST_ADDED: N_("therapist added"),
     AuditAction.THERAPIST_REMOVED: N_("therapist removed"),
+    AuditAction.TEAM_MEMBER_ADDED: N_("put on the group's team"),
+    AuditAction.TEAM_MEMBER_REMOVED: N_("taken off the group's team"),
     AuditAction.DATA_EXPORTED: N_("data exported"),
     AuditAction.DATA_ERASED: N_("data erased at the patient's request"),
     AuditAction.RETENTION_PURGE: N_("old answers purged (retention)"),

@@ -55,6 +55,10 @@ def seed_not_whole_number(largest: int) -> str:
     return _("must be a whole number from 1 to {largest}").format(largest=largest)
 
 
+def seed_bad_team() -> str:
+    return _("must be a list of Telegram user ids, such as [9001, 555]")
+
+
 def seed_not_boolean() -> str:
     return _("must be true or false")
 

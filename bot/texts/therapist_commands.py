@@ -262,7 +262,9 @@ def admin_help() -> str:
         "/export [GROUP] – all answers as a CSV file; /export [GROUP] fhir – "
         "as FHIR R4B\n"
         "<b>Therapists</b>\n"
-        "/addtherapist USER_ID, /removetherapist USER_ID\n"
+        "/addtherapist USER_ID, /removetherapist USER_ID (administrators)\n"
+        "/team GROUP, /addtoteam GROUP USER_ID, /removefromteam GROUP USER_ID – a group's care "
+        "team: its therapists see it and get its alerts (administrators)\n"
         "/audit [GROUP] [DAYS] – who changed what, newest first\n"
         "GROUP is a group's name or its number from /groups."
     ).format(value=admin_line_format())

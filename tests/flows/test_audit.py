@@ -107,6 +107,22 @@ async def add_therapist_again(h: Harness, seen: dict[str, str]) -> None:
     await h.command(THEO, "/addtherapist", str(TESS.id))
 
 
+async def add_to_team(h: Harness, seen: dict[str, str]) -> None:
+    await h.command(THEO, "/addtoteam", "Knees", str(TESS.id))
+
+
+async def add_to_team_again(h: Harness, seen: dict[str, str]) -> None:
+    await h.command(THEO, "/addtoteam", "Knees", str(TESS.id))
+
+
+async def remove_from_team(h: Harness, seen: dict[str, str]) -> None:
+    await h.command(THEO, "/removefromteam", "Knees", str(TESS.id))
+
+
+async def remove_from_team_again(h: Harness, seen: dict[str, str]) -> None:
+    await h.command(THEO, "/removefromteam", "Knees", str(TESS.id))
+
+
 async def revoke(h: Harness, seen: dict[str, str]) -> None:
     await h.command(TESS, "/revoke", seen["code"])
 
@@ -232,6 +248,8 @@ STEPS: list[tuple[Step, Any]] = [
         (ADMIN, "therapist_added", "person", None, {"telegram_user_id": 555, "role": "therapist"}),
     ),
     (add_therapist_again, None),
+    (add_to_team, (ADMIN, "team_member_added", "person", None, {"telegram_user_id": 555})),
+    (add_to_team_again, None),
     (
         revoke,
         (
@@ -239,7 +257,7 @@ STEPS: list[tuple[Step, Any]] = [
             "invite_revoked",
             "invite",
             {"revoked_at": None},
-            {"revoked_at": "2026-11-25T09:08:00+00:00"},
+            {"revoked_at": "2026-11-25T09:09:00+00:00"},
         ),
     ),
     (revoke_again, None),
@@ -248,6 +266,8 @@ STEPS: list[tuple[Step, Any]] = [
         (THERAPIST, "patient_removed", "person", {"role": "patient"}, {"role": "removed"}),
     ),
     (export, (THERAPIST, "data_exported", "group", None, {"format": "csv", "answers": 0})),
+    (remove_from_team, (ADMIN, "team_member_removed", "person", {"telegram_user_id": 555}, None)),
+    (remove_from_team_again, None),
     (
         delete_task,
         (
@@ -269,7 +289,7 @@ STEPS: list[tuple[Step, Any]] = [
             ADMIN,
             "therapist_removed",
             "person",
-            {"telegram_user_id": 555, "role": "therapist"},
+            {"telegram_user_id": 555, "role": "therapist", "teams": []},
             {"telegram_user_id": 555, "role": "patient"},
         ),
     ),
@@ -325,32 +345,36 @@ async def test_audit_pages_newest_first_with_older_and_newer_buttons(harness: Ha
     h = harness
     await run_steps(h)
     total = len(events(h))
-    assert total == 14
+    assert total == 16
 
     await h.command(THEO, "/audit")
     first, first_text = h.last_message(THEO.chat_id), h.last_text(THEO.chat_id)
     print(f"\n/audit, first page:\n{first_text}\nbuttons: {first.button_texts}")
     lines = first_text.splitlines()
     assert lines[0] == "Audit trail (all groups, all time), events 1–5, newest first:"
-    erased = "2026-11-25 09:13 UTC · a patient · data erased at the patient's request · person 3"
+    erased = "2026-11-25 09:15 UTC · a patient · data erased at the patient's request · person 3"
     assert lines[2] == erased
-    assert "therapist 555 · patient removed" in first_text
+    assert "administrator 9001 · taken off the group's team · person 4 in Knees" in first_text
     assert "    telegram_user_id: 555\n    role: therapist → patient" in first_text
     assert first.button_texts == ["◀ Older"]
 
     pages = [first_text]
-    for expected in ("events 6–10", "events 11–14"):
+    for expected in ("events 6–10", "events 11–15", "events 16–16"):
         await h.press(THEO, "◀ Older")
         page, text = h.last_message(THEO.chat_id), h.last_text(THEO.chat_id)
         print(f"\n/audit, after Older:\n{text}\nbuttons: {page.button_texts}")
         assert page.message_id == first.message_id, "the page turns in place"
         assert text.splitlines()[0].endswith(f"{expected}, newest first:")
         pages.append(text)
+    assert "therapist 555 · patient removed" in pages[1]
+    assert "administrator 9001 · put on the group's team · person 4 in Knees" in pages[1]
     assert "    due_time: 18:00 → 19:30" in pages[2]
-    assert "    revision: 1 → 2" in pages[1]
+    assert "    revision: 1 → 2" in pages[2]
     assert "administrator 9001 · task created · task 1 in Knees" in pages[2]
-    assert "administrator 9001 · group created · group 1 in Knees" in pages[2]
+    assert "administrator 9001 · group created · group 1 in Knees" in pages[3]
     assert h.last_message(THEO.chat_id).button_texts == ["Newer ▶"]
+    await h.press(THEO, "Newer ▶")
+    assert h.last_text(THEO.chat_id) == pages[2]
     await h.press(THEO, "Newer ▶")
     assert h.last_text(THEO.chat_id) == pages[1]
     assert h.last_message(THEO.chat_id).button_texts == ["◀ Older", "Newer ▶"]

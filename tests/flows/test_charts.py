@@ -13,6 +13,7 @@ from bot import chart_figures
 from bot.clock import ManualClock
 from bot.config import DigestSettings, Settings
 from bot.services import progress
+from bot.services.audit import OPERATOR
 from fakebotapi import ApiCall
 from storage.db import Database
 from storage.models import Answer, Delivery, Digest, DigestStatus, Person
@@ -123,7 +124,7 @@ async def test_a_therapist_charts_a_group_with_a_deleted_patient(harness: Harnes
     assert "Bob" not in caption
 
     target = await asyncio.to_thread(
-        progress.chart, h.database, h.clock.now(), "Europe/London", "Knees"
+        progress.chart, h.database, h.clock.now(), "Europe/London", "Knees", actor=OPERATOR
     )
     assert target.group is not None
     names = [r.name if not r.data_deleted else "[deleted]" for r in target.group.rows]

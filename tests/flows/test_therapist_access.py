@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from telegram.ext import BaseHandler, CommandHandler, ConversationHandler
@@ -95,6 +96,7 @@ FORGED = [
     "po:1",
     "pm:1",
     "rp:g:1:0",
+    "ct:1:9001",
 ]
 
 
@@ -196,3 +198,194 @@ async def test_a_bad_user_id_is_explained(harness: Harness) -> None:
     theo = therapist()
     await harness.command(theo, "/addtherapist", "@tess")
     assert harness.last_text(theo.chat_id).startswith("Usage: /addtherapist USER_ID")
+
+
+# --- care teams: therapist of this group / of another group / administrator ------------------
+
+THEO = therapist()  # configured: an administrator, on no team
+SAM = User(id=556, first_name="Sam", last_name="Shoulder")  # on the team of Shoulder Therapy 1
+TESS = User(id=555, first_name="Tess", last_name="Hip")  # on the team of Hip Therapy 1
+SHOULDER = "Shoulder Therapy 1"
+NOT_YOURS = "That group is not one of yours"
+NOT_YOUR_TASK = "is not a task of your groups"
+ADMINS_ONLY = texts.team_admins_only()
+NO_SUCH_CODE = "There is no invite code"
+NO_SUCH_CHART = "There is no group or patient called"
+# Another team's patient reads like no patient at all, as another team's group does.
+NO_MATCHING_PATIENT = "No patient matches"
+
+
+async def with_teams(h: Harness) -> User:
+    """The demo, Alice in Shoulder Therapy 1, Sam on its team and Tess on Hip Therapy 1's."""
+    h.seed_demo()
+    alice = patient(0)
+    await h.command(alice, "/start", "SHOULDER1")
+    for user, group in ((SAM, SHOULDER), (TESS, "Hip Therapy 1")):
+        await h.command(THEO, "/addtherapist", str(user.id))
+        await h.command(THEO, "/addtoteam", group, str(user.id))
+        assert "is now on the team of" in h.last_text(THEO.chat_id)
+    return alice
+
+
+# command, arguments naming Shoulder Therapy 1 or its task 1, and what each role reads:
+# None means the command runs (no refusal), a text is the refusal it must contain.
+MATRIX: list[tuple[str, list[str], str | None, str | None, str | None]] = [
+    # command, args, therapist of this group, of another group, administrator
+    ("patients", [SHOULDER], None, NOT_YOURS, None),
+    ("invite", [SHOULDER], None, NOT_YOURS, None),
+    (
+        "addtask",
+        [f"{SHOULDER} | Extra | tomorrow 10:00 | daily | Ok? ; yes_no"],
+        None,
+        NOT_YOURS,
+        None,
+    ),
+    ("tasks", [SHOULDER], None, NOT_YOURS, None),
+    ("task", ["1"], None, NOT_YOUR_TASK, None),
+    ("preview", ["1"], None, NOT_YOUR_TASK, None),
+    ("deletetask", ["1"], None, NOT_YOUR_TASK, None),
+    ("edittask", ["1"], None, NOT_YOUR_TASK, None),
+    ("report", [SHOULDER], None, NOT_YOURS, None),
+    ("report", ["#1"], None, NOT_YOUR_TASK, None),
+    ("export", [SHOULDER], None, NOT_YOURS, None),
+    ("export", [SHOULDER, "fhir"], None, NOT_YOURS, None),
+    ("chart", [SHOULDER], None, NO_SUCH_CHART, None),
+    ("chart", ["Alice", "Test"], None, NO_SUCH_CHART, None),
+    ("audit", [SHOULDER], None, NOT_YOURS, None),
+    ("removepatient", [SHOULDER, "Nobody"], None, NOT_YOURS, None),
+    ("revoke", ["SHOULDER1"], None, NO_SUCH_CODE, None),
+    ("patient", ["Alice"], None, NO_MATCHING_PATIENT, None),
+    ("media", [SHOULDER], None, NOT_YOURS, None),
+    ("team", [SHOULDER], ADMINS_ONLY, ADMINS_ONLY, None),
+    ("addtoteam", [SHOULDER, "555"], ADMINS_ONLY, ADMINS_ONLY, None),
+    ("removefromteam", [SHOULDER, "555"], ADMINS_ONLY, ADMINS_ONLY, None),
+    ("addtherapist", ["4242"], ADMINS_ONLY, ADMINS_ONLY, None),
+    ("removetherapist", ["4242"], ADMINS_ONLY, ADMINS_ONLY, None),
+]
+REFUSALS = (
+    NOT_YOURS,
+    NOT_YOUR_TASK,
+    ADMINS_ONLY,
+    NO_SUCH_CODE,
+    NO_SUCH_CHART,
+    NO_MATCHING_PATIENT,
+    REFUSAL,
+)
+
+
+async def test_every_admin_command_answers_by_team_this_group_another_group_administrator(
+    harness: Harness,
+) -> None:
+    h = harness
+    await with_teams(h)
+    covered = {command for command, *_ in MATRIX}
+    # Every command that names a group, task, patient or code is in the table; the lists
+    # (/groups, /tasks, /export, /audit without a group) and /newgroup have their own test.
+    lists = {"groups", "newgroup"}
+    assert set(admin_commands(h.app)) - {"newtask"} == (covered | lists) - EVERYONE
+    for command, args, own, other, admin in MATRIX:
+        for user, expected in ((TESS, other), (SAM, own), (THEO, admin)):
+            before = snapshot(h.database)
+            documents, photos = (
+                len(h.api.calls_of("sendDocument")),
+                len(h.api.calls_of("sendPhoto")),
+            )
+            sent = len(h.api.sent_to(user.chat_id))
+            await h.command(user, f"/{command}", *args)
+            replies = [c.params.get("text") or "" for c in h.api.sent_to(user.chat_id)[sent:]]
+            said = "\n".join(replies)
+            case = (user.first_name, command, args, said)
+            if expected is None:
+                assert not any(refusal in said for refusal in REFUSALS), case
+            else:
+                assert expected in said, case
+                assert snapshot(h.database) == before, case
+                assert len(h.api.calls_of("sendDocument")) == documents, case
+                assert len(h.api.calls_of("sendPhoto")) == photos, case
+            await h.command(user, "/cancel")
+            # Two commands a case: stay under the flood limit (30 a minute) of each chat.
+            h.advance(timedelta(seconds=10))
+
+
+async def test_another_teams_group_reads_like_one_that_does_not_exist(harness: Harness) -> None:
+    h = harness
+    await with_teams(h)
+    await h.command(TESS, "/patients", SHOULDER)
+    foreign = h.last_text(TESS.chat_id)
+    await h.command(TESS, "/patients", "Elbow Therapy 9")
+    missing = h.last_text(TESS.chat_id)
+    assert foreign == f"{NOT_YOURS}: “{SHOULDER}”. Your groups: Hip Therapy 1."
+    assert missing == f"{NOT_YOURS}: “Elbow Therapy 9”. Your groups: Hip Therapy 1."
+    await h.command(TESS, "/task", "1")
+    foreign_task = h.last_text(TESS.chat_id)
+    await h.command(TESS, "/task", "999")
+    assert foreign_task == h.last_text(TESS.chat_id).replace("999", "1")
+    # An administrator is told plainly what exists.
+    await h.command(THEO, "/patients", "Elbow Therapy 9")
+    assert h.last_text(THEO.chat_id).startswith("There is no group “Elbow Therapy 9”. Groups:")
+
+
+async def test_lists_show_a_therapist_only_their_own_groups(harness: Harness) -> None:
+    h = harness
+    await with_teams(h)
+    await h.command(TESS, "/groups")
+    groups = h.last_text(TESS.chat_id)
+    assert "Hip Therapy 1" in groups and SHOULDER not in groups
+    await h.command(THEO, "/groups")
+    assert "Hip Therapy 1" in h.last_text(THEO.chat_id)
+    assert SHOULDER in h.last_text(THEO.chat_id)
+
+    await h.command(TESS, "/tasks")
+    tasks = h.last_text(TESS.chat_id)
+    assert "Hip mobility session" in tasks and "Press-Ups" not in tasks
+
+    await h.command(TESS, "/newtask")
+    assert h.last_message(TESS.chat_id).button_texts == ["Hip Therapy 1"]
+    await h.command(TESS, "/cancel")
+
+    await h.command(TESS, "/export")
+    [document] = h.api.calls_of("sendDocument")[-1:]
+    assert "Press-Ups" not in str(document.params)
+    await h.command(TESS, "/export", "fhir")
+    bundle = h.api.calls_of("sendDocument")[-1]
+    assert "Press-Ups" not in str(bundle.params)
+
+    await h.command(TESS, "/audit")
+    audit = h.last_text(TESS.chat_id)
+    assert "in Hip Therapy 1" in audit and f"in {SHOULDER}" not in audit
+    assert "therapist added" not in audit, "an event of no group is the administrators' only"
+
+
+async def test_a_button_from_an_old_message_is_checked_again_when_pressed(
+    harness: Harness,
+) -> None:
+    h = harness
+    await with_teams(h)
+    # Sam, still on the team, opens a deletion, a report and an audit page...
+    await h.command(SAM, "/deletetask", "1")
+    confirm = h.last_message(SAM.chat_id)
+    await h.command(SAM, "/report", SHOULDER)
+    report = h.last_message(SAM.chat_id)
+    await h.command(THEO, "/team", SHOULDER)
+    team = h.last_message(THEO.chat_id)
+    # ...then leaves the team: every old button of his is refused, nothing changes.
+    await h.command(THEO, "/removefromteam", SHOULDER, str(SAM.id))
+    assert "is no longer on the team of Shoulder Therapy 1" in h.last_text(THEO.chat_id)
+    before = snapshot(h.database)
+    await h.press(SAM, "🗑 Yes, delete", confirm.message_id)
+    assert NOT_YOUR_TASK in h.last_text(SAM.chat_id)
+    photos = len(h.api.calls_of("sendPhoto"))
+    await h.press(SAM, "📈 Chart", report.message_id)
+    assert NO_SUCH_CHART in h.callback_answers()[-1].params["text"]
+    assert len(h.api.calls_of("sendPhoto")) == photos
+    await h.press_data(SAM, "au:1:0:0")
+    assert NOT_YOURS in h.callback_answers()[-1].params["text"]
+    # A group button of the /newtask dialogue, forged or from before: the group is checked.
+    await h.command(TESS, "/newtask")
+    await h.press_data(TESS, "tg:1")
+    assert h.last_text(TESS.chat_id).startswith(NOT_YOURS)
+    await h.command(TESS, "/cancel")
+    # Another group's therapist presses the team's buttons: administrators only.
+    await h.press_data(TESS, team.buttons[0]["callback_data"], team.message_id)
+    assert h.last_text(TESS.chat_id) == ADMINS_ONLY
+    assert snapshot(h.database) == before

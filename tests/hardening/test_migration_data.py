@@ -25,7 +25,7 @@ from sqlmodel import select
 
 from bot.cli import main
 from storage.db import Database, downgrade, head_revision, make_engine, upgrade
-from storage.models import Person
+from storage.models import Person, unreflectable_indexes_ignored
 
 PREVIOUS = "0002"
 THIS = "0003"
@@ -936,3 +936,62 @@ def test_people_erased_before_0009_lose_their_ids_and_the_downgrade_gives_them_p
     upgrade(empty_url, "0009")
     assert count(engine, "people") == len(before["people"]) + 1
     print(f"\nmigration 0009 data test [{backend}]: ids of erased people up, down and up")
+
+
+# --- 0011: care teams -------------------------------------------------------------------------
+
+
+def team_pairs(engine: Engine) -> set[tuple[int, int]]:
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT group_id, person_id, added_at FROM group_therapists"
+        ).all()
+    with engine.connect() as connection:
+        # Added when the group was made: the best "since when" the old data has.
+        other_times = connection.exec_driver_sql(
+            "SELECT count(*) FROM group_therapists JOIN groups ON groups.id = group_id "
+            "WHERE added_at <> groups.created_at"
+        ).scalar()
+    assert other_times == 0
+    return {(g, p) for g, p, _a in rows}
+
+
+def test_every_therapist_is_put_on_every_group_and_the_downgrade_takes_only_the_teams_away(
+    engine: Engine, empty_url: str, backend: str
+) -> None:
+    fill(engine)
+    upgrade(empty_url, "0010")
+    with unreflectable_indexes_ignored():
+        t = reflect(engine)
+    rows = dump(engine)
+    theo = next(p for p in rows["people"] if p["role"] == "therapist")
+    with engine.begin() as connection:
+        # A configured administrator's row keeps the role 'patient': only the therapist place
+        # /newgroup made says what they are. Someone whose id left the configuration
+        # (former_therapist) is no longer a therapist and goes on no team.
+        person = {"chat_id": None, "first_name": "", "last_name": "", "language_code": "en"}
+        person |= {"role": "patient", "opted_out": False, "unreachable": False, "created_at": T0}
+        admin = {**person, "id": 100, "telegram_user_id": 9001}
+        gone = {**person, "id": 101, "telegram_user_id": 9002}
+        connection.execute(t["people"].insert(), [admin, gone])
+        place = {"joined_at": T0, "ended_at": None}
+        connection.execute(
+            t["memberships"].insert(),
+            [
+                {**place, "id": 100, "group_id": 2, "person_id": 100, "role": "therapist"},
+                {**place, "id": 101, "group_id": 1, "person_id": 101, "role": "former_therapist"},
+            ],
+        )
+    before = dump(engine)
+
+    upgrade(empty_url, "0011")
+    assert dump(engine) == before
+    everyone_everywhere = {(g, p) for g in (1, 2) for p in (theo["id"], 100)}
+    assert team_pairs(engine) == everyone_everywhere
+
+    downgrade(empty_url, "0010")
+    assert dump(engine) == before
+    assert "group_therapists" not in sa.inspect(engine).get_table_names()
+    upgrade(empty_url, "0011")
+    assert team_pairs(engine) == everyone_everywhere
+    print(f"\nmigration 0011 data test [{backend}]: {len(everyone_everywhere)} team places")

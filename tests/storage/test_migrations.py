@@ -303,8 +303,8 @@ def test_every_question_becomes_its_revision_1_and_every_answer_points_at_it(
 def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
     empty_url: str,
 ) -> None:
-    """0011 adds people.language (NULL: no choice yet); going down drops only that column."""
-    upgrade(empty_url, "0010")
+    """0012 adds people.language (NULL: no choice yet); going down drops only that column."""
+    upgrade(empty_url, "0011")
     engine = make_engine(empty_url)
     try:
         with engine.begin() as connection:
@@ -321,7 +321,7 @@ def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
         with engine.connect() as connection:
             before = connection.execute(sa.text(f"SELECT {columns} FROM people ORDER BY 1")).all()
 
-        upgrade(empty_url, "0011")
+        upgrade(empty_url, "0012")
         with engine.begin() as connection:
             rows = connection.execute(
                 sa.text(f"SELECT {columns}, language FROM people ORDER BY 1")
@@ -332,7 +332,7 @@ def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
                 sa.text("UPDATE people SET language = 'es' WHERE telegram_user_id = 101")
             )
 
-        downgrade(empty_url, "0010")
+        downgrade(empty_url, "0011")
         with engine.connect() as connection:
             assert "language" not in {
                 column["name"] for column in sa.inspect(connection).get_columns("people")
@@ -340,7 +340,7 @@ def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
             after = connection.execute(sa.text(f"SELECT {columns} FROM people ORDER BY 1")).all()
         assert after == before
 
-        upgrade(empty_url, "0011")
+        upgrade(empty_url, "0012")
         with engine.connect() as connection:
             assert connection.execute(sa.text("SELECT language FROM people")).scalars().all() == [
                 None,

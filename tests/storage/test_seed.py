@@ -14,7 +14,15 @@ from bot import texts
 from bot.cli import main
 from bot.services.seeding import SeedError, SeedPlan, apply_seed, read_seed
 from storage.db import Database
-from storage.models import Invite, Question, QuestionRevision, Task, TherapyGroup
+from storage.models import (
+    GroupTherapist,
+    Invite,
+    Person,
+    Question,
+    QuestionRevision,
+    Task,
+    TherapyGroup,
+)
 
 DEMO = Path(__file__).parents[2] / "seed_data" / "demo.toml"
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -227,6 +235,8 @@ def test_a_bad_seed_lists_every_problem_with_its_place_and_key(tmp_path: Path) -
             "tasks[1].questions: a task needs at least one question",
         ),
         ("[people]\n", "people: unknown table"),
+        ('[[groups]]\nname = "A"\nteam = [9001, "tess"]\n', "groups[1].team: must be a list"),
+        ('[[groups]]\nname = "A"\nteam = 9001\n', "groups[1].team: must be a list"),
     ],
 )
 def test_each_kind_of_seed_error_is_named(tmp_path: Path, text: str, fragment: str) -> None:
@@ -341,3 +351,22 @@ def test_patientbot_seed_refuses_a_short_code_and_takes_it_marked_demo(
     assert main(["--config", str(config), "seed", str(seed)]) == 0
     with database.session() as session:
         assert [(i.code, i.demo) for i in session.exec(select(Invite)).all()] == [("NECK1", True)]
+
+
+def test_a_seeded_team_puts_its_ids_on_the_group_once(database: Database, tmp_path: Path) -> None:
+    path = tmp_path / "teams.toml"
+    path.write_text(
+        '[[groups]]\nname = "Neck"\nteam = [9001, 555, 9001]\n\n[[groups]]\nname = "Back"\n',
+        encoding="utf-8",
+    )
+    first = apply_seed(database, read(path), NOW, ZONE)
+    again = apply_seed(database, read(path), NOW, ZONE)
+    with database.session() as session:
+        places = session.exec(
+            select(TherapyGroup.name, Person.telegram_user_id)
+            .join(GroupTherapist, GroupTherapist.group_id == TherapyGroup.id)
+            .join(Person, Person.id == GroupTherapist.person_id)
+        ).all()
+    assert sorted(places) == [("Neck", 555), ("Neck", 9001)]
+    assert (first.created["team places"], again.unchanged["team places"]) == (2, 2)
+    assert not again.changed

@@ -182,11 +182,13 @@ def test_a_group_is_found_by_number_or_by_name_in_any_case(
     database: Database, clock: ManualClock
 ) -> None:
     group_id = group(database, clock.now())
-    assert authoring.get_group(database, ZONE, str(group_id)).id == group_id
-    assert authoring.get_group(database, ZONE, "shoulder therapy 1").id == group_id
-    assert authoring.get_group(database, ZONE, "“Shoulder Therapy 1”").id == group_id
+    assert authoring.get_group(database, ZONE, str(group_id), actor=OPERATOR).id == group_id
+    assert authoring.get_group(database, ZONE, "shoulder therapy 1", actor=OPERATOR).id == group_id
+    assert (
+        authoring.get_group(database, ZONE, "“Shoulder Therapy 1”", actor=OPERATOR).id == group_id
+    )
     with raises_saying(AuthoringError, "Groups: Shoulder Therapy 1"):
-        authoring.get_group(database, ZONE, "Knee Therapy")
+        authoring.get_group(database, ZONE, "Knee Therapy", actor=OPERATOR)
 
 
 def test_groups_count_members_tasks_and_checkins(database: Database, clock: ManualClock) -> None:
@@ -199,7 +201,7 @@ def test_groups_count_members_tasks_and_checkins(database: Database, clock: Manu
     first, second = deliveries(database, saved.task_id)
     mark(database, first.id or 0, DeliveryStatus.SENT)
     mark(database, second.id or 0, DeliveryStatus.COMPLETED)
-    [summary] = authoring.list_groups(database, now, ZONE)
+    [summary] = authoring.list_groups(database, now, ZONE, actor=OPERATOR)
     assert (summary.patients, summary.therapists, summary.tasks) == (2, 1, 1)
     assert (summary.open, summary.completed, summary.upcoming) == (1, 1, 0)
 
@@ -216,7 +218,7 @@ def test_a_patient_who_deleted_their_data_is_listed_as_such(
         bob = session.exec(select(Person).where(Person.telegram_user_id == 102)).one()
         bob.first_name, bob.last_name, bob.data_deleted_at = "", "", now
         session.commit()
-    result = authoring.group_patients(database, ZONE, "Shoulder Therapy 1")
+    result = authoring.group_patients(database, ZONE, "Shoulder Therapy 1", actor=OPERATOR)
     assert [(p.name, p.data_deleted) for p in result.patients] == [
         ("Alice", False),
         ("", True),
@@ -488,6 +490,7 @@ def test_the_one_line_form_reports_every_problem_with_its_field(
             clock.now(),
             ZONE,
             "Shoulder Therapy 1 | Title | someday | fortnightly | Ok? ; yes_no | Pain ; scale ; x",
+            actor=OPERATOR,
         )
     problems = [worded(p) for p in caught.value.problems]
     assert [p.split(":", 1)[0] for p in problems] == ["<b>when</b>", "<b>repeat</b>", "<b>Q2</b>"]
@@ -502,6 +505,7 @@ def test_the_one_line_form_takes_line_breaks_for_bars(
         clock.now(),
         ZONE,
         "shoulder therapy 1\nStretch\ntomorrow 9:30\nweekdays x10\nDone? ; yes_no ; == no",
+        actor=OPERATOR,
     )
     assert (draft.group_id, draft.title, draft.due_date, draft.due_time) == (
         group_id,
@@ -516,7 +520,9 @@ def test_the_one_line_form_takes_line_breaks_for_bars(
 def test_the_one_line_form_needs_every_field(database: Database, clock: ManualClock) -> None:
     group(database, clock.now())
     with raises_saying(AuthoringError, "at least a group"):
-        authoring.parse_task_line(database, clock.now(), ZONE, "Shoulder Therapy 1 | Title")
+        authoring.parse_task_line(
+            database, clock.now(), ZONE, "Shoulder Therapy 1 | Title", actor=OPERATOR
+        )
 
 
 # --- tasks --------------------------------------------------------------------------------
@@ -661,7 +667,7 @@ def test_added_questions_come_after_removed_ones_and_answers_stay(
 
     assert (removed.positions, removed.active) == ((2,), 2)
     assert (added.positions, added.active) == ((4,), 3)
-    details = authoring.task_details(database, now, ZONE, saved.task_id)
+    details = authoring.task_details(database, now, ZONE, saved.task_id, actor=OPERATOR)
     assert [(q.position, q.removed) for q in details.questions] == [
         (1, False),
         (2, True),
@@ -706,7 +712,7 @@ def test_deleting_a_task_cancels_its_checkins_and_keeps_its_answers(
         assert len(session.exec(select(Answer)).all()) == 1
     with raises_saying(AuthoringError, "was deleted"):
         authoring.change_repeat(database, now, ZONE, saved.task_id, None, actor=OPERATOR)
-    assert authoring.list_tasks(database, now, ZONE, None)[1] == []
+    assert authoring.list_tasks(database, now, ZONE, None, actor=OPERATOR)[1] == []
 
 
 def test_a_deleted_invite_group_task_or_question_is_never_a_surprise(
@@ -714,8 +720,8 @@ def test_a_deleted_invite_group_task_or_question_is_never_a_surprise(
 ) -> None:
     now = clock.now()
     with raises_saying(AuthoringError, "no task 42"):
-        authoring.task_details(database, now, ZONE, 42)
+        authoring.task_details(database, now, ZONE, 42, actor=OPERATOR)
     with raises_saying(AuthoringError, "no groups yet"):
-        authoring.group_patients(database, ZONE, "Anything")
+        authoring.group_patients(database, ZONE, "Anything", actor=OPERATOR)
     with database.session() as session:
         assert session.exec(select(Invite)).all() == []

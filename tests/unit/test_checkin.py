@@ -32,6 +32,7 @@ from storage.models import (
     Answer,
     Delivery,
     DeliveryStatus,
+    GroupTherapist,
     Invite,
     Membership,
     Person,
@@ -242,6 +243,7 @@ def world(database: Database, clock: ManualClock) -> World:
                 joined_at=now,
             )
         )
+        session.add(GroupTherapist(group_id=group.id, person_id=therapist.id, added_at=now))
         session.commit()
     return World(database, clock)
 
@@ -645,7 +647,7 @@ def test_a_removed_question_is_neither_asked_nor_counted(world: World) -> None:
 # --- alerts -----------------------------------------------------------------------------------
 
 
-def test_an_alerting_answer_notifies_group_and_configured_therapists_once_each(
+def test_an_alerting_answer_notifies_the_groups_team_and_not_an_administrator_off_it(
     world: World,
 ) -> None:
     world.join(ALICE)
@@ -655,7 +657,8 @@ def test_an_alerting_answer_notifies_group_and_configured_therapists_once_each(
     result = world.say(ALICE, "no", 5)
 
     assert isinstance(result, Progress)
-    assert [notice.chat_id for notice in result.alerts] == [THERAPIST_ID, 9001]
+    # 9001 is an administrator (POLICY), not on the Knee Group's team.
+    assert [notice.chat_id for notice in result.alerts] == [THERAPIST_ID]
     notice = result.alerts[0]
     assert (notice.patient_name, notice.group_name, notice.task_title) == (
         "Alice Archer",
@@ -667,6 +670,21 @@ def test_an_alerting_answer_notifies_group_and_configured_therapists_once_each(
         "No",
         "== no",
     )
+
+
+def test_a_group_with_nobody_on_its_team_alerts_the_administrators(world: World) -> None:
+    with world.database.session() as session:
+        for place in session.exec(select(GroupTherapist)).all():
+            session.delete(place)
+        session.commit()
+    world.join(ALICE)
+    delivery_id = world.deliver(ALICE, "Knee check")
+    world.begin(ALICE, delivery_id)
+
+    result = world.say(ALICE, "no", 5)
+
+    assert isinstance(result, Progress)
+    assert [notice.chat_id for notice in result.alerts] == [9001]
 
 
 def test_an_answer_outside_the_rule_or_a_skip_alerts_nobody(world: World) -> None:

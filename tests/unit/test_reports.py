@@ -226,7 +226,9 @@ def figures(row: PatientAdherence) -> tuple[object, ...]:
 def test_the_group_report_counts_each_outcome_per_patient(
     database: Database, clock: ManualClock, world: World
 ) -> None:
-    report = reports.adherence(database, clock.now(), ZONE, "group", "shoulder therapy 1")
+    report = reports.adherence(
+        database, clock.now(), ZONE, "group", "shoulder therapy 1", actor=OPERATOR
+    )
     assert [(r.name, r.member, r.data_deleted) for r in report.rows] == [
         ("Alice Test", True, False),
         ("Bob Test", True, False),
@@ -252,7 +254,7 @@ def test_a_task_report_counts_only_that_task(
     database: Database, clock: ManualClock, world: World
 ) -> None:
     once = world.tasks["once"].id
-    report = reports.adherence(database, clock.now(), ZONE, "task", str(once))
+    report = reports.adherence(database, clock.now(), ZONE, "task", str(once), actor=OPERATOR)
     assert (report.kind, report.title, report.group_name) == (
         "task",
         'Press-ups, "day 1"',
@@ -279,15 +281,17 @@ def test_an_unknown_group_or_task_is_named_in_the_answer(
     database: Database, clock: ManualClock, world: World
 ) -> None:
     with raises_saying(AuthoringError, "no group “Knees”"):
-        reports.adherence(database, clock.now(), ZONE, "group", "Knees")
+        reports.adherence(database, clock.now(), ZONE, "group", "Knees", actor=OPERATOR)
     with raises_saying(AuthoringError, "no task 99"):
-        reports.adherence(database, clock.now(), ZONE, "task", "99")
+        reports.adherence(database, clock.now(), ZONE, "task", "99", actor=OPERATOR)
 
 
 def test_the_report_reads_as_one_line_in_words_per_patient(
     database: Database, clock: ManualClock, world: World
 ) -> None:
-    report = reports.adherence(database, clock.now(), ZONE, "group", "Shoulder Therapy 1")
+    report = reports.adherence(
+        database, clock.now(), ZONE, "group", "Shoulder Therapy 1", actor=OPERATOR
+    )
     [message] = texts.admin_report(report, 4096)
     plain, _entities = parse_html(message)
     lines = plain.splitlines()

@@ -83,6 +83,9 @@ def admin_menu() -> list[tuple[str, str]]:
         ("addtherapist", texts.admin_menu_addtherapist()),
         ("removetherapist", texts.admin_menu_removetherapist()),
         ("audit", texts.audit_menu()),
+        ("team", texts.team_menu()),
+        ("addtoteam", texts.team_menu_add()),
+        ("removefromteam", texts.team_menu_remove()),
         ("cancel", texts.admin_menu_cancel()),
     ]
 
@@ -200,7 +203,14 @@ async def _named_task(
         return None
     database = context.deps.database
     return await _attempt(
-        update, context, authoring.task_details, database, _now(context), _zone(context), task_id
+        update,
+        context,
+        authoring.task_details,
+        database,
+        _now(context),
+        _zone(context),
+        task_id,
+        actor=_actor(update, context),
     )
 
 

@@ -154,7 +154,9 @@ async def _picked(update: Update, label: str) -> None:
 async def newtask_start(update: Update, context: BotContext) -> int:
     """Start building a task: pick the group."""
     deps = context.deps
-    groups = await deps.run(authoring.group_names, deps.database, _zone(context))
+    groups = await deps.run(
+        authoring.group_names, deps.database, _zone(context), actor=_actor(update, context)
+    )
     if not groups:
         await _send(update, texts.admin_no_groups())
         return END
@@ -175,7 +177,13 @@ async def pick_group(update: Update, context: BotContext, draft: _Draft) -> int:
     group_id = parts[0] if parts else ""
     deps = context.deps
     group = await _attempt(
-        update, context, authoring.get_group, deps.database, _zone(context), group_id
+        update,
+        context,
+        authoring.get_group,
+        deps.database,
+        _zone(context),
+        group_id,
+        actor=_actor(update, context),
     )
     if group is None:
         return GROUP

@@ -15,6 +15,7 @@ from bot.handlers.therapist.common import (
     END,
     REMOVE_PICK,
     _actor,
+    _attempt,
     _button,
     _chunks,
     _drop,
@@ -114,9 +115,19 @@ async def pick_edit(update: Update, context: BotContext, draft: _Draft) -> int:
             texts.admin_button_edit_reword() if rewording else texts.admin_button_edit_remove(),
         )
         deps = context.deps
-        details = await deps.run(
-            authoring.task_details, deps.database, _now(context), _zone(context), draft.task_id
+        details = await _attempt(
+            update,
+            context,
+            authoring.task_details,
+            deps.database,
+            _now(context),
+            _zone(context),
+            draft.task_id,
+            actor=_actor(update, context),
         )
+        if details is None:
+            _drop(context)
+            return END
         rows = [
             [
                 _button(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Update
@@ -10,6 +11,7 @@ from telegram.error import BadRequest
 from bot import keyboards, texts
 from bot.context import BotContext
 from bot.handlers.therapist.common import (
+    _actor,
     _args,
     _attempt,
     _button,
@@ -45,7 +47,12 @@ async def audit(update: Update, context: BotContext) -> None:
     """Show the newest audit events of a group (or all) of the last DAYS (or ever)."""
     deps = context.deps
     target = await _attempt(
-        update, context, audit_view.parse_audit_target, deps.database, _args(update)
+        update,
+        context,
+        audit_view.parse_audit_target,
+        deps.database,
+        _args(update),
+        actor=_actor(update, context),
     )
     if target is None:
         return
@@ -58,6 +65,7 @@ async def audit(update: Update, context: BotContext) -> None:
         group_id=target.group_id,
         days=target.days,
         offset=0,
+        actor=_actor(update, context),
     )
     if page is None:
         return
@@ -84,9 +92,11 @@ async def audit_press(update: Update, context: BotContext) -> None:
             group_id=group or None,
             days=days or None,
             offset=offset,
+            actor=_actor(update, context),
         )
     except AuthoringError as error:
-        await query.answer(texts.words(error.problems[0]))
+        # A button's answer is plain text, at most 200 characters.
+        await query.answer(html.unescape(texts.words(error.problems[0]))[:200])
         return
     await query.answer()
     try:

@@ -44,7 +44,9 @@ async def add_therapist(update: Update, context: BotContext) -> None:
         await _send(update, texts.admin_usage_addtherapist())
         return
     deps = context.deps
-    change = await deps.run(
+    change = await _attempt(
+        update,
+        context,
         authoring.add_therapist,
         deps.database,
         _now(context),
@@ -52,6 +54,8 @@ async def add_therapist(update: Update, context: BotContext) -> None:
         user_id,
         actor=_actor(update, context),
     )
+    if change is None:
+        return
     if not change.changed:
         await _send(update, texts.admin_already_therapist(user_id))
         return
@@ -91,7 +95,7 @@ async def remove_therapist(update: Update, context: BotContext) -> None:
 
 @therapist_only
 async def new_group(update: Update, context: BotContext) -> None:
-    """Create a group; its creator becomes the group's therapist."""
+    """Create a group; its creator is on its care team."""
     text = _args(update)
     if not text:
         await _send(update, texts.admin_usage_newgroup())
@@ -118,9 +122,15 @@ async def new_group(update: Update, context: BotContext) -> None:
 
 @therapist_only
 async def list_groups(update: Update, context: BotContext) -> None:
-    """List every group with its members and deliveries."""
+    """List the therapist's groups (every group for an administrator) with their members."""
     deps = context.deps
-    groups = await deps.run(authoring.list_groups, deps.database, _now(context), _zone(context))
+    groups = await deps.run(
+        authoring.list_groups,
+        deps.database,
+        _now(context),
+        _zone(context),
+        actor=_actor(update, context),
+    )
     await _send_long(update, _chunks(texts.admin_groups(groups)))
 
 
@@ -133,7 +143,13 @@ async def list_patients(update: Update, context: BotContext) -> None:
         return
     deps = context.deps
     result = await _attempt(
-        update, context, authoring.group_patients, deps.database, _zone(context), ref
+        update,
+        context,
+        authoring.group_patients,
+        deps.database,
+        _zone(context),
+        ref,
+        actor=_actor(update, context),
     )
     if result is None:
         return

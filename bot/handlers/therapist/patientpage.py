@@ -28,7 +28,6 @@ from telegram.error import BadRequest, RetryAfter
 
 from bot import keyboards, texts
 from bot.context import BotContext
-from bot.handlers.charts import CHART_BUTTON_PREFIX
 from bot.handlers.therapist.common import (
     MAX_MESSAGE,
     MAX_RETRY_WAIT,
@@ -313,7 +312,7 @@ def report_markup(report: AdherenceReport, offset: int = 0) -> InlineKeyboardMar
             [
                 InlineKeyboardButton(
                     texts_charts.CHART_BUTTON,
-                    callback_data=f"{CHART_BUTTON_PREFIX}{report.group_id}",
+                    callback_data=f"{keyboards.CHART_BUTTON_PREFIX}{report.group_id}",
                 )
             ]
         )
@@ -363,7 +362,13 @@ async def report_patients_press(update: Update, context: BotContext) -> None:
     deps = context.deps
     try:
         report = await deps.run(
-            reports.adherence, deps.database, _now(context), _zone(context), kind, parts[1]
+            reports.adherence,
+            deps.database,
+            _now(context),
+            _zone(context),
+            kind,
+            parts[1],
+            actor=_actor(update, context),
         )
     except AuthoringError as error:
         await query.answer(_plain(texts.words(error.problems[0])))

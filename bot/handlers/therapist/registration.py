@@ -96,6 +96,13 @@ from bot.handlers.therapist.tasks import (
     stale_dialogue_press,
     tasks_for_therapist,
 )
+from bot.handlers.therapist.teams import (
+    TEAM_PREFIX,
+    add_to_team,
+    remove_from_team,
+    remove_from_team_press,
+    show_team,
+)
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +185,9 @@ COMMANDS: list[tuple[str, Handler]] = [
     ("audit", audit),
     ("patient", patient_command),
     ("media", media_command),
+    ("team", show_team),
+    ("addtoteam", add_to_team),
+    ("removefromteam", remove_from_team),
 ]
 
 
@@ -193,4 +203,7 @@ def register(application: BotApplication) -> None:
     application.add_handler(CallbackQueryHandler(page_press, pattern=r"^p[po]:"))
     application.add_handler(CallbackQueryHandler(media_press, pattern=r"^pm:"))
     application.add_handler(CallbackQueryHandler(report_patients_press, pattern=r"^rp:"))
+    application.add_handler(
+        CallbackQueryHandler(remove_from_team_press, pattern=rf"^{TEAM_PREFIX}:")
+    )
     application.add_handler(CallbackQueryHandler(stale_dialogue_press, pattern=DIALOGUE_PATTERN))

@@ -40,7 +40,15 @@ async def report(update: Update, context: BotContext) -> None:
     kind, ref = reports.parse_report_target(text)
     deps = context.deps
     result = await _attempt(
-        update, context, reports.adherence, deps.database, _now(context), _zone(context), kind, ref
+        update,
+        context,
+        reports.adherence,
+        deps.database,
+        _now(context),
+        _zone(context),
+        kind,
+        ref,
+        actor=_actor(update, context),
     )
     if result is None:
         return

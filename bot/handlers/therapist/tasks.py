@@ -53,7 +53,12 @@ async def tasks_for_therapist(update: Update, context: BotContext) -> None:
     ref = _args(update) or None
     try:
         group, tasks = await deps.run(
-            authoring.list_tasks, deps.database, _now(context), _zone(context), ref
+            authoring.list_tasks,
+            deps.database,
+            _now(context),
+            _zone(context),
+            ref,
+            actor=_actor(update, context),
         )
     except AuthoringError as error:
         await _problems(update, error)

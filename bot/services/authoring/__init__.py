@@ -9,17 +9,30 @@ Each use case takes the database and ``now``, runs in one transaction and return
 dataclasses. A request a therapist can fix raises ``AuthoringError`` carrying what is wrong and
 the values involved (``Meaning``); the handler has ``bot.texts`` word and send them.
 
-Who may call these is decided by the handlers (``is_therapist``); every therapist may administer
-every group, as in a single clinic.
+The handlers let only therapists in (``is_therapist``); which groups a therapist may act on is
+decided here, by ``access`` (care teams: administrators on every group, others on the groups
+whose team they are on), which every use case naming a group, task or patient asks.
 """
 
 from __future__ import annotations
 
+from bot.services.authoring.access import (
+    join_team,
+    may_manage,
+    not_your_group,
+    require_group,
+    require_task_group,
+    sees_every_group,
+    team_group_ids,
+    team_place,
+    visible_group_names,
+)
 from bot.services.authoring.groups import (
     check_group_name,
     create_group,
     create_invite,
     find_group,
+    find_own_group,
     get_group,
     group_names,
     group_patients,
@@ -73,6 +86,9 @@ from bot.services.authoring.results import (
     TaskDraft,
     TaskSaved,
     TaskSummary,
+    Team,
+    TeamChange,
+    TeamMember,
     TherapistChange,
     TherapistPlaces,
 )
@@ -90,6 +106,12 @@ from bot.services.authoring.tasks import (
     require_task,
     reword_question,
     task_details,
+)
+from bot.services.authoring.teams import (
+    add_to_team,
+    remove_from_team,
+    team_chat_ids,
+    team_of,
 )
 from bot.services.authoring.therapists import (
     active_demo_codes,
@@ -129,12 +151,16 @@ __all__ = [
     "TaskDraft",
     "TaskSaved",
     "TaskSummary",
+    "Team",
+    "TeamChange",
+    "TeamMember",
     "TherapistChange",
     "TherapistPlaces",
     "active_demo_codes",
     "add_questions",
     "add_task_from_line",
     "add_therapist",
+    "add_to_team",
     "change_due",
     "change_repeat",
     "check_description",
@@ -146,14 +172,18 @@ __all__ = [
     "create_task",
     "delete_task",
     "find_group",
+    "find_own_group",
     "get_group",
     "group_names",
     "group_patients",
     "group_today",
     "is_therapist",
+    "join_team",
     "list_groups",
     "list_tasks",
+    "may_manage",
     "new_invite_code",
+    "not_your_group",
     "parse_alert",
     "parse_bounds",
     "parse_due",
@@ -166,13 +196,22 @@ __all__ = [
     "parse_task_line",
     "question_needs_alert_step",
     "reconcile_therapists",
+    "remove_from_team",
     "remove_patient",
     "remove_question",
     "remove_therapist",
+    "require_group",
     "require_task",
+    "require_task_group",
     "revoke_invite",
     "reword_question",
+    "sees_every_group",
     "split_zone",
     "task_details",
+    "team_chat_ids",
+    "team_group_ids",
+    "team_of",
+    "team_place",
     "therapist_chat_ids",
+    "visible_group_names",
 ]

@@ -12,6 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.services.audit import Actor, AuditAction, ObjectKind, record
+from bot.services.authoring.access import (
+    join_team,
+    may_manage,
+    not_your_group,
+    require_group,
+    team_group_ids,
+)
 from bot.services.authoring.results import (
     _RESERVED_NAME,
     INVITE_TOKEN_BYTES,
@@ -57,47 +64,64 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def find_group(session: Session, ref: str) -> TherapyGroup | None:
-    """A group by numeric id, or by name ignoring case and spacing."""
+def find_group(
+    session: Session, ref: str, *, among: frozenset[int] | None = None
+) -> TherapyGroup | None:
+    """A group by numeric id, or by name ignoring case and spacing.
+
+    ``among`` (``access.team_group_ids``) limits the search to a therapist's own groups, so
+    another team's group is not found, exactly like one that does not exist.
+    """
     ref = _clean(ref)
     if not ref:
         return None
+    found: TherapyGroup | None = None
     if ref.isascii() and ref.isdigit():
         number = int(ref)
-        return session.get(TherapyGroup, number) if number <= MAX_INTEGER else None
-    wanted = ref.casefold()
-    for group in session.exec(select(TherapyGroup)).all():
-        if " ".join(group.name.split()).casefold() == wanted:
-            return group
-    return None
+        found = session.get(TherapyGroup, number) if number <= MAX_INTEGER else None
+    else:
+        wanted = ref.casefold()
+        for group in session.exec(select(TherapyGroup)).all():
+            if " ".join(group.name.split()).casefold() == wanted:
+                found = group
+                break
+    if found is not None and among is not None and found.id not in among:
+        return None
+    return found
 
 
-def _require_group(session: Session, ref: str) -> TherapyGroup:
-    group = find_group(session, ref)
-    if group is None:
-        names = [g.name for g in session.exec(select(TherapyGroup).order_by(TherapyGroup.name))]
-        raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=ref, names=names))
-    return group
+def find_own_group(session: Session, actor: Actor, ref: str) -> TherapyGroup | None:
+    """The group ``ref`` names if ``actor`` may act on it (see ``access``)."""
+    return find_group(session, ref, among=team_group_ids(session, actor))
+
+
+def _require_group(session: Session, ref: str, actor: Actor) -> TherapyGroup:
+    return require_group(session, actor, find_own_group(session, actor, ref), ref)
 
 
 def _split_group_prefix(
-    session: Session, text: str, *, trailing_ok: int | None = None
+    session: Session,
+    text: str,
+    actor: Actor,
+    *,
+    trailing_ok: int | None = None,
 ) -> tuple[TherapyGroup, str] | None:
     """Find the longest leading run of words that names a group; return it and the rest.
 
     Group names may hold spaces and digits ("Shoulder Therapy 1"), so "Shoulder Therapy 1 7"
     is read as the group followed by 7. An explicit "|" after the group always wins.
     """
+    among = team_group_ids(session, actor)
     if "|" in text:
         head, _, rest = text.partition("|")
-        group = find_group(session, head)
+        group = find_group(session, head, among=among)
         return (group, rest.strip()) if group else None
     words = text.split()
     for cut in range(len(words), 0, -1):
         trailing = words[cut:]
         if trailing_ok is not None and len(trailing) > trailing_ok:
             break
-        group = find_group(session, " ".join(words[:cut]))
+        group = find_group(session, " ".join(words[:cut]), among=among)
         if group is not None:
             return group, " ".join(trailing)
     return None
@@ -137,7 +161,7 @@ def create_group(
     *,
     actor: Actor,
 ) -> GroupInfo:
-    """Create a group ("NAME [ZONE]") with its creator as the group's therapist."""
+    """Create a group ("NAME [ZONE]") with its creator on its care team."""
     raw_name, zone = split_zone(text)
     name = check_group_name(raw_name)
     with database.session() as session:
@@ -153,6 +177,9 @@ def create_group(
                 group_id=group.id, person_id=person.id, role=Role.THERAPIST.value, joined_at=now
             )
         )
+        # The creator is on the new group's team: a therapist who is not an administrator
+        # could otherwise not see the group they just made.
+        join_team(session, now, group.id, person)
         after = {"name": group.name, "timezone": group.timezone}
         record(
             session,
@@ -172,10 +199,17 @@ def create_group(
         return _group_info(group, default_zone)
 
 
-def list_groups(database: Database, now: datetime, default_zone: str) -> list[GroupSummary]:
-    """Every group with its members and its deliveries: upcoming, open, completed."""
+def list_groups(
+    database: Database, now: datetime, default_zone: str, *, actor: Actor
+) -> list[GroupSummary]:
+    """The actor's groups with their members and deliveries: upcoming, open, completed."""
     with database.read_session() as session:
-        groups = session.exec(select(TherapyGroup).order_by(TherapyGroup.name)).all()
+        allowed = team_group_ids(session, actor)
+        groups = [
+            group
+            for group in session.exec(select(TherapyGroup).order_by(TherapyGroup.name)).all()
+            if allowed is None or group.id in allowed
+        ]
         members = Counter(
             (g, r) for g, r in session.exec(select(Membership.group_id, Membership.role)).all()
         )
@@ -231,22 +265,25 @@ def list_groups(database: Database, now: datetime, default_zone: str) -> list[Gr
         return result
 
 
-def group_names(database: Database, default_zone: str) -> list[GroupInfo]:
-    """Every group, by name: the buttons of the /newtask dialogue."""
+def group_names(database: Database, default_zone: str, *, actor: Actor) -> list[GroupInfo]:
+    """The actor's groups, by name: the buttons of the /newtask dialogue."""
     with database.read_session() as session:
+        allowed = team_group_ids(session, actor)
         groups = session.exec(select(TherapyGroup).order_by(TherapyGroup.name)).all()
-        return [_group_info(g, default_zone) for g in groups]
+        return [_group_info(g, default_zone) for g in groups if allowed is None or g.id in allowed]
 
 
-def get_group(database: Database, default_zone: str, ref: str) -> GroupInfo:
+def get_group(database: Database, default_zone: str, ref: str, *, actor: Actor) -> GroupInfo:
     with database.read_session() as session:
-        return _group_info(_require_group(session, ref), default_zone)
+        return _group_info(_require_group(session, ref, actor), default_zone)
 
 
-def group_patients(database: Database, default_zone: str, ref: str) -> PatientList:
+def group_patients(
+    database: Database, default_zone: str, ref: str, *, actor: Actor
+) -> PatientList:
     """The group's patients: name, when they joined, how many check-ins they have open."""
     with database.read_session() as session:
-        group = _require_group(session, ref)
+        group = _require_group(session, ref, actor)
         rows = session.exec(
             select(Person, Membership.joined_at, Membership.role)
             .join(Membership, col(Membership.person_id) == Person.id)
@@ -287,13 +324,10 @@ def remove_patient(
     tasks are cancelled, so no prompt or reminder reaches someone no longer in the group.
     """
     with database.session() as session:
-        split = _split_group_prefix(session, text)
+        split = _split_group_prefix(session, text, actor)
         if split is None or not split[1]:
-            if split is None and find_group(session, text) is None:
-                names = [g.name for g in session.exec(select(TherapyGroup))]
-                raise AuthoringError(
-                    meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=text, names=sorted(names))
-                )
+            if split is None and find_own_group(session, actor, text) is None:
+                raise not_your_group(session, actor, text)
             raise AuthoringError(meaning(Kind.ADMIN_USAGE_REMOVEPATIENT))
         group, patient_ref = split
         members = session.exec(
@@ -379,9 +413,9 @@ def create_invite(
 ) -> InviteInfo:
     """Make an invite code for "GROUP [DAYS] [USES]" (USES 0 means unlimited)."""
     with database.session() as session:
-        split = _split_group_prefix(session, text, trailing_ok=2)
+        split = _split_group_prefix(session, text, actor, trailing_ok=2)
         if split is None:
-            raise AuthoringError(*_unknown_group_problems(session, text))
+            raise AuthoringError(*_unknown_group_problems(session, text, actor))
         group, rest = split
         numbers = rest.split()
         if not all(n.isascii() and n.isdigit() for n in numbers):
@@ -434,7 +468,8 @@ def revoke_invite(
         invite = session.exec(
             select(Invite).where(func.lower(col(Invite.code)) == code.lower())
         ).first()
-        if invite is None:
+        if invite is None or not may_manage(session, actor, invite.group_id):
+            # Another team's code is refused as if unknown: saying more would confirm it.
             raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_INVITE, code=code))
         if invite.revoked_at is None:
             invite.revoked_at = now
@@ -455,6 +490,5 @@ def revoke_invite(
         return _invite_info(invite, group, default_zone)
 
 
-def _unknown_group_problems(session: Session, ref: str) -> list[Meaning]:
-    names = [g.name for g in session.exec(select(TherapyGroup).order_by(TherapyGroup.name))]
-    return [meaning(Kind.ADMIN_UNKNOWN_GROUP, ref=ref, names=names)]
+def _unknown_group_problems(session: Session, ref: str, actor: Actor) -> list[Meaning]:
+    return not_your_group(session, actor, ref).problems

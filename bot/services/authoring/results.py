@@ -136,6 +136,28 @@ class InviteInfo:
 
 
 @dataclass(frozen=True)
+class TeamMember:
+    telegram_user_id: int
+    name: str
+    added_at: datetime
+    administrator: bool
+
+
+@dataclass(frozen=True)
+class Team:
+    group: GroupInfo
+    members: tuple[TeamMember, ...]
+
+
+@dataclass(frozen=True)
+class TeamChange:
+    group: GroupInfo
+    telegram_user_id: int
+    name: str
+    changed: bool
+
+
+@dataclass(frozen=True)
 class TherapistChange:
     telegram_user_id: int
     chat_id: int

@@ -11,11 +11,17 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from bot.services.audit import Actor, AuditAction, ObjectKind, record
+from bot.services.authoring.access import (
+    require_group,
+    require_task_group,
+    sees_every_group,
+    team_group_ids,
+)
 from bot.services.authoring.groups import (
     _group_info,
     _require_group,
     _unknown_group_problems,
-    find_group,
+    find_own_group,
 )
 from bot.services.authoring.parsing import (
     check_question,
@@ -66,12 +72,18 @@ def _task_next_due(task: Task, zone: str, now: datetime) -> datetime | None:
     return next_due(task.due_date, task.due_time, task.recurrence, ZoneInfo(zone), now)
 
 
-def require_task(session: Session, task_id: int, *, allow_deleted: bool = False) -> Task:
-    """The task numbered ``task_id``, or the error a therapist reads for an unknown one."""
+def require_task(
+    session: Session, task_id: int, *, actor: Actor, allow_deleted: bool = False
+) -> Task:
+    """The task numbered ``task_id`` if ``actor`` may act on its group (``access``), or the
+    error a therapist reads for an unknown one (another team's task reads as unknown)."""
     # An id past the column's range is unknown too, and must not reach the database.
     task = session.get(Task, task_id) if task_id <= MAX_INTEGER else None
+    if task is None and not sees_every_group(actor):
+        raise AuthoringError(meaning(Kind.TEAM_NOT_YOUR_TASK, task_id=task_id))
     if task is None:
         raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_TASK, task_id=task_id))
+    require_task_group(session, actor, task_id, task.group_id)
     if task.deleted_at is not None and not allow_deleted:
         raise AuthoringError(meaning(Kind.ADMIN_TASK_DELETED, task_id=task_id, title=task.title))
     return task
@@ -136,7 +148,7 @@ def add_task_from_line(
 ) -> TaskSaved:
     """Read the one-line form and store the task it describes, in one transaction."""
     with database.session() as session:
-        draft = _parse_task_line(session, now, default_zone, text)
+        draft = _parse_task_line(session, now, default_zone, text, actor)
         saved = _create_task(session, now, default_zone, default_expiry_minutes, draft, actor)
         session.commit()
         return saved
@@ -160,6 +172,8 @@ def _create_task(
     group = session.get(TherapyGroup, draft.group_id)
     if group is None:
         raise AuthoringError(meaning(Kind.ADMIN_GROUP_GONE))
+    # The draft's group came from a button: it may be from before the therapist left the team.
+    require_group(session, actor, group, group.name)
     info = _group_info(group, default_zone)
     task = Task(
         group_id=info.id,
@@ -203,26 +217,30 @@ def _create_task(
     )
 
 
-def parse_task_line(database: Database, now: datetime, default_zone: str, text: str) -> TaskDraft:
+def parse_task_line(
+    database: Database, now: datetime, default_zone: str, text: str, *, actor: Actor
+) -> TaskDraft:
     """Read the one-line form "GROUP | TITLE | WHEN | REPEAT | Q1 | Q2 ..." into a draft.
 
     Fields are separated by "|" or by line breaks; each question is "TEXT ; TYPE ; extras"
     (see :func:`parse_question_line`). Every problem is reported, each naming its field.
     """
     with database.read_session() as session:
-        return _parse_task_line(session, now, default_zone, text)
+        return _parse_task_line(session, now, default_zone, text, actor)
 
 
-def _parse_task_line(session: Session, now: datetime, default_zone: str, text: str) -> TaskDraft:
+def _parse_task_line(
+    session: Session, now: datetime, default_zone: str, text: str, actor: Actor
+) -> TaskDraft:
     separator = "|" if "|" in text else "\n"
     fields = [f.strip() for f in text.split(separator) if f.strip()]
     if len(fields) < 5:
         raise AuthoringError(meaning(Kind.ADMIN_LINE_TOO_SHORT))
     group_ref, title_text, when_text, repeat_text, *question_texts = fields
     problems: list[Meaning] = []
-    group = find_group(session, group_ref)
+    group = find_own_group(session, actor, group_ref)
     if group is None:
-        problems.extend(_unknown_group_problems(session, group_ref))
+        problems.extend(_unknown_group_problems(session, group_ref, actor))
     info = _group_info(group, default_zone) if group else None
     try:
         title = check_title(title_text)
@@ -292,14 +310,22 @@ def _due_counts(session: Session, task_ids: Sequence[int], now: datetime) -> Cou
 
 
 def list_tasks(
-    database: Database, now: datetime, default_zone: str, group_ref: str | None
+    database: Database,
+    now: datetime,
+    default_zone: str,
+    group_ref: str | None,
+    *,
+    actor: Actor,
 ) -> tuple[GroupInfo | None, list[TaskSummary]]:
-    """The live tasks of one group (or all), with their next due time and completion."""
+    """The live tasks of one group (or all the actor's), with next due time and completion."""
     with database.read_session() as session:
-        group = _require_group(session, group_ref) if group_ref else None
+        group = _require_group(session, group_ref, actor) if group_ref else None
         query = select(Task).where(col(Task.deleted_at).is_(None))
+        allowed = team_group_ids(session, actor)
         if group is not None:
             query = query.where(Task.group_id == group.id)
+        elif allowed is not None:
+            query = query.where(col(Task.group_id).in_(allowed))
         tasks = session.exec(query.order_by(col(Task.group_id), col(Task.id))).all()
         groups = {g.id: g for g in session.exec(select(TherapyGroup)).all()}
         task_ids = [t.id for t in tasks if t.id is not None]
@@ -357,11 +383,11 @@ def _question_view(question: Question) -> QuestionView:
 
 
 def task_details(
-    database: Database, now: datetime, default_zone: str, task_id: int
+    database: Database, now: datetime, default_zone: str, task_id: int, *, actor: Actor
 ) -> TaskDetails:
     """A task with all its questions and how its check-ins stand so far."""
     with database.read_session() as session:
-        task = require_task(session, task_id, allow_deleted=True)
+        task = require_task(session, task_id, actor=actor, allow_deleted=True)
         return _details(session, task, now, default_zone)
 
 
@@ -475,7 +501,7 @@ def _reschedule(
 ) -> TaskChanged:
     """Apply a change of when a task is due, refuse it if never due again, plan again, audit."""
     with database.session() as session:
-        task = require_task(session, task_id)
+        task = require_task(session, task_id, actor=actor)
         info = _group_info(_group_of(session, task), default_zone)
         before = _task_fields(task)
         change(task)
@@ -528,7 +554,7 @@ def add_questions(
     for draft in drafts:
         check_question(draft)
     with database.session() as session:
-        task = require_task(session, task_id)
+        task = require_task(session, task_id, actor=actor)
         assert task.id is not None
         rows = session.exec(select(Question).where(Question.task_id == task.id)).all()
         active = sum(1 for q in rows if q.removed_at is None)
@@ -598,7 +624,7 @@ def reword_question(
     """
     check_question(draft)
     with database.session() as session:
-        task = require_task(session, task_id)
+        task = require_task(session, task_id, actor=actor)
         assert task.id is not None
         target = session.exec(
             select(Question).where(
@@ -652,7 +678,7 @@ def remove_question(
 ) -> QuestionsChanged:
     """Retire a question (never delete it: answers point at it); a task keeps at least one."""
     with database.session() as session:
-        task = require_task(session, task_id)
+        task = require_task(session, task_id, actor=actor)
         assert task.id is not None
         rows = session.exec(select(Question).where(Question.task_id == task.id)).all()
         target = next((q for q in rows if q.position == position and q.removed_at is None), None)
@@ -681,7 +707,7 @@ def delete_task(
 ) -> TaskDeleted:
     """Soft-delete a task: future check-ins go, open ones are cancelled, answers stay."""
     with database.session() as session:
-        task = require_task(session, task_id)
+        task = require_task(session, task_id, actor=actor)
         info = _group_info(_group_of(session, task), default_zone)
         record(
             session,

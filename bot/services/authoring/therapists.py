@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from bot.services.audit import Actor, AuditAction, ObjectKind, record
+from bot.services.authoring.access import sees_every_group
 from bot.services.authoring.results import (
     AuthoringError,
     DemoCode,
@@ -17,7 +18,15 @@ from bot.services.authoring.results import (
 )
 from bot.services.meaning import Kind, meaning
 from storage.db import Database
-from storage.models import Invite, Membership, Person, Role, TherapyGroup, split_name
+from storage.models import (
+    GroupTherapist,
+    Invite,
+    Membership,
+    Person,
+    Role,
+    TherapyGroup,
+    split_name,
+)
 
 # --- therapists ---------------------------------------------------------------------------
 
@@ -57,7 +66,12 @@ def add_therapist(
     *,
     actor: Actor,
 ) -> TherapistChange:
-    """Make a Telegram user a therapist (stored); say so when they already are one."""
+    """Make a Telegram user a therapist (stored); say so when they already are one.
+
+    Only an administrator may: a therapist added here is on no team until one puts them there.
+    """
+    if not sees_every_group(actor):
+        raise AuthoringError(meaning(Kind.TEAM_ADMINS_ONLY))
     if user_id <= 0:
         raise AuthoringError(meaning(Kind.ADMIN_BAD_USER_ID, text=str(user_id)))
     with database.session() as session:
@@ -95,7 +109,12 @@ def remove_therapist(
     now: datetime,
     actor: Actor,
 ) -> TherapistChange:
-    """Take a stored therapist's rights away, and their place as a group's therapist."""
+    """Take a stored therapist's rights away, their group places and their team places.
+
+    Only an administrator may.
+    """
+    if not sees_every_group(actor):
+        raise AuthoringError(meaning(Kind.TEAM_ADMINS_ONLY))
     if user_id in set(config_user_ids):
         raise AuthoringError(meaning(Kind.ADMIN_THERAPIST_IN_CONFIG, user_id=user_id))
     with database.session() as session:
@@ -112,6 +131,12 @@ def remove_therapist(
         ).all()
         for membership in memberships:
             session.delete(membership)
+        places = session.exec(
+            select(GroupTherapist).where(GroupTherapist.person_id == person.id)
+        ).all()
+        teams = sorted(place.group_id for place in places)
+        for place in places:
+            session.delete(place)
         record(
             session,
             now,
@@ -120,7 +145,7 @@ def remove_therapist(
             ObjectKind.PERSON,
             person.id,
             group_id=None,
-            before={"telegram_user_id": user_id, "role": Role.THERAPIST.value},
+            before={"telegram_user_id": user_id, "role": Role.THERAPIST.value, "teams": teams},
             after={"telegram_user_id": user_id, "role": person.role},
         )
         session.commit()

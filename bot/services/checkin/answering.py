@@ -10,8 +10,9 @@ from sqlalchemy import and_, bindparam, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel
 
+from bot.services.authoring.teams import team_chat_ids
 from bot.services.checkin.common import (
     _IN_PROGRESS,
     _activate,
@@ -67,11 +68,9 @@ from storage.models import (
     Answer,
     Delivery,
     DeliveryStatus,
-    Membership,
     Person,
     Question,
     QuestionRevision,
-    Role,
     Task,
     TherapyGroup,
 )
@@ -590,19 +589,8 @@ def _alerts(
     if not alert_matches(rule, accepted):
         return ()
     group = session.get(TherapyGroup, task.group_id)
-    members = session.exec(
-        select(Person.chat_id)
-        .join(Membership, col(Membership.person_id) == Person.id)
-        .where(
-            Membership.group_id == task.group_id,
-            Membership.role == Role.THERAPIST.value,
-            col(Person.chat_id).is_not(None),
-        )
-        .order_by(col(Person.id))
-    ).all()
-    chat_ids = list(
-        dict.fromkeys([*(c for c in members if c is not None), *policy.therapist_user_ids])
-    )
+    # The group's care team; administrators only as members of it (or when it has none).
+    chat_ids = team_chat_ids(session, task.group_id, policy.therapist_user_ids)
     zone = _zone_of(session, person, task, policy)
     return tuple(
         AlertNotice(

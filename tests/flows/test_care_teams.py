@@ -1,0 +1,183 @@
+"""Care teams: /team, /addtoteam, /removefromteam, and alerts and digests for the team only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from bot import texts
+from storage.models import AuditEvent, GroupTherapist
+from tests.fakes.harness import Harness, patient, therapist
+from tests.fakes.updates import User
+from tests.flows.test_charts import TASK
+from tests.flows.test_therapist_support import invite_code
+
+THEO = therapist()  # configured: an administrator
+TESS = User(id=555, first_name="Tess", last_name="Team")
+SAM = User(id=556, first_name="Sam", last_name="Solo")
+ALICE = patient(0)
+
+
+def alerts_to(h: Harness, user: User) -> list[str]:
+    return [t for t in h.texts(user.chat_id) if "answered" in t and "Pain now?" in t]
+
+
+def digests_to(h: Harness, user: User) -> list[str]:
+    return [
+        c.params["caption"]
+        for c in h.api.sent_to(user.chat_id)
+        if c.method == "sendPhoto" and "Weekly digest" in c.params.get("caption", "")
+    ]
+
+
+async def knees(h: Harness) -> None:
+    """Theo makes Knees (so he is on its team), Tess joins the team, Sam is on none."""
+    await h.command(THEO, "/newgroup", "Knees")
+    await h.command(THEO, "/invite", "Knees")
+    code = invite_code(h.last_text(THEO.chat_id))
+    await h.command(THEO, "/addtask", TASK)
+    await h.command(THEO, "/addtherapist", str(TESS.id))
+    await h.command(THEO, "/addtherapist", str(SAM.id))
+    await h.command(TESS, "/start")  # Tess writes to the bot once, so it knows her name
+    await h.command(THEO, "/addtoteam", "Knees", str(TESS.id))
+    await h.command(ALICE, "/start", code)
+
+
+async def test_team_lists_members_and_its_buttons_take_one_off(harness: Harness) -> None:
+    h = harness
+    await knees(h)
+    assert h.last_text(THEO.chat_id) != texts.admin_refused()
+
+    await h.command(THEO, "/team", "Knees")
+    listing = h.last_message(THEO.chat_id)
+    lines = h.last_text(THEO.chat_id).splitlines()
+    assert lines[0] == "<b>Team of Knees</b>" or lines[0] == "Team of Knees"
+    assert lines[1].startswith("• Theo Therapist – 9001, administrator, since ")
+    assert lines[2].startswith("• Tess Team – 555, since ")
+    assert listing.button_texts == ["Remove Theo Therapist", "Remove Tess Team"]
+
+    await h.press(THEO, "Remove Tess Team", listing.message_id)
+    assert h.last_text(THEO.chat_id) == (
+        "Tess Team (555) is no longer on the team of Knees: they no longer see it or get its "
+        "alerts."
+    )
+    # The same old button again: nothing left to do, said so.
+    await h.press(THEO, "Remove Tess Team", listing.message_id)
+    assert (
+        h.last_text(THEO.chat_id)
+        == "Tess Team (555) is not on the team of Knees; nothing changed."
+    )
+    await h.command(TESS, "/patients", "Knees")
+    assert h.last_text(TESS.chat_id).startswith("That group is not one of yours: “Knees”.")
+
+    await h.command(THEO, "/addtoteam", "Knees", "555")
+    assert h.last_text(THEO.chat_id) == (
+        "Tess Team (555) is now on the team of Knees: they see its patients, tasks and reports "
+        "and get its alerts and digests."
+    )
+    await h.command(THEO, "/addtoteam", "Knees", "555")
+    assert "already on the team of Knees; nothing changed" in h.last_text(THEO.chat_id)
+    await h.command(TESS, "/patients", "Knees")
+    assert "Alice" in h.last_text(TESS.chat_id)
+
+    with h.database.read_session() as session:
+        actions = [e.action for e in session.exec(select(AuditEvent)).all()]
+    assert actions.count("team_member_added") == 2
+    assert actions.count("team_member_removed") == 1
+
+
+async def test_team_commands_explain_bad_input(harness: Harness) -> None:
+    h = harness
+    await knees(h)
+    await h.command(THEO, "/team")
+    assert h.last_text(THEO.chat_id) == texts.team_usage()
+    await h.command(THEO, "/addtoteam", "Knees")
+    assert h.last_text(THEO.chat_id) == texts.team_usage()
+    await h.command(THEO, "/addtoteam", "Knees", "@tess")
+    assert h.last_text(THEO.chat_id) == texts.admin_bad_user_id("@tess")
+    await h.command(THEO, "/addtoteam", "Elbows", "555")
+    assert h.last_text(THEO.chat_id).startswith("There is no group “Elbows”. Groups: Knees")
+    await h.command(THEO, "/addtoteam", "Knees", "4242")
+    assert (
+        h.last_text(THEO.chat_id)
+        == "4242 is not a therapist. Add them with /addtherapist 4242 first."
+    )
+    await h.command(THEO, "/removefromteam", "Knees", "4242")
+    assert h.last_text(THEO.chat_id) == "4242 is not on the team of Knees; nothing changed."
+
+
+async def test_a_group_made_by_a_therapist_is_theirs_and_nobody_elses(harness: Harness) -> None:
+    h = harness
+    await knees(h)
+    await h.command(SAM, "/newgroup", "Elbows")
+    assert "Created the group Elbows" in h.last_text(SAM.chat_id)
+    await h.command(SAM, "/groups")
+    assert "Elbows" in h.last_text(SAM.chat_id) and "Knees" not in h.last_text(SAM.chat_id)
+    await h.command(TESS, "/patients", "Elbows")
+    assert (
+        h.last_text(TESS.chat_id)
+        == "That group is not one of yours: “Elbows”. Your groups: Knees."
+    )
+
+
+async def test_alerts_and_digests_go_to_the_team_only(harness: Harness) -> None:
+    h = harness
+    await knees(h)  # Wed 25 Nov 09:00
+    await h.advance_and_scan(timedelta(hours=1))
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "9")
+    assert len(alerts_to(h, THEO)) == 1, "Theo made the group: he is on its team"
+    assert len(alerts_to(h, TESS)) == 1
+    assert alerts_to(h, SAM) == [], "a therapist of no team gets no alert"
+
+    # Theo leaves the team: an administrator gets a group's alerts only as one of its team.
+    await h.command(THEO, "/removefromteam", "Knees", str(THEO.id))
+    await h.advance_and_scan(timedelta(days=1))
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "9")
+    assert len(alerts_to(h, THEO)) == 1
+    assert len(alerts_to(h, TESS)) == 2
+
+    await h.advance_and_scan(timedelta(days=5))  # Mon 30 Nov 10:00, past the digest's 08:00
+    assert len(digests_to(h, TESS)) == 1
+    assert digests_to(h, THEO) == [] and digests_to(h, SAM) == []
+
+    # Nobody left on the team: alerts fall back to the administrators, none is lost.
+    await h.command(THEO, "/removefromteam", "Knees", str(TESS.id))
+    await h.advance_and_scan(timedelta(days=1))
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "9")
+    assert len(alerts_to(h, THEO)) == 2
+    assert len(alerts_to(h, TESS)) == 2
+
+
+async def test_removing_a_therapist_ends_their_team_places(harness: Harness) -> None:
+    h = harness
+    await knees(h)
+    await h.command(THEO, "/removetherapist", str(TESS.id))
+    with h.database.read_session() as session:
+        places = session.exec(select(GroupTherapist)).all()
+    assert len(places) == 1, "only Theo, the group's creator, is left on its team"
+
+
+async def test_a_patient_of_two_groups_is_charted_with_only_the_therapists_groups(
+    harness: Harness,
+) -> None:
+    h = harness
+    await knees(h)  # Wed 25 Nov 09:00; Alice is in Knees (Theo and Tess)
+    await h.command(SAM, "/newgroup", "Elbows")
+    await h.command(SAM, "/invite", "Elbows")
+    code = invite_code(h.last_text(SAM.chat_id))
+    await h.command(ALICE, "/start", code)
+    await h.advance_and_scan(timedelta(hours=1))
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "9")
+
+    await h.command(THEO, "/chart", "Alice", "Test")
+    theo_caption = h.api.calls_of("sendPhoto")[-1].params["caption"]
+    await h.command(SAM, "/chart", "Alice", "Test")
+    sam_caption = h.api.calls_of("sendPhoto")[-1].params["caption"]
+    assert "Done: 1 of 1" in theo_caption and "Pain now?" in theo_caption
+    # Sam's Elbows has no task yet: Knees' check-in and its answers are not his to see.
+    assert "Done: 1" not in sam_caption and "Pain now?" not in sam_caption
