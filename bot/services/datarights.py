@@ -16,7 +16,17 @@ from sqlmodel import col, select
 from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind, record
 from bot.services.checkin.common import _person
 from storage.db import Database
-from storage.models import Answer, Delivery, Membership, Person, Question, Task, TherapyGroup
+from storage.models import (
+    Answer,
+    Consent,
+    ConsentVersion,
+    Delivery,
+    Membership,
+    Person,
+    Question,
+    Task,
+    TherapyGroup,
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,17 @@ def my_data(database: Database, now: datetime, user_id: int) -> PersonalData | N
         ).all()
         for answer, question in rows:
             answers.setdefault(answer.delivery_id, []).append(_answer(answer, question))
+        consents = session.exec(
+            select(Consent, TherapyGroup.name, ConsentVersion.text)
+            .join(TherapyGroup, col(TherapyGroup.id) == Consent.group_id)
+            .join(
+                ConsentVersion,
+                (col(ConsentVersion.group_id) == Consent.group_id)
+                & (col(ConsentVersion.version) == Consent.version),
+            )
+            .where(Consent.person_id == person.id)
+            .order_by(col(Consent.agreed_at), col(Consent.id))
+        ).all()
         data = {
             "profile": _profile(person),
             "memberships": [
@@ -103,6 +124,16 @@ def my_data(database: Database, now: datetime, user_id: int) -> PersonalData | N
                     "ended_at": _when(m.ended_at),
                 }
                 for m, name in memberships
+            ],
+            # Each agreement with the words agreed to, as they stood in that version.
+            "consents": [
+                {
+                    "group": name,
+                    "version": c.version,
+                    "text": text,
+                    "agreed_at": _when(c.agreed_at),
+                }
+                for c, name, text in consents
             ],
             "check_ins": [
                 {

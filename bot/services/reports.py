@@ -32,12 +32,14 @@ from sqlmodel import Session, col, select
 
 from bot.services.audit import Actor, record_export
 from bot.services.authoring import AuthoringError, find_group, require_task
+from bot.services.consent import in_force
 from bot.services.meaning import Kind, meaning
 from bot.services.progress import answered_count, answers_join
 from bot.services.responses import format_number
 from storage.db import Database
 from storage.models import (
     Answer,
+    Consent,
     Delivery,
     DeliveryStatus,
     Membership,
@@ -110,6 +112,8 @@ class PatientAdherence:
     open_started: int = 0
     open_not_started: int = 0
     last_answered: date | None = None  # the patient's local date
+    # The newest version of the group's consent text this patient agreed to, if any.
+    consent_version: int | None = None
 
     @property
     def checkins(self) -> int:
@@ -128,6 +132,8 @@ class AdherenceReport:
     rows: tuple[PatientAdherence, ...]
     total: PatientAdherence
     group_id: int = 0
+    # The version of the group's consent text in force; None when the group asks for none.
+    consent_in_force: int | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,7 @@ def adherence(
             ]
             title = group.name
         rows = _adherence_rows(session, group, task_ids, now, default_zone)
+        required = in_force(session, group)
         total = PatientAdherence(
             telegram_user_id=0,
             name="",
@@ -189,6 +196,7 @@ def adherence(
             rows=tuple(rows),
             total=total,
             group_id=group.id or 0,
+            consent_in_force=required.version if required is not None else None,
         )
 
 
@@ -247,6 +255,13 @@ def _adherence_rows(
     if others:
         for person in session.exec(select(Person).where(col(Person.id).in_(others))).all():
             people[person.id] = person
+    agreed = dict(
+        session.exec(
+            select(Consent.person_id, func.max(Consent.version))
+            .where(Consent.group_id == group.id, col(Consent.person_id).in_(list(people)))
+            .group_by(col(Consent.person_id))
+        ).all()
+    )
     rows = []
     for person_id, person in people.items():
         assert person_id is not None
@@ -262,6 +277,7 @@ def _adherence_rows(
                 member=person_id in members,
                 **{o.value: tally.get(o.value, 0) for o in CheckinOutcome},
                 last_answered=at.astimezone(zone).date() if at else None,
+                consent_version=agreed.get(person_id),
             )
         )
     rows.sort(key=lambda r: (r.data_deleted, not r.member, r.name.casefold(), r.telegram_user_id))

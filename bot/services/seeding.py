@@ -6,7 +6,7 @@ lives here rather than in ``storage/``.
 
 Format (see ``seed_data/demo.toml``)::
 
-    [[groups]]          name, timezone?, invite?, invite_max_uses?, invite_demo?
+    [[groups]]          name, timezone?, invite?, invite_max_uses?, invite_demo?, consent?
     [[tasks]]           group, title, due, repeat?, expiry_hours?
     [[tasks.questions]] text, type, link?, required?, options?, min?, max?, integer?,
                         max_length?, alert?
@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot.services.audit import OPERATOR, AuditAction, ObjectKind, record
 from bot.services.authoring import (
     MAX_DESCRIPTION,
     MAX_GROUP_NAME,
@@ -32,6 +33,7 @@ from bot.services.authoring import (
     MAX_TEXT_LIMIT,
     MAX_TITLE,
 )
+from bot.services.consent import MAX_CONSENT_TEXT, latest_versions
 from bot.services.meaning import Kind, Meaning, meaning
 from bot.services.planning import plan_task, replan_task
 from bot.services.responses import (
@@ -43,9 +45,9 @@ from bot.services.responses import (
 )
 from bot.services.schedule import ScheduleError, parse_recurrence_text, parse_when
 from storage.db import Database
-from storage.models import MAX_INTEGER, Invite, Question, Task, TherapyGroup
+from storage.models import MAX_INTEGER, ConsentVersion, Invite, Question, Task, TherapyGroup
 
-GROUP_KEYS = {"name", "timezone", "invite", "invite_max_uses", "invite_demo"}
+GROUP_KEYS = {"name", "timezone", "invite", "invite_max_uses", "invite_demo", "consent"}
 # A seeded code is typed by people, never expires, and is matched whatever its case: shorter
 # ones can be guessed in a few thousand tries (36**4), so they are for demos only.
 STRONG_CODE = 8
@@ -109,6 +111,9 @@ class GroupSeed:
     invite: str | None
     invite_max_uses: int | None
     invite_demo: bool = False
+    # The consent text patients agree to before joining; None: the file says nothing, and a
+    # text set with /setconsent stays as it is.
+    consent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -257,7 +262,8 @@ def _read_groups(items: list[dict[str, Any]], p: _Problems, default_zone: str) -
         if invite:
             _check_code(invite, demo, where, p, codes)
         max_uses = _positive_int(item, "invite_max_uses", where, p)
-        groups.append(GroupSeed(name, zone, invite, max_uses, demo))
+        consent = _text(item, "consent", where, p, required=False, longest=MAX_CONSENT_TEXT)
+        groups.append(GroupSeed(name, zone, invite, max_uses, demo, consent or None))
     return groups
 
 
@@ -471,7 +477,37 @@ def _upsert_group(
     changed = _assign(group, {"timezone": seed.timezone})
     session.flush()
     _mark(report, "groups", created, changed)
+    if seed.consent is not None:
+        _upsert_consent(session, seed.consent, group, now, report)
     return group
+
+
+def _upsert_consent(
+    session: Session, text: str, group: TherapyGroup, now: datetime, report: SeedReport
+) -> None:
+    """A changed text becomes the group's next version, as /setconsent would make it."""
+    assert group.id is not None
+    latest = latest_versions(session, [group.id]).get(group.id)
+    if latest is not None and latest.text == text:
+        _mark(report, "consent texts", False, False)
+        return
+    version = latest.version + 1 if latest is not None else 1
+    session.add(ConsentVersion(group_id=group.id, version=version, text=text, created_at=now))
+    record(
+        session,
+        now,
+        OPERATOR,
+        AuditAction.CONSENT_CHANGED,
+        ObjectKind.GROUP,
+        group.id,
+        group_id=group.id,
+        before={
+            "version": latest.version if latest else 0,
+            "required": latest is not None and latest.text is not None,
+        },
+        after={"version": version, "required": True},
+    )
+    _mark(report, "consent texts", latest is None, latest is not None)
 
 
 def _upsert_invite(

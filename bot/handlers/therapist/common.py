@@ -73,6 +73,7 @@ ADMIN_MENU: list[tuple[str, str]] = [
     ("addtherapist", texts.admin_menu_addtherapist()),
     ("removetherapist", texts.admin_menu_removetherapist()),
     ("audit", texts.audit_menu()),
+    ("setconsent", texts.setconsent_menu()),
     ("cancel", texts.admin_menu_cancel()),
 ]
 
@@ -106,7 +107,9 @@ def therapist_menu() -> list[tuple[str, str]]:
     REVIEW,
     EDIT_MENU,
     REMOVE_PICK,
-) = range(19)
+    CONSENT_TEXT,
+    CONSENT_REVIEW,
+) = range(21)
 END = ConversationHandler.END
 
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, Any]]
