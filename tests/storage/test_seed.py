@@ -47,10 +47,10 @@ def seed_problems(tmp_path: Path, text: str) -> list[str]:
 
 def test_the_demo_seed_has_the_original_apps_programme(database: Database) -> None:
     report = apply_seed(database, read(DEMO), NOW, ZONE)
-    assert report.created["groups"] == 2
+    assert report.created["groups"] == 3
     with database.session() as session:
         groups = {g.name for g in session.exec(select(TherapyGroup)).all()}
-        assert groups == {"Shoulder Therapy 1", "Hip Therapy 1"}
+        assert groups == {"Shoulder Therapy 1", "Hip Therapy 1", "Knee Therapy 1"}
         press_ups = session.exec(
             select(Task).where(Task.title.startswith("Perform 20 Press-Ups"))  # type: ignore[attr-defined]
         ).all()
@@ -72,7 +72,7 @@ def test_the_demo_seed_has_the_original_apps_programme(database: Database) -> No
         types = {q.response_type for q in session.exec(select(Question)).all()}
         assert types == {"text", "number", "yes_no", "scale", "choice", "photo", "video"}
         codes = {i.code for i in session.exec(select(Invite)).all()}
-        assert codes == {"SHOULDER1", "HIP1"}
+        assert codes == {"SHOULDER1", "HIP1", "KNEE1"}
 
 
 def test_seeding_twice_changes_nothing_the_second_time(database: Database) -> None:
@@ -110,9 +110,9 @@ def test_the_cli_says_created_then_unchanged(
     first = capsys.readouterr().out
     assert main(["--config", str(config), "seed", str(DEMO)]) == 0
     second = capsys.readouterr().out
-    assert "groups: 2 created" in first
+    assert "groups: 3 created; consent texts: 1 created;" in first
     assert "nothing changed" in second
-    assert "groups: 2 unchanged" in second
+    assert "groups: 3 unchanged; consent texts: 1 unchanged;" in second
 
 
 BAD_SEED = """
@@ -281,7 +281,7 @@ def test_a_code_seeded_again_in_another_case_is_the_same_invite(
     assert report.updated["invites"] == 1 and report.created["invites"] == 0
     with database.session() as session:
         codes = sorted(i.code for i in session.exec(select(Invite)).all())
-    assert codes == ["HIP1", "Shoulder1"]
+    assert codes == ["HIP1", "KNEE1", "Shoulder1"]
 
 
 def test_patientbot_seed_refuses_a_short_code_and_takes_it_marked_demo(
