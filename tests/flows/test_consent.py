@@ -152,6 +152,16 @@ async def test_agreeing_joins_with_the_agreement_stored_and_prompts_follow(h: Ha
     )
     assert rows(h, ConsentRequest) == []
     assert actions(h) == ["consent_given"]
+    given = rows(h, AuditEvent)[-1]
+    # The patient's own act names the person row, never the Telegram id (as an erasure does).
+    assert (
+        given.actor_telegram_id,
+        given.actor_role,
+        given.object_kind,
+        given.object_id,
+        given.group_id,
+        given.after,
+    ) == (None, "patient", "person", consent.person_id, consent.group_id, {"version": 1})
 
     await at(h, local(11, 1))
     assert len(prompts_to(h, ALICE.id)) == 1
@@ -255,7 +265,14 @@ async def test_declining_a_changed_text_leaves_the_group_like_stop(h: Harness) -
     assert prompts_to(h, ALICE.id) == []
     assert actions(h)[-1] == "consent_withdrawn"
     withdrawn = rows(h, AuditEvent)[-1]
-    assert (withdrawn.actor_telegram_id, withdrawn.after) == (ALICE.id, {"version": 2})
+    assert (
+        withdrawn.actor_telegram_id,
+        withdrawn.actor_role,
+        withdrawn.object_kind,
+        withdrawn.object_id,
+        withdrawn.before,
+        withdrawn.after,
+    ) == (None, "patient", "person", person_id(h, ALICE.id), None, {"version": 2})
 
     # The invite brings them back, with the text in force agreed to.
     await agree_and_join(h)

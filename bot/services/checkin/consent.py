@@ -115,7 +115,8 @@ def _answer_join(
         person = _person(session, who.telegram_user_id)
         assert person is not None and person.id is not None and group.id is not None
         if required is not None:
-            actor = Actor(who.telegram_user_id, ActorRole.PATIENT)
+            # Without the Telegram id, as every patient's own act (see _answer_member).
+            actor = Actor(None, ActorRole.PATIENT)
             record_agreement(session, now, actor, group.id, person.id, required.version)
         session.commit()
         return ConsentAnswer(
@@ -162,7 +163,9 @@ def _answer_member(
                 group_name=group.name,
                 question=_question(False, group.id, required),
             )
-        actor = Actor(user_id, ActorRole.PATIENT)
+        # The patient's own act, recorded without their Telegram id (the trail outlives an
+        # erasure, and the person row it names is enough to tell whose agreement it was).
+        actor = Actor(None, ActorRole.PATIENT)
         if agree:
             record_agreement(session, now, actor, group.id, person.id, version)
             session.commit()
