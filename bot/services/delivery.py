@@ -607,6 +607,11 @@ def _claim_reminders(
     counts = _question_counts(session, (row.task_id for row in rows))
     last_answers = _last_answers(session, [row.id for row in rows if row.started_at is not None])
     wait = timedelta(minutes=policy.first_reminder_minutes)
+    # A check-in sent before its group's consent text changed is not pressed on the patient
+    # until they agree to the new text (its own prompt, not a reminder, asks them).
+    unconsented = missing(
+        session, {(c.task.group_id, c.person.id or 0) for c in contexts.values()}
+    )
     jobs: list[SendJob] = []
     deferred = 0
     walked_away: set[int] = set()
@@ -622,6 +627,7 @@ def _claim_reminders(
             or person.data_deleted_at is not None
             or person.chat_id is None
             or context.task.deleted_at is not None
+            or (context.task.group_id, row.person_id) in unconsented
         ):
             row.remind_at = None
             continue

@@ -248,6 +248,20 @@ async def test_a_changed_text_is_asked_at_the_next_check_in_and_prompts_wait_for
     assert actions(h) == ["consent_given", "consent_changed", "consent_given"]
 
 
+async def test_a_check_in_sent_before_the_change_gets_no_reminder_until_agreed(
+    h: Harness,
+) -> None:
+    await agree_and_join(h)
+    await at(h, local(11, 1))
+    assert len(prompts_to(h, ALICE.id)) == 1
+    await change_text(h, CONSENT_V2)
+    seen = len(h.texts(ALICE.chat_id))
+
+    await at(h, local(12, 30))  # past the first reminder's time, before the window closes
+
+    assert len(h.texts(ALICE.chat_id)) == seen
+
+
 async def test_declining_a_changed_text_leaves_the_group_like_stop(h: Harness) -> None:
     await agree_and_join(h)
     await change_text(h, CONSENT_V2)
