@@ -7,6 +7,7 @@ asks for consent and has a daily "Knee check" at 11:00.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,19 @@ async def test_a_press_on_someone_elses_consent_message_joins_nobody(h: Harness)
     await h.press_data(BOB, data)
 
     assert person_id(h, BOB.id) is None and person_id(h, ALICE.id) is None
+    assert h.callback_answers()[-1].params["text"] == (
+        "This button no longer works. To join a group, open its invite link again."
+    )
+
+
+async def test_a_join_left_unanswered_for_a_week_is_forgotten(h: Harness) -> None:
+    await h.command(ALICE, "/start", "KNEESCODE1")
+
+    await h.advance_and_scan(timedelta(days=7, minutes=1))
+    assert rows(h, ConsentRequest) == []
+    await h.press(ALICE, AGREE)
+
+    assert membership_role(h, ALICE.id) is None
     assert h.callback_answers()[-1].params["text"] == (
         "This button no longer works. To join a group, open its invite link again."
     )
