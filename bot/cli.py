@@ -117,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         [
             settings.telegram.token.get_secret_value(),
             settings.telegram.webhook_secret.get_secret_value(),
+            settings.privacy.erasure_key.get_secret_value(),
         ],
     )
     try:

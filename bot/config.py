@@ -6,6 +6,8 @@ and what is wrong, so a clinic's IT person never reads a traceback.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import tomllib
 from collections.abc import Mapping
@@ -26,6 +28,8 @@ from pydantic import (
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 TELEGRAM_MAX_MESSAGES_PER_SECOND = 30
+# With allow_paid_broadcast, for a fee per message.
+PAID_BROADCAST_MAX_MESSAGES_PER_SECOND = 1000
 
 # Environment variable -> (table, key). The environment wins over the file.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -42,6 +46,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "PATIENTBOT_DATABASE_URL": ("database", "url"),
     "PATIENTBOT_LOG_FORMAT": ("logging", "format"),
     "PATIENTBOT_LOG_LEVEL": ("logging", "level"),
+    "PATIENTBOT_ERASURE_KEY": ("privacy", "erasure_key"),
 }
 
 
@@ -135,10 +140,27 @@ class DatabaseSettings(_Table):
 
 class SchedulerSettings(_Table):
     scan_interval_seconds: float = Field(default=5.0, gt=0, le=300)
-    messages_per_second: float = Field(default=25.0, gt=0)
+    # The whole bot's budget: replies first, prompts and reminders take what replies leave.
+    messages_per_second: float = Field(default=29.0, gt=0)
     default_timezone: str = "Europe/London"
-    claim_lease_seconds: int = Field(default=120, ge=10)
+    # Short, renewed every third of it while the claims are sent: a dead sender's rows pass on
+    # within seconds (a restart on the same host takes them back at once).
+    claim_lease_seconds: int = Field(default=15, ge=10)
     scan_batch_size: int = Field(default=500, ge=1, le=10000)
+    # Telegram's paid broadcasts: prompts and reminders carry allow_paid_broadcast and the
+    # budget rises to paid_messages_per_second. Each such message costs the bot 0.1 Telegram
+    # Stars from its balance (Bot API), so it is off unless an operator turns it on.
+    paid_broadcast: bool = False
+    paid_messages_per_second: float = Field(
+        default=PAID_BROADCAST_MAX_MESSAGES_PER_SECOND,
+        gt=0,
+        le=PAID_BROADCAST_MAX_MESSAGES_PER_SECOND,
+    )
+
+    @property
+    def send_rate(self) -> float:
+        """The bot's whole send budget a second (replies first, prompts the rest)."""
+        return self.paid_messages_per_second if self.paid_broadcast else self.messages_per_second
 
     @field_validator("messages_per_second")
     @classmethod
@@ -198,6 +220,12 @@ class RetentionSettings(_Table):
     # purge_batch_size check-ins per scan, each batch with one audit event. None keeps them.
     answers_days: int | None = Field(default=None, ge=1, le=36_500)
     purge_batch_size: int = Field(default=500, ge=1, le=100_000)
+
+
+class PrivacySettings(_Table):
+    # The key of the marks an erasure leaves (bot.services.erasure). Empty: derived from the
+    # bot token (see Settings.erasure_key).
+    erasure_key: SecretStr = SecretStr("")
 
 
 class InviteSettings(_Table):
@@ -286,6 +314,7 @@ class Settings(_Table):
     playground: PlaygroundSettings = PlaygroundSettings()
     digest: DigestSettings = DigestSettings()
     retention: RetentionSettings = RetentionSettings()
+    privacy: PrivacySettings = PrivacySettings()
     source: str = Field(default="defaults", exclude=True)
 
     @model_validator(mode="after")
@@ -302,6 +331,24 @@ class Settings(_Table):
             if problem is not None:
                 raise ValueError(f"[telegram] webhook_url: {problem}")
         return self
+
+    @property
+    def erasure_key(self) -> bytes:
+        """The key of the erased people's marks: ``[privacy] erasure_key``, else the token's.
+
+        Derived from the bot token when none is set, so the key is never stored beside the
+        marks (a database copy alone cannot be searched for a Telegram id). A new token then
+        means a new key: people erased before are no longer recognised, and an old button of
+        theirs gets the reply any stranger gets. Without a token (the playground, whose people
+        are made up) a fixed key.
+        """
+        configured = self.privacy.erasure_key.get_secret_value()
+        if configured:
+            return configured.encode("utf-8")
+        token = self.telegram.token.get_secret_value()
+        if not token:
+            return b"patientbot playground erasure key"
+        return hmac.new(token.encode("utf-8"), b"patientbot erasure key", hashlib.sha256).digest()
 
 
 def webhook_url_problem(telegram: TelegramSettings) -> str | None:

@@ -47,6 +47,14 @@ class ScanMonitor:
         self.last_finished = clock.now()
         return result
 
+    def standing_by(self, clock: Clock) -> None:
+        """Record a tick that found another instance sending: this one's scheduler is alive.
+
+        Without it a standby instance would look lagging to /readyz and be taken out of a load
+        balancer's rotation, though it answers webhooks as well as the sending one.
+        """
+        self.last_started = self.last_finished = clock.now()
+
 
 @dataclass
 class Deps:

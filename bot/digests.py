@@ -15,6 +15,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot import charts
 from bot.context import DEPS_KEY, BotApplication, Deps
+from bot.floods import paced
 from bot.sender import Pacer, retry_after_seconds
 from bot.services import digest
 from bot.texts import charts as texts_charts
@@ -51,12 +52,13 @@ async def send_due(application: BotApplication, pacer: Pacer) -> int:
         picture = await charts.render(charts.digest_png, found)
         await pacer.acquire(job.chat_id)
         try:
-            await application.bot.send_photo(
-                job.chat_id,
-                InputFile(picture, filename="weekly-digest.png"),
-                caption=texts_charts.digest_caption(found),
-                parse_mode=ParseMode.HTML,
-            )
+            with paced():  # its slot came from the pacer above, not the replies' gate
+                await application.bot.send_photo(
+                    job.chat_id,
+                    InputFile(picture, filename="weekly-digest.png"),
+                    caption=texts_charts.digest_caption(found),
+                    parse_mode=ParseMode.HTML,
+                )
         except (BadRequest, Forbidden) as error:
             # The therapist blocked the bot or the chat is gone: trying again changes nothing.
             await deps.run(

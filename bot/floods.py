@@ -22,8 +22,10 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter
+
+from bot.sender import Pacer, retry_after_seconds
 
 WINDOW = timedelta(minutes=1)
 # What a paused chat does not get; answering a button press is not a message and still goes.
@@ -41,6 +43,10 @@ _SENDING = frozenset(
 )
 # Chats whose replies are held back while the current update is handled.
 _quiet_chat: ContextVar[int | None] = ContextVar("patientbot_quiet_chat", default=None)
+# Set while the scheduler sends: its messages have had their slot from the pacer already.
+_paced: ContextVar[bool] = ContextVar("patientbot_paced", default=False)
+# A reply waits out RetryAfter answers up to this long in all, then fails as before.
+REPLY_MAX_WAIT = 30.0
 
 
 class RepliesPaused(TelegramError):
@@ -52,7 +58,16 @@ class RepliesPaused(TelegramError):
 
 
 class ReplyGate(BaseRateLimiter[None]):
-    """Refuse messages into the chat being kept quiet; pass every other request through."""
+    """Refuse messages into the chat being kept quiet; count every other message in the budget.
+
+    ``budget`` gives the scheduler's pacer (set when the scheduler is installed): a reply takes
+    its place there ahead of every prompt, so replies and prompts together stay within
+    ``messages_per_second``. A RetryAfter holds the pacer (prompts wait too) and the reply is
+    sent once the wait is over, instead of failing the update.
+    """
+
+    def __init__(self) -> None:
+        self.budget: Callable[[], Pacer] | None = None
 
     async def initialize(self) -> None:
         return None
@@ -72,7 +87,21 @@ class ReplyGate(BaseRateLimiter[None]):
         quiet = _quiet_chat.get()
         if quiet is not None and endpoint in _SENDING and str(data.get("chat_id")) == str(quiet):
             raise RepliesPaused(quiet)
-        return await callback(*args, **kwargs)
+        if self.budget is None or endpoint not in _SENDING or _paced.get():
+            return await callback(*args, **kwargs)
+        budget = self.budget()
+        chat = data.get("chat_id")
+        waited = 0.0
+        while True:
+            await budget.acquire_reply(chat if isinstance(chat, int | str) else 0)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as error:
+                seconds = retry_after_seconds(error)
+                budget.pause(seconds)
+                waited += seconds
+                if waited > REPLY_MAX_WAIT:
+                    raise
 
 
 class Flow(enum.Enum):
@@ -110,6 +139,16 @@ class FloodWatch:
     def _forget_calm(self, now: datetime) -> None:
         for chat_id in [c for c, a in self._arrivals.items() if not a or a[-1] <= now - WINDOW]:
             del self._arrivals[chat_id]
+
+
+@contextmanager
+def paced() -> Iterator[None]:
+    """Messages sent inside the block have had their slot from the pacer (the scheduler's)."""
+    token = _paced.set(True)
+    try:
+        yield
+    finally:
+        _paced.reset(token)
 
 
 @contextmanager

@@ -231,8 +231,16 @@ class Receiver:
         deps = self.deps
         now = deps.clock.now()
 
+        # The questions earlier updates of the batch sent are recorded with this update's own
+        # first write, not only at the batch's end: the due scan sends a question again once
+        # it waited ``question_resend_seconds`` unrecorded, and a long batch (replies paced
+        # behind a fan-out) would outlast that.
+        batch = _shown.get()
+        carried = list(batch) if batch is not None else []
+
         def mark(session: Any) -> None:
             inbox.mark_in(session, now, item.update_id)
+            checkin.record_shown(session, now, carried)
 
         flow = self.floods.note(item.chat_id, item.received_at)
         if flow is Flow.STARTED and item.chat_id is not None:
@@ -250,6 +258,8 @@ class Receiver:
         finally:
             _errors.reset(token)
         if first.committed:
+            if batch is not None and carried:
+                del batch[: len(carried)]
             return InboxState.DONE
         if any(is_unavailable(error) for error in errors):
             return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -21,6 +22,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot import texts
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
+from bot.floods import ReplyGate, paced
 from bot.rendering import render_consent, render_prompt, render_question
 from bot.sender import FlushFunction, Pacer, Sender, SendStats, retry_after_seconds
 from bot.services import checkin, delivery, inbox, retention
@@ -33,6 +35,7 @@ from bot.services.delivery import (
     SendResult,
 )
 from bot.services.throttle import purge as purge_code_attempts
+from storage.db import SenderLock
 from storage.errors import is_unavailable, unavailable_reason
 
 log = logging.getLogger(__name__)
@@ -52,12 +55,16 @@ class SchedulerState:
     """
 
     pacer: Pacer
+    # Which instance on the database sends (PostgreSQL; always this one on SQLite).
+    sender_lock: SenderLock
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closing: deque[ClosedPrompt] = field(default_factory=deque)
     closer: asyncio.Task[None] | None = None
     # Since when scans have run without a gap (None before the first): what fell due after it
     # was sent as soon as the sending allowed, not caught up after downtime.
     scanning_since: datetime | None = None
+    # Whether the claims of this host's dead processes were taken back (before the first scan).
+    took_back_dead: bool = False
 
     def sender(self) -> Sender:
         return Sender(self.pacer)
@@ -98,8 +105,13 @@ def install(application: BotApplication) -> None:
     """Schedule the repeating due scan on the application's JobQueue."""
     settings = _deps(application).settings
     application.bot_data[STATE_KEY] = SchedulerState(
-        pacer=Pacer(settings.scheduler.messages_per_second)
+        pacer=Pacer(settings.scheduler.send_rate),
+        sender_lock=SenderLock(_deps(application).database),
     )
+    gate = application.bot.rate_limiter
+    if isinstance(gate, ReplyGate):
+        # One budget for the whole bot: replies take their place in it ahead of prompts.
+        gate.budget = lambda: state(application).pacer
     if application.job_queue is None:  # PTB installed without its job-queue extra
         raise RuntimeError(
             "python-telegram-bot's JobQueue is missing: install the job-queue extra"
@@ -121,10 +133,20 @@ def install(application: BotApplication) -> None:
 
     async def post_stop(app: Any) -> None:
         await release_claims(app)
+        await _deps(app).run(state(app).sender_lock.release)
         if previous is not None:
             await previous(app)
 
     application.post_stop = post_stop
+    previous_shutdown = application.post_shutdown
+
+    async def post_shutdown(app: Any) -> None:
+        # Also when the application was initialised but never started (tools, tests).
+        await _deps(app).run(state(app).sender_lock.release)
+        if previous_shutdown is not None:
+            await previous_shutdown(app)
+
+    application.post_shutdown = post_shutdown
 
 
 async def _tick(context: BotContext) -> None:
@@ -137,6 +159,14 @@ async def _tick(context: BotContext) -> None:
     deps = _deps(application)
     async with st.lock:
         try:
+            # Instances sharing a database share Telegram's budget: one sends at a time.
+            holding = st.sender_lock.held
+            if not await deps.run(st.sender_lock.hold):
+                log.debug("due scan skipped: another instance sends")
+                deps.scans.standing_by(deps.clock)
+                return
+            if not holding:
+                log.info("this instance now sends the due prompts")
             scan = _scan(application, st, keep_going=lambda: application.running)
             await deps.scans.track(deps.clock, scan)
             await _housekeeping(application, st)
@@ -184,9 +214,10 @@ async def release_claims(application: BotApplication) -> int:
 
 def scan_policy(deps: Deps) -> ScanPolicy:
     scheduler, checkins = deps.settings.scheduler, deps.settings.checkins
-    # One round's sends (prompts and reminders, a batch of each at most) must finish well
-    # inside the lease, or another process would take the rows over and send them again.
-    within_lease = int(scheduler.messages_per_second * scheduler.claim_lease_seconds / 4)
+    # Leases are renewed while a round is sent; should renewals fail (the database away), one
+    # round's sends (prompts and reminders, a batch of each at most) still finish inside the
+    # lease, so another process does not take the rows over and send them again.
+    within_lease = int(scheduler.send_rate * scheduler.claim_lease_seconds / 2)
     return ScanPolicy(
         instance_id=deps.instance_id,
         lease_seconds=scheduler.claim_lease_seconds,
@@ -239,11 +270,19 @@ async def _scan(
     marks = mark_policy(deps)
     totals = _Totals()
 
+    # Paid broadcasts (off unless configured) ask Telegram for more than its free 30 a second.
+    paid = True if deps.settings.scheduler.paid_broadcast else None
+
     async def send(job: SendJob) -> int:
         text, markup = render_prompt(job.view)
-        message = await application.bot.send_message(
-            job.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
-        )
+        with paced():
+            message = await application.bot.send_message(
+                job.chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                allow_paid_broadcast=paid,
+            )
         return message.message_id
 
     async def flush(results: list[SendResult]) -> None:
@@ -259,6 +298,13 @@ async def _scan(
         # The first scan, or the first after the bot was down or the database away.
         st.scanning_since = now
     since = st.scanning_since
+    if not st.took_back_dead:
+        # A kill -9 left rows claimed under our host's dead pid: sending them now beats
+        # waiting out their lease (what was in flight at the kill goes out twice either way).
+        await deps.run(
+            delivery.release_dead, deps.database, now, socket.gethostname(), deps.instance_id
+        )
+        st.took_back_dead = True
     # Wrong-invite-code counters past their time: a handful of small rows at most.
     await deps.run(purge_code_attempts, deps.database, now)
     # Joins nobody answered "I agree" or "No, thanks" to within a week.
@@ -270,6 +316,7 @@ async def _scan(
         )
 
     ahead: asyncio.Task[delivery.ScanBatch] | None = None
+    renewing = asyncio.create_task(_keep_leases(deps, policy.lease_seconds))
     try:
         for round_number in range(MAX_ROUNDS):
             if ahead is not None:
@@ -296,12 +343,39 @@ async def _scan(
             if not batch.more or stats.requeued or not keep_going() or st.pacer.paused:
                 break
     finally:
+        renewing.cancel()
         if ahead is not None:
             # Claimed ahead but not to be sent now: straight back to pending, even on a stop.
             await asyncio.shield(_give_back(application, st, ahead, flush, totals))
     report = totals.report()
     _log(report)
     return report
+
+
+async def _keep_leases(deps: Deps, lease_seconds: float) -> None:
+    """While a scan sends, renew its claims every third of a lease.
+
+    Leases are short so that a dead sender's rows pass on within seconds; a living one keeps
+    its rows by renewing. A failed renewal is retried at the next beat: two can fail before the
+    lease runs out.
+    """
+    beat = lease_seconds / 3
+    while True:
+        await asyncio.sleep(beat)
+        try:
+            await deps.run(
+                delivery.renew_claims,
+                deps.database,
+                deps.clock.now(),
+                deps.instance_id,
+                lease_seconds,
+            )
+        except Exception as error:
+            log.warning(
+                "could not renew the claims being sent; retrying in %.0f s",
+                beat,
+                extra={"error": f"{type(error).__name__}: {error}"},
+            )
 
 
 async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
@@ -341,9 +415,10 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
         await st.pacer.acquire(item.chat_id)
         text, markup = render_question(question)
         try:
-            message = await application.bot.send_message(
-                item.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
-            )
+            with paced():
+                message = await application.bot.send_message(
+                    item.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+                )
         except (BadRequest, Forbidden) as error:
             # Blocked, or the chat is gone: trying every scan would change nothing.
             log.info(
@@ -368,6 +443,7 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
             question.delivery_id,
             question.question_id,
             message.message_id,
+            True,  # the first send may have reached the patient, unrecorded
         )
         sent += 1
     if sent:
@@ -494,12 +570,13 @@ async def _close_prompts(application: BotApplication, st: SchedulerState) -> Non
         closed = st.closing.popleft()
         await st.pacer.acquire(closed.chat_id)
         try:
-            await application.bot.edit_message_text(
-                texts.sched_prompt_closed(closed.task_title),
-                chat_id=closed.chat_id,
-                message_id=closed.message_id,
-                parse_mode=ParseMode.HTML,
-            )
+            with paced():
+                await application.bot.edit_message_text(
+                    texts.sched_prompt_closed(closed.task_title),
+                    chat_id=closed.chat_id,
+                    message_id=closed.message_id,
+                    parse_mode=ParseMode.HTML,
+                )
         except RetryAfter as error:
             # The edit is a courtesy: drop it rather than queue behind Telegram's wait.
             st.pacer.pause(retry_after_seconds(error))

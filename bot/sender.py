@@ -83,7 +83,9 @@ class Pacer:
         # a sliding-window server gave for jitter of a few tens of milliseconds.
         self.burst = math.floor(rate) + 1
         self.window = max(1.0, min(1.0 + WINDOW_MARGIN, self.burst / rate - 0.001))
-        self._granted: deque[float] = deque(maxlen=self.burst)
+        # Every message granted, prompts and replies alike, over the last ``window``.
+        self._granted: deque[float] = deque()
+        self._replies_waiting = 0
 
     def reserve(self, chat_id: int | str) -> float:
         """Book the earliest instant allowed for this chat; return it."""
@@ -107,12 +109,36 @@ class Pacer:
             delay = slot - self.clock()
             if delay > 0:
                 await self.sleep(delay)
-            while (wait := self._window_wait()) > 0 and not self.paused:
+            while (wait := self._prompt_wait()) > 0 and not self.paused:
                 await self.sleep(wait)
             # A RetryAfter that arrived while we slept holds us too.
             if self.clock() >= self.paused_until:
                 self._granted.append(self.clock())
                 return slot
+
+    async def acquire_reply(self, chat_id: int | str) -> None:
+        """Let a reply go now, ahead of every prompt; wait only while the window is full.
+
+        A reply never queues behind the fan-out's reserved slots: it takes the next place in
+        the window (at once, or within one interval when prompts fill it), and no prompt is
+        granted while a reply waits. Only a RetryAfter, or replies so many that they alone fill
+        the window, hold one back longer.
+        """
+        self._replies_waiting += 1
+        try:
+            while True:
+                wait = max(self.paused_until - self.clock(), self._window_wait())
+                if wait <= 0:
+                    break
+                await self.sleep(wait)
+        finally:
+            self._replies_waiting -= 1
+        now = self.clock()
+        self._granted.append(now)
+        # The same chat's next prompt keeps Telegram's one message a second per chat.
+        self._chat_next[chat_id] = max(
+            self._chat_next.get(chat_id, -math.inf), now + self.per_chat_interval
+        )
 
     def pause(self, seconds: float) -> None:
         """Telegram said to wait: no slot is granted before ``seconds`` from now."""
@@ -122,11 +148,20 @@ class Pacer:
     def paused(self) -> bool:
         return self.clock() < self.paused_until
 
+    def _prompt_wait(self) -> float:
+        """How long a prompt waits for the window; replies waiting for it go first."""
+        wait = self._window_wait()
+        return max(wait, self.interval) if self._replies_waiting else wait
+
     def _window_wait(self) -> float:
-        """How long until one more grant keeps every window within ``burst``; <= 0: now."""
-        if len(self._granted) < self.burst:
+        """How long until one more grant keeps the last window within ``burst``; <= 0: now."""
+        room = self.burst
+        now = self.clock()
+        while self._granted and self._granted[0] <= now - self.window:
+            self._granted.popleft()
+        if len(self._granted) < room:
             return 0.0
-        return self._granted[0] + self.window - self.clock()
+        return self._granted[-room] + self.window - now
 
     def _forget_before(self, horizon: float) -> None:
         cut = bisect.bisect_left(self._reserved, horizon)
@@ -202,8 +237,11 @@ FlushFunction = Callable[[list[SendResult]], Awaitable[None]]
 class Sender:
     """Send jobs through a pacer with a few concurrent workers, and report every result.
 
-    Results are handed to ``flush`` in batches (one transaction each, not one per message),
-    and whatever is left when the run ends, is stopped or is cancelled is flushed too.
+    Each result is handed to ``flush`` as soon as the previous flush has finished: what
+    arrived meanwhile goes in one transaction (``flush_every`` at most). A kill -9 thus re-sends
+    only the messages sent while one small transaction was written, one or two at 30 a second,
+    instead of a batch of 50; the price is a transaction every few sends, a few milliseconds
+    each. Whatever is left when the run ends, is stopped or is cancelled is flushed too.
     """
 
     def __init__(
@@ -366,34 +404,39 @@ class _Run:
         if result.outcome is Outcome.FORBIDDEN:
             self.stats.forbidden += 1
         self.buffer.append(result)
-        if len(self.buffer) >= self.sender.flush_every:
+        # A flush under way takes this result too before it lets go of the lock (nothing
+        # awaits between its last look at the buffer and the release).
+        if not self.flush_lock.locked():
             await self._flush_all()
 
     async def _flush_all(self) -> None:
         async with self.flush_lock:
-            if not self.buffer:
+            while self.buffer:
+                batch = self.buffer[: self.sender.flush_every]
+                del self.buffer[: self.sender.flush_every]
+                await self._flush(batch)
+
+    async def _flush(self, batch: list[SendResult]) -> None:
+        for attempt in range(1, FLUSH_ATTEMPTS + 1):
+            try:
+                await self.flush(batch)
                 return
-            batch, self.buffer = self.buffer, []
-            for attempt in range(1, FLUSH_ATTEMPTS + 1):
-                try:
-                    await self.flush(batch)
-                    return
-                except Exception as error:
-                    if is_unavailable(error):
-                        # These messages are out: waiting out a short outage to record them
-                        # saves every one of them from being sent again after the lease.
-                        log.warning(
-                            "could not record send results: the database is unavailable (%s)",
-                            unavailable_reason(error),
-                            extra={"attempt": attempt, "results": len(batch)},
-                        )
-                    else:
-                        log.exception("could not record send results", extra={"attempt": attempt})
-                    if attempt < FLUSH_ATTEMPTS:
-                        await self.pacer.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
-            # The rows stay claimed: after the lease a scan sends them again (a duplicate at
-            # most), which beats losing them.
-            log.error(
-                "send results not recorded; leases will expire and the rows be reclaimed",
-                extra={"delivery_ids": [r.delivery_id for r in batch]},
-            )
+            except Exception as error:
+                if is_unavailable(error):
+                    # These messages are out: waiting out a short outage to record them
+                    # saves every one of them from being sent again after the lease.
+                    log.warning(
+                        "could not record send results: the database is unavailable (%s)",
+                        unavailable_reason(error),
+                        extra={"attempt": attempt, "results": len(batch)},
+                    )
+                else:
+                    log.exception("could not record send results", extra={"attempt": attempt})
+                if attempt < FLUSH_ATTEMPTS:
+                    await self.pacer.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
+        # The rows stay claimed: after the lease a scan sends them again (a duplicate at
+        # most), which beats losing them.
+        log.error(
+            "send results not recorded; leases will expire and the rows be reclaimed",
+            extra={"delivery_ids": [r.delivery_id for r in batch]},
+        )

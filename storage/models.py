@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    String,
     Text,
     UniqueConstraint,
     false,
@@ -100,7 +101,11 @@ class Person(SQLModel, table=True):
     __tablename__ = "people"
 
     id: int | None = Field(default=None, primary_key=True)
-    telegram_user_id: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    # NULL once the person erased their data (/deletemydata): then only ``erased_user_mark``
+    # is left of who they were.
+    telegram_user_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True, unique=True)
+    )
     chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     # As Telegram gives them; people who joined before revision 0003 had one name, split then
     # at its first space (see ``split_name``). Show ``display_name``, never one half alone.
@@ -119,6 +124,13 @@ class Person(SQLModel, table=True):
     unreachable: bool = False
     # The patient asked for their data to be erased; the row stays so reports can say so.
     data_deleted_at: datetime | None = _instant()
+    # After an erasure: HMAC-SHA256 of the Telegram user id under the erasure key
+    # (bot.services.erasure), hex. With the key, a press of an old button from this person is
+    # recognised and answered "your data was deleted"; without it, the value names nobody. Not
+    # unique: one Telegram user may join, erase, join again and erase again.
+    erased_user_mark: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True, index=True)
+    )
     # The newest of the patient's messages a check-in used as an answer or a failed try. Ids
     # only grow within a chat, so a message at or below it is an update Telegram delivered
     # again, not the answer to the next question.

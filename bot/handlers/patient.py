@@ -72,6 +72,7 @@ def policy_of(context: BotContext) -> checkin.Policy:
     settings = context.deps.settings
     return checkin.Policy(
         default_zone=settings.scheduler.default_timezone,
+        erasure_key=settings.erasure_key,
         max_reasks=settings.checkins.max_reasks,
         first_reminder_minutes=settings.checkins.first_reminder_minutes,
         max_reminders=settings.checkins.max_reminders,
@@ -279,6 +280,8 @@ async def message_received(update: Update, context: BotContext) -> None:
             is_therapist, deps.database, deps.settings.therapists.user_ids, user.id
         ):
             await message.reply_text(texts.help_therapist_free_text())
+        elif result.reason == checkin.Idle.ERASED:
+            await message.reply_text(texts.checkin_data_was_deleted())
         elif result.reason == checkin.Idle.UNKNOWN_PERSON:
             await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
         elif result.reason == checkin.Idle.NOTHING_ASKED:
@@ -293,7 +296,14 @@ async def message_received(update: Update, context: BotContext) -> None:
         await message.reply_text(text, parse_mode=HTML, reply_markup=markup)
         return
     if isinstance(result, checkin.NotShown):
-        await _ask(context, message.chat_id, result.question, texts.checkin_question_not_shown())
+        await _ask(
+            context,
+            message.chat_id,
+            result.question,
+            texts.checkin_question_not_shown(),
+            maybe_shown_before=result.maybe_shown_before,
+            record=not result.shown_already,
+        )
         return
     await _send_progress(context, message.chat_id, result)
 
@@ -463,7 +473,7 @@ async def timezone_pressed(update: Update, context: BotContext) -> None:
         ),
     )
     if not changed.known:
-        await _refuse(query, checkin.Refusal.UNKNOWN_PERSON)
+        await _refuse_stranger(query, erased=changed.erased)
         return
     await _ack(query)
     await _edit_or_send(context, query, user, _zone_changed_text(changed, name, context))
@@ -479,10 +489,13 @@ async def stop_pressed(update: Update, context: BotContext) -> None:
         return
     deps = context.deps
     stopped = await _guarded(
-        query, deps.run(checkin.stop, deps.database, deps.clock.now(), user.id)
+        query,
+        deps.run(
+            checkin.stop, deps.database, deps.clock.now(), deps.settings.erasure_key, user.id
+        ),
     )
     if not stopped.known:
-        await _refuse(query, checkin.Refusal.UNKNOWN_PERSON)
+        await _refuse_stranger(query, erased=stopped.erased)
         return
     await _ack(query)
     await _edit_or_send(context, query, user, texts.checkin_stopped())
@@ -498,10 +511,17 @@ async def delete_pressed(update: Update, context: BotContext) -> None:
         return
     deps = context.deps
     deleted = await _guarded(
-        query, deps.run(checkin.delete_my_data, deps.database, deps.clock.now(), user.id)
+        query,
+        deps.run(
+            checkin.delete_my_data,
+            deps.database,
+            deps.clock.now(),
+            deps.settings.erasure_key,
+            user.id,
+        ),
     )
     if not deleted.known:
-        await _refuse(query, checkin.Refusal.UNKNOWN_PERSON)
+        await _refuse_stranger(query, erased=deleted.erased)
         return
     await _ack(query)
     await _edit_or_send(context, query, user, texts.checkin_deleted())
@@ -552,12 +572,22 @@ async def _send_progress(context: BotContext, chat_id: int, progress: checkin.Pr
 
 
 async def _ask(
-    context: BotContext, chat_id: int, question: checkin.QuestionView, intro: str | None
+    context: BotContext,
+    chat_id: int,
+    question: checkin.QuestionView,
+    intro: str | None,
+    *,
+    maybe_shown_before: bool = False,
+    record: bool = True,
 ) -> None:
     """Send a question, then record that it reached the patient: only now may it be answered."""
     text, markup = rendering.render_question(question, intro=intro)
     sent = await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
-    shown = checkin.Shown(question.delivery_id, question.question_id, sent.message_id)
+    if not record:
+        return
+    shown = checkin.Shown(
+        question.delivery_id, question.question_id, sent.message_id, maybe_shown_before
+    )
     if defer_shown(shown):
         return  # recorded with the inbox's batch, before this chat's next update is handled
     deps = context.deps
@@ -568,6 +598,7 @@ async def _ask(
         shown.delivery_id,
         shown.question_id,
         shown.message_id,
+        shown.maybe_shown_before,
     )
 
 
@@ -629,6 +660,10 @@ async def _edit_or_send(context: BotContext, query: CallbackQuery, user: User, t
 
 async def _refuse(query: CallbackQuery, reason: checkin.Refusal) -> None:
     await _ack(query, texts.checkin_refused(reason.value))
+
+
+async def _refuse_stranger(query: CallbackQuery, *, erased: bool) -> None:
+    await _refuse(query, checkin.Refusal.ERASED if erased else checkin.Refusal.UNKNOWN_PERSON)
 
 
 async def _ack(query: CallbackQuery, text: str | None = None) -> None:

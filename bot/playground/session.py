@@ -206,7 +206,7 @@ class Playground:
         # Simulated hours pass in milliseconds here, so Telegram's one-message-a-second per
         # chat would turn a "+1 day" into seconds of real waiting; the fake has no such limit.
         scheduler.state(self.application).pacer = Pacer(
-            self.settings.scheduler.messages_per_second, per_chat_interval=0.0
+            self.settings.scheduler.send_rate, per_chat_interval=0.0
         )
         app = self.application
         await app.initialize()

@@ -20,7 +20,7 @@ crash, never a lost one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
@@ -29,6 +29,7 @@ from typing import Any, Literal
 from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 
+from bot.services import inbox
 from bot.services.consent import latest_versions, missing
 from bot.services.planning import plan_following, zone_for
 from bot.services.schedule import end_of_quiet, is_quiet
@@ -829,20 +830,80 @@ def release_claims(database: Database, now: datetime, instance_id: str) -> int:
     waiting for the lease to run out; reminder claims are simply dropped.
     """
     with database.session() as session:
-        prompts = session.execute(
-            update(Delivery)
-            .where(col(Delivery.status) == SENDING, col(Delivery.claimed_by) == instance_id)
-            .values(status=PENDING, lease_until=None, claimed_by=None)
-            .execution_options(synchronize_session=False)
-        )
-        session.execute(
-            update(Delivery)
-            .where(col(Delivery.status).in_(_OPEN), col(Delivery.claimed_by) == instance_id)
-            .values(lease_until=None, claimed_by=None)
-            .execution_options(synchronize_session=False)
-        )
+        released = _release(session, [instance_id])
         session.commit()
-    released = int(getattr(prompts, "rowcount", 0) or 0)
     if released:
         log.info("released claims", extra={"released": released, "at": now.isoformat()})
     return released
+
+
+def release_dead(
+    database: Database,
+    now: datetime,
+    host: str,
+    instance_id: str,
+    alive: Callable[[int], bool] | None = None,
+) -> int:
+    """Give back the claims of earlier processes of this host that are gone (a kill -9).
+
+    A restarted bot calls this before its first scan, so its dead predecessor's fan-out
+    carries on at once instead of after the lease. The prompts it gives back may have gone out
+    just before the kill (sent, not yet recorded): they are sent again, as after a lease.
+    """
+    with database.session() as session:
+        holders = session.exec(
+            select(Delivery.claimed_by)
+            .where(
+                col(Delivery.status).in_([SENDING, *_OPEN]),
+                col(Delivery.claimed_by).like(f"{host}:%"),
+            )
+            .distinct()
+        ).all()
+        dead = inbox.dead_instances(
+            [h for h in holders if h and h != instance_id],
+            alive if alive is not None else inbox.process_alive,
+        )
+        released = _release(session, dead) if dead else 0
+        session.commit()
+    if released:
+        log.info(
+            "took back the claims of a stopped process",
+            extra={"released": released, "at": now.isoformat()},
+        )
+    return released
+
+
+def renew_claims(database: Database, now: datetime, instance_id: str, lease_seconds: float) -> int:
+    """Push this process's leases on what it is sending ``lease_seconds`` past ``now``.
+
+    Leases stay short (a dead sender's rows pass on within seconds) only because the living
+    renew theirs while they send.
+    """
+    with database.session() as session:
+        result = session.execute(
+            update(Delivery)
+            .where(
+                col(Delivery.status).in_([SENDING, *_OPEN]),
+                col(Delivery.claimed_by) == instance_id,
+            )
+            .values(lease_until=now + timedelta(seconds=lease_seconds))
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _release(session: Session, holders: list[str]) -> int:
+    prompts = session.execute(
+        update(Delivery)
+        .where(col(Delivery.status) == SENDING, col(Delivery.claimed_by).in_(holders))
+        .values(status=PENDING, lease_until=None, claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Delivery)
+        .where(col(Delivery.status).in_(_OPEN), col(Delivery.claimed_by).in_(holders))
+        .values(lease_until=None, claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(prompts, "rowcount", 0) or 0)

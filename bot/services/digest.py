@@ -251,7 +251,7 @@ def content(database: Database, default_zone: str, job: DigestJob) -> GroupDiges
         missed_twice = sorted(
             (
                 MissedPatient(
-                    telegram_user_id=people[pid][0].telegram_user_id,
+                    telegram_user_id=people[pid][0].telegram_user_id or 0,
                     name=people[pid][0].display_name,
                     data_deleted=people[pid][1] == Role.ERASED.value
                     or people[pid][0].data_deleted_at is not None,

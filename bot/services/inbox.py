@@ -21,7 +21,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -213,7 +225,7 @@ def release(database: Database, instance_id: str, update_ids: Iterable[int] = ()
 
 
 def release_dead(
-    database: Database, host: str, alive: Callable[[int], bool] = lambda pid: _alive(pid)
+    database: Database, host: str, alive: Callable[[int], bool] = lambda pid: process_alive(pid)
 ) -> int:
     """Give back leases held by earlier processes of this host that are gone (a kill -9).
 
@@ -221,7 +233,6 @@ def release_dead(
     claim from this host whose pid no longer runs (or is our own pid with another random part,
     a restarted container's PID 1) is from a process that cannot finish it.
     """
-    own_pid = os.getpid()
     with database.session() as session:
         holders = session.execute(
             select(_INBOX.c.claimed_by)
@@ -232,15 +243,7 @@ def release_dead(
             )
             .distinct()
         ).scalars()
-        dead = []
-        for holder in holders:
-            _host, _sep, rest = holder.partition(":")
-            pid_text = rest.partition(":")[0]
-            if not pid_text.isdigit():
-                continue
-            pid = int(pid_text)
-            if pid == own_pid or not alive(pid):
-                dead.append(holder)
+        dead = dead_instances(holders, alive)
         if not dead:
             return 0
         result = session.connection().execute(
@@ -252,7 +255,26 @@ def release_dead(
         return max(result.rowcount, 0)
 
 
-def _alive(pid: int) -> bool:
+def dead_instances(
+    holders: Iterable[str], alive: Callable[[int], bool] = lambda pid: process_alive(pid)
+) -> list[str]:
+    """Of these instance ids (``host:pid:random``, all of this host), the ones whose process is
+    gone: its pid no longer runs, or it is our own pid with another random part (a restarted
+    container's PID 1)."""
+    own_pid = os.getpid()
+    dead = []
+    for holder in holders:
+        _host, _sep, rest = holder.partition(":")
+        pid_text = rest.partition(":")[0]
+        if not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        if pid == own_pid or not alive(pid):
+            dead.append(holder)
+    return dead
+
+
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -296,3 +318,35 @@ def backlog(database: Database) -> Backlog:
 
 def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
+
+
+def scrub(session: Session, chat_ids: Iterable[int], mentions: Iterable[str]) -> int:
+    """Empty the stored updates of an erased person, in the caller's transaction.
+
+    Every update of their chats, handled or still pending, keeps only its ``update_id``: a
+    redelivery of it is still recognised as handled, and a pending one (sent while the data
+    was being erased) is handled as an empty update, which no handler takes. Handled updates of
+    other chats that contain one of ``mentions`` (the user id, the names: a therapist's
+    ``/chart NAME`` or ``/removepatient GROUP ID``) are emptied too; one that contains them only
+    by chance loses a handled payload, which nothing reads. Returns how many were emptied.
+    """
+    bare = literal('{"update_id": ') + cast(_INBOX.c.update_id, String(20)) + literal("}")
+    connection = session.connection()
+    emptied = connection.execute(
+        update(_INBOX)
+        .where(_INBOX.c.chat_id.in_(list(chat_ids)))
+        .values(payload=bare, chat_id=None)
+    ).rowcount
+    # As ``store`` wrote them: a quote or a backslash in a name is escaped in the payload.
+    forms = {json.dumps(m, ensure_ascii=False)[1:-1] for m in mentions if m}
+    if forms:
+        payload, lowered = _INBOX.c.payload, func.lower(_INBOX.c.payload)
+        found = [payload.contains(form, autoescape=True) for form in forms]
+        # Case aside, as a therapist types a name (SQLite's lower() folds ASCII letters only).
+        found += [lowered.contains(form.lower(), autoescape=True) for form in forms]
+        emptied += connection.execute(
+            update(_INBOX)
+            .where(_INBOX.c.state != _PENDING, _INBOX.c.payload != bare, or_(*found))
+            .values(payload=bare, chat_id=None)
+        ).rowcount
+    return int(emptied)

@@ -489,7 +489,7 @@ def _find_patient(
             ]
         people = {r[0].id: r for r in matches}
         if len(people) > 1:
-            raise AmbiguousPatient(ref, tuple(sorted(r[0].telegram_user_id for r in matches)))
+            raise AmbiguousPatient(ref, tuple(sorted(r[0].telegram_user_id or 0 for r in matches)))
         if people:
             person, group, role = next(iter(people.values()))
             deleted = role == Role.ERASED.value or person.data_deleted_at is not None
@@ -527,7 +527,8 @@ def group_heatmap(
         outcomes = Counter(o for day in days.values() for o in day)
         heat_rows.append(
             HeatmapRow(
-                telegram_user_id=person.telegram_user_id,
+                # 0 for an erased person, who has no id left (shown as [deleted]).
+                telegram_user_id=person.telegram_user_id or 0,
                 name=person.display_name,
                 data_deleted=role == Role.ERASED.value or person.data_deleted_at is not None,
                 days=tuple(DayCheckins(d, tuple(days[d])) for d in sorted(days)),

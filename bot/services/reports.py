@@ -270,7 +270,8 @@ def _adherence_rows(
         at = last.get(person_id)
         rows.append(
             PatientAdherence(
-                telegram_user_id=person.telegram_user_id,
+                # 0 for an erased person, who has no id left (shown as [deleted]).
+                telegram_user_id=person.telegram_user_id or 0,
                 name=person.display_name,
                 data_deleted=roles.get(person_id) == Role.ERASED.value
                 or person.data_deleted_at is not None,
@@ -388,7 +389,7 @@ def export_csv(
                 groups[task.group_id].name,
                 task.id or 0,
                 delivery.due_at,
-                person.telegram_user_id,
+                person.telegram_user_id or 0,
                 question.position,
             )
 

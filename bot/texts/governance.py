@@ -194,7 +194,7 @@ def mydata_file(data: PersonalData, now: datetime) -> bytes:
             "belong to, the consent texts you agreed to (the words of each version, and when), "
             "and every check-in with its answers and the question each answered. "
             "Times are UTC. Photos and videos are kept by Telegram; telegram_file_id names "
-            "them. /deletemydata erases your answers, check-ins and name."
+            "them. /deletemydata erases your answers, check-ins, name and Telegram id."
         ),
         "exported_at": now.isoformat(),
         **data.data,

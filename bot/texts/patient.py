@@ -100,6 +100,13 @@ def button_skip_task() -> str:
 # (checkin_refused_*) are plain text, at most 200 characters: no HTML there.
 
 
+def checkin_data_was_deleted() -> str:
+    return (
+        "🗑 Your data was deleted at your request, so there is nothing of yours here to "
+        "answer. To take part again, open a new invite link from your therapist."
+    )
+
+
 def checkin_how_to_join() -> str:
     return (
         "👋 Hello! I run the home-exercise check-ins of your physiotherapy clinic.\n\n"
@@ -320,6 +327,8 @@ def checkin_refused(reason: str) -> str:
     return {
         "unknown_person": "You haven't joined a group yet: use the invite link from your "
         "therapist.",
+        "erased": "Your data was deleted at your request, so this button no longer works. "
+        "To take part again, use a new invite link from your therapist.",
         "not_yours": "This button doesn't work any more.",
         "not_open": "This check-in isn't open yet.",
         "closed": "This check-in has closed.",
@@ -450,9 +459,9 @@ def checkin_stop_kept() -> str:
 
 def checkin_delete_confirm() -> str:
     return (
-        "⚠️ <b>Erase your data?</b> This deletes all your answers and check-ins and takes you "
-        "out of your groups. Your therapist will see that your data was deleted at your "
-        "request. This cannot be undone."
+        "⚠️ <b>Erase your data?</b> This deletes all your answers and check-ins, your name and "
+        "your Telegram id, and takes you out of your groups. Your therapist will see that "
+        "your data was deleted at your request. This cannot be undone."
     )
 
 
@@ -466,7 +475,8 @@ def checkin_button_delete_no() -> str:
 
 def checkin_deleted() -> str:
     return (
-        "🗑 Your answers and check-ins have been deleted and you have left your groups. "
+        "🗑 Your answers, check-ins, name and Telegram id have been deleted and you have left "
+        "your groups. "
         "To take part again, ask your therapist for a new invite link."
     )
 

@@ -7,7 +7,7 @@
 - ``consent_requests``: a /start CODE waiting for "I agree" (the Telegram id and the invite).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-04 06:54:07.803656
 
 """
@@ -20,7 +20,7 @@ import storage.types
 
 # revision identifiers, used by Alembic.
 revision: str = '0010'
-down_revision: Union[str, None] = '0008'
+down_revision: Union[str, None] = '0009'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

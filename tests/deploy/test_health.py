@@ -13,15 +13,16 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bot import scheduler
 from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.context import DEPS_KEY, BotApplication, Deps
+from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.health import HEALTH_PATH, LAG_INTERVALS, LIVE_PATH, READY_PATH, HealthServer
 from bot.scheduler import run_scan
 from bot.webhook import HEALTH_KEY, install_lifecycle
 from fakebotapi import FakeBotApi
-from storage.db import Database, head_revision
+from storage.db import Database, SenderLock, head_revision
 from tests.conftest import _admin
 from tests.deploy.conftest import free_port, with_changes
 
@@ -93,6 +94,33 @@ async def test_a_scan_that_stopped_running_makes_the_instance_unhealthy(
     assert any("due scan last finished" in p for p in body["problems"])
     await run_scan(application)
     assert (await get(health))[0] == 200, "one scan brings it back"
+
+
+async def test_a_standby_instance_whose_ticks_find_another_sending_stays_ready(
+    application: BotApplication,
+    health: HealthServer,
+    clock: ManualClock,
+    database_url: str,
+    backend: str,
+) -> None:
+    # A second instance on the same database holds the send lock: this one's ticks skip the
+    # scan. It still answers webhooks, so a load balancer must keep it in rotation.
+    other = Database(database_url)
+    holder = SenderLock(other)
+    try:
+        assert holder.hold()
+        clock.advance(timedelta(seconds=LIMIT + 1))
+        assert (await get(health, READY_PATH))[0] == 503, "no tick yet: it says so"
+        await scheduler._tick(BotContext(application))  # the JobQueue's repeating tick
+        status, body = await get(health, READY_PATH)
+        assert status == 200, body["problems"]
+        assert body["last_scan_at"] == clock.now().isoformat()
+        holds = scheduler.state(application).sender_lock.held
+        # SQLite is one process by design: there the tick scanned and sends itself.
+        assert holds is (backend == "sqlite")
+    finally:
+        holder.release()
+        other.dispose()
 
 
 async def test_an_instance_that_never_scanned_is_unhealthy_after_three_intervals(

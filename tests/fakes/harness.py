@@ -54,7 +54,7 @@ class Harness:
         # (one prompt a second per chat), but a flow test never waits for it in real time.
         stepping = SteppingTime()
         scheduler.state(application).pacer = Pacer(
-            self.settings.scheduler.messages_per_second,
+            self.settings.scheduler.send_rate,
             clock=stepping.time,
             sleep=stepping.sleep,
         )

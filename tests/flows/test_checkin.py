@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot import texts
-from storage.models import Invite, Membership
+from storage.models import Delivery, Invite, Membership, Person
 from tests.fakes.harness import Harness, patient, therapist
 from tests.flows.test_checkin_support import (
     answers_of,
@@ -570,11 +570,13 @@ async def test_deletemydata_after_confirmation_erases_the_patients_data(h: Harne
     await h.press(ALICE, "Yes, delete everything")
 
     assert h.last_text(ALICE.chat_id) == texts.checkin_deleted()
-    person = person_of(h, ALICE)
-    assert person is not None and person.data_deleted_at == local(11)
-    assert (person.first_name, person.last_name) == ("", "")
-    assert deliveries_of(h, ALICE) == []
+    assert person_of(h, ALICE) is None, "no row holds Alice's Telegram id any more"
     with h.database.session() as session:
+        person = session.exec(select(Person).where(col(Person.data_deleted_at).is_not(None))).one()
+    assert person.data_deleted_at == local(11)
+    assert (person.first_name, person.last_name, person.chat_id) == ("", "", None)
+    with h.database.session() as session:
+        assert session.exec(select(Delivery).where(Delivery.person_id == person.id)).all() == []
         marks = session.exec(select(Membership).where(Membership.person_id == person.id)).all()
         assert [m.role for m in marks] == ["erased"], "only a content-free marker stays"
     await h.command(ALICE, "/tasks")
@@ -598,7 +600,7 @@ async def test_an_old_question_button_after_deletemydata_is_refused(h: Harness) 
 
     await h.press_data(ALICE, question.callback_data("Yes"), question.message_id)
 
-    assert toasts(h)[-1] == "This button doesn't work any more."
+    assert toasts(h)[-1] == texts.checkin_refused("erased")
 
 
 def _entities(h: Harness, message_id: int) -> list[dict[str, object]]:

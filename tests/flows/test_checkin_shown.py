@@ -76,6 +76,28 @@ async def test_a_lost_reply_then_a_typed_message_gets_the_question_not_a_guess(
     assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
 
 
+async def test_an_answer_typed_after_the_question_counts_though_an_older_message_came_first(
+    h: Harness,
+) -> None:
+    # Alice types a word while question 2 is on its way, then answers question 2 once it
+    # is on her screen; the bot, behind (a restart's backlog), handles both after it.
+    early = h.updates.message(ALICE, "hello?")
+    await h.press(ALICE, "4")
+    assert "Question 2 of 3" in h.last_text(ALICE.chat_id)
+    answer = h.updates.message(ALICE, "30")
+    await receiver(h.app).accept([early, answer])
+
+    await h.deliver()
+
+    pain = delivery_of(h, ALICE, PAIN)
+    assert [a.value_number for a in answers_of(h, pain.id)] == [4.0, 30.0]
+    replies = h.texts(ALICE.chat_id)
+    assert any(texts.checkin_question_not_shown().split(",")[0] in t for t in replies), (
+        "the word typed before question 2 arrived is not its answer"
+    )
+    assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
+
+
 async def test_the_scan_sends_a_question_left_unsent_once_the_grace_has_passed(
     h: Harness,
 ) -> None:

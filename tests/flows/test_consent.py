@@ -233,6 +233,23 @@ async def test_an_old_i_agree_after_the_text_changed_does_not_agree_to_the_new_t
     assert [c.version for c in rows(h, Consent)] == [2]
 
 
+async def test_an_erasure_leaves_no_pending_join_with_the_telegram_id(h: Harness) -> None:
+    await agree_and_join(h)
+    await change_text(h, CONSENT_V2)
+    await h.command(ALICE, "/start", "KNEESCODE1")  # a member asked again, by the invite
+    assert [r.telegram_user_id for r in rows(h, ConsentRequest)] == [ALICE.id]
+
+    await h.command(ALICE, "/deletemydata")
+    await h.press(ALICE, "Yes, delete everything")
+
+    assert rows(h, ConsentRequest) == []
+    # The agreement stays, naming only the person row, which keeps no Telegram id.
+    [consent] = rows(h, Consent)
+    with h.database.session() as session:
+        erased = session.get(Person, consent.person_id)
+    assert erased is not None and erased.telegram_user_id is None
+
+
 # --- the text changes -------------------------------------------------------------------------
 
 

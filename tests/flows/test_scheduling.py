@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -613,21 +616,53 @@ async def test_a_claim_left_by_a_crashed_process_is_sent_after_the_lease_exactly
     people = [world.patient(group) for _ in range(5)]
     world.task(group, (TODAY, time(10, 0)))
     clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
-    # A process claims the rows, then dies before sending anything.
-    crashed = delivery.scan(h.database, clock.now(), scheduler.scan_policy(h.app.bot_data["deps"]))
+    # A process on another host claims the rows, then dies before sending anything.
+    policy = scheduler.scan_policy(h.app.bot_data["deps"])
+    elsewhere = replace(policy, instance_id="other-host:4242:dead")
+    crashed = delivery.scan(h.database, clock.now(), elsewhere)
     assert crashed.claimed == 5
+    lease = settings.scheduler.claim_lease_seconds
 
     await h.restart()  # a new process on the same database
     scheduler.state(h.app).pacer = virtual_pacer(settings, vt)
-    clock.advance(timedelta(seconds=60))
+    clock.advance(timedelta(seconds=lease - 5))
     assert (await scan(h, vt)).claimed == 0, "the lease still holds"
-    clock.advance(timedelta(seconds=61))
+    clock.advance(timedelta(seconds=6))
     report = await scan(h, vt)
 
     assert (report.claimed, report.sent) == (5, 5)
     for person in people:
         assert person.chat_id is not None and len(prompts(h, person.chat_id)) == 1
     assert {r.send_attempts for r in world.deliveries()} == {2}
+
+
+async def test_a_restart_on_the_same_host_takes_its_dead_predecessors_claims_back_at_once(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock, settings: Settings
+) -> None:
+    group = world.group()
+    people = [world.patient(group) for _ in range(5)]
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    # This host's previous process (a pid no longer running) claimed the rows and was killed.
+    policy = scheduler.scan_policy(h.app.bot_data["deps"])
+    dead = replace(policy, instance_id=f"{socket.gethostname()}:{dead_pid()}:killed")
+    assert delivery.scan(h.database, clock.now(), dead).claimed == 5
+
+    await h.restart()
+    scheduler.state(h.app).pacer = virtual_pacer(settings, vt)
+    clock.advance(timedelta(seconds=1))  # well inside the lease
+    report = await scan(h, vt)
+
+    assert (report.claimed, report.sent) == (5, 5), "the fan-out resumes within one scan"
+    for person in people:
+        assert person.chat_id is not None and len(prompts(h, person.chat_id)) == 1
+
+
+def dead_pid() -> int:
+    """A process id that no process has now: a child that has exited and been reaped."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
 
 
 async def test_a_crash_after_sending_but_before_recording_costs_at_most_one_duplicate(
@@ -722,8 +757,9 @@ async def test_flood_control_is_honoured_and_nothing_is_lost(
 
 
 async def test_two_prompts_for_one_chat_are_a_second_apart_and_the_rest_evenly_spaced(
-    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock, settings: Settings
 ) -> None:
+    rate = settings.scheduler.messages_per_second
     group = world.group()
     busy = world.patient(group)
     world.patients(group, 40)
@@ -740,8 +776,8 @@ async def test_two_prompts_for_one_chat_are_a_second_apart_and_the_rest_evenly_s
     assert len(times) == 2 and times[1] - times[0] >= 1.0
     every = sorted(c.at for c in h.api.calls_of("sendMessage"))
     gaps = [b - a for a, b in itertools.pairwise(every)]
-    assert min(gaps) >= 1 / 25 - 1e-9, "never faster than the configured rate"
-    assert every[-1] - every[0] == pytest.approx(81 / 25), "and never slower: no idle slots"
+    assert min(gaps) >= 1 / rate - 1e-9, "never faster than the configured rate"
+    assert every[-1] - every[0] == pytest.approx(81 / rate), "and never slower: no idle slots"
 
 
 # --- the job ---------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ class VirtualTime:
 
 
 def virtual_pacer(settings: Settings, vt: VirtualTime) -> Pacer:
-    return Pacer(settings.scheduler.messages_per_second, clock=vt.time, sleep=vt.sleep)
+    return Pacer(settings.scheduler.send_rate, clock=vt.time, sleep=vt.sleep)
 
 
 @asynccontextmanager

@@ -802,3 +802,137 @@ def test_the_audit_table_comes_and_goes_and_every_other_row_stays(
     upgrade(empty_url, "0008")
     assert count(engine, "audit_events") == 0
     print(f"\nmigration 0008 data test [{backend}]: audit_events up, down and up")
+
+
+# --- 0009: an erasure leaves no Telegram id -----------------------------------------------------
+
+
+def inbox_rows(engine: Engine) -> dict[int, tuple[Any, str]]:
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT update_id, chat_id, payload FROM inbox")
+        return {r.update_id: (r.chat_id, r.payload) for r in rows}
+
+
+def test_people_erased_before_0009_lose_their_ids_and_the_downgrade_gives_them_placeholders(
+    engine: Engine, empty_url: str, backend: str
+) -> None:
+    fill(engine)
+    upgrade(empty_url, "0008")
+    before = dump(engine)
+    (erased,) = [p for p in before["people"] if p["data_deleted_at"] is not None]
+    kept = next(p for p in before["people"] if p["data_deleted_at"] is None)
+    gone_id, kept_id = erased["telegram_user_id"], kept["telegram_user_id"]
+    inbox = sa.table(
+        "inbox",
+        *(sa.column(n) for n in ("update_id", "chat_id", "payload", "state", "received_at")),
+        sa.column("attempts"),
+    )
+    counters = sa.table(
+        "code_attempts",
+        *(sa.column(n) for n in ("user_id", "window_started_at", "expires_at", "failures")),
+        *(sa.column(n) for n in ("cooldowns", "alerted")),
+    )
+    with engine.begin() as connection:
+        for n, chat, state in (
+            (1, gone_id, "done"),
+            (2, kept_id, "done"),
+            (3, gone_id, "pending"),
+        ):
+            connection.execute(
+                inbox.insert(),
+                [
+                    {
+                        "update_id": n,
+                        "chat_id": chat,
+                        "payload": f'{{"update_id": {n}, "from": {chat}}}',
+                        "state": state,
+                        "received_at": T0,
+                        "attempts": 0,
+                    }
+                ],
+            )
+        connection.execute(
+            counters.insert(),
+            [
+                {
+                    "user_id": user,
+                    "window_started_at": T0,
+                    "expires_at": T0,
+                    "failures": 1,
+                    "cooldowns": 0,
+                    "alerted": False,
+                }
+                for user in (gone_id, kept_id)
+            ],
+        )
+
+    upgrade(empty_url, "0009")
+
+    after = dump(engine)
+    expected_people = [
+        {**p, "erased_user_mark": None}
+        if p["id"] != erased["id"]
+        else {
+            **p,
+            "telegram_user_id": None,
+            "chat_id": None,
+            "last_answer_message_id": None,
+            "erased_user_mark": None,
+        }
+        for p in before["people"]
+    ]
+    assert after == {**before, "people": expected_people}
+    assert inbox_rows(engine) == {
+        1: (None, '{"update_id": 1}'),
+        2: (kept_id, f'{{"update_id": 2, "from": {kept_id}}}'),
+        3: (None, '{"update_id": 3}'),
+    }
+    with engine.connect() as connection:
+        users = connection.exec_driver_sql("SELECT user_id FROM code_attempts").scalars()
+        assert list(users) == [kept_id]
+    # Someone who erased their data may join again: a second row without an id is allowed.
+    people = sa.table(
+        "people",
+        *(sa.column(n) for n in ("id", "telegram_user_id", "role", "created_at")),
+        sa.column("first_name"),
+        sa.column("last_name"),
+        sa.column("language_code"),
+        sa.column("opted_out"),
+        sa.column("unreachable"),
+        sa.column("erased_user_mark"),
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            people.insert(),
+            [
+                {
+                    "id": 99,
+                    "telegram_user_id": None,
+                    "role": "patient",
+                    "created_at": T0,
+                    "first_name": "",
+                    "last_name": "",
+                    "language_code": "en",
+                    "opted_out": False,
+                    "unreachable": False,
+                    "erased_user_mark": "ab" * 32,
+                }
+            ],
+        )
+
+    downgrade(empty_url, "0008")
+
+    down = dump(engine)
+    placeholders = {p["id"]: p["telegram_user_id"] for p in down["people"]}
+    assert (placeholders[erased["id"]], placeholders[99]) == (-erased["id"], -99)
+    # As before the upgrade, but for the ids the upgrade took away.
+    assert [p for p in down["people"] if p["id"] != 99] == [
+        {**p, "telegram_user_id": -p["id"], "chat_id": None, "last_answer_message_id": None}
+        if p["id"] == erased["id"]
+        else p
+        for p in before["people"]
+    ]
+    assert "erased_user_mark" not in {c["name"] for c in sa.inspect(engine).get_columns("people")}
+    upgrade(empty_url, "0009")
+    assert count(engine, "people") == len(before["people"]) + 1
+    print(f"\nmigration 0009 data test [{backend}]: ids of erased people up, down and up")

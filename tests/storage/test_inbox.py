@@ -213,3 +213,46 @@ def test_the_chat_of_each_kind_of_update() -> None:
     assert inbox.chat_of({"update_id": 2, "edited_message": message(2, 11)["message"]}) == 11
     assert inbox.chat_of(press) == 77  # a press on a message Telegram no longer sends
     assert inbox.chat_of({"update_id": 3, "poll": {"id": "p"}}) is None
+
+
+def test_scrub_empties_a_chat_and_the_handled_updates_that_mention_the_person(
+    database: Database,
+) -> None:
+    erased, therapist, bystander = 7_351_924_680, 9001, 4242
+    inbox.store(
+        database,
+        NOW,
+        [
+            message(1, erased, "my knee"),  # handled below
+            message(2, therapist, "/chart zephyrine o'NEIL"),  # handled, the name in another case
+            message(3, therapist, f"/removepatient Knees {erased}"),  # handled, the id
+            message(4, bystander, "Zoë"),  # handled, another person
+            message(5, erased, "sent while erasing"),  # still pending
+            message(6, therapist, "/chart Zephyrine"),  # pending: handled soon, then purged
+        ],
+    )
+    inbox.finish(database, NOW, [1, 2, 3, 4])
+
+    with database.session() as session:
+        emptied = inbox.scrub(session, [erased], [str(erased), "Zephyrine", "O'Neil"])
+        session.commit()
+
+    assert emptied == 4
+    with database.session() as session:
+        rows = session.execute(
+            select(
+                InboxUpdate.update_id, InboxUpdate.chat_id, InboxUpdate.payload, InboxUpdate.state
+            )  # type: ignore[call-overload]
+        ).all()
+    found = {r.update_id: (r.chat_id, json.loads(r.payload), r.state) for r in rows}
+    bare = {n: (None, {"update_id": n}, found[n][2]) for n in (1, 2, 3, 5)}
+    assert {n: found[n] for n in (1, 2, 3, 5)} == bare
+    assert found[5][2] == "pending", "handled as an empty update, in its turn"
+    assert found[4][0] == bystander and found[6][0] == therapist
+    # A redelivered update of the erased chat is still known: stored once, never again.
+    inbox.store(database, NOW, [message(1, erased, "my knee")])
+    with database.session() as session:
+        (payload,) = session.execute(
+            select(InboxUpdate.payload).where(InboxUpdate.update_id == 1)  # type: ignore[call-overload]
+        ).one()
+    assert payload == '{"update_id": 1}'

@@ -182,6 +182,18 @@ def test_instances_starting_together_migrate_an_empty_postgresql_database_once(
         engine.dispose()
 
 
+def test_the_start_reads_the_same_revisions_as_alembic() -> None:
+    """The bot's start reads revisions without alembic; both must see the same chain and head."""
+    from alembic.script import ScriptDirectory
+
+    from storage.db import known_revisions
+
+    script = ScriptDirectory.from_config(make_alembic_config("sqlite://"))
+    alembic_chain = {rev.revision: rev.down_revision for rev in script.walk_revisions()}
+    assert known_revisions() == alembic_chain
+    assert head_revision() == script.get_current_head()
+
+
 # --- 0010: consent --------------------------------------------------------------------------
 
 CONSENT_TABLES = ("consent_versions", "consents", "consent_requests")
@@ -204,7 +216,7 @@ def _dump(engine: Engine, tables: tuple[str, ...]) -> dict[str, list[dict[str, A
 def test_consent_tables_come_and_go_and_existing_groups_ask_for_no_consent(
     empty_url: str, backend: str
 ) -> None:
-    upgrade(empty_url, "0008")
+    upgrade(empty_url, "0009")
     engine = make_engine(empty_url)
     try:
         with engine.begin() as connection:
@@ -278,7 +290,7 @@ def test_consent_tables_come_and_go_and_existing_groups_ask_for_no_consent(
                 {"t": T0},
             )
 
-        downgrade(empty_url, "0008")
+        downgrade(empty_url, "0009")
         assert _dump(engine, kept) == before
         assert not set(CONSENT_TABLES) & set(sa.inspect(engine).get_table_names())
         upgrade(empty_url, "0010")

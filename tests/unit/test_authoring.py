@@ -48,7 +48,7 @@ def join(database: Database, now: datetime, user_id: int, name: str, code: str) 
     result = checkin.start(
         database,
         now,
-        checkin.Policy(default_zone=ZONE),
+        checkin.Policy(default_zone=ZONE, erasure_key=b"unit test erasure key"),
         checkin.Patient(user_id, user_id, name),
         code,
     )

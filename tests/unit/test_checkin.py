@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.clock import ManualClock
-from bot.services import checkin
+from bot.services import checkin, erasure
 from bot.services.checkin import (
     Idle,
     InviteProblem,
@@ -41,8 +41,10 @@ from storage.models import (
 )
 from tests.fakes.words import worded
 
+ERASURE_KEY = b"unit test erasure key"
 POLICY = Policy(
     default_zone="Europe/London",
+    erasure_key=ERASURE_KEY,
     max_reasks=2,
     first_reminder_minutes=60,
     max_reminders=2,
@@ -676,7 +678,11 @@ def test_an_answer_outside_the_rule_or_a_skip_alerts_nobody(world: World) -> Non
 
 
 def test_a_config_therapist_who_is_also_a_group_member_gets_one_alert(world: World) -> None:
-    policy = Policy(default_zone="Europe/London", therapist_user_ids=(THERAPIST_ID,))
+    policy = Policy(
+        default_zone="Europe/London",
+        erasure_key=ERASURE_KEY,
+        therapist_user_ids=(THERAPIST_ID,),
+    )
     world.join(ALICE)
     delivery_id = world.deliver(ALICE, "Knee check")
     world.begin(ALICE, delivery_id)
@@ -913,7 +919,7 @@ def test_stop_cancels_open_tasks_and_drops_pending_ones_until_start(world: World
     world.join(ALICE)
     open_id = world.deliver(ALICE, "Knee check")
 
-    stopped = checkin.stop(world.database, world.now, 101)
+    stopped = checkin.stop(world.database, world.now, ERASURE_KEY, 101)
 
     assert stopped == checkin.Stopped(known=True, already=False, cancelled=1)
     with world.database.session() as session:
@@ -934,12 +940,16 @@ def test_delete_my_data_erases_answers_deliveries_and_memberships(world: World) 
     world.begin(ALICE, delivery_id)
     world.say(ALICE, "yes", 5)
 
-    deleted = checkin.delete_my_data(world.database, world.now, 101)
+    deleted = checkin.delete_my_data(world.database, world.now, ERASURE_KEY, 101)
 
     assert deleted == checkin.Deleted(known=True, answers=1, deliveries=3, memberships=2)
     with world.database.session() as session:
-        person = session.exec(select(Person).where(Person.telegram_user_id == 101)).one()
+        assert session.exec(select(Person).where(Person.telegram_user_id == 101)).first() is None
+        person = session.exec(
+            select(Person).where(Person.erased_user_mark == erasure.mark(ERASURE_KEY, 101))
+        ).one()
         assert (person.display_name, person.data_deleted_at) == ("", world.now)
+        assert (person.telegram_user_id, person.chat_id) == (None, None)
         assert not session.exec(select(Delivery).where(Delivery.person_id == person.id)).all()
         marks = session.exec(select(Membership).where(Membership.person_id == person.id)).all()
         assert [m.role for m in marks] == ["erased", "erased"]
@@ -947,6 +957,10 @@ def test_delete_my_data_erases_answers_deliveries_and_memberships(world: World) 
     assert checkin.start(world.database, world.now, POLICY, ALICE, None).outcome == (
         StartOutcome.NEWCOMER
     )
+    again = checkin.delete_my_data(world.database, world.now, ERASURE_KEY, 101)
+    assert again == checkin.Deleted(known=False, erased=True)
+    other_key = checkin.delete_my_data(world.database, world.now, b"another key", 101)
+    assert other_key == checkin.Deleted(known=False, erased=False)
 
 
 # --- a question counts as asked once its message reached the patient ---------------------------
@@ -969,6 +983,39 @@ def test_a_message_written_before_the_question_arrived_is_not_its_answer(world: 
     assert early.question.question_id == first.question.question_id
     assert isinstance(late, Progress)
     assert [a.question_id for a in world.answers(delivery_id)] == [first.question.question_id]
+
+
+@pytest.mark.parametrize(
+    ("answer_id", "second_send_id", "counts"),
+    [
+        # Question 2's first send (13) reached Alice unrecorded; she answered it (14) before
+        # its second send (15) arrived: a message came between her 12 and 14, the first send.
+        (14, 15, True),
+        # The first send never arrived: her 13 came right after her 12, before any send.
+        (13, 14, False),
+    ],
+)
+def test_an_answer_between_a_questions_unrecorded_send_and_its_second_send(
+    world: World, answer_id: int, second_send_id: int, counts: bool
+) -> None:
+    world.join(ALICE)
+    delivery_id = world.deliver(ALICE, "Knee check")
+    world.begin(ALICE, delivery_id)
+    answered = world.say(ALICE, "y", 11, shown=False)
+    assert isinstance(answered, Progress) and answered.question is not None
+    pain = answered.question.question_id
+    # Typed while question 2 was on its way; the bot stopped before recording its send.
+    early = world.say(ALICE, "hello?", 12, shown=False)
+    assert isinstance(early, checkin.NotShown) and early.maybe_shown_before
+    checkin.note_question_shown(
+        world.database, world.now, delivery_id, pain, second_send_id, early.maybe_shown_before
+    )
+
+    result = world.say(ALICE, "5", answer_id, shown=False)
+
+    stored = [a.question_id for a in world.answers(delivery_id)]
+    assert (pain in stored) is counts
+    assert isinstance(result, checkin.NotShown) is not counts
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ def test_the_shipped_config_file_is_valid_and_matches_the_defaults() -> None:
     shipped = load_settings(Path(__file__).parents[2] / "config.toml", {})
     assert shipped.model_dump() == Settings().model_dump()
     assert shipped.database.url == "sqlite:///data/patientbot.db"
-    assert shipped.scheduler.messages_per_second == 25
+    assert shipped.scheduler.messages_per_second == 29
 
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
@@ -167,3 +167,18 @@ def test_the_token_never_reaches_the_log(capsys: pytest.CaptureFixture[str]) -> 
 
 # Without a token `patientbot run` now opens the playground (issue #9); the @BotFather
 # explanation it still prints is checked in tests/playground/test_cli.py.
+
+
+def test_the_erasure_key_is_the_configured_one_else_the_tokens_and_never_shown(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, f'[telegram]\ntoken = "{TOKEN}"\n')
+    derived = load_settings(path, {}).erasure_key
+    assert derived == load_settings(path, {}).erasure_key, "the same token, the same key"
+    assert TOKEN.encode() not in derived and len(derived) == 32
+    other_token = load_settings(path, {"TELEGRAM_BOT_TOKEN": "42:another-token"}).erasure_key
+    assert other_token != derived
+    configured = load_settings(path, {"PATIENTBOT_ERASURE_KEY": "k" * 64})
+    assert configured.erasure_key == b"k" * 64
+    assert "k" * 64 not in repr(configured) and "k" * 64 not in str(configured.model_dump())
+    assert load_settings(write(tmp_path, ""), {}).erasure_key, "the playground has one too"

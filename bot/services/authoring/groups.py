@@ -209,7 +209,7 @@ def list_groups(database: Database, now: datetime, default_zone: str) -> list[Gr
         ).all():
             former[membership.group_id].append(
                 FormerTherapist(
-                    person.telegram_user_id, person.display_name, membership.ended_at or now
+                    person.telegram_user_id or 0, person.display_name, membership.ended_at or now
                 )
             )
         result = []
@@ -265,7 +265,8 @@ def group_patients(database: Database, default_zone: str, ref: str) -> PatientLi
         )
         patients = tuple(
             PatientRow(
-                telegram_user_id=person.telegram_user_id,
+                # 0 for an erased person, who has no id left (shown as deleted).
+                telegram_user_id=person.telegram_user_id or 0,
                 name=person.display_name,
                 joined_at=joined_at,
                 open_tasks=open_counts[person.id or 0],
@@ -313,7 +314,7 @@ def remove_patient(
                 meaning(Kind.ADMIN_UNKNOWN_PATIENT, ref=patient_ref, group_name=group.name)
             )
         if len(found) > 1:
-            ids = [p.telegram_user_id for p, _ in found]
+            ids = [p.telegram_user_id or 0 for p, _ in found]
             raise AuthoringError(meaning(Kind.ADMIN_AMBIGUOUS_PATIENT, ref=patient_ref, ids=ids))
         person, membership = found[0]
         # The row stays, ended: invites made before now no longer let them back in.
@@ -347,7 +348,7 @@ def remove_patient(
         return RemovedPatient(
             _group_info(group, default_zone),
             person.display_name,
-            person.telegram_user_id,
+            person.telegram_user_id or 0,
             cancelled,
         )
 

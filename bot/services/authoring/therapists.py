@@ -42,6 +42,8 @@ def therapist_chat_ids(database: Database, config_user_ids: Iterable[int]) -> li
         ).all()
     for user_id, chat_id in rows:
         chat = chat_id or user_id
+        if chat is None:
+            continue  # erased: nobody to tell
         if chat not in ids:
             ids.append(chat)
     return ids
@@ -147,6 +149,8 @@ def reconcile_therapists(
         ended: dict[int, list[str]] = {}
         restored: dict[int, list[str]] = {}
         for membership, user_id, person_role, group_name in rows:
+            if user_id is None:
+                continue  # erased: their places were deleted with their data
             allowed = user_id in configured or person_role == Role.THERAPIST.value
             if membership.role == Role.THERAPIST.value and not allowed:
                 membership.role, membership.ended_at = Role.FORMER_THERAPIST.value, now

@@ -28,6 +28,7 @@ from bot.services.checkin.common import (
     _postpone_reminder,
     _question_view,
     _rules,
+    _stranger,
     _task,
     _zone_of,
 )
@@ -46,7 +47,12 @@ from bot.services.checkin.results import (
     Summary,
     SummaryLine,
 )
-from bot.services.checkin.shown import _await_question, came_after, sent_but_unrecorded
+from bot.services.checkin.shown import (
+    _await_question,
+    came_after,
+    sent_but_unrecorded,
+    typed_after_unrecorded,
+)
 from bot.services.responses import (
     Accepted,
     Rejected,
@@ -92,7 +98,8 @@ def answer_message(
             return fast
         person = _person(session, user_id)
         if person is None:
-            return NoQuestion(Idle.UNKNOWN_PERSON)
+            erased = _stranger(session, policy, user_id) is Refusal.ERASED
+            return NoQuestion(Idle.ERASED if erased else Idle.UNKNOWN_PERSON)
         if (
             person.last_answer_message_id is not None
             and message_id <= person.last_answer_message_id
@@ -104,6 +111,7 @@ def answer_message(
         task = _task(session, delivery)
         if _closed(delivery, now):
             return Refused(Refusal.CLOSED, task.title)
+        previous_message_id = person.last_answer_message_id
         person.last_answer_message_id = message_id
         # The reads below do not depend on it: its UPDATE goes out with the answer's INSERT.
         with session.no_autoflush:
@@ -122,13 +130,27 @@ def answer_message(
             delivery.asked_message_id = None
             delivery.asked_at = now
             delivery.ask_pending_since = None
-        if delivery.asked_question_id != current.id or not came_after(
+        # Typed after the question's first send, which went unrecorded, and before it was sent
+        # again: its answer all the same.
+        answers_first_send = typed_after_unrecorded(
+            delivery, current.id, previous_message_id, message_id
+        )
+        if answers_first_send:
+            delivery.ask_pending_since = None
+        elif delivery.asked_question_id != current.id or not came_after(
             delivery.asked_message_id, delivery.asked_at, message_id, sent_at
         ):
-            _await_question(delivery, now, message_id)
+            # A question stored as next and not recorded as sent may have reached the patient
+            # all the same: its new send says so (``Shown.maybe_shown_before``).
+            shown_already = delivery.asked_question_id == current.id
+            maybe_shown = delivery.ask_pending_since is not None and not shown_already
+            if not shown_already:
+                _await_question(delivery, now, message_id)
+            # else the message came before the question's recorded send: the question stays
+            # on the screen from that send on, and its answer may be typed between the two.
             view = _question_view(_id(delivery), task.title, questions, current)
             session.commit()
-            return NotShown(view)
+            return NotShown(view, maybe_shown_before=maybe_shown, shown_already=shown_already)
         result = parse_reply(_rules(current), reply)
         if isinstance(result, Rejected):
             return _reject(session, now, policy, delivery, task, questions, current, result)

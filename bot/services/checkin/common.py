@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from bot.services.checkin.results import NextDue, Policy, QuestionView, Refusal, Refused
+from bot.services.erasure import was_erased
 from bot.services.planning import zone_for
 from bot.services.responses import QuestionRules
 from bot.services.schedule import end_of_quiet, is_quiet
@@ -76,6 +77,13 @@ def _person(session: Session, user_id: int) -> Person | None:
     return session.exec(_PERSON_BY_USER, params={"user_id": user_id}).first()
 
 
+def _stranger(session: Session, policy: Policy, user_id: int) -> Refusal:
+    """Why someone without a row was refused: never joined, or erased their data."""
+    if was_erased(session, policy.erasure_key, user_id):
+        return Refusal.ERASED
+    return Refusal.UNKNOWN_PERSON
+
+
 def _task(session: Session, delivery: Delivery) -> Task:
     task = session.get(Task, delivery.task_id)
     assert task is not None  # the foreign key guarantees it
@@ -88,7 +96,7 @@ def _open_delivery(
     """The caller's own delivery, locked, if it can still be acted on."""
     person = _person(session, user_id)
     if person is None:
-        return Refused(Refusal.UNKNOWN_PERSON)
+        return Refused(_stranger(session, policy, user_id))
     delivery = session.exec(
         select(Delivery).where(Delivery.id == delivery_id).with_for_update()
     ).first()

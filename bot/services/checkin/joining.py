@@ -24,6 +24,7 @@ from bot.services.checkin.results import (
     StartResult,
 )
 from bot.services.consent import ConsentText, has_agreed, in_force
+from bot.services.erasure import mark
 from bot.services.planning import plan_member, replan_person
 from bot.services.throttle import blocked_until, record_failure
 from storage.db import Database
@@ -70,7 +71,9 @@ def _start(
             return StartResult(StartOutcome.BAD_CODE, problem=problem or InviteProblem.UNKNOWN)
         group = session.get(TherapyGroup, invite.group_id)
         assert group is not None and group.id is not None
-        if _removed_before(session, person, group, invite):
+        if _removed_before(session, person, group, invite) or (
+            person is None and _erased_and_removed(session, policy, who, group.id, invite)
+        ):
             return StartResult(StartOutcome.BAD_CODE, problem=InviteProblem.REMOVED)
         required = in_force(session, group)
         if required is not None and not has_agreed(
@@ -193,6 +196,27 @@ def _removed_before(
         and member.ended_at is not None
         and invite.created_at <= member.ended_at
     )
+
+
+def _erased_and_removed(
+    session: Session, policy: Policy, who: Patient, group_id: int, invite: Invite
+) -> bool:
+    """Whether this user, removed from the group, erased their data before the invite was made.
+
+    Joining again after an erasure makes a new person, so the removal of the erased row is
+    found through its mark: erasing one's data must not open the invites a removal shut.
+    """
+    removed = session.exec(
+        select(Membership.id)
+        .join(Person, col(Person.id) == Membership.person_id)
+        .where(
+            Person.erased_user_mark == mark(policy.erasure_key, who.telegram_user_id),
+            Membership.group_id == group_id,
+            Membership.role == Role.REMOVED.value,
+            col(Membership.ended_at) >= invite.created_at,
+        )
+    ).first()
+    return removed is not None
 
 
 def _request_consent(

@@ -11,16 +11,27 @@ from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind, record
 from bot.services.checkin.answering import _finish
 from bot.services.checkin.common import _OPEN, _person
 from bot.services.checkin.results import Deleted, Stopped
+from bot.services.erasure import mark, was_erased
+from bot.services.inbox import scrub as scrub_inbox
 from storage.db import Database
-from storage.models import Answer, Delivery, DeliveryStatus, Membership, Role
+from storage.models import (
+    Answer,
+    CodeAttempts,
+    ConsentRequest,
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    Membership,
+    Role,
+)
 
 
-def stop(database: Database, now: datetime, user_id: int) -> Stopped:
+def stop(database: Database, now: datetime, erasure_key: bytes, user_id: int) -> Stopped:
     """Opt out: no more prompts or reminders until /start."""
     with database.session() as session:
         person = _person(session, user_id)
         if person is None:
-            return Stopped(known=False)
+            return Stopped(known=False, erased=was_erased(session, erasure_key, user_id))
         already = person.opted_out
         person.opted_out = True
         # Pending rows go (planning brings them back on /start); open ones end as cancelled.
@@ -41,12 +52,18 @@ def stop(database: Database, now: datetime, user_id: int) -> Stopped:
         return Stopped(known=True, already=already, cancelled=len(open_rows))
 
 
-def delete_my_data(database: Database, now: datetime, user_id: int) -> Deleted:
-    """Erase the patient's answers, deliveries and memberships; keep a marker row for reports."""
+def delete_my_data(database: Database, now: datetime, erasure_key: bytes, user_id: int) -> Deleted:
+    """Erase everything that identifies the patient; keep a content-free row for reports.
+
+    Answers (the patient's own words and photos among them) and check-ins go; memberships
+    stay as ``erased`` markers. The person's row keeps no name, no Telegram user id and no
+    chat id, only ``erased_user_mark`` (bot.services.erasure); their wrong-code counter and
+    the updates stored from their chat are emptied in the same transaction.
+    """
     with database.session() as session:
         person = _person(session, user_id)
         if person is None:
-            return Deleted(known=False)
+            return Deleted(known=False, erased=was_erased(session, erasure_key, user_id))
         delivery_ids = select(Delivery.id).where(Delivery.person_id == person.id)
         answers = session.exec(
             delete(Answer).where(col(Answer.delivery_id).in_(delivery_ids.scalar_subquery()))
@@ -56,7 +73,7 @@ def delete_my_data(database: Database, now: datetime, user_id: int) -> Deleted:
         ).rowcount
         # Patient memberships stay as content-free markers, so the therapists' lists say the
         # data was deleted at the patient's request; a removal stays too (it keeps the old
-        # invites shut to this person); any other membership goes.
+        # invites shut to this person, see joining._removed_before); any other membership goes.
         memberships = session.exec(
             update(Membership)
             .where(
@@ -71,6 +88,20 @@ def delete_my_data(database: Database, now: datetime, user_id: int) -> Deleted:
                 col(Membership.role).not_in([Role.ERASED.value, Role.REMOVED.value]),
             )
         )
+        # Digests are planned for therapists only; one who erases their data gets none more.
+        session.exec(delete(Digest).where(col(Digest.person_id) == person.id))
+        session.exec(delete(CodeAttempts).where(col(CodeAttempts.user_id) == user_id))
+        # A join still waiting for "I agree" names the Telegram id; the agreements given name
+        # only the person row, which keeps no id, and stay as the record of what was agreed.
+        session.exec(delete(ConsentRequest).where(col(ConsentRequest.telegram_user_id) == user_id))
+        chats = {user_id} | ({person.chat_id} if person.chat_id is not None else set())
+        # Names of two letters or more: a shorter one would be found in nearly every payload.
+        names = [n for n in (person.first_name, person.last_name) if len(n) >= 2]
+        scrub_inbox(session, chats, [str(user_id), *names])
+        person.telegram_user_id = None
+        person.chat_id = None
+        person.erased_user_mark = mark(erasure_key, user_id)
+        person.last_answer_message_id = None
         person.first_name = ""
         person.last_name = ""
         person.language_code = "en"

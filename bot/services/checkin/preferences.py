@@ -35,6 +35,7 @@ from bot.services.checkin.results import (
     ZoneChanged,
     ZoneView,
 )
+from bot.services.erasure import was_erased
 from bot.services.planning import replan_person
 from storage.db import Database
 from storage.models import Delivery, Membership, Role, Task, TherapyGroup
@@ -136,7 +137,8 @@ def set_timezone(
     with database.session() as session:
         person = _person(session, user_id)
         if person is None:
-            return ZoneChanged(known=False, zone=zone)
+            erased = was_erased(session, policy.erasure_key, user_id)
+            return ZoneChanged(known=False, zone=zone, erased=erased)
         if zone is None:
             return ZoneChanged(known=True, zone=None)
         person.timezone = zone

@@ -19,6 +19,8 @@ class Policy:
     """The settings the check-in rules depend on, so services never read the configuration."""
 
     default_zone: str
+    # The key of erased people's marks (bot.services.erasure), from Settings.erasure_key.
+    erasure_key: bytes
     max_reasks: int = 3
     first_reminder_minutes: int = 60
     max_reminders: int = 2
@@ -104,6 +106,7 @@ class Refusal(StrEnum):
     """Why a button press or an answer changed nothing."""
 
     UNKNOWN_PERSON = "unknown_person"  # the presser never joined
+    ERASED = "erased"  # the presser erased their data (/deletemydata) and has not joined since
     NOT_YOURS = "not_yours"  # no such delivery, or someone else's (forged or deleted)
     NOT_OPEN = "not_open"  # not sent yet
     CLOSED = "closed"  # past its expiry
@@ -156,10 +159,16 @@ class NotShown:
     """
 
     question: QuestionView
+    # The question may have reached the patient before, unrecorded: see ``Shown``.
+    maybe_shown_before: bool = False
+    # The question's send is recorded and came after the message: it is sent again as a
+    # reminder only, and answers typed after the first send still count.
+    shown_already: bool = False
 
 
 class Idle(StrEnum):
     UNKNOWN_PERSON = "unknown_person"
+    ERASED = "erased"  # from someone who erased their data and has not joined since
     NOTHING_ASKED = "nothing_asked"
     DUPLICATE = "duplicate"
 
@@ -309,6 +318,7 @@ class ZoneChanged:
     known: bool
     zone: str | None  # None: not a time zone name
     next_due: NextDue | None = None
+    erased: bool = False  # not known because they erased their data
 
 
 @dataclass(frozen=True)
@@ -321,6 +331,7 @@ class PersonStatus:
 @dataclass(frozen=True)
 class Stopped:
     known: bool
+    erased: bool = False  # not known because they erased their data
     already: bool = False
     cancelled: int = 0
 
@@ -328,6 +339,7 @@ class Stopped:
 @dataclass(frozen=True)
 class Deleted:
     known: bool
+    erased: bool = False  # not known because they erased their data already
     answers: int = 0
     deliveries: int = 0
     memberships: int = 0

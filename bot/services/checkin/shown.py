@@ -83,20 +83,64 @@ def sent_but_unrecorded(
 
 @dataclass(frozen=True)
 class Shown:
-    """A question's message reached the patient: it may now be answered."""
+    """A question's message reached the patient: it may now be answered.
+
+    ``maybe_shown_before``: this message sends again a question that may already have reached
+    the patient unrecorded (the bot stopped between its send and its record). A message the
+    patient typed after that first send and before this one is then its answer, which
+    ``typed_after_unrecorded`` tells by the numbering; ``ask_pending_since`` stays set to say so.
+    """
 
     delivery_id: int
     question_id: int
     message_id: int
+    maybe_shown_before: bool = False
 
 
 def note_question_shown(
-    database: Database, now: datetime, delivery_id: int, question_id: int, message_id: int
+    database: Database,
+    now: datetime,
+    delivery_id: int,
+    question_id: int,
+    message_id: int,
+    maybe_shown_before: bool = False,
 ) -> None:
     """Record that the question's message reached the patient, in a transaction of its own."""
     with database.session() as session:
-        record_shown(session, now, [Shown(delivery_id, question_id, message_id)])
+        shown = Shown(delivery_id, question_id, message_id, maybe_shown_before)
+        record_shown(session, now, [shown])
         session.commit()
+
+
+def typed_after_unrecorded(
+    delivery: Delivery, question_id: int | None, previous_message_id: int | None, message_id: int
+) -> bool:
+    """Whether a message typed before the question's recorded send answers an earlier send.
+
+    The question was sent again (``Shown.maybe_shown_before``) as a message with a higher id
+    than this one. If a message came between the patient's previous message and this one, it
+    was the bot's, and not one it recorded: the first, unrecorded send of this very question
+    (the same reasoning as ``sent_but_unrecorded``). Without such a gap this message was typed
+    before any send of the question reached the patient.
+    """
+    return (
+        delivery.asked_question_id == question_id
+        and delivery.ask_pending_since is not None
+        and delivery.asked_message_id is not None
+        and message_id < delivery.asked_message_id
+        and previous_message_id is not None
+        and message_id > previous_message_id + 1
+    )
+
+
+def _sent_again(delivery: Delivery, question_id: int | None) -> bool:
+    """A question sent again that may have reached the patient before (see ``Shown``)."""
+    return (
+        delivery.asked_question_id == question_id
+        and delivery.ask_pending_since is not None
+        and delivery.asked_at is not None
+        and delivery.asked_at >= delivery.ask_pending_since
+    )
 
 
 def record_shown(session: Session, now: datetime, shown: Sequence[Shown]) -> None:
@@ -111,9 +155,17 @@ def record_shown(session: Session, now: datetime, shown: Sequence[Shown]) -> Non
             asked_question_id=bindparam("q_id"),
             asked_message_id=bindparam("m_id"),
             asked_at=now,
-            ask_pending_since=None,
+            ask_pending_since=bindparam("pending"),
         ),
-        [{"d_id": s.delivery_id, "q_id": s.question_id, "m_id": s.message_id} for s in shown],
+        [
+            {
+                "d_id": s.delivery_id,
+                "q_id": s.question_id,
+                "m_id": s.message_id,
+                "pending": now if s.maybe_shown_before else None,
+            }
+            for s in shown
+        ],
     )
 
 
@@ -170,7 +222,14 @@ def unsent_questions(
             ):
                 questions = _active_questions(session, task)
                 current = _first_unanswered(questions, _answers(session, delivery))
-            if current is None or person is None or person.chat_id is None:
+            if (
+                current is None
+                or person is None
+                or person.chat_id is None
+                or _sent_again(delivery, current.id)
+            ):
+                # A question sent again is on the screen; its mark only waited for messages
+                # typed before it, and the inbox holds none of this chat's any more.
                 stale.append(_id(delivery))
                 continue
             view = _question_view(_id(delivery), task.title, questions, current)
