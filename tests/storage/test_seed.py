@@ -14,7 +14,7 @@ from bot import texts
 from bot.cli import main
 from bot.services.seeding import SeedError, SeedPlan, apply_seed, read_seed
 from storage.db import Database
-from storage.models import Invite, Question, Task, TherapyGroup
+from storage.models import AuditEvent, ConsentVersion, Invite, Question, Task, TherapyGroup
 
 DEMO = Path(__file__).parents[2] / "seed_data" / "demo.toml"
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -302,3 +302,40 @@ def test_patientbot_seed_refuses_a_short_code_and_takes_it_marked_demo(
     assert main(["--config", str(config), "seed", str(seed)]) == 0
     with database.session() as session:
         assert [(i.code, i.demo) for i in session.exec(select(Invite)).all()] == [("NECK1", True)]
+
+
+def test_a_consent_text_must_be_text_and_fit_one_message(tmp_path: Path) -> None:
+    long_text = "x" * 3501
+    found = seed_problems(
+        tmp_path,
+        '[[groups]]\nname = "Knees"\nconsent = ""\n\n'
+        f'[[groups]]\nname = "Hips"\nconsent = "{long_text}"\n\n'
+        '[[groups]]\nname = "Backs"\nconsent = 3\n',
+    )
+    assert [line.split("bad.toml: ", 1)[1] for line in found] == [
+        "groups[1].consent: must be a non-empty string",
+        "groups[2].consent: must be at most 3500 characters (it has 3501)",
+        "groups[3].consent: must be a non-empty string",
+    ]
+
+
+def test_a_changed_consent_text_seeded_again_is_the_next_version(
+    database: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "knees.toml"
+    path.write_text('[[groups]]\nname = "Knees"\nconsent = "First."\n', encoding="utf-8")
+    apply_seed(database, read(path), NOW, ZONE)
+    # Without the key the group's text stays as it is (a therapist may have set it).
+    path.write_text('[[groups]]\nname = "Knees"\n', encoding="utf-8")
+    apply_seed(database, read(path), NOW, ZONE)
+    path.write_text('[[groups]]\nname = "Knees"\nconsent = "Second."\n', encoding="utf-8")
+    report = apply_seed(database, read(path), NOW, ZONE)
+
+    assert report.updated["consent texts"] == 1
+    with database.session() as session:
+        versions = session.exec(
+            select(ConsentVersion.version, ConsentVersion.text).order_by(ConsentVersion.version)
+        ).all()
+        actions = session.exec(select(AuditEvent.action, AuditEvent.actor_role)).all()
+    assert [tuple(v) for v in versions] == [(1, "First."), (2, "Second.")]
+    assert [tuple(a) for a in actions] == [("consent_changed", "operator")] * 2
