@@ -47,6 +47,9 @@ _ACTIONS = {
     AuditAction.DATA_EXPORTED: "data exported",
     AuditAction.DATA_ERASED: "data erased at the patient's request",
     AuditAction.RETENTION_PURGE: "old answers purged (retention)",
+    AuditAction.CONSENT_GIVEN: "consent given",
+    AuditAction.CONSENT_WITHDRAWN: "consent withdrawn",
+    AuditAction.CONSENT_CHANGED: "consent text changed",
 }
 _ROLES = {
     ActorRole.ADMINISTRATOR: "administrator",
@@ -191,7 +194,8 @@ def mydata_file(data: PersonalData, now: datetime) -> bytes:
     document = {
         "about": (
             "Everything this check-in bot stores about you: your profile, the groups you "
-            "belong to, and every check-in with its answers and the question each answered. "
+            "belong to, the consent texts you agreed to (the words of each version, and when), "
+            "and every check-in with its answers and the question each answered. "
             "Times are UTC. Photos and videos are kept by Telegram; telegram_file_id names "
             "them. /deletemydata erases your answers, check-ins, name and Telegram id."
         ),

@@ -8,6 +8,7 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING
 
+from bot.texts.consent import consent_report_line
 from bot.texts.therapist_commands import (
     _ADMIN_MONTHS,
     _ADMIN_TYPE_LABELS,
@@ -627,6 +628,11 @@ def admin_report(report: AdherenceReport, limit: int) -> list[str]:
     def line(name: str, row: PatientAdherence) -> str:
         return f"{name}: {adherence_in_words(row)}"
 
+    def with_consent(text: str, row: PatientAdherence) -> str:
+        if report.consent_in_force is None or not row.member or row.data_deleted:
+            return text
+        return f"{text} · {consent_report_line(row.consent_version, report.consent_in_force)}"
+
     lines: list[str] = []
     footnotes: set[str] = set()
     for r in report.rows:
@@ -638,7 +644,7 @@ def admin_report(report: AdherenceReport, limit: int) -> list[str]:
             if not r.member:
                 name += "†"
                 footnotes.add("† no longer in the group")
-        lines.append(line(name, r))
+        lines.append(with_consent(line(name, r), r))
     lines.append(line("<b>All</b>", report.total))
     legend = (
         "Check-ins due so far. Partly answered, not answered, skipped: closed unfinished. "
