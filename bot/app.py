@@ -19,7 +19,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import ReplyGate
-from bot.handlers import charts, common, datarights, language, patient, therapist
+from bot.handlers import charts, common, consent, datarights, language, patient, therapist
 from storage.db import Database
 
 # PTB wants a token even when the transport is a fake that never checks it.
@@ -67,6 +67,7 @@ def build_application(
     therapist.register(application)
     charts.register(application)
     datarights.register(application)
+    consent.register(application)
     patient.register(application)
     common.register_fallbacks(application)
     scheduler.install(application)

@@ -10,6 +10,7 @@ from bot import keyboards, texts
 from bot.services.checkin import (
     AlertNotice,
     AnsweredView,
+    ConsentQuestion,
     NextDue,
     QuestionView,
     Reask,
@@ -62,6 +63,33 @@ SCALE_ROW = 6
 # A summary quotes the question and the answer, shortened so long ones keep it readable.
 SUMMARY_QUESTION_CHARS = 80
 SUMMARY_ANSWER_CHARS = 120
+
+
+def render_consent(question: ConsentQuestion) -> tuple[str, InlineKeyboardMarkup]:
+    """A group's consent text with "I agree" and "No, thanks"; the buttons name its version.
+
+    Joining: ``cj:<request>:<version>:y|n`` (the pending join's id, never the invite code);
+    a member asked again: ``cm:<group>:<version>:y|n``.
+    """
+    text = texts.consent_question(
+        question.group_name, question.version, question.text, joining=question.joining
+    )
+    kind = "cj" if question.joining else "cm"
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts.consent_button_agree(),
+                    callback_data=keyboards.encode(kind, question.ref, question.version, "y"),
+                ),
+                InlineKeyboardButton(
+                    texts.consent_button_decline(),
+                    callback_data=keyboards.encode(kind, question.ref, question.version, "n"),
+                ),
+            ]
+        ]
+    )
+    return text, markup
 
 
 def render_question(

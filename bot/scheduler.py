@@ -24,7 +24,7 @@ from bot import texts
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import ReplyGate, paced
 from bot.readers import chat_language, chat_languages
-from bot.rendering import render_prompt, render_question
+from bot.rendering import render_consent, render_prompt, render_question
 from bot.sender import FlushFunction, Pacer, Sender, SendStats, retry_after_seconds
 from bot.services import checkin, delivery, inbox, retention
 from bot.services.delivery import (
@@ -316,6 +316,8 @@ async def _scan(
         st.took_back_dead = True
     # Wrong-invite-code counters past their time: a handful of small rows at most.
     await deps.run(purge_code_attempts, deps.database, now)
+    # Joins nobody answered "I agree" or "No, thanks" to within a week.
+    await deps.run(checkin.purge_requests, deps.database, now)
 
     async def claim() -> delivery.ScanBatch:
         return await deps.run(
@@ -346,6 +348,7 @@ async def _scan(
             stats = await st.sender().run(batch.jobs, send, flush, keep_going)
             _add(totals, batch, stats)
             _queue_closing(application, st, batch)
+            await _ask_consent(application, st, batch.consent_asks)
             # Stop when nothing is left, or when sends are failing: hammering helps nobody.
             if not batch.more or stats.requeued or not keep_going() or st.pacer.paused:
                 break
@@ -545,6 +548,34 @@ def _log(report: ScanReport) -> None:
             report.expired_unsent,
             extra={"late_sent": report.late_sent, "expired_unsent": report.expired_unsent},
         )
+
+
+async def _ask_consent(
+    application: BotApplication, st: SchedulerState, asks: tuple[delivery.ConsentAsk, ...]
+) -> None:
+    """Send the changed consent text in place of the prompts it held back.
+
+    Not retried: a patient it did not reach is asked at their next check-in instead.
+    """
+    languages = await chat_languages(_deps(application), {ask.chat_id for ask in asks})
+    for ask in asks:
+        question = checkin.ConsentQuestion(
+            False, ask.group_id, ask.group_name, ask.version, ask.text
+        )
+        with speaking(languages[ask.chat_id]):
+            text, markup = render_consent(question)
+        await st.pacer.acquire(ask.chat_id)
+        try:
+            await application.bot.send_message(
+                ask.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+            )
+        except RetryAfter as error:
+            st.pacer.pause(retry_after_seconds(error))
+        except TelegramError as error:
+            log.info(
+                "could not ask for consent again",
+                extra={"group_id": ask.group_id, "error": str(error)},
+            )
 
 
 async def _close_prompts(application: BotApplication, st: SchedulerState) -> None:

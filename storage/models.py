@@ -57,6 +57,9 @@ class Role(StrEnum):
     # A therapist's place in a group, ended at start because their id left [therapists] in
     # the configuration (and /addtherapist never added them): kept so /groups can say so.
     FORMER_THERAPIST = "former_therapist"
+    # The patient declined the group's changed consent text and so left it: no prompts of
+    # the group any more; an invite (and agreeing) brings them back.
+    DECLINED = "declined"
 
 
 class DeliveryStatus(StrEnum):
@@ -481,3 +484,53 @@ class AuditEvent(SQLModel, table=True):
     group_id: int | None = None
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class ConsentVersion(SQLModel, table=True):
+    """One version of a group's consent text; the newest version is the one in force.
+
+    Versions count 1, 2, ... per group and are never changed afterwards, so an agreement names
+    exactly the words the patient agreed to. A version without text lifts the requirement.
+    A group without any version never asked for consent.
+    """
+
+    __tablename__ = "consent_versions"
+    __table_args__ = (UniqueConstraint("group_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = _fk("groups.id")
+    version: int
+    text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _instant(nullable=False)
+
+
+class Consent(SQLModel, table=True):
+    """A patient agreed to version ``version`` of the group's consent text at ``agreed_at``."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("group_id", "person_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = _fk("groups.id")
+    person_id: int = _fk("people.id")
+    version: int
+    agreed_at: datetime = _instant(nullable=False)
+
+
+class ConsentRequest(SQLModel, table=True):
+    """A join waiting for the patient's "I agree": who pressed /start CODE, and which invite.
+
+    Until they agree nothing else of theirs is stored (no person row, no membership). The
+    buttons carry this row's id, never the invite code, and a press counts only from the
+    Telegram user named here. Agreeing or declining deletes it; the due scan deletes rows
+    left unanswered for a week.
+    """
+
+    __tablename__ = "consent_requests"
+    __table_args__ = (UniqueConstraint("telegram_user_id", "invite_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    invite_id: int = _fk("invites.id")
+    version: int
+    created_at: datetime = _instant(nullable=False, index=True)

@@ -112,6 +112,10 @@ async def start_command(update: Update, context: BotContext) -> None:
     now = deps.clock.now()
     next_due = rendering.render_next_due(result.next_due)
     outcome = checkin.StartOutcome
+    if result.outcome == outcome.CONSENT_NEEDED and result.consent is not None:
+        consent_text, markup = rendering.render_consent(result.consent)
+        await message.reply_text(consent_text, parse_mode=HTML, reply_markup=markup)
+        return
     if result.outcome == outcome.THROTTLED and result.retry_at is not None:
         text = texts.checkin_throttled(result.retry_at - now)
     elif result.outcome == outcome.BAD_CODE:

@@ -51,6 +51,9 @@ class AuditAction(StrEnum):
     DATA_ERASED = "data_erased"
     RETENTION_PURGE = "retention_purge"
     LANGUAGE_CHOSEN = "language_chosen"
+    CONSENT_GIVEN = "consent_given"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    CONSENT_CHANGED = "consent_changed"
 
 
 class ObjectKind(StrEnum):

@@ -18,6 +18,8 @@ from bot.services.checkin.common import _person
 from storage.db import Database
 from storage.models import (
     Answer,
+    Consent,
+    ConsentVersion,
     Delivery,
     Membership,
     Person,
@@ -105,6 +107,17 @@ def my_data(database: Database, now: datetime, user_id: int) -> PersonalData | N
         ).all()
         for answer, position, revision in rows:
             answers.setdefault(answer.delivery_id, []).append(_answer(answer, position, revision))
+        consents = session.exec(
+            select(Consent, TherapyGroup.name, ConsentVersion.text)
+            .join(TherapyGroup, col(TherapyGroup.id) == Consent.group_id)
+            .join(
+                ConsentVersion,
+                (col(ConsentVersion.group_id) == Consent.group_id)
+                & (col(ConsentVersion.version) == Consent.version),
+            )
+            .where(Consent.person_id == person.id)
+            .order_by(col(Consent.agreed_at), col(Consent.id))
+        ).all()
         data = {
             "profile": _profile(person),
             "memberships": [
@@ -115,6 +128,16 @@ def my_data(database: Database, now: datetime, user_id: int) -> PersonalData | N
                     "ended_at": _when(m.ended_at),
                 }
                 for m, name in memberships
+            ],
+            # Each agreement with the words agreed to, as they stood in that version.
+            "consents": [
+                {
+                    "group": name,
+                    "version": c.version,
+                    "text": text,
+                    "agreed_at": _when(c.agreed_at),
+                }
+                for c, name, text in consents
             ],
             "check_ins": [
                 {

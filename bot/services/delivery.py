@@ -30,6 +30,7 @@ from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from bot.services import inbox
+from bot.services.consent import latest_versions, missing
 from bot.services.planning import plan_following, zone_for
 from bot.services.schedule import end_of_quiet, is_quiet
 from bot.services.views import PromptView
@@ -141,6 +142,17 @@ class ClosedPrompt:
 
 
 @dataclass(frozen=True)
+class ConsentAsk:
+    """A due prompt replaced by the group's changed consent text, for the patient to agree to."""
+
+    chat_id: int
+    group_id: int
+    group_name: str
+    version: int
+    text: str
+
+
+@dataclass(frozen=True)
 class ScanBatch:
     jobs: tuple[SendJob, ...]
     closed: tuple[ClosedPrompt, ...]
@@ -152,6 +164,8 @@ class ScanBatch:
     expired_unsent: int  # of the expired, rows that were never sent (the bot was down)
     deferred: int  # reminders pushed past the patient's quiet hours
     more: bool  # a limit was hit: run again at once
+    # Members whose group's consent text changed since they agreed: asked instead of prompted.
+    consent_asks: tuple[ConsentAsk, ...] = ()
 
     @property
     def prompts(self) -> int:
@@ -206,6 +220,7 @@ def scan(
         expired_unsent=expired_unsent,
         deferred=deferred,
         more=expire_full or claim.full or remind_full,
+        consent_asks=claim.consent_asks,
     )
 
 
@@ -427,6 +442,7 @@ class _Claim:
     reclaimed: int = 0
     cancelled: int = 0
     full: bool = False
+    consent_asks: tuple[ConsentAsk, ...] = ()
 
 
 def _why_not(context: _Context, members: set[tuple[int, int]]) -> str | None:
@@ -495,6 +511,10 @@ def _claim_prompts(
     )
     counts = _question_counts(session, (row.task_id for row in rows))
     result = _Claim(reclaimed=len(stale), full=len(rows) >= limit)
+    unconsented = missing(
+        session, {(c.task.group_id, c.person.id or 0) for c in contexts.values()}
+    )
+    asks: dict[tuple[int, int], ConsentAsk] = {}
     jobs: list[SendJob] = []
     successors: list[tuple[_Context, datetime]] = []
     for row in rows:
@@ -517,6 +537,19 @@ def _claim_prompts(
         if was_pending:
             # A reclaimed row planned its successor when it was first claimed.
             successors.append((context, row.due_at))
+        pair = (context.task.group_id, row.person_id)
+        if pair in unconsented:
+            # The group's consent text changed since the patient agreed: no prompt of it until
+            # they agree again; the consent question takes this prompt's place, once per scan.
+            row.status = DeliveryStatus.CANCELLED.value
+            row.finished_at = now
+            row.last_error = "awaiting consent"
+            row.lease_until = None
+            row.claimed_by = None
+            result.cancelled += 1
+            if pair not in asks and context.person.chat_id is not None:
+                asks[pair] = _consent_ask(session, context, unconsented[pair])
+            continue
         result.claimed += 1
         if row.person_id in busy:
             # The patient is in the middle of another check-in; the prompt waits, and the
@@ -552,7 +585,14 @@ def _claim_prompts(
         )
     _plan_successors(session, successors, policy.default_zone)
     result.jobs = tuple(jobs)
+    result.consent_asks = tuple(asks.values())
     return result
+
+
+def _consent_ask(session: Session, context: _Context, version: int) -> ConsentAsk:
+    assert context.group.id is not None and context.person.chat_id is not None
+    text = latest_versions(session, [context.group.id])[context.group.id].text or ""
+    return ConsentAsk(context.person.chat_id, context.group.id, context.group.name, version, text)
 
 
 def _claim_reminders(
@@ -568,6 +608,11 @@ def _claim_reminders(
     counts = _question_counts(session, (row.task_id for row in rows))
     last_answers = _last_answers(session, [row.id for row in rows if row.started_at is not None])
     wait = timedelta(minutes=policy.first_reminder_minutes)
+    # A check-in sent before its group's consent text changed is not pressed on the patient
+    # until they agree to the new text (its own prompt, not a reminder, asks them).
+    unconsented = missing(
+        session, {(c.task.group_id, c.person.id or 0) for c in contexts.values()}
+    )
     jobs: list[SendJob] = []
     deferred = 0
     walked_away: set[int] = set()
@@ -583,6 +628,7 @@ def _claim_reminders(
             or person.data_deleted_at is not None
             or person.chat_id is None
             or context.task.deleted_at is not None
+            or (context.task.group_id, row.person_id) in unconsented
         ):
             row.remind_at = None
             continue

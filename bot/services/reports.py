@@ -37,11 +37,13 @@ from bot.services.authoring import (
     require_task,
     team_group_ids,
 )
+from bot.services.consent import in_force
 from bot.services.progress import answered_count, answers_join
 from bot.services.responses import format_number
 from storage.db import Database
 from storage.models import (
     Answer,
+    Consent,
     Delivery,
     DeliveryStatus,
     Membership,
@@ -117,6 +119,8 @@ class PatientAdherence:
     open_not_started: int = 0
     last_answered: date | None = None  # the patient's local date
     person_id: int = 0  # the row's id, for the buttons to the patient's page (0 in totals)
+    # The newest version of the group's consent text this patient agreed to, if any.
+    consent_version: int | None = None
 
     @property
     def checkins(self) -> int:
@@ -135,6 +139,8 @@ class AdherenceReport:
     rows: tuple[PatientAdherence, ...]
     total: PatientAdherence
     group_id: int = 0
+    # The version of the group's consent text in force; None when the group asks for none.
+    consent_in_force: int | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +186,7 @@ def adherence(
             ]
             title = group.name
         rows = _adherence_rows(session, group, task_ids, now, default_zone)
+        required = in_force(session, group)
         total = PatientAdherence(
             telegram_user_id=0,
             name="",
@@ -196,6 +203,7 @@ def adherence(
             rows=tuple(rows),
             total=total,
             group_id=group.id or 0,
+            consent_in_force=required.version if required is not None else None,
         )
 
 
@@ -254,6 +262,13 @@ def _adherence_rows(
     if others:
         for person in session.exec(select(Person).where(col(Person.id).in_(others))).all():
             people[person.id] = person
+    agreed = dict(
+        session.exec(
+            select(Consent.person_id, func.max(Consent.version))
+            .where(Consent.group_id == group.id, col(Consent.person_id).in_(list(people)))
+            .group_by(col(Consent.person_id))
+        ).all()
+    )
     rows = []
     for person_id, person in people.items():
         assert person_id is not None
@@ -271,6 +286,7 @@ def _adherence_rows(
                 **{o.value: tally.get(o.value, 0) for o in CheckinOutcome},
                 last_answered=at.astimezone(zone).date() if at else None,
                 person_id=person_id,
+                consent_version=agreed.get(person_id),
             )
         )
     rows.sort(key=lambda r: (r.data_deleted, not r.member, r.name.casefold(), r.telegram_user_id))

@@ -6,7 +6,8 @@ lives here rather than in ``storage/``.
 
 Format (see ``seed_data/demo.toml``)::
 
-    [[groups]]          name, timezone?, invite?, invite_max_uses?, invite_demo?, team?
+    [[groups]]          name, timezone?, invite?, invite_max_uses?, invite_demo?, team?,
+                        consent?
     [[tasks]]           group, title, due, repeat?, expiry_hours?
     [[tasks.questions]] text, type, link?, required?, options?, min?, max?, integer?,
                         max_length?, alert?
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot.services.audit import OPERATOR, AuditAction, ObjectKind, record
 from bot.services.authoring import (
     MAX_DESCRIPTION,
     MAX_GROUP_NAME,
@@ -34,6 +36,7 @@ from bot.services.authoring import (
     join_team,
     team_place,
 )
+from bot.services.consent import MAX_CONSENT_TEXT, latest_versions
 from bot.services.meaning import Kind, Meaning, meaning
 from bot.services.planning import plan_task, replan_task
 from bot.services.responses import (
@@ -46,9 +49,17 @@ from bot.services.responses import (
 from bot.services.revisions import add_first_revision, revise
 from bot.services.schedule import ScheduleError, parse_recurrence_text, parse_when
 from storage.db import Database
-from storage.models import MAX_INTEGER, Invite, Person, Question, Task, TherapyGroup
+from storage.models import (
+    MAX_INTEGER,
+    ConsentVersion,
+    Invite,
+    Person,
+    Question,
+    Task,
+    TherapyGroup,
+)
 
-GROUP_KEYS = {"name", "timezone", "invite", "invite_max_uses", "invite_demo", "team"}
+GROUP_KEYS = {"name", "timezone", "invite", "invite_max_uses", "invite_demo", "team", "consent"}
 # A Telegram user id is a BIGINT column.
 MAX_USER_ID = 2**63 - 1
 # A seeded code is typed by people, never expires, and is matched whatever its case: shorter
@@ -116,6 +127,9 @@ class GroupSeed:
     invite_demo: bool = False
     # Telegram user ids put on the group's care team (added, never taken off, by a seed).
     team: tuple[int, ...] = ()
+    # The consent text patients agree to before joining; None: the file says nothing, and a
+    # text set with /setconsent stays as it is.
+    consent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -270,7 +284,18 @@ def _read_groups(items: list[dict[str, Any]], p: _Problems, default_zone: str) -
         ):
             p.add(where, "team", meaning(Kind.SEED_BAD_TEAM))
             team = []
-        groups.append(GroupSeed(name, zone, invite, max_uses, demo, tuple(dict.fromkeys(team))))
+        consent = _text(item, "consent", where, p, required=False, longest=MAX_CONSENT_TEXT)
+        groups.append(
+            GroupSeed(
+                name,
+                zone,
+                invite,
+                max_uses,
+                demo,
+                team=tuple(dict.fromkeys(team)),
+                consent=consent or None,
+            )
+        )
     return groups
 
 
@@ -486,6 +511,8 @@ def _upsert_group(
     changed = _assign(group, {"timezone": seed.timezone})
     session.flush()
     _mark(report, "groups", created, changed)
+    if seed.consent is not None:
+        _upsert_consent(session, seed.consent, group, now, report)
     return group
 
 
@@ -505,6 +532,34 @@ def _add_team_place(
     if created:
         join_team(session, now, group.id, person)
     _mark(report, "team places", created, False)
+
+
+def _upsert_consent(
+    session: Session, text: str, group: TherapyGroup, now: datetime, report: SeedReport
+) -> None:
+    """A changed text becomes the group's next version, as /setconsent would make it."""
+    assert group.id is not None
+    latest = latest_versions(session, [group.id]).get(group.id)
+    if latest is not None and latest.text == text:
+        _mark(report, "consent texts", False, False)
+        return
+    version = latest.version + 1 if latest is not None else 1
+    session.add(ConsentVersion(group_id=group.id, version=version, text=text, created_at=now))
+    record(
+        session,
+        now,
+        OPERATOR,
+        AuditAction.CONSENT_CHANGED,
+        ObjectKind.GROUP,
+        group.id,
+        group_id=group.id,
+        before={
+            "version": latest.version if latest else 0,
+            "required": latest is not None and latest.text is not None,
+        },
+        after={"version": version, "required": True},
+    )
+    _mark(report, "consent texts", latest is None, latest is not None)
 
 
 def _upsert_invite(

@@ -21,6 +21,7 @@ from bot.services.meaning import Meaning
 # Every sentence is reached as ``texts.name`` whichever room it lives in, and ``words`` finds a
 # kind's function by name in this namespace: so each room's public functions are gathered here.
 from bot.texts.answers import *  # noqa: F403
+from bot.texts.consent import *  # noqa: F403
 from bot.texts.fhir import *  # noqa: F403
 from bot.texts.governance import *  # noqa: F403
 from bot.texts.operations import *  # noqa: F403

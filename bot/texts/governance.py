@@ -49,6 +49,9 @@ _ACTIONS = {
     AuditAction.DATA_ERASED: N_("data erased at the patient's request"),
     AuditAction.RETENTION_PURGE: N_("old answers purged (retention)"),
     AuditAction.LANGUAGE_CHOSEN: N_("language chosen"),
+    AuditAction.CONSENT_GIVEN: N_("consent given"),
+    AuditAction.CONSENT_WITHDRAWN: N_("consent withdrawn"),
+    AuditAction.CONSENT_CHANGED: N_("consent text changed"),
 }
 _ROLES = {
     ActorRole.ADMINISTRATOR: N_("administrator"),
@@ -214,7 +217,8 @@ def mydata_file(data: PersonalData, now: datetime) -> bytes:
         "about": (
             _(
                 "Everything this check-in bot stores about you: your profile, the groups you "
-                "belong to, and every check-in with its answers and the question each answered. "
+                "belong to, the consent texts you agreed to (the words of each version, and "
+                "when), and every check-in with its answers and the question each answered. "
                 "Times are UTC. Photos and videos are kept by Telegram; telegram_file_id names "
                 "them. /deletemydata erases your answers, check-ins, name and Telegram id."
             )

@@ -126,7 +126,7 @@ def cli_seed_rejected(count: int) -> str:
 
 def cli_seed_report(path: str, report: SeedReport) -> str:
     created, updated, unchanged = report.created, report.updated, report.unchanged
-    kinds = ["groups", "invites", "team places", "tasks", "questions"]
+    kinds = ["groups", "consent texts", "invites", "team places", "tasks", "questions"]
 
     def part(kind: str) -> str:
         counts = [

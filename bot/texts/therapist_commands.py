@@ -242,6 +242,8 @@ def admin_help() -> str:
         "name); their answers stay\n"
         "/invite GROUP [DAYS] [USES] – an invite link (USES 0 = unlimited)\n"
         "/revoke CODE – stop an invite code\n"
+        "/setconsent GROUP – a consent text patients agree to before joining (shown back "
+        "before saving); /setconsent GROUP off – ask for none\n"
         "<b>Tasks</b>\n"
         "/newtask – create a task step by step; /cancel leaves without saving\n"
         "/addtask – create a task in one message:\n"

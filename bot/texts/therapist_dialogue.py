@@ -9,6 +9,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 import bot.texts.language as language
+from bot.texts.consent import consent_report_line
 from bot.texts.language import N_, _, counted
 from bot.texts.therapist_commands import (
     _ADMIN_TYPE_LABELS,
@@ -683,6 +684,11 @@ def admin_report(report: AdherenceReport, limit: int) -> list[str]:
     def line(name: str, row: PatientAdherence) -> str:
         return f"{name}: {adherence_in_words(row)}"
 
+    def with_consent(text: str, row: PatientAdherence) -> str:
+        if report.consent_in_force is None or not row.member or row.data_deleted:
+            return text
+        return f"{text} · {consent_report_line(row.consent_version, report.consent_in_force)}"
+
     lines: list[str] = []
     footnotes: set[str] = set()
     for r in report.rows:
@@ -694,7 +700,7 @@ def admin_report(report: AdherenceReport, limit: int) -> list[str]:
             if not r.member:
                 name += "†"
                 footnotes.add(_("† no longer in the group"))
-        lines.append(line(name, r))
+        lines.append(with_consent(line(name, r), r))
     lines.append(line(_("<b>All</b>"), report.total))
     legend = _(
         "Check-ins due so far. Partly answered, not answered, skipped: closed unfinished. "

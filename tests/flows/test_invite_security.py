@@ -53,7 +53,7 @@ async def test_wrong_codes_are_throttled_a_right_code_waits_and_the_cool_down_en
     h.seed_demo()
     mallory = patient(5, "Mallory")
     # Five wrong codes in ten minutes: each is refused; the fifth starts a cool-down.
-    for guess in ("hip2", "HIP3", "knee1", "Shoulder2", "back1"):
+    for guess in ("hip2", "HIP3", "elbow1", "Shoulder2", "back1"):
         h.advance(timedelta(minutes=1))
         await h.command(mallory, "/start", guess)
         assert first_line(h, mallory) == UNKNOWN
@@ -263,6 +263,9 @@ async def test_demo_codes_are_listed_and_warned_about_at_start_in_webhook_mode(
             "demo invite code HIP1 of group Hip Therapy 1 is active in production: anyone who "
             "guesses it joins the group; /revoke it, or seed the group with a code of 8 "
             "characters or more",
+            "demo invite code KNEE1 of group Knee Therapy 1 is active in production: anyone who "
+            "guesses it joins the group; /revoke it, or seed the group with a code of 8 "
+            "characters or more",
             "demo invite code SHOULDER1 of group Shoulder Therapy 1 is active in production: "
             "anyone who guesses it joins the group; /revoke it, or seed the group with a code "
             "of 8 characters or more",
@@ -282,7 +285,8 @@ async def test_demo_codes_are_listed_and_warned_about_at_start_in_webhook_mode(
         assert h.app.post_init is not None
         await h.app.post_init(h.app)
         assert [r.getMessage()[:30] for r in caplog.records if "demo" in r.getMessage()] == [
-            "demo invite code SHOULDER1 of "
+            "demo invite code KNEE1 of grou",
+            "demo invite code SHOULDER1 of ",
         ]
     finally:
         await h.stop()

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from bot.services.seeding import QuestionSeed, read_seed
-from storage.models import Invite, Membership, Question, Task, TherapyGroup
+from storage.models import ConsentVersion, Invite, Membership, Question, Task, TherapyGroup
 from tests.fakes.harness import DEMO_SEED, Harness, patient, therapist
 from tests.flows.test_therapist_support import Chat, invite_code
 
@@ -94,6 +94,14 @@ async def test_a_therapist_builds_the_demo_programme_from_an_empty_database(
 
     await chat.command(theo, "/newgroup", "Shoulder Therapy 1", "Europe/London")
     await chat.command(theo, "/newgroup", "Hip Therapy 1", "Europe/London")
+    await chat.command(theo, "/newgroup", "Knee Therapy 1", "Europe/London")
+    now = h.clock.now()
+    plan = read_seed(DEMO_SEED, lambda zone: now.astimezone(zone).date(), "Europe/London")
+    [knee] = [g for g in plan.groups if g.consent]
+    await chat.command(theo, "/setconsent", knee.name)
+    await chat.text(theo, knee.consent or "")
+    await chat.press(theo, "Save")
+    assert h.last_text(theo.chat_id) == f"✅ Saved: {knee.name} asks for consent, version 1."
     await chat.command(theo, "/invite", "Shoulder Therapy 1")
     shoulder_code = invite_code(h.last_text(theo.chat_id))
     await chat.command(theo, "/invite", "Hip Therapy 1", "14", "20")
@@ -107,14 +115,14 @@ async def test_a_therapist_builds_the_demo_programme_from_an_empty_database(
     await chat.command(theo, "/tasks")
 
     # The programme in the database is the demo's, question for question.
-    now = h.clock.now()
-    plan = read_seed(DEMO_SEED, lambda zone: now.astimezone(zone).date(), "Europe/London")
     wanted = {t.title: t for t in plan.tasks}
     with h.database.session() as session:
         groups = {g.id: g for g in session.exec(select(TherapyGroup)).all()}
         assert {(g.name, g.timezone) for g in groups.values()} == {
             (g.name, g.timezone) for g in plan.groups
         }
+        consents = session.exec(select(ConsentVersion.group_id, ConsentVersion.text)).all()
+        assert [(groups[g].name, text) for g, text in consents] == [(knee.name, knee.consent)]
         tasks = session.exec(select(Task).order_by(col(Task.id))).all()
         assert [t.title for t in tasks] == [
             "Perform 20 Press-Ups (day 1)",
@@ -144,7 +152,7 @@ async def test_a_therapist_builds_the_demo_programme_from_an_empty_database(
     await chat.command(alice, "/start", shoulder_code)
     await chat.command(bob, "/start", hip_code)
     with h.database.session() as session:
-        assert len(session.exec(select(Membership)).all()) == 4  # 2 therapists' + 2 patients'
+        assert len(session.exec(select(Membership)).all()) == 5  # 3 therapists' + 2 patients'
     h.advance(timedelta(hours=2))  # 11:00 in London: the press-ups and the hip session are due
     await chat.scan("11:00, the due scan runs")
     await chat.press(alice, "▶️ Start now")

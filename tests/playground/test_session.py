@@ -25,7 +25,7 @@ async def test_the_demo_is_loaded_on_the_first_start_only(server: PlaygroundServ
     first = server.playground
     with first.database.session() as session:
         groups = sorted(session.exec(select(TherapyGroup.name)).all())
-    assert groups == ["Hip Therapy 1", "Shoulder Therapy 1"]
+    assert groups == ["Hip Therapy 1", "Knee Therapy 1", "Shoulder Therapy 1"]
     before = _due_dates(first)
     # Three days later the demo's "today 11:00" would mean another date: it must not move.
     later = Playground(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -303,8 +305,8 @@ def test_every_question_becomes_its_revision_1_and_every_answer_points_at_it(
 def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
     empty_url: str,
 ) -> None:
-    """0012 adds people.language (NULL: no choice yet); going down drops only that column."""
-    upgrade(empty_url, "0011")
+    """0013 adds people.language (NULL: no choice yet); going down drops only that column."""
+    upgrade(empty_url, "0012")
     engine = make_engine(empty_url)
     try:
         with engine.begin() as connection:
@@ -321,7 +323,7 @@ def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
         with engine.connect() as connection:
             before = connection.execute(sa.text(f"SELECT {columns} FROM people ORDER BY 1")).all()
 
-        upgrade(empty_url, "0012")
+        upgrade(empty_url, "0013")
         with engine.begin() as connection:
             rows = connection.execute(
                 sa.text(f"SELECT {columns}, language FROM people ORDER BY 1")
@@ -332,7 +334,7 @@ def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
                 sa.text("UPDATE people SET language = 'es' WHERE telegram_user_id = 101")
             )
 
-        downgrade(empty_url, "0011")
+        downgrade(empty_url, "0012")
         with engine.connect() as connection:
             assert "language" not in {
                 column["name"] for column in sa.inspect(connection).get_columns("people")
@@ -340,11 +342,117 @@ def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
             after = connection.execute(sa.text(f"SELECT {columns} FROM people ORDER BY 1")).all()
         assert after == before
 
-        upgrade(empty_url, "0012")
+        upgrade(empty_url, "0013")
         with engine.connect() as connection:
             assert connection.execute(sa.text("SELECT language FROM people")).scalars().all() == [
                 None,
                 None,
             ]
+    finally:
+        engine.dispose()
+
+
+# --- 0012: consent --------------------------------------------------------------------------
+
+CONSENT_TABLES = ("consent_versions", "consents", "consent_requests")
+T0 = datetime(2026, 11, 20, 9, 0)  # stored naive, as UTCDateTime does
+
+
+def _dump(engine: Engine, tables: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+    with engine.connect() as connection:
+        return {
+            table: [
+                dict(row)
+                for row in connection.exec_driver_sql(
+                    f'SELECT * FROM "{table}" ORDER BY id'
+                ).mappings()
+            ]
+            for table in tables
+        }
+
+
+def test_consent_tables_come_and_go_and_existing_groups_ask_for_no_consent(
+    empty_url: str, backend: str
+) -> None:
+    upgrade(empty_url, "0011")
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO groups (id, name, timezone, created_at) "
+                    "VALUES (1, 'Knees', 'Europe/London', :t)"
+                ),
+                {"t": T0},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO people (id, telegram_user_id, chat_id, first_name, last_name, "
+                    "language_code, role, opted_out, unreachable, created_at) VALUES "
+                    "(1, 5000000001, 5000000001, 'Alice', 'Test', 'en', 'patient', false, "
+                    "false, :t)"
+                ),
+                {"t": T0},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO memberships (id, group_id, person_id, role, joined_at) "
+                    "VALUES (1, 1, 1, 'patient', :t)"
+                ),
+                {"t": T0},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO invites (id, code, demo, group_id, uses, created_at) "
+                    "VALUES (1, 'KNEESCODE1', false, 1, 0, :t)"
+                ),
+                {"t": T0},
+            )
+        kept = ("groups", "people", "memberships", "invites")
+        before = _dump(engine, kept)
+
+        upgrade(empty_url, "0012")
+        assert _dump(engine, kept) == before
+        # No version for any existing group: none of them asks for consent, so the member is
+        # prompted as before.
+        assert _dump(engine, CONSENT_TABLES) == {table: [] for table in CONSENT_TABLES}
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO consent_versions (group_id, version, text, created_at) "
+                    "VALUES (1, 1, 'Your answers are stored.', :t)"
+                ),
+                {"t": T0},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO consents (group_id, person_id, version, agreed_at) "
+                    "VALUES (1, 1, 1, :t)"
+                ),
+                {"t": T0},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO consent_requests (telegram_user_id, invite_id, version, "
+                    "created_at) VALUES (5000000002, 1, 1, :t)"
+                ),
+                {"t": T0},
+            )
+        # One agreement per person and version: a double press stores one.
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO consents (group_id, person_id, version, agreed_at) "
+                    "VALUES (1, 1, 1, :t)"
+                ),
+                {"t": T0},
+            )
+
+        downgrade(empty_url, "0011")
+        assert _dump(engine, kept) == before
+        assert not set(CONSENT_TABLES) & set(sa.inspect(engine).get_table_names())
+        upgrade(empty_url, "0012")
+        assert _dump(engine, CONSENT_TABLES) == {table: [] for table in CONSENT_TABLES}
+        print(f"\nmigration 0012 data test [{backend}]: consent tables up, down and up")
     finally:
         engine.dispose()

@@ -15,6 +15,8 @@ from bot.cli import main
 from bot.services.seeding import SeedError, SeedPlan, apply_seed, read_seed
 from storage.db import Database
 from storage.models import (
+    AuditEvent,
+    ConsentVersion,
     GroupTherapist,
     Invite,
     Person,
@@ -55,10 +57,10 @@ def seed_problems(tmp_path: Path, text: str) -> list[str]:
 
 def test_the_demo_seed_has_the_original_apps_programme(database: Database) -> None:
     report = apply_seed(database, read(DEMO), NOW, ZONE)
-    assert report.created["groups"] == 2
+    assert report.created["groups"] == 3
     with database.session() as session:
         groups = {g.name for g in session.exec(select(TherapyGroup)).all()}
-        assert groups == {"Shoulder Therapy 1", "Hip Therapy 1"}
+        assert groups == {"Shoulder Therapy 1", "Hip Therapy 1", "Knee Therapy 1"}
         press_ups = session.exec(
             select(Task).where(Task.title.startswith("Perform 20 Press-Ups"))  # type: ignore[attr-defined]
         ).all()
@@ -80,7 +82,7 @@ def test_the_demo_seed_has_the_original_apps_programme(database: Database) -> No
         types = {q.response_type for q in session.exec(select(Question)).all()}
         assert types == {"text", "number", "yes_no", "scale", "choice", "photo", "video"}
         codes = {i.code for i in session.exec(select(Invite)).all()}
-        assert codes == {"SHOULDER1", "HIP1"}
+        assert codes == {"SHOULDER1", "HIP1", "KNEE1"}
 
 
 def test_seeding_twice_changes_nothing_the_second_time(database: Database) -> None:
@@ -157,9 +159,9 @@ def test_the_cli_says_created_then_unchanged(
     first = capsys.readouterr().out
     assert main(["--config", str(config), "seed", str(DEMO)]) == 0
     second = capsys.readouterr().out
-    assert "groups: 2 created" in first
+    assert "groups: 3 created; consent texts: 1 created;" in first
     assert "nothing changed" in second
-    assert "groups: 2 unchanged" in second
+    assert "groups: 3 unchanged; consent texts: 1 unchanged;" in second
 
 
 BAD_SEED = """
@@ -330,7 +332,7 @@ def test_a_code_seeded_again_in_another_case_is_the_same_invite(
     assert report.updated["invites"] == 1 and report.created["invites"] == 0
     with database.session() as session:
         codes = sorted(i.code for i in session.exec(select(Invite)).all())
-    assert codes == ["HIP1", "Shoulder1"]
+    assert codes == ["HIP1", "KNEE1", "Shoulder1"]
 
 
 def test_patientbot_seed_refuses_a_short_code_and_takes_it_marked_demo(
@@ -370,3 +372,40 @@ def test_a_seeded_team_puts_its_ids_on_the_group_once(database: Database, tmp_pa
     assert sorted(places) == [("Neck", 555), ("Neck", 9001)]
     assert (first.created["team places"], again.unchanged["team places"]) == (2, 2)
     assert not again.changed
+
+
+def test_a_consent_text_must_be_text_and_fit_one_message(tmp_path: Path) -> None:
+    long_text = "x" * 3501
+    found = seed_problems(
+        tmp_path,
+        '[[groups]]\nname = "Knees"\nconsent = ""\n\n'
+        f'[[groups]]\nname = "Hips"\nconsent = "{long_text}"\n\n'
+        '[[groups]]\nname = "Backs"\nconsent = 3\n',
+    )
+    assert [line.split("bad.toml: ", 1)[1] for line in found] == [
+        "groups[1].consent: must be a non-empty string",
+        "groups[2].consent: must be at most 3500 characters (it has 3501)",
+        "groups[3].consent: must be a non-empty string",
+    ]
+
+
+def test_a_changed_consent_text_seeded_again_is_the_next_version(
+    database: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "knees.toml"
+    path.write_text('[[groups]]\nname = "Knees"\nconsent = "First."\n', encoding="utf-8")
+    apply_seed(database, read(path), NOW, ZONE)
+    # Without the key the group's text stays as it is (a therapist may have set it).
+    path.write_text('[[groups]]\nname = "Knees"\n', encoding="utf-8")
+    apply_seed(database, read(path), NOW, ZONE)
+    path.write_text('[[groups]]\nname = "Knees"\nconsent = "Second."\n', encoding="utf-8")
+    report = apply_seed(database, read(path), NOW, ZONE)
+
+    assert report.updated["consent texts"] == 1
+    with database.session() as session:
+        versions = session.exec(
+            select(ConsentVersion.version, ConsentVersion.text).order_by(ConsentVersion.version)
+        ).all()
+        actions = session.exec(select(AuditEvent.action, AuditEvent.actor_role)).all()
+    assert [tuple(v) for v in versions] == [(1, "First."), (2, "Second.")]
+    assert [tuple(a) for a in actions] == [("consent_changed", "operator")] * 2

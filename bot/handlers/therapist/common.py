@@ -86,6 +86,7 @@ def admin_menu() -> list[tuple[str, str]]:
         ("team", texts.team_menu()),
         ("addtoteam", texts.team_menu_add()),
         ("removefromteam", texts.team_menu_remove()),
+        ("setconsent", texts.setconsent_menu()),
         ("cancel", texts.admin_menu_cancel()),
     ]
 
@@ -119,7 +120,9 @@ def therapist_menu() -> list[tuple[str, str]]:
     REVIEW,
     EDIT_MENU,
     REMOVE_PICK,
-) = range(19)
+    CONSENT_TEXT,
+    CONSENT_REVIEW,
+) = range(21)
 END = ConversationHandler.END
 
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, Any]]

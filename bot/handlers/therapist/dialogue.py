@@ -79,7 +79,7 @@ log = logging.getLogger(__name__)
 class _Draft:
     """The therapist's unfinished task or edit: a cache, lost on restart by design."""
 
-    mode: Literal["new", "edit"]
+    mode: Literal["new", "edit", "consent"]
     touched: datetime
     group: GroupInfo | None = None
     task_id: int | None = None
@@ -94,6 +94,9 @@ class _Draft:
     recurrence: str | None = None
     questions: list[QuestionDraft] = field(default_factory=list)
     question: QuestionDraft | None = None
+    # /setconsent: the group, and the text to show back before saving.
+    consent_group_id: int = 0
+    consent_text: str = ""
 
 
 def _draft(context: BotContext) -> _Draft | None:

@@ -17,6 +17,8 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import BotApplication, BotContext
 from bot.handlers.therapist.common import (
+    CONSENT_REVIEW,
+    CONSENT_TEXT,
     COUNT,
     DUE,
     EDIT_MENU,
@@ -39,6 +41,7 @@ from bot.handlers.therapist.common import (
     UNTIL,
     Handler,
 )
+from bot.handlers.therapist.consent import pick_consent, setconsent_start, type_consent
 from bot.handlers.therapist.dialogue import (
     cancel,
     newtask_start,
@@ -140,6 +143,8 @@ def _dialogue() -> ConversationHandler[BotContext]:
         REVIEW: [_press(pick_review, r"^tv:(save|cancel)$")],
         EDIT_MENU: [_press(pick_edit, r"^te:\d+:(due|repeat|addq|rmq|chq|done)$")],
         REMOVE_PICK: [_press(pick_remove, r"^te:\d+:(rm|ch):\d+$")],
+        CONSENT_TEXT: [_text_step(type_consent)],
+        CONSENT_REVIEW: [_press(pick_consent, r"^tc:(save|cancel)$")],
     }
     with warnings.catch_warnings():
         # per_message=False is what we want (the dialogue spans many messages); PTB warns that
@@ -149,6 +154,7 @@ def _dialogue() -> ConversationHandler[BotContext]:
             entry_points=[
                 CommandHandler("newtask", newtask_start, filters=PRIVATE),
                 CommandHandler("edittask", edittask_start, filters=PRIVATE),
+                CommandHandler("setconsent", setconsent_start, filters=PRIVATE),
             ],
             states=states,
             fallbacks=[
@@ -164,8 +170,8 @@ def _dialogue() -> ConversationHandler[BotContext]:
 
 
 # Buttons of the dialogues (see keyboards.py): group, repeat, repeat end, type, link, bounds,
-# integer, required, alert, more, review, edit.
-DIALOGUE_PATTERN = r"^t[grntlbiqamve]:"
+# integer, required, alert, more, review, edit, consent.
+DIALOGUE_PATTERN = r"^t[grntlbiqamvec]:"
 
 COMMANDS: list[tuple[str, Handler]] = [
     ("addtask", add_task_line),

@@ -1,9 +1,11 @@
 """The patient's side: joining by invite, answering a due task question by question, and the
-patient's own commands (/tasks, /pause, /timezone, /stop, /deletemydata).
+patient's own commands (/tasks, /pause, /timezone, /stop, /deletemydata), and the answer to a
+group's consent text.
 
 One module per journey: ``joining`` (/start with an invite), ``prompts`` (the prompt's buttons),
 ``shown`` (which question the patient saw), ``answering`` (answers, skips, the summary and alerts),
-``preferences`` (/pause, /tasks, /timezone), ``leaving`` (/stop, /deletemydata); ``results``
+``preferences`` (/pause, /tasks, /timezone), ``leaving`` (/stop, /deletemydata), ``consent``
+("I agree" / "No, thanks"); ``results``
 holds what they return and ``common`` the queries and rules they share.
 
 Every use case is a synchronous function ``(database, now, ...)`` that runs one transaction and
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 from bot.services.checkin.answering import answer_button, answer_message, skip_question
 from bot.services.checkin.common import INVITE_CODE_RE
+from bot.services.checkin.consent import answer_join, answer_member, purge_requests
 from bot.services.checkin.joining import start
 from bot.services.checkin.leaving import delete_my_data, stop
 from bot.services.checkin.preferences import (
@@ -41,6 +44,9 @@ from bot.services.checkin.prompts import begin, note_offer, remind_later, skip_t
 from bot.services.checkin.results import (
     AlertNotice,
     AnsweredView,
+    ConsentAnswer,
+    ConsentOutcome,
+    ConsentQuestion,
     Deferred,
     Deleted,
     Idle,
@@ -84,6 +90,9 @@ __all__ = [
     "INVITE_CODE_RE",
     "AlertNotice",
     "AnsweredView",
+    "ConsentAnswer",
+    "ConsentOutcome",
+    "ConsentQuestion",
     "Deferred",
     "Deleted",
     "Idle",
@@ -113,6 +122,8 @@ __all__ = [
     "ZoneChanged",
     "ZoneView",
     "answer_button",
+    "answer_join",
+    "answer_member",
     "answer_message",
     "begin",
     "came_after",
@@ -124,6 +135,7 @@ __all__ = [
     "note_question_shown",
     "pause",
     "person_status",
+    "purge_requests",
     "record_shown",
     "remind_later",
     "reply_lost",

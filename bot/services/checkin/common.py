@@ -37,7 +37,12 @@ _OPEN = tuple(status.value for status in OPEN_STATUSES)
 _SENT = DeliveryStatus.SENT.value
 _IN_PROGRESS = DeliveryStatus.IN_PROGRESS.value
 # Memberships that no longer make a member; a valid invite replaces them (see _start).
-_ENDED_ROLES = (Role.ERASED.value, Role.REMOVED.value, Role.FORMER_THERAPIST.value)
+_ENDED_ROLES = (
+    Role.ERASED.value,
+    Role.REMOVED.value,
+    Role.FORMER_THERAPIST.value,
+    Role.DECLINED.value,
+)
 
 # --- helpers ----------------------------------------------------------------------------------
 

@@ -15,12 +15,20 @@ from bot.services.checkin.common import (
     _next_due,
     _person,
 )
-from bot.services.checkin.results import InviteProblem, Patient, Policy, StartOutcome, StartResult
+from bot.services.checkin.results import (
+    ConsentQuestion,
+    InviteProblem,
+    Patient,
+    Policy,
+    StartOutcome,
+    StartResult,
+)
+from bot.services.consent import ConsentText, has_agreed, in_force
 from bot.services.erasure import mark
 from bot.services.planning import plan_member, replan_person
 from bot.services.throttle import blocked_until, record_failure
 from storage.db import Database
-from storage.models import Invite, Membership, Person, Role, TherapyGroup
+from storage.models import ConsentRequest, Invite, Membership, Person, Role, TherapyGroup
 
 # --- joining ----------------------------------------------------------------------------------
 
@@ -48,7 +56,7 @@ def _start(
         if until is not None:
             return StartResult(StartOutcome.THROTTLED, retry_at=until)
         invite = _find_invite(session, code)
-        problem = _invite_problem(invite, now)
+        problem = invite_problem(invite, now)
         if problem is InviteProblem.UNKNOWN:
             # A guess, or a typo: counted, and nothing else is written for a stranger.
             failure = record_failure(session, now, policy.throttle, who.telegram_user_id)
@@ -63,88 +71,134 @@ def _start(
             return StartResult(StartOutcome.BAD_CODE, problem=problem or InviteProblem.UNKNOWN)
         group = session.get(TherapyGroup, invite.group_id)
         assert group is not None and group.id is not None
-        if person is None and _removed_before(session, policy, who, group.id, invite):
-            return StartResult(StartOutcome.BAD_CODE, problem=InviteProblem.REMOVED)
-        if person is None:
-            person = Person(
-                telegram_user_id=who.telegram_user_id,
-                chat_id=who.chat_id,
-                first_name=who.first_name[:200],
-                last_name=who.last_name[:200],
-                language_code=(who.language_code or "en")[:16],
-                created_at=now,
-            )
-            session.add(person)
-            session.flush()
-        else:
-            _refresh_identity(person, who)
-        # Joining is consent again after /stop or /deletemydata, and a message from someone
-        # who had blocked the bot shows they have unblocked it.
-        came_back = person.opted_out or person.data_deleted_at is not None or person.unreachable
-        person.opted_out = False
-        person.data_deleted_at = None
-        person.unreachable = False
-        assert person.id is not None
-        member = session.exec(
-            select(Membership).where(
-                Membership.group_id == group.id, Membership.person_id == person.id
-            )
-        ).first()
-        outcome = StartOutcome.ALREADY_MEMBER
-        # Only an invite made after a removal lets the patient back (the therapist's new
-        # decision); the old links and the seeded code no longer do.
-        if (
-            member is not None
-            and member.role == Role.REMOVED.value
-            and member.ended_at is not None
-            and invite.created_at <= member.ended_at
+        if _removed_before(session, person, group, invite) or (
+            person is None and _erased_and_removed(session, policy, who, group.id, invite)
         ):
             return StartResult(StartOutcome.BAD_CODE, problem=InviteProblem.REMOVED)
-        if member is not None and member.role in _ENDED_ROLES:
-            # Back after /deletemydata (this invite is consent for this group only), after a
-            # removal, or a former therapist of the group joining it as a patient.
-            session.delete(member)
-            session.flush()
-            member = None
-        if member is None:
-            # Counted in the UPDATE itself, so two patients cannot both take an invite's last use.
-            used = session.exec(
-                update(Invite)
-                .where(
-                    col(Invite.id) == invite.id,
-                    or_(
-                        col(Invite.max_uses).is_(None),
-                        col(Invite.max_uses) <= 0,
-                        col(Invite.uses) < col(Invite.max_uses),
-                    ),
-                )
-                .values(uses=col(Invite.uses) + 1)
+        required = in_force(session, group)
+        if required is not None and not has_agreed(
+            session, group.id, person.id if person else None, required.version
+        ):
+            # Nothing of theirs is stored but their Telegram id and the invite it names,
+            # until they agree: the join itself happens then (``consent.answer_join``).
+            request_id = _request_consent(session, now, who.telegram_user_id, invite, required)
+            session.commit()
+            return StartResult(
+                StartOutcome.CONSENT_NEEDED,
+                group_name=group.name,
+                consent=ConsentQuestion(
+                    True, request_id, group.name, required.version, required.text
+                ),
             )
-            if used.rowcount != 1:
-                return StartResult(StartOutcome.BAD_CODE, problem=InviteProblem.USED_UP)
-            session.add(
-                Membership(
-                    group_id=group.id,
-                    person_id=person.id,
-                    role=Role.PATIENT.value,
-                    joined_at=now,
-                )
-            )
-            session.flush()
-            outcome = StartOutcome.JOINED
-        if came_back:
-            replan_person(session, person, now, policy.default_zone)
-        elif outcome == StartOutcome.JOINED:
-            plan_member(session, person, group, now, policy.default_zone)
-        session.flush()
-        next_due = _next_due(session, person, now, policy, group_id=group.id)
-        session.commit()
-        return StartResult(
-            outcome, group_name=group.name, next_due=next_due, opted_back_in=came_back
+        result = join(session, now, policy, who, invite, group, person)
+        if result.outcome in (StartOutcome.JOINED, StartOutcome.ALREADY_MEMBER):
+            session.commit()
+        return result
+
+
+def join(
+    session: Session,
+    now: datetime,
+    policy: Policy,
+    who: Patient,
+    invite: Invite,
+    group: TherapyGroup,
+    person: Person | None,
+) -> StartResult:
+    """Make ``who`` a member of ``group`` through ``invite``; the caller commits if joined."""
+    assert group.id is not None
+    if person is None:
+        person = Person(
+            telegram_user_id=who.telegram_user_id,
+            chat_id=who.chat_id,
+            first_name=who.first_name[:200],
+            last_name=who.last_name[:200],
+            language_code=(who.language_code or "en")[:16],
+            created_at=now,
         )
+        session.add(person)
+        session.flush()
+    else:
+        _refresh_identity(person, who)
+    # Joining is consent again after /stop or /deletemydata, and a message from someone
+    # who had blocked the bot shows they have unblocked it.
+    came_back = person.opted_out or person.data_deleted_at is not None or person.unreachable
+    person.opted_out = False
+    person.data_deleted_at = None
+    person.unreachable = False
+    assert person.id is not None
+    member = session.exec(
+        select(Membership).where(
+            Membership.group_id == group.id, Membership.person_id == person.id
+        )
+    ).first()
+    outcome = StartOutcome.ALREADY_MEMBER
+    if member is not None and member.role in _ENDED_ROLES:
+        # Back after /deletemydata (this invite is consent for this group only), after a
+        # removal, after declining a changed consent text, or a former therapist of the group
+        # joining it as a patient.
+        session.delete(member)
+        session.flush()
+        member = None
+    if member is None:
+        # Counted in the UPDATE itself, so two patients cannot both take an invite's last use.
+        used = session.exec(
+            update(Invite)
+            .where(
+                col(Invite.id) == invite.id,
+                or_(
+                    col(Invite.max_uses).is_(None),
+                    col(Invite.max_uses) <= 0,
+                    col(Invite.uses) < col(Invite.max_uses),
+                ),
+            )
+            .values(uses=col(Invite.uses) + 1)
+        )
+        if used.rowcount != 1:
+            return StartResult(StartOutcome.BAD_CODE, problem=InviteProblem.USED_UP)
+        session.add(
+            Membership(
+                group_id=group.id,
+                person_id=person.id,
+                role=Role.PATIENT.value,
+                joined_at=now,
+            )
+        )
+        session.flush()
+        outcome = StartOutcome.JOINED
+    if came_back:
+        replan_person(session, person, now, policy.default_zone)
+    elif outcome == StartOutcome.JOINED:
+        plan_member(session, person, group, now, policy.default_zone)
+    session.flush()
+    next_due = _next_due(session, person, now, policy, group_id=group.id)
+    return StartResult(outcome, group_name=group.name, next_due=next_due, opted_back_in=came_back)
 
 
 def _removed_before(
+    session: Session, person: Person | None, group: TherapyGroup, invite: Invite
+) -> bool:
+    """Whether the therapist removed this person after ``invite`` was made.
+
+    Only an invite made after a removal lets the patient back (the therapist's new decision);
+    the old links and the seeded code no longer do.
+    """
+    if person is None:
+        return False
+    member = session.exec(
+        select(Membership).where(
+            Membership.group_id == group.id, Membership.person_id == person.id
+        )
+    ).first()
+    return (
+        member is not None
+        and member.role == Role.REMOVED.value
+        and member.ended_at is not None
+        and invite.created_at <= member.ended_at
+    )
+
+
+def _erased_and_removed(
     session: Session, policy: Policy, who: Patient, group_id: int, invite: Invite
 ) -> bool:
     """Whether this user, removed from the group, erased their data before the invite was made.
@@ -163,6 +217,26 @@ def _removed_before(
         )
     ).first()
     return removed is not None
+
+
+def _request_consent(
+    session: Session, now: datetime, user_id: int, invite: Invite, required: ConsentText
+) -> int:
+    """The pending join's row (one per person and invite), naming the version shown."""
+    request = session.exec(
+        select(ConsentRequest).where(
+            ConsentRequest.telegram_user_id == user_id, ConsentRequest.invite_id == invite.id
+        )
+    ).first()
+    if request is None:
+        assert invite.id is not None
+        request = ConsentRequest(telegram_user_id=user_id, invite_id=invite.id, version=0)
+        session.add(request)
+    request.version = required.version
+    request.created_at = now
+    session.flush()
+    assert request.id is not None
+    return request.id
 
 
 def _greet(
@@ -203,7 +277,7 @@ def _find_invite(session: Session, code: str) -> Invite | None:
     return session.exec(select(Invite).where(func.lower(col(Invite.code)) == code.lower())).first()
 
 
-def _invite_problem(invite: Invite | None, now: datetime) -> InviteProblem | None:
+def invite_problem(invite: Invite | None, now: datetime) -> InviteProblem | None:
     if invite is None:
         return InviteProblem.UNKNOWN
     if invite.revoked_at is not None:

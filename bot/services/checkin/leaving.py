@@ -17,6 +17,7 @@ from storage.db import Database
 from storage.models import (
     Answer,
     CodeAttempts,
+    ConsentRequest,
     Delivery,
     DeliveryStatus,
     Digest,
@@ -90,6 +91,9 @@ def delete_my_data(database: Database, now: datetime, erasure_key: bytes, user_i
         # Digests are planned for therapists only; one who erases their data gets none more.
         session.exec(delete(Digest).where(col(Digest.person_id) == person.id))
         session.exec(delete(CodeAttempts).where(col(CodeAttempts.user_id) == user_id))
+        # A join still waiting for "I agree" names the Telegram id; the agreements given name
+        # only the person row, which keeps no id, and stay as the record of what was agreed.
+        session.exec(delete(ConsentRequest).where(col(ConsentRequest.telegram_user_id) == user_id))
         chats = {user_id} | ({person.chat_id} if person.chat_id is not None else set())
         # Names of two letters or more: a shorter one would be found in nearly every payload.
         names = [n for n in (person.first_name, person.last_name) if len(n) >= 2]

@@ -244,6 +244,8 @@ class StartOutcome(StrEnum):
     NEWCOMER = "newcomer"  # /start alone from someone in no group
     OPTED_IN = "opted_in"  # /start alone from someone who had /stop'ped
     GREETING = "greeting"  # /start alone from a member
+    # The group asks for consent first: shown with "I agree" / "No, thanks"; nothing joined.
+    CONSENT_NEEDED = "consent_needed"
 
 
 class InviteProblem(StrEnum):
@@ -267,6 +269,46 @@ class StartResult:
     retry_at: datetime | None = None
     # Everyone's wrong codes just reached the alert level (at most once per window).
     burst: Burst | None = None
+    # CONSENT_NEEDED: what to agree to, and the buttons' reference.
+    consent: ConsentQuestion | None = None
+
+
+@dataclass(frozen=True)
+class ConsentQuestion:
+    """A consent text to show with "I agree" and "No, thanks".
+
+    ``joining``: the buttons answer a pending join (``ref`` is its request's id); otherwise a
+    member is asked again after the text changed (``ref`` is the group's id). ``version``
+    travels in the buttons, so a press on an older text never agrees to a newer one.
+    """
+
+    joining: bool
+    ref: int
+    group_name: str
+    version: int
+    text: str
+
+
+class ConsentOutcome(StrEnum):
+    JOINED = "joined"  # agreed and joined (or agreed as a member already)
+    AGREED = "agreed"  # a member agreed to the changed text
+    DECLINED = "declined"  # "No, thanks" to a join: nothing stored
+    LEFT = "left"  # a member declined the changed text: out of the group, as /stop
+    CHANGED = "changed"  # the text changed since these buttons: here is the new one
+    NOT_NEEDED = "not_needed"  # the group asks for no consent any more
+    GONE = "gone"  # nothing to answer: pressed twice, expired, or not this person's
+    BAD_CODE = "bad_code"  # the invite stopped working meanwhile (``problem``)
+
+
+@dataclass(frozen=True)
+class ConsentAnswer:
+    outcome: ConsentOutcome
+    group_name: str = ""
+    version: int = 0
+    next_due: NextDue | None = None
+    question: ConsentQuestion | None = None  # CHANGED: the text to agree to now
+    problem: InviteProblem | None = None
+    cancelled: int = 0  # LEFT: open check-ins of the group that ended
 
 
 @dataclass(frozen=True)

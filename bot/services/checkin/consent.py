@@ -1,0 +1,225 @@
+"""The patient's answer to a group's consent text: "I agree" or "No, thanks".
+
+Two questions carry these buttons. Joining (``/start CODE`` for a group that asks for
+consent) waits in a ``consent_requests`` row; agreeing joins the group and stores the
+agreement, declining deletes the row, so nothing of the person stays. A member asked again
+after the text changed (the due scan asks instead of prompting) agrees, or declines and leaves
+the group as ``/stop`` would for that group alone. Every button names the version it showed: a
+press on an older text is answered with the text in force, never taken as agreement to it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind, record
+from bot.services.checkin.answering import _finish
+from bot.services.checkin.common import _OPEN, _person
+from bot.services.checkin.joining import invite_problem, join
+from bot.services.checkin.results import (
+    ConsentAnswer,
+    ConsentOutcome,
+    ConsentQuestion,
+    Patient,
+    Policy,
+    StartOutcome,
+)
+from bot.services.consent import ConsentText, in_force, record_agreement
+from storage.db import Database
+from storage.models import (
+    ConsentRequest,
+    Delivery,
+    DeliveryStatus,
+    Invite,
+    Membership,
+    Role,
+    Task,
+    TherapyGroup,
+)
+
+# A join nobody answered is forgotten after this long (``purge_requests``, the due scan).
+REQUEST_LIFETIME = timedelta(days=7)
+
+
+def answer_join(
+    database: Database,
+    now: datetime,
+    policy: Policy,
+    who: Patient,
+    request_id: int,
+    version: int,
+    agree: bool,
+) -> ConsentAnswer:
+    """Join with the agreement stored, or drop the pending join; one transaction."""
+    try:
+        return _answer_join(database, now, policy, who, request_id, version, agree)
+    except IntegrityError:
+        # The same press handled twice at once: the second finds the first one's rows.
+        return _answer_join(database, now, policy, who, request_id, version, agree)
+
+
+def _answer_join(
+    database: Database,
+    now: datetime,
+    policy: Policy,
+    who: Patient,
+    request_id: int,
+    version: int,
+    agree: bool,
+) -> ConsentAnswer:
+    with database.session() as session:
+        request = session.get(ConsentRequest, request_id)
+        # Someone else's button (a forwarded message, a forged press) names no request of theirs.
+        if request is None or request.telegram_user_id != who.telegram_user_id:
+            return ConsentAnswer(ConsentOutcome.GONE)
+        invite = session.get(Invite, request.invite_id)
+        group = session.get(TherapyGroup, invite.group_id) if invite is not None else None
+        if invite is None or group is None:
+            return ConsentAnswer(ConsentOutcome.GONE)
+        if not agree:
+            session.delete(request)
+            session.commit()
+            return ConsentAnswer(ConsentOutcome.DECLINED, group_name=group.name)
+        required = in_force(session, group)
+        if required is not None and required.version != version:
+            # The text changed after this message was sent: agreeing to it now would be
+            # agreeing to words the patient has not seen.
+            request.version = required.version
+            session.commit()
+            return ConsentAnswer(
+                ConsentOutcome.CHANGED,
+                group_name=group.name,
+                question=_question(True, request_id, required),
+            )
+        problem = invite_problem(invite, now)
+        if problem is not None:
+            session.delete(request)
+            session.commit()
+            return ConsentAnswer(ConsentOutcome.BAD_CODE, group_name=group.name, problem=problem)
+        person = _person(session, who.telegram_user_id)
+        joined = join(session, now, policy, who, invite, group, person)
+        if joined.outcome not in (StartOutcome.JOINED, StartOutcome.ALREADY_MEMBER):
+            session.rollback()
+            stale = session.get(ConsentRequest, request_id)
+            if stale is not None:
+                session.delete(stale)
+            session.commit()
+            return ConsentAnswer(
+                ConsentOutcome.BAD_CODE, group_name=group.name, problem=joined.problem
+            )
+        session.delete(request)
+        person = _person(session, who.telegram_user_id)
+        assert person is not None and person.id is not None and group.id is not None
+        if required is not None:
+            # Without the Telegram id, as every patient's own act (see _answer_member).
+            actor = Actor(None, ActorRole.PATIENT)
+            record_agreement(session, now, actor, group.id, person.id, required.version)
+        session.commit()
+        return ConsentAnswer(
+            ConsentOutcome.JOINED,
+            group_name=group.name,
+            version=required.version if required is not None else 0,
+            next_due=joined.next_due,
+        )
+
+
+def answer_member(
+    database: Database, now: datetime, user_id: int, group_id: int, version: int, agree: bool
+) -> ConsentAnswer:
+    """A member's answer to a changed consent text: agree, or leave the group."""
+    try:
+        return _answer_member(database, now, user_id, group_id, version, agree)
+    except IntegrityError:
+        return _answer_member(database, now, user_id, group_id, version, agree)
+
+
+def _answer_member(
+    database: Database, now: datetime, user_id: int, group_id: int, version: int, agree: bool
+) -> ConsentAnswer:
+    with database.session() as session:
+        person = _person(session, user_id)
+        group = session.get(TherapyGroup, group_id)
+        if person is None or person.id is None or group is None or group.id is None:
+            return ConsentAnswer(ConsentOutcome.GONE)
+        membership = session.exec(
+            select(Membership).where(
+                Membership.group_id == group.id,
+                Membership.person_id == person.id,
+                Membership.role == Role.PATIENT.value,
+            )
+        ).first()
+        if membership is None:
+            return ConsentAnswer(ConsentOutcome.GONE, group_name=group.name)
+        required = in_force(session, group)
+        if required is None:
+            return ConsentAnswer(ConsentOutcome.NOT_NEEDED, group_name=group.name)
+        if required.version != version:
+            return ConsentAnswer(
+                ConsentOutcome.CHANGED,
+                group_name=group.name,
+                question=_question(False, group.id, required),
+            )
+        # The patient's own act, recorded without their Telegram id (the trail outlives an
+        # erasure, and the person row it names is enough to tell whose agreement it was).
+        actor = Actor(None, ActorRole.PATIENT)
+        if agree:
+            record_agreement(session, now, actor, group.id, person.id, version)
+            session.commit()
+            return ConsentAnswer(ConsentOutcome.AGREED, group_name=group.name, version=version)
+        cancelled = _leave(session, now, membership)
+        record(
+            session,
+            now,
+            actor,
+            AuditAction.CONSENT_WITHDRAWN,
+            ObjectKind.PERSON,
+            person.id,
+            group_id=group.id,
+            after={"version": version},
+        )
+        session.commit()
+        return ConsentAnswer(
+            ConsentOutcome.LEFT, group_name=group.name, version=version, cancelled=cancelled
+        )
+
+
+def _leave(session: Session, now: datetime, membership: Membership) -> int:
+    """What /stop does, for this group only: no check-in of it is planned, open ones end."""
+    group_tasks = select(Task.id).where(Task.group_id == membership.group_id).scalar_subquery()
+    session.exec(
+        delete(Delivery).where(
+            col(Delivery.person_id) == membership.person_id,
+            col(Delivery.status) == DeliveryStatus.PENDING.value,
+            col(Delivery.task_id).in_(group_tasks),
+        )
+    )
+    open_rows = session.exec(
+        select(Delivery).where(
+            Delivery.person_id == membership.person_id,
+            col(Delivery.status).in_(_OPEN),
+            col(Delivery.task_id).in_(group_tasks),
+        )
+    ).all()
+    for delivery in open_rows:
+        _finish(delivery, now, DeliveryStatus.CANCELLED)
+    membership.role = Role.DECLINED.value
+    membership.ended_at = now
+    return len(open_rows)
+
+
+def _question(joining: bool, ref: int, required: ConsentText) -> ConsentQuestion:
+    return ConsentQuestion(joining, ref, required.group_name, required.version, required.text)
+
+
+def purge_requests(database: Database, now: datetime) -> int:
+    """Forget joins left unanswered for a week (the due scan calls this); return how many."""
+    with database.session() as session:
+        result = session.exec(
+            delete(ConsentRequest).where(col(ConsentRequest.created_at) <= now - REQUEST_LIFETIME)
+        )
+        session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)

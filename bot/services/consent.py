@@ -1,0 +1,227 @@
+"""A group's consent text: its versions, who agreed to which, and the therapist's change.
+
+A group asks for consent while its newest ``consent_versions`` row has a text. Every change,
+including lifting the requirement, is a new version (1, 2, ...), and an agreement names the
+version, so the words a patient agreed to can always be shown again. A patient gets prompts of
+such a group only after agreeing to the version in force (``missing`` tells the due scan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from bot.services.audit import Actor, AuditAction, ObjectKind, record
+from bot.services.authoring.groups import _require_group
+from bot.services.authoring.results import AuthoringError
+from bot.services.meaning import Kind, meaning
+from storage.db import Database
+from storage.models import Consent, ConsentVersion, TherapyGroup
+
+# A consent text is shown in one message together with the group's name and two buttons;
+# Telegram's limit is 4096 characters.
+MAX_CONSENT_TEXT = 3500
+
+
+@dataclass(frozen=True)
+class ConsentText:
+    """The consent text in force for a group, as a patient is asked to agree to it."""
+
+    group_id: int
+    group_name: str
+    version: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    """A therapist changed a group's consent: the new version, and whether it asks anything."""
+
+    group_name: str
+    version: int
+    required: bool
+
+
+@dataclass(frozen=True)
+class ConsentDraft:
+    """What /setconsent is about to save, shown back to the therapist first."""
+
+    group_id: int
+    group_name: str
+    next_version: int
+    text: str
+
+
+def latest_versions(session: Session, group_ids: Iterable[int]) -> dict[int, ConsentVersion]:
+    """The newest version of each of these groups that ever had one."""
+    ids = sorted(set(group_ids))
+    if not ids:
+        return {}
+    newest = (
+        select(ConsentVersion.group_id, func.max(ConsentVersion.version).label("version"))
+        .where(col(ConsentVersion.group_id).in_(ids))
+        .group_by(col(ConsentVersion.group_id))
+        .subquery()
+    )
+    rows = session.exec(
+        select(ConsentVersion).join(
+            newest,
+            (col(ConsentVersion.group_id) == newest.c.group_id)
+            & (col(ConsentVersion.version) == newest.c.version),
+        )
+    ).all()
+    return {row.group_id: row for row in rows}
+
+
+def in_force(session: Session, group: TherapyGroup) -> ConsentText | None:
+    """The consent this group asks for now, or None when it asks for none."""
+    assert group.id is not None
+    row = latest_versions(session, [group.id]).get(group.id)
+    if row is None or row.text is None:
+        return None
+    return ConsentText(group.id, group.name, row.version, row.text)
+
+
+def has_agreed(session: Session, group_id: int, person_id: int | None, version: int) -> bool:
+    if person_id is None:
+        return False
+    return (
+        session.exec(
+            select(Consent.id).where(
+                Consent.group_id == group_id,
+                Consent.person_id == person_id,
+                Consent.version == version,
+            )
+        ).first()
+        is not None
+    )
+
+
+def missing(session: Session, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """Of these (group, person) pairs, those whose group asks for a version not agreed to.
+
+    Maps each such pair to the version in force; pairs of groups asking nothing are left out.
+    """
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    versions = {
+        group_id: row.version
+        for group_id, row in latest_versions(session, (g for g, _ in wanted)).items()
+        if row.text is not None
+    }
+    if not versions:
+        return {}
+    agreed = set(
+        session.exec(
+            select(Consent.group_id, Consent.person_id, Consent.version).where(
+                col(Consent.group_id).in_(sorted(versions)),
+                col(Consent.person_id).in_(sorted({p for _, p in wanted})),
+            )
+        ).all()
+    )
+    return {
+        (group_id, person_id): versions[group_id]
+        for group_id, person_id in wanted
+        if group_id in versions and (group_id, person_id, versions[group_id]) not in agreed
+    }
+
+
+def record_agreement(
+    session: Session, now: datetime, actor: Actor, group_id: int, person_id: int, version: int
+) -> bool:
+    """Store the agreement and its audit event; False when it was stored already."""
+    if has_agreed(session, group_id, person_id, version):
+        return False
+    session.add(Consent(group_id=group_id, person_id=person_id, version=version, agreed_at=now))
+    record(
+        session,
+        now,
+        actor,
+        AuditAction.CONSENT_GIVEN,
+        ObjectKind.PERSON,
+        person_id,
+        group_id=group_id,
+        after={"version": version},
+    )
+    return True
+
+
+# --- the therapist's side ---------------------------------------------------------------------
+
+
+def check_consent_text(text: str) -> str:
+    """The text as it will be stored, or AuthoringError saying what is wrong with it."""
+    cleaned = text.strip()
+    if not cleaned:
+        raise AuthoringError(meaning(Kind.CONSENT_TEXT_EMPTY))
+    if len(cleaned) > MAX_CONSENT_TEXT:
+        raise AuthoringError(
+            meaning(Kind.CONSENT_TEXT_TOO_LONG, most=MAX_CONSENT_TEXT, length=len(cleaned))
+        )
+    return cleaned
+
+
+def draft_consent(database: Database, group_ref: str, text: str, *, actor: Actor) -> ConsentDraft:
+    """Check a new consent text for a group before it is shown back; nothing is stored."""
+    cleaned = check_consent_text(text)
+    with database.read_session() as session:
+        group = _require_group(session, group_ref, actor)
+        assert group.id is not None
+        latest = latest_versions(session, [group.id]).get(group.id)
+        if latest is not None and latest.text == cleaned:
+            raise AuthoringError(
+                meaning(Kind.CONSENT_UNCHANGED, group=group.name, version=latest.version)
+            )
+        next_version = latest.version + 1 if latest is not None else 1
+        return ConsentDraft(group.id, group.name, next_version, cleaned)
+
+
+def consent_group(database: Database, group_ref: str, *, actor: Actor) -> ConsentDraft:
+    """The group /setconsent names (and the version a change would make), or AuthoringError."""
+    with database.read_session() as session:
+        group = _require_group(session, group_ref, actor)
+        assert group.id is not None
+        latest = latest_versions(session, [group.id]).get(group.id)
+        next_version = latest.version + 1 if latest is not None else 1
+        return ConsentDraft(group.id, group.name, next_version, "")
+
+
+def set_consent(
+    database: Database, now: datetime, group_id: int, text: str | None, *, actor: Actor
+) -> ConsentChange:
+    """Make ``text`` the group's consent (None: ask for none) as its next version."""
+    cleaned = None if text is None else check_consent_text(text)
+    with database.session() as session:
+        group = _require_group(session, str(group_id), actor)
+        assert group.id is not None
+        latest = latest_versions(session, [group.id]).get(group.id)
+        current = latest.text if latest is not None else None
+        if cleaned is None and current is None:
+            raise AuthoringError(meaning(Kind.CONSENT_ALREADY_OFF, group=group.name))
+        if latest is not None and cleaned == current:
+            raise AuthoringError(
+                meaning(Kind.CONSENT_UNCHANGED, group=group.name, version=latest.version)
+            )
+        version = latest.version + 1 if latest is not None else 1
+        session.add(
+            ConsentVersion(group_id=group.id, version=version, text=cleaned, created_at=now)
+        )
+        # The text itself is in consent_versions under this version; the trail says which.
+        record(
+            session,
+            now,
+            actor,
+            AuditAction.CONSENT_CHANGED,
+            ObjectKind.GROUP,
+            group.id,
+            group_id=group.id,
+            before={"version": latest.version if latest else 0, "required": current is not None},
+            after={"version": version, "required": cleaned is not None},
+        )
+        session.commit()
+        return ConsentChange(group.name, version, cleaned is not None)

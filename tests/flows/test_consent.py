@@ -1,0 +1,461 @@
+"""Consent: a group's text to agree to before joining, and again whenever it changes.
+
+The clock starts on Wednesday 25 November 2026 at 09:00 in London (UTC). The group "Knees"
+asks for consent and has a daily "Knee check" at 11:00.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+
+from storage.models import (
+    AuditEvent,
+    Consent,
+    ConsentRequest,
+    ConsentVersion,
+    Delivery,
+    Membership,
+    Person,
+)
+from tests.fakes.harness import DEMO_SEED, Harness, patient, therapist
+from tests.flows.test_checkin_support import Transcript, at, local
+
+ALICE = patient(0, "Alice")
+BOB = patient(1, "Bob")
+THEO = therapist()
+AGREE, DECLINE = "I agree", "No, thanks"
+CONSENT_V1 = "Your answers are stored for your therapist & read only by them."
+CONSENT_V2 = "Your answers and photos are stored for your therapists in this group."
+PROMPT_TITLE = "Knee check"
+
+SEED = f'''
+[[groups]]
+name = "Knees"
+timezone = "Europe/London"
+invite = "KNEESCODE1"
+consent = """
+{CONSENT_V1}
+"""
+
+[[tasks]]
+group = "Knees"
+title = "{PROMPT_TITLE}"
+due = "today 11:00"
+repeat = "daily"
+expiry_hours = 2
+
+  [[tasks.questions]]
+  text = "Did you do your knee bends?"
+  type = "yes_no"
+'''
+
+
+@pytest.fixture
+def h(harness: Harness, tmp_path: Path) -> Harness:
+    path = tmp_path / "knees.toml"
+    path.write_text(SEED, encoding="utf-8")
+    harness.seed_demo(path)
+    return harness
+
+
+def rows(h: Harness, model: Any) -> list[Any]:
+    with h.database.session() as session:
+        return list(session.exec(select(model)).all())
+
+
+def person_id(h: Harness, user_id: int) -> int | None:
+    with h.database.session() as session:
+        return session.exec(select(Person.id).where(Person.telegram_user_id == user_id)).first()
+
+
+def membership_role(h: Harness, user_id: int) -> str | None:
+    with h.database.session() as session:
+        return session.exec(
+            select(Membership.role)
+            .join(Person, col(Person.id) == Membership.person_id)
+            .where(Person.telegram_user_id == user_id)
+        ).first()
+
+
+def actions(h: Harness) -> list[str]:
+    """The audit trail after the seed's own event (the first consent text, by the operator)."""
+    with h.database.session() as session:
+        found = session.exec(select(AuditEvent.action).order_by(col(AuditEvent.id))).all()
+    assert found[0] == "consent_changed"
+    return list(found[1:])
+
+
+def prompts_to(h: Harness, user_id: int) -> list[str]:
+    return [t for t in h.texts(user_id) if "Time for your check-in" in t and PROMPT_TITLE in t]
+
+
+async def agree_and_join(h: Harness, user: Any = ALICE) -> None:
+    await h.command(user, "/start", "KNEESCODE1")
+    await h.press(user, AGREE)
+
+
+async def change_text(h: Harness, text: str) -> None:
+    await h.command(THEO, "/setconsent", "Knees")
+    await h.text(THEO, text)
+    await h.press(THEO, "Save")
+
+
+# --- joining ----------------------------------------------------------------------------------
+
+
+async def test_joining_shows_the_text_and_nothing_is_joined_or_prompted_until_agreed(
+    h: Harness,
+) -> None:
+    await h.command(ALICE, "/start", "KNEESCODE1")
+
+    shown = h.last_message(ALICE.chat_id)
+    assert "Before you join Knees, please read this and agree to it:" in (shown.plain or "")
+    assert CONSENT_V1 in (shown.plain or "")
+    assert shown.button_texts == [AGREE, DECLINE]
+    # The invite code never travels in a button.
+    assert all("KNEESCODE1" not in b["callback_data"] for b in shown.buttons)
+    # Only the Telegram id and the invite it came with are stored.
+    assert person_id(h, ALICE.id) is None
+    assert rows(h, Membership) == []
+    [request] = rows(h, ConsentRequest)
+    assert request.telegram_user_id == ALICE.id and request.version == 1
+
+    await at(h, local(11, 1))
+    assert prompts_to(h, ALICE.id) == []
+    assert rows(h, Delivery) == []
+
+
+async def test_agreeing_joins_with_the_agreement_stored_and_prompts_follow(h: Harness) -> None:
+    await h.command(ALICE, "/start", "KNEESCODE1")
+    await h.press(ALICE, AGREE)
+
+    texts = h.texts(ALICE.chat_id)
+    assert texts[-2].endswith(
+        f"{CONSENT_V1}\n\nPress “I agree” to join, or “No, thanks” to leave it; you are not "
+        "in the group until you agree.\n\n→ I agree"
+    )
+    assert texts[-1].startswith(
+        "Thank you: your consent (version 1) is recorded.\n\n✅ Welcome! You have joined Knees."
+    )
+    assert h.last_message(ALICE.chat_id).buttons == []
+    assert membership_role(h, ALICE.id) == "patient"
+    [consent] = rows(h, Consent)
+    assert (consent.person_id, consent.version, consent.agreed_at) == (
+        person_id(h, ALICE.id),
+        1,
+        h.clock.now(),
+    )
+    assert rows(h, ConsentRequest) == []
+    assert actions(h) == ["consent_given"]
+    given = rows(h, AuditEvent)[-1]
+    # The patient's own act names the person row, never the Telegram id (as an erasure does).
+    assert (
+        given.actor_telegram_id,
+        given.actor_role,
+        given.object_kind,
+        given.object_id,
+        given.group_id,
+        given.after,
+    ) == (None, "patient", "person", consent.person_id, consent.group_id, {"version": 1})
+
+    await at(h, local(11, 1))
+    assert len(prompts_to(h, ALICE.id)) == 1
+
+
+async def test_no_thanks_joins_nothing_and_stores_nothing(h: Harness) -> None:
+    await h.command(ALICE, "/start", "KNEESCODE1")
+    await h.press(ALICE, DECLINE)
+
+    assert h.last_text(ALICE.chat_id) == (
+        "You have not joined Knees, and nothing about you was stored. "
+        "If you change your mind, open the invite link again."
+    )
+    assert person_id(h, ALICE.id) is None
+    for model in (Membership, Consent, ConsentRequest):
+        assert rows(h, model) == []
+    assert actions(h) == []
+    await at(h, local(11, 1))
+    assert prompts_to(h, ALICE.id) == []
+
+
+async def test_a_press_on_someone_elses_consent_message_joins_nobody(h: Harness) -> None:
+    await h.command(ALICE, "/start", "KNEESCODE1")
+    data = h.last_message(ALICE.chat_id).button(AGREE)["callback_data"]
+    await h.command(BOB, "/start")
+
+    await h.press_data(BOB, data)
+
+    assert person_id(h, BOB.id) is None and person_id(h, ALICE.id) is None
+    assert h.callback_answers()[-1].params["text"] == (
+        "This button no longer works. To join a group, open its invite link again."
+    )
+
+
+async def test_a_join_left_unanswered_for_a_week_is_forgotten(h: Harness) -> None:
+    await h.command(ALICE, "/start", "KNEESCODE1")
+
+    await h.advance_and_scan(timedelta(days=7, minutes=1))
+    assert rows(h, ConsentRequest) == []
+    await h.press(ALICE, AGREE)
+
+    assert membership_role(h, ALICE.id) is None
+    assert h.callback_answers()[-1].params["text"] == (
+        "This button no longer works. To join a group, open its invite link again."
+    )
+
+
+async def test_an_old_i_agree_after_the_text_changed_does_not_agree_to_the_new_text(
+    h: Harness,
+) -> None:
+    await h.command(ALICE, "/start", "KNEESCODE1")
+    old = h.last_message(ALICE.chat_id)
+    await change_text(h, CONSENT_V2)
+
+    await h.press(ALICE, AGREE, old.message_id)
+
+    assert membership_role(h, ALICE.id) is None
+    assert rows(h, Consent) == []
+    texts = h.texts(ALICE.chat_id)
+    assert texts[-2].endswith(
+        "⚠️ This text changed after that message was sent; nothing was agreed. Here it is now."
+    )
+    assert CONSENT_V2 in texts[-1]
+    assert h.last_message(ALICE.chat_id).button_texts == [AGREE, DECLINE]
+
+    await h.press(ALICE, AGREE)
+    assert membership_role(h, ALICE.id) == "patient"
+    assert [c.version for c in rows(h, Consent)] == [2]
+
+
+async def test_an_erasure_leaves_no_pending_join_with_the_telegram_id(h: Harness) -> None:
+    await agree_and_join(h)
+    await change_text(h, CONSENT_V2)
+    await h.command(ALICE, "/start", "KNEESCODE1")  # a member asked again, by the invite
+    assert [r.telegram_user_id for r in rows(h, ConsentRequest)] == [ALICE.id]
+
+    await h.command(ALICE, "/deletemydata")
+    await h.press(ALICE, "Yes, delete everything")
+
+    assert rows(h, ConsentRequest) == []
+    # The agreement stays, naming only the person row, which keeps no Telegram id.
+    [consent] = rows(h, Consent)
+    with h.database.session() as session:
+        erased = session.get(Person, consent.person_id)
+    assert erased is not None and erased.telegram_user_id is None
+
+
+# --- the text changes -------------------------------------------------------------------------
+
+
+async def test_a_changed_text_is_asked_at_the_next_check_in_and_prompts_wait_for_it(
+    h: Harness,
+) -> None:
+    await agree_and_join(h)
+    await change_text(h, CONSENT_V2)
+
+    await at(h, local(11, 1))
+
+    asked = h.last_message(ALICE.chat_id)
+    assert (asked.plain or "").startswith(
+        "📝 The consent text of Knees has changed (version 2). Please read it and agree to it "
+        "again:"
+    )
+    assert CONSENT_V2 in (asked.plain or "")
+    assert prompts_to(h, ALICE.id) == []
+
+    await h.press(ALICE, AGREE)
+    assert h.last_text(ALICE.chat_id) == (
+        "✅ Thank you: your consent to version 2 is recorded. Check-ins of Knees go on as before."
+    )
+    assert sorted(c.version for c in rows(h, Consent)) == [1, 2]
+    await at(h, local(11, 1, day=26))
+    assert len(prompts_to(h, ALICE.id)) == 1
+    assert actions(h) == ["consent_given", "consent_changed", "consent_given"]
+
+
+async def test_a_check_in_sent_before_the_change_gets_no_reminder_until_agreed(
+    h: Harness,
+) -> None:
+    await agree_and_join(h)
+    await at(h, local(11, 1))
+    assert len(prompts_to(h, ALICE.id)) == 1
+    await change_text(h, CONSENT_V2)
+    seen = len(h.texts(ALICE.chat_id))
+
+    await at(h, local(12, 30))  # past the first reminder's time, before the window closes
+
+    assert len(h.texts(ALICE.chat_id)) == seen
+
+
+async def test_declining_a_changed_text_leaves_the_group_like_stop(h: Harness) -> None:
+    await agree_and_join(h)
+    await change_text(h, CONSENT_V2)
+    await at(h, local(11, 1))
+
+    await h.press(ALICE, DECLINE)
+
+    assert h.last_text(ALICE.chat_id).startswith("You have left Knees: no more check-ins from it.")
+    assert membership_role(h, ALICE.id) == "declined"
+    with h.database.session() as session:
+        pending = session.exec(select(Delivery).where(Delivery.status == "pending")).all()
+    assert pending == []
+    await at(h, local(11, 1, day=26))
+    await at(h, local(11, 1, day=27))
+    assert prompts_to(h, ALICE.id) == []
+    assert actions(h)[-1] == "consent_withdrawn"
+    withdrawn = rows(h, AuditEvent)[-1]
+    assert (
+        withdrawn.actor_telegram_id,
+        withdrawn.actor_role,
+        withdrawn.object_kind,
+        withdrawn.object_id,
+        withdrawn.before,
+        withdrawn.after,
+    ) == (None, "patient", "person", person_id(h, ALICE.id), None, {"version": 2})
+
+    # The invite brings them back, with the text in force agreed to.
+    await agree_and_join(h)
+    assert membership_role(h, ALICE.id) == "patient"
+
+
+async def test_setconsent_shows_the_text_back_before_saving(h: Harness) -> None:
+    await h.command(THEO, "/setconsent", "Knees")
+    assert h.last_text(THEO.chat_id).startswith(
+        "Send the consent text for Knees as one message (it becomes version 2)."
+    )
+    await h.text(THEO, f"  {CONSENT_V2}  ")
+
+    review = h.last_message(THEO.chat_id)
+    assert (review.plain or "").startswith(f"Consent text for Knees, version 2:\n\n{CONSENT_V2}")
+    assert "Members will be asked to agree again at their next check-in" in (review.plain or "")
+    assert review.button_texts == ["Save", "Cancel"]
+    assert [v.version for v in rows(h, ConsentVersion)] == [1]
+
+    await h.press(THEO, "Save")
+    assert h.last_text(THEO.chat_id) == "✅ Saved: Knees asks for consent, version 2."
+    versions = sorted((v.version, v.text) for v in rows(h, ConsentVersion))
+    assert versions == [(1, CONSENT_V1), (2, CONSENT_V2)]
+    [_seeded, changed] = [e for e in rows(h, AuditEvent) if e.action == "consent_changed"]
+    assert (changed.actor_telegram_id, changed.before, changed.after) == (
+        THEO.id,
+        {"version": 1, "required": True},
+        {"version": 2, "required": True},
+    )
+
+
+async def test_setconsent_cancel_and_the_same_text_change_nothing(h: Harness) -> None:
+    await h.command(THEO, "/setconsent", "Knees")
+    await h.text(THEO, CONSENT_V2)
+    await h.press(THEO, "Cancel")
+    assert h.last_text(THEO.chat_id) == "Cancelled: the consent text was not changed."
+
+    await h.command(THEO, "/setconsent", "Knees")
+    await h.text(THEO, CONSENT_V1)
+    assert h.last_text(THEO.chat_id) == (
+        "That is already the consent text of Knees (version 1); nothing changed."
+    )
+    assert [v.version for v in rows(h, ConsentVersion)] == [1]
+    assert "consent_changed" not in actions(h)
+
+
+async def test_setconsent_off_lifts_the_requirement_as_its_own_version(h: Harness) -> None:
+    await agree_and_join(h)
+    await change_text(h, CONSENT_V2)
+
+    await h.command(THEO, "/setconsent", "Knees off")
+
+    assert h.last_text(THEO.chat_id).startswith(
+        "✅ Knees asks for no consent any more (version 3)"
+    )
+    await at(h, local(11, 1))
+    assert len(prompts_to(h, ALICE.id)) == 1
+    await h.command(BOB, "/start", "KNEESCODE1")
+    assert h.last_text(BOB.chat_id).startswith("✅ Welcome! You have joined Knees.")
+
+
+async def test_a_patient_cannot_set_the_consent_text(h: Harness) -> None:
+    await agree_and_join(h)
+
+    await h.command(ALICE, "/setconsent", "Knees")
+    await h.text(ALICE, "I consent to nothing")
+
+    assert h.texts(ALICE.chat_id)[-2] == "This command is for therapists."
+    # The text that followed is no consent text either: no dialogue was started for her.
+    assert [v.version for v in rows(h, ConsentVersion)] == [1]
+    assert actions(h) == ["consent_given"]
+
+
+async def test_setconsent_without_a_group_explains_itself(h: Harness) -> None:
+    await h.command(THEO, "/setconsent")
+    assert h.last_text(THEO.chat_id).startswith("Usage: /setconsent GROUP")
+    await h.command(THEO, "/setconsent", "Elbows")
+    assert h.last_text(THEO.chat_id) == "There is no group “Elbows”. Groups: Knees."
+
+
+# --- what therapists and patients read back -----------------------------------------------------
+
+
+async def test_report_shows_who_agreed_to_which_version(h: Harness) -> None:
+    await agree_and_join(h, ALICE)
+    await agree_and_join(h, BOB)
+    await change_text(h, CONSENT_V2)
+    await at(h, local(11, 1))
+    await h.press(BOB, AGREE)
+
+    await h.command(THEO, "/report", "Knees")
+
+    report = h.last_text(THEO.chat_id).splitlines()
+    # Alice's 11:00 check-in waited for her consent and was never due to her as a prompt.
+    assert report[1:3] == [
+        "Alice Test: no check-ins due yet · consent: version 1, not yet version 2",
+        "Bob Test: no check-ins due yet · consent: version 2 (current)",
+    ]
+
+
+async def test_mydata_lists_the_consents_with_their_words(h: Harness) -> None:
+    await agree_and_join(h)
+
+    await h.command(ALICE, "/mydata")
+
+    sent = json.loads(h.api.calls_of("sendDocument")[-1].files["document"]["content"])
+    assert sent["consents"] == [
+        {
+            "group": "Knees",
+            "version": 1,
+            "text": CONSENT_V1,
+            "agreed_at": h.clock.now().isoformat(),
+        }
+    ]
+
+
+async def test_the_demo_seed_gives_knee_therapy_a_consent_text(harness: Harness) -> None:
+    h = harness
+    first = h.seed_demo(DEMO_SEED)
+    again = h.seed_demo(DEMO_SEED)
+
+    assert first.created["consent texts"] == 1
+    assert again.unchanged["consent texts"] == 1
+    [version] = rows(h, ConsentVersion)
+    assert version.version == 1 and "/deletemydata" in (version.text or "")
+    await h.command(ALICE, "/start", "KNEE1")
+    assert h.last_message(ALICE.chat_id).button_texts == [AGREE, DECLINE]
+    await h.command(BOB, "/start", "SHOULDER1")
+    assert h.last_text(BOB.chat_id).startswith("✅ Welcome! You have joined Shoulder Therapy 1.")
+
+
+async def test_transcript_of_a_consented_join(h: Harness, tmp_path: Path) -> None:
+    t = Transcript(h, [ALICE])
+    await t.command(ALICE, "/start", "KNEESCODE1")
+    await t.press(ALICE, AGREE)
+    await t.at(local(11, 1))
+
+    text = t.text_of()
+    t.save("consented-join.txt", tmp_path)
+    assert "Alice: [presses I agree]" in text
+    assert "Thank you: your consent (version 1) is recorded." in text
