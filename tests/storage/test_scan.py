@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import ManualClock
 from bot.services import delivery
+from bot.services.closing import Ending, closed_messages, forget
 from bot.services.delivery import (
     MarkPolicy,
     Outcome,
@@ -212,21 +213,27 @@ def test_an_expired_prompt_that_was_sent_is_offered_for_closing(
     task = world.task(group, (TODAY, time(9, 30)), expiry_minutes=60)
     clock.advance(timedelta(minutes=31))
     (job,) = scan(database, clock.now(), POLICY).jobs
-    mark_results(
-        database, clock.now(), [SendResult(job.delivery_id, "prompt", Outcome.SENT, 77)], MARKS
+    sent = SendResult(
+        job.delivery_id, "prompt", Outcome.SENT, 77, chat_id=person.chat_id, text="<b>Due</b>"
     )
+    mark_results(database, clock.now(), [sent], MARKS)
+    assert closed_messages(database, "Europe/London", 10) == ()  # still open
     clock.advance(timedelta(hours=1))
 
     batch = scan(database, clock.now(), POLICY)
 
     assert batch.expired == 1 and batch.expired_unsent == 0
-    (closed,) = batch.closed
-    assert (closed.chat_id, closed.message_id, closed.task_title) == (
+    (closed,) = closed_messages(database, "Europe/London", 10)
+    assert (closed.chat_id, closed.message_id, closed.text, closed.ending) == (
         person.chat_id,
         77,
-        "Perform 20 Press-Ups",
+        "<b>Due</b>",
+        Ending.EXPIRED,
     )
+    assert closed.closed_at == datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
     assert world.deliveries(task_id=task)[0].status == "expired"
+    assert forget(database, [closed.id]) == 1
+    assert closed_messages(database, "Europe/London", 10) == ()
 
 
 # --- results ---------------------------------------------------------------------------------
