@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import delete, or_
 from sqlmodel import col, select
@@ -63,12 +64,11 @@ class ClosingMessage:
     zone: str  # the patient's zone, for showing closed_at
 
 
-def closed_messages(
-    database: Database, default_zone: str, limit: int, *, chat_id: int | None = None
-) -> tuple[ClosingMessage, ...]:
-    """Up to ``limit`` messages whose check-in has closed, oldest first; one query.
+def closed_messages_query(limit: int, chat_id: int | None = None) -> Any:
+    """Messages whose check-in ended (or was erased), oldest first.
 
-    ``chat_id``: only that chat's (a handler tidying up after the patient's own act).
+    Read from ``checkin_messages`` (a few rows per open check-in) to ``deliveries`` by primary
+    key, never from the history of closed check-ins (tests/storage/test_scan.py checks).
     """
     query = (
         select(CheckinMessage, Delivery, Person, TherapyGroup)
@@ -82,6 +82,17 @@ def closed_messages(
     )
     if chat_id is not None:
         query = query.where(CheckinMessage.chat_id == chat_id)
+    return query
+
+
+def closed_messages(
+    database: Database, default_zone: str, limit: int, *, chat_id: int | None = None
+) -> tuple[ClosingMessage, ...]:
+    """Up to ``limit`` messages whose check-in has closed, oldest first; one query.
+
+    ``chat_id``: only that chat's (a handler tidying up after the patient's own act).
+    """
+    query = closed_messages_query(limit, chat_id)
     with database.read_session() as session:
         rows = session.exec(query).all()
     found = []

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import ManualClock
 from bot.services import delivery
-from bot.services.closing import Ending, closed_messages, forget
+from bot.services.closing import Ending, closed_messages, closed_messages_query, forget
 from bot.services.delivery import (
     MarkPolicy,
     Outcome,
@@ -83,6 +83,24 @@ def test_each_read_of_the_scan_goes_through_its_status_index(
     with database.session() as session:
         plan = _plan(session, database, builder(*args))
     assert index in plan, plan
+
+
+def test_the_read_of_closed_check_ins_messages_starts_from_the_messages_not_the_history(
+    database: Database,
+) -> None:
+    with database.session() as session:
+        every_chat = _plan(session, database, closed_messages_query(100))
+        one_chat = _plan(session, database, closed_messages_query(30, chat_id=5))
+    # Never through a status index: that would read the whole history of closed check-ins.
+    assert "ix_deliveries_status" not in every_chat + one_chat
+    assert "ix_checkin_messages_chat_id" in one_chat, one_chat
+    by_key = (
+        "SEARCH deliveries USING INTEGER PRIMARY KEY" if database.is_sqlite else "pk_deliveries"
+    )
+    assert by_key in one_chat, one_chat
+    if database.is_sqlite:
+        assert every_chat.startswith("SCAN checkin_messages"), every_chat
+        assert by_key in every_chat, every_chat
 
 
 # --- claims ----------------------------------------------------------------------------------
