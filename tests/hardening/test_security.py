@@ -224,7 +224,18 @@ class Stage:
             else:
                 await h.command(actor, act, *args)
             after = read_rows(self.database)
-            assert not h.api.violations, h.api.violations
+            # Each try's fake starts with an empty chat, so the scene's prompts are not there:
+            # closing them (bot.closing, after /stop or Skip) is answered "not found", as
+            # Telegram answers for a message the patient deleted. Nothing else may be refused.
+            invalid = [
+                v
+                for v in h.api.violations
+                if not (
+                    v.method in ("editMessageText", "editMessageReplyMarkup")
+                    and "message to edit not found" in v.description
+                )
+            ]
+            assert not invalid, invalid
             calls = h.api.calls[since:]
         finally:
             await h.stop()
