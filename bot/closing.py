@@ -13,6 +13,7 @@ not modified": the patient sees nothing twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextlib import nullcontext
 from zoneinfo import ZoneInfo
 
@@ -107,6 +108,16 @@ async def close_chat_now(bot: Bot, deps: Deps, chat_id: int) -> set[int]:
         # A courtesy on the way out of a check-in must never cost the patient the reply.
         log.exception("could not edit the messages of a closed check-in now; the scan will")
         return set()
+
+
+async def edit_once(bot: Bot, messages: Sequence[ClosingMessage]) -> None:
+    """Edit messages whose records are already gone (an erasure): one try each, no retry."""
+    for message in messages:
+        try:
+            if not await _edit(bot, message, None):
+                log.info("a message of an erased check-in was left as it is")
+        except Exception:
+            log.exception("could not edit a message of an erased check-in")
 
 
 async def _edit(bot: Bot, message: ClosingMessage, pacer: Pacer | None) -> bool:

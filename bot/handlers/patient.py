@@ -525,7 +525,7 @@ async def delete_pressed(update: Update, context: BotContext) -> None:
         return
     await _ack(query)
     await _edit_or_send(context, query, user, texts.checkin_deleted())
-    await closing.close_chat_now(context.bot, deps, _chat_id(query, user))
+    await closing.edit_once(context.bot, deleted.closing)
 
 
 async def unknown_button(update: Update, context: BotContext) -> None:

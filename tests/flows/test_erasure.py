@@ -125,8 +125,12 @@ async def test_after_an_erasure_no_table_holds_the_patients_ids_names_or_words(
     await h.deliver(erase, afterwards, rejoin_in_a_rush)
 
     assert h.last_text(ZED.chat_id) == texts.checkin_deleted()
-    replies = [c.method for c in h.api.calls[calls_before:]]
-    assert replies == ["answerCallbackQuery", "editMessageText"], "the rushed ones get none"
+    replies = h.api.calls[calls_before:]
+    assert [c.method for c in replies[:2]] == ["answerCallbackQuery", "editMessageText"]
+    # Then the prompts and reminders of the check-ins erased say so; the rushed ones get none.
+    closed = replies[2:]
+    assert closed and {(c.method, c.chat_id) for c in closed} == {("editMessageText", ZED.id)}
+    assert all(c.params["text"].endswith("no answer needed any more</i>") for c in closed)
     needles = (str(ZED.id), "Zephyrine", "Quillfeather", "zq_feather", TYPED, PHOTO)
     assert traces_of(h.database, *needles) == []
     with h.database.session() as session:

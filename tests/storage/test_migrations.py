@@ -193,20 +193,20 @@ def test_the_start_reads_the_same_revisions_as_alembic() -> None:
     assert head_revision() == script.get_current_head()
 
 
-# --- 0009: the messages of open check-ins, to edit once they close ----------------------------
+# --- 0010: the messages of open check-ins, to edit once they close ----------------------------
 
 
-def test_0009_records_the_prompts_of_open_check_ins_and_gives_every_row_back_on_downgrade(
+def test_0010_records_the_prompts_of_open_check_ins_and_gives_every_row_back_on_downgrade(
     empty_url: str, backend: str
 ) -> None:
     upgrade(empty_url, "0002")
     engine = make_engine(empty_url)
     try:
         fill(engine)
-        upgrade(empty_url, "0008")
+        upgrade(empty_url, "0009")
         before = dump(engine)
 
-        upgrade(empty_url, "0009")
+        upgrade(empty_url, "0010")
         assert dump(engine) == before
         chats = {p["id"]: p["chat_id"] for p in before["people"]}
         expected = [
@@ -235,14 +235,14 @@ def test_0009_records_the_prompts_of_open_check_ins_and_gives_every_row_back_on_
             )
 
         # Down: every other row as it was, the table gone (its reminder with it, as documented).
-        downgrade(empty_url, "0008")
+        downgrade(empty_url, "0009")
         assert "checkin_messages" not in sa.inspect(engine).get_table_names()
         assert dump(engine) == before
-        upgrade(empty_url, "0009")
+        upgrade(empty_url, "0010")
         with engine.connect() as connection:
             assert [tuple(r) for r in connection.exec_driver_sql(query)] == expected
 
-        # A check-in erased with its patient's data leaves its message to close, unlinked.
+        # A check-in deleted under its message (retention's purge) leaves it to close, unlinked.
         erased = expected[0][0]
         with engine.begin() as connection:
             connection.execute(
@@ -254,6 +254,6 @@ def test_0009_records_the_prompts_of_open_check_ins_and_gives_every_row_back_on_
                 "SELECT delivery_id FROM checkin_messages ORDER BY id"
             ).scalars()
             assert list(linked) == [None, *[e[0] for e in expected[1:]]]
-        print(f"\nmigration 0009 data test [{backend}]: {len(expected)} open prompts recorded")
+        print(f"\nmigration 0010 data test [{backend}]: {len(expected)} open prompts recorded")
     finally:
         engine.dispose()

@@ -11,8 +11,8 @@
 - The downgrade drops the table: messages not yet edited keep their buttons (pressing one is
   refused politely, as before this revision).
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-04 07:00:00.000000
 
 """
@@ -25,8 +25,8 @@ import storage.types
 
 
 # revision identifiers, used by Alembic.
-revision: str = '0009'
-down_revision: Union[str, None] = '0008'
+revision: str = '0010'
+down_revision: Union[str, None] = '0009'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
