@@ -2,13 +2,13 @@
 
 The due scan's housekeeping calls ``close_due`` (paced like every send of the scan, since
 edits count against Telegram's budget); a handler whose use case just closed a check-in in the
-patient's own chat (the last answer, Skip, /stop, /deletemydata) calls ``close_chat_now`` so the
-patient sees it at once. Both edit each message to its text as sent plus one closing line,
-without buttons, and then forget it (``bot.services.closing``). Whatever the handler could not
-edit stays recorded, and the next scan edits it: a kill between a close and its edits loses
-nothing. An edit repeated after a kill gives the same text, which Telegram answers "message is
-not modified": the patient sees nothing twice.
-"""
+patient's own chat (the last answer, Skip, /stop) calls ``close_chat_now`` so the patient sees
+it at once; /deletemydata edits the messages its erasure took with it (``edit_once``). Each
+message becomes its text as sent plus one closing line, without buttons, and is then
+forgotten (``bot.services.closing``). Whatever the handler could not edit stays recorded, and
+the next scan edits it: a kill between a close and its edits loses nothing. An edit repeated
+after a kill gives the same text, which Telegram answers "message is not modified": the
+patient sees nothing twice."""
 
 from __future__ import annotations
 

@@ -318,8 +318,9 @@ class CheckinMessage(SQLModel, table=True):
     closed, the due scan (or the handler that closed it) edits the message to say so, without
     buttons, and deletes the row. So the table holds the messages of open check-ins and of
     those closed a moment ago. ``text`` is the HTML as sent (NULL for rows made by migration
-    0009, whose text was never kept: those only lose their buttons). A check-in erased with
-    the patient's data leaves ``delivery_id`` NULL: the message is then closed as cancelled.
+    0010, whose text was never kept: those only lose their buttons). A check-in row deleted
+    under its message (retention's purge) leaves ``delivery_id`` NULL: closed as cancelled.
+    /deletemydata deletes its rows (they hold the chat id) and edits their messages once.
     """
 
     __tablename__ = "checkin_messages"

@@ -3,7 +3,7 @@
 Every prompt and reminder on a patient's screen has a ``checkin_messages`` row, written with
 the record that it was sent (``delivery.mark_results``, ``checkin.note_offer``). However a
 check-in ends (completed, skipped, expired, cancelled by /stop, a deleted task or a removed
-patient, erased with the patient's data), its rows are found here by a join on the check-in's
+patient, or its row purged by retention), its rows are found here by a join on the check-in's
 status, never by the code that closed it: a new way to close a check-in cannot forget them.
 The Telegram side (``bot.closing``) edits each message, then ``forget`` deletes its row; a
 kill between the two edits it again next time, to the same text ("not modified").
@@ -40,7 +40,7 @@ class Ending(StrEnum):
     COMPLETED = "completed"
     SKIPPED = "skipped"
     EXPIRED = "expired"
-    CANCELLED = "cancelled"  # /stop, task deleted, patient removed or erased, bot blocked
+    CANCELLED = "cancelled"  # /stop, task deleted, patient removed, bot blocked, row purged
 
 
 _ENDINGS = {
@@ -65,7 +65,7 @@ class ClosingMessage:
 
 
 def closed_messages_query(limit: int, chat_id: int | None = None) -> Any:
-    """Messages whose check-in ended (or was erased), oldest first.
+    """Messages whose check-in ended (or is gone), oldest first.
 
     Read from ``checkin_messages`` (a few rows per open check-in) to ``deliveries`` by primary
     key, never from the history of closed check-ins (tests/storage/test_scan.py checks).

@@ -3,7 +3,8 @@
 - ``checkin_messages``: one row per prompt or reminder on a patient's screen (chat, message id,
   the HTML as sent), written with the record that it was sent and deleted once the message has
   been edited to say how its check-in ended. ``delivery_id`` is set NULL when the check-in row
-  itself is erased (/deletemydata), so that message is still closed (as cancelled).
+  itself is deleted first (retention's purge), so that message is still closed (as cancelled);
+  /deletemydata deletes the rows of its check-ins itself (they hold the chat id).
 - The upgrade adds a row for the prompt of every check-in open now (``sent`` or
   ``in_progress`` with a prompt message in a known chat), so prompts sent before the upgrade
   lose their buttons too when they close. Their text was never stored: ``text`` is NULL and
