@@ -4,7 +4,6 @@ playground, faults, outages and security refusals.
 
 from __future__ import annotations
 
-from html import escape
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -167,14 +166,6 @@ def deploy_telegram_unreachable(base_url: str, error: Exception) -> str:
         f"Cannot reach the Telegram Bot API at {base_url}: {error}\n"
         "Check the network, or [telegram] api_base_url (TELEGRAM_API_BASE_URL)."
     )
-
-
-# --- scheduling ---------------------------------------------------------------------------
-# Used by bot/scheduler.py.
-
-
-def sched_prompt_closed(title: str) -> str:
-    return f"⌛ <b>{escape(title)}</b>\nThis check-in has closed and can no longer be answered."
 
 
 # --- playground ---------------------------------------------------------------------------

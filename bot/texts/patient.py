@@ -79,6 +79,17 @@ def prompt(
     )
 
 
+def checkin_closing_line(ending: str, local_closed: datetime | None) -> str:
+    """The line added under a prompt or reminder once its check-in has ended (bot.closing)."""
+    if ending == "expired" and local_closed is not None:
+        return f"⌛ <i>Closed at {_when(local_closed)}</i>"
+    return {
+        "completed": "✅ <i>Completed</i>",
+        "skipped": checkin_prompt_skipped(),
+        "expired": "⌛ <i>Closed</i>",
+    }.get(ending, "✖️ <i>Cancelled: no answer needed any more</i>")
+
+
 def button_start() -> str:
     return "▶️ Start now"
 
