@@ -11,24 +11,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
-from bot import texts
+from bot import closing
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import ReplyGate, paced
-from bot.readers import chat_language, chat_languages
+from bot.readers import chat_languages
 from bot.rendering import render_consent, render_prompt, render_question
 from bot.sender import FlushFunction, Pacer, Sender, SendStats, retry_after_seconds
 from bot.services import checkin, delivery, inbox, retention
 from bot.services.delivery import (
-    ClosedPrompt,
     MarkPolicy,
     Outcome,
     ScanPolicy,
@@ -60,8 +58,6 @@ class SchedulerState:
     # Which instance on the database sends (PostgreSQL; always this one on SQLite).
     sender_lock: SenderLock
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    closing: deque[ClosedPrompt] = field(default_factory=deque)
-    closer: asyncio.Task[None] | None = None
     # Since when scans have run without a gap (None before the first): what fell due after it
     # was sent as soon as the sending allowed, not caught up after downtime.
     scanning_since: datetime | None = None
@@ -198,16 +194,11 @@ async def run_scan(application: BotApplication) -> ScanReport:
             deps.clock, _scan(application, st, keep_going=lambda: True)
         )
         await _housekeeping(application, st)
-    if st.closer is not None:
-        await st.closer
     return report
 
 
 async def release_claims(application: BotApplication) -> int:
     """Put back what this process claimed but did not send, so another process sends it now."""
-    st = application.bot_data.get(STATE_KEY)
-    if isinstance(st, SchedulerState) and st.closer is not None and not st.closer.done():
-        st.closer.cancel()
     deps = _deps(application)
     return await deps.run(
         delivery.release_claims, deps.database, deps.clock.now(), deps.instance_id
@@ -274,6 +265,9 @@ async def _scan(
 
     # Paid broadcasts (off unless configured) ask Telegram for more than its free 30 a second.
     paid = True if deps.settings.scheduler.paid_broadcast else None
+    # What each send put on the screen, recorded with its result so that the message can be
+    # edited once its check-in closes (bot.closing).
+    shown: dict[tuple[int, str], tuple[int, str]] = {}
 
     # Each recipient's language, looked up once per claimed batch (see ``languages_for``).
     languages: dict[int, str] = {}
@@ -292,11 +286,22 @@ async def _scan(
                 reply_markup=markup,
                 allow_paid_broadcast=paid,
             )
+        shown[(job.delivery_id, job.kind)] = (job.chat_id, text)
         return message.message_id
+
+    def with_shown(result: SendResult) -> SendResult:
+        chat_and_text = shown.get((result.delivery_id, result.kind))
+        if result.outcome is not Outcome.SENT or chat_and_text is None:
+            return result
+        return replace(result, chat_id=chat_and_text[0], text=chat_and_text[1])
 
     async def flush(results: list[SendResult]) -> None:
         report = await deps.run(
-            delivery.mark_results, deps.database, deps.clock.now(), results, marks
+            delivery.mark_results,
+            deps.database,
+            deps.clock.now(),
+            [with_shown(result) for result in results],
+            marks,
         )
         totals.blocked += report.blocked_people
 
@@ -347,7 +352,6 @@ async def _scan(
                 ahead = asyncio.create_task(claim())
             stats = await st.sender().run(batch.jobs, send, flush, keep_going)
             _add(totals, batch, stats)
-            _queue_closing(application, st, batch)
             await _ask_consent(application, st, batch.consent_asks)
             # Stop when nothing is left, or when sends are failing: hammering helps nobody.
             if not batch.more or stats.requeued or not keep_going() or st.pacer.paused:
@@ -389,7 +393,8 @@ async def _keep_leases(deps: Deps, lease_seconds: float) -> None:
 
 
 async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
-    """After a scan: send questions left unsent by a crash, purge old updates and answers.
+    """After a scan: send questions left unsent by a crash, purge old updates and answers,
+    send the digests due, and edit the messages of check-ins that closed.
 
     Returns how many questions were sent.
     """
@@ -463,16 +468,9 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
     from bot import digests  # the weekly digests ride on the scan (bot.digests)
 
     await digests.send_due(application, st.pacer)
+    # The prompts and reminders of check-ins that closed say so, without their buttons.
+    await closing.close_due(application.bot, deps, st.pacer)
     return sent
-
-
-def _queue_closing(
-    application: BotApplication, st: SchedulerState, batch: delivery.ScanBatch
-) -> None:
-    if batch.closed:
-        st.closing.extend(batch.closed)
-        if st.closer is None or st.closer.done():
-            st.closer = asyncio.create_task(_close_prompts(application, st))
 
 
 async def _give_back(
@@ -497,7 +495,6 @@ async def _give_back(
             log.exception("could not give back the rows claimed ahead")
     totals.rounds += 1
     _add(totals, batch, SendStats(requeued=len(results), results=results))
-    _queue_closing(application, st, batch)
 
 
 def _add(totals: _Totals, batch: delivery.ScanBatch, stats: SendStats) -> None:
@@ -575,40 +572,4 @@ async def _ask_consent(
             log.info(
                 "could not ask for consent again",
                 extra={"group_id": ask.group_id, "error": str(error)},
-            )
-
-
-async def _close_prompts(application: BotApplication, st: SchedulerState) -> None:
-    """Edit expired, never-started prompts to say they closed (a courtesy: failures are fine)."""
-    while st.closing:
-        closed = st.closing.popleft()
-        await st.pacer.acquire(closed.chat_id)
-        try:
-            with speaking(await chat_language(_deps(application), closed.chat_id)):
-                text = texts.sched_prompt_closed(closed.task_title)
-            with paced():
-                await application.bot.edit_message_text(
-                    text,
-                    chat_id=closed.chat_id,
-                    message_id=closed.message_id,
-                    parse_mode=ParseMode.HTML,
-                )
-        except RetryAfter as error:
-            # The edit is a courtesy: drop it rather than queue behind Telegram's wait.
-            st.pacer.pause(retry_after_seconds(error))
-        except (BadRequest, Forbidden) as error:
-            # The patient deleted the chat or the message: nothing left to tidy.
-            log.info(
-                "could not mark an expired prompt closed",
-                extra={"delivery_id": closed.delivery_id, "error": str(error)},
-            )
-        except TelegramError as error:
-            log.info(
-                "could not mark an expired prompt closed",
-                extra={"delivery_id": closed.delivery_id, "error": str(error)},
-            )
-        except Exception:  # a courtesy edit must never break the scans that await it
-            log.exception(
-                "marking an expired prompt closed failed",
-                extra={"delivery_id": closed.delivery_id},
             )

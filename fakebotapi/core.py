@@ -322,6 +322,15 @@ class FakeBotApi(BotApiMethods, BaseRequest):
     def unblock(self, chat_id: int | str) -> None:
         self.blocked.discard(_chat_key(chat_id) or chat_id)
 
+    def delete_by_person(self, chat_id: int | str, message_id: int) -> None:
+        """The person deleted one of the bot's messages from the chat (for everyone).
+
+        Editing or deleting it afterwards is answered as Telegram does: "message to edit not
+        found" / "message to delete not found".
+        """
+        with self._lock:
+            self._chats.get(_chat_key(chat_id) or chat_id, {}).pop(message_id, None)
+
     def name_chat(self, chat_id: int, first_name: str, last_name: str | None = None) -> None:
         """Give a private chat the person's name, as it appears in returned messages."""
         chat: JSON = {"id": chat_id, "type": "private", "first_name": first_name}

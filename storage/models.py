@@ -371,6 +371,42 @@ class Answer(SQLModel, table=True):
     answered_at: datetime = _instant(nullable=False)
 
 
+class CheckinMessageKind(StrEnum):
+    PROMPT = "prompt"
+    REMINDER = "reminder"
+
+
+class CheckinMessage(SQLModel, table=True):
+    """A prompt or reminder on a patient's screen whose buttons still look live.
+
+    Written in the transaction that records the message as sent; once its check-in has
+    closed, the due scan (or the handler that closed it) edits the message to say so, without
+    buttons, and deletes the row. So the table holds the messages of open check-ins and of
+    those closed a moment ago. ``text`` is the HTML as sent (NULL for rows made by migration
+    0010, whose text was never kept: those only lose their buttons). A check-in row deleted
+    under its message (retention's purge) leaves ``delivery_id`` NULL: closed as cancelled.
+    /deletemydata deletes its rows (they hold the chat id) and edits their messages once.
+    """
+
+    __tablename__ = "checkin_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            ForeignKey("deliveries.id", ondelete="SET NULL"),
+            nullable=True,
+            index=True,
+        ),
+    )
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    message_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    kind: str = Field(max_length=20)
+    text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _instant(nullable=False)
+
+
 class InboxState(StrEnum):
     PENDING = "pending"
     DONE = "done"

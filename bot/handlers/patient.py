@@ -20,7 +20,7 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update, User
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import keyboards, rendering, texts
+from bot import closing, keyboards, rendering, texts
 from bot.config import InviteSettings
 from bot.context import BotApplication, BotContext
 from bot.readers import chat_language, chat_languages
@@ -403,7 +403,10 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
         await _refuse(query, skipped.reason)
         return
     await _ack(query)
-    await _settle_prompt(context, query, user, texts.checkin_prompt_skipped())
+    # Its prompt and reminders say it was skipped; the pressed one too, even if unrecorded.
+    closed = await closing.close_chat_now(context.bot, deps, _chat_id(query, user))
+    if query.message is None or query.message.message_id not in closed:
+        await _settle_prompt(context, query, user, texts.checkin_prompt_skipped())
     await _offer(context, skipped.offer)
 
 
@@ -504,6 +507,7 @@ async def stop_pressed(update: Update, context: BotContext) -> None:
         return
     await _ack(query)
     await _edit_or_send(context, query, user, texts.checkin_stopped())
+    await closing.close_chat_now(context.bot, deps, _chat_id(query, user))
 
 
 async def delete_pressed(update: Update, context: BotContext) -> None:
@@ -530,6 +534,7 @@ async def delete_pressed(update: Update, context: BotContext) -> None:
         return
     await _ack(query)
     await _edit_or_send(context, query, user, texts.checkin_deleted())
+    await closing.edit_once(context.bot, deleted.closing)
 
 
 async def unknown_button(update: Update, context: BotContext) -> None:
@@ -581,6 +586,8 @@ async def _send_progress(context: BotContext, chat_id: int, progress: checkin.Pr
         await bot.send_message(
             chat_id, rendering.render_summary(progress.summary), parse_mode=HTML
         )
+        # The check-in's prompt and reminders say it is completed, without their buttons.
+        await closing.close_chat_now(bot, context.deps, chat_id)
         await _offer(context, progress.offer)
     for notice in progress.alerts:
         await _alert(context, notice)
@@ -634,6 +641,8 @@ async def _offer(context: BotContext, view: PromptView | None) -> None:
         policy_of(context),
         view.delivery_id,
         sent.message_id,
+        chat_id=view.chat_id,
+        text=text,
     )
 
 

@@ -26,7 +26,7 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import delete, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from bot.services import inbox
@@ -38,6 +38,7 @@ from storage.db import Database
 from storage.models import (
     OPEN_STATUSES,
     Answer,
+    CheckinMessage,
     Delivery,
     DeliveryStatus,
     Membership,
@@ -108,6 +109,9 @@ class SendResult:
     outcome: Outcome
     message_id: int | None = None
     error: str | None = None
+    # Where the message went and its HTML, kept so it can be edited once the check-in closes.
+    chat_id: int | None = None
+    text: str | None = None
 
 
 # --- outputs ------------------------------------------------------------------------------
@@ -132,16 +136,6 @@ class SendJob:
 
 
 @dataclass(frozen=True)
-class ClosedPrompt:
-    """A prompt nobody started that just expired; its message can say it closed."""
-
-    delivery_id: int
-    chat_id: int
-    message_id: int
-    task_title: str
-
-
-@dataclass(frozen=True)
 class ConsentAsk:
     """A due prompt replaced by the group's changed consent text, for the patient to agree to."""
 
@@ -155,7 +149,6 @@ class ConsentAsk:
 @dataclass(frozen=True)
 class ScanBatch:
     jobs: tuple[SendJob, ...]
-    closed: tuple[ClosedPrompt, ...]
     claimed: int  # rows taken for a prompt this scan (sent now, or held)
     held: int  # prompts held back while the patient is in another check-in
     reclaimed: int  # of the claimed, rows whose previous claimer's lease ran out
@@ -204,14 +197,13 @@ def scan(
     a big fan-out's last prompts go out minutes after their due time, and on time.
     """
     with database.session() as session:
-        expired, expired_unsent, closed, expire_full = _expire(session, now, policy)
+        expired, expired_unsent, expire_full = _expire(session, now, policy)
         late_before = (scanning_since or now) - timedelta(seconds=policy.late_after_seconds)
         claim = _claim_prompts(session, now, policy, late_before)
         reminders, deferred, remind_full = _claim_reminders(session, now, policy)
         session.commit()
     return ScanBatch(
         jobs=claim.jobs + reminders,
-        closed=closed,
         claimed=claim.claimed,
         held=claim.held,
         reclaimed=claim.reclaimed,
@@ -389,10 +381,11 @@ def _plan_successors(
         )
 
 
-def _expire(
-    session: Session, now: datetime, policy: ScanPolicy
-) -> tuple[int, int, tuple[ClosedPrompt, ...], bool]:
-    """Close rows past their window; unsent ones plan their next occurrence after ``now``."""
+def _expire(session: Session, now: datetime, policy: ScanPolicy) -> tuple[int, int, bool]:
+    """Close rows past their window; unsent ones plan their next occurrence after ``now``.
+
+    Their prompts and reminders are edited to say so by ``bot.closing`` (``checkin_messages``).
+    """
     limit = policy.batch_size
     rows: list[Delivery] = list(session.exec(_locked(expiring_query(now, limit))).all())
     full = len(rows) >= limit
@@ -401,9 +394,8 @@ def _expire(
     full = full or len(abandoned) >= limit
     rows += abandoned
     if not rows:
-        return 0, 0, (), False
+        return 0, 0, False
     contexts = _contexts(session, rows)
-    closed: list[ClosedPrompt] = []
     successors: list[tuple[_Context, datetime]] = []
     unsent = 0
     for row in rows:
@@ -415,23 +407,13 @@ def _expire(
             successors.append((context, now))
         elif row.status == SENDING:
             unsent += 1
-        elif (
-            row.status == SENT
-            and row.prompt_message_id is not None
-            and context.person.chat_id is not None
-        ):
-            closed.append(
-                ClosedPrompt(
-                    row.id, context.person.chat_id, row.prompt_message_id, context.task.title
-                )
-            )
         row.status = DeliveryStatus.EXPIRED.value
         row.finished_at = now
         row.remind_at = None
         row.lease_until = None
         row.claimed_by = None
     _plan_successors(session, successors, policy.default_zone)
-    return len(rows), unsent, tuple(closed), full
+    return len(rows), unsent, full
 
 
 @dataclass
@@ -722,11 +704,29 @@ def mark_results(
             ).all()
         }
         blocked: set[int] = set()
+        on_screen: list[dict[str, Any]] = []
         for result in results:
             row = rows.get(result.delivery_id)
             if row is None:
                 stale += 1
                 continue
+            if (
+                result.outcome is Outcome.SENT
+                and result.message_id is not None
+                and result.chat_id is not None
+            ):
+                # Stale or not, the message is on the patient's screen with live-looking
+                # buttons: it is edited once its check-in closes (bot.closing).
+                on_screen.append(
+                    {
+                        "delivery_id": row.id,
+                        "chat_id": result.chat_id,
+                        "message_id": result.message_id,
+                        "kind": result.kind,
+                        "text": result.text,
+                        "created_at": now,
+                    }
+                )
             if result.outcome is Outcome.FORBIDDEN:
                 blocked.add(row.person_id)
                 continue
@@ -778,6 +778,8 @@ def mark_results(
                 failed += 1
             else:
                 requeued += 1
+        if on_screen:
+            session.execute(insert(CheckinMessage), on_screen)
         session.flush()
         failed_by_block = 0
         if blocked:

@@ -4,7 +4,6 @@ playground, faults, outages and security refusals.
 
 from __future__ import annotations
 
-from html import escape
 from typing import TYPE_CHECKING
 
 from bot.texts.language import _, ngettext
@@ -205,16 +204,6 @@ def deploy_telegram_unreachable(base_url: str, error: Exception) -> str:
         "Cannot reach the Telegram Bot API at {base_url}: {error}\n"
         "Check the network, or [telegram] api_base_url (TELEGRAM_API_BASE_URL)."
     ).format(base_url=base_url, error=error)
-
-
-# --- scheduling ---------------------------------------------------------------------------
-# Used by bot/scheduler.py.
-
-
-def sched_prompt_closed(title: str) -> str:
-    return _("⌛ <b>{title}</b>\nThis check-in has closed and can no longer be answered.").format(
-        title=escape(title)
-    )
 
 
 # --- playground ---------------------------------------------------------------------------

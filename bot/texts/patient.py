@@ -120,6 +120,19 @@ def prompt(
     )
 
 
+def checkin_closing_line(ending: str, local_closed: datetime | None) -> str:
+    """The line added under a prompt or reminder once its check-in has ended (bot.closing)."""
+    if ending == "expired" and local_closed is not None:
+        return _("⌛ <i>Closed at {when}</i>").format(when=_when(local_closed))
+    if ending == "completed":
+        return _("✅ <i>Completed</i>")
+    if ending == "skipped":
+        return checkin_prompt_skipped()
+    if ending == "expired":
+        return _("⌛ <i>Closed</i>")
+    return _("✖️ <i>Cancelled: no answer needed any more</i>")
+
+
 def button_start() -> str:
     return _("▶️ Start now")
 

@@ -125,8 +125,13 @@ async def test_after_an_erasure_no_table_holds_the_patients_ids_names_or_words(
     await h.deliver(erase, afterwards, rejoin_in_a_rush)
 
     assert h.last_text(ZED.chat_id) == texts.checkin_deleted()
-    replies = [c.method for c in h.api.calls[calls_before:]]
-    assert replies == ["answerCallbackQuery", "editMessageText"], "the rushed ones get none"
+    replies = h.api.calls[calls_before:]
+    assert [c.method for c in replies[:2]] == ["answerCallbackQuery", "editMessageText"]
+    # Then the prompts and reminders of open check-ins erased, if any, say so (see
+    # tests/flows/test_closing_messages.py); the rushed updates get no answer.
+    for closed in replies[2:]:
+        assert (closed.method, closed.chat_id) == ("editMessageText", ZED.id)
+        assert closed.params["text"].endswith("no answer needed any more</i>")
     needles = (str(ZED.id), "Zephyrine", "Quillfeather", "zq_feather", TYPED, PHOTO)
     assert traces_of(h.database, *needles) == []
     with h.database.session() as session:

@@ -377,9 +377,11 @@ async def test_an_expired_prompt_says_it_closed_and_loses_its_buttons(
     assert report.expired == 1
     closed = h.last_message(person.chat_id)
     assert closed.edited and not closed.buttons
-    assert (
-        closed.plain
-        == "⌛ Shoulder <pain> check\nThis check-in has closed and can no longer be answered."
+    assert closed.plain is not None
+    # The prompt as it was, and under it when it closed, in the patient's time.
+    assert closed.plain.startswith("📋 Time for your check-in\n\nShoulder <pain> check\n")
+    assert closed.plain.endswith(
+        "Open until Wed 25 Nov, 11:00 (GMT).\n\n⌛ Closed at Wed 25 Nov, 11:00 (GMT)"
     )
 
 

@@ -1073,8 +1073,15 @@ class World:
             event = trail_after[key]
             assert (event["actor_role"], event["actor_telegram_id"]) == ("patient", None), where
             assert event["object_id"] == me, f"{where}: an event about someone else"
+        # A check-in the patient closed has its messages edited, and forgotten: theirs alone.
+        shown_before, shown_after = before.get("checkin_messages", {}), after["checkin_messages"]
+        for key in set(shown_before) | set(shown_after):
+            old, new = shown_before.get(key), shown_after.get(key)
+            if old != new:
+                chat = (old or new or {}).get("chat_id")
+                assert chat == user.chat_id, f"{where}: messages of chat {chat} changed"
         others = set(after) - set(THERAPIST_TABLES) - set(PERSON_TABLES)
-        for table in others - {"invites", "code_attempts", "audit_events"}:
+        for table in others - {"invites", "code_attempts", "audit_events", "checkin_messages"}:
             assert before.get(table) == after[table], f"{where}: {table} changed"
 
     def check_consistency(self, action: Action) -> None:

@@ -28,6 +28,7 @@ from bot.cli import main
 from storage.db import alembic_config as make_alembic_config
 from storage.db import downgrade, head_revision, make_engine, schema_status, upgrade
 from tests.conftest import empty_database_url
+from tests.hardening.test_migration_data import T0 as FILLED_AT
 from tests.hardening.test_migration_data import dump, fill, without
 
 __all__ = [
@@ -305,8 +306,8 @@ def test_every_question_becomes_its_revision_1_and_every_answer_points_at_it(
 def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
     empty_url: str,
 ) -> None:
-    """0013 adds people.language (NULL: no choice yet); going down drops only that column."""
-    upgrade(empty_url, "0012")
+    """0014 adds people.language (NULL: no choice yet); going down drops only that column."""
+    upgrade(empty_url, "0013")
     engine = make_engine(empty_url)
     try:
         with engine.begin() as connection:
@@ -323,7 +324,7 @@ def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
         with engine.connect() as connection:
             before = connection.execute(sa.text(f"SELECT {columns} FROM people ORDER BY 1")).all()
 
-        upgrade(empty_url, "0013")
+        upgrade(empty_url, "0014")
         with engine.begin() as connection:
             rows = connection.execute(
                 sa.text(f"SELECT {columns}, language FROM people ORDER BY 1")
@@ -334,7 +335,7 @@ def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
                 sa.text("UPDATE people SET language = 'es' WHERE telegram_user_id = 101")
             )
 
-        downgrade(empty_url, "0012")
+        downgrade(empty_url, "0013")
         with engine.connect() as connection:
             assert "language" not in {
                 column["name"] for column in sa.inspect(connection).get_columns("people")
@@ -342,7 +343,7 @@ def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
             after = connection.execute(sa.text(f"SELECT {columns} FROM people ORDER BY 1")).all()
         assert after == before
 
-        upgrade(empty_url, "0013")
+        upgrade(empty_url, "0014")
         with engine.connect() as connection:
             assert connection.execute(sa.text("SELECT language FROM people")).scalars().all() == [
                 None,
@@ -454,5 +455,71 @@ def test_consent_tables_come_and_go_and_existing_groups_ask_for_no_consent(
         upgrade(empty_url, "0012")
         assert _dump(engine, CONSENT_TABLES) == {table: [] for table in CONSENT_TABLES}
         print(f"\nmigration 0012 data test [{backend}]: consent tables up, down and up")
+    finally:
+        engine.dispose()
+
+
+# --- 0013: the messages of open check-ins, to edit once they close ----------------------------
+
+
+def test_0013_records_the_prompts_of_open_check_ins_and_gives_every_row_back_on_downgrade(
+    empty_url: str, backend: str
+) -> None:
+    upgrade(empty_url, "0002")
+    engine = make_engine(empty_url)
+    try:
+        fill(engine)
+        upgrade(empty_url, "0012")
+        before = dump(engine)
+
+        upgrade(empty_url, "0013")
+        assert dump(engine) == before
+        chats = {p["id"]: p["chat_id"] for p in before["people"]}
+        expected = [
+            (d["id"], chats[d["person_id"]], d["prompt_message_id"], "prompt", None, d["sent_at"])
+            for d in before["deliveries"]
+            if d["status"] in ("sent", "in_progress")
+            and d["prompt_message_id"] is not None
+            and chats[d["person_id"]] is not None
+        ]
+        assert len(expected) >= 2  # fill() has both kinds of open check-in, twice
+        query = (
+            "SELECT delivery_id, chat_id, message_id, kind, text, created_at "
+            "FROM checkin_messages ORDER BY id"
+        )
+        with engine.connect() as connection:
+            assert [tuple(r) for r in connection.exec_driver_sql(query)] == expected
+
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO checkin_messages "
+                    "(delivery_id, chat_id, message_id, kind, text, created_at) "
+                    "VALUES (:d, :chat, 99, 'reminder', '<b>Reminder</b>', :at)"
+                ),
+                {"d": expected[1][0], "chat": expected[1][1], "at": FILLED_AT},
+            )
+
+        # Down: every other row as it was, the table gone (its reminder with it, as documented).
+        downgrade(empty_url, "0012")
+        assert "checkin_messages" not in sa.inspect(engine).get_table_names()
+        assert dump(engine) == before
+        upgrade(empty_url, "0013")
+        with engine.connect() as connection:
+            assert [tuple(r) for r in connection.exec_driver_sql(query)] == expected
+
+        # A check-in deleted under its message (retention's purge) leaves it to close, unlinked.
+        erased = expected[0][0]
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("DELETE FROM answers WHERE delivery_id = :d"), {"d": erased}
+            )
+            connection.execute(sa.text("DELETE FROM deliveries WHERE id = :d"), {"d": erased})
+        with engine.connect() as connection:
+            linked = connection.exec_driver_sql(
+                "SELECT delivery_id FROM checkin_messages ORDER BY id"
+            ).scalars()
+            assert list(linked) == [None, *[e[0] for e in expected[1:]]]
+        print(f"\nmigration 0013 data test [{backend}]: {len(expected)} open prompts recorded")
     finally:
         engine.dispose()

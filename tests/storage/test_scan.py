@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import ManualClock
 from bot.services import delivery
+from bot.services.closing import Ending, closed_messages, closed_messages_query, forget
 from bot.services.delivery import (
     MarkPolicy,
     Outcome,
@@ -82,6 +83,24 @@ def test_each_read_of_the_scan_goes_through_its_status_index(
     with database.session() as session:
         plan = _plan(session, database, builder(*args))
     assert index in plan, plan
+
+
+def test_the_read_of_closed_check_ins_messages_starts_from_the_messages_not_the_history(
+    database: Database,
+) -> None:
+    with database.session() as session:
+        every_chat = _plan(session, database, closed_messages_query(100))
+        one_chat = _plan(session, database, closed_messages_query(30, chat_id=5))
+    # Never through a status index: that would read the whole history of closed check-ins.
+    assert "ix_deliveries_status" not in every_chat + one_chat
+    assert "ix_checkin_messages_chat_id" in one_chat, one_chat
+    by_key = (
+        "SEARCH deliveries USING INTEGER PRIMARY KEY" if database.is_sqlite else "pk_deliveries"
+    )
+    assert by_key in one_chat, one_chat
+    if database.is_sqlite:
+        assert every_chat.startswith("SCAN checkin_messages"), every_chat
+        assert by_key in every_chat, every_chat
 
 
 # --- claims ----------------------------------------------------------------------------------
@@ -212,21 +231,27 @@ def test_an_expired_prompt_that_was_sent_is_offered_for_closing(
     task = world.task(group, (TODAY, time(9, 30)), expiry_minutes=60)
     clock.advance(timedelta(minutes=31))
     (job,) = scan(database, clock.now(), POLICY).jobs
-    mark_results(
-        database, clock.now(), [SendResult(job.delivery_id, "prompt", Outcome.SENT, 77)], MARKS
+    sent = SendResult(
+        job.delivery_id, "prompt", Outcome.SENT, 77, chat_id=person.chat_id, text="<b>Due</b>"
     )
+    mark_results(database, clock.now(), [sent], MARKS)
+    assert closed_messages(database, "Europe/London", 10) == ()  # still open
     clock.advance(timedelta(hours=1))
 
     batch = scan(database, clock.now(), POLICY)
 
     assert batch.expired == 1 and batch.expired_unsent == 0
-    (closed,) = batch.closed
-    assert (closed.chat_id, closed.message_id, closed.task_title) == (
+    (closed,) = closed_messages(database, "Europe/London", 10)
+    assert (closed.chat_id, closed.message_id, closed.text, closed.ending) == (
         person.chat_id,
         77,
-        "Perform 20 Press-Ups",
+        "<b>Due</b>",
+        Ending.EXPIRED,
     )
+    assert closed.closed_at == datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
     assert world.deliveries(task_id=task)[0].status == "expired"
+    assert forget(database, [closed.id]) == 1
+    assert closed_messages(database, "Europe/London", 10) == ()
 
 
 # --- results ---------------------------------------------------------------------------------

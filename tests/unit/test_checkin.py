@@ -785,8 +785,12 @@ def test_a_task_held_while_busy_is_offered_after_finishing_and_noted_once_sent(
     paused = checkin.pause(world.database, world.now, POLICY, 101)
     assert paused.offer is not None and paused.offer.delivery_id == held
 
-    assert checkin.note_offer(world.database, world.now, POLICY, held, 42)
-    assert not checkin.note_offer(world.database, world.now, POLICY, held, 43)
+    assert checkin.note_offer(
+        world.database, world.now, POLICY, held, 42, chat_id=1, text="Time for your check-in"
+    )
+    assert not checkin.note_offer(
+        world.database, world.now, POLICY, held, 43, chat_id=1, text="Time for your check-in"
+    )
     row = world.delivery(held)
     assert row.prompt_message_id == 42
     assert row.remind_at == world.now + timedelta(minutes=60)

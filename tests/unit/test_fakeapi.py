@@ -234,6 +234,32 @@ async def test_editing_to_the_same_content_is_refused(app: Application) -> None:
     await sent.edit_text("<b>Same</b>", parse_mode="HTML")  # dropping the keyboard is a change
 
 
+async def test_a_message_the_person_deleted_can_no_longer_be_edited(
+    app: Application, fake: FakeBotApi
+) -> None:
+    sent = await app.bot.send_message(ALICE.id, "Due now", reply_markup=YES_NO)
+    fake.delete_by_person(ALICE.id, sent.message_id)
+
+    assert fake.messages(ALICE.id) == []
+    with pytest.raises(BadRequest, match=said("message to edit not found")):
+        await sent.edit_text("Due now\n\nClosed")
+    with pytest.raises(BadRequest, match=said("message to edit not found")):
+        await sent.edit_reply_markup(None)
+
+
+async def test_an_edit_without_reply_markup_takes_the_keyboard_off(
+    app: Application, fake: FakeBotApi
+) -> None:
+    sent = await app.bot.send_message(ALICE.id, "Due now", reply_markup=YES_NO)
+
+    await sent.edit_reply_markup(None)
+
+    [screen] = fake.messages(ALICE.id)
+    assert screen.buttons == [] and screen.plain == "Due now" and screen.edited
+    with pytest.raises(BadRequest, match=said("message is not modified")):
+        await sent.edit_reply_markup(None)
+
+
 async def test_edit_reply_markup_replaces_the_keyboard(app: Application, fake: FakeBotApi) -> None:
     sent = await app.bot.send_message(ALICE.id, "Pick", reply_markup=YES_NO)
     other = InlineKeyboardMarkup([[InlineKeyboardButton("Skip", callback_data="skip")]])

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, or_, update
 from sqlmodel import col, select
 
 from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind, record
 from bot.services.checkin.answering import _finish
 from bot.services.checkin.common import _OPEN, _person
 from bot.services.checkin.results import Deleted, Stopped
+from bot.services.closing import ClosingMessage, Ending
 from bot.services.erasure import mark, was_erased
 from bot.services.inbox import scrub as scrub_inbox
 from storage.db import Database
 from storage.models import (
     Answer,
+    CheckinMessage,
     CodeAttempts,
     ConsentRequest,
     Delivery,
@@ -65,6 +67,32 @@ def delete_my_data(database: Database, now: datetime, erasure_key: bytes, user_i
         if person is None:
             return Deleted(known=False, erased=was_erased(session, erasure_key, user_id))
         delivery_ids = select(Delivery.id).where(Delivery.person_id == person.id)
+        chats = {user_id} | ({person.chat_id} if person.chat_id is not None else set())
+        # The messages of their check-ins hold the chat id: they go with the rest, and the
+        # handler edits them once on the way out (a record kept for the scan would keep the id).
+        shown = session.exec(
+            select(CheckinMessage).where(
+                or_(
+                    col(CheckinMessage.delivery_id).in_(delivery_ids.scalar_subquery()),
+                    col(CheckinMessage.chat_id).in_(sorted(chats)),
+                )
+            )
+        ).all()
+        closing = tuple(
+            ClosingMessage(
+                id=m.id or 0,
+                chat_id=m.chat_id,
+                message_id=m.message_id,
+                text=m.text,
+                ending=Ending.CANCELLED,
+                closed_at=None,
+                zone="UTC",
+            )
+            for m in shown
+        )
+        session.exec(
+            delete(CheckinMessage).where(col(CheckinMessage.id).in_([m.id for m in shown]))
+        )
         answers = session.exec(
             delete(Answer).where(col(Answer.delivery_id).in_(delivery_ids.scalar_subquery()))
         ).rowcount
@@ -94,7 +122,6 @@ def delete_my_data(database: Database, now: datetime, erasure_key: bytes, user_i
         # A join still waiting for "I agree" names the Telegram id; the agreements given name
         # only the person row, which keeps no id, and stay as the record of what was agreed.
         session.exec(delete(ConsentRequest).where(col(ConsentRequest.telegram_user_id) == user_id))
-        chats = {user_id} | ({person.chat_id} if person.chat_id is not None else set())
         # Names of two letters or more: a shorter one would be found in nearly every payload.
         names = [n for n in (person.first_name, person.last_name) if len(n) >= 2]
         scrub_inbox(session, chats, [str(user_id), *names])
@@ -122,4 +149,10 @@ def delete_my_data(database: Database, now: datetime, erasure_key: bytes, user_i
             after=counts,
         )
         session.commit()
-        return Deleted(known=True, answers=answers, deliveries=deliveries, memberships=memberships)
+        return Deleted(
+            known=True,
+            answers=answers,
+            deliveries=deliveries,
+            memberships=memberships,
+            closing=closing,
+        )

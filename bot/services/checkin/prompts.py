@@ -27,7 +27,7 @@ from bot.services.checkin.common import (
 from bot.services.checkin.results import Deferred, Policy, Progress, Refused, TaskSkipped
 from bot.services.checkin.shown import _await_question
 from storage.db import Database
-from storage.models import Delivery, DeliveryStatus
+from storage.models import CheckinMessage, CheckinMessageKind, Delivery, DeliveryStatus
 
 # --- the prompt's buttons ---------------------------------------------------------------------
 
@@ -110,11 +110,18 @@ def skip_task(
 
 
 def note_offer(
-    database: Database, now: datetime, policy: Policy, delivery_id: int, message_id: int
+    database: Database,
+    now: datetime,
+    policy: Policy,
+    delivery_id: int,
+    message_id: int,
+    *,
+    chat_id: int,
+    text: str,
 ) -> bool:
     """Record the prompt of a held task once it has been offered, as the scan does for its own.
 
-    So its reminders follow as for any prompt, and the scan can close it when it expires.
+    So its reminders follow as for any prompt, and it is edited when the check-in closes.
     Returns whether anything changed (not when it was offered before, or has ended since).
     """
     with database.session() as session:
@@ -128,6 +135,16 @@ def note_offer(
         ):
             return False
         delivery.prompt_message_id = message_id
+        session.add(
+            CheckinMessage(
+                delivery_id=delivery_id,
+                chat_id=chat_id,
+                message_id=message_id,
+                kind=CheckinMessageKind.PROMPT.value,
+                text=text,
+                created_at=now,
+            )
+        )
         if delivery.remind_at is None and delivery.reminders_sent < policy.max_reminders:
             delivery.remind_at = now + timedelta(minutes=policy.first_reminder_minutes)
         session.commit()

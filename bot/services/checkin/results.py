@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from enum import StrEnum
 
+from bot.services.closing import ClosingMessage
 from bot.services.meaning import Meaning
 from bot.services.responses import QuestionRules
 from bot.services.throttle import DEFAULT_THROTTLE, Burst, ThrottlePolicy
@@ -348,3 +349,6 @@ class Deleted:
     answers: int = 0
     deliveries: int = 0
     memberships: int = 0
+    # The prompts and reminders of the erased check-ins: their records (and chat id) are gone
+    # with the erasure, so they are edited once, now, or not at all.
+    closing: tuple[ClosingMessage, ...] = ()
