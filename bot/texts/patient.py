@@ -71,7 +71,9 @@ def language_set(name: str) -> str:
 
 
 def language_unknown(code: str) -> str:
-    return _("I don't speak “{code}”. Please tap one of the languages.").format(code=escape(code))
+    # A language code is a few letters; whatever else was typed is only hinted at.
+    shown = code if len(code) <= 20 else code[:19] + "…"
+    return _("I don't speak “{code}”. Please tap one of the languages.").format(code=escape(shown))
 
 
 def language_not_joined() -> str:
