@@ -42,7 +42,9 @@ COPY fakebotapi ./fakebotapi
 COPY migrations ./migrations
 COPY seed_data ./seed_data
 COPY deploy/entrypoint.sh ./deploy/entrypoint.sh
-RUN uv sync --locked
+# The translations: .mo files are built here from the .po catalogs, never committed.
+RUN uv sync --locked \
+    && pybabel compile -d bot/locale -D patientbot --statistics
 
 # Inside the container the bot listens on every interface (the port mapping decides who can
 # reach it); the SQLite file lives in the volume.

@@ -15,7 +15,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint typecheck pytest bench lock clean
+.PHONY: run test lint typecheck pytest bench lock clean catalogs extract update
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -25,18 +25,38 @@ $(UV):
 # something nobody locked.
 $(STAMP): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --extra dev --python $(PYTHON)
+	$(MAKE) --no-print-directory catalogs
 	touch $(STAMP)
+
+# Translations (README, Translations). The .mo files are built from the .po files, never
+# committed: `catalogs` compiles what changed; `extract` collects every _()/ngettext sentence of
+# bot/ into the template; `update` merges the template into each language's .po.
+LOCALES := de es
+CATALOGS := $(foreach lang,$(LOCALES),bot/locale/$(lang)/LC_MESSAGES/patientbot.mo)
+BABEL_KEYWORDS := -k _ -k N_ -k ngettext:1,2 -k counted:1,2
+
+catalogs: $(CATALOGS)
+
+bot/locale/%/LC_MESSAGES/patientbot.mo: bot/locale/%/LC_MESSAGES/patientbot.po
+	$(BIN)/pybabel compile -l $* -i $< -o $@
+
+extract: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --sort-output --add-location=file \
+		--project=patientbot --msgid-bugs-address="" -o bot/locale/patientbot.pot .
+
+update: extract
+	$(BIN)/pybabel update -i bot/locale/patientbot.pot -d bot/locale -D patientbot
 
 # After adding or changing a dependency in pyproject.toml: re-resolve and commit uv.lock.
 lock: | $(UV)
 	$(UV) lock
 
-run: $(STAMP)
+run: $(STAMP) catalogs
 	$(BIN)/patientbot db upgrade
 	$(BIN)/patientbot seed seed_data/demo.toml
 	$(BIN)/patientbot run
 
-test: $(STAMP) lint typecheck pytest
+test: $(STAMP) catalogs lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -46,7 +66,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) catalogs
 	$(BIN)/pytest
 
 # Measurements, not tests: the quick sizes in under two minutes; FULL=1 for the full sizes.

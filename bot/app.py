@@ -19,7 +19,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import ReplyGate
-from bot.handlers import charts, common, consent, datarights, patient, therapist
+from bot.handlers import charts, common, consent, datarights, language, patient, therapist
 from storage.db import Database
 
 # PTB wants a token even when the transport is a fake that never checks it.
@@ -62,6 +62,8 @@ def build_application(
     # Order matters inside group 0: the therapist's authoring dialogue must see its own
     # messages before the patient's answer handler does.
     common.register_commands(application)
+    # Also the reader's language, set before any other handler sees the update.
+    language.register(application)
     therapist.register(application)
     charts.register(application)
     datarights.register(application)

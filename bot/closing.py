@@ -24,10 +24,12 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from bot import texts
 from bot.context import Deps
 from bot.floods import paced
+from bot.readers import chat_languages
 from bot.rendering import with_outcome
 from bot.sender import Pacer, retry_after_seconds
 from bot.services import closing
 from bot.services.closing import ClosingMessage
+from bot.texts.language import speaking
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +68,16 @@ async def close_due(bot: Bot, deps: Deps, pacer: Pacer) -> int:
         MOST_PER_SCAN,
     )
     done: list[int] = []
+    # Outside any update of theirs: each closing line in its patient's language.
+    languages = await chat_languages(deps, {message.chat_id for message in found})
     try:
         for message in found:
             if pacer.paused:
                 break  # Telegram asked us to wait; the next scan carries on
             await pacer.acquire(message.chat_id)
-            if not await _edit(bot, message, pacer):
+            with speaking(languages[message.chat_id]):
+                edited = await _edit(bot, message, pacer)
+            if not edited:
                 break
             done.append(message.id)
     finally:

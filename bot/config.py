@@ -45,6 +45,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "PATIENTBOT_HEALTH_PORT": ("health", "port"),
     "PATIENTBOT_DATABASE_URL": ("database", "url"),
     "PATIENTBOT_LOG_FORMAT": ("logging", "format"),
+    "PATIENTBOT_DEFAULT_LANGUAGE": ("i18n", "default_language"),
     "PATIENTBOT_LOG_LEVEL": ("logging", "level"),
     "PATIENTBOT_ERASURE_KEY": ("privacy", "erasure_key"),
 }
@@ -250,6 +251,24 @@ class InviteSettings(_Table):
         return self
 
 
+class I18nSettings(_Table):
+    # The language of people whose Telegram app speaks none the bot has, until they choose
+    # one with /language: one of bot.services.language.AVAILABLE.
+    default_language: str = "en"
+
+    @field_validator("default_language")
+    @classmethod
+    def _spoken(cls, value: str) -> str:
+        from bot.services.language import AVAILABLE
+
+        code = value.strip().lower()
+        if code not in AVAILABLE:
+            raise ValueError(
+                f"'{value}' is not a language the bot speaks (one of: {', '.join(AVAILABLE)})"
+            )
+        return code
+
+
 class TherapistSettings(_Table):
     user_ids: list[int] = []
 
@@ -315,6 +334,7 @@ class Settings(_Table):
     digest: DigestSettings = DigestSettings()
     retention: RetentionSettings = RetentionSettings()
     privacy: PrivacySettings = PrivacySettings()
+    i18n: I18nSettings = I18nSettings()
     source: str = Field(default="defaults", exclude=True)
 
     @model_validator(mode="after")

@@ -16,9 +16,11 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from bot import charts
 from bot.context import DEPS_KEY, BotApplication, Deps
 from bot.floods import paced
+from bot.readers import chat_languages
 from bot.sender import Pacer, retry_after_seconds
 from bot.services import digest
 from bot.texts import charts as texts_charts
+from bot.texts.language import speaking
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +49,22 @@ async def send_due(application: BotApplication, pacer: Pacer) -> int:
     if not jobs:
         return 0
     sent = 0
+    languages = await chat_languages(deps, {job.chat_id for job in jobs})
     for index, job in enumerate(jobs):
         found = await deps.run(
             digest.content, deps.database, settings.scheduler.default_timezone, job
         )
-        picture = await charts.render(charts.digest_png, found)
+        # The picture's labels and the caption in the therapist's language.
+        with speaking(languages[job.chat_id]):
+            picture = await charts.render(charts.digest_png, found)
+            caption = texts_charts.digest_caption(found)
         await pacer.acquire(job.chat_id)
         try:
             with paced():  # its slot came from the pacer above, not the replies' gate
                 await application.bot.send_photo(
                     job.chat_id,
                     InputFile(picture, filename="weekly-digest.png"),
-                    caption=texts_charts.digest_caption(found),
+                    caption=caption,
                     parse_mode=ParseMode.HTML,
                 )
         except (BadRequest, Forbidden) as error:

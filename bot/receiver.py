@@ -37,8 +37,10 @@ from telegram.error import (
 from bot import texts
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import FloodWatch, Flow, quiet
+from bot.readers import chat_language
 from bot.sender import retry_after_seconds
 from bot.services import checkin, inbox
+from bot.texts.language import speaking
 from storage.db import Database
 from storage.errors import is_unavailable, unavailable_reason
 from storage.models import InboxState
@@ -245,8 +247,10 @@ class Receiver:
         flow = self.floods.note(item.chat_id, item.received_at)
         if flow is Flow.STARTED and item.chat_id is not None:
             log.info("chat %s sends too fast: its replies pause", item.chat_id)
+            with speaking(await chat_language(deps, item.chat_id)):
+                text = texts.flood_pausing()
             with contextlib.suppress(TelegramError):
-                await application.bot.send_message(item.chat_id, texts.flood_pausing())
+                await application.bot.send_message(item.chat_id, text)
         errors: list[BaseException] = []
         token = _errors.set(errors)
         try:

@@ -22,6 +22,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from bot import closing
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import ReplyGate, paced
+from bot.readers import chat_languages
 from bot.rendering import render_consent, render_prompt, render_question
 from bot.sender import FlushFunction, Pacer, Sender, SendStats, retry_after_seconds
 from bot.services import checkin, delivery, inbox, retention
@@ -33,6 +34,7 @@ from bot.services.delivery import (
     SendResult,
 )
 from bot.services.throttle import purge as purge_code_attempts
+from bot.texts.language import speaking
 from storage.db import SenderLock
 from storage.errors import is_unavailable, unavailable_reason
 
@@ -267,8 +269,15 @@ async def _scan(
     # edited once its check-in closes (bot.closing).
     shown: dict[tuple[int, str], tuple[int, str]] = {}
 
+    # Each recipient's language, looked up once per claimed batch (see ``languages_for``).
+    languages: dict[int, str] = {}
+
+    async def languages_for(batch: delivery.ScanBatch) -> None:
+        languages.update(await chat_languages(deps, {job.chat_id for job in batch.jobs}))
+
     async def send(job: SendJob) -> int:
-        text, markup = render_prompt(job.view)
+        with speaking(languages.get(job.chat_id, deps.settings.i18n.default_language)):
+            text, markup = render_prompt(job.view)
         with paced():
             message = await application.bot.send_message(
                 job.chat_id,
@@ -336,6 +345,7 @@ async def _scan(
                     break
                 batch = await claim()
             totals.rounds += 1
+            await languages_for(batch)
             if batch.more and round_number + 1 < MAX_ROUNDS:
                 # Claim the next round while this one is sent: at hundreds of messages a second
                 # the claim's own time would otherwise be a gap in the sending.
@@ -415,10 +425,12 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
         settings.scheduler.scan_batch_size,
     )
     sent = 0
+    languages = await chat_languages(deps, {item.chat_id for item in unsent})
     for item in unsent:
         question = item.question
         await st.pacer.acquire(item.chat_id)
-        text, markup = render_question(question, playground=deps.playground)
+        with speaking(languages[item.chat_id]):
+            text, markup = render_question(question, playground=deps.playground)
         try:
             with paced():
                 message = await application.bot.send_message(
@@ -542,11 +554,13 @@ async def _ask_consent(
 
     Not retried: a patient it did not reach is asked at their next check-in instead.
     """
+    languages = await chat_languages(_deps(application), {ask.chat_id for ask in asks})
     for ask in asks:
         question = checkin.ConsentQuestion(
             False, ask.group_id, ask.group_name, ask.version, ask.text
         )
-        text, markup = render_consent(question)
+        with speaking(languages[ask.chat_id]):
+            text, markup = render_consent(question)
         await st.pacer.acquire(ask.chat_id)
         try:
             await application.bot.send_message(

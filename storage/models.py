@@ -111,10 +111,13 @@ class Person(SQLModel, table=True):
     # at its first space (see ``split_name``). Show ``display_name``, never one half alone.
     first_name: str = Field(default="", max_length=200)
     last_name: str = Field(default="", max_length=200)
-    # Telegram's IETF tag for the person's app language ("en", "pt-br"), for later translation.
+    # Telegram's IETF tag for the person's app language ("en", "pt-br"), as it last said.
     language_code: str = Field(
         default="en", max_length=16, sa_column_kwargs={"server_default": "en"}
     )
+    # The language chosen with /language ("de"); None follows language_code, else the
+    # clinic's default. A choice sticks whatever Telegram says later.
+    language: str | None = Field(default=None, max_length=8)
     role: str = Field(default=Role.PATIENT.value, max_length=20)
     timezone: str | None = Field(default=None, max_length=64)
     quiet_start: time | None = None

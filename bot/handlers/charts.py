@@ -38,7 +38,7 @@ def chart_button(group_id: int) -> InlineKeyboardMarkup:
         [
             [
                 InlineKeyboardButton(
-                    texts_charts.CHART_BUTTON, callback_data=f"{CHART_BUTTON_PREFIX}{group_id}"
+                    texts_charts.chart_button(), callback_data=f"{CHART_BUTTON_PREFIX}{group_id}"
                 )
             ]
         ]

@@ -16,19 +16,21 @@ from datetime import timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from telegram import CallbackQuery, Message, Update, User
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update, User
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import closing, keyboards, rendering, texts
 from bot.config import InviteSettings
 from bot.context import BotApplication, BotContext
+from bot.readers import chat_language, chat_languages
 from bot.receiver import defer_shown
 from bot.services import checkin
 from bot.services.authoring import is_therapist
 from bot.services.responses import Reply
 from bot.services.throttle import Burst, ThrottlePolicy
 from bot.services.views import PromptView
+from bot.texts.language import speaking
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +153,13 @@ async def _alert_guessing(context: BotContext, burst: Burst) -> None:
         burst.failures,
         burst.since.isoformat(),
     )
-    text = texts.admin_code_guessing(
-        burst.failures, burst.since, settings.invites.wrong_codes_per_user
-    )
-    for chat_id in dict.fromkeys(settings.therapists.user_ids):
+    administrators = list(dict.fromkeys(settings.therapists.user_ids))
+    languages = await chat_languages(context.deps, administrators)
+    for chat_id in administrators:
+        with speaking(languages[chat_id]):
+            text = texts.admin_code_guessing(
+                burst.failures, burst.since, settings.invites.wrong_codes_per_user
+            )
         try:
             await context.bot.send_message(chat_id, text, parse_mode=HTML)
         except TelegramError:
@@ -642,25 +647,27 @@ async def _offer(context: BotContext, view: PromptView | None) -> None:
 
 
 async def _alert(context: BotContext, notice: checkin.AlertNotice) -> None:
-    if notice.file_id and await _alert_with_media(context, notice):
+    # In the therapist's language, not the patient's whose update this is.
+    with speaking(await chat_language(context.deps, notice.chat_id)):
+        text = rendering.render_alert(notice)
+        markup = rendering.alert_markup(notice)
+    if notice.file_id and await _alert_with_media(context, notice, text, markup):
         return
     try:
-        await context.bot.send_message(
-            notice.chat_id,
-            rendering.render_alert(notice),
-            parse_mode=HTML,
-            reply_markup=rendering.alert_markup(notice),
-        )
+        await context.bot.send_message(notice.chat_id, text, parse_mode=HTML, reply_markup=markup)
     except TelegramError:
         # A therapist who blocked the bot must not break the patient's check-in.
         log.warning("Could not deliver an alert to chat %s", notice.chat_id, exc_info=True)
 
 
-async def _alert_with_media(context: BotContext, notice: checkin.AlertNotice) -> bool:
+async def _alert_with_media(
+    context: BotContext,
+    notice: checkin.AlertNotice,
+    caption: str,
+    markup: InlineKeyboardMarkup | None,
+) -> bool:
     """Send the alert as the photo or video itself, captioned; False to send it as text."""
     assert notice.file_id is not None
-    caption = rendering.render_alert(notice)
-    markup = rendering.alert_markup(notice)
     try:
         if notice.media_kind == "video":
             await context.bot.send_video(

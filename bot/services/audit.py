@@ -50,6 +50,7 @@ class AuditAction(StrEnum):
     DATA_EXPORTED = "data_exported"
     DATA_ERASED = "data_erased"
     RETENTION_PURGE = "retention_purge"
+    LANGUAGE_CHOSEN = "language_chosen"
     CONSENT_GIVEN = "consent_given"
     CONSENT_WITHDRAWN = "consent_withdrawn"
     CONSENT_CHANGED = "consent_changed"

@@ -200,6 +200,8 @@ class Kind(StrEnum):
     PATIENT_PAGE_NOT_YOURS = "patient_page_not_yours"
     PATIENT_MEDIA_GONE = "patient_media_gone"
     MEDIA_BAD_DAYS = "media_bad_days"
+    LANGUAGE_UNKNOWN = "language_unknown"
+    LANGUAGE_NOT_JOINED = "language_not_joined"
 
 
 @dataclass(frozen=True)

@@ -68,8 +68,12 @@ _NUMBER_RE: Final = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")
 _MAX_NUMBER_CHARS: Final = 40
 _SCALE_OUT_OF_RE: Final = re.compile(r"(.+?)\s*/\s*(.+)")
 
-_YES_WORDS: Final = frozenset({"yes", "y", "yeah", "yea", "yep", "yup", "ya", "yes please", "👍"})
-_NO_WORDS: Final = frozenset({"no", "n", "nope", "nah", "no thanks", "👎"})
+# English, plus what German and Spanish patients type (the bot speaks those too).
+_YES_WORDS: Final = frozenset(
+    {"yes", "y", "yeah", "yea", "yep", "yup", "ya", "yes please", "👍"}
+    | {"ja", "jawohl", "ja bitte", "sí", "si", "claro"}
+)
+_NO_WORDS: Final = frozenset({"no", "n", "nope", "nah", "no thanks", "👎"} | {"nein", "nö"})
 _YES_TOKEN: Final = "y"
 _NO_TOKEN: Final = "n"
 # Emoji variation selector and skin tones, so every thumbs-up reads the same.

@@ -6,8 +6,13 @@ Mostly what ``bot/services/responses.py`` says (``Kind.HINT_*``, ``Kind.PROBLEM_
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import TYPE_CHECKING
+
+import bot.texts.language as language
+from bot.services.responses import STORED_NO, STORED_PHOTO, STORED_VIDEO, STORED_YES
+from bot.texts.language import N_, _
 
 if TYPE_CHECKING:
     pass
@@ -17,285 +22,351 @@ if TYPE_CHECKING:
 # Used by bot/services/responses.py.
 
 _RESPONSE_TYPE_NAMES = {
-    "text": "text",
-    "number": "number",
-    "yes_no": "yes/no",
-    "scale": "scale",
-    "choice": "choice",
-    "photo": "photo",
-    "video": "video",
+    "text": N_("text"),
+    "number": N_("number"),
+    "yes_no": N_("yes/no"),
+    "scale": N_("scale"),
+    "choice": N_("choice"),
+    "photo": N_("photo"),
+    "video": N_("video"),
 }
 
 
 def response_type_name(code: str) -> str:
-    return _RESPONSE_TYPE_NAMES.get(code, escape(code))
+    name = _RESPONSE_TYPE_NAMES.get(code)
+    return _(name) if name else escape(code)
 
 
 def label_yes() -> str:
-    return "Yes"
+    return _("Yes")
 
 
 def label_no() -> str:
-    return "No"
+    return _("No")
 
 
 def answer_display_photo() -> str:
-    return "photo"
+    return _("photo")
 
 
 def answer_display_video() -> str:
-    return "video"
+    return _("video")
+
+
+_DECIMAL = re.compile(r"-?\d+\.\d+")
+
+
+def shown_answer(display: str) -> str:
+    """A stored answer as the reader reads it: yes/no, photo and video in their language, a
+    decimal with their decimal mark ("7,5"). What is stored stays canonical ("7.5", "Yes")."""
+    words = {
+        STORED_YES: label_yes,
+        STORED_NO: label_no,
+        STORED_PHOTO: answer_display_photo,
+        STORED_VIDEO: answer_display_video,
+    }
+    if display in words:
+        return words[display]()
+    if _DECIMAL.fullmatch(display):
+        return display.replace(".", language.decimal_separator(language.current()))
+    return display
 
 
 def hint_type_text() -> str:
-    return "Please type your answer."
+    return _("Please type your answer.")
 
 
 def hint_text_empty() -> str:
-    return "That message was empty. Please type your answer."
+    return _("That message was empty. Please type your answer.")
 
 
 def hint_text_too_long(length: int, max_length: int) -> str:
-    return (
-        f"Your answer is {length} characters long. "
-        f"Please shorten it to at most {max_length} characters and send it again."
-    )
+    return _(
+        "Your answer is {length} characters long. Please shorten it to at most "
+        "{max_length} characters and send it again."
+    ).format(length=length, max_length=max_length)
 
 
 def _number_wanted(verb: str, whole: bool, lo: str | None, hi: str | None) -> str:
-    what = "a whole number" if whole else "a number"
+    what = _("a whole number") if whole else _("a number")
     if lo is not None and hi is not None:
-        return f"{verb} {what} from {lo} to {hi}"
+        return _("{verb} {what} from {lo} to {hi}").format(verb=verb, what=what, lo=lo, hi=hi)
     if lo is not None:
-        return f"{verb} {what} of at least {lo}"
+        return _("{verb} {what} of at least {lo}").format(verb=verb, what=what, lo=lo)
     if hi is not None:
-        return f"{verb} {what} of at most {hi}"
-    return f"{verb} {what}"
+        return _("{verb} {what} of at most {hi}").format(verb=verb, what=what, hi=hi)
+    return _("{verb} {what}").format(verb=verb, what=what)
 
 
 def hint_number(*, whole: bool, lo: str | None, hi: str | None, typed: bool = False) -> str:
-    return f"Please {_number_wanted('type' if typed else 'send', whole, lo, hi)}."
+    return _("Please {value}.").format(
+        value=_number_wanted(_("type") if typed else _("send"), whole, lo, hi)
+    )
 
 
 def hint_number_in_words(example: str) -> str:
-    return f"Please type the number with digits, for example {example}."
+    return _("Please type the number with digits, for example {example}.").format(example=example)
 
 
 def hint_number_below(*, whole: bool, lo: str | None, hi: str | None, scale: bool) -> str:
-    verb = "tap or type" if scale else "send"
-    return f"That is below {lo}; please {_number_wanted(verb, whole, lo, hi)}."
+    verb = _("tap or type") if scale else _("send")
+    return _("That is below {lo}; please {verb}.").format(
+        lo=lo, verb=_number_wanted(verb, whole, lo, hi)
+    )
 
 
 def hint_number_above(*, whole: bool, lo: str | None, hi: str | None, scale: bool) -> str:
-    verb = "tap or type" if scale else "send"
-    return f"That is above {hi}; please {_number_wanted(verb, whole, lo, hi)}."
+    verb = _("tap or type") if scale else _("send")
+    return _("That is above {hi}; please {verb}.").format(
+        hi=hi, verb=_number_wanted(verb, whole, lo, hi)
+    )
 
 
 def hint_number_not_whole(*, lo: str | None, hi: str | None, scale: bool) -> str:
-    verb = "tap or type" if scale else "send"
-    return (
-        f"Only whole numbers here, without decimals; please {_number_wanted(verb, True, lo, hi)}."
+    verb = _("tap or type") if scale else _("send")
+    return _("Only whole numbers here, without decimals; please {verb}.").format(
+        verb=_number_wanted(verb, True, lo, hi)
     )
 
 
 def hint_yes_no() -> str:
-    return "Please tap Yes or No."
+    return _("Please tap Yes or No.")
 
 
 def hint_yes_no_retry() -> str:
-    return "Please tap Yes or No, or type yes or no."
+    return _("Please tap Yes or No, or type yes or no.")
 
 
 def hint_scale(lo: int, hi: int) -> str:
-    return f"Please tap a number from {lo} to {hi}."
+    return _("Please tap a number from {lo} to {hi}.").format(lo=lo, hi=hi)
 
 
 def hint_scale_retry(lo: int, hi: int) -> str:
-    return f"Please tap or type a whole number from {lo} to {hi}."
+    return _("Please tap or type a whole number from {lo} to {hi}.").format(lo=lo, hi=hi)
 
 
 def hint_choice() -> str:
-    return "Please tap one of the options."
+    return _("Please tap one of the options.")
 
 
 def hint_choice_retry(options: list[str]) -> str:
     listing = ", ".join(f"{n} = {escape(option)}" for n, option in enumerate(options, 1))
-    return f"Please tap one of the options, or type its name or number: {listing}."
+    return _("Please tap one of the options, or type its name or number: {listing}.").format(
+        listing=listing
+    )
 
 
 def hint_photo() -> str:
-    return "Please send a photo (tap 📎, then choose or take a picture)."
+    return _("Please send a photo (tap 📎, then choose or take a picture).")
 
 
 def hint_video() -> str:
-    return "Please send a video (tap 📎, then choose or record a video)."
+    return _("Please send a video (tap 📎, then choose or record a video).")
 
 
 def hint_photo_sent_as_file() -> str:
-    return "That arrived as a file. Please send it as a photo instead, not as a file."
+    return _("That arrived as a file. Please send it as a photo instead, not as a file.")
 
 
 def hint_video_sent_as_file() -> str:
-    return "That arrived as a file. Please send it as a video instead, not as a file."
+    return _("That arrived as a file. Please send it as a video instead, not as a file.")
 
 
 def _with_article(label: str) -> str:
-    article = "an" if label[:1].lower() in "aeiou" else "a"
-    return f"{article} {label}"
+    # English needs its article here; other languages may keep the bare label ("Erhalten: ...").
+    if label[:1].lower() in "aeiou":
+        return _("an {label}").format(label=label)
+    return _("a {label}").format(label=label)
 
 
 def hint_received(label: str, instruction: str) -> str:
-    return f"That was {_with_article(escape(label))}. {instruction}"
+    return _("That was {label}. {instruction}").format(
+        label=_with_article(escape(label)), instruction=instruction
+    )
 
 
 def hint_received_unknown(instruction: str) -> str:
-    return f"I can't use that kind of message here. {instruction}"
+    return _("I can't use that kind of message here. {instruction}").format(
+        instruction=instruction
+    )
 
 
 def hint_stale_button(instruction: str) -> str:
-    return f"That button doesn't belong to this question. {instruction}"
+    return _("That button doesn't belong to this question. {instruction}").format(
+        instruction=instruction
+    )
 
 
 def problem_choice_too_few_options(count: int) -> str:
-    return f"A choice question needs at least 2 options; this one has {count}."
+    return _("A choice question needs at least 2 options; this one has {count}.").format(
+        count=count
+    )
 
 
 def problem_choice_too_many_options(count: int, most: int) -> str:
-    return f"A choice question can have at most {most} options; this one has {count}."
+    return _("A choice question can have at most {most} options; this one has {count}.").format(
+        most=most, count=count
+    )
 
 
 def problem_choice_blank_option(position: int) -> str:
-    return f"Option {position} is empty."
+    return _("Option {position} is empty.").format(position=position)
 
 
 def problem_choice_option_too_long(position: int, most: int) -> str:
-    return f"Option {position} is too long; keep it to {most} characters so it fits a button."
+    return _(
+        "Option {position} is too long; keep it to {most} characters so it fits a button."
+    ).format(position=position, most=most)
 
 
 def problem_choice_duplicate_option(option: str) -> str:
-    return f"The option “{escape(option)}” is listed more than once."
+    return _("The option “{option}” is listed more than once.").format(option=escape(option))
 
 
 def problem_options_not_allowed(type_name: str) -> str:
-    return f"Only choice questions have options; this is a {type_name} question."
+    return _("Only choice questions have options; this is a {type_name} question.").format(
+        type_name=type_name
+    )
 
 
 def problem_bounds_not_allowed(type_name: str) -> str:
-    return (
-        "Only number and scale questions have a minimum and maximum; "
-        f"this is a {type_name} question."
-    )
+    return _(
+        "Only number and scale questions have a minimum and maximum; this is a "
+        "{type_name} question."
+    ).format(type_name=type_name)
 
 
 def problem_bounds_not_finite() -> str:
-    return "The minimum and maximum must be ordinary numbers."
+    return _("The minimum and maximum must be ordinary numbers.")
 
 
 def problem_min_above_max(lo: str, hi: str) -> str:
-    return f"The minimum ({lo}) is greater than the maximum ({hi})."
+    return _("The minimum ({lo}) is greater than the maximum ({hi}).").format(lo=lo, hi=hi)
 
 
 def problem_scale_bounds_not_whole() -> str:
-    return "The ends of a scale must be whole numbers."
+    return _("The ends of a scale must be whole numbers.")
 
 
 def problem_scale_too_narrow(value: int) -> str:
-    return f"A scale needs its top above its bottom; both are {value}."
+    return _("A scale needs its top above its bottom; both are {value}.").format(value=value)
 
 
 def problem_scale_too_wide(lo: int, hi: int, most: int) -> str:
-    return f"A scale can span at most {most} steps; {lo} to {hi} spans {hi - lo}."
-
-
-def problem_whole_bounds_needed() -> str:
-    return "When only whole numbers are allowed, the minimum and maximum must be whole too."
-
-
-def problem_integer_only_not_allowed(type_name: str) -> str:
-    return f"“Whole numbers only” applies to number questions; this is a {type_name} question."
-
-
-def problem_max_length_not_allowed(type_name: str) -> str:
-    return f"Only text questions have a maximum length; this is a {type_name} question."
-
-
-def problem_max_length_too_small() -> str:
-    return "The maximum answer length must be at least 1 character."
-
-
-def alert_rule_malformed() -> str:
-    examples = ", ".join(escape(f"“{example}”") for example in (">= 8", "<= 2", "== no"))
-    return f"Write the alert as a comparison and a value, for example {examples}."
-
-
-def alert_rule_not_supported(type_name: str) -> str:
-    return (
-        f"Alerts can't be set on {type_name} questions; "
-        "they work on number, scale, yes/no, choice, photo and video questions."
+    return _("A scale can span at most {most} steps; {lo} to {hi} spans {hi2}.").format(
+        most=most, lo=lo, hi=hi, hi2=hi - lo
     )
 
 
+def problem_whole_bounds_needed() -> str:
+    return _("When only whole numbers are allowed, the minimum and maximum must be whole too.")
+
+
+def problem_integer_only_not_allowed(type_name: str) -> str:
+    return _(
+        "“Whole numbers only” applies to number questions; this is a {type_name} question."
+    ).format(type_name=type_name)
+
+
+def problem_max_length_not_allowed(type_name: str) -> str:
+    return _("Only text questions have a maximum length; this is a {type_name} question.").format(
+        type_name=type_name
+    )
+
+
+def problem_max_length_too_small() -> str:
+    return _("The maximum answer length must be at least 1 character.")
+
+
+def alert_rule_malformed() -> str:
+    examples = ", ".join(escape(f"“{example}”") for example in (">= 8", "<= 2", _("== no")))
+    return _("Write the alert as a comparison and a value, for example {examples}.").format(
+        examples=examples
+    )
+
+
+def alert_rule_not_supported(type_name: str) -> str:
+    return _(
+        "Alerts can't be set on {type_name} questions; they work on number, "
+        "scale, yes/no, choice, photo and video questions."
+    ).format(type_name=type_name)
+
+
 def alert_rule_needs_number() -> str:
-    return f"The alert value must be a number, for example {escape('“>= 8”')}."
+    return _("The alert value must be a number, for example {value}.").format(
+        value=escape("“>= 8”")
+    )
 
 
 def alert_rule_out_of_range(lo: str | None, hi: str | None) -> str:
     if lo is not None and hi is not None:
-        return f"The alert value must be between {lo} and {hi}, the range of this question."
+        return _(
+            "The alert value must be between {lo} and {hi}, the range of this question."
+        ).format(lo=lo, hi=hi)
     if lo is not None:
-        return f"The alert value must be at least {lo}, the minimum of this question."
-    return f"The alert value must be at most {hi}, the maximum of this question."
+        return _("The alert value must be at least {lo}, the minimum of this question.").format(
+            lo=lo
+        )
+    return _("The alert value must be at most {hi}, the maximum of this question.").format(hi=hi)
 
 
 def alert_rule_yes_no_op() -> str:
-    return f"A yes/no alert compares with == or !=, for example {escape('“== no”')}."
+    return _("A yes/no alert compares with == or !=, for example {value}.").format(
+        value=escape("“== no”")
+    )
 
 
 def alert_rule_yes_no_value(value: str) -> str:
-    return f"A yes/no alert compares with yes or no, not “{escape(value)}”."
+    return _("A yes/no alert compares with yes or no, not “{value}”.").format(value=escape(value))
 
 
 def alert_rule_choice_op(example_option: str) -> str:
     example = escape(f"“== {example_option}”")
-    return f"A choice alert compares with == or !=, for example {example}."
+    return _("A choice alert compares with == or !=, for example {example}.").format(
+        example=example
+    )
 
 
 def alert_rule_unknown_option(value: str, options: list[str]) -> str:
     listing = ", ".join(escape(option) for option in options)
-    return f"“{escape(value)}” is not one of the options: {listing}."
+    return _("“{value}” is not one of the options: {listing}.").format(
+        value=escape(value), listing=listing
+    )
 
 
 _ALERT_OPS_IN_WORDS = {
-    ">=": "{} or more",
-    "<=": "{} or less",
-    ">": "more than {}",
-    "<": "less than {}",
+    ">=": N_("{} or more"),
+    "<=": N_("{} or less"),
+    ">": N_("more than {}"),
+    "<": N_("less than {}"),
     "==": "{}",
-    "!=": "anything but {}",
+    "!=": N_("anything but {}"),
 }
 
 
 def alert_rule_media(value: str) -> str:
-    return (
+    return _(
         "A photo or video question alerts on every answer: type <code>any</code> for that, "
-        f"not “{escape(value)}”, or tap No alert."
-    )
+        "not “{value}”, or tap No alert."
+    ).format(value=escape(value))
 
 
-_MEDIA_ALERT_WORDS = "every photo or video"
+_MEDIA_ALERT_WORDS = N_("every photo or video")
 
 
 def alert_condition(op: str, value: str) -> str:
     """A rule in words, for HTML: "No", "8 or more", "anything but Left"."""
     if value == "*":
-        return _MEDIA_ALERT_WORDS
+        return _(_MEDIA_ALERT_WORDS)
     shown = value.capitalize() if value in ("yes", "no") else value
-    return _ALERT_OPS_IN_WORDS.get(op, "{}").format(escape(shown))
+    return _(_ALERT_OPS_IN_WORDS.get(op, "{}")).format(escape(shown))
 
 
 def admin_button_alert(op: str, value: str) -> str:
     """A suggested rule's button (plain text): "Alert on No", "Alert on 8 or more"."""
     if value == "*":
-        return f"🔔 Alert on {_MEDIA_ALERT_WORDS}"
+        return _("🔔 Alert on {shown}").format(shown=_(_MEDIA_ALERT_WORDS))
     shown = value.capitalize() if value in ("yes", "no") else value
-    return f"🔔 Alert on {_ALERT_OPS_IN_WORDS.get(op, '{}').format(shown)}"
+    return _("🔔 Alert on {shown}").format(
+        shown=_(_ALERT_OPS_IN_WORDS.get(op, "{}")).format(shown)
+    )

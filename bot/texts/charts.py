@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from html import escape
 
+import bot.texts.language as language
 from bot.services.digest import GroupDigest
 from bot.services.progress import (
     HEATMAP_DAYS,
@@ -23,19 +24,21 @@ from bot.services.progress import (
     Trend,
 )
 from bot.services.responses import format_number
+from bot.texts.language import N_, _, counted
 
 # Telegram's limit for a photo's caption.
 CAPTION_LIMIT = 1024
-DELETED = "[deleted]"
-CHART_BUTTON = "📈 Chart"
+DELETED = N_("[deleted]")
+CHART_BUTTON = N_("📈 Chart")
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+def chart_button() -> str:
+    return _(CHART_BUTTON)
 
 
 def short_date(day: date) -> str:
     """A day as the charts write it ("5 Oct")."""
-    return f"{day.day} {_MONTHS[day.month - 1]}"
+    return language.day_month(day)
 
 
 def day_range(first: date, last: date) -> str:
@@ -56,33 +59,29 @@ class ChartLabels:
 def labels() -> ChartLabels:
     return ChartLabels(
         outcomes={
-            Outcome.COMPLETED: "done",
-            Outcome.PARTIAL: "partly done",
-            Outcome.OPEN: "still open",
-            Outcome.MISSED: "missed",
-            Outcome.EXPIRED: "expired",
+            Outcome.COMPLETED: _("done"),
+            Outcome.PARTIAL: _("partly done"),
+            Outcome.OPEN: _("still open"),
+            Outcome.MISSED: _("missed"),
+            Outcome.EXPIRED: _("expired"),
         },
-        weekdays=_WEEKDAYS,
-        today="today",
-        no_checkins="No check-ins were due in these weeks.",
-        alert_line="alert",
+        weekdays=tuple(language.locale().days["stand-alone"]["abbreviated"][d] for d in range(7)),
+        today=_("today"),
+        no_checkins=_("No check-ins were due in these weeks."),
+        alert_line=_("alert"),
     )
-
-
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
 
 
 def display_name(name: str, data_deleted: bool, telegram_user_id: int | None = None) -> str:
     """A patient as /report names them."""
     if data_deleted:
-        return DELETED
+        return _(DELETED)
     return name or (str(telegram_user_id) if telegram_user_id is not None else "?")
 
 
 def progress_title(progress: PatientProgress, for_patient: bool) -> str:
-    who = "Your progress" if for_patient else display_name(progress.name, progress.data_deleted)
-    return f"{who} · last {PROGRESS_WEEKS} weeks"
+    who = _("Your progress") if for_patient else display_name(progress.name, progress.data_deleted)
+    return _("{who} · last {PROGRESS_WEEKS} weeks").format(who=who, PROGRESS_WEEKS=PROGRESS_WEEKS)
 
 
 def trend_title(trend: Trend) -> str:
@@ -91,15 +90,17 @@ def trend_title(trend: Trend) -> str:
 
 def alert_label(trend: Trend) -> str:
     assert trend.alert is not None
-    return f"alert {trend.alert.op} {trend.alert.value}"
+    return _("alert {op} {value}").format(op=trend.alert.op, value=trend.alert.value)
 
 
 def heatmap_title(heatmap: GroupHeatmap) -> str:
-    return f"{heatmap.group_name} · adherence, last {HEATMAP_DAYS // 7} weeks"
+    return _("{group_name} · adherence, last {HEATMAP_DAYS} weeks").format(
+        group_name=heatmap.group_name, HEATMAP_DAYS=HEATMAP_DAYS // 7
+    )
 
 
 def heatmap_more(hidden: int) -> str:
-    return f"+ {hidden} more patients, see /report"
+    return _("+ {hidden} more patients, see /report").format(hidden=hidden)
 
 
 # --- captions -------------------------------------------------------------------------------
@@ -119,24 +120,31 @@ def _fit(lines: Sequence[str], limit: int = CAPTION_LIMIT) -> str:
 def _not_done(tally: Tally) -> str:
     parts = []
     if tally.partial:
-        parts.append(f"partly done {tally.partial}")
+        parts.append(_("partly done {partial}").format(partial=tally.partial))
     if tally.not_done:
-        expired = f" ({tally.expired} expired)" if tally.expired else ""
-        parts.append(f"missed {tally.not_done}{expired}")
+        expired = _(" ({expired} expired)").format(expired=tally.expired) if tally.expired else ""
+        parts.append(
+            _("missed {not_done}{expired}").format(not_done=tally.not_done, expired=expired)
+        )
     if tally.open:
-        parts.append(f"still open {tally.open}")
+        parts.append(_("still open {open}").format(open=tally.open))
     return ", ".join(parts)
 
 
 def _trend_line(trend: Trend) -> str:
     values = [p.value for p in trend.points]
     if not values:
-        return f"• {escape(trend_title(trend))}: no answers yet"
+        return _("• {trend}: no answers yet").format(trend=escape(trend_title(trend)))
     last = trend.points[-1]
-    line = (
-        f"• {escape(trend_title(trend))}: latest {format_number(last.value)} "
-        f"({short_date(last.day)}), lowest {format_number(min(values))}, "
-        f"highest {format_number(max(values))}, {_count(len(values), 'answer', 'answers')}"
+    line = _(
+        "• {trend}: latest {value} ({day}), lowest {values}, highest {values2}, {values3}"
+    ).format(
+        trend=escape(trend_title(trend)),
+        value=format_number(last.value),
+        day=short_date(last.day),
+        values=format_number(min(values)),
+        values2=format_number(max(values)),
+        values3=counted("{n} answer", "{n} answers", len(values)),
     )
     if trend.alert_threshold is not None:
         line += f"; {escape(alert_label(trend))}"
@@ -148,23 +156,26 @@ def progress_caption(progress: PatientProgress, for_patient: bool) -> str:
     tally = progress.tally
     lines = [f"<b>{escape(progress_title(progress, for_patient))}</b>"]
     if tally.due == 0:
-        lines.append("No check-ins were due in these weeks.")
+        lines.append(_("No check-ins were due in these weeks."))
     else:
         if tally.completed:
             lines.append(
-                f"✅ Done: {tally.completed} of {_count(tally.due, 'check-in', 'check-ins')}."
+                _("✅ Done: {completed} of {due}.").format(
+                    completed=tally.completed,
+                    due=counted("{n} check-in", "{n} check-ins", tally.due),
+                )
             )
         if progress.streak >= 2:
-            lines.append(f"🔥 {progress.streak} completed in a row.")
+            lines.append(_("🔥 {streak} completed in a row.").format(streak=progress.streak))
         elif progress.streak == 1:
-            lines.append("🔥 The latest check-in is completed.")
+            lines.append(_("🔥 The latest check-in is completed."))
         rest = _not_done(tally)
         if rest:
-            lines.append(f"Also: {rest}.")
+            lines.append(_("Also: {rest}.").format(rest=rest))
         if for_patient and not tally.completed:
-            lines.append("Every check-in counts: the next one is a fresh start.")
+            lines.append(_("Every check-in counts: the next one is a fresh start."))
         elif for_patient and tally.not_done == 0 and tally.partial == 0:
-            lines.append("Nothing missed. Well done!")
+            lines.append(_("Nothing missed. Well done!"))
     lines.extend(_trend_line(trend) for trend in progress.trends)
     return _fit(lines)
 
@@ -174,35 +185,50 @@ def heatmap_caption(heatmap: GroupHeatmap, shown: int) -> str:
     lines = [f"<b>{escape(heatmap_title(heatmap))}</b>"]
     lines.append(
         f"{day_range(heatmap.first_day, heatmap.today)}, "
-        f"{_count(len(heatmap.rows), 'patient', 'patients')}."
+        + counted("{n} patient.", "{n} patients.", len(heatmap.rows))
     )
     if tally.due == 0:
-        lines.append("No check-ins were due in these weeks.")
+        lines.append(_("No check-ins were due in these weeks."))
     else:
         percent = round(100 * tally.completed / tally.due)
         lines.append(
-            f"✅ Done: {tally.completed} of {_count(tally.due, 'check-in', 'check-ins')} "
-            f"({percent}%)."
+            _("✅ Done: {completed} of {due} ({percent}%).").format(
+                completed=tally.completed,
+                due=counted("{n} check-in", "{n} check-ins", tally.due),
+                percent=percent,
+            )
         )
         rest = _not_done(tally)
         if rest:
-            lines.append(f"Also: {rest}.")
+            lines.append(_("Also: {rest}.").format(rest=rest))
     attention = [r for r in heatmap.rows if r.tally.not_done and not r.data_deleted][:5]
     if attention:
         names = ", ".join(
-            f"{escape(display_name(r.name, r.data_deleted, r.telegram_user_id))} "
-            f"({r.tally.not_done} missed)"
+            _("{name} ({not_done} missed)").format(
+                name=escape(display_name(r.name, r.data_deleted, r.telegram_user_id)),
+                not_done=r.tally.not_done,
+            )
             for r in attention
         )
-        lines.append(f"Needs attention: {names}.")
+        lines.append(_("Needs attention: {names}.").format(names=names))
     if shown < len(heatmap.rows):
-        lines.append(f"The picture shows the first {shown} of {len(heatmap.rows)} (top of list).")
+        lines.append(
+            _("The picture shows the first {shown} of {rows} (top of list).").format(
+                shown=shown, rows=len(heatmap.rows)
+            )
+        )
     return _fit(lines)
 
 
 def digest_caption(digest: GroupDigest) -> str:
     def rate(done: int, due: int) -> str:
-        return f"{round(100 * done / due)}% ({done} of {due})" if due else "nothing due"
+        return (
+            _("{value}% ({done} of {due})").format(
+                value=round(100 * done / due), done=done, due=due
+            )
+            if due
+            else _("nothing due")
+        )
 
     this, last = digest.this_week, digest.last_week
     trend = ""
@@ -210,20 +236,22 @@ def digest_caption(digest: GroupDigest) -> str:
         now_rate, then_rate = this.completed / this.due, last.completed / last.due
         trend = " ↑" if now_rate > then_rate else " ↓" if now_rate < then_rate else " ="
     lines = [
-        f"<b>🗓 Weekly digest: {escape(digest.group_name)}</b>",
+        _("<b>🗓 Weekly digest: {group_name}</b>").format(group_name=escape(digest.group_name)),
         day_range(digest.first_day, digest.last_day),
-        f"✅ Done this week: {rate(this.completed, this.due)}{trend}",
-        f"Last week: {rate(last.completed, last.due)}",
+        _("✅ Done this week: {completed}{trend}").format(
+            completed=rate(this.completed, this.due), trend=trend
+        ),
+        _("Last week: {completed}").format(completed=rate(last.completed, last.due)),
     ]
     if digest.missed_twice:
         names = ", ".join(
             f"{escape(display_name(m.name, m.data_deleted, m.telegram_user_id))} ({m.missed})"
             for m in digest.missed_twice
         )
-        lines.append(f"Missed 2 or more: {names}")
+        lines.append(_("Missed 2 or more: {names}").format(names=names))
     else:
-        lines.append("Nobody missed 2 or more check-ins.")
-    lines.append(f"🚨 Alerts fired: {digest.alerts}")
+        lines.append(_("Nobody missed 2 or more check-ins."))
+    lines.append(_("🚨 Alerts fired: {alerts}").format(alerts=digest.alerts))
     return _fit(lines)
 
 
@@ -231,7 +259,7 @@ def digest_caption(digest: GroupDigest) -> str:
 
 
 def chart_usage() -> str:
-    return (
+    return _(
         "Usage: /chart GROUP for the group's adherence over the last 4 weeks, or "
         "/chart PATIENT [QUESTION] for one patient's check-ins and answers (a name or a "
         "Telegram id; the question by a word of it)."
@@ -246,45 +274,47 @@ def _quoted(text: str, limit: int = 60) -> str:
 def _listed(names: Sequence[str], separator: str, most: int = 20) -> str:
     shown = [_quoted(n) for n in names[:most]]
     if len(names) > most:
-        shown.append(f"and {len(names) - most} more")
+        shown.append(_("and {names} more").format(names=len(names) - most))
     return separator.join(shown)
 
 
 def chart_unknown_target(ref: str, groups: Sequence[str]) -> str:
-    known = _listed(groups, ", ") or "none yet"
-    return (
-        f"There is no group or patient called “{_quoted(ref)}”. Groups: {known}. "
+    known = _listed(groups, ", ") or _("none yet")
+    return _(
+        "There is no group or patient called “{ref}”. Groups: {known}. "
         "/patients GROUP lists a group's patients."
-    )
+    ).format(ref=_quoted(ref), known=known)
 
 
 def chart_ambiguous_patient(ref: str, telegram_user_ids: Sequence[int]) -> str:
     ids = ", ".join(str(i) for i in telegram_user_ids)
-    return f"More than one patient is called “{_quoted(ref)}”. Use a Telegram id: {ids}."
+    return _("More than one patient is called “{ref}”. Use a Telegram id: {ids}.").format(
+        ref=_quoted(ref), ids=ids
+    )
 
 
 def chart_unknown_question(ref: str, patient: str, questions: Sequence[str]) -> str:
     if not questions:
-        return (
-            f"{escape(patient)} has answered no number or scale question in the last "
-            f"{PROGRESS_WEEKS} weeks, so there is no line to draw for “{_quoted(ref)}”."
-        )
+        return _(
+            "{patient} has answered no number or scale question in the last "
+            "{PROGRESS_WEEKS} weeks, so there is no line to draw for “{ref}”."
+        ).format(patient=escape(patient), PROGRESS_WEEKS=PROGRESS_WEEKS, ref=_quoted(ref))
     listed = _listed(questions, "; ")
-    return (
-        f"No question of {escape(patient)}'s matches “{_quoted(ref)}”. Their questions: {listed}"
+    return _("No question of {patient}'s matches “{ref}”. Their questions: {listed}").format(
+        patient=escape(patient), ref=_quoted(ref), listed=listed
     )
 
 
 def progress_not_a_patient() -> str:
-    return (
+    return _(
         "Your progress shows once you are in a therapy group. "
         "Join with the invite link your therapist sent you."
     )
 
 
 def menu_progress() -> str:
-    return "Your check-ins and answers as a chart"
+    return _("Your check-ins and answers as a chart")
 
 
 def menu_chart() -> str:
-    return "Adherence or a patient's answers as a chart"
+    return _("Adherence or a patient's answers as a chart")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
+from bot.texts.language import _, ngettext
+
 __all__ = [
     "consent_agreed",
     "consent_already_off",
@@ -38,17 +40,19 @@ __all__ = [
 
 def consent_question(group: str, version: int, text: str, *, joining: bool) -> str:
     if joining:
-        intro = f"📝 Before you join <b>{escape(group)}</b>, please read this and agree to it:"
-        after = (
+        intro = _("📝 Before you join <b>{group}</b>, please read this and agree to it:").format(
+            group=escape(group)
+        )
+        after = _(
             "Press “I agree” to join, or “No, thanks” to leave it; you are not in the group "
             "until you agree."
         )
     else:
-        intro = (
-            f"📝 The consent text of <b>{escape(group)}</b> has changed (version {version}). "
+        intro = _(
+            "📝 The consent text of <b>{group}</b> has changed (version {version}). "
             "Please read it and agree to it again:"
-        )
-        after = (
+        ).format(group=escape(group), version=version)
+        after = _(
             "Check-ins of this group wait until you press “I agree”. “No, thanks” takes you "
             "out of the group."
         )
@@ -56,11 +60,11 @@ def consent_question(group: str, version: int, text: str, *, joining: bool) -> s
 
 
 def consent_button_agree() -> str:
-    return "I agree"
+    return _("I agree")
 
 
 def consent_button_decline() -> str:
-    return "No, thanks"
+    return _("No, thanks")
 
 
 def consent_chosen(agree: bool) -> str:
@@ -68,53 +72,64 @@ def consent_chosen(agree: bool) -> str:
 
 
 def consent_joined_line(version: int) -> str:
-    return f"Thank you: your consent (version {version}) is recorded."
+    return _("Thank you: your consent (version {version}) is recorded.").format(version=version)
 
 
 def consent_agreed(group: str, version: int) -> str:
-    return (
-        f"✅ Thank you: your consent to version {version} is recorded. Check-ins of "
-        f"<b>{escape(group)}</b> go on as before."
-    )
+    return _(
+        "✅ Thank you: your consent to version {version} is recorded. Check-ins of "
+        "<b>{group}</b> go on as before."
+    ).format(version=version, group=escape(group))
 
 
 def consent_declined(group: str) -> str:
-    return (
-        f"You have not joined <b>{escape(group)}</b>, and nothing about you was stored. "
+    return _(
+        "You have not joined <b>{group}</b>, and nothing about you was stored. "
         "If you change your mind, open the invite link again."
-    )
+    ).format(group=escape(group))
 
 
 def consent_left(group: str, cancelled: int) -> str:
-    ended = f" {cancelled} open check-in(s) of it ended." if cancelled else ""
-    return (
-        f"You have left <b>{escape(group)}</b>: no more check-ins from it.{ended} Your earlier "
+    ended = (
+        " "
+        + ngettext(
+            "{n} open check-in of it ended.", "{n} open check-ins of it ended.", cancelled
+        ).format(n=cancelled)
+        if cancelled
+        else ""
+    )
+    return _(
+        "You have left <b>{group}</b>: no more check-ins from it.{ended} Your earlier "
         "answers stay with your therapist (/deletemydata erases them). To come back, open an "
         "invite link of the group again."
-    )
+    ).format(group=escape(group), ended=ended)
 
 
 def consent_changed_line() -> str:
-    return "⚠️ This text changed after that message was sent; nothing was agreed. Here it is now."
+    return _(
+        "⚠️ This text changed after that message was sent; nothing was agreed. Here it is now."
+    )
 
 
 def consent_not_needed(group: str) -> str:
-    return f"<b>{escape(group)}</b> no longer asks for consent: there is nothing to agree to."
+    return _("<b>{group}</b> no longer asks for consent: there is nothing to agree to.").format(
+        group=escape(group)
+    )
 
 
 def consent_gone() -> str:
-    return "This button no longer works. To join a group, open its invite link again."
+    return _("This button no longer works. To join a group, open its invite link again.")
 
 
 # --- the therapist ------------------------------------------------------------------------
 
 
 def setconsent_menu() -> str:
-    return "Consent text of a group: /setconsent GROUP [off]"
+    return _("Consent text of a group: /setconsent GROUP [off]")
 
 
 def setconsent_usage() -> str:
-    return (
+    return _(
         "Usage: /setconsent GROUP, then send the consent text; patients must agree to it "
         "before they join, and members again whenever it changes.\n"
         "/setconsent GROUP off: the group asks for no consent any more."
@@ -122,76 +137,84 @@ def setconsent_usage() -> str:
 
 
 def setconsent_ask_text(group: str, version: int) -> str:
-    return (
-        f"Send the consent text for <b>{escape(group)}</b> as one message (it becomes version "
-        f"{version}). I will show it back before saving. /cancel stops."
-    )
+    return _(
+        "Send the consent text for <b>{group}</b> as one message (it becomes version "
+        "{version}). I will show it back before saving. /cancel stops."
+    ).format(group=escape(group), version=version)
 
 
 def setconsent_review(group: str, version: int, text: str) -> str:
-    members = (
-        "\n\nMembers will be asked to agree again at their next check-in, and get no check-in "
-        "of this group until they do."
-        if version > 1
-        else ""
+    head = _("Consent text for <b>{group}</b>, version {version}:").format(
+        group=escape(group), version=version
     )
-    return (
-        f"Consent text for <b>{escape(group)}</b>, version {version}:\n\n{escape(text)}"
-        f"{members}\n\nSave it?"
-    )
+    parts = [head, escape(text)]
+    if version > 1:
+        parts.append(
+            _(
+                "Members will be asked to agree again at their next check-in, and get no "
+                "check-in of this group until they do."
+            )
+        )
+    parts.append(_("Save it?"))
+    return "\n\n".join(parts)
 
 
 def consent_button_save() -> str:
-    return "Save"
+    return _("Save")
 
 
 def consent_button_cancel() -> str:
-    return "Cancel"
+    return _("Cancel")
 
 
 def setconsent_saved(group: str, version: int) -> str:
-    return f"✅ Saved: <b>{escape(group)}</b> asks for consent, version {version}."
-
-
-def setconsent_off_saved(group: str, version: int) -> str:
-    return (
-        f"✅ <b>{escape(group)}</b> asks for no consent any more (version {version}); "
-        "members who had not agreed get its check-ins again."
+    return _("✅ Saved: <b>{group}</b> asks for consent, version {version}.").format(
+        group=escape(group), version=version
     )
 
 
+def setconsent_off_saved(group: str, version: int) -> str:
+    return _(
+        "✅ <b>{group}</b> asks for no consent any more (version {version}); "
+        "members who had not agreed get its check-ins again."
+    ).format(group=escape(group), version=version)
+
+
 def setconsent_cancelled() -> str:
-    return "Cancelled: the consent text was not changed."
+    return _("Cancelled: the consent text was not changed.")
 
 
 def consent_report_line(agreed: int | None, current: int) -> str:
     if agreed == current:
-        return f"consent: version {current} (current)"
+        return _("consent: version {current} (current)").format(current=current)
     if agreed is None:
-        return f"consent: not given (version {current} in force)"
-    return f"consent: version {agreed}, not yet version {current}"
+        return _("consent: not given (version {current} in force)").format(current=current)
+    return _("consent: version {agreed}, not yet version {current}").format(
+        agreed=agreed, current=current
+    )
 
 
 # --- what a service said ------------------------------------------------------------------
 
 
 def consent_already_off(group: str) -> str:
-    return f"<b>{escape(group)}</b> asks for no consent; there is nothing to switch off."
+    return _("<b>{group}</b> asks for no consent; there is nothing to switch off.").format(
+        group=escape(group)
+    )
 
 
 def consent_text_empty() -> str:
-    return "The consent text is empty; please send the text patients should agree to."
+    return _("The consent text is empty; please send the text patients should agree to.")
 
 
 def consent_text_too_long(most: int, length: int) -> str:
-    return (
-        f"The consent text has {length} characters; at most {most} fit in one message with "
+    return _(
+        "The consent text has {length} characters; at most {most} fit in one message with "
         "its buttons. Please shorten it, or link to the full text."
-    )
+    ).format(length=length, most=most)
 
 
 def consent_unchanged(group: str, version: int) -> str:
-    return (
-        f"That is already the consent text of <b>{escape(group)}</b> (version {version}); "
-        "nothing changed."
-    )
+    return _(
+        "That is already the consent text of <b>{group}</b> (version {version}); nothing changed."
+    ).format(group=escape(group), version=version)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from bot.texts.therapist_commands import _admin_plural
+from bot.texts.language import _, counted, ngettext
 from bot.texts.therapist_dialogue import admin_task_saved
 
 if TYPE_CHECKING:
@@ -21,23 +21,32 @@ if TYPE_CHECKING:
 
 
 def admin_export_fhir_caption(responses: int, patients: int, group_ref: str | None) -> str:
-    where = f" from {escape(group_ref)}" if group_ref else " from all groups"
-    return (
-        f"{_admin_plural(responses, 'check-in')} of {_admin_plural(patients, 'patient')}{where} "
-        "as one FHIR R4B Bundle (JSON)."
+    where = (
+        _(" from {group_ref}").format(group_ref=escape(group_ref))
+        if group_ref
+        else _(" from all groups")
+    )
+    return _("{responses} of {patients}{where} as one FHIR R4B Bundle (JSON).").format(
+        responses=counted("{n} check-in", "{n} check-ins", responses),
+        patients=counted("{n} patient", "{n} patients", patients),
+        where=where,
     )
 
 
 def admin_cli_exported_fhir(responses: int, patients: int, questionnaires: int, path: str) -> str:
-    return (
-        f"Wrote {_admin_plural(responses, 'check-in')} of {_admin_plural(patients, 'patient')} "
-        f"and {_admin_plural(questionnaires, 'questionnaire')} to {path} (FHIR R4B)."
+    return _("Wrote {responses} of {patients} and {questionnaires} to {path} (FHIR R4B).").format(
+        responses=counted("{n} check-in", "{n} check-ins", responses),
+        patients=counted("{n} patient", "{n} patients", patients),
+        questionnaires=counted("{n} questionnaire", "{n} questionnaires", questionnaires),
+        path=path,
     )
 
 
 def cli_questionnaire_imported(saved: TaskSaved, removed_left_out: int) -> str:
     left_out = (
-        f"\n{_admin_plural(removed_left_out, 'item')} marked as a removed question left out."
+        _("\n{removed_left_out} marked as a removed question left out.").format(
+            removed_left_out=counted("{n} item", "{n} items", removed_left_out)
+        )
         if removed_left_out
         else ""
     )
@@ -45,82 +54,98 @@ def cli_questionnaire_imported(saved: TaskSaved, removed_left_out: int) -> str:
 
 
 def cli_questionnaire_rejected(count: int) -> str:
-    noun = "problem" if count == 1 else "problems"
-    return f"Nothing was written: fix the {count} {noun} above and import again."
+    return ngettext(
+        "Nothing was written: fix the {count} problem above and import again.",
+        "Nothing was written: fix the {count} problems above and import again.",
+        count,
+    ).format(count=count)
 
 
 def cli_cannot_read(path: str, error: OSError) -> str:
-    return f"Cannot read {path}: {error.strerror or error}"
+    return _("Cannot read {path}: {value}").format(path=path, value=error.strerror or error)
 
 
 def fhir_not_json(reason: str) -> str:
-    return f"The file is not JSON: {escape(reason)}"
+    return _("The file is not JSON: {reason}").format(reason=escape(reason))
 
 
 def fhir_not_questionnaire(kind: str | None) -> str:
-    found = f"a {escape(kind)}" if kind else "no resourceType"
-    return f"The file holds {found}, not a FHIR Questionnaire."
+    found = f"a {escape(kind)}" if kind else _("no resourceType")
+    return _("The file holds {found}, not a FHIR Questionnaire.").format(found=found)
 
 
 def fhir_items_not_list() -> str:
-    return "The questionnaire's “item” must be a list."
+    return _("The questionnaire's “item” must be a list.")
 
 
 def fhir_item_not_object(index: int) -> str:
-    return f"Item #{index} is not an object."
+    return _("Item #{index} is not an object.").format(index=index)
 
 
 def fhir_item_no_link_id(index: int, text: str) -> str:
     about = f" (“{escape(text[:60])}”)" if text else ""
-    return f"Item #{index}{about} has no linkId: every item needs one."
+    return _("Item #{index}{about} has no linkId: every item needs one.").format(
+        index=index, about=about
+    )
 
 
 def fhir_item_duplicate_link_id(link_id: str) -> str:
-    return f"Item {escape(link_id)}: this linkId is used twice."
+    return _("Item {link_id}: this linkId is used twice.").format(link_id=escape(link_id))
 
 
 def fhir_item_nested(link_id: str) -> str:
-    return f"Item {escape(link_id)}: nested groups are not supported; list the questions flat."
+    return _("Item {link_id}: nested groups are not supported; list the questions flat.").format(
+        link_id=escape(link_id)
+    )
 
 
 def fhir_item_unsupported_type(link_id: str, kind: str, supported: Sequence[str]) -> str:
-    return (
-        f"Item {escape(link_id)}: type “{escape(kind)}” is not supported "
-        f"(supported: {', '.join(supported)})."
+    return _("Item {link_id}: type “{kind}” is not supported (supported: {supported}).").format(
+        link_id=escape(link_id), kind=escape(kind), supported=", ".join(supported)
     )
 
 
 def fhir_item_conditional(link_id: str) -> str:
-    return f"Item {escape(link_id)}: enableWhen (a conditional question) is not supported."
+    return _("Item {link_id}: enableWhen (a conditional question) is not supported.").format(
+        link_id=escape(link_id)
+    )
 
 
 def fhir_item_repeats(link_id: str) -> str:
-    return f"Item {escape(link_id)}: repeating answers are not supported."
+    return _("Item {link_id}: repeating answers are not supported.").format(
+        link_id=escape(link_id)
+    )
 
 
 def fhir_item_value_set(link_id: str) -> str:
-    return f"Item {escape(link_id)}: options from a value set are not supported; list them."
+    return _("Item {link_id}: options from a value set are not supported; list them.").format(
+        link_id=escape(link_id)
+    )
 
 
 def fhir_invalid(where: str, reason: str) -> str:
-    return f"Not a valid FHIR R4B Questionnaire at {escape(where)}: {escape(reason)}"
+    return _("Not a valid FHIR R4B Questionnaire at {where}: {reason}").format(
+        where=escape(where), reason=escape(reason)
+    )
 
 
 def fhir_item_invalid(link_id: str, where: str, reason: str) -> str:
-    return f"Item {escape(link_id)}: not valid FHIR R4B at {escape(where)}: {escape(reason)}"
+    return _("Item {link_id}: not valid FHIR R4B at {where}: {reason}").format(
+        link_id=escape(link_id), where=escape(where), reason=escape(reason)
+    )
 
 
 def fhir_item_problem(link_id: str, problem: str) -> str:
-    return f"Item {escape(link_id)}: {problem}"
+    return _("Item {link_id}: {problem}").format(link_id=escape(link_id), problem=problem)
 
 
 def fhir_item_no_text() -> str:
-    return "it has no text: give the question as the patient should read it."
+    return _("it has no text: give the question as the patient should read it.")
 
 
 def fhir_option_not_text() -> str:
-    return "every answerOption needs a valueCoding with a display or code, or a valueString."
+    return _("every answerOption needs a valueCoding with a display or code, or a valueString.")
 
 
 def fhir_attachment_kind() -> str:
-    return "an attachment needs the mimeType extension image/* (a photo) or video/* (a video)."
+    return _("an attachment needs the mimeType extension image/* (a photo) or video/* (a video).")

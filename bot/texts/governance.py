@@ -11,6 +11,7 @@ from typing import Any
 from bot.services.audit import ActorRole, AuditAction
 from bot.services.audit_view import PAGE_SIZE, AuditEntry, AuditPage
 from bot.services.datarights import PersonalData
+from bot.texts.language import N_, _, counted
 
 __all__ = [
     "audit_bad_days",
@@ -30,68 +31,73 @@ __all__ = [
 ]
 
 _ACTIONS = {
-    AuditAction.GROUP_CREATED: "group created",
-    AuditAction.TASK_CREATED: "task created",
-    AuditAction.TASK_EDITED: "task edited",
-    AuditAction.TASK_DELETED: "task deleted",
-    AuditAction.QUESTION_CREATED: "question added",
-    AuditAction.QUESTION_DELETED: "question removed",
-    AuditAction.QUESTION_EDITED: "question changed",
-    AuditAction.INVITE_CREATED: "invite made",
-    AuditAction.INVITE_REVOKED: "invite revoked",
-    AuditAction.PATIENT_REMOVED: "patient removed",
-    AuditAction.THERAPIST_ADDED: "therapist added",
-    AuditAction.THERAPIST_REMOVED: "therapist removed",
-    AuditAction.TEAM_MEMBER_ADDED: "put on the group's team",
-    AuditAction.TEAM_MEMBER_REMOVED: "taken off the group's team",
-    AuditAction.DATA_EXPORTED: "data exported",
-    AuditAction.DATA_ERASED: "data erased at the patient's request",
-    AuditAction.RETENTION_PURGE: "old answers purged (retention)",
-    AuditAction.CONSENT_GIVEN: "consent given",
-    AuditAction.CONSENT_WITHDRAWN: "consent withdrawn",
-    AuditAction.CONSENT_CHANGED: "consent text changed",
+    AuditAction.GROUP_CREATED: N_("group created"),
+    AuditAction.TASK_CREATED: N_("task created"),
+    AuditAction.TASK_EDITED: N_("task edited"),
+    AuditAction.TASK_DELETED: N_("task deleted"),
+    AuditAction.QUESTION_CREATED: N_("question added"),
+    AuditAction.QUESTION_DELETED: N_("question removed"),
+    AuditAction.QUESTION_EDITED: N_("question changed"),
+    AuditAction.INVITE_CREATED: N_("invite made"),
+    AuditAction.INVITE_REVOKED: N_("invite revoked"),
+    AuditAction.PATIENT_REMOVED: N_("patient removed"),
+    AuditAction.THERAPIST_ADDED: N_("therapist added"),
+    AuditAction.THERAPIST_REMOVED: N_("therapist removed"),
+    AuditAction.TEAM_MEMBER_ADDED: N_("put on the group's team"),
+    AuditAction.TEAM_MEMBER_REMOVED: N_("taken off the group's team"),
+    AuditAction.DATA_EXPORTED: N_("data exported"),
+    AuditAction.DATA_ERASED: N_("data erased at the patient's request"),
+    AuditAction.RETENTION_PURGE: N_("old answers purged (retention)"),
+    AuditAction.LANGUAGE_CHOSEN: N_("language chosen"),
+    AuditAction.CONSENT_GIVEN: N_("consent given"),
+    AuditAction.CONSENT_WITHDRAWN: N_("consent withdrawn"),
+    AuditAction.CONSENT_CHANGED: N_("consent text changed"),
 }
 _ROLES = {
-    ActorRole.ADMINISTRATOR: "administrator",
-    ActorRole.THERAPIST: "therapist",
-    ActorRole.PATIENT: "a patient",
-    ActorRole.OPERATOR: "command line",
-    ActorRole.SYSTEM: "the bot",
+    ActorRole.ADMINISTRATOR: N_("administrator"),
+    ActorRole.THERAPIST: N_("therapist"),
+    ActorRole.PATIENT: N_("a patient"),
+    ActorRole.OPERATOR: N_("command line"),
+    ActorRole.SYSTEM: N_("the bot"),
 }
 
 
 def audit_menu() -> str:
-    return "Who changed what: /audit [GROUP] [DAYS]"
+    return _("Who changed what: /audit [GROUP] [DAYS]")
 
 
 def audit_usage() -> str:
-    return (
+    return _(
         "Usage: /audit [GROUP] [DAYS], for example /audit, /audit 7 or "
         "/audit Shoulder Therapy 1 30. A lone number is DAYS."
     )
 
 
 def audit_bad_days(most: int) -> str:
-    return f"DAYS must be a whole number from 1 to {most}."
+    return _("DAYS must be a whole number from 1 to {most}.").format(most=most)
 
 
 def audit_button_older() -> str:
-    return "◀ Older"
+    return _("◀ Older")
 
 
 def audit_button_newer() -> str:
-    return "Newer ▶"
+    return _("Newer ▶")
 
 
 def _scope(page: AuditPage) -> str:
     name = page.group_name
-    where = f"group <b>{escape(_cut(name, SHOWN_GROUP))}</b>" if name else "all groups"
-    when = f"last {page.days} days" if page.days else "all time"
+    where = (
+        _("group <b>{name}</b>").format(name=escape(_cut(name, SHOWN_GROUP)))
+        if name
+        else _("all groups")
+    )
+    when = _("last {days} days").format(days=page.days) if page.days else _("all time")
     return f"{where}, {when}"
 
 
 def audit_empty(page: AuditPage) -> str:
-    return f"Audit trail ({_scope(page)}): no events."
+    return _("Audit trail ({page}): no events.").format(page=_scope(page))
 
 
 # A page must fit one message whatever was typed (a title of 200 characters, 20 questions of
@@ -122,17 +128,27 @@ def _fields(entry: AuditEntry) -> list[str]:
         elif after.get(name) is not None:
             lines.append(f"    {escape(name)}: {_value(after[name])}")
         elif before.get(name) is not None:
-            lines.append(f"    {escape(name)}: was {_value(before[name])}")
+            lines.append(
+                _("    {name}: was {before}").format(
+                    name=escape(name), before=_value(before[name])
+                )
+            )
     return lines
 
 
 def _entry(entry: AuditEntry) -> str:
-    who = _ROLES[entry.actor_role]
+    who = _(_ROLES[entry.actor_role])
     if entry.actor_telegram_id is not None:
         who += f" {entry.actor_telegram_id}"
     what = f"{entry.object_kind.value} {entry.object_id}" if entry.object_id else ""
-    where = f" in {escape(_cut(entry.group_name, SHOWN_GROUP))}" if entry.group_name else ""
-    head = f"{entry.at:%Y-%m-%d %H:%M} UTC · {who} · <b>{_ACTIONS[entry.action]}</b>"
+    where = (
+        _(" in {group_name}").format(group_name=escape(_cut(entry.group_name, SHOWN_GROUP)))
+        if entry.group_name
+        else ""
+    )
+    head = _("{at:%Y-%m-%d %H:%M} UTC · {who} · <b>{action}</b>").format(
+        at=entry.at, who=who, action=_(_ACTIONS[entry.action])
+    )
     if what or where:
         head += f" · {what}{where}".rstrip()
     lines, used = [head], _shown(head)
@@ -151,7 +167,7 @@ def _shown(text: str) -> int:
 
 
 def audit_more() -> str:
-    return "    … (patientbot audit --out FILE has every field)"
+    return _("    … (patientbot audit --out FILE has every field)")
 
 
 def audit_page(page: AuditPage) -> str:
@@ -159,29 +175,35 @@ def audit_page(page: AuditPage) -> str:
     if not page.entries:
         return audit_empty(page)
     first, last = page.offset + 1, page.offset + len(page.entries)
-    lines = [f"Audit trail ({_scope(page)}), events {first}–{last}, newest first:", ""]
+    lines = [
+        _("Audit trail ({page}), events {first}–{last}, newest first:").format(
+            page=_scope(page), first=first, last=last
+        ),
+        "",
+    ]
     lines += [_entry(entry) for entry in page.entries]
     return "\n".join(lines)
 
 
 def cli_audit_written(events: int, path: str) -> str:
-    return f"Wrote {events} audit event{'' if events == 1 else 's'} to {path}."
+    return _("Wrote {events} audit event{value} to {path}.").format(
+        events=events, value="" if events == 1 else "s", path=path
+    )
 
 
 def mydata_menu() -> str:
-    return "Everything stored about you, as one file"
+    return _("Everything stored about you, as one file")
 
 
 def mydata_nothing() -> str:
-    return "Nothing is stored about you: you have not joined a group."
+    return _("Nothing is stored about you: you have not joined a group.")
 
 
 def mydata_caption(data: PersonalData) -> str:
-    return (
-        f"Everything stored about you: {data.memberships} group membership"
-        f"{'' if data.memberships == 1 else 's'}, {data.checkins} check-in"
-        f"{'' if data.checkins == 1 else 's'} and {data.answers} answer"
-        f"{'' if data.answers == 1 else 's'}."
+    return _("Everything stored about you: {memberships}, {checkins} and {answers}.").format(
+        memberships=counted("{n} group membership", "{n} group memberships", data.memberships),
+        checkins=counted("{n} check-in", "{n} check-ins", data.checkins),
+        answers=counted("{n} answer", "{n} answers", data.answers),
     )
 
 
@@ -193,11 +215,13 @@ def mydata_file(data: PersonalData, now: datetime) -> bytes:
     """The JSON file /mydata sends: a short readable header, then the data as stored."""
     document = {
         "about": (
-            "Everything this check-in bot stores about you: your profile, the groups you "
-            "belong to, the consent texts you agreed to (the words of each version, and when), "
-            "and every check-in with its answers and the question each answered. "
-            "Times are UTC. Photos and videos are kept by Telegram; telegram_file_id names "
-            "them. /deletemydata erases your answers, check-ins, name and Telegram id."
+            _(
+                "Everything this check-in bot stores about you: your profile, the groups you "
+                "belong to, the consent texts you agreed to (the words of each version, and "
+                "when), and every check-in with its answers and the question each answered. "
+                "Times are UTC. Photos and videos are kept by Telegram; telegram_file_id names "
+                "them. /deletemydata erases your answers, check-ins, name and Telegram id."
+            )
         ),
         "exported_at": now.isoformat(),
         **data.data,

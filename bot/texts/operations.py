@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.texts.language import _, ngettext
+
 if TYPE_CHECKING:
     from bot.services.seeding import SeedReport
 
@@ -14,87 +16,111 @@ if TYPE_CHECKING:
 
 
 def cli_no_token(source: str) -> str:
-    return (
-        "No Telegram bot token is configured, so the bot cannot connect to Telegram.\n"
-        "1. In Telegram, talk to @BotFather and send /newbot; it answers with a token "
-        "such as 123456789:AA...\n"
-        "2. Put it in the environment:  export TELEGRAM_BOT_TOKEN=123456789:AA...\n"
-        f'   or in {source} under [telegram] token = "..."\n'
+    return _(
+        "No Telegram bot token is configured, so the bot cannot connect to "
+        "Telegram.\n"
+        "1. In Telegram, talk to @BotFather and send /newbot; it answers with "
+        "a token such as 123456789:AA...\n"
+        "2. Put it in the environment:  export "
+        "TELEGRAM_BOT_TOKEN=123456789:AA...\n"
+        '   or in {source} under [telegram] token = "..."\n'
         "3. Run the same command again."
-    )
+    ).format(source=source)
 
 
 def cli_database_unreachable(where: str, error: Exception) -> str:
     reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-    return (
-        f"Cannot use the database at {where}: {reason}\n"
-        "Check [database] url in the configuration (or PATIENTBOT_DATABASE_URL) and that "
-        "the database server is running."
-    )
+    return _(
+        "Cannot use the database at {where}: {reason}\n"
+        "Check [database] url in the configuration (or "
+        "PATIENTBOT_DATABASE_URL) and that the database server is running."
+    ).format(where=where, reason=reason)
 
 
 def cli_unversioned_database(where: str) -> str:
-    return (
-        f"The database at {where} already has tables but no migration record, so it was not "
-        "made by patientbot's migrations and patientbot will not touch it.\n"
-        "Point [database] url (or PATIENTBOT_DATABASE_URL) at an empty database, then run: "
-        "patientbot db upgrade"
-    )
+    return _(
+        "The database at {where} already has tables but no migration record, "
+        "so it was not made by patientbot's migrations and patientbot will not "
+        "touch it.\n"
+        "Point [database] url (or PATIENTBOT_DATABASE_URL) at an empty "
+        "database, then run: patientbot db upgrade"
+    ).format(where=where)
 
 
 def cli_unknown_revision(where: str, current: str, head: str) -> str:
-    return (
-        f"The database at {where} is at migration revision {current}, which this version of "
-        f"patientbot does not know (its newest is {head}). It was probably upgraded by a newer "
-        "version. Run that newer version, or restore a backup made before the upgrade."
-    )
+    return _(
+        "The database at {where} is at migration revision {current}, which "
+        "this version of patientbot does not know (its newest is {head}). It "
+        "was probably upgraded by a newer version. Run that newer version, or "
+        "restore a backup made before the upgrade."
+    ).format(where=where, current=current, head=head)
 
 
 def cli_database_behind(where: str, current: str | None, head: str) -> str:
-    state = f"at revision {current}" if current else "empty"
-    return (
-        f"The database at {where} is {state}, but this version of patientbot needs revision "
-        f"{head}, and auto_migrate is off.\nRun: patientbot db upgrade"
-    )
+    state = _("at revision {current}").format(current=current) if current else "empty"
+    return _(
+        "The database at {where} is {state}, but this version of patientbot "
+        "needs revision {head}, and auto_migrate is off.\n"
+        "Run: patientbot db upgrade"
+    ).format(where=where, state=state, head=head)
 
 
 def cli_upgraded(current: str | None, head: str) -> str:
-    return f"Database upgraded from {current or 'empty'} to revision {head}"
+    return _("Database upgraded from {value} to revision {head}").format(
+        value=current or "empty", head=head
+    )
 
 
 def cli_upgrade_done(where: str, before: str | None, head: str) -> str:
     if before == head:
-        return f"The database at {where} is already at the newest revision, {head}."
-    return f"Upgraded the database at {where} from {before or 'empty'} to revision {head}."
+        return _("The database at {where} is already at the newest revision, {head}.").format(
+            where=where, head=head
+        )
+    return _("Upgraded the database at {where} from {value} to revision {head}.").format(
+        where=where, value=before or "empty", head=head
+    )
 
 
 def cli_current(where: str, current: str | None, head: str) -> str:
     if current is None:
-        return f"The database at {where} has no migration applied yet (newest is {head})."
+        return _(
+            "The database at {where} has no migration applied yet (newest is {head})."
+        ).format(where=where, head=head)
     if current == head:
-        return f"The database at {where} is at revision {current} (the newest)."
-    return f"The database at {where} is at revision {current}; the newest is {head}."
+        return _("The database at {where} is at revision {current} (the newest).").format(
+            where=where, current=current
+        )
+    return _("The database at {where} is at revision {current}; the newest is {head}.").format(
+        where=where, current=current, head=head
+    )
 
 
 def cli_check_not_current(where: str, current: str | None, head: str) -> str:
-    return (
-        f"The database at {where} is at revision {current or 'none'}, not the newest ({head}). "
-        "Run: patientbot db upgrade"
-    )
+    return _(
+        "The database at {where} is at revision {value}, not the newest "
+        "({head}). Run: patientbot db upgrade"
+    ).format(where=where, value=current or "none", head=head)
 
 
 def cli_check_differences(where: str, differences: list[str]) -> str:
     lines = "\n".join(f"  {d}" for d in differences)
-    return f"The database at {where} and the models disagree; a migration is missing:\n{lines}"
+    return _(
+        "The database at {where} and the models disagree; a migration is missing:\n{lines}"
+    ).format(where=where, lines=lines)
 
 
 def cli_check_ok(where: str, head: str) -> str:
-    return f"OK: the database at {where} is at revision {head} and matches the models."
+    return _("OK: the database at {where} is at revision {head} and matches the models.").format(
+        where=where, head=head
+    )
 
 
 def cli_seed_rejected(count: int) -> str:
-    noun = "problem" if count == 1 else "problems"
-    return f"Nothing was written: fix the {count} {noun} above and seed again."
+    return ngettext(
+        "Nothing was written: fix the {count} problem above and seed again.",
+        "Nothing was written: fix the {count} problems above and seed again.",
+        count,
+    ).format(count=count)
 
 
 def cli_seed_report(path: str, report: SeedReport) -> str:
@@ -103,16 +129,20 @@ def cli_seed_report(path: str, report: SeedReport) -> str:
 
     def part(kind: str) -> str:
         counts = [
-            f"{created[kind]} created" if created[kind] else "",
-            f"{updated[kind]} updated" if updated[kind] else "",
-            f"{unchanged[kind]} unchanged" if unchanged[kind] else "",
+            _("{created} created").format(created=created[kind]) if created[kind] else "",
+            _("{updated} updated").format(updated=updated[kind]) if updated[kind] else "",
+            _("{unchanged} unchanged").format(unchanged=unchanged[kind])
+            if unchanged[kind]
+            else "",
         ]
         return f"{kind}: " + ", ".join(c for c in counts if c) if any(counts) else ""
 
     summary = "; ".join(p for p in (part(k) for k in kinds) if p)
     if not report.changed:
-        return f"Seeded {path}: nothing changed ({summary})."
-    return f"Seeded {path}: {summary}; {report.deliveries_planned} deliveries planned."
+        return _("Seeded {path}: nothing changed ({summary}).").format(path=path, summary=summary)
+    return _("Seeded {path}: {summary}; {deliveries_planned} deliveries planned.").format(
+        path=path, summary=summary, deliveries_planned=report.deliveries_planned
+    )
 
 
 # --- deployment: health endpoint and start-up in polling or webhook mode --------------------
@@ -120,52 +150,60 @@ def cli_seed_report(path: str, report: SeedReport) -> str:
 
 def health_database_unreachable(error: Exception) -> str:
     reason = str(getattr(error, "orig", None) or error).strip().splitlines()
-    return f"unreachable: {reason[0] if reason else type(error).__name__}"
+    return _("unreachable: {value}").format(value=reason[0] if reason else type(error).__name__)
 
 
 def health_database_timeout(seconds: float) -> str:
-    return f"unreachable: no answer within {seconds:g} seconds"
+    return _("unreachable: no answer within {seconds:g} seconds").format(seconds=seconds)
 
 
 def health_revision_not_head(revision: str | None, head: str) -> str:
-    return (
-        f"the database is at migration revision {revision or 'none'}, this version needs {head}; "
-        "run: patientbot db upgrade"
-    )
+    return _(
+        "the database is at migration revision {value}, this version needs "
+        "{head}; run: patientbot db upgrade"
+    ).format(value=revision or "none", head=head)
 
 
 def health_scan_lagging(lag: float, limit: float) -> str:
-    return f"the due scan last finished {lag:.0f} seconds ago (more than {limit:g})"
+    return _("the due scan last finished {lag:.0f} seconds ago (more than {limit:g})").format(
+        lag=lag, limit=limit
+    )
 
 
 def health_scan_never_ran(limit: float) -> str:
-    return f"the due scan has not finished once in the {limit:g} seconds since start"
+    return _("the due scan has not finished once in the {limit:g} seconds since start").format(
+        limit=limit
+    )
 
 
 def health_writes_failing(count: int, reason: str) -> str:
-    return f"the last {count} writes to the database failed: {reason}"
+    return _("the last {count} writes to the database failed: {reason}").format(
+        count=count, reason=reason
+    )
 
 
 def health_inbox_stuck(pending: int, seconds: float) -> str:
-    return f"{pending} received updates wait to be handled, the oldest for {seconds:.0f} seconds"
+    return _(
+        "{pending} received updates wait to be handled, the oldest for {seconds:.0f} seconds"
+    ).format(pending=pending, seconds=seconds)
 
 
 def deploy_webhook_needs(problem: str) -> str:
-    return f"Webhook mode cannot start: {problem}"
+    return _("Webhook mode cannot start: {problem}").format(problem=problem)
 
 
 def deploy_token_refused(source: str) -> str:
-    return (
-        "Telegram refused the bot token. Check TELEGRAM_BOT_TOKEN (or [telegram] token in "
-        f"{source}) against the token @BotFather gave you."
-    )
+    return _(
+        "Telegram refused the bot token. Check TELEGRAM_BOT_TOKEN (or "
+        "[telegram] token in {source}) against the token @BotFather gave you."
+    ).format(source=source)
 
 
 def deploy_telegram_unreachable(base_url: str, error: Exception) -> str:
-    return (
-        f"Cannot reach the Telegram Bot API at {base_url}: {error}\n"
+    return _(
+        "Cannot reach the Telegram Bot API at {base_url}: {error}\n"
         "Check the network, or [telegram] api_base_url (TELEGRAM_API_BASE_URL)."
-    )
+    ).format(base_url=base_url, error=error)
 
 
 # --- playground ---------------------------------------------------------------------------
@@ -173,40 +211,41 @@ def deploy_telegram_unreachable(base_url: str, error: Exception) -> str:
 
 
 def playground_started(url: str) -> str:
-    return (
-        "\nUntil then, try the whole bot without Telegram, in your browser:\n"
-        f"Playground: open {url} and be the therapist or one of the patients "
+    return _(
+        "\n"
+        "Until then, try the whole bot without Telegram, in your browser:\n"
+        "Playground: open {url} and be the therapist or one of the patients "
         "(Alice, Bob, Chloe).\n"
-        "Simulated time moves only when you press +1 hour or +1 day on the page. "
-        "Press Ctrl+C here to stop."
-    )
+        "Simulated time moves only when you press +1 hour or +1 day on the "
+        "page. Press Ctrl+C here to stop."
+    ).format(url=url)
 
 
 def playground_port_taken(host: str, port: int, error: OSError) -> str:
-    return (
-        f"The playground cannot listen on {host}:{port}: {error.strerror or error}.\n"
-        "Stop whatever uses that port, or choose another under [playground] port in the "
-        "configuration."
-    )
+    return _(
+        "The playground cannot listen on {host}:{port}: {value}.\n"
+        "Stop whatever uses that port, or choose another under [playground] "
+        "port in the configuration."
+    ).format(host=host, port=port, value=error.strerror or error)
 
 
 # The page has no 📎: its own buttons beside the message box send a sample photo or video.
 def playground_hint_photo() -> str:
-    return (
+    return _(
         "Please send a photo (press the camera button beside the message box: "
         "it sends a sample picture)."
     )
 
 
 def playground_hint_video() -> str:
-    return (
+    return _(
         "Please send a video (press the video camera button beside the message box: "
         "it sends a sample clip)."
     )
 
 
 def playground_stopped() -> str:
-    return "Playground stopped."
+    return _("Playground stopped.")
 
 
 # --- hardening: faults and outages ---------------------------------------------------------
@@ -215,7 +254,7 @@ def playground_stopped() -> str:
 def hardening_reply_lost() -> str:
     # Telegram failed us after the use case committed: the answer is stored, only the reply
     # went missing, so "nothing was changed" would be wrong here.
-    return (
+    return _(
         "Sorry, my reply did not get through. Anything you answered is saved: "
         "send /tasks to carry on where you left off."
     )
@@ -226,7 +265,7 @@ def hardening_reply_lost() -> str:
 
 def hardening_too_long_to_repeat() -> str:
     # The reply would have quoted what was sent, and that made it longer than Telegram allows.
-    return (
+    return _(
         "What you sent is too long for me to quote back, so nothing was changed. "
         "Please check it and send it again, shorter."
     )

@@ -7,6 +7,8 @@ from datetime import date, datetime
 from html import escape, unescape
 from typing import TYPE_CHECKING
 
+import bot.texts.language as language
+from bot.texts.language import N_, _, ngettext
 from bot.texts.therapist_dialogue import adherence_in_words, checkin_outcome_words
 
 if TYPE_CHECKING:
@@ -20,10 +22,6 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
-    "PAGE_NEWER",
-    "PAGE_OLDER",
-    "REPORT_PATIENTS_BACK",
-    "REPORT_PATIENTS_MORE",
     "alert_page_button",
     "media_bad_days",
     "media_button",
@@ -34,6 +32,8 @@ __all__ = [
     "media_usage",
     "menu_media",
     "menu_patient",
+    "page_newer",
+    "page_older",
     "patient_choice_label",
     "patient_choices",
     "patient_media_gone",
@@ -43,25 +43,32 @@ __all__ = [
     "patient_page_not_yours",
     "patient_usage",
     "report_patient_button",
+    "report_patients_back",
+    "report_patients_more",
 ]
 
-PAGE_OLDER = "◀ Older"
-PAGE_NEWER = "Newer ▶"
-REPORT_PATIENTS_MORE = "More patients ▶"
-REPORT_PATIENTS_BACK = "◀ Back"
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MEDIA_ICON = {"photo": "📷", "video": "🎬"}
-_DELETED = "[deleted]"
+_MEDIA_WORDS = {"photo": N_("photo"), "video": N_("video")}
 MAX_CAPTION = 1024
+
+
+def _deleted() -> str:
+    return _("[deleted]")
+
+
+def _media_word(kind: str) -> str:
+    """ "photo" or "video" in the reader's words (a kind we do not know, as it is)."""
+    word = _MEDIA_WORDS.get(kind)
+    return _(word) if word else kind
 
 
 def _when(at: datetime) -> str:
     """Thu 3 Dec 07:18: a time in the patient's zone, as alerts say it."""
-    return f"{at:%a} {at.day} {_MONTHS[at.month - 1]} {at:%H:%M}"
+    return language.weekday_time(at, compact=True)
 
 
 def _day(day: date) -> str:
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return language.day_month_year(day)
 
 
 def _shorten(text: str, most: int) -> str:
@@ -78,64 +85,87 @@ def _shown(text: str) -> int:
 
 
 def menu_patient() -> str:
-    return "One patient's page: groups, adherence, answers"
+    return _("One patient's page: groups, adherence, answers")
 
 
 def menu_media() -> str:
-    return "A group's recent photos and videos"
+    return _("A group's recent photos and videos")
 
 
 def patient_usage() -> str:
-    return (
+    return _(
         "Usage: /patient NAME – a name, a part of one, or a Telegram id. Example: /patient Alice"
     )
 
 
 def media_usage() -> str:
-    return (
+    return _(
         "Usage: /media GROUP [DAYS] – the group's photo and video answers of the last DAYS "
         "days (7 unless you say). Example: /media Ankle Group 14"
     )
+
+
+# --- page buttons -----------------------------------------------------------------------------
+
+
+def page_older() -> str:
+    return _("◀ Older")
+
+
+def page_newer() -> str:
+    return _("Newer ▶")
+
+
+def report_patients_more() -> str:
+    return _("More patients ▶")
+
+
+def report_patients_back() -> str:
+    return _("◀ Back")
 
 
 # --- refusals -------------------------------------------------------------------------------
 
 
 def patient_page_no_match(ref: str) -> str:
-    return (
-        f"No patient matches “{escape(ref)}”. Try a part of the name, or the Telegram id "
+    return _(
+        "No patient matches “{ref}”. Try a part of the name, or the Telegram id "
         "(/patients GROUP lists them)."
-    )
+    ).format(ref=escape(ref))
 
 
 def patient_page_gone() -> str:
-    return "That patient is no longer in any group; send /patient NAME to look again."
+    return _("That patient is no longer in any group; send /patient NAME to look again.")
 
 
 def patient_page_not_yours() -> str:
-    return "That patient is not in one of your groups."
+    return _("That patient is not in one of your groups.")
 
 
 def patient_media_gone() -> str:
-    return "That answer is no longer stored (the patient may have deleted their data)."
+    return _("That answer is no longer stored (the patient may have deleted their data).")
 
 
 def media_bad_days(days: int, most: int) -> str:
-    return f"DAYS must be a whole number from 1 to {most}, not {days}."
+    return _("DAYS must be a whole number from 1 to {most}, not {days}.").format(
+        most=most, days=days
+    )
 
 
 # --- choosing among several -----------------------------------------------------------------
 
 
 def patient_choices(found: PatientChoices) -> str:
-    lines = [f"Several patients match “{escape(found.ref)}”; choose one:"]
+    lines = [_("Several patients match “{ref}”; choose one:").format(ref=escape(found.ref))]
     if found.more:
-        lines.append(f"({found.more} more match: type more of the name to find them.)")
+        lines.append(
+            _("({more} more match: type more of the name to find them.)").format(more=found.more)
+        )
     return "\n".join(lines)
 
 
 def patient_choice_label(choice: PatientChoice) -> str:
-    name = _DELETED if choice.data_deleted else choice.name or str(choice.telegram_user_id)
+    name = _deleted() if choice.data_deleted else choice.name or str(choice.telegram_user_id)
     groups = ", ".join(choice.groups)
     return _shorten(f"{name} · {groups}" if groups else name, 60)
 
@@ -145,7 +175,7 @@ def patient_choice_label(choice: PatientChoice) -> str:
 
 def media_button(line: AnswerLine, number: int) -> str:
     icon = _MEDIA_ICON.get(line.response_type, "📎")
-    return f"{icon} {line.response_type.capitalize()} {number}"
+    return f"{icon} {_media_word(line.response_type).capitalize()} {number}"
 
 
 def patient_page(page: PatientPage, limit: int) -> str:
@@ -165,57 +195,79 @@ def patient_page(page: PatientPage, limit: int) -> str:
 
 def _page(page: PatientPage, question_chars: int, answer_chars: int) -> str:
     if page.data_deleted:
-        name = _DELETED
+        name = _deleted()
     else:
         name = f"<b>{escape(page.name or str(page.telegram_user_id))}</b>"
     # An erased patient's Telegram id is gone with the rest (0 here).
-    known = f" · Telegram id <code>{page.telegram_user_id}</code>" if page.telegram_user_id else ""
+    known = (
+        _(" · Telegram id <code>{telegram_id}</code>").format(telegram_id=page.telegram_user_id)
+        if page.telegram_user_id
+        else ""
+    )
     lines = [f"👤 {name}{known}"]
-    groups = ", ".join(escape(g.name) + ("" if g.member else " (left)") for g in page.groups)
-    lines.append(f"Groups: {groups or 'none'}")
+    left = _(" (left)")
+    groups = ", ".join(escape(g.name) + ("" if g.member else left) for g in page.groups)
+    lines.append(_("Groups: {groups}").format(groups=groups or _("none")))
     if page.data_deleted:
-        lines.append("Data deleted at the patient's request: no answers or check-ins are kept.")
+        lines.append(_("Data deleted at the patient's request: no answers or check-ins are kept."))
         return "\n".join(lines)
-    whose = "set by the patient" if page.zone_is_own else "the group's or the default"
-    lines.append(f"Time zone: {escape(page.zone)} ({whose}); times below are in it")
-    seen = _when(page.last_seen) if page.last_seen else "not yet"
+    whose = _("set by the patient") if page.zone_is_own else _("the group's or the default")
+    lines.append(
+        _("Time zone: {zone} ({whose}); times below are in it").format(
+            zone=escape(page.zone), whose=whose
+        )
+    )
+    seen = _when(page.last_seen) if page.last_seen else _("not yet")
     joined = _day(page.joined) if page.joined else "—"
-    lines.append(f"Joined: {joined} · Last seen: {seen}")
-    lines.append(f"Adherence: {adherence_in_words(page.adherence)}")
+    lines.append(_("Joined: {joined} · Last seen: {seen}").format(joined=joined, seen=seen))
+    lines.append(_("Adherence: {adherence}").format(adherence=adherence_in_words(page.adherence)))
     if not page.checkins:
         lines.append("")
-        lines.append("No check-ins due yet." if not page.offset else "No older check-ins.")
+        lines.append(_("No check-ins due yet.") if not page.offset else _("No older check-ins."))
         return "\n".join(lines)
     media_number = 0
     for checkin in page.checkins:
         lines.append("")
         lines.append(
-            f"<b>{escape(_shorten(checkin.task_title, 60))}</b> "
-            f"({escape(checkin.group_name)}) · due {_when(checkin.due_at)} · "
-            f"{checkin_outcome_words(checkin.outcome.value)}"
+            _("<b>{task}</b> ({group}) · due {due} · {outcome}").format(
+                task=escape(_shorten(checkin.task_title, 60)),
+                group=escape(checkin.group_name),
+                due=_when(checkin.due_at),
+                outcome=checkin_outcome_words(checkin.outcome.value),
+            )
         )
         if not checkin.answers:
-            lines.append("• no answers")
+            lines.append(_("• no answers"))
         for answer in checkin.answers:
             question = escape(_shorten(answer.question, question_chars))
             at = (
-                f"{answer.answered_at:%H:%M}"
+                language.clock(answer.answered_at)
                 if answer.answered_at.date() == checkin.due_at.date()
                 else _when(answer.answered_at)
             )
             if answer.skipped:
-                value = "<i>skipped</i>"
+                value = _("<i>skipped</i>")
             elif answer.media:
                 media_number += 1
-                icon = _MEDIA_ICON.get(answer.response_type, "📎")
-                value = f"{icon} {answer.response_type} (button {media_number})"
+                value = _("{icon} {kind} (button {number})").format(
+                    icon=_MEDIA_ICON.get(answer.response_type, "📎"),
+                    kind=_media_word(answer.response_type),
+                    number=media_number,
+                )
             else:
                 value = f"<b>{escape(_shorten(answer.value, answer_chars))}</b>"
             lines.append(f"• {question} — {value} · {at}")
     first, last = page.offset + 1, page.offset + len(page.checkins)
     lines.append("")
-    shown = f"Check-in {first}" if first == last else f"Check-ins {first}–{last}"
-    lines.append(f"<i>{shown} of {page.total}, newest first.</i>")
+    if first == last:
+        shown = _("Check-in {first} of {total}, newest first.").format(
+            first=first, total=page.total
+        )
+    else:
+        shown = _("Check-ins {first}–{last} of {total}, newest first.").format(
+            first=first, last=last, total=page.total
+        )
+    lines.append(f"<i>{shown}</i>")
     return "\n".join(lines)
 
 
@@ -224,38 +276,46 @@ def _page(page: PatientPage, question_chars: int, answer_chars: int) -> str:
 
 def media_caption(item: MediaItem) -> str:
     """Who sent it, for which task and question, when (the patient's time); HTML."""
-    name = escape(item.patient) if item.patient else _DELETED
+    name = escape(item.patient) if item.patient else _deleted()
+    task = _("Task: {title}").format(title=escape(_shorten(item.task_title, 100)))
     head = (
         f"{_MEDIA_ICON.get(item.kind, '📎')} <b>{name}</b> · {escape(item.group_name)} · "
-        f"{_when(item.answered_at)}\nTask: {escape(_shorten(item.task_title, 100))}\n"
+        f"{_when(item.answered_at)}\n{task}\n"
     )
     question = _shorten(item.question, MAX_CAPTION - _shown(head) - 8)
     return f"{head}“{escape(question)}”"
 
 
 def media_found(found: GroupMedia) -> str:
-    days = "day" if found.days == 1 else f"{found.days} days"
-    noun = "answer" if len(found.items) == 1 else "answers"
-    text = (
-        f"{len(found.items)} photo and video {noun} from {escape(found.group_name)} "
-        f"in the last {days}, oldest first:"
-    )
+    answers = ngettext(
+        "{n} photo and video answer", "{n} photo and video answers", len(found.items)
+    ).format(n=len(found.items))
+    text = ngettext(
+        "{answers} from {group} in the last day, oldest first:",
+        "{answers} from {group} in the last {n} days, oldest first:",
+        found.days,
+    ).format(answers=answers, group=escape(found.group_name), n=found.days)
     if found.more:
-        text += f"\n({found.more} more not sent: ask for fewer days.)"
+        text += "\n" + _("({more} more not sent: ask for fewer days.)").format(more=found.more)
     return text
 
 
 def media_none(group_name: str, days: int) -> str:
-    span = "day" if days == 1 else f"{days} days"
-    return f"No photo or video answers from {escape(group_name)} in the last {span}."
+    return ngettext(
+        "No photo or video answers from {group} in the last day.",
+        "No photo or video answers from {group} in the last {n} days.",
+        days,
+    ).format(group=escape(group_name), n=days)
 
 
 def media_missing(item: MediaItem) -> str:
     """One line for a file Telegram no longer has."""
-    name = escape(item.patient) if item.patient else _DELETED
-    return (
-        f"⚠️ {name}'s {item.kind} for “{escape(_shorten(item.question, 60))}” "
-        f"({_when(item.answered_at)}) is no longer on Telegram."
+    name = escape(item.patient) if item.patient else _deleted()
+    return _("⚠️ {name}'s {kind} for “{question}” ({when}) is no longer on Telegram.").format(
+        name=name,
+        kind=_media_word(item.kind),
+        question=escape(_shorten(item.question, 60)),
+        when=_when(item.answered_at),
     )
 
 
@@ -263,8 +323,10 @@ def media_missing(item: MediaItem) -> str:
 
 
 def report_patient_button(name: str, data_deleted: bool) -> str:
-    return f"👤 {_shorten(_DELETED if data_deleted else name, 40)}"
+    return f"👤 {_shorten(_deleted() if data_deleted else name, 40)}"
 
 
 def alert_page_button(patient: str) -> str:
-    return f"👤 {_shorten(patient, 40)}'s page" if patient else "👤 Patient's page"
+    if not patient:
+        return _("👤 Patient's page")
+    return _("👤 {name}'s page").format(name=_shorten(patient, 40))

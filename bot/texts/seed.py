@@ -6,117 +6,124 @@ comes after it, for ``Kind.SEED_*`` from ``bot/services/seeding.py``.
 
 from __future__ import annotations
 
+from bot.texts.language import _
+
 
 def seed_no_such_file() -> str:
-    return "no such file"
+    return _("no such file")
 
 
 def seed_not_toml(reason: str) -> str:
-    return f"not valid TOML: {reason}"
+    return _("not valid TOML: {reason}").format(reason=reason)
 
 
 def seed_unreadable(reason: str) -> str:
-    return f"cannot be read: {reason}"
+    return _("cannot be read: {reason}").format(reason=reason)
 
 
 def seed_unknown_table() -> str:
-    return "unknown table (expected [[groups]] and [[tasks]])"
+    return _("unknown table (expected [[groups]] and [[tasks]])")
 
 
 def seed_not_tables(key: str) -> str:
-    return f"must be an array of tables, written [[{key}]]"
+    return _("must be an array of tables, written [[{key}]]").format(key=key)
 
 
 def seed_unknown_key(allowed: list[str]) -> str:
-    return f"unknown key (allowed: {', '.join(allowed)})"
+    return _("unknown key (allowed: {allowed})").format(allowed=", ".join(allowed))
 
 
 def seed_missing() -> str:
-    return "missing"
+    return _("missing")
 
 
 def seed_not_text() -> str:
-    return "must be a non-empty string"
+    return _("must be a non-empty string")
 
 
 def seed_too_long(most: int, length: int) -> str:
-    return f"must be at most {most} characters (it has {length})"
+    return _("must be at most {most} characters (it has {length})").format(
+        most=most, length=length
+    )
 
 
 def seed_not_number() -> str:
-    return "must be a number"
+    return _("must be a number")
 
 
 def seed_not_whole_number(largest: int) -> str:
-    return f"must be a whole number from 1 to {largest}"
+    return _("must be a whole number from 1 to {largest}").format(largest=largest)
 
 
 def seed_bad_team() -> str:
-    return "must be a list of Telegram user ids, such as [9001, 555]"
+    return _("must be a list of Telegram user ids, such as [9001, 555]")
 
 
 def seed_not_boolean() -> str:
-    return "must be true or false"
+    return _("must be true or false")
 
 
 def seed_duplicate_group(name: str) -> str:
-    return f"duplicate group name '{name}'"
+    return _("duplicate group name '{name}'").format(name=name)
 
 
 def seed_unknown_zone(zone: str) -> str:
-    return f"'{zone}' is not an IANA time zone name"
+    return _("'{zone}' is not an IANA time zone name").format(zone=zone)
 
 
 def seed_demo_without_invite() -> str:
-    return "marks the group's invite as a demo code: add invite"
+    return _("marks the group's invite as a demo code: add invite")
 
 
 def seed_bad_code() -> str:
-    return "must be 4-64 characters of letters, digits, _ and -"
+    return _("must be 4-64 characters of letters, digits, _ and -")
 
 
 def seed_weak_code(code: str, length: int, strong: int) -> str:
-    return (
-        f"'{code}' has {length} characters and can be guessed: use at least {strong}, or mark "
-        "a demo group's code with invite_demo = true (the bot then warns about it in production)"
-    )
+    return _(
+        "'{code}' has {length} characters and can be guessed: use at least "
+        "{strong}, or mark a demo group's code with invite_demo = true (the "
+        "bot then warns about it in production)"
+    ).format(code=code, length=length, strong=strong)
 
 
 def seed_code_taken(code: str, written: str, other: str) -> str:
-    same = "duplicate invite code" if written == code else "the same invite code as"
-    return (
-        f"{same} '{written}' of {other} (codes are matched whatever their case, so "
-        "'/start' could not tell the groups apart)"
-    )
+    same = _("duplicate invite code") if written == code else _("the same invite code as")
+    return _(
+        "{same} '{written}' of {other} (codes are matched whatever their case, "
+        "so '/start' could not tell the groups apart)"
+    ).format(same=same, written=written, other=other)
 
 
 def seed_unknown_group(group: str) -> str:
-    return f"unknown group '{group}' (not in [[groups]])"
+    return _("unknown group '{group}' (not in [[groups]])").format(group=group)
 
 
 def seed_duplicate_title(title: str, group: str) -> str:
-    return f"duplicate title '{title}' in group '{group}'"
+    return _("duplicate title '{title}' in group '{group}'").format(title=title, group=group)
 
 
 def seed_repeat_not_text() -> str:
-    return 'must be a string such as "once" or "daily"'
+    return _('must be a string such as "once" or "daily"')
 
 
 def seed_bad_expiry() -> str:
-    return "must be between 0.1 and 720 hours"
+    return _("must be between 0.1 and 720 hours")
 
 
 def seed_no_questions() -> str:
-    return "a task needs at least one question"
+    return _("a task needs at least one question")
 
 
 def seed_unknown_type(name: str, allowed: list[str]) -> str:
-    return f"unknown response type '{name}' (one of: {', '.join(allowed)})"
+    return _("unknown response type '{name}' (one of: {allowed})").format(
+        name=name, allowed=", ".join(allowed)
+    )
 
 
 def seed_bad_link() -> str:
-    return "must be an http:// or https:// address"
+    return _("must be an http:// or https:// address")
 
 
 def seed_bad_options() -> str:
-    return "must be a list of non-empty strings"
+    return _("must be a list of non-empty strings")

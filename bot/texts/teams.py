@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from bot.services.authoring import Team, TeamChange
+from bot.texts.language import _
 
 __all__ = [
     "team_admins_only",
@@ -26,44 +27,52 @@ __all__ = [
 
 
 def team_menu() -> str:
-    return "A group's therapists: /team GROUP"
+    return _("A group's therapists: /team GROUP")
 
 
 def team_menu_add() -> str:
-    return "Put a therapist on a group's team: /addtoteam GROUP USER_ID"
+    return _("Put a therapist on a group's team: /addtoteam GROUP USER_ID")
 
 
 def team_menu_remove() -> str:
-    return "Take a therapist off a group's team: /removefromteam GROUP USER_ID"
+    return _("Take a therapist off a group's team: /removefromteam GROUP USER_ID")
 
 
 def team_usage() -> str:
-    return (
+    return _(
         "Usage: /team GROUP, /addtoteam GROUP USER_ID or /removefromteam GROUP USER_ID – "
         "USER_ID is the therapist's numeric Telegram user id."
     )
 
 
 def team_admins_only() -> str:
-    return "Only an administrator (listed under [therapists] in the configuration) manages teams."
+    return _(
+        "Only an administrator (listed under [therapists] in the configuration) manages teams."
+    )
 
 
 def team_not_a_therapist(user_id: int) -> str:
-    return f"{user_id} is not a therapist. Add them with /addtherapist {user_id} first."
+    return _("{user_id} is not a therapist. Add them with /addtherapist {user_id} first.").format(
+        user_id=user_id
+    )
 
 
 def team_not_your_group(ref: str, names: list[str]) -> str:
     if not names:
-        return (
-            f"That group is not one of yours: “{escape(ref)}”. You are on no group's team yet; "
+        return _(
+            "That group is not one of yours: “{ref}”. You are on no group's team yet; "
             "an administrator can add you with /addtoteam."
-        )
+        ).format(ref=escape(ref))
     listing = ", ".join(escape(n) for n in names)
-    return f"That group is not one of yours: “{escape(ref)}”. Your groups: {listing}."
+    return _("That group is not one of yours: “{ref}”. Your groups: {listing}.").format(
+        ref=escape(ref), listing=listing
+    )
 
 
 def team_not_your_task(task_id: int) -> str:
-    return f"Task {task_id} is not a task of your groups. /tasks lists yours with their numbers."
+    return _(
+        "Task {task_id} is not a task of your groups. /tasks lists yours with their numbers."
+    ).format(task_id=task_id)
 
 
 def _who(change: TeamChange) -> str:
@@ -72,45 +81,50 @@ def _who(change: TeamChange) -> str:
 
 
 def team_member_added(change: TeamChange) -> str:
-    return (
-        f"{_who(change)} is now on the team of {escape(change.group.name)}: they see its "
-        "patients, tasks and reports and get its alerts and digests."
-    )
+    return _(
+        "{who} is now on the team of {group}: they see its patients, tasks and reports and "
+        "get its alerts and digests."
+    ).format(who=_who(change), group=escape(change.group.name))
 
 
 def team_member_already(change: TeamChange) -> str:
-    group = escape(change.group.name)
-    return f"{_who(change)} is already on the team of {group}; nothing changed."
+    return _("{who} is already on the team of {group}; nothing changed.").format(
+        who=_who(change), group=escape(change.group.name)
+    )
 
 
 def team_member_removed(change: TeamChange) -> str:
-    return (
-        f"{_who(change)} is no longer on the team of {escape(change.group.name)}: they no longer "
-        "see it or get its alerts."
-    )
+    return _(
+        "{who} is no longer on the team of {group}: they no longer see it or get its alerts."
+    ).format(who=_who(change), group=escape(change.group.name))
 
 
 def team_member_not_on(change: TeamChange) -> str:
-    return f"{_who(change)} is not on the team of {escape(change.group.name)}; nothing changed."
-
-
-def team_empty(team: Team) -> str:
-    return (
-        f"Nobody is on the team of <b>{escape(team.group.name)}</b>: its alerts go to the "
-        f"administrators. Add a therapist with /addtoteam {team.group.id} USER_ID."
+    return _("{who} is not on the team of {group}; nothing changed.").format(
+        who=_who(change), group=escape(change.group.name)
     )
 
 
+def team_empty(team: Team) -> str:
+    return _(
+        "Nobody is on the team of <b>{group}</b>: its alerts go to the administrators. "
+        "Add a therapist with /addtoteam {group_id} USER_ID."
+    ).format(group=escape(team.group.name), group_id=team.group.id)
+
+
 def team_list(team: Team) -> str:
-    lines = [f"<b>Team of {escape(team.group.name)}</b>"]
+    lines = [_("<b>Team of {group}</b>").format(group=escape(team.group.name))]
     for member in team.members:
-        name = escape(member.name) or "(no name yet)"
-        admin = ", administrator" if member.administrator else ""
+        name = escape(member.name) or _("(no name yet)")
         since = member.added_at.strftime("%Y-%m-%d")
-        lines.append(f"• {name} – {member.telegram_user_id}{admin}, since {since}")
-    lines.append("Press a name's button to take them off the team.")
+        if member.administrator:
+            line = _("• {name} – {user_id}, administrator, since {since}")
+        else:
+            line = _("• {name} – {user_id}, since {since}")
+        lines.append(line.format(name=name, user_id=member.telegram_user_id, since=since))
+    lines.append(_("Press a name's button to take them off the team."))
     return "\n".join(lines)
 
 
 def team_button_remove(name: str, telegram_user_id: int) -> str:
-    return f"Remove {name or telegram_user_id}"
+    return _("Remove {who}").format(who=name or telegram_user_id)

@@ -8,14 +8,14 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING
 
+import bot.texts.language as language
 from bot.texts.consent import consent_report_line
+from bot.texts.language import N_, _, counted
 from bot.texts.therapist_commands import (
-    _ADMIN_MONTHS,
     _ADMIN_TYPE_LABELS,
     _admin_date,
     _admin_instant,
     _admin_num,
-    _admin_plural,
     _admin_rule,
 )
 
@@ -40,190 +40,199 @@ if TYPE_CHECKING:
 
 
 def admin_ask_title_again() -> str:
-    return "Please type the title again."
+    return _("Please type the title again.")
 
 
 def admin_ask_due(zone: str, example: date_) -> str:
     """``example``: a day ahead of the clock (the playground's clock may be far from today)."""
-    return (
-        f"When is it due? Type a date and time in {escape(zone)}, for example "
-        f"{example.isoformat()} 10:00, tomorrow 10:00 or mon 09:30. "
-        "Each patient gets it at that time of day in their own time zone."
-    )
+    return _(
+        "When is it due? Type a date and time in {zone}, for example {example} "
+        "10:00, tomorrow 10:00 or mon 09:30. Each patient gets it at that time "
+        "of day in their own time zone."
+    ).format(zone=escape(zone), example=example.isoformat())
 
 
 def admin_ask_due_again(zone: str) -> str:
-    return f"Please type the due date and time again (in {escape(zone)})."
+    return _("Please type the due date and time again (in {zone}).").format(zone=escape(zone))
 
 
 def admin_understood_due(day: date_, at: time_, zone: str) -> str:
-    return f"Due <b>{_admin_date(day)}, {at:%H:%M}</b> ({escape(zone)})."
+    return _("Due <b>{day}, {at:%H:%M}</b> ({zone}).").format(
+        day=_admin_date(day), at=at, zone=escape(zone)
+    )
 
 
 def admin_ask_repeat() -> str:
-    return (
+    return _(
         "Does it repeat? Tap one, or type a repeat such as "
         "<code>mon,wed,fri</code> or <code>every 2 days x5</code>."
     )
 
 
 def admin_ask_repeat_again() -> str:
-    return "Please tap one of the buttons above, or type the repeat again."
+    return _("Please tap one of the buttons above, or type the repeat again.")
 
 
 def admin_button_once() -> str:
-    return "Once"
+    return _("Once")
 
 
 def admin_button_daily() -> str:
-    return "Daily"
+    return _("Daily")
 
 
 def admin_button_weekdays() -> str:
-    return "Weekdays"
+    return _("Weekdays")
 
 
 def admin_button_every() -> str:
-    return "Every N days"
+    return _("Every N days")
 
 
 def admin_ask_every_n() -> str:
-    return "Every how many days? Type a number from 1 to 365."
+    return _("Every how many days? Type a number from 1 to 365.")
 
 
 def admin_bad_every_n() -> str:
-    return "Please type a whole number of days from 1 to 365, for example 3."
+    return _("Please type a whole number of days from 1 to 365, for example 3.")
 
 
 def admin_ask_repeat_end() -> str:
-    return "When does it stop?"
+    return _("When does it stop?")
 
 
 def admin_button_no_end() -> str:
-    return "No end date"
+    return _("No end date")
 
 
 def admin_button_until() -> str:
-    return "Until a date"
+    return _("Until a date")
 
 
 def admin_button_count() -> str:
-    return "A number of times"
+    return _("A number of times")
 
 
 def admin_ask_until() -> str:
-    return "Type the last day, as YYYY-MM-DD (for example 2026-12-31)."
+    return _("Type the last day, as YYYY-MM-DD (for example 2026-12-31).")
 
 
 def admin_bad_until(text: str) -> str:
-    return (
-        f"“{escape(text)}” is not a date. Type the last day as YYYY-MM-DD, for example 2026-12-31."
-    )
+    return _(
+        "“{text}” is not a date. Type the last day as YYYY-MM-DD, for example 2026-12-31."
+    ).format(text=escape(text))
 
 
 def admin_until_before_start(until: date_, start: date_) -> str:
-    return (
-        f"{_admin_date(until)} is before the first day, {_admin_date(start)}. "
-        "Please type a later date."
+    return _("{until} is before the first day, {start}. Please type a later date.").format(
+        until=_admin_date(until), start=_admin_date(start)
     )
 
 
 def admin_ask_count() -> str:
-    return "How many times in all? Type a number from 1 to 1000."
+    return _("How many times in all? Type a number from 1 to 1000.")
 
 
 def admin_bad_count() -> str:
-    return "Please type a whole number from 1 to 1000, for example 14."
+    return _("Please type a whole number from 1 to 1000, for example 14.")
 
 
 def admin_understood_repeat(rule: str | None) -> str:
-    return f"Repeats: <b>{_admin_rule(rule)}</b>.\nNow the questions, one at a time."
-
-
-def admin_ask_description(number: int) -> str:
-    return (
-        f"<b>Question {number}</b>: type it as the patient should read it, for example "
-        "“Do 10 Push-Ups” or “How strong was your pain today?”"
+    return _("Repeats: <b>{rule}</b>.\nNow the questions, one at a time.").format(
+        rule=_admin_rule(rule)
     )
 
 
+def admin_ask_description(number: int) -> str:
+    return _(
+        "<b>Question {number}</b>: type it as the patient should read it, for "
+        "example “Do 10 Push-Ups” or “How strong was your pain today?”"
+    ).format(number=number)
+
+
 def admin_ask_link() -> str:
-    return "Send a link for this question (for example an exercise video), or tap No link."
+    return _("Send a link for this question (for example an exercise video), or tap No link.")
 
 
 def admin_button_no_link() -> str:
-    return "No link"
+    return _("No link")
 
 
 def admin_ask_type() -> str:
-    return "How should the patient answer?"
+    return _("How should the patient answer?")
 
 
 def admin_type_label(code: str) -> str:
-    return _ADMIN_TYPE_LABELS.get(code, escape(code))
+    label = _ADMIN_TYPE_LABELS.get(code)
+    return _(label) if label else escape(code)
 
 
 def admin_ask_options() -> str:
-    return "Type the options separated by commas, for example: Left, Right, Both the same"
+    return _("Type the options separated by commas, for example: Left, Right, Both the same")
 
 
 def admin_ask_number_bounds() -> str:
-    return "Type the lowest and highest allowed number, for example 0-50, or tap No limits."
+    return _("Type the lowest and highest allowed number, for example 0-50, or tap No limits.")
 
 
 def admin_button_no_bounds() -> str:
-    return "No limits"
+    return _("No limits")
 
 
 def admin_ask_scale_bounds() -> str:
-    return "Type the scale's ends, for example 1-5, or keep 0 to 10."
+    return _("Type the scale's ends, for example 1-5, or keep 0 to 10.")
 
 
 def admin_button_default_scale(lo: int, hi: int) -> str:
-    return f"{lo} to {hi}"
+    return _("{lo} to {hi}").format(lo=lo, hi=hi)
 
 
 def admin_ask_max_length() -> str:
-    return "Type the most characters an answer may have, for example 500, or tap No limit."
+    return _("Type the most characters an answer may have, for example 500, or tap No limit.")
 
 
 def admin_button_no_max_length() -> str:
-    return "No limit"
+    return _("No limit")
 
 
 def admin_ask_integer() -> str:
-    return "Whole numbers only, or decimals too?"
+    return _("Whole numbers only, or decimals too?")
 
 
 def admin_button_whole() -> str:
-    return "Whole numbers"
+    return _("Whole numbers")
 
 
 def admin_button_decimals() -> str:
-    return "Decimals allowed"
+    return _("Decimals allowed")
 
 
 def admin_ask_required() -> str:
-    return "Must the patient answer it?"
+    return _("Must the patient answer it?")
 
 
 def admin_button_required() -> str:
-    return "Required"
+    return _("Required")
 
 
 def admin_button_optional() -> str:
-    return "Optional"
+    return _("Optional")
 
 
 def admin_ask_alert(rules: QuestionRules) -> str:
     kind = str(rules.response_type)
-    if kind in ("photo", "video"):
-        return (
-            f"Should the group's therapists get every {kind} as an alert, the {kind} "
+    if kind == "photo":
+        return _(
+            "Should the group's therapists get every photo as an alert, the photo "
+            "attached? Tap the alert button (or type <code>any</code>), or tap No alert."
+        )
+    if kind == "video":
+        return _(
+            "Should the group's therapists get every video as an alert, the video "
             "attached? Tap the alert button (or type <code>any</code>), or tap No alert."
         )
     if kind == "yes_no":
-        example, short = "== no", "no"
+        example, short = _("== no"), "no"
     elif kind == "choice":
         option = rules.options[0] if rules.options else "…"
         example, short = f"== {option}", option
@@ -232,31 +241,33 @@ def admin_ask_alert(rules: QuestionRules) -> str:
         example, short = f">= {high}", f"{high}+"
     else:
         example, short = ">= 8", "8+"
-    return (
-        "Should the group's therapists get an alert for some answers? Type a rule such as "
-        f"<code>{escape(example)}</code> (or just <code>{escape(short)}</code>), "
+    return _(
+        "Should the group's therapists get an alert for some answers? Type a "
+        "rule such as <code>{example}</code> (or just <code>{short}</code>), "
         "or tap No alert."
-    )
+    ).format(example=escape(example), short=escape(short))
 
 
 def admin_button_no_alert() -> str:
-    return "No alert"
+    return _("No alert")
 
 
 def admin_button_add_question() -> str:
-    return "➕ Add another question"
+    return _("➕ Add another question")
 
 
 def admin_button_done_review() -> str:
-    return "✅ Done – review the task"
+    return _("✅ Done – review the task")
 
 
 def admin_button_done_save() -> str:
-    return "✅ Done – save"
+    return _("✅ Done – save")
 
 
 def admin_question_added(number: int, question: QuestionDraft) -> str:
-    return f"Question {number} added:\n{_admin_question_line(number, question)}"
+    return _("Question {number} added:\n{number2}").format(
+        number=number, number2=_admin_question_line(number, question)
+    )
 
 
 def _admin_question_details(
@@ -275,19 +286,19 @@ def _admin_question_details(
     if kind == "scale":
         low = _admin_num(lo if lo is not None else 0)
         high = _admin_num(hi if hi is not None else 10)
-        parts.append(f"{low} to {high}")
+        parts.append(_("{low} to {high}").format(low=low, high=high))
     if kind == "number":
         if lo is not None or hi is not None:
             low = _admin_num(lo) if lo is not None else "…"
             high = _admin_num(hi) if hi is not None else "…"
-            parts.append(f"{low} to {high}")
+            parts.append(_("{low} to {high}").format(low=low, high=high))
         if integer_only:
-            parts.append("whole numbers")
+            parts.append(_("whole numbers"))
     if kind == "text" and max_length is not None:
-        parts.append(f"at most {max_length} characters")
-    parts.append("required" if required else "optional")
+        parts.append(_("at most {max_length} characters").format(max_length=max_length))
+    parts.append(_("required") if required else _("optional"))
     if alert_rule:
-        parts.append(f"alert when {escape(alert_rule)}")
+        parts.append(_("alert when {alert_rule}").format(alert_rule=escape(alert_rule)))
     return " · ".join(parts)
 
 
@@ -317,41 +328,51 @@ def admin_review(
     questions: Sequence[QuestionDraft],
 ) -> str:
     lines = [
-        "<b>Review</b>",
+        _("<b>Review</b>"),
         f"<b>{escape(title)}</b>",
-        f"Group: {escape(group_name)}",
-        f"Starts: {_admin_date(due_date)}, {due_time:%H:%M} ({escape(zone)})",
-        f"Repeats: {_admin_rule(rule)}",
-        f"Next due: {_admin_instant(upcoming, zone)}",
-        f"Questions ({len(questions)}):",
+        _("Group: {group_name}").format(group_name=escape(group_name)),
+        _("Starts: {due_date}, {due_time:%H:%M} ({zone})").format(
+            due_date=_admin_date(due_date), due_time=due_time, zone=escape(zone)
+        ),
+        _("Repeats: {rule}").format(rule=_admin_rule(rule)),
+        _("Next due: {upcoming}").format(upcoming=_admin_instant(upcoming, zone)),
+        _("Questions ({questions}):").format(questions=len(questions)),
     ]
     lines += [_admin_question_line(n, q) for n, q in enumerate(questions, 1)]
     return "\n".join(lines)
 
 
 def admin_ask_save() -> str:
-    return "Save this task? Its patients will be asked at each due time."
+    return _("Save this task? Its patients will be asked at each due time.")
 
 
 def admin_button_save() -> str:
-    return "💾 Save"
+    return _("💾 Save")
 
 
 def admin_button_cancel() -> str:
-    return "✖️ Cancel"
+    return _("✖️ Cancel")
 
 
 def admin_task_saved(saved: TaskSaved) -> str:
     who = (
-        f"{_admin_plural(saved.planned, 'patient')} scheduled"
+        _("{planned} scheduled").format(
+            planned=counted("{n} patient", "{n} patients", saved.planned)
+        )
         if saved.planned
-        else "no patient scheduled yet; patients who join get it too"
+        else _("no patient scheduled yet; patients who join get it too")
     )
-    return (
-        f"Saved task <b>#{saved.task_id}</b> “{escape(saved.title)}” for "
-        f"{escape(saved.group.name)} with {_admin_plural(saved.questions, 'question')}.\n"
-        f"Next due: {_admin_instant(saved.next_due, saved.group.zone)}; {who}.\n"
-        f"See it as a patient will: /preview {saved.task_id}"
+    return _(
+        "Saved task <b>#{task_id}</b> “{title}” for {name} with {questions}.\n"
+        "Next due: {next_due}; {who}.\n"
+        "See it as a patient will: /preview {task_id}"
+    ).format(
+        task_id=saved.task_id,
+        title=escape(saved.title),
+        name=escape(saved.group.name),
+        questions=counted("{n} question", "{n} questions", saved.questions),
+        next_due=_admin_instant(saved.next_due, saved.group.zone),
+        who=who,
     )
 
 
@@ -359,52 +380,58 @@ def admin_task_saved(saved: TaskSaved) -> str:
 
 
 def admin_tasks(group: GroupInfo | None, tasks: Sequence[TaskSummary]) -> str:
-    where = f" of {escape(group.name)}" if group else ""
+    where = _(" of {name}").format(name=escape(group.name)) if group else ""
     if not tasks:
-        return f"There are no tasks{where} yet. Create one with /newtask."
-    lines = [f"<b>Tasks{where}</b>"]
+        return _("There are no tasks{where} yet. Create one with /newtask.").format(where=where)
+    lines = [_("<b>Tasks{where}</b>").format(where=where)]
     for t in tasks:
         lines.append("")
         lines.append(f"<b>#{t.id}</b> {escape(t.title)}")
         place = "" if group else f"{escape(t.group.name)} · "
+        questions = counted("{n} question", "{n} questions", t.questions)
+        lines.append(f"{place}{_admin_rule(t.recurrence)} · {questions}")
         lines.append(
-            f"{place}{_admin_rule(t.recurrence)} · {_admin_plural(t.questions, 'question')}"
-        )
-        lines.append(
-            f"Next: {_admin_instant(t.next_due, t.group.zone)} · "
-            f"{t.completed} of {t.due} due check-ins completed"
+            _("Next: {next_due} · {completed} of {due} due check-ins completed").format(
+                next_due=_admin_instant(t.next_due, t.group.zone), completed=t.completed, due=t.due
+            )
         )
     lines.append("")
-    lines.append("Details: /task ID")
+    lines.append(_("Details: /task ID"))
     return "\n".join(lines)
 
 
 _ADMIN_STATUS_WORDS = (
-    ("completed", "completed"),
-    ("in_progress", "in progress"),
-    ("sent", "sent, not started"),
-    ("pending", "due, being sent"),
-    ("sending", "being sent"),
-    ("expired", "expired"),
-    ("skipped", "skipped"),
-    ("failed", "could not be delivered"),
-    ("cancelled", "cancelled"),
-    ("upcoming", "upcoming"),
+    ("completed", N_("completed")),
+    ("in_progress", N_("in progress")),
+    ("sent", N_("sent, not started")),
+    ("pending", N_("due, being sent")),
+    ("sending", N_("being sent")),
+    ("expired", N_("expired")),
+    ("skipped", N_("skipped")),
+    ("failed", N_("could not be delivered")),
+    ("cancelled", N_("cancelled")),
+    ("upcoming", N_("upcoming")),
 )
 
 
 def admin_task_details(d: TaskDetails) -> str:
     lines = [f"<b>#{d.id} {escape(d.title)}</b>"]
     if d.deleted:
-        lines.append("<i>Deleted: no new check-ins; answers kept.</i>")
+        lines.append(_("<i>Deleted: no new check-ins; answers kept.</i>"))
     lines += [
-        f"Group: {escape(d.group.name)} ({_admin_plural(d.patients, 'patient')})",
-        f"Starts: {_admin_date(d.due_date)}, {d.due_time:%H:%M} ({escape(d.group.zone)})",
-        f"Repeats: {_admin_rule(d.recurrence)}",
-        f"Next due: {_admin_instant(d.next_due, d.group.zone)}",
-        f"Open for {_admin_duration(d.expiry_minutes)} after each due time",
+        _("Group: {name} ({patients})").format(
+            name=escape(d.group.name), patients=counted("{n} patient", "{n} patients", d.patients)
+        ),
+        _("Starts: {due_date}, {due_time:%H:%M} ({zone})").format(
+            due_date=_admin_date(d.due_date), due_time=d.due_time, zone=escape(d.group.zone)
+        ),
+        _("Repeats: {recurrence}").format(recurrence=_admin_rule(d.recurrence)),
+        _("Next due: {next_due}").format(next_due=_admin_instant(d.next_due, d.group.zone)),
+        _("Open for {expiry_minutes} after each due time").format(
+            expiry_minutes=_admin_duration(d.expiry_minutes)
+        ),
         "",
-        "<b>Questions</b>",
+        _("<b>Questions</b>"),
     ]
     for q in d.questions:
         r = q.rules
@@ -418,79 +445,85 @@ def admin_task_details(d: TaskDetails) -> str:
             r.required,
             q.alert_rule,
         )
-        removed = " <i>(removed)</i>" if q.removed else ""
+        removed = _(" <i>(removed)</i>") if q.removed else ""
         link = f"\n   🔗 {escape(q.link)}" if q.link else ""
         lines.append(f"{q.position}. {escape(q.description)}{removed}\n   <i>{details}</i>{link}")
     counts = d.status_counts
     lines.append("")
-    lines.append("<b>Check-ins so far</b>")
-    shown = [f"{counts[k]} {word}" for k, word in _ADMIN_STATUS_WORDS if counts.get(k)]
-    lines.append(" · ".join(shown) if shown else "none yet")
+    lines.append(_("<b>Check-ins so far</b>"))
+    shown = [f"{counts[k]} {_(word)}" for k, word in _ADMIN_STATUS_WORDS if counts.get(k)]
+    lines.append(" · ".join(shown) if shown else _("none yet"))
     return "\n".join(lines)
 
 
 def _admin_duration(minutes: int) -> str:
     if minutes % (24 * 60) == 0:
-        return _admin_plural(minutes // (24 * 60), "day")
+        return counted("{n} day", "{n} days", minutes // (24 * 60))
     if minutes % 60 == 0:
-        return _admin_plural(minutes // 60, "hour")
-    return _admin_plural(minutes, "minute")
+        return counted("{n} hour", "{n} hours", minutes // 60)
+    return counted("{n} minute", "{n} minutes", minutes)
 
 
 # /edittask
 
 
 def admin_ask_edit(task_id: int, title: str) -> str:
-    return f"What do you want to change in #{task_id} “{escape(title)}”?"
+    return _("What do you want to change in #{task_id} “{title}”?").format(
+        task_id=task_id, title=escape(title)
+    )
 
 
 def admin_button_edit_due() -> str:
-    return "🕘 Due time"
+    return _("🕘 Due time")
 
 
 def admin_button_edit_repeat() -> str:
-    return "🔁 Repetition"
+    return _("🔁 Repetition")
 
 
 def admin_button_edit_add() -> str:
-    return "➕ Add a question"
+    return _("➕ Add a question")
 
 
 def admin_button_edit_remove() -> str:
-    return "➖ Remove a question"
+    return _("➖ Remove a question")
 
 
 def admin_button_edit_reword() -> str:
-    return "✏️ Change a question"
+    return _("✏️ Change a question")
 
 
 def admin_ask_reword() -> str:
-    return (
+    return _(
         "Which question should change? Answers already given keep the wording they answered; "
         "from now on patients are asked the new one."
     )
 
 
 def admin_question_reword_label(position: int) -> str:
-    return f"Changing question {position}"
+    return _("Changing question {position}").format(position=position)
 
 
 def admin_question_reworded(changed: QuestionReworded) -> str:
     if not changed.changed:
-        return (
-            f"Question {changed.position} of #{changed.task_id} “{escape(changed.title)}” "
-            "is as it was: nothing changed."
-        )
-    return (
-        f"Question {changed.position} of #{changed.task_id} “{escape(changed.title)}” now "
-        f"reads “{escape(changed.description)}” (version {changed.revision}). Answers already "
-        "given keep the wording they answered; a patient in the middle of this check-in gets "
-        "the new wording from this question on."
+        return _(
+            "Question {position} of #{task_id} “{title}” is as it was: nothing changed."
+        ).format(position=changed.position, task_id=changed.task_id, title=escape(changed.title))
+    return _(
+        "Question {position} of #{task_id} “{title}” now reads “{description}” "
+        "(version {revision}). Answers already given keep the wording they answered; a patient "
+        "in the middle of this check-in gets the new wording from this question on."
+    ).format(
+        position=changed.position,
+        task_id=changed.task_id,
+        title=escape(changed.title),
+        description=escape(changed.description),
+        revision=changed.revision,
     )
 
 
 def admin_ask_remove() -> str:
-    return "Which question should go? Answers already given to it are kept."
+    return _("Which question should go? Answers already given to it are kept.")
 
 
 def admin_question_button(position: int, description: str) -> str:
@@ -500,34 +533,49 @@ def admin_question_button(position: int, description: str) -> str:
 
 
 def admin_question_removed_label(position: int) -> str:
-    return f"Question {position}"
+    return _("Question {position}").format(position=position)
 
 
 def admin_question_removed(changed: QuestionsChanged) -> str:
-    return (
-        f"Removed question {changed.positions[0]} from #{changed.task_id} "
-        f"“{escape(changed.title)}”; answers already given are kept. "
-        f"{_admin_plural(changed.active, 'question')} left."
+    return _(
+        "Removed question {positions} from #{task_id} “{title}”; answers "
+        "already given are kept. {active} left."
+    ).format(
+        positions=changed.positions[0],
+        task_id=changed.task_id,
+        title=escape(changed.title),
+        active=counted("{n} question", "{n} questions", changed.active),
     )
 
 
 def admin_questions_added(changed: QuestionsChanged) -> str:
     numbers = ", ".join(str(p) for p in changed.positions)
-    return (
-        f"Added {_admin_plural(len(changed.positions), 'question')} ({numbers}) to "
-        f"#{changed.task_id} “{escape(changed.title)}”; it now has "
-        f"{_admin_plural(changed.active, 'question')}. Check-ins already started keep going."
+    return _(
+        "Added {positions} ({numbers}) to #{task_id} “{title}”; it now has "
+        "{active}. Check-ins already started keep going."
+    ).format(
+        positions=counted("{n} question", "{n} questions", len(changed.positions)),
+        numbers=numbers,
+        task_id=changed.task_id,
+        title=escape(changed.title),
+        active=counted("{n} question", "{n} questions", changed.active),
     )
 
 
 def admin_task_changed(changed: TaskChanged) -> str:
-    return (
-        f"Changed #{changed.task_id} “{escape(changed.title)}”: starts "
-        f"{_admin_date(changed.due_date)}, {changed.due_time:%H:%M}, repeats "
-        f"{_admin_rule(changed.recurrence)}.\n"
-        f"Next due: {_admin_instant(changed.next_due, changed.group.zone)}. "
-        f"{_admin_plural(changed.added, 'upcoming check-in')} planned again; "
-        "check-ins already sent and answers already given are unchanged."
+    return _(
+        "Changed #{task_id} “{title}”: starts {due_date}, {due_time:%H:%M}, "
+        "repeats {recurrence}.\n"
+        "Next due: {next_due}. {added} planned again; check-ins already sent "
+        "and answers already given are unchanged."
+    ).format(
+        task_id=changed.task_id,
+        title=escape(changed.title),
+        due_date=_admin_date(changed.due_date),
+        due_time=changed.due_time,
+        recurrence=_admin_rule(changed.recurrence),
+        next_due=_admin_instant(changed.next_due, changed.group.zone),
+        added=counted("{n} upcoming check-in", "{n} upcoming check-ins", changed.added),
     )
 
 
@@ -535,30 +583,35 @@ def admin_task_changed(changed: TaskChanged) -> str:
 
 
 def admin_confirm_delete(d: TaskDetails) -> str:
-    return (
-        f"Delete task #{d.id} “{escape(d.title)}” of {escape(d.group.name)}? "
-        "No more check-ins will be sent and open ones are cancelled; "
-        "answers already given are kept."
-    )
+    return _(
+        "Delete task #{id} “{title}” of {name}? No more check-ins will be sent "
+        "and open ones are cancelled; answers already given are kept."
+    ).format(id=d.id, title=escape(d.title), name=escape(d.group.name))
 
 
 def admin_button_delete_yes() -> str:
-    return "🗑 Yes, delete"
+    return _("🗑 Yes, delete")
 
 
 def admin_button_delete_no() -> str:
-    return "No, keep it"
+    return _("No, keep it")
 
 
 def admin_delete_kept() -> str:
-    return "→ <b>Kept.</b> Nothing changed."
+    return _("→ <b>Kept.</b> Nothing changed.")
 
 
 def admin_task_deleted_done(deleted: TaskDeleted) -> str:
-    return (
-        f"Deleted task #{deleted.task_id} “{escape(deleted.title)}”. "
-        f"{_admin_plural(deleted.cancelled_pending, 'upcoming check-in')} and "
-        f"{_admin_plural(deleted.cancelled_open, 'open check-in')} cancelled; answers kept."
+    return _(
+        "Deleted task #{task_id} “{title}”. {cancelled_pending} and "
+        "{cancelled_open} cancelled; answers kept."
+    ).format(
+        task_id=deleted.task_id,
+        title=escape(deleted.title),
+        cancelled_pending=counted(
+            "{n} upcoming check-in", "{n} upcoming check-ins", deleted.cancelled_pending
+        ),
+        cancelled_open=counted("{n} open check-in", "{n} open check-ins", deleted.cancelled_open),
     )
 
 
@@ -566,14 +619,14 @@ def admin_task_deleted_done(deleted: TaskDeleted) -> str:
 
 
 def admin_preview_intro(task_id: int, title: str) -> str:
-    return (
-        f"<b>Preview</b> of #{task_id} “{escape(title)}” as a patient sees it, each question "
-        "in turn. The buttons here do nothing, and nothing is stored."
-    )
+    return _(
+        "<b>Preview</b> of #{task_id} “{title}” as a patient sees it, each "
+        "question in turn. The buttons here do nothing, and nothing is stored."
+    ).format(task_id=task_id, title=escape(title))
 
 
 def admin_preview_only() -> str:
-    return "Preview only: nothing happens."
+    return _("Preview only: nothing happens.")
 
 
 # /report
@@ -581,49 +634,52 @@ def admin_preview_only() -> str:
 
 # In this order on every line: done first, then what was closed unfinished, then what is open.
 _ADMIN_OUTCOME_WORDS = (
-    ("completed", "done"),
-    ("closed_partly", "partly answered"),
-    ("closed_unanswered", "not answered"),
-    ("skipped", "skipped"),
-    ("open_started", "started"),
-    ("open_not_started", "not started yet"),
+    ("completed", N_("done")),
+    ("closed_partly", N_("partly answered")),
+    ("closed_unanswered", N_("not answered")),
+    ("skipped", N_("skipped")),
+    ("open_started", N_("started")),
+    ("open_not_started", N_("not started yet")),
 )
 
 
 def adherence_in_words(row: PatientAdherence) -> str:
     """One patient's check-ins by outcome: "7 check-ins: 5 done, 2 not answered · last ..."."""
     if not row.checkins:
-        return "no check-ins due yet"
+        return _("no check-ins due yet")
     parts = [
-        f"{getattr(row, field)} {words}"
+        f"{getattr(row, field)} {_(words)}"
         for field, words in _ADMIN_OUTCOME_WORDS
         if getattr(row, field)
     ]
     last = (
-        f" · last answer {row.last_answered.day} {_ADMIN_MONTHS[row.last_answered.month - 1]}"
+        _(" · last answer {day}").format(day=language.day_month(row.last_answered))
         if row.last_answered
         else ""
     )
-    return f"{_admin_plural(row.checkins, 'check-in')}: {', '.join(parts)}{last}"
+    checkins = counted("{n} check-in", "{n} check-ins", row.checkins)
+    return f"{checkins}: {', '.join(parts)}{last}"
 
 
 def checkin_outcome_words(outcome: str) -> str:
     """A check-in's outcome as the report words it ("done", "not answered")."""
-    return dict(_ADMIN_OUTCOME_WORDS).get(outcome, outcome)
+    words = dict(_ADMIN_OUTCOME_WORDS).get(outcome)
+    return _(words) if words else outcome
 
 
 def admin_report(report: AdherenceReport, limit: int) -> list[str]:
     """The adherence report, one line in words per patient, split into messages of at most
     ``limit`` characters."""
     if report.kind == "task":
-        head = (
-            f"<b>Adherence: #{report.task_id} {escape(report.title)}</b> "
-            f"({escape(report.group_name)})"
+        head = _("<b>Adherence: #{task_id} {title}</b> ({group_name})").format(
+            task_id=report.task_id,
+            title=escape(report.title),
+            group_name=escape(report.group_name),
         )
     else:
-        head = f"<b>Adherence: {escape(report.title)}</b>"
+        head = _("<b>Adherence: {title}</b>").format(title=escape(report.title))
     if not report.rows:
-        return [f"{head}\nNo patients yet."]
+        return [_("{head}\nNo patients yet.").format(head=head)]
 
     def line(name: str, row: PatientAdherence) -> str:
         return f"{name}: {adherence_in_words(row)}"
@@ -637,16 +693,16 @@ def admin_report(report: AdherenceReport, limit: int) -> list[str]:
     footnotes: set[str] = set()
     for r in report.rows:
         if r.data_deleted:
-            name = "[deleted]"
-            footnotes.add("[deleted] = data deleted at the patient's request")
+            name = _("[deleted]")
+            footnotes.add(_("[deleted] = data deleted at the patient's request"))
         else:
             name = f"<b>{escape(r.name or str(r.telegram_user_id))}</b>"
             if not r.member:
                 name += "†"
-                footnotes.add("† no longer in the group")
+                footnotes.add(_("† no longer in the group"))
         lines.append(with_consent(line(name, r), r))
-    lines.append(line("<b>All</b>", report.total))
-    legend = (
+    lines.append(line(_("<b>All</b>"), report.total))
+    legend = _(
         "Check-ins due so far. Partly answered, not answered, skipped: closed unfinished. "
         "Started, not started yet: still open. Last answer: the patient's date."
     )
@@ -672,15 +728,23 @@ def admin_report(report: AdherenceReport, limit: int) -> list[str]:
 
 
 def admin_export_caption(rows: int, group_ref: str | None) -> str:
-    where = f" from {escape(group_ref)}" if group_ref else " from all groups"
+    where = (
+        _(" from {group_ref}").format(group_ref=escape(group_ref))
+        if group_ref
+        else _(" from all groups")
+    )
     if rows == 0:
-        return f"No answers{where} yet; the file has only its header row."
-    return f"{_admin_plural(rows, 'answer')}{where}, one per row (CSV, UTF-8)."
+        return _("No answers{where} yet; the file has only its header row.").format(where=where)
+    return _("{rows}{where}, one per row (CSV, UTF-8).").format(
+        rows=counted("{n} answer", "{n} answers", rows), where=where
+    )
 
 
 def admin_cli_exported(rows: int, path: str) -> str:
-    return f"Wrote {_admin_plural(rows, 'answer')} to {path}."
+    return _("Wrote {rows} to {path}.").format(
+        rows=counted("{n} answer", "{n} answers", rows), path=path
+    )
 
 
 def admin_cli_cannot_write(path: str, error: OSError) -> str:
-    return f"Cannot write {path}: {error.strerror or error}"
+    return _("Cannot write {path}: {value}").format(path=path, value=error.strerror or error)

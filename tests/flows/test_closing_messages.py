@@ -21,7 +21,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from fakebotapi import FakeBotApi, NetworkFault
 from storage.db import Database
-from storage.models import CheckinMessage
+from storage.models import CheckinMessage, Person
 from tests.fakes.harness import Harness, therapist
 from tests.fakes.updates import User
 from tests.flows.test_scheduling_support import VirtualTime, World, at, virtual_pacer
@@ -288,3 +288,23 @@ async def test_a_removed_patients_check_in_is_cancelled_and_the_scan_edits_its_m
 
     assert_closed(h, checkin, "✖️ Cancelled: no answer needed any more")
     assert recorded(h) == 0
+
+
+async def test_the_scan_adds_the_closing_line_in_the_patients_language(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    """The scan edits outside any update of the patient's: the line is in the language they
+    read now (here German, chosen after the prompt and reminders were sent)."""
+    checkin = await prompted_and_reminded_twice(h, vt, world, clock)
+    with h.database.session() as session:
+        person = session.exec(
+            select(Person).where(Person.telegram_user_id == checkin.patient.id)
+        ).one()
+        person.language = "de"
+        session.add(person)
+        session.commit()
+    clock.set(at(TODAY + timedelta(days=1), time(10, 0), "Europe/London"))
+
+    await scan(h, vt)
+
+    assert_closed(h, checkin, "⌛ Geschlossen am Do., 26. Nov., 10:00 (GMT)")

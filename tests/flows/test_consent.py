@@ -24,6 +24,7 @@ from storage.models import (
     Person,
 )
 from tests.fakes.harness import DEMO_SEED, Harness, patient, therapist
+from tests.fakes.updates import User
 from tests.flows.test_checkin_support import Transcript, at, local
 
 ALICE = patient(0, "Alice")
@@ -459,3 +460,31 @@ async def test_transcript_of_a_consented_join(h: Harness, tmp_path: Path) -> Non
     t.save("consented-join.txt", tmp_path)
     assert "Alice: [presses I agree]" in text
     assert "Thank you: your consent (version 1) is recorded." in text
+
+
+async def test_a_spanish_patient_agrees_in_spanish_and_the_scan_asks_again_in_spanish(
+    h: Harness,
+) -> None:
+    """The changed text is sent by the due scan, outside any update of hers: still in Spanish."""
+    bea = User(id=150, first_name="Bea", last_name="Ruiz", language_code="es")
+    await h.command(bea, "/start", "KNEESCODE1")
+    asked = h.last_message(bea.chat_id)
+    assert (asked.plain or "").startswith("📝 Antes de unirse a Knees, lea esto y acéptelo:")
+    await h.press(bea, "Acepto")
+    await change_text(h, CONSENT_V2)
+
+    await at(h, local(11, 1))
+    asked = h.last_message(bea.chat_id)
+    assert (asked.plain or "").startswith(
+        "📝 El texto de consentimiento de Knees ha cambiado (versión 2). "
+        "Léalo y acéptelo de nuevo:"
+    )
+    assert (asked.plain or "").endswith(
+        "Los controles de este grupo esperan hasta que pulse «Acepto». «No, gracias» le saca "
+        "del grupo."
+    )
+    await h.press(bea, "Acepto")
+    assert h.last_text(bea.chat_id) == (
+        "✅ Gracias: su consentimiento a la versión 2 ha quedado registrado. Los controles de "
+        "Knees siguen como antes."
+    )

@@ -293,3 +293,43 @@ async def test_media_waits_when_telegram_asks_for_a_pause_and_sends_the_album(
     assert refused.status == 429
     assert sent.status == 200
     assert [m["media"] for m in sent.params["media"]] == ["AgAD-photo", "BAAD-video"]
+
+
+async def test_a_german_speaking_therapist_reads_the_alert_the_page_and_media_in_german(
+    harness: Harness,
+) -> None:
+    """The alert is sent inside the patient's update, yet in the therapist's language."""
+    h = harness
+    await h.command(THEO, "/language", "de")
+    await knees_group(h, "Knees | Form | today 10:00 | daily x3 | Your form ; photo ; any", ALICE)
+    await h.advance_and_scan(timedelta(hours=1))
+    await h.press(ALICE, "▶️ Start now")
+    await h.photo(ALICE, "form-alice")
+    assert h.last_text(ALICE.chat_id).startswith("✅ Done: Form")
+    alert = h.last_message(THEO.chat_id)
+    assert alert.kind == "photo"
+    assert alert.plain == (
+        "🚨 Alice Test hat Foto auf „Your form“ geantwortet (Knees, Mi., 25. Nov., 10:00)\n"
+        "Aufgabe: Form · Alarm bei jedem Foto oder Video"
+    )
+    assert buttons(h, THEO.chat_id) == ["👤 Seite von Alice Test"]
+
+    await h.command(THEO, "/patient", "alice")
+    lines = h.last_text(THEO.chat_id).splitlines()
+    assert lines[:2] == [f"👤 Alice Test · Telegram-ID {ALICE.id}", "Gruppen: Knees"]
+    assert lines[2].startswith("Zeitzone: Europe/London (die der Gruppe oder die Voreinstellung)")
+    assert lines[3] == "Beigetreten: 25. Nov. 2026 · Zuletzt aktiv: Mi., 25. Nov., 10:00"
+    assert lines[4] == "Therapietreue: 1 Check-in: 1 erledigt · letzte Antwort 25. Nov."
+    assert "• Your form — 📷 Foto (Schaltfläche 1) · 10:00" in lines
+    assert lines[-1] == "Check-in 1 von 1, neueste zuerst."
+    await h.press(THEO, "📷 Foto 1")
+    caption = "📷 Alice Test · Knees · Mi., 25. Nov., 10:00\nAufgabe: Form\n“Your form”"
+    assert h.last_message(THEO.chat_id).plain == caption
+
+    await h.command(THEO, "/media", "Knees")
+    assert h.texts(THEO.chat_id)[-2:] == [
+        "1 Foto- oder Videoantwort von Knees in den letzten 7 Tagen, älteste zuerst:",
+        caption,
+    ]
+    await h.command(THEO, "/media", "Knees", "0")
+    assert h.last_text(THEO.chat_id) == "TAGE muss eine ganze Zahl von 1 bis 366 sein, nicht 0."

@@ -9,13 +9,13 @@ from telegram.ext import BaseHandler, CommandHandler, ConversationHandler
 
 from bot import texts
 from bot.context import BotApplication
-from bot.handlers.therapist import ADMIN_MENU, PATIENT_MENU, therapist_menu
+from bot.handlers.therapist import admin_menu, patient_menu, therapist_menu
 from tests.fakes.harness import Harness, patient, therapist
 from tests.fakes.snapshots import snapshot
 from tests.fakes.updates import User
 
 # Commands everyone may use: the patient menu, and /cancel (the patient's alias of /pause).
-EVERYONE = {command for command, _ in PATIENT_MENU} | {"cancel"}
+EVERYONE = {command for command, _ in patient_menu()} | {"cancel"}
 REFUSAL = texts.admin_refused()
 STRANGER = User(id=4242, first_name="Stranger", last_name="Danger")
 
@@ -61,7 +61,7 @@ def admin_commands(application: BotApplication) -> list[str]:
 def test_every_admin_command_is_in_the_therapist_menu(harness: Harness) -> None:
     admin = admin_commands(harness.app)
     assert len(admin) >= 16
-    assert set(admin) == {command for command, _ in ADMIN_MENU} - EVERYONE
+    assert set(admin) == {command for command, _ in admin_menu()} - EVERYONE
 
 
 async def test_every_admin_command_refuses_a_non_therapist_and_changes_nothing(
@@ -155,7 +155,7 @@ async def test_menus_show_patients_their_commands_and_therapists_theirs_too(
     h = harness
     assert h.app.post_init is not None
     await h.app.post_init(h.app)
-    assert h.api.commands() == commands_of(PATIENT_MENU)
+    assert h.api.commands() == commands_of(patient_menu())
     assert h.api.commands(chat_scope(9001)) == commands_of(therapist_menu())
     assert len(therapist_menu()) <= 100  # Telegram's limit
 

@@ -330,7 +330,7 @@ async def test_every_command_as_every_kind_of_person_changes_only_what_they_may(
 # --- buttons ----------------------------------------------------------------------------------
 
 # Every callback kind, by who owns it (bot/keyboards.py): the check-in's and the therapist's.
-CHECKIN_KINDS = {"p", "a", "s", "tz", "stop", "del", "cj", "cm"}
+CHECKIN_KINDS = {"p", "a", "s", "tz", "stop", "del", "cj", "cm", "lang"}
 THERAPIST_KINDS = {
     "td",
     "tp",
@@ -414,6 +414,8 @@ def forged_buttons(scene: Scene) -> dict[str, list[str]]:
         "a": [f"a:{d}:{q}:y", f"a:{d}:{q}:n", f"a:{done}:{done_qs[0]}:5"],
         "s": [f"s:{d}:{q}", f"s:{done}:{done_qs[-1]}"],
         "tz": ["tz:Asia/Tokyo"],
+        # The presser's own language; a code the bot does not speak.
+        "lang": ["lang:de", "lang:xx"],
         "stop": ["stop:yes", "stop:no"],
         "del": ["del:yes", "del:no"],
         "td": [f"td:{task}:yes", f"td:{task}:no"],
@@ -477,7 +479,7 @@ async def test_every_button_as_every_kind_of_person_changes_only_what_they_may(
                         assert attempt.after == attempt.before, where
                     assert attempt.after["answers"] == attempt.before["answers"], where
                 else:
-                    # Time zone, stop, delete: about the presser alone.
+                    # Time zone, language, stop, delete: about the presser alone.
                     assert attempt.rows_changed_of_others(actor) == [], where
                     for table in THERAPIST_TABLES:
                         assert attempt.after[table] == attempt.before[table], where

@@ -303,6 +303,56 @@ def test_every_question_becomes_its_revision_1_and_every_answer_points_at_it(
         engine.dispose()
 
 
+def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
+    empty_url: str,
+) -> None:
+    """0014 adds people.language (NULL: no choice yet); going down drops only that column."""
+    upgrade(empty_url, "0013")
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO people (telegram_user_id, chat_id, first_name, last_name, "
+                    "language_code, role, opted_out, unreachable, created_at) VALUES "
+                    "(101, 101, 'Anna', 'Berger', 'de-AT', 'patient', false, false, "
+                    "'2026-12-01 09:00:00'), "
+                    "(102, 102, 'Bea', '', 'es', 'patient', false, false, '2026-12-01 09:00:00')"
+                )
+            )
+        columns = "telegram_user_id, first_name, last_name, language_code"
+        with engine.connect() as connection:
+            before = connection.execute(sa.text(f"SELECT {columns} FROM people ORDER BY 1")).all()
+
+        upgrade(empty_url, "0014")
+        with engine.begin() as connection:
+            rows = connection.execute(
+                sa.text(f"SELECT {columns}, language FROM people ORDER BY 1")
+            ).all()
+            assert [row[:4] for row in rows] == before
+            assert [row[4] for row in rows] == [None, None]
+            connection.execute(
+                sa.text("UPDATE people SET language = 'es' WHERE telegram_user_id = 101")
+            )
+
+        downgrade(empty_url, "0013")
+        with engine.connect() as connection:
+            assert "language" not in {
+                column["name"] for column in sa.inspect(connection).get_columns("people")
+            }
+            after = connection.execute(sa.text(f"SELECT {columns} FROM people ORDER BY 1")).all()
+        assert after == before
+
+        upgrade(empty_url, "0014")
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT language FROM people")).scalars().all() == [
+                None,
+                None,
+            ]
+    finally:
+        engine.dispose()
+
+
 # --- 0012: consent --------------------------------------------------------------------------
 
 CONSENT_TABLES = ("consent_versions", "consents", "consent_requests")

@@ -42,53 +42,61 @@ PRIVATE = filters.ChatType.PRIVATE
 P = ParamSpec("P")
 R = TypeVar("R")
 
+
 # The command menus, in the order Telegram shows them. Descriptions live in texts.
-PATIENT_MENU: list[tuple[str, str]] = [
-    ("start", texts.admin_menu_start()),
-    ("tasks", texts.admin_menu_tasks()),
-    ("pause", texts.admin_menu_pause()),
-    ("timezone", texts.admin_menu_timezone()),
-    ("stop", texts.admin_menu_stop()),
-    ("deletemydata", texts.admin_menu_deletemydata()),
-    ("mydata", texts.mydata_menu()),
-    ("progress", texts_charts.menu_progress()),
-    ("help", texts.admin_menu_help()),
-]
-ADMIN_MENU: list[tuple[str, str]] = [
-    ("newtask", texts.admin_menu_newtask()),
-    ("addtask", texts.admin_menu_addtask()),
-    ("task", texts.admin_menu_task()),
-    ("edittask", texts.admin_menu_edittask()),
-    ("deletetask", texts.admin_menu_deletetask()),
-    ("preview", texts.admin_menu_preview()),
-    ("report", texts.admin_menu_report()),
-    ("patient", texts.menu_patient()),
-    ("media", texts.menu_media()),
-    ("chart", texts_charts.menu_chart()),
-    ("export", texts.admin_menu_export()),
-    ("groups", texts.admin_menu_groups()),
-    ("newgroup", texts.admin_menu_newgroup()),
-    ("patients", texts.admin_menu_patients()),
-    ("removepatient", texts.admin_menu_removepatient()),
-    ("invite", texts.admin_menu_invite()),
-    ("revoke", texts.admin_menu_revoke()),
-    ("addtherapist", texts.admin_menu_addtherapist()),
-    ("removetherapist", texts.admin_menu_removetherapist()),
-    ("audit", texts.audit_menu()),
-    ("team", texts.team_menu()),
-    ("addtoteam", texts.team_menu_add()),
-    ("removefromteam", texts.team_menu_remove()),
-    ("setconsent", texts.setconsent_menu()),
-    ("cancel", texts.admin_menu_cancel()),
-]
+def patient_menu() -> list[tuple[str, str]]:
+    """Everyone's commands, described in the reader's language."""
+    return [
+        ("start", texts.admin_menu_start()),
+        ("tasks", texts.admin_menu_tasks()),
+        ("pause", texts.admin_menu_pause()),
+        ("timezone", texts.admin_menu_timezone()),
+        ("language", texts.admin_menu_language()),
+        ("stop", texts.admin_menu_stop()),
+        ("deletemydata", texts.admin_menu_deletemydata()),
+        ("mydata", texts.mydata_menu()),
+        ("progress", texts_charts.menu_progress()),
+        ("help", texts.admin_menu_help()),
+    ]
+
+
+def admin_menu() -> list[tuple[str, str]]:
+    """The therapist's own commands, described in the reader's language."""
+    return [
+        ("newtask", texts.admin_menu_newtask()),
+        ("addtask", texts.admin_menu_addtask()),
+        ("task", texts.admin_menu_task()),
+        ("edittask", texts.admin_menu_edittask()),
+        ("deletetask", texts.admin_menu_deletetask()),
+        ("preview", texts.admin_menu_preview()),
+        ("report", texts.admin_menu_report()),
+        ("patient", texts.menu_patient()),
+        ("media", texts.menu_media()),
+        ("chart", texts_charts.menu_chart()),
+        ("export", texts.admin_menu_export()),
+        ("groups", texts.admin_menu_groups()),
+        ("newgroup", texts.admin_menu_newgroup()),
+        ("patients", texts.admin_menu_patients()),
+        ("removepatient", texts.admin_menu_removepatient()),
+        ("invite", texts.admin_menu_invite()),
+        ("revoke", texts.admin_menu_revoke()),
+        ("addtherapist", texts.admin_menu_addtherapist()),
+        ("removetherapist", texts.admin_menu_removetherapist()),
+        ("audit", texts.audit_menu()),
+        ("team", texts.team_menu()),
+        ("addtoteam", texts.team_menu_add()),
+        ("removefromteam", texts.team_menu_remove()),
+        ("setconsent", texts.setconsent_menu()),
+        ("cancel", texts.admin_menu_cancel()),
+    ]
 
 
 def therapist_menu() -> list[tuple[str, str]]:
     """Patient commands plus admin ones; /tasks described as the therapist's version."""
     menu = [
-        (c, texts.admin_menu_tasks_therapist() if c == "tasks" else d) for c, d in PATIENT_MENU
+        (c, texts.admin_menu_tasks_therapist() if c == "tasks" else d) for c, d in patient_menu()
     ]
-    return menu + ADMIN_MENU
+    return menu + admin_menu()
 
 
 # Dialogue states.
@@ -187,9 +195,12 @@ async def _problems(update: Update, error: AuthoringError, hint: str | None = No
     await _send(update, "\n".join(lines))
 
 
-async def _named_task(update: Update, context: BotContext, usage: str) -> TaskDetails | None:
-    """The task the command's argument names; None once the usage or the problem was sent."""
-    task_id = _task_id(_args(update))
+async def _named_task(
+    update: Update, context: BotContext, usage: str, ref: str | None = None
+) -> TaskDetails | None:
+    """The task the command's argument (or ``ref``) names; None once the usage or the problem
+    was sent."""
+    task_id = _task_id(_args(update) if ref is None else ref)
     if task_id is None:
         await _send(update, usage)
         return None

@@ -59,7 +59,7 @@ async def add_therapist(update: Update, context: BotContext) -> None:
     if not change.changed:
         await _send(update, texts.admin_already_therapist(user_id))
         return
-    menu_set = await set_therapist_menu(context.bot, change.chat_id)
+    menu_set = await set_therapist_menu(context.bot, change.chat_id, deps=deps)
     await _send(update, texts.admin_therapist_added(user_id, menu_set))
 
 

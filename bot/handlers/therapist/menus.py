@@ -1,4 +1,11 @@
-"""Command menus: the therapist's menu per chat, published at start and on change."""
+"""Command menus: everyone's menu in each language, the therapist's per chat, published at
+start and on change.
+
+Telegram shows a user the most specific menu it has: their chat's own, else the default scope
+in their app's language, else the default scope. So the default scope gets one menu per
+language the bot speaks (``language_code``) plus the clinic's default language without one,
+and each therapist's chat gets the therapist menu in that therapist's language.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +16,10 @@ from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
 
 from bot.context import DEPS_KEY, BotApplication, Deps
-from bot.handlers.therapist.common import PATIENT_MENU, therapist_menu
+from bot.handlers.therapist.common import patient_menu, therapist_menu
+from bot.readers import chat_language, chat_languages
 from bot.services import authoring
+from bot.texts.language import LANGUAGES, speaking
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +31,18 @@ def _commands(menu: list[tuple[str, str]]) -> list[BotCommand]:
     return [BotCommand(command, description) for command, description in menu]
 
 
-async def set_therapist_menu(context_bot: Any, chat_id: int) -> bool:
-    """Show the admin commands in one therapist's chat; False when Telegram refuses."""
+async def set_therapist_menu(
+    context_bot: Any, chat_id: int, language: str | None = None, deps: Deps | None = None
+) -> bool:
+    """Show the admin commands in one therapist's chat, in their language; False when
+    Telegram refuses. The language is looked up when not given."""
+    if language is None:
+        assert deps is not None
+        language = await chat_language(deps, chat_id)
+    with speaking(language):
+        menu = _commands(therapist_menu())
     try:
-        await context_bot.set_my_commands(
-            _commands(therapist_menu()), scope=BotCommandScopeChat(chat_id)
-        )
+        await context_bot.set_my_commands(menu, scope=BotCommandScopeChat(chat_id))
     except TelegramError as error:
         # A user who never opened the bot has no chat yet; /help still lists everything.
         log.warning("Could not set the therapist menu for chat %s: %s", chat_id, error)
@@ -37,11 +52,18 @@ async def set_therapist_menu(context_bot: Any, chat_id: int) -> bool:
 
 async def publish_menus(application: BotApplication) -> None:
     """Patients see the patient commands; each therapist's chat also the admin ones."""
-    deps = application.bot_data[DEPS_KEY]
+    deps: Deps = application.bot_data[DEPS_KEY]
+    default = deps.settings.i18n.default_language
     try:
-        await application.bot.set_my_commands(
-            _commands(PATIENT_MENU), scope=BotCommandScopeDefault()
-        )
+        with speaking(default):
+            menu = _commands(patient_menu())
+        await application.bot.set_my_commands(menu, scope=BotCommandScopeDefault())
+        for code in LANGUAGES:
+            with speaking(code):
+                menu = _commands(patient_menu())
+            await application.bot.set_my_commands(
+                menu, scope=BotCommandScopeDefault(), language_code=code
+            )
     except TelegramError as error:
         # Menus are a convenience: the bot must start even when Telegram refuses them.
         log.warning("Could not set the command menu: %s", error)
@@ -49,8 +71,9 @@ async def publish_menus(application: BotApplication) -> None:
     chats = await deps.run(
         authoring.therapist_chat_ids, deps.database, deps.settings.therapists.user_ids
     )
+    languages = await chat_languages(deps, chats)
     for chat_id in chats:
-        await set_therapist_menu(application.bot, chat_id)
+        await set_therapist_menu(application.bot, chat_id, languages[chat_id])
 
 
 async def check_at_start(application: BotApplication) -> None:

@@ -83,10 +83,10 @@ def _page_markup(page: PatientPage) -> InlineKeyboardMarkup | None:
     turn = []
     if page.has_older:
         older = page.offset + len(page.checkins)
-        turn.append(_button(texts.PAGE_OLDER, keyboards.PATIENT_PAGE, page.person_id, older))
+        turn.append(_button(texts.page_older(), keyboards.PATIENT_PAGE, page.person_id, older))
     if page.has_newer:
         newer = max(page.offset - patientpage.PAGE_CHECKINS, 0)
-        turn.append(_button(texts.PAGE_NEWER, keyboards.PATIENT_PAGE, page.person_id, newer))
+        turn.append(_button(texts.page_newer(), keyboards.PATIENT_PAGE, page.person_id, newer))
     return _markup(*rows, turn) if rows or turn else None
 
 
@@ -334,12 +334,12 @@ def report_markup(report: AdherenceReport, offset: int = 0) -> InlineKeyboardMar
     if offset:
         back = max(offset - REPORT_BUTTONS, 0)
         turn.append(
-            _button(texts.REPORT_PATIENTS_BACK, keyboards.REPORT_PATIENTS, kind, ref, back)
+            _button(texts.report_patients_back(), keyboards.REPORT_PATIENTS, kind, ref, back)
         )
     if offset + REPORT_BUTTONS < len(people):
         more = offset + REPORT_BUTTONS
         turn.append(
-            _button(texts.REPORT_PATIENTS_MORE, keyboards.REPORT_PATIENTS, kind, ref, more)
+            _button(texts.report_patients_more(), keyboards.REPORT_PATIENTS, kind, ref, more)
         )
     return _markup(*rows, turn)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from telegram import (
     InlineKeyboardButton,
@@ -32,8 +32,9 @@ from bot.handlers.therapist.common import (
     therapist_only,
 )
 from bot.services import authoring, checkin
-from bot.services.authoring import AuthoringError
+from bot.services.authoring import AuthoringError, TaskDetails
 from bot.services.views import PromptView
+from bot.texts.language import LANGUAGES, current, speaking
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +78,31 @@ async def show_task(update: Update, context: BotContext) -> None:
 
 @therapist_only
 async def preview(update: Update, context: BotContext) -> None:
-    """Send the task as a patient would see it, with buttons that do nothing."""
-    details = await _named_task(update, context, texts.admin_usage_preview())
+    """Send the task as a patient would see it, with buttons that do nothing; a language code
+    after the number (/preview 3 de) shows it as a patient reading that language does."""
+    ref, _space, code = _args(update).partition(" ")
+    language = code.strip().lower() or None
+    if language is not None and language not in LANGUAGES:
+        await _send(update, texts.admin_usage_preview())
+        return
+    details = await _named_task(update, context, texts.admin_usage_preview(), ref)
     if details is None:
         return
-    due = details.next_due or _now(context)
+    with speaking(language or current()):
+        messages = _preview_messages(details, _now(context), playground=context.deps.playground)
+    await _send(update, texts.admin_preview_intro(details.id, details.title))
+    for text, markup in messages:
+        await _send(update, text, markup)
+
+
+def _preview_messages(
+    details: TaskDetails, now: datetime, *, playground: bool
+) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """The prompt and each question as a patient sees them, buttons made inert."""
+    messages: list[tuple[str, InlineKeyboardMarkup | None]] = []
+    due = details.next_due or now
     questions = details.active_questions
     inert = keyboards.encode("tp", details.id)
-    await _send(update, texts.admin_preview_intro(details.id, details.title))
     # The patient's own rendering, so the preview cannot drift from what patients see; only
     # the buttons' data is swapped for one that does nothing.
     text, markup = rendering.render_prompt(
@@ -99,7 +117,7 @@ async def preview(update: Update, context: BotContext) -> None:
             expires_at=due + timedelta(minutes=details.expiry_minutes),
         )
     )
-    await _send(update, text, _inert(markup, inert))
+    messages.append((text, _inert(markup, inert)))
     for number, question in enumerate(questions, 1):
         text, question_markup = rendering.render_question(
             checkin.QuestionView(
@@ -112,9 +130,10 @@ async def preview(update: Update, context: BotContext) -> None:
                 link=question.link,
                 rules=question.rules,
             ),
-            playground=context.deps.playground,
+            playground=playground,
         )
-        await _send(update, text, _inert(question_markup, inert))
+        messages.append((text, _inert(question_markup, inert)))
+    return messages
 
 
 def _inert(markup: InlineKeyboardMarkup | None, data: str) -> InlineKeyboardMarkup | None:

@@ -1,0 +1,133 @@
+"""Whose language: a person's chosen language, else Telegram's, else the clinic's default.
+
+The languages the bot speaks are named here (codes only; their names and sentences live in
+``bot.texts``). A choice made with /language is stored in ``people.language`` and sticks;
+``people.language_code`` keeps following what Telegram says, and counts only while there is
+no choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from bot.services.audit import Actor, AuditAction, ObjectKind, record
+from bot.services.meaning import Kind, Meaning, meaning
+from storage.db import Database
+from storage.models import Person, Role
+
+# English is the source language; every other one has a catalog in bot/locale.
+AVAILABLE: tuple[str, ...] = ("en", "de", "es")
+
+
+def supported(code: str | None) -> str | None:
+    """The language we have for an IETF tag as Telegram sends it ("de-AT" -> "de"), or None."""
+    if not code:
+        return None
+    base = code.replace("_", "-").split("-", 1)[0].strip().lower()
+    return base if base in AVAILABLE else None
+
+
+def resolve(choice: str | None, telegram_code: str | None, default: str) -> str:
+    """The language to write in: the person's choice, else Telegram's, else the default."""
+    return supported(choice) or supported(telegram_code) or default
+
+
+def language_of(
+    database: Database, telegram_user_id: int, telegram_code: str | None, default: str
+) -> str:
+    """The language of the person behind an update; Telegram's code of this very update wins
+    over the stored one, an explicit choice over both."""
+    with database.read_session() as session:
+        choice = session.exec(
+            select(Person.language).where(Person.telegram_user_id == telegram_user_id)
+        ).first()
+    return resolve(choice, telegram_code, default)
+
+
+def languages_of_chats(
+    database: Database, chat_ids: Collection[int], default: str
+) -> dict[int, str]:
+    """The language of each private chat a job writes to (chat id = the person's user id);
+    a chat of nobody we know gets the default."""
+    wanted = set(chat_ids)
+    found: dict[int, str] = {}
+    if wanted:
+        with database.read_session() as session:
+            rows = session.exec(
+                select(
+                    Person.chat_id, Person.telegram_user_id, Person.language, Person.language_code
+                ).where(col(Person.chat_id).in_(wanted) | col(Person.telegram_user_id).in_(wanted))
+            ).all()
+        for chat_id, user_id, choice, code in rows:
+            for key in (chat_id, user_id):
+                if key in wanted:
+                    found[key] = resolve(choice, code, default)
+    return {chat_id: found.get(chat_id, default) for chat_id in wanted}
+
+
+@dataclass(frozen=True)
+class LanguageChosen:
+    language: str
+    changed: bool
+
+
+def choose_language(
+    database: Database,
+    now: datetime,
+    telegram_user_id: int,
+    language: str,
+    *,
+    actor: Actor,
+    therapist: bool = False,
+) -> LanguageChosen:
+    """Store a person's own choice of language, which later Telegram codes never override.
+
+    A therapist named only in the configuration gets their row here. Raises
+    ``LanguageRefused`` for a language we do not have or a patient we do not know (one who
+    never joined: until then, Telegram's language is theirs).
+    """
+    if language not in AVAILABLE:
+        raise LanguageRefused(meaning(Kind.LANGUAGE_UNKNOWN, code=language))
+    with database.session() as session:
+        person = session.exec(
+            select(Person).where(Person.telegram_user_id == telegram_user_id)
+        ).first()
+        if person is None and therapist:
+            person = Person(
+                telegram_user_id=telegram_user_id,
+                chat_id=telegram_user_id,
+                role=Role.THERAPIST.value,
+                created_at=now,
+            )
+            session.add(person)
+            session.flush()
+        if person is None or person.id is None:
+            raise LanguageRefused(meaning(Kind.LANGUAGE_NOT_JOINED))
+        before = person.language
+        changed = before != language
+        if changed:
+            person.language = language
+            session.add(person)
+            record(
+                session,
+                now,
+                actor,
+                AuditAction.LANGUAGE_CHOSEN,
+                ObjectKind.PERSON,
+                person.id,
+                group_id=None,
+                before={"language": before},
+                after={"language": language},
+            )
+            session.commit()
+    return LanguageChosen(language, changed)
+
+
+class LanguageRefused(Exception):
+    def __init__(self, said: Meaning) -> None:
+        super().__init__(said.kind.value)
+        self.said = said

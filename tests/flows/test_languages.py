@@ -1,0 +1,234 @@
+"""The patient's language, end to end: German and Spanish patients, an English therapist.
+
+The demo's "Hip mobility session" (Hip Therapy 1, invite HIP1, due Wednesday 25 November 2026
+at 10:00 London time) asks yes/no (alert on "no"), a choice, and kilometres walked (decimals
+allowed). The transcripts are printed, as a translator would want to read them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from storage.models import Answer, AuditEvent, Delivery, Person, Task
+from tests.fakes.harness import Harness, therapist
+from tests.fakes.updates import User
+
+ANNA = User(id=201, first_name="Anna", last_name="Berger", language_code="de-AT")
+BEA = User(id=202, first_name="Bea", last_name="Ruiz", language_code="es")
+THEO = therapist()
+HIP = "Hip mobility session"
+
+
+@pytest.fixture
+def h(harness: Harness) -> Harness:
+    harness.seed_demo()
+    return harness
+
+
+def stored_answers(h: Harness, user: User) -> list[tuple[str, float | None, bool | None]]:
+    with h.database.session() as session:
+        person = session.exec(select(Person).where(Person.telegram_user_id == user.id)).one()
+        rows = session.exec(
+            select(Answer)
+            .join(Delivery, Delivery.id == Answer.delivery_id)  # type: ignore[arg-type]
+            .where(Delivery.person_id == person.id)
+        ).all()
+        return sorted((a.value_text, a.value_number, a.value_bool) for a in rows)
+
+
+def language_of(h: Harness, user: User) -> str | None:
+    with h.database.session() as session:
+        person = session.exec(select(Person).where(Person.telegram_user_id == user.id)).one()
+        return person.language
+
+
+async def test_a_german_patient_checks_in_in_german_and_the_therapist_reads_english(
+    h: Harness,
+) -> None:
+    await h.command(ANNA, "/start", "HIP1")
+    joined = h.last_text(ANNA.chat_id)
+    assert joined.startswith("✅ Willkommen! Sie sind Hip Therapy 1 beigetreten.")
+    assert f"Ihr nächster Check-in, {HIP}, ist fällig am Mi., 25. Nov., 10:00 (GMT)." in joined
+
+    await h.advance_and_scan(timedelta(hours=1))
+    prompt = h.last_text(ANNA.chat_id)
+    assert prompt.startswith("📋 Zeit für Ihren Check-in")
+    assert "Fällig Mi., 25. Nov., 10:00 (GMT) · 3 Fragen" in prompt
+
+    await h.press(ANNA, "▶️ Jetzt beginnen")
+    assert "Frage 1 von 3" in h.last_text(ANNA.chat_id)
+    await h.press(ANNA, "Nein")
+    # The therapist set up the group in English: the alert reaches them in English.
+    alert = h.last_text(THEO.chat_id)
+    assert alert.startswith("🚨 Anna Berger answered No to “Watch the video")
+    assert "Task: Hip mobility session · alert on No" in alert
+
+    await h.press(ANNA, "Left")
+    assert "Frage 3 von 3 (optional)" in h.last_text(ANNA.chat_id)
+    await h.text(ANNA, "sieben")
+    assert h.last_text(ANNA.chat_id).startswith("Bitte schreiben Sie die Zahl in Ziffern")
+    await h.text(ANNA, "1,234.5")
+    assert h.last_text(ANNA.chat_id).startswith("Bitte senden Sie eine Zahl von 0 bis 50")
+    await h.text(ANNA, "7,5")
+
+    texts = h.texts(ANNA.chat_id)
+    assert "✔️ Ihre Antwort: Nein" in texts[2]
+    summary = texts[-1]
+    assert summary.startswith(f"✅ Erledigt: {HIP}")
+    assert "• How far did you walk today, in kilometres? — 7,5" in summary
+    assert summary.endswith("Vielen Dank! Ihr Therapieteam kann Ihre Antworten sehen.")
+    # Stored canonical, whatever the patient read.
+    assert stored_answers(h, ANNA) == [
+        ("7.5", 7.5, None),
+        ("Left", None, None),
+        ("No", None, False),
+    ]
+    print(h.transcript([ANNA, THEO]))
+
+
+async def test_a_spanish_patient_checks_in_in_spanish(h: Harness) -> None:
+    await h.command(BEA, "/start", "HIP1")
+    assert h.last_text(BEA.chat_id).startswith("✅ ¡Bienvenido/a! Se ha unido a Hip Therapy 1.")
+    await h.advance_and_scan(timedelta(hours=1))
+    assert "Para el mié, 25 nov, 10:00 (GMT) · 3 preguntas" in h.last_text(BEA.chat_id)
+    await h.press(BEA, "▶️ Empezar ahora")
+    await h.text(BEA, "sí")
+    assert "Pregunta 2 de 3" in h.last_text(BEA.chat_id)
+    await h.text(BEA, "Izquierda")
+    assert h.last_text(BEA.chat_id).startswith(
+        "Toque una de las opciones o escriba su nombre o número: 1 = Left, 2 = Right"
+    )
+    await h.text(BEA, "1")
+    await h.text(BEA, "dos")
+    assert h.last_text(BEA.chat_id).startswith("Escriba el número con cifras")
+    await h.text(BEA, "2,5")
+    summary = h.last_text(BEA.chat_id)
+    assert summary.startswith(f"✅ Hecho: {HIP}")
+    assert summary.endswith("¡Gracias! Su terapeuta puede ver sus respuestas.")
+    assert stored_answers(h, BEA) == [
+        ("2.5", 2.5, None),
+        ("Left", None, None),
+        ("Yes", None, True),
+    ]
+    print(h.transcript([BEA, THEO]))
+
+
+async def test_a_therapist_previews_a_task_in_a_patients_language(h: Harness) -> None:
+    with h.database.session() as session:
+        task = session.exec(select(Task).where(Task.title == HIP)).one()
+    await h.command(THEO, "/preview", str(task.id), "de")
+    texts = h.texts(THEO.chat_id)
+    assert texts[-5].startswith(f"Preview of #{task.id} “{HIP}” as a patient sees it")
+    assert texts[-4].startswith("📋 Zeit für Ihren Check-in")
+    assert "Frage 1 von 3" in texts[-3]
+    await h.command(THEO, "/preview", str(task.id), "fr")
+    assert h.last_text(THEO.chat_id).startswith("Usage: /preview ID [LANGUAGE]")
+
+
+async def test_a_spanish_patient_reads_help_in_spanish(h: Harness) -> None:
+    await h.command(BEA, "/help")
+    help_text = h.last_text(BEA.chat_id)
+    assert help_text.startswith("Qué puede hacer\n/start CÓDIGO – unirse a su grupo de terapia")
+    assert "/language – cambiar el idioma" in help_text
+
+
+async def test_switching_language_mid_check_in_continues_at_the_same_question(
+    h: Harness,
+) -> None:
+    await h.command(BEA, "/start", "HIP1")
+    await h.advance_and_scan(timedelta(hours=1))
+    assert h.last_text(BEA.chat_id).startswith("📋 Es hora de su control")
+    await h.press(BEA, "▶️ Empezar ahora")
+    await h.press(BEA, "Sí")
+    assert "Pregunta 2 de 3" in h.last_text(BEA.chat_id)
+
+    await h.command(BEA, "/language")
+    assert h.last_text(BEA.chat_id) == ("🌐 Le escribo en Español. ¿En qué idioma prefiere?")
+    await h.press(BEA, "Deutsch")
+    assert h.last_text(BEA.chat_id) == "🌐 Erledigt: Ab jetzt schreibe ich Ihnen auf Deutsch."
+    assert language_of(h, BEA) == "de"
+
+    # Her Telegram app still says "es"; the choice sticks, and the check-in goes on.
+    await h.press(BEA, "Both the same")
+    assert "Frage 3 von 3 (optional)" in h.last_text(BEA.chat_id)
+    await h.text(BEA, "2")
+    assert h.last_text(BEA.chat_id).startswith(f"✅ Erledigt: {HIP}")
+    assert stored_answers(h, BEA) == [
+        ("2", 2.0, None),
+        ("Both the same", None, None),
+        ("Yes", None, True),
+    ]
+
+    with h.database.session() as session:
+        event = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "language_chosen")
+        ).one()
+    assert (event.actor_telegram_id, event.after) == (BEA.id, {"language": "de"})
+    # Her own chat's / menu follows her choice.
+    menu = {c["command"]: c["description"] for c in h.api.commands(_chat(BEA.chat_id))}
+    assert menu["language"] == "Sprache ändern"
+    print(h.transcript([BEA, THEO]))
+
+
+async def test_language_needs_a_person_who_joined_and_a_language_the_bot_speaks(
+    h: Harness,
+) -> None:
+    stranger = User(id=299, first_name="Sam", language_code="fr")
+    await h.command(stranger, "/language", "de")
+    # French is not spoken here, so the clinic's default (English) answers.
+    assert h.last_text(stranger.chat_id).startswith("Please join your therapy group first")
+
+    await h.command(ANNA, "/start", "HIP1")
+    await h.command(ANNA, "/language", "fr")
+    assert h.last_text(ANNA.chat_id) == (
+        "„fr“ spreche ich nicht. Bitte tippen Sie auf eine der Sprachen."
+    )
+    await h.command(ANNA, "/language", "es")
+    assert h.last_text(ANNA.chat_id) == "🌐 Hecho: a partir de ahora le escribo en Español."
+
+
+async def test_the_menu_is_published_in_every_language(h: Harness) -> None:
+    assert h.app.post_init is not None
+    await h.app.post_init(h.app)
+    calls = h.api.calls_of("setMyCommands")
+    assert {call.params.get("language_code") for call in calls} >= {None, "de", "en", "es"}
+
+    def menu(language_code: str = "") -> dict[str, str]:
+        return {c["command"]: c["description"] for c in h.api.commands(None, language_code)}
+
+    assert menu()["language"] == "Change the language"
+    assert menu("en")["language"] == "Change the language"
+    assert menu("de")["language"] == "Sprache ändern"
+    assert menu("es")["language"] == "Cambiar el idioma"
+    # The therapist's chat has their own menu in their language (English here).
+    therapist_menu = {c["command"]: c["description"] for c in h.api.commands(_chat(THEO.chat_id))}
+    assert therapist_menu["language"] == "Change the language"
+
+
+async def test_the_export_is_the_same_whatever_language_the_therapist_reads(
+    h: Harness,
+) -> None:
+    await h.command(ANNA, "/start", "HIP1")
+    await h.advance_and_scan(timedelta(hours=1))
+    await h.press(ANNA, "▶️ Jetzt beginnen")
+    await h.press(ANNA, "Ja")
+    await h.press(ANNA, "Right")
+    await h.text(ANNA, "3,25")
+
+    await h.command(THEO, "/export", "Hip Therapy 1")
+    english = h.api.calls_of("sendDocument")[-1].files["document"]["content"]
+    await h.command(THEO, "/language", "de")
+    await h.command(THEO, "/export", "Hip Therapy 1")
+    assert (
+        h.last_text(THEO.chat_id) == "3 Antworten aus Hip Therapy 1, eine pro Zeile (CSV, UTF-8)."
+    )
+    german = h.api.calls_of("sendDocument")[-1].files["document"]["content"]
+    assert german == english
+    assert b"3.25" in english and b"3,25" not in english
+
+
+def _chat(chat_id: int) -> dict[str, object]:
+    return {"type": "chat", "chat_id": chat_id}
