@@ -34,11 +34,14 @@ class ScanMonitor:
 
     last_started: datetime | None = None
     last_finished: datetime | None = None
+    # The latest renewal of a running scan's claims: a long fan-out is alive while it renews.
+    last_renewed: datetime | None = None
     running: bool = False
 
     async def track(self, clock: Clock, scan: Awaitable[T]) -> T:
         """Await one scan, recording its start and, only when it succeeds, its end."""
         self.last_started = clock.now()
+        self.last_renewed = None
         self.running = True
         try:
             result = await scan
@@ -46,6 +49,10 @@ class ScanMonitor:
             self.running = False
         self.last_finished = clock.now()
         return result
+
+    def renewed(self, clock: Clock) -> None:
+        """The running scan renewed its claims: it is sending, however long the fan-out."""
+        self.last_renewed = clock.now()
 
     def standing_by(self, clock: Clock) -> None:
         """Record a tick that found another instance sending: this one's scheduler is alive.

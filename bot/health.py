@@ -117,10 +117,12 @@ async def check_health(
     lag = (now - finished).total_seconds() if finished is not None else None
     started = deps.scans.last_started
     if deps.scans.running and started is not None:
-        # A large fan-out legitimately takes longer than a few intervals; a round is only
-        # stuck once it outlives the claim lease, after which others take its rows over.
+        # A large fan-out legitimately takes longer than a few intervals: it renews its claims
+        # every third of a lease while it sends. A round is stuck once a whole lease passed
+        # since it started or last renewed, after which others take its rows over.
         limit = max(limit, float(deps.settings.scheduler.claim_lease_seconds))
-        lag = max(lag or 0.0, (now - started).total_seconds())
+        alive = max(started, deps.scans.last_renewed or started)
+        lag = (now - alive).total_seconds()
     if lag is not None and lag > limit:
         problems.append(texts.health_scan_lagging(lag, limit))
     elif lag is None and (now - up_since).total_seconds() > limit:

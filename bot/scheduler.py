@@ -384,6 +384,7 @@ async def _keep_leases(deps: Deps, lease_seconds: float) -> None:
                 deps.instance_id,
                 lease_seconds,
             )
+            deps.scans.renewed(deps.clock)
         except Exception as error:
             log.warning(
                 "could not renew the claims being sent; retrying in %.0f s",

@@ -143,10 +143,16 @@ async def test_a_scan_still_running_past_the_claim_lease_is_unhealthy(
     stuck = asyncio.create_task(monitor.track(clock, release.wait()))
     await asyncio.sleep(0)
     assert monitor.running
-    clock.advance(timedelta(seconds=LIMIT + 1))
-    assert (await get(health))[0] == 200, "a long fan-out inside the lease is healthy"
     lease = deps_of(application).settings.scheduler.claim_lease_seconds
-    clock.advance(timedelta(seconds=lease))
+    # A fan-out renews its claims every third of a lease: alive for as long as it renews,
+    # far past the few intervals a scan normally takes.
+    for _ in range(6):
+        clock.advance(timedelta(seconds=lease / 3))
+        monitor.renewed(clock)
+    assert (await get(health))[0] == 200, "a long fan-out that renews is healthy"
+    clock.advance(timedelta(seconds=lease - 1))
+    assert (await get(health))[0] == 200, "within a lease of its last renewal"
+    clock.advance(timedelta(seconds=2))
     assert (await get(health))[0] == 503
     release.set()
     await stuck
