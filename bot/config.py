@@ -66,7 +66,7 @@ class _Table(BaseModel):
 def _check_zone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
         raise ValueError(
             f"'{name}' is not an IANA time zone name (for example Europe/London)"
         ) from None

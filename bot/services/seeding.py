@@ -264,7 +264,7 @@ def _read_groups(items: list[dict[str, Any]], p: _Problems, default_zone: str) -
         if zone:
             try:
                 ZoneInfo(zone)
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
                 p.add(where, "timezone", meaning(Kind.SEED_UNKNOWN_ZONE, zone=zone))
                 # Its tasks' due times are still checked, in the default zone.
                 zone = None

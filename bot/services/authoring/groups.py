@@ -145,7 +145,7 @@ def split_zone(text: str) -> tuple[str, str | None]:
     if len(words) >= 2 and ("/" in words[-1] or words[-1].upper() == "UTC"):
         try:
             ZoneInfo(words[-1])
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
             return text, None
         return " ".join(words[:-1]), words[-1]
     return text, None
