@@ -65,6 +65,8 @@ FLOOR_USER_ID = 30_000_000
 BATCH = 100
 WARM_UP = 30
 SLICES = 4
+# Issue 22's goals: the answer path at this share of the bare echo's rate.
+GOALS = {"SQLite": 0.90, "PostgreSQL": 0.85}
 
 # The floor's table: created in the benchmark's own database only, never in the schema.
 _floor_metadata = MetaData()
@@ -297,8 +299,9 @@ def report(result: AnswersResult) -> None:
           f"updates/s ({r.direct_seconds * 1000 / r.answers:.2f} ms each)")  # fmt: skip
     print(f"  floor (bare PTB echo, one row in one transaction, reply): {r.floor_rate:,.0f} "
           f"updates/s ({r.floor_seconds * 1000 / r.answers:.2f} ms each)")  # fmt: skip
-    met = "met" if r.ratio >= 0.8 else "NOT met"
-    print(f"  ours / floor: {r.ratio:.2f} (goal >= 0.8: {met}); "
+    goal = GOALS[r.backend]
+    met = "met" if r.ratio >= goal else "NOT met"
+    print(f"  ours / floor: {r.ratio:.2f} (goal >= {goal}: {met}); "
           f"without the inbox {r.direct_ratio:.2f}")  # fmt: skip
     print(f"  answers stored: {r.stored:,}, next question sent: {r.replies:,}, "
           f"floor rows: {r.floor_rows:,}")  # fmt: skip

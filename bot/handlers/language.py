@@ -3,6 +3,8 @@
 ``set_reader_language`` runs before every other handler (group -10, ahead of the therapist's
 group -1) and sets the language every sentence of this update is written in: the person's
 choice, else their Telegram app's language when the bot speaks it, else the clinic's default.
+An update that only handlers marked ``learns_reader_language`` take (a typed answer) skips
+that read: their use case reads the choice with its own rows, in the same transaction.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, TypeHandler, filt
 from bot import texts
 from bot.context import BotApplication, BotContext
 from bot.handlers.therapist.common import patient_menu, therapist_menu
+from bot.readers import learns_it_itself, speak_to
 from bot.services import language
 from bot.services.audit import Actor, ActorRole
 from bot.services.authoring import is_therapist
@@ -39,6 +42,11 @@ async def set_reader_language(update: Update, context: BotContext) -> None:
     default = deps.settings.i18n.default_language
     if user is None:
         speech.use(default)
+        return
+    if learns_it_itself(update, context.application, READER_GROUP):
+        # An answer, the commonest update: its use case reads the choice with its own rows
+        # (one transaction instead of two); until then, the app's language.
+        speak_to(deps, None, user.language_code)
         return
     speech.use(
         await deps.run(language.language_of, deps.database, user.id, user.language_code, default)

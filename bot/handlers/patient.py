@@ -23,7 +23,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from bot import closing, keyboards, rendering, texts
 from bot.config import InviteSettings
 from bot.context import BotApplication, BotContext
-from bot.readers import chat_language, chat_languages
+from bot.readers import chat_language, chat_languages, learns_reader_language, speak_to
 from bot.receiver import defer_shown
 from bot.services import checkin
 from bot.services.authoring import is_therapist
@@ -261,11 +261,12 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 # --- messages ---------------------------------------------------------------------------------
 
 
+@learns_reader_language
 async def message_received(update: Update, context: BotContext) -> None:
     """Take the message as the answer to the question being asked, or say what to do."""
     message, user = _message_and_user(update)
     deps = context.deps
-    result = await deps.run(
+    answered = await deps.run(
         checkin.answer_message,
         deps.database,
         deps.clock.now(),
@@ -275,6 +276,8 @@ async def message_received(update: Update, context: BotContext) -> None:
         message.message_id,
         message.date,
     )
+    speak_to(deps, answered.chosen_language, user.language_code)
+    result = answered.outcome
     if isinstance(result, checkin.NoQuestion):
         # Nothing of a patient's in the way (never joined, nothing open): a therapist is told
         # what a therapist can do, not how to join a group.

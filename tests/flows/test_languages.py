@@ -232,3 +232,43 @@ async def test_the_export_is_the_same_whatever_language_the_therapist_reads(
 
 def _chat(chat_id: int) -> dict[str, object]:
     return {"type": "chat", "chat_id": chat_id}
+
+
+async def test_a_typed_answer_is_answered_in_the_chosen_language_not_the_apps(
+    h: Harness,
+) -> None:
+    """The answer's reply learns the language in the answer's own read: the stored choice
+    (German) wins over the app's English there too, on the commonest path (a typed answer to
+    a question with another after it)."""
+    erik = User(id=203, first_name="Erik", last_name="Lund", language_code="en")
+    await h.command(erik, "/start", "SHOULDER1")
+    await h.command(erik, "/language", "de")
+    await h.advance_and_scan(timedelta(hours=9))
+    prompt = next(
+        m for m in h.screen(erik.chat_id) if "Shoulder pain check" in (m.plain or "")
+    )
+    assert (prompt.plain or "").startswith("📋 Zeit für Ihren Check-in")
+    await h.press(erik, "▶️ Jetzt beginnen", prompt.message_id)
+    assert "Frage 1 von 3" in h.last_text(erik.chat_id)
+    await h.press(erik, "3")
+    assert "Frage 2 von 3" in h.last_text(erik.chat_id)
+
+    await h.text(erik, "zwanzig")
+    assert h.last_text(erik.chat_id).startswith("Bitte schreiben Sie die Zahl in Ziffern")
+    await h.text(erik, "20")
+
+    assert "Frage 3 von 3 (optional)" in h.last_text(erik.chat_id)
+    assert ("20", 20.0, None) in stored_answers(h, erik)
+
+
+async def test_a_therapist_who_chose_german_is_led_through_newtask_in_german(
+    h: Harness,
+) -> None:
+    """A therapist's typed step in a dialogue is not an answer: it is written in their choice."""
+    await h.command(THEO, "/language", "de")
+    await h.command(THEO, "/newtask")
+    await h.press(THEO, "Shoulder Therapy 1")
+    await h.text(THEO, "x" * 201)
+    assert "Dieser Titel hat 201 Zeichen; höchstens 200." in h.last_text(THEO.chat_id)
+    await h.text(THEO, "Knee bends")
+    assert h.last_text(THEO.chat_id).startswith("Wann ist sie fällig?")

@@ -184,7 +184,7 @@ class World:
             who.telegram_user_id,
             Reply(kind="text", text=text),
             message_id,
-        )
+        ).outcome
         return self._shown(result) if shown else result
 
     def tap(
@@ -438,7 +438,7 @@ def test_repeated_failures_offer_skip_on_an_optional_question_only(world: World)
     )
     optional = checkin.answer_message(
         world.database, world.now, POLICY, 101, Reply(kind="photo", file_id="ph"), 11
-    )
+    ).outcome
 
     assert isinstance(optional, Reask)
     assert optional.offer_skip and not optional.stuck
@@ -711,7 +711,7 @@ def test_a_config_therapist_who_is_also_a_group_member_gets_one_alert(world: Wor
 
     result = checkin.answer_message(
         world.database, world.now, policy, 101, Reply(kind="text", text="no"), 5
-    )
+    ).outcome
 
     assert isinstance(result, Progress)
     assert [notice.chat_id for notice in result.alerts] == [THERAPIST_ID]
@@ -735,7 +735,7 @@ def test_starting_another_task_puts_the_first_on_hold(world: World) -> None:
     # The patient's next message answers the photo task, the one asked last.
     result = checkin.answer_message(
         world.database, world.now, POLICY, 101, Reply(kind="photo", file_id="knee.jpg"), 6
-    )
+    ).outcome
     assert isinstance(result, Progress) and result.summary is not None
     assert world.answers(photo)[0].file_id == "knee.jpg"
     # Finishing it offers the task on hold.

@@ -37,6 +37,7 @@ from bot.services.checkin.results import (
     AlertNotice,
     AnsweredView,
     Idle,
+    MessageAnswered,
     NoQuestion,
     NotShown,
     Policy,
@@ -86,7 +87,7 @@ def answer_message(
     reply: Reply,
     message_id: int,
     sent_at: datetime | None = None,
-) -> Progress | Reask | Refused | NoQuestion | NotShown:
+) -> MessageAnswered:
     """Take a typed or uploaded message as the answer to the question being asked.
 
     Only the question whose message reached the patient before they wrote can be answered
@@ -98,80 +99,92 @@ def answer_message(
         if fast is not None:
             return fast
         person = _person(session, user_id)
-        if person is None:
-            erased = _stranger(session, policy, user_id) is Refusal.ERASED
-            return NoQuestion(Idle.ERASED if erased else Idle.UNKNOWN_PERSON)
-        if (
-            person.last_answer_message_id is not None
-            and message_id <= person.last_answer_message_id
-        ):
-            return NoQuestion(Idle.DUPLICATE)
-        delivery = _asking(session, person, lock=True)
-        if delivery is None:
-            return NoQuestion(Idle.NOTHING_ASKED, _count_open(session, now, person))
-        task = _task(session, delivery)
-        if _closed(delivery, now):
-            return Refused(Refusal.CLOSED, task.title)
-        previous_message_id = person.last_answer_message_id
-        person.last_answer_message_id = message_id
-        # The reads below do not depend on it: its UPDATE goes out with the answer's INSERT.
-        with session.no_autoflush:
-            questions = _active_questions(session, task)
-            answers = _answers(session, delivery)
-        current = _first_unanswered(questions, answers)
-        if current is None:
-            progress = _complete(session, now, policy, person, delivery, task, questions, answers)
-            session.commit()
-            return progress
-        if delivery.asked_question_id != current.id and sent_but_unrecorded(
-            delivery.ask_pending_since, delivery.asked_message_id, message_id
-        ):
-            # The question went out just before the bot stopped, too late to be recorded.
-            delivery.asked_question_id = current.id
-            delivery.asked_message_id = None
-            delivery.asked_at = now
-            delivery.ask_pending_since = None
-        # Typed after the question's first send, which went unrecorded, and before it was sent
-        # again: its answer all the same.
-        answers_first_send = typed_after_unrecorded(
-            delivery, current.id, previous_message_id, message_id
-        )
-        if answers_first_send:
-            delivery.ask_pending_since = None
-        elif delivery.asked_question_id != current.id or not came_after(
-            delivery.asked_message_id, delivery.asked_at, message_id, sent_at
-        ):
-            # A question stored as next and not recorded as sent may have reached the patient
-            # all the same: its new send says so (``Shown.maybe_shown_before``).
-            shown_already = delivery.asked_question_id == current.id
-            maybe_shown = delivery.ask_pending_since is not None and not shown_already
-            if not shown_already:
-                _await_question(delivery, now, message_id)
-            # else the message came before the question's recorded send: the question stays
-            # on the screen from that send on, and its answer may be typed between the two.
-            view = _question_view(_id(delivery), task.title, questions, current)
-            session.commit()
-            return NotShown(view, maybe_shown_before=maybe_shown, shown_already=shown_already)
-        revision = _shown_revision(session, delivery, current)
-        if revision is None:
-            return _reworded(session, now, delivery, task, questions, current, message_id)
-        result = parse_reply(_rules(current), reply)
-        if isinstance(result, Rejected):
-            return _reject(session, now, policy, delivery, task, questions, current, result)
-        return _store(
-            session,
-            now,
-            policy,
-            person,
-            delivery,
-            task,
-            questions,
-            current,
-            revision,
-            result,
-            answers=answers,
-            typed_message_id=message_id,
-        )
+        outcome = _answer(session, now, policy, user_id, person, reply, message_id, sent_at)
+        return MessageAnswered(outcome, person.language if person is not None else None)
+
+
+def _answer(
+    session: Session,
+    now: datetime,
+    policy: Policy,
+    user_id: int,
+    person: Person | None,
+    reply: Reply,
+    message_id: int,
+    sent_at: datetime | None,
+) -> Progress | Reask | Refused | NoQuestion | NotShown:
+    """The general path of ``answer_message``: every case, through the ORM."""
+    if person is None:
+        erased = _stranger(session, policy, user_id) is Refusal.ERASED
+        return NoQuestion(Idle.ERASED if erased else Idle.UNKNOWN_PERSON)
+    if person.last_answer_message_id is not None and message_id <= person.last_answer_message_id:
+        return NoQuestion(Idle.DUPLICATE)
+    delivery = _asking(session, person, lock=True)
+    if delivery is None:
+        return NoQuestion(Idle.NOTHING_ASKED, _count_open(session, now, person))
+    task = _task(session, delivery)
+    if _closed(delivery, now):
+        return Refused(Refusal.CLOSED, task.title)
+    previous_message_id = person.last_answer_message_id
+    person.last_answer_message_id = message_id
+    # The reads below do not depend on it: its UPDATE goes out with the answer's INSERT.
+    with session.no_autoflush:
+        questions = _active_questions(session, task)
+        answers = _answers(session, delivery)
+    current = _first_unanswered(questions, answers)
+    if current is None:
+        progress = _complete(session, now, policy, person, delivery, task, questions, answers)
+        session.commit()
+        return progress
+    if delivery.asked_question_id != current.id and sent_but_unrecorded(
+        delivery.ask_pending_since, delivery.asked_message_id, message_id
+    ):
+        # The question went out just before the bot stopped, too late to be recorded.
+        delivery.asked_question_id = current.id
+        delivery.asked_message_id = None
+        delivery.asked_at = now
+        delivery.ask_pending_since = None
+    # Typed after the question's first send, which went unrecorded, and before it was sent
+    # again: its answer all the same.
+    answers_first_send = typed_after_unrecorded(
+        delivery, current.id, previous_message_id, message_id
+    )
+    if answers_first_send:
+        delivery.ask_pending_since = None
+    elif delivery.asked_question_id != current.id or not came_after(
+        delivery.asked_message_id, delivery.asked_at, message_id, sent_at
+    ):
+        # A question stored as next and not recorded as sent may have reached the patient
+        # all the same: its new send says so (``Shown.maybe_shown_before``).
+        shown_already = delivery.asked_question_id == current.id
+        maybe_shown = delivery.ask_pending_since is not None and not shown_already
+        if not shown_already:
+            _await_question(delivery, now, message_id)
+        # else the message came before the question's recorded send: the question stays
+        # on the screen from that send on, and its answer may be typed between the two.
+        view = _question_view(_id(delivery), task.title, questions, current)
+        session.commit()
+        return NotShown(view, maybe_shown_before=maybe_shown, shown_already=shown_already)
+    revision = _shown_revision(session, delivery, current)
+    if revision is None:
+        return _reworded(session, now, delivery, task, questions, current, message_id)
+    result = parse_reply(_rules(current), reply)
+    if isinstance(result, Rejected):
+        return _reject(session, now, policy, delivery, task, questions, current, result)
+    return _store(
+        session,
+        now,
+        policy,
+        person,
+        delivery,
+        task,
+        questions,
+        current,
+        revision,
+        result,
+        answers=answers,
+        typed_message_id=message_id,
+    )
 
 
 # The answer to a question that is not the last one, the commonest update the bot gets, in
@@ -190,6 +203,7 @@ _PASSING_READ = (
     sa_select(
         _P.c.id.label("person_id"),
         _P.c.last_answer_message_id,
+        _P.c.language,
         _D.c.id.label("delivery_id"),
         _D.c.started_at,
         _D.c.expires_at,
@@ -250,7 +264,7 @@ def _answer_in_passing(
     reply: Reply,
     message_id: int,
     sent_at: datetime | None,
-) -> Progress | Refused | None:
+) -> MessageAnswered | None:
     """Store a valid answer to a question with another one after it; None for anything else.
 
     Exactly what the general path does in that case (same rows, locks, result); every other
@@ -296,7 +310,7 @@ def _answer_in_passing(
         )
     except IntegrityError:
         session.rollback()
-        return Refused(Refusal.ALREADY, row.title)
+        return MessageAnswered(Refused(Refusal.ALREADY, row.title), row.language)
     connection.execute(_PASSING_PERSON, {"person_id": row.person_id, "message_id": message_id})
     connection.execute(
         _PASSING_NEXT, {"delivery_id": row.delivery_id, "now": now, "message_id": message_id}
@@ -308,12 +322,13 @@ def _answer_in_passing(
     def view(question: Any) -> QuestionView:
         return _question_view(row.delivery_id, row.title, questions, question)
 
-    return Progress(
+    progress = Progress(
         delivery_id=row.delivery_id,
         task_title=row.title,
         answered=AnsweredView(view(current), accepted.display),
         question=view(following),
     )
+    return MessageAnswered(progress, row.language)
 
 
 def answer_button(

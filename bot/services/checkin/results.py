@@ -188,6 +188,16 @@ class NoQuestion:
 
 
 @dataclass(frozen=True)
+class MessageAnswered:
+    """What a typed or uploaded message did, and the language its writer chose with
+    /language (None: never chose), read in the same transaction so the reply needs no read
+    of its own to know which language to write in."""
+
+    outcome: Progress | Reask | Refused | NoQuestion | NotShown
+    chosen_language: str | None
+
+
+@dataclass(frozen=True)
 class TaskSkipped:
     delivery_id: int
     task_title: str
