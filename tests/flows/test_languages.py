@@ -244,9 +244,7 @@ async def test_a_typed_answer_is_answered_in_the_chosen_language_not_the_apps(
     await h.command(erik, "/start", "SHOULDER1")
     await h.command(erik, "/language", "de")
     await h.advance_and_scan(timedelta(hours=9))
-    prompt = next(
-        m for m in h.screen(erik.chat_id) if "Shoulder pain check" in (m.plain or "")
-    )
+    prompt = next(m for m in h.screen(erik.chat_id) if "Shoulder pain check" in (m.plain or ""))
     assert (prompt.plain or "").startswith("📋 Zeit für Ihren Check-in")
     await h.press(erik, "▶️ Jetzt beginnen", prompt.message_id)
     assert "Frage 1 von 3" in h.last_text(erik.chat_id)
