@@ -66,3 +66,32 @@ def test_a_write_in_a_read_session_is_refused_and_the_connection_stays_writable(
     with people.read_session() as session:
         alice = session.exec(select(Person).where(Person.telegram_user_id == ALICE)).one()
     assert alice.timezone == "UTC" and not alice.opted_out
+
+
+def test_an_object_changed_in_a_read_session_is_never_written(people: Database) -> None:
+    # A read session ends in a COMMIT on PostgreSQL (to keep psycopg's prepared statements):
+    # a use case that changes a loaded object to compute something must leave the row as
+    # it was, and its session must close without an error, as after a rollback.
+    with people.read_session() as session:
+        alice = session.exec(select(Person).where(Person.telegram_user_id == ALICE)).one()
+        alice.timezone = "Europe/Berlin"
+
+    with people.read_session() as session:
+        stored = session.exec(select(Person).where(Person.telegram_user_id == ALICE)).one()
+    assert stored.timezone is None
+
+
+def test_a_read_session_does_not_end_the_inbox_first_commit(people: Database) -> None:
+    # The inbox marks an update handled in the first commit its handler makes; a read
+    # session's commit writes nothing and must leave that to the handler's real write.
+    marked: list[str] = []
+    with people.first_commit_runs(lambda _session: marked.append("marked")) as hook:
+        with people.read_session() as session:
+            session.exec(select(Person)).all()
+        assert marked == [] and not hook.committed
+        with people.session() as session:
+            session.execute(
+                update(Person).where(Person.telegram_user_id == ALICE).values(timezone="UTC")
+            )
+            session.commit()
+    assert marked == ["marked"] and hook.committed
