@@ -158,6 +158,13 @@ class MediaHandler(_Base):
         self.answer_state()
 
 
+class LanguageHandler(_Base):
+    async def post(self) -> None:
+        data = self.body()
+        self.playground.set_app_language(data.get("user"), data.get("language"))
+        self.answer_state()
+
+
 class ClockHandler(_Base):
     async def post(self) -> None:
         data = self.body()
@@ -217,6 +224,7 @@ class PlaygroundServer:
                 (r"/api/photo", MediaHandler, {**common, "kind": "photo"}),
                 (r"/api/video", MediaHandler, {**common, "kind": "video"}),
                 (r"/api/clock", ClockHandler, common),
+                (r"/api/language", LanguageHandler, common),
                 (r"/api/file", FileHandler, common),
             ],
             log_function=_log_request,

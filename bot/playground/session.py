@@ -18,7 +18,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from bot.playground.updates import JSON, Person, UpdateBuilder
 from bot.receiver import receiver
 from bot.scheduler import run_scan
 from bot.sender import Pacer
+from bot.texts.language import LANGUAGES
 from fakebotapi import FakeBotApi
 from storage.db import Database
 from storage.models import (
@@ -316,6 +317,15 @@ class Playground:
         except (KeyError, TypeError, ValueError):
             raise PlaygroundError(f"there is nobody with id {person_id!r} here") from None
 
+    def set_app_language(self, person_id: Any, code: Any) -> None:
+        """Switch the language of the person's Telegram app: their next updates carry it."""
+        person = self.person(person_id)
+        if code not in LANGUAGES:
+            raise PlaygroundError(f"the bot speaks {', '.join(LANGUAGES)}, not {code!r}")
+        self.people[person.id] = replace(person, language_code=code)
+        self._version += 1
+        self._notify()
+
     async def send_text(self, person_id: Any, text: Any) -> None:
         """Type a message (commands included) into the person's chat with the bot."""
         person = self.person(person_id)
@@ -488,6 +498,7 @@ class Playground:
                 "abbreviation": local.tzname() or "",
             },
             "people": [self._person_json(person) for person in self.people.values()],
+            "languages": [{"code": code, "name": name} for code, name in LANGUAGES.items()],
             "chats": {str(pid): self._chat_json(pid, zone) for pid in self.people},
             "notices": [
                 {"seq": n.seq, "person": n.person_id, "text": n.text, "alert": n.alert}
@@ -500,23 +511,27 @@ class Playground:
             "id": person.id,
             "name": person.name,
             "role": person.role,
+            "language": person.language_code,
             "suggestions": list(self._suggestions.get(person.id, ())),
             "commands": self._menu(person),
         }
 
     def _menu(self, person: Person) -> list[JSON]:
-        """The command menu Telegram would show in this chat (most specific scope first)."""
+        """The command menu Telegram would show in this chat: the most specific scope first,
+        and in each the list for the app's language before the one for every language."""
         scopes: list[JSON] = [
             {"type": "chat", "chat_id": person.chat_id},
             {"type": "all_private_chats"},
             {"type": "default"},
         ]
         for scope in scopes:
-            commands = self.api.commands(scope)
-            if commands:
-                return [
-                    {"command": c["command"], "description": c["description"]} for c in commands
-                ]
+            for language_code in (person.language_code, ""):
+                commands = self.api.commands(scope, language_code)
+                if commands:
+                    return [
+                        {"command": c["command"], "description": c["description"]}
+                        for c in commands
+                    ]
         return []
 
     def _chat_json(self, person_id: int, zone: ZoneInfo) -> list[JSON]:

@@ -27,6 +27,9 @@ class Person:
     first_name: str
     last_name: str | None
     role: str  # "therapist" or "patient"
+    # The language of the person's Telegram app, sent with every update as Telegram does; the
+    # bot writes in it until the person chooses one with /language.
+    language_code: str = "en"
 
     @property
     def chat_id(self) -> int:
@@ -41,7 +44,7 @@ class Person:
             "id": self.id,
             "is_bot": False,
             "first_name": self.first_name,
-            "language_code": "en",
+            "language_code": self.language_code,
         }
         if self.last_name:
             user["last_name"] = self.last_name

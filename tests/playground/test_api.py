@@ -257,3 +257,33 @@ async def test_a_restarted_playground_answers_the_first_message_and_takes_a_type
         assert "Anything you want your therapist to know?" in after.last(ALICE)["text"]
         first_id = after.chat(ALICE)[0]["id"]
         assert first_id > max(m["id"] for m in before.chat(ALICE)), "ids carry on"
+
+
+async def test_a_person_whose_app_speaks_german_is_answered_in_german(page: Page) -> None:
+    """The page's "App language" selector: the person's next updates carry that language,
+    as Telegram's do, and the bot writes in it, menu included, until they choose one."""
+    state = await page.post("/api/language", user=BOB, language="de")
+    bob = next(p for p in state["people"] if p["id"] == BOB)
+    assert bob["language"] == "de"
+    assert {"code": "de", "name": "Deutsch"} in state["languages"]
+    menu = {c["command"]: c["description"] for c in bob["commands"]}
+    assert menu["language"] == "Sprache ändern"
+
+    await page.send(BOB, "/start HIP1")
+    assert page.last(BOB)["text"].startswith("✅ Willkommen! Sie sind Hip Therapy 1 beigetreten.")
+    await page.send(ALICE, "/start HIP1")
+    assert page.last(ALICE)["text"].startswith("✅ Welcome! You have joined Hip Therapy 1.")
+
+    # His own choice outranks his app's language from then on.
+    await page.send(BOB, "/language es")
+    await page.post("/api/language", user=BOB, language="en")
+    await page.send(BOB, "/help")
+    assert "Qué puede hacer" in page.last(BOB)["text"]
+
+
+async def test_a_language_the_bot_does_not_speak_is_refused_plainly(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/api/language", json={"user": BOB, "language": "fr"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "the bot speaks en, de, es, not 'fr'"

@@ -188,6 +188,27 @@ async def test_a_patient_plays_the_demo_and_the_therapist_sees_it_in_the_report(
         await page.screenshot(path=shot)
 
 
+async def test_a_visitor_watches_a_german_patient_answer(browser_page: Any) -> None:
+    """The "App language" selector makes the person's Telegram app German: the bot greets,
+    asks and re-asks in German, and the / menu is German too."""
+    from playwright.async_api import expect
+
+    page = browser_page
+    bot_says = page.locator(".message.from-bot").last
+    await page.locator('.person[data-person="Bob"]').click()
+    await page.get_by_label("Bob's Telegram app language").select_option(label="Deutsch")
+    await page.locator("#input").fill("/start HIP1")
+    await page.locator("#input").press("Enter")
+    await expect(bot_says).to_contain_text("Willkommen! Sie sind Hip Therapy 1 beigetreten.")
+    await page.locator("#menu-button").click()
+    await expect(page.locator("#menu")).to_contain_text("Sprache ändern")
+    await page.keyboard.press("Escape")
+    await fits_the_width(page)
+    # Another person keeps their own app's language.
+    await page.locator('.person[data-person="Alice"]').click()
+    await expect(page.get_by_label("Alice's Telegram app language")).to_have_value("en")
+
+
 async def fits_the_width(page: Any) -> None:
     """Nothing runs off the right edge: the page does not scroll sideways, and the clock,
     the input and the send button are whole on screen."""

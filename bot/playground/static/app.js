@@ -17,6 +17,7 @@ const els = {
   photo: $("photo"),
   video: $("video"),
   subtitle: $("chat-subtitle"),
+  appLanguage: $("app-language"),
   clockTime: $("clock-time"),
   clockDate: $("clock-date"),
   toast: $("toast"),
@@ -119,11 +120,23 @@ function render() {
   renderMessages(person);
   renderSuggestions(person);
   renderMenu(person);
+  renderAppLanguage(person);
   els.subtitle.textContent = `bot · you are ${person.name}, ${roleName(person.role)}`;
   els.input.placeholder = `Message PatientBot as ${person.name}`;
   // Typing stays possible while the bot or the clock is busy; the server queues it as
   // Telegram would. Buttons wait, so a double click cannot press a keyboard twice.
   for (const button of document.querySelectorAll(".clock-button")) button.disabled = busy > 0;
+}
+
+function renderAppLanguage(person) {
+  const select = els.appLanguage;
+  const codes = state.languages.map((language) => language.code).join(" ");
+  if (select.dataset.codes !== codes) {
+    select.replaceChildren(...state.languages.map((language) => h("option", { value: language.code }, language.name)));
+    select.dataset.codes = codes;
+  }
+  select.value = person.language;
+  select.setAttribute("aria-label", `${person.name}'s Telegram app language`);
 }
 
 function renderClock() {
@@ -439,6 +452,9 @@ els.composer.addEventListener("submit", (event) => {
   els.input.value = "";
   api("/api/send", { user: current, text });
 });
+els.appLanguage.addEventListener("change", () =>
+  api("/api/language", { user: current, language: els.appLanguage.value }, false),
+);
 els.photo.addEventListener("click", () => api("/api/photo", { user: current }));
 els.video.addEventListener("click", () => api("/api/video", { user: current }));
 for (const button of document.querySelectorAll(".clock-button")) {
