@@ -24,6 +24,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, TypeHandler, filt
 
 from bot import texts
 from bot.context import BotApplication, BotContext
+from bot.handlers.patient import ask_again
 from bot.handlers.therapist.common import patient_menu, therapist_menu
 from bot.readers import learns_it_itself, speak_to
 from bot.services import language
@@ -116,6 +117,9 @@ async def _choose(update: Update, context: BotContext, code: str) -> None:
         parse_mode=ParseMode.HTML,
     )
     await _menu_in_chat(context, chat.id, therapist=therapist)
+    if chosen.changed:
+        # The question on the screen is in the old language: it comes again in the new one.
+        await ask_again(context, chat.id, user.id)
 
 
 async def _menu_in_chat(context: BotContext, chat_id: int, *, therapist: bool) -> None:

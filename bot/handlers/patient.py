@@ -575,6 +575,25 @@ def _not_shown_intro(result: checkin.NotShown) -> str:
     return texts.checkin_question_not_shown()
 
 
+async def ask_again(context: BotContext, chat_id: int, user_id: int) -> None:
+    """Send the question being asked once more, in the reader's language as it is now (after
+    /language changed it), where the check-in goes on."""
+    deps = context.deps
+    status = await deps.run(checkin.person_status, deps.database, user_id)
+    if status.asking_delivery_id is None:
+        return
+    resumed = await deps.run(
+        checkin.begin,
+        deps.database,
+        deps.clock.now(),
+        policy_of(context),
+        user_id,
+        status.asking_delivery_id,
+    )
+    if isinstance(resumed, checkin.Progress):
+        await _send_progress(context, chat_id, resumed)
+
+
 async def _send_progress(context: BotContext, chat_id: int, progress: checkin.Progress) -> None:
     """Ask the next question, or send the summary and offer the next waiting task."""
     bot = context.bot

@@ -148,8 +148,12 @@ async def test_switching_language_mid_check_in_continues_at_the_same_question(
     await h.command(BEA, "/language")
     assert h.last_text(BEA.chat_id) == ("🌐 Le escribo en Español. ¿En qué idioma prefiere?")
     await h.press(BEA, "Deutsch")
-    assert h.last_text(BEA.chat_id) == "🌐 Erledigt: Ab jetzt schreibe ich Ihnen auf Deutsch."
+    *_, done, asked_again = h.texts(BEA.chat_id)
+    assert done == "🌐 Erledigt: Ab jetzt schreibe ich Ihnen auf Deutsch."
     assert language_of(h, BEA) == "de"
+    # The question on her screen was Spanish: it comes again in German, where she was.
+    assert asked_again.startswith(f"▶️ Weiter mit {HIP}, wo Sie aufgehört haben.")
+    assert "Frage 2 von 3" in asked_again
 
     # Her Telegram app still says "es"; the choice sticks, and the check-in goes on.
     await h.press(BEA, "Both the same")

@@ -167,8 +167,9 @@ def person_status(database: Database, user_id: int) -> PersonStatus:
         person = _person(session, user_id)
         if person is None:
             return PersonStatus(known=False)
+        asking = _asking(session, person, lock=False)
         return PersonStatus(
             known=True,
             opted_out=person.opted_out,
-            asking=_asking(session, person, lock=False) is not None,
+            asking_delivery_id=_id(asking) if asking is not None else None,
         )

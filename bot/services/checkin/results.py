@@ -341,7 +341,12 @@ class ZoneChanged:
 class PersonStatus:
     known: bool
     opted_out: bool = False
-    asking: bool = False  # a question is waiting for their answer
+    # The check-in whose question is waiting for their answer, if one is.
+    asking_delivery_id: int | None = None
+
+    @property
+    def asking(self) -> bool:
+        return self.asking_delivery_id is not None
 
 
 @dataclass(frozen=True)
