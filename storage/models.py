@@ -239,6 +239,10 @@ class Task(SQLModel, table=True):
     # RFC 5545 RRULE without DTSTART ("FREQ=DAILY;COUNT=3"); NULL means once.
     recurrence: str | None = Field(default=None, max_length=200)
     expiry_minutes: int = 24 * 60
+    # The title in other languages, {"de": {"title": "..."}} (bot.services.content).
+    translations: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     # Soft delete: answers already given keep their task.
     deleted_at: datetime | None = _instant()
     created_at: datetime = _instant(nullable=False)
@@ -266,6 +270,12 @@ class Question(SQLModel, table=True):
     # The number of the newest QuestionRevision: the wording patients are asked from now on.
     # The fields above are that revision's, kept here so asking reads one row.
     revision: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    # The newest revision's text, options and link in other languages,
+    # {"de": {"text": ..., "options": [...], "link": ...}} (bot.services.content). Not part of
+    # the wording: a translation changes in place and makes no revision.
+    translations: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
 
 
 # The fields of a question a patient reads or answers by; a change to any is a new revision.
@@ -304,6 +314,11 @@ class QuestionRevision(SQLModel, table=True):
     max_value: float | None = None
     integer_only: bool = False
     max_length: int | None = None
+    # This revision's translations, as on ``Question``: a summary shows an answered revision
+    # in the patient's language.
+    translations: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     created_at: datetime = _instant(nullable=False)
 
 

@@ -523,3 +523,68 @@ def test_0013_records_the_prompts_of_open_check_ins_and_gives_every_row_back_on_
         print(f"\nmigration 0013 data test [{backend}]: {len(expected)} open prompts recorded")
     finally:
         engine.dispose()
+
+
+# --- 0015: content translations ---------------------------------------------------------------
+
+TRANSLATED_TABLES = ("tasks", "questions", "question_revisions")
+
+
+def _translated_dump(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """fill()'s tables (at 0002) and the revisions 0010 made of its questions."""
+    return dump(engine) | {"question_revisions": _rows(engine, "question_revisions")}
+
+
+def test_translations_come_empty_and_go_and_every_row_keeps_its_canonical_wording(
+    empty_url: str, backend: str
+) -> None:
+    """0015 adds a NULL ``translations`` to tasks, questions and their revisions; going down
+    drops only those columns, whatever translations were written meanwhile."""
+    upgrade(empty_url, "0002")
+    engine = make_engine(empty_url)
+    try:
+        fill(engine)
+        upgrade(empty_url, "0014")
+        before = _translated_dump(engine)
+        assert before["tasks"] and before["questions"] and before["question_revisions"]
+
+        upgrade(empty_url, "0015")
+        after = _translated_dump(engine)
+        for table in TRANSLATED_TABLES:
+            assert [row["translations"] for row in after[table]] == [None] * len(before[table])
+            assert without(after[table], "translations") == before[table]
+        assert {t: after[t] for t in after if t not in TRANSLATED_TABLES} == {
+            t: before[t] for t in before if t not in TRANSLATED_TABLES
+        }
+
+        # Translations written after the upgrade, as a seed writes them.
+        question = after["questions"][0]
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("UPDATE tasks SET translations = :t WHERE id = :id"),
+                {"t": '{"de": {"title": "Hüfte"}}', "id": question["task_id"]},
+            )
+            for table, key in (("questions", "id"), ("question_revisions", "question_id")):
+                connection.execute(
+                    sa.text(f"UPDATE {table} SET translations = :t WHERE {key} = :id"),
+                    {"t": '{"es": {"text": "¿Qué lado?"}}', "id": question["id"]},
+                )
+
+        downgrade(empty_url, "0014")
+        with engine.connect() as connection:
+            for table in TRANSLATED_TABLES:
+                columns = {c["name"] for c in sa.inspect(connection).get_columns(table)}
+                assert "translations" not in columns
+        assert _translated_dump(engine) == before
+
+        upgrade(empty_url, "0015")
+        again = _translated_dump(engine)
+        for table in TRANSLATED_TABLES:
+            assert all(row["translations"] is None for row in again[table])
+        print(
+            f"\nmigration 0015 data test [{backend}]: "
+            + ", ".join(f"{len(after[t])} {t}" for t in TRANSLATED_TABLES)
+            + " kept, translations dropped on the way down"
+        )
+    finally:
+        engine.dispose()
