@@ -131,7 +131,9 @@ def question_keyboard(view: QuestionView, *, with_skip: bool) -> InlineKeyboardM
     rows: list[list[InlineKeyboardButton]] = []
     buttons = [
         InlineKeyboardButton(
-            label if isinstance(label, str) else texts.words(label),
+            # A choice's button shows the reader's version of the option; it carries the
+            # option's place, so the answer stored is the canonical option.
+            texts.content(label) if isinstance(label, str) else texts.words(label),
             callback_data=keyboards.encode("a", view.delivery_id, view.question_id, token),
         )
         for label, token in button_tokens(view.rules)
@@ -158,8 +160,9 @@ def render_summary(summary: Summary) -> str:
     lines = [texts.checkin_summary_head(summary.task_title)]
     lines.extend(
         texts.checkin_summary_line(
-            _shorten(line.description, SUMMARY_QUESTION_CHARS),
-            _shorten(line.display, SUMMARY_ANSWER_CHARS),
+            # In the reader's language before shortening, which makes a plain string.
+            _shorten(texts.content(line.description), SUMMARY_QUESTION_CHARS),
+            _shorten(texts.content(line.display), SUMMARY_ANSWER_CHARS),
             line.skipped,
         )
         for line in summary.lines
@@ -259,7 +262,7 @@ def _question_body(view: QuestionView) -> str:
     lines = [
         texts.checkin_question_header(view.task_title, view.number, view.total, view.optional),
         "",
-        texts.escape(view.description),
+        texts.escape(texts.content(view.description)),
     ]
     if view.link:
         lines.append(texts.checkin_link(view.link))

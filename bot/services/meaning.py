@@ -194,6 +194,9 @@ class Kind(StrEnum):
     SEED_UNKNOWN_TYPE = "seed_unknown_type"
     SEED_BAD_LINK = "seed_bad_link"
     SEED_BAD_OPTIONS = "seed_bad_options"
+    SEED_UNKNOWN_LANGUAGE = "seed_unknown_language"
+    SEED_OPTIONS_COUNT_MISMATCH = "seed_options_count_mismatch"
+    SEED_TRANSLATION_WITHOUT_ORIGINAL = "seed_translation_without_original"
     # /patient, its buttons and /media (services/patientpage.py).
     PATIENT_PAGE_NO_MATCH = "patient_page_no_match"
     PATIENT_PAGE_GONE = "patient_page_gone"

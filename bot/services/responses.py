@@ -20,6 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final, Literal, assert_never
 
+from bot.services.content import versions
 from bot.services.meaning import Kind, Meaning, meaning
 
 
@@ -348,7 +349,7 @@ def _parse_choice(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
             token: option for option, token in button_tokens(rules) if isinstance(option, str)
         }
         if reply.text in tokens:
-            return Accepted(display=tokens[reply.text])
+            return Accepted(display=str(tokens[reply.text]))
         return Rejected(meaning(Kind.HINT_STALE_BUTTON, instruction=meaning(Kind.HINT_CHOICE)))
     if reply.kind != "text":
         return _wrong_kind(reply, meaning(Kind.HINT_CHOICE))
@@ -359,7 +360,8 @@ def _parse_choice(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
             option = options[int(number) - 1]
     if option is None:
         return Rejected(meaning(Kind.HINT_CHOICE_RETRY, options=list(options)))
-    return Accepted(display=option)
+    # The canonical option, whichever language's version was typed (``str`` drops them).
+    return Accepted(display=str(option))
 
 
 def _parse_photo(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
@@ -515,10 +517,16 @@ def _scale_answer(value: int) -> Accepted:
 
 
 def _find_option(options: tuple[str, ...], text: str) -> str | None:
+    """The option ``text`` names: as written, else in any language it is translated into."""
     wanted = _normalise(text)
     if not wanted:
         return None
-    return next((option for option in options if _normalise(option) == wanted), None)
+    exact = next((option for option in options if _normalise(option) == wanted), None)
+    if exact is not None:
+        return exact
+    return next(
+        (o for o in options if any(_normalise(v) == wanted for v in versions(o)[1:])), None
+    )
 
 
 def _normalise(text: str) -> str:

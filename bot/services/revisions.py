@@ -3,6 +3,12 @@
 A question's own row always holds its newest wording (``Question.revision`` numbers it), so
 asking reads one row; ``question_revisions`` keeps every wording, and each answer points at
 the one it answered. Reports, exports and ``/mydata`` read the text from there.
+
+Translations (``bot.services.content``) are not part of the wording: a new or corrected
+translation changes the newest revision in place, so a patient halfway through is not asked
+the same question again. A new canonical wording drops the translations of the fields that
+changed (a translation of the old text would say something else), unless the caller (the
+seed) gives the new ones.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bot.services.content import Translations, without_stale
 from storage.models import REVISED_FIELDS, Question, QuestionRevision
 
 
@@ -29,7 +36,13 @@ def add_first_revision(session: Session, question: Question, now: datetime) -> N
     assert question.id is not None
     question.revision = 1
     session.add(
-        QuestionRevision(question_id=question.id, revision=1, created_at=now, **_wording(question))
+        QuestionRevision(
+            question_id=question.id,
+            revision=1,
+            created_at=now,
+            translations=question.translations,
+            **_wording(question),
+        )
     )
 
 
@@ -48,11 +61,28 @@ def revise(session: Session, question: Question, values: Mapping[str, Any], now:
         return False
     assert question.id is not None
     question.revision += 1
+    question.translations = without_stale(question.translations, before, after)
     session.add(
         QuestionRevision(
-            question_id=question.id, revision=question.revision, created_at=now, **after
+            question_id=question.id,
+            revision=question.revision,
+            created_at=now,
+            translations=question.translations,
+            **after,
         )
     )
+    return True
+
+
+def retranslate(session: Session, question: Question, translations: Translations | None) -> bool:
+    """Give the question and its newest revision ``translations``; True if they changed.
+
+    No new revision: the meaning a patient answers stays the same.
+    """
+    if question.translations == translations:
+        return False
+    question.translations = translations
+    current_revision(session, question).translations = translations
     return True
 
 
@@ -66,14 +96,12 @@ def current_revision(session: Session, question: Question) -> QuestionRevision:
     ).one()
 
 
-def answered_wordings(session: Session, revision_ids: Iterable[int]) -> dict[int, str]:
-    """The text of each revision answered, by revision id."""
-    wanted = set(revision_ids)
+def answered_revisions(
+    session: Session, revision_ids: Iterable[int | None]
+) -> dict[int, QuestionRevision]:
+    """Each revision answered, by id: its text, options and their translations."""
+    wanted = {revision_id for revision_id in revision_ids if revision_id is not None}
     if not wanted:
         return {}
-    rows = session.exec(
-        select(QuestionRevision.id, QuestionRevision.description).where(
-            col(QuestionRevision.id).in_(wanted)
-        )
-    ).all()
-    return {revision_id: text for revision_id, text in rows if revision_id is not None}
+    rows = session.exec(select(QuestionRevision).where(col(QuestionRevision.id).in_(wanted)))
+    return {revision.id: revision for revision in rows if revision.id is not None}

@@ -8,15 +8,19 @@ Format (see ``seed_data/demo.toml``)::
 
     [[groups]]          name, timezone?, invite?, invite_max_uses?, invite_demo?, team?,
                         consent?
-    [[tasks]]           group, title, due, repeat?, expiry_hours?
+    [[tasks]]           group, title, due, repeat?, expiry_hours?, title_<lang>?
     [[tasks.questions]] text, type, link?, required?, options?, min?, max?, integer?,
-                        max_length?, alert?
+                        max_length?, alert?, text_<lang>?, options_<lang>?, link_<lang>?
+
+``<lang>`` is a language the bot speaks (``services.language.AVAILABLE``): ``text_de`` is the
+German version of ``text`` (``bot.services.content``).
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections import Counter
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -37,6 +41,8 @@ from bot.services.authoring import (
     team_place,
 )
 from bot.services.consent import MAX_CONSENT_TEXT, latest_versions
+from bot.services.content import LINK, OPTIONS, TEXT, TITLE, Translations
+from bot.services.language import AVAILABLE
 from bot.services.meaning import Kind, Meaning, meaning
 from bot.services.planning import plan_task, replan_task
 from bot.services.responses import (
@@ -46,7 +52,7 @@ from bot.services.responses import (
     format_alert_rule,
     parse_alert_rule,
 )
-from bot.services.revisions import add_first_revision, revise
+from bot.services.revisions import add_first_revision, retranslate, revise
 from bot.services.schedule import ScheduleError, parse_recurrence_text, parse_when
 from storage.db import Database
 from storage.models import (
@@ -69,6 +75,10 @@ TASK_KEYS = {"group", "title", "due", "repeat", "expiry_hours", "questions"}
 QUESTION_KEYS = {
     "text", "type", "link", "required", "options", "min", "max", "integer", "max_length", "alert",
 }  # fmt: skip
+# The keys that may carry a language suffix (``title_de``, ``text_es``), and the JSON field each
+# becomes in ``translations``.
+TASK_TRANSLATED = {"title": TITLE}
+QUESTION_TRANSLATED = {"text": TEXT, "options": OPTIONS, "link": LINK}
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,8 @@ class QuestionSeed:
     integer_only: bool
     max_length: int | None
     alert_rule: str | None
+    # {"de": {"text": ..., "options": [...], "link": ...}}; None: none at all.
+    translations: Translations | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,7 @@ class TaskSeed:
     recurrence: str | None
     expiry_minutes: int
     questions: list[QuestionSeed]
+    translations: Translations | None = None  # {"de": {"title": ...}}
 
 
 @dataclass(frozen=True)
@@ -198,9 +211,51 @@ def _table_list(raw: dict[str, Any], key: str, problems: _Problems) -> list[dict
     return value
 
 
-def _unknown_keys(item: dict[str, Any], allowed: set[str], where: str, p: _Problems) -> None:
+def _unknown_keys(
+    item: dict[str, Any],
+    allowed: set[str],
+    where: str,
+    p: _Problems,
+    translated: Collection[str] = (),
+) -> None:
     for key in sorted(set(item) - allowed):
-        p.add(where, key, meaning(Kind.SEED_UNKNOWN_KEY, allowed=sorted(allowed)))
+        if _translated_key(key, translated) is None:
+            listed = sorted(allowed) + [f"{base}_<{'|'.join(AVAILABLE)}>" for base in translated]
+            p.add(where, key, meaning(Kind.SEED_UNKNOWN_KEY, allowed=listed))
+
+
+def _translated_key(key: str, translated: Collection[str]) -> tuple[str, str] | None:
+    """``text_de`` -> ("text", "de") when ``text`` may be translated; the code is not checked."""
+    base, underscore, code = key.rpartition("_")
+    return (base, code) if underscore and base in translated and code else None
+
+
+def _translations(
+    item: dict[str, Any],
+    translated: dict[str, str],
+    where: str,
+    p: _Problems,
+    check: Callable[[dict[str, Any], str, str, str], Any],
+) -> Translations | None:
+    """The item's ``<key>_<lang>`` values, each checked by ``check(item, where, key, base)``
+    (which returns None after adding a problem), as {lang: {field: value}}."""
+    found: Translations = {}
+    for key in sorted(item):
+        parts = _translated_key(key, translated)
+        if parts is None:
+            continue
+        base, code = parts
+        if code not in AVAILABLE:
+            p.add(
+                where,
+                key,
+                meaning(Kind.SEED_UNKNOWN_LANGUAGE, code=code, available=list(AVAILABLE)),
+            )
+            continue
+        value = check(item, where, key, base)
+        if value is not None:
+            found.setdefault(code, {})[translated[base]] = value
+    return found or None
 
 
 def _text(
@@ -332,7 +387,7 @@ def _read_tasks(
     seen: set[tuple[str, str]] = set()
     for index, item in enumerate(items, start=1):
         where = f"tasks[{index}]"
-        _unknown_keys(item, TASK_KEYS, where, p)
+        _unknown_keys(item, TASK_KEYS, where, p, TASK_TRANSLATED)
         group = _text(item, "group", where, p, required=True)
         if group and group not in zones:
             p.add(where, "group", meaning(Kind.SEED_UNKNOWN_GROUP, group=group))
@@ -340,6 +395,15 @@ def _read_tasks(
         if title and (group, title.casefold()) in seen:
             p.add(where, "title", meaning(Kind.SEED_DUPLICATE_TITLE, title=title, group=group))
         seen.add((group, title.casefold()))
+        translations = _translations(
+            item,
+            TASK_TRANSLATED,
+            where,
+            p,
+            lambda item, where, key, _base: (
+                _text(item, key, where, p, required=False, longest=MAX_TITLE) or None
+            ),
+        )
         due_text = _text(item, "due", where, p, required=True)
         due_date, due_time = date(2000, 1, 1), time(0, 0)
         if due_text:
@@ -383,6 +447,7 @@ def _read_tasks(
                 recurrence=recurrence,
                 expiry_minutes=round((expiry_hours or 24) * 60),
                 questions=questions,
+                translations=translations,
             )
         )
     return tasks
@@ -392,7 +457,7 @@ def _read_question(
     item: dict[str, Any], position: int, where: str, p: _Problems
 ) -> QuestionSeed | None:
     before = len(p.items)
-    _unknown_keys(item, QUESTION_KEYS, where, p)
+    _unknown_keys(item, QUESTION_KEYS, where, p, QUESTION_TRANSLATED)
     description = _text(item, "text", where, p, required=True, longest=MAX_DESCRIPTION)
     type_name = _text(item, "type", where, p, required=True)
     response_type: ResponseType | None = None
@@ -441,6 +506,23 @@ def _read_question(
                 alert_rule = format_alert_rule(parse_alert_rule(alert_text, rules))
             except AlertRuleError as error:
                 p.add(where, "alert", error.problem)
+    canonical = {"text": description, "options": options, "link": link}
+
+    def check(item: dict[str, Any], where: str, key: str, base: str) -> Any:
+        if not canonical[base]:
+            p.add(where, key, meaning(Kind.SEED_TRANSLATION_WITHOUT_ORIGINAL, original=base))
+            return None
+        if base == "text":
+            return _text(item, key, where, p, required=False, longest=MAX_DESCRIPTION) or None
+        if base == "link":
+            translated_link = _text(item, key, where, p, required=False, longest=MAX_LINK)
+            if translated_link and not translated_link.startswith(("https://", "http://")):
+                p.add(where, key, meaning(Kind.SEED_BAD_LINK))
+                return None
+            return translated_link or None
+        return _translated_options(item[key], len(canonical["options"] or ()), where, key, p)
+
+    translations = _translations(item, QUESTION_TRANSLATED, where, p, check)
     if len(p.items) > before or response_type is None:
         return None
     return QuestionSeed(
@@ -455,7 +537,31 @@ def _read_question(
         integer_only=integer_only,
         max_length=max_length,
         alert_rule=alert_rule,
+        translations=translations,
     )
+
+
+def _translated_options(
+    value: Any, expected: int, where: str, key: str, p: _Problems
+) -> list[str] | None:
+    """A choice's options in another language: one per option, in the options' order (a button
+    carries the option's place, and the answer stored is the canonical option)."""
+    if not isinstance(value, list) or not all(isinstance(o, str) and o.strip() for o in value):
+        p.add(where, key, meaning(Kind.SEED_BAD_OPTIONS))
+        return None
+    if len(value) != expected:
+        p.add(
+            where,
+            key,
+            meaning(Kind.SEED_OPTIONS_COUNT_MISMATCH, count=len(value), expected=expected),
+        )
+        return None
+    options = [o.strip() for o in value]
+    # The same checks as the canonical options: too long for a button, the same one twice.
+    problems = QuestionRules(ResponseType.CHOICE, options=tuple(options)).validate()
+    for problem in problems:
+        p.add(where, key, problem)
+    return None if problems else options
 
 
 def apply_seed(database: Database, plan: SeedPlan, now: datetime, default_zone: str) -> SeedReport:
@@ -615,8 +721,10 @@ def _upsert_task(
             "expiry_minutes": seed.expiry_minutes,
         },
     )
+    # A new translation of the title changes what patients read, not when they are asked.
+    retitled = _assign(task, {"translations": seed.translations})
     session.flush()
-    _mark(report, "tasks", created, changed)
+    _mark(report, "tasks", created, changed or retitled)
     return task, changed and not created
 
 
@@ -647,13 +755,21 @@ def _upsert_questions(
             "removed_at": None,
         }
         if question is None:
-            question = Question(task_id=task.id, position=seed.position, **wording, **settings)
+            question = Question(
+                task_id=task.id,
+                position=seed.position,
+                translations=seed.translations,
+                **wording,
+                **settings,
+            )
             session.add(question)
             add_first_revision(session, question, now)
             changed = True
         else:
             # A new wording is a new revision: answers already given keep the one they answered.
+            # A new translation is not: the newest revision gets it in place.
             changed = revise(session, question, wording, now)
+            changed = retranslate(session, question, seed.translations) or changed
             changed = _assign(question, settings) or changed
         _mark(report, "questions", created, changed)
     for leftover in existing.values():

@@ -11,6 +11,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 import bot.texts.language as language
+from bot.services.content import Localized
 from bot.services.responses import STORED_NO, STORED_PHOTO, STORED_VIDEO, STORED_YES
 from bot.texts.language import N_, _
 
@@ -58,7 +59,10 @@ _DECIMAL = re.compile(r"-?\d+\.\d+")
 
 def shown_answer(display: str) -> str:
     """A stored answer as the reader reads it: yes/no, photo and video in their language, a
-    decimal with their decimal mark ("7,5"). What is stored stays canonical ("7.5", "Yes")."""
+    decimal with their decimal mark ("7,5"), a choice's option in their language where it has
+    a translation. What is stored stays canonical ("7.5", "Yes", "Left")."""
+    if isinstance(display, Localized):
+        return language.content(display)
     words = {
         STORED_YES: label_yes,
         STORED_NO: label_no,
@@ -150,7 +154,9 @@ def hint_choice() -> str:
 
 
 def hint_choice_retry(options: list[str]) -> str:
-    listing = ", ".join(f"{n} = {escape(option)}" for n, option in enumerate(options, 1))
+    listing = ", ".join(
+        f"{n} = {escape(language.content(option))}" for n, option in enumerate(options, 1)
+    )
     return _("Please tap one of the options, or type its name or number: {listing}.").format(
         listing=listing
     )

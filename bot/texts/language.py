@@ -26,6 +26,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
+from bot.services.content import Localized
 from bot.services.language import AVAILABLE
 
 DOMAIN = "patientbot"
@@ -41,6 +42,12 @@ _reader: ContextVar[str] = ContextVar("patientbot_reader_language", default=SOUR
 def current() -> str:
     """The language of the person being written to."""
     return _reader.get()
+
+
+def content(value: str) -> str:
+    """A therapist's wording (title, question, option, link) in the reader's language, where
+    it has a translation into it; otherwise as written."""
+    return value.in_language(current()) if isinstance(value, Localized) else value
 
 
 def use(language: str) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import bot.texts.language as language
 from bot.texts.answers import alert_condition, shown_answer
-from bot.texts.language import _, counted, ngettext
+from bot.texts.language import _, content, counted, ngettext
 from bot.texts.therapist_commands import admin_help
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def prompt(
         "Open until {local_expiry}.{progress}"
     ).format(
         head=head,
-        title=escape(title),
+        title=escape(content(title)),
         local_due=_when(local_due),
         questions=counted("{n} question", "{n} questions", question_count),
         local_expiry=_when(local_expiry),
@@ -173,7 +173,7 @@ def checkin_how_to_join() -> str:
 
 def checkin_next_due(title: str, local_due: datetime) -> str:
     return _("Your next check-in, <b>{title}</b>, is due {local_due}.").format(
-        title=escape(title), local_due=_when(local_due)
+        title=escape(content(title)), local_due=_when(local_due)
     )
 
 
@@ -269,11 +269,12 @@ def checkin_when(local: datetime) -> str:
 def checkin_question_header(title: str, number: int, total: int, optional: bool) -> str:
     extra = _(" (optional)") if optional else ""
     return _("<b>{title}</b>\nQuestion {number} of {total}{extra}").format(
-        title=escape(title), number=number, total=total, extra=extra
+        title=escape(content(title)), number=number, total=total, extra=extra
     )
 
 
 def checkin_link(url: str) -> str:
+    url = content(url)
     return _('🔗 <a href="{url}">{url2}</a>').format(url=escape(url, quote=True), url2=escape(url))
 
 
@@ -298,7 +299,9 @@ def checkin_stuck() -> str:
 
 
 def checkin_resuming(title: str) -> str:
-    return _("▶️ Continuing <b>{title}</b> where you left off.").format(title=escape(title))
+    return _("▶️ Continuing <b>{title}</b> where you left off.").format(
+        title=escape(content(title))
+    )
 
 
 def flood_pausing() -> str:
@@ -324,17 +327,17 @@ def checkin_question_not_shown() -> str:
 
 def checkin_paused_other(title: str) -> str:
     return _("⏸ I've put <b>{title}</b> on hold; /tasks brings it back.").format(
-        title=escape(title)
+        title=escape(content(title))
     )
 
 
 def checkin_summary_head(title: str) -> str:
-    return _("✅ <b>Done: {title}</b>\n").format(title=escape(title))
+    return _("✅ <b>Done: {title}</b>\n").format(title=escape(content(title)))
 
 
 def checkin_summary_line(description: str, display: str, skipped: bool) -> str:
     answer = _("<i>skipped</i>") if skipped else f"<b>{escape(shown_answer(display))}</b>"
-    return f"• {escape(description)} — {answer}"
+    return f"• {escape(content(description))} — {answer}"
 
 
 def checkin_summary_thanks() -> str:
@@ -451,7 +454,7 @@ def checkin_paused(title: str, number: int, total: int) -> str:
     return _(
         "⏸ Paused <b>{title}</b> at question {number} of {total}. Send /tasks "
         "when you want to continue."
-    ).format(title=escape(title), number=number, total=total)
+    ).format(title=escape(content(title)), number=number, total=total)
 
 
 def checkin_nothing_to_pause(open_count: int) -> str:
@@ -482,7 +485,7 @@ def checkin_task_line(
     return _(
         "• <b>{title}</b>\n  due {local_due} · {progress}\n  open until {local_expiry}"
     ).format(
-        title=escape(title),
+        title=escape(content(title)),
         local_due=_when(local_due),
         progress=progress,
         local_expiry=_when(local_expiry),
@@ -490,6 +493,7 @@ def checkin_task_line(
 
 
 def checkin_button_task(title: str, started: bool) -> str:
+    title = content(title)
     short = title if len(title) <= 40 else title[:39] + "…"
     if started:
         return _("▶️ Continue: {title}").format(title=short)

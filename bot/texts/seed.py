@@ -127,3 +127,19 @@ def seed_bad_link() -> str:
 
 def seed_bad_options() -> str:
     return _("must be a list of non-empty strings")
+
+
+def seed_unknown_language(code: str, available: list[str]) -> str:
+    return _(
+        'no language "{code}": translations are for the languages the bot speaks ({available})'
+    ).format(code=code, available=", ".join(available))
+
+
+def seed_options_count_mismatch(count: int, expected: int) -> str:
+    return _("must translate each of the {expected} options, in order (it has {count})").format(
+        expected=expected, count=count
+    )
+
+
+def seed_translation_without_original(original: str) -> str:
+    return _("translates {original}, which this question does not have").format(original=original)

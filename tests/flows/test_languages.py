@@ -2,11 +2,17 @@
 
 The demo's "Hip mobility session" (Hip Therapy 1, invite HIP1, due Wednesday 25 November 2026
 at 10:00 London time) asks yes/no (alert on "no"), a choice, and kilometres walked (decimals
-allowed). The transcripts are printed, as a translator would want to read them.
+allowed). The seed gives its title, questions and options in German and Spanish too
+(``title_de``, ``text_de``, ``options_de``): patients read those, the database and the
+therapist keep the English. The transcripts are printed, as a translator would want to read
+them.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -20,6 +26,8 @@ ANNA = User(id=201, first_name="Anna", last_name="Berger", language_code="de-AT"
 BEA = User(id=202, first_name="Bea", last_name="Ruiz", language_code="es")
 THEO = therapist()
 HIP = "Hip mobility session"
+HIP_DE = "Übungseinheit Hüftbeweglichkeit"
+HIP_ES = "Sesión de movilidad de cadera"
 
 
 @pytest.fixture
@@ -51,22 +59,32 @@ async def test_a_german_patient_checks_in_in_german_and_the_therapist_reads_engl
     await h.command(ANNA, "/start", "HIP1")
     joined = h.last_text(ANNA.chat_id)
     assert joined.startswith("✅ Willkommen! Sie sind Hip Therapy 1 beigetreten.")
-    assert f"Ihr nächster Check-in, {HIP}, ist fällig am Mi., 25. Nov., 10:00 (GMT)." in joined
+    assert f"Ihr nächster Check-in, {HIP_DE}, ist fällig am Mi., 25. Nov., 10:00 (GMT)." in joined
 
     await h.advance_and_scan(timedelta(hours=1))
     prompt = h.last_text(ANNA.chat_id)
     assert prompt.startswith("📋 Zeit für Ihren Check-in")
+    assert HIP_DE in prompt and HIP not in prompt
     assert "Fällig Mi., 25. Nov., 10:00 (GMT) · 3 Fragen" in prompt
 
     await h.press(ANNA, "▶️ Jetzt beginnen")
-    assert "Frage 1 von 3" in h.last_text(ANNA.chat_id)
+    first = h.last_text(ANNA.chat_id)
+    assert "Frage 1 von 3" in first
+    assert "Sehen Sie sich das Video an und machen Sie 3 Sätze" in first
+    # No German video in the seed: the link stays the one written.
+    assert "https://www.youtube.com/watch?v=wPM8icPu6H8" in first
     await h.press(ANNA, "Nein")
-    # The therapist set up the group in English: the alert reaches them in English.
+    # The therapist set up the group in English: the alert reaches them in English, quoting
+    # the question as they wrote it.
     alert = h.last_text(THEO.chat_id)
     assert alert.startswith("🚨 Anna Berger answered No to “Watch the video")
     assert "Task: Hip mobility session · alert on No" in alert
 
-    await h.press(ANNA, "Left")
+    choice = h.last_message(ANNA.chat_id)
+    assert "Welche Seite ist Ihnen schwerer gefallen?" in (choice.plain or "")
+    assert choice.button_texts == ["Links", "Rechts", "Beide gleich"]
+    await h.press(ANNA, "Links")
+    assert "✔️ Ihre Antwort: Links" in h.texts(ANNA.chat_id)[-2]
     assert "Frage 3 von 3 (optional)" in h.last_text(ANNA.chat_id)
     await h.text(ANNA, "sieben")
     assert h.last_text(ANNA.chat_id).startswith("Bitte schreiben Sie die Zahl in Ziffern")
@@ -77,8 +95,9 @@ async def test_a_german_patient_checks_in_in_german_and_the_therapist_reads_engl
     texts = h.texts(ANNA.chat_id)
     assert "✔️ Ihre Antwort: Nein" in texts[2]
     summary = texts[-1]
-    assert summary.startswith(f"✅ Erledigt: {HIP}")
-    assert "• How far did you walk today, in kilometres? — 7,5" in summary
+    assert summary.startswith(f"✅ Erledigt: {HIP_DE}")
+    assert "• Welche Seite ist Ihnen schwerer gefallen? — Links" in summary
+    assert "• Wie weit sind Sie heute zu Fuß gegangen, in Kilometern? — 7,5" in summary
     assert summary.endswith("Vielen Dank! Ihr Therapieteam kann Ihre Antworten sehen.")
     # Stored canonical, whatever the patient read.
     assert stored_answers(h, ANNA) == [
@@ -97,16 +116,20 @@ async def test_a_spanish_patient_checks_in_in_spanish(h: Harness) -> None:
     await h.press(BEA, "▶️ Empezar ahora")
     await h.text(BEA, "sí")
     assert "Pregunta 2 de 3" in h.last_text(BEA.chat_id)
-    await h.text(BEA, "Izquierda")
+    assert "¿Qué lado le ha costado más?" in h.last_text(BEA.chat_id)
+    await h.text(BEA, "La izquierda")
     assert h.last_text(BEA.chat_id).startswith(
-        "Toque una de las opciones o escriba su nombre o número: 1 = Left, 2 = Right"
+        "Toque una de las opciones o escriba su nombre o número: 1 = Izquierdo, 2 = Derecho, "
+        "3 = Los dos por igual"
     )
-    await h.text(BEA, "1")
+    # Typed in her language, stored as the option was written.
+    await h.text(BEA, "izquierdo")
     await h.text(BEA, "dos")
     assert h.last_text(BEA.chat_id).startswith("Escriba el número con cifras")
     await h.text(BEA, "2,5")
     summary = h.last_text(BEA.chat_id)
-    assert summary.startswith(f"✅ Hecho: {HIP}")
+    assert summary.startswith(f"✅ Hecho: {HIP_ES}")
+    assert "• ¿Qué lado le ha costado más? — Izquierdo" in summary
     assert summary.endswith("¡Gracias! Su terapeuta puede ver sus respuestas.")
     assert stored_answers(h, BEA) == [
         ("2.5", 2.5, None),
@@ -123,7 +146,14 @@ async def test_a_therapist_previews_a_task_in_a_patients_language(h: Harness) ->
     texts = h.texts(THEO.chat_id)
     assert texts[-5].startswith(f"Preview of #{task.id} “{HIP}” as a patient sees it")
     assert texts[-4].startswith("📋 Zeit für Ihren Check-in")
+    assert HIP_DE in texts[-4]
     assert "Frage 1 von 3" in texts[-3]
+    assert "Konnten Sie die Übung vollständig ausführen?" in texts[-3]
+    assert "Welche Seite ist Ihnen schwerer gefallen?" in texts[-2]
+    choice = h.screen(THEO.chat_id)[-2]
+    assert choice.button_texts == ["Links", "Rechts", "Beide gleich"]
+    await h.command(THEO, "/preview", str(task.id))
+    assert h.screen(THEO.chat_id)[-2].button_texts == ["Left", "Right", "Both the same"]
     await h.command(THEO, "/preview", str(task.id), "fr")
     assert h.last_text(THEO.chat_id).startswith("Usage: /preview ID [LANGUAGE]")
 
@@ -152,14 +182,15 @@ async def test_switching_language_mid_check_in_continues_at_the_same_question(
     assert done == "🌐 Erledigt: Ab jetzt schreibe ich Ihnen auf Deutsch."
     assert language_of(h, BEA) == "de"
     # The question on her screen was Spanish: it comes again in German, where she was.
-    assert asked_again.startswith(f"▶️ Weiter mit {HIP}, wo Sie aufgehört haben.")
+    assert asked_again.startswith(f"▶️ Weiter mit {HIP_DE}, wo Sie aufgehört haben.")
     assert "Frage 2 von 3" in asked_again
+    assert "Welche Seite ist Ihnen schwerer gefallen?" in asked_again
 
     # Her Telegram app still says "es"; the choice sticks, and the check-in goes on.
-    await h.press(BEA, "Both the same")
+    await h.press(BEA, "Beide gleich")
     assert "Frage 3 von 3 (optional)" in h.last_text(BEA.chat_id)
     await h.text(BEA, "2")
-    assert h.last_text(BEA.chat_id).startswith(f"✅ Erledigt: {HIP}")
+    assert h.last_text(BEA.chat_id).startswith(f"✅ Erledigt: {HIP_DE}")
     assert stored_answers(h, BEA) == [
         ("2", 2.0, None),
         ("Both the same", None, None),
@@ -219,7 +250,7 @@ async def test_the_export_is_the_same_whatever_language_the_therapist_reads(
     await h.advance_and_scan(timedelta(hours=1))
     await h.press(ANNA, "▶️ Jetzt beginnen")
     await h.press(ANNA, "Ja")
-    await h.press(ANNA, "Right")
+    await h.press(ANNA, "Rechts")
     await h.text(ANNA, "3,25")
 
     await h.command(THEO, "/export", "Hip Therapy 1")
@@ -248,10 +279,15 @@ async def test_a_typed_answer_is_answered_in_the_chosen_language_not_the_apps(
     await h.command(erik, "/start", "SHOULDER1")
     await h.command(erik, "/language", "de")
     await h.advance_and_scan(timedelta(hours=9))
-    prompt = next(m for m in h.screen(erik.chat_id) if "Shoulder pain check" in (m.plain or ""))
+    prompt = next(
+        m
+        for m in h.screen(erik.chat_id)
+        if "Schulterschmerzen: tägliche Abfrage" in (m.plain or "")
+    )
     assert (prompt.plain or "").startswith("📋 Zeit für Ihren Check-in")
     await h.press(erik, "▶️ Jetzt beginnen", prompt.message_id)
     assert "Frage 1 von 3" in h.last_text(erik.chat_id)
+    assert "Wie stark waren Ihre Schulterschmerzen heute?" in h.last_text(erik.chat_id)
     await h.press(erik, "3")
     assert "Frage 2 von 3" in h.last_text(erik.chat_id)
 
@@ -274,3 +310,55 @@ async def test_a_therapist_who_chose_german_is_led_through_newtask_in_german(
     assert "Dieser Titel hat 201 Zeichen; höchstens 200." in h.last_text(THEO.chat_id)
     await h.text(THEO, "Knee bends")
     assert h.last_text(THEO.chat_id).startswith("Wann ist sie fällig?")
+
+
+async def test_what_a_german_patient_answers_is_stored_and_exported_as_an_english_ones(
+    h: Harness,
+) -> None:
+    """The same answers given in German (buttons and typing in German) and in English: the
+    database, the therapist's CSV and each patient's /mydata hold the same canonical values."""
+    eve = User(id=204, first_name="Eve", last_name="Hart", language_code="en")
+    for patient in (ANNA, eve):
+        await h.command(patient, "/start", "HIP1")
+    await h.advance_and_scan(timedelta(hours=1))
+    await h.press(ANNA, "▶️ Jetzt beginnen")
+    await h.press(ANNA, "Ja")
+    await h.text(ANNA, "beide GLEICH")  # typed, in German, in any case
+    await h.text(ANNA, "4,5")
+    await h.press(eve, "▶️ Start now")
+    await h.press(eve, "Yes")
+    await h.press(eve, "Both the same")
+    await h.text(eve, "4.5")
+    assert (
+        stored_answers(h, ANNA)
+        == stored_answers(h, eve)
+        == [
+            ("4.5", 4.5, None),
+            ("Both the same", None, None),
+            ("Yes", None, True),
+        ]
+    )
+
+    await h.command(THEO, "/export", "Hip Therapy 1")
+    exported = h.api.calls_of("sendDocument")[-1].files["document"]["content"].decode()
+    header, *rows = list(csv.reader(io.StringIO(exported)))
+    person_columns = {header.index("patient_telegram_id"), header.index("patient_name")}
+
+    def without_person(user: User) -> list[list[str]]:
+        return [
+            [value for index, value in enumerate(row) if index not in person_columns]
+            for row in rows
+            if row[header.index("patient_telegram_id")] == str(user.id)
+        ]
+
+    assert len(without_person(ANNA)) == 3
+    assert without_person(ANNA) == without_person(eve)
+    assert "Which side felt harder?" in exported and "Welche Seite" not in exported
+
+    check_ins = []
+    for patient in (ANNA, eve):
+        await h.command(patient, "/mydata")
+        mine = json.loads(h.api.calls_of("sendDocument")[-1].files["document"]["content"])
+        check_ins.append(json.dumps(mine["check_ins"], sort_keys=True).encode())
+    assert check_ins[0] == check_ins[1]
+    assert b"Links" not in check_ins[0] and b"Beide gleich" not in check_ins[0]

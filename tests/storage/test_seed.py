@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,6 +13,7 @@ from sqlmodel import SQLModel, select
 
 from bot import texts
 from bot.cli import main
+from bot.services.revisions import revise
 from bot.services.seeding import SeedError, SeedPlan, apply_seed, read_seed
 from storage.db import Database
 from storage.models import (
@@ -409,3 +411,180 @@ def test_a_changed_consent_text_seeded_again_is_the_next_version(
         actions = session.exec(select(AuditEvent.action, AuditEvent.actor_role)).all()
     assert [tuple(v) for v in versions] == [(1, "First."), (2, "Second.")]
     assert [tuple(a) for a in actions] == [("consent_changed", "operator")] * 2
+
+
+# --- content in other languages: title_de, text_de, options_de, link_de -----------------------
+
+TRANSLATED = """
+[[groups]]
+name = "Hip"
+
+[[tasks]]
+group = "Hip"
+title = "Hips"
+title_fr = "Hanches"
+due = "today 10:00"
+
+  [[tasks.questions]]
+  text = "Which side?"
+  text_de = "Welche Seite?"
+  text_klingon = "?"
+  type = "choice"
+  options = ["Left", "Right", "Both"]
+  options_de = ["Links", "Rechts"]
+  options_es = ["Izquierdo", "Izquierdo", "Ambos"]
+  link_de = "https://example.org/de"
+
+  [[tasks.questions]]
+  text = "Watch this"
+  type = "yes_no"
+  link = "https://example.org/en"
+  link_es = "example.org/es"
+  options_de = ["Ja", "Nein"]
+  description_de = "Sehen Sie sich das an"
+"""
+
+
+def test_a_translation_problem_names_file_key_and_what_is_wrong(tmp_path: Path) -> None:
+    found = seed_problems(tmp_path, TRANSLATED)
+    path = str(tmp_path / "bad.toml")
+    assert all(p.startswith(f"{path}: ") for p in found)
+    text = "\n".join(p.removeprefix(f"{path}: ") for p in found)
+    for line in [
+        'tasks[1].title_fr: no language "fr": translations are for the languages the bot speaks '
+        "(en, de, es)",
+        'tasks[1].questions[1].text_klingon: no language "klingon"',
+        "tasks[1].questions[1].options_de: must translate each of the 3 options, in order "
+        "(it has 2)",
+        "tasks[1].questions[1].options_es: ",
+        "tasks[1].questions[1].link_de: translates link, which this question does not have",
+        "tasks[1].questions[2].link_es: ",
+        "tasks[1].questions[2].options_de: translates options, which this question does not have",
+        "tasks[1].questions[2].description_de: unknown key (allowed: ",
+    ]:
+        assert line in text, f"{line!r} not reported in:\n{text}"
+    # The same option twice is refused in a translation as in the original.
+    assert "options_es: " in text and "Izquierdo" in text
+    assert "text_<en|de|es>" in text  # the unknown key's message shows how to translate
+
+
+def _question(session: Any, text: str) -> Question:
+    return session.exec(select(Question).where(Question.description == text)).one()
+
+
+def _revisions(session: Any, question: Question) -> list[QuestionRevision]:
+    return list(
+        session.exec(
+            select(QuestionRevision)
+            .where(QuestionRevision.question_id == question.id)
+            .order_by(QuestionRevision.revision)
+        ).all()
+    )
+
+
+def test_the_demo_stores_its_translations_on_the_task_the_question_and_its_revision(
+    database: Database,
+) -> None:
+    apply_seed(database, read(DEMO), NOW, ZONE)
+    with database.session() as session:
+        hip = session.exec(select(Task).where(Task.title == "Hip mobility session")).one()
+        assert hip.translations == {
+            "de": {"title": "Übungseinheit Hüftbeweglichkeit"},
+            "es": {"title": "Sesión de movilidad de cadera"},
+        }
+        side = _question(session, "Which side felt harder?")
+        assert side.options == ["Left", "Right", "Both the same"]
+        assert side.translations is not None
+        assert side.translations["de"] == {
+            "text": "Welche Seite ist Ihnen schwerer gefallen?",
+            "options": ["Links", "Rechts", "Beide gleich"],
+        }
+        assert [r.translations for r in _revisions(session, side)] == [side.translations]
+        # A task the seed does not translate has none.
+        form = session.exec(select(Task).where(Task.title == "Weekly form check")).one()
+        assert form.translations is None
+
+
+def test_a_changed_translation_is_updated_in_place_without_a_new_revision(
+    database: Database, tmp_path: Path
+) -> None:
+    apply_seed(database, read(DEMO), NOW, ZONE)
+    edited = tmp_path / "demo.toml"
+    edited.write_text(
+        DEMO.read_text(encoding="utf-8")
+        .replace('"Beide gleich"', '"Beide Seiten gleich"')
+        .replace('title_es = "Sesión de movilidad de cadera"', 'title_es = "Movilidad de cadera"'),
+        encoding="utf-8",
+    )
+    counts = row_counts(database)
+    report = apply_seed(database, read(edited), NOW.replace(hour=10), ZONE)
+    assert (report.updated["questions"], report.updated["tasks"]) == (1, 1)
+    assert report.deliveries_planned == 0
+    assert row_counts(database) == counts  # no revision, no delivery
+    with database.session() as session:
+        side = _question(session, "Which side felt harder?")
+        assert side.revision == 1
+        assert side.translations is not None
+        assert side.translations["de"]["options"] == ["Links", "Rechts", "Beide Seiten gleich"]
+        assert [r.translations for r in _revisions(session, side)] == [side.translations]
+        hip = session.exec(select(Task).where(Task.title == "Hip mobility session")).one()
+        assert hip.translations is not None
+        assert hip.translations["es"] == {"title": "Movilidad de cadera"}
+    assert not apply_seed(database, read(edited), NOW, ZONE).changed
+
+
+def test_a_new_wording_is_a_revision_with_the_translations_the_file_gives(
+    database: Database, tmp_path: Path
+) -> None:
+    apply_seed(database, read(DEMO), NOW, ZONE)
+    edited = tmp_path / "demo.toml"
+    # The English and the German are reworded together; the Spanish is left as it was.
+    edited.write_text(
+        DEMO.read_text(encoding="utf-8")
+        .replace('text = "Which side felt harder?"', 'text = "Which side was harder today?"')
+        .replace(
+            'text_de = "Welche Seite ist Ihnen schwerer gefallen?"',
+            'text_de = "Welche Seite ist Ihnen heute schwerer gefallen?"',
+        ),
+        encoding="utf-8",
+    )
+    apply_seed(database, read(edited), NOW.replace(hour=10), ZONE)
+    with database.session() as session:
+        side = _question(session, "Which side was harder today?")
+        first, second = _revisions(session, side)
+    assert side.revision == 2
+    # The old revision keeps what patients answered in German and Spanish.
+    assert first.translations is not None and second.translations is not None
+    assert first.translations["es"]["text"] == "¿Qué lado le ha costado más?"
+    assert second.translations == side.translations
+    assert second.translations["de"]["text"] == "Welche Seite ist Ihnen heute schwerer gefallen?"
+    # The file is the truth: its author keeps a translation by leaving it there.
+    assert second.translations["es"]["text"] == "¿Qué lado le ha costado más?"
+
+
+def test_a_new_wording_made_in_chat_drops_the_translations_of_what_changed(
+    database: Database,
+) -> None:
+    """/edittask rewords through ``revise`` and gives no translations: a German patient must
+    not go on reading the old question in German, so the changed field's translations go; the
+    others stay."""
+    apply_seed(database, read(DEMO), NOW, ZONE)
+    with database.session() as session:
+        side = _question(session, "Which side felt harder?")
+        assert revise(
+            session,
+            side,
+            {"description": "Which side was harder today?", "options": side.options},
+            NOW.replace(hour=10),
+        )
+        session.commit()
+        first, second = _revisions(session, side)
+    assert first.translations is not None and first.translations["de"]["text"]
+    assert (
+        second.translations
+        == side.translations
+        == {
+            "de": {"options": ["Links", "Rechts", "Beide gleich"]},
+            "es": {"options": ["Izquierdo", "Derecho", "Los dos por igual"]},
+        }
+    )

@@ -45,6 +45,7 @@ from bot.services.authoring.results import (
     TaskSaved,
     TaskSummary,
 )
+from bot.services.content import TEXT, TITLE, localized, localized_link, localized_options
 from bot.services.meaning import Kind, Meaning, meaning
 from bot.services.planning import plan_task, replan_task
 from bot.services.responses import ALERT_TYPES, QuestionRules, ResponseType
@@ -366,11 +367,13 @@ def _question_view(question: Question) -> QuestionView:
     return QuestionView(
         id=question.id,
         position=question.position,
-        description=question.description,
-        link=question.link,
+        # With their translations, for /preview in a patient's language; /task shows them as
+        # written.
+        description=localized(question.description, question.translations, TEXT),
+        link=localized_link(question.link, question.translations),
         rules=QuestionRules(
             response_type=ResponseType(question.response_type),
-            options=tuple(question.options or ()),
+            options=localized_options(question.options, question.translations),
             min_value=question.min_value,
             max_value=question.max_value,
             integer_only=question.integer_only,
@@ -415,7 +418,7 @@ def _details(session: Session, task: Task, now: datetime, default_zone: str) -> 
     ).one()
     return TaskDetails(
         id=task.id,
-        title=task.title,
+        title=localized(task.title, task.translations, TITLE),
         group=info,
         due_date=task.due_date,
         due_time=task.due_time,

@@ -29,8 +29,10 @@ from bot.services.checkin.common import (
     _postpone_reminder,
     _question_view,
     _rules,
+    _shown_value,
     _stranger,
     _task,
+    _title,
     _zone_of,
 )
 from bot.services.checkin.results import (
@@ -55,6 +57,7 @@ from bot.services.checkin.shown import (
     sent_but_unrecorded,
     typed_after_unrecorded,
 )
+from bot.services.content import TEXT, TITLE, localized, localized_options
 from bot.services.responses import (
     Accepted,
     Rejected,
@@ -63,7 +66,7 @@ from bot.services.responses import (
     parse_alert_rule,
     parse_reply,
 )
-from bot.services.revisions import answered_wordings, current_revision
+from bot.services.revisions import answered_revisions, current_revision
 from storage.db import Database
 from storage.models import (
     Answer,
@@ -124,7 +127,7 @@ def _answer(
         return NoQuestion(Idle.NOTHING_ASKED, _count_open(session, now, person))
     task = _task(session, delivery)
     if _closed(delivery, now):
-        return Refused(Refusal.CLOSED, task.title)
+        return Refused(Refusal.CLOSED, _title(task))
     previous_message_id = person.last_answer_message_id
     person.last_answer_message_id = message_id
     # The reads below do not depend on it: its UPDATE goes out with the answer's INSERT.
@@ -162,7 +165,7 @@ def _answer(
             _await_question(delivery, now, message_id)
         # else the message came before the question's recorded send: the question stays
         # on the screen from that send on, and its answer may be typed between the two.
-        view = _question_view(_id(delivery), task.title, questions, current)
+        view = _question_view(_id(delivery), _title(task), questions, current)
         session.commit()
         return NotShown(view, maybe_shown_before=maybe_shown, shown_already=shown_already)
     revision = _shown_revision(session, delivery, current)
@@ -212,6 +215,7 @@ _PASSING_READ = (
         _D.c.asked_message_id,
         _D.c.asked_at,
         _T.c.title,
+        _T.c.translations.label("title_translations"),
         _Q.c.id,
         _Q.c.position,
         _Q.c.description,
@@ -224,6 +228,7 @@ _PASSING_READ = (
         _Q.c.max_length,
         _Q.c.required,
         _Q.c.alert_rule,
+        _Q.c.translations,
         _R.c.id.label("revision_id"),
         _R.c.created_at.label("revised_at"),
         _A.c.id.label("answer_id"),
@@ -290,9 +295,11 @@ def _answer_in_passing(
         return None  # not shown before it was written: the general path says so and sends it
     if row.asked_at is None or current.revised_at > row.asked_at:
         return None  # reworded since it was sent: the general path sends the new wording
-    accepted = parse_reply(_rules(current), reply)
+    rules = _rules(current)
+    accepted = parse_reply(rules, reply)
     if not isinstance(accepted, Accepted):
         return None
+    title = localized(row.title, row.title_translations, TITLE)
     try:
         connection.execute(
             _PASSING_ANSWER,
@@ -310,7 +317,7 @@ def _answer_in_passing(
         )
     except IntegrityError:
         session.rollback()
-        return MessageAnswered(Refused(Refusal.ALREADY, row.title), row.language)
+        return MessageAnswered(Refused(Refusal.ALREADY, title), row.language)
     connection.execute(_PASSING_PERSON, {"person_id": row.person_id, "message_id": message_id})
     connection.execute(
         _PASSING_NEXT, {"delivery_id": row.delivery_id, "now": now, "message_id": message_id}
@@ -320,12 +327,12 @@ def _answer_in_passing(
     session.commit()
 
     def view(question: Any) -> QuestionView:
-        return _question_view(row.delivery_id, row.title, questions, question)
+        return _question_view(row.delivery_id, title, questions, question)
 
     progress = Progress(
         delivery_id=row.delivery_id,
-        task_title=row.title,
-        answered=AnsweredView(view(current), accepted.display),
+        task_title=title,
+        answered=AnsweredView(view(current), _shown_value(rules.options, accepted.display)),
         question=view(following),
     )
     return MessageAnswered(progress, row.language)
@@ -348,7 +355,7 @@ def answer_button(
         person, delivery, task, questions, answers, current, revision = found
         result = parse_reply(_rules(current), Reply(kind="button", text=token))
         if isinstance(result, Rejected):
-            return Refused(Refusal.NOT_AN_OPTION, task.title)
+            return Refused(Refusal.NOT_AN_OPTION, _title(task))
         return _store(
             session,
             now,
@@ -379,7 +386,7 @@ def skip_question(
             return found
         person, delivery, task, questions, answers, current, revision = found
         if current.required:
-            return Refused(Refusal.REQUIRED, task.title)
+            return Refused(Refusal.REQUIRED, _title(task))
         return _store(
             session,
             now,
@@ -414,13 +421,13 @@ def _current_for_press(
     questions = _active_questions(session, task)
     answers = _answers(session, delivery)
     if question_id in answers:
-        return Refused(Refusal.ALREADY, task.title)
+        return Refused(Refusal.ALREADY, _title(task))
     current = _first_unanswered(questions, answers)
     if current is None or current.id != question_id:
         later = current is not None and any(
             q.id == question_id and q.position > current.position for q in questions
         )
-        return Refused(Refusal.NOT_YET if later else Refusal.STALE, task.title)
+        return Refused(Refusal.NOT_YET if later else Refusal.STALE, _title(task))
     revision = _shown_revision(session, delivery, current)
     if revision is None:
         return _reworded(session, now, delivery, task, questions, current, None)
@@ -452,7 +459,7 @@ def _reworded(
     the check-in follows the new revision (see README, "Editing a task").
     """
     _await_question(delivery, now, message_id)
-    view = _question_view(_id(delivery), task.title, questions, current)
+    view = _question_view(_id(delivery), _title(task), questions, current)
     session.commit()
     return NotShown(view, reworded=True)
 
@@ -470,7 +477,7 @@ def _reject(
     delivery.current_tries += 1
     _postpone_reminder(delivery, now, policy)
     tries = delivery.current_tries
-    view = _question_view(_id(delivery), task.title, questions, current)
+    view = _question_view(_id(delivery), _title(task), questions, current)
     session.commit()
     many = tries >= policy.max_reasks
     return Reask(
@@ -520,9 +527,13 @@ def _store(
         session.flush()
     except IntegrityError:
         session.rollback()
-        return Refused(Refusal.ALREADY, task.title)
-    view = _question_view(_id(delivery), task.title, questions, question)
-    answered = AnsweredView(view, accepted.display if accepted else "", skipped=accepted is None)
+        return Refused(Refusal.ALREADY, _title(task))
+    view = _question_view(_id(delivery), _title(task), questions, question)
+    answered = AnsweredView(
+        view,
+        _shown_value(view.rules.options, accepted.display) if accepted else "",
+        skipped=accepted is None,
+    )
     alerts = _alerts(session, now, policy, person, task, question, accepted) if accepted else ()
     paused_title = _activate(session, now, person, delivery)
     # Under the delivery's lock nothing but this answer was added since the caller's read.
@@ -536,9 +547,9 @@ def _store(
         _await_question(delivery, now, typed_message_id)
         progress = Progress(
             delivery_id=_id(delivery),
-            task_title=task.title,
+            task_title=_title(task),
             answered=answered,
-            question=_question_view(_id(delivery), task.title, questions, following),
+            question=_question_view(_id(delivery), _title(task), questions, following),
             alerts=alerts,
             paused_title=paused_title,
         )
@@ -558,22 +569,29 @@ def _complete(
 ) -> Progress:
     _finish(delivery, now, DeliveryStatus.COMPLETED)
     # In the words the patient answered, should a question have been reworded since.
-    wordings = answered_wordings(session, (a.question_revision_id for a in answers.values()))
-    lines = tuple(
-        SummaryLine(
-            description=wordings.get(answers[_id(q)].question_revision_id, q.description),
-            display=answers[_id(q)].value_text,
-            skipped=answers[_id(q)].skipped,
+    revisions = answered_revisions(session, (a.question_revision_id for a in answers.values()))
+    lines = []
+    for question in questions:
+        answer = answers.get(_id(question))
+        if answer is None:
+            continue
+        # In the patient's language where the revision answered has one.
+        shown = revisions.get(answer.question_revision_id) or question
+        lines.append(
+            SummaryLine(
+                description=localized(shown.description, shown.translations, TEXT),
+                display=_shown_value(
+                    localized_options(shown.options, shown.translations), answer.value_text
+                ),
+                skipped=answer.skipped,
+            )
         )
-        for q in questions
-        if _id(q) in answers
-    )
     session.flush()
     offer = _offer(session, now, policy, person, exclude=_id(delivery))
     return Progress(
         delivery_id=_id(delivery),
-        task_title=task.title,
-        summary=Summary(task.title, lines),
+        task_title=_title(task),
+        summary=Summary(_title(task), tuple(lines)),
         offer=offer,
     )
 
@@ -612,6 +630,8 @@ def _alerts(
             chat_id=chat_id,
             patient_name=person.display_name,
             group_name=group.name if group else "",
+            # The therapist's alert quotes the canonical wording, whatever the patient read:
+            # the words they wrote, and the ones their reports and exports show.
             task_title=task.title,
             question=question.description,
             answer=accepted.display,

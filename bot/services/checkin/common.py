@@ -12,6 +12,14 @@ from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from bot.services.checkin.results import NextDue, Policy, QuestionView, Refusal, Refused
+from bot.services.content import (
+    TEXT,
+    TITLE,
+    Localized,
+    localized,
+    localized_link,
+    localized_options,
+)
 from bot.services.erasure import was_erased
 from bot.services.planning import zone_for
 from bot.services.responses import QuestionRules
@@ -85,6 +93,11 @@ def _stranger(session: Session, policy: Policy, user_id: int) -> Refusal:
     return Refusal.UNKNOWN_PERSON
 
 
+def _title(task: Task) -> Localized:
+    """The task's title, with its translations for the rendering floor to choose from."""
+    return localized(task.title, task.translations, TITLE)
+
+
 def _task(session: Session, delivery: Delivery) -> Task:
     task = session.get(Task, delivery.task_id)
     assert task is not None  # the foreign key guarantees it
@@ -117,7 +130,7 @@ def _open_delivery(
     if refusal is None and _closed(delivery, now):
         refusal = Refusal.CLOSED
     if refusal is not None:
-        return Refused(refusal, task.title)
+        return Refused(refusal, _title(task))
     if delivery.status == DeliveryStatus.SENDING.value:
         # The scan marks a batch sent only after sending all of it; a press proves this prompt
         # arrived, so take the row over (the scan's late mark then finds it no longer sending).
@@ -148,7 +161,7 @@ def _activate(session: Session, now: datetime, person: Person, delivery: Deliver
     paused_title = None
     for other in others:
         other.status = _SENT
-        paused_title = _task(session, other).title
+        paused_title = _title(_task(session, other))
     delivery.status = _IN_PROGRESS
     if delivery.started_at is None:
         delivery.started_at = now
@@ -189,10 +202,14 @@ def _first_unanswered(questions: list[Question], answers: dict[int, Answer]) -> 
 
 
 def _rules(question: Any) -> QuestionRules:
-    """The answer rules of a ``Question``, or of a plain row of the questions table."""
+    """The answer rules of a ``Question``, or of a plain row of the questions table.
+
+    The options carry their translations: a button shows the reader's, a typed answer may be
+    any of them, and the answer stored is the canonical option.
+    """
     return QuestionRules(
         response_type=question.response_type,
-        options=tuple(question.options or ()),
+        options=localized_options(question.options, question.translations),
         min_value=question.min_value,
         max_value=question.max_value,
         integer_only=question.integer_only,
@@ -211,10 +228,16 @@ def _question_view(
         task_title=task_title,
         number=questions.index(question) + 1,
         total=len(questions),
-        description=question.description,
-        link=question.link,
+        description=localized(question.description, question.translations, TEXT),
+        link=localized_link(question.link, question.translations),
         rules=_rules(question),
     )
+
+
+def _shown_value(options: Sequence[str], stored: str) -> str:
+    """A stored answer with what its reader may see instead: a choice's option (``options``,
+    with their translations) in their language; the stored value is the canonical option."""
+    return next((option for option in options if option == stored), stored)
 
 
 def _group_names(session: Session, person: Person) -> tuple[str, ...]:
@@ -258,7 +281,7 @@ def _next_due(
     if row is None:
         return None
     delivery, task = row
-    return NextDue(task.title, delivery.due_at, _zone_of(session, person, task, policy))
+    return NextDue(_title(task), delivery.due_at, _zone_of(session, person, task, policy))
 
 
 def _offer(
@@ -298,7 +321,7 @@ def _offer(
         delivery_id=_id(delivery),
         chat_id=person.chat_id,
         task_id=_id(task),
-        task_title=task.title,
+        task_title=_title(task),
         due_at=delivery.due_at,
         zone=_zone_of(session, person, task, policy),
         question_count=len(_active_questions(session, task)),

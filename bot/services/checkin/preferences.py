@@ -24,6 +24,7 @@ from bot.services.checkin.common import (
     _person,
     _postpone_reminder,
     _task,
+    _title,
     _zone_of,
 )
 from bot.services.checkin.results import (
@@ -62,7 +63,7 @@ def pause(database: Database, now: datetime, policy: Policy, user_id: int) -> Pa
         session.commit()
         return Paused(
             known=True,
-            task_title=task.title,
+            task_title=_title(task),
             number=number,
             total=len(questions),
             offer=offer,
@@ -92,7 +93,7 @@ def list_tasks(database: Database, now: datetime, policy: Policy, user_id: int) 
             items.append(
                 OpenTask(
                     delivery_id=_id(delivery),
-                    task_title=task.title,
+                    task_title=_title(task),
                     due_at=delivery.due_at,
                     expires_at=delivery.expires_at,
                     zone=_zone_of(session, person, task, policy),

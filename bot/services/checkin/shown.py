@@ -22,6 +22,7 @@ from bot.services.checkin.common import (
     _id,
     _question_view,
     _task,
+    _title,
 )
 from bot.services.checkin.results import QuestionView
 from storage.db import Database
@@ -232,7 +233,7 @@ def unsent_questions(
                 # typed before it, and the inbox holds none of this chat's any more.
                 stale.append(_id(delivery))
                 continue
-            view = _question_view(_id(delivery), task.title, questions, current)
+            view = _question_view(_id(delivery), _title(task), questions, current)
             found.append(UnsentQuestion(person.chat_id, view))
         if stale:
             session.connection().execute(
