@@ -362,3 +362,19 @@ async def test_what_a_german_patient_answers_is_stored_and_exported_as_an_englis
         check_ins.append(json.dumps(mine["check_ins"], sort_keys=True).encode())
     assert check_ins[0] == check_ins[1]
     assert b"Links" not in check_ins[0] and b"Beide gleich" not in check_ins[0]
+
+
+async def test_a_reminder_and_tasks_name_the_task_in_the_patients_language(h: Harness) -> None:
+    await h.command(ANNA, "/start", "HIP1")
+    await h.advance_and_scan(timedelta(hours=1))
+    prompts = len(h.texts(ANNA.chat_id))
+    await h.advance_and_scan(timedelta(hours=1, minutes=1))
+    assert len(h.texts(ANNA.chat_id)) == prompts + 1
+    reminder = h.last_text(ANNA.chat_id)
+    assert HIP_DE in reminder and HIP not in reminder
+
+    await h.command(ANNA, "/tasks")
+    listing = h.last_message(ANNA.chat_id)
+    assert HIP_DE in (listing.plain or "") and HIP not in (listing.plain or "")
+    assert [label for label in listing.button_texts if HIP_DE in label]
+    print(h.transcript([ANNA]))
