@@ -537,18 +537,17 @@ def test_the_unique_constraint_settles_a_race_between_two_presses(world: World) 
             ).all()
         )
         assert delivery is not None and person is not None
-        result = answering._store(
-            session,
-            world.now,
-            POLICY,
+        asked = answering._Asked(
             person,
             delivery,
             task,
             questions,
+            {},  # the answers this press read, before the other instance's answer
             questions[0],
             current_revision(session, questions[0]),
-            Accepted(display="No", boolean=False),
-            answers={},  # what this press read, before the other instance's answer
+        )
+        result = answering._store(
+            session, world.now, POLICY, asked, Accepted(display="No", boolean=False)
         )
 
     assert result == Refused(Refusal.ALREADY, "Knee check")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -174,20 +174,8 @@ def _answer(
     result = parse_reply(_rules(current), reply)
     if isinstance(result, Rejected):
         return _reject(session, now, policy, delivery, task, questions, current, result)
-    return _store(
-        session,
-        now,
-        policy,
-        person,
-        delivery,
-        task,
-        questions,
-        current,
-        revision,
-        result,
-        answers=answers,
-        typed_message_id=message_id,
-    )
+    asked = _Asked(person, delivery, task, questions, answers, current, revision)
+    return _store(session, now, policy, asked, result, typed_message_id=message_id)
 
 
 # The answer to a question that is not the last one, the commonest update the bot gets, in
@@ -393,23 +381,10 @@ def answer_button(
         found = _current_for_press(session, now, policy, user_id, delivery_id, question_id)
         if isinstance(found, (Refused, NotShown)):
             return found
-        person, delivery, task, questions, answers, current, revision = found
-        result = parse_reply(_rules(current), Reply(kind="button", text=token))
+        result = parse_reply(_rules(found.question), Reply(kind="button", text=token))
         if isinstance(result, Rejected):
-            return Refused(Refusal.NOT_AN_OPTION, _title(task))
-        return _store(
-            session,
-            now,
-            policy,
-            person,
-            delivery,
-            task,
-            questions,
-            current,
-            revision,
-            result,
-            answers=answers,
-        )
+            return Refused(Refusal.NOT_AN_OPTION, _title(found.task))
+        return _store(session, now, policy, found, result)
 
 
 def skip_question(
@@ -425,22 +400,23 @@ def skip_question(
         found = _current_for_press(session, now, policy, user_id, delivery_id, question_id)
         if isinstance(found, (Refused, NotShown)):
             return found
-        person, delivery, task, questions, answers, current, revision = found
-        if current.required:
-            return Refused(Refusal.REQUIRED, _title(task))
-        return _store(
-            session,
-            now,
-            policy,
-            person,
-            delivery,
-            task,
-            questions,
-            current,
-            revision,
-            None,
-            answers=answers,
-        )
+        if found.question.required:
+            return Refused(Refusal.REQUIRED, _title(found.task))
+        return _store(session, now, policy, found, None)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """The question being asked, with what was read under the delivery's row lock to ask it:
+    ``answers`` are the delivery's answers so far, so storing one needs no second read."""
+
+    person: Person
+    delivery: Delivery
+    task: Task
+    questions: list[Question]
+    answers: dict[int, Answer]
+    question: Question
+    revision: QuestionRevision
 
 
 def _current_for_press(
@@ -450,11 +426,7 @@ def _current_for_press(
     user_id: int,
     delivery_id: int,
     question_id: int,
-) -> (
-    tuple[Person, Delivery, Task, list[Question], dict[int, Answer], Question, QuestionRevision]
-    | Refused
-    | NotShown
-):
+) -> _Asked | Refused | NotShown:
     found = _open_delivery(session, now, policy, user_id, delivery_id)
     if isinstance(found, Refused):
         return found
@@ -472,7 +444,7 @@ def _current_for_press(
     revision = _shown_revision(session, delivery, current)
     if revision is None:
         return _reworded(session, now, delivery, task, questions, current, None)
-    return person, delivery, task, questions, answers, current, revision
+    return _Asked(person, delivery, task, questions, answers, current, revision)
 
 
 def _shown_revision(
@@ -534,24 +506,17 @@ def _store(
     session: Session,
     now: datetime,
     policy: Policy,
-    person: Person,
-    delivery: Delivery,
-    task: Task,
-    questions: list[Question],
-    question: Question,
-    revision: QuestionRevision,
+    asked: _Asked,
     accepted: Accepted | None,
     *,
-    answers: dict[int, Answer],
     typed_message_id: int | None = None,
 ) -> Progress | Refused:
     """Record an answer (None: skipped) and move on; the caller's session is committed here.
 
     ``typed_message_id``: the patient's message that was the answer (None for a button).
-
-    ``answers``: the delivery's answers as the caller read them in this transaction, under the
-    delivery's row lock, so they need no second read.
     """
+    person, delivery, task, questions = asked.person, asked.delivery, asked.task, asked.questions
+    question, revision, answers = asked.question, asked.revision, asked.answers
     answer = Answer(
         delivery_id=_id(delivery),
         question_id=_id(question),
