@@ -55,6 +55,12 @@ def localized(canonical: str, translations: Translations | None, field: str) -> 
     )
 
 
+def title_of(task: Any) -> Localized:
+    """A task's title (a ``Task`` or a row with ``title`` and ``translations``), with its
+    translations for the rendering floor to choose from."""
+    return localized(task.title, task.translations, TITLE)
+
+
 def localized_link(link: str | None, translations: Translations | None) -> Localized | None:
     return None if link is None else localized(link, translations, LINK)
 

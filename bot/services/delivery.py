@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 
 from bot.services import inbox
 from bot.services.consent import latest_versions, missing
-from bot.services.content import TITLE, localized
+from bot.services.content import title_of
 from bot.services.planning import plan_following, zone_for
 from bot.services.schedule import end_of_quiet, is_quiet
 from bot.services.views import PromptView
@@ -361,7 +361,7 @@ def _view(
         delivery_id=row.id,
         chat_id=context.person.chat_id,
         task_id=row.task_id,
-        task_title=localized(context.task.title, context.task.translations, TITLE),
+        task_title=title_of(context.task),
         due_at=row.due_at,
         zone=zone_for(context.person, context.group, default_zone).key,
         question_count=counts.get(row.task_id, 0),

@@ -57,6 +57,17 @@ def seed_problems(tmp_path: Path, text: str) -> list[str]:
     return [texts.seed_problem(p) for p in caught.value.problems]
 
 
+def edited_demo(tmp_path: Path, *changes: tuple[str, str]) -> Path:
+    """The demo file with each (old, new) text replaced, written to ``tmp_path``."""
+    text = DEMO.read_text(encoding="utf-8")
+    for old, new in changes:
+        assert old in text, f"the demo file no longer has {old!r}"
+        text = text.replace(old, new)
+    edited = tmp_path / "demo.toml"
+    edited.write_text(text, encoding="utf-8")
+    return edited
+
+
 def test_the_demo_seed_has_the_original_apps_programme(database: Database) -> None:
     report = apply_seed(database, read(DEMO), NOW, ZONE)
     assert report.created["groups"] == 3
@@ -99,11 +110,7 @@ def test_seeding_twice_changes_nothing_the_second_time(database: Database) -> No
 
 def test_an_edited_seed_updates_in_place(database: Database, tmp_path: Path) -> None:
     apply_seed(database, read(DEMO), NOW, ZONE)
-    edited = tmp_path / "demo.toml"
-    edited.write_text(
-        DEMO.read_text(encoding="utf-8").replace('due = "+2d 13:00"', 'due = "+2d 14:30"'),
-        encoding="utf-8",
-    )
+    edited = edited_demo(tmp_path, ('due = "+2d 13:00"', 'due = "+2d 14:30"'))
     counts = row_counts(database)
     report = apply_seed(database, read(edited), NOW, ZONE)
     assert report.updated["tasks"] == 1
@@ -117,13 +124,7 @@ def test_a_seed_that_rewords_a_question_makes_a_revision_and_a_rerun_none(
     database: Database, tmp_path: Path
 ) -> None:
     apply_seed(database, read(DEMO), NOW, ZONE)
-    edited = tmp_path / "demo.toml"
-    edited.write_text(
-        DEMO.read_text(encoding="utf-8").replace(
-            "Which side felt harder?", "Which side felt harder today?"
-        ),
-        encoding="utf-8",
-    )
+    edited = edited_demo(tmp_path, ("Which side felt harder?", "Which side felt harder today?"))
     counts = row_counts(database)
     later = NOW.replace(hour=10)
     report = apply_seed(database, read(edited), later, ZONE)
@@ -326,10 +327,7 @@ def test_a_code_seeded_again_in_another_case_is_the_same_invite(
     database: Database, tmp_path: Path
 ) -> None:
     apply_seed(database, read(DEMO), NOW, ZONE)
-    edited = tmp_path / "demo.toml"
-    edited.write_text(
-        DEMO.read_text(encoding="utf-8").replace('"SHOULDER1"', '"Shoulder1"'), encoding="utf-8"
-    )
+    edited = edited_demo(tmp_path, ('"SHOULDER1"', '"Shoulder1"'))
     report = apply_seed(database, read(edited), NOW, ZONE)
     assert report.updated["invites"] == 1 and report.created["invites"] == 0
     with database.session() as session:
@@ -509,12 +507,10 @@ def test_a_changed_translation_is_updated_in_place_without_a_new_revision(
     database: Database, tmp_path: Path
 ) -> None:
     apply_seed(database, read(DEMO), NOW, ZONE)
-    edited = tmp_path / "demo.toml"
-    edited.write_text(
-        DEMO.read_text(encoding="utf-8")
-        .replace('"Beide gleich"', '"Beide Seiten gleich"')
-        .replace('title_es = "Sesión de movilidad de cadera"', 'title_es = "Movilidad de cadera"'),
-        encoding="utf-8",
+    edited = edited_demo(
+        tmp_path,
+        ('"Beide gleich"', '"Beide Seiten gleich"'),
+        ('title_es = "Sesión de movilidad de cadera"', 'title_es = "Movilidad de cadera"'),
     )
     counts = row_counts(database)
     report = apply_seed(database, read(edited), NOW.replace(hour=10), ZONE)
@@ -537,16 +533,14 @@ def test_a_new_wording_is_a_revision_with_the_translations_the_file_gives(
     database: Database, tmp_path: Path
 ) -> None:
     apply_seed(database, read(DEMO), NOW, ZONE)
-    edited = tmp_path / "demo.toml"
     # The English and the German are reworded together; the Spanish is left as it was.
-    edited.write_text(
-        DEMO.read_text(encoding="utf-8")
-        .replace('text = "Which side felt harder?"', 'text = "Which side was harder today?"')
-        .replace(
+    edited = edited_demo(
+        tmp_path,
+        ('text = "Which side felt harder?"', 'text = "Which side was harder today?"'),
+        (
             'text_de = "Welche Seite ist Ihnen schwerer gefallen?"',
             'text_de = "Welche Seite ist Ihnen heute schwerer gefallen?"',
         ),
-        encoding="utf-8",
     )
     apply_seed(database, read(edited), NOW.replace(hour=10), ZONE)
     with database.session() as session:

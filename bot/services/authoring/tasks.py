@@ -45,7 +45,7 @@ from bot.services.authoring.results import (
     TaskSaved,
     TaskSummary,
 )
-from bot.services.content import TEXT, TITLE, localized, localized_link, localized_options
+from bot.services.content import TEXT, localized, localized_link, localized_options, title_of
 from bot.services.meaning import Kind, Meaning, meaning
 from bot.services.planning import plan_task, replan_task
 from bot.services.responses import ALERT_TYPES, QuestionRules, ResponseType
@@ -418,7 +418,7 @@ def _details(session: Session, task: Task, now: datetime, default_zone: str) -> 
     ).one()
     return TaskDetails(
         id=task.id,
-        title=localized(task.title, task.translations, TITLE),
+        title=title_of(task),
         group=info,
         due_date=task.due_date,
         due_time=task.due_time,

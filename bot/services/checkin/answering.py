@@ -32,7 +32,6 @@ from bot.services.checkin.common import (
     _shown_value,
     _stranger,
     _task,
-    _title,
     _zone_of,
 )
 from bot.services.checkin.results import (
@@ -57,7 +56,7 @@ from bot.services.checkin.shown import (
     sent_but_unrecorded,
     typed_after_unrecorded,
 )
-from bot.services.content import TEXT, TITLE, localized, localized_options
+from bot.services.content import TEXT, TITLE, localized, localized_options, title_of
 from bot.services.responses import (
     Accepted,
     Rejected,
@@ -127,7 +126,7 @@ def _answer(
         return NoQuestion(Idle.NOTHING_ASKED, _count_open(session, now, person))
     task = _task(session, delivery)
     if _closed(delivery, now):
-        return Refused(Refusal.CLOSED, _title(task))
+        return Refused(Refusal.CLOSED, title_of(task))
     previous_message_id = person.last_answer_message_id
     person.last_answer_message_id = message_id
     # The reads below do not depend on it: its UPDATE goes out with the answer's INSERT.
@@ -165,7 +164,7 @@ def _answer(
             _await_question(delivery, now, message_id)
         # else the message came before the question's recorded send: the question stays
         # on the screen from that send on, and its answer may be typed between the two.
-        view = _question_view(_id(delivery), _title(task), questions, current)
+        view = _question_view(_id(delivery), title_of(task), questions, current)
         session.commit()
         return NotShown(view, maybe_shown_before=maybe_shown, shown_already=shown_already)
     revision = _shown_revision(session, delivery, current)
@@ -383,7 +382,7 @@ def answer_button(
             return found
         result = parse_reply(_rules(found.question), Reply(kind="button", text=token))
         if isinstance(result, Rejected):
-            return Refused(Refusal.NOT_AN_OPTION, _title(found.task))
+            return Refused(Refusal.NOT_AN_OPTION, title_of(found.task))
         return _store(session, now, policy, found, result)
 
 
@@ -401,7 +400,7 @@ def skip_question(
         if isinstance(found, (Refused, NotShown)):
             return found
         if found.question.required:
-            return Refused(Refusal.REQUIRED, _title(found.task))
+            return Refused(Refusal.REQUIRED, title_of(found.task))
         return _store(session, now, policy, found, None)
 
 
@@ -434,13 +433,13 @@ def _current_for_press(
     questions = _active_questions(session, task)
     answers = _answers(session, delivery)
     if question_id in answers:
-        return Refused(Refusal.ALREADY, _title(task))
+        return Refused(Refusal.ALREADY, title_of(task))
     current = _first_unanswered(questions, answers)
     if current is None or current.id != question_id:
         later = current is not None and any(
             q.id == question_id and q.position > current.position for q in questions
         )
-        return Refused(Refusal.NOT_YET if later else Refusal.STALE, _title(task))
+        return Refused(Refusal.NOT_YET if later else Refusal.STALE, title_of(task))
     revision = _shown_revision(session, delivery, current)
     if revision is None:
         return _reworded(session, now, delivery, task, questions, current, None)
@@ -472,7 +471,7 @@ def _reworded(
     the check-in follows the new revision (see README, "Editing a task").
     """
     _await_question(delivery, now, message_id)
-    view = _question_view(_id(delivery), _title(task), questions, current)
+    view = _question_view(_id(delivery), title_of(task), questions, current)
     session.commit()
     return NotShown(view, reworded=True)
 
@@ -490,7 +489,7 @@ def _reject(
     delivery.current_tries += 1
     _postpone_reminder(delivery, now, policy)
     tries = delivery.current_tries
-    view = _question_view(_id(delivery), _title(task), questions, current)
+    view = _question_view(_id(delivery), title_of(task), questions, current)
     session.commit()
     many = tries >= policy.max_reasks
     return Reask(
@@ -533,8 +532,8 @@ def _store(
         session.flush()
     except IntegrityError:
         session.rollback()
-        return Refused(Refusal.ALREADY, _title(task))
-    view = _question_view(_id(delivery), _title(task), questions, question)
+        return Refused(Refusal.ALREADY, title_of(task))
+    view = _question_view(_id(delivery), title_of(task), questions, question)
     answered = AnsweredView(
         view,
         _shown_value(view.rules.options, accepted.display) if accepted else "",
@@ -553,9 +552,9 @@ def _store(
         _await_question(delivery, now, typed_message_id)
         progress = Progress(
             delivery_id=_id(delivery),
-            task_title=_title(task),
+            task_title=title_of(task),
             answered=answered,
-            question=_question_view(_id(delivery), _title(task), questions, following),
+            question=_question_view(_id(delivery), title_of(task), questions, following),
             alerts=alerts,
             paused_title=paused_title,
         )
@@ -596,8 +595,8 @@ def _complete(
     offer = _offer(session, now, policy, person, exclude=_id(delivery))
     return Progress(
         delivery_id=_id(delivery),
-        task_title=_title(task),
-        summary=Summary(_title(task), tuple(lines)),
+        task_title=title_of(task),
+        summary=Summary(title_of(task), tuple(lines)),
         offer=offer,
     )
 

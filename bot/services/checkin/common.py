@@ -14,11 +14,10 @@ from sqlmodel import Session, col, select
 from bot.services.checkin.results import NextDue, Policy, QuestionView, Refusal, Refused
 from bot.services.content import (
     TEXT,
-    TITLE,
-    Localized,
     localized,
     localized_link,
     localized_options,
+    title_of,
 )
 from bot.services.erasure import was_erased
 from bot.services.planning import zone_for
@@ -93,11 +92,6 @@ def _stranger(session: Session, policy: Policy, user_id: int) -> Refusal:
     return Refusal.UNKNOWN_PERSON
 
 
-def _title(task: Task) -> Localized:
-    """The task's title, with its translations for the rendering floor to choose from."""
-    return localized(task.title, task.translations, TITLE)
-
-
 def _task(session: Session, delivery: Delivery) -> Task:
     task = session.get(Task, delivery.task_id)
     assert task is not None  # the foreign key guarantees it
@@ -130,7 +124,7 @@ def _open_delivery(
     if refusal is None and _closed(delivery, now):
         refusal = Refusal.CLOSED
     if refusal is not None:
-        return Refused(refusal, _title(task))
+        return Refused(refusal, title_of(task))
     if delivery.status == DeliveryStatus.SENDING.value:
         # The scan marks a batch sent only after sending all of it; a press proves this prompt
         # arrived, so take the row over (the scan's late mark then finds it no longer sending).
@@ -161,7 +155,7 @@ def _activate(session: Session, now: datetime, person: Person, delivery: Deliver
     paused_title = None
     for other in others:
         other.status = _SENT
-        paused_title = _title(_task(session, other))
+        paused_title = title_of(_task(session, other))
     delivery.status = _IN_PROGRESS
     if delivery.started_at is None:
         delivery.started_at = now
@@ -281,7 +275,7 @@ def _next_due(
     if row is None:
         return None
     delivery, task = row
-    return NextDue(_title(task), delivery.due_at, _zone_of(session, person, task, policy))
+    return NextDue(title_of(task), delivery.due_at, _zone_of(session, person, task, policy))
 
 
 def _offer(
@@ -321,7 +315,7 @@ def _offer(
         delivery_id=_id(delivery),
         chat_id=person.chat_id,
         task_id=_id(task),
-        task_title=_title(task),
+        task_title=title_of(task),
         due_at=delivery.due_at,
         zone=_zone_of(session, person, task, policy),
         question_count=len(_active_questions(session, task)),

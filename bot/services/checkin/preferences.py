@@ -24,7 +24,6 @@ from bot.services.checkin.common import (
     _person,
     _postpone_reminder,
     _task,
-    _title,
     _zone_of,
 )
 from bot.services.checkin.results import (
@@ -36,6 +35,7 @@ from bot.services.checkin.results import (
     ZoneChanged,
     ZoneView,
 )
+from bot.services.content import title_of
 from bot.services.erasure import was_erased
 from bot.services.planning import replan_person
 from storage.db import Database
@@ -63,7 +63,7 @@ def pause(database: Database, now: datetime, policy: Policy, user_id: int) -> Pa
         session.commit()
         return Paused(
             known=True,
-            task_title=_title(task),
+            task_title=title_of(task),
             number=number,
             total=len(questions),
             offer=offer,
@@ -93,7 +93,7 @@ def list_tasks(database: Database, now: datetime, policy: Policy, user_id: int) 
             items.append(
                 OpenTask(
                     delivery_id=_id(delivery),
-                    task_title=_title(task),
+                    task_title=title_of(task),
                     due_at=delivery.due_at,
                     expires_at=delivery.expires_at,
                     zone=_zone_of(session, person, task, policy),

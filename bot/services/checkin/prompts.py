@@ -22,11 +22,11 @@ from bot.services.checkin.common import (
     _postpone_reminder,
     _question_view,
     _reminder_time,
-    _title,
     _zone_of,
 )
 from bot.services.checkin.results import Deferred, Policy, Progress, Refused, TaskSkipped
 from bot.services.checkin.shown import _await_question
+from bot.services.content import title_of
 from storage.db import Database
 from storage.models import CheckinMessage, CheckinMessageKind, Delivery, DeliveryStatus
 
@@ -56,8 +56,8 @@ def begin(
                 _await_question(delivery, now, None)
             progress = Progress(
                 delivery_id=_id(delivery),
-                task_title=_title(task),
-                question=_question_view(_id(delivery), _title(task), questions, current),
+                task_title=title_of(task),
+                question=_question_view(_id(delivery), title_of(task), questions, current),
                 paused_title=paused_title,
                 resumed=resumed,
             )
@@ -87,7 +87,7 @@ def remind_later(
         session.commit()
         return Deferred(
             delivery_id=_id(delivery),
-            task_title=_title(task),
+            task_title=title_of(task),
             remind_at=expected if will_remind else None,
             expires_at=delivery.expires_at,
             zone=zone,
@@ -107,7 +107,7 @@ def skip_task(
         _finish(delivery, now, DeliveryStatus.SKIPPED)
         offer = _offer(session, now, policy, person, exclude=_id(delivery))
         session.commit()
-        return TaskSkipped(_id(delivery), _title(task), offer)
+        return TaskSkipped(_id(delivery), title_of(task), offer)
 
 
 def note_offer(

@@ -22,9 +22,9 @@ from bot.services.checkin.common import (
     _id,
     _question_view,
     _task,
-    _title,
 )
 from bot.services.checkin.results import QuestionView
+from bot.services.content import title_of
 from storage.db import Database
 from storage.models import Delivery, InboxState, InboxUpdate, Person
 
@@ -233,7 +233,7 @@ def unsent_questions(
                 # typed before it, and the inbox holds none of this chat's any more.
                 stale.append(_id(delivery))
                 continue
-            view = _question_view(_id(delivery), _title(task), questions, current)
+            view = _question_view(_id(delivery), title_of(task), questions, current)
             found.append(UnsentQuestion(person.chat_id, view))
         if stale:
             session.connection().execute(
