@@ -1,10 +1,10 @@
 """Paced sending for the scheduler: evenly spaced, one prompt a second per chat, nothing lost.
 
-Only the scheduler's fan-out goes through here. A patient's own conversation (handlers'
-``reply_text`` and the like) calls Telegram directly, so it never waits behind a fan-out of
-hundreds of prompts. The price: those replies count towards Telegram's global limit of about
-30 messages a second without being paced here, which is why the configured rate defaults to 25
-and is capped at 30 (``[scheduler] messages_per_second``): the gap is the headroom for replies.
+The scheduler's fan-out waits for its slots here. A patient's own conversation (handlers'
+``reply_text`` and the like) passes ``bot.floods.ReplyGate``, which takes a place in the same
+pacer ahead of every prompt (``acquire_reply``): a reply never waits behind a fan-out of
+hundreds of prompts, and replies and prompts together stay within the one budget,
+``[scheduler] messages_per_second`` (at most 30, Telegram's limit per bot).
 
 The pacer hands out send slots at least ``1 / rate`` seconds apart (a schedule of reserved
 instants, not a token bucket, so there is never a burst after a quiet spell) and at least one
@@ -86,6 +86,11 @@ class Pacer:
         # Every message granted, prompts and replies alike, over the last ``window``.
         self._granted: deque[float] = deque()
         self._replies_waiting = 0
+        # Replies granted that no prompt has yet given its slot to. Each one takes the place of
+        # the next prompt, so the two together keep the schedule's even spacing: without that,
+        # a reply granted beside a prompt packs the window, and the next reply waits for the
+        # pair to leave it (up to several intervals when replies keep coming).
+        self._replies_owed_a_slot: deque[float] = deque()
 
     def reserve(self, chat_id: int | str) -> float:
         """Book the earliest instant allowed for this chat; return it."""
@@ -105,6 +110,7 @@ class Pacer:
     async def acquire(self, chat_id: int | str) -> float:
         """Wait for this chat's next slot; return the instant it was granted (pacer's clock)."""
         while True:
+            chat_was_free_at = self._chat_next.get(chat_id)
             slot = self.reserve(chat_id)
             delay = slot - self.clock()
             if delay > 0:
@@ -112,9 +118,17 @@ class Pacer:
             while (wait := self._prompt_wait()) > 0 and not self.paused:
                 await self.sleep(wait)
             # A RetryAfter that arrived while we slept holds us too.
-            if self.clock() >= self.paused_until:
-                self._granted.append(self.clock())
-                return slot
+            if self.clock() < self.paused_until:
+                continue
+            if self._gives_way_to_a_reply():
+                # The slot went to the reply; this chat keeps its place for the next one.
+                if chat_was_free_at is None:
+                    self._chat_next.pop(chat_id, None)
+                else:
+                    self._chat_next[chat_id] = chat_was_free_at
+                continue
+            self._granted.append(self.clock())
+            return slot
 
     async def acquire_reply(self, chat_id: int | str) -> None:
         """Let a reply go now, ahead of every prompt; wait only while the window is full.
@@ -135,6 +149,7 @@ class Pacer:
             self._replies_waiting -= 1
         now = self.clock()
         self._granted.append(now)
+        self._replies_owed_a_slot.append(now)
         # The same chat's next prompt keeps Telegram's one message a second per chat.
         self._chat_next[chat_id] = max(
             self._chat_next.get(chat_id, -math.inf), now + self.per_chat_interval
@@ -152,6 +167,22 @@ class Pacer:
         """How long a prompt waits for the window; replies waiting for it go first."""
         wait = self._window_wait()
         return max(wait, self.interval) if self._replies_waiting else wait
+
+    def _gives_way_to_a_reply(self) -> bool:
+        """Whether a reply granted within about the last interval takes this prompt's slot.
+
+        A reply from longer ago fell in a quiet spell, when there was no prompt to displace.
+        The half interval of slack keeps the reply that shares an instant with the previous
+        prompt, and a prompt woken a little late, in the reckoning.
+        """
+        horizon = self.clock() - 1.5 * self.interval
+        owed = self._replies_owed_a_slot
+        while owed and owed[0] < horizon:
+            owed.popleft()
+        if not owed:
+            return False
+        owed.popleft()
+        return True
 
     def _window_wait(self) -> float:
         """How long until one more grant keeps the last window within ``burst``; <= 0: now."""

@@ -32,3 +32,43 @@ async def test_senders_woken_late_never_crowd_more_than_the_rate_into_a_second()
     busiest = max(bisect.bisect_right(granted, t + 1.0) - i for i, t in enumerate(granted))
     assert busiest <= 29, "28.8 a second puts at most 29 sends in any one second"
     assert len(granted) / (granted[-1] - granted[0]) > 27.5, "and lateness costs little rate"
+
+
+async def test_replies_beside_prompts_take_their_places_and_never_wait_long() -> None:
+    """A reply granted on a prompt's instant used to pack the window, so the next reply waited
+    for that pair to leave it (89 ms at 29 a second, in one CI run). Each reply now takes the
+    next prompt's place: replies wait at most about one interval, and the window stays full."""
+    vt = VirtualTime()
+    rate = 29.0
+    pacer = Pacer(rate, clock=vt.time, sleep=vt.sleep)
+    prompts: list[float] = []
+    replies: list[float] = []
+    waits: list[float] = []
+
+    async def fan_out() -> None:
+        async def worker(first_chat: int) -> None:
+            for chat in range(first_chat, first_chat + 40):
+                await pacer.acquire(chat)
+                prompts.append(vt.time())
+
+        await asyncio.gather(*(worker(n * 1000) for n in range(8)))
+
+    async def patients_write() -> None:
+        for n in range(40):
+            await vt.sleep(0.2 - 0.2 % (1 / rate))  # on a prompt's instant, five a second
+            asked = vt.time()
+            await pacer.acquire_reply(900_000 + n)
+            replies.append(vt.time())
+            waits.append(vt.time() - asked)
+
+    await vt.run(asyncio.gather(fan_out(), patients_write()))
+
+    granted = sorted(prompts + replies)
+    busiest = max(bisect.bisect_right(granted, t + 1.0) - i for i, t in enumerate(granted))
+    during_fan_out = [t for t in granted if t <= max(prompts)]
+    achieved = len(during_fan_out) / (during_fan_out[-1] - during_fan_out[0])
+    print(f"\nreply wait max {max(waits) * 1000:.0f} ms, busiest {busiest}, {achieved:.1f}/s")
+    assert len(prompts) == 320 and len(replies) == 40
+    assert max(waits) <= 1.5 / rate, "a reply waits at most for the next free place"
+    assert busiest <= int(rate) + 1, "replies and prompts together stay in budget"
+    assert achieved > rate * 0.97, "a reply takes a prompt's place; none is left empty"
