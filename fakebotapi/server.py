@@ -13,7 +13,9 @@ when the bot answered 2xx; anything else, or no answer, is retried after a short
 ``deleteWebhook`` stops it, and getUpdates meanwhile is a 409 Conflict. The bot's public URL
 is usually not reachable from here (https on a name the fake cannot serve), so a test
 ``route`` s it to where the bot listens, as the TLS-terminating proxy in front of a real
-deployment would.
+deployment would; ``spread`` hands the POSTs round-robin to several instances, as a load
+balancer would (one that got no answer is left out of the rotation for a while, then tried
+again).
 
     python -m fakebotapi.server --port 8099
 """
@@ -138,6 +140,9 @@ class WebhookAttempt:
     # The HTTP status the bot answered, or None when it did not answer (refused, reset, timeout).
     status: int | None
     error: str | None = None
+    # When the POST began (monotonic), and where it went after routing.
+    posted_at: float | None = None
+    target: str | None = None
 
     @property
     def delivered(self) -> bool:
@@ -164,6 +169,12 @@ class WebhookPusher:
         self.max_retry = max_retry
         self.timeout = timeout
         self.routes: dict[str, str] = {}
+        # public URL -> instances taking turns (``spread``); and when each may be tried again
+        # after it did not answer.
+        self.spreads: dict[str, list[str]] = {}
+        self.down_seconds = 5.0
+        self._turn: dict[str, int] = {}
+        self._down_until: dict[str, float] = {}
         self.attempts: list[WebhookAttempt] = []
         self.on_attempt: Callable[[WebhookAttempt], None] | None = None
         self._failures: dict[int | str, int] = {}
@@ -178,6 +189,34 @@ class WebhookPusher:
         self.routes[public_url] = local_url
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def spread(self, public_url: str, local_urls: list[str]) -> None:
+        """POST what is meant for ``public_url`` to each of ``local_urls`` in turn (thread-safe).
+
+        As a load balancer in front of several bot instances: round-robin per update, and an
+        instance that did not answer (refused, reset, timeout) is passed over for
+        ``down_seconds``; when all are down, the next in turn is tried anyway.
+        """
+        if not local_urls:
+            raise ValueError("spread needs at least one URL")
+        self.spreads[public_url] = list(local_urls)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _target(self, url: str) -> str:
+        """Where this POST goes: a ``spread`` instance in turn, a ``route``, or the URL."""
+        targets = self.spreads.get(url)
+        if not targets:
+            return self.routes.get(url, url)
+        now = time.monotonic()
+        turn = self._turn.get(url, 0)
+        for step in range(len(targets)):
+            candidate = targets[(turn + step) % len(targets)]
+            if self._down_until.get(candidate, 0.0) <= now:
+                self._turn[url] = turn + step + 1
+                return candidate
+        self._turn[url] = turn + 1
+        return targets[turn % len(targets)]
 
     def start(self) -> None:
         """Start delivering on the running event loop."""
@@ -230,14 +269,16 @@ class WebhookPusher:
         update_id = int(update["update_id"])
         status: int | None = None
         error: str | None = None
+        target = self._target(url)
+        posted_at = time.monotonic()
         try:
-            response = await client.post(
-                self.routes.get(url, url), content=json.dumps(update), headers=headers
-            )
+            response = await client.post(target, content=json.dumps(update), headers=headers)
             status = response.status_code
         except httpx.HTTPError as failure:
             error = f"{type(failure).__name__}: {failure}".rstrip(": ")
-        attempt = WebhookAttempt(update_id, time.monotonic(), status, error)
+            if url in self.spreads:
+                self._down_until[target] = time.monotonic() + self.down_seconds
+        attempt = WebhookAttempt(update_id, time.monotonic(), status, error, posted_at, target)
         self.attempts.append(attempt)
         try:
             if attempt.delivered:
