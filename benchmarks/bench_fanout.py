@@ -10,6 +10,14 @@ fan-out.
 
     python -m benchmarks.bench_fanout            # quick: 3,000 patients, L = 300 messages/s
     python -m benchmarks.bench_fanout --full     # 20,000 patients, L = 30/s (about 11 minutes)
+    python -m benchmarks.bench_fanout --processes 3 [--kill-halfway]   # issue 22, PostgreSQL
+
+With ``--processes N`` the bot is N real ``patientbot run`` processes in webhook mode on one
+PostgreSQL database (``PATIENTBOT_TEST_POSTGRES_URL`` or the local default; a database of its
+own, dropped after) behind a round-robin load balancer, against one fake Bot API over HTTP,
+while 200 other patients answer a check-in of five questions throughout; see
+``benchmarks/fanout_processes.py``. There the budget is raised past 30 with the bots' existing
+``paid_broadcast`` switch (``paid_messages_per_second = 0.96 L``).
 
 The pacer runs at 0.96 L. The fake counts every message in a sliding second, prompts and the
 unpaced interactive replies alike. Evenly spaced at 0.96 L no second holds more than L - 1
@@ -39,6 +47,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from telegram import Update
 
+from benchmarks import fanout_processes
 from benchmarks.common import machine, percentile, summary, temp_dir
 from benchmarks.rows import (
     DELIVERY_COLUMNS,
@@ -47,6 +56,8 @@ from benchmarks.rows import (
     add_patients,
     add_task,
     delivery_row,
+    postgres_admin_url,
+    postgres_database,
     sqlite_database,
     utc_now,
 )
@@ -310,16 +321,110 @@ def report(result: FanoutResult) -> None:
     )
 
 
+def report_processes(r: fanout_processes.Result) -> None:
+    """One line per figure of issue 22's measurement, goal after each."""
+    p, ms = r.plan, 1000
+    print(f"processes: {p.processes} x patientbot run (webhook) on one PostgreSQL; "
+          f"fake L = {p.limit:g}/s overall, 1/s per chat; bots' budget {p.rate:g}/s")  # fmt: skip
+    print(f"prompts due at one instant: {p.prompts:,}; answering patients: {p.answering} x "
+          f"{p.questions} questions, think time ~{p.think_seconds:.1f} s")  # fmt: skip
+    print(f"prompt rate / (L - reply rate): {r.prompt_rate:.1f} / ({p.limit:g} - "
+          f"{r.reply_rate:.1f}) = {r.ratio:.3f} (goal >= 0.95); replies counted by the fake "
+          f"{r.reply_sends_rate:.1f}/s, over {r.span:.1f} s of fan-out")  # fmt: skip
+    print(f"429s: {r.rate_limited} ({r.rate_limited_chat} for a chat's limit; "
+          f"{r.rate_limited_warmup} in the warm-up) (goal 0)")  # fmt: skip
+    print(f"prompts lost: {r.lost}, duplicated: {r.duplicated} (goal 0, 0)")
+    print(f"reply latency, update POSTed to the bot -> reply at the fake: "
+          f"p50 {r.latency(0.5) * ms:.0f} ms, p99 {r.latency(0.99) * ms:.0f} ms over "
+          f"{len(r.latencies)} answers (goal p99 <= 50 ms)")  # fmt: skip
+    if r.kill is not None:
+        k = r.kill
+        went_on = "never" if k.continued_after is None else f"{k.continued_after:.2f} s"
+        print(f"kill -9 of the sender (bot-{k.instance}) after {k.prompts_before:,} prompts: "
+              f"another instance continued after {went_on}; duplicates {r.duplicated} "
+              f"(goal <= 3), lost {r.lost} (goal 0)")  # fmt: skip
+    print("details:")
+    print(f"  first prompt {r.first_prompt_delay:.2f} s after the rows were made due "
+          f"(scan interval {p.scan_interval:g} s)")  # fmt: skip
+    print(f"  answers typed {r.answers_typed}, stored {r.answers_stored}, stored twice "
+          f"{r.answers_duplicated}, next question missing {r.next_missing}")  # fmt: skip
+    print(f"  instances that took the sender lock: {', '.join(f'bot-{i}' for i in r.senders)}")
+    for name, values in sorted(r.latencies_by_instance.items()):
+        p50, p99 = percentile(values, 0.5) * ms, percentile(values, 0.99) * ms
+        print(f"  latency via {name} ({r.updates_by_instance.get(name, 0)} updates): "
+              f"p50 {p50:.0f} ms, p99 {p99:.0f} ms")  # fmt: skip
+    print(f"  queued at the fake before the POST: p50 {percentile(r.queued, 0.5) * ms:.0f} ms, "
+          f"p99 {percentile(r.queued, 0.99) * ms:.0f} ms; webhook POSTs failed "
+          f"{r.webhook_failures}")  # fmt: skip
+    cpu = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in sorted(r.cpu.items()))
+    print(f"  CPU during the {r.phase_seconds:.1f} s fan-out phase (2 cores = "
+          f"{2 * r.phase_seconds:.0f} s): {cpu}")  # fmt: skip
+    print(f"  requests the fake refused as bad: {r.violations}; run took {r.seconds:.0f} s")
+    for example in r.examples[:12]:
+        print(f"  ! {example}")
+    kill = ""
+    if r.kill is not None:
+        went_on = r.kill.continued_after
+        kill = f", kill -9 halfway: went on after {went_on or float('nan'):.2f} s"
+    summary(
+        "fanout_processes",
+        f"{p.processes} processes, {p.prompts:,} prompts at L={p.limit:g}/s with "
+        f"{p.answering} answering: {r.ratio:.3f} of (L - replies), {r.rate_limited} 429s, "
+        f"{r.lost} lost, {r.duplicated} duplicated, reply p50 {r.latency(0.5) * ms:.0f} ms "
+        f"p99 {r.latency(0.99) * ms:.0f} ms{kill}",
+    )
+
+
+def run_processes(args: argparse.Namespace, patients: int, limit: float) -> None:
+    admin_url = postgres_admin_url()
+    if admin_url is None:
+        raise SystemExit("--processes needs PostgreSQL: set PATIENTBOT_TEST_POSTGRES_URL")
+    with temp_dir() as folder, postgres_database(admin_url, "_fanout") as url:
+        plan = fanout_processes.Plan(
+            url,
+            folder,
+            processes=args.processes,
+            prompts=patients,
+            answering=args.answering,
+            limit=limit,
+            kill_halfway=args.kill_halfway,
+            scan_interval=args.scan_interval,
+            think=args.think,
+        )
+        result = fanout_processes.run(plan)
+    report_processes(result)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="20,000 patients at L = 30/s")
     parser.add_argument("--patients", type=int, help="override the number of patients")
     parser.add_argument("--limit", type=float, help="override L, messages a second")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="N >= 2: real bot processes on PostgreSQL"
+    )
+    parser.add_argument(
+        "--kill-halfway", action="store_true", help="with --processes: kill -9 the sender"
+    )
+    parser.add_argument(
+        "--answering", type=int, default=200, help="with --processes: patients answering"
+    )
+    parser.add_argument(
+        "--think", type=float, help="with --processes: seconds per answer (default: spread)"
+    )
+    parser.add_argument(
+        "--scan-interval", type=float, default=5.0, help="with --processes: the bots' scan"
+    )
     args = parser.parse_args()
     patients = args.patients or (20_000 if args.full else 3_000)
     limit = args.limit or (30.0 if args.full else 300.0)
     print(f"$ python -m benchmarks.bench_fanout {' '.join(sys.argv[1:])}".rstrip())
     print(f"machine: {machine()}")
+    if args.processes >= 2:
+        run_processes(args, patients, limit)
+        return
+    if args.kill_halfway:
+        parser.error("--kill-halfway needs --processes N (N >= 2)")
     with temp_dir() as folder:
         result = asyncio.run(run_fanout(folder, patients, limit))
     report(result)

@@ -28,6 +28,8 @@ reached the fake.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import signal
 import time
@@ -153,6 +155,15 @@ class Result:
     next_missing: int = 0
     updates_by_instance: dict[str, int] = field(default_factory=dict)
     webhook_failures: int = 0
+    # Latencies by the instance that was handed the update ("bot-0" ...), and the instances
+    # that logged taking the sender lock.
+    latencies_by_instance: dict[str, list[float]] = field(default_factory=dict)
+    senders: list[int] = field(default_factory=list)
+    # CPU seconds spent during the fan-out phase, by process ("bot-0" ..., "postgres", and
+    # "fake+patients": this process, which serves the fake and plays the patients), and the
+    # phase's wall seconds.
+    cpu: dict[str, float] = field(default_factory=dict)
+    phase_seconds: float = 0.0
     kill: Kill | None = None
     seconds: float = 0.0
     examples: list[str] = field(default_factory=list)
@@ -204,6 +215,36 @@ class _Reader:
                         )
                         break
         self.seen = index
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of a process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            if stat.read_text().strip() == "postgres":
+                pids.append(int(stat.parent.name))
+    return pids
+
+
+def _cpu_snapshot(runners: list[BotRunner]) -> dict[str, float]:
+    snapshot = {
+        f"bot-{index}": _cpu_seconds(runner.pid)
+        for index, runner in enumerate(runners)
+        if runner.process is not None
+    }
+    snapshot["postgres"] = sum(_cpu_seconds(pid) for pid in _postgres_pids())
+    times = os.times()
+    snapshot["fake+patients"] = times.user + times.system
+    return snapshot
 
 
 def _build_fanout_group(database: Database, prompts: int) -> tuple[int, list[int]]:
@@ -332,6 +373,14 @@ def run(plan: Plan) -> Result:
             result.rate_limited_warmup = api.rate_limited
             pushed = _fan_out(plan, api, database, task_id, people, patients, runners, rng, result)
             _measure(plan, api, server, database, patients, pushed, warm_calls, result)
+            result.senders = [
+                index
+                for index, runner in enumerate(runners)
+                if any(
+                    "now sends the due prompts" in log.read_text("utf-8", errors="replace")
+                    for log in runner.workdir.glob("bot-*.log")
+                )
+            ]
             for index, runner in enumerate(runners):
                 if result.kill is not None and result.kill.instance == index:
                     continue
@@ -380,6 +429,7 @@ def _fan_out(
     answered: dict[int, int] = dict.fromkeys(patients.chats, 0)  # chat -> last position answered
     due_at: dict[int, float] = {}  # chat -> when to type the answer to the question on screen
     pushed: dict[int, tuple[int, float]] = {}
+    cpu_before = _cpu_snapshot(runners)
     inserted = time.monotonic()
     _make_due(database, task_id, people)
     for chat in patients.chats:  # question 1 is on every screen: spread the first answers
@@ -413,6 +463,13 @@ def _fan_out(
             result.kill = _kill_sender(database, runners, reader, result)
         if len(reader.prompted) >= plan.prompts and _all_answered(answered, plan):
             break
+    cpu_after = _cpu_snapshot(runners)
+    result.phase_seconds = time.monotonic() - inserted
+    result.cpu = {
+        name: cpu_after.get(name, 0.0) - before
+        for name, before in cpu_before.items()
+        if cpu_after.get(name, 0.0) >= before
+    }
     # Settle: what is still claimed (a killed sender's rows after their lease) goes out.
     wait_until(
         lambda: _open_prompts(database, task_id) == 0,
@@ -502,22 +559,26 @@ def _measure(
         elif call.ok and call.method in _COUNTED:
             last_in_chat[call.chat_id] = call.at
     result.violations = len(api.violations)
-    _latencies(api, server, pushed, calls, result)
+    urls = server.webhooks.spreads[PUBLIC_URL]
+    names = {url: f"bot-{index}" for index, url in enumerate(urls)}
+    _latencies(names, server, pushed, calls, result)
+    _instances(names, server, result)
     _answers(api, database, patients, plan, result)
-    _instances(database, server, result)
 
 
 def _latencies(
-    api: FakeBotApi,
+    names: dict[str, str],
     server: RunningServer,
     pushed: dict[int, tuple[int, float]],
     calls: list[ApiCall],
     result: Result,
 ) -> None:
     posted: dict[int, float] = {}
+    target: dict[int, str] = {}
     for attempt in list(server.webhooks.attempts):
         if attempt.update_id in pushed and attempt.delivered and attempt.posted_at is not None:
             posted.setdefault(attempt.update_id, attempt.posted_at)
+            target.setdefault(attempt.update_id, names.get(str(attempt.target), "?"))
         elif attempt.update_id in pushed and not attempt.delivered:
             result.webhook_failures += 1
     replies: dict[Any, list[float]] = {}
@@ -535,6 +596,7 @@ def _latencies(
             result.examples.append(f"no reply to update {update_id} (chat {chat})")
             continue
         result.latencies.append(reply - at)
+        result.latencies_by_instance.setdefault(target[update_id], []).append(reply - at)
 
 
 def _answers(
@@ -565,9 +627,9 @@ def _answers(
                 )
 
 
-def _instances(database: Database, server: RunningServer, result: Result) -> None:
+def _instances(names: dict[str, str], server: RunningServer, result: Result) -> None:
     """Updates each instance was handed (by the load balancer)."""
     counts: Counter[str] = Counter(
-        str(a.target) for a in list(server.webhooks.attempts) if a.delivered
+        names.get(str(a.target), "?") for a in list(server.webhooks.attempts) if a.delivered
     )
     result.updates_by_instance = dict(sorted(counts.items()))
