@@ -356,10 +356,14 @@ def report_processes(r: fanout_processes.Result) -> None:
     print(f"  queued at the fake before the POST: p50 {percentile(r.queued, 0.5) * ms:.0f} ms, "
           f"p99 {percentile(r.queued, 0.99) * ms:.0f} ms; webhook POSTs failed "
           f"{r.webhook_failures}")  # fmt: skip
+    lag50, lag99 = percentile(r.fake_lag, 0.5) * ms, percentile(r.fake_lag, 0.99) * ms
+    print(f"  the fake's own event loop, late from 10 ms sleeps: p50 {lag50:.0f} ms, p99 "
+          f"{lag99:.0f} ms, max {max(r.fake_lag, default=0) * ms:.0f} ms")  # fmt: skip
     cpu = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in sorted(r.cpu.items()))
     print(f"  CPU during the {r.phase_seconds:.1f} s fan-out phase (2 cores = "
           f"{2 * r.phase_seconds:.0f} s): {cpu}")  # fmt: skip
-    print(f"  requests the fake refused as bad: {r.violations}; run took {r.seconds:.0f} s")
+    print(f"  requests the fake refused as bad: {r.violations} (closing edits repeated: "
+          f"{r.edits_repeated}); run took {r.seconds:.0f} s")  # fmt: skip
     for example in r.examples[:12]:
         print(f"  ! {example}")
     kill = ""

@@ -28,10 +28,12 @@ reached the fake.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import random
 import signal
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -144,6 +146,11 @@ class Result:
     rate_limited_chat: int = 0  # of which for a chat's limit (a message into it < 1 s before)
     rate_limited_warmup: int = 0
     violations: int = 0
+    # Of which editMessageText to the text already shown ("message is not modified"): the
+    # screen does not change. The scan's housekeeping (bot.closing.close_due) and the handler
+    # of a check-in's last answer (close_chat_now) read the same closed check-in's messages
+    # without a claim, so both may edit them; more often with several processes.
+    edits_repeated: int = 0
     # Seconds from the POST of an answer's update to the bot's reply reaching the fake.
     latencies: list[float] = field(default_factory=list)
     # Seconds from the answer being queued at the fake to its POST (the fake's own queue).
@@ -164,6 +171,9 @@ class Result:
     # phase's wall seconds.
     cpu: dict[str, float] = field(default_factory=dict)
     phase_seconds: float = 0.0
+    # How late the fake's own event loop woke from 10 ms sleeps during the fan-out: its
+    # requests and webhook POSTs wait as long (the harness's share of every latency).
+    fake_lag: list[float] = field(default_factory=list)
     kill: Kill | None = None
     seconds: float = 0.0
     examples: list[str] = field(default_factory=list)
@@ -215,6 +225,13 @@ class _Reader:
                         )
                         break
         self.seen = index
+
+
+async def _watch_loop(lags: list[float], stop: threading.Event, tick: float = 0.010) -> None:
+    while not stop.is_set():
+        started = time.monotonic()
+        await asyncio.sleep(tick)
+        lags.append(max(0.0, time.monotonic() - started - tick))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -371,7 +388,20 @@ def run(plan: Plan) -> Result:
             _warm_up(api, patients)
             warm_calls = len(api.calls)
             result.rate_limited_warmup = api.rate_limited
-            pushed = _fan_out(plan, api, database, task_id, people, patients, runners, rng, result)
+            watching = threading.Event()
+            lag = None
+            if server.loop is not None:
+                lag = asyncio.run_coroutine_threadsafe(
+                    _watch_loop(result.fake_lag, watching), server.loop
+                )
+            try:
+                pushed = _fan_out(
+                    plan, api, database, task_id, people, patients, runners, rng, result
+                )
+            finally:
+                watching.set()
+                if lag is not None:
+                    lag.result(5)
             _measure(plan, api, server, database, patients, pushed, warm_calls, result)
             result.senders = [
                 index
@@ -559,6 +589,16 @@ def _measure(
         elif call.ok and call.method in _COUNTED:
             last_in_chat[call.chat_id] = call.at
     result.violations = len(api.violations)
+    result.edits_repeated = sum(
+        1
+        for v in list(api.violations)
+        if v.method == "editMessageText" and "message is not modified" in v.description
+    )
+    for violation in list(api.violations)[:5]:
+        result.examples.append(
+            f"the fake refused {violation.method} as bad: {violation.description} "
+            f"({str(violation.params)[:300]})"
+        )
     urls = server.webhooks.spreads[PUBLIC_URL]
     names = {url: f"bot-{index}" for index, url in enumerate(urls)}
     _latencies(names, server, pushed, calls, result)

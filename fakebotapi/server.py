@@ -339,6 +339,8 @@ class RunningServer:
     api: FakeBotApi
     port: int
     webhooks: WebhookPusher
+    # The serving thread's event loop (to watch how busy the fake itself is).
+    loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def base_url(self) -> str:
@@ -374,7 +376,7 @@ def serve_in_thread(api: FakeBotApi | None = None) -> Iterator[RunningServer]:
     if not ready.wait(10):
         raise RuntimeError("the fake Bot API did not start within 10 s")
     try:
-        yield RunningServer(api, int(box["port"]), webhooks)
+        yield RunningServer(api, int(box["port"]), webhooks, box["loop"])
     finally:
         loop: asyncio.AbstractEventLoop = box["loop"]
         loop.call_soon_threadsafe(loop.stop)
