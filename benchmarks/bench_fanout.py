@@ -353,6 +353,17 @@ def report_processes(r: fanout_processes.Result) -> None:
         p50, p99 = percentile(values, 0.5) * ms, percentile(values, 0.99) * ms
         print(f"  latency via {name} ({r.updates_by_instance.get(name, 0)} updates): "
               f"p50 {p50:.0f} ms, p99 {p99:.0f} ms")  # fmt: skip
+    stages = (("POST -> stored", r.to_store), ("stored -> picked up", r.in_inbox),
+              ("picked up -> reply at the fake", r.handling))  # fmt: skip
+    print("  latency in stages (p50 / p99): " + "; ".join(
+        f"{name} {percentile(v, 0.5) * ms:.0f} / {percentile(v, 0.99) * ms:.0f} ms"
+        for name, v in stages
+    ) + f"; handled by another instance than the one POSTed to: {r.handled_elsewhere}"
+        f" of {len(r.in_inbox)}")  # fmt: skip
+    for name, values in sorted(r.in_inbox_by_worker.items()):
+        p50, p99 = percentile(values, 0.5) * ms, percentile(values, 0.99) * ms
+        print(f"  stored -> picked up by {name}'s worker ({len(values)} updates): "
+              f"p50 {p50:.0f} ms, p99 {p99:.0f} ms")  # fmt: skip
     print(f"  queued at the fake before the POST: p50 {percentile(r.queued, 0.5) * ms:.0f} ms, "
           f"p99 {percentile(r.queued, 0.99) * ms:.0f} ms; webhook POSTs failed "
           f"{r.webhook_failures}")  # fmt: skip

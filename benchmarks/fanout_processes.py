@@ -38,7 +38,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ from benchmarks.rows import Bulk, add_group, add_patients, add_task, utc_now
 from fakebotapi import ApiCall, FakeBotApi
 from fakebotapi.server import RunningServer, serve_in_thread
 from storage.db import Database
-from storage.models import Delivery, DeliveryStatus, Membership, Person
+from storage.models import Delivery, DeliveryStatus, InboxUpdate, Membership, Person
 
 FANOUT_FIRST_USER = 10_000_000  # fan-out patients' chats are FANOUT_FIRST_USER + 1, + 2, ...
 RATE_FRACTION = 0.96  # the bots' budget, as in the single-process benchmark
@@ -155,6 +155,17 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     # Seconds from the answer being queued at the fake to its POST (the fake's own queue).
     queued: list[float] = field(default_factory=list)
+    # The latency in stages, from the bots' inbox rows (bot clock = this host's): POST -> the
+    # webhook began storing it (received_at); -> a worker began handling it (handled_at);
+    # -> its reply reached the fake. And how many were handled by another instance than the
+    # one the load balancer gave them to (any worker claims any chat's oldest update).
+    to_store: list[float] = field(default_factory=list)
+    in_inbox: list[float] = field(default_factory=list)
+    handling: list[float] = field(default_factory=list)
+    handled_elsewhere: int = 0
+    # stored -> picked up, by the instance whose worker picked the update up.
+    in_inbox_by_worker: dict[str, list[float]] = field(default_factory=dict)
+    pids: list[int | None] = field(default_factory=list)
     answers_typed: int = 0
     answers_stored: int = 0
     answers_duplicated: int = 0
@@ -384,6 +395,7 @@ def run(plan: Plan) -> Result:
                 patients=plan.answering,
                 kills=plan.kills_for_questions,
             )
+            result.pids = [r.process.pid if r.process else None for r in runners]
             patients = Patients(api, scenario)
             _warm_up(api, patients)
             warm_calls = len(api.calls)
@@ -602,6 +614,7 @@ def _measure(
     urls = server.webhooks.spreads[PUBLIC_URL]
     names = {url: f"bot-{index}" for index, url in enumerate(urls)}
     _latencies(names, server, pushed, calls, result)
+    _stages(database, names, server, pushed, calls, result)
     _instances(names, server, result)
     _answers(api, database, patients, plan, result)
 
@@ -637,6 +650,58 @@ def _latencies(
             continue
         result.latencies.append(reply - at)
         result.latencies_by_instance.setdefault(target[update_id], []).append(reply - at)
+
+
+def _stages(
+    database: Database,
+    names: dict[str, str],
+    server: RunningServer,
+    pushed: dict[int, tuple[int, float]],
+    calls: list[ApiCall],
+    result: Result,
+) -> None:
+    """Split each answer's latency at the bot's inbox: stored, picked up, replied."""
+    wall_minus_monotonic = time.time() - time.monotonic()
+    pid_of = {f"bot-{index}": pid for index, pid in enumerate(result.pids) if pid is not None}
+    with database.read_session() as session:
+        rows = session.exec(
+            select(
+                InboxUpdate.update_id,
+                InboxUpdate.received_at,
+                InboxUpdate.handled_at,
+                InboxUpdate.claimed_by,
+            ).where(col(InboxUpdate.update_id).in_(list(pushed)))
+        ).all()
+    posted: dict[int, tuple[float, str]] = {}
+    for attempt in list(server.webhooks.attempts):
+        if attempt.delivered and attempt.posted_at is not None:
+            posted.setdefault(attempt.update_id, (attempt.posted_at, str(attempt.target)))
+    replies: dict[Any, list[float]] = {}
+    for call in calls:
+        if call.ok and call.method in _REPLIES:
+            replies.setdefault(call.chat_id, []).append(call.at)
+
+    def monotonic(instant: datetime) -> float:
+        aware = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+        return aware.timestamp() - wall_minus_monotonic
+
+    for update_id, received_at, handled_at, claimed_by in rows:
+        if update_id not in posted or handled_at is None:
+            continue
+        at, target = posted[update_id]
+        received, handled = monotonic(received_at), monotonic(handled_at)
+        result.to_store.append(received - at)
+        result.in_inbox.append(handled - received)
+        chat = pushed[update_id][0]
+        reply = next((t for t in replies.get(chat, ()) if t >= at), None)
+        if reply is not None:
+            result.handling.append(reply - handled)
+        given_to = pid_of.get(names.get(target, ""))
+        parts = str(claimed_by or "").split(":")
+        worker = next((name for name, pid in pid_of.items() if parts[1:2] == [str(pid)]), "?")
+        result.in_inbox_by_worker.setdefault(worker, []).append(handled - received)
+        if given_to is not None and len(parts) >= 2 and parts[1] != str(given_to):
+            result.handled_elsewhere += 1
 
 
 def _answers(
