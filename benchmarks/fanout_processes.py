@@ -18,7 +18,9 @@ process, and past one a second into one chat.
 3. Optionally, once half the prompts went out, the instance whose claims are being sent (the
    one whose sends dominate) is killed with SIGKILL; the others carry on.
 4. Once every prompt is out and every patient has answered every question (or a deadline), the
-   run settles until no prompt is pending or being sent, and the living bots are stopped.
+   run settles until no prompt is pending or being sent and every answer typed is stored
+   (after a kill, updates the dead worker had claimed wait out the inbox lease, 30 s), and
+   the living bots are stopped.
 
 Measured from the fake's record (one clock: the fake serves from a thread of this process):
 prompts per chat (lost, duplicated), the prompt rate and the replies' rate over the fan-out,
@@ -36,6 +38,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -73,6 +76,8 @@ _REPLIES = _COUNTED | {"editMessageText", "editMessageReplyMarkup"}
 # Telegram's limit per chat is one message a second: a patient answers no sooner after the
 # question arrived, or the reply itself would meet the chat's limit.
 MIN_THINK = 1.2
+# [inbox] claim_lease_seconds in the default config.
+INBOX_LEASE = 30.0
 
 
 @dataclass(frozen=True)
@@ -513,10 +518,20 @@ def _fan_out(
         if cpu_after.get(name, 0.0) >= before
     }
     # Settle: what is still claimed (a killed sender's rows after their lease) goes out.
-    wait_until(
+    _settle(
         lambda: _open_prompts(database, task_id) == 0,
         max(1.0, deadline - time.monotonic()),
         "every prompt sent",
+        result,
+    )
+    # Updates a killed instance's worker had claimed wait out the inbox lease (30 s by
+    # default) unless it restarts on the same host; nobody restarts it here.
+    typed = {t.text for t in patients.typed if t.position is not None}
+    _settle(
+        lambda: typed <= {text for _, _, text in stored_answers(database)},
+        INBOX_LEASE + 15.0 if result.kill is not None else 15.0,
+        "every answer stored",
+        result,
     )
     time.sleep(1.0)
     reader.read()
@@ -531,6 +546,13 @@ def _fan_out(
         )
     result.first_prompt_delay = (min(reader.prompts) - inserted) if reader.prompts else 0.0
     return pushed
+
+
+def _settle(done: Callable[[], bool], timeout: float, what: str, result: Result) -> None:
+    try:
+        wait_until(done, timeout, what)
+    except TimeoutError as error:
+        result.examples.append(str(error))
 
 
 def _all_answered(answered: dict[int, int], plan: Plan) -> bool:
