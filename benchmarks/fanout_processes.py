@@ -387,7 +387,8 @@ def run(plan: Plan) -> Result:
     api = FakeBotApi(limit_per_second=plan.limit, per_chat_per_second=1, poll_wait_cap=0.2)
     runners: list[BotRunner] = []
     try:
-        seed_checkins(database, plan.answering, plan.questions)
+        if plan.answering:
+            seed_checkins(database, plan.answering, plan.questions)
         task_id, people = _build_fanout_group(database, plan.prompts)
         with serve_in_thread(api) as server:
             runners = _runners(plan, server)
