@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import logging
 import math
 import statistics
 import sys
@@ -391,6 +392,8 @@ def report_processes(r: fanout_processes.Result) -> None:
 
 
 def run_processes(args: argparse.Namespace, patients: int, limit: float) -> None:
+    # The fake's HTTP server logs every 4xx (each 429) as a warning: the report counts them.
+    logging.getLogger("tornado.access").setLevel(logging.ERROR)
     admin_url = postgres_admin_url()
     if admin_url is None:
         raise SystemExit("--processes needs PostgreSQL: set PATIENTBOT_TEST_POSTGRES_URL")
