@@ -68,6 +68,8 @@ class ReplyGate(BaseRateLimiter[None]):
 
     def __init__(self) -> None:
         self.budget: Callable[[], Pacer] | None = None
+        # Told of each reply that went out (``bot.replyshare``: other instances count it too).
+        self.reply_sent: Callable[[], None] | None = None
 
     async def initialize(self) -> None:
         return None
@@ -95,13 +97,17 @@ class ReplyGate(BaseRateLimiter[None]):
         while True:
             await budget.acquire_reply(chat if isinstance(chat, int | str) else 0)
             try:
-                return await callback(*args, **kwargs)
+                result = await callback(*args, **kwargs)
             except RetryAfter as error:
                 seconds = retry_after_seconds(error)
                 budget.pause(seconds)
                 waited += seconds
                 if waited > REPLY_MAX_WAIT:
                     raise
+                continue
+            if self.reply_sent is not None:
+                self.reply_sent()
+            return result
 
 
 class Flow(enum.Enum):
