@@ -160,8 +160,8 @@ class Pacer:
     def note_foreign(self, count: int) -> None:
         """Another instance on this database just sent ``count`` replies.
 
-        They count in the window and each takes a prompt's slot, as this instance's own replies
-        do. They went out before we heard of them, so while they keep coming one place in the
+        They count in the window and take prompts' slots, as this instance's own replies do.
+        They went out before we heard of them, so while they keep coming one place in the
         window stays free for the next one not yet heard of.
         """
         now = self.clock()
@@ -184,13 +184,15 @@ class Pacer:
         return max(wait, self.interval) if self._replies_waiting else wait
 
     def _gives_way_to_a_reply(self) -> bool:
-        """Whether a reply granted within the last window still takes this prompt's slot.
+        """Whether a reply granted within about the last interval takes this prompt's slot.
 
-        Each reply displaces one prompt, the next ones to come (several replies heard of at
-        once displace as many). A reply from before the window fell in a quiet spell, when
-        there was no prompt to displace.
+        A reply from longer ago fell in a quiet spell, when there was no prompt to displace,
+        or in a burst of replies that filled the window: the window already held the prompts
+        back for those, and making them give way as well would leave slots empty. The half
+        interval of slack keeps the reply that shares an instant with the previous prompt, and
+        a prompt woken a little late, in the reckoning.
         """
-        horizon = self.clock() - self.window
+        horizon = self.clock() - 1.5 * self.interval
         owed = self._replies_owed_a_slot
         while owed and owed[0] < horizon:
             owed.popleft()
