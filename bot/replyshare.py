@@ -91,7 +91,10 @@ class ReplyShare:
         self._stop_listening.clear()
 
         def heard(count: int) -> None:
-            loop.call_soon_threadsafe(self._note, count)
+            try:
+                loop.call_soon_threadsafe(self._note, count)
+            except RuntimeError:  # the event loop is closed: nobody is left to tell
+                self._stop_listening.set()
 
         self._listener = threading.Thread(
             target=self._listen_until_stopped, args=(heard,), name="hear-replies", daemon=True

@@ -120,6 +120,7 @@ def install(application: BotApplication) -> None:
         # the instance that sends hears the other instances' replies.
         gate.budget = lambda: state(application).pacer
         gate.reply_sent = state(application).replies.reply_sent
+        gate.closing = state(application).replies.close
     if application.job_queue is None:  # PTB installed without its job-queue extra
         raise RuntimeError(
             "python-telegram-bot's JobQueue is missing: install the job-queue extra"

@@ -480,10 +480,9 @@ class ReplyChannel:
     def listen(self, heard: Callable[[int], None], stopping: Callable[[], bool]) -> None:
         """Call ``heard(count)`` for each announcement until ``stopping()``; raise if cut off.
 
-        Polled every half second for ``stopping`` (or ``release``, when the database is
+        Polled five times a second for ``stopping`` (or ``release``, when the database is
         disposed): a stop waits at most that long.
         """
-        self.released = False
         self.database.held_locks.add(self)
         connection = self.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
@@ -491,7 +490,7 @@ class ReplyChannel:
             driver = connection.connection.driver_connection
             assert driver is not None
             while not (stopping() or self.released):
-                for notice in driver.notifies(timeout=0.5):
+                for notice in driver.notifies(timeout=0.2):
                     heard(int(notice.payload))
         finally:
             # LISTEN stays with the session: never hand this connection back to the pool.
@@ -499,5 +498,5 @@ class ReplyChannel:
             connection.close()
 
     def release(self) -> None:
-        """Stop listening (within half a second): the database is being disposed."""
+        """Stop listening (within a fifth of a second): the database is being disposed."""
         self.released = True

@@ -6,6 +6,7 @@ The figures each test prints (run with ``-s``) are the ones quoted in issue #4's
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -475,6 +476,7 @@ async def test_the_sending_instance_hears_the_other_instances_replies_and_makes_
     finally:
         await b.stop()
         await a.stop()
+        listening_after_shutdown = [t for t in threading.enumerate() if t.name == "hear-replies"]
         second.dispose()
 
     sends = sorted(c.at for c in api.calls_of("sendMessage") if c.ok)
@@ -485,6 +487,7 @@ async def test_the_sending_instance_hears_the_other_instances_replies_and_makes_
         f" second {busiest_second}, {api.rate_limited} x 429"
     )
     assert not b_announced_while_sending
+    assert not listening_after_shutdown, "shutting A down stops its listening thread"
     assert heard == len(askers), "A heard of every reply B sent"
     assert all(per_chat[user.id] == 1 for user in askers), "each walk-in got their answer"
     assert all(per_chat[p.chat_id] == 1 for p in people), "each patient got one prompt"
