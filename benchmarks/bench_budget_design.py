@@ -5,7 +5,10 @@ timed per message (what every send would pay) or per scan tick (what the holder 
 
 - shared token bucket: one row, every send takes a token with one UPDATE ... RETURNING;
 - lease row: one row naming the sender, renewed by it every tick (an UPDATE per tick);
-- advisory lock: ``pg_try_advisory_lock`` once, then ``SELECT 1`` on its connection per tick.
+- advisory lock: ``pg_try_advisory_lock`` once, then ``SELECT 1`` on its connection per tick;
+- and with the lock, the other instances' replies told to its holder: one ``pg_notify`` per
+  reply (``storage.db.ReplyChannel.announce``, what a standby instance pays after a reply went
+  out) and how long until the holder hears it (``ReplyChannel.listen``, what its pacer lags).
 
     python -m benchmarks.bench_budget_design --url postgresql://postgres@127.0.0.1:5432/test
 """
@@ -14,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import threading
 import time
 
 from sqlalchemy import text
 
 from benchmarks.common import median, percentile, summary
-from storage.db import make_engine
+from storage.db import Database, ReplyChannel, make_engine
 
 MESSAGES = 300  # per process: ten seconds at 30 a second shared by three
 
@@ -79,6 +83,52 @@ def lock_ticks(url: str, results: multiprocessing.Queue[list[float]]) -> None:
     results.put(took)
 
 
+ANNOUNCEMENTS = 200
+
+
+def announce_replies(url: str, results: multiprocessing.Queue[list[float]]) -> None:
+    """One reply every 30 ms, announced; the instants each announcement began."""
+    database = Database(url)
+    channel = ReplyChannel(database)
+    began = []
+    took = []
+    for _ in range(ANNOUNCEMENTS):
+        started = time.perf_counter()  # CLOCK_MONOTONIC: one clock for all processes
+        channel.announce(1)
+        began.append(started)
+        took.append(time.perf_counter() - started)
+        time.sleep(0.03)
+    database.dispose()
+    results.put(took)
+    results.put(began)
+
+
+def announcement_lag(url: str) -> tuple[list[float], list[float]]:
+    """What an announcement costs its sender, and how long until the holder hears it."""
+    database = Database(url)
+    channel = ReplyChannel(database)
+    heard: list[float] = []
+    listening = threading.Thread(
+        target=channel.listen,
+        args=(lambda _count: heard.append(time.perf_counter()), lambda: False),
+        daemon=True,
+    )
+    listening.start()
+    time.sleep(0.5)  # LISTEN is in place
+    results: multiprocessing.Queue[list[float]] = multiprocessing.Queue()
+    announcer = multiprocessing.Process(target=announce_replies, args=(url, results))
+    announcer.start()
+    took, began = results.get(), results.get()
+    announcer.join()
+    deadline = time.monotonic() + 5
+    while len(heard) < len(began) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    channel.release()
+    listening.join()
+    database.dispose()
+    return took, [h - b for h, b in zip(heard, began, strict=False)]
+
+
 def run(target: object, url: str) -> list[float]:
     results: multiprocessing.Queue[list[float]] = multiprocessing.Queue()
     workers = [
@@ -117,6 +167,9 @@ def main() -> None:
             "lease row, per tick": run(lease_ticks, args.url),
             "advisory lock, per tick": run(lock_ticks, args.url),
         }
+        announcing, lag = announcement_lag(args.url)
+        figures["reply announced (NOTIFY)"] = announcing
+        figures["reply heard by the holder"] = lag
     finally:
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE IF EXISTS bench_budget, bench_lease"))
@@ -132,7 +185,9 @@ def main() -> None:
         "budget design",
         f"token bucket {median(bucket) * 1000:.2f} ms on every send (p99 "
         f"{percentile(bucket, 0.99) * 1000:.2f}), advisory lock {median(lock) * 1000:.2f} ms "
-        "per scan tick",
+        f"per scan tick; a standby's reply announced in {median(announcing) * 1000:.2f} ms, "
+        f"heard by the holder {median(lag) * 1000:.2f} ms after it began (p99 "
+        f"{percentile(lag, 0.99) * 1000:.2f})",
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -68,12 +68,18 @@ class ReplyGate(BaseRateLimiter[None]):
 
     def __init__(self) -> None:
         self.budget: Callable[[], Pacer] | None = None
+        # Told of each reply that went out (``bot.replyshare``: other instances count it too).
+        self.reply_sent: Callable[[], None] | None = None
+        # Run when the bot shuts down: ``Application.shutdown`` reaches here (through
+        # ``Bot.shutdown``) also where nothing calls ``post_shutdown`` (tools, tests).
+        self.closing: Callable[[], Awaitable[None]] | None = None
 
     async def initialize(self) -> None:
         return None
 
     async def shutdown(self) -> None:
-        return None
+        if self.closing is not None:
+            await self.closing()
 
     async def process_request(
         self,
@@ -95,13 +101,17 @@ class ReplyGate(BaseRateLimiter[None]):
         while True:
             await budget.acquire_reply(chat if isinstance(chat, int | str) else 0)
             try:
-                return await callback(*args, **kwargs)
+                result = await callback(*args, **kwargs)
             except RetryAfter as error:
                 seconds = retry_after_seconds(error)
                 budget.pause(seconds)
                 waited += seconds
                 if waited > REPLY_MAX_WAIT:
                     raise
+                continue
+            if self.reply_sent is not None:
+                self.reply_sent()
+            return result
 
 
 class Flow(enum.Enum):

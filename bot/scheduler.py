@@ -24,6 +24,7 @@ from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import ReplyGate, paced
 from bot.readers import chat_languages
 from bot.rendering import render_consent, render_prompt, render_question
+from bot.replyshare import ReplyShare
 from bot.sender import FlushFunction, Pacer, Sender, SendStats, retry_after_seconds
 from bot.services import checkin, delivery, inbox, retention
 from bot.services.delivery import (
@@ -57,6 +58,8 @@ class SchedulerState:
     pacer: Pacer
     # Which instance on the database sends (PostgreSQL; always this one on SQLite).
     sender_lock: SenderLock
+    # Replies of the instances that do not send, heard by the one that does (PostgreSQL).
+    replies: ReplyShare
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Since when scans have run without a gap (None before the first): what fell due after it
     # was sent as soon as the sending allowed, not caught up after downtime.
@@ -102,14 +105,22 @@ def _deps(application: BotApplication) -> Deps:
 def install(application: BotApplication) -> None:
     """Schedule the repeating due scan on the application's JobQueue."""
     settings = _deps(application).settings
+    database = _deps(application).database
+    sender_lock = SenderLock(database)
     application.bot_data[STATE_KEY] = SchedulerState(
         pacer=Pacer(settings.scheduler.send_rate),
-        sender_lock=SenderLock(_deps(application).database),
+        sender_lock=sender_lock,
+        replies=ReplyShare(
+            database, pacer=lambda: state(application).pacer, sending=lambda: sender_lock.held
+        ),
     )
     gate = application.bot.rate_limiter
     if isinstance(gate, ReplyGate):
-        # One budget for the whole bot: replies take their place in it ahead of prompts.
+        # One budget for the whole bot: replies take their place in it ahead of prompts, and
+        # the instance that sends hears the other instances' replies.
         gate.budget = lambda: state(application).pacer
+        gate.reply_sent = state(application).replies.reply_sent
+        gate.closing = state(application).replies.close
     if application.job_queue is None:  # PTB installed without its job-queue extra
         raise RuntimeError(
             "python-telegram-bot's JobQueue is missing: install the job-queue extra"
@@ -131,6 +142,7 @@ def install(application: BotApplication) -> None:
 
     async def post_stop(app: Any) -> None:
         await release_claims(app)
+        await state(app).replies.close()
         await _deps(app).run(state(app).sender_lock.release)
         if previous is not None:
             await previous(app)
@@ -140,6 +152,7 @@ def install(application: BotApplication) -> None:
 
     async def post_shutdown(app: Any) -> None:
         # Also when the application was initialised but never started (tools, tests).
+        await state(app).replies.close()
         await _deps(app).run(state(app).sender_lock.release)
         if previous_shutdown is not None:
             await previous_shutdown(app)
@@ -161,10 +174,12 @@ async def _tick(context: BotContext) -> None:
             holding = st.sender_lock.held
             if not await deps.run(st.sender_lock.hold):
                 log.debug("due scan skipped: another instance sends")
+                await st.replies.stop_listening()
                 deps.scans.standing_by(deps.clock)
                 return
             if not holding:
                 log.info("this instance now sends the due prompts")
+            st.replies.listen()
             scan = _scan(application, st, keep_going=lambda: application.running)
             await deps.scans.track(deps.clock, scan)
             await _housekeeping(application, st)

@@ -91,6 +91,8 @@ class Pacer:
         # a reply granted beside a prompt packs the window, and the next reply waits for the
         # pair to leave it (up to several intervals when replies keep coming).
         self._replies_owed_a_slot: deque[float] = deque()
+        # Until when other instances' replies are expected (see ``note_foreign``).
+        self._foreign_until = -math.inf
 
     def reserve(self, chat_id: int | str) -> float:
         """Book the earliest instant allowed for this chat; return it."""
@@ -155,6 +157,19 @@ class Pacer:
             self._chat_next.get(chat_id, -math.inf), now + self.per_chat_interval
         )
 
+    def note_foreign(self, count: int) -> None:
+        """Another instance on this database just sent ``count`` replies.
+
+        They count in the window and take prompts' slots, as this instance's own replies do.
+        They went out before we heard of them, so while they keep coming one place in the
+        window stays free for the next one not yet heard of.
+        """
+        now = self.clock()
+        for _ in range(count):
+            self._granted.append(now)
+            self._replies_owed_a_slot.append(now)
+        self._foreign_until = now + self.window
+
     def pause(self, seconds: float) -> None:
         """Telegram said to wait: no slot is granted before ``seconds`` from now."""
         self.paused_until = max(self.paused_until, self.clock() + seconds)
@@ -171,9 +186,11 @@ class Pacer:
     def _gives_way_to_a_reply(self) -> bool:
         """Whether a reply granted within about the last interval takes this prompt's slot.
 
-        A reply from longer ago fell in a quiet spell, when there was no prompt to displace.
-        The half interval of slack keeps the reply that shares an instant with the previous
-        prompt, and a prompt woken a little late, in the reckoning.
+        A reply from longer ago fell in a quiet spell, when there was no prompt to displace,
+        or in a burst of replies that filled the window: the window already held the prompts
+        back for those, and making them give way as well would leave slots empty. The half
+        interval of slack keeps the reply that shares an instant with the previous prompt, and
+        a prompt woken a little late, in the reckoning.
         """
         horizon = self.clock() - 1.5 * self.interval
         owed = self._replies_owed_a_slot
@@ -186,8 +203,8 @@ class Pacer:
 
     def _window_wait(self) -> float:
         """How long until one more grant keeps the last window within ``burst``; <= 0: now."""
-        room = self.burst
         now = self.clock()
+        room = self.burst - 1 if now < self._foreign_until else self.burst
         while self._granted and self._granted[0] <= now - self.window:
             self._granted.popleft()
         if len(self._granted) < room:

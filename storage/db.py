@@ -190,8 +190,8 @@ class Database:
         if not self.is_sqlite:
             options["postgresql_readonly"] = True  # a write in it is an error, not a surprise
         self._reader = self.engine.execution_options(**options)
-        # Locks holding a connection of their own (SenderLock): let go of when disposed.
-        self.held_locks: weakref.WeakSet[SenderLock] = weakref.WeakSet()
+        # What holds a connection of its own (SenderLock, ReplyChannel): let go when disposed.
+        self.held_locks: weakref.WeakSet[SenderLock | ReplyChannel] = weakref.WeakSet()
 
     @property
     def is_sqlite(self) -> bool:
@@ -447,3 +447,56 @@ class SenderLock:
             connection.close()
         except Exception:
             pass
+
+
+# --- replies of the other instances ----------------------------------------------------------
+
+# The channel on which instances that do not send the fan-out tell the one that does how many
+# replies they sent. Channels, like advisory locks, belong to one database.
+REPLIES_CHANNEL = "patientbot_replies"
+
+
+class ReplyChannel:
+    """Replies sent by one instance, told to the others sharing the PostgreSQL database.
+
+    ``announce`` is one ``pg_notify`` on a pooled connection (a round trip, no table row); the
+    server hands it to every listening session when it commits. ``listen`` blocks on a
+    connection of its own until told to stop. Nothing here is durable: a count lost with a
+    dying instance costs at most a 429, which the sender's pacer honours.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.released = False
+
+    def announce(self, count: int) -> None:
+        with self.database.engine.connect() as connection:
+            connection.execute(
+                text("SELECT pg_notify(:channel, :count)"),
+                {"channel": REPLIES_CHANNEL, "count": str(count)},
+            )
+            connection.commit()
+
+    def listen(self, heard: Callable[[int], None], stopping: Callable[[], bool]) -> None:
+        """Call ``heard(count)`` for each announcement until ``stopping()``; raise if cut off.
+
+        Polled five times a second for ``stopping`` (or ``release``, when the database is
+        disposed): a stop waits at most that long.
+        """
+        self.database.held_locks.add(self)
+        connection = self.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            connection.execute(text(f"LISTEN {REPLIES_CHANNEL}"))
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            while not (stopping() or self.released):
+                for notice in driver.notifies(timeout=0.2):
+                    heard(int(notice.payload))
+        finally:
+            # LISTEN stays with the session: never hand this connection back to the pool.
+            connection.invalidate()
+            connection.close()
+
+    def release(self) -> None:
+        """Stop listening (within a fifth of a second): the database is being disposed."""
+        self.released = True

@@ -6,6 +6,7 @@ The figures each test prints (run with ``-s``) are the ones quoted in issue #4's
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -427,3 +428,68 @@ async def test_prompts_are_not_paid_broadcasts_by_default(
     finally:
         await h.stop()
     assert all("allow_paid_broadcast" not in c.params for c in h.api.calls_of("sendMessage"))
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite is one process by design
+async def test_the_sending_instance_hears_the_other_instances_replies_and_makes_room_for_them(
+    settings: Settings,
+    database: Database,
+    database_url: str,
+    clock: ManualClock,
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue #22: B's replies count in A's budget while A sends the fan-out.
+
+    On real time: the announcement travels through PostgreSQL's NOTIFY. Without it A would
+    send prompts at the full budget and B's replies on top (35 a second): 429s.
+    """
+    rate = settings.scheduler.send_rate
+    api = FakeBotApi(
+        wall_clock=lambda: clock.now().timestamp(), limit_per_second=30, per_chat_per_second=1
+    )
+    world = World(database, clock)
+    group = world.group()
+    people = world.patients(group, 90)
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(DUE)
+    second = Database(database_url)
+    a = await Harness(settings, database, clock, api=api).start()
+    b = await Harness(settings, second, clock, api=api).start()
+    for h in (a, b):
+        scheduler.state(h.app).pacer = Pacer(rate)  # real time, as in production
+    askers = [User(900_000 + n, "Walk-in") for n in range(15)]
+
+    async def patients_write_to_b() -> None:
+        await asyncio.sleep(0.5)  # the fan-out is under way, and A listens
+        for user in askers:
+            await b.command(user, "/help")
+            await asyncio.sleep(0.15)
+
+    try:
+        with monkeypatch.context() as patched:
+            # The JobQueue's tick sends only while the Application runs.
+            patched.setattr(Application, "running", property(lambda _app: True))
+            await asyncio.gather(scheduler._tick(BotContext(a.app)), patients_write_to_b())
+        heard = scheduler.state(a.app).replies.heard
+        b_announced_while_sending = scheduler.state(b.app).sender_lock.held
+    finally:
+        await b.stop()
+        await a.stop()
+        listening_after_shutdown = [t for t in threading.enumerate() if t.name == "hear-replies"]
+        second.dispose()
+
+    sends = sorted(c.at for c in api.calls_of("sendMessage") if c.ok)
+    busiest_second = max(sum(1 for t in sends if start <= t < start + 1.0) for start in sends)
+    per_chat = Counter(call.chat_id for call in api.calls_of("sendMessage") if call.ok)
+    print(
+        f"\nA's fan-out with B's replies: {len(sends)} messages, {heard} replies heard, busiest"
+        f" second {busiest_second}, {api.rate_limited} x 429"
+    )
+    assert not b_announced_while_sending
+    assert not listening_after_shutdown, "shutting A down stops its listening thread"
+    assert heard == len(askers), "A heard of every reply B sent"
+    assert all(per_chat[user.id] == 1 for user in askers), "each walk-in got their answer"
+    assert all(per_chat[p.chat_id] == 1 for p in people), "each patient got one prompt"
+    assert api.rate_limited == 0 and not api.violations
+    assert busiest_second <= 30, "the two instances together stay within Telegram's limit"
