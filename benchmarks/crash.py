@@ -719,7 +719,7 @@ def run_scenario(scenario: Scenario, backend: str) -> Outcome:
                 with outcome.timed("start"):
                     runner.start()
                 with outcome.timed("setup"):
-                    _start_checkins(api, patients)
+                    start_checkins(api, patients)
 
                 def all_answered_and_asked() -> bool:
                     stored = {text for _, _, text in stored_answers(database)}
@@ -774,7 +774,9 @@ def run_scenario(scenario: Scenario, backend: str) -> Outcome:
     return outcome
 
 
-def _start_checkins(api: FakeBotApi, patients: Patients) -> None:
+def start_checkins(
+    api: FakeBotApi, patients: Patients, pause_before_pressing: float = 0.0
+) -> None:
     """Wait for every prompt, press Start on each, wait until question 1 is on every screen."""
 
     def prompted() -> bool:
@@ -784,6 +786,7 @@ def _start_checkins(api: FakeBotApi, patients: Patients) -> None:
         )
 
     wait_until(prompted, 60, "every check-in prompt")
+    time.sleep(pause_before_pressing)
     presses = [patients.press_start(chat) for chat in patients.chats]
     api.push_updates([p for p in presses if p is not None])
     wait_until(

@@ -58,6 +58,7 @@ from benchmarks.crash import (
     answer_text,
     question_marker,
     seed_checkins,
+    start_checkins,
     stored_answers,
     wait_until,
 )
@@ -357,22 +358,8 @@ def _sender_pid(database: Database) -> int | None:
 
 def _warm_up(api: FakeBotApi, patients: Patients) -> None:
     """Every answering patient has their prompt, pressed Start, and sees question 1."""
-
-    def prompted() -> bool:
-        return all(
-            any(any("Start now" in label for label in m.button_texts) for m in api.messages(chat))
-            for chat in patients.chats
-        )
-
-    wait_until(prompted, 60, "every answering patient's prompt")
-    time.sleep(1.1)  # the chat's limit: the press's reply comes a second after the prompt
-    presses = [patients.press_start(chat) for chat in patients.chats]
-    api.push_updates([p for p in presses if p is not None])
-    wait_until(
-        lambda: all(patients.on_screen(chat) == 1 for chat in patients.chats),
-        30,
-        "question 1 on every answering patient's screen",
-    )
+    # The chat's limit: the press's reply comes a second after the prompt.
+    start_checkins(api, patients, pause_before_pressing=1.1)
     time.sleep(MIN_THINK)  # no answer comes sooner after its question than a later one does
 
 

@@ -1,14 +1,15 @@
-"""Replies of the instances that do not send the fan-out, in the budget of the one that does.
+"""Several instances, one budget: each instance's replies counted by all the others.
 
 Several webhook instances may share one PostgreSQL database (and one bot token): one of them,
 the holder of ``storage.db.SenderLock``, sends every prompt; every instance answers the updates
 it receives. Each reply takes its place in its own instance's pacer ahead of prompts
-(``bot.floods.ReplyGate``), but the holder's pacer would not see the others' replies, and a
-fan-out at the full budget plus their replies is a 429. So an instance that does not hold the
-lock announces each reply it sent (``ReplyChannel.announce``; replies sent while the last
-announcement is on its way go together in the next one), and the holder listens
-(``ReplyChannel.listen``) and notes them in its pacer (``Pacer.note_foreign``): they count in
-its window, each takes a prompt's slot, and one place stays free while they keep coming.
+(``bot.floods.ReplyGate``), but no pacer would see the other instances' replies: a fan-out at
+the full budget plus their replies, or a burst of replies spread over the instances (everyone
+pressing Start after a prompt), is a 429. So every instance announces each reply it sent
+(``ReplyChannel.announce``; replies sent while the last announcement is on its way go together
+in the next one) and hears the others' (``ReplyChannel.listen``), which it notes in its pacer
+(``Pacer.note_foreign``): they count in its window, each takes a prompt's slot on the holder,
+and a few places stay free while they keep coming, for those not heard of yet.
 
 The reply itself never waits for any of this: it is announced after it went out. On SQLite the
 bot is one process and nothing here runs.
@@ -27,35 +28,36 @@ from storage.errors import is_unavailable, unavailable_reason
 
 log = logging.getLogger(__name__)
 
-# After the connection it listens on is cut, the holder listens again this much later.
+# After the connection it listens on is cut, an instance listens again this much later.
 RELISTEN_SECONDS = 1.0
+# At most one announcement this often (seconds): on PostgreSQL every instance announces, alone
+# on its database or not, so a busy one pays a round trip per batch, not per reply.
+ANNOUNCE_SPACING = 0.01
 
 
 class ReplyShare:
-    """Announce this instance's replies while another sends; hear theirs while this one does."""
+    """Announce this instance's replies to the others, and hear theirs."""
 
     def __init__(
-        self,
-        database: Database,
-        pacer: Callable[[], Pacer],
-        sending: Callable[[], bool],
+        self, database: Database, pacer: Callable[[], Pacer], instance: Callable[[], str]
     ) -> None:
         self.enabled = not database.is_sqlite
         self.channel = ReplyChannel(database)
         self.pacer = pacer
-        self.sending = sending
+        self.instance = instance
         self._unannounced = 0
         self._announcing: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._closing = False
         self._listener: threading.Thread | None = None
         self._stop_listening = threading.Event()
         self.heard = 0  # replies other instances announced (for tests and logs)
 
-    # --- an instance that does not send the fan-out ------------------------------------------
+    # --- telling ----------------------------------------------------------------------------
 
     def reply_sent(self) -> None:
         """One reply went out from this instance (``ReplyGate`` calls this)."""
-        if not self.enabled or self.sending():
+        if not self.enabled:
             return
         self._unannounced += 1
         self._wake.set()
@@ -65,32 +67,40 @@ class ReplyShare:
             )
 
     async def _announce(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
             count, self._unannounced = self._unannounced, 0
+            if self._closing:
+                return
             if not count:
                 continue
+            began = loop.time()
             try:
-                await asyncio.to_thread(self.channel.announce, count)
+                await asyncio.to_thread(self.channel.announce, self.instance(), count)
             except Exception as error:
                 # Only the budget's view is lost: at worst one 429, which the sender honours.
                 log.warning(
-                    "could not tell the sending instance about %d replies: %s",
+                    "could not tell the other instances about %d replies: %s",
                     count,
                     unavailable_reason(error) if is_unavailable(error) else error,
                 )
+            # One round trip per batch, not per reply: what comes meanwhile goes together.
+            await asyncio.sleep(max(0.0, ANNOUNCE_SPACING - (loop.time() - began)))
 
-    # --- the instance that sends the fan-out -------------------------------------------------
+    # --- hearing ----------------------------------------------------------------------------
 
     def listen(self) -> None:
-        """Start hearing the other instances' replies (this instance now sends)."""
+        """Start hearing the other instances' replies (at the first scan tick; idempotent)."""
         if not self.enabled or (self._listener is not None and self._listener.is_alive()):
             return
         loop = asyncio.get_running_loop()
         self._stop_listening.clear()
 
-        def heard(count: int) -> None:
+        def heard(instance: str, count: int) -> None:
+            if instance == self.instance():
+                return  # our own, in our pacer already
             try:
                 loop.call_soon_threadsafe(self._note, count)
             except RuntimeError:  # the event loop is closed: nobody is left to tell
@@ -105,7 +115,7 @@ class ReplyShare:
         self.heard += count
         self.pacer().note_foreign(count)
 
-    def _listen_until_stopped(self, heard: Callable[[int], None]) -> None:
+    def _listen_until_stopped(self, heard: Callable[[str, int], None]) -> None:
         def stopped() -> bool:
             return self._stop_listening.is_set() or self.channel.released
 
@@ -122,7 +132,6 @@ class ReplyShare:
                 self._stop_listening.wait(RELISTEN_SECONDS)
 
     async def stop_listening(self) -> None:
-        """Another instance sends now, or this one stops."""
         listener, self._listener = self._listener, None
         if listener is None:
             return
@@ -131,7 +140,12 @@ class ReplyShare:
 
     async def close(self) -> None:
         await self.stop_listening()
-        if self._announcing is not None:
-            self._announcing.cancel()
-            await asyncio.gather(self._announcing, return_exceptions=True)
-            self._announcing = None
+        announcing, self._announcing = self._announcing, None
+        if announcing is not None:
+            # Not cancelled: an announcement on its way finishes first, so its connection goes
+            # back to the pool before the database is disposed (one returned to a disposed
+            # pool is dropped unclosed).
+            self._closing = True
+            self._wake.set()
+            await asyncio.gather(announcing, return_exceptions=True)
+            self._closing = False

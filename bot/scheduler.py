@@ -58,7 +58,7 @@ class SchedulerState:
     pacer: Pacer
     # Which instance on the database sends (PostgreSQL; always this one on SQLite).
     sender_lock: SenderLock
-    # Replies of the instances that do not send, heard by the one that does (PostgreSQL).
+    # The other instances' replies, told and heard (PostgreSQL).
     replies: ReplyShare
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Since when scans have run without a gap (None before the first): what fell due after it
@@ -111,13 +111,15 @@ def install(application: BotApplication) -> None:
         pacer=Pacer(settings.scheduler.send_rate),
         sender_lock=sender_lock,
         replies=ReplyShare(
-            database, pacer=lambda: state(application).pacer, sending=lambda: sender_lock.held
+            database,
+            pacer=lambda: state(application).pacer,
+            instance=lambda: _deps(application).instance_id,
         ),
     )
     gate = application.bot.rate_limiter
     if isinstance(gate, ReplyGate):
         # One budget for the whole bot: replies take their place in it ahead of prompts, and
-        # the instance that sends hears the other instances' replies.
+        # every instance hears the others' replies.
         gate.budget = lambda: state(application).pacer
         gate.reply_sent = state(application).replies.reply_sent
         gate.closing = state(application).replies.close
@@ -171,15 +173,14 @@ async def _tick(context: BotContext) -> None:
     async with st.lock:
         try:
             # Instances sharing a database share Telegram's budget: one sends at a time.
+            st.replies.listen()  # the other instances' replies, sending or not
             holding = st.sender_lock.held
             if not await deps.run(st.sender_lock.hold):
                 log.debug("due scan skipped: another instance sends")
-                await st.replies.stop_listening()
                 deps.scans.standing_by(deps.clock)
                 return
             if not holding:
                 log.info("this instance now sends the due prompts")
-            st.replies.listen()
             scan = _scan(application, st, keep_going=lambda: application.running)
             await deps.scans.track(deps.clock, scan)
             await _housekeeping(application, st)

@@ -451,8 +451,8 @@ class SenderLock:
 
 # --- replies of the other instances ----------------------------------------------------------
 
-# The channel on which instances that do not send the fan-out tell the one that does how many
-# replies they sent. Channels, like advisory locks, belong to one database.
+# The channel on which instances tell each other how many replies they sent. Channels, like
+# advisory locks, belong to one database.
 REPLIES_CHANNEL = "patientbot_replies"
 
 
@@ -469,16 +469,17 @@ class ReplyChannel:
         self.database = database
         self.released = False
 
-    def announce(self, count: int) -> None:
+    def announce(self, instance: str, count: int) -> None:
         with self.database.engine.connect() as connection:
             connection.execute(
-                text("SELECT pg_notify(:channel, :count)"),
-                {"channel": REPLIES_CHANNEL, "count": str(count)},
+                text("SELECT pg_notify(:channel, :message)"),
+                {"channel": REPLIES_CHANNEL, "message": f"{count} {instance}"},
             )
             connection.commit()
 
-    def listen(self, heard: Callable[[int], None], stopping: Callable[[], bool]) -> None:
-        """Call ``heard(count)`` for each announcement until ``stopping()``; raise if cut off.
+    def listen(self, heard: Callable[[str, int], None], stopping: Callable[[], bool]) -> None:
+        """Call ``heard(instance, count)`` for each announcement (ours too) until ``stopping()``;
+        raise if cut off.
 
         Polled five times a second for ``stopping`` (or ``release``, when the database is
         disposed): a stop waits at most that long.
@@ -491,7 +492,8 @@ class ReplyChannel:
             assert driver is not None
             while not (stopping() or self.released):
                 for notice in driver.notifies(timeout=0.2):
-                    heard(int(notice.payload))
+                    count, _, instance = notice.payload.partition(" ")
+                    heard(instance, int(count))
         finally:
             # LISTEN stays with the session: never hand this connection back to the pool.
             connection.invalidate()
