@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from bot.sender import Pacer
@@ -119,16 +120,21 @@ class ReplyShare:
         def stopped() -> bool:
             return self._stop_listening.is_set() or self.channel.released
 
+        said = False  # one line per outage, not one a second
         while not stopped():
+            began = time.monotonic()
             try:
                 self.channel.listen(heard, self._stop_listening.is_set)
             except Exception as error:
                 if stopped():
                     return  # the database was disposed under it: a stop, not a fault
-                log.warning(
-                    "stopped hearing the other instances' replies (%s); listening again",
+                if time.monotonic() - began > 5 * RELISTEN_SECONDS:
+                    said = False  # it had been listening: this is a new cut
+                (log.debug if said else log.warning)(
+                    "stopped hearing the other instances' replies (%s); trying again every second",
                     unavailable_reason(error) if is_unavailable(error) else error,
                 )
+                said = True
                 self._stop_listening.wait(RELISTEN_SECONDS)
 
     async def stop_listening(self) -> None:
