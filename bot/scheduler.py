@@ -153,8 +153,8 @@ def install(application: BotApplication) -> None:
     previous_shutdown = application.post_shutdown
 
     async def post_shutdown(app: Any) -> None:
-        # Also when the application was initialised but never started (tools, tests).
-        await state(app).replies.close()
+        # Also when the application was initialised but never started (tools, tests). The
+        # replies' listener is closed already: Application.shutdown reaches ReplyGate.shutdown.
         await _deps(app).run(state(app).sender_lock.release)
         if previous_shutdown is not None:
             await previous_shutdown(app)

@@ -191,7 +191,7 @@ class Database:
             options["postgresql_readonly"] = True  # a write in it is an error, not a surprise
         self._reader = self.engine.execution_options(**options)
         # What holds a connection of its own (SenderLock, ReplyChannel): let go when disposed.
-        self.held_locks: weakref.WeakSet[SenderLock | ReplyChannel] = weakref.WeakSet()
+        self.own_connections: weakref.WeakSet[SenderLock | ReplyChannel] = weakref.WeakSet()
 
     @property
     def is_sqlite(self) -> bool:
@@ -239,8 +239,8 @@ class Database:
                 session.commit()
 
     def dispose(self) -> None:
-        for lock in list(self.held_locks):
-            lock.release()
+        for holder in list(self.own_connections):
+            holder.release()
         self.engine.dispose()
 
 
@@ -418,7 +418,7 @@ class SenderLock:
             raise
         if taken:
             self._connection = connection
-            self.database.held_locks.add(self)
+            self.database.own_connections.add(self)
             return True
         connection.close()
         return False
@@ -484,7 +484,7 @@ class ReplyChannel:
         Polled five times a second for ``stopping`` (or ``release``, when the database is
         disposed): a stop waits at most that long.
         """
-        self.database.held_locks.add(self)
+        self.database.own_connections.add(self)
         connection = self.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
             connection.execute(text(f"LISTEN {REPLIES_CHANNEL}"))
