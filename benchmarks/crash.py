@@ -639,16 +639,12 @@ def measure(api: FakeBotApi, database: Database, patients: Patients, outcome: Ou
         if per_text[t.text] == 0:
             outcome.examples.append(f"lost: chat {t.chat} answer to question {t.position}")
     screens = {chat: shown(api, chat, patients.questions) for chat in patients.chats}
-    last_stored: dict[int, int] = {}
-    positions: dict[int, set[int]] = {chat: set() for chat in patients.chats}
     for chat, position, text in rows:
         typed = by_text.get(text or "")
-        positions.setdefault(chat, set()).add(position)
         if typed is None:
             outcome.misplaced += 1
             outcome.examples.append(f"misplaced: chat {chat} q{position} holds unknown {text!r}")
             continue
-        last_stored[chat] = max(last_stored.get(chat, 0), typed.message_id)
         seen_before = any(mid < typed.message_id for mid in screens[chat].get(position, []))
         if (typed.position is not None and typed.position != position) or not seen_before:
             outcome.misplaced += 1
@@ -656,19 +652,50 @@ def measure(api: FakeBotApi, database: Database, patients: Patients, outcome: Ou
                 f"misplaced: chat {chat} {text!r} (typed as message {typed.message_id}) stored "
                 f"for question {position}, shown as messages {screens[chat].get(position)}"
             )
+    missing = next_questions_missing(screens, rows, patients)
+    outcome.next_delivered = sum(
+        1
+        for chat in patients.chats
+        if len(answered_positions(rows, chat)) < patients.questions and chat not in missing
+    )
+    outcome.examples.extend(missing.values())
+    outcome.violations = len(api.violations)
+
+
+def answered_positions(rows: list[tuple[int, int, str | None]], chat: int) -> set[int]:
+    return {position for row_chat, position, _ in rows if row_chat == chat}
+
+
+def next_questions_missing(
+    screens: dict[int, dict[int, list[int]]],
+    rows: list[tuple[int, int, str | None]],
+    patients: Patients,
+) -> dict[int, str]:
+    """Chats whose first unanswered question was not shown after their last stored answer.
+
+    Judged by what is stored, not by what was typed: after a kill the bot may show an earlier
+    question again (it could not know it had arrived), and that must not count as the next one.
+    """
+    by_text = {t.text: t for t in patients.typed}
+    last_stored: dict[int, int] = {}
+    for chat, _, text in rows:
+        typed = by_text.get(text or "")
+        if typed is not None:
+            last_stored[chat] = max(last_stored.get(chat, 0), typed.message_id)
+    missing: dict[int, str] = {}
     for chat in patients.chats:
-        remaining = [p for p in range(1, patients.questions + 1) if p not in positions[chat]]
+        answered = answered_positions(rows, chat)
+        remaining = [p for p in range(1, patients.questions + 1) if p not in answered]
         if not remaining:
             continue
         after = last_stored.get(chat, 0)
-        if any(mid > after for mid in screens[chat][remaining[0]]):
-            outcome.next_delivered += 1
-        else:
-            outcome.examples.append(
+        if not any(mid > after for mid in screens[chat][remaining[0]]):
+            missing[chat] = (
                 f"next question not delivered: chat {chat} question {remaining[0]} "
-                f"(shown as {screens[chat][remaining[0]]}, last stored answer {after})"
+                f"(last stored answer: message {after}; questions shown as messages "
+                f"{screens[chat]})"
             )
-    outcome.violations = len(api.violations)
+    return missing
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -722,9 +749,15 @@ def run_scenario(scenario: Scenario, backend: str) -> Outcome:
                     start_checkins(api, patients)
 
                 def all_answered_and_asked() -> bool:
-                    stored = {text for _, _, text in stored_answers(database)}
+                    rows = stored_answers(database)
+                    stored = {text for _, _, text in rows}
                     typed = [t for t in patients.typed if t.position is not None]
-                    return all(t.text in stored for t in typed) and not patients.waiting()
+                    screens = {
+                        chat: shown(api, chat, scenario.questions) for chat in patients.chats
+                    }
+                    return all(t.text in stored for t in typed) and not next_questions_missing(
+                        screens, rows, patients
+                    )
 
                 for number, kind in enumerate(scenario.kills, start=1):
                     updates = patients.answers_due()
