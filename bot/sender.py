@@ -466,7 +466,15 @@ class _Run:
             while self.buffer:
                 batch = self.buffer[: self.sender.flush_every]
                 del self.buffer[: self.sender.flush_every]
-                await self._flush(batch)
+                writing = asyncio.ensure_future(self._flush(batch))
+                try:
+                    await asyncio.shield(writing)
+                except asyncio.CancelledError:
+                    # The write goes on in its thread whatever happens here. Ending the run
+                    # (and letting go of the sender lock) before it commits would let another
+                    # instance reclaim these rows and send them again.
+                    await writing
+                    raise
 
     async def _flush(self, batch: list[SendResult]) -> None:
         for attempt in range(1, FLUSH_ATTEMPTS + 1):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -327,6 +328,36 @@ async def test_cancelling_a_run_still_records_what_was_sent(vt: VirtualTime) -> 
         await task
     assert flushes.results[1].outcome is Outcome.SENT
     assert 2 not in flushes.results, "unknown outcome: left claimed for release or the lease"
+
+
+async def test_a_run_cancelled_while_recording_ends_only_once_the_record_is_written() -> None:
+    """The record is written in a thread, which a cancel cannot stop: the run must not end
+    before it, or the next instance reclaims those rows and sends them a second time."""
+    recorded: list[int] = []
+    writing = threading.Event()
+    may_finish = threading.Event()
+
+    def write(results: list[SendResult]) -> None:
+        writing.set()
+        may_finish.wait(5)
+        recorded.extend(r.delivery_id for r in results)
+
+    async def flush(results: list[SendResult]) -> None:
+        await asyncio.to_thread(write, results)
+
+    async def send(job: SendJob) -> int:
+        return 500 + job.delivery_id
+
+    task = asyncio.ensure_future(Sender(Pacer(1000), workers=1).run([job(1)], send, flush))
+    await asyncio.to_thread(writing.wait, 5)
+    task.cancel()
+    await asyncio.sleep(0.05)
+    ended_before_the_record = task.done()
+    may_finish.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not ended_before_the_record, "the run ended while its record was still being written"
+    assert recorded == [1]
 
 
 async def test_stepping_time_paces_without_waiting() -> None:
