@@ -21,8 +21,6 @@ from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
@@ -80,7 +78,12 @@ def catalog(language: str) -> NullTranslations:
             return Translations(stream, domain=DOMAIN)
     if source.exists():
         # Not built yet (a checkout without `make catalogs`): compile in memory, not on disk.
+        # Imported here, not at the top: a built checkout never needs them, and they cost
+        # start-up time (benchmarks/bench_startup.py).
         import io
+
+        from babel.messages.mofile import write_mo
+        from babel.messages.pofile import read_po
 
         with source.open("rb") as stream:
             messages = read_po(stream, locale=language, domain=DOMAIN)
