@@ -23,8 +23,13 @@ $(UV):
 
 # --locked: a pyproject.toml changed without `make lock` fails here instead of installing
 # something nobody locked.
+# --compile-bytecode, and compileall for the project's own code: where PYTHONDONTWRITEBYTECODE
+# is set (CI, the image) nothing else writes .pyc files, and every start of the bot (the test
+# suite starts it as a process dozens of times) compiled every module again: 1.9 s to the first
+# getUpdates instead of 0.8 s here.
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --extra dev --python $(PYTHON)
+	$(UV) sync --locked --extra dev --compile-bytecode --python $(PYTHON)
+	$(BIN)/python -m compileall -q bot storage migrations fakebotapi benchmarks tests
 	$(MAKE) --no-print-directory catalogs
 	touch $(STAMP)
 
