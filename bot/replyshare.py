@@ -7,7 +7,9 @@ it receives. Each reply takes its place in its own instance's pacer ahead of pro
 the full budget plus their replies, or a burst of replies spread over the instances (everyone
 pressing Start after a prompt), is a 429. So every instance announces each reply it sent
 (``ReplyChannel.announce``; replies sent while the last announcement is on its way go together
-in the next one) and hears the others' (``ReplyChannel.listen``), which it notes in its pacer
+in the next one), as long as another instance listens (counted in ``pg_stat_activity`` every
+few seconds: alone, it announces nothing), and hears the others' (``ReplyChannel.listen``,
+from its first scan tick), which it notes in its pacer
 (``Pacer.note_foreign``): they count in its window, each takes a prompt's slot on the holder,
 and a few places stay free while they keep coming, for those not heard of yet.
 
@@ -31,9 +33,14 @@ log = logging.getLogger(__name__)
 
 # After the connection it listens on is cut, an instance listens again this much later.
 RELISTEN_SECONDS = 1.0
-# At most one announcement this often (seconds): on PostgreSQL every instance announces, alone
-# on its database or not, so a busy one pays a round trip per batch, not per reply.
+# At most one announcement this often (seconds): a busy instance pays a round trip per batch,
+# not per reply.
 ANNOUNCE_SPACING = 0.01
+# How long a count of the other listening instances holds (seconds). An instance alone on its
+# database announces nothing (the announcements cost a lone instance 14% of its answers a
+# second, bench_answers on PostgreSQL); one that starts beside it is counted within this, plus
+# its first scan tick, when it begins to listen.
+RECOUNT_SECONDS = 2.0
 
 
 class ReplyShare:
@@ -47,6 +54,8 @@ class ReplyShare:
         self.pacer = pacer
         self.instance = instance
         self._unannounced = 0
+        self._others_listening = 0
+        self._recount_at = float("-inf")
         self._announcing: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._closing = False
@@ -79,7 +88,7 @@ class ReplyShare:
                 continue
             began = loop.time()
             try:
-                await asyncio.to_thread(self.channel.announce, self.instance(), count)
+                await asyncio.to_thread(self._tell, count, time.monotonic() >= self._recount_at)
             except Exception as error:
                 # Only the budget's view is lost: at worst one 429, which the sender honours.
                 log.warning(
@@ -89,6 +98,14 @@ class ReplyShare:
                 )
             # One round trip per batch, not per reply: what comes meanwhile goes together.
             await asyncio.sleep(max(0.0, ANNOUNCE_SPACING - (loop.time() - began)))
+
+    def _tell(self, count: int, recount: bool) -> None:
+        """In a thread: count the listeners when that count is stale, announce if any."""
+        if recount:
+            self._others_listening = self.channel.others_listening()
+            self._recount_at = time.monotonic() + RECOUNT_SECONDS
+        if self._others_listening:
+            self.channel.announce(self.instance(), count)
 
     # --- hearing ----------------------------------------------------------------------------
 

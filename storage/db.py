@@ -454,6 +454,9 @@ class SenderLock:
 # The channel on which instances tell each other how many replies they sent. Channels, like
 # advisory locks, belong to one database.
 REPLIES_CHANNEL = "patientbot_replies"
+# The application_name of a session listening on REPLIES_CHANNEL: how an instance learns,
+# from pg_stat_activity, whether anyone else would hear its announcements.
+REPLIES_LISTENER_NAME = "patientbot replies"
 
 
 class ReplyChannel:
@@ -461,13 +464,15 @@ class ReplyChannel:
 
     ``announce`` is one ``pg_notify`` on a pooled connection (a round trip, no table row); the
     server hands it to every listening session when it commits. ``listen`` blocks on a
-    connection of its own until told to stop. Nothing here is durable: a count lost with a
-    dying instance costs at most a 429, which the sender's pacer honours.
+    connection of its own, named ``REPLIES_LISTENER_NAME``, until told to stop;
+    ``others_listening`` counts the sessions of that name but ours. Nothing here is durable: a
+    count lost with a dying instance costs at most a 429, which the sender's pacer honours.
     """
 
     def __init__(self, database: Database) -> None:
         self.database = database
         self.released = False
+        self.listener_pid: int | None = None  # our listening session's, while it listens
 
     def announce(self, instance: str, count: int) -> None:
         with self.database.engine.connect() as connection:
@@ -476,6 +481,19 @@ class ReplyChannel:
                 {"channel": REPLIES_CHANNEL, "message": f"{count} {instance}"},
             )
             connection.commit()
+
+    def others_listening(self) -> int:
+        """Sessions listening for announcements, other than this instance's own."""
+        with self.database.engine.connect() as connection:
+            count = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND application_name = :name AND pid <> :own"
+                ),
+                {"name": REPLIES_LISTENER_NAME, "own": self.listener_pid or 0},
+            ).scalar_one()
+            connection.commit()
+        return int(count)
 
     def listen(self, heard: Callable[[str, int], None], stopping: Callable[[], bool]) -> None:
         """Call ``heard(instance, count)`` for each announcement (ours too) until ``stopping()``;
@@ -487,14 +505,20 @@ class ReplyChannel:
         self.database.own_connections.add(self)
         connection = self.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
+            connection.execute(
+                text("SELECT set_config('application_name', :name, false)"),
+                {"name": REPLIES_LISTENER_NAME},
+            )
             connection.execute(text(f"LISTEN {REPLIES_CHANNEL}"))
             driver = connection.connection.driver_connection
             assert driver is not None
+            self.listener_pid = driver.info.backend_pid
             while not (stopping() or self.released):
                 for notice in driver.notifies(timeout=0.2):
                     count, _, instance = notice.payload.partition(" ")
                     heard(instance, int(count))
         finally:
+            self.listener_pid = None
             # LISTEN stays with the session: never hand this connection back to the pool.
             connection.invalidate()
             connection.close()

@@ -11,14 +11,15 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 
+import psycopg
 import pytest
 from sqlalchemy import text
 from telegram.ext import Application
 
-from bot import scheduler
+from bot import replyshare, scheduler
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.context import BotApplication, BotContext
+from bot.context import DEPS_KEY, BotApplication, BotContext
 from bot.scheduler import ScanReport, run_scan
 from bot.sender import Pacer
 from fakebotapi import (
@@ -28,7 +29,7 @@ from fakebotapi import (
     ServerError,
     TimeoutFault,
 )
-from storage.db import FANOUT_LOCK_KEY, Database
+from storage.db import FANOUT_LOCK_KEY, REPLIES_CHANNEL, Database, ReplyChannel
 from tests.fakes.harness import Harness
 from tests.fakes.updates import User
 from tests.flows.test_scheduling_support import VirtualTime, World, running_app, virtual_pacer
@@ -493,3 +494,57 @@ async def test_the_sending_instance_hears_the_other_instances_replies_and_makes_
     assert all(per_chat[p.chat_id] == 1 for p in people), "each patient got one prompt"
     assert api.rate_limited == 0 and not api.violations
     assert busiest_second <= 30, "the two instances together stay within Telegram's limit"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite is one process by design
+async def test_an_instance_announces_its_replies_only_while_another_listens(
+    settings: Settings,
+    database: Database,
+    database_url: str,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Alone on its database an instance pays no round trip per reply; beside another it does."""
+    monkeypatch.setattr(replyshare, "RECOUNT_SECONDS", 0.0)  # count before every announcement
+    # Each test has a database of its own: nobody else listens on it yet.
+    assert ReplyChannel(database).others_listening() == 0
+    # An observer without the listeners' name: it hears every announcement and counts as none.
+    observer = psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql"))
+    observer.autocommit = True
+    observer.execute(f"LISTEN {REPLIES_CHANNEL}")
+
+    def announced() -> list[str]:
+        return [notice.payload for notice in observer.notifies(timeout=0.5, stop_after=100)]
+
+    h = await Harness(settings, database, clock).start()
+    second = Database(database_url)
+    other = ReplyChannel(second)
+    stop = threading.Event()
+    started = threading.Event()
+
+    def listen() -> None:
+        other.listen(lambda *_: None, lambda: started.set() or stop.is_set())
+
+    listening = threading.Thread(target=listen)
+    try:
+        for n in range(3):
+            await h.command(User(910_000 + n, "Walk-in"), "/help")
+        await asyncio.sleep(0.2)
+        alone = announced()
+        listening.start()
+        # Asked first once it listens under its name.
+        assert await asyncio.to_thread(started.wait, 5)
+        for n in range(3, 6):
+            await h.command(User(910_000 + n, "Walk-in"), "/help")
+        await asyncio.sleep(0.2)
+        beside = announced()
+    finally:
+        stop.set()
+        await asyncio.to_thread(listening.join)
+        await h.stop()
+        second.dispose()
+        observer.close()
+    assert alone == [], "alone, it announced its replies to nobody"
+    instance = h.app.bot_data[DEPS_KEY].instance_id
+    assert beside and all(p.endswith(f" {instance}") for p in beside), beside
+    assert sum(int(p.split()[0]) for p in beside) == 3, "the three replies sent beside another"
