@@ -72,3 +72,67 @@ async def test_replies_beside_prompts_take_their_places_and_never_wait_long() ->
     assert max(waits) <= 1.5 / rate, "a reply waits at most for the next free place"
     assert busiest <= int(rate) + 1, "replies and prompts together stay in budget"
     assert achieved > rate * 0.97, "a reply takes a prompt's place; none is left empty"
+
+
+def busiest_second(instants: list[float]) -> int:
+    ordered = sorted(instants)
+    return max(bisect.bisect_left(ordered, t + 1.0) - i for i, t in enumerate(ordered))
+
+
+async def test_a_standby_holds_its_own_replies_for_the_replies_it_heard_of() -> None:
+    """Issue #22: a burst of replies spread over two instances (everyone pressing Start) stays
+    within the budget: the instance that heard of the other's replies counts them."""
+    vt = VirtualTime()
+    pacer = Pacer(28.8, clock=vt.time, sleep=vt.sleep)  # burst 29
+    heard = [vt.time()] * 20  # heard of as the burst began
+    pacer.note_foreign(len(heard))
+    own: list[float] = []
+
+    async def reply(chat: int) -> None:
+        await pacer.acquire_reply(chat)
+        own.append(vt.time())
+
+    async def burst_of_replies() -> None:
+        await vt.sleep(0.05)
+        await asyncio.gather(*(reply(900_000 + n) for n in range(20)))
+
+    began = vt.time()
+    await vt.run(burst_of_replies())
+
+    own = [t - began for t in own]
+    heard = [t - began for t in heard]
+    at_once = [t for t in own if t < 0.06]
+    # 29 a second, three places kept free while the other's replies come: 6 of ours at once.
+    assert len(at_once) == 29 - 3 - len(heard)
+    assert busiest_second(heard + own) <= 29 - 3, "ours and theirs together within the budget"
+    assert max(own) <= 1.05, "the rest went as soon as the other's replies left the window"
+
+
+async def test_prompts_give_their_slots_to_the_replies_of_another_instance() -> None:
+    vt = VirtualTime()
+    pacer = Pacer(28.8, clock=vt.time, sleep=vt.sleep)
+    prompts: list[float] = []
+    heard: list[float] = []
+
+    async def fan_out() -> None:
+        async def worker(first_chat: int) -> None:
+            for chat in range(first_chat, first_chat + 20):
+                await pacer.acquire(chat)
+                prompts.append(vt.time())
+
+        await asyncio.gather(*(worker(n * 1000) for n in range(8)))
+
+    async def the_other_instance_replies() -> None:
+        # Two at a time, 13 a second: within the places kept free for the unheard.
+        for _ in range(20):
+            await vt.sleep(0.15)
+            pacer.note_foreign(2)
+            heard.extend([vt.time()] * 2)
+
+    await vt.run(asyncio.gather(fan_out(), the_other_instance_replies()))
+
+    assert len(prompts) == 160
+    assert busiest_second(prompts + heard) <= 29, "prompts and heard replies within the budget"
+    # The heard replies take prompts' places: while they come, prompts go at what they leave.
+    while_heard = [t for t in prompts if heard[0] <= t < heard[-1]]
+    assert len(while_heard) / (heard[-1] - heard[0]) <= 28.8 - 2 / 0.15 + 1
