@@ -320,6 +320,20 @@ class Sender:
         return await run.go()
 
 
+async def _through_cancels(work: asyncio.Future[None]) -> None:
+    """Wait for ``work`` to end however often this task is cancelled meanwhile; then pass the
+    cancel on. (``asyncio.shield`` alone gives up waiting at the first cancel.)"""
+    cancelled = False
+    while not work.done():
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    work.result()
+
+
 def _interleave(jobs: Sequence[SendJob]) -> deque[SendJob]:
     """Order so a chat's second message comes after everyone's first: no worker idles on it."""
     seen: dict[int, int] = {}
@@ -361,7 +375,7 @@ class _Run:
         finally:
             # Even when cancelled (shutdown), what was sent must be recorded, or it would be
             # sent again after the lease.
-            await asyncio.shield(self._flush_all())
+            await _through_cancels(asyncio.ensure_future(self._flush_all()))
         return self.stats
 
     async def _worker(self) -> None:
@@ -466,15 +480,10 @@ class _Run:
             while self.buffer:
                 batch = self.buffer[: self.sender.flush_every]
                 del self.buffer[: self.sender.flush_every]
-                writing = asyncio.ensure_future(self._flush(batch))
-                try:
-                    await asyncio.shield(writing)
-                except asyncio.CancelledError:
-                    # The write goes on in its thread whatever happens here. Ending the run
-                    # (and letting go of the sender lock) before it commits would let another
-                    # instance reclaim these rows and send them again.
-                    await writing
-                    raise
+                # The write goes on in its thread whatever happens here. Ending the run (and
+                # letting go of the sender lock) before it commits would let another instance
+                # reclaim these rows and send them again.
+                await _through_cancels(asyncio.ensure_future(self._flush(batch)))
 
     async def _flush(self, batch: list[SendResult]) -> None:
         for attempt in range(1, FLUSH_ATTEMPTS + 1):

@@ -352,6 +352,8 @@ async def test_a_run_cancelled_while_recording_ends_only_once_the_record_is_writ
     await asyncio.to_thread(writing.wait, 5)
     task.cancel()
     await asyncio.sleep(0.05)
+    task.cancel()  # a second one (a shutdown timing out, asyncio.run's teardown) as well
+    await asyncio.sleep(0.05)
     ended_before_the_record = task.done()
     may_finish.set()
     with pytest.raises(asyncio.CancelledError):
