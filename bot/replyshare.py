@@ -84,11 +84,12 @@ class ReplyShare:
             count, self._unannounced = self._unannounced, 0
             if self._closing:
                 return
-            if not count:
-                continue
+            recount = time.monotonic() >= self._recount_at
+            if not count or not (recount or self._others_listening):
+                continue  # nothing to tell, or nobody to tell it to as counted a moment ago
             began = loop.time()
             try:
-                await asyncio.to_thread(self._tell, count, time.monotonic() >= self._recount_at)
+                await asyncio.to_thread(self._tell, count, recount)
             except Exception as error:
                 # Only the budget's view is lost: at worst one 429, which the sender honours.
                 log.warning(

@@ -10,6 +10,17 @@ from bot.sender import Pacer
 from tests.flows.test_scheduling_support import VirtualTime
 
 
+async def fan_out(pacer: Pacer, vt: VirtualTime, granted: list[float], per_worker: int) -> None:
+    """Eight senders, as the sender's workers, each through its own chats."""
+
+    async def worker(first_chat: int) -> None:
+        for chat in range(first_chat, first_chat + per_worker):
+            await pacer.acquire(chat)
+            granted.append(vt.time())
+
+    await asyncio.gather(*(worker(n * 1000) for n in range(8)))
+
+
 async def test_senders_woken_late_never_crowd_more_than_the_rate_into_a_second() -> None:
     vt = VirtualTime()
     rng = random.Random(7)
@@ -21,12 +32,7 @@ async def test_senders_woken_late_never_crowd_more_than_the_rate_into_a_second()
     pacer = Pacer(28.8, clock=vt.time, sleep=late_sleep)
     granted: list[float] = []
 
-    async def worker(first_chat: int) -> None:
-        for chat in range(first_chat, first_chat + 60):
-            await pacer.acquire(chat)
-            granted.append(vt.time())
-
-    await vt.run(asyncio.gather(*(worker(n * 1000) for n in range(8))))
+    await vt.run(fan_out(pacer, vt, granted, 60))
 
     granted.sort()
     busiest = max(bisect.bisect_right(granted, t + 1.0) - i for i, t in enumerate(granted))
@@ -45,14 +51,6 @@ async def test_replies_beside_prompts_take_their_places_and_never_wait_long() ->
     replies: list[float] = []
     waits: list[float] = []
 
-    async def fan_out() -> None:
-        async def worker(first_chat: int) -> None:
-            for chat in range(first_chat, first_chat + 40):
-                await pacer.acquire(chat)
-                prompts.append(vt.time())
-
-        await asyncio.gather(*(worker(n * 1000) for n in range(8)))
-
     async def patients_write() -> None:
         for n in range(40):
             await vt.sleep(0.2 - 0.2 % (1 / rate))  # on a prompt's instant, five a second
@@ -61,7 +59,7 @@ async def test_replies_beside_prompts_take_their_places_and_never_wait_long() ->
             replies.append(vt.time())
             waits.append(vt.time() - asked)
 
-    await vt.run(asyncio.gather(fan_out(), patients_write()))
+    await vt.run(asyncio.gather(fan_out(pacer, vt, prompts, 40), patients_write()))
 
     granted = sorted(prompts + replies)
     busiest = max(bisect.bisect_right(granted, t + 1.0) - i for i, t in enumerate(granted))
@@ -114,14 +112,6 @@ async def test_prompts_give_their_slots_to_the_replies_of_another_instance() -> 
     prompts: list[float] = []
     heard: list[float] = []
 
-    async def fan_out() -> None:
-        async def worker(first_chat: int) -> None:
-            for chat in range(first_chat, first_chat + 20):
-                await pacer.acquire(chat)
-                prompts.append(vt.time())
-
-        await asyncio.gather(*(worker(n * 1000) for n in range(8)))
-
     async def the_other_instance_replies() -> None:
         # Two at a time, 13 a second: within the places kept free for the unheard.
         for _ in range(20):
@@ -129,7 +119,7 @@ async def test_prompts_give_their_slots_to_the_replies_of_another_instance() -> 
             pacer.note_foreign(2)
             heard.extend([vt.time()] * 2)
 
-    await vt.run(asyncio.gather(fan_out(), the_other_instance_replies()))
+    await vt.run(asyncio.gather(fan_out(pacer, vt, prompts, 20), the_other_instance_replies()))
 
     assert len(prompts) == 160
     assert busiest_second(prompts + heard) <= 29, "prompts and heard replies within the budget"
