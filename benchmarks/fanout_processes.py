@@ -19,7 +19,7 @@ process, and past one a second into one chat.
    one whose sends dominate) is killed with SIGKILL; the others carry on.
 4. Once every prompt is out and every patient has answered every question (or a deadline), the
    run settles until no prompt is pending or being sent and every answer typed is stored
-   (after a kill, updates the dead worker had claimed wait out the inbox lease, 30 s), and
+   (after a kill, updates the dead worker had claimed wait out the inbox lease, 10 s), and
    the living bots are stopped.
 
 Measured from the fake's record (one clock: the fake serves from a thread of this process):
@@ -78,7 +78,7 @@ _REPLIES = _COUNTED | {"editMessageText", "editMessageReplyMarkup"}
 # question arrived, or the reply itself would meet the chat's limit.
 MIN_THINK = 1.2
 # [inbox] claim_lease_seconds in the default config.
-INBOX_LEASE = 30.0
+INBOX_LEASE = 10.0
 
 
 @dataclass(frozen=True)
@@ -512,7 +512,7 @@ def _fan_out(
         "every prompt sent",
         result,
     )
-    # Updates a killed instance's worker had claimed wait out the inbox lease (30 s by
+    # Updates a killed instance's worker had claimed wait out the inbox lease (10 s by
     # default) unless it restarts on the same host; nobody restarts it here.
     typed = {t.text for t in patients.typed if t.position is not None}
     _settle(

@@ -209,8 +209,9 @@ class CheckinSettings(_Table):
 
 class InboxSettings(_Table):
     # A claimed update not finished within this is handled by another instance (or after a
-    # restart); handlers take milliseconds, so this only bounds the wait after a crash.
-    claim_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # restart). Renewed every third of it while the batch is handled, so it bounds only the
+    # wait after a crash: the updates a dead instance held pass on within it.
+    claim_lease_seconds: float = Field(default=10.0, ge=1, le=3600)
     # Handled updates are kept this long (for an investigation), then purged by the due scan.
     keep_handled_days: float = Field(default=7.0, gt=0, le=365)
     purge_batch_size: int = Field(default=1000, ge=1, le=100_000)

@@ -176,14 +176,14 @@ class Receiver:
     async def _handle_batch(self, *, until_stopped: bool = False) -> int:
         deps = self.deps
         async with self._handling:
+            lease = deps.settings.inbox.claim_lease_seconds
             items = await deps.run(
-                inbox.claim,
-                deps.database,
-                deps.clock.now(),
-                deps.instance_id,
-                deps.settings.inbox.claim_lease_seconds,
-                CLAIM_LIMIT,
+                inbox.claim, deps.database, deps.clock.now(), deps.instance_id, lease, CLAIM_LIMIT
             )
+            # Started here, outside every update's first-commit hook (a task copies the context
+            # it was made in): a renewal's commit must never be the one that marks an update
+            # done, or a kill right after it would lose what the handler had yet to write.
+            renewing = asyncio.create_task(self._keep_leases(lease)) if items else None
             unfinished: list[int] = []
             unreadable: list[int] = []
             shown: list[checkin.Shown] = []
@@ -202,6 +202,8 @@ class Receiver:
                     elif outcome is InboxState.PENDING:
                         unfinished.append(item.update_id)
             finally:
+                if renewing is not None:
+                    renewing.cancel()
                 _shown.reset(token)
                 # One transaction for the updates whose handlers wrote nothing (a kill before
                 # it only repeats those, a second /help, never a write) and for the questions
@@ -210,6 +212,25 @@ class Receiver:
                 await self._finish(unfinished, unreadable, shown)
                 await self._announce(newest)
             return len(items)
+
+    async def _keep_leases(self, lease_seconds: float) -> None:
+        """While a batch is handled, renew its leases every third of a lease.
+
+        A batch takes milliseconds, or longer when its replies wait for Telegram (a RetryAfter,
+        a slow network): the lease is kept short so that a dead instance's updates pass on
+        within seconds, and a living one keeps its updates by renewing. A failed renewal is
+        retried at the next beat: two can fail before the lease runs out.
+        """
+        deps = self.deps
+        beat = lease_seconds / 3
+        while True:
+            await asyncio.sleep(beat)
+            try:
+                await deps.run(
+                    inbox.renew, deps.database, deps.clock.now(), deps.instance_id, lease_seconds
+                )
+            except Exception as error:
+                self._log_failure("renewing the leases of the updates in hand", error)
 
     async def _handle(self, item: inbox.Item) -> InboxState | None:
         """Handle one update.

@@ -210,6 +210,26 @@ def finish(
         session.commit()
 
 
+def renew(database: Database, now: datetime, instance_id: str, lease_seconds: float) -> int:
+    """Push this instance's leases on the updates it is handling ``lease_seconds`` past ``now``.
+
+    The lease stays short (a dead instance's updates pass on within seconds, whatever host
+    takes them) only because the living renew theirs while a batch is handled.
+    """
+    with database.session() as session:
+        result = session.connection().execute(
+            update(_INBOX)
+            .where(
+                _INBOX.c.state == _PENDING,
+                _INBOX.c.claimed_by == instance_id,
+                _INBOX.c.lease_until.is_not(None),
+            )
+            .values(lease_until=now + timedelta(seconds=lease_seconds))
+        )
+        session.commit()
+        return max(result.rowcount, 0)
+
+
 def release(database: Database, instance_id: str, update_ids: Iterable[int] = ()) -> int:
     """Give back this instance's leases (all, or the ones named) so they are handled now."""
     ids = list(update_ids)

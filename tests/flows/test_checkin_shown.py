@@ -14,8 +14,12 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import texts
+from bot.clock import ManualClock
+from bot.config import Settings
 from bot.receiver import receiver
+from bot.services import inbox
 from fakebotapi import NetworkFault
+from storage.db import Database
 from storage.models import InboxState, InboxUpdate
 from tests.fakes.harness import Harness, patient
 from tests.flows.test_checkin_support import answers_of, at, delivery_of, local
@@ -228,3 +232,56 @@ async def test_a_flooding_chat_is_told_once_then_kept_quiet_and_loses_nothing(
     assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
     await h.text(ALICE, "Felt fine")
     assert answers_of(h, pain.id)[2].value_text == "Felt fine"
+
+
+async def test_an_update_in_hand_keeps_its_short_lease_while_its_reply_waits(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    """A lease of 1 s, renewed while the batch is handled: a reply Telegram holds for longer
+    than several leases never lets another instance take the update and answer it again."""
+    lease = 1.0
+    short = settings.model_copy(
+        update={"inbox": settings.inbox.model_copy(update={"claim_lease_seconds": lease})}
+    )
+    h = await Harness(short, database, clock).start()
+    try:
+        h.seed_demo()
+        await h.command(ALICE, "/start", "SHOULDER1")
+        replies_before = len(h.texts(ALICE.chat_id))
+
+        # Telegram holds the /help reply (a slow network, a long RetryAfter) until released.
+        holding, released = asyncio.Event(), asyncio.Event()
+        plain = h.api.do_request
+
+        async def held(url: str, method: str, *args: object, **kwargs: object) -> object:
+            if url.endswith("/sendMessage") and not released.is_set():
+                holding.set()
+                await released.wait()
+            return await plain(url, method, *args, **kwargs)  # type: ignore[arg-type]
+
+        h.api.do_request = held  # type: ignore[method-assign]
+        helping = asyncio.create_task(h.command(ALICE, "/help"))
+        await asyncio.wait_for(holding.wait(), 10)
+        (update_id,) = [u.update_id for u in states(h) if u.state == InboxState.PENDING.value]
+
+        for _ in range(3):  # 2.4 s of the lease's clock in all
+            h.advance(timedelta(seconds=0.8 * lease))
+            await asyncio.sleep(0.7)  # real time, for the renewals (every third of a lease)
+            taken = inbox.claim(h.database, h.clock.now(), "elsewhere:1:x", lease, 100)
+            assert taken == [], "another instance took an update still in hand"
+            assert {u.update_id: u.state for u in states(h)}[update_id] == (
+                InboxState.PENDING.value
+            ), "a renewal's commit marked the update done before its handler finished"
+
+        released.set()
+        await asyncio.wait_for(helping, 10)
+        replies = h.texts(ALICE.chat_id)[replies_before:]
+        assert len(replies) == 1 and "/tasks" in replies[0], replies
+        assert {u.update_id: u.state for u in states(h)}[update_id] == InboxState.DONE.value
+    finally:
+        await h.stop()
+
+
+def states(h: Harness) -> list[InboxUpdate]:
+    with h.database.session() as session:
+        return list(session.execute(select(InboxUpdate)).scalars())

@@ -79,6 +79,22 @@ def test_a_lapsed_lease_lets_another_instance_take_the_update(database: Database
     assert claimed(database, NOW + timedelta(seconds=LEASE + 1), "b:2:y") == [1]
 
 
+def test_renewing_keeps_only_this_instances_updates_in_hand(database: Database) -> None:
+    inbox.store(database, NOW, [message(1, 10), message(2, 20), message(3, 30)])
+    assert claimed(database, who="a:1:x") == [1, 2, 3]
+    inbox.release(database, "a:1:x", [3])  # given back: handled by whoever comes first
+    inbox.finish(database, NOW, [2])  # finished: nobody's any more
+    inbox.store(database, NOW, [message(4, 40)])
+    assert claimed(database, who="b:2:y") == [3, 4]
+
+    later = NOW + timedelta(seconds=LEASE - 1)
+    assert inbox.renew(database, later, "a:1:x", LEASE) == 1
+
+    lapsed = NOW + timedelta(seconds=LEASE + 1)
+    assert claimed(database, lapsed, "c:3:z") == [3, 4], "only b's leases lapsed"
+    assert claimed(database, later + timedelta(seconds=LEASE + 1), "c:3:z") == [1]
+
+
 def test_the_handlers_first_write_marks_the_update_done_in_its_own_transaction(
     database: Database,
 ) -> None:
