@@ -19,6 +19,7 @@ from bot.cli import main
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.context import DEPS_KEY, BotApplication
+from bot.handlers.therapist import menus_published
 from bot.receiver import ALLOWED_UPDATES, receiver
 from bot.webhook import WebhookSettingsError, running, webhook_options
 from fakebotapi import FakeBotApi
@@ -127,6 +128,38 @@ async def test_polling_deletes_a_webhook_left_from_webhook_mode(
     assert api.webhook is None
     assert api.calls_of("deleteWebhook")
     assert api.calls_of("getUpdates"), "polling went on after deleting the webhook"
+
+
+async def test_updates_are_taken_and_answered_while_telegram_is_slow_to_take_the_menus(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    """The menus (four requests, and one per therapist) go out beside the first updates."""
+    api = FakeBotApi()
+    released = asyncio.Event()
+    plain = api.do_request
+
+    async def menus_held(url: str, method: str, *args: object, **kwargs: object) -> object:
+        if url.endswith("/setMyCommands"):
+            await released.wait()
+        return await plain(url, method, *args, **kwargs)  # type: ignore[arg-type]
+
+    api.do_request = menus_held  # type: ignore[method-assign]
+    application = build_application(settings, request=api, clock=clock, database=database)
+    help_request = UpdateFactory(api).command(ALICE, "/help")
+    async with asyncio.timeout(10), running(application, settings):
+        api.push_update(help_request)
+        await handled(application, help_request["update_id"])
+        assert "/tasks" in (api.last_text(ALICE.chat_id) or ""), "answered before the menus"
+        assert api.commands() == [], "the menus are still on their way"
+        released.set()
+        await menus_published(application)
+        assert api.commands(), "then the menus went out"
+
+    # A stop while the menus are still held ends their publishing instead of waiting for it.
+    released.clear()
+    application = build_application(settings, request=api, clock=clock, database=database)
+    async with asyncio.timeout(10), running(application, settings):
+        await asyncio.sleep(0.1)
 
 
 def test_webhook_mode_refuses_to_start_without_a_secret(

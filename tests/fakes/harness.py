@@ -19,6 +19,7 @@ from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.context import BotApplication
+from bot.handlers.therapist import menus_published
 from bot.receiver import receiver
 from bot.sender import Pacer, SteppingTime
 from fakebotapi import ApiCall, FakeBotApi, ScreenMessage
@@ -65,6 +66,7 @@ class Harness:
         return self
 
     async def stop(self) -> None:
+        await menus_published(self.app)
         await self.app.shutdown()
         if self._restarted:
             # The fixture disposes only the Database it handed over; this one is ours.
@@ -72,6 +74,7 @@ class Harness:
 
     async def restart(self) -> None:
         """Stop this Application and start a new one on the same database (a new process)."""
+        await menus_published(self.app)
         await self.app.shutdown()
         self.database.dispose()
         self.database = Database(self.database.url)

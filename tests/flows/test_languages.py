@@ -18,6 +18,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from bot.handlers.therapist import menus_published
 from storage.models import Answer, AuditEvent, Delivery, Person, Task
 from tests.fakes.harness import Harness, therapist
 from tests.fakes.updates import User
@@ -228,6 +229,7 @@ async def test_language_needs_a_person_who_joined_and_a_language_the_bot_speaks(
 async def test_the_menu_is_published_in_every_language(h: Harness) -> None:
     assert h.app.post_init is not None
     await h.app.post_init(h.app)
+    await menus_published(h.app)
     calls = h.api.calls_of("setMyCommands")
     assert {call.params.get("language_code") for call in calls} >= {None, "de", "en", "es"}
 

@@ -9,7 +9,7 @@ from telegram.ext import BaseHandler, CommandHandler, ConversationHandler
 
 from bot import texts
 from bot.context import BotApplication
-from bot.handlers.therapist import admin_menu, patient_menu, therapist_menu
+from bot.handlers.therapist import admin_menu, menus_published, patient_menu, therapist_menu
 from tests.fakes.harness import Harness, patient, therapist
 from tests.fakes.snapshots import snapshot
 from tests.fakes.updates import User
@@ -155,6 +155,7 @@ async def test_menus_show_patients_their_commands_and_therapists_theirs_too(
     h = harness
     assert h.app.post_init is not None
     await h.app.post_init(h.app)
+    await menus_published(h.app)
     assert h.api.commands() == commands_of(patient_menu())
     assert h.api.commands(chat_scope(9001)) == commands_of(therapist_menu())
     assert len(therapist_menu()) <= 100  # Telegram's limit
@@ -191,6 +192,7 @@ async def test_adding_and_removing_a_therapist_changes_their_menu_and_rights(
     await h.restart()
     assert h.app.post_init is not None
     await h.app.post_init(h.app)
+    await menus_published(h.app)
     assert h.api.commands(chat_scope(556)) == commands_of(therapist_menu())
 
 

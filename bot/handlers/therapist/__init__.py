@@ -24,7 +24,14 @@ a cache of a therapist's unfinished authoring. Nothing is stored until Save.
 from __future__ import annotations
 
 from bot.handlers.therapist.common import admin_menu, patient_menu, therapist_menu
-from bot.handlers.therapist.menus import install_menus
+from bot.handlers.therapist.menus import install_menus, menus_published
 from bot.handlers.therapist.registration import register
 
-__all__ = ["admin_menu", "install_menus", "patient_menu", "register", "therapist_menu"]
+__all__ = [
+    "admin_menu",
+    "install_menus",
+    "menus_published",
+    "patient_menu",
+    "register",
+    "therapist_menu",
+]

@@ -9,6 +9,7 @@ and each therapist's chat gets the therapist menu in that therapist's language.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -22,6 +23,8 @@ from bot.services import authoring
 from bot.texts.language import LANGUAGES, speaking
 
 log = logging.getLogger(__name__)
+
+MENUS_KEY = "menus_publishing"
 
 
 # --- command menus ------------------------------------------------------------------------
@@ -110,13 +113,50 @@ async def check_at_start(application: BotApplication) -> None:
 
 def install_menus(application: BotApplication) -> None:
     """Once the bot has started (after any post_init already set): the start checks, then the
-    command menus."""
-    previous = application.post_init
+    command menus, published beside the first updates (``menus_published``)."""
+    previous_init, previous_stop = application.post_init, application.post_stop
+    previous_shutdown = application.post_shutdown
 
     async def post_init(app: BotApplication) -> None:
-        if previous is not None:
-            await previous(app)
+        if previous_init is not None:
+            await previous_init(app)
         await check_at_start(app)
-        await publish_menus(app)
+        # Four requests, and one per therapist with a lookup of their language each: a clinic
+        # with many therapists would otherwise hold the first getUpdates back behind them.
+        app.bot_data[MENUS_KEY] = asyncio.create_task(_publish_logged(app), name="menus")
+
+    async def post_stop(app: BotApplication) -> None:
+        await _stop_publishing(app)
+        if previous_stop is not None:
+            await previous_stop(app)
+
+    async def post_shutdown(app: BotApplication) -> None:
+        # Also here: a start that failed after post_init (setWebhook refused) never stops.
+        await _stop_publishing(app)
+        if previous_shutdown is not None:
+            await previous_shutdown(app)
 
     application.post_init = post_init
+    application.post_stop = post_stop
+    application.post_shutdown = post_shutdown
+
+
+async def _stop_publishing(application: BotApplication) -> None:
+    publishing: asyncio.Task[None] | None = application.bot_data.pop(MENUS_KEY, None)
+    if publishing is not None and not publishing.done():
+        publishing.cancel()  # the next start publishes them all again
+        await asyncio.gather(publishing, return_exceptions=True)
+
+
+async def menus_published(application: BotApplication) -> None:
+    """Wait until the menus the start began publishing are out (at once if none are due)."""
+    publishing: asyncio.Task[None] | None = application.bot_data.get(MENUS_KEY)
+    if publishing is not None:
+        await asyncio.shield(publishing)
+
+
+async def _publish_logged(application: BotApplication) -> None:
+    try:
+        await publish_menus(application)
+    except Exception as error:  # the database away at start: the menus wait for a restart
+        log.warning("Could not publish the command menus: %s: %s", type(error).__name__, error)
