@@ -24,6 +24,7 @@ QUICK: list[list[str]] = [
     ["benchmarks.bench_scan"],
     ["benchmarks.bench_memory"],
     ["benchmarks.bench_startup", "--runs", "3"],
+    ["benchmarks.bench_requests"],
     ["benchmarks.bench_fhir"],
     ["benchmarks.bench_charts"],
 ]
@@ -33,6 +34,7 @@ FULL: list[list[str]] = [
     ["benchmarks.bench_scan", "--full"],
     ["benchmarks.bench_memory", "--full"],
     ["benchmarks.bench_startup", "--runs", "5"],
+    ["benchmarks.bench_requests", "--rounds", "9"],
     ["benchmarks.bench_fhir", "--full"],
     ["benchmarks.bench_charts", "--runs", "20"],
     # Not in the quick list: even its quick size restarts the bot 24 times (about two minutes).

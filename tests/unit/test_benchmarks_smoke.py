@@ -17,11 +17,14 @@ from benchmarks import (
     bench_fanout,
     bench_fhir,
     bench_memory,
+    bench_requests,
     bench_scan,
     bench_startup,
 )
 from benchmarks.crash import Scenario, run_scenario
 from benchmarks.rows import sqlite_database
+from fakebotapi import FakeBotApi
+from fakebotapi.server import serve_in_thread
 
 
 async def test_the_fan_out_benchmark_delivers_every_prompt_once(tmp_path: Path) -> None:
@@ -105,3 +108,14 @@ def test_the_charts_benchmark_draws_every_patient(tmp_path: Path) -> None:
     assert figures.rows == 5
     assert figures.png_bytes > 0
     assert figures.answers_written > 0
+
+
+def test_the_requests_benchmark_sends_as_many_with_and_without_sniffio() -> None:
+    api = FakeBotApi()
+    with serve_in_thread(api) as server:
+        for hidden in (False, True):
+            took = bench_requests.time_requests(
+                server.base_url, hide_sniffio=hidden, requests=5, rounds=2
+            )
+            assert took > 0
+    assert len(api.calls_of("sendMessage")) == 2 * (bench_requests.WARM_UP + 5 * 2)
