@@ -332,6 +332,12 @@ def report_processes(r: fanout_processes.Result) -> None:
     print(f"prompt rate / (L - reply rate): {r.prompt_rate:.1f} / ({p.limit:g} - "
           f"{r.reply_rate:.1f}) = {r.ratio:.3f} (goal >= 0.95); replies counted by the fake "
           f"{r.reply_sends_rate:.1f}/s, over {r.span:.1f} s of fan-out")  # fmt: skip
+    # The bots pace at ``rate``, below L: with replies taking their part first, no pacing can
+    # give prompts more than this share of (L - replies), whatever the goal says.
+    ceiling = (p.rate - r.reply_rate) / (p.limit - r.reply_rate)
+    print(f"  the most the bots' budget allows: ({p.rate:g} - {r.reply_rate:.1f}) / "
+          f"({p.limit:g} - {r.reply_rate:.1f}) = {ceiling:.3f}; prompts used "
+          f"{r.ratio / ceiling:.3f} of that")  # fmt: skip
     print(f"429s: {r.rate_limited} ({r.rate_limited_chat} for a chat's limit; "
           f"{r.rate_limited_warmup} in the warm-up) (goal 0)")  # fmt: skip
     print(f"prompts lost: {r.lost}, duplicated: {r.duplicated} (goal 0, 0)")
