@@ -33,6 +33,7 @@ from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.context import BotApplication
+from bot.handlers.therapist import menus_published
 from bot.playground.updates import JSON, Person, UpdateBuilder
 from bot.receiver import receiver
 from bot.scheduler import run_scan
@@ -236,6 +237,9 @@ class Playground:
         await app.initialize()
         if app.post_init is not None:
             await app.post_init(app)
+        # Nothing to gain here from publishing them beside the first updates (the fake answers
+        # at once), and each person's page shows its / menu from its first look.
+        await menus_published(app)
         await app.start()
         receiver(app).start(polling=True)
         self._running = True
