@@ -33,6 +33,8 @@ if {hide}:
                 raise ModuleNotFoundError("No module named 'sniffio'", name=name)
             return None
     sys.meta_path.insert(0, Missing)
+else:
+    import sniffio  # measured with it: it must be there
 from telegram import Bot
 
 async def main():

@@ -209,7 +209,7 @@ class CheckinSettings(_Table):
 
 class InboxSettings(_Table):
     # A claimed update not finished within this is handled by another instance (or after a
-    # restart). Renewed every third of it while the batch is handled, so it bounds only the
+    # restart). Renewed every quarter of it while the batch is handled, so it bounds only the
     # wait after a crash: the updates a dead instance held pass on within it.
     claim_lease_seconds: float = Field(default=10.0, ge=1, le=3600)
     # Handled updates are kept this long (for an investigation), then purged by the due scan.

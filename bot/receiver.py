@@ -183,7 +183,7 @@ class Receiver:
             # Started here, outside every update's first-commit hook (a task copies the context
             # it was made in): a renewal's commit must never be the one that marks an update
             # done, or a kill right after it would lose what the handler had yet to write.
-            renewing = asyncio.create_task(self._keep_leases(lease)) if items else None
+            renewal = _Renewal(deps, [item.update_id for item in items], lease) if items else None
             unfinished: list[int] = []
             unreadable: list[int] = []
             shown: list[checkin.Shown] = []
@@ -195,6 +195,8 @@ class Receiver:
                         break  # the rest stay pending; ``close`` gives their leases back
                     outcome = await self._handle(item)
                     if outcome is None:
+                        if renewal is not None:
+                            renewal.let_go(item.update_id)
                         continue  # left to its lease: handled again once the database is back
                     newest = max(newest, item.update_id)
                     if outcome is InboxState.UNREADABLE:
@@ -202,8 +204,10 @@ class Receiver:
                     elif outcome is InboxState.PENDING:
                         unfinished.append(item.update_id)
             finally:
-                if renewing is not None:
-                    renewing.cancel()
+                if renewal is not None:
+                    # Awaited, not only cancelled: a renewal still writing would otherwise
+                    # meet the batch's closing transaction on the same rows.
+                    await renewal.stop()
                 _shown.reset(token)
                 # One transaction for the updates whose handlers wrote nothing (a kill before
                 # it only repeats those, a second /help, never a write) and for the questions
@@ -212,25 +216,6 @@ class Receiver:
                 await self._finish(unfinished, unreadable, shown)
                 await self._announce(newest)
             return len(items)
-
-    async def _keep_leases(self, lease_seconds: float) -> None:
-        """While a batch is handled, renew its leases every third of a lease.
-
-        A batch takes milliseconds, or longer when its replies wait for Telegram (a RetryAfter,
-        a slow network): the lease is kept short so that a dead instance's updates pass on
-        within seconds, and a living one keeps its updates by renewing. A failed renewal is
-        retried at the next beat: two can fail before the lease runs out.
-        """
-        deps = self.deps
-        beat = lease_seconds / 3
-        while True:
-            await asyncio.sleep(beat)
-            try:
-                await deps.run(
-                    inbox.renew, deps.database, deps.clock.now(), deps.instance_id, lease_seconds
-                )
-            except Exception as error:
-                self._log_failure("renewing the leases of the updates in hand", error)
 
     async def _handle(self, item: inbox.Item) -> InboxState | None:
         """Handle one update.
@@ -424,6 +409,52 @@ class Receiver:
             )
         else:
             log.error("%s failed", what, exc_info=error)
+
+
+class _Renewal:
+    """While a batch is handled, renew the leases of its updates every quarter of a lease.
+
+    A batch takes milliseconds, or longer when its replies wait for Telegram (a RetryAfter,
+    a slow network): the lease is kept short so that a dead instance's updates pass on within
+    seconds, and a living one keeps its updates by renewing. Only the batch's own updates still
+    in hand are renewed: one left to its lease (the database failed under its handler) is let
+    go, to be handled again when the lease runs out. A failed renewal is retried at the next
+    beat: two can fail before the lease runs out.
+    """
+
+    def __init__(self, deps: Deps, update_ids: list[int], lease_seconds: float) -> None:
+        self.deps = deps
+        self.in_hand = set(update_ids)
+        self.lease_seconds = lease_seconds
+        self._stopping = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="inbox-lease-renewal")
+
+    def let_go(self, update_id: int) -> None:
+        self.in_hand.discard(update_id)
+
+    async def stop(self) -> None:
+        """End the renewals, waiting for one being written."""
+        self._stopping.set()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        deps, beat = self.deps, self.lease_seconds / 4
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=beat)
+            if self._stopping.is_set() or not self.in_hand:
+                return
+            try:
+                await deps.run(
+                    inbox.renew,
+                    deps.database,
+                    deps.clock.now(),
+                    deps.instance_id,
+                    self.lease_seconds,
+                    sorted(self.in_hand),
+                )
+            except Exception as error:
+                Receiver._log_failure("renewing the leases of the updates in hand", error)
 
 
 def defer_shown(shown: checkin.Shown) -> bool:

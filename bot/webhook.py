@@ -31,6 +31,7 @@ from telegram.error import InvalidToken, NetworkError
 from bot import texts
 from bot.config import Settings, webhook_url_problem
 from bot.context import DEPS_KEY, BotApplication, Deps
+from bot.handlers.therapist import stop_publishing_menus
 from bot.health import HealthServer
 from bot.receiver import ALLOWED_UPDATES, receiver
 
@@ -214,6 +215,9 @@ async def running(application: BotApplication, settings: Settings) -> AsyncItera
             await application.stop()
             if application.post_stop is not None:
                 await application.post_stop(application)
+        # A start that failed after post_init never ran post_stop: the menus' requests must
+        # not meet a bot already shut down.
+        await stop_publishing_menus(application)
         await application.shutdown()
         if application.post_shutdown is not None:
             await application.post_shutdown(application)

@@ -26,6 +26,7 @@ from bot import texts
 from bot.context import BotApplication, BotContext
 from bot.handlers.patient import ask_again
 from bot.handlers.therapist.common import patient_menu, therapist_menu
+from bot.handlers.therapist.menus import menu_changes
 from bot.readers import learns_it_itself, speak_to
 from bot.services import language
 from bot.services.audit import Actor, ActorRole
@@ -126,10 +127,11 @@ async def _menu_in_chat(context: BotContext, chat_id: int, *, therapist: bool) -
     """The / menu of this chat in the chosen language (a chat's menu outranks the default's)."""
     menu = therapist_menu() if therapist else patient_menu()
     try:
-        await context.bot.set_my_commands(
-            [BotCommand(command, description) for command, description in menu],
-            scope=BotCommandScopeChat(chat_id),
-        )
+        async with menu_changes(context.application):
+            await context.bot.set_my_commands(
+                [BotCommand(command, description) for command, description in menu],
+                scope=BotCommandScopeChat(chat_id),
+            )
     except TelegramError:
         # The menu is a convenience; the choice itself is stored.
         return

@@ -210,16 +210,27 @@ def finish(
         session.commit()
 
 
-def renew(database: Database, now: datetime, instance_id: str, lease_seconds: float) -> int:
-    """Push this instance's leases on the updates it is handling ``lease_seconds`` past ``now``.
+def renew(
+    database: Database,
+    now: datetime,
+    instance_id: str,
+    lease_seconds: float,
+    update_ids: Iterable[int],
+) -> int:
+    """Push this instance's leases on the updates named ``lease_seconds`` past ``now``.
 
     The lease stays short (a dead instance's updates pass on within seconds, whatever host
-    takes them) only because the living renew theirs while a batch is handled.
+    takes them) only because the living renew theirs while a batch is handled. An update
+    finished, given back, or taken over by another instance since is left as it is.
     """
+    ids = list(update_ids)
+    if not ids:
+        return 0
     with database.session() as session:
         result = session.connection().execute(
             update(_INBOX)
             .where(
+                _INBOX.c.update_id.in_(ids),
                 _INBOX.c.state == _PENDING,
                 _INBOX.c.claimed_by == instance_id,
                 _INBOX.c.lease_until.is_not(None),

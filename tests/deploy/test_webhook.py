@@ -20,6 +20,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.context import DEPS_KEY, BotApplication
 from bot.handlers.therapist import menus_published
+from bot.handlers.therapist.menus import MENUS_KEY
 from bot.receiver import ALLOWED_UPDATES, receiver
 from bot.webhook import WebhookSettingsError, running, webhook_options
 from fakebotapi import FakeBotApi
@@ -159,7 +160,9 @@ async def test_updates_are_taken_and_answered_while_telegram_is_slow_to_take_the
     released.clear()
     application = build_application(settings, request=api, clock=clock, database=database)
     async with asyncio.timeout(10), running(application, settings):
+        publishing = application.bot_data[MENUS_KEY]
         await asyncio.sleep(0.1)
+    assert publishing.cancelled(), "the stop left the menus' task running"
 
 
 def test_webhook_mode_refuses_to_start_without_a_secret(

@@ -8,7 +8,7 @@ commit and that send: the answer is stored, the question never reached the patie
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -23,6 +23,7 @@ from storage.db import Database
 from storage.models import InboxState, InboxUpdate
 from tests.fakes.harness import Harness, patient
 from tests.flows.test_checkin_support import answers_of, at, delivery_of, local
+from tests.hardening.test_database_outage import wait_until
 
 ALICE = patient(0, "Alice")
 PAIN = "Shoulder pain check"
@@ -243,14 +244,13 @@ async def test_an_update_in_hand_keeps_its_short_lease_while_its_reply_waits(
     short = settings.model_copy(
         update={"inbox": settings.inbox.model_copy(update={"claim_lease_seconds": lease})}
     )
+    # Telegram holds the /help reply (a slow network, a long RetryAfter) until released.
+    holding, released = asyncio.Event(), asyncio.Event()
     h = await Harness(short, database, clock).start()
     try:
         h.seed_demo()
         await h.command(ALICE, "/start", "SHOULDER1")
         replies_before = len(h.texts(ALICE.chat_id))
-
-        # Telegram holds the /help reply (a slow network, a long RetryAfter) until released.
-        holding, released = asyncio.Event(), asyncio.Event()
         plain = h.api.do_request
 
         async def held(url: str, method: str, *args: object, **kwargs: object) -> object:
@@ -264,9 +264,15 @@ async def test_an_update_in_hand_keeps_its_short_lease_while_its_reply_waits(
         await asyncio.wait_for(holding.wait(), 10)
         (update_id,) = [u.update_id for u in states(h) if u.state == InboxState.PENDING.value]
 
-        for _ in range(3):  # 2.4 s of the lease's clock in all
+        for _ in range(3):  # 2.4 s of the lease's clock in all, past the lease first taken
             h.advance(timedelta(seconds=0.8 * lease))
-            await asyncio.sleep(0.7)  # real time, for the renewals (every third of a lease)
+            # A renewal (every quarter of a lease, in real time) pushes it past the new time.
+            renewed_until = h.clock.now() + timedelta(seconds=lease)
+            await wait_until(
+                lambda until=renewed_until: lease_of(h, update_id) >= until,
+                10,
+                "the lease to be renewed",
+            )
             taken = inbox.claim(h.database, h.clock.now(), "elsewhere:1:x", lease, 100)
             assert taken == [], "another instance took an update still in hand"
             assert {u.update_id: u.state for u in states(h)}[update_id] == (
@@ -279,7 +285,15 @@ async def test_an_update_in_hand_keeps_its_short_lease_while_its_reply_waits(
         assert len(replies) == 1 and "/tasks" in replies[0], replies
         assert {u.update_id: u.state for u in states(h)}[update_id] == InboxState.DONE.value
     finally:
+        released.set()
         await h.stop()
+
+
+def lease_of(h: Harness, update_id: int) -> datetime:
+    (row,) = [u for u in states(h) if u.update_id == update_id]
+    assert row.lease_until is not None
+    until = row.lease_until
+    return until if until.tzinfo else until.replace(tzinfo=UTC)
 
 
 def states(h: Harness) -> list[InboxUpdate]:

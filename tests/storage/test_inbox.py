@@ -80,18 +80,20 @@ def test_a_lapsed_lease_lets_another_instance_take_the_update(database: Database
 
 
 def test_renewing_keeps_only_this_instances_updates_in_hand(database: Database) -> None:
-    inbox.store(database, NOW, [message(1, 10), message(2, 20), message(3, 30)])
-    assert claimed(database, who="a:1:x") == [1, 2, 3]
+    inbox.store(database, NOW, [message(n, 10 * n) for n in range(1, 6)])
+    assert claimed(database, who="a:1:x") == [1, 2, 3, 4, 5]
     inbox.release(database, "a:1:x", [3])  # given back: handled by whoever comes first
     inbox.finish(database, NOW, [2])  # finished: nobody's any more
-    inbox.store(database, NOW, [message(4, 40)])
-    assert claimed(database, who="b:2:y") == [3, 4]
+    inbox.store(database, NOW, [message(6, 60)])
+    assert claimed(database, who="b:2:y") == [3, 6]
+    inbox.release(database, "a:1:x", [5])  # given back, and leased by nobody since
 
     later = NOW + timedelta(seconds=LEASE - 1)
-    assert inbox.renew(database, later, "a:1:x", LEASE) == 1
+    # a's batch names all it claimed; 4 is not in it (left to its lease after a failure).
+    assert inbox.renew(database, later, "a:1:x", LEASE, [1, 2, 3, 5]) == 1
 
     lapsed = NOW + timedelta(seconds=LEASE + 1)
-    assert claimed(database, lapsed, "c:3:z") == [3, 4], "only b's leases lapsed"
+    assert claimed(database, lapsed, "c:3:z") == [3, 4, 5, 6], "only 1 was renewed"
     assert claimed(database, later + timedelta(seconds=LEASE + 1), "c:3:z") == [1]
 
 

@@ -24,7 +24,7 @@ a cache of a therapist's unfinished authoring. Nothing is stored until Save.
 from __future__ import annotations
 
 from bot.handlers.therapist.common import admin_menu, patient_menu, therapist_menu
-from bot.handlers.therapist.menus import install_menus, menus_published
+from bot.handlers.therapist.menus import install_menus, menus_published, stop_publishing_menus
 from bot.handlers.therapist.registration import register
 
 __all__ = [
@@ -33,5 +33,6 @@ __all__ = [
     "menus_published",
     "patient_menu",
     "register",
+    "stop_publishing_menus",
     "therapist_menu",
 ]

@@ -20,7 +20,7 @@ from bot.handlers.therapist.common import (
     _zone,
     therapist_only,
 )
-from bot.handlers.therapist.menus import set_therapist_menu
+from bot.handlers.therapist.menus import menu_changes, set_therapist_menu
 from bot.services import authoring
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ async def add_therapist(update: Update, context: BotContext) -> None:
     if not change.changed:
         await _send(update, texts.admin_already_therapist(user_id))
         return
-    menu_set = await set_therapist_menu(context.bot, change.chat_id, deps=deps)
+    async with menu_changes(context.application):
+        menu_set = await set_therapist_menu(context.bot, change.chat_id, deps=deps)
     await _send(update, texts.admin_therapist_added(user_id, menu_set))
 
 
@@ -84,7 +85,8 @@ async def remove_therapist(update: Update, context: BotContext) -> None:
     if change is None:
         return
     try:
-        await context.bot.delete_my_commands(scope=BotCommandScopeChat(change.chat_id))
+        async with menu_changes(context.application):
+            await context.bot.delete_my_commands(scope=BotCommandScopeChat(change.chat_id))
     except TelegramError as error:
         log.warning("Could not remove the therapist menu of chat %s: %s", change.chat_id, error)
     await _send(update, texts.admin_therapist_removed(user_id))

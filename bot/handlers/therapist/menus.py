@@ -15,16 +15,18 @@ from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import TelegramError
+from telegram.ext import Application
 
 from bot.context import DEPS_KEY, BotApplication, Deps
 from bot.handlers.therapist.common import patient_menu, therapist_menu
-from bot.readers import chat_language, chat_languages
+from bot.readers import chat_language
 from bot.services import authoring
 from bot.texts.language import LANGUAGES, speaking
 
 log = logging.getLogger(__name__)
 
 MENUS_KEY = "menus_publishing"
+MENU_LOCK_KEY = "menu_changes"
 
 
 # --- command menus ------------------------------------------------------------------------
@@ -74,9 +76,21 @@ async def publish_menus(application: BotApplication) -> None:
     chats = await deps.run(
         authoring.therapist_chat_ids, deps.database, deps.settings.therapists.user_ids
     )
-    languages = await chat_languages(deps, chats)
     for chat_id in chats:
-        await set_therapist_menu(application.bot, chat_id, languages[chat_id])
+        # Updates are handled meanwhile: under the lock, and read again, so a /removetherapist
+        # or a therapist's /language since the list was read is not undone by an older menu.
+        async with menu_changes(application):
+            still = await deps.run(
+                authoring.therapist_chat_ids, deps.database, deps.settings.therapists.user_ids
+            )
+            if chat_id in still:
+                await set_therapist_menu(application.bot, chat_id, deps=deps)
+
+
+def menu_changes(application: Application[Any, Any, Any, Any, Any, Any]) -> asyncio.Lock:
+    """Held while a chat's menu is read and set: one change at a time in this process."""
+    lock: asyncio.Lock = application.bot_data.setdefault(MENU_LOCK_KEY, asyncio.Lock())
+    return lock
 
 
 async def check_at_start(application: BotApplication) -> None:
@@ -126,13 +140,13 @@ def install_menus(application: BotApplication) -> None:
         app.bot_data[MENUS_KEY] = asyncio.create_task(_publish_logged(app), name="menus")
 
     async def post_stop(app: BotApplication) -> None:
-        await _stop_publishing(app)
+        await stop_publishing_menus(app)
         if previous_stop is not None:
             await previous_stop(app)
 
     async def post_shutdown(app: BotApplication) -> None:
         # Also here: a start that failed after post_init (setWebhook refused) never stops.
-        await _stop_publishing(app)
+        await stop_publishing_menus(app)
         if previous_shutdown is not None:
             await previous_shutdown(app)
 
@@ -141,7 +155,8 @@ def install_menus(application: BotApplication) -> None:
     application.post_shutdown = post_shutdown
 
 
-async def _stop_publishing(application: BotApplication) -> None:
+async def stop_publishing_menus(application: BotApplication) -> None:
+    """Cancel the start's publishing if it is still on its way (the next start does it all)."""
     publishing: asyncio.Task[None] | None = application.bot_data.pop(MENUS_KEY, None)
     if publishing is not None and not publishing.done():
         publishing.cancel()  # the next start publishes them all again
