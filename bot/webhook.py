@@ -215,8 +215,8 @@ async def running(application: BotApplication, settings: Settings) -> AsyncItera
             await application.stop()
             if application.post_stop is not None:
                 await application.post_stop(application)
-        # A start that failed after post_init never ran post_stop: the menus' requests must
-        # not meet a bot already shut down.
+        # Before the bot shuts down, on every path (a start that failed after post_init
+        # too): the menus' requests must not meet a closed connection pool.
         await stop_publishing_menus(application)
         await application.shutdown()
         if application.post_shutdown is not None:

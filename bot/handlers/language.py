@@ -127,7 +127,7 @@ async def _menu_in_chat(context: BotContext, chat_id: int, *, therapist: bool) -
     """The / menu of this chat in the chosen language (a chat's menu outranks the default's)."""
     menu = therapist_menu() if therapist else patient_menu()
     try:
-        async with menu_changes(context.application):
+        async with menu_changes(context.application, chat_id):
             await context.bot.set_my_commands(
                 [BotCommand(command, description) for command, description in menu],
                 scope=BotCommandScopeChat(chat_id),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -194,6 +195,41 @@ async def test_adding_and_removing_a_therapist_changes_their_menu_and_rights(
     await h.app.post_init(h.app)
     await menus_published(h.app)
     assert h.api.commands(chat_scope(556)) == commands_of(therapist_menu())
+
+
+async def test_a_therapist_removed_while_the_start_publishes_menus_keeps_no_admin_menu(
+    harness: Harness,
+) -> None:
+    h = harness
+    theo = therapist()
+    await h.command(theo, "/addtherapist", "556")
+    await h.restart()
+
+    # Telegram is slow to take Theo's menu, the first of the chats; meanwhile 556 is removed.
+    theo_menu_sent, released = asyncio.Event(), asyncio.Event()
+    plain = h.api.do_request
+
+    async def slow_for_theo(url: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        data = args[0] if args else kwargs.get("request_data")
+        scope = data.json_parameters.get("scope", "") if data is not None else ""
+        if url.endswith("/setMyCommands") and str(theo.chat_id) in scope:
+            theo_menu_sent.set()
+            await released.wait()
+        return await plain(url, method, *args, **kwargs)
+
+    h.api.do_request = slow_for_theo  # type: ignore[method-assign]
+    try:
+        assert h.app.post_init is not None
+        await h.app.post_init(h.app)
+        await asyncio.wait_for(theo_menu_sent.wait(), 10)
+        await h.command(theo, "/removetherapist", "556")
+        assert "556 is no longer a therapist" in h.last_text(theo.chat_id)
+    finally:
+        released.set()
+    await menus_published(h.app)
+
+    assert h.api.commands(chat_scope(theo.chat_id)) == commands_of(therapist_menu())
+    assert h.api.commands(chat_scope(556)) == [], "the start's older list gave it back"
 
 
 async def test_a_bad_user_id_is_explained(harness: Harness) -> None:

@@ -59,7 +59,7 @@ async def add_therapist(update: Update, context: BotContext) -> None:
     if not change.changed:
         await _send(update, texts.admin_already_therapist(user_id))
         return
-    async with menu_changes(context.application):
+    async with menu_changes(context.application, change.chat_id):
         menu_set = await set_therapist_menu(context.bot, change.chat_id, deps=deps)
     await _send(update, texts.admin_therapist_added(user_id, menu_set))
 
@@ -85,7 +85,7 @@ async def remove_therapist(update: Update, context: BotContext) -> None:
     if change is None:
         return
     try:
-        async with menu_changes(context.application):
+        async with menu_changes(context.application, change.chat_id):
             await context.bot.delete_my_commands(scope=BotCommandScopeChat(change.chat_id))
     except TelegramError as error:
         log.warning("Could not remove the therapist menu of chat %s: %s", change.chat_id, error)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
@@ -79,17 +80,29 @@ async def publish_menus(application: BotApplication) -> None:
     for chat_id in chats:
         # Updates are handled meanwhile: under the lock, and read again, so a /removetherapist
         # or a therapist's /language since the list was read is not undone by an older menu.
-        async with menu_changes(application):
+        # (A private chat's id is its user's.)
+        async with menu_changes(application, chat_id):
             still = await deps.run(
-                authoring.therapist_chat_ids, deps.database, deps.settings.therapists.user_ids
+                authoring.is_therapist, deps.database, deps.settings.therapists.user_ids, chat_id
             )
-            if chat_id in still:
+            if still:
                 await set_therapist_menu(application.bot, chat_id, deps=deps)
 
 
-def menu_changes(application: Application[Any, Any, Any, Any, Any, Any]) -> asyncio.Lock:
-    """Held while a chat's menu is read and set: one change at a time in this process."""
-    lock: asyncio.Lock = application.bot_data.setdefault(MENU_LOCK_KEY, asyncio.Lock())
+def menu_changes(
+    application: Application[Any, Any, Any, Any, Any, Any], chat_id: int
+) -> asyncio.Lock:
+    """Held while one chat's menu is read and set: one change of it at a time in this process.
+
+    One lock per chat, not one for all: a handler (and so the inbox worker) never waits for
+    Telegram to take another chat's menu. Kept only while someone holds or waits for it.
+    """
+    locks: weakref.WeakValueDictionary[int, asyncio.Lock] = application.bot_data.setdefault(
+        MENU_LOCK_KEY, weakref.WeakValueDictionary()
+    )
+    lock = locks.get(chat_id)
+    if lock is None:
+        lock = locks[chat_id] = asyncio.Lock()
     return lock
 
 
@@ -127,39 +140,26 @@ async def check_at_start(application: BotApplication) -> None:
 
 def install_menus(application: BotApplication) -> None:
     """Once the bot has started (after any post_init already set): the start checks, then the
-    command menus, published beside the first updates (``menus_published``)."""
-    previous_init, previous_stop = application.post_init, application.post_stop
-    previous_shutdown = application.post_shutdown
+    command menus, published beside the first updates (``menus_published``; whoever runs the
+    bot ends them with ``stop_publishing_menus`` before it shuts the bot down)."""
+    previous = application.post_init
 
     async def post_init(app: BotApplication) -> None:
-        if previous_init is not None:
-            await previous_init(app)
+        if previous is not None:
+            await previous(app)
         await check_at_start(app)
         # Four requests, and one per therapist with a lookup of their language each: a clinic
         # with many therapists would otherwise hold the first getUpdates back behind them.
         app.bot_data[MENUS_KEY] = asyncio.create_task(_publish_logged(app), name="menus")
 
-    async def post_stop(app: BotApplication) -> None:
-        await stop_publishing_menus(app)
-        if previous_stop is not None:
-            await previous_stop(app)
-
-    async def post_shutdown(app: BotApplication) -> None:
-        # Also here: a start that failed after post_init (setWebhook refused) never stops.
-        await stop_publishing_menus(app)
-        if previous_shutdown is not None:
-            await previous_shutdown(app)
-
     application.post_init = post_init
-    application.post_stop = post_stop
-    application.post_shutdown = post_shutdown
 
 
 async def stop_publishing_menus(application: BotApplication) -> None:
     """Cancel the start's publishing if it is still on its way (the next start does it all)."""
     publishing: asyncio.Task[None] | None = application.bot_data.pop(MENUS_KEY, None)
     if publishing is not None and not publishing.done():
-        publishing.cancel()  # the next start publishes them all again
+        publishing.cancel()
         await asyncio.gather(publishing, return_exceptions=True)
 
 
