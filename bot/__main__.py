@@ -1,5 +1,5 @@
 """``python -m bot`` is the ``patientbot`` command."""
 
-from bot.cli import main
+from bot.launch import main
 
 raise SystemExit(main())

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import texts
 from bot.clock import SystemClock
+from bot.collector import collector_paused
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 from bot.services.audit import OPERATOR
@@ -179,16 +180,19 @@ def _run(settings: Settings) -> int:
             from bot.playground import run_playground
 
             return run_playground(settings, database)
-        from bot.app import build_application, serving_runtime
-        from bot.webhook import StartError, serve, webhook_options
+        # Building imports too (httpx's transports), and all of it lives as long as the bot.
+        with collector_paused():
+            from bot.app import build_application, serving_runtime
+            from bot.webhook import StartError, serve, webhook_options
 
-        if settings.telegram.mode == "webhook":
-            # Refuse before anything listens: an open webhook would take updates from anyone.
-            try:
-                webhook_options(settings)
-            except ValueError as error:
-                raise CommandError(str(error)) from None
-        application = build_application(settings, database=database)
+            if settings.telegram.mode == "webhook":
+                # Refuse before anything listens: an open webhook would take updates from
+                # anyone.
+                try:
+                    webhook_options(settings)
+                except ValueError as error:
+                    raise CommandError(str(error)) from None
+            application = build_application(settings, database=database)
         try:
             with serving_runtime():
                 serve(application, settings)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import enum
 import re
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, event, inspect, text
+from sqlalchemy import Engine, Insert, Table, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine
@@ -43,6 +43,23 @@ def normalise_url(url: str) -> str:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
+
+
+def insert_skipping_conflicts(
+    session: Session, table: Table | type[Any], index_elements: Sequence[str] | None = None
+) -> Insert:
+    """An INSERT that leaves a row whose key is already taken, on either backend.
+
+    The dialect's module is imported here, not at the top: SQLAlchemy's PostgreSQL package
+    brings every PostgreSQL driver's module with it (20 ms of an SQLite bot's start).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table).on_conflict_do_nothing(index_elements=index_elements)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=index_elements)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -17,8 +17,6 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, or_, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from bot.services.progress import (
@@ -29,7 +27,7 @@ from bot.services.progress import (
     group_heatmap,
     outcome_counts,
 )
-from storage.db import Database
+from storage.db import Database, insert_skipping_conflicts
 from storage.models import (
     Delivery,
     Digest,
@@ -139,10 +137,7 @@ def plan(
             }
             for group_id, zone, person_id in pairs
         ]
-        insert = (
-            postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        )
-        result = session.execute(insert(Digest).values(rows).on_conflict_do_nothing())
+        result = session.execute(insert_skipping_conflicts(session, Digest).values(rows))
         session.commit()
         return int(getattr(result, "rowcount", 0) or 0)
 

@@ -34,11 +34,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from storage.db import Database
+from storage.db import Database, insert_skipping_conflicts
 from storage.models import InboxState, InboxUpdate
 
 _PENDING = InboxState.PENDING.value
@@ -108,8 +106,7 @@ def store(database: Database, now: datetime, updates: Sequence[Mapping[str, Any]
     if not rows:
         return
     with database.session() as session:
-        insert = postgresql_insert if _dialect(session) == "postgresql" else sqlite_insert
-        statement = insert(_INBOX).on_conflict_do_nothing(index_elements=["update_id"])
+        statement = insert_skipping_conflicts(session, _INBOX, ["update_id"])
         session.connection().execute(statement, rows)
         session.commit()
 
@@ -347,10 +344,6 @@ def backlog(database: Database) -> Backlog:
             select(func.count(), func.min(_INBOX.c.received_at)).where(_INBOX.c.state == _PENDING)
         ).one()
         return Backlog(int(row[0]), row[1])
-
-
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
 
 
 def scrub(session: Session, chat_ids: Iterable[int], mentions: Iterable[str]) -> int:

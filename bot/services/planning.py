@@ -12,11 +12,10 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col, select
 
 from bot.services.schedule import local_to_utc, next_due
+from storage.db import insert_skipping_conflicts
 from storage.models import (
     Delivery,
     DeliveryStatus,
@@ -142,13 +141,9 @@ def plan_following(
     # really added (psycopg reports no row count for a batch) and lets SQLAlchemy send the
     # batch as one multi-row INSERT.
     deliveries = SQLModel.metadata.tables["deliveries"]
-    dialect = session.get_bind().dialect.name
-    insert_new = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert_new(deliveries)
-        .on_conflict_do_nothing(index_elements=["task_id", "person_id", "due_at"])
-        .returning(deliveries.c.id)
-    )
+    statement = insert_skipping_conflicts(
+        session, deliveries, ["task_id", "person_id", "due_at"]
+    ).returning(deliveries.c.id)
     return len(session.connection().execute(statement, list(wanted.values())).all())
 
 

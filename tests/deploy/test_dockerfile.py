@@ -241,7 +241,7 @@ def test_the_command_the_image_runs_exists_in_the_cli() -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
         "scripts"
     ]
-    assert scripts["patientbot"] == "bot.cli:main"
+    assert scripts["patientbot"] == "bot.launch:main"
     for line in commands[1:]:
         argv = shlex.split(line.removeprefix("exec "))
         assert argv[0] == "patientbot"
