@@ -144,7 +144,7 @@ class SchedulerSettings(_Table):
     # The whole bot's budget: replies first, prompts and reminders take what replies leave.
     messages_per_second: float = Field(default=29.0, gt=0)
     default_timezone: str = "Europe/London"
-    # Short, renewed every third of it while the claims are sent: a dead sender's rows pass on
+    # Short, renewed every quarter of it while the claims are sent: a dead sender's rows pass on
     # within seconds (a restart on the same host takes them back at once).
     claim_lease_seconds: int = Field(default=15, ge=10)
     scan_batch_size: int = Field(default=500, ge=1, le=10000)

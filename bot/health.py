@@ -118,7 +118,7 @@ async def check_health(
     started = deps.scans.last_started
     if deps.scans.running and started is not None:
         # A large fan-out legitimately takes longer than a few intervals: it renews its claims
-        # every third of a lease while it sends. A round is stuck once a whole lease passed
+        # every quarter of a lease while it sends. A round is stuck once a whole lease passed
         # since it started or last renewed, after which others take its rows over.
         limit = max(limit, float(deps.settings.scheduler.claim_lease_seconds))
         alive = max(started, deps.scans.last_renewed or started)

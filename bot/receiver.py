@@ -37,6 +37,7 @@ from telegram.error import (
 from bot import texts
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import FloodWatch, Flow, quiet
+from bot.leases import LeaseKeeper
 from bot.readers import chat_language
 from bot.sender import retry_after_seconds
 from bot.services import checkin, inbox
@@ -412,49 +413,39 @@ class Receiver:
 
 
 class _Renewal:
-    """While a batch is handled, renew the leases of its updates every quarter of a lease.
+    """While a batch is handled, keep the leases of its updates (``bot.leases``).
 
     A batch takes milliseconds, or longer when its replies wait for Telegram (a RetryAfter,
-    a slow network): the lease is kept short so that a dead instance's updates pass on within
-    seconds, and a living one keeps its updates by renewing. Only the batch's own updates still
-    in hand are renewed: one left to its lease (the database failed under its handler) is let
-    go, to be handled again when the lease runs out. A failed renewal is retried at the next
-    beat: two can fail before the lease runs out.
+    a slow network). Only the batch's own updates still in hand are renewed: one left to its
+    lease (the database failed under its handler) is let go, to be handled again when the
+    lease runs out.
     """
 
     def __init__(self, deps: Deps, update_ids: list[int], lease_seconds: float) -> None:
         self.deps = deps
         self.in_hand = set(update_ids)
         self.lease_seconds = lease_seconds
-        self._stopping = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="inbox-lease-renewal")
+        self._keeper = LeaseKeeper(self._renew, lease_seconds, what="the updates in hand")
 
     def let_go(self, update_id: int) -> None:
         self.in_hand.discard(update_id)
 
     async def stop(self) -> None:
-        """End the renewals, waiting for one being written."""
-        self._stopping.set()
-        await asyncio.gather(self._task, return_exceptions=True)
+        await self._keeper.stop()
 
-    async def _run(self) -> None:
-        deps, beat = self.deps, self.lease_seconds / 4
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=beat)
-            if self._stopping.is_set() or not self.in_hand:
-                return
-            try:
-                await deps.run(
-                    inbox.renew,
-                    deps.database,
-                    deps.clock.now(),
-                    deps.instance_id,
-                    self.lease_seconds,
-                    sorted(self.in_hand),
-                )
-            except Exception as error:
-                Receiver._log_failure("renewing the leases of the updates in hand", error)
+    async def _renew(self) -> bool:
+        if not self.in_hand:
+            return False
+        deps = self.deps
+        await deps.run(
+            inbox.renew,
+            deps.database,
+            deps.clock.now(),
+            deps.instance_id,
+            self.lease_seconds,
+            sorted(self.in_hand),
+        )
+        return True
 
 
 def defer_shown(shown: checkin.Shown) -> bool:

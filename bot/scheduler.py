@@ -22,6 +22,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from bot import closing
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import ReplyGate, paced
+from bot.leases import LeaseKeeper
 from bot.readers import chat_languages
 from bot.rendering import render_consent, render_prompt, render_question
 from bot.replyshare import ReplyShare
@@ -346,7 +347,19 @@ async def _scan(
         )
 
     ahead: asyncio.Task[delivery.ScanBatch] | None = None
-    renewing = asyncio.create_task(_keep_leases(deps, policy.lease_seconds))
+
+    async def renew() -> bool:
+        await deps.run(
+            delivery.renew_claims,
+            deps.database,
+            deps.clock.now(),
+            deps.instance_id,
+            policy.lease_seconds,
+        )
+        deps.scans.renewed(deps.clock)
+        return True
+
+    renewing = LeaseKeeper(renew, policy.lease_seconds, what="the claims being sent")
     try:
         for round_number in range(MAX_ROUNDS):
             if ahead is not None:
@@ -373,40 +386,13 @@ async def _scan(
             if not batch.more or stats.requeued or not keep_going() or st.pacer.paused:
                 break
     finally:
-        renewing.cancel()
+        await renewing.stop()
         if ahead is not None:
             # Claimed ahead but not to be sent now: straight back to pending, even on a stop.
             await asyncio.shield(_give_back(application, st, ahead, flush, totals))
     report = totals.report()
     _log(report)
     return report
-
-
-async def _keep_leases(deps: Deps, lease_seconds: float) -> None:
-    """While a scan sends, renew its claims every third of a lease.
-
-    Leases are short so that a dead sender's rows pass on within seconds; a living one keeps
-    its rows by renewing. A failed renewal is retried at the next beat: two can fail before the
-    lease runs out.
-    """
-    beat = lease_seconds / 3
-    while True:
-        await asyncio.sleep(beat)
-        try:
-            await deps.run(
-                delivery.renew_claims,
-                deps.database,
-                deps.clock.now(),
-                deps.instance_id,
-                lease_seconds,
-            )
-            deps.scans.renewed(deps.clock)
-        except Exception as error:
-            log.warning(
-                "could not renew the claims being sent; retrying in %.0f s",
-                beat,
-                extra={"error": f"{type(error).__name__}: {error}"},
-            )
 
 
 async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:

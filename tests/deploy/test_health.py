@@ -144,10 +144,10 @@ async def test_a_scan_still_running_past_the_claim_lease_is_unhealthy(
     await asyncio.sleep(0)
     assert monitor.running
     lease = deps_of(application).settings.scheduler.claim_lease_seconds
-    # A fan-out renews its claims every third of a lease: alive for as long as it renews,
+    # A fan-out renews its claims every quarter of a lease: alive for as long as it renews,
     # far past the few intervals a scan normally takes.
     for _ in range(6):
-        clock.advance(timedelta(seconds=lease / 3))
+        clock.advance(timedelta(seconds=lease / 4))
         monitor.renewed(clock)
     assert (await get(health))[0] == 200, "a long fan-out that renews is healthy"
     clock.advance(timedelta(seconds=lease - 1))

@@ -1,0 +1,63 @@
+"""Keeping a short lease while work holds it: the inbox's updates, the due scan's claims.
+
+Leases are short so that a dead instance's rows pass on within seconds; a living one keeps
+them by renewing. Renewals come every quarter of a lease, so two in a row can fail (the
+database away for a moment) before the lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from storage.errors import is_unavailable, unavailable_reason
+
+log = logging.getLogger(__name__)
+
+BEATS_PER_LEASE = 4
+
+
+class LeaseKeeper:
+    """Call ``renew`` every quarter of ``lease_seconds`` until ``stop``, or until it says
+    there is nothing left to renew (it returns False).
+
+    ``stop`` waits for a renewal being written: one still running would otherwise meet the
+    work's closing transaction on the same rows, and PostgreSQL could abort either of them
+    as a deadlock.
+    """
+
+    def __init__(
+        self, renew: Callable[[], Awaitable[bool]], lease_seconds: float, *, what: str
+    ) -> None:
+        self._renew = renew
+        self._beat = lease_seconds / BEATS_PER_LEASE
+        self._what = what
+        self._stopping = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name=f"renewing {what}")
+
+    async def stop(self) -> None:
+        """End the renewals, waiting for one being written."""
+        self._stopping.set()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self._beat)
+            if self._stopping.is_set():
+                return
+            try:
+                if not await self._renew():
+                    return
+            except Exception as error:
+                if is_unavailable(error):
+                    log.warning(
+                        "renewing %s failed: the database is unavailable (%s); retrying in %.1f s",
+                        self._what,
+                        unavailable_reason(error),
+                        self._beat,
+                    )
+                else:
+                    log.error("renewing %s failed", self._what, exc_info=error)
