@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
-from telegram import Update
+from telegram import Update, User
 from telegram.ext import Application
 
 from bot.context import Deps
@@ -51,6 +51,14 @@ def learns_it_itself(
 def speak_to(deps: Deps, chosen: str | None, telegram_code: str | None) -> None:
     """Write the rest of this update in the language of its writer."""
     speech.use(language.resolve(chosen, telegram_code, deps.settings.i18n.default_language))
+
+
+async def read_and_speak_to(deps: Deps, user: User) -> None:
+    """Write the rest of this update in ``user``'s language, read on its own."""
+    default = deps.settings.i18n.default_language
+    speech.use(
+        await deps.run(language.language_of, deps.database, user.id, user.language_code, default)
+    )
 
 
 async def chat_languages(deps: Deps, chat_ids: Collection[int]) -> dict[int, str]:

@@ -3,8 +3,9 @@
 ``set_reader_language`` runs before every other handler (group -10, ahead of the therapist's
 group -1) and sets the language every sentence of this update is written in: the person's
 choice, else their Telegram app's language when the bot speaks it, else the clinic's default.
-An update that only handlers marked ``learns_reader_language`` take (a typed answer) skips
-that read: their use case reads the choice with its own rows, in the same transaction.
+An update that only handlers marked ``learns_reader_language`` take (a typed answer, an
+answer or Skip button) skips that read: their use case reads the choice with its own rows, in
+the same transaction.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from bot.context import BotApplication, BotContext
 from bot.handlers.patient import ask_again
 from bot.handlers.therapist.common import patient_menu, therapist_menu
 from bot.handlers.therapist.menus import menu_changes
-from bot.readers import learns_it_itself, speak_to
+from bot.readers import learns_it_itself, read_and_speak_to, speak_to
 from bot.services import language
 from bot.services.audit import Actor, ActorRole
 from bot.services.authoring import is_therapist
@@ -41,18 +42,15 @@ async def set_reader_language(update: Update, context: BotContext) -> None:
     """Write this update's answers in its sender's language."""
     user = update.effective_user
     deps = context.deps
-    default = deps.settings.i18n.default_language
     if user is None:
-        speech.use(default)
+        speech.use(deps.settings.i18n.default_language)
         return
     if learns_it_itself(update, context.application, READER_GROUP):
-        # An answer, the commonest update: its use case reads the choice with its own rows
-        # (one transaction instead of two); until then, the app's language.
+        # An answer, typed or pressed, the commonest update: its use case reads the choice
+        # with its own rows (one transaction instead of two); until then, the app's language.
         speak_to(deps, None, user.language_code)
         return
-    speech.use(
-        await deps.run(language.language_of, deps.database, user.id, user.language_code, default)
-    )
+    await read_and_speak_to(deps, user)
 
 
 def _buttons() -> InlineKeyboardMarkup:

@@ -23,7 +23,13 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from bot import closing, keyboards, rendering, texts
 from bot.config import InviteSettings
 from bot.context import BotApplication, BotContext
-from bot.readers import chat_language, chat_languages, learns_reader_language, speak_to
+from bot.readers import (
+    chat_language,
+    chat_languages,
+    learns_reader_language,
+    read_and_speak_to,
+    speak_to,
+)
 from bot.receiver import defer_shown
 from bot.services import checkin
 from bot.services.authoring import is_therapist
@@ -413,19 +419,19 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
     await _offer(context, skipped.offer)
 
 
+@learns_reader_language
 async def answer_pressed(update: Update, context: BotContext) -> None:
     """Store the answer a button carries and ask the next question."""
     query, user = _query_and_user(update)
-    callback = keyboards.decode(query.data)
-    if callback is None or len(callback.parts) != 3:
-        await _refuse(query, checkin.Refusal.NOT_YOURS)
-        return
-    delivery_id, question_id = callback.int_part(0), callback.int_part(1)
-    if delivery_id is None or question_id is None:
-        await _refuse(query, checkin.Refusal.NOT_YOURS)
-        return
     deps = context.deps
-    result = await _guarded(
+    callback = keyboards.decode(query.data)
+    delivery_id = callback.int_part(0) if callback and len(callback.parts) == 3 else None
+    question_id = callback.int_part(1) if callback and len(callback.parts) == 3 else None
+    if callback is None or delivery_id is None or question_id is None:
+        await read_and_speak_to(deps, user)
+        await _refuse(query, checkin.Refusal.NOT_YOURS)
+        return
+    pressed = await _guarded(
         query,
         deps.run(
             checkin.answer_button,
@@ -438,20 +444,23 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
             callback.parts[2],
         ),
     )
-    await _after_question_press(context, query, user, result)
+    speak_to(deps, pressed.chosen_language, user.language_code)
+    await _after_question_press(context, query, user, pressed.outcome)
 
 
+@learns_reader_language
 async def skip_pressed(update: Update, context: BotContext) -> None:
     """Skip an optional question and ask the next one."""
     query, user = _query_and_user(update)
+    deps = context.deps
     callback = keyboards.decode(query.data)
     delivery_id = callback.int_part(0) if callback and len(callback.parts) == 2 else None
     question_id = callback.int_part(1) if callback and len(callback.parts) == 2 else None
     if delivery_id is None or question_id is None:
+        await read_and_speak_to(deps, user)
         await _refuse(query, checkin.Refusal.NOT_YOURS)
         return
-    deps = context.deps
-    result = await _guarded(
+    pressed = await _guarded(
         query,
         deps.run(
             checkin.skip_question,
@@ -463,7 +472,8 @@ async def skip_pressed(update: Update, context: BotContext) -> None:
             question_id,
         ),
     )
-    await _after_question_press(context, query, user, result)
+    speak_to(deps, pressed.chosen_language, user.language_code)
+    await _after_question_press(context, query, user, pressed.outcome)
 
 
 async def timezone_pressed(update: Update, context: BotContext) -> None:

@@ -304,6 +304,33 @@ async def test_a_typed_answer_is_answered_in_the_chosen_language_not_the_apps(
     assert ("20", 20.0, None) in stored_answers(h, erik)
 
 
+async def test_presses_are_answered_in_the_chosen_language_not_the_apps(h: Harness) -> None:
+    """Answer and Skip buttons learn the language in their use case's own read too, and so
+    do their refusals: a stale button, and a forged one refused before any row is read."""
+    erik = User(id=204, first_name="Erik", last_name="Lund", language_code="en")
+    await h.command(erik, "/start", "SHOULDER1")
+    await h.command(erik, "/language", "de")
+    await h.advance_and_scan(timedelta(hours=9))
+    await h.press(erik, "▶️ Jetzt beginnen")
+    question = h.last_message(erik.chat_id)
+    old_press = question.callback_data("3")
+    await h.press(erik, "3")
+    assert "Frage 2 von 3" in h.last_text(erik.chat_id)
+
+    await h.press_data(erik, old_press, question.message_id)
+    assert h.callback_answers()[-1].params["text"] == "Ihre Antwort ist bereits gespeichert."
+    await h.press_data(erik, "a:forged", question.message_id)
+    assert h.callback_answers()[-1].params["text"] == "Diese Schaltfläche funktioniert nicht mehr."
+    await h.press_data(erik, "s:forged", question.message_id)
+    assert h.callback_answers()[-1].params["text"] == "Diese Schaltfläche funktioniert nicht mehr."
+
+    await h.text(erik, "20")
+    await h.press(erik, "⏭ Frage überspringen")
+    assert any("⏭ Übersprungen" in text for text in h.texts(erik.chat_id))
+    done = "✅ Erledigt: Schulterschmerzen: tägliche Abfrage"
+    assert any(text.startswith(done) for text in h.texts(erik.chat_id))
+
+
 async def test_a_therapist_who_chose_german_is_led_through_newtask_in_german(
     h: Harness,
 ) -> None:

@@ -192,7 +192,7 @@ class World:
     ) -> object:
         result = checkin.answer_button(
             self.database, self.now, POLICY, who.telegram_user_id, delivery_id, question_id, token
-        )
+        ).outcome
         return self._shown(result) if shown else result
 
     def begin(self, who: Patient, delivery_id: int) -> Progress:
@@ -455,7 +455,7 @@ def test_skipping_an_optional_question_stores_it_as_skipped(world: World) -> Non
 
     skipped = checkin.skip_question(
         world.database, world.now, POLICY, 101, delivery_id, third.question.question_id
-    )
+    ).outcome
 
     assert isinstance(skipped, Progress)
     assert skipped.answered is not None and skipped.answered.skipped
@@ -471,7 +471,7 @@ def test_a_required_question_cannot_be_skipped(world: World) -> None:
 
     result = checkin.skip_question(
         world.database, world.now, POLICY, 101, delivery_id, first.question.question_id
-    )
+    ).outcome
 
     assert result == Refused(Refusal.REQUIRED, "Knee check")
     assert world.answers(delivery_id) == []
@@ -582,7 +582,8 @@ def test_a_forged_button_for_another_patients_delivery_changes_nothing(world: Wo
 
     forged = world.tap(BOB, alices, first.question.question_id, "n")
     missing = world.tap(BOB, 999_999, 1, "n")
-    stranger = checkin.answer_button(world.database, world.now, POLICY, 555, alices, 1, "n")
+    pressed = checkin.answer_button(world.database, world.now, POLICY, 555, alices, 1, "n")
+    stranger = pressed.outcome
 
     assert forged == Refused(Refusal.NOT_YOURS)
     assert missing == Refused(Refusal.NOT_YOURS)

@@ -42,6 +42,7 @@ from bot.services.checkin.results import (
     NoQuestion,
     NotShown,
     Policy,
+    PressAnswered,
     Progress,
     QuestionView,
     Reask,
@@ -374,16 +375,17 @@ def answer_button(
     delivery_id: int,
     question_id: int,
     token: str,
-) -> Progress | Refused | NotShown:
+) -> PressAnswered:
     """Store the answer a button carries, if it belongs to the question being asked."""
     with database.session() as session:
         found = _current_for_press(session, now, policy, user_id, delivery_id, question_id)
         if isinstance(found, (Refused, NotShown)):
-            return found
+            return PressAnswered(found, _chosen_language(session, user_id))
+        chosen = found.person.language
         result = parse_reply(_rules(found.question), Reply(kind="button", text=token))
         if isinstance(result, Rejected):
-            return Refused(Refusal.NOT_AN_OPTION, title_of(found.task))
-        return _store(session, now, policy, found, result)
+            return PressAnswered(Refused(Refusal.NOT_AN_OPTION, title_of(found.task)), chosen)
+        return PressAnswered(_store(session, now, policy, found, result), chosen)
 
 
 def skip_question(
@@ -393,15 +395,22 @@ def skip_question(
     user_id: int,
     delivery_id: int,
     question_id: int,
-) -> Progress | Refused | NotShown:
+) -> PressAnswered:
     """Skip an optional question and ask the next one."""
     with database.session() as session:
         found = _current_for_press(session, now, policy, user_id, delivery_id, question_id)
         if isinstance(found, (Refused, NotShown)):
-            return found
+            return PressAnswered(found, _chosen_language(session, user_id))
+        chosen = found.person.language
         if found.question.required:
-            return Refused(Refusal.REQUIRED, title_of(found.task))
-        return _store(session, now, policy, found, None)
+            return PressAnswered(Refused(Refusal.REQUIRED, title_of(found.task)), chosen)
+        return PressAnswered(_store(session, now, policy, found, None), chosen)
+
+
+def _chosen_language(session: Session, user_id: int) -> str | None:
+    """The presser's choice, for a press refused before its person was read (rare)."""
+    person = _person(session, user_id)
+    return person.language if person is not None else None
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,15 @@ class MessageAnswered:
 
 
 @dataclass(frozen=True)
+class PressAnswered:
+    """What an answer or Skip button did, and the language its presser chose with /language
+    (None: never chose), read in the same transaction as ``MessageAnswered``'s."""
+
+    outcome: Progress | Refused | NotShown
+    chosen_language: str | None
+
+
+@dataclass(frozen=True)
 class TaskSkipped:
     delivery_id: int
     task_title: str
