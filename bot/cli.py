@@ -181,7 +181,7 @@ def _run(settings: Settings) -> int:
 
             return run_playground(settings, database)
         # Building imports too (httpx's transports), and all of it lives as long as the bot.
-        with collector_paused():
+        with collector_paused(then_freeze=True):
             from bot.app import build_application, serving_runtime
             from bot.webhook import StartError, serve, webhook_options
 

@@ -9,6 +9,6 @@ from bot.collector import collector_paused
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    with collector_paused():
+    with collector_paused(then_freeze=True):
         from bot.cli import main as run_command
     return run_command(argv)

@@ -1,7 +1,7 @@
 """Keeping a short lease while work holds it: the inbox's updates, the due scan's claims.
 
 Leases are short so that a dead instance's rows pass on within seconds; a living one keeps
-them by renewing. Renewals come every quarter of a lease, so two in a row can fail (the
+them by renewing. Renewals start every quarter of a lease, so two in a row can fail (the
 database away for a moment) before the lease runs out.
 """
 
@@ -43,11 +43,16 @@ class LeaseKeeper:
         await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self._beat
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self._beat)
+                await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, due - loop.time()))
             if self._stopping.is_set():
                 return
+            # Counted from this renewal's start: one that fails slowly (a database that does
+            # not answer) does not push the next one towards the lease's end.
+            due = loop.time() + self._beat
             try:
                 if not await self._renew():
                     return

@@ -26,7 +26,14 @@ from bot.leases import LeaseKeeper
 from bot.readers import chat_languages
 from bot.rendering import render_consent, render_prompt, render_question
 from bot.replyshare import ReplyShare
-from bot.sender import FlushFunction, Pacer, Sender, SendStats, retry_after_seconds
+from bot.sender import (
+    FlushFunction,
+    Pacer,
+    Sender,
+    SendStats,
+    retry_after_seconds,
+    through_cancels,
+)
 from bot.services import checkin, delivery, inbox, retention
 from bot.services.delivery import (
     MarkPolicy,
@@ -386,10 +393,16 @@ async def _scan(
             if not batch.more or stats.requeued or not keep_going() or st.pacer.paused:
                 break
     finally:
-        await renewing.stop()
-        if ahead is not None:
-            # Claimed ahead but not to be sent now: straight back to pending, even on a stop.
-            await asyncio.shield(_give_back(application, st, ahead, flush, totals))
+
+        async def close() -> None:
+            # The last renewal written first: it must not meet the give-back on these rows.
+            await renewing.stop()
+            if ahead is not None:
+                # Claimed ahead but not to be sent now: straight back to pending.
+                await _give_back(application, st, ahead, flush, totals)
+
+        # Even on a stop, and however often the scan is cancelled meanwhile.
+        await through_cancels(asyncio.ensure_future(close()))
     report = totals.report()
     _log(report)
     return report

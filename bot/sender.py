@@ -322,7 +322,7 @@ class Sender:
         return await run.go()
 
 
-async def _through_cancels(work: asyncio.Future[None]) -> None:
+async def through_cancels(work: asyncio.Future[None]) -> None:
     """Wait for ``work`` to end however often this task is cancelled meanwhile; then pass the
     cancel on. (``asyncio.shield`` alone gives up waiting at the first cancel.)"""
     cancelled = False
@@ -377,7 +377,7 @@ class _Run:
         finally:
             # Even when cancelled (shutdown), what was sent must be recorded, or it would be
             # sent again after the lease.
-            await _through_cancels(asyncio.ensure_future(self._flush_all()))
+            await through_cancels(asyncio.ensure_future(self._flush_all()))
         return self.stats
 
     async def _worker(self) -> None:
@@ -485,7 +485,7 @@ class _Run:
                 # The write goes on in its thread whatever happens here. Ending the run (and
                 # letting go of the sender lock) before it commits would let another instance
                 # reclaim these rows and send them again.
-                await _through_cancels(asyncio.ensure_future(self._flush(batch)))
+                await through_cancels(asyncio.ensure_future(self._flush(batch)))
 
     async def _flush(self, batch: list[SendResult]) -> None:
         for attempt in range(1, FLUSH_ATTEMPTS + 1):

@@ -19,6 +19,7 @@ from telegram.error import NetworkError
 
 from bot.app import build_application
 from bot.config import Settings
+from bot.context import BotApplication
 from storage.db import Database
 
 # A self-signed certificate for 127.0.0.1, made for these tests only (valid until 2126).
@@ -46,7 +47,9 @@ class _BotApi(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def https_bot_api() -> Iterator[str]:
+def https_bot_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    # Straight to it, never through a proxy the machine may name in its environment.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _BotApi)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(CERTIFICATE, TLS / "localhost-key.pem")
@@ -80,11 +83,13 @@ async def test_a_server_whose_certificate_nobody_vouches_for_is_refused_on_both_
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     application = build_application(_settings(https_bot_api, database_url), database=database)
     bot = application.bot
-    with pytest.raises(NetworkError, match="CERTIFICATE_VERIFY_FAILED"):
-        await bot.get_me()
-    with pytest.raises(NetworkError, match="CERTIFICATE_VERIFY_FAILED"):
-        await bot.get_updates(timeout=0)
-    await bot.shutdown()
+    try:
+        with pytest.raises(NetworkError, match="CERTIFICATE_VERIFY_FAILED"):
+            await bot.get_me()
+        with pytest.raises(NetworkError, match="CERTIFICATE_VERIFY_FAILED"):
+            await bot.get_updates(timeout=0)
+    finally:
+        await _close(application)
 
 
 async def test_a_certificate_the_operator_trusts_through_ssl_cert_file_is_accepted(
@@ -93,6 +98,14 @@ async def test_a_certificate_the_operator_trusts_through_ssl_cert_file_is_accept
     monkeypatch.setenv("SSL_CERT_FILE", str(CERTIFICATE))
     application = build_application(_settings(https_bot_api, database_url), database=database)
     bot = application.bot
-    assert (await bot.get_me()).username == "tls_bot"
-    assert await bot.get_updates(timeout=0) == ()
-    await bot.shutdown()
+    try:
+        assert (await bot.get_me()).username == "tls_bot"
+        assert await bot.get_updates(timeout=0) == ()
+    finally:
+        await _close(application)
+
+
+async def _close(application: BotApplication) -> None:
+    # Bot.shutdown does nothing for a bot never initialised: close both clients directly.
+    for request in application.bot._request:
+        await request.shutdown()

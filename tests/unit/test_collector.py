@@ -52,3 +52,20 @@ def test_a_command_runs_with_the_collector_on() -> None:
         [sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "[True]"
+
+
+def test_what_a_paused_block_made_is_frozen_only_when_asked_and_only_if_it_succeeded() -> None:
+    try:
+        before = gc.get_freeze_count()
+        with collector_paused():
+            made = [[index] for index in range(1000)]
+        assert gc.get_freeze_count() == before
+        with collector_paused(then_freeze=True):
+            made = [[index] for index in range(1000)]
+        assert gc.get_freeze_count() >= before + len(made)
+        gc.unfreeze()
+        with pytest.raises(RuntimeError), collector_paused(then_freeze=True):
+            raise RuntimeError("the webhook settings were refused")
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
