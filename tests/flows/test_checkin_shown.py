@@ -8,21 +8,23 @@ commit and that send: the answer is stored, the question never reached the patie
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from bot import texts
+from bot import scheduler, texts
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.context import DEPS_KEY, Deps
 from bot.receiver import receiver
-from bot.services import inbox
+from bot.services import delivery, inbox
 from fakebotapi import NetworkFault
 from storage.db import Database
 from storage.models import InboxState, InboxUpdate
 from tests.fakes.harness import Harness, patient
-from tests.flows.test_checkin_support import answers_of, at, delivery_of, local
+from tests.flows.test_checkin_support import answers_of, at, deliveries_of, delivery_of, local
 from tests.hardening.test_database_outage import wait_until
 
 ALICE = patient(0, "Alice")
@@ -299,3 +301,63 @@ def lease_of(h: Harness, update_id: int) -> datetime:
 def states(h: Harness) -> list[InboxUpdate]:
     with h.database.session() as session:
         return list(session.execute(select(InboxUpdate)).scalars())
+
+
+async def test_a_prompt_being_sent_keeps_its_short_claim_while_telegram_holds_it(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    """The due scan's claim, renewed while the round is sent (``bot.leases``): a prompt
+    Telegram holds for longer than several leases is never claimed and sent again by another
+    instance, and goes out once."""
+    lease = 1
+    short = settings.model_copy(
+        update={"scheduler": settings.scheduler.model_copy(update={"claim_lease_seconds": lease})}
+    )
+    holding, released = asyncio.Event(), asyncio.Event()
+    h = await Harness(short, database, clock).start()
+    try:
+        h.seed_demo()
+        await h.command(ALICE, "/start", "SHOULDER1")
+        plain = h.api.do_request
+
+        async def held(url: str, method: str, *args: object, **kwargs: object) -> object:
+            if url.endswith("/sendMessage") and not released.is_set():
+                holding.set()
+                await released.wait()
+            return await plain(url, method, *args, **kwargs)  # type: ignore[arg-type]
+
+        h.api.do_request = held  # type: ignore[method-assign]
+        scanning = asyncio.create_task(at(h, local(11)))
+        await asyncio.wait_for(holding.wait(), 10)
+        (claimed,) = [d for d in deliveries_of(h, ALICE) if d.status == "sending"]
+        deps: Deps = h.app.bot_data[DEPS_KEY]
+        elsewhere = replace(scheduler.scan_policy(deps), instance_id="elsewhere:1:x")
+
+        for _ in range(3):  # 2.4 s of the lease's clock in all, past the claim first taken
+            h.advance(timedelta(seconds=0.8 * lease))
+            renewed_until = h.clock.now() + timedelta(seconds=lease)
+            await wait_until(
+                lambda until=renewed_until: claim_of(h, claimed.id) >= until,
+                10,
+                "the claim to be renewed",
+            )
+            taken = delivery.scan(h.database, h.clock.now(), elsewhere)
+            assert claimed.id not in [job.delivery_id for job in taken.jobs], (
+                "another instance took a prompt still being sent"
+            )
+
+        released.set()
+        await asyncio.wait_for(scanning, 10)
+        prompts = [t for t in h.texts(ALICE.chat_id) if t.startswith("📋 Time for your check-in")]
+        assert len(prompts) == 1, prompts
+        assert delivery_of(h, ALICE, "Perform 20 Press-Ups (day 1)").status == "sent"
+    finally:
+        released.set()
+        await h.stop()
+
+
+def claim_of(h: Harness, delivery_id: int | None) -> datetime:
+    (row,) = [d for d in deliveries_of(h, ALICE) if d.id == delivery_id]
+    assert row.lease_until is not None
+    until = row.lease_until
+    return until if until.tzinfo else until.replace(tzinfo=UTC)
