@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from storage.errors import is_unavailable, unavailable_reason
+from storage.errors import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +56,5 @@ class LeaseKeeper:
             try:
                 if not await self._renew():
                     return
-            except Exception as error:
-                if is_unavailable(error):
-                    log.warning(
-                        "renewing %s failed: the database is unavailable (%s); retrying in %.1f s",
-                        self._what,
-                        unavailable_reason(error),
-                        self._beat,
-                    )
-                else:
-                    log.error("renewing %s failed", self._what, exc_info=error)
+            except Exception as error:  # tried again at the next beat
+                log_failure(log, f"renewing {self._what}", error)

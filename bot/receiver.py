@@ -43,7 +43,7 @@ from bot.sender import retry_after_seconds
 from bot.services import checkin, inbox
 from bot.texts.language import speaking
 from storage.db import Database
-from storage.errors import is_unavailable, unavailable_reason
+from storage.errors import is_unavailable, log_failure
 from storage.models import InboxState
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class Receiver:
             if released:
                 log.info("took back %d updates a stopped process had claimed", released)
         except Exception as error:
-            self._log_failure("giving back claims of stopped processes", error)
+            log_failure(log, "giving back claims of stopped processes", error)
         delay = RETRY_FIRST_SECONDS
         while not self._stopping.is_set():
             self._wake.clear()
@@ -150,7 +150,7 @@ class Receiver:
                 handled = await self._handle_batch(until_stopped=True)
                 delay = RETRY_FIRST_SECONDS
             except Exception as error:
-                self._log_failure("handling stored updates", error)
+                log_failure(log, "handling stored updates", error)
                 await self._pause(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
@@ -357,7 +357,7 @@ class Receiver:
                 await self.accept(updates)
                 return True
             except Exception as error:
-                self._log_failure(f"storing {len(updates)} updates", error)
+                log_failure(log, f"storing {len(updates)} updates", error)
             if self._stopping.is_set():
                 return False
             await self._pause(delay)
@@ -400,16 +400,7 @@ class Receiver:
         try:
             await deps.run(inbox.release, deps.database, deps.instance_id)
         except Exception as error:
-            self._log_failure("giving back claimed updates", error)
-
-    @staticmethod
-    def _log_failure(what: str, error: BaseException) -> None:
-        if is_unavailable(error):
-            log.warning(
-                "%s failed: the database is unavailable (%s)", what, unavailable_reason(error)
-            )
-        else:
-            log.error("%s failed", what, exc_info=error)
+            log_failure(log, "giving back claimed updates", error)
 
 
 class _Renewal:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
 
@@ -21,6 +23,15 @@ def unavailable_reason(error: BaseException) -> str:
     original = getattr(error, "orig", None) or error
     lines = str(original).strip().splitlines()
     return lines[0] if lines else type(original).__name__
+
+
+def log_failure(log: logging.Logger, what: str, error: BaseException) -> None:
+    """Log work that failed and will be tried again: a warning naming the driver's reason when
+    the database is away, else an error with its traceback (a bug to look at)."""
+    if is_unavailable(error):
+        log.warning("%s failed: the database is unavailable (%s)", what, unavailable_reason(error))
+    else:
+        log.error("%s failed", what, exc_info=error)
 
 
 class MigrationRefused(Exception):

@@ -246,22 +246,14 @@ async def test_an_update_in_hand_keeps_its_short_lease_while_its_reply_waits(
     short = settings.model_copy(
         update={"inbox": settings.inbox.model_copy(update={"claim_lease_seconds": lease})}
     )
-    # Telegram holds the /help reply (a slow network, a long RetryAfter) until released.
-    holding, released = asyncio.Event(), asyncio.Event()
     h = await Harness(short, database, clock).start()
+    released = asyncio.Event()
     try:
         h.seed_demo()
         await h.command(ALICE, "/start", "SHOULDER1")
         replies_before = len(h.texts(ALICE.chat_id))
-        plain = h.api.do_request
-
-        async def held(url: str, method: str, *args: object, **kwargs: object) -> object:
-            if url.endswith("/sendMessage") and not released.is_set():
-                holding.set()
-                await released.wait()
-            return await plain(url, method, *args, **kwargs)  # type: ignore[arg-type]
-
-        h.api.do_request = held  # type: ignore[method-assign]
+        # Telegram holds the /help reply (a slow network, a long RetryAfter) until released.
+        holding, released = hold_sends(h)
         helping = asyncio.create_task(h.command(ALICE, "/help"))
         await asyncio.wait_for(holding.wait(), 10)
         (update_id,) = [u.update_id for u in states(h) if u.state == InboxState.PENDING.value]
@@ -291,10 +283,30 @@ async def test_an_update_in_hand_keeps_its_short_lease_while_its_reply_waits(
         await h.stop()
 
 
+def hold_sends(h: Harness) -> tuple[asyncio.Event, asyncio.Event]:
+    """From now on Telegram holds every sendMessage until ``released`` is set; ``holding`` is
+    set once one is held."""
+    holding, released = asyncio.Event(), asyncio.Event()
+    plain = h.api.do_request
+
+    async def held(url: str, method: str, *args: object, **kwargs: object) -> object:
+        if url.endswith("/sendMessage") and not released.is_set():
+            holding.set()
+            await released.wait()
+        return await plain(url, method, *args, **kwargs)  # type: ignore[arg-type]
+
+    h.api.do_request = held  # type: ignore[method-assign]
+    return holding, released
+
+
 def lease_of(h: Harness, update_id: int) -> datetime:
     (row,) = [u for u in states(h) if u.update_id == update_id]
-    assert row.lease_until is not None
-    until = row.lease_until
+    return aware(row.lease_until)
+
+
+def aware(until: datetime | None) -> datetime:
+    """A lease as stored (SQLite keeps no zone: it is UTC)."""
+    assert until is not None
     return until if until.tzinfo else until.replace(tzinfo=UTC)
 
 
@@ -313,20 +325,12 @@ async def test_a_prompt_being_sent_keeps_its_short_claim_while_telegram_holds_it
     short = settings.model_copy(
         update={"scheduler": settings.scheduler.model_copy(update={"claim_lease_seconds": lease})}
     )
-    holding, released = asyncio.Event(), asyncio.Event()
     h = await Harness(short, database, clock).start()
+    released = asyncio.Event()
     try:
         h.seed_demo()
         await h.command(ALICE, "/start", "SHOULDER1")
-        plain = h.api.do_request
-
-        async def held(url: str, method: str, *args: object, **kwargs: object) -> object:
-            if url.endswith("/sendMessage") and not released.is_set():
-                holding.set()
-                await released.wait()
-            return await plain(url, method, *args, **kwargs)  # type: ignore[arg-type]
-
-        h.api.do_request = held  # type: ignore[method-assign]
+        holding, released = hold_sends(h)
         scanning = asyncio.create_task(at(h, local(11)))
         await asyncio.wait_for(holding.wait(), 10)
         (claimed,) = [d for d in deliveries_of(h, ALICE) if d.status == "sending"]
@@ -358,6 +362,4 @@ async def test_a_prompt_being_sent_keeps_its_short_claim_while_telegram_holds_it
 
 def claim_of(h: Harness, delivery_id: int | None) -> datetime:
     (row,) = [d for d in deliveries_of(h, ALICE) if d.id == delivery_id]
-    assert row.lease_until is not None
-    until = row.lease_until
-    return until if until.tzinfo else until.replace(tzinfo=UTC)
+    return aware(row.lease_until)

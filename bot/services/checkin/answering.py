@@ -408,7 +408,8 @@ def skip_question(
 
 
 def _chosen_language(session: Session, user_id: int) -> str | None:
-    """The presser's choice, for a press refused before its person was read (rare)."""
+    """The presser's choice, for a press refused or not shown: ``_current_for_press`` read the
+    person on the way but returns only its verdict, and these paths are the rarer ones."""
     person = _person(session, user_id)
     return person.language if person is not None else None
 
