@@ -21,7 +21,9 @@ from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings, load_settings
 from bot.logs import setup_logging
+from bot.receiver import log as receiver_log
 from storage.db import Database
+from storage.errors import log_failure
 from storage.models import Answer, Delivery
 from tests.deploy.conftest import TOKEN, WEBHOOK_SECRET, with_changes
 from tests.fakes.harness import Harness, patient
@@ -235,7 +237,7 @@ async def test_nothing_a_patient_sent_reaches_the_log_on_any_path(
         await incoming.accept([h.updates.message(named, f"{MARK} stored, not handled")])
         with writes_refused(h.database), pytest.raises(DBAPIError) as refused:
             await incoming.drain()
-        incoming._log_failure("handling stored updates", refused.value)
+        log_failure(receiver_log, "handling stored updates", refused.value)
         await incoming.drain()
         await h.feed(h.updates.edited_message(named, f"{MARK} edited", 1))
         await h.command(named, f"/{MARK}command")
