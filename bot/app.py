@@ -7,6 +7,7 @@ Bot API (``request=``) and a manual clock (``clock=``).
 from __future__ import annotations
 
 import gc
+import ssl
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,10 +35,13 @@ def build_application(
     clock: Clock | None = None,
     database: Database | None = None,
     playground: bool = False,
+    tls_context: ssl.SSLContext | None = None,
 ) -> BotApplication:
     """Wire the bot: the database must already be at the migration head (see ``bot.cli``).
 
     ``playground``: people read the bot on the playground's page (``bot.playground``).
+    ``tls_context``: for the connections to the Bot API when no ``request`` is given; made
+    here when not given (``bot.tls`` makes it during start-up's imports).
     """
     deps = Deps(
         settings=settings,
@@ -61,7 +65,7 @@ def build_application(
         # httpx loads the certificate store into a TLS context of its own for every client,
         # ~27 ms each at start; PTB's two clients (getUpdates and everything else) share one.
         # Pool sizes are PTB's defaults for each.
-        tls = httpx.create_ssl_context()
+        tls = tls_context or httpx.create_ssl_context()
         builder = builder.request(
             HTTPXRequest(connection_pool_size=256, httpx_kwargs={"verify": tls})
         ).get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs={"verify": tls}))

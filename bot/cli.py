@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import html
 import logging
+import os
 import re
+import ssl
 import sys
 from collections.abc import Sequence
+from concurrent.futures import Future
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -182,6 +185,9 @@ def _run(settings: Settings) -> int:
             return run_playground(settings, database)
         # Building imports too (httpx's transports), and all of it lives as long as the bot.
         with collector_paused(then_freeze=True):
+            from bot.tls import tls_context_ahead
+
+            tls_context = tls_context_ahead()
             from bot.app import build_application, serving_runtime
             from bot.webhook import StartError, serve, webhook_options
 
@@ -192,7 +198,9 @@ def _run(settings: Settings) -> int:
                     webhook_options(settings)
                 except ValueError as error:
                     raise CommandError(str(error)) from None
-            application = build_application(settings, database=database)
+            application = build_application(
+                settings, database=database, tls_context=_loaded(tls_context)
+            )
         try:
             with serving_runtime():
                 serve(application, settings)
@@ -201,6 +209,21 @@ def _run(settings: Settings) -> int:
     finally:
         database.dispose()
     return 0
+
+
+def _loaded(tls_context: Future[ssl.SSLContext]) -> ssl.SSLContext:
+    try:
+        return tls_context.result()
+    except OSError as error:  # ssl.SSLError too: a file that holds no certificate
+        # Named as httpx chooses: the file first, then the folder, else certifi's own.
+        chosen = next(
+            (f"{name}={os.environ[name]}" for name in ("SSL_CERT_FILE", "SSL_CERT_DIR")
+             if os.environ.get(name)),
+            None,
+        )  # fmt: skip
+        raise CommandError(
+            texts.cli_tls_store_unreadable(chosen, error.strerror or str(error))
+        ) from None
 
 
 def _db(settings: Settings, action: str) -> int:

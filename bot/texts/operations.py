@@ -37,6 +37,21 @@ def cli_database_unreachable(where: str, error: Exception) -> str:
     ).format(where=where, reason=reason)
 
 
+def cli_tls_store_unreadable(chosen: str | None, reason: str) -> str:
+    """``chosen``: the environment variable and its value, None for the built-in store."""
+    if chosen is None:
+        return _(
+            "Cannot load the built-in certificate authorities that vouch for the Bot API "
+            "server: {reason}\nReinstall patientbot, or name a file of certificates to trust "
+            "in SSL_CERT_FILE."
+        ).format(reason=reason)
+    return _(
+        "Cannot load the certificate authorities that vouch for the Bot API server from "
+        "{chosen}: {reason}\nSSL_CERT_FILE names a file of certificates to trust (PEM) and "
+        "SSL_CERT_DIR a folder of them; unset both to use the built-in ones."
+    ).format(chosen=chosen, reason=reason)
+
+
 def cli_unversioned_database(where: str) -> str:
     return _(
         "The database at {where} already has tables but no migration record, "
