@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# libpq waits for a new connection as long as TCP does (minutes) when a server or its host
+# stops answering: every session, the due scan's lease renewals and /readyz would hang with
+# it. A URL's own ``?connect_timeout=`` wins.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
 # Execution option marking a read-only session's connection (see Database.read_session).
 READ_ONLY = "patientbot_read_only"
 
@@ -66,8 +70,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """Build an engine; for SQLite: WAL, a busy timeout, foreign keys and ``BEGIN IMMEDIATE``."""
     url = normalise_url(url)
     if not is_sqlite(url):
+        connect_args = (
+            {}
+            if "connect_timeout" in make_url(url).query
+            else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
+        )
         # hide_parameters: a failed statement's error must not carry a patient's answer.
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            connect_args=connect_args,
+            **kwargs,
+        )
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
