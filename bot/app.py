@@ -65,7 +65,7 @@ def build_application(
         # httpx loads the certificate store into a TLS context of its own for every client,
         # ~27 ms each at start; PTB's two clients (getUpdates and everything else) share one.
         # Pool sizes are PTB's defaults for each.
-        tls = tls_context or httpx.create_ssl_context()
+        tls = httpx.create_ssl_context() if tls_context is None else tls_context
         builder = builder.request(
             HTTPXRequest(connection_pool_size=256, httpx_kwargs={"verify": tls})
         ).get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs={"verify": tls}))

@@ -215,14 +215,11 @@ def _loaded(tls_context: Future[ssl.SSLContext]) -> ssl.SSLContext:
     try:
         return tls_context.result()
     except OSError as error:  # ssl.SSLError too: a file that holds no certificate
-        # Named as httpx chooses: the file first, then the folder, else certifi's own.
-        chosen = next(
-            (f"{name}={os.environ[name]}" for name in ("SSL_CERT_FILE", "SSL_CERT_DIR")
-             if os.environ.get(name)),
-            None,
-        )  # fmt: skip
+        # Only a file fails here: OpenSSL opens an SSL_CERT_DIR folder at the first handshake,
+        # where a wrong one shows as a certificate that cannot be verified.
+        reason = re.sub(r"\s*\(_ssl\.c:\d+\)$", "", error.strerror or str(error))
         raise CommandError(
-            texts.cli_tls_store_unreadable(chosen, error.strerror or str(error))
+            texts.cli_tls_store_unreadable(os.environ.get("SSL_CERT_FILE") or None, reason)
         ) from None
 
 

@@ -37,9 +37,9 @@ def cli_database_unreachable(where: str, error: Exception) -> str:
     ).format(where=where, reason=reason)
 
 
-def cli_tls_store_unreadable(chosen: str | None, reason: str) -> str:
-    """``chosen``: the environment variable and its value, None for the built-in store."""
-    if chosen is None:
+def cli_tls_store_unreadable(certificate_file: str | None, reason: str) -> str:
+    """``certificate_file``: SSL_CERT_FILE's value, None for the built-in store."""
+    if certificate_file is None:
         return _(
             "Cannot load the built-in certificate authorities that vouch for the Bot API "
             "server: {reason}\nReinstall patientbot, or name a file of certificates to trust "
@@ -47,9 +47,10 @@ def cli_tls_store_unreadable(chosen: str | None, reason: str) -> str:
         ).format(reason=reason)
     return _(
         "Cannot load the certificate authorities that vouch for the Bot API server from "
-        "{chosen}: {reason}\nSSL_CERT_FILE names a file of certificates to trust (PEM) and "
-        "SSL_CERT_DIR a folder of them; unset both to use the built-in ones."
-    ).format(chosen=chosen, reason=reason)
+        "SSL_CERT_FILE={file}: {reason}\nSSL_CERT_FILE names a file of certificates to "
+        "trust (PEM), and SSL_CERT_DIR is not read while it is set; unset it to use the "
+        "built-in ones."
+    ).format(file=certificate_file, reason=reason)
 
 
 def cli_unversioned_database(where: str) -> str:
