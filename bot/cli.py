@@ -7,12 +7,11 @@ import html
 import logging
 import os
 import re
-import ssl
 import sys
 from collections.abc import Sequence
-from concurrent.futures import Future
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,6 +32,10 @@ from storage.db import (
     upgrade,
 )
 from storage.errors import MigrationRefused
+
+if TYPE_CHECKING:
+    import ssl
+    from concurrent.futures import Future
 
 log = logging.getLogger("patientbot")
 

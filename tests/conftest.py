@@ -121,6 +121,12 @@ def _reset_postgres(url: str, admin_url: str, name: str, template: str) -> None:
         _admin(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
 
+def clean_environment() -> dict[str, str]:
+    """This process's environment without the bot's own variables: for a ``patientbot``
+    subprocess that must read only what its test gives it."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PATIENTBOT_", "TELEGRAM_"))}
+
+
 def fresh_database_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
     """A database at the migration head holding no rows."""
     if backend == "sqlite":

@@ -7,7 +7,6 @@ with it. ``storage.db`` gives PostgreSQL engines a ``connect_timeout`` unless th
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import clean_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 # libpq treats anything below 2 s as 2 s.
@@ -57,7 +58,7 @@ def test_a_database_that_never_answers_is_given_up_on_with_a_sentence(
     result = subprocess.run(
         [sys.executable, "-c", COMMAND, str(default), "--config", str(config), "db", "current"],
         cwd=tmp_path,
-        env={**os.environ, "PATIENTBOT_DATABASE_URL": url, "PYTHONPATH": str(ROOT)},
+        env={**clean_environment(), "PATIENTBOT_DATABASE_URL": url, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=30,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import ssl
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from bot.config import Settings
 from bot.context import BotApplication
 from bot.tls import tls_context_ahead
 from storage.db import Database
+from tests.conftest import clean_environment
 
 # A self-signed certificate for 127.0.0.1, made for these tests only (valid until 2126).
 TLS = Path(__file__).resolve().parents[1] / "fakes" / "tls"
@@ -152,7 +152,7 @@ def test_a_certificate_file_that_cannot_be_loaded_stops_the_start_with_a_sentenc
     not_certificates.write_text("this is not a certificate\n", encoding="utf-8")
     missing = tmp_path / "missing-ca.pem"
     environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PATIENTBOT_", "TELEGRAM_"))},
+        **clean_environment(),
         "PATIENTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
         "TELEGRAM_BOT_TOKEN": "123:TLS",
         # Never reached: the start stops before its first request.

@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from bot.cli import main
 from bot.config import ConfigError, load_settings
 from storage.db import Database
-from tests.conftest import fresh_database_url
+from tests.conftest import clean_environment, fresh_database_url
 from tests.fakes.snapshots import Rows, read_rows, restore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -387,7 +387,3 @@ def test_the_real_command_prints_the_problems_without_a_traceback(
             assert read_rows(database) == before
     finally:
         database.dispose()
-
-
-def clean_environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("PATIENTBOT_", "TELEGRAM_"))}
