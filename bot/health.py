@@ -20,11 +20,12 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot import texts
+from bot.frozen import frozen
 from bot.services import inbox
 from storage.db import SchemaState, SchemaStatus, head_revision, schema_status
 
@@ -50,7 +51,7 @@ REQUEST_TIMEOUT_SECONDS = 5.0
 MAX_REQUEST_HEAD_BYTES = 8192
 
 
-@dataclass(frozen=True)
+@frozen
 class HealthReport:
     """One answer of ``/healthz``; ``problems`` says in words why it is unhealthy."""
 

@@ -30,8 +30,7 @@ stale or forged button is refused politely. Formats, all ASCII and ``:``-separat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from bot.frozen import frozen
 from storage.models import MAX_INTEGER
 
 MAX_CALLBACK_BYTES = 64
@@ -45,7 +44,7 @@ REPORT_PATIENTS = "rp"
 CHART_BUTTON_PREFIX = "chart:"
 
 
-@dataclass(frozen=True)
+@frozen
 class Callback:
     kind: str
     parts: tuple[str, ...]

@@ -22,6 +22,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from bot import closing
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import ReplyGate, paced
+from bot.frozen import frozen
 from bot.leases import LeaseKeeper
 from bot.readers import chat_languages
 from bot.rendering import render_consent, render_prompt, render_question
@@ -79,7 +80,7 @@ class SchedulerState:
         return Sender(self.pacer)
 
 
-@dataclass(frozen=True)
+@frozen
 class ScanReport:
     """What one run of the scan did, summed over its rounds."""
 

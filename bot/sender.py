@@ -34,6 +34,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.frozen import frozen
 from bot.services.delivery import Outcome, SendJob, SendResult
 from storage.errors import is_unavailable, unavailable_reason
 
@@ -258,7 +259,7 @@ class SendStats:
     results: list[SendResult] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@frozen
 class RetryPolicy:
     # Tries of one send against network errors, timeouts and 5xx before it goes back to pending.
     max_attempts: int = 4

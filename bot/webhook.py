@@ -23,7 +23,6 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from telegram.error import InvalidToken, NetworkError
@@ -31,6 +30,7 @@ from telegram.error import InvalidToken, NetworkError
 from bot import texts
 from bot.config import Settings, webhook_url_problem
 from bot.context import DEPS_KEY, BotApplication, Deps
+from bot.frozen import frozen
 from bot.handlers.therapist import stop_publishing_menus
 from bot.health import HealthServer
 from bot.receiver import ALLOWED_UPDATES, receiver
@@ -42,7 +42,7 @@ HEALTH_KEY = "health_server"
 Hook = Callable[[Any], Coroutine[Any, Any, None]]
 
 
-@dataclass(frozen=True)
+@frozen
 class WebhookOptions:
     """Where our webhook server listens and what Telegram is told, from the settings."""
 

@@ -18,7 +18,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.context import BotApplication
+from bot.frozen import frozen
 from bot.handlers.therapist import menus_published
 from bot.playground.updates import JSON, Person, UpdateBuilder
 from bot.receiver import receiver
@@ -109,7 +110,7 @@ class PlaygroundError(ValueError):
     """A request the page should not have made (unknown person, missing button, ...)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Sent:
     """A message a person sent, as it shows on their side of the chat."""
 
@@ -119,7 +120,7 @@ class Sent:
     date: int
 
 
-@dataclass(frozen=True)
+@frozen
 class Notice:
     """The short answer to a button press (Telegram's toast, or its alert box)."""
 
@@ -611,7 +612,7 @@ class Playground:
         return str(name), content
 
 
-@dataclass(frozen=True)
+@frozen
 class DemoState:
     """What the suggestions follow: invite codes (with their group), memberships, patients."""
 

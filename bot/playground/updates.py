@@ -9,17 +9,17 @@ an id and sort into one conversation.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
 from typing import Any
 
+from bot.frozen import frozen
 from fakebotapi import FakeBotApi, sent
 
 JSON = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@frozen
 class Person:
     """Someone the playground lets you be. Their private chat with the bot has the same id."""
 

@@ -10,13 +10,13 @@ Rows are never updated or deleted here; on PostgreSQL a trigger refuses both.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlmodel import Session
 
+from bot.frozen import frozen
 from storage.db import Database
 from storage.models import AuditEvent
 
@@ -65,7 +65,7 @@ class ObjectKind(StrEnum):
     CHECK_INS = "check_ins"
 
 
-@dataclass(frozen=True)
+@frozen
 class Actor:
     """Who acts: their Telegram id (none for the command line) and in which capacity."""
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import col, select
 
+from bot.frozen import frozen
 from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind
 from bot.services.authoring import AuthoringError, find_own_group, require_group, team_group_ids
 from bot.services.meaning import Kind, meaning
@@ -35,7 +35,7 @@ CSV_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditTarget:
     """What /audit was asked for: one group (or all) and the last ``days`` (or ever)."""
 
@@ -62,7 +62,7 @@ def parse_audit_target(database: Database, text: str, *, actor: Actor) -> AuditT
         return AuditTarget(group.id, None)
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditEntry:
     at: datetime
     actor_telegram_id: int | None
@@ -75,7 +75,7 @@ class AuditEntry:
     after: dict[str, Any] | None
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditPage:
     """One page of the trail, newest first; ``offset`` counts the newer events skipped."""
 

@@ -12,7 +12,6 @@ kill between the two edits it again next time, to the same text ("not modified")
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, or_
 from sqlmodel import col, select
 
+from bot.frozen import frozen
 from storage.db import Database
 from storage.models import (
     FINAL_STATUSES,
@@ -50,7 +50,7 @@ _ENDINGS = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class ClosingMessage:
     """One message to edit: the text as sent (None: unknown, take the buttons off only)."""
 

@@ -9,12 +9,12 @@ such a group only after agreeing to the version in force (``missing`` tells the 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot.frozen import frozen
 from bot.services.audit import Actor, AuditAction, ObjectKind, record
 from bot.services.authoring.groups import _require_group
 from bot.services.authoring.results import AuthoringError
@@ -27,7 +27,7 @@ from storage.models import Consent, ConsentVersion, TherapyGroup
 MAX_CONSENT_TEXT = 3500
 
 
-@dataclass(frozen=True)
+@frozen
 class ConsentText:
     """The consent text in force for a group, as a patient is asked to agree to it."""
 
@@ -37,7 +37,7 @@ class ConsentText:
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class ConsentChange:
     """A therapist changed a group's consent: the new version, and whether it asks anything."""
 
@@ -46,7 +46,7 @@ class ConsentChange:
     required: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class ConsentDraft:
     """What /setconsent is about to save, shown back to the therapist first."""
 

@@ -7,12 +7,12 @@ same transaction that read the data, without the patient's Telegram id (see ``le
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
 
+from bot.frozen import frozen
 from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind, record
 from bot.services.checkin.common import _person
 from storage.db import Database
@@ -30,7 +30,7 @@ from storage.models import (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class PersonalData:
     """Everything stored about one person, as plain values, with counts for the caption."""
 

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from sqlalchemy import delete, func, insert, or_, update
 from sqlmodel import Session, col, select
 
+from bot.frozen import frozen
 from bot.services import inbox
 from bot.services.consent import latest_versions, missing
 from bot.services.content import title_of
@@ -69,7 +70,7 @@ JobKind = Literal["prompt", "reminder"]
 # --- inputs -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class ScanPolicy:
     """What a scan needs from the configuration."""
 
@@ -87,7 +88,7 @@ class ScanPolicy:
     late_after_seconds: float = 60.0
 
 
-@dataclass(frozen=True)
+@frozen
 class MarkPolicy:
     """When reminders follow a prompt."""
 
@@ -103,7 +104,7 @@ class Outcome(StrEnum):
     RETRY = "retry"  # a transient failure outlived its retries: a later scan sends it
 
 
-@dataclass(frozen=True)
+@frozen
 class SendResult:
     delivery_id: int
     kind: JobKind
@@ -118,7 +119,7 @@ class SendResult:
 # --- outputs ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class SendJob:
     """One message the scheduler must send: a due prompt or a reminder."""
 
@@ -136,7 +137,7 @@ class SendJob:
         return self.view.chat_id
 
 
-@dataclass(frozen=True)
+@frozen
 class ConsentAsk:
     """A due prompt replaced by the group's changed consent text, for the patient to agree to."""
 
@@ -147,7 +148,7 @@ class ConsentAsk:
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class ScanBatch:
     jobs: tuple[SendJob, ...]
     claimed: int  # rows taken for a prompt this scan (sent now, or held)
@@ -170,7 +171,7 @@ class ScanBatch:
         return sum(1 for job in self.jobs if job.kind == "reminder")
 
 
-@dataclass(frozen=True)
+@frozen
 class MarkReport:
     sent: int = 0
     reminded: int = 0

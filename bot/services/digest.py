@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, or_, update
 from sqlmodel import col, select
 
+from bot.frozen import frozen
 from bot.services.progress import (
     GroupHeatmap,
     Outcome,
@@ -45,7 +45,7 @@ WEEK = timedelta(days=7)
 STALE_AFTER = timedelta(days=3)
 
 
-@dataclass(frozen=True)
+@frozen
 class DigestSchedule:
     weekday: int  # Monday is 0
     at: time
@@ -62,7 +62,7 @@ def next_due(schedule: DigestSchedule, zone: ZoneInfo, now: datetime) -> datetim
     return due
 
 
-@dataclass(frozen=True)
+@frozen
 class DigestJob:
     """A claimed digest: whom to send it to, about which group and week."""
 
@@ -72,7 +72,7 @@ class DigestJob:
     due_at: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class MissedPatient:
     telegram_user_id: int
     name: str
@@ -80,7 +80,7 @@ class MissedPatient:
     missed: int
 
 
-@dataclass(frozen=True)
+@frozen
 class GroupDigest:
     group_name: str
     first_day: date  # the week the digest covers, in the group's zone

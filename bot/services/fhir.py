@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +42,7 @@ from pydantic import ValidationError
 from sqlalchemy import exists
 from sqlmodel import Session, col, or_, select
 
+from bot.frozen import frozen
 from bot.services.audit import Actor, record_export
 from bot.services.authoring import (
     AuthoringError,
@@ -107,7 +108,7 @@ _RESPONSE_STATUS = {
 }  # every other status is final without being finished: "stopped"
 
 
-@dataclass(frozen=True)
+@frozen
 class FhirExport:
     filename: str
     content: bytes
@@ -479,7 +480,7 @@ def export_fhir(
 _SUPPORTED = {"decimal", "integer", "boolean", "choice", "string", "text", "attachment"}
 
 
-@dataclass(frozen=True)
+@frozen
 class ImportedQuestionnaire:
     saved: TaskSaved
     removed_left_out: int  # items our own export marked as removed questions

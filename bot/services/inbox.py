@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from bot.frozen import frozen
 from storage.db import Database, insert_skipping_conflicts
 from storage.models import InboxState, InboxUpdate
 
@@ -52,7 +52,7 @@ class AlreadyHandled(Exception):
         self.update_id = update_id
 
 
-@dataclass(frozen=True)
+@frozen
 class Item:
     """A stored update to handle: its id and the JSON exactly as Telegram sent it."""
 
@@ -331,7 +331,7 @@ def purge(database: Database, before: datetime, batch_size: int) -> int:
         return len(ids)
 
 
-@dataclass(frozen=True)
+@frozen
 class Backlog:
     pending: int
     oldest_received_at: datetime | None

@@ -9,11 +9,11 @@ no choice.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import col, select
 
+from bot.frozen import frozen
 from bot.services.audit import Actor, AuditAction, ObjectKind, record
 from bot.services.meaning import Kind, Meaning, meaning
 from storage.db import Database
@@ -69,7 +69,7 @@ def languages_of_chats(
     return {chat_id: found.get(chat_id, default) for chat_id in wanted}
 
 
-@dataclass(frozen=True)
+@frozen
 class LanguageChosen:
     language: str
     changed: bool

@@ -13,8 +13,9 @@ same name: ``tests/unit/test_layers.py`` checks that every kind has one and that
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from bot.frozen import frozen
 
 
 class Kind(StrEnum):
@@ -207,7 +208,7 @@ class Kind(StrEnum):
     LANGUAGE_NOT_JOINED = "language_not_joined"
 
 
-@dataclass(frozen=True)
+@frozen
 class Meaning:
     """One thing a service says: its kind and the values it needs, in parameter order."""
 

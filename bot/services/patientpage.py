@@ -10,7 +10,6 @@ is a group's recent photo and video answers for ``/media``. Every one of them as
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
+from bot.frozen import frozen
 from bot.services.audit import Actor, ActorRole
 from bot.services.authoring import (
     AuthoringError,
@@ -63,7 +63,7 @@ _NOT_DUE_YET = (DeliveryStatus.PENDING.value, DeliveryStatus.CANCELLED.value)
 # --- what the use cases return --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class PatientChoice:
     person_id: int
     telegram_user_id: int
@@ -72,7 +72,7 @@ class PatientChoice:
     data_deleted: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class PatientChoices:
     """Several patients fit what the therapist typed."""
 
@@ -81,14 +81,14 @@ class PatientChoices:
     more: int  # how many more fit
 
 
-@dataclass(frozen=True)
+@frozen
 class GroupPlace:
     name: str
     joined: date  # the patient's local date
     member: bool  # False: removed, or their data was deleted
 
 
-@dataclass(frozen=True)
+@frozen
 class AnswerLine:
     answer_id: int
     question: str
@@ -99,7 +99,7 @@ class AnswerLine:
     answered_at: datetime  # the patient's local time
 
 
-@dataclass(frozen=True)
+@frozen
 class CheckinLine:
     task_title: str
     group_name: str
@@ -108,7 +108,7 @@ class CheckinLine:
     answers: tuple[AnswerLine, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class PatientPage:
     person_id: int
     telegram_user_id: int
@@ -133,7 +133,7 @@ class PatientPage:
         return self.offset > 0
 
 
-@dataclass(frozen=True)
+@frozen
 class MediaItem:
     answer_id: int
     kind: str  # "photo" or "video"
@@ -145,7 +145,7 @@ class MediaItem:
     answered_at: datetime  # the patient's local time
 
 
-@dataclass(frozen=True)
+@frozen
 class GroupMedia:
     group_name: str
     days: int

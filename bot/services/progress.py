@@ -31,6 +31,7 @@ from sqlalchemy import Integer, and_, case, false, func, literal, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
+from bot.frozen import frozen
 from bot.services.audit import Actor
 from bot.services.authoring import find_group, team_group_ids, visible_group_names
 from bot.services.responses import (
@@ -74,7 +75,7 @@ class Outcome(StrEnum):
 OUTCOMES = (Outcome.COMPLETED, Outcome.PARTIAL, Outcome.OPEN, Outcome.MISSED, Outcome.EXPIRED)
 
 
-@dataclass(frozen=True)
+@frozen
 class DayCheckins:
     """The check-ins due on one local day, in due order."""
 
@@ -96,13 +97,13 @@ class DayCheckins:
         return Outcome.EXPIRED
 
 
-@dataclass(frozen=True)
+@frozen
 class TrendPoint:
     day: date
     value: float
 
 
-@dataclass(frozen=True)
+@frozen
 class Trend:
     """One number or scale question's answers over time."""
 
@@ -121,7 +122,7 @@ class Trend:
         return float(self.alert.value)
 
 
-@dataclass(frozen=True)
+@frozen
 class Tally:
     completed: int = 0
     partial: int = 0
@@ -147,7 +148,7 @@ class Tally:
         return cls(**{o.value: outcomes[o] for o in Outcome})
 
 
-@dataclass(frozen=True)
+@frozen
 class PatientProgress:
     """A patient's chart: the calendar strip, the streak, trend lines."""
 
@@ -161,7 +162,7 @@ class PatientProgress:
     trends: tuple[Trend, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class HeatmapRow:
     telegram_user_id: int
     name: str
@@ -170,7 +171,7 @@ class HeatmapRow:
     tally: Tally
 
 
-@dataclass(frozen=True)
+@frozen
 class GroupHeatmap:
     group_name: str
     first_day: date
@@ -449,7 +450,7 @@ def _rule(question: Question) -> AlertRule | None:
 # --- a therapist's charts -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class ChartTarget:
     """What "/chart TEXT" names: a group's heatmap or one patient's progress."""
 

@@ -21,7 +21,6 @@ import io
 import re
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -30,6 +29,7 @@ from sqlalchemy import Integer, case, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
+from bot.frozen import frozen
 from bot.services.audit import Actor, record_export
 from bot.services.authoring import (
     find_own_group,
@@ -105,7 +105,7 @@ def checkin_outcome(answered: ColumnElement[int]) -> ColumnElement[str]:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class PatientAdherence:
     telegram_user_id: int
     name: str
@@ -130,7 +130,7 @@ class PatientAdherence:
         return int(getattr(self, outcome.value))
 
 
-@dataclass(frozen=True)
+@frozen
 class AdherenceReport:
     kind: str  # "group" or "task"
     title: str  # the group's name, or the task's title
@@ -143,7 +143,7 @@ class AdherenceReport:
     consent_in_force: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class ExportFile:
     filename: str
     content: bytes

@@ -15,11 +15,11 @@ import operator
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Final, Literal, assert_never
 
+from bot.frozen import frozen
 from bot.services.content import versions
 from bot.services.meaning import Kind, Meaning, meaning
 
@@ -81,7 +81,7 @@ _NO_TOKEN: Final = "n"
 _EMOJI_MODIFIERS: Final = dict.fromkeys([0xFE0F, *range(0x1F3FB, 0x1F400)])
 
 
-@dataclass(frozen=True)
+@frozen
 class QuestionRules:
     """How a question is answered; ``validate`` says what is wrong with a definition."""
 
@@ -166,7 +166,7 @@ class QuestionRules:
         return problems
 
 
-@dataclass(frozen=True)
+@frozen
 class Reply:
     """What the patient sent, already reduced from a Telegram message by the handler."""
 
@@ -176,7 +176,7 @@ class Reply:
     other_label: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Accepted:
     display: str
     number: float | None = None
@@ -184,7 +184,7 @@ class Accepted:
     file_id: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Rejected:
     hint: Meaning
 
@@ -605,7 +605,7 @@ _NUMERIC_COMPARE: Final[dict[str, Callable[[float, float], bool]]] = {
 _QUOTE_PAIRS: Final = {'"': '"', "'": "'", "“": "”", "„": "“", "‘": "’", "«": "»"}
 
 
-@dataclass(frozen=True)
+@frozen
 class AlertRule:
     op: AlertOp
     value: str

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import DAILY, WEEKLY, rrule, weekday, weekdays
 
+from bot.frozen import frozen
 from bot.services.meaning import Kind, Meaning, meaning
 
 __all__ = [
@@ -66,7 +66,7 @@ class ScheduleError(ValueError):
         self.problem = problem
 
 
-@dataclass(frozen=True)
+@frozen
 class Recurrence:
     """How a task repeats; always valid once constructed."""
 

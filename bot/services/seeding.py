@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot.frozen import frozen
 from bot.services.audit import OPERATOR, AuditAction, ObjectKind, record
 from bot.services.authoring import (
     MAX_DESCRIPTION,
@@ -81,7 +82,7 @@ TASK_TRANSLATED = {"title": TITLE}
 QUESTION_TRANSLATED = {"text": TEXT, "options": OPTIONS, "link": LINK}
 
 
-@dataclass(frozen=True)
+@frozen
 class SeedProblem:
     """One problem of a seed file: the file, the table path and key (``tasks[2].due``), what.
 
@@ -102,7 +103,7 @@ class SeedError(Exception):
         self.problems = problems
 
 
-@dataclass(frozen=True)
+@frozen
 class QuestionSeed:
     position: int
     description: str
@@ -119,7 +120,7 @@ class QuestionSeed:
     translations: Translations | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class TaskSeed:
     group: str
     title: str
@@ -131,7 +132,7 @@ class TaskSeed:
     translations: Translations | None = None  # {"de": {"title": ...}}
 
 
-@dataclass(frozen=True)
+@frozen
 class GroupSeed:
     name: str
     timezone: str | None
@@ -145,7 +146,7 @@ class GroupSeed:
     consent: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class SeedPlan:
     groups: list[GroupSeed]
     tasks: list[TaskSeed]

@@ -15,12 +15,12 @@ transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from bot.frozen import frozen
 from storage.db import Database
 from storage.models import CodeAttempts
 
@@ -30,7 +30,7 @@ EVERYONE = 0
 MAX_DOUBLINGS = 20
 
 
-@dataclass(frozen=True)
+@frozen
 class ThrottlePolicy:
     failures: int
     window: timedelta
@@ -50,7 +50,7 @@ DEFAULT_THROTTLE = ThrottlePolicy(
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class Burst:
     """Everyone's wrong codes reached the alert level: tell the administrators, once."""
 
@@ -58,7 +58,7 @@ class Burst:
     since: datetime  # UTC, the start of the counting window
 
 
-@dataclass(frozen=True)
+@frozen
 class Failure:
     blocked_until: datetime | None  # this wrong code started a cool-down that ends then
     burst: Burst | None = None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from bot.frozen import frozen
 
-@dataclass(frozen=True)
+
+@frozen
 class PromptView:
     """Everything needed to write a due prompt or a reminder for one delivery."""
 

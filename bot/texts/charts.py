@@ -8,11 +8,11 @@ who cannot see the picture (a screen reader, a slow connection) loses nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from html import escape
 
 import bot.texts.language as language
+from bot.frozen import frozen
 from bot.services.digest import GroupDigest
 from bot.services.progress import (
     HEATMAP_DAYS,
@@ -45,7 +45,7 @@ def day_range(first: date, last: date) -> str:
     return f"{short_date(first)} – {short_date(last)}"
 
 
-@dataclass(frozen=True)
+@frozen
 class ChartLabels:
     """The words drawn inside the pictures."""
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date, datetime, time
 
+from bot.frozen import frozen
 from bot.services.meaning import Meaning
 from bot.services.responses import QuestionRules, ResponseType
 
@@ -53,14 +54,14 @@ class AuthoringError(Exception):
 # --- results ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class GroupInfo:
     id: int
     name: str
     zone: str  # the group's own IANA zone, or the configured default
 
 
-@dataclass(frozen=True)
+@frozen
 class GroupSummary:
     group: GroupInfo
     patients: int
@@ -75,14 +76,14 @@ class GroupSummary:
     former_therapists: tuple[FormerTherapist, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class FormerTherapist:
     telegram_user_id: int
     name: str
     ended_at: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class EndedTherapist:
     """A therapist no longer configured whose group places were ended (or, back, restored)."""
 
@@ -90,19 +91,19 @@ class EndedTherapist:
     groups: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class TherapistPlaces:
     ended: tuple[EndedTherapist, ...]
     restored: tuple[EndedTherapist, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class DemoCode:
     code: str
     group: str
 
 
-@dataclass(frozen=True)
+@frozen
 class PatientRow:
     telegram_user_id: int
     name: str
@@ -111,13 +112,13 @@ class PatientRow:
     data_deleted: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class PatientList:
     group: GroupInfo
     patients: tuple[PatientRow, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class RemovedPatient:
     group: GroupInfo
     name: str
@@ -125,7 +126,7 @@ class RemovedPatient:
     cancelled: int
 
 
-@dataclass(frozen=True)
+@frozen
 class InviteInfo:
     code: str
     group: GroupInfo
@@ -135,7 +136,7 @@ class InviteInfo:
     revoked_at: datetime | None
 
 
-@dataclass(frozen=True)
+@frozen
 class TeamMember:
     telegram_user_id: int
     name: str
@@ -143,13 +144,13 @@ class TeamMember:
     administrator: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class Team:
     group: GroupInfo
     members: tuple[TeamMember, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class TeamChange:
     group: GroupInfo
     telegram_user_id: int
@@ -157,14 +158,14 @@ class TeamChange:
     changed: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class TherapistChange:
     telegram_user_id: int
     chat_id: int
     changed: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class QuestionDraft:
     """A question as the therapist described it; validated by :func:`build_question`."""
 
@@ -191,7 +192,7 @@ class QuestionDraft:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class TaskDraft:
     group_id: int
     title: str
@@ -202,7 +203,7 @@ class TaskDraft:
     expiry_minutes: int | None = None  # None: the configured default
 
 
-@dataclass(frozen=True)
+@frozen
 class QuestionView:
     id: int
     position: int
@@ -213,7 +214,7 @@ class QuestionView:
     removed: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class TaskSaved:
     task_id: int
     title: str
@@ -226,7 +227,7 @@ class TaskSaved:
     questions: int
 
 
-@dataclass(frozen=True)
+@frozen
 class TaskSummary:
     id: int
     title: str
@@ -238,7 +239,7 @@ class TaskSummary:
     due: int  # deliveries already due (not cancelled)
 
 
-@dataclass(frozen=True)
+@frozen
 class TaskDetails:
     id: int
     title: str
@@ -258,7 +259,7 @@ class TaskDetails:
         return tuple(q for q in self.questions if not q.removed)
 
 
-@dataclass(frozen=True)
+@frozen
 class TaskChanged:
     task_id: int
     title: str
@@ -271,7 +272,7 @@ class TaskChanged:
     added: int  # pending deliveries planned again
 
 
-@dataclass(frozen=True)
+@frozen
 class QuestionsChanged:
     task_id: int
     title: str
@@ -279,7 +280,7 @@ class QuestionsChanged:
     active: int
 
 
-@dataclass(frozen=True)
+@frozen
 class QuestionReworded:
     """A question changed by /edittask; ``revision`` is its number now (unchanged: the same)."""
 
@@ -291,7 +292,7 @@ class QuestionReworded:
     changed: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class TaskDeleted:
     task_id: int
     title: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
+from bot.frozen import frozen
 from bot.services.authoring.teams import team_chat_ids
 from bot.services.checkin.common import (
     _IN_PROGRESS,
@@ -414,7 +415,7 @@ def _chosen_language(session: Session, user_id: int) -> str | None:
     return person.language if person is not None else None
 
 
-@dataclass(frozen=True)
+@frozen
 class _Asked:
     """The question being asked, with what was read under the delivery's row lock to ask it:
     ``answers`` are the delivery's answers so far, so storing one needs no second read."""

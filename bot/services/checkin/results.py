@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, time
 from enum import StrEnum
 
+from bot.frozen import frozen
 from bot.services.closing import ClosingMessage
 from bot.services.meaning import Meaning
 from bot.services.responses import QuestionRules
@@ -15,7 +15,7 @@ from bot.services.views import PromptView
 # --- inputs -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Policy:
     """The settings the check-in rules depend on, so services never read the configuration."""
 
@@ -31,7 +31,7 @@ class Policy:
     throttle: ThrottlePolicy = DEFAULT_THROTTLE
 
 
-@dataclass(frozen=True)
+@frozen
 class Patient:
     """Who wrote, as Telegram says: a private chat's id equals the user's."""
 
@@ -45,7 +45,7 @@ class Patient:
 # --- views ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class QuestionView:
     delivery_id: int
     question_id: int
@@ -61,27 +61,27 @@ class QuestionView:
         return not self.rules.required
 
 
-@dataclass(frozen=True)
+@frozen
 class AnsweredView:
     question: QuestionView
     display: str  # raw: escape before putting it into HTML
     skipped: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class SummaryLine:
     description: str
     display: str
     skipped: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class Summary:
     task_title: str
     lines: tuple[SummaryLine, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class AlertNotice:
     """One message for one therapist: an answer met its question's alert rule."""
 
@@ -99,7 +99,7 @@ class AlertNotice:
     file_id: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class NextDue:
     task_title: str
     due_at: datetime  # UTC
@@ -124,13 +124,13 @@ class Refusal(StrEnum):
     REQUIRED = "required"  # skip pressed on a question that must be answered
 
 
-@dataclass(frozen=True)
+@frozen
 class Refused:
     reason: Refusal
     task_title: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Progress:
     """The walk-through moved: ask ``question``, or show ``summary`` when the task is done."""
 
@@ -145,7 +145,7 @@ class Progress:
     resumed: bool = False  # started earlier: continuing where the patient left off
 
 
-@dataclass(frozen=True)
+@frozen
 class Reask:
     question: QuestionView
     hint: Meaning  # why the answer was not taken, and how to answer; worded by bot.texts
@@ -154,7 +154,7 @@ class Reask:
     stuck: bool  # a required question after max_reasks failed tries
 
 
-@dataclass(frozen=True)
+@frozen
 class NotShown:
     """A message came for a question whose message never reached the patient.
 
@@ -179,7 +179,7 @@ class Idle(StrEnum):
     DUPLICATE = "duplicate"
 
 
-@dataclass(frozen=True)
+@frozen
 class NoQuestion:
     """A message that answers nothing."""
 
@@ -187,7 +187,7 @@ class NoQuestion:
     open_count: int = 0
 
 
-@dataclass(frozen=True)
+@frozen
 class MessageAnswered:
     """What a typed or uploaded message did, and the language its writer chose with
     /language (None: never chose), read in the same transaction so the reply needs no read
@@ -197,7 +197,7 @@ class MessageAnswered:
     chosen_language: str | None
 
 
-@dataclass(frozen=True)
+@frozen
 class PressAnswered:
     """What an answer or Skip button did, and the language its presser chose with /language
     (None: never chose), read in the same transaction as ``MessageAnswered``'s."""
@@ -206,14 +206,14 @@ class PressAnswered:
     chosen_language: str | None
 
 
-@dataclass(frozen=True)
+@frozen
 class TaskSkipped:
     delivery_id: int
     task_title: str
     offer: PromptView | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Deferred:
     delivery_id: int
     task_title: str
@@ -223,7 +223,7 @@ class Deferred:
     offer: PromptView | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Paused:
     known: bool
     task_title: str | None = None  # None: nothing was in progress
@@ -233,7 +233,7 @@ class Paused:
     offer: PromptView | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class OpenTask:
     delivery_id: int
     task_title: str
@@ -246,7 +246,7 @@ class OpenTask:
     active: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class TaskList:
     known: bool
     opted_out: bool = False
@@ -277,7 +277,7 @@ class InviteProblem(StrEnum):
     REMOVED = "removed"
 
 
-@dataclass(frozen=True)
+@frozen
 class StartResult:
     outcome: StartOutcome
     group_name: str = ""
@@ -293,7 +293,7 @@ class StartResult:
     consent: ConsentQuestion | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class ConsentQuestion:
     """A consent text to show with "I agree" and "No, thanks".
 
@@ -320,7 +320,7 @@ class ConsentOutcome(StrEnum):
     BAD_CODE = "bad_code"  # the invite stopped working meanwhile (``problem``)
 
 
-@dataclass(frozen=True)
+@frozen
 class ConsentAnswer:
     outcome: ConsentOutcome
     group_name: str = ""
@@ -331,14 +331,14 @@ class ConsentAnswer:
     cancelled: int = 0  # LEFT: open check-ins of the group that ended
 
 
-@dataclass(frozen=True)
+@frozen
 class ZoneView:
     known: bool
     zone: str
     own: bool  # the patient chose it (otherwise the group's or the clinic's default)
 
 
-@dataclass(frozen=True)
+@frozen
 class ZoneChanged:
     known: bool
     zone: str | None  # None: not a time zone name
@@ -346,7 +346,7 @@ class ZoneChanged:
     erased: bool = False  # not known because they erased their data
 
 
-@dataclass(frozen=True)
+@frozen
 class PersonStatus:
     known: bool
     opted_out: bool = False
@@ -358,7 +358,7 @@ class PersonStatus:
         return self.asking_delivery_id is not None
 
 
-@dataclass(frozen=True)
+@frozen
 class Stopped:
     known: bool
     erased: bool = False  # not known because they erased their data
@@ -366,7 +366,7 @@ class Stopped:
     cancelled: int = 0
 
 
-@dataclass(frozen=True)
+@frozen
 class Deleted:
     known: bool
     erased: bool = False  # not known because they erased their data already

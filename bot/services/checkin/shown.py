@@ -7,12 +7,12 @@ and only if written after it (see docs/architecture.md, "The check-in").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, SQLModel, col, select
 
+from bot.frozen import frozen
 from bot.services.checkin.common import (
     _IN_PROGRESS,
     _active_questions,
@@ -82,7 +82,7 @@ def sent_but_unrecorded(
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class Shown:
     """A question's message reached the patient: it may now be answered.
 
@@ -170,7 +170,7 @@ def record_shown(session: Session, now: datetime, shown: Sequence[Shown]) -> Non
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class UnsentQuestion:
     chat_id: int
     question: QuestionView
