@@ -93,9 +93,15 @@ class ReplyGate(BaseRateLimiter[None]):
         quiet = _quiet_chat.get()
         if quiet is not None and endpoint in _SENDING and str(data.get("chat_id")) == str(quiet):
             raise RepliesPaused(quiet)
-        if self.budget is None or endpoint not in _SENDING or _paced.get():
+        if self.budget is None or endpoint not in _SENDING:
             return await callback(*args, **kwargs)
         budget = self.budget()
+        if _paced.get():
+            # Its place came from the pacer before: held there until a second after this.
+            try:
+                return await callback(*args, **kwargs)
+            finally:
+                budget.answered()
         chat = data.get("chat_id")
         waited = 0.0
         while True:
@@ -109,6 +115,8 @@ class ReplyGate(BaseRateLimiter[None]):
                 if waited > REPLY_MAX_WAIT:
                     raise
                 continue
+            finally:
+                budget.answered()
             if self.reply_sent is not None:
                 self.reply_sent()
             return result

@@ -580,9 +580,10 @@ async def _ask_consent(
             text, markup = render_consent(question)
         await st.pacer.acquire(ask.chat_id)
         try:
-            await application.bot.send_message(
-                ask.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
-            )
+            with paced():  # its slot came from the pacer above, not the replies' gate
+                await application.bot.send_message(
+                    ask.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+                )
         except RetryAfter as error:
             st.pacer.pause(retry_after_seconds(error))
         except TelegramError as error:

@@ -21,6 +21,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -55,6 +56,28 @@ TimeSource = Callable[[], float]
 FOREIGN_HEADROOM = 3
 # Tries to record a batch of results, 0.5 s apart and doubling (about 15 s in all).
 FLUSH_ATTEMPTS = 6
+# Telegram counts a message in the second after it arrived, and it arrived before its answer
+# came back: a place in the window is held until this long after the answer.
+ANSWERED_WINDOW = 1.0
+# A place whose answer never comes (a grant not used for a request) is let go this long after
+# it was granted: longer than any request of the bot may take.
+IN_FLIGHT_LIMIT = 10.0
+# While the place that limits the window is still waiting for its answer, look again this soon.
+IN_FLIGHT_RECHECK = 0.005
+
+
+class _Place:
+    """One message's place in the window: from its grant until a second after its answer."""
+
+    __slots__ = ("answered", "granted")
+
+    def __init__(self, granted: float, answered: float | None = None) -> None:
+        self.granted = granted
+        self.answered = answered
+
+
+# The place the current task was granted last, until its request is answered (``answered``).
+_current_place: ContextVar[_Place | None] = ContextVar("patientbot_current_place", default=None)
 
 
 class Pacer:
@@ -90,8 +113,9 @@ class Pacer:
         # a sliding-window server gave for jitter of a few tens of milliseconds.
         self.burst = math.floor(rate) + 1
         self.window = max(1.0, min(1.0 + WINDOW_MARGIN, self.burst / rate - 0.001))
-        # Every message granted, prompts and replies alike, over the last ``window``.
-        self._granted: deque[float] = deque()
+        # Every message granted, prompts and replies alike, whose place is still held: for
+        # ``window`` after its grant, and until ``ANSWERED_WINDOW`` after its answer.
+        self._granted: deque[_Place] = deque()
         self._replies_waiting = 0
         # Replies granted that no prompt has yet given its slot to. Each one takes the place of
         # the next prompt, so the two together keep the schedule's even spacing: without that,
@@ -117,7 +141,13 @@ class Pacer:
         return t
 
     async def acquire(self, chat_id: int | str) -> float:
-        """Wait for this chat's next slot; return the instant it was granted (pacer's clock)."""
+        """Wait for this chat's next slot; return the instant it was granted (pacer's clock).
+
+        The place is held until a second after the request's answer (``answered``): a task
+        that asks again has had its answer, so its previous place is answered here at the
+        latest.
+        """
+        self.answered()
         while True:
             chat_was_free_at = self._chat_next.get(chat_id)
             slot = self.reserve(chat_id)
@@ -136,7 +166,7 @@ class Pacer:
                 else:
                     self._chat_next[chat_id] = chat_was_free_at
                 continue
-            self._granted.append(self.clock())
+            self._hold(self.clock())
             return slot
 
     async def acquire_reply(self, chat_id: int | str) -> None:
@@ -147,6 +177,7 @@ class Pacer:
         granted while a reply waits. Only a RetryAfter, or replies so many that they alone fill
         the window, hold one back longer.
         """
+        self.answered()
         self._replies_waiting += 1
         try:
             while True:
@@ -157,7 +188,7 @@ class Pacer:
         finally:
             self._replies_waiting -= 1
         now = self.clock()
-        self._granted.append(now)
+        self._hold(now)
         self._replies_owed_a_slot.append(now)
         # The same chat's next prompt keeps Telegram's one message a second per chat.
         self._chat_next[chat_id] = max(
@@ -173,9 +204,35 @@ class Pacer:
         """
         now = self.clock()
         for _ in range(count):
-            self._granted.append(now)
+            self._granted.append(_Place(now, answered=now))
             self._replies_owed_a_slot.append(now)
         self._foreign_until = now + self.window
+
+    def answered(self) -> None:
+        """The request for the place this task was granted last has its answer (or none is
+        coming: the place was not used). Its place is held for ``ANSWERED_WINDOW`` from now.
+
+        A request reaches Telegram some time after its grant (a busy event loop, a slow
+        network) and Telegram counts it from then: held only for a second from the grant, a
+        request that left late could meet the next second's requests there.
+        """
+        place = _current_place.get()
+        if place is not None and place.answered is None:
+            place.answered = self.clock()
+        _current_place.set(None)
+
+    def _hold(self, now: float) -> None:
+        place = _Place(now)
+        self._granted.append(place)
+        _current_place.set(place)
+
+    def _held_until(self, place: _Place, now: float) -> float:
+        if place.answered is not None:
+            return max(place.granted + self.window, place.answered + ANSWERED_WINDOW)
+        if now - place.granted > IN_FLIGHT_LIMIT:
+            return place.granted + IN_FLIGHT_LIMIT
+        # Still on its way: held at least until it is answered, whenever that is.
+        return max(place.granted + self.window, now + IN_FLIGHT_RECHECK)
 
     def pause(self, seconds: float) -> None:
         """Telegram said to wait: no slot is granted before ``seconds`` from now."""
@@ -212,11 +269,14 @@ class Pacer:
         """How long until one more grant keeps the last window within ``burst``; <= 0: now."""
         now = self.clock()
         room = self.burst - FOREIGN_HEADROOM if now < self._foreign_until else self.burst
-        while self._granted and self._granted[0] <= now - self.window:
-            self._granted.popleft()
-        if len(self._granted) < room:
+        held = sorted(
+            until for place in self._granted if (until := self._held_until(place, now)) > now
+        )
+        if len(held) < len(self._granted):
+            self._granted = deque(p for p in self._granted if self._held_until(p, now) > now)
+        if len(held) < room:
             return 0.0
-        return self._granted[-room] + self.window - now
+        return held[len(held) - room] - now
 
     def _forget_before(self, horizon: float) -> None:
         cut = bisect.bisect_left(self._reserved, horizon)
@@ -402,9 +462,11 @@ class _Run:
         while True:
             await self.pacer.acquire(job.chat_id)
             if self.halted:
+                self.pacer.answered()  # the place goes unused
                 return self._give_up(job, "stopped by a long RetryAfter")
             if job.chat_id in self.blocked_chats:
                 # Learnt while this job waited for the chat's next slot.
+                self.pacer.answered()
                 return SendResult(job.delivery_id, job.kind, Outcome.FORBIDDEN)
             self.stats.attempts += 1
             try:
