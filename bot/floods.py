@@ -70,6 +70,8 @@ class ReplyGate(BaseRateLimiter[None]):
         self.budget: Callable[[], Pacer] | None = None
         # Told of each reply that went out (``bot.replyshare``: other instances count it too).
         self.reply_sent: Callable[[], None] | None = None
+        # Told of each paced message that went out (the scheduler's: prompts and the like).
+        self.paced_sent: Callable[[], None] | None = None
         # Run when the bot shuts down: ``Application.shutdown`` reaches here (through
         # ``Bot.shutdown``) also where nothing calls ``post_shutdown`` (tools, tests).
         self.closing: Callable[[], Awaitable[None]] | None = None
@@ -99,9 +101,12 @@ class ReplyGate(BaseRateLimiter[None]):
         if _paced.get():
             # Its place came from the pacer before: held there until a second after this.
             try:
-                return await callback(*args, **kwargs)
+                paced_result = await callback(*args, **kwargs)
             finally:
                 budget.answered()
+            if self.paced_sent is not None:
+                self.paced_sent()
+            return paced_result
         chat = data.get("chat_id")
         waited = 0.0
         while True:

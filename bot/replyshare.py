@@ -13,8 +13,13 @@ from its first scan tick), which it notes in its pacer
 (``Pacer.note_foreign``): they count in its window, each takes a prompt's slot on the holder,
 and a few places stay free while they keep coming, for those not heard of yet.
 
-The reply itself never waits for any of this: it is announced after it went out. On SQLite the
-bot is one process and nothing here runs.
+The sending instance announces its paced messages (prompts and the like) the same way, and the
+others count them in their windows (``Pacer.note_foreign_paced``): a reply there takes only the
+room the prompts leave, which the sender keeps while another instance listens
+(``Pacer.shared``), instead of going on top of a full window.
+
+A reply never waits for an announcement: it is announced after it went out. On SQLite the bot
+is one process and nothing here runs.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class ReplyShare:
         self.pacer = pacer
         self.instance = instance
         self._unannounced = 0
+        self._unannounced_paced = 0
         self._others_listening = 0
         self._recount_at = float("-inf")
         self._announcing: asyncio.Task[None] | None = None
@@ -62,6 +68,7 @@ class ReplyShare:
         self._listener: threading.Thread | None = None
         self._stop_listening = threading.Event()
         self.heard = 0  # replies other instances announced (for tests and logs)
+        self.heard_paced = 0  # the sending instance's prompts and other paced messages
 
     # --- telling ----------------------------------------------------------------------------
 
@@ -70,6 +77,18 @@ class ReplyShare:
         if not self.enabled:
             return
         self._unannounced += 1
+        self._wake_announcer()
+
+    def paced_sent(self) -> None:
+        """One paced message (a prompt, a reminder, a digest, a closing edit) went out from
+        this instance, the sending one (``ReplyGate`` calls this): the others' replies wait
+        for room in a window it fills, instead of meeting a 429 there."""
+        if not self.enabled:
+            return
+        self._unannounced_paced += 1
+        self._wake_announcer()
+
+    def _wake_announcer(self) -> None:
         self._wake.set()
         if self._announcing is None or self._announcing.done():
             self._announcing = asyncio.get_running_loop().create_task(
@@ -82,31 +101,34 @@ class ReplyShare:
             await self._wake.wait()
             self._wake.clear()
             count, self._unannounced = self._unannounced, 0
+            paced, self._unannounced_paced = self._unannounced_paced, 0
             if self._closing:
                 return
             recount = time.monotonic() >= self._recount_at
-            if not count or not (recount or self._others_listening):
+            if not (count or paced) or not (recount or self._others_listening):
                 continue  # nothing to tell, or nobody to tell it to as counted a moment ago
             began = loop.time()
             try:
-                await asyncio.to_thread(self._tell, count, recount)
+                await asyncio.to_thread(self._tell, count, paced, recount)
             except Exception as error:
                 # Only the budget's view is lost: at worst one 429, which the sender honours.
                 log.warning(
-                    "could not tell the other instances about %d replies: %s",
-                    count,
+                    "could not tell the other instances about %d messages: %s",
+                    count + paced,
                     unavailable_reason(error) if is_unavailable(error) else error,
                 )
             # One round trip per batch, not per reply: what comes meanwhile goes together.
             await asyncio.sleep(max(0.0, ANNOUNCE_SPACING - (loop.time() - began)))
 
-    def _tell(self, count: int, recount: bool) -> None:
+    def _tell(self, count: int, paced: int, recount: bool) -> None:
         """In a thread: count the listeners when that count is stale, announce if any."""
         if recount:
             self._others_listening = self.channel.others_listening()
             self._recount_at = time.monotonic() + RECOUNT_SECONDS
+            # A bool set from this thread: the event loop reads it at its next grant.
+            self.pacer().shared = self._others_listening > 0
         if self._others_listening:
-            self.channel.announce(self.instance(), count)
+            self.channel.announce(self.instance(), count, paced)
 
     # --- hearing ----------------------------------------------------------------------------
 
@@ -117,11 +139,11 @@ class ReplyShare:
         loop = asyncio.get_running_loop()
         self._stop_listening.clear()
 
-        def heard(instance: str, count: int) -> None:
+        def heard(instance: str, count: int, paced: bool) -> None:
             if instance == self.instance():
                 return  # our own, in our pacer already
             try:
-                loop.call_soon_threadsafe(self._note, count)
+                loop.call_soon_threadsafe(self._note, count, paced)
             except RuntimeError:  # the event loop is closed: nobody is left to tell
                 self._stop_listening.set()
 
@@ -130,11 +152,15 @@ class ReplyShare:
         )
         self._listener.start()
 
-    def _note(self, count: int) -> None:
-        self.heard += count
-        self.pacer().note_foreign(count)
+    def _note(self, count: int, paced: bool) -> None:
+        if paced:
+            self.heard_paced += count
+            self.pacer().note_foreign_paced(count)
+        else:
+            self.heard += count
+            self.pacer().note_foreign(count)
 
-    def _listen_until_stopped(self, heard: Callable[[str, int], None]) -> None:
+    def _listen_until_stopped(self, heard: Callable[[str, int, bool], None]) -> None:
         def stopped() -> bool:
             return self._stop_listening.is_set() or self.channel.released
 

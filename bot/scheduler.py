@@ -131,6 +131,7 @@ def install(application: BotApplication) -> None:
         # every instance hears the others' replies.
         gate.budget = lambda: state(application).pacer
         gate.reply_sent = state(application).replies.reply_sent
+        gate.paced_sent = state(application).replies.paced_sent
         gate.closing = state(application).replies.close
     if application.job_queue is None:  # PTB installed without its job-queue extra
         raise RuntimeError(

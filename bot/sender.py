@@ -124,6 +124,11 @@ class Pacer:
         self._replies_owed_a_slot: deque[float] = deque()
         # Until when other instances' replies are expected (see ``note_foreign``).
         self._foreign_until = -math.inf
+        # Until when the sending instance's prompts are heard of (``note_foreign_paced``).
+        self._paced_heard_until = -math.inf
+        # Whether another instance shares the database and the budget (``bot.replyshare``
+        # sets it): prompts then always leave places for replies the others may send.
+        self.shared = False
 
     def reserve(self, chat_id: int | str) -> float:
         """Book the earliest instant allowed for this chat; return it."""
@@ -181,7 +186,7 @@ class Pacer:
         self._replies_waiting += 1
         try:
             while True:
-                wait = max(self.paused_until - self.clock(), self._window_wait())
+                wait = max(self.paused_until - self.clock(), self._window_wait(self._reply_room()))
                 if wait <= 0:
                     break
                 await self.sleep(wait)
@@ -234,6 +239,24 @@ class Pacer:
         # Still on its way: held at least until it is answered, whenever that is.
         return max(place.granted + self.window, now + IN_FLIGHT_RECHECK)
 
+    def note_foreign_paced(self, count: int) -> None:
+        """The sending instance just sent ``count`` paced messages (prompts and the like).
+
+        They count in the window, so this instance's replies wait for room there instead of
+        meeting a 429; they take no prompt's slot (they are the prompts).
+        """
+        now = self.clock()
+        for _ in range(count):
+            self._granted.append(_Place(now, answered=now))
+        self._paced_heard_until = now + self.window
+
+    def _reply_room(self) -> int:
+        """Places a reply may fill: the places prompts leave free are for replies, all but one
+        while another instance sends, kept for its messages not heard of yet."""
+        now = self.clock()
+        others = self.shared or now < self._paced_heard_until or now < self._foreign_until
+        return self.burst - 1 if others else self.burst
+
     def pause(self, seconds: float) -> None:
         """Telegram said to wait: no slot is granted before ``seconds`` from now."""
         self.paused_until = max(self.paused_until, self.clock() + seconds)
@@ -243,8 +266,12 @@ class Pacer:
         return self.clock() < self.paused_until
 
     def _prompt_wait(self) -> float:
-        """How long a prompt waits for the window; replies waiting for it go first."""
-        wait = self._window_wait()
+        """How long a prompt waits for the window; replies waiting for it go first. While
+        other instances share the budget, a few places stay free for the replies they may send:
+        their replies are heard of only once they went out."""
+        now = self.clock()
+        sharing = self.shared or now < self._foreign_until
+        wait = self._window_wait(self.burst - FOREIGN_HEADROOM if sharing else self.burst)
         return max(wait, self.interval) if self._replies_waiting else wait
 
     def _gives_way_to_a_reply(self) -> bool:
@@ -265,10 +292,9 @@ class Pacer:
         owed.popleft()
         return True
 
-    def _window_wait(self) -> float:
-        """How long until one more grant keeps the last window within ``burst``; <= 0: now."""
+    def _window_wait(self, room: int) -> float:
+        """How long until one more grant keeps the places held within ``room``; <= 0: now."""
         now = self.clock()
-        room = self.burst - FOREIGN_HEADROOM if now < self._foreign_until else self.burst
         held = sorted(
             until for place in self._granted if (until := self._held_until(place, now)) > now
         )

@@ -486,13 +486,19 @@ class SenderLock:
 # The channel on which instances tell each other how many replies they sent. Channels, like
 # advisory locks, belong to one database.
 REPLIES_CHANNEL = "patientbot_replies"
+# The same for the messages the sending instance paces (prompts, reminders, digests, closing
+# edits): with them every instance sees the whole window, not only the replies in it. A
+# channel of its own, so that an instance of an earlier version, which listens only for
+# replies, does not take them for replies during a rolling upgrade.
+PROMPTS_CHANNEL = "patientbot_prompts"
 # The application_name of a session listening on REPLIES_CHANNEL: how an instance learns,
 # from pg_stat_activity, whether anyone else would hear its announcements.
 REPLIES_LISTENER_NAME = "patientbot replies"
 
 
 class ReplyChannel:
-    """Replies sent by one instance, told to the others sharing the PostgreSQL database.
+    """Replies sent by one instance, and the prompts the sending instance paced, told to the
+    others sharing the PostgreSQL database.
 
     ``announce`` is one ``pg_notify`` on a pooled connection (a round trip, no table row); the
     server hands it to every listening session when it commits. ``listen`` blocks on a
@@ -506,12 +512,15 @@ class ReplyChannel:
         self.released = False
         self.listener_pid: int | None = None  # our listening session's, while it listens
 
-    def announce(self, instance: str, count: int) -> None:
+    def announce(self, instance: str, replies: int, prompts: int = 0) -> None:
+        """Tell the others how many replies and paced messages went out (one transaction)."""
         with self.database.engine.connect() as connection:
-            connection.execute(
-                text("SELECT pg_notify(:channel, :message)"),
-                {"channel": REPLIES_CHANNEL, "message": f"{count} {instance}"},
-            )
+            for channel, count in ((REPLIES_CHANNEL, replies), (PROMPTS_CHANNEL, prompts)):
+                if count:
+                    connection.execute(
+                        text("SELECT pg_notify(:channel, :message)"),
+                        {"channel": channel, "message": f"{count} {instance}"},
+                    )
             connection.commit()
 
     def others_listening(self) -> int:
@@ -527,9 +536,12 @@ class ReplyChannel:
             connection.commit()
         return int(count)
 
-    def listen(self, heard: Callable[[str, int], None], stopping: Callable[[], bool]) -> None:
-        """Call ``heard(instance, count)`` for each announcement (ours too) until ``stopping()``;
-        raise if cut off.
+    def listen(
+        self, heard: Callable[[str, int, bool], None], stopping: Callable[[], bool]
+    ) -> None:
+        """Call ``heard(instance, count, paced)`` for each announcement (ours too) until
+        ``stopping()``; raise if cut off. ``paced``: the count is of paced messages (prompts and
+        the like), not of replies.
 
         Polled five times a second for ``stopping`` (or ``release``, when the database is
         disposed): a stop waits at most that long.
@@ -542,13 +554,14 @@ class ReplyChannel:
                 {"name": REPLIES_LISTENER_NAME},
             )
             connection.execute(text(f"LISTEN {REPLIES_CHANNEL}"))
+            connection.execute(text(f"LISTEN {PROMPTS_CHANNEL}"))
             driver = connection.connection.driver_connection
             assert driver is not None
             self.listener_pid = driver.info.backend_pid
             while not (stopping() or self.released):
                 for notice in driver.notifies(timeout=0.2):
                     count, _, instance = notice.payload.partition(" ")
-                    heard(instance, int(count))
+                    heard(instance, int(count), notice.channel == PROMPTS_CHANNEL)
         finally:
             self.listener_pid = None
             # LISTEN stays with the session: never hand this connection back to the pool.

@@ -11,6 +11,7 @@ import time as time_module
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -306,9 +307,7 @@ async def test_two_instances_send_within_one_budget_and_the_survivor_takes_over_
     finally:
         second.dispose()
 
-    sends = sorted(c.at for c in api.calls_of("sendMessage") if c.ok)
-    busiest_second = max(sum(1 for t in sends if start <= t < start + 1.0) for start in sends)
-    per_chat = Counter(call.chat_id for call in api.calls_of("sendMessage") if call.ok)
+    busiest_second, per_chat = messages_sent(api)
     figures = {
         "sent_by_a_before_it_died": sent_by_a,
         "b_sent_while_a_sent": b_took_the_lock,
@@ -432,6 +431,34 @@ async def test_prompts_are_not_paid_broadcasts_by_default(
     assert all("allow_paid_broadcast" not in c.params for c in h.api.calls_of("sendMessage"))
 
 
+async def a_fan_out_beside_another_instance(
+    settings: Settings, database: Database, database_url: str, clock: ManualClock
+) -> tuple[FakeBotApi, list[Any], Database, Harness, Harness]:
+    """90 prompts due; instances A and B on one database (B on a second engine), on real time
+    against one fake Bot API that answers 429 past 30 messages a second and 1 a chat."""
+    api = FakeBotApi(
+        wall_clock=lambda: clock.now().timestamp(), limit_per_second=30, per_chat_per_second=1
+    )
+    world = World(database, clock)
+    group = world.group()
+    people = world.patients(group, 90)
+    world.task(group, (TODAY, time(10, 0)))
+    clock.set(DUE)
+    second = Database(database_url)
+    a = await Harness(settings, database, clock, api=api).start()
+    b = await Harness(settings, second, clock, api=api).start()
+    for h in (a, b):
+        scheduler.state(h.app).pacer = Pacer(settings.scheduler.send_rate)  # as in production
+    return api, people, second, a, b
+
+
+def messages_sent(api: FakeBotApi) -> tuple[int, Counter[Any]]:
+    """The most messages the fake accepted within one second, and how many went to each chat."""
+    sends = sorted(c.at for c in api.calls_of("sendMessage") if c.ok)
+    busiest_second = max(sum(1 for t in sends if start <= t < start + 1.0) for start in sends)
+    return busiest_second, Counter(c.chat_id for c in api.calls_of("sendMessage") if c.ok)
+
+
 @pytest.mark.parametrize("backend", ["postgresql"])  # SQLite is one process by design
 async def test_the_sending_instance_hears_the_other_instances_replies_and_makes_room_for_them(
     settings: Settings,
@@ -446,20 +473,9 @@ async def test_the_sending_instance_hears_the_other_instances_replies_and_makes_
     On real time: the announcement travels through PostgreSQL's NOTIFY. Without it A would
     send prompts at the full budget and B's replies on top (35 a second): 429s.
     """
-    rate = settings.scheduler.send_rate
-    api = FakeBotApi(
-        wall_clock=lambda: clock.now().timestamp(), limit_per_second=30, per_chat_per_second=1
+    api, people, second, a, b = await a_fan_out_beside_another_instance(
+        settings, database, database_url, clock
     )
-    world = World(database, clock)
-    group = world.group()
-    people = world.patients(group, 90)
-    world.task(group, (TODAY, time(10, 0)))
-    clock.set(DUE)
-    second = Database(database_url)
-    a = await Harness(settings, database, clock, api=api).start()
-    b = await Harness(settings, second, clock, api=api).start()
-    for h in (a, b):
-        scheduler.state(h.app).pacer = Pacer(rate)  # real time, as in production
     askers = [User(900_000 + n, "Walk-in") for n in range(15)]
 
     async def patients_write_to_b() -> None:
@@ -481,16 +497,65 @@ async def test_the_sending_instance_hears_the_other_instances_replies_and_makes_
         listening_after_shutdown = [t for t in threading.enumerate() if t.name == "hear-replies"]
         second.dispose()
 
-    sends = sorted(c.at for c in api.calls_of("sendMessage") if c.ok)
-    busiest_second = max(sum(1 for t in sends if start <= t < start + 1.0) for start in sends)
-    per_chat = Counter(call.chat_id for call in api.calls_of("sendMessage") if call.ok)
+    busiest_second, per_chat = messages_sent(api)
     print(
-        f"\nA's fan-out with B's replies: {len(sends)} messages, {heard} replies heard, busiest"
-        f" second {busiest_second}, {api.rate_limited} x 429"
+        f"\nA's fan-out with B's replies: {sum(per_chat.values())} messages, {heard} replies"
+        f" heard, busiest second {busiest_second}, {api.rate_limited} x 429"
     )
     assert not b_announced_while_sending
     assert not listening_after_shutdown, "shutting A down stops its listening thread"
     assert heard == len(askers), "A heard of every reply B sent"
+    assert all(per_chat[user.id] == 1 for user in askers), "each walk-in got their answer"
+    assert all(per_chat[p.chat_id] == 1 for p in people), "each patient got one prompt"
+    assert api.rate_limited == 0 and not api.violations
+    assert busiest_second <= 30, "the two instances together stay within Telegram's limit"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite is one process by design
+async def test_a_standby_hears_the_prompts_and_its_burst_of_replies_waits_for_room(
+    settings: Settings,
+    database: Database,
+    database_url: str,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue #22: everyone pressing Start at once on B while A sends the fan-out.
+
+    A leaves a few places free for replies it has not heard of yet, not fifteen. B hears A's
+    prompts (announced as A's replies are) and its replies wait for room in the window instead
+    of going on top of A's: before, that burst met 429s at the fake.
+    """
+    monkeypatch.setattr(replyshare, "RECOUNT_SECONDS", 0.0)  # A counts B at once
+    api, people, second, a, b = await a_fan_out_beside_another_instance(
+        settings, database, database_url, clock
+    )
+    askers = [User(920_000 + n, "Walk-in") for n in range(15)]
+
+    async def b_stands_by_then_everyone_writes() -> None:
+        await asyncio.sleep(0.3)  # A holds the sender lock and sends
+        await scheduler._tick(BotContext(b.app))  # B stands by, and listens from now on
+        await asyncio.sleep(1.2)  # the fan-out fills the window, and B hears of it
+        await asyncio.gather(*(b.command(user, "/help") for user in askers))
+
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(Application, "running", property(lambda _app: True))
+            await asyncio.gather(
+                scheduler._tick(BotContext(a.app)), b_stands_by_then_everyone_writes()
+            )
+        heard_prompts = scheduler.state(b.app).replies.heard_paced
+        heard_replies = scheduler.state(a.app).replies.heard
+    finally:
+        await b.stop()
+        await a.stop()
+        second.dispose()
+
+    busiest_second, per_chat = messages_sent(api)
+    print(
+        f"\nB heard {heard_prompts} of A's prompts, A heard {heard_replies} of B's replies;"
+        f" busiest second {busiest_second}, {api.rate_limited} x 429"
+    )
+    assert heard_prompts >= 30, "B heard of A's prompts while they went out"
     assert all(per_chat[user.id] == 1 for user in askers), "each walk-in got their answer"
     assert all(per_chat[p.chat_id] == 1 for p in people), "each patient got one prompt"
     assert api.rate_limited == 0 and not api.violations
