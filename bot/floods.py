@@ -95,18 +95,21 @@ class ReplyGate(BaseRateLimiter[None]):
         quiet = _quiet_chat.get()
         if quiet is not None and endpoint in _SENDING and str(data.get("chat_id")) == str(quiet):
             raise RepliesPaused(quiet)
-        if self.budget is None or endpoint not in _SENDING:
+        if self.budget is None:
             return await callback(*args, **kwargs)
         budget = self.budget()
         if _paced.get():
-            # Its place came from the pacer before: held there until a second after this.
+            # Its place came from the pacer before (an edit of a keyboard too): held there until
+            # a second after this, and counted by the other instances. Told also when it
+            # failed: a request that timed out may have reached Telegram all the same.
             try:
-                paced_result = await callback(*args, **kwargs)
+                return await callback(*args, **kwargs)
             finally:
                 budget.answered()
-            if self.paced_sent is not None:
-                self.paced_sent()
-            return paced_result
+                if self.paced_sent is not None:
+                    self.paced_sent()
+        if endpoint not in _SENDING:
+            return await callback(*args, **kwargs)
         chat = data.get("chat_id")
         waited = 0.0
         while True:

@@ -60,6 +60,11 @@ def frozen(cls: type[_T]) -> type[_T]:
     if undocumented:
         cls.__doc__ = _signature(cls.__name__, fields)
     _install(cls, fields)
+    # What the class is, for dataclasses (a subclass made with dataclass checks it): the
+    # methods of init, repr, eq and frozen, which this module wrote itself.
+    cls.__dataclass_params__ = dataclasses._DataclassParams(  # type: ignore[attr-defined]
+        True, True, True, False, False, True
+    )
     return cls
 
 
@@ -182,6 +187,7 @@ def _init(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[...
     exec(source, namespace)  # our own text, built from field names as dataclasses does
     init: Callable[..., None] = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__annotations__ = {field.name: field.type for field in fields} | {"return": None}
     return init
 
 

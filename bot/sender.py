@@ -60,8 +60,9 @@ FLUSH_ATTEMPTS = 6
 # came back: a place in the window is held until this long after the answer.
 ANSWERED_WINDOW = 1.0
 # A place whose answer never comes (a grant not used for a request) is let go this long after
-# it was granted: longer than any request of the bot may take.
-IN_FLIGHT_LIMIT = 10.0
+# it was granted: longer than any request of the bot may take (PTB's defaults: 5 s to connect,
+# 5 to write, 5 to read, 1 for the pool; 20 to write a photo).
+IN_FLIGHT_LIMIT = 35.0
 # While the place that limits the window is still waiting for its answer, look again this soon.
 IN_FLIGHT_RECHECK = 0.005
 
@@ -69,9 +70,10 @@ IN_FLIGHT_RECHECK = 0.005
 class _Place:
     """One message's place in the window: from its grant until a second after its answer."""
 
-    __slots__ = ("answered", "granted")
+    __slots__ = ("answered", "clock", "granted")
 
-    def __init__(self, granted: float, answered: float | None = None) -> None:
+    def __init__(self, clock: TimeSource, granted: float, answered: float | None = None) -> None:
+        self.clock = clock  # the granting pacer's, which holds it
         self.granted = granted
         self.answered = answered
 
@@ -209,7 +211,7 @@ class Pacer:
         """
         now = self.clock()
         for _ in range(count):
-            self._granted.append(_Place(now, answered=now))
+            self._granted.append(_Place(self.clock, now, answered=now))
             self._replies_owed_a_slot.append(now)
         self._foreign_until = now + self.window
 
@@ -223,11 +225,11 @@ class Pacer:
         """
         place = _current_place.get()
         if place is not None and place.answered is None:
-            place.answered = self.clock()
+            place.answered = place.clock()
         _current_place.set(None)
 
     def _hold(self, now: float) -> None:
-        place = _Place(now)
+        place = _Place(self.clock, now)
         self._granted.append(place)
         _current_place.set(place)
 
@@ -247,12 +249,12 @@ class Pacer:
         """
         now = self.clock()
         for _ in range(count):
-            self._granted.append(_Place(now, answered=now))
+            self._granted.append(_Place(self.clock, now, answered=now))
         self._paced_heard_until = now + self.window
 
     def _reply_room(self) -> int:
         """Places a reply may fill: the places prompts leave free are for replies, all but one
-        while another instance sends, kept for its messages not heard of yet."""
+        while another instance listens or sends, kept for its messages not heard of yet."""
         now = self.clock()
         others = self.shared or now < self._paced_heard_until or now < self._foreign_until
         return self.burst - 1 if others else self.burst

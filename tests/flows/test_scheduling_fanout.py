@@ -9,7 +9,7 @@ import asyncio
 import threading
 import time as time_module
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -531,10 +531,16 @@ async def test_a_standby_hears_the_prompts_and_its_burst_of_replies_waits_for_ro
     )
     askers = [User(920_000 + n, "Walk-in") for n in range(15)]
 
+    async def until(condition: Callable[[], bool]) -> None:
+        deadline = time_module.monotonic() + 10
+        while not condition():
+            assert time_module.monotonic() < deadline, "waited 10 s in vain"
+            await asyncio.sleep(0.01)
+
     async def b_stands_by_then_everyone_writes() -> None:
-        await asyncio.sleep(0.3)  # A holds the sender lock and sends
+        await until(lambda: scheduler.state(a.app).sender_lock.held)  # A sends
         await scheduler._tick(BotContext(b.app))  # B stands by, and listens from now on
-        await asyncio.sleep(1.2)  # the fan-out fills the window, and B hears of it
+        await until(lambda: scheduler.state(b.app).replies.heard_paced >= 29)  # a full window
         await asyncio.gather(*(b.command(user, "/help") for user in askers))
 
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import pickle
 from collections.abc import Callable
 from typing import Any
@@ -197,6 +198,8 @@ def test_dataclasses_functions_and_matching() -> None:
             matched,
             mixed.greeting(),
             c["One"].__doc__,
+            str(inspect.signature(c["Mixed"])),
+            repr(c["Mixed"].__dataclass_params__),  # type: ignore[attr-defined]
         )
 
     both(check)
@@ -219,6 +222,17 @@ class PickledByFrozen:
 class PickledByDataclass:
     value: int
     names: tuple[str, ...]
+
+
+def test_a_dataclass_may_derive_from_it() -> None:
+    def check(c: dict[str, type]) -> Any:
+        child = dataclasses.dataclass(frozen=True)(
+            type("Child", (c["Mixed"],), {"__annotations__": {"extra": "int"}, "extra": 5})
+        )
+        made = child("a", 1)
+        return (vars(made), outcome(lambda: setattr(made, "extra", 6)), made == child("a", 1))
+
+    both(check)
 
 
 def test_undocumented_class_gets_its_signature_as_docstring() -> None:
