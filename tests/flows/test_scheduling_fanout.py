@@ -250,15 +250,27 @@ async def test_two_instances_send_within_one_budget_and_the_survivor_takes_over_
     second = Database(database_url)
 
     def kill_the_sender() -> None:
-        """What a kill -9 does to the lock: the server sees its connection end."""
+        """What a kill -9 does to the lock: the server sees its connection end.
+
+        pg_terminate_backend only signals the session; on virtual time B's next tick comes
+        milliseconds later, so wait until the server has let the lock go, as it has long done
+        by the next tick when the scan interval passes for real (a loaded CI machine once
+        let B ask first, and B stood by).
+        """
+        held = text(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = :key"
+        )
         with second.engine.connect() as connection:
             connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
-                    " AND granted AND objid = :key"
-                ),
+                text(f"SELECT pg_terminate_backend(pid) FROM ({held.text}) AS holder"),
                 {"key": FANOUT_LOCK_KEY},
             )
+            connection.commit()
+            deadline = time_module.monotonic() + 10
+            while connection.execute(held, {"key": FANOUT_LOCK_KEY}).first() is not None:
+                assert time_module.monotonic() < deadline, "the killed session kept the lock"
+                connection.commit()
+                time_module.sleep(0.01)
 
     try:
         async with (
