@@ -153,9 +153,7 @@ class ReplyShare:
         self._listener.start()
 
     def _note(self, count: int, paced: bool) -> None:
-        # Another instance is sending: share the budget from now, not from the next count of
-        # listeners (the next announcement recounts them, and lets go when they left).
-        self.pacer().shared = True
+        # Either note also shares the budget at once, before the next count of listeners.
         if paced:
             self.heard_paced += count
             self.pacer().note_foreign_paced(count)

@@ -124,12 +124,11 @@ class Pacer:
         # a reply granted beside a prompt packs the window, and the next reply waits for the
         # pair to leave it (up to several intervals when replies keep coming).
         self._replies_owed_a_slot: deque[float] = deque()
-        # Until when other instances' replies are expected (see ``note_foreign``).
-        self._foreign_until = -math.inf
-        # Until when the sending instance's prompts are heard of (``note_foreign_paced``).
-        self._paced_heard_until = -math.inf
-        # Whether another instance shares the database and the budget (``bot.replyshare``
-        # sets it): prompts then always leave places for replies the others may send.
+        # Until when another instance's messages are expected: one was heard of within the last
+        # window (``note_foreign``, ``note_foreign_paced``).
+        self._heard_until = -math.inf
+        # Whether another instance listens on the database and so shares the budget
+        # (``bot.replyshare`` sets it from its count of listeners).
         self.shared = False
 
     def reserve(self, chat_id: int | str) -> float:
@@ -213,7 +212,7 @@ class Pacer:
         for _ in range(count):
             self._granted.append(_Place(self.clock, now, answered=now))
             self._replies_owed_a_slot.append(now)
-        self._foreign_until = now + self.window
+        self._heard_until = now + self.window
 
     def answered(self) -> None:
         """The request for the place this task was granted last has its answer (or none is
@@ -250,14 +249,16 @@ class Pacer:
         now = self.clock()
         for _ in range(count):
             self._granted.append(_Place(self.clock, now, answered=now))
-        self._paced_heard_until = now + self.window
+        self._heard_until = now + self.window
+
+    def _sharing(self) -> bool:
+        """Whether another instance sends within this budget: it listens, or was just heard."""
+        return self.shared or self.clock() < self._heard_until
 
     def _reply_room(self) -> int:
         """Places a reply may fill: the places prompts leave free are for replies, all but one
-        while another instance listens or sends, kept for its messages not heard of yet."""
-        now = self.clock()
-        others = self.shared or now < self._paced_heard_until or now < self._foreign_until
-        return self.burst - 1 if others else self.burst
+        while another instance shares the budget, kept for its messages not heard of yet."""
+        return self.burst - 1 if self._sharing() else self.burst
 
     def pause(self, seconds: float) -> None:
         """Telegram said to wait: no slot is granted before ``seconds`` from now."""
@@ -271,9 +272,8 @@ class Pacer:
         """How long a prompt waits for the window; replies waiting for it go first. While
         other instances share the budget, a few places stay free for the replies they may send:
         their replies are heard of only once they went out."""
-        now = self.clock()
-        sharing = self.shared or now < self._foreign_until
-        wait = self._window_wait(self.burst - FOREIGN_HEADROOM if sharing else self.burst)
+        room = self.burst - FOREIGN_HEADROOM if self._sharing() else self.burst
+        wait = self._window_wait(room)
         return max(wait, self.interval) if self._replies_waiting else wait
 
     def _gives_way_to_a_reply(self) -> bool:
@@ -297,14 +297,12 @@ class Pacer:
     def _window_wait(self, room: int) -> float:
         """How long until one more grant keeps the places held within ``room``; <= 0: now."""
         now = self.clock()
-        held = sorted(
-            until for place in self._granted if (until := self._held_until(place, now)) > now
-        )
+        held = [(until, p) for p in self._granted if (until := self._held_until(p, now)) > now]
         if len(held) < len(self._granted):
-            self._granted = deque(p for p in self._granted if self._held_until(p, now) > now)
+            self._granted = deque(place for _, place in held)
         if len(held) < room:
             return 0.0
-        return held[len(held) - room] - now
+        return sorted(until for until, _ in held)[len(held) - room] - now
 
     def _forget_before(self, horizon: float) -> None:
         cut = bisect.bisect_left(self._reserved, horizon)

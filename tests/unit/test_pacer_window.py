@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import random
 
+from telegram.error import TimedOut
+
+from bot.floods import ReplyGate, paced
 from bot.sender import Pacer
 from tests.flows.test_scheduling_support import VirtualTime
 
@@ -190,3 +194,53 @@ async def test_a_standby_hears_the_prompts_and_its_replies_take_only_the_room_th
     assert len(own) == 10
     assert len(at_once) == 29 - 1 - 26, "two places were free for replies"
     assert busiest_second(heard + own) <= 29, "prompts heard of and replies within the budget"
+
+
+async def test_every_paced_request_answers_its_place_and_is_told_also_when_it_fails() -> None:
+    """A paced keyboard edit (closing a check-in without a closing text) is no message to the
+    replies' gate, yet it took a place: it is answered and told to the other instances like a
+    prompt, and so is a paced request that fails (it may have reached Telegram)."""
+    vt = VirtualTime()
+    pacer = Pacer(1.0, clock=vt.time, sleep=vt.sleep)  # burst 2: two places in the window
+    gate = ReplyGate()
+    gate.budget = lambda: pacer
+    told: list[str] = []
+    gate.paced_sent = lambda: told.append("paced")
+
+    async def answered_after(seconds: float) -> bool:
+        await vt.sleep(seconds)
+        return True
+
+    async def fails_after(seconds: float) -> bool:
+        await vt.sleep(seconds)
+        raise TimedOut()
+
+    async def an_edit() -> None:
+        await pacer.acquire(1)
+        with paced():
+            await gate.process_request(
+                answered_after, (5.0,), {}, "editMessageReplyMarkup", {"chat_id": 1}, None
+            )
+
+    async def a_send_that_fails() -> None:
+        await pacer.acquire(2)
+        with paced(), contextlib.suppress(TimedOut):
+            await gate.process_request(
+                fails_after, (5.0,), {}, "sendMessage", {"chat_id": 2}, None
+            )
+
+    async def scenario() -> float:
+        # Each in a task of its own, as the sender's workers: no later grant of the same task
+        # answers the place for it.
+        await asyncio.gather(an_edit(), a_send_that_fails())
+        asked = vt.time()
+        await pacer.acquire_reply(3)
+        await pacer.acquire_reply(4)
+        return vt.time() - asked
+
+    waited = await vt.run(scenario())
+
+    assert told == ["paced", "paced"]
+    # Both places were answered when their requests ended and are held a second more: two
+    # replies need both places and wait that second, not the 35 s an unanswered place is held.
+    assert 0.5 < waited <= 1.0 + 1e-6
