@@ -45,8 +45,6 @@ Sleep = Callable[[float], Awaitable[None]]
 # Telegram allows about one message a second into one chat; the margin absorbs the jitter
 # between our clock and the server's.
 PER_CHAT_INTERVAL = 1.05
-# Telegram counts messages per second at its end: allow for the spread of request latency.
-WINDOW_MARGIN = 0.02
 TimeSource = Callable[[], float]
 # Places in the window kept free while other instances' replies come (``note_foreign``): those
 # not heard of yet. Measured with ``bench_fanout --processes 3 --patients 2000 --limit 30`` on
@@ -109,12 +107,12 @@ class Pacer:
         self._reserved: list[float] = []  # sorted instants handed out and not long past
         self._chat_next: dict[int | str, float] = {}
         # The slots keep the schedule even, but a sender the event loop wakes late can land
-        # next to one woken on time. The instants really granted are kept too, and no window
-        # of ``window`` seconds (a second, give or take) ever holds more than ``burst`` of them:
-        # the most any second holds when nothing is late. At 29.1 a second that ends the 429s
-        # a sliding-window server gave for jitter of a few tens of milliseconds.
-        self.burst = math.floor(rate) + 1
-        self.window = max(1.0, min(1.0 + WINDOW_MARGIN, self.burst / rate - 0.001))
+        # next to one woken on time. The instants really granted are kept too, and no second
+        # ever holds more than ``burst`` of them: the budget itself, whole messages. Each place
+        # is held until a second after its answer, and Telegram counted the message before
+        # that, so the budget is kept at Telegram's end whatever the delays on the way.
+        self.burst = max(1, math.floor(rate + 1e-9))
+        self.window = 1.0
         # Every message granted, prompts and replies alike, whose place is still held: for
         # ``window`` after its grant, and until ``ANSWERED_WINDOW`` after its answer.
         self._granted: deque[_Place] = deque()
@@ -251,14 +249,14 @@ class Pacer:
             self._granted.append(_Place(self.clock, now, answered=now))
         self._heard_until = now + self.window
 
-    def _sharing(self) -> bool:
+    def sharing(self) -> bool:
         """Whether another instance sends within this budget: it listens, or was just heard."""
         return self.shared or self.clock() < self._heard_until
 
     def _reply_room(self) -> int:
         """Places a reply may fill: the places prompts leave free are for replies, all but one
         while another instance shares the budget, kept for its messages not heard of yet."""
-        return self.burst - 1 if self._sharing() else self.burst
+        return self.burst - 1 if self.sharing() else self.burst
 
     def pause(self, seconds: float) -> None:
         """Telegram said to wait: no slot is granted before ``seconds`` from now."""
@@ -272,7 +270,7 @@ class Pacer:
         """How long a prompt waits for the window; replies waiting for it go first. While
         other instances share the budget, a few places stay free for the replies they may send:
         their replies are heard of only once they went out."""
-        room = self.burst - FOREIGN_HEADROOM if self._sharing() else self.burst
+        room = self.burst - FOREIGN_HEADROOM if self.sharing() else self.burst
         wait = self._window_wait(room)
         return max(wait, self.interval) if self._replies_waiting else wait
 
