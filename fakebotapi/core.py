@@ -121,6 +121,8 @@ class FakeBotApi(BotApiMethods, BaseRequest):
         self.fault_counts: Counter[str] = Counter()
         self.rate_limited = 0
         self.blocked: set[int | str] = set()
+        # chat -> seconds: Telegram takes a request into that chat only after this long.
+        self.slow_chats: dict[int | str, float] = {}
         self.answered_callbacks: dict[str, dict[str, Any]] = {}
         self.webhook: JSON | None = None
         self.webhook_last_error: tuple[int, str] | None = None  # (unix time, message)
@@ -235,12 +237,15 @@ class FakeBotApi(BotApiMethods, BaseRequest):
         """Answer one Bot API method call already decoded (also used by the HTTP front end)."""
         files = files or {}
         name = self._canonical.get(name.lower(), name)
+        chat = _chat_key(params.get("chat_id"))
+        if chat is not None and (slow := self.slow_chats.get(chat)):
+            await asyncio.sleep(slow)
         call = ApiCall(
             method=name,
             params=params,
             files=files,
             at=self.time_source(),
-            chat_id=_chat_key(params.get("chat_id")),
+            chat_id=chat,
         )
         if self.intercept is not None and self.intercept(call):
             with self._lock:
@@ -314,6 +319,10 @@ class FakeBotApi(BotApiMethods, BaseRequest):
     @property
     def pending_faults(self) -> int:
         return sum(entry[2] for entry in self._faults)
+
+    def slow_down(self, chat_id: int | str, seconds: float) -> None:
+        """Take every request into this chat only ``seconds`` after it came (a busy server)."""
+        self.slow_chats[chat_id] = seconds
 
     def block(self, chat_id: int | str) -> None:
         """Behave as if this person blocked the bot: every call into the chat gets 403."""

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import col, select
 
-from bot import texts
+from bot import scheduler, texts
 from storage.models import Delivery, Invite, Membership, Person
 from tests.fakes.harness import Harness, patient, therapist
 from tests.flows.test_checkin_support import (
@@ -196,6 +196,49 @@ async def test_the_same_text_update_twice_stores_one_answer_and_replies_once(h: 
     pain = delivery_of(h, ALICE, PAIN)
     assert [a.value_number for a in answers_of(h, pain.id)] == [4.0, 30.0]
     assert "Question 3 of 3" in h.texts(ALICE.chat_id)[-1]
+
+
+async def test_a_reply_slow_to_reach_one_patient_holds_up_no_other_patient(h: Harness) -> None:
+    """The updates of one batch are handled side by side, each of another chat: while
+    Telegram is slow to take Alice's next question, Bob's answer from the same batch is
+    stored and his next question goes out."""
+    await joined(h, "SHOULDER1")
+    await h.command(BOB, "/start", "SHOULDER1")
+    await at(h, local(18))
+    await h.press(ALICE, START)
+    await h.press(BOB, START)
+    h.api.slow_down(ALICE.chat_id, 1.0)
+    before = len(h.api.calls)
+
+    await h.deliver(h.updates.message(ALICE, "4"), h.updates.message(BOB, "5"))
+
+    questions = [c.chat_id for c in h.new_calls(before) if c.method == "sendMessage"]
+    assert questions == [BOB.chat_id, ALICE.chat_id], "Bob's question waited for Alice's"
+    for user, value in ((ALICE, 4.0), (BOB, 5.0)):
+        assert [a.value_number for a in answers_of(h, delivery_of(h, user, PAIN).id)] == [value]
+        assert "Question 2 of 3" in h.texts(user.chat_id)[-1]
+
+
+async def test_while_another_instance_shares_the_budget_updates_go_one_at_a_time(
+    h: Harness,
+) -> None:
+    """Beside another instance, a place freed in Telegram's window is seen by every instance
+    at once: each hands it to one reply at a time, so the batch is handled in order."""
+    await joined(h, "SHOULDER1")
+    await h.command(BOB, "/start", "SHOULDER1")
+    await at(h, local(18))
+    await h.press(ALICE, START)
+    await h.press(BOB, START)
+    scheduler.state(h.app).pacer.shared = True  # as when another instance listens
+    h.api.slow_down(ALICE.chat_id, 0.2)
+    before = len(h.api.calls)
+
+    await h.deliver(h.updates.message(ALICE, "4"), h.updates.message(BOB, "5"))
+
+    questions = [c.chat_id for c in h.new_calls(before) if c.method == "sendMessage"]
+    assert questions == [ALICE.chat_id, BOB.chat_id]
+    for user in (ALICE, BOB):
+        assert "Question 2 of 3" in h.texts(user.chat_id)[-1]
 
 
 async def test_a_forged_callback_is_refused_and_changes_nothing(h: Harness) -> None:
