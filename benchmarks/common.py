@@ -13,6 +13,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 FAKE_TOKEN = "123456:BENCHMARK-TOKEN"
+# The bots' budget against a fake enforcing L a second: the default's share of Telegram's limit
+# (``messages_per_second`` 29 of 30), so 29 at L = 30 and 290 at L = 300. The pacer keeps no
+# second above its budget, in whole messages; the one place below L covers what several
+# instances have not heard of each other yet (at L itself, 8 x 429 in one three-instance run).
+BUDGET_SHARE = 29 / 30
 
 
 def summary(name: str, text: str) -> str:

@@ -48,7 +48,7 @@ from typing import Any
 from sqlalchemy import func, insert, text
 from sqlmodel import col, select
 
-from benchmarks.common import percentile
+from benchmarks.common import BUDGET_SHARE, percentile
 from benchmarks.crash import (
     FIRST_CHAT,
     PUBLIC_URL,
@@ -69,11 +69,6 @@ from storage.db import Database
 from storage.models import Delivery, DeliveryStatus, InboxUpdate, Membership, Person
 
 FANOUT_FIRST_USER = 10_000_000  # fan-out patients' chats are FANOUT_FIRST_USER + 1, + 2, ...
-# The bots' budget: one message a second below the fake's limit (29 of 30: the default). Each
-# pacer keeps its own view of the window within the budget at the fake's end, but the views of
-# several instances lag by the messages not heard of yet: at the limit itself, one quick run
-# gave 8 x 429 (0.868 of L - replies).
-BUDGET_BELOW_LIMIT = 1.0
 # Messages the bot sends into a chat (the fake counts the first group against its limits;
 # edits it does not, but the bot's pacer gives them a slot all the same).
 _COUNTED = frozenset({"sendMessage", "sendDocument", "sendPhoto", "sendVideo", "sendMediaGroup"})
@@ -104,7 +99,7 @@ class Plan:
 
     @property
     def rate(self) -> float:
-        return self.limit - BUDGET_BELOW_LIMIT
+        return self.limit * BUDGET_SHARE
 
     @property
     def questions(self) -> int:
@@ -117,7 +112,8 @@ class Plan:
         return max(MIN_THINK, self.prompts / self.rate / self.questions)
 
     def config(self) -> str:
-        """The bots' config: the defaults, with the budget at L - 1 (the default at L = 30).
+        """The bots' config: the defaults, with the budget at ``BUDGET_SHARE`` of L (the default
+        at L = 30).
 
         ``messages_per_second`` is capped at Telegram's 30; above it the bots' existing switch
         for Telegram's paid broadcasts raises the budget (prompts then carry

@@ -198,35 +198,43 @@ class Receiver:
             shown: list[checkin.Shown] = []
             token = _shown.set(shown)
             newest = 0
-            slots = asyncio.Semaphore(1 if self._sharing_budget() else HANDLING_AT_ONCE)
+            slots = asyncio.Semaphore(HANDLING_AT_ONCE)
+            one_at_a_time = asyncio.Lock()
+            failures: list[Exception] = []
 
-            async def handle(item: inbox.Item) -> InboxState | bool | None:
-                """The item's outcome (``_handle``); False: not started, the worker stops."""
+            async def handle(item: inbox.Item) -> None:
+                """Handle one item and note its outcome at once (a cancelled batch keeps the
+                outcomes of the updates already handled, for ``_finish``)."""
+                nonlocal newest
                 async with slots:
                     if until_stopped and self._stopping.is_set():
-                        return False  # stays pending; ``close`` gives its lease back
-                    return await self._handle(item)
+                        return  # stays pending; ``close`` gives its lease back
+                    try:
+                        if self._sharing_budget():  # asked per update: sharing may begin
+                            async with one_at_a_time:
+                                outcome = await self._handle(item)
+                        else:
+                            outcome = await self._handle(item)
+                    except Exception as error:
+                        failures.append(error)  # left to its lease, as the database failing
+                        return
+                if outcome is None:
+                    if renewal is not None:
+                        renewal.let_go(item.update_id)
+                    return  # left to its lease: handled again once the database is back
+                newest = max(newest, item.update_id)
+                if outcome is InboxState.UNREADABLE:
+                    unreadable.append(item.update_id)
+                elif outcome is InboxState.PENDING:
+                    unfinished.append(item.update_id)
 
             try:
                 # One task each (in the order claimed, oldest first): a task copies this
                 # context, so every handler shares the batch's record of questions shown.
-                outcomes = await asyncio.gather(
-                    *(handle(item) for item in items), return_exceptions=True
-                )
-                failures = [o for o in outcomes if isinstance(o, BaseException)]
-                for item, outcome in zip(items, outcomes, strict=True):
-                    if outcome is False or isinstance(outcome, BaseException):
-                        continue
-                    if outcome is None:
-                        if renewal is not None:
-                            renewal.let_go(item.update_id)
-                        continue  # left to its lease: handled again once the database is back
-                    newest = max(newest, item.update_id)
-                    if outcome is InboxState.UNREADABLE:
-                        unreadable.append(item.update_id)
-                    elif outcome is InboxState.PENDING:
-                        unfinished.append(item.update_id)
+                await asyncio.gather(*(handle(item) for item in items))
                 if failures:
+                    for later in failures[1:]:
+                        log_failure(log, "handling a stored update", later)
                     raise failures[0]  # after every other update of the batch was handled
             finally:
                 if renewal is not None:
@@ -411,7 +419,7 @@ class Receiver:
         return error or RuntimeError(f"{task.get_name()} stopped")
 
     async def close(self) -> None:
-        """Stop taking updates, finish the one in hand, and give back what was claimed."""
+        """Stop taking updates, finish the ones in hand, and give back what was claimed."""
         self.stop()
         if self._poller is not None:
             # Nothing is lost by cutting a long poll short: a batch is confirmed only by the

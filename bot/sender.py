@@ -256,7 +256,7 @@ class Pacer:
     def _reply_room(self) -> int:
         """Places a reply may fill: the places prompts leave free are for replies, all but one
         while another instance shares the budget, kept for its messages not heard of yet."""
-        return self.burst - 1 if self.sharing() else self.burst
+        return max(1, self.burst - 1) if self.sharing() else self.burst
 
     def pause(self, seconds: float) -> None:
         """Telegram said to wait: no slot is granted before ``seconds`` from now."""
@@ -270,7 +270,7 @@ class Pacer:
         """How long a prompt waits for the window; replies waiting for it go first. While
         other instances share the budget, a few places stay free for the replies they may send:
         their replies are heard of only once they went out."""
-        room = self.burst - FOREIGN_HEADROOM if self.sharing() else self.burst
+        room = max(1, self.burst - FOREIGN_HEADROOM) if self.sharing() else self.burst
         wait = self._window_wait(room)
         return max(wait, self.interval) if self._replies_waiting else wait
 

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -33,11 +34,16 @@ from bot.context import DEPS_KEY, BotApplication, Deps
 from bot.frozen import frozen
 from bot.handlers.therapist import stop_publishing_menus
 from bot.health import HealthServer
-from bot.receiver import ALLOWED_UPDATES, receiver
+from bot.receiver import ALLOWED_UPDATES, HANDLING_AT_ONCE, receiver
 
 log = logging.getLogger(__name__)
 
 HEALTH_KEY = "health_server"
+# Threads for the use cases (``Deps.run``): the updates handled side by side, the due scan and
+# the recording of its results, lease renewals, announcements to other instances and health
+# probes. Python's default, CPU count + 4, is 6 on two cores: handlers waiting for SQLite's
+# write lock could hold them all while a lease renewal queued behind them.
+USE_CASE_THREADS = 4 * HANDLING_AT_ONCE
 
 Hook = Callable[[Any], Coroutine[Any, Any, None]]
 
@@ -185,6 +191,9 @@ async def running(application: BotApplication, settings: Settings) -> AsyncItera
     telegram = settings.telegram
     incoming = receiver(application)
     webhook: Any = None
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(USE_CASE_THREADS, thread_name_prefix="use-case")
+    )
     try:
         await application.initialize()  # getMe: a refused token or no Telegram stops here
         if application.post_init is not None:

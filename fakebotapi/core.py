@@ -322,7 +322,9 @@ class FakeBotApi(BotApiMethods, BaseRequest):
 
     def slow_down(self, chat_id: int | str, seconds: float) -> None:
         """Take every request into this chat only ``seconds`` after it came (a busy server)."""
-        self.slow_chats[chat_id] = seconds
+        key = _chat_key(chat_id)
+        if key is not None:
+            self.slow_chats[key] = seconds
 
     def block(self, chat_id: int | str) -> None:
         """Behave as if this person blocked the bot: every call into the chat gets 403."""

@@ -244,3 +244,26 @@ async def test_every_paced_request_answers_its_place_and_is_told_also_when_it_fa
     # Both places were answered when their requests ended and are held a second more: two
     # replies need both places and wait that second, not the 35 s an unanswered place is held.
     assert 0.5 < waited <= 1.0 + 1e-6
+
+
+async def test_a_small_budget_shared_with_another_instance_still_sends() -> None:
+    """Below four a second the places kept for the other instances would leave none: one
+    place always stays, so a bot given a budget that low still sends, one at a time."""
+    vt = VirtualTime()
+    pacer = Pacer(2.0, clock=vt.time, sleep=vt.sleep)
+    pacer.shared = True  # another instance listens
+    sent: list[float] = []
+
+    async def prompts_then_a_reply() -> None:
+        for chat in range(3):
+            await pacer.acquire(chat)
+            sent.append(vt.time())
+            pacer.answered()
+        await pacer.acquire_reply(10)
+        sent.append(vt.time())
+        pacer.answered()
+
+    await vt.run(prompts_then_a_reply())
+
+    assert len(sent) == 4
+    assert busiest_second(sent) == 1

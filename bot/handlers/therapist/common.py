@@ -174,8 +174,9 @@ async def _send(
                 do_quote=False,
             )
         except RetryAfter as error:
-            # A preview or a long report is a burst into one chat. Updates are handled one
-            # at a time, so only a short wait is worth it; a long one goes to the error handler.
+            # A preview or a long report is a burst into one chat, and the therapist's next
+            # update waits for this one: only a short wait is worth it; a long one goes to the
+            # error handler.
             wait = retry_after_seconds(error)
             if attempt or wait > MAX_RETRY_WAIT:
                 raise
