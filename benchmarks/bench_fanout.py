@@ -71,7 +71,6 @@ from fakebotapi import FakeBotApi
 from storage.db import Database
 from storage.models import Delivery, DeliveryStatus
 
-RATE_FRACTION = BUDGET_SHARE
 INTERACTIVE_USER = 99_000_000  # plus the probe's number: one chat each (1 message/s per chat)
 PROBES = 5
 FIRST_USER_ID = 10_000_000
@@ -173,7 +172,7 @@ async def _watch_loop(
 
 
 async def run_fanout(
-    folder: Path, patients: int, limit: float, *, rate_fraction: float = RATE_FRACTION
+    folder: Path, patients: int, limit: float, *, rate_fraction: float = BUDGET_SHARE
 ) -> FanoutResult:
     """Build the rows, run the real bot until every prompt is out, and count what happened."""
     url = sqlite_database(folder / "fanout.db")
@@ -291,7 +290,7 @@ def report(result: FanoutResult) -> None:
     ms = 1000
     print(f"patients with a prompt due now:   {r.patients:,}")
     print(f"fake Telegram limit L:            {r.limit:g} messages/s overall, 1/s per chat")
-    print(f"pacer rate:                       {r.pacer_rate:g}/s ({RATE_FRACTION:.3f} L)")
+    print(f"pacer rate:                       {r.pacer_rate:g}/s ({BUDGET_SHARE:.3f} L)")
     if r.pacer_rate > 30:
         print("  (config caps messages_per_second at Telegram's 30: the scheduler's pacer was "
               "replaced, scheduler.state(app).pacer = Pacer(rate))")  # fmt: skip

@@ -54,9 +54,10 @@ TimeSource = Callable[[], float]
 FOREIGN_HEADROOM = 3
 # Tries to record a batch of results, 0.5 s apart and doubling (about 15 s in all).
 FLUSH_ATTEMPTS = 6
-# Telegram counts a message in the second after it arrived, and it arrived before its answer
-# came back: a place in the window is held until this long after the answer.
-ANSWERED_WINDOW = 1.0
+# Telegram counts the messages of the last second. A message arrived before its answer came
+# back, so its place in the window is held until this long after the answer (and one not yet
+# answered at least this long after its grant).
+TELEGRAM_SECOND = 1.0
 # A place whose answer never comes (a grant not used for a request) is let go this long after
 # it was granted: longer than any request of the bot may take (PTB's defaults: 5 s to connect,
 # 5 to write, 5 to read, 1 for the pool; 20 to write a photo).
@@ -112,9 +113,8 @@ class Pacer:
         # is held until a second after its answer, and Telegram counted the message before
         # that, so the budget is kept at Telegram's end whatever the delays on the way.
         self.burst = max(1, math.floor(rate + 1e-9))
-        self.window = 1.0
-        # Every message granted, prompts and replies alike, whose place is still held: for
-        # ``window`` after its grant, and until ``ANSWERED_WINDOW`` after its answer.
+        # Every message granted, prompts and replies alike, whose place is still held: until
+        # ``TELEGRAM_SECOND`` after its answer.
         self._granted: deque[_Place] = deque()
         self._replies_waiting = 0
         # Replies granted that no prompt has yet given its slot to. Each one takes the place of
@@ -206,15 +206,12 @@ class Pacer:
         They went out before we heard of them, so while they keep coming a few places in the
         window stay free for those not heard of yet (``FOREIGN_HEADROOM``).
         """
-        now = self.clock()
-        for _ in range(count):
-            self._granted.append(_Place(self.clock, now, answered=now))
-            self._replies_owed_a_slot.append(now)
-        self._heard_until = now + self.window
+        now = self._count_heard(count)
+        self._replies_owed_a_slot.extend([now] * count)
 
     def answered(self) -> None:
         """The request for the place this task was granted last has its answer (or none is
-        coming: the place was not used). Its place is held for ``ANSWERED_WINDOW`` from now.
+        coming: the place was not used). Its place is held for ``TELEGRAM_SECOND`` from now.
 
         A request reaches Telegram some time after its grant (a busy event loop, a slow
         network) and Telegram counts it from then: held only for a second from the grant, a
@@ -232,11 +229,11 @@ class Pacer:
 
     def _held_until(self, place: _Place, now: float) -> float:
         if place.answered is not None:
-            return max(place.granted + self.window, place.answered + ANSWERED_WINDOW)
+            return place.answered + TELEGRAM_SECOND  # answered after its grant
         if now - place.granted > IN_FLIGHT_LIMIT:
             return place.granted + IN_FLIGHT_LIMIT
         # Still on its way: held at least until it is answered, whenever that is.
-        return max(place.granted + self.window, now + IN_FLIGHT_RECHECK)
+        return max(place.granted + TELEGRAM_SECOND, now + IN_FLIGHT_RECHECK)
 
     def note_foreign_paced(self, count: int) -> None:
         """The sending instance just sent ``count`` paced messages (prompts and the like).
@@ -244,10 +241,14 @@ class Pacer:
         They count in the window, so this instance's replies wait for room there instead of
         meeting a 429; they take no prompt's slot (they are the prompts).
         """
+        self._count_heard(count)
+
+    def _count_heard(self, count: int) -> float:
+        """Hold a place for each of ``count`` messages another instance sent; return now."""
         now = self.clock()
-        for _ in range(count):
-            self._granted.append(_Place(self.clock, now, answered=now))
-        self._heard_until = now + self.window
+        self._granted.extend(_Place(self.clock, now, answered=now) for _ in range(count))
+        self._heard_until = now + TELEGRAM_SECOND
+        return now
 
     def sharing(self) -> bool:
         """Whether another instance sends within this budget: it listens, or was just heard."""
