@@ -7,7 +7,9 @@ this kind of machine a sync session run in a thread beats aiosqlite's async sess
 from __future__ import annotations
 
 import enum
+import logging
 import re
+import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -222,6 +226,7 @@ class Database:
         if not self.is_sqlite:
             options["postgresql_readonly"] = True  # a write in it is an error, not a surprise
         self._reader = self.engine.execution_options(**options)
+        self._sqlite_writer = threading.RLock() if self.is_sqlite else None
         # What holds a connection of its own (SenderLock, ReplyChannel): let go when disposed.
         self.own_connections: weakref.WeakSet[SenderLock | ReplyChannel] = weakref.WeakSet()
 
@@ -232,8 +237,33 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: the caller commits; leaving without a commit rolls back."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self._one_writer(), Session(self.engine, expire_on_commit=False) as session:
             yield session
+
+    @contextmanager
+    def _one_writer(self) -> Iterator[None]:
+        """On SQLite, this process's write sessions one at a time.
+
+        SQLite has one writer anyway (every session begins with BEGIN IMMEDIATE), but a
+        second writer waiting for it sleeps in SQLite's busy handler, 1, 2, 5, 10 ms and
+        longer, well past the moment the first commits: four handlers side by side then spend
+        most of their time asleep. Queued here instead, the next writer starts as the last
+        one leaves. Another process (a CLI command) is still met by the busy timeout. A session
+        opened inside another on the same thread passes (reentrant), as it did before; one
+        that cannot get its turn within the busy timeout goes on and meets SQLite's lock.
+        """
+        writer = self._sqlite_writer
+        if writer is None:
+            yield
+            return
+        turn = writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        if not turn:
+            log.warning("a write session waited %d ms for another one", SQLITE_BUSY_TIMEOUT_MS)
+        try:
+            yield
+        finally:
+            if turn:
+                writer.release()
 
     @staticmethod
     @contextmanager
