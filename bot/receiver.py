@@ -282,11 +282,18 @@ class Receiver:
         # first write, not only at the batch's end: the due scan sends a question again once
         # it waited ``question_resend_seconds`` unrecorded, and a long batch (replies paced
         # behind a fan-out) would outlast that.
+        # Taken out of the batch as the write begins, not copied at the start: a copy was
+        # recorded by every update handled beside this one too (3.3 writes per question shown,
+        # measured), and a handler slow to write (a reply waiting for room) would hold back
+        # what it took. A commit that fails keeps them for this handler's next one; a handler
+        # that never commits puts them back, for the next one or the batch's end.
         batch = _shown.get()
-        carried = list(batch) if batch is not None else []
+        carried: list[checkin.Shown] = []
 
         def mark(session: Any) -> None:
             inbox.mark_in(session, now, item.update_id)
+            if batch is not None:
+                carried.extend(_take_all(batch))
             checkin.record_shown(session, now, carried)
 
         flow = self.floods.note(item.chat_id, item.received_at)
@@ -306,11 +313,9 @@ class Receiver:
                 await application.process_update(update)
         finally:
             _errors.reset(token)
+            if batch is not None and carried and not first.committed:
+                batch.extend(carried)  # for the next update's first write, or the batch's end
         if first.committed:
-            if batch is not None and carried:
-                # By identity: the updates beside this one carried and recorded theirs too.
-                recorded = {id(entry) for entry in carried}
-                batch[:] = [entry for entry in batch if id(entry) not in recorded]
             return InboxState.DONE
         if any(is_unavailable(error) for error in errors):
             return None
@@ -477,6 +482,17 @@ class _Renewal:
             sorted(self.in_hand),
         )
         return True
+
+
+def _take_all(batch: list[checkin.Shown]) -> list[checkin.Shown]:
+    """Empty ``batch`` from a use case's thread while the event loop may append to it: each
+    ``pop`` is one step, so an entry appended meanwhile is taken too, or left, never lost."""
+    taken: list[checkin.Shown] = []
+    with contextlib.suppress(IndexError):
+        while True:
+            taken.append(batch.pop())
+    taken.reverse()
+    return taken
 
 
 def defer_shown(shown: checkin.Shown) -> bool:
