@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import heapq
 import logging
 import math
 import time
@@ -67,14 +68,13 @@ IN_FLIGHT_RECHECK = 0.005
 
 
 class _Place:
-    """One message's place in the window: from its grant until a second after its answer."""
+    """One message's place in the window while its request waits for its answer."""
 
-    __slots__ = ("answered", "clock", "granted")
+    __slots__ = ("granted", "pacer")
 
-    def __init__(self, clock: TimeSource, granted: float, answered: float | None = None) -> None:
-        self.clock = clock  # the granting pacer's, which holds it
+    def __init__(self, pacer: Pacer, granted: float) -> None:
+        self.pacer = pacer  # the granting one, which holds it
         self.granted = granted
-        self.answered = answered
 
 
 # The place the current task was granted last, until its request is answered (``answered``).
@@ -113,9 +113,13 @@ class Pacer:
         # is held until a second after its answer, and Telegram counted the message before
         # that, so the budget is kept at Telegram's end whatever the delays on the way.
         self.burst = max(1, math.floor(rate + 1e-9))
-        # Every message granted, prompts and replies alike, whose place is still held: until
-        # ``TELEGRAM_SECOND`` after its answer.
-        self._granted: deque[_Place] = deque()
+        # Every message granted, prompts and replies alike, whose place is still held: those
+        # waiting for their answer (a set in the order granted, as many as requests in flight)
+        # and, as a heap, the instants until which the answered ones are (``TELEGRAM_SECOND``
+        # after the answer). A grant then looks at what is in flight and at the heap's top,
+        # not at every place of the last second: 1,000 of them under paid broadcasts.
+        self._in_flight: dict[_Place, None] = {}
+        self._answered_until: list[float] = []
         self._replies_waiting = 0
         # Replies granted that no prompt has yet given its slot to. Each one takes the place of
         # the next prompt, so the two together keep the schedule's even spacing: without that,
@@ -218,22 +222,19 @@ class Pacer:
         request that left late could meet the next second's requests there.
         """
         place = _current_place.get()
-        if place is not None and place.answered is None:
-            place.answered = place.clock()
+        if place is not None:
+            place.pacer._settle(place)
         _current_place.set(None)
 
-    def _hold(self, now: float) -> None:
-        place = _Place(self.clock, now)
-        self._granted.append(place)
-        _current_place.set(place)
+    def _settle(self, place: _Place) -> None:
+        # Once only, and not for a place already let go as never answered.
+        if self._in_flight.pop(place, False) is None:
+            heapq.heappush(self._answered_until, self.clock() + TELEGRAM_SECOND)
 
-    def _held_until(self, place: _Place, now: float) -> float:
-        if place.answered is not None:
-            return place.answered + TELEGRAM_SECOND  # answered after its grant
-        if now - place.granted > IN_FLIGHT_LIMIT:
-            return place.granted + IN_FLIGHT_LIMIT
-        # Still on its way: held at least until it is answered, whenever that is.
-        return max(place.granted + TELEGRAM_SECOND, now + IN_FLIGHT_RECHECK)
+    def _hold(self, now: float) -> None:
+        place = _Place(self, now)
+        self._in_flight[place] = None
+        _current_place.set(place)
 
     def note_foreign_paced(self, count: int) -> None:
         """The sending instance just sent ``count`` paced messages (prompts and the like).
@@ -246,7 +247,8 @@ class Pacer:
     def _count_heard(self, count: int) -> float:
         """Hold a place for each of ``count`` messages another instance sent; return now."""
         now = self.clock()
-        self._granted.extend(_Place(self.clock, now, answered=now) for _ in range(count))
+        for _ in range(count):
+            heapq.heappush(self._answered_until, now + TELEGRAM_SECOND)
         self._heard_until = now + TELEGRAM_SECOND
         return now
 
@@ -296,12 +298,21 @@ class Pacer:
     def _window_wait(self, room: int) -> float:
         """How long until one more grant keeps the places held within ``room``; <= 0: now."""
         now = self.clock()
-        held = [(until, p) for p in self._granted if (until := self._held_until(p, now)) > now]
-        if len(held) < len(self._granted):
-            self._granted = deque(place for _, place in held)
-        if len(held) < room:
+        answered = self._answered_until
+        while answered and answered[0] <= now:
+            heapq.heappop(answered)
+        in_flight: list[float] = []
+        for place in list(self._in_flight):
+            if now - place.granted > IN_FLIGHT_LIMIT:
+                del self._in_flight[place]  # its answer is not coming: let go
+            else:
+                # On its way: held at least until it is answered, whenever that is.
+                in_flight.append(max(place.granted + TELEGRAM_SECOND, now + IN_FLIGHT_RECHECK))
+        held = len(answered) + len(in_flight)
+        if held < room:
             return 0.0
-        return sorted(until for until, _ in held)[len(held) - room] - now
+        # The grant may come once all but ``room - 1`` of the held places are let go.
+        return _kth_smallest(answered, in_flight, held - room) - now
 
     def _forget_before(self, horizon: float) -> None:
         cut = bisect.bisect_left(self._reserved, horizon)
@@ -309,6 +320,23 @@ class Pacer:
             del self._reserved[:cut]
         if len(self._chat_next) > 10_000:
             self._chat_next = {c: t for c, t in self._chat_next.items() if t > horizon}
+
+
+def _kth_smallest(heap: list[float], others: list[float], k: int) -> float:
+    """The ``k``-th smallest (from 0) of a heap's values and ``others`` together.
+
+    It is among the ``k + 1`` smallest of each, and a heap gives up its smallest ones in
+    order without a look at the rest.
+    """
+    smallest: list[float] = []
+    frontier = [(heap[0], 0)] if heap else []
+    while frontier and len(smallest) <= k:
+        value, index = heapq.heappop(frontier)
+        smallest.append(value)
+        for child in (2 * index + 1, 2 * index + 2):
+            if child < len(heap):
+                heapq.heappush(frontier, (heap[child], child))
+    return sorted(smallest + others)[k]
 
 
 class SteppingTime:

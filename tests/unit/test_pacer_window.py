@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import heapq
 import random
+from collections.abc import Callable
 
 from telegram.error import TimedOut
 
 from bot.floods import ReplyGate, paced
-from bot.sender import Pacer
+from bot.sender import Pacer, _kth_smallest
 from tests.flows.test_scheduling_support import VirtualTime
 
 
@@ -49,24 +51,16 @@ async def test_requests_that_reach_telegram_late_still_never_crowd_its_second() 
     """A request leaves some time after its grant (the event loop busy elsewhere, a slow
     network), and Telegram counts it from its arrival. Places are held until a second after
     the answer, so the arrivals keep the promise the grants keep, whatever the delays."""
-    vt = VirtualTime()
     rng = random.Random(11)
-    arrivals: list[float] = []
-    pacer = Pacer(28.8, clock=vt.time, sleep=vt.sleep)
+    arrivals = await requests_on_their_way(
+        28.8,
+        senders=8,
+        each=60,
+        on_the_way=lambda: rng.choice([0.0, 0.0, 0.0, rng.uniform(0.0, 0.06)]),
+        back=lambda: 0.002,
+    )
 
-    async def worker(first_chat: int) -> None:
-        for chat in range(first_chat, first_chat + 60):
-            await pacer.acquire(chat)
-            await vt.sleep(rng.choice([0.0, 0.0, 0.0, rng.uniform(0.0, 0.06)]))
-            arrivals.append(vt.time())
-            await vt.sleep(0.002)  # the answer on its way back
-            pacer.answered()
-
-    await vt.run(asyncio.gather(*(worker(n * 1000) for n in range(8))))
-
-    arrivals.sort()
-    # As Telegram (and the fake Bot API) count: the messages in the second up to an arrival.
-    busiest = max(i - bisect.bisect_right(arrivals, t - 1.0) + 1 for i, t in enumerate(arrivals))
+    busiest = busiest_at_telegram(arrivals)
     assert len(arrivals) == 480
     assert busiest <= 28, f"{busiest} messages reached Telegram within one second"
     assert len(arrivals) / (arrivals[-1] - arrivals[0]) > 27.5, "and holding costs little rate"
@@ -267,3 +261,64 @@ async def test_a_small_budget_shared_with_another_instance_still_sends() -> None
 
     assert len(sent) == 4
     assert busiest_second(sent) == 1
+
+
+async def test_paid_broadcasts_keep_a_thousand_a_second_with_answers_out_of_order() -> None:
+    """Under paid broadcasts a second holds 1,000 places; answers come back in any order."""
+    rng = random.Random(5)
+    arrivals = await requests_on_their_way(
+        1000.0,
+        senders=60,
+        each=40,
+        on_the_way=lambda: rng.uniform(0.0, 0.01),
+        back=lambda: rng.uniform(0.0, 0.01),
+    )
+
+    busiest = busiest_at_telegram(arrivals)
+    assert len(arrivals) == 2400
+    assert busiest <= 1000, f"{busiest} messages reached Telegram within one second"
+    assert len(arrivals) / (arrivals[-1] - arrivals[0]) > 900, "and the window costs little rate"
+
+
+async def requests_on_their_way(
+    rate: float,
+    *,
+    senders: int,
+    each: int,
+    on_the_way: Callable[[], float],
+    back: Callable[[], float],
+) -> list[float]:
+    """When each request reaches Telegram, sorted: ``senders`` senders, ``each`` chats each,
+    every request ``on_the_way()`` seconds after its grant, answered ``back()`` after that."""
+    vt = VirtualTime()
+    arrivals: list[float] = []
+    pacer = Pacer(rate, clock=vt.time, sleep=vt.sleep)
+
+    async def worker(first_chat: int) -> None:
+        for chat in range(first_chat, first_chat + each):
+            await pacer.acquire(chat)
+            await vt.sleep(on_the_way())
+            arrivals.append(vt.time())
+            await vt.sleep(back())
+            pacer.answered()
+
+    await vt.run(asyncio.gather(*(worker(n * 1000) for n in range(senders))))
+    return sorted(arrivals)
+
+
+def busiest_at_telegram(arrivals: list[float]) -> int:
+    """As Telegram (and the fake Bot API) count: the most messages in the second up to one."""
+    return max(i - bisect.bisect_right(arrivals, t - 1.0) + 1 for i, t in enumerate(arrivals))
+
+
+def test_the_window_finds_when_a_place_frees_among_answered_and_in_flight_ones() -> None:
+    rng = random.Random(3)
+    for _ in range(500):
+        answered = [rng.uniform(0, 2) for _ in range(rng.randint(0, 40))]
+        heapq.heapify(answered)
+        in_flight = [rng.uniform(0, 2) for _ in range(rng.randint(0, 8))]
+        everything = sorted(answered + in_flight)
+        if not everything:
+            continue
+        k = rng.randrange(len(everything))
+        assert _kth_smallest(answered, in_flight, k) == everything[k]
