@@ -175,11 +175,14 @@ async def test_a_patient_plays_the_demo_and_the_therapist_sees_it_in_the_report(
     # The first chart imports matplotlib (a second alone, several on a busy machine).
     await expect(chart).to_be_visible(timeout=30_000)
     await expect(chart).to_have_js_property("naturalWidth", 1080)
-    # Shown and natural shape read in one go: the page may redraw the chat between two reads.
-    shown, natural = await chart.evaluate(
+    # Shown and natural shape read in one go: the page may redraw the chat between two reads,
+    # and for a moment of a redraw the picture has no box at all (0 / 0, once in CI).
+    shape = await page.wait_for_function(
         "img => { const r = img.getBoundingClientRect();"
-        " return [r.height / r.width, img.naturalHeight / img.naturalWidth]; }"
+        " return r.width > 0 && [r.height / r.width, img.naturalHeight / img.naturalWidth]; }",
+        arg=await chart.element_handle(),
     )
+    shown, natural = await shape.json_value()
     assert abs(shown - natural) < 0.02
     await fits_the_width(page)
     shot = os.environ.get("PATIENTBOT_CHART_SCREENSHOT")
