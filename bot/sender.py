@@ -51,7 +51,9 @@ TimeSource = Callable[[], float]
 # not heard of yet. Measured with ``bench_fanout --processes 3 --patients 2000 --limit 30`` on
 # this 2-core machine under load: one place left 46 x 429, three left 9 to 11. Again with
 # sniffio (load 0.2): two places 24 x 429 (0.895 of L - replies, reply p99 1,029 ms), three
-# 4 x 429 (0.856, p99 457 ms): each 429 pauses every send for a second.
+# 4 x 429 (0.856, p99 457 ms): each 429 pauses every send for a second. Once every instance
+# heard the prompts (docs/scheduling.md): two places 0.861 and p99 1,042 ms, eight 0.63 and a
+# p99 no better than three's; the p99 left is the host's.
 FOREIGN_HEADROOM = 3
 # Tries to record a batch of results, 0.5 s apart and doubling (about 15 s in all).
 FLUSH_ATTEMPTS = 6
