@@ -256,13 +256,29 @@ def plan_member(
     return planned
 
 
-def replan_person(session: Session, person: Person, now: datetime, default_zone: str) -> None:
-    """After a time zone change or opting back in: recompute the patient's pending rows."""
+def replan_person(
+    session: Session,
+    person: Person,
+    now: datetime,
+    default_zone: str,
+    *,
+    keep_due: bool = False,
+) -> None:
+    """After a time zone change or opting back in: recompute the patient's pending rows.
+
+    ``keep_due`` (a time zone change): a row already due, whose prompt is on its way (a big
+    group's fan-out takes minutes; the database may be away a while), stays and goes out now
+    unless the new zone still has that occurrence to come later the same day. Planning again
+    finds only coming occurrences, so a zone in which today's had passed lost the patient's
+    check-in of the day. The task's next occurrence follows once the kept row is sent.
+    """
     assert person.id is not None
+    kept = _due_to_keep(session, person, now, default_zone) if keep_due else []
     session.execute(
         delete(Delivery).where(
             col(Delivery.person_id) == person.id,
             col(Delivery.status) == DeliveryStatus.PENDING.value,
+            col(Delivery.id).not_in(kept),
         )
     )
     session.flush()
@@ -273,3 +289,26 @@ def replan_person(session: Session, person: Person, now: datetime, default_zone:
     ).all()
     for group in groups:
         plan_member(session, person, group, now, default_zone)
+
+
+def _due_to_keep(session: Session, person: Person, now: datetime, default_zone: str) -> list[int]:
+    """The patient's pending rows already due that planning again in their zone would drop."""
+    due = session.exec(
+        select(Delivery, Task, TherapyGroup)
+        .join(Task, col(Task.id) == Delivery.task_id)
+        .join(TherapyGroup, col(TherapyGroup.id) == Task.group_id)
+        .where(
+            Delivery.person_id == person.id,
+            Delivery.status == DeliveryStatus.PENDING.value,
+            col(Delivery.due_at) <= now,
+        )
+    ).all()
+    kept = []
+    for delivery, task, group in due:
+        zone = zone_for(person, group, default_zone)
+        following = next_due(task.due_date, task.due_time, task.recurrence, zone, now)
+        day = delivery.due_at.astimezone(zone).date()
+        if following is None or following.astimezone(zone).date() != day:
+            assert delivery.id is not None
+            kept.append(delivery.id)
+    return kept

@@ -931,6 +931,46 @@ def test_setting_a_time_zone_replans_pending_tasks_in_it(world: World) -> None:
     assert (view.zone, view.own) == ("America/New_York", True)
 
 
+def _pending_knee_check(world: World) -> list[datetime]:
+    with world.database.session() as session:
+        return list(
+            session.exec(
+                select(Delivery.due_at)
+                .join(Task, col(Task.id) == Delivery.task_id)
+                .where(
+                    Task.title == "Knee check",
+                    Delivery.person_id == world.person_id(ALICE),
+                    Delivery.status == DeliveryStatus.PENDING.value,
+                )
+            ).all()
+        )
+
+
+@pytest.mark.parametrize(
+    ("zone", "due_after"),
+    [
+        # 10:00 in Berlin was 09:00 UTC: gone by. Replanned, the check-in of today was lost.
+        ("europe/berlin", datetime(2026, 11, 25, 10, 0, tzinfo=UTC)),
+        # 10:00 in New York is still to come today (15:00 UTC): the prompt moves there.
+        ("america/new_york", datetime(2026, 11, 25, 15, 0, tzinfo=UTC)),
+    ],
+)
+def test_a_check_in_already_due_when_the_zone_changes_is_not_lost(
+    world: World, zone: str, due_after: datetime
+) -> None:
+    world.join(ALICE)
+    # 10:00:30 UTC: the knee check fell due at 10:00 (London) and the fan-out has not reached
+    # Alice yet when she sets her zone.
+    world.clock.set(datetime(2026, 11, 25, 10, 0, 30, tzinfo=UTC))
+    assert _pending_knee_check(world) == [datetime(2026, 11, 25, 10, 0, tzinfo=UTC)]
+
+    changed = checkin.set_timezone(world.database, world.now, POLICY, 101, zone)
+
+    assert _pending_knee_check(world) == [due_after]
+    assert changed.next_due is not None and changed.next_due.task_title == "Knee check"
+    assert changed.next_due.due_at == due_after
+
+
 def test_an_unknown_time_zone_name_changes_nothing(world: World) -> None:
     world.join(ALICE)
 

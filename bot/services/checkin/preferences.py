@@ -144,7 +144,7 @@ def set_timezone(
             return ZoneChanged(known=True, zone=None)
         person.timezone = zone
         session.flush()
-        replan_person(session, person, now, policy.default_zone)
+        replan_person(session, person, now, policy.default_zone, keep_due=True)
         session.flush()
         next_due = _next_due(session, person, now, policy)
         session.commit()
