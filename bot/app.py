@@ -58,6 +58,8 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         # Every Bot API call passes it: messages into a flooding chat are held back.
         .rate_limiter(ReplyGate())
+        # Its stop lets a running due scan finish instead of cancelling it.
+        .job_queue(scheduler.FinishingJobQueue())
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)

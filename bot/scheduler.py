@@ -18,6 +18,7 @@ from typing import Any
 
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import JobQueue
 
 from bot import closing
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
@@ -99,6 +100,22 @@ class ScanReport:
     expired_unsent: int = 0  # prompts that expired before they could be sent (downtime)
     rounds: int = 0
     skipped: bool = False  # Telegram asked us to wait; nothing was claimed
+
+
+class FinishingJobQueue(JobQueue[BotContext]):
+    """PTB's JobQueue, whose stop lets the ticks running finish and starts no new one.
+
+    PTB's ``stop`` awaits the jobs running when it is called, then shuts APScheduler down,
+    which cancels whatever runs by then: a tick that started in between (every 0.2 s in the
+    outage test; every ``scan_interval_seconds`` here) was cancelled mid-scan, and APScheduler
+    logged the cancellation at ERROR with a traceback. Measured with a 5 ms job: 26 to 32
+    stops of 40 logged it, none once the scheduler is paused first.
+    """
+
+    async def stop(self, wait: bool = True) -> None:
+        if self.scheduler.running:
+            self.scheduler.pause()
+        await super().stop(wait)
 
 
 def state(application: BotApplication) -> SchedulerState:

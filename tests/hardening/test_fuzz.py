@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import logging
 import math
 import os
 import re
@@ -65,6 +64,7 @@ from fakebotapi import FakeBotApi
 from storage.db import Database
 from tests.conftest import START
 from tests.fakes.harness import Harness, patient, therapist
+from tests.fakes.logs import ErrorRecorder, recording_errors
 from tests.fakes.snapshots import (
     PERSON_TABLES,
     THERAPIST_TABLES,
@@ -575,17 +575,6 @@ def answer_problems(answer: dict[str, Any], rows: Rows) -> list[str]:
 
 
 # --- one world per example ----------------------------------------------------------------
-
-
-class ErrorRecorder(logging.Handler):
-    """Collects every record at ERROR or above, whoever logs it."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @dataclass
@@ -1133,13 +1122,8 @@ def _chat_of(update: JSON) -> JSON | None:
 
 @pytest.fixture
 def error_log() -> Iterator[ErrorRecorder]:
-    recorder = ErrorRecorder()
-    root = logging.getLogger()
-    root.addHandler(recorder)
-    try:
+    with recording_errors() as recorder:
         yield recorder
-    finally:
-        root.removeHandler(recorder)
 
 
 def command_names(settings: Settings, database: Database, clock: ManualClock) -> list[str]:
