@@ -12,7 +12,7 @@ import asyncio
 from bot.app import build_application
 from bot.config import Settings
 from bot.context import BotContext
-from bot.scheduler import FinishingJobQueue
+from bot.scheduler import SCAN_JOB_KWARGS, FinishingJobQueue
 from fakebotapi import FakeBotApi
 from storage.db import Database
 from tests.fakes.logs import recording_errors
@@ -40,7 +40,7 @@ async def test_a_job_running_at_stop_finishes_and_none_starts_after(
             app.job_queue.run_repeating(
                 job,
                 interval=0.005,
-                job_kwargs={"max_instances": 2, "coalesce": True, "misfire_grace_time": None},
+                job_kwargs=SCAN_JOB_KWARGS,
             )
             await app.initialize()
             await app.start()
