@@ -8,6 +8,7 @@ due scan only ever reads due rows, and nothing is held in memory per patient.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -256,24 +257,35 @@ def plan_member(
     return planned
 
 
+@dataclass(frozen=True)
+class ZoneChange:
+    """A patient's own zone before it changed (None: they had none, the group's applied)."""
+
+    before: str | None
+
+
 def replan_person(
     session: Session,
     person: Person,
     now: datetime,
     default_zone: str,
     *,
-    keep_due: bool = False,
+    zone_change: ZoneChange | None = None,
 ) -> None:
     """After a time zone change or opting back in: recompute the patient's pending rows.
 
-    ``keep_due`` (a time zone change): a row already due, whose prompt is on its way (a big
-    group's fan-out takes minutes; the database may be away a while), stays and goes out now
-    unless the new zone still has that occurrence to come later the same day. Planning again
-    finds only coming occurrences, so a zone in which today's had passed lost the patient's
-    check-in of the day. The task's next occurrence follows once the kept row is sent.
+    ``zone_change``: a row whose occurrence has already passed in the new zone stays, at its
+    instant, and goes out as planned; the others move to the new zone. Planning again finds
+    only coming occurrences, so where the new zone's time of that day had gone by (10:00
+    London due, or about to be, when the patient sets Berlin, whose 10:00 was an hour ago),
+    the patient lost the day's check-in, or a once task for good. A due row may be a big
+    group's fan-out that has not reached them yet, or the database away. The task's next
+    occurrence follows once the kept row is sent.
     """
     assert person.id is not None
-    kept = _due_to_keep(session, person, now, default_zone) if keep_due else []
+    kept = (
+        _passed_in_new_zone(session, person, now, default_zone, zone_change) if zone_change else []
+    )
     session.execute(
         delete(Delivery).where(
             col(Delivery.person_id) == person.id,
@@ -291,24 +303,24 @@ def replan_person(
         plan_member(session, person, group, now, default_zone)
 
 
-def _due_to_keep(session: Session, person: Person, now: datetime, default_zone: str) -> list[int]:
-    """The patient's pending rows already due that planning again in their zone would drop."""
-    due = session.exec(
+def _passed_in_new_zone(
+    session: Session, person: Person, now: datetime, default_zone: str, change: ZoneChange
+) -> list[int]:
+    """The patient's pending rows whose occurrence, on its own day, is past in the new zone."""
+    pending = session.exec(
         select(Delivery, Task, TherapyGroup)
         .join(Task, col(Task.id) == Delivery.task_id)
         .join(TherapyGroup, col(TherapyGroup.id) == Task.group_id)
         .where(
             Delivery.person_id == person.id,
             Delivery.status == DeliveryStatus.PENDING.value,
-            col(Delivery.due_at) <= now,
         )
     ).all()
     kept = []
-    for delivery, task, group in due:
-        zone = zone_for(person, group, default_zone)
-        following = next_due(task.due_date, task.due_time, task.recurrence, zone, now)
-        day = delivery.due_at.astimezone(zone).date()
-        if following is None or following.astimezone(zone).date() != day:
+    for delivery, task, group in pending:
+        old_zone = ZoneInfo(change.before or group.timezone or default_zone)
+        day = delivery.due_at.astimezone(old_zone).date()
+        if local_to_utc(day, task.due_time, zone_for(person, group, default_zone)) <= now:
             assert delivery.id is not None
             kept.append(delivery.id)
     return kept

@@ -549,6 +549,21 @@ async def test_timezone_with_a_name_sets_it_or_explains_the_mistake(h: Harness) 
     assert person is not None and person.timezone == "America/New_York"
 
 
+async def test_a_check_in_whose_hour_passed_in_the_new_zone_still_comes_that_day(
+    h: Harness,
+) -> None:
+    await joined(h, "SHOULDER1")
+    # 10:30 UTC: day 1 is due at 11:00 in London, and 11:00 in Berlin was 10:00 UTC.
+    h.clock.set(local(10, 30))
+
+    await h.command(ALICE, "/timezone", "europe/berlin")
+
+    assert f"{DAY_1}, is due Wed 25 Nov, 12:00 (CET)." in h.last_text(ALICE.chat_id)
+    await at(h, local(11))
+    assert DAY_1 in h.last_text(ALICE.chat_id)
+    assert [(d.due_at, d.status) for d in deliveries_of(h, ALICE, DAY_1)] == [(local(11), "sent")]
+
+
 async def test_stop_after_confirmation_ends_prompts_until_start(h: Harness) -> None:
     await joined(h, "SHOULDER1")
     await h.command(ALICE, "/stop")

@@ -947,21 +947,30 @@ def _pending_knee_check(world: World) -> list[datetime]:
 
 
 @pytest.mark.parametrize(
-    ("zone", "due_after"),
+    ("at", "zone", "due_after"),
     [
+        # 10:00:30 UTC: the knee check fell due at 10:00 (London) and the fan-out has not
+        # reached Alice yet when she sets her zone.
         # 10:00 in Berlin was 09:00 UTC: gone by. Replanned, the check-in of today was lost.
-        ("europe/berlin", datetime(2026, 11, 25, 10, 0, tzinfo=UTC)),
+        ((10, 0, 30), "europe/berlin", datetime(2026, 11, 25, 10, 0, tzinfo=UTC)),
         # 10:00 in New York is still to come today (15:00 UTC): the prompt moves there.
-        ("america/new_york", datetime(2026, 11, 25, 15, 0, tzinfo=UTC)),
+        ((10, 0, 30), "america/new_york", datetime(2026, 11, 25, 15, 0, tzinfo=UTC)),
+        # 09:30 UTC, half an hour before it is due: Berlin's 10:00 has gone by all the same,
+        # and so has Tokyo's (01:00 UTC). It comes at 10:00 UTC, not tomorrow.
+        ((9, 30, 0), "europe/berlin", datetime(2026, 11, 25, 10, 0, tzinfo=UTC)),
+        ((9, 30, 0), "asia/tokyo", datetime(2026, 11, 25, 10, 0, tzinfo=UTC)),
+        ((9, 30, 0), "america/new_york", datetime(2026, 11, 25, 15, 0, tzinfo=UTC)),
+        # The day before, Tokyo's 10:00 of the 25th (01:00 UTC) is still to come: it moves.
+        ((-14, 0, 0), "asia/tokyo", datetime(2026, 11, 25, 1, 0, tzinfo=UTC)),
     ],
 )
-def test_a_check_in_already_due_when_the_zone_changes_is_not_lost(
-    world: World, zone: str, due_after: datetime
+def test_a_check_in_whose_time_passed_in_the_new_zone_is_not_lost(
+    world: World, at: tuple[int, int, int], zone: str, due_after: datetime
 ) -> None:
     world.join(ALICE)
-    # 10:00:30 UTC: the knee check fell due at 10:00 (London) and the fan-out has not reached
-    # Alice yet when she sets her zone.
-    world.clock.set(datetime(2026, 11, 25, 10, 0, 30, tzinfo=UTC))
+    hours, minutes, seconds = at
+    midnight = datetime(2026, 11, 25, tzinfo=UTC)
+    world.clock.set(midnight + timedelta(hours=hours, minutes=minutes, seconds=seconds))
     assert _pending_knee_check(world) == [datetime(2026, 11, 25, 10, 0, tzinfo=UTC)]
 
     changed = checkin.set_timezone(world.database, world.now, POLICY, 101, zone)

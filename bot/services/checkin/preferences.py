@@ -37,7 +37,7 @@ from bot.services.checkin.results import (
 )
 from bot.services.content import title_of
 from bot.services.erasure import was_erased
-from bot.services.planning import replan_person
+from bot.services.planning import ZoneChange, replan_person
 from storage.db import Database
 from storage.models import Delivery, Membership, Role, Task, TherapyGroup
 
@@ -142,9 +142,10 @@ def set_timezone(
             return ZoneChanged(known=False, zone=zone, erased=erased)
         if zone is None:
             return ZoneChanged(known=True, zone=None)
+        change = ZoneChange(before=person.timezone)
         person.timezone = zone
         session.flush()
-        replan_person(session, person, now, policy.default_zone, keep_due=True)
+        replan_person(session, person, now, policy.default_zone, zone_change=change)
         session.flush()
         next_due = _next_due(session, person, now, policy)
         session.commit()
