@@ -17,12 +17,14 @@ in alternating slices so the noise of a shared machine falls on each.
 
     python -m benchmarks.bench_answers            # quick: 1,000 answers per side and backend
     python -m benchmarks.bench_answers --full     # 4,000
+    python -m benchmarks.bench_answers --batch 1  # the inbox fed as webhook calls feed it
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import sys
 import time
 from contextlib import ExitStack
@@ -94,6 +96,7 @@ class AnswersResult:
     stored: int  # answers rows written by the bot
     replies: int  # answers that got their next question
     floor_rows: int
+    batch: int = BATCH  # updates stored and handled at a time by the inbox
 
     @property
     def ours_rate(self) -> float:
@@ -229,18 +232,26 @@ async def _feed_at_once(application: Any, updates: list[dict[str, Any]]) -> floa
     return time.perf_counter() - started
 
 
-async def _feed_inbox(application: Any, updates: list[dict[str, Any]]) -> float:
-    """As updates arrive by getUpdates: each batch stored, then handled from the inbox."""
+async def _feed_inbox(
+    application: Any, updates: list[dict[str, Any]], batch: int = BATCH
+) -> float:
+    """As updates arrive by getUpdates (``batch`` 100) or by webhook (1): each batch stored,
+    then handled from the inbox."""
     incoming = receiver(application)
     started = time.perf_counter()
-    for first in range(0, len(updates), BATCH):
-        await incoming.accept(updates[first : first + BATCH])
+    for first in range(0, len(updates), batch):
+        await incoming.accept(updates[first : first + batch])
         await incoming.drain()
     return time.perf_counter() - started
 
 
-async def run_answers(url: str, answers: int, backend: str) -> AnswersResult:
-    """Build the rows on ``url`` (a migrated, empty database) and time both applications."""
+async def run_answers(
+    url: str, answers: int, backend: str, *, batch: int = BATCH
+) -> AnswersResult:
+    """Build the rows on ``url`` (a migrated, empty database) and time both applications.
+
+    ``batch``: how many updates the inbox is given at a time (100, a ``getUpdates`` answer;
+    1, a webhook call)."""
     database = Database(url)
     build(database, answers + WARM_UP)
     settings = Settings.model_validate({"database": {"url": url}})
@@ -258,21 +269,21 @@ async def run_answers(url: str, answers: int, backend: str) -> AnswersResult:
     await floor.initialize()
     ids = iter(range(1, 10 * (answers + WARM_UP)))
 
-    def batch(first_user: int, start: int, count: int) -> list[dict[str, Any]]:
+    def updates(first_user: int, start: int, count: int) -> list[dict[str, Any]]:
         return [text_update(next(ids), first_user + i, "7") for i in range(start, start + count)]
 
     try:
         # Warm all up (compiled statement caches, connection pools, first-call imports).
-        await _feed_inbox(ours, batch(FIRST_USER_ID, answers + 1, WARM_UP))
-        await _feed(ours, batch(DIRECT_USER_ID, answers + 1, WARM_UP))
-        await _feed(floor, batch(FLOOR_USER_ID, answers + 1, WARM_UP))
-        await _feed_at_once(floor, batch(FLOOR_AT_ONCE_USER_ID, answers + 1, WARM_UP))
+        await _feed_inbox(ours, updates(FIRST_USER_ID, answers + 1, WARM_UP), batch)
+        await _feed(ours, updates(DIRECT_USER_ID, answers + 1, WARM_UP))
+        await _feed(floor, updates(FLOOR_USER_ID, answers + 1, WARM_UP))
+        await _feed_at_once(floor, updates(FLOOR_AT_ONCE_USER_ID, answers + 1, WARM_UP))
         seconds = {"inbox": 0.0, "direct": 0.0, "floor": 0.0, "floor at once": 0.0}
         size = -(-answers // SLICES)
         for index, start in enumerate(range(1, answers + 1, size)):
             count = min(size, answers + 1 - start)
             sides = [
-                ("inbox", ours, FIRST_USER_ID, _feed_inbox),
+                ("inbox", ours, FIRST_USER_ID, functools.partial(_feed_inbox, batch=batch)),
                 ("direct", ours, DIRECT_USER_ID, _feed),
                 ("floor", floor, FLOOR_USER_ID, _feed),
                 ("floor at once", floor, FLOOR_AT_ONCE_USER_ID, _feed_at_once),
@@ -280,7 +291,7 @@ async def run_answers(url: str, answers: int, backend: str) -> AnswersResult:
             if index % 2:
                 sides.reverse()  # ABBA: no side always runs on the warmer machine
             for name, application, first_user, feed in sides:
-                seconds[name] += await feed(application, batch(first_user, start, count))
+                seconds[name] += await feed(application, updates(first_user, start, count))
     finally:
         await ours.shutdown()
         await floor.shutdown()
@@ -315,13 +326,15 @@ async def run_answers(url: str, answers: int, backend: str) -> AnswersResult:
         stored=int(stored),
         replies=replies,
         floor_rows=int(floor_rows) - 2 * WARM_UP,  # both floor sides
+        batch=batch,
     )
 
 
 def report(result: AnswersResult) -> None:
     r = result
     print(f"[{r.backend}] {r.answers:,} answers to a number question, processed one by one")
-    print(f"  patientbot through the inbox (stored, claimed, handled, marked): {r.ours_rate:,.0f} "
+    print(f"  patientbot through the inbox ({r.batch} at a time stored, claimed, handled, "
+          f"marked): {r.ours_rate:,.0f} "
           f"updates/s ({r.ours_seconds * 1000 / r.answers:.2f} ms each)")  # fmt: skip
     print(f"  patientbot without the inbox (process_update, as before it): {r.direct_rate:,.0f} "
           f"updates/s ({r.direct_seconds * 1000 / r.answers:.2f} ms each)")  # fmt: skip
@@ -343,6 +356,12 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="4,000 answers per side")
     parser.add_argument("--answers", type=int, help="override the number of answers")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=BATCH,
+        help="updates stored and handled at a time (100: getUpdates; 1: webhook calls)",
+    )
     args = parser.parse_args()
     answers = args.answers or (4_000 if args.full else 1_000)
     print(f"$ python -m benchmarks.bench_answers {' '.join(sys.argv[1:])}".rstrip())
@@ -350,12 +369,12 @@ def main() -> None:
     results = []
     with temp_dir() as folder:
         url = sqlite_database(Path(folder) / "answers.db")
-        results.append(asyncio.run(run_answers(url, answers, "SQLite")))
+        results.append(asyncio.run(run_answers(url, answers, "SQLite", batch=args.batch)))
         report(results[-1])
     admin = None if args.no_postgres else postgres_admin_url()
     if admin is not None:
         with postgres_database(admin) as url:
-            results.append(asyncio.run(run_answers(url, answers, "PostgreSQL")))
+            results.append(asyncio.run(run_answers(url, answers, "PostgreSQL", batch=args.batch)))
             report(results[-1])
     else:
         print("[PostgreSQL] not measured: no server answers (or --no-postgres)")

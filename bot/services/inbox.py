@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     String,
     and_,
     bindparam,
@@ -111,6 +112,47 @@ def store(database: Database, now: datetime, updates: Sequence[Mapping[str, Any]
         session.commit()
 
 
+def _claim_statement() -> Any:
+    """The claim as one statement: a webhook's batch is mostly one update, so the three
+    statements it took before (lock, lease, read) were three round trips for each answer."""
+    row, older = _INBOX.c, _INBOX.alias("older").c
+    now: BindParameter[datetime] = bindparam("b_now")
+    picked = (
+        select(row.update_id)
+        .where(
+            row.state == _PENDING,
+            or_(row.lease_until.is_(None), row.lease_until < now),
+            ~exists().where(
+                and_(
+                    older.state == _PENDING,
+                    older.chat_id == row.chat_id,
+                    older.update_id < row.update_id,
+                )
+            ),
+        )
+        .order_by(row.update_id)
+        .limit(bindparam("b_limit"))
+        .with_for_update(skip_locked=True)
+        # Evaluated once: inlined into the UPDATE, PostgreSQL may run a LIMIT subquery more
+        # than once and lease more rows than it locked and returned.
+        .cte("picked")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    return (
+        update(_INBOX)
+        .where(row.update_id.in_(select(picked.c.update_id)))
+        .values(
+            lease_until=bindparam("b_lease_until"),
+            claimed_by=bindparam("b_instance_id"),
+            attempts=row.attempts + 1,
+        )
+        .returning(row.update_id, row.chat_id, row.payload, row.received_at)
+    )
+
+
+_CLAIM = _claim_statement()
+
+
 def claim(
     database: Database, now: datetime, instance_id: str, lease_seconds: float, limit: int
 ) -> list[Item]:
@@ -119,45 +161,24 @@ def claim(
     A chat whose oldest pending update is leased by someone (or locked by another instance's
     claim in progress) is left alone entirely, so its later updates wait their turn.
     """
-    row, older = _INBOX.c, _INBOX.alias("older").c
     with database.session() as session:
-        candidates = (
-            select(row.update_id)
-            .where(
-                row.state == _PENDING,
-                or_(row.lease_until.is_(None), row.lease_until < now),
-                ~exists().where(
-                    and_(
-                        older.state == _PENDING,
-                        older.chat_id == row.chat_id,
-                        older.update_id < row.update_id,
-                    )
-                ),
+        rows = (
+            session.connection()
+            .execute(
+                _CLAIM,
+                {
+                    "b_now": now,
+                    "b_limit": limit,
+                    "b_lease_until": now + timedelta(seconds=lease_seconds),
+                    "b_instance_id": instance_id,
+                },
             )
-            .order_by(row.update_id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+            .all()
         )
-        connection = session.connection()
-        ids = list(connection.execute(candidates).scalars())
-        if not ids:
-            return []
-        connection.execute(
-            update(_INBOX)
-            .where(row.update_id.in_(ids))
-            .values(
-                lease_until=now + timedelta(seconds=lease_seconds),
-                claimed_by=instance_id,
-                attempts=row.attempts + 1,
-            )
-        )
-        rows = connection.execute(
-            select(row.update_id, row.chat_id, row.payload, row.received_at)
-            .where(row.update_id.in_(ids))
-            .order_by(row.update_id)
-        ).all()
         session.commit()
-        return [Item(r.update_id, r.chat_id, r.payload, r.received_at) for r in rows]
+    # RETURNING gives no order.
+    items = [Item(r.update_id, r.chat_id, r.payload, r.received_at) for r in rows]
+    return sorted(items, key=lambda item: item.update_id)
 
 
 # Built once: it runs inside every handler's first write (0.19 ms against 0.47 ms when the
