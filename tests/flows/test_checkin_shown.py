@@ -157,6 +157,51 @@ async def test_updates_stored_before_a_restart_are_handled_after_it_in_order(
     assert texts.checkin_summary_thanks() in "\n".join(h.texts(ALICE.chat_id))
 
 
+async def test_one_reply_failing_in_a_batch_leaves_the_others_and_none_is_handled_twice(
+    harness: Harness,
+) -> None:
+    """Four patients answer at once, so the worker handles their updates side by side in one
+    batch. The next question to one of them is lost on its way (that handler fails): the
+    other three go on as if nothing happened, and none of the four is handled twice."""
+    h = harness
+    h.seed_demo()
+    patients = [ALICE, *(patient(n) for n in (1, 2, 3))]
+    for person in patients:
+        await h.command(person, "/start", "SHOULDER1")
+    await at(h, local(18))
+    for person in patients:
+        await h.press(person, START)
+        await h.press(person, "4")
+    incoming = receiver(h.app)
+    await incoming.accept([h.updates.message(person, "30") for person in patients])
+    h.api.inject("sendMessage", NetworkFault())
+
+    assert await incoming.drain() == 4
+
+    for person in patients:
+        pain = delivery_of(h, person, PAIN)
+        assert [a.value_number for a in answers_of(h, pain.id)] == [4.0, 30.0], person.first_name
+    shown = {
+        p.first_name: sum("Question 3 of 3" in t for t in h.texts(p.chat_id)) for p in patients
+    }
+    assert sorted(shown.values()) == [0, 1, 1, 1], shown
+    with h.database.session() as session:
+        states = session.execute(select(InboxUpdate.state)).scalars().all()  # type: ignore[call-overload]
+    assert set(states) == {InboxState.DONE.value}
+    assert await incoming.drain() == 0, "nothing is left to handle again"
+
+    # The batch recorded the question each of the three saw: their answers to it count.
+    for person in patients:
+        if shown[person.first_name]:
+            await h.text(person, "Felt fine")
+            pain = delivery_of(h, person, PAIN)
+            assert answers_of(h, pain.id)[2].value_text == "Felt fine", person.first_name
+    # The one whose question was lost gets it once the grace has passed, and only once.
+    lost = next(p for p in patients if not shown[p.first_name])
+    await h.advance_and_scan(timedelta(seconds=h.settings.checkins.question_resend_seconds))
+    assert sum("Question 3 of 3" in t for t in h.texts(lost.chat_id)) == 1
+
+
 async def test_handled_updates_are_purged_by_the_scan_after_the_configured_days(
     h: Harness,
 ) -> None:
