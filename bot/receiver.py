@@ -24,8 +24,10 @@ import logging
 import socket
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
+from sqlmodel import Session
 from telegram import Update
 from telegram.error import (
     Conflict,
@@ -39,6 +41,7 @@ from telegram.error import (
 from bot import texts
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import FloodWatch, Flow, ReplyGate, quiet
+from bot.frozen import frozen
 from bot.leases import LeaseKeeper
 from bot.readers import chat_language
 from bot.sender import retry_after_seconds
@@ -113,6 +116,7 @@ class Receiver:
         )
         self._worker: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
+        self._last_batch: _Finished | None = None
 
     @property
     def deps(self) -> Deps:
@@ -186,9 +190,23 @@ class Receiver:
         deps = self.deps
         async with self._handling:
             lease = deps.settings.inbox.claim_lease_seconds
-            items = await deps.run(
-                inbox.claim, deps.database, deps.clock.now(), deps.instance_id, lease, CLAIM_LIMIT
-            )
+            # The last batch is finished in the transaction that claims the next one (the
+            # worker claims again as soon as a batch ends): one transaction and one thread hop
+            # fewer per batch, which a webhook's batch of one update paid for every answer.
+            last, self._last_batch = self._last_batch, None
+            try:
+                items = await deps.run(
+                    inbox.claim,
+                    deps.database,
+                    deps.clock.now(),
+                    deps.instance_id,
+                    lease,
+                    CLAIM_LIMIT,
+                    first=last.write if last is not None else None,
+                )
+            except BaseException:
+                self._last_batch = last  # with the next claim, or by ``close``
+                raise
             # Started here, outside every update's first-commit hook (a task copies the context
             # it was made in): a renewal's commit must never be the one that marks an update
             # done, or a kill right after it would lose what the handler had yet to write.
@@ -242,11 +260,12 @@ class Receiver:
                     # meet the batch's closing transaction on the same rows.
                     await renewal.stop()
                 _shown.reset(token)
-                # One transaction for the updates whose handlers wrote nothing (a kill before
-                # it only repeats those, a second /help, never a write) and for the questions
-                # the batch sent. A chat has one update in a batch, so its next one is handled
-                # only after this.
-                await self._finish(unfinished, unreadable, shown)
+                # Written with the next claim: the updates whose handlers wrote nothing (a kill
+                # before it only repeats those, a second /help, never a write) and the
+                # questions the batch sent. A chat has one update in a batch, so its next one
+                # is claimed only once this is written.
+                if unfinished or unreadable or shown:
+                    self._last_batch = _Finished(deps.clock.now(), unfinished, unreadable, shown)
                 await self._announce(newest)
             return len(items)
 
@@ -321,25 +340,16 @@ class Receiver:
             return None
         return InboxState.PENDING
 
-    async def _finish(
-        self, unfinished: list[int], unreadable: list[int], shown: list[checkin.Shown]
-    ) -> None:
-        if not unfinished and not unreadable and not shown:
+    async def _finish_last_batch(self) -> None:
+        """Write what the last batch left for the next claim, when none will come (stopping)."""
+        last, self._last_batch = self._last_batch, None
+        if last is None:
             return
         deps = self.deps
-        now = deps.clock.now()
-
-        def record(session: Any) -> None:
-            checkin.record_shown(session, now, shown)
-
-        await deps.run(
-            inbox.finish,
-            deps.database,
-            now,
-            unfinished,
-            unreadable=unreadable,
-            also=record if shown else None,
-        )
+        try:
+            await deps.run(inbox.finish, deps.database, last.at, (), also=last.write)
+        except Exception as error:
+            log_failure(log, "finishing the last handled updates", error)
 
     async def _announce(self, update_id: int) -> None:
         async with self._handled:
@@ -433,6 +443,7 @@ class Receiver:
         running = [task for task in (self._worker, self._poller) if task is not None]
         await asyncio.gather(*running, return_exceptions=True)
         self._worker = self._poller = None
+        await self._finish_last_batch()
         await self.release()
 
     def stop(self) -> None:
@@ -446,6 +457,21 @@ class Receiver:
             await deps.run(inbox.release, deps.database, deps.instance_id)
         except Exception as error:
             log_failure(log, "giving back claimed updates", error)
+
+
+@frozen
+class _Finished:
+    """What a handled batch leaves to write: its updates whose handlers wrote nothing, the
+    ones that could not be read, and the questions it sent."""
+
+    at: datetime
+    unfinished: list[int]
+    unreadable: list[int]
+    shown: list[checkin.Shown]
+
+    def write(self, session: Session) -> None:
+        inbox.finish_in(session, self.at, self.unfinished, unreadable=self.unreadable)
+        checkin.record_shown(session, self.at, self.shown)
 
 
 class _Renewal:

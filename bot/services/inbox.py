@@ -4,8 +4,9 @@ Telegram forgets an update once the next ``getUpdates`` offset (or a webhook's 2
 it. So ``store`` commits each batch first, and only then is it confirmed; handlers run from
 the stored rows (``claim``), one chat's updates in ``update_id`` order, and each row is marked
 done in the transaction of its handler's first write (``mark_in``, through
-``Database.first_commit_runs``) or, for a handler that writes nothing, right after it
-(``finish``). After a kill -9 at any line every stored update is handled exactly once.
+``Database.first_commit_runs``) or, for a handler that writes nothing, in the transaction that
+claims the worker's next batch (``claim``'s ``first``; ``finish`` on a stop). After a kill -9
+at any line every stored update is handled exactly once.
 
 Several instances can share the table (PostgreSQL): ``claim`` takes the oldest pending row of
 each chat, skipping rows another instance has locked or leased, so a chat's updates never run
@@ -154,14 +155,24 @@ _CLAIM = _claim_statement()
 
 
 def claim(
-    database: Database, now: datetime, instance_id: str, lease_seconds: float, limit: int
+    database: Database,
+    now: datetime,
+    instance_id: str,
+    lease_seconds: float,
+    limit: int,
+    *,
+    first: Callable[[Session], None] | None = None,
 ) -> list[Item]:
     """Lease the oldest pending update of up to ``limit`` chats, oldest first.
 
     A chat whose oldest pending update is leased by someone (or locked by another instance's
     claim in progress) is left alone entirely, so its later updates wait their turn.
+    ``first`` runs in the same transaction before the claim: the worker finishes its last
+    batch there, so the chats it frees are claimable at once.
     """
     with database.session() as session:
+        if first is not None:
+            first(session)
         rows = (
             session.connection()
             .execute(
@@ -208,24 +219,39 @@ def finish(
 ) -> None:
     """Mark updates whose handlers wrote nothing (or that cannot be read) as finished.
 
-    ``also`` runs in the same transaction: the worker records there what its handlers sent
-    (one transaction per claimed batch instead of one per update).
+    ``also`` runs in the same transaction: on a stop the worker writes there what its last
+    batch left (the questions its handlers sent), which otherwise goes with the next claim.
     """
     ids, unreadable_ids = list(update_ids), list(unreadable)
     if not ids and not unreadable_ids and also is None:
         return
     with database.session() as session:
-        connection = session.connection()
-        for marked, marked_as in ((ids, state), (unreadable_ids, InboxState.UNREADABLE)):
-            if marked:
-                connection.execute(
-                    update(_INBOX)
-                    .where(_INBOX.c.update_id.in_(marked), _INBOX.c.state == _PENDING)
-                    .values(state=marked_as.value, handled_at=now, lease_until=None)
-                )
+        finish_in(session, now, ids, state, unreadable=unreadable_ids)
         if also is not None:
             also(session)
         session.commit()
+
+
+def finish_in(
+    session: Session,
+    now: datetime,
+    update_ids: Iterable[int],
+    state: InboxState = InboxState.DONE,
+    *,
+    unreadable: Iterable[int] = (),
+) -> None:
+    """``finish`` inside the caller's transaction."""
+    connection = session.connection()
+    for marked, marked_as in (
+        (list(update_ids), state),
+        (list(unreadable), InboxState.UNREADABLE),
+    ):
+        if marked:
+            connection.execute(
+                update(_INBOX)
+                .where(_INBOX.c.update_id.in_(marked), _INBOX.c.state == _PENDING)
+                .values(state=marked_as.value, handled_at=now, lease_until=None)
+            )
 
 
 def renew(
