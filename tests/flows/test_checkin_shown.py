@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from telegram import User
 
 from bot import scheduler, texts
 from bot.clock import ManualClock
@@ -20,6 +22,7 @@ from bot.config import Settings
 from bot.context import DEPS_KEY, Deps
 from bot.receiver import receiver
 from bot.services import delivery, inbox
+from bot.services.checkin import shown as shown_module
 from fakebotapi import NetworkFault
 from storage.db import Database
 from storage.models import InboxState, InboxUpdate
@@ -157,13 +160,8 @@ async def test_updates_stored_before_a_restart_are_handled_after_it_in_order(
     assert texts.checkin_summary_thanks() in "\n".join(h.texts(ALICE.chat_id))
 
 
-async def test_one_reply_failing_in_a_batch_leaves_the_others_and_none_is_handled_twice(
-    harness: Harness,
-) -> None:
-    """Four patients answer at once, so the worker handles their updates side by side in one
-    batch. The next question to one of them is lost on its way (that handler fails): the
-    other three go on as if nothing happened, and none of the four is handled twice."""
-    h = harness
+async def four_at_question_two(h: Harness) -> list[User]:
+    """Alice and three others, each at question 2 of the pain check (4 pressed on the scale)."""
     h.seed_demo()
     patients = [ALICE, *(patient(n) for n in (1, 2, 3))]
     for person in patients:
@@ -172,6 +170,43 @@ async def test_one_reply_failing_in_a_batch_leaves_the_others_and_none_is_handle
     for person in patients:
         await h.press(person, START)
         await h.press(person, "4")
+    return patients
+
+
+async def test_each_question_a_batch_shows_is_recorded_once(harness: Harness) -> None:
+    """Four answers handled side by side show four questions: four rows recorded, one each,
+    not one per update that wrote while they waited (3.3 per question once)."""
+    h = harness
+    patients = await four_at_question_two(h)
+    recorded: list[int] = []
+
+    def count(
+        connection: Any, statement: Any, multiparams: Any, params: Any, options: Any
+    ) -> None:
+        if statement is shown_module._RECORD_SHOWN:
+            # Several rows come as a list, one row as the parameters themselves.
+            recorded.extend(row["d_id"] for row in multiparams or [params])
+
+    event.listen(h.database.engine, "before_execute", count)
+    try:
+        await h.deliver(*(h.updates.message(person, "30") for person in patients))
+    finally:
+        event.remove(h.database.engine, "before_execute", count)
+
+    pains = sorted(delivery_of(h, person, PAIN).id for person in patients)
+    assert sorted(recorded) == pains
+    for person in patients:
+        assert "Question 3 of 3" in h.last_text(person.chat_id)
+
+
+async def test_one_reply_failing_in_a_batch_leaves_the_others_and_none_is_handled_twice(
+    harness: Harness,
+) -> None:
+    """Four patients answer at once, so the worker handles their updates side by side in one
+    batch. The next question to one of them is lost on its way (that handler fails): the
+    other three go on as if nothing happened, and none of the four is handled twice."""
+    h = harness
+    patients = await four_at_question_two(h)
     incoming = receiver(h.app)
     await incoming.accept([h.updates.message(person, "30") for person in patients])
     h.api.inject("sendMessage", NetworkFault())
