@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func
@@ -218,23 +218,70 @@ def plan_task(session: Session, task: Task, now: datetime, default_zone: str) ->
     return added
 
 
-def replan_task(session: Session, task: Task, now: datetime, default_zone: str) -> tuple[int, int]:
-    """After an edit: drop the pending rows and plan again. Returns (cancelled, added).
+@dataclass(frozen=True)
+class Replanned:
+    """What planning a task again did: pending rows dropped, rows added, due rows kept."""
+
+    cancelled: int
+    added: int
+    kept: int = 0
+
+
+def replan_task(session: Session, task: Task, now: datetime, default_zone: str) -> Replanned:
+    """After an edit: drop the pending rows and plan again.
 
     Only ``pending`` rows go; a prompt already sent or answered stays as it is, so an edit
-    never duplicates a prompt nor touches an answer.
+    never duplicates a prompt nor touches an answer. A row whose occurrence, under the edited
+    schedule, has already come that day stays and goes out as planned: a fan-out of the day's
+    check-in may be on its way (the patients it had reached have theirs), and planning again
+    finds only coming occurrences, so the others lost the day's check-in. An edit that leaves
+    no occurrence that day (Mondays only, on a Tuesday) drops it, and a deleted task keeps none.
     """
     assert task.id is not None
+    kept: list[int] = []
+    if task.deleted_at is None:
+        group = session.get(TherapyGroup, task.group_id)
+        assert group is not None
+        pending = session.exec(
+            select(Delivery, Person)
+            .join(Person, col(Person.id) == Delivery.person_id)
+            .where(Delivery.task_id == task.id, Delivery.status == DeliveryStatus.PENDING.value)
+        ).all()
+        for delivery, person in pending:
+            zone = zone_for(person, group, default_zone)  # an edit changes no zone
+            if delivery.id is not None and _passed_on_its_day(delivery, task, zone, zone, now):
+                kept.append(delivery.id)
     result = session.execute(
         delete(Delivery).where(
             col(Delivery.task_id) == task.id,
             col(Delivery.status) == DeliveryStatus.PENDING.value,
+            col(Delivery.id).not_in(kept),
         )
     )
     session.flush()
     cancelled = int(getattr(result, "rowcount", 0) or 0)
     added = plan_task(session, task, now, default_zone) if task.deleted_at is None else 0
-    return cancelled, added
+    return Replanned(cancelled, added, len(kept))
+
+
+def occurrence_on(task: Task, day: date, zone: ZoneInfo) -> datetime | None:
+    """The task's instant on local ``day`` in ``zone``, or None when it has none that day."""
+    day_start = local_to_utc(day, time(0), zone)
+    found = next_due(
+        task.due_date, task.due_time, task.recurrence, zone, day_start - timedelta(microseconds=1)
+    )
+    if found is None or found.astimezone(zone).date() != day:
+        return None
+    return found
+
+
+def _passed_on_its_day(
+    delivery: Delivery, task: Task, planned_in: ZoneInfo, zone: ZoneInfo, now: datetime
+) -> bool:
+    """Whether the row's occurrence, on the local day it was planned for, is past in ``zone``
+    under the task's schedule as it is now. Planning again would drop such a row for good."""
+    instant = occurrence_on(task, delivery.due_at.astimezone(planned_in).date(), zone)
+    return instant is not None and instant <= now
 
 
 def plan_member(
@@ -316,11 +363,15 @@ def _passed_in_new_zone(
             Delivery.status == DeliveryStatus.PENDING.value,
         )
     ).all()
-    kept = []
-    for delivery, task, group in pending:
-        old_zone = ZoneInfo(change.before or group.timezone or default_zone)
-        day = delivery.due_at.astimezone(old_zone).date()
-        if local_to_utc(day, task.due_time, zone_for(person, group, default_zone)) <= now:
-            assert delivery.id is not None
-            kept.append(delivery.id)
-    return kept
+    return [
+        delivery.id
+        for delivery, task, group in pending
+        if delivery.id is not None
+        and _passed_on_its_day(
+            delivery,
+            task,
+            ZoneInfo(change.before or group.timezone or default_zone),
+            zone_for(person, group, default_zone),
+            now,
+        )
+    ]

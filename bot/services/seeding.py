@@ -581,7 +581,7 @@ def apply_seed(database: Database, plan: SeedPlan, now: datetime, default_zone: 
             task, reschedule = _upsert_task(session, task_seed, group, now, report)
             _upsert_questions(session, task, task_seed.questions, now, report)
             if reschedule:
-                _cancelled, added = replan_task(session, task, now, default_zone)
+                added = replan_task(session, task, now, default_zone).added
             else:
                 added = plan_task(session, task, now, default_zone)
             report.deliveries_planned += added

@@ -563,7 +563,7 @@ def admin_questions_added(changed: QuestionsChanged) -> str:
 
 
 def admin_task_changed(changed: TaskChanged) -> str:
-    return _(
+    text = _(
         "Changed #{task_id} “{title}”: starts {due_date}, {due_time:%H:%M}, "
         "repeats {recurrence}.\n"
         "Next due: {next_due}. {added} planned again; check-ins already sent "
@@ -577,6 +577,15 @@ def admin_task_changed(changed: TaskChanged) -> str:
         next_due=_admin_instant(changed.next_due, changed.group.zone),
         added=counted("{n} upcoming check-in", "{n} upcoming check-ins", changed.added),
     )
+    if changed.kept:
+        # Today's fan-out may have reached some patients before the change: the others keep
+        # theirs (planning.replan_task), so "Next due" alone would not tell the whole story.
+        text += " " + counted(
+            "{n} check-in already due today still goes out.",
+            "{n} check-ins already due today still go out.",
+            changed.kept,
+        )
+    return text
 
 
 # /deletetask

@@ -197,9 +197,9 @@ async def test_editing_a_tasks_time_moves_its_pending_prompts_without_duplicates
         assert task is not None
         task.due_time = time(15, 0)
         session.flush()
-        cancelled, added = replan_task(session, task, clock.now(), "Europe/London")
+        replanned = replan_task(session, task, clock.now(), "Europe/London")
         session.commit()
-    assert (cancelled, added) == (3, 3)
+    assert (replanned.cancelled, replanned.added, replanned.kept) == (3, 3, 0)
 
     for hour in (15, 16):
         clock.set(datetime(2026, 11, 25, hour, 0, tzinfo=UTC))
@@ -229,9 +229,9 @@ async def test_deleting_a_task_cancels_its_pending_prompts(
         assert task is not None
         task.deleted_at = clock.now()
         session.flush()
-        cancelled, added = replan_task(session, task, clock.now(), "Europe/London")
+        replanned = replan_task(session, task, clock.now(), "Europe/London")
         session.commit()
-    assert (cancelled, added) == (3, 0)
+    assert (replanned.cancelled, replanned.added, replanned.kept) == (3, 0, 0)
     clock.set(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
 
     report = await scan(h, vt)

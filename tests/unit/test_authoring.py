@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlmodel import col, select
 
+from bot import texts
 from bot.clock import ManualClock
 from bot.services import authoring, checkin
 from bot.services.audit import OPERATOR
@@ -54,6 +55,15 @@ def join(database: Database, now: datetime, user_id: int, name: str, code: str) 
         code,
     )
     assert result.outcome == checkin.StartOutcome.JOINED, result
+
+
+def alice_and_bob(database: Database, now: datetime) -> int:
+    """The group, with Alice (101) and Bob (102) joined by invite; returns its id."""
+    group_id = group(database, now)
+    code = invite(database, now)
+    join(database, now, 101, "Alice", code)
+    join(database, now, 102, "Bob", code)
+    return group_id
 
 
 def yes_no(text: str, alert: str | None = None) -> QuestionDraft:
@@ -193,10 +203,7 @@ def test_a_group_is_found_by_number_or_by_name_in_any_case(
 
 def test_groups_count_members_tasks_and_checkins(database: Database, clock: ManualClock) -> None:
     now = clock.now()
-    group_id = group(database, now)
-    code = invite(database, now)
-    join(database, now, 101, "Alice", code)
-    join(database, now, 102, "Bob", code)
+    group_id = alice_and_bob(database, now)
     saved = task(database, now, group_id)
     first, second = deliveries(database, saved.task_id)
     mark(database, first.id or 0, DeliveryStatus.SENT)
@@ -210,10 +217,7 @@ def test_a_patient_who_deleted_their_data_is_listed_as_such(
     database: Database, clock: ManualClock
 ) -> None:
     now = clock.now()
-    group(database, now)
-    code = invite(database, now)
-    join(database, now, 101, "Alice", code)
-    join(database, now, 102, "Bob", code)
+    alice_and_bob(database, now)
     with database.session() as session:
         bob = session.exec(select(Person).where(Person.telegram_user_id == 102)).one()
         bob.first_name, bob.last_name, bob.data_deleted_at = "", "", now
@@ -267,10 +271,7 @@ def test_removing_a_patient_by_telegram_id_or_after_a_bar(
     database: Database, clock: ManualClock
 ) -> None:
     now = clock.now()
-    group(database, now)
-    code = invite(database, now)
-    join(database, now, 101, "Alice", code)
-    join(database, now, 102, "Bob", code)
+    alice_and_bob(database, now)
     assert (
         authoring.remove_patient(
             database, now, ZONE, "Shoulder Therapy 1 101", actor=OPERATOR
@@ -532,10 +533,7 @@ def test_a_new_task_plans_every_patients_first_checkin(
     database: Database, clock: ManualClock
 ) -> None:
     now = clock.now()
-    group_id = group(database, now)
-    code = invite(database, now)
-    join(database, now, 101, "Alice", code)
-    join(database, now, 102, "Bob", code)
+    group_id = alice_and_bob(database, now)
     saved = task(database, now, group_id)
     assert saved.planned == 2
     assert saved.next_due == datetime.fromisoformat("2026-11-26T11:00:00+00:00")
@@ -601,10 +599,7 @@ def test_changing_the_due_time_moves_pending_checkins_and_leaves_sent_ones(
     database: Database, clock: ManualClock
 ) -> None:
     now = clock.now()
-    group_id = group(database, now)
-    code = invite(database, now)
-    join(database, now, 101, "Alice", code)
-    join(database, now, 102, "Bob", code)
+    group_id = alice_and_bob(database, now)
     saved = task(database, now, group_id)
     alice_first = deliveries(database, saved.task_id)[0]
     mark(database, alice_first.id or 0, DeliveryStatus.SENT)
@@ -628,6 +623,67 @@ def test_changing_the_due_time_moves_pending_checkins_and_leaves_sent_ones(
         (alice_first.person_id, "sent", alice_first.due_at),
         (alice_first.person_id + 1, "pending", moved),
     ]
+
+
+def _in_the_middle_of_the_fan_out(database: Database, clock: ManualClock) -> tuple[int, int]:
+    """Alice and Bob; 11:00:30 on the day of the first check-in: the fan-out reached Alice,
+    not Bob yet. Returns the task and Bob's person id."""
+    now = clock.now()
+    group_id = alice_and_bob(database, now)
+    saved = task(database, now, group_id)
+    alice, bob = deliveries(database, saved.task_id)
+    mark(database, alice.id or 0, DeliveryStatus.SENT)
+    clock.set(datetime(2026, 11, 26, 11, 0, 30, tzinfo=UTC))
+    return saved.task_id, bob.person_id
+
+
+def _edit(database: Database, now: datetime, task_id: int, edit: str) -> authoring.TaskChanged:
+    if edit.startswith("FREQ="):
+        return authoring.change_repeat(database, now, ZONE, task_id, edit, actor=OPERATOR)
+    hours, minutes = map(int, edit.split(":"))
+    return authoring.change_due(
+        database, now, ZONE, task_id, date(2026, 11, 26), time(hours, minutes), actor=OPERATOR
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "bob_due", "alice_due", "kept"),
+    [
+        # Today's 11:00 stays in the schedule: Bob gets it, as Alice did, not tomorrow.
+        ("FREQ=DAILY;COUNT=10", datetime(2026, 11, 26, 11, 0), datetime(2026, 11, 27, 11, 0), 1),
+        # From tomorrow at 10:00; today's new time has gone by, so today's stays as planned.
+        ("10:00", datetime(2026, 11, 26, 11, 0), datetime(2026, 11, 27, 10, 0), 1),
+        # Today's new time is still to come: Bob's check-in moves there (Alice had hers).
+        ("15:00", datetime(2026, 11, 26, 15, 0), datetime(2026, 11, 27, 15, 0), 0),
+        # No check-in on a Thursday any more: Bob's goes to Monday's.
+        ("FREQ=WEEKLY;BYDAY=MO", datetime(2026, 11, 30, 11, 0), datetime(2026, 11, 30, 11, 0), 0),
+    ],
+)
+def test_an_edit_during_the_fan_out_leaves_nobody_without_the_days_check_in(
+    database: Database,
+    clock: ManualClock,
+    edit: str,
+    bob_due: datetime,
+    alice_due: datetime,
+    kept: int,
+) -> None:
+    task_id, bob = _in_the_middle_of_the_fan_out(database, clock)
+
+    changed = _edit(database, clock.now(), task_id, edit)
+
+    pending = {
+        ("Bob" if d.person_id == bob else "Alice", d.due_at)
+        for d in deliveries(database, task_id)
+        if d.status == "pending"
+    }
+    # London is on UTC in November.
+    assert pending == {
+        ("Bob", bob_due.replace(tzinfo=UTC)),
+        ("Alice", alice_due.replace(tzinfo=UTC)),
+    }
+    assert changed.kept == kept
+    told = texts.admin_task_changed(changed)
+    assert ("1 check-in already due today still goes out." in told) == bool(kept)
 
 
 def test_changing_the_repetition_plans_again(database: Database, clock: ManualClock) -> None:

@@ -270,6 +270,7 @@ class TaskChanged:
     next_due: datetime | None
     cancelled: int  # pending deliveries dropped
     added: int  # pending deliveries planned again
+    kept: int = 0  # pending deliveries kept: their day's occurrence has come (see replan_task)
 
 
 @frozen

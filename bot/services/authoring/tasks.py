@@ -47,7 +47,7 @@ from bot.services.authoring.results import (
 )
 from bot.services.content import TEXT, localized, localized_link, localized_options, title_of
 from bot.services.meaning import Kind, Meaning, meaning
-from bot.services.planning import plan_task, replan_task
+from bot.services.planning import Replanned, plan_task, replan_task
 from bot.services.responses import ALERT_TYPES, QuestionRules, ResponseType
 from bot.services.revisions import add_first_revision, revise
 from bot.services.schedule import ScheduleError, next_due, parse_when
@@ -442,9 +442,7 @@ def _task_fields(task: Task) -> dict[str, object]:
     }
 
 
-def _changed(
-    task: Task, group: GroupInfo, now: datetime, cancelled: int, added: int
-) -> TaskChanged:
+def _changed(task: Task, group: GroupInfo, now: datetime, replanned: Replanned) -> TaskChanged:
     assert task.id is not None
     return TaskChanged(
         task_id=task.id,
@@ -454,8 +452,9 @@ def _changed(
         due_time=task.due_time,
         recurrence=task.recurrence,
         next_due=_task_next_due(task, group.zone, now),
-        cancelled=cancelled,
-        added=added,
+        cancelled=replanned.cancelled,
+        added=replanned.added,
+        kept=replanned.kept,
     )
 
 
@@ -514,10 +513,10 @@ def _reschedule(
         ):
             raise AuthoringError(meaning(Kind.ADMIN_NEVER_DUE))  # the session rolls back
         session.flush()
-        cancelled, added = replan_task(session, task, now, default_zone)
+        replanned = replan_task(session, task, now, default_zone)
         _record_edit(session, now, actor, task, info.id, before)
         session.commit()
-        return _changed(task, info, now, cancelled, added)
+        return _changed(task, info, now, replanned)
 
 
 def _record_edit(
@@ -724,7 +723,7 @@ def delete_task(
         )
         task.deleted_at = now
         session.flush()
-        cancelled_pending, _added = replan_task(session, task, now, default_zone)
+        cancelled_pending = replan_task(session, task, now, default_zone).cancelled
         result = session.execute(
             update(Delivery)
             .where(
