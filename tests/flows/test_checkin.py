@@ -8,6 +8,7 @@ Shoulder Therapy 1 (invite SHOULDER1), and "Hip mobility session" at 10:00 for H
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -245,6 +246,43 @@ async def test_while_another_instance_shares_the_budget_updates_go_one_at_a_time
     assert questions == [ALICE.chat_id, BOB.chat_id]
     for user in (ALICE, BOB):
         assert "Question 2 of 3" in h.texts(user.chat_id)[-1]
+
+
+async def test_sharing_that_begins_during_a_batch_holds_the_rest_of_it_to_one_at_a_time(
+    h: Harness,
+) -> None:
+    """Six answers in one batch: four are handled side by side, alone on the database; another
+    instance begins to listen while Telegram holds their replies, and the two updates left
+    then go one at a time (the worker asks before each update, not once a batch)."""
+    scheduler.state(h.app).replies.enabled = False
+    people = [patient(n) for n in range(6)]
+    for person in people:
+        await h.command(person, "/start", "SHOULDER1")
+    await at(h, local(18))
+    for person in people:
+        await h.press(person, START)
+    first_four, fifth, sixth = people[:4], people[4], people[5]
+    for person in first_four:
+        h.api.slow_down(person.chat_id, 0.4)
+    h.api.slow_down(fifth.chat_id, 0.2)  # side by side, the sixth's question would pass it
+    pacer = scheduler.state(h.app).pacer
+    assert not pacer.sharing()
+    before = len(h.api.calls)
+
+    async def another_instance_begins_to_listen() -> None:
+        await asyncio.sleep(0.1)  # the first four replies are held at Telegram until 0.4 s
+        pacer.shared = True
+
+    listening = asyncio.create_task(another_instance_begins_to_listen())
+    await h.deliver(*(h.updates.message(person, "4") for person in people))
+    await listening
+    for person in people:
+        h.api.slow_down(person.chat_id, 0)
+
+    questions = [c.chat_id for c in h.new_calls(before) if c.method == "sendMessage"]
+    assert questions[4:] == [fifth.chat_id, sixth.chat_id], "the sixth waited for the fifth"
+    for person in people:
+        assert "Question 2 of 3" in h.texts(person.chat_id)[-1], person.first_name
 
 
 async def test_a_forged_callback_is_refused_and_changes_nothing(h: Harness) -> None:
