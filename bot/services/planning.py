@@ -231,11 +231,12 @@ def replan_task(session: Session, task: Task, now: datetime, default_zone: str) 
     """After an edit: drop the pending rows and plan again.
 
     Only ``pending`` rows go; a prompt already sent or answered stays as it is, so an edit
-    never duplicates a prompt nor touches an answer. A row whose occurrence, under the edited
-    schedule, has already come that day stays and goes out as planned: a fan-out of the day's
-    check-in may be on its way (the patients it had reached have theirs), and planning again
-    finds only coming occurrences, so the others lost the day's check-in. An edit that leaves
-    no occurrence that day (Mondays only, on a Tuesday) drops it, and a deleted task keeps none.
+    never duplicates a prompt nor touches an answer. A row whose day, under the edited
+    schedule, has an occurrence that has already come is kept and goes out now (see
+    ``_keep_at_its_days_time``): a fan-out of the day's check-in may be on its way (the
+    patients it had reached have theirs), and planning again finds only coming occurrences,
+    so the others lost the day's check-in. An edit that leaves no occurrence that day (Mondays
+    only, on a Tuesday) drops it, and a deleted task keeps none.
     """
     assert task.id is not None
     kept: list[int] = []
@@ -249,7 +250,8 @@ def replan_task(session: Session, task: Task, now: datetime, default_zone: str) 
         ).all()
         for delivery, person in pending:
             zone = zone_for(person, group, default_zone)  # an edit changes no zone
-            if delivery.id is not None and _passed_on_its_day(delivery, task, zone, zone, now):
+            if _keep_at_its_days_time(session, delivery, task, person, zone, zone, now):
+                assert delivery.id is not None
                 kept.append(delivery.id)
     result = session.execute(
         delete(Delivery).where(
@@ -275,13 +277,27 @@ def occurrence_on(task: Task, day: date, zone: ZoneInfo) -> datetime | None:
     return found
 
 
-def _passed_on_its_day(
-    delivery: Delivery, task: Task, planned_in: ZoneInfo, zone: ZoneInfo, now: datetime
+def _keep_at_its_days_time(
+    session: Session,
+    delivery: Delivery,
+    task: Task,
+    person: Person,
+    planned_in: ZoneInfo,
+    zone: ZoneInfo,
+    now: datetime,
 ) -> bool:
-    """Whether the row's occurrence, on the local day it was planned for, is past in ``zone``
-    under the task's schedule as it is now. Planning again would drop such a row for good."""
-    instant = occurrence_on(task, delivery.due_at.astimezone(planned_in).date(), zone)
-    return instant is not None and instant <= now
+    """Keep a pending row whose occurrence, on the local day it was planned for, has already
+    come under the task's schedule in ``zone`` (planning again would drop it for good): move
+    it to that occurrence, so it goes out now and the scan plans its successor on the next
+    day. Its expiry stays. Not when that day already had one of the series delivered."""
+    occurrence = occurrence_on(task, delivery.due_at.astimezone(planned_in).date(), zone)
+    if occurrence is None or occurrence > now:
+        return False
+    if _first_undelivered_day(session, task, person, zone, occurrence) != occurrence:
+        return False
+    delivery.due_at = occurrence
+    session.add(delivery)
+    return True
 
 
 def plan_member(
@@ -321,13 +337,13 @@ def replan_person(
 ) -> None:
     """After a time zone change or opting back in: recompute the patient's pending rows.
 
-    ``zone_change``: a row whose occurrence has already passed in the new zone stays, at its
-    instant, and goes out as planned; the others move to the new zone. Planning again finds
-    only coming occurrences, so where the new zone's time of that day had gone by (10:00
-    London due, or about to be, when the patient sets Berlin, whose 10:00 was an hour ago),
-    the patient lost the day's check-in, or a once task for good. A due row may be a big
-    group's fan-out that has not reached them yet, or the database away. The task's next
-    occurrence follows once the kept row is sent.
+    ``zone_change``: a row whose occurrence, on the day it was planned for, has already come
+    in the new zone is kept and goes out now (see ``_keep_at_its_days_time``); the others move
+    to the new zone. Planning again finds only coming occurrences, so where the new zone's
+    time of that day had gone by (10:00 London due, or about to be, when the patient sets
+    Berlin, whose 10:00 was an hour ago), the patient lost the day's check-in, or a once task
+    for good. A due row may be a big group's fan-out that has not reached them yet, or the
+    database away.
     """
     assert person.id is not None
     kept = (
@@ -353,7 +369,8 @@ def replan_person(
 def _passed_in_new_zone(
     session: Session, person: Person, now: datetime, default_zone: str, change: ZoneChange
 ) -> list[int]:
-    """The patient's pending rows whose occurrence, on its own day, is past in the new zone."""
+    """Keep (and move) the patient's pending rows whose day's occurrence has come in the new
+    zone; return their ids."""
     pending = session.exec(
         select(Delivery, Task, TherapyGroup)
         .join(Task, col(Task.id) == Delivery.task_id)
@@ -363,15 +380,11 @@ def _passed_in_new_zone(
             Delivery.status == DeliveryStatus.PENDING.value,
         )
     ).all()
-    return [
-        delivery.id
-        for delivery, task, group in pending
-        if delivery.id is not None
-        and _passed_on_its_day(
-            delivery,
-            task,
-            ZoneInfo(change.before or group.timezone or default_zone),
-            zone_for(person, group, default_zone),
-            now,
-        )
-    ]
+    kept = []
+    for delivery, task, group in pending:
+        planned_in = ZoneInfo(change.before or group.timezone or default_zone)
+        zone = zone_for(person, group, default_zone)
+        if _keep_at_its_days_time(session, delivery, task, person, planned_in, zone, now):
+            assert delivery.id is not None
+            kept.append(delivery.id)
+    return kept

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from bot import texts
 from bot.clock import ManualClock
-from bot.services import authoring, checkin
+from bot.services import authoring, checkin, planning
 from bot.services.audit import OPERATOR
 from bot.services.authoring import AuthoringError, QuestionDraft, TaskDraft
 from bot.services.responses import ResponseType
@@ -25,6 +25,7 @@ from storage.models import (
     Question,
     Role,
     Task,
+    TherapyGroup,
 )
 from tests.fakes.revisions import revision_id
 from tests.fakes.words import raises_saying, worded
@@ -625,16 +626,37 @@ def test_changing_the_due_time_moves_pending_checkins_and_leaves_sent_ones(
     ]
 
 
-def _in_the_middle_of_the_fan_out(database: Database, clock: ManualClock) -> tuple[int, int]:
-    """Alice and Bob; 11:00:30 on the day of the first check-in: the fan-out reached Alice,
-    not Bob yet. Returns the task and Bob's person id."""
+def _in_the_middle_of_the_fan_out(
+    database: Database, clock: ManualClock, at: time
+) -> tuple[int, int]:
+    """Alice and Bob; ``at`` on the day of the first check-in (11:00): the fan-out reached
+    Alice, not Bob yet (a big group's takes minutes). Returns the task and Bob's person id."""
     now = clock.now()
     group_id = alice_and_bob(database, now)
     saved = task(database, now, group_id)
     alice, bob = deliveries(database, saved.task_id)
     mark(database, alice.id or 0, DeliveryStatus.SENT)
-    clock.set(datetime(2026, 11, 26, 11, 0, 30, tzinfo=UTC))
+    clock.set(datetime.combine(date(2026, 11, 26), at, tzinfo=UTC))
     return saved.task_id, bob.person_id
+
+
+def _successor_of(database: Database, delivery: Delivery) -> datetime:
+    """What the due scan plans after sending ``delivery`` (``plan_following``)."""
+    with database.session() as session:
+        task_row = session.get(Task, delivery.task_id)
+        person = session.get(Person, delivery.person_id)
+        assert task_row is not None and person is not None
+        group_row = session.get(TherapyGroup, task_row.group_id)
+        assert group_row is not None
+        series = [(task_row, group_row, person, delivery.due_at)]
+        assert planning.plan_following(session, series, ZONE) == 1
+        session.commit()
+    [following] = [
+        d.due_at
+        for d in deliveries(database, delivery.task_id)
+        if d.person_id == delivery.person_id and d.due_at > delivery.due_at
+    ]
+    return following
 
 
 def _edit(database: Database, now: datetime, task_id: int, edit: str) -> authoring.TaskChanged:
@@ -647,43 +669,47 @@ def _edit(database: Database, now: datetime, task_id: int, edit: str) -> authori
 
 
 @pytest.mark.parametrize(
-    ("edit", "bob_due", "alice_due", "kept"),
+    ("at", "edit", "bob_due", "alice_due", "kept"),
     [
         # Today's 11:00 stays in the schedule: Bob gets it, as Alice did, not tomorrow.
-        ("FREQ=DAILY;COUNT=10", datetime(2026, 11, 26, 11, 0), datetime(2026, 11, 27, 11, 0), 1),
-        # From tomorrow at 10:00; today's new time has gone by, so today's stays as planned.
-        ("10:00", datetime(2026, 11, 26, 11, 0), datetime(2026, 11, 27, 10, 0), 1),
+        (time(11, 0, 30), "FREQ=DAILY;COUNT=10", (26, 11, 0), (27, 11, 0), 1),
+        # 10:00 from today: gone by, so Bob's goes out now, as of 10:00.
+        (time(11, 0, 30), "10:00", (26, 10, 0), (27, 10, 0), 1),
+        # 11:20, set at 11:30: Bob's goes out now, as of 11:20, and the next is tomorrow's
+        # (kept as of 11:00, the scan would plan another for 11:20 today).
+        (time(11, 30), "11:20", (26, 11, 20), (27, 11, 20), 1),
         # Today's new time is still to come: Bob's check-in moves there (Alice had hers).
-        ("15:00", datetime(2026, 11, 26, 15, 0), datetime(2026, 11, 27, 15, 0), 0),
+        (time(11, 0, 30), "15:00", (26, 15, 0), (27, 15, 0), 0),
         # No check-in on a Thursday any more: Bob's goes to Monday's.
-        ("FREQ=WEEKLY;BYDAY=MO", datetime(2026, 11, 30, 11, 0), datetime(2026, 11, 30, 11, 0), 0),
+        (time(11, 0, 30), "FREQ=WEEKLY;BYDAY=MO", (30, 11, 0), (30, 11, 0), 0),
     ],
 )
-def test_an_edit_during_the_fan_out_leaves_nobody_without_the_days_check_in(
+def test_an_edit_during_the_fan_out_leaves_nobody_without_the_days_check_in_nor_with_two(
     database: Database,
     clock: ManualClock,
+    at: time,
     edit: str,
-    bob_due: datetime,
-    alice_due: datetime,
+    bob_due: tuple[int, int, int],
+    alice_due: tuple[int, int, int],
     kept: int,
 ) -> None:
-    task_id, bob = _in_the_middle_of_the_fan_out(database, clock)
+    task_id, bob = _in_the_middle_of_the_fan_out(database, clock, at)
 
     changed = _edit(database, clock.now(), task_id, edit)
 
-    pending = {
-        ("Bob" if d.person_id == bob else "Alice", d.due_at)
-        for d in deliveries(database, task_id)
-        if d.status == "pending"
-    }
-    # London is on UTC in November.
-    assert pending == {
-        ("Bob", bob_due.replace(tzinfo=UTC)),
-        ("Alice", alice_due.replace(tzinfo=UTC)),
-    }
+    def instant(day: int, hour: int, minute: int) -> datetime:
+        return datetime(2026, 11, day, hour, minute, tzinfo=UTC)  # London is on UTC
+
+    pending = [d for d in deliveries(database, task_id) if d.status == "pending"]
+    assert sorted(("Bob" if d.person_id == bob else "Alice", d.due_at) for d in pending) == [
+        ("Alice", instant(*alice_due)),
+        ("Bob", instant(*bob_due)),
+    ]
     assert changed.kept == kept
     told = texts.admin_task_changed(changed)
     assert ("1 check-in already due today still goes out." in told) == bool(kept)
+    [bobs] = [d for d in pending if d.person_id == bob]
+    assert _successor_of(database, bobs).date() > bobs.due_at.date(), "one a day"
 
 
 def test_changing_the_repetition_plans_again(database: Database, clock: ManualClock) -> None:

@@ -951,14 +951,15 @@ def _pending_knee_check(world: World) -> list[datetime]:
     [
         # 10:00:30 UTC: the knee check fell due at 10:00 (London) and the fan-out has not
         # reached Alice yet when she sets her zone.
-        # 10:00 in Berlin was 09:00 UTC: gone by. Replanned, the check-in of today was lost.
-        ((10, 0, 30), "europe/berlin", datetime(2026, 11, 25, 10, 0, tzinfo=UTC)),
+        # 10:00 in Berlin was 09:00 UTC: gone by. Replanned, the check-in of today was lost;
+        # it goes out now, as of 09:00 UTC (its successor is tomorrow's, not another today).
+        ((10, 0, 30), "europe/berlin", datetime(2026, 11, 25, 9, 0, tzinfo=UTC)),
         # 10:00 in New York is still to come today (15:00 UTC): the prompt moves there.
         ((10, 0, 30), "america/new_york", datetime(2026, 11, 25, 15, 0, tzinfo=UTC)),
         # 09:30 UTC, half an hour before it is due: Berlin's 10:00 has gone by all the same,
-        # and so has Tokyo's (01:00 UTC). It comes at 10:00 UTC, not tomorrow.
-        ((9, 30, 0), "europe/berlin", datetime(2026, 11, 25, 10, 0, tzinfo=UTC)),
-        ((9, 30, 0), "asia/tokyo", datetime(2026, 11, 25, 10, 0, tzinfo=UTC)),
+        # and so has Tokyo's (01:00 UTC). It goes out now, not tomorrow.
+        ((9, 30, 0), "europe/berlin", datetime(2026, 11, 25, 9, 0, tzinfo=UTC)),
+        ((9, 30, 0), "asia/tokyo", datetime(2026, 11, 25, 1, 0, tzinfo=UTC)),
         ((9, 30, 0), "america/new_york", datetime(2026, 11, 25, 15, 0, tzinfo=UTC)),
         # The day before, Tokyo's 10:00 of the 25th (01:00 UTC) is still to come: it moves.
         ((-14, 0, 0), "asia/tokyo", datetime(2026, 11, 25, 1, 0, tzinfo=UTC)),
