@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import socket
@@ -194,6 +195,9 @@ class Receiver:
             # worker claims again as soon as a batch ends): one transaction and one thread hop
             # fewer per batch, which a webhook's batch of one update paid for every answer.
             last, self._last_batch = self._last_batch, None
+            if last is not None and last.stale(deps.clock.now(), lease):
+                await self._drop_stale(last)
+                last = None
             try:
                 items = await deps.run(
                     inbox.claim,
@@ -205,8 +209,11 @@ class Receiver:
                     first=last.write if last is not None else None,
                 )
             except BaseException:
-                self._last_batch = last  # with the next claim, or by ``close``
+                if last is not None:  # with the next claim, or by ``close``
+                    self._last_batch = dataclasses.replace(last, retried=True)
                 raise
+            if last is not None:
+                await self._announce(last.newest)
             # Started here, outside every update's first-commit hook (a task copies the context
             # it was made in): a renewal's commit must never be the one that marks an update
             # done, or a kill right after it would lose what the handler had yet to write.
@@ -265,8 +272,11 @@ class Receiver:
                 # questions the batch sent. A chat has one update in a batch, so its next one
                 # is claimed only once this is written.
                 if unfinished or unreadable or shown:
-                    self._last_batch = _Finished(deps.clock.now(), unfinished, unreadable, shown)
-                await self._announce(newest)
+                    self._last_batch = _Finished(
+                        deps.clock.now(), deps.instance_id, newest, unfinished, unreadable, shown
+                    )
+                else:
+                    await self._announce(newest)  # else once it is written
             return len(items)
 
     def _sharing_budget(self) -> bool:
@@ -350,6 +360,21 @@ class Receiver:
             await deps.run(inbox.finish, deps.database, last.at, (), also=last.write)
         except Exception as error:
             log_failure(log, "finishing the last handled updates", error)
+        await self._announce(last.newest)
+
+    async def _drop_stale(self, last: _Finished) -> None:
+        """A batch's closing write that failed until its updates' leases ran out is dropped:
+        another instance may have taken them and handled them again (and asked further), so
+        marking them, or recording the questions as shown, would now be wrong. Those updates
+        are handled again (a handler that wrote nothing, a repeated read-only reply); a
+        question never recorded as shown is sent again by the due scan."""
+        log.warning(
+            "the last handled updates could not be finished within their lease: %d will be "
+            "handled again, %d questions shown may be sent again",
+            len(last.unfinished) + len(last.unreadable),
+            len(last.shown),
+        )
+        await self._announce(last.newest)
 
     async def _announce(self, update_id: int) -> None:
         async with self._handled:
@@ -465,13 +490,28 @@ class _Finished:
     ones that could not be read, and the questions it sent."""
 
     at: datetime
+    instance_id: str
+    newest: int  # the newest update of the batch, announced once this is written
     unfinished: list[int]
     unreadable: list[int]
     shown: list[checkin.Shown]
+    retried: bool = False  # a claim that was to write it failed
 
     def write(self, session: Session) -> None:
-        inbox.finish_in(session, self.at, self.unfinished, unreadable=self.unreadable)
+        inbox.finish_in(
+            session,
+            self.at,
+            self.unfinished,
+            unreadable=self.unreadable,
+            claimed_by=self.instance_id,
+        )
         checkin.record_shown(session, self.at, self.shown)
+
+    def stale(self, now: datetime, lease_seconds: float) -> bool:
+        """Whether, after a failed try, the updates' leases may have run out since the batch
+        ended (renewals stop with it, a quarter of a lease after the last one at most). Only
+        after a failure: the next claim, which writes it, follows the batch at once."""
+        return self.retried and (now - self.at).total_seconds() >= lease_seconds * 3 / 4
 
 
 class _Renewal:

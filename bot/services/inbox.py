@@ -239,18 +239,23 @@ def finish_in(
     state: InboxState = InboxState.DONE,
     *,
     unreadable: Iterable[int] = (),
+    claimed_by: str | None = None,
 ) -> None:
-    """``finish`` inside the caller's transaction."""
+    """``finish`` inside the caller's transaction; with ``claimed_by``, only the updates that
+    instance still holds (one another instance took over after the lease is its to finish)."""
     connection = session.connection()
     for marked, marked_as in (
         (list(update_ids), state),
         (list(unreadable), InboxState.UNREADABLE),
     ):
         if marked:
+            statement = update(_INBOX).where(
+                _INBOX.c.update_id.in_(marked), _INBOX.c.state == _PENDING
+            )
+            if claimed_by is not None:
+                statement = statement.where(_INBOX.c.claimed_by == claimed_by)
             connection.execute(
-                update(_INBOX)
-                .where(_INBOX.c.update_id.in_(marked), _INBOX.c.state == _PENDING)
-                .values(state=marked_as.value, handled_at=now, lease_until=None)
+                statement.values(state=marked_as.value, handled_at=now, lease_until=None)
             )
 
 

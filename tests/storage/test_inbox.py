@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import Session
 
 from bot.receiver import strip_nul
 from bot.services import inbox
@@ -77,6 +78,24 @@ def test_a_lapsed_lease_lets_another_instance_take_the_update(database: Database
 
     assert claimed(database, NOW + timedelta(seconds=LEASE - 1), "b:2:y") == []
     assert claimed(database, NOW + timedelta(seconds=LEASE + 1), "b:2:y") == [1]
+
+
+def test_finishing_late_leaves_an_update_another_instance_took_over(database: Database) -> None:
+    """A worker whose closing write was held up past its lease marks only what it still
+    holds: the update another instance claimed is that instance's to finish, and its chat's
+    next update waits for it."""
+    inbox.store(database, NOW, [message(1, 10), message(2, 20), message(3, 10)])
+    assert claimed(database, who="a:1:x") == [1, 2]
+    assert claimed(database, NOW + timedelta(seconds=LEASE + 1), "b:2:y") == [1, 2]
+    assert claimed(database, NOW, "a:1:x") == []
+
+    def late(session: Session) -> None:
+        inbox.finish_in(session, NOW, [1], claimed_by="a:1:x")
+
+    # a's next claim carries the late write: chat 10's next update is still not a's to take.
+    later = NOW + timedelta(seconds=LEASE + 2)
+    assert inbox.claim(database, later, "a:1:x", LEASE, 10, first=late) == []
+    assert states(database) == {1: "pending", 2: "pending", 3: "pending"}
 
 
 def test_renewing_keeps_only_this_instances_updates_in_hand(database: Database) -> None:
