@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import socket
+import time
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from datetime import datetime
@@ -195,7 +195,7 @@ class Receiver:
             # worker claims again as soon as a batch ends): one transaction and one thread hop
             # fewer per batch, which a webhook's batch of one update paid for every answer.
             last, self._last_batch = self._last_batch, None
-            if last is not None and last.stale(deps.clock.now(), lease):
+            if last is not None and last.stale(lease):
                 await self._drop_stale(last)
                 last = None
             try:
@@ -209,8 +209,7 @@ class Receiver:
                     first=last.write if last is not None else None,
                 )
             except BaseException:
-                if last is not None:  # with the next claim, or by ``close``
-                    self._last_batch = dataclasses.replace(last, retried=True)
+                self._last_batch = last  # with the next claim, or by ``close``
                 raise
             if last is not None:
                 await self._announce(last.newest)
@@ -273,7 +272,13 @@ class Receiver:
                 # is claimed only once this is written.
                 if unfinished or unreadable or shown:
                     self._last_batch = _Finished(
-                        deps.clock.now(), deps.instance_id, newest, unfinished, unreadable, shown
+                        deps.clock.now(),
+                        time.monotonic(),
+                        deps.instance_id,
+                        newest,
+                        unfinished,
+                        unreadable,
+                        shown,
                     )
                 else:
                     await self._announce(newest)  # else once it is written
@@ -356,6 +361,9 @@ class Receiver:
         if last is None:
             return
         deps = self.deps
+        if last.stale(deps.settings.inbox.claim_lease_seconds):
+            await self._drop_stale(last)
+            return
         try:
             await deps.run(inbox.finish, deps.database, last.at, (), also=last.write)
         except Exception as error:
@@ -490,12 +498,12 @@ class _Finished:
     ones that could not be read, and the questions it sent."""
 
     at: datetime
+    ended: float  # time.monotonic() when the batch ended: a test's clock may jump
     instance_id: str
     newest: int  # the newest update of the batch, announced once this is written
     unfinished: list[int]
     unreadable: list[int]
     shown: list[checkin.Shown]
-    retried: bool = False  # a claim that was to write it failed
 
     def write(self, session: Session) -> None:
         inbox.finish_in(
@@ -507,11 +515,11 @@ class _Finished:
         )
         checkin.record_shown(session, self.at, self.shown)
 
-    def stale(self, now: datetime, lease_seconds: float) -> bool:
-        """Whether, after a failed try, the updates' leases may have run out since the batch
-        ended (renewals stop with it, a quarter of a lease after the last one at most). Only
-        after a failure: the next claim, which writes it, follows the batch at once."""
-        return self.retried and (now - self.at).total_seconds() >= lease_seconds * 3 / 4
+    def stale(self, lease_seconds: float) -> bool:
+        """Whether the updates' leases may have run out since the batch ended (renewals stop
+        with it, a quarter of a lease after the last one at most): the claim that writes it
+        follows at once, unless claiming failed or the batch raised and the worker waits."""
+        return time.monotonic() - self.ended >= lease_seconds * 3 / 4
 
 
 class _Renewal:

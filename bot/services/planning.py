@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, SQLModel, col, select
 
 from bot.services.schedule import local_to_utc, next_due
@@ -286,18 +286,44 @@ def _keep_at_its_days_time(
     zone: ZoneInfo,
     now: datetime,
 ) -> bool:
-    """Keep a pending row whose occurrence, on the local day it was planned for, has already
-    come under the task's schedule in ``zone`` (planning again would drop it for good): move
-    it to that occurrence, so it goes out now and the scan plans its successor on the next
-    day. Its expiry stays. Not when that day already had one of the series delivered."""
+    """Keep a pending row whose occurrence, on the local day it was planned for, is today's
+    and has already come under the task's schedule in ``zone`` (planning again would drop it
+    for good): move it to that occurrence, so it goes out now and the scan plans its successor
+    on the next day. Its expiry stays.
+
+    Not kept: an occurrence of a day already over in ``zone`` while the series goes on (a move
+    east across midnight would prompt at night, then again the same day; the last of a series,
+    a once task, is kept: late beats lost for good), a row already expired, a day that had one
+    of the series delivered, an instant another row of the series holds (the key is unique),
+    and a row a scan claimed meanwhile (the UPDATE asks for ``pending``).
+    """
     occurrence = occurrence_on(task, delivery.due_at.astimezone(planned_in).date(), zone)
-    if occurrence is None or occurrence > now:
+    if occurrence is None or occurrence > now or delivery.expires_at <= now:
         return False
+    if occurrence.astimezone(zone).date() != now.astimezone(zone).date() and (
+        next_due(task.due_date, task.due_time, task.recurrence, zone, now) is not None
+    ):
+        return False  # that day is over where the patient is, and the series goes on
     if _first_undelivered_day(session, task, person, zone, occurrence) != occurrence:
         return False
-    delivery.due_at = occurrence
-    session.add(delivery)
-    return True
+    taken = session.exec(
+        select(Delivery.id).where(
+            Delivery.task_id == task.id,
+            Delivery.person_id == person.id,
+            col(Delivery.due_at) == occurrence,
+            Delivery.id != delivery.id,
+        )
+    ).first()
+    if taken is not None:
+        return False
+    moved = session.execute(
+        update(Delivery)
+        .where(
+            col(Delivery.id) == delivery.id, col(Delivery.status) == DeliveryStatus.PENDING.value
+        )
+        .values(due_at=occurrence)
+    )
+    return int(getattr(moved, "rowcount", 0) or 0) == 1
 
 
 def plan_member(

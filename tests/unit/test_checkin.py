@@ -931,14 +931,14 @@ def test_setting_a_time_zone_replans_pending_tasks_in_it(world: World) -> None:
     assert (view.zone, view.own) == ("America/New_York", True)
 
 
-def _pending_knee_check(world: World) -> list[datetime]:
+def _pending(world: World, title: str) -> list[datetime]:
     with world.database.session() as session:
         return list(
             session.exec(
                 select(Delivery.due_at)
                 .join(Task, col(Task.id) == Delivery.task_id)
                 .where(
-                    Task.title == "Knee check",
+                    Task.title == title,
                     Delivery.person_id == world.person_id(ALICE),
                     Delivery.status == DeliveryStatus.PENDING.value,
                 )
@@ -972,13 +972,72 @@ def test_a_check_in_whose_time_passed_in_the_new_zone_is_not_lost(
     hours, minutes, seconds = at
     midnight = datetime(2026, 11, 25, tzinfo=UTC)
     world.clock.set(midnight + timedelta(hours=hours, minutes=minutes, seconds=seconds))
-    assert _pending_knee_check(world) == [datetime(2026, 11, 25, 10, 0, tzinfo=UTC)]
+    assert _pending(world, "Knee check") == [datetime(2026, 11, 25, 10, 0, tzinfo=UTC)]
 
     changed = checkin.set_timezone(world.database, world.now, POLICY, 101, zone)
 
-    assert _pending_knee_check(world) == [due_after]
+    assert _pending(world, "Knee check") == [due_after]
     assert changed.next_due is not None and changed.next_due.task_title == "Knee check"
     assert changed.next_due.due_at == due_after
+
+
+@pytest.mark.parametrize(
+    ("title", "code", "due_in_los_angeles", "due_after"),
+    [
+        # Daily at 12:00: the 25th is over in Tokyo (04:30 on the 26th). Kept and moved to the
+        # 25th's 12:00, it would go out now, at night, and again at 12:00 the same day.
+        ("Back stretch", "BACK1", (25, 20, 0), datetime(2026, 11, 26, 3, 0, tzinfo=UTC)),
+        # Once, at 10:00: nothing follows, so it goes out now, late rather than never.
+        ("Knee check", "KNEE1", (25, 18, 0), datetime(2026, 11, 25, 1, 0, tzinfo=UTC)),
+    ],
+)
+def test_a_zone_change_east_across_midnight_keeps_only_a_check_in_nothing_follows(
+    world: World,
+    title: str,
+    code: str,
+    due_in_los_angeles: tuple[int, int, int],
+    due_after: datetime,
+) -> None:
+    world.join(ALICE, code)
+    checkin.set_timezone(world.database, world.now, POLICY, 101, "america/los_angeles")
+    assert _pending(world, title) == [datetime(2026, 11, *due_in_los_angeles, tzinfo=UTC)]
+    world.clock.set(datetime(2026, 11, 25, 19, 30, tzinfo=UTC))  # 04:30 on the 26th in Tokyo
+
+    checkin.set_timezone(world.database, world.now, POLICY, 101, "asia/tokyo")
+
+    assert _pending(world, title) == [due_after]
+
+
+def test_a_check_in_kept_in_the_new_zone_never_takes_an_instant_another_row_holds(
+    world: World,
+) -> None:
+    world.join(ALICE, "BACK1")  # daily at 12:00, the group in Berlin (11:00 UTC)
+    checkin.set_timezone(world.database, world.now, POLICY, 101, "america/new_york")
+    [pending] = _pending(world, "Back stretch")
+    assert pending == datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+    # Today's 12:00 in Berlin had been cancelled by the scan (awaiting consent, say).
+    with world.database.session() as session:
+        row = session.exec(
+            select(Delivery).where(
+                Delivery.person_id == world.person_id(ALICE), Delivery.due_at == pending
+            )
+        ).one()
+        session.add(
+            Delivery(
+                task_id=row.task_id,
+                person_id=row.person_id,
+                due_at=datetime(2026, 11, 25, 11, 0, tzinfo=UTC),
+                expires_at=datetime(2026, 11, 25, 17, 0, tzinfo=UTC),
+                status=DeliveryStatus.CANCELLED.value,
+            )
+        )
+        session.commit()
+    world.clock.set(datetime(2026, 11, 25, 18, 0, tzinfo=UTC))
+
+    changed = checkin.set_timezone(world.database, world.now, POLICY, 101, "europe/berlin")
+
+    assert changed.zone == "Europe/Berlin"  # not a unique-key error
+    assert _pending(world, "Back stretch") == [datetime(2026, 11, 26, 11, 0, tzinfo=UTC)]
 
 
 def test_an_unknown_time_zone_name_changes_nothing(world: World) -> None:
