@@ -228,7 +228,7 @@ class Receiver:
 
             async def handle(item: inbox.Item) -> None:
                 """Handle one item and note its outcome at once (a cancelled batch keeps the
-                outcomes of the updates already handled, for ``_finish``)."""
+                outcomes of the updates already handled, for the closing write)."""
                 nonlocal newest
                 async with slots:
                     if until_stopped and self._stopping.is_set():
