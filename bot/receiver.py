@@ -365,7 +365,7 @@ class Receiver:
             await self._drop_stale(last)
             return
         try:
-            await deps.run(inbox.finish, deps.database, last.at, (), also=last.write)
+            await deps.run(last.commit, deps.database)
         except Exception as error:
             log_failure(log, "finishing the last handled updates", error)
         await self._announce(last.newest)
@@ -514,6 +514,12 @@ class _Finished:
             claimed_by=self.instance_id,
         )
         checkin.record_shown(session, self.at, self.shown)
+
+    def commit(self, database: Database) -> None:
+        """``write`` in a transaction of its own (on a stop: no next claim will carry it)."""
+        with database.session() as session:
+            self.write(session)
+            session.commit()
 
     def stale(self, lease_seconds: float) -> bool:
         """Whether the updates' leases may have run out since the batch ended (renewals stop

@@ -5,7 +5,7 @@ it. So ``store`` commits each batch first, and only then is it confirmed; handle
 the stored rows (``claim``), one chat's updates in ``update_id`` order, and each row is marked
 done in the transaction of its handler's first write (``mark_in``, through
 ``Database.first_commit_runs``) or, for a handler that writes nothing, in the transaction that
-claims the worker's next batch (``claim``'s ``first``; ``finish`` on a stop). After a kill -9
+claims the worker's next batch (``claim``'s ``first``; on a stop, one of its own). After a kill -9
 at any line every stored update is handled exactly once.
 
 Several instances can share the table (PostgreSQL): ``claim`` takes the oldest pending row of
@@ -215,20 +215,13 @@ def finish(
     state: InboxState = InboxState.DONE,
     *,
     unreadable: Iterable[int] = (),
-    also: Callable[[Session], None] | None = None,
 ) -> None:
-    """Mark updates whose handlers wrote nothing (or that cannot be read) as finished.
-
-    ``also`` runs in the same transaction: on a stop the worker writes there what its last
-    batch left (the questions its handlers sent), which otherwise goes with the next claim.
-    """
+    """Mark updates whose handlers wrote nothing (or that cannot be read) as finished."""
     ids, unreadable_ids = list(update_ids), list(unreadable)
-    if not ids and not unreadable_ids and also is None:
+    if not ids and not unreadable_ids:
         return
     with database.session() as session:
         finish_in(session, now, ids, state, unreadable=unreadable_ids)
-        if also is not None:
-            also(session)
         session.commit()
 
 

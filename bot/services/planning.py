@@ -7,7 +7,7 @@ due scan only ever reads due rows, and nothing is held in memory per patient.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -248,11 +248,13 @@ def replan_task(session: Session, task: Task, now: datetime, default_zone: str) 
             .join(Person, col(Person.id) == Delivery.person_id)
             .where(Delivery.task_id == task.id, Delivery.status == DeliveryStatus.PENDING.value)
         ).all()
-        for delivery, person in pending:
-            zone = zone_for(person, group, default_zone)  # an edit changes no zone
-            if _keep_at_its_days_time(session, delivery, task, person, zone, zone, now):
-                assert delivery.id is not None
-                kept.append(delivery.id)
+        kept = _keep_passed(
+            session,
+            [(delivery, task, group, person) for delivery, person in pending],
+            now,
+            default_zone,
+            planned_in=lambda person, group: zone_for(person, group, default_zone),  # unchanged
+        )
     result = session.execute(
         delete(Delivery).where(
             col(Delivery.task_id) == task.id,
@@ -395,8 +397,7 @@ def replan_person(
 def _passed_in_new_zone(
     session: Session, person: Person, now: datetime, default_zone: str, change: ZoneChange
 ) -> list[int]:
-    """Keep (and move) the patient's pending rows whose day's occurrence has come in the new
-    zone; return their ids."""
+    """``_keep_passed`` for the patient's pending rows, planned in the zone they had before."""
     pending = session.exec(
         select(Delivery, Task, TherapyGroup)
         .join(Task, col(Task.id) == Delivery.task_id)
@@ -406,11 +407,33 @@ def _passed_in_new_zone(
             Delivery.status == DeliveryStatus.PENDING.value,
         )
     ).all()
+    return _keep_passed(
+        session,
+        [(delivery, task, group, person) for delivery, task, group in pending],
+        now,
+        default_zone,
+        planned_in=lambda _person, group: ZoneInfo(
+            change.before or group.timezone or default_zone
+        ),
+    )
+
+
+def _keep_passed(
+    session: Session,
+    rows: Sequence[tuple[Delivery, Task, TherapyGroup, Person]],
+    now: datetime,
+    default_zone: str,
+    *,
+    planned_in: Callable[[Person, TherapyGroup], ZoneInfo],
+) -> list[int]:
+    """Keep (and move) the pending rows ``_keep_at_its_days_time`` keeps; return their ids.
+    ``planned_in``: the zone each row was planned in, which gives the day it stands for."""
     kept = []
-    for delivery, task, group in pending:
-        planned_in = ZoneInfo(change.before or group.timezone or default_zone)
+    for delivery, task, group, person in rows:
         zone = zone_for(person, group, default_zone)
-        if _keep_at_its_days_time(session, delivery, task, person, planned_in, zone, now):
+        if _keep_at_its_days_time(
+            session, delivery, task, person, planned_in(person, group), zone, now
+        ):
             assert delivery.id is not None
             kept.append(delivery.id)
     return kept
