@@ -443,3 +443,41 @@ async def test_a_prompt_being_sent_keeps_its_short_claim_while_telegram_holds_it
 def claim_of(h: Harness, delivery_id: int | None) -> datetime:
     (row,) = [d for d in deliveries_of(h, ALICE) if d.id == delivery_id]
     return aware(row.lease_until)
+
+
+async def test_a_late_record_of_a_question_answered_on_another_instance_does_not_undo_it(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    """Instance A shows Alice question 2 and records that only with its next claim (a batch's
+    closing write rides on it). Before that claim, instance B takes her answer to question 2
+    and shows question 3. A's late record must not move her check-in back: her answer to
+    question 3 counts, and question 3 is not sent again."""
+    first = await Harness(settings, database, clock).start()
+    second = Harness(settings, database, clock, api=first.api)
+    second.updates = first.updates  # one Telegram: one numbering of updates and messages
+    await second.start()
+    try:
+        h = first
+        h.seed_demo()
+        await h.command(ALICE, "/start", "SHOULDER1")
+        await at(h, local(18))
+        await h.press(ALICE, START)
+        on_first = receiver(first.app)
+        await on_first.accept([h.updates.message(ALICE, "4")])
+        assert await on_first._handle_batch() == 1  # the batch ends; no claim follows yet
+        assert "Question 2 of 3" in h.last_text(ALICE.chat_id)
+
+        await second.text(ALICE, "30")
+        assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
+        assert await on_first.drain() == 0  # the next claim, and A's record with it
+
+        await second.text(ALICE, "Felt fine")
+        pain = delivery_of(h, ALICE, PAIN)
+        answers = answers_of(h, pain.id)
+        assert [a.value_number for a in answers[:2]] == [4.0, 30.0]
+        assert [a.value_text for a in answers[2:]] == ["Felt fine"]
+        assert sum("Question 3 of 3" in t for t in h.texts(ALICE.chat_id)) == 1
+        assert texts.checkin_summary_thanks() in "\n".join(h.texts(ALICE.chat_id))
+    finally:
+        await second.stop()
+        await first.stop()

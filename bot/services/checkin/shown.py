@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, exists, update
 from sqlmodel import Session, col, select
 
 from bot.frozen import frozen
@@ -26,7 +26,7 @@ from bot.services.checkin.common import (
 from bot.services.checkin.results import QuestionView
 from bot.services.content import title_of
 from storage.db import Database
-from storage.models import Delivery, InboxState, InboxUpdate, Person
+from storage.models import Answer, Delivery, InboxState, InboxUpdate, Person
 
 
 def came_after(
@@ -147,10 +147,21 @@ def _sent_again(delivery: Delivery, question_id: int | None) -> bool:
 # Built once, like the inbox's mark: it runs inside nearly every answer's transaction, and
 # building it per call (the statement and its cache key) was 3 % of the answer path's CPU
 # (py-spy, bench_answers on SQLite).
+# Written only while its question is still unanswered. A record can come late (with the
+# batch's next claim, see bot/receiver.py) after another instance took the patient's answer to
+# that question and recorded the next one: written blindly it moved the check-in back, and the
+# patient's answer to the next question was refused as typed before it was shown.
 _DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
+_ANSWERS = Answer.__table__  # type: ignore[attr-defined]
 _RECORD_SHOWN = (
     update(_DELIVERIES)
-    .where(_DELIVERIES.c.id == bindparam("d_id"))
+    .where(
+        _DELIVERIES.c.id == bindparam("d_id"),
+        ~exists().where(
+            _ANSWERS.c.delivery_id == bindparam("d_id"),
+            _ANSWERS.c.question_id == bindparam("q_id"),
+        ),
+    )
     .values(
         asked_question_id=bindparam("q_id"),
         asked_message_id=bindparam("m_id"),
