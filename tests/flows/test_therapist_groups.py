@@ -160,3 +160,24 @@ async def test_an_invite_for_an_unknown_group_names_the_groups(harness: Harness)
     assert last(h) == "There is no group “Knees 3”. Groups: Hips."
     await h.command(THEO, "/invite", "Hips", "soon")
     assert last(h).startswith("Usage: /invite GROUP [DAYS] [USES]")
+
+
+async def test_a_patient_removed_and_invited_back_gets_the_groups_check_ins_again(
+    harness: Harness,
+) -> None:
+    """Removed before the press-ups at 11:00 and invited back: that check-in comes at 11:00."""
+    h = harness
+    h.seed_demo()
+    alice = patient(0)
+    await h.command(alice, "/start", "SHOULDER1")
+    h.advance(timedelta(minutes=1))
+    await h.command(THEO, "/removepatient", "Shoulder Therapy 1", "Alice", "Test")
+    h.advance(timedelta(minutes=1))
+    await h.command(alice, "/start", await new_invite(h, "Shoulder Therapy 1"))
+    assert "You have joined Shoulder Therapy 1" in h.last_text(alice.chat_id)
+    sent = len(h.texts(alice.chat_id))
+
+    await h.advance_and_scan(timedelta(hours=2))
+
+    prompts = h.texts(alice.chat_id)[sent:]
+    assert len(prompts) == 1 and "Press-Ups" in prompts[0], prompts

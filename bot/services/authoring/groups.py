@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -320,8 +320,9 @@ def remove_patient(
     """Take a patient out of a group ("GROUP PATIENT"); their answers stay.
 
     The invites that exist now (links, the seeded code) no longer let them back into the
-    group; one made after the removal does. Their pending and open check-ins for the group's
-    tasks are cancelled, so no prompt or reminder reaches someone no longer in the group.
+    group; one made after the removal does. Their check-ins for the group's tasks end: open
+    ones are cancelled and ones not yet sent are deleted, so no prompt or reminder reaches
+    someone no longer in the group, and one invited back is planned again.
     """
     with database.session() as session:
         split = _split_group_prefix(session, text, actor)
@@ -355,18 +356,26 @@ def remove_patient(
         membership.role = Role.REMOVED.value
         membership.ended_at = now
         task_ids = select(Task.id).where(Task.group_id == group.id)
-        result = session.execute(
+        of_the_group = (
+            col(Delivery.person_id) == person.id,
+            col(Delivery.task_id).in_(task_ids),
+        )
+        # Rows not yet sent go, as on /stop: a cancelled one would hold its instant (the key
+        # is unique), and a patient invited back would never be planned that check-in again.
+        unsent = session.execute(
+            delete(Delivery).where(
+                *of_the_group, col(Delivery.status) == DeliveryStatus.PENDING.value
+            )
+        )
+        ended = session.execute(
             update(Delivery)
             .where(
-                col(Delivery.person_id) == person.id,
-                col(Delivery.task_id).in_(task_ids),
-                col(Delivery.status).in_(
-                    [DeliveryStatus.PENDING, DeliveryStatus.SENDING, *OPEN_STATUSES]
-                ),
+                *of_the_group,
+                col(Delivery.status).in_([DeliveryStatus.SENDING, *OPEN_STATUSES]),
             )
             .values(status=DeliveryStatus.CANCELLED.value, finished_at=now, remind_at=None)
         )
-        cancelled = int(getattr(result, "rowcount", 0) or 0)
+        cancelled = sum(int(getattr(r, "rowcount", 0) or 0) for r in (unsent, ended))
         record(
             session,
             now,
