@@ -219,6 +219,7 @@ class Receiver:
             renewal = _Renewal(deps, [item.update_id for item in items], lease) if items else None
             unfinished: list[int] = []
             unreadable: list[int] = []
+            handled: list[int] = []  # marked by their handlers' first commits, chats held
             shown: list[checkin.Shown] = []
             token = _shown.set(shown)
             newest = 0
@@ -251,6 +252,8 @@ class Receiver:
                     unreadable.append(item.update_id)
                 elif outcome is InboxState.PENDING:
                     unfinished.append(item.update_id)
+                else:
+                    handled.append(item.update_id)
 
             try:
                 # One task each (in the order claimed, oldest first): a task copies this
@@ -267,10 +270,11 @@ class Receiver:
                     await renewal.stop()
                 _shown.reset(token)
                 # Written with the next claim: the updates whose handlers wrote nothing (a kill
-                # before it only repeats those, a second /help, never a write) and the
-                # questions the batch sent. A chat has one update in a batch, so its next one
-                # is claimed only once this is written.
-                if unfinished or unreadable or shown:
+                # before it only repeats those, a second /help, never a write), the questions
+                # the batch sent, and the end of the holds on its chats. A chat has one update
+                # in a batch, and its next one is claimed, here or by any instance, only once
+                # this is written (or the lease ran out).
+                if unfinished or unreadable or shown or handled:
                     self._last_batch = _Finished(
                         deps.clock.now(),
                         time.monotonic(),
@@ -279,6 +283,7 @@ class Receiver:
                         unfinished,
                         unreadable,
                         shown,
+                        handled,
                     )
                 else:
                     await self._announce(newest)  # else once it is written
@@ -495,7 +500,8 @@ class Receiver:
 @frozen
 class _Finished:
     """What a handled batch leaves to write: its updates whose handlers wrote nothing, the
-    ones that could not be read, and the questions it sent."""
+    ones that could not be read, the questions it sent, and the holds on the chats of those
+    its handlers marked (``inbox.mark_in``)."""
 
     at: datetime
     ended: float  # time.monotonic() when the batch ended: a test's clock may jump
@@ -504,6 +510,7 @@ class _Finished:
     unfinished: list[int]
     unreadable: list[int]
     shown: list[checkin.Shown]
+    handled: list[int]
 
     def write(self, session: Session) -> None:
         inbox.finish_in(
@@ -514,6 +521,8 @@ class _Finished:
             claimed_by=self.instance_id,
         )
         checkin.record_shown(session, self.at, self.shown)
+        # Last: the chats are free only once what their handlers sent is recorded.
+        inbox.let_go_in(session, self.instance_id, self.handled)
 
     def commit(self, database: Database) -> None:
         """``write`` in a transaction of its own (on a stop: no next claim will carry it)."""

@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
 )
 from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelConfig
@@ -449,9 +450,20 @@ class InboxUpdate(TableBase, table=True):
 
     __tablename__ = "inbox"
     __table_args__ = (
-        # The worker's claim: the oldest pending row of each chat.
+        # The worker's claim: the pending rows, oldest first, without walking the handled
+        # ones the inbox keeps until its purge (100,000 of them made each claim 10-13 ms)...
+        Index("ix_inbox_state_update_id", "state", "update_id"),
+        # ... of which the oldest pending row of each chat...
         Index("ix_inbox_state_chat_id_update_id", "state", "chat_id", "update_id"),
         Index("ix_inbox_state_handled_at", "state", "handled_at"),
+        # ... of a chat no instance holds (leased rows, in hand or handled in a batch not yet
+        # closed). Partial: those are few, the handled rows are many.
+        Index(
+            "ix_inbox_leased_chat_id",
+            "chat_id",
+            postgresql_where=text("lease_until IS NOT NULL"),
+            sqlite_where=text("lease_until IS NOT NULL"),
+        ),
     )
 
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))

@@ -116,7 +116,7 @@ def store(database: Database, now: datetime, updates: Sequence[Mapping[str, Any]
 def _claim_statement() -> Any:
     """The claim as one statement: a webhook's batch is mostly one update, so the three
     statements it took before (lock, lease, read) were three round trips for each answer."""
-    row, older = _INBOX.c, _INBOX.alias("older").c
+    row, older, held = _INBOX.c, _INBOX.alias("older").c, _INBOX.alias("held").c
     now: BindParameter[datetime] = bindparam("b_now")
     picked = (
         select(row.update_id)
@@ -128,6 +128,15 @@ def _claim_statement() -> Any:
                     older.state == _PENDING,
                     older.chat_id == row.chat_id,
                     older.update_id < row.update_id,
+                )
+            ),
+            # A chat stays with the instance whose batch handled its last update until that
+            # batch's closing write (or the lease's end, after a kill): see ``mark_in``.
+            ~exists().where(
+                and_(
+                    held.chat_id == row.chat_id,
+                    held.lease_until.is_not(None),
+                    held.lease_until >= now,
                 )
             ),
         )
@@ -197,12 +206,19 @@ def claim(
 _MARK_DONE = (
     update(_INBOX)
     .where(_INBOX.c.update_id == bindparam("b_update_id"), _INBOX.c.state == _PENDING)
-    .values(state=_DONE, handled_at=bindparam("b_now"), lease_until=None)
+    .values(state=_DONE, handled_at=bindparam("b_now"))
 )
 
 
 def mark_in(session: Session, now: datetime, update_id: int) -> None:
-    """Mark the update done inside the caller's transaction; refuse if it already is."""
+    """Mark the update done inside the caller's transaction; refuse if it already is.
+
+    Its lease stays: the chat's next update is not claimed (by any instance) until the batch's
+    closing write lets go of it (``let_go_in``). The handler goes on after this commit (the
+    reply, the next question), and what it sent is recorded only with that write; an instance
+    that took the next update before it would judge the patient's answer against a question
+    not yet recorded as asked.
+    """
     result = session.connection().execute(_MARK_DONE, {"b_update_id": update_id, "b_now": now})
     if result.rowcount != 1:
         raise AlreadyHandled(update_id)
@@ -252,6 +268,26 @@ def finish_in(
             )
 
 
+# Built once, as the mark is: it runs in nearly every batch's closing write.
+_LET_GO = (
+    update(_INBOX)
+    .where(
+        _INBOX.c.update_id.in_(bindparam("b_update_ids", expanding=True)),
+        _INBOX.c.claimed_by == bindparam("b_instance_id"),
+        _INBOX.c.lease_until.is_not(None),
+    )
+    .values(lease_until=None)
+)
+
+
+def let_go_in(session: Session, instance_id: str, update_ids: Iterable[int]) -> None:
+    """End the holds this instance keeps on handled updates (see ``mark_in``), inside the
+    caller's transaction: the batch's closing write."""
+    ids = list(update_ids)
+    if ids:
+        session.connection().execute(_LET_GO, {"b_update_ids": ids, "b_instance_id": instance_id})
+
+
 def renew(
     database: Database,
     now: datetime,
@@ -262,8 +298,9 @@ def renew(
     """Push this instance's leases on the updates named ``lease_seconds`` past ``now``.
 
     The lease stays short (a dead instance's updates pass on within seconds, whatever host
-    takes them) only because the living renew theirs while a batch is handled. An update
-    finished, given back, or taken over by another instance since is left as it is.
+    takes them) only because the living renew theirs while a batch is handled; an update
+    already handled is renewed too, as it holds its chat until the batch ends (``mark_in``).
+    An update let go of, given back, or taken over by another instance since is left as it is.
     """
     ids = list(update_ids)
     if not ids:
@@ -273,7 +310,6 @@ def renew(
             update(_INBOX)
             .where(
                 _INBOX.c.update_id.in_(ids),
-                _INBOX.c.state == _PENDING,
                 _INBOX.c.claimed_by == instance_id,
                 _INBOX.c.lease_until.is_not(None),
             )
@@ -284,11 +320,12 @@ def renew(
 
 
 def release(database: Database, instance_id: str, update_ids: Iterable[int] = ()) -> int:
-    """Give back this instance's leases (all, or the ones named) so they are handled now."""
+    """Give back this instance's leases (all, or the ones named) so they are handled now,
+    and the holds on its chats (``mark_in``) with them."""
     ids = list(update_ids)
     with database.session() as session:
         statement = update(_INBOX).where(
-            _INBOX.c.state == _PENDING, _INBOX.c.claimed_by == instance_id
+            _INBOX.c.claimed_by == instance_id, _INBOX.c.lease_until.is_not(None)
         )
         if ids:
             statement = statement.where(_INBOX.c.update_id.in_(ids))
@@ -302,15 +339,15 @@ def release_dead(
 ) -> int:
     """Give back leases held by earlier processes of this host that are gone (a kill -9).
 
-    Their rows would otherwise wait out the lease. An instance id is ``host:pid:random``: a
-    claim from this host whose pid no longer runs (or is our own pid with another random part,
-    a restarted container's PID 1) is from a process that cannot finish it.
+    Their rows would otherwise wait out the lease, and so would the chats they held
+    (``mark_in``). An instance id is ``host:pid:random``: a claim from this host whose pid no
+    longer runs (or is our own pid with another random part, a restarted container's PID 1) is
+    from a process that cannot finish it. Returns how many unhandled updates it took back.
     """
     with database.session() as session:
         holders = session.execute(
             select(_INBOX.c.claimed_by)
             .where(
-                _INBOX.c.state == _PENDING,
                 _INBOX.c.lease_until.is_not(None),
                 _INBOX.c.claimed_by.like(f"{host}:%"),
             )
@@ -321,11 +358,13 @@ def release_dead(
             return 0
         result = session.connection().execute(
             update(_INBOX)
-            .where(_INBOX.c.state == _PENDING, _INBOX.c.claimed_by.in_(dead))
+            .where(_INBOX.c.claimed_by.in_(dead), _INBOX.c.lease_until.is_not(None))
             .values(lease_until=None)
+            .returning(_INBOX.c.state)
         )
+        taken_back = sum(1 for state in result.scalars() if state == _PENDING)
         session.commit()
-        return max(result.rowcount, 0)
+        return taken_back
 
 
 def dead_instances(

@@ -8,6 +8,8 @@ commit and that send: the answer is stored, the question never reached the patie
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -445,31 +447,50 @@ def claim_of(h: Harness, delivery_id: int | None) -> datetime:
     return aware(row.lease_until)
 
 
-async def test_a_late_record_of_a_question_answered_on_another_instance_does_not_undo_it(
-    settings: Settings, database: Database, clock: ManualClock
-) -> None:
-    """Instance A shows Alice question 2 and records that only with its next claim (a batch's
-    closing write rides on it). Before that claim, instance B takes her answer to question 2
-    and shows question 3. A's late record must not move her check-in back: her answer to
-    question 3 counts, and question 3 is not sent again."""
+@contextlib.asynccontextmanager
+async def two_instances_alice_at_question_one(
+    settings: Settings, database: Database, clock: ManualClock, *, by_button: bool
+) -> AsyncIterator[tuple[Harness, Harness]]:
+    """Instances A and B on one database and one Telegram. Alice, at the pain check's first
+    question, answers 4 (with its button, or typed) on A, whose batch then ends with its
+    closing write still waiting for A's next claim."""
     first = await Harness(settings, database, clock).start()
     second = Harness(settings, database, clock, api=first.api)
     second.updates = first.updates  # one Telegram: one numbering of updates and messages
     await second.start()
     try:
-        h = first
-        h.seed_demo()
-        await h.command(ALICE, "/start", "SHOULDER1")
-        await at(h, local(18))
-        await h.press(ALICE, START)
-        on_first = receiver(first.app)
-        await on_first.accept([h.updates.message(ALICE, "4")])
-        assert await on_first._handle_batch() == 1  # the batch ends; no claim follows yet
-        assert "Question 2 of 3" in h.last_text(ALICE.chat_id)
+        first.seed_demo()
+        await first.command(ALICE, "/start", "SHOULDER1")
+        await at(first, local(18))
+        await first.press(ALICE, START)
+        updates = first.updates
+        answer = updates.press(ALICE, "4") if by_button else updates.message(ALICE, "4")
+        await receiver(first.app).accept([answer])
+        assert await receiver(first.app)._handle_batch() == 1
+        assert "Question 2 of 3" in first.last_text(ALICE.chat_id)
+        yield first, second
+    finally:
+        await second.stop()
+        await first.stop()
+
+
+async def test_a_late_record_of_a_question_answered_on_another_instance_does_not_undo_it(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    """Instance A shows Alice question 2 and records that only with its next claim (a batch's
+    closing write rides on it). That claim comes after A's hold on her chat ran out (a slow
+    database), and instance B has taken her answer to question 2 and shown question 3. A's
+    late record must not move her check-in back: her answer to question 3 counts, and
+    question 3 is not sent again."""
+    async with two_instances_alice_at_question_one(settings, database, clock, by_button=False) as (
+        h,
+        second,
+    ):
+        h.advance(timedelta(seconds=settings.inbox.claim_lease_seconds + 1))
 
         await second.text(ALICE, "30")
         assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
-        assert await on_first.drain() == 0  # the next claim, and A's record with it
+        assert await receiver(h.app).drain() == 0  # the next claim, and A's record with it
 
         await second.text(ALICE, "Felt fine")
         pain = delivery_of(h, ALICE, PAIN)
@@ -478,6 +499,26 @@ async def test_a_late_record_of_a_question_answered_on_another_instance_does_not
         assert [a.value_text for a in answers[2:]] == ["Felt fine"]
         assert sum("Question 3 of 3" in t for t in h.texts(ALICE.chat_id)) == 1
         assert texts.checkin_summary_thanks() in "\n".join(h.texts(ALICE.chat_id))
-    finally:
-        await second.stop()
-        await first.stop()
+
+
+async def test_an_answer_typed_on_another_instance_waits_for_the_question_to_be_recorded(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    """Alice presses 4 on the scale; instance A stores it, sends question 2 and has not yet
+    written its batch's closing write, which records that question. Her typed answer reaches
+    instance B meanwhile: B leaves her chat to A until then (after a button press nothing in
+    the chat's numbering would tell B that question 2 reached her), and the answer counts,
+    with no "not shown yet" and no second question 2."""
+    async with two_instances_alice_at_question_one(settings, database, clock, by_button=True) as (
+        h,
+        second,
+    ):
+        assert await second.deliver(h.updates.message(ALICE, "30")) == 0, "A holds her chat"
+        assert await receiver(h.app).drain() == 1  # A's closing write, then her answer
+
+        pain = delivery_of(h, ALICE, PAIN)
+        assert [a.value_number for a in answers_of(h, pain.id)] == [4.0, 30.0]
+        replies = h.texts(ALICE.chat_id)
+        assert sum("Question 2 of 3" in t for t in replies) == 1
+        assert not any(texts.checkin_question_not_shown().split(",")[0] in t for t in replies)
+        assert "Question 3 of 3" in replies[-1]

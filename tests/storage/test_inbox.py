@@ -98,6 +98,44 @@ def test_finishing_late_leaves_an_update_another_instance_took_over(database: Da
     assert states(database) == {1: "pending", 2: "pending", 3: "pending"}
 
 
+def mark_done(database: Database, *update_ids: int) -> None:
+    """What each handler's first commit does to its update."""
+    for update_id in update_ids:
+        with database.session() as session:
+            inbox.mark_in(session, NOW, update_id)
+            session.commit()
+
+
+def test_a_chat_stays_with_the_batch_that_handled_it_until_that_batch_lets_go(
+    database: Database,
+) -> None:
+    """A handler's commit marks its update done while the handler goes on (its reply, the
+    next question, recorded only with the batch's closing write): the chat's next update is
+    nobody else's until that write, or until the lease runs out after a kill."""
+    inbox.store(database, NOW, [message(1, 10), message(2, 20)])
+    assert claimed(database) == [1, 2]
+    mark_done(database, 1, 2)
+    inbox.store(database, NOW, [message(3, 10), message(4, 20)])
+    assert claimed(database, who="b:2:y") == [], "a's batch has not let go of the chats"
+
+    # The batch goes on (a reply waits for Telegram): its renewals keep the holds too.
+    renewed_at = NOW + timedelta(seconds=LEASE - 1)
+    assert inbox.renew(database, renewed_at, "a:1:x", LEASE, [1, 2]) == 2
+    assert claimed(database, NOW + timedelta(seconds=LEASE + 1), "b:2:y") == []
+
+    # The closing write, with a's next claim, lets go of chat 10: a takes its next update.
+    def closing(session: Session) -> None:
+        inbox.let_go_in(session, "a:1:x", [1])
+
+    closing_at = renewed_at + timedelta(seconds=LEASE / 2)
+    items = inbox.claim(database, closing_at, "a:1:x", LEASE, 100, first=closing)
+    assert [item.update_id for item in items] == [3], "chat 20 is still held by update 2"
+    # a is killed before it lets go of chat 20: the chat passes on once the lease runs out.
+    lapsed = renewed_at + timedelta(seconds=LEASE + 1)
+    assert claimed(database, lapsed, "b:2:y") == [4]
+    assert states(database) == {1: "done", 2: "done", 3: "pending", 4: "pending"}
+
+
 def test_renewing_keeps_only_this_instances_updates_in_hand(database: Database) -> None:
     inbox.store(database, NOW, [message(n, 10 * n) for n in range(1, 6)])
     assert claimed(database, who="a:1:x") == [1, 2, 3, 4, 5]
@@ -182,14 +220,17 @@ def test_purge_deletes_old_handled_rows_in_batches_and_keeps_pending_ones(
 
 def test_claims_of_a_dead_process_on_this_host_are_given_back(database: Database) -> None:
     inbox.store(database, NOW, [message(1, 10), message(2, 20), message(3, 30)])
+    inbox.store(database, NOW, [message(4, 40), message(5, 40)])
     inbox.claim(database, NOW, "here:4242:dead", LEASE, 1)
     inbox.claim(database, NOW, "here:4343:alive", LEASE, 1)
     inbox.claim(database, NOW, "elsewhere:4242:x", LEASE, 1)
+    inbox.claim(database, NOW, "here:4242:dead", LEASE, 1)
+    mark_done(database, 4)  # handled, its batch never closed: chat 40 held by the dead
 
     released = inbox.release_dead(database, "here", alive=lambda pid: pid == 4343)
 
-    assert released == 1
-    assert claimed(database, who="here:1:new") == [1]
+    assert released == 1, "one unhandled update taken back; chat 40's hold ended too"
+    assert claimed(database, who="here:1:new") == [1, 5]
 
 
 def test_concurrent_claims_take_each_update_once_and_each_chat_in_order(

@@ -16,6 +16,7 @@ from benchmarks import (
     bench_crash,
     bench_fanout,
     bench_fhir,
+    bench_inbox,
     bench_memory,
     bench_requests,
     bench_scan,
@@ -63,6 +64,20 @@ def test_the_scan_benchmark_claims_exactly_the_due_rows(tmp_path: Path) -> None:
     assert [t.claimed for t in timings] == [bench_scan.DUE, bench_scan.DUE]
     assert [t.history for t in timings] == [1_000, 2_000]
     assert "ix_deliveries_status_due_at" in bench_scan.query_plan(large)
+
+
+def test_the_inbox_benchmark_handles_every_update_and_claims_through_the_indexes(
+    tmp_path: Path,
+) -> None:
+    urls = {size: sqlite_database(tmp_path / f"{size}.db") for size in ("empty", "large")}
+
+    medians = bench_inbox.run(urls, 1_000, runs=1)  # each run asserts all were handled
+
+    assert set(medians) == {"empty", "large"}
+    plan = bench_inbox.query_plan(urls["large"])
+    # The pending rows in order from their index; no subquery walks the table either.
+    assert "SEARCH inbox USING INDEX ix_inbox_state_update_id" in plan, plan
+    assert not any(f"SCAN {table}" in plan for table in ("inbox", "older", "held")), plan
 
 
 async def test_the_memory_benchmark_reads_a_polling_and_scanning_bot(tmp_path: Path) -> None:
