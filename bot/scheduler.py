@@ -20,7 +20,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import JobQueue
 
-from bot import closing
+from bot import alerts, closing
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import ReplyGate, paced
 from bot.frozen import frozen
@@ -499,12 +499,38 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
         sent += 1
     if sent:
         log.info("sent %d questions a stopped process had stored but not sent", sent)
+    await _send_unsent_alerts(application, st)
     from bot import digests  # the weekly digests ride on the scan (bot.digests)
 
     await digests.send_due(application, st.pacer)
     # The prompts and reminders of check-ins that closed say so, without their buttons.
     await closing.close_due(application.bot, deps, st.pacer)
     return sent
+
+
+async def _send_unsent_alerts(application: BotApplication, st: SchedulerState) -> None:
+    """Send the care team's alerts a stopped process (or a network failure) left unsent,
+    after the same grace a question left unsent gets: the handler sends its own at once."""
+    if st.pacer.paused:
+        return  # a flood wait: the next scan
+    deps = _deps(application)
+    settings = deps.settings
+    policy = checkin.Policy(
+        default_zone=settings.scheduler.default_timezone,
+        erasure_key=settings.erasure_key,
+        therapist_user_ids=tuple(settings.therapists.user_ids),
+    )
+    unsent = await deps.run(
+        checkin.unsent_alerts,
+        deps.database,
+        deps.clock.now(),
+        policy,
+        timedelta(seconds=settings.checkins.question_resend_seconds),
+        settings.scheduler.scan_batch_size,
+    )
+    sent = await alerts.send(application.bot, deps, unsent, st.pacer)
+    if sent:
+        log.info("sent %d alerts to therapists that a stopped process had not sent", sent)
 
 
 async def _give_back(

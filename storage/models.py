@@ -382,7 +382,16 @@ class Delivery(TableBase, table=True):
 
 class Answer(TableBase, table=True):
     __tablename__ = "answers"
-    __table_args__ = (UniqueConstraint("delivery_id", "question_id"),)
+    __table_args__ = (
+        UniqueConstraint("delivery_id", "question_id"),
+        # The due scan's look for alerts not yet sent: partial, as those are a handful.
+        Index(
+            "ix_answers_alert_pending_since",
+            "alert_pending_since",
+            postgresql_where=text("alert_pending_since IS NOT NULL"),
+            sqlite_where=text("alert_pending_since IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     delivery_id: int = _fk("deliveries.id")
@@ -395,6 +404,9 @@ class Answer(TableBase, table=True):
     file_id: str | None = Field(default=None, max_length=300)
     skipped: bool = False
     answered_at: datetime = _instant(nullable=False)
+    # The answer met its question's alert rule and the care team's alerts are not yet sent:
+    # set in the answer's transaction, cleared once they are (bot.services.checkin.alerting).
+    alert_pending_since: datetime | None = _instant()
 
 
 class CheckinMessageKind(StrEnum):

@@ -16,15 +16,14 @@ from datetime import timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update, User
+from telegram import CallbackQuery, Message, Update, User
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import closing, keyboards, rendering, texts
+from bot import alerts, closing, keyboards, rendering, texts
 from bot.config import InviteSettings
 from bot.context import BotApplication, BotContext
 from bot.readers import (
-    chat_language,
     chat_languages,
     learns_reader_language,
     read_and_speak_to,
@@ -621,8 +620,7 @@ async def _send_progress(context: BotContext, chat_id: int, progress: checkin.Pr
         # The check-in's prompt and reminders say it is completed, without their buttons.
         await closing.close_chat_now(bot, context.deps, chat_id)
         await _offer(context, progress.offer)
-    for notice in progress.alerts:
-        await _alert(context, notice)
+    await alerts.send(bot, context.deps, progress.alerts)
 
 
 async def _ask(
@@ -676,54 +674,6 @@ async def _offer(context: BotContext, view: PromptView | None) -> None:
         chat_id=view.chat_id,
         text=text,
     )
-
-
-async def _alert(context: BotContext, notice: checkin.AlertNotice) -> None:
-    # In the therapist's language, not the patient's whose update this is.
-    with speaking(await chat_language(context.deps, notice.chat_id)):
-        text = rendering.render_alert(notice)
-        markup = rendering.alert_markup(notice)
-    if notice.file_id and await _alert_with_media(context, notice, text, markup):
-        return
-    try:
-        await context.bot.send_message(notice.chat_id, text, parse_mode=HTML, reply_markup=markup)
-    except TelegramError:
-        # A therapist who blocked the bot must not break the patient's check-in.
-        log.warning("Could not deliver an alert to chat %s", notice.chat_id, exc_info=True)
-
-
-async def _alert_with_media(
-    context: BotContext,
-    notice: checkin.AlertNotice,
-    caption: str,
-    markup: InlineKeyboardMarkup | None,
-) -> bool:
-    """Send the alert as the photo or video itself, captioned; False to send it as text."""
-    assert notice.file_id is not None
-    try:
-        if notice.media_kind == "video":
-            await context.bot.send_video(
-                notice.chat_id,
-                notice.file_id,
-                caption=caption,
-                parse_mode=HTML,
-                reply_markup=markup,
-            )
-        else:
-            await context.bot.send_photo(
-                notice.chat_id,
-                notice.file_id,
-                caption=caption,
-                parse_mode=HTML,
-                reply_markup=markup,
-            )
-    except BadRequest as error:
-        # Telegram could not send the file on (it no longer has it): the words still go.
-        log.info("Alert media not sent to chat %s: %s", notice.chat_id, error.message)
-        return False
-    except TelegramError:
-        log.warning("Could not deliver an alert to chat %s", notice.chat_id, exc_info=True)
-    return True
 
 
 async def _settle_prompt(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import cli
+from fakebotapi import NetworkFault
 from tests.fakes.harness import Harness, patient, therapist
 from tests.flows.test_therapist_support import invite_code
 
@@ -63,6 +64,55 @@ async def test_an_alert_fires_only_when_an_answer_meets_its_rule(harness: Harnes
     # Patients never see another patient's alert.
     for person in (ALICE, BOB, CHLOE):
         assert not [t for t in h.texts(person.chat_id) if t.startswith("🚨")]
+
+
+async def bob_at_the_pain_question(h: Harness) -> None:
+    await h.command(THEO, "/newgroup", "Knees")
+    await h.command(THEO, "/invite", "Knees")
+    code = invite_code(h.last_text(THEO.chat_id))
+    await h.command(THEO, "/addtask", TASK)
+    await h.command(BOB, "/start", code)
+    await h.advance_and_scan(timedelta(hours=1))  # Wed 10:00
+    await h.press(BOB, "▶️ Start now")
+
+
+async def test_an_alert_lost_with_a_stop_after_its_answer_reaches_the_therapist_once(
+    harness: Harness,
+) -> None:
+    """Bob's 9 is stored, and the process stops before the next question and the alert go
+    out (the next question's send failing stands in for the kill): the due scan sends the
+    alert after the grace, as it does the question, and never again."""
+    h = harness
+    await bob_at_the_pain_question(h)
+    h.api.inject("sendMessage", NetworkFault())
+    await h.press(BOB, "9")
+    assert alerts(h) == []
+
+    grace = timedelta(seconds=h.settings.checkins.question_resend_seconds)
+    await h.advance_and_scan(grace / 2)
+    assert alerts(h) == [], "the handler may still be sending it"
+    await h.advance_and_scan(grace)
+    assert alerts(h) == [
+        "🚨 Bob Test answered 9 to “Pain now?” (Knees, Wed 25 Nov 10:00)\n"
+        "Task: Daily check · alert on 8 or more"
+    ]
+    await h.advance_and_scan(grace * 4)
+    assert len(alerts(h)) == 1
+
+
+async def test_an_alert_to_a_therapist_who_blocked_the_bot_is_not_tried_again(
+    harness: Harness,
+) -> None:
+    h = harness
+    await bob_at_the_pain_question(h)
+    h.api.block(THEO.chat_id)
+    await h.press(BOB, "9")
+    assert "Question 2 of 2" in h.last_text(BOB.chat_id)
+    refused = len(h.api.calls_of("sendMessage"))
+
+    await h.advance_and_scan(timedelta(minutes=5))
+    again = [c for c in h.api.calls_of("sendMessage")[refused:] if c.chat_id == THEO.chat_id]
+    assert again == []
 
 
 async def test_the_report_shows_each_patients_adherence(harness: Harness) -> None:

@@ -588,3 +588,51 @@ def test_translations_come_empty_and_go_and_every_row_keeps_its_canonical_wordin
         )
     finally:
         engine.dispose()
+
+
+# --- 0016 and 0017: the inbox's claim indexes, the answers' alert mark ---------------------
+
+
+def _indexes(engine: Engine, table: str) -> set[str]:
+    with engine.connect() as connection:
+        return {str(index["name"]) for index in sa.inspect(connection).get_indexes(table)}
+
+
+def test_the_claim_indexes_and_the_alert_mark_come_and_go_and_every_row_stays(
+    empty_url: str, backend: str
+) -> None:
+    """0016 adds two indexes to the inbox, 0017 a NULL ``alert_pending_since`` (with its
+    index) to the answers; going down drops them, whatever was marked meanwhile."""
+    upgrade(empty_url, "0002")
+    engine = make_engine(empty_url)
+    try:
+        fill(engine)
+        upgrade(empty_url, "0015")
+        before = dump(engine)
+        assert before["answers"]
+
+        upgrade(empty_url, "0017")
+        after = dump(engine)
+        assert [row["alert_pending_since"] for row in after["answers"]] == [None] * len(
+            before["answers"]
+        ), "every answer existing at the upgrade has its alerts behind it"
+        assert {t: without(rows, "alert_pending_since") for t, rows in after.items()} == before
+        assert {"ix_inbox_state_update_id", "ix_inbox_leased_chat_id"} <= _indexes(engine, "inbox")
+        assert "ix_answers_alert_pending_since" in _indexes(engine, "answers")
+
+        with engine.begin() as connection:  # an alert not yet sent at the downgrade
+            connection.execute(
+                sa.text("UPDATE answers SET alert_pending_since = :at WHERE id = :id"),
+                {"at": FILLED_AT, "id": after["answers"][0]["id"]},
+            )
+        downgrade(empty_url, "0015")
+        assert dump(engine) == before
+        assert not {"ix_inbox_state_update_id", "ix_inbox_leased_chat_id"} & _indexes(
+            engine, "inbox"
+        )
+        print(
+            f"\nmigrations 0016-0017 data test [{backend}]: {len(before['answers'])} answers "
+            "and every other row kept both ways"
+        )
+    finally:
+        engine.dispose()

@@ -27,6 +27,7 @@ returns frozen dataclasses; the handler turns them into messages. All state live
 
 from __future__ import annotations
 
+from bot.services.checkin.alerting import note_alerts_sent, unsent_alerts
 from bot.services.checkin.answering import answer_button, answer_message, skip_question
 from bot.services.checkin.common import INVITE_CODE_RE
 from bot.services.checkin.consent import answer_join, answer_member, purge_requests
@@ -131,6 +132,7 @@ __all__ = [
     "forget_unsent",
     "list_tasks",
     "normalise_zone",
+    "note_alerts_sent",
     "note_offer",
     "note_question_shown",
     "pause",
@@ -146,5 +148,6 @@ __all__ = [
     "start",
     "stop",
     "timezone_of",
+    "unsent_alerts",
     "unsent_questions",
 ]

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
 from bot.frozen import frozen
-from bot.services.authoring.teams import team_chat_ids
+from bot.services.checkin.alerting import alert_notices
 from bot.services.checkin.common import (
     _IN_PROGRESS,
     _activate,
@@ -33,7 +33,6 @@ from bot.services.checkin.common import (
     _shown_value,
     _stranger,
     _task,
-    _zone_of,
 )
 from bot.services.checkin.results import (
     AlertNotice,
@@ -77,7 +76,6 @@ from storage.models import (
     Question,
     QuestionRevision,
     Task,
-    TherapyGroup,
 )
 
 # --- answers ----------------------------------------------------------------------------------
@@ -550,7 +548,9 @@ def _store(
         _shown_value(view.rules.options, accepted.display) if accepted else "",
         skipped=accepted is None,
     )
-    alerts = _alerts(session, now, policy, person, task, question, accepted) if accepted else ()
+    alerts = (
+        _alerts(session, now, policy, person, task, question, answer, accepted) if accepted else ()
+    )
     paused_title = _activate(session, now, person, delivery)
     # Under the delivery's lock nothing but this answer was added since the caller's read.
     answers = {**answers, _id(question): answer}
@@ -627,8 +627,11 @@ def _alerts(
     person: Person,
     task: Task,
     question: Question,
+    answer: Answer,
     accepted: Accepted,
 ) -> tuple[AlertNotice, ...]:
+    """The care team's alerts if the answer met its question's rule; the answer is then
+    marked as having alerts to send, in its own transaction (see ``checkin.alerting``)."""
     if not question.alert_rule:
         return ()
     try:
@@ -637,26 +640,7 @@ def _alerts(
         return ()  # a rule the question no longer supports (its type was edited): no alert
     if not alert_matches(rule, accepted):
         return ()
-    group = session.get(TherapyGroup, task.group_id)
-    # The group's care team; administrators only as members of it (or when it has none).
-    chat_ids = team_chat_ids(session, task.group_id, policy.therapist_user_ids)
-    zone = _zone_of(session, person, task, policy)
-    return tuple(
-        AlertNotice(
-            chat_id=chat_id,
-            patient_name=person.display_name,
-            group_name=group.name if group else "",
-            # The therapist's alert quotes the canonical wording, whatever the patient read:
-            # the words they wrote, and the ones their reports and exports show.
-            task_title=task.title,
-            question=question.description,
-            answer=accepted.display,
-            rule=question.alert_rule,
-            answered_at=now,
-            zone=zone,
-            patient_id=person.id or 0,
-            media_kind=question.response_type if accepted.file_id else None,
-            file_id=accepted.file_id,
-        )
-        for chat_id in chat_ids
-    )
+    notices = alert_notices(session, policy, person, task, question, answer)
+    if notices:
+        answer.alert_pending_since = now
+    return notices

@@ -97,6 +97,7 @@ class AlertNotice:
     patient_id: int = 0  # for the button to the patient's page
     media_kind: str | None = None  # "photo" or "video": the alert carries it
     file_id: str | None = None
+    answer_id: int = 0  # whose ``alert_pending_since`` to clear once sent
 
 
 @frozen
