@@ -394,6 +394,60 @@ def replan_person(
         plan_member(session, person, group, now, default_zone)
 
 
+def replan_group(
+    session: Session,
+    group: TherapyGroup,
+    zone_before: str | None,
+    now: datetime,
+    default_zone: str,
+) -> None:
+    """After the group's own time zone changed (a seed): recompute the pending rows of its
+    patients who have no zone of their own, whose check-ins follow the group's. As for a
+    patient's own change (``replan_person``), a row whose occurrence on its day has already
+    come in the new zone is kept and goes out now; the others move to the new zone. Left as
+    they were, the rows stayed at the old zone's hours (03:00 in New York for a group moved
+    from Berlin) and their successors followed the new one, a second check-in the same day."""
+    assert group.id is not None
+    planned_in = ZoneInfo(zone_before or default_zone)
+    members = session.exec(
+        select(Person)
+        .join(Membership, col(Membership.person_id) == Person.id)
+        .where(
+            Membership.group_id == group.id,
+            Membership.role == Role.PATIENT.value,
+            col(Person.timezone).is_(None),
+        )
+    ).all()
+    tasks = select(Task.id).where(Task.group_id == group.id)
+    for person in members:
+        pending = session.exec(
+            select(Delivery, Task)
+            .join(Task, col(Task.id) == Delivery.task_id)
+            .where(
+                Delivery.person_id == person.id,
+                Delivery.status == DeliveryStatus.PENDING.value,
+                Task.group_id == group.id,
+            )
+        ).all()
+        kept = _keep_passed(
+            session,
+            [(delivery, task, group, person) for delivery, task in pending],
+            now,
+            default_zone,
+            planned_in=lambda _person, _group: planned_in,
+        )
+        session.execute(
+            delete(Delivery).where(
+                col(Delivery.person_id) == person.id,
+                col(Delivery.status) == DeliveryStatus.PENDING.value,
+                col(Delivery.task_id).in_(tasks),
+                col(Delivery.id).not_in(kept),
+            )
+        )
+        session.flush()
+        plan_member(session, person, group, now, default_zone)
+
+
 def _passed_in_new_zone(
     session: Session, person: Person, now: datetime, default_zone: str, change: ZoneChange
 ) -> list[int]:

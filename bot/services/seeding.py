@@ -45,7 +45,7 @@ from bot.services.consent import MAX_CONSENT_TEXT, latest_versions
 from bot.services.content import LINK, OPTIONS, TEXT, TITLE, Translations
 from bot.services.language import AVAILABLE
 from bot.services.meaning import Kind, Meaning, meaning
-from bot.services.planning import plan_task, replan_task
+from bot.services.planning import plan_task, replan_group, replan_task
 from bot.services.responses import (
     AlertRuleError,
     QuestionRules,
@@ -570,7 +570,9 @@ def apply_seed(database: Database, plan: SeedPlan, now: datetime, default_zone: 
     by position, invites by code. Running it twice changes nothing the second time."""
     report = SeedReport()
     with database.session() as session:
-        groups = {g.name: _upsert_group(session, g, now, report) for g in plan.groups}
+        groups = {
+            g.name: _upsert_group(session, g, now, default_zone, report) for g in plan.groups
+        }
         for seed in plan.groups:
             if seed.invite:
                 _upsert_invite(session, seed, groups[seed.name], now, report)
@@ -608,15 +610,18 @@ def _assign(row: Any, values: dict[str, Any]) -> bool:
 
 
 def _upsert_group(
-    session: Session, seed: GroupSeed, now: datetime, report: SeedReport
+    session: Session, seed: GroupSeed, now: datetime, default_zone: str, report: SeedReport
 ) -> TherapyGroup:
     group = session.exec(select(TherapyGroup).where(TherapyGroup.name == seed.name)).first()
     created = group is None
     if group is None:
         group = TherapyGroup(name=seed.name, created_at=now)
         session.add(group)
+    zone_before = group.timezone
     changed = _assign(group, {"timezone": seed.timezone})
     session.flush()
+    if changed and not created:
+        replan_group(session, group, zone_before, now, default_zone)
     _mark(report, "groups", created, changed)
     if seed.consent is not None:
         _upsert_consent(session, seed.consent, group, now, report)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
 
 from bot import scheduler, texts
 from storage.models import Delivery, Invite, Membership, Person
-from tests.fakes.harness import Harness, patient, therapist
+from tests.fakes.harness import DEMO_SEED, Harness, patient, therapist
 from tests.flows.test_checkin_support import (
     answers_of,
     at,
@@ -601,6 +602,30 @@ async def test_a_check_in_whose_hour_passed_in_the_new_zone_still_comes_that_day
     await h.scan()
     assert DAY_1 in h.last_text(ALICE.chat_id)
     assert [(d.due_at, d.status) for d in deliveries_of(h, ALICE, DAY_1)] == [(local(10), "sent")]
+
+
+async def test_a_seed_that_moves_a_group_to_another_zone_moves_its_patients_check_ins(
+    h: Harness, tmp_path: Path
+) -> None:
+    """At 10:00 UTC the seed moves Shoulder Therapy 1 from London to New York. Alice, who has
+    no zone of her own, gets the day's pain check at 18:00 in New York, and only then: not at
+    18:00 in London as planned before, with New York's after it."""
+    await joined(h, "SHOULDER1")
+    h.clock.set(local(10))
+    demo = DEMO_SEED.read_text(encoding="utf-8")
+    london = 'name = "Shoulder Therapy 1"\ntimezone = "Europe/London"'
+    assert london in demo
+    moved = tmp_path / "moved.toml"
+    moved.write_text(demo.replace(london, london.replace("Europe/London", "America/New_York")))
+
+    h.seed_demo(moved)
+
+    for hour in (11, 16, 18, 23):
+        await at(h, local(hour, 5))
+    assert [d.due_at for d in deliveries_of(h, ALICE, PAIN) if d.status != "pending"] == [
+        local(23)  # 18:00 in New York
+    ]
+    assert [d.due_at for d in deliveries_of(h, ALICE, DAY_1)] == [local(16)]  # 11:00 there
 
 
 async def test_stop_after_confirmation_ends_prompts_until_start(h: Harness) -> None:
