@@ -29,36 +29,53 @@ HTML = ParseMode.HTML
 
 
 async def send(
-    bot: Bot, deps: Deps, notices: Sequence[checkin.AlertNotice], pacer: Pacer | None = None
+    bot: Bot,
+    deps: Deps,
+    notices: Sequence[checkin.AlertNotice],
+    pacer: Pacer | None = None,
+    *,
+    taken: bool = False,
 ) -> int:
-    """Send the alerts, each paced by ``pacer`` if given (the scan's; a handler's replies
-    are paced by ``ReplyGate``), and clear the marks of the answers done; returns how many
-    went out."""
+    """Send the alerts and clear each answer's mark once its alerts are done; returns how
+    many went out. ``pacer``: the scan's, each alert paced by it (a handler's replies are
+    paced by ``ReplyGate``). ``taken``: the caller took the alerts already (the scan);
+    otherwise (the handler) only those nobody took meanwhile are sent."""
+    if not notices:
+        return 0
+    if not taken:
+        mine = await deps.run(
+            checkin.take_alerts, deps.database, deps.clock.now(), {n.answer_id for n in notices}
+        )
+        notices = [n for n in notices if n.answer_id in mine]
     sent = 0
-    retry: set[int] = set()
+    by_answer: dict[int, list[checkin.AlertNotice]] = {}
     for notice in notices:
-        if pacer is not None:
-            await pacer.acquire(notice.chat_id)
-        try:
-            with paced() if pacer is not None else contextlib.nullcontext():
-                await _send_one(bot, deps, notice)
-            sent += 1
-        except (BadRequest, Forbidden) as error:
-            # A therapist who blocked the bot must not break the patient's check-in, nor be
-            # tried again at every scan.
-            log.warning("Could not deliver an alert to chat %s: %s", notice.chat_id, error)
-        except TelegramError as error:
-            if isinstance(error, RetryAfter) and pacer is not None:
-                pacer.pause(retry_after_seconds(error))
-            log.warning(
-                "Could not deliver an alert to chat %s; the due scan tries again: %s",
-                notice.chat_id,
-                error,
-            )
-            retry.add(notice.answer_id)
-    done = {notice.answer_id for notice in notices if notice.answer_id} - retry
-    if done:
-        await deps.run(checkin.note_alerts_sent, deps.database, done)
+        by_answer.setdefault(notice.answer_id, []).append(notice)
+    for answer_id, its_notices in by_answer.items():
+        retry = False
+        for notice in its_notices:
+            if pacer is not None:
+                await pacer.acquire(notice.chat_id)
+            try:
+                with paced() if pacer is not None else contextlib.nullcontext():
+                    await _send_one(bot, deps, notice)
+                sent += 1
+            except (BadRequest, Forbidden) as error:
+                # A therapist who blocked the bot must not break the patient's check-in,
+                # nor be tried again at every scan.
+                log.warning("Could not deliver an alert to chat %s: %s", notice.chat_id, error)
+            except TelegramError as error:
+                if isinstance(error, RetryAfter) and pacer is not None:
+                    pacer.pause(retry_after_seconds(error))
+                log.warning(
+                    "Could not deliver an alert to chat %s; the due scan tries again: %s",
+                    notice.chat_id,
+                    error,
+                )
+                retry = True
+        # Each answer's at once: a stop midway sends again only the answers not done.
+        if not retry:
+            await deps.run(checkin.note_alerts_sent, deps.database, [answer_id])
     return sent
 
 

@@ -242,6 +242,7 @@ class Receiver:
                             outcome = await self._handle(item)
                     except Exception as error:
                         failures.append(error)  # left to its lease, as the database failing
+                        handled.append(item.update_id)  # its chat let go if it was marked
                         return
                 if outcome is None:
                     if renewal is not None:

@@ -508,6 +508,11 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
     return sent
 
 
+# Answers whose alerts one scan sends again: paced a second apart into the same few chats,
+# a backlog after an outage would otherwise hold the scan (and the prompts) for minutes.
+ALERTS_PER_SCAN = 20
+
+
 async def _send_unsent_alerts(application: BotApplication, st: SchedulerState) -> None:
     """Send the care team's alerts a stopped process (or a network failure) left unsent,
     after the same grace a question left unsent gets: the handler sends its own at once."""
@@ -526,9 +531,9 @@ async def _send_unsent_alerts(application: BotApplication, st: SchedulerState) -
         deps.clock.now(),
         policy,
         timedelta(seconds=settings.checkins.question_resend_seconds),
-        settings.scheduler.scan_batch_size,
+        ALERTS_PER_SCAN,
     )
-    sent = await alerts.send(application.bot, deps, unsent, st.pacer)
+    sent = await alerts.send(application.bot, deps, unsent, st.pacer, taken=True)
     if sent:
         log.info("sent %d alerts to therapists that a stopped process had not sent", sent)
 

@@ -275,6 +275,9 @@ _LET_GO = (
         _INBOX.c.update_id.in_(bindparam("b_update_ids", expanding=True)),
         _INBOX.c.claimed_by == bindparam("b_instance_id"),
         _INBOX.c.lease_until.is_not(None),
+        # An update still pending (its handler failed before its first write) keeps its
+        # lease: it is handled again once that runs out, not in a loop while the cause lasts.
+        _INBOX.c.state == _DONE,
     )
     .values(lease_until=None)
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import timedelta
@@ -97,6 +98,43 @@ async def test_an_alert_lost_with_a_stop_after_its_answer_reaches_the_therapist_
         "Task: Daily check · alert on 8 or more"
     ]
     await h.advance_and_scan(grace * 4)
+    assert len(alerts(h)) == 1
+
+
+async def test_an_alert_the_scan_sent_while_the_handler_waited_is_not_sent_again(
+    harness: Harness,
+) -> None:
+    """Bob's next question waits at Telegram past the grace (a flood wait): the due scan sends
+    the alert meanwhile, and the handler, going on once the question went out, leaves it."""
+    h = harness
+    await bob_at_the_pain_question(h)
+    released = asyncio.Event()
+    holding = asyncio.Event()
+    plain = h.api.do_request
+
+    async def held(url: str, method: str, *args: object, **kwargs: object) -> object:
+        data = kwargs.get("request_data", args[0] if args else None)
+        chat = getattr(data, "parameters", {}).get("chat_id")
+        # Only the handler's question 2: the scan's own send of it goes through.
+        first_to_bob = str(chat) == str(BOB.chat_id) and not holding.is_set()
+        if url.endswith("/sendMessage") and first_to_bob:
+            holding.set()
+            await released.wait()
+        return await plain(url, method, *args, **kwargs)  # type: ignore[arg-type]
+
+    h.api.do_request = held  # type: ignore[method-assign]
+    answering = asyncio.create_task(h.press(BOB, "9"))
+    await asyncio.wait_for(holding.wait(), 10)
+    await asyncio.wait_for(
+        h.advance_and_scan(timedelta(seconds=h.settings.checkins.question_resend_seconds + 1)), 10
+    )
+    assert len(alerts(h)) == 1, "the scan sent it"
+
+    released.set()
+    await asyncio.wait_for(answering, 10)
+    assert "Question 2 of 2" in h.last_text(BOB.chat_id)
+    assert len(alerts(h)) == 1
+    await h.advance_and_scan(timedelta(minutes=5))
     assert len(alerts(h)) == 1
 
 

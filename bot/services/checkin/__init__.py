@@ -27,7 +27,7 @@ returns frozen dataclasses; the handler turns them into messages. All state live
 
 from __future__ import annotations
 
-from bot.services.checkin.alerting import note_alerts_sent, unsent_alerts
+from bot.services.checkin.alerting import note_alerts_sent, take_alerts, unsent_alerts
 from bot.services.checkin.answering import answer_button, answer_message, skip_question
 from bot.services.checkin.common import INVITE_CODE_RE
 from bot.services.checkin.consent import answer_join, answer_member, purge_requests
@@ -147,6 +147,7 @@ __all__ = [
     "skip_task",
     "start",
     "stop",
+    "take_alerts",
     "timezone_of",
     "unsent_alerts",
     "unsent_questions",

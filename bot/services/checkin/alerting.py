@@ -1,11 +1,14 @@
 """Alerts to the care team: raised with the answer that met its question's rule, never lost.
 
-The answer's transaction stores it with ``alert_pending_since`` set; the handler sends the
-alerts after its reply and then clears the mark (``note_alerts_sent``). A process killed
-between the two (or a network failure in between) leaves the mark, and the due scan sends the
-alerts of answers still marked after a grace (``unsent_alerts``): an outbox, as for the
-questions stored but not sent (``checkin.shown``). A kill after a send and before the mark
-sends that answer's alerts once more, a copy rather than none.
+The answer's transaction stores it with ``alert_pending_since`` set to the answer's own
+instant; the handler takes the alerts (``take_alerts``), sends them after its reply and then
+clears the mark (``note_alerts_sent``). A process killed before that (or a network failure)
+leaves the mark, and the due scan's holder takes and sends the alerts of answers still marked
+after a grace (``unsent_alerts``): an outbox, as for the questions stored but not sent
+(``checkin.shown``). Taking moves the mark to the taker's time, so a handler whose replies
+waited past the grace finds the alerts taken by the scan and leaves them, and the scan takes
+again only a taker's that went quiet for a grace. A kill after a send and before the clear
+sends that answer's alerts once more (to every therapist of the team), a copy rather than none.
 """
 
 from __future__ import annotations
@@ -58,28 +61,54 @@ def alert_notices(
     )
 
 
+def take_alerts(database: Database, now: datetime, answer_ids: Iterable[int]) -> set[int]:
+    """The handler's claim on the alerts its answers raised: those nobody took yet (the mark
+    still the answer's own instant). Returns the answers whose alerts are now the caller's."""
+    ids = sorted(set(answer_ids))
+    if not ids:
+        return set()
+    with database.session() as session:
+        taken = (
+            session.connection()
+            .execute(_TAKE_RAISED, {"b_answer_ids": ids, "b_now": now})
+            .scalars()
+        )
+        result = {answer_id for answer_id in taken if answer_id is not None}
+        session.commit()
+    return result
+
+
 def unsent_alerts(
     database: Database, now: datetime, policy: Policy, older_than: timedelta, limit: int
 ) -> list[AlertNotice]:
-    """The alerts of answers marked as not yet sent for ``older_than``: a process stopped
-    between the answer's commit and its alerts. Nothing is changed here but the marks of
-    answers with no one left to tell, or whose question lost its rule since (a therapist
-    stopped alerting on it); the caller sends the rest, then ``note_alerts_sent``."""
+    """Take and return the alerts of answers marked for ``older_than``: a process stopped
+    between the answer's commit and its alerts, or a taker went quiet. The marks of answers
+    with no one left to tell, or whose question lost its rule since (a therapist stopped
+    alerting on it), are cleared; the caller sends the rest, then ``note_alerts_sent``."""
     found: list[AlertNotice] = []
+    taken: list[int] = []
     nobody: list[int] = []
-    with database.read_session() as session:
-        rows = session.exec(
-            select(Answer, Question, Task, Person)
-            .join(Delivery, col(Delivery.id) == Answer.delivery_id)
-            .join(Question, col(Question.id) == Answer.question_id)
-            .join(Task, col(Task.id) == Delivery.task_id)
-            .join(Person, col(Person.id) == Delivery.person_id)
+    with database.session() as session:
+        # Locked, skipping rows a handler is taking (PostgreSQL; SQLite's writer is alone).
+        due = (
+            select(Answer.id)
             .where(
                 col(Answer.alert_pending_since).is_not(None),
                 col(Answer.alert_pending_since) <= now - older_than,
             )
             .order_by(col(Answer.alert_pending_since))
             .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = list(session.exec(due).all())
+        rows = session.exec(
+            select(Answer, Question, Task, Person)
+            .join(Delivery, col(Delivery.id) == Answer.delivery_id)
+            .join(Question, col(Question.id) == Answer.question_id)
+            .join(Task, col(Task.id) == Delivery.task_id)
+            .join(Person, col(Person.id) == Delivery.person_id)
+            .where(col(Answer.id).in_(ids))
+            .order_by(col(Answer.alert_pending_since))
         ).all()
         for answer, question, task, person in rows:
             notices = (
@@ -87,21 +116,26 @@ def unsent_alerts(
                 if question.alert_rule
                 else ()
             )
-            if notices:
-                found.extend(notices)
-            else:
-                nobody.append(answer.id or 0)
-    if nobody:
-        note_alerts_sent(database, nobody)
+            (taken if notices else nobody).append(answer.id or 0)
+            found.extend(notices)
+        if taken:
+            session.connection().execute(_RETAKE, {"b_answer_ids": taken, "b_now": now})
+        if nobody:
+            session.connection().execute(_ALERTS_SENT, {"b_answer_ids": nobody})
+        session.commit()
     return found
 
 
-# Built once: the handler runs it after nearly every alert.
-_ALERTS_SENT = (
+# Built once: the handler runs them with nearly every alert.
+_ANSWER_IDS = col(Answer.id).in_(bindparam("b_answer_ids", expanding=True))
+_TAKE_RAISED = (
     update(Answer)
-    .where(col(Answer.id).in_(bindparam("b_answer_ids", expanding=True)))
-    .values(alert_pending_since=None)
+    .where(_ANSWER_IDS, col(Answer.alert_pending_since) == col(Answer.answered_at))
+    .values(alert_pending_since=bindparam("b_now"))
+    .returning(col(Answer.id))
 )
+_RETAKE = update(Answer).where(_ANSWER_IDS).values(alert_pending_since=bindparam("b_now"))
+_ALERTS_SENT = update(Answer).where(_ANSWER_IDS).values(alert_pending_since=None)
 
 
 def note_alerts_sent(database: Database, answer_ids: Iterable[int]) -> None:

@@ -148,9 +148,10 @@ def _sent_again(delivery: Delivery, question_id: int | None) -> bool:
 # building it per call (the statement and its cache key) was 3 % of the answer path's CPU
 # (py-spy, bench_answers on SQLite).
 # Written only while its question is still unanswered. A record can come late (with the
-# batch's next claim, see bot/receiver.py) after another instance took the patient's answer to
-# that question and recorded the next one: written blindly it moved the check-in back, and the
-# patient's answer to the next question was refused as typed before it was shown.
+# batch's next claim, see bot/receiver.py): the chat is held until then, but should the hold
+# have lapsed first, another instance may have taken the patient's answer to that question and
+# recorded the next one; written blindly it moved the check-in back, and the patient's answer
+# to the next question was refused as typed before it was shown.
 _DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 _ANSWERS = Answer.__table__  # type: ignore[attr-defined]
 _RECORD_SHOWN = (
