@@ -25,6 +25,7 @@ from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import ReplyGate, paced
 from bot.frozen import frozen
 from bot.leases import LeaseKeeper
+from bot.policies import checkin_policy
 from bot.readers import chat_languages
 from bot.rendering import render_consent, render_prompt, render_question
 from bot.replyshare import ReplyShare
@@ -520,16 +521,11 @@ async def _send_unsent_alerts(application: BotApplication, st: SchedulerState) -
         return  # a flood wait: the next scan
     deps = _deps(application)
     settings = deps.settings
-    policy = checkin.Policy(
-        default_zone=settings.scheduler.default_timezone,
-        erasure_key=settings.erasure_key,
-        therapist_user_ids=tuple(settings.therapists.user_ids),
-    )
     unsent = await deps.run(
         checkin.unsent_alerts,
         deps.database,
         deps.clock.now(),
-        policy,
+        checkin_policy(settings),
         timedelta(seconds=settings.checkins.question_resend_seconds),
         ALERTS_PER_SCAN,
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
-from datetime import timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -21,8 +20,8 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import alerts, closing, keyboards, rendering, texts
-from bot.config import InviteSettings
 from bot.context import BotApplication, BotContext
+from bot.policies import checkin_policy
 from bot.readers import (
     chat_languages,
     learns_reader_language,
@@ -33,7 +32,7 @@ from bot.receiver import defer_shown
 from bot.services import checkin
 from bot.services.authoring import is_therapist
 from bot.services.responses import Reply
-from bot.services.throttle import Burst, ThrottlePolicy
+from bot.services.throttle import Burst
 from bot.services.views import PromptView
 from bot.texts.language import speaking
 
@@ -76,28 +75,7 @@ def register(application: BotApplication) -> None:
 
 
 def policy_of(context: BotContext) -> checkin.Policy:
-    settings = context.deps.settings
-    return checkin.Policy(
-        default_zone=settings.scheduler.default_timezone,
-        erasure_key=settings.erasure_key,
-        max_reasks=settings.checkins.max_reasks,
-        first_reminder_minutes=settings.checkins.first_reminder_minutes,
-        max_reminders=settings.checkins.max_reminders,
-        quiet_start=settings.checkins.quiet_hours_start,
-        quiet_end=settings.checkins.quiet_hours_end,
-        therapist_user_ids=tuple(settings.therapists.user_ids),
-        throttle=throttle_policy(settings.invites),
-    )
-
-
-def throttle_policy(invites: InviteSettings) -> ThrottlePolicy:
-    return ThrottlePolicy(
-        failures=invites.wrong_codes_per_user,
-        window=timedelta(minutes=invites.wrong_codes_window_minutes),
-        cooldown=timedelta(minutes=invites.cooldown_minutes),
-        cooldown_max=timedelta(hours=invites.cooldown_max_hours),
-        alert_failures=invites.wrong_codes_alert_per_hour,
-    )
+    return checkin_policy(context.deps.settings)
 
 
 # --- commands ---------------------------------------------------------------------------------

@@ -224,37 +224,20 @@ def mark_in(session: Session, now: datetime, update_id: int) -> None:
         raise AlreadyHandled(update_id)
 
 
-def finish(
-    database: Database,
-    now: datetime,
-    update_ids: Iterable[int],
-    state: InboxState = InboxState.DONE,
-    *,
-    unreadable: Iterable[int] = (),
-) -> None:
-    """Mark updates whose handlers wrote nothing (or that cannot be read) as finished."""
-    ids, unreadable_ids = list(update_ids), list(unreadable)
-    if not ids and not unreadable_ids:
-        return
-    with database.session() as session:
-        finish_in(session, now, ids, state, unreadable=unreadable_ids)
-        session.commit()
-
-
 def finish_in(
     session: Session,
     now: datetime,
     update_ids: Iterable[int],
-    state: InboxState = InboxState.DONE,
     *,
     unreadable: Iterable[int] = (),
     claimed_by: str | None = None,
 ) -> None:
-    """``finish`` inside the caller's transaction; with ``claimed_by``, only the updates that
-    instance still holds (one another instance took over after the lease is its to finish)."""
+    """Mark updates whose handlers wrote nothing done (and those that cannot be read as such),
+    inside the caller's transaction; with ``claimed_by``, only the updates that instance still
+    holds (one another instance took over after the lease is its to finish)."""
     connection = session.connection()
     for marked, marked_as in (
-        (list(update_ids), state),
+        (list(update_ids), InboxState.DONE),
         (list(unreadable), InboxState.UNREADABLE),
     ):
         if marked:

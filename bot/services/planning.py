@@ -373,25 +373,19 @@ def replan_person(
     for good. A due row may be a big group's fan-out that has not reached them yet, or the
     database away.
     """
-    assert person.id is not None
-    kept = (
-        _passed_in_new_zone(session, person, now, default_zone, zone_change) if zone_change else []
-    )
-    session.execute(
-        delete(Delivery).where(
-            col(Delivery.person_id) == person.id,
-            col(Delivery.status) == DeliveryStatus.PENDING.value,
-            col(Delivery.id).not_in(kept),
-        )
-    )
-    session.flush()
     groups = session.exec(
         select(TherapyGroup)
         .join(Membership, col(Membership.group_id) == TherapyGroup.id)
         .where(Membership.person_id == person.id, Membership.role == Role.PATIENT.value)
     ).all()
-    for group in groups:
-        plan_member(session, person, group, now, default_zone)
+    planned_in = None
+    if zone_change is not None:
+        before = zone_change.before
+
+        def planned_in(_person: Person, group: TherapyGroup) -> ZoneInfo:
+            return ZoneInfo(before or group.timezone or default_zone)
+
+    _plan_again(session, person, groups, now, default_zone, planned_in=planned_in)
 
 
 def replan_group(
@@ -407,8 +401,7 @@ def replan_group(
     come in the new zone is kept and goes out now; the others move to the new zone. Left as
     they were, the rows stayed at the old zone's hours (03:00 in New York for a group moved
     from Berlin) and their successors followed the new one, a second check-in the same day."""
-    assert group.id is not None
-    planned_in = ZoneInfo(zone_before or default_zone)
+    old_zone = ZoneInfo(zone_before or default_zone)
     members = session.exec(
         select(Person)
         .join(Membership, col(Membership.person_id) == Person.id)
@@ -418,58 +411,58 @@ def replan_group(
             col(Person.timezone).is_(None),
         )
     ).all()
-    tasks = select(Task.id).where(Task.group_id == group.id)
     for person in members:
+        _plan_again(
+            session,
+            person,
+            [group],
+            now,
+            default_zone,
+            planned_in=lambda _person, _group: old_zone,
+            only_these_groups=True,
+        )
+
+
+def _plan_again(
+    session: Session,
+    person: Person,
+    groups: Sequence[TherapyGroup],
+    now: datetime,
+    default_zone: str,
+    *,
+    planned_in: Callable[[Person, TherapyGroup], ZoneInfo] | None,
+    only_these_groups: bool = False,
+) -> None:
+    """Drop the patient's pending rows (of ``groups``' tasks only, or all) and plan each of
+    ``groups`` again. With ``planned_in`` (the zone each row was planned in: a zone changed),
+    rows whose day's occurrence has come are kept first (``_keep_passed``)."""
+    assert person.id is not None
+    rows = [
+        col(Delivery.person_id) == person.id,
+        col(Delivery.status) == DeliveryStatus.PENDING.value,
+    ]
+    if only_these_groups:
+        of_groups = select(Task.id).where(col(Task.group_id).in_([g.id for g in groups]))
+        rows.append(col(Delivery.task_id).in_(of_groups))
+    kept: list[int] = []
+    if planned_in is not None:
         pending = session.exec(
-            select(Delivery, Task)
+            select(Delivery, Task, TherapyGroup)
             .join(Task, col(Task.id) == Delivery.task_id)
-            .where(
-                Delivery.person_id == person.id,
-                Delivery.status == DeliveryStatus.PENDING.value,
-                Task.group_id == group.id,
-            )
+            .join(TherapyGroup, col(TherapyGroup.id) == Task.group_id)
+            .where(*rows)
         ).all()
         kept = _keep_passed(
             session,
-            [(delivery, task, group, person) for delivery, task in pending],
+            [(delivery, task, group, person) for delivery, task, group in pending],
             now,
             default_zone,
-            planned_in=lambda _person, _group: planned_in,
+            planned_in=planned_in,
         )
-        session.execute(
-            delete(Delivery).where(
-                col(Delivery.person_id) == person.id,
-                col(Delivery.status) == DeliveryStatus.PENDING.value,
-                col(Delivery.task_id).in_(tasks),
-                col(Delivery.id).not_in(kept),
-            )
-        )
-        session.flush()
+    session.execute(delete(Delivery).where(*rows, col(Delivery.id).not_in(kept)))
+    session.flush()
+    for group in groups:
         plan_member(session, person, group, now, default_zone)
-
-
-def _passed_in_new_zone(
-    session: Session, person: Person, now: datetime, default_zone: str, change: ZoneChange
-) -> list[int]:
-    """``_keep_passed`` for the patient's pending rows, planned in the zone they had before."""
-    pending = session.exec(
-        select(Delivery, Task, TherapyGroup)
-        .join(Task, col(Task.id) == Delivery.task_id)
-        .join(TherapyGroup, col(TherapyGroup.id) == Task.group_id)
-        .where(
-            Delivery.person_id == person.id,
-            Delivery.status == DeliveryStatus.PENDING.value,
-        )
-    ).all()
-    return _keep_passed(
-        session,
-        [(delivery, task, group, person) for delivery, task, group in pending],
-        now,
-        default_zone,
-        planned_in=lambda _person, group: ZoneInfo(
-            change.before or group.timezone or default_zone
-        ),
-    )
 
 
 def _keep_passed(

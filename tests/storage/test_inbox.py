@@ -43,6 +43,13 @@ def claimed(database: Database, at: datetime = NOW, who: str = "a:1:x") -> list[
     return [item.update_id for item in inbox.claim(database, at, who, LEASE, 100)]
 
 
+def finish(database: Database, now: datetime, update_ids: list[int]) -> None:
+    """What the batch's closing write does to updates whose handlers wrote nothing."""
+    with database.session() as session:
+        inbox.finish_in(session, now, update_ids)
+        session.commit()
+
+
 def test_an_update_stored_twice_is_kept_once_as_it_first_came(database: Database) -> None:
     inbox.store(database, NOW, [message(1, 10, "first")])
     inbox.store(database, NOW, [message(1, 10, "again"), message(2, 10)])
@@ -68,7 +75,7 @@ def test_one_chat_waits_for_its_oldest_update_while_other_chats_go_on(
     assert claimed(database) == [1, 3]
     # 1 and 3 are leased: nothing else may start, 2 least of all (it must follow 1).
     assert claimed(database, who="b:2:y") == []
-    inbox.finish(database, NOW, [1])
+    finish(database, NOW, [1])
     assert claimed(database, who="b:2:y") == [2]
 
 
@@ -136,11 +143,25 @@ def test_a_chat_stays_with_the_batch_that_handled_it_until_that_batch_lets_go(
     assert states(database) == {1: "done", 2: "done", 3: "pending", 4: "pending"}
 
 
+def test_a_stop_gives_back_its_holds_with_its_leases(database: Database) -> None:
+    """A stop whose closing write could not be written (``release`` comes after it): the
+    chats it held pass on at once, not a lease later."""
+    inbox.store(database, NOW, [message(1, 10), message(2, 20)])
+    assert claimed(database) == [1, 2]
+    mark_done(database, 1)  # 2 stays in hand, its handler never wrote
+    inbox.store(database, NOW, [message(3, 10)])
+    assert claimed(database, who="b:2:y") == []
+
+    assert inbox.release(database, "a:1:x") == 2
+
+    assert claimed(database, who="b:2:y") == [2, 3]
+
+
 def test_renewing_keeps_only_this_instances_updates_in_hand(database: Database) -> None:
     inbox.store(database, NOW, [message(n, 10 * n) for n in range(1, 6)])
     assert claimed(database, who="a:1:x") == [1, 2, 3, 4, 5]
     inbox.release(database, "a:1:x", [3])  # given back: handled by whoever comes first
-    inbox.finish(database, NOW, [2])  # finished: nobody's any more
+    finish(database, NOW, [2])  # finished: nobody's any more
     inbox.store(database, NOW, [message(6, 60)])
     assert claimed(database, who="b:2:y") == [3, 6]
     inbox.release(database, "a:1:x", [5])  # given back, and leased by nobody since
@@ -176,7 +197,7 @@ def test_a_handler_finishing_an_update_someone_else_finished_writes_nothing(
     database: Database,
 ) -> None:
     inbox.store(database, NOW, [message(1, 10)])
-    inbox.finish(database, NOW, [1])  # another instance, after our lease had lapsed
+    finish(database, NOW, [1])  # another instance, after our lease had lapsed
 
     with (
         database.first_commit_runs(lambda s: inbox.mark_in(s, NOW, 1)),
@@ -208,9 +229,9 @@ def test_purge_deletes_old_handled_rows_in_batches_and_keeps_pending_ones(
 ) -> None:
     old = NOW - timedelta(days=8)
     inbox.store(database, old, [message(i, 10 + i) for i in range(1, 6)])
-    inbox.finish(database, old, [1, 2, 3])
+    finish(database, old, [1, 2, 3])
     inbox.store(database, NOW, [message(6, 99)])
-    inbox.finish(database, NOW, [6])
+    finish(database, NOW, [6])
 
     assert inbox.purge(database, NOW - timedelta(days=7), batch_size=2) == 2
     assert inbox.purge(database, NOW - timedelta(days=7), batch_size=2) == 1
@@ -261,7 +282,7 @@ def test_concurrent_claims_take_each_update_once_and_each_chat_in_order(
                             out_of_order.append(item.update_id)
                     # Noted before the commit: no one can claim the next one before it.
                     finishing.update(i.update_id for i in items)
-                inbox.finish(database, NOW, [i.update_id for i in items])
+                finish(database, NOW, [i.update_id for i in items])
         except BaseException as error:  # reported below, not lost in the thread
             errors.append(error)
 
@@ -309,7 +330,7 @@ def test_scrub_empties_a_chat_and_the_handled_updates_that_mention_the_person(
             message(6, therapist, "/chart Zephyrine"),  # pending: handled soon, then purged
         ],
     )
-    inbox.finish(database, NOW, [1, 2, 3, 4])
+    finish(database, NOW, [1, 2, 3, 4])
 
     with database.session() as session:
         emptied = inbox.scrub(session, [erased], [str(erased), "Zephyrine", "O'Neil"])

@@ -89,26 +89,20 @@ def unsent_alerts(
     taken: list[int] = []
     nobody: list[int] = []
     with database.session() as session:
-        # Locked, skipping rows a handler is taking (PostgreSQL; SQLite's writer is alone).
-        due = (
-            select(Answer.id)
-            .where(
-                col(Answer.alert_pending_since).is_not(None),
-                col(Answer.alert_pending_since) <= now - older_than,
-            )
-            .order_by(col(Answer.alert_pending_since))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        ids = list(session.exec(due).all())
         rows = session.exec(
             select(Answer, Question, Task, Person)
             .join(Delivery, col(Delivery.id) == Answer.delivery_id)
             .join(Question, col(Question.id) == Answer.question_id)
             .join(Task, col(Task.id) == Delivery.task_id)
             .join(Person, col(Person.id) == Delivery.person_id)
-            .where(col(Answer.id).in_(ids))
+            .where(
+                col(Answer.alert_pending_since).is_not(None),
+                col(Answer.alert_pending_since) <= now - older_than,
+            )
             .order_by(col(Answer.alert_pending_since))
+            .limit(limit)
+            # Skipping answers a handler is taking (PostgreSQL; SQLite's writer is alone).
+            .with_for_update(skip_locked=True, of=Answer)
         ).all()
         for answer, question, task, person in rows:
             notices = (
