@@ -36,6 +36,16 @@ def zone_for(person: Person, group: TherapyGroup, default_zone: str) -> ZoneInfo
     return ZoneInfo(person.timezone or group.timezone or default_zone)
 
 
+def _plans_for(task: Task, person: Person) -> bool:
+    """Whether the series goes on for this patient at all."""
+    return not (
+        task.deleted_at is not None
+        or person.opted_out
+        or person.unreachable
+        or person.data_deleted_at is not None
+    )
+
+
 def plan_next(
     session: Session,
     task: Task,
@@ -53,12 +63,7 @@ def plan_next(
     expired...) is passed over, so moving a daily task from 12:00 to 15:00 at 13:00 does not
     prompt the patient a second time that day.
     """
-    if (
-        task.deleted_at is not None
-        or person.opted_out
-        or person.unreachable
-        or person.data_deleted_at is not None
-    ):
+    if not _plans_for(task, person):
         return None
     zone = zone_for(person, group, default_zone)
     due_at = next_due(task.due_date, task.due_time, task.recurrence, zone, after)
@@ -78,6 +83,11 @@ def plan_next(
     ).first()
     if exists is not None:
         return None
+    return _add_pending(session, task, person, due_at)
+
+
+def _add_pending(session: Session, task: Task, person: Person, due_at: datetime) -> Delivery:
+    assert task.id is not None and person.id is not None
     delivery = Delivery(
         task_id=task.id,
         person_id=person.id,
@@ -107,12 +117,7 @@ def plan_following(
     # instant for every patient, so each next occurrence is worked out once, not per row.
     due_by_rule: dict[tuple[int | None, str, datetime], datetime | None] = {}
     for task, group, person, after in series:
-        if (
-            task.deleted_at is not None
-            or person.opted_out
-            or person.unreachable
-            or person.data_deleted_at is not None
-        ):
+        if not _plans_for(task, person):
             continue
         zone = zone_for(person, group, default_zone)
         key = (task.id, zone.key, after)
@@ -212,10 +217,35 @@ def plan_task(session: Session, task: Task, now: datetime, default_zone: str) ->
             continue
         planned = plan_next(
             session, task, group, person, now, default_zone, skip_delivered_days=True
-        )
+        ) or _plan_late_once(session, task, group, person, now, default_zone)
         if planned is not None:
             added += 1
     return added
+
+
+def _plan_late_once(
+    session: Session,
+    task: Task,
+    group: TherapyGroup,
+    person: Person,
+    now: datetime,
+    default_zone: str,
+) -> Delivery | None:
+    """A once task set for an hour still to come in the group's zone (the one the therapist
+    was told it is due in) that has already come where the patient lives, further east: due
+    now, with its whole time to answer. Planned by its hour in their zone it was not planned
+    at all, and the patient missed it for good."""
+    if task.recurrence is not None or not _plans_for(task, person):
+        return None
+    group_zone = ZoneInfo(group.timezone or default_zone)
+    if next_due(task.due_date, task.due_time, None, group_zone, now) is None:
+        return None  # over for the whole group: nobody gets it
+    zone = zone_for(person, group, default_zone)
+    if local_to_utc(task.due_date, task.due_time, zone) > now:
+        return None  # still to come for them: planned at its hour, or already there
+    if _first_undelivered_day(session, task, person, zone, now) != now:
+        return None  # they had it today: an edit of its hour does not send it again
+    return _add_pending(session, task, person, now)
 
 
 @dataclass(frozen=True)

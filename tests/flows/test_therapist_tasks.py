@@ -243,3 +243,41 @@ async def test_task_commands_explain_a_missing_or_unknown_id(harness: Harness) -
         assert last(h) == "There is no task 99. /tasks lists them with their numbers."
     await h.command(THEO, "/tasks", "Knees")
     assert last(h).startswith("There is no group “Knees”.")
+
+
+async def test_a_once_task_whose_hour_has_passed_where_a_patient_lives_reaches_them_now(
+    harness: Harness,
+) -> None:
+    """At 10:30 in London the therapist sets a once task for today 11:00. Alice lives in
+    Tokyo, where 11:00 came eight and a half hours ago: she gets it with the next scan, late,
+    not never. Bob, in London, gets his at 11:00."""
+    h = harness
+    await h.command(THEO, "/newgroup", "Shoulder Therapy 1")
+    await h.command(THEO, "/invite", "Shoulder Therapy 1")
+    code = invite_code(last(h))
+    await h.command(ALICE, "/start", code)
+    await h.command(BOB, "/start", code)
+    await h.command(ALICE, "/timezone", "Asia/Tokyo")
+    h.advance(timedelta(hours=1, minutes=30))  # 10:30 in London
+
+    await h.command(
+        THEO, "/addtask", "Shoulder Therapy 1 | Stretch | today 11:00 | once | Stretched? ; yes_no"
+    )
+    assert last(h).startswith("Saved task #1")
+    await h.scan()
+
+    assert "Stretch" in h.last_text(ALICE.chat_id)
+    assert "Stretch" not in h.last_text(BOB.chat_id)
+    h.advance(timedelta(minutes=30))
+    await h.scan()
+    assert "Stretch" in h.last_text(BOB.chat_id)
+    assert sorted(status for _, _, status, _ in rows(h, 1)) == ["sent", "sent"]
+
+    # An edit of its hour later that day sends neither of them a second one.
+    await h.command(THEO, "/edittask", "1")
+    await h.press(THEO, "🕘 Due time")
+    await h.text(THEO, "today 12:00")
+    h.advance(timedelta(hours=1))
+    await h.scan()
+    assert sorted(status for _, _, status, _ in rows(h, 1)) == ["sent", "sent"]
+    assert sum("Stretch" in text for text in h.texts(ALICE.chat_id)) == 1
