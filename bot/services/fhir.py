@@ -389,6 +389,8 @@ def build_bundle(
     )
     if group is not None:
         member_query = member_query.where(Membership.group_id == group.id)
+    elif among is not None:
+        member_query = member_query.where(col(Membership.group_id).in_(among))
     person_ids = set(session.exec(member_query).all()) | {d.person_id for d in deliveries}
     # Someone who erased their data keeps a row with their Telegram id; it stays out.
     people = {

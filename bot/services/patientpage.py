@@ -243,7 +243,16 @@ def find_patient(
                 person_id=p.id or 0,
                 telegram_user_id=p.telegram_user_id or 0,
                 name=p.display_name,
-                groups=tuple(dict.fromkeys(group_names[p.id or 0])),
+                # Another team's group reads as one that does not exist: not named here.
+                groups=tuple(
+                    dict.fromkeys(
+                        name
+                        for name, group_id in zip(
+                            group_names[p.id or 0], group_ids[p.id or 0], strict=True
+                        )
+                        if group_id in seen_groups
+                    )
+                ),
                 data_deleted=p.data_deleted_at is not None,
             )
             for p in matches[:MAX_CHOICES]

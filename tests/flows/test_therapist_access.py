@@ -366,7 +366,7 @@ async def test_another_teams_group_reads_like_one_that_does_not_exist(harness: H
 
 async def test_lists_show_a_therapist_only_their_own_groups(harness: Harness) -> None:
     h = harness
-    await with_teams(h)
+    alice = await with_teams(h)
     await h.command(TESS, "/groups")
     groups = h.last_text(TESS.chat_id)
     assert "Hip Therapy 1" in groups and SHOULDER not in groups
@@ -385,14 +385,32 @@ async def test_lists_show_a_therapist_only_their_own_groups(harness: Harness) ->
     await h.command(TESS, "/export")
     [document] = h.api.calls_of("sendDocument")[-1:]
     assert "Press-Ups" not in str(document.params)
+    # The file itself: no task and no patient of another team's group.
     await h.command(TESS, "/export", "fhir")
-    bundle = h.api.calls_of("sendDocument")[-1]
-    assert "Press-Ups" not in str(bundle.params)
+    bundle = h.api.calls_of("sendDocument")[-1].files["document"]["content"].decode()
+    assert "Hip mobility session" in bundle and "Press-Ups" not in bundle
+    assert "Alice" not in bundle and str(alice.id) not in bundle
+    await h.command(SAM, "/export", "fhir")
+    assert "Alice" in h.api.calls_of("sendDocument")[-1].files["document"]["content"].decode()
 
     await h.command(TESS, "/audit")
     audit = h.last_text(TESS.chat_id)
     assert "in Hip Therapy 1" in audit and f"in {SHOULDER}" not in audit
     assert "therapist added" not in audit, "an event of no group is the administrators' only"
+
+
+async def test_a_search_names_only_the_groups_of_the_therapists_own_teams(
+    harness: Harness,
+) -> None:
+    h = harness
+    alice = await with_teams(h)
+    await h.command(alice, "/start", "HIP1")
+    await h.command(patient(1), "/start", "HIP1")
+
+    await h.command(TESS, "/patient", "Test")
+
+    buttons = h.last_message(TESS.chat_id).button_texts
+    assert buttons == ["Alice Test · Hip Therapy 1", "Bob Test · Hip Therapy 1"]
 
 
 async def test_a_button_from_an_old_message_is_checked_again_when_pressed(
