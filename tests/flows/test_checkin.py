@@ -23,6 +23,7 @@ from tests.flows.test_checkin_support import (
     at,
     deliveries_of,
     delivery_of,
+    hold_sends,
     local,
     person_of,
 )
@@ -643,6 +644,27 @@ async def test_stop_after_confirmation_ends_prompts_until_start(h: Harness) -> N
     reply = h.last_text(ALICE.chat_id)
     assert reply.startswith("🔔 Check-ins are on again.")
     assert f"{PAIN}, is due Wed 25 Nov, 18:00 (GMT)" in reply
+
+
+async def test_stop_while_the_prompt_is_on_its_way_ends_that_check_in_too(h: Harness) -> None:
+    """The scan has claimed Alice's 11:00 prompt and Telegram holds its request when she
+    stops: the prompt arrives, but its check-in is over, and the scan's housekeeping edits
+    it to say so at once."""
+    await joined(h, "SHOULDER1")
+    on_its_way, let_through = hold_sends(h, first_only=True)
+    scanning = asyncio.create_task(at(h, local(11)))
+    await asyncio.wait_for(on_its_way.wait(), 10)
+    await h.command(ALICE, "/stop")
+    await h.press(ALICE, "Yes, stop")
+    assert h.last_text(ALICE.chat_id) == texts.checkin_stopped()
+    let_through.set()
+    await asyncio.wait_for(scanning, 10)
+
+    assert delivery_of(h, ALICE, DAY_1).status == "cancelled"
+    prompt = h.last_message(ALICE.chat_id)
+    assert prompt.plain is not None and prompt.plain.startswith("📋 Time for your check-in")
+    assert prompt.plain.endswith("✖️ Cancelled: no answer needed any more")
+    assert prompt.button_texts == []
 
 
 async def test_a_patient_who_blocked_the_bot_gets_prompts_again_after_start(h: Harness) -> None:

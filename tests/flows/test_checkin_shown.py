@@ -29,7 +29,14 @@ from fakebotapi import NetworkFault
 from storage.db import Database
 from storage.models import InboxState, InboxUpdate
 from tests.fakes.harness import Harness, patient
-from tests.flows.test_checkin_support import answers_of, at, deliveries_of, delivery_of, local
+from tests.flows.test_checkin_support import (
+    answers_of,
+    at,
+    deliveries_of,
+    delivery_of,
+    hold_sends,
+    local,
+)
 from tests.hardening.test_database_outage import wait_until
 
 ALICE = patient(0, "Alice")
@@ -363,22 +370,6 @@ async def test_an_update_in_hand_keeps_its_short_lease_while_its_reply_waits(
     finally:
         released.set()
         await h.stop()
-
-
-def hold_sends(h: Harness) -> tuple[asyncio.Event, asyncio.Event]:
-    """From now on Telegram holds every sendMessage until ``released`` is set; ``holding`` is
-    set once one is held."""
-    holding, released = asyncio.Event(), asyncio.Event()
-    plain = h.api.do_request
-
-    async def held(url: str, method: str, *args: object, **kwargs: object) -> object:
-        if url.endswith("/sendMessage") and not released.is_set():
-            holding.set()
-            await released.wait()
-        return await plain(url, method, *args, **kwargs)  # type: ignore[arg-type]
-
-    h.api.do_request = held  # type: ignore[method-assign]
-    return holding, released
 
 
 def lease_of(h: Harness, update_id: int) -> datetime:

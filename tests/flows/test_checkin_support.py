@@ -5,6 +5,7 @@ No tests live here; the name keeps it within the check-in files beside the tests
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -173,3 +174,20 @@ def answers_of(h: Harness, delivery_id: int | None) -> list[Answer]:
                 .order_by(col(Answer.question_id))
             ).all()
         )
+
+
+def hold_sends(h: Harness, *, first_only: bool = False) -> tuple[asyncio.Event, asyncio.Event]:
+    """From now on Telegram holds every sendMessage (or only the next one) until ``released``
+    is set; ``holding`` is set once one is held."""
+    holding, released = asyncio.Event(), asyncio.Event()
+    plain = h.api.do_request
+
+    async def held(url: str, method: str, *args: object, **kwargs: object) -> object:
+        held_already = first_only and holding.is_set()
+        if url.endswith("/sendMessage") and not released.is_set() and not held_already:
+            holding.set()
+            await released.wait()
+        return await plain(url, method, *args, **kwargs)  # type: ignore[arg-type]
+
+    h.api.do_request = held  # type: ignore[method-assign]
+    return holding, released

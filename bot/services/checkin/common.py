@@ -41,6 +41,11 @@ from storage.models import (
 # What Telegram allows in a deep-link payload (t.me/<bot>?start=CODE).
 INVITE_CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _OPEN = tuple(status.value for status in OPEN_STATUSES)
+# What a patient's leaving ends: the open check-ins, and a prompt the due scan has claimed and
+# may be sending (a big fan-out sends a round for seconds). Left as it was, that prompt went out
+# after "no more check-ins" and its check-in could be answered; now it may still arrive, but
+# its check-in is over, and the next scan edits it to say so.
+_ENDABLE = (DeliveryStatus.SENDING.value, *_OPEN)
 _SENT = DeliveryStatus.SENT.value
 _IN_PROGRESS = DeliveryStatus.IN_PROGRESS.value
 # Memberships that no longer make a member; a valid invite replaces them (see _start).

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind, record
 from bot.services.checkin.answering import _finish
-from bot.services.checkin.common import _OPEN, _person
+from bot.services.checkin.common import _ENDABLE, _person
 from bot.services.checkin.joining import invite_problem, join
 from bot.services.checkin.results import (
     ConsentAnswer,
@@ -200,7 +200,7 @@ def _leave(session: Session, now: datetime, membership: Membership) -> int:
     open_rows = session.exec(
         select(Delivery).where(
             Delivery.person_id == membership.person_id,
-            col(Delivery.status).in_(_OPEN),
+            col(Delivery.status).in_(_ENDABLE),
             col(Delivery.task_id).in_(group_tasks),
         )
     ).all()

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind, record
 from bot.services.checkin.answering import _finish
-from bot.services.checkin.common import _OPEN, _person
+from bot.services.checkin.common import _ENDABLE, _person
 from bot.services.checkin.results import Deleted, Stopped
 from bot.services.closing import ClosingMessage, Ending
 from bot.services.erasure import mark, was_erased
@@ -45,7 +45,7 @@ def stop(database: Database, now: datetime, erasure_key: bytes, user_id: int) ->
         )
         open_rows = session.exec(
             select(Delivery).where(
-                Delivery.person_id == person.id, col(Delivery.status).in_(_OPEN)
+                Delivery.person_id == person.id, col(Delivery.status).in_(_ENDABLE)
             )
         ).all()
         for delivery in open_rows:
