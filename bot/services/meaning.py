@@ -97,6 +97,7 @@ class Kind(StrEnum):
     HINT_NUMBER_ABOVE = "hint_number_above"
     HINT_NUMBER_BELOW = "hint_number_below"
     HINT_NUMBER_IN_WORDS = "hint_number_in_words"
+    HINT_NUMBER_TWO_READINGS = "hint_number_two_readings"
     HINT_NUMBER_NOT_WHOLE = "hint_number_not_whole"
     HINT_PHOTO = "hint_photo"
     HINT_PHOTO_SENT_AS_FILE = "hint_photo_sent_as_file"

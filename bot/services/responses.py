@@ -68,6 +68,10 @@ _NUMBER_RE: Final = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")
 # Longer than any number a patient means; keeps float() away from pathological input.
 _MAX_NUMBER_CHARS: Final = 40
 _SCALE_OUT_OF_RE: Final = re.compile(r"(.+?)\s*/\s*(.+)")
+# "5,000" or "1.500": a thousands separator to one patient, a decimal one to another (an
+# English patient's five thousand, a German's one and a half); taken for either, a wrong
+# number is stored without a word, so it is asked again. "0,500" and "12,5" read one way only.
+_TWO_READINGS_RE: Final = re.compile(r"[+-]?0*[1-9]\d{0,2}[.,]\d{3}")
 
 # English, plus what German and Spanish patients type (the bot speaks those too).
 _YES_WORDS: Final = frozenset(
@@ -291,6 +295,12 @@ def _parse_number(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
     if reply.kind != "text":
         return _wrong_kind(reply, _number_hint(rules, typed=True))
     value = parse_number(reply.text)
+    typed = reply.text.strip()
+    if value is not None and _TWO_READINGS_RE.fullmatch(typed):
+        whole = float(typed.replace(",", "").replace(".", ""))
+        return Rejected(
+            meaning(Kind.HINT_NUMBER_TWO_READINGS, typed=typed, whole=whole, decimal=value)
+        )
     if value is None:
         if any(c.isdigit() for c in reply.text):
             return Rejected(_number_hint(rules))
@@ -354,12 +364,15 @@ def _parse_choice(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
     if reply.kind != "text":
         return _wrong_kind(reply, meaning(Kind.HINT_CHOICE))
     option = _find_option(options, reply.text)
-    if option is None:
+    # Options with numbers in them ("0", "1-2", "5+") are not picked by position: "1" there
+    # means the patient's count, and read as the first option it stored "0".
+    numbered = not any(c.isdigit() for option in options for c in str(option))
+    if option is None and numbered:
         number = reply.text.strip().rstrip(".)")
         if number.isascii() and number.isdigit() and 1 <= int(number) <= len(options):
             option = options[int(number) - 1]
     if option is None:
-        return Rejected(meaning(Kind.HINT_CHOICE_RETRY, options=list(options)))
+        return Rejected(meaning(Kind.HINT_CHOICE_RETRY, options=list(options), numbered=numbered))
     # The canonical option, whichever language's version was typed (``str`` drops them).
     return Accepted(display=str(option))
 

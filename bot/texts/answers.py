@@ -112,6 +112,13 @@ def hint_number_in_words(example: str) -> str:
     return _("Please type the number with digits, for example {example}.").format(example=example)
 
 
+def hint_number_two_readings(typed: str, whole: float, decimal: float) -> str:
+    return _(
+        "“{typed}” can be read as {whole} or as {decimal}. Please type it again without a "
+        "thousands separator, for example {whole}."
+    ).format(typed=escape(typed), whole=language.number(whole), decimal=language.number(decimal))
+
+
 def hint_number_below(*, whole: bool, lo: str | None, hi: str | None, scale: bool) -> str:
     verb = _("tap or type") if scale else _("send")
     return _("That is below {lo}; please {verb}.").format(
@@ -153,7 +160,12 @@ def hint_choice() -> str:
     return _("Please tap one of the options.")
 
 
-def hint_choice_retry(options: list[str]) -> str:
+def hint_choice_retry(options: list[str], numbered: bool = True) -> str:
+    if not numbered:
+        listing = ", ".join(escape(language.content(option)) for option in options)
+        return _("Please tap one of the options, or type it as it is written: {listing}.").format(
+            listing=listing
+        )
     listing = ", ".join(
         f"{n} = {escape(language.content(option))}" for n, option in enumerate(options, 1)
     )

@@ -51,13 +51,16 @@ from bot import texts
 from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.services.meaning import Kind
 from bot.services.responses import (
     Accepted,
     QuestionRules,
+    Rejected,
     Reply,
     ResponseType,
     button_tokens,
     format_number,
+    parse_number,
     parse_reply,
 )
 from fakebotapi import FakeBotApi
@@ -1334,6 +1337,11 @@ def test_what_is_stored_reads_back_as_the_same_answer(rules: QuestionRules, type
     if not isinstance(accepted, Accepted):
         return
     again = parse_reply(rules, Reply(kind="text", text=accepted.display))
+    if isinstance(again, Rejected) and again.hint.kind is Kind.HINT_NUMBER_TWO_READINGS:
+        # "1.001" typed by a patient is asked again (a thousand and one to a German); stored,
+        # it is the decimal, and reads back as that.
+        assert parse_number(accepted.display) == accepted.number, typed
+        return
     # The display is what summaries, exports and alerts show: never "1e-06" or "7.0".
     assert isinstance(again, Accepted), (typed, accepted)
     assert (again.display, again.number) == (accepted.display, accepted.number), typed

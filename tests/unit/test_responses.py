@@ -157,6 +157,34 @@ def test_number_rejects_anything_but_a_plain_finite_number(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "readings"),
+    [
+        ("5,000", "5000 or as 5"),
+        ("1.500", "1500 or as 1.5"),
+        ("-12,250", "-12250 or as -12.25"),
+        (" 999.999 ", "999999 or as 999.999"),
+        ("01.001", "1001 or as 1.001"),
+    ],
+)
+def test_a_thousands_separator_that_reads_as_a_decimal_one_is_asked_again(
+    text: str, readings: str
+) -> None:
+    """An English patient's 5,000 is a German patient's 5: stored as either, the other is
+    wrong without a word."""
+    assert hint(WHOLE_0_50, typed(text)) == (
+        f"“{text.strip()}” can be read as {readings}. Please type it again without a "
+        f"thousands separator, for example {readings.split()[0]}."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "number"), [("0,500", 0.5), ("12,5", 12.5), ("1234.567", 1234.567), ("7.25", 7.25)]
+)
+def test_a_decimal_that_reads_one_way_only_is_taken(text: str, number: float) -> None:
+    assert accepted(NUMBER, typed(text)).number == number
+
+
+@pytest.mark.parametrize(
     ("rules", "text", "example"),
     [
         (NUMBER, "seven", "7"),
@@ -192,7 +220,7 @@ def test_whole_number_bounds_are_inclusive(text: str, number: float) -> None:
         ("50.5", "That is above 50"),
         ("7.5", "Only whole numbers here, without decimals"),
         ("7,5", "Only whole numbers here, without decimals"),
-        ("49.999", "Only whole numbers here, without decimals"),
+        ("49.99", "Only whole numbers here, without decimals"),
     ],
 )
 def test_whole_number_outside_bounds_or_fractional_says_which(text: str, problem: str) -> None:
@@ -376,9 +404,20 @@ def test_choice_option_named_like_a_number_wins_over_position() -> None:
 
 
 def test_choice_hint_escapes_option_names() -> None:
-    rules = QuestionRules(T.CHOICE, options=("<5 min", "Tom & Jerry"))
-    assert hint(rules, typed("x")).endswith("1 = &lt;5 min, 2 = Tom &amp; Jerry.")
-    assert accepted(rules, typed("<5 MIN")).display == "<5 min"
+    rules = QuestionRules(T.CHOICE, options=("<five min", "Tom & Jerry"))
+    assert hint(rules, typed("x")).endswith("1 = &lt;five min, 2 = Tom &amp; Jerry.")
+    assert accepted(rules, typed("<FIVE MIN")).display == "<five min"
+
+
+def test_choice_options_with_numbers_in_them_are_not_picked_by_position() -> None:
+    """ "1" among 0 / 1-2 / 3-4 / 5+ is the patient's count, not the first option ("0")."""
+    rules = QuestionRules(T.CHOICE, options=("0", "1-2", "3-4", "5+"))
+    assert hint(rules, typed("1")) == (
+        "Please tap one of the options, or type it as it is written: 0, 1-2, 3-4, 5+."
+    )
+    assert hint(rules, typed("4")).endswith("written: 0, 1-2, 3-4, 5+.")
+    assert accepted(rules, typed("5+")).display == "5+"
+    assert accepted(rules, typed("0")).display == "0"
 
 
 # --- photo and video ------------------------------------------------------------------------
