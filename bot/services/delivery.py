@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from sqlalchemy import delete, func, insert, or_, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot.frozen import frozen
@@ -200,6 +201,7 @@ def scan(
     """
     with database.session() as session:
         expired, expired_unsent, expire_full = _expire(session, now, policy)
+        _release_held(session, now, policy)
         late_before = (scanning_since or now) - timedelta(seconds=policy.late_after_seconds)
         claim = _claim_prompts(session, now, policy, late_before)
         reminders, deferred, remind_full = _claim_reminders(session, now, policy)
@@ -599,7 +601,6 @@ def _claim_reminders(
     )
     jobs: list[SendJob] = []
     deferred = 0
-    walked_away: set[int] = set()
     for row in rows:
         assert row.id is not None
         if row.expires_at <= now:
@@ -639,8 +640,6 @@ def _claim_reminders(
                 continue
         row.lease_until = now + timedelta(seconds=policy.lease_seconds)
         row.claimed_by = policy.instance_id
-        if row.status == IN_PROGRESS:
-            walked_away.add(row.person_id)
         jobs.append(
             SendJob(
                 "reminder",
@@ -654,32 +653,62 @@ def _claim_reminders(
             )
         )
     session.flush()
-    _release_held(session, now, walked_away)
     return tuple(jobs), deferred, len(rows) >= limit
 
 
-def _release_held(session: Session, now: datetime, people: set[int]) -> None:
-    """Send the prompts held for patients whose check-in in progress is being reminded.
-
-    A prompt held while the patient was answering waits for them to finish; one who went
-    quiet long enough to be reminded may not finish at all, and the held prompt has no message
-    and no reminder of its own. Back to ``pending``, the next scan sends it as usual (the old
-    check-in is untouched by now, so nothing holds it again).
-    """
-    if not people:
-        return
-    session.execute(
-        update(Delivery)
+def held_query(now: datetime, active_since: datetime, limit: int) -> Any:
+    """Prompts held for patients no longer in the middle of a check-in (a status index:
+    among the open check-ins, those without a reminder or a message of their own)."""
+    other, answered = aliased(Delivery), aliased(Delivery)
+    still_answering = or_(
+        select(other.id)
         .where(
-            col(Delivery.person_id).in_(sorted(people)),
+            other.person_id == Delivery.person_id,
+            other.status == IN_PROGRESS,
+            or_(col(other.started_at).is_(None), col(other.started_at) >= active_since),
+        )
+        .exists(),
+        # Any answer within the wait, also one that just finished a check-in: its handler is
+        # offering the held prompt (``checkin.note_offer`` gives it a message of its own).
+        select(Answer.id)
+        .join(answered, col(answered.id) == Answer.delivery_id)
+        .where(answered.person_id == Delivery.person_id, col(Answer.answered_at) >= active_since)
+        .exists(),
+    )
+    return (
+        select(Delivery.id)
+        .where(
             col(Delivery.status) == SENT,
+            col(Delivery.remind_at).is_(None),
             col(Delivery.prompt_message_id).is_(None),
             col(Delivery.started_at).is_(None),
             col(Delivery.expires_at) > now,
+            ~still_answering,
         )
+        .limit(limit)
+    )
+
+
+def _release_held(session: Session, now: datetime, policy: ScanPolicy) -> None:
+    """Send the prompts held for patients who are no longer answering another check-in.
+
+    A prompt held while the patient was answering waits for them to finish, and their last
+    answer offers it; one who went quiet for a reminder's wait may not finish at all, and the
+    held prompt has no message and no reminder of its own. Back to ``pending``, this scan
+    sends it as usual. Before, only a reminder of the check-in in progress let it go: one with
+    no reminder left (or one that expired first) kept it unsent until its own window closed.
+    """
+    active_since = now - timedelta(minutes=policy.first_reminder_minutes)
+    held = session.exec(_locked(held_query(now, active_since, policy.batch_size))).all()
+    if not held:
+        return
+    session.execute(
+        update(Delivery)
+        .where(col(Delivery.id).in_(list(held)), col(Delivery.status) == SENT)
         .values(status=PENDING, sent_at=None)
         .execution_options(synchronize_session=False)
     )
+    log.info("held prompts released", extra={"released": len(held)})
 
 
 # --- results ------------------------------------------------------------------------------

@@ -614,6 +614,29 @@ async def test_a_prompt_held_while_the_patient_answered_goes_out_once_they_go_qu
     assert stretches.remind_at is not None  # a prompt of its own now, with its reminders
 
 
+async def test_a_prompt_held_behind_a_check_in_with_no_reminder_left_goes_out_once_they_go_quiet(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    """The morning check-in had its reminders, so nothing reminds the patient of it again;
+    held behind it, Stretches went out only when the morning one expired, or never."""
+    tasks = await morning_in_progress(h, vt, world, clock, time(11, 30), remind_at=None)
+    answer_first_question(world, tasks, time(11, 0))
+    person, second = tasks.person, tasks.second_task
+    assert person.chat_id is not None
+    clock.set(datetime(2026, 11, 25, 11, 30, tzinfo=UTC))
+    assert (await scan(h, vt)).held == 1  # the patient answered half an hour ago
+    clock.set(datetime(2026, 11, 25, 11, 59, tzinfo=UTC))
+    assert (await scan(h, vt)).sent == 0, "still answering"
+
+    clock.set(datetime(2026, 11, 25, 12, 1, tzinfo=UTC))  # an hour since that answer
+    assert (await scan(h, vt)).sent == 1
+
+    assert "Time for your check-in" in messages(h, person.chat_id)[-1]
+    (stretches,) = world.deliveries(task_id=second)
+    assert stretches.status == "sent" and stretches.prompt_message_id is not None
+    assert stretches.remind_at is not None
+
+
 # --- crashes ---------------------------------------------------------------------------------
 
 

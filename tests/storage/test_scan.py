@@ -73,13 +73,18 @@ def _plan(session: Session, database: Database, query: Any) -> str:
         ("abandoned_query", "ix_deliveries_status_lease_until"),
         ("expiring_query", "ix_deliveries_status_expires_at"),
         ("due_reminders_query", "ix_deliveries_status_remind_at"),
+        ("held_query", "ix_deliveries_status_"),  # _remind_at or _expires_at: the open ones
     ],
 )
 def test_each_read_of_the_scan_goes_through_its_status_index(
     database: Database, clock: ManualClock, name: str, index: str
 ) -> None:
     builder = getattr(delivery, name)
-    args = (clock.now(), 500, 2) if name == "due_reminders_query" else (clock.now(), 500)
+    args: tuple[Any, ...] = (clock.now(), 500)
+    if name == "due_reminders_query":
+        args = (clock.now(), 500, 2)
+    elif name == "held_query":
+        args = (clock.now(), clock.now() - timedelta(hours=1), 500)
     with database.session() as session:
         plan = _plan(session, database, builder(*args))
     assert index in plan, plan
