@@ -657,8 +657,11 @@ def _claim_reminders(
 
 
 def held_query(now: datetime, active_since: datetime, limit: int) -> Any:
-    """Prompts held for patients no longer in the middle of a check-in (a status index:
-    among the open check-ins, those without a reminder or a message of their own)."""
+    """Prompts held for patients no longer in the middle of a check-in
+    (ix_deliveries_status_remind_at: a held prompt has no reminder of its own, where open
+    check-ins mostly have one planned). Not by its window: through the expiry index that
+    read every open check-in, 2 ms a scan for 1,000 (``benchmarks/bench_scan.py``); the
+    scan's expiry has just closed the held prompts whose window is over."""
     other, answered = aliased(Delivery), aliased(Delivery)
     still_answering = or_(
         select(other.id)
@@ -682,7 +685,6 @@ def held_query(now: datetime, active_since: datetime, limit: int) -> Any:
             col(Delivery.remind_at).is_(None),
             col(Delivery.prompt_message_id).is_(None),
             col(Delivery.started_at).is_(None),
-            col(Delivery.expires_at) > now,
             ~still_answering,
         )
         .limit(limit)
@@ -704,7 +706,11 @@ def _release_held(session: Session, now: datetime, policy: ScanPolicy) -> None:
         return
     session.execute(
         update(Delivery)
-        .where(col(Delivery.id).in_(list(held)), col(Delivery.status) == SENT)
+        .where(
+            col(Delivery.id).in_(list(held)),
+            col(Delivery.status) == SENT,
+            col(Delivery.expires_at) > now,
+        )
         .values(status=PENDING, sent_at=None)
         .execution_options(synchronize_session=False)
     )

@@ -73,7 +73,7 @@ def _plan(session: Session, database: Database, query: Any) -> str:
         ("abandoned_query", "ix_deliveries_status_lease_until"),
         ("expiring_query", "ix_deliveries_status_expires_at"),
         ("due_reminders_query", "ix_deliveries_status_remind_at"),
-        ("held_query", "ix_deliveries_status_"),  # _remind_at or _expires_at: the open ones
+        ("held_query", "ix_deliveries_status_remind_at"),
     ],
 )
 def test_each_read_of_the_scan_goes_through_its_status_index(
