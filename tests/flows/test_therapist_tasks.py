@@ -156,6 +156,33 @@ async def test_adding_and_removing_questions_keeps_the_answers_given(harness: Ha
     assert "1 completed · 1 sent, not started · 2 upcoming" in details
 
 
+async def test_a_question_list_of_an_earlier_edittask_changes_nothing(harness: Harness) -> None:
+    """The list of task 1's questions, left unpressed while the therapist went on to edit task
+    2, removed task 2's question of that number."""
+    h = harness
+    await pain_check_at_six(h)
+    await h.command(THEO, "/addtask", PAIN_LINE.replace("Shoulder pain check", "Knee check"))
+    await h.command(THEO, "/edittask", "1")
+    await h.press(THEO, "➖ Remove a question")
+    first_list = h.last_message(THEO.chat_id)
+    await h.command(THEO, "/edittask", "2")
+    await h.press(THEO, "➖ Remove a question")
+
+    await h.press(
+        THEO, "2. How many minutes did you spend on your…", message_id=first_list.message_id
+    )
+
+    with h.database.session() as session:
+        removed = session.exec(select(Question).where(col(Question.removed_at).is_not(None)))
+        assert removed.all() == []
+    old = h.api.message(THEO.chat_id, first_list.message_id)
+    assert old is not None and old.button_texts == []
+    assert old.plain is not None and old.plain.endswith("This button is no longer active.")
+    # Task 2's own list still works.
+    await h.press(THEO, "2. How many minutes did you spend on your…")
+    assert "Removed question 2 from #2" in last(h)
+
+
 async def test_deleting_a_task_asks_first_and_cancels_its_checkins(harness: Harness) -> None:
     h = harness
     await pain_check_at_six(h)

@@ -87,9 +87,23 @@ async def edittask_start(update: Update, context: BotContext) -> int:
     return EDIT_MENU
 
 
+async def _of_another_task(update: Update, draft: _Draft) -> bool:
+    """Whether the press came from an earlier /edittask's message, for another task than the
+    one being edited: its buttons are closed, and nothing changes. Taken as this task's, the
+    press removed or reworded this task's question of that number."""
+    parts = _choice(update)
+    if parts and parts[0] == str(draft.task_id):
+        return False
+    query = update.callback_query
+    await _close_buttons(query.message if query else None, texts.admin_stale_button())
+    return True
+
+
 @step
 async def pick_edit(update: Update, context: BotContext, draft: _Draft) -> int:
     """Go to the part of the task the therapist wants to change."""
+    if await _of_another_task(update, draft):
+        return EDIT_MENU
     parts = _choice(update)
     action = parts[1] if len(parts) > 1 else ""
     assert draft.group is not None and draft.task_id is not None
@@ -152,6 +166,8 @@ async def pick_edit(update: Update, context: BotContext, draft: _Draft) -> int:
 @step
 async def pick_remove(update: Update, context: BotContext, draft: _Draft) -> int:
     """Retire the chosen question (its answers stay), or start writing its new wording."""
+    if await _of_another_task(update, draft):
+        return REMOVE_PICK
     parts = _choice(update)
     position = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
     assert draft.task_id is not None
