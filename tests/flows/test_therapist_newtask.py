@@ -225,6 +225,44 @@ async def test_a_saved_task_plans_each_patients_first_checkin(harness: Harness) 
     assert len(rows) == 2 and {r.status for r in rows} == {"pending"}
 
 
+async def test_a_due_time_gone_by_while_writing_asks_for_another_and_keeps_the_questions(
+    harness: Harness,
+) -> None:
+    """Set at 09:50 for today 10:00, once, and saved at 10:05: the draft and its questions
+    were thrown away with "never due again"."""
+    h = harness
+    h.seed_demo()
+    h.advance(timedelta(minutes=50))
+    await start_dialogue(h, "Hip Therapy 1")
+    await h.text(THEO, "Balance")
+    await h.text(THEO, "today 10:00")
+    await h.press(THEO, "Once")
+    await h.text(THEO, "Stand on one leg for a minute. Done?")
+    await h.press(THEO, "No link")
+    await h.press(THEO, "Yes / No")
+    await h.press(THEO, "Required")
+    await h.press(THEO, "No alert")
+    h.advance(timedelta(minutes=15))
+    await h.press(THEO, "✅ Done – review the task")
+    await h.press(THEO, "💾 Save")
+
+    assert last(h) == (
+        "With that date and repetition the task would never be due again.\n"
+        "Please type the due date and time again (in Europe/London)."
+    )
+    await h.text(THEO, "today 11:00")
+    assert "1. Stand on one leg for a minute. Done?" in h.texts(THEO.chat_id)[-2]
+    await h.press(THEO, "💾 Save")
+    assert last(h).startswith("Saved task")
+    with h.database.session() as session:
+        task = session.exec(select(Task).where(Task.title == "Balance")).one()
+        questions = session.exec(select(Question).where(Question.task_id == task.id)).all()
+    assert (task.due_time, [q.description for q in questions]) == (
+        time(11, 0),
+        ["Stand on one leg for a minute. Done?"],
+    )
+
+
 async def test_cancel_at_any_step_stores_nothing(harness: Harness) -> None:
     h = harness
     h.seed_demo()

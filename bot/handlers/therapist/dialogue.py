@@ -59,6 +59,7 @@ from bot.handlers.therapist.common import (
 from bot.handlers.therapist.tasks import _close_buttons
 from bot.services import authoring
 from bot.services.authoring import AuthoringError, GroupInfo, QuestionDraft
+from bot.services.meaning import Kind
 from bot.services.responses import (
     ALERT_TYPES,
     DEFAULT_SCALE_MAX,
@@ -75,6 +76,11 @@ log = logging.getLogger(__name__)
 # --- the /newtask and /edittask dialogues ---------------------------------------------------
 
 
+# A /newtask whose due time went by before it was saved: the next due time leads back to the
+# review.
+REVIEW_AFTER_DUE = "review after due"
+
+
 @dataclass
 class _Draft:
     """The therapist's unfinished task or edit: a cache, lost on restart by design."""
@@ -84,7 +90,7 @@ class _Draft:
     group: GroupInfo | None = None
     task_id: int | None = None
     task_title: str = ""
-    edit: str = ""  # "due", "repeat", "questions" or "reword"
+    edit: str = ""  # "due", "repeat", "questions" or "reword"; REVIEW_AFTER_DUE on /newtask
     reword_position: int = 0
     title: str = ""
     due_date: date | None = None
@@ -226,6 +232,9 @@ async def type_due(update: Update, context: BotContext, draft: _Draft) -> int:
     if draft.mode == "edit":
         return await _apply_due(update, context, draft, understood)
     await _send(update, understood)
+    if draft.edit == REVIEW_AFTER_DUE:
+        draft.edit = ""
+        return await _review(update, context, draft)
     return await _ask_repeat(update)
 
 
@@ -675,6 +684,11 @@ async def pick_more(update: Update, context: BotContext, draft: _Draft) -> int:
         await _picked(update, texts.admin_button_done_save())
         return await _apply_questions(update, context, draft)
     await _picked(update, texts.admin_button_done_review())
+    return await _review(update, context, draft)
+
+
+async def _review(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Show the whole task as it would be saved, and ask to save it."""
     assert draft.group is not None and draft.due_date and draft.due_time
     zone = ZoneInfo(draft.group.zone)
     upcoming = next_due(draft.due_date, draft.due_time, draft.recurrence, zone, _now(context))
@@ -736,6 +750,12 @@ async def pick_review(update: Update, context: BotContext, draft: _Draft) -> int
             actor=_actor(update, context),
         )
     except AuthoringError as error:
+        if [problem.kind for problem in error.problems] == [Kind.ADMIN_NEVER_DUE]:
+            # The due time went by while the questions were written: ask for another and come
+            # back here, rather than throw the questions away with the draft.
+            draft.edit = REVIEW_AFTER_DUE
+            await _problems(update, error, texts.admin_ask_due_again(draft.group.zone))
+            return DUE
         _drop(context)
         await _problems(update, error, texts.admin_not_saved())
         return END
