@@ -26,8 +26,7 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, insert, or_, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import BindParameter, bindparam, delete, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from bot.frozen import frozen
@@ -656,39 +655,48 @@ def _claim_reminders(
     return tuple(jobs), deferred, len(rows) >= limit
 
 
-def held_query(now: datetime, active_since: datetime, limit: int) -> Any:
-    """Prompts held for patients no longer in the middle of a check-in
-    (ix_deliveries_status_remind_at: a held prompt has no reminder of its own, where open
-    check-ins mostly have one planned). Not by its window: through the expiry index that
-    read every open check-in, 2 ms a scan for 1,000 (``benchmarks/bench_scan.py``); the
-    scan's expiry has just closed the held prompts whose window is over."""
-    other, answered = aliased(Delivery), aliased(Delivery)
+def _held_statement() -> Any:
+    """The read of ``held_query``, built once: built per call with its aliases it cost a scan
+    with nothing to do 1.9 ms of its 3.2 (``benchmarks/bench_scan.py``)."""
+    row = _DELIVERIES.c
+    other, answered, answers = _DELIVERIES.alias("other"), _DELIVERIES.alias("answered"), _ANSWERS
+    active_since: BindParameter[datetime] = bindparam("b_active_since")
     still_answering = or_(
-        select(other.id)
+        select(other.c.id)
         .where(
-            other.person_id == Delivery.person_id,
-            other.status == IN_PROGRESS,
-            or_(col(other.started_at).is_(None), col(other.started_at) >= active_since),
+            other.c.person_id == row.person_id,
+            other.c.status == IN_PROGRESS,
+            or_(other.c.started_at.is_(None), other.c.started_at >= active_since),
         )
         .exists(),
         # Any answer within the wait, also one that just finished a check-in: its handler is
         # offering the held prompt (``checkin.note_offer`` gives it a message of its own).
-        select(Answer.id)
-        .join(answered, col(answered.id) == Answer.delivery_id)
-        .where(answered.person_id == Delivery.person_id, col(Answer.answered_at) >= active_since)
+        select(answers.c.id)
+        .join(answered, answered.c.id == answers.c.delivery_id)
+        .where(answered.c.person_id == row.person_id, answers.c.answered_at >= active_since)
         .exists(),
     )
-    return (
-        select(Delivery.id)
-        .where(
-            col(Delivery.status) == SENT,
-            col(Delivery.remind_at).is_(None),
-            col(Delivery.prompt_message_id).is_(None),
-            col(Delivery.started_at).is_(None),
-            ~still_answering,
-        )
-        .limit(limit)
+    return select(row.id).where(
+        row.status == SENT,
+        row.remind_at.is_(None),
+        row.prompt_message_id.is_(None),
+        row.started_at.is_(None),
+        ~still_answering,
     )
+
+
+_DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
+_ANSWERS = Answer.__table__  # type: ignore[attr-defined]
+_HELD = _held_statement()
+
+
+def held_query(active_since: datetime, limit: int) -> Any:
+    """Prompts held for patients no longer in the middle of a check-in
+    (ix_deliveries_status_remind_at: a held prompt has no reminder of its own, where open
+    check-ins mostly have one planned). Not by its window: through the expiry index that
+    read every open check-in; the scan's expiry has just closed the held prompts whose
+    window is over."""
+    return _HELD.params(b_active_since=active_since).limit(limit)
 
 
 def _release_held(session: Session, now: datetime, policy: ScanPolicy) -> None:
@@ -701,7 +709,7 @@ def _release_held(session: Session, now: datetime, policy: ScanPolicy) -> None:
     no reminder left (or one that expired first) kept it unsent until its own window closed.
     """
     active_since = now - timedelta(minutes=policy.first_reminder_minutes)
-    held = session.exec(_locked(held_query(now, active_since, policy.batch_size))).all()
+    held = session.execute(_locked(held_query(active_since, policy.batch_size))).scalars().all()
     if not held:
         return
     session.execute(

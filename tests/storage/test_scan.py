@@ -84,7 +84,7 @@ def test_each_read_of_the_scan_goes_through_its_status_index(
     if name == "due_reminders_query":
         args = (clock.now(), 500, 2)
     elif name == "held_query":
-        args = (clock.now(), clock.now() - timedelta(hours=1), 500)
+        args = (clock.now() - timedelta(hours=1), 500)
     with database.session() as session:
         plan = _plan(session, database, builder(*args))
     assert index in plan, plan
