@@ -234,6 +234,28 @@ async def test_an_old_i_agree_after_the_text_changed_does_not_agree_to_the_new_t
     assert [c.version for c in rows(h, Consent)] == [2]
 
 
+async def test_i_agree_pressed_after_a_removal_does_not_bring_the_patient_back(
+    h: Harness,
+) -> None:
+    """Asked again by the invite after the text changed, Alice is removed before she answers;
+    her "I agree" then undid the removal."""
+    await agree_and_join(h)
+    await change_text(h, CONSENT_V2)
+    await h.command(ALICE, "/start", "KNEESCODE1")
+    h.advance(timedelta(minutes=1))
+    await h.command(THEO, "/removepatient", "Knees", "Alice", "Test")
+
+    await h.press(ALICE, AGREE)
+
+    assert h.last_text(ALICE.chat_id).startswith(
+        "⚠️ You were taken out of that group, so this invite no longer works for you."
+    )
+    assert membership_role(h, ALICE.id) == "removed"
+    assert rows(h, ConsentRequest) == []
+    await at(h, local(11, 1))
+    assert prompts_to(h, ALICE.id) == []
+
+
 async def test_an_erasure_leaves_no_pending_join_with_the_telegram_id(h: Harness) -> None:
     await agree_and_join(h)
     await change_text(h, CONSENT_V2)

@@ -19,11 +19,12 @@ from sqlmodel import Session, col, select
 from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind, record
 from bot.services.checkin.answering import _finish
 from bot.services.checkin.common import _ENDABLE, _person
-from bot.services.checkin.joining import invite_problem, join
+from bot.services.checkin.joining import invite_problem, join, shut_out
 from bot.services.checkin.results import (
     ConsentAnswer,
     ConsentOutcome,
     ConsentQuestion,
+    InviteProblem,
     Patient,
     Policy,
     StartOutcome,
@@ -101,6 +102,14 @@ def _answer_join(
             session.commit()
             return ConsentAnswer(ConsentOutcome.BAD_CODE, group_name=group.name, problem=problem)
         person = _person(session, who.telegram_user_id)
+        if shut_out(session, policy, who, person, group, invite):
+            # Removed by the therapist while this question waited: "I agree" to it does not
+            # undo the removal, as the invite itself no longer would.
+            session.delete(request)
+            session.commit()
+            return ConsentAnswer(
+                ConsentOutcome.BAD_CODE, group_name=group.name, problem=InviteProblem.REMOVED
+            )
         joined = join(session, now, policy, who, invite, group, person)
         if joined.outcome not in (StartOutcome.JOINED, StartOutcome.ALREADY_MEMBER):
             session.rollback()

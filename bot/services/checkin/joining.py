@@ -71,9 +71,7 @@ def _start(
             return StartResult(StartOutcome.BAD_CODE, problem=problem or InviteProblem.UNKNOWN)
         group = session.get(TherapyGroup, invite.group_id)
         assert group is not None and group.id is not None
-        if _removed_before(session, person, group, invite) or (
-            person is None and _erased_and_removed(session, policy, who, group.id, invite)
-        ):
+        if shut_out(session, policy, who, person, group, invite):
             return StartResult(StartOutcome.BAD_CODE, problem=InviteProblem.REMOVED)
         required = in_force(session, group)
         if required is not None and not has_agreed(
@@ -173,6 +171,22 @@ def join(
     session.flush()
     next_due = _next_due(session, person, now, policy, group_id=group.id)
     return StartResult(outcome, group_name=group.name, next_due=next_due, opted_back_in=came_back)
+
+
+def shut_out(
+    session: Session,
+    policy: Policy,
+    who: Patient,
+    person: Person | None,
+    group: TherapyGroup,
+    invite: Invite,
+) -> bool:
+    """Whether ``invite`` no longer lets this person in: the therapist removed them after it
+    was made (their data erased since, or not)."""
+    assert group.id is not None
+    return _removed_before(session, person, group, invite) or (
+        person is None and _erased_and_removed(session, policy, who, group.id, invite)
+    )
 
 
 def _removed_before(
