@@ -102,7 +102,9 @@ async def _choose(update: Update, context: BotContext, code: str) -> None:
             deps.clock.now(),
             user.id,
             code,
-            actor=Actor(user.id, role),
+            # A patient's own act is recorded without their Telegram id, as all of theirs
+            # are: an erasure could not take it out of the audit trail.
+            actor=Actor(user.id if therapist else None, role),
             therapist=therapist,
         )
     except language.LanguageRefused as refused:

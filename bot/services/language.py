@@ -17,7 +17,7 @@ from bot.frozen import frozen
 from bot.services.audit import Actor, AuditAction, ObjectKind, record
 from bot.services.meaning import Kind, Meaning, meaning
 from storage.db import Database
-from storage.models import Person, Role
+from storage.models import Person
 
 # English is the source language; every other one has a catalog in bot/locale.
 AVAILABLE: tuple[str, ...] = ("en", "de", "es")
@@ -97,10 +97,12 @@ def choose_language(
             select(Person).where(Person.telegram_user_id == telegram_user_id)
         ).first()
         if person is None and therapist:
+            # The default role, as ``authoring._ensure_person`` leaves it: a therapist by
+            # configuration stays one only while configured. Marked a therapist here, as
+            # /addtherapist marks one, taking the id out of [therapists] ended nothing.
             person = Person(
                 telegram_user_id=telegram_user_id,
                 chat_id=telegram_user_id,
-                role=Role.THERAPIST.value,
                 created_at=now,
             )
             session.add(person)

@@ -104,6 +104,9 @@ async def live_a_little(h: Harness) -> dict[str, Any]:
     await at(h, datetime(2026, 11, 30, 8, 0, tzinfo=local(0).tzinfo))  # Monday: the digest
     await h.scan()  # planned by the scan before, sent by this one
     assert any("Weekly digest" in (c.params.get("caption") or "") for c in h.api.calls)
+    # A language of their own choosing (there and back: the rest of the test reads English).
+    await h.command(ZED, "/language", "es")
+    await h.command(ZED, "/language", "en")
     assert traces_of(h.database, TYPED), "the test must have stored what it looks for"
     assert traces_of(h.database, PHOTO)
     return {"data": prompt.callback_data(START), "message_id": prompt.message_id}
@@ -139,6 +142,7 @@ async def test_after_an_erasure_no_table_holds_the_patients_ids_names_or_words(
         assert (erased.telegram_user_id, erased.chat_id, erased.display_name) == (None, None, "")
         assert erased.erased_user_mark == erasure.mark(h.settings.erasure_key, ZED.id)
         assert erased.language_code == "en" and erased.last_answer_message_id is None
+        assert erased.language is None
         marks = session.exec(select(Membership.role).where(Membership.person_id == erased.id))
         assert sorted(marks) == ["erased"] * 3, "the [deleted] rows of the reports"
         (event,) = session.exec(select(AuditEvent).where(AuditEvent.action == "data_erased")).all()

@@ -350,3 +350,25 @@ async def test_a_therapist_taken_out_of_the_config_loses_their_groups_and_alerts
     await h.app.post_init(h.app)
     await h.command(THEO, "/groups")
     assert "1 patient · 1 therapist · 4 tasks" in h.last_text(THEO.chat_id).splitlines()
+
+
+async def test_a_configured_therapist_who_first_chose_a_language_is_still_taken_out_by_the_config(
+    harness: Harness,
+) -> None:
+    """Theo's first act is /language: the row it made for him marked him a therapist as
+    /addtherapist does, so taking him out of [therapists] ended nothing."""
+    h = harness
+    admin = therapist(9002)
+    await h.command(THEO, "/language", "de")
+    await h.command(THEO, "/newgroup", "Knees")
+
+    h.settings = changed(h.settings, therapists={"user_ids": [admin.id]})
+    await h.restart()
+    assert h.app.post_init is not None
+    await h.app.post_init(h.app)
+
+    await h.command(THEO, "/patients", "Knees")
+    assert h.last_text(THEO.chat_id) == "Dieser Befehl ist für Therapeuten."
+    with h.database.session() as session:
+        roles = session.exec(select(Membership.role)).all()
+    assert roles == ["former_therapist"]

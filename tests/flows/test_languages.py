@@ -202,7 +202,9 @@ async def test_switching_language_mid_check_in_continues_at_the_same_question(
         event = session.exec(
             select(AuditEvent).where(AuditEvent.action == "language_chosen")
         ).one()
-    assert (event.actor_telegram_id, event.after) == (BEA.id, {"language": "de"})
+    # Her own act, recorded without her Telegram id as all of a patient's are (an erasure
+    # cannot take an audit row back).
+    assert (event.actor_telegram_id, event.after) == (None, {"language": "de"})
     # Her own chat's / menu follows her choice.
     menu = {c["command"]: c["description"] for c in h.api.commands(_chat(BEA.chat_id))}
     assert menu["language"] == "Sprache ändern"

@@ -132,6 +132,7 @@ def delete_my_data(database: Database, now: datetime, erasure_key: bytes, user_i
         person.first_name = ""
         person.last_name = ""
         person.language_code = "en"
+        person.language = None
         person.timezone = None
         person.quiet_start = None
         person.quiet_end = None
