@@ -45,6 +45,7 @@ async def send_due(application: BotApplication, pacer: Pacer) -> int:
         deps.clock.now(),
         timedelta(seconds=settings.scheduler.claim_lease_seconds),
         deps.instance_id,
+        settings.therapists.user_ids,
     )
     if not jobs:
         return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, or_, update
@@ -115,15 +116,11 @@ def plan(
             )
             .exists()
         )
-        # The group's care team, those still therapists (stored, or configured: ``admins``).
-        still_therapist = or_(
-            col(Person.role) == Role.THERAPIST.value, col(Person.telegram_user_id).in_(admins)
-        )
         pairs = session.exec(
             select(TherapyGroup.id, TherapyGroup.timezone, GroupTherapist.person_id)
             .join(GroupTherapist, col(GroupTherapist.group_id) == TherapyGroup.id)
             .join(Person, col(Person.id) == GroupTherapist.person_id)
-            .where(still_therapist, has_task, ~waiting)
+            .where(_still_therapist(admins), has_task, ~waiting)
         ).all()
         if not pairs:
             return 0
@@ -142,10 +139,26 @@ def plan(
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+def _still_therapist(admins: list[int]) -> Any:
+    """A team member who is still a therapist: stored as one, or configured (``admins``)."""
+    return or_(col(Person.role) == Role.THERAPIST.value, col(Person.telegram_user_id).in_(admins))
+
+
 def claim(
-    database: Database, now: datetime, lease: timedelta, instance: str, limit: int = 50
+    database: Database,
+    now: datetime,
+    lease: timedelta,
+    instance: str,
+    admins: Iterable[int],
+    limit: int = 50,
 ) -> list[DigestJob]:
-    """Take the due digests (and those whose claim lapsed) for this instance to send."""
+    """Take the due digests (and those whose claim lapsed) for this instance to send.
+
+    ``admins``: the configured therapists, as for ``plan``. A digest planned a week ahead for
+    someone no longer a therapist since (taken out of the configuration: their team places
+    stay, for the day they come back) is dropped, not sent with the team's patients in it.
+    """
+    admins = list(admins)
     with database.session() as session:
         rows = session.exec(
             select(Digest)
@@ -177,8 +190,11 @@ def claim(
         # Planned a week ahead: whoever has left the group's team since gets no digest of it.
         on_team = set(
             session.exec(
-                select(GroupTherapist.group_id, GroupTherapist.person_id).where(
-                    col(GroupTherapist.person_id).in_({r.person_id for r in rows})
+                select(GroupTherapist.group_id, GroupTherapist.person_id)
+                .join(Person, col(Person.id) == GroupTherapist.person_id)
+                .where(
+                    col(GroupTherapist.person_id).in_({r.person_id for r in rows}),
+                    _still_therapist(admins),
                 )
             ).all()
         )

@@ -372,3 +372,26 @@ async def test_a_configured_therapist_who_first_chose_a_language_is_still_taken_
     with h.database.session() as session:
         roles = session.exec(select(Membership.role)).all()
     assert roles == ["former_therapist"]
+
+
+async def test_a_therapist_taken_out_of_the_config_gets_no_digest_planned_before(
+    harness: Harness,
+) -> None:
+    h = harness
+    admin = therapist(9002)
+    await h.command(THEO, "/newgroup", "Knees")
+    await h.command(THEO, "/addtask", "Knees | Stretch | tomorrow 10:00 | daily | Done? ; yes_no")
+    await h.scan()  # plans Theo's digest of Knees, for Monday 08:00
+
+    h.settings = changed(h.settings, therapists={"user_ids": [admin.id]})
+    await h.restart()
+    assert h.app.post_init is not None
+    await h.app.post_init(h.app)
+    await h.advance_and_scan(timedelta(days=5, hours=1))  # Mon 30 Nov 10:00
+
+    digests = [
+        call
+        for call in h.api.sent_to(THEO.chat_id)
+        if call.method == "sendPhoto" and "Weekly digest" in call.params.get("caption", "")
+    ]
+    assert digests == []
