@@ -156,6 +156,30 @@ def question_keyboard(view: QuestionView, *, with_skip: bool) -> InlineKeyboardM
     return InlineKeyboardMarkup(rows) if rows else None
 
 
+# Telegram's limit on a message's length.
+MAX_MESSAGE = 4096
+
+
+def split_message(text: str) -> list[str]:
+    """Split a long HTML message at line breaks so each part stays within Telegram's limit.
+
+    Callers build messages from whole lines, each holding balanced tags, so a cut between lines
+    never breaks the markup.
+    """
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > MAX_MESSAGE - 96 and current:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current.strip():
+        chunks.append(current)
+    return chunks
+
+
 def render_summary(summary: Summary) -> str:
     lines = [texts.checkin_summary_head(summary.task_title)]
     lines.extend(

@@ -592,9 +592,10 @@ async def _send_progress(context: BotContext, chat_id: int, progress: checkin.Pr
     if progress.question is not None:
         await _ask(context, chat_id, progress.question, "\n".join(intro) or None)
     elif progress.summary is not None:
-        await bot.send_message(
-            chat_id, rendering.render_summary(progress.summary), parse_mode=HTML
-        )
+        # A long check-in's summary (up to 30 questions, 200 characters a line) can pass
+        # Telegram's limit: refused whole, it left the patient told that nothing was saved.
+        for part in rendering.split_message(rendering.render_summary(progress.summary)):
+            await bot.send_message(chat_id, part, parse_mode=HTML)
         # The check-in's prompt and reminders say it is completed, without their buttons.
         await closing.close_chat_now(bot, context.deps, chat_id)
         await _offer(context, progress.offer)

@@ -9,7 +9,7 @@ Shoulder Therapy 1 (invite SHOULDER1), and "Hip mobility session" at 10:00 for H
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -550,6 +550,51 @@ async def test_skipping_a_task_from_its_prompt_ends_it(h: Harness) -> None:
     assert prompt.button_texts == []
     day_1 = delivery_of(h, ALICE, DAY_1)
     assert (day_1.status, day_1.remind_at) == ("skipped", None)
+
+
+async def test_the_summary_of_a_long_check_in_comes_in_parts_within_telegrams_limit(
+    h: Harness, tmp_path: Path
+) -> None:
+    """Thirty long answers make a summary past Telegram's 4,096 characters: refused whole, it
+    left the patient told that nothing was saved, with everything saved."""
+    questions = "".join(
+        f"""
+  [[tasks.questions]]
+  text = "Question {n}: how did the exercise of this part of the programme feel to you today?"
+  type = "text"
+"""
+        for n in range(1, 31)
+    )
+    seed = tmp_path / "long.toml"
+    seed.write_text(
+        f"""
+[[groups]]
+name = "Long"
+timezone = "Europe/London"
+invite = "LONGCODE1"
+
+[[tasks]]
+group = "Long"
+title = "Long review"
+due = "today 10:00"
+repeat = "once"
+{questions}""",
+        encoding="utf-8",
+    )
+    h.seed_demo(seed)
+    await h.command(ALICE, "/start", "LONGCODE1")
+    await at(h, local(10))
+    await h.press(ALICE, "▶️ Start now")
+    for n in range(1, 31):
+        h.advance(timedelta(seconds=20))  # a patient's pace, not a flood
+        await h.text(ALICE, f"Answer {n}: " + "it went well, a little stiff at first, " * 4)
+
+    parts = h.texts(ALICE.chat_id)[-2:]
+    assert parts[0].startswith("✅ Done")
+    assert "Question 30" in parts[1] and "Question 1:" not in parts[1]
+    assert all(len(part) <= 4096 for part in parts)
+    assert delivery_of(h, ALICE, "Long review").status == "completed"
+    assert [c.description for c in h.api.calls if c.status != 200] == []
 
 
 # --- time zone, stop, delete ------------------------------------------------------------------

@@ -24,6 +24,7 @@ from telegram.ext import ConversationHandler, filters
 
 from bot import keyboards, texts
 from bot.context import BotContext
+from bot.rendering import MAX_MESSAGE, split_message
 from bot.sender import retry_after_seconds
 from bot.services import authoring
 from bot.services.audit import Actor, ActorRole
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 DRAFT_KEY = "admin_draft"
 # An abandoned dialogue must not swallow a message typed days later.
 DRAFT_TTL = timedelta(hours=1)
-MAX_MESSAGE = 4096
 MAX_RETRY_WAIT = 5.0
 PRIVATE = filters.ChatType.PRIVATE
 P = ParamSpec("P")
@@ -236,6 +236,9 @@ async def _attempt(
         return None
 
 
+_chunks = split_message
+
+
 def _fits(text: str) -> bool:
     """Whether an HTML message stays within Telegram's limit once its markup is taken out."""
     shown = html.unescape(re.sub(r"<[^>]+>", "", text))
@@ -292,23 +295,3 @@ def _drop(context: BotContext) -> None:
 
 
 # --- registration -------------------------------------------------------------------------
-
-
-def _chunks(text: str) -> list[str]:
-    """Split a long HTML message at line breaks so each part stays within Telegram's limit.
-
-    Callers build messages from whole lines, each holding balanced tags, so a cut between lines
-    never breaks the markup.
-    """
-    chunks: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > MAX_MESSAGE - 96 and current:
-            chunks.append(current)
-            current = line
-        else:
-            current = candidate
-    if current.strip():
-        chunks.append(current)
-    return chunks
