@@ -40,6 +40,7 @@ from storage.models import (
     Membership,
     Person,
     Question,
+    QuestionRevision,
     Role,
     Task,
     TherapyGroup,
@@ -362,11 +363,15 @@ def _page(
         .offset(offset)
         .limit(PAGE_CHECKINS)
     ).all()
-    answers: dict[int, list[tuple[Answer, Question]]] = {}
+    # Each answer with the question as the patient read it (its revision), not as it reads
+    # now: a reworded question, or a photo question turned into text, mislabelled the old
+    # answers and hid their photos.
+    answers: dict[int, list[tuple[Answer, QuestionRevision]]] = {}
     ids = [d.id for d, _, _ in deliveries]
     if ids:
         for answer, question in session.exec(
-            select(Answer, Question)
+            select(Answer, QuestionRevision)
+            .join(QuestionRevision, col(QuestionRevision.id) == Answer.question_revision_id)
             .join(Question, col(Question.id) == Answer.question_id)
             .where(col(Answer.delivery_id).in_(ids))
             .order_by(col(Question.position))
@@ -455,7 +460,7 @@ def _outcomes(session: Session, delivery_ids: list[int]) -> dict[int, CheckinOut
     return {int(delivery_id or 0): CheckinOutcome(outcome) for delivery_id, outcome in rows}
 
 
-def _answer_line(answer: Answer, question: Question, zone: ZoneInfo) -> AnswerLine:
+def _answer_line(answer: Answer, question: QuestionRevision, zone: ZoneInfo) -> AnswerLine:
     if answer.value_bool is not None:
         value = "Yes" if answer.value_bool else "No"
     elif answer.value_number is not None and question.response_type in ("number", "scale"):
@@ -567,14 +572,15 @@ def group_media(
             everything = session.exec(
                 select(func.count())
                 .select_from(Answer)
-                .join(Question, col(Question.id) == Answer.question_id)
+                .join(QuestionRevision, col(QuestionRevision.id) == Answer.question_revision_id)
                 .join(Delivery, col(Delivery.id) == Answer.delivery_id)
                 .join(Task, col(Task.id) == Delivery.task_id)
                 .where(
                     Task.group_id == group.id,
                     col(Answer.answered_at) >= now - timedelta(days),
                     col(Answer.file_id).is_not(None),
-                    col(Question.response_type).in_([t.value for t in MEDIA_TYPES]),
+                    col(Answer.skipped).is_(False),
+                    col(QuestionRevision.response_type).in_([t.value for t in MEDIA_TYPES]),
                 )
             ).one()
             more = int(everything) - MAX_GROUP_MEDIA
@@ -588,16 +594,18 @@ def group_media(
         return GroupMedia(group.name, days, items, more)
 
 
-def _media_query() -> Select[Answer, Question, Task, Delivery]:
+def _media_query() -> Select[Answer, QuestionRevision, Task, Delivery]:
+    """Photo and video answers, each with its question as the patient read it: a question
+    turned into text since keeps its old photos reachable."""
     return (
-        select(Answer, Question, Task, Delivery)
-        .join(Question, col(Question.id) == Answer.question_id)
+        select(Answer, QuestionRevision, Task, Delivery)
+        .join(QuestionRevision, col(QuestionRevision.id) == Answer.question_revision_id)
         .join(Delivery, col(Delivery.id) == Answer.delivery_id)
         .join(Task, col(Task.id) == Delivery.task_id)
         .where(
             col(Answer.file_id).is_not(None),
             col(Answer.skipped).is_(False),
-            col(Question.response_type).in_([t.value for t in MEDIA_TYPES]),
+            col(QuestionRevision.response_type).in_([t.value for t in MEDIA_TYPES]),
         )
     )
 
@@ -613,7 +621,7 @@ def _group_and_person(
 
 def _media_item(
     answer: Answer,
-    question: Question,
+    question: QuestionRevision,
     task: Task,
     group: TherapyGroup,
     person: Person,

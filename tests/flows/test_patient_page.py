@@ -223,6 +223,32 @@ async def test_media_sends_albums_of_ten_and_names_a_missing_file_in_one_line(
     assert len(h.last_text(THEO.chat_id).splitlines()) == 1
 
 
+async def test_a_photo_question_turned_into_text_keeps_its_photos_on_the_page_and_in_media(
+    harness: Harness,
+) -> None:
+    h = harness
+    await knees_group(h, "Knees | Form | today 10:00 | daily x3 | Your form ; photo", ALICE)
+    await h.advance_and_scan(timedelta(hours=1))
+    await h.press(ALICE, "▶️ Start now")
+    await h.photo(ALICE, "form-1")
+    await h.command(THEO, "/edittask", "1")
+    await h.press(THEO, "✏️ Change a question")
+    await h.press(THEO, "1. Your form")
+    await h.text(THEO, "Describe your form")
+    await h.press(THEO, "No link")
+    await h.press(THEO, "Text")
+    await h.press(THEO, "No limit")
+    await h.press(THEO, "Required")
+    assert "(version 2)" in h.last_text(THEO.chat_id)
+
+    await h.command(THEO, "/patient", "Alice Test")
+    assert "• Your form — 📷 photo (button 1) · 10:00" in h.last_text(THEO.chat_id).splitlines()
+    await h.press(THEO, "📷 Photo 1")
+    assert [c.params["photo"] for c in h.api.calls_of("sendPhoto")] == ["form-1"]
+    await h.command(THEO, "/media", "Knees")
+    assert h.api.calls_of("sendPhoto")[-1].params["photo"] == "form-1"
+
+
 async def test_an_alert_on_a_photo_question_carries_the_photo(harness: Harness) -> None:
     h = harness
     await knees_group(h, "Knees | Form | today 10:00 | daily x3 | Your form ; photo ; any")

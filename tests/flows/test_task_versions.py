@@ -113,6 +113,12 @@ async def test_an_edit_after_answers_keeps_the_old_wording_with_the_old_answers(
     ]
     assert given == [("2026-11-25", OLD_TEXT, 1, "Fine"), ("2026-11-26", NEW_TEXT, 2, "Better")]
 
+    # The patient page too: each answer under the words it answered.
+    await h.command(THEO, "/patient", "Alice Test")
+    page = last(h)
+    assert f"{OLD_TEXT}" in page and f"{NEW_TEXT}" in page, page
+    assert page.index(NEW_TEXT) < page.index("Better") < page.index(OLD_TEXT) < page.index("Fine")
+
     # /report counts check-ins, never wording: both of Alice's days are completed.
     await h.command(THEO, "/report", "Shoulder Therapy 1")
     assert "Alice Test: 2 check-ins: 2 done" in last(h)
