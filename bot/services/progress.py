@@ -636,7 +636,10 @@ def alert_condition(question: Question) -> ColumnElement[bool] | None:
     if question.response_type == "yes_no":
         wanted = (rule.value == "yes") == (rule.op == "==")
         return col(Answer.value_bool).is_(wanted)
-    equal = func.lower(col(Answer.value_text)) == rule.value.casefold()
+    # A choice is stored as its option, as written, and the rule names the option as written
+    # (``parse_alert_rule``): no folding, which SQLite's lower() does for ASCII only and so
+    # never matched "Übelkeit".
+    equal = col(Answer.value_text) == rule.value
     return equal if rule.op == "==" else ~equal
 
 

@@ -228,6 +228,25 @@ async def test_the_digest_goes_out_once_across_a_restart_and_two_schedulers(
     assert statuses == [DigestStatus.SENT, DigestStatus.SENT, DigestStatus.PENDING]
 
 
+async def test_the_digest_counts_an_alert_on_an_option_with_accents(harness: Harness) -> None:
+    """SQLite's lower() folds ASCII only: "Übelkeit" never met its rule in the count, though
+    each answer alerted the therapist."""
+    h = harness
+    task = (
+        "Knees | Side effects | today 10:00 | daily x7 | "
+        "Any? ; choice ; Keine, Übelkeit ; == übelkeit"
+    )
+    await group_with(h, ALICE, task=task)
+    await h.advance_and_scan(timedelta(hours=1))  # Wed 10:00
+    for _ in range(2):
+        await h.press(ALICE, "▶️ Start now")
+        await h.press(ALICE, "Übelkeit")
+        await h.advance_and_scan(timedelta(days=1))
+    await h.advance_and_scan(timedelta(days=3, hours=22))  # Mon 30 Nov 08:00
+    (digest,) = digests(h)
+    assert digest.endswith("🚨 Alerts fired: 2")
+
+
 async def test_no_digest_for_a_group_without_tasks(harness: Harness) -> None:
     h = harness
     await group_with(h, ALICE, task=None)
