@@ -597,6 +597,31 @@ repeat = "once"
     assert [c.description for c in h.api.calls if c.status != 200] == []
 
 
+async def test_a_check_in_offered_again_closes_every_message_of_it_when_done(h: Harness) -> None:
+    """The pain check's 18:00 prompt is ignored while Alice does the press-ups; finishing them
+    offers it again, and she does it from that offer: the offer kept its live buttons."""
+    await joined(h, "SHOULDER1")
+    await at(h, local(18))
+    first_prompt = h.last_message(ALICE.chat_id)
+    assert PAIN in (first_prompt.plain or "")
+    await h.press(ALICE, "▶️ Start now", first_prompt.message_id - 1)  # the press-ups' prompt
+    for _ in range(3):
+        await h.press(ALICE, "Yes")
+    offer = h.last_message(ALICE.chat_id)
+    assert PAIN in (offer.plain or "") and offer.message_id != first_prompt.message_id
+
+    await h.press(ALICE, "▶️ Start now", offer.message_id)
+    await h.press(ALICE, "3")
+    await h.text(ALICE, "20")
+    await h.text(ALICE, "Fine")
+    assert delivery_of(h, ALICE, PAIN).status == "completed"
+
+    for message_id in (first_prompt.message_id, offer.message_id):
+        shown = h.api.message(ALICE.chat_id, message_id)
+        assert shown is not None and shown.button_texts == [], shown.plain
+        assert (shown.plain or "").endswith("✅ Completed")
+
+
 # --- time zone, stop, delete ------------------------------------------------------------------
 
 

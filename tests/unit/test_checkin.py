@@ -30,6 +30,7 @@ from bot.services.seeding import GroupSeed, QuestionSeed, SeedPlan, TaskSeed, ap
 from storage.db import Database
 from storage.models import (
     Answer,
+    CheckinMessage,
     Delivery,
     DeliveryStatus,
     GroupTherapist,
@@ -788,12 +789,25 @@ def test_a_task_held_while_busy_is_offered_after_finishing_and_noted_once_sent(
     assert checkin.note_offer(
         world.database, world.now, POLICY, held, 42, chat_id=1, text="Time for your check-in"
     )
-    assert not checkin.note_offer(
-        world.database, world.now, POLICY, held, 43, chat_id=1, text="Time for your check-in"
+    # Offered again later: the first stays its prompt (and its reminder as planned), and the
+    # second is recorded too, so both are edited when the check-in closes.
+    assert checkin.note_offer(
+        world.database,
+        world.now + timedelta(minutes=5),
+        POLICY,
+        held,
+        43,
+        chat_id=1,
+        text="Time for your check-in",
     )
     row = world.delivery(held)
     assert row.prompt_message_id == 42
     assert row.remind_at == world.now + timedelta(minutes=60)
+    with world.database.session() as session:
+        recorded = session.exec(
+            select(CheckinMessage.message_id).where(CheckinMessage.delivery_id == held)
+        ).all()
+    assert sorted(recorded) == [42, 43]
     # Seen now: a second pause does not push it again.
     world.begin(ALICE, check)
     assert checkin.pause(world.database, world.now, POLICY, 101).offer is None

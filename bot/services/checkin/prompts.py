@@ -120,22 +120,21 @@ def note_offer(
     chat_id: int,
     text: str,
 ) -> bool:
-    """Record the prompt of a held task once it has been offered, as the scan does for its own.
-
-    So its reminders follow as for any prompt, and it is edited when the check-in closes.
-    Returns whether anything changed (not when it was offered before, or has ended since).
+    """Record an offered task's prompt, as the scan does for its own, so it is edited when
+    the check-in closes. A held task's first prompt also becomes its prompt, and its reminders
+    follow as for any. A task offered again (its first prompt ignored) keeps its first prompt,
+    but the offer is recorded too: unrecorded, it kept its live buttons after the check-in was
+    done. Returns whether anything was recorded (not when the check-in has ended since).
     """
     with database.session() as session:
         delivery = session.exec(
             select(Delivery).where(Delivery.id == delivery_id).with_for_update()
         ).first()
-        if (
-            delivery is None
-            or delivery.status not in _OPEN
-            or delivery.prompt_message_id is not None
-        ):
+        if delivery is None or delivery.status not in _OPEN:
             return False
-        delivery.prompt_message_id = message_id
+        first_prompt = delivery.prompt_message_id is None
+        if first_prompt:
+            delivery.prompt_message_id = message_id
         session.add(
             CheckinMessage(
                 delivery_id=delivery_id,
@@ -146,7 +145,11 @@ def note_offer(
                 created_at=now,
             )
         )
-        if delivery.remind_at is None and delivery.reminders_sent < policy.max_reminders:
+        if (
+            first_prompt
+            and delivery.remind_at is None
+            and delivery.reminders_sent < policy.max_reminders
+        ):
             delivery.remind_at = now + timedelta(minutes=policy.first_reminder_minutes)
         session.commit()
         return True
