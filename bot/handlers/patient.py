@@ -322,21 +322,21 @@ def reply_of(message: Message) -> Reply:
     if message.video_note:
         return Reply(kind="video", file_id=message.video_note.file_id)
     if message.animation:  # checked before document: a GIF carries both
-        return Reply(kind="other", other_label=texts.checkin_label_animation())
+        return Reply(kind="other", other_label="animation")
     if message.document:
         # responses recognises "document" to suggest resending a photo or video as such.
         return Reply(kind="other", other_label="document")
-    labels = (
-        (message.sticker, texts.checkin_label_sticker),
-        (message.voice, texts.checkin_label_voice),
-        (message.audio, texts.checkin_label_audio),
-        (message.location, texts.checkin_label_location),
-        (message.contact, texts.checkin_label_contact),
-        (message.poll, texts.checkin_label_poll),
+    others = (
+        (message.sticker, "sticker"),
+        (message.voice, "voice"),
+        (message.audio, "audio"),
+        (message.location, "location"),
+        (message.contact, "contact"),
+        (message.poll, "poll"),
     )
-    for present, label in labels:
+    for present, label in others:
         if present:
-            return Reply(kind="other", other_label=label())
+            return Reply(kind="other", other_label=label)
     return Reply(kind="other")
 
 

@@ -177,7 +177,23 @@ class Reply:
     kind: Literal["text", "button", "photo", "video", "other"]
     text: str = ""
     file_id: str | None = None
+    # What else it was: a key of ``OTHER_KINDS`` ("voice", "document"). A key, not words:
+    # the handler's words were in the language in force before the patient's was known, and a
+    # hint in German said "Erhalten: voice message".
     other_label: str = ""
+
+
+# What a patient may send that is neither text nor a photo or video, as the hints name it.
+OTHER_KINDS: Final = {
+    "sticker": Kind.CHECKIN_LABEL_STICKER,
+    "voice": Kind.CHECKIN_LABEL_VOICE,
+    "audio": Kind.CHECKIN_LABEL_AUDIO,
+    "animation": Kind.CHECKIN_LABEL_ANIMATION,
+    "location": Kind.CHECKIN_LABEL_LOCATION,
+    "contact": Kind.CHECKIN_LABEL_CONTACT,
+    "poll": Kind.CHECKIN_LABEL_POLL,
+    "document": Kind.CHECKIN_LABEL_DOCUMENT,
+}
 
 
 @frozen
@@ -427,10 +443,9 @@ def _wrong_kind(reply: Reply, instruction: Meaning) -> Rejected:
                 instruction=instruction,
             )
         )
-    if reply.kind == "other" and reply.other_label.strip():
-        return Rejected(
-            meaning(Kind.HINT_RECEIVED, label=reply.other_label.strip(), instruction=instruction)
-        )
+    if reply.kind == "other" and reply.other_label in OTHER_KINDS:
+        label = meaning(OTHER_KINDS[reply.other_label])
+        return Rejected(meaning(Kind.HINT_RECEIVED, label=label, instruction=instruction))
     return Rejected(meaning(Kind.HINT_RECEIVED_UNKNOWN, instruction=instruction))
 
 

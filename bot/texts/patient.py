@@ -405,6 +405,10 @@ def checkin_label_poll() -> str:
     return _("poll")
 
 
+def checkin_label_document() -> str:
+    return _("document")
+
+
 def checkin_refused(reason: str) -> str:
     """Plain text for answerCallbackQuery: why a press changed nothing."""
     return {

@@ -297,6 +297,9 @@ async def test_a_typed_answer_is_answered_in_the_chosen_language_not_the_apps(
 
     await h.text(erik, "zwanzig")
     assert h.last_text(erik.chat_id).startswith("Bitte schreiben Sie die Zahl in Ziffern")
+    # What else was sent is named in German too, not in the app's English.
+    await h.voice(erik)
+    assert h.last_text(erik.chat_id).startswith("Erhalten: Sprachnachricht.")
     await h.text(erik, "20")
 
     # The fast answer path reads the translations too.

@@ -113,8 +113,8 @@ def test_text_respects_a_configured_limit() -> None:
     ("reply", "expected"),
     [
         (other("sticker"), "That was a sticker. Please type your answer."),
-        (other("voice note"), "That was a voice note. Please type your answer."),
-        (other("audio"), "That was an audio. Please type your answer."),
+        (other("voice"), "That was a voice message. Please type your answer."),
+        (other("audio"), "That was an audio file. Please type your answer."),
         (Reply(kind="photo", file_id="f"), "That was a photo. Please type your answer."),
         (Reply(kind="video", file_id="f"), "That was a video. Please type your answer."),
         (other(""), "I can't use that kind of message here. Please type your answer."),
@@ -125,8 +125,10 @@ def test_text_question_names_what_was_received_instead(reply: Reply, expected: s
     assert hint(TEXT, reply) == expected
 
 
-def test_received_label_is_escaped_for_html() -> None:
-    assert hint(TEXT, other("<b>")) == "That was a &lt;b&gt;. Please type your answer."
+def test_a_kind_the_hints_do_not_know_is_not_named() -> None:
+    assert hint(TEXT, other("<b>")) == (
+        "I can't use that kind of message here. Please type your answer."
+    )
 
 
 # --- number ---------------------------------------------------------------------------------
@@ -295,7 +297,7 @@ def test_yes_no_rejects_other_text(text: str) -> None:
 
 
 def test_yes_no_names_a_voice_note() -> None:
-    assert hint(YES_NO, other("voice note")) == "That was a voice note. Please tap Yes or No."
+    assert hint(YES_NO, other("voice")) == "That was a voice message. Please tap Yes or No."
 
 
 # --- scale ----------------------------------------------------------------------------------
@@ -462,7 +464,7 @@ def test_photo_question_rejects_everything_but_a_photo(reply: Reply, expected: s
             "That arrived as a file. Please send it as a video instead, not as a file.",
         ),
         (Reply(kind="photo", file_id="p"), "That was a photo. " + VIDEO_HINT),
-        (other("video note"), "That was a video note. " + VIDEO_HINT),
+        (other("voice"), "That was a voice message. " + VIDEO_HINT),
     ],
 )
 def test_video_question_rejects_everything_but_a_video(reply: Reply, expected: str) -> None:
