@@ -19,8 +19,10 @@ from storage.db import Database
 from storage.models import (
     Answer,
     Consent,
+    ConsentRequest,
     ConsentVersion,
     Delivery,
+    Invite,
     Membership,
     Person,
     Question,
@@ -51,6 +53,7 @@ def _profile(person: Person) -> dict[str, Any]:
         "first_name": person.first_name,
         "last_name": person.last_name,
         "language_code": person.language_code,
+        "language": person.language,
         "timezone": person.timezone,
         "quiet_start": person.quiet_start.isoformat() if person.quiet_start else None,
         "quiet_end": person.quiet_end.isoformat() if person.quiet_end else None,
@@ -80,8 +83,30 @@ def my_data(database: Database, now: datetime, user_id: int) -> PersonalData | N
     """Everything stored about the Telegram user ``user_id``; None when nothing is."""
     with database.session() as session:
         person = _person(session, user_id)
+        # A join waiting for "I agree" keeps the Telegram id and the invite for a week, with
+        # no person row yet: that is stored about them too.
+        pending_joins = [
+            {
+                "group": name,
+                "consent_version": request.version,
+                "asked_at": _when(request.created_at),
+            }
+            for request, name in session.exec(
+                select(ConsentRequest, TherapyGroup.name)
+                .join(Invite, col(Invite.id) == ConsentRequest.invite_id)
+                .join(TherapyGroup, col(TherapyGroup.id) == Invite.group_id)
+                .where(ConsentRequest.telegram_user_id == user_id)
+                .order_by(col(ConsentRequest.created_at))
+            ).all()
+        ]
         if person is None:
-            return None
+            if not pending_joins:
+                return None
+            empty: dict[str, Any] = {"memberships": [], "consents": [], "check_ins": []}
+            profile = {"telegram_user_id": user_id}
+            return PersonalData(
+                {"profile": profile, **empty, "pending_joins": pending_joins}, 0, 0, 0
+            )
         memberships = session.exec(
             select(Membership, TherapyGroup.name)
             .join(TherapyGroup, col(TherapyGroup.id) == Membership.group_id)
@@ -151,6 +176,7 @@ def my_data(database: Database, now: datetime, user_id: int) -> PersonalData | N
                 }
                 for d, title, group in deliveries
             ],
+            "pending_joins": pending_joins,
         }
         counts = {"memberships": len(memberships), "check_ins": len(deliveries)}
         record(

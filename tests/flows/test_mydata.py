@@ -59,6 +59,7 @@ async def test_mydata_sends_everything_stored_and_it_matches_the_database(
         person.last_name,
     )
     assert (profile["chat_id"], profile["timezone"]) == (person.chat_id, "Europe/Berlin")
+    assert profile["language"] is None and sent["pending_joins"] == []
     assert [(m["group"], m["role"]) for m in sent["memberships"]] == [
         ("Shoulder Therapy 1", memberships[0].role)
     ]
@@ -98,3 +99,22 @@ async def test_mydata_for_someone_unknown_says_nothing_is_stored(harness: Harnes
     with h.database.session() as session:
         assert session.exec(select(Person)).all() == []
         assert session.exec(select(AuditEvent)).all() == []
+
+
+async def test_mydata_of_someone_waiting_to_agree_names_the_join_kept_for_them(
+    harness: Harness,
+) -> None:
+    """Asked to agree before joining Knee Therapy 1, nobody has a person row yet, but their
+    Telegram id is kept with the invite for a week: "Nothing is stored" was not true."""
+    h = harness
+    h.seed_demo()
+    await h.command(STRANGER, "/start", "KNEE1")
+
+    await h.command(STRANGER, "/mydata")
+
+    sent = json.loads(h.api.calls_of("sendDocument")[-1].files["document"]["content"])
+    assert sent["profile"] == {"telegram_user_id": STRANGER.id}
+    assert [(j["group"], j["consent_version"]) for j in sent["pending_joins"]] == [
+        ("Knee Therapy 1", 1)
+    ]
+    assert sent["memberships"] == [] and sent["check_ins"] == []
