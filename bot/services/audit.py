@@ -33,6 +33,8 @@ class ActorRole(StrEnum):
 
 class AuditAction(StrEnum):
     GROUP_CREATED = "group_created"
+    # A seed's change of the group's time zone (its check-ins move with it).
+    GROUP_EDITED = "group_edited"
     TASK_CREATED = "task_created"
     TASK_EDITED = "task_edited"
     TASK_DELETED = "task_deleted"
@@ -103,6 +105,34 @@ def record(
             after=_plain(after),
         )
     )
+
+
+def record_changes(
+    session: Session,
+    now: datetime,
+    actor: Actor,
+    action: AuditAction,
+    kind: ObjectKind,
+    object_id: int | None,
+    *,
+    group_id: int | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    """One event holding only the fields that changed; none changed, no event."""
+    changed = [name for name in after if after[name] != before.get(name)]
+    if changed:
+        record(
+            session,
+            now,
+            actor,
+            action,
+            kind,
+            object_id,
+            group_id=group_id,
+            before={name: before.get(name) for name in changed},
+            after={name: after[name] for name in changed},
+        )
 
 
 def record_export(

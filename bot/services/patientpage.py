@@ -57,7 +57,9 @@ MAX_MEDIA_DAYS = 366
 MAX_GROUP_MEDIA = 100
 
 # Memberships that make someone a patient of a group, now or before.
-_PATIENT_ROLES = (Role.PATIENT.value, Role.ERASED.value, Role.REMOVED.value)
+# Everyone who was a patient of a group: one who left it (removed, or declined a changed
+# consent text) keeps their page, with the answers they gave until then.
+_PATIENT_ROLES = (Role.PATIENT.value, Role.ERASED.value, Role.REMOVED.value, Role.DECLINED.value)
 _NOT_DUE_YET = (DeliveryStatus.PENDING.value, DeliveryStatus.CANCELLED.value)
 
 

@@ -31,7 +31,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.frozen import frozen
-from bot.services.audit import OPERATOR, AuditAction, ObjectKind, record
+from bot.services.audit import OPERATOR, AuditAction, ObjectKind, record, record_changes
 from bot.services.authoring import (
     MAX_DESCRIPTION,
     MAX_GROUP_NAME,
@@ -41,6 +41,7 @@ from bot.services.authoring import (
     join_team,
     team_place,
 )
+from bot.services.authoring.tasks import audited_question, audited_revision, audited_task
 from bot.services.consent import MAX_CONSENT_TEXT, latest_versions
 from bot.services.content import LINK, OPTIONS, TEXT, TITLE, Translations
 from bot.services.language import AVAILABLE
@@ -620,8 +621,22 @@ def _upsert_group(
     zone_before = group.timezone
     changed = _assign(group, {"timezone": seed.timezone})
     session.flush()
-    if changed and not created:
+    if created:
+        after = {"name": group.name, "timezone": group.timezone}
+        _audit(session, now, AuditAction.GROUP_CREATED, ObjectKind.GROUP, group.id, group, after)
+    elif changed:
         replan_group(session, group, zone_before, now, default_zone)
+        record_changes(
+            session,
+            now,
+            OPERATOR,
+            AuditAction.GROUP_EDITED,
+            ObjectKind.GROUP,
+            group.id,
+            group_id=group.id,
+            before={"timezone": zone_before},
+            after={"timezone": group.timezone},
+        )
     _mark(report, "groups", created, changed)
     if seed.consent is not None:
         _upsert_consent(session, seed.consent, group, now, report)
@@ -643,6 +658,11 @@ def _add_team_place(
     created = team_place(session, group.id, person) is None
     if created:
         join_team(session, now, group.id, person)
+        # A place on a team opens the group's patients to a therapist: who gave it, and when.
+        after = {"telegram_user_id": user_id}
+        _audit(
+            session, now, AuditAction.TEAM_MEMBER_ADDED, ObjectKind.PERSON, person.id, group, after
+        )
     _mark(report, "team places", created, False)
 
 
@@ -696,6 +716,13 @@ def _upsert_invite(
             "demo": seed.invite_demo,
         },
     )
+    if created:
+        session.flush()
+        # Never the code itself, as for /invite: the trail is read by more people than may join.
+        limits = {"expires_at": None, "max_uses": invite.max_uses, "demo": invite.demo}
+        _audit(
+            session, now, AuditAction.INVITE_CREATED, ObjectKind.INVITE, invite.id, group, limits
+        )
     _mark(report, "invites", created, changed)
 
 
@@ -709,6 +736,7 @@ def _upsert_task(
     ).first()
     created = task is None
     assert group.id is not None
+    before = audited_task(task) if task is not None else {}
     if task is None:
         task = Task(
             group_id=group.id,
@@ -730,6 +758,22 @@ def _upsert_task(
     # A new translation of the title changes what patients read, not when they are asked.
     retitled = _assign(task, {"translations": seed.translations})
     session.flush()
+    after = audited_task(task)
+    if created:
+        after |= {"questions": [q.description for q in seed.questions]}
+        _audit(session, now, AuditAction.TASK_CREATED, ObjectKind.TASK, task.id, group, after)
+    else:
+        record_changes(
+            session,
+            now,
+            OPERATOR,
+            AuditAction.TASK_EDITED,
+            ObjectKind.TASK,
+            task.id,
+            group_id=group.id,
+            before=before,
+            after=after,
+        )
     _mark(report, "tasks", created, changed or retitled)
     return task, changed and not created
 
@@ -742,6 +786,8 @@ def _upsert_questions(
         for q in session.exec(select(Question).where(Question.task_id == task.id)).all()
     }
     assert task.id is not None
+    # A new task's questions are named in its own event, as /newtask's are.
+    new_task = not existing
     for seed in seeds:
         question = existing.pop(seed.position, None)
         created = question is None
@@ -771,16 +817,70 @@ def _upsert_questions(
             session.add(question)
             add_first_revision(session, question, now)
             changed = True
+            if not new_task:
+                session.flush()
+                _audit_question(session, now, AuditAction.QUESTION_CREATED, task, question)
         else:
             # A new wording is a new revision: answers already given keep the one they answered.
             # A new translation is not: the newest revision gets it in place.
+            before = audited_revision(question)
+            returns = question.removed_at is not None
             changed = revise(session, question, wording, now)
             changed = retranslate(session, question, seed.translations) or changed
             changed = _assign(question, settings) or changed
+            after = audited_revision(question)
+            if returns:
+                _audit_question(session, now, AuditAction.QUESTION_CREATED, task, question)
+            else:
+                # A changed wording, and an alert rule added or taken away: why a pain alert
+                # stopped is in the trail.
+                record_changes(
+                    session,
+                    now,
+                    OPERATOR,
+                    AuditAction.QUESTION_EDITED,
+                    ObjectKind.QUESTION,
+                    question.id,
+                    group_id=task.group_id,
+                    before=before,
+                    after=after,
+                )
         _mark(report, "questions", created, changed)
     for leftover in existing.values():
         # Questions the file no longer has are retired, never deleted: answers point at them.
         if leftover.removed_at is None:
             leftover.removed_at = now
             report.updated["questions"] += 1
+            _audit_question(session, now, AuditAction.QUESTION_DELETED, task, leftover)
     session.flush()
+
+
+def _audit_question(
+    session: Session, now: datetime, action: AuditAction, task: Task, question: Question
+) -> None:
+    fields = audited_question(question)
+    removed = action is AuditAction.QUESTION_DELETED
+    record(
+        session,
+        now,
+        OPERATOR,
+        action,
+        ObjectKind.QUESTION,
+        question.id,
+        group_id=task.group_id,
+        before=fields if removed else None,
+        after=None if removed else fields,
+    )
+
+
+def _audit(
+    session: Session,
+    now: datetime,
+    action: AuditAction,
+    kind: ObjectKind,
+    object_id: int | None,
+    group: TherapyGroup,
+    after: dict[str, Any],
+) -> None:
+    """One event of the seed's own ("command line"), as the chat command's would be."""
+    record(session, now, OPERATOR, action, kind, object_id, group_id=group.id, after=after)

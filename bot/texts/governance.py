@@ -32,6 +32,7 @@ __all__ = [
 
 _ACTIONS = {
     AuditAction.GROUP_CREATED: N_("group created"),
+    AuditAction.GROUP_EDITED: N_("group changed"),
     AuditAction.TASK_CREATED: N_("task created"),
     AuditAction.TASK_EDITED: N_("task edited"),
     AuditAction.TASK_DELETED: N_("task deleted"),

@@ -85,11 +85,15 @@ def membership_role(h: Harness, user_id: int) -> str | None:
 
 
 def actions(h: Harness) -> list[str]:
-    """The audit trail after the seed's own event (the first consent text, by the operator)."""
+    """The audit trail after the seed's own events (the group, its first consent text, its
+    invite and its task, by the operator)."""
     with h.database.session() as session:
-        found = session.exec(select(AuditEvent.action).order_by(col(AuditEvent.id))).all()
-    assert found[0] == "consent_changed"
-    return list(found[1:])
+        found = session.exec(
+            select(AuditEvent.action, AuditEvent.actor_role).order_by(col(AuditEvent.id))
+        ).all()
+    seeded = [action for action, role in found if role == "operator"]
+    assert seeded == ["group_created", "consent_changed", "invite_created", "task_created"]
+    return [action for action, role in found[len(seeded) :]]
 
 
 def prompts_to(h: Harness, user_id: int) -> list[str]:
@@ -325,6 +329,9 @@ async def test_declining_a_changed_text_leaves_the_group_like_stop(h: Harness) -
 
     assert h.last_text(ALICE.chat_id).startswith("You have left Knees: no more check-ins from it.")
     assert membership_role(h, ALICE.id) == "declined"
+    # Her answers until then stay within the therapists' reach, as a removed patient's do.
+    await h.command(THEO, "/patient", "Alice Test")
+    assert h.last_text(THEO.chat_id).startswith(f"👤 Alice Test · Telegram id {ALICE.id}")
     with h.database.session() as session:
         pending = session.exec(select(Delivery).where(Delivery.status == "pending")).all()
     assert pending == []

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 
 from bot import texts
 from bot.cli import main
@@ -114,7 +114,8 @@ def test_an_edited_seed_updates_in_place(database: Database, tmp_path: Path) -> 
     counts = row_counts(database)
     report = apply_seed(database, read(edited), NOW, ZONE)
     assert report.updated["tasks"] == 1
-    assert row_counts(database) == counts
+    # Updated in place: no row more but the change's event in the audit trail.
+    assert row_counts(database) == counts | {"audit_events": counts["audit_events"] + 1}
     with database.session() as session:
         task = session.exec(select(Task).where(Task.title == "Perform 20 Press-Ups (day 3)")).one()
         assert task.due_time == time(14, 30)
@@ -129,9 +130,10 @@ def test_a_seed_that_rewords_a_question_makes_a_revision_and_a_rerun_none(
     later = NOW.replace(hour=10)
     report = apply_seed(database, read(edited), later, ZONE)
     assert report.updated["questions"] == 1
-    # One row more, the new revision; the question itself is the same row.
+    # One row more, the new revision (and its event); the question itself is the same row.
     assert row_counts(database) == counts | {
-        "question_revisions": counts["question_revisions"] + 1
+        "question_revisions": counts["question_revisions"] + 1,
+        "audit_events": counts["audit_events"] + 1,
     }
     with database.session() as session:
         question = session.exec(
@@ -408,7 +410,52 @@ def test_a_changed_consent_text_seeded_again_is_the_next_version(
         ).all()
         actions = session.exec(select(AuditEvent.action, AuditEvent.actor_role)).all()
     assert [tuple(v) for v in versions] == [(1, "First."), (2, "Second.")]
-    assert [tuple(a) for a in actions] == [("consent_changed", "operator")] * 2
+    assert [tuple(a) for a in actions] == [
+        ("group_created", "operator"),
+        ("consent_changed", "operator"),
+        ("consent_changed", "operator"),
+    ]
+
+
+def test_a_seed_leaves_an_event_for_each_change_a_clinic_accounts_for(
+    database: Database, tmp_path: Path
+) -> None:
+    """A re-seed that drops a pain alert, moves a task, gives someone a team place and drops
+    a question: the trail said nothing of it, only of consent texts."""
+    apply_seed(database, read(DEMO), NOW, ZONE)
+    with database.session() as session:
+        first = session.exec(select(AuditEvent.action)).all()
+    assert first.count("group_created") == 3 and first.count("task_created") >= 4
+    assert "question_created" not in first, "a new task's questions are in its own event"
+
+    edited = edited_demo(
+        tmp_path,
+        ('  type = "scale"\n  alert = ">= 8"\n', '  type = "scale"\n'),
+        ('due = "today 18:00"', 'due = "today 19:00"'),
+        ('invite = "HIP1"', 'invite = "HIP1"\nteam = [555]'),
+        (
+            '  text = "Anything you want your therapist to know?"',
+            '  text = "Anything else about your shoulder?"',
+        ),
+    )
+    apply_seed(database, read(edited), NOW, ZONE)
+    apply_seed(database, read(edited), NOW, ZONE)  # the same file again: nothing more
+
+    with database.session() as session:
+        events = session.exec(
+            select(AuditEvent).where(col(AuditEvent.id) > len(first)).order_by(AuditEvent.id)
+        ).all()
+    assert [(e.action, e.actor_role) for e in events] == [
+        ("team_member_added", "operator"),
+        ("task_edited", "operator"),
+        ("question_edited", "operator"),
+        ("question_edited", "operator"),
+    ]
+    team, task, alert, wording = events
+    assert team.after == {"telegram_user_id": 555}
+    assert (task.before, task.after) == ({"due_time": "18:00"}, {"due_time": "19:00"})
+    assert (alert.before, alert.after) == ({"alert_rule": ">= 8"}, {"alert_rule": None})
+    assert wording.after == {"description": "Anything else about your shoulder?", "revision": 2}
 
 
 # --- content in other languages: title_de, text_de, options_de, link_de -----------------------

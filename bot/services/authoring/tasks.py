@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from bot.services.audit import Actor, AuditAction, ObjectKind, record
+from bot.services.audit import Actor, AuditAction, ObjectKind, record, record_changes
 from bot.services.authoring.access import (
     require_group,
     require_task_group,
@@ -194,7 +194,7 @@ def _create_task(
     _add_question_rows(session, task.id, draft.questions, 1, now)
     session.flush()
     planned = plan_task(session, task, now, default_zone)
-    after = _task_fields(task) | {"questions": [q.description for q in draft.questions]}
+    after = audited_task(task) | {"questions": [q.description for q in draft.questions]}
     record(
         session,
         now,
@@ -432,7 +432,7 @@ def _details(session: Session, task: Task, now: datetime, default_zone: str) -> 
     )
 
 
-def _task_fields(task: Task) -> dict[str, object]:
+def audited_task(task: Task) -> dict[str, object]:
     """What a therapist sets on a task, as the audit trail keeps it."""
     return {
         "title": task.title,
@@ -505,7 +505,7 @@ def _reschedule(
     with database.session() as session:
         task = require_task(session, task_id, actor=actor)
         info = _group_info(_group_of(session, task), default_zone)
-        before = _task_fields(task)
+        before = audited_task(task)
         change(task)
         if (
             next_due(task.due_date, task.due_time, task.recurrence, ZoneInfo(info.zone), now)
@@ -528,20 +528,17 @@ def _record_edit(
     before: dict[str, object],
 ) -> None:
     """One TASK_EDITED event holding only the fields that changed (none changed: no event)."""
-    after = _task_fields(task)
-    changed = [name for name in after if after[name] != before[name]]
-    if changed:
-        record(
-            session,
-            now,
-            actor,
-            AuditAction.TASK_EDITED,
-            ObjectKind.TASK,
-            task.id,
-            group_id=group_id,
-            before={n: before[n] for n in changed},
-            after={n: after[n] for n in changed},
-        )
+    record_changes(
+        session,
+        now,
+        actor,
+        AuditAction.TASK_EDITED,
+        ObjectKind.TASK,
+        task.id,
+        group_id=group_id,
+        before=before,
+        after=audited_task(task),
+    )
 
 
 def add_questions(
@@ -578,13 +575,13 @@ def add_questions(
                 ObjectKind.QUESTION,
                 question.id,
                 group_id=task.group_id,
-                after=_question_fields(question),
+                after=audited_question(question),
             )
         session.commit()
         return QuestionsChanged(task.id, task.title, tuple(positions), active + len(drafts))
 
 
-def _question_fields(question: Question) -> dict[str, object]:
+def audited_question(question: Question) -> dict[str, object]:
     """What a therapist sets on a question, as the audit trail keeps it."""
     return {
         "task_id": question.task_id,
@@ -597,9 +594,9 @@ def _question_fields(question: Question) -> dict[str, object]:
     }
 
 
-def _revised_fields(question: Question) -> dict[str, object]:
+def audited_revision(question: Question) -> dict[str, object]:
     """A question's fields for an edit's audit event, the revision named."""
-    return _question_fields(question) | {
+    return audited_question(question) | {
         "link": question.link,
         "integer_only": question.integer_only,
         "max_length": question.max_length,
@@ -637,7 +634,7 @@ def reword_question(
         ).first()
         if target is None:
             raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_QUESTION, position=position))
-        before = _revised_fields(target)
+        before = audited_revision(target)
         revise(
             session,
             target,
@@ -655,23 +652,21 @@ def reword_question(
         )
         # Required and the alert rule are the therapist's settings: changed in place.
         target.required, target.alert_rule = draft.required, draft.alert_rule
-        after = _revised_fields(target)
-        changed = [name for name in after if after[name] != before[name]]
-        if changed:
-            record(
-                session,
-                now,
-                actor,
-                AuditAction.QUESTION_EDITED,
-                ObjectKind.QUESTION,
-                target.id,
-                group_id=task.group_id,
-                before={n: before[n] for n in changed},
-                after={n: after[n] for n in changed},
-            )
+        after = audited_revision(target)
+        record_changes(
+            session,
+            now,
+            actor,
+            AuditAction.QUESTION_EDITED,
+            ObjectKind.QUESTION,
+            target.id,
+            group_id=task.group_id,
+            before=before,
+            after=after,
+        )
         session.commit()
         return QuestionReworded(
-            task.id, task.title, position, target.description, target.revision, bool(changed)
+            task.id, task.title, position, target.description, target.revision, after != before
         )
 
 
@@ -698,7 +693,7 @@ def remove_question(
             ObjectKind.QUESTION,
             target.id,
             group_id=task.group_id,
-            before=_question_fields(target),
+            before=audited_question(target),
         )
         session.commit()
         return QuestionsChanged(task.id, task.title, (position,), active - 1)
@@ -719,7 +714,7 @@ def delete_task(
             ObjectKind.TASK,
             task.id,
             group_id=info.id,
-            before=_task_fields(task),
+            before=audited_task(task),
         )
         task.deleted_at = now
         session.flush()
