@@ -313,14 +313,21 @@ async def edited_message(update: Update, context: BotContext) -> None:
 
 def reply_of(message: Message) -> Reply:
     """Reduce a Telegram message to what the answer rules look at."""
+    replied = message.reply_to_message
+    # Only a reply to one of the bot's messages (an earlier question) says anything.
+    reply_to = (
+        replied.message_id
+        if replied is not None and replied.from_user is not None and replied.from_user.is_bot
+        else None
+    )
     if message.text is not None:
-        return Reply(kind="text", text=message.text)
+        return Reply(kind="text", text=message.text, reply_to=reply_to)
     if message.photo:
-        return Reply(kind="photo", file_id=message.photo[-1].file_id)
+        return Reply(kind="photo", file_id=message.photo[-1].file_id, reply_to=reply_to)
     if message.video:
-        return Reply(kind="video", file_id=message.video.file_id)
+        return Reply(kind="video", file_id=message.video.file_id, reply_to=reply_to)
     if message.video_note:
-        return Reply(kind="video", file_id=message.video_note.file_id)
+        return Reply(kind="video", file_id=message.video_note.file_id, reply_to=reply_to)
     if message.animation:  # checked before document: a GIF carries both
         return Reply(kind="other", other_label="animation")
     if message.document:

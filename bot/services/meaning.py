@@ -106,6 +106,7 @@ class Kind(StrEnum):
     CHECKIN_LABEL_POLL = "checkin_label_poll"
     CHECKIN_LABEL_DOCUMENT = "checkin_label_document"
     HINT_NUMBER_TWO_READINGS = "hint_number_two_readings"
+    HINT_REPLIED_TO_EARLIER = "hint_replied_to_earlier"
     HINT_NUMBER_NOT_WHOLE = "hint_number_not_whole"
     HINT_PHOTO = "hint_photo"
     HINT_PHOTO_SENT_AS_FILE = "hint_photo_sent_as_file"

@@ -181,6 +181,9 @@ class Reply:
     # the handler's words were in the language in force before the patient's was known, and a
     # hint in German said "Erhalten: voice message".
     other_label: str = ""
+    # The bot's message the patient replied to (swiped), if any: a reply to an earlier
+    # question is not taken for the current one (``checkin.answering``).
+    reply_to: int | None = None
 
 
 # What a patient may send that is neither text nor a photo or video, as the hints name it.

@@ -119,6 +119,13 @@ def hint_number_two_readings(typed: str, whole: float, decimal: float) -> str:
     ).format(typed=escape(typed), whole=language.number(whole), decimal=language.number(decimal))
 
 
+def hint_replied_to_earlier() -> str:
+    return _(
+        "You replied to an earlier message, so I did not take that as the answer to this "
+        "question. Please answer it again, without replying to an older message."
+    )
+
+
 def hint_number_below(*, whole: bool, lo: str | None, hi: str | None, scale: bool) -> str:
     verb = _("tap or type") if scale else _("send")
     return _("That is below {lo}; please {verb}.").format(

@@ -96,8 +96,8 @@ class Harness:
         await incoming.accept(list(updates))
         return await incoming.drain()
 
-    async def text(self, user: User, text: str) -> JSON:
-        return await self.feed(self.updates.message(user, text))
+    async def text(self, user: User, text: str, reply_to: int | None = None) -> JSON:
+        return await self.feed(self.updates.message(user, text, reply_to))
 
     async def command(self, user: User, command: str, *args: str) -> JSON:
         return await self.feed(self.updates.command(user, command, *args))

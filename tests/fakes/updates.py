@@ -88,8 +88,11 @@ class UpdateFactory:
 
     # --- private chat -----------------------------------------------------------------------
 
-    def message(self, user: User, text: str) -> JSON:
-        return self._private(user, {"text": text})
+    def message(self, user: User, text: str, reply_to: int | None = None) -> JSON:
+        """A typed message; ``reply_to``: the bot's message it replies to (a swipe)."""
+        replied = self.api.message_json(user.id, reply_to) if self.api and reply_to else None
+        extra = {"reply_to_message": replied} if replied else {}
+        return self._private(user, {"text": text, **extra})
 
     def command(self, user: User, command: str, *args: str) -> JSON:
         """``/start ABC`` with the bot_command entity Telegram attaches to it."""

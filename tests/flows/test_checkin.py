@@ -622,6 +622,31 @@ async def test_a_check_in_offered_again_closes_every_message_of_it_when_done(h: 
         assert (shown.plain or "").endswith("✅ Completed")
 
 
+async def test_a_reply_to_an_earlier_question_is_not_taken_for_the_current_one(
+    h: Harness,
+) -> None:
+    """On the minutes question Alice swipes to reply to the pain question above it, "sorry,
+    I meant 4": stored as her minutes, it was wrong without a word."""
+    await joined(h, "SHOULDER1")
+    await at(h, local(18))
+    await h.press(ALICE, "▶️ Start now")
+    pain_question = h.last_message(ALICE.chat_id)
+    await h.press(ALICE, "3")
+    minutes_question = h.last_message(ALICE.chat_id)
+    assert "How many minutes" in (minutes_question.plain or "")
+
+    await h.text(ALICE, "sorry, I meant 4", reply_to=pain_question.message_id)
+
+    assert h.last_text(ALICE.chat_id).startswith(
+        "You replied to an earlier message, so I did not take that as the answer to this question."
+    )
+    pain_check = delivery_of(h, ALICE, PAIN)
+    assert [a.value_number for a in answers_of(h, pain_check.id)] == [3.0]
+    # A reply to the question itself is its answer, as a plain message is.
+    await h.text(ALICE, "20", reply_to=minutes_question.message_id)
+    assert [a.value_number for a in answers_of(h, pain_check.id)] == [3.0, 20.0]
+
+
 # --- time zone, stop, delete ------------------------------------------------------------------
 
 

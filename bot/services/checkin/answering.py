@@ -58,6 +58,7 @@ from bot.services.checkin.shown import (
     typed_after_unrecorded,
 )
 from bot.services.content import TEXT, TITLE, localized, localized_options, title_of
+from bot.services.meaning import Kind, meaning
 from bot.services.responses import (
     Accepted,
     Rejected,
@@ -170,7 +171,11 @@ def _answer(
     revision = _shown_revision(session, delivery, current)
     if revision is None:
         return _reworded(session, now, delivery, task, questions, current, message_id)
-    result = parse_reply(_rules(current), reply)
+    result = (
+        Rejected(meaning(Kind.HINT_REPLIED_TO_EARLIER))
+        if replies_to_earlier(reply, delivery.asked_message_id)
+        else parse_reply(_rules(current), reply)
+    )
     if isinstance(result, Rejected):
         return _reject(session, now, policy, delivery, task, questions, current, result)
     asked = _Asked(person, delivery, task, questions, answers, current, revision)
@@ -312,6 +317,8 @@ def _answer_in_passing(
         return None  # not shown before it was written: the general path says so and sends it
     if row.asked_at is None or current.revised_at > row.asked_at:
         return None  # reworded since it was sent: the general path sends the new wording
+    if replies_to_earlier(reply, row.asked_message_id):
+        return None  # the general path asks again
     rules = _rules(current)
     accepted = parse_reply(rules, reply)
     if not isinstance(accepted, Accepted):
@@ -483,6 +490,17 @@ def _reworded(
     view = _question_view(_id(delivery), title_of(task), questions, current)
     session.commit()
     return NotShown(view, reworded=True)
+
+
+def replies_to_earlier(reply: Reply, question_message_id: int | None) -> bool:
+    """Whether the patient swiped to reply to a message older than the question now asked
+    (an earlier question, yesterday's check-in): "sorry, I meant 4" there is not this
+    question's answer. Message ids grow within a chat, so older is smaller."""
+    return (
+        reply.reply_to is not None
+        and question_message_id is not None
+        and reply.reply_to < question_message_id
+    )
 
 
 def _reject(
