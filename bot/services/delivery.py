@@ -777,7 +777,15 @@ def mark_results(
                 continue
             if result.kind == "prompt":
                 if row.status != SENDING:
-                    # Expired, cancelled, or sent by another process that reclaimed it.
+                    # Expired, cancelled, or sent by another process that reclaimed it; or
+                    # taken over by a press on this very prompt (``checkin.common``), which
+                    # knows no message id: it is this one.
+                    if (
+                        row.status in _OPEN
+                        and row.prompt_message_id is None
+                        and result.outcome is Outcome.SENT
+                    ):
+                        row.prompt_message_id = result.message_id
                     stale += 1
                     continue
                 row.lease_until = None

@@ -647,6 +647,43 @@ async def test_a_reply_to_an_earlier_question_is_not_taken_for_the_current_one(
     assert [a.value_number for a in answers_of(h, pain_check.id)] == [3.0, 20.0]
 
 
+async def test_a_held_prompt_offered_at_a_pause_is_not_sent_again_by_the_next_scan(
+    h: Harness,
+) -> None:
+    """Alice starts the press-ups at 17:55; the 18:00 pain check waits behind them. She pauses
+    at 18:01 and is offered it; the scan a minute later took it for a forgotten held prompt
+    and sent it a second time."""
+    await joined(h, "SHOULDER1")
+    await at(h, local(11))
+    h.clock.set(local(17, 55))
+    await h.press(ALICE, "▶️ Start now")
+    await at(h, local(18))
+    assert sum(PAIN in text for text in h.texts(ALICE.chat_id)) == 0, "held"
+
+    # Telegram holds the offer's request while a scan runs: the offer is not recorded yet.
+    offering, let_through = asyncio.Event(), asyncio.Event()
+    plain = h.api.do_request
+
+    async def holding_the_offer(url: str, method: str, *args: object, **kwargs: object) -> object:
+        data = args[0] if args else kwargs.get("request_data")
+        text = str(getattr(data, "parameters", {}).get("text", ""))
+        if url.endswith("/sendMessage") and PAIN in text and not offering.is_set():
+            offering.set()
+            await let_through.wait()
+        return await plain(url, method, *args, **kwargs)  # type: ignore[arg-type]
+
+    h.api.do_request = holding_the_offer  # type: ignore[method-assign]
+    h.clock.set(local(18, 1))
+    pausing = asyncio.create_task(h.command(ALICE, "/pause"))
+    await asyncio.wait_for(offering.wait(), 10)
+    await at(h, local(18, 2))
+    let_through.set()
+    await asyncio.wait_for(pausing, 10)
+    await at(h, local(18, 30))
+
+    assert sum(PAIN in text for text in h.texts(ALICE.chat_id)) == 1
+
+
 # --- time zone, stop, delete ------------------------------------------------------------------
 
 

@@ -312,10 +312,16 @@ def _offer(
     )
     if unseen_only:
         query = query.where(col(Delivery.prompt_message_id).is_(None))
-    row = session.exec(query).first()
+    # Locked: the due scan's sweep of held prompts (``delivery._release_held``) must not send
+    # this one while it is being offered, nor this offer go out for one the sweep took.
+    row = session.exec(query.with_for_update(of=Delivery)).first()
     if row is None:
         return None
     delivery, task = row
+    if delivery.prompt_message_id is None and delivery.remind_at is None:
+        # A held prompt offered now: its reminder follows the offer, and the sweep, which
+        # takes only prompts without one, leaves it to this offer (sent once, not twice).
+        delivery.remind_at = now + timedelta(minutes=policy.first_reminder_minutes)
     return PromptView(
         delivery_id=_id(delivery),
         chat_id=person.chat_id,
