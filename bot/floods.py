@@ -25,7 +25,10 @@ from typing import Any
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter
 
+from bot.chatmarks import ChatMarks
 from bot.sender import Pacer, retry_after_seconds
+
+ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
 
 WINDOW = timedelta(minutes=1)
 # What a paused chat does not get; answering a button press is not a message and still goes.
@@ -75,6 +78,8 @@ class ReplyGate(BaseRateLimiter[None]):
         # Run when the bot shuts down: ``Application.shutdown`` reaches here (through
         # ``Bot.shutdown``) also where nothing calls ``post_shutdown`` (tools, tests).
         self.closing: Callable[[], Awaitable[None]] | None = None
+        # Every message sent passes here: the newest one of each chat (``bot.chatmarks``).
+        self.marks = ChatMarks()
 
     async def initialize(self) -> None:
         return None
@@ -85,13 +90,26 @@ class ReplyGate(BaseRateLimiter[None]):
 
     async def process_request(
         self,
-        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        callback: Callable[..., Coroutine[Any, Any, ApiResult]],
         args: Any,
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
         rate_limit_args: None,
-    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+    ) -> ApiResult:
+        result = await self._send(callback, args, kwargs, endpoint, data)
+        if endpoint in _SENDING:
+            self.marks.note_sent(data.get("chat_id"), result)
+        return result
+
+    async def _send(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, ApiResult]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+    ) -> ApiResult:
         quiet = _quiet_chat.get()
         if quiet is not None and endpoint in _SENDING and str(data.get("chat_id")) == str(quiet):
             raise RepliesPaused(quiet)

@@ -40,6 +40,7 @@ from telegram.error import (
 )
 
 from bot import texts
+from bot.chatmarks import marks_of
 from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
 from bot.floods import FloodWatch, Flow, ReplyGate, quiet
 from bot.frozen import frozen
@@ -317,6 +318,11 @@ class Receiver:
             return InboxState.UNREADABLE
         deps = self.deps
         now = deps.clock.now()
+        # Before its handler: a press counts from the chat's newest message (bot.chatmarks).
+        seen = update.effective_message
+        marks = marks_of(application.bot)
+        if seen is not None and marks is not None:
+            marks.note(item.chat_id, seen.message_id)
 
         # The questions earlier updates of the batch sent are recorded with this update's own
         # first write, not only at the batch's end: the due scan sends a question again once

@@ -378,6 +378,10 @@ class Delivery(TableBase, table=True):
     # Set when a use case moved the check-in to a question still to be sent; cleared when its
     # message is recorded. The scan sends what is left here past a grace (the outbox).
     ask_pending_since: datetime | None = _instant()
+    # The chat's newest message known when that question was stored as next (the typed answer
+    # before it, or after a press the pressed message or a newer one). Kept through a send
+    # again after a kill: a message more than one number above it answers the first send.
+    ask_after_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class Answer(TableBase, table=True):

@@ -20,6 +20,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import alerts, closing, keyboards, rendering, texts
+from bot.chatmarks import newest_known
 from bot.context import BotApplication, BotContext
 from bot.policies import checkin_policy
 from bot.readers import (
@@ -364,7 +365,16 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
         return
     if action == "start":
         started = await _guarded(
-            query, deps.run(checkin.begin, deps.database, now, policy, user.id, delivery_id)
+            query,
+            deps.run(
+                checkin.begin,
+                deps.database,
+                now,
+                policy,
+                user.id,
+                delivery_id,
+                newest_known=_newest_known(context, query, user),
+            ),
         )
         if isinstance(started, checkin.Refused):
             await _refuse(query, started.reason)
@@ -426,6 +436,7 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
             delivery_id,
             question_id,
             callback.parts[2],
+            newest_known=_newest_known(context, query, user),
         ),
     )
     speak_to(deps, pressed.chosen_language, user.language_code)
@@ -454,6 +465,7 @@ async def skip_pressed(update: Update, context: BotContext) -> None:
             user.id,
             delivery_id,
             question_id,
+            newest_known=_newest_known(context, query, user),
         ),
     )
     speak_to(deps, pressed.chosen_language, user.language_code)
@@ -583,6 +595,7 @@ async def ask_again(context: BotContext, chat_id: int, user_id: int) -> None:
         policy_of(context),
         user_id,
         status.asking_delivery_id,
+        newest_known=newest_known(context.bot, chat_id),
     )
     if isinstance(resumed, checkin.Progress):
         await _send_progress(context, chat_id, resumed)
@@ -747,3 +760,10 @@ def _query_and_user(update: Update) -> tuple[CallbackQuery, User]:
 def _chat_id(query: CallbackQuery, user: User) -> int:
     # Buttons live only in private chats, whose id is the user's.
     return query.message.chat.id if query.message is not None else user.id
+
+
+def _newest_known(context: BotContext, query: CallbackQuery, user: User) -> int | None:
+    """The chat's newest message known at the press, the pressed one at least: the question
+    the press brings follows it (``bot.chatmarks``)."""
+    pressed = query.message.message_id if query.message is not None else None
+    return newest_known(context.bot, _chat_id(query, user), pressed)

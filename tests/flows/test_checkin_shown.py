@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -115,6 +115,58 @@ async def test_an_answer_typed_after_the_question_counts_though_an_older_message
         "the word typed before question 2 arrived is not its answer"
     )
     assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
+
+
+@contextlib.contextmanager
+def questions_shown_unrecorded(h: Harness) -> Iterator[None]:
+    """Every record of a question shown is dropped: the process is killed after each send."""
+
+    def drop(
+        connection: Any, statement: Any, multiparams: Any, params: Any, options: Any
+    ) -> tuple[Any, Any, Any]:
+        if statement is shown_module._RECORD_SHOWN:
+            return select(1), (), {}
+        return statement, multiparams, params
+
+    event.listen(h.database.engine, "before_execute", drop, retval=True)
+    try:
+        yield
+    finally:
+        event.remove(h.database.engine, "before_execute", drop)
+
+
+async def test_an_answer_to_a_question_a_press_brought_counts_though_its_record_was_lost(
+    h: Harness,
+) -> None:
+    """Question 2 (the press of 4 brought it) reached Alice; the bot was killed before it
+    recorded so. Her answer to it, handled by the next process, is her answer: a message came
+    between the one she pressed and hers, and only the bot's question can be that one."""
+    with questions_shown_unrecorded(h):
+        await h.press(ALICE, "4")
+    assert "Question 2 of 3" in h.last_text(ALICE.chat_id)
+    await h.restart()
+
+    await h.text(ALICE, "30")
+
+    pain = delivery_of(h, ALICE, PAIN)
+    assert [a.value_number for a in answers_of(h, pain.id)] == [4.0, 30.0]
+    assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
+
+
+async def test_a_press_counts_from_the_newest_message_in_the_chat_not_the_pressed_one(
+    h: Harness,
+) -> None:
+    """Alice typed a word at the scale and was told to press a number (a message newer than
+    the question she then pressed): question 2 follows that hint, so a message of hers right
+    after the hint, typed before question 2 could arrive, can never pass for its answer."""
+    question_one = h.api.messages(ALICE.chat_id)[-1].message_id
+    await h.text(ALICE, "four")
+    hint = h.api.messages(ALICE.chat_id)[-1].message_id
+    assert hint > question_one + 1
+
+    await h.press(ALICE, "4", message_id=question_one)
+
+    assert delivery_of(h, ALICE, PAIN).ask_after_message_id == hint
 
 
 async def test_the_scan_sends_a_question_left_unsent_once_the_grace_has_passed(

@@ -1167,6 +1167,65 @@ def test_an_answer_between_a_questions_unrecorded_send_and_its_second_send(
     assert isinstance(result, checkin.NotShown) is not counts
 
 
+# The prompt is message 10. After Start (a press: no message of the patient's to count from)
+# the bot sent question 1 as message 11 and was killed before recording it.
+@pytest.mark.parametrize(
+    ("answer_id", "sent_again_first", "counts"),
+    [
+        (12, False, True),  # 11 came between the prompt and her 12: the unrecorded send
+        (12, True, True),  # the same, handled after the send again (13) was recorded
+        (11, False, False),  # nothing came after the prompt: typed before any send
+        (11, True, False),
+    ],
+)
+def test_an_answer_to_an_unrecorded_question_after_a_press_counts_from_the_pressed_message(
+    world: World, answer_id: int, sent_again_first: bool, counts: bool
+) -> None:
+    world.join(ALICE)
+    delivery_id = world.deliver(ALICE, "Knee check")
+    started = checkin.begin(
+        world.database, world.now, POLICY, ALICE.telegram_user_id, delivery_id, newest_known=10
+    )
+    assert isinstance(started, Progress) and started.question is not None
+    knee_bends = started.question.question_id
+    if sent_again_first:
+        checkin.note_question_shown(world.database, world.now, delivery_id, knee_bends, 13, True)
+
+    result = world.say(ALICE, "y", answer_id, shown=False)
+
+    assert ([a.question_id for a in world.answers(delivery_id)] == [knee_bends]) is counts
+    assert isinstance(result, checkin.NotShown) is not counts
+
+
+@pytest.mark.parametrize(("answer_id", "counts"), [(22, True), (21, False)])
+def test_an_answer_to_an_unrecorded_question_after_a_button_answer(
+    world: World, answer_id: int, counts: bool
+) -> None:
+    """Question 1 answered by its button (message 20, the newest in the chat); question 2 went
+    out as 21, unrecorded."""
+    world.join(ALICE)
+    delivery_id = world.deliver(ALICE, "Knee check")
+    first = world.begin(ALICE, delivery_id)
+    assert first.question is not None
+    tapped = checkin.answer_button(
+        world.database,
+        world.now,
+        POLICY,
+        ALICE.telegram_user_id,
+        delivery_id,
+        first.question.question_id,
+        "y",
+        newest_known=20,
+    ).outcome
+    assert isinstance(tapped, Progress) and tapped.question is not None
+
+    result = world.say(ALICE, "5", answer_id, shown=False)
+
+    stored = [a.question_id for a in world.answers(delivery_id)]
+    assert (tapped.question.question_id in stored) is counts
+    assert isinstance(result, checkin.NotShown) is not counts
+
+
 @pytest.mark.parametrize(
     ("asked_id", "message_id", "seconds_later", "counts"),
     [

@@ -250,7 +250,9 @@ _PASSING_NEXT = (
     .values(
         current_tries=0,
         ask_pending_since=bindparam("now"),
-        asked_message_id=bindparam("message_id"),  # see _await_question
+        # See _await_question.
+        asked_message_id=bindparam("message_id"),
+        ask_after_message_id=bindparam("message_id"),
     )
 )
 _ANSWER_COLUMNS = (
@@ -273,7 +275,7 @@ _PASSING_WRITE_AT_ONCE = (
     update(_D)
     .where(_D.c.id == bindparam("b_delivery"))
     .values(current_tries=0, ask_pending_since=bindparam("b_now"))
-    .values(asked_message_id=bindparam("b_message"))
+    .values(asked_message_id=bindparam("b_message"), ask_after_message_id=bindparam("b_message"))
     .add_cte(
         sa_insert(_A).values({name: bindparam(f"b_{name}") for name in _ANSWER_COLUMNS}).cte("a"),
         update(_P)
@@ -381,8 +383,14 @@ def answer_button(
     delivery_id: int,
     question_id: int,
     token: str,
+    *,
+    newest_known: int | None = None,
 ) -> PressAnswered:
-    """Store the answer a button carries, if it belongs to the question being asked."""
+    """Store the answer a button carries, if it belongs to the question being asked.
+
+    ``newest_known``: the newest message of the chat the bot knew of at the press (see
+    ``_await_question``).
+    """
     with database.session() as session:
         found = _current_for_press(session, now, policy, user_id, delivery_id, question_id)
         if isinstance(found, (Refused, NotShown)):
@@ -391,7 +399,9 @@ def answer_button(
         result = parse_reply(_rules(found.question), Reply(kind="button", text=token))
         if isinstance(result, Rejected):
             return PressAnswered(Refused(Refusal.NOT_AN_OPTION, title_of(found.task)), chosen)
-        return PressAnswered(_store(session, now, policy, found, result), chosen)
+        return PressAnswered(
+            _store(session, now, policy, found, result, newest_known=newest_known), chosen
+        )
 
 
 def skip_question(
@@ -401,8 +411,10 @@ def skip_question(
     user_id: int,
     delivery_id: int,
     question_id: int,
+    *,
+    newest_known: int | None = None,
 ) -> PressAnswered:
-    """Skip an optional question and ask the next one."""
+    """Skip an optional question and ask the next one (``newest_known``: as for a button)."""
     with database.session() as session:
         found = _current_for_press(session, now, policy, user_id, delivery_id, question_id)
         if isinstance(found, (Refused, NotShown)):
@@ -410,7 +422,9 @@ def skip_question(
         chosen = found.person.language
         if found.question.required:
             return PressAnswered(Refused(Refusal.REQUIRED, title_of(found.task)), chosen)
-        return PressAnswered(_store(session, now, policy, found, None), chosen)
+        return PressAnswered(
+            _store(session, now, policy, found, None, newest_known=newest_known), chosen
+        )
 
 
 def _chosen_language(session: Session, user_id: int) -> str | None:
@@ -536,10 +550,12 @@ def _store(
     accepted: Accepted | None,
     *,
     typed_message_id: int | None = None,
+    newest_known: int | None = None,
 ) -> Progress | Refused:
     """Record an answer (None: skipped) and move on; the caller's session is committed here.
 
-    ``typed_message_id``: the patient's message that was the answer (None for a button).
+    ``typed_message_id``: the patient's message that was the answer (None for a button, where
+    ``newest_known`` is the chat's newest message the bot knew of at the press, if any).
     """
     person, delivery, task, questions = asked.person, asked.delivery, asked.task, asked.questions
     question, revision, answers = asked.question, asked.revision, asked.answers
@@ -578,7 +594,9 @@ def _store(
         progress = replace(progress, answered=answered, alerts=alerts, paused_title=paused_title)
     else:
         delivery.current_tries = 0
-        _await_question(delivery, now, typed_message_id)
+        _await_question(
+            delivery, now, typed_message_id if typed_message_id is not None else newest_known
+        )
         progress = Progress(
             delivery_id=_id(delivery),
             task_title=title_of(task),

@@ -34,9 +34,20 @@ from storage.models import CheckinMessage, CheckinMessageKind, Delivery, Deliver
 
 
 def begin(
-    database: Database, now: datetime, policy: Policy, user_id: int, delivery_id: int
+    database: Database,
+    now: datetime,
+    policy: Policy,
+    user_id: int,
+    delivery_id: int,
+    *,
+    newest_known: int | None = None,
 ) -> Progress | Refused:
-    """Start or continue a delivery (the prompt's Start button, or /tasks)."""
+    """Start or continue a delivery (the prompt's Start button, or /tasks).
+
+    ``newest_known``: the newest message of the chat the bot knew of as the patient pressed or
+    typed; the question it sends follows it (``_await_question``), so an answer typed after
+    that send still counts should the bot stop before recording it.
+    """
     with database.session() as session:
         found = _open_delivery(session, now, policy, user_id, delivery_id)
         if isinstance(found, Refused):
@@ -53,7 +64,7 @@ def begin(
         else:
             delivery.current_tries = 0
             if delivery.asked_question_id != current.id:
-                _await_question(delivery, now, None)
+                _await_question(delivery, now, newest_known)
             progress = Progress(
                 delivery_id=_id(delivery),
                 task_title=title_of(task),

@@ -53,13 +53,17 @@ _ONE_SECOND = timedelta(seconds=1)
 
 
 def _await_question(delivery: Delivery, now: datetime, after_message_id: int | None) -> None:
-    """Mark the check-in's next question as to be sent, after the patient's message, if typed.
+    """Mark the check-in's next question as to be sent, after the chat's newest known message.
 
-    While a question waits, ``asked_message_id`` holds that message's id (the question asked
-    before is answered, so its own id is needed no more): see ``sent_but_unrecorded``.
+    That is the patient's typed answer, or after a button press the newest message the bot
+    knew of in the chat (None: unknown). While a question waits, ``asked_message_id`` holds it
+    (the question asked before is answered, so its own id is needed no more): see
+    ``sent_but_unrecorded``. ``ask_after_message_id`` keeps it through the question's send,
+    which overwrites the other: see ``typed_after_unrecorded``.
     """
     delivery.ask_pending_since = now
     delivery.asked_message_id = after_message_id
+    delivery.ask_after_message_id = after_message_id
 
 
 def sent_but_unrecorded(
@@ -119,18 +123,22 @@ def typed_after_unrecorded(
     """Whether a message typed before the question's recorded send answers an earlier send.
 
     The question was sent again (``Shown.maybe_shown_before``) as a message with a higher id
-    than this one. If a message came between the patient's previous message and this one, it
-    was the bot's, and not one it recorded: the first, unrecorded send of this very question
-    (the same reasoning as ``sent_but_unrecorded``). Without such a gap this message was typed
-    before any send of the question reached the patient.
+    than this one. If a message came between this one and the newest the bot knows of before
+    it (the chat's newest when the question was stored as next, ``ask_after_message_id``, or
+    the patient's previous message, whichever is later), it was the bot's, and not one it
+    recorded: the first, unrecorded send of this very question (the same reasoning as
+    ``sent_but_unrecorded``). Without such a gap this message was typed before any send of
+    the question reached the patient.
     """
+    known = [m for m in (delivery.ask_after_message_id, previous_message_id) if m is not None]
+    after = max(known) if known else None
     return (
         delivery.asked_question_id == question_id
         and delivery.ask_pending_since is not None
         and delivery.asked_message_id is not None
         and message_id < delivery.asked_message_id
-        and previous_message_id is not None
-        and message_id > previous_message_id + 1
+        and after is not None
+        and message_id > after + 1
     )
 
 
@@ -280,7 +288,7 @@ def reply_lost(database: Database, user_id: int) -> None:
                 ),
                 col(Delivery.ask_pending_since).is_not(None),
             )
-            .values(asked_message_id=None)
+            .values(asked_message_id=None, ask_after_message_id=None)
         )
         session.commit()
 
