@@ -243,9 +243,27 @@ def _plan_late_once(
     zone = zone_for(person, group, default_zone)
     if local_to_utc(task.due_date, task.due_time, zone) > now:
         return None  # still to come for them: planned at its hour, or already there
-    if _first_undelivered_day(session, task, person, zone, now) != now:
-        return None  # they had it today: an edit of its hour does not send it again
+    if _had_it(session, task, person):
+        # An edit of its hour, or a seed again, does not send it again: not that day (the
+        # check was by day once), nor the next, which comes first where they live.
+        return None
     return _add_pending(session, task, person, now)
+
+
+def _had_it(session: Session, task: Task, person: Person) -> bool:
+    """Whether the patient had an occurrence of the task (sent, answered, expired...)."""
+    return (
+        session.exec(
+            select(Delivery.id).where(
+                Delivery.task_id == task.id,
+                Delivery.person_id == person.id,
+                col(Delivery.status).not_in(
+                    [DeliveryStatus.PENDING.value, DeliveryStatus.CANCELLED.value]
+                ),
+            )
+        ).first()
+        is not None
+    )
 
 
 @dataclass(frozen=True)
@@ -361,7 +379,9 @@ def _keep_at_its_days_time(
 def plan_member(
     session: Session, person: Person, group: TherapyGroup, now: datetime, default_zone: str
 ) -> list[Delivery]:
-    """A patient who joins gets the future occurrences of the group's tasks, not past ones."""
+    """A patient who joins gets the future occurrences of the group's tasks, not past ones;
+    a once task still to come in the group's zone but not in theirs is due now
+    (``_plan_late_once``)."""
     tasks = session.exec(
         select(Task).where(Task.group_id == group.id, col(Task.deleted_at).is_(None))
     ).all()
@@ -372,7 +392,7 @@ def plan_member(
             continue
         delivery = plan_next(
             session, task, group, person, now, default_zone, skip_delivered_days=True
-        )
+        ) or _plan_late_once(session, task, group, person, now, default_zone)
         if delivery is not None:
             planned.append(delivery)
     return planned

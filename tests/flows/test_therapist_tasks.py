@@ -308,3 +308,61 @@ async def test_a_once_task_whose_hour_has_passed_where_a_patient_lives_reaches_t
     await h.scan()
     assert sorted(status for _, _, status, _ in rows(h, 1)) == ["sent", "sent"]
     assert sum("Stretch" in text for text in h.texts(ALICE.chat_id)) == 1
+
+
+async def test_a_once_task_a_patient_further_east_had_comes_no_second_time_on_their_next_day(
+    harness: Harness,
+) -> None:
+    """Alice in Tokyo got the once task at 19:30 her time, late. At 15:30 in London it is
+    already the next day in Tokyo when the therapist moves its hour: she had it, so nothing
+    comes again; Bob, in London, gets his at the new hour."""
+    h = harness
+    await h.command(THEO, "/newgroup", "Shoulder Therapy 1")
+    await h.command(THEO, "/invite", "Shoulder Therapy 1")
+    code = invite_code(last(h))
+    await h.command(ALICE, "/start", code)
+    await h.command(BOB, "/start", code)
+    await h.command(ALICE, "/timezone", "Asia/Tokyo")
+    h.advance(timedelta(hours=1, minutes=30))  # 10:30 in London, 19:30 in Tokyo
+    await h.command(
+        THEO, "/addtask", "Shoulder Therapy 1 | Stretch | today 17:00 | once | Stretched? ; yes_no"
+    )
+    await h.scan()
+    assert "Stretch" in h.last_text(ALICE.chat_id)
+
+    h.advance(timedelta(hours=5))  # 15:30 in London, 00:30 the next day in Tokyo
+    await h.command(THEO, "/edittask", "1")
+    await h.press(THEO, "🕘 Due time")
+    await h.text(THEO, "today 16:00")
+    await h.scan()
+    h.advance(timedelta(minutes=30))
+    await h.scan()
+
+    assert sum("Stretch" in text for text in h.texts(ALICE.chat_id)) == 1
+    assert "Stretch" in h.last_text(BOB.chat_id)
+
+
+async def test_a_patient_further_east_who_joins_after_a_once_tasks_hour_came_for_them_gets_it(
+    harness: Harness,
+) -> None:
+    """Alice, in Tokyo, joins a second group at 10:40 in London: its once task is set for 11:00
+    there, an hour that came in Tokyo long ago. She gets it with the next scan, as the group's
+    patients further east did when it was set."""
+    h = harness
+    await h.command(THEO, "/newgroup", "Shoulder Therapy 1")
+    await h.command(THEO, "/invite", "Shoulder Therapy 1")
+    await h.command(ALICE, "/start", invite_code(last(h)))
+    await h.command(ALICE, "/timezone", "Asia/Tokyo")
+    await h.command(THEO, "/newgroup", "Knee Therapy 1")
+    await h.command(THEO, "/invite", "Knee Therapy 1")
+    knee_code = invite_code(last(h))
+    h.advance(timedelta(hours=1, minutes=30))  # 10:30 in London
+    await h.command(
+        THEO, "/addtask", "Knee Therapy 1 | Bend | today 11:00 | once | Bent? ; yes_no"
+    )
+    h.advance(timedelta(minutes=10))
+
+    await h.command(ALICE, "/start", knee_code)
+    await h.scan()
+
+    assert "Bend" in h.last_text(ALICE.chat_id)
