@@ -43,6 +43,8 @@ class AuditAction(StrEnum):
     # A new revision of a question's wording (see services/revisions.py).
     QUESTION_EDITED = "question_edited"
     INVITE_CREATED = "invite_created"
+    # A seed's change of an invite: the group it joins, its use limit, its demo mark.
+    INVITE_EDITED = "invite_edited"
     INVITE_REVOKED = "invite_revoked"
     PATIENT_REMOVED = "patient_removed"
     THERAPIST_ADDED = "therapist_added"

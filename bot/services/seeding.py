@@ -704,9 +704,12 @@ def _upsert_invite(
         select(Invite).where(func.lower(col(Invite.code)) == seed.invite.lower())
     ).first()
     created = invite is None
+    before = {}
     if invite is None:
         invite = Invite(code=seed.invite, group_id=group.id, created_at=now)
         session.add(invite)
+    else:
+        before = _audited_invite(session, invite)
     changed = _assign(
         invite,
         {
@@ -723,7 +726,30 @@ def _upsert_invite(
         _audit(
             session, now, AuditAction.INVITE_CREATED, ObjectKind.INVITE, invite.id, group, limits
         )
+    else:
+        # A code written in another case only is no change a clinic accounts for.
+        record_changes(
+            session,
+            now,
+            OPERATOR,
+            AuditAction.INVITE_EDITED,
+            ObjectKind.INVITE,
+            invite.id,
+            group_id=group.id,
+            before=before,
+            after=_audited_invite(session, invite),
+        )
     _mark(report, "invites", created, changed)
+
+
+def _audited_invite(session: Session, invite: Invite) -> dict[str, Any]:
+    """What the trail says of an invite: never its code (see ``_upsert_invite``)."""
+    joins = session.get(TherapyGroup, invite.group_id)
+    return {
+        "group": joins.name if joins is not None else None,
+        "max_uses": invite.max_uses,
+        "demo": invite.demo,
+    }
 
 
 def _upsert_task(

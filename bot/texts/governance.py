@@ -40,6 +40,7 @@ _ACTIONS = {
     AuditAction.QUESTION_DELETED: N_("question removed"),
     AuditAction.QUESTION_EDITED: N_("question changed"),
     AuditAction.INVITE_CREATED: N_("invite made"),
+    AuditAction.INVITE_EDITED: N_("invite changed"),
     AuditAction.INVITE_REVOKED: N_("invite revoked"),
     AuditAction.PATIENT_REMOVED: N_("patient removed"),
     AuditAction.THERAPIST_ADDED: N_("therapist added"),

@@ -420,8 +420,8 @@ def test_a_changed_consent_text_seeded_again_is_the_next_version(
 def test_a_seed_leaves_an_event_for_each_change_a_clinic_accounts_for(
     database: Database, tmp_path: Path
 ) -> None:
-    """A re-seed that drops a pain alert, moves a task, gives someone a team place and drops
-    a question: the trail said nothing of it, only of consent texts."""
+    """A re-seed that drops a pain alert, moves a task, gives someone a team place, limits an
+    invite's uses and drops a question: the trail said nothing of it, only of consent texts."""
     apply_seed(database, read(DEMO), NOW, ZONE)
     with database.session() as session:
         first = session.exec(select(AuditEvent.action)).all()
@@ -432,7 +432,7 @@ def test_a_seed_leaves_an_event_for_each_change_a_clinic_accounts_for(
         tmp_path,
         ('  type = "scale"\n  alert = ">= 8"\n', '  type = "scale"\n'),
         ('due = "today 18:00"', 'due = "today 19:00"'),
-        ('invite = "HIP1"', 'invite = "HIP1"\nteam = [555]'),
+        ('invite = "HIP1"', 'invite = "HIP1"\ninvite_max_uses = 10\nteam = [555]'),
         (
             '  text = "Anything you want your therapist to know?"',
             '  text = "Anything else about your shoulder?"',
@@ -446,12 +446,14 @@ def test_a_seed_leaves_an_event_for_each_change_a_clinic_accounts_for(
             select(AuditEvent).where(col(AuditEvent.id) > len(first)).order_by(AuditEvent.id)
         ).all()
     assert [(e.action, e.actor_role) for e in events] == [
+        ("invite_edited", "operator"),
         ("team_member_added", "operator"),
         ("task_edited", "operator"),
         ("question_edited", "operator"),
         ("question_edited", "operator"),
     ]
-    team, task, alert, wording = events
+    invite, team, task, alert, wording = events
+    assert (invite.before, invite.after) == ({"max_uses": None}, {"max_uses": 10})
     assert team.after == {"telegram_user_id": 555}
     assert (task.before, task.after) == ({"due_time": "18:00"}, {"due_time": "19:00"})
     assert (alert.before, alert.after) == ({"alert_rule": ">= 8"}, {"alert_rule": None})
