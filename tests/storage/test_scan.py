@@ -311,6 +311,24 @@ def test_a_result_for_a_row_that_changed_meanwhile_is_ignored(
     assert world.delivery(delivery_id).status == "cancelled"
 
 
+def test_a_sent_prompt_a_press_took_over_before_its_result_keeps_its_message_id(
+    world: World, clock: ManualClock, database: Database
+) -> None:
+    """The patient pressed Start on the prompt before the scan recorded its send: the check-in
+    is theirs, and the record adds only the message's id, so the prompt counts as seen (a
+    pause does not offer it as new) and is edited when the check-in ends."""
+    (delivery_id, *_) = _claim_three(world, clock, database)
+    world.update_delivery(delivery_id, status="in_progress", started_at=clock.now())
+
+    report = mark_results(
+        database, clock.now(), [SendResult(delivery_id, "prompt", Outcome.SENT, 77)], MARKS
+    )
+
+    assert (report.sent, report.stale) == (0, 1)
+    row = world.delivery(delivery_id)
+    assert (row.status, row.prompt_message_id) == ("in_progress", 77)
+
+
 def test_a_patient_who_blocked_the_bot_is_unreachable_and_their_open_deliveries_fail(
     world: World, clock: ManualClock, database: Database
 ) -> None:
