@@ -200,9 +200,9 @@ def scan(
     """
     with database.session() as session:
         expired, expired_unsent, expire_full = _expire(session, now, policy)
-        _release_held(session, now, policy)
+        released = _release_held(session, now, policy)
         late_before = (scanning_since or now) - timedelta(seconds=policy.late_after_seconds)
-        claim = _claim_prompts(session, now, policy, late_before)
+        claim = _claim_prompts(session, now, policy, late_before, released)
         reminders, deferred, remind_full = _claim_reminders(session, now, policy)
         session.commit()
     return ScanBatch(
@@ -449,8 +449,14 @@ def _why_not(context: _Context, members: set[tuple[int, int]]) -> str | None:
 
 
 def _claim_prompts(
-    session: Session, now: datetime, policy: ScanPolicy, late_before: datetime
+    session: Session,
+    now: datetime,
+    policy: ScanPolicy,
+    late_before: datetime,
+    released: frozenset[int] = frozenset(),
 ) -> _Claim:
+    """Claim due prompts (and lapsed claims). ``released``: held prompts this scan let go,
+    claimed on time when they were held: not late, though long past their due time."""
     limit = policy.batch_size
     # Reclaims first: they are the oldest work.
     stale = list(session.exec(_locked(lapsed_claims_query(now, limit))).all())
@@ -551,7 +557,7 @@ def _claim_prompts(
             SendJob(
                 "prompt",
                 _view(row, context, counts, policy.default_zone),
-                late=row.due_at < late_before,
+                late=row.due_at < late_before and row.id not in released,
             )
         )
     if jobs:
@@ -699,7 +705,7 @@ def held_query(active_since: datetime, limit: int) -> Any:
     return _HELD.params(b_active_since=active_since).limit(limit)
 
 
-def _release_held(session: Session, now: datetime, policy: ScanPolicy) -> None:
+def _release_held(session: Session, now: datetime, policy: ScanPolicy) -> frozenset[int]:
     """Send the prompts held for patients who are no longer answering another check-in.
 
     A prompt held while the patient was answering waits for them to finish, and their last
@@ -711,7 +717,7 @@ def _release_held(session: Session, now: datetime, policy: ScanPolicy) -> None:
     active_since = now - timedelta(minutes=policy.first_reminder_minutes)
     held = session.execute(_locked(held_query(active_since, policy.batch_size))).scalars().all()
     if not held:
-        return
+        return frozenset()
     session.execute(
         update(Delivery)
         .where(
@@ -723,6 +729,7 @@ def _release_held(session: Session, now: datetime, policy: ScanPolicy) -> None:
         .execution_options(synchronize_session=False)
     )
     log.info("held prompts released", extra={"released": len(held)})
+    return frozenset(held)
 
 
 # --- results ------------------------------------------------------------------------------
