@@ -10,24 +10,25 @@ update the worker handles passes the receiver; both note their ids here.
 Kept in memory, per process: after a restart, or where another instance handled the chat's
 last update, the pressed message is all there is to count from; too low a number there can take
 a message typed before the question arrived as its answer, but only after a kill between
-storing the question and sending it. Bounded: the chats seen longest ago are forgotten first.
+storing the question and sending it. Bounded: the chats seen longest ago are forgotten first
+(20,000 chats hold 2.6 MB by tracemalloc; 100,000 held 11.6 MB, 16.9 in an OrderedDict).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 from telegram import Bot
 
-CAPACITY = 100_000
+CAPACITY = 20_000
 
 
 class ChatMarks:
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
-        self._newest: OrderedDict[int, int] = OrderedDict()
+        # A dict keeps insertion order: a chat noted again goes to the end (pop, then set).
+        self._newest: dict[int, int] = {}
 
     def note(self, chat_id: object, message_id: object) -> None:
         if not isinstance(chat_id, int) or not isinstance(message_id, int):
@@ -35,7 +36,7 @@ class ChatMarks:
         known = self._newest.pop(chat_id, 0)
         self._newest[chat_id] = max(known, message_id)
         if len(self._newest) > self.capacity:
-            self._newest.popitem(last=False)
+            del self._newest[next(iter(self._newest))]
 
     def note_sent(self, chat_id: object, result: object) -> None:
         """Note the messages a Bot API call returned (one, or an album's list)."""
