@@ -8,6 +8,7 @@ from fakebotapi.entities import parse_html
 from fakebotapi.records import (
     JSON,
     ApiCall,
+    BadRequestFault,
     Fault,
     ForbiddenFault,
     NetworkFault,
@@ -21,6 +22,7 @@ from fakebotapi.records import (
 __all__ = [
     "JSON",
     "ApiCall",
+    "BadRequestFault",
     "FakeBotApi",
     "Fault",
     "ForbiddenFault",

@@ -51,6 +51,7 @@ from fakebotapi.records import (
     DEFAULT_RANDOM_FAULTS,
     JSON,
     ApiCall,
+    BadRequestFault,
     Fault,
     NetworkFault,
     RetryAfterFault,
@@ -298,6 +299,9 @@ class FakeBotApi(BotApiMethods, BaseRequest):
             )
         if isinstance(fault, ServerError):
             return self._answer_error(call, _ApiError(fault.status, _phrase(fault.status)))
+        if isinstance(fault, BadRequestFault):
+            # Injected by a test: the request itself was valid.
+            return self._answer_error(call, _ApiError(400, fault.description, invalid=False))
         return self._answer_error(call, _ApiError(403, _BLOCKED))
 
     # --- configuration ----------------------------------------------------------------------

@@ -56,7 +56,18 @@ class ForbiddenFault:
     kind: ClassVar[str] = "forbidden"
 
 
-Fault = RetryAfterFault | ServerError | TimeoutFault | NetworkFault | ForbiddenFault
+@dataclass(frozen=True, slots=True)
+class BadRequestFault:
+    """Answer 400 with ``description``: Telegram refusing a request it cannot take (a text
+    its parser rejects, a message gone), which PTB raises as ``BadRequest``."""
+
+    description: str = "Bad Request: can't parse entities"
+    kind: ClassVar[str] = "bad_request"
+
+
+Fault = (
+    RetryAfterFault | ServerError | TimeoutFault | NetworkFault | ForbiddenFault | BadRequestFault
+)
 
 DEFAULT_RANDOM_FAULTS: tuple[Fault, ...] = (
     RetryAfterFault(1),

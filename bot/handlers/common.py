@@ -63,13 +63,7 @@ async def on_error(update: object, context: BotContext) -> None:
         # the person is told their answers are kept and how to go on.
         log.warning("Reply to update %s lost: %s: %s", update_id, type(error).__name__, error)
         apology = texts.hardening_reply_lost()
-        user = update.effective_user if isinstance(update, Update) else None
-        if user is not None:
-            deps = context.deps
-            try:
-                await deps.run(checkin.reply_lost, deps.database, user.id)
-            except Exception as failure:  # the apology still goes out
-                log.warning("Could not note the lost reply: %s", type(failure).__name__)
+        await _apology_takes_a_number(update, context)
     elif error is not None and is_unavailable(error):
         # Nothing was stored (the transaction never committed); an outage needs no traceback.
         log.warning(
@@ -79,6 +73,9 @@ async def on_error(update: object, context: BotContext) -> None:
         )
     else:
         log.error("Unhandled error while handling update %s", update_id, exc_info=error)
+        # Telegram refusing the next question (a BadRequest) leaves it unsent, as a lost
+        # reply does; the apology after it must not pass for that question in the numbering.
+        await _apology_takes_a_number(update, context)
     if (
         isinstance(update, Update)
         and update.effective_chat
@@ -93,6 +90,19 @@ async def on_error(update: object, context: BotContext) -> None:
                 type(failure).__name__,
                 failure,
             )
+
+
+async def _apology_takes_a_number(update: object, context: BotContext) -> None:
+    """The apology is a message the patient's numbering counts: a jump no longer proves that
+    a question waiting to be sent arrived (``checkin.reply_lost``)."""
+    user = update.effective_user if isinstance(update, Update) else None
+    if user is None:
+        return
+    deps = context.deps
+    try:
+        await deps.run(checkin.reply_lost, deps.database, user.id)
+    except Exception as failure:  # the apology still goes out
+        log.warning("Could not note the lost reply: %s", type(failure).__name__)
 
 
 def _first_apology(context: BotContext, update_id: int) -> bool:

@@ -25,7 +25,7 @@ from bot.context import DEPS_KEY, Deps
 from bot.receiver import receiver
 from bot.services import delivery, inbox
 from bot.services.checkin import shown as shown_module
-from fakebotapi import NetworkFault
+from fakebotapi import BadRequestFault, NetworkFault
 from storage.db import Database
 from storage.models import InboxState, InboxUpdate
 from tests.fakes.harness import Harness, patient
@@ -151,6 +151,25 @@ async def test_an_answer_to_a_question_a_press_brought_counts_though_its_record_
     pain = delivery_of(h, ALICE, PAIN)
     assert [a.value_number for a in answers_of(h, pain.id)] == [4.0, 30.0]
     assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
+
+
+async def test_after_telegram_refused_a_pressed_for_question_the_apology_is_not_taken_for_it(
+    h: Harness,
+) -> None:
+    """Telegram refuses question 2 (a Bad Request); Alice gets the apology instead, a message
+    of its own in the chat's numbering. What she types next came after a message of the bot's,
+    but not after question 2: it is not its answer, and question 2 comes."""
+    h.api.inject("sendMessage", BadRequestFault())
+    await h.press(ALICE, "4")
+    assert h.last_text(ALICE.chat_id) == texts.something_went_wrong()
+
+    await h.text(ALICE, "30")
+
+    pain = delivery_of(h, ALICE, PAIN)
+    assert [a.value_number for a in answers_of(h, pain.id)] == [4.0]
+    reply = h.last_text(ALICE.chat_id)
+    assert texts.checkin_question_not_shown().split(",")[0] in reply
+    assert "Question 2 of 3" in reply
 
 
 async def test_a_press_counts_from_the_newest_message_in_the_chat_not_the_pressed_one(
