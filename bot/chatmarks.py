@@ -1,17 +1,22 @@
-"""The newest message this process has seen in each chat: the patient's, or the bot's own.
+"""The newest message this process has seen in each chat it sent into, the bot's or the
+patient's.
 
 A button press says which message was pressed, not what the chat holds since. After a press
 the bot stores the next question as to be sent and counts from the chat's newest message: a
 patient's message more than one number above it was typed after some message of the bot's
 it did not record, the question itself, whose record a kill cut off
 (``bot.services.checkin.shown``). Every message the bot sends passes ``ReplyGate``, and every
-update the worker handles passes the receiver; both note their ids here.
+patient's message the worker handles passes the receiver; both note their ids here.
 
-Kept in memory, per process: after a restart, or where another instance handled the chat's
-last update, the pressed message is all there is to count from; too low a number there can take
-a message typed before the question arrived as its answer, but only after a kill between
-storing the question and sending it. Bounded: the chats seen longest ago are forgotten first
-(20,000 chats hold 2.6 MB by tracemalloc; 100,000 held 11.6 MB, 16.9 in an OrderedDict).
+Only a chat this process has sent into has a mark: that message is newer than anything from
+before the process started, so from there on what it notes is the whole chat. Without a mark
+(after a restart, or once a send failed, when Telegram may have taken it all the same) and
+while another instance shares the bot (it answers some of the chat's updates), there is
+nothing certain to count from: the press stores none, and a message typed before the question
+is sent is never taken for its answer; the question is sent again instead.
+
+Kept in memory and bounded: the chats seen longest ago are forgotten first (20,000 chats hold
+2.6 MB by tracemalloc; 100,000 held 11.6 MB, 16.9 in an OrderedDict).
 """
 
 from __future__ import annotations
@@ -30,24 +35,37 @@ class ChatMarks:
         # A dict keeps insertion order: a chat noted again goes to the end (pop, then set).
         self._newest: dict[int, int] = {}
 
-    def note(self, chat_id: object, message_id: object) -> None:
-        if not isinstance(chat_id, int) or not isinstance(message_id, int):
-            return
-        known = self._newest.pop(chat_id, 0)
-        self._newest[chat_id] = max(known, message_id)
-        if len(self._newest) > self.capacity:
-            del self._newest[next(iter(self._newest))]
+    def note_received(self, chat_id: object, message_id: object) -> None:
+        """A patient's message, handled: raises the mark of a chat this process sent into."""
+        if isinstance(chat_id, int) and isinstance(message_id, int) and chat_id in self._newest:
+            self._set(chat_id, max(self._newest[chat_id], message_id))
 
     def note_sent(self, chat_id: object, result: object) -> None:
         """Note the messages a Bot API call returned (one, or an album's list)."""
         for message in result if isinstance(result, list) else [result]:
             if isinstance(message, Mapping):
-                self.note(_chat_of(message, chat_id), message.get("message_id"))
+                chat, message_id = _chat_of(message, chat_id), message.get("message_id")
+                if isinstance(chat, int) and isinstance(message_id, int):
+                    self._set(chat, max(self._newest.get(chat, 0), message_id))
+
+    def forget(self, chat_id: object) -> None:
+        """A send that failed may have reached the chat all the same: no mark until the next."""
+        if isinstance(chat_id, int):
+            self._newest.pop(chat_id, None)
 
     def newest(self, chat_id: int, *also: int | None) -> int | None:
-        """The newest message id known in the chat, counting ``also`` (a pressed message)."""
-        known = [m for m in (self._newest.get(chat_id), *also) if m is not None]
-        return max(known) if known else None
+        """The newest message id known in the chat (counting ``also``, a pressed message), or
+        None when this process does not know the chat's newest."""
+        mark = self._newest.get(chat_id)
+        if mark is None:
+            return None
+        return max([mark, *(m for m in also if m is not None)])
+
+    def _set(self, chat_id: int, message_id: int) -> None:
+        self._newest.pop(chat_id, None)
+        self._newest[chat_id] = message_id
+        if len(self._newest) > self.capacity:
+            del self._newest[next(iter(self._newest))]
 
 
 def _chat_of(message: Mapping[str, Any], chat_id: object) -> object:
@@ -64,8 +82,10 @@ def marks_of(bot: Bot) -> ChatMarks | None:
 
 
 def newest_known(bot: Bot, chat_id: int, *also: int | None) -> int | None:
+    """The chat's newest message, or None where this process cannot know it (see above)."""
+    gate = getattr(bot, "rate_limiter", None)
     marks = marks_of(bot)
-    if marks is None:
-        known = [m for m in also if m is not None]
-        return max(known) if known else None
+    budget = getattr(gate, "budget", None)
+    if marks is None or (budget is not None and budget().sharing()):
+        return None
     return marks.newest(chat_id, *also)

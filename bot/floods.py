@@ -97,7 +97,14 @@ class ReplyGate(BaseRateLimiter[None]):
         data: dict[str, Any],
         rate_limit_args: None,
     ) -> ApiResult:
-        result = await self._send(callback, args, kwargs, endpoint, data)
+        try:
+            result = await self._send(callback, args, kwargs, endpoint, data)
+        except RepliesPaused:
+            raise  # nothing went out
+        except BaseException:
+            if endpoint in _SENDING:
+                self.marks.forget(data.get("chat_id"))  # it may have reached the chat
+            raise
         if endpoint in _SENDING:
             self.marks.note_sent(data.get("chat_id"), result)
         return result

@@ -319,10 +319,10 @@ class Receiver:
         deps = self.deps
         now = deps.clock.now()
         # Before its handler: a press counts from the chat's newest message (bot.chatmarks).
-        seen = update.effective_message
+        # A new message only: a press, or an edit, carries an old one's id.
         marks = marks_of(application.bot)
-        if seen is not None and marks is not None:
-            marks.note(item.chat_id, seen.message_id)
+        if update.message is not None and marks is not None:
+            marks.note_received(item.chat_id, update.message.message_id)
 
         # The questions earlier updates of the batch sent are recorded with this update's own
         # first write, not only at the batch's end: the due scan sends a question again once

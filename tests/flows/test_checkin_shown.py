@@ -172,20 +172,29 @@ async def test_after_telegram_refused_a_pressed_for_question_the_apology_is_not_
     assert "Question 2 of 3" in reply
 
 
-async def test_a_press_counts_from_the_newest_message_in_the_chat_not_the_pressed_one(
+async def test_a_press_in_a_flooding_chat_counts_from_its_newest_message_not_the_pressed_one(
     h: Harness,
 ) -> None:
-    """Alice typed a word at the scale and was told to press a number (a message newer than
-    the question she then pressed): question 2 follows that hint, so a message of hers right
-    after the hint, typed before question 2 could arrive, can never pass for its answer."""
+    """Alice floods the chat at question 1, then presses 4 on it: question 2 is held back, as
+    every reply into a flooding chat is. Her "30" right after came before question 2 could
+    reach her, so it is not its answer. Counted from the pressed message, her flood in
+    between made the numbers jump as if question 2 had come, and it was stored."""
+    limit = h.settings.checkins.flood_messages_per_minute
     question_one = h.api.messages(ALICE.chat_id)[-1].message_id
-    await h.text(ALICE, "four")
-    hint = h.api.messages(ALICE.chat_id)[-1].message_id
-    assert hint > question_one + 1
+    for n in range(limit + 5):  # within one minute: no clock moves
+        await h.text(ALICE, f"spam {n}")
 
     await h.press(ALICE, "4", message_id=question_one)
+    assert not any("Question 2 of 3" in t for t in h.texts(ALICE.chat_id)), "held back"
+    await h.text(ALICE, "30")
 
-    assert delivery_of(h, ALICE, PAIN).ask_after_message_id == hint
+    pain = delivery_of(h, ALICE, PAIN)
+    assert [a.value_number for a in answers_of(h, pain.id)] == [4.0]
+    # Calm again: question 2 comes, and the answer typed after it counts.
+    await h.advance_and_scan(timedelta(minutes=2))
+    assert "Question 2 of 3" in h.last_text(ALICE.chat_id)
+    await h.text(ALICE, "30")
+    assert [a.value_number for a in answers_of(h, pain.id)] == [4.0, 30.0]
 
 
 async def test_the_scan_sends_a_question_left_unsent_once_the_grace_has_passed(

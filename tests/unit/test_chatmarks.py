@@ -1,20 +1,38 @@
-"""The newest message of each chat, as the bot's sends and the patients' updates show it."""
+"""The newest message of each chat, as the bot's sends and the patients' messages show it."""
 
 from __future__ import annotations
 
 from bot.chatmarks import ChatMarks
 
 
-def test_the_newest_message_of_a_chat_is_the_highest_seen_either_way() -> None:
+def test_the_newest_message_of_a_chat_the_bot_sent_into_is_the_highest_seen_either_way() -> None:
     marks = ChatMarks()
-    marks.note(7, 10)  # the patient's message
+    marks.note_sent(7, {"message_id": 10, "chat": {"id": 7}})  # the question
+    marks.note_received(7, 11)  # the patient's message
     marks.note_sent(7, {"message_id": 12, "chat": {"id": 7}})  # the bot's reply
-    marks.note(7, 11)  # an edit of an older message, handled late
+    marks.note_received(7, 9)  # one typed earlier, handled late
 
     assert marks.newest(7) == 12
     assert marks.newest(7, 3) == 12
+
+
+def test_a_chat_the_bot_has_not_sent_into_since_it_started_has_no_mark() -> None:
+    """Its messages from before the start are unknown: a press there counts from nothing."""
+    marks = ChatMarks()
+    marks.note_received(8, 40)
+
     assert marks.newest(8) is None
-    assert marks.newest(8, 3) == 3, "a chat not seen counts from the pressed message"
+    assert marks.newest(8, 3) is None, "not from the pressed message alone"
+
+
+def test_a_failed_send_forgets_the_chat_until_the_next_one() -> None:
+    marks = ChatMarks()
+    marks.note_sent(7, {"message_id": 10, "chat": {"id": 7}})
+    marks.forget(7)  # timed out: Telegram may have delivered it as 11
+
+    assert marks.newest(7) is None
+    marks.note_sent(7, {"message_id": 12, "chat": {"id": 7}})
+    assert marks.newest(7) == 12
 
 
 def test_albums_and_copies_are_noted_in_the_chat_they_went_to() -> None:
@@ -29,9 +47,9 @@ def test_albums_and_copies_are_noted_in_the_chat_they_went_to() -> None:
 
 def test_the_chats_seen_longest_ago_are_forgotten_first() -> None:
     marks = ChatMarks(capacity=2)
-    marks.note(1, 10)
-    marks.note(2, 20)
-    marks.note(1, 11)  # chat 1 seen again: chat 2 is now the oldest
-    marks.note(3, 30)
+    marks.note_sent(1, {"message_id": 10})
+    marks.note_sent(2, {"message_id": 20})
+    marks.note_received(1, 11)  # chat 1 seen again: chat 2 is now the oldest
+    marks.note_sent(3, {"message_id": 30})
 
     assert (marks.newest(1), marks.newest(2), marks.newest(3)) == (11, None, 30)
