@@ -176,11 +176,14 @@ async def test_a_patient_plays_the_demo_and_the_therapist_sees_it_in_the_report(
     await expect(chart).to_be_visible(timeout=30_000)
     await expect(chart).to_have_js_property("naturalWidth", 1080)
     # Shown and natural shape read in one go: the page may redraw the chat between two reads,
-    # and for a moment of a redraw the picture has no box at all (0 / 0, once in CI).
+    # and for a moment of a redraw the picture has no box at all (0 / 0, once in CI). The
+    # picture is looked up afresh at each try: a redraw replaces it, and a handle taken before
+    # kept the old, detached one, whose box stays empty (a timeout, once in CI).
     shape = await page.wait_for_function(
-        "img => { const r = img.getBoundingClientRect();"
-        " return r.width > 0 && [r.height / r.width, img.naturalHeight / img.naturalWidth]; }",
-        arg=await chart.element_handle(),
+        "() => { const all = document.querySelectorAll('.message.from-bot .media.photo img');"
+        " const img = all[all.length - 1]; if (!img || !img.naturalWidth) return false;"
+        " const r = img.getBoundingClientRect();"
+        " return r.width > 0 && [r.height / r.width, img.naturalHeight / img.naturalWidth]; }"
     )
     shown, natural = await shape.json_value()
     assert abs(shown - natural) < 0.02
