@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from bot.chatmarks import ChatMarks
 
 
@@ -53,3 +57,41 @@ def test_the_chats_seen_longest_ago_are_forgotten_first() -> None:
     marks.note_sent(3, {"message_id": 30})
 
     assert (marks.newest(1), marks.newest(2), marks.newest(3)) == (11, None, 30)
+
+
+async def test_the_gate_forgets_a_chat_whose_send_failed_and_notes_one_that_went_out() -> None:
+    from telegram.error import NetworkError
+
+    from bot.floods import ReplyGate
+
+    gate = ReplyGate()
+
+    async def sent() -> dict[str, object]:
+        return {"message_id": 10, "chat": {"id": 7}}
+
+    async def reset() -> dict[str, object]:
+        raise NetworkError("Connection reset by peer")  # it may have arrived all the same
+
+    await gate.process_request(sent, (), {}, "sendMessage", {"chat_id": 7}, None)
+    assert gate.marks.newest(7) == 10
+    with pytest.raises(NetworkError):
+        await gate.process_request(reset, (), {}, "sendMessage", {"chat_id": 7}, None)
+    assert gate.marks.newest(7) is None
+
+
+def test_no_mark_is_used_while_another_instance_shares_the_bot() -> None:
+    """It answers some of the chat's updates: this process's mark may miss its messages."""
+    from types import SimpleNamespace
+
+    from bot.chatmarks import newest_known
+    from bot.floods import ReplyGate
+
+    gate = ReplyGate()
+    gate.marks.note_sent(7, {"message_id": 10, "chat": {"id": 7}})
+    bot: Any = SimpleNamespace(rate_limiter=gate)
+    sharing = False
+    gate.budget = lambda: SimpleNamespace(sharing=lambda: sharing)  # type: ignore[assignment,return-value]
+
+    assert newest_known(bot, 7) == 10
+    sharing = True
+    assert newest_known(bot, 7) is None
