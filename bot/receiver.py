@@ -467,8 +467,17 @@ class Receiver:
 
     def start(self, *, polling: bool) -> None:
         """Run the worker (and, for polling, the fetch loop) in the background."""
+        if polling:
+            self.start_fetching()
+        self.start_handling()
+
+    def start_fetching(self) -> None:
+        """Fetch updates with getUpdates and store them, in the background."""
+        self._poller = asyncio.create_task(self.poll(), name="polling")
+
+    def start_handling(self) -> None:
+        """Handle what is stored, and what will be, in the background."""
         self._worker = asyncio.create_task(self.run(), name="inbox-worker")
-        self._poller = asyncio.create_task(self.poll(), name="polling") if polling else None
 
     async def failed(self) -> BaseException:
         """Wait until the worker or the fetch loop ends by itself, and say why."""

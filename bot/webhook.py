@@ -196,9 +196,8 @@ async def running(application: BotApplication, settings: Settings) -> AsyncItera
     )
     try:
         await application.initialize()  # getMe: a refused token or no Telegram stops here
-        if application.post_init is not None:
-            await application.post_init(application)
         if telegram.mode == "webhook":
+            await _post_init(application)
             options = webhook_options(settings)
             log.info(
                 "Starting the bot in webhook mode",
@@ -213,8 +212,13 @@ async def running(application: BotApplication, settings: Settings) -> AsyncItera
         else:
             log.info("Starting the bot in polling mode")
             await application.bot.delete_webhook()
+            # Updates are fetched and stored from here on, while the start's own work (the
+            # health endpoint, the therapists' places, about 15 ms) goes on; handling them
+            # waits for it below.
+            incoming.start_fetching()
+            await _post_init(application)
         await application.start()
-        incoming.start(polling=webhook is None)
+        incoming.start_handling()
         yield webhook
     finally:
         if webhook is not None:
@@ -230,6 +234,11 @@ async def running(application: BotApplication, settings: Settings) -> AsyncItera
         await application.shutdown()
         if application.post_shutdown is not None:
             await application.post_shutdown(application)
+
+
+async def _post_init(application: BotApplication) -> None:
+    if application.post_init is not None:
+        await application.post_init(application)
 
 
 async def _start_webhook(

@@ -29,6 +29,7 @@ from storage.models import Answer, Delivery, InboxUpdate, Task
 from tests.deploy.conftest import PUBLIC_URL, TOKEN, WEBHOOK_SECRET, with_changes
 from tests.fakes.harness import Harness, patient
 from tests.fakes.updates import UpdateFactory, User
+from tests.fakes.waiting import wait_until
 
 ALICE = User(id=321, first_name="Alice", last_name="Test")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -129,6 +130,47 @@ async def test_polling_deletes_a_webhook_left_from_webhook_mode(
     assert api.webhook is None
     assert api.calls_of("deleteWebhook")
     assert api.calls_of("getUpdates"), "polling went on after deleting the webhook"
+
+
+async def test_polling_stores_updates_during_the_start_and_handles_them_after_it(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    """The first getUpdates does not wait for the start's own work (the health endpoint, the
+    therapists' places); what it brings is stored at once, and handled once that work is done."""
+    api = FakeBotApi()
+    application = build_application(settings, request=api, clock=clock, database=database)
+    start_work_done = asyncio.Event()
+    start_work = application.post_init
+    assert start_work is not None
+
+    async def start_work_held(app: BotApplication) -> None:
+        await start_work_done.wait()
+        await start_work(app)
+
+    application.post_init = start_work_held
+    help_request = UpdateFactory(api).command(ALICE, "/help")
+    api.push_update(help_request)
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def serve() -> None:
+        async with running(application, settings):
+            started.set()
+            await stop.wait()
+
+    serving = asyncio.create_task(serve())
+    try:
+        async with asyncio.timeout(10):
+            await wait_until(lambda: stored_updates(database), 10, "the update to be stored")
+            assert not started.is_set()
+            assert api.sent_to(ALICE.chat_id) == [], "handled before the start's work was done"
+            start_work_done.set()
+            await started.wait()
+            await handled(application, help_request["update_id"])
+            assert "/tasks" in (api.last_text(ALICE.chat_id) or "")
+    finally:
+        start_work_done.set()
+        stop.set()
+        await serving
 
 
 async def test_updates_are_taken_and_answered_while_telegram_is_slow_to_take_the_menus(

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
@@ -40,6 +40,7 @@ from storage.db import Database
 from tests.conftest import _libpq
 from tests.fakes.harness import Harness
 from tests.fakes.updates import User
+from tests.fakes.waiting import wait_until
 from tests.flows.test_scheduling_support import World
 
 DUE = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -78,15 +79,6 @@ def postgres_gone(url: str, admin_url: str) -> Iterator[None]:
         finally:
             # Whatever happened, the rest of the suite needs this database back.
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')  # type: ignore[arg-type]
-
-
-async def wait_until(condition: Callable[[], object], seconds: float, what: str) -> None:
-    """Wait in real time for a running Application to do something (bounded, polled)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {seconds:g}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
