@@ -272,6 +272,18 @@ async def test_task_commands_explain_a_missing_or_unknown_id(harness: Harness) -
     assert last(h).startswith("There is no group “Knees”.")
 
 
+async def alice_in_tokyo_and_bob_in_london(h: Harness) -> None:
+    """Alice and Bob in Shoulder Therapy 1, Alice in Tokyo; then 10:30 in London, 19:30 in
+    Tokyo."""
+    await h.command(THEO, "/newgroup", "Shoulder Therapy 1")
+    await h.command(THEO, "/invite", "Shoulder Therapy 1")
+    code = invite_code(last(h))
+    await h.command(ALICE, "/start", code)
+    await h.command(BOB, "/start", code)
+    await h.command(ALICE, "/timezone", "Asia/Tokyo")
+    h.advance(timedelta(hours=1, minutes=30))
+
+
 async def test_a_once_task_whose_hour_has_passed_where_a_patient_lives_reaches_them_now(
     harness: Harness,
 ) -> None:
@@ -279,13 +291,7 @@ async def test_a_once_task_whose_hour_has_passed_where_a_patient_lives_reaches_t
     Tokyo, where 11:00 came eight and a half hours ago: she gets it with the next scan, late,
     not never. Bob, in London, gets his at 11:00."""
     h = harness
-    await h.command(THEO, "/newgroup", "Shoulder Therapy 1")
-    await h.command(THEO, "/invite", "Shoulder Therapy 1")
-    code = invite_code(last(h))
-    await h.command(ALICE, "/start", code)
-    await h.command(BOB, "/start", code)
-    await h.command(ALICE, "/timezone", "Asia/Tokyo")
-    h.advance(timedelta(hours=1, minutes=30))  # 10:30 in London
+    await alice_in_tokyo_and_bob_in_london(h)
 
     await h.command(
         THEO, "/addtask", "Shoulder Therapy 1 | Stretch | today 11:00 | once | Stretched? ; yes_no"
@@ -317,13 +323,7 @@ async def test_a_once_task_a_patient_further_east_had_comes_no_second_time_on_th
     already the next day in Tokyo when the therapist moves its hour: she had it, so nothing
     comes again; Bob, in London, gets his at the new hour."""
     h = harness
-    await h.command(THEO, "/newgroup", "Shoulder Therapy 1")
-    await h.command(THEO, "/invite", "Shoulder Therapy 1")
-    code = invite_code(last(h))
-    await h.command(ALICE, "/start", code)
-    await h.command(BOB, "/start", code)
-    await h.command(ALICE, "/timezone", "Asia/Tokyo")
-    h.advance(timedelta(hours=1, minutes=30))  # 10:30 in London, 19:30 in Tokyo
+    await alice_in_tokyo_and_bob_in_london(h)
     await h.command(
         THEO, "/addtask", "Shoulder Therapy 1 | Stretch | today 17:00 | once | Stretched? ; yes_no"
     )
