@@ -39,6 +39,8 @@ from bot.receiver import ALLOWED_UPDATES, HANDLING_AT_ONCE, receiver
 log = logging.getLogger(__name__)
 
 HEALTH_KEY = "health_server"
+# How ``running`` starts the health endpoint ahead of the rest of ``post_init`` (polling).
+HEALTH_STARTER_KEY = "health_starter"
 # Threads for the use cases (``Deps.run``): the updates handled side by side, the due scan and
 # the recording of its results, lease renewals, announcements to other instances and health
 # probes. Python's default, CPU count + 4, is 6 on two cores: handlers waiting for SQLite's
@@ -117,8 +119,8 @@ def install_lifecycle(application: BotApplication) -> None:
 
     async def start_health(app: BotApplication) -> None:
         health = _deps(app).settings.health
-        if not health.enabled:
-            return
+        if not health.enabled or HEALTH_KEY in app.bot_data:
+            return  # off, or started already (``running``, polling)
         server = HealthServer(_deps(app), health.listen, health.port)
         await server.start()
         app.bot_data[HEALTH_KEY] = server
@@ -133,6 +135,7 @@ def install_lifecycle(application: BotApplication) -> None:
             log.info("Stopped; database connections closed")
 
     application.post_init = _chain(start_health, application.post_init)
+    application.bot_data[HEALTH_STARTER_KEY] = start_health
     previous_shutdown = application.post_shutdown
     application.post_shutdown = (
         close_health_and_database
@@ -211,10 +214,14 @@ async def running(application: BotApplication, settings: Settings) -> AsyncItera
             webhook = await _start_webhook(application, settings, options)
         else:
             log.info("Starting the bot in polling mode")
+            # The health endpoint first: a start that cannot listen (a second one on this
+            # host) stops before it tells Telegram anything.
+            starter = application.bot_data.get(HEALTH_STARTER_KEY)
+            if starter is not None:
+                await starter(application)
             await application.bot.delete_webhook()
-            # Updates are fetched and stored from here on, while the start's own work (the
-            # health endpoint, the therapists' places, about 15 ms) goes on; handling them
-            # waits for it below.
+            # Updates are fetched and stored from here on, while the rest of the start's own
+            # work (the therapists' places, 14 ms) goes on; handling them waits for it below.
             incoming.start_fetching()
             await _post_init(application)
         await application.start()

@@ -4,6 +4,7 @@ around it."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -22,10 +23,10 @@ from bot.context import DEPS_KEY, BotApplication
 from bot.handlers.therapist import menus_published
 from bot.handlers.therapist.menus import MENUS_KEY
 from bot.receiver import ALLOWED_UPDATES, receiver
-from bot.webhook import WebhookSettingsError, running, webhook_options
+from bot.webhook import WebhookSettingsError, install_lifecycle, running, webhook_options
 from fakebotapi import FakeBotApi
 from storage.db import Database
-from storage.models import Answer, Delivery, InboxUpdate, Task
+from storage.models import Answer, Delivery, InboxState, InboxUpdate, Task
 from tests.deploy.conftest import PUBLIC_URL, TOKEN, WEBHOOK_SECRET, with_changes
 from tests.fakes.harness import Harness, patient
 from tests.fakes.updates import UpdateFactory, User
@@ -55,6 +56,21 @@ async def handled(application: BotApplication, update_id: int) -> None:
 def stored_updates(database: Database) -> int:
     with database.session() as session:
         return int(session.execute(select(func.count()).select_from(InboxUpdate)).scalar_one())
+
+
+def untaken_updates(database: Database) -> int:
+    """Updates stored and not yet taken by any worker (pending, no lease)."""
+    with database.session() as session:
+        return int(
+            session.execute(
+                select(func.count())
+                .select_from(InboxUpdate)
+                .where(
+                    col(InboxUpdate.state) == InboxState.PENDING.value,
+                    col(InboxUpdate.lease_until).is_(None),
+                )
+            ).scalar_one()
+        )
 
 
 async def post_update(url: str, update: dict[str, object], secret: str | None) -> httpx.Response:
@@ -160,9 +176,11 @@ async def test_polling_stores_updates_during_the_start_and_handles_them_after_it
     serving = asyncio.create_task(serve())
     try:
         async with asyncio.timeout(10):
-            await wait_until(lambda: stored_updates(database), 10, "the update to be stored")
+            await wait_until(lambda: stored_updates(database), 5, "the update to be stored")
+            await asyncio.sleep(0.2)  # time enough for a worker, were one running, to take it
             assert not started.is_set()
             assert api.sent_to(ALICE.chat_id) == [], "handled before the start's work was done"
+            assert untaken_updates(database) == 1
             start_work_done.set()
             await started.wait()
             await handled(application, help_request["update_id"])
@@ -171,6 +189,51 @@ async def test_polling_stores_updates_during_the_start_and_handles_them_after_it
         start_work_done.set()
         stop.set()
         await serving
+
+
+async def test_a_start_check_that_fails_ends_the_fetching_and_keeps_what_it_stored(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    """The start's own work fails while the first batch is being fetched: the start stops with
+    that failure, the fetching ends with it, and the update waits, stored, for the next start."""
+    api = FakeBotApi()
+    application = build_application(settings, request=api, clock=clock, database=database)
+
+    async def start_work_fails(app: BotApplication) -> None:
+        await wait_until(lambda: stored_updates(database), 5, "the update to be stored")
+        raise RuntimeError("the therapists' places could not be read")
+
+    application.post_init = start_work_fails
+    api.push_update(UpdateFactory(api).command(ALICE, "/help"))
+    with pytest.raises(RuntimeError, match="places could not be read"):
+        async with asyncio.timeout(10), running(application, settings):
+            pass
+    assert not [task for task in asyncio.all_tasks() if task.get_name() == "polling"]
+    assert untaken_updates(database) == 1
+    assert api.sent_to(ALICE.chat_id) == []
+
+
+async def test_a_start_that_cannot_listen_for_health_tells_telegram_nothing(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    """A second start on one host finds the health port taken: it stops before dropping the
+    webhook a production instance set, and before fetching any update."""
+    api = FakeBotApi()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        configured = with_changes(settings, health={"listen": "127.0.0.1", "port": port})
+        application = build_application(configured, request=api, clock=clock, database=database)
+        install_lifecycle(application)
+        await application.initialize()
+        await application.bot.set_webhook(PUBLIC_URL, secret_token=WEBHOOK_SECRET)
+        await application.shutdown()
+        with pytest.raises(OSError, match="in use"):
+            async with asyncio.timeout(10), running(application, configured):
+                pass
+    assert api.webhook is not None and api.webhook["url"] == PUBLIC_URL
+    assert not api.calls_of("deleteWebhook") and not api.calls_of("getUpdates")
 
 
 async def test_updates_are_taken_and_answered_while_telegram_is_slow_to_take_the_menus(

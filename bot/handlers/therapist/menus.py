@@ -149,7 +149,7 @@ def install_menus(application: BotApplication) -> None:
             await previous(app)
         await check_at_start(app)
         # Four requests, and one per therapist with a lookup of their language each: a clinic
-        # with many therapists would otherwise hold the first getUpdates back behind them.
+        # with many therapists would otherwise hold back the handling of the first updates.
         app.bot_data[MENUS_KEY] = asyncio.create_task(_publish_logged(app), name="menus")
 
     application.post_init = post_init
