@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import BindParameter, bindparam, delete, func, insert, or_, update
 from sqlmodel import Session, col, select
@@ -35,7 +34,7 @@ from bot.services import inbox
 from bot.services.consent import latest_versions, missing
 from bot.services.content import title_of
 from bot.services.planning import plan_following, zone_for
-from bot.services.schedule import end_of_quiet, is_quiet, local_to_utc
+from bot.services.schedule import end_of_quiet, is_quiet
 from bot.services.views import PromptView
 from storage.db import Database
 from storage.models import (
@@ -158,9 +157,7 @@ class ScanBatch:
     cancelled: int  # due rows not sent: patient opted out, erased, blocked or left; task gone
     expired: int  # rows that passed their window
     expired_unsent: int  # of the expired, rows that were never sent (the bot was down)
-    # Reminders, and once tasks' late prompts (``_late_once_waits_until``), pushed past the
-    # patient's quiet hours.
-    deferred: int
+    deferred: int  # reminders pushed past the patient's quiet hours
     more: bool  # a limit was hit: run again at once
     # Members whose group's consent text changed since they agreed: asked instead of prompted.
     consent_asks: tuple[ConsentAsk, ...] = ()
@@ -216,7 +213,7 @@ def scan(
         cancelled=claim.cancelled,
         expired=expired,
         expired_unsent=expired_unsent,
-        deferred=claim.deferred + deferred,
+        deferred=deferred,
         more=expire_full or claim.full or remind_full,
         consent_asks=claim.consent_asks,
     )
@@ -429,7 +426,6 @@ class _Claim:
     held: int = 0
     reclaimed: int = 0
     cancelled: int = 0
-    deferred: int = 0
     full: bool = False
     consent_asks: tuple[ConsentAsk, ...] = ()
 
@@ -529,13 +525,6 @@ def _claim_prompts(
                 extra={"delivery_id": row.id, "task_id": row.task_id, "reason": reason},
             )
             continue
-        if was_pending and (until := _late_once_waits_until(row, context, policy, now)):
-            # Still pending, with its whole time to answer: the scan after the quiet hours
-            # claims it.
-            row.expires_at += until - row.due_at
-            row.due_at = until
-            result.deferred += 1
-            continue
         if was_pending:
             # A reclaimed row planned its successor when it was first claimed.
             successors.append((context, row.due_at))
@@ -591,38 +580,6 @@ def _claim_prompts(
     return result
 
 
-def _late_once_waits_until(
-    row: Delivery, context: _Context, policy: ScanPolicy, now: datetime
-) -> datetime | None:
-    """When the prompt of a once task that came late may go out, if not now.
-
-    A once task set for an hour still to come in its group's zone, which had already come
-    where the patient lives, is due at once (``planning._plan_late_once``): at whatever hour it
-    is there, so it waits out their quiet hours. Every other prompt goes out at the hour the
-    therapist chose for it, quiet or not.
-    """
-    task = context.task
-    if task.recurrence is not None:
-        return None
-    zone = zone_for(context.person, context.group, policy.default_zone)
-    if row.due_at <= local_to_utc(task.due_date, task.due_time, zone):
-        return None  # due at its own hour (or earlier: kept after an edit)
-    return _quiet_until(policy, context.person, zone, now)
-
-
-def _quiet_until(
-    policy: ScanPolicy, person: Person, zone: ZoneInfo, now: datetime
-) -> datetime | None:
-    """When the patient's quiet hours (their own, else the clinic's) end, if it is quiet now."""
-    start, end = policy.quiet_start, policy.quiet_end
-    if person.quiet_start is not None and person.quiet_end is not None:
-        start, end = person.quiet_start, person.quiet_end
-    if start is None or end is None or not is_quiet(now.astimezone(zone).time(), start, end):
-        return None
-    until = end_of_quiet(now, zone, start, end)
-    return until if until > now else None
-
-
 def _consent_ask(session: Session, context: _Context, version: int) -> ConsentAsk:
     assert context.group.id is not None and context.person.chat_id is not None
     text = latest_versions(session, [context.group.id])[context.group.id].text or ""
@@ -673,11 +630,19 @@ def _claim_reminders(
             row.remind_at = answered + wait
             continue
         zone = zone_for(person, context.group, policy.default_zone)
-        until = _quiet_until(policy, person, zone, now)
-        if until is not None:
-            row.remind_at = until
-            deferred += 1
-            continue
+        start, end = policy.quiet_start, policy.quiet_end
+        if person.quiet_start is not None and person.quiet_end is not None:
+            start, end = person.quiet_start, person.quiet_end
+        if (
+            start is not None
+            and end is not None
+            and is_quiet(now.astimezone(zone).time(), start, end)
+        ):
+            until = end_of_quiet(now, zone, start, end)
+            if until > now:
+                row.remind_at = until
+                deferred += 1
+                continue
         row.lease_until = now + timedelta(seconds=policy.lease_seconds)
         row.claimed_by = policy.instance_id
         jobs.append(

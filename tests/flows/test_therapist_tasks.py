@@ -342,38 +342,6 @@ async def test_a_once_task_a_patient_further_east_had_comes_no_second_time_on_th
     assert "Stretch" in h.last_text(BOB.chat_id)
 
 
-async def test_a_once_task_that_comes_late_where_a_patient_lives_waits_out_their_quiet_hours(
-    harness: Harness,
-) -> None:
-    """At 15:30 in London the therapist sets a once task for today 16:00. In Tokyo it is 00:30,
-    in the clinic's quiet hours (21:00 to 08:00), and 16:00 came there long ago: Alice gets it
-    at 08:00 her time, with her whole time to answer it, not in the night. Bob, in London, gets
-    his at 16:00."""
-    h = harness
-    await alice_in_tokyo_and_bob_in_london(h)
-    h.advance(timedelta(hours=5))  # 15:30 in London, 00:30 in Tokyo
-    await h.command(
-        THEO, "/addtask", "Shoulder Therapy 1 | Stretch | today 16:00 | once | Stretched? ; yes_no"
-    )
-    await h.scan()
-    h.advance(timedelta(minutes=30))  # 16:00 in London
-    await h.scan()
-    assert "Stretch" in h.last_text(BOB.chat_id)
-    h.advance(timedelta(hours=6, minutes=59))  # 22:59 in London, 07:59 in Tokyo
-    await h.scan()
-    assert not any("Stretch" in text for text in h.texts(ALICE.chat_id)), "sent in the night"
-
-    h.advance(timedelta(minutes=1))  # 08:00 in Tokyo
-    await h.scan()
-    assert "Stretch" in h.last_text(ALICE.chat_id)
-    with h.database.session() as session:
-        found = session.exec(select(Delivery).where(Delivery.task_id == 1)).all()
-        windows = {d.expires_at - d.due_at for d in found}
-    assert windows == {timedelta(minutes=1440)}, "her whole time to answer, from 08:00"
-    await h.press(ALICE, "▶️ Start now")
-    assert "Stretched?" in h.last_text(ALICE.chat_id)
-
-
 async def test_a_patient_further_east_who_joins_after_a_once_tasks_hour_came_for_them_gets_it(
     harness: Harness,
 ) -> None:
