@@ -97,7 +97,7 @@ class ScanReport:
     held: int = 0  # prompts waiting while the patient is in another check-in
     requeued: int = 0  # claims given back to pending for a later scan (transient failures)
     cancelled: int = 0
-    deferred: int = 0  # reminders moved past quiet hours
+    deferred: int = 0  # reminders and late once prompts moved past quiet hours
     blocked: int = 0  # patients newly found to have blocked the bot
     late_sent: int = 0  # prompts sent long after their due time (after downtime)
     expired_unsent: int = 0  # prompts that expired before they could be sent (downtime)

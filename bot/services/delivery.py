@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import BindParameter, bindparam, delete, func, insert, or_, update
 from sqlmodel import Session, col, select
@@ -34,7 +35,7 @@ from bot.services import inbox
 from bot.services.consent import latest_versions, missing
 from bot.services.content import title_of
 from bot.services.planning import plan_following, zone_for
-from bot.services.schedule import end_of_quiet, is_quiet
+from bot.services.schedule import end_of_quiet, is_quiet, local_to_utc
 from bot.services.views import PromptView
 from storage.db import Database
 from storage.models import (
@@ -157,7 +158,9 @@ class ScanBatch:
     cancelled: int  # due rows not sent: patient opted out, erased, blocked or left; task gone
     expired: int  # rows that passed their window
     expired_unsent: int  # of the expired, rows that were never sent (the bot was down)
-    deferred: int  # reminders pushed past the patient's quiet hours
+    # Reminders, and once tasks' late prompts (``_late_once_waits_until``), pushed past the
+    # patient's quiet hours.
+    deferred: int
     more: bool  # a limit was hit: run again at once
     # Members whose group's consent text changed since they agreed: asked instead of prompted.
     consent_asks: tuple[ConsentAsk, ...] = ()
@@ -213,7 +216,7 @@ def scan(
         cancelled=claim.cancelled,
         expired=expired,
         expired_unsent=expired_unsent,
-        deferred=deferred,
+        deferred=claim.deferred + deferred,
         more=expire_full or claim.full or remind_full,
         consent_asks=claim.consent_asks,
     )
@@ -426,6 +429,7 @@ class _Claim:
     held: int = 0
     reclaimed: int = 0
     cancelled: int = 0
+    deferred: int = 0
     full: bool = False
     consent_asks: tuple[ConsentAsk, ...] = ()
 
@@ -446,6 +450,11 @@ def _why_not(context: _Context, members: set[tuple[int, int]]) -> str | None:
     if (task.group_id, person.id) not in members:
         return "patient left the group"
     return None
+
+
+# A once task's prompt this long after its hour where the patient lives is late, not the tail
+# of its fan-out: 20,000 prompts at 30 a second take 11 minutes.
+OFF_SCHEDULE_AFTER = timedelta(minutes=30)
 
 
 def _claim_prompts(
@@ -525,6 +534,15 @@ def _claim_prompts(
                 extra={"delivery_id": row.id, "task_id": row.task_id, "reason": reason},
             )
             continue
+        if was_pending and (until := _late_once_waits_until(context, policy, now)):
+            # Still pending, with its whole time to answer from then: the scan after the
+            # quiet hours claims it.
+            row.expires_at = max(
+                row.expires_at, until + timedelta(minutes=context.task.expiry_minutes)
+            )
+            row.due_at = until
+            result.deferred += 1
+            continue
         if was_pending:
             # A reclaimed row planned its successor when it was first claimed.
             successors.append((context, row.due_at))
@@ -580,6 +598,40 @@ def _claim_prompts(
     return result
 
 
+def _late_once_waits_until(
+    context: _Context, policy: ScanPolicy, now: datetime
+) -> datetime | None:
+    """When the prompt of a once task that comes late may go out, if not now.
+
+    Late: more than ``OFF_SCHEDULE_AFTER`` after the task's hour where the patient lives. A
+    once task set for an hour still to come in its group's zone, which had already come
+    further east, is due at once there (``planning._plan_late_once``), and so is one whose
+    patient moved east past its hour (``planning._keep_at_its_days_time``) or that the bot was
+    down for: at whatever hour it is for the patient, so it waits out their quiet hours. A
+    series' prompts are not held: the next occurrence follows.
+    """
+    task = context.task
+    if task.recurrence is not None:
+        return None
+    zone = zone_for(context.person, context.group, policy.default_zone)
+    if now - local_to_utc(task.due_date, task.due_time, zone) <= OFF_SCHEDULE_AFTER:
+        return None  # on time, or the end of a big fan-out that began on time
+    return _quiet_until(policy, context.person, zone, now)
+
+
+def _quiet_until(
+    policy: ScanPolicy, person: Person, zone: ZoneInfo, now: datetime
+) -> datetime | None:
+    """When the patient's quiet hours (their own, else the clinic's) end, if it is quiet now."""
+    start, end = policy.quiet_start, policy.quiet_end
+    if person.quiet_start is not None and person.quiet_end is not None:
+        start, end = person.quiet_start, person.quiet_end
+    if start is None or end is None or not is_quiet(now.astimezone(zone).time(), start, end):
+        return None
+    until = end_of_quiet(now, zone, start, end)
+    return until if until > now else None
+
+
 def _consent_ask(session: Session, context: _Context, version: int) -> ConsentAsk:
     assert context.group.id is not None and context.person.chat_id is not None
     text = latest_versions(session, [context.group.id])[context.group.id].text or ""
@@ -630,19 +682,11 @@ def _claim_reminders(
             row.remind_at = answered + wait
             continue
         zone = zone_for(person, context.group, policy.default_zone)
-        start, end = policy.quiet_start, policy.quiet_end
-        if person.quiet_start is not None and person.quiet_end is not None:
-            start, end = person.quiet_start, person.quiet_end
-        if (
-            start is not None
-            and end is not None
-            and is_quiet(now.astimezone(zone).time(), start, end)
-        ):
-            until = end_of_quiet(now, zone, start, end)
-            if until > now:
-                row.remind_at = until
-                deferred += 1
-                continue
+        until = _quiet_until(policy, person, zone, now)
+        if until is not None:
+            row.remind_at = until
+            deferred += 1
+            continue
         row.lease_until = now + timedelta(seconds=policy.lease_seconds)
         row.claimed_by = policy.instance_id
         jobs.append(

@@ -336,10 +336,11 @@ def _keep_at_its_days_time(
     zone: ZoneInfo,
     now: datetime,
 ) -> bool:
-    """Keep a pending row whose occurrence, on the local day it was planned for, is today's
-    and has already come under the task's schedule in ``zone`` (planning again would drop it
-    for good): move it to that occurrence, so it goes out now and the scan plans its successor
-    on the next day. Its expiry stays.
+    """Keep a pending row whose occurrence, on the local day it was planned for (a once task:
+    its one day), is today's and has already come under the task's schedule in ``zone``
+    (planning again would drop it for good): move it to that occurrence, so it goes out now and
+    the scan plans its successor on the next day. Its expiry stays. A late once task's row,
+    due when it was planned or moved past the patient's quiet hours by the scan, stays owed.
 
     Not kept: an occurrence of a day already over in ``zone`` while the series goes on (a move
     east across midnight would prompt at night, then again the same day; the last of a series,
@@ -347,7 +348,12 @@ def _keep_at_its_days_time(
     of the series delivered, an instant another row of the series holds (the key is unique),
     and a row a scan claimed meanwhile (the UPDATE asks for ``pending``).
     """
-    occurrence = occurrence_on(task, delivery.due_at.astimezone(planned_in).date(), zone)
+    # A once task has one day, whatever day its row came due on: a late one is due when it
+    # was planned (``_plan_late_once``) or after the patient's quiet hours (the due scan).
+    day = (
+        task.due_date if task.recurrence is None else delivery.due_at.astimezone(planned_in).date()
+    )
+    occurrence = occurrence_on(task, day, zone)
     if occurrence is None or occurrence > now or delivery.expires_at <= now:
         return False
     if occurrence.astimezone(zone).date() != now.astimezone(zone).date() and (

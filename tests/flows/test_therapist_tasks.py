@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
 from bot import texts
-from storage.models import Answer, Delivery, Question, Task
+from storage.models import Answer, Delivery, Person, Question, Task
 from tests.fakes.harness import Harness, patient, therapist
 from tests.fakes.snapshots import snapshot
 from tests.flows.test_therapist_support import invite_code
 
 THEO = therapist()
+TOKYO = ZoneInfo("Asia/Tokyo")
 ALICE, BOB = patient(0), patient(1)
 PAIN_CHECK = 1  # made by pain_check_at_six
 DEMO_PAIN_CHECK = 4  # the demo's "Shoulder pain check": daily x14 at 18:00, three questions
@@ -340,6 +342,102 @@ async def test_a_once_task_a_patient_further_east_had_comes_no_second_time_on_th
 
     assert sum("Stretch" in text for text in h.texts(ALICE.chat_id)) == 1
     assert "Stretch" in h.last_text(BOB.chat_id)
+
+
+def stretch_of(h: Harness, user: Any) -> Delivery:
+    """The patient's row of the once task "Stretch"."""
+    with h.database.session() as session:
+        task = session.exec(select(Task).where(Task.title == "Stretch")).one()
+        person = session.exec(select(Person).where(Person.telegram_user_id == user.id)).one()
+        return session.exec(
+            select(Delivery).where(Delivery.task_id == task.id, Delivery.person_id == person.id)
+        ).one()
+
+
+def stretches(h: Harness, user: Any) -> int:
+    """Prompts of "Stretch" on the patient's screen (its Start button still on them)."""
+    return sum(
+        "Stretch" in message.plain and "Start now" in str(message.reply_markup)
+        for message in h.screen(user.chat_id)
+    )
+
+
+def eight_in_tokyo(now: datetime) -> datetime:
+    """08:00 in Tokyo on the day it is there at ``now``, in UTC."""
+    local = now.astimezone(TOKYO)
+    return datetime.combine(local.date(), time(8), TOKYO).astimezone(UTC)
+
+
+async def test_a_once_task_that_comes_late_where_a_patient_lives_waits_out_their_quiet_hours(
+    harness: Harness,
+) -> None:
+    """At 15:30 in London the therapist sets a once task for today 16:00. In Tokyo it is 00:30,
+    in the clinic's quiet hours (21:00 to 08:00), and 16:00 came there long ago: Alice gets it
+    at 08:00 her time, with her whole time to answer from then, not in the night. Setting her
+    zone again, or the therapist moving its hour, meanwhile does not lose it. Bob, in London,
+    gets his at 16:00."""
+    h = harness
+    await alice_in_tokyo_and_bob_in_london(h)
+    h.advance(timedelta(hours=5))  # 15:30 in London, 00:30 in Tokyo
+    await h.command(
+        THEO, "/addtask", "Shoulder Therapy 1 | Stretch | today 16:00 | once | Stretched? ; yes_no"
+    )
+    report = await h.scan()
+    morning = eight_in_tokyo(h.clock.now())
+    waiting = stretch_of(h, ALICE)
+    assert (waiting.status, waiting.due_at) == ("pending", morning)
+    assert waiting.expires_at == morning + timedelta(minutes=1440)
+    assert report.deferred == 1
+    h.advance(timedelta(minutes=30))  # 16:00 in London
+    await h.scan()
+    assert stretches(h, BOB) == 1
+
+    h.advance(timedelta(hours=2))  # 18:00 in London, 03:00 in Tokyo
+    await h.command(ALICE, "/timezone", "Asia/Tokyo")
+    await h.command(THEO, "/edittask", "1")
+    await h.press(THEO, "🕘 Due time")
+    await h.text(THEO, "today 17:00")
+    await h.scan()
+    h.advance(timedelta(hours=4, minutes=59))  # 22:59 in London, 07:59 in Tokyo
+    await h.scan()
+    assert stretches(h, ALICE) == 0, "sent in the night"
+
+    h.advance(timedelta(minutes=1))  # 08:00 in Tokyo
+    await h.scan()
+    assert stretches(h, ALICE) == 1
+    assert sorted(status for _, _, status, _ in rows(h, 1)) == ["sent", "sent"], "one each"
+    await h.press(ALICE, "▶️ Start now")
+    assert "Stretched?" in h.last_text(ALICE.chat_id)
+
+
+async def test_a_once_task_a_patient_moved_east_past_waits_out_their_quiet_hours(
+    harness: Harness,
+) -> None:
+    """Alice and Bob, in London, have a once task at 16:00. At 15:45 Alice sets Tokyo, where
+    16:00 came long ago and it is 00:45: her prompt is kept, late rather than lost, and comes
+    at 08:00 her time, not at once in the night."""
+    h = harness
+    await h.command(THEO, "/newgroup", "Shoulder Therapy 1")
+    await h.command(THEO, "/invite", "Shoulder Therapy 1")
+    code = invite_code(last(h))
+    await h.command(ALICE, "/start", code)
+    await h.command(BOB, "/start", code)
+    h.advance(timedelta(hours=6, minutes=30))  # 15:30 in London
+    await h.command(
+        THEO, "/addtask", "Shoulder Therapy 1 | Stretch | today 16:00 | once | Stretched? ; yes_no"
+    )
+    h.advance(timedelta(minutes=15))
+    await h.command(ALICE, "/timezone", "Asia/Tokyo")
+    await h.scan()
+    assert stretches(h, ALICE) == 0, "sent in the night"
+    assert stretch_of(h, ALICE).due_at == eight_in_tokyo(h.clock.now())
+
+    h.advance(timedelta(minutes=15))  # 16:00 in London
+    await h.scan()
+    assert stretches(h, BOB) == 1 and stretches(h, ALICE) == 0
+    h.clock.set(eight_in_tokyo(h.clock.now()))
+    await h.scan()
+    assert stretches(h, ALICE) == 1
 
 
 async def test_a_patient_further_east_who_joins_after_a_once_tasks_hour_came_for_them_gets_it(
