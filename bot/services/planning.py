@@ -336,11 +336,11 @@ def _keep_at_its_days_time(
     zone: ZoneInfo,
     now: datetime,
 ) -> bool:
-    """Keep a pending row whose occurrence, on the local day it was planned for (a once task:
-    its one day), is today's and has already come under the task's schedule in ``zone``
+    """Keep a pending row whose occurrence, on the local day it was planned for (a late once
+    task: its one day), is today's and has already come under the task's schedule in ``zone``
     (planning again would drop it for good): move it to that occurrence, so it goes out now and
-    the scan plans its successor on the next day. Its expiry stays. A late once task's row,
-    due when it was planned or moved past the patient's quiet hours by the scan, stays owed.
+    the scan plans its successor on the next day. Its expiry stays, but for a late once
+    task's row (``_owed_late_once``), which stays owed with its whole time to answer from now.
 
     Not kept: an occurrence of a day already over in ``zone`` while the series goes on (a move
     east across midnight would prompt at night, then again the same day; the last of a series,
@@ -348,11 +348,10 @@ def _keep_at_its_days_time(
     of the series delivered, an instant another row of the series holds (the key is unique),
     and a row a scan claimed meanwhile (the UPDATE asks for ``pending``).
     """
-    # A once task has one day, whatever day its row came due on: a late one is due when it
-    # was planned (``_plan_late_once``) or after the patient's quiet hours (the due scan).
-    day = (
-        task.due_date if task.recurrence is None else delivery.due_at.astimezone(planned_in).date()
-    )
+    day = delivery.due_at.astimezone(planned_in).date()
+    owed_late = _owed_late_once(delivery, task, now)
+    if owed_late:
+        day = task.due_date
     occurrence = occurrence_on(task, day, zone)
     if occurrence is None or occurrence > now or delivery.expires_at <= now:
         return False
@@ -377,9 +376,28 @@ def _keep_at_its_days_time(
         .where(
             col(Delivery.id) == delivery.id, col(Delivery.status) == DeliveryStatus.PENDING.value
         )
-        .values(due_at=occurrence)
+        .values(
+            due_at=occurrence,
+            # Its time to answer from now, not from the day its row stood for.
+            expires_at=now + timedelta(minutes=task.expiry_minutes)
+            if owed_late
+            else delivery.expires_at,
+        )
     )
     return int(getattr(moved, "rowcount", 0) or 0) == 1
+
+
+# A late once task's row is due when it was planned, or at most this long after (moved past
+# the patient's quiet hours by the due scan).
+LATE_ONCE_WAITS_AT_MOST = timedelta(days=1)
+
+
+def _owed_late_once(delivery: Delivery, task: Task, now: datetime) -> bool:
+    """Whether a once task's pending row may be a late one (``_plan_late_once``, perhaps moved
+    past the patient's quiet hours): judged by the task's one day, not the day it came due on,
+    so that a replan keeps it. A row further ahead stands for a day of its own, as before
+    (a seed moving the task to a past day drops it)."""
+    return task.recurrence is None and delivery.due_at <= now + LATE_ONCE_WAITS_AT_MOST
 
 
 def plan_member(

@@ -394,10 +394,16 @@ async def test_a_once_task_that_comes_late_where_a_patient_lives_waits_out_their
 
     h.advance(timedelta(hours=2))  # 18:00 in London, 03:00 in Tokyo
     await h.command(ALICE, "/timezone", "Asia/Tokyo")
+    await h.scan()
+    assert stretch_of(h, ALICE).due_at == morning, "still owed after her zone was set again"
     await h.command(THEO, "/edittask", "1")
     await h.press(THEO, "🕘 Due time")
-    await h.text(THEO, "today 17:00")
+    await h.text(THEO, "today 19:00")  # still to come in London, long past in Tokyo
+    with h.database.session() as session:
+        edited = session.exec(select(Task).where(Task.title == "Stretch")).one()
+        assert edited.due_time == time(19), last(h)
     await h.scan()
+    assert stretch_of(h, ALICE).due_at == morning, "still owed after the task was edited"
     h.advance(timedelta(hours=4, minutes=59))  # 22:59 in London, 07:59 in Tokyo
     await h.scan()
     assert stretches(h, ALICE) == 0, "sent in the night"
