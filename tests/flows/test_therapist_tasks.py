@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from bot import texts
+from bot.services.planning import replan_task
 from storage.models import Answer, Delivery, Person, Question, Task
 from tests.fakes.harness import Harness, patient, therapist
 from tests.fakes.snapshots import snapshot
@@ -444,6 +445,54 @@ async def test_a_once_task_a_patient_moved_east_past_waits_out_their_quiet_hours
     h.clock.set(eight_in_tokyo(h.clock.now()))
     await h.scan()
     assert stretches(h, ALICE) == 1
+
+
+async def test_a_once_prompt_claimed_soon_after_its_hour_goes_out_in_the_quiet_hours(
+    harness: Harness,
+) -> None:
+    """Bob's once task is at 20:45 in London; a long fan-out reaches him at 21:10, in the quiet
+    hours. 25 minutes is the tail of a fan-out that began on time, not a late task: it goes
+    out, at the hour the therapist chose, not the next morning."""
+    h = harness
+    await alice_in_tokyo_and_bob_in_london(h)
+    await h.command(
+        THEO, "/addtask", "Shoulder Therapy 1 | Stretch | today 20:45 | once | Stretched? ; yes_no"
+    )
+    h.advance(timedelta(hours=10, minutes=40))  # 21:10 in London
+    await h.scan()
+    assert stretches(h, BOB) == 1
+
+
+async def test_a_seed_moving_a_once_task_to_a_past_day_drops_a_prompt_days_ahead(
+    harness: Harness,
+) -> None:
+    """Bob's once task is due in three days. A seed moves it to yesterday, a day gone for the
+    whole group: his row stands for its own day, so it goes, and nothing is sent; only a row
+    due within a day can be a late one still owed."""
+    h = harness
+    await alice_in_tokyo_and_bob_in_london(h)
+    await h.command(
+        THEO, "/addtask", "Shoulder Therapy 1 | Stretch | today 16:00 | once | Stretched? ; yes_no"
+    )
+    now = h.clock.now()
+    with h.database.session() as session:
+        task = session.exec(select(Task).where(Task.title == "Stretch")).one()
+        task.due_date = now.date() + timedelta(days=3)
+        session.flush()
+        replan_task(session, task, now, "Europe/London")
+        session.commit()
+    assert stretch_of(h, BOB).due_at > now + timedelta(days=2)
+
+    with h.database.session() as session:
+        task = session.exec(select(Task).where(Task.title == "Stretch")).one()
+        task.due_date = now.date() - timedelta(days=1)
+        session.flush()
+        replanned = replan_task(session, task, now, "Europe/London")
+        session.commit()
+    assert replanned.kept == 0
+    await h.scan()
+    assert stretches(h, BOB) == 0 and stretches(h, ALICE) == 0
+    assert rows(h, 1) == []
 
 
 async def test_a_patient_further_east_who_joins_after_a_once_tasks_hour_came_for_them_gets_it(
