@@ -275,7 +275,9 @@ class Replanned:
     kept: int = 0
 
 
-def replan_task(session: Session, task: Task, now: datetime, default_zone: str) -> Replanned:
+def replan_task(
+    session: Session, task: Task, now: datetime, default_zone: str, *, moved: bool = False
+) -> Replanned:
     """After an edit: drop the pending rows and plan again.
 
     Only ``pending`` rows go; a prompt already sent or answered stays as it is, so an edit
@@ -285,6 +287,12 @@ def replan_task(session: Session, task: Task, now: datetime, default_zone: str) 
     patients it had reached have theirs), and planning again finds only coming occurrences,
     so the others lost the day's check-in. An edit that leaves no occurrence that day (Mondays
     only, on a Tuesday) drops it, and a deleted task keeps none.
+
+    ``moved``: the task's date or hour changed. A once task moved to an hour already gone in
+    the group's zone (only a seed can: /edittask refuses it) is over: a row not yet due under
+    the old schedule goes, as a task seeded in the past plans none; one already due (a fan-out
+    on its way) is still owed. Another change (its expiry) keeps a late row waiting out the
+    patient's quiet hours.
     """
     assert task.id is not None
     kept: list[int] = []
@@ -296,6 +304,10 @@ def replan_task(session: Session, task: Task, now: datetime, default_zone: str) 
             .join(Person, col(Person.id) == Delivery.person_id)
             .where(Delivery.task_id == task.id, Delivery.status == DeliveryStatus.PENDING.value)
         ).all()
+        if moved and _over_for_the_group(task, group, now, default_zone):
+            pending = [
+                (delivery, person) for delivery, person in pending if delivery.due_at <= now
+            ]
         kept = _keep_passed(
             session,
             [(delivery, task, group, person) for delivery, person in pending],
@@ -314,6 +326,14 @@ def replan_task(session: Session, task: Task, now: datetime, default_zone: str) 
     cancelled = int(getattr(result, "rowcount", 0) or 0)
     added = plan_task(session, task, now, default_zone) if task.deleted_at is None else 0
     return Replanned(cancelled, added, len(kept))
+
+
+def _over_for_the_group(task: Task, group: TherapyGroup, now: datetime, default_zone: str) -> bool:
+    """A once task whose one instant, in the group's zone, has gone by."""
+    zone = ZoneInfo(group.timezone or default_zone)
+    return (
+        task.recurrence is None and next_due(task.due_date, task.due_time, None, zone, now) is None
+    )
 
 
 def occurrence_on(task: Task, day: date, zone: ZoneInfo) -> datetime | None:
@@ -395,8 +415,8 @@ LATE_ONCE_WAITS_AT_MOST = timedelta(days=1)
 def _owed_late_once(delivery: Delivery, task: Task, now: datetime) -> bool:
     """Whether a once task's pending row may be a late one (``_plan_late_once``, perhaps moved
     past the patient's quiet hours): judged by the task's one day, not the day it came due on,
-    so that a replan keeps it. A row further ahead stands for a day of its own, as before
-    (a seed moving the task to a past day drops it)."""
+    so that a replan keeps it. A row further ahead stands for a day of its own, as before.
+    A seed moving the task into the past drops both while not yet due (``replan_task``)."""
     return task.recurrence is None and delivery.due_at <= now + LATE_ONCE_WAITS_AT_MOST
 
 

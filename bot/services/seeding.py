@@ -581,10 +581,10 @@ def apply_seed(database: Database, plan: SeedPlan, now: datetime, default_zone: 
                 _add_team_place(session, groups[seed.name], user_id, now, report)
         for task_seed in plan.tasks:
             group = groups[task_seed.group]
-            task, reschedule = _upsert_task(session, task_seed, group, now, report)
+            task, reschedule, moved = _upsert_task(session, task_seed, group, now, report)
             _upsert_questions(session, task, task_seed.questions, now, report)
             if reschedule:
-                added = replan_task(session, task, now, default_zone).added
+                added = replan_task(session, task, now, default_zone, moved=moved).added
             else:
                 added = plan_task(session, task, now, default_zone)
             report.deliveries_planned += added
@@ -754,7 +754,8 @@ def _audited_invite(session: Session, invite: Invite) -> dict[str, Any]:
 
 def _upsert_task(
     session: Session, seed: TaskSeed, group: TherapyGroup, now: datetime, report: SeedReport
-) -> tuple[Task, bool]:
+) -> tuple[Task, bool, bool]:
+    """The task, whether it must be planned again, and whether its date or hour moved."""
     task = session.exec(
         select(Task).where(
             Task.group_id == group.id, Task.title == seed.title, col(Task.deleted_at).is_(None)
@@ -763,6 +764,7 @@ def _upsert_task(
     created = task is None
     assert group.id is not None
     before = audited_task(task) if task is not None else {}
+    when_before = (task.due_date, task.due_time) if task is not None else None
     if task is None:
         task = Task(
             group_id=group.id,
@@ -801,7 +803,8 @@ def _upsert_task(
             after=after,
         )
     _mark(report, "tasks", created, changed or retitled)
-    return task, changed and not created
+    moved = when_before is not None and when_before != (task.due_date, task.due_time)
+    return task, changed and not created, moved
 
 
 def _upsert_questions(

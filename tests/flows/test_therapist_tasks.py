@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -363,6 +364,25 @@ def stretches(h: Harness, user: Any) -> int:
     )
 
 
+def stretch_seed(folder: Path, due: str, *, expiry_hours: int = 24) -> Path:
+    """A seed file that gives Shoulder Therapy 1's once task "Stretch" the time ``due``."""
+    path = folder / "stretch.toml"
+    path.write_text(
+        "[[groups]]\n"
+        'name = "Shoulder Therapy 1"\n'
+        'timezone = "Europe/London"\n\n'
+        "[[tasks]]\n"
+        'group = "Shoulder Therapy 1"\n'
+        'title = "Stretch"\n'
+        f'due = "{due}"\n'
+        f"expiry_hours = {expiry_hours}\n\n"
+        "  [[tasks.questions]]\n"
+        '  text = "Stretched?"\n'
+        '  type = "yes_no"\n'
+    )
+    return path
+
+
 def eight_in_tokyo(now: datetime) -> datetime:
     """08:00 in Tokyo on the day it is there at ``now``, in UTC."""
     local = now.astimezone(TOKYO)
@@ -370,13 +390,13 @@ def eight_in_tokyo(now: datetime) -> datetime:
 
 
 async def test_a_once_task_that_comes_late_where_a_patient_lives_waits_out_their_quiet_hours(
-    harness: Harness,
+    harness: Harness, tmp_path: Path
 ) -> None:
     """At 15:30 in London the therapist sets a once task for today 16:00. In Tokyo it is 00:30,
     in the clinic's quiet hours (21:00 to 08:00), and 16:00 came there long ago: Alice gets it
     at 08:00 her time, with her whole time to answer from then, not in the night. Setting her
-    zone again, or the therapist moving its hour, meanwhile does not lose it. Bob, in London,
-    gets his at 16:00."""
+    zone again, the therapist moving its hour, or a seed changing its time to answer,
+    meanwhile does not lose it. Bob, in London, gets his at 16:00."""
     h = harness
     await alice_in_tokyo_and_bob_in_london(h)
     h.advance(timedelta(hours=5))  # 15:30 in London, 00:30 in Tokyo
@@ -405,7 +425,12 @@ async def test_a_once_task_that_comes_late_where_a_patient_lives_waits_out_their
         assert edited.due_time == time(19), last(h)
     await h.scan()
     assert stretch_of(h, ALICE).due_at == morning, "still owed after the task was edited"
-    h.advance(timedelta(hours=4, minutes=59))  # 22:59 in London, 07:59 in Tokyo
+    h.advance(timedelta(hours=2))  # 20:00 in London: the task's hour is gone for the group
+    report = h.seed_demo(stretch_seed(tmp_path, "today 19:00", expiry_hours=12))
+    assert report.updated["tasks"] == 1
+    await h.scan()
+    assert stretch_of(h, ALICE).due_at == morning, "still owed after a seed changed its expiry"
+    h.advance(timedelta(hours=2, minutes=59))  # 22:59 in London, 07:59 in Tokyo
     await h.scan()
     assert stretches(h, ALICE) == 0, "sent in the night"
 
@@ -493,6 +518,31 @@ async def test_a_seed_moving_a_once_task_to_a_past_day_drops_a_prompt_days_ahead
     await h.scan()
     assert stretches(h, BOB) == 0 and stretches(h, ALICE) == 0
     assert rows(h, 1) == []
+
+
+async def test_a_seed_moving_a_once_task_into_the_past_sends_nothing_not_yet_due(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """At 10:30 in London Bob's once task is due at 16:00 today, within a day. A seed moves it
+    to yesterday: the task is over for the whole group, as one seeded in the past would never
+    be sent, so his row goes and nothing reaches him then or later. Alice, in Tokyo, where
+    16:00 had come, was due her late prompt at once: a fan-out on its way, still owed."""
+    h = harness
+    await alice_in_tokyo_and_bob_in_london(h)
+    await h.command(
+        THEO, "/addtask", "Shoulder Therapy 1 | Stretch | today 16:00 | once | Stretched? ; yes_no"
+    )
+    assert stretch_of(h, BOB).due_at - h.clock.now() == timedelta(hours=5, minutes=30)
+
+    yesterday = h.clock.now().date() - timedelta(days=1)
+    report = h.seed_demo(stretch_seed(tmp_path, f"{yesterday.isoformat()} 16:00"))
+    assert report.updated["tasks"] == 1
+
+    await h.scan()
+    assert stretches(h, ALICE) == 1
+    await h.advance_and_scan(timedelta(hours=6))  # past 16:00 in London
+    assert stretches(h, BOB) == 0
+    assert stretches(h, ALICE) == 1
 
 
 async def test_a_patient_further_east_who_joins_after_a_once_tasks_hour_came_for_them_gets_it(
