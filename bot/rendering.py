@@ -220,6 +220,8 @@ def alert_markup(notice: AlertNotice) -> InlineKeyboardMarkup | None:
 def render_next_due(next_due: NextDue | None) -> str:
     if next_due is None:
         return texts.checkin_nothing_planned()
+    if next_due.due_now:
+        return texts.checkin_next_due_now(next_due.task_title)
     return texts.checkin_next_due(
         next_due.task_title, next_due.due_at.astimezone(ZoneInfo(next_due.zone))
     )

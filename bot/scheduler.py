@@ -347,6 +347,7 @@ async def _scan(
             marks,
         )
         totals.blocked += report.blocked_people
+        await closing.edit_once(application.bot, report.orphaned)
 
     now = deps.clock.now()
     previous = deps.scans.last_finished  # this scan's own end is recorded after it

@@ -227,13 +227,15 @@ async def delete_command(update: Update, context: BotContext) -> None:
     message, user = _message_and_user(update)
     deps = context.deps
     status = await deps.run(checkin.person_status, deps.database, user.id)
-    if not status.known:
+    if not status.known and not status.joining:
         await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
         return
     markup = rendering.confirm_keyboard(
         "del", texts.checkin_button_delete_yes(), texts.checkin_button_delete_no()
     )
-    await message.reply_text(texts.checkin_delete_confirm(), parse_mode=HTML, reply_markup=markup)
+    # Never joined: what is stored is a join waiting for "I agree", nothing a therapist sees.
+    ask = texts.checkin_delete_join_confirm() if status.joining else texts.checkin_delete_confirm()
+    await message.reply_text(ask, parse_mode=HTML, reply_markup=markup)
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
@@ -378,6 +380,12 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
         )
         if isinstance(started, checkin.Refused):
             await _refuse(query, started.reason)
+            if started.consent is not None:
+                # The group's text changed since they agreed: it comes first, with its buttons.
+                text, markup = rendering.render_consent(started.consent)
+                await context.bot.send_message(
+                    _chat_id(query, user), text, parse_mode=HTML, reply_markup=markup
+                )
             return
         await _ack(query)
         await _send_progress(context, _chat_id(query, user), started)
@@ -542,7 +550,8 @@ async def delete_pressed(update: Update, context: BotContext) -> None:
         await _refuse_stranger(query, erased=deleted.erased)
         return
     await _ack(query)
-    await _edit_or_send(context, query, user, texts.checkin_deleted())
+    done = texts.checkin_join_forgotten() if deleted.join_forgotten else texts.checkin_deleted()
+    await _edit_or_send(context, query, user, done)
     await closing.edit_once(context.bot, deleted.closing)
 
 

@@ -64,6 +64,20 @@ class ClosingMessage:
     zone: str  # the patient's zone, for showing closed_at
 
 
+def erased_message(chat_id: int, message_id: int, text: str | None) -> ClosingMessage:
+    """A message of a check-in an erasure deleted: edited once, as cancelled, with no record
+    left to keep (``bot.closing.edit_once``)."""
+    return ClosingMessage(
+        id=0,
+        chat_id=chat_id,
+        message_id=message_id,
+        text=text,
+        ending=Ending.CANCELLED,
+        closed_at=None,
+        zone="UTC",
+    )
+
+
 def closed_messages_query(limit: int, chat_id: int | None = None) -> Any:
     """Messages whose check-in ended (or is gone), oldest first.
 

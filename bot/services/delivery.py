@@ -32,10 +32,11 @@ from sqlmodel import Session, col, select
 
 from bot.frozen import frozen
 from bot.services import inbox
+from bot.services.closing import ClosingMessage, erased_message
 from bot.services.consent import latest_versions, missing
 from bot.services.content import title_of
-from bot.services.planning import plan_following, zone_for
-from bot.services.schedule import end_of_quiet, is_quiet, local_to_utc
+from bot.services.planning import comes_late, plan_following, zone_for
+from bot.services.schedule import end_of_quiet, is_quiet
 from bot.services.views import PromptView
 from storage.db import Database
 from storage.models import (
@@ -183,6 +184,9 @@ class MarkReport:
     failed_by_block: int = 0  # rows failed because their patient blocked the bot
     requeued: int = 0
     stale: int = 0  # results for rows that changed meanwhile (expired, cancelled, taken over)
+    # Sent for a check-in erased meanwhile (/deletemydata): its records are gone, so the
+    # message is edited once, now, or its buttons stay live on the patient's screen.
+    orphaned: tuple[ClosingMessage, ...] = ()
 
 
 # --- the scan -----------------------------------------------------------------------------
@@ -380,11 +384,38 @@ def _view(
 def _plan_successors(
     session: Session, items: Sequence[tuple[_Context, datetime]], default_zone: str
 ) -> None:
-    """Plan each series' next row; one that a concurrent edit planned already is kept as is."""
-    if items:
-        plan_following(
-            session, [(c.task, c.group, c.person, after) for c, after in items], default_zone
-        )
+    """Plan each series' next row, unless it has a pending one (one per series).
+
+    A row claimed before planned it then: one let go after it was held, or put back after a
+    failed send. Planned again from its due time under a schedule edited since, it would add
+    a second prompt to a day that had one (held at 11:30, moved to 15:00, let go at 12:01: a
+    15:00 the same day, beside the next day's the edit planned). A replan that kept such a row
+    dropped its successor, so then it is planned here. One a concurrent edit planned a moment
+    ago, at the same instant, is kept as is (``plan_following``).
+    """
+    if not items:
+        return
+    session.flush()  # the claimed rows are no longer pending
+    tasks = sorted({c.task.id for c, _ in items if c.task.id is not None})
+    people = sorted({c.person.id for c, _ in items if c.person.id is not None})
+    planned = set(
+        session.exec(
+            select(Delivery.task_id, Delivery.person_id).where(
+                Delivery.status == PENDING,
+                col(Delivery.task_id).in_(tasks),
+                col(Delivery.person_id).in_(people),
+            )
+        ).all()
+    )
+    plan_following(
+        session,
+        [
+            (c.task, c.group, c.person, after)
+            for c, after in items
+            if (c.task.id, c.person.id) not in planned
+        ],
+        default_zone,
+    )
 
 
 def _expire(session: Session, now: datetime, policy: ScanPolicy) -> tuple[int, int, bool]:
@@ -450,11 +481,6 @@ def _why_not(context: _Context, members: set[tuple[int, int]]) -> str | None:
     if (task.group_id, person.id) not in members:
         return "patient left the group"
     return None
-
-
-# A once task's prompt this long after its hour where the patient lives is late, not the tail
-# of its fan-out: 20,000 prompts at 30 a second take 11 minutes.
-OFF_SCHEDULE_AFTER = timedelta(minutes=30)
 
 
 def _claim_prompts(
@@ -544,7 +570,9 @@ def _claim_prompts(
             result.deferred += 1
             continue
         if was_pending:
-            # A reclaimed row planned its successor when it was first claimed.
+            # A reclaimed row planned its successor when it was first claimed; so did one let
+            # go after it was held, or put back after a failed send, unless a replan dropped
+            # it since (``_plan_successors``).
             successors.append((context, row.due_at))
         pair = (context.task.group_id, row.person_id)
         if pair in unconsented:
@@ -603,19 +631,17 @@ def _late_once_waits_until(
 ) -> datetime | None:
     """When the prompt of a once task that comes late may go out, if not now.
 
-    Late: more than ``OFF_SCHEDULE_AFTER`` after the task's hour where the patient lives. A
+    Late: more than ``planning.OFF_SCHEDULE_AFTER`` after the task's hour where the patient
+    lives (``planning.comes_late``). A
     once task set for an hour still to come in its group's zone, which had already come
     further east, is due at once there (``planning._plan_late_once``), and so is one whose
     patient moved east past its hour (``planning._keep_at_its_days_time``) or that the bot was
     down for: at whatever hour it is for the patient, so it waits out their quiet hours. A
     series' prompts are not held: the next occurrence follows.
     """
-    task = context.task
-    if task.recurrence is not None:
-        return None
     zone = zone_for(context.person, context.group, policy.default_zone)
-    if now - local_to_utc(task.due_date, task.due_time, zone) <= OFF_SCHEDULE_AFTER:
-        return None  # on time, or the end of a big fan-out that began on time
+    if not comes_late(context.task, zone, now):
+        return None  # a series, on time, or the end of a big fan-out that began on time
     return _quiet_until(policy, context.person, zone, now)
 
 
@@ -801,10 +827,17 @@ def mark_results(
         }
         blocked: set[int] = set()
         on_screen: list[dict[str, Any]] = []
+        orphaned: list[ClosingMessage] = []
         for result in results:
             row = rows.get(result.delivery_id)
             if row is None:
                 stale += 1
+                if (
+                    result.outcome is Outcome.SENT
+                    and result.message_id is not None
+                    and result.chat_id is not None
+                ):
+                    orphaned.append(erased_message(result.chat_id, result.message_id, result.text))
                 continue
             if (
                 result.outcome is Outcome.SENT
@@ -926,6 +959,7 @@ def mark_results(
         failed_by_block=failed_by_block,
         requeued=requeued,
         stale=stale,
+        orphaned=tuple(orphaned),
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import Session, SQLModel, col, select
 
 from bot.services.schedule import local_to_utc, next_due
@@ -61,9 +61,13 @@ def plan_next(
     ``skip_delivered_days`` is for planning again after an edit or a time zone change: an
     occurrence on a local day that already had one of this series delivered (sent, answered,
     expired...) is passed over, so moving a daily task from 12:00 to 15:00 at 13:00 does not
-    prompt the patient a second time that day.
+    prompt the patient a second time that day; and a once task they had is not planned
+    again on the day it moved to (an edit of its date, a seed with relative dates run again
+    on a later day).
     """
     if not _plans_for(task, person):
+        return None
+    if skip_delivered_days and task.recurrence is None and _had_it(session, task, person):
         return None
     zone = zone_for(person, group, default_zone)
     due_at = next_due(task.due_date, task.due_time, task.recurrence, zone, after)
@@ -251,15 +255,27 @@ def _plan_late_once(
 
 
 def _had_it(session: Session, task: Task, person: Person) -> bool:
-    """Whether the patient had an occurrence of the task (sent, answered, expired...)."""
+    """Whether the patient had an occurrence of the task: on its way or open, answered,
+    skipped, or expired after its prompt reached them. One that expired unseen (held behind
+    another check-in, or the bot down) or whose send failed for good does not count: moving
+    the task's date issues it to them again."""
+    had = (
+        DeliveryStatus.SENDING.value,
+        DeliveryStatus.SENT.value,
+        DeliveryStatus.IN_PROGRESS.value,
+        DeliveryStatus.COMPLETED.value,
+        DeliveryStatus.SKIPPED.value,
+    )
+    seen_then_expired = and_(
+        col(Delivery.status) == DeliveryStatus.EXPIRED.value,
+        or_(col(Delivery.prompt_message_id).is_not(None), col(Delivery.started_at).is_not(None)),
+    )
     return (
         session.exec(
             select(Delivery.id).where(
                 Delivery.task_id == task.id,
                 Delivery.person_id == person.id,
-                col(Delivery.status).not_in(
-                    [DeliveryStatus.PENDING.value, DeliveryStatus.CANCELLED.value]
-                ),
+                or_(col(Delivery.status).in_(had), seen_then_expired),
             )
         ).first()
         is not None
@@ -326,6 +342,20 @@ def replan_task(
     cancelled = int(getattr(result, "rowcount", 0) or 0)
     added = plan_task(session, task, now, default_zone) if task.deleted_at is None else 0
     return Replanned(cancelled, added, len(kept))
+
+
+# A once task's prompt this long after its hour where the patient lives is late, not the tail
+# of its fan-out: 20,000 prompts at 30 a second take 11 minutes.
+OFF_SCHEDULE_AFTER = timedelta(minutes=30)
+
+
+def comes_late(task: Task, zone: ZoneInfo, now: datetime) -> bool:
+    """Whether a once task's prompt sent at ``now`` comes late where the patient lives, and so
+    waits out their quiet hours (``delivery._late_once_waits_until``)."""
+    return (
+        task.recurrence is None
+        and now - local_to_utc(task.due_date, task.due_time, zone) > OFF_SCHEDULE_AFTER
+    )
 
 
 def _over_for_the_group(task: Task, group: TherapyGroup, now: datetime, default_zone: str) -> bool:

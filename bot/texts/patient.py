@@ -177,6 +177,12 @@ def checkin_next_due(title: str, local_due: datetime) -> str:
     )
 
 
+def checkin_next_due_now(title: str) -> str:
+    return _("Your next check-in, <b>{title}</b>, is due now.").format(
+        title=escape(content(title))
+    )
+
+
 def checkin_nothing_planned() -> str:
     return _("No check-ins are planned for you at the moment; I'll message you when one is due.")
 
@@ -430,6 +436,9 @@ def checkin_refused(reason: str) -> str:
         "not_an_option": _("That isn't one of this question's answers: please use its buttons."),
         "already": _("Your answer is already recorded."),
         "required": _("This question can't be skipped."),
+        "consent_changed": _(
+            "Your group's consent text has changed: please read it and answer it first."
+        ),
     }.get(reason, _("This button doesn't work any more."))
 
 
@@ -571,12 +580,26 @@ def checkin_delete_confirm() -> str:
     )
 
 
+def checkin_delete_join_confirm() -> str:
+    return _(
+        "⚠️ <b>Erase your data?</b> This deletes your request to join, waiting for your "
+        "agreement, and your Telegram id. This cannot be undone."
+    )
+
+
 def checkin_button_delete_yes() -> str:
     return _("Yes, delete everything")
 
 
 def checkin_button_delete_no() -> str:
     return _("No, keep my data")
+
+
+def checkin_join_forgotten() -> str:
+    return _(
+        "🗑 Your request to join, waiting for your agreement, and your Telegram id have been "
+        "deleted: nothing of yours is stored here now. To join, open the invite link again."
+    )
 
 
 def checkin_deleted() -> str:

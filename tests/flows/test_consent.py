@@ -22,6 +22,7 @@ from storage.models import (
     Delivery,
     Membership,
     Person,
+    Task,
 )
 from tests.fakes.harness import DEMO_SEED, Harness, patient, therapist
 from tests.fakes.updates import User
@@ -242,7 +243,8 @@ async def test_i_agree_pressed_after_a_removal_does_not_bring_the_patient_back(
     h: Harness,
 ) -> None:
     """Asked again by the invite after the text changed, Alice is removed before she answers;
-    her "I agree" then undid the removal."""
+    her "I agree" then undid the removal. As a member she is asked the member's question,
+    whose buttons name no invite: after the removal they agree to nothing."""
     await agree_and_join(h)
     await change_text(h, CONSENT_V2)
     await h.command(ALICE, "/start", "KNEESCODE1")
@@ -251,10 +253,11 @@ async def test_i_agree_pressed_after_a_removal_does_not_bring_the_patient_back(
 
     await h.press(ALICE, AGREE)
 
-    assert h.last_text(ALICE.chat_id).startswith(
-        "⚠️ You were taken out of that group, so this invite no longer works for you."
+    assert h.callback_answers()[-1].params.get("text") == (
+        "This button no longer works. To join a group, open its invite link again."
     )
     assert membership_role(h, ALICE.id) == "removed"
+    assert sorted(c.version for c in rows(h, Consent)) == [1]
     assert rows(h, ConsentRequest) == []
     await at(h, local(11, 1))
     assert prompts_to(h, ALICE.id) == []
@@ -262,8 +265,10 @@ async def test_i_agree_pressed_after_a_removal_does_not_bring_the_patient_back(
 
 async def test_an_erasure_leaves_no_pending_join_with_the_telegram_id(h: Harness) -> None:
     await agree_and_join(h)
+    await h.command(ALICE, "/stop")
+    await h.press(ALICE, "Yes, stop")
     await change_text(h, CONSENT_V2)
-    await h.command(ALICE, "/start", "KNEESCODE1")  # a member asked again, by the invite
+    await h.command(ALICE, "/start", "KNEESCODE1")  # stopped, joining again by the invite
     assert [r.telegram_user_id for r in rows(h, ConsentRequest)] == [ALICE.id]
 
     await h.command(ALICE, "/deletemydata")
@@ -517,3 +522,112 @@ async def test_a_spanish_patient_agrees_in_spanish_and_the_scan_asks_again_in_sp
         "✅ Gracias: su consentimiento a la versión 2 ha quedado registrado. Los controles de "
         "Knees siguen como antes."
     )
+
+
+def stretch_started(h: Harness) -> Any:
+    with h.database.session() as session:
+        return session.exec(
+            select(Delivery.started_at)
+            .join(Task, col(Task.id) == Delivery.task_id)
+            .where(Task.title == "Stretch")
+        ).one()
+
+
+async def test_a_check_in_held_before_the_text_changed_is_neither_offered_nor_begun_until_agreed(
+    h: Harness,
+) -> None:
+    """Alice is answering the knee check when "Stretch" falls due: it is held for her. The
+    text changes before she finishes. Finishing offers no Stretch, and its Start button (from
+    /tasks) shows the new text instead of a question; once she agrees, it begins."""
+    await h.command(THEO, "/addtask", "Knees | Stretch | today 11:30 | once | Stretched? ; yes_no")
+    await agree_and_join(h)
+    await at(h, local(11, 1))
+    await h.press(ALICE, "▶️ Start now")
+    h.clock.set(local(11, 25))
+    await h.text(ALICE, "hello")  # still at it: the Stretch prompt waits for her
+    await at(h, local(11, 31))
+    assert [t for t in h.texts(ALICE.chat_id) if "Stretch" in t] == []
+    await change_text(h, CONSENT_V2)
+
+    await h.press(ALICE, "Yes")
+
+    assert h.last_text(ALICE.chat_id).startswith("✅ Done: Knee check")
+    assert [t for t in h.texts(ALICE.chat_id) if "Stretch" in t] == [], "offered"
+    await h.command(ALICE, "/tasks")
+    await h.press(ALICE, "▶️ Start: Stretch")
+    assert "Stretched?" not in h.last_text(ALICE.chat_id)
+    asked = h.last_message(ALICE.chat_id)
+    assert (asked.plain or "").startswith("📝 The consent text of Knees has changed (version 2).")
+    assert h.callback_answers()[-1].params.get("text") == (
+        "Your group's consent text has changed: please read it and answer it first."
+    )
+    assert stretch_started(h) is None
+
+    await h.press(ALICE, AGREE)
+    await h.command(ALICE, "/tasks")
+    await h.press(ALICE, "▶️ Start: Stretch")
+    assert "Stretched?" in h.last_text(ALICE.chat_id)
+    assert stretch_started(h) is not None
+
+
+async def test_a_member_back_by_the_link_after_the_text_changed_is_asked_as_a_member(
+    h: Harness,
+) -> None:
+    """Alice, a member, opens the invite link again after the text changed: she is asked as
+    the member she is (not "before you join"), and "No, thanks" takes her out of the group,
+    with the withdrawal in the trail, as under the text the scan sends."""
+    await agree_and_join(h)
+    await change_text(h, CONSENT_V2)
+
+    await h.command(ALICE, "/start", "KNEESCODE1")
+
+    asked = h.last_message(ALICE.chat_id)
+    assert (asked.plain or "").startswith("📝 The consent text of Knees has changed (version 2).")
+    assert "Before you join" not in (asked.plain or "")
+    await h.press(ALICE, DECLINE)
+    assert h.last_text(ALICE.chat_id).startswith("You have left Knees: no more check-ins from it.")
+    assert membership_role(h, ALICE.id) == "declined"
+    assert actions(h)[-1] == "consent_withdrawn"
+
+
+async def test_a_member_who_stopped_and_declines_the_changed_text_by_the_link_leaves(
+    h: Harness,
+) -> None:
+    """After /stop, the link asks Alice as one joining again; "No, thanks" then does not say
+    "nothing about you was stored": she leaves the group, and the trail says so."""
+    await agree_and_join(h)
+    await h.command(ALICE, "/stop")
+    await h.press(ALICE, "Yes, stop")
+    await change_text(h, CONSENT_V2)
+
+    await h.command(ALICE, "/start", "KNEESCODE1")
+    assert "Before you join Knees" in h.last_text(ALICE.chat_id)
+    await h.press(ALICE, DECLINE)
+
+    assert h.last_text(ALICE.chat_id).startswith("You have left Knees: no more check-ins from it.")
+    assert membership_role(h, ALICE.id) == "declined"
+    assert actions(h)[-1] == "consent_withdrawn"
+    assert rows(h, ConsentRequest) == []
+
+
+async def test_someone_whose_join_waits_erases_it_with_deletemydata(h: Harness) -> None:
+    """Alice opened the invite and left the consent question unanswered: her Telegram id and
+    the invite wait in a pending join, which /mydata shows. /deletemydata erases it (it was
+    refused as from a stranger), and she is told what went."""
+    await h.command(ALICE, "/start", "KNEESCODE1")
+    assert [r.telegram_user_id for r in rows(h, ConsentRequest)] == [ALICE.id]
+
+    await h.command(ALICE, "/deletemydata")
+    assert h.last_text(ALICE.chat_id) == (
+        "⚠️ Erase your data? This deletes your request to join, waiting for your agreement, "
+        "and your Telegram id. This cannot be undone."
+    )
+    await h.press(ALICE, "Yes, delete everything")
+
+    assert rows(h, ConsentRequest) == []
+    assert h.last_text(ALICE.chat_id).startswith(
+        "🗑 Your request to join, waiting for your agreement, and your Telegram id have been "
+        "deleted"
+    )
+    await h.press(ALICE, AGREE)  # the old question's button joins nobody now
+    assert rows(h, Membership) == []

@@ -10,6 +10,7 @@ what they typed and their photo's file id.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,11 +18,12 @@ from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, col, select
 
 from bot import texts
-from bot.services import erasure
+from bot.services import checkin, erasure
 from storage.db import Database
-from storage.models import AuditEvent, InboxUpdate, Membership, Person
+from storage.models import AuditEvent, Delivery, InboxUpdate, Membership, Person
 from tests.fakes.harness import Harness, therapist
 from tests.fakes.updates import User
+from tests.fakes.waiting import wait_until
 from tests.flows.test_checkin_support import at, local
 from tests.flows.test_therapist_support import invite_code
 
@@ -216,3 +218,32 @@ async def test_erasing_twice_is_answered_as_done_before(harness: Harness) -> Non
     with h.database.session() as session:
         events = session.exec(select(AuditEvent).where(AuditEvent.action == "data_erased"))
         assert len(events.all()) == 1
+
+
+async def test_a_prompt_on_its_way_as_the_patient_erases_their_data_loses_its_buttons(
+    harness: Harness,
+) -> None:
+    """Zed erases his data while the 11:00 fan-out is sending his prompt. Its check-in is gone
+    before the scan records the send, so nothing would ever close the prompt: it stayed on his
+    screen with a Start button that only said "deleted". It is edited once, there and then."""
+    h = harness
+    h.seed_demo()
+    await h.command(ZED, "/start", "SHOULDER1")
+    h.clock.set(local(11, 0))
+    h.api.slow_chats[ZED.chat_id] = 0.5  # the prompt is on its way for half a second
+
+    def claimed() -> bool:
+        with h.database.session() as session:
+            statuses = session.exec(select(Delivery.status)).all()
+            return "sending" in statuses
+
+    scan = asyncio.create_task(h.scan())
+    await wait_until(claimed, 5, "the prompt claimed for sending")
+    erased = await asyncio.to_thread(
+        checkin.delete_my_data, h.database, h.clock.now(), h.settings.erasure_key, ZED.id
+    )
+    assert erased.known and erased.deliveries >= 1
+    await scan
+
+    [prompt] = [m for m in h.screen(ZED.chat_id) if "Time for your check-in" in (m.plain or "")]
+    assert prompt.buttons == [] and prompt.edited

@@ -26,7 +26,7 @@ from bot.scheduler import ScanReport
 from bot.sender import Pacer
 from bot.services import delivery
 from bot.services.planning import replan_task
-from fakebotapi import FakeBotApi
+from fakebotapi import FakeBotApi, ServerError
 from storage.db import Database
 from storage.models import Answer, Person, Question, Task
 from tests.fakes.harness import Harness
@@ -508,12 +508,13 @@ async def morning_in_progress(
     *,
     started: bool = True,
     remind_at: datetime | None = None,
+    second_repeats: str | None = None,
 ) -> TwoTasks:
     """A patient whose 10:00 "Morning" check-in is in progress, and "Stretches" due later."""
     group = world.group()
     person = world.patient(group)
     first = world.task(group, (TODAY, time(10, 0)), title="Morning")
-    second = world.task(group, (TODAY, second_at), title="Stretches")
+    second = world.task(group, (TODAY, second_at), title="Stretches", recurrence=second_repeats)
     clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
     await scan(h, vt)
     (morning,) = world.deliveries(task_id=first)
@@ -612,6 +613,78 @@ async def test_a_prompt_held_while_the_patient_answered_goes_out_once_they_go_qu
     (stretches,) = world.deliveries(task_id=second)
     assert stretches.status == "sent" and stretches.prompt_message_id is not None
     assert stretches.remind_at is not None  # a prompt of its own now, with its reminders
+
+
+async def test_a_held_prompt_let_go_after_its_task_moved_later_adds_no_second_that_day(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    """Daily Stretches at 11:30 is held while the patient answers the morning check-in. At
+    11:40 the therapist moves it to 15:00: today had its prompt (held), so the edit plans
+    tomorrow's 15:00. Let go at 12:01, the held prompt goes out; it must not plan a 15:00 of
+    today as well, a second Stretches the same day."""
+    tasks = await morning_in_progress(
+        h, vt, world, clock, time(11, 30), remind_at=None, second_repeats="FREQ=DAILY"
+    )
+    answer_first_question(world, tasks, time(11, 0))
+    person = tasks.person
+    assert person.chat_id is not None
+    clock.set(datetime(2026, 11, 25, 11, 30, tzinfo=UTC))
+    assert (await scan(h, vt)).held == 1
+    clock.set(datetime(2026, 11, 25, 11, 40, tzinfo=UTC))
+    with h.database.session() as session:
+        task = session.exec(select(Task).where(Task.title == "Stretches")).one()
+        task.due_time = time(15, 0)
+        session.flush()
+        replan_task(session, task, clock.now(), "Europe/London")
+        session.commit()
+    clock.set(datetime(2026, 11, 25, 12, 1, tzinfo=UTC))  # an hour since the last answer
+    assert (await scan(h, vt)).sent == 1
+
+    def stretches_prompts() -> int:
+        return sum("Stretches" in text for text in prompts(h, person.chat_id))
+
+    assert stretches_prompts() == 1
+    clock.set(datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+    await scan(h, vt)
+    assert stretches_prompts() == 1, "a second Stretches the same day"
+    clock.set(datetime(2026, 11, 26, 15, 0, tzinfo=UTC))
+    await scan(h, vt)
+    assert stretches_prompts() == 2  # tomorrow's, at its new hour
+    due = sorted(d.due_at for d in world.deliveries(task_id=tasks.second_task))
+    assert due[-1] == datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+
+
+async def test_a_prompt_put_back_after_failed_sends_and_kept_by_an_edit_keeps_its_series(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    """Daily Stretches at 10:00; every try of the 10:00 send fails, and the prompt goes back to
+    pending for a later scan. At 10:05 the therapist moves the task to 09:00: today's row is
+    kept (its day's new hour has come) and its successor, tomorrow's 10:00, dropped. Sent at
+    10:06, it must plan tomorrow's 09:00: the series goes on."""
+    group = world.group()
+    person = world.patient(group)
+    assert person.chat_id is not None
+    task_id = world.task(group, (TODAY, time(10, 0)), title="Stretches", recurrence="FREQ=DAILY")
+    h.api.inject("sendMessage", ServerError(503), times=4)  # the sender's tries in one scan
+    clock.set(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    await scan(h, vt)
+    [today] = [d for d in world.deliveries(task_id=task_id) if d.due_at.day == 25]
+    assert (today.status, today.send_attempts) == ("pending", 1)
+
+    clock.set(datetime(2026, 11, 25, 10, 5, tzinfo=UTC))
+    with h.database.session() as session:
+        task = session.exec(select(Task).where(Task.title == "Stretches")).one()
+        task.due_time = time(9, 0)
+        session.flush()
+        assert replan_task(session, task, clock.now(), "Europe/London").kept == 1
+        session.commit()
+    clock.set(datetime(2026, 11, 25, 10, 6, tzinfo=UTC))
+    await scan(h, vt)
+    assert len(prompts(h, person.chat_id)) == 1
+
+    clock.set(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
+    await scan(h, vt)
+    assert len(prompts(h, person.chat_id)) == 2, "the series stopped"
 
 
 async def test_a_prompt_held_behind_a_check_in_with_no_reminder_left_goes_out_once_they_go_quiet(

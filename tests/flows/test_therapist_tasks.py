@@ -301,6 +301,8 @@ async def test_a_once_task_whose_hour_has_passed_where_a_patient_lives_reaches_t
         THEO, "/addtask", "Shoulder Therapy 1 | Stretch | today 11:00 | once | Stretched? ; yes_no"
     )
     assert last(h).startswith("Saved task #1")
+    await h.command(ALICE, "/tasks")
+    assert "Your next check-in, Stretch, is due now." in h.last_text(ALICE.chat_id)
     await h.scan()
 
     assert "Stretch" in h.last_text(ALICE.chat_id)
@@ -317,7 +319,7 @@ async def test_a_once_task_whose_hour_has_passed_where_a_patient_lives_reaches_t
     h.advance(timedelta(hours=1))
     await h.scan()
     assert sorted(status for _, _, status, _ in rows(h, 1)) == ["sent", "sent"]
-    assert sum("Stretch" in text for text in h.texts(ALICE.chat_id)) == 1
+    assert stretches(h, ALICE) == 1
 
 
 async def test_a_once_task_a_patient_further_east_had_comes_no_second_time_on_their_next_day(
@@ -342,7 +344,7 @@ async def test_a_once_task_a_patient_further_east_had_comes_no_second_time_on_th
     h.advance(timedelta(minutes=30))
     await h.scan()
 
-    assert sum("Stretch" in text for text in h.texts(ALICE.chat_id)) == 1
+    assert stretches(h, ALICE) == 1
     assert "Stretch" in h.last_text(BOB.chat_id)
 
 
@@ -460,6 +462,8 @@ async def test_a_once_task_a_patient_moved_east_past_waits_out_their_quiet_hours
     )
     h.advance(timedelta(minutes=15))
     await h.command(ALICE, "/timezone", "Asia/Tokyo")
+    told = h.last_text(ALICE.chat_id)
+    assert "Your next check-in, Stretch, is due" in told and "08:00 (JST)" in told, told
     await h.scan()
     assert stretches(h, ALICE) == 0, "sent in the night"
     assert stretch_of(h, ALICE).due_at == eight_in_tokyo(h.clock.now())
@@ -518,6 +522,37 @@ async def test_a_seed_moving_a_once_task_to_a_past_day_drops_a_prompt_days_ahead
     await h.scan()
     assert stretches(h, BOB) == 0 and stretches(h, ALICE) == 0
     assert rows(h, 1) == []
+
+
+def prompts_of_stretch(h: Harness, user: Any) -> int:
+    """Prompts of "Stretch" the bot sent the patient, whatever became of them since."""
+    return sum(
+        "Time for your check-in" in (call.text or "") and "Stretch" in (call.text or "")
+        for call in h.api.calls_of("sendMessage")
+        if call.ok and call.chat_id == user.chat_id
+    )
+
+
+async def test_a_seed_run_again_on_a_later_day_does_not_send_a_once_task_again(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """A seed gives Bob a once task "today 11:00", and he has it. Run again the next day, the
+    same file means the next day's 11:00: the task moves, but a once task comes once, so he
+    gets no second one (running a seed twice changes nothing a patient sees)."""
+    h = harness
+    await alice_in_tokyo_and_bob_in_london(h)
+    seed = stretch_seed(tmp_path, "today 11:00")
+    h.seed_demo(seed)
+    await h.advance_and_scan(timedelta(minutes=30))
+    assert prompts_of_stretch(h, BOB) == 1
+
+    h.advance(timedelta(hours=23))  # 10:00 the next day: "today 11:00" is still to come
+    report = h.seed_demo(seed)
+    assert report.updated["tasks"] == 1  # the date moved on a day
+    for _ in range(4):
+        await h.advance_and_scan(timedelta(hours=6))
+    assert prompts_of_stretch(h, BOB) == 1
+    assert prompts_of_stretch(h, ALICE) == 1
 
 
 async def test_a_seed_moving_a_once_task_into_the_past_sends_nothing_not_yet_due(

@@ -11,7 +11,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
-from bot.services.checkin.results import NextDue, Policy, QuestionView, Refusal, Refused
+from bot.services.checkin.results import (
+    ConsentQuestion,
+    NextDue,
+    Policy,
+    QuestionView,
+    Refusal,
+    Refused,
+)
+from bot.services.consent import has_agreed, in_force, missing
 from bot.services.content import (
     TEXT,
     localized,
@@ -20,7 +28,7 @@ from bot.services.content import (
     title_of,
 )
 from bot.services.erasure import was_erased
-from bot.services.planning import zone_for
+from bot.services.planning import comes_late, zone_for
 from bot.services.responses import QuestionRules
 from bot.services.schedule import end_of_quiet, is_quiet
 from bot.services.views import PromptView
@@ -140,6 +148,19 @@ def _open_delivery(
         if delivery.remind_at is None and delivery.reminders_sent < policy.max_reminders:
             delivery.remind_at = now + timedelta(minutes=policy.first_reminder_minutes)
     return person, delivery, task
+
+
+def _consent_first(session: Session, person: Person, task: Task) -> ConsentQuestion | None:
+    """The group's consent text, when it changed since the patient agreed: no check-in of the
+    group begins until they agree (one already begun goes on)."""
+    group = session.get(TherapyGroup, task.group_id)
+    assert group is not None
+    required = in_force(session, group)
+    if required is None or has_agreed(session, required.group_id, person.id, required.version):
+        return None
+    return ConsentQuestion(
+        False, required.group_id, required.group_name, required.version, required.text
+    )
 
 
 def _closed(delivery: Delivery, now: datetime) -> bool:
@@ -280,7 +301,16 @@ def _next_due(
     if row is None:
         return None
     delivery, task = row
-    return NextDue(title_of(task), delivery.due_at, _zone_of(session, person, task, policy))
+    zone = _zone_of(session, person, task, policy)
+    if delivery.due_at > now:
+        return NextDue(title_of(task), delivery.due_at, zone)
+    # Due already (a late once task, a fan-out on its way): it goes out with the next scan,
+    # unless it comes late in the patient's quiet hours, which it waits out.
+    if comes_late(task, ZoneInfo(zone), now):
+        out_at = _reminder_time(person, policy, now, ZoneInfo(zone))
+        if out_at > now:
+            return NextDue(title_of(task), out_at, zone)
+    return NextDue(title_of(task), now, zone, due_now=True)
 
 
 def _offer(
@@ -314,7 +344,19 @@ def _offer(
         query = query.where(col(Delivery.prompt_message_id).is_(None))
     # Locked: the due scan's sweep of held prompts (``delivery._release_held``) must not send
     # this one while it is being offered, nor this offer go out for one the sweep took.
-    row = session.exec(query.with_for_update(of=Delivery)).first()
+    rows = session.exec(query.with_for_update(of=Delivery)).all()
+    # A group whose consent text changed since the patient agreed offers no check-in not yet
+    # begun until they agree: its held prompt goes back to the scan, which asks for consent
+    # in its place. One already begun goes on, as ``begin`` lets it.
+    unconsented = missing(session, {(task.group_id, _id(person)) for _, task in rows})
+    row = next(
+        (
+            (d, t)
+            for d, t in rows
+            if d.started_at is not None or (t.group_id, person.id) not in unconsented
+        ),
+        None,
+    )
     if row is None:
         return None
     delivery, task = row

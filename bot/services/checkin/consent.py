@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind, record
 from bot.services.checkin.answering import _finish
 from bot.services.checkin.common import _ENDABLE, _person
-from bot.services.checkin.joining import invite_problem, join, shut_out
+from bot.services.checkin.joining import invite_problem, join, patient_place, shut_out
 from bot.services.checkin.results import (
     ConsentAnswer,
     ConsentOutcome,
@@ -29,7 +29,7 @@ from bot.services.checkin.results import (
     Policy,
     StartOutcome,
 )
-from bot.services.consent import ConsentText, in_force, record_agreement
+from bot.services.consent import ConsentText, has_agreed, in_force, record_agreement
 from storage.db import Database
 from storage.models import (
     ConsentRequest,
@@ -37,6 +37,7 @@ from storage.models import (
     DeliveryStatus,
     Invite,
     Membership,
+    Person,
     Role,
     Task,
     TherapyGroup,
@@ -83,6 +84,20 @@ def _answer_join(
             return ConsentAnswer(ConsentOutcome.GONE)
         if not agree:
             session.delete(request)
+            person = _person(session, who.telegram_user_id)
+            membership = patient_place(session, group, person)
+            required = in_force(session, group)
+            if (
+                person is not None
+                and membership is not None
+                and required is not None
+                and not has_agreed(session, group.id or 0, person.id, required.version)
+            ):
+                # A member who came back by the link (after /stop) and declines the changed
+                # text leaves the group, as under the text the scan sends.
+                answer = _withdraw(session, now, person, group, membership, version)
+                session.commit()
+                return answer
             session.commit()
             return ConsentAnswer(ConsentOutcome.DECLINED, group_name=group.name)
         required = in_force(session, group)
@@ -124,9 +139,7 @@ def _answer_join(
         person = _person(session, who.telegram_user_id)
         assert person is not None and person.id is not None and group.id is not None
         if required is not None:
-            # Without the Telegram id, as every patient's own act (see _answer_member).
-            actor = Actor(None, ActorRole.PATIENT)
-            record_agreement(session, now, actor, group.id, person.id, required.version)
+            record_agreement(session, now, _PATIENT, group.id, person.id, required.version)
         session.commit()
         return ConsentAnswer(
             ConsentOutcome.JOINED,
@@ -154,13 +167,7 @@ def _answer_member(
         group = session.get(TherapyGroup, group_id)
         if person is None or person.id is None or group is None or group.id is None:
             return ConsentAnswer(ConsentOutcome.GONE)
-        membership = session.exec(
-            select(Membership).where(
-                Membership.group_id == group.id,
-                Membership.person_id == person.id,
-                Membership.role == Role.PATIENT.value,
-            )
-        ).first()
+        membership = patient_place(session, group, person)
         if membership is None:
             return ConsentAnswer(ConsentOutcome.GONE, group_name=group.name)
         required = in_force(session, group)
@@ -172,28 +179,44 @@ def _answer_member(
                 group_name=group.name,
                 question=_question(False, group.id, required),
             )
-        # The patient's own act, recorded without their Telegram id (the trail outlives an
-        # erasure, and the person row it names is enough to tell whose agreement it was).
-        actor = Actor(None, ActorRole.PATIENT)
         if agree:
-            record_agreement(session, now, actor, group.id, person.id, version)
+            record_agreement(session, now, _PATIENT, group.id, person.id, version)
             session.commit()
             return ConsentAnswer(ConsentOutcome.AGREED, group_name=group.name, version=version)
-        cancelled = _leave(session, now, membership)
-        record(
-            session,
-            now,
-            actor,
-            AuditAction.CONSENT_WITHDRAWN,
-            ObjectKind.PERSON,
-            person.id,
-            group_id=group.id,
-            after={"version": version},
-        )
+        answer = _withdraw(session, now, person, group, membership, version)
         session.commit()
-        return ConsentAnswer(
-            ConsentOutcome.LEFT, group_name=group.name, version=version, cancelled=cancelled
-        )
+        return answer
+
+
+# The patient's own act, recorded without their Telegram id (the trail outlives an erasure,
+# and the person row it names is enough to tell whose agreement it was).
+_PATIENT = Actor(None, ActorRole.PATIENT)
+
+
+def _withdraw(
+    session: Session,
+    now: datetime,
+    person: Person,
+    group: TherapyGroup,
+    membership: Membership,
+    version: int,
+) -> ConsentAnswer:
+    """A member declines the group's changed text: they leave it, and the trail says so."""
+    assert person.id is not None and group.id is not None
+    cancelled = _leave(session, now, membership)
+    record(
+        session,
+        now,
+        _PATIENT,
+        AuditAction.CONSENT_WITHDRAWN,
+        ObjectKind.PERSON,
+        person.id,
+        group_id=group.id,
+        after={"version": version},
+    )
+    return ConsentAnswer(
+        ConsentOutcome.LEFT, group_name=group.name, version=version, cancelled=cancelled
+    )
 
 
 def _leave(session: Session, now: datetime, membership: Membership) -> int:

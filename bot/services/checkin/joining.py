@@ -77,6 +77,22 @@ def _start(
         if required is not None and not has_agreed(
             session, group.id, person.id if person else None, required.version
         ):
+            if (
+                person is not None
+                and not person.opted_out
+                and not person.unreachable
+                and patient_place(session, group, person) is not None
+            ):
+                # A member, asked again after the text changed: the member's question (agree,
+                # or leave), not "you are not in the group until you agree". One who stopped,
+                # or blocked the bot, joins again by agreeing (``join`` brings them back).
+                return StartResult(
+                    StartOutcome.CONSENT_NEEDED,
+                    group_name=group.name,
+                    consent=ConsentQuestion(
+                        False, group.id, group.name, required.version, required.text
+                    ),
+                )
             # Nothing of theirs is stored but their Telegram id and the invite it names,
             # until they agree: the join itself happens then (``consent.answer_join``).
             request_id = _request_consent(session, now, who.telegram_user_id, invite, required)
@@ -251,6 +267,21 @@ def _request_consent(
     session.flush()
     assert request.id is not None
     return request.id
+
+
+def patient_place(
+    session: Session, group: TherapyGroup, person: Person | None
+) -> Membership | None:
+    """The person's place as a patient of the group, if they have one."""
+    if person is None or person.id is None:
+        return None
+    return session.exec(
+        select(Membership).where(
+            Membership.group_id == group.id,
+            Membership.person_id == person.id,
+            Membership.role == Role.PATIENT.value,
+        )
+    ).first()
 
 
 def _greet(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, or_, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind, record
 from bot.services.checkin.answering import _finish
 from bot.services.checkin.common import _ENDABLE, _person
 from bot.services.checkin.results import Deleted, Stopped
-from bot.services.closing import ClosingMessage, Ending
+from bot.services.closing import erased_message
 from bot.services.erasure import mark, was_erased
 from bot.services.inbox import scrub as scrub_inbox
 from storage.db import Database
@@ -65,6 +65,9 @@ def delete_my_data(database: Database, now: datetime, erasure_key: bytes, user_i
     with database.session() as session:
         person = _person(session, user_id)
         if person is None:
+            if _forget_a_join(session, user_id):
+                session.commit()
+                return Deleted(known=True, join_forgotten=True)
             return Deleted(known=False, erased=was_erased(session, erasure_key, user_id))
         delivery_ids = select(Delivery.id).where(Delivery.person_id == person.id)
         chats = {user_id} | ({person.chat_id} if person.chat_id is not None else set())
@@ -78,18 +81,7 @@ def delete_my_data(database: Database, now: datetime, erasure_key: bytes, user_i
                 )
             )
         ).all()
-        closing = tuple(
-            ClosingMessage(
-                id=m.id or 0,
-                chat_id=m.chat_id,
-                message_id=m.message_id,
-                text=m.text,
-                ending=Ending.CANCELLED,
-                closed_at=None,
-                zone="UTC",
-            )
-            for m in shown
-        )
+        closing = tuple(erased_message(m.chat_id, m.message_id, m.text) for m in shown)
         session.exec(
             delete(CheckinMessage).where(col(CheckinMessage.id).in_([m.id for m in shown]))
         )
@@ -157,3 +149,17 @@ def delete_my_data(database: Database, now: datetime, erasure_key: bytes, user_i
             memberships=memberships,
             closing=closing,
         )
+
+
+def _forget_a_join(session: Session, user_id: int) -> bool:
+    """Someone who never joined, whose join waits for their "I agree": what is stored of them
+    (the pending joins, their wrong-code counter, the updates of their chat) goes, as /mydata
+    shows it. Nothing happens, and False comes back, when no join waits."""
+    joins = session.exec(
+        delete(ConsentRequest).where(col(ConsentRequest.telegram_user_id) == user_id)
+    ).rowcount
+    if not joins:
+        return False
+    session.exec(delete(CodeAttempts).where(col(CodeAttempts.user_id) == user_id))
+    scrub_inbox(session, [user_id], [str(user_id)])
+    return True

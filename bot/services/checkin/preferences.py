@@ -6,7 +6,7 @@ import functools
 from datetime import datetime
 from zoneinfo import available_timezones
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.services.checkin.common import (
     _IN_PROGRESS,
@@ -39,7 +39,7 @@ from bot.services.content import title_of
 from bot.services.erasure import was_erased
 from bot.services.planning import ZoneChange, replan_person
 from storage.db import Database
-from storage.models import Delivery, Membership, Role, Task, TherapyGroup
+from storage.models import ConsentRequest, Delivery, Membership, Role, Task, TherapyGroup
 
 # --- the patient's commands -------------------------------------------------------------------
 
@@ -152,6 +152,11 @@ def set_timezone(
         return ZoneChanged(known=True, zone=zone, next_due=next_due)
 
 
+def _joining(session: Session, user_id: int) -> bool:
+    found = select(ConsentRequest.id).where(ConsentRequest.telegram_user_id == user_id)
+    return session.exec(found).first() is not None
+
+
 def normalise_zone(text: str) -> str | None:
     """The IANA name meant by ``text`` ("europe/berlin", "Europe/Berlin "), or None."""
     cleaned = "_".join(text.strip().split())
@@ -168,7 +173,7 @@ def person_status(database: Database, user_id: int) -> PersonStatus:
     with database.read_session() as session:
         person = _person(session, user_id)
         if person is None:
-            return PersonStatus(known=False)
+            return PersonStatus(known=False, joining=_joining(session, user_id))
         asking = _asking(session, person, lock=False)
         return PersonStatus(
             known=True,

@@ -15,6 +15,7 @@ from bot.services.checkin.common import (
     _activate,
     _active_questions,
     _answers,
+    _consent_first,
     _first_unanswered,
     _id,
     _offer,
@@ -24,7 +25,14 @@ from bot.services.checkin.common import (
     _reminder_time,
     _zone_of,
 )
-from bot.services.checkin.results import Deferred, Policy, Progress, Refused, TaskSkipped
+from bot.services.checkin.results import (
+    Deferred,
+    Policy,
+    Progress,
+    Refusal,
+    Refused,
+    TaskSkipped,
+)
 from bot.services.checkin.shown import _await_question
 from bot.services.content import title_of
 from storage.db import Database
@@ -54,6 +62,8 @@ def begin(
             return found
         person, delivery, task = found
         resumed = delivery.started_at is not None
+        if not resumed and (consent := _consent_first(session, person, task)) is not None:
+            return Refused(Refusal.CONSENT_CHANGED, title_of(task), consent=consent)
         paused_title = _activate(session, now, person, delivery)
         _postpone_reminder(delivery, now, policy)
         questions = _active_questions(session, task)

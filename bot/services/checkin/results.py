@@ -103,8 +103,9 @@ class AlertNotice:
 @frozen
 class NextDue:
     task_title: str
-    due_at: datetime  # UTC
+    due_at: datetime  # UTC: when its prompt goes out
     zone: str
+    due_now: bool = False  # due already: it goes out with the next scan
 
 
 class Refusal(StrEnum):
@@ -123,12 +124,15 @@ class Refusal(StrEnum):
     NOT_AN_OPTION = "not_an_option"  # a value the question's buttons never offer (forged)
     ALREADY = "already"  # that question was answered a moment ago (double tap)
     REQUIRED = "required"  # skip pressed on a question that must be answered
+    # The group's consent text changed since the patient agreed: ``Refused.consent`` asks.
+    CONSENT_CHANGED = "consent_changed"
 
 
 @frozen
 class Refused:
     reason: Refusal
     task_title: str = ""
+    consent: ConsentQuestion | None = None  # the text in force, to agree to first
 
 
 @frozen
@@ -351,6 +355,8 @@ class ZoneChanged:
 class PersonStatus:
     known: bool
     opted_out: bool = False
+    # Not known, but a join waits for their "I agree" (a ``consent_requests`` row with their id).
+    joining: bool = False
     # The check-in whose question is waiting for their answer, if one is.
     asking_delivery_id: int | None = None
 
@@ -371,6 +377,7 @@ class Stopped:
 class Deleted:
     known: bool
     erased: bool = False  # not known because they erased their data already
+    join_forgotten: bool = False  # never joined: only a join waiting for "I agree" was stored
     answers: int = 0
     deliveries: int = 0
     memberships: int = 0
