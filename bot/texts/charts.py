@@ -243,16 +243,30 @@ def digest_caption(digest: GroupDigest) -> str:
         ),
         _("Last week: {completed}").format(completed=rate(last.completed, last.due)),
     ]
+    alerts = _("🚨 Alerts fired: {alerts}").format(alerts=digest.alerts)
     if digest.missed_twice:
-        names = ", ".join(
+        entries = [
             f"{escape(display_name(m.name, m.data_deleted, m.telegram_user_id))} ({m.missed})"
             for m in digest.missed_twice
-        )
-        lines.append(_("Missed 2 or more: {names}").format(names=names))
+        ]
+        room = CAPTION_LIMIT - 2 - len("\n".join([*lines, alerts])) - 1
+        lines.append(_missed_line(entries, room))
     else:
         lines.append(_("Nobody missed 2 or more check-ins."))
-    lines.append(_("🚨 Alerts fired: {alerts}").format(alerts=digest.alerts))
+    lines.append(alerts)
     return _fit(lines)
+
+
+def _missed_line(entries: Sequence[str], room: int) -> str:
+    """Who missed 2 or more, as many as fit in ``room`` characters, then "+ N more": cut
+    whole by ``_fit``, a big group's list took the alerts line with it."""
+    for shown in range(len(entries), 0, -1):
+        hidden = len(entries) - shown
+        names = ", ".join([*entries[:shown], *([heatmap_more(hidden)] if hidden else [])])
+        line = _("Missed 2 or more: {names}").format(names=names)
+        if len(line) <= room:
+            return line
+    return _("Missed 2 or more: {names}").format(names=heatmap_more(len(entries)))
 
 
 # --- usage and refusals ---------------------------------------------------------------------
