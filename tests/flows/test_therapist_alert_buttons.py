@@ -88,3 +88,28 @@ async def test_an_alert_button_makes_the_rule_its_typed_form_makes(harness: Harn
     await h.press(THEO, "✅ Done – save")
     assert rules(h)[3] == "== yes"
     assert not h.api.violations
+
+
+async def test_an_earlier_questions_alert_button_sets_nothing_on_the_next(
+    harness: Harness,
+) -> None:
+    """Q1's rule was typed, so its buttons stayed on the screen. Pressed during Q2's alert
+    step, Q1's "Alert on Yes" set "2 or less" on Q2 (the same place in Q2's list) and
+    rewrote Q1's message to say so; now it does nothing, and Q2 gets the rule typed for it."""
+    h = harness
+    await h.command(THEO, "/newgroup", "Knees")
+    await once_task(h, "Mixed")
+    await question(h, "Did you do them?", "Yes / No")
+    first = h.last_message(THEO.chat_id)
+    await h.text(THEO, "no")
+    await h.press(THEO, "➕ Add another question")
+    await question(h, "Pain now?", "Scale", "0-10")
+
+    await h.press_data(THEO, first.callback_data("🔔 Alert on Yes"), first.message_id)
+
+    shown = {m.message_id: m for m in h.screen(THEO.chat_id)}
+    assert shown[first.message_id].text == first.text, "Q1's message rewritten"
+    await h.text(THEO, "8+")
+    await h.press(THEO, "✅ Done – review the task")
+    await h.press(THEO, "💾 Save")
+    assert rules(h) == ["== no", ">= 8"]

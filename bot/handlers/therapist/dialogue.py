@@ -595,15 +595,18 @@ async def pick_required(update: Update, context: BotContext, draft: _Draft) -> i
     draft.question = replace(draft.question, required=required)
     if draft.question.response_type in ALERT_TYPES:
         suggested = suggested_alert_rules(draft.question.rules())
+        # The buttons name their question: an earlier question's, still on the screen when
+        # its rule was typed, must not set this one's.
+        which = len(draft.questions)
         await _send(
             update,
             texts.admin_ask_alert(draft.question.rules()),
             _markup(
                 *(
-                    [_button(texts.admin_button_alert(rule.op, rule.value), "ta", "r", n)]
+                    [_button(texts.admin_button_alert(rule.op, rule.value), "ta", "r", n, which)]
                     for n, rule in enumerate(suggested)
                 ),
-                [_button(texts.admin_button_no_alert(), "ta", "skip")],
+                [_button(texts.admin_button_no_alert(), "ta", "skip", which)],
             ),
         )
         return Q_ALERT
@@ -629,9 +632,9 @@ async def pick_alert(update: Update, context: BotContext, draft: _Draft) -> int:
     assert draft.question is not None
     parts = _choice(update)
     suggested = suggested_alert_rules(draft.question.rules())
-    index = int(parts[1]) if len(parts) == 2 and parts[1].isdigit() else len(suggested)
-    if index >= len(suggested):
-        return Q_ALERT  # a button of an earlier question: this one's are below it
+    index = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else len(suggested)
+    if index >= len(suggested) or not _this_questions(draft, parts[-1]):
+        return Q_ALERT
     rule = suggested[index]
     await _picked(update, texts.admin_button_alert(rule.op, rule.value))
     typed = authoring.parse_alert(format_alert_rule(rule), draft.question)
@@ -642,8 +645,16 @@ async def pick_alert(update: Update, context: BotContext, draft: _Draft) -> int:
 @step
 async def skip_alert(update: Update, context: BotContext, draft: _Draft) -> int:
     """No alert for this question."""
+    if not _this_questions(draft, _choice(update)[-1]):
+        return Q_ALERT
     await _picked(update, texts.admin_button_no_alert())
     return await _question_done(update, context, draft)
+
+
+def _this_questions(draft: _Draft, which: str) -> bool:
+    """Whether an alert button is the question's being asked: an earlier one's does nothing
+    (its press was answered by ``step``), and this one's are below it."""
+    return which == str(len(draft.questions))
 
 
 async def _question_done(update: Update, context: BotContext, draft: _Draft) -> int:

@@ -135,8 +135,8 @@ def _dialogue() -> ConversationHandler[BotContext]:
         Q_INTEGER: [_press(pick_integer, r"^ti:[yn]$")],
         Q_REQUIRED: [_press(pick_required, r"^tq:[yn]$")],
         Q_ALERT: [
-            _press(skip_alert, r"^ta:skip$"),
-            _press(pick_alert, r"^ta:r:\d+$"),
+            _press(skip_alert, r"^ta:skip:\d+$"),
+            _press(pick_alert, r"^ta:r:\d+:\d+$"),
             _text_step(type_alert),
         ],
         Q_MORE: [_press(pick_more, r"^tm:(add|done)$")],
