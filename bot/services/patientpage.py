@@ -27,7 +27,7 @@ from bot.services.authoring import (
     team_group_ids,
 )
 from bot.services.meaning import Kind, meaning
-from bot.services.progress import answered_count, answers_join
+from bot.services.progress import answered_count, answers_join, reached_the_patient
 from bot.services.reports import CheckinOutcome, PatientAdherence, checkin_outcome
 from bot.services.responses import MEDIA_TYPES, format_number
 from storage.db import Database
@@ -349,6 +349,7 @@ def _page(
         col(Delivery.person_id) == person.id,
         col(Delivery.due_at) <= now,
         col(Delivery.status).not_in(_NOT_DUE_YET),
+        reached_the_patient(),
     ]
     if visible is not None:
         due.append(

@@ -242,6 +242,17 @@ def delivery_outcome(answered: ColumnElement[int]) -> ColumnElement[str]:
     )
 
 
+def reached_the_patient() -> ColumnElement[bool]:
+    """A due check-in that counts: not cancelled, and not one that expired before its prompt
+    was ever sent (the bot down past its window): that one the patient never saw, and it is
+    no more missed by them than a cancelled one."""
+    status = col(Delivery.status)
+    return and_(
+        status != DeliveryStatus.CANCELLED.value,
+        or_(status != DeliveryStatus.EXPIRED.value, col(Delivery.sent_at).is_not(None)),
+    )
+
+
 def answers_join() -> ColumnElement[bool]:
     return and_(col(Answer.delivery_id) == Delivery.id, col(Answer.skipped).is_(false()))
 
@@ -250,7 +261,7 @@ def due_between(since: datetime, now: datetime) -> list[ColumnElement[bool]]:
     return [
         col(Delivery.due_at) >= since,
         col(Delivery.due_at) <= now,
-        col(Delivery.status) != DeliveryStatus.CANCELLED.value,
+        reached_the_patient(),
     ]
 
 
@@ -358,6 +369,7 @@ def _streak(session: Session, person: Person, now: datetime, among: frozenset[in
             Delivery.person_id == person.id,
             col(Delivery.due_at) <= now,
             col(Delivery.status).in_(broken),
+            reached_the_patient(),
             *_of_groups(among),
         )
     ).one()
@@ -595,7 +607,7 @@ def outcome_counts(
         .outerjoin(Answer, answers_join())
         .where(
             Task.group_id == group_id,
-            col(Delivery.status) != DeliveryStatus.CANCELLED.value,
+            reached_the_patient(),
             *window,
         )
         .group_by(col(Delivery.id), col(Delivery.person_id), col(Delivery.due_at))

@@ -38,7 +38,7 @@ from bot.services.authoring import (
     team_group_ids,
 )
 from bot.services.consent import in_force
-from bot.services.progress import answered_count, answers_join
+from bot.services.progress import answered_count, answers_join, reached_the_patient
 from bot.services.responses import format_number
 from storage.db import Database
 from storage.models import (
@@ -236,7 +236,7 @@ def _adherence_rows(
         .where(
             col(Delivery.task_id).in_(task_ids),
             col(Delivery.due_at) <= now,
-            Delivery.status != DeliveryStatus.CANCELLED.value,
+            reached_the_patient(),
         )
         .group_by(col(Delivery.id), col(Delivery.person_id), col(Delivery.status))
         .subquery()

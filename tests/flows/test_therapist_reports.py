@@ -280,3 +280,30 @@ async def test_the_command_line_writes_the_same_file_as_export(
     code = cli.main(["--config", str(config), "export", "--group", "Hips", "--out", str(out)])
     assert code == 1
     assert "There is no group “Hips”. Groups: Knees." in capsys.readouterr().err
+
+
+async def test_check_ins_the_bot_never_sent_are_not_counted_against_the_patients(
+    harness: Harness,
+) -> None:
+    """The bot was down from before Wednesday's 10:00 until Friday morning: Wednesday's
+    check-in expired unsent (and Thursday's was never planned). Alice did not miss it:
+    /report and /patient count only what reached her."""
+    h = harness
+    await h.command(THEO, "/newgroup", "Knees")
+    await h.command(THEO, "/invite", "Knees")
+    code = invite_code(h.last_text(THEO.chat_id))
+    await h.command(THEO, "/addtask", TASK)
+    await h.command(ALICE, "/start", code)
+
+    h.advance(timedelta(days=2, minutes=30))  # Fri 09:30: down until now
+    await h.scan()
+    await h.advance_and_scan(timedelta(minutes=30))  # Fri 10:00
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "3")
+    await h.press(ALICE, "Yes")
+
+    await h.command(THEO, "/report", "knees")
+    lines = h.last_text(THEO.chat_id).splitlines()
+    assert lines[1] == "Alice Test: 1 check-in: 1 done · last answer 27 Nov", lines
+    await h.command(THEO, "/patient", "Alice Test")
+    assert "not answered" not in h.last_text(THEO.chat_id)
