@@ -28,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, case, false, func, literal, or_
+from sqlalchemy import select as sql_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -49,6 +50,7 @@ from storage.models import (
     Membership,
     Person,
     Question,
+    QuestionRevision,
     Role,
     Task,
     TherapyGroup,
@@ -392,48 +394,76 @@ def _trends(
     zone: ZoneInfo,
     among: frozenset[int] | None,
 ) -> tuple[Trend, ...]:
-    found = session.exec(
-        select(Question, Task.title, Delivery.due_at, Answer.value_number)
+    """Each number or scale question's answers, one line per meaning they were given under.
+
+    An answer is read as the revision it answered (``Answer.question_revision_id``): a pain
+    scale reworded into minutes, or from 0-10 to 1-5, starts a line of its own, labelled with
+    the words the patient read, instead of drawing the old values under today's question (or
+    dropping them, once the question is no longer a number). Today's alert rule is drawn only
+    on the line of today's meaning, for which it was set.
+    """
+    # Five columns: past the typed overloads of sqlmodel's select.
+    found = session.execute(
+        sql_select(
+            Question,
+            QuestionRevision,
+            col(Task.title),
+            col(Delivery.due_at),
+            col(Answer.value_number),
+        )
         .join(Answer, col(Answer.question_id) == Question.id)
+        .join(QuestionRevision, col(QuestionRevision.id) == Answer.question_revision_id)
         .join(Delivery, col(Delivery.id) == Answer.delivery_id)
         .join(Task, col(Task.id) == Delivery.task_id)
         .where(
-            Delivery.person_id == person.id,
+            col(Delivery.person_id) == person.id,
             col(Delivery.due_at) >= since,
             col(Delivery.due_at) <= now,
-            col(Question.response_type).in_(TREND_TYPES),
+            col(QuestionRevision.response_type).in_(TREND_TYPES),
             col(Answer.skipped).is_(false()),
             col(Answer.value_number).is_not(None),
             *_of_groups(among),
         )
-        .order_by(col(Question.task_id), col(Question.position), col(Delivery.due_at))
+        .order_by(
+            col(Question.task_id),
+            col(Question.position),
+            col(Delivery.due_at),
+            col(QuestionRevision.revision),
+        )
     ).all()
-    questions: dict[int, tuple[Question, str]] = {}
-    points: dict[int, list[TrendPoint]] = defaultdict(list)
-    for question, title, due_at, value in found:
+    Meaning = tuple[int, str, float | None, float | None]
+    lines: dict[Meaning, tuple[Question, QuestionRevision, str]] = {}
+    points: dict[Meaning, list[TrendPoint]] = defaultdict(list)
+    for question, revision, title, due_at, value in found:
         assert question.id is not None and value is not None
-        questions.setdefault(question.id, (question, title))
-        points[question.id].append(TrendPoint(due_at.astimezone(zone).date(), float(value)))
+        meaning: Meaning = (question.id, revision.response_type, *_bounds(revision))
+        latest = lines.get(meaning)
+        if latest is None or revision.revision > latest[1].revision:
+            lines[meaning] = (question, revision, title)  # labelled with its newest words
+        points[meaning].append(TrendPoint(due_at.astimezone(zone).date(), float(value)))
     trends = []
-    for question_id, (question, title) in questions.items():
-        low, high = _bounds(question)
+    for meaning, (question, revision, title) in lines.items():
+        _question_id, _type, low, high = meaning
+        today = (question.response_type, *_bounds(question)) == meaning[1:]
         trends.append(
             Trend(
-                question_id=question_id,
+                question_id=_question_id,
                 task_title=title,
-                question=question.description,
+                question=revision.description,
                 low=low,
                 high=high,
-                alert=_rule(question),
-                points=tuple(points[question_id]),
+                alert=_rule(question) if today else None,
+                points=tuple(points[meaning]),
             )
         )
     return tuple(trends)
 
 
-def _bounds(question: Question) -> tuple[float | None, float | None]:
+def _bounds(question: Question | QuestionRevision) -> tuple[float | None, float | None]:
     if question.response_type == "scale":
-        low, high = _rules(question).scale_bounds()
+        low, high = QuestionRules(
+            ResponseType.SCALE, min_value=question.min_value, max_value=question.max_value
+        ).scale_bounds()
         return float(low), float(high)
     return question.min_value, question.max_value
 
@@ -656,7 +686,12 @@ def alert_condition(question: Question) -> ColumnElement[bool] | None:
 
 
 def alerts_fired(session: Session, group_id: int, since: datetime, until: datetime) -> int:
-    """Answers given in [since, until) that met their question's alert rule."""
+    """Answers given in [since, until) that met their question's alert rule.
+
+    Only answers given to the question as it asks now (its kind and bounds): the rule was set
+    for those, and read against a 0-10 scale's old answers, "alert on 2 or less" set for a 1-5
+    scale counted what was never an alert.
+    """
     questions = session.exec(
         select(Question)
         .join(Task, col(Task.id) == Question.task_id)
@@ -666,12 +701,23 @@ def alerts_fired(session: Session, group_id: int, since: datetime, until: dateti
     for question in questions:
         condition = alert_condition(question)
         if condition is not None:
-            conditions.append(and_(col(Answer.question_id) == question.id, condition))
+            conditions.append(
+                and_(
+                    col(Answer.question_id) == question.id,
+                    col(QuestionRevision.response_type) == question.response_type,
+                    col(QuestionRevision.min_value).is_not_distinct_from(question.min_value),
+                    col(QuestionRevision.max_value).is_not_distinct_from(question.max_value),
+                    condition,
+                )
+            )
     if not conditions:
         return 0
     return int(
         session.exec(
-            select(func.count()).where(
+            select(func.count())
+            .select_from(Answer)
+            .join(QuestionRevision, col(QuestionRevision.id) == Answer.question_revision_id)
+            .where(
                 col(Answer.answered_at) >= since,
                 col(Answer.answered_at) < until,
                 col(Answer.skipped).is_(false()),

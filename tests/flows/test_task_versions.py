@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
+from bot.services import progress
 from storage.models import Answer, AuditEvent, QuestionRevision, Task
 from tests.fakes.harness import Harness
 from tests.flows.test_therapist_tasks import ALICE, BOB, PAIN_CHECK, THEO, last, pain_check_at_six
@@ -233,3 +234,45 @@ async def test_a_rewording_that_changes_nothing_makes_no_revision(harness: Harne
         ).all()
         task = session.get(Task, PAIN_CHECK)
         assert task is not None and task.title == "Shoulder pain check"
+
+
+async def the_pain_scale_answered_then_changed(h: Harness, text: str, *steps: str) -> None:
+    """Alice answers 3 on the 0-10 pain scale; five minutes later the therapist changes it to
+    ``text`` and ``steps``, a required question, and is asked for its alert."""
+    await pain_check_at_six(h)
+    h.advance(timedelta(minutes=5))
+    await reword(h, "1. How strong was your shoulder pain today?", text, *steps, "Required")
+
+
+async def test_a_chart_keeps_answers_given_before_a_question_changed_its_kind(
+    harness: Harness,
+) -> None:
+    """Alice answered the 0-10 pain scale; the therapist then turns it into a yes/no question.
+    /progress drew the scale's answers under today's question, so a question no longer a
+    number dropped them (her pain line gone); now they keep their line, in the words she
+    read, without today's alert, and her minutes keep theirs."""
+    h = harness
+    await the_pain_scale_answered_then_changed(h, "Pain right now?", "Yes / No")
+    await h.press(THEO, "🔔 Alert on Yes")
+
+    await h.command(ALICE, "/progress")
+
+    caption = h.api.calls_of("sendPhoto")[-1].params["caption"]
+    lines = [line for line in caption.splitlines() if line.startswith("• ")]
+    assert lines[0].startswith("• How strong was your shoulder pain today? (Shoulder pain check):")
+    assert "latest 3" in lines[0] and "alert" not in lines[0]
+    assert lines[1].startswith(f"• {OLD_MINUTES}")
+
+
+async def test_the_digests_alert_count_reads_old_answers_by_the_rule_they_were_given_under(
+    harness: Harness,
+) -> None:
+    """Alice's 3 on the 0-10 pain scale met no rule (alert at 8 or more). Rescaled to 1-5 with
+    an alert at 3 or less, the digest counted her old 3 as an alert fired."""
+    h = harness
+    await the_pain_scale_answered_then_changed(h, "Pain, 1 to 5?", "Scale", "type:1-5")
+    await h.text(THEO, "<= 3")
+    with h.database.session() as session:
+        task = session.exec(select(Task).where(Task.id == PAIN_CHECK)).one()
+        week = h.clock.now() - timedelta(days=7), h.clock.now()
+        assert progress.alerts_fired(session, task.group_id, *week) == 0
