@@ -26,6 +26,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 DEPS_KEY = "deps"
+# bot_data: the chats whose therapist's dialogue draft lives in this process, given the
+# Application (set by the therapist handlers; the receiver keeps those chats here).
+DIALOGUE_CHATS_KEY = "dialogue_chats"
 
 
 @dataclass

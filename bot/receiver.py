@@ -25,7 +25,7 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -41,7 +41,7 @@ from telegram.error import (
 
 from bot import texts
 from bot.chatmarks import marks_of
-from bot.context import DEPS_KEY, BotApplication, BotContext, Deps
+from bot.context import DEPS_KEY, DIALOGUE_CHATS_KEY, BotApplication, BotContext, Deps
 from bot.floods import FloodWatch, Flow, ReplyGate, quiet
 from bot.frozen import frozen
 from bot.leases import LeaseKeeper
@@ -71,6 +71,10 @@ HANDLING_AT_ONCE = 4
 # A worker with nothing to do looks again this often, for rows another instance stored (or
 # gave back): its own arrivals wake it at once.
 IDLE_LOOK_SECONDS = 1.0
+# A chat in a therapist's dialogue stays with the instance holding its draft this long past
+# the last renewal (``inbox.hold_chats``), renewed every third of it while the draft lives:
+# dead, the instance lets the chat go within this.
+DIALOGUE_HOLD_SECONDS = 30.0
 # Waits after a failed getUpdates or store, doubling up to the maximum.
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 15.0
@@ -119,6 +123,7 @@ class Receiver:
         self._worker: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._last_batch: _Finished | None = None
+        self._dialogues_kept_at = 0.0
 
     @property
     def deps(self) -> Deps:
@@ -168,6 +173,10 @@ class Receiver:
                 await self._pause(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
+            try:
+                await self._keep_dialogues()
+            except Exception as error:
+                log_failure(log, "keeping the chats of therapists' dialogues", error)
             if not handled:
                 await self._idle()
 
@@ -277,6 +286,7 @@ class Receiver:
                 # in a batch, and its next one is claimed, here or by any instance, only once
                 # this is written (or the lease ran out).
                 if unfinished or unreadable or shown or handled:
+                    in_dialogue = self._chats_in_dialogue()
                     self._last_batch = _Finished(
                         deps.clock.now(),
                         time.monotonic(),
@@ -286,10 +296,28 @@ class Receiver:
                         unreadable,
                         shown,
                         handled,
+                        kept=[i.update_id for i in items if i.chat_id in in_dialogue],
                     )
                 else:
                     await self._announce(newest)  # else once it is written
             return len(items)
+
+    def _chats_in_dialogue(self) -> frozenset[int]:
+        """The chats whose therapist's dialogue draft lives in this process."""
+        find = self.application.bot_data.get(DIALOGUE_CHATS_KEY)
+        return frozenset(find(self.application)) if find is not None else frozenset()
+
+    async def _keep_dialogues(self) -> None:
+        """Renew the holds of the chats in a dialogue here, every third of a hold."""
+        now = time.monotonic()
+        if now - self._dialogues_kept_at < DIALOGUE_HOLD_SECONDS / 3:
+            return
+        self._dialogues_kept_at = now
+        chats = self._chats_in_dialogue()
+        if chats:
+            deps = self.deps
+            until = deps.clock.now() + timedelta(seconds=DIALOGUE_HOLD_SECONDS)
+            await deps.run(inbox.hold_chats, deps.database, deps.instance_id, chats, until)
 
     def _sharing_budget(self) -> bool:
         """Whether another instance sends within this bot's budget (``Pacer.sharing``)."""
@@ -527,6 +555,7 @@ class _Finished:
     unreadable: list[int]
     shown: list[checkin.Shown]
     handled: list[int]
+    kept: list[int]  # of ``handled``: chats in a dialogue here, held (``inbox.hold_chats``)
 
     def write(self, session: Session) -> None:
         inbox.finish_in(
@@ -538,7 +567,8 @@ class _Finished:
         )
         checkin.record_shown(session, self.at, self.shown)
         # Last: the chats are free only once what their handlers sent is recorded.
-        inbox.let_go_in(session, self.instance_id, self.handled)
+        until = self.at + timedelta(seconds=DIALOGUE_HOLD_SECONDS)
+        inbox.let_go_in(session, self.instance_id, self.handled, keep=self.kept, until=until)
 
     def commit(self, database: Database) -> None:
         """``write`` in a transaction of its own (on a stop: no next claim will carry it)."""

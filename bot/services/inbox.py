@@ -131,12 +131,15 @@ def _claim_statement() -> Any:
                 )
             ),
             # A chat stays with the instance whose batch handled its last update until that
-            # batch's closing write (or the lease's end, after a kill): see ``mark_in``.
+            # batch's closing write (or the lease's end, after a kill): see ``mark_in``. One
+            # in a therapist's dialogue stays with the instance that holds its draft, which
+            # alone may take it (``hold_chats``).
             ~exists().where(
                 and_(
                     held.chat_id == row.chat_id,
                     held.lease_until.is_not(None),
                     held.lease_until >= now,
+                    held.claimed_by != bindparam("b_dialogue_holder"),
                 )
             ),
         )
@@ -161,6 +164,13 @@ def _claim_statement() -> Any:
 
 
 _CLAIM = _claim_statement()
+
+
+def dialogue_holder(instance_id: str) -> str:
+    """Who holds a chat for a therapist's dialogue: the instance, told apart from its batch's
+    holds (which keep even it off the chat until the closing write). A dead instance's reads
+    as its own to ``release_dead``: ``host:pid:random/dialogue``."""
+    return f"{instance_id}/dialogue"
 
 
 def claim(
@@ -191,6 +201,7 @@ def claim(
                     "b_limit": limit,
                     "b_lease_until": now + timedelta(seconds=lease_seconds),
                     "b_instance_id": instance_id,
+                    "b_dialogue_holder": dialogue_holder(instance_id),
                 },
             )
             .all()
@@ -266,12 +277,60 @@ _LET_GO = (
 )
 
 
-def let_go_in(session: Session, instance_id: str, update_ids: Iterable[int]) -> None:
+def let_go_in(
+    session: Session,
+    instance_id: str,
+    update_ids: Iterable[int],
+    *,
+    keep: Iterable[int] = (),
+    until: datetime | None = None,
+) -> None:
     """End the holds this instance keeps on handled updates (see ``mark_in``), inside the
-    caller's transaction: the batch's closing write."""
-    ids = list(update_ids)
+    caller's transaction: the batch's closing write. Those in ``keep`` (of chats in a
+    therapist's dialogue) are held ``until`` instead: see ``hold_chats``."""
+    kept = set(keep) if until is not None else set()
+    ids = [i for i in update_ids if i not in kept]
     if ids:
         session.connection().execute(_LET_GO, {"b_update_ids": ids, "b_instance_id": instance_id})
+    if kept:
+        session.connection().execute(
+            update(_INBOX)
+            .where(
+                _INBOX.c.update_id.in_(sorted(kept)),
+                _INBOX.c.claimed_by == instance_id,
+                _INBOX.c.state == _DONE,
+            )
+            .values(lease_until=until, claimed_by=dialogue_holder(instance_id))
+        )
+
+
+def hold_chats(
+    database: Database, instance_id: str, chat_ids: Iterable[int], until: datetime
+) -> int:
+    """Keep these chats with this instance ``until``: the updates that hold them for its
+    dialogues (``let_go_in``'s ``keep``).
+
+    A therapist's dialogue (/newtask, /edittask, /setconsent) keeps its draft in the memory of
+    the instance that runs it, so the chat's next update must come to that instance; no other
+    claims it while the hold lasts (``claim``). The instance renews it while the draft lives
+    (``Receiver``); dead, its holds run out within one hold, and the next instance answers as
+    after a restart (the draft is gone). Returns how many updates hold the chats.
+    """
+    chats = sorted(set(chat_ids))
+    if not chats:
+        return 0
+    with database.session() as session:
+        result = session.connection().execute(
+            update(_INBOX)
+            .where(
+                _INBOX.c.chat_id.in_(chats),
+                _INBOX.c.claimed_by == dialogue_holder(instance_id),
+                _INBOX.c.lease_until.is_not(None),
+            )
+            .values(lease_until=until)
+        )
+        session.commit()
+        return max(result.rowcount, 0)
 
 
 def renew(
@@ -307,11 +366,12 @@ def renew(
 
 def release(database: Database, instance_id: str, update_ids: Iterable[int] = ()) -> int:
     """Give back this instance's leases (all, or the ones named) so they are handled now,
-    and the holds on its chats (``mark_in``) with them."""
+    and the holds on its chats (``mark_in``, and its dialogues') with them."""
     ids = list(update_ids)
     with database.session() as session:
         statement = update(_INBOX).where(
-            _INBOX.c.claimed_by == instance_id, _INBOX.c.lease_until.is_not(None)
+            _INBOX.c.claimed_by.in_([instance_id, dialogue_holder(instance_id)]),
+            _INBOX.c.lease_until.is_not(None),
         )
         if ids:
             statement = statement.where(_INBOX.c.update_id.in_(ids))

@@ -8,7 +8,8 @@ talks to, a ManualClock and the database. Tests act through it (``await h.comman
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import AsyncIterator, Iterable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,9 @@ class Harness:
     async def restart(self) -> None:
         """Stop this Application and start a new one on the same database (a new process)."""
         await menus_published(self.app)
+        # As a stop gives them back (``Receiver.close``), or a restart takes them back from a
+        # dead process (``release_dead``, by its pid, which here would be this one's).
+        await receiver(self.app).close()
         await self.app.shutdown()
         self.database.dispose()
         self.database = Database(self.database.url)
@@ -211,3 +215,20 @@ def patient(number: int, first_name: str | None = None) -> User:
 
 def therapist(user_id: int = 9001) -> User:
     return User(id=user_id, first_name="Theo", last_name="Therapist")
+
+
+@contextlib.asynccontextmanager
+async def two_instances(
+    settings: Settings, database: Database, clock: ManualClock
+) -> AsyncIterator[tuple[Harness, Harness]]:
+    """Instances A and B on one database and one Telegram: one numbering of updates and
+    messages, as behind one webhook."""
+    first = await Harness(settings, database, clock).start()
+    second = Harness(settings, database, clock, api=first.api)
+    second.updates = first.updates
+    await second.start()
+    try:
+        yield first, second
+    finally:
+        await second.stop()
+        await first.stop()

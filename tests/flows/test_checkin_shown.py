@@ -28,7 +28,7 @@ from bot.services.checkin import shown as shown_module
 from fakebotapi import BadRequestFault, NetworkFault
 from storage.db import Database
 from storage.models import InboxState, InboxUpdate
-from tests.fakes.harness import Harness, patient
+from tests.fakes.harness import Harness, patient, two_instances
 from tests.flows.test_checkin_support import (
     answers_of,
     at,
@@ -526,11 +526,7 @@ async def two_instances_alice_at_question_one(
     """Instances A and B on one database and one Telegram. Alice, at the pain check's first
     question, answers 4 (with its button, or typed) on A, whose batch then ends with its
     closing write still waiting for A's next claim."""
-    first = await Harness(settings, database, clock).start()
-    second = Harness(settings, database, clock, api=first.api)
-    second.updates = first.updates  # one Telegram: one numbering of updates and messages
-    await second.start()
-    try:
+    async with two_instances(settings, database, clock) as (first, second):
         first.seed_demo()
         await first.command(ALICE, "/start", "SHOULDER1")
         await at(first, local(18))
@@ -541,9 +537,6 @@ async def two_instances_alice_at_question_one(
         assert await receiver(first.app)._handle_batch() == 1
         assert "Question 2 of 3" in first.last_text(ALICE.chat_id)
         yield first, second
-    finally:
-        await second.stop()
-        await first.stop()
 
 
 async def test_a_late_record_of_a_question_answered_on_another_instance_does_not_undo_it(

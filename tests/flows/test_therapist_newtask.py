@@ -7,8 +7,12 @@ from datetime import time, timedelta
 from sqlmodel import col, select
 
 from bot import texts
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.receiver import DIALOGUE_HOLD_SECONDS, receiver
+from storage.db import Database
 from storage.models import Delivery, Question, Task
-from tests.fakes.harness import Harness, patient, therapist
+from tests.fakes.harness import Harness, patient, therapist, two_instances
 from tests.fakes.snapshots import snapshot
 
 THEO = therapist()
@@ -356,3 +360,30 @@ async def test_a_restart_forgets_an_unfinished_dialogue_and_says_so(harness: Har
 async def test_a_group_is_needed_before_a_task(harness: Harness) -> None:
     await harness.command(THEO, "/newtask")
     assert harness.last_text(THEO.chat_id) == texts.admin_no_groups()
+
+
+async def test_a_dialogue_stays_with_the_instance_that_holds_its_draft(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    """Two instances behind one webhook. Theo's /newtask reaches A, which keeps his draft in
+    its memory; his press of the group reaches B. B answered "This button is no longer
+    active" (it has no draft), and every step after met the same luck. Now A keeps his
+    chat: B leaves the press alone, and A takes it and asks for the title. Should A die, the
+    hold runs out within half a minute and B answers as after a restart."""
+    async with two_instances(settings, database, clock) as (first, second):
+        first.seed_demo()
+        await first.command(THEO, "/newtask")
+        asked = len(first.texts(THEO.chat_id))
+
+        await second.press(THEO, "Shoulder Therapy 1")
+
+        assert len(first.texts(THEO.chat_id)) == asked, "B answered a step of A's dialogue"
+        assert await receiver(first.app).drain() == 1
+        assert "What is the task's title?" in last(first)
+
+        # A renews the hold while the draft lives; A dies, and the hold runs out.
+        await receiver(first.app)._keep_dialogues()
+        first.advance(timedelta(seconds=DIALOGUE_HOLD_SECONDS + 1))
+        await second.text(THEO, "Title")
+        # B's answer: with no draft, a typed title starts nothing (A would ask for the date).
+        assert last(first) == texts.help_therapist_free_text()

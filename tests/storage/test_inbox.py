@@ -143,6 +143,43 @@ def test_a_chat_stays_with_the_batch_that_handled_it_until_that_batch_lets_go(
     assert states(database) == {1: "done", 2: "done", 3: "pending", 4: "pending"}
 
 
+def test_a_chat_in_a_dialogue_stays_with_its_holder_while_the_hold_lasts(
+    database: Database,
+) -> None:
+    """a handled a therapist's /newtask (chat 10) and a patient's answer (chat 20); its
+    closing write keeps chat 10 for the dialogue. b takes chat 20's next update, not chat
+    10's, which a takes at once. a's renewals keep the chat past the first hold; a dead, the
+    chat passes on when the last renewal runs out."""
+    hold = timedelta(seconds=30)
+
+    def closing(who: str, handled: list[int], keep: list[int]) -> Any:
+        def write(session: Session) -> None:
+            inbox.let_go_in(session, who, handled, keep=keep, until=NOW + hold)
+
+        return write
+
+    inbox.store(database, NOW, [message(1, 10), message(2, 20)])
+    assert claimed(database) == [1, 2]
+    mark_done(database, 1, 2)
+    inbox.store(database, NOW, [message(3, 10), message(4, 20)])
+
+    taken = inbox.claim(database, NOW, "a:1:x", LEASE, 100, first=closing("a:1:x", [1, 2], [1]))
+    assert [item.update_id for item in taken] == [3, 4]
+    inbox.release(database, "a:1:x", [4])  # a gives chat 20 back: b may take it, not chat 10
+    assert claimed(database, who="b:2:y") == [4], "b took a step of a's dialogue"
+    mark_done(database, 3, 4)
+    with database.session() as session:
+        closing("a:1:x", [3], [3])(session)
+        closing("b:2:y", [4], [])(session)
+        session.commit()
+    inbox.store(database, NOW, [message(5, 10)])
+
+    renewed_until = NOW + 2 * hold
+    assert inbox.hold_chats(database, "a:1:x", [10], renewed_until) == 2
+    assert claimed(database, NOW + hold + timedelta(seconds=1), "b:2:y") == []
+    assert claimed(database, renewed_until + timedelta(seconds=1), "b:2:y") == [5]
+
+
 def test_a_stop_gives_back_its_holds_with_its_leases(database: Database) -> None:
     """A stop whose closing write could not be written (``release`` comes after it): the
     chats it held pass on at once, not a lease later."""

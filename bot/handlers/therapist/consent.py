@@ -9,7 +9,6 @@ from bot.context import BotContext
 from bot.handlers.therapist.common import (
     CONSENT_REVIEW,
     CONSENT_TEXT,
-    DRAFT_KEY,
     END,
     _actor,
     _args,
@@ -22,7 +21,7 @@ from bot.handlers.therapist.common import (
     _send,
     therapist_only,
 )
-from bot.handlers.therapist.dialogue import _choice, _Draft, _picked, _typed, step
+from bot.handlers.therapist.dialogue import _choice, _Draft, _picked, _start_draft, _typed, step
 from bot.services import consent
 from bot.services.authoring import AuthoringError
 
@@ -62,8 +61,10 @@ async def setconsent_start(update: Update, context: BotContext) -> int:
             await _send(update, texts.setconsent_off_saved(change.group_name, change.version))
         return END
     assert context.user_data is not None
-    context.user_data[DRAFT_KEY] = _Draft(
-        mode="consent", touched=_now(context), consent_group_id=group.group_id
+    _start_draft(
+        update,
+        context,
+        _Draft(mode="consent", touched=_now(context), consent_group_id=group.group_id),
     )
     await _send(update, texts.setconsent_ask_text(group.group_name, group.next_version))
     return CONSENT_TEXT

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 
 from bot import keyboards, texts
-from bot.context import BotContext
+from bot.context import DEPS_KEY, BotApplication, BotContext
 from bot.handlers.therapist.common import (
     COUNT,
     DRAFT_KEY,
@@ -105,6 +105,35 @@ class _Draft:
     consent_text: str = ""
 
 
+# bot_data: the therapists who began a dialogue here (``_start_draft``), so that finding the
+# chats in a dialogue reads those, not every user's data, at each batch's end.
+DIALOGUE_USERS_KEY = "dialogue_users"
+
+
+def _start_draft(update: Update, context: BotContext, draft: _Draft) -> None:
+    assert context.user_data is not None and update.effective_user is not None
+    context.user_data[DRAFT_KEY] = draft
+    context.bot_data.setdefault(DIALOGUE_USERS_KEY, set()).add(update.effective_user.id)
+
+
+def chats_in_dialogue(application: BotApplication) -> set[int]:
+    """The therapists' chats whose draft lives here and has not run out (``DRAFT_TTL``): their
+    next updates must come to this process (``inbox.hold_chats``). A therapist's dialogue runs
+    in their private chat, whose id is theirs."""
+    users: set[int] = application.bot_data.get(DIALOGUE_USERS_KEY, set())
+    if not users:
+        return set()
+    now = application.bot_data[DEPS_KEY].clock.now()
+    live = {
+        user_id
+        for user_id in users
+        if isinstance(draft := application.user_data.get(user_id, {}).get(DRAFT_KEY), _Draft)
+        and now - draft.touched <= DRAFT_TTL
+    }
+    users.intersection_update(live)  # a dialogue ended or left to run out: forgotten
+    return live
+
+
 def _draft(context: BotContext) -> _Draft | None:
     data = context.user_data
     draft = data.get(DRAFT_KEY) if data is not None else None
@@ -170,7 +199,7 @@ async def newtask_start(update: Update, context: BotContext) -> int:
         await _send(update, texts.admin_no_groups())
         return END
     assert context.user_data is not None
-    context.user_data[DRAFT_KEY] = _Draft(mode="new", touched=_now(context))
+    _start_draft(update, context, _Draft(mode="new", touched=_now(context)))
     await _send(
         update,
         texts.admin_ask_group(),

@@ -9,7 +9,6 @@ from telegram import Update
 from bot import texts
 from bot.context import BotContext
 from bot.handlers.therapist.common import (
-    DRAFT_KEY,
     DUE,
     EDIT_MENU,
     END,
@@ -35,6 +34,7 @@ from bot.handlers.therapist.dialogue import (
     _choice,
     _Draft,
     _picked,
+    _start_draft,
     step,
 )
 from bot.handlers.therapist.tasks import _close_buttons
@@ -57,15 +57,19 @@ async def edittask_start(update: Update, context: BotContext) -> int:
         await _send(update, texts.admin_task_deleted(details.id, details.title))
         return END
     assert context.user_data is not None
-    context.user_data[DRAFT_KEY] = _Draft(
-        mode="edit",
-        touched=_now(context),
-        group=details.group,
-        task_id=details.id,
-        task_title=details.title,
-        due_date=details.due_date,
-        due_time=details.due_time,
-        recurrence=details.recurrence,
+    _start_draft(
+        update,
+        context,
+        _Draft(
+            mode="edit",
+            touched=_now(context),
+            group=details.group,
+            task_id=details.id,
+            task_title=details.title,
+            due_date=details.due_date,
+            due_time=details.due_time,
+            recurrence=details.recurrence,
+        ),
     )
     await _send_long(update, _chunks(texts.admin_task_details(details)))
     await _send(

@@ -15,7 +15,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.context import BotApplication, BotContext
+from bot.context import DIALOGUE_CHATS_KEY, BotApplication, BotContext
 from bot.handlers.therapist.common import (
     CONSENT_REVIEW,
     CONSENT_TEXT,
@@ -44,6 +44,7 @@ from bot.handlers.therapist.common import (
 from bot.handlers.therapist.consent import pick_consent, setconsent_start, type_consent
 from bot.handlers.therapist.dialogue import (
     cancel,
+    chats_in_dialogue,
     newtask_start,
     pick_alert,
     pick_group,
@@ -199,6 +200,7 @@ COMMANDS: list[tuple[str, Handler]] = [
 
 def register(application: BotApplication) -> None:
     """Add the admin handlers: the dialogue first, so it sees its own replies."""
+    application.bot_data[DIALOGUE_CHATS_KEY] = chats_in_dialogue
     application.add_handler(CommandHandler("tasks", tasks_for_therapist, filters=PRIVATE), -1)
     application.add_handler(_dialogue())
     for command, callback in COMMANDS:
