@@ -382,40 +382,44 @@ def _view(
 
 
 def _plan_successors(
-    session: Session, items: Sequence[tuple[_Context, datetime]], default_zone: str
+    session: Session,
+    items: Sequence[tuple[_Context, datetime]],
+    default_zone: str,
+    *,
+    claimed_before: Sequence[tuple[_Context, datetime]] = (),
 ) -> None:
-    """Plan each series' next row, unless it has a pending one (one per series).
+    """Plan each series' next row; one a concurrent edit planned a moment ago, at the same
+    instant, is kept as is (``plan_following``).
 
-    A row claimed before planned it then: one let go after it was held, or put back after a
-    failed send. Planned again from its due time under a schedule edited since, it would add
-    a second prompt to a day that had one (held at 11:30, moved to 15:00, let go at 12:01: a
-    15:00 the same day, beside the next day's the edit planned). A replan that kept such a row
-    dropped its successor, so then it is planned here. One a concurrent edit planned a moment
-    ago, at the same instant, is kept as is (``plan_following``).
+    A row ``claimed_before`` (let go after it was held, or put back after a failed send)
+    planned its successor then: planned again from its due time under a schedule edited
+    since, it would add a second prompt to a day that had one (held at 11:30, moved to 15:00,
+    let go at 12:01: a 15:00 the same day, beside the next day's the edit planned). Its
+    series is planned only when it has no pending row: a replan that kept the row dropped its
+    successor. Asked of those few rows only: for a fan-out's, that read walked every row of
+    their series (4 to 5 ms of a 100-row claim over 200,000 rows of history).
     """
-    if not items:
-        return
-    session.flush()  # the claimed rows are no longer pending
-    tasks = sorted({c.task.id for c, _ in items if c.task.id is not None})
-    people = sorted({c.person.id for c, _ in items if c.person.id is not None})
-    planned = set(
-        session.exec(
-            select(Delivery.task_id, Delivery.person_id).where(
-                Delivery.status == PENDING,
-                col(Delivery.task_id).in_(tasks),
-                col(Delivery.person_id).in_(people),
-            )
-        ).all()
-    )
-    plan_following(
-        session,
-        [
+    wanted = [(c.task, c.group, c.person, after) for c, after in items]
+    if claimed_before:
+        session.flush()  # the claimed rows are no longer pending
+        tasks = sorted({c.task.id for c, _ in claimed_before if c.task.id is not None})
+        people = sorted({c.person.id for c, _ in claimed_before if c.person.id is not None})
+        planned = set(
+            session.exec(
+                select(Delivery.task_id, Delivery.person_id).where(
+                    Delivery.status == PENDING,
+                    col(Delivery.task_id).in_(tasks),
+                    col(Delivery.person_id).in_(people),
+                )
+            ).all()
+        )
+        wanted += [
             (c.task, c.group, c.person, after)
-            for c, after in items
+            for c, after in claimed_before
             if (c.task.id, c.person.id) not in planned
-        ],
-        default_zone,
-    )
+        ]
+    if wanted:
+        plan_following(session, wanted, default_zone)
 
 
 def _expire(session: Session, now: datetime, policy: ScanPolicy) -> tuple[int, int, bool]:
@@ -543,6 +547,7 @@ def _claim_prompts(
     asks: dict[tuple[int, int], ConsentAsk] = {}
     jobs: list[SendJob] = []
     successors: list[tuple[_Context, datetime]] = []
+    planned_before: list[tuple[_Context, datetime]] = []  # claimed before: see _plan_successors
     for row in rows:
         assert row.id is not None
         context = contexts[row.id]
@@ -573,7 +578,8 @@ def _claim_prompts(
             # A reclaimed row planned its successor when it was first claimed; so did one let
             # go after it was held, or put back after a failed send, unless a replan dropped
             # it since (``_plan_successors``).
-            successors.append((context, row.due_at))
+            again = row.id in released or row.send_attempts > 0
+            (planned_before if again else successors).append((context, row.due_at))
         pair = (context.task.group_id, row.person_id)
         if pair in unconsented:
             # The group's consent text changed since the patient agreed: no prompt of it until
@@ -620,7 +626,7 @@ def _claim_prompts(
             )
             .execution_options(synchronize_session=False)
         )
-    _plan_successors(session, successors, policy.default_zone)
+    _plan_successors(session, successors, policy.default_zone, claimed_before=planned_before)
     result.jobs = tuple(jobs)
     result.consent_asks = tuple(asks.values())
     return result
