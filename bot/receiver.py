@@ -123,7 +123,6 @@ class Receiver:
         self._worker: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._last_batch: _Finished | None = None
-        self._dialogues_kept_at = 0.0
 
     @property
     def deps(self) -> Deps:
@@ -162,6 +161,15 @@ class Receiver:
                 log.info("took back %d updates a stopped process had claimed", released)
         except Exception as error:
             log_failure(log, "giving back claims of stopped processes", error)
+        keeper = asyncio.create_task(self._keep_dialogues_while_running(), name="dialogue-holds")
+        try:
+            await self._work()
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    async def _work(self) -> None:
         delay = RETRY_FIRST_SECONDS
         while not self._stopping.is_set():
             self._wake.clear()
@@ -173,10 +181,6 @@ class Receiver:
                 await self._pause(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
-            try:
-                await self._keep_dialogues()
-            except Exception as error:
-                log_failure(log, "keeping the chats of therapists' dialogues", error)
             if not handled:
                 await self._idle()
 
@@ -308,16 +312,23 @@ class Receiver:
         return frozenset(find(self.application)) if find is not None else frozenset()
 
     async def _keep_dialogues(self) -> None:
-        """Renew the holds of the chats in a dialogue here, every third of a hold."""
-        now = time.monotonic()
-        if now - self._dialogues_kept_at < DIALOGUE_HOLD_SECONDS / 3:
-            return
-        self._dialogues_kept_at = now
+        """Renew the holds of the chats in a dialogue here (``inbox.hold_chats``)."""
         chats = self._chats_in_dialogue()
         if chats:
             deps = self.deps
-            until = deps.clock.now() + timedelta(seconds=DIALOGUE_HOLD_SECONDS)
-            await deps.run(inbox.hold_chats, deps.database, deps.instance_id, chats, until)
+            now = deps.clock.now()
+            until = now + timedelta(seconds=DIALOGUE_HOLD_SECONDS)
+            await deps.run(inbox.hold_chats, deps.database, now, deps.instance_id, chats, until)
+
+    async def _keep_dialogues_while_running(self) -> None:
+        """Every third of a hold, on a timer of its own: a long batch (replies waiting behind
+        a fan-out) must not let a hold run out while its draft lives."""
+        while not self._stopping.is_set():
+            try:
+                await self._keep_dialogues()
+            except Exception as error:
+                log_failure(log, "keeping the chats of therapists' dialogues", error)
+            await self._pause(DIALOGUE_HOLD_SECONDS / 3)
 
     def _sharing_budget(self) -> bool:
         """Whether another instance sends within this bot's budget (``Pacer.sharing``)."""
@@ -568,7 +579,14 @@ class _Finished:
         checkin.record_shown(session, self.at, self.shown)
         # Last: the chats are free only once what their handlers sent is recorded.
         until = self.at + timedelta(seconds=DIALOGUE_HOLD_SECONDS)
-        inbox.let_go_in(session, self.instance_id, self.handled, keep=self.kept, until=until)
+        inbox.let_go_in(
+            session,
+            self.instance_id,
+            self.handled,
+            keep=self.kept,
+            until=until,
+            batch=self.unfinished,
+        )
 
     def commit(self, database: Database) -> None:
         """``write`` in a transaction of its own (on a stop: no next claim will carry it)."""

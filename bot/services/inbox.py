@@ -284,14 +284,29 @@ def let_go_in(
     *,
     keep: Iterable[int] = (),
     until: datetime | None = None,
+    batch: Iterable[int] = (),
 ) -> None:
     """End the holds this instance keeps on handled updates (see ``mark_in``), inside the
     caller's transaction: the batch's closing write. Those in ``keep`` (of chats in a
-    therapist's dialogue) are held ``until`` instead: see ``hold_chats``."""
+    therapist's dialogue) are held ``until`` instead: see ``hold_chats``. The holds its
+    dialogues kept on earlier updates of the ``batch``'s chats end: one update holds a chat,
+    the newest, and none once its dialogue is over."""
     kept = set(keep) if until is not None else set()
     ids = [i for i in update_ids if i not in kept]
     if ids:
         session.connection().execute(_LET_GO, {"b_update_ids": ids, "b_instance_id": instance_id})
+    everything = sorted({*ids, *kept, *batch})
+    if everything:
+        chats = select(_INBOX.c.chat_id).where(_INBOX.c.update_id.in_(everything))
+        session.connection().execute(
+            update(_INBOX)
+            .where(
+                _INBOX.c.claimed_by == dialogue_holder(instance_id),
+                _INBOX.c.lease_until.is_not(None),
+                _INBOX.c.chat_id.in_(chats.scalar_subquery()),
+            )
+            .values(lease_until=None)
+        )
     if kept:
         session.connection().execute(
             update(_INBOX)
@@ -305,7 +320,7 @@ def let_go_in(
 
 
 def hold_chats(
-    database: Database, instance_id: str, chat_ids: Iterable[int], until: datetime
+    database: Database, now: datetime, instance_id: str, chat_ids: Iterable[int], until: datetime
 ) -> int:
     """Keep these chats with this instance ``until``: the updates that hold them for its
     dialogues (``let_go_in``'s ``keep``).
@@ -314,7 +329,8 @@ def hold_chats(
     the instance that runs it, so the chat's next update must come to that instance; no other
     claims it while the hold lasts (``claim``). The instance renews it while the draft lives
     (``Receiver``); dead, its holds run out within one hold, and the next instance answers as
-    after a restart (the draft is gone). Returns how many updates hold the chats.
+    after a restart (the draft is gone). A hold that ran out stays out: another instance may
+    have taken the chat meanwhile. Returns how many updates hold the chats.
     """
     chats = sorted(set(chat_ids))
     if not chats:
@@ -325,7 +341,7 @@ def hold_chats(
             .where(
                 _INBOX.c.chat_id.in_(chats),
                 _INBOX.c.claimed_by == dialogue_holder(instance_id),
-                _INBOX.c.lease_until.is_not(None),
+                _INBOX.c.lease_until >= now,
             )
             .values(lease_until=until)
         )

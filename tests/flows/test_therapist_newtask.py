@@ -381,9 +381,14 @@ async def test_a_dialogue_stays_with_the_instance_that_holds_its_draft(
         assert await receiver(first.app).drain() == 1
         assert "What is the task's title?" in last(first)
 
-        # A renews the hold while the draft lives; A dies, and the hold runs out.
+        # A renews the hold while the draft lives: past the first hold, B still leaves it.
+        first.advance(timedelta(seconds=DIALOGUE_HOLD_SECONDS - 5))
         await receiver(first.app)._keep_dialogues()
-        first.advance(timedelta(seconds=DIALOGUE_HOLD_SECONDS + 1))
+        first.advance(timedelta(seconds=10))
         await second.text(THEO, "Title")
+        assert len(first.texts(THEO.chat_id)) == asked + 1, "B answered a step of A's dialogue"
+        # A dies with the draft; when the renewed hold runs out, B answers.
+        first.advance(timedelta(seconds=DIALOGUE_HOLD_SECONDS))
+        assert await receiver(second.app).drain() == 1
         # B's answer: with no draft, a typed title starts nothing (A would ask for the date).
         assert last(first) == texts.help_therapist_free_text()

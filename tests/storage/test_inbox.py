@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.receiver import strip_nul
 from bot.services import inbox
@@ -148,36 +148,51 @@ def test_a_chat_in_a_dialogue_stays_with_its_holder_while_the_hold_lasts(
 ) -> None:
     """a handled a therapist's /newtask (chat 10) and a patient's answer (chat 20); its
     closing write keeps chat 10 for the dialogue. b takes chat 20's next update, not chat
-    10's, which a takes at once. a's renewals keep the chat past the first hold; a dead, the
+    10's, which a takes. Each closing write moves the hold to the chat's newest update. a's
+    renewals keep the chat past the first hold; a hold that ran out stays out; a dead, the
     chat passes on when the last renewal runs out."""
     hold = timedelta(seconds=30)
 
-    def closing(who: str, handled: list[int], keep: list[int]) -> Any:
+    def closing(who: str, handled: list[int], keep: list[int], at: datetime = NOW) -> Any:
         def write(session: Session) -> None:
-            inbox.let_go_in(session, who, handled, keep=keep, until=NOW + hold)
+            inbox.let_go_in(session, who, handled, keep=keep, until=at + hold)
 
         return write
+
+    def held() -> list[int]:
+        with database.session() as session:
+            found = session.execute(
+                select(InboxUpdate.update_id).where(  # type: ignore[call-overload]
+                    col(InboxUpdate.lease_until).is_not(None)
+                )
+            )
+            return sorted(found.scalars())
 
     inbox.store(database, NOW, [message(1, 10), message(2, 20)])
     assert claimed(database) == [1, 2]
     mark_done(database, 1, 2)
+    assert (
+        inbox.claim(database, NOW, "a:1:x", LEASE, 100, first=closing("a:1:x", [1, 2], [1])) == []
+    )
+    assert held() == [1]
     inbox.store(database, NOW, [message(3, 10), message(4, 20)])
 
-    taken = inbox.claim(database, NOW, "a:1:x", LEASE, 100, first=closing("a:1:x", [1, 2], [1]))
-    assert [item.update_id for item in taken] == [3, 4]
-    inbox.release(database, "a:1:x", [4])  # a gives chat 20 back: b may take it, not chat 10
     assert claimed(database, who="b:2:y") == [4], "b took a step of a's dialogue"
+    assert claimed(database, who="a:1:x") == [3]
     mark_done(database, 3, 4)
     with database.session() as session:
         closing("a:1:x", [3], [3])(session)
         closing("b:2:y", [4], [])(session)
         session.commit()
+    assert held() == [3], "one update holds the chat: its newest"
     inbox.store(database, NOW, [message(5, 10)])
 
-    renewed_until = NOW + 2 * hold
-    assert inbox.hold_chats(database, "a:1:x", [10], renewed_until) == 2
+    renewed_at = NOW + hold - timedelta(seconds=1)
+    assert inbox.hold_chats(database, renewed_at, "a:1:x", [10], renewed_at + hold) == 1
     assert claimed(database, NOW + hold + timedelta(seconds=1), "b:2:y") == []
-    assert claimed(database, renewed_until + timedelta(seconds=1), "b:2:y") == [5]
+    lapsed = renewed_at + hold + timedelta(seconds=1)
+    assert inbox.hold_chats(database, lapsed, "a:1:x", [10], lapsed + hold) == 0
+    assert claimed(database, lapsed, "b:2:y") == [5]
 
 
 def test_a_stop_gives_back_its_holds_with_its_leases(database: Database) -> None:

@@ -29,6 +29,7 @@ from bot.services.authoring import AuthoringError
 @therapist_only
 async def setconsent_start(update: Update, context: BotContext) -> int:
     """Ask for the group's new consent text, or switch the requirement off."""
+    _drop(context)  # a dialogue begun again ends the one before, also when it stops at once
     ref = _args(update)
     if not ref:
         await _send(update, texts.setconsent_usage())

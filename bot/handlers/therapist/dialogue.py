@@ -191,6 +191,7 @@ async def _picked(update: Update, label: str) -> None:
 @therapist_only
 async def newtask_start(update: Update, context: BotContext) -> int:
     """Start building a task: pick the group."""
+    _drop(context)  # a dialogue begun again ends the one before, also when it stops at once
     deps = context.deps
     groups = await deps.run(
         authoring.group_names, deps.database, _zone(context), actor=_actor(update, context)

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 @therapist_only
 async def edittask_start(update: Update, context: BotContext) -> int:
     """Show what can be changed about a task."""
+    _drop(context)  # a dialogue begun again ends the one before, also when it stops at once
     details = await _named_task(update, context, texts.admin_usage_edittask())
     if details is None:
         return END
