@@ -9,9 +9,10 @@ from sqlmodel import col, select
 from bot import texts
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.handlers.therapist.dialogue import chats_in_dialogue
 from bot.receiver import DIALOGUE_HOLD_SECONDS, receiver
 from storage.db import Database
-from storage.models import Delivery, Question, Task
+from storage.models import Delivery, InboxUpdate, Question, Task
 from tests.fakes.harness import Harness, patient, therapist, two_instances
 from tests.fakes.snapshots import snapshot
 
@@ -392,3 +393,31 @@ async def test_a_dialogue_stays_with_the_instance_that_holds_its_draft(
         assert await receiver(second.app).drain() == 1
         # B's answer: with no draft, a typed title starts nothing (A would ask for the date).
         assert last(first) == texts.help_therapist_free_text()
+
+
+async def test_a_dialogue_ended_holds_its_chat_no_more(harness: Harness) -> None:
+    """While Theo builds a task his chat is this process's (``chats_in_dialogue``); /cancel
+    ends that, and its closing write leaves no hold on the chat for another instance to wait
+    out."""
+    h = harness
+    h.seed_demo()
+    await start_dialogue(h)
+    assert chats_in_dialogue(h.app) == {THEO.chat_id}
+    assert held_updates(h) != []
+
+    await h.command(THEO, "/cancel")
+
+    assert chats_in_dialogue(h.app) == set()
+    assert held_updates(h) == []
+
+
+def held_updates(h: Harness) -> list[int]:
+    """Updates of Theo's chat that hold it (a lease not yet run out)."""
+    with h.database.session() as session:
+        found = session.execute(
+            select(InboxUpdate.update_id).where(  # type: ignore[call-overload]
+                InboxUpdate.chat_id == THEO.chat_id,
+                col(InboxUpdate.lease_until) >= h.clock.now(),
+            )
+        )
+        return list(found.scalars())

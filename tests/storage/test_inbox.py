@@ -306,6 +306,25 @@ def test_claims_of_a_dead_process_on_this_host_are_given_back(database: Database
     assert claimed(database, who="here:1:new") == [1, 5]
 
 
+def test_a_dead_process_on_this_host_lets_go_of_its_dialogues_chats(database: Database) -> None:
+    """A kill -9 during a therapist's dialogue: the restarted process (a new pid) takes the
+    chat back at once, not a hold later, as it does the dead one's other claims."""
+    inbox.store(database, NOW, [message(1, 10)])
+    assert claimed(database, who="here:4242:dead") == [1]
+    mark_done(database, 1)
+    with database.session() as session:
+        inbox.let_go_in(
+            session, "here:4242:dead", [1], keep=[1], until=NOW + timedelta(seconds=30)
+        )
+        session.commit()
+    inbox.store(database, NOW, [message(2, 10)])
+    assert claimed(database, who="here:1:new") == [], "held for the dead one's dialogue"
+
+    inbox.release_dead(database, "here", alive=lambda pid: False)
+
+    assert claimed(database, who="here:1:new") == [2]
+
+
 def test_concurrent_claims_take_each_update_once_and_each_chat_in_order(
     database: Database,
 ) -> None:
