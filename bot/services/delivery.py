@@ -36,7 +36,7 @@ from bot.services.closing import ClosingMessage, erased_message
 from bot.services.consent import latest_versions, missing
 from bot.services.content import title_of
 from bot.services.planning import comes_late, plan_following, zone_for
-from bot.services.schedule import end_of_quiet, is_quiet
+from bot.services.schedule import after_quiet_hours
 from bot.services.views import PromptView
 from storage.db import Database
 from storage.models import (
@@ -655,12 +655,8 @@ def _quiet_until(
     policy: ScanPolicy, person: Person, zone: ZoneInfo, now: datetime
 ) -> datetime | None:
     """When the patient's quiet hours (their own, else the clinic's) end, if it is quiet now."""
-    start, end = policy.quiet_start, policy.quiet_end
-    if person.quiet_start is not None and person.quiet_end is not None:
-        start, end = person.quiet_start, person.quiet_end
-    if start is None or end is None or not is_quiet(now.astimezone(zone).time(), start, end):
-        return None
-    until = end_of_quiet(now, zone, start, end)
+    own, clinic = (person.quiet_start, person.quiet_end), (policy.quiet_start, policy.quiet_end)
+    until = after_quiet_hours(now, zone, own, clinic)
     return until if until > now else None
 
 

@@ -241,9 +241,8 @@ def _plan_late_once(
     at all, and the patient missed it for good."""
     if task.recurrence is not None or not _plans_for(task, person):
         return None
-    group_zone = ZoneInfo(group.timezone or default_zone)
-    if next_due(task.due_date, task.due_time, None, group_zone, now) is None:
-        return None  # over for the whole group: nobody gets it
+    if _over_for_the_group(task, group, now, default_zone):
+        return None  # nobody gets it
     zone = zone_for(person, group, default_zone)
     if local_to_utc(task.due_date, task.due_time, zone) > now:
         return None  # still to come for them: planned at its hour, or already there

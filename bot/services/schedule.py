@@ -453,6 +453,18 @@ def is_quiet(local_time: time, start: time | None, end: time | None) -> bool:
     return t >= start or t < end
 
 
+Quiet = tuple[time | None, time | None]  # (start, end); None, None: none
+
+
+def after_quiet_hours(at: datetime, zone: ZoneInfo, own: Quiet, clinic: Quiet) -> datetime:
+    """When something due ``at`` may reach the patient: then, or once the quiet hours around
+    it end in ``zone``. Their ``own`` hours where they set both ends, else the ``clinic``'s."""
+    start, end = own if own[0] is not None and own[1] is not None else clinic
+    if start is None or end is None or not is_quiet(at.astimezone(zone).time(), start, end):
+        return at
+    return max(at, end_of_quiet(at, zone, start, end))
+
+
 def end_of_quiet(now: datetime, zone: ZoneInfo, start: time, end: time) -> datetime:
     """Return the UTC instant the quiet hours around ``now`` end in ``zone``, or ``now``."""
     _require_aware(now, "now")

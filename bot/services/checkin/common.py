@@ -30,7 +30,7 @@ from bot.services.content import (
 from bot.services.erasure import was_erased
 from bot.services.planning import comes_late, zone_for
 from bot.services.responses import QuestionRules
-from bot.services.schedule import end_of_quiet, is_quiet
+from bot.services.schedule import after_quiet_hours
 from bot.services.views import PromptView
 from storage.models import (
     OPEN_STATUSES,
@@ -379,11 +379,5 @@ def _offer(
 
 def _reminder_time(person: Person, policy: Policy, at: datetime, zone: ZoneInfo) -> datetime:
     """When a reminder planned for ``at`` really goes out: after quiet hours, if in them."""
-    start_q, end_q = person.quiet_start, person.quiet_end
-    if start_q is None or end_q is None:
-        start_q, end_q = policy.quiet_start, policy.quiet_end
-    if start_q is None or end_q is None:
-        return at
-    if not is_quiet(at.astimezone(zone).time(), start_q, end_q):
-        return at
-    return end_of_quiet(at, zone, start_q, end_q)
+    own, clinic = (person.quiet_start, person.quiet_end), (policy.quiet_start, policy.quiet_end)
+    return after_quiet_hours(at, zone, own, clinic)
