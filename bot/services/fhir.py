@@ -27,6 +27,7 @@ video      ``attachment`` with the mimeType extension ``video/*``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import defaultdict
@@ -163,30 +164,32 @@ def _bound(url: str, value: float | None, whole: bool) -> list[dict[str, Any]]:
     return [{"url": url, "valueDecimal": _number(value)}]
 
 
-def _item(question: Question) -> dict[str, Any]:
-    kind = ResponseType(question.response_type)
+def _item(question: Question, wording: Question | QuestionRevision) -> dict[str, Any]:
+    """The item of ``question`` as ``wording`` (the question itself, or one of its revisions)
+    has it; the settings that are not wording (required, removal) are the question's own."""
+    kind = ResponseType(wording.response_type)
     item: dict[str, Any] = {
         "linkId": str(question.position),
-        "text": question.description,
+        "text": wording.description,
         "required": question.required,
     }
     extensions: list[dict[str, Any]] = []
-    if question.link:
-        extensions.append({"url": EXT_SUPPORT_LINK, "valueUri": question.link})
+    if wording.link:
+        extensions.append({"url": EXT_SUPPORT_LINK, "valueUri": wording.link})
     if kind == ResponseType.NUMBER:
         # Whole-number bounds past FHIR's integer make the item a decimal one.
         whole = (
-            question.integer_only
-            and _is_integer(question.min_value)
-            and _is_integer(question.max_value)
+            wording.integer_only
+            and _is_integer(wording.min_value)
+            and _is_integer(wording.max_value)
         )
         item["type"] = "integer" if whole else "decimal"
-        extensions += _bound(EXT_MIN, question.min_value, whole)
-        extensions += _bound(EXT_MAX, question.max_value, whole)
+        extensions += _bound(EXT_MIN, wording.min_value, whole)
+        extensions += _bound(EXT_MAX, wording.max_value, whole)
     elif kind == ResponseType.SCALE:
         item["type"] = "integer"
         low, high = QuestionRules(
-            kind, min_value=question.min_value, max_value=question.max_value
+            kind, min_value=wording.min_value, max_value=wording.max_value
         ).scale_bounds()
         extensions += [
             {
@@ -204,17 +207,19 @@ def _item(question: Question) -> dict[str, Any]:
         item["type"] = "choice"
         item["answerOption"] = [
             {"valueCoding": {"code": str(n), "display": option}}
-            for n, option in enumerate(question.options or (), start=1)
+            for n, option in enumerate(wording.options or (), start=1)
         ]
     elif kind == ResponseType.TEXT:
         item["type"] = "string"
-        if question.max_length is not None:
-            item["maxLength"] = question.max_length
+        if wording.max_length is not None:
+            item["maxLength"] = wording.max_length
     else:
         item["type"] = "attachment"
         mime = "image/*" if kind == ResponseType.PHOTO else "video/*"
         extensions.append({"url": EXT_MIME, "valueCode": mime})
-    if question.alert_rule:
+    # The rule is set for today's meaning of the question (a "> 7" of a scale says nothing
+    # of the yes/no it was before).
+    if question.alert_rule and wording.revision == question.revision:
         extensions.append({"url": EXT_ALERT, "valueString": question.alert_rule})
     if question.removed_at is not None:
         extensions.append({"url": EXT_REMOVED, "valueDateTime": _instant(question.removed_at)})
@@ -223,16 +228,83 @@ def _item(question: Question) -> dict[str, Any]:
     return item
 
 
-def _questionnaire(task: Task, group: TherapyGroup, questions: list[Question]) -> dict[str, Any]:
+# FHIR's id: [A-Za-z0-9-.]{1,64}.
+_ID_LENGTH = 64
+
+
+@frozen
+class _Version:
+    """One version of a task's questionnaire: each question at one of its revisions.
+
+    Today's is each question as it reads now. A check-in that answered a question in words,
+    kind or options since changed gets a version of its own, holding the revisions it
+    answered (and today's wording for the rest), so every answer is read against the item it
+    answered: a removed option's code, or a yes/no answer under what is a scale today, would
+    otherwise say something else or fail to validate.
+    """
+
+    task_id: int
+    revisions: tuple[int, ...]  # one per question, in their order (positions)
+    current: bool
+
+    @property
+    def label(self) -> str:
+        """``Questionnaire.version``: each item's revision in item order ("1-2-1")."""
+        return "-".join(str(revision) for revision in self.revisions)
+
+    @property
+    def resource_id(self) -> str:
+        if self.current:
+            return f"task-{self.task_id}"
+        resource_id = f"task-{self.task_id}-v{self.label}"
+        if len(resource_id) <= _ID_LENGTH:
+            return resource_id
+        digest = hashlib.sha256(self.label.encode("ascii")).hexdigest()[:16]
+        return f"task-{self.task_id}-v{digest}"
+
+    @property
+    def canonical(self) -> str:
+        """What a response names: the questionnaire's URL and this version."""
+        return f"{questionnaire_url(self.task_id)}|{self.label}"
+
+
+def _version_of(
+    task_id: int, questions: list[Question], answered: dict[int, QuestionRevision]
+) -> _Version:
+    """The version a check-in answered (``answered``: its revisions by question id)."""
+    revisions = tuple(
+        answered[q.id].revision if q.id in answered else q.revision for q in questions
+    )
+    current = all(revision == q.revision for revision, q in zip(revisions, questions, strict=True))
+    return _Version(task_id, revisions, current)
+
+
+def _questionnaire(
+    task: Task,
+    group: TherapyGroup,
+    questions: list[Question],
+    version: _Version,
+    wordings: dict[tuple[int, int], QuestionRevision],
+) -> dict[str, Any]:
     assert task.id is not None
-    return {
+    items = []
+    changed = [task.created_at]
+    for question, revision in zip(questions, version.revisions, strict=True):
+        assert question.id is not None
+        stored = wordings.get((question.id, revision))
+        wording = question if revision == question.revision or stored is None else stored
+        items.append(_item(question, wording))
+        if stored is not None:
+            changed.append(stored.created_at)
+    retired = task.deleted_at is not None or not version.current
+    questionnaire: dict[str, Any] = {
         "resourceType": "Questionnaire",
-        "id": f"task-{task.id}",
+        "id": version.resource_id,
         "url": questionnaire_url(task.id),
+        "version": version.label,
         "title": task.title,
-        "status": "retired" if task.deleted_at is not None else "active",
+        "status": "retired" if retired else "active",
         "subjectType": ["Patient"],
-        "date": _instant(task.created_at),
         # The group is where the task belongs; a receiving system files it by this.
         "useContext": [
             {
@@ -243,8 +315,11 @@ def _questionnaire(task: Task, group: TherapyGroup, questions: list[Question]) -
                 "valueCodeableConcept": {"text": group.name},
             }
         ],
-        "item": [_item(q) for q in questions],
+        "item": items,
     }
+    # When this version came to be: the task's creation, or the newest revision in it.
+    questionnaire["date"] = _instant(max(changed))
+    return questionnaire
 
 
 def _answer(answer: Answer, question: QuestionRevision) -> dict[str, Any] | None:
@@ -293,6 +368,7 @@ def _response(
     delivery: Delivery,
     person: Person,
     answers: list[tuple[Answer, Question, QuestionRevision]],
+    version: _Version,
 ) -> dict[str, Any]:
     items = []
     for answer, question, revision in sorted(answers, key=lambda row: row[1].position):
@@ -307,7 +383,7 @@ def _response(
     response: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
         "id": f"checkin-{delivery.id}",
-        "questionnaire": questionnaire_url(delivery.task_id),
+        "questionnaire": version.canonical,
         "status": _RESPONSE_STATUS.get(delivery.status, "stopped"),
         "subject": {"reference": f"Patient/patient-{person.id}"},
         "authored": _instant(authored),
@@ -364,6 +440,12 @@ def build_bundle(
     ).all():
         questions[question.task_id].append(question)
         by_id[question.id] = question
+    wordings = {
+        (revision.question_id, revision.revision): revision
+        for revision in session.exec(
+            select(QuestionRevision).where(col(QuestionRevision.question_id).in_(list(by_id)))
+        ).all()
+    }
     # A check-in counts once someone answered (or skipped) a question in it, or it is done.
     # Deleted data (/deletemydata) has no rows left, so it cannot come back here.
     has_answers = exists().where(col(Answer.delivery_id) == Delivery.id)
@@ -402,14 +484,31 @@ def build_bundle(
         ).all()
     }
     deliveries = [d for d in deliveries if d.person_id in people]
-    resources: list[dict[str, Any]] = [
-        _questionnaire(task, groups[task.group_id], questions[task.id or 0])
-        for task in tasks.values()
-        if questions[task.id or 0]
-    ]
+    # Each response's version of its questionnaire; today's version of every task is written
+    # whether or not a response names it.
+    versions: dict[int, _Version] = {}
+    for delivery in deliveries:
+        answered = {
+            question.id or 0: revision
+            for _answer, question, revision in answers.get(delivery.id or 0, [])
+        }
+        versions[delivery.id or 0] = _version_of(
+            delivery.task_id, questions[delivery.task_id], answered
+        )
+    resources: list[dict[str, Any]] = []
+    for task in tasks.values():
+        task_questions = questions[task.id or 0]
+        if not task_questions:
+            continue
+        today = _version_of(task.id or 0, task_questions, {})
+        older = {v for v in versions.values() if v.task_id == task.id and not v.current}
+        for version in [*sorted(older, key=lambda v: v.revisions), today]:
+            group = groups[task.group_id]
+            resources.append(_questionnaire(task, group, task_questions, version, wordings))
     resources += [_patient(person) for person in people.values()]
     resources += [
-        _response(d, people[d.person_id], answers.get(d.id or 0, [])) for d in deliveries
+        _response(d, people[d.person_id], answers.get(d.id or 0, []), versions[d.id or 0])
+        for d in deliveries
     ]
     return {
         "resourceType": "Bundle",

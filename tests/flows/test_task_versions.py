@@ -93,8 +93,18 @@ async def test_an_edit_after_answers_keeps_the_old_wording_with_the_old_answers(
     await h.command(THEO, "/export", "Shoulder Therapy 1", "fhir")
     bundle: dict[str, Any] = json.loads(sent_file(h))
     resources = [e["resource"] for e in bundle["entry"]]
-    (questionnaire,) = [r for r in resources if r["resourceType"] == "Questionnaire"]
-    assert questionnaire["item"][2]["text"] == NEW_TEXT
+    # Two versions of the questionnaire: today's, and the one day 1 was answered in.
+    (today,) = [
+        r for r in resources if r["resourceType"] == "Questionnaire" and r["status"] == "active"
+    ]
+    (before,) = [
+        r for r in resources if r["resourceType"] == "Questionnaire" and r["status"] == "retired"
+    ]
+    assert (today["id"], today["version"]) == (f"task-{PAIN_CHECK}", "1-1-2")
+    assert (today["item"][2]["text"], today["item"][2].get("maxLength")) == (NEW_TEXT, None)
+    assert (before["id"], before["version"]) == (f"task-{PAIN_CHECK}-v1-1-1", "1-1-1")
+    assert (before["item"][2]["text"], before["item"][2]["maxLength"]) == (OLD_TEXT, 500)
+    assert before["url"] == today["url"]
     responses = sorted(
         (r for r in resources if r["resourceType"] == "QuestionnaireResponse"),
         key=lambda r: r["authored"],
@@ -102,6 +112,10 @@ async def test_an_edit_after_answers_keeps_the_old_wording_with_the_old_answers(
     assert [[i["text"] for i in r["item"] if i["linkId"] == "3"] for r in responses] == [
         [OLD_TEXT],
         [NEW_TEXT],
+    ]
+    assert [r["questionnaire"] for r in responses] == [
+        f"{before['url']}|1-1-1",
+        f"{today['url']}|1-1-2",
     ]
 
     await h.command(ALICE, "/mydata")

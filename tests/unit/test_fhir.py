@@ -21,6 +21,7 @@ from bot.services import fhir
 from bot.services.audit import OPERATOR
 from bot.services.authoring import AuthoringError, QuestionDraft, TaskDraft, create_task
 from bot.services.responses import ResponseType
+from bot.services.revisions import revise
 from fakebotapi import parse_html
 from storage.db import Database
 from storage.models import (
@@ -333,12 +334,15 @@ def test_the_questionnaire_maps_every_response_type(
 def test_each_response_holds_the_values_stored_in_the_database(
     database: Database, clock: ManualClock, world: World
 ) -> None:
-    responses = {
-        r.id: r for r in _resources(_export(database, clock.now()), "QuestionnaireResponse")
-    }
+    bundle = _export(database, clock.now())
+    responses = {r.id: r for r in _resources(bundle, "QuestionnaireResponse")}
     alice = responses[f"checkin-{world.deliveries['alice'].id}"]
     assert alice.status == "completed"
-    assert alice.questionnaire == fhir.questionnaire_url(world.task.id or 0)
+    # Today's version of the task's questionnaire: every answer is to a question as it reads.
+    (questionnaire,) = _resources(bundle, "Questionnaire")
+    assert questionnaire.version == "1-1-1-1-1-1-1-1-1"
+    today = f"{fhir.questionnaire_url(world.task.id or 0)}|1-1-1-1-1-1-1-1-1"
+    assert {r.questionnaire for r in responses.values()} == {today}
     assert alice.subject.reference == f"Patient/patient-{world.people['alice'].id}"
     assert alice.authored == datetime(2026, 11, 20, 10, 9, tzinfo=UTC)
     assert _answers(alice) == {
@@ -389,6 +393,89 @@ def test_whole_numbers_past_fhirs_integer_are_decimals(
         r for r in _resources(bundle, "QuestionnaireResponse") if r.id == f"checkin-{d.id}"
     ]
     assert _answers(response) == {"3": {"valueDecimal": 3e9}}
+
+
+_VALUE_TYPES = {
+    "valueBoolean": {"boolean"},
+    "valueInteger": {"integer"},
+    "valueDecimal": {"decimal"},
+    "valueCoding": {"choice"},
+    "valueString": {"string"},
+    "valueAttachment": {"attachment"},
+}
+
+
+def _answered_against(bundle: Bundle) -> dict[str, dict[str, tuple[str, dict[str, Any]]]]:
+    """Each response's answers, each with the item of the questionnaire version it names;
+    asserts every answer fits that item as a receiving system would check it."""
+    versions = {
+        f"{q.url}|{q.version}": {i.linkId: i.model_dump(exclude_none=True) for i in q.item}
+        for q in _resources(bundle, "Questionnaire")
+    }
+    found = {}
+    for response in _resources(bundle, "QuestionnaireResponse"):
+        items = versions[response.questionnaire]  # the version it names is in the bundle
+        answers = {}
+        for link_id, answer in _answers(response).items():
+            item = items[link_id]
+            ((kind, value),) = answer.items()
+            assert item["type"] in _VALUE_TYPES[kind], (response.id, link_id, item, answer)
+            if kind == "valueCoding":
+                assert {"valueCoding": value} in item["answerOption"], (item, value)
+            answers[link_id] = (response.questionnaire, answer)
+        found[response.id] = answers
+    return found
+
+
+def test_a_check_in_answered_before_an_edit_names_the_version_it_answered(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    # Alice answered "Both sides" (option 3) and "Yes" before the therapist dropped the third
+    # option and made the yes/no a 0-10 scale.
+    later = clock.now() + timedelta(days=1)
+    choice, yes_no = world.questions[4], world.questions[3]
+    assert revise(world.session, choice, {"options": ["Left", "Right"]}, later)
+    assert revise(world.session, yes_no, {"response_type": "scale"}, later)
+    world.session.commit()
+    d = world.checkin("alice", "2026-11-27T10:00", S.COMPLETED)
+    world.answer(d, 4, "2026-11-27T10:01", value_text="6", value_number=6.0)
+    world.answer(d, 5, "2026-11-27T10:02", value_text="Right")
+    world.session.commit()
+
+    bundle = _export(database, clock.now())
+    answered = _answered_against(bundle)
+    before = answered[f"checkin-{world.deliveries['alice'].id}"]
+    after = answered[f"checkin-{d.id}"]
+    url = fhir.questionnaire_url(world.task.id or 0)
+    assert before["4"] == (f"{url}|1-1-1-1-1-1-1-1-1", {"valueBoolean": True})
+    assert before["5"] == (
+        f"{url}|1-1-1-1-1-1-1-1-1",
+        {"valueCoding": {"code": "3", "display": "Both sides"}},
+    )
+    assert after["4"] == (f"{url}|1-1-1-2-2-1-1-1-1", {"valueInteger": 6})
+    assert after["5"] == (
+        f"{url}|1-1-1-2-2-1-1-1-1",
+        {"valueCoding": {"code": "2", "display": "Right"}},
+    )
+    # Bob and Chloe answered only questions that did not change: today's version.
+    for who in ("bob", "chloe"):
+        assert {v for v, _a in answered[f"checkin-{world.deliveries[who].id}"].values()} == {
+            f"{url}|1-1-1-2-2-1-1-1-1"
+        }
+    questionnaires = {q.version: q for q in _resources(bundle, "Questionnaire")}
+    assert sorted(questionnaires) == ["1-1-1-1-1-1-1-1-1", "1-1-1-2-2-1-1-1-1"]
+    old, today = questionnaires["1-1-1-1-1-1-1-1-1"], questionnaires["1-1-1-2-2-1-1-1-1"]
+    assert (old.id, old.status) == (f"task-{world.task.id}-v1-1-1-1-1-1-1-1-1", "retired")
+    assert (today.id, today.status) == (f"task-{world.task.id}", "active")
+    assert old.date < today.date
+    # The alert rule belongs to today's meaning: the old yes/no item does not carry it.
+    assert "extension" not in old.item[3].model_dump(exclude_none=True)
+    assert [x.url for x in today.item[3].extension] == [
+        fhir.EXT_ITEM_CONTROL,
+        fhir.EXT_MIN,
+        fhir.EXT_MAX,
+        fhir.EXT_ALERT,
+    ]
 
 
 def test_patients_carry_their_name_and_telegram_id_only_as_an_identifier(
