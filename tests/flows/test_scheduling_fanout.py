@@ -547,16 +547,10 @@ async def test_a_standby_hears_the_prompts_and_its_burst_of_replies_waits_for_ro
     )
     askers = [User(920_000 + n, "Walk-in") for n in range(15)]
 
-    async def until(condition: Callable[[], bool]) -> None:
-        deadline = time_module.monotonic() + 10
-        while not condition():
-            assert time_module.monotonic() < deadline, "waited 10 s in vain"
-            await asyncio.sleep(0.01)
-
     async def b_stands_by_then_everyone_writes() -> None:
-        await until(lambda: scheduler.state(a.app).sender_lock.held)  # A sends
+        await _until(lambda: scheduler.state(a.app).sender_lock.held)  # A sends
         await scheduler._tick(BotContext(b.app))  # B stands by, and listens from now on
-        await until(lambda: scheduler.state(b.app).replies.heard_paced >= 29)  # a full window
+        await _until(lambda: scheduler.state(b.app).replies.heard_paced >= 29)  # a full window
         await asyncio.gather(*(b.command(user, "/help") for user in askers))
 
     try:
