@@ -58,6 +58,8 @@ class AuditAction(StrEnum):
     CONSENT_GIVEN = "consent_given"
     CONSENT_WITHDRAWN = "consent_withdrawn"
     CONSENT_CHANGED = "consent_changed"
+    # A therapist saw a patient's answers: their page, a photo or video, a group's media.
+    RECORD_VIEWED = "record_viewed"
 
 
 class ObjectKind(StrEnum):
@@ -144,17 +146,41 @@ def record_export(
 
     Reading opens no transaction that changes anything, so the export gets its own.
     """
+    action, kind = AuditAction.DATA_EXPORTED, ObjectKind.GROUP
+    _record_alone(database, now, actor, action, kind, group_id, group_id, fields)
+
+
+def record_view(
+    database: Database,
+    now: datetime,
+    actor: Actor,
+    kind: ObjectKind,
+    object_id: int | None,
+    *,
+    group_id: int | None,
+    fields: dict[str, Any],
+) -> None:
+    """Record that a therapist saw a patient's answers, committed before they are shown: a
+    clinic accounts for who looked at a record, not only for who changed it. ``fields`` say
+    what was seen (which page, which answer), never the answers themselves."""
+    _record_alone(
+        database, now, actor, AuditAction.RECORD_VIEWED, kind, object_id, group_id, fields
+    )
+
+
+def _record_alone(
+    database: Database,
+    now: datetime,
+    actor: Actor,
+    action: AuditAction,
+    kind: ObjectKind,
+    object_id: int | None,
+    group_id: int | None,
+    fields: dict[str, Any],
+) -> None:
+    """One event in a transaction of its own, for a use case that only reads."""
     with database.session() as session:
-        record(
-            session,
-            now,
-            actor,
-            AuditAction.DATA_EXPORTED,
-            ObjectKind.GROUP,
-            group_id,
-            group_id=group_id,
-            after=fields,
-        )
+        record(session, now, actor, action, kind, object_id, group_id=group_id, after=fields)
         session.commit()
 
 

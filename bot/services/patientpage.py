@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from bot.frozen import frozen
-from bot.services.audit import Actor, ActorRole
+from bot.services.audit import Actor, ActorRole, ObjectKind, record_view
 from bot.services.authoring import (
     AuthoringError,
     find_own_group,
@@ -239,28 +239,34 @@ def find_patient(
         if len(matches) == 1:
             only = matches[0]
             assert only.id is not None
-            return _page(session, now, default_zone, only, 0, team_group_ids(session, viewer))
-        matches.sort(key=lambda p: (p.display_name.casefold(), p.telegram_user_id or 0))
-        choices = tuple(
-            PatientChoice(
-                person_id=p.id or 0,
-                telegram_user_id=p.telegram_user_id or 0,
-                name=p.display_name,
-                # Another team's group reads as one that does not exist: not named here.
-                groups=tuple(
-                    dict.fromkeys(
-                        name
-                        for name, group_id in zip(
-                            group_names[p.id or 0], group_ids[p.id or 0], strict=True
-                        )
-                        if group_id in seen_groups
+            seen = seen_groups.intersection(group_ids[only.id])
+            page = _page(session, now, default_zone, only, 0, team_group_ids(session, viewer))
+        else:
+            page = None
+    if page is not None:
+        _record_page_view(database, now, viewer, page, min(seen))
+        return page
+    matches.sort(key=lambda p: (p.display_name.casefold(), p.telegram_user_id or 0))
+    choices = tuple(
+        PatientChoice(
+            person_id=p.id or 0,
+            telegram_user_id=p.telegram_user_id or 0,
+            name=p.display_name,
+            # Another team's group reads as one that does not exist: not named here.
+            groups=tuple(
+                dict.fromkeys(
+                    name
+                    for name, group_id in zip(
+                        group_names[p.id or 0], group_ids[p.id or 0], strict=True
                     )
-                ),
-                data_deleted=p.data_deleted_at is not None,
-            )
-            for p in matches[:MAX_CHOICES]
+                    if group_id in seen_groups
+                )
+            ),
+            data_deleted=p.data_deleted_at is not None,
         )
-        return PatientChoices(ref, choices, max(0, len(matches) - MAX_CHOICES))
+        for p in matches[:MAX_CHOICES]
+    )
+    return PatientChoices(ref, choices, max(0, len(matches) - MAX_CHOICES))
 
 
 def _matching(people: list[Person], ref: str) -> list[Person]:
@@ -292,21 +298,44 @@ def patient_page(
 ) -> PatientPage:
     """One page of a patient's check-ins (``offset`` newer ones left out), newest first."""
     with database.read_session() as session:
-        person = _visible_patient(session, viewer, config_user_ids, person_id)
+        person, groups = _visible_patient(session, viewer, config_user_ids, person_id)
         visible = team_group_ids(session, viewer)
-        return _page(session, now, default_zone, person, max(0, offset), visible)
+        page = _page(session, now, default_zone, person, max(0, offset), visible)
+    seen = [g for g in groups if visible is None or g in visible]
+    _record_page_view(database, now, viewer, page, min(seen or groups))
+    return page
+
+
+def _record_page_view(
+    database: Database, now: datetime, viewer: Actor, page: PatientPage, group_id: int
+) -> None:
+    """The trail's account of a page shown (filed under a group the viewer sees them in)."""
+    record_view(
+        database,
+        now,
+        viewer,
+        ObjectKind.PERSON,
+        page.person_id,
+        group_id=group_id,
+        # Which of the patient's check-ins were on it, newest first: [from, to).
+        fields={
+            "seen": "patient page",
+            "check_ins": [page.offset, page.offset + len(page.checkins)],
+        },
+    )
 
 
 def _visible_patient(
     session: Session, viewer: Actor, config_user_ids: Iterable[int], person_id: int
-) -> Person:
+) -> tuple[Person, list[int]]:
+    """The patient and their groups, if ``viewer`` may see them."""
     person = session.get(Person, person_id) if 0 < person_id <= MAX_INTEGER else None
     groups = _patient_groups(session, [person_id]).get(person_id, []) if person else []
     if person is None or not groups:
         raise AuthoringError(meaning(Kind.PATIENT_PAGE_GONE))
     if not may_see(session, viewer, config_user_ids, groups):
         raise AuthoringError(meaning(Kind.PATIENT_PAGE_NOT_YOURS))
-    return person
+    return person, groups
 
 
 def _page(
@@ -509,6 +538,7 @@ def _aware(at: datetime) -> datetime:
 
 def media_answer(
     database: Database,
+    now: datetime,
     default_zone: str,
     viewer: Actor,
     config_user_ids: Iterable[int],
@@ -527,7 +557,17 @@ def media_answer(
         group, person = _group_and_person(session, task, delivery)
         if not may_see(session, viewer, config_user_ids, [group.id or 0]):
             raise AuthoringError(meaning(Kind.PATIENT_PAGE_NOT_YOURS))
-        return _media_item(answer, question, task, group, person, default_zone)
+        item = _media_item(answer, question, task, group, person, default_zone)
+    record_view(
+        database,
+        now,
+        viewer,
+        ObjectKind.PERSON,
+        person.id,
+        group_id=group.id,
+        fields={"seen": item.kind, "answer_id": item.answer_id},
+    )
+    return item
 
 
 def parse_media_args(text: str) -> tuple[str, int | None]:
@@ -594,7 +634,18 @@ def group_media(
             )
             for answer, question, task, delivery in found
         )
-        return GroupMedia(group.name, days, items, more)
+        patients = sorted({delivery.person_id for _a, _q, _t, delivery in found})
+    if items:
+        record_view(
+            database,
+            now,
+            viewer,
+            ObjectKind.GROUP,
+            group.id,
+            group_id=group.id,
+            fields={"seen": "media", "days": days, "answers": len(items), "patients": patients},
+        )
+    return GroupMedia(group.name, days, items, more)
 
 
 def _media_query() -> Select[Answer, QuestionRevision, Task, Delivery]:

@@ -54,6 +54,7 @@ _ACTIONS = {
     AuditAction.CONSENT_GIVEN: N_("consent given"),
     AuditAction.CONSENT_WITHDRAWN: N_("consent withdrawn"),
     AuditAction.CONSENT_CHANGED: N_("consent text changed"),
+    AuditAction.RECORD_VIEWED: N_("patient's answers viewed"),
 }
 _ROLES = {
     ActorRole.ADMINISTRATOR: N_("administrator"),

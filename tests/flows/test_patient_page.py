@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlmodel import col, select
+
+from bot.services.audit import AuditAction
 from fakebotapi import RetryAfterFault
+from storage.models import AuditEvent, Person, TherapyGroup
 from tests.fakes.harness import Harness, patient, therapist
 from tests.flows.test_therapist_support import invite_code
 
@@ -89,6 +93,57 @@ async def test_the_page_shows_every_answer_and_sends_the_photo_and_the_video(
     assert h.last_message(THEO.chat_id).plain == (
         "🎬 Alice Test · Knees · Wed 25 Nov 10:00\nTask: Every kind\n“Video of one squat”"
     )
+
+
+def views(h: Harness) -> list[tuple[int | None, str, int | None, int | None, object]]:
+    """The trail's record_viewed events: who, what kind of object, which, filed under which
+    group, what was seen."""
+    with h.database.session() as session:
+        found = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.action == AuditAction.RECORD_VIEWED.value)
+            .order_by(col(AuditEvent.id))
+        ).all()
+    return [(e.actor_telegram_id, e.object_kind, e.object_id, e.group_id, e.after) for e in found]
+
+
+async def test_every_view_of_a_patients_answers_is_in_the_audit_trail(harness: Harness) -> None:
+    """A clinic accounts for who looked at a record, not only who changed it: the page, each
+    photo or video sent on, and /media each leave one event, written before they are shown.
+    A refusal, a search that shows nobody's answers, or an empty /media leaves none."""
+    h = harness
+    await everyone_answers(h)
+    with h.database.session() as session:
+        alice, bob = (
+            session.exec(select(Person).where(Person.telegram_user_id == who.id)).one().id
+            for who in (ALICE, BOB)
+        )
+        (knees,) = session.exec(select(TherapyGroup.id)).all()
+    await h.command(BOB, "/patient", "Alice")  # not a therapist
+    await h.command(THEO, "/patient", "Zed")  # nobody
+    await h.command(THEO, "/patient", "Test")  # two match: names only
+    assert views(h) == []
+
+    await h.command(THEO, "/patient", "alice")
+    await h.press(THEO, "📷 Photo 1")
+    await h.command(THEO, "/patient", "Test")
+    await h.press(THEO, "Bob Test · Knees")
+    await h.command(THEO, "/media", "Knees")
+    page = {"seen": "patient page", "check_ins": [0, 1]}
+    assert views(h) == [
+        (THEO.id, "person", alice, knees, page),
+        (THEO.id, "person", alice, knees, {"seen": "photo", "answer_id": 6}),
+        (THEO.id, "person", bob, knees, page),
+        (
+            THEO.id,
+            "group",
+            knees,
+            knees,
+            {"seen": "media", "days": 7, "answers": 2, "patients": [alice]},
+        ),
+    ]
+    await h.command(THEO, "/audit", "Knees")
+    assert "patient's answers viewed" in h.last_text(THEO.chat_id)
 
 
 async def test_a_name_several_patients_share_offers_a_button_each(harness: Harness) -> None:

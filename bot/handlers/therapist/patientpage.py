@@ -189,6 +189,7 @@ async def media_press(update: Update, context: BotContext) -> None:
         item = await deps.run(
             patientpage.media_answer,
             deps.database,
+            _now(context),
             _zone(context),
             _actor(update, context),
             deps.settings.therapists.user_ids,
