@@ -36,7 +36,7 @@ from bot.services.closing import ClosingMessage, erased_message
 from bot.services.consent import latest_versions, missing
 from bot.services.content import title_of
 from bot.services.planning import comes_late, plan_following, zone_for
-from bot.services.schedule import after_quiet_hours
+from bot.services.schedule import after_quiet_hours, window_end
 from bot.services.views import PromptView
 from storage.db import Database
 from storage.models import (
@@ -568,8 +568,9 @@ def _claim_prompts(
         if was_pending and (until := _late_once_waits_until(context, policy, now)):
             # Still pending, with its whole time to answer from then: the scan after the
             # quiet hours claims it.
+            zone = zone_for(context.person, context.group, policy.default_zone)
             row.expires_at = max(
-                row.expires_at, until + timedelta(minutes=context.task.expiry_minutes)
+                row.expires_at, window_end(until, context.task.expiry_minutes, zone)
             )
             row.due_at = until
             result.deferred += 1

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import Session, SQLModel, col, select
 
-from bot.services.schedule import local_to_utc, next_due
+from bot.services.schedule import local_to_utc, next_due, window_end
 from storage.db import insert_skipping_conflicts
 from storage.models import (
     Delivery,
@@ -87,16 +87,18 @@ def plan_next(
     ).first()
     if exists is not None:
         return None
-    return _add_pending(session, task, person, due_at)
+    return _add_pending(session, task, person, due_at, zone)
 
 
-def _add_pending(session: Session, task: Task, person: Person, due_at: datetime) -> Delivery:
+def _add_pending(
+    session: Session, task: Task, person: Person, due_at: datetime, zone: ZoneInfo
+) -> Delivery:
     assert task.id is not None and person.id is not None
     delivery = Delivery(
         task_id=task.id,
         person_id=person.id,
         due_at=due_at,
-        expires_at=due_at + timedelta(minutes=task.expiry_minutes),
+        expires_at=window_end(due_at, task.expiry_minutes, zone),
         status=DeliveryStatus.PENDING.value,
     )
     session.add(delivery)
@@ -137,7 +139,7 @@ def plan_following(
                 "task_id": task.id,
                 "person_id": person.id,
                 "due_at": due_at,
-                "expires_at": due_at + timedelta(minutes=task.expiry_minutes),
+                "expires_at": window_end(due_at, task.expiry_minutes, zone),
                 "status": DeliveryStatus.PENDING.value,
                 "current_tries": 0,
                 "reminders_sent": 0,
@@ -250,7 +252,7 @@ def _plan_late_once(
         # An edit of its hour, or a seed again, does not send it again: not that day (the
         # check was by day once), nor the next, which comes first where they live.
         return None
-    return _add_pending(session, task, person, now)
+    return _add_pending(session, task, person, now, zone)
 
 
 def _had_it(session: Session, task: Task, person: Person) -> bool:
@@ -428,7 +430,7 @@ def _keep_at_its_days_time(
         .values(
             due_at=occurrence,
             # Its time to answer from now, not from the day its row stood for.
-            expires_at=now + timedelta(minutes=task.expiry_minutes)
+            expires_at=window_end(now, task.expiry_minutes, zone)
             if owed_late
             else delivery.expires_at,
         )

@@ -274,6 +274,26 @@ def local_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, at.replace(fold=0), tzinfo=zone).astimezone(UTC)
 
 
+MINUTES_PER_DAY = 24 * 60
+
+
+def window_end(start: datetime, minutes: int, zone: ZoneInfo) -> datetime:
+    """When a check-in's time to answer, ``minutes`` from ``start``, is over.
+
+    Whole days are counted on the wall clock of ``zone``: a day's window ends at the same
+    local time the next day, as a patient reads "24 hours". Counted in UTC, a daily check-in's
+    window ran an hour into the next one on the day the clocks go forward (that day has 23
+    hours), so yesterday's was still open when today's came. Any other length is elapsed time
+    ("answer within 2 hours" means two hours, also across a change). The end follows
+    ``local_to_utc``'s policy for a time the change skips or repeats.
+    """
+    if minutes <= 0 or minutes % MINUTES_PER_DAY:
+        return start + timedelta(minutes=minutes)
+    local = start.astimezone(zone)
+    later = local.date() + timedelta(days=minutes // MINUTES_PER_DAY)
+    return local_to_utc(later, local.time(), zone)
+
+
 def occurrences(
     start_day: date,
     at: time,

@@ -127,6 +127,36 @@ async def test_a_daily_eleven_oclock_task_comes_at_eleven_local_on_both_sides_of
     assert {(b - a) for a, b in itertools.pairwise(sent)} != {timedelta(hours=24)}
 
 
+async def test_yesterdays_check_in_is_over_when_todays_comes_on_the_day_the_clocks_go_forward(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    """A daily 10:00 task with the default 24 hours to answer, begun and left on Saturday.
+
+    Sunday 29 March has 23 hours in London. Counted in UTC, Saturday's 24 hours ran to 11:00
+    BST, and Sunday's prompt, held while Saturday's was open, came an hour late.
+    """
+    clock.set(datetime(2026, 3, 28, 6, 0, tzinfo=UTC))
+    group = world.group(zone="Europe/London")
+    person = world.patient(group)
+    world.task(group, (date(2026, 3, 28), time(10, 0)), recurrence="FREQ=DAILY", questions=2)
+    patient = User(person.telegram_user_id, "Patient")
+
+    def on(at: datetime) -> None:
+        vt.now += (at - clock.now()).total_seconds()  # the pacer's clock moves on too
+        clock.set(at)
+
+    on(datetime(2026, 3, 28, 10, 0, tzinfo=UTC))  # 10:00 GMT
+    await scan(h, vt)
+    on(datetime(2026, 3, 28, 10, 5, tzinfo=UTC))
+    await h.press(patient, "▶️ Start now")  # and nothing more
+    on(datetime(2026, 3, 29, 9, 0, tzinfo=UTC))  # 10:00 BST
+    await scan(h, vt)
+    saturday, sunday = world.deliveries()[:2]
+    assert saturday.status == "expired"
+    assert sunday.status == "sent", "Sunday's prompt came at 10:00, not held an hour"
+    assert "29 Mar, 10:00" in prompts(h, patient.chat_id)[-1]
+
+
 async def test_a_time_skipped_or_repeated_by_dst_follows_the_documented_policy(
     h: Harness, vt: VirtualTime, world: World, clock: ManualClock
 ) -> None:

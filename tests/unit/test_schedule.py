@@ -25,6 +25,7 @@ from bot.services.schedule import (
     parse_when,
     recurrence_to_rule,
     rule_to_recurrence,
+    window_end,
 )
 from bot.texts import describe_rule
 from tests.fakes.words import error_words, raises_saying
@@ -755,3 +756,27 @@ def test_end_of_quiet_in_new_york_is_a_utc_instant() -> None:
 
     assert ends == utc(2026, 11, 2, 13)
     assert ends.tzinfo is UTC
+
+
+LONDON = ZoneInfo("Europe/London")
+
+
+@pytest.mark.parametrize(
+    ("start", "minutes", "end"),
+    [
+        # A day's window ends at the same local time the next day: 23 hours on the day the
+        # clocks go forward (10:00 GMT, then 10:00 BST), 25 on the day they go back.
+        (datetime(2026, 3, 28, 10, 0, tzinfo=UTC), 1440, datetime(2026, 3, 29, 9, 0, tzinfo=UTC)),
+        (datetime(2026, 10, 24, 9, 0, tzinfo=UTC), 1440, datetime(2026, 10, 25, 10, tzinfo=UTC)),
+        (datetime(2026, 3, 27, 10, 0, tzinfo=UTC), 2880, datetime(2026, 3, 29, 9, 0, tzinfo=UTC)),
+        # An ordinary day: 24 hours.
+        (datetime(2026, 11, 25, 10, 0, tzinfo=UTC), 1440, datetime(2026, 11, 26, 10, tzinfo=UTC)),
+        # Anything but whole days is elapsed time, across a change too.
+        (datetime(2026, 3, 29, 0, 30, tzinfo=UTC), 90, datetime(2026, 3, 29, 2, 0, tzinfo=UTC)),
+        (datetime(2026, 3, 28, 10, 0, tzinfo=UTC), 1500, datetime(2026, 3, 29, 11, tzinfo=UTC)),
+    ],
+)
+def test_a_window_of_whole_days_ends_at_the_same_local_time(
+    start: datetime, minutes: int, end: datetime
+) -> None:
+    assert window_end(start, minutes, LONDON) == end
