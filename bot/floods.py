@@ -78,10 +78,6 @@ class ReplyGate(BaseRateLimiter[None]):
         # Run when the bot shuts down: ``Application.shutdown`` reaches here (through
         # ``Bot.shutdown``) also where nothing calls ``post_shutdown`` (tools, tests).
         self.closing: Callable[[], Awaitable[None]] | None = None
-        # Told of updates this instance stored for the others to take while it sends, and
-        # run when another instance did so (``bot.replyshare``, ``bot.receiver``).
-        self.stored_for_others: Callable[[int], None] | None = None
-        self.stored_elsewhere: Callable[[], None] | None = None
         # Every message sent passes here: the newest one of each chat (``bot.chatmarks``).
         self.marks = ChatMarks()
 

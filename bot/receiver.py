@@ -71,10 +71,6 @@ HANDLING_AT_ONCE = 4
 # A worker with nothing to do looks again this often, for rows another instance stored (or
 # gave back): its own arrivals wake it at once.
 IDLE_LOOK_SECONDS = 1.0
-# While this instance sends a fan-out (a paced message within the last HAND_OVER_SENDING_SECONDS)
-# and others share the database, its worker leaves updates to them for this long.
-HAND_OVER_SECONDS = 0.5
-HAND_OVER_SENDING_SECONDS = 1.0
 # A chat in a therapist's dialogue stays with the instance holding its draft this long past
 # the last renewal (``inbox.hold_chats``), renewed every third of it while the draft lives:
 # dead, the instance lets the chat go within this.
@@ -140,32 +136,10 @@ class Receiver:
     # --- storing --------------------------------------------------------------------------
 
     async def accept(self, updates: Sequence[Mapping[str, Any]]) -> None:
-        """Commit updates to the inbox (returns once they are durable) and wake the worker;
-        while this instance sends a fan-out, the others are told to take them."""
+        """Commit updates to the inbox (returns once they are durable) and wake the worker."""
         deps = self.deps
         await deps.run(inbox.store, deps.database, deps.clock.now(), updates)
         self._wake.set()
-        gate = self.application.bot.rate_limiter
-        if isinstance(gate, ReplyGate) and gate.stored_for_others and self._handing_over():
-            gate.stored_for_others(len(updates))
-
-    def wake(self) -> None:
-        """Look for updates now: another instance stored some for the others to take."""
-        self._wake.set()
-
-    def _handing_over(self) -> bool:
-        """Whether this instance leaves fresh updates to the others: it sends a fan-out (its
-        event loop is busy with prompts) while other instances share the database. Not while
-        a therapist's dialogue lives here: only this instance may take that chat's updates."""
-        gate = self.application.bot.rate_limiter
-        if not isinstance(gate, ReplyGate) or gate.budget is None:
-            return False
-        pacer = gate.budget()
-        return (
-            pacer.shared
-            and pacer.sending(within=HAND_OVER_SENDING_SECONDS)
-            and not self._chats_in_dialogue()
-        )
 
     # --- handling -------------------------------------------------------------------------
 
@@ -208,15 +182,17 @@ class Receiver:
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
             if not handled:
-                await self._idle(HAND_OVER_SECONDS if self._handing_over() else IDLE_LOOK_SECONDS)
+                await self._idle()
 
-    async def _idle(self, seconds: float) -> None:
+    async def _idle(self) -> None:
         waits = [
             asyncio.ensure_future(self._wake.wait()),
             asyncio.ensure_future(self._stopping.wait()),
         ]
         try:
-            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                waits, timeout=IDLE_LOOK_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             for waiting in waits:
                 waiting.cancel()
@@ -236,22 +212,15 @@ class Receiver:
             if last is not None and last.stale(lease):
                 await self._drop_stale(last)
                 last = None
-            now = deps.clock.now()
-            # The worker of an instance sending a fan-out leaves what is fresh to the others,
-            # and takes only what none of them took within HAND_OVER_SECONDS.
-            handing_over = until_stopped and self._handing_over()
             try:
                 items = await deps.run(
                     inbox.claim,
                     deps.database,
-                    now,
+                    deps.clock.now(),
                     deps.instance_id,
                     lease,
                     CLAIM_LIMIT,
                     first=last.write if last is not None else None,
-                    received_before=(
-                        now - timedelta(seconds=HAND_OVER_SECONDS) if handing_over else None
-                    ),
                 )
             except BaseException:
                 self._last_batch = last  # with the next claim, or by ``close``
@@ -699,9 +668,6 @@ def install(application: BotApplication) -> Receiver:
     """Give the application its receiver (``receiver(app)`` finds it)."""
     made = Receiver(application)
     application.bot_data[RECEIVER_KEY] = made
-    gate = application.bot.rate_limiter
-    if isinstance(gate, ReplyGate):
-        gate.stored_elsewhere = made.wake
     application.add_error_handler(_note_error)
     return made
 

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 
 from bot.sender import Pacer
-from storage.db import INBOX_CHANNEL, PROMPTS_CHANNEL, Database, ReplyChannel
+from storage.db import Database, ReplyChannel
 from storage.errors import is_unavailable, unavailable_reason
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,6 @@ class ReplyShare:
         self.instance = instance
         self._unannounced = 0
         self._unannounced_paced = 0
-        self._unannounced_stored = 0
-        # Told when another instance stored updates for the others to take (the receiver
-        # wakes its worker).
-        self.on_stored_elsewhere: Callable[[], None] | None = None
         self._others_listening = 0
         self._recount_at = float("-inf")
         self._announcing: asyncio.Task[None] | None = None
@@ -92,13 +88,6 @@ class ReplyShare:
         self._unannounced_paced += 1
         self._wake_announcer()
 
-    def stored_for_others(self, count: int) -> None:
-        """This instance, busy sending, stored ``count`` updates for the others to take."""
-        if not self.enabled:
-            return
-        self._unannounced_stored += count
-        self._wake_announcer()
-
     def _wake_announcer(self) -> None:
         self._wake.set()
         if self._announcing is None or self._announcing.done():
@@ -113,18 +102,16 @@ class ReplyShare:
             self._wake.clear()
             count, self._unannounced = self._unannounced, 0
             paced, self._unannounced_paced = self._unannounced_paced, 0
-            stored, self._unannounced_stored = self._unannounced_stored, 0
             if self._closing:
                 return
             recount = time.monotonic() >= self._recount_at
-            if not (count or paced or stored) or not (recount or self._others_listening):
+            if not (count or paced) or not (recount or self._others_listening):
                 continue  # nothing to tell, or nobody to tell it to as counted a moment ago
             began = loop.time()
             try:
-                await asyncio.to_thread(self._tell, count, paced, stored, recount)
+                await asyncio.to_thread(self._tell, count, paced, recount)
             except Exception as error:
                 # Only the budget's view is lost: at worst one 429, which the sender honours.
-                # Updates stored for the others are taken at their next look, or here.
                 log.warning(
                     "could not tell the other instances about %d messages: %s",
                     count + paced,
@@ -133,7 +120,7 @@ class ReplyShare:
             # One round trip per batch, not per reply: what comes meanwhile goes together.
             await asyncio.sleep(max(0.0, ANNOUNCE_SPACING - (loop.time() - began)))
 
-    def _tell(self, count: int, paced: int, stored: int, recount: bool) -> None:
+    def _tell(self, count: int, paced: int, recount: bool) -> None:
         """In a thread: count the listeners when that count is stale, announce if any."""
         if recount:
             self._others_listening = self.channel.others_listening()
@@ -141,7 +128,7 @@ class ReplyShare:
             # A bool set from this thread: the event loop reads it at its next grant.
             self.pacer().shared = self._others_listening > 0
         if self._others_listening:
-            self.channel.announce(self.instance(), count, paced, stored)
+            self.channel.announce(self.instance(), count, paced)
 
     # --- hearing ----------------------------------------------------------------------------
 
@@ -152,11 +139,11 @@ class ReplyShare:
         loop = asyncio.get_running_loop()
         self._stop_listening.clear()
 
-        def heard(instance: str, count: int, channel: str) -> None:
+        def heard(instance: str, count: int, paced: bool) -> None:
             if instance == self.instance():
                 return  # our own, in our pacer already
             try:
-                loop.call_soon_threadsafe(self._note, count, channel)
+                loop.call_soon_threadsafe(self._note, count, paced)
             except RuntimeError:  # the event loop is closed: nobody is left to tell
                 self._stop_listening.set()
 
@@ -165,20 +152,16 @@ class ReplyShare:
         )
         self._listener.start()
 
-    def _note(self, count: int, channel: str) -> None:
-        if channel == INBOX_CHANNEL:
-            if self.on_stored_elsewhere is not None:
-                self.on_stored_elsewhere()
-            return
+    def _note(self, count: int, paced: bool) -> None:
         # Either note also shares the budget at once, before the next count of listeners.
-        if channel == PROMPTS_CHANNEL:
+        if paced:
             self.heard_paced += count
             self.pacer().note_foreign_paced(count)
         else:
             self.heard += count
             self.pacer().note_foreign(count)
 
-    def _listen_until_stopped(self, heard: Callable[[str, int, str], None]) -> None:
+    def _listen_until_stopped(self, heard: Callable[[str, int, bool], None]) -> None:
         def stopped() -> bool:
             return self._stop_listening.is_set() or self.channel.released
 

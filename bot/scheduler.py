@@ -152,13 +152,6 @@ def install(application: BotApplication) -> None:
         gate.reply_sent = state(application).replies.reply_sent
         gate.paced_sent = state(application).replies.paced_sent
         gate.closing = state(application).replies.close
-        gate.stored_for_others = state(application).replies.stored_for_others
-
-        def stored_elsewhere() -> None:
-            if gate.stored_elsewhere is not None:
-                gate.stored_elsewhere()
-
-        state(application).replies.on_stored_elsewhere = stored_elsewhere
     if application.job_queue is None:  # PTB installed without its job-queue extra
         raise RuntimeError(
             "python-telegram-bot's JobQueue is missing: install the job-queue extra"

@@ -134,12 +134,6 @@ class Pacer:
         # Whether another instance listens on the database and so shares the budget
         # (``bot.replyshare`` sets it from its count of listeners).
         self.shared = False
-        # When this pacer last let a paced message (a prompt) go: the instance is sending.
-        self.paced_at = -math.inf
-
-    def sending(self, within: float) -> bool:
-        """Whether a paced message went out within the last ``within`` seconds."""
-        return self.clock() - self.paced_at < within
 
     def reserve(self, chat_id: int | str) -> float:
         """Book the earliest instant allowed for this chat; return it."""
@@ -183,7 +177,6 @@ class Pacer:
                     self._chat_next[chat_id] = chat_was_free_at
                 continue
             self._hold(self.clock())
-            self.paced_at = self.clock()
             return slot
 
     async def acquire_reply(self, chat_id: int | str) -> None:

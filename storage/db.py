@@ -521,9 +521,6 @@ REPLIES_CHANNEL = "patientbot_replies"
 # channel of its own, so that an instance of an earlier version, which listens only for
 # replies, does not take them for replies during a rolling upgrade.
 PROMPTS_CHANNEL = "patientbot_prompts"
-# Updates the sending instance stored and leaves to the others (``bot.receiver``): a worker
-# that hears of them claims at once instead of at its next idle look.
-INBOX_CHANNEL = "patientbot_inbox"
 # The application_name of a session listening on REPLIES_CHANNEL: how an instance learns,
 # from pg_stat_activity, whether anyone else would hear its announcements.
 REPLIES_LISTENER_NAME = "patientbot replies"
@@ -545,15 +542,10 @@ class ReplyChannel:
         self.released = False
         self.listener_pid: int | None = None  # our listening session's, while it listens
 
-    def announce(self, instance: str, replies: int, prompts: int = 0, stored: int = 0) -> None:
-        """Tell the others how many replies and paced messages went out, and how many updates
-        were stored for them to take (one transaction)."""
+    def announce(self, instance: str, replies: int, prompts: int = 0) -> None:
+        """Tell the others how many replies and paced messages went out (one transaction)."""
         with self.database.engine.connect() as connection:
-            for channel, count in (
-                (REPLIES_CHANNEL, replies),
-                (PROMPTS_CHANNEL, prompts),
-                (INBOX_CHANNEL, stored),
-            ):
+            for channel, count in ((REPLIES_CHANNEL, replies), (PROMPTS_CHANNEL, prompts)):
                 if count:
                     connection.execute(
                         text("SELECT pg_notify(:channel, :message)"),
@@ -574,11 +566,12 @@ class ReplyChannel:
             connection.commit()
         return int(count)
 
-    def listen(self, heard: Callable[[str, int, str], None], stopping: Callable[[], bool]) -> None:
-        """Call ``heard(instance, count, channel)`` for each announcement (ours too) until
-        ``stopping()``; raise if cut off. ``channel``: ``REPLIES_CHANNEL`` (replies),
-        ``PROMPTS_CHANNEL`` (paced messages: prompts and the like) or ``INBOX_CHANNEL``
-        (updates stored for the others).
+    def listen(
+        self, heard: Callable[[str, int, bool], None], stopping: Callable[[], bool]
+    ) -> None:
+        """Call ``heard(instance, count, paced)`` for each announcement (ours too) until
+        ``stopping()``; raise if cut off. ``paced``: the count is of paced messages (prompts and
+        the like), not of replies.
 
         Polled five times a second for ``stopping`` (or ``release``, when the database is
         disposed): a stop waits at most that long.
@@ -592,14 +585,13 @@ class ReplyChannel:
             )
             connection.execute(text(f"LISTEN {REPLIES_CHANNEL}"))
             connection.execute(text(f"LISTEN {PROMPTS_CHANNEL}"))
-            connection.execute(text(f"LISTEN {INBOX_CHANNEL}"))
             driver = connection.connection.driver_connection
             assert driver is not None
             self.listener_pid = driver.info.backend_pid
             while not (stopping() or self.released):
                 for notice in driver.notifies(timeout=0.2):
                     count, _, instance = notice.payload.partition(" ")
-                    heard(instance, int(count), notice.channel)
+                    heard(instance, int(count), notice.channel == PROMPTS_CHANNEL)
         finally:
             self.listener_pid = None
             # LISTEN stays with the session: never hand this connection back to the pool.

@@ -123,7 +123,6 @@ def _claim_statement() -> Any:
         .where(
             row.state == _PENDING,
             or_(row.lease_until.is_(None), row.lease_until < now),
-            row.received_at <= bindparam("b_received_before"),
             ~exists().where(
                 and_(
                     older.state == _PENDING,
@@ -165,7 +164,6 @@ def _claim_statement() -> Any:
 
 
 _CLAIM = _claim_statement()
-_ANY_TIME = timedelta(days=365)
 
 
 def dialogue_holder(instance_id: str) -> str:
@@ -183,12 +181,8 @@ def claim(
     limit: int,
     *,
     first: Callable[[Session], None] | None = None,
-    received_before: datetime | None = None,
 ) -> list[Item]:
     """Lease the oldest pending update of up to ``limit`` chats, oldest first.
-
-    With ``received_before``, only updates stored by then: an instance busy sending leaves
-    the newer ones to the others for a moment (``bot.receiver``).
 
     A chat whose oldest pending update is leased by someone (or locked by another instance's
     claim in progress) is left alone entirely, so its later updates wait their turn.
@@ -208,8 +202,6 @@ def claim(
                     "b_lease_until": now + timedelta(seconds=lease_seconds),
                     "b_instance_id": instance_id,
                     "b_dialogue_holder": dialogue_holder(instance_id),
-                    # Another instance's clock may run ahead of ours: "any time" is far off.
-                    "b_received_before": received_before or now + _ANY_TIME,
                 },
             )
             .all()

@@ -16,15 +16,12 @@ from typing import Any
 import psycopg
 import pytest
 from sqlalchemy import text
-from sqlmodel import col, select
 from telegram.ext import Application
 
-from bot import receiver as receiver_module
 from bot import replyshare, scheduler
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.context import DEPS_KEY, BotApplication, BotContext
-from bot.receiver import HAND_OVER_SECONDS, receiver
 from bot.scheduler import ScanReport, run_scan
 from bot.sender import Pacer
 from fakebotapi import (
@@ -35,7 +32,6 @@ from fakebotapi import (
     TimeoutFault,
 )
 from storage.db import FANOUT_LOCK_KEY, REPLIES_CHANNEL, Database, ReplyChannel
-from storage.models import InboxUpdate
 from tests.fakes.harness import Harness
 from tests.fakes.updates import User
 from tests.flows.test_scheduling_support import VirtualTime, World, running_app, virtual_pacer
@@ -547,10 +543,16 @@ async def test_a_standby_hears_the_prompts_and_its_burst_of_replies_waits_for_ro
     )
     askers = [User(920_000 + n, "Walk-in") for n in range(15)]
 
+    async def until(condition: Callable[[], bool]) -> None:
+        deadline = time_module.monotonic() + 10
+        while not condition():
+            assert time_module.monotonic() < deadline, "waited 10 s in vain"
+            await asyncio.sleep(0.01)
+
     async def b_stands_by_then_everyone_writes() -> None:
-        await _until(lambda: scheduler.state(a.app).sender_lock.held)  # A sends
+        await until(lambda: scheduler.state(a.app).sender_lock.held)  # A sends
         await scheduler._tick(BotContext(b.app))  # B stands by, and listens from now on
-        await _until(lambda: scheduler.state(b.app).replies.heard_paced >= 29)  # a full window
+        await until(lambda: scheduler.state(b.app).replies.heard_paced >= 29)  # a full window
         await asyncio.gather(*(b.command(user, "/help") for user in askers))
 
     try:
@@ -576,127 +578,6 @@ async def test_a_standby_hears_the_prompts_and_its_burst_of_replies_waits_for_ro
     assert all(per_chat[p.chat_id] == 1 for p in people), "each patient got one prompt"
     assert api.rate_limited == 0 and not api.violations
     assert busiest_second <= 30, "the two instances together stay within Telegram's limit"
-
-
-async def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time_module.monotonic() + seconds
-    while not condition():
-        assert time_module.monotonic() < deadline, f"waited {seconds:g} s in vain"
-        await asyncio.sleep(0.01)
-
-
-def _claimed_by(database: Database, update_ids: list[int]) -> dict[int, str | None]:
-    with database.read_session() as session:
-        rows = session.exec(
-            select(InboxUpdate.update_id, InboxUpdate.claimed_by).where(
-                col(InboxUpdate.update_id).in_(update_ids)
-            )
-        ).all()
-    return {update_id: claimed_by for update_id, claimed_by in rows}
-
-
-@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite is one process by design
-async def test_while_one_instance_sends_a_fan_out_another_answers_what_reaches_it(
-    settings: Settings,
-    database: Database,
-    database_url: str,
-    clock: ManualClock,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Issue #22: the instance sending the prompts leaves what patients send it to the others.
-
-    Its event loop is busy with the fan-out, and replies it handled waited behind it (a batch
-    of 22 answers took it 2.5 s in ``bench_fanout --processes 3``). Behind one load balancer
-    a third of the updates reach it: it stores them (durable as ever) and tells the others,
-    whose workers take them at once; it takes only what none of them took within
-    ``HAND_OVER_SECONDS``.
-    """
-    monkeypatch.setattr(replyshare, "RECOUNT_SECONDS", 0.0)  # A counts B at once
-    # B's worker would look for updates only now and then by itself: it is told at once.
-    monkeypatch.setattr(receiver_module, "IDLE_LOOK_SECONDS", 60.0)
-    api, people, second, a, b = await a_fan_out_beside_another_instance(
-        settings, database, database_url, clock
-    )
-    askers = [User(940_000 + n, "Walk-in") for n in range(8)]
-    sent_to_a: list[int] = []
-
-    async def b_stands_by_then_walk_ins_write_to_a() -> None:
-        await _until(lambda: scheduler.state(a.app).sender_lock.held)  # A sends
-        await scheduler._tick(BotContext(b.app))  # B stands by, and listens from now on
-        await _until(lambda: scheduler.state(a.app).pacer.shared)  # A counted B
-        for user in askers:
-            update = a.updates.command(user, "/help")
-            sent_to_a.append(update["update_id"])
-            await receiver(a.app).accept([update])  # as A's webhook does
-            await asyncio.sleep(0.1)
-        await _until(lambda: all(_replied(api, user) for user in askers))
-
-    try:
-        for h in (a, b):
-            receiver(h.app).start_handling()
-        with monkeypatch.context() as patched:
-            patched.setattr(Application, "running", property(lambda _app: True))
-            await asyncio.gather(
-                scheduler._tick(BotContext(a.app)), b_stands_by_then_walk_ins_write_to_a()
-            )
-        b_instance = b.app.bot_data[DEPS_KEY].instance_id
-        claimed = _claimed_by(database, sent_to_a)
-    finally:
-        for h in (a, b):
-            await receiver(h.app).close()
-        await b.stop()
-        await a.stop()
-        second.dispose()
-
-    busiest_second, per_chat = messages_sent(api)
-    assert set(claimed.values()) == {b_instance}, "B answered every walk-in who wrote to A"
-    assert all(per_chat[user.id] == 1 for user in askers), "each walk-in got their answer"
-    assert all(per_chat[p.chat_id] == 1 for p in people), "each patient got one prompt"
-    assert api.rate_limited == 0 and not api.violations
-    assert busiest_second <= 30
-
-
-@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite is one process by design
-async def test_what_the_others_leave_the_sending_instance_answers_itself(
-    settings: Settings,
-    database: Database,
-    database_url: str,
-    clock: ManualClock,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """B listens but its worker takes nothing (stuck, or gone since it was counted): A keeps
-    the update a moment for the others, then answers it itself. Nothing waits for good."""
-    monkeypatch.setattr(replyshare, "RECOUNT_SECONDS", 0.0)
-    api, _people, second, a, b = await a_fan_out_beside_another_instance(
-        settings, database, database_url, clock
-    )
-    walk_in = User(941_000, "Walk-in")
-
-    async def walk_in_writes_to_a() -> None:
-        await _until(lambda: scheduler.state(a.app).sender_lock.held)
-        await scheduler._tick(BotContext(b.app))  # B listens; its worker is not running
-        await _until(lambda: scheduler.state(a.app).pacer.shared)
-        await receiver(a.app).accept([a.updates.command(walk_in, "/help")])
-        await asyncio.sleep(3 * HAND_OVER_SECONDS)  # a wall-clock wait: A's clock stands still
-        assert not _replied(api, walk_in), "A left it to the others while it was fresh"
-        clock.advance(timedelta(seconds=HAND_OVER_SECONDS))  # it is no longer fresh
-        await _until(lambda: _replied(api, walk_in), seconds=3 * HAND_OVER_SECONDS + 2)
-
-    try:
-        receiver(a.app).start_handling()
-        with monkeypatch.context() as patched:
-            patched.setattr(Application, "running", property(lambda _app: True))
-            await asyncio.gather(scheduler._tick(BotContext(a.app)), walk_in_writes_to_a())
-    finally:
-        await receiver(a.app).close()
-        await b.stop()
-        await a.stop()
-        second.dispose()
-    assert sum(1 for c in api.calls_of("sendMessage") if c.chat_id == walk_in.id) == 1
-
-
-def _replied(api: FakeBotApi, user: User) -> bool:
-    return any(c.ok and c.chat_id == user.id for c in api.calls_of("sendMessage"))
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])  # SQLite is one process by design
