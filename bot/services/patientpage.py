@@ -104,6 +104,7 @@ class AnswerLine:
 
 @frozen
 class CheckinLine:
+    delivery_id: int
     task_title: str
     group_name: str
     due_at: datetime  # the patient's local time
@@ -317,11 +318,8 @@ def _record_page_view(
         ObjectKind.PERSON,
         page.person_id,
         group_id=group_id,
-        # Which of the patient's check-ins were on it, newest first: [from, to).
-        fields={
-            "seen": "patient page",
-            "check_ins": [page.offset, page.offset + len(page.checkins)],
-        },
+        # Which check-ins were on it (their rows, which a later check-in does not renumber).
+        fields={"seen": "patient page", "check_ins": [c.delivery_id for c in page.checkins]},
     )
 
 
@@ -412,6 +410,7 @@ def _page(
     outcomes = _outcomes(session, [i for i in ids if i is not None])
     checkins = tuple(
         CheckinLine(
+            delivery_id=delivery.id or 0,
             task_title=task.title,
             group_name=group_name,
             due_at=delivery.due_at.astimezone(zone),

@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from bot.frozen import frozen
-from bot.services.audit import Actor
+from bot.services.audit import Actor, ObjectKind, record_view
 from bot.services.authoring import find_group, team_group_ids, visible_group_names
 from bot.services.responses import (
     ALERT_TYPES,
@@ -518,12 +518,21 @@ def chart(
         if found is None:
             raise UnknownChartTarget(cleaned, tuple(visible_group_names(session, actor)))
         person, group, deleted, rest = found
-        return ChartTarget(
-            # A patient of several groups: a therapist sees only their own groups' check-ins.
-            patient=_progress(
-                session, person, group, now, default_zone, rest or None, deleted, among
-            )
+        # A patient of several groups: a therapist sees only their own groups' check-ins.
+        progress = _progress(
+            session, person, group, now, default_zone, rest or None, deleted, among
         )
+    # Their answers over the weeks: a view of the record, in the trail before it is drawn.
+    record_view(
+        database,
+        now,
+        actor,
+        ObjectKind.PERSON,
+        person.id,
+        group_id=group.id if group is not None else None,
+        fields={"seen": "chart", "from": progress.first_day, "to": progress.today},
+    )
+    return ChartTarget(patient=progress)
 
 
 def _find_patient(

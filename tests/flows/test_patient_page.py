@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from bot.services.audit import AuditAction
 from fakebotapi import RetryAfterFault
-from storage.models import AuditEvent, Person, TherapyGroup
+from storage.models import AuditEvent, Delivery, Person, TherapyGroup
 from tests.fakes.harness import Harness, patient, therapist
 from tests.flows.test_therapist_support import invite_code
 
@@ -119,6 +119,11 @@ async def test_every_view_of_a_patients_answers_is_in_the_audit_trail(harness: H
             for who in (ALICE, BOB)
         )
         (knees,) = session.exec(select(TherapyGroup.id)).all()
+        checkin: dict[int | None, int | None] = {}  # each one's first check-in, the one due
+        for delivery_id, person_id in session.exec(
+            select(Delivery.id, Delivery.person_id).order_by(col(Delivery.id))
+        ):
+            checkin.setdefault(person_id, delivery_id)
     await h.command(BOB, "/patient", "Alice")  # not a therapist
     await h.command(THEO, "/patient", "Zed")  # nobody
     await h.command(THEO, "/patient", "Test")  # two match: names only
@@ -129,17 +134,25 @@ async def test_every_view_of_a_patients_answers_is_in_the_audit_trail(harness: H
     await h.command(THEO, "/patient", "Test")
     await h.press(THEO, "Bob Test · Knees")
     await h.command(THEO, "/media", "Knees")
-    page = {"seen": "patient page", "check_ins": [0, 1]}
+    await h.command(THEO, "/chart", "Knees")  # the group's adherence: nobody's answers
+    await h.command(THEO, "/chart", "Bob Test")
     assert views(h) == [
-        (THEO.id, "person", alice, knees, page),
+        (THEO.id, "person", alice, knees, {"seen": "patient page", "check_ins": [checkin[alice]]}),
         (THEO.id, "person", alice, knees, {"seen": "photo", "answer_id": 6}),
-        (THEO.id, "person", bob, knees, page),
+        (THEO.id, "person", bob, knees, {"seen": "patient page", "check_ins": [checkin[bob]]}),
         (
             THEO.id,
             "group",
             knees,
             knees,
             {"seen": "media", "days": 7, "answers": 2, "patients": [alice]},
+        ),
+        (
+            THEO.id,
+            "person",
+            bob,
+            knees,
+            {"seen": "chart", "from": "2026-10-05", "to": "2026-11-25"},
         ),
     ]
     await h.command(THEO, "/audit", "Knees")

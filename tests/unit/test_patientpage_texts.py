@@ -18,7 +18,7 @@ def page_with(questions: int, answer: str) -> PatientPage:
         for n in range(1, questions + 1)
     )
     checkins = tuple(
-        CheckinLine("Task " * 60, "Ankle Group", AT, CheckinOutcome.COMPLETED, answers)
+        CheckinLine(1, "Task " * 60, "Ankle Group", AT, CheckinOutcome.COMPLETED, answers)
         for _ in range(4)
     )
     return PatientPage(
