@@ -254,8 +254,8 @@ class _Version:
 
     @property
     def resource_id(self) -> str:
-        if self.current:
-            return f"task-{self.task_id}"
+        """Named by its version, so one version has one id in every export (today's too: a
+        version keeps its id once an edit has made it an older one)."""
         resource_id = f"task-{self.task_id}-v{self.label}"
         if len(resource_id) <= _ID_LENGTH:
             return resource_id
@@ -495,14 +495,18 @@ def build_bundle(
         versions[delivery.id or 0] = _version_of(
             delivery.task_id, questions[delivery.task_id], answered
         )
+    older: dict[int, set[_Version]] = defaultdict(set)
+    for version in versions.values():
+        if not version.current:
+            older[version.task_id].add(version)
     resources: list[dict[str, Any]] = []
     for task in tasks.values():
         task_questions = questions[task.id or 0]
         if not task_questions:
             continue
         today = _version_of(task.id or 0, task_questions, {})
-        older = {v for v in versions.values() if v.task_id == task.id and not v.current}
-        for version in [*sorted(older, key=lambda v: v.revisions), today]:
+        before = sorted(older[task.id or 0], key=lambda v: v.revisions)
+        for version in [*before, today]:
             group = groups[task.group_id]
             resources.append(_questionnaire(task, group, task_questions, version, wordings))
     resources += [_patient(person) for person in people.values()]

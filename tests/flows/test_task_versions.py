@@ -100,7 +100,7 @@ async def test_an_edit_after_answers_keeps_the_old_wording_with_the_old_answers(
     (before,) = [
         r for r in resources if r["resourceType"] == "Questionnaire" and r["status"] == "retired"
     ]
-    assert (today["id"], today["version"]) == (f"task-{PAIN_CHECK}", "1-1-2")
+    assert (today["id"], today["version"]) == (f"task-{PAIN_CHECK}-v1-1-2", "1-1-2")
     assert (today["item"][2]["text"], today["item"][2].get("maxLength")) == (NEW_TEXT, None)
     assert (before["id"], before["version"]) == (f"task-{PAIN_CHECK}-v1-1-1", "1-1-1")
     assert (before["item"][2]["text"], before["item"][2]["maxLength"]) == (OLD_TEXT, 500)

@@ -432,6 +432,7 @@ def test_a_check_in_answered_before_an_edit_names_the_version_it_answered(
 ) -> None:
     # Alice answered "Both sides" (option 3) and "Yes" before the therapist dropped the third
     # option and made the yes/no a 0-10 scale.
+    (first,) = _resources(_export(database, clock.now()), "Questionnaire")
     later = clock.now() + timedelta(days=1)
     choice, yes_no = world.questions[4], world.questions[3]
     assert revise(world.session, choice, {"options": ["Left", "Right"]}, later)
@@ -466,7 +467,8 @@ def test_a_check_in_answered_before_an_edit_names_the_version_it_answered(
     assert sorted(questionnaires) == ["1-1-1-1-1-1-1-1-1", "1-1-1-2-2-1-1-1-1"]
     old, today = questionnaires["1-1-1-1-1-1-1-1-1"], questionnaires["1-1-1-2-2-1-1-1-1"]
     assert (old.id, old.status) == (f"task-{world.task.id}-v1-1-1-1-1-1-1-1-1", "retired")
-    assert (today.id, today.status) == (f"task-{world.task.id}", "active")
+    assert (first.id, first.version) == (old.id, old.version), "one version, one id"
+    assert (today.id, today.status) == (f"task-{world.task.id}-v1-1-1-2-2-1-1-1-1", "active")
     assert old.date < today.date
     # The alert rule belongs to today's meaning: the old yes/no item does not carry it.
     assert "extension" not in old.item[3].model_dump(exclude_none=True)
