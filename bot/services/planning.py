@@ -87,18 +87,25 @@ def plan_next(
     ).first()
     if exists is not None:
         return None
-    return _add_pending(session, task, person, due_at, zone)
+    return _add_pending(session, task, person, due_at, zone, at=task.due_time)
 
 
 def _add_pending(
-    session: Session, task: Task, person: Person, due_at: datetime, zone: ZoneInfo
+    session: Session,
+    task: Task,
+    person: Person,
+    due_at: datetime,
+    zone: ZoneInfo,
+    *,
+    at: time | None = None,
 ) -> Delivery:
+    """A pending row; ``at``: the wall-clock time it stands for (``schedule.window_end``)."""
     assert task.id is not None and person.id is not None
     delivery = Delivery(
         task_id=task.id,
         person_id=person.id,
         due_at=due_at,
-        expires_at=window_end(due_at, task.expiry_minutes, zone),
+        expires_at=window_end(due_at, task.expiry_minutes, zone, at),
         status=DeliveryStatus.PENDING.value,
     )
     session.add(delivery)
@@ -139,7 +146,7 @@ def plan_following(
                 "task_id": task.id,
                 "person_id": person.id,
                 "due_at": due_at,
-                "expires_at": window_end(due_at, task.expiry_minutes, zone),
+                "expires_at": window_end(due_at, task.expiry_minutes, zone, task.due_time),
                 "status": DeliveryStatus.PENDING.value,
                 "current_tries": 0,
                 "reminders_sent": 0,

@@ -277,7 +277,7 @@ def local_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
 MINUTES_PER_DAY = 24 * 60
 
 
-def window_end(start: datetime, minutes: int, zone: ZoneInfo) -> datetime:
+def window_end(start: datetime, minutes: int, zone: ZoneInfo, at: time | None = None) -> datetime:
     """When a check-in's time to answer, ``minutes`` from ``start``, is over.
 
     Whole days are counted on the wall clock of ``zone``: a day's window ends at the same
@@ -286,12 +286,16 @@ def window_end(start: datetime, minutes: int, zone: ZoneInfo) -> datetime:
     hours), so yesterday's was still open when today's came. Any other length is elapsed time
     ("answer within 2 hours" means two hours, also across a change). The end follows
     ``local_to_utc``'s policy for a time the change skips or repeats.
+
+    ``at``: the wall-clock time the window's check-in stands for (a task's due time). A task
+    at 01:30 falls due at 02:30 on the day the clocks skip 01:30; its window still ends at
+    01:30 the next day, when the next one falls due.
     """
     if minutes <= 0 or minutes % MINUTES_PER_DAY:
         return start + timedelta(minutes=minutes)
     local = start.astimezone(zone)
     later = local.date() + timedelta(days=minutes // MINUTES_PER_DAY)
-    return local_to_utc(later, local.time(), zone)
+    return local_to_utc(later, at or local.time(), zone)
 
 
 def occurrences(

@@ -157,6 +157,20 @@ async def test_yesterdays_check_in_is_over_when_todays_comes_on_the_day_the_cloc
     assert "29 Mar, 10:00" in prompts(h, patient.chat_id)[-1]
 
 
+async def test_a_check_in_at_a_time_the_clocks_skip_ends_as_the_next_one_falls_due(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    clock.set(datetime(2026, 3, 28, 2, 0, tzinfo=UTC))
+    group = world.group(zone="Europe/London")
+    world.patient(group)
+    world.task(group, (date(2026, 3, 29), time(1, 30)), recurrence="FREQ=DAILY")
+    clock.set(datetime(2026, 3, 29, 1, 30, tzinfo=UTC))  # 02:30 BST: 01:30 did not happen
+    await scan(h, vt)
+    sunday, monday = world.deliveries()
+    assert monday.due_at == datetime(2026, 3, 30, 0, 30, tzinfo=UTC)  # 01:30 BST
+    assert sunday.expires_at == monday.due_at
+
+
 async def test_a_time_skipped_or_repeated_by_dst_follows_the_documented_policy(
     h: Harness, vt: VirtualTime, world: World, clock: ManualClock
 ) -> None:

@@ -780,3 +780,13 @@ def test_a_window_of_whole_days_ends_at_the_same_local_time(
     start: datetime, minutes: int, end: datetime
 ) -> None:
     assert window_end(start, minutes, LONDON) == end
+
+
+def test_a_day_window_of_a_time_the_clocks_skip_ends_as_the_next_one_falls_due() -> None:
+    # 01:30 on 29 March 2026 does not exist in London: that check-in falls due at 02:30 BST
+    # (01:30 UTC). Its day ends at 01:30 BST on the 30th (00:30 UTC), when the next one is due.
+    start = local_to_utc(date(2026, 3, 29), time(1, 30), LONDON)
+    assert start == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+    end = window_end(start, 1440, LONDON, time(1, 30))
+    assert end == local_to_utc(date(2026, 3, 30), time(1, 30), LONDON)
+    assert end == datetime(2026, 3, 30, 0, 30, tzinfo=UTC)

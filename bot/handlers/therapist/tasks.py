@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from telegram import (
     InlineKeyboardButton,
@@ -33,6 +34,7 @@ from bot.handlers.therapist.common import (
 )
 from bot.services import authoring, checkin
 from bot.services.authoring import AuthoringError, TaskDetails
+from bot.services.schedule import window_end
 from bot.services.views import PromptView
 from bot.texts.language import LANGUAGES, current, speaking
 
@@ -114,7 +116,12 @@ def _preview_messages(
             due_at=due,
             zone=details.group.zone,
             question_count=len(questions),
-            expires_at=due + timedelta(minutes=details.expiry_minutes),
+            expires_at=window_end(
+                due,
+                details.expiry_minutes,
+                ZoneInfo(details.group.zone),
+                details.due_time if details.next_due else None,
+            ),
         )
     )
     messages.append((text, _inert(markup, inert)))
