@@ -343,8 +343,9 @@ async def test_declining_a_changed_text_leaves_the_group_like_stop(h: Harness) -
     await at(h, local(11, 1, day=26))
     await at(h, local(11, 1, day=27))
     assert prompts_to(h, ALICE.id) == []
-    assert actions(h)[-1] == "consent_withdrawn"
-    withdrawn = rows(h, AuditEvent)[-1]
+    # Then the therapist's look at her page (record_viewed), nothing since.
+    assert actions(h)[-2:] == ["consent_withdrawn", "record_viewed"]
+    withdrawn = rows(h, AuditEvent)[-2]
     assert (
         withdrawn.actor_telegram_id,
         withdrawn.actor_role,

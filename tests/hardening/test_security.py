@@ -475,7 +475,19 @@ async def test_every_button_as_every_kind_of_person_changes_only_what_they_may(
                 elif kind in THERAPIST_KINDS:
                     # Deleting a task is the therapist's to do; no other press changes anything
                     # without the dialogue that made the button.
-                    if data != f"td:{scene.task}:yes":
+                    if kind in THERAPIST_VIEWS:
+                        # Seeing Alice's answers is recorded in the trail, and only that.
+                        assert attempt.changed_tables() <= {"audit_events"}, where
+                        seen = [
+                            (e["action"], e["actor_telegram_id"])
+                            for key, e in attempt.after["audit_events"].items()
+                            if key not in attempt.before["audit_events"]
+                        ]
+                        # One event for a page shown; none for Alice's secret, which is
+                        # not a photo or video and so is refused as "no longer there".
+                        shown = data != f"pm:{scene.alice_secret}"
+                        assert seen == ([("record_viewed", actor.id)] if shown else []), where
+                    elif data != f"td:{scene.task}:yes":
                         assert attempt.after == attempt.before, where
                     assert attempt.after["answers"] == attempt.before["answers"], where
                 else:
