@@ -128,17 +128,24 @@ def plan_following(
     wanted: dict[tuple[int, int, datetime], dict[str, object]] = {}
     # A fan-out claims one task's rows for a whole group at once: the same rule, zone and
     # instant for every patient, so each next occurrence is worked out once, not per row.
-    due_by_rule: dict[tuple[int | None, str, datetime], datetime | None] = {}
+    # Its window's end too (``window_end`` reads the zone's rules), once per rule, not per row.
+    due_by_rule: dict[tuple[int | None, str, datetime], tuple[datetime, datetime] | None] = {}
     for task, group, person, after in series:
         if not _plans_for(task, person):
             continue
         zone = zone_for(person, group, default_zone)
         key = (task.id, zone.key, after)
         if key not in due_by_rule:
-            due_by_rule[key] = next_due(task.due_date, task.due_time, task.recurrence, zone, after)
-        due_at = due_by_rule[key]
-        if due_at is None:
+            due = next_due(task.due_date, task.due_time, task.recurrence, zone, after)
+            due_by_rule[key] = (
+                None
+                if due is None
+                else (due, window_end(due, task.expiry_minutes, zone, task.due_time))
+            )
+        planned = due_by_rule[key]
+        if planned is None:
             continue
+        due_at, expires_at = planned
         assert task.id is not None and person.id is not None
         wanted.setdefault(
             (task.id, person.id, due_at),
@@ -146,7 +153,7 @@ def plan_following(
                 "task_id": task.id,
                 "person_id": person.id,
                 "due_at": due_at,
-                "expires_at": window_end(due_at, task.expiry_minutes, zone, task.due_time),
+                "expires_at": expires_at,
                 "status": DeliveryStatus.PENDING.value,
                 "current_tries": 0,
                 "reminders_sent": 0,

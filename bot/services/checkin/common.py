@@ -306,8 +306,9 @@ def _next_due(
         return NextDue(title_of(task), delivery.due_at, zone)
     # Due already (a late once task, a fan-out on its way): it goes out with the next scan,
     # unless it comes late in the patient's quiet hours, which it waits out.
-    if comes_late(task, ZoneInfo(zone), now):
-        out_at = _reminder_time(person, policy, now, ZoneInfo(zone))
+    where = ZoneInfo(zone)
+    if comes_late(task, where, now):
+        out_at = _reminder_time(person, policy, now, where)
         if out_at > now:
             return NextDue(title_of(task), out_at, zone)
     return NextDue(title_of(task), now, zone, due_now=True)
