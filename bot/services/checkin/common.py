@@ -18,6 +18,7 @@ from bot.services.checkin.results import (
     QuestionView,
     Refusal,
     Refused,
+    consent_question,
 )
 from bot.services.consent import has_agreed, in_force, missing
 from bot.services.content import (
@@ -158,9 +159,7 @@ def _consent_first(session: Session, person: Person, task: Task) -> ConsentQuest
     required = in_force(session, group)
     if required is None or has_agreed(session, required.group_id, person.id, required.version):
         return None
-    return ConsentQuestion(
-        False, required.group_id, required.group_name, required.version, required.text
-    )
+    return consent_question(False, required.group_id, required)
 
 
 def _closed(delivery: Delivery, now: datetime) -> bool:

@@ -23,13 +23,13 @@ from bot.services.checkin.joining import invite_problem, join, patient_place, sh
 from bot.services.checkin.results import (
     ConsentAnswer,
     ConsentOutcome,
-    ConsentQuestion,
     InviteProblem,
     Patient,
     Policy,
     StartOutcome,
+    consent_question,
 )
-from bot.services.consent import ConsentText, has_agreed, in_force, record_agreement
+from bot.services.consent import has_agreed, in_force, record_agreement
 from storage.db import Database
 from storage.models import (
     ConsentRequest,
@@ -109,7 +109,7 @@ def _answer_join(
             return ConsentAnswer(
                 ConsentOutcome.CHANGED,
                 group_name=group.name,
-                question=_question(True, request_id, required),
+                question=consent_question(True, request_id, required),
             )
         problem = invite_problem(invite, now)
         if problem is not None:
@@ -177,7 +177,7 @@ def _answer_member(
             return ConsentAnswer(
                 ConsentOutcome.CHANGED,
                 group_name=group.name,
-                question=_question(False, group.id, required),
+                question=consent_question(False, group.id, required),
             )
         if agree:
             record_agreement(session, now, _PATIENT, group.id, person.id, version)
@@ -241,10 +241,6 @@ def _leave(session: Session, now: datetime, membership: Membership) -> int:
     membership.role = Role.DECLINED.value
     membership.ended_at = now
     return len(open_rows)
-
-
-def _question(joining: bool, ref: int, required: ConsentText) -> ConsentQuestion:
-    return ConsentQuestion(joining, ref, required.group_name, required.version, required.text)
 
 
 def purge_requests(database: Database, now: datetime) -> int:

@@ -16,12 +16,12 @@ from bot.services.checkin.common import (
     _person,
 )
 from bot.services.checkin.results import (
-    ConsentQuestion,
     InviteProblem,
     Patient,
     Policy,
     StartOutcome,
     StartResult,
+    consent_question,
 )
 from bot.services.consent import ConsentText, has_agreed, in_force
 from bot.services.erasure import mark
@@ -89,9 +89,7 @@ def _start(
                 return StartResult(
                     StartOutcome.CONSENT_NEEDED,
                     group_name=group.name,
-                    consent=ConsentQuestion(
-                        False, group.id, group.name, required.version, required.text
-                    ),
+                    consent=consent_question(False, group.id, required),
                 )
             # Nothing of theirs is stored but their Telegram id and the invite it names,
             # until they agree: the join itself happens then (``consent.answer_join``).
@@ -100,9 +98,7 @@ def _start(
             return StartResult(
                 StartOutcome.CONSENT_NEEDED,
                 group_name=group.name,
-                consent=ConsentQuestion(
-                    True, request_id, group.name, required.version, required.text
-                ),
+                consent=consent_question(True, request_id, required),
             )
         result = join(session, now, policy, who, invite, group, person)
         if result.outcome in (StartOutcome.JOINED, StartOutcome.ALREADY_MEMBER):

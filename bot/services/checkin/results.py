@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from bot.frozen import frozen
 from bot.services.closing import ClosingMessage
@@ -11,6 +12,9 @@ from bot.services.meaning import Meaning
 from bot.services.responses import QuestionRules
 from bot.services.throttle import DEFAULT_THROTTLE, Burst, ThrottlePolicy
 from bot.services.views import PromptView
+
+if TYPE_CHECKING:
+    from bot.services.consent import ConsentText
 
 # --- inputs -----------------------------------------------------------------------------------
 
@@ -312,6 +316,11 @@ class ConsentQuestion:
     group_name: str
     version: int
     text: str
+
+
+def consent_question(joining: bool, ref: int, required: ConsentText) -> ConsentQuestion:
+    """The question for the text ``required`` (``ref``: see ``ConsentQuestion``)."""
+    return ConsentQuestion(joining, ref, required.group_name, required.version, required.text)
 
 
 class ConsentOutcome(StrEnum):
