@@ -68,6 +68,10 @@ CLAIM_LIMIT = 100
 # frees, every instance sees it at once, and several replies of each went into it together
 # (1 to 3 x 429 in each warm-up of ``bench_fanout --processes 3``, none one at a time).
 HANDLING_AT_ONCE = 4
+# How many chats one claim takes while another instance shares the budget (and this one
+# handles its batch one at a time): what a busy instance has not begun stays in the inbox for
+# whichever instance is free, instead of queueing behind its batch.
+CLAIM_LIMIT_SHARING = 4
 # A worker with nothing to do looks again this often, for rows another instance stored (or
 # gave back): its own arrivals wake it at once.
 IDLE_LOOK_SECONDS = 1.0
@@ -219,7 +223,7 @@ class Receiver:
                     deps.clock.now(),
                     deps.instance_id,
                     lease,
-                    CLAIM_LIMIT,
+                    CLAIM_LIMIT_SHARING if self._sharing_budget() else CLAIM_LIMIT,
                     first=last.write if last is not None else None,
                 )
             except BaseException:

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from bot import scheduler
 from bot.app import build_application
 from bot.cli import main
 from bot.clock import ManualClock
@@ -398,3 +399,51 @@ async def test_two_instances_on_one_database_walk_one_patient_through_alternatel
         (None, PAIN_ANSWER),
     ], answers
     assert not first.api.violations
+
+
+async def test_beside_another_instance_a_busy_worker_leaves_what_it_has_not_begun(
+    settings: Settings, database_url: str, clock: ManualClock
+) -> None:
+    """While another instance shares the budget, a worker handles its batch one update at a
+    time, so every update it claims waits for all before it. It claims a few chats at a time:
+    while Telegram is slow to take the first patient's next question, the other instance
+    answers the patients it left in the inbox."""
+    first_db, second_db = Database(database_url), Database(database_url)
+    first = await Harness(settings, first_db, clock).start()
+    second = await Harness(settings, second_db, clock, api=first.api).start()
+    people = [patient(n) for n in range(1, 7)]
+    try:
+        first.seed_demo()
+        for person in people:
+            await first.command(person, "/start", "SHOULDER1")
+        clock.advance(timedelta(hours=9, minutes=1))
+        await first.scan()
+        for person in people:
+            await first.press(person, "▶️ Start now")
+        for instance in (first, second):
+            scheduler.state(instance.app).pacer.shared = True  # as when the other listens
+        first.api.slow_down(people[0].chat_id, 1.0)
+
+        await receiver(first.app).accept([first.updates.message(p, "4") for p in people])
+        busy = asyncio.create_task(receiver(first.app).drain())
+        await wait_until(
+            lambda: untaken_updates(first_db) < len(people), 5, "the first instance's claim"
+        )
+        taken_by_second = await receiver(second.app).drain()
+        answered_meanwhile = [
+            p.first_name for p in people if "Question 2 of 3" in first.last_text(p.chat_id)
+        ]
+        await busy
+    finally:
+        first.api.slow_down(people[0].chat_id, 0)
+        for h in (first, second):
+            await h.stop()
+        first_db.dispose()
+        second_db.dispose()
+
+    assert taken_by_second == 2
+    assert answered_meanwhile == [people[4].first_name, people[5].first_name], (
+        "the patients the busy instance had not begun waited for it"
+    )
+    for person in people:
+        assert "Question 2 of 3" in first.last_text(person.chat_id), person.first_name
