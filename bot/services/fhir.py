@@ -234,22 +234,27 @@ _ID_LENGTH = 64
 
 @frozen
 class _Version:
-    """One version of a task's questionnaire: each question at one of its revisions.
+    """One version of a task's questionnaire: each question at one of its revisions, or left out.
 
-    Today's is each question as it reads now. A check-in that answered a question in words,
-    kind or options since changed gets a version of its own, holding the revisions it
-    answered (and today's wording for the rest), so every answer is read against the item it
-    answered: a removed option's code, or a yes/no answer under what is a scale today, would
-    otherwise say something else or fail to validate.
+    Today's is each question patients are asked now, as it reads now (a removed question is
+    left out). A check-in that answered a question in words, kind or options since changed
+    gets a version of its own, holding the revisions it answered, so every answer is read
+    against the item it answered: a removed option's code, or a yes/no answer under what is a
+    scale today, would otherwise say something else or fail to validate. So does a completed
+    check-in that was not asked a question of today's (added after it, or removed before it
+    was asked): its version holds what it answered and nothing more, because a completed
+    response must answer every required item of the version it names.
     """
 
     task_id: int
-    revisions: tuple[int, ...]  # one per question, in their order (positions)
+    # One per question, in their order (positions); LEFT_OUT where not part of this version.
+    revisions: tuple[int, ...]
     current: bool
 
     @property
     def label(self) -> str:
-        """``Questionnaire.version``: each item's revision in item order ("1-2-1")."""
+        """``Questionnaire.version``: each question's revision in question order, 0 for one
+        left out ("1-2-1", "1-0-1")."""
         return "-".join(str(revision) for revision in self.revisions)
 
     @property
@@ -268,15 +273,32 @@ class _Version:
         return f"{questionnaire_url(self.task_id)}|{self.label}"
 
 
+# A revision number for a question not part of a version (revisions count from 1).
+LEFT_OUT = 0
+
+
+def _today(questions: list[Question]) -> tuple[int, ...]:
+    return tuple(LEFT_OUT if q.removed_at is not None else q.revision for q in questions)
+
+
 def _version_of(
-    task_id: int, questions: list[Question], answered: dict[int, QuestionRevision]
+    task_id: int,
+    questions: list[Question],
+    answered: dict[int, QuestionRevision],
+    *,
+    completed: bool = False,
 ) -> _Version:
-    """The version a check-in answered (``answered``: its revisions by question id)."""
-    revisions = tuple(
-        answered[q.id].revision if q.id in answered else q.revision for q in questions
-    )
-    current = all(revision == q.revision for revision, q in zip(revisions, questions, strict=True))
-    return _Version(task_id, revisions, current)
+    """The version a check-in answered (``answered``: its revisions by question id, a skip
+    included). A completed check-in was asked exactly what it answered; one still open or
+    stopped may not have reached the rest, which stand as they are today."""
+    today = _today(questions)
+    revisions = []
+    for question, revision_today in zip(questions, today, strict=True):
+        if question.id in answered:
+            revisions.append(answered[question.id].revision)
+        else:
+            revisions.append(LEFT_OUT if completed else revision_today)
+    return _Version(task_id, tuple(revisions), tuple(revisions) == today)
 
 
 def _questionnaire(
@@ -291,6 +313,10 @@ def _questionnaire(
     changed = [task.created_at]
     for question, revision in zip(questions, version.revisions, strict=True):
         assert question.id is not None
+        if revision == LEFT_OUT:
+            if question.removed_at is not None:
+                changed.append(question.removed_at)  # a version without it came after
+            continue
         stored = wordings.get((question.id, revision))
         wording = question if revision == question.revision or stored is None else stored
         items.append(_item(question, wording))
@@ -315,8 +341,9 @@ def _questionnaire(
                 "valueCodeableConcept": {"text": group.name},
             }
         ],
-        "item": items,
     }
+    if items:  # FHIR refuses an empty list; a version may hold no question still asked
+        questionnaire["item"] = items
     # When this version came to be: the task's creation, or the newest revision in it.
     questionnaire["date"] = _instant(max(changed))
     return questionnaire
@@ -493,7 +520,10 @@ def build_bundle(
             for _answer, question, revision in answers.get(delivery.id or 0, [])
         }
         versions[delivery.id or 0] = _version_of(
-            delivery.task_id, questions[delivery.task_id], answered
+            delivery.task_id,
+            questions[delivery.task_id],
+            answered,
+            completed=delivery.status == DeliveryStatus.COMPLETED.value,
         )
     older: dict[int, set[_Version]] = defaultdict(set)
     for version in versions.values():

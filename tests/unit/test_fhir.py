@@ -21,7 +21,7 @@ from bot.services import fhir
 from bot.services.audit import OPERATOR
 from bot.services.authoring import AuthoringError, QuestionDraft, TaskDraft, create_task
 from bot.services.responses import ResponseType
-from bot.services.revisions import revise
+from bot.services.revisions import add_first_revision, revise
 from fakebotapi import parse_html
 from storage.db import Database
 from storage.models import (
@@ -142,7 +142,8 @@ def world(database: Database, clock: ManualClock) -> Iterator[World]:
     questions = list(
         session.exec(select(Question).where(Question.task_id == task.id).order_by("position"))
     )
-    # A question removed after Bob answered it stays in the questionnaire, marked.
+    # A question removed after Bob answered it: today's questionnaire leaves it out, and the
+    # version Bob answered holds it, marked.
     removed = Question(
         task_id=task.id or 0,
         position=9,
@@ -226,6 +227,14 @@ def _resources(bundle: Bundle, kind: str) -> list[Any]:
     return [e.resource for e in bundle.entry or [] if e.resource.get_resource_type() == kind]
 
 
+TODAY = "1-1-1-1-1-1-1-1-0"  # the question at position 9 was removed
+BEFORE_REMOVAL = "1-1-1-1-1-1-1-1-1"
+
+
+def _versions(bundle: Bundle) -> dict[str, Any]:
+    return {q.version: q for q in _resources(bundle, "Questionnaire")}
+
+
 def _answers(response: QuestionnaireResponse) -> dict[str, dict[str, Any]]:
     return {
         item.linkId: item.answer[0].model_dump(exclude_none=True)
@@ -239,7 +248,8 @@ def test_the_export_is_one_valid_r4b_bundle_of_every_kind_of_resource(
 ) -> None:
     result = fhir.export_fhir(database, clock.now(), ZONE, "shoulder therapy 1", actor=OPERATOR)
     assert result.filename == "patientbot-fhir-shoulder-therapy-1-2026-11-25.json"
-    assert (result.questionnaires, result.responses, result.patients) == (1, 3, 4)
+    # Today's questionnaire, and the version with the question Bob answered before its removal.
+    assert (result.questionnaires, result.responses, result.patients) == (2, 3, 4)
     data = json.loads(result.content)
     assert data["type"] == "collection"
     assert data["meta"]["tag"] == [{"system": fhir.FHIR_VERSION_SYSTEM, "code": "4.3.0"}]
@@ -254,7 +264,7 @@ def test_the_export_is_one_valid_r4b_bundle_of_every_kind_of_resource(
         }[resource["resourceType"]]
         model.model_validate(resource)
         assert entry["fullUrl"] == f"{fhir.BASE}/{resource['resourceType']}/{resource['id']}"
-    assert len(bundle.entry or []) == 8
+    assert len(bundle.entry or []) == 9
 
 
 def test_validation_refuses_a_resource_built_wrong(
@@ -281,11 +291,18 @@ def test_validation_refuses_a_resource_built_wrong(
 def test_the_questionnaire_maps_every_response_type(
     database: Database, clock: ManualClock, world: World
 ) -> None:
-    (questionnaire,) = _resources(_export(database, clock.now()), "Questionnaire")
-    assert questionnaire.url == fhir.questionnaire_url(world.task.id or 0)
+    versions = _versions(_export(database, clock.now()))
+    assert sorted(versions) == [TODAY, BEFORE_REMOVAL]
+    questionnaire, before = versions[TODAY], versions[BEFORE_REMOVAL]
+    assert questionnaire.url == before.url == fhir.questionnaire_url(world.task.id or 0)
     assert questionnaire.title == "Every kind"
-    assert questionnaire.status == "active"
-    items = {i.linkId: i.model_dump(exclude_none=True) for i in questionnaire.item}
+    assert (questionnaire.status, before.status) == ("active", "retired")
+    # Today's holds what patients are asked now; the removed question is not asked.
+    assert [i.linkId for i in questionnaire.item] == [str(n) for n in range(1, 9)]
+    assert [i.model_dump() for i in before.item[:8]] == [
+        i.model_dump() for i in questionnaire.item
+    ]
+    items = {i.linkId: i.model_dump(exclude_none=True) for i in before.item}
     assert [(k, i["type"], i["required"]) for k, i in items.items()] == [
         ("1", "integer", True),
         ("2", "decimal", True),
@@ -338,11 +355,16 @@ def test_each_response_holds_the_values_stored_in_the_database(
     responses = {r.id: r for r in _resources(bundle, "QuestionnaireResponse")}
     alice = responses[f"checkin-{world.deliveries['alice'].id}"]
     assert alice.status == "completed"
-    # Today's version of the task's questionnaire: every answer is to a question as it reads.
-    (questionnaire,) = _resources(bundle, "Questionnaire")
-    assert questionnaire.version == "1-1-1-1-1-1-1-1-1"
-    today = f"{fhir.questionnaire_url(world.task.id or 0)}|1-1-1-1-1-1-1-1-1"
-    assert {r.questionnaire for r in responses.values()} == {today}
+    # Every answer is to a question as it reads today. Bob answered the question removed
+    # since: his response names the version that holds it.
+    url = fhir.questionnaire_url(world.task.id or 0)
+    assert {
+        who: responses[f"checkin-{d.id}"].questionnaire for who, d in world.deliveries.items()
+    } == {
+        "alice": f"{url}|{TODAY}",
+        "bob": f"{url}|{BEFORE_REMOVAL}",
+        "chloe": f"{url}|{TODAY}",
+    }
     assert alice.subject.reference == f"Patient/patient-{world.people['alice'].id}"
     assert alice.authored == datetime(2026, 11, 20, 10, 9, tzinfo=UTC)
     assert _answers(alice) == {
@@ -385,8 +407,7 @@ def test_whole_numbers_past_fhirs_integer_are_decimals(
     world.answer(d, 3, "2026-11-22T10:01", value_text="3000000000", value_number=3e9)
     world.session.commit()
     bundle = _export(database, clock.now())
-    (questionnaire,) = _resources(bundle, "Questionnaire")
-    item = questionnaire.item[2].model_dump(exclude_none=True)
+    item = _versions(bundle)[TODAY].item[2].model_dump(exclude_none=True)
     assert item["type"] == "decimal"
     assert item["extension"] == [{"url": fhir.EXT_MAX, "valueDecimal": 5e9}]
     (response,) = [
@@ -423,8 +444,58 @@ def _answered_against(bundle: Bundle) -> dict[str, dict[str, tuple[str, dict[str
             if kind == "valueCoding":
                 assert {"valueCoding": value} in item["answerOption"], (item, value)
             answers[link_id] = (response.questionnaire, answer)
+        if response.status == "completed":
+            required = {link_id for link_id, item in items.items() if item["required"]}
+            assert required <= set(answers), (response.id, "unanswered", required - set(answers))
         found[response.id] = answers
     return found
+
+
+def test_a_completed_check_in_names_a_version_of_only_what_it_was_asked(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    """A completed response must answer every required item of the version it names. Alice's
+    check-in ended before the therapist added a required question: her version leaves it
+    out, as it leaves out the question removed before she was asked it; Chloe, asked it
+    since, names today's version, which holds it."""
+    later = clock.now() + timedelta(days=1)
+    added = Question(
+        task_id=world.task.id or 0,
+        position=10,
+        description="Did you warm up first?",
+        response_type="yes_no",
+        required=True,
+    )
+    world.session.add(added)
+    world.session.flush()
+    add_first_revision(world.session, added, later)
+    world.questions.append(added)
+    d = world.checkin("chloe", "2026-11-27T10:00", S.COMPLETED)
+    for position, value in ((1, 2.0), (2, 10.0), (3, 15.0)):
+        world.answer(d, position, "2026-11-27T10:01", value_text=str(value), value_number=value)
+    world.answer(d, 4, "2026-11-27T10:02", value_text="Yes", value_bool=True)
+    world.answer(d, 5, "2026-11-27T10:03", value_text="Left")
+    for position in (6, 7, 8):
+        world.answer(d, position, "2026-11-27T10:04", skipped=True)
+    world.answer(d, 10, "2026-11-27T10:05", value_text="No", value_bool=False)
+    world.session.commit()
+
+    bundle = _export(database, later)
+    answered = _answered_against(bundle)  # every completed response answers what it must
+    url = fhir.questionnaire_url(world.task.id or 0)
+    alice = {v for v, _a in answered[f"checkin-{world.deliveries['alice'].id}"].values()}
+    assert alice == {f"{url}|1-1-1-1-1-1-1-1-0-0"}
+    assert answered[f"checkin-{d.id}"]["10"] == (
+        f"{url}|1-1-1-1-1-1-1-1-0-1",
+        {"valueBoolean": False},
+    )
+    versions = _versions(bundle)
+    assert (versions["1-1-1-1-1-1-1-1-0-1"].status, versions["1-1-1-1-1-1-1-1-0-0"].status) == (
+        "active",
+        "retired",
+    )
+    assert [i.linkId for i in versions["1-1-1-1-1-1-1-1-0-1"].item][-1] == "10"
+    assert len(versions["1-1-1-1-1-1-1-1-0-0"].item) == 8
 
 
 def test_a_check_in_answered_before_an_edit_names_the_version_it_answered(
@@ -432,13 +503,13 @@ def test_a_check_in_answered_before_an_edit_names_the_version_it_answered(
 ) -> None:
     # Alice answered "Both sides" (option 3) and "Yes" before the therapist dropped the third
     # option and made the yes/no a 0-10 scale.
-    (first,) = _resources(_export(database, clock.now()), "Questionnaire")
+    first = _versions(_export(database, clock.now()))[TODAY]
     later = clock.now() + timedelta(days=1)
     choice, yes_no = world.questions[4], world.questions[3]
     assert revise(world.session, choice, {"options": ["Left", "Right"]}, later)
     assert revise(world.session, yes_no, {"response_type": "scale"}, later)
     world.session.commit()
-    d = world.checkin("alice", "2026-11-27T10:00", S.COMPLETED)
+    d = world.checkin("alice", "2026-11-27T10:00", S.IN_PROGRESS)
     world.answer(d, 4, "2026-11-27T10:01", value_text="6", value_number=6.0)
     world.answer(d, 5, "2026-11-27T10:02", value_text="Right")
     world.session.commit()
@@ -448,27 +519,32 @@ def test_a_check_in_answered_before_an_edit_names_the_version_it_answered(
     before = answered[f"checkin-{world.deliveries['alice'].id}"]
     after = answered[f"checkin-{d.id}"]
     url = fhir.questionnaire_url(world.task.id or 0)
-    assert before["4"] == (f"{url}|1-1-1-1-1-1-1-1-1", {"valueBoolean": True})
+    assert before["4"] == (f"{url}|1-1-1-1-1-1-1-1-0", {"valueBoolean": True})
     assert before["5"] == (
-        f"{url}|1-1-1-1-1-1-1-1-1",
+        f"{url}|1-1-1-1-1-1-1-1-0",
         {"valueCoding": {"code": "3", "display": "Both sides"}},
     )
-    assert after["4"] == (f"{url}|1-1-1-2-2-1-1-1-1", {"valueInteger": 6})
+    assert after["4"] == (f"{url}|1-1-1-2-2-1-1-1-0", {"valueInteger": 6})
     assert after["5"] == (
-        f"{url}|1-1-1-2-2-1-1-1-1",
+        f"{url}|1-1-1-2-2-1-1-1-0",
         {"valueCoding": {"code": "2", "display": "Right"}},
     )
-    # Bob and Chloe answered only questions that did not change: today's version.
-    for who in ("bob", "chloe"):
+    # Chloe answered only a question that did not change: today's version. Bob did too, and
+    # the question removed since, so his version holds today's wording of the rest and it.
+    for who, version in (("chloe", "1-1-1-2-2-1-1-1-0"), ("bob", "1-1-1-2-2-1-1-1-1")):
         assert {v for v, _a in answered[f"checkin-{world.deliveries[who].id}"].values()} == {
-            f"{url}|1-1-1-2-2-1-1-1-1"
+            f"{url}|{version}"
         }
-    questionnaires = {q.version: q for q in _resources(bundle, "Questionnaire")}
-    assert sorted(questionnaires) == ["1-1-1-1-1-1-1-1-1", "1-1-1-2-2-1-1-1-1"]
-    old, today = questionnaires["1-1-1-1-1-1-1-1-1"], questionnaires["1-1-1-2-2-1-1-1-1"]
-    assert (old.id, old.status) == (f"task-{world.task.id}-v1-1-1-1-1-1-1-1-1", "retired")
+    questionnaires = _versions(bundle)
+    assert sorted(questionnaires) == [
+        "1-1-1-1-1-1-1-1-0",
+        "1-1-1-2-2-1-1-1-0",
+        "1-1-1-2-2-1-1-1-1",
+    ]
+    old, today = questionnaires["1-1-1-1-1-1-1-1-0"], questionnaires["1-1-1-2-2-1-1-1-0"]
+    assert (old.id, old.status) == (f"task-{world.task.id}-v1-1-1-1-1-1-1-1-0", "retired")
     assert (first.id, first.version) == (old.id, old.version), "one version, one id"
-    assert (today.id, today.status) == (f"task-{world.task.id}-v1-1-1-2-2-1-1-1-1", "active")
+    assert (today.id, today.status) == (f"task-{world.task.id}-v1-1-1-2-2-1-1-1-0", "active")
     assert old.date < today.date
     # The alert rule belongs to today's meaning: the old yes/no item does not carry it.
     assert "extension" not in old.item[3].model_dump(exclude_none=True)
@@ -557,8 +633,12 @@ def test_a_round_trip_gives_the_same_questions_for_every_response_type(
     database: Database, clock: ManualClock, world: World
 ) -> None:
     data = json.loads(fhir.export_fhir(database, clock.now(), ZONE, None, actor=OPERATOR).content)
+    # The version that still holds the removed question, marked: the import leaves it out.
     (questionnaire,) = [
-        e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Questionnaire"
+        e["resource"]
+        for e in data["entry"]
+        if e["resource"]["resourceType"] == "Questionnaire"
+        and e["resource"]["version"] == BEFORE_REMOVAL
     ]
     imported = fhir.import_questionnaire(
         database,
