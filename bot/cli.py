@@ -25,6 +25,7 @@ from bot.services.audit import OPERATOR
 from bot.services.meaning import Meaning
 from storage.db import (
     Database,
+    DatabaseInUse,
     SchemaState,
     SchemaStatus,
     head_revision,
@@ -176,9 +177,23 @@ def ensure_schema(settings: Settings, database: Database) -> SchemaStatus:
     return schema_status(database.engine)
 
 
+def _hold_alone(settings: Settings, database: Database, *, migrating: bool = False) -> None:
+    """This process alone on its SQLite database (``SoleProcessLock``), or a sentence saying
+    which process has it."""
+    try:
+        database.hold_alone()
+    except DatabaseInUse as error:
+        where = _safe_url(settings)
+        if migrating:
+            raise CommandError(texts.cli_migrating_under_a_running_bot(where, error.pid)) from None
+        raise CommandError(texts.cli_database_in_use(where, error.pid)) from None
+
+
 def _run(settings: Settings) -> int:
     database = Database(settings.database.url)
     try:
+        # Before the schema check: an automatic migration must not run under a living bot.
+        _hold_alone(settings, database)
         ensure_schema(settings, database)
         if not settings.telegram.has_token:
             # Nothing to connect to: show the bot in a local page instead, and say how to
@@ -232,6 +247,8 @@ def _db(settings: Settings, action: str) -> int:
         where = _safe_url(settings)
         if action == "upgrade":
             before = schema_status(database.engine)
+            if before.state is not SchemaState.CURRENT:  # at the head it changes nothing
+                _hold_alone(settings, database, migrating=True)
             if before.state is SchemaState.UNVERSIONED:
                 raise CommandError(texts.cli_unversioned_database(where))
             if before.state is SchemaState.UNKNOWN_REVISION:

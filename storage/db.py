@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import re
 import threading
 import weakref
@@ -229,10 +230,27 @@ class Database:
         self._sqlite_writer = threading.RLock() if self.is_sqlite else None
         # What holds a connection of its own (SenderLock, ReplyChannel): let go when disposed.
         self.own_connections: weakref.WeakSet[SenderLock | ReplyChannel] = weakref.WeakSet()
+        self._alone: SoleProcessLock | None = None
 
     @property
     def is_sqlite(self) -> bool:
         return is_sqlite(self.url)
+
+    def hold_alone(self) -> None:
+        """Take this SQLite database for this process alone (``SoleProcessLock``), or raise
+        ``DatabaseInUse`` naming the process that has it. Nothing to take on PostgreSQL, where
+        instances share the database by design, nor for an in-memory database."""
+        path = make_url(self.url).database if self.is_sqlite else None
+        if path and path != ":memory:" and self._alone is None:
+            lock = SoleProcessLock(Path(path))
+            lock.take()
+            self._alone = lock
+
+    @property
+    def held_alone(self) -> bool:
+        """Whether no other bot process can be using this database: a claim made by any other
+        instance is then a dead one's, whatever host it names."""
+        return self._alone is not None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -304,6 +322,60 @@ class Database:
         for holder in list(self.own_connections):
             holder.release()
         self.engine.dispose()
+        if self._alone is not None:
+            self._alone.release()
+            self._alone = None
+
+
+class DatabaseInUse(Exception):
+    """Another process holds this SQLite database (``SoleProcessLock``)."""
+
+    def __init__(self, path: Path, pid: int | None) -> None:
+        super().__init__(f"{path} is in use by process {pid if pid is not None else '?'}")
+        self.path = path
+        self.pid = pid
+
+
+class SoleProcessLock:
+    """One bot process per SQLite database: an exclusive ``flock`` on a file beside it.
+
+    SQLite serves one writer, and the bot on it counts itself the only instance: it sends the
+    fan-out without asking anyone (``SenderLock``), paces Telegram's budget alone, and takes
+    back claims left by an earlier process at start. A second bot on the same file would send
+    at twice the budget. The lock is taken before the schema check (an automatic migration
+    must not run under a living bot) and held until the process ends; the kernel lets go of
+    it however that happens, kill -9 included, so a restart never meets a stale lock. The file
+    holds the holder's pid for the refusal's message. ``flock`` is not SQLite's own locking
+    (POSIX record locks), so the two never meet.
+    """
+
+    def __init__(self, database_path: Path) -> None:
+        self.database_path = database_path
+        self.path = database_path.with_name(database_path.name + ".lock")
+        self._fd: int | None = None
+
+    def take(self) -> None:
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            pid = int(holder) if holder.isdigit() else None
+            raise DatabaseInUse(self.database_path, pid) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the last descriptor lets go of the lock
+            self._fd = None
 
 
 # --- migration state ---------------------------------------------------------------------

@@ -987,23 +987,21 @@ def release_dead(
     instance_id: str,
     alive: Callable[[int], bool] | None = None,
 ) -> int:
-    """Give back the claims of earlier processes of this host that are gone (a kill -9).
+    """Give back the claims of earlier processes that are gone (a kill -9): of this host, or of
+    any host when this process holds its SQLite database alone (``inbox.release_dead``).
 
     A restarted bot calls this before its first scan, so its dead predecessor's fan-out
     carries on at once instead of after the lease. The prompts it gives back may have gone out
     just before the kill (sent, not yet recorded): they are sent again, as after a lease.
     """
     with database.session() as session:
-        holders = session.exec(
-            select(Delivery.claimed_by)
-            .where(
-                col(Delivery.status).in_([SENDING, *_OPEN]),
-                col(Delivery.claimed_by).like(f"{host}:%"),
-            )
-            .distinct()
-        ).all()
+        query = select(Delivery.claimed_by).where(col(Delivery.status).in_([SENDING, *_OPEN]))
+        if not database.held_alone:
+            query = query.where(col(Delivery.claimed_by).like(f"{host}:%"))
+        holders = session.exec(query.distinct()).all()
         dead = inbox.dead_instances(
             [h for h in holders if h and h != instance_id],
+            host,
             alive if alive is not None else inbox.process_alive,
         )
         released = _release(session, dead) if dead else 0

@@ -399,23 +399,21 @@ def release(database: Database, instance_id: str, update_ids: Iterable[int] = ()
 def release_dead(
     database: Database, host: str, alive: Callable[[int], bool] = lambda pid: process_alive(pid)
 ) -> int:
-    """Give back leases held by earlier processes of this host that are gone (a kill -9).
+    """Give back leases held by earlier processes that are gone (a kill -9).
 
     Their rows would otherwise wait out the lease, and so would the chats they held
     (``mark_in``). An instance id is ``host:pid:random``: a claim from this host whose pid no
     longer runs (or is our own pid with another random part, a restarted container's PID 1) is
-    from a process that cannot finish it. Returns how many unhandled updates it took back.
+    from a process that cannot finish it. So is every claim of another host when this process
+    holds its SQLite database alone (a container started afresh has a new host name). Returns
+    how many unhandled updates it took back.
     """
     with database.session() as session:
-        holders = session.execute(
-            select(_INBOX.c.claimed_by)
-            .where(
-                _INBOX.c.lease_until.is_not(None),
-                _INBOX.c.claimed_by.like(f"{host}:%"),
-            )
-            .distinct()
-        ).scalars()
-        dead = dead_instances(holders, alive)
+        query = select(_INBOX.c.claimed_by).where(_INBOX.c.lease_until.is_not(None))
+        if not database.held_alone:
+            query = query.where(_INBOX.c.claimed_by.like(f"{host}:%"))
+        holders = session.execute(query.distinct()).scalars()
+        dead = dead_instances(holders, host, alive)
         if not dead:
             return 0
         result = session.connection().execute(
@@ -430,15 +428,21 @@ def release_dead(
 
 
 def dead_instances(
-    holders: Iterable[str], alive: Callable[[int], bool] = lambda pid: process_alive(pid)
+    holders: Iterable[str],
+    host: str,
+    alive: Callable[[int], bool] = lambda pid: process_alive(pid),
 ) -> list[str]:
-    """Of these instance ids (``host:pid:random``, all of this host), the ones whose process is
-    gone: its pid no longer runs, or it is our own pid with another random part (a restarted
-    container's PID 1)."""
+    """Of these instance ids (``host:pid:random``), the ones whose process is gone: its pid no
+    longer runs, or it is our own pid with another random part (a restarted container's PID
+    1). An id of another host than ``host`` is passed only by a process that holds its
+    SQLite database alone (``Database.held_alone``), so nothing that made it still runs."""
     own_pid = os.getpid()
     dead = []
     for holder in holders:
-        _host, _sep, rest = holder.partition(":")
+        holder_host, _sep, rest = holder.partition(":")
+        if holder_host != host:
+            dead.append(holder)
+            continue
         pid_text = rest.partition(":")[0]
         if not pid_text.isdigit():
             continue

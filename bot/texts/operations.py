@@ -53,6 +53,22 @@ def cli_tls_store_unreadable(certificate_file: str | None, reason: str) -> str:
     ).format(file=certificate_file, reason=reason)
 
 
+def cli_database_in_use(where: str, pid: int | None) -> str:
+    return _(
+        "Another patientbot (process {pid}) is already running on the database at "
+        "{where}. A SQLite database serves one bot process: stop that one first, or move "
+        "to PostgreSQL to run several instances on one database."
+    ).format(where=where, pid=pid if pid is not None else "?")
+
+
+def cli_migrating_under_a_running_bot(where: str, pid: int | None) -> str:
+    return _(
+        "A patientbot (process {pid}) is running on the database at {where}. Stop it "
+        "before changing the database's migrations: it would go on with tables it was not "
+        "built for."
+    ).format(where=where, pid=pid if pid is not None else "?")
+
+
 def cli_unversioned_database(where: str) -> str:
     return _(
         "The database at {where} already has tables but no migration record, "
