@@ -172,7 +172,15 @@ def ensure_schema(settings: Settings, database: Database) -> SchemaStatus:
         raise CommandError(texts.cli_unknown_revision(where, status.current or "?", status.head))
     if not settings.database.auto_migrate:
         raise CommandError(texts.cli_database_behind(where, status.current, status.head))
-    upgrade(settings.database.url)
+    # Not under a running bot (a seed or export of a newer version beside an older bot):
+    # held for the migration, and longer only by ``run``, which took it before.
+    held_before = database.held_alone
+    _hold_alone(settings, database, migrating=True)
+    try:
+        upgrade(settings.database.url)
+    finally:
+        if not held_before:
+            database.let_go_alone()
     log.info(texts.cli_upgraded(status.current, status.head))
     return schema_status(database.engine)
 

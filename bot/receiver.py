@@ -160,7 +160,12 @@ class Receiver:
         """Handle updates until ``stop``: what is pending first, then each arrival."""
         deps = self.deps
         try:
-            released = await deps.run(inbox.release_dead, deps.database, socket.gethostname())
+            released = await deps.run(
+                inbox.release_dead,
+                deps.database,
+                socket.gethostname(),
+                instance_id=deps.instance_id,
+            )
             if released:
                 log.info("took back %d updates a stopped process had claimed", released)
         except Exception as error:

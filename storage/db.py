@@ -11,9 +11,10 @@ import logging
 import os
 import re
 import threading
+import urllib.parse
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,11 +241,17 @@ class Database:
         """Take this SQLite database for this process alone (``SoleProcessLock``), or raise
         ``DatabaseInUse`` naming the process that has it. Nothing to take on PostgreSQL, where
         instances share the database by design, nor for an in-memory database."""
-        path = make_url(self.url).database if self.is_sqlite else None
-        if path and path != ":memory:" and self._alone is None:
-            lock = SoleProcessLock(Path(path))
-            lock.take()
-            self._alone = lock
+        path = sqlite_file(self.url) if self.is_sqlite else None
+        if path is not None and self._alone is None:
+            lock = SoleProcessLock(path)
+            if lock.take():
+                self._alone = lock
+
+    def let_go_alone(self) -> None:
+        """Let another process take the database (a command done migrating, see ``hold_alone``)."""
+        if self._alone is not None:
+            self._alone.release()
+            self._alone = None
 
     @property
     def held_alone(self) -> bool:
@@ -322,9 +329,22 @@ class Database:
         for holder in list(self.own_connections):
             holder.release()
         self.engine.dispose()
-        if self._alone is not None:
-            self._alone.release()
-            self._alone = None
+        self.let_go_alone()
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL opens, symlinks and a relative path resolved as SQLite resolves
+    them (from the working directory); None for an in-memory database."""
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if parsed.query.get("uri") in ("true", "1") and name.startswith("file:"):
+        # A URI filename (file:path?mode=...), which SQLAlchemy hands to SQLite as it is.
+        if parsed.query.get("mode") == "memory":
+            return None
+        name = urllib.parse.unquote(urllib.parse.urlsplit(name).path)
+    if name in ("", ":memory:"):
+        return None
+    return Path(os.path.realpath(name))
 
 
 class DatabaseInUse(Exception):
@@ -354,10 +374,19 @@ class SoleProcessLock:
         self.path = database_path.with_name(database_path.name + ".lock")
         self._fd: int | None = None
 
-    def take(self) -> None:
-        import fcntl
-
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+    def take(self) -> bool:
+        """True once held; ``DatabaseInUse`` while another process holds it. False, with a
+        warning, where no lock can be had at all (a platform without ``flock``, a file system
+        that refuses it, a lock file this user cannot open): the bot then runs as it did
+        before the lock, counting on being the only one."""
+        try:
+            import fcntl
+        except ImportError:
+            log.warning("cannot hold %s alone: this platform has no flock", self.database_path)
+            return False
+        fd = self._open()
+        if fd is None:
+            return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -365,12 +394,38 @@ class SoleProcessLock:
             os.close(fd)
             pid = int(holder) if holder.isdigit() else None
             raise DatabaseInUse(self.database_path, pid) from None
-        except BaseException:
+        except OSError as error:  # ENOLCK, EOPNOTSUPP: a file system without flock
             os.close(fd)
-            raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+            self._cannot(error)
+            return False
+        with suppress(OSError):  # the pid only words the refusal (a full disk)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
         self._fd = fd
+        return True
+
+    def _open(self) -> int | None:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError:
+            pass  # made by another user (a root run before): a lock needs no write access
+        except OSError as error:
+            self._cannot(error)
+            return None
+        try:
+            return os.open(self.path, os.O_RDONLY)
+        except OSError as error:
+            self._cannot(error)
+            return None
+
+    def _cannot(self, error: OSError) -> None:
+        log.warning(
+            "cannot hold %s alone (%s: %s); running without the lock that keeps a second bot "
+            "off it",
+            self.database_path,
+            self.path,
+            error.strerror or error,
+        )
 
     def release(self) -> None:
         if self._fd is not None:

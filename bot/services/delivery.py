@@ -987,8 +987,9 @@ def release_dead(
     instance_id: str,
     alive: Callable[[int], bool] | None = None,
 ) -> int:
-    """Give back the claims of earlier processes that are gone (a kill -9): of this host, or of
-    any host when this process holds its SQLite database alone (``inbox.release_dead``).
+    """Give back the claims of earlier processes that are gone (a kill -9): of this host, or
+    every claim but this instance's when it holds its SQLite database alone
+    (``inbox.release_dead``).
 
     A restarted bot calls this before its first scan, so its dead predecessor's fan-out
     carries on at once instead of after the lease. The prompts it gives back may have gone out
@@ -996,14 +997,17 @@ def release_dead(
     """
     with database.session() as session:
         query = select(Delivery.claimed_by).where(col(Delivery.status).in_([SENDING, *_OPEN]))
-        if not database.held_alone:
+        alone = database.held_alone
+        if not alone:
             query = query.where(col(Delivery.claimed_by).like(f"{host}:%"))
-        holders = session.exec(query.distinct()).all()
-        dead = inbox.dead_instances(
-            [h for h in holders if h and h != instance_id],
-            host,
-            alive if alive is not None else inbox.process_alive,
-        )
+        holders = [h for h in session.exec(query.distinct()).all() if h]
+        if alone:
+            dead = inbox.others_than(holders, instance_id)
+        else:
+            dead = inbox.dead_instances(
+                [h for h in holders if h != instance_id],
+                alive if alive is not None else inbox.process_alive,
+            )
         released = _release(session, dead) if dead else 0
         session.commit()
     if released:

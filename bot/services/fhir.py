@@ -515,15 +515,16 @@ def build_bundle(
     # whether or not a response names it.
     versions: dict[int, _Version] = {}
     for delivery in deliveries:
+        completed = delivery.status == DeliveryStatus.COMPLETED.value
         answered = {
             question.id or 0: revision
-            for _answer, question, revision in answers.get(delivery.id or 0, [])
+            for answer, question, revision in answers.get(delivery.id or 0, [])
+            # A skip has no answer FHIR could show; once its question is required (a setting,
+            # not part of the version) an item would demand one: the version leaves it out.
+            if not (completed and answer.skipped and question.required)
         }
         versions[delivery.id or 0] = _version_of(
-            delivery.task_id,
-            questions[delivery.task_id],
-            answered,
-            completed=delivery.status == DeliveryStatus.COMPLETED.value,
+            delivery.task_id, questions[delivery.task_id], answered, completed=completed
         )
     older: dict[int, set[_Version]] = defaultdict(set)
     for version in versions.values():

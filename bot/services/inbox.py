@@ -397,23 +397,30 @@ def release(database: Database, instance_id: str, update_ids: Iterable[int] = ()
 
 
 def release_dead(
-    database: Database, host: str, alive: Callable[[int], bool] = lambda pid: process_alive(pid)
+    database: Database,
+    host: str,
+    alive: Callable[[int], bool] = lambda pid: process_alive(pid),
+    *,
+    instance_id: str | None = None,
 ) -> int:
     """Give back leases held by earlier processes that are gone (a kill -9).
 
     Their rows would otherwise wait out the lease, and so would the chats they held
     (``mark_in``). An instance id is ``host:pid:random``: a claim from this host whose pid no
     longer runs (or is our own pid with another random part, a restarted container's PID 1) is
-    from a process that cannot finish it. So is every claim of another host when this process
-    holds its SQLite database alone (a container started afresh has a new host name). Returns
-    how many unhandled updates it took back.
+    from a process that cannot finish it. When this process (``instance_id``) holds its SQLite
+    database alone, every claim but its own is: no other bot runs on it, whatever host name
+    (a container made afresh) or pid (reused after a reboot) the claim names. Returns how many
+    unhandled updates it took back.
     """
     with database.session() as session:
         query = select(_INBOX.c.claimed_by).where(_INBOX.c.lease_until.is_not(None))
-        if not database.held_alone:
-            query = query.where(_INBOX.c.claimed_by.like(f"{host}:%"))
-        holders = session.execute(query.distinct()).scalars()
-        dead = dead_instances(holders, host, alive)
+        if database.held_alone and instance_id is not None:
+            holders = [h for h in session.execute(query.distinct()).scalars() if h]
+            dead = others_than(holders, instance_id)
+        else:
+            ours = query.where(_INBOX.c.claimed_by.like(f"{host}:%"))
+            dead = dead_instances(session.execute(ours.distinct()).scalars(), alive)
         if not dead:
             return 0
         result = session.connection().execute(
@@ -427,22 +434,22 @@ def release_dead(
         return taken_back
 
 
+def others_than(holders: Iterable[str], instance_id: str) -> list[str]:
+    """The holders that are not this instance (nor its dialogues' holds)."""
+    own = {instance_id, dialogue_holder(instance_id)}
+    return [holder for holder in holders if holder not in own]
+
+
 def dead_instances(
-    holders: Iterable[str],
-    host: str,
-    alive: Callable[[int], bool] = lambda pid: process_alive(pid),
+    holders: Iterable[str], alive: Callable[[int], bool] = lambda pid: process_alive(pid)
 ) -> list[str]:
-    """Of these instance ids (``host:pid:random``), the ones whose process is gone: its pid no
-    longer runs, or it is our own pid with another random part (a restarted container's PID
-    1). An id of another host than ``host`` is passed only by a process that holds its
-    SQLite database alone (``Database.held_alone``), so nothing that made it still runs."""
+    """Of these instance ids (``host:pid:random``, all of this host), the ones whose process is
+    gone: its pid no longer runs, or it is our own pid with another random part (a restarted
+    container's PID 1)."""
     own_pid = os.getpid()
     dead = []
     for holder in holders:
-        holder_host, _sep, rest = holder.partition(":")
-        if holder_host != host:
-            dead.append(holder)
-            continue
+        _host, _sep, rest = holder.partition(":")
         pid_text = rest.partition(":")[0]
         if not pid_text.isdigit():
             continue

@@ -422,7 +422,7 @@ async def test_beside_another_instance_a_busy_worker_leaves_what_it_has_not_begu
             await first.press(person, "▶️ Start now")
         for instance in (first, second):
             scheduler.state(instance.app).pacer.shared = True  # as when the other listens
-        first.api.slow_down(people[0].chat_id, 1.0)
+        first.api.slow_down(people[0].chat_id, 3.0)  # ample for the other to answer two
 
         await receiver(first.app).accept([first.updates.message(p, "4") for p in people])
         busy = asyncio.create_task(receiver(first.app).drain())

@@ -200,21 +200,25 @@ def test_migrating_a_sqlite_file_a_bot_runs_on_is_refused_and_changes_nothing(
 ) -> None:
     """``patientbot db upgrade`` under a running bot (here this test process holds the file as
     a bot does) would change the tables beneath it: refused, naming the bot's process, and
-    the database stays at its revision. Once the bot is gone the upgrade goes through."""
+    the database stays at its revision. So is the automatic migration of a newer version's
+    ``patientbot seed``. Once the bot is gone the upgrade goes through."""
     downgrade(database_url, "-1")
     behind = schema_status(database.engine).current
     env = bot_environment("http://127.0.0.1:9/bot", database_url)
     running_bot = Database(database_url)
     running_bot.hold_alone()
     try:
-        refused = run_cli(env, tmp_path, "db", "upgrade")
+        refused = [
+            run_cli(env, tmp_path, "db", "upgrade"),
+            run_cli(env, tmp_path, "seed", str(DEMO_SEED)),
+        ]
     finally:
         running_bot.dispose()
-    assert refused.returncode == 1
-    assert f"A patientbot (process {os.getpid()}) is running on the database at" in (
-        refused.stderr
-    )
-    assert "Traceback" not in refused.stdout + refused.stderr
+    for result in refused:
+        assert result.returncode == 1, result.args
+        sentence = f"A patientbot (process {os.getpid()}) is running on the database at"
+        assert sentence in result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
     assert schema_status(database.engine).current == behind != head_revision()
 
     upgraded = run_cli(env, tmp_path, "db", "upgrade")

@@ -306,6 +306,30 @@ def test_claims_of_a_dead_process_on_this_host_are_given_back(database: Database
     assert claimed(database, who="here:1:new") == [1, 5]
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_process_holding_its_sqlite_file_alone_takes_back_every_claim_but_its_own(
+    database: Database, backend: str
+) -> None:
+    """No other bot can run on a file this process holds (``Database.hold_alone``): a claim of
+    another host (a container made afresh) is a dead one's, and so is one of this host whose
+    pid runs again (reused after a reboot). Its own claims, and its dialogues' holds, stay."""
+    me = "here:4343:me"
+    inbox.store(database, NOW, [message(n, 10 * n) for n in range(1, 5)])
+    inbox.claim(database, NOW, "old-container:1:x", LEASE, 1)
+    inbox.claim(database, NOW, "here:4242:reused", LEASE, 1)
+    inbox.claim(database, NOW, me, LEASE, 1)
+    inbox.claim(database, NOW, f"{me}/dialogue", LEASE, 1)
+    database.hold_alone()
+    try:
+        released = inbox.release_dead(database, "here", alive=lambda pid: True, instance_id=me)
+    finally:
+        database.let_go_alone()
+
+    assert released == 2
+    assert claimed(database, who="here:1:new") == [1, 2]
+    assert not database.held_alone
+
+
 def test_a_dead_process_on_this_host_lets_go_of_its_dialogues_chats(database: Database) -> None:
     """A kill -9 during a therapist's dialogue: the restarted process (a new pid) takes the
     chat back at once, not a hold later, as it does the dead one's other claims."""

@@ -451,6 +451,19 @@ def _answered_against(bundle: Bundle) -> dict[str, dict[str, tuple[str, dict[str
     return found
 
 
+def _chloe_completes_the_eight(world: World) -> Delivery:
+    """Chloe's check-in of 27 November, completed: the five required questions answered and
+    the three optional ones skipped."""
+    d = world.checkin("chloe", "2026-11-27T10:00", S.COMPLETED)
+    for position, value in ((1, 2.0), (2, 10.0), (3, 15.0)):
+        world.answer(d, position, "2026-11-27T10:01", value_text=str(value), value_number=value)
+    world.answer(d, 4, "2026-11-27T10:02", value_text="Yes", value_bool=True)
+    world.answer(d, 5, "2026-11-27T10:03", value_text="Left")
+    for position in (6, 7, 8):
+        world.answer(d, position, "2026-11-27T10:04", skipped=True)
+    return d
+
+
 def test_a_completed_check_in_names_a_version_of_only_what_it_was_asked(
     database: Database, clock: ManualClock, world: World
 ) -> None:
@@ -470,13 +483,7 @@ def test_a_completed_check_in_names_a_version_of_only_what_it_was_asked(
     world.session.flush()
     add_first_revision(world.session, added, later)
     world.questions.append(added)
-    d = world.checkin("chloe", "2026-11-27T10:00", S.COMPLETED)
-    for position, value in ((1, 2.0), (2, 10.0), (3, 15.0)):
-        world.answer(d, position, "2026-11-27T10:01", value_text=str(value), value_number=value)
-    world.answer(d, 4, "2026-11-27T10:02", value_text="Yes", value_bool=True)
-    world.answer(d, 5, "2026-11-27T10:03", value_text="Left")
-    for position in (6, 7, 8):
-        world.answer(d, position, "2026-11-27T10:04", skipped=True)
+    d = _chloe_completes_the_eight(world)
     world.answer(d, 10, "2026-11-27T10:05", value_text="No", value_bool=False)
     world.session.commit()
 
@@ -554,6 +561,23 @@ def test_a_check_in_answered_before_an_edit_names_the_version_it_answered(
         fhir.EXT_MAX,
         fhir.EXT_ALERT,
     ]
+
+
+def test_a_skip_of_a_question_required_since_is_left_out_of_the_completed_version(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    """Chloe skipped the optional free-text question; the therapist then made it required.
+    Her completed response has no answer for it (FHIR has none for a skip), so the version
+    it names must not hold the item that now demands one."""
+    d = _chloe_completes_the_eight(world)
+    world.questions[5].required = True
+    world.session.commit()
+
+    bundle = _export(database, clock.now())
+    answered = _answered_against(bundle)  # every completed response answers what it must
+    url = fhir.questionnaire_url(world.task.id or 0)
+    assert {v for v, _a in answered[f"checkin-{d.id}"].values()} == {f"{url}|1-1-1-1-1-0-1-1-0"}
+    assert _versions(bundle)[TODAY].item[5].required is True
 
 
 def test_patients_carry_their_name_and_telegram_id_only_as_an_identifier(
