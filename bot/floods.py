@@ -15,11 +15,9 @@ several instances each sees its share of a chat's updates, so the limit is appro
 from __future__ import annotations
 
 import enum
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timedelta
 from typing import Any
 
 from telegram.error import RetryAfter, TelegramError
@@ -29,8 +27,9 @@ from bot.chatmarks import ChatMarks
 from bot.sender import Pacer, retry_after_seconds
 
 ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
+# Chats kept quiet at once that this process remembers telling so.
+QUIET_CAPACITY = 10_000
 
-WINDOW = timedelta(minutes=1)
 # What a paused chat does not get; answering a button press is not a message and still goes.
 _SENDING = frozenset(
     {
@@ -162,34 +161,33 @@ class Flow(enum.Enum):
 
 
 class FloodWatch:
-    """Updates per chat over the last minute, and which chats are being kept quiet."""
+    """Which chats send more updates a minute than a person types, and are kept quiet.
+
+    The count is the inbox's (``inbox.Item.arrivals``, counted by the claim over what every
+    instance stored), not this process's: behind a load balancer each instance is given a
+    share of a chat's updates, and counted alone the limit grew with their number. Which
+    chats this process told that their replies pause is its own, so a chat hears it once from
+    each instance that handles its updates while it floods.
+    """
 
     def __init__(self, per_minute: int, exempt: Iterable[int] = ()) -> None:
         self.per_minute = per_minute
         self.exempt = frozenset(exempt)
-        self._arrivals: dict[int, deque[datetime]] = {}
         self._quiet: set[int] = set()
 
-    def note(self, chat_id: int | None, received_at: datetime) -> Flow:
+    def note(self, chat_id: int | None, arrivals: int) -> Flow:
+        """``arrivals``: the chat's updates of the last minute, up to this one."""
         if chat_id is None or chat_id in self.exempt:
             return Flow.CALM
-        arrivals = self._arrivals.setdefault(chat_id, deque())
-        arrivals.append(received_at)
-        while arrivals and arrivals[0] <= received_at - WINDOW:
-            arrivals.popleft()
-        if len(arrivals) <= self.per_minute:
+        if arrivals <= self.per_minute:
             self._quiet.discard(chat_id)
-            if len(self._arrivals) > 10_000:
-                self._forget_calm(received_at)
             return Flow.CALM
         if chat_id in self._quiet:
             return Flow.FLOODING
+        if len(self._quiet) >= QUIET_CAPACITY:
+            self._quiet.clear()  # bounded: each chat still flooding is told once more
         self._quiet.add(chat_id)
         return Flow.STARTED
-
-    def _forget_calm(self, now: datetime) -> None:
-        for chat_id in [c for c, a in self._arrivals.items() if not a or a[-1] <= now - WINDOW]:
-            del self._arrivals[chat_id]
 
 
 @contextmanager

@@ -390,7 +390,7 @@ class Receiver:
                 carried.extend(_take_all(batch))
             checkin.record_shown(session, now, carried)
 
-        flow = self.floods.note(item.chat_id, item.received_at)
+        flow = self.floods.note(item.chat_id, item.arrivals)
         if flow is Flow.STARTED and item.chat_id is not None:
             log.info("chat %s sends too fast: its replies pause", item.chat_id)
             with speaking(await chat_language(deps, item.chat_id)):

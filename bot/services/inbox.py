@@ -31,6 +31,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     update,
@@ -43,6 +44,8 @@ from storage.models import InboxState, InboxUpdate
 
 _PENDING = InboxState.PENDING.value
 _DONE = InboxState.DONE.value
+# How far back a claim counts a chat's arrivals (``Item.arrivals``): the flood watch's minute.
+ARRIVALS_WINDOW = timedelta(minutes=1)
 _INBOX = InboxUpdate.__table__  # type: ignore[attr-defined]
 
 
@@ -62,6 +65,9 @@ class Item:
     chat_id: int | None
     payload: str
     received_at: datetime
+    # The chat's updates stored since the claim's ``arrivals_since``, up to this one: shared
+    # by every instance, where one process sees only the updates it was given.
+    arrivals: int = 1
 
 
 # The kinds of update the bot asks for, and where each keeps its chat.
@@ -117,7 +123,20 @@ def _claim_statement() -> Any:
     """The claim as one statement: a webhook's batch is mostly one update, so the three
     statements it took before (lock, lease, read) were three round trips for each answer."""
     row, older, held = _INBOX.c, _INBOX.alias("older").c, _INBOX.alias("held").c
+    recent = _INBOX.alias("recent").c
     now: BindParameter[datetime] = bindparam("b_now")
+    # Named in full: in RETURNING, SQLAlchemy writes columns without their table, and the
+    # subquery's own would then compare with themselves (and count every chat's rows).
+    claimed = _INBOX.name
+    arrivals = (
+        select(func.count())
+        .where(
+            recent.chat_id == literal_column(f"{claimed}.chat_id"),
+            recent.received_at > bindparam("b_arrivals_since"),
+            recent.update_id <= literal_column(f"{claimed}.update_id"),
+        )
+        .scalar_subquery()
+    )
     picked = (
         select(row.update_id)
         .where(
@@ -159,7 +178,9 @@ def _claim_statement() -> Any:
             claimed_by=bindparam("b_instance_id"),
             attempts=row.attempts + 1,
         )
-        .returning(row.update_id, row.chat_id, row.payload, row.received_at)
+        .returning(
+            row.update_id, row.chat_id, row.payload, row.received_at, arrivals.label("arrivals")
+        )
     )
 
 
@@ -181,13 +202,15 @@ def claim(
     limit: int,
     *,
     first: Callable[[Session], None] | None = None,
+    arrivals_since: datetime | None = None,
 ) -> list[Item]:
     """Lease the oldest pending update of up to ``limit`` chats, oldest first.
 
     A chat whose oldest pending update is leased by someone (or locked by another instance's
     claim in progress) is left alone entirely, so its later updates wait their turn.
     ``first`` runs in the same transaction before the claim: the worker finishes its last
-    batch there, so the chats it frees are claimable at once.
+    batch there, so the chats it frees are claimable at once. Each item counts its chat's
+    updates stored after ``arrivals_since`` (a minute before ``now`` unless given), up to it.
     """
     with database.session() as session:
         if first is not None:
@@ -202,13 +225,14 @@ def claim(
                     "b_lease_until": now + timedelta(seconds=lease_seconds),
                     "b_instance_id": instance_id,
                     "b_dialogue_holder": dialogue_holder(instance_id),
+                    "b_arrivals_since": arrivals_since or now - ARRIVALS_WINDOW,
                 },
             )
             .all()
         )
         session.commit()
     # RETURNING gives no order.
-    items = [Item(r.update_id, r.chat_id, r.payload, r.received_at) for r in rows]
+    items = [Item(r.update_id, r.chat_id, r.payload, r.received_at, r.arrivals) for r in rows]
     return sorted(items, key=lambda item: item.update_id)
 
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bot import scheduler
+from bot import scheduler, texts
 from bot.app import build_application
 from bot.cli import main
 from bot.clock import ManualClock
@@ -399,6 +399,42 @@ async def test_two_instances_on_one_database_walk_one_patient_through_alternatel
         (None, PAIN_ANSWER),
     ], answers
     assert not first.api.violations
+
+
+async def test_a_chat_flooding_two_instances_is_kept_quiet_as_one_instance_would_keep_it(
+    settings: Settings, database_url: str, clock: ManualClock
+) -> None:
+    """The load balancer gives each instance half of a flooding chat's updates. Each counts
+    the chat's arrivals in the inbox they share, so the replies stop at the limit as with one
+    instance (each says once that they pause), not at twice it. Bob, writing now and then
+    meanwhile, is answered every time: the count is of one chat's updates."""
+    first_db, second_db = Database(database_url), Database(database_url)
+    first = await Harness(settings, first_db, clock).start()
+    second = await Harness(settings, second_db, clock, api=first.api).start()
+    alice, bob = patient(1), patient(2)
+    limit = settings.checkins.flood_messages_per_minute
+    try:
+        first.seed_demo()
+        await first.command(alice, "/start", "SHOULDER1")
+        await first.command(bob, "/start", "SHOULDER1")
+        before = {p.chat_id: len(first.texts(p.chat_id)) for p in (alice, bob)}
+        for n in range(limit + 10):  # within one minute: the clock does not move
+            await (first, second)[n % 2].feed(first.updates.message(alice, f"spam {n}"))
+            if n % 10 == 9:
+                await (second, first)[n % 2].feed(first.updates.message(bob, "hello"))
+        replies = first.texts(alice.chat_id)[before[alice.chat_id] :]
+        bobs = first.texts(bob.chat_id)[before[bob.chat_id] :]
+    finally:
+        for h in (first, second):
+            await h.stop()
+        first_db.dispose()
+        second_db.dispose()
+
+    notices = sum(reply == texts.flood_pausing() for reply in replies)
+    assert notices == 2, "told once by each instance"
+    # The /start counts among the minute's arrivals: limit - 1 messages are answered.
+    assert len(replies) - notices == limit - 1, replies
+    assert len(bobs) == (limit + 10) // 10 and texts.flood_pausing() not in bobs, bobs
 
 
 async def test_beside_another_instance_a_busy_worker_leaves_what_it_has_not_begun(
