@@ -8,7 +8,8 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -172,17 +173,24 @@ def ensure_schema(settings: Settings, database: Database) -> SchemaStatus:
         raise CommandError(texts.cli_unknown_revision(where, status.current or "?", status.head))
     if not settings.database.auto_migrate:
         raise CommandError(texts.cli_database_behind(where, status.current, status.head))
-    # Not under a running bot (a seed or export of a newer version beside an older bot):
-    # held for the migration, and longer only by ``run``, which took it before.
+    # Not under a running bot (a seed or export of a newer version beside an older bot).
+    with _held_for_migrating(settings, database):
+        upgrade(settings.database.url)
+    log.info(texts.cli_upgraded(status.current, status.head))
+    return schema_status(database.engine)
+
+
+@contextmanager
+def _held_for_migrating(settings: Settings, database: Database) -> Iterator[None]:
+    """The database alone for a migration, and longer only where the process held it before
+    (``run``)."""
     held_before = database.held_alone
     _hold_alone(settings, database, migrating=True)
     try:
-        upgrade(settings.database.url)
+        yield
     finally:
         if not held_before:
             database.let_go_alone()
-    log.info(texts.cli_upgraded(status.current, status.head))
-    return schema_status(database.engine)
 
 
 def _hold_alone(settings: Settings, database: Database, *, migrating: bool = False) -> None:
@@ -255,15 +263,16 @@ def _db(settings: Settings, action: str) -> int:
         where = _safe_url(settings)
         if action == "upgrade":
             before = schema_status(database.engine)
-            if before.state is not SchemaState.CURRENT:  # at the head it changes nothing
-                _hold_alone(settings, database, migrating=True)
             if before.state is SchemaState.UNVERSIONED:
                 raise CommandError(texts.cli_unversioned_database(where))
             if before.state is SchemaState.UNKNOWN_REVISION:
                 raise CommandError(
                     texts.cli_unknown_revision(where, before.current or "?", before.head)
                 )
-            upgrade(settings.database.url)
+            # At the head it changes nothing, beside a running bot too (the image's start).
+            at_head = before.state is SchemaState.CURRENT
+            with nullcontext() if at_head else _held_for_migrating(settings, database):
+                upgrade(settings.database.url)
             print(texts.cli_upgrade_done(where, before.current, before.head))
             return 0
         status = schema_status(database.engine)

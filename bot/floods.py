@@ -8,8 +8,8 @@ that every Bot API call passes through. The next question, not sent, stays pendi
 scan sends it once the chat is calm again (``question_resend_seconds``), or the patient's next
 message brings it.
 
-The rate is counted per instance from the updates' arrival times over the last minute; with
-several instances each sees its share of a chat's updates, so the limit is approximate there.
+The rate is counted over the last minute of the inbox, which every instance shares
+(``FloodWatch``): behind a load balancer a chat meets the same limit as with one instance.
 """
 
 from __future__ import annotations

@@ -472,8 +472,6 @@ class InboxUpdate(TableBase, table=True):
         # ... of which the oldest pending row of each chat...
         Index("ix_inbox_state_chat_id_update_id", "state", "chat_id", "update_id"),
         Index("ix_inbox_state_handled_at", "state", "handled_at"),
-        # A chat's arrivals of the last minute, counted by the claim for the flood watch.
-        Index("ix_inbox_chat_id_received_at", "chat_id", "received_at"),
         # ... of a chat no instance holds (leased rows, in hand or handled in a batch not yet
         # closed). Partial: those are few, the handled rows are many.
         Index(
@@ -482,6 +480,8 @@ class InboxUpdate(TableBase, table=True):
             postgresql_where=text("lease_until IS NOT NULL"),
             sqlite_where=text("lease_until IS NOT NULL"),
         ),
+        # A chat's arrivals of the last minute, counted by the claim for the flood watch.
+        Index("ix_inbox_chat_id_received_at", "chat_id", "received_at"),
     )
 
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))

@@ -987,27 +987,22 @@ def release_dead(
     instance_id: str,
     alive: Callable[[int], bool] | None = None,
 ) -> int:
-    """Give back the claims of earlier processes that are gone (a kill -9): of this host, or
-    every claim but this instance's when it holds its SQLite database alone
-    (``inbox.release_dead``).
+    """Give back the claims of earlier processes that are gone (a kill -9; which ones:
+    ``inbox.dead_holders``).
 
     A restarted bot calls this before its first scan, so its dead predecessor's fan-out
     carries on at once instead of after the lease. The prompts it gives back may have gone out
     just before the kill (sent, not yet recorded): they are sent again, as after a lease.
     """
     with database.session() as session:
-        query = select(Delivery.claimed_by).where(col(Delivery.status).in_([SENDING, *_OPEN]))
-        alone = database.held_alone
-        if not alone:
-            query = query.where(col(Delivery.claimed_by).like(f"{host}:%"))
-        holders = [h for h in session.exec(query.distinct()).all() if h]
-        if alone:
-            dead = inbox.others_than(holders, instance_id)
-        else:
-            dead = inbox.dead_instances(
-                [h for h in holders if h != instance_id],
-                alive if alive is not None else inbox.process_alive,
-            )
+        holders = session.exec(
+            select(Delivery.claimed_by)
+            .where(col(Delivery.status).in_([SENDING, *_OPEN]))
+            .distinct()
+        ).all()
+        dead = inbox.dead_holders(
+            database, holders, host, instance_id, alive or inbox.process_alive
+        )
         released = _release(session, dead) if dead else 0
         session.commit()
     if released:

@@ -284,14 +284,15 @@ def _today(questions: list[Question]) -> tuple[int, ...]:
 def _version_of(
     task_id: int,
     questions: list[Question],
+    today: tuple[int, ...],
     answered: dict[int, QuestionRevision],
     *,
-    completed: bool = False,
+    completed: bool,
 ) -> _Version:
     """The version a check-in answered (``answered``: its revisions by question id, a skip
-    included). A completed check-in was asked exactly what it answered; one still open or
-    stopped may not have reached the rest, which stand as they are today."""
-    today = _today(questions)
+    included; ``today``: the task's ``_today``). A completed check-in was asked exactly what
+    it answered; one still open or stopped may not have reached the rest, which stand as they
+    are today."""
     revisions = []
     for question, revision_today in zip(questions, today, strict=True):
         if question.id in answered:
@@ -514,6 +515,7 @@ def build_bundle(
     # Each response's version of its questionnaire; today's version of every task is written
     # whether or not a response names it.
     versions: dict[int, _Version] = {}
+    todays = {task_id: _today(questions[task_id or 0]) for task_id in task_ids}
     for delivery in deliveries:
         completed = delivery.status == DeliveryStatus.COMPLETED.value
         answered = {
@@ -524,7 +526,11 @@ def build_bundle(
             if not (completed and answer.skipped and question.required)
         }
         versions[delivery.id or 0] = _version_of(
-            delivery.task_id, questions[delivery.task_id], answered, completed=completed
+            delivery.task_id,
+            questions[delivery.task_id],
+            todays[delivery.task_id],
+            answered,
+            completed=completed,
         )
     older: dict[int, set[_Version]] = defaultdict(set)
     for version in versions.values():
@@ -535,7 +541,7 @@ def build_bundle(
         task_questions = questions[task.id or 0]
         if not task_questions:
             continue
-        today = _version_of(task.id or 0, task_questions, {})
+        today = _Version(task.id or 0, todays[task.id or 0], current=True)
         before = sorted(older[task.id or 0], key=lambda v: v.revisions)
         for version in [*before, today]:
             group = groups[task.group_id]

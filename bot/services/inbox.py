@@ -65,9 +65,9 @@ class Item:
     chat_id: int | None
     payload: str
     received_at: datetime
-    # The chat's updates stored since the claim's ``arrivals_since``, up to this one: shared
-    # by every instance, where one process sees only the updates it was given.
-    arrivals: int = 1
+    # The chat's updates stored in the minute before the claim, up to this one: counted over
+    # what every instance stored, where one process sees only the updates it was given.
+    arrivals: int
 
 
 # The kinds of update the bot asks for, and where each keeps its chat.
@@ -202,7 +202,6 @@ def claim(
     limit: int,
     *,
     first: Callable[[Session], None] | None = None,
-    arrivals_since: datetime | None = None,
 ) -> list[Item]:
     """Lease the oldest pending update of up to ``limit`` chats, oldest first.
 
@@ -210,7 +209,7 @@ def claim(
     claim in progress) is left alone entirely, so its later updates wait their turn.
     ``first`` runs in the same transaction before the claim: the worker finishes its last
     batch there, so the chats it frees are claimable at once. Each item counts its chat's
-    updates stored after ``arrivals_since`` (a minute before ``now`` unless given), up to it.
+    updates stored in the ``ARRIVALS_WINDOW`` before ``now``, up to it.
     """
     with database.session() as session:
         if first is not None:
@@ -225,7 +224,7 @@ def claim(
                     "b_lease_until": now + timedelta(seconds=lease_seconds),
                     "b_instance_id": instance_id,
                     "b_dialogue_holder": dialogue_holder(instance_id),
-                    "b_arrivals_since": arrivals_since or now - ARRIVALS_WINDOW,
+                    "b_arrivals_since": now - ARRIVALS_WINDOW,
                 },
             )
             .all()
@@ -423,28 +422,23 @@ def release(database: Database, instance_id: str, update_ids: Iterable[int] = ()
 def release_dead(
     database: Database,
     host: str,
-    alive: Callable[[int], bool] = lambda pid: process_alive(pid),
     *,
-    instance_id: str | None = None,
+    instance_id: str,
+    alive: Callable[[int], bool] = lambda pid: process_alive(pid),
 ) -> int:
     """Give back leases held by earlier processes that are gone (a kill -9).
 
     Their rows would otherwise wait out the lease, and so would the chats they held
     (``mark_in``). An instance id is ``host:pid:random``: a claim from this host whose pid no
     longer runs (or is our own pid with another random part, a restarted container's PID 1) is
-    from a process that cannot finish it. When this process (``instance_id``) holds its SQLite
-    database alone, every claim but its own is: no other bot runs on it, whatever host name
-    (a container made afresh) or pid (reused after a reboot) the claim names. Returns how many
-    unhandled updates it took back.
+    from a process that cannot finish it (``dead_holders``). Returns how many unhandled updates
+    it took back.
     """
     with database.session() as session:
-        query = select(_INBOX.c.claimed_by).where(_INBOX.c.lease_until.is_not(None))
-        if database.held_alone and instance_id is not None:
-            holders = [h for h in session.execute(query.distinct()).scalars() if h]
-            dead = others_than(holders, instance_id)
-        else:
-            ours = query.where(_INBOX.c.claimed_by.like(f"{host}:%"))
-            dead = dead_instances(session.execute(ours.distinct()).scalars(), alive)
+        holders = session.execute(
+            select(_INBOX.c.claimed_by).where(_INBOX.c.lease_until.is_not(None)).distinct()
+        ).scalars()
+        dead = dead_holders(database, holders, host, instance_id, alive)
         if not dead:
             return 0
         result = session.connection().execute(
@@ -458,10 +452,23 @@ def release_dead(
         return taken_back
 
 
-def others_than(holders: Iterable[str], instance_id: str) -> list[str]:
-    """The holders that are not this instance (nor its dialogues' holds)."""
+def dead_holders(
+    database: Database,
+    holders: Iterable[str | None],
+    host: str,
+    instance_id: str,
+    alive: Callable[[int], bool],
+) -> list[str]:
+    """Of the instance ids holding claims (the inbox's or the deliveries'), those of processes
+    that are gone. When this process holds its SQLite database alone, every one but its own
+    (and its dialogues' holds): no other bot runs on it, whatever host name (a container made
+    afresh) or pid (reused after a reboot) a claim names. Otherwise those of this host whose
+    process is gone (``dead_instances``); another host's may be alive."""
     own = {instance_id, dialogue_holder(instance_id)}
-    return [holder for holder in holders if holder not in own]
+    others = [holder for holder in holders if holder and holder not in own]
+    if database.held_alone:
+        return others
+    return dead_instances([h for h in others if h.startswith(f"{host}:")], alive)
 
 
 def dead_instances(

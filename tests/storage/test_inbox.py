@@ -300,7 +300,9 @@ def test_claims_of_a_dead_process_on_this_host_are_given_back(database: Database
     inbox.claim(database, NOW, "here:4242:dead", LEASE, 1)
     mark_done(database, 4)  # handled, its batch never closed: chat 40 held by the dead
 
-    released = inbox.release_dead(database, "here", alive=lambda pid: pid == 4343)
+    released = inbox.release_dead(
+        database, "here", instance_id="here:1:new", alive=lambda pid: pid == 4343
+    )
 
     assert released == 1, "one unhandled update taken back; chat 40's hold ended too"
     assert claimed(database, who="here:1:new") == [1, 5]
@@ -321,7 +323,7 @@ def test_a_process_holding_its_sqlite_file_alone_takes_back_every_claim_but_its_
     inbox.claim(database, NOW, f"{me}/dialogue", LEASE, 1)
     database.hold_alone()
     try:
-        released = inbox.release_dead(database, "here", alive=lambda pid: True, instance_id=me)
+        released = inbox.release_dead(database, "here", instance_id=me, alive=lambda pid: True)
     finally:
         database.let_go_alone()
 
@@ -344,7 +346,7 @@ def test_a_dead_process_on_this_host_lets_go_of_its_dialogues_chats(database: Da
     inbox.store(database, NOW, [message(2, 10)])
     assert claimed(database, who="here:1:new") == [], "held for the dead one's dialogue"
 
-    inbox.release_dead(database, "here", alive=lambda pid: False)
+    inbox.release_dead(database, "here", instance_id="here:1:new", alive=lambda pid: False)
 
     assert claimed(database, who="here:1:new") == [2]
 
