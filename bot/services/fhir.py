@@ -31,6 +31,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +72,7 @@ from bot.services.responses import (
 )
 from storage.db import Database
 from storage.models import (
+    FINAL_STATUSES,
     Answer,
     Delivery,
     DeliveryStatus,
@@ -254,8 +256,12 @@ class _Version:
     @property
     def label(self) -> str:
         """``Questionnaire.version``: each question's revision in question order, 0 for one
-        left out ("1-2-1", "1-0-1")."""
-        return "-".join(str(revision) for revision in self.revisions)
+        left out ("1-2-1", "1-0-1"), up to the last one it holds: a question added at the end
+        later leaves the label of every version before it as it was."""
+        held = list(self.revisions)
+        while held and held[-1] == LEFT_OUT:
+            held.pop()
+        return "-".join(str(revision) for revision in held) or str(LEFT_OUT)
 
     @property
     def resource_id(self) -> str:
@@ -275,6 +281,8 @@ class _Version:
 
 # A revision number for a question not part of a version (revisions count from 1).
 LEFT_OUT = 0
+# A check-in in one of these will be asked nothing more.
+_ENDED = frozenset(status.value for status in FINAL_STATUSES)
 
 
 def _today(questions: list[Question]) -> tuple[int, ...]:
@@ -288,18 +296,46 @@ def _version_of(
     answered: dict[int, QuestionRevision],
     *,
     completed: bool,
+    ended: Callable[[Question], int] | None = None,
 ) -> _Version:
     """The version a check-in answered (``answered``: its revisions by question id, a skip
     included; ``today``: the task's ``_today``). A completed check-in was asked exactly what
-    it answered; one still open or stopped may not have reached the rest, which stand as they
-    are today."""
+    it answered. One still open may yet reach the rest, which stand as they are today. One
+    that ended otherwise (expired, stopped) would have been asked the rest as they stood when
+    it ended (``ended``: ``_as_it_stood``), so later edits leave the version it names as it
+    was in every export before them."""
     revisions = []
     for question, revision_today in zip(questions, today, strict=True):
         if question.id in answered:
             revisions.append(answered[question.id].revision)
+        elif completed:
+            revisions.append(LEFT_OUT)
+        elif ended is not None:
+            revisions.append(ended(question))
         else:
-            revisions.append(LEFT_OUT if completed else revision_today)
+            revisions.append(revision_today)
     return _Version(task_id, tuple(revisions), tuple(revisions) == today)
+
+
+def _as_it_stood(
+    task: Task, history: dict[int, list[QuestionRevision]], instant: datetime
+) -> Callable[[Question], int]:
+    """Each question's revision in force at ``instant``; LEFT_OUT for one removed by then or
+    added after it. A question of the task's own start whose records are younger than the
+    check-in (seeded history, wordings dated by migration 0010) stands at its first wording."""
+
+    def revision_at(question: Question) -> int:
+        if question.removed_at is not None and question.removed_at <= instant:
+            return LEFT_OUT
+        wordings = history.get(question.id or 0, [])
+        in_force = [w.revision for w in wordings if w.created_at <= instant]
+        if in_force:
+            return max(in_force)
+        if wordings and wordings[0].created_at <= task.created_at:
+            return wordings[0].revision
+        return LEFT_OUT
+
+    return revision_at
 
 
 def _questionnaire(
@@ -516,8 +552,16 @@ def build_bundle(
     # whether or not a response names it.
     versions: dict[int, _Version] = {}
     todays = {task_id: _today(questions[task_id or 0]) for task_id in task_ids}
+    history: dict[int, list[QuestionRevision]] = defaultdict(list)
+    for question_id, _number in sorted(wordings):
+        history[question_id].append(wordings[question_id, _number])
     for delivery in deliveries:
         completed = delivery.status == DeliveryStatus.COMPLETED.value
+        ended = None
+        if not completed and delivery.status in _ENDED:
+            ended = _as_it_stood(
+                tasks[delivery.task_id], history, delivery.finished_at or delivery.expires_at
+            )
         answered = {
             question.id or 0: revision
             for answer, question, revision in answers.get(delivery.id or 0, [])
@@ -531,6 +575,7 @@ def build_bundle(
             todays[delivery.task_id],
             answered,
             completed=completed,
+            ended=ended,
         )
     older: dict[int, set[_Version]] = defaultdict(set)
     for version in versions.values():

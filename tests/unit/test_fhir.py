@@ -227,8 +227,10 @@ def _resources(bundle: Bundle, kind: str) -> list[Any]:
     return [e.resource for e in bundle.entry or [] if e.resource.get_resource_type() == kind]
 
 
-TODAY = "1-1-1-1-1-1-1-1-0"  # the question at position 9 was removed
+TODAY = "1-1-1-1-1-1-1-1"  # the question at position 9 was removed: no 0 for it at the end
 BEFORE_REMOVAL = "1-1-1-1-1-1-1-1-1"
+# Extensions of an item that follow the question's settings today, in every version.
+SETTINGS = {fhir.EXT_ALERT, fhir.EXT_REMOVED}
 
 
 def _versions(bundle: Bundle) -> dict[str, Any]:
@@ -491,18 +493,18 @@ def test_a_completed_check_in_names_a_version_of_only_what_it_was_asked(
     answered = _answered_against(bundle)  # every completed response answers what it must
     url = fhir.questionnaire_url(world.task.id or 0)
     alice = {v for v, _a in answered[f"checkin-{world.deliveries['alice'].id}"].values()}
-    assert alice == {f"{url}|1-1-1-1-1-1-1-1-0-0"}
+    assert alice == {f"{url}|1-1-1-1-1-1-1-1"}
     assert answered[f"checkin-{d.id}"]["10"] == (
         f"{url}|1-1-1-1-1-1-1-1-0-1",
         {"valueBoolean": False},
     )
     versions = _versions(bundle)
-    assert (versions["1-1-1-1-1-1-1-1-0-1"].status, versions["1-1-1-1-1-1-1-1-0-0"].status) == (
+    assert (versions["1-1-1-1-1-1-1-1-0-1"].status, versions["1-1-1-1-1-1-1-1"].status) == (
         "active",
         "retired",
     )
     assert [i.linkId for i in versions["1-1-1-1-1-1-1-1-0-1"].item][-1] == "10"
-    assert len(versions["1-1-1-1-1-1-1-1-0-0"].item) == 8
+    assert len(versions["1-1-1-1-1-1-1-1"].item) == 8
 
 
 def test_a_check_in_answered_before_an_edit_names_the_version_it_answered(
@@ -526,32 +528,29 @@ def test_a_check_in_answered_before_an_edit_names_the_version_it_answered(
     before = answered[f"checkin-{world.deliveries['alice'].id}"]
     after = answered[f"checkin-{d.id}"]
     url = fhir.questionnaire_url(world.task.id or 0)
-    assert before["4"] == (f"{url}|1-1-1-1-1-1-1-1-0", {"valueBoolean": True})
+    assert before["4"] == (f"{url}|1-1-1-1-1-1-1-1", {"valueBoolean": True})
     assert before["5"] == (
-        f"{url}|1-1-1-1-1-1-1-1-0",
+        f"{url}|1-1-1-1-1-1-1-1",
         {"valueCoding": {"code": "3", "display": "Both sides"}},
     )
-    assert after["4"] == (f"{url}|1-1-1-2-2-1-1-1-0", {"valueInteger": 6})
+    assert after["4"] == (f"{url}|1-1-1-2-2-1-1-1", {"valueInteger": 6})
     assert after["5"] == (
-        f"{url}|1-1-1-2-2-1-1-1-0",
+        f"{url}|1-1-1-2-2-1-1-1",
         {"valueCoding": {"code": "2", "display": "Right"}},
     )
-    # Chloe answered only a question that did not change: today's version. Bob did too, and
-    # the question removed since, so his version holds today's wording of the rest and it.
-    for who, version in (("chloe", "1-1-1-2-2-1-1-1-0"), ("bob", "1-1-1-2-2-1-1-1-1")):
+    # Chloe, still answering, reached only a question that did not change: today's version.
+    # Bob's check-in expired before the edit, with the question removed since answered: his
+    # version holds the rest as they stood then.
+    for who, version in (("chloe", "1-1-1-2-2-1-1-1"), ("bob", BEFORE_REMOVAL)):
         assert {v for v, _a in answered[f"checkin-{world.deliveries[who].id}"].values()} == {
             f"{url}|{version}"
         }
     questionnaires = _versions(bundle)
-    assert sorted(questionnaires) == [
-        "1-1-1-1-1-1-1-1-0",
-        "1-1-1-2-2-1-1-1-0",
-        "1-1-1-2-2-1-1-1-1",
-    ]
-    old, today = questionnaires["1-1-1-1-1-1-1-1-0"], questionnaires["1-1-1-2-2-1-1-1-0"]
-    assert (old.id, old.status) == (f"task-{world.task.id}-v1-1-1-1-1-1-1-1-0", "retired")
+    assert sorted(questionnaires) == ["1-1-1-1-1-1-1-1", BEFORE_REMOVAL, "1-1-1-2-2-1-1-1"]
+    old, today = questionnaires["1-1-1-1-1-1-1-1"], questionnaires["1-1-1-2-2-1-1-1"]
+    assert (old.id, old.status) == (f"task-{world.task.id}-v1-1-1-1-1-1-1-1", "retired")
     assert (first.id, first.version) == (old.id, old.version), "one version, one id"
-    assert (today.id, today.status) == (f"task-{world.task.id}-v1-1-1-2-2-1-1-1-0", "active")
+    assert (today.id, today.status) == (f"task-{world.task.id}-v1-1-1-2-2-1-1-1", "active")
     assert old.date < today.date
     # The alert rule belongs to today's meaning: the old yes/no item does not carry it.
     assert "extension" not in old.item[3].model_dump(exclude_none=True)
@@ -561,6 +560,48 @@ def test_a_check_in_answered_before_an_edit_names_the_version_it_answered(
         fhir.EXT_MAX,
         fhir.EXT_ALERT,
     ]
+
+
+def test_a_check_in_that_expired_names_the_same_version_after_later_edits(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    """Bob's check-in expired with questions 3 to 8 unreached; a receiving system that filed
+    his response must find it under the same version in every later export, whatever the
+    therapist changes since: a rewording, a question removed, one added."""
+
+    def bobs(bundle: Bundle) -> tuple[str, list[dict[str, Any]]]:
+        """His version's label and what it asks; without the alert rule and the removal mark,
+        which are today's settings of a question, not its wording (``fhir._item``)."""
+        (label,) = {v for v, _a in _answered_against(bundle)[bob].values()}
+        version = _versions(bundle)[label.partition("|")[2]]
+        asked = []
+        for item in version.item:
+            data = item.model_dump(exclude_none=True)
+            kept = [x for x in data.pop("extension", []) if x["url"] not in SETTINGS]
+            asked.append(data | ({"extension": kept} if kept else {}))
+        return label, asked
+
+    bob = f"checkin-{world.deliveries['bob'].id}"
+    before = bobs(_export(database, clock.now()))
+    later = clock.now() + timedelta(days=1)
+    assert revise(world.session, world.questions[3], {"response_type": "scale"}, later)
+    world.questions[2].removed_at = later
+    added = Question(
+        task_id=world.task.id or 0, position=10, description="Warm-up?", response_type="yes_no"
+    )
+    world.session.add(added)
+    world.session.flush()
+    add_first_revision(world.session, added, later)
+    world.session.commit()
+
+    after = _export(database, later)
+    assert bobs(after) == before
+    assert before[0].endswith(f"|{BEFORE_REMOVAL}")
+    # Chloe's is still open: what she has not reached stands as it is today.
+    chloe = _answered_against(after)[f"checkin-{world.deliveries['chloe'].id}"]
+    assert {v for v, _a in chloe.values()} == {
+        f"{fhir.questionnaire_url(world.task.id or 0)}|1-1-0-2-1-1-1-1-0-1"
+    }
 
 
 def test_a_skip_of_a_question_required_since_is_left_out_of_the_completed_version(
@@ -576,7 +617,7 @@ def test_a_skip_of_a_question_required_since_is_left_out_of_the_completed_versio
     bundle = _export(database, clock.now())
     answered = _answered_against(bundle)  # every completed response answers what it must
     url = fhir.questionnaire_url(world.task.id or 0)
-    assert {v for v, _a in answered[f"checkin-{d.id}"].values()} == {f"{url}|1-1-1-1-1-0-1-1-0"}
+    assert {v for v, _a in answered[f"checkin-{d.id}"].values()} == {f"{url}|1-1-1-1-1-0-1-1"}
     assert _versions(bundle)[TODAY].item[5].required is True
 
 
