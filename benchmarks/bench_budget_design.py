@@ -94,7 +94,7 @@ def announce_replies(url: str, results: multiprocessing.Queue[list[float]]) -> N
     took = []
     for _ in range(ANNOUNCEMENTS):
         started = time.perf_counter()  # CLOCK_MONOTONIC: one clock for all processes
-        channel.announce(1)
+        channel.announce("bench", 1)
         began.append(started)
         took.append(time.perf_counter() - started)
         time.sleep(0.03)
@@ -110,7 +110,10 @@ def announcement_lag(url: str) -> tuple[list[float], list[float]]:
     heard: list[float] = []
     listening = threading.Thread(
         target=channel.listen,
-        args=(lambda _count: heard.append(time.perf_counter()), lambda: False),
+        args=(
+            lambda _instance, _count, _channel: heard.append(time.perf_counter()),
+            lambda: False,
+        ),
         daemon=True,
     )
     listening.start()
