@@ -559,9 +559,9 @@ def build_bundle(
         completed = delivery.status == DeliveryStatus.COMPLETED.value
         ended = None
         if not completed and delivery.status in _ENDED:
-            ended = _as_it_stood(
-                tasks[delivery.task_id], history, delivery.finished_at or delivery.expires_at
-            )
+            # Nothing is asked past its expiry, however late the scan recorded it.
+            end = min(delivery.finished_at or delivery.expires_at, delivery.expires_at)
+            ended = _as_it_stood(tasks[delivery.task_id], history, end)
         answered = {
             question.id or 0: revision
             for answer, question, revision in answers.get(delivery.id or 0, [])

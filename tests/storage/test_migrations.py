@@ -616,7 +616,21 @@ def _index_predicates(engine: Engine) -> dict[str, str | None]:
 
 
 def _bare(predicate: str) -> str:
-    return " ".join(predicate.replace("(", " ").replace(")", " ").split()).lower()
+    """The predicate without the parentheses PostgreSQL wraps it in, spaces and case aside."""
+    text = " ".join(predicate.split())
+    while text.startswith("(") and _closes_at_end(text):
+        text = text[1:-1].strip()
+    return text.lower()
+
+
+def _closes_at_end(text: str) -> bool:
+    """Whether the parenthesis that opens ``text`` is the one that ends it."""
+    depth = 0
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return index == len(text) - 1
+    return False
 
 
 def test_every_index_at_the_head_is_partial_exactly_as_its_model_says(

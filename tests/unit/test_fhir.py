@@ -604,6 +604,51 @@ def test_a_check_in_that_expired_names_the_same_version_after_later_edits(
     }
 
 
+def test_a_check_in_that_ended_part_way_names_the_wording_of_when_it_ended(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    """Alice stopped her check-in of 26 November at 10:30 after the first question; Chloe's
+    expired at 10:00 the next day, recorded by a scan that ran only a day later. Each version
+    holds what the rest read like when the check-in ended: an edit before that counts, one
+    after does not; a question removed by then, or added after, is not in it."""
+    alice = world.checkin(
+        "alice", "2026-11-26T10:00", S.SKIPPED, finished_at=at("2026-11-26T10:30")
+    )
+    world.answer(alice, 1, "2026-11-26T10:05", value_text="2", value_number=2.0)
+    chloe = world.checkin(
+        "chloe", "2026-11-26T10:00", S.EXPIRED, finished_at=at("2026-11-28T09:00")
+    )
+    world.answer(chloe, 1, "2026-11-26T11:00", value_text="3", value_number=3.0)
+    assert chloe.expires_at == at("2026-11-27T10:00")
+    q = world.questions
+    assert revise(
+        world.session, q[1], {"description": "Minutes, all sets?"}, at("2026-11-26T10:10")
+    )
+    q[5].removed_at = at("2026-11-26T10:20")
+    added = Question(
+        task_id=world.task.id or 0, position=10, description="Warm-up?", response_type="yes_no"
+    )
+    world.session.add(added)
+    world.session.flush()
+    add_first_revision(world.session, added, at("2026-11-26T11:00"))
+    assert revise(
+        world.session, q[2], {"description": "Press-ups, all sets?"}, at("2026-11-26T12:00")
+    )
+    assert revise(world.session, q[3], {"response_type": "scale"}, at("2026-11-27T12:00"))
+    world.session.commit()
+
+    bundle = _export(database, clock.now() + timedelta(days=5))
+    answered = _answered_against(bundle)
+    url = fhir.questionnaire_url(world.task.id or 0)
+    assert {v for v, _a in answered[f"checkin-{alice.id}"].values()} == {f"{url}|1-2-1-1-1-0-1-1"}
+    assert {v for v, _a in answered[f"checkin-{chloe.id}"].values()} == {
+        f"{url}|1-2-2-1-1-0-1-1-0-1"
+    }
+    stopped = _versions(bundle)["1-2-1-1-1-0-1-1"]
+    assert [i.text for i in stopped.item[1:3]] == ["Minutes, all sets?", "How many press-ups?"]
+    assert [i.linkId for i in stopped.item] == ["1", "2", "3", "4", "5", "7", "8"]
+
+
 def test_a_skip_of_a_question_required_since_is_left_out_of_the_completed_version(
     database: Database, clock: ManualClock, world: World
 ) -> None:
