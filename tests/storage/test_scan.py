@@ -299,6 +299,63 @@ def test_results_record_sent_failed_and_retry_in_one_transaction(
     assert [j.delivery_id for j in scan(database, clock.now(), POLICY).jobs] == [flaky]
 
 
+def test_reminder_results_count_up_to_the_last_and_let_go_of_every_claim(
+    world: World, clock: ManualClock, database: Database
+) -> None:
+    """Reminders leave the check-in as it is: a sent one counts (the second, the last the
+    policy allows, plans no third), a failed one stops the reminding, a retry waits for the
+    next scan, and one for a check-in closed meanwhile changes nothing but its claim. Two
+    results of one check-in in a batch count in order."""
+    twice, refused, flaky = _claim_three(world, clock, database)
+    mark_results(
+        database,
+        clock.now(),
+        [SendResult(d, "prompt", Outcome.SENT, 10) for d in (twice, refused, flaky)],
+        MARKS,
+    )
+    later = clock.now() + timedelta(hours=1)
+    for delivery_id in (twice, refused, flaky):
+        world.update_delivery(delivery_id, lease_until=later, claimed_by="scanner-a")
+
+    report = mark_results(
+        database,
+        later,
+        [
+            SendResult(twice, "reminder", Outcome.SENT, 11),
+            SendResult(refused, "reminder", Outcome.FAILED, error="Bad Request: chat not found"),
+            SendResult(flaky, "reminder", Outcome.RETRY, error="Timed out"),
+            SendResult(twice, "reminder", Outcome.SENT, 12),
+        ],
+        MARKS,
+    )
+
+    assert (report.reminded, report.failed, report.requeued, report.stale) == (2, 1, 1, 0)
+    rows = {d: world.delivery(d) for d in (twice, refused, flaky)}
+    assert all(
+        (r.status, r.lease_until, r.claimed_by) == ("sent", None, None) for r in rows.values()
+    )
+    assert (rows[twice].reminders_sent, rows[twice].remind_at) == (2, None)
+    assert (rows[refused].remind_at, rows[refused].last_error) == (
+        None,
+        "Bad Request: chat not found",
+    )
+    assert (rows[flaky].reminders_sent, rows[flaky].last_error) == (0, None)
+
+    # The first check-in expires while one more reminder of it is on its way.
+    world.update_delivery(twice, status="expired", lease_until=later, claimed_by="scanner-a")
+    report = mark_results(
+        database, later, [SendResult(twice, "reminder", Outcome.SENT, 13)], MARKS
+    )
+    assert (report.reminded, report.stale) == (0, 1)
+    row = world.delivery(twice)
+    assert (row.status, row.reminders_sent, row.lease_until, row.claimed_by) == (
+        "expired",
+        2,
+        None,
+        None,
+    )
+
+
 def test_a_result_for_a_row_that_changed_meanwhile_is_ignored(
     world: World, clock: ManualClock, database: Database
 ) -> None:
