@@ -431,20 +431,20 @@ def _trends(
             col(QuestionRevision.revision),
         )
     ).all()
-    Meaning = tuple[int, str, float | None, float | None]
-    lines: dict[Meaning, tuple[Question, QuestionRevision, str]] = {}
-    points: dict[Meaning, list[TrendPoint]] = defaultdict(list)
+    Line = tuple[int, _Reading]
+    lines: dict[Line, tuple[Question, QuestionRevision, str]] = {}
+    points: dict[Line, list[TrendPoint]] = defaultdict(list)
     for question, revision, title, due_at, value in found:
         assert question.id is not None and value is not None
-        meaning: Meaning = (question.id, revision.response_type, *_bounds(revision))
-        latest = lines.get(meaning)
+        line: Line = (question.id, _reading(revision))
+        latest = lines.get(line)
         if latest is None or revision.revision > latest[1].revision:
-            lines[meaning] = (question, revision, title)  # labelled with its newest words
-        points[meaning].append(TrendPoint(due_at.astimezone(zone).date(), float(value)))
+            lines[line] = (question, revision, title)  # labelled with its newest words
+        points[line].append(TrendPoint(due_at.astimezone(zone).date(), float(value)))
     trends = []
-    for meaning, (question, revision, title) in lines.items():
-        _question_id, _type, low, high = meaning
-        today = (question.response_type, *_bounds(question)) == meaning[1:]
+    for line, (question, revision, title) in lines.items():
+        _question_id, (_type, low, high) = line
+        today = _reading(question) == line[1]
         trends.append(
             Trend(
                 question_id=_question_id,
@@ -453,19 +453,26 @@ def _trends(
                 low=low,
                 high=high,
                 alert=_rule(question) if today else None,
-                points=tuple(points[meaning]),
+                points=tuple(points[line]),
             )
         )
     return tuple(trends)
 
 
-def _bounds(question: Question | QuestionRevision) -> tuple[float | None, float | None]:
+# How a number or scale answer reads: the kind and the bounds it was given under, a scale's
+# as the patient saw them (0 to 10 unless set, so "unset" and "0-10" read alike).
+_Reading = tuple[str, float | None, float | None]
+
+
+def _reading(question: Question | QuestionRevision) -> _Reading:
+    """What an answer to ``question`` (as it asks now, or as one revision asked) means: the
+    chart's lines and the digest's count of alerts both go by it."""
     if question.response_type == "scale":
         low, high = QuestionRules(
             ResponseType.SCALE, min_value=question.min_value, max_value=question.max_value
         ).scale_bounds()
-        return float(low), float(high)
-    return question.min_value, question.max_value
+        return question.response_type, float(low), float(high)
+    return question.response_type, question.min_value, question.max_value
 
 
 def _rules(question: Question) -> QuestionRules:
@@ -697,15 +704,17 @@ def alert_condition(question: Question) -> ColumnElement[bool] | None:
 def alerts_fired(session: Session, group_id: int, since: datetime, until: datetime) -> int:
     """Answers given in [since, until) that met their question's alert rule.
 
-    Only answers given to the question as it asks now (its kind and bounds): the rule was set
-    for those, and read against a 0-10 scale's old answers, "alert on 2 or less" set for a 1-5
-    scale counted what was never an alert.
+    Only answers given to the question as it reads now (``_reading``: its kind and bounds),
+    as the chart draws the rule only on today's line: the rule was set for those, and read
+    against a 0-10 scale's old answers, "alert on 2 or less" set for a 1-5 scale counted what
+    was never an alert.
     """
     questions = session.exec(
         select(Question)
         .join(Task, col(Task.id) == Question.task_id)
         .where(Task.group_id == group_id, col(Question.alert_rule).is_not(None))
     ).all()
+    today = {question.id: _reading(question) for question in questions}
     conditions = []
     for question in questions:
         condition = alert_condition(question)
@@ -714,23 +723,21 @@ def alerts_fired(session: Session, group_id: int, since: datetime, until: dateti
                 and_(
                     col(Answer.question_id) == question.id,
                     col(QuestionRevision.response_type) == question.response_type,
-                    col(QuestionRevision.min_value).is_not_distinct_from(question.min_value),
-                    col(QuestionRevision.max_value).is_not_distinct_from(question.max_value),
                     condition,
                 )
             )
     if not conditions:
         return 0
-    return int(
-        session.exec(
-            select(func.count())
-            .select_from(Answer)
-            .join(QuestionRevision, col(QuestionRevision.id) == Answer.question_revision_id)
-            .where(
-                col(Answer.answered_at) >= since,
-                col(Answer.answered_at) < until,
-                col(Answer.skipped).is_(false()),
-                or_(*conditions),
-            )
-        ).one()
-    )
+    # The rows that met a rule are few: their revisions' bounds are compared here, by the
+    # same reading the chart uses, rather than spelled out again in SQL.
+    met = session.exec(
+        select(Answer.question_id, QuestionRevision)
+        .join(QuestionRevision, col(QuestionRevision.id) == Answer.question_revision_id)
+        .where(
+            col(Answer.answered_at) >= since,
+            col(Answer.answered_at) < until,
+            col(Answer.skipped).is_(false()),
+            or_(*conditions),
+        )
+    ).all()
+    return sum(1 for question_id, revision in met if _reading(revision) == today[question_id])

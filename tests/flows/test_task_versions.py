@@ -290,3 +290,46 @@ async def test_the_digests_alert_count_reads_old_answers_by_the_rule_they_were_g
         task = session.exec(select(Task).where(Task.id == PAIN_CHECK)).one()
         week = h.clock.now() - timedelta(days=7), h.clock.now()
         assert progress.alerts_fired(session, task.group_id, *week) == 0
+
+
+async def test_an_alert_given_before_a_scale_was_set_to_its_own_default_bounds_still_counts(
+    harness: Harness,
+) -> None:
+    """Bob's 9 on the pain scale (0 to 10 by default) met its rule, alert at 8 or more. The
+    therapist then sets the same scale's bounds to 0-10 in words: the same scale, so the
+    digest counts his alert as the chart draws it, on today's line with today's rule."""
+    h = harness
+    await pain_check_at_six(h)
+    await h.press(BOB, "▶️ Start now")
+    await h.press(BOB, "9")
+    await h.text(BOB, "20")
+    await h.text(BOB, "Fine")
+    h.advance(timedelta(minutes=5))
+    await reword(
+        h,
+        "1. How strong was your shoulder pain today?",
+        "How strong was your shoulder pain today?",
+        "Scale",
+        "type:0-10",
+        "Required",
+    )
+    await h.text(THEO, ">= 8")
+    with h.database.session() as session:
+        bounds = session.exec(
+            select(
+                QuestionRevision.revision, QuestionRevision.min_value, QuestionRevision.max_value
+            )
+            .join(Answer, col(Answer.question_revision_id) == QuestionRevision.id)
+            .where(Answer.value_number == 9)
+        ).one()
+        task = session.exec(select(Task).where(Task.id == PAIN_CHECK)).one()
+        week = h.clock.now() - timedelta(days=7), h.clock.now()
+        fired = progress.alerts_fired(session, task.group_id, *week)
+    assert bounds == (1, None, None), "Bob answered the scale as it was, without bounds"
+
+    await h.command(BOB, "/progress")
+
+    caption = h.api.calls_of("sendPhoto")[-1].params["caption"]
+    pain = [line for line in caption.splitlines() if "shoulder pain" in line]
+    assert len(pain) == 1 and "latest 9" in pain[0] and "alert" in pain[0], pain
+    assert fired == 1
