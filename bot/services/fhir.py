@@ -553,8 +553,8 @@ def build_bundle(
     versions: dict[int, _Version] = {}
     todays = {task_id: _today(questions[task_id or 0]) for task_id in task_ids}
     history: dict[int, list[QuestionRevision]] = defaultdict(list)
-    for question_id, _number in sorted(wordings):
-        history[question_id].append(wordings[question_id, _number])
+    for question_id, number in sorted(wordings):  # each question's, oldest first
+        history[question_id].append(wordings[question_id, number])
     for delivery in deliveries:
         completed = delivery.status == DeliveryStatus.COMPLETED.value
         ended = None
