@@ -67,8 +67,9 @@ def h(harness: Harness, tmp_path: Path) -> Harness:
 
 
 def rows(h: Harness, model: Any) -> list[Any]:
+    """Oldest first: without an order PostgreSQL returns rows as they lie in the table."""
     with h.database.session() as session:
-        return list(session.exec(select(model)).all())
+        return list(session.exec(select(model).order_by(model.id)).all())
 
 
 def person_id(h: Harness, user_id: int) -> int | None:
