@@ -489,15 +489,14 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
                 extra={"delivery_id": question.delivery_id, "error": str(error)},
             )
             break
-        await deps.run(
-            checkin.note_question_shown,
-            deps.database,
-            deps.clock.now(),
+        shown = checkin.Shown(
             question.delivery_id,
             question.question_id,
+            question.revision,
             message.message_id,
-            True,  # the first send may have reached the patient, unrecorded
+            maybe_shown_before=True,  # the first send may have reached the patient, unrecorded
         )
+        await deps.run(checkin.note_question_shown, deps.database, deps.clock.now(), shown)
         sent += 1
     if sent:
         log.info("sent %d questions a stopped process had stored but not sent", sent)

@@ -71,6 +71,25 @@ __all__ = ["FakeBotApi"]
 # --- the fake -------------------------------------------------------------------------------
 
 
+class ChatHold:
+    """Requests into one chat, held (``FakeBotApi.hold``): ``arrived`` is set once the first
+    of them waits; ``release`` lets them all go on."""
+
+    def __init__(self, holds: dict[int | str, ChatHold], chat: int | str) -> None:
+        self.arrived = asyncio.Event()
+        self._released = asyncio.Event()
+        self._holds = holds
+        self._chat = chat
+
+    async def wait(self) -> None:
+        self.arrived.set()
+        await self._released.wait()
+
+    def release(self) -> None:
+        self._holds.pop(self._chat, None)
+        self._released.set()
+
+
 class FakeBotApi(BotApiMethods, BaseRequest):
     """An in-memory Telegram Bot API; see the module docstring.
 
@@ -124,6 +143,7 @@ class FakeBotApi(BotApiMethods, BaseRequest):
         self.blocked: set[int | str] = set()
         # chat -> seconds: Telegram takes a request into that chat only after this long.
         self.slow_chats: dict[int | str, float] = {}
+        self.held_chats: dict[int | str, ChatHold] = {}
         self.answered_callbacks: dict[str, dict[str, Any]] = {}
         self.webhook: JSON | None = None
         self.webhook_last_error: tuple[int, str] | None = None  # (unix time, message)
@@ -241,6 +261,8 @@ class FakeBotApi(BotApiMethods, BaseRequest):
         chat = _chat_key(params.get("chat_id"))
         if chat is not None and (slow := self.slow_chats.get(chat)):
             await asyncio.sleep(slow)
+        if chat is not None and (hold := self.held_chats.get(chat)):
+            await hold.wait()
         call = ApiCall(
             method=name,
             params=params,
@@ -329,6 +351,13 @@ class FakeBotApi(BotApiMethods, BaseRequest):
         key = _chat_key(chat_id)
         if key is not None:
             self.slow_chats[key] = seconds
+
+    def hold(self, chat_id: int | str) -> ChatHold:
+        """Keep every request into this chat waiting until the hold's ``release`` (a stalled
+        network): a test acts while the bot is between deciding what to send and sending it."""
+        key = _chat_key(chat_id) or chat_id
+        hold = self.held_chats[key] = ChatHold(self.held_chats, key)
+        return hold
 
     def block(self, chat_id: int | str) -> None:
         """Behave as if this person blocked the bot: every call into the chat gets 403."""

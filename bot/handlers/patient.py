@@ -648,20 +648,16 @@ async def _ask(
     if not record:
         return
     shown = checkin.Shown(
-        question.delivery_id, question.question_id, sent.message_id, maybe_shown_before
+        question.delivery_id,
+        question.question_id,
+        question.revision,
+        sent.message_id,
+        maybe_shown_before,
     )
     if defer_shown(shown):
         return  # recorded with the inbox's batch, before this chat's next update is handled
     deps = context.deps
-    await deps.run(
-        checkin.note_question_shown,
-        deps.database,
-        deps.clock.now(),
-        shown.delivery_id,
-        shown.question_id,
-        shown.message_id,
-        shown.maybe_shown_before,
-    )
+    await deps.run(checkin.note_question_shown, deps.database, deps.clock.now(), shown)
 
 
 async def _offer(context: BotContext, view: PromptView | None) -> None:

@@ -6,6 +6,7 @@ exports, /mydata and the patient's own summary show the words the patient actual
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -14,7 +15,9 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
+from bot.config import Settings
 from bot.services import progress
+from storage.db import Database
 from storage.models import Answer, AuditEvent, QuestionRevision, Task
 from tests.fakes.harness import Harness
 from tests.flows.test_therapist_tasks import ALICE, BOB, PAIN_CHECK, THEO, last, pain_check_at_six
@@ -198,6 +201,56 @@ async def test_a_question_on_screen_when_reworded_is_asked_again_in_its_new_word
         ("30", 2),
         ("ok", 1),
     ]
+
+
+async def test_a_rewording_while_the_old_words_are_on_their_way_asks_the_question_again(
+    harness: Harness, settings: Settings, database_url: str
+) -> None:
+    """The therapist's edit lands after the bot read question 2 for Alice and before its
+    message reached her (another instance took the therapist's chat): she reads the old words,
+    so her answer is not stored against the new ones."""
+    h = harness
+    await pain_check_at_six(h)
+    h.advance(timedelta(days=1))
+    await h.scan()
+    await h.press(ALICE, "▶️ Start now")
+    stored = answer_count(h)
+    other_database = Database(database_url)
+    other = await Harness(settings, other_database, h.clock, api=h.api).start()
+    other.updates = h.updates  # one Telegram numbers the updates of both
+    try:
+        stalled = h.api.hold(ALICE.chat_id)
+        pressing = asyncio.create_task(h.press(ALICE, "2"))
+        try:
+            async with asyncio.timeout(30):
+                await stalled.arrived.wait()  # her "2" is stored, question 2 read in old words
+            h.advance(timedelta(minutes=1))
+            await reword(
+                other,
+                "2. How many minutes did you spend on your…",
+                NEW_MINUTES,
+                "Number",
+                "type:0-120",
+            )
+            await other.press(THEO, "Whole numbers")
+            await other.press(THEO, "Required")
+            await other.press(THEO, "No alert")
+            assert "(version 2)" in last(h)
+        finally:
+            stalled.release()
+            async with asyncio.timeout(30):
+                await pressing
+        assert OLD_MINUTES in h.last_text(ALICE.chat_id)
+
+        h.advance(timedelta(minutes=1))
+        await h.text(ALICE, "30")
+        reply = h.last_text(ALICE.chat_id)
+        assert reply.startswith("✏️ Your therapist has just changed this question"), reply
+        assert NEW_MINUTES in reply
+        assert answer_count(h) == stored + 1  # her "2" only
+    finally:
+        await other.stop()
+        other_database.dispose()
 
 
 async def test_a_button_from_before_the_rewording_asks_the_question_again(

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.clock import ManualClock
-from bot.services import checkin, erasure
+from bot.services import checkin, erasure, revisions
 from bot.services.checkin import (
     Idle,
     InviteProblem,
@@ -119,6 +119,19 @@ def plan(start: date) -> SeedPlan:
 R = TypeVar("R")
 
 
+def shown(
+    question: checkin.QuestionView, message_id: int, *, maybe_shown_before: bool = False
+) -> checkin.Shown:
+    """The record of ``question``'s message, as the handler makes it once it was sent."""
+    return checkin.Shown(
+        question.delivery_id,
+        question.question_id,
+        question.revision,
+        message_id,
+        maybe_shown_before,
+    )
+
+
 @dataclass
 class World:
     database: Database
@@ -211,11 +224,7 @@ class World:
             question = result.question
         if question is not None:
             checkin.note_question_shown(
-                self.database,
-                self.now,
-                question.delivery_id,
-                question.question_id,
-                self.BOT_MESSAGE_ID,
+                self.database, self.now, shown(question, self.BOT_MESSAGE_ID)
             )
         return result
 
@@ -1123,9 +1132,7 @@ def test_a_message_written_before_the_question_arrived_is_not_its_answer(world: 
     first = world.begin(ALICE, delivery_id)
     assert first.question is not None
     # The question's message is number 20 in the chat; Alice's 19 was typed before it.
-    checkin.note_question_shown(
-        world.database, world.now, delivery_id, first.question.question_id, 20
-    )
+    checkin.note_question_shown(world.database, world.now, shown(first.question, 20))
 
     early = world.say(ALICE, "y", 19, shown=False)
     late = world.say(ALICE, "y", 21, shown=False)
@@ -1134,6 +1141,32 @@ def test_a_message_written_before_the_question_arrived_is_not_its_answer(world: 
     assert early.question.question_id == first.question.question_id
     assert isinstance(late, Progress)
     assert [a.question_id for a in world.answers(delivery_id)] == [first.question.question_id]
+
+
+@pytest.mark.parametrize("message_id", [19, 21])
+def test_a_question_reworded_while_its_message_was_on_its_way_is_asked_in_the_new_words(
+    world: World, message_id: int
+) -> None:
+    """The words were read for message 20, then the therapist's edit was saved, then the send
+    was recorded: whether Alice typed before the message arrived (19) or after (21), her
+    text answered old words and is not stored."""
+    world.join(ALICE)
+    delivery_id = world.deliver(ALICE, "Knee check")
+    first = world.begin(ALICE, delivery_id)
+    assert first.question is not None
+    world.clock.advance(timedelta(minutes=1))
+    with world.database.session() as session:
+        question = session.get(Question, first.question.question_id)
+        assert question is not None
+        assert revisions.revise(session, question, {"description": "Any knee pain?"}, world.now)
+        session.commit()
+    checkin.note_question_shown(world.database, world.now, shown(first.question, 20))
+
+    typed = world.say(ALICE, "y", message_id, shown=False)
+
+    assert isinstance(typed, checkin.NotShown) and typed.reworded, typed
+    assert typed.question.description == "Any knee pain?"
+    assert world.answers(delivery_id) == []
 
 
 @pytest.mark.parametrize(
@@ -1159,7 +1192,9 @@ def test_an_answer_between_a_questions_unrecorded_send_and_its_second_send(
     early = world.say(ALICE, "hello?", 12, shown=False)
     assert isinstance(early, checkin.NotShown) and early.maybe_shown_before
     checkin.note_question_shown(
-        world.database, world.now, delivery_id, pain, second_send_id, early.maybe_shown_before
+        world.database,
+        world.now,
+        shown(answered.question, second_send_id, maybe_shown_before=early.maybe_shown_before),
     )
 
     result = world.say(ALICE, "5", answer_id, shown=False)
@@ -1191,7 +1226,9 @@ def test_an_answer_to_an_unrecorded_question_after_a_press_counts_from_the_press
     assert isinstance(started, Progress) and started.question is not None
     knee_bends = started.question.question_id
     if sent_again_first:
-        checkin.note_question_shown(world.database, world.now, delivery_id, knee_bends, 13, True)
+        checkin.note_question_shown(
+            world.database, world.now, shown(started.question, 13, maybe_shown_before=True)
+        )
 
     result = world.say(ALICE, "y", answer_id, shown=False)
 

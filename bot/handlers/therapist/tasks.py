@@ -130,6 +130,7 @@ def _preview_messages(
             checkin.QuestionView(
                 delivery_id=0,
                 question_id=question.id,
+                revision=question.revision,
                 task_title=details.title,
                 number=number,
                 total=len(questions),

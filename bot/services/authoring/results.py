@@ -206,6 +206,7 @@ class TaskDraft:
 @frozen
 class QuestionView:
     id: int
+    revision: int
     position: int
     description: str
     link: str | None

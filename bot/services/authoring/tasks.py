@@ -366,6 +366,7 @@ def _question_view(question: Question) -> QuestionView:
     assert question.id is not None
     return QuestionView(
         id=question.id,
+        revision=question.revision,
         position=question.position,
         # With their translations, for /preview in a patient's language; /task shows them as
         # written.

@@ -147,6 +147,10 @@ def _answer(
         delivery.asked_message_id = None
         delivery.asked_at = now
         delivery.ask_pending_since = None
+    if delivery.asked_question_id == current.id and delivery.asked_at is None:
+        # Its message went out in words reworded before its send was recorded (see
+        # ``shown._RECORD_SHOWN``): whenever this was typed, it is not an answer to today's.
+        return _reworded(session, now, delivery, task, questions, current, message_id)
     # Typed after the question's first send, which went unrecorded, and before it was sent
     # again: its answer all the same.
     answers_first_send = typed_after_unrecorded(
@@ -210,6 +214,7 @@ _PASSING_READ = (
         _T.c.title,
         _T.c.translations.label("title_translations"),
         _Q.c.id,
+        _Q.c.revision,
         _Q.c.position,
         _Q.c.description,
         _Q.c.link,

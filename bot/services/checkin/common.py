@@ -244,6 +244,7 @@ def _question_view(
     return QuestionView(
         delivery_id=delivery_id,
         question_id=question.id,
+        revision=question.revision,
         task_title=task_title,
         number=questions.index(question) + 1,
         total=len(questions),

@@ -53,6 +53,9 @@ class Patient:
 class QuestionView:
     delivery_id: int
     question_id: int
+    # The question's revision whose words these are: its send counts as the question asked only
+    # while that revision is still the question's (``shown.record_shown``).
+    revision: int
     task_title: str
     number: int  # 1-based among the task's active questions
     total: int

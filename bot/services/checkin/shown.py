@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, exists, update
+from sqlalchemy import bindparam, case, exists, update
 from sqlmodel import Session, col, select
 
 from bot.frozen import frozen
@@ -26,7 +26,8 @@ from bot.services.checkin.common import (
 from bot.services.checkin.results import QuestionView
 from bot.services.content import title_of
 from storage.db import Database
-from storage.models import Answer, Delivery, InboxState, InboxUpdate, Person
+from storage.models import Answer, Delivery, InboxState, InboxUpdate, Person, Question
+from storage.types import UTCDateTime
 
 
 def came_after(
@@ -42,7 +43,8 @@ def came_after(
     bot was down, waiting in the inbox). A Bot API server that numbers the two sides apart
     would make that test refuse every answer, so a message Telegram dates a whole second after
     the question was recorded counts too. A question recorded without its message (before
-    revision 0005) is taken as seen.
+    revision 0005) is taken as seen. One recorded without ``asked_at`` went out in words
+    reworded since: the answer paths ask it again in the new ones before asking this.
     """
     if asked_message_id is None or message_id > asked_message_id:
         return True
@@ -98,21 +100,14 @@ class Shown:
 
     delivery_id: int
     question_id: int
+    revision: int  # the question's revision whose words the message holds
     message_id: int
     maybe_shown_before: bool = False
 
 
-def note_question_shown(
-    database: Database,
-    now: datetime,
-    delivery_id: int,
-    question_id: int,
-    message_id: int,
-    maybe_shown_before: bool = False,
-) -> None:
+def note_question_shown(database: Database, now: datetime, shown: Shown) -> None:
     """Record that the question's message reached the patient, in a transaction of its own."""
     with database.session() as session:
-        shown = Shown(delivery_id, question_id, message_id, maybe_shown_before)
         record_shown(session, now, [shown])
         session.commit()
 
@@ -160,8 +155,16 @@ def _sent_again(delivery: Delivery, question_id: int | None) -> bool:
 # have lapsed first, another instance may have taken the patient's answer to that question and
 # recorded the next one; written blindly it moved the check-in back, and the patient's answer
 # to the next question was refused as typed before it was shown.
+# A question reworded between the read of its words and this record (the therapist's edit
+# committed while the message was on its way) is recorded as asked at no known instant: the
+# patient read the old words, and an answer to them is then not stored but met with the new
+# words (``answering._reworded``), as for a rewording once the question was on the screen.
 _DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 _ANSWERS = Answer.__table__  # type: ignore[attr-defined]
+_QUESTIONS = Question.__table__  # type: ignore[attr-defined]
+_STILL_WORDED_SO = exists().where(
+    _QUESTIONS.c.id == bindparam("q_id"), _QUESTIONS.c.revision == bindparam("revision")
+)
 _RECORD_SHOWN = (
     update(_DELIVERIES)
     .where(
@@ -174,7 +177,7 @@ _RECORD_SHOWN = (
     .values(
         asked_question_id=bindparam("q_id"),
         asked_message_id=bindparam("m_id"),
-        asked_at=bindparam("now"),
+        asked_at=case((_STILL_WORDED_SO, bindparam("now", type_=UTCDateTime())), else_=None),
         ask_pending_since=bindparam("pending"),
     )
 )
@@ -190,6 +193,7 @@ def record_shown(session: Session, now: datetime, shown: Sequence[Shown]) -> Non
             {
                 "d_id": s.delivery_id,
                 "q_id": s.question_id,
+                "revision": s.revision,
                 "m_id": s.message_id,
                 "now": now,
                 "pending": now if s.maybe_shown_before else None,
