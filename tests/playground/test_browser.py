@@ -8,6 +8,7 @@ browser is downloaded. Where Chromium is missing the test is skipped and says so
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
@@ -201,6 +202,14 @@ async def test_a_visitor_watches_a_german_patient_answer(browser_page: Any) -> N
 
     page = browser_page
     bot_says = page.locator(".message.from-bot").last
+
+    async def slow_network(route: Any) -> None:
+        # The choice reaches the server late, as on a slow network: "/start", typed after it,
+        # must still be read in German (the page sends one request at a time, in order).
+        await asyncio.sleep(0.5)
+        await route.continue_()
+
+    await page.route("**/api/language", slow_network)
     await page.locator('.person[data-person="Bob"]').click()
     await page.get_by_label("Bob's Telegram app language").select_option(label="Deutsch")
     await page.locator("#input").fill("/start HIP1")

@@ -33,11 +33,20 @@ let toastTimer = null;
 
 // --- talking to the server ------------------------------------------------------------------
 
+// One request at a time, in the order they were made: the server handles each on its own
+// connection, so a language chosen just before "/start" could otherwise arrive after it and
+// Bob was greeted in English.
+let lastRequest = Promise.resolve();
+
 async function api(path, body, chat = true) {
   busy += 1;
   if (chat) typing += 1;
   render();
+  const previous = lastRequest;
+  let done;
+  lastRequest = new Promise((resolve) => { done = resolve; });
   try {
+    await previous;
     const response = await fetch(path, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -52,6 +61,7 @@ async function api(path, body, chat = true) {
   } catch (error) {
     showToast("The playground is not answering. Is `patientbot run` still running?", true);
   } finally {
+    done();
     busy -= 1;
     if (chat) typing -= 1;
     render();
