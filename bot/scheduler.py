@@ -489,13 +489,8 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
                 extra={"delivery_id": question.delivery_id, "error": str(error)},
             )
             break
-        shown = checkin.Shown(
-            question.delivery_id,
-            question.question_id,
-            question.revision,
-            message.message_id,
-            maybe_shown_before=True,  # the first send may have reached the patient, unrecorded
-        )
+        # The first send may have reached the patient, unrecorded.
+        shown = checkin.Shown.of(question, message.message_id, maybe_shown_before=True)
         await deps.run(checkin.note_question_shown, deps.database, deps.clock.now(), shown)
         sent += 1
     if sent:

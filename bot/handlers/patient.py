@@ -647,13 +647,7 @@ async def _ask(
     sent = await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
     if not record:
         return
-    shown = checkin.Shown(
-        question.delivery_id,
-        question.question_id,
-        question.revision,
-        sent.message_id,
-        maybe_shown_before,
-    )
+    shown = checkin.Shown.of(question, sent.message_id, maybe_shown_before=maybe_shown_before)
     if defer_shown(shown):
         return  # recorded with the inbox's batch, before this chat's next update is handled
     deps = context.deps

@@ -818,7 +818,6 @@ def _error_text(error: str | None) -> str | None:
 # rows and prebuilt statements, not ORM objects: the sender records its results every few
 # sends (a kill -9 re-sends only those in flight), and through the unit of work this was the
 # busiest use case of a sending instance, a seventh of its CPU in the three-process fan-out.
-_DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 _MARK_READ = (
     sa_select(
         _DELIVERIES.c.id,

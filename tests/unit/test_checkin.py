@@ -119,19 +119,6 @@ def plan(start: date) -> SeedPlan:
 R = TypeVar("R")
 
 
-def shown(
-    question: checkin.QuestionView, message_id: int, *, maybe_shown_before: bool = False
-) -> checkin.Shown:
-    """The record of ``question``'s message, as the handler makes it once it was sent."""
-    return checkin.Shown(
-        question.delivery_id,
-        question.question_id,
-        question.revision,
-        message_id,
-        maybe_shown_before,
-    )
-
-
 @dataclass
 class World:
     database: Database
@@ -224,7 +211,7 @@ class World:
             question = result.question
         if question is not None:
             checkin.note_question_shown(
-                self.database, self.now, shown(question, self.BOT_MESSAGE_ID)
+                self.database, self.now, checkin.Shown.of(question, self.BOT_MESSAGE_ID)
             )
         return result
 
@@ -1132,7 +1119,7 @@ def test_a_message_written_before_the_question_arrived_is_not_its_answer(world: 
     first = world.begin(ALICE, delivery_id)
     assert first.question is not None
     # The question's message is number 20 in the chat; Alice's 19 was typed before it.
-    checkin.note_question_shown(world.database, world.now, shown(first.question, 20))
+    checkin.note_question_shown(world.database, world.now, checkin.Shown.of(first.question, 20))
 
     early = world.say(ALICE, "y", 19, shown=False)
     late = world.say(ALICE, "y", 21, shown=False)
@@ -1160,7 +1147,7 @@ def test_a_question_reworded_while_its_message_was_on_its_way_is_asked_in_the_ne
         assert question is not None
         assert revisions.revise(session, question, {"description": "Any knee pain?"}, world.now)
         session.commit()
-    checkin.note_question_shown(world.database, world.now, shown(first.question, 20))
+    checkin.note_question_shown(world.database, world.now, checkin.Shown.of(first.question, 20))
 
     typed = world.say(ALICE, "y", message_id, shown=False)
 
@@ -1194,7 +1181,9 @@ def test_an_answer_between_a_questions_unrecorded_send_and_its_second_send(
     checkin.note_question_shown(
         world.database,
         world.now,
-        shown(answered.question, second_send_id, maybe_shown_before=early.maybe_shown_before),
+        checkin.Shown.of(
+            answered.question, second_send_id, maybe_shown_before=early.maybe_shown_before
+        ),
     )
 
     result = world.say(ALICE, "5", answer_id, shown=False)
@@ -1227,7 +1216,9 @@ def test_an_answer_to_an_unrecorded_question_after_a_press_counts_from_the_press
     knee_bends = started.question.question_id
     if sent_again_first:
         checkin.note_question_shown(
-            world.database, world.now, shown(started.question, 13, maybe_shown_before=True)
+            world.database,
+            world.now,
+            checkin.Shown.of(started.question, 13, maybe_shown_before=True),
         )
 
     result = world.say(ALICE, "y", answer_id, shown=False)

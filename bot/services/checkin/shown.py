@@ -104,6 +104,19 @@ class Shown:
     message_id: int
     maybe_shown_before: bool = False
 
+    @classmethod
+    def of(
+        cls, question: QuestionView, message_id: int, *, maybe_shown_before: bool = False
+    ) -> Shown:
+        """The record of ``question``'s message, sent as ``message_id``."""
+        return cls(
+            question.delivery_id,
+            question.question_id,
+            question.revision,
+            message_id,
+            maybe_shown_before,
+        )
+
 
 def note_question_shown(database: Database, now: datetime, shown: Shown) -> None:
     """Record that the question's message reached the patient, in a transaction of its own."""
