@@ -165,7 +165,10 @@ def build(database: Database, patients: int) -> None:
     with database.session() as session:
         session.execute(
             update(Delivery).values(
-                asked_question_id=questions[0], asked_at=now, asked_message_id=2
+                asked_question_id=questions[0],
+                asked_revision=1,
+                asked_at=now,
+                asked_message_id=2,
             )
         )
         session.commit()

@@ -385,11 +385,12 @@ class Delivery(TableBase, table=True):
     # but never sent (a kill between the answer's commit and the send) is sent again, not
     # answered blindly. While the next question waits (ask_pending_since), asked_message_id
     # holds the patient's typed message it follows (bot.services.checkin._await_question).
-    # asked_at stays empty when the question was reworded after its words were read for the
-    # message: the patient read the old words (bot.services.checkin.shown._RECORD_SHOWN).
+    # asked_revision is the question's revision whose words the message held: an answer
+    # counts only while it is still the question's (bot.services.checkin.shown.reworded_since).
     asked_question_id: int | None = None
     asked_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     asked_at: datetime | None = _instant()
+    asked_revision: int | None = None
     # Set when a use case moved the check-in to a question still to be sent; cleared when its
     # message is recorded. The scan sends what is left here past a grace (the outbox).
     ask_pending_since: datetime | None = _instant()

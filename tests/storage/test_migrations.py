@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
 from bot.cli import main
+from bot.services.checkin.shown import reworded_since
 from storage.db import alembic_config as make_alembic_config
 from storage.db import downgrade, head_revision, make_engine, schema_status, upgrade
 from storage.models import PARTIAL_WHERE
@@ -698,3 +699,92 @@ def test_the_claim_indexes_and_the_alert_mark_come_and_go_and_every_row_stays(
         )
     finally:
         engine.dispose()
+
+
+# --- 0020: the revision a check-in's question was shown in ------------------------------------
+
+
+def test_0020_names_the_revision_the_time_rule_took_as_shown_and_the_downgrade_drops_it(
+    empty_url: str, backend: str
+) -> None:
+    """Each check-in's question gets the newest revision made at or before its ``asked_at``:
+    whatever the old rule (reworded if the newest revision came after ``asked_at``) took as
+    reworded, the new one (another revision, or none) takes so too."""
+    upgrade(empty_url, "0002")
+    engine = make_engine(empty_url)
+    hour = timedelta(hours=1)
+    try:
+        fill(engine)
+        upgrade(empty_url, "0019")
+        questions = _rows(engine, "questions")
+        deliveries = _rows(engine, "deliveries")
+        # (question asked, asked_at, when its revision 2 was made; None: none made)
+        cases = [
+            (questions[0]["id"], FILLED_AT + hour, FILLED_AT + hour / 2),  # before: shown
+            (questions[1]["id"], FILLED_AT + hour, FILLED_AT + 2 * hour),  # after: reworded
+            (questions[2]["id"], FILLED_AT + hour, FILLED_AT + hour),  # the same instant
+            (questions[3]["id"], None, None),  # reworded while on its way (0019's record)
+            (questions[4]["id"], FILLED_AT - 100 * 24 * hour, None),  # before revision 1
+            (questions[5]["id"], FILLED_AT + hour, None),  # never reworded
+        ]
+        with engine.begin() as connection:
+            for delivery, (question_id, asked_at, revised_at) in zip(
+                deliveries, cases, strict=False
+            ):
+                connection.execute(
+                    sa.text(
+                        "UPDATE deliveries SET asked_question_id = :q, asked_at = :at, "
+                        "asked_message_id = 20 WHERE id = :id"
+                    ),
+                    {"q": question_id, "at": asked_at, "id": delivery["id"]},
+                )
+                if revised_at is not None:
+                    connection.execute(
+                        sa.text(
+                            "INSERT INTO question_revisions (question_id, revision, "
+                            "description, link, response_type, options, min_value, "
+                            "max_value, integer_only, max_length, created_at) "
+                            "SELECT id, 2, description, link, response_type, options, "
+                            "min_value, max_value, integer_only, max_length, :at "
+                            "FROM questions WHERE id = :q"
+                        ),
+                        {"q": question_id, "at": revised_at},
+                    )
+                    connection.execute(
+                        sa.text("UPDATE questions SET revision = 2 WHERE id = :q"),
+                        {"q": question_id},
+                    )
+        before = dump(engine)
+        revisions = _rows(engine, "question_revisions")
+
+        upgrade(empty_url, "0020")
+        after = dump(engine)
+        assert {t: without(rows, "asked_revision") for t, rows in after.items()} == before
+        asked = [row["asked_revision"] for row in after["deliveries"]]
+        assert asked[: len(cases)] == [2, 1, 2, None, None, 1]
+        assert set(asked[len(cases) :]) == {None}, "no question asked, no revision named"
+        newest = {q["id"]: q["revision"] for q in after["questions"]}
+        for row in after["deliveries"][: len(cases)]:
+            current = next(
+                r
+                for r in revisions
+                if r["question_id"] == row["asked_question_id"]
+                and r["revision"] == newest[row["asked_question_id"]]
+            )
+            old_rule = row["asked_at"] is None or _naive(current["created_at"]) > _naive(
+                row["asked_at"]
+            )
+            assert reworded_since(row["asked_revision"], current["revision"]) is old_rule, row
+
+        downgrade(empty_url, "0019")
+        assert dump(engine) == before
+        upgrade(empty_url, "0020")
+        assert dump(engine) == after
+        print(f"\nmigration 0020 data test [{backend}]: {len(cases)} shown questions named")
+    finally:
+        engine.dispose()
+
+
+def _naive(value: object) -> datetime:
+    """An instant as the driver hands it over: SQLite gives text, PostgreSQL a datetime."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))

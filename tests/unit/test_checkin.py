@@ -1156,6 +1156,37 @@ def test_a_question_reworded_while_its_message_was_on_its_way_is_asked_in_the_ne
     assert world.answers(delivery_id) == []
 
 
+# Question 1 has an alert rule, which the general answer path takes; question 3 the fast one.
+@pytest.mark.parametrize(("earlier_answers", "answer"), [((), "y"), (("y", "3"), "fine")])
+def test_an_edit_committed_just_after_the_send_was_recorded_is_a_rewording_all_the_same(
+    world: World, earlier_answers: tuple[str, ...], answer: str
+) -> None:
+    """Two instances on PostgreSQL: the therapist's edit took its instant before the send of
+    message 20 was recorded and committed just after. The new revision is older than the
+    record, yet Alice read the old words: her answer is not stored against the new ones."""
+    world.join(ALICE)
+    delivery_id = world.deliver(ALICE, "Knee check")
+    asked = world.begin(ALICE, delivery_id)
+    for message_id, earlier in enumerate(earlier_answers, start=11):
+        asked = world.say(ALICE, earlier, message_id)
+        assert isinstance(asked, Progress)
+    assert asked.question is not None
+    edited_at = world.now + timedelta(seconds=30)
+    world.clock.advance(timedelta(minutes=1))
+    checkin.note_question_shown(world.database, world.now, checkin.Shown.of(asked.question, 20))
+    with world.database.session() as session:
+        question = session.get(Question, asked.question.question_id)
+        assert question is not None
+        assert revisions.revise(session, question, {"description": "Reworded"}, edited_at)
+        session.commit()
+
+    typed = world.say(ALICE, answer, 21, shown=False)
+
+    assert isinstance(typed, checkin.NotShown) and typed.reworded, typed
+    assert typed.question.description == "Reworded"
+    assert len(world.answers(delivery_id)) == len(earlier_answers)
+
+
 @pytest.mark.parametrize(
     ("answer_id", "second_send_id", "counts"),
     [

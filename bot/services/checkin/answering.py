@@ -54,6 +54,7 @@ from bot.services.checkin.results import (
 from bot.services.checkin.shown import (
     _await_question,
     came_after,
+    reworded_since,
     sent_but_unrecorded,
     typed_after_unrecorded,
 )
@@ -146,10 +147,13 @@ def _answer(
         delivery.asked_question_id = current.id
         delivery.asked_message_id = None
         delivery.asked_at = now
+        delivery.asked_revision = current.revision
         delivery.ask_pending_since = None
-    if delivery.asked_question_id == current.id and delivery.asked_at is None:
-        # Its message went out in words reworded before its send was recorded (see
-        # ``shown._RECORD_SHOWN``): whenever this was typed, it is not an answer to today's.
+    if delivery.asked_question_id == current.id and reworded_since(
+        delivery.asked_revision, current.revision
+    ):
+        # Its message holds words reworded since (perhaps while it was on its way): whenever
+        # this was typed, it is not an answer to today's.
         return _reworded(session, now, delivery, task, questions, current, message_id)
     # Typed after the question's first send, which went unrecorded, and before it was sent
     # again: its answer all the same.
@@ -172,9 +176,7 @@ def _answer(
         view = _question_view(_id(delivery), title_of(task), questions, current)
         session.commit()
         return NotShown(view, maybe_shown_before=maybe_shown, shown_already=shown_already)
-    revision = _shown_revision(session, delivery, current)
-    if revision is None:
-        return _reworded(session, now, delivery, task, questions, current, message_id)
+    revision = current_revision(session, current)
     result = (
         Rejected(meaning(Kind.HINT_REPLIED_TO_EARLIER))
         if replies_to_earlier(reply, delivery.asked_message_id)
@@ -211,6 +213,7 @@ _PASSING_READ = (
         _D.c.asked_question_id,
         _D.c.asked_message_id,
         _D.c.asked_at,
+        _D.c.asked_revision,
         _T.c.title,
         _T.c.translations.label("title_translations"),
         _Q.c.id,
@@ -228,7 +231,6 @@ _PASSING_READ = (
         _Q.c.alert_rule,
         _Q.c.translations,
         _R.c.id.label("revision_id"),
-        _R.c.created_at.label("revised_at"),
         _A.c.id.label("answer_id"),
     )
     .select_from(
@@ -322,7 +324,7 @@ def _answer_in_passing(
         row.asked_message_id, row.asked_at, message_id, sent_at
     ):
         return None  # not shown before it was written: the general path says so and sends it
-    if row.asked_at is None or current.revised_at > row.asked_at:
+    if reworded_since(row.asked_revision, current.revision):
         return None  # reworded since it was sent: the general path sends the new wording
     if replies_to_earlier(reply, row.asked_message_id):
         return None  # the general path asks again
@@ -475,20 +477,17 @@ def _current_for_press(
             q.id == question_id and q.position > current.position for q in questions
         )
         return Refused(Refusal.NOT_YET if later else Refusal.STALE, title_of(task))
-    revision = _shown_revision(session, delivery, current)
-    if revision is None:
+    revision = current_revision(session, current)
+    if (
+        reworded_since(delivery.asked_revision, current.revision)
+        if delivery.asked_question_id == current.id
+        # Pressed before the send of its message was recorded (the record waits for the
+        # inbox's batch, or a kill lost it): which words it showed is not known, so a
+        # rewording after the last record counts.
+        else delivery.asked_at is None or revision.created_at > delivery.asked_at
+    ):
         return _reworded(session, now, delivery, task, questions, current, None)
     return _Asked(person, delivery, task, questions, answers, current, revision)
-
-
-def _shown_revision(
-    session: Session, delivery: Delivery, question: Question
-) -> QuestionRevision | None:
-    """The question's revision, or None if it was reworded after its message was sent."""
-    revision = current_revision(session, question)
-    if delivery.asked_at is None or revision.created_at > delivery.asked_at:
-        return None
-    return revision
 
 
 def _reworded(

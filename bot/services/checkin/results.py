@@ -53,8 +53,8 @@ class Patient:
 class QuestionView:
     delivery_id: int
     question_id: int
-    # The question's revision whose words these are: its send counts as the question asked only
-    # while that revision is still the question's (``shown.record_shown``).
+    # The question's revision whose words these are: a reply to its message counts as an answer
+    # only while that revision is still the question's (``shown.reworded_since``).
     revision: int
     task_title: str
     number: int  # 1-based among the task's active questions

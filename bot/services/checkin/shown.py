@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, case, exists, update
+from sqlalchemy import bindparam, exists, update
 from sqlmodel import Session, col, select
 
 from bot.frozen import frozen
@@ -26,8 +26,7 @@ from bot.services.checkin.common import (
 from bot.services.checkin.results import QuestionView
 from bot.services.content import title_of
 from storage.db import Database
-from storage.models import Answer, Delivery, InboxState, InboxUpdate, Person, Question
-from storage.types import UTCDateTime
+from storage.models import Answer, Delivery, InboxState, InboxUpdate, Person
 
 
 def came_after(
@@ -43,8 +42,8 @@ def came_after(
     bot was down, waiting in the inbox). A Bot API server that numbers the two sides apart
     would make that test refuse every answer, so a message Telegram dates a whole second after
     the question was recorded counts too. A question recorded without its message (before
-    revision 0005) is taken as seen. One recorded without ``asked_at`` went out in words
-    reworded since: the answer paths ask it again in the new ones before asking this.
+    revision 0005) is taken as seen. One whose words were reworded since its message
+    (``reworded_since``) the answer paths ask again in the new ones before asking this.
     """
     if asked_message_id is None or message_id > asked_message_id:
         return True
@@ -52,6 +51,17 @@ def came_after(
 
 
 _ONE_SECOND = timedelta(seconds=1)
+
+
+def reworded_since(asked_revision: int | None, revision: int) -> bool:
+    """Whether the question now reads otherwise than the message that asked it.
+
+    ``asked_revision`` is the revision whose words the message held (None: not known, as for a
+    question reworded while its message was on its way before revision 0020). Compared by
+    number, not by time: an edit committed just after the record of the send, its instant
+    taken just before, is a rewording all the same.
+    """
+    return asked_revision is None or asked_revision != revision
 
 
 def _await_question(delivery: Delivery, now: datetime, after_message_id: int | None) -> None:
@@ -168,16 +178,12 @@ def _sent_again(delivery: Delivery, question_id: int | None) -> bool:
 # have lapsed first, another instance may have taken the patient's answer to that question and
 # recorded the next one; written blindly it moved the check-in back, and the patient's answer
 # to the next question was refused as typed before it was shown.
-# A question reworded between the read of its words and this record (the therapist's edit
-# committed while the message was on its way) is recorded as asked at no known instant: the
-# patient read the old words, and an answer to them is then not stored but met with the new
-# words (``answering._reworded``), as for a rewording once the question was on the screen.
+# The revision recorded is the one whose words the message held, whatever the question reads
+# by now: a therapist's edit committed while the message was on its way (or while its record
+# waited for the inbox's batch) makes any reply to it, typed before it arrived or after, meet
+# the new words instead of being stored against them (``reworded_since``).
 _DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 _ANSWERS = Answer.__table__  # type: ignore[attr-defined]
-_QUESTIONS = Question.__table__  # type: ignore[attr-defined]
-_STILL_WORDED_SO = exists().where(
-    _QUESTIONS.c.id == bindparam("q_id"), _QUESTIONS.c.revision == bindparam("revision")
-)
 _RECORD_SHOWN = (
     update(_DELIVERIES)
     .where(
@@ -190,7 +196,8 @@ _RECORD_SHOWN = (
     .values(
         asked_question_id=bindparam("q_id"),
         asked_message_id=bindparam("m_id"),
-        asked_at=case((_STILL_WORDED_SO, bindparam("now", type_=UTCDateTime())), else_=None),
+        asked_at=bindparam("now"),
+        asked_revision=bindparam("revision"),
         ask_pending_since=bindparam("pending"),
     )
 )
