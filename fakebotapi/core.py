@@ -145,6 +145,8 @@ class FakeBotApi(BotApiMethods, BaseRequest):
         self.slow_chats: dict[int | str, float] = {}
         self.held_chats: dict[int | str, ChatHold] = {}
         self.answered_callbacks: dict[str, dict[str, Any]] = {}
+        # When each press the fake heard of was made (``press_made``), on ``wall_clock``.
+        self._presses_made: dict[str, float] = {}
         self.webhook: JSON | None = None
         self.webhook_last_error: tuple[int, str] | None = None  # (unix time, message)
         # The highest update_id a getUpdates offset confirmed (Telegram then forgets it).
@@ -423,6 +425,8 @@ class FakeBotApi(BotApiMethods, BaseRequest):
                 if "update_id" not in update:
                     update = {"update_id": self._last_update_id + 1, **update}
                 self._last_update_id = max(self._last_update_id, int(update["update_id"]))
+                if "callback_query" in update:
+                    self._presses_made[str(update["callback_query"]["id"])] = self.wall_clock()
                 self._updates.append(update)
                 pushed.append(update)
             waiters, self._waiters = self._waiters, []
@@ -442,6 +446,14 @@ class FakeBotApi(BotApiMethods, BaseRequest):
         with self._lock:
             self._last_update_id = max(self._last_update_id, update_id)
             self._message_id_floor = max(self._message_id_floor, message_id)
+
+    def press_made(self, query_id: str) -> None:
+        """A person pressed a button now: its answer is taken for ``methods.PRESS_ANSWER_SECONDS``.
+
+        Presses the fake never heard of (built elsewhere) are answered whenever they come.
+        """
+        with self._lock:
+            self._presses_made[query_id] = self.wall_clock()
 
     def next_message_id(self, chat_id: int | str) -> int:
         """Reserve the chat's next message id, as a message from the person would use it.

@@ -34,6 +34,11 @@ from fakebotapi.records import (
     _Stored,
 )
 
+# Telegram takes an answer to a press for a short while only (seconds; it is not documented),
+# then refuses it as "too old". A bot that handles presses late must not depend on it.
+PRESS_ANSWER_SECONDS = 15.0
+_QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
+
 # --- the methods, mixed into FakeBotApi ---------------------------------------------------
 
 
@@ -47,6 +52,7 @@ class BotApiMethods:
     wall_clock: Callable[[], float]
     local_mode: bool
     answered_callbacks: dict[str, dict[str, Any]]
+    _presses_made: dict[str, float]
     webhook: JSON | None
     webhook_last_error: tuple[int, str] | None
     _chats: dict[int | str, dict[int, _Stored]]
@@ -197,7 +203,11 @@ class BotApiMethods:
     def _answer_callback_query(self, call: ApiCall) -> bool:
         query_id = str(call.params["callback_query_id"])
         if query_id in self.answered_callbacks:
-            raise _bad("query is too old and response timeout expired or query ID is invalid")
+            raise _bad(_QUERY_TOO_OLD)
+        made = self._presses_made.get(query_id)
+        if made is not None and self.wall_clock() - made > PRESS_ANSWER_SECONDS:
+            # Answered late, not wrongly: the bot could not know when Telegram stops taking it.
+            raise _ApiError(400, f"Bad Request: {_QUERY_TOO_OLD}", invalid=False)
         self.answered_callbacks[query_id] = call.params
         return True
 

@@ -16,6 +16,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot import charts, keyboards, texts
 from bot.context import BotApplication, BotContext
+from bot.handlers.presses import acknowledge
 from bot.handlers.therapist.common import _actor
 from bot.services import authoring, progress
 from bot.services.progress import (
@@ -154,19 +155,19 @@ async def chart_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     if not await _is_therapist(update, context):
-        await query.answer(texts.admin_refused())
+        await acknowledge(query, texts.admin_refused())
         return
     match = re.fullmatch(rf"{CHART_BUTTON_PREFIX}([0-9]{{1,9}})", query.data or "")
     if match is None:
-        await query.answer(texts.admin_refused())
+        await acknowledge(query, texts.admin_refused())
         return
     try:
         target = await _chart(update, context, match[1])
     except ChartError as error:
         # A button's answer is plain text, at most 200 characters.
-        await query.answer(html.unescape(_refusal(error))[:200])
+        await acknowledge(query, html.unescape(_refusal(error))[:200])
         return
-    await query.answer()
+    await acknowledge(query)
     await _send_chart(update, context, target)
 
 

@@ -9,13 +9,13 @@ from bot import keyboards, rendering, texts
 from bot.context import BotApplication, BotContext
 from bot.handlers.patient import (
     HTML,
-    _ack,
     _chat_id,
     _guarded,
     _query_and_user,
     _settle_prompt,
     policy_of,
 )
+from bot.handlers.presses import acknowledge
 from bot.services import checkin
 
 
@@ -32,7 +32,7 @@ async def consent_pressed(update: Update, context: BotContext) -> None:
     version = callback.int_part(1) if callback else None
     choice = callback.parts[2] if callback and len(callback.parts) == 3 else ""
     if callback is None or ref is None or version is None or choice not in ("y", "n"):
-        await _ack(query, texts.consent_gone())
+        await acknowledge(query, texts.consent_gone())
         return
     deps = context.deps
     agree = choice == "y"
@@ -61,9 +61,9 @@ async def consent_pressed(update: Update, context: BotContext) -> None:
     answer = await _guarded(query, work)
     outcome = checkin.ConsentOutcome
     if answer.outcome == outcome.GONE:
-        await _ack(query, texts.consent_gone())
+        await acknowledge(query, texts.consent_gone())
         return
-    await _ack(query)
+    await acknowledge(query)
     # The text stays on the screen as it was read, without its buttons, with what was chosen.
     await _settle_prompt(
         context,

@@ -26,6 +26,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, TypeHandler, filt
 from bot import texts
 from bot.context import BotApplication, BotContext
 from bot.handlers.patient import ask_again
+from bot.handlers.presses import acknowledge
 from bot.handlers.therapist.common import patient_menu, therapist_menu
 from bot.handlers.therapist.menus import menu_changes
 from bot.readers import learns_it_itself, read_and_speak_to, speak_to
@@ -83,7 +84,7 @@ async def language_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     match = re.fullmatch(rf"{LANGUAGE_BUTTON_PREFIX}([a-z]{{2,8}})", query.data or "")
-    await query.answer()
+    await acknowledge(query)
     await _choose(update, context, match.group(1) if match else "?")
 
 

@@ -22,6 +22,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from bot import alerts, closing, keyboards, rendering, texts
 from bot.chatmarks import newest_known
 from bot.context import BotApplication, BotContext
+from bot.handlers.presses import acknowledge
 from bot.policies import checkin_policy
 from bot.readers import (
     chat_languages,
@@ -387,7 +388,7 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
                     _chat_id(query, user), text, parse_mode=HTML, reply_markup=markup
                 )
             return
-        await _ack(query)
+        await acknowledge(query)
         await _send_progress(context, _chat_id(query, user), started)
         return
     if action == "later":
@@ -397,7 +398,7 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
         if isinstance(deferred, checkin.Refused):
             await _refuse(query, deferred.reason)
             return
-        await _ack(query)
+        await acknowledge(query)
         zone = ZoneInfo(deferred.zone)
         outcome = (
             texts.checkin_prompt_later(deferred.remind_at.astimezone(zone))
@@ -413,7 +414,7 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
     if isinstance(skipped, checkin.Refused):
         await _refuse(query, skipped.reason)
         return
-    await _ack(query)
+    await acknowledge(query)
     # Its prompt and reminders say it was skipped; the pressed one too, even if unrecorded.
     closed = await closing.close_chat_now(context.bot, deps, _chat_id(query, user))
     if query.message is None or query.message.message_id not in closed:
@@ -500,7 +501,7 @@ async def timezone_pressed(update: Update, context: BotContext) -> None:
     if not changed.known:
         await _refuse_stranger(query, erased=changed.erased)
         return
-    await _ack(query)
+    await acknowledge(query)
     await _edit_or_send(context, query, user, _zone_changed_text(changed, name, context))
 
 
@@ -509,7 +510,7 @@ async def stop_pressed(update: Update, context: BotContext) -> None:
     query, user = _query_and_user(update)
     callback = keyboards.decode(query.data)
     if callback is None or callback.parts != ("yes",):
-        await _ack(query)
+        await acknowledge(query)
         await _edit_or_send(context, query, user, texts.checkin_stop_kept())
         return
     deps = context.deps
@@ -522,7 +523,7 @@ async def stop_pressed(update: Update, context: BotContext) -> None:
     if not stopped.known:
         await _refuse_stranger(query, erased=stopped.erased)
         return
-    await _ack(query)
+    await acknowledge(query)
     await _edit_or_send(context, query, user, texts.checkin_stopped())
     await closing.close_chat_now(context.bot, deps, _chat_id(query, user))
 
@@ -532,7 +533,7 @@ async def delete_pressed(update: Update, context: BotContext) -> None:
     query, user = _query_and_user(update)
     callback = keyboards.decode(query.data)
     if callback is None or callback.parts != ("yes",):
-        await _ack(query)
+        await acknowledge(query)
         await _edit_or_send(context, query, user, texts.checkin_delete_kept())
         return
     deps = context.deps
@@ -549,7 +550,7 @@ async def delete_pressed(update: Update, context: BotContext) -> None:
     if not deleted.known:
         await _refuse_stranger(query, erased=deleted.erased)
         return
-    await _ack(query)
+    await acknowledge(query)
     done = texts.checkin_join_forgotten() if deleted.join_forgotten else texts.checkin_deleted()
     await _edit_or_send(context, query, user, done)
     await closing.edit_once(context.bot, deleted.closing)
@@ -574,10 +575,10 @@ async def _after_question_press(
         await _refuse(query, result.reason)
         return
     if isinstance(result, checkin.NotShown):
-        await _ack(query)
+        await acknowledge(query)
         await _ask(context, _chat_id(query, user), result.question, _not_shown_intro(result))
         return
-    await _ack(query)
+    await acknowledge(query)
     if result.answered is not None:
         # The keyboard goes with the edit, so the old buttons cannot be pressed again.
         await _edit_or_send(context, query, user, rendering.render_answered(result.answered))
@@ -703,21 +704,11 @@ async def _edit_or_send(context: BotContext, query: CallbackQuery, user: User, t
 
 
 async def _refuse(query: CallbackQuery, reason: checkin.Refusal) -> None:
-    await _ack(query, texts.checkin_refused(reason.value))
+    await acknowledge(query, texts.checkin_refused(reason.value))
 
 
 async def _refuse_stranger(query: CallbackQuery, *, erased: bool) -> None:
     await _refuse(query, checkin.Refusal.ERASED if erased else checkin.Refusal.UNKNOWN_PERSON)
-
-
-async def _ack(query: CallbackQuery, text: str | None = None) -> None:
-    """Answer the press; Telegram refuses a second answer to a redelivered update, harmlessly."""
-    try:
-        await query.answer(text)
-    except TelegramError as error:
-        # Only the button's spinner depends on it (it stops by itself): a timeout or a 5xx here
-        # must not cost the patient the next question, which comes after.
-        log.info("Callback query %s not answered: %s", query.id, error)
 
 
 async def _guarded(query: CallbackQuery, work: Awaitable[R]) -> R:

@@ -195,6 +195,8 @@ class UpdateFactory:
             "data": data,
             "message": message,
         }
+        if self.api is not None:
+            self.api.press_made(query["id"])
         return self._update("callback_query", query)
 
     def press(self, user: User, label: str, message_id: int | None = None) -> JSON:

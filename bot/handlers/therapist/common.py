@@ -24,6 +24,7 @@ from telegram.ext import ConversationHandler, filters
 
 from bot import keyboards, texts
 from bot.context import BotContext
+from bot.handlers.presses import acknowledge
 from bot.rendering import MAX_MESSAGE, split_message
 from bot.sender import retry_after_seconds
 from bot.services import authoring
@@ -143,7 +144,7 @@ def therapist_only(handler: Handler) -> Handler:
         )
         if not allowed:
             if update.callback_query is not None:
-                await update.callback_query.answer(texts.admin_refused())
+                await acknowledge(update.callback_query, texts.admin_refused())
             elif update.effective_message is not None:
                 await update.effective_message.reply_text(texts.admin_refused())
             _drop(context)

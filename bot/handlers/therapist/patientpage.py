@@ -28,6 +28,7 @@ from telegram.error import BadRequest, RetryAfter
 
 from bot import keyboards, texts
 from bot.context import BotContext
+from bot.handlers.presses import acknowledge
 from bot.handlers.therapist.common import (
     MAX_MESSAGE,
     MAX_RETRY_WAIT,
@@ -140,7 +141,7 @@ async def page_press(update: Update, context: BotContext) -> None:
     in_place = callback is not None and callback.kind == keyboards.PATIENT_PAGE
     offset_part = callback.parts[1] if callback and len(callback.parts) > 1 else "0"
     if callback is None or person_id is None or not offset_part.isdigit():
-        await query.answer(texts.admin_stale_button())
+        await acknowledge(query, texts.admin_stale_button())
         return
     deps = context.deps
     try:
@@ -155,9 +156,9 @@ async def page_press(update: Update, context: BotContext) -> None:
             int(offset_part[:9]) if in_place else 0,
         )
     except AuthoringError as error:
-        await query.answer(_plain(texts.words(error.problems[0])))
+        await acknowledge(query, _plain(texts.words(error.problems[0])))
         return
-    await query.answer()
+    await acknowledge(query)
     text, markup = texts.patient_page(page, MAX_MESSAGE), _page_markup(page)
     if not in_place:
         await _send(update, text, markup)
@@ -182,7 +183,7 @@ async def media_press(update: Update, context: BotContext) -> None:
     callback = keyboards.decode(query.data)
     answer_id = callback.int_part(0) if callback else None
     if answer_id is None:
-        await query.answer(texts.admin_stale_button())
+        await acknowledge(query, texts.admin_stale_button())
         return
     deps = context.deps
     try:
@@ -196,9 +197,9 @@ async def media_press(update: Update, context: BotContext) -> None:
             answer_id,
         )
     except AuthoringError as error:
-        await query.answer(_plain(texts.words(error.problems[0])))
+        await acknowledge(query, _plain(texts.words(error.problems[0])))
         return
-    await query.answer()
+    await acknowledge(query)
     chat = update.effective_chat
     assert chat is not None
     if not await _send_one(context, chat.id, item):
@@ -357,7 +358,7 @@ async def report_patients_press(update: Update, context: BotContext) -> None:
         or parts[0] not in ("g", "t")
         or not all(p.isascii() and p.isdigit() and len(p) < 10 for p in parts[1:])
     ):
-        await query.answer(texts.admin_stale_button())
+        await acknowledge(query, texts.admin_stale_button())
         return
     kind = "task" if parts[0] == "t" else "group"
     deps = context.deps
@@ -372,9 +373,9 @@ async def report_patients_press(update: Update, context: BotContext) -> None:
             actor=_actor(update, context),
         )
     except AuthoringError as error:
-        await query.answer(_plain(texts.words(error.problems[0])))
+        await acknowledge(query, _plain(texts.words(error.problems[0])))
         return
-    await query.answer()
+    await acknowledge(query)
     try:
         await query.edit_message_reply_markup(report_markup(report, int(parts[2])))
     except BadRequest as error:

@@ -8,6 +8,7 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot import keyboards, texts
 from bot.context import BotContext
+from bot.handlers.presses import acknowledge
 from bot.handlers.therapist.common import (
     _actor,
     _args,
@@ -129,9 +130,9 @@ async def remove_from_team_press(update: Update, context: BotContext) -> None:
     typed = callback.parts[1] if callback and len(callback.parts) == 2 else ""
     user_id = int(typed) if typed.isascii() and typed.isdigit() else None
     if group_id is None or user_id is None:
-        await query.answer(texts.admin_stale_button())
+        await acknowledge(query, texts.admin_stale_button())
         return
-    await query.answer()
+    await acknowledge(query)
     deps = context.deps
     try:
         change = await deps.run(
