@@ -227,6 +227,14 @@ def render_next_due(next_due: NextDue | None) -> str:
     )
 
 
+# /tasks lists the oldest open check-ins (they close first) and counts the rest: a patient
+# back after weeks away, in several groups whose tasks stay open long, can have more than
+# one message holds (4,096 characters, 100 buttons). It is the command every apology points
+# to, so it must always arrive.
+MAX_TASKS_LISTED = 10
+_ROOM_FOR_MORE = 300  # the "…and N more" line, in the longest language
+
+
 def render_task_list(tasks: TaskList) -> tuple[str, InlineKeyboardMarkup | None]:
     """/tasks: the open check-ins with a Start or Continue button each, or the next due one."""
     if not tasks.known or not tasks.in_groups:
@@ -237,18 +245,22 @@ def render_task_list(tasks: TaskList) -> tuple[str, InlineKeyboardMarkup | None]
         return texts.checkin_tasks_none(render_next_due(tasks.next_due)), None
     lines = [texts.checkin_tasks_head()]
     rows = []
-    for item in tasks.items:
+    length = len(lines[0])
+    for listed, item in enumerate(tasks.items):
         zone = ZoneInfo(item.zone)
-        lines.append(
-            texts.checkin_task_line(
-                item.task_title,
-                item.due_at.astimezone(zone),
-                item.expires_at.astimezone(zone),
-                item.answered,
-                item.total,
-                item.started,
-            )
+        line = texts.checkin_task_line(
+            item.task_title,
+            item.due_at.astimezone(zone),
+            item.expires_at.astimezone(zone),
+            item.answered,
+            item.total,
+            item.started,
         )
+        length += len(line) + 1
+        if listed == MAX_TASKS_LISTED or length > MAX_MESSAGE - _ROOM_FOR_MORE:
+            lines.append(texts.checkin_tasks_more(len(tasks.items) - listed))
+            break
+        lines.append(line)
         rows.append(
             [
                 InlineKeyboardButton(

@@ -482,6 +482,14 @@ def checkin_tasks_head() -> str:
     return _("<b>Your open check-ins</b>")
 
 
+def checkin_tasks_more(count: int) -> str:
+    return ngettext(
+        "…and {n} more check-in. Finish one of those above, then send /tasks again for the rest.",
+        "…and {n} more check-ins. Finish one of those above, then send /tasks again for the rest.",
+        count,
+    ).format(n=count)
+
+
 def checkin_task_line(
     title: str,
     local_due: datetime,
