@@ -9,6 +9,7 @@ from sqlmodel import select
 from storage.models import Delivery, Invite, Membership, TherapyGroup
 from tests.fakes.harness import Harness, patient, therapist
 from tests.fakes.snapshots import snapshot
+from tests.fakes.updates import User
 from tests.flows.test_therapist_support import invite_code
 
 THEO = therapist()
@@ -181,3 +182,15 @@ async def test_a_patient_removed_and_invited_back_gets_the_groups_check_ins_agai
 
     prompts = h.texts(alice.chat_id)[sent:]
     assert len(prompts) == 1 and "Press-Ups" in prompts[0], prompts
+
+
+async def test_a_patient_named_by_a_unicode_digit_is_found_by_name(harness: Harness) -> None:
+    """A superscript two passes str.isdigit() but is no Telegram id: it is read as a name."""
+    h = harness
+    h.seed_demo()
+    await h.command(patient(0), "/start", "SHOULDER1")
+    await h.command(User(id=150, first_name="²"), "/start", "SHOULDER1")
+    await h.command(THEO, "/removepatient", "Shoulder Therapy 1", "²")
+    assert last(h).startswith("Removed ² from Shoulder Therapy 1.")
+    await h.command(THEO, "/removepatient", "Shoulder Therapy 1", "--150")
+    assert last(h).startswith("No patient “--150” in Shoulder Therapy 1.")

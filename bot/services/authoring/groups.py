@@ -337,7 +337,9 @@ def remove_patient(
             .where(Membership.group_id == group.id, Membership.role == Role.PATIENT.value)
         ).all()
         patient_ref = _clean(patient_ref)
-        if patient_ref.lstrip("-").isdigit():
+        # ASCII digits only: str.isdigit() also passes "²", which int() refuses.
+        digits = patient_ref.removeprefix("-")
+        if digits.isascii() and digits.isdigit():
             found = [(p, m) for p, m in members if p.telegram_user_id == int(patient_ref)]
         else:
             wanted = patient_ref.casefold()
