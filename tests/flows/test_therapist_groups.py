@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from storage.models import Delivery, Invite, Membership, TherapyGroup
 from tests.fakes.harness import Harness, patient, therapist
@@ -194,3 +194,27 @@ async def test_a_patient_named_by_a_unicode_digit_is_found_by_name(harness: Harn
     assert last(h).startswith("Removed ² from Shoulder Therapy 1.")
     await h.command(THEO, "/removepatient", "Shoulder Therapy 1", "--150")
     assert last(h).startswith("No patient “--150” in Shoulder Therapy 1.")
+
+
+async def test_a_group_zone_is_read_in_any_case_and_a_mistyped_one_is_refused(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.command(THEO, "/newgroup", "Knees", "europe/berlin")
+    assert last(h).startswith("Created the group Knees (number 1, due times in Europe/Berlin).")
+    await h.command(THEO, "/newgroup", "Hips", "utc")
+    assert last(h).startswith("Created the group Hips (number 2, due times in UTC).")
+    await h.command(THEO, "/newgroup", "Backs", "Europe/Nowhere")
+    assert last(h).startswith(
+        "No group was created: “Europe/Nowhere” isn't a time zone name I know. "
+        "Write the zone last, as a name such as Europe/Berlin"
+    )
+    await h.command(THEO, "/newgroup", '"Knee', 'A/B"')
+    assert last(h).startswith("Created the group Knee A/B (number 3, due times in Europe/London).")
+    with h.database.session() as session:
+        groups = session.exec(select(TherapyGroup).order_by(col(TherapyGroup.id))).all()
+    assert [(g.name, g.timezone) for g in groups] == [
+        ("Knees", "Europe/Berlin"),
+        ("Hips", "UTC"),
+        ("Knee A/B", None),
+    ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +34,7 @@ from bot.services.authoring.results import (
 )
 from bot.services.authoring.therapists import _active_demo_invites, _ensure_person
 from bot.services.meaning import Kind, Meaning, meaning
+from bot.services.schedule import normalise_zone
 from storage.db import Database
 from storage.models import (
     MAX_INTEGER,
@@ -57,9 +57,13 @@ def _group_info(group: TherapyGroup, default_zone: str) -> GroupInfo:
     return GroupInfo(group.id, group.name, group.timezone or default_zone)
 
 
+_OPENING_QUOTES = "\"'“«"
+_CLOSING_QUOTES = "\"'”»"
+
+
 def _clean(text: str) -> str:
     text = text.strip()
-    if len(text) >= 2 and text[0] in "\"'“«" and text[-1] in "\"'”»":
+    if len(text) >= 2 and text[0] in _OPENING_QUOTES and text[-1] in _CLOSING_QUOTES:
         text = text[1:-1]
     return " ".join(text.split())
 
@@ -140,15 +144,22 @@ def check_group_name(name: str) -> str:
 
 
 def split_zone(text: str) -> tuple[str, str | None]:
-    """Split an optional trailing IANA zone ("Europe/London") off a group name."""
+    """Split an optional trailing IANA zone ("Europe/London", any case) off a group name.
+
+    A last word that looks like a zone but is none ("Europe/Nowhere") is refused: taken as
+    part of the name, it would leave the group on the default zone without a word. A name
+    whose last word holds a slash is written in quotes.
+    """
     words = text.split()
-    if len(words) >= 2 and ("/" in words[-1] or words[-1].upper() == "UTC"):
-        try:
-            ZoneInfo(words[-1])
-        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
-            return text, None
-        return " ".join(words[:-1]), words[-1]
-    return text, None
+    if len(words) < 2 or words[-1][-1] in _CLOSING_QUOTES:
+        return text, None
+    last = words[-1]
+    if "/" not in last and last.casefold() not in ("utc", "gmt"):
+        return text, None
+    zone = normalise_zone(last)
+    if zone is None:
+        raise AuthoringError(meaning(Kind.ADMIN_GROUP_UNKNOWN_ZONE, zone=last))
+    return " ".join(words[:-1]), zone
 
 
 def create_group(
