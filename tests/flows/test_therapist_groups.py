@@ -218,3 +218,13 @@ async def test_a_group_zone_is_read_in_any_case_and_a_mistyped_one_is_refused(
         ("Hips", "UTC"),
         ("Knee A/B", None),
     ]
+
+
+async def test_a_group_name_of_only_invisible_characters_is_refused(harness: Harness) -> None:
+    h = harness
+    await h.command(THEO, "/newgroup", "\u200b")
+    assert last(h) == "Please give the group a name, for example /newgroup Shoulder Therapy 2"
+    await h.command(THEO, "/newgroup", "\u200b\u200b", "\u2060")
+    assert last(h) == "Please give the group a name, for example /newgroup Shoulder Therapy 2"
+    with h.database.session() as session:
+        assert session.exec(select(TherapyGroup)).all() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
@@ -134,13 +135,19 @@ def _split_group_prefix(
 def check_group_name(name: str) -> str:
     """Return the cleaned name, or raise AuthoringError saying what is wrong with it."""
     cleaned = _clean(name)
-    if not cleaned:
+    if not any(_visible(character) for character in cleaned):
         raise AuthoringError(meaning(Kind.ADMIN_GROUP_NAME_MISSING))
     if len(cleaned) > MAX_GROUP_NAME:
         raise AuthoringError(meaning(Kind.ADMIN_GROUP_NAME_TOO_LONG, most=MAX_GROUP_NAME))
     if "|" in cleaned or _RESERVED_NAME.fullmatch(cleaned):
         raise AuthoringError(meaning(Kind.ADMIN_GROUP_NAME_RESERVED, name=cleaned))
     return cleaned
+
+
+def _visible(character: str) -> bool:
+    # Format characters (category Cf: U+200B zero-width space, U+2060 word joiner) draw
+    # nothing: a name of only those would list as an empty line nobody can type.
+    return not character.isspace() and unicodedata.category(character) != "Cf"
 
 
 def split_zone(text: str) -> tuple[str, str | None]:
