@@ -427,7 +427,7 @@ def load_settings(
     data: dict[str, Any] = {}
     if config_path.exists():
         try:
-            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+            data = tomllib.loads(config_path.read_text(encoding="utf-8-sig"))
         except tomllib.TOMLDecodeError as error:
             raise ConfigError([f"{label}: not valid TOML: {error}"]) from None
         except (OSError, UnicodeDecodeError) as error:

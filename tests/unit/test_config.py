@@ -150,6 +150,14 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
     ]
 
 
+def test_a_config_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Windows Notepad starts a UTF-8 file with U+FEFF; that used to be "not valid TOML"."""
+    path = tmp_path / "config.toml"
+    path.write_text("[scheduler]\nmessages_per_second = 10\n", encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert load_settings(path, {}).scheduler.messages_per_second == 10
+
+
 def test_broken_toml_is_reported_without_a_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
