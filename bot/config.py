@@ -30,6 +30,13 @@ DEFAULT_CONFIG_PATH = Path("config.toml")
 TELEGRAM_MAX_MESSAGES_PER_SECOND = 30
 # With allow_paid_broadcast, for a fee per message.
 PAID_BROADCAST_MAX_MESSAGES_PER_SECOND = 1000
+# The most an invite's uses column holds (storage.models.MAX_INTEGER, written out: the
+# settings are read before the storage floor is imported). More, and every /invite without
+# USES would be refused in chat rather than the value here.
+MAX_INVITE_USES = 2**31 - 1
+# A reminder or a check-in window further off than a year is a slip of the keyboard; far
+# enough off, the date it gives overflows and every /start would fail in chat.
+MAX_CHECKIN_MINUTES = 366 * 24 * 60
 
 # Environment variable -> (table, key). The environment wins over the file.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -200,6 +207,16 @@ class CheckinSettings(_Table):
     def _zones(cls, value: list[str]) -> list[str]:
         return [_check_zone(name) for name in value]
 
+    @field_validator("first_reminder_minutes", "reminder_interval_minutes", "expiry_minutes")
+    @classmethod
+    def _within_a_year(cls, value: int) -> int:
+        if value > MAX_CHECKIN_MINUTES:
+            raise ValueError(
+                f"{value} is more than 366 days ({MAX_CHECKIN_MINUTES} minutes), the longest "
+                "allowed"
+            )
+        return value
+
     @model_validator(mode="after")
     def _quiet_pair(self) -> CheckinSettings:
         if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
@@ -241,6 +258,16 @@ class InviteSettings(_Table):
     cooldown_max_hours: int = Field(default=24, ge=1, le=30 * 24)
     # Wrong codes from everyone together within an hour that alert the administrators once.
     wrong_codes_alert_per_hour: int = Field(default=200, ge=1)
+
+    @field_validator("max_uses")
+    @classmethod
+    def _countable(cls, value: int) -> int:
+        if value > MAX_INVITE_USES:
+            raise ValueError(
+                f"{value} is more than the {MAX_INVITE_USES} uses an invite can count "
+                "(0 means unlimited)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _cooldowns_grow(self) -> InviteSettings:
@@ -400,7 +427,7 @@ def load_settings(
     data: dict[str, Any] = {}
     if config_path.exists():
         try:
-            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+            data = tomllib.loads(config_path.read_text(encoding="utf-8-sig"))
         except tomllib.TOMLDecodeError as error:
             raise ConfigError([f"{label}: not valid TOML: {error}"]) from None
         except (OSError, UnicodeDecodeError) as error:

@@ -34,6 +34,7 @@ class Kind(StrEnum):
     ADMIN_GROUP_NAME_MISSING = "admin_group_name_missing"
     ADMIN_GROUP_NAME_RESERVED = "admin_group_name_reserved"
     ADMIN_GROUP_NAME_TOO_LONG = "admin_group_name_too_long"
+    ADMIN_GROUP_UNKNOWN_ZONE = "admin_group_unknown_zone"
     ADMIN_INVITE_BAD_DAYS = "admin_invite_bad_days"
     ADMIN_LAST_QUESTION = "admin_last_question"
     ADMIN_LINE_CHOICE_NEEDS_OPTIONS = "admin_line_choice_needs_options"

@@ -29,7 +29,7 @@ from bot.services.authoring import (
 from bot.services.meaning import Kind, meaning
 from bot.services.progress import answered_count, answers_join, reached_the_patient
 from bot.services.reports import CheckinOutcome, PatientAdherence, checkin_outcome
-from bot.services.responses import MEDIA_TYPES, format_number
+from bot.services.responses import MEDIA_TYPES, STORED_NO, STORED_YES, format_number
 from storage.db import Database
 from storage.models import (
     MAX_INTEGER,
@@ -493,7 +493,7 @@ def _outcomes(session: Session, delivery_ids: list[int]) -> dict[int, CheckinOut
 
 def _answer_line(answer: Answer, question: QuestionRevision, zone: ZoneInfo) -> AnswerLine:
     if answer.value_bool is not None:
-        value = "Yes" if answer.value_bool else "No"
+        value = STORED_YES if answer.value_bool else STORED_NO
     elif answer.value_number is not None and question.response_type in ("number", "scale"):
         value = format_number(answer.value_number)
     else:

@@ -11,11 +11,12 @@ date (UNTIL=20261231) and includes that whole day, whatever the time of day of t
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 from dateutil.rrule import DAILY, WEEKLY, rrule, weekday, weekdays
 
@@ -254,6 +255,17 @@ def _base_recurrence(base: str, until: date | None, count: int | None) -> Recurr
 
 
 # --- instants -------------------------------------------------------------------------------
+
+
+def normalise_zone(text: str) -> str | None:
+    """The IANA name meant by ``text`` ("europe/berlin", "Europe/Berlin "), or None."""
+    cleaned = "_".join(text.strip().split())
+    return _zone_names().get(cleaned.casefold())
+
+
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    return {name.casefold(): name for name in available_timezones()}
 
 
 def local_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:

@@ -182,7 +182,7 @@ def read_seed(path: Path, today_in: Any, default_zone: str) -> SeedPlan:
     """
     label = str(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise SeedError([SeedProblem(label, "", meaning(Kind.SEED_NO_SUCH_FILE))]) from None
     except tomllib.TOMLDecodeError as error:

@@ -8,6 +8,8 @@ from html import escape, unescape
 from typing import TYPE_CHECKING
 
 import bot.texts.language as language
+from bot.services.responses import ResponseType
+from bot.texts.answers import shown_answer
 from bot.texts.language import N_, _, ngettext
 from bot.texts.therapist_dialogue import adherence_in_words, checkin_outcome_words
 
@@ -69,6 +71,17 @@ def _when(at: datetime) -> str:
 
 def _day(day: date) -> str:
     return language.day_month_year(day)
+
+
+# Stored canonical ("Yes", "7.5"), so worded for the reader; a typed text and a choice's option
+# are the patient's and the therapist's own words and stay as written.
+_READER_WORDED = frozenset({ResponseType.YES_NO, ResponseType.NUMBER, ResponseType.SCALE})
+
+
+def _answer_words(answer: AnswerLine) -> str:
+    if answer.response_type in _READER_WORDED:
+        return shown_answer(answer.value)
+    return answer.value
 
 
 def _shorten(text: str, most: int) -> str:
@@ -255,7 +268,7 @@ def _page(page: PatientPage, question_chars: int, answer_chars: int) -> str:
                     number=media_number,
                 )
             else:
-                value = f"<b>{escape(_shorten(answer.value, answer_chars))}</b>"
+                value = f"<b>{escape(_shorten(_answer_words(answer), answer_chars))}</b>"
             lines.append(f"• {question} — {value} · {at}")
     first, last = page.offset + 1, page.offset + len(page.checkins)
     lines.append("")

@@ -412,6 +412,15 @@ def admin_group_name_reserved(name: str) -> str:
     ).format(name=escape(name))
 
 
+def admin_group_unknown_zone(zone: str) -> str:
+    return _(
+        "No group was created: “{zone}” isn't a time zone name I know. Write the zone last, "
+        "as a name such as <code>Europe/Berlin</code> or <code>America/New_York</code> "
+        "(continent or ocean, a slash, then a large city) or <code>UTC</code>. A name whose "
+        'last word holds a slash goes in quotes: <code>/newgroup "Knee A/B"</code>.'
+    ).format(zone=escape(zone))
+
+
 def admin_group_exists(name: str) -> str:
     return _("There is already a group called “{name}”.").format(name=escape(name))
 

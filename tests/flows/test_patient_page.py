@@ -427,3 +427,34 @@ async def test_a_german_speaking_therapist_reads_the_alert_the_page_and_media_in
     ]
     await h.command(THEO, "/media", "Knees", "0")
     assert h.last_text(THEO.chat_id) == "TAGE muss eine ganze Zahl von 1 bis 366 sein, nicht 0."
+
+
+async def test_a_german_speaking_therapist_reads_a_yes_no_answer_on_the_page_in_german(
+    harness: Harness,
+) -> None:
+    """Stored as "Yes", shown as the reader says it; typed text and options stay as written."""
+    h = harness
+    await h.command(THEO, "/language", "de")
+    await everyone_answers(h)
+    await h.command(THEO, "/patient", "alice")
+    lines = h.last_text(THEO.chat_id).splitlines()
+    for answer in (
+        "• Pain now? — 3 · 10:00",
+        "• Minutes? — 25 · 10:00",
+        "• Did you? — Ja · 10:00",
+        "• Side? — Right · 10:00",
+        "• Notes — Stiff in the morning · 10:00",
+    ):
+        assert answer in lines, lines
+
+
+async def test_a_german_speaking_therapist_gets_the_reports_chart_button_in_german(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.command(THEO, "/language", "de")
+    await knees_group(h, EVERY_KIND, ALICE)
+    await h.command(THEO, "/report", "Knees")
+    assert buttons(h, THEO.chat_id) == ["📈 Diagramm", "👤 Alice Test"]
+    await h.press(THEO, "📈 Diagramm")
+    assert h.last_message(THEO.chat_id).kind == "photo"

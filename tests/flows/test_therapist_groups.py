@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from storage.models import Delivery, Invite, Membership, TherapyGroup
 from tests.fakes.harness import Harness, patient, therapist
 from tests.fakes.snapshots import snapshot
+from tests.fakes.updates import User
 from tests.flows.test_therapist_support import invite_code
 
 THEO = therapist()
@@ -181,3 +182,49 @@ async def test_a_patient_removed_and_invited_back_gets_the_groups_check_ins_agai
 
     prompts = h.texts(alice.chat_id)[sent:]
     assert len(prompts) == 1 and "Press-Ups" in prompts[0], prompts
+
+
+async def test_a_patient_named_by_a_unicode_digit_is_found_by_name(harness: Harness) -> None:
+    """A superscript two passes str.isdigit() but is no Telegram id: it is read as a name."""
+    h = harness
+    h.seed_demo()
+    await h.command(patient(0), "/start", "SHOULDER1")
+    await h.command(User(id=150, first_name="²"), "/start", "SHOULDER1")
+    await h.command(THEO, "/removepatient", "Shoulder Therapy 1", "²")
+    assert last(h).startswith("Removed ² from Shoulder Therapy 1.")
+    await h.command(THEO, "/removepatient", "Shoulder Therapy 1", "--150")
+    assert last(h).startswith("No patient “--150” in Shoulder Therapy 1.")
+
+
+async def test_a_group_zone_is_read_in_any_case_and_a_mistyped_one_is_refused(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.command(THEO, "/newgroup", "Knees", "europe/berlin")
+    assert last(h).startswith("Created the group Knees (number 1, due times in Europe/Berlin).")
+    await h.command(THEO, "/newgroup", "Hips", "utc")
+    assert last(h).startswith("Created the group Hips (number 2, due times in UTC).")
+    await h.command(THEO, "/newgroup", "Backs", "Europe/Nowhere")
+    assert last(h).startswith(
+        "No group was created: “Europe/Nowhere” isn't a time zone name I know. "
+        "Write the zone last, as a name such as Europe/Berlin"
+    )
+    await h.command(THEO, "/newgroup", '"Knee', 'A/B"')
+    assert last(h).startswith("Created the group Knee A/B (number 3, due times in Europe/London).")
+    with h.database.session() as session:
+        groups = session.exec(select(TherapyGroup).order_by(col(TherapyGroup.id))).all()
+    assert [(g.name, g.timezone) for g in groups] == [
+        ("Knees", "Europe/Berlin"),
+        ("Hips", "UTC"),
+        ("Knee A/B", None),
+    ]
+
+
+async def test_a_group_name_of_only_invisible_characters_is_refused(harness: Harness) -> None:
+    h = harness
+    await h.command(THEO, "/newgroup", "\u200b")
+    assert last(h) == "Please give the group a name, for example /newgroup Shoulder Therapy 2"
+    await h.command(THEO, "/newgroup", "\u200b\u200b", "\u2060")
+    assert last(h) == "Please give the group a name, for example /newgroup Shoulder Therapy 2"
+    with h.database.session() as session:
+        assert session.exec(select(TherapyGroup)).all() == []

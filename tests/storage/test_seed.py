@@ -169,6 +169,19 @@ def test_the_cli_says_created_then_unchanged(
     assert "groups: 3 unchanged; consent texts: 1 unchanged;" in second
 
 
+def test_a_seed_saved_with_a_byte_order_mark_loads(
+    database: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Windows Notepad starts a UTF-8 file with U+FEFF; that used to be "not valid TOML"."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{database.url}"\n', encoding="utf-8")
+    notepad = tmp_path / "demo.toml"
+    notepad.write_text(DEMO.read_text(encoding="utf-8"), encoding="utf-8-sig")
+    assert notepad.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert main(["--config", str(config), "seed", str(notepad)]) == 0
+    assert "groups: 3 created;" in capsys.readouterr().out
+
+
 BAD_SEED = """
 [[groups]]
 name = "Knee"

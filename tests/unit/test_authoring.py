@@ -182,11 +182,15 @@ def test_a_trailing_time_zone_becomes_the_groups_zone(
     berlin = authoring.create_group(
         database, clock.now(), ZONE, THEO, "", "Knees Europe/Berlin", actor=OPERATOR
     )
-    odd = authoring.create_group(
-        database, clock.now(), ZONE, THEO, "", "Knees Mars/Olympus", actor=OPERATOR
+    with raises_saying(AuthoringError, "“Mars/Olympus” isn't a time zone name I know"):
+        authoring.create_group(
+            database, clock.now(), ZONE, THEO, "", "Knees Mars/Olympus", actor=OPERATOR
+        )
+    quoted = authoring.create_group(
+        database, clock.now(), ZONE, THEO, "", '"Knees Mars/Olympus"', actor=OPERATOR
     )
     assert (berlin.name, berlin.zone) == ("Knees", "Europe/Berlin")
-    assert (odd.name, odd.zone) == ("Knees Mars/Olympus", ZONE)
+    assert (quoted.name, quoted.zone) == ("Knees Mars/Olympus", ZONE)
 
 
 def test_a_group_is_found_by_number_or_by_name_in_any_case(

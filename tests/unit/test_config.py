@@ -10,6 +10,7 @@ import pytest
 from bot.cli import main
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
+from storage.models import MAX_INTEGER
 
 TOKEN = "123456789:AAH-secret-token-value_xyz"
 
@@ -104,6 +105,33 @@ def test_each_problem_names_the_file_the_key_and_what_is_wrong(
     assert expected in found[0]
 
 
+def test_counts_and_minutes_the_bot_cannot_use_stop_it_at_start(tmp_path: Path) -> None:
+    """Loaded, these failed only in chat: every /invite without USES got its usage text, and
+    every /start of a group with a task ended in "Sorry, something went wrong"."""
+    path = write(
+        tmp_path,
+        "[invites]\nmax_uses = 99999999999\n"
+        "[checkins]\nexpiry_minutes = 10000000000\nfirst_reminder_minutes = 527041\n"
+        "reminder_interval_minutes = 600000\n",
+    )
+    assert problems(path) == [
+        f"{path}: [checkins] first_reminder_minutes: 527041 is more than 366 days "
+        "(527040 minutes), the longest allowed",
+        f"{path}: [checkins] reminder_interval_minutes: 600000 is more than 366 days "
+        "(527040 minutes), the longest allowed",
+        f"{path}: [checkins] expiry_minutes: 10000000000 is more than 366 days "
+        "(527040 minutes), the longest allowed",
+        f"{path}: [invites] max_uses: 99999999999 is more than the 2147483647 uses an invite "
+        "can count (0 means unlimited)",
+    ]
+    at_the_limits = write(
+        tmp_path,
+        f"[invites]\nmax_uses = {MAX_INTEGER}\n[checkins]\nexpiry_minutes = 527040\n",
+    )
+    settings = load_settings(at_the_limits, {})
+    assert (settings.invites.max_uses, settings.checkins.expiry_minutes) == (MAX_INTEGER, 527040)
+
+
 def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     found = problems(
         write(
@@ -120,6 +148,14 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
         "environment variable TELEGRAM_API_BASE_URL: [telegram] api_base_url: "
         "must start with http:// or https://"
     ]
+
+
+def test_a_config_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Windows Notepad starts a UTF-8 file with U+FEFF; that used to be "not valid TOML"."""
+    path = tmp_path / "config.toml"
+    path.write_text("[scheduler]\nmessages_per_second = 10\n", encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert load_settings(path, {}).scheduler.messages_per_second == 10
 
 
 def test_broken_toml_is_reported_without_a_traceback(

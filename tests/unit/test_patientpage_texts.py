@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from bot import texts
 from bot.handlers.therapist.common import _fits
 from bot.services.patientpage import AnswerLine, CheckinLine, GroupPlace, PatientPage
 from bot.services.reports import CheckinOutcome, PatientAdherence
+from bot.texts.language import speaking
 
 AT = datetime(2026, 12, 3, 7, 18, tzinfo=UTC)
 
@@ -49,3 +51,22 @@ def test_a_task_of_very_many_questions_is_cut_at_a_line_and_still_fits() -> None
     text = texts.patient_page(page_with(60, "x" * 1000), 4096)
     assert _fits(text)
     assert text.endswith("…")
+
+
+def test_stored_yes_no_and_decimals_are_worded_for_the_reader_and_typed_text_is_not() -> None:
+    answers = (
+        AnswerLine(1, "Done?", "yes_no", "Yes", False, False, AT),
+        AnswerLine(2, "Minutes?", "number", "7.5", False, False, AT),
+        AnswerLine(3, "Notes", "text", "Yes 7.5", False, False, AT),
+        AnswerLine(4, "Note", "text", "Yes", False, False, AT),
+    )
+    checkin = CheckinLine(1, "Task", "Ankle Group", AT, CheckinOutcome.COMPLETED, answers)
+    page = replace(page_with(0, ""), checkins=(checkin,), total=1)
+    with speaking("de"):
+        lines = texts.patient_page(page, 4096).splitlines()
+    assert [line.split(" · ")[0] for line in lines if line.startswith("• ")] == [
+        "• Done? — <b>Ja</b>",
+        "• Minutes? — <b>7,5</b>",
+        "• Notes — <b>Yes 7.5</b>",
+        "• Note — <b>Yes</b>",
+    ]

@@ -313,7 +313,7 @@ def report_markup(report: AdherenceReport, offset: int = 0) -> InlineKeyboardMar
         rows.append(
             [
                 InlineKeyboardButton(
-                    texts_charts.CHART_BUTTON,
+                    texts_charts.chart_button(),
                     callback_data=f"{keyboards.CHART_BUTTON_PREFIX}{report.group_id}",
                 )
             ]

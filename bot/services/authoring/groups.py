@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,7 @@ from bot.services.authoring.results import (
 )
 from bot.services.authoring.therapists import _active_demo_invites, _ensure_person
 from bot.services.meaning import Kind, Meaning, meaning
+from bot.services.schedule import normalise_zone
 from storage.db import Database
 from storage.models import (
     MAX_INTEGER,
@@ -57,9 +58,13 @@ def _group_info(group: TherapyGroup, default_zone: str) -> GroupInfo:
     return GroupInfo(group.id, group.name, group.timezone or default_zone)
 
 
+_OPENING_QUOTES = "\"'“«"
+_CLOSING_QUOTES = "\"'”»"
+
+
 def _clean(text: str) -> str:
     text = text.strip()
-    if len(text) >= 2 and text[0] in "\"'“«" and text[-1] in "\"'”»":
+    if len(text) >= 2 and text[0] in _OPENING_QUOTES and text[-1] in _CLOSING_QUOTES:
         text = text[1:-1]
     return " ".join(text.split())
 
@@ -130,7 +135,7 @@ def _split_group_prefix(
 def check_group_name(name: str) -> str:
     """Return the cleaned name, or raise AuthoringError saying what is wrong with it."""
     cleaned = _clean(name)
-    if not cleaned:
+    if not any(_visible(character) for character in cleaned):
         raise AuthoringError(meaning(Kind.ADMIN_GROUP_NAME_MISSING))
     if len(cleaned) > MAX_GROUP_NAME:
         raise AuthoringError(meaning(Kind.ADMIN_GROUP_NAME_TOO_LONG, most=MAX_GROUP_NAME))
@@ -139,16 +144,29 @@ def check_group_name(name: str) -> str:
     return cleaned
 
 
+def _visible(character: str) -> bool:
+    # Format characters (category Cf: U+200B zero-width space, U+2060 word joiner) draw
+    # nothing: a name of only those would list as an empty line nobody can type.
+    return not character.isspace() and unicodedata.category(character) != "Cf"
+
+
 def split_zone(text: str) -> tuple[str, str | None]:
-    """Split an optional trailing IANA zone ("Europe/London") off a group name."""
+    """Split an optional trailing IANA zone ("Europe/London", any case) off a group name.
+
+    A last word that looks like a zone but is none ("Europe/Nowhere") is refused: taken as
+    part of the name, it would leave the group on the default zone without a word. A name
+    whose last word holds a slash is written in quotes.
+    """
     words = text.split()
-    if len(words) >= 2 and ("/" in words[-1] or words[-1].upper() == "UTC"):
-        try:
-            ZoneInfo(words[-1])
-        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
-            return text, None
-        return " ".join(words[:-1]), words[-1]
-    return text, None
+    if len(words) < 2 or words[-1][-1] in _CLOSING_QUOTES:
+        return text, None
+    last = words[-1]
+    if "/" not in last and last.casefold() not in ("utc", "gmt"):
+        return text, None
+    zone = normalise_zone(last)
+    if zone is None:
+        raise AuthoringError(meaning(Kind.ADMIN_GROUP_UNKNOWN_ZONE, zone=last))
+    return " ".join(words[:-1]), zone
 
 
 def create_group(
@@ -337,7 +355,9 @@ def remove_patient(
             .where(Membership.group_id == group.id, Membership.role == Role.PATIENT.value)
         ).all()
         patient_ref = _clean(patient_ref)
-        if patient_ref.lstrip("-").isdigit():
+        # ASCII digits only: str.isdigit() also passes "²", which int() refuses.
+        digits = patient_ref.removeprefix("-")
+        if digits.isascii() and digits.isdigit():
             found = [(p, m) for p, m in members if p.telegram_user_id == int(patient_ref)]
         else:
             wanted = patient_ref.casefold()

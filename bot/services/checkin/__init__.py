@@ -35,7 +35,6 @@ from bot.services.checkin.joining import start
 from bot.services.checkin.leaving import delete_my_data, stop
 from bot.services.checkin.preferences import (
     list_tasks,
-    normalise_zone,
     pause,
     person_status,
     set_timezone,
@@ -86,6 +85,7 @@ from bot.services.checkin.shown import (
     sent_but_unrecorded,
     unsent_questions,
 )
+from bot.services.schedule import normalise_zone
 
 __all__ = [
     "INVITE_CODE_RE",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
-from zoneinfo import available_timezones
 
 from sqlmodel import Session, col, select
 
@@ -38,6 +36,7 @@ from bot.services.checkin.results import (
 from bot.services.content import title_of
 from bot.services.erasure import was_erased
 from bot.services.planning import ZoneChange, replan_person
+from bot.services.schedule import normalise_zone
 from storage.db import Database
 from storage.models import ConsentRequest, Delivery, Membership, Role, Task, TherapyGroup
 
@@ -155,17 +154,6 @@ def set_timezone(
 def _joining(session: Session, user_id: int) -> bool:
     found = select(ConsentRequest.id).where(ConsentRequest.telegram_user_id == user_id)
     return session.exec(found).first() is not None
-
-
-def normalise_zone(text: str) -> str | None:
-    """The IANA name meant by ``text`` ("europe/berlin", "Europe/Berlin "), or None."""
-    cleaned = "_".join(text.strip().split())
-    return _zone_names().get(cleaned.casefold())
-
-
-@functools.cache
-def _zone_names() -> dict[str, str]:
-    return {name.casefold(): name for name in available_timezones()}
 
 
 def person_status(database: Database, user_id: int) -> PersonStatus:
