@@ -95,6 +95,9 @@ class TelegramSettings(_Table):
     webhook_secret: SecretStr = SecretStr("")
     # Telegram's updates are a few kilobytes; anything larger is refused unread (413).
     webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # The largest file the bot may send (Telegram's: 50 MB; a self-hosted Bot API server
+    # started with --local takes 2,000). An export past it goes zipped, or not at all.
+    max_upload_bytes: int = Field(default=50_000_000, ge=1024, le=2_000_000_000)
 
     @field_validator("api_base_url", "file_base_url")
     @classmethod

@@ -114,6 +114,7 @@ class FakeBotApi(BotApiMethods, BaseRequest):
         latency: float = 0.0,
         read_timeout: float | None = 5.0,
         local_mode: bool = False,
+        max_upload_bytes: int | None = None,
     ) -> None:
         self.bot_id = bot_id
         self.bot_username = bot_username
@@ -135,6 +136,9 @@ class FakeBotApi(BotApiMethods, BaseRequest):
         # A self-hosted Bot API server (``telegram-bot-api --local``) accepts webhooks on plain
         # http://, any port and local addresses; api.telegram.org refuses all three.
         self.local_mode = local_mode
+        # Telegram takes files up to 50 MB from a bot, a --local server up to 2,000 MB; a test
+        # may lower it to try an export past it without building one that large.
+        self.max_upload_bytes = max_upload_bytes or (2_000_000_000 if local_mode else 50_000_000)
 
         self.calls: list[ApiCall] = []
         self.violations: list[Violation] = []
@@ -642,7 +646,7 @@ class FakeBotApi(BotApiMethods, BaseRequest):
 
     def _answer_error(self, call: ApiCall, error: _ApiError) -> tuple[int, bytes]:
         call.status, call.description = error.status, error.description
-        if error.status in (400, 404) and error.invalid:
+        if error.status in (400, 404, 413) and error.invalid:
             self.violations.append(Violation(call.method, error.description, call.params))
         body: JSON = {"ok": False, "error_code": error.status, "description": error.description}
         if error.parameters:

@@ -51,6 +51,7 @@ class BotApiMethods:
     bot_first_name: str
     wall_clock: Callable[[], float]
     local_mode: bool
+    max_upload_bytes: int
     answered_callbacks: dict[str, dict[str, Any]]
     _presses_made: dict[str, float]
     webhook: JSON | None
@@ -402,6 +403,8 @@ class BotApiMethods:
             is_url = reference.startswith(("http://", "https://"))
             if not is_url and reference not in self._files_by_id:
                 raise _bad("wrong file identifier/HTTP URL specified")
+        elif len(upload["content"]) > self.max_upload_bytes:
+            raise _ApiError(413, "Request Entity Too Large")
         elif kind == "document" and _is_placeholder_name(upload):
             # PTB invents "<type>.<subtype>" when the bot gave no name; the person would get
             # a file called "application.octet-stream".

@@ -70,6 +70,7 @@ from bot.services.responses import (
     QuestionRules,
     ResponseType,
 )
+from bot.services.uploads import fit_to_send
 from storage.db import Database
 from storage.models import (
     FINAL_STATUSES,
@@ -118,6 +119,7 @@ class FhirExport:
     questionnaires: int
     responses: int
     patients: int
+    unzipped_size: int | None = None  # zipped: too large for the Bot API as it was
 
 
 # --- export -------------------------------------------------------------------------------
@@ -632,8 +634,12 @@ def export_fhir(
     group_ref: str | None,
     *,
     actor: Actor,
+    max_bytes: int | None = None,
 ) -> FhirExport:
-    """Every check-in (of one group, or all) as one validated FHIR R4B Bundle, JSON."""
+    """Every check-in (of one group, or all) as one validated FHIR R4B Bundle, JSON.
+
+    Larger than ``max_bytes`` (the Bot API's limit), it is zipped (``uploads.fit_to_send``).
+    """
     with database.read_session() as session:
         group: TherapyGroup | None = None
         if group_ref:
@@ -644,6 +650,13 @@ def export_fhir(
     validate_bundle(data)
     kinds = [entry["resource"]["resourceType"] for entry in data["entry"]]
     responses = kinds.count("QuestionnaireResponse")
+    fitted = fit_to_send(
+        fhir_filename(group.name if group else None, now, default_zone),
+        # The data that validated, written as it is: the models' own JSON writer took 2.3 s
+        # where json.dumps takes a few ms for 2,000 check-ins (benchmarks/bench_fhir.py).
+        json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+        max_bytes,
+    )
     record_export(
         database,
         now,
@@ -652,13 +665,12 @@ def export_fhir(
         {"format": "fhir", "responses": responses},
     )
     return FhirExport(
-        filename=fhir_filename(group.name if group else None, now, default_zone),
-        # The data that validated, written as it is: the models' own JSON writer took 2.3 s
-        # where json.dumps takes a few ms for 2,000 check-ins (benchmarks/bench_fhir.py).
-        content=json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+        filename=fitted.filename,
+        content=fitted.content,
         questionnaires=kinds.count("Questionnaire"),
-        responses=kinds.count("QuestionnaireResponse"),
+        responses=responses,
         patients=kinds.count("Patient"),
+        unzipped_size=fitted.unzipped_size,
     )
 
 

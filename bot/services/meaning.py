@@ -29,6 +29,7 @@ class Kind(StrEnum):
     ADMIN_DESCRIPTION_MISSING = "admin_description_missing"
     ADMIN_DESCRIPTION_TOO_LONG = "admin_description_too_long"
     ADMIN_DUE_IN_PAST = "admin_due_in_past"
+    ADMIN_EXPORT_TOO_LARGE = "admin_export_too_large"
     ADMIN_GROUP_EXISTS = "admin_group_exists"
     ADMIN_GROUP_GONE = "admin_group_gone"
     ADMIN_GROUP_NAME_MISSING = "admin_group_name_missing"

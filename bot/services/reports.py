@@ -40,6 +40,7 @@ from bot.services.authoring import (
 from bot.services.consent import in_force
 from bot.services.progress import answered_count, answers_join, reached_the_patient
 from bot.services.responses import format_number
+from bot.services.uploads import fit_to_send
 from storage.db import Database
 from storage.models import (
     Answer,
@@ -148,6 +149,7 @@ class ExportFile:
     filename: str
     content: bytes
     rows: int
+    unzipped_size: int | None = None  # zipped: too large for the Bot API as it was
 
 
 # --- adherence ----------------------------------------------------------------------------
@@ -359,10 +361,12 @@ def export_csv(
     group_ref: str | None,
     *,
     actor: Actor,
+    max_bytes: int | None = None,
 ) -> ExportFile:
     """Every answer (of one group, or all) as CSV: UTF-8, a header row, standard quoting.
 
     Text that a spreadsheet would run as a formula starts with an apostrophe (``_as_text``).
+    Larger than ``max_bytes`` (the Bot API's limit), it is zipped (``uploads.fit_to_send``).
     """
     with database.read_session() as session:
         group: TherapyGroup | None = None
@@ -441,5 +445,6 @@ def export_csv(
             rows += 1
         filename = export_filename(group.name if group else None, now, default_zone)
         group_id = group.id if group else None
+    fitted = fit_to_send(filename, buffer.getvalue().encode("utf-8"), max_bytes)
     record_export(database, now, actor, group_id, {"format": "csv", "answers": rows})
-    return ExportFile(filename, buffer.getvalue().encode("utf-8"), rows)
+    return ExportFile(fitted.filename, fitted.content, rows, fitted.unzipped_size)

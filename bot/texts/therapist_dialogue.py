@@ -749,6 +749,26 @@ def admin_export_caption(rows: int, group_ref: str | None) -> str:
     )
 
 
+def _megabytes(size: int) -> str:
+    # Rounded up: a file "50 MB" long must not read as fitting a 50 MB limit.
+    return str(-(-size // 1_000_000))
+
+
+def admin_export_zipped(unzipped_size: int) -> str:
+    return _(
+        "Zipped: as it is, the file is {size} MB, more than a bot may send on Telegram."
+    ).format(size=_megabytes(unzipped_size))
+
+
+def admin_export_too_large(size: int, most: int) -> str:
+    return _(
+        "Nothing was exported: even zipped the file is {size} MB, and a bot may send at most "
+        "{most} MB on Telegram. Export one group at a time (<code>/export GROUP</code>; "
+        "/groups lists them), or ask your administrator for <code>patientbot export</code>, "
+        "which writes a file of any size."
+    ).format(size=_megabytes(size), most=_megabytes(most))
+
+
 def admin_cli_exported(rows: int, path: str) -> str:
     return _("Wrote {rows} to {path}.").format(
         rows=counted("{n} answer", "{n} answers", rows), path=path

@@ -5,13 +5,22 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
+import zipfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from bot import cli
-from fakebotapi import NetworkFault
+from bot.clock import ManualClock
+from bot.config import Settings
+from fakebotapi import FakeBotApi, NetworkFault
+from storage.db import Database
+from storage.models import AuditEvent
 from tests.fakes.harness import Harness, patient, therapist
 from tests.flows.test_therapist_support import invite_code
 
@@ -261,6 +270,89 @@ async def test_the_export_is_a_csv_file_with_one_row_per_answer(harness: Harness
     assert rows[0]["answered_at_utc"] == "2026-11-25T10:00:00Z"
     await h.command(THEO, "/export")
     assert h.last_message(THEO.chat_id).file_name == "patientbot-export-all-2026-11-26.csv"
+
+
+@asynccontextmanager
+async def uploads_up_to(
+    limit: int, settings: Settings, database: Database, clock: ManualClock
+) -> AsyncIterator[Harness]:
+    """A Bot API server that takes files of at most ``limit`` bytes, and a bot told so: a
+    clinic's year of answers against Telegram's 50 MB, without building 50 MB."""
+    told = settings.model_copy(
+        update={"telegram": settings.telegram.model_copy(update={"max_upload_bytes": limit})}
+    )
+    api = FakeBotApi(wall_clock=lambda: clock.now().timestamp(), max_upload_bytes=limit)
+    h = await Harness(told, database, clock, api=api).start()
+    try:
+        yield h
+        assert not h.api.violations, h.api.violations
+    finally:
+        await h.stop()
+
+
+def sent_file(h: Harness) -> tuple[str, bytes]:
+    upload = h.api.calls_of("sendDocument")[-1].files["document"]
+    return upload["filename"], upload["content"]
+
+
+def exports_audited(h: Harness) -> int:
+    with h.database.read_session() as session:
+        events = session.exec(select(AuditEvent)).all()
+        return sum(1 for event in events if event.action == "data_exported")
+
+
+# Five answers make a CSV of about 1 kB and a FHIR Bundle of several, each a few times
+# smaller zipped: each limit is below the file and above it zipped.
+@pytest.mark.parametrize(
+    ("args", "inside", "limit"),
+    [
+        (("Knees",), "patientbot-export-knees-2026-11-26.csv", 700),
+        (("Knees", "fhir"), "patientbot-fhir-knees-2026-11-26.json", 3000),
+    ],
+)
+async def test_an_export_too_large_for_telegram_goes_zipped(
+    settings: Settings,
+    database: Database,
+    clock: ManualClock,
+    args: tuple[str, ...],
+    inside: str,
+    limit: int,
+) -> None:
+    async with uploads_up_to(limit, settings, database, clock) as h:
+        await two_days_of_checkins(h)
+
+        await h.command(THEO, "/export", *args)
+
+        filename, content = sent_file(h)
+        assert filename == f"{inside}.zip" and len(content) <= limit
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            assert archive.namelist() == [inside]
+            unzipped = archive.read(inside)
+        assert len(unzipped) > limit
+        if inside.endswith(".json"):
+            assert json.loads(unzipped)["resourceType"] == "Bundle"
+        else:
+            assert len(list(csv.DictReader(io.StringIO(unzipped.decode("utf-8"))))) == 5
+        caption = h.last_message(THEO.chat_id).plain or ""
+        assert "Zipped: as it is, the file is 1 MB, more than a bot may send on Telegram." in (
+            caption
+        )
+        assert exports_audited(h) == 1
+
+
+async def test_an_export_too_large_even_zipped_is_refused_and_not_recorded(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    async with uploads_up_to(200, settings, database, clock) as h:
+        await two_days_of_checkins(h)
+
+        await h.command(THEO, "/export")
+
+        assert h.api.calls_of("sendDocument") == []
+        reply = h.last_text(THEO.chat_id)
+        assert reply.startswith("Nothing was exported: even zipped the file is 1 MB")
+        assert "Export one group at a time" in reply and "patientbot export" in reply
+        assert exports_audited(h) == 0, "the audit trail names only files that were sent"
 
 
 async def test_the_command_line_writes_the_same_file_as_export(

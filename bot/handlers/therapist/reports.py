@@ -62,6 +62,7 @@ async def export(update: Update, context: BotContext) -> None:
     """Send every answer (of a group, or all) as a CSV file, or as FHIR with "fhir" last."""
     ref, as_fhir = reports.parse_export_args(_args(update))
     deps = context.deps
+    max_bytes = deps.settings.telegram.max_upload_bytes
     message = update.effective_message
     assert message is not None
     try:
@@ -76,10 +77,14 @@ async def export(update: Update, context: BotContext) -> None:
                 _zone(context),
                 ref,
                 actor=_actor(update, context),
+                max_bytes=max_bytes,
             )
             await message.reply_document(
                 InputFile(bundle.content, filename=bundle.filename),
-                caption=texts.admin_export_fhir_caption(bundle.responses, bundle.patients, ref),
+                caption=_caption(
+                    texts.admin_export_fhir_caption(bundle.responses, bundle.patients, ref),
+                    bundle.unzipped_size,
+                ),
                 parse_mode="HTML",
                 do_quote=False,
             )
@@ -91,13 +96,20 @@ async def export(update: Update, context: BotContext) -> None:
             _zone(context),
             ref,
             actor=_actor(update, context),
+            max_bytes=max_bytes,
         )
     except AuthoringError as error:
         await _problems(update, error)
         return
     await message.reply_document(
         InputFile(result.content, filename=result.filename),
-        caption=texts.admin_export_caption(result.rows, ref),
+        caption=_caption(texts.admin_export_caption(result.rows, ref), result.unzipped_size),
         parse_mode="HTML",
         do_quote=False,
     )
+
+
+def _caption(what: str, unzipped_size: int | None) -> str:
+    if unzipped_size is None:
+        return what
+    return f"{what}\n{texts.admin_export_zipped(unzipped_size)}"
