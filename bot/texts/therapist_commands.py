@@ -726,6 +726,14 @@ def admin_ask_group() -> str:
     return _("<b>New task</b> (send /cancel at any time to stop)\nWhich group is it for?")
 
 
+def admin_ask_group_typed(count: int) -> str:
+    return _(
+        "<b>New task</b> (send /cancel at any time to stop)\nWhich group is it for? You have "
+        "{count} groups, too many for buttons: type the group's name or number "
+        "(/groups lists them)."
+    ).format(count=count)
+
+
 def admin_ask_title(group_name: str) -> str:
     return _(
         "Group: <b>{group_name}</b>\nWhat is the task's title? For example: Perform 20 Press-Ups"

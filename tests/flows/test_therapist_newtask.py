@@ -421,3 +421,21 @@ def held_updates(h: Harness) -> list[int]:
             )
         )
         return list(found.scalars())
+
+
+async def test_an_administrator_with_more_groups_than_buttons_types_the_group(
+    harness: Harness,
+) -> None:
+    """101 groups: more than Telegram puts under one message (100 buttons)."""
+    h = harness
+    for n in range(1, 102):
+        await h.command(THEO, "/newgroup", f"Ward {n}")
+
+    await h.command(THEO, "/newtask")
+
+    assert buttons(h) == []
+    assert "You have 101 groups, too many for buttons: type the group's name" in last(h)
+    await h.text(THEO, "Ward 404")
+    assert "Ward 404" in last(h) and "What is the task's title?" not in last(h)
+    await h.text(THEO, "ward 77")
+    assert "What is the task's title?" in last(h) and "Ward 77" in last(h)

@@ -89,6 +89,8 @@ class _Draft:
     mode: Literal["new", "edit", "consent"]
     touched: datetime
     group: GroupInfo | None = None
+    # Too many groups for buttons: the group is typed (``MAX_GROUP_BUTTONS``).
+    group_typed: bool = False
     task_id: int | None = None
     task_title: str = ""
     edit: str = ""  # "due", "repeat", "questions" or "reword"; REVIEW_AFTER_DUE on /newtask
@@ -177,6 +179,11 @@ def _choice(update: Update) -> tuple[str, ...]:
     return callback.parts if callback else ()
 
 
+# An administrator sees every group: past this many, buttons would be a long scroll and, past
+# 100, more than Telegram puts under one message ("reply markup is too long").
+MAX_GROUP_BUTTONS = 40
+
+
 def _typed(update: Update) -> str:
     message = update.effective_message
     return (message.text or "") if message else ""
@@ -201,12 +208,16 @@ async def newtask_start(update: Update, context: BotContext) -> int:
         await _send(update, texts.admin_no_groups())
         return END
     assert context.user_data is not None
-    _start_draft(update, context, _Draft(mode="new", touched=_now(context)))
-    await _send(
-        update,
-        texts.admin_ask_group(),
-        _markup(*[[_button(g.name, "tg", g.id)] for g in groups]),
-    )
+    draft = _Draft(mode="new", touched=_now(context), group_typed=len(groups) > MAX_GROUP_BUTTONS)
+    _start_draft(update, context, draft)
+    if draft.group_typed:
+        await _send(update, texts.admin_ask_group_typed(len(groups)))
+    else:
+        await _send(
+            update,
+            texts.admin_ask_group(),
+            _markup(*[[_button(g.name, "tg", g.id)] for g in groups]),
+        )
     return GROUP
 
 
@@ -214,7 +225,19 @@ async def newtask_start(update: Update, context: BotContext) -> int:
 async def pick_group(update: Update, context: BotContext, draft: _Draft) -> int:
     """Remember the group and ask for the title."""
     parts = _choice(update)
-    group_id = parts[0] if parts else ""
+    return await _take_group(update, context, draft, parts[0] if parts else "")
+
+
+@step
+async def type_group(update: Update, context: BotContext, draft: _Draft) -> int:
+    """The group's name or number, where there were too many groups for buttons."""
+    if not draft.group_typed:
+        await _send(update, texts.admin_wrong_step())
+        return GROUP
+    return await _take_group(update, context, draft, _typed(update).strip())
+
+
+async def _take_group(update: Update, context: BotContext, draft: _Draft, group_id: str) -> int:
     deps = context.deps
     group = await _attempt(
         update,

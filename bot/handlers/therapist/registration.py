@@ -64,6 +64,7 @@ from bot.handlers.therapist.dialogue import (
     type_detail,
     type_due,
     type_every_n,
+    type_group,
     type_link,
     type_repeat,
     type_title,
@@ -121,7 +122,7 @@ def _press(callback: Handler, pattern: str) -> CallbackQueryHandler[BotContext, 
 
 def _dialogue() -> ConversationHandler[BotContext]:
     states: dict[object, list[Any]] = {
-        GROUP: [_press(pick_group, r"^tg:\d+$")],
+        GROUP: [_press(pick_group, r"^tg:\d+$"), _text_step(type_group)],
         TITLE: [_text_step(type_title)],
         DUE: [_text_step(type_due)],
         REPEAT: [_press(pick_repeat, r"^tr:\w+$"), _text_step(type_repeat)],
