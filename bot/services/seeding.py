@@ -38,6 +38,9 @@ from bot.services.authoring import (
     MAX_LINK,
     MAX_TEXT_LIMIT,
     MAX_TITLE,
+    AuthoringError,
+    check_group_name,
+    find_group,
     join_team,
     team_place,
 )
@@ -314,6 +317,14 @@ def _read_groups(items: list[dict[str, Any]], p: _Problems, default_zone: str) -
         where = f"groups[{index}]"
         _unknown_keys(item, GROUP_KEYS, where, p)
         name = _text(item, "name", where, p, required=True, longest=MAX_GROUP_NAME)
+        if name:
+            # The rules a group made in chat meets: a name therapists can type back to the
+            # bot ("1" would be read as group number 1, "A | B" split /addtask's line).
+            try:
+                name = check_group_name(name)
+            except AuthoringError as error:
+                for problem in error.problems:
+                    p.add(where, "name", problem)
         if name and name.casefold() in seen:
             p.add(where, "name", meaning(Kind.SEED_DUPLICATE_GROUP, name=name))
         seen.add(name.casefold())
@@ -613,7 +624,9 @@ def _assign(row: Any, values: dict[str, Any]) -> bool:
 def _upsert_group(
     session: Session, seed: GroupSeed, now: datetime, default_zone: str, report: SeedReport
 ) -> TherapyGroup:
-    group = session.exec(select(TherapyGroup).where(TherapyGroup.name == seed.name)).first()
+    # Found as chat finds it (case and spacing aside), so a group a therapist made in chat as
+    # "shoulder therapy" is the seed's "Shoulder Therapy", not a second group of that name.
+    group = find_group(session, seed.name)
     created = group is None
     if group is None:
         group = TherapyGroup(name=seed.name, created_at=now)

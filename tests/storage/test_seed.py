@@ -257,6 +257,14 @@ def test_a_bad_seed_lists_every_problem_with_its_place_and_key(tmp_path: Path) -
         ("[people]\n", "people: unknown table"),
         ('[[groups]]\nname = "A"\nteam = [9001, "tess"]\n', "groups[1].team: must be a list"),
         ('[[groups]]\nname = "A"\nteam = 9001\n', "groups[1].team: must be a list"),
+        # Group names as chat takes them: one a therapist can type back to the bot.
+        ('[[groups]]\nname = "1"\n', "groups[1].name: “1” can't be a group name"),
+        ('[[groups]]\nname = "Knee | Hip"\n', "groups[1].name: “Knee | Hip” can't be a group"),
+        ('[[groups]]\nname = "\u200b"\n', "groups[1].name: Please give the group a name"),
+        (
+            '[[groups]]\nname = "Knee   Group"\n[[groups]]\nname = "knee group"\n',
+            "groups[2].name: duplicate group name 'knee group'",
+        ),
     ],
 )
 def test_each_kind_of_seed_error_is_named(tmp_path: Path, text: str, fragment: str) -> None:
@@ -336,6 +344,22 @@ def test_a_short_code_marked_demo_is_seeded_as_a_demo_code(
     with database.session() as session:
         demo = {i.code: i.demo for i in session.exec(select(Invite)).all()}
     assert demo == {"NECK1": True, "BackClinic2026": False}
+
+
+def test_a_group_made_in_chat_is_the_seeds_group_whatever_its_case_and_spacing(
+    database: Database,
+) -> None:
+    with database.session() as session:
+        session.add(TherapyGroup(name="shoulder  therapy 1", created_at=NOW))
+        session.commit()
+
+    report = apply_seed(database, read(DEMO), NOW, ZONE)
+
+    with database.session() as session:
+        names = [g.name for g in session.exec(select(TherapyGroup)).all()]
+    assert len(names) == 3, names  # the demo's three, the chat's one among them
+    assert "shoulder  therapy 1" in names and "Shoulder Therapy 1" not in names
+    assert report.created["groups"] == 2
 
 
 def test_a_code_seeded_again_in_another_case_is_the_same_invite(
