@@ -156,7 +156,7 @@ class SchedulerSettings(_Table):
     default_timezone: str = "Europe/London"
     # Short, renewed every quarter of it while the claims are sent: a dead sender's rows pass on
     # within seconds (a restart on the same host takes them back at once).
-    claim_lease_seconds: int = Field(default=15, ge=10)
+    claim_lease_seconds: int = Field(default=15, ge=10, le=3600)
     scan_batch_size: int = Field(default=500, ge=1, le=10000)
     # Telegram's paid broadcasts: prompts and reminders carry allow_paid_broadcast and the
     # budget rises to paid_messages_per_second. Each such message costs the bot 0.1 Telegram

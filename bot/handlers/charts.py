@@ -10,7 +10,7 @@ import html
 import re
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import InputFile, Update
 from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
@@ -31,19 +31,6 @@ from bot.texts import charts as texts_charts
 
 PRIVATE_MESSAGE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 CHART_BUTTON_PREFIX = keyboards.CHART_BUTTON_PREFIX
-
-
-def chart_button(group_id: int) -> InlineKeyboardMarkup:
-    """The "📈 Chart" button under a group's /report."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    texts_charts.chart_button(), callback_data=f"{CHART_BUTTON_PREFIX}{group_id}"
-                )
-            ]
-        ]
-    )
 
 
 def _refusal(error: ChartError) -> str:

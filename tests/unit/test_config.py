@@ -112,9 +112,10 @@ def test_counts_and_minutes_the_bot_cannot_use_stop_it_at_start(tmp_path: Path) 
         tmp_path,
         "[invites]\nmax_uses = 99999999999\n"
         "[checkins]\nexpiry_minutes = 10000000000\nfirst_reminder_minutes = 527041\n"
-        "reminder_interval_minutes = 600000\n",
+        "reminder_interval_minutes = 600000\n[scheduler]\nclaim_lease_seconds = 1000000000\n",
     )
     assert problems(path) == [
+        f"{path}: [scheduler] claim_lease_seconds: Input should be less than or equal to 3600",
         f"{path}: [checkins] first_reminder_minutes: 527041 is more than 366 days "
         "(527040 minutes), the longest allowed",
         f"{path}: [checkins] reminder_interval_minutes: 600000 is more than 366 days "
