@@ -602,6 +602,10 @@ class ConsentVersion(TableBase, table=True):
     group_id: int = _fk("groups.id")
     version: int
     text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The text in other languages, {"de": {"text": "..."}}: part of the version, like the text.
+    translations: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     created_at: datetime = _instant(nullable=False)
 
 

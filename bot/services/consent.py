@@ -18,6 +18,7 @@ from bot.frozen import frozen
 from bot.services.audit import Actor, AuditAction, ObjectKind, record
 from bot.services.authoring.groups import _require_group
 from bot.services.authoring.results import AuthoringError
+from bot.services.content import TEXT, Localized, localized
 from bot.services.meaning import Kind, meaning
 from storage.db import Database
 from storage.models import Consent, ConsentVersion, TherapyGroup
@@ -34,7 +35,7 @@ class ConsentText:
     group_id: int
     group_name: str
     version: int
-    text: str
+    text: Localized  # with the translations the version has, for the reader's language
 
 
 @frozen
@@ -83,7 +84,12 @@ def in_force(session: Session, group: TherapyGroup) -> ConsentText | None:
     row = latest_versions(session, [group.id]).get(group.id)
     if row is None or row.text is None:
         return None
-    return ConsentText(group.id, group.name, row.version, row.text)
+    return ConsentText(group.id, group.name, row.version, text_of(row))
+
+
+def text_of(row: ConsentVersion) -> Localized:
+    """A version's text, with its translations for the rendering floor to choose from."""
+    return localized(row.text or "", row.translations, TEXT)
 
 
 def has_agreed(session: Session, group_id: int, person_id: int | None, version: int) -> bool:

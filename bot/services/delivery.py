@@ -35,7 +35,7 @@ from sqlmodel import Session, col, select
 from bot.frozen import frozen
 from bot.services import inbox
 from bot.services.closing import ClosingMessage, erased_message
-from bot.services.consent import latest_versions, missing
+from bot.services.consent import latest_versions, missing, text_of
 from bot.services.content import title_of
 from bot.services.planning import comes_late, plan_following, zone_for
 from bot.services.schedule import after_quiet_hours, window_end
@@ -665,7 +665,7 @@ def _quiet_until(
 
 def _consent_ask(session: Session, context: _Context, version: int) -> ConsentAsk:
     assert context.group.id is not None and context.person.chat_id is not None
-    text = latest_versions(session, [context.group.id])[context.group.id].text or ""
+    text = text_of(latest_versions(session, [context.group.id])[context.group.id])
     return ConsentAsk(context.person.chat_id, context.group.id, context.group.name, version, text)
 
 

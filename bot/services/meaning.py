@@ -199,6 +199,7 @@ class Kind(StrEnum):
     SEED_BAD_CODE = "seed_bad_code"
     SEED_WEAK_CODE = "seed_weak_code"
     SEED_CODE_TAKEN = "seed_code_taken"
+    SEED_CONSENT_TRANSLATION_WITHOUT_TEXT = "seed_consent_translation_without_text"
     SEED_UNKNOWN_GROUP = "seed_unknown_group"
     SEED_DUPLICATE_TITLE = "seed_duplicate_title"
     SEED_REPEAT_NOT_TEXT = "seed_repeat_not_text"

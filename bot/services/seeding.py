@@ -7,7 +7,7 @@ lives here rather than in ``storage/``.
 Format (see ``seed_data/demo.toml``)::
 
     [[groups]]          name, timezone?, invite?, invite_max_uses?, invite_demo?, team?,
-                        consent?
+                        consent?, consent_<lang>?
     [[tasks]]           group, title, due, repeat?, expiry_hours?, title_<lang>?
     [[tasks.questions]] text, type, link?, required?, options?, min?, max?, integer?,
                         max_length?, alert?, text_<lang>?, options_<lang>?, link_<lang>?
@@ -83,6 +83,7 @@ QUESTION_KEYS = {
 # The keys that may carry a language suffix (``title_de``, ``text_es``), and the JSON field each
 # becomes in ``translations``.
 TASK_TRANSLATED = {"title": TITLE}
+GROUP_TRANSLATED = {"consent": TEXT}
 QUESTION_TRANSLATED = {"text": TEXT, "options": OPTIONS, "link": LINK}
 
 
@@ -148,6 +149,8 @@ class GroupSeed:
     # The consent text patients agree to before joining; None: the file says nothing, and a
     # text set with /setconsent stays as it is.
     consent: str | None = None
+    # It in other languages ({"de": {"text": ...}}): part of the version, like the text.
+    consent_translations: Translations | None = None
 
 
 @frozen
@@ -315,7 +318,7 @@ def _read_groups(items: list[dict[str, Any]], p: _Problems, default_zone: str) -
     codes: dict[str, tuple[str, str]] = {}  # lower case -> (as written, where)
     for index, item in enumerate(items, start=1):
         where = f"groups[{index}]"
-        _unknown_keys(item, GROUP_KEYS, where, p)
+        _unknown_keys(item, GROUP_KEYS, where, p, GROUP_TRANSLATED)
         name = _text(item, "name", where, p, required=True, longest=MAX_GROUP_NAME)
         if name:
             # The rules a group made in chat meets: a name therapists can type back to the
@@ -353,6 +356,9 @@ def _read_groups(items: list[dict[str, Any]], p: _Problems, default_zone: str) -
             p.add(where, "team", meaning(Kind.SEED_BAD_TEAM))
             team = []
         consent = _text(item, "consent", where, p, required=False, longest=MAX_CONSENT_TEXT)
+        consent_translations = _translations(
+            item, GROUP_TRANSLATED, where, p, _consent_translation(consent, p)
+        )
         groups.append(
             GroupSeed(
                 name,
@@ -362,9 +368,22 @@ def _read_groups(items: list[dict[str, Any]], p: _Problems, default_zone: str) -
                 demo,
                 team=tuple(dict.fromkeys(team)),
                 consent=consent or None,
+                consent_translations=consent_translations,
             )
         )
     return groups
+
+
+def _consent_translation(
+    consent: str, p: _Problems
+) -> Callable[[dict[str, Any], str, str, str], str | None]:
+    def check(item: dict[str, Any], where: str, key: str, base: str) -> str | None:
+        if not consent:
+            p.add(where, key, meaning(Kind.SEED_CONSENT_TRANSLATION_WITHOUT_TEXT))
+            return None
+        return _text(item, key, where, p, required=False, longest=MAX_CONSENT_TEXT) or None
+
+    return check
 
 
 def _check_code(
@@ -652,7 +671,7 @@ def _upsert_group(
         )
     _mark(report, "groups", created, changed)
     if seed.consent is not None:
-        _upsert_consent(session, seed.consent, group, now, report)
+        _upsert_consent(session, seed.consent, seed.consent_translations, group, now, report)
     return group
 
 
@@ -680,16 +699,30 @@ def _add_team_place(
 
 
 def _upsert_consent(
-    session: Session, text: str, group: TherapyGroup, now: datetime, report: SeedReport
+    session: Session,
+    text: str,
+    translations: Translations | None,
+    group: TherapyGroup,
+    now: datetime,
+    report: SeedReport,
 ) -> None:
-    """A changed text becomes the group's next version, as /setconsent would make it."""
+    """A changed text, or a changed translation of it, becomes the group's next version, as
+    /setconsent would make it: a patient agrees to the words they read."""
     assert group.id is not None
     latest = latest_versions(session, [group.id]).get(group.id)
-    if latest is not None and latest.text == text:
+    if latest is not None and latest.text == text and latest.translations == translations:
         _mark(report, "consent texts", False, False)
         return
     version = latest.version + 1 if latest is not None else 1
-    session.add(ConsentVersion(group_id=group.id, version=version, text=text, created_at=now))
+    session.add(
+        ConsentVersion(
+            group_id=group.id,
+            version=version,
+            text=text,
+            translations=translations,
+            created_at=now,
+        )
+    )
     record(
         session,
         now,

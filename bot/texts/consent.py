@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from bot.texts.language import _, ngettext
+from bot.texts.language import _, content, ngettext
 
 __all__ = [
     "consent_agreed",
@@ -56,7 +56,7 @@ def consent_question(group: str, version: int, text: str, *, joining: bool) -> s
             "Check-ins of this group wait until you press “I agree”. “No, thanks” takes you "
             "out of the group."
         )
-    return f"{intro}\n\n{escape(text)}\n\n{after}"
+    return f"{intro}\n\n{escape(content(text))}\n\n{after}"
 
 
 def consent_button_agree() -> str:

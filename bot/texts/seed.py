@@ -141,5 +141,9 @@ def seed_options_count_mismatch(count: int, expected: int) -> str:
     )
 
 
+def seed_consent_translation_without_text() -> str:
+    return _("translates the consent text, but the group gives none: add consent too")
+
+
 def seed_translation_without_original(original: str) -> str:
     return _("translates {original}, which this question does not have").format(original=original)

@@ -486,6 +486,65 @@ async def test_the_demo_seed_gives_knee_therapy_a_consent_text(harness: Harness)
     assert h.last_text(BOB.chat_id).startswith("✅ Welcome! You have joined Shoulder Therapy 1.")
 
 
+# --- in the patient's language ----------------------------------------------------------------
+
+ANNA = User(id=301, first_name="Anna", last_name="Berger", language_code="de")
+BEA = User(id=302, first_name="Bea", last_name="Ruiz", language_code="es")
+
+
+async def test_each_patient_reads_and_agrees_to_the_demo_consent_in_their_language(
+    harness: Harness,
+) -> None:
+    h = harness
+    h.seed_demo(DEMO_SEED)
+
+    await h.command(ANNA, "/start", "KNEE1")
+    await h.command(BEA, "/start", "KNEE1")
+    await h.command(ALICE, "/start", "KNEE1")
+
+    anna, bea, alice = (h.last_message(u.chat_id) for u in (ANNA, BEA, ALICE))
+    assert "Ihre Check-in-Antworten (Schmerzwerte, Fotos und Videos" in (anna.plain or "")
+    assert "Sus respuestas a los controles (puntuaciones de dolor" in (bea.plain or "")
+    assert "Your check-in answers (pain scores, photos and videos" in (alice.plain or "")
+    assert anna.button_texts == ["Ich stimme zu", "Nein, danke"]
+    await h.press(ANNA, "Ich stimme zu")
+    [agreed] = rows(h, Consent)
+    assert agreed.version == 1
+
+
+async def test_a_changed_translation_is_the_next_version_asked_in_the_members_language(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """A patient agrees to the words they read: a seed that changes only the German text asks
+    the German member again, in German, at the next check-in."""
+    h = harness
+    path = tmp_path / "knees.toml"
+
+    def seed(german: str) -> Any:
+        path.write_text(
+            SEED.replace('"""\n\n[[tasks]]', f'"""\nconsent_de = "{german}"\n\n[[tasks]]')
+        )
+        return h.seed_demo(path)
+
+    seed("Ihre Antworten werden für Ihre Therapeutin gespeichert.")
+    await h.command(ANNA, "/start", "KNEESCODE1")
+    assert "Ihre Antworten werden für Ihre Therapeutin gespeichert." in h.last_text(ANNA.chat_id)
+    await h.press(ANNA, "Ich stimme zu")
+
+    report = seed("Ihre Antworten und Fotos werden für Ihre Therapeutin gespeichert.")
+    assert report.updated["consent texts"] == 1
+    await at(h, local(11, 1))
+
+    asked = h.last_message(ANNA.chat_id)
+    assert "Ihre Antworten und Fotos werden für Ihre Therapeutin gespeichert." in (
+        asked.plain or ""
+    )
+    assert asked.button_texts == ["Ich stimme zu", "Nein, danke"]
+    assert prompts_to(h, ANNA.id) == []
+    await h.press(ANNA, "Ich stimme zu")
+    assert sorted(c.version for c in rows(h, Consent)) == [1, 2]
+
+
 async def test_transcript_of_a_consented_join(h: Harness, tmp_path: Path) -> None:
     t = Transcript(h, [ALICE])
     await t.command(ALICE, "/start", "KNEESCODE1")

@@ -788,3 +788,43 @@ def test_0020_names_the_revision_the_time_rule_took_as_shown_and_the_downgrade_d
 def _naive(value: object) -> datetime:
     """An instant as the driver hands it over: SQLite gives text, PostgreSQL a datetime."""
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+# --- 0021: consent texts in other languages ---------------------------------------------------
+
+
+def test_0021_gives_every_consent_version_no_translation_and_the_downgrade_keeps_the_rest(
+    empty_url: str, backend: str
+) -> None:
+    upgrade(empty_url, "0002")
+    engine = make_engine(empty_url)
+    try:
+        fill(engine)
+        upgrade(empty_url, "0020")
+        group_id = _rows(engine, "groups")[0]["id"]
+        with engine.begin() as connection:
+            for version, text in ((1, "Your answers are stored."), (2, None)):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO consent_versions (group_id, version, text, created_at) "
+                        "VALUES (:g, :v, :t, :at)"
+                    ),
+                    {"g": group_id, "v": version, "t": text, "at": FILLED_AT},
+                )
+        before = _rows(engine, "consent_versions")
+
+        upgrade(empty_url, "0021")
+        after = _rows(engine, "consent_versions")
+        assert [row["translations"] for row in after] == [None, None]
+        assert without(after, "translations") == before
+
+        with engine.begin() as connection:  # a translation seeded after the upgrade
+            connection.execute(
+                sa.text("UPDATE consent_versions SET translations = :t WHERE version = 1"),
+                {"t": '{"de": {"text": "Ihre Antworten werden gespeichert."}}'},
+            )
+        downgrade(empty_url, "0020")
+        assert _rows(engine, "consent_versions") == before
+        print(f"\nmigration 0021 data test [{backend}]: {len(before)} consent versions kept")
+    finally:
+        engine.dispose()

@@ -257,6 +257,18 @@ def test_a_bad_seed_lists_every_problem_with_its_place_and_key(tmp_path: Path) -
         ("[people]\n", "people: unknown table"),
         ('[[groups]]\nname = "A"\nteam = [9001, "tess"]\n', "groups[1].team: must be a list"),
         ('[[groups]]\nname = "A"\nteam = 9001\n', "groups[1].team: must be a list"),
+        (
+            '[[groups]]\nname = "A"\nconsent_de = "Ja"\n',
+            "groups[1].consent_de: translates the consent text, but the group gives none",
+        ),
+        (
+            '[[groups]]\nname = "A"\nconsent = "Yes"\nconsent_fr = "Oui"\n',
+            'groups[1].consent_fr: no language "fr"',
+        ),
+        (
+            f'[[groups]]\nname = "A"\nconsent = "Yes"\nconsent_es = "{"s" * 3501}"\n',
+            "groups[1].consent_es: ",
+        ),
         # Group names as chat takes them: one a therapist can type back to the bot.
         ('[[groups]]\nname = "1"\n', "groups[1].name: “1” can't be a group name"),
         ('[[groups]]\nname = "Knee | Hip"\n', "groups[1].name: “Knee | Hip” can't be a group"),
