@@ -113,7 +113,8 @@ async def start_command(update: Update, context: BotContext) -> None:
             )
             text = f"{text}\n\n{texts.checkin_too_many_codes(result.retry_at - now)}"
     elif result.outcome == outcome.NEWCOMER:
-        text = texts.checkin_how_to_join()
+        await _answer_stranger(context, message, user.id)
+        return
     elif result.outcome == outcome.GREETING:
         text = texts.checkin_greeting(list(result.groups), next_due)
     elif result.outcome == outcome.OPTED_IN:
@@ -158,6 +159,9 @@ async def tasks_command(update: Update, context: BotContext) -> None:
     tasks = await deps.run(
         checkin.list_tasks, deps.database, deps.clock.now(), policy_of(context), user.id
     )
+    if not tasks.known:
+        await _answer_stranger(context, message, user.id)
+        return
     text, markup = rendering.render_task_list(tasks)
     await message.reply_text(text, parse_mode=HTML, reply_markup=markup)
 
@@ -170,7 +174,7 @@ async def pause_command(update: Update, context: BotContext) -> None:
         checkin.pause, deps.database, deps.clock.now(), policy_of(context), user.id
     )
     if not paused.known:
-        await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
+        await _answer_stranger(context, message, user.id)
         return
     if paused.task_title is None:
         await message.reply_text(texts.checkin_nothing_to_pause(paused.open_count))
@@ -191,11 +195,14 @@ async def timezone_command(update: Update, context: BotContext) -> None:
         changed = await deps.run(
             checkin.set_timezone, deps.database, now, policy_of(context), user.id, name
         )
+        if not changed.known:
+            await _answer_stranger(context, message, user.id)
+            return
         await message.reply_text(_zone_changed_text(changed, name, context), parse_mode=HTML)
         return
     view = await deps.run(checkin.timezone_of, deps.database, policy_of(context), user.id)
     if not view.known:
-        await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
+        await _answer_stranger(context, message, user.id)
         return
     local_now = now.astimezone(ZoneInfo(view.zone))
     markup = rendering.timezone_keyboard(deps.settings.checkins.common_timezones, view.zone)
@@ -212,7 +219,7 @@ async def stop_command(update: Update, context: BotContext) -> None:
     deps = context.deps
     status = await deps.run(checkin.person_status, deps.database, user.id)
     if not status.known:
-        await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
+        await _answer_stranger(context, message, user.id)
         return
     if status.opted_out:
         await message.reply_text(texts.checkin_tasks_opted_out())
@@ -237,6 +244,18 @@ async def delete_command(update: Update, context: BotContext) -> None:
     # Never joined: what is stored is a join waiting for "I agree", nothing a therapist sees.
     ask = texts.checkin_delete_join_confirm() if status.joining else texts.checkin_delete_confirm()
     await message.reply_text(ask, parse_mode=HTML, reply_markup=markup)
+
+
+async def _answer_stranger(context: BotContext, message: Message, user_id: int) -> None:
+    """Someone who is no patient here: how to join, unless a join of theirs waits for "I
+    agree"; then its consent text again, its buttons right under it."""
+    deps = context.deps
+    waiting = await deps.run(checkin.waiting_join, deps.database, deps.clock.now(), user_id)
+    if waiting is not None:
+        consent_text, markup = rendering.render_consent(waiting)
+        await message.reply_text(consent_text, parse_mode=HTML, reply_markup=markup)
+        return
+    await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
@@ -278,7 +297,7 @@ async def message_received(update: Update, context: BotContext) -> None:
         elif result.reason == checkin.Idle.ERASED:
             await message.reply_text(texts.checkin_data_was_deleted())
         elif result.reason == checkin.Idle.UNKNOWN_PERSON:
-            await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
+            await _answer_stranger(context, message, user.id)
         elif result.reason == checkin.Idle.NOTHING_ASKED:
             await message.reply_text(texts.checkin_nothing_asked(result.open_count))
         # A duplicate was answered the first time it came.
