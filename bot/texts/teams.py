@@ -19,6 +19,7 @@ __all__ = [
     "team_menu",
     "team_menu_add",
     "team_menu_remove",
+    "team_none_yet",
     "team_not_a_therapist",
     "team_not_your_group",
     "team_not_your_task",
@@ -66,6 +67,13 @@ def team_not_your_group(ref: str, names: list[str]) -> str:
     listing = ", ".join(escape(n) for n in names)
     return _("That group is not one of yours: “{ref}”. Your groups: {listing}.").format(
         ref=escape(ref), listing=listing
+    )
+
+
+def team_none_yet() -> str:
+    return _(
+        "You are on no group's team yet: an administrator can add you with /addtoteam, or "
+        "create a group of your own with /newgroup NAME."
     )
 
 

@@ -181,3 +181,24 @@ async def test_a_patient_of_two_groups_is_charted_with_only_the_therapists_group
     assert "Done: 1 of 1" in theo_caption and "Pain now?" in theo_caption
     # Sam's Elbows has no task yet: Knees' check-in and its answers are not his to see.
     assert "Done: 1" not in sam_caption and "Pain now?" not in sam_caption
+
+
+async def test_a_therapist_on_no_team_is_told_so_not_that_there_are_no_groups(
+    harness: Harness,
+) -> None:
+    h = harness
+    await knees(h)
+    expected = (
+        "You are on no group's team yet: an administrator can add you with /addtoteam, or "
+        "create a group of your own with /newgroup NAME."
+    )
+    await h.command(SAM, "/groups")
+    assert h.last_text(SAM.chat_id) == expected
+    await h.command(SAM, "/newtask")
+    assert h.last_text(SAM.chat_id) == expected
+    assert not any("There are no groups yet" in t for t in h.texts(SAM.chat_id))
+
+    # With a group of his own he sees it, and only it.
+    await h.command(SAM, "/newgroup", "Hips")
+    await h.command(SAM, "/groups")
+    assert "Hips" in h.last_text(SAM.chat_id) and "Knees" not in h.last_text(SAM.chat_id)
