@@ -24,6 +24,7 @@ __all__ = [
     "team_not_your_group",
     "team_not_your_task",
     "team_usage",
+    "team_user_id_missing",
 ]
 
 
@@ -44,6 +45,14 @@ def team_usage() -> str:
         "Usage: /team GROUP, /addtoteam GROUP USER_ID or /removefromteam GROUP USER_ID – "
         "USER_ID is the therapist's numeric Telegram user id."
     )
+
+
+def team_user_id_missing(group: str, adding: bool) -> str:
+    command = "/addtoteam" if adding else "/removefromteam"
+    return _(
+        "Which therapist? Put their numeric Telegram user id after the group: "
+        "<code>{command} {group} USER_ID</code>"
+    ).format(command=command, group=escape(group))
 
 
 def team_admins_only() -> str:
