@@ -52,7 +52,8 @@ def register(application: BotApplication) -> None:
     for names, callback in (
         ("start", start_command),
         ("tasks", tasks_command),
-        (("pause", "cancel"), pause_command),
+        ("pause", pause_command),
+        ("cancel", cancel_command),
         ("timezone", timezone_command),
         ("stop", stop_command),
         ("deletemydata", delete_command),
@@ -113,7 +114,8 @@ async def start_command(update: Update, context: BotContext) -> None:
             )
             text = f"{text}\n\n{texts.checkin_too_many_codes(result.retry_at - now)}"
     elif result.outcome == outcome.NEWCOMER:
-        text = texts.checkin_how_to_join()
+        await _answer_stranger(context, message, user.id)
+        return
     elif result.outcome == outcome.GREETING:
         text = texts.checkin_greeting(list(result.groups), next_due)
     elif result.outcome == outcome.OPTED_IN:
@@ -158,19 +160,44 @@ async def tasks_command(update: Update, context: BotContext) -> None:
     tasks = await deps.run(
         checkin.list_tasks, deps.database, deps.clock.now(), policy_of(context), user.id
     )
+    if not tasks.known:
+        await _answer_stranger(context, message, user.id)
+        return
     text, markup = rendering.render_task_list(tasks)
     await message.reply_text(text, parse_mode=HTML, reply_markup=markup)
 
 
 async def pause_command(update: Update, context: BotContext) -> None:
     """Stop answering for now; /tasks resumes at the same question."""
+    await _pause(update, context, cancelling=False)
+
+
+async def cancel_command(update: Update, context: BotContext) -> None:
+    """Pause, as /pause; a therapist outside a dialogue (which takes its own /cancel) is told
+    there is nothing to cancel."""
+    await _pause(update, context, cancelling=True)
+
+
+async def _pause(update: Update, context: BotContext, *, cancelling: bool) -> None:
     message, user = _message_and_user(update)
     deps = context.deps
     paused = await deps.run(
         checkin.pause, deps.database, deps.clock.now(), policy_of(context), user.id
     )
+    if (
+        cancelling
+        and paused.task_title is None
+        and await deps.run(is_therapist, deps.database, deps.settings.therapists.user_ids, user.id)
+    ):
+        await message.reply_text(texts.help_therapist_nothing_to_cancel())
+        return
     if not paused.known:
-        await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
+        await _answer_stranger(
+            context,
+            message,
+            user.id,
+            to_therapist=texts.help_therapist_patient_command("/pause", texts.admin_menu_pause()),
+        )
         return
     if paused.task_title is None:
         await message.reply_text(texts.checkin_nothing_to_pause(paused.open_count))
@@ -191,11 +218,14 @@ async def timezone_command(update: Update, context: BotContext) -> None:
         changed = await deps.run(
             checkin.set_timezone, deps.database, now, policy_of(context), user.id, name
         )
+        if not changed.known:
+            await _answer_stranger(context, message, user.id, to_therapist=_timezone_is_patients())
+            return
         await message.reply_text(_zone_changed_text(changed, name, context), parse_mode=HTML)
         return
     view = await deps.run(checkin.timezone_of, deps.database, policy_of(context), user.id)
     if not view.known:
-        await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
+        await _answer_stranger(context, message, user.id, to_therapist=_timezone_is_patients())
         return
     local_now = now.astimezone(ZoneInfo(view.zone))
     markup = rendering.timezone_keyboard(deps.settings.checkins.common_timezones, view.zone)
@@ -212,7 +242,12 @@ async def stop_command(update: Update, context: BotContext) -> None:
     deps = context.deps
     status = await deps.run(checkin.person_status, deps.database, user.id)
     if not status.known:
-        await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
+        await _answer_stranger(
+            context,
+            message,
+            user.id,
+            to_therapist=texts.help_therapist_patient_command("/stop", texts.admin_menu_stop()),
+        )
         return
     if status.opted_out:
         await message.reply_text(texts.checkin_tasks_opted_out())
@@ -229,7 +264,14 @@ async def delete_command(update: Update, context: BotContext) -> None:
     deps = context.deps
     status = await deps.run(checkin.person_status, deps.database, user.id)
     if not status.known and not status.joining:
-        await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
+        await _answer_stranger(
+            context,
+            message,
+            user.id,
+            to_therapist=texts.help_therapist_patient_command(
+                "/deletemydata", texts.admin_menu_deletemydata()
+            ),
+        )
         return
     markup = rendering.confirm_keyboard(
         "del", texts.checkin_button_delete_yes(), texts.checkin_button_delete_no()
@@ -237,6 +279,30 @@ async def delete_command(update: Update, context: BotContext) -> None:
     # Never joined: what is stored is a join waiting for "I agree", nothing a therapist sees.
     ask = texts.checkin_delete_join_confirm() if status.joining else texts.checkin_delete_confirm()
     await message.reply_text(ask, parse_mode=HTML, reply_markup=markup)
+
+
+async def _answer_stranger(
+    context: BotContext, message: Message, user_id: int, *, to_therapist: str | None = None
+) -> None:
+    """Someone who is no patient here: how to join, unless a join of theirs waits for "I
+    agree" (then its consent text again, its buttons right under it) or, where
+    ``to_therapist`` is given, they are a therapist, who joins no group this way."""
+    deps = context.deps
+    waiting = await deps.run(checkin.waiting_join, deps.database, deps.clock.now(), user_id)
+    if waiting is not None:
+        consent_text, markup = rendering.render_consent(waiting)
+        await message.reply_text(consent_text, parse_mode=HTML, reply_markup=markup)
+        return
+    if to_therapist is not None and await deps.run(
+        is_therapist, deps.database, deps.settings.therapists.user_ids, user_id
+    ):
+        await message.reply_text(to_therapist)
+        return
+    await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
+
+
+def _timezone_is_patients() -> str:
+    return texts.help_therapist_patient_command("/timezone", texts.admin_menu_timezone())
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
@@ -268,17 +334,18 @@ async def message_received(update: Update, context: BotContext) -> None:
     if isinstance(result, checkin.NoQuestion):
         # Nothing of a patient's in the way (never joined, nothing open): a therapist is told
         # what a therapist can do, not how to join a group.
-        if (
-            result.reason == checkin.Idle.UNKNOWN_PERSON
-            or (result.reason == checkin.Idle.NOTHING_ASKED and not result.open_count)
+        if result.reason == checkin.Idle.UNKNOWN_PERSON:
+            await _answer_stranger(
+                context, message, user.id, to_therapist=texts.help_therapist_free_text()
+            )
+        elif (
+            result.reason == checkin.Idle.NOTHING_ASKED and not result.open_count
         ) and await deps.run(
             is_therapist, deps.database, deps.settings.therapists.user_ids, user.id
         ):
             await message.reply_text(texts.help_therapist_free_text())
         elif result.reason == checkin.Idle.ERASED:
             await message.reply_text(texts.checkin_data_was_deleted())
-        elif result.reason == checkin.Idle.UNKNOWN_PERSON:
-            await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
         elif result.reason == checkin.Idle.NOTHING_ASKED:
             await message.reply_text(texts.checkin_nothing_asked(result.open_count))
         # A duplicate was answered the first time it came.

@@ -180,6 +180,7 @@ class Kind(StrEnum):
     TEAM_NOT_YOUR_GROUP = "team_not_your_group"
     TEAM_NOT_YOUR_TASK = "team_not_your_task"
     TEAM_USAGE = "team_usage"
+    TEAM_USER_ID_MISSING = "team_user_id_missing"
     SEED_NO_SUCH_FILE = "seed_no_such_file"
     SEED_NOT_TOML = "seed_not_toml"
     SEED_UNREADABLE = "seed_unreadable"

@@ -591,15 +591,19 @@ def group_media(
     A group whose name ends in a number ("Shoulder Therapy 1") is that group, not days.
     """
     with database.read_session() as session:
-        if days is not None:
-            whole = f"{group_ref} {days}"
-            if find_own_group(session, viewer, whole) is not None:
-                group_ref, days = whole, None
+        whole = f"{group_ref} {days}" if days is not None else None
+        if whole is not None and find_own_group(session, viewer, whole) is not None:
+            group_ref, days = whole, None
         days = DEFAULT_MEDIA_DAYS if days is None else days
         if not 1 <= days <= MAX_MEDIA_DAYS:
             raise AuthoringError(meaning(Kind.MEDIA_BAD_DAYS, days=days, most=MAX_MEDIA_DAYS))
         # Another team's group reads like one that does not exist (care teams' rule).
         own = find_own_group(session, viewer, group_ref)
+        if own is None and whole is not None:
+            # Quoted as typed: "Shoulder Therapy", cut from "Shoulder Therapy 1", names a
+            # group nobody meant. Whole whether or not another team's group has that name,
+            # so the refusal still tells nothing about other teams' groups.
+            group_ref = whole
         group = require_group(session, viewer, own, group_ref)
         if not may_see(session, viewer, config_user_ids, [group.id or 0]):
             raise AuthoringError(meaning(Kind.PATIENT_PAGE_NOT_YOURS))

@@ -54,6 +54,22 @@ def help_therapist_free_text() -> str:
     )
 
 
+def help_therapist_nothing_to_cancel() -> str:
+    """/cancel from a therapist outside a dialogue: not a patient's pause."""
+    return _(
+        "Nothing to cancel: /cancel leaves /newtask, /edittask or /setconsent while you are in "
+        "one. /help lists all commands."
+    )
+
+
+def help_therapist_patient_command(command: str, purpose: str) -> str:
+    """A patient's command from a therapist who is no patient: what it is for, and whose."""
+    return _(
+        "{command} is a patients' command (“{purpose}”). You are a therapist here: /help "
+        "lists your commands."
+    ).format(command=command, purpose=purpose)
+
+
 # --- /language ----------------------------------------------------------------------------
 # The buttons name each language in itself (texts.language.LANGUAGES), never translated.
 

@@ -19,10 +19,12 @@ __all__ = [
     "team_menu",
     "team_menu_add",
     "team_menu_remove",
+    "team_none_yet",
     "team_not_a_therapist",
     "team_not_your_group",
     "team_not_your_task",
     "team_usage",
+    "team_user_id_missing",
 ]
 
 
@@ -43,6 +45,14 @@ def team_usage() -> str:
         "Usage: /team GROUP, /addtoteam GROUP USER_ID or /removefromteam GROUP USER_ID – "
         "USER_ID is the therapist's numeric Telegram user id."
     )
+
+
+def team_user_id_missing(group: str, adding: bool) -> str:
+    command = "/addtoteam" if adding else "/removefromteam"
+    return _(
+        "Which therapist? Put their numeric Telegram user id after the group: "
+        "<code>{command} {group} USER_ID</code>"
+    ).format(command=command, group=escape(group))
 
 
 def team_admins_only() -> str:
@@ -66,6 +76,13 @@ def team_not_your_group(ref: str, names: list[str]) -> str:
     listing = ", ".join(escape(n) for n in names)
     return _("That group is not one of yours: “{ref}”. Your groups: {listing}.").format(
         ref=escape(ref), listing=listing
+    )
+
+
+def team_none_yet() -> str:
+    return _(
+        "You are on no group's team yet: an administrator can add you with /addtoteam, or "
+        "create a group of your own with /newgroup NAME."
     )
 
 

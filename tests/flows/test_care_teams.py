@@ -93,6 +93,11 @@ async def test_team_commands_explain_bad_input(harness: Harness) -> None:
     await h.command(THEO, "/team")
     assert h.last_text(THEO.chat_id) == texts.team_usage()
     await h.command(THEO, "/addtoteam", "Knees")
+    assert h.last_text(THEO.chat_id) == (
+        "Which therapist? Put their numeric Telegram user id after the group: "
+        "/addtoteam Knees USER_ID"
+    )
+    await h.command(THEO, "/addtoteam", "Elbows")
     assert h.last_text(THEO.chat_id) == texts.team_usage()
     await h.command(THEO, "/addtoteam", "Knees", "@tess")
     assert h.last_text(THEO.chat_id) == texts.admin_bad_user_id("@tess")
@@ -181,3 +186,60 @@ async def test_a_patient_of_two_groups_is_charted_with_only_the_therapists_group
     assert "Done: 1 of 1" in theo_caption and "Pain now?" in theo_caption
     # Sam's Elbows has no task yet: Knees' check-in and its answers are not his to see.
     assert "Done: 1" not in sam_caption and "Pain now?" not in sam_caption
+
+
+async def test_a_therapist_on_no_team_is_told_so_not_that_there_are_no_groups(
+    harness: Harness,
+) -> None:
+    h = harness
+    await knees(h)
+    expected = (
+        "You are on no group's team yet: an administrator can add you with /addtoteam, or "
+        "create a group of your own with /newgroup NAME."
+    )
+    await h.command(SAM, "/groups")
+    assert h.last_text(SAM.chat_id) == expected
+    await h.command(SAM, "/newtask")
+    assert h.last_text(SAM.chat_id) == expected
+    assert not any("There are no groups yet" in t for t in h.texts(SAM.chat_id))
+
+    # With a group of his own he sees it, and only it.
+    await h.command(SAM, "/newgroup", "Hips")
+    await h.command(SAM, "/groups")
+    assert "Hips" in h.last_text(SAM.chat_id) and "Knees" not in h.last_text(SAM.chat_id)
+
+
+async def test_a_group_name_ending_in_a_number_is_not_cut_into_group_and_argument(
+    harness: Harness,
+) -> None:
+    h = harness
+    h.seed_demo()  # "Shoulder Therapy 1", on nobody's team
+    await knees(h)
+
+    # The "1" ends the group's name: what is missing is the user id.
+    await h.command(THEO, "/addtoteam", "Shoulder Therapy 1")
+    assert h.last_text(THEO.chat_id) == (
+        "Which therapist? Put their numeric Telegram user id after the group: "
+        "/addtoteam Shoulder Therapy 1 USER_ID"
+    )
+    await h.command(THEO, "/removefromteam", "Shoulder", "Therapy", "1")
+    assert h.last_text(THEO.chat_id) == (
+        "Which therapist? Put their numeric Telegram user id after the group: "
+        "/removefromteam Shoulder Therapy 1 USER_ID"
+    )
+    await h.command(THEO, "/addtoteam", "Shoulder Therapy 1", str(TESS.id))
+    assert h.last_text(THEO.chat_id).startswith(
+        "Tess Team (555) is now on the team of Shoulder Therapy 1"
+    )
+    await h.command(THEO, "/removefromteam", "Shoulder Therapy 1", str(TESS.id))
+    assert "no longer on the team of Shoulder Therapy 1" in h.last_text(THEO.chat_id)
+
+    # Another team's therapist is refused with the name as typed, as for any group not hers.
+    await h.command(TESS, "/media", "Shoulder Therapy 1")
+    assert h.last_text(TESS.chat_id) == (
+        "That group is not one of yours: “Shoulder Therapy 1”. Your groups: Knees."
+    )
+    await h.command(TESS, "/media", "Nowhere 3")
+    assert h.last_text(TESS.chat_id) == (
+        "That group is not one of yours: “Nowhere 3”. Your groups: Knees."
+    )

@@ -692,3 +692,42 @@ async def test_someone_whose_join_waits_erases_it_with_deletemydata(h: Harness) 
     )
     await h.press(ALICE, AGREE)  # the old question's button joins nobody now
     assert rows(h, Membership) == []
+
+
+async def test_someone_whose_join_waits_is_shown_the_consent_text_again_not_how_to_join(
+    h: Harness,
+) -> None:
+    """Alice opened the invite and typed instead of pressing a button: whatever she sends
+    gets the consent text again with its buttons, never "open the invite link"."""
+
+    def consent_shown_again() -> None:
+        shown = h.last_message(ALICE.chat_id)
+        assert "Before you join Knees, please read this and agree to it:" in (shown.plain or "")
+        assert CONSENT_V1 in (shown.plain or "")
+        assert shown.button_texts == [AGREE, DECLINE]
+        assert "invite link" not in (shown.plain or "")
+
+    await h.command(ALICE, "/start", "KNEESCODE1")
+    await h.text(ALICE, "hallo")
+    consent_shown_again()
+    for command, *args in (
+        ["/stop"],
+        ["/tasks"],
+        ["/pause"],
+        ["/timezone"],
+        ["/timezone", "Europe/Berlin"],
+        ["/start"],
+    ):
+        await h.command(ALICE, command, *args)
+        consent_shown_again()
+    assert person_id(h, ALICE.id) is None
+
+    await h.press(ALICE, AGREE)  # the newest copy's button joins her
+    assert membership_role(h, ALICE.id) == "patient"
+    assert rows(h, ConsentRequest) == []
+
+    # Once the invite stops working, "I agree" would join nobody: how to join, as before.
+    await h.command(BOB, "/start", "KNEESCODE1")
+    await h.command(THEO, "/revoke", "KNEESCODE1")
+    await h.text(BOB, "hallo")
+    assert "open the invite link" in h.last_text(BOB.chat_id)

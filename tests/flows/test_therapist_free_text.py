@@ -37,3 +37,40 @@ async def test_a_therapist_typing_outside_a_dialogue_is_pointed_at_the_commands(
     await h.command(ALICE, "/start", code)
     await h.text(ALICE, "hello?")
     assert h.last_text(ALICE.chat_id) != texts.help_therapist_free_text()
+
+
+async def test_an_administrator_only_in_the_configuration_gets_a_therapists_answer(
+    harness: Harness,
+) -> None:
+    """Theo is under [therapists] user_ids and has not yet written anything that stores him:
+    /cancel outside a dialogue and the patients' commands are explained to him as a
+    therapist, never with the patients' greeting."""
+    h = harness
+    await h.command(THEO, "/cancel")
+    assert h.last_text(THEO.chat_id) == (
+        "Nothing to cancel: /cancel leaves /newtask, /edittask or /setconsent while you are in "
+        "one. /help lists all commands."
+    )
+    for command, purpose in (
+        ("/timezone", "Show or set your time zone"),
+        ("/stop", "Stop receiving check-ins"),
+        ("/pause", "Stop for now; continue later with /tasks"),
+        ("/deletemydata", "Erase your answers and leave your groups"),
+    ):
+        await h.command(THEO, command)
+        assert h.last_text(THEO.chat_id) == (
+            f"{command} is a patients' command (“{purpose}”). You are a therapist here: "
+            "/help lists your commands."
+        )
+    await h.command(THEO, "/timezone", "Europe/Berlin")
+    assert h.last_text(THEO.chat_id).startswith("/timezone is a patients' command")
+    assert not any("To join your therapy group" in t for t in h.texts(THEO.chat_id))
+
+    # Once stored (his first group), /cancel outside a dialogue still cancels nothing.
+    await h.command(THEO, "/newgroup", "Knees")
+    await h.command(THEO, "/cancel")
+    assert h.last_text(THEO.chat_id).startswith("Nothing to cancel")
+
+    # A patient's /cancel pauses, and a stranger's still says how to join.
+    await h.command(ALICE, "/cancel")
+    assert "To join your therapy group" in h.last_text(ALICE.chat_id)

@@ -604,3 +604,28 @@ async def test_a_patient_further_east_who_joins_after_a_once_tasks_hour_came_for
     await h.scan()
 
     assert "Bend" in h.last_text(ALICE.chat_id)
+
+
+async def test_a_one_line_task_with_many_problems_gets_every_one_over_several_messages(
+    harness: Harness,
+) -> None:
+    """Thirty faulty questions make a list longer than one Telegram message: the therapist
+    still reads each problem, in order, rather than "too long to quote back"."""
+    h = harness
+    h.seed_demo()
+    before = snapshot(h.database)
+    sent_before = len(h.texts(THEO.chat_id))
+    extras = [f"extra{n:02d} " + "x" * 92 for n in range(1, 31)]
+    questions = " | ".join(f"P{n}? ; scale ; {extra}" for n, extra in enumerate(extras, 1))
+    line = f"Shoulder Therapy 1 | Bends | tomorrow 09:00 | daily | {questions}"
+    assert len(f"/addtask {line}") <= 4096  # one message, as Telegram takes it
+    await h.command(THEO, "/addtask", line)
+    replies = h.texts(THEO.chat_id)[sent_before:]
+    assert len(replies) > 1
+    assert texts.hardening_too_long_to_repeat() not in replies
+    told = "\n".join(replies)
+    for n, extra in enumerate(extras, 1):
+        assert f"Q{n}: “{extra}” is not a" in told
+    assert told.index("Q9: ") < told.index("Q10: ") < told.index("Q30: ")
+    assert "/addtask GROUP | TITLE | WHEN | REPEAT | QUESTION | QUESTION ..." in replies[-1]
+    assert snapshot(h.database) == before

@@ -194,7 +194,9 @@ async def _problems(update: Update, error: AuthoringError, hint: str | None = No
     lines = [texts.words(problem) for problem in error.problems]
     if hint:
         lines.append(hint)
-    await _send(update, "\n".join(lines))
+    # A problem a question (thirty in one /addtask) can outgrow one message: in parts, every
+    # problem still reaches the therapist; only a single line too long to send is replaced.
+    await _send_long(update, split_message("\n".join(lines)))
 
 
 async def _named_task(

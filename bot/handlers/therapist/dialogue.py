@@ -201,11 +201,12 @@ async def newtask_start(update: Update, context: BotContext) -> int:
     """Start building a task: pick the group."""
     _drop(context)  # a dialogue begun again ends the one before, also when it stops at once
     deps = context.deps
-    groups = await deps.run(
-        authoring.group_names, deps.database, _zone(context), actor=_actor(update, context)
-    )
+    actor = _actor(update, context)
+    groups = await deps.run(authoring.group_names, deps.database, _zone(context), actor=actor)
     if not groups:
-        await _send(update, texts.admin_no_groups())
+        # Other teams' groups may well exist: "no groups yet" would be untrue.
+        every = authoring.sees_every_group(actor)
+        await _send(update, texts.admin_no_groups() if every else texts.team_none_yet())
         return END
     assert context.user_data is not None
     draft = _Draft(mode="new", touched=_now(context), group_typed=len(groups) > MAX_GROUP_BUTTONS)

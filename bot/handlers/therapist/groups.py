@@ -126,13 +126,14 @@ async def new_group(update: Update, context: BotContext) -> None:
 async def list_groups(update: Update, context: BotContext) -> None:
     """List the therapist's groups (every group for an administrator) with their members."""
     deps = context.deps
+    actor = _actor(update, context)
     groups = await deps.run(
-        authoring.list_groups,
-        deps.database,
-        _now(context),
-        _zone(context),
-        actor=_actor(update, context),
+        authoring.list_groups, deps.database, _now(context), _zone(context), actor=actor
     )
+    if not groups and not authoring.sees_every_group(actor):
+        # Other teams' groups may well exist: "no groups yet" would be untrue.
+        await _send(update, texts.team_none_yet())
+        return
     await _send_long(update, _chunks(texts.admin_groups(groups)))
 
 

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from bot.services.audit import Actor, AuditAction, ObjectKind, record
 from bot.services.authoring.access import require_group, sees_every_group, team_place
-from bot.services.authoring.groups import _group_info, find_group
+from bot.services.authoring.groups import _group_info, find_group, find_own_group
 from bot.services.authoring.results import (
     AuthoringError,
     Team,
@@ -43,6 +43,23 @@ def _split(text: str) -> tuple[str, int]:
     if not (last.isascii() and last.isdigit()) or not 0 < int(last) < 2**63:
         raise AuthoringError(meaning(Kind.ADMIN_BAD_USER_ID, text=last))
     return " ".join(words[:-1]), int(last)
+
+
+def _group_and_user(
+    session: Session, actor: Actor, text: str, *, adding: bool
+) -> tuple[TherapyGroup, int]:
+    """The group and user id of "GROUP USER_ID". A name may end in a number ("Shoulder
+    Therapy 1"): when the words before the last name no group and the whole text names one,
+    the user id is what is missing, not the group "Shoulder Therapy"."""
+    before_last = " ".join(text.split()[:-1])
+    if find_own_group(session, actor, before_last) is None:
+        named = find_own_group(session, actor, text)
+        if named is not None:
+            raise AuthoringError(
+                meaning(Kind.TEAM_USER_ID_MISSING, group=named.name, adding=adding)
+            )
+    ref, user_id = _split(text)
+    return _group(session, actor, ref), user_id
 
 
 def team_of(
@@ -87,9 +104,8 @@ def add_to_team(
 ) -> TeamChange:
     """Put a therapist on a group's team ("GROUP USER_ID"); say so if they already are."""
     _admins_only(actor)
-    ref, user_id = _split(text)
     with database.session() as session:
-        group = _group(session, actor, ref)
+        group, user_id = _group_and_user(session, actor, text, adding=True)
         assert group.id is not None
         person = _person_by_telegram_id(session, user_id)
         therapist = user_id in set(config_user_ids) or (
@@ -122,9 +138,8 @@ def remove_from_team(
 ) -> TeamChange:
     """Take a therapist off a group's team ("GROUP USER_ID"); say so if they were not on it."""
     _admins_only(actor)
-    ref, user_id = _split(text)
     with database.session() as session:
-        group = _group(session, actor, ref)
+        group, user_id = _group_and_user(session, actor, text, adding=False)
         assert group.id is not None
         info = _group_info(group, default_zone)
         person = _person_by_telegram_id(session, user_id)

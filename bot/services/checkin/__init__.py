@@ -30,7 +30,12 @@ from __future__ import annotations
 from bot.services.checkin.alerting import note_alerts_sent, take_alerts, unsent_alerts
 from bot.services.checkin.answering import answer_button, answer_message, skip_question
 from bot.services.checkin.common import INVITE_CODE_RE
-from bot.services.checkin.consent import answer_join, answer_member, purge_requests
+from bot.services.checkin.consent import (
+    answer_join,
+    answer_member,
+    purge_requests,
+    waiting_join,
+)
 from bot.services.checkin.joining import start
 from bot.services.checkin.leaving import delete_my_data, stop
 from bot.services.checkin.preferences import (
@@ -151,4 +156,5 @@ __all__ = [
     "timezone_of",
     "unsent_alerts",
     "unsent_questions",
+    "waiting_join",
 ]

@@ -23,6 +23,7 @@ from bot.services.checkin.joining import invite_problem, join, patient_place, sh
 from bot.services.checkin.results import (
     ConsentAnswer,
     ConsentOutcome,
+    ConsentQuestion,
     InviteProblem,
     Patient,
     Policy,
@@ -186,6 +187,26 @@ def _answer_member(
         answer = _withdraw(session, now, person, group, membership, version)
         session.commit()
         return answer
+
+
+def waiting_join(database: Database, now: datetime, user_id: int) -> ConsentQuestion | None:
+    """The consent question of the newest join this Telegram user left waiting for "I agree",
+    if "I agree" would still join them; None when no such join waits."""
+    with database.read_session() as session:
+        waiting = session.exec(
+            select(ConsentRequest)
+            .where(ConsentRequest.telegram_user_id == user_id)
+            .order_by(col(ConsentRequest.created_at).desc(), col(ConsentRequest.id).desc())
+        ).all()
+        for request in waiting:
+            invite = session.get(Invite, request.invite_id)
+            group = session.get(TherapyGroup, invite.group_id) if invite is not None else None
+            if group is None or request.id is None or invite_problem(invite, now) is not None:
+                continue
+            required = in_force(session, group)
+            if required is not None:
+                return consent_question(True, request.id, required)
+    return None
 
 
 # The patient's own act, recorded without their Telegram id (the trail outlives an erasure,
