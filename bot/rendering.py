@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -160,6 +162,15 @@ def question_keyboard(view: QuestionView, *, with_skip: bool) -> InlineKeyboardM
 MAX_MESSAGE = 4096
 
 
+def shown_length(html_text: str) -> int:
+    """The length Telegram counts against ``MAX_MESSAGE``: the text without its markup, in
+    UTF-16 units (an emoji outside the basic plane counts two)."""
+    return len(html.unescape(_TAG.sub("", html_text)).encode("utf-16-le")) // 2
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
 def split_message(text: str) -> list[str]:
     """Split a long HTML message at line breaks so each part stays within Telegram's limit.
 
@@ -245,7 +256,7 @@ def render_task_list(tasks: TaskList) -> tuple[str, InlineKeyboardMarkup | None]
         return texts.checkin_tasks_none(render_next_due(tasks.next_due)), None
     lines = [texts.checkin_tasks_head()]
     rows = []
-    length = len(lines[0])
+    length = shown_length(lines[0])
     for listed, item in enumerate(tasks.items):
         zone = ZoneInfo(item.zone)
         line = texts.checkin_task_line(
@@ -256,7 +267,7 @@ def render_task_list(tasks: TaskList) -> tuple[str, InlineKeyboardMarkup | None]
             item.total,
             item.started,
         )
-        length += len(line) + 1
+        length += shown_length(line) + 1
         if listed == MAX_TASKS_LISTED or length > MAX_MESSAGE - _ROOM_FOR_MORE:
             lines.append(texts.checkin_tasks_more(len(tasks.items) - listed))
             break

@@ -164,12 +164,16 @@ def _render_text(params: JSON, key: str) -> tuple[str, list[JSON]]:
     except EntityParseError as error:
         raise _bad(f"can't parse entities: {error}") from None
     plain, entities = _trim(plain, entities)
+    # Counted in UTF-16 units, as Telegram counts entity offsets: an emoji outside the basic
+    # plane is two. (Whether the limit counts them so is not documented; a bot within it in
+    # UTF-16 units is within it in characters as well.)
+    length = len(plain.encode("utf-16-le")) // 2
     if is_caption:
-        if len(plain) > 1024:
+        if length > 1024:
             raise _bad("message caption is too long")
     elif not plain:
         raise _bad("message text is empty")
-    elif len(plain) > 4096:
+    elif length > 4096:
         raise _bad("message is too long")
     return plain, entities
 

@@ -142,19 +142,19 @@ async def chart_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     if not await _is_therapist(update, context):
-        await acknowledge(query, texts.admin_refused())
+        await acknowledge(context, query, texts.admin_refused())
         return
     match = re.fullmatch(rf"{CHART_BUTTON_PREFIX}([0-9]{{1,9}})", query.data or "")
     if match is None:
-        await acknowledge(query, texts.admin_refused())
+        await acknowledge(context, query, texts.admin_refused())
         return
     try:
         target = await _chart(update, context, match[1])
     except ChartError as error:
         # A button's answer is plain text, at most 200 characters.
-        await acknowledge(query, html.unescape(_refusal(error))[:200])
+        await acknowledge(context, query, html.unescape(_refusal(error))[:200])
         return
-    await acknowledge(query)
+    await acknowledge(context, query)
     await _send_chart(update, context, target)
 
 

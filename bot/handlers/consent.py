@@ -32,7 +32,7 @@ async def consent_pressed(update: Update, context: BotContext) -> None:
     version = callback.int_part(1) if callback else None
     choice = callback.parts[2] if callback and len(callback.parts) == 3 else ""
     if callback is None or ref is None or version is None or choice not in ("y", "n"):
-        await acknowledge(query, texts.consent_gone())
+        await acknowledge(context, query, texts.consent_gone())
         return
     deps = context.deps
     agree = choice == "y"
@@ -61,9 +61,9 @@ async def consent_pressed(update: Update, context: BotContext) -> None:
     answer = await _guarded(query, work)
     outcome = checkin.ConsentOutcome
     if answer.outcome == outcome.GONE:
-        await acknowledge(query, texts.consent_gone())
+        await acknowledge(context, query, texts.consent_gone())
         return
-    await acknowledge(query)
+    await acknowledge(context, query)
     # The text stays on the screen as it was read, without its buttons, with what was chosen.
     await _settle_prompt(
         context,

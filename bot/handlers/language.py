@@ -84,7 +84,7 @@ async def language_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     match = re.fullmatch(rf"{LANGUAGE_BUTTON_PREFIX}([a-z]{{2,8}})", query.data or "")
-    await acknowledge(query)
+    await acknowledge(context, query)
     await _choose(update, context, match.group(1) if match else "?")
 
 

@@ -431,7 +431,7 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
     now = deps.clock.now()
     policy = policy_of(context)
     if delivery_id is None or action not in ("start", "later", "skip"):
-        await _refuse(query, checkin.Refusal.NOT_YOURS)
+        await _refuse(context, query, checkin.Refusal.NOT_YOURS)
         return
     if action == "start":
         started = await _guarded(
@@ -447,7 +447,7 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
             ),
         )
         if isinstance(started, checkin.Refused):
-            await _refuse(query, started.reason)
+            await _refuse(context, query, started.reason)
             if started.consent is not None:
                 # The group's text changed since they agreed: it comes first, with its buttons.
                 text, markup = rendering.render_consent(started.consent)
@@ -455,7 +455,7 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
                     _chat_id(query, user), text, parse_mode=HTML, reply_markup=markup
                 )
             return
-        await acknowledge(query)
+        await acknowledge(context, query)
         await _send_progress(context, _chat_id(query, user), started)
         return
     if action == "later":
@@ -463,9 +463,9 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
             query, deps.run(checkin.remind_later, deps.database, now, policy, user.id, delivery_id)
         )
         if isinstance(deferred, checkin.Refused):
-            await _refuse(query, deferred.reason)
+            await _refuse(context, query, deferred.reason)
             return
-        await acknowledge(query)
+        await acknowledge(context, query)
         zone = ZoneInfo(deferred.zone)
         outcome = (
             texts.checkin_prompt_later(deferred.remind_at.astimezone(zone))
@@ -479,9 +479,9 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
         query, deps.run(checkin.skip_task, deps.database, now, policy, user.id, delivery_id)
     )
     if isinstance(skipped, checkin.Refused):
-        await _refuse(query, skipped.reason)
+        await _refuse(context, query, skipped.reason)
         return
-    await acknowledge(query)
+    await acknowledge(context, query)
     # Its prompt and reminders say it was skipped; the pressed one too, even if unrecorded.
     closed = await closing.close_chat_now(context.bot, deps, _chat_id(query, user))
     if query.message is None or query.message.message_id not in closed:
@@ -499,7 +499,7 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
     question_id = callback.int_part(1) if callback and len(callback.parts) == 3 else None
     if callback is None or delivery_id is None or question_id is None:
         await read_and_speak_to(deps, user)
-        await _refuse(query, checkin.Refusal.NOT_YOURS)
+        await _refuse(context, query, checkin.Refusal.NOT_YOURS)
         return
     pressed = await _guarded(
         query,
@@ -529,7 +529,7 @@ async def skip_pressed(update: Update, context: BotContext) -> None:
     question_id = callback.int_part(1) if callback and len(callback.parts) == 2 else None
     if delivery_id is None or question_id is None:
         await read_and_speak_to(deps, user)
-        await _refuse(query, checkin.Refusal.NOT_YOURS)
+        await _refuse(context, query, checkin.Refusal.NOT_YOURS)
         return
     pressed = await _guarded(
         query,
@@ -566,9 +566,9 @@ async def timezone_pressed(update: Update, context: BotContext) -> None:
         ),
     )
     if not changed.known:
-        await _refuse_stranger(query, erased=changed.erased)
+        await _refuse_stranger(context, query, erased=changed.erased)
         return
-    await acknowledge(query)
+    await acknowledge(context, query)
     await _edit_or_send(context, query, user, _zone_changed_text(changed, name, context))
 
 
@@ -577,7 +577,7 @@ async def stop_pressed(update: Update, context: BotContext) -> None:
     query, user = _query_and_user(update)
     callback = keyboards.decode(query.data)
     if callback is None or callback.parts != ("yes",):
-        await acknowledge(query)
+        await acknowledge(context, query)
         await _edit_or_send(context, query, user, texts.checkin_stop_kept())
         return
     deps = context.deps
@@ -588,9 +588,9 @@ async def stop_pressed(update: Update, context: BotContext) -> None:
         ),
     )
     if not stopped.known:
-        await _refuse_stranger(query, erased=stopped.erased)
+        await _refuse_stranger(context, query, erased=stopped.erased)
         return
-    await acknowledge(query)
+    await acknowledge(context, query)
     await _edit_or_send(context, query, user, texts.checkin_stopped())
     await closing.close_chat_now(context.bot, deps, _chat_id(query, user))
 
@@ -600,7 +600,7 @@ async def delete_pressed(update: Update, context: BotContext) -> None:
     query, user = _query_and_user(update)
     callback = keyboards.decode(query.data)
     if callback is None or callback.parts != ("yes",):
-        await acknowledge(query)
+        await acknowledge(context, query)
         await _edit_or_send(context, query, user, texts.checkin_delete_kept())
         return
     deps = context.deps
@@ -615,9 +615,9 @@ async def delete_pressed(update: Update, context: BotContext) -> None:
         ),
     )
     if not deleted.known:
-        await _refuse_stranger(query, erased=deleted.erased)
+        await _refuse_stranger(context, query, erased=deleted.erased)
         return
-    await acknowledge(query)
+    await acknowledge(context, query)
     done = texts.checkin_join_forgotten() if deleted.join_forgotten else texts.checkin_deleted()
     await _edit_or_send(context, query, user, done)
     await closing.edit_once(context.bot, deleted.closing)
@@ -626,7 +626,7 @@ async def delete_pressed(update: Update, context: BotContext) -> None:
 async def unknown_button(update: Update, context: BotContext) -> None:
     """Answer a press no handler claimed, so the button stops spinning."""
     if update.callback_query is not None:
-        await _refuse(update.callback_query, checkin.Refusal.NOT_YOURS)
+        await _refuse(context, update.callback_query, checkin.Refusal.NOT_YOURS)
 
 
 # --- shared steps -----------------------------------------------------------------------------
@@ -639,13 +639,13 @@ async def _after_question_press(
     result: checkin.Progress | checkin.Refused | checkin.NotShown,
 ) -> None:
     if isinstance(result, checkin.Refused):
-        await _refuse(query, result.reason)
+        await _refuse(context, query, result.reason)
         return
     if isinstance(result, checkin.NotShown):
-        await acknowledge(query)
+        await acknowledge(context, query)
         await _ask(context, _chat_id(query, user), result.question, _not_shown_intro(result))
         return
-    await acknowledge(query)
+    await acknowledge(context, query)
     if result.answered is not None:
         # The keyboard goes with the edit, so the old buttons cannot be pressed again.
         await _edit_or_send(context, query, user, rendering.render_answered(result.answered))
@@ -770,16 +770,22 @@ async def _edit_or_send(context: BotContext, query: CallbackQuery, user: User, t
     await context.bot.send_message(_chat_id(query, user), text, parse_mode=HTML)
 
 
-async def _refuse(query: CallbackQuery, reason: checkin.Refusal) -> None:
-    await acknowledge(query, texts.checkin_refused(reason.value))
+async def _refuse(context: BotContext, query: CallbackQuery, reason: checkin.Refusal) -> None:
+    await acknowledge(context, query, texts.checkin_refused(reason.value))
 
 
-async def _refuse_stranger(query: CallbackQuery, *, erased: bool) -> None:
-    await _refuse(query, checkin.Refusal.ERASED if erased else checkin.Refusal.UNKNOWN_PERSON)
+async def _refuse_stranger(context: BotContext, query: CallbackQuery, *, erased: bool) -> None:
+    await _refuse(
+        context, query, checkin.Refusal.ERASED if erased else checkin.Refusal.UNKNOWN_PERSON
+    )
 
 
 async def _guarded(query: CallbackQuery, work: Awaitable[R]) -> R:
-    """Run the use case; if it fails, still answer the press before the error handler runs."""
+    """Run the use case; if it fails, still answer the press before the error handler runs.
+
+    Not through ``acknowledge``: the error handler's apology follows as a message, so a
+    refused toast here needs no message of its own.
+    """
     try:
         return await work
     except Exception:

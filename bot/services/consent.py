@@ -55,6 +55,9 @@ class ConsentDraft:
     group_name: str
     next_version: int
     text: str
+    # Languages the version in force has a translation into: the new one has none, and the
+    # patients who read those languages will read it as written until a seed gives them.
+    untranslated: tuple[str, ...] = ()
 
 
 def latest_versions(session: Session, group_ids: Iterable[int]) -> dict[int, ConsentVersion]:
@@ -184,7 +187,8 @@ def draft_consent(database: Database, group_ref: str, text: str, *, actor: Actor
                 meaning(Kind.CONSENT_UNCHANGED, group=group.name, version=latest.version)
             )
         next_version = latest.version + 1 if latest is not None else 1
-        return ConsentDraft(group.id, group.name, next_version, cleaned)
+        translated = sorted((latest.translations or {}) if latest is not None else ())
+        return ConsentDraft(group.id, group.name, next_version, cleaned, tuple(translated))
 
 
 def consent_group(database: Database, group_ref: str, *, actor: Actor) -> ConsentDraft:

@@ -133,7 +133,7 @@ def my_data(database: Database, now: datetime, user_id: int) -> PersonalData | N
         for answer, position, revision in rows:
             answers.setdefault(answer.delivery_id, []).append(_answer(answer, position, revision))
         consents = session.exec(
-            select(Consent, TherapyGroup.name, ConsentVersion.text)
+            select(Consent, TherapyGroup.name, ConsentVersion.text, ConsentVersion.translations)
             .join(TherapyGroup, col(TherapyGroup.id) == Consent.group_id)
             .join(
                 ConsentVersion,
@@ -154,15 +154,21 @@ def my_data(database: Database, now: datetime, user_id: int) -> PersonalData | N
                 }
                 for m, name in memberships
             ],
-            # Each agreement with the words agreed to, as they stood in that version.
+            # Each agreement with the words agreed to, as they stood in that version, in every
+            # language the version was shown in (which one this person read is not stored).
             "consents": [
                 {
                     "group": name,
                     "version": c.version,
                     "text": text,
+                    "text_in": {
+                        code: fields["text"]
+                        for code, fields in (translations or {}).items()
+                        if isinstance(fields, dict) and isinstance(fields.get("text"), str)
+                    },
                     "agreed_at": _when(c.agreed_at),
                 }
-                for c, name, text in consents
+                for c, name, text, translations in consents
             ],
             "check_ins": [
                 {

@@ -36,7 +36,7 @@ from bot.frozen import frozen
 from bot.services import inbox
 from bot.services.closing import ClosingMessage, erased_message
 from bot.services.consent import latest_versions, missing, text_of
-from bot.services.content import title_of
+from bot.services.content import Localized, title_of
 from bot.services.planning import comes_late, plan_following, zone_for
 from bot.services.schedule import after_quiet_hours, window_end
 from bot.services.views import PromptView
@@ -149,7 +149,7 @@ class ConsentAsk:
     group_id: int
     group_name: str
     version: int
-    text: str
+    text: Localized  # with the version's translations, for the reader's language
 
 
 @frozen

@@ -656,6 +656,7 @@ def export_fhir(
         # where json.dumps takes a few ms for 2,000 check-ins (benchmarks/bench_fhir.py).
         json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
         max_bytes,
+        one_group=group is not None,
     )
     record_export(
         database,

@@ -445,6 +445,8 @@ def export_csv(
             rows += 1
         filename = export_filename(group.name if group else None, now, default_zone)
         group_id = group.id if group else None
-    fitted = fit_to_send(filename, buffer.getvalue().encode("utf-8"), max_bytes)
+    fitted = fit_to_send(
+        filename, buffer.getvalue().encode("utf-8"), max_bytes, one_group=group_id is not None
+    )
     record_export(database, now, actor, group_id, {"format": "csv", "answers": rows})
     return ExportFile(fitted.filename, fitted.content, rows, fitted.unzipped_size)

@@ -417,10 +417,14 @@ def _read_tasks(
 ) -> list[TaskSeed]:
     tasks: list[TaskSeed] = []
     seen: set[tuple[str, str]] = set()
+    named = {name.casefold(): name for name in zones}
     for index, item in enumerate(items, start=1):
         where = f"tasks[{index}]"
         _unknown_keys(item, TASK_KEYS, where, p, TASK_TRANSLATED)
         group = _text(item, "group", where, p, required=True)
+        # Named as a group is found in chat, case and spacing aside ("Knee  Group" for the
+        # group whose name is kept as "Knee Group").
+        group = named.get(" ".join(group.split()).casefold(), group)
         if group and group not in zones:
             p.add(where, "group", meaning(Kind.SEED_UNKNOWN_GROUP, group=group))
         title = _text(item, "title", where, p, required=True, longest=MAX_TITLE)

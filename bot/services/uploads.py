@@ -23,10 +23,13 @@ class Fitted:
     unzipped_size: int | None  # the file's own size when it goes zipped
 
 
-def fit_to_send(filename: str, content: bytes, max_bytes: int | None) -> Fitted:
+def fit_to_send(
+    filename: str, content: bytes, max_bytes: int | None, *, one_group: bool = False
+) -> Fitted:
     """``content`` as it is when it fits, else zipped; AuthoringError when neither fits.
 
-    Raised before anything is recorded as exported: the audit trail names only files sent.
+    Raised before the export is recorded, so a file refused here is not in the audit trail.
+    ``one_group``: the export was of one group already (the refusal advises accordingly).
     """
     if max_bytes is None or len(content) <= max_bytes:
         return Fitted(filename, content, None)
@@ -36,6 +39,11 @@ def fit_to_send(filename: str, content: bytes, max_bytes: int | None) -> Fitted:
     zipped = buffer.getvalue()
     if len(zipped) > max_bytes:
         raise AuthoringError(
-            meaning(Kind.ADMIN_EXPORT_TOO_LARGE, size=len(zipped), most=max_bytes)
+            meaning(
+                Kind.ADMIN_EXPORT_TOO_LARGE,
+                size=len(zipped),
+                most=max_bytes,
+                one_group=one_group,
+            )
         )
     return Fitted(f"{filename}.zip", zipped, len(content))

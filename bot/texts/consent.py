@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
-from bot.texts.language import _, content, ngettext
+from bot.texts.language import LANGUAGES, _, content, ngettext
 
 __all__ = [
     "consent_agreed",
@@ -143,11 +144,21 @@ def setconsent_ask_text(group: str, version: int) -> str:
     ).format(group=escape(group), version=version)
 
 
-def setconsent_review(group: str, version: int, text: str) -> str:
+def setconsent_review(
+    group: str, version: int, text: str, untranslated: Sequence[str] = ()
+) -> str:
     head = _("Consent text for <b>{group}</b>, version {version}:").format(
         group=escape(group), version=version
     )
     parts = [head, escape(text)]
+    if untranslated:
+        parts.append(
+            _(
+                "The text in force has a version in {languages}; this one will not. Patients "
+                "reading those will be asked to agree to it as you wrote it, until a seed file "
+                "gives its translations (consent_de, consent_es)."
+            ).format(languages=", ".join(LANGUAGES.get(code, code) for code in untranslated))
+        )
     if version > 1:
         parts.append(
             _(

@@ -749,24 +749,33 @@ def admin_export_caption(rows: int, group_ref: str | None) -> str:
     )
 
 
-def _megabytes(size: int) -> str:
-    # Rounded up: a file "50 MB" long must not read as fitting a 50 MB limit.
-    return str(-(-size // 1_000_000))
+def _megabytes(size: int, *, up: bool) -> str:
+    # A size rounded up and a limit down: a file said to be "50 MB" must not read as fitting a
+    # limit said to be 50 MB.
+    return str(-(-size // 1_000_000) if up else size // 1_000_000)
 
 
 def admin_export_zipped(unzipped_size: int) -> str:
     return _(
         "Zipped: as it is, the file is {size} MB, more than a bot may send on Telegram."
-    ).format(size=_megabytes(unzipped_size))
+    ).format(size=_megabytes(unzipped_size, up=True))
 
 
-def admin_export_too_large(size: int, most: int) -> str:
-    return _(
-        "Nothing was exported: even zipped the file is {size} MB, and a bot may send at most "
-        "{most} MB on Telegram. Export one group at a time (<code>/export GROUP</code>; "
-        "/groups lists them), or ask your administrator for <code>patientbot export</code>, "
-        "which writes a file of any size."
-    ).format(size=_megabytes(size), most=_megabytes(most))
+def admin_export_too_large(size: int, most: int, one_group: bool) -> str:
+    if one_group:
+        text = _(
+            "Nothing was exported: even zipped the file is {size} MB, and a bot may send at "
+            "most {most} MB on Telegram. Ask your administrator for <code>patientbot "
+            "export</code>, which writes a file of any size."
+        )
+    else:
+        text = _(
+            "Nothing was exported: even zipped the file is {size} MB, and a bot may send at "
+            "most {most} MB on Telegram. Export one group at a time (<code>/export "
+            "GROUP</code>; /groups lists them), or ask your administrator for "
+            "<code>patientbot export</code>, which writes a file of any size."
+        )
+    return text.format(size=_megabytes(size, up=True), most=_megabytes(most, up=False))
 
 
 def admin_cli_exported(rows: int, path: str) -> str:

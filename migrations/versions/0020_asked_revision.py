@@ -7,8 +7,9 @@ a therapist's edit whose transaction committed just after the record of the send
 taken just before, passed that test: the patient's reply to the old words was stored against
 the new ones (PostgreSQL, two instances).
 
-Existing rows get the revision that rule would have taken as shown: the newest of the asked
-question's revisions made at or before ``asked_at``. A row with no ``asked_at`` (a question
+Open check-ins get the revision that rule would have taken as shown: the newest of the asked
+question's revisions made at or before ``asked_at``; finished ones, never answered again, keep
+NULL. A row with no ``asked_at`` (a question
 reworded while its message was on its way) or no revision that old keeps NULL, which the
 answer paths read as reworded, as they read a missing ``asked_at`` before. The downgrade drops
 the column; rows recorded after the upgrade keep their ``asked_at``, so the old rule still
@@ -41,6 +42,9 @@ def upgrade() -> None:
         " WHERE r.question_id = deliveries.asked_question_id"
         " AND r.created_at <= deliveries.asked_at"
         ") WHERE asked_question_id IS NOT NULL AND asked_at IS NOT NULL"
+        # Only open check-ins are answered; a finished one's row need not be rewritten (one
+        # long UPDATE over the whole history at start, holding its locks).
+        " AND status IN ('sent', 'in_progress')"
     )
 
 

@@ -22,10 +22,13 @@ from bot import scheduler, texts
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.context import DEPS_KEY, Deps
+from bot.policies import checkin_policy
 from bot.receiver import receiver
-from bot.services import delivery, inbox
+from bot.services import checkin, delivery, inbox
 from bot.services.checkin import shown as shown_module
+from bot.services.responses import Reply
 from fakebotapi import BadRequestFault, NetworkFault
+from fakebotapi.methods import PRESS_ANSWER_SECONDS
 from storage.db import Database
 from storage.models import InboxState, InboxUpdate
 from tests.fakes.harness import Harness, patient, two_instances
@@ -171,6 +174,40 @@ async def test_after_telegram_refused_a_pressed_for_question_the_apology_is_not_
     assert h.last_text(ALICE.chat_id) == texts.something_went_wrong()
 
     await typed_30_is_not_an_answer_and_question_2_comes(h)
+
+
+async def test_a_late_presss_notice_in_the_chat_is_not_taken_for_the_next_question(
+    h: Harness,
+) -> None:
+    """Alice's "25" answers question 2, and the bot stops before question 3 goes out. She
+    presses an old button; handled too late for Telegram's notice on the screen, its notice
+    ("already answered") comes as a message, a number in the chat's counting. Her "Felt fine"
+    next came after a message of the bot's, but not after question 3: not its answer."""
+    question_one = h.api.messages(ALICE.chat_id)[-1]
+    four = question_one.callback_data("4")
+    await h.press(ALICE, "4")
+    assert "Question 2 of 3" in h.last_text(ALICE.chat_id)
+    deps: Deps = h.app.bot_data[DEPS_KEY]
+    await deps.run(  # the answer's transaction, and then the kill: question 3 never sent
+        checkin.answer_message,
+        h.database,
+        h.clock.now(),
+        checkin_policy(h.settings),
+        ALICE.id,
+        Reply(kind="text", text="25"),
+        h.api.next_message_id(ALICE.chat_id),
+    )
+    await h.restart()
+    press = h.updates.callback(ALICE, four, question_one.message_id)
+    h.advance(timedelta(seconds=PRESS_ANSWER_SECONDS + 5))
+    await h.feed(press)
+    assert "already" in h.last_text(ALICE.chat_id)
+
+    await h.text(ALICE, "Felt fine")
+
+    pain = delivery_of(h, ALICE, PAIN)
+    assert [a.value_number for a in answers_of(h, pain.id)] == [4.0, 25.0]
+    assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
 
 
 async def test_a_press_in_a_flooding_chat_counts_from_its_newest_message_not_the_pressed_one(

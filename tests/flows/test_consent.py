@@ -466,6 +466,7 @@ async def test_mydata_lists_the_consents_with_their_words(h: Harness) -> None:
             "group": "Knees",
             "version": 1,
             "text": CONSENT_V1,
+            "text_in": {},
             "agreed_at": h.clock.now().isoformat(),
         }
     ]
@@ -510,6 +511,11 @@ async def test_each_patient_reads_and_agrees_to_the_demo_consent_in_their_langua
     await h.press(ANNA, "Ich stimme zu")
     [agreed] = rows(h, Consent)
     assert agreed.version == 1
+    await h.command(ANNA, "/mydata")
+    [consent] = json.loads(h.api.calls_of("sendDocument")[-1].files["document"]["content"])[
+        "consents"
+    ]
+    assert consent["text_in"]["de"].startswith("Ihre Check-in-Antworten (Schmerzwerte")
 
 
 async def test_a_changed_translation_is_the_next_version_asked_in_the_members_language(
@@ -543,6 +549,19 @@ async def test_a_changed_translation_is_the_next_version_asked_in_the_members_la
     assert prompts_to(h, ANNA.id) == []
     await h.press(ANNA, "Ich stimme zu")
     assert sorted(c.version for c in rows(h, Consent)) == [1, 2]
+
+
+async def test_setconsent_says_when_the_new_text_leaves_readers_of_a_translation_behind(
+    harness: Harness,
+) -> None:
+    h = harness
+    h.seed_demo(DEMO_SEED)
+
+    await h.command(THEO, "/setconsent", "Knee Therapy 1")
+    await h.text(THEO, "Your answers are stored for your therapists.")
+
+    review = h.last_text(THEO.chat_id)
+    assert "The text in force has a version in Deutsch, Español; this one will not." in review
 
 
 async def test_transcript_of_a_consented_join(h: Harness, tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
-from bot.rendering import MAX_MESSAGE, MAX_TASKS_LISTED
+import pytest
+
+from bot.rendering import MAX_MESSAGE, MAX_TASKS_LISTED, shown_length
 from bot.services.authoring import MAX_TITLE
 from tests.fakes.harness import Harness
 from tests.fakes.updates import User
@@ -18,12 +20,18 @@ from tests.flows.test_scheduling_support import World
 TODAY = date(2026, 11, 25)  # the clock starts on Wednesday at 09:00 UTC
 
 
-async def test_tasks_lists_the_oldest_open_check_ins_and_counts_the_rest(harness: Harness) -> None:
+# Titles as long as a task's may be: in letters, and in emoji, each two units of the
+# message's length as Telegram counts it.
+@pytest.mark.parametrize(
+    "title", [("Knee bends, slowly, then hold " * 10)[: MAX_TITLE - 3] + " {}", "🦵" * 190 + " {}"]
+)
+async def test_tasks_lists_the_oldest_open_check_ins_and_counts_the_rest(
+    harness: Harness, title: str
+) -> None:
     h = harness
     world = World(h.database, h.clock)
     group = world.group()
     patient = world.patient(group, user_id=4242)
-    title = ("Knee bends, slowly, then hold " * 10)[: MAX_TITLE - 3] + " {}"
     for n in range(2):  # two long-open daily tasks: two check-ins a day
         world.task(
             group,
@@ -39,7 +47,7 @@ async def test_tasks_lists_the_oldest_open_check_ins_and_counts_the_rest(harness
     await h.command(alice, "/tasks")
 
     listing = h.last_message(alice.chat_id)
-    assert listing.plain is not None and len(listing.plain) <= MAX_MESSAGE
+    assert listing.plain is not None and shown_length(listing.plain) <= MAX_MESSAGE
     starts = [b for b in listing.button_texts if b.startswith("▶️ Start")]
     assert 0 < len(starts) <= MAX_TASKS_LISTED
     assert len(starts) == len(listing.button_texts)

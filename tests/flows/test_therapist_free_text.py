@@ -71,6 +71,6 @@ async def test_an_administrator_only_in_the_configuration_gets_a_therapists_answ
     await h.command(THEO, "/cancel")
     assert h.last_text(THEO.chat_id).startswith("Nothing to cancel")
 
-    # A patient's /cancel pauses, and a stranger's still says how to join.
+    # A stranger's /cancel still says how to join.
     await h.command(ALICE, "/cancel")
     assert "To join your therapy group" in h.last_text(ALICE.chat_id)

@@ -347,12 +347,18 @@ async def test_an_export_too_large_even_zipped_is_refused_and_not_recorded(
         await two_days_of_checkins(h)
 
         await h.command(THEO, "/export")
+        everything = h.last_text(THEO.chat_id)
+        await h.command(THEO, "/export", "Knees")
+        one_group = h.last_text(THEO.chat_id)
 
         assert h.api.calls_of("sendDocument") == []
-        reply = h.last_text(THEO.chat_id)
-        assert reply.startswith("Nothing was exported: even zipped the file is 1 MB")
-        assert "Export one group at a time" in reply and "patientbot export" in reply
-        assert exports_audited(h) == 0, "the audit trail names only files that were sent"
+        for reply in (everything, one_group):
+            assert reply.startswith("Nothing was exported: even zipped the file is 1 MB")
+            assert "a bot may send at most 0 MB on Telegram" in reply
+            assert "patientbot export" in reply
+        assert "Export one group at a time" in everything
+        assert "Export one group at a time" not in one_group
+        assert exports_audited(h) == 0, "a file refused as too large is not recorded"
 
 
 async def test_the_command_line_writes_the_same_file_as_export(

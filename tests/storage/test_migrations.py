@@ -734,7 +734,7 @@ def test_0020_names_the_revision_the_time_rule_took_as_shown_and_the_downgrade_d
                 connection.execute(
                     sa.text(
                         "UPDATE deliveries SET asked_question_id = :q, asked_at = :at, "
-                        "asked_message_id = 20 WHERE id = :id"
+                        "asked_message_id = 20, status = 'in_progress' WHERE id = :id"
                     ),
                     {"q": question_id, "at": asked_at, "id": delivery["id"]},
                 )
@@ -754,6 +754,14 @@ def test_0020_names_the_revision_the_time_rule_took_as_shown_and_the_downgrade_d
                         sa.text("UPDATE questions SET revision = 2 WHERE id = :q"),
                         {"q": question_id},
                     )
+            # A finished check-in that was asked a question: never answered again.
+            connection.execute(
+                sa.text(
+                    "UPDATE deliveries SET asked_question_id = :q, asked_at = :at, "
+                    "status = 'completed' WHERE id = :id"
+                ),
+                {"q": questions[0]["id"], "at": FILLED_AT + hour, "id": deliveries[-1]["id"]},
+            )
         before = dump(engine)
         revisions = _rows(engine, "question_revisions")
 
@@ -762,7 +770,7 @@ def test_0020_names_the_revision_the_time_rule_took_as_shown_and_the_downgrade_d
         assert {t: without(rows, "asked_revision") for t, rows in after.items()} == before
         asked = [row["asked_revision"] for row in after["deliveries"]]
         assert asked[: len(cases)] == [2, 1, 2, None, None, 1]
-        assert set(asked[len(cases) :]) == {None}, "no question asked, no revision named"
+        assert set(asked[len(cases) :]) == {None}, "none asked, or finished: no revision named"
         newest = {q["id"]: q["revision"] for q in after["questions"]}
         for row in after["deliveries"][: len(cases)]:
             current = next(

@@ -358,6 +358,23 @@ def test_a_short_code_marked_demo_is_seeded_as_a_demo_code(
     assert demo == {"NECK1": True, "BackClinic2026": False}
 
 
+def test_a_task_names_its_group_as_chat_does_whatever_its_case_and_spacing(
+    tmp_path: Path,
+) -> None:
+    """The group's name is kept with its spaces collapsed; its tasks still find it as
+    written."""
+    path = tmp_path / "spaced.toml"
+    path.write_text(
+        '[[groups]]\nname = "Knee  Group"\n'
+        '[[tasks]]\ngroup = "knee  group"\ntitle = "T"\ndue = "today 10:00"\n'
+        '  [[tasks.questions]]\n  text = "Done?"\n  type = "yes_no"\n',
+        encoding="utf-8",
+    )
+    plan = read(path)
+    assert [g.name for g in plan.groups] == ["Knee Group"]
+    assert [t.group for t in plan.tasks] == ["Knee Group"]
+
+
 def test_a_group_made_in_chat_is_the_seeds_group_whatever_its_case_and_spacing(
     database: Database,
 ) -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import html
 import logging
-import re
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -25,7 +23,7 @@ from telegram.ext import ConversationHandler, filters
 from bot import keyboards, texts
 from bot.context import BotContext
 from bot.handlers.presses import acknowledge
-from bot.rendering import MAX_MESSAGE, split_message
+from bot.rendering import MAX_MESSAGE, shown_length, split_message
 from bot.sender import retry_after_seconds
 from bot.services import authoring
 from bot.services.audit import Actor, ActorRole
@@ -144,7 +142,7 @@ def therapist_only(handler: Handler) -> Handler:
         )
         if not allowed:
             if update.callback_query is not None:
-                await acknowledge(update.callback_query, texts.admin_refused())
+                await acknowledge(context, update.callback_query, texts.admin_refused())
             elif update.effective_message is not None:
                 await update.effective_message.reply_text(texts.admin_refused())
             _drop(context)
@@ -244,8 +242,7 @@ _chunks = split_message
 
 def _fits(text: str) -> bool:
     """Whether an HTML message stays within Telegram's limit once its markup is taken out."""
-    shown = html.unescape(re.sub(r"<[^>]+>", "", text))
-    return len(shown.encode("utf-16-le")) // 2 <= MAX_MESSAGE
+    return shown_length(text) <= MAX_MESSAGE
 
 
 def _args(update: Update) -> str:

@@ -89,7 +89,9 @@ async def type_consent(update: Update, context: BotContext, draft: _Draft) -> in
     draft.consent_text = shown.text
     await _send(
         update,
-        texts.setconsent_review(shown.group_name, shown.next_version, shown.text),
+        texts.setconsent_review(
+            shown.group_name, shown.next_version, shown.text, shown.untranslated
+        ),
         _markup(
             [
                 _button(texts.consent_button_save(), "tc", "save"),

@@ -150,7 +150,7 @@ async def _live_draft(update: Update, context: BotContext) -> _Draft | None:
     if draft is None or now - draft.touched > DRAFT_TTL:
         _drop(context)
         if update.callback_query is not None:
-            await acknowledge(update.callback_query, texts.admin_stale_button())
+            await acknowledge(context, update.callback_query, texts.admin_stale_button())
         else:
             await _send(update, texts.admin_dialogue_expired())
         return None
@@ -168,7 +168,7 @@ def step(handler: Callable[[Update, BotContext, _Draft], Awaitable[int]]) -> Han
         if draft is None:
             return END
         if update.callback_query is not None:
-            await acknowledge(update.callback_query)
+            await acknowledge(context, update.callback_query)
         return await handler(update, context, draft)
 
     return wrapper
@@ -842,7 +842,7 @@ async def cancel(update: Update, context: BotContext) -> int:
 async def unexpected(update: Update, context: BotContext) -> int | None:
     """Something the current step cannot use: say what it needs, and stay on the step."""
     if update.callback_query is not None:
-        await acknowledge(update.callback_query, texts.admin_stale_button())
+        await acknowledge(context, update.callback_query, texts.admin_stale_button())
         return None
     if await _live_draft(update, context) is None:
         return END

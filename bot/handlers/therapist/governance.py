@@ -81,7 +81,7 @@ async def audit_press(update: Update, context: BotContext) -> None:
     callback = keyboards.decode(query.data)
     numbers = [int(p) for p in callback.parts if p.isascii() and p.isdigit()] if callback else []
     if callback is None or len(numbers) != 3 or len(callback.parts) != 3:
-        await acknowledge(query, texts.admin_stale_button())
+        await acknowledge(context, query, texts.admin_stale_button())
         return
     group, days, offset = numbers
     deps = context.deps
@@ -97,9 +97,9 @@ async def audit_press(update: Update, context: BotContext) -> None:
         )
     except AuthoringError as error:
         # A button's answer is plain text, at most 200 characters.
-        await acknowledge(query, html.unescape(texts.words(error.problems[0]))[:200])
+        await acknowledge(context, query, html.unescape(texts.words(error.problems[0]))[:200])
         return
-    await acknowledge(query)
+    await acknowledge(context, query)
     try:
         await query.edit_message_text(
             texts.audit_page(page),

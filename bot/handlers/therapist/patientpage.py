@@ -141,7 +141,7 @@ async def page_press(update: Update, context: BotContext) -> None:
     in_place = callback is not None and callback.kind == keyboards.PATIENT_PAGE
     offset_part = callback.parts[1] if callback and len(callback.parts) > 1 else "0"
     if callback is None or person_id is None or not offset_part.isdigit():
-        await acknowledge(query, texts.admin_stale_button())
+        await acknowledge(context, query, texts.admin_stale_button())
         return
     deps = context.deps
     try:
@@ -156,9 +156,9 @@ async def page_press(update: Update, context: BotContext) -> None:
             int(offset_part[:9]) if in_place else 0,
         )
     except AuthoringError as error:
-        await acknowledge(query, _plain(texts.words(error.problems[0])))
+        await acknowledge(context, query, _plain(texts.words(error.problems[0])))
         return
-    await acknowledge(query)
+    await acknowledge(context, query)
     text, markup = texts.patient_page(page, MAX_MESSAGE), _page_markup(page)
     if not in_place:
         await _send(update, text, markup)
@@ -183,7 +183,7 @@ async def media_press(update: Update, context: BotContext) -> None:
     callback = keyboards.decode(query.data)
     answer_id = callback.int_part(0) if callback else None
     if answer_id is None:
-        await acknowledge(query, texts.admin_stale_button())
+        await acknowledge(context, query, texts.admin_stale_button())
         return
     deps = context.deps
     try:
@@ -197,9 +197,9 @@ async def media_press(update: Update, context: BotContext) -> None:
             answer_id,
         )
     except AuthoringError as error:
-        await acknowledge(query, _plain(texts.words(error.problems[0])))
+        await acknowledge(context, query, _plain(texts.words(error.problems[0])))
         return
-    await acknowledge(query)
+    await acknowledge(context, query)
     chat = update.effective_chat
     assert chat is not None
     if not await _send_one(context, chat.id, item):
@@ -358,7 +358,7 @@ async def report_patients_press(update: Update, context: BotContext) -> None:
         or parts[0] not in ("g", "t")
         or not all(p.isascii() and p.isdigit() and len(p) < 10 for p in parts[1:])
     ):
-        await acknowledge(query, texts.admin_stale_button())
+        await acknowledge(context, query, texts.admin_stale_button())
         return
     kind = "task" if parts[0] == "t" else "group"
     deps = context.deps
@@ -373,9 +373,9 @@ async def report_patients_press(update: Update, context: BotContext) -> None:
             actor=_actor(update, context),
         )
     except AuthoringError as error:
-        await acknowledge(query, _plain(texts.words(error.problems[0])))
+        await acknowledge(context, query, _plain(texts.words(error.problems[0])))
         return
-    await acknowledge(query)
+    await acknowledge(context, query)
     try:
         await query.edit_message_reply_markup(report_markup(report, int(parts[2])))
     except BadRequest as error:

@@ -166,7 +166,7 @@ def _inert(markup: InlineKeyboardMarkup | None, data: str) -> InlineKeyboardMark
 async def preview_press(update: Update, context: BotContext) -> None:
     """A button of a preview does nothing but say so."""
     assert update.callback_query is not None
-    await acknowledge(update.callback_query, texts.admin_preview_only())
+    await acknowledge(context, update.callback_query, texts.admin_preview_only())
 
 
 # --- tasks: one-line form and deletion ----------------------------------------------------
@@ -226,9 +226,9 @@ async def delete_task_press(update: Update, context: BotContext) -> None:
     task_id = callback.int_part(0) if callback else None
     choice = callback.parts[1] if callback and len(callback.parts) > 1 else ""
     if task_id is None or choice not in ("yes", "no"):
-        await acknowledge(query, texts.admin_stale_button())
+        await acknowledge(context, query, texts.admin_stale_button())
         return
-    await acknowledge(query)
+    await acknowledge(context, query)
     if choice == "no":
         await _close_buttons(query.message, texts.admin_delete_kept())
         return
@@ -272,4 +272,4 @@ async def _close_buttons(message: object, note: str | None) -> None:
 async def stale_dialogue_press(update: Update, context: BotContext) -> None:
     """A dialogue button pressed after its dialogue ended or moved on."""
     assert update.callback_query is not None
-    await acknowledge(update.callback_query, texts.admin_stale_button())
+    await acknowledge(context, update.callback_query, texts.admin_stale_button())

@@ -130,9 +130,9 @@ async def remove_from_team_press(update: Update, context: BotContext) -> None:
     typed = callback.parts[1] if callback and len(callback.parts) == 2 else ""
     user_id = int(typed) if typed.isascii() and typed.isdigit() else None
     if group_id is None or user_id is None:
-        await acknowledge(query, texts.admin_stale_button())
+        await acknowledge(context, query, texts.admin_stale_button())
         return
-    await acknowledge(query)
+    await acknowledge(context, query)
     deps = context.deps
     try:
         change = await deps.run(

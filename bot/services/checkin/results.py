@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from bot.frozen import frozen
 from bot.services.closing import ClosingMessage
+from bot.services.content import Localized
 from bot.services.meaning import Meaning
 from bot.services.responses import QuestionRules
 from bot.services.throttle import DEFAULT_THROTTLE, Burst, ThrottlePolicy
@@ -318,7 +319,7 @@ class ConsentQuestion:
     ref: int
     group_name: str
     version: int
-    text: str
+    text: Localized  # with the version's translations, for the reader's language
 
 
 def consent_question(joining: bool, ref: int, required: ConsentText) -> ConsentQuestion:
