@@ -136,7 +136,11 @@ def question_keyboard(view: QuestionView, *, with_skip: bool) -> InlineKeyboardM
             # A choice's button shows the reader's version of the option; it carries the
             # option's place, so the answer stored is the canonical option.
             texts.content(label) if isinstance(label, str) else texts.words(label),
-            callback_data=keyboards.encode("a", view.delivery_id, view.question_id, token),
+            # The revision too: a press names the very words it answered, even when the record
+            # of the question's send was lost (``checkin.answer_button``).
+            callback_data=keyboards.encode(
+                "a", view.delivery_id, view.question_id, token, view.revision
+            ),
         )
         for label, token in button_tokens(view.rules)
     ]

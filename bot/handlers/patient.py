@@ -495,8 +495,12 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
     query, user = _query_and_user(update)
     deps = context.deps
     callback = keyboards.decode(query.data)
-    delivery_id = callback.int_part(0) if callback and len(callback.parts) == 3 else None
-    question_id = callback.int_part(1) if callback and len(callback.parts) == 3 else None
+    # Four parts: delivery, question, answer, revision; buttons sent before the revision was
+    # added have three.
+    parts = len(callback.parts) if callback else 0
+    delivery_id = callback.int_part(0) if callback and parts in (3, 4) else None
+    question_id = callback.int_part(1) if callback and parts in (3, 4) else None
+    revision = callback.int_part(3) if callback and parts == 4 else None
     if callback is None or delivery_id is None or question_id is None:
         await read_and_speak_to(deps, user)
         await _refuse(context, query, checkin.Refusal.NOT_YOURS)
@@ -513,6 +517,7 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
             question_id,
             callback.parts[2],
             newest_known=_newest_known(context, query, user),
+            shown_revision=revision,
         ),
     )
     speak_to(deps, pressed.chosen_language, user.language_code)

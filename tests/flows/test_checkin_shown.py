@@ -163,6 +163,29 @@ async def test_an_answer_to_a_question_a_press_brought_counts_though_its_record_
     assert "Question 3 of 3" in h.last_text(ALICE.chat_id)
 
 
+async def test_a_press_on_a_question_whose_send_went_unrecorded_counts_in_the_words_it_showed(
+    harness: Harness,
+) -> None:
+    """Question 1 reached Alice; the bot was killed before it recorded so. Her press on it,
+    handled by the next process, is her answer: the button names the wording it showed, so
+    it is not taken for an answer to words reworded since (before, with no record of the
+    send, every such press was met with "your therapist has just changed this question")."""
+    h = harness
+    h.seed_demo()
+    await h.command(ALICE, "/start", "SHOULDER1")
+    await at(h, local(18))
+    with questions_shown_unrecorded(h):
+        await h.press(ALICE, START)
+    assert "Question 1 of 3" in h.last_text(ALICE.chat_id)
+    await h.restart()
+
+    await h.press(ALICE, "4")
+
+    pain = delivery_of(h, ALICE, PAIN)
+    assert [a.value_number for a in answers_of(h, pain.id)] == [4.0]
+    assert "Question 2 of 3" in h.last_text(ALICE.chat_id)
+
+
 async def test_after_telegram_refused_a_pressed_for_question_the_apology_is_not_taken_for_it(
     h: Harness,
 ) -> None:

@@ -392,14 +392,18 @@ def answer_button(
     token: str,
     *,
     newest_known: int | None = None,
+    shown_revision: int | None = None,
 ) -> PressAnswered:
     """Store the answer a button carries, if it belongs to the question being asked.
 
     ``newest_known``: the newest message of the chat the bot knew of at the press (see
-    ``_await_question``).
+    ``_await_question``). ``shown_revision``: the revision whose words the pressed message
+    held, as its button says (None for a button made before buttons said so).
     """
     with database.session() as session:
-        found = _current_for_press(session, now, policy, user_id, delivery_id, question_id)
+        found = _current_for_press(
+            session, now, policy, user_id, delivery_id, question_id, shown_revision
+        )
         if isinstance(found, (Refused, NotShown)):
             return PressAnswered(found, _chosen_language(session, user_id))
         chosen = found.person.language
@@ -462,6 +466,7 @@ def _current_for_press(
     user_id: int,
     delivery_id: int,
     question_id: int,
+    shown_revision: int | None = None,
 ) -> _Asked | Refused | NotShown:
     found = _open_delivery(session, now, policy, user_id, delivery_id)
     if isinstance(found, Refused):
@@ -478,14 +483,17 @@ def _current_for_press(
         )
         return Refused(Refusal.NOT_YET if later else Refusal.STALE, title_of(task))
     revision = current_revision(session, current)
-    if (
-        reworded_since(delivery.asked_revision, current.revision)
-        if delivery.asked_question_id == current.id
-        # Pressed before the send of its message was recorded (the record waits for the
-        # inbox's batch, or a kill lost it): which words it showed is not known, so a
-        # rewording after the last record counts.
-        else delivery.asked_at is None or revision.created_at > delivery.asked_at
-    ):
+    if shown_revision is not None:
+        # The button names the words it showed: exact, whatever was recorded of the send.
+        reworded = shown_revision != current.revision
+    elif delivery.asked_question_id == current.id:
+        reworded = reworded_since(delivery.asked_revision, current.revision)
+    else:
+        # An older button, pressed before the send of its message was recorded (the record
+        # waits for the inbox's batch, or a kill lost it): which words it showed is not known,
+        # so a rewording after the last record counts.
+        reworded = delivery.asked_at is None or revision.created_at > delivery.asked_at
+    if reworded:
         return _reworded(session, now, delivery, task, questions, current, None)
     return _Asked(person, delivery, task, questions, answers, current, revision)
 
