@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from bot.frozen import frozen
 from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind, record
 from bot.services.checkin.common import _person
+from bot.services.consent import text_of
 from storage.db import Database
 from storage.models import (
     Answer,
@@ -133,7 +134,7 @@ def my_data(database: Database, now: datetime, user_id: int) -> PersonalData | N
         for answer, position, revision in rows:
             answers.setdefault(answer.delivery_id, []).append(_answer(answer, position, revision))
         consents = session.exec(
-            select(Consent, TherapyGroup.name, ConsentVersion.text, ConsentVersion.translations)
+            select(Consent, TherapyGroup.name, ConsentVersion)
             .join(TherapyGroup, col(TherapyGroup.id) == Consent.group_id)
             .join(
                 ConsentVersion,
@@ -160,15 +161,11 @@ def my_data(database: Database, now: datetime, user_id: int) -> PersonalData | N
                 {
                     "group": name,
                     "version": c.version,
-                    "text": text,
-                    "text_in": {
-                        code: fields["text"]
-                        for code, fields in (translations or {}).items()
-                        if isinstance(fields, dict) and isinstance(fields.get("text"), str)
-                    },
+                    "text": version.text,
+                    "text_in": text_of(version).translations,
                     "agreed_at": _when(c.agreed_at),
                 }
-                for c, name, text, translations in consents
+                for c, name, version in consents
             ],
             "check_ins": [
                 {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,20 @@ REVISED = (
 )
 
 
+@contextmanager
+def filled_at(empty_url: str, revision: str) -> Iterator[Engine]:
+    """A database filled at 0002 (``fill``), then upgraded to ``revision``: where a migration's
+    data test begins."""
+    upgrade(empty_url, "0002")
+    engine = make_engine(empty_url)
+    try:
+        fill(engine)
+        upgrade(empty_url, revision)
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def _rows(engine: Engine, table: str) -> list[dict[str, object]]:
     with engine.connect() as connection:
         found = connection.exec_driver_sql(f'SELECT * FROM "{table}" ORDER BY id').mappings()
@@ -233,11 +248,7 @@ def test_every_question_becomes_its_revision_1_and_every_answer_points_at_it(
     empty_url: str, backend: str
 ) -> None:
     previous = _before_0010()
-    upgrade(empty_url, "0002")
-    engine = make_engine(empty_url)
-    try:
-        fill(engine)
-        upgrade(empty_url, previous)
+    with filled_at(empty_url, previous) as engine:
         before = dump(engine)
         assert before["questions"] and before["answers"]
 
@@ -302,8 +313,6 @@ def test_every_question_becomes_its_revision_1_and_every_answer_points_at_it(
             f"\nmigration 0010 data test [{backend}]: {len(revisions)} questions to revision 1, "
             f"{len(after['answers'])} answers pointed at them, down and up again"
         )
-    finally:
-        engine.dispose()
 
 
 def test_the_language_choice_comes_and_goes_and_every_person_keeps_the_rest(
@@ -468,11 +477,7 @@ def test_consent_tables_come_and_go_and_existing_groups_ask_for_no_consent(
 def test_0013_records_the_prompts_of_open_check_ins_and_gives_every_row_back_on_downgrade(
     empty_url: str, backend: str
 ) -> None:
-    upgrade(empty_url, "0002")
-    engine = make_engine(empty_url)
-    try:
-        fill(engine)
-        upgrade(empty_url, "0012")
+    with filled_at(empty_url, "0012") as engine:
         before = dump(engine)
 
         upgrade(empty_url, "0013")
@@ -524,8 +529,6 @@ def test_0013_records_the_prompts_of_open_check_ins_and_gives_every_row_back_on_
             ).scalars()
             assert list(linked) == [None, *[e[0] for e in expected[1:]]]
         print(f"\nmigration 0013 data test [{backend}]: {len(expected)} open prompts recorded")
-    finally:
-        engine.dispose()
 
 
 # --- 0015: content translations ---------------------------------------------------------------
@@ -543,11 +546,7 @@ def test_translations_come_empty_and_go_and_every_row_keeps_its_canonical_wordin
 ) -> None:
     """0015 adds a NULL ``translations`` to tasks, questions and their revisions; going down
     drops only those columns, whatever translations were written meanwhile."""
-    upgrade(empty_url, "0002")
-    engine = make_engine(empty_url)
-    try:
-        fill(engine)
-        upgrade(empty_url, "0014")
+    with filled_at(empty_url, "0014") as engine:
         before = _translated_dump(engine)
         assert before["tasks"] and before["questions"] and before["question_revisions"]
 
@@ -589,8 +588,6 @@ def test_translations_come_empty_and_go_and_every_row_keeps_its_canonical_wordin
             + ", ".join(f"{len(after[t])} {t}" for t in TRANSLATED_TABLES)
             + " kept, translations dropped on the way down"
         )
-    finally:
-        engine.dispose()
 
 
 # --- 0016 and 0017: the inbox's claim indexes, the answers' alert mark ---------------------
@@ -666,11 +663,7 @@ def test_the_claim_indexes_and_the_alert_mark_come_and_go_and_every_row_stays(
 ) -> None:
     """0016 adds two indexes to the inbox, 0017 a NULL ``alert_pending_since`` (with its
     index) to the answers; going down drops them, whatever was marked meanwhile."""
-    upgrade(empty_url, "0002")
-    engine = make_engine(empty_url)
-    try:
-        fill(engine)
-        upgrade(empty_url, "0015")
+    with filled_at(empty_url, "0015") as engine:
         before = dump(engine)
         assert before["answers"]
 
@@ -697,8 +690,6 @@ def test_the_claim_indexes_and_the_alert_mark_come_and_go_and_every_row_stays(
             f"\nmigrations 0016-0017 data test [{backend}]: {len(before['answers'])} answers "
             "and every other row kept both ways"
         )
-    finally:
-        engine.dispose()
 
 
 # --- 0020: the revision a check-in's question was shown in ------------------------------------
@@ -710,12 +701,8 @@ def test_0020_names_the_revision_the_time_rule_took_as_shown_and_the_downgrade_d
     """Each check-in's question gets the newest revision made at or before its ``asked_at``:
     whatever the old rule (reworded if the newest revision came after ``asked_at``) took as
     reworded, the new one (another revision, or none) takes so too."""
-    upgrade(empty_url, "0002")
-    engine = make_engine(empty_url)
     hour = timedelta(hours=1)
-    try:
-        fill(engine)
-        upgrade(empty_url, "0019")
+    with filled_at(empty_url, "0019") as engine:
         questions = _rows(engine, "questions")
         deliveries = _rows(engine, "deliveries")
         # (question asked, asked_at, when its revision 2 was made; None: none made)
@@ -789,8 +776,6 @@ def test_0020_names_the_revision_the_time_rule_took_as_shown_and_the_downgrade_d
         upgrade(empty_url, "0020")
         assert dump(engine) == after
         print(f"\nmigration 0020 data test [{backend}]: {len(cases)} shown questions named")
-    finally:
-        engine.dispose()
 
 
 def _naive(value: object) -> datetime:
@@ -804,11 +789,7 @@ def _naive(value: object) -> datetime:
 def test_0021_gives_every_consent_version_no_translation_and_the_downgrade_keeps_the_rest(
     empty_url: str, backend: str
 ) -> None:
-    upgrade(empty_url, "0002")
-    engine = make_engine(empty_url)
-    try:
-        fill(engine)
-        upgrade(empty_url, "0020")
+    with filled_at(empty_url, "0020") as engine:
         group_id = _rows(engine, "groups")[0]["id"]
         with engine.begin() as connection:
             for version, text in ((1, "Your answers are stored."), (2, None)):
@@ -834,5 +815,3 @@ def test_0021_gives_every_consent_version_no_translation_and_the_downgrade_keeps
         downgrade(empty_url, "0020")
         assert _rows(engine, "consent_versions") == before
         print(f"\nmigration 0021 data test [{backend}]: {len(before)} consent versions kept")
-    finally:
-        engine.dispose()

@@ -8,8 +8,13 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from bot.services.audit import Actor, AuditAction, ObjectKind, record
-from bot.services.authoring.access import require_group, sees_every_group, team_place
-from bot.services.authoring.groups import _group_info, find_group, find_own_group
+from bot.services.authoring.access import (
+    not_your_group,
+    require_group,
+    sees_every_group,
+    team_place,
+)
+from bot.services.authoring.groups import _group_info, _split_group_prefix, find_group
 from bot.services.authoring.results import (
     AuthoringError,
     Team,
@@ -34,32 +39,30 @@ def _group(session: Session, actor: Actor, ref: str) -> TherapyGroup:
     return require_group(session, actor, find_group(session, ref), ref)
 
 
-def _split(text: str) -> tuple[str, int]:
-    """ "GROUP USER_ID": the group's name may hold spaces, so the user id is the last word."""
-    words = text.split()
-    if len(words) < 2:
-        raise AuthoringError(meaning(Kind.TEAM_USAGE))
-    last = words[-1]
-    if not (last.isascii() and last.isdigit()) or not 0 < int(last) < 2**63:
-        raise AuthoringError(meaning(Kind.ADMIN_BAD_USER_ID, text=last))
-    return " ".join(words[:-1]), int(last)
+def _user_id(word: str) -> int:
+    if not (word.isascii() and word.isdigit()) or not 0 < int(word) < 2**63:
+        raise AuthoringError(meaning(Kind.ADMIN_BAD_USER_ID, text=word))
+    return int(word)
 
 
 def _group_and_user(
     session: Session, actor: Actor, text: str, *, adding: bool
 ) -> tuple[TherapyGroup, int]:
-    """The group and user id of "GROUP USER_ID". A name may end in a number ("Shoulder
-    Therapy 1"): when the words before the last name no group and the whole text names one,
-    the user id is what is missing, not the group "Shoulder Therapy"."""
-    before_last = " ".join(text.split()[:-1])
-    if find_own_group(session, actor, before_last) is None:
-        named = find_own_group(session, actor, text)
-        if named is not None:
-            raise AuthoringError(
-                meaning(Kind.TEAM_USER_ID_MISSING, group=named.name, adding=adding)
-            )
-    ref, user_id = _split(text)
-    return _group(session, actor, ref), user_id
+    """The group and user id of "GROUP USER_ID", the group read as /removepatient reads it
+    (the longest run of leading words that names one): a name may end in a number, so
+    "Shoulder Therapy 1" alone is that group with the user id missing."""
+    split = _split_group_prefix(session, text, actor, trailing_ok=1)
+    if split is None:
+        # Neither the whole text nor all but its last word names a group of theirs.
+        *words, last = text.split() or [""]
+        if not words:
+            raise AuthoringError(meaning(Kind.TEAM_USAGE))
+        _user_id(last)
+        raise not_your_group(session, actor, " ".join(words))
+    group, rest = require_group(session, actor, split[0], split[0].name), split[1]
+    if not rest:
+        raise AuthoringError(meaning(Kind.TEAM_USER_ID_MISSING, group=group.name, adding=adding))
+    return group, _user_id(rest)
 
 
 def team_of(
