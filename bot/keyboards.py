@@ -10,8 +10,9 @@ stale or forged button is refused politely. Formats, all ASCII and ``:``-separat
     tz:<IANA zone name>                    /timezone: set this zone
     stop:yes|no                            /stop: the confirmation
     del:yes|no                             /deletemydata: the confirmation
-    cj:<request>:<version>:y|n             a join's consent: I agree / No, thanks
-    cm:<group>:<version>:y|n               a member asked again after the text changed
+    cj:<request>:<version>:y|n:<read in>   a join's consent: I agree / No, thanks (the
+                                           translation shown; empty: the text as written)
+    cm:<group>:<version>:y|n:<read in>     a member asked again after the text changed
     tc:save|cancel                         /setconsent: the review
     td:<task>:yes|no                       /deletetask: the confirmation
     tp:<task>                              /preview: every button of a preview (does nothing)

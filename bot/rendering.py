@@ -70,23 +70,30 @@ SUMMARY_ANSWER_CHARS = 120
 def render_consent(question: ConsentQuestion) -> tuple[str, InlineKeyboardMarkup]:
     """A group's consent text with "I agree" and "No, thanks"; the buttons name its version.
 
-    Joining: ``cj:<request>:<version>:y|n`` (the pending join's id, never the invite code);
-    a member asked again: ``cm:<group>:<version>:y|n``.
+    Joining: ``cj:<request>:<version>:y|n:<read in>`` (the pending join's id, never the
+    invite code); a member asked again: ``cm:<group>:<version>:y|n:<read in>``. ``<read in>``
+    is the translation shown (a language code), empty for the text as written: the agreement
+    records the words the patient read, whatever their language is by the time they press.
     """
     text = texts.consent_question(
         question.group_name, question.version, question.text, joining=question.joining
     )
     kind = "cj" if question.joining else "cm"
+    read_in = texts.content_language(question.text)
     markup = InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
                     texts.consent_button_agree(),
-                    callback_data=keyboards.encode(kind, question.ref, question.version, "y"),
+                    callback_data=keyboards.encode(
+                        kind, question.ref, question.version, "y", read_in
+                    ),
                 ),
                 InlineKeyboardButton(
                     texts.consent_button_decline(),
-                    callback_data=keyboards.encode(kind, question.ref, question.version, "n"),
+                    callback_data=keyboards.encode(
+                        kind, question.ref, question.version, "n", read_in
+                    ),
                 ),
             ]
         ]

@@ -620,6 +620,9 @@ class Consent(TableBase, table=True):
     person_id: int = _fk("people.id")
     version: int
     agreed_at: datetime = _instant(nullable=False)
+    # The words read, with the version: a translation's code ("de"), "" for the text as
+    # written (``READ_AS_WRITTEN``), NULL when not recorded (agreements before revision 0022).
+    read_in: str | None = Field(default=None, max_length=16)
 
 
 class ConsentRequest(TableBase, table=True):

@@ -30,10 +30,12 @@ async def consent_pressed(update: Update, context: BotContext) -> None:
     callback = keyboards.decode(query.data)
     ref = callback.int_part(0) if callback else None
     version = callback.int_part(1) if callback else None
-    choice = callback.parts[2] if callback and len(callback.parts) == 3 else ""
+    choice = callback.parts[2] if callback and len(callback.parts) in (3, 4) else ""
     if callback is None or ref is None or version is None or choice not in ("y", "n"):
         await acknowledge(context, query, texts.consent_gone())
         return
+    # Which words the message showed; a button sent before buttons said so has three parts.
+    shown_in = callback.parts[3] if len(callback.parts) == 4 else None
     deps = context.deps
     agree = choice == "y"
     if callback.kind == "cj":
@@ -53,10 +55,18 @@ async def consent_pressed(update: Update, context: BotContext) -> None:
             ref,
             version,
             agree,
+            shown_in,
         )
     else:
         work = deps.run(
-            checkin.answer_member, deps.database, deps.clock.now(), user.id, ref, version, agree
+            checkin.answer_member,
+            deps.database,
+            deps.clock.now(),
+            user.id,
+            ref,
+            version,
+            agree,
+            shown_in,
         )
     answer = await _guarded(query, work)
     outcome = checkin.ConsentOutcome

@@ -23,6 +23,10 @@ from bot.services.meaning import Kind, meaning
 from storage.db import Database
 from storage.models import Consent, ConsentVersion, TherapyGroup
 
+# ``Consent.read_in`` of an agreement to the text as written, not to one of its translations.
+READ_AS_WRITTEN = ""
+# How records people read (/audit, the audit CSV, /mydata) name it.
+AS_WRITTEN = "as written"
 # A consent text is shown in one message together with the group's name and two buttons;
 # Telegram's limit is 4096 characters.
 MAX_CONSENT_TEXT = 3500
@@ -140,13 +144,43 @@ def missing(session: Session, pairs: Iterable[tuple[int, int]]) -> dict[tuple[in
     }
 
 
+def words_read(required: ConsentText, shown_in: str | None) -> str | None:
+    """What an agreement records as read (``Consent.read_in``), from what its button says the
+    message showed: a translation the version has, ``READ_AS_WRITTEN``, or None (not known: a
+    button from before buttons said, or one naming a translation the version lacks)."""
+    if shown_in == READ_AS_WRITTEN or (shown_in and shown_in in required.text.translations):
+        return shown_in
+    return None
+
+
+def read_in_named(read_in: str | None) -> str | None:
+    """``Consent.read_in`` as records people read name it: a language code, "as written", or
+    None (not recorded)."""
+    return AS_WRITTEN if read_in == READ_AS_WRITTEN else read_in
+
+
 def record_agreement(
-    session: Session, now: datetime, actor: Actor, group_id: int, person_id: int, version: int
+    session: Session,
+    now: datetime,
+    actor: Actor,
+    required: ConsentText,
+    person_id: int,
+    read_in: str | None,
 ) -> bool:
-    """Store the agreement and its audit event; False when it was stored already."""
+    """Store the agreement to ``required`` and its audit event; False when it was stored
+    already. ``read_in``: see ``words_read``."""
+    group_id, version = required.group_id, required.version
     if has_agreed(session, group_id, person_id, version):
         return False
-    session.add(Consent(group_id=group_id, person_id=person_id, version=version, agreed_at=now))
+    session.add(
+        Consent(
+            group_id=group_id,
+            person_id=person_id,
+            version=version,
+            agreed_at=now,
+            read_in=read_in,
+        )
+    )
     record(
         session,
         now,
@@ -155,7 +189,9 @@ def record_agreement(
         ObjectKind.PERSON,
         person_id,
         group_id=group_id,
-        after={"version": version},
+        after={"version": version}
+        if read_in is None
+        else {"version": version, "read_in": read_in_named(read_in)},
     )
     return True
 

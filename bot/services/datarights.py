@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from bot.frozen import frozen
 from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind, record
 from bot.services.checkin.common import _person
-from bot.services.consent import text_of
+from bot.services.consent import read_in_named, text_of
 from storage.db import Database
 from storage.models import (
     Answer,
@@ -156,13 +156,15 @@ def my_data(database: Database, now: datetime, user_id: int) -> PersonalData | N
                 for m, name in memberships
             ],
             # Each agreement with the words agreed to, as they stood in that version, in every
-            # language the version was shown in (which one this person read is not stored).
+            # language the version has, and which of them this person read (None: not
+            # recorded, an agreement from before that was kept).
             "consents": [
                 {
                     "group": name,
                     "version": c.version,
                     "text": version.text,
                     "text_in": text_of(version).translations,
+                    "read_in": read_in_named(c.read_in),
                     "agreed_at": _when(c.agreed_at),
                 }
                 for c, name, version in consents

@@ -25,6 +25,7 @@ from bot.texts.consent import *  # noqa: F403
 from bot.texts.fhir import *  # noqa: F403
 from bot.texts.governance import *  # noqa: F403
 from bot.texts.language import content as content
+from bot.texts.language import content_language as content_language
 from bot.texts.operations import *  # noqa: F403
 from bot.texts.patient import *  # noqa: F403
 from bot.texts.patientpage import *  # noqa: F403

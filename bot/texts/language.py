@@ -48,6 +48,13 @@ def content(value: str) -> str:
     return value.in_language(current()) if isinstance(value, Localized) else value
 
 
+def content_language(value: str) -> str:
+    """The translation ``content`` shows of ``value``: its language code, or "" when it shows
+    the wording as written."""
+    code = current()
+    return code if isinstance(value, Localized) and value.translations.get(code) else ""
+
+
 def use(language: str) -> None:
     """Speak ``language`` from here on in this context (one update's handling)."""
     _reader.set(language if language in LANGUAGES else SOURCE_LANGUAGE)

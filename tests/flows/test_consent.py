@@ -169,7 +169,14 @@ async def test_agreeing_joins_with_the_agreement_stored_and_prompts_follow(h: Ha
         given.object_id,
         given.group_id,
         given.after,
-    ) == (None, "patient", "person", consent.person_id, consent.group_id, {"version": 1})
+    ) == (
+        None,
+        "patient",
+        "person",
+        consent.person_id,
+        consent.group_id,
+        {"version": 1, "read_in": "as written"},
+    )
 
     await at(h, local(11, 1))
     assert len(prompts_to(h, ALICE.id)) == 1
@@ -467,6 +474,7 @@ async def test_mydata_lists_the_consents_with_their_words(h: Harness) -> None:
             "version": 1,
             "text": CONSENT_V1,
             "text_in": {},
+            "read_in": "as written",
             "agreed_at": h.clock.now().isoformat(),
         }
     ]
@@ -516,6 +524,30 @@ async def test_each_patient_reads_and_agrees_to_the_demo_consent_in_their_langua
         "consents"
     ]
     assert consent["text_in"]["de"].startswith("Ihre Check-in-Antworten (Schmerzwerte")
+    assert consent["read_in"] == "de"
+
+
+async def test_an_agreement_records_the_words_read_whatever_the_language_is_by_the_press(
+    harness: Harness,
+) -> None:
+    """Informed consent is to the words on the screen: the German text, for a patient who
+    read it and switched the bot to English before pressing; the text as written, for one
+    whose language has no translation."""
+    h = harness
+    h.seed_demo(DEMO_SEED)
+    nuno = User(id=303, first_name="Nuno", last_name="Silva", language_code="pt")
+    await h.command(ANNA, "/start", "KNEE1")
+    await h.command(nuno, "/start", "KNEE1")
+    await h.command(ANNA, "/language")
+    await h.press(ANNA, "English")
+
+    await h.press(ANNA, "Ich stimme zu")
+    await h.press(nuno, AGREE)
+
+    read = {c.person_id: c.read_in for c in rows(h, Consent)}
+    assert read == {person_id(h, ANNA.id): "de", person_id(h, nuno.id): ""}
+    given = [e for e in rows(h, AuditEvent) if e.action == "consent_given"]
+    assert sorted((e.after or {}).get("read_in") for e in given) == ["as written", "de"]
 
 
 async def test_a_changed_translation_is_the_next_version_asked_in_the_members_language(
@@ -548,7 +580,7 @@ async def test_a_changed_translation_is_the_next_version_asked_in_the_members_la
     assert asked.button_texts == ["Ich stimme zu", "Nein, danke"]
     assert prompts_to(h, ANNA.id) == []
     await h.press(ANNA, "Ich stimme zu")
-    assert sorted(c.version for c in rows(h, Consent)) == [1, 2]
+    assert sorted((c.version, c.read_in) for c in rows(h, Consent)) == [(1, "de"), (2, "de")]
 
 
 async def test_setconsent_says_when_the_new_text_leaves_readers_of_a_translation_behind(

@@ -815,3 +815,47 @@ def test_0021_gives_every_consent_version_no_translation_and_the_downgrade_keeps
         downgrade(empty_url, "0020")
         assert _rows(engine, "consent_versions") == before
         print(f"\nmigration 0021 data test [{backend}]: {len(before)} consent versions kept")
+
+
+# --- 0022: the words a patient agreed to ------------------------------------------------------
+
+
+def test_0022_records_no_language_for_earlier_agreements_and_the_downgrade_keeps_them(
+    empty_url: str, backend: str
+) -> None:
+    """Which translation an agreement's patient read was not kept before 0022: every existing
+    agreement says "not recorded" (NULL), never a guess; going down drops only the column."""
+    with filled_at(empty_url, "0021") as engine:
+        group_id = _rows(engine, "groups")[0]["id"]
+        person_ids = [row["id"] for row in _rows(engine, "people")][:2]
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO consent_versions (group_id, version, text, translations, "
+                    "created_at) VALUES (:g, 1, 'Your answers are stored.', :tr, :at)"
+                ),
+                {"g": group_id, "tr": '{"de": {"text": "Gespeichert."}}', "at": FILLED_AT},
+            )
+            for person_id in person_ids:
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO consents (group_id, person_id, version, agreed_at) "
+                        "VALUES (:g, :p, 1, :at)"
+                    ),
+                    {"g": group_id, "p": person_id, "at": FILLED_AT},
+                )
+        before = _rows(engine, "consents")
+
+        upgrade(empty_url, "0022")
+        after = _rows(engine, "consents")
+        assert [row["read_in"] for row in after] == [None, None]
+        assert without(after, "read_in") == before
+
+        with engine.begin() as connection:  # an agreement recorded after the upgrade
+            connection.execute(
+                sa.text("UPDATE consents SET read_in = 'de' WHERE person_id = :p"),
+                {"p": person_ids[0]},
+            )
+        downgrade(empty_url, "0021")
+        assert _rows(engine, "consents") == before
+        print(f"\nmigration 0022 data test [{backend}]: {len(before)} agreements kept")

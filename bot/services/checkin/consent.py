@@ -30,7 +30,7 @@ from bot.services.checkin.results import (
     StartOutcome,
     consent_question,
 )
-from bot.services.consent import has_agreed, in_force, record_agreement
+from bot.services.consent import has_agreed, in_force, record_agreement, words_read
 from storage.db import Database
 from storage.models import (
     ConsentRequest,
@@ -56,13 +56,16 @@ def answer_join(
     request_id: int,
     version: int,
     agree: bool,
+    shown_in: str | None = None,
 ) -> ConsentAnswer:
-    """Join with the agreement stored, or drop the pending join; one transaction."""
+    """Join with the agreement stored, or drop the pending join; one transaction.
+
+    ``shown_in``: the words the message showed, as its button says (``words_read``)."""
     try:
-        return _answer_join(database, now, policy, who, request_id, version, agree)
+        return _answer_join(database, now, policy, who, request_id, version, agree, shown_in)
     except IntegrityError:
         # The same press handled twice at once: the second finds the first one's rows.
-        return _answer_join(database, now, policy, who, request_id, version, agree)
+        return _answer_join(database, now, policy, who, request_id, version, agree, shown_in)
 
 
 def _answer_join(
@@ -73,6 +76,7 @@ def _answer_join(
     request_id: int,
     version: int,
     agree: bool,
+    shown_in: str | None,
 ) -> ConsentAnswer:
     with database.session() as session:
         request = session.get(ConsentRequest, request_id)
@@ -140,7 +144,9 @@ def _answer_join(
         person = _person(session, who.telegram_user_id)
         assert person is not None and person.id is not None and group.id is not None
         if required is not None:
-            record_agreement(session, now, _PATIENT, group.id, person.id, required.version)
+            record_agreement(
+                session, now, _PATIENT, required, person.id, words_read(required, shown_in)
+            )
         session.commit()
         return ConsentAnswer(
             ConsentOutcome.JOINED,
@@ -151,17 +157,30 @@ def _answer_join(
 
 
 def answer_member(
-    database: Database, now: datetime, user_id: int, group_id: int, version: int, agree: bool
+    database: Database,
+    now: datetime,
+    user_id: int,
+    group_id: int,
+    version: int,
+    agree: bool,
+    shown_in: str | None = None,
 ) -> ConsentAnswer:
-    """A member's answer to a changed consent text: agree, or leave the group."""
+    """A member's answer to a changed consent text: agree, or leave the group (``shown_in``:
+    as for ``answer_join``)."""
     try:
-        return _answer_member(database, now, user_id, group_id, version, agree)
+        return _answer_member(database, now, user_id, group_id, version, agree, shown_in)
     except IntegrityError:
-        return _answer_member(database, now, user_id, group_id, version, agree)
+        return _answer_member(database, now, user_id, group_id, version, agree, shown_in)
 
 
 def _answer_member(
-    database: Database, now: datetime, user_id: int, group_id: int, version: int, agree: bool
+    database: Database,
+    now: datetime,
+    user_id: int,
+    group_id: int,
+    version: int,
+    agree: bool,
+    shown_in: str | None,
 ) -> ConsentAnswer:
     with database.session() as session:
         person = _person(session, user_id)
@@ -181,7 +200,9 @@ def _answer_member(
                 question=consent_question(False, group.id, required),
             )
         if agree:
-            record_agreement(session, now, _PATIENT, group.id, person.id, version)
+            record_agreement(
+                session, now, _PATIENT, required, person.id, words_read(required, shown_in)
+            )
             session.commit()
             return ConsentAnswer(ConsentOutcome.AGREED, group_name=group.name, version=version)
         answer = _withdraw(session, now, person, group, membership, version)
