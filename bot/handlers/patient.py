@@ -114,7 +114,9 @@ async def start_command(update: Update, context: BotContext) -> None:
             )
             text = f"{text}\n\n{texts.checkin_too_many_codes(result.retry_at - now)}"
     elif result.outcome == outcome.NEWCOMER:
-        await _answer_stranger(context, message, user.id)
+        await _answer_stranger(
+            context, message, user.id, to_therapist=texts.help_therapist_start()
+        )
         return
     elif result.outcome == outcome.GREETING:
         text = texts.checkin_greeting(list(result.groups), next_due)

@@ -45,6 +45,15 @@ def help_therapist() -> str:
     return admin_help()
 
 
+def help_therapist_start() -> str:
+    """A therapist's /start: what a therapist does here, not how to join a group."""
+    return _(
+        "👋 Hello! You are a therapist here. /groups shows your groups, /newgroup creates one, "
+        "/invite GROUP makes the link your patients join with, /newtask creates a task and "
+        "/report GROUP shows adherence. /help lists every command."
+    )
+
+
 def help_therapist_free_text() -> str:
     """A therapist's message outside a dialogue: what to do instead, not how to join."""
     return _(

@@ -74,3 +74,20 @@ async def test_an_administrator_only_in_the_configuration_gets_a_therapists_answ
     # A stranger's /cancel still says how to join.
     await h.command(ALICE, "/cancel")
     assert "To join your therapy group" in h.last_text(ALICE.chat_id)
+
+
+async def test_start_alone_greets_a_therapist_as_a_therapist(harness: Harness) -> None:
+    """/start is the first thing anyone sends a bot: a therapist, stored or only in the
+    configuration, is told what a therapist does here, never how to join a group."""
+    h = harness
+    await h.command(THEO, "/start")
+    first = h.last_text(THEO.chat_id)
+    await h.command(THEO, "/newgroup", "Knees")
+    await h.command(THEO, "/start")
+    stored = h.last_text(THEO.chat_id)
+
+    for greeting in (first, stored):
+        assert greeting == texts.help_therapist_start()
+        assert "To join your therapy group" not in greeting
+    await h.command(ALICE, "/start")
+    assert "To join your therapy group" in h.last_text(ALICE.chat_id)
