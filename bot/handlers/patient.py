@@ -182,6 +182,10 @@ async def cancel_command(update: Update, context: BotContext) -> None:
 
 async def _pause(update: Update, context: BotContext, *, cancelling: bool) -> None:
     message, user = _message_and_user(update)
+    if not cancelling and await _explained_to_therapist(
+        context, message, user.id, "/pause", texts.admin_menu_pause()
+    ):
+        return
     deps = context.deps
     paused = await deps.run(
         checkin.pause, deps.database, deps.clock.now(), policy_of(context), user.id
@@ -194,12 +198,7 @@ async def _pause(update: Update, context: BotContext, *, cancelling: bool) -> No
         await message.reply_text(texts.help_therapist_nothing_to_cancel())
         return
     if not paused.known:
-        await _answer_stranger(
-            context,
-            message,
-            user.id,
-            to_therapist=texts.help_therapist_patient_command("/pause", texts.admin_menu_pause()),
-        )
+        await _answer_stranger(context, message, user.id)
         return
     if paused.task_title is None:
         await message.reply_text(texts.checkin_nothing_to_pause(paused.open_count))
@@ -213,6 +212,10 @@ async def _pause(update: Update, context: BotContext, *, cancelling: bool) -> No
 async def timezone_command(update: Update, context: BotContext) -> None:
     """Show the patient's time zone with buttons for common ones, or set the one named."""
     message, user = _message_and_user(update)
+    if await _explained_to_therapist(
+        context, message, user.id, "/timezone", texts.admin_menu_timezone()
+    ):
+        return
     deps = context.deps
     now = deps.clock.now()
     if context.args:
@@ -221,13 +224,13 @@ async def timezone_command(update: Update, context: BotContext) -> None:
             checkin.set_timezone, deps.database, now, policy_of(context), user.id, name
         )
         if not changed.known:
-            await _answer_stranger(context, message, user.id, to_therapist=_timezone_is_patients())
+            await _answer_stranger(context, message, user.id)
             return
         await message.reply_text(_zone_changed_text(changed, name, context), parse_mode=HTML)
         return
     view = await deps.run(checkin.timezone_of, deps.database, policy_of(context), user.id)
     if not view.known:
-        await _answer_stranger(context, message, user.id, to_therapist=_timezone_is_patients())
+        await _answer_stranger(context, message, user.id)
         return
     local_now = now.astimezone(ZoneInfo(view.zone))
     markup = rendering.timezone_keyboard(deps.settings.checkins.common_timezones, view.zone)
@@ -241,15 +244,12 @@ async def timezone_command(update: Update, context: BotContext) -> None:
 async def stop_command(update: Update, context: BotContext) -> None:
     """Ask for confirmation before opting out of check-ins."""
     message, user = _message_and_user(update)
+    if await _explained_to_therapist(context, message, user.id, "/stop", texts.admin_menu_stop()):
+        return
     deps = context.deps
     status = await deps.run(checkin.person_status, deps.database, user.id)
     if not status.known:
-        await _answer_stranger(
-            context,
-            message,
-            user.id,
-            to_therapist=texts.help_therapist_patient_command("/stop", texts.admin_menu_stop()),
-        )
+        await _answer_stranger(context, message, user.id)
         return
     if status.opted_out:
         await message.reply_text(texts.checkin_tasks_opted_out())
@@ -263,17 +263,14 @@ async def stop_command(update: Update, context: BotContext) -> None:
 async def delete_command(update: Update, context: BotContext) -> None:
     """Ask for confirmation before erasing the patient's data."""
     message, user = _message_and_user(update)
+    if await _explained_to_therapist(
+        context, message, user.id, "/deletemydata", texts.admin_menu_deletemydata()
+    ):
+        return
     deps = context.deps
     status = await deps.run(checkin.person_status, deps.database, user.id)
     if not status.known and not status.joining:
-        await _answer_stranger(
-            context,
-            message,
-            user.id,
-            to_therapist=texts.help_therapist_patient_command(
-                "/deletemydata", texts.admin_menu_deletemydata()
-            ),
-        )
+        await _answer_stranger(context, message, user.id)
         return
     markup = rendering.confirm_keyboard(
         "del", texts.checkin_button_delete_yes(), texts.checkin_button_delete_no()
@@ -303,8 +300,19 @@ async def _answer_stranger(
     await message.reply_text(texts.checkin_how_to_join(), parse_mode=HTML)
 
 
-def _timezone_is_patients() -> str:
-    return texts.help_therapist_patient_command("/timezone", texts.admin_menu_timezone())
+async def _explained_to_therapist(
+    context: BotContext, message: Message, user_id: int, command: str, purpose: str
+) -> bool:
+    """A patients' command from a therapist who is no patient (never was) is explained, not
+    run: a stored therapist passed for a patient and got a patient's zone picker, or an
+    erasure offer for data that is not a patient's. True when it was explained."""
+    deps = context.deps
+    if not await deps.run(
+        is_therapist, deps.database, deps.settings.therapists.user_ids, user_id
+    ) or not await deps.run(checkin.never_a_patient, deps.database, user_id):
+        return False
+    await message.reply_text(texts.help_therapist_patient_command(command, purpose))
+    return True
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from bot import texts
-from tests.fakes.harness import Harness, patient, therapist
+from tests.fakes.harness import DEMO_SEED, Harness, patient, therapist
 from tests.flows.test_therapist_support import invite_code
 
 THEO = therapist()
 ALICE = patient(0)
+PATIENT_COMMANDS = (
+    ("/timezone", "Show or set your time zone"),
+    ("/stop", "Stop receiving check-ins"),
+    ("/pause", "Stop for now; continue later with /tasks"),
+    ("/deletemydata", "Erase your answers and leave your groups"),
+)
 
 
 async def test_a_therapist_typing_outside_a_dialogue_is_pointed_at_the_commands(
@@ -51,12 +57,7 @@ async def test_an_administrator_only_in_the_configuration_gets_a_therapists_answ
         "Nothing to cancel: /cancel leaves /newtask, /edittask or /setconsent while you are in "
         "one. /help lists all commands."
     )
-    for command, purpose in (
-        ("/timezone", "Show or set your time zone"),
-        ("/stop", "Stop receiving check-ins"),
-        ("/pause", "Stop for now; continue later with /tasks"),
-        ("/deletemydata", "Erase your answers and leave your groups"),
-    ):
+    for command, purpose in PATIENT_COMMANDS:
         await h.command(THEO, command)
         assert h.last_text(THEO.chat_id) == (
             f"{command} is a patients' command (“{purpose}”). You are a therapist here: "
@@ -66,10 +67,20 @@ async def test_an_administrator_only_in_the_configuration_gets_a_therapists_answ
     assert h.last_text(THEO.chat_id).startswith("/timezone is a patients' command")
     assert not any("To join your therapy group" in t for t in h.texts(THEO.chat_id))
 
-    # Once stored (his first group), /cancel outside a dialogue still cancels nothing.
+    # Once stored (his first group), /cancel outside a dialogue still cancels nothing, and the
+    # patients' commands are still explained: he has nothing they act on.
     await h.command(THEO, "/newgroup", "Knees")
     await h.command(THEO, "/cancel")
     assert h.last_text(THEO.chat_id).startswith("Nothing to cancel")
+    for command, purpose in PATIENT_COMMANDS:
+        await h.command(THEO, command)
+        assert h.last_message(THEO.chat_id).buttons == []
+        assert h.last_text(THEO.chat_id) == (
+            f"{command} is a patients' command (“{purpose}”). You are a therapist here: "
+            "/help lists your commands."
+        )
+    await h.command(THEO, "/timezone", "Europe/Berlin")
+    assert h.last_text(THEO.chat_id).startswith("/timezone is a patients' command")
 
     # A stranger's /cancel still says how to join.
     await h.command(ALICE, "/cancel")
@@ -91,3 +102,20 @@ async def test_start_alone_greets_a_therapist_as_a_therapist(harness: Harness) -
         assert "To join your therapy group" not in greeting
     await h.command(ALICE, "/start")
     assert "To join your therapy group" in h.last_text(ALICE.chat_id)
+
+
+async def test_a_therapist_who_is_also_a_patient_gets_the_patients_commands(
+    harness: Harness,
+) -> None:
+    """Theo also joined a group by its invite link, as a patient: /stop and /deletemydata act
+    on his place there, as for any patient."""
+    h = harness
+    h.seed_demo(DEMO_SEED)
+    await h.command(THEO, "/newgroup", "Knees")
+    await h.command(THEO, "/start", "SHOULDER1")
+    assert h.last_text(THEO.chat_id).startswith("✅ Welcome! You have joined Shoulder Therapy 1.")
+
+    await h.command(THEO, "/stop")
+    assert h.last_message(THEO.chat_id).button_texts == ["Yes, stop", "No, keep them"]
+    await h.command(THEO, "/deletemydata")
+    assert "Yes, delete everything" in h.last_message(THEO.chat_id).button_texts

@@ -40,6 +40,7 @@ from bot.services.checkin.joining import start
 from bot.services.checkin.leaving import delete_my_data, stop
 from bot.services.checkin.preferences import (
     list_tasks,
+    never_a_patient,
     pause,
     person_status,
     set_timezone,
@@ -136,6 +137,7 @@ __all__ = [
     "delete_my_data",
     "forget_unsent",
     "list_tasks",
+    "never_a_patient",
     "normalise_zone",
     "note_alerts_sent",
     "note_offer",

@@ -156,6 +156,23 @@ def _joining(session: Session, user_id: int) -> bool:
     return session.exec(found).first() is not None
 
 
+def never_a_patient(database: Database, user_id: int) -> bool:
+    """Whether this Telegram user has had no place as a patient in any group, now or before:
+    a therapist like that has nothing the patients' commands act on."""
+    with database.read_session() as session:
+        person = _person(session, user_id)
+        if person is None:
+            return True
+        return (
+            session.exec(
+                select(Membership.id).where(
+                    Membership.person_id == person.id, Membership.role == Role.PATIENT.value
+                )
+            ).first()
+            is None
+        )
+
+
 def person_status(database: Database, user_id: int) -> PersonStatus:
     """Whether this Telegram user is known, opted out, or in the middle of a question."""
     with database.read_session() as session:
