@@ -52,6 +52,12 @@ async def test_groups_are_created_listed_and_named_without_clashes(harness: Harn
         "Check-ins: 0 open · 0 completed · 0 upcoming",
     ]
 
+    # A second therapist on Knees' team counts, as /team lists him.
+    await h.command(THEO, "/addtherapist", "556")
+    await h.command(THEO, "/addtoteam", "Knees", "556")
+    await h.command(THEO, "/groups")
+    assert "1 patient · 2 therapists · 0 tasks" in last(h).splitlines()
+
 
 async def test_patients_are_listed_and_removed_keeping_their_answers(harness: Harness) -> None:
     h = harness

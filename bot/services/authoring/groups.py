@@ -42,6 +42,7 @@ from storage.models import (
     OPEN_STATUSES,
     Delivery,
     DeliveryStatus,
+    GroupTherapist,
     Invite,
     Membership,
     Person,
@@ -231,6 +232,10 @@ def list_groups(
         members = Counter(
             (g, r) for g, r in session.exec(select(Membership.group_id, Membership.role)).all()
         )
+        # The care team (``/team``): the therapists who see the group and get its alerts. A
+        # ``therapist`` membership names only who made the group, so counted that way a team of
+        # two read "1 therapist".
+        team = Counter(session.exec(select(GroupTherapist.group_id)).all())
         tasks = Counter(
             session.exec(select(Task.group_id).where(col(Task.deleted_at).is_(None))).all()
         )
@@ -271,7 +276,7 @@ def list_groups(
                 GroupSummary(
                     group=_group_info(group, default_zone),
                     patients=members[(group.id, Role.PATIENT.value)],
-                    therapists=members[(group.id, Role.THERAPIST.value)],
+                    therapists=team[group.id],
                     tasks=tasks[group.id],
                     upcoming=upcoming[group.id],
                     open=open_[group.id],
