@@ -642,3 +642,5 @@ class ConsentRequest(TableBase, table=True):
     invite_id: int = _fk("invites.id")
     version: int
     created_at: datetime = _instant(nullable=False, index=True)
+    # Chosen with /language while waiting (NULL: none); the person's language once they agree.
+    language: str | None = Field(default=None, max_length=8)

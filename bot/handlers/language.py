@@ -25,7 +25,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, TypeHandler, filt
 
 from bot import texts
 from bot.context import BotApplication, BotContext
-from bot.handlers.patient import ask_again
+from bot.handlers.patient import ask_again, consent_again
 from bot.handlers.presses import acknowledge
 from bot.handlers.therapist.common import patient_menu, therapist_menu
 from bot.handlers.therapist.menus import menu_changes
@@ -119,7 +119,10 @@ async def _choose(update: Update, context: BotContext, code: str) -> None:
         parse_mode=ParseMode.HTML,
     )
     await _menu_in_chat(context, chat.id, therapist=therapist)
-    if chosen.changed:
+    if chosen.joining:
+        # Waiting to agree: the consent text comes again, to be read in the chosen language.
+        await consent_again(context, chat.id, user.id)
+    elif chosen.changed:
         # The question on the screen is in the old language: it comes again in the new one.
         await ask_again(context, chat.id, user.id)
 

@@ -673,6 +673,16 @@ def _not_shown_intro(result: checkin.NotShown) -> str:
     return texts.checkin_question_not_shown()
 
 
+async def consent_again(context: BotContext, chat_id: int, user_id: int) -> None:
+    """Send the consent text of a join waiting for "I agree" once more, in the reader's
+    language as it is now (after /language changed it)."""
+    deps = context.deps
+    waiting = await deps.run(checkin.waiting_join, deps.database, deps.clock.now(), user_id)
+    if waiting is not None:
+        text, markup = rendering.render_consent(waiting)
+        await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
+
+
 async def ask_again(context: BotContext, chat_id: int, user_id: int) -> None:
     """Send the question being asked once more, in the reader's language as it is now (after
     /language changed it), where the check-in goes on."""

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.frozen import frozen
 from bot.services.audit import Actor, AuditAction, ObjectKind, record
 from bot.services.meaning import Kind, Meaning, meaning
 from storage.db import Database
-from storage.models import Person
+from storage.models import ConsentRequest, Person
 
 # English is the source language; every other one has a catalog in bot/locale.
 AVAILABLE: tuple[str, ...] = ("en", "de", "es")
@@ -40,12 +40,26 @@ def language_of(
     database: Database, telegram_user_id: int, telegram_code: str | None, default: str
 ) -> str:
     """The language of the person behind an update; Telegram's code of this very update wins
-    over the stored one, an explicit choice over both."""
+    over the stored one, an explicit choice over both (for someone not yet joined, the choice
+    kept with their waiting join)."""
     with database.read_session() as session:
-        choice = session.exec(
-            select(Person.language).where(Person.telegram_user_id == telegram_user_id)
+        person = session.exec(
+            select(Person.id, Person.language).where(Person.telegram_user_id == telegram_user_id)
         ).first()
+        choice = person[1] if person is not None else _joining_choice(session, telegram_user_id)
     return resolve(choice, telegram_code, default)
+
+
+def _joining_choice(session: Session, telegram_user_id: int) -> str | None:
+    """The language chosen while a join waits for "I agree" (``ConsentRequest.language``)."""
+    return session.exec(
+        select(ConsentRequest.language)
+        .where(
+            ConsentRequest.telegram_user_id == telegram_user_id,
+            col(ConsentRequest.language).is_not(None),
+        )
+        .order_by(col(ConsentRequest.created_at).desc(), col(ConsentRequest.id).desc())
+    ).first()
 
 
 def languages_of_chats(
@@ -73,6 +87,8 @@ def languages_of_chats(
 class LanguageChosen:
     language: str
     changed: bool
+    # Kept with a join waiting for "I agree" (no person yet): its consent text is due again.
+    joining: bool = False
 
 
 def choose_language(
@@ -86,7 +102,9 @@ def choose_language(
 ) -> LanguageChosen:
     """Store a person's own choice of language, which later Telegram codes never override.
 
-    A therapist named only in the configuration gets their row here. Raises
+    A therapist named only in the configuration gets their row here. Someone whose join waits
+    for "I agree" has no row yet: the choice is kept with the waiting join (nothing else of
+    theirs is stored before they agree) and becomes theirs when they agree. Raises
     ``LanguageRefused`` for a language we do not have or a patient we do not know (one who
     never joined: until then, Telegram's language is theirs).
     """
@@ -107,7 +125,19 @@ def choose_language(
             )
             session.add(person)
             session.flush()
-        if person is None or person.id is None:
+        if person is None:
+            waiting = session.exec(
+                select(ConsentRequest).where(ConsentRequest.telegram_user_id == telegram_user_id)
+            ).all()
+            if not waiting:
+                raise LanguageRefused(meaning(Kind.LANGUAGE_NOT_JOINED))
+            changed = any(request.language != language for request in waiting)
+            for request in waiting:
+                request.language = language
+                session.add(request)
+            session.commit()
+            return LanguageChosen(language, changed, joining=True)
+        if person.id is None:
             raise LanguageRefused(meaning(Kind.LANGUAGE_NOT_JOINED))
         before = person.language
         changed = before != language

@@ -550,6 +550,34 @@ async def test_an_agreement_records_the_words_read_whatever_the_language_is_by_t
     assert sorted((e.after or {}).get("read_in") for e in given) == ["as written", "de"]
 
 
+async def test_a_joiner_chooses_a_language_before_agreeing_and_keeps_it_once_joined(
+    harness: Harness,
+) -> None:
+    """Someone whose Telegram speaks French reads the consent text in English; /language
+    while the join waits gives them the text again in German, and agreeing keeps German."""
+    h = harness
+    h.seed_demo(DEMO_SEED)
+    marie = User(id=304, first_name="Marie", last_name="Dubois", language_code="fr")
+    await h.command(marie, "/start", "KNEE1")
+    assert "Your check-in answers (pain scores" in h.last_text(marie.chat_id)
+    await h.command(marie, "/language")
+    await h.press(marie, "Deutsch")
+
+    again = h.last_message(marie.chat_id)
+    assert "Ihre Check-in-Antworten (Schmerzwerte" in (again.plain or "")
+    assert again.button_texts == ["Ich stimme zu", "Nein, danke"]
+    assert rows(h, Person) == [], "nothing of theirs is stored before they agree"
+    await h.press(marie, "Ich stimme zu")
+
+    assert h.last_text(marie.chat_id).startswith(
+        "Vielen Dank: Ihre Einwilligung (Version 1) ist gespeichert.\n\n✅ Willkommen! Sie sind "
+        "Knee Therapy 1 beigetreten."
+    )
+    [person] = rows(h, Person)
+    assert person.language == "de"
+    assert [c.read_in for c in rows(h, Consent)] == ["de"]
+
+
 async def test_a_changed_translation_is_the_next_version_asked_in_the_members_language(
     harness: Harness, tmp_path: Path
 ) -> None:

@@ -859,3 +859,45 @@ def test_0022_records_no_language_for_earlier_agreements_and_the_downgrade_keeps
         downgrade(empty_url, "0021")
         assert _rows(engine, "consents") == before
         print(f"\nmigration 0022 data test [{backend}]: {len(before)} agreements kept")
+
+
+# --- 0023: a joiner's language ----------------------------------------------------------------
+
+
+def test_0023_gives_every_waiting_join_no_language_and_the_downgrade_keeps_them(
+    empty_url: str, backend: str
+) -> None:
+    with filled_at(empty_url, "0022") as engine:
+        group_id = _rows(engine, "groups")[0]["id"]
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO invites (code, demo, group_id, uses, created_at) "
+                    "VALUES ('JOINCODE22', false, :g, 0, :at)"
+                ),
+                {"g": group_id, "at": FILLED_AT},
+            )
+            invite_id = connection.execute(sa.text("SELECT max(id) FROM invites")).scalar_one()
+            for user_id in (5000000101, 5000000102):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO consent_requests (telegram_user_id, invite_id, version, "
+                        "created_at) VALUES (:u, :i, 1, :at)"
+                    ),
+                    {"u": user_id, "i": invite_id, "at": FILLED_AT},
+                )
+        before = _rows(engine, "consent_requests")
+
+        upgrade(empty_url, "0023")
+        after = _rows(engine, "consent_requests")
+        assert [row["language"] for row in after] == [None, None]
+        assert without(after, "language") == before
+
+        with engine.begin() as connection:  # a choice made after the upgrade
+            connection.execute(
+                sa.text("UPDATE consent_requests SET language = 'de' WHERE telegram_user_id = :u"),
+                {"u": 5000000101},
+            )
+        downgrade(empty_url, "0022")
+        assert _rows(engine, "consent_requests") == before
+        print(f"\nmigration 0023 data test [{backend}]: {len(before)} waiting joins kept")

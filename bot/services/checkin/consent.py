@@ -143,6 +143,8 @@ def _answer_join(
         session.delete(request)
         person = _person(session, who.telegram_user_id)
         assert person is not None and person.id is not None and group.id is not None
+        if request.language is not None and request.language != person.language:
+            _keep_language_chosen(session, now, person, request.language)
         if required is not None:
             record_agreement(
                 session, now, _PATIENT, required, person.id, words_read(required, shown_in)
@@ -154,6 +156,23 @@ def _answer_join(
             version=required.version if required is not None else 0,
             next_due=joined.next_due,
         )
+
+
+def _keep_language_chosen(session: Session, now: datetime, person: Person, language: str) -> None:
+    """The language chosen while the join waited becomes the person's, as /language makes it."""
+    record(
+        session,
+        now,
+        _PATIENT,
+        AuditAction.LANGUAGE_CHOSEN,
+        ObjectKind.PERSON,
+        person.id,
+        group_id=None,
+        before={"language": person.language},
+        after={"language": language},
+    )
+    person.language = language
+    session.add(person)
 
 
 def answer_member(
