@@ -211,6 +211,29 @@ async def test_a_press_on_someone_elses_consent_message_joins_nobody(h: Harness)
     )
 
 
+async def test_a_members_old_join_button_after_the_text_changed_shows_the_new_text(
+    h: Harness,
+) -> None:
+    """Alice joined under version 1; the text changed. Her join's old "I agree" (a second
+    device still showing it) agrees to nothing and, instead of sending a member to the invite
+    link, shows the text in force, to agree to there."""
+    await h.command(ALICE, "/start", "KNEESCODE1")
+    data = h.last_message(ALICE.chat_id).button(AGREE)["callback_data"]
+    await h.press(ALICE, AGREE)
+    await change_text(h, CONSENT_V2)
+
+    await h.press_data(ALICE, data)
+
+    assert [c.version for c in rows(h, Consent)] == [1]
+    assert membership_role(h, ALICE.id) == "patient"
+    asked = h.last_message(ALICE.chat_id)
+    assert CONSENT_V2 in (asked.plain or "")
+    assert asked.button_texts == [AGREE, DECLINE]
+    await h.press(ALICE, AGREE)
+    assert [c.version for c in rows(h, Consent)] == [1, 2]
+    assert membership_role(h, ALICE.id) == "patient"
+
+
 async def test_a_join_left_unanswered_for_a_week_is_forgotten(h: Harness) -> None:
     await h.command(ALICE, "/start", "KNEESCODE1")
 

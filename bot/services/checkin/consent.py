@@ -30,7 +30,14 @@ from bot.services.checkin.results import (
     StartOutcome,
     consent_question,
 )
-from bot.services.consent import has_agreed, in_force, record_agreement, words_read
+from bot.services.consent import (
+    ConsentText,
+    has_agreed,
+    in_force,
+    missing,
+    record_agreement,
+    words_read,
+)
 from storage.db import Database
 from storage.models import (
     ConsentRequest,
@@ -80,8 +87,19 @@ def _answer_join(
 ) -> ConsentAnswer:
     with database.session() as session:
         request = session.get(ConsentRequest, request_id)
+        if request is None:
+            # Answered already (they joined), or purged. A member whose group's text changed
+            # since is owed the new one: this old button is what they found to press.
+            owed = _owed_consent(session, who.telegram_user_id)
+            if owed is not None:
+                return ConsentAnswer(
+                    ConsentOutcome.CHANGED,
+                    group_name=owed.group_name,
+                    question=consent_question(False, owed.group_id, owed),
+                )
+            return ConsentAnswer(ConsentOutcome.GONE)
         # Someone else's button (a forwarded message, a forged press) names no request of theirs.
-        if request is None or request.telegram_user_id != who.telegram_user_id:
+        if request.telegram_user_id != who.telegram_user_id:
             return ConsentAnswer(ConsentOutcome.GONE)
         invite = session.get(Invite, request.invite_id)
         group = session.get(TherapyGroup, invite.group_id) if invite is not None else None
@@ -156,6 +174,26 @@ def _answer_join(
             version=required.version if required is not None else 0,
             next_due=joined.next_due,
         )
+
+
+def _owed_consent(session: Session, telegram_user_id: int) -> ConsentText | None:
+    """The consent text in force of a group this person is a patient of and has not agreed
+    to (the oldest such group), if any."""
+    person = _person(session, telegram_user_id)
+    if person is None or person.id is None:
+        return None
+    group_ids = session.exec(
+        select(Membership.group_id).where(
+            Membership.person_id == person.id, Membership.role == Role.PATIENT.value
+        )
+    ).all()
+    owed = missing(session, [(group_id, person.id) for group_id in group_ids])
+    for group_id, _person_id in sorted(owed):
+        group = session.get(TherapyGroup, group_id)
+        required = in_force(session, group) if group is not None else None
+        if required is not None:
+            return required
+    return None
 
 
 def _keep_language_chosen(session: Session, now: datetime, person: Person, language: str) -> None:
