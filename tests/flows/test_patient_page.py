@@ -533,6 +533,15 @@ async def test_a_page_of_more_photos_than_a_message_has_buttons_still_comes(
     assert older is not None and "Check-in 5 of 5, newest first." in (older.plain or "")
     assert buttons_of(h, page.message_id) == ["Newer ▶"]
 
+    # A press whose parts are not numbers is refused as an old button, not met as an error.
+    person = page.reply_markup["inline_keyboard"][-1][-1]["callback_data"].split(":")[1]
+    sent = len(h.api.messages(THEO.chat_id))
+    for data in (f"pp:{person}::96", f"pp:{person}:0:x", f"pp:{person}:0:"):
+        await h.press_data(THEO, data, page.message_id)
+        answered = h.callback_answers()[-1].params.get("text")
+        assert answered == "This button is no longer active.", data
+    assert len(h.api.messages(THEO.chat_id)) == sent
+
 
 def buttons_of(h: Harness, message_id: int) -> list[str]:
     """The labels under one of the therapist's messages, as it reads now."""

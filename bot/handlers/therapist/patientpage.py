@@ -172,7 +172,12 @@ async def page_press(update: Update, context: BotContext) -> None:
     parts = callback.parts if callback else ()
     offset_part = parts[1] if len(parts) > 1 else "0"
     media_part = parts[2] if len(parts) > 2 else "0"
-    if callback is None or person_id is None or not (offset_part + media_part).isdigit():
+    if (
+        callback is None
+        or person_id is None
+        or not offset_part.isdigit()
+        or not media_part.isdigit()
+    ):
         await acknowledge(context, query, texts.admin_stale_button())
         return
     deps = context.deps
