@@ -18,7 +18,8 @@ stale or forged button is refused politely. Formats, all ASCII and ``:``-separat
     tp:<task>                              /preview: every button of a preview (does nothing)
     te:<task>:<action>[:<position>]        /edittask: due, repeat, addq, rmq, done; rm:<pos>
     au:<group or 0>:<days or 0>:<offset>   /audit: the Older and Newer pages
-    pp:<person>:<offset>                   /patient: a page (a choice, Older, Newer), in place
+    pp:<person>:<offset>[:<first media>]   /patient: a page (a choice, Older, Newer), in place;
+                                           with the photo and video buttons from that one on
     po:<person>                            a report's or alert's button: the page, a new message
     pm:<answer>                            /patient: send this photo or video answer
     rp:g|t:<group or task>:<offset>        /report: the next buttons of patients
@@ -35,6 +36,8 @@ from bot.frozen import frozen
 from storage.models import MAX_INTEGER
 
 MAX_CALLBACK_BYTES = 64
+# Telegram refuses ("reply markup is too long") an inline keyboard of more buttons than this.
+MAX_BUTTONS = 100
 
 # The patient page's buttons (handlers/therapist/patientpage.py, rendering.alert_markup).
 PATIENT_PAGE = "pp"

@@ -34,6 +34,9 @@ __all__ = [
     "media_usage",
     "menu_media",
     "menu_patient",
+    "page_media_earlier",
+    "page_media_later",
+    "page_media_note",
     "page_newer",
     "page_older",
     "patient_choice_label",
@@ -129,6 +132,22 @@ def page_newer() -> str:
     return _("Newer ▶")
 
 
+def page_media_earlier(first: int, last: int) -> str:
+    return _("◀ Buttons {first}–{last}").format(first=first, last=last)
+
+
+def page_media_later(first: int, last: int) -> str:
+    return _("Buttons {first}–{last} ▶").format(first=first, last=last)
+
+
+def page_media_note(first: int, last: int, total: int, most: int, button: str) -> str:
+    """Which photos and videos have their buttons under the page, and where the others are."""
+    return _(
+        "Photos and videos {first}–{last} of {total} have their buttons below (a message "
+        "holds {most} at most); press “{button}” for the others."
+    ).format(first=first, last=last, total=total, most=most, button=button)
+
+
 def report_patients_more() -> str:
     return _("More patients ▶")
 
@@ -191,22 +210,30 @@ def media_button(line: AnswerLine, number: int) -> str:
     return f"{icon} {_media_word(line.response_type).capitalize()} {number}"
 
 
-def patient_page(page: PatientPage, limit: int) -> str:
-    """The page as HTML of at most ``limit`` characters: answers shortened until it fits."""
+def patient_page(page: PatientPage, limit: int, note: str = "") -> str:
+    """The page as HTML of at most ``limit`` characters: answers shortened until it fits.
+
+    ``note`` closes the page (after which check-ins these are), whatever is cut.
+    """
     for question_chars, answer_chars in ((120, 400), (70, 160), (40, 60), (24, 24)):
-        text = _page(page, question_chars, answer_chars)
+        text = _page(page, question_chars, answer_chars, note)
         if _shown(text) <= limit:
             return text
-    # Only a task of very many questions gets here: keep whole lines while they fit.
+    # Only a task of very many questions gets here: keep whole lines while they fit. The
+    # closing lines stay, as they say which check-ins the page holds and where the buttons
+    # of the photos and videos cut off here are.
+    body, _gap, closing = text.rpartition("\n\n")
     kept: list[str] = []
-    for line in text.split("\n"):
-        if _shown("\n".join([*kept, line, "…"])) > limit:
+    for line in body.split("\n"):
+        if _shown("\n".join([*kept, line, "…", "", closing])) > limit:
             break
         kept.append(line)
-    return "\n".join([*kept, "…"])
+    while kept and not kept[-1]:
+        kept.pop()
+    return "\n".join([*kept, "…", "", closing])
 
 
-def _page(page: PatientPage, question_chars: int, answer_chars: int) -> str:
+def _page(page: PatientPage, question_chars: int, answer_chars: int, note: str = "") -> str:
     if page.data_deleted:
         name = _deleted()
     else:
@@ -281,6 +308,8 @@ def _page(page: PatientPage, question_chars: int, answer_chars: int) -> str:
             first=first, last=last, total=page.total
         )
     lines.append(f"<i>{shown}</i>")
+    if note:
+        lines.append(note)
     return "\n".join(lines)
 
 

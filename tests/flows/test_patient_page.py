@@ -458,3 +458,94 @@ async def test_a_german_speaking_therapist_gets_the_reports_chart_button_in_germ
     assert buttons(h, THEO.chat_id) == ["📈 Diagramm", "👤 Alice Test"]
     await h.press(THEO, "📈 Diagramm")
     assert h.last_message(THEO.chat_id).kind == "photo"
+
+
+# Telegram puts at most 100 buttons under a message and refuses a markup with more.
+MOST_BUTTONS = 100
+POSES = 30  # a task's most questions (authoring.MAX_QUESTIONS)
+
+
+async def a_photo_diary(h: Harness) -> None:
+    """Five daily check-ins of thirty photo questions; Alice sends every photo of days 2 to 5,
+    so the newest page (four check-ins) has 120 photos and an older page follows."""
+    poses = " | ".join(f"Pose {n} ; photo" for n in range(1, POSES + 1))
+    await knees_group(h, f"Knees | Photo diary | today 10:00 | daily x5 | {poses}", ALICE)
+    for day in range(5):
+        await h.advance_and_scan(timedelta(hours=1) if day == 0 else timedelta(days=1))
+        if day == 0:
+            continue
+        await h.press(ALICE, "▶️ Start now")
+        for n in range(1, POSES + 1):
+            h.advance(timedelta(seconds=5))  # a patient's pace, not a flood
+            await h.photo(ALICE, f"day{day}-pose{n}")
+        assert h.last_text(ALICE.chat_id).startswith("✅ Done: Photo diary")
+
+
+async def test_a_page_of_more_photos_than_a_message_has_buttons_still_comes(
+    harness: Harness,
+) -> None:
+    """120 photos on one page (Telegram refuses more than 100 buttons under a message): the
+    page comes with as many photo buttons as fit beside Older, says where the others are,
+    and a press there turns to them in place."""
+    h = harness
+    await a_photo_diary(h)
+    await h.command(THEO, "/patient", "alice")
+    refused = [(c.method, c.description) for c in h.api.calls if c.status == 400]
+    assert refused == []
+    page = h.last_message(THEO.chat_id)
+    assert (page.plain or "").startswith("👤 Alice Test")
+    first = buttons(h, THEO.chat_id)
+    assert len(first) <= MOST_BUTTONS
+    assert first == [
+        *(f"📷 Photo {n}" for n in range(1, 97)),
+        "Buttons 97–120 ▶",
+        "◀ Older",
+    ]
+    # Whatever of the page's text is cut to fit a message, its last lines say it.
+    assert (page.plain or "").splitlines()[-2:] == [
+        "Check-ins 1–4 of 5, newest first.",
+        "Photos and videos 1–96 of 120 have their buttons below (a message holds 100 at "
+        "most); press “Buttons 97–120 ▶” for the others.",
+    ]
+
+    await h.press(THEO, "Buttons 97–120 ▶")
+    turned = h.api.message(THEO.chat_id, page.message_id)
+    assert turned is not None and turned.message_id == h.last_message(THEO.chat_id).message_id
+    assert buttons(h, THEO.chat_id) == [
+        *(f"📷 Photo {n}" for n in range(97, 121)),
+        "◀ Buttons 1–96",
+        "◀ Older",
+    ]
+    assert (turned.plain or "").splitlines()[-1] == (
+        "Photos and videos 97–120 of 120 have their buttons below (a message holds 100 at "
+        "most); press “◀ Buttons 1–96” for the others."
+    )
+    # Newest first: the 120th is the last pose of the oldest check-in on the page.
+    await h.press(THEO, "📷 Photo 120", page.message_id)
+    assert h.api.calls_of("sendPhoto")[-1].params["photo"] == "day1-pose30"
+
+    await h.press(THEO, "◀ Buttons 1–96", page.message_id)
+    assert buttons_of(h, page.message_id) == first
+    await h.press(THEO, "📷 Photo 1", page.message_id)
+    assert h.api.calls_of("sendPhoto")[-1].params["photo"] == "day4-pose1"
+    await h.press(THEO, "◀ Older", page.message_id)
+    older = h.api.message(THEO.chat_id, page.message_id)
+    assert older is not None and "Check-in 5 of 5, newest first." in (older.plain or "")
+    assert buttons_of(h, page.message_id) == ["Newer ▶"]
+
+    # A press whose parts are not numbers is refused as an old button, not met as an error.
+    person = page.reply_markup["inline_keyboard"][-1][-1]["callback_data"].split(":")[1]
+    sent = len(h.api.messages(THEO.chat_id))
+    for data in (f"pp:{person}::96", f"pp:{person}:0:x", f"pp:{person}:0:"):
+        await h.press_data(THEO, data, page.message_id)
+        answered = h.callback_answers()[-1].params.get("text")
+        assert answered == "This button is no longer active.", data
+    assert len(h.api.messages(THEO.chat_id)) == sent
+
+
+def buttons_of(h: Harness, message_id: int) -> list[str]:
+    """The labels under one of the therapist's messages, as it reads now."""
+    message = h.api.message(THEO.chat_id, message_id)
+    assert message is not None
+    markup = message.reply_markup or {}
+    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]

@@ -437,7 +437,7 @@ def forged_buttons(scene: Scene) -> dict[str, list[str]]:
         # A join waiting for consent that is not the presser's; declining consent for a group.
         "cj": ["cj:1:1:y", "cj:1:1:n"],
         "cm": [f"cm:{group}:1:y", f"cm:{group}:1:n"],
-        "pp": [f"pp:{scene.alice}:0"],
+        "pp": [f"pp:{scene.alice}:0", f"pp:{scene.alice}:0:96"],
         "po": [f"po:{scene.alice}"],
         "pm": [f"pm:{scene.alice_secret}"],
         "rp": [f"rp:g:{group}:0"],

@@ -48,9 +48,13 @@ def test_long_answers_are_shortened_until_the_page_fits() -> None:
 
 
 def test_a_task_of_very_many_questions_is_cut_at_a_line_and_still_fits() -> None:
-    text = texts.patient_page(page_with(60, "x" * 1000), 4096)
+    text = texts.patient_page(page_with(60, "x" * 1000), 4096, note="Buttons: see below.")
     assert _fits(text)
-    assert text.endswith("…")
+    # Cut where an answer's line ends; the closing lines stay: which check-ins these are,
+    # where the buttons are.
+    last_answer, *closing = text.splitlines()[-5:]
+    assert last_answer.startswith("• Question")
+    assert closing == ["…", "", "<i>Check-ins 1–4 of 9, newest first.</i>", "Buttons: see below."]
 
 
 def test_stored_yes_no_and_decimals_are_worded_for_the_reader_and_typed_text_is_not() -> None:

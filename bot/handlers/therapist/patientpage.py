@@ -56,6 +56,9 @@ T = TypeVar("T")
 ALBUM_SIZE = 10
 # Patient buttons under a report, per page of buttons (two a row), below Telegram's 100.
 REPORT_BUTTONS = 20
+# Photo and video buttons under a page at a time, when they are more than fit: room is kept
+# for Older and Newer and for the two buttons to the earlier and later ones.
+MEDIA_WINDOW = keyboards.MAX_BUTTONS - 4
 # What Telegram answers when it no longer has a file (or never had it, for this bot).
 _FILE_GONE = re.compile(
     r"wrong file identifier|wrong remote file|file reference|file_id|MEDIA_EMPTY|"
@@ -72,15 +75,13 @@ def _plain(text: str) -> str:
 # --- the page -------------------------------------------------------------------------------
 
 
-def _page_markup(page: PatientPage) -> InlineKeyboardMarkup | None:
+def _page_view(page: PatientPage, media_from: int = 0) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The page's text and buttons; ``media_from``: the first photo or video with a button.
+
+    A page of four check-ins of thirty photo questions has more photos than Telegram takes
+    buttons under a message: it shows them a window at a time, and says so.
+    """
     media = [a for c in page.checkins for a in c.answers if a.media]
-    rows = [
-        [
-            _button(texts.media_button(answer, number), keyboards.PATIENT_MEDIA, answer.answer_id)
-            for number, answer in pair
-        ]
-        for pair in _pairs(list(enumerate(media, start=1)))
-    ]
     turn = []
     if page.has_older:
         older = page.offset + len(page.checkins)
@@ -88,7 +89,36 @@ def _page_markup(page: PatientPage) -> InlineKeyboardMarkup | None:
     if page.has_newer:
         newer = max(page.offset - patientpage.PAGE_CHECKINS, 0)
         turn.append(_button(texts.page_newer(), keyboards.PATIENT_PAGE, page.person_id, newer))
-    return _markup(*rows, turn) if rows or turn else None
+    start, shown, note = 0, media, ""
+    windows: list[tuple[str, int]] = []  # the buttons to other windows: label, first
+    if len(media) + len(turn) > keyboards.MAX_BUTTONS:
+        # A window's place is fixed by its number alone, so a press finds the same window
+        # whichever of Older, Newer, earlier and later shares the keyboard with it.
+        start = min(max(media_from, 0), len(media) - 1) // MEDIA_WINDOW * MEDIA_WINDOW
+        shown = media[start : start + MEDIA_WINDOW]
+        end = start + len(shown)
+        if start:
+            earlier = texts.page_media_earlier(start - MEDIA_WINDOW + 1, start)
+            windows.append((earlier, start - MEDIA_WINDOW))
+        if end < len(media):
+            later = texts.page_media_later(end + 1, min(end + MEDIA_WINDOW, len(media)))
+            windows.append((later, end))
+        note = texts.page_media_note(
+            start + 1, end, len(media), keyboards.MAX_BUTTONS, windows[-1][0]
+        )
+    rows = [
+        [
+            _button(texts.media_button(answer, number), keyboards.PATIENT_MEDIA, answer.answer_id)
+            for number, answer in pair
+        ]
+        for pair in _pairs(list(enumerate(shown, start=start + 1)))
+    ]
+    other_windows = [
+        _button(label, keyboards.PATIENT_PAGE, page.person_id, page.offset, first)
+        for label, first in windows
+    ]
+    markup = _markup(*rows, other_windows, turn) if rows or turn else None
+    return texts.patient_page(page, MAX_MESSAGE, note), markup
 
 
 def _pairs(items: Sequence[T]) -> list[Sequence[T]]:
@@ -128,7 +158,7 @@ async def patient_command(update: Update, context: BotContext) -> None:
     if isinstance(found, PatientChoices):
         await _send(update, texts.patient_choices(found), _choices_markup(found))
         return
-    await _send(update, texts.patient_page(found, MAX_MESSAGE), _page_markup(found))
+    await _send(update, *_page_view(found))
 
 
 @therapist_only
@@ -139,8 +169,15 @@ async def page_press(update: Update, context: BotContext) -> None:
     callback = keyboards.decode(query.data)
     person_id = callback.int_part(0) if callback else None
     in_place = callback is not None and callback.kind == keyboards.PATIENT_PAGE
-    offset_part = callback.parts[1] if callback and len(callback.parts) > 1 else "0"
-    if callback is None or person_id is None or not offset_part.isdigit():
+    parts = callback.parts if callback else ()
+    offset_part = parts[1] if len(parts) > 1 else "0"
+    media_part = parts[2] if len(parts) > 2 else "0"
+    if (
+        callback is None
+        or person_id is None
+        or not offset_part.isdigit()
+        or not media_part.isdigit()
+    ):
         await acknowledge(context, query, texts.admin_stale_button())
         return
     deps = context.deps
@@ -159,7 +196,7 @@ async def page_press(update: Update, context: BotContext) -> None:
         await acknowledge(context, query, _plain(texts.words(error.problems[0])))
         return
     await acknowledge(context, query)
-    text, markup = texts.patient_page(page, MAX_MESSAGE), _page_markup(page)
+    text, markup = _page_view(page, int(media_part[:9]) if in_place else 0)
     if not in_place:
         await _send(update, text, markup)
         return
