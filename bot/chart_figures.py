@@ -47,6 +47,8 @@ DPI = 150
 WIDTH_IN = 7.2  # 1080 px
 FONT = 13
 SMALL = 11
+MARKER = 5  # an answer's marker, points across
+LABEL_PAD = 1  # points around the alert label's white box
 
 COLOURS: dict[Outcome, str] = {
     Outcome.COMPLETED: "#0072B2",  # blue
@@ -146,6 +148,7 @@ def progress_figure(progress: PatientProgress, for_patient: bool) -> Figure:
     panel_in, panel_gap = 1.9, 0.6
     height = strip_top + strip_in + 0.35 + (panel_in + panel_gap) * len(trends)
     figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
+    FigureCanvasAgg(figure)  # a renderer to measure the alert labels with (``_trend``)
 
     def box(
         left: float, top_in: float, width: float, height_in: float
@@ -220,15 +223,22 @@ def _calendar(axes: Any, progress: PatientProgress, words: texts_charts.ChartLab
 
 
 def _trend(axes: Any, trend: Trend, first_day: date, today: date) -> None:
-    """Answers by day (x = days since the strip's first day), and the alert threshold."""
+    """Answers by day (x = days since the strip's first day), and the alert threshold.
+
+    Today's answer is the last x (``span``); the plot goes on past it, so its marker is whole
+    and the threshold's label, at the right edge, has room of its own: it covered the latest
+    answer (pain 8 under "alert >= 7").
+    """
     xs = [(p.day - first_day).days for p in trend.points]
     ys = [p.value for p in trend.points]
-    axes.plot(xs, ys, color=LINE, marker="o", markersize=5, linewidth=2.2)
+    axes.plot(xs, ys, color=LINE, marker="o", markersize=MARKER, linewidth=2.2)
+    span = (today - first_day).days
+    right = span + 1.0  # a day (about 18 px) past today: room for its marker (10 px across)
     threshold = trend.alert_threshold
     if threshold is not None:
         axes.axhline(threshold, color=ALERT, linestyle="--", linewidth=2)
-        axes.text(
-            0.99,
+        label = axes.text(
+            1,
             threshold,
             drawable(texts_charts.alert_label(trend)),
             color=ALERT,
@@ -236,10 +246,10 @@ def _trend(axes: Any, trend: Trend, first_day: date, today: date) -> None:
             ha="right",
             va="bottom",
             transform=axes.get_yaxis_transform(),
-            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.85},
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": LABEL_PAD, "alpha": 0.85},
         )
-    span = (today - first_day).days
-    axes.set_xlim(-0.5, span + 0.5)
+        right = max(right, _past_today_for(axes, label, span))
+    axes.set_xlim(-0.5, right)
     if trend.low is not None and trend.high is not None:
         pad = (trend.high - trend.low) * 0.05 or 0.5
         axes.set_ylim(trend.low - pad, trend.high + pad)
@@ -252,6 +262,23 @@ def _trend(axes: Any, trend: Trend, first_day: date, today: date) -> None:
     axes.set_title(drawable(texts_charts.trend_title(trend)), fontsize=FONT, loc="left")
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
+
+
+def _past_today_for(axes: Any, label: Any, span: int) -> float:
+    """The right x-limit that leaves the plot's width past today (x = ``span``) to the label,
+    right-aligned at the edge: its width as drawn (measured, so in any language), its box,
+    half of today's marker and a gap, in pixels."""
+    figure = axes.get_figure()
+    points = figure.dpi / 72
+    width = axes.get_window_extent().width
+    needed = (
+        label.get_window_extent(figure.canvas.get_renderer()).width
+        + (2 * LABEL_PAD + MARKER / 2 + 3) * points
+    )
+    needed = min(needed, width / 2)  # a label that long keeps half the plot, not all of it
+    # The x-range is right + 0.5 days wide, (right - span) of them past today:
+    # (right - span) / (right + 0.5) * width == needed.
+    return (span * width + 0.5 * needed) / (width - needed)
 
 
 # --- a group's adherence --------------------------------------------------------------------

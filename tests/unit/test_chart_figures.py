@@ -1,4 +1,4 @@
-"""What the charts draw: only characters their font has.
+"""What the charts draw: only characters their font has, and data the labels leave uncovered.
 
 The figures are built from the use cases' dataclasses, drawn to PNG (so matplotlib has laid
 out every text, tick labels too), then read back: behaviour, not pixels.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 from datetime import date, timedelta
 
+import pytest
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.text import Text
@@ -24,7 +25,7 @@ from bot.services.progress import (
     Trend,
     TrendPoint,
 )
-from bot.services.responses import AlertRule
+from bot.services.responses import AlertOp, AlertRule
 from bot.texts.language import speaking
 
 TODAY = date(2025, 12, 22)  # a Monday: the strip's last row is today alone
@@ -111,3 +112,50 @@ def test_drawable_keeps_what_the_font_has_and_tidies_the_gaps() -> None:
     assert chart_figures.drawable("Knöchel – Übung · 5…") == "Knöchel – Übung · 5…"
     assert chart_figures.drawable(f"tab\there {SMILE}") == f"tab here {SMILE}"
     assert chart_figures.drawable(FOOT) == ""
+
+
+# --- room for the latest answer -------------------------------------------------------------
+
+
+def marker_boxes(figure: Figure) -> list[tuple[float, float, float, float]]:
+    """Each answer's marker in pixels (x0, y0, x1, y1), from its centre and size."""
+    axes = figure.axes[1]
+    line = axes.lines[0]
+    radius = line.get_markersize() / 2 * figure.dpi / 72 + line.get_markeredgewidth()
+    centres = axes.transData.transform(list(zip(line.get_xdata(), line.get_ydata(), strict=True)))
+    return [(x - radius, y - radius, x + radius, y + radius) for x, y in centres]
+
+
+def overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("language", ["en", "de", "es"])
+@pytest.mark.parametrize(
+    ("op", "value", "values"),
+    [(">=", "7", [3, 5, 6, 8]), (">=", "7", [7, 7, 7, 7]), ("<=", "2.5", [2, 2, 3, 2])],
+)
+def test_the_alert_label_covers_no_answer_and_the_latest_is_whole(
+    language: str, op: AlertOp, value: str, values: list[float]
+) -> None:
+    """Pain 8 today under "alert >= 7": the label's white box hid half the point."""
+    with speaking(language):
+        figure = chart_figures.progress_figure(
+            progress(trend(values, alert=AlertRule(op, value))), for_patient=True
+        )
+        texts = drawn(figure)
+    (label,) = [t for t in texts if t.get_text().endswith(value) and t.axes is figure.axes[1]]
+    patch = label.get_bbox_patch()
+    assert patch is not None
+    box = patch.get_window_extent().extents
+    area = figure.axes[1].get_window_extent()
+    markers = marker_boxes(figure)
+    assert [m for m in markers if overlaps(m, tuple(box))] == []
+    # The latest answer (today) is whole inside the plot, with room to spare.
+    assert markers[-1][2] < area.x1
+
+
+def test_the_latest_answer_has_room_without_an_alert_line() -> None:
+    figure = chart_figures.progress_figure(progress(trend([1, 9])), for_patient=True)
+    drawn(figure)
+    assert marker_boxes(figure)[-1][2] < figure.axes[1].get_window_extent().x1
