@@ -8,14 +8,25 @@ the plotted values from it. Every word comes from ``bot.texts.charts``.
 Sizes are for a phone: 1080 px wide (7.2 in at 150 dpi) with text of 13 pt or more, which
 Telegram shows full width. Colours are the Okabe-Ito palette, told apart with every common
 colour-vision deficiency; expired cells are hatched as well as coloured.
+
+Text is drawn in DejaVu Sans, the font matplotlib ships: the one font sure to be wherever the
+bot runs (the Docker image installs none, and CI's colour emoji font is a bitmap font
+matplotlib cannot scale). It has Latin, Greek, Cyrillic and many symbols, the emoticons (😀)
+too, but not most emoji (🦶) nor CJK: a character it lacks was drawn as an empty box, with a
+warning on stderr. So every text passes through ``drawable``, which leaves such characters
+out; the caption, which Telegram draws with its own fonts, keeps them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import io
+import re
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
+from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PatchCollection
 from matplotlib.colors import ListedColormap
@@ -36,6 +47,8 @@ DPI = 150
 WIDTH_IN = 7.2  # 1080 px
 FONT = 13
 SMALL = 11
+MARKER = 5  # an answer's marker, points across
+LABEL_PAD = 1  # points around the alert label's white box
 
 COLOURS: dict[Outcome, str] = {
     Outcome.COMPLETED: "#0072B2",  # blue
@@ -51,8 +64,32 @@ EDGE = "#555555"
 HATCH = "///"
 
 
+Weight = Literal["normal", "bold"]
+
+
+@functools.cache
+def _glyphs(weight: Weight) -> frozenset[int]:
+    """The characters the charts' font has a glyph for (its character map, by FreeType)."""
+    path = font_manager.findfont(font_manager.FontProperties(weight=weight))
+    return frozenset(font_manager.get_font(path).get_charmap())
+
+
+def drawable(text: str, weight: Weight = "normal") -> str:
+    """``text`` without the characters the charts' font cannot draw (most emoji, CJK): each
+    would be an empty box and a warning. A space the font lacks (a tab) becomes a space; the
+    gaps left are closed, so "Ankle 🦶 check" reads "Ankle check"."""
+    glyphs = _glyphs(weight)
+    if all(ord(c) in glyphs for c in text):
+        return text
+    kept = "".join(
+        c if ord(c) in glyphs or c == "\n" else " " if c.isspace() else "" for c in text
+    )
+    return re.sub(" {2,}", " ", kept).strip(" ")
+
+
 def png(figure: Figure) -> bytes:
-    FigureCanvasAgg(figure)
+    if not isinstance(figure.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
@@ -65,7 +102,7 @@ def _legend(figure: Figure, outcomes: tuple[Outcome, ...], y: float) -> None:
             facecolor=COLOURS[o],
             edgecolor=EDGE,
             hatch=HATCH if o == Outcome.EXPIRED else None,
-            label=words[o],
+            label=drawable(words[o]),
         )
         for o in outcomes
     ]
@@ -99,12 +136,19 @@ def _cell(x: float, y: float, width: float, height: float, outcome: Outcome) -> 
 def progress_figure(progress: PatientProgress, for_patient: bool) -> Figure:
     """The calendar strip (a row a week, a cell a check-in) and a panel per trend."""
     words = texts_charts.labels()
-    trends = progress.trends[:MAX_TRENDS]
+    # The therapist's and the patient's words, less what the font lacks, before they are
+    # composed into titles: "Pain now? (Ankle daily check)", not "(Ankle daily check )".
+    progress = dataclasses.replace(progress, name=drawable(progress.name, "bold"))
+    trends = [
+        dataclasses.replace(t, task_title=drawable(t.task_title), question=drawable(t.question))
+        for t in progress.trends[:MAX_TRENDS]
+    ]
     # Laid out in inches from the top: title, legend, weekday names, the strip, the panels.
     strip_top, strip_in = 1.75, 3.4
     panel_in, panel_gap = 1.9, 0.6
     height = strip_top + strip_in + 0.35 + (panel_in + panel_gap) * len(trends)
     figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
+    FigureCanvasAgg(figure)  # a renderer to measure the alert labels with (``_trend``)
 
     def box(
         left: float, top_in: float, width: float, height_in: float
@@ -112,7 +156,7 @@ def progress_figure(progress: PatientProgress, for_patient: bool) -> Figure:
         return (left, 1 - (top_in + height_in) / height, width, height_in / height)
 
     figure.suptitle(
-        texts_charts.progress_title(progress, for_patient),
+        drawable(texts_charts.progress_title(progress, for_patient), "bold"),
         fontsize=FONT + 3,
         fontweight="bold",
         y=1 - 0.15 / height,
@@ -157,51 +201,84 @@ def _calendar(axes: Any, progress: PatientProgress, words: texts_charts.ChartLab
     )
     axes.set_xlim(0, 7)
     axes.set_ylim(weeks, 0)
-    axes.set_xticks([c + 0.5 for c in range(7)], words.weekdays, fontsize=FONT)
+    axes.set_xticks(
+        [c + 0.5 for c in range(7)], [drawable(w) for w in words.weekdays], fontsize=FONT
+    )
     axes.xaxis.tick_top()
     axes.set_yticks(
         [r + 0.5 for r in range(weeks)],
-        [texts_charts.short_date(progress.first_day + timedelta(weeks=r)) for r in range(weeks)],
+        [
+            drawable(texts_charts.short_date(progress.first_day + timedelta(weeks=r)))
+            for r in range(weeks)
+        ],
         fontsize=FONT,
     )
     axes.tick_params(length=0)
     for side in axes.spines.values():
         side.set_visible(False)
     if not progress.days:
-        axes.text(3.5, weeks / 2, words.no_checkins, ha="center", va="center", fontsize=FONT)
+        axes.text(
+            3.5, weeks / 2, drawable(words.no_checkins), ha="center", va="center", fontsize=FONT
+        )
 
 
 def _trend(axes: Any, trend: Trend, first_day: date, today: date) -> None:
-    """Answers by day (x = days since the strip's first day), and the alert threshold."""
+    """Answers by day (x = days since the strip's first day), and the alert threshold.
+
+    Today's answer is the last x (``span``); the plot goes on past it, so its marker is whole
+    and the threshold's label, at the right edge, has room of its own: it covered the latest
+    answer (pain 8 under "alert >= 7").
+    """
     xs = [(p.day - first_day).days for p in trend.points]
     ys = [p.value for p in trend.points]
-    axes.plot(xs, ys, color=LINE, marker="o", markersize=5, linewidth=2.2)
+    axes.plot(xs, ys, color=LINE, marker="o", markersize=MARKER, linewidth=2.2)
+    span = (today - first_day).days
+    right = span + 1.0  # a day (about 18 px) past today: room for its marker (10 px across)
     threshold = trend.alert_threshold
     if threshold is not None:
         axes.axhline(threshold, color=ALERT, linestyle="--", linewidth=2)
-        axes.text(
-            0.99,
+        label = axes.text(
+            1,
             threshold,
-            texts_charts.alert_label(trend),
+            drawable(texts_charts.alert_label(trend)),
             color=ALERT,
             fontsize=SMALL,
             ha="right",
             va="bottom",
             transform=axes.get_yaxis_transform(),
-            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.85},
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": LABEL_PAD, "alpha": 0.85},
         )
-    span = (today - first_day).days
-    axes.set_xlim(-0.5, span + 0.5)
+        right = max(right, _past_today_for(axes, label, span))
+    axes.set_xlim(-0.5, right)
     if trend.low is not None and trend.high is not None:
         pad = (trend.high - trend.low) * 0.05 or 0.5
         axes.set_ylim(trend.low - pad, trend.high + pad)
     ticks = list(range(0, span + 1, 14))
-    axes.set_xticks(ticks, [texts_charts.short_date(first_day + timedelta(days=t)) for t in ticks])
+    axes.set_xticks(
+        ticks, [drawable(texts_charts.short_date(first_day + timedelta(days=t))) for t in ticks]
+    )
     axes.tick_params(labelsize=SMALL + 1)
     axes.grid(axis="y", color="#DDDDDD")
-    axes.set_title(texts_charts.trend_title(trend), fontsize=FONT, loc="left")
+    axes.set_title(drawable(texts_charts.trend_title(trend)), fontsize=FONT, loc="left")
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
+
+
+def _past_today_for(axes: Any, label: Any, span: int) -> float:
+    """The right x-limit that leaves the plot's width past today (x = ``span``) to the label,
+    right-aligned at the edge: its width as drawn (measured, so in any language), its box,
+    half of today's marker and a gap, in pixels."""
+    figure = axes.get_figure()
+    points = figure.dpi / 72
+    width = axes.get_window_extent().width
+    needed = (
+        label.get_window_extent(figure.canvas.get_renderer()).width
+        + (2 * LABEL_PAD + MARKER / 2 + 3) * points
+    )
+    needed = min(needed, width / 2)  # a label that long keeps half the plot, not all of it
+    # The x-range is right + 0.5 days wide, (right - span) of them past today:
+    # (right - span) / (right + 0.5) * width == needed.
+    return (span * width + 0.5 * needed) / (width - needed)
 
 
 # --- a group's adherence --------------------------------------------------------------------
@@ -213,13 +290,16 @@ _HEATMAP_COLOURS = ListedColormap([NO_CHECKIN, *COLOURS.values()])
 
 def heatmap_figure(heatmap: GroupHeatmap) -> Figure:
     """Patients (those needing attention on top) by days; a cell is the day's outcome."""
-    rows = heatmap.rows[:MAX_HEATMAP_ROWS]
+    # The group's and the patients' names, less what the font lacks; a name left empty
+    # shows the Telegram id, as for a patient without a name.
+    heatmap = dataclasses.replace(heatmap, group_name=drawable(heatmap.group_name, "bold"))
+    rows = [dataclasses.replace(r, name=drawable(r.name)) for r in heatmap.rows[:MAX_HEATMAP_ROWS]]
     days = (heatmap.today - heatmap.first_day).days + 1
     row_in = 0.36
     height = 2.2 + row_in * max(len(rows), 3)
     figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
     figure.suptitle(
-        texts_charts.heatmap_title(heatmap),
+        drawable(texts_charts.heatmap_title(heatmap), "bold"),
         fontsize=FONT + 2,
         fontweight="bold",
         y=1 - 0.25 / height,
@@ -253,18 +333,19 @@ def heatmap_figure(heatmap: GroupHeatmap) -> Figure:
     axes.vlines([c - 0.5 for c in range(days + 1)], -0.5, len(rows) - 0.5, color="white", lw=1.2)
     axes.hlines([r - 0.5 for r in range(len(rows) + 1)], -0.5, days - 0.5, color="white", lw=1.2)
     names = [
-        texts_charts.display_name(r.name, r.data_deleted, r.telegram_user_id)[:18] for r in rows
+        drawable(texts_charts.display_name(r.name, r.data_deleted, r.telegram_user_id))[:18]
+        for r in rows
     ]
     axes.set_yticks(range(len(rows)), names, fontsize=SMALL + 1)
     ticks = list(range(days - 1, -1, -7))[::-1]
     axes.set_xticks(
         ticks,
-        [texts_charts.short_date(heatmap.first_day + timedelta(days=t)) for t in ticks],
+        [drawable(texts_charts.short_date(heatmap.first_day + timedelta(days=t))) for t in ticks],
         fontsize=SMALL + 1,
     )
     for side in axes.spines.values():
         side.set_visible(False)
     hidden = len(heatmap.rows) - len(rows)
     if hidden:
-        axes.set_xlabel(texts_charts.heatmap_more(hidden), fontsize=SMALL)
+        axes.set_xlabel(drawable(texts_charts.heatmap_more(hidden)), fontsize=SMALL)
     return figure

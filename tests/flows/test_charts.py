@@ -270,3 +270,28 @@ async def test_no_digest_when_switched_off(
             assert session.exec(select(Digest)).all() == []
     finally:
         await h.stop()
+
+
+async def test_emoji_in_a_task_title_chart_without_a_warning(harness: Harness) -> None:
+    """A title with an emoji the charts' font lacks: each chart drew a box for it and wrote
+    matplotlib's "Glyph ... missing from font(s)" warning to stderr (under the test run's
+    warnings-as-errors, the chart failed)."""
+    h = harness
+    await h.command(THEO, "/newgroup", "Ankles 🦶")
+    await h.command(THEO, "/invite", "Ankles 🦶")
+    await h.command(ALICE, "/start", invite_code(h.last_text(THEO.chat_id)))
+    task = "Ankles 🦶 | Ankle daily check 🦶 | today 10:00 | daily x3 | Pain now? ; scale ; >= 7"
+    await h.command(THEO, "/addtask", task)
+    await h.advance_and_scan(timedelta(hours=1))
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "8")
+
+    await h.command(ALICE, "/progress")
+    await h.command(THEO, "/chart", "Alice", "Test")
+    await h.command(THEO, "/chart", "Ankles 🦶")
+    (mine,) = photos(h, ALICE.chat_id)
+    theirs = photos(h, THEO.chat_id)
+    assert len(theirs) == 2
+    # Telegram draws the emoji in the caption: it keeps them.
+    assert "• Pain now? (Ankle daily check 🦶): latest 8" in mine.params["caption"]
+    assert theirs[1].params["caption"].startswith("<b>Ankles 🦶 · adherence, last 4 weeks</b>")
