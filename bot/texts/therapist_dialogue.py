@@ -655,7 +655,11 @@ _ADMIN_OUTCOME_WORDS = (
 def adherence_in_words(row: PatientAdherence) -> str:
     """One patient's check-ins by outcome: "7 check-ins: 5 done, 2 not answered · last ..."."""
     if not row.checkins:
-        return _("no check-ins due yet")
+        # "Yet" only for someone still in the group: none will come to a patient who left or
+        # whose data was erased.
+        if row.member and not row.data_deleted:
+            return _("no check-ins due yet")
+        return _("no check-ins")
     parts = [
         f"{getattr(row, field)} {_(words)}"
         for field, words in _ADMIN_OUTCOME_WORDS

@@ -304,7 +304,7 @@ def test_the_report_reads_as_one_line_in_words_per_patient(
         "Bob Test: 4 check-ins: 1 not answered, 1 skipped, 2 not started yet",
         "Chloe Test: no check-ins due yet",
         "Eve Test†: 1 check-in: 1 done · last answer 21 Nov",
-        "[deleted]: no check-ins due yet",
+        "[deleted]: no check-ins",
         "All: 10 check-ins: 4 done, 1 partly answered, 1 not answered, 1 skipped, 1 started, "
         "2 not started yet · last answer 24 Nov",
     ]
