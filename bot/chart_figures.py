@@ -26,7 +26,7 @@ import re
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from matplotlib import font_manager
+from matplotlib import font_manager, rcParams
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PatchCollection
 from matplotlib.colors import ListedColormap
@@ -63,6 +63,12 @@ ALERT = "#D55E00"
 EDGE = "#555555"
 HATCH = "///"
 
+
+# A therapist's words are drawn as written: matplotlib would read text between two "$" as a
+# formula, losing "$5 to $10"'s signs, and failing the whole chart on one it cannot parse
+# ("$^$"). Set for the process: the charts are its only use of matplotlib, and every text of a
+# figure (titles, tick labels, legends) takes it when made.
+rcParams["text.parse_math"] = False
 
 Weight = Literal["normal", "bold"]
 

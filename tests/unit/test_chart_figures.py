@@ -159,3 +159,18 @@ def test_the_latest_answer_has_room_without_an_alert_line() -> None:
     figure = chart_figures.progress_figure(progress(trend([1, 9])), for_patient=True)
     drawn(figure)
     assert marker_boxes(figure)[-1][2] < figure.axes[1].get_window_extent().x1
+
+
+def test_dollar_signs_in_a_therapists_words_are_drawn_as_written_not_as_formulas() -> None:
+    """Matplotlib reads text between two "$" as a formula: "$^$" failed the whole chart
+    (a parse error), and "$5 to $10" lost its signs."""
+    found = progress(trend([2, 5, 8], title="Cost $^$ check", question="Paid $5 to $10?"))
+
+    words = [t.get_text() for t in drawn(chart_figures.progress_figure(found, for_patient=False))]
+
+    assert "Paid $5 to $10? (Cost $^$ check)" in words
+    rows = (HeatmapRow(1001, "Bo $^$", False, DAYS, Tally(completed=1)),)
+    heatmap = GroupHeatmap("Ankles $^$", FIRST_DAY + timedelta(weeks=4), TODAY, rows)
+    figure = chart_figures.heatmap_figure(heatmap)
+    drawn(figure)
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["Bo $^$"]
