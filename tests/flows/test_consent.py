@@ -863,6 +863,18 @@ async def test_a_whole_version_too_long_for_one_message_is_shown_in_several(
         {"de": {"text": long_de}, "es": {"text": long_es}},
     )
 
+    # Asked again, the text as written and the German text in force: two messages.
+    sent = len(h.texts(THEO.chat_id))
+    await h.command(THEO, "/setconsent", "Knees", "de")
+    asked = h.texts(THEO.chat_id)[sent:]
+    assert len(asked) == 2
+    assert asked[0].endswith(
+        f"(version 3, as written). It will be version 4, with the text "
+        "as written and the other translations kept. I will show it back "
+        f"before saving. /cancel stops.\n\n{long_en}"
+    )
+    assert asked[1] == f"Its Deutsch text now:\n{long_de}"
+
 
 async def test_transcript_of_a_consented_join(h: Harness, tmp_path: Path) -> None:
     t = Transcript(h, [ALICE])
