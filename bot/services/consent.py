@@ -4,6 +4,11 @@ A group asks for consent while its newest ``consent_versions`` row has a text. E
 including lifting the requirement, is a new version (1, 2, ...), and an agreement names the
 version, so the words a patient agreed to can always be shown again. A patient gets prompts of
 such a group only after agreeing to the version in force (``missing`` tells the due scan).
+
+A version is the text as written plus its translations (``{"de": {"text": ...}}``). A
+therapist changes one or the other: /setconsent GROUP a new text as written (its translations,
+which translated the old words, are dropped), /setconsent GROUP LANG one translation of the
+text in force (the text as written and the other translations are kept).
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from sqlmodel import Session, col, select
 
 from bot.frozen import frozen
 from bot.services.audit import Actor, AuditAction, ObjectKind, record
-from bot.services.authoring.groups import _require_group
+from bot.services.authoring.access import not_your_group, require_group
+from bot.services.authoring.groups import _require_group, _split_group_prefix
 from bot.services.authoring.results import AuthoringError
-from bot.services.content import TEXT, Localized, localized
+from bot.services.content import TEXT, Localized, Translations, localized
+from bot.services.language import AVAILABLE
 from bot.services.meaning import Kind, meaning
 from storage.db import Database
 from storage.models import Consent, ConsentVersion, TherapyGroup
@@ -30,6 +37,8 @@ AS_WRITTEN = "as written"
 # A consent text is shown in one message together with the group's name and two buttons;
 # Telegram's limit is 4096 characters.
 MAX_CONSENT_TEXT = 3500
+# The last word of /setconsent GROUP off.
+OFF = "off"
 
 
 @frozen
@@ -60,8 +69,42 @@ class ConsentDraft:
     next_version: int
     text: str
     # Languages the version in force has a translation into: the new one has none, and the
-    # patients who read those languages will read it as written until a seed gives them.
+    # patients who read those languages will read it as written until they are given again.
     untranslated: tuple[str, ...] = ()
+
+
+@frozen
+class ConsentTarget:
+    """What /setconsent names: a group, and which of its consent's words are to change."""
+
+    group_id: int
+    group_name: str
+    next_version: int
+    off: bool = False
+    # /setconsent GROUP LANG: the translation's code; None: the text as written.
+    language: str | None = None
+    # For a translation: the version in force, its text as written (what to translate) and
+    # its translation into ``language`` now ("" when it has none).
+    version: int = 0
+    text: str = ""
+    translation: str = ""
+
+
+@frozen
+class TranslationDraft:
+    """What /setconsent GROUP LANG is about to save, shown back whole first: the version in
+    force with one translation set."""
+
+    group_id: int
+    group_name: str
+    based_on: int  # the version in force, whose text as written this translates
+    next_version: int
+    text: str  # as written: unchanged
+    language: str
+    translation: str
+    replaces: bool  # ``language`` had a translation, which this one replaces
+    # Every translation of the new version, ``language``'s included, by code.
+    translations: tuple[tuple[str, str], ...]
 
 
 def latest_versions(session: Session, group_ids: Iterable[int]) -> dict[int, ConsentVersion]:
@@ -227,14 +270,123 @@ def draft_consent(database: Database, group_ref: str, text: str, *, actor: Actor
         return ConsentDraft(group.id, group.name, next_version, cleaned, tuple(translated))
 
 
-def consent_group(database: Database, group_ref: str, *, actor: Actor) -> ConsentDraft:
-    """The group /setconsent names (and the version a change would make), or AuthoringError."""
+def consent_target(database: Database, ref: str, *, actor: Actor) -> ConsentTarget:
+    """What "GROUP", "GROUP off" or "GROUP LANG" names, or AuthoringError.
+
+    The group is the longest run of leading words that names one of the actor's, so a name
+    may end in a word like "de" or "off" ("Knees off" alone is that group, if there is one).
+    """
     with database.read_session() as session:
-        group = _require_group(session, group_ref, actor)
+        split = _split_group_prefix(session, ref, actor, trailing_ok=1)
+        if split is None:
+            # Quote the group as typed: without a last word that reads as off or a language.
+            *words, last = ref.split() or [""]
+            named = " ".join(words) if words and _reads_as_aim(last) else ref
+            raise not_your_group(session, actor, named)
+        group = require_group(session, actor, split[0], split[0].name)
         assert group.id is not None
+        aim = split[1].casefold()
         latest = latest_versions(session, [group.id]).get(group.id)
         next_version = latest.version + 1 if latest is not None else 1
-        return ConsentDraft(group.id, group.name, next_version, "")
+        if not aim:
+            return ConsentTarget(group.id, group.name, next_version)
+        if aim == OFF:
+            return ConsentTarget(group.id, group.name, next_version, off=True)
+        if aim not in AVAILABLE:
+            raise AuthoringError(
+                meaning(
+                    Kind.CONSENT_UNKNOWN_LANGUAGE,
+                    code=split[1],
+                    group=group.name,
+                    available=list(AVAILABLE),
+                )
+            )
+        if latest is None or latest.text is None:
+            raise AuthoringError(
+                meaning(Kind.CONSENT_NOTHING_TO_TRANSLATE, group=group.name, language=aim)
+            )
+        return ConsentTarget(
+            group.id,
+            group.name,
+            next_version,
+            language=aim,
+            version=latest.version,
+            text=latest.text,
+            translation=text_of(latest).translations.get(aim, ""),
+        )
+
+
+def _reads_as_aim(word: str) -> bool:
+    return word.casefold() == OFF or word.casefold() in AVAILABLE
+
+
+def _translation_base(
+    session: Session, group_id: int, based_on: int, language: str, text: str, actor: Actor
+) -> tuple[TherapyGroup, ConsentVersion, str]:
+    """The group and its version in force that a translation into ``language`` is for, and
+    the translation as it will be stored; AuthoringError when the version in force is no longer
+    ``based_on`` (its words may have changed since the therapist read them) or the translation
+    is the one it has."""
+    group = _require_group(session, str(group_id), actor)
+    assert group.id is not None
+    latest = latest_versions(session, [group.id]).get(group.id)
+    if latest is None or latest.version != based_on or latest.text is None:
+        raise AuthoringError(
+            meaning(
+                Kind.CONSENT_CHANGED_MEANWHILE,
+                group=group.name,
+                version=based_on,
+                language=language,
+            )
+        )
+    cleaned = check_consent_text(text)
+    if text_of(latest).translations.get(language) == cleaned:
+        raise AuthoringError(
+            meaning(
+                Kind.CONSENT_TRANSLATION_UNCHANGED,
+                group=group.name,
+                version=latest.version,
+                language=language,
+            )
+        )
+    return group, latest, cleaned
+
+
+def _with_translation(
+    translations: Translations | None, language: str, text: str
+) -> dict[str, dict[str, str]]:
+    """``translations`` with ``language``'s text set (fields other than the text dropped: a
+    consent version translates only its text)."""
+    kept = {
+        code: {TEXT: fields[TEXT]}
+        for code, fields in (translations or {}).items()
+        if isinstance(fields, dict) and isinstance(fields.get(TEXT), str)
+    }
+    kept[language] = {TEXT: text}
+    return dict(sorted(kept.items()))
+
+
+def draft_translation(
+    database: Database, group_id: int, based_on: int, language: str, text: str, *, actor: Actor
+) -> TranslationDraft:
+    """Check a translation of version ``based_on`` before it is shown back; nothing is stored."""
+    with database.read_session() as session:
+        group, latest, cleaned = _translation_base(
+            session, group_id, based_on, language, text, actor
+        )
+        assert group.id is not None and latest.text is not None
+        translations = _with_translation(latest.translations, language, cleaned)
+        return TranslationDraft(
+            group.id,
+            group.name,
+            latest.version,
+            latest.version + 1,
+            latest.text,
+            language,
+            cleaned,
+            language in text_of(latest).translations,
+            tuple((code, fields[TEXT]) for code, fields in translations.items()),
+        )
 
 
 def set_consent(
@@ -271,3 +423,47 @@ def set_consent(
         )
         session.commit()
         return ConsentChange(group.name, version, cleaned is not None)
+
+
+def set_translation(
+    database: Database,
+    now: datetime,
+    group_id: int,
+    based_on: int,
+    language: str,
+    text: str,
+    *,
+    actor: Actor,
+) -> ConsentChange:
+    """Make ``text`` the translation into ``language`` of the group's version ``based_on``
+    (the one in force), as its next version: the text as written and the other translations
+    stay, and members are asked to agree again as for any new version."""
+    with database.session() as session:
+        group, latest, cleaned = _translation_base(
+            session, group_id, based_on, language, text, actor
+        )
+        assert group.id is not None
+        version = latest.version + 1
+        session.add(
+            ConsentVersion(
+                group_id=group.id,
+                version=version,
+                text=latest.text,
+                translations=_with_translation(latest.translations, language, cleaned),
+                created_at=now,
+            )
+        )
+        # As for a new text as written: the version, never the words; and which translation.
+        record(
+            session,
+            now,
+            actor,
+            AuditAction.CONSENT_CHANGED,
+            ObjectKind.GROUP,
+            group.id,
+            group_id=group.id,
+            before={"version": latest.version, "required": True},
+            after={"version": version, "required": True, "translation": language},
+        )
+        session.commit()
+        return ConsentChange(group.name, version, True)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from typing import TYPE_CHECKING
 
 from bot.texts.language import LANGUAGES, _, content, ngettext
+
+if TYPE_CHECKING:
+    from bot.services.consent import TranslationDraft
 
 __all__ = [
     "consent_agreed",
@@ -15,23 +19,30 @@ __all__ = [
     "consent_button_decline",
     "consent_button_save",
     "consent_changed_line",
+    "consent_changed_meanwhile",
     "consent_chosen",
     "consent_declined",
     "consent_gone",
     "consent_joined_line",
     "consent_left",
     "consent_not_needed",
+    "consent_nothing_to_translate",
     "consent_question",
     "consent_report_line",
     "consent_text_empty",
     "consent_text_too_long",
+    "consent_translation_unchanged",
     "consent_unchanged",
+    "consent_unknown_language",
     "setconsent_ask_text",
+    "setconsent_ask_translation",
     "setconsent_cancelled",
     "setconsent_menu",
     "setconsent_off_saved",
     "setconsent_review",
     "setconsent_saved",
+    "setconsent_translation_review",
+    "setconsent_translation_saved",
     "setconsent_usage",
 ]
 
@@ -125,16 +136,28 @@ def consent_gone() -> str:
 # --- the therapist ------------------------------------------------------------------------
 
 
+def _language(code: str) -> str:
+    return LANGUAGES.get(code, code)
+
+
+def _codes() -> str:
+    """The languages a consent text can be given in, as typed after the group."""
+    return ", ".join(LANGUAGES)
+
+
 def setconsent_menu() -> str:
-    return _("Consent text of a group: /setconsent GROUP [off]")
+    return _("Consent text of a group: /setconsent GROUP [LANGUAGE | off]")
 
 
 def setconsent_usage() -> str:
     return _(
         "Usage: /setconsent GROUP, then send the consent text; patients must agree to it "
         "before they join, and members again whenever it changes.\n"
+        "/setconsent GROUP LANGUAGE ({languages}), then send the same text in that language: "
+        "patients who read it agree to it in their own language. A new text from "
+        "/setconsent GROUP drops the translations of the old one.\n"
         "/setconsent GROUP off: the group asks for no consent any more."
-    )
+    ).format(languages=_codes())
 
 
 def setconsent_ask_text(group: str, version: int) -> str:
@@ -154,10 +177,14 @@ def setconsent_review(
     if untranslated:
         parts.append(
             _(
-                "The text in force has a version in {languages}; this one will not. Patients "
-                "reading those will be asked to agree to it as you wrote it, until a seed file "
-                "gives its translations (consent_de, consent_es)."
-            ).format(languages=", ".join(LANGUAGES.get(code, code) for code in untranslated))
+                "The text in force has a version in {languages}; this one will not (those "
+                "translate the old text). Patients reading them will be asked to agree to it "
+                "as you wrote it, until you give its translations: /setconsent {group} "
+                "LANGUAGE after saving."
+            ).format(
+                languages=", ".join(_language(code) for code in untranslated),
+                group=escape(group),
+            )
         )
     if version > 1:
         parts.append(
@@ -166,6 +193,60 @@ def setconsent_review(
                 "check-in of this group until they do."
             )
         )
+    parts.append(_("Save it?"))
+    return "\n\n".join(parts)
+
+
+def setconsent_ask_translation(
+    group: str, language: str, version: int, next_version: int, text: str, translation: str
+) -> str:
+    parts = [
+        _(
+            "Send the consent text of <b>{group}</b> in {language} as one message, "
+            "translating the text below (version {version}, as written). It will be version "
+            "{next_version}, with the text as written and the other translations kept. I will "
+            "show it back before saving. /cancel stops."
+        ).format(
+            group=escape(group),
+            language=_language(language),
+            version=version,
+            next_version=next_version,
+        ),
+        escape(text),
+    ]
+    if translation:
+        parts.append(
+            _("Its {language} text now:").format(language=_language(language))
+            + "\n"
+            + escape(translation)
+        )
+    return "\n\n".join(parts)
+
+
+def setconsent_translation_review(draft: TranslationDraft) -> str:
+    """The whole version to be saved: the text as written and every translation, each marked
+    as new, changed or unchanged."""
+    parts = [
+        _("Consent text for <b>{group}</b>, version {version}:").format(
+            group=escape(draft.group_name), version=draft.next_version
+        ),
+        _("<b>As written</b> (unchanged):") + "\n" + escape(draft.text),
+    ]
+    for code, text in draft.translations:
+        name = escape(_language(code))
+        if code != draft.language:
+            label = _("<b>{language}</b> (unchanged):").format(language=name)
+        elif draft.replaces:
+            label = _("<b>{language}</b> (changed):").format(language=name)
+        else:
+            label = _("<b>{language}</b> (new):").format(language=name)
+        parts.append(f"{label}\n{escape(text)}")
+    parts.append(
+        _(
+            "Members will be asked to agree again at their next check-in, and get no "
+            "check-in of this group until they do."
+        )
+    )
     parts.append(_("Save it?"))
     return "\n\n".join(parts)
 
@@ -182,6 +263,13 @@ def setconsent_saved(group: str, version: int) -> str:
     return _("✅ Saved: <b>{group}</b> asks for consent, version {version}.").format(
         group=escape(group), version=version
     )
+
+
+def setconsent_translation_saved(group: str, version: int, language: str) -> str:
+    return _(
+        "✅ Saved: <b>{group}</b> asks for consent, version {version}, with its text in "
+        "{language}."
+    ).format(group=escape(group), version=version, language=_language(language))
 
 
 def setconsent_off_saved(group: str, version: int) -> str:
@@ -229,3 +317,37 @@ def consent_unchanged(group: str, version: int) -> str:
     return _(
         "That is already the consent text of <b>{group}</b> (version {version}); nothing changed."
     ).format(group=escape(group), version=version)
+
+
+def consent_unknown_language(code: str, group: str, available: list[str]) -> str:
+    return _(
+        "“{code}” is not a language the bot speaks. A consent text can be given in "
+        "{languages}: /setconsent {group} LANGUAGE."
+    ).format(
+        code=escape(code),
+        languages=", ".join(f"{c} ({_language(c)})" for c in available),
+        group=escape(group),
+    )
+
+
+def consent_nothing_to_translate(group: str, language: str) -> str:
+    return _(
+        "<b>{group}</b> asks for no consent, so there is no text to give in {language}. "
+        "Set the text first with /setconsent {group}, then its translation with "
+        "/setconsent {group} {code}."
+    ).format(group=escape(group), language=_language(language), code=language)
+
+
+def consent_changed_meanwhile(group: str, version: int, language: str) -> str:
+    return _(
+        "The consent text of <b>{group}</b> has changed since you were shown version "
+        "{version}, so this translation may not fit it; nothing was saved. To translate the "
+        "text in force: /setconsent {group} {code}."
+    ).format(group=escape(group), version=version, code=language)
+
+
+def consent_translation_unchanged(group: str, version: int, language: str) -> str:
+    return _(
+        "That is already the {language} consent text of <b>{group}</b> (version {version}); "
+        "nothing changed."
+    ).format(language=_language(language), group=escape(group), version=version)

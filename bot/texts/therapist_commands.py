@@ -243,7 +243,8 @@ def admin_help() -> str:
         "/invite GROUP [DAYS] [USES] – an invite link (USES 0 = unlimited)\n"
         "/revoke CODE – stop an invite code\n"
         "/setconsent GROUP – a consent text patients agree to before joining (shown back "
-        "before saving); /setconsent GROUP off – ask for none\n"
+        "before saving); /setconsent GROUP LANGUAGE – the same text in another language "
+        "({languages}), for the patients who read it; /setconsent GROUP off – ask for none\n"
         "<b>Tasks</b>\n"
         "/newtask – create a task step by step; /cancel leaves without saving\n"
         "/addtask – create a task in one message:\n"
@@ -269,7 +270,7 @@ def admin_help() -> str:
         "team: its therapists see it and get its alerts (administrators)\n"
         "/audit [GROUP] [DAYS] – who changed what, newest first\n"
         "GROUP is a group's name or its number from /groups."
-    ).format(value=admin_line_format())
+    ).format(value=admin_line_format(), languages=", ".join(language.LANGUAGES))
 
 
 # usage lines

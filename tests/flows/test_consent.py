@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from bot.texts import help_therapist_free_text
 from storage.models import (
     AuditEvent,
     Consent,
@@ -460,7 +461,18 @@ async def test_a_patient_cannot_set_the_consent_text(h: Harness) -> None:
 
 async def test_setconsent_without_a_group_explains_itself(h: Harness) -> None:
     await h.command(THEO, "/setconsent")
-    assert h.last_text(THEO.chat_id).startswith("Usage: /setconsent GROUP")
+    usage = h.last_text(THEO.chat_id)
+    assert usage.startswith("Usage: /setconsent GROUP")
+    assert (
+        "/setconsent GROUP LANGUAGE (en, de, es), then send the same text in that language: "
+        "patients who read it agree to it in their own language. A new text from /setconsent "
+        "GROUP drops the translations of the old one."
+    ) in usage
+    await h.command(THEO, "/help")
+    assert (
+        "/setconsent GROUP LANGUAGE – the same text in another language (en, de, es), for the "
+        "patients who read it"
+    ) in h.last_text(THEO.chat_id)
     await h.command(THEO, "/setconsent", "Elbows")
     assert h.last_text(THEO.chat_id) == "There is no group “Elbows”. Groups: Knees."
 
@@ -637,6 +649,8 @@ async def test_a_changed_translation_is_the_next_version_asked_in_the_members_la
 async def test_setconsent_says_when_the_new_text_leaves_readers_of_a_translation_behind(
     harness: Harness,
 ) -> None:
+    """The translations translated the old words: a new text as written has none, and the
+    review says so and how to give them again."""
     h = harness
     h.seed_demo(DEMO_SEED)
 
@@ -644,7 +658,273 @@ async def test_setconsent_says_when_the_new_text_leaves_readers_of_a_translation
     await h.text(THEO, "Your answers are stored for your therapists.")
 
     review = h.last_text(THEO.chat_id)
-    assert "The text in force has a version in Deutsch, Español; this one will not." in review
+    assert (
+        "The text in force has a version in Deutsch, Español; this one will not (those "
+        "translate the old text). Patients reading them will be asked to agree to it as you "
+        "wrote it, until you give its translations: /setconsent Knee Therapy 1 LANGUAGE after "
+        "saving."
+    ) in review
+    await h.press(THEO, "Save")
+    latest = rows(h, ConsentVersion)[-1]
+    assert (latest.version, latest.text, latest.translations) == (
+        2,
+        "Your answers are stored for your therapists.",
+        None,
+    )
+
+
+# --- translations given in chat ----------------------------------------------------------------
+
+CONSENT_DE = "Ihre Antworten werden für Ihre Therapeutin gespeichert & nur von ihr gelesen."
+CONSENT_DE_2 = "Ihre Antworten werden für Ihre Therapeutin gespeichert und nur von ihr gelesen."
+CONSENT_ES = "Sus respuestas se guardan para su terapeuta y solo ella las lee."
+GRETA = User(id=304, first_name="Greta", last_name="Huber", language_code="de")
+
+
+def seed_knees(h: Harness, path: Path, text: str = CONSENT_V1, **translations: str) -> Any:
+    """Seed the group again with this consent text and its ``consent_<lang>`` translations."""
+    keys = "".join(f'consent_{code} = "{value}"\n' for code, value in translations.items())
+    path.write_text(
+        SEED.replace(CONSENT_V1, text).replace('"""\n\n[[tasks]]', f'"""\n{keys}\n[[tasks]]'),
+        encoding="utf-8",
+    )
+    return h.seed_demo(path)
+
+
+async def translate(h: Harness, language: str, text: str) -> None:
+    await h.command(THEO, "/setconsent", "Knees", language)
+    await h.text(THEO, text)
+    await h.press(THEO, "Save")
+
+
+def newest_version(h: Harness) -> tuple[int, str | None, Any]:
+    latest = rows(h, ConsentVersion)[-1]
+    return latest.version, latest.text, latest.translations
+
+
+async def test_a_german_translation_set_in_chat_is_read_and_agreed_to_in_german(
+    h: Harness,
+) -> None:
+    await h.command(THEO, "/setconsent", "Knees", "de")
+    ask = h.last_text(THEO.chat_id)
+    assert ask == (
+        "Send the consent text of Knees in Deutsch as one message, translating the text below "
+        "(version 1, as written). It will be version 2, with the text as written and the "
+        "other translations kept. I will show it back before saving. /cancel stops.\n\n"
+        f"{CONSENT_V1}"
+    )
+    await h.text(THEO, f"  {CONSENT_DE}  ")
+
+    review = h.last_message(THEO.chat_id)
+    assert review.plain == (
+        "Consent text for Knees, version 2:\n\n"
+        f"As written (unchanged):\n{CONSENT_V1}\n\n"
+        f"Deutsch (new):\n{CONSENT_DE}\n\n"
+        "Members will be asked to agree again at their next check-in, and get no check-in of "
+        "this group until they do.\n\nSave it?"
+    )
+    assert review.button_texts == ["Save", "Cancel"]
+    assert [v.version for v in rows(h, ConsentVersion)] == [1]
+
+    await h.press(THEO, "Save")
+    assert h.last_text(THEO.chat_id) == (
+        "✅ Saved: Knees asks for consent, version 2, with its text in Deutsch."
+    )
+    assert newest_version(h) == (2, CONSENT_V1, {"de": {"text": CONSENT_DE}})
+    [_seeded, changed] = [e for e in rows(h, AuditEvent) if e.action == "consent_changed"]
+    assert (changed.actor_telegram_id, changed.group_id, changed.before, changed.after) == (
+        THEO.id,
+        rows(h, ConsentVersion)[-1].group_id,
+        {"version": 1, "required": True},
+        {"version": 2, "required": True, "translation": "de"},
+    )
+
+    # A German patient joining now reads the German text and agrees to it; an English one
+    # reads it as written.
+    await h.command(GRETA, "/start", "KNEESCODE1")
+    await h.command(ALICE, "/start", "KNEESCODE1")
+    assert CONSENT_DE in h.last_text(GRETA.chat_id)
+    assert CONSENT_V1 in h.last_text(ALICE.chat_id)
+    await h.press(GRETA, "Ich stimme zu")
+    await h.press(ALICE, AGREE)
+    read = {c.person_id: (c.version, c.read_in) for c in rows(h, Consent)}
+    assert read == {person_id(h, GRETA.id): (2, "de"), person_id(h, ALICE.id): (2, "")}
+
+
+async def test_a_translation_set_in_chat_asks_the_members_again_in_their_language(
+    h: Harness,
+) -> None:
+    """As a seed's changed translation does: the next version, asked at the next check-in,
+    and the German member reads it in German."""
+    await h.command(ANNA, "/start", "KNEESCODE1")
+    await h.press(ANNA, "Ich stimme zu")
+    await agree_and_join(h, ALICE)
+
+    await translate(h, "de", CONSENT_DE)
+    await at(h, local(11, 1))
+
+    asked = h.last_message(ANNA.chat_id)
+    assert (asked.plain or "").startswith(
+        "📝 Der Einwilligungstext von Knees hat sich geändert (Version 2)."
+    )
+    assert CONSENT_DE in (asked.plain or "")
+    assert asked.button_texts == ["Ich stimme zu", "Nein, danke"]
+    assert prompts_to(h, ANNA.id) == []
+    # A version is the text with its translations: every member agrees to it again.
+    assert CONSENT_V1 in h.last_text(ALICE.chat_id)
+    assert prompts_to(h, ALICE.id) == []
+    await h.press(ANNA, "Ich stimme zu")
+    anna = person_id(h, ANNA.id)
+    assert sorted((c.version, c.read_in) for c in rows(h, Consent) if c.person_id == anna) == [
+        (1, ""),
+        (2, "de"),
+    ]
+
+
+async def test_a_translation_set_in_chat_keeps_the_other_translations(
+    h: Harness, tmp_path: Path
+) -> None:
+    seed_knees(h, tmp_path / "knees-es.toml", es=CONSENT_ES)
+    assert newest_version(h) == (2, CONSENT_V1, {"es": {"text": CONSENT_ES}})
+
+    await h.command(THEO, "/setconsent", "Knees", "de")
+    await h.text(THEO, CONSENT_DE)
+    assert h.last_text(THEO.chat_id).startswith(
+        "Consent text for Knees, version 3:\n\n"
+        f"As written (unchanged):\n{CONSENT_V1}\n\n"
+        f"Deutsch (new):\n{CONSENT_DE}\n\n"
+        f"Español (unchanged):\n{CONSENT_ES}\n\n"
+    )
+    await h.press(THEO, "Save")
+    assert newest_version(h) == (
+        3,
+        CONSENT_V1,
+        {"de": {"text": CONSENT_DE}, "es": {"text": CONSENT_ES}},
+    )
+
+    # Changing it again shows the German text in force, and marks it changed.
+    await h.command(THEO, "/setconsent", "Knees", "DE")
+    assert h.last_text(THEO.chat_id).endswith(
+        f"{CONSENT_V1}\n\nIts Deutsch text now:\n{CONSENT_DE}"
+    )
+    await h.text(THEO, CONSENT_DE_2)
+    assert f"Deutsch (changed):\n{CONSENT_DE_2}\n\nEspañol (unchanged):" in h.last_text(
+        THEO.chat_id
+    )
+    await h.press(THEO, "Save")
+    assert newest_version(h) == (
+        4,
+        CONSENT_V1,
+        {"de": {"text": CONSENT_DE_2}, "es": {"text": CONSENT_ES}},
+    )
+    await h.command(BEA, "/start", "KNEESCODE1")
+    assert CONSENT_ES in h.last_text(BEA.chat_id)
+
+
+async def test_setconsent_refuses_a_translation_it_cannot_make(h: Harness) -> None:
+    await h.command(THEO, "/setconsent", "Knees", "fr")
+    assert h.last_text(THEO.chat_id) == (
+        "“fr” is not a language the bot speaks. A consent text can be given in en (English), "
+        "de (Deutsch), es (Español): /setconsent Knees LANGUAGE."
+    )
+    await h.command(THEO, "/setconsent", "Elbows", "de")
+    assert h.last_text(THEO.chat_id) == "There is no group “Elbows”. Groups: Knees."
+
+    await translate(h, "de", CONSENT_DE)
+    await h.command(THEO, "/setconsent", "Knees", "de")
+    await h.text(THEO, CONSENT_DE)
+    assert h.last_text(THEO.chat_id) == (
+        "That is already the Deutsch consent text of Knees (version 2); nothing changed."
+    )
+
+    await h.command(THEO, "/setconsent", "Knees", "off")
+    await h.command(THEO, "/setconsent", "Knees", "de")
+    assert h.last_text(THEO.chat_id) == (
+        "Knees asks for no consent, so there is no text to give in Deutsch. Set the text "
+        "first with /setconsent Knees, then its translation with /setconsent Knees de."
+    )
+    # No dialogue was begun: the next message is no translation.
+    await h.text(THEO, CONSENT_DE)
+    assert [v.version for v in rows(h, ConsentVersion)] == [1, 2, 3]
+    assert actions(h) == ["consent_changed", "consent_changed"]
+
+
+async def test_a_translation_cancelled_stores_nothing(h: Harness) -> None:
+    await h.command(THEO, "/setconsent", "Knees", "de")
+    await h.text(THEO, CONSENT_DE)
+    await h.press(THEO, "Cancel")
+
+    assert h.last_text(THEO.chat_id) == "Cancelled: the consent text was not changed."
+    assert newest_version(h) == (1, CONSENT_V1, None)
+    assert actions(h) == []
+
+
+async def test_a_translation_of_a_text_changed_meanwhile_is_not_saved(
+    h: Harness, tmp_path: Path
+) -> None:
+    """The German words translate version 1: once the text as written has changed, they
+    would be agreed to as a translation of words they do not say."""
+    await h.command(THEO, "/setconsent", "Knees", "de")
+    await h.text(THEO, CONSENT_DE)
+    seed_knees(h, tmp_path / "knees-v2.toml", CONSENT_V2)
+
+    await h.press(THEO, "Save")
+
+    assert h.last_text(THEO.chat_id) == (
+        "The consent text of Knees has changed since you were shown version 1, so this "
+        "translation may not fit it; nothing was saved. To translate the text in force: "
+        "/setconsent Knees de."
+    )
+    assert newest_version(h) == (2, CONSENT_V2, None)
+
+    # The same when the text changes before the translation is sent; the dialogue ends.
+    await h.command(THEO, "/setconsent", "Knees", "de")
+    seed_knees(h, tmp_path / "knees-v3.toml", CONSENT_V1)
+    await h.text(THEO, CONSENT_DE)
+    assert h.last_text(THEO.chat_id).startswith(
+        "The consent text of Knees has changed since you were shown version 2"
+    )
+    await h.text(THEO, CONSENT_DE)
+    assert h.last_text(THEO.chat_id) == help_therapist_free_text()
+    assert newest_version(h) == (3, CONSENT_V1, None)
+
+
+async def test_a_whole_version_too_long_for_one_message_is_shown_in_several(
+    h: Harness, tmp_path: Path
+) -> None:
+    """Each text is up to 3500 characters: the review shows them all, Save under the last."""
+    long_en, long_es, long_de = ("A" * 3400, "E" * 3400, "D" * 3400)
+    seed_knees(h, tmp_path / "knees-long.toml", long_en, es=long_es)
+    await h.command(THEO, "/setconsent", "Knees", "de")
+    asked = len(h.texts(THEO.chat_id))
+
+    await h.text(THEO, long_de)
+
+    review = h.api.messages(THEO.chat_id)[asked:]
+    assert len(review) == 3
+    assert [m.button_texts for m in review] == [[], [], ["Save", "Cancel"]]
+    shown = "\n\n".join(m.plain or "" for m in review)
+    assert f"As written (unchanged):\n{long_en}" in shown
+    assert f"Deutsch (new):\n{long_de}" in shown
+    assert f"Español (unchanged):\n{long_es}" in shown
+    await h.press(THEO, "Save")
+    assert newest_version(h) == (
+        3,
+        long_en,
+        {"de": {"text": long_de}, "es": {"text": long_es}},
+    )
+
+    # Asked again, the text as written and the German text in force: two messages.
+    sent = len(h.texts(THEO.chat_id))
+    await h.command(THEO, "/setconsent", "Knees", "de")
+    asked = h.texts(THEO.chat_id)[sent:]
+    assert len(asked) == 2
+    assert asked[0].endswith(
+        f"(version 3, as written). It will be version 4, with the text "
+        "as written and the other translations kept. I will show it back "
+        f"before saving. /cancel stops.\n\n{long_en}"
+    )
+    assert asked[1] == f"Its Deutsch text now:\n{long_de}"
 
 
 async def test_transcript_of_a_consented_join(h: Harness, tmp_path: Path) -> None:

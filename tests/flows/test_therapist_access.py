@@ -295,6 +295,7 @@ MATRIX: list[tuple[str, list[str], str | None, str | None, str | None]] = [
     ("patient", ["Alice"], None, NO_MATCHING_PATIENT, None),
     ("media", [SHOULDER], None, NOT_YOURS, None),
     ("setconsent", [SHOULDER], None, NOT_YOURS, None),
+    ("setconsent", [SHOULDER, "de"], None, NOT_YOURS, None),
     ("team", [SHOULDER], ADMINS_ONLY, ADMINS_ONLY, None),
     ("addtoteam", [SHOULDER, "555"], ADMINS_ONLY, ADMINS_ONLY, None),
     ("removefromteam", [SHOULDER, "555"], ADMINS_ONLY, ADMINS_ONLY, None),

@@ -102,6 +102,12 @@ async def test_a_therapist_builds_the_demo_programme_from_an_empty_database(
     await chat.text(theo, knee.consent or "")
     await chat.press(theo, "Save")
     assert h.last_text(theo.chat_id) == f"✅ Saved: {knee.name} asks for consent, version 1."
+    # Its German and Spanish text too: a clinic needs no seed file for them.
+    for code, fields in sorted((knee.consent_translations or {}).items()):
+        await chat.command(theo, "/setconsent", knee.name, code)
+        await chat.text(theo, fields["text"])
+        await chat.press(theo, "Save")
+        assert h.last_text(theo.chat_id).startswith(f"✅ Saved: {knee.name} asks for consent")
     await chat.command(theo, "/invite", "Shoulder Therapy 1")
     shoulder_code = invite_code(h.last_text(theo.chat_id))
     await chat.command(theo, "/invite", "Hip Therapy 1", "14", "20")
@@ -121,8 +127,15 @@ async def test_a_therapist_builds_the_demo_programme_from_an_empty_database(
         assert {(g.name, g.timezone) for g in groups.values()} == {
             (g.name, g.timezone) for g in plan.groups
         }
-        consents = session.exec(select(ConsentVersion.group_id, ConsentVersion.text)).all()
-        assert [(groups[g].name, text) for g, text in consents] == [(knee.name, knee.consent)]
+        consents = session.exec(
+            select(ConsentVersion).order_by(col(ConsentVersion.version).desc())
+        ).all()
+        assert {groups[c.group_id].name for c in consents} == {knee.name}
+        assert (consents[0].text, consents[0].translations) == (
+            knee.consent,
+            knee.consent_translations,
+        )
+        assert knee.consent_translations and set(knee.consent_translations) == {"de", "es"}
         tasks = session.exec(select(Task).order_by(col(Task.id))).all()
         assert [t.title for t in tasks] == [
             "Perform 20 Press-Ups (day 1)",

@@ -103,9 +103,12 @@ class _Draft:
     recurrence: str | None = None
     questions: list[QuestionDraft] = field(default_factory=list)
     question: QuestionDraft | None = None
-    # /setconsent: the group, and the text to show back before saving.
+    # /setconsent: the group, and the text to show back before saving; for a translation
+    # (/setconsent GROUP LANG) its language and the version in force it translates.
     consent_group_id: int = 0
     consent_text: str = ""
+    consent_language: str | None = None
+    consent_based_on: int = 0
 
 
 # bot_data: the therapists who began a dialogue here (``_start_draft``), so that finding the
