@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from bot.frozen import frozen
-from bot.services.audit import Actor, ActorRole, ObjectKind, record_view
+from bot.services.audit import Actor, ActorRole, ObjectKind, record_view, record_views
 from bot.services.authoring import (
     AuthoringError,
     find_own_group,
@@ -106,6 +106,7 @@ class AnswerLine:
 class CheckinLine:
     delivery_id: int
     task_title: str
+    group_id: int
     group_name: str
     due_at: datetime  # the patient's local time
     outcome: CheckinOutcome
@@ -245,7 +246,7 @@ def find_patient(
         else:
             page = None
     if page is not None:
-        _record_page_view(database, now, viewer, page, min(seen))
+        _record_page_view(database, now, viewer, page, seen)
         return page
     matches.sort(key=lambda p: (p.display_name.casefold(), p.telegram_user_id or 0))
     choices = tuple(
@@ -302,24 +303,33 @@ def patient_page(
         person, groups = _visible_patient(session, viewer, config_user_ids, person_id)
         visible = team_group_ids(session, viewer)
         page = _page(session, now, default_zone, person, max(0, offset), visible)
-    seen = [g for g in groups if visible is None or g in visible]
-    _record_page_view(database, now, viewer, page, min(seen or groups))
+    seen = {g for g in groups if visible is None or g in visible}
+    _record_page_view(database, now, viewer, page, seen)
     return page
 
 
 def _record_page_view(
-    database: Database, now: datetime, viewer: Actor, page: PatientPage, group_id: int
+    database: Database, now: datetime, viewer: Actor, page: PatientPage, seen: Iterable[int]
 ) -> None:
-    """The trail's account of a page shown (filed under a group the viewer sees them in)."""
-    record_view(
+    """The trail's account of a page shown: one event per group whose check-ins were on it,
+    naming those check-ins (their rows, which a later check-in does not renumber), so each
+    group's team reads it in ``/audit GROUP``. A page with no check-in on it is filed under
+    every group of the patient's the viewer sees (``seen``): the page showed them all."""
+    shown: dict[int, list[int]] = {}
+    for checkin in page.checkins:
+        shown.setdefault(checkin.group_id, []).append(checkin.delivery_id)
+    if not shown:
+        shown = {group_id: [] for group_id in seen}
+    record_views(
         database,
         now,
         viewer,
         ObjectKind.PERSON,
         page.person_id,
-        group_id=group_id,
-        # Which check-ins were on it (their rows, which a later check-in does not renumber).
-        fields={"seen": "patient page", "check_ins": [c.delivery_id for c in page.checkins]},
+        [
+            (group_id, {"seen": "patient page", "check_ins": check_ins})
+            for group_id, check_ins in sorted(shown.items())
+        ],
     )
 
 
@@ -412,6 +422,7 @@ def _page(
         CheckinLine(
             delivery_id=delivery.id or 0,
             task_title=task.title,
+            group_id=task.group_id,
             group_name=group_name,
             due_at=delivery.due_at.astimezone(zone),
             outcome=outcomes.get(delivery.id or 0, CheckinOutcome.OPEN_NOT_STARTED),

@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from bot.frozen import frozen
-from bot.services.audit import Actor, ObjectKind, record_view
+from bot.services.audit import Actor, ObjectKind, record_views
 from bot.services.authoring import find_group, team_group_ids, visible_group_names
 from bot.services.responses import (
     ALERT_TYPES,
@@ -524,31 +524,54 @@ def chart(
         found = _find_patient(session, cleaned, among)
         if found is None:
             raise UnknownChartTarget(cleaned, tuple(visible_group_names(session, actor)))
-        person, group, deleted, rest = found
+        person, groups, deleted, rest = found
         # A patient of several groups: a therapist sees only their own groups' check-ins.
         progress = _progress(
-            session, person, group, now, default_zone, rest or None, deleted, among
+            session, person, groups[0], now, default_zone, rest or None, deleted, among
+        )
+        zone = _zone_of(person, groups[0], default_zone)
+        since = datetime.combine(progress.first_day, datetime.min.time(), tzinfo=zone)
+        # Filed under each group whose check-ins it drew; drawing none, it showed them all.
+        shown = _groups_drawn(session, person, since, now, among) or sorted(
+            g.id for g in groups if g.id is not None
         )
     # Their answers over the weeks: a view of the record, in the trail before it is drawn.
-    record_view(
-        database,
-        now,
-        actor,
-        ObjectKind.PERSON,
-        person.id,
-        group_id=group.id if group is not None else None,
-        fields={"seen": "chart", "from": progress.first_day, "to": progress.today},
-    )
+    fields = {"seen": "chart", "from": progress.first_day, "to": progress.today}
+    record_views(database, now, actor, ObjectKind.PERSON, person.id, [(g, fields) for g in shown])
     return ChartTarget(patient=progress)
+
+
+def _groups_drawn(
+    session: Session, person: Person, since: datetime, now: datetime, among: frozenset[int] | None
+) -> list[int]:
+    """The groups whose check-ins (the strip) or answers (the lines) a patient's chart from
+    ``since`` draws: what ``_progress`` reads, by group."""
+    answered = col(Delivery.id).in_(select(Answer.delivery_id))
+    return list(
+        session.exec(
+            select(Task.group_id)
+            .join(Delivery, col(Delivery.task_id) == Task.id)
+            .where(
+                Delivery.person_id == person.id,
+                col(Delivery.due_at) >= since,
+                col(Delivery.due_at) <= now,
+                or_(reached_the_patient(), answered),
+                *_of_groups(among),
+            )
+            .distinct()
+            .order_by(col(Task.group_id))
+        ).all()
+    )
 
 
 def _find_patient(
     session: Session, text: str, among: frozenset[int] | None
-) -> tuple[Person, TherapyGroup | None, bool, str] | None:
+) -> tuple[Person, list[TherapyGroup], bool, str] | None:
     """The patient named by the longest leading words of ``text`` (a name or Telegram id).
 
-    Returns the person, their first group, whether their data was deleted, and the rest of
-    the text (the question). Raises AmbiguousPatient when a name fits several people.
+    Returns the person, their groups (``among`` them, first joined first), whether their data
+    was deleted, and the rest of the text (the question). Raises AmbiguousPatient when a name
+    fits several people.
     """
     query = (
         select(Person, TherapyGroup, Membership.role)
@@ -579,9 +602,12 @@ def _find_patient(
         if len(people) > 1:
             raise AmbiguousPatient(ref, tuple(sorted(r[0].telegram_user_id or 0 for r in matches)))
         if people:
-            person, group, role = next(iter(people.values()))
-            deleted = role == Role.ERASED.value or person.data_deleted_at is not None
-            return person, group, deleted, rest
+            person = matches[0][0]
+            mine = [r for r in rows if r[0].id == person.id]
+            deleted = person.data_deleted_at is not None or any(
+                role == Role.ERASED.value for _, _, role in mine
+            )
+            return person, [group for _, group, _ in mine], deleted, rest
     return None
 
 
