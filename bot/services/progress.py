@@ -35,6 +35,7 @@ from sqlmodel import Session, col, select
 from bot.frozen import frozen
 from bot.services.audit import Actor, ObjectKind, record_views
 from bot.services.authoring import find_group, team_group_ids, visible_group_names
+from bot.services.patients import PatientChoices, Patients
 from bot.services.responses import (
     ALERT_TYPES,
     AlertRule,
@@ -206,10 +207,8 @@ class UnknownChartTarget(ChartError):
     groups: tuple[str, ...]
 
 
-@dataclass
-class AmbiguousPatient(ChartError):
-    ref: str
-    telegram_user_ids: tuple[int, ...]
+class PatientNotShown(ChartError):
+    """A chosen patient (a button) no longer in any of the presser's groups."""
 
 
 @dataclass
@@ -501,10 +500,13 @@ def _rule(question: Question) -> AlertRule | None:
 
 @frozen
 class ChartTarget:
-    """What "/chart TEXT" names: a group's heatmap or one patient's progress."""
+    """What "/chart TEXT" names: a group's heatmap, one patient's progress, or the patients
+    the name fits (``question``: what followed the name, for the chosen one's chart)."""
 
     group: GroupHeatmap | None = None
     patient: PatientProgress | None = None
+    choices: PatientChoices | None = None
+    question: str | None = None
 
 
 def chart(
@@ -513,7 +515,9 @@ def chart(
     """Read "/chart GROUP" or "/chart PATIENT [QUESTION]" and gather what to draw.
 
     Only the actor's groups and their patients are found (``access``): anything else is
-    unknown, whether it exists or not.
+    unknown, whether it exists or not. A patient is found as ``/patient`` finds them
+    (``patients.Patients``: a Telegram id, a name or a part of one), by the longest leading
+    words of ``text`` that fit anyone; the rest is the question.
     """
     cleaned = " ".join(text.split())
     with database.read_session() as session:
@@ -521,24 +525,83 @@ def chart(
         group = find_group(session, cleaned, among=among)
         if group is not None:
             return ChartTarget(group=group_heatmap(session, group, now, default_zone))
-        found = _find_patient(session, cleaned, among)
-        if found is None:
+        patients = Patients(session, among)
+        words = cleaned.split()
+        for cut in range(len(words), 0, -1):
+            ref, rest = " ".join(words[:cut]), " ".join(words[cut:])
+            matches = patients.matching(ref)
+            if len(matches) > 1:
+                return ChartTarget(choices=patients.choices(ref, matches), question=rest or None)
+            if matches:
+                person = matches[0]
+                progress, shown = _patient_chart(
+                    session, patients, person, now, default_zone, rest or None, among
+                )
+                break
+        else:
             raise UnknownChartTarget(cleaned, tuple(visible_group_names(session, actor)))
-        person, groups, deleted, rest = found
-        # A patient of several groups: a therapist sees only their own groups' check-ins.
-        progress = _progress(
-            session, person, groups[0], now, default_zone, rest or None, deleted, among
+    _record_chart_view(database, now, actor, person, progress, shown)
+    return ChartTarget(patient=progress)
+
+
+def chart_patient(
+    database: Database,
+    now: datetime,
+    default_zone: str,
+    person_id: int,
+    question: str | None,
+    *,
+    actor: Actor,
+) -> ChartTarget:
+    """One patient's chart, chosen from ``chart``'s choices: checked again when pressed."""
+    with database.read_session() as session:
+        among = team_group_ids(session, actor)
+        patients = Patients(session, among)
+        person = patients.people.get(person_id)
+        if person is None:
+            raise PatientNotShown()
+        progress, shown = _patient_chart(
+            session, patients, person, now, default_zone, question, among
         )
-        zone = _zone_of(person, groups[0], default_zone)
-        since = datetime.combine(progress.first_day, datetime.min.time(), tzinfo=zone)
-        # Filed under each group whose check-ins it drew; drawing none, it showed them all.
-        shown = _groups_drawn(session, person, since, now, among) or sorted(
-            g.id for g in groups if g.id is not None
-        )
-    # Their answers over the weeks: a view of the record, in the trail before it is drawn.
+    _record_chart_view(database, now, actor, person, progress, shown)
+    return ChartTarget(patient=progress)
+
+
+def _patient_chart(
+    session: Session,
+    patients: Patients,
+    person: Person,
+    now: datetime,
+    default_zone: str,
+    question: str | None,
+    among: frozenset[int] | None,
+) -> tuple[PatientProgress, list[int]]:
+    """The patient's progress as ``among`` shows it, and the groups whose check-ins it drew
+    (drawing none, it showed every group of theirs ``among`` holds)."""
+    assert person.id is not None
+    groups = patients.group_ids(person.id)
+    # A patient of several groups: a therapist sees only their own groups' check-ins.
+    first = session.get(TherapyGroup, groups[0])
+    progress = _progress(
+        session, person, first, now, default_zone, question, patients.erased(person.id), among
+    )
+    zone = _zone_of(person, first, default_zone)
+    since = datetime.combine(progress.first_day, datetime.min.time(), tzinfo=zone)
+    return progress, _groups_drawn(session, person, since, now, among) or sorted(groups)
+
+
+def _record_chart_view(
+    database: Database,
+    now: datetime,
+    actor: Actor,
+    person: Person,
+    progress: PatientProgress,
+    shown: list[int],
+) -> None:
+    """Their answers over the weeks: a view of the record, in the trail before it is drawn,
+    filed under each group whose check-ins it drew."""
     fields = {"seen": "chart", "from": progress.first_day, "to": progress.today}
     record_views(database, now, actor, ObjectKind.PERSON, person.id, [(g, fields) for g in shown])
-    return ChartTarget(patient=progress)
 
 
 def _groups_drawn(
@@ -562,53 +625,6 @@ def _groups_drawn(
             .order_by(col(Task.group_id))
         ).all()
     )
-
-
-def _find_patient(
-    session: Session, text: str, among: frozenset[int] | None
-) -> tuple[Person, list[TherapyGroup], bool, str] | None:
-    """The patient named by the longest leading words of ``text`` (a name or Telegram id).
-
-    Returns the person, their groups (``among`` them, first joined first), whether their data
-    was deleted, and the rest of the text (the question). Raises AmbiguousPatient when a name
-    fits several people.
-    """
-    query = (
-        select(Person, TherapyGroup, Membership.role)
-        .join(Membership, col(Membership.person_id) == Person.id)
-        .join(TherapyGroup, col(TherapyGroup.id) == Membership.group_id)
-        .where(col(Membership.role).in_([Role.PATIENT.value, Role.ERASED.value]))
-        .order_by(col(Membership.joined_at))
-    )
-    if among is not None:
-        query = query.where(col(TherapyGroup.id).in_(among))
-    rows = session.exec(query).all()
-    words = text.split()
-    for cut in range(len(words), 0, -1):
-        ref, rest = " ".join(words[:cut]), " ".join(words[cut:])
-        if ref.lstrip("-").isdigit():
-            matches = [r for r in rows if r[0].telegram_user_id == int(ref)]
-        else:
-            wanted = ref.casefold()
-            matches = [
-                r
-                for r in rows
-                if r[2] == Role.PATIENT.value
-                and r[0].data_deleted_at is None
-                # Names as shown: a deleted patient is found by Telegram id only.
-                and " ".join(r[0].display_name.split()).casefold() == wanted
-            ]
-        people = {r[0].id: r for r in matches}
-        if len(people) > 1:
-            raise AmbiguousPatient(ref, tuple(sorted(r[0].telegram_user_id or 0 for r in matches)))
-        if people:
-            person = matches[0][0]
-            mine = [r for r in rows if r[0].id == person.id]
-            deleted = person.data_deleted_at is not None or any(
-                role == Role.ERASED.value for _, _, role in mine
-            )
-            return person, [group for _, group, _ in mine], deleted, rest
-    return None
 
 
 def group_heatmap(
