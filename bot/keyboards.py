@@ -22,6 +22,8 @@ stale or forged button is refused politely. Formats, all ASCII and ``:``-separat
                                            with the photo and video buttons from that one on
     po:<person>                            a report's or alert's button: the page, a new message
     pm:<answer>                            /patient: send this photo or video answer
+    pc:<person>[:<question>]               /chart NAME's choices: that patient's chart (the
+                                           question percent-encoded, cut to fit)
     rp:g|t:<group or task>:<offset>        /report: the next buttons of patients
     ct:<group>:<telegram user id>          /team: take that therapist off the group's team
     tg:<group> tr:<repeat> tn:<end>        /newtask steps: group, repetition, how it ends,
@@ -43,6 +45,7 @@ MAX_BUTTONS = 100
 PATIENT_PAGE = "pp"
 PATIENT_OPEN = "po"
 PATIENT_MEDIA = "pm"
+PATIENT_CHART = "pc"
 REPORT_PATIENTS = "rp"
 # The report's 📈 Chart button: "chart:<group id>" (older than the kind:part form above).
 CHART_BUTTON_PREFIX = "chart:"

@@ -10,6 +10,7 @@ Rows are never updated or deleted here; on PostgreSQL a trigger refuses both.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -163,9 +164,33 @@ def record_view(
     """Record that a therapist saw a patient's answers, committed before they are shown: a
     clinic accounts for who looked at a record, not only for who changed it. ``fields`` say
     what was seen (which page, which answer), never the answers themselves."""
-    _record_alone(
-        database, now, actor, AuditAction.RECORD_VIEWED, kind, object_id, group_id, fields
-    )
+    record_views(database, now, actor, kind, object_id, [(group_id, fields)])
+
+
+def record_views(
+    database: Database,
+    now: datetime,
+    actor: Actor,
+    kind: ObjectKind,
+    object_id: int | None,
+    views: Sequence[tuple[int | None, dict[str, Any]]],
+) -> None:
+    """One view that showed several groups' answers: an event per group (``views`` holds
+    each group with what of it was seen), so each group's team finds it in ``/audit GROUP``.
+    All of them in one transaction, committed before anything is shown."""
+    with database.session() as session:
+        for group_id, fields in views:
+            record(
+                session,
+                now,
+                actor,
+                AuditAction.RECORD_VIEWED,
+                kind,
+                object_id,
+                group_id=group_id,
+                after=fields,
+            )
+        session.commit()
 
 
 def _record_alone(

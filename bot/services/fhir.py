@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
@@ -64,6 +63,7 @@ from bot.services.authoring import (
     team_group_ids,
 )
 from bot.services.meaning import Kind, Meaning, meaning
+from bot.services.reports import ExportScope, export_scope
 from bot.services.responses import (
     DEFAULT_SCALE_MAX,
     DEFAULT_SCALE_MIN,
@@ -119,6 +119,7 @@ class FhirExport:
     questionnaires: int
     responses: int
     patients: int
+    scope: ExportScope
     unzipped_size: int | None = None  # zipped: too large for the Bot API as it was
 
 
@@ -129,13 +130,9 @@ def _instant(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() or "group"
-
-
-def fhir_filename(group_name: str | None, now: datetime, zone: str) -> str:
+def fhir_filename(scope: ExportScope, now: datetime, zone: str) -> str:
     today = now.astimezone(ZoneInfo(zone)).date()
-    return f"patientbot-fhir-{_slug(group_name) if group_name else 'all'}-{today}.json"
+    return f"patientbot-fhir-{scope.slug()}-{today}.json"
 
 
 def questionnaire_url(task_id: int) -> str:
@@ -647,16 +644,17 @@ def export_fhir(
                 session, actor, find_own_group(session, actor, group_ref), group_ref
             )
         data = build_bundle(session, now, group, among=team_group_ids(session, actor))
+        scope = export_scope(session, actor, group)
     validate_bundle(data)
     kinds = [entry["resource"]["resourceType"] for entry in data["entry"]]
     responses = kinds.count("QuestionnaireResponse")
     fitted = fit_to_send(
-        fhir_filename(group.name if group else None, now, default_zone),
+        fhir_filename(scope, now, default_zone),
         # The data that validated, written as it is: the models' own JSON writer took 2.3 s
         # where json.dumps takes a few ms for 2,000 check-ins (benchmarks/bench_fhir.py).
         json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
         max_bytes,
-        one_group=group is not None,
+        one_group=scope.group is not None,
     )
     record_export(
         database,
@@ -671,6 +669,7 @@ def export_fhir(
         questionnaires=kinds.count("Questionnaire"),
         responses=responses,
         patients=kinds.count("Patient"),
+        scope=scope,
         unzipped_size=fitted.unzipped_size,
     )
 

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from bot.frozen import frozen
-from bot.services.audit import Actor, ActorRole, ObjectKind, record_view
+from bot.services.audit import Actor, ActorRole, ObjectKind, record_view, record_views
 from bot.services.authoring import (
     AuthoringError,
     find_own_group,
@@ -27,6 +27,7 @@ from bot.services.authoring import (
     team_group_ids,
 )
 from bot.services.meaning import Kind, meaning
+from bot.services.patients import PATIENT_ROLES, PatientChoices, Patients
 from bot.services.progress import answered_count, answers_join, reached_the_patient
 from bot.services.reports import CheckinOutcome, PatientAdherence, checkin_outcome
 from bot.services.responses import MEDIA_TYPES, STORED_NO, STORED_YES, format_number
@@ -48,40 +49,16 @@ from storage.models import (
 
 # Check-ins per page: a week of a daily task's answers reads on a phone without scrolling far.
 PAGE_CHECKINS = 4
-# More matches than this are not offered as buttons: the therapist types more of the name.
-MAX_CHOICES = 12
 # /media looks back this many days unless told; at most a year.
 DEFAULT_MEDIA_DAYS = 7
 MAX_MEDIA_DAYS = 366
 # A group's media in one /media: a clinic's week is far fewer; more would flood the chat.
 MAX_GROUP_MEDIA = 100
 
-# Memberships that make someone a patient of a group, now or before.
-# Everyone who was a patient of a group: one who left it (removed, or declined a changed
-# consent text) keeps their page, with the answers they gave until then.
-_PATIENT_ROLES = (Role.PATIENT.value, Role.ERASED.value, Role.REMOVED.value, Role.DECLINED.value)
 _NOT_DUE_YET = (DeliveryStatus.PENDING.value, DeliveryStatus.CANCELLED.value)
 
 
 # --- what the use cases return --------------------------------------------------------------
-
-
-@frozen
-class PatientChoice:
-    person_id: int
-    telegram_user_id: int
-    name: str
-    groups: tuple[str, ...]
-    data_deleted: bool
-
-
-@frozen
-class PatientChoices:
-    """Several patients fit what the therapist typed."""
-
-    ref: str
-    choices: tuple[PatientChoice, ...]  # at most MAX_CHOICES
-    more: int  # how many more fit
 
 
 @frozen
@@ -106,6 +83,7 @@ class AnswerLine:
 class CheckinLine:
     delivery_id: int
     task_title: str
+    group_id: int
     group_name: str
     due_at: datetime  # the patient's local time
     outcome: CheckinOutcome
@@ -186,7 +164,7 @@ def _patient_groups(session: Session, person_ids: Iterable[int]) -> dict[int, li
     for person_id, group_id in session.exec(
         select(Membership.person_id, Membership.group_id).where(
             col(Membership.person_id).in_(list(person_ids)),
-            col(Membership.role).in_(_PATIENT_ROLES),
+            col(Membership.role).in_(PATIENT_ROLES),
         )
     ).all():
         groups.setdefault(person_id, []).append(group_id)
@@ -206,83 +184,37 @@ def find_patient(
 ) -> PatientPage | PatientChoices:
     """The page of the one patient ``text`` names, or the choices when several fit.
 
-    ``text`` is a Telegram id, a whole name or a part of one (any case). A patient whose data
-    was deleted is found by Telegram id only: their name is gone.
+    ``text`` is a Telegram id, a whole name or a part of one (any case; ``patients.Patients``
+    finds them, as for ``/chart``). A patient whose data was deleted is found by Telegram id
+    only: their name is gone.
     """
     config_user_ids = tuple(config_user_ids)
     ref = " ".join(text.split())
     with database.read_session() as session:
-        rows = session.exec(
-            select(Person, TherapyGroup.name, Membership.group_id)
-            .join(Membership, col(Membership.person_id) == Person.id)
-            .join(TherapyGroup, col(TherapyGroup.id) == Membership.group_id)
-            .where(col(Membership.role).in_(_PATIENT_ROLES))
-            .order_by(col(Membership.joined_at))
-        ).all()
-        people: dict[int, Person] = {}
-        group_names: dict[int, list[str]] = {}
-        group_ids: dict[int, list[int]] = {}
-        for person, group_name, group_id in rows:
-            assert person.id is not None
-            people[person.id] = person
-            group_names.setdefault(person.id, []).append(group_name)
-            group_ids.setdefault(person.id, []).append(group_id)
         # Asked per group, not per patient: a clinic has far fewer groups than patients.
-        seen_groups = {
+        # Another team's group reads as one that does not exist: its patients are not found,
+        # and a choice does not name it.
+        seen_groups = frozenset(
             group_id
-            for group_id in {g for ids in group_ids.values() for g in ids}
+            for group_id in session.exec(
+                select(Membership.group_id)
+                .where(col(Membership.role).in_(PATIENT_ROLES))
+                .distinct()
+            ).all()
             if may_see(session, viewer, config_user_ids, [group_id])
-        }
-        visible = [p for pid, p in people.items() if seen_groups.intersection(group_ids[pid])]
-        matches = _matching(visible, ref)
+        )
+        patients = Patients(session, seen_groups)
+        matches = patients.matching(ref)
         if not matches:
             raise AuthoringError(meaning(Kind.PATIENT_PAGE_NO_MATCH, ref=ref))
-        if len(matches) == 1:
-            only = matches[0]
-            assert only.id is not None
-            seen = seen_groups.intersection(group_ids[only.id])
-            page = _page(session, now, default_zone, only, 0, team_group_ids(session, viewer))
-        else:
-            page = None
-    if page is not None:
-        _record_page_view(database, now, viewer, page, min(seen))
-        return page
-    matches.sort(key=lambda p: (p.display_name.casefold(), p.telegram_user_id or 0))
-    choices = tuple(
-        PatientChoice(
-            person_id=p.id or 0,
-            telegram_user_id=p.telegram_user_id or 0,
-            name=p.display_name,
-            # Another team's group reads as one that does not exist: not named here.
-            groups=tuple(
-                dict.fromkeys(
-                    name
-                    for name, group_id in zip(
-                        group_names[p.id or 0], group_ids[p.id or 0], strict=True
-                    )
-                    if group_id in seen_groups
-                )
-            ),
-            data_deleted=p.data_deleted_at is not None,
-        )
-        for p in matches[:MAX_CHOICES]
-    )
-    return PatientChoices(ref, choices, max(0, len(matches) - MAX_CHOICES))
-
-
-def _matching(people: list[Person], ref: str) -> list[Person]:
-    if not ref:
-        return []
-    digits = ref.lstrip("#")
-    if digits.isascii() and digits.isdigit():
-        return [p for p in people if p.telegram_user_id == int(digits)]
-    wanted = ref.casefold()
-    named = [p for p in people if p.data_deleted_at is None]
-    exact = [p for p in named if " ".join(p.display_name.split()).casefold() == wanted]
-    if len(exact) == 1:
-        # "Al Smith" is Al Smith, even when "Alice Smithers" also contains those letters.
-        return exact
-    return [p for p in named if wanted in " ".join(p.display_name.split()).casefold()]
+        if len(matches) > 1:
+            return patients.choices(ref, matches)
+        only = matches[0]
+        assert only.id is not None
+        seen = patients.group_ids(only.id)
+        page = _page(session, now, default_zone, only, 0, team_group_ids(session, viewer))
+    _record_page_view(database, now, viewer, page, seen)
+    return page
 
 
 # --- one patient's page ---------------------------------------------------------------------
@@ -302,24 +234,33 @@ def patient_page(
         person, groups = _visible_patient(session, viewer, config_user_ids, person_id)
         visible = team_group_ids(session, viewer)
         page = _page(session, now, default_zone, person, max(0, offset), visible)
-    seen = [g for g in groups if visible is None or g in visible]
-    _record_page_view(database, now, viewer, page, min(seen or groups))
+    seen = {g for g in groups if visible is None or g in visible}
+    _record_page_view(database, now, viewer, page, seen)
     return page
 
 
 def _record_page_view(
-    database: Database, now: datetime, viewer: Actor, page: PatientPage, group_id: int
+    database: Database, now: datetime, viewer: Actor, page: PatientPage, seen: Iterable[int]
 ) -> None:
-    """The trail's account of a page shown (filed under a group the viewer sees them in)."""
-    record_view(
+    """The trail's account of a page shown: one event per group whose check-ins were on it,
+    naming those check-ins (their rows, which a later check-in does not renumber), so each
+    group's team reads it in ``/audit GROUP``. A page with no check-in on it is filed under
+    every group of the patient's the viewer sees (``seen``): the page showed them all."""
+    shown: dict[int, list[int]] = {}
+    for checkin in page.checkins:
+        shown.setdefault(checkin.group_id, []).append(checkin.delivery_id)
+    if not shown:
+        shown = {group_id: [] for group_id in seen}
+    record_views(
         database,
         now,
         viewer,
         ObjectKind.PERSON,
         page.person_id,
-        group_id=group_id,
-        # Which check-ins were on it (their rows, which a later check-in does not renumber).
-        fields={"seen": "patient page", "check_ins": [c.delivery_id for c in page.checkins]},
+        [
+            (group_id, {"seen": "patient page", "check_ins": check_ins})
+            for group_id, check_ins in sorted(shown.items())
+        ],
     )
 
 
@@ -357,7 +298,7 @@ def _page(
         .join(TherapyGroup, col(TherapyGroup.id) == Membership.group_id)
         .where(
             Membership.person_id == person.id,
-            col(Membership.role).in_(_PATIENT_ROLES),
+            col(Membership.role).in_(PATIENT_ROLES),
             *in_view,
         )
         .order_by(col(Membership.joined_at))
@@ -412,6 +353,7 @@ def _page(
         CheckinLine(
             delivery_id=delivery.id or 0,
             task_title=task.title,
+            group_id=task.group_id,
             group_name=group_name,
             due_at=delivery.due_at.astimezone(zone),
             outcome=outcomes.get(delivery.id or 0, CheckinOutcome.OPEN_NOT_STARTED),

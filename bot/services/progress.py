@@ -33,8 +33,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from bot.frozen import frozen
-from bot.services.audit import Actor, ObjectKind, record_view
+from bot.services.audit import Actor, ObjectKind, record_views
 from bot.services.authoring import find_group, team_group_ids, visible_group_names
+from bot.services.patients import PatientChoices, Patients
 from bot.services.responses import (
     ALERT_TYPES,
     AlertRule,
@@ -206,10 +207,8 @@ class UnknownChartTarget(ChartError):
     groups: tuple[str, ...]
 
 
-@dataclass
-class AmbiguousPatient(ChartError):
-    ref: str
-    telegram_user_ids: tuple[int, ...]
+class PatientNotShown(ChartError):
+    """A chosen patient (a button) no longer in any of the presser's groups."""
 
 
 @dataclass
@@ -501,10 +500,13 @@ def _rule(question: Question) -> AlertRule | None:
 
 @frozen
 class ChartTarget:
-    """What "/chart TEXT" names: a group's heatmap or one patient's progress."""
+    """What "/chart TEXT" names: a group's heatmap, one patient's progress, or the patients
+    the name fits (``question``: what followed the name, for the chosen one's chart)."""
 
     group: GroupHeatmap | None = None
     patient: PatientProgress | None = None
+    choices: PatientChoices | None = None
+    question: str | None = None
 
 
 def chart(
@@ -513,7 +515,9 @@ def chart(
     """Read "/chart GROUP" or "/chart PATIENT [QUESTION]" and gather what to draw.
 
     Only the actor's groups and their patients are found (``access``): anything else is
-    unknown, whether it exists or not.
+    unknown, whether it exists or not. A patient is found as ``/patient`` finds them
+    (``patients.Patients``: a Telegram id, a name or a part of one), by the longest leading
+    words of ``text`` that fit anyone; the rest is the question.
     """
     cleaned = " ".join(text.split())
     with database.read_session() as session:
@@ -521,68 +525,106 @@ def chart(
         group = find_group(session, cleaned, among=among)
         if group is not None:
             return ChartTarget(group=group_heatmap(session, group, now, default_zone))
-        found = _find_patient(session, cleaned, among)
-        if found is None:
+        patients = Patients(session, among)
+        words = cleaned.split()
+        for cut in range(len(words), 0, -1):
+            ref, rest = " ".join(words[:cut]), " ".join(words[cut:])
+            matches = patients.matching(ref)
+            if len(matches) > 1:
+                return ChartTarget(choices=patients.choices(ref, matches), question=rest or None)
+            if matches:
+                person = matches[0]
+                progress, shown = _patient_chart(
+                    session, patients, person, now, default_zone, rest or None, among
+                )
+                break
+        else:
             raise UnknownChartTarget(cleaned, tuple(visible_group_names(session, actor)))
-        person, group, deleted, rest = found
-        # A patient of several groups: a therapist sees only their own groups' check-ins.
-        progress = _progress(
-            session, person, group, now, default_zone, rest or None, deleted, among
-        )
-    # Their answers over the weeks: a view of the record, in the trail before it is drawn.
-    record_view(
-        database,
-        now,
-        actor,
-        ObjectKind.PERSON,
-        person.id,
-        group_id=group.id if group is not None else None,
-        fields={"seen": "chart", "from": progress.first_day, "to": progress.today},
-    )
+    _record_chart_view(database, now, actor, person, progress, shown)
     return ChartTarget(patient=progress)
 
 
-def _find_patient(
-    session: Session, text: str, among: frozenset[int] | None
-) -> tuple[Person, TherapyGroup | None, bool, str] | None:
-    """The patient named by the longest leading words of ``text`` (a name or Telegram id).
+def chart_patient(
+    database: Database,
+    now: datetime,
+    default_zone: str,
+    person_id: int,
+    question: str | None,
+    *,
+    actor: Actor,
+) -> ChartTarget:
+    """One patient's chart, chosen from ``chart``'s choices: checked again when pressed."""
+    with database.read_session() as session:
+        among = team_group_ids(session, actor)
+        patients = Patients(session, among)
+        person = patients.people.get(person_id)
+        if person is None:
+            raise PatientNotShown()
+        progress, shown = _patient_chart(
+            session, patients, person, now, default_zone, question, among
+        )
+    _record_chart_view(database, now, actor, person, progress, shown)
+    return ChartTarget(patient=progress)
 
-    Returns the person, their first group, whether their data was deleted, and the rest of
-    the text (the question). Raises AmbiguousPatient when a name fits several people.
-    """
-    query = (
-        select(Person, TherapyGroup, Membership.role)
-        .join(Membership, col(Membership.person_id) == Person.id)
-        .join(TherapyGroup, col(TherapyGroup.id) == Membership.group_id)
-        .where(col(Membership.role).in_([Role.PATIENT.value, Role.ERASED.value]))
-        .order_by(col(Membership.joined_at))
+
+def _patient_chart(
+    session: Session,
+    patients: Patients,
+    person: Person,
+    now: datetime,
+    default_zone: str,
+    question: str | None,
+    among: frozenset[int] | None,
+) -> tuple[PatientProgress, list[int]]:
+    """The patient's progress as ``among`` shows it, and the groups whose check-ins it drew
+    (drawing none, it showed every group of theirs ``among`` holds)."""
+    assert person.id is not None
+    groups = patients.group_ids(person.id)
+    # A patient of several groups: a therapist sees only their own groups' check-ins.
+    first = session.get(TherapyGroup, groups[0])
+    progress = _progress(
+        session, person, first, now, default_zone, question, patients.erased(person.id), among
     )
-    if among is not None:
-        query = query.where(col(TherapyGroup.id).in_(among))
-    rows = session.exec(query).all()
-    words = text.split()
-    for cut in range(len(words), 0, -1):
-        ref, rest = " ".join(words[:cut]), " ".join(words[cut:])
-        if ref.lstrip("-").isdigit():
-            matches = [r for r in rows if r[0].telegram_user_id == int(ref)]
-        else:
-            wanted = ref.casefold()
-            matches = [
-                r
-                for r in rows
-                if r[2] == Role.PATIENT.value
-                and r[0].data_deleted_at is None
-                # Names as shown: a deleted patient is found by Telegram id only.
-                and " ".join(r[0].display_name.split()).casefold() == wanted
-            ]
-        people = {r[0].id: r for r in matches}
-        if len(people) > 1:
-            raise AmbiguousPatient(ref, tuple(sorted(r[0].telegram_user_id or 0 for r in matches)))
-        if people:
-            person, group, role = next(iter(people.values()))
-            deleted = role == Role.ERASED.value or person.data_deleted_at is not None
-            return person, group, deleted, rest
-    return None
+    zone = _zone_of(person, first, default_zone)
+    since = datetime.combine(progress.first_day, datetime.min.time(), tzinfo=zone)
+    return progress, _groups_drawn(session, person, since, now, among) or sorted(groups)
+
+
+def _record_chart_view(
+    database: Database,
+    now: datetime,
+    actor: Actor,
+    person: Person,
+    progress: PatientProgress,
+    shown: list[int],
+) -> None:
+    """Their answers over the weeks: a view of the record, in the trail before it is drawn,
+    filed under each group whose check-ins it drew."""
+    fields = {"seen": "chart", "from": progress.first_day, "to": progress.today}
+    record_views(database, now, actor, ObjectKind.PERSON, person.id, [(g, fields) for g in shown])
+
+
+def _groups_drawn(
+    session: Session, person: Person, since: datetime, now: datetime, among: frozenset[int] | None
+) -> list[int]:
+    """The groups whose check-ins (the strip) or answers (the lines) a patient's chart from
+    ``since`` draws: what ``_progress`` reads, by group."""
+    answered = col(Delivery.id).in_(select(Answer.delivery_id))
+    return list(
+        session.exec(
+            select(Task.group_id)
+            .join(Delivery, col(Delivery.task_id) == Task.id)
+            .where(
+                Delivery.person_id == person.id,
+                col(Delivery.due_at) >= since,
+                col(Delivery.due_at) <= now,
+                or_(reached_the_patient(), answered),
+                *_of_groups(among),
+            )
+            .distinct()
+            .order_by(col(Task.group_id))
+        ).all()
+    )
 
 
 def group_heatmap(

@@ -145,10 +145,47 @@ class AdherenceReport:
 
 
 @frozen
+class ExportScope:
+    """Which groups an export holds, for its caption and file name.
+
+    One group (``group``: named, or the only group of a therapist's who named none), several
+    of a therapist's own groups (``groups``: how many, when not one), or, neither set, every
+    group (an administrator's, or the command line's, export of all).
+    """
+
+    group: str | None = None
+    groups: int | None = None
+
+    def slug(self) -> str:
+        """For the file name: the group's name, "3-groups", or "all"."""
+        if self.group is not None:
+            return _slug(self.group)
+        if self.groups is not None:
+            return f"{self.groups}-groups"
+        return "all"
+
+
+def export_scope(session: Session, actor: Actor, group: TherapyGroup | None) -> ExportScope:
+    """What an export of ``group`` (None: every group ``actor`` may see) holds."""
+    if group is not None:
+        return ExportScope(group=group.name)
+    allowed = team_group_ids(session, actor)
+    if allowed is None:
+        return ExportScope()
+    if len(allowed) == 1:
+        (only,) = allowed
+        found = session.get(TherapyGroup, only)
+        assert found is not None  # group_therapists' foreign key
+        return ExportScope(group=found.name)
+    return ExportScope(groups=len(allowed))
+
+
+@frozen
 class ExportFile:
     filename: str
     content: bytes
     rows: int
+    scope: ExportScope
     unzipped_size: int | None = None  # zipped: too large for the Bot API as it was
 
 
@@ -315,9 +352,9 @@ def parse_export_args(text: str) -> tuple[str | None, bool]:
     return " ".join(words) or None, False
 
 
-def export_filename(group_name: str | None, now: datetime, zone: str) -> str:
+def export_filename(scope: ExportScope, now: datetime, zone: str) -> str:
     today = now.astimezone(ZoneInfo(zone)).date()
-    return f"patientbot-export-{_slug(group_name) if group_name else 'all'}-{today}.csv"
+    return f"patientbot-export-{scope.slug()}-{today}.csv"
 
 
 def _value(answer: Answer, question: QuestionRevision) -> str:
@@ -443,10 +480,11 @@ def export_csv(
                 )
             )
             rows += 1
-        filename = export_filename(group.name if group else None, now, default_zone)
+        scope = export_scope(session, actor, group)
+        filename = export_filename(scope, now, default_zone)
         group_id = group.id if group else None
     fitted = fit_to_send(
-        filename, buffer.getvalue().encode("utf-8"), max_bytes, one_group=group_id is not None
+        filename, buffer.getvalue().encode("utf-8"), max_bytes, one_group=scope.group is not None
     )
     record_export(database, now, actor, group_id, {"format": "csv", "answers": rows})
-    return ExportFile(fitted.filename, fitted.content, rows, fitted.unzipped_size)
+    return ExportFile(fitted.filename, fitted.content, rows, scope, fitted.unzipped_size)

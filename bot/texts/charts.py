@@ -300,13 +300,6 @@ def chart_unknown_target(ref: str, groups: Sequence[str]) -> str:
     ).format(ref=_quoted(ref), known=known)
 
 
-def chart_ambiguous_patient(ref: str, telegram_user_ids: Sequence[int]) -> str:
-    ids = ", ".join(str(i) for i in telegram_user_ids)
-    return _("More than one patient is called “{ref}”. Use a Telegram id: {ids}.").format(
-        ref=_quoted(ref), ids=ids
-    )
-
-
 def chart_unknown_question(ref: str, patient: str, questions: Sequence[str]) -> str:
     if not questions:
         return _(

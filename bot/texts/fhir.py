@@ -6,7 +6,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from bot.texts.language import _, counted, ngettext
-from bot.texts.therapist_dialogue import admin_task_saved
+from bot.texts.therapist_dialogue import admin_task_saved, export_source
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -14,18 +14,17 @@ if TYPE_CHECKING:
     from bot.services.authoring import (
         TaskSaved,
     )
+    from bot.services.reports import ExportScope
 
 
 # --- FHIR: the export's caption and the import's refusals ----------------------------------
 # The import's lines are read in a terminal (HTML stripped there) and name the item's linkId.
 
 
-def admin_export_fhir_caption(responses: int, patients: int, group_ref: str | None) -> str:
-    where = (
-        _(" from {group_ref}").format(group_ref=escape(group_ref))
-        if group_ref
-        else _(" from all groups")
-    )
+def admin_export_fhir_caption(
+    responses: int, patients: int, group_ref: str | None, scope: ExportScope
+) -> str:
+    where = export_source(group_ref, scope)
     return _("{responses} of {patients}{where} as one FHIR R4B Bundle (JSON).").format(
         responses=counted("{n} check-in", "{n} check-ins", responses),
         patients=counted("{n} patient", "{n} patients", patients),

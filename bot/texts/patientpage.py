@@ -14,14 +14,8 @@ from bot.texts.language import N_, _, ngettext
 from bot.texts.therapist_dialogue import adherence_in_words, checkin_outcome_words
 
 if TYPE_CHECKING:
-    from bot.services.patientpage import (
-        AnswerLine,
-        GroupMedia,
-        MediaItem,
-        PatientChoice,
-        PatientChoices,
-        PatientPage,
-    )
+    from bot.services.patientpage import AnswerLine, GroupMedia, MediaItem, PatientPage
+    from bot.services.patients import PatientChoice, PatientChoices
 
 __all__ = [
     "alert_page_button",

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
         TaskSaved,
         TaskSummary,
     )
-    from bot.services.reports import AdherenceReport, PatientAdherence
+    from bot.services.reports import AdherenceReport, ExportScope, PatientAdherence
     from bot.services.responses import QuestionRules
 
 
@@ -740,12 +740,18 @@ def admin_report(report: AdherenceReport, limit: int) -> list[str]:
 # /export
 
 
-def admin_export_caption(rows: int, group_ref: str | None) -> str:
-    where = (
-        _(" from {group_ref}").format(group_ref=escape(group_ref))
-        if group_ref
-        else _(" from all groups")
-    )
+def export_source(group_ref: str | None, scope: ExportScope) -> str:
+    """Where an export's answers come from: the group named as typed, a therapist's only
+    group by name, how many of her groups, or all groups (an administrator's)."""
+    if group_ref or scope.group is not None:
+        return _(" from {group_ref}").format(group_ref=escape(group_ref or scope.group or ""))
+    if scope.groups is not None:
+        return counted(" from your {n} group", " from your {n} groups", scope.groups)
+    return _(" from all groups")
+
+
+def admin_export_caption(rows: int, group_ref: str | None, scope: ExportScope) -> str:
+    where = export_source(group_ref, scope)
     if rows == 0:
         return _("No answers{where} yet; the file has only its header row.").format(where=where)
     return _("{rows}{where}, one per row (CSV, UTF-8).").format(

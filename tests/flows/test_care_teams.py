@@ -16,7 +16,7 @@ from tests.flows.test_therapist_support import invite_code
 THEO = therapist()  # configured: an administrator
 TESS = User(id=555, first_name="Tess", last_name="Team")
 SAM = User(id=556, first_name="Sam", last_name="Solo")
-ALICE = patient(0)
+ALICE, BOB = patient(0), patient(1)
 
 
 def alerts_to(h: Harness, user: User) -> list[str]:
@@ -186,6 +186,39 @@ async def test_a_patient_of_two_groups_is_charted_with_only_the_therapists_group
     assert "Done: 1 of 1" in theo_caption and "Pain now?" in theo_caption
     # Sam's Elbows has no task yet: Knees' check-in and its answers are not his to see.
     assert "Done: 1" not in sam_caption and "Pain now?" not in sam_caption
+
+
+async def test_chart_finds_by_a_part_of_the_name_only_the_therapists_patients(
+    harness: Harness,
+) -> None:
+    """/chart finds a patient as /patient does, among the patients of the therapist's own
+    groups only; a choice's button carries the question (any alphabet) and is checked again
+    when pressed."""
+    h = harness
+    await knees(h)  # Alice in Knees (Theo and Tess); Sam on no team
+    await h.command(THEO, "/invite", "Knees")
+    await h.command(BOB, "/start", invite_code(h.last_text(THEO.chat_id)))
+    await h.command(SAM, "/newgroup", "Elbows")
+    await h.command(SAM, "/invite", "Elbows")
+    await h.command(BOB, "/start", invite_code(h.last_text(SAM.chat_id)))
+
+    await h.command(SAM, "/chart", "alice")
+    assert h.last_text(SAM.chat_id).startswith(
+        "There is no group or patient called “alice”. Groups: Elbows."
+    )
+    await h.command(SAM, "/chart", "test")  # only Bob is Sam's
+    assert h.api.calls_of("sendPhoto")[-1].params["caption"].startswith("<b>Bob Test · ")
+
+    await h.command(TESS, "/chart", "test", "Übelkeit")
+    choice = h.last_message(TESS.chat_id)
+    assert choice.button_texts == ["Alice Test · Knees", "Bob Test · Knees"]
+    await h.press(TESS, "Bob Test · Knees", choice.message_id)
+    assert "“Übelkeit”" in h.callback_answers()[-1].params["text"]
+    photos = len(h.api.calls_of("sendPhoto"))
+    await h.command(THEO, "/removefromteam", "Knees", str(TESS.id))
+    await h.press(TESS, "Alice Test · Knees", choice.message_id)
+    assert h.callback_answers()[-1].params["text"] == "That patient is not in one of your groups."
+    assert len(h.api.calls_of("sendPhoto")) == photos
 
 
 async def test_a_therapist_on_no_team_is_told_so_not_that_there_are_no_groups(

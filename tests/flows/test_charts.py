@@ -163,6 +163,51 @@ async def test_the_report_offers_its_chart(harness: Harness) -> None:
     assert len(photos(h, THEO.chat_id)) == 1
 
 
+async def test_chart_finds_a_patient_as_patient_does_and_offers_a_choice(harness: Harness) -> None:
+    """/chart PATIENT finds a patient by a part of the name in any case, as /patient does;
+    a part several patients share offers a button each, which draws the chosen one's chart
+    with the question asked for."""
+    h = harness
+    task = "Knees | Daily check | today 10:00 | daily x3 | Pain now? ; scale | Minutes? ; number"
+    await group_with(h, ALICE, BOB, task=task)
+    await h.advance_and_scan(timedelta(hours=1))
+    for person, pain_now in ((ALICE, "4"), (BOB, "6")):
+        await h.press(person, "▶️ Start now")
+        await h.press(person, pain_now)
+        await h.text(person, "20")
+
+    def last_chart() -> list[str]:
+        return photos(h, THEO.chat_id)[-1].params["caption"].splitlines()
+
+    await h.command(THEO, "/chart", "alice")
+    assert len(photos(h, THEO.chat_id)) == 1, h.last_text(THEO.chat_id)
+    caption = last_chart()
+    assert caption[0] == "<b>Alice Test · last 8 weeks</b>"
+    assert [line.split(":")[0] for line in caption if line.startswith("•")] == [
+        "• Pain now? (Daily check)",
+        "• Minutes? (Daily check)",
+    ]
+    await h.command(THEO, "/chart", "Ali", "pain")
+    assert [line for line in last_chart() if line.startswith("•")] == [
+        "• Pain now? (Daily check): latest 4 (25 Nov), lowest 4, highest 4, 1 answer"
+    ]
+
+    await h.command(THEO, "/chart", "TEST", "minutes")
+    assert h.last_text(THEO.chat_id) == "Several patients match “TEST”; choose one:"
+    choice = h.last_message(THEO.chat_id)
+    assert choice.button_texts == ["Alice Test · Knees", "Bob Test · Knees"]
+    await h.press(THEO, "Bob Test · Knees", choice.message_id)
+    caption = last_chart()
+    assert caption[0] == "<b>Bob Test · last 8 weeks</b>"
+    assert [line for line in caption if line.startswith("•")] == [
+        "• Minutes? (Daily check): latest 20 (25 Nov), lowest 20, highest 20, 1 answer"
+    ]
+    assert len(photos(h, THEO.chat_id)) == 3
+    # A patient nobody of the therapist's groups matches is still unknown.
+    await h.command(THEO, "/chart", "Zed")
+    assert h.last_text(THEO.chat_id).startswith("There is no group or patient called “Zed”.")
+
+
 async def test_a_stranger_and_a_patient_of_another_group_are_refused(harness: Harness) -> None:
     h = harness
     await group_with(h, ALICE)

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from bot.services.audit import AuditAction
 from fakebotapi import RetryAfterFault
-from storage.models import AuditEvent, Delivery, Person, TherapyGroup
+from storage.models import AuditEvent, Delivery, Person, Task, TherapyGroup
 from tests.fakes.harness import Harness, patient, therapist
 from tests.flows.test_therapist_support import invite_code
 
@@ -549,3 +549,79 @@ def buttons_of(h: Harness, message_id: int) -> list[str]:
     assert message is not None
     markup = message.reply_markup or {}
     return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def test_a_view_is_filed_under_the_groups_whose_answers_it_showed(
+    harness: Harness,
+) -> None:
+    """A patient of three groups answers in one: her page, its photo, her chart and the
+    group's /media are that group's views, for its team to see in /audit GROUP, not the
+    lowest-numbered group's nor the last-joined one's. A page or chart showing check-ins of
+    two groups leaves one event in each, naming only that group's check-ins."""
+    h = harness
+    h.seed_demo()  # Shoulder Therapy 1, Hip Therapy 1 (its task due at 10:00), Knee Therapy 1
+    await h.command(THEO, "/newgroup", "Ankle Clinic")
+    await h.command(THEO, "/invite", "Ankle Clinic")
+    code = invite_code(h.last_text(THEO.chat_id))
+    await h.command(
+        THEO,
+        "/addtask",
+        "Ankle Clinic | Ankle check | today 09:30 | daily x3 | Pain now? ; scale | "
+        "Photo of the ankle ; photo",
+    )
+    for joins in (code, "SHOULDER1", "HIP1"):
+        await h.command(ALICE, "/start", joins)
+    with h.database.session() as session:
+        group = {g.name: g.id for g in session.exec(select(TherapyGroup)).all()}
+        alice = session.exec(select(Person).where(Person.telegram_user_id == ALICE.id)).one().id
+    ankle, shoulder, hip = (
+        group[n] for n in ("Ankle Clinic", "Shoulder Therapy 1", "Hip Therapy 1")
+    )
+    assert shoulder < hip < ankle, "the lowest id and the last joined are both another group"
+    await h.advance_and_scan(timedelta(minutes=30))  # 09:30: the Ankle check-in
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "3")
+    await h.photo(ALICE, "AgAD-ankle")
+
+    await h.command(THEO, "/patient", "Alice")
+    await h.press(THEO, "📷 Photo 1")
+    await h.command(THEO, "/chart", "Alice Test", "pain")
+    await h.command(THEO, "/media", "Ankle Clinic")
+    assert [(group_id, after["seen"]) for _, _, _, group_id, after in views(h)] == [
+        (ankle, "patient page"),
+        (ankle, "photo"),
+        (ankle, "chart"),
+        (ankle, "media"),
+    ]
+    await h.command(THEO, "/audit", "Ankle Clinic")
+    assert h.last_text(THEO.chat_id).count("patient's answers viewed") == 4
+    for other in ("Shoulder Therapy 1", "Hip Therapy 1"):
+        await h.command(THEO, "/audit", other)
+        assert "patient's answers viewed" not in h.last_text(THEO.chat_id), other
+
+    # 10:00: Hip Therapy 1's check-in reaches her too. Page and chart now show both groups'.
+    await h.advance_and_scan(timedelta(minutes=30))
+    with h.database.session() as session:
+        checkins = {
+            group_id: delivery_id
+            for delivery_id, group_id in session.exec(
+                select(Delivery.id, TherapyGroup.id)
+                .join(Task, col(Task.id) == Delivery.task_id)
+                .join(TherapyGroup, col(TherapyGroup.id) == Task.group_id)
+                .where(Delivery.person_id == alice, col(Delivery.sent_at).is_not(None))
+            ).all()
+        }
+    assert set(checkins) == {ankle, hip}
+    before = len(views(h))
+    await h.command(THEO, "/patient", "Alice")
+    await h.command(THEO, "/chart", "Alice Test")
+    filed = sorted(
+        (group_id, after["seen"], after.get("check_ins"))
+        for _, _, _, group_id, after in views(h)[before:]
+    )
+    assert filed == [
+        (hip, "chart", None),
+        (hip, "patient page", [checkins[hip]]),
+        (ankle, "chart", None),
+        (ankle, "patient page", [checkins[ankle]]),
+    ]

@@ -400,6 +400,47 @@ async def test_lists_show_a_therapist_only_their_own_groups(harness: Harness) ->
     assert "therapist added" not in audit, "an event of no group is the administrators' only"
 
 
+async def test_an_export_says_which_groups_it_holds(harness: Harness) -> None:
+    """A therapist's /export holds only her groups, and its caption and file name say so:
+    her one group by name, or how many of hers; "all groups" is an administrator's."""
+    h = harness
+    alice = await with_teams(h)  # Alice in Shoulder Therapy 1; Tess on Hip Therapy 1's team
+    await h.command(alice, "/start", "HIP1")
+    await h.advance_and_scan(timedelta(hours=1))  # 10:00: the hip session reaches Alice
+    await h.press(alice, "▶️ Start now")
+    await h.press(alice, "Yes")
+
+    def sent() -> tuple[str | None, str]:
+        document = h.api.calls_of("sendDocument")[-1]
+        return h.last_message(document.params["chat_id"]).file_name, document.params["caption"]
+
+    await h.command(TESS, "/export")
+    assert sent() == (
+        "patientbot-export-hip-therapy-1-2026-11-25.csv",
+        "1 answer from Hip Therapy 1, one per row (CSV, UTF-8).",
+    )
+    await h.command(TESS, "/export", "fhir")
+    assert sent() == (
+        "patientbot-fhir-hip-therapy-1-2026-11-25.json",
+        "1 check-in of 1 patient from Hip Therapy 1 as one FHIR R4B Bundle (JSON).",
+    )
+    await h.command(THEO, "/addtoteam", "Knee Therapy 1", str(TESS.id))
+    await h.command(TESS, "/export")
+    assert sent() == (
+        "patientbot-export-2-groups-2026-11-25.csv",
+        "1 answer from your 2 groups, one per row (CSV, UTF-8).",
+    )
+    await h.command(TESS, "/export", "fhir")
+    assert sent() == (
+        "patientbot-fhir-2-groups-2026-11-25.json",
+        "1 check-in of 1 patient from your 2 groups as one FHIR R4B Bundle (JSON).",
+    )
+    await h.command(THEO, "/export")
+    file_name, caption = sent()
+    assert file_name == "patientbot-export-all-2026-11-25.csv"
+    assert caption.endswith(" from all groups, one per row (CSV, UTF-8).")
+
+
 async def test_a_search_names_only_the_groups_of_the_therapists_own_teams(
     harness: Harness,
 ) -> None:

@@ -351,12 +351,14 @@ THERAPIST_KINDS = {
     "pp",
     "po",
     "pm",
+    "pc",
     "rp",
     "ct",
     "tc",
 }
-# A therapist of her group may read Alice's answers: her page and its buttons show them.
-THERAPIST_VIEWS = {"pp", "po", "pm"}
+# A therapist of her group may read Alice's answers: her page and its buttons show them, and
+# so does her chart chosen under /chart NAME.
+THERAPIST_VIEWS = {"pp", "po", "pm", "pc"}
 
 
 def callback_kinds(application: BotApplication) -> set[str]:
@@ -440,6 +442,7 @@ def forged_buttons(scene: Scene) -> dict[str, list[str]]:
         "pp": [f"pp:{scene.alice}:0", f"pp:{scene.alice}:0:96"],
         "po": [f"po:{scene.alice}"],
         "pm": [f"pm:{scene.alice_secret}"],
+        "pc": [f"pc:{scene.alice}", f"pc:{scene.alice}:pain"],
         "rp": [f"rp:g:{group}:0"],
         "ct": [f"ct:{group}:4242"],
         "tc": ["tc:save", "tc:cancel"],

@@ -20,7 +20,7 @@ def page_with(questions: int, answer: str) -> PatientPage:
         for n in range(1, questions + 1)
     )
     checkins = tuple(
-        CheckinLine(1, "Task " * 60, "Ankle Group", AT, CheckinOutcome.COMPLETED, answers)
+        CheckinLine(1, "Task " * 60, 4, "Ankle Group", AT, CheckinOutcome.COMPLETED, answers)
         for _ in range(4)
     )
     return PatientPage(
@@ -64,7 +64,7 @@ def test_stored_yes_no_and_decimals_are_worded_for_the_reader_and_typed_text_is_
         AnswerLine(3, "Notes", "text", "Yes 7.5", False, False, AT),
         AnswerLine(4, "Note", "text", "Yes", False, False, AT),
     )
-    checkin = CheckinLine(1, "Task", "Ankle Group", AT, CheckinOutcome.COMPLETED, answers)
+    checkin = CheckinLine(1, "Task", 4, "Ankle Group", AT, CheckinOutcome.COMPLETED, answers)
     page = replace(page_with(0, ""), checkins=(checkin,), total=1)
     with speaking("de"):
         lines = texts.patient_page(page, 4096).splitlines()

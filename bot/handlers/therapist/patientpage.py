@@ -45,7 +45,8 @@ from bot.handlers.therapist.common import (
 from bot.sender import retry_after_seconds
 from bot.services import patientpage, reports
 from bot.services.authoring import AuthoringError
-from bot.services.patientpage import MediaItem, PatientChoices, PatientPage
+from bot.services.patientpage import MediaItem, PatientPage
+from bot.services.patients import PatientChoices
 from bot.services.reports import AdherenceReport
 from bot.texts import charts as texts_charts
 

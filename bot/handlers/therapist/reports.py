@@ -82,7 +82,9 @@ async def export(update: Update, context: BotContext) -> None:
             await message.reply_document(
                 InputFile(bundle.content, filename=bundle.filename),
                 caption=_caption(
-                    texts.admin_export_fhir_caption(bundle.responses, bundle.patients, ref),
+                    texts.admin_export_fhir_caption(
+                        bundle.responses, bundle.patients, ref, bundle.scope
+                    ),
                     bundle.unzipped_size,
                 ),
                 parse_mode="HTML",
@@ -103,7 +105,9 @@ async def export(update: Update, context: BotContext) -> None:
         return
     await message.reply_document(
         InputFile(result.content, filename=result.filename),
-        caption=_caption(texts.admin_export_caption(result.rows, ref), result.unzipped_size),
+        caption=_caption(
+            texts.admin_export_caption(result.rows, ref, result.scope), result.unzipped_size
+        ),
         parse_mode="HTML",
         do_quote=False,
     )
