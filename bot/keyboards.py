@@ -29,6 +29,8 @@ stale or forged button is refused politely. Formats, all ASCII and ``:``-separat
     tg:<group> tr:<repeat> tn:<end>        /newtask steps: group, repetition, how it ends,
     tt:<type> tl:skip tb:skip ti:y|n       response type, no link, default bounds, integer,
     tq:y|n ta:skip tm:add|done tv:save|cancel   required, no alert, more, review
+    tk:text|link|type|detail|integer|required|alert   changing a question: keep this step's
+                                           part as it is (on its own step only)
     <other prefixes>                       owned by other modules, see ``Callback.kind``
 """
 

@@ -9,6 +9,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 import bot.texts.language as language
+from bot.texts.answers import alert_condition
 from bot.texts.consent import consent_report_line
 from bot.texts.language import N_, _, counted
 from bot.texts.therapist_commands import (
@@ -298,8 +299,56 @@ def _admin_question_details(
         parts.append(_("at most {max_length} characters").format(max_length=max_length))
     parts.append(_("required") if required else _("optional"))
     if alert_rule:
-        parts.append(_("alert when {alert_rule}").format(alert_rule=escape(alert_rule)))
+        parts.append(_admin_alert(alert_rule))
     return " · ".join(parts)
+
+
+def _admin_alert(alert_rule: str) -> str:
+    """A question's alert rule as the therapist reads it: the stored comparison ("alert when
+    >= 8"), but a photo or video question's one rule (stored as "== *") in words."""
+    if alert_rule.partition(" ")[2] == "*":
+        return admin_alert_in_words(alert_rule)
+    return _("alert when {alert_rule}").format(alert_rule=escape(alert_rule))
+
+
+def admin_alert_in_words(alert_rule: str) -> str:
+    """A stored rule in words, for HTML: "alert on 8 or more", "alert on every photo or
+    video"."""
+    op, _space, value = alert_rule.partition(" ")
+    return _("alert on {condition}").format(condition=alert_condition(op, value))
+
+
+# Changing a question in /edittask: each step says what the question has now, and keeps it.
+
+
+def admin_currently(value: str) -> str:
+    """The line under a step's question naming the current value (``value`` is HTML)."""
+    return _("Currently: {value}").format(value=value)
+
+
+def admin_button_keep() -> str:
+    return _("↩️ Keep as it is")
+
+
+def admin_current_detail(rules: QuestionRules) -> str:
+    """A question's options, bounds or length limit as they are now (HTML)."""
+    kind = str(rules.response_type)
+    if kind == "choice":
+        return ", ".join(escape(option) for option in rules.options)
+    if kind == "scale":
+        low, high = rules.scale_bounds()
+        return _("{low} to {high}").format(low=_admin_num(low), high=_admin_num(high))
+    if kind == "number":
+        lo, hi = rules.min_value, rules.max_value
+        if lo is None and hi is None:
+            return admin_button_no_bounds()
+        return _("{low} to {high}").format(
+            low=_admin_num(lo) if lo is not None else "…",
+            high=_admin_num(hi) if hi is not None else "…",
+        )
+    if rules.max_length is None:
+        return admin_button_no_max_length()
+    return _("at most {max_length} characters").format(max_length=rules.max_length)
 
 
 def _admin_question_line(number: int, q: QuestionDraft) -> str:

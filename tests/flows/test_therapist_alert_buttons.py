@@ -113,3 +113,31 @@ async def test_an_earlier_questions_alert_button_sets_nothing_on_the_next(
     await h.press(THEO, "✅ Done – review the task")
     await h.press(THEO, "💾 Save")
     assert rules(h) == ["== no", ">= 8"]
+
+
+async def test_a_photo_alert_reads_in_words_in_every_language(harness: Harness) -> None:
+    """A photo or video question's one rule is stored as "== *": the review, /task and
+    /edittask say it in words, in the therapist's language, never as that formula."""
+    h = harness
+    await h.command(THEO, "/newgroup", "Knees")
+    await once_task(h, "Form")
+    await question(h, "Your form", "Photo")
+    await h.press(THEO, "🔔 Alert on every photo or video")
+    assert "Photo · required · alert on every photo or video" in h.last_text(THEO.chat_id)
+    await h.press(THEO, "✅ Done – review the task")
+    review = h.texts(THEO.chat_id)[-2]
+    assert "Photo · required · alert on every photo or video" in review
+    await h.press(THEO, "💾 Save")
+    assert rules(h) == ["== *"]
+
+    await h.command(THEO, "/edittask", "1")
+    details = h.texts(THEO.chat_id)[-2]
+    assert "Photo · required · alert on every photo or video" in details
+    for code, words in (
+        ("de", "Foto · Pflicht · Alarm bei jedem Foto oder Video"),
+        ("es", "Foto · obligatoria · alerta con cada foto o vídeo"),
+    ):
+        await h.command(THEO, "/language", code)
+        await h.command(THEO, "/task", "1")
+        assert words in h.last_text(THEO.chat_id)
+    assert not any("*" in text for text in h.texts(THEO.chat_id)[-8:])

@@ -11,10 +11,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
+from html import escape
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from telegram import Update
+from telegram import InlineKeyboardButton, Update
 
 from bot import keyboards, texts
 from bot.context import DEPS_KEY, BotApplication, BotContext
@@ -103,6 +104,8 @@ class _Draft:
     recurrence: str | None = None
     questions: list[QuestionDraft] = field(default_factory=list)
     question: QuestionDraft | None = None
+    # Changing a question: the question as it is now, which each step offers to keep.
+    current: QuestionDraft | None = None
     # /setconsent: the group, and the text to show back before saving; for a translation
     # (/setconsent GROUP LANG) its language and the version in force it translates.
     consent_group_id: int = 0
@@ -442,10 +445,27 @@ async def _repeat_chosen(
     return await _ask_description(update, draft)
 
 
+def _keep(what: str) -> list[InlineKeyboardButton]:
+    """The row of a step's "Keep as it is" button (changing a question only)."""
+    return [_button(texts.admin_button_keep(), "tk", what)]
+
+
+def _with_current(ask: str, value: str) -> str:
+    return f"{ask}\n{texts.admin_currently(value)}"
+
+
 async def _ask_description(update: Update, draft: _Draft) -> int:
     draft.question = None
     number = draft.reword_position or len(draft.questions) + 1
-    await _send(update, texts.admin_ask_description(number))
+    ask = texts.admin_ask_description(number)
+    if draft.current is None:
+        await _send(update, ask)
+    else:
+        await _send(
+            update,
+            _with_current(ask, escape(draft.current.description)),
+            _markup(_keep("text")),
+        )
     return Q_DESC
 
 
@@ -457,12 +477,21 @@ async def type_description(update: Update, context: BotContext, draft: _Draft) -
     except AuthoringError as error:
         await _problems(update, error)
         return Q_DESC
+    return await _take_description(update, draft, description)
+
+
+async def _take_description(update: Update, draft: _Draft, description: str) -> int:
     draft.question = QuestionDraft(description=description, response_type=ResponseType.TEXT)
-    await _send(
-        update,
-        texts.admin_ask_link(),
-        _markup([_button(texts.admin_button_no_link(), "tl", "skip")]),
-    )
+    no_link = [_button(texts.admin_button_no_link(), "tl", "skip")]
+    link = draft.current.link if draft.current is not None else None
+    if link is None:
+        await _send(update, texts.admin_ask_link(), _markup(no_link))
+    else:
+        await _send(
+            update,
+            _with_current(texts.admin_ask_link(), escape(link)),
+            _markup(_keep("link"), no_link),
+        )
     return Q_LINK
 
 
@@ -476,14 +505,14 @@ async def type_link(update: Update, context: BotContext, draft: _Draft) -> int:
         await _problems(update, error)
         return Q_LINK
     draft.question = replace(draft.question, link=link)
-    return await _ask_type(update)
+    return await _ask_type(update, draft)
 
 
 @step
 async def skip_link(update: Update, context: BotContext, draft: _Draft) -> int:
     """No link: ask for the response type."""
     await _picked(update, texts.admin_button_no_link())
-    return await _ask_type(update)
+    return await _ask_type(update, draft)
 
 
 _TYPE_ORDER = (
@@ -497,13 +526,18 @@ _TYPE_ORDER = (
 )
 
 
-async def _ask_type(update: Update) -> int:
+async def _ask_type(update: Update, draft: _Draft) -> int:
     buttons = [_button(texts.admin_type_label(t.value), "tt", t.value) for t in _TYPE_ORDER]
-    await _send(
-        update,
-        texts.admin_ask_type(),
-        _markup(buttons[0:2], buttons[2:4], buttons[4:7]),
-    )
+    rows = [buttons[0:2], buttons[2:4], buttons[4:7]]
+    if draft.current is None:
+        await _send(update, texts.admin_ask_type(), _markup(*rows))
+    else:
+        label = texts.admin_type_label(draft.current.response_type.value)
+        await _send(
+            update,
+            _with_current(texts.admin_ask_type(), escape(label)),
+            _markup(_keep("type"), *rows),
+        )
     return Q_TYPE
 
 
@@ -519,6 +553,23 @@ async def pick_type(update: Update, context: BotContext, draft: _Draft) -> int:
     if kind is None:
         return Q_TYPE
     await _picked(update, texts.admin_type_label(kind.value))
+    return await _take_type(update, context, draft, kind)
+
+
+def _same_kind(draft: _Draft) -> QuestionDraft | None:
+    """The question as it is now, if the one being written answers the same way: its options,
+    bounds and limits still fit, and can be kept."""
+    current, question = draft.current, draft.question
+    if current is None or question is None:
+        return None
+    return current if current.response_type == question.response_type else None
+
+
+async def _take_type(
+    update: Update, context: BotContext, draft: _Draft, kind: ResponseType
+) -> int:
+    """Take the response type and ask for what it needs (its details start afresh)."""
+    assert draft.question is not None
     draft.question = replace(
         draft.question,
         response_type=kind,
@@ -530,29 +581,23 @@ async def pick_type(update: Update, context: BotContext, draft: _Draft) -> int:
         alert_rule=None,
     )
     if kind == ResponseType.CHOICE:
-        await _send(update, texts.admin_ask_options())
-        return Q_DETAIL
-    if kind == ResponseType.NUMBER:
-        await _send(
-            update,
-            texts.admin_ask_number_bounds(),
-            _markup([_button(texts.admin_button_no_bounds(), "tb", "skip")]),
-        )
-        return Q_DETAIL
-    if kind == ResponseType.SCALE:
-        label = texts.admin_button_default_scale(DEFAULT_SCALE_MIN, DEFAULT_SCALE_MAX)
-        await _send(
-            update, texts.admin_ask_scale_bounds(), _markup([_button(label, "tb", "skip")])
-        )
-        return Q_DETAIL
-    if kind == ResponseType.TEXT:
-        await _send(
-            update,
-            texts.admin_ask_max_length(),
-            _markup([_button(texts.admin_button_no_max_length(), "tb", "skip")]),
-        )
-        return Q_DETAIL
-    return await _ask_required(update)
+        ask, default = texts.admin_ask_options(), None
+    elif kind == ResponseType.NUMBER:
+        ask, default = texts.admin_ask_number_bounds(), texts.admin_button_no_bounds()
+    elif kind == ResponseType.SCALE:
+        ask = texts.admin_ask_scale_bounds()
+        default = texts.admin_button_default_scale(DEFAULT_SCALE_MIN, DEFAULT_SCALE_MAX)
+    elif kind == ResponseType.TEXT:
+        ask, default = texts.admin_ask_max_length(), texts.admin_button_no_max_length()
+    else:
+        return await _ask_required(update, draft)
+    rows = [[_button(default, "tb", "skip")]] if default is not None else []
+    current = _same_kind(draft)
+    if current is not None:
+        ask = _with_current(ask, texts.admin_current_detail(current.rules()))
+        rows.insert(0, _keep("detail"))
+    await _send(update, ask, _markup(*rows) if rows else None)
+    return Q_DETAIL
 
 
 @step
@@ -591,83 +636,165 @@ async def skip_detail(update: Update, context: BotContext, draft: _Draft) -> int
     return await _after_detail(update, draft)
 
 
+def _integer_label(whole: bool) -> str:
+    return texts.admin_button_whole() if whole else texts.admin_button_decimals()
+
+
 async def _after_detail(update: Update, draft: _Draft) -> int:
     assert draft.question is not None
     if draft.question.response_type == ResponseType.NUMBER:
-        await _send(
-            update,
-            texts.admin_ask_integer(),
-            _markup(
-                [
-                    _button(texts.admin_button_whole(), "ti", "y"),
-                    _button(texts.admin_button_decimals(), "ti", "n"),
-                ]
-            ),
-        )
+        ask = texts.admin_ask_integer()
+        rows = [
+            [
+                _button(texts.admin_button_whole(), "ti", "y"),
+                _button(texts.admin_button_decimals(), "ti", "n"),
+            ]
+        ]
+        current = _same_kind(draft)
+        if current is not None:
+            ask = _with_current(ask, escape(_integer_label(current.integer_only)))
+            rows.insert(0, _keep("integer"))
+        await _send(update, ask, _markup(*rows))
         return Q_INTEGER
-    return await _ask_required(update)
+    return await _ask_required(update, draft)
 
 
 @step
 async def pick_integer(update: Update, context: BotContext, draft: _Draft) -> int:
     """Whole numbers only, or decimals too."""
-    assert draft.question is not None
     parts = _choice(update)
     whole = bool(parts) and parts[0] == "y"
+    return await _take_integer(update, draft, whole, _integer_label(whole))
+
+
+async def _take_integer(update: Update, draft: _Draft, whole: bool, label: str) -> int:
+    assert draft.question is not None
     candidate = replace(draft.question, integer_only=whole)
     problems = candidate.rules().validate()
     if problems:
-        await _picked(update, texts.admin_button_whole())
+        await _picked(update, label)
         lines = [texts.words(problem) for problem in problems]
         await _send(update, "\n".join([*lines, texts.admin_ask_number_bounds()]))
         draft.question = replace(draft.question, min_value=None, max_value=None)
         return Q_DETAIL
-    await _picked(update, texts.admin_button_whole() if whole else texts.admin_button_decimals())
+    await _picked(update, label)
     draft.question = candidate
-    return await _ask_required(update)
+    return await _ask_required(update, draft)
 
 
-async def _ask_required(update: Update) -> int:
-    await _send(
-        update,
-        texts.admin_ask_required(),
-        _markup(
-            [
-                _button(texts.admin_button_required(), "tq", "y"),
-                _button(texts.admin_button_optional(), "tq", "n"),
-            ]
-        ),
-    )
+def _required_label(required: bool) -> str:
+    return texts.admin_button_required() if required else texts.admin_button_optional()
+
+
+async def _ask_required(update: Update, draft: _Draft) -> int:
+    ask = texts.admin_ask_required()
+    rows = [
+        [
+            _button(texts.admin_button_required(), "tq", "y"),
+            _button(texts.admin_button_optional(), "tq", "n"),
+        ]
+    ]
+    if draft.current is not None:
+        ask = _with_current(ask, escape(_required_label(draft.current.required)))
+        rows.insert(0, _keep("required"))
+    await _send(update, ask, _markup(*rows))
     return Q_REQUIRED
 
 
 @step
 async def pick_required(update: Update, context: BotContext, draft: _Draft) -> int:
     """Required or optional; then the alert, for the types that can have one."""
-    assert draft.question is not None
     parts = _choice(update)
     required = not (parts and parts[0] == "n")
-    await _picked(
-        update, texts.admin_button_required() if required else texts.admin_button_optional()
-    )
+    await _picked(update, _required_label(required))
+    return await _take_required(update, context, draft, required)
+
+
+async def _take_required(
+    update: Update, context: BotContext, draft: _Draft, required: bool
+) -> int:
+    assert draft.question is not None
     draft.question = replace(draft.question, required=required)
-    if draft.question.response_type in ALERT_TYPES:
-        suggested = suggested_alert_rules(draft.question.rules())
-        # The buttons name their question: an earlier question's, still on the screen when
-        # its rule was typed, must not set this one's.
-        which = len(draft.questions)
-        await _send(
-            update,
-            texts.admin_ask_alert(draft.question.rules()),
-            _markup(
-                *(
-                    [_button(texts.admin_button_alert(rule.op, rule.value), "ta", "r", n, which)]
-                    for n, rule in enumerate(suggested)
-                ),
-                [_button(texts.admin_button_no_alert(), "ta", "skip", which)],
-            ),
+    if draft.question.response_type not in ALERT_TYPES:
+        return await _question_done(update, context, draft)
+    suggested = suggested_alert_rules(draft.question.rules())
+    # The buttons name their question: an earlier question's, still on the screen when
+    # its rule was typed, must not set this one's.
+    which = len(draft.questions)
+    ask = texts.admin_ask_alert(draft.question.rules())
+    rows = [
+        *(
+            [_button(texts.admin_button_alert(rule.op, rule.value), "ta", "r", n, which)]
+            for n, rule in enumerate(suggested)
+        ),
+        [_button(texts.admin_button_no_alert(), "ta", "skip", which)],
+    ]
+    kept = _current_alert(draft)
+    if kept is not None:
+        ask = _with_current(ask, texts.admin_alert_in_words(kept))
+        rows.insert(0, _keep("alert"))
+    await _send(update, ask, _markup(*rows))
+    return Q_ALERT
+
+
+def _current_alert(draft: _Draft) -> str | None:
+    """The question's alert rule as it is now, if it still fits the question being written (a
+    rule beyond new bounds, or on another kind, does not)."""
+    rule = draft.current.alert_rule if draft.current is not None else None
+    if rule is None or draft.question is None:
+        return None
+    try:
+        return authoring.parse_alert(rule, draft.question)
+    except AuthoringError:
+        return None
+
+
+# Each step's "Keep as it is" button (``tk:<what>``), and the step it belongs to.
+_KEEP_STEPS = {
+    "text": Q_DESC,
+    "link": Q_LINK,
+    "type": Q_TYPE,
+    "detail": Q_DETAIL,
+    "integer": Q_INTEGER,
+    "required": Q_REQUIRED,
+    "alert": Q_ALERT,
+}
+
+
+@step
+async def keep_current(update: Update, context: BotContext, draft: _Draft) -> int:
+    """Keep this step's part of the question as it is now (changing a question)."""
+    parts = _choice(update)
+    what = parts[0] if parts else ""
+    current, question = draft.current, draft.question
+    if current is None:
+        # An earlier /edittask's button, pressed in /newtask: nothing to keep here.
+        query = update.callback_query
+        await _close_buttons(query.message if query else None, texts.admin_stale_button())
+        return _KEEP_STEPS.get(what, Q_DESC)
+    if what == "integer":  # says what was pressed itself, as after Whole numbers or Decimals
+        return await _take_integer(update, draft, current.integer_only, texts.admin_button_keep())
+    await _picked(update, texts.admin_button_keep())
+    if what == "text":
+        return await _take_description(update, draft, current.description)
+    assert question is not None
+    if what == "link":
+        draft.question = replace(question, link=current.link)
+        return await _ask_type(update, draft)
+    if what == "type":
+        return await _take_type(update, context, draft, current.response_type)
+    if what == "detail":
+        draft.question = replace(
+            question,
+            options=current.options,
+            min_value=current.min_value,
+            max_value=current.max_value,
+            max_length=current.max_length,
         )
-        return Q_ALERT
+        return await _after_detail(update, draft)
+    if what == "required":
+        return await _take_required(update, context, draft, current.required)
+    draft.question = replace(question, alert_rule=_current_alert(draft))
     return await _question_done(update, context, draft)
 
 

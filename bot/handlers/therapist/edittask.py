@@ -176,13 +176,29 @@ async def pick_remove(update: Update, context: BotContext, draft: _Draft) -> int
     parts = _choice(update)
     position = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
     assert draft.task_id is not None
+    deps = context.deps
     if parts[1] == "ch":
-        # The question's steps as /newtask asks them; the last one saves a new revision.
+        # The question's steps as /newtask asks them, each showing what the question has now
+        # and offering to keep it; the last one saves a new revision.
+        current = await _attempt(
+            update,
+            context,
+            authoring.question_now,
+            deps.database,
+            draft.task_id,
+            position,
+            actor=_actor(update, context),
+        )
+        if current is None:  # removed meanwhile: said, and the question buttons closed
+            _drop(context)
+            query = update.callback_query
+            await _close_buttons(query.message if query else None, None)
+            return END
         await _picked(update, texts.admin_question_reword_label(position))
         draft.edit = "reword"
         draft.reword_position = position
+        draft.current = current
         return await _ask_description(update, draft)
-    deps = context.deps
     _drop(context)
     try:
         changed = await deps.run(

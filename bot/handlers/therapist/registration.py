@@ -45,6 +45,7 @@ from bot.handlers.therapist.consent import pick_consent, setconsent_start, type_
 from bot.handlers.therapist.dialogue import (
     cancel,
     chats_in_dialogue,
+    keep_current,
     newtask_start,
     pick_alert,
     pick_group,
@@ -130,13 +131,27 @@ def _dialogue() -> ConversationHandler[BotContext]:
         REPEAT_END: [_press(pick_repeat_end, r"^tn:\w+$")],
         UNTIL: [_text_step(type_until)],
         COUNT: [_text_step(type_count)],
-        Q_DESC: [_text_step(type_description)],
-        Q_LINK: [_press(skip_link, r"^tl:skip$"), _text_step(type_link)],
-        Q_TYPE: [_press(pick_type, r"^tt:\w+$")],
-        Q_DETAIL: [_press(skip_detail, r"^tb:skip$"), _text_step(type_detail)],
-        Q_INTEGER: [_press(pick_integer, r"^ti:[yn]$")],
-        Q_REQUIRED: [_press(pick_required, r"^tq:[yn]$")],
+        # Changing a question: each step's "Keep as it is" (tk:<step>) counts on its own step
+        # only; an earlier step's, still on the screen, is a stale button.
+        Q_DESC: [_press(keep_current, r"^tk:text$"), _text_step(type_description)],
+        Q_LINK: [
+            _press(skip_link, r"^tl:skip$"),
+            _press(keep_current, r"^tk:link$"),
+            _text_step(type_link),
+        ],
+        Q_TYPE: [_press(pick_type, r"^tt:\w+$"), _press(keep_current, r"^tk:type$")],
+        Q_DETAIL: [
+            _press(skip_detail, r"^tb:skip$"),
+            _press(keep_current, r"^tk:detail$"),
+            _text_step(type_detail),
+        ],
+        Q_INTEGER: [_press(pick_integer, r"^ti:[yn]$"), _press(keep_current, r"^tk:integer$")],
+        Q_REQUIRED: [
+            _press(pick_required, r"^tq:[yn]$"),
+            _press(keep_current, r"^tk:required$"),
+        ],
         Q_ALERT: [
+            _press(keep_current, r"^tk:alert$"),
             _press(skip_alert, r"^ta:skip:\d+$"),
             _press(pick_alert, r"^ta:r:\d+:\d+$"),
             _text_step(type_alert),
@@ -172,8 +187,8 @@ def _dialogue() -> ConversationHandler[BotContext]:
 
 
 # Buttons of the dialogues (see keyboards.py): group, repeat, repeat end, type, link, bounds,
-# integer, required, alert, more, review, edit, consent.
-DIALOGUE_PATTERN = r"^t[grntlbiqamvec]:"
+# integer, required, alert, more, review, edit, consent, keep (changing a question).
+DIALOGUE_PATTERN = r"^t[grntlbiqamveck]:"
 
 COMMANDS: list[tuple[str, Handler]] = [
     ("addtask", add_task_line),

@@ -214,6 +214,23 @@ class QuestionView:
     alert_rule: str | None
     removed: bool
 
+    def draft(self) -> QuestionDraft:
+        """The question as it stands, in the therapist's words (translations left out: they
+        stay with the stored question, see ``revisions.revise``)."""
+        r = self.rules
+        return QuestionDraft(
+            description=str(self.description),
+            response_type=r.response_type,
+            link=str(self.link) if self.link is not None else None,
+            options=tuple(str(option) for option in r.options),
+            min_value=r.min_value,
+            max_value=r.max_value,
+            integer_only=r.integer_only,
+            max_length=r.max_length,
+            required=r.required,
+            alert_rule=self.alert_rule,
+        )
+
 
 @frozen
 class TaskSaved:

@@ -607,6 +607,24 @@ def audited_revision(question: Question) -> dict[str, object]:
     }
 
 
+def question_now(
+    database: Database, task_id: int, position: int, *, actor: Actor
+) -> QuestionDraft:
+    """The task's question at ``position`` as it is now, for changing it step by step."""
+    with database.read_session() as session:
+        task = require_task(session, task_id, actor=actor)
+        target = session.exec(
+            select(Question).where(
+                Question.task_id == task.id,
+                Question.position == position,
+                col(Question.removed_at).is_(None),
+            )
+        ).first()
+        if target is None:
+            raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_QUESTION, position=position))
+        return _question_view(target).draft()
+
+
 def reword_question(
     database: Database,
     task_id: int,
