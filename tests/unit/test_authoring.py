@@ -213,7 +213,7 @@ def test_groups_count_members_tasks_and_checkins(database: Database, clock: Manu
     first, second = deliveries(database, saved.task_id)
     mark(database, first.id or 0, DeliveryStatus.SENT)
     mark(database, second.id or 0, DeliveryStatus.COMPLETED)
-    [summary] = authoring.list_groups(database, now, ZONE, actor=OPERATOR)
+    [summary] = authoring.list_groups(database, now, ZONE, [THEO], actor=OPERATOR)
     assert (summary.patients, summary.therapists, summary.tasks) == (2, 1, 1)
     assert (summary.open, summary.completed, summary.upcoming) == (1, 1, 0)
 

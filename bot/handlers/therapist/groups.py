@@ -128,7 +128,12 @@ async def list_groups(update: Update, context: BotContext) -> None:
     deps = context.deps
     actor = _actor(update, context)
     groups = await deps.run(
-        authoring.list_groups, deps.database, _now(context), _zone(context), actor=actor
+        authoring.list_groups,
+        deps.database,
+        _now(context),
+        _zone(context),
+        deps.settings.therapists.user_ids,
+        actor=actor,
     )
     if not groups and not authoring.sees_every_group(actor):
         # Other teams' groups may well exist: "no groups yet" would be untrue.

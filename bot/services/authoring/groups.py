@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, update
@@ -219,9 +220,17 @@ def create_group(
 
 
 def list_groups(
-    database: Database, now: datetime, default_zone: str, *, actor: Actor
+    database: Database,
+    now: datetime,
+    default_zone: str,
+    config_user_ids: Iterable[int],
+    *,
+    actor: Actor,
 ) -> list[GroupSummary]:
-    """The actor's groups with their members and deliveries: upcoming, open, completed."""
+    """The actor's groups with their members and deliveries: upcoming, open, completed.
+
+    ``config_user_ids``: the administrators (``[therapists] user_ids``), who count on a team
+    they are on, as therapists added with /addtherapist do."""
     with database.read_session() as session:
         allowed = team_group_ids(session, actor)
         groups = [
@@ -232,10 +241,19 @@ def list_groups(
         members = Counter(
             (g, r) for g, r in session.exec(select(Membership.group_id, Membership.role)).all()
         )
-        # The care team (``/team``): the therapists who see the group and get its alerts. A
-        # ``therapist`` membership names only who made the group, so counted that way a team of
-        # two read "1 therapist".
-        team = Counter(session.exec(select(GroupTherapist.group_id)).all())
+        # The care team (``/team``) members who are still therapists: those who see the group
+        # and get its alerts (``teams.team_chat_ids``' rule). A ``therapist`` membership names
+        # only who made the group, so counted that way a team of two read "1 therapist".
+        admins = set(config_user_ids)
+        team = Counter(
+            group_id
+            for group_id, user_id, role in session.exec(
+                select(GroupTherapist.group_id, Person.telegram_user_id, Person.role).join(
+                    Person, col(Person.id) == GroupTherapist.person_id
+                )
+            ).all()
+            if user_id in admins or role == Role.THERAPIST.value
+        )
         tasks = Counter(
             session.exec(select(Task.group_id).where(col(Task.deleted_at).is_(None))).all()
         )
