@@ -379,19 +379,27 @@ def alert_rule_media(value: str) -> str:
 _MEDIA_ALERT_WORDS = N_("every photo or video")
 
 
+def _rule_value(value: str) -> str:
+    """A rule's value as the reader reads it: yes and no in their language ("Nein")."""
+    if value == "yes":
+        return label_yes()
+    if value == "no":
+        return label_no()
+    return value
+
+
 def alert_condition(op: str, value: str) -> str:
     """A rule in words, for HTML: "No", "8 or more", "anything but Left"."""
     if value == "*":
         return _(_MEDIA_ALERT_WORDS)
-    shown = value.capitalize() if value in ("yes", "no") else value
-    return _(_ALERT_OPS_IN_WORDS.get(op, "{}")).format(escape(shown))
+    return _(_ALERT_OPS_IN_WORDS.get(op, "{}")).format(escape(_rule_value(value)))
 
 
 def admin_button_alert(op: str, value: str) -> str:
     """A suggested rule's button (plain text): "Alert on No", "Alert on 8 or more"."""
     if value == "*":
         return _("🔔 Alert on {shown}").format(shown=_(_MEDIA_ALERT_WORDS))
-    shown = value.capitalize() if value in ("yes", "no") else value
+    shown = _rule_value(value)
     return _("🔔 Alert on {shown}").format(
         shown=_(_ALERT_OPS_IN_WORDS.get(op, "{}")).format(shown)
     )

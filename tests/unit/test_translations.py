@@ -179,3 +179,22 @@ def test_telegram_language_codes_map_to_the_languages_we_have(
     telegram: str | None, ours: str | None
 ) -> None:
     assert supported(telegram) == ours
+
+
+@pytest.mark.parametrize(
+    ("code", "button", "condition"),
+    [
+        ("en", "🔔 Alert on No", "No"),
+        ("de", "🔔 Alarm bei Nein", "Nein"),
+        ("es", "🔔 Alerta con No", "No"),
+    ],
+)
+def test_a_yes_no_alert_rule_reads_in_the_therapists_language(
+    code: str, button: str, condition: str
+) -> None:
+    """A yes/no rule is stored as "== no": a German therapist reads "Nein" in the button that
+    suggests it and in every place the rule is worded, not the English "No"."""
+    with language.speaking(code):
+        assert texts.admin_button_alert("==", "no") == button
+        assert texts.alert_condition("==", "no") == condition
+        assert texts.alert_condition("==", "yes") == texts.label_yes()
