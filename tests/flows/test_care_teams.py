@@ -44,26 +44,6 @@ async def knees(h: Harness) -> None:
     await h.command(ALICE, "/start", code)
 
 
-async def test_a_therapist_who_never_sent_start_is_named_once_they_use_a_command(
-    harness: Harness,
-) -> None:
-    """Sam, added with /addtherapist, only ever asked for /groups: /team names him as
-    Telegram shows him, not "(no name yet)"."""
-    h = harness
-    await knees(h)
-    await h.command(THEO, "/addtoteam", "Knees", str(SAM.id))
-    await h.command(THEO, "/team", "Knees")
-    assert any("(no name yet) – 556" in line for line in h.last_text(THEO.chat_id).splitlines())
-
-    await h.command(SAM, "/groups")
-    await h.command(THEO, "/team", "Knees")
-
-    assert any(
-        line.startswith("• Sam Solo – 556, since ")
-        for line in h.last_text(THEO.chat_id).splitlines()
-    )
-
-
 async def test_team_lists_members_and_its_buttons_take_one_off(harness: Harness) -> None:
     h = harness
     await knees(h)

@@ -140,17 +140,14 @@ def therapist_only(handler: Handler) -> Handler:
         allowed = user is not None and await deps.run(
             authoring.is_therapist, deps.database, deps.settings.therapists.user_ids, user.id
         )
-        if user is None or not allowed:
+        if not allowed:
             if update.callback_query is not None:
                 await acknowledge(context, update.callback_query, texts.admin_refused())
             elif update.effective_message is not None:
                 await update.effective_message.reply_text(texts.admin_refused())
             _drop(context)
             return END
-        result = await handler(update, context)
-        # After the handler: its own first write is the one that marks the update handled.
-        await deps.run(authoring.note_therapist_name, deps.database, user.id, user.full_name)
-        return result
+        return await handler(update, context)
 
     wrapper.admin_only = True  # type: ignore[attr-defined]
     return wrapper

@@ -40,28 +40,6 @@ def is_therapist(database: Database, config_user_ids: Iterable[int], user_id: in
     return role == Role.THERAPIST.value
 
 
-def note_therapist_name(database: Database, user_id: int, name: str) -> None:
-    """Give a stored therapist without a name the one Telegram shows: one added with
-    /addtherapist, or stored by /language, read "(no name yet)" in /team until they sent
-    /start. A name once given is left alone here, as is an erased person's empty one."""
-    if not name.strip():
-        return
-    with database.read_session() as session:
-        found = session.exec(
-            select(Person.first_name, Person.last_name, Person.data_deleted_at).where(
-                Person.telegram_user_id == user_id
-            )
-        ).first()
-    if found is None or (found[0] or found[1]) or found[2] is not None:
-        return
-    first, last = split_name(name)
-    with database.session() as session:
-        person = _person_by_telegram_id(session, user_id)
-        if person is not None and not person.display_name and person.data_deleted_at is None:
-            person.first_name, person.last_name = first[:200], last[:200]
-            session.commit()
-
-
 def therapist_chat_ids(database: Database, config_user_ids: Iterable[int]) -> list[int]:
     """Every therapist's private chat (config ones first), for their command menus."""
     ids = list(dict.fromkeys(config_user_ids))
