@@ -607,21 +607,27 @@ def audited_revision(question: Question) -> dict[str, object]:
     }
 
 
+def _active_question(session: Session, task: Task, position: int) -> Question:
+    """The task's question at ``position`` that is not removed; refused by its number."""
+    target = session.exec(
+        select(Question).where(
+            Question.task_id == task.id,
+            Question.position == position,
+            col(Question.removed_at).is_(None),
+        )
+    ).first()
+    if target is None:
+        raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_QUESTION, position=position))
+    return target
+
+
 def question_now(
     database: Database, task_id: int, position: int, *, actor: Actor
 ) -> QuestionDraft:
     """The task's question at ``position`` as it is now, for changing it step by step."""
     with database.read_session() as session:
         task = require_task(session, task_id, actor=actor)
-        target = session.exec(
-            select(Question).where(
-                Question.task_id == task.id,
-                Question.position == position,
-                col(Question.removed_at).is_(None),
-            )
-        ).first()
-        if target is None:
-            raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_QUESTION, position=position))
+        target = _active_question(session, task, position)
         return _question_view(target).draft()
 
 
@@ -644,15 +650,7 @@ def reword_question(
     with database.session() as session:
         task = require_task(session, task_id, actor=actor)
         assert task.id is not None
-        target = session.exec(
-            select(Question).where(
-                Question.task_id == task.id,
-                Question.position == position,
-                col(Question.removed_at).is_(None),
-            )
-        ).first()
-        if target is None:
-            raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_QUESTION, position=position))
+        target = _active_question(session, task, position)
         before = audited_revision(target)
         revise(
             session,
