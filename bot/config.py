@@ -37,6 +37,10 @@ MAX_INVITE_USES = 2**31 - 1
 # A reminder or a check-in window further off than a year is a slip of the keyboard; far
 # enough off, the date it gives overflows and every /start would fail in chat.
 MAX_CHECKIN_MINUTES = 366 * 24 * 60
+# Telegram refuses an inline keyboard of more buttons than this (bot.keyboards.MAX_BUTTONS,
+# written out as above); /timezone shows one button per common zone, so a longer list would
+# leave every patient's /timezone without an answer.
+MAX_COMMON_TIMEZONES = 100
 
 # Environment variable -> (table, key). The environment wins over the file.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -208,7 +212,13 @@ class CheckinSettings(_Table):
     @field_validator("common_timezones")
     @classmethod
     def _zones(cls, value: list[str]) -> list[str]:
-        return [_check_zone(name) for name in value]
+        zones = list(dict.fromkeys(_check_zone(name) for name in value))
+        if len(zones) > MAX_COMMON_TIMEZONES:
+            raise ValueError(
+                f"{len(zones)} zones are more than the {MAX_COMMON_TIMEZONES} buttons Telegram "
+                "shows under /timezone; patients can still type any zone with /timezone NAME"
+            )
+        return zones
 
     @field_validator("first_reminder_minutes", "reminder_interval_minutes", "expiry_minutes")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from zoneinfo import available_timezones
 
 import pytest
 
@@ -131,6 +132,23 @@ def test_counts_and_minutes_the_bot_cannot_use_stop_it_at_start(tmp_path: Path) 
     )
     settings = load_settings(at_the_limits, {})
     assert (settings.invites.max_uses, settings.checkins.expiry_minutes) == (MAX_INTEGER, 527040)
+
+
+def test_more_common_zones_than_a_keyboard_holds_stop_the_bot_at_start(tmp_path: Path) -> None:
+    """Telegram refuses a keyboard of more than 100 buttons: every patient's /timezone would go
+    unanswered. A zone listed twice is one button, not two."""
+    zones = sorted(zone for zone in available_timezones() if zone.startswith("America/"))[:101]
+
+    def listing(names: list[str]) -> str:
+        return "[checkins]\ncommon_timezones = [" + ", ".join(f'"{n}"' for n in names) + "]\n"
+
+    path = write(tmp_path, listing(zones))
+    assert problems(path) == [
+        f"{path}: [checkins] common_timezones: 101 zones are more than the 100 buttons "
+        "Telegram shows under /timezone; patients can still type any zone with /timezone NAME"
+    ]
+    settings = load_settings(write(tmp_path, listing(zones[:100] + zones[:3])), {})
+    assert settings.checkins.common_timezones == zones[:100]
 
 
 def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
