@@ -558,6 +558,9 @@ class Patients:
         self.chats = list(range(FIRST_CHAT, FIRST_CHAT + scenario.patients))
         self.typed: list[Typed] = []
         self._callbacks = 0
+        # Chats that had nothing to answer at a round's start, with what their screens held:
+        # the bot may have shown an answered question again as the newest one.
+        self.idle: list[str] = []
 
     def _user(self, chat: int) -> dict[str, Any]:
         return {"id": chat, "is_bot": False, "first_name": "Patient", "language_code": "en"}
@@ -609,6 +612,12 @@ class Patients:
             position = self.on_screen(chat)
             if position is not None and (chat, position) not in answered:
                 updates.append(self.message(chat, answer_text(chat, position), position))
+            else:
+                self.idle.append(
+                    f"nothing to answer: chat {chat}, newest question shown {position}, "
+                    f"questions shown as messages {shown(self.api, chat, self.questions)}, "
+                    f"typed {[(t.message_id, t.text) for t in self.typed if t.chat == chat]}"
+                )
         return updates
 
     def waiting(self) -> list[int]:
@@ -794,6 +803,7 @@ def run_scenario(scenario: Scenario, backend: str) -> Outcome:
                     api.push_updates(nudges)
                     with outcome.timed("settle"):
                         _settle(api, server, database, all_answered_and_asked)
+                outcome.examples.extend(patients.idle)
                 measure(api, database, patients, outcome)
                 with outcome.timed("stop"):
                     code = runner.stop()

@@ -60,6 +60,6 @@ def test_sigkill_while_patients_answer_loses_and_misplaces_no_answer(
         ("replied", True, -signal.SIGKILL),
         ("between", True, -signal.SIGKILL),
     ], "each kill came at its point"
-    assert outcome.sent == 3 * PATIENTS, outcome.figures()
+    assert outcome.sent == 3 * PATIENTS, "\n".join([str(outcome.figures()), *outcome.examples])
     expected = dict.fromkeys(failures(outcome), 0)
     assert failures(outcome) == expected, "\n".join([str(outcome.figures()), *outcome.examples])
