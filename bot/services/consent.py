@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.frozen import frozen
@@ -83,8 +84,9 @@ class ConsentTarget:
     off: bool = False
     # /setconsent GROUP LANG: the translation's code; None: the text as written.
     language: str | None = None
-    # For a translation: the version in force, its text as written (what to translate) and
-    # its translation into ``language`` now ("" when it has none).
+    # The version in force (0: none yet), what a save is checked against; for a translation
+    # also its text as written (what to translate) and its translation into ``language`` now
+    # ("" when it has none).
     version: int = 0
     text: str = ""
     translation: str = ""
@@ -287,11 +289,14 @@ def consent_target(database: Database, ref: str, *, actor: Actor) -> ConsentTarg
         assert group.id is not None
         aim = split[1].casefold()
         latest = latest_versions(session, [group.id]).get(group.id)
-        next_version = latest.version + 1 if latest is not None else 1
+        in_force_version = latest.version if latest is not None else 0
+        next_version = in_force_version + 1
         if not aim:
-            return ConsentTarget(group.id, group.name, next_version)
+            return ConsentTarget(group.id, group.name, next_version, version=in_force_version)
         if aim == OFF:
-            return ConsentTarget(group.id, group.name, next_version, off=True)
+            return ConsentTarget(
+                group.id, group.name, next_version, off=True, version=in_force_version
+            )
         if aim not in AVAILABLE:
             raise AuthoringError(
                 meaning(
@@ -390,14 +395,27 @@ def draft_translation(
 
 
 def set_consent(
-    database: Database, now: datetime, group_id: int, text: str | None, *, actor: Actor
+    database: Database,
+    now: datetime,
+    group_id: int,
+    text: str | None,
+    *,
+    based_on: int,
+    actor: Actor,
 ) -> ConsentChange:
-    """Make ``text`` the group's consent (None: ask for none) as its next version."""
+    """Make ``text`` the group's consent (None: ask for none) as its next version.
+
+    ``based_on`` is the version in force when the therapist began (0: none); one saved since,
+    by a colleague or at the same moment, refuses this save rather than silently replace the
+    words they saved (and ask every member twice)."""
     cleaned = None if text is None else check_consent_text(text)
     with database.session() as session:
         group = _require_group(session, str(group_id), actor)
         assert group.id is not None
         latest = latest_versions(session, [group.id]).get(group.id)
+        in_force_version = latest.version if latest is not None else 0
+        if in_force_version != based_on:
+            raise _saved_meanwhile(group.name, in_force_version)
         current = latest.text if latest is not None else None
         if cleaned is None and current is None:
             raise AuthoringError(meaning(Kind.CONSENT_ALREADY_OFF, group=group.name))
@@ -421,8 +439,16 @@ def set_consent(
             before={"version": latest.version if latest else 0, "required": current is not None},
             after={"version": version, "required": cleaned is not None},
         )
-        session.commit()
-        return ConsentChange(group.name, version, cleaned is not None)
+        group_name = group.name  # a failed commit expires the row
+        try:
+            session.commit()
+        except IntegrityError:
+            raise _saved_meanwhile(group_name, version) from None
+        return ConsentChange(group_name, version, cleaned is not None)
+
+
+def _saved_meanwhile(group_name: str, version: int) -> AuthoringError:
+    return AuthoringError(meaning(Kind.CONSENT_SAVED_MEANWHILE, group=group_name, version=version))
 
 
 def set_translation(
@@ -465,5 +491,16 @@ def set_translation(
             before={"version": latest.version, "required": True},
             after={"version": version, "required": True, "translation": language},
         )
-        session.commit()
-        return ConsentChange(group.name, version, True)
+        group_name = group.name  # a failed commit expires the row
+        try:
+            session.commit()
+        except IntegrityError:  # another save of the same version, at the same moment
+            raise AuthoringError(
+                meaning(
+                    Kind.CONSENT_CHANGED_MEANWHILE,
+                    group=group_name,
+                    version=based_on,
+                    language=language,
+                )
+            ) from None
+        return ConsentChange(group_name, version, True)

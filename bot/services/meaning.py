@@ -74,6 +74,7 @@ class Kind(StrEnum):
     CONSENT_ALREADY_OFF = "consent_already_off"
     CONSENT_CHANGED_MEANWHILE = "consent_changed_meanwhile"
     CONSENT_NOTHING_TO_TRANSLATE = "consent_nothing_to_translate"
+    CONSENT_SAVED_MEANWHILE = "consent_saved_meanwhile"
     CONSENT_TEXT_EMPTY = "consent_text_empty"
     CONSENT_TEXT_TOO_LONG = "consent_text_too_long"
     CONSENT_TRANSLATION_UNCHANGED = "consent_translation_unchanged"

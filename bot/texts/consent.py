@@ -29,6 +29,7 @@ __all__ = [
     "consent_nothing_to_translate",
     "consent_question",
     "consent_report_line",
+    "consent_saved_meanwhile",
     "consent_text_empty",
     "consent_text_too_long",
     "consent_translation_unchanged",
@@ -344,6 +345,14 @@ def consent_changed_meanwhile(group: str, version: int, language: str) -> str:
         "{version}, so this translation may not fit it; nothing was saved. To translate the "
         "text in force: /setconsent {group} {code}."
     ).format(group=escape(group), version=version, code=language)
+
+
+def consent_saved_meanwhile(group: str, version: int) -> str:
+    return _(
+        "Someone saved version {version} of the consent text of <b>{group}</b> while you were "
+        "writing yours, so yours was not saved and does not replace theirs. /audit {group} "
+        "shows who; to write yours over it, send /setconsent {group} again."
+    ).format(group=escape(group), version=version)
 
 
 def consent_translation_unchanged(group: str, version: int, language: str) -> str:

@@ -447,6 +447,34 @@ async def test_setconsent_off_lifts_the_requirement_as_its_own_version(h: Harnes
     assert h.last_text(BOB.chat_id).startswith("✅ Welcome! You have joined Knees.")
 
 
+async def test_a_text_saved_by_a_colleague_meanwhile_is_not_replaced_by_an_older_review(
+    h: Harness,
+) -> None:
+    """Tess reviewed her text against version 1; Theo saved his as version 2 meanwhile. Her
+    Save used to make version 3 over his words without a word, and ask every member twice."""
+    tess = therapist(555)
+    await h.command(THEO, "/addtherapist", str(tess.id))
+    await h.command(THEO, "/addtoteam", "Knees", str(tess.id))
+    await agree_and_join(h)
+    await h.command(tess, "/setconsent", "Knees")
+    await h.text(tess, CONSENT_V2)
+    await change_text(h, "Theo's words: your answers are read by the Knees team.")
+
+    await h.press(tess, "Save")
+
+    assert h.last_text(tess.chat_id) == (
+        "Someone saved version 2 of the consent text of Knees while you were writing yours, so "
+        "yours was not saved and does not replace theirs. /audit Knees shows who; to write "
+        "yours over it, send /setconsent Knees again."
+    )
+    assert newest_version(h)[:2] == (2, "Theo's words: your answers are read by the Knees team.")
+    await h.command(tess, "/setconsent", "Knees")
+    await h.text(tess, CONSENT_V2)
+    await h.press(tess, "Save")
+    assert h.last_text(tess.chat_id) == "✅ Saved: Knees asks for consent, version 3."
+    assert newest_version(h)[:2] == (3, CONSENT_V2)
+
+
 async def test_a_patient_cannot_set_the_consent_text(h: Harness) -> None:
     await agree_and_join(h)
 

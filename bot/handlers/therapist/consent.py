@@ -87,6 +87,7 @@ async def setconsent_start(update: Update, context: BotContext) -> int:
             _now(context),
             target.group_id,
             None,
+            based_on=target.version,
             actor=_actor(update, context),
         )
         if change is not None:
@@ -216,6 +217,7 @@ async def pick_consent(update: Update, context: BotContext, draft: _Draft) -> in
         _now(context),
         draft.consent_group_id,
         draft.consent_text,
+        based_on=draft.consent_based_on,
         actor=_actor(update, context),
     )
     if change is not None:

@@ -1,0 +1,100 @@
+"""Two saves of a group's consent text at the same moment: one is saved, the other is told.
+
+On PostgreSQL both read version 1 in force and both insert version 2; the unique
+(group_id, version) stops the second at its commit. On SQLite the second waits for the
+first's write lock and then reads version 2. Either way the second therapist gets a sentence,
+not "something went wrong", and the first's words stay in force.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+from sqlmodel import col, select
+
+from bot.services import consent
+from bot.services.audit import Actor, ActorRole
+from bot.services.authoring.results import AuthoringError
+from bot.services.meaning import Kind
+from storage.db import Database
+from storage.models import ConsentVersion, TherapyGroup
+
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+ADMIN = Actor(9001, ActorRole.ADMINISTRATOR)
+
+
+def a_group_asking_consent(database: Database) -> int:
+    with database.session() as session:
+        group = TherapyGroup(name="Knees", timezone="Europe/London", created_at=NOW)
+        session.add(group)
+        session.flush()
+        assert group.id is not None
+        session.add(ConsentVersion(group_id=group.id, version=1, text="First", created_at=NOW))
+        session.commit()
+        return group.id
+
+
+SAVES = {
+    "text as written": (
+        lambda database, group_id: consent.set_consent(
+            database, NOW, group_id, "Mine", based_on=1, actor=ADMIN
+        ),
+        Kind.CONSENT_SAVED_MEANWHILE,
+    ),
+    "translation": (
+        lambda database, group_id: consent.set_translation(
+            database, NOW, group_id, 1, "de", "Meine", actor=ADMIN
+        ),
+        Kind.CONSENT_CHANGED_MEANWHILE,
+    ),
+}
+
+
+@pytest.mark.parametrize("save", list(SAVES))
+def test_a_save_racing_another_is_refused_with_a_sentence(database: Database, save: str) -> None:
+    saving, refusal = SAVES[save]
+    group_id = a_group_asking_consent(database)
+    inserted = threading.Event()
+    outcome: list[object] = []
+
+    def colleague_saves() -> None:
+        with database.session() as session:
+            session.add(
+                ConsentVersion(group_id=group_id, version=2, text="Theirs", created_at=NOW)
+            )
+            session.flush()  # holds the write (SQLite) or the new key (PostgreSQL)
+            inserted.set()
+            time.sleep(0.5)  # while the other save runs into it
+            session.commit()
+
+    colleague = threading.Thread(target=colleague_saves)
+    colleague.start()
+    assert inserted.wait(10)
+    try:
+        saving(database, group_id)
+    except AuthoringError as error:
+        outcome = [problem.kind for problem in error.problems]
+    finally:
+        colleague.join()
+
+    assert outcome == [refusal]
+    with database.session() as session:
+        versions = session.exec(
+            select(ConsentVersion.version, ConsentVersion.text).order_by(
+                col(ConsentVersion.version)
+            )
+        ).all()
+    assert [tuple(v) for v in versions] == [(1, "First"), (2, "Theirs")]
+
+
+@pytest.mark.parametrize("based_on", [0, 2])
+def test_a_save_against_a_version_not_in_force_is_refused(
+    database: Database, based_on: int
+) -> None:
+    group_id = a_group_asking_consent(database)
+    with pytest.raises(AuthoringError) as refused:
+        consent.set_consent(database, NOW, group_id, "Mine", based_on=based_on, actor=ADMIN)
+    assert [p.kind for p in refused.value.problems] == [Kind.CONSENT_SAVED_MEANWHILE]
