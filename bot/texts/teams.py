@@ -129,7 +129,8 @@ def team_empty(team: Team) -> str:
     ).format(group=escape(team.group.name), group_id=team.group.id)
 
 
-def team_list(team: Team) -> str:
+def team_list(team: Team, *, with_buttons: bool = True) -> str:
+    """``with_buttons`` False: a team too large for a button each (or for one message)."""
     lines = [_("<b>Team of {group}</b>").format(group=escape(team.group.name))]
     for member in team.members:
         name = escape(member.name) or _("(no name yet)")
@@ -139,7 +140,14 @@ def team_list(team: Team) -> str:
         else:
             line = _("• {name} – {user_id}, since {since}")
         lines.append(line.format(name=name, user_id=member.telegram_user_id, since=since))
-    lines.append(_("Press a name's button to take them off the team."))
+    if with_buttons:
+        lines.append(_("Press a name's button to take them off the team."))
+    else:
+        lines.append(
+            _("To take someone off the team: /removefromteam {group_id} USER_ID").format(
+                group_id=team.group.id
+            )
+        )
     return "\n".join(lines)
 
 

@@ -87,6 +87,31 @@ async def test_team_lists_members_and_its_buttons_take_one_off(harness: Harness)
     assert actions.count("team_member_removed") == 1
 
 
+async def test_a_team_too_large_for_one_message_or_keyboard_is_listed_whole_in_parts(
+    harness: Harness,
+) -> None:
+    """110 therapists: the list is past Telegram's 4096 characters and the buttons past its
+    100, so the one message with a button each was refused and /team answered nothing."""
+    h = harness
+    await h.command(THEO, "/newgroup", "Knees")
+    colleagues = range(10_000, 10_110)
+    for user_id in colleagues:
+        await h.command(THEO, "/addtherapist", str(user_id))
+        await h.command(THEO, "/addtoteam", "Knees", str(user_id))
+    before = len(h.api.sent_to(THEO.chat_id))
+
+    await h.command(THEO, "/team", "Knees")
+
+    parts = h.api.sent_to(THEO.chat_id)[before:]
+    assert len(parts) >= 2
+    assert all(c.ok and "reply_markup" not in c.params for c in parts)
+    listed = "\n".join(c.params["text"] for c in parts)
+    assert [line.split(" – ")[1].split(",")[0] for line in listed.splitlines() if "•" in line] == [
+        str(user_id) for user_id in (THEO.id, *colleagues)
+    ]
+    assert listed.splitlines()[-1] == "To take someone off the team: /removefromteam 1 USER_ID"
+
+
 async def test_team_commands_explain_bad_input(harness: Harness) -> None:
     h = harness
     await knees(h)

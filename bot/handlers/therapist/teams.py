@@ -14,13 +14,16 @@ from bot.handlers.therapist.common import (
     _args,
     _attempt,
     _button,
+    _fits,
     _markup,
     _now,
     _problems,
     _send,
+    _send_long,
     _zone,
     therapist_only,
 )
+from bot.rendering import split_message
 from bot.services import authoring
 from bot.services.authoring import AuthoringError, Team, TeamChange
 
@@ -67,7 +70,13 @@ async def show_team(update: Update, context: BotContext) -> None:
     if not team.members:
         await _send(update, texts.team_empty(team))
         return
-    await _send(update, texts.team_list(team), _team_markup(team))
+    listing = texts.team_list(team)
+    if len(team.members) <= keyboards.MAX_BUTTONS and _fits(listing):
+        await _send(update, listing, _team_markup(team))
+        return
+    # Telegram refuses a keyboard of more than 100 buttons and a message past 4096 characters:
+    # a large team is listed whole, in parts, and taken off by command.
+    await _send_long(update, split_message(texts.team_list(team, with_buttons=False)))
 
 
 def _said(change: TeamChange, added: bool) -> str:
