@@ -254,6 +254,11 @@ def test_a_bad_seed_lists_every_problem_with_its_place_and_key(tmp_path: Path) -
             '[[groups]]\nname = "A"\n[[tasks]]\ngroup = "A"\ntitle = "T"\ndue = "today 10:00"\n',
             "tasks[1].questions: a task needs at least one question",
         ),
+        (
+            '[[groups]]\nname = "A"\n[[tasks]]\ngroup = "A"\ntitle = "T"\ndue = "today 10:00"\n'
+            + '[[tasks.questions]]\ntext = "Q"\ntype = "yes_no"\n' * 31,
+            "tasks[1].questions: A task can have at most 30 questions.",
+        ),
         ("[people]\n", "people: unknown table"),
         ('[[groups]]\nname = "A"\nteam = [9001, "tess"]\n', "groups[1].team: must be a list"),
         ('[[groups]]\nname = "A"\nteam = 9001\n', "groups[1].team: must be a list"),
