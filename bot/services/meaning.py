@@ -56,6 +56,7 @@ class Kind(StrEnum):
     ADMIN_UNKNOWN_INVITE = "admin_unknown_invite"
     ADMIN_UNKNOWN_PATIENT = "admin_unknown_patient"
     ADMIN_UNKNOWN_QUESTION = "admin_unknown_question"
+    ADMIN_QUESTION_CHANGED_MEANWHILE = "admin_question_changed_meanwhile"
     ADMIN_UNKNOWN_TASK = "admin_unknown_task"
     ADMIN_UNKNOWN_TYPE = "admin_unknown_type"
     ADMIN_USAGE_INVITE = "admin_usage_invite"

@@ -683,6 +683,13 @@ def admin_too_many_questions(most: int) -> str:
     return _("A task can have at most {most} questions.").format(most=most)
 
 
+def admin_question_changed_meanwhile(task_id: int, position: int) -> str:
+    return _(
+        "Question {position} was changed by someone else while you were changing it, so "
+        "yours is not saved over theirs. /edittask {task_id} shows it as it is now."
+    ).format(task_id=task_id, position=position)
+
+
 def admin_unknown_question(position: int) -> str:
     return _("The task has no question {position} (any more).").format(position=position)
 

@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from storage.models import Question
 from tests.fakes.harness import Harness, therapist
+from tests.fakes.updates import User
 
 THEO = therapist()
 PRESS_UPS_DAY_2 = 2  # the demo's "Perform 20 Press-Ups (day 2)": three yes/no questions
@@ -180,3 +181,38 @@ async def test_another_type_starts_its_details_afresh(harness: Harness) -> None:
         None,
         2,
     )
+
+
+async def test_a_colleagues_change_saved_meanwhile_is_not_undone_by_what_was_kept(
+    harness: Harness,
+) -> None:
+    """Theo keeps "no alert" while Tess, in her own chat, sets an alert on the same question:
+    his save used to write his kept "no alert" over hers, and the clinic lost the alert."""
+    h = harness
+    h.seed_demo()
+    tess = User(id=555, first_name="Tess", last_name="Team")
+    await h.command(THEO, "/addtherapist", str(tess.id))
+    await h.command(THEO, "/addtoteam", "Shoulder Therapy 1", str(tess.id))
+    await change(h, PRESS_UPS_DAY_2, "2. Do 20 Push-Ups")
+    await h.text(THEO, "Do 15 Push-Ups")
+    await h.press(THEO, KEEP)  # the link
+    await h.press(THEO, KEEP)  # the type
+    await h.press(THEO, KEEP)  # required
+
+    await h.command(tess, "/edittask", str(PRESS_UPS_DAY_2))
+    await h.press(tess, "✏️ Change a question")
+    await h.press(tess, "2. Do 20 Push-Ups")
+    for _step in range(4):  # text, link, type, required
+        await h.press(tess, KEEP)
+    await h.press(tess, "🔔 Alert on No")
+    assert "now reads “Do 20 Push-Ups”" in h.last_text(tess.chat_id)
+
+    await h.press(THEO, "No alert")
+
+    assert last(h) == (
+        "Question 2 was changed by someone else while you were changing it, so yours is not "
+        f"saved over theirs. /edittask {PRESS_UPS_DAY_2} shows it as it is now.\n"
+        "Nothing was saved."
+    )
+    kept = question(h, PRESS_UPS_DAY_2, 2)
+    assert (kept.description, kept.alert_rule) == ("Do 20 Push-Ups", "== no")

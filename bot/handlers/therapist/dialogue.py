@@ -1033,7 +1033,7 @@ async def _apply_questions(update: Update, context: BotContext, draft: _Draft) -
 
 
 async def _apply_reword(update: Update, context: BotContext, draft: _Draft) -> int:
-    assert draft.task_id is not None
+    assert draft.task_id is not None and draft.current is not None
     return await _save_edit(
         update,
         context,
@@ -1043,6 +1043,7 @@ async def _apply_reword(update: Update, context: BotContext, draft: _Draft) -> i
         draft.task_id,
         draft.reword_position,
         draft.questions[-1],
+        seen=draft.current,
         now=_now(context),
         actor=_actor(update, context),
     )

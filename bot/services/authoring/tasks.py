@@ -637,6 +637,7 @@ def reword_question(
     position: int,
     draft: QuestionDraft,
     *,
+    seen: QuestionDraft,
     now: datetime,
     actor: Actor,
 ) -> QuestionReworded:
@@ -645,12 +646,20 @@ def reword_question(
     Answers already given keep pointing at the revision they answered. A check-in in progress
     asks the new revision from its current question on: a reply to the old wording still on
     the patient's screen is not stored, and the question is sent again as it now reads.
+
+    ``seen`` is the question as ``question_now`` showed it when the change began: what the
+    therapist kept of it is that, so a colleague's change saved since is refused rather than
+    silently undone.
     """
     check_question(draft)
     with database.session() as session:
         task = require_task(session, task_id, actor=actor)
         assert task.id is not None
         target = _active_question(session, task, position)
+        if _question_view(target).draft() != seen:
+            raise AuthoringError(
+                meaning(Kind.ADMIN_QUESTION_CHANGED_MEANWHILE, task_id=task.id, position=position)
+            )
         before = audited_revision(target)
         revise(
             session,
