@@ -803,8 +803,8 @@ def run_scenario(scenario: Scenario, backend: str) -> Outcome:
                     api.push_updates(nudges)
                     with outcome.timed("settle"):
                         _settle(api, server, database, all_answered_and_asked)
-                outcome.examples.extend(patients.idle)
                 measure(api, database, patients, outcome)
+                outcome.examples.extend(patients.idle)  # after the lost and misplaced ones
                 with outcome.timed("stop"):
                     code = runner.stop()
                 if code != 0:

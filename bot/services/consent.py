@@ -256,13 +256,21 @@ def check_consent_text(text: str) -> str:
     return cleaned
 
 
-def draft_consent(database: Database, group_ref: str, text: str, *, actor: Actor) -> ConsentDraft:
-    """Check a new consent text for a group before it is shown back; nothing is stored."""
+def draft_consent(
+    database: Database, group_ref: str, text: str, *, based_on: int, actor: Actor
+) -> ConsentDraft:
+    """Check a new consent text for a group before it is shown back; nothing is stored.
+
+    ``based_on`` as for ``set_consent``: a version saved since /setconsent began is said now,
+    not after a review whose Save could only be refused."""
     cleaned = check_consent_text(text)
     with database.read_session() as session:
         group = _require_group(session, group_ref, actor)
         assert group.id is not None
         latest = latest_versions(session, [group.id]).get(group.id)
+        in_force_version = latest.version if latest is not None else 0
+        if in_force_version != based_on:
+            raise _saved_meanwhile(group.name, in_force_version)
         if latest is not None and latest.text == cleaned:
             raise AuthoringError(
                 meaning(Kind.CONSENT_UNCHANGED, group=group.name, version=latest.version)
@@ -400,21 +408,46 @@ def set_consent(
     group_id: int,
     text: str | None,
     *,
-    based_on: int,
+    based_on: int | None,
     actor: Actor,
 ) -> ConsentChange:
     """Make ``text`` the group's consent (None: ask for none) as its next version.
 
     ``based_on`` is the version in force when the therapist began (0: none); one saved since,
     by a colleague or at the same moment, refuses this save rather than silently replace the
-    words they saved (and ask every member twice)."""
+    words they saved (and ask every member twice). None (``off``, which keeps no words of its
+    own) checks nothing: a version saved at the same moment is simply switched off after it."""
     cleaned = None if text is None else check_consent_text(text)
+    try:
+        return _save_version(database, now, group_id, cleaned, based_on, actor)
+    except _VersionTaken as taken:
+        # Another save took this version number between the read and the commit (PostgreSQL;
+        # on SQLite a writer reads only after the other's commit).
+        if based_on is not None:
+            raise _saved_meanwhile(taken.group_name, taken.version) from None
+    return _save_version(database, now, group_id, cleaned, based_on, actor)
+
+
+class _VersionTaken(Exception):
+    def __init__(self, group_name: str, version: int) -> None:
+        super().__init__(group_name, version)
+        self.group_name, self.version = group_name, version
+
+
+def _save_version(
+    database: Database,
+    now: datetime,
+    group_id: int,
+    cleaned: str | None,
+    based_on: int | None,
+    actor: Actor,
+) -> ConsentChange:
     with database.session() as session:
         group = _require_group(session, str(group_id), actor)
         assert group.id is not None
         latest = latest_versions(session, [group.id]).get(group.id)
         in_force_version = latest.version if latest is not None else 0
-        if in_force_version != based_on:
+        if based_on is not None and in_force_version != based_on:
             raise _saved_meanwhile(group.name, in_force_version)
         current = latest.text if latest is not None else None
         if cleaned is None and current is None:
@@ -443,7 +476,7 @@ def set_consent(
         try:
             session.commit()
         except IntegrityError:
-            raise _saved_meanwhile(group_name, version) from None
+            raise _VersionTaken(group_name, version) from None
         return ConsentChange(group_name, version, cleaned is not None)
 
 

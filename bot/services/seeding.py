@@ -470,14 +470,16 @@ def _read_tasks(
             p.add(where, "questions", meaning(Kind.SEED_NOT_TABLES, key="tasks.questions"))
         elif not raw_questions:
             p.add(where, "questions", meaning(Kind.SEED_NO_QUESTIONS))
-        elif len(raw_questions) > MAX_QUESTIONS:
-            # The limit /newtask and /edittask keep: a seed makes no task chat could not.
-            p.add(where, "questions", meaning(Kind.ADMIN_TOO_MANY_QUESTIONS, most=MAX_QUESTIONS))
         else:
             for position, raw in enumerate(raw_questions, start=1):
                 question = _read_question(raw, position, f"{where}.questions[{position}]", p)
                 if question is not None:
                     questions.append(question)
+            if len(raw_questions) > MAX_QUESTIONS:
+                # The limit /newtask and /edittask keep: a seed makes no task chat could not.
+                p.add(
+                    where, "questions", meaning(Kind.ADMIN_TOO_MANY_QUESTIONS, most=MAX_QUESTIONS)
+                )
         tasks.append(
             TaskSeed(
                 group=group,

@@ -474,6 +474,15 @@ async def test_a_text_saved_by_a_colleague_meanwhile_is_not_replaced_by_an_older
     assert h.last_text(tess.chat_id) == "✅ Saved: Knees asks for consent, version 3."
     assert newest_version(h)[:2] == (3, CONSENT_V2)
 
+    # Saved before her text came: said at once, not after a review whose Save must fail.
+    await h.command(tess, "/setconsent", "Knees")
+    await change_text(h, CONSENT_V1)
+    await h.text(tess, "Tess's second thoughts.")
+    assert h.last_text(tess.chat_id).startswith("Someone saved version 4 of the consent text")
+    await h.text(tess, "Tess's second thoughts.")
+    assert h.last_text(tess.chat_id) == help_therapist_free_text()
+    assert newest_version(h)[:2] == (4, CONSENT_V1)
+
 
 async def test_a_patient_cannot_set_the_consent_text(h: Harness) -> None:
     await agree_and_join(h)

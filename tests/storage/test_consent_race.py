@@ -90,6 +90,42 @@ def test_a_save_racing_another_is_refused_with_a_sentence(database: Database, sa
     assert [tuple(v) for v in versions] == [(1, "First"), (2, "Theirs")]
 
 
+def test_off_at_the_same_moment_as_a_colleagues_save_switches_off_after_it(
+    database: Database,
+) -> None:
+    """Off keeps no words of its own: it comes after the colleague's version, whichever
+    committed first, instead of failing (PostgreSQL) or waiting its turn (SQLite) differently."""
+    group_id = a_group_asking_consent(database)
+    inserted = threading.Event()
+
+    def colleague_saves() -> None:
+        with database.session() as session:
+            session.add(
+                ConsentVersion(group_id=group_id, version=2, text="Theirs", created_at=NOW)
+            )
+            session.flush()
+            inserted.set()
+            time.sleep(0.5)
+            session.commit()
+
+    colleague = threading.Thread(target=colleague_saves)
+    colleague.start()
+    assert inserted.wait(10)
+    try:
+        change = consent.set_consent(database, NOW, group_id, None, based_on=None, actor=ADMIN)
+    finally:
+        colleague.join()
+
+    assert (change.version, change.required) == (3, False)
+    with database.session() as session:
+        versions = session.exec(
+            select(ConsentVersion.version, ConsentVersion.text).order_by(
+                col(ConsentVersion.version)
+            )
+        ).all()
+    assert [tuple(v) for v in versions] == [(1, "First"), (2, "Theirs"), (3, None)]
+
+
 @pytest.mark.parametrize("based_on", [0, 2])
 def test_a_save_against_a_version_not_in_force_is_refused(
     database: Database, based_on: int

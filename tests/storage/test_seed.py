@@ -259,6 +259,12 @@ def test_a_bad_seed_lists_every_problem_with_its_place_and_key(tmp_path: Path) -
             + '[[tasks.questions]]\ntext = "Q"\ntype = "yes_no"\n' * 31,
             "tasks[1].questions: A task can have at most 30 questions.",
         ),
+        (  # and the questions' own problems are listed with it
+            '[[groups]]\nname = "A"\n[[tasks]]\ngroup = "A"\ntitle = "T"\ndue = "today 10:00"\n'
+            + '[[tasks.questions]]\ntext = "Q"\ntype = "distance"\n'
+            + '[[tasks.questions]]\ntext = "Q"\ntype = "yes_no"\n' * 30,
+            "tasks[1].questions[1].type: unknown response type 'distance'",
+        ),
         ("[people]\n", "people: unknown table"),
         ('[[groups]]\nname = "A"\nteam = [9001, "tess"]\n', "groups[1].team: must be a list"),
         ('[[groups]]\nname = "A"\nteam = 9001\n', "groups[1].team: must be a list"),

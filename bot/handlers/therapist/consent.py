@@ -87,7 +87,7 @@ async def setconsent_start(update: Update, context: BotContext) -> int:
             _now(context),
             target.group_id,
             None,
-            based_on=target.version,
+            based_on=None,
             actor=_actor(update, context),
         )
         if change is not None:
@@ -135,10 +135,14 @@ async def type_consent(update: Update, context: BotContext, draft: _Draft) -> in
             deps.database,
             str(draft.consent_group_id),
             _typed(update),
+            based_on=draft.consent_based_on,
             actor=_actor(update, context),
         )
     except AuthoringError as error:
         await _problems(update, error)
+        if any(problem.kind is Kind.CONSENT_SAVED_MEANWHILE for problem in error.problems):
+            _drop(context)  # the review would be of a version that can no longer be saved
+            return END
         return CONSENT_TEXT
     draft.consent_text = shown.text
     await _send(

@@ -8,6 +8,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.services.audit import Actor, AuditAction, ObjectKind, record, record_changes
@@ -607,15 +608,19 @@ def audited_revision(question: Question) -> dict[str, object]:
     }
 
 
-def _active_question(session: Session, task: Task, position: int) -> Question:
-    """The task's question at ``position`` that is not removed; refused by its number."""
-    target = session.exec(
-        select(Question).where(
-            Question.task_id == task.id,
-            Question.position == position,
-            col(Question.removed_at).is_(None),
-        )
-    ).first()
+def _active_question(
+    session: Session, task: Task, position: int, *, lock: bool = False
+) -> Question:
+    """The task's question at ``position`` that is not removed; refused by its number.
+
+    ``lock``: held until the transaction ends, and read as a concurrent change left it once
+    that committed (PostgreSQL; SQLite's writers take turns anyway)."""
+    query = select(Question).where(
+        Question.task_id == task.id,
+        Question.position == position,
+        col(Question.removed_at).is_(None),
+    )
+    target = session.exec(query.with_for_update() if lock else query).first()
     if target is None:
         raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_QUESTION, position=position))
     return target
@@ -655,11 +660,12 @@ def reword_question(
     with database.session() as session:
         task = require_task(session, task_id, actor=actor)
         assert task.id is not None
-        target = _active_question(session, task, position)
+        target = _active_question(session, task, position, lock=True)
+        changed_meanwhile = AuthoringError(
+            meaning(Kind.ADMIN_QUESTION_CHANGED_MEANWHILE, task_id=task.id, position=position)
+        )
         if _question_view(target).draft() != seen:
-            raise AuthoringError(
-                meaning(Kind.ADMIN_QUESTION_CHANGED_MEANWHILE, task_id=task.id, position=position)
-            )
+            raise changed_meanwhile
         before = audited_revision(target)
         revise(
             session,
@@ -690,10 +696,14 @@ def reword_question(
             before=before,
             after=after,
         )
-        session.commit()
-        return QuestionReworded(
+        reworded = QuestionReworded(
             task.id, task.title, position, target.description, target.revision, after != before
         )
+        try:
+            session.commit()
+        except IntegrityError:  # a writer that does not lock the row (a seed) took the revision
+            raise changed_meanwhile from None
+        return reworded
 
 
 def remove_question(
