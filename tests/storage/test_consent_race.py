@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -53,49 +55,10 @@ SAVES = {
 }
 
 
-@pytest.mark.parametrize("save", list(SAVES))
-def test_a_save_racing_another_is_refused_with_a_sentence(database: Database, save: str) -> None:
-    saving, refusal = SAVES[save]
-    group_id = a_group_asking_consent(database)
-    inserted = threading.Event()
-    outcome: list[object] = []
-
-    def colleague_saves() -> None:
-        with database.session() as session:
-            session.add(
-                ConsentVersion(group_id=group_id, version=2, text="Theirs", created_at=NOW)
-            )
-            session.flush()  # holds the write (SQLite) or the new key (PostgreSQL)
-            inserted.set()
-            time.sleep(0.5)  # while the other save runs into it
-            session.commit()
-
-    colleague = threading.Thread(target=colleague_saves)
-    colleague.start()
-    assert inserted.wait(10)
-    try:
-        saving(database, group_id)
-    except AuthoringError as error:
-        outcome = [problem.kind for problem in error.problems]
-    finally:
-        colleague.join()
-
-    assert outcome == [refusal]
-    with database.session() as session:
-        versions = session.exec(
-            select(ConsentVersion.version, ConsentVersion.text).order_by(
-                col(ConsentVersion.version)
-            )
-        ).all()
-    assert [tuple(v) for v in versions] == [(1, "First"), (2, "Theirs")]
-
-
-def test_off_at_the_same_moment_as_a_colleagues_save_switches_off_after_it(
-    database: Database,
-) -> None:
-    """Off keeps no words of its own: it comes after the colleague's version, whichever
-    committed first, instead of failing (PostgreSQL) or waiting its turn (SQLite) differently."""
-    group_id = a_group_asking_consent(database)
+@contextmanager
+def a_colleague_saving_version_2(database: Database, group_id: int) -> Iterator[None]:
+    """The body runs while a colleague's version 2 is written but not yet committed: it holds
+    the write (SQLite) or the new key (PostgreSQL), and commits half a second in."""
     inserted = threading.Event()
 
     def colleague_saves() -> None:
@@ -105,25 +68,55 @@ def test_off_at_the_same_moment_as_a_colleagues_save_switches_off_after_it(
             )
             session.flush()
             inserted.set()
-            time.sleep(0.5)
+            time.sleep(0.5)  # while the other save runs into it
             session.commit()
 
     colleague = threading.Thread(target=colleague_saves)
     colleague.start()
-    assert inserted.wait(10)
     try:
-        change = consent.set_consent(database, NOW, group_id, None, based_on=None, actor=ADMIN)
+        assert inserted.wait(10)
+        yield
     finally:
         colleague.join()
 
-    assert (change.version, change.required) == (3, False)
+
+def versions(database: Database) -> list[tuple[int, str | None]]:
     with database.session() as session:
-        versions = session.exec(
+        rows = session.exec(
             select(ConsentVersion.version, ConsentVersion.text).order_by(
                 col(ConsentVersion.version)
             )
         ).all()
-    assert [tuple(v) for v in versions] == [(1, "First"), (2, "Theirs"), (3, None)]
+    return [(version, text) for version, text in rows]
+
+
+@pytest.mark.parametrize("save", list(SAVES))
+def test_a_save_racing_another_is_refused_with_a_sentence(database: Database, save: str) -> None:
+    saving, refusal = SAVES[save]
+    group_id = a_group_asking_consent(database)
+
+    with (
+        pytest.raises(AuthoringError) as refused,
+        a_colleague_saving_version_2(database, group_id),
+    ):
+        saving(database, group_id)
+
+    assert [problem.kind for problem in refused.value.problems] == [refusal]
+    assert versions(database) == [(1, "First"), (2, "Theirs")]
+
+
+def test_off_at_the_same_moment_as_a_colleagues_save_switches_off_after_it(
+    database: Database,
+) -> None:
+    """Off keeps no words of its own: it comes after the colleague's version, whichever
+    committed first, instead of failing (PostgreSQL) or waiting its turn (SQLite) differently."""
+    group_id = a_group_asking_consent(database)
+
+    with a_colleague_saving_version_2(database, group_id):
+        change = consent.set_consent(database, NOW, group_id, None, based_on=None, actor=ADMIN)
+
+    assert (change.version, change.required) == (3, False)
+    assert versions(database) == [(1, "First"), (2, "Theirs"), (3, None)]
 
 
 @pytest.mark.parametrize("based_on", [0, 2])
