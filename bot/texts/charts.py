@@ -24,7 +24,7 @@ from bot.services.progress import (
     Trend,
 )
 from bot.services.responses import format_number
-from bot.texts.language import N_, _, counted
+from bot.texts.language import N_, _, counted, listed, quoted
 
 # Telegram's limit for a photo's caption.
 CAPTION_LIMIT = 1024
@@ -280,24 +280,12 @@ def chart_usage() -> str:
     )
 
 
-def _quoted(text: str, limit: int = 60) -> str:
-    """What the person wrote, shortened: a pasted page must not make the reply too long."""
-    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
-
-
-def _listed(names: Sequence[str], separator: str, most: int = 20) -> str:
-    shown = [_quoted(n) for n in names[:most]]
-    if len(names) > most:
-        shown.append(_("and {names} more").format(names=len(names) - most))
-    return separator.join(shown)
-
-
 def chart_unknown_target(ref: str, groups: Sequence[str]) -> str:
-    known = _listed(groups, ", ") or _("none yet")
+    known = listed(groups, ", ") or _("none yet")
     return _(
         "There is no group or patient called “{ref}”. Groups: {known}. "
         "/patients GROUP lists a group's patients."
-    ).format(ref=_quoted(ref), known=known)
+    ).format(ref=quoted(ref), known=known)
 
 
 def chart_unknown_question(ref: str, patient: str, questions: Sequence[str]) -> str:
@@ -305,10 +293,9 @@ def chart_unknown_question(ref: str, patient: str, questions: Sequence[str]) -> 
         return _(
             "{patient} has answered no number or scale question in the last "
             "{PROGRESS_WEEKS} weeks, so there is no line to draw for “{ref}”."
-        ).format(patient=escape(patient), PROGRESS_WEEKS=PROGRESS_WEEKS, ref=_quoted(ref))
-    listed = _listed(questions, "; ")
+        ).format(patient=escape(patient), PROGRESS_WEEKS=PROGRESS_WEEKS, ref=quoted(ref))
     return _("No question of {patient}'s matches “{ref}”. Their questions: {listed}").format(
-        patient=escape(patient), ref=_quoted(ref), listed=listed
+        patient=escape(patient), ref=quoted(ref), listed=listed(questions, "; ")
     )
 
 

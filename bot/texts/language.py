@@ -11,12 +11,13 @@ falls back to its ``.po``, so a fresh checkout still speaks every language.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cache
+from html import escape
 from pathlib import Path
 
 from babel import Locale
@@ -190,3 +191,17 @@ def decimal_separator(language: str) -> str:
 def counted(singular: str, plural: str, count: int) -> str:
     """A counted phrase ("{n} question" / "{n} questions") in the form ``count`` needs."""
     return ngettext(singular, plural, count).format(n=count)
+
+
+def quoted(text: str, limit: int = 60) -> str:
+    """What the person wrote, shortened: a pasted page must not make the reply too long."""
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def listed(names: Sequence[str], separator: str, most: int = 20) -> str:
+    """Names for a reply, at most ``most`` of them then "and N more": a clinic's every group
+    would not fit one message."""
+    shown = [quoted(n) for n in names[:most]]
+    if len(names) > most:
+        shown.append(_("and {names} more").format(names=len(names) - most))
+    return separator.join(shown)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from bot.services.authoring import Team, TeamChange
-from bot.texts.language import _
+from bot.texts.language import _, listed, quoted
 
 __all__ = [
     "team_admins_only",
@@ -73,9 +73,8 @@ def team_not_your_group(ref: str, names: list[str]) -> str:
             "That group is not one of yours: “{ref}”. You are on no group's team yet; "
             "an administrator can add you with /addtoteam."
         ).format(ref=escape(ref))
-    listing = ", ".join(escape(n) for n in names)
     return _("That group is not one of yours: “{ref}”. Your groups: {listing}.").format(
-        ref=escape(ref), listing=listing
+        ref=quoted(ref), listing=listed(names, ", ")
     )
 
 

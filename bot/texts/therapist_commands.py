@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import bot.texts.language as language
-from bot.texts.language import N_, _, counted, ngettext
+from bot.texts.language import N_, _, counted, listed, ngettext, quoted
 from bot.texts.schedule import describe_rule
 
 if TYPE_CHECKING:
@@ -392,9 +392,8 @@ def admin_unknown_group(ref: str, names: list[str]) -> str:
         return _(
             "There is no group “{ref}”; there are no groups yet. Create one with /newgroup NAME."
         ).format(ref=escape(ref))
-    listing = ", ".join(escape(n) for n in names)
     return _("There is no group “{ref}”. Groups: {listing}.").format(
-        ref=escape(ref), listing=listing
+        ref=quoted(ref), listing=listed(names, ", ")
     )
 
 

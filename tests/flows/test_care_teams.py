@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlmodel import select
 
@@ -301,3 +302,21 @@ async def test_a_group_name_ending_in_a_number_is_not_cut_into_group_and_argumen
     assert h.last_text(TESS.chat_id) == (
         "That group is not one of yours: “Nowhere 3”. Your groups: Knees."
     )
+
+
+async def test_an_unknown_group_in_a_clinic_of_many_groups_is_answered_in_one_message(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """88 groups: the reply listed every name, past Telegram's 4096 characters, and the
+    therapist read "What you sent is too long for me to quote back" for an 11-letter typo."""
+    h = harness
+    names = [f"Clinic Group {n} – Shoulder and Neck Rehabilitation Wing" for n in range(88)]
+    seed = tmp_path / "many.toml"
+    seed.write_text("".join(f'[[groups]]\nname = "{name}"\n' for name in names), encoding="utf-8")
+    h.seed_demo(seed)
+
+    for command in ("/report", "/invite", "/audit"):
+        await h.command(THEO, command, "Nonexistent")
+        said = h.last_text(THEO.chat_id)
+        assert said.startswith(f"There is no group “Nonexistent”. Groups: {names[0]}, "), command
+        assert said.endswith(", and 68 more."), command
