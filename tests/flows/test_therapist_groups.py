@@ -156,6 +156,38 @@ async def test_a_revoked_invite_no_longer_works_and_its_patients_stay(harness: H
     assert len(members) == 1
 
 
+async def test_a_member_tapping_a_dead_link_again_is_told_they_are_in_the_group(
+    harness: Harness,
+) -> None:
+    """A used-up, expired or withdrawn link, opened again by someone it let in: they need no
+    new link, and were told to ask their therapist for one. Someone who stopped is not let
+    back in by a dead link."""
+    h = harness
+    await h.command(THEO, "/newgroup", "Knees")
+    alice, bob, chloe = patient(0), patient(1), patient(2)
+    used_up = await new_invite(h, "Knees", "7", "1")
+    await h.command(alice, "/start", used_up)
+    withdrawn = await new_invite(h, "Knees")
+    await h.command(bob, "/start", withdrawn)
+    await h.command(THEO, "/revoke", withdrawn)
+    expiring = await new_invite(h, "Knees", "1")
+    await h.command(chloe, "/start", expiring)
+    await h.command(chloe, "/stop")
+    await h.press(chloe, "Yes, stop")
+    h.advance(timedelta(days=2))
+
+    await h.command(alice, "/start", used_up)
+    await h.command(bob, "/start", withdrawn)
+    await h.command(chloe, "/start", expiring)
+
+    assert h.last_text(alice.chat_id).startswith("You are already in Knees")
+    assert h.last_text(bob.chat_id).startswith("You are already in Knees")
+    assert "That invite link has expired." in h.last_text(chloe.chat_id)
+    with h.database.session() as session:
+        uses = sorted(invite.uses for invite in session.exec(select(Invite)).all())
+    assert uses == [1, 1, 1]
+
+
 async def test_an_invite_for_an_unknown_group_names_the_groups(harness: Harness) -> None:
     h = harness
     await h.command(THEO, "/invite", "Knees")

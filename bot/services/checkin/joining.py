@@ -67,10 +67,14 @@ def _start(
                 retry_at=failure.blocked_until,
                 burst=failure.burst,
             )
-        if problem is not None or invite is None:
-            return StartResult(StartOutcome.BAD_CODE, problem=problem or InviteProblem.UNKNOWN)
+        if invite is None:
+            return StartResult(StartOutcome.BAD_CODE, problem=InviteProblem.UNKNOWN)
         group = session.get(TherapyGroup, invite.group_id)
         assert group is not None and group.id is not None
+        if problem is not None and not _still_member(session, group, person):
+            return StartResult(StartOutcome.BAD_CODE, problem=problem)
+        # A member tapping the link they joined by, since used up, expired or withdrawn: they
+        # need no new one, and are told they are in the group (the link itself stays unused).
         if shut_out(session, policy, who, person, group, invite):
             return StartResult(StartOutcome.BAD_CODE, problem=InviteProblem.REMOVED)
         required = in_force(session, group)
@@ -263,6 +267,17 @@ def _request_consent(
     session.flush()
     assert request.id is not None
     return request.id
+
+
+def _still_member(session: Session, group: TherapyGroup, person: Person | None) -> bool:
+    """A patient of the group who has not stopped, blocked the bot or erased their data."""
+    return (
+        person is not None
+        and not person.opted_out
+        and not person.unreachable
+        and person.data_deleted_at is None
+        and patient_place(session, group, person) is not None
+    )
 
 
 def patient_place(
