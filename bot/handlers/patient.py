@@ -381,7 +381,8 @@ async def message_received(update: Update, context: BotContext) -> None:
 
 
 async def edited_message(update: Update, context: BotContext) -> None:
-    """Explain that an edit changes no stored answer, when a question is waiting."""
+    """Explain that an edit changes no stored answer, when a question is waiting, and that an
+    edited command is not run (a therapist fixing a typo in /addtask heard nothing)."""
     message = update.edited_message
     user = update.effective_user
     if message is None or user is None:
@@ -390,6 +391,8 @@ async def edited_message(update: Update, context: BotContext) -> None:
     status = await deps.run(checkin.person_status, deps.database, user.id)
     if status.asking:
         await context.bot.send_message(message.chat_id, texts.checkin_edit_ignored())
+    elif (message.text or "").startswith("/"):
+        await context.bot.send_message(message.chat_id, texts.edited_command_not_run())
 
 
 def reply_of(message: Message) -> Reply:

@@ -404,6 +404,13 @@ def checkin_edit_ignored() -> str:
     )
 
 
+def edited_command_not_run() -> str:
+    return _(
+        "✏️ I don't read edited messages, so the edited command was not run. Please send it "
+        "again as a new message."
+    )
+
+
 def checkin_unknown_command() -> str:
     return _("I don't know that command. /help lists what I can do.")
 

@@ -119,3 +119,20 @@ async def test_a_therapist_who_is_also_a_patient_gets_the_patients_commands(
     assert h.last_message(THEO.chat_id).button_texts == ["Yes, stop", "No, keep them"]
     await h.command(THEO, "/deletemydata")
     assert "Yes, delete everything" in h.last_message(THEO.chat_id).button_texts
+
+
+async def test_an_edited_command_is_said_not_to_run(harness: Harness) -> None:
+    """A therapist fixing a typo in /addtask the Telegram way heard nothing, and nothing was
+    saved; a patient editing a command with no question waiting heard nothing either."""
+    h = harness
+    h.seed_demo(DEMO_SEED)
+    typed = await h.command(THEO, "/newgroup", "Kness")
+    before = h.texts(THEO.chat_id)
+
+    await h.edit(THEO, "/newgroup Knees", typed["message"]["message_id"])
+
+    assert h.texts(THEO.chat_id)[len(before) :] == [texts.edited_command_not_run()]
+    alice = patient(0)
+    hello = await h.command(alice, "/hlep")
+    await h.edit(alice, "/help", hello["message"]["message_id"])
+    assert h.last_text(alice.chat_id) == texts.edited_command_not_run()
