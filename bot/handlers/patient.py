@@ -673,6 +673,8 @@ async def _after_question_press(
 def _not_shown_intro(result: checkin.NotShown) -> str:
     if result.reworded:
         return texts.checkin_question_reworded()
+    if result.removed:
+        return texts.checkin_question_removed()
     return texts.checkin_question_not_shown()
 
 

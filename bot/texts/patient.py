@@ -342,6 +342,13 @@ def flood_pausing() -> str:
     )
 
 
+def checkin_question_removed() -> str:
+    return _(
+        "✏️ Your therapist has just removed the question you were answering, so I haven't "
+        "saved that. Here is the next one:"
+    )
+
+
 def checkin_question_reworded() -> str:
     return _(
         "✏️ Your therapist has just changed this question, so I haven't saved that as the "

@@ -386,3 +386,31 @@ async def test_an_alert_given_before_a_scale_was_set_to_its_own_default_bounds_s
     pain = [line for line in caption.splitlines() if "shoulder pain" in line]
     assert len(pain) == 1 and "latest 9" in pain[0] and "alert" in pain[0], pain
     assert fired == 1
+
+
+async def test_an_answer_to_a_question_removed_meanwhile_says_it_was_removed(
+    harness: Harness,
+) -> None:
+    """Alice typed her minutes; Theo had just removed that question. She was told her message
+    "came before this question", which was not true: she answered what she was shown."""
+    h = harness
+    await pain_check_at_six(h)
+    h.advance(timedelta(days=1))
+    await h.scan()
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "2")
+    assert OLD_MINUTES in h.last_text(ALICE.chat_id)
+    stored = answer_count(h)
+    await h.command(THEO, "/edittask", str(PAIN_CHECK))
+    await h.press(THEO, "➖ Remove a question")
+    await h.press(THEO, "2. How many minutes did you spend on your…")
+
+    await h.text(ALICE, "30")
+
+    reply = h.last_text(ALICE.chat_id)
+    assert reply.startswith(
+        "✏️ Your therapist has just removed the question you were answering, so I haven't "
+        "saved that. Here is the next one:"
+    )
+    assert OLD_TEXT in reply
+    assert answer_count(h) == stored

@@ -169,13 +169,19 @@ def _answer(
         # all the same: its new send says so (``Shown.maybe_shown_before``).
         shown_already = delivery.asked_question_id == current.id
         maybe_shown = delivery.ask_pending_since is not None and not shown_already
+        # Questions are never deleted: one asked but no longer active was removed meanwhile.
+        removed = delivery.asked_question_id is not None and all(
+            q.id != delivery.asked_question_id for q in questions
+        )
         if not shown_already:
             _await_question(delivery, now, message_id)
         # else the message came before the question's recorded send: the question stays
         # on the screen from that send on, and its answer may be typed between the two.
         view = _question_view(_id(delivery), title_of(task), questions, current)
         session.commit()
-        return NotShown(view, maybe_shown_before=maybe_shown, shown_already=shown_already)
+        return NotShown(
+            view, maybe_shown_before=maybe_shown, shown_already=shown_already, removed=removed
+        )
     revision = current_revision(session, current)
     result = (
         Rejected(meaning(Kind.HINT_REPLIED_TO_EARLIER))

@@ -174,6 +174,8 @@ class NotShown:
     The next question was stored but not sent (the bot stopped in between), or the patient
     typed before it arrived: the message is not taken as its answer; the question is sent.
     ``reworded``: it did reach the patient, but the therapist changed its wording since.
+    ``removed``: the question the patient was shown (and answered) was removed since; the
+    message is not stored, and the question now asked is sent.
     """
 
     question: QuestionView
@@ -183,6 +185,7 @@ class NotShown:
     # reminder only, and answers typed after the first send still count.
     shown_already: bool = False
     reworded: bool = False
+    removed: bool = False
 
 
 class Idle(StrEnum):
