@@ -48,6 +48,18 @@ def sent_file(h: Harness) -> bytes:
     return content
 
 
+async def minutes_on_alices_screen(h: Harness) -> int:
+    """Day 2 of the pain check: Alice answered question 1 and has question 2 on her screen.
+    Returns how many answers are stored."""
+    await pain_check_at_six(h)
+    h.advance(timedelta(days=1))
+    await h.scan()
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "2")
+    assert OLD_MINUTES in h.last_text(ALICE.chat_id)
+    return answer_count(h)
+
+
 async def reword(h: Harness, button: str, text: str, *steps: str) -> None:
     """/edittask PAIN_CHECK, change the question on ``button`` to ``text`` and ``steps``."""
     await h.command(THEO, "/edittask", str(PAIN_CHECK))
@@ -157,13 +169,7 @@ async def test_a_question_on_screen_when_reworded_is_asked_again_in_its_new_word
     harness: Harness,
 ) -> None:
     h = harness
-    await pain_check_at_six(h)
-    h.advance(timedelta(days=1))
-    await h.scan()
-    await h.press(ALICE, "▶️ Start now")
-    await h.press(ALICE, "2")
-    assert OLD_MINUTES in h.last_text(ALICE.chat_id)  # question 2 is on Alice's screen
-    stored = answer_count(h)
+    stored = await minutes_on_alices_screen(h)
 
     h.advance(timedelta(minutes=1))
     await reword(
@@ -394,13 +400,7 @@ async def test_an_answer_to_a_question_removed_meanwhile_says_it_was_removed(
     """Alice typed her minutes; Theo had just removed that question. She was told her message
     "came before this question", which was not true: she answered what she was shown."""
     h = harness
-    await pain_check_at_six(h)
-    h.advance(timedelta(days=1))
-    await h.scan()
-    await h.press(ALICE, "▶️ Start now")
-    await h.press(ALICE, "2")
-    assert OLD_MINUTES in h.last_text(ALICE.chat_id)
-    stored = answer_count(h)
+    stored = await minutes_on_alices_screen(h)
     await h.command(THEO, "/edittask", str(PAIN_CHECK))
     await h.press(THEO, "➖ Remove a question")
     await h.press(THEO, "2. How many minutes did you spend on your…")
