@@ -706,8 +706,18 @@ def admin_line_too_short() -> str:
     )
 
 
+# The one-line form's fields, named as its usage text names them.
+_LINE_FIELDS = {"title": N_("title"), "when": N_("when"), "repeat": N_("repeat")}
+
+
 def admin_line_field(name: str, problem: str) -> str:
-    return f"<b>{escape(name)}</b>: {problem}"
+    if name in _LINE_FIELDS:
+        label = _(_LINE_FIELDS[name])
+    elif name.startswith("Q") and name[1:].isdigit():
+        label = _("question {number}").format(number=name[1:])
+    else:
+        label = name
+    return f"<b>{escape(label)}</b>: {problem}"
 
 
 def admin_line_question_shape() -> str:

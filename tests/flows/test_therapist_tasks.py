@@ -258,8 +258,8 @@ async def test_the_one_line_form_lists_every_problem_and_how_to_write_it(
     reply = last(h)
     assert "There is no group “Knees”." in reply
     assert "when: Could not read" not in reply  # no group, so no zone to read the date in
-    assert "Q1: The alert value must be between 0 and 10" in reply
-    assert "Q2: A choice question needs its options" in reply
+    assert "question 1: The alert value must be between 0 and 10" in reply
+    assert "question 2: A choice question needs its options" in reply
     assert "/addtask GROUP | TITLE | WHEN | REPEAT | QUESTION | QUESTION ..." in reply
     assert snapshot(h.database) == before
 
@@ -625,7 +625,7 @@ async def test_a_one_line_task_with_many_problems_gets_every_one_over_several_me
     assert texts.hardening_too_long_to_repeat() not in replies
     told = "\n".join(replies)
     for n, extra in enumerate(extras, 1):
-        assert f"Q{n}: “{extra}” is not a" in told
-    assert told.index("Q9: ") < told.index("Q10: ") < told.index("Q30: ")
+        assert f"question {n}: “{extra}” is not a" in told
+    assert told.index("question 9: ") < told.index("question 10: ") < told.index("question 30: ")
     assert "/addtask GROUP | TITLE | WHEN | REPEAT | QUESTION | QUESTION ..." in replies[-1]
     assert snapshot(h.database) == before

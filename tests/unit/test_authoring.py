@@ -500,7 +500,11 @@ def test_the_one_line_form_reports_every_problem_with_its_field(
             actor=OPERATOR,
         )
     problems = [worded(p) for p in caught.value.problems]
-    assert [p.split(":", 1)[0] for p in problems] == ["<b>when</b>", "<b>repeat</b>", "<b>Q2</b>"]
+    assert [p.split(":", 1)[0] for p in problems] == [
+        "<b>when</b>",
+        "<b>repeat</b>",
+        "<b>question 2</b>",
+    ]
 
 
 def test_the_one_line_form_takes_line_breaks_for_bars(
@@ -522,6 +526,28 @@ def test_the_one_line_form_takes_line_breaks_for_bars(
     )
     assert draft.recurrence == "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;COUNT=10"
     assert draft.questions == (yes_no("Done?", "== no"),)
+
+
+def test_an_empty_field_of_the_one_line_form_is_named_where_it_is(
+    database: Database, clock: ManualClock
+) -> None:
+    """Empty fields were dropped, so an empty title read "Could not read 'once' as a due
+    time", and a question after an empty one was numbered one too low."""
+    group(database, clock.now())
+    with pytest.raises(AuthoringError) as caught:
+        authoring.parse_task_line(
+            database,
+            clock.now(),
+            ZONE,
+            "Shoulder Therapy 1 |  | tomorrow 10:00 | once | Q1 ; yes_no | | Q3 ; scale ; 5-1 |",
+            actor=OPERATOR,
+        )
+    problems = [worded(p) for p in caught.value.problems]
+    assert problems == [
+        "<b>title</b>: Please type a title for the task.",
+        "<b>question 2</b>: Write a question as TEXT ; TYPE, for example: Pain today? ; scale",
+        "<b>question 3</b>: The minimum (5) is greater than the maximum (1).",
+    ]
 
 
 def test_the_one_line_form_needs_every_field(database: Database, clock: ManualClock) -> None:

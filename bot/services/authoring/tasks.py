@@ -234,8 +234,15 @@ def parse_task_line(
 def _parse_task_line(
     session: Session, now: datetime, default_zone: str, text: str, actor: Actor
 ) -> TaskDraft:
-    separator = "|" if "|" in text else "\n"
-    fields = [f.strip() for f in text.split(separator) if f.strip()]
+    if "|" in text:
+        # Every field keeps its place: an empty title must read as an empty title, not move
+        # the due time into the title and every later field one along. Only a trailing "|"
+        # adds nothing.
+        fields = [f.strip() for f in text.split("|")]
+        while fields and not fields[-1]:
+            fields.pop()
+    else:  # one field a line: a blank line is spacing
+        fields = [f.strip() for f in text.split("\n") if f.strip()]
     if len(fields) < 5:
         raise AuthoringError(meaning(Kind.ADMIN_LINE_TOO_SHORT))
     group_ref, title_text, when_text, repeat_text, *question_texts = fields
