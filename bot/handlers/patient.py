@@ -480,11 +480,14 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
             return
         await acknowledge(context, query)
         zone = ZoneInfo(deferred.zone)
-        outcome = (
-            texts.checkin_prompt_later(deferred.remind_at.astimezone(zone))
-            if deferred.remind_at is not None
-            else texts.checkin_prompt_later_no_reminder(deferred.expires_at.astimezone(zone))
-        )
+        local_expiry = deferred.expires_at.astimezone(zone)
+        waiting = (deferred.number, deferred.total)
+        if deferred.remind_at is not None:
+            outcome = texts.checkin_prompt_later(deferred.remind_at.astimezone(zone), *waiting)
+        elif deferred.reminders_off:
+            outcome = texts.checkin_prompt_later_no_reminder(local_expiry)
+        else:
+            outcome = texts.checkin_prompt_later_too_late(local_expiry, *waiting)
         await _settle_prompt(context, query, user, outcome)
         await _offer(context, deferred.offer)
         return

@@ -286,14 +286,18 @@ def due_prompts_query(now: datetime, limit: int) -> Any:
     )
 
 
-def due_reminders_query(now: datetime, limit: int, max_reminders: int) -> Any:
-    """Open rows whose reminder fell due, unclaimed (ix_deliveries_status_remind_at)."""
+def due_reminders_query(now: datetime, limit: int) -> Any:
+    """Open rows whose reminder fell due, unclaimed (ix_deliveries_status_remind_at).
+
+    Not by ``reminders_sent``: the bot plans its own reminders only up to ``max_reminders``
+    (a reminder sent plans the next only below it), and a ``remind_at`` beyond them is the
+    patient's own "Remind me later", which they get.
+    """
     return (
         select(Delivery)
         .where(
             col(Delivery.status).in_(_OPEN),
             col(Delivery.remind_at) <= now,
-            col(Delivery.reminders_sent) < max_reminders,
             # No expires_at condition here: SQLite would pick that index and read every
             # future row. The expiry step of the same scan has closed expired rows already.
             or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) <= now),
@@ -675,7 +679,7 @@ def _claim_reminders(
     if policy.max_reminders <= 0:
         return (), 0, False
     limit = policy.batch_size
-    rows = session.exec(_locked(due_reminders_query(now, limit, policy.max_reminders))).all()
+    rows = session.exec(_locked(due_reminders_query(now, limit))).all()
     if not rows:
         return (), 0, False
     contexts = _contexts(session, rows)

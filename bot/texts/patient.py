@@ -485,17 +485,37 @@ def checkin_prompt_started() -> str:
     return _("▶️ Started.")
 
 
-def checkin_prompt_later(local_reminder: datetime) -> str:
-    return _("⏰ OK, I'll remind you around {local_reminder:%H:%M} ({local_reminder2}).").format(
+def checkin_prompt_later(local_reminder: datetime, number: int = 0, total: int = 0) -> str:
+    """``number`` of ``total``: the question still on screen, of a check-in in progress."""
+    said = _("⏰ OK, I'll remind you around {local_reminder:%H:%M} ({local_reminder2}).").format(
         local_reminder=local_reminder, local_reminder2=local_reminder.tzname()
     )
+    return f"{said} {checkin_still_answerable(number, total)}" if number else said
+
+
+def checkin_prompt_later_too_late(local_expiry: datetime, number: int = 0, total: int = 0) -> str:
+    """No reminder: the check-in closes before one could come."""
+    said = _(
+        "⏰ OK. This check-in closes at {local_expiry}, before a reminder could come."
+    ).format(local_expiry=_when(local_expiry))
+    then = (
+        checkin_still_answerable(number, total) if number else _("Send /tasks when you are ready.")
+    )
+    return f"{said} {then}"
 
 
 def checkin_prompt_later_no_reminder(local_expiry: datetime) -> str:
+    """No reminder: the clinic turned reminders off."""
     return _(
         "⏰ OK. No more reminders will come for this one; it stays open until "
         "{local_expiry}. Send /tasks when you are ready."
     ).format(local_expiry=_when(local_expiry))
+
+
+def checkin_still_answerable(number: int, total: int) -> str:
+    return _("You can still answer question {number} of {total} now.").format(
+        number=number, total=total
+    )
 
 
 def checkin_prompt_skipped() -> str:

@@ -81,9 +81,7 @@ def test_each_read_of_the_scan_goes_through_its_status_index(
 ) -> None:
     builder = getattr(delivery, name)
     args: tuple[Any, ...] = (clock.now(), 500)
-    if name == "due_reminders_query":
-        args = (clock.now(), 500, 2)
-    elif name == "held_query":
+    if name == "held_query":
         args = (clock.now() - timedelta(hours=1), 500)
     with database.session() as session:
         plan = _plan(session, database, builder(*args))

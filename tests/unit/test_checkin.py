@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 
@@ -809,7 +809,7 @@ def test_a_task_held_while_busy_is_offered_after_finishing_and_noted_once_sent(
     assert checkin.pause(world.database, world.now, POLICY, 101).offer is None
 
 
-def test_remind_later_sets_the_reminder_and_pauses(world: World) -> None:
+def test_remind_later_sets_the_reminder_and_keeps_the_question_waiting(world: World) -> None:
     world.join(ALICE)
     delivery_id = world.deliver(ALICE, "Knee check")
     world.begin(ALICE, delivery_id)
@@ -818,8 +818,9 @@ def test_remind_later_sets_the_reminder_and_pauses(world: World) -> None:
 
     assert isinstance(deferred, checkin.Deferred)
     assert deferred.remind_at == world.now + timedelta(minutes=60)
+    assert (deferred.number, deferred.total, deferred.offer) == (1, 4, None)
     row = world.delivery(delivery_id)
-    assert (row.status, row.remind_at) == ("sent", world.now + timedelta(minutes=60))
+    assert (row.status, row.remind_at) == ("in_progress", world.now + timedelta(minutes=60))
 
 
 def test_remind_later_in_quiet_hours_says_when_the_reminder_really_comes(
@@ -835,7 +836,7 @@ def test_remind_later_in_quiet_hours_says_when_the_reminder_really_comes(
     assert deferred.remind_at == datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
 
-def test_remind_later_after_the_last_reminder_promises_none(world: World) -> None:
+def test_remind_later_after_the_last_reminder_still_promises_one(world: World) -> None:
     world.join(ALICE)
     delivery_id = world.deliver(ALICE, "Knee check")
     with world.database.session() as session:
@@ -846,7 +847,19 @@ def test_remind_later_after_the_last_reminder_promises_none(world: World) -> Non
 
     deferred = checkin.remind_later(world.database, world.now, POLICY, 101, delivery_id)
 
-    assert isinstance(deferred, checkin.Deferred) and deferred.remind_at is None
+    assert isinstance(deferred, checkin.Deferred)
+    assert deferred.remind_at == world.now + timedelta(minutes=60)
+
+
+def test_remind_later_with_reminders_off_promises_none(world: World) -> None:
+    world.join(ALICE)
+    delivery_id = world.deliver(ALICE, "Knee check")
+    off = replace(POLICY, max_reminders=0)
+
+    deferred = checkin.remind_later(world.database, world.now, off, 101, delivery_id)
+
+    assert isinstance(deferred, checkin.Deferred)
+    assert (deferred.remind_at, deferred.reminders_off) == (None, True)
 
 
 def test_skipping_a_task_keeps_its_answers_and_ends_it(world: World) -> None:

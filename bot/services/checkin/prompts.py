@@ -11,7 +11,6 @@ from bot.services.checkin.answering import _complete, _finish
 from bot.services.checkin.common import (
     _IN_PROGRESS,
     _OPEN,
-    _SENT,
     _activate,
     _active_questions,
     _answers,
@@ -89,22 +88,39 @@ def begin(
 def remind_later(
     database: Database, now: datetime, policy: Policy, user_id: int, delivery_id: int
 ) -> Deferred | Refused:
-    """Put a delivery off: a reminder comes after the configured wait (quiet hours respected)."""
+    """Put a delivery off: a reminder comes after the configured wait (quiet hours respected).
+
+    A check-in being answered stays so: the question on the patient's screen still takes
+    their answer (it used to be paused, and the answer typed next was turned away).
+
+    The patient asking is no nagging: the reminder comes even after the bot's own
+    ``max_reminders`` are spent, if the check-in is still open then. Only reminders turned
+    off altogether (``max_reminders = 0``) leave none.
+    """
     with database.session() as session:
         found = _open_delivery(session, now, policy, user_id, delivery_id)
         if isinstance(found, Refused):
             return found
         person, delivery, task = found
+        number = total = 0
         if delivery.status == _IN_PROGRESS:
-            delivery.status = _SENT
+            questions = _active_questions(session, task)
+            current = _first_unanswered(questions, _answers(session, delivery))
+            if current is not None:
+                number, total = questions.index(current) + 1, len(questions)
         remind_at = now + timedelta(minutes=policy.first_reminder_minutes)
         delivery.remind_at = remind_at
         zone = _zone_of(session, person, task, policy)
         expected = _reminder_time(person, policy, remind_at, ZoneInfo(zone))
-        will_remind = (
-            policy.max_reminders > delivery.reminders_sent and expected < delivery.expires_at
+        reminders_off = policy.max_reminders <= 0
+        will_remind = not reminders_off and expected < delivery.expires_at
+        # Another check-in held back waits until this one is done or left, as it would have
+        # without the press; one not in progress makes way for it now.
+        offer = (
+            None
+            if number
+            else _offer(session, now, policy, person, exclude=_id(delivery), unseen_only=True)
         )
-        offer = _offer(session, now, policy, person, exclude=_id(delivery), unseen_only=True)
         session.commit()
         return Deferred(
             delivery_id=_id(delivery),
@@ -113,6 +129,9 @@ def remind_later(
             expires_at=delivery.expires_at,
             zone=zone,
             offer=offer,
+            number=number,
+            total=total,
+            reminders_off=reminders_off,
         )
 
 

@@ -237,6 +237,10 @@ class Deferred:
     expires_at: datetime
     zone: str
     offer: PromptView | None = None
+    # The question still waiting on screen, of a check-in in progress (0: none is)
+    number: int = 0
+    total: int = 0
+    reminders_off: bool = False  # max_reminders = 0: no reminder, however long it is open
 
 
 @frozen
