@@ -8,6 +8,9 @@ from pathlib import Path
 from sqlmodel import select
 
 from bot import texts
+from bot.clock import ManualClock
+from bot.config import I18nSettings, Settings
+from storage.db import Database
 from storage.models import AuditEvent, GroupTherapist
 from tests.fakes.harness import Harness, patient, therapist
 from tests.fakes.updates import User
@@ -320,3 +323,26 @@ async def test_an_unknown_group_in_a_clinic_of_many_groups_is_answered_in_one_me
         said = h.last_text(THEO.chat_id)
         assert said.startswith(f"There is no group “Nonexistent”. Groups: {names[0]}, "), command
         assert said.endswith(", and 68 more."), command
+
+
+async def test_a_therapist_who_never_wrote_gets_alerts_in_the_clinics_language(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    """A clinic speaking German adds Nina with /addtherapist; she has not written to the bot.
+    Her alerts came in English: the row's language said "en" without Telegram saying so."""
+    german = settings.model_copy(update={"i18n": I18nSettings(default_language="de")})
+    h = await Harness(german, database, clock).start()
+    try:
+        nina = User(id=557, first_name="Nina", last_name="Neu", language_code="de")
+        await knees(h)
+        await h.command(THEO, "/addtherapist", str(nina.id))
+        await h.command(THEO, "/addtoteam", "Knees", str(nina.id))
+        await h.advance_and_scan(timedelta(hours=1))
+        await h.press(ALICE, "▶️ Start now")
+        await h.press(ALICE, "9")
+
+        [alert] = [t for t in h.texts(nina.chat_id) if t.startswith("🚨")]
+        assert "Alice Test hat 9 auf „Pain now?“ geantwortet" in alert, alert
+        assert len(alerts_to(h, TESS)) == 1, "Tess wrote to the bot in English: hers stay so"
+    finally:
+        await h.stop()
