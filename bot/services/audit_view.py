@@ -84,6 +84,8 @@ class AuditPage:
     days: int | None
     offset: int
     has_older: bool
+    # Without a group: only the actor's team groups (a therapist), not all (an administrator).
+    team_only: bool = False
 
     @property
     def has_newer(self) -> bool:
@@ -127,7 +129,14 @@ def audit_page(
             .limit(page_size + 1)
         ).all()
         entries = tuple(_entry(event, name) for event, name in rows[:page_size])
-        return AuditPage(entries, group_name, days, offset, has_older=len(rows) > page_size)
+        return AuditPage(
+            entries,
+            group_name,
+            days,
+            offset,
+            has_older=len(rows) > page_size,
+            team_only=allowed is not None,
+        )
 
 
 def _entry(event: AuditEvent, group_name: str | None) -> AuditEntry:

@@ -11,7 +11,7 @@ from typing import Any
 from bot.services.audit import ActorRole, AuditAction
 from bot.services.audit_view import PAGE_SIZE, AuditEntry, AuditPage
 from bot.services.datarights import PersonalData
-from bot.texts.language import N_, _, counted
+from bot.texts.language import N_, _, counted, ngettext
 
 __all__ = [
     "audit_bad_days",
@@ -90,12 +90,15 @@ def audit_button_newer() -> str:
 
 def _scope(page: AuditPage) -> str:
     name = page.group_name
-    where = (
-        _("group <b>{name}</b>").format(name=escape(_cut(name, SHOWN_GROUP)))
-        if name
-        else _("all groups")
+    if name:
+        where = _("group <b>{name}</b>").format(name=escape(_cut(name, SHOWN_GROUP)))
+    else:
+        where = _("your groups") if page.team_only else _("all groups")
+    when = (
+        ngettext("last day", "last {days} days", page.days).format(days=page.days)
+        if page.days
+        else _("all time")
     )
-    when = _("last {days} days").format(days=page.days) if page.days else _("all time")
     return f"{where}, {when}"
 
 

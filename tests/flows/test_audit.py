@@ -393,6 +393,13 @@ async def test_audit_pages_newest_first_with_older_and_newer_buttons(harness: Ha
     h.advance(timedelta(days=30))
     await h.command(THEO, "/audit", "7")
     assert h.last_text(THEO.chat_id) == "Audit trail (all groups, last 7 days): no events."
+    await h.command(THEO, "/audit", "1")
+    assert h.last_text(THEO.chat_id) == "Audit trail (all groups, last day): no events."
+    # A therapist's trail holds her team's groups only, and says so.
+    await h.command(THEO, "/addtherapist", str(TESS.id))
+    await h.command(THEO, "/addtoteam", "Knees", str(TESS.id))
+    await h.command(TESS, "/audit", "1")
+    assert h.last_text(TESS.chat_id).startswith("Audit trail (your groups, last day), events 1–")
 
     # Someone who is not a therapist gets neither the command nor an old page's buttons.
     await h.command(ALICE, "/audit")
