@@ -76,7 +76,11 @@ def render_consent(question: ConsentQuestion) -> tuple[str, InlineKeyboardMarkup
     records the words the patient read, whatever their language is by the time they press.
     """
     text = texts.consent_question(
-        question.group_name, question.version, question.text, joining=question.joining
+        question.group_name,
+        question.version,
+        question.text,
+        joining=question.joining,
+        again=question.again,
     )
     kind = "cj" if question.joining else "cm"
     read_in = texts.content_language(question.text)

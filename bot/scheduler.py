@@ -606,14 +606,14 @@ def _log(report: ScanReport) -> None:
 async def _ask_consent(
     application: BotApplication, st: SchedulerState, asks: tuple[delivery.ConsentAsk, ...]
 ) -> None:
-    """Send the changed consent text in place of the prompts it held back.
+    """Send the consent text in force in place of the prompts it held back.
 
     Not retried: a patient it did not reach is asked at their next check-in instead.
     """
     languages = await chat_languages(_deps(application), {ask.chat_id for ask in asks})
     for ask in asks:
         question = checkin.ConsentQuestion(
-            False, ask.group_id, ask.group_name, ask.version, ask.text
+            False, ask.group_id, ask.group_name, ask.version, ask.text, ask.again
         )
         with speaking(languages[ask.chat_id]):
             text, markup = render_consent(question)

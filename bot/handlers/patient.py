@@ -462,7 +462,7 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
         if isinstance(started, checkin.Refused):
             await _refuse(context, query, started.reason)
             if started.consent is not None:
-                # The group's text changed since they agreed: it comes first, with its buttons.
+                # The group asks for consent not given yet: it comes first, with its buttons.
                 text, markup = rendering.render_consent(started.consent)
                 await context.bot.send_message(
                     _chat_id(query, user), text, parse_mode=HTML, reply_markup=markup

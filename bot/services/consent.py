@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -29,7 +29,7 @@ from bot.services.content import TEXT, Localized, Translations, localized
 from bot.services.language import AVAILABLE
 from bot.services.meaning import Kind, meaning
 from storage.db import Database
-from storage.models import Consent, ConsentVersion, TherapyGroup
+from storage.models import Consent, ConsentVersion, Delivery, DeliveryStatus, Task, TherapyGroup
 
 # ``Consent.read_in`` of an agreement to the text as written, not to one of its translations.
 READ_AS_WRITTEN = ""
@@ -40,6 +40,12 @@ AS_WRITTEN = "as written"
 MAX_CONSENT_TEXT = 3500
 # The last word of /setconsent GROUP off.
 OFF = "off"
+# ``Delivery.last_error`` of a check-in that fell due while its patient had not agreed to the
+# version in force: held by the due scan (``sent``, without a message) until they agree, when
+# it goes back to ``pending`` marked ``RELEASED_BY_CONSENT`` (claimed before: its successor is
+# planned already) for the next scan to send, if its window is still open.
+HELD_FOR_CONSENT = "awaiting consent"
+RELEASED_BY_CONSENT = "consent given"
 
 
 @frozen
@@ -189,6 +195,62 @@ def missing(session: Session, pairs: Iterable[tuple[int, int]]) -> dict[tuple[in
     }
 
 
+def agreed_before(session: Session, pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Of these (group, person) pairs, those whose person agreed to some version of the
+    group's consent: asked again, theirs is a changed text, not a first request."""
+    wanted = set(pairs)
+    if not wanted:
+        return set()
+    found = session.exec(
+        select(Consent.group_id, Consent.person_id)
+        .where(
+            col(Consent.group_id).in_(sorted({g for g, _ in wanted})),
+            col(Consent.person_id).in_(sorted({p for _, p in wanted})),
+        )
+        .distinct()
+    ).all()
+    return {(group_id, person_id) for group_id, person_id in found} & wanted
+
+
+def release_held(session: Session, now: datetime, group_id: int, person_id: int | None) -> int:
+    """Give the check-ins held for consent (``HELD_FOR_CONSENT``) of this group, of one
+    person or of all (the group asks for none any more), back to the due scan; how many.
+
+    Their rows are locked first, waiting for a scan that holds them: on PostgreSQL a scan that
+    read "not agreed" before this agreement committed may be holding one of them right now,
+    and an UPDATE that saw it still pending would leave it held until it expired.
+    """
+    group_tasks = select(Task.id).where(Task.group_id == group_id).scalar_subquery()
+    mine = [col(Delivery.task_id).in_(group_tasks), col(Delivery.due_at) <= now]
+    if person_id is not None:
+        mine.append(col(Delivery.person_id) == person_id)
+    session.exec(
+        select(Delivery.id)
+        .where(
+            *mine,
+            col(Delivery.status).in_(
+                [DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value, _SENT]
+            ),
+        )
+        .with_for_update()
+    ).all()
+    result = session.exec(
+        update(Delivery)
+        .where(
+            *mine,
+            col(Delivery.status) == _SENT,
+            col(Delivery.last_error) == HELD_FOR_CONSENT,
+            col(Delivery.expires_at) > now,
+        )
+        .values(status=DeliveryStatus.PENDING.value, sent_at=None, last_error=RELEASED_BY_CONSENT)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+_SENT = DeliveryStatus.SENT.value
+
+
 def words_read(required: ConsentText, shown_in: str | None) -> str | None:
     """What an agreement records as read (``Consent.read_in``), from what its button says the
     message showed: a translation the version has, ``READ_AS_WRITTEN``, or None (not known: a
@@ -212,11 +274,13 @@ def record_agreement(
     person_id: int,
     read_in: str | None,
 ) -> bool:
-    """Store the agreement to ``required`` and its audit event; False when it was stored
-    already. ``read_in``: see ``words_read``."""
+    """Store the agreement to ``required`` and its audit event, and give the check-ins held
+    for it back to the due scan (``release_held``); False when it was stored already.
+    ``read_in``: see ``words_read``."""
     group_id, version = required.group_id, required.version
     if has_agreed(session, group_id, person_id, version):
         return False
+    release_held(session, now, group_id, person_id)
     session.add(
         Consent(
             group_id=group_id,
@@ -457,6 +521,11 @@ def _save_version(
                 meaning(Kind.CONSENT_UNCHANGED, group=group.name, version=latest.version)
             )
         version = latest.version + 1 if latest is not None else 1
+        if cleaned is None:
+            # Nothing to agree to any more: what waited for an agreement is sent now. Before
+            # the version is added: a flush of it here would raise a taken version number
+            # outside the commit's handling below.
+            release_held(session, now, group.id, None)
         session.add(
             ConsentVersion(group_id=group.id, version=version, text=cleaned, created_at=now)
         )

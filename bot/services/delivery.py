@@ -35,7 +35,14 @@ from sqlmodel import Session, col, select
 from bot.frozen import frozen
 from bot.services import inbox
 from bot.services.closing import ClosingMessage, erased_message
-from bot.services.consent import latest_versions, missing, text_of
+from bot.services.consent import (
+    HELD_FOR_CONSENT,
+    RELEASED_BY_CONSENT,
+    agreed_before,
+    latest_versions,
+    missing,
+    text_of,
+)
 from bot.services.content import Localized, title_of
 from bot.services.planning import comes_late, plan_following, zone_for
 from bot.services.schedule import after_quiet_hours, window_end
@@ -143,20 +150,24 @@ class SendJob:
 
 @frozen
 class ConsentAsk:
-    """A due prompt replaced by the group's changed consent text, for the patient to agree to."""
+    """A due prompt held for the group's consent text in force, asked in its place."""
 
     chat_id: int
     group_id: int
     group_name: str
     version: int
     text: Localized  # with the version's translations, for the reader's language
+    # The patient agreed to an earlier version: the text changed; otherwise a first request.
+    again: bool = True
 
 
 @frozen
 class ScanBatch:
     jobs: tuple[SendJob, ...]
     claimed: int  # rows taken for a prompt this scan (sent now, or held)
-    held: int  # prompts held back while the patient is in another check-in
+    # Prompts held back while the patient is in another check-in, or until they agree to
+    # their group's consent text in force.
+    held: int
     reclaimed: int  # of the claimed, rows whose previous claimer's lease ran out
     cancelled: int  # due rows not sent: patient opted out, erased, blocked or left; task gone
     expired: int  # rows that passed their window
@@ -165,7 +176,8 @@ class ScanBatch:
     # patient's quiet hours.
     deferred: int
     more: bool  # a limit was hit: run again at once
-    # Members whose group's consent text changed since they agreed: asked instead of prompted.
+    # Members who have not agreed to their group's consent text in force: asked instead of
+    # prompted.
     consent_asks: tuple[ConsentAsk, ...] = ()
 
     @property
@@ -551,6 +563,7 @@ def _claim_prompts(
         session, {(c.task.group_id, c.person.id or 0) for c in contexts.values()}
     )
     asks: dict[tuple[int, int], ConsentAsk] = {}
+    held_for_consent: list[Delivery] = []
     jobs: list[SendJob] = []
     successors: list[tuple[_Context, datetime]] = []
     planned_before: list[tuple[_Context, datetime]] = []  # claimed before: see _plan_successors
@@ -585,22 +598,30 @@ def _claim_prompts(
             # A reclaimed row planned its successor when it was first claimed; so did one let
             # go after it was held, or put back after a failed send, unless a replan dropped
             # it since (``_plan_successors``).
-            again = row.id in released or row.send_attempts > 0
+            again = (
+                row.id in released
+                or row.send_attempts > 0
+                or row.last_error == RELEASED_BY_CONSENT
+            )
             (planned_before if again else successors).append((context, row.due_at))
         pair = (context.task.group_id, row.person_id)
+        result.claimed += 1
         if pair in unconsented:
-            # The group's consent text changed since the patient agreed: no prompt of it until
-            # they agree again; the consent question takes this prompt's place, once per scan.
-            row.status = DeliveryStatus.CANCELLED.value
-            row.finished_at = now
-            row.last_error = "awaiting consent"
+            # The patient has not agreed to the group's consent text in force: the prompt waits
+            # for their "I agree" (``consent.release_held``), and the consent question takes
+            # its place, once per scan. No message, so no reminders either.
+            row.status = SENT
+            row.sent_at = now
+            row.prompt_message_id = None
+            row.remind_at = None
             row.lease_until = None
             row.claimed_by = None
-            result.cancelled += 1
+            row.last_error = HELD_FOR_CONSENT
+            result.held += 1
+            held_for_consent.append(row)
             if pair not in asks and context.person.chat_id is not None:
                 asks[pair] = _consent_ask(session, context, unconsented[pair])
             continue
-        result.claimed += 1
         if row.person_id in busy:
             # The patient is in the middle of another check-in; the prompt waits, and the
             # check-in offers it when they finish. No message, so no reminders either.
@@ -616,9 +637,14 @@ def _claim_prompts(
             SendJob(
                 "prompt",
                 _view(row, context, counts, policy.default_zone),
-                late=row.due_at < late_before and row.id not in released,
+                # Released when it was held, or when its patient agreed: not the bot's delay.
+                late=row.due_at < late_before
+                and row.id not in released
+                and row.last_error != RELEASED_BY_CONSENT,
             )
         )
+    if held_for_consent:
+        result.cancelled += _supersede_held(session, now, held_for_consent)
     if jobs:
         # One UPDATE for the whole claim: through the unit of work, row by row, it was a fifth
         # of a 100-row scan (benchmarks/bench_scan.py). The rows' objects are not used again.
@@ -670,7 +696,43 @@ def _quiet_until(
 def _consent_ask(session: Session, context: _Context, version: int) -> ConsentAsk:
     assert context.group.id is not None and context.person.chat_id is not None
     text = text_of(latest_versions(session, [context.group.id])[context.group.id])
-    return ConsentAsk(context.person.chat_id, context.group.id, context.group.name, version, text)
+    again = bool(agreed_before(session, [(context.group.id, context.person.id or 0)]))
+    return ConsentAsk(
+        context.person.chat_id, context.group.id, context.group.name, version, text, again
+    )
+
+
+def _supersede_held(session: Session, now: datetime, held: Sequence[Delivery]) -> int:
+    """Of each series' check-ins held for consent, keep only the newest: a patient who agrees
+    after days gets today's check-in, not every day's they did not answer. Returns how many
+    older ones were cancelled."""
+    session.flush()
+    tasks = sorted({row.task_id for row in held})
+    people = sorted({row.person_id for row in held})
+    waiting = session.exec(
+        _locked(
+            select(Delivery)
+            .where(
+                Delivery.status == SENT,
+                col(Delivery.last_error) == HELD_FOR_CONSENT,
+                col(Delivery.task_id).in_(tasks),
+                col(Delivery.person_id).in_(people),
+            )
+            .order_by(col(Delivery.due_at).desc(), col(Delivery.id).desc())
+        )
+    ).all()
+    newest: set[tuple[int, int]] = set()
+    superseded = 0
+    for row in waiting:
+        series = (row.task_id, row.person_id)
+        if series not in newest:
+            newest.add(series)
+            continue
+        row.status = DeliveryStatus.CANCELLED.value
+        row.finished_at = now
+        row.last_error = "awaiting consent; a later one came"
+        superseded += 1
+    return superseded
 
 
 def _claim_reminders(
@@ -766,6 +828,8 @@ def _held_statement() -> Any:
         row.remind_at.is_(None),
         row.prompt_message_id.is_(None),
         row.started_at.is_(None),
+        # Held for consent: the agreement lets it go, not the end of another check-in.
+        or_(row.last_error.is_(None), row.last_error != HELD_FOR_CONSENT),
         ~still_answering,
     )
 

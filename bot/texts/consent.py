@@ -51,7 +51,9 @@ __all__ = [
 # --- the patient --------------------------------------------------------------------------
 
 
-def consent_question(group: str, version: int, text: str, *, joining: bool) -> str:
+def consent_question(group: str, version: int, text: str, *, joining: bool, again: bool) -> str:
+    """``again``: the member agreed to an earlier version; otherwise they never agreed to any
+    (the group asked for none when they joined), and nothing "changed" for them."""
     if joining:
         intro = _("📝 Before you join <b>{group}</b>, please read this and agree to it:").format(
             group=escape(group)
@@ -61,10 +63,16 @@ def consent_question(group: str, version: int, text: str, *, joining: bool) -> s
             "until you agree."
         )
     else:
-        intro = _(
-            "📝 The consent text of <b>{group}</b> has changed (version {version}). "
-            "Please read it and agree to it again:"
-        ).format(group=escape(group), version=version)
+        if again:
+            intro = _(
+                "📝 The consent text of <b>{group}</b> has changed (version {version}). "
+                "Please read it and agree to it again:"
+            ).format(group=escape(group), version=version)
+        else:
+            intro = _(
+                "📝 <b>{group}</b> now asks for your consent (version {version}). "
+                "Please read this and agree to it:"
+            ).format(group=escape(group), version=version)
         after = _(
             "Check-ins of this group wait until you press “I agree”. “No, thanks” takes you "
             "out of the group."

@@ -478,6 +478,9 @@ def checkin_refused(reason: str) -> str:
         "consent_changed": _(
             "Your group's consent text has changed: please read it and answer it first."
         ),
+        "consent_asked": _(
+            "Your group now asks for your consent: please read its text and answer it first."
+        ),
     }.get(reason, _("This button doesn't work any more."))
 
 

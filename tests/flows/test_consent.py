@@ -527,10 +527,11 @@ async def test_report_shows_who_agreed_to_which_version(h: Harness) -> None:
     await h.command(THEO, "/report", "Knees")
 
     report = h.last_text(THEO.chat_id).splitlines()
-    # Alice's 11:00 check-in waited for her consent and was never due to her as a prompt.
+    # Alice's 11:00 check-in waits for her consent, Bob's, let go by his agreement, for the
+    # next scan: both open, as ones not started.
     assert report[1:3] == [
-        "Alice Test: no check-ins due yet · consent: version 1, not yet version 2",
-        "Bob Test: no check-ins due yet · consent: version 2 (current)",
+        "Alice Test: 1 check-in: 1 not started yet · consent: version 1, not yet version 2",
+        "Bob Test: 1 check-in: 1 not started yet · consent: version 2 (current)",
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time as time_module
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -12,7 +13,9 @@ from sqlmodel import Session, col, select
 
 from bot.clock import ManualClock
 from bot.services import delivery
+from bot.services.audit import Actor, ActorRole
 from bot.services.closing import Ending, closed_messages, closed_messages_query, forget
+from bot.services.consent import HELD_FOR_CONSENT, RELEASED_BY_CONSENT, in_force, record_agreement
 from bot.services.delivery import (
     MarkPolicy,
     Outcome,
@@ -23,7 +26,7 @@ from bot.services.delivery import (
     scan,
 )
 from storage.db import Database
-from storage.models import Delivery, Membership, Person
+from storage.models import ConsentVersion, Delivery, Membership, Person, TherapyGroup
 from tests.flows.test_scheduling_support import World
 
 POLICY = ScanPolicy(
@@ -37,6 +40,7 @@ POLICY = ScanPolicy(
     first_reminder_minutes=60,
 )
 MARKS = MarkPolicy(first_reminder_minutes=60, reminder_interval_minutes=120, max_reminders=2)
+PATIENT = Actor(None, ActorRole.PATIENT)
 TODAY = date(2026, 11, 25)  # the clock starts at 09:00 UTC, 09:00 in London
 
 
@@ -521,3 +525,50 @@ def test_a_clash_while_planning_successors_keeps_the_claims_and_plans_each_once(
     assert batch.claimed == 3 and len(batch.jobs) == 3
     assert added == [2], "the row planned by the other writer is kept, not added again"
     assert world.statuses(task_id=task) == {"sending": 3, "pending": 3}
+
+
+def test_postgres_an_agreement_waits_for_a_scan_holding_the_check_in_it_lets_go(
+    world: World, clock: ManualClock, database: Database, backend: str
+) -> None:
+    """A scan read "not agreed" and is holding the patient's due check-in for consent when
+    their "I agree" commits: the agreement waits for that scan, then lets the check-in go. An
+    UPDATE that saw the row still pending left it held until its window closed."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has no row locks: a writer holds the whole database (BEGIN IMMEDIATE)")
+    group = world.group()
+    person = world.patient(group)
+    world.task(group, (TODAY, time(9, 30)))
+    with database.session() as session:
+        session.add(ConsentVersion(group_id=group, version=1, text="Ok?", created_at=clock.now()))
+        session.commit()
+    clock.advance(timedelta(minutes=31))
+    holding, agreeing = threading.Event(), threading.Event()
+
+    def a_scan_holding_it() -> None:
+        with database.session() as session:
+            row = session.exec(
+                select(Delivery).where(Delivery.status == "pending").with_for_update()
+            ).one()
+            holding.set()
+            agreeing.wait(10)
+            time_module.sleep(0.3)  # the agreement is waiting for this row by now
+            row.status, row.sent_at, row.last_error = "sent", clock.now(), HELD_FOR_CONSENT
+            session.commit()
+
+    def agree() -> None:
+        with database.session() as session:
+            required = in_force(session, session.get(TherapyGroup, group))
+            assert required is not None and person.id is not None
+            agreeing.set()
+            record_agreement(session, clock.now(), PATIENT, required, person.id, None)
+            session.commit()
+
+    scanner = threading.Thread(target=a_scan_holding_it)
+    scanner.start()
+    assert holding.wait(10)
+    agree()
+    scanner.join()
+
+    with database.session() as session:
+        [row] = session.exec(select(Delivery).where(Delivery.due_at <= clock.now())).all()
+        assert (row.status, row.last_error) == ("pending", RELEASED_BY_CONSENT)

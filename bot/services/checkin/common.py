@@ -20,7 +20,7 @@ from bot.services.checkin.results import (
     Refused,
     consent_question,
 )
-from bot.services.consent import has_agreed, in_force, missing
+from bot.services.consent import agreed_before, has_agreed, in_force, missing
 from bot.services.content import (
     TEXT,
     localized,
@@ -159,7 +159,8 @@ def _consent_first(session: Session, person: Person, task: Task) -> ConsentQuest
     required = in_force(session, group)
     if required is None or has_agreed(session, required.group_id, person.id, required.version):
         return None
-    return consent_question(False, required.group_id, required)
+    again = bool(agreed_before(session, [(required.group_id, _id(person))]))
+    return consent_question(False, required.group_id, required, again=again)
 
 
 def _closed(delivery: Delivery, now: datetime) -> bool:

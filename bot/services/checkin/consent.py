@@ -32,6 +32,7 @@ from bot.services.checkin.results import (
 )
 from bot.services.consent import (
     ConsentText,
+    agreed_before,
     has_agreed,
     in_force,
     missing,
@@ -92,10 +93,11 @@ def _answer_join(
             # since is owed the new one: this old button is what they found to press.
             owed = _owed_consent(session, who.telegram_user_id)
             if owed is not None:
+                text, again = owed
                 return ConsentAnswer(
                     ConsentOutcome.CHANGED,
-                    group_name=owed.group_name,
-                    question=consent_question(False, owed.group_id, owed),
+                    group_name=text.group_name,
+                    question=consent_question(False, text.group_id, text, again=again),
                 )
             return ConsentAnswer(ConsentOutcome.GONE)
         # Someone else's button (a forwarded message, a forged press) names no request of theirs.
@@ -132,7 +134,7 @@ def _answer_join(
             return ConsentAnswer(
                 ConsentOutcome.CHANGED,
                 group_name=group.name,
-                question=consent_question(True, request_id, required),
+                question=consent_question(True, request_id, required, again=False),
             )
         problem = invite_problem(invite, now)
         if problem is not None:
@@ -176,9 +178,9 @@ def _answer_join(
         )
 
 
-def _owed_consent(session: Session, telegram_user_id: int) -> ConsentText | None:
+def _owed_consent(session: Session, telegram_user_id: int) -> tuple[ConsentText, bool] | None:
     """The consent text in force of a group this person is a patient of and has not agreed
-    to (the oldest such group), if any."""
+    to (the oldest such group), if any, and whether they agreed to an earlier version."""
     person = _person(session, telegram_user_id)
     if person is None or person.id is None:
         return None
@@ -192,7 +194,7 @@ def _owed_consent(session: Session, telegram_user_id: int) -> ConsentText | None
         group = session.get(TherapyGroup, group_id)
         required = in_force(session, group) if group is not None else None
         if required is not None:
-            return required
+            return required, bool(agreed_before(session, [(group_id, person.id)]))
     return None
 
 
@@ -254,7 +256,12 @@ def _answer_member(
             return ConsentAnswer(
                 ConsentOutcome.CHANGED,
                 group_name=group.name,
-                question=consent_question(False, group.id, required),
+                question=consent_question(
+                    False,
+                    group.id,
+                    required,
+                    again=bool(agreed_before(session, [(group.id, person.id)])),
+                ),
             )
         if agree:
             record_agreement(
@@ -283,7 +290,7 @@ def waiting_join(database: Database, now: datetime, user_id: int) -> ConsentQues
                 continue
             required = in_force(session, group)
             if required is not None:
-                return consent_question(True, request.id, required)
+                return consent_question(True, request.id, required, again=False)
     return None
 
 

@@ -23,7 +23,7 @@ from bot.services.checkin.results import (
     StartResult,
     consent_question,
 )
-from bot.services.consent import ConsentText, has_agreed, in_force
+from bot.services.consent import ConsentText, agreed_before, has_agreed, in_force
 from bot.services.erasure import mark
 from bot.services.planning import plan_member, replan_person
 from bot.services.throttle import blocked_until, record_failure
@@ -93,7 +93,12 @@ def _start(
                 return StartResult(
                     StartOutcome.CONSENT_NEEDED,
                     group_name=group.name,
-                    consent=consent_question(False, group.id, required),
+                    consent=consent_question(
+                        False,
+                        group.id,
+                        required,
+                        again=bool(agreed_before(session, [(group.id, person.id or 0)])),
+                    ),
                 )
             # Nothing of theirs is stored but their Telegram id and the invite it names,
             # until they agree: the join itself happens then (``consent.answer_join``).
@@ -102,7 +107,7 @@ def _start(
             return StartResult(
                 StartOutcome.CONSENT_NEEDED,
                 group_name=group.name,
-                consent=consent_question(True, request_id, required),
+                consent=consent_question(True, request_id, required, again=False),
             )
         result = join(session, now, policy, who, invite, group, person)
         if result.outcome in (StartOutcome.JOINED, StartOutcome.ALREADY_MEMBER):

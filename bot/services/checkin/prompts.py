@@ -62,7 +62,8 @@ def begin(
         person, delivery, task = found
         resumed = delivery.started_at is not None
         if not resumed and (consent := _consent_first(session, person, task)) is not None:
-            return Refused(Refusal.CONSENT_CHANGED, title_of(task), consent=consent)
+            reason = Refusal.CONSENT_CHANGED if consent.again else Refusal.CONSENT_ASKED
+            return Refused(reason, title_of(task), consent=consent)
         paused_title = _activate(session, now, person, delivery)
         _postpone_reminder(delivery, now, policy)
         questions = _active_questions(session, task)

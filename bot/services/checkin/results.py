@@ -134,6 +134,8 @@ class Refusal(StrEnum):
     REQUIRED = "required"  # skip pressed on a question that must be answered
     # The group's consent text changed since the patient agreed: ``Refused.consent`` asks.
     CONSENT_CHANGED = "consent_changed"
+    # The group asks for consent the patient never gave (it had none when they joined).
+    CONSENT_ASKED = "consent_asked"
 
 
 @frozen
@@ -318,8 +320,10 @@ class ConsentQuestion:
     """A consent text to show with "I agree" and "No, thanks".
 
     ``joining``: the buttons answer a pending join (``ref`` is its request's id); otherwise a
-    member is asked again after the text changed (``ref`` is the group's id). ``version``
-    travels in the buttons, so a press on an older text never agrees to a newer one.
+    member is asked (``ref`` is the group's id): ``again`` when they agreed to an earlier
+    version (the text changed), else for the first time (the group asked for none when they
+    joined). ``version`` travels in the buttons, so a press on an older text never agrees to a
+    newer one.
     """
 
     joining: bool
@@ -327,11 +331,16 @@ class ConsentQuestion:
     group_name: str
     version: int
     text: Localized  # with the version's translations, for the reader's language
+    again: bool = False
 
 
-def consent_question(joining: bool, ref: int, required: ConsentText) -> ConsentQuestion:
-    """The question for the text ``required`` (``ref``: see ``ConsentQuestion``)."""
-    return ConsentQuestion(joining, ref, required.group_name, required.version, required.text)
+def consent_question(
+    joining: bool, ref: int, required: ConsentText, *, again: bool
+) -> ConsentQuestion:
+    """The question for the text ``required`` (``ref``, ``again``: see ``ConsentQuestion``)."""
+    return ConsentQuestion(
+        joining, ref, required.group_name, required.version, required.text, again
+    )
 
 
 class ConsentOutcome(StrEnum):
