@@ -99,7 +99,7 @@ def consent_joined_line(version: int) -> str:
 def consent_agreed(group: str, version: int) -> str:
     return _(
         "✅ Thank you: your consent to version {version} is recorded. Check-ins of "
-        "<b>{group}</b> go on as before."
+        "<b>{group}</b> come as planned; any that waited for your consent come in a moment."
     ).format(version=version, group=escape(group))
 
 

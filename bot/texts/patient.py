@@ -59,7 +59,8 @@ def help_therapist_free_text() -> str:
     return _(
         "You are a therapist here, so a message like this starts nothing. Send a command: "
         "/groups to see your groups, /newtask to create a task, /report GROUP for adherence, "
-        "/help for all of them."
+        "/help for all of them. If you were in the middle of /newtask, /edittask or "
+        "/setconsent, it has ended (the bot restarted, or it waited too long): start it again."
     )
 
 

@@ -335,7 +335,8 @@ async def test_a_changed_text_is_asked_at_the_next_check_in_and_prompts_wait_for
 
     await h.press(ALICE, AGREE)
     assert h.last_text(ALICE.chat_id) == (
-        "✅ Thank you: your consent to version 2 is recorded. Check-ins of Knees go on as before."
+        "✅ Thank you: your consent to version 2 is recorded. Check-ins of Knees come as "
+        "planned; any that waited for your consent come in a moment."
     )
     assert sorted(c.version for c in rows(h, Consent)) == [1, 2]
     await at(h, local(11, 1, day=26))
@@ -1001,7 +1002,8 @@ async def test_a_spanish_patient_agrees_in_spanish_and_the_scan_asks_again_in_sp
     await h.press(bea, "Acepto")
     assert h.last_text(bea.chat_id) == (
         "✅ Gracias: su consentimiento a la versión 2 ha quedado registrado. Los controles de "
-        "Knees siguen como antes."
+        "Knees llegan según lo previsto; los que esperaban su consentimiento llegarán en un "
+        "momento."
     )
 
 
