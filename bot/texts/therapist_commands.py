@@ -589,14 +589,20 @@ def admin_invite_created(info: InviteInfo, link: str) -> str:
 
 
 def admin_invite_revoked(info: InviteInfo) -> str:
-    return _(
-        "The invite code {code} for {name} no longer works. It was used "
-        "{uses}; those patients stay in the group."
-    ).format(
-        code=escape(info.code),
-        name=escape(info.group.name),
-        uses=counted("{n} time", "{n} times", info.uses),
-    )
+    head = (
+        _("The invite code {code} for {name} was withdrawn before; nothing changed.")
+        if info.revoked_before
+        else _("The invite code {code} for {name} no longer works.")
+    ).format(code=escape(info.code), name=escape(info.group.name))
+    if info.uses == 0:
+        used = _("Nobody joined with it.")
+    else:
+        used = ngettext(
+            "It was used once; that patient stays in the group.",
+            "It was used {n} times; those patients stay in the group.",
+            info.uses,
+        ).format(n=info.uses)
+    return f"{head} {used}"
 
 
 # tasks: parsing problems

@@ -141,9 +141,17 @@ async def test_a_revoked_invite_no_longer_works_and_its_patients_stay(harness: H
     await h.command(alice, "/start", code)
     await h.command(THEO, "/revoke", code)
     assert last(h) == (
-        f"The invite code {code} for Knees no longer works. It was used 1 time; "
-        "those patients stay in the group."
+        f"The invite code {code} for Knees no longer works. It was used once; that patient "
+        "stays in the group."
     )
+    await h.command(THEO, "/revoke", code)
+    assert last(h) == (
+        f"The invite code {code} for Knees was withdrawn before; nothing changed. It was used "
+        "once; that patient stays in the group."
+    )
+    unused = await new_invite(h, "Knees")
+    await h.command(THEO, "/revoke", unused)
+    assert last(h) == f"The invite code {unused} for Knees no longer works. Nobody joined with it."
     await h.command(bob, "/start", code)
     assert "That invite link has been withdrawn." in h.last_text(bob.chat_id)
     await h.command(THEO, "/revoke", "NOT-A-CODE")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import unicodedata
 from collections import Counter, defaultdict
@@ -523,7 +524,8 @@ def revoke_invite(
         if invite is None or not may_manage(session, actor, invite.group_id):
             # Another team's code is refused as if unknown: saying more would confirm it.
             raise AuthoringError(meaning(Kind.ADMIN_UNKNOWN_INVITE, code=code))
-        if invite.revoked_at is None:
+        revoked_before = invite.revoked_at is not None
+        if not revoked_before:
             invite.revoked_at = now
             record(
                 session,
@@ -539,7 +541,9 @@ def revoke_invite(
             session.commit()
         group = session.get(TherapyGroup, invite.group_id)
         assert group is not None
-        return _invite_info(invite, group, default_zone)
+        return dataclasses.replace(
+            _invite_info(invite, group, default_zone), revoked_before=revoked_before
+        )
 
 
 def _unknown_group_problems(session: Session, ref: str, actor: Actor) -> list[Meaning]:

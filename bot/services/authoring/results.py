@@ -134,6 +134,8 @@ class InviteInfo:
     max_uses: int | None
     uses: int
     revoked_at: datetime | None
+    # /revoke of a code withdrawn already: nothing changed.
+    revoked_before: bool = False
 
 
 @frozen
