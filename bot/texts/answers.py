@@ -278,9 +278,11 @@ def problem_scale_too_narrow(value: int) -> str:
 
 
 def problem_scale_too_wide(lo: int, hi: int, most: int) -> str:
-    return _("A scale can span at most {most} steps; {lo} to {hi} spans {hi2}.").format(
-        most=most, lo=lo, hi=hi, hi2=hi - lo
-    )
+    # Counted as the buttons the patient gets: 0 to 10 is eleven, not ten "steps".
+    return _(
+        "A scale can have at most {points} points (for example 0 to {most}); {lo} to {hi} "
+        "has {count}."
+    ).format(points=most + 1, most=most, lo=lo, hi=hi, count=hi - lo + 1)
 
 
 def problem_whole_bounds_needed() -> str:

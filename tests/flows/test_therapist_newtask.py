@@ -122,7 +122,7 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
     await h.press(THEO, "No link")
     await h.press(THEO, "Scale")
     await h.text(THEO, "0-100")
-    assert "A scale can span at most 20 steps" in last(h)
+    assert "A scale can have at most 21 points (for example 0 to 20)" in last(h)
     await h.text(THEO, "1-5")
     await h.press(THEO, "Required")
     await h.text(THEO, "very high")

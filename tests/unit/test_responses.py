@@ -579,7 +579,7 @@ def test_sound_definitions_have_no_problems(rules: QuestionRules) -> None:
         ),
         (
             QuestionRules(T.SCALE, min_value=0, max_value=50),
-            ["A scale can span at most 20 steps; 0 to 50 spans 50."],
+            ["A scale can have at most 21 points (for example 0 to 20); 0 to 50 has 51."],
         ),
         (
             QuestionRules(T.SCALE, min_value=15),
