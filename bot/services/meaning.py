@@ -126,6 +126,7 @@ class Kind(StrEnum):
     HINT_TEXT_EMPTY = "hint_text_empty"
     HINT_TEXT_TOO_LONG = "hint_text_too_long"
     HINT_TYPE_TEXT = "hint_type_text"
+    HINT_TYPE_TEXT_UP_TO = "hint_type_text_up_to"
     HINT_VIDEO = "hint_video"
     HINT_VIDEO_SENT_AS_FILE = "hint_video_sent_as_file"
     HINT_YES_NO = "hint_yes_no"

@@ -255,7 +255,7 @@ def answer_hint(rules: QuestionRules) -> Meaning:
     kind = rules.response_type
     match kind:
         case ResponseType.TEXT:
-            return meaning(Kind.HINT_TYPE_TEXT)
+            return _text_hint(rules)
         case ResponseType.NUMBER:
             return _number_hint(rules)
         case ResponseType.YES_NO:
@@ -298,9 +298,16 @@ def parse_number(text: str) -> float | None:
 # --- answers, per response type -----------------------------------------------------------
 
 
+def _text_hint(rules: QuestionRules) -> Meaning:
+    """A limit the therapist set is said with the question, not only once it was passed."""
+    if rules.max_length is None:
+        return meaning(Kind.HINT_TYPE_TEXT)
+    return meaning(Kind.HINT_TYPE_TEXT_UP_TO, most=rules.max_length)
+
+
 def _parse_text(rules: QuestionRules, reply: Reply) -> Accepted | Rejected:
     if reply.kind != "text":
-        return _wrong_kind(reply, meaning(Kind.HINT_TYPE_TEXT))
+        return _wrong_kind(reply, _text_hint(rules))
     cleaned = _strip_control_characters(reply.text).strip()
     if not cleaned:
         return Rejected(meaning(Kind.HINT_TEXT_EMPTY))

@@ -80,6 +80,10 @@ def hint_type_text() -> str:
     return _("Please type your answer.")
 
 
+def hint_type_text_up_to(most: int) -> str:
+    return _("Please type your answer (at most {most} characters).").format(most=most)
+
+
 def hint_text_empty() -> str:
     return _("That message was empty. Please type your answer.")
 

@@ -413,4 +413,6 @@ async def test_an_answer_to_a_question_removed_meanwhile_says_it_was_removed(
         "saved that. Here is the next one:"
     )
     assert OLD_TEXT in reply
+    # Its limit is said with it, not only once a longer answer was refused.
+    assert "Please type your answer (at most 500 characters)." in reply
     assert answer_count(h) == stored

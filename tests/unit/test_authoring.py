@@ -470,7 +470,7 @@ def test_a_link_typed_without_https_is_read_as_https(typed: str, link: str) -> N
     ("line", "problem"),
     [
         ("Pain ; scale ; >= 11", "between 0 and 10"),
-        ("Pain ; scale ; 0-100", "at most 20 steps"),
+        ("Pain ; scale ; 0-100", "at most 21 points"),
         ("Side ; choice", "needs its options"),
         ("Side ; choice ; Left", "at least 2 options"),
         ("Minutes ; number ; whole ; 0.5-2", "whole too"),

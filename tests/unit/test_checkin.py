@@ -439,7 +439,9 @@ def test_repeated_failures_offer_skip_on_an_optional_question_only(world: World)
 
     assert isinstance(optional, Reask)
     assert optional.offer_skip and not optional.stuck
-    assert worded(optional.hint) == "That was a photo. Please type your answer."
+    assert worded(optional.hint) == (
+        "That was a photo. Please type your answer (at most 50 characters)."
+    )
 
 
 def test_skipping_an_optional_question_stores_it_as_skipped(world: World) -> None:
