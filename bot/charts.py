@@ -8,6 +8,7 @@ use, so neither the bot's start nor its event loop waits for it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ctypes
 import threading
 from collections.abc import Callable
@@ -55,9 +56,13 @@ def _draw_and_release(function: Callable[..., T], *args: Any) -> T:
 
 
 async def render(function: Callable[..., T], *args: Any) -> T:
-    """Run a drawing function in the chart threads; the event loop goes on meanwhile."""
+    """Run a drawing function in the chart threads; the event loop goes on meanwhile.
+
+    In a copy of this task's context, as ``asyncio.to_thread`` runs one: the reader's
+    language is a context variable, and without it every picture was drawn in English."""
+    context = contextvars.copy_context()
     return await asyncio.get_running_loop().run_in_executor(
-        _executor(), _draw_and_release, function, *args
+        _executor(), context.run, _draw_and_release, function, *args
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 from datetime import timedelta
 
@@ -340,3 +341,21 @@ async def test_emoji_in_a_task_title_chart_without_a_warning(harness: Harness) -
     # Telegram draws the emoji in the caption: it keeps them.
     assert "• Pain now? (Ankle daily check 🦶): latest 8" in mine.params["caption"]
     assert theirs[1].params["caption"].startswith("<b>Ankles 🦶 · adherence, last 4 weeks</b>")
+
+
+async def test_a_progress_picture_is_drawn_in_the_readers_language(harness: Harness) -> None:
+    """Three patients with the same (empty) weeks: the two English ones get the same picture;
+    the German one got it too, its caption German and every word drawn in it English."""
+    h = harness
+    anna = User(id=201, first_name="Anna", last_name="Berger", language_code="de")
+    await group_with(h, ALICE, BOB, anna)
+
+    pictures = []
+    for person in (ALICE, BOB, anna):
+        await h.command(person, "/progress")
+        [sent] = photos(h, person.chat_id)
+        pictures.append(hashlib.sha256(sent.files["photo"]["content"]).hexdigest())
+
+    alice, bob, german = pictures
+    assert alice == bob, "the same weeks in the same language draw the same picture"
+    assert german != alice, "the German patient's picture is drawn in English"
