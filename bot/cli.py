@@ -322,12 +322,12 @@ def _seed(settings: Settings, path: Path) -> int:
 
         try:
             plan = read_seed(path, today_in, settings.scheduler.default_timezone)
+            report = apply_seed(database, plan, now, settings.scheduler.default_timezone)
         except SeedError as error:
             for problem in error.problems:
                 print(texts.seed_problem(problem), file=sys.stderr)
             print(texts.cli_seed_rejected(len(error.problems)), file=sys.stderr)
             return 1
-        report = apply_seed(database, plan, now, settings.scheduler.default_timezone)
         print(texts.cli_seed_report(str(path), report))
         return 0
     finally:

@@ -305,13 +305,13 @@ class Playground:
 
         try:
             plan = read_seed(path, today_in, zone)
+            report = apply_seed(self.database, plan, now, zone)
         except SeedError as error:
             # An edited demo file should not keep the playground from opening.
             for problem in error.problems:
                 log.warning(texts.seed_problem(problem))
             log.warning(texts.cli_seed_rejected(len(error.problems)))
             return
-        report = apply_seed(self.database, plan, now, zone)
         log.info(texts.cli_seed_report(str(path), report))
 
     # --- acting as a person -------------------------------------------------------------

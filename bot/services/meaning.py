@@ -207,6 +207,7 @@ class Kind(StrEnum):
     SEED_BAD_CODE = "seed_bad_code"
     SEED_WEAK_CODE = "seed_weak_code"
     SEED_CODE_TAKEN = "seed_code_taken"
+    SEED_CODE_OF_ANOTHER_GROUP = "seed_code_of_another_group"
     SEED_CONSENT_TRANSLATION_WITHOUT_TEXT = "seed_consent_translation_without_text"
     SEED_UNKNOWN_GROUP = "seed_unknown_group"
     SEED_DUPLICATE_TITLE = "seed_duplicate_title"

@@ -158,6 +158,7 @@ class GroupSeed:
 class SeedPlan:
     groups: list[GroupSeed]
     tasks: list[TaskSeed]
+    file: str = ""  # as problems name it
 
 
 @dataclass
@@ -209,7 +210,7 @@ def read_seed(path: Path, today_in: Any, default_zone: str) -> SeedPlan:
     tasks = _read_tasks(_table_list(raw, "tasks", problems), problems, zones, today_in)
     if problems.items:
         raise SeedError(problems.items)
-    return SeedPlan(groups, tasks)
+    return SeedPlan(groups, tasks, label)
 
 
 def _table_list(raw: dict[str, Any], key: str, problems: _Problems) -> list[dict[str, Any]]:
@@ -611,6 +612,7 @@ def apply_seed(database: Database, plan: SeedPlan, now: datetime, default_zone: 
     by position, invites by code. Running it twice changes nothing the second time."""
     report = SeedReport()
     with database.session() as session:
+        _refuse_codes_of_other_groups(session, plan)
         groups = {
             g.name: _upsert_group(session, g, now, default_zone, report) for g in plan.groups
         }
@@ -630,6 +632,31 @@ def apply_seed(database: Database, plan: SeedPlan, now: datetime, default_zone: 
             report.deliveries_planned += added
         session.commit()
     return report
+
+
+def _refuse_codes_of_other_groups(session: Session, plan: SeedPlan) -> None:
+    """SeedError when a group's invite code is stored for another group: upserted by code,
+    it moved there, and the first group's printed code let new patients into the second (and
+    its care team see them). Checked before anything is written."""
+    problems = []
+    for index, seed in enumerate(plan.groups, start=1):
+        if not seed.invite:
+            continue
+        holder = session.exec(
+            select(TherapyGroup.name)
+            .join(Invite, col(Invite.group_id) == TherapyGroup.id)
+            .where(func.lower(col(Invite.code)) == seed.invite.lower())
+        ).first()
+        if holder is not None and holder != seed.name:
+            problems.append(
+                SeedProblem(
+                    plan.file,
+                    f"groups[{index}].invite",
+                    meaning(Kind.SEED_CODE_OF_ANOTHER_GROUP, code=seed.invite, group=holder),
+                )
+            )
+    if problems:
+        raise SeedError(problems)
 
 
 def _mark(report: SeedReport, kind: str, created: bool, changed: bool) -> None:

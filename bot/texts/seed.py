@@ -95,6 +95,14 @@ def seed_code_taken(code: str, written: str, other: str) -> str:
     ).format(same=same, written=written, other=other)
 
 
+def seed_code_of_another_group(code: str, group: str) -> str:
+    return _(
+        "'{code}' is already the invite code of the group '{group}' in the database; a seed "
+        "does not move a code to another group (patients with the leaflet would join the "
+        "wrong one): choose another code, or change it there first"
+    ).format(code=code, group=group)
+
+
 def seed_unknown_group(group: str) -> str:
     return _("unknown group '{group}' (not in [[groups]])").format(group=group)
 

@@ -414,6 +414,37 @@ def test_a_code_seeded_again_in_another_case_is_the_same_invite(
     assert codes == ["HIP1", "KNEE1", "Shoulder1"]
 
 
+def test_patientbot_seed_refuses_to_move_a_groups_code_to_another_group(
+    database: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second file gave a new group the first group's code in another case: the code moved,
+    and patients holding the first group's leaflet joined the second (its team saw them)."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{database.url}"\n', encoding="utf-8")
+    first, second = tmp_path / "rho.toml", tmp_path / "sigma.toml"
+    first.write_text('[[groups]]\nname = "Rho"\ninvite = "RHOCODE123"\n', encoding="utf-8")
+    second.write_text(
+        '[[groups]]\nname = "Tau"\n\n[[groups]]\nname = "Sigma"\ninvite = "rhocode123"\n',
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "seed", str(first)]) == 0
+    before = row_counts(database)
+
+    assert main(["--config", str(config), "seed", str(second)]) == 1
+
+    err = capsys.readouterr().err
+    assert (
+        f"{second}: groups[2].invite: 'rhocode123' is already the invite code of the group "
+        "'Rho' in the database; a seed does not move a code to another group"
+    ) in err
+    assert row_counts(database) == before, "nothing of the file was written (Tau neither)"
+    with database.session() as session:
+        held = session.exec(
+            select(TherapyGroup.name).join(Invite, col(Invite.group_id) == TherapyGroup.id)
+        ).all()
+    assert held == ["Rho"]
+
+
 def test_patientbot_seed_refuses_a_short_code_and_takes_it_marked_demo(
     database: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
