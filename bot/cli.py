@@ -383,51 +383,82 @@ def _export(settings: Settings, group: str | None, out: Path, fhir: bool = False
     """Write the CSV (or the FHIR bundle) that /export sends, and say what it holds."""
     from bot.services.authoring import AuthoringError
 
-    database = Database(settings.database.url)
-    try:
-        ensure_schema(settings, database)
-        now, zone = SystemClock().now(), settings.scheduler.default_timezone
+    # Opened first: a path that cannot be written fails before the database is touched, and
+    # before the export is recorded in the audit trail as data that left the system.
+    with _Output(out) as output:
+        database = Database(settings.database.url)
         try:
-            if fhir:
-                from bot.services.fhir import export_fhir
+            ensure_schema(settings, database)
+            now, zone = SystemClock().now(), settings.scheduler.default_timezone
+            try:
+                if fhir:
+                    from bot.services.fhir import export_fhir
 
-                bundle = export_fhir(database, now, zone, group, actor=OPERATOR)
-                content = bundle.content
-                done = texts.admin_cli_exported_fhir(
-                    bundle.responses, bundle.patients, bundle.questionnaires, str(out)
-                )
-            else:
-                from bot.services.reports import export_csv
+                    bundle = export_fhir(database, now, zone, group, actor=OPERATOR)
+                    content = bundle.content
+                    done = texts.admin_cli_exported_fhir(
+                        bundle.responses, bundle.patients, bundle.questionnaires, str(out)
+                    )
+                else:
+                    from bot.services.reports import export_csv
 
-                table = export_csv(database, now, zone, group, actor=OPERATOR)
-                content = table.content
-                done = texts.admin_cli_exported(table.rows, str(out))
-        except AuthoringError as error:
-            _print_problems(error.problems)
-            return 1
+                    table = export_csv(database, now, zone, group, actor=OPERATOR)
+                    content = table.content
+                    done = texts.admin_cli_exported(table.rows, str(out))
+            except AuthoringError as error:
+                _print_problems(error.problems)
+                return 1
+            output.write(content)
+            print(done)
+            return 0
+        finally:
+            database.dispose()
+
+
+class _Output:
+    """``out`` written whole or not at all: into a file beside it, opened before any other
+    work (so an unwritable path is said first) and put in its place once complete. A command
+    that fails leaves a file of that name as it was."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.partial = out.with_name(f".{out.name}.partial")
+        if out.is_dir():
+            raise CommandError(
+                texts.admin_cli_cannot_write(str(out), IsADirectoryError(21, "Is a directory"))
+            )
         try:
-            out.write_bytes(content)
+            self.handle = self.partial.open("wb")
         except OSError as error:
             raise CommandError(texts.admin_cli_cannot_write(str(out), error)) from None
-        print(done)
-        return 0
-    finally:
-        database.dispose()
+
+    def write(self, content: bytes) -> None:
+        try:
+            self.handle.write(content)
+            self.handle.close()
+            os.replace(self.partial, self.out)
+        except OSError as error:
+            raise CommandError(texts.admin_cli_cannot_write(str(self.out), error)) from None
+
+    def __enter__(self) -> _Output:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+        self.partial.unlink(missing_ok=True)
 
 
 def _audit(settings: Settings, out: Path) -> int:
     """Write the whole audit trail as CSV, and say how many events it holds."""
     from bot.services.audit_view import audit_csv
 
-    database = Database(settings.database.url)
-    try:
-        ensure_schema(settings, database)
-        content, events = audit_csv(database)
+    with _Output(out) as output:
+        database = Database(settings.database.url)
         try:
-            out.write_text(content, "utf-8")
-        except OSError as error:
-            raise CommandError(texts.admin_cli_cannot_write(str(out), error)) from None
-        print(texts.cli_audit_written(events, str(out)))
-        return 0
-    finally:
-        database.dispose()
+            ensure_schema(settings, database)
+            content, events = audit_csv(database)
+            output.write(content.encode("utf-8"))
+            print(texts.cli_audit_written(events, str(out)))
+            return 0
+        finally:
+            database.dispose()

@@ -375,9 +375,19 @@ async def test_the_command_line_writes_the_same_file_as_export(
     assert code == 0
     assert out.read_bytes() == sent
     assert f"Wrote 5 answers to {out}." in capsys.readouterr().out
+    exported = exports_audited(h)
     code = cli.main(["--config", str(config), "export", "--group", "Hips", "--out", str(out)])
     assert code == 1
     assert "There is no group “Hips”. Groups: Knees." in capsys.readouterr().err
+    assert out.read_bytes() == sent, "a failed export left the earlier file as it was"
+
+    # An --out that cannot be written is said before anything happens: no export recorded.
+    for unwritable in (tmp_path / "no-such-folder" / "knees.csv", tmp_path):
+        code = cli.main(["--config", str(config), "export", "--out", str(unwritable)])
+        assert code == 1
+        assert f"Cannot write {unwritable}: " in capsys.readouterr().err
+    assert exports_audited(h) == exported
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
 
 async def test_check_ins_the_bot_never_sent_are_not_counted_against_the_patients(
