@@ -387,7 +387,7 @@ async def test_the_command_line_writes_the_same_file_as_export(
         assert code == 1
         assert f"Cannot write {unwritable}: " in capsys.readouterr().err
     assert exports_audited(h) == exported
-    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    assert not (tmp_path / ".knees.csv.partial").exists()
 
 
 async def test_check_ins_the_bot_never_sent_are_not_counted_against_the_patients(
