@@ -161,6 +161,21 @@ def _safe_url(settings: Settings) -> str:
     return make_url(settings.database.url).render_as_string(hide_password=True)
 
 
+def _existing_database(settings: Settings) -> None:
+    """For a command that only reads: a SQLite file that is not there is a wrong path (or a
+    config not read), not a database to create; made and migrated, it answered an export with
+    "Wrote 0 answers" as if that were the clinic's data."""
+    from sqlalchemy.engine import make_url
+
+    from storage.db import is_sqlite
+
+    if not is_sqlite(settings.database.url):
+        return
+    path = make_url(settings.database.url).database
+    if path and path != ":memory:" and not Path(path).is_file():
+        raise CommandError(texts.cli_no_database(path))
+
+
 def ensure_schema(settings: Settings, database: Database) -> SchemaStatus:
     """Bring the database to the head revision, or explain why the bot will not start."""
     status = schema_status(database.engine)
@@ -258,6 +273,8 @@ def _loaded(tls_context: Future[ssl.SSLContext]) -> ssl.SSLContext:
 
 
 def _db(settings: Settings, action: str) -> int:
+    if action != "upgrade":
+        _existing_database(settings)
     database = Database(settings.database.url)
     try:
         where = _safe_url(settings)
@@ -383,6 +400,7 @@ def _export(settings: Settings, group: str | None, out: Path, fhir: bool = False
     """Write the CSV (or the FHIR bundle) that /export sends, and say what it holds."""
     from bot.services.authoring import AuthoringError
 
+    _existing_database(settings)
     # Opened first: a path that cannot be written fails before the database is touched, and
     # before the export is recorded in the audit trail as data that left the system.
     with _Output(out) as output:
@@ -452,6 +470,7 @@ def _audit(settings: Settings, out: Path) -> int:
     """Write the whole audit trail as CSV, and say how many events it holds."""
     from bot.services.audit_view import audit_csv
 
+    _existing_database(settings)
     with _Output(out) as output:
         database = Database(settings.database.url)
         try:

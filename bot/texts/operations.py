@@ -69,6 +69,14 @@ def cli_migrating_under_a_running_bot(where: str, pid: int | None) -> str:
     ).format(where=where, pid=pid if pid is not None else "?")
 
 
+def cli_no_database(path: str) -> str:
+    return _(
+        "There is no database at {path}, so there is nothing to read.\n"
+        "Check [database] url (or PATIENTBOT_DATABASE_URL, or --config); "
+        "patientbot run or patientbot db upgrade creates a new one."
+    ).format(path=path)
+
+
 def cli_unversioned_database(where: str) -> str:
     return _(
         "The database at {where} already has tables but no migration record, "

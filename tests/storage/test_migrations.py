@@ -24,6 +24,7 @@ from pytest_alembic.tests import (
     test_upgrade,
 )
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from bot.cli import main
@@ -71,12 +72,18 @@ def _run(config: str, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[i
 
 
 def test_db_upgrade_then_check_reports_a_database_that_matches_the_models(
-    empty_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    empty_url: str, backend: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = _config_file(tmp_path, empty_url, auto_migrate=False)
     code, before = _run(config, capsys, "db", "current")
-    assert code == 0
-    assert "no migration applied yet" in before
+    if backend == "sqlite":
+        # No file yet: said, and not made (a mistyped path would otherwise be one).
+        assert code == 1
+        assert before.startswith(f"There is no database at {make_url(empty_url).database}")
+        assert not Path(str(make_url(empty_url).database)).exists()
+    else:
+        assert code == 0
+        assert "no migration applied yet" in before
 
     code, upgraded = _run(config, capsys, "db", "upgrade")
     assert code == 0
@@ -155,6 +162,9 @@ def test_a_revision_this_code_does_not_know_is_refused(
 def test_an_older_database_is_refused_when_auto_migrate_is_off(
     empty_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    if make_url(empty_url).get_backend_name() == "sqlite":
+        # A file that is there but behind (a missing one is told apart: see above).
+        Path(str(make_url(empty_url).database)).touch()
     config = _config_file(tmp_path, empty_url, auto_migrate=False)
     code, output = _run(config, capsys, "db", "check")
     assert code == 1
@@ -901,3 +911,18 @@ def test_0023_gives_every_waiting_join_no_language_and_the_downgrade_keeps_them(
         downgrade(empty_url, "0022")
         assert _rows(engine, "consent_requests") == before
         print(f"\nmigration 0023 data test [{backend}]: {len(before)} waiting joins kept")
+
+
+def test_commands_that_read_do_not_make_a_database_at_a_wrong_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in the path (or a config not read): export and audit made a new database,
+    migrated it, and wrote "Wrote 0 answers" with exit code 0, as if that were the clinic's."""
+    missing = tmp_path / "typo" / "patientbot.db"
+    config = _config_file(tmp_path, f"sqlite:///{missing}", auto_migrate=True)
+    for command in (["export", "--out", str(tmp_path / "x.csv")], ["audit", "--out", "a.csv"]):
+        code, output = _run(config, capsys, *command)
+        assert code == 1, command
+        assert output.startswith(f"There is no database at {missing}, so there is nothing"), output
+    assert not missing.parent.exists()
+    assert not (tmp_path / "x.csv").exists()
