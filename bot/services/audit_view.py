@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from bot.frozen import frozen
@@ -15,7 +17,7 @@ from bot.services.audit import Actor, ActorRole, AuditAction, ObjectKind
 from bot.services.authoring import AuthoringError, find_own_group, require_group, team_group_ids
 from bot.services.meaning import Kind, meaning
 from storage.db import Database
-from storage.models import AuditEvent, TherapyGroup
+from storage.models import AuditEvent, Membership, Role, TherapyGroup
 
 # Five events of the longest kind (a question's seven fields) fit one Telegram message.
 PAGE_SIZE = 5
@@ -103,8 +105,9 @@ def audit_page(
     page_size: int = PAGE_SIZE,
 ) -> AuditPage:
     """The events of one group (or all the actor's) of the last ``days`` (or ever), newest
-    first. A therapist who is not an administrator sees only their own groups' events, and
-    none that name no group (therapists added or removed, erasures, retention purges)."""
+    first. A therapist who is not an administrator sees only their own groups' events (a
+    patient's erasure among them, see ``_of_groups``) and their own acts, and none else that
+    name no group (therapists added or removed, retention purges)."""
     offset = max(offset, 0)
     with database.read_session() as session:
         query = select(AuditEvent, TherapyGroup.name).outerjoin(
@@ -112,7 +115,7 @@ def audit_page(
         )
         group_name = None
         if group_id is not None:
-            query = query.where(AuditEvent.group_id == group_id)
+            query = query.where(_of_groups([group_id]))
             group = session.get(TherapyGroup, group_id)
             if group is None:
                 raise AuthoringError(meaning(Kind.ADMIN_GROUP_GONE))
@@ -120,7 +123,11 @@ def audit_page(
             group_name = require_group(session, actor, group, group.name).name
         allowed = team_group_ids(session, actor)
         if allowed is not None:
-            query = query.where(col(AuditEvent.group_id).in_(allowed))
+            # A therapist's own acts that name no group (an export of all her groups) are hers
+            # to see, whatever they touched.
+            query = query.where(
+                or_(_of_groups(allowed), col(AuditEvent.actor_telegram_id) == actor.telegram_id)
+            )
         if days is not None:
             query = query.where(col(AuditEvent.at) >= now - timedelta(days=days))
         rows = session.exec(
@@ -137,6 +144,23 @@ def audit_page(
             has_older=len(rows) > page_size,
             team_only=allowed is not None,
         )
+
+
+def _of_groups(group_ids: Iterable[int]) -> Any:
+    """Events filed under these groups, and the erasure of a patient of theirs: recorded once,
+    under no group (it spans all the patient's groups), it is each care team's to see."""
+    wanted = sorted(group_ids)
+    erased_here = select(Membership.person_id).where(
+        col(Membership.group_id).in_(wanted), Membership.role == Role.ERASED.value
+    )
+    return or_(
+        col(AuditEvent.group_id).in_(wanted),
+        and_(
+            col(AuditEvent.action) == AuditAction.DATA_ERASED.value,
+            col(AuditEvent.group_id).is_(None),
+            col(AuditEvent.object_id).in_(erased_here),
+        ),
+    )
 
 
 def _entry(event: AuditEvent, group_name: str | None) -> AuditEntry:

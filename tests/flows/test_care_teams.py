@@ -346,3 +346,25 @@ async def test_a_therapist_who_never_wrote_gets_alerts_in_the_clinics_language(
         assert len(alerts_to(h, TESS)) == 1, "Tess wrote to the bot in English: hers stay so"
     finally:
         await h.stop()
+
+
+async def test_a_teams_trail_shows_a_members_erasure_and_the_therapists_own_export(
+    harness: Harness,
+) -> None:
+    """Both are recorded under no group (an erasure spans the patient's groups; an export of
+    "your groups" names none), so Tess's /audit left them out: her team never saw that a
+    member's data was erased, nor she her own export."""
+    h = harness
+    await knees(h)
+    await h.command(ALICE, "/deletemydata")
+    await h.press(ALICE, "Yes, delete everything")
+    await h.command(TESS, "/export")
+
+    await h.command(TESS, "/audit")
+    tess_sees = h.last_text(TESS.chat_id)
+    await h.command(SAM, "/audit")
+    sam_sees = h.last_text(SAM.chat_id)
+
+    assert "data erased at the patient's request" in tess_sees
+    assert "therapist 555 · data exported" in tess_sees
+    assert "data erased" not in sam_sees and "data exported" not in sam_sees
