@@ -926,3 +926,17 @@ def test_commands_that_read_do_not_make_a_database_at_a_wrong_path(
         assert output.startswith(f"There is no database at {missing}, so there is nothing"), output
     assert not missing.parent.exists()
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_database_path_through_a_file_is_one_clear_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("", encoding="utf-8")
+    config = _config_file(
+        tmp_path, f"sqlite:///{tmp_path}/notes.txt/patientbot.db", auto_migrate=True
+    )
+    code, output = _run(config, capsys, "db", "upgrade")
+    assert code == 1
+    assert output.startswith(f"Cannot use the database at sqlite:///{tmp_path}/notes.txt/")
+    assert f"File exists: '{tmp_path}/notes.txt'" in output  # the system's reason, named
+    assert "Traceback" not in output
