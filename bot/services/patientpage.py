@@ -105,6 +105,8 @@ class PatientPage:
     checkins: tuple[CheckinLine, ...]  # newest first, one page
     offset: int  # check-ins newer than this page
     total: int  # check-ins due so far
+    stopped: bool = False  # the patient sent /stop: nothing is sent until /start
+    unreachable: bool = False  # Telegram says they blocked the bot
 
     @property
     def has_older(self) -> bool:
@@ -378,6 +380,8 @@ def _page(
         checkins=checkins,
         offset=offset,
         total=total,
+        stopped=person.opted_out,
+        unreachable=person.unreachable,
     )
 
 

@@ -245,6 +245,11 @@ def _page(page: PatientPage, question_chars: int, answer_chars: int, note: str =
     if page.data_deleted:
         lines.append(_("Data deleted at the patient's request: no answers or check-ins are kept."))
         return "\n".join(lines)
+    # Why nothing is coming in: a page without it read like a patient who stopped answering.
+    if page.stopped:
+        lines.append(_("⏸ Stopped check-ins with /stop: none are sent until they send /start."))
+    if page.unreachable:
+        lines.append(_("🚫 Blocked the bot: no message reaches them until they unblock it."))
     whose = _("set by the patient") if page.zone_is_own else _("the group's or the default")
     lines.append(
         _("Time zone: {zone} ({whose}); times below are in it").format(

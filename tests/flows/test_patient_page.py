@@ -259,6 +259,34 @@ async def test_a_deleted_patient_shows_as_deleted_without_media(harness: Harness
     assert buttons(h, THEO.chat_id) == []
 
 
+async def test_a_patient_who_stopped_or_blocked_the_bot_is_shown_so(harness: Harness) -> None:
+    """Nothing on the page said Bob had sent /stop: it read like a patient who stopped
+    answering, and a therapist would chase him for check-ins he had asked not to get."""
+    h = harness
+    await everyone_answers(h)
+    await h.command(THEO, "/patient", "Bob")
+    assert "/stop" not in h.last_text(THEO.chat_id)
+
+    await h.command(BOB, "/stop")
+    await h.press(BOB, "Yes, stop")
+    await h.command(THEO, "/patient", "Bob")
+
+    assert h.last_text(THEO.chat_id).splitlines()[2] == (
+        "⏸ Stopped check-ins with /stop: none are sent until they send /start."
+    )
+    await h.command(BOB, "/start")
+    await h.command(THEO, "/patient", "Bob")
+    assert "/stop" not in h.last_text(THEO.chat_id)
+
+    # Blocked: the next day's prompt comes back refused by Telegram.
+    h.api.block(BOB.chat_id)
+    await h.advance_and_scan(timedelta(days=1))
+    await h.command(THEO, "/patient", "Bob")
+    assert h.last_text(THEO.chat_id).splitlines()[2] == (
+        "🚫 Blocked the bot: no message reaches them until they unblock it."
+    )
+
+
 async def test_media_sends_albums_of_ten_and_names_a_missing_file_in_one_line(
     harness: Harness,
 ) -> None:
