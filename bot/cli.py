@@ -436,7 +436,7 @@ def _export(settings: Settings, group: str | None, out: Path, fhir: bool = False
 class _Output:
     """``out`` written whole or not at all: into a file beside it, opened before any other
     work (so an unwritable path is said first) and put in its place once complete. A command
-    that fails leaves a file of that name as it was."""
+    that fails leaves a file of that name as it was. The file is the operator's alone (0600)."""
 
     def __init__(self, out: Path) -> None:
         self.out = out
@@ -446,7 +446,9 @@ class _Output:
                 texts.admin_cli_cannot_write(str(out), IsADirectoryError(21, "Is a directory"))
             )
         try:
-            self.handle = self.partial.open("wb")
+            # Patients' health answers: readable by the operator alone, whatever the umask.
+            descriptor = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            self.handle = os.fdopen(descriptor, "wb")
         except OSError as error:
             raise CommandError(texts.admin_cli_cannot_write(str(out), error)) from None
 

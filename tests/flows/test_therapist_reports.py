@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+import stat
 import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -374,6 +375,7 @@ async def test_the_command_line_writes_the_same_file_as_export(
     code = cli.main(["--config", str(config), "export", "--group", "Knees", "--out", str(out)])
     assert code == 0
     assert out.read_bytes() == sent
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600, "patients' answers, for the operator only"
     assert f"Wrote 5 answers to {out}." in capsys.readouterr().out
     exported = exports_audited(h)
     code = cli.main(["--config", str(config), "export", "--group", "Hips", "--out", str(out)])
