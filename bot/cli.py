@@ -51,27 +51,40 @@ def _parser() -> argparse.ArgumentParser:
         prog="patientbot",
         description="Telegram bot for physiotherapy home-exercise check-ins.",
     )
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        help="configuration file (default: $PATIENTBOT_CONFIG or ./config.toml)",
+    config_help = "configuration file (default: $PATIENTBOT_CONFIG or ./config.toml)"
+    parser.add_argument("--config", metavar="FILE", help=config_help)
+    # Taken after the command too ("patientbot export --config FILE ..."), as people type it;
+    # not given there, the one before the command (or none) stands.
+    config_too = argparse.ArgumentParser(add_help=False)
+    config_too.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS, help=config_help
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.add_parser(
         "run",
+        parents=[config_too],
         help="migrate the database if allowed, then run the bot",
         description="Check (and with auto_migrate, upgrade) the database, then run the bot "
         "in the configured mode (polling or webhook).",
     )
-    db = commands.add_parser("db", help="database migrations: upgrade, current, check")
+    db = commands.add_parser(
+        "db", parents=[config_too], help="database migrations: upgrade, current, check"
+    )
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    db_commands.add_parser("upgrade", help="upgrade the database to this version's schema")
-    db_commands.add_parser("current", help="show the database's migration revision")
     db_commands.add_parser(
-        "check", help="check that the database, the migrations and the models agree"
+        "upgrade", parents=[config_too], help="upgrade the database to this version's schema"
+    )
+    db_commands.add_parser(
+        "current", parents=[config_too], help="show the database's migration revision"
+    )
+    db_commands.add_parser(
+        "check",
+        parents=[config_too],
+        help="check that the database, the migrations and the models agree",
     )
     seed = commands.add_parser(
         "seed",
+        parents=[config_too],
         help="load groups, tasks, questions and invites from a TOML file",
         description="Validate the whole file, then create or update what it describes. "
         "Seeding the same file twice changes nothing.",
@@ -79,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("file", type=Path, help="seed file, for example seed_data/demo.toml")
     export = commands.add_parser(
         "export",
+        parents=[config_too],
         help="write every answer to a CSV or FHIR file (the same file as /export in Telegram)",
         description="CSV: one row per answer, UTF-8 with a header row and standard quoting. "
         "FHIR: one R4B Bundle (JSON) of Questionnaires, QuestionnaireResponses and Patients.",
@@ -90,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", metavar="FILE", type=Path, required=True, help="output file")
     audit = commands.add_parser(
         "audit",
+        parents=[config_too],
         help="write the audit trail (who changed what, when) to a CSV file",
         description="One row per event, oldest first: when, who (Telegram id and role), the "
         "action, its object and group, and the fields before and after as JSON.",
@@ -97,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--out", metavar="FILE", type=Path, required=True, help="output file")
     imports = commands.add_parser(
         "import-questionnaire",
+        parents=[config_too],
         help="create a task from a FHIR Questionnaire (JSON)",
         description="Read a FHIR R4B Questionnaire and create a task with its questions. "
         "Items that cannot be mapped are listed, and then nothing is written.",

@@ -940,3 +940,14 @@ def test_a_database_path_through_a_file_is_one_clear_sentence(
     assert output.startswith(f"Cannot use the database at sqlite:///{tmp_path}/notes.txt/")
     assert f"File exists: '{tmp_path}/notes.txt'" in output  # the system's reason, named
     assert "Traceback" not in output
+
+
+def test_config_is_taken_before_or_after_the_command(
+    empty_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README says every command takes --config; after the command it was refused as an
+    unknown argument (exit 2), and one typed in both places must be the later one."""
+    config = _config_file(tmp_path, empty_url, auto_migrate=True)
+    assert main(["db", "upgrade", "--config", config]) == 0
+    assert main(["--config", "nowhere.toml", "db", "current", "--config", config]) == 0
+    assert "at revision" in capsys.readouterr().out
