@@ -325,6 +325,14 @@ def _check(settings: Settings, database: Database, status: SchemaStatus) -> int:
     from storage.models import unreflectable_indexes_ignored
 
     where = _safe_url(settings)
+    # The advice "run db upgrade" holds only for a database that is behind: upgrade refuses
+    # one not made by our migrations, or at a revision it does not know, and says why.
+    if status.state is SchemaState.UNVERSIONED:
+        print(texts.cli_unversioned_database(where))
+        return 1
+    if status.state is SchemaState.UNKNOWN_REVISION:
+        print(texts.cli_unknown_revision(where, status.current or "?", status.head))
+        return 1
     if status.state is not SchemaState.CURRENT:
         print(texts.cli_check_not_current(where, status.current, status.head))
         return 1

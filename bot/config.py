@@ -150,6 +150,15 @@ class DatabaseSettings(_Table):
     def _known_backend(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             raise ValueError("must be a sqlite:///path or postgresql://user@host/database URL")
+        if value.startswith("sqlite://") and value.split("?", 1)[0] in (
+            "sqlite://",
+            "sqlite:///",
+            "sqlite:///:memory:",
+        ):
+            raise ValueError(
+                "names no file: a database in memory loses every answer when the bot stops; "
+                "give a path, such as sqlite:///data/patientbot.db"
+            )
         return value
 
 

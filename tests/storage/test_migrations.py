@@ -141,6 +141,11 @@ def test_tables_without_a_migration_record_are_refused_with_what_to_do(
     assert code == 1
     assert "no migration record" in output
 
+    # db check says the same, not "Run: patientbot db upgrade", which would only refuse.
+    code, output = _run(config, capsys, "db", "check")
+    assert code == 1
+    assert "no migration record" in output and "Run: patientbot db upgrade" not in output
+
 
 def test_a_revision_this_code_does_not_know_is_refused(
     empty_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -157,6 +162,9 @@ def test_a_revision_this_code_does_not_know_is_refused(
     assert "ffff_future" in output
     assert "does not know" in output
     assert "newer version" in output
+    code, output = _run(config, capsys, "db", "check")
+    assert code == 1
+    assert "does not know" in output and "Run: patientbot db upgrade" not in output
 
 
 def test_an_older_database_is_refused_when_auto_migrate_is_off(

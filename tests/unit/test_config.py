@@ -77,6 +77,8 @@ def test_patientbot_config_names_the_file_to_read(tmp_path: Path) -> None:
         ),
         ('[telegram]\nmode = "push"\n', "[telegram] mode: Input should be 'polling' or 'webhook'"),
         ('[database]\nurl = "mysql://x"\n', "[database] url: must be a sqlite:///path"),
+        ('[database]\nurl = "sqlite://"\n', "[database] url: names no file: a database in memory"),
+        ('[database]\nurl = "sqlite:///:memory:"\n', "[database] url: names no file"),
         ('[therapists]\nuser_ids = ["abc"]\n', "[therapists] user_ids.0:"),
         ("telegram = 5\n", "[telegram]: must be a table"),
         (
