@@ -135,9 +135,12 @@ class Person(TableBase, table=True):
     # at its first space (see ``split_name``). Show ``display_name``, never one half alone.
     first_name: str = Field(default="", max_length=200)
     last_name: str = Field(default="", max_length=200)
-    # Telegram's IETF tag for the person's app language ("en", "pt-br"), as it last said.
+    # Telegram's IETF tag for the person's app language ("en", "pt-br"), as it last said; ""
+    # until it has said one (a row made by /addtherapist or a seed's team before the person
+    # wrote): the clinic's default language applies. The server default is the schema's as
+    # migrated (rows of raw inserts); every row the bot makes starts from this one.
     language_code: str = Field(
-        default="en", max_length=16, sa_column_kwargs={"server_default": "en"}
+        default="", max_length=16, sa_column_kwargs={"server_default": "en"}
     )
     # The language chosen with /language ("de"); None follows language_code, else the
     # clinic's default. A choice sticks whatever Telegram says later.

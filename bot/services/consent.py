@@ -331,10 +331,7 @@ def draft_consent(
     with database.read_session() as session:
         group = _require_group(session, group_ref, actor)
         assert group.id is not None
-        latest = latest_versions(session, [group.id]).get(group.id)
-        in_force_version = latest.version if latest is not None else 0
-        if in_force_version != based_on:
-            raise _saved_meanwhile(group.name, in_force_version)
+        latest = _in_force_since(session, group, based_on)
         if latest is not None and latest.text == cleaned:
             raise AuthoringError(
                 meaning(Kind.CONSENT_UNCHANGED, group=group.name, version=latest.version)
@@ -509,10 +506,7 @@ def _save_version(
     with database.session() as session:
         group = _require_group(session, str(group_id), actor)
         assert group.id is not None
-        latest = latest_versions(session, [group.id]).get(group.id)
-        in_force_version = latest.version if latest is not None else 0
-        if based_on is not None and in_force_version != based_on:
-            raise _saved_meanwhile(group.name, in_force_version)
+        latest = _in_force_since(session, group, based_on)
         current = latest.text if latest is not None else None
         if cleaned is None and current is None:
             raise AuthoringError(meaning(Kind.CONSENT_ALREADY_OFF, group=group.name))
@@ -547,6 +541,20 @@ def _save_version(
         except IntegrityError:
             raise _VersionTaken(group_name, version) from None
         return ConsentChange(group_name, version, cleaned is not None)
+
+
+def _in_force_since(
+    session: Session, group: TherapyGroup, based_on: int | None
+) -> ConsentVersion | None:
+    """The group's version in force (None: it never had one); AuthoringError when it is no
+    longer ``based_on`` (0: none), the version a therapist's dialogue began from. None checks
+    nothing."""
+    assert group.id is not None
+    latest = latest_versions(session, [group.id]).get(group.id)
+    in_force_version = latest.version if latest is not None else 0
+    if based_on is not None and in_force_version != based_on:
+        raise _saved_meanwhile(group.name, in_force_version)
+    return latest
 
 
 def _saved_meanwhile(group_name: str, version: int) -> AuthoringError:

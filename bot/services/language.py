@@ -21,9 +21,6 @@ from storage.models import ConsentRequest, Person
 
 # English is the source language; every other one has a catalog in bot/locale.
 AVAILABLE: tuple[str, ...] = ("en", "de", "es")
-# ``people.language_code`` of a row made before its person wrote to the bot (added by an
-# administrator or a seed): no language of its own, so the clinic's default applies.
-UNKNOWN_LANGUAGE = ""
 
 
 def supported(code: str | None) -> str | None:
@@ -124,7 +121,6 @@ def choose_language(
             person = Person(
                 telegram_user_id=telegram_user_id,
                 chat_id=telegram_user_id,
-                language_code=UNKNOWN_LANGUAGE,
                 created_at=now,
             )
             session.add(person)

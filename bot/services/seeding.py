@@ -48,7 +48,7 @@ from bot.services.authoring import (
 from bot.services.authoring.tasks import audited_question, audited_revision, audited_task
 from bot.services.consent import MAX_CONSENT_TEXT, latest_versions
 from bot.services.content import LINK, OPTIONS, TEXT, TITLE, Translations
-from bot.services.language import AVAILABLE, UNKNOWN_LANGUAGE
+from bot.services.language import AVAILABLE
 from bot.services.meaning import Kind, Meaning, meaning
 from bot.services.planning import plan_task, replan_group, replan_task
 from bot.services.responses import (
@@ -721,12 +721,7 @@ def _add_team_place(
     assert group.id is not None
     person = session.exec(select(Person).where(Person.telegram_user_id == user_id)).first()
     if person is None:
-        person = Person(
-            telegram_user_id=user_id,
-            chat_id=user_id,
-            language_code=UNKNOWN_LANGUAGE,
-            created_at=now,
-        )
+        person = Person(telegram_user_id=user_id, chat_id=user_id, created_at=now)
         session.add(person)
         session.flush()
     created = team_place(session, group.id, person) is None

@@ -8,14 +8,11 @@ not "something went wrong", and the first's words stay in force.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.services import consent
 from bot.services.audit import Actor, ActorRole
@@ -23,6 +20,7 @@ from bot.services.authoring.results import AuthoringError
 from bot.services.meaning import Kind
 from storage.db import Database
 from storage.models import ConsentVersion, TherapyGroup
+from tests.fakes.holding import held_write
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 ADMIN = Actor(9001, ActorRole.ADMINISTRATOR)
@@ -55,29 +53,15 @@ SAVES = {
 }
 
 
-@contextmanager
-def a_colleague_saving_version_2(database: Database, group_id: int) -> Iterator[None]:
-    """The body runs while a colleague's version 2 is written but not yet committed: it holds
-    the write (SQLite) or the new key (PostgreSQL), and commits half a second in."""
-    inserted = threading.Event()
+def a_colleague_saving_version_2(
+    database: Database, group_id: int
+) -> AbstractContextManager[None]:
+    """A colleague's version 2, written but not yet committed while the body runs."""
 
-    def colleague_saves() -> None:
-        with database.session() as session:
-            session.add(
-                ConsentVersion(group_id=group_id, version=2, text="Theirs", created_at=NOW)
-            )
-            session.flush()
-            inserted.set()
-            time.sleep(0.5)  # while the other save runs into it
-            session.commit()
+    def save(session: Session) -> None:
+        session.add(ConsentVersion(group_id=group_id, version=2, text="Theirs", created_at=NOW))
 
-    colleague = threading.Thread(target=colleague_saves)
-    colleague.start()
-    try:
-        assert inserted.wait(10)
-        yield
-    finally:
-        colleague.join()
+    return held_write(database, save)
 
 
 def versions(database: Database) -> list[tuple[int, str | None]]:

@@ -5,12 +5,11 @@ second was shown sees the first's commit on PostgreSQL too)."""
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
 from datetime import date
 from datetime import time as time_of_day
 
-from sqlmodel import select
+import pytest
+from sqlmodel import Session, select
 
 from bot.clock import ManualClock
 from bot.services import authoring
@@ -19,6 +18,7 @@ from bot.services.authoring import AuthoringError
 from bot.services.meaning import Kind
 from storage.db import Database
 from storage.models import Question
+from tests.fakes.holding import held_write
 from tests.flows.test_scheduling_support import World
 
 ADMIN = Actor(9001, ActorRole.ADMINISTRATOR)
@@ -30,26 +30,16 @@ def test_a_change_racing_a_colleagues_is_refused_and_theirs_stays(
     world = World(database, clock)
     task_id = world.task(world.group(), (date(2026, 11, 26), time_of_day(9, 0)))
     seen = authoring.question_now(database, task_id, 1, actor=ADMIN)
-    locked = threading.Event()
 
-    def colleague_changes() -> None:
-        with database.session() as session:
-            question = session.exec(
-                select(Question)
-                .where(Question.task_id == task_id, Question.position == 1)
-                .with_for_update()
-            ).one()
-            question.alert_rule = "== no"
-            session.flush()
-            locked.set()
-            time.sleep(0.5)  # while the other save runs into it
-            session.commit()
+    def colleague_changes(session: Session) -> None:
+        question = session.exec(
+            select(Question)
+            .where(Question.task_id == task_id, Question.position == 1)
+            .with_for_update()
+        ).one()
+        question.alert_rule = "== no"
 
-    colleague = threading.Thread(target=colleague_changes)
-    colleague.start()
-    assert locked.wait(10)
-    refused: list[Kind] = []
-    try:
+    with pytest.raises(AuthoringError) as refused, held_write(database, colleague_changes):
         authoring.reword_question(
             database,
             task_id,
@@ -60,12 +50,8 @@ def test_a_change_racing_a_colleagues_is_refused_and_theirs_stays(
             now=clock.now(),
             actor=ADMIN,
         )
-    except AuthoringError as error:
-        refused = [problem.kind for problem in error.problems]
-    finally:
-        colleague.join()
 
-    assert refused == [Kind.ADMIN_QUESTION_CHANGED_MEANWHILE]
+    assert [p.kind for p in refused.value.problems] == [Kind.ADMIN_QUESTION_CHANGED_MEANWHILE]
     with database.session() as session:
         question = session.exec(
             select(Question).where(Question.task_id == task_id, Question.position == 1)

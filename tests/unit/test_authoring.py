@@ -487,19 +487,22 @@ def test_a_wrong_question_line_says_what_is_wrong(line: str, problem: str) -> No
     assert problem in worded(caught.value.problems)
 
 
+def line_problems(database: Database, clock: ManualClock, line: str) -> list[str]:
+    """The problems the one-line form finds in ``line``, worded, in order."""
+    group(database, clock.now())
+    with pytest.raises(AuthoringError) as caught:
+        authoring.parse_task_line(database, clock.now(), ZONE, line, actor=OPERATOR)
+    return [worded(p) for p in caught.value.problems]
+
+
 def test_the_one_line_form_reports_every_problem_with_its_field(
     database: Database, clock: ManualClock
 ) -> None:
-    group(database, clock.now())
-    with pytest.raises(AuthoringError) as caught:
-        authoring.parse_task_line(
-            database,
-            clock.now(),
-            ZONE,
-            "Shoulder Therapy 1 | Title | someday | fortnightly | Ok? ; yes_no | Pain ; scale ; x",
-            actor=OPERATOR,
-        )
-    problems = [worded(p) for p in caught.value.problems]
+    problems = line_problems(
+        database,
+        clock,
+        "Shoulder Therapy 1 | Title | someday | fortnightly | Ok? ; yes_no | Pain ; scale ; x",
+    )
     assert [p.split(":", 1)[0] for p in problems] == [
         "<b>when</b>",
         "<b>repeat</b>",
@@ -533,16 +536,11 @@ def test_an_empty_field_of_the_one_line_form_is_named_where_it_is(
 ) -> None:
     """Empty fields were dropped, so an empty title read "Could not read 'once' as a due
     time", and a question after an empty one was numbered one too low."""
-    group(database, clock.now())
-    with pytest.raises(AuthoringError) as caught:
-        authoring.parse_task_line(
-            database,
-            clock.now(),
-            ZONE,
-            "Shoulder Therapy 1 |  | tomorrow 10:00 | once | Q1 ; yes_no | | Q3 ; scale ; 5-1 |",
-            actor=OPERATOR,
-        )
-    problems = [worded(p) for p in caught.value.problems]
+    problems = line_problems(
+        database,
+        clock,
+        "Shoulder Therapy 1 |  | tomorrow 10:00 | once | Q1 ; yes_no | | Q3 ; scale ; 5-1 |",
+    )
     assert problems == [
         "<b>title</b>: Please type a title for the task.",
         "<b>question 2</b>: Write a question as TEXT ; TYPE, for example: Pain today? ; scale",

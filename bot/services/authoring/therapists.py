@@ -16,7 +16,6 @@ from bot.services.authoring.results import (
     TherapistChange,
     TherapistPlaces,
 )
-from bot.services.language import UNKNOWN_LANGUAGE
 from bot.services.meaning import Kind, meaning
 from storage.db import Database
 from storage.models import (
@@ -83,14 +82,7 @@ def add_therapist(
             chat = (person.chat_id if person else None) or user_id
             return TherapistChange(user_id, chat, changed=False)
         if person is None:
-            # Telegram's language is not known until they write: "" leaves their alerts and
-            # digests in the clinic's default language, not in the column's English.
-            person = Person(
-                telegram_user_id=user_id,
-                role=Role.THERAPIST.value,
-                language_code=UNKNOWN_LANGUAGE,
-                created_at=now,
-            )
+            person = Person(telegram_user_id=user_id, role=Role.THERAPIST.value, created_at=now)
             session.add(person)
         else:
             person.role = Role.THERAPIST.value
@@ -233,7 +225,6 @@ def _ensure_person(session: Session, user_id: int, name: str, now: datetime) -> 
             chat_id=user_id,
             first_name=first[:200],
             last_name=last[:200],
-            language_code=UNKNOWN_LANGUAGE,
             created_at=now,
         )
         session.add(person)

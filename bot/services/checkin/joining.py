@@ -81,12 +81,7 @@ def _start(
         if required is not None and not has_agreed(
             session, group.id, person.id if person else None, required.version
         ):
-            if (
-                person is not None
-                and not person.opted_out
-                and not person.unreachable
-                and patient_place(session, group, person) is not None
-            ):
+            if person is not None and _still_member(session, group, person):
                 # A member, asked again after the text changed: the member's question (agree,
                 # or leave), not "you are not in the group until you agree". One who stopped,
                 # or blocked the bot, joins again by agreeing (``join`` brings them back).
@@ -132,7 +127,8 @@ def join(
             chat_id=who.chat_id,
             first_name=who.first_name[:200],
             last_name=who.last_name[:200],
-            language_code=(who.language_code or "en")[:16],
+            # No code from Telegram: "" (the model's), so the clinic's default applies.
+            language_code=(who.language_code or "")[:16],
             created_at=now,
         )
         session.add(person)
