@@ -127,8 +127,7 @@ def join(
             chat_id=who.chat_id,
             first_name=who.first_name[:200],
             last_name=who.last_name[:200],
-            # No code from Telegram: "" (the model's), so the clinic's default applies.
-            language_code=(who.language_code or "")[:16],
+            language_code=(who.language_code or "en")[:16],
             created_at=now,
         )
         session.add(person)
