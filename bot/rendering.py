@@ -16,6 +16,7 @@ from bot.services.checkin import (
     NextDue,
     QuestionView,
     Reask,
+    SkipAsked,
     Summary,
     TaskList,
 )
@@ -53,6 +54,26 @@ def render_prompt(view: PromptView) -> tuple[str, InlineKeyboardMarkup]:
                     callback_data=keyboards.encode("p", view.delivery_id, "skip"),
                 ),
             ],
+        ]
+    )
+    return text, markup
+
+
+def render_skip_confirm(asked: SkipAsked) -> tuple[str, InlineKeyboardMarkup]:
+    """Skip pressed on a check-in with answers: skip the rest, or carry on."""
+    text = texts.checkin_skip_confirm(asked.task_title, asked.answered, asked.total)
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts.button_skip_rest(),
+                    callback_data=keyboards.encode("p", asked.delivery_id, "skipsure"),
+                ),
+                InlineKeyboardButton(
+                    texts.button_carry_on(),
+                    callback_data=keyboards.encode("p", asked.delivery_id, "goon"),
+                ),
+            ]
         ]
     )
     return text, markup

@@ -490,7 +490,12 @@ async def _housekeeping(application: BotApplication, st: SchedulerState) -> int:
             )
             break
         # The first send may have reached the patient, unrecorded.
-        shown = checkin.Shown.of(question, message.message_id, maybe_shown_before=True)
+        shown = checkin.Shown.of(
+            question,
+            message.message_id,
+            maybe_shown_before=True,
+            buttons_in_chat=item.chat_id if markup is not None else None,
+        )
         await deps.run(checkin.note_question_shown, deps.database, deps.clock.now(), shown)
         sent += 1
     if sent:

@@ -434,10 +434,13 @@ class Answer(TableBase, table=True):
 class CheckinMessageKind(StrEnum):
     PROMPT = "prompt"
     REMINDER = "reminder"
+    # A question with buttons (a scale, yes/no, an optional question's Skip): only its
+    # buttons go when the check-in closes, so its text is not kept.
+    QUESTION = "question"
 
 
 class CheckinMessage(TableBase, table=True):
-    """A prompt or reminder on a patient's screen whose buttons still look live.
+    """A prompt, reminder or question on a patient's screen whose buttons still look live.
 
     Written in the transaction that records the message as sent; once its check-in has
     closed, the due scan (or the handler that closed it) edits the message to say so, without

@@ -365,7 +365,16 @@ async def message_received(update: Update, context: BotContext) -> None:
         return
     if isinstance(result, checkin.Reask):
         text, markup = rendering.render_reask(result, playground=context.deps.playground)
-        await message.reply_text(text, parse_mode=HTML, reply_markup=markup)
+        sent = await message.reply_text(text, parse_mode=HTML, reply_markup=markup)
+        if markup is not None:
+            await deps.run(
+                checkin.note_buttons_shown,
+                deps.database,
+                deps.clock.now(),
+                result.question.delivery_id,
+                sent.chat_id,
+                sent.message_id,
+            )
         return
     if isinstance(result, checkin.NotShown):
         await _ask(
@@ -443,10 +452,10 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
     deps = context.deps
     now = deps.clock.now()
     policy = policy_of(context)
-    if delivery_id is None or action not in ("start", "later", "skip"):
+    if delivery_id is None or action not in ("start", "later", "skip", "skipsure", "goon"):
         await _refuse(context, query, checkin.Refusal.NOT_YOURS)
         return
-    if action == "start":
+    if action in ("start", "goon"):
         started = await _guarded(
             query,
             deps.run(
@@ -459,6 +468,9 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
                 newest_known=_newest_known(context, query, user),
             ),
         )
+        if action == "goon":
+            # The question whether to skip is answered: its buttons go, whatever comes next.
+            await _take_buttons_off(query)
         if isinstance(started, checkin.Refused):
             await _refuse(context, query, started.reason)
             if started.consent is not None:
@@ -491,13 +503,23 @@ async def prompt_pressed(update: Update, context: BotContext) -> None:
         await _settle_prompt(context, query, user, outcome)
         await _offer(context, deferred.offer)
         return
+    sure = action == "skipsure"
     skipped = await _guarded(
-        query, deps.run(checkin.skip_task, deps.database, now, policy, user.id, delivery_id)
+        query,
+        deps.run(checkin.skip_task, deps.database, now, policy, user.id, delivery_id, sure=sure),
     )
     if isinstance(skipped, checkin.Refused):
         await _refuse(context, query, skipped.reason)
+        if sure and skipped.reason in _ANSWERED_FOR_GOOD:
+            await _take_buttons_off(query)
         return
     await acknowledge(context, query)
+    if isinstance(skipped, checkin.SkipAsked):
+        text, markup = rendering.render_skip_confirm(skipped)
+        await context.bot.send_message(
+            _chat_id(query, user), text, parse_mode=HTML, reply_markup=markup
+        )
+        return
     # Its prompt and reminders say it was skipped; the pressed one too, even if unrecorded.
     closed = await closing.close_chat_now(context.bot, deps, _chat_id(query, user))
     if query.message is None or query.message.message_id not in closed:
@@ -534,6 +556,7 @@ async def answer_pressed(update: Update, context: BotContext) -> None:
             callback.parts[2],
             newest_known=_newest_known(context, query, user),
             shown_revision=revision,
+            pressed_message_id=_pressed_message_id(query),
         ),
     )
     speak_to(deps, pressed.chosen_language, user.language_code)
@@ -563,10 +586,15 @@ async def skip_pressed(update: Update, context: BotContext) -> None:
             delivery_id,
             question_id,
             newest_known=_newest_known(context, query, user),
+            pressed_message_id=_pressed_message_id(query),
         ),
     )
     speak_to(deps, pressed.chosen_language, user.language_code)
     await _after_question_press(context, query, user, pressed.outcome)
+
+
+def _pressed_message_id(query: CallbackQuery) -> int | None:
+    return query.message.message_id if query.message is not None else None
 
 
 async def timezone_pressed(update: Update, context: BotContext) -> None:
@@ -661,6 +689,8 @@ async def _after_question_press(
 ) -> None:
     if isinstance(result, checkin.Refused):
         await _refuse(context, query, result.reason)
+        if result.reason in _ANSWERED_FOR_GOOD:
+            await _take_buttons_off(query)
         return
     if isinstance(result, checkin.NotShown):
         await acknowledge(context, query)
@@ -671,6 +701,32 @@ async def _after_question_press(
         # The keyboard goes with the edit, so the old buttons cannot be pressed again.
         await _edit_or_send(context, query, user, rendering.render_answered(result.answered))
     await _send_progress(context, _chat_id(query, user), result)
+
+
+# A question's buttons refused for one of these can never answer again: they go, rather than
+# look live on the patient's screen (a question answered by typing, or the bot stopped before
+# its check-in's closing took them off).
+_ANSWERED_FOR_GOOD = frozenset(
+    {
+        checkin.Refusal.CLOSED,
+        checkin.Refusal.COMPLETED,
+        checkin.Refusal.SKIPPED,
+        checkin.Refusal.CANCELLED,
+        checkin.Refusal.STALE,
+        checkin.Refusal.ALREADY,
+    }
+)
+
+
+async def _take_buttons_off(query: CallbackQuery) -> None:
+    """A courtesy after the refusal was said: nothing is lost if Telegram will not edit."""
+    if not isinstance(query.message, Message) or query.message.reply_markup is None:
+        # Too old or deleted, or pressed again after an edit took them off already.
+        return
+    try:
+        await query.message.edit_reply_markup(reply_markup=None)
+    except TelegramError as error:
+        log.info("a refused press's buttons were left as they are: %s", error)
 
 
 def _not_shown_intro(result: checkin.NotShown) -> str:
@@ -748,7 +804,12 @@ async def _ask(
     sent = await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
     if not record:
         return
-    shown = checkin.Shown.of(question, sent.message_id, maybe_shown_before=maybe_shown_before)
+    shown = checkin.Shown.of(
+        question,
+        sent.message_id,
+        maybe_shown_before=maybe_shown_before,
+        buttons_in_chat=chat_id if markup is not None else None,
+    )
     if defer_shown(shown):
         return  # recorded with the inbox's batch, before this chat's next update is handled
     deps = context.deps

@@ -1,7 +1,8 @@
 """Prompts and reminders of closed check-ins: which to edit, and forgetting those edited.
 
 Every prompt and reminder on a patient's screen has a ``checkin_messages`` row, written with
-the record that it was sent (``delivery.mark_results``, ``checkin.note_offer``). However a
+the record that it was sent (``delivery.mark_results``, ``checkin.note_offer``); so has a
+question with buttons (``checkin.record_shown``, no text: it only loses its buttons). However a
 check-in ends (completed, skipped, expired, cancelled by /stop, a deleted task or a removed
 patient, or its row purged by retention), its rows are found here by a join on the check-in's
 status, never by the code that closed it: a new way to close a check-in cannot forget them.

@@ -32,7 +32,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -885,6 +885,32 @@ def read_questionnaire(source: bytes | str) -> tuple[str, tuple[QuestionDraft, .
     return title, tuple(drafts), removed
 
 
+def _imported_before(
+    session: Session, group_id: int, title: str, due_date: date, due_time: time
+) -> list[Meaning]:
+    """The same task already in the group: the command run twice (a script retried, say)
+    would have sent its patients every check-in twice."""
+    existing = session.exec(
+        select(Task.id).where(
+            Task.group_id == group_id,
+            Task.title == title,
+            Task.due_date == due_date,
+            Task.due_time == due_time,
+            col(Task.deleted_at).is_(None),
+        )
+    ).first()
+    if existing is None:
+        return []
+    return [
+        meaning(
+            Kind.FHIR_TASK_EXISTS,
+            title=title,
+            task_id=existing,
+            due=f"{due_date.isoformat()} {due_time.strftime('%H:%M')}",
+        )
+    ]
+
+
 def import_questionnaire(
     database: Database,
     now: datetime,
@@ -922,6 +948,10 @@ def import_questionnaire(
         recurrence = parse_repeat(repeat or "once")
     except AuthoringError as error:
         problems += error.problems
+    if not problems:
+        assert due_date is not None and due_time is not None
+        with database.read_session() as session:
+            problems += _imported_before(session, group_id, title, due_date, due_time)
     if problems:
         raise AuthoringError(*problems)
     assert due_date is not None and due_time is not None

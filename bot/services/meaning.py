@@ -99,6 +99,7 @@ class Kind(StrEnum):
     FHIR_NOT_JSON = "fhir_not_json"
     FHIR_NOT_QUESTIONNAIRE = "fhir_not_questionnaire"
     FHIR_OPTION_NOT_TEXT = "fhir_option_not_text"
+    FHIR_TASK_EXISTS = "fhir_task_exists"
     HINT_CHOICE = "hint_choice"
     HINT_CHOICE_RETRY = "hint_choice_retry"
     HINT_NUMBER = "hint_number"

@@ -138,6 +138,14 @@ def fhir_item_problem(link_id: str, problem: str) -> str:
     return _("Item {link_id}: {problem}").format(link_id=escape(link_id), problem=problem)
 
 
+def fhir_task_exists(title: str, task_id: int, due: str) -> str:
+    return _(
+        "The group already has the task “{title}” due {due} (task {task_id}): this "
+        "Questionnaire was imported before. To import it again, give another --due, or "
+        "delete that task first (/deletetask {task_id})."
+    ).format(title=escape(title), due=due, task_id=task_id)
+
+
 def fhir_item_no_text() -> str:
     return _("it has no text: give the question as the patient should read it.")
 

@@ -177,6 +177,24 @@ def button_skip_task() -> str:
     return _("⏭ Skip this task")
 
 
+def button_skip_rest() -> str:
+    return _("⏭ Yes, skip the rest")
+
+
+def button_carry_on() -> str:
+    return _("▶️ No, carry on")
+
+
+def checkin_skip_confirm(title: str, answered: int, total: int) -> str:
+    return ngettext(
+        "You have answered {answered} of {n} question of <b>{title}</b>. Skip the rest? "
+        "Your answers so far stay saved; the rest cannot be answered afterwards.",
+        "You have answered {answered} of {n} questions of <b>{title}</b>. Skip the rest? "
+        "Your answers so far stay saved; the rest cannot be answered afterwards.",
+        total,
+    ).format(answered=answered, n=total, title=escape(content(title)))
+
+
 # --- check-in -----------------------------------------------------------------------------
 # Used by bot/handlers/patient.py and bot/rendering.py. Texts for answerCallbackQuery
 # (checkin_refused_*) are plain text, at most 200 characters: no HTML there.

@@ -552,6 +552,39 @@ async def test_skipping_a_task_from_its_prompt_ends_it(h: Harness) -> None:
     assert (day_1.status, day_1.remind_at) == ("skipped", None)
 
 
+async def test_skipping_a_check_in_with_answers_asks_first(h: Harness) -> None:
+    """A tap on Skip under an old prompt ended a check-in half answered, for good."""
+    await joined(h, "SHOULDER1")
+    await at(h, local(11))
+    prompt = h.last_message(ALICE.chat_id)
+    await h.press(ALICE, START)
+    await h.press(ALICE, "Yes")
+
+    await h.press(ALICE, "⏭ Skip this task", prompt.message_id)
+
+    asked = h.last_message(ALICE.chat_id)
+    assert asked.plain == (
+        f"You have answered 1 of 3 questions of {DAY_1}. Skip the rest? Your answers so far "
+        "stay saved; the rest cannot be answered afterwards."
+    )
+    assert asked.button_texts == ["⏭ Yes, skip the rest", "▶️ No, carry on"]
+    assert delivery_of(h, ALICE, DAY_1).status == "in_progress"
+
+    await h.press(ALICE, "▶️ No, carry on", asked.message_id)
+    assert h.api.message(ALICE.chat_id, asked.message_id).button_texts == []
+    assert "Question 2 of 3" in h.last_text(ALICE.chat_id)
+
+    await h.press(ALICE, "⏭ Skip this task", prompt.message_id)
+    await h.press(ALICE, "⏭ Yes, skip the rest")
+
+    day_1 = delivery_of(h, ALICE, DAY_1)
+    assert (day_1.status, day_1.remind_at) == ("skipped", None)
+    for message_id in (prompt.message_id, h.last_message(ALICE.chat_id).message_id):
+        settled = h.api.message(ALICE.chat_id, message_id)
+        assert settled.plain is not None and settled.plain.endswith("⏭ You skipped this check-in.")
+        assert settled.button_texts == []
+
+
 async def test_the_summary_of_a_long_check_in_comes_in_parts_within_telegrams_limit(
     h: Harness, tmp_path: Path
 ) -> None:

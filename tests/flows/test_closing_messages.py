@@ -155,15 +155,33 @@ async def test_an_edit_that_fails_at_completion_is_made_by_the_next_scan(
     h.api.inject("editMessageText", NetworkFault())
     await h.text(checkin.patient, "no")
     assert "Thank you" in h.last_text(checkin.chat_id)
-    assert recorded(h) == 3
+    # The prompt, both reminders, and the question answered by typing, with its buttons.
+    assert recorded(h) == 4
 
     await h.restart()  # a new process: nothing was kept in memory
     scheduler.state(h.app).pacer = virtual_pacer(h.settings, vt)
     await scan(h, vt)
 
-    assert_closed(h, checkin, "✅ Completed", whole_chat=False)
+    assert_closed(h, checkin, "✅ Completed")
     assert recorded(h) == 0
     assert [edits_of(h, m) for m in checkin.messages] == [1, 1, 1]
+
+
+async def test_questions_answered_by_a_press_are_edited_once_by_the_press_alone(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    checkin = await prompted_and_reminded_twice(h, vt, world, clock)
+    await h.press(checkin.patient, "▶️ Start now")
+    first = h.last_message(checkin.chat_id).message_id
+    await h.press(checkin.patient, "Yes")
+    second = h.last_message(checkin.chat_id).message_id
+    await h.press(checkin.patient, "No")
+
+    assert_closed(h, checkin, "✅ Completed")
+    assert recorded(h) == 0
+    await scan(h, vt)
+    # Each shows its answer from the press's edit; closing had nothing left to take off.
+    assert [edits_of(h, m) for m in (first, second)] == [1, 1]
 
 
 # --- expired ------------------------------------------------------------------------------------
@@ -179,6 +197,46 @@ async def test_an_expired_check_in_says_when_it_closed_in_the_patients_own_time(
 
     assert_closed(h, checkin, "⌛ Closed at Thu 26 Nov, 10:00 (EST)")
     assert recorded(h) == 0
+
+
+async def test_an_expired_check_in_takes_the_buttons_off_its_question_and_re_ask(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    checkin = await prompted_and_reminded_twice(h, vt, world, clock)
+    await h.press(checkin.patient, "▶️ Start now")
+    question = h.last_message(checkin.chat_id)
+    await h.text(checkin.patient, "maybe")  # re-asked, with the Yes and No buttons again
+    reask = h.last_message(checkin.chat_id)
+    assert reask.button_texts == ["Yes", "No"] and question.button_texts == ["Yes", "No"]
+
+    clock.set(at(TODAY + timedelta(days=1), time(10, 0), "Europe/London"))
+    await scan(h, vt)
+
+    # Not one button left in the chat; the question and the hint read as they were sent.
+    assert_closed(h, checkin, "⌛ Closed at Thu 26 Nov, 10:00 (GMT)")
+    assert [h.api.message(checkin.chat_id, m.message_id).plain for m in (question, reask)] == [
+        question.plain,
+        reask.plain,
+    ]
+    assert recorded(h) == 0
+
+
+async def test_a_press_on_a_question_already_answered_takes_its_buttons_off(
+    h: Harness, vt: VirtualTime, world: World, clock: ManualClock
+) -> None:
+    checkin = await prompted_and_reminded_twice(h, vt, world, clock)
+    await h.press(checkin.patient, "▶️ Start now")
+    first = h.last_message(checkin.chat_id)
+    await h.text(checkin.patient, "yes")  # typed: the question's buttons stay live
+    second = h.last_message(checkin.chat_id)
+
+    await h.press(checkin.patient, "No", first.message_id)
+
+    [toast] = h.callback_answers()[-1:]
+    assert "already" in (toast.params.get("text") or "")
+    assert h.api.message(checkin.chat_id, first.message_id).buttons == []
+    # The question now asked keeps its own.
+    assert h.api.message(checkin.chat_id, second.message_id).button_texts == ["Yes", "No"]
 
 
 async def test_an_expiry_edited_after_a_failed_try_is_edited_once(

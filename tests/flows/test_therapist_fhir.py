@@ -190,6 +190,17 @@ async def test_the_command_line_exports_and_imports_fhir(
         ("video", "https://example.org/squat"),
     ]
 
+    # The same command again: refused, as patients would get every check-in twice.
+    assert cli.main([*imports, "--due", "2099-01-05 09:00", "--repeat", "daily"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "The group already has the task “Every kind” due 2099-01-05 09:00 (task 2): this "
+        "Questionnaire was imported before. To import it again, give another --due, or delete "
+        "that task first (/deletetask 2).",
+        "Nothing was written: fix the 1 problem above and import again.",
+    ]
+    with h.database.read_session() as session:
+        assert len(session.exec(select(Task)).all()) == 2
+
     questionnaire["item"][1]["type"] = "quantity"
     del questionnaire["item"][2]["linkId"]
     source.write_text(json.dumps(questionnaire), encoding="utf-8")

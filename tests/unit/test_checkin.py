@@ -870,7 +870,10 @@ def test_skipping_a_task_keeps_its_answers_and_ends_it(world: World) -> None:
     world.begin(ALICE, delivery_id)
     world.say(ALICE, "yes", 5)
 
-    skipped = checkin.skip_task(world.database, world.now, POLICY, 101, delivery_id)
+    asked = checkin.skip_task(world.database, world.now, POLICY, 101, delivery_id)
+    assert asked == checkin.SkipAsked(delivery_id, "Knee check", 1, 4)
+    assert world.delivery(delivery_id).status == "in_progress"
+    skipped = checkin.skip_task(world.database, world.now, POLICY, 101, delivery_id, sure=True)
 
     assert isinstance(skipped, checkin.TaskSkipped)
     row = world.delivery(delivery_id)

@@ -53,6 +53,7 @@ from bot.services.checkin.results import (
 )
 from bot.services.checkin.shown import (
     _await_question,
+    answered_by_press,
     came_after,
     reworded_since,
     sent_but_unrecorded,
@@ -399,12 +400,14 @@ def answer_button(
     *,
     newest_known: int | None = None,
     shown_revision: int | None = None,
+    pressed_message_id: int | None = None,
 ) -> PressAnswered:
     """Store the answer a button carries, if it belongs to the question being asked.
 
     ``newest_known``: the newest message of the chat the bot knew of at the press (see
     ``_await_question``). ``shown_revision``: the revision whose words the pressed message
     held, as its button says (None for a button made before buttons said so).
+    ``pressed_message_id``: the message pressed, which the caller edits to show the answer.
     """
     with database.session() as session:
         found = _current_for_press(
@@ -416,6 +419,7 @@ def answer_button(
         result = parse_reply(_rules(found.question), Reply(kind="button", text=token))
         if isinstance(result, Rejected):
             return PressAnswered(Refused(Refusal.NOT_AN_OPTION, title_of(found.task)), chosen)
+        answered_by_press(session, delivery_id, pressed_message_id)
         return PressAnswered(
             _store(session, now, policy, found, result, newest_known=newest_known), chosen
         )
@@ -430,8 +434,10 @@ def skip_question(
     question_id: int,
     *,
     newest_known: int | None = None,
+    pressed_message_id: int | None = None,
 ) -> PressAnswered:
-    """Skip an optional question and ask the next one (``newest_known``: as for a button)."""
+    """Skip an optional question and ask the next one (``newest_known``,
+    ``pressed_message_id``: as for a button)."""
     with database.session() as session:
         found = _current_for_press(session, now, policy, user_id, delivery_id, question_id)
         if isinstance(found, (Refused, NotShown)):
@@ -439,6 +445,7 @@ def skip_question(
         chosen = found.person.language
         if found.question.required:
             return PressAnswered(Refused(Refusal.REQUIRED, title_of(found.task)), chosen)
+        answered_by_press(session, delivery_id, pressed_message_id)
         return PressAnswered(
             _store(session, now, policy, found, None, newest_known=newest_known), chosen
         )

@@ -30,6 +30,7 @@ from bot.services.checkin.results import (
     Progress,
     Refusal,
     Refused,
+    SkipAsked,
     TaskSkipped,
 )
 from bot.services.checkin.shown import _await_question
@@ -137,14 +138,30 @@ def remind_later(
 
 
 def skip_task(
-    database: Database, now: datetime, policy: Policy, user_id: int, delivery_id: int
-) -> TaskSkipped | Refused:
-    """Skip the whole task; answers already given stay."""
+    database: Database,
+    now: datetime,
+    policy: Policy,
+    user_id: int,
+    delivery_id: int,
+    *,
+    sure: bool = False,
+) -> TaskSkipped | SkipAsked | Refused:
+    """Skip the whole task; answers already given stay.
+
+    A check-in with answers is skipped only ``sure``: otherwise ``SkipAsked`` (a tap on an
+    old prompt's Skip would end a check-in half done, with no way back).
+    """
     with database.session() as session:
         found = _open_delivery(session, now, policy, user_id, delivery_id)
         if isinstance(found, Refused):
             return found
         person, delivery, task = found
+        if not sure:
+            questions = _active_questions(session, task)
+            answers = _answers(session, delivery)
+            answered = sum(1 for q in questions if q.id in answers)
+            if answered:
+                return SkipAsked(_id(delivery), title_of(task), answered, len(questions))
         _finish(delivery, now, DeliveryStatus.SKIPPED)
         offer = _offer(session, now, policy, person, exclude=_id(delivery))
         session.commit()

@@ -232,6 +232,16 @@ class TaskSkipped:
 
 
 @frozen
+class SkipAsked:
+    """Skip pressed on a check-in with answers: the patient is asked to confirm first."""
+
+    delivery_id: int
+    task_title: str
+    answered: int
+    total: int
+
+
+@frozen
 class Deferred:
     delivery_id: int
     task_title: str

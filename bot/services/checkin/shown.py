@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, exists, update
+from sqlalchemy import bindparam, delete, exists, insert, update
 from sqlmodel import Session, col, select
 
 from bot.frozen import frozen
@@ -26,7 +27,15 @@ from bot.services.checkin.common import (
 from bot.services.checkin.results import QuestionView
 from bot.services.content import title_of
 from storage.db import Database
-from storage.models import Answer, Delivery, InboxState, InboxUpdate, Person
+from storage.models import (
+    Answer,
+    CheckinMessage,
+    CheckinMessageKind,
+    Delivery,
+    InboxState,
+    InboxUpdate,
+    Person,
+)
 
 
 def came_after(
@@ -113,10 +122,18 @@ class Shown:
     revision: int  # the question's revision whose words the message holds
     message_id: int
     maybe_shown_before: bool = False
+    # The chat of a message with buttons, which lose them when the check-in closes (None: the
+    # message has none). Answered by a press, the message is edited there and then instead.
+    buttons_in_chat: int | None = None
 
     @classmethod
     def of(
-        cls, question: QuestionView, message_id: int, *, maybe_shown_before: bool = False
+        cls,
+        question: QuestionView,
+        message_id: int,
+        *,
+        maybe_shown_before: bool = False,
+        buttons_in_chat: int | None = None,
     ) -> Shown:
         """The record of ``question``'s message, sent as ``message_id``."""
         return cls(
@@ -125,6 +142,7 @@ class Shown:
             question.revision,
             message_id,
             maybe_shown_before,
+            buttons_in_chat,
         )
 
 
@@ -202,6 +220,19 @@ _RECORD_SHOWN = (
     )
 )
 
+_KEEP_BUTTONS = insert(CheckinMessage.__table__)  # type: ignore[attr-defined]
+
+
+def _buttons_row(delivery_id: int, chat_id: int, message_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery_id,
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "kind": CheckinMessageKind.QUESTION.value,
+        "text": None,
+        "created_at": now,
+    }
+
 
 def record_shown(session: Session, now: datetime, shown: Sequence[Shown]) -> None:
     """Record questions as shown inside the caller's transaction (the inbox's per batch)."""
@@ -220,6 +251,43 @@ def record_shown(session: Session, now: datetime, shown: Sequence[Shown]) -> Non
             }
             for s in shown
         ],
+    )
+    with_buttons = [s for s in shown if s.buttons_in_chat is not None]
+    if with_buttons:
+        session.connection().execute(
+            _KEEP_BUTTONS,
+            [
+                _buttons_row(s.delivery_id, s.buttons_in_chat, s.message_id, now)
+                for s in with_buttons
+                if s.buttons_in_chat is not None
+            ],
+        )
+
+
+def note_buttons_shown(
+    database: Database, now: datetime, delivery_id: int, chat_id: int, message_id: int
+) -> None:
+    """A message with a question's buttons that records no question as asked (a re-ask):
+    its buttons too go when the check-in closes."""
+    with database.session() as session:
+        session.connection().execute(
+            _KEEP_BUTTONS,
+            [_buttons_row(delivery_id, chat_id, message_id, now)],
+        )
+        session.commit()
+
+
+def answered_by_press(session: Session, delivery_id: int, message_id: int | None) -> None:
+    """The pressed question message is edited to show its answer, without buttons: nothing
+    is left for the check-in's closing to take off it."""
+    if message_id is None:
+        return
+    session.connection().execute(
+        delete(CheckinMessage).where(
+            col(CheckinMessage.delivery_id) == delivery_id,
+            col(CheckinMessage.message_id) == message_id,
+            col(CheckinMessage.kind) == CheckinMessageKind.QUESTION.value,
+        )
     )
 
 
