@@ -42,6 +42,7 @@ from bot.services.progress import (
     Trend,
 )
 from bot.texts import charts as texts_charts
+from bot.texts.language import content
 
 DPI = 150
 WIDTH_IN = 7.2  # 1080 px
@@ -146,7 +147,11 @@ def progress_figure(progress: PatientProgress, for_patient: bool) -> Figure:
     # composed into titles: "Pain now? (Ankle daily check)", not "(Ankle daily check )".
     progress = dataclasses.replace(progress, name=drawable(progress.name, "bold"))
     trends = [
-        dataclasses.replace(t, task_title=drawable(t.task_title), question=drawable(t.question))
+        dataclasses.replace(
+            t,
+            task_title=drawable(content(t.task_title)),
+            question=drawable(content(t.question)),
+        )
         for t in progress.trends[:MAX_TRENDS]
     ]
     # Laid out in inches from the top: title, legend, weekday names, the strip, the panels.

@@ -689,8 +689,12 @@ async def _after_question_press(
 ) -> None:
     if isinstance(result, checkin.Refused):
         await _refuse(context, query, result.reason)
-        if result.reason in _ANSWERED_FOR_GOOD:
-            await _take_buttons_off(query)
+        if result.reason in _ANSWERED_FOR_GOOD and await _take_buttons_off(query):
+            deps = context.deps
+            delivery_id = _pressed_delivery_id(query)
+            message_id = _pressed_message_id(query)
+            if delivery_id is not None and message_id is not None:
+                await deps.run(checkin.buttons_taken_off, deps.database, delivery_id, message_id)
         return
     if isinstance(result, checkin.NotShown):
         await acknowledge(context, query)
@@ -718,15 +722,24 @@ _ANSWERED_FOR_GOOD = frozenset(
 )
 
 
-async def _take_buttons_off(query: CallbackQuery) -> None:
-    """A courtesy after the refusal was said: nothing is lost if Telegram will not edit."""
+async def _take_buttons_off(query: CallbackQuery) -> bool:
+    """A courtesy after the refusal was said: nothing is lost if Telegram will not edit.
+    True when the buttons went."""
     if not isinstance(query.message, Message) or query.message.reply_markup is None:
         # Too old or deleted, or pressed again after an edit took them off already.
-        return
+        return False
     try:
         await query.message.edit_reply_markup(reply_markup=None)
     except TelegramError as error:
         log.info("a refused press's buttons were left as they are: %s", error)
+        return False
+    return True
+
+
+def _pressed_delivery_id(query: CallbackQuery) -> int | None:
+    """The check-in a question's button belongs to (``question_keyboard``'s first part)."""
+    callback = keyboards.decode(query.data)
+    return callback.int_part(0) if callback else None
 
 
 def _not_shown_intro(result: checkin.NotShown) -> str:

@@ -35,6 +35,7 @@ from sqlmodel import Session, col, select
 from bot.frozen import frozen
 from bot.services.audit import Actor, ObjectKind, record_views
 from bot.services.authoring import find_group, team_group_ids, visible_group_names
+from bot.services.content import TEXT, TITLE, Localized, localized
 from bot.services.patients import PatientChoices, Patients
 from bot.services.responses import (
     ALERT_TYPES,
@@ -407,6 +408,7 @@ def _trends(
             Question,
             QuestionRevision,
             col(Task.title),
+            col(Task.translations),
             col(Delivery.due_at),
             col(Answer.value_number),
         )
@@ -431,14 +433,15 @@ def _trends(
         )
     ).all()
     Line = tuple[int, _Reading]
-    lines: dict[Line, tuple[Question, QuestionRevision, str]] = {}
+    lines: dict[Line, tuple[Question, QuestionRevision, Localized]] = {}
     points: dict[Line, list[TrendPoint]] = defaultdict(list)
-    for question, revision, title, due_at, value in found:
+    for question, revision, title, translations, due_at, value in found:
         assert question.id is not None and value is not None
         line: Line = (question.id, _reading(revision))
         latest = lines.get(line)
         if latest is None or revision.revision > latest[1].revision:
-            lines[line] = (question, revision, title)  # labelled with its newest words
+            # Labelled with its newest words, in the reader's language where they have it.
+            lines[line] = (question, revision, localized(title, translations, TITLE))
         points[line].append(TrendPoint(due_at.astimezone(zone).date(), float(value)))
     trends = []
     for line, (question, revision, title) in lines.items():
@@ -448,7 +451,11 @@ def _trends(
             Trend(
                 question_id=_question_id,
                 task_title=title,
-                question=revision.description,
+                # A question's translations are of its words today: an older wording's
+                # line keeps the words the patient read then.
+                question=localized(revision.description, question.translations, TEXT)
+                if revision.revision == question.revision
+                else revision.description,
                 low=low,
                 high=high,
                 alert=_rule(question) if today else None,

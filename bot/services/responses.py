@@ -463,16 +463,16 @@ def _number_hint(rules: QuestionRules, *, typed: bool = False) -> Meaning:
     return meaning(
         Kind.HINT_NUMBER,
         whole=rules.integer_only,
-        lo=None if rules.min_value is None else format_number(rules.min_value),
-        hi=None if rules.max_value is None else format_number(rules.max_value),
+        lo=rules.min_value,
+        hi=rules.max_value,
         typed=typed,
     )
 
 
 def _number_problem(rules: QuestionRules, value: float, *, scale: bool) -> Meaning | None:
     """What is wrong with a number read from a reply, naming the bound it missed; None if fine."""
-    lo = None if rules.min_value is None else format_number(rules.min_value)
-    hi = None if rules.max_value is None else format_number(rules.max_value)
+    # Bounds as numbers: the sentence writes them with the reader's decimal mark ("0,5").
+    lo, hi = rules.min_value, rules.max_value
     whole = rules.integer_only
     if rules.min_value is not None and value < rules.min_value:
         return meaning(Kind.HINT_NUMBER_BELOW, whole=whole, lo=lo, hi=hi, scale=scale)

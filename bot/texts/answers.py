@@ -95,18 +95,24 @@ def hint_text_too_long(length: int, max_length: int) -> str:
     ).format(length=length, max_length=max_length)
 
 
-def _number_wanted(verb: str, whole: bool, lo: str | None, hi: str | None) -> str:
+def _number_wanted(verb: str, whole: bool, lo: float | None, hi: float | None) -> str:
     what = _("a whole number") if whole else _("a number")
     if lo is not None and hi is not None:
-        return _("{verb} {what} from {lo} to {hi}").format(verb=verb, what=what, lo=lo, hi=hi)
+        return _("{verb} {what} from {lo} to {hi}").format(
+            verb=verb, what=what, lo=language.number(lo), hi=language.number(hi)
+        )
     if lo is not None:
-        return _("{verb} {what} of at least {lo}").format(verb=verb, what=what, lo=lo)
+        return _("{verb} {what} of at least {lo}").format(
+            verb=verb, what=what, lo=language.number(lo)
+        )
     if hi is not None:
-        return _("{verb} {what} of at most {hi}").format(verb=verb, what=what, hi=hi)
+        return _("{verb} {what} of at most {hi}").format(
+            verb=verb, what=what, hi=language.number(hi)
+        )
     return _("{verb} {what}").format(verb=verb, what=what)
 
 
-def hint_number(*, whole: bool, lo: str | None, hi: str | None, typed: bool = False) -> str:
+def hint_number(*, whole: bool, lo: float | None, hi: float | None, typed: bool = False) -> str:
     return _("Please {value}.").format(
         value=_number_wanted(_("type") if typed else _("send"), whole, lo, hi)
     )
@@ -130,21 +136,21 @@ def hint_replied_to_earlier() -> str:
     )
 
 
-def hint_number_below(*, whole: bool, lo: str | None, hi: str | None, scale: bool) -> str:
+def hint_number_below(*, whole: bool, lo: float, hi: float | None, scale: bool) -> str:
     verb = _("tap or type") if scale else _("send")
     return _("That is below {lo}; please {verb}.").format(
-        lo=lo, verb=_number_wanted(verb, whole, lo, hi)
+        lo=language.number(lo), verb=_number_wanted(verb, whole, lo, hi)
     )
 
 
-def hint_number_above(*, whole: bool, lo: str | None, hi: str | None, scale: bool) -> str:
+def hint_number_above(*, whole: bool, lo: float | None, hi: float, scale: bool) -> str:
     verb = _("tap or type") if scale else _("send")
     return _("That is above {hi}; please {verb}.").format(
-        hi=hi, verb=_number_wanted(verb, whole, lo, hi)
+        hi=language.number(hi), verb=_number_wanted(verb, whole, lo, hi)
     )
 
 
-def hint_number_not_whole(*, lo: str | None, hi: str | None, scale: bool) -> str:
+def hint_number_not_whole(*, lo: float | None, hi: float | None, scale: bool) -> str:
     verb = _("tap or type") if scale else _("send")
     return _("Only whole numbers here, without decimals; please {verb}.").format(
         verb=_number_wanted(verb, True, lo, hi)

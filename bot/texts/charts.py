@@ -23,8 +23,7 @@ from bot.services.progress import (
     Tally,
     Trend,
 )
-from bot.services.responses import format_number
-from bot.texts.language import N_, _, counted, listed, quoted
+from bot.texts.language import N_, _, content, counted, listed, number, quoted
 
 # Telegram's limit for a photo's caption.
 CAPTION_LIMIT = 1024
@@ -85,7 +84,7 @@ def progress_title(progress: PatientProgress, for_patient: bool) -> str:
 
 
 def trend_title(trend: Trend) -> str:
-    return f"{trend.question} ({trend.task_title})"
+    return f"{content(trend.question)} ({content(trend.task_title)})"
 
 
 def alert_label(trend: Trend) -> str:
@@ -140,10 +139,10 @@ def _trend_line(trend: Trend) -> str:
         "• {trend}: latest {value} ({day}), lowest {values}, highest {values2}, {values3}"
     ).format(
         trend=escape(trend_title(trend)),
-        value=format_number(last.value),
+        value=number(last.value),
         day=short_date(last.day),
-        values=format_number(min(values)),
-        values2=format_number(max(values)),
+        values=number(min(values)),
+        values2=number(max(values)),
         values3=counted("{n} answer", "{n} answers", len(values)),
     )
     if trend.alert_threshold is not None:

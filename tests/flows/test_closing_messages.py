@@ -238,6 +238,12 @@ async def test_a_press_on_a_question_already_answered_takes_its_buttons_off(
     # The question now asked keeps its own.
     assert h.api.message(checkin.chat_id, second.message_id).button_texts == ["Yes", "No"]
 
+    # Its record went with them: completing the check-in edits it no more (Telegram refuses
+    # an edit that changes nothing, and the fake records that as a violation).
+    await h.press(checkin.patient, "Yes", second.message_id)
+    assert_closed(h, checkin, "✅ Completed")
+    assert recorded(h) == 0
+
 
 async def test_an_expiry_edited_after_a_failed_try_is_edited_once(
     h: Harness, vt: VirtualTime, world: World, clock: ManualClock

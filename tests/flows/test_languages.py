@@ -109,6 +109,45 @@ async def test_a_german_patient_checks_in_in_german_and_the_therapist_reads_engl
     print(h.transcript([ANNA, THEO]))
 
 
+async def test_a_german_patients_progress_names_the_task_in_german_with_german_numbers(
+    h: Harness,
+) -> None:
+    """The caption quoted the question and the task as written (English) under German words,
+    and wrote 7.5 where the German summary had said 7,5."""
+    await h.command(ANNA, "/start", "HIP1")
+    await h.advance_and_scan(timedelta(hours=1))
+    await h.press(ANNA, "▶️ Jetzt beginnen")
+    await h.press(ANNA, "Nein")
+    await h.press(ANNA, "Links")
+    await h.text(ANNA, "7,5")
+
+    await h.command(ANNA, "/progress")
+
+    [photo] = [c for c in h.api.sent_to(ANNA.chat_id) if c.method == "sendPhoto"]
+    caption = photo.params["caption"]
+    assert (
+        f"• Wie weit sind Sie heute zu Fuß gegangen, in Kilometern? ({HIP_DE}): zuletzt 7,5 "
+        in caption
+    ), caption
+    assert "niedrigster 7,5, höchster 7,5" in caption
+
+
+async def test_a_german_hint_writes_a_decimal_bound_the_german_way(h: Harness) -> None:
+    await h.command(THEO, "/addtask", "Hip Therapy 1 | Walk | today 10:00 | once | "
+                    "How far did you walk, in km? ; number ; 0.5-50")  # fmt: skip
+    await h.command(ANNA, "/start", "HIP1")
+    await h.advance_and_scan(timedelta(hours=1))
+    await h.press(ANNA, "▶️ Jetzt beginnen", h.screen(ANNA.chat_id)[-1].message_id)
+    asked = h.last_text(ANNA.chat_id)
+    assert "Bitte senden Sie eine Zahl von 0,5 bis 50." in asked, asked
+
+    await h.text(ANNA, "0,2")
+
+    assert h.last_text(ANNA.chat_id).startswith(
+        "Das ist weniger als 0,5; bitte senden Sie eine Zahl von 0,5 bis 50."
+    )
+
+
 async def test_a_spanish_patient_checks_in_in_spanish(h: Harness) -> None:
     await h.command(BEA, "/start", "HIP1")
     assert h.last_text(BEA.chat_id).startswith("✅ ¡Bienvenido/a! Se ha unido a Hip Therapy 1.")

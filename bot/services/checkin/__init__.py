@@ -84,6 +84,7 @@ from bot.services.checkin.results import (
 from bot.services.checkin.shown import (
     Shown,
     UnsentQuestion,
+    buttons_taken_off,
     came_after,
     forget_unsent,
     note_buttons_shown,
@@ -136,6 +137,7 @@ __all__ = [
     "answer_member",
     "answer_message",
     "begin",
+    "buttons_taken_off",
     "came_after",
     "delete_my_data",
     "forget_unsent",

@@ -291,6 +291,14 @@ def answered_by_press(session: Session, delivery_id: int, message_id: int | None
     )
 
 
+def buttons_taken_off(database: Database, delivery_id: int, message_id: int) -> None:
+    """A refused press took the question message's buttons off: closing would send Telegram
+    an edit that changes nothing, which it refuses."""
+    with database.session() as session:
+        answered_by_press(session, delivery_id, message_id)
+        session.commit()
+
+
 @frozen
 class UnsentQuestion:
     chat_id: int
