@@ -53,12 +53,30 @@ def speak_to(deps: Deps, chosen: str | None, telegram_code: str | None) -> None:
     speech.use(language.resolve(chosen, telegram_code, deps.settings.i18n.default_language))
 
 
-async def read_and_speak_to(deps: Deps, user: User) -> None:
-    """Write the rest of this update in ``user``'s language, read on its own."""
+async def read_and_speak_to(deps: Deps, user: User) -> bool:
+    """Write the rest of this update in ``user``'s language, read on its own. True when the
+    language this person is written to changed with this update (a new app language)."""
     default = deps.settings.i18n.default_language
-    speech.use(
-        await deps.run(language.language_of, deps.database, user.id, user.language_code, default)
+    reader = await deps.run(
+        language.language_of,
+        deps.database,
+        user.id,
+        user.language_code,
+        default,
+        user.first_name,
     )
+    speech.use(reader.language)
+    if not reader.outdated:
+        return False
+    changed: bool = await deps.run(
+        language.follow_telegram,
+        deps.database,
+        user.id,
+        user.language_code,
+        user.first_name,
+        user.last_name or "",
+    )
+    return changed
 
 
 async def chat_languages(deps: Deps, chat_ids: Collection[int]) -> dict[int, str]:

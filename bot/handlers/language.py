@@ -28,7 +28,7 @@ from bot.context import BotApplication, BotContext
 from bot.handlers.patient import ask_again, consent_again
 from bot.handlers.presses import acknowledge
 from bot.handlers.therapist.common import patient_menu, therapist_menu
-from bot.handlers.therapist.menus import menu_changes
+from bot.handlers.therapist.menus import menu_changes, set_therapist_menu
 from bot.readers import learns_it_itself, read_and_speak_to, speak_to
 from bot.services import language
 from bot.services.audit import Actor, ActorRole
@@ -51,7 +51,13 @@ async def set_reader_language(update: Update, context: BotContext) -> None:
         # with its own rows (one transaction instead of two); until then, the app's language.
         speak_to(deps, None, user.language_code)
         return
-    await read_and_speak_to(deps, user)
+    if await read_and_speak_to(deps, user) and await deps.run(
+        is_therapist, deps.database, deps.settings.therapists.user_ids, user.id
+    ):
+        # Their app's language changed (or was first heard): the chat's admin menu follows,
+        # as it was published in the language known then.
+        async with menu_changes(context.application, user.id):
+            await set_therapist_menu(context.bot, user.id, speech.current())
 
 
 def _buttons() -> InlineKeyboardMarkup:

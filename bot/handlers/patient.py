@@ -791,6 +791,8 @@ async def _send_progress(context: BotContext, chat_id: int, progress: checkin.Pr
     if progress.question is not None:
         await _ask(context, chat_id, progress.question, "\n".join(intro) or None)
     elif progress.summary is not None:
+        if progress.question_removed:
+            await bot.send_message(chat_id, texts.checkin_last_question_removed())
         # A long check-in's summary (up to 30 questions, 200 characters a line) can pass
         # Telegram's limit: refused whole, it left the patient told that nothing was saved.
         for part in rendering.split_message(rendering.render_summary(progress.summary)):

@@ -36,18 +36,70 @@ def resolve(choice: str | None, telegram_code: str | None, default: str) -> str:
     return supported(choice) or supported(telegram_code) or default
 
 
+@frozen
+class ReaderLanguage:
+    language: str
+    # The person's row says otherwise than Telegram now does of their app's language, or has
+    # no name yet (a therapist added by id): ``follow_telegram`` brings it up to date, so what
+    # the bot writes to them outside an update (alerts, digests) is in their language too.
+    outdated: bool = False
+
+
 def language_of(
-    database: Database, telegram_user_id: int, telegram_code: str | None, default: str
-) -> str:
+    database: Database,
+    telegram_user_id: int,
+    telegram_code: str | None,
+    default: str,
+    first_name: str = "",
+) -> ReaderLanguage:
     """The language of the person behind an update; Telegram's code of this very update wins
     over the stored one, an explicit choice over both (for someone not yet joined, the choice
     kept with their waiting join)."""
     with database.read_session() as session:
         person = session.exec(
-            select(Person.id, Person.language).where(Person.telegram_user_id == telegram_user_id)
+            select(
+                Person.language,
+                Person.language_code,
+                Person.first_name,
+                Person.data_deleted_at,
+            ).where(Person.telegram_user_id == telegram_user_id)
         ).first()
-        choice = person[1] if person is not None else _joining_choice(session, telegram_user_id)
-    return resolve(choice, telegram_code, default)
+        if person is None:
+            choice = _joining_choice(session, telegram_user_id)
+            return ReaderLanguage(resolve(choice, telegram_code, default))
+    choice, stored_code, stored_name, erased = person
+    outdated = erased is None and (
+        bool(telegram_code and telegram_code[:16] != stored_code)
+        or bool(first_name and not stored_name)
+    )
+    return ReaderLanguage(resolve(choice, telegram_code, default), outdated)
+
+
+def follow_telegram(
+    database: Database, telegram_user_id: int, telegram_code: str | None, first: str, last: str
+) -> bool:
+    """Keep a person's row as Telegram now tells of them: the app's language, and a name
+    where none was known. Never for someone whose data was erased. Returns whether the
+    language they are written to in changed (a therapist's chat menu then follows)."""
+    with database.session() as session:
+        person = session.exec(
+            select(Person).where(
+                Person.telegram_user_id == telegram_user_id,
+                col(Person.data_deleted_at).is_(None),
+            )
+        ).first()
+        if person is None:
+            return False
+        changed = False
+        if telegram_code:
+            changed = person.language is None and supported(telegram_code) != supported(
+                person.language_code
+            )
+            person.language_code = telegram_code[:16]
+        if first and not person.first_name:
+            person.first_name, person.last_name = first[:200], last[:200]
+        session.commit()
+        return changed
 
 
 def _joining_choice(session: Session, telegram_user_id: int) -> str | None:

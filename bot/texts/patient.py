@@ -368,6 +368,13 @@ def checkin_question_removed() -> str:
     )
 
 
+def checkin_last_question_removed() -> str:
+    return _(
+        "✏️ Your therapist has just removed the question you were answering, so I haven't "
+        "saved that. It was the last one: this check-in is done."
+    )
+
+
 def checkin_question_reworded() -> str:
     return _(
         "✏️ Your therapist has just changed this question, so I haven't saved that as the "

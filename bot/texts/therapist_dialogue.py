@@ -130,6 +130,13 @@ def admin_until_before_start(until: date_, start: date_) -> str:
     )
 
 
+def admin_repeat_ends_before_start(until: date_, start: date_) -> str:
+    return _(
+        "That repeat ends on {until}, before the first day, {start}: the task would never be "
+        "due. Please tap one of the buttons above, or type the repeat again with a later end."
+    ).format(until=_admin_date(until), start=_admin_date(start))
+
+
 def admin_ask_count() -> str:
     return _("How many times in all? Type a number from 1 to 1000.")
 

@@ -10,6 +10,8 @@ from sqlmodel import select
 from bot import texts
 from bot.clock import ManualClock
 from bot.config import I18nSettings, Settings
+from bot.handlers.therapist.common import therapist_menu
+from bot.texts.language import speaking
 from storage.db import Database
 from storage.models import AuditEvent, GroupTherapist
 from tests.fakes.harness import Harness, patient, therapist
@@ -346,6 +348,31 @@ async def test_a_therapist_who_never_wrote_gets_alerts_in_the_clinics_language(
         assert len(alerts_to(h, TESS)) == 1, "Tess wrote to the bot in English: hers stay so"
     finally:
         await h.stop()
+
+
+async def test_a_therapist_who_writes_in_german_gets_alerts_in_german(harness: Harness) -> None:
+    """Nina, added by id to an English clinic's team, writes from a German Telegram: every
+    reply was German, her alerts English, since her row kept no app language until /language.
+    /team listed her as "(no name yet)" however often she wrote."""
+    h = harness
+    nina = User(id=557, first_name="Nina", last_name="Neu", language_code="de")
+    await knees(h)
+    await h.command(THEO, "/addtherapist", str(nina.id))
+    await h.command(THEO, "/addtoteam", "Knees", str(nina.id))
+    await h.command(nina, "/help")
+    # Her chat's admin menu, published in English when she was added, is German now.
+    with speaking("de"):
+        german_menu = [{"command": c, "description": d} for c, d in therapist_menu()]
+    assert h.api.commands({"type": "chat", "chat_id": nina.chat_id}) == german_menu
+
+    await h.advance_and_scan(timedelta(hours=1))
+    await h.press(ALICE, "▶️ Start now")
+    await h.press(ALICE, "9")
+
+    [alert] = [t for t in h.texts(nina.chat_id) if t.startswith("🚨")]
+    assert "Alice Test hat 9 auf „Pain now?“ geantwortet" in alert, alert
+    await h.command(THEO, "/team", "Knees")
+    assert "Nina Neu" in h.last_text(THEO.chat_id)
 
 
 async def test_a_teams_trail_shows_a_members_erasure_and_the_therapists_own_export(

@@ -416,3 +416,28 @@ async def test_an_answer_to_a_question_removed_meanwhile_says_it_was_removed(
     # Its limit is said with it, not only once a longer answer was refused.
     assert "Please type your answer (at most 500 characters)." in reply
     assert answer_count(h) == stored
+
+
+async def test_an_answer_to_the_last_question_removed_meanwhile_says_so_before_the_summary(
+    harness: Harness,
+) -> None:
+    """Only the summary came: the note Alice typed was dropped without a word."""
+    h = harness
+    await minutes_on_alices_screen(h)
+    await h.text(ALICE, "30")
+    assert OLD_TEXT in h.last_text(ALICE.chat_id)
+    stored = answer_count(h)
+    await h.command(THEO, "/edittask", str(PAIN_CHECK))
+    await h.press(THEO, "➖ Remove a question")
+    [label] = [b for b in h.last_message(THEO.chat_id).button_texts if b.startswith("3.")]
+    await h.press(THEO, label)
+
+    await h.text(ALICE, "My shoulder felt better today")
+
+    *_, notice, summary = h.texts(ALICE.chat_id)
+    assert notice == (
+        "✏️ Your therapist has just removed the question you were answering, so I haven't "
+        "saved that. It was the last one: this check-in is done."
+    )
+    assert summary.startswith("✅ Done")
+    assert answer_count(h) == stored

@@ -262,6 +262,10 @@ async def with_teams(h: Harness) -> User:
         await h.command(THEO, "/addtherapist", str(user.id))
         await h.command(THEO, "/addtoteam", group, str(user.id))
         assert "is now on the team of" in h.last_text(THEO.chat_id)
+        # A first message: the bot learns their name and app language then, as it does of
+        # anyone it knows (``language.follow_telegram``), before any refusal is judged by
+        # what it changed.
+        await h.command(user, "/help")
     return alice
 
 

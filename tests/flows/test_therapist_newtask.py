@@ -58,6 +58,14 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
 
     await h.text(THEO, "fortnightly")
     assert 'Could not read "fortnightly" as a repeat.' in last(h)
+    # Typed with an end before the first day: refused here, as the button's way refuses it
+    # (taken, the task could never be due, and Save asked again and again for a due date).
+    await h.text(THEO, "weekdays until 2026-11-30")
+    assert last(h) == (
+        "That repeat ends on Mon 30 Nov 2026, before the first day, Tue 1 Dec 2026: the task "
+        "would never be due. Please tap one of the buttons above, or type the repeat again "
+        "with a later end."
+    )
     await h.press(THEO, "Every N days")
     await h.text(THEO, "0")
     assert last(h).startswith("Please type a whole number of days from 1 to 365")

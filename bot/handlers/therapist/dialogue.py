@@ -70,7 +70,7 @@ from bot.services.responses import (
     format_alert_rule,
     suggested_alert_rules,
 )
-from bot.services.schedule import Recurrence, next_due, recurrence_to_rule
+from bot.services.schedule import Recurrence, next_due, recurrence_to_rule, rule_to_recurrence
 
 log = logging.getLogger(__name__)
 
@@ -348,6 +348,13 @@ async def type_repeat(update: Update, context: BotContext, draft: _Draft) -> int
         rule = authoring.parse_repeat(_typed(update))
     except AuthoringError as error:
         await _problems(update, error, texts.admin_ask_repeat_again())
+        return REPEAT
+    until = rule_to_recurrence(rule).until
+    start = draft.due_date
+    if until is not None and start is not None and until < start:
+        # As the "Until a date" button's step refuses it: accepted here, the task could never
+        # be due, and Save then asked again and again for a due date instead of this.
+        await _send(update, texts.admin_repeat_ends_before_start(until, start))
         return REPEAT
     return await _repeat_chosen(update, context, draft, rule)
 

@@ -108,6 +108,14 @@ def answer_message(
         return MessageAnswered(outcome, person.language if person is not None else None)
 
 
+def _asked_removed(delivery: Delivery, questions: list[Question]) -> bool:
+    """Whether the question last asked was removed since: questions are never deleted, so
+    one asked but no longer active was removed meanwhile."""
+    return delivery.asked_question_id is not None and all(
+        q.id != delivery.asked_question_id for q in questions
+    )
+
+
 def _answer(
     session: Session,
     now: datetime,
@@ -140,7 +148,8 @@ def _answer(
     if current is None:
         progress = _complete(session, now, policy, person, delivery, task, questions, answers)
         session.commit()
-        return progress
+        # The message answered the last question, removed while on the screen: not kept.
+        return replace(progress, question_removed=_asked_removed(delivery, questions))
     if delivery.asked_question_id != current.id and sent_but_unrecorded(
         delivery.ask_pending_since, delivery.asked_message_id, message_id
     ):
@@ -170,10 +179,7 @@ def _answer(
         # all the same: its new send says so (``Shown.maybe_shown_before``).
         shown_already = delivery.asked_question_id == current.id
         maybe_shown = delivery.ask_pending_since is not None and not shown_already
-        # Questions are never deleted: one asked but no longer active was removed meanwhile.
-        removed = delivery.asked_question_id is not None and all(
-            q.id != delivery.asked_question_id for q in questions
-        )
+        removed = _asked_removed(delivery, questions)
         if not shown_already:
             _await_question(delivery, now, message_id)
         # else the message came before the question's recorded send: the question stays

@@ -158,6 +158,8 @@ class Progress:
     alerts: tuple[AlertNotice, ...] = ()
     paused_title: str | None = None  # another task put on hold to start this one
     resumed: bool = False  # started earlier: continuing where the patient left off
+    # The message answered the question last asked, removed meanwhile, and was not kept.
+    question_removed: bool = False
 
 
 @frozen
