@@ -73,6 +73,9 @@ async def consent_pressed(update: Update, context: BotContext) -> None:
     if answer.outcome == outcome.GONE:
         await acknowledge(context, query, texts.consent_gone())
         return
+    if answer.outcome == outcome.ANSWERED:
+        await acknowledge(context, query, texts.consent_answered_already())
+        return
     await acknowledge(context, query)
     # The text stays on the screen as it was read, without its buttons, with what was chosen.
     await _settle_prompt(
@@ -96,7 +99,11 @@ async def consent_pressed(update: Update, context: BotContext) -> None:
     elif answer.outcome == outcome.AGREED:
         text = texts.consent_agreed(answer.group_name, answer.version)
     elif answer.outcome == outcome.DECLINED:
-        text = texts.consent_declined(answer.group_name)
+        text = (
+            texts.consent_declined_member(answer.group_name)
+            if answer.known
+            else texts.consent_declined(answer.group_name)
+        )
     elif answer.outcome == outcome.LEFT:
         text = texts.consent_left(answer.group_name, answer.cancelled)
     elif answer.outcome == outcome.NOT_NEEDED:

@@ -356,6 +356,8 @@ async def message_received(update: Update, context: BotContext) -> None:
             await message.reply_text(texts.help_therapist_free_text())
         elif result.reason == checkin.Idle.ERASED:
             await message.reply_text(texts.checkin_data_was_deleted())
+        elif result.reason == checkin.Idle.CLOSED:
+            await message.reply_text(texts.checkin_closed())
         elif result.reason == checkin.Idle.NOTHING_ASKED:
             await message.reply_text(texts.checkin_nothing_asked(result.open_count))
         # A duplicate was answered the first time it came.

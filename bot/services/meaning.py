@@ -184,6 +184,7 @@ class Kind(StrEnum):
     SCHEDULE_BAD_HOUR = "schedule_bad_hour"
     SCHEDULE_BAD_MINUTE = "schedule_bad_minute"
     TEAM_ADMINS_ONLY = "team_admins_only"
+    TEAM_NONE_YET = "team_none_yet"
     TEAM_NOT_A_THERAPIST = "team_not_a_therapist"
     TEAM_NOT_YOUR_GROUP = "team_not_your_group"
     TEAM_NOT_YOUR_TASK = "team_not_your_task"

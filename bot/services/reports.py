@@ -32,12 +32,14 @@ from sqlmodel import Session, col, select
 from bot.frozen import frozen
 from bot.services.audit import Actor, record_export
 from bot.services.authoring import (
+    AuthoringError,
     find_own_group,
     require_group,
     require_task,
     team_group_ids,
 )
 from bot.services.consent import in_force
+from bot.services.meaning import Kind, meaning
 from bot.services.progress import answered_count, answers_join, reached_the_patient
 from bot.services.responses import format_number
 from bot.services.uploads import fit_to_send
@@ -172,6 +174,10 @@ def export_scope(session: Session, actor: Actor, group: TherapyGroup | None) -> 
     allowed = team_group_ids(session, actor)
     if allowed is None:
         return ExportScope()
+    if not allowed:
+        # A file of no group's answers, recorded in the trail as data that left: nothing to
+        # export, and other teams' groups may well exist.
+        raise AuthoringError(meaning(Kind.TEAM_NONE_YET))
     if len(allowed) == 1:
         (only,) = allowed
         found = session.get(TherapyGroup, only)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 __all__ = [
     "consent_agreed",
     "consent_already_off",
+    "consent_answered_already",
     "consent_button_agree",
     "consent_button_cancel",
     "consent_button_decline",
@@ -22,6 +23,7 @@ __all__ = [
     "consent_changed_meanwhile",
     "consent_chosen",
     "consent_declined",
+    "consent_declined_member",
     "consent_gone",
     "consent_joined_line",
     "consent_left",
@@ -110,6 +112,12 @@ def consent_declined(group: str) -> str:
     ).format(group=escape(group))
 
 
+def consent_declined_member(group: str) -> str:
+    return _(
+        "You have not joined <b>{group}</b>. If you change your mind, open the invite link again."
+    ).format(group=escape(group))
+
+
 def consent_left(group: str, cancelled: int) -> str:
     ended = (
         " "
@@ -140,6 +148,10 @@ def consent_not_needed(group: str) -> str:
 
 def consent_gone() -> str:
     return _("This button no longer works. To join a group, open its invite link again.")
+
+
+def consent_answered_already() -> str:
+    return _("You answered this already. /tasks shows your check-ins.")
 
 
 # --- the therapist ------------------------------------------------------------------------

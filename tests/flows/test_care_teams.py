@@ -350,6 +350,25 @@ async def test_a_therapist_who_never_wrote_gets_alerts_in_the_clinics_language(
         await h.stop()
 
 
+async def test_a_therapist_on_no_team_is_told_so_by_tasks_and_export(harness: Harness) -> None:
+    """/tasks said "no tasks yet, create one with /newtask" (which refused), and /export sent
+    an empty file of "your 0 groups", recorded in the trail as data that left."""
+    h = harness
+    await knees(h)
+    nina = User(id=557, first_name="Nina", last_name="Neu", language_code="en")
+    await h.command(THEO, "/addtherapist", str(nina.id))
+
+    for command in ("/tasks", "/export", "/export fhir"):
+        await h.command(nina, *command.split())
+        assert h.last_text(nina.chat_id) == texts.team_none_yet(), command
+    assert h.api.calls_of("sendDocument") == []
+    with h.database.read_session() as session:
+        exports = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "data_exported")
+        ).all()
+    assert exports == []
+
+
 async def test_a_therapist_who_writes_in_german_gets_alerts_in_german(harness: Harness) -> None:
     """Nina, added by id to an English clinic's team, writes from a German Telegram: every
     reply was German, her alerts English, since her row kept no app language until /language.

@@ -400,6 +400,28 @@ async def test_an_expired_prompt_says_the_check_in_has_closed(h: Harness) -> Non
     assert toasts(h)[-1] == "This check-in has closed."
 
 
+async def test_an_answer_typed_after_the_check_in_expired_is_told_it_came_too_late(
+    h: Harness,
+) -> None:
+    """The question still on the screen, the check-in expired: "No question is waiting for an
+    answer right now" contradicted what the patient was looking at."""
+    await joined(h, "SHOULDER1")
+    await at(h, local(11))
+    await h.press(ALICE, START)
+    await h.press(ALICE, "Yes")
+    h.clock.set(local(11, 30, day=26))
+    await h.scan()
+    assert delivery_of(h, ALICE, DAY_1).status == "expired"
+
+    await h.text(ALICE, "yes")
+
+    assert h.last_text(ALICE.chat_id) == texts.checkin_closed()
+    # A day on, the closed check-in is no longer what the patient is answering.
+    h.clock.set(local(12, 0, day=27))
+    await h.text(ALICE, "yes")
+    assert h.last_text(ALICE.chat_id).startswith("No question is waiting for an answer right now")
+
+
 async def test_messages_in_groups_and_channels_are_ignored(h: Harness) -> None:
     await joined(h, "SHOULDER1")
     calls_before = len(h.api.calls)

@@ -28,6 +28,7 @@ from storage.models import (
 from tests.fakes.harness import DEMO_SEED, Harness, patient, therapist
 from tests.fakes.updates import User
 from tests.flows.test_checkin_support import Transcript, at, local
+from tests.flows.test_therapist_support import invite_code
 
 ALICE = patient(0, "Alice")
 BOB = patient(1, "Bob")
@@ -197,6 +198,39 @@ async def test_no_thanks_joins_nothing_and_stores_nothing(h: Harness) -> None:
     assert actions(h) == []
     await at(h, local(11, 1))
     assert prompts_to(h, ALICE.id) == []
+
+
+async def test_no_thanks_from_a_patient_of_another_group_does_not_say_nothing_was_stored(
+    h: Harness,
+) -> None:
+    """Alice, a patient of Hips with answers stored, declines Knees: "nothing about you was
+    stored" was not true of her."""
+    await h.command(THEO, "/newgroup", "Hips")
+    await h.command(THEO, "/invite", "Hips")
+    await h.command(ALICE, "/start", invite_code(h.last_text(THEO.chat_id)))
+    await h.command(ALICE, "/start", "KNEESCODE1")
+
+    await h.press(ALICE, DECLINE)
+
+    assert h.last_text(ALICE.chat_id) == (
+        "You have not joined Knees. If you change your mind, open the invite link again."
+    )
+    assert membership_role(h, ALICE.id) == "patient"  # of Hips
+
+
+async def test_i_agree_pressed_twice_says_it_was_answered(h: Harness) -> None:
+    """The second press of a double tap told the patient who had just joined to open the
+    invite link again, as if the join had failed."""
+    await h.command(ALICE, "/start", "KNEESCODE1")
+    data = h.last_message(ALICE.chat_id).button(AGREE)["callback_data"]
+    await h.press(ALICE, AGREE)
+
+    await h.press_data(ALICE, data)
+
+    assert h.callback_answers()[-1].params["text"] == (
+        "You answered this already. /tasks shows your check-ins."
+    )
+    assert [c.version for c in rows(h, Consent)] == [1]
 
 
 async def test_a_press_on_someone_elses_consent_message_joins_nobody(h: Harness) -> None:

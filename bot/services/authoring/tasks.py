@@ -331,6 +331,9 @@ def list_tasks(
         group = _require_group(session, group_ref, actor) if group_ref else None
         query = select(Task).where(col(Task.deleted_at).is_(None))
         allowed = team_group_ids(session, actor)
+        if group is None and allowed is not None and not allowed:
+            # "No tasks yet, create one" would send them to /newtask, which refuses them.
+            raise AuthoringError(meaning(Kind.TEAM_NONE_YET))
         if group is not None:
             query = query.where(Task.group_id == group.id)
         elif allowed is not None:

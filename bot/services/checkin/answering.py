@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col, select
 
 from bot.frozen import frozen
 from bot.services.checkin.alerting import alert_notices
@@ -108,6 +108,33 @@ def answer_message(
         return MessageAnswered(outcome, person.language if person is not None else None)
 
 
+# How long after a check-in closed with a question on the screen a reply is still taken for
+# an answer to it, and told that it came too late, rather than "no question is waiting".
+_LATE_ANSWER_WINDOW = timedelta(days=1)
+
+
+def _closed_under_it(session: Session, now: datetime, person: Person, message_id: int) -> bool:
+    """Whether the patient's message answers a question whose check-in expired meanwhile:
+    a check-in that expired lately had a question on the screen, sent before this message and
+    after anything the patient answered since."""
+    last = session.exec(
+        select(Delivery)
+        .where(
+            Delivery.person_id == person.id,
+            Delivery.status == DeliveryStatus.EXPIRED.value,
+            col(Delivery.asked_question_id).is_not(None),
+            col(Delivery.finished_at) >= now - _LATE_ANSWER_WINDOW,
+        )
+        .order_by(col(Delivery.finished_at).desc(), col(Delivery.id).desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return False
+    shown = last.asked_message_id
+    answered_since = (person.last_answer_message_id or 0) > (shown or 0)
+    return not answered_since and (shown is None or shown < message_id)
+
+
 def _asked_removed(delivery: Delivery, questions: list[Question]) -> bool:
     """Whether the question last asked was removed since: questions are never deleted, so
     one asked but no longer active was removed meanwhile."""
@@ -134,6 +161,8 @@ def _answer(
         return NoQuestion(Idle.DUPLICATE)
     delivery = _asking(session, person, lock=True)
     if delivery is None:
+        if _closed_under_it(session, now, person, message_id):
+            return NoQuestion(Idle.CLOSED, _count_open(session, now, person))
         return NoQuestion(Idle.NOTHING_ASKED, _count_open(session, now, person))
     task = _task(session, delivery)
     if _closed(delivery, now):

@@ -99,6 +99,9 @@ def _answer_join(
                     group_name=text.group_name,
                     question=consent_question(False, text.group_id, text, again=again),
                 )
+            if _is_patient(session, who.telegram_user_id):
+                # Pressed again (a double tap), once the join it answered was done.
+                return ConsentAnswer(ConsentOutcome.ANSWERED)
             return ConsentAnswer(ConsentOutcome.GONE)
         # Someone else's button (a forwarded message, a forged press) names no request of theirs.
         if request.telegram_user_id != who.telegram_user_id:
@@ -124,7 +127,12 @@ def _answer_join(
                 session.commit()
                 return answer
             session.commit()
-            return ConsentAnswer(ConsentOutcome.DECLINED, group_name=group.name)
+            # "Nothing about you was stored" is true only of someone who is no patient yet.
+            return ConsentAnswer(
+                ConsentOutcome.DECLINED,
+                group_name=group.name,
+                known=person is not None and person.data_deleted_at is None,
+            )
         required = in_force(session, group)
         if required is not None and required.version != version:
             # The text changed after this message was sent: agreeing to it now would be
@@ -176,6 +184,23 @@ def _answer_join(
             version=required.version if required is not None else 0,
             next_due=joined.next_due,
         )
+
+
+def _is_patient(session: Session, telegram_user_id: int) -> bool:
+    """Whether this user is a patient of some group now."""
+    person = _person(session, telegram_user_id)
+    if person is None or person.id is None:
+        return False
+    return (
+        session.exec(
+            select(Membership.id).where(
+                Membership.person_id == person.id,
+                Membership.role == Role.PATIENT.value,
+                col(Membership.ended_at).is_(None),
+            )
+        ).first()
+        is not None
+    )
 
 
 def _owed_consent(session: Session, telegram_user_id: int) -> tuple[ConsentText, bool] | None:

@@ -196,6 +196,8 @@ class Idle(StrEnum):
     UNKNOWN_PERSON = "unknown_person"
     ERASED = "erased"  # from someone who erased their data and has not joined since
     NOTHING_ASKED = "nothing_asked"
+    # An answer to the question on the screen, typed after its check-in expired.
+    CLOSED = "closed"
     DUPLICATE = "duplicate"
 
 
@@ -363,6 +365,7 @@ class ConsentOutcome(StrEnum):
     CHANGED = "changed"  # the text changed since these buttons: here is the new one
     NOT_NEEDED = "not_needed"  # the group asks for no consent any more
     GONE = "gone"  # nothing to answer: pressed twice, expired, or not this person's
+    ANSWERED = "answered"  # pressed again by a patient whose join it answered already
     BAD_CODE = "bad_code"  # the invite stopped working meanwhile (``problem``)
 
 
@@ -375,6 +378,7 @@ class ConsentAnswer:
     question: ConsentQuestion | None = None  # CHANGED: the text to agree to now
     problem: InviteProblem | None = None
     cancelled: int = 0  # LEFT: open check-ins of the group that ended
+    known: bool = False  # DECLINED by someone already stored here (a patient of another group)
 
 
 @frozen
