@@ -117,6 +117,8 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
     await h.text(THEO, "0.5-30")
     await h.press(THEO, "Whole numbers")
     assert "the minimum and maximum must be whole too" in h.texts(THEO.chat_id)[-1]
+    # "…or tap No limits": the re-ask carries that button.
+    assert buttons(h) == ["No limits"]
     await h.text(THEO, "0-30")
     await h.press(THEO, "Whole numbers")
     await h.press(THEO, "Optional")

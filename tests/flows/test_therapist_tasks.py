@@ -116,17 +116,50 @@ async def test_editing_the_repetition_plans_again(harness: Harness) -> None:
     assert answers(h) == given
 
 
+async def test_a_task_at_thirty_questions_offers_no_step_toward_a_thirty_first(
+    harness: Harness,
+) -> None:
+    """/edittask walked a therapist through every step of a 31st question, then refused it
+    at the save."""
+    h = harness
+    await h.command(THEO, "/newgroup", "Big")
+    questions = " | ".join(f"Question {n}? ; yes_no" for n in range(1, 30))
+    await h.command(THEO, "/addtask", f"Big | Long | tomorrow 10:00 | once | {questions}")
+    task_id = 1
+    await h.command(THEO, "/edittask", str(task_id))
+    await h.press(THEO, "➕ Add a question")
+    await h.text(THEO, "Question 30?")
+    await h.press(THEO, "No link")
+    await h.press(THEO, "Yes / No")
+    await h.press(THEO, "Required")
+    await h.press(THEO, "No alert")
+    assert last(h).startswith("Question 30 added")
+    assert h.last_message(THEO.chat_id).button_texts == ["✅ Done – save"]
+    await h.press(THEO, "✅ Done – save")
+    assert "it now has 30 questions" in last(h)
+
+    await h.command(THEO, "/edittask", str(task_id))
+    await h.press(THEO, "➕ Add a question")
+
+    assert last(h) == texts.admin_too_many_questions(30)
+    await h.text(THEO, "Question 31?")  # no dialogue is waiting for it
+    assert "Question 31" not in last(h)
+
+
 async def test_adding_and_removing_questions_keeps_the_answers_given(harness: Harness) -> None:
     h = harness
     await pain_check_at_six(h)
     given = answers(h)
     await h.command(THEO, "/edittask", str(PAIN_CHECK))
     await h.press(THEO, "➕ Add a question")
+    # Numbered as it will be: the task has three (it read "Question 1").
+    assert last(h).startswith("Question 4: type it as the patient should read it")
     await h.text(THEO, "Did you sleep well?")
     await h.press(THEO, "No link")
     await h.press(THEO, "Yes / No")
     await h.press(THEO, "Optional")
     await h.press(THEO, "No alert")
+    assert last(h).startswith("Question 4 added:\n4. Did you sleep well?")
     await h.press(THEO, "✅ Done – save")
     assert "Added 1 question (4)" in last(h) and "it now has 4 questions" in last(h)
 

@@ -31,6 +31,9 @@ _TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _PERCENT = re.compile(r"%\((\w+)\)[sd]")
 
 
+DEMO_GROUPS = ("Hip Therapy 1", "Shoulder Therapy 1", "Knee Therapy 1")
+
+
 def _template() -> Catalog:
     with (LOCALE_DIR / "patientbot.pot").open("rb") as stream:
         return read_po(stream)
@@ -77,6 +80,11 @@ def _problems(english: Message, translated: Message | None, code: str) -> list[s
                 f"{where}: placeholders {_placeholders(form)} differ from the English "
                 f"{_placeholders(sources[-1])}"
             )
+        # An example naming a demo group is copied and sent: the name is the group's own,
+        # not a translation of it (the German /help's "Hüfttherapie 1" found no group).
+        for group in DEMO_GROUPS:
+            if group in sources[-1] and group not in form:
+                problems.append(f"{where}: names the demo group {group!r} otherwise")
         if _tags(form) != _tags(sources[-1]):
             problems.append(
                 f"{where}: HTML tags {_tags(form)} differ from the English {_tags(sources[-1])}"

@@ -96,6 +96,9 @@ class _Draft:
     task_title: str = ""
     edit: str = ""  # "due", "repeat", "questions" or "reword"; REVIEW_AFTER_DUE on /newtask
     reword_position: int = 0
+    # Adding questions to a task (/edittask): how many it has, so the new ones are numbered
+    # as they will be, and no step is asked for a question past ``MAX_QUESTIONS``.
+    existing_questions: int = 0
     title: str = ""
     due_date: date | None = None
     due_time: time | None = None
@@ -463,7 +466,7 @@ def _with_current(ask: str, value: str) -> str:
 
 async def _ask_description(update: Update, draft: _Draft) -> int:
     draft.question = None
-    number = draft.reword_position or len(draft.questions) + 1
+    number = draft.reword_position or draft.existing_questions + len(draft.questions) + 1
     ask = texts.admin_ask_description(number)
     if draft.current is None:
         await _send(update, ask)
@@ -681,7 +684,12 @@ async def _take_integer(update: Update, draft: _Draft, whole: bool, label: str) 
     if problems:
         await _picked(update, label)
         lines = [texts.words(problem) for problem in problems]
-        await _send(update, "\n".join([*lines, texts.admin_ask_number_bounds()]))
+        # With the button its words name, as the first time the bounds were asked.
+        await _send(
+            update,
+            "\n".join([*lines, texts.admin_ask_number_bounds()]),
+            _markup([_button(texts.admin_button_no_bounds(), "tb", "skip")]),
+        )
         draft.question = replace(draft.question, min_value=None, max_value=None)
         return Q_DETAIL
     await _picked(update, label)
@@ -861,18 +869,14 @@ async def _question_done(update: Update, context: BotContext, draft: _Draft) -> 
     draft.question = None
     if draft.edit == "reword":
         return await _apply_reword(update, context, draft)
-    number = len(draft.questions)
+    number = draft.existing_questions + len(draft.questions)
     done = (
         texts.admin_button_done_review() if draft.mode == "new" else texts.admin_button_done_save()
     )
-    await _send(
-        update,
-        texts.admin_question_added(number, question),
-        _markup(
-            [_button(texts.admin_button_add_question(), "tm", "add")],
-            [_button(done, "tm", "done")],
-        ),
-    )
+    rows = [[_button(done, "tm", "done")]]
+    if number < authoring.MAX_QUESTIONS:
+        rows.insert(0, [_button(texts.admin_button_add_question(), "tm", "add")])
+    await _send(update, texts.admin_question_added(number, question), _markup(*rows))
     return Q_MORE
 
 

@@ -70,6 +70,7 @@ async def edittask_start(update: Update, context: BotContext) -> int:
             due_date=details.due_date,
             due_time=details.due_time,
             recurrence=details.recurrence,
+            existing_questions=len(details.active_questions),
         ),
     )
     await _send_long(update, _chunks(texts.admin_task_details(details)))
@@ -125,6 +126,11 @@ async def pick_edit(update: Update, context: BotContext, draft: _Draft) -> int:
         return await _ask_repeat(update)
     if action == "addq":
         await _picked(update, texts.admin_button_edit_add())
+        if draft.existing_questions >= authoring.MAX_QUESTIONS:
+            # Refused now, not after every step of a question that could never be saved.
+            await _send(update, texts.admin_too_many_questions(authoring.MAX_QUESTIONS))
+            _drop(context)
+            return END
         draft.edit = "questions"
         return await _ask_description(update, draft)
     if action in ("rmq", "chq"):
