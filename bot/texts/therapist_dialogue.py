@@ -311,11 +311,10 @@ def _admin_question_details(
 
 
 def _admin_alert(alert_rule: str) -> str:
-    """A question's alert rule as the therapist reads it: the stored comparison ("alert when
-    >= 8"), but a photo or video question's one rule (stored as "== *") in words."""
-    if alert_rule.partition(" ")[2] == "*":
-        return admin_alert_in_words(alert_rule)
-    return _("alert when {alert_rule}").format(alert_rule=escape(alert_rule))
+    """A question's alert rule as the therapist reads it, in words as the alert itself and
+    the rule's buttons say it ("alert on No", "alert on 8 or more"), not as stored ("== no",
+    English whatever the reader's language)."""
+    return admin_alert_in_words(alert_rule)
 
 
 def admin_alert_in_words(alert_rule: str) -> str:

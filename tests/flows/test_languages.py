@@ -388,6 +388,16 @@ async def test_a_therapist_who_chose_german_is_led_through_newtask_in_german(
     assert h.last_text(THEO.chat_id).startswith("Wann ist sie fällig?")
 
 
+async def test_a_german_therapist_reads_a_tasks_alert_rule_in_german_words(h: Harness) -> None:
+    """/task and the review showed the rule as stored, "Alarm bei == no", where the alert
+    itself and the rule's buttons say "Nein"."""
+    await h.command(THEO, "/language", "de")
+    await h.command(THEO, "/task", "1")  # the demo's day 1: its "== no" rules
+
+    details = h.last_text(THEO.chat_id)
+    assert "Alarm bei Nein" in details and "== no" not in details, details
+
+
 async def test_what_a_german_patient_answers_is_stored_and_exported_as_an_english_ones(
     h: Harness,
 ) -> None:

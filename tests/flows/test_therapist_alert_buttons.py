@@ -51,7 +51,7 @@ async def test_an_alert_button_makes_the_rule_its_typed_form_makes(harness: Harn
     await question(h, "Did you do them?", "Yes / No")
     assert buttons(h) == ["🔔 Alert on No", "🔔 Alert on Yes", "No alert"]
     await h.press(THEO, "🔔 Alert on No")
-    assert "alert when == no" in h.last_text(THEO.chat_id)
+    assert "alert on No" in h.last_text(THEO.chat_id)
     await h.press(THEO, "➕ Add another question")
     await question(h, "Pain now?", "Scale", "0-10")
     assert buttons(h) == ["🔔 Alert on 8 or more", "🔔 Alert on 2 or less", "No alert"]

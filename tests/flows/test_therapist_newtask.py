@@ -103,7 +103,7 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
     assert "“Middle” is not one of the options: Left, Right, Both." in last(h)
     await h.text(THEO, "both")  # short for "== both"
     assert "Question 1 added" in last(h)
-    assert "alert when == Both" in last(h)
+    assert "alert on Both" in last(h)  # in words, as the alert says it
     await h.press(THEO, "➕ Add another question")
 
     # Question 2: a number with bounds that must be whole.
@@ -169,7 +169,7 @@ async def test_each_step_re_asks_a_wrong_entry_with_a_hint(harness: Harness) -> 
     ]
     assert "1. Which knee hurts more?" in review
     assert "Number · 0 to 30 · whole numbers · optional" in review
-    assert "Scale · 1 to 5 · required · alert when >= 4" in review
+    assert "Scale · 1 to 5 · required · alert on 4 or more" in review
     assert "Text · at most 300 characters · optional" in review
     assert "Photo · required" in review
     await h.press(THEO, "💾 Save")
