@@ -169,8 +169,15 @@ def progress_caption(progress: PatientProgress, for_patient: bool) -> str:
         elif progress.streak == 1:
             lines.append(_("🔥 The latest check-in is completed."))
         rest = _not_done(tally)
-        if rest:
+        if rest and len(lines) > 1:
             lines.append(_("Also: {rest}.").format(rest=rest))
+        elif rest:
+            # Nothing went before it to say "also" of.
+            lines.append(
+                _("Of {due}: {rest}.").format(
+                    due=counted("{n} check-in", "{n} check-ins", tally.due), rest=rest
+                )
+            )
         if for_patient and not tally.completed:
             lines.append(_("Every check-in counts: the next one is a fresh start."))
         elif for_patient and tally.not_done == 0 and tally.partial == 0:

@@ -105,6 +105,22 @@ async def test_progress_shows_four_weeks_as_one_photo_with_the_numbers(harness: 
     assert list(threshold.get_ydata()) == [8, 8]
 
 
+async def test_progress_with_nothing_done_does_not_begin_with_also(harness: Harness) -> None:
+    """"Also: missed 1." came first, with nothing before it to say "also" of."""
+    h = harness
+    await group_with(h, ALICE)
+    await h.advance_and_scan(timedelta(hours=1))
+    await h.press(ALICE, "⏭ Skip this task")
+
+    await h.command(ALICE, "/progress")
+
+    [sent] = photos(h, ALICE.chat_id)
+    assert sent.params["caption"].splitlines()[1:3] == [
+        "Of 1 check-in: missed 1.",
+        "Every check-in counts: the next one is a fresh start.",
+    ]
+
+
 async def test_a_therapist_charts_a_group_with_a_deleted_patient(harness: Harness) -> None:
     h = harness
     await group_with(h, ALICE, BOB, CHLOE)
