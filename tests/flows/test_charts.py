@@ -106,7 +106,7 @@ async def test_progress_shows_four_weeks_as_one_photo_with_the_numbers(harness: 
 
 
 async def test_progress_with_nothing_done_does_not_begin_with_also(harness: Harness) -> None:
-    """"Also: missed 1." came first, with nothing before it to say "also" of."""
+    """ "Also: missed 1." came first, with nothing before it to say "also" of."""
     h = harness
     await group_with(h, ALICE)
     await h.advance_and_scan(timedelta(hours=1))
