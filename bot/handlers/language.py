@@ -113,6 +113,7 @@ async def _choose(update: Update, context: BotContext, code: str) -> None:
             # are: an erasure could not take it out of the audit trail.
             actor=Actor(user.id if therapist else None, role),
             therapist=therapist,
+            erasure_key=deps.settings.erasure_key,
         )
     except language.LanguageRefused as refused:
         await context.bot.send_message(chat.id, texts.words(refused.said), parse_mode="HTML")

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from bot.frozen import frozen
 from bot.services.audit import Actor, AuditAction, ObjectKind, record
+from bot.services.erasure import was_erased
 from bot.services.meaning import Kind, Meaning, meaning
 from storage.db import Database
 from storage.models import ConsentRequest, Person
@@ -151,6 +152,7 @@ def choose_language(
     *,
     actor: Actor,
     therapist: bool = False,
+    erasure_key: bytes | None = None,
 ) -> LanguageChosen:
     """Store a person's own choice of language, which later Telegram codes never override.
 
@@ -182,6 +184,10 @@ def choose_language(
                 select(ConsentRequest).where(ConsentRequest.telegram_user_id == telegram_user_id)
             ).all()
             if not waiting:
+                if erasure_key is not None and was_erased(session, erasure_key, telegram_user_id):
+                    # An old /language button of someone who erased their data: "join
+                    # first" read as if they had never been here.
+                    raise LanguageRefused(meaning(Kind.CHECKIN_DATA_WAS_DELETED))
                 raise LanguageRefused(meaning(Kind.LANGUAGE_NOT_JOINED))
             changed = any(request.language != language for request in waiting)
             for request in waiting:

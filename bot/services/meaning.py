@@ -106,6 +106,7 @@ class Kind(StrEnum):
     HINT_NUMBER_ABOVE = "hint_number_above"
     HINT_NUMBER_BELOW = "hint_number_below"
     HINT_NUMBER_IN_WORDS = "hint_number_in_words"
+    CHECKIN_DATA_WAS_DELETED = "checkin_data_was_deleted"
     CHECKIN_LABEL_STICKER = "checkin_label_sticker"
     CHECKIN_LABEL_VOICE = "checkin_label_voice"
     CHECKIN_LABEL_AUDIO = "checkin_label_audio"

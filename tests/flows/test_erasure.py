@@ -220,6 +220,26 @@ async def test_erasing_twice_is_answered_as_done_before(harness: Harness) -> Non
         assert len(events.all()) == 1
 
 
+async def test_an_old_language_button_after_an_erasure_says_the_data_was_deleted(
+    harness: Harness,
+) -> None:
+    """It said "Please join your therapy group first", as to someone never here; an old
+    check-in button says the data was deleted, as the README has every old button say."""
+    h = harness
+    h.seed_demo()
+    await h.command(ZED, "/start", "SHOULDER1")
+    await h.command(ZED, "/language")
+    languages = h.last_message(ZED.chat_id)
+    await h.command(ZED, "/deletemydata")
+    await h.press(ZED, DELETE)
+
+    await h.press(ZED, "Deutsch", languages.message_id)
+
+    assert h.last_text(ZED.chat_id) == texts.checkin_data_was_deleted()
+    with h.database.session() as session:
+        assert session.exec(select(Person).where(Person.telegram_user_id == ZED.id)).all() == []
+
+
 async def test_a_prompt_on_its_way_as_the_patient_erases_their_data_loses_its_buttons(
     harness: Harness,
 ) -> None:
