@@ -31,6 +31,7 @@ class Kind(StrEnum):
     ADMIN_DUE_IN_PAST = "admin_due_in_past"
     ADMIN_EXPORT_TOO_LARGE = "admin_export_too_large"
     ADMIN_GROUP_EXISTS = "admin_group_exists"
+    ADMIN_GROUP_NAME_TAKEN = "admin_group_name_taken"
     ADMIN_GROUP_GONE = "admin_group_gone"
     ADMIN_GROUP_NAME_MISSING = "admin_group_name_missing"
     ADMIN_GROUP_NAME_RESERVED = "admin_group_name_reserved"

@@ -425,6 +425,13 @@ def admin_group_exists(name: str) -> str:
     return _("There is already a group called “{name}”.").format(name=escape(name))
 
 
+def admin_group_name_taken() -> str:
+    return _(
+        "That name cannot be used for a new group. Please choose another, for example with "
+        "your clinic's name or a number in it."
+    )
+
+
 def admin_group_gone() -> str:
     return _("That group no longer exists.")
 

@@ -350,6 +350,21 @@ async def test_a_therapist_who_never_wrote_gets_alerts_in_the_clinics_language(
         await h.stop()
 
 
+async def test_a_new_group_named_as_another_teams_does_not_say_that_group_exists(
+    harness: Harness,
+) -> None:
+    """ "There is already a group called “knees”" told Sam, on no team, of another team's group
+    (a name can say what its patients are treated for). Theo, on its team, is told plainly."""
+    h = harness
+    await knees(h)
+
+    await h.command(SAM, "/newgroup", "knees")
+
+    assert h.last_text(SAM.chat_id) == texts.admin_group_name_taken()
+    await h.command(THEO, "/newgroup", "knees")
+    assert h.last_text(THEO.chat_id) == "There is already a group called “knees”."
+
+
 async def test_a_therapist_on_no_team_is_told_so_by_tasks_and_export(harness: Harness) -> None:
     """/tasks said "no tasks yet, create one with /newtask" (which refused), and /export sent
     an empty file of "your 0 groups", recorded in the trail as data that left."""

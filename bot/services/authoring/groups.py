@@ -186,8 +186,13 @@ def create_group(
     raw_name, zone = split_zone(text)
     name = check_group_name(raw_name)
     with database.session() as session:
-        if find_group(session, name) is not None:
-            raise AuthoringError(meaning(Kind.ADMIN_GROUP_EXISTS, name=name))
+        existing = find_group(session, name)
+        if existing is not None:
+            if existing.id is not None and may_manage(session, actor, existing.id):
+                raise AuthoringError(meaning(Kind.ADMIN_GROUP_EXISTS, name=name))
+            # Another team's: "there is already a group called …" told a therapist that it
+            # exists, a name that can say what its patients are treated for.
+            raise AuthoringError(meaning(Kind.ADMIN_GROUP_NAME_TAKEN))
         group = TherapyGroup(name=name, timezone=zone, created_at=now)
         session.add(group)
         person = _ensure_person(session, creator_id, creator_name, now)
@@ -216,7 +221,7 @@ def create_group(
             session.commit()
         except IntegrityError:
             # Another therapist created the same name at the same moment.
-            raise AuthoringError(meaning(Kind.ADMIN_GROUP_EXISTS, name=name)) from None
+            raise AuthoringError(meaning(Kind.ADMIN_GROUP_NAME_TAKEN)) from None
         return _group_info(group, default_zone)
 
 
