@@ -14,7 +14,7 @@ from bot.texts.language import N_, _, counted, listed, ngettext, quoted
 from bot.texts.schedule import describe_rule
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from datetime import date as date_
     from datetime import time as time_
 
@@ -38,6 +38,27 @@ _ADMIN_TYPE_LABELS = {
     "photo": N_("Photo"),
     "video": N_("Video"),
 }
+
+
+# A count and its word, in the form the count needs ("1 completado", "2 completados"): the
+# words after a number agree with it in Spanish. In this order on /task's line.
+_ADMIN_STATUS_COUNTS: tuple[tuple[str, Callable[[int], str]], ...] = (
+    ("completed", lambda n: ngettext("{n} completed", "{n} completed", n)),
+    ("in_progress", lambda n: ngettext("{n} in progress", "{n} in progress", n)),
+    ("sent", lambda n: ngettext("{n} sent, not started", "{n} sent, not started", n)),
+    ("pending", lambda n: ngettext("{n} due, being sent", "{n} due, being sent", n)),
+    ("sending", lambda n: ngettext("{n} being sent", "{n} being sent", n)),
+    ("expired", lambda n: ngettext("{n} expired", "{n} expired", n)),
+    ("skipped", lambda n: ngettext("{n} skipped", "{n} skipped", n)),
+    ("failed", lambda n: ngettext("{n} could not be delivered", "{n} could not be delivered", n)),
+    ("cancelled", lambda n: ngettext("{n} cancelled", "{n} cancelled", n)),
+    ("upcoming", lambda n: ngettext("{n} upcoming", "{n} upcoming", n)),
+)
+
+
+def status_count(status: str, count: int) -> str:
+    """ "3 completed": a count of check-ins in one status, in the reader's words."""
+    return dict(_ADMIN_STATUS_COUNTS)[status](count).format(n=count)
 
 
 def _admin_date(day: date_) -> str:
@@ -465,8 +486,14 @@ def admin_groups(groups: Sequence[GroupSummary]) -> str:
             )
         )
         lines.append(
-            _("Check-ins: {open} open · {completed} completed · {upcoming} upcoming").format(
-                open=g.open, completed=g.completed, upcoming=g.upcoming
+            _("Check-ins: {counts}").format(
+                counts=" · ".join(
+                    (
+                        counted("{n} open", "{n} open", g.open),
+                        status_count("completed", g.completed),
+                        status_count("upcoming", g.upcoming),
+                    )
+                )
             )
         )
         for code in g.demo_codes:

@@ -11,17 +11,19 @@ from typing import TYPE_CHECKING
 import bot.texts.language as language
 from bot.texts.answers import alert_condition
 from bot.texts.consent import consent_report_line
-from bot.texts.language import N_, _, counted
+from bot.texts.language import N_, _, counted, ngettext
 from bot.texts.therapist_commands import (
+    _ADMIN_STATUS_COUNTS,
     _ADMIN_TYPE_LABELS,
     _admin_date,
     _admin_instant,
     _admin_num,
     _admin_rule,
+    status_count,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from datetime import date as date_
     from datetime import time as time_
 
@@ -455,20 +457,6 @@ def admin_tasks(group: GroupInfo | None, tasks: Sequence[TaskSummary]) -> str:
     return "\n".join(lines)
 
 
-_ADMIN_STATUS_WORDS = (
-    ("completed", N_("completed")),
-    ("in_progress", N_("in progress")),
-    ("sent", N_("sent, not started")),
-    ("pending", N_("due, being sent")),
-    ("sending", N_("being sent")),
-    ("expired", N_("expired")),
-    ("skipped", N_("skipped")),
-    ("failed", N_("could not be delivered")),
-    ("cancelled", N_("cancelled")),
-    ("upcoming", N_("upcoming")),
-)
-
-
 def admin_task_details(d: TaskDetails) -> str:
     lines = [f"<b>#{d.id} {escape(d.title)}</b>"]
     if d.deleted:
@@ -506,7 +494,7 @@ def admin_task_details(d: TaskDetails) -> str:
     counts = d.status_counts
     lines.append("")
     lines.append(_("<b>Check-ins so far</b>"))
-    shown = [f"{counts[k]} {_(word)}" for k, word in _ADMIN_STATUS_WORDS if counts.get(k)]
+    shown = [status_count(k, counts[k]) for k, _words in _ADMIN_STATUS_COUNTS if counts.get(k)]
     lines.append(" · ".join(shown) if shown else _("none yet"))
     return "\n".join(lines)
 
@@ -707,6 +695,17 @@ _ADMIN_OUTCOME_WORDS = (
 )
 
 
+# The same with their count, in the form the count needs (see ``_ADMIN_STATUS_COUNTS``).
+_OUTCOME_COUNTS: dict[str, Callable[[int], str]] = {
+    "completed": lambda n: ngettext("{n} done", "{n} done", n),
+    "closed_partly": lambda n: ngettext("{n} partly answered", "{n} partly answered", n),
+    "closed_unanswered": lambda n: ngettext("{n} not answered", "{n} not answered", n),
+    "skipped": lambda n: ngettext("{n} skipped", "{n} skipped", n),
+    "open_started": lambda n: ngettext("{n} started", "{n} started", n),
+    "open_not_started": lambda n: ngettext("{n} not started yet", "{n} not started yet", n),
+}
+
+
 def adherence_in_words(row: PatientAdherence) -> str:
     """One patient's check-ins by outcome: "7 check-ins: 5 done, 2 not answered · last ..."."""
     if not row.checkins:
@@ -716,8 +715,8 @@ def adherence_in_words(row: PatientAdherence) -> str:
             return _("no check-ins due yet")
         return _("no check-ins")
     parts = [
-        f"{getattr(row, field)} {_(words)}"
-        for field, words in _ADMIN_OUTCOME_WORDS
+        _OUTCOME_COUNTS[field](getattr(row, field)).format(n=getattr(row, field))
+        for field, _words in _ADMIN_OUTCOME_WORDS
         if getattr(row, field)
     ]
     last = (

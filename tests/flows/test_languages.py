@@ -388,6 +388,23 @@ async def test_a_therapist_who_chose_german_is_led_through_newtask_in_german(
     assert h.last_text(THEO.chat_id).startswith("Wann ist sie fällig?")
 
 
+async def test_a_spanish_therapist_reads_counts_in_the_form_the_count_needs(h: Harness) -> None:
+    """ "1 paciente programados", "1 próximos", "1 abiertos": a word after a count agrees with
+    it in Spanish, and the sentences put the plural after every count."""
+    await h.command(THEO, "/language", "es")
+    await h.command(BEA, "/start", "SHOULDER1")
+    await h.advance_and_scan(timedelta(hours=2))  # 11:00: day 1's check-in is sent to Bea
+
+    await h.command(THEO, "/task", "1")
+    assert "1 enviado, sin empezar" in h.last_text(THEO.chat_id)
+    await h.command(THEO, "/groups")
+    assert "Controles: 1 abierto · 0 completados" in h.last_text(THEO.chat_id)
+    await h.command(
+        THEO, "/addtask", "Shoulder Therapy 1 | Extra | tomorrow 10:00 | once | ¿Bien? ; yes_no"
+    )
+    assert "programada para 1 paciente." in h.last_text(THEO.chat_id)
+
+
 async def test_a_german_therapist_reads_a_tasks_alert_rule_in_german_words(h: Harness) -> None:
     """/task and the review showed the rule as stored, "Alarm bei == no", where the alert
     itself and the rule's buttons say "Nein"."""
