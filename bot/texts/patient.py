@@ -368,6 +368,13 @@ def checkin_question_removed() -> str:
     )
 
 
+def checkin_removed_from_group(group: str) -> str:
+    return _(
+        "Your therapist has taken you out of <b>{group}</b>, so no more check-ins will come "
+        "from it. The answers you gave stay with your care team; /deletemydata erases them."
+    ).format(group=escape(group))
+
+
 def checkin_last_question_removed() -> str:
     return _(
         "✏️ Your therapist has just removed the question you were answering, so I haven't "

@@ -84,6 +84,11 @@ async def test_patients_are_listed_and_removed_keeping_their_answers(harness: Ha
     await h.command(THEO, "/removepatient", "Shoulder Therapy 1", "Alice", "Test")
     assert "Removed Alice Test from Shoulder Therapy 1." in last(h)
     assert "were cancelled; their answers are kept." in last(h)
+    # She is told, not left with prompts that read "Cancelled: no answer needed any more".
+    assert h.last_text(alice.chat_id) == (
+        "Your therapist has taken you out of Shoulder Therapy 1, so no more check-ins will "
+        "come from it. The answers you gave stay with your care team; /deletemydata erases them."
+    )
     assert snapshot(h.database)["answers"] == answers
     with h.database.session() as session:
         statuses = {

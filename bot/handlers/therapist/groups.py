@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import BotCommandScopeChat, Update
+from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot import texts
@@ -21,7 +22,9 @@ from bot.handlers.therapist.common import (
     therapist_only,
 )
 from bot.handlers.therapist.menus import menu_changes, set_therapist_menu
+from bot.readers import chat_language
 from bot.services import authoring
+from bot.texts.language import speaking
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +188,21 @@ async def remove_patient(update: Update, context: BotContext) -> None:
     if removed is None:
         return
     await _send(update, texts.admin_patient_removed(removed))
+    if removed.chat_id is not None:
+        await _tell_removed_patient(context, removed.chat_id, removed.group.name)
+
+
+async def _tell_removed_patient(context: BotContext, chat_id: int, group: str) -> None:
+    """The patient learns it from the bot, in their language: their prompt only read
+    "Cancelled: no answer needed any more", and /tasks then greeted them as a stranger."""
+    language = await chat_language(context.deps, chat_id)
+    with speaking(language):
+        text = texts.checkin_removed_from_group(group)
+    try:
+        await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+    except TelegramError as error:
+        # Blocked, or the chat is gone: the removal itself is done and told to the therapist.
+        log.info("could not tell a removed patient: %s", error)
 
 
 # --- invites ------------------------------------------------------------------------------

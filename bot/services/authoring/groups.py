@@ -442,6 +442,7 @@ def remove_patient(
             person.display_name,
             person.telegram_user_id or 0,
             cancelled,
+            person.chat_id,
         )
 
 

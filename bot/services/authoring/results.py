@@ -124,6 +124,7 @@ class RemovedPatient:
     name: str
     telegram_user_id: int
     cancelled: int
+    chat_id: int | None = None  # the patient's private chat, to tell them
 
 
 @frozen
