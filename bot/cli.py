@@ -405,6 +405,7 @@ def _import_questionnaire(
                 due,
                 repeat,
                 actor=OPERATOR,
+                source_name=str(path),
             )
         except AuthoringError as error:
             _print_problems(error.problems)

@@ -922,15 +922,23 @@ def import_questionnaire(
     repeat: str | None,
     *,
     actor: Actor,
+    source_name: str | None = None,
 ) -> ImportedQuestionnaire:
-    """Create a task from a FHIR Questionnaire in one transaction, or nothing at all."""
+    """Create a task from a FHIR Questionnaire in one transaction, or nothing at all.
+
+    ``source_name``: the file the Questionnaire was read from, named by each of its problems
+    (the group and the due time are the command's, not the file's)."""
     problems: list[Meaning] = []
     title, removed = "", 0
     drafts: tuple[QuestionDraft, ...] = ()
     try:
         title, drafts, removed = read_questionnaire(source)
     except AuthoringError as error:
-        problems += error.problems
+        problems += (
+            [meaning(Kind.FHIR_IN_FILE, file=source_name, problem=p) for p in error.problems]
+            if source_name
+            else error.problems
+        )
     group_id, zone = 0, default_zone
     with database.read_session() as session:
         group = find_own_group(session, actor, group_ref)

@@ -268,6 +268,19 @@ def _translations(
     return found or None
 
 
+def _toml_kind(value: Any) -> str:
+    """What TOML made of an unquoted value, as ``texts.seed_not_quoted`` names it."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, (date, time)):  # datetime is a date
+        return "date"
+    if isinstance(value, list):
+        return "list"
+    return "table"
+
+
 def _text(
     item: dict[str, Any],
     key: str,
@@ -282,7 +295,12 @@ def _text(
         if required:
             p.add(where, key, meaning(Kind.SEED_MISSING))
         return ""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
+        # A due time written without quotes is read by TOML as a number or a date: "must be
+        # a non-empty string" left the therapist looking for what was empty.
+        p.add(where, key, meaning(Kind.SEED_NOT_QUOTED, found=_toml_kind(value)))
+        return ""
+    if not value.strip():
         p.add(where, key, meaning(Kind.SEED_NOT_TEXT))
         return ""
     # The column's limit: PostgreSQL would refuse the row only while writing (SQLite not at all).
@@ -496,6 +514,28 @@ def _read_tasks(
     return tasks
 
 
+# The key of a question's table each rule problem is about, so the line names it as a
+# problem of a single key does ("tasks[1].questions[2].options: …").
+_RULE_KEYS: dict[Kind, str] = {
+    Kind.PROBLEM_CHOICE_BLANK_OPTION: "options",
+    Kind.PROBLEM_CHOICE_DUPLICATE_OPTION: "options",
+    Kind.PROBLEM_CHOICE_OPTION_TOO_LONG: "options",
+    Kind.PROBLEM_CHOICE_TOO_FEW_OPTIONS: "options",
+    Kind.PROBLEM_CHOICE_TOO_MANY_OPTIONS: "options",
+    Kind.PROBLEM_OPTIONS_NOT_ALLOWED: "options",
+    Kind.PROBLEM_INTEGER_ONLY_NOT_ALLOWED: "integer",
+    Kind.PROBLEM_MAX_LENGTH_NOT_ALLOWED: "max_length",
+    Kind.PROBLEM_MAX_LENGTH_TOO_SMALL: "max_length",
+    Kind.PROBLEM_BOUNDS_NOT_ALLOWED: "min/max",
+    Kind.PROBLEM_BOUNDS_NOT_FINITE: "min/max",
+    Kind.PROBLEM_MIN_ABOVE_MAX: "min/max",
+    Kind.PROBLEM_SCALE_BOUNDS_NOT_WHOLE: "min/max",
+    Kind.PROBLEM_SCALE_TOO_NARROW: "min/max",
+    Kind.PROBLEM_SCALE_TOO_WIDE: "min/max",
+    Kind.PROBLEM_WHOLE_BOUNDS_NEEDED: "min/max",
+}
+
+
 def _read_question(
     item: dict[str, Any], position: int, where: str, p: _Problems
 ) -> QuestionSeed | None:
@@ -543,7 +583,7 @@ def _read_question(
             required=required,
         )
         for problem in rules.validate():
-            p.add(where, None, problem)
+            p.add(where, _RULE_KEYS.get(problem.kind), problem)
         if alert_text:
             try:
                 alert_rule = format_alert_rule(parse_alert_rule(alert_text, rules))

@@ -134,6 +134,11 @@ def fhir_item_invalid(link_id: str, where: str, reason: str) -> str:
     )
 
 
+def fhir_in_file(file: str, problem: str) -> str:
+    # A file's name and its problem, as a compiler writes them: not a sentence to translate.
+    return f"{escape(file)}: {problem}"
+
+
 def fhir_item_problem(link_id: str, problem: str) -> str:
     return _("Item {link_id}: {problem}").format(link_id=escape(link_id), problem=problem)
 

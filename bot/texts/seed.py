@@ -41,6 +41,18 @@ def seed_not_text() -> str:
     return _("must be a non-empty string")
 
 
+def seed_not_quoted(found: str) -> str:
+    kinds = {
+        "number": _("a number"),
+        "boolean": _("true or false"),
+        "date": _("a date or time"),
+        "list": _("a list"),
+    }
+    return _("must be text in double quotes (TOML read {found} here)").format(
+        found=kinds.get(found, _("a table"))
+    )
+
+
 def seed_too_long(most: int, length: int) -> str:
     return _("must be at most {most} characters (it has {length})").format(
         most=most, length=length

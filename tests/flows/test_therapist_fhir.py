@@ -206,9 +206,10 @@ async def test_the_command_line_exports_and_imports_fhir(
     source.write_text(json.dumps(questionnaire), encoding="utf-8")
     assert cli.main([*imports, "--due", "2099-01-05 09:00"]) == 1
     assert capsys.readouterr().err.splitlines() == [
-        "Item 2: type “quantity” is not supported (supported: attachment, boolean, choice, "
-        "decimal, integer, string, text).",
-        "Item #3 (“Did you?”) has no linkId: every item needs one.",
+        # Each problem of the file names it, as a seed file's do.
+        f"{source}: Item 2: type “quantity” is not supported (supported: attachment, boolean, "
+        "choice, decimal, integer, string, text).",
+        f"{source}: Item #3 (“Did you?”) has no linkId: every item needs one.",
         "Nothing was written: fix the 2 problems above and import again.",
     ]
     with h.database.read_session() as session:

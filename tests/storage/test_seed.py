@@ -238,7 +238,8 @@ def test_a_bad_seed_lists_every_problem_with_its_place_and_key(tmp_path: Path) -
         "tasks[2].questions[1].alert:",
         "tasks[3].colour: unknown key",
         "tasks[3].title: duplicate title 'squat' in group 'Knee'",
-        "tasks[3].questions[1]:",
+        # A rule's problem names the key it is about, as a single key's problem does.
+        "tasks[3].questions[1].options: A choice question needs at least 2 options",
     ]
     for fragment in expected:
         assert fragment in text, f"{fragment!r} not reported in:\n{text}"
@@ -249,6 +250,15 @@ def test_a_bad_seed_lists_every_problem_with_its_place_and_key(tmp_path: Path) -
     [
         ("[[groups]\n", "not valid TOML"),
         ("groups = 3\n", "groups: must be an array of tables"),
+        (
+            # Unquoted, TOML reads a number or a date: not an empty string.
+            '[[groups]]\nname = "A"\n[[tasks]]\ngroup = "A"\ntitle = "T"\ndue = 20261201\n',
+            "tasks[1].due: must be text in double quotes (TOML read a number here)",
+        ),
+        (
+            '[[groups]]\nname = "A"\n[[tasks]]\ngroup = "A"\ntitle = "T"\ndue = 2026-12-01\n',
+            "tasks[1].due: must be text in double quotes (TOML read a date or time here)",
+        ),
         ('[[groups]]\nname = "A"\n[[tasks]]\ngroup = "A"\ntitle = "T"\n', "tasks[1].due: missing"),
         (
             '[[groups]]\nname = "A"\n[[tasks]]\ngroup = "A"\ntitle = "T"\ndue = "today 10:00"\n',
