@@ -24,6 +24,9 @@ from bot.texts.language import speaking
 
 log = logging.getLogger(__name__)
 
+# bot_data: the digests planned under an earlier configuration were moved to this one's time.
+_RETIMED_KEY = "digests_retimed"
+
 
 async def send_due(application: BotApplication, pacer: Pacer) -> int:
     """Plan the next digests, then send those due; return how many were sent."""
@@ -36,6 +39,12 @@ async def send_due(application: BotApplication, pacer: Pacer) -> int:
         at=settings.digest.at,
         default_zone=settings.scheduler.default_timezone,
     )
+    if not application.bot_data.get(_RETIMED_KEY):
+        # Once a process: the configuration can only have changed before it started.
+        moved = await deps.run(digest.retime_pending, deps.database, deps.clock.now(), schedule)
+        if moved:
+            log.info("weekly digests moved to the configured day and time: %d", moved)
+        application.bot_data[_RETIMED_KEY] = True
     await deps.run(
         digest.plan, deps.database, deps.clock.now(), schedule, settings.therapists.user_ids
     )

@@ -139,6 +139,28 @@ def plan(
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+def retime_pending(database: Database, now: datetime, schedule: DigestSchedule) -> int:
+    """Move the digests still to come to the configured weekday and time; return how many.
+
+    Planned a week ahead, they kept the time of the configuration they were planned under: a
+    clinic that moved ``[digest] time`` or ``weekday`` waited a week or more for the change.
+    """
+    with database.session() as session:
+        rows = session.exec(
+            select(Digest, TherapyGroup.timezone)
+            .join(TherapyGroup, col(TherapyGroup.id) == Digest.group_id)
+            .where(Digest.status == DigestStatus.PENDING.value, col(Digest.due_at) > now)
+        ).all()
+        moved = 0
+        for row, zone in rows:
+            due = next_due(schedule, ZoneInfo(zone or schedule.default_zone), now)
+            if row.due_at != due:
+                row.due_at = due
+                moved += 1
+        session.commit()
+        return moved
+
+
 def _still_therapist(admins: list[int]) -> Any:
     """A team member who is still a therapist: stored as one, or configured (``admins``)."""
     return or_(col(Person.role) == Role.THERAPIST.value, col(Person.telegram_user_id).in_(admins))

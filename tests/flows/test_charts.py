@@ -290,6 +290,23 @@ async def test_the_digest_goes_out_once_across_a_restart_and_two_schedulers(
     assert statuses == [DigestStatus.SENT, DigestStatus.SENT, DigestStatus.PENDING]
 
 
+async def test_a_new_digest_time_moves_the_digests_already_planned(harness: Harness) -> None:
+    """[digest] time moved from 08:00 to 18:00: the digest planned under 08:00 still came
+    at 08:00, and a clinic waited a week for its change."""
+    h = harness
+    await group_with(h, ALICE)
+    await h.advance_and_scan(timedelta(hours=1))  # Wed 10:00: planned for Mon 30 Nov 08:00
+    h.settings = h.settings.model_copy(update={"digest": DigestSettings(time="18:00")})
+    await h.restart()
+    await h.scan()  # the new process's first scan
+    await h.advance_and_scan(timedelta(days=4, hours=22))  # Mon 30 Nov 08:00
+    assert digests(h) == []
+
+    await h.advance_and_scan(timedelta(hours=10))  # 18:00
+
+    assert len(digests(h)) == 1
+
+
 async def test_the_digest_counts_an_alert_on_an_option_with_accents(harness: Harness) -> None:
     """SQLite's lower() folds ASCII only: "Übelkeit" never met its rule in the count, though
     each answer alerted the therapist."""
