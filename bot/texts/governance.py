@@ -8,7 +8,7 @@ from datetime import datetime
 from html import escape, unescape
 from typing import Any
 
-from bot.services.audit import ActorRole, AuditAction
+from bot.services.audit import ActorRole, AuditAction, ObjectKind
 from bot.services.audit_view import PAGE_SIZE, AuditEntry, AuditPage
 from bot.services.datarights import PersonalData
 from bot.texts.language import N_, _, counted, ngettext
@@ -62,6 +62,17 @@ _ROLES = {
     ActorRole.PATIENT: N_("a patient"),
     ActorRole.OPERATOR: N_("command line"),
     ActorRole.SYSTEM: N_("the bot"),
+}
+
+
+# What an event changed, in the reader's words ("Einladung 4 in Hip Therapy 1").
+_OBJECTS = {
+    ObjectKind.GROUP: N_("group"),
+    ObjectKind.TASK: N_("task"),
+    ObjectKind.QUESTION: N_("question"),
+    ObjectKind.INVITE: N_("invite"),
+    ObjectKind.PERSON: N_("person"),
+    ObjectKind.CHECK_INS: N_("check-ins"),
 }
 
 
@@ -146,7 +157,7 @@ def _entry(entry: AuditEntry) -> str:
     who = _(_ROLES[entry.actor_role])
     if entry.actor_telegram_id is not None:
         who += f" {entry.actor_telegram_id}"
-    what = f"{entry.object_kind.value} {entry.object_id}" if entry.object_id else ""
+    what = f"{_(_OBJECTS[entry.object_kind])} {entry.object_id}" if entry.object_id else ""
     where = (
         _(" in {group_name}").format(group_name=escape(_cut(entry.group_name, SHOWN_GROUP)))
         if entry.group_name

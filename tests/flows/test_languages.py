@@ -405,6 +405,17 @@ async def test_a_spanish_therapist_reads_counts_in_the_form_the_count_needs(h: H
     assert "programada para 1 paciente." in h.last_text(THEO.chat_id)
 
 
+async def test_a_german_audit_trail_names_what_changed_in_german(h: Harness) -> None:
+    """ "Einladung revoked … · invite 4 in Hip Therapy 1": the kind of object stayed English."""
+    await h.command(THEO, "/language", "de")
+    await h.command(THEO, "/invite", "Hip Therapy 1")
+
+    await h.command(THEO, "/audit", "Hip Therapy 1")
+
+    trail = h.last_text(THEO.chat_id)
+    assert " · Einladung " in trail and "invite " not in trail, trail
+
+
 async def test_a_german_therapist_reads_a_tasks_alert_rule_in_german_words(h: Harness) -> None:
     """/task and the review showed the rule as stored, "Alarm bei == no", where the alert
     itself and the rule's buttons say "Nein"."""
