@@ -505,6 +505,20 @@ def person_of(rows: Rows, telegram_user_id: int) -> int | None:
     return None
 
 
+def removed_now(before: Rows, after: Rows) -> set[int]:
+    """The chats of the patients an update took out of a group."""
+    removed = {
+        m["person_id"]
+        for key, m in after["memberships"].items()
+        if m["role"] == "removed" and before["memberships"].get(key, {}).get("role") != "removed"
+    }
+    return {
+        int(p["chat_id"])
+        for p in after["people"].values()
+        if p["id"] in removed and p["chat_id"] is not None
+    }
+
+
 def invites_without_uses(rows: Rows) -> dict[tuple[Any, ...], dict[str, Any]]:
     return {k: {c: v for c, v in r.items() if c != "uses"} for k, r in rows["invites"].items()}
 
@@ -992,8 +1006,11 @@ class World:
         elsewhere = {chat_id: n for chat_id, n in sent.items() if chat_id != user.chat_id}
         if elsewhere:
             # Only an alert goes elsewhere (a therapist may be a patient too): to each
-            # therapist, at most once.
-            assert set(elsewhere) <= therapist_ids and max(elsewhere.values()) == 1, where
+            # therapist, at most once; and a therapist's removal of a patient tells that
+            # patient, once.
+            told = removed_now(before, after) if actor_is_therapist else set()
+            assert set(elsewhere) <= therapist_ids | told, where
+            assert max(elsewhere.values()) == 1, where
         if kind == "callback_query":
             query_id = update["callback_query"]["id"]
             answers = [
