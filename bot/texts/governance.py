@@ -203,9 +203,9 @@ def audit_page(page: AuditPage) -> str:
 
 
 def cli_audit_written(events: int, path: str) -> str:
-    return _("Wrote {events} audit event{value} to {path}.").format(
-        events=events, value="" if events == 1 else "s", path=path
-    )
+    return ngettext(
+        "Wrote {events} audit event to {path}.", "Wrote {events} audit events to {path}.", events
+    ).format(events=events, path=path)
 
 
 def mydata_menu() -> str:

@@ -144,6 +144,12 @@ def test_counted_phrases_follow_each_languages_plural_rule() -> None:
         assert language.counted("{n} question", "{n} questions", 3) == "3 Fragen"
     with language.speaking("es"):
         assert language.counted("{n} question", "{n} questions", 0) == "0 preguntas"
+    # A plural made by appending "s" in English read "3 Änderungsereignis" + "s".
+    with language.speaking("de"):
+        assert texts.cli_audit_written(3, "a.csv") == (
+            "3 Änderungsereignisse nach a.csv geschrieben."
+        )
+    assert texts.cli_audit_written(1, "a.csv") == "Wrote 1 audit event to a.csv."
 
 
 def test_ukrainian_style_plural_rules_pick_the_right_form() -> None:
