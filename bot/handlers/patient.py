@@ -671,7 +671,10 @@ async def delete_pressed(update: Update, context: BotContext) -> None:
     await acknowledge(context, query)
     done = texts.checkin_join_forgotten() if deleted.join_forgotten else texts.checkin_deleted()
     await _edit_or_send(context, query, user, done)
-    await closing.edit_once(context.bot, deleted.closing)
+    # The pressed message was just replaced (and lost any buttons): edited again, it would
+    # be an edit Telegram refuses as changing nothing.
+    pressed = _pressed_message_id(query)
+    await closing.edit_once(context.bot, [m for m in deleted.closing if m.message_id != pressed])
 
 
 async def unknown_button(update: Update, context: BotContext) -> None:

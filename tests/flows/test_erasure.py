@@ -240,6 +240,26 @@ async def test_an_old_language_button_after_an_erasure_says_the_data_was_deleted
         assert session.exec(select(Person).where(Person.telegram_user_id == ZED.id)).all() == []
 
 
+async def test_an_erasure_confirmed_on_a_question_message_edits_it_once(
+    harness: Harness,
+) -> None:
+    """A "delete" press carried by a question with buttons (a forged press, or a client
+    that mixed messages up): the pressed message was replaced by the answer, then edited
+    again to take off buttons it no longer had, which Telegram refuses (found by the fuzz
+    test; the fixture fails on any refused request)."""
+    h = harness
+    h.seed_demo()
+    await h.command(ZED, "/start", "SHOULDER1")
+    await at(h, local(18, 0))
+    await h.press(ZED, "▶️ Start now")
+    question = h.last_message(ZED.chat_id)
+    assert question.button_texts[:3] == ["0", "1", "2"]
+
+    await h.press_data(ZED, "del:yes", question.message_id)
+
+    assert h.api.message(ZED.chat_id, question.message_id).plain == texts.checkin_deleted()
+
+
 async def test_a_prompt_on_its_way_as_the_patient_erases_their_data_loses_its_buttons(
     harness: Harness,
 ) -> None:

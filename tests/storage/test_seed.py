@@ -505,7 +505,7 @@ def test_a_consent_text_must_be_text_and_fit_one_message(tmp_path: Path) -> None
     assert [line.split("bad.toml: ", 1)[1] for line in found] == [
         "groups[1].consent: must be a non-empty string",
         "groups[2].consent: must be at most 3500 characters (it has 3501)",
-        "groups[3].consent: must be a non-empty string",
+        "groups[3].consent: must be text in double quotes (TOML read a number here)",
     ]
 
 
