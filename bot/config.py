@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -320,7 +320,8 @@ class I18nSettings(_Table):
 
 
 class TherapistSettings(_Table):
-    user_ids: list[int] = []
+    # Telegram user ids are positive: a "-5" (a chat id pasted, say) named nobody, silently.
+    user_ids: list[Annotated[int, Field(gt=0)]] = []
 
 
 class LoggingSettings(_Table):

@@ -80,6 +80,10 @@ def test_patientbot_config_names_the_file_to_read(tmp_path: Path) -> None:
         ('[database]\nurl = "sqlite://"\n', "[database] url: names no file: a database in memory"),
         ('[database]\nurl = "sqlite:///:memory:"\n', "[database] url: names no file"),
         ('[therapists]\nuser_ids = ["abc"]\n', "[therapists] user_ids.0:"),
+        (
+            "[therapists]\nuser_ids = [9001, -5]\n",
+            "[therapists] user_ids.1: Input should be greater than 0",
+        ),
         ("telegram = 5\n", "[telegram]: must be a table"),
         (
             "[invites]\nwrong_codes_per_user = 0\n",
