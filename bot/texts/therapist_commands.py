@@ -42,23 +42,23 @@ _ADMIN_TYPE_LABELS = {
 
 # A count and its word, in the form the count needs ("1 completado", "2 completados"): the
 # words after a number agree with it in Spanish. In this order on /task's line.
-_ADMIN_STATUS_COUNTS: tuple[tuple[str, Callable[[int], str]], ...] = (
-    ("completed", lambda n: ngettext("{n} completed", "{n} completed", n)),
-    ("in_progress", lambda n: ngettext("{n} in progress", "{n} in progress", n)),
-    ("sent", lambda n: ngettext("{n} sent, not started", "{n} sent, not started", n)),
-    ("pending", lambda n: ngettext("{n} due, being sent", "{n} due, being sent", n)),
-    ("sending", lambda n: ngettext("{n} being sent", "{n} being sent", n)),
-    ("expired", lambda n: ngettext("{n} expired", "{n} expired", n)),
-    ("skipped", lambda n: ngettext("{n} skipped", "{n} skipped", n)),
-    ("failed", lambda n: ngettext("{n} could not be delivered", "{n} could not be delivered", n)),
-    ("cancelled", lambda n: ngettext("{n} cancelled", "{n} cancelled", n)),
-    ("upcoming", lambda n: ngettext("{n} upcoming", "{n} upcoming", n)),
-)
+_ADMIN_STATUS_COUNTS: dict[str, Callable[[int], str]] = {
+    "completed": lambda n: ngettext("{n} completed", "{n} completed", n),
+    "in_progress": lambda n: ngettext("{n} in progress", "{n} in progress", n),
+    "sent": lambda n: ngettext("{n} sent, not started", "{n} sent, not started", n),
+    "pending": lambda n: ngettext("{n} due, being sent", "{n} due, being sent", n),
+    "sending": lambda n: ngettext("{n} being sent", "{n} being sent", n),
+    "expired": lambda n: ngettext("{n} expired", "{n} expired", n),
+    "skipped": lambda n: ngettext("{n} skipped", "{n} skipped", n),
+    "failed": lambda n: ngettext("{n} could not be delivered", "{n} could not be delivered", n),
+    "cancelled": lambda n: ngettext("{n} cancelled", "{n} cancelled", n),
+    "upcoming": lambda n: ngettext("{n} upcoming", "{n} upcoming", n),
+}
 
 
 def status_count(status: str, count: int) -> str:
     """ "3 completed": a count of check-ins in one status, in the reader's words."""
-    return dict(_ADMIN_STATUS_COUNTS)[status](count).format(n=count)
+    return _ADMIN_STATUS_COUNTS[status](count).format(n=count)
 
 
 def _admin_date(day: date_) -> str:

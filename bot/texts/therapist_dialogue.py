@@ -494,7 +494,7 @@ def admin_task_details(d: TaskDetails) -> str:
     counts = d.status_counts
     lines.append("")
     lines.append(_("<b>Check-ins so far</b>"))
-    shown = [status_count(k, counts[k]) for k, _words in _ADMIN_STATUS_COUNTS if counts.get(k)]
+    shown = [status_count(k, counts[k]) for k in _ADMIN_STATUS_COUNTS if counts.get(k)]
     lines.append(" · ".join(shown) if shown else _("none yet"))
     return "\n".join(lines)
 

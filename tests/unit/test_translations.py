@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 import string
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,7 +32,11 @@ _TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _PERCENT = re.compile(r"%\((\w+)\)[sd]")
 
 
-DEMO_GROUPS = ("Hip Therapy 1", "Shoulder Therapy 1", "Knee Therapy 1")
+# The demo's groups, as seed_data/demo.toml names them (the examples use them).
+DEMO_GROUPS = tuple(
+    group["name"]
+    for group in tomllib.loads((ROOT / "seed_data" / "demo.toml").read_text("utf-8"))["groups"]
+)
 
 
 def _template() -> Catalog:
